@@ -1,0 +1,39 @@
+# The two commands of the quick start are `make run` and `make test`; the rest are for developers.
+SHELL := /bin/bash
+JOBS ?= $(shell nproc)
+DATA_DIR ?= ./var
+RUN_ARGS ?=
+
+.PHONY: all deps build build-debug run test test-unit test-integration fmt lint clean
+
+all: build
+
+deps:
+	@scripts/install-deps
+
+build: deps
+	@cmake --preset release >/dev/null
+	@cmake --build --preset release -j $(JOBS)
+	@ln -sfn release/bin/gatehouse build/gatehouse
+
+build-debug: deps
+	@cmake --preset debug >/dev/null
+	@cmake --build --preset debug -j $(JOBS)
+
+run: build
+	@scripts/run-dev $(RUN_ARGS)
+
+test: build build-debug
+	@scripts/run-tests
+
+test-unit: build
+	@ctest --preset release -L unit -j $(JOBS)
+
+fmt:
+	@git ls-files '*.cpp' '*.hpp' | xargs clang-format -i
+
+lint: build
+	@git ls-files 'src/*.cpp' | xargs -P $(JOBS) -n 4 clang-tidy -p build/release --quiet
+
+clean:
+	@rm -rf build

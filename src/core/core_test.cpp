@@ -1,0 +1,145 @@
+#include <gtest/gtest.h>
+
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/json/parse.hpp>
+#include <thread>
+
+#include "core/blocking_pool.hpp"
+#include "core/clock.hpp"
+#include "core/log.hpp"
+#include "core/metrics.hpp"
+#include "core/result.hpp"
+
+namespace gh {
+namespace {
+
+Result<int> parse_positive(int v) {
+  if (v <= 0) return bad_input("not_positive", "must be positive");
+  return v;
+}
+
+TEST(Result, CarriesValueOrError) {
+  auto good = parse_positive(3);
+  ASSERT_TRUE(good);
+  EXPECT_EQ(*good, 3);
+  auto bad = parse_positive(-1);
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().code, "not_positive");
+  EXPECT_EQ(bad.error().kind, ErrorKind::bad_input);
+  Result<void> v = ok();
+  EXPECT_TRUE(v);
+  Result<void> e = not_found("nope");
+  EXPECT_FALSE(e);
+  EXPECT_EQ(e.error().code, "not_found");
+}
+
+TEST(Clock, FormatsRfc3339Utc) {
+  const SystemTime t{std::chrono::milliseconds(1'700'000'000'123)};
+  EXPECT_EQ(format_rfc3339(t), "2023-11-14T22:13:20.123Z");
+  ManualClock clock(t);
+  clock.advance(std::chrono::seconds(1));
+  EXPECT_EQ(format_rfc3339(clock.now()), "2023-11-14T22:13:21.123Z");
+}
+
+TEST(Log, LinesAreJsonWithEscapedValues) {
+  const auto line = log::format_line(log::Level::warn, "a \"quoted\"\nmsg",
+                                     {{"path", "/x"}, {"n", 42}, {"neg", -1}, {"ok", true}, {"ratio", 0.5}});
+  const auto v = boost::json::parse(line).as_object();
+  EXPECT_EQ(v.at("level").as_string(), "warn");
+  EXPECT_EQ(v.at("msg").as_string(), "a \"quoted\"\nmsg");
+  EXPECT_EQ(v.at("n").to_number<std::int64_t>(), 42);
+  EXPECT_EQ(v.at("neg").as_int64(), -1);
+  EXPECT_EQ(v.at("ok").as_bool(), true);
+  EXPECT_DOUBLE_EQ(v.at("ratio").as_double(), 0.5);
+  log::Level level{};
+  EXPECT_TRUE(log::parse_level("debug", level));
+  EXPECT_EQ(level, log::Level::debug);
+  EXPECT_FALSE(log::parse_level("loud", level));
+}
+
+TEST(Metrics, RendersTextFormat) {
+  metrics::Registry reg;
+  reg.counter("http_requests_total", "Requests.", {"route", "status"}).with({"/v1/x", "200"}).inc();
+  reg.gauge("in_flight", "In flight.").with({}).set(3);
+  auto& h = reg.histogram("latency_seconds", "Latency.", {"route"}, {0.1, 1.0}).with({"/a\"b"});
+  h.observe(0.05);
+  h.observe(0.5);
+  h.observe(5);
+  const auto text = reg.render();
+  EXPECT_NE(text.find("# TYPE http_requests_total counter\nhttp_requests_total{route=\"/v1/x\",status=\"200\"} 1\n"),
+            std::string::npos);
+  EXPECT_NE(text.find("in_flight 3\n"), std::string::npos);
+  EXPECT_NE(text.find("latency_seconds_bucket{route=\"/a\\\"b\",le=\"0.1\"} 1\n"), std::string::npos);
+  EXPECT_NE(text.find("latency_seconds_bucket{route=\"/a\\\"b\",le=\"1\"} 2\n"), std::string::npos);
+  EXPECT_NE(text.find("latency_seconds_bucket{route=\"/a\\\"b\",le=\"+Inf\"} 3\n"), std::string::npos);
+  EXPECT_NE(text.find("latency_seconds_count{route=\"/a\\\"b\"} 3\n"), std::string::npos);
+  EXPECT_THROW(reg.gauge("http_requests_total", "x"), std::logic_error);
+  EXPECT_THROW(reg.counter("bad name", "x"), std::logic_error);
+}
+
+TEST(Metrics, ProcessFigures) {
+  metrics::Registry reg;
+  reg.add_process_metrics();
+  const auto text = reg.render();
+  for (const char* name : {"process_resident_memory_bytes ", "process_cpu_seconds_total ", "process_open_fds ",
+                           "process_max_fds ", "process_start_time_seconds "}) {
+    EXPECT_NE(text.find(std::string("\n") + name), std::string::npos) << name;
+  }
+}
+
+TEST(BlockingPool, RunsOffTheCallerThreadAndReturnsValues) {
+  BlockingPool pool(2, 4);
+  boost::asio::io_context io;
+  std::thread::id worker;
+  int result = 0;
+  bool threw = false;
+  boost::asio::co_spawn(
+      io,
+      [&]() -> Task<void> {
+        result = co_await pool.run([&] {
+          worker = std::this_thread::get_id();
+          return 41 + 1;
+        });
+        try {
+          co_await pool.run([]() -> int { throw std::runtime_error("boom"); });
+        } catch (const std::runtime_error&) {
+          threw = true;
+        }
+      },
+      boost::asio::detached);
+  io.run();
+  EXPECT_EQ(result, 42);
+  EXPECT_TRUE(threw);
+  EXPECT_NE(worker, std::this_thread::get_id());
+  EXPECT_EQ(pool.pending(), 0u);
+}
+
+TEST(BlockingPool, ShedsLoadWhenQueueIsFull) {
+  BlockingPool pool(1, 1);
+  boost::asio::io_context io;
+  std::atomic<bool> release{false};
+  int overloaded = 0, done = 0;
+  for (int i = 0; i < 4; ++i) {
+    boost::asio::co_spawn(
+        io,
+        [&]() -> Task<void> {
+          try {
+            co_await pool.run([&] {
+              while (!release.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+            });
+            ++done;
+          } catch (const Overloaded&) {
+            ++overloaded;
+            release = true;
+          }
+        },
+        boost::asio::detached);
+  }
+  io.run();
+  EXPECT_EQ(done, 2);
+  EXPECT_EQ(overloaded, 2);
+}
+
+}  // namespace
+}  // namespace gh

@@ -1,0 +1,49 @@
+#pragma once
+// Domain errors as values. Every failure a caller may expect (bad input, a business rule, a missing
+// row) travels as an Error; exceptions are kept for the unexpected. net maps ErrorKind to the HTTP
+// status in one place (net/error_response.cpp).
+#include <string>
+#include <utility>
+
+namespace gh {
+
+/// The class of a failure; decides the HTTP status (API.md "Errors").
+enum class ErrorKind {
+  bad_input,     ///< 400
+  unauthorized,  ///< 401
+  forbidden,     ///< 403
+  not_found,     ///< 404
+  conflict,      ///< 409
+  too_large,     ///< 413
+  rate_limited,  ///< 429
+  unavailable,   ///< 503
+  internal,      ///< 500
+};
+
+/// A failure with its snake_case API code and a human message. `details_json`, when not empty, is
+/// a serialized JSON object merged into the error body (e.g. `{"missing": [...]}`).
+struct Error {
+  ErrorKind kind = ErrorKind::internal;
+  std::string code;
+  std::string message;
+  std::string details_json;
+};
+
+/// Builds an Error; the one-liners below keep call sites short.
+inline Error make_error(ErrorKind kind, std::string code, std::string message) {
+  return Error{kind, std::move(code), std::move(message), {}};
+}
+inline Error bad_input(std::string code, std::string message) {
+  return make_error(ErrorKind::bad_input, std::move(code), std::move(message));
+}
+inline Error not_found(std::string message) {
+  return make_error(ErrorKind::not_found, "not_found", std::move(message));
+}
+inline Error internal_error(std::string message) {
+  return make_error(ErrorKind::internal, "internal", std::move(message));
+}
+
+/// Human name of a kind, for logs.
+const char* to_string(ErrorKind kind) noexcept;
+
+}  // namespace gh
