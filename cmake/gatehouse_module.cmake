@@ -36,6 +36,8 @@ function(gatehouse_module name)
       add_executable(${exe} ${tests})
       target_link_libraries(${exe} PRIVATE gh_${name} ${M_TEST_DEPS} GTest::gtest GTest::gmock GTest::gtest_main)
       target_compile_options(${exe} PRIVATE ${GATEHOUSE_WARNINGS})
+      # Tests find fixtures and the reference-vector scripts (tests/vectors/) through this.
+      target_compile_definitions(${exe} PRIVATE GATEHOUSE_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
       gtest_discover_tests(${exe}
         DISCOVERY_TIMEOUT 60
         PROPERTIES LABELS "${label};${name}" ENVIRONMENT "GATEHOUSE_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
