@@ -1,0 +1,52 @@
+#include "eth/hex.hpp"
+
+#include <string>
+
+namespace gh::eth {
+namespace {
+
+constexpr char k_digits[] = "0123456789abcdef";
+
+int nibble(char c) noexcept {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+}  // namespace
+
+std::string to_hex(ByteView data, bool prefix) {
+  std::string out;
+  out.reserve(data.size() * 2 + (prefix ? 2 : 0));
+  if (prefix) out += "0x";
+  for (const std::uint8_t b : data) {
+    out += k_digits[b >> 4];
+    out += k_digits[b & 0x0f];
+  }
+  return out;
+}
+
+gh::Result<Bytes> from_hex(std::string_view text) {
+  std::size_t offset = 0;
+  if (text.size() >= 2 && text[0] == '0' && (text[1] == 'x' || text[1] == 'X')) offset = 2;
+  const std::string_view digits = text.substr(offset);
+  if (digits.size() % 2 != 0) {
+    return gh::bad_input("hex_odd_length",
+                         "hex has an odd number of digits (" + std::to_string(digits.size()) + ")");
+  }
+  Bytes out(digits.size() / 2);
+  for (std::size_t i = 0; i < digits.size(); i += 2) {
+    const int hi = nibble(digits[i]);
+    const int lo = nibble(digits[i + 1]);
+    if (hi < 0 || lo < 0) {
+      const std::size_t bad = offset + i + (hi < 0 ? 0 : 1);
+      return gh::bad_input("hex_invalid_char",
+                           "invalid hex character at position " + std::to_string(bad));
+    }
+    out[i / 2] = static_cast<std::uint8_t>((hi << 4) | lo);
+  }
+  return out;
+}
+
+}  // namespace gh::eth
