@@ -1,0 +1,84 @@
+#pragma once
+// EIP-4361 Sign-In with Ethereum messages: parse, serialize and validate. The grammar follows the
+// `siwe` npm package v3 (@spruceid/siwe-parser's ABNF, parsed with APG's ordered-choice, greedy
+// semantics) so that a message the reference rejects is rejected here with the same failure kind.
+// Hashing the text for a signature is the caller's job (eip191.hpp): the signature covers the
+// exact text received, which `parse_siwe` guarantees is the canonical serialization.
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/result.hpp"
+#include "eth/address.hpp"
+
+namespace gh::eth {
+
+/// Largest message `parse_siwe` accepts, in bytes (a real message is well under 1 KiB).
+inline constexpr std::size_t siwe_max_message_bytes = 16 * 1024;
+/// Largest number of `Resources:` entries `parse_siwe` accepts.
+inline constexpr std::size_t siwe_max_resources = 100;
+/// Largest chain id accepted: JavaScript's Number.MAX_SAFE_INTEGER, beyond which siwe alters it.
+inline constexpr std::uint64_t siwe_max_chain_id = 9007199254740991ULL;
+
+/// Milliseconds since the Unix epoch, UTC (the precision JavaScript's Date and siwe compare at).
+using SiweTime = std::chrono::sys_time<std::chrono::milliseconds>;
+
+/// The fields of an EIP-4361 message; times stay as their RFC 3339 text so serialization is exact.
+struct SiweMessage {
+  std::optional<std::string> scheme;                   ///< "https" in "https://example.com wants…"
+  std::string domain;                                  ///< RFC 3986 authority requesting the sign-in
+  Address address;                                     ///< the signer, rendered EIP-55
+  std::optional<std::string> statement;                ///< absent, or a line without LF (may be "")
+  std::string uri;                                     ///< RFC 3986 URI, subject of the sign-in
+  std::string version = "1";                           ///< always "1"
+  std::uint64_t chain_id = 1;                          ///< EIP-155 chain id
+  std::string nonce;                                   ///< >= 8 ASCII letters and digits
+  std::string issued_at;                               ///< RFC 3339 date-time
+  std::optional<std::string> expiration_time;          ///< RFC 3339 date-time
+  std::optional<std::string> not_before;               ///< RFC 3339 date-time
+  std::optional<std::string> request_id;               ///< non-empty run of RFC 3986 pchar
+  std::optional<std::vector<std::string>> resources;   ///< RFC 3986 URIs; present but empty allowed
+};
+
+/// Parses an EIP-4361 message. Errors (all bad_input): siwe_too_large, siwe_malformed,
+/// siwe_domain_invalid, siwe_address_invalid (EIP-55 required), siwe_uri_invalid,
+/// siwe_version_invalid, siwe_chain_id_invalid, siwe_nonce_invalid, siwe_time_invalid,
+/// siwe_resources_invalid. Text that parses but is not the canonical serialization of its fields
+/// (e.g. "Chain ID: 01", an empty "Request ID: ") is rejected: siwe verifies signatures over its
+/// re-serialization, so such a message could never verify there either.
+gh::Result<SiweMessage> parse_siwe(std::string_view text);
+
+/// The exact EIP-4361 text of `message` (siwe's `toMessage()`), without checking the fields.
+std::string to_message(const SiweMessage& message);
+
+/// The text of `message` after checking every field by parsing it back (siwe's constructor does
+/// the same); errors as parse_siwe.
+gh::Result<std::string> build_siwe_message(const SiweMessage& message);
+
+/// What the relying party expects of a message, and the time to judge it at.
+struct SiweExpectations {
+  std::optional<std::string> scheme;  ///< when set, the message's scheme must equal it
+  std::optional<std::string> domain;  ///< when set, the message's domain must equal it
+  std::optional<std::string> nonce;   ///< when set, the message's nonce must equal it
+  SiweTime now{};                     ///< the current time, supplied by the caller's clock
+  std::chrono::milliseconds clock_skew{0};  ///< tolerance granted to both time bounds
+  /// When set, a message issued longer ago than this (minus skew) is siwe_expired.
+  std::optional<std::chrono::milliseconds> max_age;
+  /// When true, a message issued after now + skew is siwe_not_yet_valid (siwe does not check).
+  bool reject_future_issued_at = true;
+};
+
+/// Checks a parsed message against the expectations, in siwe's order: scheme
+/// (siwe_scheme_mismatch), domain (siwe_domain_mismatch), nonce (siwe_nonce_mismatch), expiration
+/// (siwe_expired, when now - skew >= expiration time), not-before (siwe_not_yet_valid, when
+/// now + skew < not before), then the issued-at checks. The signature is the caller's to verify.
+gh::Result<void> validate_siwe(const SiweMessage& message, const SiweExpectations& expect);
+
+/// An RFC 3339 date-time as SiweMessage holds it, to milliseconds (fractions are truncated, like
+/// JavaScript's Date; a leap second :60 counts as the next minute's :00). Error: siwe_time_invalid.
+gh::Result<SiweTime> parse_siwe_time(std::string_view text);
+
+}  // namespace gh::eth

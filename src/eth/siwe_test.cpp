@@ -1,0 +1,214 @@
+#include "eth/siwe.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace gh::eth {
+namespace {
+
+using namespace std::chrono_literals;
+
+// The example message of EIP-4361.
+constexpr std::string_view eip_example =
+    "service.invalid wants you to sign in with your Ethereum account:\n"
+    "0xC02aaA39b223FE8D0A0e5C4F27eAD9083C756Cc2\n"
+    "\n"
+    "I accept the ServiceOrg Terms of Service: https://service.invalid/tos\n"
+    "\n"
+    "URI: https://service.invalid/login\n"
+    "Version: 1\n"
+    "Chain ID: 1\n"
+    "Nonce: 32891756\n"
+    "Issued At: 2021-09-30T16:25:24Z\n"
+    "Resources:\n"
+    "- ipfs://bafybeiemxf5abjwjbikoz4mc3a3dla6ual3jsgpdr4cjr3oz3evfyavhwq/\n"
+    "- https://example.com/my-web2-claim.json";
+
+std::string replace(std::string_view text, std::string_view from, std::string_view to) {
+  std::string out(text);
+  const auto at = out.find(from);
+  EXPECT_NE(at, std::string::npos) << from;
+  if (at != std::string::npos) out.replace(at, from.size(), to);
+  return out;
+}
+
+std::string code_of(std::string_view text) {
+  auto parsed = parse_siwe(text);
+  return parsed ? std::string("ok") : parsed.error().code;
+}
+
+SiweTime at(std::string_view rfc3339) {
+  auto t = parse_siwe_time(rfc3339);
+  EXPECT_TRUE(t) << rfc3339;
+  return t ? *t : SiweTime{};
+}
+
+TEST(Siwe, ParsesTheEipExample) {
+  auto m = parse_siwe(eip_example);
+  ASSERT_TRUE(m) << m.error().code << ": " << m.error().message;
+  EXPECT_FALSE(m->scheme);
+  EXPECT_EQ(m->domain, "service.invalid");
+  EXPECT_EQ(to_checksum(m->address), "0xC02aaA39b223FE8D0A0e5C4F27eAD9083C756Cc2");
+  EXPECT_EQ(m->statement, "I accept the ServiceOrg Terms of Service: https://service.invalid/tos");
+  EXPECT_EQ(m->uri, "https://service.invalid/login");
+  EXPECT_EQ(m->chain_id, 1U);
+  EXPECT_EQ(m->nonce, "32891756");
+  EXPECT_EQ(m->issued_at, "2021-09-30T16:25:24Z");
+  ASSERT_TRUE(m->resources);
+  ASSERT_EQ(m->resources->size(), 2U);
+  EXPECT_EQ((*m->resources)[1], "https://example.com/my-web2-claim.json");
+  EXPECT_EQ(to_message(*m), eip_example);
+}
+
+TEST(Siwe, SchemeStatementVariantsRoundTrip) {
+  const std::string with_scheme = "https://" + std::string(eip_example);
+  auto m = parse_siwe(with_scheme);
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->scheme, "https");
+  EXPECT_EQ(m->domain, "service.invalid");
+
+  const std::string no_statement = replace(
+      eip_example, "I accept the ServiceOrg Terms of Service: https://service.invalid/tos\n", "");
+  m = parse_siwe(no_statement);
+  ASSERT_TRUE(m) << m.error().message;
+  EXPECT_FALSE(m->statement);
+  EXPECT_EQ(to_message(*m), no_statement);
+
+  const std::string empty_statement = replace(
+      eip_example, "I accept the ServiceOrg Terms of Service: https://service.invalid/tos", "");
+  m = parse_siwe(empty_statement);
+  ASSERT_TRUE(m) << m.error().message;
+  EXPECT_EQ(m->statement, "");
+  EXPECT_EQ(to_message(*m), empty_statement);
+}
+
+TEST(Siwe, RejectsEachKindOfBadField) {
+  EXPECT_EQ(code_of(replace(eip_example, "0xC02aaA39b223FE8D0A0e5C4F27eAD9083C756Cc2",
+                            "0xc02aaa39b223fe8d0a0e5c4f27ead9083c756cc2")),
+            "siwe_address_invalid");
+  EXPECT_EQ(code_of(replace(eip_example, "0xC02aaA39b223FE8D0A0e5C4F27eAD9083C756Cc2", "0xC02a")),
+            "siwe_address_invalid");
+  EXPECT_EQ(code_of(replace(eip_example, "Nonce: 32891756", "Nonce: 1234567")), "siwe_nonce_invalid");
+  EXPECT_EQ(code_of(replace(eip_example, "Version: 1", "Version: 2")), "siwe_version_invalid");
+  EXPECT_EQ(code_of(replace(eip_example, "Chain ID: 1", "Chain ID: x")), "siwe_chain_id_invalid");
+  EXPECT_EQ(code_of(replace(eip_example, "Chain ID: 1", "Chain ID: 01")), "siwe_chain_id_invalid");
+  EXPECT_EQ(code_of(replace(eip_example, "Chain ID: 1", "Chain ID: 9007199254740992")),
+            "siwe_chain_id_invalid");
+  EXPECT_EQ(code_of(replace(eip_example, "URI: https", "URI: 1https")), "siwe_uri_invalid");
+  EXPECT_EQ(code_of(replace(eip_example, "URI: https:", "URI: https")), "siwe_uri_invalid");
+  EXPECT_EQ(code_of(replace(eip_example, "2021-09-30T16:25:24Z", "2021-02-30T16:25:24Z")),
+            "siwe_time_invalid");
+  EXPECT_EQ(code_of(replace(eip_example, "2021-09-30T16:25:24Z", "2021-09-30 16:25:24Z")),
+            "siwe_time_invalid");
+  EXPECT_EQ(code_of(replace(eip_example, "- https://", "* https://")), "siwe_resources_invalid");
+  EXPECT_EQ(code_of(replace(eip_example, "- https://", "- 9https://")), "siwe_resources_invalid");
+  EXPECT_EQ(code_of(std::string(eip_example) + "\n"), "siwe_resources_invalid");
+  EXPECT_EQ(code_of(replace(eip_example, "service.invalid wants", " wants")), "siwe_domain_invalid");
+  EXPECT_EQ(code_of(replace(eip_example, "Version: 1\n", "")), "siwe_malformed");
+  EXPECT_EQ(code_of(replace(eip_example, "Issued At: 2021-09-30T16:25:24Z",
+                            "Issued At: 2021-09-30T16:25:24Z\nRequest ID: ")),
+            "siwe_malformed");
+  EXPECT_EQ(code_of(""), "siwe_domain_invalid");  // the reference reports the empty domain first
+  EXPECT_EQ(code_of("a wants"), "siwe_malformed");
+}
+
+TEST(Siwe, EnforcesSizeLimits) {
+  std::string big(eip_example);
+  big += std::string(siwe_max_message_bytes, 'a');
+  EXPECT_EQ(code_of(big), "siwe_too_large");
+
+  std::string many(eip_example);
+  for (std::size_t i = 0; i < siwe_max_resources; ++i) many += "\n- https://r.example/" + std::to_string(i);
+  EXPECT_EQ(code_of(many), "siwe_resources_invalid");
+}
+
+TEST(Siwe, AcceptsIpHostsLikeTheReference) {
+  for (std::string_view host : {"[::1]", "[2001:db8::1]", "[1:2:3:4:5:6:7:8]", "[::ffff:1.2.3.4]",
+                                "[v1.x:y]", "127.0.0.1:8080", "user:pw@host"}) {
+    const std::string text = replace(eip_example, "service.invalid wants", std::string(host) + " wants");
+    EXPECT_EQ(code_of(text), "ok") << host;
+  }
+  for (std::string_view host : {"[1:2:3:4:5:6:7:8:9]", "[::1:2:3:4:5:6:7:8]", "[1:2:3:4:5:6:7]"}) {
+    const std::string text = replace(eip_example, "service.invalid wants", std::string(host) + " wants");
+    EXPECT_EQ(code_of(text), "siwe_domain_invalid") << host;
+  }
+}
+
+TEST(Siwe, ValidatesBindingsAndTimes) {
+  std::string text = replace(eip_example, "Issued At: 2021-09-30T16:25:24Z",
+                             "Issued At: 2021-09-30T16:25:24Z\n"
+                             "Expiration Time: 2021-09-30T17:25:24.500+01:00\n"
+                             "Not Before: 2021-09-30T16:20:00Z");
+  auto m = parse_siwe(text);
+  ASSERT_TRUE(m) << m.error().message;
+  SiweExpectations e;
+  e.domain = "service.invalid";
+  e.nonce = "32891756";
+  e.now = at("2021-09-30T16:25:24.200Z");
+  EXPECT_TRUE(validate_siwe(*m, e));
+
+  auto fails = [&](SiweExpectations x) {
+    auto r = validate_siwe(*m, x);
+    return r ? std::string("ok") : r.error().code;
+  };
+  SiweExpectations x = e;
+  x.domain = "evil.example";
+  EXPECT_EQ(fails(x), "siwe_domain_mismatch");
+  x = e;
+  x.nonce = "00000000";
+  EXPECT_EQ(fails(x), "siwe_nonce_mismatch");
+  x = e;
+  x.scheme = "https";
+  EXPECT_EQ(fails(x), "siwe_scheme_mismatch");
+  x = e;
+  x.now = at("2021-09-30T16:25:24.500Z");  // the expiry, written with a +01:00 offset
+  EXPECT_EQ(fails(x), "siwe_expired");
+  x.now = at("2021-09-30T16:25:24.499Z");
+  EXPECT_EQ(fails(x), "ok");
+  x.now = at("2021-09-30T16:25:25Z");
+  x.clock_skew = 2s;
+  EXPECT_EQ(fails(x), "ok");
+  x = e;
+  x.now = at("2021-09-30T16:19:59.999Z");
+  x.reject_future_issued_at = false;
+  EXPECT_EQ(fails(x), "siwe_not_yet_valid");
+  x.clock_skew = 1ms;
+  EXPECT_EQ(fails(x), "ok");
+  x = e;
+  x.max_age = 100ms;
+  EXPECT_EQ(fails(x), "siwe_expired");
+  x = e;
+  x.now = at("2021-09-30T16:25:00Z");
+  EXPECT_EQ(fails(x), "siwe_not_yet_valid");  // issued in the future
+}
+
+TEST(Siwe, ParsesRfc3339Times) {
+  EXPECT_EQ(at("1970-01-01T00:00:00Z").time_since_epoch().count(), 0);
+  EXPECT_EQ(at("1970-01-01t00:00:01.9999z").time_since_epoch().count(), 1999);
+  EXPECT_EQ(at("1970-01-01T01:00:00+01:00").time_since_epoch().count(), 0);
+  EXPECT_EQ(at("2000-02-29T00:00:00Z").time_since_epoch().count(), 951782400000);
+  EXPECT_FALSE(parse_siwe_time("1900-02-29T00:00:00Z"));
+  EXPECT_FALSE(parse_siwe_time("2021-01-01T24:00:00Z"));
+  EXPECT_FALSE(parse_siwe_time("2021-01-01T00:00:00+24:00"));
+  EXPECT_FALSE(parse_siwe_time("2021-01-01T00:00:00"));
+}
+
+TEST(Siwe, BuildChecksFields) {
+  auto m = parse_siwe(eip_example);
+  ASSERT_TRUE(m);
+  SiweMessage copy = *m;
+  auto built = build_siwe_message(copy);
+  ASSERT_TRUE(built);
+  EXPECT_EQ(*built, eip_example);
+  copy.statement = "line\nbreak";
+  EXPECT_FALSE(build_siwe_message(copy));
+  copy = *m;
+  copy.nonce = "short";
+  auto bad = build_siwe_message(copy);
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().code, "siwe_nonce_invalid");
+}
+
+}  // namespace
+}  // namespace gh::eth
