@@ -212,3 +212,118 @@ TEST(Siwe, BuildChecksFields) {
 
 }  // namespace
 }  // namespace gh::eth
+
+// ---- conformance against the siwe package (tests/vectors/families/siwe.mjs) ---------------------
+
+#include <boost/json.hpp>
+
+#include <cstdio>
+#include <cstdlib>
+
+namespace gh::eth {
+namespace {
+
+// Runs the reference generator; the eth test support will replace this local copy.
+boost::json::array siwe_vectors(int count) {
+  const char* seed_env = std::getenv("GATEHOUSE_VECTOR_SEED");
+  const std::string seed = seed_env != nullptr ? seed_env : "4361";
+  const std::string command = std::string("node ") + GATEHOUSE_SOURCE_DIR +
+                              "/tests/vectors/generate.mjs siwe " + std::to_string(count) + " " + seed;
+  std::string out;
+  if (FILE* pipe = popen(command.c_str(), "r")) {
+    char buffer[65536];
+    std::size_t n = 0;
+    while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) out.append(buffer, n);
+    if (pclose(pipe) != 0) ADD_FAILURE() << command << " failed";
+  }
+  boost::system::error_code ec;
+  auto doc = boost::json::parse(out, ec);
+  if (ec || !doc.is_object()) {
+    ADD_FAILURE() << "generator output is not JSON: " << command;
+    return {};
+  }
+  return doc.as_object().at("cases").as_array();
+}
+
+std::optional<std::string> opt_string(const boost::json::object& o, std::string_view key) {
+  if (const auto* v = o.if_contains(key)) return std::string(v->as_string());
+  return std::nullopt;
+}
+
+gh::Result<SiweMessage> fields_to_message(const boost::json::object& f) {
+  SiweMessage m;
+  m.scheme = opt_string(f, "scheme");
+  m.domain = std::string(f.at("domain").as_string());
+  auto address = parse_address(std::string(f.at("address").as_string()));
+  if (!address) return std::move(address).error();
+  m.address = *address;
+  m.statement = opt_string(f, "statement");
+  m.uri = std::string(f.at("uri").as_string());
+  m.version = std::string(f.at("version").as_string());
+  m.chain_id = boost::json::value_to<std::uint64_t>(f.at("chainId"));
+  m.nonce = std::string(f.at("nonce").as_string());
+  m.issued_at = std::string(f.at("issuedAt").as_string());
+  m.expiration_time = opt_string(f, "expirationTime");
+  m.not_before = opt_string(f, "notBefore");
+  m.request_id = opt_string(f, "requestId");
+  if (const auto* r = f.if_contains("resources")) {
+    m.resources.emplace();
+    for (const auto& item : r->as_array()) m.resources->emplace_back(item.as_string());
+  }
+  return m;
+}
+
+TEST(SiweVectors, MatchTheSiwePackage) {
+  const auto cases = siwe_vectors(1200);
+  ASSERT_GE(cases.size(), 1000U);
+  int checked = 0;
+  for (const auto& item : cases) {
+    const auto& c = item.as_object();
+    const std::string kind(c.at("kind").as_string());
+    const std::string want = c.contains("code") ? std::string(c.at("code").as_string()) : "ok";
+    if (kind == "build") {
+      auto m = fields_to_message(c.at("fields").as_object());
+      ASSERT_TRUE(m) << boost::json::serialize(c);
+      auto text = build_siwe_message(*m);
+      if (c.contains("text")) {
+        ASSERT_TRUE(text) << text.error().code << " " << boost::json::serialize(c);
+        EXPECT_EQ(*text, c.at("text").as_string()) << boost::json::serialize(c);
+      } else {
+        EXPECT_EQ(text ? std::string("ok") : text.error().code, want) << boost::json::serialize(c);
+      }
+    } else if (kind == "parse") {
+      const std::string text(c.at("text").as_string());
+      auto parsed = parse_siwe(text);
+      EXPECT_EQ(parsed ? std::string("ok") : parsed.error().code, want)
+          << (parsed ? std::string() : parsed.error().message) << "\n" << text;
+      if (parsed && want == "ok") {
+        auto expected = fields_to_message(c.at("fields").as_object());
+        ASSERT_TRUE(expected);
+        EXPECT_EQ(to_message(*parsed), to_message(*expected));
+        EXPECT_EQ(parsed->statement, expected->statement);
+        EXPECT_EQ(parsed->resources, expected->resources);
+        EXPECT_EQ(parsed->scheme, expected->scheme);
+        EXPECT_EQ(parsed->domain, expected->domain);
+      }
+    } else {
+      auto parsed = parse_siwe(std::string(c.at("text").as_string()));
+      ASSERT_TRUE(parsed) << boost::json::serialize(c);
+      const auto& e = c.at("expect").as_object();
+      SiweExpectations expect;
+      expect.scheme = opt_string(e, "scheme");
+      expect.domain = opt_string(e, "domain");
+      expect.nonce = opt_string(e, "nonce");
+      auto now = parse_siwe_time(std::string(e.at("time").as_string()));
+      ASSERT_TRUE(now);
+      expect.now = *now;
+      expect.reject_future_issued_at = false;  // siwe does not check issued-at
+      auto r = validate_siwe(*parsed, expect);
+      EXPECT_EQ(r ? std::string("ok") : r.error().code, want) << boost::json::serialize(c);
+    }
+    ++checked;
+  }
+  EXPECT_GE(checked, 1000);
+}
+
+}  // namespace
+}  // namespace gh::eth
