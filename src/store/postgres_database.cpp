@@ -1,0 +1,398 @@
+#include "store/postgres_database.hpp"
+
+#include <libpq-fe.h>
+
+#include <charconv>
+#include <cmath>
+#include <condition_variable>
+#include <mutex>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "core/log.hpp"
+
+namespace gh::store {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Type OIDs from pg_type.h (server headers are not installed with libpq-dev).
+constexpr Oid oid_bool = 16;
+constexpr Oid oid_bytea = 17;
+constexpr Oid oid_int8 = 20;
+constexpr Oid oid_int2 = 21;
+constexpr Oid oid_int4 = 23;
+constexpr Oid oid_oid = 26;
+constexpr Oid oid_float4 = 700;
+constexpr Oid oid_float8 = 701;
+
+std::string excerpt(std::string_view sql) {
+  constexpr std::size_t limit = 160;
+  std::string out(sql.substr(0, limit));
+  for (char& c : out) {
+    if (c == '\n' || c == '\r' || c == '\t') c = ' ';
+  }
+  if (sql.size() > limit) out += "...";
+  return out;
+}
+
+std::string first_line(const char* text) {
+  std::string out = text != nullptr ? text : "";
+  if (const auto eol = out.find('\n'); eol != std::string::npos) out.resize(eol);
+  return out;
+}
+
+DbErrorKind kind_of(std::string_view sqlstate) {
+  if (sqlstate == "23505") return DbErrorKind::unique_violation;
+  if (sqlstate.substr(0, 2) == "23") return DbErrorKind::constraint;
+  if (sqlstate == "40001" || sqlstate == "40P01") return DbErrorKind::serialization_failure;
+  if (sqlstate == "55P03") return DbErrorKind::busy;
+  if (sqlstate.substr(0, 2) == "08" || sqlstate == "57P01" || sqlstate == "57P02" || sqlstate == "57P03") {
+    return DbErrorKind::connection;
+  }
+  return DbErrorKind::other;
+}
+
+struct ResultDeleter {
+  void operator()(PGresult* r) const noexcept { PQclear(r); }
+};
+using ResultPtr = std::unique_ptr<PGresult, ResultDeleter>;
+
+// Throws the DbError a failed result (or a lost connection) stands for.
+[[noreturn]] void throw_pg(PGconn* conn, const PGresult* res, std::string_view sql) {
+  std::string sqlstate;
+  std::string message;
+  if (res != nullptr) {
+    if (const char* state = PQresultErrorField(res, PG_DIAG_SQLSTATE)) sqlstate = state;
+    if (const char* primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY)) message = primary;
+  }
+  if (message.empty()) message = first_line(PQerrorMessage(conn));
+  if (PQstatus(conn) == CONNECTION_BAD && (sqlstate.empty() || sqlstate.substr(0, 2) != "08")) {
+    // libpq reports a dropped connection without a SQLSTATE, or with the server's last words
+    // (57P01 after pg_terminate_backend): either way the connection is gone.
+    if (sqlstate.empty()) sqlstate = "08006";
+  }
+  const DbErrorKind kind = PQstatus(conn) == CONNECTION_BAD ? DbErrorKind::connection : kind_of(sqlstate);
+  throw DbError(kind, sqlstate, fmt::format("postgres: {} [{}] (in: {})", message, sqlstate, excerpt(sql)));
+}
+
+ResultPtr check(PGconn* conn, PGresult* raw, std::string_view sql) {
+  ResultPtr res(raw);
+  const auto status = res ? PQresultStatus(res.get()) : PGRES_FATAL_ERROR;
+  if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK && status != PGRES_EMPTY_QUERY) {
+    throw_pg(conn, res.get(), sql);
+  }
+  return res;
+}
+
+Value read_value(const PGresult* res, int row, int col) {
+  if (PQgetisnull(res, row, col) != 0) return nullptr;
+  const char* text = PQgetvalue(res, row, col);
+  const auto size = static_cast<std::size_t>(PQgetlength(res, row, col));
+  switch (PQftype(res, col)) {
+    case oid_int8:
+    case oid_int4:
+    case oid_int2:
+    case oid_oid: {
+      std::int64_t n = 0;
+      std::from_chars(text, text + size, n);
+      return n;
+    }
+    case oid_float4:
+    case oid_float8: {
+      double d = 0;
+      std::from_chars(text, text + size, d);
+      return d;
+    }
+    case oid_bool: return std::int64_t{text[0] == 't' ? 1 : 0};
+    case oid_bytea: {
+      std::size_t length = 0;
+      unsigned char* bytes = PQunescapeBytea(reinterpret_cast<const unsigned char*>(text), &length);
+      if (bytes == nullptr) throw DbError(DbErrorKind::other, "", "postgres: cannot decode a bytea value");
+      Blob out(bytes, bytes + length);
+      PQfreemem(bytes);
+      return out;
+    }
+    default: return std::string(text, size);  // text, varchar, NUMERIC (exact decimal), ...
+  }
+}
+
+// Parameters as libpq wants them: text for numbers and strings (the server infers a string's
+// type from its use, which lets decimal strings land in NUMERIC columns), binary for blobs.
+class Params {
+ public:
+  explicit Params(std::span<const Value> params) {
+    const std::size_t n = params.size();
+    m_storage.resize(n);
+    m_values.resize(n, nullptr);
+    m_lengths.resize(n, 0);
+    m_formats.resize(n, 0);
+    m_types.resize(n, 0);
+    for (std::size_t i = 0; i < n; ++i) {
+      const Value& v = params[i];
+      if (std::holds_alternative<std::nullptr_t>(v)) continue;
+      if (const auto* num = std::get_if<std::int64_t>(&v)) {
+        m_storage[i] = std::to_string(*num);
+        m_types[i] = oid_int8;
+      } else if (const auto* d = std::get_if<double>(&v)) {
+        m_storage[i] = std::isnan(*d) ? "NaN" : std::isinf(*d) ? (*d > 0 ? "Infinity" : "-Infinity") : fmt::format("{}", *d);
+        m_types[i] = oid_float8;
+      } else if (const auto* s = std::get_if<std::string>(&v)) {
+        if (s->find('\0') != std::string::npos) {
+          throw DbError(DbErrorKind::other, "22021", "postgres: text parameter contains a NUL byte (use a blob)");
+        }
+        m_values[i] = s->c_str();
+        continue;
+      } else if (const auto* b = std::get_if<Blob>(&v)) {
+        static const char empty = 0;
+        m_values[i] = b->empty() ? &empty : reinterpret_cast<const char*>(b->data());
+        m_lengths[i] = static_cast<int>(b->size());
+        m_formats[i] = 1;
+        m_types[i] = oid_bytea;
+        continue;
+      }
+      m_values[i] = m_storage[i].c_str();
+    }
+  }
+  int count() const noexcept { return static_cast<int>(m_values.size()); }
+  const Oid* types() const noexcept { return m_types.data(); }
+  const char* const* values() const noexcept { return m_values.data(); }
+  const int* lengths() const noexcept { return m_lengths.data(); }
+  const int* formats() const noexcept { return m_formats.data(); }
+
+ private:
+  std::vector<std::string> m_storage;
+  std::vector<const char*> m_values;
+  std::vector<int> m_lengths;
+  std::vector<int> m_formats;
+  std::vector<Oid> m_types;
+};
+
+class Connection {
+ public:
+  Connection(const std::string& uri, const DatabaseSettings& settings) {
+    const auto timeout_s = std::max<std::int64_t>(1, (settings.connect_timeout.count() + 999) / 1000);
+    const std::string timeout = std::to_string(timeout_s);
+    // Keywords before the expanded "dbname" URI are defaults that the URI may override.
+    const char* const keywords[] = {"connect_timeout", "application_name", "dbname", nullptr};
+    const char* const values[] = {timeout.c_str(), "gatehouse", uri.c_str(), nullptr};
+    m_conn = PQconnectdbParams(keywords, values, 1);
+    if (m_conn == nullptr) throw DbError(DbErrorKind::connection, "08001", "postgres: out of memory while connecting");
+    if (PQstatus(m_conn) != CONNECTION_OK) {
+      const std::string reason = first_line(PQerrorMessage(m_conn));
+      PQfinish(m_conn);
+      throw DbError(DbErrorKind::connection, "08001", fmt::format("postgres: cannot connect to {}: {}", redact_database_url(uri), reason));
+    }
+    // Notices ("relation already exists, skipping") are not errors; keep them off stderr.
+    PQsetNoticeProcessor(m_conn, [](void*, const char* message) { log::debug("postgres notice", {{"message", first_line(message)}}); }, nullptr);
+  }
+  ~Connection() { PQfinish(m_conn); }
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  PGconn* get() const noexcept { return m_conn; }
+  bool healthy() const noexcept { return PQstatus(m_conn) == CONNECTION_OK && PQtransactionStatus(m_conn) == PQTRANS_IDLE; }
+
+  ResultPtr run(std::string_view sql, std::span<const Value> params) {
+    const Params p(params);
+    const std::string text(sql);
+    return check(m_conn, PQexecParams(m_conn, text.c_str(), p.count(), p.types(), p.values(), p.lengths(), p.formats(), 0), sql);
+  }
+
+  ResultPtr script(std::string_view sql) {
+    const std::string text(sql);
+    return check(m_conn, PQexec(m_conn, text.c_str()), sql);
+  }
+
+ private:
+  PGconn* m_conn = nullptr;
+};
+
+class PostgresDatabase;
+
+class PostgresTx final : public TxSession {
+ public:
+  PostgresTx(PostgresDatabase& db, std::unique_ptr<Connection> conn) : m_db(db), m_conn(std::move(conn)) {}
+  ~PostgresTx() override;
+  PostgresTx(const PostgresTx&) = delete;
+  PostgresTx& operator=(const PostgresTx&) = delete;
+
+  void start(const TxOptions& options) {
+    std::string sql = options.isolation == Isolation::serializable ? "BEGIN ISOLATION LEVEL SERIALIZABLE"
+                                                                    : "BEGIN ISOLATION LEVEL READ COMMITTED";
+    if (options.read_only) sql += " READ ONLY";
+    m_conn->script(sql);
+  }
+
+  Dialect dialect() const noexcept override { return Dialect::postgres; }
+
+  void commit() override {
+    if (failed() || PQtransactionStatus(m_conn->get()) == PQTRANS_INERROR) {
+      // COMMIT of an aborted transaction "succeeds" as a ROLLBACK; never let that pass silently.
+      throw DbError(DbErrorKind::other, "25P02", "postgres: transaction had a failed statement; rolled back instead of committed");
+    }
+    m_conn->script("COMMIT");
+  }
+
+ private:
+  Rows do_query(std::string_view sql, std::span<const Value> params) override {
+    const ResultPtr res = m_conn->run(sql, params);
+    const int fields = PQnfields(res.get());
+    const int tuples = PQntuples(res.get());
+    auto names = std::make_shared<std::vector<std::string>>();
+    names->reserve(static_cast<std::size_t>(fields));
+    for (int c = 0; c < fields; ++c) names->emplace_back(PQfname(res.get(), c));
+    std::vector<Row> rows;
+    rows.reserve(static_cast<std::size_t>(tuples));
+    for (int r = 0; r < tuples; ++r) {
+      std::vector<Value> values;
+      values.reserve(static_cast<std::size_t>(fields));
+      for (int c = 0; c < fields; ++c) values.push_back(read_value(res.get(), r, c));
+      rows.emplace_back(names, std::move(values));
+    }
+    return Rows(*names, std::move(rows));
+  }
+
+  std::int64_t do_exec(std::string_view sql, std::span<const Value> params) override {
+    const ResultPtr res = m_conn->run(sql, params);
+    const char* affected = PQcmdTuples(res.get());
+    std::int64_t n = 0;
+    if (affected != nullptr) std::from_chars(affected, affected + std::char_traits<char>::length(affected), n);
+    return n;
+  }
+
+  void do_execute_script(std::string_view sql) override { m_conn->script(sql); }
+
+  PostgresDatabase& m_db;
+  std::unique_ptr<Connection> m_conn;
+};
+
+class PostgresDatabase final : public Database {
+ public:
+  PostgresDatabase(std::string uri, const DatabaseSettings& settings) : m_uri(std::move(uri)), m_settings(settings) {
+    m_idle.push_back(std::make_unique<Connection>(m_uri, m_settings));
+    m_open = 1;
+  }
+
+  Dialect dialect() const noexcept override { return Dialect::postgres; }
+
+  bool ping() override {
+    try {
+      return transact([](Tx& tx) { return tx.query_one("SELECT 1").has_value(); }, TxOptions{.read_only = true, .max_attempts = 1});
+    } catch (const std::exception&) {
+      return false;
+    }
+  }
+
+  /// Returns a connection to the pool, or drops it when it is broken or mid-transaction.
+  void release(std::unique_ptr<Connection> conn) {
+    std::lock_guard lock(m_mutex);
+    --m_in_use;
+    if (conn && conn->healthy()) {
+      m_idle.push_back(std::move(conn));
+    } else {
+      --m_open;
+    }
+    m_cv.notify_one();
+  }
+
+ protected:
+  std::unique_ptr<TxSession> begin(const TxOptions& options) override {
+    // Every idle connection may have died (server restart, pg_terminate_backend): a dead one is
+    // dropped and the next tried, up to one more than the pool holds, which ends on a fresh one.
+    for (std::size_t tries = 0;; ++tries) {
+      auto [conn, reused] = acquire();
+      auto tx = std::make_unique<PostgresTx>(*this, std::move(conn));
+      try {
+        tx->start(options);
+        return tx;
+      } catch (const DbError& e) {
+        if (e.kind() != DbErrorKind::connection || !reused || tries > m_settings.pool_size) throw;
+        log::info("postgres connection lost; replacing it", {{"reason", e.what()}});
+      }
+    }
+  }
+
+  PoolStats pool_stats() const override {
+    std::lock_guard lock(m_mutex);
+    PoolStats s;
+    s.size = m_open;
+    s.in_use = m_in_use;
+    s.idle = m_idle.size();
+    s.waits_total = m_waits;
+    s.acquired_total = m_acquired;
+    s.timeouts_total = m_timeouts;
+    return s;
+  }
+
+  const DatabaseSettings& settings() const noexcept override { return m_settings; }
+
+ private:
+  /// A connection, and whether it came from the idle list (a new one cannot be stale).
+  std::pair<std::unique_ptr<Connection>, bool> acquire() {
+    std::unique_lock lock(m_mutex);
+    const auto ready = [&] { return !m_idle.empty() || m_open < m_settings.pool_size; };
+    if (!ready()) {
+      ++m_waits;
+      if (!m_cv.wait_until(lock, Clock::now() + m_settings.acquire_timeout, ready)) {
+        ++m_timeouts;
+        throw DbError(DbErrorKind::connection, "08000",
+                      fmt::format("postgres: timed out after {} ms waiting for a connection (pool of {})",
+                                  m_settings.acquire_timeout.count(), m_settings.pool_size));
+      }
+    }
+    ++m_acquired;
+    ++m_in_use;
+    if (!m_idle.empty()) {
+      auto conn = std::move(m_idle.back());
+      m_idle.pop_back();
+      return {std::move(conn), true};
+    }
+    ++m_open;
+    lock.unlock();  // connecting takes a round trip or more; others may use the pool meanwhile
+    try {
+      return {std::make_unique<Connection>(m_uri, m_settings), false};
+    } catch (...) {
+      lock.lock();
+      --m_open;
+      --m_in_use;
+      m_cv.notify_one();
+      throw;
+    }
+  }
+
+  std::string m_uri;
+  DatabaseSettings m_settings;
+  mutable std::mutex m_mutex;
+  std::condition_variable m_cv;
+  std::vector<std::unique_ptr<Connection>> m_idle;
+  std::size_t m_open = 0;
+  std::size_t m_in_use = 0;
+  std::uint64_t m_waits = 0;
+  std::uint64_t m_acquired = 0;
+  std::uint64_t m_timeouts = 0;
+};
+
+PostgresTx::~PostgresTx() {
+  if (PQstatus(m_conn->get()) == CONNECTION_OK && PQtransactionStatus(m_conn->get()) != PQTRANS_IDLE) {
+    PQclear(PQexec(m_conn->get(), "ROLLBACK"));
+  }
+  m_db.release(std::move(m_conn));
+}
+
+}  // namespace
+
+std::unique_ptr<Database> open_postgres(const DatabaseUrl& url, const DatabaseSettings& settings) {
+  char* error = nullptr;
+  PQconninfoOption* options = PQconninfoParse(url.postgres_uri.c_str(), &error);
+  if (options == nullptr) {
+    const std::string reason = error != nullptr ? first_line(error) : "out of memory";
+    PQfreemem(error);
+    throw std::invalid_argument(fmt::format("bad postgres URL {}: {}", redact_database_url(url.postgres_uri), reason));
+  }
+  PQconninfoFree(options);
+  return std::make_unique<PostgresDatabase>(url.postgres_uri, settings);
+}
+
+}  // namespace gh::store

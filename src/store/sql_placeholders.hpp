@@ -1,0 +1,13 @@
+#pragma once
+// PostgreSQL's $N placeholders for SQLite. SQLite reads "$1" as a *named* parameter numbered by
+// first appearance, so "$2 ... $1" would bind the wrong values; "?NNN" is SQLite's numbered form.
+#include <string>
+#include <string_view>
+
+namespace gh::store {
+
+/// Rewrites every $N placeholder to ?N, leaving string literals, quoted identifiers, comments and
+/// identifiers that contain '$' (e.g. a$1) untouched.
+std::string rewrite_placeholders_for_sqlite(std::string_view sql);
+
+}  // namespace gh::store

@@ -1,0 +1,374 @@
+#include "store/sqlite_database.hpp"
+
+#include <sqlite3.h>
+
+#include <condition_variable>
+#include <filesystem>
+#include <mutex>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "store/sql_placeholders.hpp"
+
+namespace gh::store {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::string excerpt(std::string_view sql) {
+  constexpr std::size_t limit = 160;
+  std::string out(sql.substr(0, limit));
+  for (char& c : out) {
+    if (c == '\n' || c == '\r' || c == '\t') c = ' ';
+  }
+  if (sql.size() > limit) out += "...";
+  return out;
+}
+
+// Maps SQLite's extended result code to our kinds, with PostgreSQL's SQLSTATE where one fits so
+// that callers can treat both backends alike.
+[[noreturn]] void throw_sqlite(sqlite3* db, int rc, std::string_view sql) {
+  const int extended = db != nullptr ? sqlite3_extended_errcode(db) : rc;
+  const char* message = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+  DbErrorKind kind = DbErrorKind::other;
+  std::string sqlstate;
+  switch (extended) {
+    case SQLITE_CONSTRAINT_UNIQUE:
+    case SQLITE_CONSTRAINT_PRIMARYKEY: kind = DbErrorKind::unique_violation; sqlstate = "23505"; break;
+    case SQLITE_CONSTRAINT_NOTNULL: kind = DbErrorKind::constraint; sqlstate = "23502"; break;
+    case SQLITE_CONSTRAINT_FOREIGNKEY: kind = DbErrorKind::constraint; sqlstate = "23503"; break;
+    case SQLITE_CONSTRAINT_CHECK: kind = DbErrorKind::constraint; sqlstate = "23514"; break;
+    default:
+      switch (extended & 0xff) {
+        case SQLITE_CONSTRAINT: kind = DbErrorKind::constraint; sqlstate = "23000"; break;
+        case SQLITE_BUSY:
+        case SQLITE_LOCKED: kind = DbErrorKind::busy; sqlstate = "55P03"; break;
+        case SQLITE_READONLY: sqlstate = "25006"; break;
+        case SQLITE_CANTOPEN:
+        case SQLITE_NOTADB: kind = DbErrorKind::connection; sqlstate = "08006"; break;
+        default: break;
+      }
+  }
+  throw DbError(kind, std::move(sqlstate),
+                sql.empty() ? fmt::format("sqlite: {}", message) : fmt::format("sqlite: {} (in: {})", message, excerpt(sql)));
+}
+
+// One sqlite3 handle. Opened in multi-thread mode: we never share a handle between threads at
+// the same time, so SQLite's per-connection mutex would be wasted.
+class Connection {
+ public:
+  Connection(const std::string& path, int flags, const DatabaseSettings& settings) {
+    const int rc = sqlite3_open_v2(path.c_str(), &m_db, flags | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI, nullptr);
+    if (rc != SQLITE_OK) {
+      const std::string reason = m_db != nullptr ? sqlite3_errmsg(m_db) : sqlite3_errstr(rc);
+      sqlite3_close_v2(m_db);
+      throw DbError(DbErrorKind::connection, "08006", fmt::format("sqlite: cannot open {}: {}", path, reason));
+    }
+    sqlite3_extended_result_codes(m_db, 1);
+    sqlite3_busy_timeout(m_db, static_cast<int>(std::min<std::int64_t>(settings.busy_timeout.count(), 1 << 30)));
+  }
+  ~Connection() { sqlite3_close_v2(m_db); }
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  sqlite3* get() const noexcept { return m_db; }
+
+  void execute_script(std::string_view sql) {
+    const std::string text(sql);
+    char* error = nullptr;
+    const int rc = sqlite3_exec(m_db, text.c_str(), nullptr, nullptr, &error);
+    sqlite3_free(error);
+    if (rc != SQLITE_OK) throw_sqlite(m_db, rc, sql);
+  }
+
+  Rows run(std::string_view sql, std::span<const Value> params, std::int64_t* changes) {
+    const std::string rewritten = rewrite_placeholders_for_sqlite(sql);
+    Statement stmt(m_db, rewritten, sql);
+    const int expected = sqlite3_bind_parameter_count(stmt.get());
+    if (static_cast<std::size_t>(expected) != params.size()) {
+      throw DbError(DbErrorKind::other, "08P01",
+                    fmt::format("sqlite: statement takes {} parameters, {} given (in: {})", expected, params.size(), excerpt(sql)));
+    }
+    for (std::size_t i = 0; i < params.size(); ++i) bind(stmt.get(), static_cast<int>(i + 1), params[i], sql);
+
+    const int columns = sqlite3_column_count(stmt.get());
+    auto names = std::make_shared<std::vector<std::string>>();
+    names->reserve(static_cast<std::size_t>(columns));
+    for (int c = 0; c < columns; ++c) {
+      const char* name = sqlite3_column_name(stmt.get(), c);
+      names->emplace_back(name != nullptr ? name : "");
+    }
+    std::vector<Row> rows;
+    for (;;) {
+      const int rc = sqlite3_step(stmt.get());
+      if (rc == SQLITE_DONE) break;
+      if (rc != SQLITE_ROW) throw_sqlite(m_db, rc, sql);
+      if (changes != nullptr) continue;  // exec(): rows are not wanted
+      std::vector<Value> values;
+      values.reserve(static_cast<std::size_t>(columns));
+      for (int c = 0; c < columns; ++c) values.push_back(read(stmt.get(), c));
+      rows.emplace_back(names, std::move(values));
+    }
+    if (changes != nullptr) *changes = sqlite3_stmt_readonly(stmt.get()) != 0 ? 0 : sqlite3_changes64(m_db);
+    return Rows(*names, std::move(rows));
+  }
+
+ private:
+  class Statement {
+   public:
+    Statement(sqlite3* db, const std::string& sql, std::string_view original) {
+      const char* tail = nullptr;
+      const int rc = sqlite3_prepare_v2(db, sql.c_str(), static_cast<int>(sql.size() + 1), &m_stmt, &tail);
+      if (rc != SQLITE_OK) throw_sqlite(db, rc, original);
+      if (m_stmt == nullptr) {
+        throw DbError(DbErrorKind::other, "42601", fmt::format("sqlite: empty statement (in: {})", excerpt(original)));
+      }
+      // PostgreSQL refuses several statements with parameters; refuse them here too.
+      if (tail != nullptr && *tail != '\0') {
+        sqlite3_stmt* next = nullptr;
+        const int tail_rc = sqlite3_prepare_v2(db, tail, -1, &next, nullptr);
+        sqlite3_finalize(next);
+        if (tail_rc != SQLITE_OK || next != nullptr) {
+          sqlite3_finalize(m_stmt);
+          throw DbError(DbErrorKind::other, "42601",
+                        fmt::format("sqlite: one statement per call, use execute_script for several (in: {})", excerpt(original)));
+        }
+      }
+    }
+    ~Statement() { sqlite3_finalize(m_stmt); }
+    Statement(const Statement&) = delete;
+    Statement& operator=(const Statement&) = delete;
+    sqlite3_stmt* get() const noexcept { return m_stmt; }
+
+   private:
+    sqlite3_stmt* m_stmt = nullptr;
+  };
+
+  void bind(sqlite3_stmt* stmt, int index, const Value& value, std::string_view sql) {
+    // Parameters outlive the statement (both live in run()), so SQLite need not copy them:
+    // a null destructor is SQLITE_STATIC.
+    int rc = SQLITE_OK;
+    if (std::holds_alternative<std::nullptr_t>(value)) {
+      rc = sqlite3_bind_null(stmt, index);
+    } else if (const auto* n = std::get_if<std::int64_t>(&value)) {
+      rc = sqlite3_bind_int64(stmt, index, *n);
+    } else if (const auto* d = std::get_if<double>(&value)) {
+      rc = sqlite3_bind_double(stmt, index, *d);
+    } else if (const auto* s = std::get_if<std::string>(&value)) {
+      rc = sqlite3_bind_text64(stmt, index, s->data(), s->size(), nullptr, SQLITE_UTF8);
+    } else if (const auto* b = std::get_if<Blob>(&value)) {
+      // A null pointer would bind NULL; an empty blob must stay an empty blob.
+      rc = b->empty() ? sqlite3_bind_zeroblob(stmt, index, 0) : sqlite3_bind_blob64(stmt, index, b->data(), b->size(), nullptr);
+    }
+    if (rc != SQLITE_OK) throw_sqlite(m_db, rc, sql);
+  }
+
+  static Value read(sqlite3_stmt* stmt, int c) {
+    switch (sqlite3_column_type(stmt, c)) {
+      case SQLITE_INTEGER: return sqlite3_column_int64(stmt, c);
+      case SQLITE_FLOAT: return sqlite3_column_double(stmt, c);
+      case SQLITE_TEXT: {
+        const auto* text = sqlite3_column_text(stmt, c);
+        const auto size = static_cast<std::size_t>(sqlite3_column_bytes(stmt, c));
+        return std::string(reinterpret_cast<const char*>(text), size);
+      }
+      case SQLITE_BLOB: {
+        const auto* data = static_cast<const std::uint8_t*>(sqlite3_column_blob(stmt, c));
+        const auto size = static_cast<std::size_t>(sqlite3_column_bytes(stmt, c));
+        return data == nullptr ? Blob{} : Blob(data, data + size);
+      }
+      default: return nullptr;
+    }
+  }
+
+  sqlite3* m_db = nullptr;
+};
+
+class SqliteDatabase;
+
+class SqliteTx final : public TxSession {
+ public:
+  SqliteTx(SqliteDatabase& db, Connection& conn, bool writer, bool query_only_toggle)
+      : m_db(db), m_conn(conn), m_writer(writer), m_query_only_toggle(query_only_toggle) {}
+  ~SqliteTx() override;
+  SqliteTx(const SqliteTx&) = delete;
+  SqliteTx& operator=(const SqliteTx&) = delete;
+
+  void start() {
+    if (m_query_only_toggle) m_conn.execute_script("PRAGMA query_only=ON");
+    m_conn.execute_script(m_writer && !m_query_only_toggle ? "BEGIN IMMEDIATE" : "BEGIN");
+    m_open = true;
+  }
+
+  Dialect dialect() const noexcept override { return Dialect::sqlite; }
+
+  void commit() override {
+    if (failed()) {
+      throw DbError(DbErrorKind::other, "25P02", "sqlite: transaction had a failed statement; rolled back instead of committed");
+    }
+    m_conn.execute_script("COMMIT");
+    m_open = false;
+  }
+
+ private:
+  Rows do_query(std::string_view sql, std::span<const Value> params) override { return m_conn.run(sql, params, nullptr); }
+  std::int64_t do_exec(std::string_view sql, std::span<const Value> params) override {
+    std::int64_t changes = 0;
+    m_conn.run(sql, params, &changes);
+    return changes;
+  }
+  void do_execute_script(std::string_view sql) override { m_conn.execute_script(sql); }
+
+  SqliteDatabase& m_db;
+  Connection& m_conn;
+  bool m_writer;
+  bool m_query_only_toggle;
+  bool m_open = false;
+};
+
+class SqliteDatabase final : public Database {
+ public:
+  SqliteDatabase(const DatabaseUrl& url, const DatabaseSettings& settings) : m_settings(settings), m_memory(url.sqlite_memory) {
+    if (sqlite3_threadsafe() == 0) throw DbError(DbErrorKind::connection, "", "sqlite: library built without thread support");
+    if (m_memory) {
+      m_path = ":memory:";
+    } else {
+      m_path = url.sqlite_path;
+      const std::filesystem::path parent = std::filesystem::path(m_path).parent_path();
+      std::error_code ec;
+      if (!parent.empty()) std::filesystem::create_directories(parent, ec);
+      if (ec) {
+        throw DbError(DbErrorKind::connection, "08006",
+                      fmt::format("sqlite: cannot create directory {}: {}", parent.string(), ec.message()));
+      }
+      // A path handed to SQLITE_OPEN_URI that starts with "file:" would be parsed as a URI.
+      if (m_path.rfind("file:", 0) == 0) m_path = "./" + m_path;
+    }
+    m_writer = std::make_unique<Connection>(m_path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, m_settings);
+    if (!m_memory) {
+      auto mode = m_writer->run("PRAGMA journal_mode=WAL", {}, nullptr);
+      if (mode.empty() || mode[0].get_text(0) != "wal") {
+        throw DbError(DbErrorKind::connection, "", fmt::format("sqlite: cannot switch {} to WAL mode", m_path));
+      }
+    }
+    m_writer->execute_script("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;");
+  }
+
+  Dialect dialect() const noexcept override { return Dialect::sqlite; }
+
+  bool ping() override {
+    try {
+      return transact([](Tx& tx) { return tx.query_one("SELECT 1").has_value(); }, TxOptions{.read_only = true, .max_attempts = 1});
+    } catch (const std::exception&) {
+      return false;
+    }
+  }
+
+  void release(Connection& conn, bool writer) {
+    std::lock_guard lock(m_mutex);
+    if (writer) {
+      m_writer_in_use = false;
+    } else {
+      --m_readers_in_use;
+      m_idle_readers.push_back(&conn);
+    }
+    m_cv.notify_all();
+  }
+
+ protected:
+  std::unique_ptr<TxSession> begin(const TxOptions& options) override {
+    const bool use_reader = options.read_only && !m_memory;
+    Connection& conn = use_reader ? acquire_reader() : acquire_writer();
+    // In memory there are no reader connections: a read-only transaction borrows the writer and
+    // is kept honest by query_only.
+    auto tx = std::make_unique<SqliteTx>(*this, conn, !use_reader, options.read_only && m_memory);
+    tx->start();
+    return tx;
+  }
+
+  PoolStats pool_stats() const override {
+    std::lock_guard lock(m_mutex);
+    PoolStats s;
+    s.size = 1 + m_readers.size();
+    s.in_use = (m_writer_in_use ? 1U : 0U) + m_readers_in_use;
+    s.idle = s.size - s.in_use;
+    s.waits_total = m_waits;
+    s.acquired_total = m_acquired;
+    s.timeouts_total = m_timeouts;
+    return s;
+  }
+
+  const DatabaseSettings& settings() const noexcept override { return m_settings; }
+
+ private:
+  template <class Ready>
+  void wait_for(std::unique_lock<std::mutex>& lock, Ready ready, const char* what) {
+    if (ready()) return;
+    ++m_waits;
+    if (!m_cv.wait_until(lock, Clock::now() + m_settings.acquire_timeout, ready)) {
+      ++m_timeouts;
+      throw DbError(DbErrorKind::connection, "08000",
+                    fmt::format("sqlite: timed out after {} ms waiting for the {}", m_settings.acquire_timeout.count(), what));
+    }
+  }
+
+  Connection& acquire_writer() {
+    std::unique_lock lock(m_mutex);
+    wait_for(lock, [&] { return !m_writer_in_use; }, "writer connection");
+    m_writer_in_use = true;
+    ++m_acquired;
+    return *m_writer;
+  }
+
+  Connection& acquire_reader() {
+    std::unique_lock lock(m_mutex);
+    wait_for(lock, [&] { return !m_idle_readers.empty() || m_readers.size() < m_settings.pool_size; }, "a reader connection");
+    ++m_acquired;
+    ++m_readers_in_use;
+    if (!m_idle_readers.empty()) {
+      Connection* conn = m_idle_readers.back();
+      m_idle_readers.pop_back();
+      return *conn;
+    }
+    try {
+      auto conn = std::make_unique<Connection>(m_path, SQLITE_OPEN_READWRITE, m_settings);
+      conn->execute_script("PRAGMA foreign_keys=ON; PRAGMA query_only=ON;");
+      m_readers.push_back(std::move(conn));
+      return *m_readers.back();
+    } catch (...) {
+      --m_readers_in_use;
+      throw;
+    }
+  }
+
+  DatabaseSettings m_settings;
+  bool m_memory;
+  std::string m_path;
+  mutable std::mutex m_mutex;
+  std::condition_variable m_cv;
+  std::unique_ptr<Connection> m_writer;
+  bool m_writer_in_use = false;
+  std::vector<std::unique_ptr<Connection>> m_readers;
+  std::vector<Connection*> m_idle_readers;
+  std::size_t m_readers_in_use = 0;
+  std::uint64_t m_waits = 0;
+  std::uint64_t m_acquired = 0;
+  std::uint64_t m_timeouts = 0;
+};
+
+SqliteTx::~SqliteTx() {
+  if (m_open && sqlite3_get_autocommit(m_conn.get()) == 0) {
+    sqlite3_exec(m_conn.get(), "ROLLBACK", nullptr, nullptr, nullptr);
+  }
+  if (m_query_only_toggle) sqlite3_exec(m_conn.get(), "PRAGMA query_only=OFF", nullptr, nullptr, nullptr);
+  m_db.release(m_conn, m_writer);
+}
+
+}  // namespace
+
+std::unique_ptr<Database> open_sqlite(const DatabaseUrl& url, const DatabaseSettings& settings) {
+  return std::make_unique<SqliteDatabase>(url, settings);
+}
+
+}  // namespace gh::store

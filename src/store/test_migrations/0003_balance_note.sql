@@ -1,0 +1,1 @@
+ALTER TABLE fixture_balances ADD COLUMN note TEXT;
