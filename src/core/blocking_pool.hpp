@@ -13,15 +13,10 @@
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "core/error.hpp"
 #include "core/task.hpp"
 
 namespace gh {
-
-/// Thrown when a bounded queue is full; net answers 503 `overloaded` with Retry-After.
-class Overloaded : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
 
 /// Fixed threads with a bounded queue of jobs.
 class BlockingPool {

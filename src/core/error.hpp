@@ -2,6 +2,7 @@
 // Domain errors as values. Every failure a caller may expect (bad input, a business rule, a missing
 // row) travels as an Error; exceptions are kept for the unexpected. net maps ErrorKind to the HTTP
 // status in one place (net/error_response.cpp).
+#include <stdexcept>
 #include <string>
 #include <utility>
 
@@ -42,6 +43,13 @@ inline Error not_found(std::string message) {
 inline Error internal_error(std::string message) {
   return make_error(ErrorKind::internal, "internal", std::move(message));
 }
+
+/// Thrown when a bounded queue is full (the unexpected case of load shedding); the dispatcher
+/// answers 503 `overloaded` with Retry-After.
+class Overloaded : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
 
 /// Human name of a kind, for logs.
 const char* to_string(ErrorKind kind) noexcept;

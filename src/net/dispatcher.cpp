@@ -1,0 +1,174 @@
+#include "net/dispatcher.hpp"
+
+#include <array>
+#include <chrono>
+#include <random>
+
+#include <boost/url/parse.hpp>
+#include <fmt/format.h>
+
+#include "core/error.hpp"
+#include "core/log.hpp"
+
+namespace gh::net {
+
+struct Dispatcher::Metrics {
+  explicit Metrics(metrics::Registry& r)
+      : requests(r.counter("gatehouse_http_requests_total", "HTTP requests by method, route template and status.",
+                           {"method", "route", "status"})),
+        latency(r.histogram("gatehouse_http_request_duration_seconds",
+                            "Time from a parsed request to its response, by method and route template.",
+                            {"method", "route"}, metrics::latency_buckets())),
+        in_flight(r.gauge("gatehouse_http_requests_in_flight", "HTTP requests being handled.").with({})),
+        rate_limited(r.counter("gatehouse_http_rate_limited_total", "Requests refused by the per-IP rate limit.")
+                         .with({})) {}
+  metrics::Family<metrics::Counter>& requests;
+  metrics::Family<metrics::Histogram>& latency;
+  metrics::Gauge& in_flight;
+  metrics::Counter& rate_limited;
+};
+
+namespace {
+
+std::string_view method_label(std::string_view method) {
+  static constexpr std::array<std::string_view, 7> known{"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"};
+  for (auto m : known) {
+    if (m == method) return m;
+  }
+  return "other";
+}
+
+// Operations endpoints stay reachable for probes and scrapers whatever the client's rate.
+bool exempt_from_rate_limit(std::string_view path) {
+  return path == "/healthz" || path == "/readyz" || path == "/metrics";
+}
+
+}  // namespace
+
+std::string make_request_id() {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  return fmt::format("{:016x}{:016x}", rng(), rng());
+}
+
+bool valid_request_id(std::string_view id) noexcept {
+  if (id.empty() || id.size() > 64) return false;
+  for (char c : id) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+                    c == '_' || c == '.';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+Dispatcher::Dispatcher(Router router, metrics::Registry& registry, DispatcherSettings settings)
+    : m_router(std::move(router)),
+      m_settings(settings),
+      m_ip_limiter(settings.per_ip),
+      m_metrics(std::make_unique<Metrics>(registry)) {}
+
+Dispatcher::~Dispatcher() = default;
+
+Task<Response> Dispatcher::dispatch(Request& request) {
+  const auto started = std::chrono::steady_clock::now();
+  ++m_in_flight;
+  m_metrics->in_flight.inc();
+
+  if (auto id = request.header("x-request-id"); id && valid_request_id(*id)) {
+    request.request_id = std::string(*id);
+  } else {
+    request.request_id = make_request_id();
+  }
+  if (m_settings.trust_forwarded_for) {
+    if (auto xff = request.header("x-forwarded-for")) {
+      auto first = xff->substr(0, xff->find(','));
+      while (!first.empty() && first.front() == ' ') first.remove_prefix(1);
+      while (!first.empty() && first.back() == ' ') first.remove_suffix(1);
+      if (!first.empty()) request.remote_ip = std::string(first);
+    }
+  }
+
+  Response response;
+  try {
+    response = co_await route(request);
+  } catch (const Overloaded&) {
+    response = error_response(make_error(ErrorKind::unavailable, "overloaded", "the server is busy; retry shortly"));
+    response.with_header("Retry-After", "1");
+  } catch (const std::exception& e) {
+    log::error("unhandled exception", {{"request_id", request.request_id}, {"route", request.route}, {"what", e.what()}});
+    response = error_response(internal_error("internal error; quote request id " + request.request_id));
+  }
+  response.with_header("X-Request-Id", request.request_id);
+
+  const auto elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  const std::string route_label = request.route.empty() ? "unmatched" : request.route;
+  const auto method = method_label(request.method);
+  m_metrics->requests.with({std::string(method), route_label, std::to_string(response.status)}).inc();
+  m_metrics->latency.with({std::string(method), route_label}).observe(elapsed);
+  m_metrics->in_flight.dec();
+  --m_in_flight;
+
+  if (m_settings.access_log && log::enabled(log::Level::info)) {
+    // The path only: query strings may carry tokens (e.g. the WebSocket's ?token=).
+    log::info("request", {{"request_id", request.request_id},
+                          {"method", request.method},
+                          {"path", request.path},
+                          {"route", route_label},
+                          {"status", response.status},
+                          {"bytes", response.body.size()},
+                          {"duration_ms", elapsed * 1000.0},
+                          {"ip", request.remote_ip}});
+  }
+  co_return response;
+}
+
+Response Dispatcher::reject(const Error& error, const std::string& remote_ip) {
+  auto response = error_response(error);
+  const auto id = make_request_id();
+  response.with_header("X-Request-Id", id);
+  m_metrics->requests.with({"other", "unparsed", std::to_string(response.status)}).inc();
+  if (m_settings.access_log) {
+    log::info("request rejected", {{"request_id", id}, {"status", response.status}, {"code", error.code}, {"ip", remote_ip}});
+  }
+  return response;
+}
+
+Task<Response> Dispatcher::route(Request& request) {
+  auto parsed = boost::urls::parse_origin_form(request.target);
+  if (!parsed) co_return error_response(bad_input("invalid_target", "the request target is not a valid path"));
+  request.path = std::string(parsed->encoded_path());
+  for (const auto& p : parsed->params()) {
+    request.query.emplace_back(p.key, p.has_value ? p.value : std::string());
+  }
+
+  if (m_settings.rate_limit_enabled && !exempt_from_rate_limit(request.path)) {
+    const auto decision = m_ip_limiter.take(request.remote_ip);
+    if (!decision.allowed) {
+      m_metrics->rate_limited.inc();
+      auto r = error_response(make_error(ErrorKind::rate_limited, "rate_limited", "too many requests; slow down"));
+      r.with_header("Retry-After", std::to_string(decision.retry_after.count()));
+      co_return r;
+    }
+  }
+
+  auto match = m_router.match(request.method, request.path);
+  request.route = match.route;
+  switch (match.kind) {
+    case RouteMatch::Kind::not_found:
+      co_return error_response(not_found("no such path: " + request.path));
+    case RouteMatch::Kind::method_not_allowed: {
+      auto r = error_response(make_error(ErrorKind::bad_input, "method_not_allowed",
+                                         request.method + " is not allowed here; allowed: " + match.allow));
+      r.status = 405;
+      r.with_header("Allow", match.allow);
+      co_return r;
+    }
+    case RouteMatch::Kind::found:
+      break;
+  }
+  request.params = std::move(match.params);
+  auto result = co_await (*match.handler)(request);
+  if (!result) co_return error_response(result.error());
+  co_return std::move(*result);
+}
+
+}  // namespace gh::net

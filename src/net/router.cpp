@@ -1,0 +1,136 @@
+#include "net/router.hpp"
+
+#include <map>
+#include <stdexcept>
+
+namespace gh::net {
+
+struct Router::Node {
+  std::map<std::string, std::unique_ptr<Node>, std::less<>> literals;
+  std::unique_ptr<Node> param;
+  std::string param_name;
+  std::map<std::string, Handler, std::less<>> handlers;  // by method
+  std::string route;
+};
+
+Router::Router() : m_root(std::make_unique<Node>()) {}
+Router::~Router() = default;
+Router::Router(Router&&) noexcept = default;
+Router& Router::operator=(Router&&) noexcept = default;
+
+namespace {
+
+std::vector<std::string_view> split_path(std::string_view path) {
+  std::vector<std::string_view> out;
+  if (path.empty() || path.front() != '/') return out;
+  path.remove_prefix(1);
+  while (true) {
+    const auto slash = path.find('/');
+    out.push_back(path.substr(0, slash));
+    if (slash == std::string_view::npos) break;
+    path.remove_prefix(slash + 1);
+  }
+  return out;
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+}  // namespace
+
+std::optional<std::string> decode_segment(std::string_view segment) {
+  std::string out;
+  out.reserve(segment.size());
+  for (std::size_t i = 0; i < segment.size(); ++i) {
+    if (segment[i] != '%') {
+      out += segment[i];
+      continue;
+    }
+    if (i + 2 >= segment.size()) return std::nullopt;
+    const int hi = hex_value(segment[i + 1]);
+    const int lo = hex_value(segment[i + 2]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    const char c = static_cast<char>(hi * 16 + lo);
+    if (c == '/' || c == '\0') return std::nullopt;
+    out += c;
+    i += 2;
+  }
+  return out;
+}
+
+void Router::add(std::string_view method, std::string_view path_template, Handler handler) {
+  if (path_template.empty() || path_template.front() != '/') {
+    throw std::logic_error("route must start with '/': " + std::string(path_template));
+  }
+  Node* node = m_root.get();
+  for (auto segment : split_path(path_template)) {
+    if (segment.size() >= 2 && segment.front() == '{' && segment.back() == '}') {
+      std::string name(segment.substr(1, segment.size() - 2));
+      if (!node->param) {
+        node->param = std::make_unique<Node>();
+        node->param_name = name;
+      } else if (node->param_name != name) {
+        throw std::logic_error("conflicting parameter names in " + std::string(path_template));
+      }
+      node = node->param.get();
+    } else {
+      auto& child = node->literals[std::string(segment)];
+      if (!child) child = std::make_unique<Node>();
+      node = child.get();
+    }
+  }
+  if (node->handlers.count(method)) {
+    throw std::logic_error("duplicate route " + std::string(method) + " " + std::string(path_template));
+  }
+  node->handlers.emplace(std::string(method), std::move(handler));
+  node->route = std::string(path_template);
+}
+
+RouteMatch Router::match(std::string_view method, std::string_view path) const {
+  RouteMatch result;
+  const auto segments = split_path(path);
+  if (segments.empty()) return result;
+
+  // Depth-first with literal preference; backtracks so "/a/{x}/c" still matches when "/a/b" exists.
+  std::vector<std::pair<std::string, std::string>> params;
+  const Node* found = nullptr;
+  auto walk = [&](auto&& self, const Node* node, std::size_t i) -> bool {
+    if (i == segments.size()) {
+      if (node->handlers.empty()) return false;
+      found = node;
+      return true;
+    }
+    if (auto it = node->literals.find(segments[i]); it != node->literals.end()) {
+      if (self(self, it->second.get(), i + 1)) return true;
+    }
+    if (node->param && !segments[i].empty()) {
+      auto decoded = decode_segment(segments[i]);
+      if (!decoded) return false;
+      params.emplace_back(node->param_name, std::move(*decoded));
+      if (self(self, node->param.get(), i + 1)) return true;
+      params.pop_back();
+    }
+    return false;
+  };
+  if (!walk(walk, m_root.get(), 0)) return result;
+
+  result.route = found->route;
+  if (auto it = found->handlers.find(method); it != found->handlers.end()) {
+    result.kind = RouteMatch::Kind::found;
+    result.handler = &it->second;
+    result.params = std::move(params);
+    return result;
+  }
+  result.kind = RouteMatch::Kind::method_not_allowed;
+  for (const auto& [m, h] : found->handlers) {
+    if (!result.allow.empty()) result.allow += ", ";
+    result.allow += m;
+  }
+  return result;
+}
+
+}  // namespace gh::net

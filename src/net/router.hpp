@@ -1,0 +1,44 @@
+#pragma once
+// Routes by method and path template ("/v1/communities/{id}/join"). A literal segment wins over a
+// parameter at the same position. Unknown paths answer 404 `not_found`; a known path with another
+// method answers 405 `method_not_allowed` with an Allow header.
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "net/http.hpp"
+
+namespace gh::net {
+
+/// What matching a request found.
+struct RouteMatch {
+  enum class Kind { found, not_found, method_not_allowed } kind = Kind::not_found;
+  const Handler* handler = nullptr;
+  std::string route;  ///< the template, for metrics and logs
+  std::vector<std::pair<std::string, std::string>> params;
+  std::string allow;  ///< for 405: "GET, POST"
+};
+
+/// The route table. Built at start-up, then only read (thread-safe for concurrent match()).
+class Router {
+ public:
+  Router();
+  ~Router();
+  Router(Router&&) noexcept;
+  Router& operator=(Router&&) noexcept;
+
+  /// Registers a handler; throws std::logic_error on a malformed or duplicate template.
+  void add(std::string_view method, std::string_view path_template, Handler handler);
+  /// Finds the handler for a method and a raw (still percent-encoded) path.
+  RouteMatch match(std::string_view method, std::string_view path) const;
+
+ private:
+  struct Node;
+  std::unique_ptr<Node> m_root;
+};
+
+/// Percent-decodes one path segment; nullopt when the encoding is malformed or decodes to '/' or NUL.
+std::optional<std::string> decode_segment(std::string_view segment);
+
+}  // namespace gh::net

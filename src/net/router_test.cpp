@@ -1,0 +1,221 @@
+#include <gtest/gtest.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
+#include <boost/json/parse.hpp>
+
+#include "net/dispatcher.hpp"
+#include "net/json.hpp"
+#include "net/rate_limit.hpp"
+#include "net/router.hpp"
+
+namespace gh::net {
+namespace {
+
+Handler respond(std::string body) {
+  return [body](Request& req) -> Task<Result<Response>> {
+    std::string out = body;
+    for (const auto& [k, v] : req.params) out += "|" + k + "=" + v;
+    co_return Response::text(200, out);
+  };
+}
+
+TEST(Router, MatchesLiteralsParamsAndMethods) {
+  Router r;
+  r.add("GET", "/v1/communities/{id}", respond("get"));
+  r.add("POST", "/v1/communities/{id}/join", respond("join"));
+  r.add("GET", "/v1/communities/mine", respond("mine"));
+  r.add("GET", "/v1/communities/{id}/channels/{channel}", respond("channel"));
+
+  auto m = r.match("GET", "/v1/communities/abc");
+  ASSERT_EQ(m.kind, RouteMatch::Kind::found);
+  EXPECT_EQ(m.route, "/v1/communities/{id}");
+  ASSERT_EQ(m.params.size(), 1u);
+  EXPECT_EQ(m.params[0].second, "abc");
+
+  m = r.match("GET", "/v1/communities/mine");
+  ASSERT_EQ(m.kind, RouteMatch::Kind::found);
+  EXPECT_EQ(m.route, "/v1/communities/mine");
+
+  m = r.match("GET", "/v1/communities/a%20b/channels/c%2Dd");
+  ASSERT_EQ(m.kind, RouteMatch::Kind::found);
+  EXPECT_EQ(m.params[0].second, "a b");
+  EXPECT_EQ(m.params[1].second, "c-d");
+
+  m = r.match("DELETE", "/v1/communities/abc");
+  EXPECT_EQ(m.kind, RouteMatch::Kind::method_not_allowed);
+  EXPECT_EQ(m.allow, "GET");
+
+  EXPECT_EQ(r.match("GET", "/v1/communities").kind, RouteMatch::Kind::not_found);
+  EXPECT_EQ(r.match("GET", "/v1/communities/").kind, RouteMatch::Kind::not_found);
+  EXPECT_EQ(r.match("GET", "/v1/communities/abc/").kind, RouteMatch::Kind::not_found);
+  EXPECT_EQ(r.match("GET", "/v1/communities/%zz").kind, RouteMatch::Kind::not_found);
+  EXPECT_EQ(r.match("GET", "/v1/communities/a%2Fb").kind, RouteMatch::Kind::not_found);
+  EXPECT_EQ(r.match("GET", "").kind, RouteMatch::Kind::not_found);
+}
+
+TEST(Router, RejectsBadTemplates) {
+  Router r;
+  r.add("GET", "/a/{x}", respond("a"));
+  EXPECT_THROW(r.add("GET", "/a/{x}", respond("dup")), std::logic_error);
+  EXPECT_THROW(r.add("GET", "/a/{y}/b", respond("conflict")), std::logic_error);
+  EXPECT_THROW(r.add("GET", "no-slash", respond("bad")), std::logic_error);
+}
+
+TEST(RateLimiter, RefillsAndReportsRetryAfter) {
+  RateLimiter limiter(RateLimit{2.0, 3.0, 100});
+  const auto t0 = RateLimiter::Clock::now();
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(limiter.take_at("ip", t0).allowed);
+  auto d = limiter.take_at("ip", t0);
+  EXPECT_FALSE(d.allowed);
+  EXPECT_EQ(d.retry_after.count(), 1);
+  EXPECT_TRUE(limiter.take_at("other", t0).allowed);  // keys are independent
+  EXPECT_TRUE(limiter.take_at("ip", t0 + std::chrono::milliseconds(500)).allowed);
+  EXPECT_FALSE(limiter.take_at("ip", t0 + std::chrono::milliseconds(500)).allowed);
+}
+
+TEST(RateLimiter, BoundsTrackedKeys) {
+  RateLimiter limiter(RateLimit{1.0, 5.0, 10});
+  const auto t0 = RateLimiter::Clock::now();
+  for (int i = 0; i < 100; ++i) limiter.take_at("k" + std::to_string(i), t0);
+  EXPECT_LE(limiter.tracked(), 10u);
+}
+
+struct DispatcherTest : ::testing::Test {
+  Response run(Dispatcher& d, Request req) {
+    boost::asio::io_context io;
+    auto fut = boost::asio::co_spawn(
+        io, [&]() -> Task<Response> { co_return co_await d.dispatch(req); }, boost::asio::use_future);
+    io.run();
+    return fut.get();
+  }
+  static Request make(std::string method, std::string target, std::string body = {}) {
+    Request r;
+    r.method = std::move(method);
+    r.target = std::move(target);
+    r.body = std::move(body);
+    r.remote_ip = "10.0.0.1";
+    return r;
+  }
+  static boost::json::object body_of(const Response& r) { return boost::json::parse(r.body).as_object(); }
+  metrics::Registry registry;
+};
+
+TEST_F(DispatcherTest, MapsErrorsToApiShape) {
+  Router r;
+  r.add("POST", "/echo", [](Request& req) -> Task<Result<Response>> {
+    auto body = parse_json_object(req);
+    if (!body) co_return body.error();
+    co_return json_response(201, *body);
+  });
+  r.add("GET", "/conflict", [](Request&) -> Task<Result<Response>> {
+    Error e = make_error(ErrorKind::conflict, "stale_devices", "devices changed");
+    e.details_json = R"({"missing":["d1"],"extra":[]})";
+    co_return e;
+  });
+  r.add("GET", "/boom", [](Request&) -> Task<Result<Response>> {
+    throw std::runtime_error("secret detail");
+    co_return Response{};
+  });
+  r.add("GET", "/busy", [](Request&) -> Task<Result<Response>> {
+    throw Overloaded("full");
+    co_return Response{};
+  });
+  Dispatcher d(std::move(r), registry, DispatcherSettings{});
+
+  auto res = run(d, make("POST", "/echo", R"({"a":1})"));
+  EXPECT_EQ(res.status, 201u);
+  EXPECT_EQ(res.body, R"({"a":1})");
+
+  res = run(d, make("POST", "/echo", "{not json"));
+  EXPECT_EQ(res.status, 400u);
+  EXPECT_EQ(body_of(res).at("error").at("code").as_string(), "invalid_json");
+
+  res = run(d, make("POST", "/echo", "[1,2]"));
+  EXPECT_EQ(res.status, 400u);
+  EXPECT_EQ(body_of(res).at("error").at("code").as_string(), "expected_object");
+
+  res = run(d, make("GET", "/conflict"));
+  EXPECT_EQ(res.status, 409u);
+  auto err = body_of(res).at("error").as_object();
+  EXPECT_EQ(err.at("code").as_string(), "stale_devices");
+  EXPECT_EQ(err.at("missing").as_array().size(), 1u);
+
+  res = run(d, make("GET", "/boom"));
+  EXPECT_EQ(res.status, 500u);
+  EXPECT_EQ(res.body.find("secret detail"), std::string::npos);
+  EXPECT_EQ(body_of(res).at("error").at("code").as_string(), "internal");
+
+  res = run(d, make("GET", "/busy"));
+  EXPECT_EQ(res.status, 503u);
+
+  res = run(d, make("GET", "/nowhere?x=1"));
+  EXPECT_EQ(res.status, 404u);
+  EXPECT_EQ(body_of(res).at("error").at("code").as_string(), "not_found");
+
+  res = run(d, make("DELETE", "/echo"));
+  EXPECT_EQ(res.status, 405u);
+  EXPECT_EQ(body_of(res).at("error").at("code").as_string(), "method_not_allowed");
+  bool allow = false;
+  for (const auto& [k, v] : res.headers) allow |= (k == "Allow" && v == "POST");
+  EXPECT_TRUE(allow);
+
+  const auto text = registry.render();
+  EXPECT_NE(text.find(R"(gatehouse_http_requests_total{method="POST",route="/echo",status="201"} 1)"), std::string::npos);
+  EXPECT_NE(text.find(R"(gatehouse_http_requests_total{method="GET",route="unmatched",status="404"} 1)"), std::string::npos);
+}
+
+TEST_F(DispatcherTest, RequestIdsAreEchoedOrMinted) {
+  Router r;
+  r.add("GET", "/x", [](Request& req) -> Task<Result<Response>> { co_return Response::text(200, req.request_id); });
+  Dispatcher d(std::move(r), registry, DispatcherSettings{});
+  auto req = make("GET", "/x");
+  req.headers.emplace_back("x-request-id", "abc-123");
+  auto res = run(d, req);
+  EXPECT_EQ(res.body, "abc-123");
+  req = make("GET", "/x");
+  req.headers.emplace_back("x-request-id", "bad id\r\ninjected");
+  res = run(d, req);
+  EXPECT_EQ(res.body.size(), 32u);
+  for (const auto& [k, v] : res.headers) {
+    if (k == "X-Request-Id") {
+      EXPECT_EQ(v, res.body);
+    }
+  }
+}
+
+TEST_F(DispatcherTest, RateLimitsPerIpButNotProbes) {
+  Router r;
+  r.add("GET", "/x", [](Request&) -> Task<Result<Response>> { co_return Response::text(200, "ok"); });
+  r.add("GET", "/healthz", [](Request&) -> Task<Result<Response>> { co_return Response::text(200, "ok"); });
+  DispatcherSettings s;
+  s.per_ip = RateLimit{1.0, 2.0, 100};
+  Dispatcher d(std::move(r), registry, s);
+  EXPECT_EQ(run(d, make("GET", "/x")).status, 200u);
+  EXPECT_EQ(run(d, make("GET", "/x")).status, 200u);
+  auto limited = run(d, make("GET", "/x"));
+  EXPECT_EQ(limited.status, 429u);
+  EXPECT_EQ(body_of(limited).at("error").at("code").as_string(), "rate_limited");
+  bool retry_after = false;
+  for (const auto& [k, v] : limited.headers) retry_after |= (k == "Retry-After" && v == "1");
+  EXPECT_TRUE(retry_after);
+  auto other = make("GET", "/x");
+  other.remote_ip = "10.0.0.2";
+  EXPECT_EQ(run(d, other).status, 200u);
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(run(d, make("GET", "/healthz")).status, 200u);
+}
+
+TEST_F(DispatcherTest, ParsesQueryParameters) {
+  Router r;
+  r.add("GET", "/q", [](Request& req) -> Task<Result<Response>> {
+    co_return Response::text(200, std::string(req.query_param("a").value_or("-")) + "," +
+                                      std::string(req.query_param("b").value_or("-")));
+  });
+  Dispatcher d(std::move(r), registry, DispatcherSettings{});
+  EXPECT_EQ(run(d, make("GET", "/q?a=1%202&b=x&a=3")).body, "3,x");
+  EXPECT_EQ(run(d, make("GET", "/q")).body, "-,-");
+}
+
+}  // namespace
+}  // namespace gh::net

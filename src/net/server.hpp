@@ -1,0 +1,57 @@
+#pragma once
+// The HTTP/1.1 server: accepts on a TCP port, runs one session per connection on its own strand
+// (server_session.hpp), hands parsed requests to the Dispatcher, and drains on shutdown: stop
+// accepting, let in-flight requests finish, close idle keep-alive connections, force the rest
+// after a bound.
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "core/metrics.hpp"
+#include "core/result.hpp"
+#include "core/task.hpp"
+#include "net/dispatcher.hpp"
+
+namespace gh::net {
+
+/// Transport settings of the server. Every limit is explicit.
+struct ServerSettings {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 8080;                        ///< 0 picks a free port (tests)
+  std::size_t max_header_bytes = 16 * 1024;         ///< request line and headers
+  std::size_t max_body_bytes = 1024 * 1024;         ///< request body
+  std::chrono::milliseconds idle_timeout{60'000};   ///< keep-alive wait for the next request
+  std::chrono::milliseconds read_timeout{30'000};   ///< to receive a whole request once it started
+  std::chrono::milliseconds write_timeout{30'000};  ///< to send a response
+  std::size_t max_connections = 10'000;
+};
+
+/// A listening HTTP server.
+class HttpServer {
+ public:
+  HttpServer(Executor executor, ServerSettings settings, Dispatcher& dispatcher, metrics::Registry& registry);
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  /// Binds and listens; fails with a reason (address in use, bad address).
+  Result<void> listen();
+  /// The bound port (after listen()).
+  std::uint16_t port() const noexcept;
+  /// Starts accepting connections.
+  void start();
+  /// Stops accepting, waits up to `timeout` for sessions to finish, then closes what is left.
+  /// Blocks the calling thread, which must not be an I/O thread of this server.
+  void drain(std::chrono::milliseconds timeout);
+  /// Open connections.
+  std::size_t connections() const noexcept;
+  /// True once drain() began.
+  bool draining() const noexcept;
+
+ private:
+  struct Impl;
+  std::shared_ptr<Impl> m_impl;
+};
+
+}  // namespace gh::net
