@@ -1,0 +1,281 @@
+#include "net/http_client.hpp"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
+#include <functional>
+#include <thread>
+
+namespace gh::net {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using namespace std::chrono_literals;
+
+/// What the loopback server does with one request: write raw bytes (so that a test can send
+/// malformed or truncated responses), then keep the connection, close it, or never answer.
+struct Reply {
+  std::string raw;
+  bool close_after = false;
+  bool hang = false;
+};
+
+std::string ok_response(std::string_view body, bool keep_alive = true) {
+  return "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: " + std::to_string(body.size()) +
+         (keep_alive ? "\r\n" : "\r\nConnection: close\r\n") + "\r\n" + std::string(body);
+}
+
+/// A Beast HTTP/1.1 server on 127.0.0.1 and an ephemeral port, on its own thread.
+class LoopbackServer {
+ public:
+  using Handler = std::function<Reply(const http::request<http::string_body>&)>;
+
+  explicit LoopbackServer(Handler handler) : m_handler(std::move(handler)), m_acceptor(m_ioc, {asio::ip::make_address("127.0.0.1"), 0}) {
+    asio::co_spawn(m_ioc, accept_loop(), asio::detached);
+    m_thread = std::thread([this] { m_ioc.run(); });
+  }
+  ~LoopbackServer() {
+    m_ioc.stop();
+    m_thread.join();
+  }
+
+  std::string url(std::string_view path) const {
+    return "http://127.0.0.1:" + std::to_string(m_acceptor.local_endpoint().port()) + std::string(path);
+  }
+  int connections() const { return m_connections.load(); }
+
+ private:
+  Task<void> accept_loop() {
+    for (;;) {
+      auto [ec, socket] = co_await m_acceptor.async_accept(asio::as_tuple(asio::use_awaitable));
+      if (ec) co_return;
+      ++m_connections;
+      asio::co_spawn(m_ioc, session(std::move(socket)), asio::detached);
+    }
+  }
+
+  Task<void> session(tcp::socket socket) {
+    beast::flat_buffer buffer;
+    for (;;) {
+      http::request<http::string_body> req;
+      auto [ec, n] = co_await http::async_read(socket, buffer, req, asio::as_tuple(asio::use_awaitable));
+      if (ec) co_return;
+      Reply reply = m_handler(req);
+      if (reply.hang) {
+        asio::steady_timer forever(m_ioc, 1h);
+        co_await forever.async_wait(asio::as_tuple(asio::use_awaitable));
+        co_return;
+      }
+      auto [wec, w] = co_await asio::async_write(socket, asio::buffer(reply.raw), asio::as_tuple(asio::use_awaitable));
+      if (wec || reply.close_after) co_return;
+    }
+  }
+
+  Handler m_handler;
+  asio::io_context m_ioc;
+  tcp::acceptor m_acceptor;
+  std::atomic<int> m_connections{0};
+  std::thread m_thread;
+};
+
+/// Runs a task to completion on a fresh io_context and returns its value.
+template <class T>
+T run(asio::io_context& ioc, Task<T> task) {
+  std::optional<T> out;
+  // T need not be default-constructible (co_spawn's value handler would require it).
+  asio::co_spawn(ioc, [&]() -> Task<void> { out.emplace(co_await std::move(task)); },
+                 [](std::exception_ptr e) { if (e) std::rethrow_exception(e); });
+  ioc.run();
+  ioc.restart();
+  return std::move(*out);
+}
+
+HttpRequest get(std::string url) {
+  HttpRequest r;
+  r.url = std::move(url);
+  return r;
+}
+
+TEST(HttpClient, ReusesKeptAliveConnections) {
+  LoopbackServer server([](const auto& req) { return Reply{ok_response("hello " + std::string(req.target()))}; });
+  asio::io_context ioc;
+  HttpClient client(ioc.get_executor());
+  for (int i = 0; i < 3; ++i) {
+    auto res = run(ioc, client.request(get(server.url("/a"))));
+    ASSERT_TRUE(res) << res.failure().message;
+    EXPECT_EQ(res->status, 200u);
+    EXPECT_EQ(res->body, "hello /a");
+    EXPECT_EQ(res->reused_connection, i > 0);
+    ASSERT_NE(res->header("content-type"), nullptr);
+    EXPECT_EQ(*res->header("Content-Type"), "text/plain");
+  }
+  EXPECT_EQ(server.connections(), 1);
+  EXPECT_EQ(client.stats().connections_opened, 1u);
+  EXPECT_EQ(client.stats().connections_reused, 2u);
+}
+
+TEST(HttpClient, SendsMethodHeadersAndBody) {
+  std::string seen;
+  LoopbackServer server([&](const auto& req) {
+    seen = std::string(req.method_string()) + " " + std::string(req[http::field::content_type]) + " " +
+           std::string(req[http::field::host]) + " " + req.body();
+    return Reply{ok_response("{}")};
+  });
+  asio::io_context ioc;
+  HttpClient client(ioc.get_executor());
+  HttpRequest req = get(server.url("/rpc"));
+  req.method = "POST";
+  req.headers.push_back({"Content-Type", "application/json"});
+  req.body = R"({"x":1})";
+  auto res = run(ioc, client.request(req));
+  ASSERT_TRUE(res);
+  EXPECT_EQ(seen, "POST application/json " + server.url("").substr(7) + R"( {"x":1})");
+}
+
+TEST(HttpClient, ClosedConnectionIsNotReused) {
+  LoopbackServer server([](const auto&) { return Reply{ok_response("bye", false), true}; });
+  asio::io_context ioc;
+  HttpClient client(ioc.get_executor());
+  for (int i = 0; i < 2; ++i) {
+    auto res = run(ioc, client.request(get(server.url("/"))));
+    ASSERT_TRUE(res);
+    EXPECT_FALSE(res->reused_connection);
+  }
+  EXPECT_EQ(server.connections(), 2);
+}
+
+TEST(HttpClient, ResendsOnceWhenTheServerDroppedAnIdleConnection) {
+  std::atomic<int> calls{0};
+  // The server answers, keeps the connection "alive", then drops it silently on the next request.
+  LoopbackServer server([&](const auto&) {
+    if (calls++ == 1) return Reply{"", true};
+    return Reply{ok_response("fine")};
+  });
+  asio::io_context ioc;
+  HttpClient client(ioc.get_executor());
+  ASSERT_TRUE(run(ioc, client.request(get(server.url("/")))));
+  auto res = run(ioc, client.request(get(server.url("/"))));
+  ASSERT_TRUE(res) << res.failure().message;
+  EXPECT_EQ(res->body, "fine");
+  EXPECT_EQ(server.connections(), 2);
+}
+
+TEST(HttpClient, TimesOutOnASilentServer) {
+  LoopbackServer server([](const auto&) { return Reply{"", false, true}; });
+  asio::io_context ioc;
+  HttpClient client(ioc.get_executor());
+  HttpRequest req = get(server.url("/silent"));
+  req.timeout = 200ms;
+  const auto start = std::chrono::steady_clock::now();
+  auto res = run(ioc, client.request(req));
+  const auto elapsed = std::chrono::steady_clock::now() - start;
+  ASSERT_FALSE(res);
+  EXPECT_EQ(res.failure().code, HttpErrc::timeout);
+  EXPECT_GE(elapsed, 190ms);
+  EXPECT_LT(elapsed, 2s);
+}
+
+TEST(HttpClient, ReportsATruncatedBody) {
+  LoopbackServer server([](const auto&) {
+    return Reply{"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly ten b", true};
+  });
+  asio::io_context ioc;
+  HttpClient client(ioc.get_executor());
+  auto res = run(ioc, client.request(get(server.url("/"))));
+  ASSERT_FALSE(res);
+  EXPECT_EQ(res.failure().code, HttpErrc::truncated_body);
+}
+
+TEST(HttpClient, RefusesATooLargeBody) {
+  LoopbackServer server([](const auto&) { return Reply{ok_response(std::string(4096, 'x'))}; });
+  asio::io_context ioc;
+  HttpClientSettings settings;
+  settings.max_response_body = 1024;
+  HttpClient client(ioc.get_executor(), settings);
+  auto res = run(ioc, client.request(get(server.url("/"))));
+  ASSERT_FALSE(res);
+  EXPECT_EQ(res.failure().code, HttpErrc::body_too_large);
+}
+
+TEST(HttpClient, ReadsABodyDelimitedByClose) {
+  LoopbackServer server([](const auto&) { return Reply{"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nuntil eof", true}; });
+  asio::io_context ioc;
+  HttpClient client(ioc.get_executor());
+  auto res = run(ioc, client.request(get(server.url("/"))));
+  ASSERT_TRUE(res) << res.failure().message;
+  EXPECT_EQ(res->body, "until eof");
+}
+
+TEST(HttpClient, ReadsChunkedBodies) {
+  LoopbackServer server([](const auto&) {
+    return Reply{"HTTP/1.1 503 Service Unavailable\r\nTransfer-Encoding: chunked\r\nRetry-After: 2\r\n\r\n5\r\nhello\r\n0\r\n\r\n"};
+  });
+  asio::io_context ioc;
+  HttpClient client(ioc.get_executor());
+  auto res = run(ioc, client.request(get(server.url("/"))));
+  ASSERT_TRUE(res) << res.failure().message;
+  EXPECT_EQ(res->status, 503u);
+  EXPECT_EQ(res->body, "hello");
+  ASSERT_NE(res->header("retry-after"), nullptr);
+  EXPECT_EQ(*res->header("retry-after"), "2");
+}
+
+TEST(HttpClient, ReportsRefusedConnectionsAndBadUrls) {
+  asio::io_context ioc;
+  HttpClient client(ioc.get_executor());
+  std::string url;
+  {
+    // Bind then release a port: nothing listens there afterwards.
+    tcp::acceptor probe(ioc, {asio::ip::make_address("127.0.0.1"), 0});
+    url = "http://127.0.0.1:" + std::to_string(probe.local_endpoint().port()) + "/";
+  }
+  auto refused = run(ioc, client.request(get(url)));
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.failure().code, HttpErrc::connection_refused);
+  EXPECT_EQ(refused.failure().to_error().kind, ErrorKind::unavailable);
+
+  for (const char* bad : {"ftp://example.com/", "not a url", "http:///path", "/relative"}) {
+    auto res = run(ioc, client.request(get(bad)));
+    ASSERT_FALSE(res) << bad;
+    EXPECT_EQ(res.failure().code, HttpErrc::invalid_url) << bad;
+  }
+}
+
+TEST(HttpClient, ReportsGarbageAsAProtocolError) {
+  LoopbackServer server([](const auto&) { return Reply{"SSH-2.0-OpenSSH\r\n\r\n", true}; });
+  asio::io_context ioc;
+  HttpClient client(ioc.get_executor());
+  auto res = run(ioc, client.request(get(server.url("/"))));
+  ASSERT_FALSE(res);
+  EXPECT_EQ(res.failure().code, HttpErrc::protocol_error);
+}
+
+TEST(HttpClient, FailsTlsAgainstAPlainServer) {
+  LoopbackServer server([](const auto&) { return Reply{ok_response("plain"), true}; });
+  asio::io_context ioc;
+  HttpClient client(ioc.get_executor());
+  auto url = server.url("/");
+  url.replace(0, 4, "https");
+  HttpRequest req = get(url);
+  req.timeout = 2s;
+  auto res = run(ioc, client.request(req));
+  ASSERT_FALSE(res);
+  EXPECT_TRUE(res.failure().code == HttpErrc::tls_failed || res.failure().code == HttpErrc::connection_reset)
+      << to_string(res.failure().code) << ": " << res.failure().message;
+}
+
+}  // namespace
+}  // namespace gh::net
