@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "core/log.hpp"
+#include "store/sql_placeholders.hpp"
 
 namespace gh::store {
 namespace {
@@ -48,6 +49,9 @@ DbErrorKind kind_of(std::string_view sqlstate) {
   if (sqlstate.substr(0, 2) == "23") return DbErrorKind::constraint;
   if (sqlstate == "40001" || sqlstate == "40P01") return DbErrorKind::serialization_failure;
   if (sqlstate == "55P03") return DbErrorKind::busy;
+  // 08P01 (protocol violation) is how the server refuses a wrong parameter count: a bug, not a
+  // lost connection.
+  if (sqlstate == "08P01") return DbErrorKind::other;
   if (sqlstate.substr(0, 2) == "08" || sqlstate == "57P01" || sqlstate == "57P02" || sqlstate == "57P03") {
     return DbErrorKind::connection;
   }
@@ -195,6 +199,12 @@ class Connection {
   bool healthy() const noexcept { return PQstatus(m_conn) == CONNECTION_OK && PQtransactionStatus(m_conn) == PQTRANS_IDLE; }
 
   ResultPtr run(std::string_view sql, std::span<const Value> params) {
+    // The server accepts surplus typed parameters silently; SQLite does not. Refuse them here so
+    // that both backends report the same bug the same way.
+    if (const std::size_t expected = highest_placeholder(sql); expected != params.size()) {
+      throw DbError(DbErrorKind::other, "08P01",
+                    fmt::format("postgres: statement takes {} parameters, {} given (in: {})", expected, params.size(), excerpt(sql)));
+    }
     const Params p(params);
     const std::string text(sql);
     return check(m_conn, PQexecParams(m_conn, text.c_str(), p.count(), p.types(), p.values(), p.lengths(), p.formats(), 0), sql);

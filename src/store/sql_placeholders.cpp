@@ -1,5 +1,7 @@
 #include "store/sql_placeholders.hpp"
 
+#include <algorithm>
+
 namespace gh::store {
 namespace {
 
@@ -9,11 +11,13 @@ bool is_identifier_char(char c) noexcept {
          static_cast<unsigned char>(c) >= 0x80;
 }
 
-}  // namespace
-
-std::string rewrite_placeholders_for_sqlite(std::string_view sql) {
-  std::string out;
-  out.reserve(sql.size());
+// Scans SQL, copying it to `out` (when not null) with $N rewritten to ?N, and returns the
+// highest N.
+std::size_t scan(std::string_view sql, std::string* out_ptr) {
+  std::string scratch;
+  std::string& out = out_ptr != nullptr ? *out_ptr : scratch;
+  std::size_t highest = 0;
+  out.reserve(out_ptr != nullptr ? sql.size() : 0);
   std::size_t i = 0;
   const std::size_t n = sql.size();
   while (i < n) {
@@ -43,7 +47,12 @@ std::string rewrite_placeholders_for_sqlite(std::string_view sql) {
     } else if (c == '$' && i + 1 < n && is_digit(sql[i + 1]) && (i == 0 || !is_identifier_char(sql[i - 1]))) {
       out.push_back('?');
       ++i;
-      while (i < n && is_digit(sql[i])) out.push_back(sql[i++]);
+      std::size_t number = 0;
+      while (i < n && is_digit(sql[i])) {
+        number = std::min<std::size_t>(number * 10 + static_cast<std::size_t>(sql[i] - '0'), 1'000'000);
+        out.push_back(sql[i++]);
+      }
+      highest = std::max(highest, number);
     } else if (is_identifier_char(c)) {
       // Copy a whole identifier so that a '$' inside it is never taken for a placeholder.
       while (i < n && is_identifier_char(sql[i])) out.push_back(sql[i++]);
@@ -51,8 +60,19 @@ std::string rewrite_placeholders_for_sqlite(std::string_view sql) {
       out.push_back(c);
       ++i;
     }
+    if (out_ptr == nullptr) out.clear();  // only the count is wanted
   }
+  return highest;
+}
+
+}  // namespace
+
+std::string rewrite_placeholders_for_sqlite(std::string_view sql) {
+  std::string out;
+  scan(sql, &out);
   return out;
 }
+
+std::size_t highest_placeholder(std::string_view sql) { return scan(sql, nullptr); }
 
 }  // namespace gh::store

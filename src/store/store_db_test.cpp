@@ -1,1 +1,544 @@
+// The store conformance suite: every test runs on SQLite (a temporary file per test) and on
+// PostgreSQL (a fresh database per test, created from GATEHOUSE_TEST_POSTGRES_URL and dropped
+// after). One copy of each test; the few lines that must differ branch on the dialect.
 #include <gtest/gtest.h>
+#include <libpq-fe.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <barrier>
+#include <cstdlib>
+#include <filesystem>
+#include <future>
+#include <limits>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "store/database.hpp"
+#include "store_fixture/migrations.hpp"
+
+namespace gh::store {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr const char* max_u256 =
+    "115792089237316195423570985008687907853269984665640564039457584007913129639935";
+
+std::string env(const char* name) {
+  const char* value = std::getenv(name);
+  return value != nullptr ? value : "";
+}
+
+// Runs one statement outside any transaction (CREATE/DROP DATABASE cannot run inside one).
+void admin_exec(const std::string& url, const std::string& sql) {
+  PGconn* conn = PQconnectdb(url.c_str());
+  if (PQstatus(conn) != CONNECTION_OK) {
+    const std::string reason = PQerrorMessage(conn);
+    PQfinish(conn);
+    throw std::runtime_error("admin connection failed: " + reason);
+  }
+  PQsetNoticeProcessor(conn, [](void*, const char*) {}, nullptr);
+  PGresult* res = PQexec(conn, sql.c_str());
+  const bool ok = PQresultStatus(res) == PGRES_COMMAND_OK || PQresultStatus(res) == PGRES_TUPLES_OK;
+  const std::string reason = PQresultErrorMessage(res);
+  PQclear(res);
+  PQfinish(conn);
+  if (!ok) throw std::runtime_error(sql + ": " + reason);
+}
+
+// The admin URL with its database name replaced.
+std::string with_database(const std::string& url, const std::string& name) {
+  const std::size_t authority = url.find("://") + 3;
+  const std::size_t slash = url.find('/', authority);
+  const std::size_t query = url.find('?', authority);
+  const std::string tail = query == std::string::npos ? "" : url.substr(query);
+  const std::size_t cut = slash != std::string::npos && (query == std::string::npos || slash < query) ? slash : std::min(query, url.size());
+  return url.substr(0, cut) + "/" + name + tail;
+}
+
+class StoreConformance : public ::testing::TestWithParam<Dialect> {
+ protected:
+  void SetUp() override {
+    static std::atomic<int> counter{0};
+    const int n = counter.fetch_add(1);
+    if (GetParam() == Dialect::postgres) {
+      m_admin_url = env("GATEHOUSE_TEST_POSTGRES_URL");
+      if (m_admin_url.empty()) {
+        if (env("GATEHOUSE_REQUIRE_SERVICES") == "1") {
+          FAIL() << "GATEHOUSE_TEST_POSTGRES_URL is unset but GATEHOUSE_REQUIRE_SERVICES=1 (run scripts/test-services start)";
+        }
+        GTEST_SKIP() << "PostgreSQL tests skipped: GATEHOUSE_TEST_POSTGRES_URL is unset (scripts/test-services start)";
+      }
+      m_pg_database = fmt::format("gh_store_test_{}_{}", getpid(), n);
+      admin_exec(m_admin_url, "DROP DATABASE IF EXISTS " + m_pg_database);
+      admin_exec(m_admin_url, "CREATE DATABASE " + m_pg_database);
+      m_url = with_database(m_admin_url, m_pg_database);
+    } else {
+      m_dir = std::filesystem::temp_directory_path() / fmt::format("gh-store-test-{}-{}", getpid(), n);
+      std::filesystem::remove_all(m_dir);
+      // A nested path: opening must create the missing directories.
+      m_url = "sqlite:" + (m_dir / "data" / "gatehouse.db").string();
+    }
+    m_db = open();
+  }
+
+  void TearDown() override {
+    m_db.reset();
+    if (!m_pg_database.empty()) {
+      admin_exec(m_admin_url, "DROP DATABASE IF EXISTS " + m_pg_database + " WITH (FORCE)");
+    }
+    if (!m_dir.empty()) std::filesystem::remove_all(m_dir);
+  }
+
+  std::unique_ptr<Database> open(DatabaseSettings settings = {}) { return Database::open(m_url, settings); }
+  bool is_pg() const { return GetParam() == Dialect::postgres; }
+  std::string blob_type() const { return is_pg() ? "BYTEA" : "BLOB"; }
+  std::string double_type() const { return is_pg() ? "DOUBLE PRECISION" : "REAL"; }
+
+  void script(Database& db, const std::string& sql) {
+    db.transact([&](Tx& tx) { tx.execute_script(sql); });
+  }
+  std::int64_t count(Database& db, const std::string& table) {
+    return db.transact([&](Tx& tx) { return tx.query_one("SELECT count(*) FROM " + table)->get_int(0); }, {.read_only = true});
+  }
+  // Terminates a PostgreSQL backend and waits until it is gone.
+  void terminate_backend(std::int64_t pid) {
+    admin_exec(m_admin_url, fmt::format("SELECT pg_terminate_backend({})", pid));
+    for (int i = 0; i < 100; ++i) {
+      PGconn* conn = PQconnectdb(m_admin_url.c_str());
+      PGresult* res = PQexec(conn, fmt::format("SELECT 1 FROM pg_stat_activity WHERE pid = {}", pid).c_str());
+      const bool gone = PQntuples(res) == 0;
+      PQclear(res);
+      PQfinish(conn);
+      if (gone) return;
+      std::this_thread::sleep_for(20ms);
+    }
+    FAIL() << "backend " << pid << " did not terminate";
+  }
+
+  std::string m_admin_url;
+  std::string m_pg_database;
+  std::filesystem::path m_dir;
+  std::string m_url;
+  std::unique_ptr<Database> m_db;
+};
+
+TEST_P(StoreConformance, OpensTheRightDialectAndPings) {
+  EXPECT_EQ(m_db->dialect(), GetParam());
+  EXPECT_TRUE(m_db->ping());
+  EXPECT_EQ(m_db->transact([](Tx& tx) { return tx.dialect(); }), GetParam());
+  const PoolStats stats = m_db->stats();
+  EXPECT_GE(stats.size, 1U);
+  EXPECT_EQ(stats.in_use, 0U);
+  EXPECT_GE(stats.acquired_total, 2U);
+}
+
+TEST_P(StoreConformance, StoresEveryTypeExactly) {
+  script(*m_db, fmt::format("CREATE TABLE things (id BIGINT PRIMARY KEY, n BIGINT, d {}, s TEXT, b {})", double_type(), blob_type()));
+  const std::int64_t lo = std::numeric_limits<std::int64_t>::min();
+  const std::int64_t hi = std::numeric_limits<std::int64_t>::max();
+  const std::string utf8 = "héllo wörld — 日本語 🚀 'quoted' \"double\" \\ backslash $1";
+  const Blob bytes{0x00, 0xff, 0x00, 0x01, 0x5c, 0x78, 0x00};
+  m_db->transact([&](Tx& tx) {
+    EXPECT_EQ(tx.exec("INSERT INTO things (id, n, d, s, b) VALUES ($1, $2, $3, $4, $5)", {std::int64_t{1}, lo, 0.1, utf8, bytes}), 1);
+    EXPECT_EQ(tx.exec("INSERT INTO things (id, n, d, s, b) VALUES ($1, $2, $3, $4, $5)", {std::int64_t{2}, hi, -1.5e300, std::string(), Blob{}}), 1);
+    EXPECT_EQ(tx.exec("INSERT INTO things (id, n, d, s, b) VALUES ($1, $2, $3, $4, $5)", {std::int64_t{3}, nullptr, nullptr, nullptr, nullptr}), 1);
+  });
+  const Rows rows = m_db->transact([](Tx& tx) { return tx.query("SELECT id, n, d, s, b FROM things ORDER BY id"); }, {.read_only = true});
+  ASSERT_EQ(rows.size(), 3U);
+  EXPECT_EQ(rows.columns(), (std::vector<std::string>{"id", "n", "d", "s", "b"}));
+  EXPECT_EQ(rows[0].get_int("n"), lo);
+  EXPECT_DOUBLE_EQ(rows[0].get_double("d"), 0.1);
+  EXPECT_EQ(rows[0].get_text("s"), utf8);
+  EXPECT_EQ(rows[0].get_blob("b"), bytes);
+  EXPECT_EQ(rows[1].get_int(1), hi);
+  EXPECT_DOUBLE_EQ(rows[1].get_double(2), -1.5e300);
+  EXPECT_EQ(rows[1].opt_text("s"), std::string());  // empty, not NULL
+  EXPECT_EQ(rows[1].opt_blob("b"), Blob{});
+  for (std::size_t c = 1; c < 5; ++c) EXPECT_TRUE(rows[2].is_null(c)) << c;
+  EXPECT_EQ(rows[2].opt_int("n"), std::nullopt);
+  EXPECT_EQ(rows[2].opt_blob("b"), std::nullopt);
+
+  m_db->transact([&](Tx& tx) {
+    EXPECT_EQ(tx.exec("UPDATE things SET s = $1 WHERE id >= $2", {std::string("x"), std::int64_t{2}}), 2);
+    EXPECT_EQ(tx.exec("DELETE FROM things WHERE id = $1", {std::int64_t{3}}), 1);
+    EXPECT_EQ(tx.exec("DELETE FROM things WHERE id = $1", {std::int64_t{3}}), 0);
+    EXPECT_FALSE(tx.query_one("SELECT id FROM things WHERE id = $1", {std::int64_t{3}}).has_value());
+  });
+  EXPECT_EQ(count(*m_db, "things"), 2);
+}
+
+TEST_P(StoreConformance, PlaceholdersMayRepeatAndComeInAnyOrder) {
+  script(*m_db, "CREATE TABLE pairs (a BIGINT, b TEXT, c BIGINT)");
+  m_db->transact([](Tx& tx) {
+    // $2 before $1, $1 twice; a '$1' inside a literal is text.
+    EXPECT_EQ(tx.exec("INSERT INTO pairs (b, a, c) VALUES ($2, $1, $1)", {std::int64_t{7}, std::string("seven")}), 1);
+    const auto row = tx.query_one("SELECT a, b, c, '$1' AS literal FROM pairs WHERE b = $2 AND a = $1 AND c = $1",
+                                  {std::int64_t{7}, std::string("seven")});
+    ASSERT_TRUE(row);
+    EXPECT_EQ(row->get_int("a"), 7);
+    EXPECT_EQ(row->get_text("b"), "seven");
+    EXPECT_EQ(row->get_int("c"), 7);
+    EXPECT_EQ(row->get_text("literal"), "$1");
+  });
+  // A wrong parameter count is a bug on both backends, reported the same way.
+  try {
+    m_db->transact([](Tx& tx) { tx.query("SELECT a FROM pairs WHERE a = $1", {std::int64_t{1}, std::int64_t{2}}); });
+    FAIL() << "expected DbError";
+  } catch (const DbError& e) {
+    EXPECT_EQ(e.kind(), DbErrorKind::other) << e.what();
+  }
+  // So are several statements where one is expected.
+  EXPECT_THROW(m_db->transact([](Tx& tx) { tx.exec("SELECT 1; SELECT 2"); }), DbError);
+  EXPECT_TRUE(m_db->ping());
+}
+
+TEST_P(StoreConformance, RollsBackWhenTheFunctionThrows) {
+  script(*m_db, "CREATE TABLE items (id BIGINT PRIMARY KEY)");
+  EXPECT_THROW(m_db->transact([](Tx& tx) {
+    tx.exec("INSERT INTO items (id) VALUES ($1)", {std::int64_t{1}});
+    throw std::runtime_error("business rule failed");
+  }),
+               std::runtime_error);
+  EXPECT_EQ(count(*m_db, "items"), 0);
+  EXPECT_EQ(m_db->stats().retries_total, 0U);  // only database conflicts are retried
+  EXPECT_EQ(m_db->stats().in_use, 0U);
+}
+
+TEST_P(StoreConformance, UniqueViolationsHaveTheirOwnKind) {
+  script(*m_db, "CREATE TABLE users (id BIGINT PRIMARY KEY, email TEXT NOT NULL UNIQUE)");
+  m_db->transact([](Tx& tx) { tx.exec("INSERT INTO users (id, email) VALUES ($1, $2)", {std::int64_t{1}, std::string("a@x")}); });
+  try {
+    m_db->transact([](Tx& tx) { tx.exec("INSERT INTO users (id, email) VALUES ($1, $2)", {std::int64_t{2}, std::string("a@x")}); });
+    FAIL() << "expected a unique violation";
+  } catch (const DbError& e) {
+    EXPECT_EQ(e.kind(), DbErrorKind::unique_violation) << e.what();
+    EXPECT_EQ(e.sqlstate(), "23505");
+    EXPECT_FALSE(e.retryable());
+  }
+  try {
+    m_db->transact([](Tx& tx) { tx.exec("INSERT INTO users (id, email) VALUES ($1, $2)", {std::int64_t{3}, nullptr}); });
+    FAIL() << "expected a not-null violation";
+  } catch (const DbError& e) {
+    EXPECT_EQ(e.kind(), DbErrorKind::constraint) << e.what();
+    EXPECT_EQ(e.sqlstate(), "23502");
+  }
+  // ON CONFLICT is the portable way to tolerate a duplicate inside a transaction.
+  EXPECT_EQ(m_db->transact([](Tx& tx) {
+    return tx.exec("INSERT INTO users (id, email) VALUES ($1, $2) ON CONFLICT DO NOTHING", {std::int64_t{2}, std::string("a@x")});
+  }),
+            0);
+  EXPECT_EQ(count(*m_db, "users"), 1);
+}
+
+TEST_P(StoreConformance, AFailedStatementPoisonsTheTransactionOnBothBackends) {
+  script(*m_db, "CREATE TABLE users (id BIGINT PRIMARY KEY)");
+  m_db->transact([](Tx& tx) { tx.exec("INSERT INTO users (id) VALUES (1)"); });
+  try {
+    m_db->transact([](Tx& tx) {
+      tx.exec("INSERT INTO users (id) VALUES (2)");
+      try {
+        tx.exec("INSERT INTO users (id) VALUES (1)");
+      } catch (const DbError&) {
+        // Swallowed on purpose: PostgreSQL cannot go on, and SQLite must not either.
+      }
+      EXPECT_TRUE(tx.failed());
+      EXPECT_THROW(tx.exec("INSERT INTO users (id) VALUES (3)"), DbError);
+    });
+    FAIL() << "expected the commit to be refused";
+  } catch (const DbError& e) {
+    EXPECT_EQ(e.sqlstate(), "25P02") << e.what();
+  }
+  EXPECT_EQ(count(*m_db, "users"), 1);
+}
+
+TEST_P(StoreConformance, ReadOnlyTransactionsReadButCannotWrite) {
+  script(*m_db, "CREATE TABLE notes (id BIGINT PRIMARY KEY)");
+  m_db->transact([](Tx& tx) { tx.exec("INSERT INTO notes (id) VALUES (1)"); });
+  EXPECT_EQ(count(*m_db, "notes"), 1);
+  try {
+    m_db->transact([](Tx& tx) { tx.exec("INSERT INTO notes (id) VALUES (2)"); }, {.read_only = true});
+    FAIL() << "a read-only transaction wrote";
+  } catch (const DbError& e) {
+    EXPECT_EQ(e.sqlstate(), "25006") << e.what();
+  }
+  EXPECT_EQ(count(*m_db, "notes"), 1);
+  // A reader runs while a writer holds its transaction open.
+  m_db->transact([&](Tx& tx) {
+    tx.exec("INSERT INTO notes (id) VALUES (3)");
+    const auto seen = std::async(std::launch::async, [&] { return count(*m_db, "notes"); }).get();
+    EXPECT_EQ(seen, 1);  // uncommitted writes are invisible to others
+  });
+  EXPECT_EQ(count(*m_db, "notes"), 2);
+}
+
+TEST_P(StoreConformance, NestedTransactIsRefused) {
+  EXPECT_THROW(m_db->transact([&](Tx&) { m_db->transact([](Tx&) {}); }), std::logic_error);
+  EXPECT_TRUE(m_db->ping());
+}
+
+TEST_P(StoreConformance, RetriesConflictingTransactionsWhole) {
+  script(*m_db, "CREATE TABLE doctors (id BIGINT PRIMARY KEY, on_call BIGINT NOT NULL)");
+  m_db->transact([](Tx& tx) { tx.exec("INSERT INTO doctors (id, on_call) VALUES (1, 1), (2, 1)"); });
+  std::atomic<int> runs{0};
+  if (is_pg()) {
+    // Write skew: both read that two doctors are on call, each takes itself off. Serializable
+    // isolation aborts one with 40001; transact runs it again and it then sees the other's change.
+    std::barrier both_read(2);
+    const auto go_off_call = [&](std::int64_t id) {
+      bool first = true;
+      m_db->transact(
+          [&](Tx& tx) {
+            ++runs;
+            const auto on_call = tx.query_one("SELECT count(*) FROM doctors WHERE on_call = 1")->get_int(0);
+            if (first) {
+              first = false;
+              both_read.arrive_and_wait();
+            }
+            if (on_call >= 2) tx.exec("UPDATE doctors SET on_call = 0 WHERE id = $1", {id});
+          },
+          {.isolation = Isolation::serializable});
+    };
+    std::thread a(go_off_call, 1);
+    std::thread b(go_off_call, 2);
+    a.join();
+    b.join();
+  } else {
+    // SQLite serializes writers; a second handle on the file (another process, in production)
+    // finds the database locked, fails busy after its short busy_timeout, and is run again.
+    auto other = open({.busy_timeout = 20ms});
+    std::promise<void> holding;
+    std::thread a([&] {
+      m_db->transact([&](Tx& tx) {
+        tx.exec("UPDATE doctors SET on_call = 0 WHERE id = 1");
+        holding.set_value();
+        std::this_thread::sleep_for(300ms);
+      });
+    });
+    holding.get_future().wait();
+    other->transact(
+        [&](Tx& tx) {
+          ++runs;
+          const auto on_call = tx.query_one("SELECT count(*) FROM doctors WHERE on_call = 1")->get_int(0);
+          if (on_call >= 2) tx.exec("UPDATE doctors SET on_call = 0 WHERE id = 2");
+        },
+        {.max_attempts = 100});
+    a.join();
+    EXPECT_GE(other->stats().retries_total, 1U);
+  }
+  EXPECT_EQ(m_db->transact([](Tx& tx) { return tx.query_one("SELECT count(*) FROM doctors WHERE on_call = 1")->get_int(0); }), 1);
+  if (is_pg()) {
+    EXPECT_GE(runs.load(), 3);
+    EXPECT_GE(m_db->stats().retries_total, 1U);
+  }
+}
+
+TEST_P(StoreConformance, GivesUpAfterMaxAttempts) {
+  int runs = 0;
+  try {
+    m_db->transact(
+        [&](Tx&) {
+          ++runs;
+          throw DbError(DbErrorKind::serialization_failure, "40001", "simulated conflict");
+        },
+        {.max_attempts = 3});
+    FAIL() << "expected the conflict to propagate";
+  } catch (const DbError& e) {
+    EXPECT_EQ(e.kind(), DbErrorKind::serialization_failure);
+  }
+  EXPECT_EQ(runs, 3);
+  EXPECT_EQ(m_db->stats().retries_total, 2U);
+}
+
+TEST_P(StoreConformance, AcquireTimesOutWhenThePoolIsExhausted) {
+  auto db = open({.pool_size = 1, .acquire_timeout = 100ms});
+  std::promise<void> holding;
+  std::promise<void> release;
+  std::thread holder([&] {
+    db->transact([&](Tx& tx) {
+      tx.query("SELECT 1");
+      holding.set_value();
+      release.get_future().wait();
+    }, {.read_only = true});
+  });
+  holding.get_future().wait();
+  const auto started = std::chrono::steady_clock::now();
+  try {
+    db->transact([](Tx& tx) { tx.query("SELECT 1"); }, {.read_only = true});
+    ADD_FAILURE() << "expected an acquire timeout";
+  } catch (const DbError& e) {
+    EXPECT_EQ(e.kind(), DbErrorKind::connection) << e.what();
+  }
+  EXPECT_GE(std::chrono::steady_clock::now() - started, 90ms);
+  release.set_value();
+  holder.join();
+  const PoolStats stats = db->stats();
+  EXPECT_EQ(stats.timeouts_total, 1U);
+  EXPECT_GE(stats.waits_total, 1U);
+  EXPECT_EQ(stats.in_use, 0U);
+  EXPECT_TRUE(db->ping());  // the pool works again once the holder is done
+}
+
+TEST_P(StoreConformance, RecoversFromABrokenConnection) {
+  if (!is_pg()) GTEST_SKIP() << "SQLite has no server connection to break";
+  auto db = open({.pool_size = 1});
+  const auto pid_of = [](Tx& tx) { return tx.query_one("SELECT pg_backend_pid()")->get_int(0); };
+  const std::int64_t first = db->transact(pid_of);
+  terminate_backend(first);
+  // The idle connection is dead: the next transaction notices at BEGIN and moves to a new one.
+  const std::int64_t second = db->transact(pid_of);
+  EXPECT_NE(second, first);
+
+  // A connection lost in the middle of a transaction fails that transaction only.
+  try {
+    db->transact([&](Tx& tx) {
+      terminate_backend(pid_of(tx));
+      tx.query("SELECT 1");
+    });
+    FAIL() << "expected a connection error";
+  } catch (const DbError& e) {
+    EXPECT_EQ(e.kind(), DbErrorKind::connection) << e.what();
+  }
+  EXPECT_TRUE(db->ping());
+  EXPECT_EQ(db->stats().size, 1U);
+}
+
+TEST_P(StoreConformance, ConcurrentWritersLoseNoWrites) {
+  script(*m_db, "CREATE TABLE counters (id BIGINT PRIMARY KEY, n BIGINT NOT NULL); CREATE TABLE events (id BIGINT PRIMARY KEY)");
+  m_db->transact([](Tx& tx) { tx.exec("INSERT INTO counters (id, n) VALUES (1, 0)"); });
+  constexpr int threads = 8;
+  constexpr int per_thread = 40;
+  std::vector<std::thread> workers;
+  for (int t = 0; t < threads; ++t) {
+    workers.emplace_back([&, t] {
+      for (int i = 0; i < per_thread; ++i) {
+        m_db->transact([&](Tx& tx) {
+          tx.exec("UPDATE counters SET n = n + 1 WHERE id = 1");
+          tx.exec("INSERT INTO events (id) VALUES ($1)", {std::int64_t{t * per_thread + i}});
+        });
+      }
+    });
+  }
+  for (auto& w : workers) w.join();
+  EXPECT_EQ(m_db->transact([](Tx& tx) { return tx.query_one("SELECT n FROM counters")->get_int(0); }), threads * per_thread);
+  EXPECT_EQ(count(*m_db, "events"), threads * per_thread);
+}
+
+TEST_P(StoreConformance, MigratesAndIsIdempotent) {
+  const MigrationSet& fixture = store_fixture::migrations();
+  ASSERT_EQ(fixture.module, "store_fixture");
+  ASSERT_EQ(fixture.migrations.size(), 3U);
+  const std::span<const MigrationSet> sets(&fixture, 1);
+  EXPECT_FALSE(m_db->migrated(sets));
+  m_db->migrate(sets);
+  EXPECT_TRUE(m_db->migrated(sets));
+  m_db->migrate(sets);  // nothing left to do
+  EXPECT_TRUE(m_db->migrated(sets));
+
+  const Rows applied = m_db->transact(
+      [](Tx& tx) { return tx.query("SELECT version, name, checksum FROM store_migrations WHERE module = $1 ORDER BY version", {std::string("store_fixture")}); });
+  ASSERT_EQ(applied.size(), 3U);
+  EXPECT_EQ(applied[0].get_text("name"), "accounts");
+  EXPECT_EQ(applied[1].get_int("version"), 2);
+  EXPECT_EQ(applied[2].get_text("checksum").size(), 64U);
+
+  // 0002 has a variant per dialect; 0003 (plain) altered the variant's table on both.
+  m_db->transact([](Tx& tx) {
+    tx.exec("INSERT INTO fixture_accounts (id, address) VALUES (1, $1)", {std::string("0xabc")});
+    tx.exec("INSERT INTO fixture_balances (account_id, amount, note) VALUES (1, $1, $2)", {std::string("5"), std::string("n")});
+  });
+  EXPECT_EQ(m_db->transact([](Tx& tx) { return tx.query_one("SELECT dialect FROM fixture_balances")->get_text(0); }),
+            is_pg() ? "postgres" : "sqlite");
+}
+
+TEST_P(StoreConformance, RefusesEditedOrUnknownMigrations) {
+  const MigrationSet& fixture = store_fixture::migrations();
+  m_db->migrate(std::span(&fixture, 1));
+
+  MigrationSet edited = fixture;
+  edited.migrations[0].sqlite_sql += "\n-- edited";
+  edited.migrations[0].postgres_sql += "\n-- edited";
+  try {
+    m_db->migrate(std::span(&edited, 1));
+    FAIL() << "expected a checksum mismatch";
+  } catch (const MigrationError& e) {
+    EXPECT_NE(std::string(e.what()).find("0001_accounts"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("edited after it was applied"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(m_db->migrated(std::span(&edited, 1)));
+
+  MigrationSet older = fixture;  // a rolled-back binary that knows only the first two
+  older.migrations.pop_back();
+  try {
+    m_db->migrate(std::span(&older, 1));
+    FAIL() << "expected an unknown-migration error";
+  } catch (const MigrationError& e) {
+    EXPECT_NE(std::string(e.what()).find("0003_balance_note"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("newer gatehouse"), std::string::npos) << e.what();
+  }
+
+  // A migration that fails leaves no trace: neither its effects nor its bookkeeping row.
+  MigrationSet broken{"store_broken", {{1, "good", "CREATE TABLE broken_a (x BIGINT)", "CREATE TABLE broken_a (x BIGINT)"},
+                                       {2, "bad", "CREATE TABLE broken_b (x BIGINT); SELECT * FROM nowhere",
+                                        "CREATE TABLE broken_b (x BIGINT); SELECT * FROM nowhere"}}};
+  EXPECT_THROW(m_db->migrate(std::span(&broken, 1)), DbError);
+  EXPECT_EQ(count(*m_db, "broken_a"), 0);
+  EXPECT_THROW(count(*m_db, "broken_b"), DbError);
+  EXPECT_EQ(m_db->transact([](Tx& tx) {
+    return tx.query_one("SELECT count(*) FROM store_migrations WHERE module = 'store_broken'")->get_int(0);
+  }),
+            1);
+}
+
+TEST_P(StoreConformance, ConcurrentMigratorsApplyEachMigrationOnce) {
+  // Many small migrations that fail if run twice ("table already exists").
+  MigrationSet race{"store_race", {}};
+  for (int v = 1; v <= 15; ++v) {
+    const std::string sql = fmt::format("CREATE TABLE race_{} (x BIGINT)", v);
+    race.migrations.push_back({v, fmt::format("table_{}", v), sql, sql});
+  }
+  const std::array<MigrationSet, 2> sets{store_fixture::migrations(), race};
+  std::barrier start(2);
+  const auto migrate = [&] {
+    auto db = open({.pool_size = 2});  // a separate Database: another process, in production
+    start.arrive_and_wait();
+    db->migrate(sets);
+  };
+  auto a = std::async(std::launch::async, migrate);
+  auto b = std::async(std::launch::async, migrate);
+  EXPECT_NO_THROW(a.get());
+  EXPECT_NO_THROW(b.get());
+  EXPECT_TRUE(m_db->migrated(sets));
+  EXPECT_EQ(count(*m_db, "store_migrations"), 18);
+}
+
+TEST_P(StoreConformance, Stores256BitAmountsExactly) {
+  const MigrationSet& fixture = store_fixture::migrations();
+  m_db->migrate(std::span(&fixture, 1));
+  // NUMERIC(78,0) on PostgreSQL, TEXT on SQLite: bound and read as decimal text either way.
+  m_db->transact([](Tx& tx) {
+    tx.exec("INSERT INTO fixture_accounts (id, address) VALUES (1, '0x1')");
+    tx.exec("INSERT INTO fixture_balances (account_id, amount) VALUES (1, $1)", {std::string(max_u256)});
+    tx.exec("INSERT INTO fixture_balances (account_id, amount) VALUES (1, $1)", {std::string("0")});
+  });
+  const Rows rows = m_db->transact([](Tx& tx) { return tx.query("SELECT amount FROM fixture_balances WHERE account_id = $1", {std::int64_t{1}}); },
+                                   {.read_only = true});
+  ASSERT_EQ(rows.size(), 2U);
+  std::vector<std::string> amounts{rows[0].get_text(0), rows[1].get_text(0)};
+  std::sort(amounts.begin(), amounts.end());
+  EXPECT_EQ(amounts, (std::vector<std::string>{"0", max_u256}));
+  // Lookup by exact value works on both (equality of canonical decimal text).
+  EXPECT_TRUE(m_db->transact([](Tx& tx) {
+    return tx.query_one("SELECT 1 FROM fixture_balances WHERE amount = $1", {std::string(max_u256)}).has_value();
+  }));
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, StoreConformance, ::testing::Values(Dialect::sqlite, Dialect::postgres),
+                         [](const ::testing::TestParamInfo<Dialect>& param) { return std::string(to_string(param.param)); });
+
+}  // namespace
+}  // namespace gh::store

@@ -32,6 +32,13 @@ TEST(SqlitePlaceholders, LeavesLiteralsCommentsAndIdentifiersAlone) {
   EXPECT_EQ(rewrite_placeholders_for_sqlite("SELECT 'é', $1"), "SELECT 'é', ?1");
 }
 
+TEST(SqlitePlaceholders, FindsTheHighestPlaceholder) {
+  EXPECT_EQ(highest_placeholder("SELECT 1"), 0U);
+  EXPECT_EQ(highest_placeholder("SELECT $2, $1, $2"), 2U);
+  EXPECT_EQ(highest_placeholder("SELECT $12 -- $99"), 12U);
+  EXPECT_EQ(highest_placeholder("SELECT '$3', a$4, $1"), 1U);
+}
+
 TEST(DatabaseUrl, ParsesSqlite) {
   auto memory = parse_database_url("sqlite::memory:");
   ASSERT_TRUE(memory);
