@@ -124,6 +124,24 @@ TEST(Row, ReadsByIndexAndNameWithTypeChecks) {
   EXPECT_THROW(row.value(6), DbError);
 }
 
+// sqlite::memory: is one private database on one connection (no readers); tests use it.
+TEST(InMemoryDatabase, ReadsWritesAndKeepsReadOnlyHonest) {
+  auto db = Database::open("sqlite::memory:");
+  EXPECT_EQ(db->dialect(), Dialect::sqlite);
+  db->transact([](Tx& tx) {
+    tx.execute_script("CREATE TABLE t (id INTEGER PRIMARY KEY, s TEXT); CREATE INDEX t_s ON t (s);");
+    tx.exec("INSERT INTO t (id, s) VALUES ($1, $2)", {std::int64_t{1}, std::string("a")});
+  });
+  EXPECT_EQ(db->transact([](Tx& tx) { return tx.query_one("SELECT s FROM t WHERE id = $1", {std::int64_t{1}})->get_text("s"); },
+                         {.read_only = true}),
+            "a");
+  EXPECT_THROW(db->transact([](Tx& tx) { tx.exec("DELETE FROM t"); }, {.read_only = true}), DbError);
+  // The borrowed connection writes again once the read-only transaction is over.
+  EXPECT_EQ(db->transact([](Tx& tx) { return tx.exec("DELETE FROM t"); }), 1);
+  EXPECT_TRUE(db->ping());
+  EXPECT_EQ(db->stats().size, 1U);
+}
+
 TEST(DbError, RetryableKinds) {
   EXPECT_TRUE(DbError(DbErrorKind::busy, "", "x").retryable());
   EXPECT_TRUE(DbError(DbErrorKind::serialization_failure, "40P01", "x").retryable());
