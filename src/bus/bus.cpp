@@ -1,0 +1,346 @@
+#include "bus/bus.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/json/parse.hpp>
+#include <fmt/format.h>
+
+#include "core/log.hpp"
+
+namespace gh::bus {
+namespace {
+
+namespace asio = boost::asio;
+
+// Held from a transaction's first publish to its commit on PostgreSQL, so that outbox ids are
+// committed in the order they are assigned and a consumer's single offset never skips a late
+// commit. SQLite needs nothing: it has one writer.
+constexpr std::int64_t outbox_lock_key = 0x6761746568'6f7573;  // "gatehous"
+
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string make_event_id() {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  // Time first, so ids sort roughly by creation; 64 random bits make collisions negligible.
+  return fmt::format("{:012x}{:016x}", static_cast<std::uint64_t>(now_ms()), rng());
+}
+
+bool valid_topic(std::string_view topic) {
+  if (topic.empty() || topic.size() > 128) return false;
+  const auto dot = topic.find('.');
+  if (dot == std::string_view::npos || dot == 0 || dot + 1 == topic.size()) return false;
+  return std::all_of(topic.begin(), topic.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.';
+  });
+}
+
+Event event_from_row(const store::Row& row) {
+  Event e;
+  e.id = row.get_int("id");
+  e.event_id = row.get_text("event_id");
+  e.topic = row.get_text("topic");
+  e.ordering_key = row.get_text("ordering_key");
+  e.payload = row.get_text("payload");
+  e.created_ms = row.get_int("created_ms");
+  return e;
+}
+
+// Locks the consumer's offset row (creating it at 0), so two workers never apply one consumer's
+// events at the same time; returns the offset.
+std::int64_t lock_offset(store::Tx& tx, std::string_view consumer) {
+  const std::string name(consumer);
+  const char* select = tx.dialect() == store::Dialect::postgres
+                           ? "SELECT last_id FROM bus_consumer_offsets WHERE consumer = $1 FOR UPDATE"
+                           : "SELECT last_id FROM bus_consumer_offsets WHERE consumer = $1";
+  if (auto row = tx.query_one(select, {name})) return row->get_int(0);
+  tx.exec("INSERT INTO bus_consumer_offsets (consumer, last_id, updated_ms) VALUES ($1, 0, $2) "
+          "ON CONFLICT (consumer) DO NOTHING",
+          {name, now_ms()});
+  auto row = tx.query_one(select, {name});
+  return row ? row->get_int(0) : 0;
+}
+
+void set_offset(store::Tx& tx, std::string_view consumer, std::int64_t id) {
+  tx.exec("UPDATE bus_consumer_offsets SET last_id = $2, updated_ms = $3 WHERE consumer = $1 AND last_id < $2",
+          {std::string(consumer), id, now_ms()});
+}
+
+}  // namespace
+
+bool topic_matches(const std::vector<std::string>& patterns, std::string_view topic) {
+  for (const auto& p : patterns) {
+    if (p == topic) return true;
+    if (p.size() >= 2 && p.compare(p.size() - 2, 2, ".*") == 0 &&
+        topic.substr(0, p.size() - 1) == std::string_view(p).substr(0, p.size() - 1)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+Result<std::string> publish(store::Tx& tx, const NewEvent& event) {
+  if (!valid_topic(event.topic)) return bad_input("invalid_topic", "event topic must look like context.event: " + event.topic);
+  if (event.ordering_key.size() > 256) return bad_input("invalid_ordering_key", "ordering key longer than 256 bytes");
+  if (event.payload.size() > max_payload_bytes) {
+    return make_error(ErrorKind::too_large, "event_too_large", fmt::format("event payload exceeds {} bytes", max_payload_bytes));
+  }
+  boost::system::error_code ec;
+  auto parsed = boost::json::parse(event.payload, ec);
+  if (ec || !parsed.is_object()) return bad_input("invalid_payload", "event payload must be a JSON object");
+
+  if (tx.dialect() == store::Dialect::postgres) {
+    tx.query("SELECT pg_advisory_xact_lock($1)", {outbox_lock_key});
+  }
+  auto id = make_event_id();
+  tx.exec("INSERT INTO bus_outbox (event_id, topic, ordering_key, payload, created_ms) VALUES ($1, $2, $3, $4, $5)",
+          {id, event.topic, event.ordering_key, event.payload, now_ms()});
+  return id;
+}
+
+std::vector<Event> read_outbox(store::Tx& tx, std::int64_t after_id, std::size_t limit) {
+  std::vector<Event> out;
+  const auto rows = tx.query(
+      "SELECT id, event_id, topic, ordering_key, payload, created_ms FROM bus_outbox WHERE id > $1 ORDER BY id LIMIT $2",
+      {after_id, static_cast<std::int64_t>(limit)});
+  out.reserve(rows.size());
+  for (const auto& row : rows) out.push_back(event_from_row(row));
+  return out;
+}
+
+std::int64_t consumer_offset(store::Tx& tx, std::string_view consumer) {
+  auto row = tx.query_one("SELECT last_id FROM bus_consumer_offsets WHERE consumer = $1", {std::string(consumer)});
+  return row ? row->get_int(0) : 0;
+}
+
+bool apply_once(store::Database& db, const Consumer& consumer, const Event& event) {
+  return db.transact([&](store::Tx& tx) {
+    if (lock_offset(tx, consumer.name) >= event.id) return false;  // another worker got here first
+    const auto fresh = tx.exec(
+        "INSERT INTO bus_processed (consumer, event_id, processed_ms) VALUES ($1, $2, $3) "
+        "ON CONFLICT (consumer, event_id) DO NOTHING",
+        {consumer.name, event.event_id, now_ms()});
+    if (fresh == 1) consumer.apply(tx, event);
+    set_offset(tx, consumer.name, event.id);
+    return fresh == 1;
+  });
+}
+
+namespace {
+
+void dead_letter(store::Database& db, const Consumer& consumer, const Event& event, int attempts,
+                 const std::string& error) {
+  db.transact([&](store::Tx& tx) {
+    lock_offset(tx, consumer.name);
+    tx.exec("INSERT INTO bus_dead_letters (consumer, event_id, outbox_id, topic, attempts, error, failed_ms) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (consumer, event_id) DO NOTHING",
+            {consumer.name, event.event_id, event.id, event.topic, static_cast<std::int64_t>(attempts),
+             error.substr(0, 2000), now_ms()});
+    set_offset(tx, consumer.name, event.id);
+  });
+}
+
+void advance(store::Database& db, const std::string& consumer, std::int64_t id) {
+  db.transact([&](store::Tx& tx) {
+    lock_offset(tx, consumer);
+    set_offset(tx, consumer, id);
+  });
+}
+
+}  // namespace
+
+struct Dispatcher::Impl : std::enable_shared_from_this<Dispatcher::Impl> {
+  struct Running {
+    Consumer consumer;
+    asio::strand<asio::any_io_executor> strand;
+    asio::steady_timer timer;
+    std::atomic<std::uint64_t> seen_wakes{0};
+    metrics::Counter* delivered = nullptr;
+    metrics::Counter* failures = nullptr;
+    metrics::Counter* dead = nullptr;
+    metrics::Gauge* lag = nullptr;
+    metrics::Histogram* latency = nullptr;
+    Running(Consumer c, asio::any_io_executor ex)
+        : consumer(std::move(c)), strand(asio::make_strand(ex)), timer(strand) {}
+  };
+
+  Impl(Executor ex, store::Database& d, BlockingPool& p, metrics::Registry& r, DispatcherSettings s)
+      : executor(std::move(ex)), db(d), pool(p), registry(r), settings(s) {}
+
+  Executor executor;
+  store::Database& db;
+  BlockingPool& pool;
+  metrics::Registry& registry;
+  DispatcherSettings settings;
+  std::vector<std::unique_ptr<Running>> consumers;
+  std::atomic<bool> stopping{false};
+  std::atomic<int> active{0};
+  std::atomic<std::uint64_t> wakes{0};
+
+  std::chrono::milliseconds backoff(int attempt) const {
+    thread_local std::mt19937 rng{std::random_device{}()};
+    const auto base = settings.backoff_base.count() << std::min(attempt, 16);
+    const auto capped = std::min<long long>(base, settings.backoff_max.count());
+    std::uniform_int_distribution<long long> jitter(capped / 2, std::max<long long>(capped, 1));
+    return std::chrono::milliseconds(jitter(rng));
+  }
+
+  Task<void> sleep(Running& c, std::chrono::milliseconds d) {
+    c.timer.expires_after(d);
+    co_await c.timer.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+
+  Task<void> run(Running& c) {
+    auto self = shared_from_this();
+    ++active;
+    std::int64_t offset = -1;
+    while (!stopping) {
+      try {
+        if (offset < 0) {
+          offset = co_await pool.run([&] {
+            return db.transact([&](store::Tx& tx) { return consumer_offset(tx, c.consumer.name); },
+                               store::TxOptions{true});
+          });
+        }
+        const auto wake_mark = wakes.load();
+        auto [events, head] = co_await pool.run([&] {
+          return db.transact(
+              [&](store::Tx& tx) {
+                auto batch = read_outbox(tx, offset, settings.batch_size);
+                auto max_row = tx.query_one("SELECT max(id) FROM bus_outbox");
+                const std::int64_t max_id = max_row && !max_row->is_null(0) ? max_row->get_int(0) : 0;
+                return std::pair(std::move(batch), max_id);
+              },
+              store::TxOptions{true});
+        });
+        c.lag->set(static_cast<double>(std::max<std::int64_t>(0, head - offset)));
+        if (events.empty()) {
+          if (wakes.load() == wake_mark) co_await sleep(c, settings.poll_interval);
+          continue;
+        }
+        std::int64_t skipped_to = 0;
+        for (const auto& event : events) {
+          if (stopping) break;
+          if (!topic_matches(c.consumer.topics, event.topic)) {
+            skipped_to = event.id;
+            offset = event.id;
+            continue;
+          }
+          for (int attempt = 1;; ++attempt) {
+            std::string failure;
+            try {
+              const bool fresh = co_await pool.run([&] { return apply_once(db, c.consumer, event); });
+              if (fresh) {
+                c.delivered->inc();
+                c.latency->observe(static_cast<double>(now_ms() - event.created_ms) / 1000.0);
+              }
+              break;
+            } catch (const std::exception& e) {
+              failure = e.what();
+            }
+            c.failures->inc();
+            if (attempt >= settings.max_attempts) {
+              log::error("event dead-lettered", {{"consumer", c.consumer.name}, {"event_id", event.event_id},
+                                                 {"topic", event.topic}, {"attempts", attempt}, {"error", failure}});
+              co_await pool.run([&] { dead_letter(db, c.consumer, event, attempt, failure); });
+              c.dead->inc();
+              break;
+            }
+            log::warn("event failed; retrying", {{"consumer", c.consumer.name}, {"event_id", event.event_id},
+                                                 {"attempt", attempt}, {"error", failure}});
+            if (stopping) {
+              --active;
+              co_return;
+            }
+            co_await sleep(c, backoff(attempt));
+          }
+          offset = event.id;
+          skipped_to = 0;
+        }
+        if (skipped_to > 0) co_await pool.run([&] { advance(db, c.consumer.name, skipped_to); });
+      } catch (const std::exception& e) {
+        // The database is unreachable or the pool full: wait and re-read from the stored offset.
+        log::warn("bus consumer paused", {{"consumer", c.consumer.name}, {"error", e.what()}});
+        offset = -1;
+      }
+      if (offset < 0 && !stopping) co_await sleep(c, settings.poll_interval * 5);
+    }
+    --active;
+  }
+};
+
+Dispatcher::Dispatcher(Executor executor, store::Database& db, BlockingPool& pool, metrics::Registry& registry,
+                       DispatcherSettings settings)
+    : m_impl(std::make_shared<Impl>(std::move(executor), db, pool, registry, settings)) {}
+
+Dispatcher::~Dispatcher() { stop(std::chrono::milliseconds(2000)); }
+
+void Dispatcher::add(Consumer consumer) {
+  auto& reg = m_impl->registry;
+  auto running = std::make_unique<Impl::Running>(std::move(consumer), m_impl->executor);
+  const std::vector<std::string> label{running->consumer.name};
+  running->delivered = &reg.counter("gatehouse_bus_events_delivered_total", "Events applied by a consumer.", {"consumer"}).with(label);
+  running->failures = &reg.counter("gatehouse_bus_event_failures_total", "Failed attempts to apply an event.", {"consumer"}).with(label);
+  running->dead = &reg.counter("gatehouse_bus_dead_letters_total", "Events a consumer gave up on.", {"consumer"}).with(label);
+  running->lag = &reg.gauge("gatehouse_bus_consumer_lag_events", "Outbox events not yet seen by a consumer.", {"consumer"}).with(label);
+  running->latency = &reg.histogram("gatehouse_bus_delivery_seconds", "Time from publish to applied.", {"consumer"},
+                                    metrics::latency_buckets())
+                          .with(label);
+  m_impl->consumers.push_back(std::move(running));
+}
+
+void Dispatcher::start() {
+  for (auto& c : m_impl->consumers) {
+    asio::co_spawn(c->strand, m_impl->run(*c), asio::detached);
+  }
+}
+
+void Dispatcher::wake() {
+  ++m_impl->wakes;
+  for (auto& c : m_impl->consumers) {
+    auto* running = c.get();
+    asio::post(running->strand, [running] { running->timer.cancel(); });
+  }
+}
+
+void Dispatcher::stop(std::chrono::milliseconds timeout) {
+  if (m_impl->stopping.exchange(true)) return;
+  wake();
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (m_impl->active.load() > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
+void Dispatcher::drain_once() {
+  for (auto& c : m_impl->consumers) {
+    for (;;) {
+      const auto offset = m_impl->db.transact(
+          [&](store::Tx& tx) { return consumer_offset(tx, c->consumer.name); }, store::TxOptions{true});
+      const auto events = m_impl->db.transact(
+          [&](store::Tx& tx) { return read_outbox(tx, offset, m_impl->settings.batch_size); }, store::TxOptions{true});
+      if (events.empty()) break;
+      for (const auto& e : events) {
+        if (topic_matches(c->consumer.topics, e.topic)) {
+          apply_once(m_impl->db, c->consumer, e);
+        } else {
+          advance(m_impl->db, c->consumer.name, e.id);
+        }
+      }
+    }
+  }
+}
+
+}  // namespace gh::bus

@@ -1,0 +1,107 @@
+#pragma once
+// The event bus (DESIGN.md §5). publish() writes an event to the outbox inside the caller's
+// transaction, so the event exists exactly when the change it announces does. The Dispatcher
+// delivers outbox events to registered consumers at least once, in outbox order (so in order per
+// ordering key); each consumer applies an event in one transaction together with its idempotency
+// record and its offset, so a redelivered event is skipped and the effect happens once.
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/blocking_pool.hpp"
+#include "core/metrics.hpp"
+#include "core/result.hpp"
+#include "core/task.hpp"
+#include "store/database.hpp"
+
+namespace gh::bus {
+
+/// An event to publish. `topic` is `context.event` (e.g. "community.member_joined"); events with
+/// the same `ordering_key` (a channel id, a community id, an account) are delivered in order.
+struct NewEvent {
+  std::string topic;
+  std::string ordering_key;
+  std::string payload;  ///< a JSON object, serialized
+};
+
+/// An event as stored and delivered.
+struct Event {
+  std::int64_t id = 0;  ///< outbox position
+  std::string event_id;
+  std::string topic;
+  std::string ordering_key;
+  std::string payload;
+  std::int64_t created_ms = 0;
+};
+
+/// Limits of events, checked by publish().
+inline constexpr std::size_t max_payload_bytes = 64 * 1024;
+
+/// Writes the event to the outbox in `tx` and returns its event id. Errors on a malformed topic or
+/// an oversized payload (nothing is written).
+Result<std::string> publish(store::Tx& tx, const NewEvent& event);
+
+/// What a consumer does with one event, inside the transaction that records it as processed.
+/// Throwing rolls the transaction back and the event is retried.
+using ApplyFn = std::function<void(store::Tx& tx, const Event& event)>;
+
+/// A named consumer of some topics. The name is its durable identity (offset, dedup records).
+struct Consumer {
+  std::string name;
+  std::vector<std::string> topics;  ///< exact topics, or "context.*" for a whole context
+  ApplyFn apply;
+};
+
+/// True when `topic` matches one of the patterns.
+bool topic_matches(const std::vector<std::string>& patterns, std::string_view topic);
+
+/// How the dispatcher runs.
+struct DispatcherSettings {
+  std::size_t batch_size = 100;
+  std::chrono::milliseconds poll_interval{200};  ///< also picks up events of other processes
+  int max_attempts = 8;                          ///< then the event goes to bus_dead_letters
+  std::chrono::milliseconds backoff_base{50};
+  std::chrono::milliseconds backoff_max{5'000};
+};
+
+/// Delivers outbox events to consumers, one coroutine per consumer.
+class Dispatcher {
+ public:
+  Dispatcher(Executor executor, store::Database& db, BlockingPool& pool, metrics::Registry& registry,
+             DispatcherSettings settings = {});
+  ~Dispatcher();
+  Dispatcher(const Dispatcher&) = delete;
+  Dispatcher& operator=(const Dispatcher&) = delete;
+
+  /// Registers a consumer (before start()).
+  void add(Consumer consumer);
+  /// Starts delivering.
+  void start();
+  /// Wakes the consumers now instead of at the next poll (call after committing events).
+  void wake();
+  /// Stops after the event being applied; waits up to `timeout`. Blocks the calling thread.
+  void stop(std::chrono::milliseconds timeout);
+
+  /// Delivers everything pending for every consumer once, synchronously (tests, jobs).
+  void drain_once();
+
+ private:
+  struct Impl;
+  std::shared_ptr<Impl> m_impl;
+};
+
+/// Applies one event for one consumer in its own transaction, unless already applied: the unit
+/// of work of the dispatcher, exposed for tests. Returns false when the event was a duplicate.
+bool apply_once(store::Database& db, const Consumer& consumer, const Event& event);
+
+/// Reads up to `limit` outbox events after `after_id`, in order.
+std::vector<Event> read_outbox(store::Tx& tx, std::int64_t after_id, std::size_t limit);
+
+/// The consumer's offset (0 when new).
+std::int64_t consumer_offset(store::Tx& tx, std::string_view consumer);
+
+}  // namespace gh::bus

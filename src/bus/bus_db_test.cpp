@@ -1,0 +1,216 @@
+// The bus on both backends: outbox writes share the caller's transaction, delivery is in order,
+// effects happen once even when an event is delivered again, failures retry then dead-letter, and
+// concurrent publishers never make a consumer skip an event.
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "bus/bus.hpp"
+#include "bus/migrations.hpp"
+#include "core/io_runtime.hpp"
+#include "store/testing/fresh_database.hpp"
+
+namespace gh::bus {
+namespace {
+
+using store::Dialect;
+using store::Tx;
+
+class BusTest : public ::testing::TestWithParam<Dialect> {
+ protected:
+  void SetUp() override {
+    GH_REQUIRE_DATABASE(m_fresh);
+    m_db = m_fresh.open();
+    m_db->migrate(std::vector<store::MigrationSet>{bus::migrations()});
+    m_db->transact([](Tx& tx) {
+      tx.execute_script(
+          "CREATE TABLE applied (event_id TEXT PRIMARY KEY, ordering_key TEXT NOT NULL, payload TEXT NOT NULL, "
+          "seq INTEGER NOT NULL)");
+    });
+  }
+
+  std::string publish_one(const std::string& key, int n) {
+    return m_db->transact([&](Tx& tx) {
+      auto id = publish(tx, {"test.happened", key, "{\"n\":" + std::to_string(n) + "}"});
+      if (!id) throw std::runtime_error(id.error().message);
+      return *id;
+    });
+  }
+
+  Consumer recorder(std::string name = "recorder") {
+    return Consumer{std::move(name), {"test.*"}, [](Tx& tx, const Event& e) {
+                      const auto seq = tx.query_one("SELECT count(*) FROM applied")->get_int(0);
+                      tx.exec("INSERT INTO applied (event_id, ordering_key, payload, seq) VALUES ($1, $2, $3, $4)",
+                              {e.event_id, e.ordering_key, e.payload, seq});
+                    }};
+  }
+
+  std::int64_t applied() {
+    return m_db->transact([](Tx& tx) { return tx.query_one("SELECT count(*) FROM applied")->get_int(0); });
+  }
+
+  bool wait_for(std::int64_t n, std::chrono::seconds timeout = std::chrono::seconds(20)) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (applied() >= n) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return false;
+  }
+
+  store::testing::FreshDatabase m_fresh{GetParam(), "bus"};
+  std::unique_ptr<store::Database> m_db;
+  metrics::Registry m_registry;
+};
+
+TEST_P(BusTest, EventsExistExactlyWhenTheirTransactionCommits) {
+  publish_one("k", 1);
+  EXPECT_THROW(m_db->transact([](Tx& tx) {
+    ASSERT_TRUE(publish(tx, {"test.happened", "k", "{\"n\":2}"}));
+    throw std::runtime_error("the change failed");
+  }),
+               std::runtime_error);
+  const auto events = m_db->transact([](Tx& tx) { return read_outbox(tx, 0, 10); });
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].payload, "{\"n\":1}");
+  EXPECT_EQ(events[0].topic, "test.happened");
+}
+
+TEST_P(BusTest, RejectsMalformedEventsAndWritesNothing) {
+  m_db->transact([](Tx& tx) {
+    EXPECT_EQ(publish(tx, {"nodot", "k", "{}"}).error().code, "invalid_topic");
+    EXPECT_EQ(publish(tx, {"Bad.Topic", "k", "{}"}).error().code, "invalid_topic");
+    EXPECT_EQ(publish(tx, {"a.b", "k", "[1]"}).error().code, "invalid_payload");
+    EXPECT_EQ(publish(tx, {"a.b", "k", "{bad"}).error().code, "invalid_payload");
+    EXPECT_EQ(publish(tx, {"a.b", std::string(300, 'k'), "{}"}).error().code, "invalid_ordering_key");
+    EXPECT_EQ(publish(tx, {"a.b", "k", "{\"x\":\"" + std::string(max_payload_bytes, 'x') + "\"}"}).error().code,
+              "event_too_large");
+  });
+  EXPECT_TRUE(m_db->transact([](Tx& tx) { return read_outbox(tx, 0, 10); }).empty());
+}
+
+TEST_P(BusTest, ApplyOnceIsIdempotentByEventId) {
+  publish_one("k", 1);
+  const auto events = m_db->transact([](Tx& tx) { return read_outbox(tx, 0, 10); });
+  auto consumer = recorder();
+  EXPECT_TRUE(apply_once(*m_db, consumer, events[0]));
+  EXPECT_FALSE(apply_once(*m_db, consumer, events[0]));
+  // Even with the offset moved back (a redelivery), the processed record stops a second effect.
+  m_db->transact([](Tx& tx) { tx.exec("UPDATE bus_consumer_offsets SET last_id = 0"); });
+  EXPECT_FALSE(apply_once(*m_db, consumer, events[0]));
+  EXPECT_EQ(applied(), 1);
+}
+
+TEST_P(BusTest, DeliversInOrderAndSkipsOtherTopics) {
+  BlockingPool pool(2, 64);
+  IoRuntime io(1);
+  Dispatcher dispatcher(io.executor(), *m_db, pool, m_registry, DispatcherSettings{10, std::chrono::milliseconds(20)});
+  dispatcher.add(recorder());
+  for (int i = 0; i < 25; ++i) {
+    if (i % 5 == 0) {
+      m_db->transact([](Tx& tx) { ASSERT_TRUE(publish(tx, {"other.thing", "k", "{}"})); });
+    }
+    publish_one("k", i);
+  }
+  io.start();
+  dispatcher.start();
+  ASSERT_TRUE(wait_for(25));
+  const auto rows = m_db->transact([](Tx& tx) { return tx.query("SELECT payload FROM applied ORDER BY seq"); });
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    EXPECT_EQ(rows[i].get_text(0), "{\"n\":" + std::to_string(i) + "}");
+  }
+  dispatcher.stop(std::chrono::seconds(5));
+  const auto offset = m_db->transact([](Tx& tx) { return consumer_offset(tx, "recorder"); });
+  const auto last = m_db->transact([](Tx& tx) { return tx.query_one("SELECT max(id) FROM bus_outbox")->get_int(0); });
+  EXPECT_EQ(offset, last);
+  EXPECT_NE(m_registry.render().find("gatehouse_bus_events_delivered_total{consumer=\"recorder\"} 25"), std::string::npos);
+}
+
+TEST_P(BusTest, RetriesThenDeadLettersAPoisonEvent) {
+  BlockingPool pool(2, 64);
+  IoRuntime io(1);
+  DispatcherSettings settings{10, std::chrono::milliseconds(20), 3, std::chrono::milliseconds(1), std::chrono::milliseconds(5)};
+  Dispatcher dispatcher(io.executor(), *m_db, pool, m_registry, settings);
+  std::atomic<int> flaky_failures{0};
+  auto inner = recorder();
+  dispatcher.add(Consumer{"picky", {"test.happened"}, [&](Tx& tx, const Event& e) {
+                            if (e.payload == "{\"n\":1}" && flaky_failures++ < 2) throw std::runtime_error("transient");
+                            if (e.payload == "{\"n\":2}") throw std::runtime_error("poison");
+                            inner.apply(tx, e);
+                          }});
+  for (int i = 0; i < 4; ++i) publish_one("k", i);
+  io.start();
+  dispatcher.start();
+  ASSERT_TRUE(wait_for(3));
+  dispatcher.stop(std::chrono::seconds(5));
+  EXPECT_EQ(applied(), 3);
+  const auto dead = m_db->transact([](Tx& tx) { return tx.query("SELECT consumer, attempts, error FROM bus_dead_letters"); });
+  ASSERT_EQ(dead.size(), 1u);
+  EXPECT_EQ(dead[0].get_text("consumer"), "picky");
+  EXPECT_EQ(dead[0].get_int("attempts"), 3);
+  EXPECT_EQ(dead[0].get_text("error"), "poison");
+}
+
+TEST_P(BusTest, ConcurrentPublishersNeverMakeAConsumerSkipAnEvent) {
+  BlockingPool pool(2, 256);
+  IoRuntime io(2);
+  Dispatcher dispatcher(io.executor(), *m_db, pool, m_registry, DispatcherSettings{7, std::chrono::milliseconds(5)});
+  dispatcher.add(recorder());
+  io.start();
+  dispatcher.start();
+  constexpr int threads = 6, per_thread = 25;
+  std::vector<std::thread> publishers;
+  for (int t = 0; t < threads; ++t) {
+    publishers.emplace_back([&, t] {
+      auto db = m_fresh.open();  // each publisher its own pool, like separate API nodes
+      for (int i = 0; i < per_thread; ++i) {
+        db->transact([&](Tx& tx) {
+          ASSERT_TRUE(publish(tx, {"test.happened", "k" + std::to_string(t), "{\"n\":" + std::to_string(i) + "}"}));
+          // Hold the transaction open a little so commits interleave with id assignment.
+          std::this_thread::sleep_for(std::chrono::microseconds(500 * ((i + t) % 4)));
+        });
+        dispatcher.wake();
+      }
+    });
+  }
+  for (auto& p : publishers) p.join();
+  ASSERT_TRUE(wait_for(threads * per_thread));
+  dispatcher.stop(std::chrono::seconds(5));
+  EXPECT_EQ(applied(), threads * per_thread);
+  // Per ordering key, the consumer saw the events in publish order.
+  for (int t = 0; t < threads; ++t) {
+    const auto rows = m_db->transact([&](Tx& tx) {
+      return tx.query("SELECT payload FROM applied WHERE ordering_key = $1 ORDER BY seq", {"k" + std::to_string(t)});
+    });
+    ASSERT_EQ(rows.size(), static_cast<std::size_t>(per_thread));
+    for (int i = 0; i < per_thread; ++i) {
+      EXPECT_EQ(rows[static_cast<std::size_t>(i)].get_text(0), "{\"n\":" + std::to_string(i) + "}");
+    }
+  }
+}
+
+TEST_P(BusTest, TwoWorkersApplyEachEventOnce) {
+  for (int i = 0; i < 60; ++i) publish_one("k" + std::to_string(i % 4), i);
+  BlockingPool pool(4, 256);
+  IoRuntime io(2);
+  auto db2 = m_fresh.open();
+  Dispatcher a(io.executor(), *m_db, pool, m_registry, DispatcherSettings{5, std::chrono::milliseconds(5)});
+  metrics::Registry other_registry;
+  Dispatcher b(io.executor(), *db2, pool, other_registry, DispatcherSettings{5, std::chrono::milliseconds(5)});
+  a.add(recorder());
+  b.add(recorder());
+  io.start();
+  a.start();
+  b.start();
+  ASSERT_TRUE(wait_for(60));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  a.stop(std::chrono::seconds(5));
+  b.stop(std::chrono::seconds(5));
+  EXPECT_EQ(applied(), 60);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, BusTest, ::testing::Values(Dialect::sqlite, Dialect::postgres),
+                         [](const auto& param_info) { return std::string(store::to_string(param_info.param)); });
+
+}  // namespace
+}  // namespace gh::bus
