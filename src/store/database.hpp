@@ -181,7 +181,7 @@ class Tx {
   std::optional<Row> query_one(std::string_view sql, std::initializer_list<Value> params) {
     return query_one(sql, std::span<const Value>(params.begin(), params.size()));
   }
-  /// Runs one statement and returns the number of rows it changed.
+  /// Runs one statement and returns the number of rows it changed (rows returned, for a query).
   std::int64_t exec(std::string_view sql, std::span<const Value> params = {});
   std::int64_t exec(std::string_view sql, std::initializer_list<Value> params) {
     return exec(sql, std::span<const Value>(params.begin(), params.size()));

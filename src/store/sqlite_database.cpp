@@ -100,17 +100,20 @@ class Connection {
       names->emplace_back(name != nullptr ? name : "");
     }
     std::vector<Row> rows;
+    std::int64_t returned = 0;
     for (;;) {
       const int rc = sqlite3_step(stmt.get());
       if (rc == SQLITE_DONE) break;
       if (rc != SQLITE_ROW) throw_sqlite(m_db, rc, sql);
+      ++returned;
       if (changes != nullptr) continue;  // exec(): rows are not wanted
       std::vector<Value> values;
       values.reserve(static_cast<std::size_t>(columns));
       for (int c = 0; c < columns; ++c) values.push_back(read(stmt.get(), c));
       rows.emplace_back(names, std::move(values));
     }
-    if (changes != nullptr) *changes = sqlite3_stmt_readonly(stmt.get()) != 0 ? 0 : sqlite3_changes64(m_db);
+    // Like PostgreSQL's command tag: rows changed, or rows returned by a query run through exec().
+    if (changes != nullptr) *changes = sqlite3_stmt_readonly(stmt.get()) != 0 ? returned : sqlite3_changes64(m_db);
     return Rows(*names, std::move(rows));
   }
 

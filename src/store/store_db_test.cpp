@@ -167,6 +167,7 @@ TEST_P(StoreConformance, StoresEveryTypeExactly) {
     EXPECT_EQ(tx.exec("UPDATE things SET s = $1 WHERE id >= $2", {std::string("x"), std::int64_t{2}}), 2);
     EXPECT_EQ(tx.exec("DELETE FROM things WHERE id = $1", {std::int64_t{3}}), 1);
     EXPECT_EQ(tx.exec("DELETE FROM things WHERE id = $1", {std::int64_t{3}}), 0);
+    EXPECT_EQ(tx.exec("SELECT id FROM things"), 2);  // a query run by exec() counts its rows
     EXPECT_FALSE(tx.query_one("SELECT id FROM things WHERE id = $1", {std::int64_t{3}}).has_value());
   });
   EXPECT_EQ(count(*m_db, "things"), 2);
