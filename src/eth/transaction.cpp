@@ -124,13 +124,20 @@ gh::Result<std::vector<AccessListEntry>> access_list_field(const rlp::Item& item
   return out;
 }
 
-// Unwraps a Result into `target` or returns its error from the enclosing function.
-#define GH_ETH_TRY(target, expr)                  \
-  do {                                            \
-    auto gh_eth_try_result = (expr);              \
-    if (!gh_eth_try_result) return std::move(gh_eth_try_result).error(); \
-    (target) = std::move(*gh_eth_try_result);     \
-  } while (false)
+// Collects fields in order and keeps the first error, so decoders read as a list of fields.
+class FieldDecoder {
+ public:
+  template <class T>
+  T take(gh::Result<T> field) {
+    if (field) return std::move(*field);
+    if (!m_error) m_error = std::move(field).error();
+    return T{};
+  }
+  const std::optional<gh::Error>& error() const noexcept { return m_error; }
+
+ private:
+  std::optional<gh::Error> m_error;
+};
 
 gh::Result<SignedTxn> decode_legacy(ByteView raw) {
   auto decoded = rlp::decode(raw);
@@ -138,15 +145,16 @@ gh::Result<SignedTxn> decode_legacy(ByteView raw) {
   const rlp::Item& list = *decoded;
   if (!list.is_list || list.items.size() != 9) return invalid("legacy transaction must be a list of 9 fields");
   const auto& f = list.items;
+  FieldDecoder d;
   LegacyTxn t;
-  GH_ETH_TRY(t.nonce, u64_field(f[0], "nonce"));
-  GH_ETH_TRY(t.gas_price, uint_field(f[1], "gasPrice"));
-  GH_ETH_TRY(t.gas_limit, uint_field(f[2], "gasLimit"));
-  GH_ETH_TRY(t.to, to_field(f[3]));
-  GH_ETH_TRY(t.value, uint_field(f[4], "value"));
-  GH_ETH_TRY(t.data, bytes_field(f[5], "data"));
-  std::uint64_t v = 0;
-  GH_ETH_TRY(v, u64_field(f[6], "v"));
+  t.nonce = d.take(u64_field(f[0], "nonce"));
+  t.gas_price = d.take(uint_field(f[1], "gasPrice"));
+  t.gas_limit = d.take(uint_field(f[2], "gasLimit"));
+  t.to = d.take(to_field(f[3]));
+  t.value = d.take(uint_field(f[4], "value"));
+  t.data = d.take(bytes_field(f[5], "data"));
+  const std::uint64_t v = d.take(u64_field(f[6], "v"));
+  if (d.error()) return *d.error();
   Signature sig;
   if (v == 27 || v == 28) {
     sig.y_parity = static_cast<std::uint8_t>(v - 27);
@@ -157,8 +165,9 @@ gh::Result<SignedTxn> decode_legacy(ByteView raw) {
   } else {
     return invalid("v must be 27, 28 or an EIP-155 value (>= 37), got " + std::to_string(v));
   }
-  GH_ETH_TRY(sig.r, scalar_field(f[7], "r"));
-  GH_ETH_TRY(sig.s, scalar_field(f[8], "s"));
+  sig.r = d.take(scalar_field(f[7], "r"));
+  sig.s = d.take(scalar_field(f[8], "s"));
+  if (d.error()) return *d.error();
   return SignedTxn{t, sig};
 }
 
@@ -168,27 +177,27 @@ gh::Result<SignedTxn> decode_eip1559(ByteView payload) {
   const rlp::Item& list = *decoded;
   if (!list.is_list || list.items.size() != 12) return invalid("type 2 transaction must be a list of 12 fields");
   const auto& f = list.items;
+  FieldDecoder d;
   Eip1559Txn t;
-  GH_ETH_TRY(t.chain_id, u64_field(f[0], "chainId"));
-  GH_ETH_TRY(t.nonce, u64_field(f[1], "nonce"));
-  GH_ETH_TRY(t.max_priority_fee_per_gas, uint_field(f[2], "maxPriorityFeePerGas"));
-  GH_ETH_TRY(t.max_fee_per_gas, uint_field(f[3], "maxFeePerGas"));
-  GH_ETH_TRY(t.gas_limit, uint_field(f[4], "gasLimit"));
-  GH_ETH_TRY(t.to, to_field(f[5]));
-  GH_ETH_TRY(t.value, uint_field(f[6], "value"));
-  GH_ETH_TRY(t.data, bytes_field(f[7], "data"));
-  GH_ETH_TRY(t.access_list, access_list_field(f[8]));
-  std::uint64_t parity = 0;
-  GH_ETH_TRY(parity, u64_field(f[9], "yParity"));
+  t.chain_id = d.take(u64_field(f[0], "chainId"));
+  t.nonce = d.take(u64_field(f[1], "nonce"));
+  t.max_priority_fee_per_gas = d.take(uint_field(f[2], "maxPriorityFeePerGas"));
+  t.max_fee_per_gas = d.take(uint_field(f[3], "maxFeePerGas"));
+  t.gas_limit = d.take(uint_field(f[4], "gasLimit"));
+  t.to = d.take(to_field(f[5]));
+  t.value = d.take(uint_field(f[6], "value"));
+  t.data = d.take(bytes_field(f[7], "data"));
+  t.access_list = d.take(access_list_field(f[8]));
+  const std::uint64_t parity = d.take(u64_field(f[9], "yParity"));
+  if (d.error()) return *d.error();
   if (parity > 1) return invalid("yParity must be 0 or 1");
   Signature sig;
   sig.y_parity = static_cast<std::uint8_t>(parity);
-  GH_ETH_TRY(sig.r, scalar_field(f[10], "r"));
-  GH_ETH_TRY(sig.s, scalar_field(f[11], "s"));
+  sig.r = d.take(scalar_field(f[10], "r"));
+  sig.s = d.take(scalar_field(f[11], "s"));
+  if (d.error()) return *d.error();
   return SignedTxn{t, sig};
 }
-
-#undef GH_ETH_TRY
 
 }  // namespace
 
