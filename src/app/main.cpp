@@ -1,1 +1,31 @@
-int main() { return 0; }
+// gatehouse: parse the command line into settings, run the command. Exit codes (API.md):
+// 0 clean stop, 2 bad configuration (one line on stderr), 1 anything else.
+#include <cstdio>
+#include <exception>
+
+#include "app/server_app.hpp"
+#include "app/settings.hpp"
+#include "app/version.hpp"
+
+int main(int argc, char** argv) {
+  try {
+    auto command = gh::app::parse_command_line(argc, argv, gh::app::environment_map());
+    if (!command) {
+      std::fprintf(stderr, "gatehouse: %s\n", command.error().message.c_str());
+      return 2;
+    }
+    if (command->name == "help") {
+      std::fputs(command->help_text.c_str(), stdout);
+      return 0;
+    }
+    if (command->name == "version") {
+      std::printf("gatehouse %s\n", gh::app::version_string());
+      return 0;
+    }
+    if (command->name == "migrate") return gh::app::run_migrate(command->settings);
+    return gh::app::run_server(command->settings);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "gatehouse: %s\n", e.what());
+    return 1;
+  }
+}

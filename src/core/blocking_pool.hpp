@@ -5,6 +5,7 @@
 // shedding load early beats queueing without bound.
 #include <atomic>
 #include <cstddef>
+#include <optional>
 #include <stdexcept>
 #include <type_traits>
 #include <utility>
@@ -31,8 +32,16 @@ class BlockingPool {
   Task<std::invoke_result_t<F&>> run(F f) {
     using R = std::invoke_result_t<F&>;
     Admission admission(*this);
-    co_return co_await boost::asio::co_spawn(
-        m_pool, [fn = std::move(f)]() mutable -> Task<R> { co_return fn(); }, boost::asio::use_awaitable);
+    if constexpr (std::is_void_v<R>) {
+      co_await boost::asio::co_spawn(
+          m_pool, [fn = std::move(f)]() mutable -> Task<void> { fn(); co_return; }, boost::asio::use_awaitable);
+    } else {
+      // co_spawn needs a default-constructible result; Result<T> and friends are not.
+      auto out = co_await boost::asio::co_spawn(
+          m_pool, [fn = std::move(f)]() mutable -> Task<std::optional<R>> { co_return std::optional<R>(fn()); },
+          boost::asio::use_awaitable);
+      co_return std::move(*out);
+    }
   }
 
   /// Jobs admitted and not finished (running or queued).

@@ -1,0 +1,354 @@
+#include "app/server_app.hpp"
+
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdlib>
+#include <mutex>
+#include <thread>
+
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include "app/version.hpp"
+#include "bus/bus.hpp"
+#include "bus/migrations.hpp"
+#include "core/blocking_pool.hpp"
+#include "core/io_runtime.hpp"
+#include "core/log.hpp"
+#include "core/metrics.hpp"
+#include "net/dispatcher.hpp"
+#include "net/json.hpp"
+#include "net/router.hpp"
+#include "net/server.hpp"
+#include "testhooks/migrations.hpp"
+
+namespace gh::app {
+namespace {
+
+namespace json = boost::json;
+
+/// What the routes and the shutdown share. The database appears once it is open and migrated.
+struct AppState {
+  const Settings* settings = nullptr;
+  BlockingPool* pool = nullptr;
+  metrics::Registry* registry = nullptr;
+  Executor executor;
+  std::atomic<bool> ready{false};
+  std::atomic<bool> draining{false};
+  std::atomic<bool> stopping{false};
+  std::atomic<int> fatal_exit{0};
+  std::shared_ptr<store::Database> db;  // written once before `ready` is set
+  std::unique_ptr<bus::Dispatcher> bus;  // likewise, on worker processes
+
+  Result<store::Database*> database() const {
+    if (!ready.load()) return make_error(ErrorKind::unavailable, "not_ready", "the database is not ready yet");
+    return db.get();
+  }
+};
+
+void apply_log_level(const Settings& s) {
+  log::Level level = log::Level::info;
+  log::parse_level(s.log_level, level);
+  log::set_level(level);
+}
+
+store::DatabaseSettings database_settings(const Settings& s) {
+  store::DatabaseSettings d;
+  d.pool_size = s.db_pool_size;
+  return d;
+}
+
+void add_ops_routes(net::Router& router, AppState& state) {
+  router.add("GET", "/healthz", [](net::Request&) -> Task<Result<net::Response>> {
+    co_return net::json_response(200, json::object{{"status", "ok"}, {"version", version_string()}});
+  });
+  router.add("GET", "/readyz", [&state](net::Request&) -> Task<Result<net::Response>> {
+    if (state.draining) co_return make_error(ErrorKind::unavailable, "draining", "the server is shutting down");
+    auto db = state.database();
+    if (!db) co_return db.error();
+    const auto sets = all_migrations(*state.settings);
+    bool reachable = false, migrated = false;
+    co_await state.pool->run([&] {
+      try {
+        reachable = (*db)->ping();
+        migrated = reachable && (*db)->migrated(sets);
+      } catch (const std::exception&) {
+        // Reported as not ready below; the cause is in the database's own log lines.
+      }
+    });
+    if (!reachable) co_return make_error(ErrorKind::unavailable, "not_ready", "the database is not reachable");
+    if (!migrated) co_return make_error(ErrorKind::unavailable, "not_ready", "the database is not migrated");
+    json::object checks{{"database", "ok"}, {"migrations", "ok"}, {"bus", state.bus ? "ok" : "off"}};
+    co_return net::json_response(200, json::object{{"status", "ready"}, {"checks", checks}});
+  });
+  router.add("GET", "/metrics", [&state](net::Request&) -> Task<Result<net::Response>> {
+    co_return net::Response::text(200, state.registry->render(), "text/plain; version=0.0.4; charset=utf-8");
+  });
+}
+
+void add_database_metrics(AppState& state) {
+  auto stats = [&state]() -> std::optional<store::PoolStats> {
+    if (!state.ready.load()) return std::nullopt;
+    return state.db->stats();
+  };
+  auto& r = *state.registry;
+  r.callback("gatehouse_db_pool_connections", "Database connections by state.", false, [stats] {
+    std::vector<metrics::Sample> out;
+    if (auto s = stats()) {
+      out.push_back({{{"state", "in_use"}}, static_cast<double>(s->in_use)});
+      out.push_back({{{"state", "idle"}}, static_cast<double>(s->idle)});
+    }
+    return out;
+  });
+  r.callback("gatehouse_db_pool_acquired_total", "Database connections handed to transactions.", true, [stats] {
+    auto s = stats();
+    return std::vector<metrics::Sample>{{{}, s ? static_cast<double>(s->acquired_total) : 0.0}};
+  });
+  r.callback("gatehouse_db_pool_waits_total", "Transactions that waited for a free connection.", true, [stats] {
+    auto s = stats();
+    return std::vector<metrics::Sample>{{{}, s ? static_cast<double>(s->waits_total) : 0.0}};
+  });
+  r.callback("gatehouse_db_pool_timeouts_total", "Transactions that gave up waiting for a connection.", true, [stats] {
+    auto s = stats();
+    return std::vector<metrics::Sample>{{{}, s ? static_cast<double>(s->timeouts_total) : 0.0}};
+  });
+  r.callback("gatehouse_db_tx_retries_total", "Transactions run again after a busy or serialization failure.", true,
+             [stats] {
+               auto s = stats();
+               return std::vector<metrics::Sample>{{{}, s ? static_cast<double>(s->retries_total) : 0.0}};
+             });
+  r.callback("gatehouse_blocking_pool_pending", "Blocking jobs running or queued.", false, [&state] {
+    return std::vector<metrics::Sample>{{{}, static_cast<double>(state.pool->pending())}};
+  });
+  r.callback("gatehouse_ready", "1 when the database is open and migrated.", false,
+             [&state] { return std::vector<metrics::Sample>{{{}, state.ready.load() ? 1.0 : 0.0}}; });
+}
+
+// --test-hooks: endpoints and a consumer that let the integration tests prove delivery guarantees
+// through the real binary (publish, crash, restart, count effects) and drain a slow request.
+void add_test_hooks(net::Router& router, AppState& state) {
+  router.add("POST", "/v1/_test/events", [&state](net::Request& req) -> Task<Result<net::Response>> {
+    auto body = net::parse_json_object(req);
+    if (!body) co_return body.error();
+    const auto* n = body->if_contains("n");
+    if (!n || !n->is_int64()) co_return bad_input("invalid_field", "n must be an integer");
+    auto db = state.database();
+    if (!db) co_return db.error();
+    auto event_id = co_await state.pool->run([&] {
+      return (*db)->transact([&](store::Tx& tx) {
+        return bus::publish(tx, {"testhooks.recorded", "test", json::serialize(*body)});
+      });
+    });
+    if (!event_id) co_return event_id.error();
+    if (state.bus) state.bus->wake();
+    co_return net::json_response(201, json::object{{"event_id", *event_id}});
+  });
+  router.add("GET", "/v1/_test/effects", [&state](net::Request&) -> Task<Result<net::Response>> {
+    auto db = state.database();
+    if (!db) co_return db.error();
+    auto rows = co_await state.pool->run([&] {
+      return (*db)->transact(
+          [](store::Tx& tx) { return tx.query("SELECT event_id, n, applied_count FROM testhooks_effects ORDER BY n"); },
+          store::TxOptions{true});
+    });
+    json::array effects;
+    for (const auto& row : rows) {
+      effects.push_back(json::object{
+          {"event_id", row.get_text(0)}, {"n", row.get_int(1)}, {"applied_count", row.get_int(2)}});
+    }
+    co_return net::json_response(200, json::object{{"effects", effects}});
+  });
+  router.add("GET", "/v1/_test/sleep", [](net::Request& req) -> Task<Result<net::Response>> {
+    const auto ms = std::atoll(std::string(req.query_param("ms").value_or("100")).c_str());
+    boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor);
+    timer.expires_after(std::chrono::milliseconds(std::clamp<long long>(ms, 0, 10'000)));
+    co_await timer.async_wait(boost::asio::use_awaitable);
+    co_return net::json_response(200, json::object{{"slept_ms", ms}});
+  });
+}
+
+bus::Consumer test_hooks_consumer() {
+  return bus::Consumer{"testhooks.recorder", {"testhooks.recorded"}, [](store::Tx& tx, const bus::Event& e) {
+                         const auto payload = json::parse(e.payload).as_object();
+                         if (payload.contains("kill_during_apply") && payload.at("kill_during_apply").as_bool()) {
+                           const char* kill = std::getenv("GATEHOUSE_TEST_KILL_IN_APPLY");
+                           if (kill != nullptr && std::string(kill) == "1") ::raise(SIGKILL);
+                         }
+                         tx.exec("INSERT INTO testhooks_effects (event_id, n, applied_count) VALUES ($1, $2, 1) "
+                                 "ON CONFLICT (event_id) DO UPDATE SET applied_count = testhooks_effects.applied_count + 1",
+                                 {e.event_id, payload.at("n").as_int64()});
+                       }};
+}
+
+// Opens and migrates the database, then starts the bus on worker processes. Returns false when
+// the failure is final (a bad URL or a migration conflict); connection failures are retried.
+bool try_bring_up(AppState& state, bool& final_failure) {
+  const auto& s = *state.settings;
+  try {
+    auto db = std::shared_ptr<store::Database>(store::Database::open(s.database_url(), database_settings(s)));
+    db->migrate(all_migrations(s));
+    state.db = db;
+    if (s.has(Role::worker)) {
+      state.bus = std::make_unique<bus::Dispatcher>(state.executor, *db, *state.pool, *state.registry);
+      if (s.test_hooks) state.bus->add(test_hooks_consumer());
+      state.bus->start();
+    }
+    state.ready = true;
+    log::info("database ready", {{"dialect", store::to_string(db->dialect())}});
+    return true;
+  } catch (const std::invalid_argument& e) {
+    log::error("bad database configuration", {{"error", e.what()}});
+    final_failure = true;
+    state.fatal_exit = 2;
+  } catch (const store::MigrationError& e) {
+    log::error("migrations cannot be applied", {{"error", e.what()}});
+    final_failure = true;
+    state.fatal_exit = 1;
+  } catch (const std::exception& e) {
+    log::warn("database not ready; retrying", {{"error", e.what()}});
+  }
+  return false;
+}
+
+}  // namespace
+
+std::vector<store::MigrationSet> all_migrations(const Settings& settings) {
+  std::vector<store::MigrationSet> sets{bus::migrations()};
+  if (settings.test_hooks) sets.push_back(testhooks::migrations());
+  return sets;
+}
+
+int run_migrate(const Settings& settings) {
+  apply_log_level(settings);
+  std::unique_ptr<store::Database> db;
+  try {
+    db = store::Database::open(settings.database_url(), database_settings(settings));
+  } catch (const std::invalid_argument& e) {
+    std::fprintf(stderr, "gatehouse: %s\n", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    log::error("cannot open the database", {{"error", e.what()}});
+    return 1;
+  }
+  try {
+    db->migrate(all_migrations(settings));
+  } catch (const std::exception& e) {
+    log::error("migration failed", {{"error", e.what()}});
+    return 1;
+  }
+  log::info("migrations applied", {{"database", store::to_string(db->dialect())}});
+  return 0;
+}
+
+int run_server(const Settings& settings) {
+  apply_log_level(settings);
+  // Signals are taken by sigwait() on this thread only: block them before any thread starts.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+
+  metrics::Registry registry;
+  registry.add_process_metrics();
+  BlockingPool pool(settings.blocking_threads, settings.blocking_queue);
+  IoRuntime io(settings.io_threads);
+
+  AppState state;
+  state.settings = &settings;
+  state.pool = &pool;
+  state.registry = &registry;
+  state.executor = io.executor();
+  add_database_metrics(state);
+
+  net::Router router;
+  add_ops_routes(router, state);
+  if (settings.test_hooks) {
+    log::warn("test hooks are enabled: never run this in production");
+    add_test_hooks(router, state);
+  }
+
+  net::DispatcherSettings dispatch;
+  dispatch.per_ip = net::RateLimit{settings.rate_limit_per_ip, settings.rate_burst_per_ip, 100'000};
+  dispatch.trust_forwarded_for = settings.trust_forwarded_for;
+  dispatch.access_log = settings.access_log;
+  net::Dispatcher dispatcher(std::move(router), registry, dispatch);
+
+  net::ServerSettings server_settings;
+  server_settings.host = settings.listen_host;
+  server_settings.port = settings.listen_port;
+  server_settings.max_body_bytes = settings.max_body_bytes;
+  server_settings.max_header_bytes = settings.max_header_bytes;
+  server_settings.max_connections = settings.max_connections;
+  server_settings.idle_timeout = settings.idle_timeout;
+  server_settings.read_timeout = settings.request_timeout;
+  server_settings.write_timeout = settings.request_timeout;
+  net::HttpServer server(io.executor(), server_settings, dispatcher, registry);
+  if (auto listening = server.listen(); !listening) {
+    std::fprintf(stderr, "gatehouse: %s\n", listening.error().message.c_str());
+    return listening.error().kind == ErrorKind::bad_input ? 2 : 1;
+  }
+
+  // The first attempt runs here so that a bad URL or a broken migration stops the start at once.
+  bool final_failure = false;
+  if (!try_bring_up(state, final_failure) && final_failure) return state.fatal_exit.load();
+
+  io.start();
+  server.start();
+  log::info("listening", {{"host", settings.listen_host}, {"port", server.port()}, {"version", version_string()},
+                          {"database", settings.database.empty() ? std::string("sqlite") : settings.database.substr(0, settings.database.find(':'))}});
+
+  // Until the database answers, keep trying in the background; /readyz says 503 meanwhile.
+  std::mutex wait_mutex;
+  std::condition_variable wait_cv;
+  std::thread bring_up;
+  if (!state.ready) {
+    bring_up = std::thread([&] {
+      auto pause = std::chrono::milliseconds(250);
+      while (!state.stopping) {
+        bool final = false;
+        if (try_bring_up(state, final)) return;
+        if (final) {
+          ::kill(::getpid(), SIGTERM);
+          return;
+        }
+        std::unique_lock lock(wait_mutex);
+        wait_cv.wait_for(lock, pause, [&] { return state.stopping.load(); });
+        pause = std::min(pause * 2, std::chrono::milliseconds(5000));
+      }
+    });
+  }
+
+  int received = 0;
+  sigwait(&signals, &received);
+  const auto started = std::chrono::steady_clock::now();
+  log::info("stopping", {{"signal", received == SIGTERM ? "SIGTERM" : "SIGINT"}});
+  state.draining = true;
+  {
+    std::lock_guard lock(wait_mutex);
+    state.stopping = true;
+  }
+  wait_cv.notify_all();
+  if (bring_up.joinable()) bring_up.join();
+
+  // Leave part of the budget for the bus and the database after the HTTP drain.
+  const auto budget = settings.drain_timeout;
+  server.drain(budget * 8 / 10);
+  if (state.bus) state.bus->stop(budget / 10);
+  io.release_work_guard();
+  io.stop();
+  io.join();
+  pool.stop();
+  const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+  log::info("stopped", {{"drain_ms", took.count()}});
+  return state.fatal_exit.load();
+}
+
+}  // namespace gh::app

@@ -1,0 +1,21 @@
+#pragma once
+// The composition root of `gatehouse serve` and `gatehouse migrate`: the only place that knows
+// every module. It opens the database, migrates, wires the contexts' routes and consumers into
+// the roles this process runs, serves, and drains on SIGTERM/SIGINT.
+#include <vector>
+
+#include "app/settings.hpp"
+#include "store/database.hpp"
+
+namespace gh::app {
+
+/// Every module's migrations, in the order they apply.
+std::vector<store::MigrationSet> all_migrations(const Settings& settings);
+
+/// `gatehouse serve`: runs until SIGTERM/SIGINT, then drains. Returns the process exit code.
+int run_server(const Settings& settings);
+
+/// `gatehouse migrate`: applies migrations and returns the exit code.
+int run_migrate(const Settings& settings);
+
+}  // namespace gh::app

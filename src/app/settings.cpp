@@ -1,0 +1,391 @@
+#include "app/settings.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <sstream>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <toml++/toml.h>
+
+#include "core/log.hpp"
+
+extern char** environ;
+
+namespace gh::app {
+namespace {
+
+using Setter = std::function<Result<void>(Settings&, const std::vector<std::string>&)>;
+
+/// One setting known to flags, environment and file alike.
+struct Option {
+  std::string name;  ///< flag name without dashes; env GATEHOUSE_<NAME>; file key name or name_with_underscores
+  std::string help;
+  bool repeatable = false;
+  bool boolean = false;
+  Setter set;
+};
+
+Error invalid(const std::string& name, const std::string& value, const std::string& why) {
+  return bad_input("bad_configuration", fmt::format("invalid value for {}: '{}' ({})", name, value, why));
+}
+
+Result<std::uint64_t> parse_uint(const std::string& name, const std::string& v, std::uint64_t lo, std::uint64_t hi) {
+  if (v.empty() || !std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; }) || v.size() > 18) {
+    return invalid(name, v, "expected a whole number");
+  }
+  const auto n = std::stoull(v);
+  if (n < lo || n > hi) return invalid(name, v, fmt::format("expected {}..{}", lo, hi));
+  return n;
+}
+
+Result<double> parse_positive(const std::string& name, const std::string& v) {
+  try {
+    std::size_t used = 0;
+    const double d = std::stod(v, &used);
+    if (used != v.size() || !std::isfinite(d) || d <= 0) return invalid(name, v, "expected a positive number");
+    return d;
+  } catch (const std::exception&) {
+    return invalid(name, v, "expected a positive number");
+  }
+}
+
+Result<bool> parse_bool(const std::string& name, const std::string& v) {
+  if (v == "true" || v == "1" || v == "yes" || v == "on") return true;
+  if (v == "false" || v == "0" || v == "no" || v == "off") return false;
+  return invalid(name, v, "expected true or false");
+}
+
+std::vector<std::string> split_list(const std::string& v) {
+  std::vector<std::string> out;
+  std::stringstream ss(v);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    item.erase(0, item.find_first_not_of(' '));
+    item.erase(item.find_last_not_of(' ') + 1);
+    if (!item.empty()) out.push_back(item);
+  }
+  return out;
+}
+
+Setter scalar(std::function<Result<void>(Settings&, const std::string&)> f) {
+  return [f](Settings& s, const std::vector<std::string>& values) -> Result<void> {
+    return f(s, values.back());
+  };
+}
+
+Setter count_setting(const std::string& name, std::size_t Settings::*field, std::uint64_t lo, std::uint64_t hi) {
+  return scalar([=](Settings& s, const std::string& v) -> Result<void> {
+    auto n = parse_uint(name, v, lo, hi);
+    if (!n) return n.error();
+    s.*field = static_cast<std::size_t>(*n);
+    return ok();
+  });
+}
+
+Setter millis_setting(const std::string& name, std::chrono::milliseconds Settings::*field) {
+  return scalar([=](Settings& s, const std::string& v) -> Result<void> {
+    auto n = parse_uint(name, v, 1, 86'400'000);
+    if (!n) return n.error();
+    s.*field = std::chrono::milliseconds(static_cast<std::int64_t>(*n));
+    return ok();
+  });
+}
+
+Setter bool_setting(const std::string& name, bool Settings::*field) {
+  return scalar([=](Settings& s, const std::string& v) -> Result<void> {
+    auto b = parse_bool(name, v);
+    if (!b) return b.error();
+    s.*field = *b;
+    return ok();
+  });
+}
+
+Result<void> set_listen(Settings& s, const std::string& v) {
+  const auto colon = v.rfind(':');
+  if (colon == std::string::npos || colon == 0) return invalid("listen", v, "expected HOST:PORT");
+  std::string host = v.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  auto port = parse_uint("listen", v.substr(colon + 1), 0, 65535);
+  if (!port) return port.error();
+  s.listen_host = host;
+  s.listen_port = static_cast<std::uint16_t>(*port);
+  return ok();
+}
+
+Result<void> set_database(Settings& s, const std::string& v) {
+  if (v.rfind("sqlite:", 0) == 0 && v.size() > 7) {
+    s.database = v;
+    return ok();
+  }
+  if (v.rfind("postgres://", 0) == 0 || v.rfind("postgresql://", 0) == 0) {
+    s.database = v;
+    return ok();
+  }
+  return invalid("database", v.substr(0, v.find("://") == std::string::npos ? v.size() : v.find("://") + 3),
+                 "expected sqlite:PATH or postgres://...");
+}
+
+Result<void> set_chains(Settings& s, const std::vector<std::string>& values) {
+  s.chains.clear();
+  for (const auto& raw : values) {
+    for (const auto& v : split_list(raw)) {
+      const auto eq = v.find('=');
+      if (eq == std::string::npos) return invalid("chain", v, "expected ID=RPC_URL");
+      auto id = parse_uint("chain", v.substr(0, eq), 1, (1ULL << 53));
+      if (!id) return id.error();
+      const auto url = v.substr(eq + 1);
+      if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0) {
+        return invalid("chain", v, "the RPC URL must be http:// or https://");
+      }
+      s.chains[*id] = url;
+    }
+  }
+  return ok();
+}
+
+Result<void> set_roles(Settings& s, const std::vector<std::string>& values) {
+  std::set<Role> roles;
+  for (const auto& raw : values) {
+    for (const auto& r : split_list(raw)) {
+      if (r == "api") roles.insert(Role::api);
+      else if (r == "gateway") roles.insert(Role::gateway);
+      else if (r == "worker") roles.insert(Role::worker);
+      else if (r == "indexer") roles.insert(Role::indexer);
+      else if (r == "jobs") roles.insert(Role::jobs);
+      else return invalid("roles", r, "roles are api, gateway, worker, indexer, jobs");
+    }
+  }
+  if (roles.empty()) return invalid("roles", "", "at least one role");
+  s.roles = roles;
+  return ok();
+}
+
+std::vector<Option> options() {
+  return {
+      {"listen", "HOST:PORT to listen on (port 0 picks a free one)", false, false, scalar(set_listen)},
+      {"data-dir", "directory of the embedded SQLite database", false, false,
+       scalar([](Settings& s, const std::string& v) -> Result<void> {
+         if (v.empty()) return invalid("data-dir", v, "must not be empty");
+         s.data_dir = v;
+         return ok();
+       })},
+      {"database", "sqlite:PATH or postgres://... (overrides data-dir)", false, false, scalar(set_database)},
+      {"redis", "redis://HOST:PORT, for several nodes", false, false,
+       scalar([](Settings& s, const std::string& v) -> Result<void> {
+         if (v.rfind("redis://", 0) != 0) return invalid("redis", v, "expected redis://HOST:PORT");
+         s.redis = v;
+         return ok();
+       })},
+      {"chain", "ID=RPC_URL of a chain to serve (repeatable)", true, false, set_chains},
+      {"log-level", "debug, info, warn, error or off", false, false,
+       scalar([](Settings& s, const std::string& v) -> Result<void> {
+         log::Level level{};
+         if (!log::parse_level(v, level)) return invalid("log-level", v, "expected debug, info, warn, error or off");
+         s.log_level = v;
+         return ok();
+       })},
+      {"siwe-domain", "domain accepted in sign-in messages (repeatable)", true, false,
+       [](Settings& s, const std::vector<std::string>& values) -> Result<void> {
+         s.siwe_domains.clear();
+         for (const auto& raw : values) {
+           for (const auto& d : split_list(raw)) s.siwe_domains.push_back(d);
+         }
+         return ok();
+       }},
+      {"roles", "comma-separated roles: api,gateway,worker,indexer,jobs", true, false, set_roles},
+      {"io-threads", "threads running network I/O", false, false, count_setting("io-threads", &Settings::io_threads, 1, 64)},
+      {"blocking-threads", "threads for database and CPU-heavy work", false, false,
+       count_setting("blocking-threads", &Settings::blocking_threads, 1, 256)},
+      {"blocking-queue", "blocking jobs allowed to wait before requests get 503", false, false,
+       count_setting("blocking-queue", &Settings::blocking_queue, 1, 1'000'000)},
+      {"db-pool-size", "database connections (SQLite: readers)", false, false,
+       count_setting("db-pool-size", &Settings::db_pool_size, 1, 512)},
+      {"max-body-bytes", "largest request body accepted", false, false,
+       count_setting("max-body-bytes", &Settings::max_body_bytes, 1024, 64 * 1024 * 1024)},
+      {"max-header-bytes", "largest request head accepted", false, false,
+       count_setting("max-header-bytes", &Settings::max_header_bytes, 1024, 1024 * 1024)},
+      {"max-connections", "open connections at most", false, false,
+       count_setting("max-connections", &Settings::max_connections, 1, 1'000'000)},
+      {"rate-limit", "requests per second per client IP, sustained", false, false,
+       scalar([](Settings& s, const std::string& v) -> Result<void> {
+         auto d = parse_positive("rate-limit", v);
+         if (!d) return d.error();
+         s.rate_limit_per_ip = *d;
+         return ok();
+       })},
+      {"rate-burst", "requests per client IP in a burst", false, false,
+       scalar([](Settings& s, const std::string& v) -> Result<void> {
+         auto d = parse_positive("rate-burst", v);
+         if (!d) return d.error();
+         s.rate_burst_per_ip = *d;
+         return ok();
+       })},
+      {"idle-timeout-ms", "how long a keep-alive connection may wait for its next request", false, false,
+       millis_setting("idle-timeout-ms", &Settings::idle_timeout)},
+      {"request-timeout-ms", "how long a client may take to send a request or read a response", false, false,
+       millis_setting("request-timeout-ms", &Settings::request_timeout)},
+      {"drain-timeout-ms", "how long a stop may wait for in-flight work", false, false,
+       millis_setting("drain-timeout-ms", &Settings::drain_timeout)},
+      {"trust-forwarded-for", "take client IPs from X-Forwarded-For (behind a trusted proxy only)", false, true,
+       bool_setting("trust-forwarded-for", &Settings::trust_forwarded_for)},
+      {"access-log", "one JSON log line per request", false, true, bool_setting("access-log", &Settings::access_log)},
+      {"test-hooks", "expose /v1/_test/* endpoints for the integration tests (never in production)", false, true,
+       bool_setting("test-hooks", &Settings::test_hooks)},
+  };
+}
+
+std::string env_name(const std::string& option) {
+  std::string out = "GATEHOUSE_";
+  for (char c : option) out += c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::string file_key(const std::string& option) {
+  std::string out = option;
+  std::replace(out.begin(), out.end(), '-', '_');
+  return out;
+}
+
+Result<std::vector<std::string>> toml_values(const std::string& key, const toml::node& node) {
+  auto scalar_text = [&](const toml::node& n) -> std::optional<std::string> {
+    if (auto s = n.value<std::string>()) return *s;
+    if (n.is_boolean()) return *n.value<bool>() ? std::string("true") : std::string("false");
+    if (n.is_integer()) return std::to_string(*n.value<std::int64_t>());
+    if (n.is_floating_point()) return fmt::format("{}", *n.value<double>());
+    return std::nullopt;
+  };
+  std::vector<std::string> out;
+  if (const auto* arr = node.as_array()) {
+    for (const auto& item : *arr) {
+      auto text = scalar_text(item);
+      if (!text) return bad_input("bad_configuration", "config key '" + key + "' must hold strings, numbers or booleans");
+      out.push_back(*text);
+    }
+    return out;
+  }
+  if (const auto* table = node.as_table()) {
+    // chain = { 1 = "http://..." } is the natural TOML for a map.
+    for (const auto& [k, v] : *table) {
+      auto text = scalar_text(v);
+      if (!text) return bad_input("bad_configuration", "config key '" + key + "' must map to strings");
+      out.push_back(std::string(k.str()) + "=" + *text);
+    }
+    return out;
+  }
+  auto text = scalar_text(node);
+  if (!text) return bad_input("bad_configuration", "config key '" + key + "' has an unsupported type");
+  out.push_back(*text);
+  return out;
+}
+
+}  // namespace
+
+std::string Settings::database_url() const {
+  if (!database.empty()) return database;
+  return "sqlite:" + data_dir + "/gatehouse.db";
+}
+
+std::map<std::string, std::string> environment_map() {
+  std::map<std::string, std::string> out;
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    std::string kv(*e);
+    const auto eq = kv.find('=');
+    if (eq != std::string::npos) out.emplace(kv.substr(0, eq), kv.substr(eq + 1));
+  }
+  return out;
+}
+
+Result<Command> parse_command_line(int argc, const char* const* argv, const std::map<std::string, std::string>& env) {
+  const auto table = options();
+  CLI::App cli{"gatehouse: a self-hostable backend for Web3 communities", "gatehouse"};
+  cli.require_subcommand(0, 1);
+  std::string config_file;
+  cli.add_option("--config", config_file, "TOML file with settings (keys as the flags, with _ for -)");
+  std::map<std::string, std::vector<std::string>> flag_values;
+  std::map<std::string, bool> flag_bools;
+  for (const auto& o : table) {
+    const std::string flag = "--" + o.name;
+    const std::string help = o.help + " [env " + env_name(o.name) + "]";
+    if (o.boolean) {
+      cli.add_flag(flag, flag_bools[o.name], help);
+    } else if (o.repeatable) {
+      cli.add_option(flag, flag_values[o.name], help)->take_all()->allow_extra_args(false);
+    } else {
+      cli.add_option(flag, flag_values[o.name], help)->expected(1)->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+    }
+  }
+  auto* serve = cli.add_subcommand("serve", "run the server (all roles unless --roles picks some)")->fallthrough();
+  auto* migrate = cli.add_subcommand("migrate", "apply database migrations and exit")->fallthrough();
+  auto* version = cli.add_subcommand("version", "print the version and exit");
+
+  Command command;
+  try {
+    cli.parse(argc, argv);
+  } catch (const CLI::CallForHelp&) {
+    command.name = "help";
+    command.help_text = cli.help();
+    return command;
+  } catch (const CLI::ParseError& e) {
+    std::string what = e.what();
+    std::replace(what.begin(), what.end(), '\n', ' ');
+    return bad_input("bad_command_line", what);
+  }
+  if (serve->parsed()) command.name = "serve";
+  else if (migrate->parsed()) command.name = "migrate";
+  else if (version->parsed()) command.name = "version";
+  else {
+    command.name = "help";
+    command.help_text = cli.help();
+    return command;
+  }
+
+  Settings& s = command.settings;
+  // 1. The file (--config, else GATEHOUSE_CONFIG).
+  if (config_file.empty()) {
+    if (auto it = env.find("GATEHOUSE_CONFIG"); it != env.end()) config_file = it->second;
+  }
+  if (!config_file.empty()) {
+    toml::table doc;
+    try {
+      doc = toml::parse_file(config_file);
+    } catch (const toml::parse_error& e) {
+      const auto& src = e.source();
+      return bad_input("bad_configuration",
+                       fmt::format("cannot read config file {}: {} (line {})", config_file, e.description(),
+                                   src.begin.line));
+    }
+    for (const auto& [key, node] : doc) {
+      const std::string k(key.str());
+      auto it = std::find_if(table.begin(), table.end(), [&](const Option& o) { return file_key(o.name) == k || o.name == k; });
+      if (it == table.end()) return bad_input("bad_configuration", fmt::format("unknown key '{}' in config file {}", k, config_file));
+      auto values = toml_values(k, node);
+      if (!values) return values.error();
+      if (auto r = it->set(s, *values); !r) return r.error();
+    }
+  }
+  // 2. The environment.
+  for (const auto& o : table) {
+    if (auto it = env.find(env_name(o.name)); it != env.end()) {
+      if (auto r = o.set(s, {it->second}); !r) {
+        Error e = r.error();
+        e.message += " from " + env_name(o.name);
+        return e;
+      }
+    }
+  }
+  // 3. The flags.
+  for (const auto& o : table) {
+    auto* opt = cli.get_option("--" + o.name);
+    if (opt->count() == 0) continue;
+    const std::vector<std::string> values =
+        o.boolean ? std::vector<std::string>{flag_bools[o.name] ? "true" : "false"} : flag_values[o.name];
+    if (auto r = o.set(s, values); !r) return r.error();
+  }
+  return command;
+}
+
+}  // namespace gh::app

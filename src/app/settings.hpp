@@ -1,0 +1,67 @@
+#pragma once
+// The server's settings: defaults, then the TOML file named by --config (or GATEHOUSE_CONFIG),
+// then GATEHOUSE_<NAME> environment variables, then command-line flags — each later source
+// overriding the earlier (API.md "Command line and configuration"). Every value is validated;
+// a bad one is a one-line reason and exit code 2.
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "core/result.hpp"
+
+namespace gh::app {
+
+/// The roles one process can run (API.md: api, gateway, worker, indexer, jobs).
+enum class Role { api, gateway, worker, indexer, jobs };
+
+/// Everything `serve` and `migrate` need.
+struct Settings {
+  std::string listen_host = "127.0.0.1";
+  std::uint16_t listen_port = 8080;
+  std::string data_dir = "./var";
+  std::string database;  ///< empty: sqlite:<data_dir>/gatehouse.db
+  std::string redis;
+  std::map<std::uint64_t, std::string> chains;  ///< chain id -> JSON-RPC URL
+  std::string log_level = "info";
+  std::vector<std::string> siwe_domains;
+  std::set<Role> roles{Role::api, Role::gateway, Role::worker, Role::indexer, Role::jobs};
+  std::size_t io_threads = 2;
+  std::size_t blocking_threads = 8;
+  std::size_t blocking_queue = 1024;
+  std::size_t db_pool_size = 8;
+  std::size_t max_body_bytes = 1024 * 1024;
+  std::size_t max_header_bytes = 16 * 1024;
+  std::size_t max_connections = 10'000;
+  double rate_limit_per_ip = 50.0;  ///< requests per second, sustained
+  double rate_burst_per_ip = 100.0;
+  std::chrono::milliseconds idle_timeout{60'000};
+  std::chrono::milliseconds request_timeout{30'000};
+  std::chrono::milliseconds drain_timeout{10'000};
+  bool trust_forwarded_for = false;
+  bool access_log = true;
+  bool test_hooks = false;  ///< exposes /v1/_test/* for the integration tests; never in production
+
+  /// The database URL actually used.
+  std::string database_url() const;
+  /// True when this process runs the role.
+  bool has(Role role) const { return roles.count(role) > 0; }
+};
+
+/// The parsed command line.
+struct Command {
+  std::string name;  ///< "serve", "migrate", "version", "help"
+  Settings settings;
+  std::string help_text;
+};
+
+/// Parses argv and the environment into a command; the error message is one line for exit 2.
+Result<Command> parse_command_line(int argc, const char* const* argv, const std::map<std::string, std::string>& env);
+
+/// The process environment as a map.
+std::map<std::string, std::string> environment_map();
+
+}  // namespace gh::app

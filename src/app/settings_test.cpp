@@ -1,0 +1,96 @@
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "app/settings.hpp"
+
+namespace gh::app {
+namespace {
+
+Result<Command> parse(std::vector<const char*> args, std::map<std::string, std::string> env = {}) {
+  args.insert(args.begin(), "gatehouse");
+  return parse_command_line(static_cast<int>(args.size()), args.data(), env);
+}
+
+std::string write_file(const std::string& name, const std::string& content) {
+  const auto path = ::testing::TempDir() + name;
+  std::ofstream(path) << content;
+  return path;
+}
+
+TEST(Settings, DefaultsMatchTheApiContract) {
+  auto c = parse({"serve"});
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->name, "serve");
+  EXPECT_EQ(c->settings.listen_host, "127.0.0.1");
+  EXPECT_EQ(c->settings.listen_port, 8080);
+  EXPECT_EQ(c->settings.database_url(), "sqlite:./var/gatehouse.db");
+  EXPECT_TRUE(c->settings.has(Role::worker));
+}
+
+TEST(Settings, FlagBeatsEnvironmentBeatsFileBeatsDefault) {
+  const auto file = write_file("precedence.toml", "listen = \"127.0.0.1:1111\"\nlog_level = \"warn\"\ndata_dir = \"/f\"\n");
+  auto c = parse({"serve", "--config", file.c_str(), "--listen", "127.0.0.1:3333"},
+                 {{"GATEHOUSE_LISTEN", "127.0.0.1:2222"}, {"GATEHOUSE_LOG_LEVEL", "error"}});
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->settings.listen_port, 3333);  // flag
+  EXPECT_EQ(c->settings.log_level, "error");  // environment over file
+  EXPECT_EQ(c->settings.data_dir, "/f");      // file over default
+  c = parse({"serve"}, {{"GATEHOUSE_CONFIG", file}});
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->settings.listen_port, 1111);
+}
+
+TEST(Settings, RepeatableAndListValues) {
+  const auto file = write_file("chains.toml", "[chain]\n1 = \"https://rpc.example\"\n");
+  auto c = parse({"serve", "--config", file.c_str(), "--siwe-domain", "a.example", "--siwe-domain", "b.example",
+                  "--roles", "api,worker"});
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->settings.chains.at(1), "https://rpc.example");
+  EXPECT_EQ(c->settings.siwe_domains.size(), 2u);
+  EXPECT_TRUE(c->settings.has(Role::api));
+  EXPECT_FALSE(c->settings.has(Role::indexer));
+  c = parse({"serve", "--chain", "31337=http://127.0.0.1:8545", "--chain", "1=https://x"});
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->settings.chains.size(), 2u);
+}
+
+TEST(Settings, BadInputIsOneLineNamingTheProblem) {
+  struct Case {
+    std::vector<const char*> args;
+    std::map<std::string, std::string> env;
+    std::string needle;
+  };
+  const auto bad_toml = write_file("bad.toml", "listen = \n");
+  const auto unknown_key = write_file("unknown.toml", "lisen = \"x\"\n");
+  const std::vector<Case> cases = {
+      {{"serve", "--nope"}, {}, "--nope"},
+      {{"serve", "--listen", "nocolon"}, {}, "listen"},
+      {{"serve", "--listen", "127.0.0.1:70000"}, {}, "listen"},
+      {{"serve", "--io-threads", "0"}, {}, "io-threads"},
+      {{"serve", "--io-threads", "two"}, {}, "io-threads"},
+      {{"serve", "--database", "mysql://x"}, {}, "database"},
+      {{"serve", "--roles", "api,cook"}, {}, "roles"},
+      {{"serve", "--chain", "abc=http://x"}, {}, "chain"},
+      {{"serve", "--chain", "1=ftp://x"}, {}, "chain"},
+      {{"serve", "--log-level", "loud"}, {}, "log-level"},
+      {{"serve"}, {{"GATEHOUSE_RATE_LIMIT", "-1"}}, "GATEHOUSE_RATE_LIMIT"},
+      {{"serve", "--config", bad_toml.c_str()}, {}, "bad.toml"},
+      {{"serve", "--config", unknown_key.c_str()}, {}, "lisen"},
+      {{"serve", "--config", "/nonexistent/gatehouse.toml"}, {}, "gatehouse.toml"},
+  };
+  for (const auto& c : cases) {
+    auto r = parse(c.args, c.env);
+    ASSERT_FALSE(r) << c.needle;
+    EXPECT_NE(r.error().message.find(c.needle), std::string::npos) << r.error().message;
+    EXPECT_EQ(r.error().message.find('\n'), std::string::npos) << r.error().message;
+  }
+}
+
+TEST(Settings, UnrelatedEnvironmentIsIgnored) {
+  auto c = parse({"serve"}, {{"GATEHOUSE_TEST_POSTGRES_URL", "postgres://x"}, {"PATH", "/bin"}});
+  EXPECT_TRUE(c);
+}
+
+}  // namespace
+}  // namespace gh::app
