@@ -1,0 +1,142 @@
+// Process lifecycle through the real binary: draining on SIGTERM/SIGINT, readiness while the
+// database is away, events surviving SIGKILL between commit and dispatch (and during apply), and
+// two servers migrating one PostgreSQL at once.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startServer, freshDatabase, backends, rawExchange, sleep, errorOf } from './lib/harness.mjs';
+
+for (const signal of ['SIGTERM', 'SIGINT']) {
+  test(`${signal} drains: in-flight requests finish, idle connections close, exit 0`, async () => {
+    const db = freshDatabase('sqlite');
+    const server = await startServer([...db.flags, '--test-hooks']);
+    try {
+      const slow = fetch(`${server.url}/v1/_test/sleep?ms=1500`).then(async (r) => ({ status: r.status, body: await r.json() }));
+      const idle = rawExchange(server.port, 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n', { timeoutMs: 8000 });
+      await sleep(300);
+      const stoppedAt = Date.now();
+      server.proc.kill(signal);
+      const idleResult = await idle;
+      assert.match(idleResult.received, /HTTP\/1\.1 200 OK/);
+      assert.equal(idleResult.closedByServer, true);
+      assert.ok(Date.now() - stoppedAt < 1000, 'an idle keep-alive connection is closed at once');
+      const slowResult = await slow;
+      assert.equal(slowResult.status, 200);
+      assert.equal(slowResult.body.slept_ms, 1500);
+      const exit = await server.exited;
+      assert.equal(exit.code, 0);
+      assert.ok(Date.now() - stoppedAt < 10_000);
+      assert.ok(server.lines.some((l) => l.msg === 'stopped'));
+      await assert.rejects(fetch(`${server.url}/healthz`));
+    } finally {
+      await server.stop('SIGKILL');
+      db.drop();
+    }
+  });
+}
+
+test('readyz is 503 until the database is reachable; healthz stays 200', async () => {
+  const server = await startServer(['--database', 'postgres://postgres@127.0.0.1:1/nothing?connect_timeout=1'], { expectReady: false });
+  try {
+    assert.equal((await fetch(`${server.url}/healthz`)).status, 200);
+    const r = await fetch(`${server.url}/readyz`);
+    assert.equal(r.status, 503);
+    assert.equal((await errorOf(r)).code, 'not_ready');
+    await server.waitForLog((l) => l.msg === 'database not ready; retrying');
+  } finally {
+    const exit = await server.stop();
+    assert.equal(exit.code, 0);
+  }
+});
+
+async function effects(server) {
+  const r = await fetch(`${server.url}/v1/_test/effects`);
+  assert.equal(r.status, 200);
+  return (await r.json()).effects;
+}
+
+async function waitEffects(server, count, timeoutMs = 15_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const list = await effects(server);
+    if (list.length >= count) return list;
+    if (Date.now() > deadline) throw new Error(`only ${list.length} effects`);
+    await sleep(50);
+  }
+}
+
+for (const backend of backends()) {
+  test(`an event committed before a SIGKILL is delivered once after restart (${backend})`, async () => {
+    const db = freshDatabase(backend);
+    try {
+      // No worker role: the event is committed but nothing dispatches it.
+      let server = await startServer([...db.flags, '--test-hooks', '--roles', 'api']);
+      const r = await fetch(`${server.url}/v1/_test/events`, { method: 'POST', body: '{"n":1}' });
+      assert.equal(r.status, 201);
+      const { event_id } = await r.json();
+      assert.deepEqual(await effects(server), []);
+      server.proc.kill('SIGKILL');
+      assert.equal((await server.exited).signal, 'SIGKILL');
+
+      server = await startServer([...db.flags, '--test-hooks']);
+      let list = await waitEffects(server, 1);
+      assert.deepEqual(list, [{ event_id, n: 1, applied_count: 1 }]);
+      server.proc.kill('SIGKILL');
+      await server.exited;
+
+      // Another restart redelivers nothing.
+      server = await startServer([...db.flags, '--test-hooks']);
+      await sleep(500);
+      list = await effects(server);
+      assert.deepEqual(list, [{ event_id, n: 1, applied_count: 1 }]);
+      assert.equal((await server.stop()).code, 0);
+    } finally {
+      db.drop();
+    }
+  });
+
+  test(`a SIGKILL while a consumer applies an event leaves it applied exactly once (${backend})`, async () => {
+    const db = freshDatabase(backend);
+    try {
+      let server = await startServer([...db.flags, '--test-hooks'], { env: { GATEHOUSE_TEST_KILL_IN_APPLY: '1' } });
+      const r = await fetch(`${server.url}/v1/_test/events`, { method: 'POST', body: '{"n":2,"kill_during_apply":true}' });
+      assert.equal(r.status, 201);
+      const exit = await server.exited;
+      assert.equal(exit.signal, 'SIGKILL', 'the consumer killed the process inside its transaction');
+
+      server = await startServer([...db.flags, '--test-hooks']);
+      const list = await waitEffects(server, 1);
+      assert.equal(list.length, 1);
+      assert.equal(list[0].n, 2);
+      assert.equal(list[0].applied_count, 1);
+      assert.equal((await server.stop()).code, 0);
+    } finally {
+      db.drop();
+    }
+  });
+}
+
+if (backends().includes('postgres')) {
+  test('two servers starting at once on one PostgreSQL migrate it safely', async () => {
+    const db = freshDatabase('postgres');
+    try {
+      const [a, b] = await Promise.all([
+        startServer([...db.flags, '--test-hooks']),
+        startServer([...db.flags, '--test-hooks']),
+      ]);
+      assert.equal(db.query('SELECT count(*) FROM store_migrations'), '2');
+      const applied = [...a.lines, ...b.lines].filter((l) => l.msg === 'migration applied');
+      assert.equal(applied.length, 2, 'each migration applied by exactly one server');
+      // Both serve, and an event published through one is applied once.
+      const r = await fetch(`${a.url}/v1/_test/events`, { method: 'POST', body: '{"n":7}' });
+      assert.equal(r.status, 201);
+      const list = await waitEffects(b, 1);
+      await sleep(500);
+      assert.deepEqual((await effects(b)).map((e) => e.applied_count), [1]);
+      assert.equal(list[0].n, 7);
+      assert.equal((await a.stop()).code, 0);
+      assert.equal((await b.stop()).code, 0);
+    } finally {
+      db.drop();
+    }
+  });
+}
