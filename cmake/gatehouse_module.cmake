@@ -6,6 +6,7 @@
 #   foo_db_test.cpp -> db     (needs PostgreSQL started by scripts/test-services)
 #   foo_chain_test.cpp -> chain (needs anvil)
 #   foo_slow_test.cpp -> slow
+# Test names are prefixed with the module ("store.Backends/...") so `ctest -R ^store\.` picks one.
 # Each label gets its own test executable gh_<name>_<label>_tests, registered with
 # gtest_discover_tests and labelled so `ctest -L unit` runs the fast tier.
 function(gatehouse_module name)
@@ -40,7 +41,8 @@ function(gatehouse_module name)
       target_compile_definitions(${exe} PRIVATE GATEHOUSE_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
       gtest_discover_tests(${exe}
         DISCOVERY_TIMEOUT 60
-        PROPERTIES LABELS "${label};${name}" ENVIRONMENT "GATEHOUSE_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
+        TEST_PREFIX "${name}."
+        PROPERTIES LABELS "${label}" ENVIRONMENT "GATEHOUSE_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
     endif()
   endforeach()
 endfunction()
