@@ -1,0 +1,154 @@
+#include "eth/eip712.hpp"
+
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+
+#include "eth/hex.hpp"
+
+namespace gh::eth {
+namespace {
+
+// The example of EIP-712 (its reference implementation's Example.js and the EIP text).
+constexpr std::string_view mail_json = R"({
+  "types": {
+    "EIP712Domain": [{"name": "name", "type": "string"}, {"name": "version", "type": "string"},
+                     {"name": "chainId", "type": "uint256"}, {"name": "verifyingContract", "type": "address"}],
+    "Person": [{"name": "name", "type": "string"}, {"name": "wallet", "type": "address"}],
+    "Mail": [{"name": "from", "type": "Person"}, {"name": "to", "type": "Person"}, {"name": "contents", "type": "string"}]
+  },
+  "primaryType": "Mail",
+  "domain": {"name": "Ether Mail", "version": "1", "chainId": 1,
+             "verifyingContract": "0xCcCCccccCCCCcCCCCCCcCcCccCcCCCcCcccccccC"},
+  "message": {"from": {"name": "Cow", "wallet": "0xCD2a3d9F938E13CD947Ec05AbC7FE734Df8DD826"},
+              "to": {"name": "Bob", "wallet": "0xbBbBBBBbbBBBbbbBbbBbbbbBBbBbbbbBbBbbBBbB"},
+              "contents": "Hello, Bob!"}
+})";
+
+Eip712TypedData mail() {
+  auto parsed = parse_typed_data(boost::json::parse(mail_json));
+  EXPECT_TRUE(parsed) << parsed.error().message;
+  return *parsed;
+}
+
+std::string hex32(const gh::Result<Hash32>& h) { return h ? to_hex(h->view()) : "error: " + h.error().code; }
+
+TEST(Eip712, HashesTheMailExampleOfTheEip) {
+  const auto data = mail();
+  EXPECT_EQ(*eip712_encode_type(data.types, "Mail"), "Mail(Person from,Person to,string contents)Person(string name,address wallet)");
+  EXPECT_EQ(hex32(eip712_type_hash(data.types, "Mail")), "0xa0cedeb2dc280ba39b857546d74f5549c3a1d7bdc2dd96bf881f76108e23dac2");
+  EXPECT_EQ(hex32(eip712_hash_struct(data.types, "Mail", data.message)),
+            "0xc52c0ee5d84264471806290a3f2c4cecfc5490626bf912d01f240d7a274b371e");
+  EXPECT_EQ(hex32(eip712_domain_separator(data)), "0xf2cee375fa42b42143804025fc449deafd50cc031ca257e0b194a650a912090f");
+  EXPECT_EQ(hex32(eip712_digest(data)), "0xbe609aee343fb3c4b28e1df9e632fca64fcfaede20f02e86244efddf30957bd2");
+
+  // Without an EIP712Domain type the domain type is derived from the keys present.
+  auto derived = data;
+  derived.types.erase("EIP712Domain");
+  EXPECT_EQ(hex32(eip712_digest(derived)), "0xbe609aee343fb3c4b28e1df9e632fca64fcfaede20f02e86244efddf30957bd2");
+}
+
+TEST(Eip712, ReportsErrors) {
+  auto data = mail();
+  data.message.as_object().erase("contents");
+  EXPECT_EQ(hex32(eip712_digest(data)), "error: eip712_field_missing");
+
+  data = mail();
+  data.message.as_object()["from"].as_object()["wallet"] = "0xCD2a3d9F938E13CD947Ec05AbC7FE734Df8DD827";
+  EXPECT_EQ(hex32(eip712_digest(data)), "error: eip712_value_invalid");
+
+  data = mail();
+  data.types["Mail"].push_back({"extra", "Missing"});
+  EXPECT_EQ(hex32(eip712_digest(data)), "error: eip712_type_unknown");
+
+  data = mail();
+  data.types["Person"].push_back({"friend", "Mail[]"});
+  EXPECT_EQ(hex32(eip712_digest(data)), "error: eip712_types_invalid");
+
+  data = mail();
+  data.types["Person"].push_back({"name", "string"});
+  EXPECT_EQ(hex32(eip712_digest(data)), "error: eip712_types_invalid");
+
+  Eip712Types small{{"T", {{"a", "uint8"}, {"b", "int8"}, {"c", "bytes2"}, {"d", "uint8[2]"}}}};
+  const auto value = [](std::string_view json) { return boost::json::parse(json); };
+  EXPECT_TRUE(eip712_hash_struct(small, "T", value(R"({"a": 255, "b": "-128", "c": "0x0102", "d": [1, "0x2"]})")));
+  EXPECT_EQ(eip712_hash_struct(small, "T", value(R"({"a": 256, "b": 0, "c": "0x0102", "d": [1, 2]})")).error().code,
+            "eip712_value_invalid");
+  EXPECT_EQ(eip712_hash_struct(small, "T", value(R"({"a": 1, "b": -129, "c": "0x0102", "d": [1, 2]})")).error().code,
+            "eip712_value_invalid");
+  EXPECT_EQ(eip712_hash_struct(small, "T", value(R"({"a": 1, "b": 0, "c": "0x01", "d": [1, 2]})")).error().code,
+            "eip712_value_invalid");
+  EXPECT_EQ(eip712_hash_struct(small, "T", value(R"({"a": 1, "b": 0, "c": "0x0102", "d": [1]})")).error().code,
+            "eip712_value_invalid");
+  EXPECT_EQ(eip712_hash_struct(Eip712Types{{"T", {{"a", "uint7"}}}}, "T", value(R"({"a": 1})")).error().code,
+            "eip712_types_invalid");
+  EXPECT_FALSE(parse_typed_data(value(R"({"types": {}, "primaryType": "X", "domain": {}, "message": {}})")));
+  auto bad_domain = mail();
+  bad_domain.types.erase("EIP712Domain");
+  bad_domain.domain["color"] = "red";
+  EXPECT_EQ(hex32(eip712_digest(bad_domain)), "error: eip712_malformed");
+}
+
+
+// ---- conformance against ethers' TypedDataEncoder (tests/vectors/families/eip712.mjs) ---------
+
+boost::json::array vectors(std::string_view family, int count, std::string_view default_seed) {
+  const char* seed_env = std::getenv("GATEHOUSE_VECTOR_SEED");
+  const std::string seed = seed_env != nullptr ? seed_env : std::string(default_seed);
+  const std::string command = std::string("node ") + GATEHOUSE_SOURCE_DIR + "/tests/vectors/generate.mjs " +
+                              std::string(family) + " " + std::to_string(count) + " " + seed;
+  std::string out;
+  if (FILE* pipe = popen(command.c_str(), "r")) {
+    char buffer[65536];
+    std::size_t n = 0;
+    while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) out.append(buffer, n);
+    if (pclose(pipe) != 0) ADD_FAILURE() << command << " failed";
+  }
+  boost::system::error_code ec;
+  auto doc = boost::json::parse(out, ec);
+  if (ec || !doc.is_object()) {
+    ADD_FAILURE() << "generator output is not JSON: " << command;
+    return {};
+  }
+  return doc.as_object().at("cases").as_array();
+}
+
+TEST(Eip712Vectors, MatchEthersTypedDataEncoder) {
+  const auto cases = vectors("eip712", 1200, "712");
+  ASSERT_GE(cases.size(), 1000U);
+  std::map<std::string, int> seen;
+  for (const auto& item : cases) {
+    const auto& c = item.as_object();
+    const std::string context = boost::json::serialize(c).substr(0, 4000);
+    auto doc = parse_typed_data(c.at("doc"));
+    if (const auto* code = c.if_contains("code")) {
+      ++seen[std::string(code->as_string())];
+      gh::Result<Hash32> digest = doc ? eip712_digest(*doc) : gh::Result<Hash32>(doc.error());
+      ASSERT_FALSE(digest) << context;
+      EXPECT_EQ(digest.error().code, code->as_string()) << digest.error().message << "\n" << context;
+      continue;
+    }
+    ++seen["ok"];
+    ASSERT_TRUE(doc) << doc.error().message << "\n" << context;
+    auto encode_type = eip712_encode_type(doc->types, doc->primary_type);
+    ASSERT_TRUE(encode_type) << encode_type.error().message << "\n" << context;
+    EXPECT_EQ(*encode_type, c.at("encodeType").as_string()) << context;
+    EXPECT_EQ(hex32(eip712_type_hash(doc->types, doc->primary_type)), c.at("typeHash").as_string()) << context;
+    EXPECT_EQ(hex32(eip712_hash_struct(doc->types, doc->primary_type, doc->message)), c.at("hashStruct").as_string())
+        << context;
+    EXPECT_EQ(hex32(eip712_domain_separator(*doc)), c.at("domainSeparator").as_string()) << context;
+    EXPECT_EQ(hex32(eip712_digest(*doc)), c.at("digest").as_string()) << context;
+  }
+  EXPECT_GT(seen["ok"], 500);
+  EXPECT_GT(seen["eip712_value_invalid"], 50);
+  EXPECT_GT(seen["eip712_field_missing"], 20);
+  EXPECT_GT(seen["eip712_type_unknown"], 20);
+  EXPECT_GT(seen["eip712_types_invalid"], 20);
+}
+
+}  // namespace
+}  // namespace gh::eth
