@@ -23,3 +23,7 @@ std::string to_checksum(const Address& address);
 std::string to_lower_hex(const Address& address);
 
 }  // namespace gh::eth
+
+/// Lets Address key unordered containers (same hash as its bytes).
+template <>
+struct std::hash<gh::eth::Address> : std::hash<gh::eth::FixedBytes<20>> {};

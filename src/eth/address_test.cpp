@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <unordered_set>
 
 #include "eth/testing/vectors.hpp"
 
@@ -41,6 +42,13 @@ TEST(Address, SingleCaseTextIsAcceptedUnchecked) {
   EXPECT_EQ(*from_lower, *from_upper);
   EXPECT_EQ(to_checksum(*from_lower), "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed");
   EXPECT_TRUE(parse_address("0X5aaeb6053f3e94c9b9a09f33669435e7ef1beaed"));
+}
+
+TEST(Address, KeysUnorderedContainers) {
+  std::unordered_set<Address> seen;
+  for (const std::string_view example : k_eip55_examples) seen.insert(*parse_address(example));
+  EXPECT_EQ(seen.size(), std::size(k_eip55_examples));
+  EXPECT_TRUE(seen.contains(*parse_address("0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed")));
 }
 
 TEST(Address, RejectsMalformedText) {

@@ -5,6 +5,7 @@
 #include <compare>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string_view>
 #include <vector>
@@ -46,3 +47,14 @@ inline ByteView as_bytes(std::string_view s) noexcept {
 inline Bytes to_bytes(ByteView view) { return Bytes(view.begin(), view.end()); }
 
 }  // namespace gh::eth
+
+/// Lets FixedBytes (hashes, keys) key unordered containers. FNV-1a: chain data is attacker-chosen,
+/// but these maps are bounded by our own limits, and an address or hash is already uniform.
+template <std::size_t N>
+struct std::hash<gh::eth::FixedBytes<N>> {
+  std::size_t operator()(const gh::eth::FixedBytes<N>& value) const noexcept {
+    std::uint64_t h = 0xcbf29ce484222325ULL;
+    for (const std::uint8_t b : value.bytes) h = (h ^ b) * 0x100000001b3ULL;
+    return static_cast<std::size_t>(h);
+  }
+};

@@ -110,7 +110,7 @@ Address PrivateKey::address() const { return to_address(public_key()); }
 Signature sign_hash(const PrivateKey& key, const Hash32& hash) {
   secp256k1_ecdsa_recoverable_signature sig;
   // A null nonce function selects RFC 6979; libsecp256k1 always returns the low-s form.
-  if (secp256k1_ecdsa_sign_recoverable(context(), &sig, hash.data(), key.secret().data(), nullptr,
+  if (secp256k1_ecdsa_sign_recoverable(context(), &sig, hash.data(), key.m_secret.data(), nullptr,
                                        nullptr) != 1) {
     throw std::runtime_error("secp256k1_ecdsa_sign_recoverable failed");
   }

@@ -19,6 +19,15 @@ struct PublicKey : FixedBytes<64> {};
 /// The address of a public key: the last 20 bytes of keccak256(X || Y).
 Address to_address(const PublicKey& key) noexcept;
 
+/// A recoverable ECDSA signature over a 32-byte hash: r, s and the parity of R's y coordinate.
+struct Signature {
+  FixedBytes<32> r;
+  FixedBytes<32> s;
+  std::uint8_t y_parity = 0;  ///< 0 or 1
+  /// Field-wise equality.
+  bool operator==(const Signature&) const = default;
+};
+
 /// A secret key: a scalar in [1, n-1]. It has no text form and no stream operator so that it cannot
 /// reach logs; its memory is wiped on destruction.
 class PrivateKey {
@@ -37,21 +46,12 @@ class PrivateKey {
   PublicKey public_key() const;
   /// The matching account address.
   Address address() const;
-  /// The 32 secret bytes, for handing to the signer only.
-  ByteView secret() const noexcept { return ByteView(m_secret.data(), m_secret.size()); }
 
  private:
+  // The signer is the only code that reads the secret bytes; there is deliberately no accessor.
+  friend Signature sign_hash(const PrivateKey& key, const Hash32& hash);
   PrivateKey() = default;
   std::array<std::uint8_t, 32> m_secret{};
-};
-
-/// A recoverable ECDSA signature over a 32-byte hash: r, s and the parity of R's y coordinate.
-struct Signature {
-  FixedBytes<32> r;
-  FixedBytes<32> s;
-  std::uint8_t y_parity = 0;  ///< 0 or 1
-  /// Field-wise equality.
-  bool operator==(const Signature&) const = default;
 };
 
 /// Signs `hash` deterministically (RFC 6979) with low s. Throws std::runtime_error only if
