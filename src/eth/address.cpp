@@ -12,7 +12,7 @@ bool is_upper_hex_letter(char c) noexcept { return c >= 'A' && c <= 'F'; }
 }  // namespace
 
 gh::Result<Address> parse_address(std::string_view text) {
-  if (text.size() < 2 || text[0] != '0' || (text[1] != 'x' && text[1] != 'X')) {
+  if (text.size() < 2 || text[0] != '0' || text[1] != 'x') {
     return gh::bad_input("address_missing_prefix", "address must start with 0x");
   }
   const std::string_view digits = text.substr(2);

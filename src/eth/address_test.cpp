@@ -41,7 +41,8 @@ TEST(Address, SingleCaseTextIsAcceptedUnchecked) {
   ASSERT_TRUE(from_upper);
   EXPECT_EQ(*from_lower, *from_upper);
   EXPECT_EQ(to_checksum(*from_lower), "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed");
-  EXPECT_TRUE(parse_address("0X5aaeb6053f3e94c9b9a09f33669435e7ef1beaed"));
+  // Only the lowercase prefix, as ethers and the EIP write it.
+  EXPECT_EQ(parse_address("0X5aaeb6053f3e94c9b9a09f33669435e7ef1beaed").error().code, "address_missing_prefix");
 }
 
 TEST(Address, KeysUnorderedContainers) {

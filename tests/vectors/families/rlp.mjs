@@ -36,7 +36,7 @@ function randomTree(rng, depth, budget) {
 
 function newBudget(rng) {
   const huge = rng.chance(0.01);
-  return { huge, left: huge ? 70000 : 3000 };
+  return { huge, left: huge ? 70000 : 1500 };
 }
 
 function lengthBytes(n) {
