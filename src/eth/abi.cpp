@@ -128,7 +128,22 @@ gh::Error value_error(const AbiType& type, std::string_view what) {
   return gh::bad_input("abi_value_invalid", std::string(what) + " for " + type.canonical());
 }
 
-gh::Result<void> encode_tuple(const std::vector<AbiType>& types, const AbiValues& values, Bytes& out);
+// The member types of a tuple, or one element type repeated for an array, without copying types
+// once per element (an array may have as many elements as the data has words).
+class TypeList {
+ public:
+  explicit TypeList(const std::vector<AbiType>& members) : m_types(members.data()), m_count(members.size()) {}
+  TypeList(const AbiType& element, std::size_t count) : m_types(&element), m_count(count), m_repeated(true) {}
+  std::size_t size() const noexcept { return m_count; }
+  const AbiType& operator[](std::size_t i) const noexcept { return m_repeated ? *m_types : m_types[i]; }
+
+ private:
+  const AbiType* m_types;
+  std::size_t m_count;
+  bool m_repeated = false;
+};
+
+gh::Result<void> encode_tuple(const TypeList& types, const AbiValues& values, Bytes& out);
 
 gh::Result<void> encode_one(const AbiType& type, const AbiValue& value, Bytes& out) {
   using K = AbiType::Kind;
@@ -194,25 +209,24 @@ gh::Result<void> encode_one(const AbiType& type, const AbiValue& value, Bytes& o
       if (v == nullptr) return value_error(type, "expected an array");
       if (type.length && v->size() != *type.length) return value_error(type, "wrong number of elements");
       if (!type.length) put_word(out, U256(v->size()));
-      const std::vector<AbiType> element_types(v->size(), type.components.front());
-      return encode_tuple(element_types, *v, out);
+      return encode_tuple(TypeList(type.components.front(), v->size()), *v, out);
     }
     case K::tuple: {
       const auto* v = std::get_if<AbiValues>(&value.data);
       if (v == nullptr) return value_error(type, "expected a tuple");
-      return encode_tuple(type.components, *v, out);
+      return encode_tuple(TypeList(type.components), *v, out);
     }
   }
   return value_error(type, "unsupported type");
 }
 
-gh::Result<void> encode_tuple(const std::vector<AbiType>& types, const AbiValues& values, Bytes& out) {
+gh::Result<void> encode_tuple(const TypeList& types, const AbiValues& values, Bytes& out) {
   if (types.size() != values.size()) {
     return gh::bad_input("abi_value_invalid", "expected " + std::to_string(types.size()) + " values, got " +
                                                   std::to_string(values.size()));
   }
   std::size_t head_size = 0;
-  for (const auto& t : types) head_size += t.head_size();
+  for (std::size_t i = 0; i < types.size(); ++i) head_size += types[i].head_size();
   const std::size_t start = out.size();
   out.resize(start + head_size);
   std::size_t head = start;
@@ -265,11 +279,12 @@ class Decoder {
  public:
   explicit Decoder(ByteView data) : m_data(data) {}
 
-  gh::Result<AbiValues> tuple(const std::vector<AbiType>& types, std::size_t& pos, unsigned depth) {
+  gh::Result<AbiValues> tuple(const TypeList& types, std::size_t& pos, unsigned depth) {
     const std::size_t base = pos;
     AbiValues out;
     out.reserve(types.size());
-    for (const auto& t : types) {
+    for (std::size_t i = 0; i < types.size(); ++i) {
+      const AbiType& t = types[i];
       if (t.is_dynamic()) {
         auto offset = index(pos);
         if (!offset) return std::move(offset).error();
@@ -384,13 +399,12 @@ class Decoder {
           }
           count = static_cast<std::size_t>(*n);
         }
-        const std::vector<AbiType> element_types(count, type.components.front());
-        auto v = tuple(element_types, pos, depth);
+        auto v = tuple(TypeList(type.components.front(), count), pos, depth);
         if (!v) return std::move(v).error();
         return AbiValue::list(std::move(*v));
       }
       case K::tuple: {
-        auto v = tuple(type.components, pos, depth);
+        auto v = tuple(TypeList(type.components), pos, depth);
         if (!v) return std::move(v).error();
         return AbiValue::list(std::move(*v));
       }
@@ -612,14 +626,14 @@ gh::Result<AbiType> parse_abi_type(std::string_view text) {
 
 gh::Result<Bytes> abi_encode(const std::vector<AbiType>& types, const AbiValues& values) {
   Bytes out;
-  if (auto r = encode_tuple(types, values, out); !r) return std::move(r).error();
+  if (auto r = encode_tuple(TypeList(types), values, out); !r) return std::move(r).error();
   return out;
 }
 
 gh::Result<AbiValues> abi_decode(const std::vector<AbiType>& types, ByteView data) {
   Decoder decoder(data);
   std::size_t pos = 0;
-  return decoder.tuple(types, pos, 0);
+  return decoder.tuple(TypeList(types), pos, 0);
 }
 
 // ---- signatures, selectors, topics ---------------------------------------------------------------

@@ -4,10 +4,10 @@
 
 #include <boost/json.hpp>
 
-#include <cstdio>
-#include <cstdlib>
+#include <map>
 
 #include "eth/hex.hpp"
+#include "eth/testing/vectors.hpp"
 
 namespace gh::eth {
 namespace {
@@ -163,27 +163,6 @@ TEST(Abi, DecodesUniswapV2Swap) {
 
 // ---- conformance against ethers (tests/vectors/families/abi.mjs) ---------------------------------
 
-boost::json::array vectors(std::string_view family, int count, std::string_view default_seed) {
-  const char* seed_env = std::getenv("GATEHOUSE_VECTOR_SEED");
-  const std::string seed = seed_env != nullptr ? seed_env : std::string(default_seed);
-  const std::string command = std::string("node ") + GATEHOUSE_SOURCE_DIR + "/tests/vectors/generate.mjs " +
-                              std::string(family) + " " + std::to_string(count) + " " + seed;
-  std::string out;
-  if (FILE* pipe = popen(command.c_str(), "r")) {
-    char buffer[65536];
-    std::size_t n = 0;
-    while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) out.append(buffer, n);
-    if (pclose(pipe) != 0) ADD_FAILURE() << command << " failed";
-  }
-  boost::system::error_code ec;
-  auto doc = boost::json::parse(out, ec);
-  if (ec || !doc.is_object()) {
-    ADD_FAILURE() << "generator output is not JSON: " << command;
-    return {};
-  }
-  return doc.as_object().at("cases").as_array();
-}
-
 std::vector<AbiType> types_of(const boost::json::value& list) {
   std::vector<AbiType> out;
   for (const auto& t : list.as_array()) out.push_back(type(t.as_string()));
@@ -191,7 +170,10 @@ std::vector<AbiType> types_of(const boost::json::value& list) {
 }
 
 TEST(AbiVectors, MatchEthers) {
-  const auto cases = vectors("abi", 1500, "1");
+  const std::uint64_t seed = testing::vector_seed();
+  SCOPED_TRACE(testing::replay_hint("abi", seed));
+  const auto vectors = testing::run_vectors("abi", 1500, seed);
+  const auto& cases = testing::cases_of(vectors);
   ASSERT_GE(cases.size(), 1000U);
   std::map<std::string, int> seen;
   for (const auto& item : cases) {

@@ -4,11 +4,10 @@
 
 #include <boost/json.hpp>
 
-#include <cstdio>
-#include <cstdlib>
 #include <map>
 
 #include "eth/hex.hpp"
+#include "eth/testing/vectors.hpp"
 
 namespace gh::eth {
 namespace {
@@ -96,29 +95,11 @@ TEST(Eip712, ReportsErrors) {
 
 // ---- conformance against ethers' TypedDataEncoder (tests/vectors/families/eip712.mjs) ---------
 
-boost::json::array vectors(std::string_view family, int count, std::string_view default_seed) {
-  const char* seed_env = std::getenv("GATEHOUSE_VECTOR_SEED");
-  const std::string seed = seed_env != nullptr ? seed_env : std::string(default_seed);
-  const std::string command = std::string("node ") + GATEHOUSE_SOURCE_DIR + "/tests/vectors/generate.mjs " +
-                              std::string(family) + " " + std::to_string(count) + " " + seed;
-  std::string out;
-  if (FILE* pipe = popen(command.c_str(), "r")) {
-    char buffer[65536];
-    std::size_t n = 0;
-    while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) out.append(buffer, n);
-    if (pclose(pipe) != 0) ADD_FAILURE() << command << " failed";
-  }
-  boost::system::error_code ec;
-  auto doc = boost::json::parse(out, ec);
-  if (ec || !doc.is_object()) {
-    ADD_FAILURE() << "generator output is not JSON: " << command;
-    return {};
-  }
-  return doc.as_object().at("cases").as_array();
-}
-
 TEST(Eip712Vectors, MatchEthersTypedDataEncoder) {
-  const auto cases = vectors("eip712", 1200, "712");
+  const std::uint64_t seed = testing::vector_seed();
+  SCOPED_TRACE(testing::replay_hint("eip712", seed));
+  const auto vectors = testing::run_vectors("eip712", 1200, seed);
+  const auto& cases = testing::cases_of(vectors);
   ASSERT_GE(cases.size(), 1000U);
   std::map<std::string, int> seen;
   for (const auto& item : cases) {

@@ -1,5 +1,6 @@
 #include "eth/siwe.hpp"
 
+#include <algorithm>
 #include <array>
 
 #include "eth/hex.hpp"
@@ -588,6 +589,13 @@ gh::Result<void> validate_siwe(const SiweMessage& m, const SiweExpectations& exp
   }
   if (expect.nonce && m.nonce != *expect.nonce) {
     return gh::bad_input("siwe_nonce_mismatch", "the message's nonce is not the one issued");
+  }
+  if (expect.uri && m.uri != *expect.uri) {
+    return gh::bad_input("siwe_uri_mismatch", "the message is for another URI: " + m.uri);
+  }
+  if (!expect.chain_ids.empty() &&
+      std::find(expect.chain_ids.begin(), expect.chain_ids.end(), m.chain_id) == expect.chain_ids.end()) {
+    return gh::bad_input("siwe_chain_id_mismatch", "chain " + std::to_string(m.chain_id) + " is not accepted");
   }
   const SiweTime late = expect.now - expect.clock_skew;
   const SiweTime early = expect.now + expect.clock_skew;

@@ -63,6 +63,8 @@ struct SiweExpectations {
   std::optional<std::string> scheme;  ///< when set, the message's scheme must equal it
   std::optional<std::string> domain;  ///< when set, the message's domain must equal it
   std::optional<std::string> nonce;   ///< when set, the message's nonce must equal it
+  std::optional<std::string> uri;     ///< when set, the message's URI must equal it (siwe does not check)
+  std::vector<std::uint64_t> chain_ids;  ///< when not empty, the chain id must be one of them (siwe does not check)
   SiweTime now{};                     ///< the current time, supplied by the caller's clock
   std::chrono::milliseconds clock_skew{0};  ///< tolerance granted to both time bounds
   /// When set, a message issued longer ago than this (minus skew) is siwe_expired.
@@ -72,9 +74,10 @@ struct SiweExpectations {
 };
 
 /// Checks a parsed message against the expectations, in siwe's order: scheme
-/// (siwe_scheme_mismatch), domain (siwe_domain_mismatch), nonce (siwe_nonce_mismatch), expiration
-/// (siwe_expired, when now - skew >= expiration time), not-before (siwe_not_yet_valid, when
-/// now + skew < not before), then the issued-at checks. The signature is the caller's to verify.
+/// (siwe_scheme_mismatch), domain (siwe_domain_mismatch), nonce (siwe_nonce_mismatch), then ours:
+/// URI (siwe_uri_mismatch) and chain (siwe_chain_id_mismatch), then expiration (siwe_expired,
+/// when now - skew >= expiration time), not-before (siwe_not_yet_valid, when now + skew < not
+/// before), then the issued-at checks. The signature is the caller's to verify.
 gh::Result<void> validate_siwe(const SiweMessage& message, const SiweExpectations& expect);
 
 /// An RFC 3339 date-time as SiweMessage holds it, to milliseconds (fractions are truncated, like

@@ -2,7 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/json.hpp>
+
 #include <string>
+
+#include "eth/testing/vectors.hpp"
 
 namespace gh::eth {
 namespace {
@@ -162,6 +166,15 @@ TEST(Siwe, ValidatesBindingsAndTimes) {
   x.scheme = "https";
   EXPECT_EQ(fails(x), "siwe_scheme_mismatch");
   x = e;
+  x.uri = "https://service.invalid/login";
+  x.chain_ids = {10, 1};
+  EXPECT_EQ(fails(x), "ok");
+  x.uri = "https://service.invalid/";
+  EXPECT_EQ(fails(x), "siwe_uri_mismatch");
+  x = e;
+  x.chain_ids = {10};
+  EXPECT_EQ(fails(x), "siwe_chain_id_mismatch");
+  x = e;
   x.now = at("2021-09-30T16:25:24.500Z");  // the expiry, written with a +01:00 offset
   EXPECT_EQ(fails(x), "siwe_expired");
   x.now = at("2021-09-30T16:25:24.499Z");
@@ -210,40 +223,7 @@ TEST(Siwe, BuildChecksFields) {
   EXPECT_EQ(bad.error().code, "siwe_nonce_invalid");
 }
 
-}  // namespace
-}  // namespace gh::eth
-
 // ---- conformance against the siwe package (tests/vectors/families/siwe.mjs) ---------------------
-
-#include <boost/json.hpp>
-
-#include <cstdio>
-#include <cstdlib>
-
-namespace gh::eth {
-namespace {
-
-// Runs the reference generator; the eth test support will replace this local copy.
-boost::json::array siwe_vectors(int count) {
-  const char* seed_env = std::getenv("GATEHOUSE_VECTOR_SEED");
-  const std::string seed = seed_env != nullptr ? seed_env : "4361";
-  const std::string command = std::string("node ") + GATEHOUSE_SOURCE_DIR +
-                              "/tests/vectors/generate.mjs siwe " + std::to_string(count) + " " + seed;
-  std::string out;
-  if (FILE* pipe = popen(command.c_str(), "r")) {
-    char buffer[65536];
-    std::size_t n = 0;
-    while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) out.append(buffer, n);
-    if (pclose(pipe) != 0) ADD_FAILURE() << command << " failed";
-  }
-  boost::system::error_code ec;
-  auto doc = boost::json::parse(out, ec);
-  if (ec || !doc.is_object()) {
-    ADD_FAILURE() << "generator output is not JSON: " << command;
-    return {};
-  }
-  return doc.as_object().at("cases").as_array();
-}
 
 std::optional<std::string> opt_string(const boost::json::object& o, std::string_view key) {
   if (const auto* v = o.if_contains(key)) return std::string(v->as_string());
@@ -274,7 +254,10 @@ gh::Result<SiweMessage> fields_to_message(const boost::json::object& f) {
 }
 
 TEST(SiweVectors, MatchTheSiwePackage) {
-  const auto cases = siwe_vectors(1200);
+  const std::uint64_t seed = testing::vector_seed();
+  SCOPED_TRACE(testing::replay_hint("siwe", seed));
+  const auto vectors = testing::run_vectors("siwe", 1200, seed);
+  const auto& cases = testing::cases_of(vectors);
   ASSERT_GE(cases.size(), 1000U);
   int checked = 0;
   for (const auto& item : cases) {
