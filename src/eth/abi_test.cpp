@@ -5,6 +5,7 @@
 #include <boost/json.hpp>
 
 #include <map>
+#include <random>
 
 #include "eth/hex.hpp"
 #include "eth/testing/vectors.hpp"
@@ -159,6 +160,42 @@ TEST(Abi, DecodesUniswapV2Swap) {
   auto again = decode_event_log(*from_json, topics, data);
   ASSERT_TRUE(again);
   EXPECT_EQ((*again)[4].value, AbiValue::uint(2513456789));
+}
+
+TEST(Abi, RendersValuesAsJson) {
+  const auto t = type("(int16,address,bytes2,string,bool[])");
+  auto v = abi_value_from_json(t, boost::json::parse(
+      R"(["-300", "0xc02aaa39b223fe8d0a0e5c4f27ead9083c756cc2", "0xbeef", "hi", [true, false]])"));
+  ASSERT_TRUE(v) << v.error().message;
+  EXPECT_EQ(boost::json::serialize(abi_value_to_json(t, *v)),
+            R"(["-300","0xC02aaA39b223FE8D0A0e5C4F27eAD9083C756Cc2","0xbeef","hi",[true,false]])");
+  EXPECT_FALSE(abi_value_from_json(type("int8"), boost::json::parse("\"-129\"")));
+  EXPECT_FALSE(abi_value_from_json(type("uint8[2]"), boost::json::parse("[1]")));
+}
+
+// Random corruptions of valid encodings and type strings must fail cleanly (run under ASan/UBSan).
+TEST(Abi, SurvivesRandomInput) {
+  std::mt19937_64 rng(12345);
+  const std::vector<std::string> type_texts{"(uint8,(bool,string)[2])[]", "bytes[][3]", "(string,(bytes,uint256[])[])",
+                                            "int24[]", "address"};
+  for (int i = 0; i < 3000; ++i) {
+    std::string text = type_texts[rng() % type_texts.size()];
+    for (int k = static_cast<int>(rng() % 3); k >= 0; --k) {
+      text[rng() % text.size()] = "()[],0123456789abcdeintuyg "[rng() % 27];
+    }
+    (void)parse_abi_type(text);
+    (void)parse_abi_signature("f(" + text + " x)");
+  }
+  const auto types = parse_abi_signature("f((uint8,(bool,string)[2])[],bytes,int24[3])")->types();
+  Bytes data;
+  for (int i = 0; i < 3000; ++i) {
+    data.assign(32 * (rng() % 24), 0);
+    for (auto& b : data) b = (rng() % 4 == 0) ? static_cast<std::uint8_t>(rng()) : std::uint8_t{0};
+    for (std::size_t w = 0; w + 32 <= data.size(); w += 32) {
+      if (rng() % 3 == 0) data[w + 31] = static_cast<std::uint8_t>(32 * (rng() % 12));  // plausible offsets
+    }
+    (void)abi_decode(types, data);
+  }
 }
 
 // ---- conformance against ethers (tests/vectors/families/abi.mjs) ---------------------------------

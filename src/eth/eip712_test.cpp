@@ -5,6 +5,7 @@
 #include <boost/json.hpp>
 
 #include <map>
+#include <random>
 
 #include "eth/hex.hpp"
 #include "eth/testing/vectors.hpp"
@@ -92,6 +93,25 @@ TEST(Eip712, ReportsErrors) {
   EXPECT_EQ(hex32(eip712_digest(bad_domain)), "error: eip712_malformed");
 }
 
+
+// Random corruptions of the Mail document must fail cleanly or hash (run under ASan/UBSan).
+TEST(Eip712, SurvivesRandomInput) {
+  std::mt19937_64 rng(712);
+  const std::string alphabet = "[]0123456789{}\":,uintbytesPersonMail ";
+  int parsed_ok = 0;
+  for (int i = 0; i < 3000; ++i) {
+    std::string text(mail_json);
+    for (int k = static_cast<int>(rng() % 3); k >= 0; --k) text[rng() % text.size()] = alphabet[rng() % alphabet.size()];
+    boost::system::error_code ec;
+    auto json = boost::json::parse(text, ec);
+    if (ec) continue;
+    auto doc = parse_typed_data(json);
+    if (!doc) continue;
+    ++parsed_ok;
+    (void)eip712_digest(*doc);
+  }
+  EXPECT_GT(parsed_ok, 10);
+}
 
 // ---- conformance against ethers' TypedDataEncoder (tests/vectors/families/eip712.mjs) ---------
 

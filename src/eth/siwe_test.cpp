@@ -4,6 +4,7 @@
 
 #include <boost/json.hpp>
 
+#include <random>
 #include <string>
 
 #include "eth/testing/vectors.hpp"
@@ -194,6 +195,28 @@ TEST(Siwe, ValidatesBindingsAndTimes) {
   x = e;
   x.now = at("2021-09-30T16:25:00Z");
   EXPECT_EQ(fails(x), "siwe_not_yet_valid");  // issued in the future
+}
+
+// Random corruptions of a valid message must fail cleanly (run under ASan/UBSan).
+TEST(Siwe, SurvivesRandomInput) {
+  std::mt19937_64 rng(4361);
+  const std::string alphabet = "\n :/[]@%.-0123456789abcdefABCDEFxTZ\xff";
+  for (int i = 0; i < 5000; ++i) {
+    std::string text(eip_example);
+    for (int k = static_cast<int>(rng() % 4); k >= 0; --k) {
+      const std::size_t at = rng() % text.size();
+      switch (rng() % 3) {
+        case 0: text[at] = alphabet[rng() % alphabet.size()]; break;
+        case 1: text.erase(at, 1 + rng() % 8); break;
+        default: text.insert(at, 1, alphabet[rng() % alphabet.size()]); break;
+      }
+      if (text.empty()) break;
+    }
+    auto parsed = parse_siwe(text);
+    if (parsed) {
+      EXPECT_EQ(to_message(*parsed), text);
+    }
+  }
 }
 
 TEST(Siwe, ParsesRfc3339Times) {
