@@ -23,8 +23,8 @@ constexpr std::uint64_t max_index = 9007199254740991ULL;
 constexpr std::uint64_t max_inflation = 64;
 
 gh::Error type_error(std::string_view text, std::size_t pos, std::string_view what) {
-  return gh::bad_input("abi_type_invalid", std::string(what) + " at position " + std::to_string(pos) +
-                                               " of \"" + std::string(text.substr(0, 200)) + "\"");
+  return gh::bad_input("abi_type_invalid", std::string(what) + " at position " + std::to_string(pos) + " of \"" +
+                                               std::string(text.substr(0, 200)) + "\"");
 }
 
 bool is_ident_char(char c) {
@@ -43,10 +43,22 @@ std::optional<unsigned> small_number(std::string_view digits) {
 
 std::optional<AbiType> elementary(std::string_view name) {
   AbiType t;
-  if (name == "address") { t.kind = AbiType::Kind::address; return t; }
-  if (name == "bool") { t.kind = AbiType::Kind::bool_; return t; }
-  if (name == "string") { t.kind = AbiType::Kind::string; return t; }
-  if (name == "bytes") { t.kind = AbiType::Kind::bytes; return t; }
+  if (name == "address") {
+    t.kind = AbiType::Kind::address;
+    return t;
+  }
+  if (name == "bool") {
+    t.kind = AbiType::Kind::bool_;
+    return t;
+  }
+  if (name == "string") {
+    t.kind = AbiType::Kind::string;
+    return t;
+  }
+  if (name == "bytes") {
+    t.kind = AbiType::Kind::bytes;
+    return t;
+  }
   const auto sized = [&](std::string_view prefix, AbiType::Kind kind) -> std::optional<AbiType> {
     if (name.substr(0, prefix.size()) != prefix) return std::nullopt;
     const std::string_view rest = name.substr(prefix.size());
@@ -57,7 +69,10 @@ std::optional<AbiType> elementary(std::string_view name) {
       t.size = *n;
       return t;
     }
-    if (rest.empty()) { t.bits = 256; return t; }
+    if (rest.empty()) {
+      t.bits = 256;
+      return t;
+    }
     const auto n = small_number(rest);
     if (!n || *n < 8 || *n > 256 || *n % 8 != 0) return std::nullopt;
     t.bits = *n;
@@ -73,6 +88,8 @@ std::optional<AbiType> elementary(std::string_view name) {
 gh::Result<AbiType> parse_type_at(std::string_view text, std::size_t& pos, unsigned depth) {
   if (depth > max_type_depth) return type_error(text, pos, "types nested too deeply");
   AbiType type;
+  // ethers' human-readable form may spell a tuple "tuple(...)".
+  if (text.substr(pos, 6) == "tuple(") pos += 5;
   if (pos < text.size() && text[pos] == '(') {
     type.kind = AbiType::Kind::tuple;
     ++pos;
@@ -83,8 +100,14 @@ gh::Result<AbiType> parse_type_at(std::string_view text, std::size_t& pos, unsig
         auto member = parse_type_at(text, pos, depth + 1);
         if (!member) return member;
         type.components.push_back(std::move(*member));
-        if (pos < text.size() && text[pos] == ',') { ++pos; continue; }
-        if (pos < text.size() && text[pos] == ')') { ++pos; break; }
+        if (pos < text.size() && text[pos] == ',') {
+          ++pos;
+          continue;
+        }
+        if (pos < text.size() && text[pos] == ')') {
+          ++pos;
+          break;
+        }
         return type_error(text, pos, "expected ',' or ')'");
       }
     }
@@ -182,7 +205,8 @@ gh::Result<void> encode_one(const AbiType& type, const AbiValue& value, Bytes& o
     }
     case K::fixed_bytes: {
       const auto* v = std::get_if<Bytes>(&value.data);
-      if (v == nullptr || v->size() != type.size) return value_error(type, "expected exactly " + std::to_string(type.size) + " bytes");
+      if (v == nullptr || v->size() != type.size)
+        return value_error(type, "expected exactly " + std::to_string(type.size) + " bytes");
       out.insert(out.end(), v->begin(), v->end());
       out.insert(out.end(), word - v->size(), 0);
       return gh::ok();
@@ -222,8 +246,8 @@ gh::Result<void> encode_one(const AbiType& type, const AbiValue& value, Bytes& o
 
 gh::Result<void> encode_tuple(const TypeList& types, const AbiValues& values, Bytes& out) {
   if (types.size() != values.size()) {
-    return gh::bad_input("abi_value_invalid", "expected " + std::to_string(types.size()) + " values, got " +
-                                                  std::to_string(values.size()));
+    return gh::bad_input("abi_value_invalid",
+                         "expected " + std::to_string(types.size()) + " values, got " + std::to_string(values.size()));
   }
   std::size_t head_size = 0;
   for (std::size_t i = 0; i < types.size(); ++i) head_size += types[i].head_size();
@@ -256,11 +280,24 @@ bool valid_utf8(ByteView s) {
     std::size_t n = 0;
     std::uint32_t cp = 0;
     std::uint32_t min = 0;
-    if (c < 0x80) { ++i; continue; }
-    if ((c & 0xE0) == 0xC0) { n = 1; cp = c & 0x1Fu; min = 0x80; }
-    else if ((c & 0xF0) == 0xE0) { n = 2; cp = c & 0x0Fu; min = 0x800; }
-    else if ((c & 0xF8) == 0xF0) { n = 3; cp = c & 0x07u; min = 0x10000; }
-    else return false;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    if ((c & 0xE0) == 0xC0) {
+      n = 1;
+      cp = c & 0x1Fu;
+      min = 0x80;
+    } else if ((c & 0xF0) == 0xE0) {
+      n = 2;
+      cp = c & 0x0Fu;
+      min = 0x800;
+    } else if ((c & 0xF8) == 0xF0) {
+      n = 3;
+      cp = c & 0x07u;
+      min = 0x10000;
+    } else
+      return false;
     if (i + n >= s.size()) return false;
     for (std::size_t k = 1; k <= n; ++k) {
       const std::uint8_t cc = s[i + k];
@@ -307,8 +344,8 @@ class Decoder {
   gh::Result<ByteView> read(std::size_t& pos, std::uint64_t length) {
     const std::uint64_t aligned = (length + word - 1) / word * word;
     if (pos > m_data.size() || aligned > m_data.size() - pos) {
-      return gh::bad_input("abi_out_of_bounds", "data out of bounds: reading " + std::to_string(length) +
-                                                    " bytes at " + std::to_string(pos));
+      return gh::bad_input("abi_out_of_bounds", "data out of bounds: reading " + std::to_string(length) + " bytes at " +
+                                                    std::to_string(pos));
     }
     m_read += length;
     if (m_read > max_inflation * m_data.size()) {
@@ -445,7 +482,10 @@ gh::Result<AbiParam> parse_param(std::string_view full, std::string_view text) {
     std::size_t close = 0;
     for (std::size_t i = 0; i < text.size(); ++i) {
       if (text[i] == '(') ++depth;
-      if (text[i] == ')' && --depth == 0) { close = i; break; }
+      if (text[i] == ')' && --depth == 0) {
+        close = i;
+        break;
+      }
     }
     if (close == 0) return signature_error(full, "unbalanced parentheses");
     AbiType tuple;
@@ -541,7 +581,8 @@ gh::Result<AbiType> type_from_json(const boost::json::object& input, unsigned de
   const std::string suffixed = "()" + std::string(type_text.substr(5));
   std::size_t p = 0;
   auto shape = parse_type_at(suffixed, p, 0);
-  if (!shape || p != suffixed.size()) return gh::bad_input("abi_signature_invalid", "bad tuple type " + std::string(type_text));
+  if (!shape || p != suffixed.size())
+    return gh::bad_input("abi_signature_invalid", "bad tuple type " + std::string(type_text));
   AbiType* bottom = &*shape;
   while (bottom->kind == AbiType::Kind::array) bottom = &bottom->components.front();
   *bottom = std::move(tuple);
@@ -589,13 +630,20 @@ std::size_t AbiType::head_size() const noexcept {
 
 std::string AbiType::canonical() const {
   switch (kind) {
-    case Kind::uint_: return "uint" + std::to_string(bits);
-    case Kind::int_: return "int" + std::to_string(bits);
-    case Kind::address: return "address";
-    case Kind::bool_: return "bool";
-    case Kind::fixed_bytes: return "bytes" + std::to_string(size);
-    case Kind::bytes: return "bytes";
-    case Kind::string: return "string";
+    case Kind::uint_:
+      return "uint" + std::to_string(bits);
+    case Kind::int_:
+      return "int" + std::to_string(bits);
+    case Kind::address:
+      return "address";
+    case Kind::bool_:
+      return "bool";
+    case Kind::fixed_bytes:
+      return "bytes" + std::to_string(size);
+    case Kind::bytes:
+      return "bytes";
+    case Kind::string:
+      return "string";
     case Kind::array:
       return components.front().canonical() + "[" + (length ? std::to_string(*length) : std::string()) + "]";
     case Kind::tuple: {
@@ -712,8 +760,10 @@ gh::Result<AbiSignature> abi_signature_from_json(const boost::json::value& fragm
       if (!type) return std::move(type).error();
       AbiParam p;
       p.type = std::move(*type);
-      if (const auto* n = in.as_object().if_contains("name"); n != nullptr && n->is_string()) p.name = std::string(n->as_string());
-      if (const auto* ix = in.as_object().if_contains("indexed"); ix != nullptr && ix->is_bool()) p.indexed = ix->as_bool();
+      if (const auto* n = in.as_object().if_contains("name"); n != nullptr && n->is_string())
+        p.name = std::string(n->as_string());
+      if (const auto* ix = in.as_object().if_contains("indexed"); ix != nullptr && ix->is_bool())
+        p.indexed = ix->as_bool();
       sig.params.push_back(std::move(p));
     }
   }
@@ -733,7 +783,9 @@ gh::Result<FixedBytes<4>> function_selector(std::string_view signature) {
   return function_selector(*sig);
 }
 
-Hash32 event_topic(const AbiSignature& event) { return keccak256(std::string_view(event.canonical())); }
+Hash32 event_topic(const AbiSignature& event) {
+  return keccak256(std::string_view(event.canonical()));
+}
 
 gh::Result<Hash32> event_topic(std::string_view signature) {
   auto sig = parse_abi_signature(signature);
@@ -871,8 +923,8 @@ boost::json::value abi_value_to_json(const AbiType& type, const AbiValue& value)
   const auto& list = std::get<AbiValues>(value.data);
   for (std::size_t i = 0; i < list.size(); ++i) {
     const AbiType& member = type.kind == K::tuple && i < type.components.size() ? type.components[i]
-                            : !type.components.empty() ? type.components.front()
-                                                       : type;
+                            : !type.components.empty()                          ? type.components.front()
+                                                                                : type;
     out.push_back(abi_value_to_json(member, list[i]));
   }
   return out;

@@ -26,12 +26,12 @@ struct AbiType {
   /// The kind of type; arrays and tuples carry their element/component types.
   enum class Kind { uint_, int_, address, bool_, fixed_bytes, bytes, string, array, tuple };
 
-  Kind kind = Kind::uint_;                 ///< what the type is
-  unsigned bits = 256;                     ///< N of uintN/intN
-  unsigned size = 0;                       ///< N of bytesN
-  std::optional<std::size_t> length;       ///< array length, nullopt for T[]
-  std::vector<AbiType> components;         ///< tuple members, or the one element type of an array
-  std::vector<std::string> names;          ///< tuple member names when known (may be empty)
+  Kind kind = Kind::uint_;            ///< what the type is
+  unsigned bits = 256;                ///< N of uintN/intN
+  unsigned size = 0;                  ///< N of bytesN
+  std::optional<std::size_t> length;  ///< array length, nullopt for T[]
+  std::vector<AbiType> components;    ///< tuple members, or the one element type of an array
+  std::vector<std::string> names;     ///< tuple member names when known (may be empty)
 
   /// True when the encoding has a tail (bytes, string, T[], or anything containing them).
   bool is_dynamic() const noexcept;
@@ -44,8 +44,8 @@ struct AbiType {
 };
 
 /// Parses a type string. Accepts `uint`/`int` as aliases of `uint256`/`int256`, tuples in
-/// parentheses nested to any depth up to 32, and array suffixes `[k]` (k >= 1) and `[]`. Error:
-/// "abi_type_invalid" naming the position.
+/// parentheses (optionally spelled `tuple(...)`) nested to any depth up to 32, and array
+/// suffixes `[k]` (k >= 1) and `[]`. Error: "abi_type_invalid" naming the position.
 gh::Result<AbiType> parse_abi_type(std::string_view text);
 
 /// An integer value: a magnitude and a sign (only intN may be negative).
@@ -149,8 +149,8 @@ struct AbiLogValue {
 /// Decodes a log of `event`: topic 0 must be the event's topic (unless anonymous), indexed
 /// parameters come from the following topics in order, the others from `data`. Errors:
 /// "abi_log_mismatch" (wrong topic 0 or topic count), and abi_decode's errors.
-gh::Result<std::vector<AbiLogValue>> decode_event_log(const AbiSignature& event,
-                                                      const std::vector<Hash32>& topics, ByteView data);
+gh::Result<std::vector<AbiLogValue>> decode_event_log(const AbiSignature& event, const std::vector<Hash32>& topics,
+                                                      ByteView data);
 
 /// Reads a value of `type` from JSON: integers as JSON integers or decimal or 0x-hex strings
 /// (negative with a leading '-'), addresses and bytes as hex strings, tuples and arrays as arrays.

@@ -19,7 +19,9 @@ AbiType type(std::string_view text) {
   return t ? *t : AbiType{};
 }
 
-Hash32 h32(std::string_view text) { return *fixed_from_hex<32>(text); }
+Hash32 h32(std::string_view text) {
+  return *fixed_from_hex<32>(text);
+}
 
 TEST(Abi, ParsesTypeGrammar) {
   EXPECT_EQ(type("(uint8,(bool,string)[2])[]").canonical(), "(uint8,(bool,string)[2])[]");
@@ -30,6 +32,7 @@ TEST(Abi, ParsesTypeGrammar) {
   EXPECT_EQ(type("(uint256,address)[2]").head_size(), 128U);
   EXPECT_FALSE(type("(uint256,address)[2]").is_dynamic());
   EXPECT_EQ(type("()").canonical(), "()");
+  EXPECT_EQ(type("tuple(uint256,tuple(bool)[])[2]").canonical(), "(uint256,(bool)[])[2]");
   for (std::string_view bad : {"", "uint7", "uint264", "int0", "bytes0", "bytes33", "uint08", "tuple", "(uint256",
                                "(uint256,)", "uint256[", "uint256[0]", "uint256[01]", "uint256]", "address payable",
                                "string[2000000]", "uint256[1048576][1048576]", "Uint256"}) {
@@ -109,9 +112,9 @@ TEST(Abi, SelectorsAndTopics) {
   EXPECT_FALSE(parse_abi_signature("f(uint256"));
   EXPECT_FALSE(parse_abi_signature("(uint256)"));
 
-  auto call = encode_function_call(*parse_abi_signature("transfer(address,uint256)"),
-                                   {AbiValue::address(*parse_address("0xC02aaA39b223FE8D0A0e5C4F27eAD9083C756Cc2")),
-                                    AbiValue::uint(1000)});
+  auto call = encode_function_call(
+      *parse_abi_signature("transfer(address,uint256)"),
+      {AbiValue::address(*parse_address("0xC02aaA39b223FE8D0A0e5C4F27eAD9083C756Cc2")), AbiValue::uint(1000)});
   ASSERT_TRUE(call);
   EXPECT_EQ(to_hex(*call),
             "0xa9059cbb000000000000000000000000c02aaa39b223fe8d0a0e5c4f27ead9083c756cc2"
@@ -164,8 +167,9 @@ TEST(Abi, DecodesUniswapV2Swap) {
 
 TEST(Abi, RendersValuesAsJson) {
   const auto t = type("(int16,address,bytes2,string,bool[])");
-  auto v = abi_value_from_json(t, boost::json::parse(
-      R"(["-300", "0xc02aaa39b223fe8d0a0e5c4f27ead9083c756cc2", "0xbeef", "hi", [true, false]])"));
+  auto v = abi_value_from_json(
+      t,
+      boost::json::parse(R"(["-300", "0xc02aaa39b223fe8d0a0e5c4f27ead9083c756cc2", "0xbeef", "hi", [true, false]])"));
   ASSERT_TRUE(v) << v.error().message;
   EXPECT_EQ(boost::json::serialize(abi_value_to_json(t, *v)),
             R"(["-300","0xC02aaA39b223FE8D0A0e5C4F27eAD9083C756Cc2","0xbeef","hi",[true,false]])");

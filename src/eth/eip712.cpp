@@ -20,8 +20,12 @@ constexpr std::size_t max_types = 256;
 constexpr std::size_t max_type_depth = 64;
 constexpr std::string_view domain_type = "EIP712Domain";
 
-gh::Error malformed(std::string what) { return gh::bad_input("eip712_malformed", std::move(what)); }
-gh::Error types_invalid(std::string what) { return gh::bad_input("eip712_types_invalid", std::move(what)); }
+gh::Error malformed(std::string what) {
+  return gh::bad_input("eip712_malformed", std::move(what));
+}
+gh::Error types_invalid(std::string what) {
+  return gh::bad_input("eip712_types_invalid", std::move(what));
+}
 gh::Error value_invalid(std::string_view type, std::string what) {
   return gh::bad_input("eip712_value_invalid", std::move(what) + " (" + std::string(type) + ")");
 }
@@ -115,7 +119,9 @@ gh::Result<U256> integer_of(std::string_view type, const boost::json::value& v, 
   if (negative) text.remove_prefix(1);
   auto parsed = (text.size() > 2 && text[0] == '0' && (text[1] == 'x' || text[1] == 'X')) ? U256::from_hex(text)
                                                                                           : U256::from_dec(text);
-  if (!parsed) return value_invalid(type, "not an integer: " + std::string(v.as_string().subview(0, std::min<std::size_t>(v.as_string().size(), 80))));
+  if (!parsed)
+    return value_invalid(type, "not an integer: " + std::string(v.as_string().subview(
+                                                        0, std::min<std::size_t>(v.as_string().size(), 80))));
   return parsed;
 }
 
@@ -303,9 +309,12 @@ gh::Result<Eip712Types> types_from_json(const boost::json::value& json) {
 
 // The EIP712Domain type of a domain object, from the standard keys in their standard order.
 gh::Result<std::vector<Eip712Field>> derived_domain_type(const boost::json::object& domain) {
-  static constexpr std::array<std::pair<std::string_view, std::string_view>, 5> standard{{
-      {"name", "string"}, {"version", "string"}, {"chainId", "uint256"},
-      {"verifyingContract", "address"}, {"salt", "bytes32"}}};
+  static constexpr std::array<std::pair<std::string_view, std::string_view>, 5> standard{
+      {{"name", "string"},
+       {"version", "string"},
+       {"chainId", "uint256"},
+       {"verifyingContract", "address"},
+       {"salt", "bytes32"}}};
   for (const auto& [key, value] : domain) {
     (void)value;
     if (std::none_of(standard.begin(), standard.end(), [&](const auto& s) { return s.first == key; })) {
@@ -326,7 +335,8 @@ gh::Result<std::vector<Eip712Field>> derived_domain_type(const boost::json::obje
 gh::Result<void> eip712_check_types(const Eip712Types& types) {
   if (types.size() > max_types) return types_invalid("more than " + std::to_string(max_types) + " types");
   for (const auto& [name, fields] : types) {
-    if (name.empty() || name.find_first_of("[](), ") != std::string::npos) return types_invalid("bad type name " + name);
+    if (name.empty() || name.find_first_of("[](), ") != std::string::npos)
+      return types_invalid("bad type name " + name);
     if (atomic_of(name).kind != Atomic::none) return types_invalid("struct named like an atomic type: " + name);
     std::set<std::string_view> names;
     for (const auto& f : fields) {

@@ -26,10 +26,10 @@ using Eip712Types = std::map<std::string, std::vector<Eip712Field>, std::less<>>
 
 /// A typed-data document as wallets receive it.
 struct Eip712TypedData {
-  Eip712Types types;            ///< may or may not contain "EIP712Domain"
-  std::string primary_type;     ///< the type of `message`
-  boost::json::object domain;   ///< values for the EIP712Domain fields
-  boost::json::value message;   ///< the value of `primary_type`
+  Eip712Types types;           ///< may or may not contain "EIP712Domain"
+  std::string primary_type;    ///< the type of `message`
+  boost::json::object domain;  ///< values for the EIP712Domain fields
+  boost::json::value message;  ///< the value of `primary_type`
 };
 
 /// Reads the standard JSON form. Errors: "eip712_malformed" (shape), and the type checks of

@@ -35,12 +35,16 @@ Eip712TypedData mail() {
   return *parsed;
 }
 
-std::string hex32(const gh::Result<Hash32>& h) { return h ? to_hex(h->view()) : "error: " + h.error().code; }
+std::string hex32(const gh::Result<Hash32>& h) {
+  return h ? to_hex(h->view()) : "error: " + h.error().code;
+}
 
 TEST(Eip712, HashesTheMailExampleOfTheEip) {
   const auto data = mail();
-  EXPECT_EQ(*eip712_encode_type(data.types, "Mail"), "Mail(Person from,Person to,string contents)Person(string name,address wallet)");
-  EXPECT_EQ(hex32(eip712_type_hash(data.types, "Mail")), "0xa0cedeb2dc280ba39b857546d74f5549c3a1d7bdc2dd96bf881f76108e23dac2");
+  EXPECT_EQ(*eip712_encode_type(data.types, "Mail"),
+            "Mail(Person from,Person to,string contents)Person(string name,address wallet)");
+  EXPECT_EQ(hex32(eip712_type_hash(data.types, "Mail")),
+            "0xa0cedeb2dc280ba39b857546d74f5549c3a1d7bdc2dd96bf881f76108e23dac2");
   EXPECT_EQ(hex32(eip712_hash_struct(data.types, "Mail", data.message)),
             "0xc52c0ee5d84264471806290a3f2c4cecfc5490626bf912d01f240d7a274b371e");
   EXPECT_EQ(hex32(eip712_domain_separator(data)), "0xf2cee375fa42b42143804025fc449deafd50cc031ca257e0b194a650a912090f");
@@ -93,7 +97,6 @@ TEST(Eip712, ReportsErrors) {
   EXPECT_EQ(hex32(eip712_digest(bad_domain)), "error: eip712_malformed");
 }
 
-
 // Random corruptions of the Mail document must fail cleanly or hash (run under ASan/UBSan).
 TEST(Eip712, SurvivesRandomInput) {
   std::mt19937_64 rng(712);
@@ -101,7 +104,8 @@ TEST(Eip712, SurvivesRandomInput) {
   int parsed_ok = 0;
   for (int i = 0; i < 3000; ++i) {
     std::string text(mail_json);
-    for (int k = static_cast<int>(rng() % 3); k >= 0; --k) text[rng() % text.size()] = alphabet[rng() % alphabet.size()];
+    for (int k = static_cast<int>(rng() % 3); k >= 0; --k)
+      text[rng() % text.size()] = alphabet[rng() % alphabet.size()];
     boost::system::error_code ec;
     auto json = boost::json::parse(text, ec);
     if (ec) continue;

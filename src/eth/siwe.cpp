@@ -14,21 +14,30 @@ namespace {
 // records while parsing go on in order; the first one decides the failure kind. Mirroring that
 // exactly is what lets the conformance vectors compare failure kinds one to one.
 
-bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
-bool is_hex(char c) { return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
-bool is_scheme_char(char c) { return is_alpha(c) || is_digit(c) || c == '+' || c == '-' || c == '.'; }
+bool is_alpha(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
+bool is_hex(char c) {
+  return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+bool is_scheme_char(char c) {
+  return is_alpha(c) || is_digit(c) || c == '+' || c == '-' || c == '.';
+}
 // %d33 / %d36 / %d38-46 / %d59 / %d61 / %d95 / %d126: sub-delims and unreserved marks of reg-name.
 bool is_reg_mark(char c) {
   return c == '!' || c == '$' || (c >= '&' && c <= '.') || c == ';' || c == '=' || c == '_' || c == '~';
 }
 // The statement's characters: printable ASCII except " % < > \ ^ ` { | } (siwe's ABNF).
 bool is_statement_char(char c) {
-  return is_alpha(c) || is_digit(c) || c == ' ' || c == '!' || c == '#' || c == '$' ||
-         (c >= '&' && c <= ';') || c == '=' || c == '?' || c == '@' || c == '[' || c == ']' ||
-         c == '_' || c == '~';
+  return is_alpha(c) || is_digit(c) || c == ' ' || c == '!' || c == '#' || c == '$' || (c >= '&' && c <= ';') ||
+         c == '=' || c == '?' || c == '@' || c == '[' || c == ']' || c == '_' || c == '~';
 }
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+char lower(char c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
 
 class Parser {
  public:
@@ -41,8 +50,8 @@ class Parser {
     const bool matched = message();
     if (m_error) return std::move(*m_error);
     if (!matched || m_pos != m_text.size()) {
-      return gh::bad_input("siwe_malformed", "the message does not follow EIP-4361 (stopped at byte " +
-                                                 std::to_string(m_pos) + ")");
+      return gh::bad_input("siwe_malformed",
+                           "the message does not follow EIP-4361 (stopped at byte " + std::to_string(m_pos) + ")");
     }
     return std::move(m_msg);
   }
@@ -50,9 +59,7 @@ class Parser {
  private:
   // ---- primitives -------------------------------------------------------------------------
   bool at_end() const { return m_pos >= m_text.size(); }
-  char peek(std::size_t ahead = 0) const {
-    return m_pos + ahead < m_text.size() ? m_text[m_pos + ahead] : '\0';
-  }
+  char peek(std::size_t ahead = 0) const { return m_pos + ahead < m_text.size() ? m_text[m_pos + ahead] : '\0'; }
   bool lit(std::string_view s) {  // case-sensitive (%s"...")
     if (m_text.substr(m_pos, s.size()) != s) return false;
     m_pos += s.size();
@@ -193,8 +200,7 @@ class Parser {
   }
   bool ipv_future() {
     const std::size_t start = m_pos;
-    if (lit_ci("v") && many(is_hex) > 0 && ch('.') &&
-        many([](char c) { return is_reg_char(c) || c == ':'; }) > 0) {
+    if (lit_ci("v") && many(is_hex) > 0 && ch('.') && many([](char c) { return is_reg_char(c) || c == ':'; }) > 0) {
       return true;
     }
     m_pos = start;
@@ -262,8 +268,8 @@ class Parser {
   }
   bool date_time() {
     const std::size_t start = m_pos;
-    const bool ok = digits(4) && ch('-') && digits(2) && ch('-') && digits(2) && lit_ci("T") &&
-                    digits(2) && ch(':') && digits(2) && ch(':') && digits(2) &&
+    const bool ok = digits(4) && ch('-') && digits(2) && ch('-') && digits(2) && lit_ci("T") && digits(2) && ch(':') &&
+                    digits(2) && ch(':') && digits(2) &&
                     [this] {
                       const std::size_t frac = m_pos;
                       if (ch('.') && many(is_digit) == 0) m_pos = frac;
@@ -377,8 +383,7 @@ class Parser {
             break;
           }
           if (m_msg.resources->size() == siwe_max_resources) {
-            record("siwe_resources_invalid",
-                   "more than " + std::to_string(siwe_max_resources) + " resources");
+            record("siwe_resources_invalid", "more than " + std::to_string(siwe_max_resources) + " resources");
             return false;
           }
           m_msg.resources->emplace_back(since(res));
@@ -446,8 +451,7 @@ class Parser {
 gh::Result<std::uint64_t> chain_id_value(std::string_view digits) {
   const auto invalid = [&] {
     return gh::bad_input("siwe_chain_id_invalid",
-                         "chain id must be canonical decimal at most 2^53-1: " +
-                             std::string(digits.substr(0, 32)));
+                         "chain id must be canonical decimal at most 2^53-1: " + std::string(digits.substr(0, 32)));
   };
   if (digits.empty() || digits.size() > 16 || (digits.size() > 1 && digits[0] == '0')) return invalid();
   std::uint64_t value = 0;
@@ -488,9 +492,9 @@ gh::Result<SiweTime> parse_siwe_time(std::string_view t) {
     return true;
   };
   unsigned year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0;
-  if (!num(0, 4, year) || t.size() < 20 || t[4] != '-' || !num(5, 2, month) || t[7] != '-' ||
-      !num(8, 2, day) || lower(t[10]) != 't' || !num(11, 2, hour) || t[13] != ':' ||
-      !num(14, 2, minute) || t[16] != ':' || !num(17, 2, second)) {
+  if (!num(0, 4, year) || t.size() < 20 || t[4] != '-' || !num(5, 2, month) || t[7] != '-' || !num(8, 2, day) ||
+      lower(t[10]) != 't' || !num(11, 2, hour) || t[13] != ':' || !num(14, 2, minute) || t[16] != ':' ||
+      !num(17, 2, second)) {
     return invalid();
   }
   std::size_t pos = 19;
@@ -511,8 +515,8 @@ gh::Result<SiweTime> parse_siwe_time(std::string_view t) {
     ++pos;
   } else if (pos < t.size() && (t[pos] == '+' || t[pos] == '-')) {
     unsigned oh = 0, om = 0;
-    if (!num(pos + 1, 2, oh) || pos + 3 >= t.size() || t[pos + 3] != ':' || !num(pos + 4, 2, om) ||
-        oh > 23 || om > 59) {
+    if (!num(pos + 1, 2, oh) || pos + 3 >= t.size() || t[pos + 3] != ':' || !num(pos + 4, 2, om) || oh > 23 ||
+        om > 59) {
       return invalid();
     }
     offset_minutes = (t[pos] == '-' ? -1 : 1) * static_cast<std::int64_t>(oh * 60 + om);
@@ -520,8 +524,8 @@ gh::Result<SiweTime> parse_siwe_time(std::string_view t) {
   } else {
     return invalid();
   }
-  if (pos != t.size() || month < 1 || month > 12 || day < 1 || day > days_in_month(year, month) ||
-      hour > 23 || minute > 59 || second > 60) {
+  if (pos != t.size() || month < 1 || month > 12 || day < 1 || day > days_in_month(year, month) || hour > 23 ||
+      minute > 59 || second > 60) {
     return invalid();
   }
   const std::int64_t days = days_from_civil(year, month, day);
@@ -540,8 +544,7 @@ gh::Result<SiweMessage> parse_siwe(std::string_view text) {
   if (!chain) return std::move(chain).error();
   parsed->chain_id = *chain;
   if (to_message(*parsed) != text) {
-    return gh::bad_input("siwe_malformed",
-                         "the message is not in canonical EIP-4361 form (e.g. an empty Request ID)");
+    return gh::bad_input("siwe_malformed", "the message is not in canonical EIP-4361 form (e.g. an empty Request ID)");
   }
   return parsed;
 }

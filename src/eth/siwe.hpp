@@ -28,19 +28,19 @@ using SiweTime = std::chrono::sys_time<std::chrono::milliseconds>;
 
 /// The fields of an EIP-4361 message; times stay as their RFC 3339 text so serialization is exact.
 struct SiweMessage {
-  std::optional<std::string> scheme;                   ///< "https" in "https://example.com wants…"
-  std::string domain;                                  ///< RFC 3986 authority requesting the sign-in
-  Address address;                                     ///< the signer, rendered EIP-55
-  std::optional<std::string> statement;                ///< absent, or a line without LF (may be "")
-  std::string uri;                                     ///< RFC 3986 URI, subject of the sign-in
-  std::string version = "1";                           ///< always "1"
-  std::uint64_t chain_id = 1;                          ///< EIP-155 chain id
-  std::string nonce;                                   ///< >= 8 ASCII letters and digits
-  std::string issued_at;                               ///< RFC 3339 date-time
-  std::optional<std::string> expiration_time;          ///< RFC 3339 date-time
-  std::optional<std::string> not_before;               ///< RFC 3339 date-time
-  std::optional<std::string> request_id;               ///< non-empty run of RFC 3986 pchar
-  std::optional<std::vector<std::string>> resources;   ///< RFC 3986 URIs; present but empty allowed
+  std::optional<std::string> scheme;                  ///< "https" in "https://example.com wants…"
+  std::string domain;                                 ///< RFC 3986 authority requesting the sign-in
+  Address address;                                    ///< the signer, rendered EIP-55
+  std::optional<std::string> statement;               ///< absent, or a line without LF (may be "")
+  std::string uri;                                    ///< RFC 3986 URI, subject of the sign-in
+  std::string version = "1";                          ///< always "1"
+  std::uint64_t chain_id = 1;                         ///< EIP-155 chain id
+  std::string nonce;                                  ///< >= 8 ASCII letters and digits
+  std::string issued_at;                              ///< RFC 3339 date-time
+  std::optional<std::string> expiration_time;         ///< RFC 3339 date-time
+  std::optional<std::string> not_before;              ///< RFC 3339 date-time
+  std::optional<std::string> request_id;              ///< non-empty run of RFC 3986 pchar
+  std::optional<std::vector<std::string>> resources;  ///< RFC 3986 URIs; present but empty allowed
 };
 
 /// Parses an EIP-4361 message. Errors (all bad_input): siwe_too_large, siwe_malformed,
@@ -60,12 +60,12 @@ gh::Result<std::string> build_siwe_message(const SiweMessage& message);
 
 /// What the relying party expects of a message, and the time to judge it at.
 struct SiweExpectations {
-  std::optional<std::string> scheme;  ///< when set, the message's scheme must equal it
-  std::optional<std::string> domain;  ///< when set, the message's domain must equal it
-  std::optional<std::string> nonce;   ///< when set, the message's nonce must equal it
-  std::optional<std::string> uri;     ///< when set, the message's URI must equal it (siwe does not check)
-  std::vector<std::uint64_t> chain_ids;  ///< when not empty, the chain id must be one of them (siwe does not check)
-  SiweTime now{};                     ///< the current time, supplied by the caller's clock
+  std::optional<std::string> scheme;        ///< when set, the message's scheme must equal it
+  std::optional<std::string> domain;        ///< when set, the message's domain must equal it
+  std::optional<std::string> nonce;         ///< when set, the message's nonce must equal it
+  std::optional<std::string> uri;           ///< when set, the message's URI must equal it (siwe does not check)
+  std::vector<std::uint64_t> chain_ids;     ///< when not empty, the chain id must be one of them (siwe does not check)
+  SiweTime now{};                           ///< the current time, supplied by the caller's clock
   std::chrono::milliseconds clock_skew{0};  ///< tolerance granted to both time bounds
   /// When set, a message issued longer ago than this (minus skew) is siwe_expired.
   std::optional<std::chrono::milliseconds> max_age;

@@ -73,15 +73,15 @@ TEST(Siwe, SchemeStatementVariantsRoundTrip) {
   EXPECT_EQ(m->scheme, "https");
   EXPECT_EQ(m->domain, "service.invalid");
 
-  const std::string no_statement = replace(
-      eip_example, "I accept the ServiceOrg Terms of Service: https://service.invalid/tos\n", "");
+  const std::string no_statement =
+      replace(eip_example, "I accept the ServiceOrg Terms of Service: https://service.invalid/tos\n", "");
   m = parse_siwe(no_statement);
   ASSERT_TRUE(m) << m.error().message;
   EXPECT_FALSE(m->statement);
   EXPECT_EQ(to_message(*m), no_statement);
 
-  const std::string empty_statement = replace(
-      eip_example, "I accept the ServiceOrg Terms of Service: https://service.invalid/tos", "");
+  const std::string empty_statement =
+      replace(eip_example, "I accept the ServiceOrg Terms of Service: https://service.invalid/tos", "");
   m = parse_siwe(empty_statement);
   ASSERT_TRUE(m) << m.error().message;
   EXPECT_EQ(m->statement, "");
@@ -98,22 +98,19 @@ TEST(Siwe, RejectsEachKindOfBadField) {
   EXPECT_EQ(code_of(replace(eip_example, "Version: 1", "Version: 2")), "siwe_version_invalid");
   EXPECT_EQ(code_of(replace(eip_example, "Chain ID: 1", "Chain ID: x")), "siwe_chain_id_invalid");
   EXPECT_EQ(code_of(replace(eip_example, "Chain ID: 1", "Chain ID: 01")), "siwe_chain_id_invalid");
-  EXPECT_EQ(code_of(replace(eip_example, "Chain ID: 1", "Chain ID: 9007199254740992")),
-            "siwe_chain_id_invalid");
+  EXPECT_EQ(code_of(replace(eip_example, "Chain ID: 1", "Chain ID: 9007199254740992")), "siwe_chain_id_invalid");
   EXPECT_EQ(code_of(replace(eip_example, "URI: https", "URI: 1https")), "siwe_uri_invalid");
   EXPECT_EQ(code_of(replace(eip_example, "URI: https:", "URI: https")), "siwe_uri_invalid");
-  EXPECT_EQ(code_of(replace(eip_example, "2021-09-30T16:25:24Z", "2021-02-30T16:25:24Z")),
-            "siwe_time_invalid");
-  EXPECT_EQ(code_of(replace(eip_example, "2021-09-30T16:25:24Z", "2021-09-30 16:25:24Z")),
-            "siwe_time_invalid");
+  EXPECT_EQ(code_of(replace(eip_example, "2021-09-30T16:25:24Z", "2021-02-30T16:25:24Z")), "siwe_time_invalid");
+  EXPECT_EQ(code_of(replace(eip_example, "2021-09-30T16:25:24Z", "2021-09-30 16:25:24Z")), "siwe_time_invalid");
   EXPECT_EQ(code_of(replace(eip_example, "- https://", "* https://")), "siwe_resources_invalid");
   EXPECT_EQ(code_of(replace(eip_example, "- https://", "- 9https://")), "siwe_resources_invalid");
   EXPECT_EQ(code_of(std::string(eip_example) + "\n"), "siwe_resources_invalid");
   EXPECT_EQ(code_of(replace(eip_example, "service.invalid wants", " wants")), "siwe_domain_invalid");
   EXPECT_EQ(code_of(replace(eip_example, "Version: 1\n", "")), "siwe_malformed");
-  EXPECT_EQ(code_of(replace(eip_example, "Issued At: 2021-09-30T16:25:24Z",
-                            "Issued At: 2021-09-30T16:25:24Z\nRequest ID: ")),
-            "siwe_malformed");
+  EXPECT_EQ(
+      code_of(replace(eip_example, "Issued At: 2021-09-30T16:25:24Z", "Issued At: 2021-09-30T16:25:24Z\nRequest ID: ")),
+      "siwe_malformed");
   EXPECT_EQ(code_of(""), "siwe_domain_invalid");  // the reference reports the empty domain first
   EXPECT_EQ(code_of("a wants"), "siwe_malformed");
 }
@@ -129,8 +126,8 @@ TEST(Siwe, EnforcesSizeLimits) {
 }
 
 TEST(Siwe, AcceptsIpHostsLikeTheReference) {
-  for (std::string_view host : {"[::1]", "[2001:db8::1]", "[1:2:3:4:5:6:7:8]", "[::ffff:1.2.3.4]",
-                                "[v1.x:y]", "127.0.0.1:8080", "user:pw@host"}) {
+  for (std::string_view host : {"[::1]", "[2001:db8::1]", "[1:2:3:4:5:6:7:8]", "[::ffff:1.2.3.4]", "[v1.x:y]",
+                                "127.0.0.1:8080", "user:pw@host"}) {
     const std::string text = replace(eip_example, "service.invalid wants", std::string(host) + " wants");
     EXPECT_EQ(code_of(text), "ok") << host;
   }
@@ -206,9 +203,15 @@ TEST(Siwe, SurvivesRandomInput) {
     for (int k = static_cast<int>(rng() % 4); k >= 0; --k) {
       const std::size_t at = rng() % text.size();
       switch (rng() % 3) {
-        case 0: text[at] = alphabet[rng() % alphabet.size()]; break;
-        case 1: text.erase(at, 1 + rng() % 8); break;
-        default: text.insert(at, 1, alphabet[rng() % alphabet.size()]); break;
+        case 0:
+          text[at] = alphabet[rng() % alphabet.size()];
+          break;
+        case 1:
+          text.erase(at, 1 + rng() % 8);
+          break;
+        default:
+          text.insert(at, 1, alphabet[rng() % alphabet.size()]);
+          break;
       }
       if (text.empty()) break;
     }
@@ -301,7 +304,8 @@ TEST(SiweVectors, MatchTheSiwePackage) {
       const std::string text(c.at("text").as_string());
       auto parsed = parse_siwe(text);
       EXPECT_EQ(parsed ? std::string("ok") : parsed.error().code, want)
-          << (parsed ? std::string() : parsed.error().message) << "\n" << text;
+          << (parsed ? std::string() : parsed.error().message) << "\n"
+          << text;
       if (parsed && want == "ok") {
         auto expected = fields_to_message(c.at("fields").as_object());
         ASSERT_TRUE(expected);
