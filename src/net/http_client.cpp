@@ -196,22 +196,31 @@ const std::string* HttpResponse::header(std::string_view name) const noexcept {
 }
 
 struct HttpClient::Impl {
-  Impl(Executor ex, HttpClientSettings s) : executor(std::move(ex)), settings(std::move(s)), tls_context(ssl::context::tls_client) {
-    tls_context.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
-                            ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
-    tls_context.set_verify_mode(ssl::verify_peer);
-    error_code ec;
-    tls_context.set_default_verify_paths(ec);
-    if (ec) tls_setup_error = "cannot load the system CA store: " + ec.message();
-    if (!settings.extra_ca_file.empty()) {
-      tls_context.load_verify_file(settings.extra_ca_file, ec);
-      if (ec) tls_setup_error = "cannot load CA file " + settings.extra_ca_file + ": " + ec.message();
-    }
-  }
+  Impl(Executor ex, HttpClientSettings s) : executor(std::move(ex)), settings(std::move(s)) {}
 
   Executor executor;
   HttpClientSettings settings;
-  ssl::context tls_context;
+
+  /// The TLS context, built on the first https request: loading the CA store costs a quarter of
+  /// a second, which plain-http clients (tests, local nodes) should not pay.
+  ssl::context* tls_context() {
+    std::call_once(tls_once, [this] {
+      tls = std::make_unique<ssl::context>(ssl::context::tls_client);
+      tls->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
+                       ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+      tls->set_verify_mode(ssl::verify_peer);
+      error_code ec;
+      tls->set_default_verify_paths(ec);
+      if (ec) tls_setup_error = "cannot load the system CA store: " + ec.message();
+      if (!settings.extra_ca_file.empty()) {
+        tls->load_verify_file(settings.extra_ca_file, ec);
+        if (ec) tls_setup_error = "cannot load CA file " + settings.extra_ca_file + ": " + ec.message();
+      }
+    });
+    return tls_setup_error ? nullptr : tls.get();
+  }
+  std::once_flag tls_once;
+  std::unique_ptr<ssl::context> tls;
   std::optional<std::string> tls_setup_error;
 
   mutable std::mutex mutex;  // guards idle and stats: requests may run on several threads
@@ -269,8 +278,9 @@ struct HttpClient::Impl {
 
     auto conn = std::make_unique<Connection>();
     if (target.tls) {
-      if (tls_setup_error) co_return Out(fail(HttpErrc::tls_failed, *tls_setup_error));
-      conn->tls = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(executor, tls_context);
+      auto* context = tls_context();
+      if (!context) co_return Out(fail(HttpErrc::tls_failed, *tls_setup_error));
+      conn->tls = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(executor, *context);
     } else {
       conn->plain = std::make_unique<beast::tcp_stream>(executor);
     }

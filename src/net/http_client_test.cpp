@@ -1,19 +1,28 @@
 #include "net/http_client.hpp"
 
 #include <gtest/gtest.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
+#include <filesystem>
+#include <fstream>
 #include <functional>
+#include <mutex>
 #include <thread>
 
 namespace gh::net {
@@ -275,6 +284,163 @@ TEST(HttpClient, FailsTlsAgainstAPlainServer) {
   ASSERT_FALSE(res);
   EXPECT_TRUE(res.failure().code == HttpErrc::tls_failed || res.failure().code == HttpErrc::connection_reset)
       << to_string(res.failure().code) << ": " << res.failure().message;
+}
+
+// --- TLS --------------------------------------------------------------------------------------
+
+/// A self-signed certificate (its own CA) for the given subjectAltName, and its key, as PEM.
+struct TestCertificate {
+  std::string cert_pem;
+  std::string key_pem;
+};
+
+std::string bio_text(BIO* bio) {
+  char* data = nullptr;
+  const long size = BIO_get_mem_data(bio, &data);
+  return std::string(data, static_cast<std::size_t>(size));
+}
+
+TestCertificate make_certificate(const char* subject_alt_name) {
+  EVP_PKEY* key = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256");
+  X509* cert = X509_new();
+  X509_set_version(cert, 2);
+  ASN1_INTEGER_set(X509_get_serialNumber(cert), 1);
+  X509_gmtime_adj(X509_getm_notBefore(cert), -60);
+  X509_gmtime_adj(X509_getm_notAfter(cert), 3600);
+  X509_set_pubkey(cert, key);
+  X509_NAME* name = X509_get_subject_name(cert);
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>("gatehouse test"), -1, -1, 0);
+  X509_set_issuer_name(cert, name);
+  X509V3_CTX ctx;
+  X509V3_set_ctx(&ctx, cert, cert, nullptr, nullptr, 0);
+  for (auto [nid, value] : {std::pair{NID_subject_alt_name, subject_alt_name}, std::pair{NID_basic_constraints, "critical,CA:TRUE"}}) {
+    X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &ctx, nid, value);
+    X509_add_ext(cert, ext, -1);
+    X509_EXTENSION_free(ext);
+  }
+  X509_sign(cert, key, EVP_sha256());
+  BIO* cert_bio = BIO_new(BIO_s_mem());
+  BIO* key_bio = BIO_new(BIO_s_mem());
+  PEM_write_bio_X509(cert_bio, cert);
+  PEM_write_bio_PrivateKey(key_bio, key, nullptr, nullptr, 0, nullptr, nullptr);
+  TestCertificate out{bio_text(cert_bio), bio_text(key_bio)};
+  BIO_free(cert_bio);
+  BIO_free(key_bio);
+  X509_free(cert);
+  EVP_PKEY_free(key);
+  return out;
+}
+
+/// A TLS HTTP/1.1 server on 127.0.0.1 answering every request with "secure"; records the SNI name.
+class TlsServer {
+ public:
+  explicit TlsServer(const TestCertificate& cert)
+      : m_tls(asio::ssl::context::tls_server), m_acceptor(m_ioc, {asio::ip::make_address("127.0.0.1"), 0}) {
+    m_tls.use_certificate_chain(asio::buffer(cert.cert_pem));
+    m_tls.use_private_key(asio::buffer(cert.key_pem), asio::ssl::context::pem);
+    asio::co_spawn(m_ioc, accept_loop(), asio::detached);
+    m_thread = std::thread([this] { m_ioc.run(); });
+  }
+  ~TlsServer() {
+    m_ioc.stop();
+    m_thread.join();
+  }
+  unsigned short port() const { return m_acceptor.local_endpoint().port(); }
+  std::string server_name() const {
+    std::lock_guard lock(m_mutex);
+    return m_server_name;
+  }
+
+ private:
+  Task<void> accept_loop() {
+    for (;;) {
+      auto [ec, socket] = co_await m_acceptor.async_accept(asio::as_tuple(asio::use_awaitable));
+      if (ec) co_return;
+      asio::co_spawn(m_ioc, session(std::move(socket)), asio::detached);
+    }
+  }
+
+  Task<void> session(tcp::socket socket) {
+    asio::ssl::stream<tcp::socket> stream(std::move(socket), m_tls);
+    auto [hs] = co_await stream.async_handshake(asio::ssl::stream_base::server, asio::as_tuple(asio::use_awaitable));
+    if (hs) co_return;
+    if (const char* sni = SSL_get_servername(stream.native_handle(), TLSEXT_NAMETYPE_host_name)) {
+      std::lock_guard lock(m_mutex);
+      m_server_name = sni;
+    }
+    beast::flat_buffer buffer;
+    for (;;) {
+      http::request<http::string_body> req;
+      auto [ec, n] = co_await http::async_read(stream, buffer, req, asio::as_tuple(asio::use_awaitable));
+      if (ec) co_return;
+      const std::string raw = ok_response("secure");
+      auto [wec, w] = co_await asio::async_write(stream, asio::buffer(raw), asio::as_tuple(asio::use_awaitable));
+      if (wec) co_return;
+    }
+  }
+
+  asio::io_context m_ioc;
+  asio::ssl::context m_tls;
+  tcp::acceptor m_acceptor;
+  mutable std::mutex m_mutex;
+  std::string m_server_name;
+  std::thread m_thread;
+};
+
+/// Writes the certificate where HttpClientSettings::extra_ca_file can point.
+std::string write_ca_file(const TestCertificate& cert, const char* tag) {
+  const auto path = std::filesystem::temp_directory_path() / ("gh-http-ca-" + std::to_string(::getpid()) + "-" + tag + ".pem");
+  std::ofstream(path) << cert.cert_pem;
+  return path.string();
+}
+
+TEST(HttpClientTls, VerifiesThePeerAgainstATrustedCa) {
+  const auto cert = make_certificate("IP:127.0.0.1,DNS:localhost");
+  TlsServer server(cert);
+  asio::io_context ioc;
+  HttpClientSettings settings;
+  settings.extra_ca_file = write_ca_file(cert, "trusted");
+  HttpClient client(ioc.get_executor(), settings);
+  const std::string url = "https://127.0.0.1:" + std::to_string(server.port()) + "/";
+  for (int i = 0; i < 2; ++i) {
+    auto res = run(ioc, client.request(get(url)));
+    ASSERT_TRUE(res) << res.failure().message;
+    EXPECT_EQ(res->body, "secure");
+    EXPECT_EQ(res->reused_connection, i > 0);
+  }
+  // By name: SNI carries it, and the certificate's DNS name matches.
+  auto by_name = run(ioc, client.request(get("https://localhost:" + std::to_string(server.port()) + "/")));
+  ASSERT_TRUE(by_name) << by_name.failure().message;
+  EXPECT_EQ(server.server_name(), "localhost");
+  std::filesystem::remove(settings.extra_ca_file);
+}
+
+TEST(HttpClientTls, RefusesAnUntrustedOrMismatchedCertificate) {
+  const auto cert = make_certificate("DNS:other.example");
+  TlsServer server(cert);
+  asio::io_context ioc;
+  const std::string url = "https://127.0.0.1:" + std::to_string(server.port()) + "/";
+
+  HttpClient system_store_only(ioc.get_executor());
+  auto untrusted = run(ioc, system_store_only.request(get(url)));
+  ASSERT_FALSE(untrusted);
+  EXPECT_EQ(untrusted.failure().code, HttpErrc::tls_failed);
+
+  HttpClientSettings settings;
+  settings.extra_ca_file = write_ca_file(cert, "mismatch");
+  HttpClient trusting(ioc.get_executor(), settings);
+  auto mismatched = run(ioc, trusting.request(get(url)));
+  ASSERT_FALSE(mismatched);
+  EXPECT_EQ(mismatched.failure().code, HttpErrc::tls_failed);
+  EXPECT_NE(mismatched.failure().message.find("mismatch"), std::string::npos) << mismatched.failure().message;
+  std::filesystem::remove(settings.extra_ca_file);
+
+  HttpClientSettings missing;
+  missing.extra_ca_file = "/nonexistent/ca.pem";
+  HttpClient broken(ioc.get_executor(), missing);
+  auto no_ca = run(ioc, broken.request(get(url)));
+  ASSERT_FALSE(no_ca);
+  EXPECT_EQ(no_ca.failure().code, HttpErrc::tls_failed);
 }
 
 }  // namespace
