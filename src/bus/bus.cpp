@@ -215,17 +215,19 @@ struct Dispatcher::Impl : std::enable_shared_from_this<Dispatcher::Impl> {
           });
         }
         const auto wake_mark = wakes.load();
-        auto [events, head] = co_await pool.run([&] {
+        // No structured bindings in coroutines: GCC 12 miscompiles them.
+        auto batch = co_await pool.run([&] {
           return db.transact(
               [&](store::Tx& tx) {
-                auto batch = read_outbox(tx, offset, settings.batch_size);
+                auto events_read = read_outbox(tx, offset, settings.batch_size);
                 auto max_row = tx.query_one("SELECT max(id) FROM bus_outbox");
                 const std::int64_t max_id = max_row && !max_row->is_null(0) ? max_row->get_int(0) : 0;
-                return std::pair(std::move(batch), max_id);
+                return std::pair(std::move(events_read), max_id);
               },
               store::TxOptions{true});
         });
-        c.lag->set(static_cast<double>(std::max<std::int64_t>(0, head - offset)));
+        auto& events = batch.first;
+        c.lag->set(static_cast<double>(std::max<std::int64_t>(0, batch.second - offset)));
         if (events.empty()) {
           if (wakes.load() == wake_mark) co_await sleep(c, settings.poll_interval);
           continue;

@@ -61,12 +61,28 @@ bool valid_request_id(std::string_view id) noexcept {
 }
 
 Dispatcher::Dispatcher(Router router, metrics::Registry& registry, DispatcherSettings settings)
-    : m_router(std::move(router)),
+    : m_router(std::make_shared<const Router>(std::move(router))),
       m_settings(settings),
       m_ip_limiter(settings.per_ip),
       m_metrics(std::make_unique<Metrics>(registry)) {}
 
 Dispatcher::~Dispatcher() = default;
+
+void Dispatcher::set_router(Router router) {
+  auto fresh = std::make_shared<const Router>(std::move(router));
+  std::lock_guard lock(m_router_mutex);
+  m_router = std::move(fresh);
+}
+
+void Dispatcher::set_unmatched_error(std::optional<Error> error) {
+  std::lock_guard lock(m_router_mutex);
+  m_unmatched = std::move(error);
+}
+
+std::shared_ptr<const Router> Dispatcher::current_router() const {
+  std::lock_guard lock(m_router_mutex);
+  return m_router;
+}
 
 Task<Response> Dispatcher::dispatch(Request& request) {
   const auto started = std::chrono::steady_clock::now();
@@ -150,11 +166,19 @@ Task<Response> Dispatcher::route(Request& request) {
     }
   }
 
-  auto match = m_router.match(request.method, request.path);
+  const auto router = current_router();
+  auto match = router->match(request.method, request.path);
   request.route = match.route;
   switch (match.kind) {
-    case RouteMatch::Kind::not_found:
+    case RouteMatch::Kind::not_found: {
+      std::optional<Error> unmatched;
+      {
+        std::lock_guard lock(m_router_mutex);
+        unmatched = m_unmatched;
+      }
+      if (unmatched) co_return error_response(*unmatched);
       co_return error_response(not_found("no such path: " + request.path));
+    }
     case RouteMatch::Kind::method_not_allowed: {
       auto r = error_response(make_error(ErrorKind::bad_input, "method_not_allowed",
                                          request.method + " is not allowed here; allowed: " + match.allow));

@@ -4,6 +4,8 @@
 // shape, metrics and one JSON access-log line. The session only moves bytes.
 #include <atomic>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 
 #include "core/metrics.hpp"
@@ -29,6 +31,12 @@ class Dispatcher {
   Dispatcher(Router router, metrics::Registry& registry, DispatcherSettings settings);
   ~Dispatcher();
 
+  /// Replaces the route table (e.g. once the database is up and the contexts exist). Requests
+  /// already routed finish on the old table.
+  void set_router(Router router);
+  /// While set, requests no route matches get this error instead of 404 (503 `not_ready` while
+  /// the application is still coming up).
+  void set_unmatched_error(std::optional<Error> error);
   /// Produces the response to a request. Never throws.
   Task<Response> dispatch(Request& request);
   /// The response to a request that could not be parsed (too large, malformed): counted and logged
@@ -42,7 +50,11 @@ class Dispatcher {
   Task<Response> route(Request& request);
 
   struct Metrics;
-  Router m_router;
+  std::shared_ptr<const Router> current_router() const;
+
+  mutable std::mutex m_router_mutex;
+  std::shared_ptr<const Router> m_router;
+  std::optional<Error> m_unmatched;
   DispatcherSettings m_settings;
   RateLimiter m_ip_limiter;
   std::unique_ptr<Metrics> m_metrics;

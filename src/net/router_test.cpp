@@ -219,3 +219,25 @@ TEST_F(DispatcherTest, ParsesQueryParameters) {
 
 }  // namespace
 }  // namespace gh::net
+
+namespace gh::net {
+namespace {
+
+TEST_F(DispatcherTest, RoutesCanBeReplacedOnceTheAppIsReady) {
+  Router ops;
+  ops.add("GET", "/healthz", [](Request&) -> Task<Result<Response>> { co_return Response::text(200, "ok"); });
+  Dispatcher d(std::move(ops), registry, DispatcherSettings{});
+  d.set_unmatched_error(make_error(ErrorKind::unavailable, "not_ready", "starting"));
+  auto r = run(d, make("GET", "/v1/x"));
+  EXPECT_EQ(r.status, 503u);
+  EXPECT_EQ(body_of(r).at("error").at("code").as_string(), "not_ready");
+  Router full;
+  full.add("GET", "/v1/x", [](Request&) -> Task<Result<Response>> { co_return Response::text(200, "x"); });
+  d.set_router(std::move(full));
+  d.set_unmatched_error(std::nullopt);
+  EXPECT_EQ(run(d, make("GET", "/v1/x")).body, "x");
+  EXPECT_EQ(run(d, make("GET", "/v1/y")).status, 404u);
+}
+
+}  // namespace
+}  // namespace gh::net
