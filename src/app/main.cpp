@@ -22,7 +22,11 @@ int main(int argc, char** argv) {
       std::printf("gatehouse %s\n", gh::app::version_string());
       return 0;
     }
+    if (command->name == "dev-chain") return gh::app::run_dev_chain(command->dev_chain);
     if (command->name == "migrate") return gh::app::run_migrate(command->settings);
+    if (command->name == "apikey-create") {
+      return gh::app::run_apikey_create(command->settings, command->apikey_name, command->apikey_scopes);
+    }
     return gh::app::run_server(command->settings);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "gatehouse: %s\n", e.what());

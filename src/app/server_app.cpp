@@ -16,6 +16,9 @@
 #include <boost/json/serialize.hpp>
 
 #include "app/version.hpp"
+#include "auth/migrations.hpp"
+#include "auth/routes.hpp"
+#include "auth/service.hpp"
 #include "bus/bus.hpp"
 #include "bus/migrations.hpp"
 #include "core/blocking_pool.hpp"
@@ -26,6 +29,7 @@
 #include "net/json.hpp"
 #include "net/router.hpp"
 #include "net/server.hpp"
+#include "rpc/rpc_client.hpp"
 #include "testhooks/migrations.hpp"
 
 namespace gh::app {
@@ -45,6 +49,12 @@ struct AppState {
   std::atomic<int> fatal_exit{0};
   std::shared_ptr<store::Database> db;  // written once before `ready` is set
   std::unique_ptr<bus::Dispatcher> bus;  // likewise, on worker processes
+  net::Dispatcher* http = nullptr;
+  SystemClock clock;
+  std::map<std::uint64_t, std::unique_ptr<rpc::RpcClient>> chains;
+  std::unique_ptr<auth::SignatureVerifier> verifier;
+  std::unique_ptr<auth::AuthService> auth;
+  std::unique_ptr<auth::RequestAuth> request_auth;
 
   Result<store::Database*> database() const {
     if (!ready.load()) return make_error(ErrorKind::unavailable, "not_ready", "the database is not ready yet");
@@ -164,6 +174,27 @@ void add_test_hooks(net::Router& router, AppState& state) {
     }
     co_return net::json_response(200, json::object{{"effects", effects}});
   });
+  router.add("GET", "/v1/_test/outbox", [&state](net::Request& req) -> Task<Result<net::Response>> {
+    auto db = state.database();
+    if (!db) co_return db.error();
+    const std::string topic(req.query_param("topic").value_or(""));
+    auto rows = co_await state.pool->run([&] {
+      return (*db)->transact(
+          [&](store::Tx& tx) {
+            return tx.query("SELECT event_id, topic, ordering_key, payload FROM bus_outbox WHERE topic = $1 ORDER BY id",
+                            {topic});
+          },
+          store::TxOptions{true});
+    });
+    json::array events;
+    for (const auto& row : rows) {
+      events.push_back(json::object{{"event_id", row.get_text(0)},
+                                    {"topic", row.get_text(1)},
+                                    {"ordering_key", row.get_text(2)},
+                                    {"payload", json::parse(row.get_text(3))}});
+    }
+    co_return net::json_response(200, json::object{{"events", events}});
+  });
   router.add("GET", "/v1/_test/sleep", [](net::Request& req) -> Task<Result<net::Response>> {
     const auto ms = std::atoll(std::string(req.query_param("ms").value_or("100")).c_str());
     boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor);
@@ -186,6 +217,44 @@ bus::Consumer test_hooks_consumer() {
                        }};
 }
 
+auth::AuthSettings auth_settings(const Settings& s) {
+  auth::AuthSettings a;
+  a.siwe_domains = s.siwe_domains;
+  if (a.siwe_domains.empty() && s.listen_port != 0) {
+    // Out of the box the server accepts sign-ins for itself on this machine; operators list
+    // their public domain(s) with --siwe-domain.
+    a.siwe_domains = {"localhost:" + std::to_string(s.listen_port), "127.0.0.1:" + std::to_string(s.listen_port)};
+  }
+  for (const auto& [id, url] : s.chains) a.chain_ids.insert(id);
+  a.session_ttl = s.session_ttl;
+  return a;
+}
+
+// The contexts, once the database is there, and the full route table that serves them.
+void wire_contexts(AppState& state, store::Database& db) {
+  const auto& s = *state.settings;
+  auto wake = [&state] {
+    if (state.bus) state.bus->wake();
+  };
+  state.verifier = std::make_unique<auth::SignatureVerifier>([&state](std::uint64_t chain_id) -> rpc::RpcClient* {
+    auto it = state.chains.find(chain_id);
+    return it == state.chains.end() ? nullptr : it->second.get();
+  });
+  state.auth = std::make_unique<auth::AuthService>(db, *state.pool, state.clock, auth_settings(s), *state.verifier, wake);
+  state.request_auth = std::make_unique<auth::RequestAuth>(*state.auth);
+
+  net::Router router;
+  add_ops_routes(router, state);
+  if (s.test_hooks) add_test_hooks(router, state);
+  auth::SignInLimits limits;
+  limits.nonce_per_ip = net::RateLimit{s.signin_rate_per_ip, s.signin_burst_per_ip, 100'000};
+  limits.verify_per_ip = limits.nonce_per_ip;
+  limits.verify_per_address = net::RateLimit{s.signin_rate_per_address, s.signin_burst_per_address, 100'000};
+  auth::add_auth_routes(router, *state.auth, *state.request_auth, limits);
+  state.http->set_router(std::move(router));
+  state.http->set_unmatched_error(std::nullopt);
+}
+
 // Opens and migrates the database, then starts the bus on worker processes. Returns false when
 // the failure is final (a bad URL or a migration conflict); connection failures are retried.
 bool try_bring_up(AppState& state, bool& final_failure) {
@@ -194,6 +263,7 @@ bool try_bring_up(AppState& state, bool& final_failure) {
     auto db = std::shared_ptr<store::Database>(store::Database::open(s.database_url(), database_settings(s)));
     db->migrate(all_migrations(s));
     state.db = db;
+    wire_contexts(state, *db);
     if (s.has(Role::worker)) {
       state.bus = std::make_unique<bus::Dispatcher>(state.executor, *db, *state.pool, *state.registry);
       if (s.test_hooks) state.bus->add(test_hooks_consumer());
@@ -219,7 +289,7 @@ bool try_bring_up(AppState& state, bool& final_failure) {
 }  // namespace
 
 std::vector<store::MigrationSet> all_migrations(const Settings& settings) {
-  std::vector<store::MigrationSet> sets{bus::migrations()};
+  std::vector<store::MigrationSet> sets{bus::migrations(), auth::migrations()};
   if (settings.test_hooks) sets.push_back(testhooks::migrations());
   return sets;
 }
@@ -243,6 +313,30 @@ int run_migrate(const Settings& settings) {
     return 1;
   }
   log::info("migrations applied", {{"database", store::to_string(db->dialect())}});
+  return 0;
+}
+
+int run_apikey_create(const Settings& settings, const std::string& name, const std::vector<std::string>& scopes) {
+  apply_log_level(settings);
+  log::set_level(log::Level::warn);  // stdout carries the key alone
+  std::unique_ptr<store::Database> db;
+  try {
+    db = store::Database::open(settings.database_url(), database_settings(settings));
+    db->migrate(all_migrations(settings));
+  } catch (const std::invalid_argument& e) {
+    std::fprintf(stderr, "gatehouse: %s\n", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "gatehouse: cannot open the database: %s\n", e.what());
+    return 1;
+  }
+  auto key = auth::AuthService::create_api_key(*db, name, scopes);
+  if (!key) {
+    std::fprintf(stderr, "gatehouse: %s\n", key.error().message.c_str());
+    return 2;
+  }
+  std::printf("%s\n", key->c_str());
+  std::fprintf(stderr, "gatehouse: API key '%s' created; it is shown only this once\n", name.c_str());
   return 0;
 }
 
@@ -280,6 +374,13 @@ int run_server(const Settings& settings) {
   dispatch.trust_forwarded_for = settings.trust_forwarded_for;
   dispatch.access_log = settings.access_log;
   net::Dispatcher dispatcher(std::move(router), registry, dispatch);
+  dispatcher.set_unmatched_error(make_error(ErrorKind::unavailable, "not_ready", "the server is starting; retry shortly"));
+  state.http = &dispatcher;
+  for (const auto& [chain_id, url] : settings.chains) {
+    rpc::RpcClientSettings rpc_settings;
+    rpc_settings.endpoints = {url};
+    state.chains.emplace(chain_id, std::make_unique<rpc::RpcClient>(io.executor(), rpc_settings));
+  }
 
   net::ServerSettings server_settings;
   server_settings.host = settings.listen_host;

@@ -15,6 +15,9 @@ std::vector<store::MigrationSet> all_migrations(const Settings& settings);
 /// `gatehouse serve`: runs until SIGTERM/SIGINT, then drains. Returns the process exit code.
 int run_server(const Settings& settings);
 
+/// `gatehouse apikey create`: prints a new bot API key once; returns the exit code.
+int run_apikey_create(const Settings& settings, const std::string& name, const std::vector<std::string>& scopes);
+
 /// `gatehouse migrate`: applies migrations and returns the exit code.
 int run_migrate(const Settings& settings);
 

@@ -95,6 +95,15 @@ Setter millis_setting(const std::string& name, std::chrono::milliseconds Setting
   });
 }
 
+Setter positive_setting(const std::string& name, double Settings::*field) {
+  return scalar([=](Settings& s, const std::string& v) -> Result<void> {
+    auto d = parse_positive(name, v);
+    if (!d) return d.error();
+    s.*field = *d;
+    return ok();
+  });
+}
+
 Setter bool_setting(const std::string& name, bool Settings::*field) {
   return scalar([=](Settings& s, const std::string& v) -> Result<void> {
     auto b = parse_bool(name, v);
@@ -233,6 +242,21 @@ std::vector<Option> options() {
       {"trust-forwarded-for", "take client IPs from X-Forwarded-For (behind a trusted proxy only)", false, true,
        bool_setting("trust-forwarded-for", &Settings::trust_forwarded_for)},
       {"access-log", "one JSON log line per request", false, true, bool_setting("access-log", &Settings::access_log)},
+      {"session-ttl-hours", "how long a session lasts", false, false,
+       scalar([](Settings& s, const std::string& v) -> Result<void> {
+         auto n = parse_uint("session-ttl-hours", v, 1, 24 * 365);
+         if (!n) return n.error();
+         s.session_ttl = std::chrono::hours(static_cast<std::int64_t>(*n));
+         return ok();
+       })},
+      {"signin-rate-limit", "sign-in requests (nonce, verify) per second per client IP", false, false,
+       positive_setting("signin-rate-limit", &Settings::signin_rate_per_ip)},
+      {"signin-rate-burst", "sign-in requests per client IP in a burst", false, false,
+       positive_setting("signin-rate-burst", &Settings::signin_burst_per_ip)},
+      {"signin-address-rate-limit", "verify attempts per second per signing address", false, false,
+       positive_setting("signin-address-rate-limit", &Settings::signin_rate_per_address)},
+      {"signin-address-rate-burst", "verify attempts per signing address in a burst", false, false,
+       positive_setting("signin-address-rate-burst", &Settings::signin_burst_per_address)},
       {"test-hooks", "expose /v1/_test/* endpoints for the integration tests (never in production)", false, true,
        bool_setting("test-hooks", &Settings::test_hooks)},
   };
@@ -307,6 +331,9 @@ Result<Command> parse_command_line(int argc, const char* const* argv, const std:
   cli.add_option("--config", config_file, "TOML file with settings (keys as the flags, with _ for -)");
   std::map<std::string, std::vector<std::string>> flag_values;
   std::map<std::string, bool> flag_bools;
+  Command command;
+  std::string command_apikey_name;
+  std::vector<std::string> command_apikey_scopes;
   for (const auto& o : table) {
     const std::string flag = "--" + o.name;
     const std::string help = o.help + " [env " + env_name(o.name) + "]";
@@ -321,8 +348,14 @@ Result<Command> parse_command_line(int argc, const char* const* argv, const std:
   auto* serve = cli.add_subcommand("serve", "run the server (all roles unless --roles picks some)")->fallthrough();
   auto* migrate = cli.add_subcommand("migrate", "apply database migrations and exit")->fallthrough();
   auto* version = cli.add_subcommand("version", "print the version and exit");
+  auto* dev_chain = cli.add_subcommand("dev-chain", "start a local anvil with the demo contracts and print their addresses");
+  DevChainOptions dev_chain_options;
+  add_dev_chain_options(*dev_chain, dev_chain_options);
+  auto* apikey = cli.add_subcommand("apikey", "manage bot API keys")->fallthrough()->require_subcommand(1);
+  auto* apikey_create = apikey->add_subcommand("create", "create a key and print it once")->fallthrough();
+  apikey_create->add_option("--name", command_apikey_name, "what the key is for")->required();
+  apikey_create->add_option("--scope", command_apikey_scopes, "bot.read (default) or bot.write; repeatable")->take_all();
 
-  Command command;
   try {
     cli.parse(argc, argv);
   } catch (const CLI::CallForHelp&) {
@@ -337,6 +370,16 @@ Result<Command> parse_command_line(int argc, const char* const* argv, const std:
   if (serve->parsed()) command.name = "serve";
   else if (migrate->parsed()) command.name = "migrate";
   else if (version->parsed()) command.name = "version";
+  else if (dev_chain->parsed()) {
+    // The dev chain uses none of the server's settings.
+    command.name = "dev-chain";
+    command.dev_chain = dev_chain_options;
+    return command;
+  } else if (apikey_create->parsed()) {
+    command.name = "apikey-create";
+    command.apikey_name = command_apikey_name;
+    command.apikey_scopes = command_apikey_scopes;
+  }
   else {
     command.name = "help";
     command.help_text = cli.help();

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "app/dev_chain_command.hpp"
 #include "core/result.hpp"
 
 namespace gh::app {
@@ -44,6 +45,11 @@ struct Settings {
   bool trust_forwarded_for = false;
   bool access_log = true;
   bool test_hooks = false;  ///< exposes /v1/_test/* for the integration tests; never in production
+  std::chrono::seconds session_ttl{30 * 24 * 3600};
+  double signin_rate_per_ip = 1.0;  ///< nonce and verify requests per second per IP, sustained
+  double signin_burst_per_ip = 30.0;
+  double signin_rate_per_address = 0.2;  ///< verify attempts per second per signing address
+  double signin_burst_per_address = 10.0;
 
   /// The database URL actually used.
   std::string database_url() const;
@@ -53,9 +59,12 @@ struct Settings {
 
 /// The parsed command line.
 struct Command {
-  std::string name;  ///< "serve", "migrate", "version", "help"
+  std::string name;  ///< "serve", "migrate", "version", "apikey-create", "dev-chain", "help"
   Settings settings;
   std::string help_text;
+  std::string apikey_name;                ///< apikey create --name
+  std::vector<std::string> apikey_scopes;  ///< apikey create --scope (repeatable)
+  DevChainOptions dev_chain;               ///< flags of "dev-chain"
 };
 
 /// Parses argv and the environment into a command; the error message is one line for exit 2.

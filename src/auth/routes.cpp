@@ -1,0 +1,228 @@
+#include "auth/routes.hpp"
+
+#include <boost/json/serialize.hpp>
+
+#include "eth/address.hpp"
+#include "net/json.hpp"
+
+namespace gh::auth {
+namespace {
+
+namespace json = boost::json;
+using net::Request;
+using net::Response;
+
+Error rate_limited(const net::RateDecision& d) {
+  Error e = make_error(ErrorKind::rate_limited, "rate_limited", "too many sign-in attempts; slow down");
+  e.details_json = "{\"retry_after\":" + std::to_string(d.retry_after.count()) + "}";
+  return e;
+}
+
+// The error response of a rate limit, with its Retry-After header.
+Response limited_response(const net::RateDecision& d) {
+  auto r = net::error_response(rate_limited(d));
+  r.with_header("Retry-After", std::to_string(d.retry_after.count()));
+  return r;
+}
+
+json::object render_device(const DeviceInfo& d) {
+  return {{"device_id", d.id},
+          {"name", d.name},
+          {"push_provider", d.push_provider},
+          {"created_at", format_rfc3339(d.created_at)},
+          {"one_time_prekeys", d.one_time_prekeys}};
+}
+
+struct Limiters {
+  explicit Limiters(const SignInLimits& l)
+      : nonce_ip(l.nonce_per_ip), verify_ip(l.verify_per_ip), verify_address(l.verify_per_address) {}
+  net::RateLimiter nonce_ip;
+  net::RateLimiter verify_ip;
+  net::RateLimiter verify_address;
+};
+
+// The address a message names, for the per-address limit, without parsing it in full.
+std::string claimed_address(std::string_view message) {
+  const auto nl = message.find('\n');
+  if (nl == std::string_view::npos) return {};
+  auto line = message.substr(nl + 1, 42);
+  std::string out(line);
+  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+}  // namespace
+
+Task<Result<Principal>> RequestAuth::session(const Request& request) {
+  auto header = request.header("authorization");
+  if (!header) co_return make_error(ErrorKind::unauthorized, "unauthenticated", "sign in first: Authorization: Bearer <token>");
+  constexpr std::string_view bearer = "Bearer ";
+  if (header->size() <= bearer.size() || header->substr(0, bearer.size()) != bearer) {
+    co_return make_error(ErrorKind::unauthorized, "unauthenticated", "the Authorization header must be 'Bearer <token>'");
+  }
+  co_return co_await m_service.authenticate(header->substr(bearer.size()));
+}
+
+Task<Result<ApiPrincipal>> RequestAuth::api_key(const Request& request, std::string_view scope) {
+  auto header = request.header("x-api-key");
+  if (!header) co_return make_error(ErrorKind::unauthorized, "unauthenticated", "an X-Api-Key header is required");
+  auto principal = co_await m_service.authenticate_api_key(*header);
+  if (!principal) co_return principal;
+  if (!principal->has_scope(scope)) {
+    co_return make_error(ErrorKind::forbidden, "missing_scope", "the API key lacks the scope " + std::string(scope));
+  }
+  co_return principal;
+}
+
+void add_auth_routes(net::Router& router, AuthService& service, RequestAuth& auth, const SignInLimits& limits) {
+  auto limiters = std::make_shared<Limiters>(limits);
+
+  router.add("POST", "/v1/auth/nonce", [&service, limiters](Request& req) -> Task<Result<Response>> {
+    if (auto d = limiters->nonce_ip.take(req.remote_ip); !d.allowed) co_return limited_response(d);
+    auto issued = co_await service.issue_nonce();
+    if (!issued) co_return issued.error();
+    co_return net::json_response(200, json::object{{"nonce", issued->nonce}, {"expires_at", format_rfc3339(issued->expires_at)}});
+  });
+
+  router.add("POST", "/v1/auth/verify", [&service, limiters](Request& req) -> Task<Result<Response>> {
+    if (auto d = limiters->verify_ip.take(req.remote_ip); !d.allowed) co_return limited_response(d);
+    auto body = net::parse_json_object(req);
+    if (!body) co_return body.error();
+    const auto* message = body->if_contains("message");
+    const auto* signature = body->if_contains("signature");
+    if (message == nullptr || !message->is_string() || signature == nullptr || !signature->is_string()) {
+      co_return make_error(ErrorKind::unauthorized, "siwe_malformed", "message and signature must be strings");
+    }
+    const std::string text(message->as_string());
+    if (auto who = claimed_address(text); !who.empty()) {
+      if (auto d = limiters->verify_address.take(who); !d.allowed) co_return limited_response(d);
+    }
+    auto ua = req.header("user-agent");
+    // Built before the co_await: GCC 12 miscompiles braced temporaries inside co_await expressions.
+    ClientInfo client{req.remote_ip, ua ? std::string(*ua) : std::string()};
+    auto signature_text = std::string(signature->as_string());
+    auto signed_in = co_await service.verify(text, std::move(signature_text), std::move(client));
+    if (!signed_in) co_return signed_in.error();
+    co_return net::json_response(200, json::object{{"token", signed_in->token},
+                                                   {"address", eth::to_checksum(signed_in->address)},
+                                                   {"session_id", signed_in->session_id},
+                                                   {"expires_at", format_rfc3339(signed_in->expires_at)},
+                                                   {"new_account", signed_in->new_account}});
+  });
+
+  router.add("POST", "/v1/auth/logout", [&service, &auth](Request& req) -> Task<Result<Response>> {
+    auto who = co_await auth.session(req);
+    if (!who) co_return who.error();
+    if (auto r = co_await service.logout(*who); !r) co_return r.error();
+    co_return Response::text(204, "", "application/json");
+  });
+
+  router.add("GET", "/v1/me", [&service, &auth](Request& req) -> Task<Result<Response>> {
+    auto who = co_await auth.session(req);
+    if (!who) co_return who.error();
+    auto me = co_await service.me(*who);
+    if (!me) co_return me.error();
+    json::array devices;
+    for (const auto& d : me->devices) devices.push_back(render_device(d));
+    co_return net::json_response(200, json::object{{"address", eth::to_checksum(me->address)},
+                                                   {"created_at", format_rfc3339(me->created_at)},
+                                                   {"session_id", who->session_id},
+                                                   {"devices", devices}});
+  });
+
+  router.add("GET", "/v1/sessions", [&service, &auth](Request& req) -> Task<Result<Response>> {
+    auto who = co_await auth.session(req);
+    if (!who) co_return who.error();
+    auto list = co_await service.sessions(*who);
+    if (!list) co_return list.error();
+    json::array sessions;
+    for (const auto& s : *list) {
+      sessions.push_back(json::object{{"id", s.id},
+                                      {"created_at", format_rfc3339(s.created_at)},
+                                      {"expires_at", format_rfc3339(s.expires_at)},
+                                      {"ip", s.ip},
+                                      {"user_agent", s.user_agent},
+                                      {"current", s.current}});
+    }
+    co_return net::json_response(200, json::object{{"sessions", sessions}});
+  });
+
+  router.add("DELETE", "/v1/sessions/{id}", [&service, &auth](Request& req) -> Task<Result<Response>> {
+    auto who = co_await auth.session(req);
+    if (!who) co_return who.error();
+    if (auto r = co_await service.revoke_session(*who, std::string(req.param("id"))); !r) co_return r.error();
+    co_return Response::text(204, "", "application/json");
+  });
+
+  router.add("POST", "/v1/devices", [&service, &auth](Request& req) -> Task<Result<Response>> {
+    auto who = co_await auth.session(req);
+    if (!who) co_return who.error();
+    auto body = net::parse_json_object(req);
+    if (!body) co_return body.error();
+    auto registration = parse_device_registration(*body, service.settings());
+    if (!registration) co_return registration.error();
+    auto id = co_await service.register_device(*who, std::move(*registration));
+    if (!id) co_return id.error();
+    co_return net::json_response(201, json::object{{"device_id", *id}});
+  });
+
+  router.add("POST", "/v1/devices/{device_id}/prekeys", [&service, &auth](Request& req) -> Task<Result<Response>> {
+    auto who = co_await auth.session(req);
+    if (!who) co_return who.error();
+    auto body = net::parse_json_object(req);
+    if (!body) co_return body.error();
+    const std::string device_id(req.param("device_id"));
+    auto prekeys = parse_prekeys(body->if_contains("one_time_prekeys"), service.settings());
+    if (!prekeys) co_return prekeys.error();
+    std::optional<SignedPrekey> rotated;
+    if (const auto* spk = body->if_contains("signed_prekey")) {
+      auto identity = co_await service.device_identity_key(*who, device_id);
+      if (!identity) co_return identity.error();
+      auto parsed = parse_signed_prekey(spk, *identity);
+      if (!parsed) co_return parsed.error();
+      rotated = std::move(*parsed);
+    }
+    if (prekeys->empty() && !rotated) co_return bad_input("invalid_field", "send one_time_prekeys, a signed_prekey, or both");
+    auto held = co_await service.replenish(*who, device_id, std::move(*prekeys), std::move(rotated));
+    if (!held) co_return held.error();
+    co_return net::json_response(200, json::object{{"device_id", device_id}, {"one_time_prekeys", *held}});
+  });
+
+  router.add("DELETE", "/v1/devices/{device_id}", [&service, &auth](Request& req) -> Task<Result<Response>> {
+    auto who = co_await auth.session(req);
+    if (!who) co_return who.error();
+    if (auto r = co_await service.delete_device(*who, std::string(req.param("device_id"))); !r) co_return r.error();
+    co_return Response::text(204, "", "application/json");
+  });
+
+  router.add("GET", "/v1/keys/{address}", [&service, &auth](Request& req) -> Task<Result<Response>> {
+    auto who = co_await auth.session(req);
+    if (!who) co_return who.error();
+    auto address = eth::parse_address(req.param("address"));
+    if (!address) co_return bad_input("invalid_address", address.error().message);
+    auto bundles = co_await service.key_bundles(*address);
+    if (!bundles) co_return bundles.error();
+    json::array devices;
+    for (const auto& b : *bundles) {
+      json::value otpk = nullptr;
+      if (b.one_time_prekey) otpk = json::object{{"id", b.one_time_prekey->id}, {"key", b.one_time_prekey->key}};
+      devices.push_back(json::object{
+          {"device_id", b.device_id},
+          {"identity_key", b.identity_key},
+          {"signed_prekey",
+           json::object{{"id", b.signed_prekey.id}, {"key", b.signed_prekey.key}, {"signature", b.signed_prekey.signature}}},
+          {"one_time_prekey", otpk}});
+    }
+    co_return net::json_response(200, json::object{{"address", eth::to_checksum(*address)}, {"devices", devices}});
+  });
+
+  router.add("GET", "/v1/bot/whoami", [&auth](Request& req) -> Task<Result<Response>> {
+    auto bot = co_await auth.api_key(req, "bot.read");
+    if (!bot) co_return bot.error();
+    json::array scopes;
+    for (const auto& s : bot->scopes) scopes.push_back(json::string(s));
+    co_return net::json_response(200, json::object{{"key_id", bot->key_id}, {"name", bot->name}, {"scopes", scopes}});
+  });
+}
+
+}  // namespace gh::auth

@@ -1,0 +1,152 @@
+#pragma once
+// The auth context's use cases: wallet sign-in (EIP-4361 nonce and verify), sessions, accounts,
+// devices with their end-to-end keys, and bot API keys. Other contexts reach auth only through
+// this header (authenticate, authenticate_api_key) and its events (auth.signed_in,
+// auth.device_removed, keys.low).
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "auth/model.hpp"
+#include "core/blocking_pool.hpp"
+#include "core/clock.hpp"
+#include "core/result.hpp"
+#include "core/task.hpp"
+#include "eth/bytes.hpp"
+#include "store/database.hpp"
+
+namespace gh::rpc {
+class RpcClient;
+}
+
+namespace gh::auth {
+
+/// Proves that an address signed a message: ecrecover for accounts, EIP-1271 isValidSignature
+/// at the latest block for contract wallets.
+class SignatureVerifier {
+ public:
+  /// The RPC client of a chain, or nullptr when the chain is not configured.
+  using RpcLookup = std::function<rpc::RpcClient*(std::uint64_t chain_id)>;
+  explicit SignatureVerifier(RpcLookup rpc) : m_rpc(std::move(rpc)) {}
+
+  /// ok, 401 siwe_signature_invalid, or 503 chain_unavailable when the chain cannot be asked.
+  Task<Result<void>> verify(std::uint64_t chain_id, const eth::Address& address, std::string_view message,
+                            const eth::Bytes& signature);
+
+ private:
+  RpcLookup m_rpc;
+};
+
+/// Who is signing in, for the session record.
+struct ClientInfo {
+  std::string ip;
+  std::string user_agent;
+};
+
+/// A new nonce.
+struct IssuedNonce {
+  std::string nonce;
+  SystemTime expires_at;
+};
+
+/// A successful sign-in.
+struct SignedIn {
+  std::string token;  ///< shown once; only its hash is stored
+  eth::Address address;
+  std::string session_id;
+  SystemTime expires_at;
+  bool new_account = false;
+};
+
+/// A session as its owner sees it.
+struct SessionInfo {
+  std::string id;
+  SystemTime created_at;
+  SystemTime expires_at;
+  std::string ip;
+  std::string user_agent;
+  bool current = false;
+};
+
+/// A device as its owner sees it.
+struct DeviceInfo {
+  std::string id;
+  std::string name;
+  std::string push_provider;
+  SystemTime created_at;
+  std::int64_t one_time_prekeys = 0;
+};
+
+/// The caller's account.
+struct Me {
+  eth::Address address;
+  SystemTime created_at;
+  std::vector<DeviceInfo> devices;
+};
+
+/// One device's key bundle, as handed to a sender.
+struct KeyBundle {
+  std::string device_id;
+  std::string identity_key;
+  SignedPrekey signed_prekey;
+  std::optional<Prekey> one_time_prekey;
+};
+
+/// Auth's use cases. Thread-safe; database work runs on the blocking pool.
+class AuthService {
+ public:
+  AuthService(store::Database& db, BlockingPool& pool, const Clock& clock, AuthSettings settings,
+              SignatureVerifier& verifier, std::function<void()> events_published);
+
+  const AuthSettings& settings() const noexcept { return m_settings; }
+
+  /// A fresh single-use nonce.
+  Task<Result<IssuedNonce>> issue_nonce();
+  /// Checks a signed EIP-4361 message in full and opens a session. Every failure is a 401 with
+  /// its own code (503 when a contract wallet's chain cannot be asked) and stores nothing.
+  Task<Result<SignedIn>> verify(std::string message, std::string signature_hex, ClientInfo client);
+  /// The principal of a bearer token; 401 invalid_session when unknown, revoked or expired.
+  Task<Result<Principal>> authenticate(std::string_view token);
+  /// Revokes the caller's session.
+  Task<Result<void>> logout(const Principal& who);
+  /// The caller's live sessions, newest first.
+  Task<Result<std::vector<SessionInfo>>> sessions(const Principal& who);
+  /// Revokes one of the caller's sessions (403 for another account's, 404 when unknown).
+  Task<Result<void>> revoke_session(const Principal& who, std::string session_id);
+  /// The caller's account and devices.
+  Task<Result<Me>> me(const Principal& who);
+
+  /// Registers a device (409 too_many_devices past the limit).
+  Task<Result<std::string>> register_device(const Principal& who, DeviceRegistration registration);
+  /// Adds one-time prekeys and optionally rotates the signed prekey; returns the count held.
+  Task<Result<std::int64_t>> replenish(const Principal& who, std::string device_id, std::vector<Prekey> prekeys,
+                                       std::optional<SignedPrekey> signed_prekey);
+  /// Deletes a device, its keys and (through auth.device_removed) what was queued for it.
+  Task<Result<void>> delete_device(const Principal& who, std::string device_id);
+  /// Key bundles of every device of `address`, handing out one one-time prekey per device.
+  Task<Result<std::vector<KeyBundle>>> key_bundles(const eth::Address& address);
+  /// The identity key (base64) of one of the caller's devices (to check a rotated signed prekey).
+  Task<Result<std::string>> device_identity_key(const Principal& who, std::string device_id);
+
+  /// The bot of an X-Api-Key; 401 invalid_api_key when unknown or revoked.
+  Task<Result<ApiPrincipal>> authenticate_api_key(std::string_view key);
+  /// Creates an API key and returns it (shown once). Blocking: for the command line.
+  static Result<std::string> create_api_key(store::Database& db, const std::string& name,
+                                            const std::vector<std::string>& scopes);
+
+ private:
+  store::Database& m_db;
+  BlockingPool& m_pool;
+  const Clock& m_clock;
+  AuthSettings m_settings;
+  SignatureVerifier& m_verifier;
+  std::function<void()> m_events_published;
+};
+
+/// Prefixes of our credentials, so leaked ones are recognizable by secret scanners.
+inline constexpr std::string_view session_token_prefix = "ghs_";
+inline constexpr std::string_view api_key_prefix = "ghk_";
+
+}  // namespace gh::auth

@@ -1,0 +1,302 @@
+// Wallet sign-in, sessions, devices and keys, and bot API keys through the real binary, with the
+// reference `siwe` and `ethers` packages signing for random wallets and @noble/curves making
+// device keys; on SQLite and PostgreSQL.
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { Wallet, JsonRpcProvider, ContractFactory, getAddress } from 'ethers';
+import { SiweMessage } from 'siwe';
+import { ed25519, x25519 } from '@noble/curves/ed25519.js';
+import { startServer, freshDatabase, backends, errorOf, runCommand } from './lib/harness.mjs';
+import { startAnvil, contractArtifact } from './lib/anvil.mjs';
+
+const DOMAIN = 'app.example.test';
+const b64 = (bytes) => Buffer.from(bytes).toString('base64');
+
+function deviceKeys() {
+  const identitySecret = ed25519.utils.randomSecretKey();
+  const identity = ed25519.getPublicKey(identitySecret);
+  const spk = x25519.getPublicKey(x25519.utils.randomSecretKey());
+  return {
+    identitySecret,
+    identity_key: b64(identity),
+    signed_prekey: { id: 1, key: b64(spk), signature: b64(ed25519.sign(spk, identitySecret)) },
+    prekeys: (from, n) => Array.from({ length: n }, (_, i) => ({ id: from + i, key: b64(x25519.getPublicKey(x25519.utils.randomSecretKey())) })),
+  };
+}
+
+for (const backend of backends()) {
+  describe(`auth (${backend})`, () => {
+    let anvil, db, server, provider;
+    before(async () => {
+      anvil = await startAnvil();
+      provider = new JsonRpcProvider(anvil.url, 31337, { staticNetwork: true });
+      db = freshDatabase(backend);
+      server = await startServer([...db.flags, '--test-hooks', '--chain', `31337=${anvil.url}`, '--siwe-domain', DOMAIN,
+        '--signin-rate-limit', '1000', '--signin-rate-burst', '1000', '--signin-address-rate-limit', '1000',
+        '--signin-address-rate-burst', '1000', '--rate-limit', '5000', '--rate-burst', '5000']);
+    });
+    after(async () => {
+      assert.equal((await server.stop()).code, 0);
+      anvil.stop();
+      db.drop();
+    });
+
+    const api = (path, { method = 'GET', token, body, headers = {} } = {}) => fetch(`${server.url}${path}`, {
+      method,
+      headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body ? { 'content-type': 'application/json' } : {}), ...headers },
+      body: body === undefined ? undefined : (typeof body === 'string' ? body : JSON.stringify(body)),
+    });
+    const nonce = async () => (await (await api('/v1/auth/nonce', { method: 'POST' })).json()).nonce;
+    const message = (address, n, fields = {}) => new SiweMessage({
+      domain: DOMAIN, address, statement: 'Sign in to gatehouse.', uri: `https://${DOMAIN}/login`, version: '1',
+      chainId: 31337, nonce: n, issuedAt: new Date().toISOString(), ...fields,
+    }).prepareMessage();
+    const verify = (text, signature) => api('/v1/auth/verify', { method: 'POST', body: { message: text, signature } });
+    async function signIn(wallet) {
+      const text = message(wallet.address, await nonce());
+      const r = await verify(text, await wallet.signMessage(text));
+      assert.equal(r.status, 200, JSON.stringify(await r.clone().json()));
+      return r.json();
+    }
+    async function expectCode(r, status, code) {
+      assert.equal(r.status, status);
+      assert.equal((await errorOf(r)).code, code);
+    }
+
+    test('a wallet signs in; the account is created once and announced through the outbox', async () => {
+      const wallet = Wallet.createRandom();
+      const first = await signIn(wallet);
+      assert.equal(first.address, wallet.address);
+      assert.match(first.token, /^ghs_[0-9a-f]{32}_[0-9a-f]{64}$/);
+      assert.equal(first.new_account, true);
+      const ttl = Date.parse(first.expires_at) - Date.now();
+      assert.ok(ttl > 29.9 * 86400e3 && ttl <= 30 * 86400e3);
+      const again = await signIn(wallet);
+      assert.equal(again.new_account, false);
+      const me = await (await api('/v1/me', { token: first.token })).json();
+      assert.equal(me.address, wallet.address);
+      assert.deepEqual(me.devices, []);
+      const events = (await (await api('/v1/_test/outbox?topic=auth.signed_in')).json()).events
+        .filter((e) => e.payload.address === wallet.address);
+      assert.deepEqual(events.map((e) => e.payload.new_account), [true, false]);
+      assert.equal(events[0].ordering_key, wallet.address.toLowerCase());
+    });
+
+    test('every failure the reference client can produce is a 401 with its own code, and stores nothing', async () => {
+      const wallet = Wallet.createRandom();
+      const other = Wallet.createRandom();
+      const cases = [];
+      const n = await nonce();
+      const signed = async (text, by = wallet) => [text, await by.signMessage(text)];
+      cases.push(['siwe_expired', await signed(message(wallet.address, n, { expirationTime: new Date(Date.now() - 120e3).toISOString() }))]);
+      cases.push(['siwe_not_yet_valid', await signed(message(wallet.address, n, { notBefore: new Date(Date.now() + 600e3).toISOString() }))]);
+      cases.push(['siwe_not_yet_valid', await signed(message(wallet.address, n, { issuedAt: new Date(Date.now() + 600e3).toISOString() }))]);
+      cases.push(['siwe_domain_mismatch', await signed(message(wallet.address, n, { domain: 'evil.example', uri: 'https://evil.example/' }))]);
+      cases.push(['siwe_uri_mismatch', await signed(message(wallet.address, n, { uri: 'https://evil.example/login' }))]);
+      cases.push(['siwe_chain_unsupported', await signed(message(wallet.address, n, { chainId: 1 }))]);
+      cases.push(['siwe_nonce_invalid', await signed(message(wallet.address, 'NeverIssued12345'))]);
+      cases.push(['siwe_signature_invalid', await signed(message(wallet.address, n), other)]);
+      cases.push(['siwe_signature_invalid', [message(wallet.address, n), '0x1234']]);
+      cases.push(['siwe_signature_invalid', [message(wallet.address, n), 'not hex']]);
+      cases.push(['siwe_malformed', ['hello, sign me in', '0x00']]);
+      const good = message(wallet.address, n);
+      cases.push(['siwe_address_invalid', await signed(good.replace(wallet.address, wallet.address.toLowerCase()))]);
+      cases.push(['siwe_version_invalid', await signed(good.replace('Version: 1', 'Version: 2'))]);
+      cases.push(['siwe_nonce_invalid', await signed(good.replace(`Nonce: ${n}`, 'Nonce: abc'))]);
+      cases.push(['siwe_time_invalid', await signed(good.replace(/Issued At: .*/, 'Issued At: yesterday'))]);
+      for (const [code, [text, sig]] of cases) {
+        const r = await verify(text, sig);
+        assert.equal(r.status, 401, `${code}: got ${r.status}`);
+        assert.equal((await errorOf(r)).code, code, text);
+      }
+      const missing = await api('/v1/auth/verify', { method: 'POST', body: { message: 1 } });
+      await expectCode(missing, 401, 'siwe_malformed');
+      // Nothing was stored: the nonce still works, and the account is new.
+      const r = await verify(good, await wallet.signMessage(good));
+      assert.equal(r.status, 200);
+      assert.equal((await r.json()).new_account, true);
+    });
+
+    test('a nonce signs in once, even when verifies race', async () => {
+      const wallet = Wallet.createRandom();
+      const text = message(wallet.address, await nonce());
+      const sig = await wallet.signMessage(text);
+      const results = await Promise.all(Array.from({ length: 8 }, () => verify(text, sig)));
+      const statuses = results.map((r) => r.status).sort();
+      assert.deepEqual(statuses, [200, 401, 401, 401, 401, 401, 401, 401]);
+      for (const r of results.filter((x) => x.status === 401)) assert.equal((await errorOf(r)).code, 'siwe_nonce_invalid');
+      await expectCode(await verify(text, sig), 401, 'siwe_nonce_invalid');
+    });
+
+    test('an EIP-1271 contract wallet deployed on the chain signs in', async () => {
+      const owner = new Wallet(Wallet.createRandom().privateKey, provider);
+      const funder = await provider.getSigner(0);
+      await (await funder.sendTransaction({ to: owner.address, value: 10n ** 18n })).wait();
+      const { abi, bytecode } = contractArtifact('SmartWallet');
+      const contract = await new ContractFactory(abi, bytecode, owner).deploy(owner.address);
+      await contract.waitForDeployment();
+      const walletAddress = getAddress(await contract.getAddress());
+      let text = message(walletAddress, await nonce());
+      let r = await verify(text, await owner.signMessage(text));
+      assert.equal(r.status, 200, JSON.stringify(await r.clone().json()));
+      assert.equal((await r.json()).address, walletAddress);
+      text = message(walletAddress, await nonce());
+      await expectCode(await verify(text, await Wallet.createRandom().signMessage(text)), 401, 'siwe_signature_invalid');
+    });
+
+    test('logout and session deletion take effect on the next request', async () => {
+      const wallet = Wallet.createRandom();
+      const a = await signIn(wallet);
+      const b = await signIn(wallet);
+      const list = (await (await api('/v1/sessions', { token: a.token })).json()).sessions;
+      assert.equal(list.length, 2);
+      assert.deepEqual(list.filter((s) => s.current).map((s) => s.id), [a.session_id]);
+      assert.equal((await api(`/v1/sessions/${b.session_id}`, { method: 'DELETE', token: a.token })).status, 204);
+      await expectCode(await api('/v1/me', { token: b.token }), 401, 'invalid_session');
+      assert.equal((await api('/v1/auth/logout', { method: 'POST', token: a.token })).status, 204);
+      await expectCode(await api('/v1/me', { token: a.token }), 401, 'invalid_session');
+      await expectCode(await api('/v1/me', { token: a.token.slice(0, -1) + (a.token.endsWith('0') ? '1' : '0') }), 401, 'invalid_session');
+      await expectCode(await api('/v1/me', { token: 'garbage' }), 401, 'invalid_session');
+    });
+
+    test('every authenticated endpoint answers 401 without a token', async () => {
+      for (const [method, path] of [['GET', '/v1/me'], ['POST', '/v1/auth/logout'], ['GET', '/v1/sessions'],
+        ['DELETE', '/v1/sessions/x'], ['POST', '/v1/devices'], ['POST', '/v1/devices/x/prekeys'],
+        ['DELETE', '/v1/devices/x'], ['GET', `/v1/keys/${Wallet.createRandom().address}`]]) {
+        const r = await api(path, { method, body: method === 'POST' ? {} : undefined });
+        assert.equal(r.status, 401, `${method} ${path}`);
+        assert.equal((await errorOf(r)).code, 'unauthenticated');
+      }
+    });
+
+    test('devices: register with validated keys, at most 10, 403 for another account', async () => {
+      const alice = await signIn(Wallet.createRandom());
+      const bob = await signIn(Wallet.createRandom());
+      const k = deviceKeys();
+      const base = { name: 'phone', push: { provider: 'fcm', token: 'fcm-token' }, identity_key: k.identity_key, signed_prekey: k.signed_prekey };
+      let r = await api('/v1/devices', { method: 'POST', token: alice.token, body: { ...base, one_time_prekeys: k.prekeys(100, 5) } });
+      assert.equal(r.status, 201);
+      const { device_id } = await r.json();
+
+      const bad = [
+        [{ ...base, identity_key: 'not base64!' }, 400, 'invalid_key'],
+        [{ ...base, identity_key: b64(new Uint8Array(31)) }, 400, 'invalid_key'],
+        [{ ...base, signed_prekey: { ...k.signed_prekey, signature: b64(new Uint8Array(64)) } }, 400, 'invalid_signature'],
+        [{ ...base, signed_prekey: { ...k.signed_prekey, key: b64(x25519.getPublicKey(x25519.utils.randomSecretKey())) } }, 400, 'invalid_signature'],
+        [{ ...base, one_time_prekeys: k.prekeys(0, 101) }, 413, 'too_many_prekeys'],
+        [{ ...base, one_time_prekeys: [...k.prekeys(0, 2), ...k.prekeys(0, 1)] }, 400, 'duplicate_prekey_id'],
+        [{ ...base, push: { provider: 'carrier-pigeon', token: 'x' } }, 400, 'invalid_field'],
+        [{ ...base, name: '' }, 400, 'invalid_field'],
+      ];
+      for (const [body, status, code] of bad) await expectCode(await api('/v1/devices', { method: 'POST', token: alice.token, body }), status, code);
+
+      // Bob may not touch Alice's device or sessions.
+      await expectCode(await api(`/v1/devices/${device_id}/prekeys`, { method: 'POST', token: bob.token, body: { one_time_prekeys: k.prekeys(1, 1) } }), 403, 'forbidden');
+      await expectCode(await api(`/v1/devices/${device_id}`, { method: 'DELETE', token: bob.token }), 403, 'forbidden');
+      await expectCode(await api(`/v1/sessions/${alice.session_id}`, { method: 'DELETE', token: bob.token }), 403, 'forbidden');
+      await expectCode(await api('/v1/devices/nope', { method: 'DELETE', token: bob.token }), 404, 'not_found');
+
+      // Replenish and rotate; a rotation not signed by the identity key is refused.
+      r = await api(`/v1/devices/${device_id}/prekeys`, { method: 'POST', token: alice.token, body: { one_time_prekeys: k.prekeys(200, 3) } });
+      assert.equal((await r.json()).one_time_prekeys, 8);
+      await expectCode(await api(`/v1/devices/${device_id}/prekeys`, { method: 'POST', token: alice.token, body: { one_time_prekeys: k.prekeys(200, 1) } }), 409, 'duplicate_prekey_id');
+      const spk2 = x25519.getPublicKey(x25519.utils.randomSecretKey());
+      r = await api(`/v1/devices/${device_id}/prekeys`, { method: 'POST', token: alice.token, body: { signed_prekey: { id: 2, key: b64(spk2), signature: b64(ed25519.sign(spk2, k.identitySecret)) } } });
+      assert.equal(r.status, 200);
+      await expectCode(await api(`/v1/devices/${device_id}/prekeys`, { method: 'POST', token: alice.token, body: { signed_prekey: { id: 3, key: b64(spk2), signature: b64(ed25519.sign(spk2, ed25519.utils.randomSecretKey())) } } }), 400, 'invalid_signature');
+
+      // Up to 10 devices; the 11th is refused; deleting one makes room.
+      for (let i = 1; i < 10; i++) {
+        const kk = deviceKeys();
+        const rr = await api('/v1/devices', { method: 'POST', token: alice.token, body: { name: `d${i}`, identity_key: kk.identity_key, signed_prekey: kk.signed_prekey } });
+        assert.equal(rr.status, 201);
+      }
+      await expectCode(await api('/v1/devices', { method: 'POST', token: alice.token, body: base }), 409, 'too_many_devices');
+      let me = await (await api('/v1/me', { token: alice.token })).json();
+      assert.equal(me.devices.length, 10);
+      assert.equal(me.devices.find((d) => d.device_id === device_id).one_time_prekeys, 8);
+      assert.equal((await api(`/v1/devices/${device_id}`, { method: 'DELETE', token: alice.token })).status, 204);
+      me = await (await api('/v1/me', { token: alice.token })).json();
+      assert.equal(me.devices.length, 9);
+      const removed = (await (await api('/v1/_test/outbox?topic=auth.device_removed')).json()).events;
+      assert.ok(removed.some((e) => e.payload.device_id === device_id));
+      assert.equal((await api('/v1/devices', { method: 'POST', token: alice.token, body: base })).status, 201);
+    });
+
+    test('50 parallel key fetches hand out each of 10 one-time prekeys once', async () => {
+      const owner = await signIn(Wallet.createRandom());
+      const reader = await signIn(Wallet.createRandom());
+      const k = deviceKeys();
+      const r = await api('/v1/devices', { method: 'POST', token: owner.token, body: { name: 'laptop', identity_key: k.identity_key, signed_prekey: k.signed_prekey, one_time_prekeys: k.prekeys(1, 10) } });
+      const { device_id } = await r.json();
+      const bundles = await Promise.all(Array.from({ length: 50 }, async () => {
+        const res = await api(`/v1/keys/${owner.address}`, { token: reader.token });
+        assert.equal(res.status, 200);
+        return (await res.json()).devices;
+      }));
+      const handed = bundles.map((d) => d[0].one_time_prekey).filter(Boolean);
+      assert.equal(handed.length, 10);
+      assert.equal(new Set(handed.map((p) => p.id)).size, 10);
+      assert.equal(bundles.filter((d) => d[0].one_time_prekey === null).length, 40);
+      for (const d of bundles) {
+        assert.equal(d[0].device_id, device_id);
+        assert.equal(d[0].identity_key, k.identity_key);
+        assert.deepEqual(d[0].signed_prekey, k.signed_prekey);
+      }
+      const low = (await (await api('/v1/_test/outbox?topic=keys.low')).json()).events.filter((e) => e.payload.device_id === device_id);
+      assert.equal(low.length, 1, 'keys.low fires once when the device drops below 10');
+      await expectCode(await api('/v1/keys/0xnot-an-address', { token: reader.token }), 400, 'invalid_address');
+    });
+
+    test('bot API keys: printed once, accepted on /v1/bot/* only, within scopes', async () => {
+      const created = runCommand(['apikey', 'create', '--name', 'discord-bot', ...db.flags]);
+      assert.equal(created.code, 0, created.stderr);
+      const key = created.stdout.trim();
+      assert.match(key, /^ghk_[0-9a-f]{32}_[0-9a-f]{64}$/);
+      let r = await api('/v1/bot/whoami', { headers: { 'x-api-key': key } });
+      assert.equal(r.status, 200);
+      assert.deepEqual(await r.json(), { key_id: key.slice(4, 36), name: 'discord-bot', scopes: ['bot.read'] });
+      await expectCode(await api('/v1/bot/whoami'), 401, 'unauthenticated');
+      await expectCode(await api('/v1/bot/whoami', { headers: { 'x-api-key': key.slice(0, -2) + 'ff' } }), 401, 'invalid_api_key');
+      const session = await signIn(Wallet.createRandom());
+      await expectCode(await api('/v1/bot/whoami', { token: session.token }), 401, 'unauthenticated');
+      await expectCode(await api('/v1/me', { headers: { 'x-api-key': key } }), 401, 'unauthenticated');
+      const writer = runCommand(['apikey', 'create', '--name', 'writer', '--scope', 'bot.write', ...db.flags]).stdout.trim();
+      await expectCode(await api('/v1/bot/whoami', { headers: { 'x-api-key': writer } }), 403, 'missing_scope');
+      const badScope = runCommand(['apikey', 'create', '--name', 'x', '--scope', 'admin', ...db.flags]);
+      assert.equal(badScope.code, 2);
+      assert.match(badScope.stderr, /scope/);
+    });
+  });
+}
+
+test('sign-in is rate limited per IP and per address, with Retry-After', async () => {
+  const db = freshDatabase('sqlite');
+  let server = await startServer([...db.flags, '--siwe-domain', DOMAIN, '--chain', '31337=http://127.0.0.1:1',
+    '--signin-rate-limit', '0.01', '--signin-rate-burst', '3']);
+  try {
+    const statuses = [];
+    for (let i = 0; i < 4; i++) statuses.push((await fetch(`${server.url}/v1/auth/nonce`, { method: 'POST' })).status);
+    assert.deepEqual(statuses, [200, 200, 200, 429]);
+    const r = await fetch(`${server.url}/v1/auth/nonce`, { method: 'POST' });
+    assert.ok(Number(r.headers.get('retry-after')) >= 1);
+    assert.equal((await errorOf(r)).code, 'rate_limited');
+    await server.stop();
+
+    server = await startServer([...db.flags, '--siwe-domain', DOMAIN, '--chain', '31337=http://127.0.0.1:1',
+      '--signin-address-rate-limit', '0.01', '--signin-address-rate-burst', '2']);
+    const wallet = Wallet.createRandom();
+    const attempt = async () => {
+      const text = new SiweMessage({ domain: DOMAIN, address: wallet.address, uri: `https://${DOMAIN}/`, version: '1', chainId: 31337, nonce: 'NotIssuedNonce123', issuedAt: new Date().toISOString() }).prepareMessage();
+      return fetch(`${server.url}/v1/auth/verify`, { method: 'POST', body: JSON.stringify({ message: text, signature: await wallet.signMessage(text) }) });
+    };
+    assert.equal((await attempt()).status, 401);
+    assert.equal((await attempt()).status, 401);
+    const limited = await attempt();
+    assert.equal(limited.status, 429);
+    assert.ok(Number(limited.headers.get('retry-after')) >= 1);
+  } finally {
+    await server.stop();
+    db.drop();
+  }
+});

@@ -1,0 +1,43 @@
+// A real anvil (from the npm package) on a free loopback port, for tests that need a chain.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import net from 'node:net';
+
+const root = resolve(import.meta.dirname, '../../..');
+
+export function freePort() {
+  return new Promise((res) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => res(port)); });
+  });
+}
+
+/** Starts anvil; resolves with { url, chainId, stop() } once it answers eth_chainId. */
+export async function startAnvil({ chainId = 31337 } = {}) {
+  const port = await freePort();
+  const bin = process.env.GATEHOUSE_ANVIL ?? resolve(root, 'node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil');
+  const proc = spawn(bin, ['--host', '127.0.0.1', '--port', String(port), '--chain-id', String(chainId), '--silent'],
+    { stdio: 'ignore' });
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    try {
+      const r = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'eth_chainId', params: [] }) });
+      if (r.ok) break;
+    } catch { /* not yet */ }
+    if (Date.now() > deadline) { proc.kill('SIGKILL'); throw new Error('anvil did not start'); }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return { url, chainId, stop: () => { proc.kill('SIGTERM'); } };
+}
+
+/** The compiled artifact { abi, bytecode } of one of our contracts (building them if needed). */
+export function contractArtifact(name) {
+  const path = resolve(root, 'build/contracts', `${name}.json`);
+  if (!existsSync(path)) {
+    const r = spawnSync('node', [resolve(root, 'scripts/build-contracts.mjs')], { encoding: 'utf8', cwd: root });
+    if (r.status !== 0) throw new Error(`build-contracts failed: ${r.stderr}${r.stdout}`);
+  }
+  return JSON.parse(readFileSync(path, 'utf8'));
+}
