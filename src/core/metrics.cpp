@@ -125,51 +125,37 @@ std::string escape_label_value(std::string_view v) {
   return out;
 }
 
-Family<Counter>& Registry::counter(std::string name, std::string help, std::vector<std::string> labels) {
+template <class M>
+Family<M>& Registry::family(std::string name, std::string help, std::vector<std::string> labels, const char* type,
+                            std::function<std::unique_ptr<M>()> make) {
   check_name(name);
   std::lock_guard lock(m_mutex);
   auto& e = m_entries[name];
   if (!e) {
     e = std::make_shared<Entry>();
-    e->type = "counter";
+    e->type = type;
     e->help = help;
-    e->family = std::make_unique<Family<Counter>>(name, help, std::move(labels), [] { return std::make_unique<Counter>(); });
+    e->family = std::make_unique<Family<M>>(name, help, std::move(labels), std::move(make));
   }
-  auto* f = std::get_if<std::unique_ptr<Family<Counter>>>(&e->family);
+  auto* f = std::get_if<std::unique_ptr<Family<M>>>(&e->family);
   if (!f) throw std::logic_error("metric " + name + " registered with another type");
   return **f;
 }
 
+Family<Counter>& Registry::counter(std::string name, std::string help, std::vector<std::string> labels) {
+  return family<Counter>(std::move(name), std::move(help), std::move(labels), "counter",
+                         [] { return std::make_unique<Counter>(); });
+}
+
 Family<Gauge>& Registry::gauge(std::string name, std::string help, std::vector<std::string> labels) {
-  check_name(name);
-  std::lock_guard lock(m_mutex);
-  auto& e = m_entries[name];
-  if (!e) {
-    e = std::make_shared<Entry>();
-    e->type = "gauge";
-    e->help = help;
-    e->family = std::make_unique<Family<Gauge>>(name, help, std::move(labels), [] { return std::make_unique<Gauge>(); });
-  }
-  auto* f = std::get_if<std::unique_ptr<Family<Gauge>>>(&e->family);
-  if (!f) throw std::logic_error("metric " + name + " registered with another type");
-  return **f;
+  return family<Gauge>(std::move(name), std::move(help), std::move(labels), "gauge",
+                       [] { return std::make_unique<Gauge>(); });
 }
 
 Family<Histogram>& Registry::histogram(std::string name, std::string help, std::vector<std::string> labels,
                                        std::vector<double> bounds) {
-  check_name(name);
-  std::lock_guard lock(m_mutex);
-  auto& e = m_entries[name];
-  if (!e) {
-    e = std::make_shared<Entry>();
-    e->type = "histogram";
-    e->help = help;
-    e->family = std::make_unique<Family<Histogram>>(name, help, std::move(labels),
-                                                    [bounds] { return std::make_unique<Histogram>(bounds); });
-  }
-  auto* f = std::get_if<std::unique_ptr<Family<Histogram>>>(&e->family);
-  if (!f) throw std::logic_error("metric " + name + " registered with another type");
-  return **f;
+  return family<Histogram>(std::move(name), std::move(help), std::move(labels), "histogram",
+                           [bounds] { return std::make_unique<Histogram>(bounds); });
 }
 
 void Registry::callback(std::string name, std::string help, bool counter,

@@ -108,6 +108,10 @@ class Registry {
 
  private:
   struct Entry;
+  template <class M>
+  Family<M>& family(std::string name, std::string help, std::vector<std::string> labels, const char* type,
+                    std::function<std::unique_ptr<M>()> make);
+
   mutable std::mutex m_mutex;
   std::map<std::string, std::shared_ptr<Entry>> m_entries;
 };

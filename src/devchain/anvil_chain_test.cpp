@@ -1,6 +1,8 @@
 #include "devchain/anvil.hpp"
 
 #include <gtest/gtest.h>
+
+#include "core/testing/run_task.hpp"
 #include <signal.h>
 
 #include <boost/asio/co_spawn.hpp>
@@ -18,15 +20,7 @@ namespace {
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
 
-template <class T>
-T run(asio::io_context& ioc, Task<T> task) {
-  std::optional<T> out;
-  asio::co_spawn(ioc, [&]() -> Task<void> { out.emplace(co_await std::move(task)); },
-                 [](std::exception_ptr e) { if (e) std::rethrow_exception(e); });
-  ioc.run();
-  ioc.restart();
-  return std::move(*out);
-}
+using gh::testing::run;
 
 rpc::RpcResult<std::uint64_t> ask(const std::string& url, bool block_number = false) {
   asio::io_context ioc;

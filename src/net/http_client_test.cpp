@@ -1,6 +1,8 @@
 #include "net/http_client.hpp"
 
 #include <gtest/gtest.h>
+
+#include "core/testing/run_task.hpp"
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
@@ -100,17 +102,7 @@ class LoopbackServer {
   std::thread m_thread;
 };
 
-/// Runs a task to completion on a fresh io_context and returns its value.
-template <class T>
-T run(asio::io_context& ioc, Task<T> task) {
-  std::optional<T> out;
-  // T need not be default-constructible (co_spawn's value handler would require it).
-  asio::co_spawn(ioc, [&]() -> Task<void> { out.emplace(co_await std::move(task)); },
-                 [](std::exception_ptr e) { if (e) std::rethrow_exception(e); });
-  ioc.run();
-  ioc.restart();
-  return std::move(*out);
-}
+using gh::testing::run;
 
 HttpRequest get(std::string url) {
   HttpRequest r;

@@ -2,6 +2,8 @@
 // and eth_getLogs splitting returns every log in order.
 #include <gtest/gtest.h>
 
+#include "core/testing/run_task.hpp"
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/json/serialize.hpp>
@@ -26,15 +28,7 @@ constexpr const char* emitter_init = "0x600c600c600039600c6000f34360005260016020
 constexpr const char* emitter_runtime = "0x43600052600160206000a100";
 constexpr const char* reverter_init = "0x6005600c60003960056000f360006000fd";
 
-template <class T>
-T run(asio::io_context& ioc, Task<T> task) {
-  std::optional<T> out;
-  asio::co_spawn(ioc, [&]() -> Task<void> { out.emplace(co_await std::move(task)); },
-                 [](std::exception_ptr e) { if (e) std::rethrow_exception(e); });
-  ioc.run();
-  ioc.restart();
-  return std::move(*out);
-}
+using gh::testing::run;
 
 eth::Hash32 topic_one() {
   eth::Hash32 t;

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "core/testing/run_task.hpp"
+
 #include <atomic>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -117,15 +119,7 @@ class FakeProvider {
   std::thread m_thread;
 };
 
-template <class T>
-T run(asio::io_context& ioc, Task<T> task) {
-  std::optional<T> out;
-  asio::co_spawn(ioc, [&]() -> Task<void> { out.emplace(co_await std::move(task)); },
-                 [](std::exception_ptr e) { if (e) std::rethrow_exception(e); });
-  ioc.run();
-  ioc.restart();
-  return std::move(*out);
-}
+using gh::testing::run;
 
 RpcClientSettings fast_settings(std::vector<std::string> endpoints) {
   RpcClientSettings s;

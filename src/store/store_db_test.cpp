@@ -18,6 +18,7 @@
 #include <fmt/format.h>
 
 #include "store/database.hpp"
+#include "store/testing/fresh_database.hpp"
 #include "store_fixture/migrations.hpp"
 
 namespace gh::store {
@@ -28,37 +29,9 @@ using namespace std::chrono_literals;
 constexpr const char* max_u256 =
     "115792089237316195423570985008687907853269984665640564039457584007913129639935";
 
-std::string env(const char* name) {
-  const char* value = std::getenv(name);
-  return value != nullptr ? value : "";
-}
-
-// Runs one statement outside any transaction (CREATE/DROP DATABASE cannot run inside one).
-void admin_exec(const std::string& url, const std::string& sql) {
-  PGconn* conn = PQconnectdb(url.c_str());
-  if (PQstatus(conn) != CONNECTION_OK) {
-    const std::string reason = PQerrorMessage(conn);
-    PQfinish(conn);
-    throw std::runtime_error("admin connection failed: " + reason);
-  }
-  PQsetNoticeProcessor(conn, [](void*, const char*) {}, nullptr);
-  PGresult* res = PQexec(conn, sql.c_str());
-  const bool ok = PQresultStatus(res) == PGRES_COMMAND_OK || PQresultStatus(res) == PGRES_TUPLES_OK;
-  const std::string reason = PQresultErrorMessage(res);
-  PQclear(res);
-  PQfinish(conn);
-  if (!ok) throw std::runtime_error(sql + ": " + reason);
-}
-
-// The admin URL with its database name replaced.
-std::string with_database(const std::string& url, const std::string& name) {
-  const std::size_t authority = url.find("://") + 3;
-  const std::size_t slash = url.find('/', authority);
-  const std::size_t query = url.find('?', authority);
-  const std::string tail = query == std::string::npos ? "" : url.substr(query);
-  const std::size_t cut = slash != std::string::npos && (query == std::string::npos || slash < query) ? slash : std::min(query, url.size());
-  return url.substr(0, cut) + "/" + name + tail;
-}
+using testing::admin_exec;
+using testing::with_database;
+std::string env(const char* name) { return testing::env_or_empty(name); }
 
 class StoreConformance : public ::testing::TestWithParam<Dialect> {
  protected:

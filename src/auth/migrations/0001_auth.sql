@@ -1,17 +1,18 @@
+-- Portable to both dialects: BIGINT has integer affinity on SQLite and no column autoincrements.
 -- Sign-in nonces: single use, short-lived. used_ms is set by the verify that consumed it.
 CREATE TABLE auth_nonces (
   nonce TEXT PRIMARY KEY,
-  created_ms INTEGER NOT NULL,
-  expires_ms INTEGER NOT NULL,
-  used_ms INTEGER
+  created_ms BIGINT NOT NULL,
+  expires_ms BIGINT NOT NULL,
+  used_ms BIGINT
 );
 CREATE INDEX auth_nonces_expires ON auth_nonces (expires_ms);
 
 -- Accounts are wallet addresses (stored lowercase), created at first sign-in.
 CREATE TABLE auth_accounts (
   address TEXT PRIMARY KEY,
-  created_ms INTEGER NOT NULL,
-  last_sign_in_ms INTEGER NOT NULL
+  created_ms BIGINT NOT NULL,
+  last_sign_in_ms BIGINT NOT NULL
 );
 
 -- Sessions: the token's secret is stored only as its SHA-256.
@@ -19,10 +20,10 @@ CREATE TABLE auth_sessions (
   id TEXT PRIMARY KEY,
   address TEXT NOT NULL,
   secret_hash TEXT NOT NULL,
-  created_ms INTEGER NOT NULL,
-  expires_ms INTEGER NOT NULL,
-  revoked_ms INTEGER,
-  chain_id INTEGER NOT NULL,
+  created_ms BIGINT NOT NULL,
+  expires_ms BIGINT NOT NULL,
+  revoked_ms BIGINT,
+  chain_id BIGINT NOT NULL,
   user_agent TEXT NOT NULL,
   ip TEXT NOT NULL
 );
@@ -36,18 +37,18 @@ CREATE TABLE auth_devices (
   push_provider TEXT NOT NULL,
   push_token TEXT NOT NULL,
   identity_key TEXT NOT NULL,
-  signed_prekey_id INTEGER NOT NULL,
+  signed_prekey_id BIGINT NOT NULL,
   signed_prekey TEXT NOT NULL,
   signed_prekey_signature TEXT NOT NULL,
-  created_ms INTEGER NOT NULL,
-  low_keys_notified INTEGER NOT NULL
+  created_ms BIGINT NOT NULL,
+  low_keys_notified BIGINT NOT NULL
 );
 CREATE INDEX auth_devices_address ON auth_devices (address);
 
 -- One-time prekeys, each handed out at most once (deleted when handed out).
 CREATE TABLE auth_prekeys (
   device_id TEXT NOT NULL,
-  key_id INTEGER NOT NULL,
+  key_id BIGINT NOT NULL,
   public_key TEXT NOT NULL,
   PRIMARY KEY (device_id, key_id)
 );
@@ -58,6 +59,6 @@ CREATE TABLE auth_api_keys (
   name TEXT NOT NULL,
   scopes TEXT NOT NULL,
   secret_hash TEXT NOT NULL,
-  created_ms INTEGER NOT NULL,
-  revoked_ms INTEGER
+  created_ms BIGINT NOT NULL,
+  revoked_ms BIGINT
 );
