@@ -4,7 +4,7 @@ JOBS ?= $(shell nproc)
 DATA_DIR ?= ./var
 RUN_ARGS ?=
 
-.PHONY: all deps build build-debug run test test-unit test-integration bench fmt lint clean
+.PHONY: all deps build build-debug run test test-unit test-integration bench fuzz fmt lint clean
 
 all: build
 
@@ -28,6 +28,8 @@ test: build build-debug
 
 test-unit: build
 	@ctest --preset release -L unit -j $(JOBS)
+
+fuzz: ; @scripts/run-fuzz $(FUZZ_SECONDS)
 
 # Times the eth hot paths against ethers v6 and siwe 3 and prints the ratios (reports only).
 bench:
