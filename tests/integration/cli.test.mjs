@@ -80,11 +80,12 @@ for (const backend of backends()) {
     try {
       let r = runCommand(['migrate', ...db.flags]);
       assert.equal(r.code, 0, r.stderr);
-      assert.match(r.stdout, /"migration applied"/);
+      const applied = r.stdout.split('\n').filter((l) => l.includes('"migration applied"')).length;
+      assert.ok(applied >= 2, 'bus and auth migrations at least');
       r = runCommand(['migrate', ...db.flags]);
       assert.equal(r.code, 0, r.stderr);
       assert.doesNotMatch(r.stdout, /"migration applied"/);
-      if (backend === 'postgres') assert.equal(db.query('SELECT count(*) FROM store_migrations'), '1');
+      if (backend === 'postgres') assert.equal(db.query('SELECT count(*) FROM store_migrations'), String(applied));
     } finally {
       db.drop();
     }

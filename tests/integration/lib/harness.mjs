@@ -5,6 +5,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import net from 'node:net';
+import { after } from 'node:test';
+
+// Servers still running when a test file ends (a failed assertion skipped its stop) are killed,
+// so that one failure cannot keep the runner waiting on child processes.
+const running = new Set();
+after(() => {
+  for (const proc of running) proc.kill('SIGKILL');
+});
 
 export const bin = process.env.GATEHOUSE_BIN ?? resolve(import.meta.dirname, '../../../build/release/bin/gatehouse');
 const pgAdmin = process.env.GATEHOUSE_TEST_POSTGRES_URL ?? '';
@@ -85,7 +93,11 @@ export async function startServer(args, { env = {}, expectReady = true } = {}) {
   });
   proc.stderr.setEncoding('utf8');
   proc.stderr.on('data', (c) => { stderr += c; });
-  const exited = new Promise((res) => proc.on('exit', (code, signal) => res({ code, signal })));
+  running.add(proc);
+  const exited = new Promise((res) => proc.on('exit', (code, signal) => {
+    running.delete(proc);
+    res({ code, signal });
+  }));
 
   const server = {
     proc, lines, exited,
