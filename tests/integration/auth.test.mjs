@@ -33,7 +33,8 @@ for (const backend of backends()) {
       db = freshDatabase(backend);
       server = await startServer([...db.flags, '--test-hooks', '--chain', `31337=${anvil.url}`, '--siwe-domain', DOMAIN,
         '--signin-rate-limit', '1000', '--signin-rate-burst', '1000', '--signin-address-rate-limit', '1000',
-        '--signin-address-rate-burst', '1000', '--rate-limit', '5000', '--rate-burst', '5000']);
+        '--signin-address-rate-burst', '1000', '--rate-limit', '5000', '--rate-burst', '5000',
+        '--key-fetch-rate-burst', '1000', '--key-fetch-target-rate-burst', '1000']);
     });
     after(async () => {
       assert.equal((await server.stop()).code, 0);
@@ -109,8 +110,9 @@ for (const backend of backends()) {
         assert.equal(r.status, 401, `${code}: got ${r.status}`);
         assert.equal((await errorOf(r)).code, code, text);
       }
+      // A body of the wrong shape is bad input (400), not a failed sign-in.
       const missing = await api('/v1/auth/verify', { method: 'POST', body: { message: 1 } });
-      await expectCode(missing, 401, 'siwe_malformed');
+      await expectCode(missing, 400, 'invalid_field');
       // Nothing was stored: the nonce still works, and the account is new.
       const r = await verify(good, await wallet.signMessage(good));
       assert.equal(r.status, 200);
@@ -361,8 +363,9 @@ test('sign-in is rate limited per IP and per address, with Retry-After', async (
     assert.equal(res.status, 200, JSON.stringify(await res.clone().json()));
     // Attempts with live nonces do count: one more failed one, then 429 with Retry-After.
     text = siwe(await issue());
-    res = await post({ message: text, signature: await Wallet.createRandom().signMessage(text) });
+    res = await post({ message: text, signature: 'not hex' });
     assert.equal(res.status, 401);
+    assert.equal((await errorOf(res)).code, 'siwe_signature_invalid');
     text = siwe(await issue());
     const limited = await post({ message: text, signature: await victim.signMessage(text) });
     assert.equal(limited.status, 429);
