@@ -96,17 +96,72 @@ Result<void> check_siwe_uri(const eth::SiweMessage& m, const AuthSettings& setti
   return ok();
 }
 
-// SIWE failures are all 401s, keeping the parser's and validator's codes.
-Error as_unauthorized(Error e) {
-  e.kind = ErrorKind::unauthorized;
-  return e;
+// The edge where eth's SIWE failure codes become API errors: all 401s, with the code's stable
+// name and a message a client developer can act on.
+Error siwe_refusal(eth::SiweErrc code) {
+  using eth::SiweErrc;
+  const char* message = "the sign-in message was refused";
+  switch (code) {
+    case SiweErrc::too_large:
+      message = "the message is too large";
+      break;
+    case SiweErrc::malformed:
+      message = "the message is not an EIP-4361 message in canonical form";
+      break;
+    case SiweErrc::domain_invalid:
+      message = "the message's domain is not a valid authority";
+      break;
+    case SiweErrc::address_invalid:
+      message = "the message's address must be 0x-hex and EIP-55 checksummed";
+      break;
+    case SiweErrc::uri_invalid:
+      message = "the message's URI is not a valid URI";
+      break;
+    case SiweErrc::version_invalid:
+      message = "the message's version must be 1";
+      break;
+    case SiweErrc::chain_id_invalid:
+      message = "the message's chain id is not a valid chain id";
+      break;
+    case SiweErrc::nonce_invalid:
+      message = "the message's nonce must be at least 8 letters or digits";
+      break;
+    case SiweErrc::time_invalid:
+      message = "a time in the message is not an RFC 3339 date-time";
+      break;
+    case SiweErrc::resources_invalid:
+      message = "the message's resources are not a list of URIs";
+      break;
+    case SiweErrc::scheme_mismatch:
+      message = "the message's scheme is not the expected one";
+      break;
+    case SiweErrc::domain_mismatch:
+      message = "the message is for another domain";
+      break;
+    case SiweErrc::nonce_mismatch:
+      message = "the message's nonce is not the one issued";
+      break;
+    case SiweErrc::uri_mismatch:
+      message = "the message is for another URI";
+      break;
+    case SiweErrc::chain_id_mismatch:
+      message = "the message's chain is not accepted";
+      break;
+    case SiweErrc::expired:
+      message = "the message has expired or was issued too long ago";
+      break;
+    case SiweErrc::not_yet_valid:
+      message = "the message is not valid yet";
+      break;
+  }
+  return unauthorized(eth::to_string(code), message);
 }
 
 }  // namespace
 
 Result<eth::SiweMessage> check_siwe_message(std::string_view text, const AuthSettings& settings, SystemTime now) {
   auto parsed = eth::parse_siwe(text);
-  if (!parsed) return as_unauthorized(std::move(parsed).error());
+  if (!parsed) return siwe_refusal(parsed.error());
   const auto& m = *parsed;
   if (std::none_of(settings.siwe_domains.begin(), settings.siwe_domains.end(),
                    [&](const std::string& d) { return iequals(d, m.domain); })) {
@@ -121,8 +176,8 @@ Result<eth::SiweMessage> check_siwe_message(std::string_view text, const AuthSet
   expect.clock_skew = settings.clock_skew;
   expect.max_age = settings.nonce_ttl;
   expect.reject_future_issued_at = true;
-  if (auto valid = eth::validate_siwe(m, expect); !valid) return as_unauthorized(std::move(valid).error());
-  return parsed;
+  if (auto valid = eth::validate_siwe(m, expect); !valid) return siwe_refusal(valid.error());
+  return std::move(*parsed);
 }
 
 bool is_eip1271_magic(const eth::Bytes& returned) noexcept {

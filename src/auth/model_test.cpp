@@ -28,7 +28,7 @@ AuthSettings settings() {
 Result<eth::SiweMessage> check(const eth::SiweMessage& fields, const AuthSettings& s = settings(),
                                SystemTime at = now) {
   auto text = eth::build_siwe_message(fields);
-  if (!text) return text.error();
+  if (!text) return bad_input(eth::to_string(text.error()), "the test message does not build");
   return check_siwe_message(*text, s, at);
 }
 

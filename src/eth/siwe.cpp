@@ -46,13 +46,10 @@ class Parser {
   /// The chain id digits as written.
   std::string_view chain_text() const { return m_chain_text; }
 
-  gh::Result<SiweMessage> run() {
+  Expected<SiweMessage, SiweErrc> run() {
     const bool matched = message();
-    if (m_error) return std::move(*m_error);
-    if (!matched || m_pos != m_text.size()) {
-      return gh::bad_input("siwe_malformed",
-                           "the message does not follow EIP-4361 (stopped at byte " + std::to_string(m_pos) + ")");
-    }
+    if (m_error) return *m_error;
+    if (!matched || m_pos != m_text.size()) return SiweErrc::malformed;
     return std::move(m_msg);
   }
 
@@ -88,8 +85,8 @@ class Parser {
     return n;
   }
   std::string_view since(std::size_t start) const { return m_text.substr(start, m_pos - start); }
-  void record(const char* code, std::string message) {
-    if (!m_error) m_error = gh::bad_input(code, std::move(message));
+  void record(SiweErrc code) {
+    if (!m_error) m_error = code;
   }
 
   bool pct_encoded() {
@@ -232,7 +229,7 @@ class Parser {
   bool uri(bool record_errors) {
     const std::size_t start = m_pos;
     if (!scheme()) {
-      if (record_errors) record("siwe_uri_invalid", "invalid URI scheme");
+      if (record_errors) record(SiweErrc::uri_invalid);
       return false;
     }
     if (!ch(':')) {
@@ -279,16 +276,16 @@ class Parser {
     if (!ok) m_pos = start;
     return ok;
   }
-  // A field holding a date-time; `what` names it in the messages, as the reference does.
-  bool time_field(std::optional<std::string>& out, const char* what) {
+  // A field holding a date-time.
+  bool time_field(std::optional<std::string>& out) {
     const std::size_t start = m_pos;
     if (!date_time()) {
-      record("siwe_time_invalid", std::string("invalid ") + what + " date time syntax");
+      record(SiweErrc::time_invalid);
       return false;
     }
     out = std::string(since(start));
     if (!parse_siwe_time(*out)) {
-      record("siwe_time_invalid", std::string("invalid ") + what + " date time semantics");
+      record(SiweErrc::time_invalid);
     }
     return true;
   }
@@ -307,7 +304,7 @@ class Parser {
       const std::size_t start = m_pos;
       authority();
       if (m_pos == start) {
-        record("siwe_domain_invalid", "domain cannot be empty");
+        record(SiweErrc::domain_invalid);
       } else {
         m_msg.domain = std::string(since(start));
       }
@@ -319,20 +316,20 @@ class Parser {
     {
       const std::size_t start = m_pos;
       if (!uri(true)) {
-        record("siwe_uri_invalid", "invalid URI");
+        record(SiweErrc::uri_invalid);
         return false;
       }
       m_msg.uri = std::string(since(start));
     }
     if (!ch('\n') || !lit("Version: ")) return false;
     if (!ch('1')) {
-      record("siwe_version_invalid", "invalid version");
+      record(SiweErrc::version_invalid);
       return false;
     }
     if (!ch('\n') || !lit("Chain ID: ")) return false;
     const std::size_t chain_start = m_pos;
     if (many(is_digit) == 0) {
-      record("siwe_chain_id_invalid", "invalid chain-id");
+      record(SiweErrc::chain_id_invalid);
       return false;
     }
     m_chain_text = since(chain_start);
@@ -341,7 +338,7 @@ class Parser {
       const std::size_t start = m_pos;
       if (many([](char c) { return is_alpha(c) || is_digit(c); }) < 8) {
         m_pos = start;
-        record("siwe_nonce_invalid", "invalid nonce: needs at least 8 letters or digits");
+        record(SiweErrc::nonce_invalid);
         return false;
       }
       m_msg.nonce = std::string(since(start));
@@ -349,11 +346,11 @@ class Parser {
     if (!ch('\n') || !lit("Issued At: ")) return false;
     {
       std::optional<std::string> issued;
-      if (!time_field(issued, "issued-at")) return false;
+      if (!time_field(issued)) return false;
       m_msg.issued_at = std::move(*issued);
     }
-    optional_time("\nExpiration Time: ", m_msg.expiration_time, "expiration-time");
-    optional_time("\nNot Before: ", m_msg.not_before, "not-before");
+    optional_time("\nExpiration Time: ", m_msg.expiration_time);
+    optional_time("\nNot Before: ", m_msg.not_before);
     {
       const std::size_t start = m_pos;
       if (lit("\nRequest ID: ")) {
@@ -372,18 +369,18 @@ class Parser {
           const std::size_t line = m_pos;
           if (!ch('\n')) break;
           if (!lit("- ")) {
-            record("siwe_resources_invalid", "invalid resource: expected \"- \" and a URI");
+            record(SiweErrc::resources_invalid);
             m_pos = line;
             break;
           }
           const std::size_t res = m_pos;
           if (!uri(false)) {
-            record("siwe_resources_invalid", "invalid resource URI");
+            record(SiweErrc::resources_invalid);
             m_pos = line;
             break;
           }
           if (m_msg.resources->size() == siwe_max_resources) {
-            record("siwe_resources_invalid", "more than " + std::to_string(siwe_max_resources) + " resources");
+            record(SiweErrc::resources_invalid);
             return false;
           }
           m_msg.resources->emplace_back(since(res));
@@ -399,14 +396,14 @@ class Parser {
     const std::size_t start = m_pos;
     if (!lit_ci("0x") || many(is_hex, 40) != 40) {
       m_pos = start;
-      record("siwe_address_invalid", "invalid address: expected 0x and 40 hex digits");
+      record(SiweErrc::address_invalid);
       return false;
     }
     const std::string_view text = since(start);
     auto parsed = fixed_from_hex<20>(text.substr(2));
     if (parsed) m_msg.address.bytes = parsed->bytes;
     if (!parsed || text[1] != 'x' || to_checksum(m_msg.address) != text) {
-      record("siwe_address_invalid", "address is not EIP-55 checksummed: " + std::string(text));
+      record(SiweErrc::address_invalid);
     }
     return true;
   }
@@ -433,9 +430,9 @@ class Parser {
     return lit("\n\n");
   }
 
-  void optional_time(std::string_view title, std::optional<std::string>& out, const char* what) {
+  void optional_time(std::string_view title, std::optional<std::string>& out) {
     const std::size_t start = m_pos;
-    if (!lit(title) || !time_field(out, what)) {
+    if (!lit(title) || !time_field(out)) {
       m_pos = start;
       out.reset();
     }
@@ -444,15 +441,12 @@ class Parser {
   std::string_view m_text;
   std::size_t m_pos = 0;
   SiweMessage m_msg;
-  std::optional<gh::Error> m_error;
+  std::optional<SiweErrc> m_error;
   std::string_view m_chain_text;  // the digits as written; their canonical form is checked later
 };
 
-gh::Result<std::uint64_t> chain_id_value(std::string_view digits) {
-  const auto invalid = [&] {
-    return gh::bad_input("siwe_chain_id_invalid",
-                         "chain id must be canonical decimal at most 2^53-1: " + std::string(digits.substr(0, 32)));
-  };
+Expected<std::uint64_t, SiweErrc> chain_id_value(std::string_view digits) {
+  const auto invalid = [&] { return SiweErrc::chain_id_invalid; };
   if (digits.empty() || digits.size() > 16 || (digits.size() > 1 && digits[0] == '0')) return invalid();
   std::uint64_t value = 0;
   for (char c : digits) value = value * 10 + static_cast<std::uint64_t>(c - '0');
@@ -478,10 +472,8 @@ unsigned days_in_month(unsigned year, unsigned month) {
 
 }  // namespace
 
-gh::Result<SiweTime> parse_siwe_time(std::string_view t) {
-  const auto invalid = [&] {
-    return gh::bad_input("siwe_time_invalid", "not an RFC 3339 date-time: " + std::string(t.substr(0, 64)));
-  };
+Expected<SiweTime, SiweErrc> parse_siwe_time(std::string_view t) {
+  const auto invalid = [&] { return SiweErrc::time_invalid; };
   const auto num = [&](std::size_t at, std::size_t n, unsigned& out) {
     out = 0;
     if (at + n > t.size()) return false;
@@ -533,18 +525,58 @@ gh::Result<SiweTime> parse_siwe_time(std::string_view t) {
   return SiweTime(std::chrono::milliseconds(seconds * 1000 + millis));
 }
 
-gh::Result<SiweMessage> parse_siwe(std::string_view text) {
+const char* to_string(SiweErrc code) noexcept {
+  switch (code) {
+    case SiweErrc::too_large:
+      return "siwe_too_large";
+    case SiweErrc::malformed:
+      return "siwe_malformed";
+    case SiweErrc::domain_invalid:
+      return "siwe_domain_invalid";
+    case SiweErrc::address_invalid:
+      return "siwe_address_invalid";
+    case SiweErrc::uri_invalid:
+      return "siwe_uri_invalid";
+    case SiweErrc::version_invalid:
+      return "siwe_version_invalid";
+    case SiweErrc::chain_id_invalid:
+      return "siwe_chain_id_invalid";
+    case SiweErrc::nonce_invalid:
+      return "siwe_nonce_invalid";
+    case SiweErrc::time_invalid:
+      return "siwe_time_invalid";
+    case SiweErrc::resources_invalid:
+      return "siwe_resources_invalid";
+    case SiweErrc::scheme_mismatch:
+      return "siwe_scheme_mismatch";
+    case SiweErrc::domain_mismatch:
+      return "siwe_domain_mismatch";
+    case SiweErrc::nonce_mismatch:
+      return "siwe_nonce_mismatch";
+    case SiweErrc::uri_mismatch:
+      return "siwe_uri_mismatch";
+    case SiweErrc::chain_id_mismatch:
+      return "siwe_chain_id_mismatch";
+    case SiweErrc::expired:
+      return "siwe_expired";
+    case SiweErrc::not_yet_valid:
+      return "siwe_not_yet_valid";
+  }
+  return "siwe_malformed";
+}
+
+Expected<SiweMessage, SiweErrc> parse_siwe(std::string_view text) {
   if (text.size() > siwe_max_message_bytes) {
-    return gh::bad_input("siwe_too_large", "message exceeds " + std::to_string(siwe_max_message_bytes) + " bytes");
+    return SiweErrc::too_large;
   }
   Parser parser(text);
   auto parsed = parser.run();
   if (!parsed) return parsed;
   auto chain = chain_id_value(parser.chain_text());
-  if (!chain) return std::move(chain).error();
+  if (!chain) return chain.error();
   parsed->chain_id = *chain;
   if (to_message(*parsed) != text) {
-    return gh::bad_input("siwe_malformed", "the message is not in canonical EIP-4361 form (e.g. an empty Request ID)");
+    return SiweErrc::malformed;
   }
   return parsed;
 }
@@ -573,56 +605,56 @@ std::string to_message(const SiweMessage& m) {
   return out;
 }
 
-gh::Result<std::string> build_siwe_message(const SiweMessage& message) {
+Expected<std::string, SiweErrc> build_siwe_message(const SiweMessage& message) {
   if (message.chain_id > siwe_max_chain_id) {
-    return gh::bad_input("siwe_chain_id_invalid", "chain id above 2^53-1");
+    return SiweErrc::chain_id_invalid;
   }
   std::string text = to_message(message);
   auto parsed = parse_siwe(text);
-  if (!parsed) return std::move(parsed).error();
+  if (!parsed) return parsed.error();
   return text;
 }
 
-gh::Result<void> validate_siwe(const SiweMessage& m, const SiweExpectations& expect) {
+Expected<void, SiweErrc> validate_siwe(const SiweMessage& m, const SiweExpectations& expect) {
   if (expect.scheme && m.scheme != expect.scheme) {
-    return gh::bad_input("siwe_scheme_mismatch", "the message's scheme is not the expected one");
+    return SiweErrc::scheme_mismatch;
   }
   if (expect.domain && m.domain != *expect.domain) {
-    return gh::bad_input("siwe_domain_mismatch", "the message is for another domain: " + m.domain);
+    return SiweErrc::domain_mismatch;
   }
   if (expect.nonce && m.nonce != *expect.nonce) {
-    return gh::bad_input("siwe_nonce_mismatch", "the message's nonce is not the one issued");
+    return SiweErrc::nonce_mismatch;
   }
   if (expect.uri && m.uri != *expect.uri) {
-    return gh::bad_input("siwe_uri_mismatch", "the message is for another URI: " + m.uri);
+    return SiweErrc::uri_mismatch;
   }
   if (!expect.chain_ids.empty() &&
       std::find(expect.chain_ids.begin(), expect.chain_ids.end(), m.chain_id) == expect.chain_ids.end()) {
-    return gh::bad_input("siwe_chain_id_mismatch", "chain " + std::to_string(m.chain_id) + " is not accepted");
+    return SiweErrc::chain_id_mismatch;
   }
   const SiweTime late = expect.now - expect.clock_skew;
   const SiweTime early = expect.now + expect.clock_skew;
   if (m.expiration_time) {
     auto expiry = parse_siwe_time(*m.expiration_time);
-    if (!expiry) return std::move(expiry).error();
-    if (late >= *expiry) return gh::bad_input("siwe_expired", "the message expired at " + *m.expiration_time);
+    if (!expiry) return expiry.error();
+    if (late >= *expiry) return SiweErrc::expired;
   }
   if (m.not_before) {
     auto not_before = parse_siwe_time(*m.not_before);
-    if (!not_before) return std::move(not_before).error();
+    if (!not_before) return not_before.error();
     if (early < *not_before) {
-      return gh::bad_input("siwe_not_yet_valid", "the message is not valid before " + *m.not_before);
+      return SiweErrc::not_yet_valid;
     }
   }
   auto issued = parse_siwe_time(m.issued_at);
-  if (!issued) return std::move(issued).error();
+  if (!issued) return issued.error();
   if (expect.max_age && late - *expect.max_age > *issued) {
-    return gh::bad_input("siwe_expired", "the message was issued too long ago: " + m.issued_at);
+    return SiweErrc::expired;
   }
   if (expect.reject_future_issued_at && early < *issued) {
-    return gh::bad_input("siwe_not_yet_valid", "the message is issued in the future: " + m.issued_at);
+    return SiweErrc::not_yet_valid;
   }
-  return gh::ok();
+  return {};
 }
 
 }  // namespace gh::eth

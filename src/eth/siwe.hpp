@@ -11,7 +11,7 @@
 #include <string_view>
 #include <vector>
 
-#include "core/result.hpp"
+#include "core/expected.hpp"
 #include "eth/address.hpp"
 
 namespace gh::eth {
@@ -25,6 +25,32 @@ inline constexpr std::uint64_t siwe_max_chain_id = 9007199254740991ULL;
 
 /// Milliseconds since the Unix epoch, UTC (the precision JavaScript's Date and siwe compare at).
 using SiweTime = std::chrono::sys_time<std::chrono::milliseconds>;
+
+/// Why a message was refused. The names are the `siwe` package's failure kinds; `to_string`
+/// gives the stable snake_case form ("siwe_malformed"). What a failure means to a client (status,
+/// API code, message) is the caller's to decide.
+enum class [[nodiscard]] SiweErrc{
+    too_large,          ///< longer than siwe_max_message_bytes
+    malformed,          ///< not EIP-4361, or not its canonical serialization
+    domain_invalid,     ///< the domain line's authority is not valid
+    address_invalid,    ///< not 0x and 40 hex digits, or not EIP-55 checksummed
+    uri_invalid,        ///< the URI is not an RFC 3986 URI
+    version_invalid,    ///< not "1"
+    chain_id_invalid,   ///< not a decimal chain id within 2^53-1
+    nonce_invalid,      ///< fewer than 8 letters or digits
+    time_invalid,       ///< not an RFC 3339 date-time
+    resources_invalid,  ///< a resource is not "- URI", or too many
+    scheme_mismatch,    ///< validate: not the expected scheme
+    domain_mismatch,    ///< validate: not the expected domain
+    nonce_mismatch,     ///< validate: not the expected nonce
+    uri_mismatch,       ///< validate: not the expected URI
+    chain_id_mismatch,  ///< validate: not an accepted chain
+    expired,            ///< validate: past its expiration time, or issued too long ago
+    not_yet_valid,      ///< validate: before its not-before time, or issued in the future
+};
+
+/// "siwe_" followed by the code's name, e.g. "siwe_malformed".
+const char* to_string(SiweErrc code) noexcept;
 
 /// The fields of an EIP-4361 message; times stay as their RFC 3339 text so serialization is exact.
 struct SiweMessage {
@@ -43,20 +69,19 @@ struct SiweMessage {
   std::optional<std::vector<std::string>> resources;  ///< RFC 3986 URIs; present but empty allowed
 };
 
-/// Parses an EIP-4361 message. Errors (all bad_input): siwe_too_large, siwe_malformed,
-/// siwe_domain_invalid, siwe_address_invalid (EIP-55 required), siwe_uri_invalid,
-/// siwe_version_invalid, siwe_chain_id_invalid, siwe_nonce_invalid, siwe_time_invalid,
-/// siwe_resources_invalid. Text that parses but is not the canonical serialization of its fields
+/// Parses an EIP-4361 message. Errors: too_large, malformed, domain_invalid, address_invalid
+/// (EIP-55 required), uri_invalid, version_invalid, chain_id_invalid, nonce_invalid,
+/// time_invalid, resources_invalid. Text that parses but is not the canonical serialization of its fields
 /// (e.g. "Chain ID: 01", an empty "Request ID: ") is rejected: siwe verifies signatures over its
 /// re-serialization, so such a message could never verify there either.
-gh::Result<SiweMessage> parse_siwe(std::string_view text);
+Expected<SiweMessage, SiweErrc> parse_siwe(std::string_view text);
 
 /// The exact EIP-4361 text of `message` (siwe's `toMessage()`), without checking the fields.
 std::string to_message(const SiweMessage& message);
 
 /// The text of `message` after checking every field by parsing it back (siwe's constructor does
 /// the same); errors as parse_siwe.
-gh::Result<std::string> build_siwe_message(const SiweMessage& message);
+Expected<std::string, SiweErrc> build_siwe_message(const SiweMessage& message);
 
 /// What the relying party expects of a message, and the time to judge it at.
 struct SiweExpectations {
@@ -73,15 +98,15 @@ struct SiweExpectations {
   bool reject_future_issued_at = true;
 };
 
-/// Checks a parsed message against the expectations, in siwe's order: scheme
-/// (siwe_scheme_mismatch), domain (siwe_domain_mismatch), nonce (siwe_nonce_mismatch), then ours:
-/// URI (siwe_uri_mismatch) and chain (siwe_chain_id_mismatch), then expiration (siwe_expired,
-/// when now - skew >= expiration time), not-before (siwe_not_yet_valid, when now + skew < not
-/// before), then the issued-at checks. The signature is the caller's to verify.
-gh::Result<void> validate_siwe(const SiweMessage& message, const SiweExpectations& expect);
+/// Checks a parsed message against the expectations, in siwe's order: scheme (scheme_mismatch),
+/// domain (domain_mismatch), nonce (nonce_mismatch), then ours: URI (uri_mismatch) and chain
+/// (chain_id_mismatch), then expiration (expired, when now - skew >= expiration time),
+/// not-before (not_yet_valid, when now + skew < not before), then the issued-at checks. The signature is the caller's
+/// to verify.
+Expected<void, SiweErrc> validate_siwe(const SiweMessage& message, const SiweExpectations& expect);
 
 /// An RFC 3339 date-time as SiweMessage holds it, to milliseconds (fractions are truncated, like
-/// JavaScript's Date; a leap second :60 counts as the next minute's :00). Error: siwe_time_invalid.
-gh::Result<SiweTime> parse_siwe_time(std::string_view text);
+/// JavaScript's Date; a leap second :60 counts as the next minute's :00). Error: time_invalid.
+Expected<SiweTime, SiweErrc> parse_siwe_time(std::string_view text);
 
 }  // namespace gh::eth
