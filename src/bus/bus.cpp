@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -192,6 +193,15 @@ struct Dispatcher::Impl : std::enable_shared_from_this<Dispatcher::Impl> {
   std::atomic<bool> stopping{false};
   std::atomic<int> active{0};
   std::atomic<std::uint64_t> wakes{0};
+  // stop() waits on this for the last consumer loop to end, instead of polling.
+  std::mutex idle_mutex;
+  std::condition_variable idle_cv;
+
+  // A consumer loop ends; the last one wakes stop().
+  void leave() {
+    std::lock_guard lock(idle_mutex);
+    if (--active == 0) idle_cv.notify_all();
+  }
 
   std::chrono::milliseconds backoff(int attempt) const {
     thread_local std::mt19937 rng{std::random_device{}()};
@@ -268,7 +278,7 @@ struct Dispatcher::Impl : std::enable_shared_from_this<Dispatcher::Impl> {
                                                  {"attempt", attempt},
                                                  {"error", failure}});
             if (stopping) {
-              --active;
+              leave();
               co_return;
             }
             co_await sleep(c, backoff(attempt));
@@ -284,7 +294,7 @@ struct Dispatcher::Impl : std::enable_shared_from_this<Dispatcher::Impl> {
       }
       if (offset < 0 && !stopping) co_await sleep(c, settings.poll_interval * 5);
     }
-    --active;
+    leave();
   }
 };
 
@@ -333,10 +343,8 @@ void Dispatcher::wake() {
 void Dispatcher::stop(std::chrono::milliseconds timeout) {
   if (m_impl->stopping.exchange(true)) return;
   wake();
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (m_impl->active.load() > 0 && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  std::unique_lock lock(m_impl->idle_mutex);
+  m_impl->idle_cv.wait_for(lock, timeout, [this] { return m_impl->active.load() == 0; });
 }
 
 void Dispatcher::drain_once() {
