@@ -25,6 +25,7 @@
 #include "core/io_runtime.hpp"
 #include "core/log.hpp"
 #include "core/metrics.hpp"
+#include "graphql/exec/sample_api.hpp"
 #include "net/dispatcher.hpp"
 #include "net/json.hpp"
 #include "net/router.hpp"
@@ -202,6 +203,7 @@ void add_test_hooks(net::Router& router, AppState& state) {
     co_await timer.async_wait(boost::asio::use_awaitable);
     co_return net::json_response(200, json::object{{"slept_ms", ms}});
   });
+  graphql::add_sample_graphql_routes(router);
 }
 
 bus::Consumer test_hooks_consumer() {
