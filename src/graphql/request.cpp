@@ -43,7 +43,7 @@ PrepareResult prepare(const Schema& schema, const RequestParams& params, const R
                                       "BAD_USER_INPUT"});
     return out;
   }
-  if (operation->operation == OperationType::subscription) {
+  if (operation->operation == OperationType::subscription && schema.root(OperationType::subscription) != nullptr) {
     out.errors.push_back(GraphQLError{
         "Subscriptions are not served over this transport.", {operation->loc}, {}, "OPERATION_NOT_SUPPORTED"});
     return out;

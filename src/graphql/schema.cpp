@@ -10,28 +10,28 @@ namespace {
 
 // Built into every schema: the spec's scalars and directives, and the introspection types.
 constexpr std::string_view k_builtin_sdl = R"(
-"The `Int` scalar type represents non-fractional signed whole numeric values. Int can represent values between -(2^31) and 2^31 - 1."
+"A signed 32-bit whole number."
 scalar Int
-"The `Float` scalar type represents signed double-precision fractional values as specified by [IEEE 754](https://en.wikipedia.org/wiki/IEEE_floating_point)."
+"A double-precision floating-point number."
 scalar Float
-"The `String` scalar type represents textual data, represented as UTF-8 character sequences. The String type is most often used by GraphQL to represent free-form human-readable text."
+"Text, as a UTF-8 string."
 scalar String
-"The `Boolean` scalar type represents `true` or `false`."
+"true or false."
 scalar Boolean
-"The `ID` scalar type represents a unique identifier, often used to refetch an object or as key for a cache. The ID type appears in a JSON response as a String; however, it is not intended to be human-readable. When expected as an input type, any string (such as `\"4\"`) or integer (such as `4`) input value will be accepted as an ID."
+"An opaque identifier, serialized as a string; inputs accept strings and integers."
 scalar ID
 
-"Directs the executor to include this field or fragment only when the `if` argument is true."
-directive @include("Included when true." if: Boolean!) on FIELD | FRAGMENT_SPREAD | INLINE_FRAGMENT
-"Directs the executor to skip this field or fragment when the `if` argument is true."
-directive @skip("Skipped when true." if: Boolean!) on FIELD | FRAGMENT_SPREAD | INLINE_FRAGMENT
-"Marks an element of a GraphQL schema as no longer supported."
+"Includes the field or fragment only when `if` is true."
+directive @include("Whether to include it." if: Boolean!) on FIELD | FRAGMENT_SPREAD | INLINE_FRAGMENT
+"Leaves the field or fragment out when `if` is true."
+directive @skip("Whether to leave it out." if: Boolean!) on FIELD | FRAGMENT_SPREAD | INLINE_FRAGMENT
+"Marks a part of the schema as no longer supported."
 directive @deprecated(
-  "Explains why this element was deprecated, usually also including a suggestion for how to access supported similar data. Formatted using the Markdown syntax, as specified by [CommonMark](https://commonmark.org/)."
+  "Why, and what to use instead (Markdown)."
   reason: String = "No longer supported"
 ) on FIELD_DEFINITION | ARGUMENT_DEFINITION | INPUT_FIELD_DEFINITION | ENUM_VALUE
-"Exposes a URL that specifies the behavior of this scalar."
-directive @specifiedBy("The URL that specifies the behavior of this scalar." url: String!) on SCALAR
+"Links to the specification of a custom scalar's behaviour."
+directive @specifiedBy("The specification's URL." url: String!) on SCALAR
 
 type __Schema {
   description: String

@@ -54,10 +54,8 @@ class Validator {
         m_facts = &facts;
         m_variables = &op->variables;
         check_variable_definitions(*op);
+        // A missing root type is an execution error (as graphql-js has it), not a validation one.
         const auto* root = m_schema.root(op->operation);
-        if (root == nullptr) {
-          error("Schema is not configured for " + std::string(to_string(op->operation)) + "s.", {op->loc});
-        }
         check_directives(op->directives, op->operation == OperationType::query      ? "QUERY"
                                          : op->operation == OperationType::mutation ? "MUTATION"
                                                                                     : "SUBSCRIPTION");
@@ -621,7 +619,9 @@ class Measurer {
           const FieldDef* def = parent != nullptr ? m_schema.field_of(*parent, field->name) : nullptr;
           const NamedType* type = def ? m_schema.named(*def->type) : nullptr;
           auto inner = selection_set(*field->selections, type, guard + 1);
-          const auto n = def ? multiplier(*field, *def) : 1;
+          // Introspection is bounded by the schema's size: its lists do not multiply.
+          const bool introspection = field->name.rfind("__", 0) == 0 || parent->name.rfind("__", 0) == 0;
+          const auto n = def && !introspection ? multiplier(*field, *def) : 1;
           part.complexity = saturating_add(1, saturating_mul(inner.complexity, n));
           part.aliases = saturating_add(part.aliases, saturating_mul(inner.aliases, 1));
           part.depth = inner.depth + 1;

@@ -112,7 +112,7 @@ TEST(Validation, SpecRules) {
       {"conflicting subfields", "{ pairs { token0 { x: id } token0 { x: symbol } } }", "subfields \"x\" conflict"},
       {"duplicate operation", "query A { pairs { id } } query A { failing }", "only one operation named \"A\""},
       {"lone anonymous", "{ failing } query A { failing }", "must be the only defined operation"},
-      {"no subscription type", "subscription { failing }", "not configured for subscriptions"},
+      {"no subscription type is an execution error", "subscription { failing }", ""},
       {"introspection fields", "{ __schema { types { name } } __type(name: \"Pair\") { name } __typename }", ""},
       {"__typename on union", "{ search(text: \"a\") { __typename } }", ""},
       {"__schema not on Pair", "{ pairs { __schema { types { name } } } }", "Cannot query field \"__schema\""},

@@ -87,7 +87,9 @@ class Run {
       errors[0].message = std::string("Schema is not configured to execute ") + to_string(op.operation) + " operation.";
       errors[0].locations.push_back(op.loc);
       errors[0].code = "OPERATION_NOT_SUPPORTED";
-      co_return error_response(errors);
+      response = error_response(errors);
+      response["data"] = nullptr;
+      co_return response;
     }
     m_root_type = make_named(root->name);
     const std::size_t root_node = new_node(m_root_type.get());
