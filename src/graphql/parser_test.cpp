@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "graphql/lexer.hpp"
+#include "graphql/printer.hpp"
 
 namespace gh::graphql {
 namespace {
@@ -216,6 +217,35 @@ TEST(Parser, LimitsAreEnforcedWithClearErrors) {
   r = parse("{ a(x: " + std::string(1000, '[') + ") }");
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error.code, "DOCUMENT_TOO_DEEP");
+}
+
+}  // namespace
+}  // namespace gh::graphql
+
+namespace gh::graphql {
+namespace {
+
+TEST(Printer, CanonicalAndStable) {
+  const char* source = R"(query Q($a: [Int!]! = [1, 2] @v, $b: In = {x: "q\"\n", y: ENUM}) @op {
+    alias: f(x: $a, y: """block""", z: -1.5e3, w: null, t: true) @include(if: $c) { ... on T @skip(if: false) { g } ...F }
+    ... @include(if: true) { h }
+  }
+  { short }
+  fragment F on T @d { i })";
+  const auto r = parse(source);
+  ASSERT_TRUE(r) << r.error.message;
+  const auto printed = print(*r.document);
+  const auto again = parse(printed);
+  ASSERT_TRUE(again) << printed << "\n" << again.error.message;
+  EXPECT_EQ(print(*again.document), printed);
+  EXPECT_NE(printed.find("query Q($a: [Int!]! = [1, 2] @v, $b: In = {x: \"q\\\"\\n\", y: ENUM}) @op {"),
+            std::string::npos)
+      << printed;
+  EXPECT_NE(printed.find("alias: f(x: $a, y: \"block\", z: -1.5e3, w: null, t: true) @include(if: $c) {"),
+            std::string::npos)
+      << printed;
+  EXPECT_NE(printed.find("\n{\n  short\n}\n"), std::string::npos) << printed;
+  EXPECT_NE(printed.find("fragment F on T @d {\n  i\n}"), std::string::npos) << printed;
 }
 
 }  // namespace
