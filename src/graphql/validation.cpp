@@ -545,7 +545,10 @@ class Validator {
       FieldMap other;
       std::set<std::string> visited_other;
       collect_fields(*b.field->selections, b.def ? m_schema.named(*b.def->type) : nullptr, other, visited_other);
-      for (const auto& [key, list_a] : merged) {
+      for (const auto& entry : merged) {
+        // (No structured binding here: clang 14, the fuzz build, cannot capture one.)
+        const auto& key = entry.first;
+        const auto& list_a = entry.second;
         auto it = std::find_if(other.begin(), other.end(), [&](const auto& e) { return e.first == key; });
         if (it == other.end()) continue;
         for (const auto& fa : list_a) {
@@ -565,20 +568,15 @@ class Validator {
     std::set<std::string> visited;
     collect_fields(set, parent, fields, visited);
     for (const auto& [key, list] : fields) {
-      if (list.size() < 2) continue;
-      bool reported = false;
-      for (std::size_t i = 0; i < list.size() && !reported; ++i) {
-        for (std::size_t j = i + 1; j < list.size() && !reported; ++j) {
-          if (list[i].field == list[j].field) continue;
-          // Each pair is reported once, by the innermost selection set containing both.
-          const auto pair = std::make_pair(list[i].field, list[j].field);
-          if (!m_reported_pairs.insert(pair).second) continue;
-          if (auto why = fields_conflict(list[i], list[j], false, 0)) {
-            error("Fields " + quoted(key) + " conflict because " + *why +
-                      ". Use different aliases on the fields to fetch both if this was intentional.",
-                  {list[i].field->loc, list[j].field->loc});
-            reported = true;
-          }
+      // Each field is compared with the first of its key only: linear in the number of
+      // same-keyed fields, so that `{ a a a ... }` cannot make validation quadratic.
+      for (std::size_t j = 1; j < list.size(); ++j) {
+        if (list[0].field == list[j].field) continue;
+        if (auto why = fields_conflict(list[0], list[j], false, 0)) {
+          error("Fields " + quoted(key) + " conflict because " + *why +
+                    ". Use different aliases on the fields to fetch both if this was intentional.",
+                {list[0].field->loc, list[j].field->loc});
+          break;
         }
       }
     }
@@ -591,7 +589,6 @@ class Validator {
   std::vector<std::pair<const OperationDefinition*, DefinitionFacts>> m_op_facts;
   DefinitionFacts* m_facts = nullptr;
   const std::vector<VariableDefinition>* m_variables = nullptr;
-  std::set<std::pair<const Field*, const Field*>> m_reported_pairs;
   bool m_has_cycles = false;
   std::vector<GraphQLError> m_errors;
 };

@@ -308,5 +308,32 @@ TEST(Executor, LimitErrorsAreClear) {
   EXPECT_EQ(f.pairs_calls, 0);
 }
 
+TEST(Executor, ThrowingResolversBecomeFieldErrors) {
+  Resolvers r;
+  r.batch("Query", "pairs",
+          [](const ResolveInfo&, const std::vector<const json::value*>&) -> Task<std::vector<FieldResult>> {
+            throw std::runtime_error("database went away");
+            co_return std::vector<FieldResult>{};
+          });
+  r.sync("Query", "failing",
+         [](const ResolveInfo&, const json::value&) -> FieldResult { throw std::logic_error("bug"); });
+  r.batch("Query", "echo",
+          [](const ResolveInfo&, const std::vector<const json::value*>&) -> Task<std::vector<FieldResult>> {
+            co_return std::vector<FieldResult>{};  // wrong count
+          });
+  Executor executor(testing::test_schema(), std::move(r));
+  boost::asio::io_context ioc;
+  RequestParams params{"{ failing echo pairs { id } }", "", {}};
+  const auto out = gh::testing::run(ioc, executor.execute(params));
+  EXPECT_TRUE(out.at("data").is_null());  // pairs is non-null
+  const auto& errors = out.at("errors").as_array();
+  ASSERT_EQ(errors.size(), 3u);
+  for (const auto& e : errors) {
+    // Internal details stay in the server.
+    EXPECT_EQ(e.at("message").as_string().find("database"), json::string::npos);
+    EXPECT_NE(e.at("message").as_string().find("Internal error while resolving Query."), json::string::npos);
+  }
+}
+
 }  // namespace
 }  // namespace gh::graphql
