@@ -174,12 +174,17 @@ std::string dedent_block_string(std::string_view raw) {
 }
 
 Location Lexer::location_of(std::size_t at) {
-  // Columns count code points, not bytes: skip UTF-8 continuation bytes.
-  std::uint32_t column = 1;
-  for (std::size_t i = m_line_start; i < at && i < m_src.size(); ++i) {
-    if ((static_cast<unsigned char>(m_src[i]) & 0xC0) != 0x80) ++column;
+  // Columns count code points, not bytes: skip UTF-8 continuation bytes. Tokens come in order, so
+  // the count continues from the previous token on the same line (linear on one-line documents).
+  if (m_column_line_start != m_line_start || at < m_column_pos) {
+    m_column_line_start = m_line_start;
+    m_column_pos = m_line_start;
+    m_column = 1;
   }
-  return Location{m_line, column};
+  for (; m_column_pos < at && m_column_pos < m_src.size(); ++m_column_pos) {
+    if ((static_cast<unsigned char>(m_src[m_column_pos]) & 0xC0) != 0x80) ++m_column;
+  }
+  return Location{m_line, m_column};
 }
 
 bool Lexer::fail(std::string message, std::size_t at) {

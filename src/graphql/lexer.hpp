@@ -69,6 +69,10 @@ class Lexer {
   // Line bookkeeping: the byte offset where the current line starts.
   std::uint32_t m_line = 1;
   std::size_t m_line_start = 0;
+  // Column bookkeeping: the column at byte m_column_pos of the line starting at m_column_line_start.
+  std::size_t m_column_line_start = 0;
+  std::size_t m_column_pos = 0;
+  std::uint32_t m_column = 1;
   GraphQLError m_error;
 };
 

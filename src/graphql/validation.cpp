@@ -5,6 +5,8 @@
 #include <map>
 #include <set>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 
 #include "graphql/coercion.hpp"
 
@@ -39,7 +41,22 @@ struct CollectedField {
   const Field* field = nullptr;
   const FieldDef* def = nullptr;
 };
-using FieldMap = std::vector<std::pair<std::string, std::vector<CollectedField>>>;
+/// Fields by response key, in first-seen order, with an index so that collecting stays linear.
+struct FieldMap {
+  std::vector<std::pair<std::string, std::vector<CollectedField>>> entries;
+  std::unordered_map<std::string_view, std::size_t> index;  ///< views into the document
+
+  std::vector<CollectedField>& slot(const std::string& key) {
+    auto [it, inserted] = index.emplace(std::string_view(key), entries.size());
+    if (inserted) entries.emplace_back(key, std::vector<CollectedField>{});
+    return entries[it->second].second;
+  }
+  const std::vector<CollectedField>* find(const std::string& key) const {
+    auto it = index.find(std::string_view(key));
+    return it == index.end() ? nullptr : &entries[it->second].second;
+  }
+  std::size_t size() const { return entries.size(); }
+};
 
 class Validator {
  public:
@@ -86,7 +103,15 @@ class Validator {
   }
 
  private:
+  // At most k_max_errors are reported: a hostile document cannot make the response huge.
+  static constexpr std::size_t k_max_errors = 100;
   void error(std::string message, std::vector<Location> locs) {
+    if (m_errors.size() > k_max_errors) return;
+    if (m_errors.size() == k_max_errors) {
+      m_errors.push_back(
+          GraphQLError{"Too many validation errors, error limit reached. Validation aborted.", {}, {}, k_code});
+      return;
+    }
     m_errors.push_back(GraphQLError{std::move(message), std::move(locs), {}, k_code});
   }
 
@@ -133,7 +158,7 @@ class Validator {
                                    : "Subscription " + quoted(op->name) + " must select only one top level field.",
                   {op->loc});
           }
-          for (const auto& [key, list] : fields) {
+          for (const auto& [key, list] : fields.entries) {
             if (!list.empty() && list[0].field->name.rfind("__", 0) == 0) {
               error("Subscription must not select an introspection top level field.", {list[0].field->loc});
             }
@@ -476,13 +501,7 @@ class Validator {
     for (const auto& sel : set) {
       if (const auto* field = std::get_if<Field>(&sel.node)) {
         const FieldDef* def = parent != nullptr ? m_schema.field_of(*parent, field->name) : nullptr;
-        const auto& key = field->response_key();
-        auto it = std::find_if(out.begin(), out.end(), [&](const auto& e) { return e.first == key; });
-        if (it == out.end()) {
-          out.emplace_back(key, std::vector<CollectedField>{});
-          it = out.end() - 1;
-        }
-        it->second.push_back(CollectedField{parent, field, def});
+        out.slot(field->response_key()).push_back(CollectedField{parent, field, def});
       } else if (const auto* spread = std::get_if<FragmentSpread>(&sel.node)) {
         auto it = m_fragments.find(spread->name);
         if (it == m_fragments.end() || !visited.insert(spread->name).second) continue;
@@ -545,14 +564,11 @@ class Validator {
       FieldMap other;
       std::set<std::string> visited_other;
       collect_fields(*b.field->selections, b.def ? m_schema.named(*b.def->type) : nullptr, other, visited_other);
-      for (const auto& entry : merged) {
-        // (No structured binding here: clang 14, the fuzz build, cannot capture one.)
-        const auto& key = entry.first;
-        const auto& list_a = entry.second;
-        auto it = std::find_if(other.begin(), other.end(), [&](const auto& e) { return e.first == key; });
-        if (it == other.end()) continue;
+      for (const auto& [key, list_a] : merged.entries) {
+        const auto* list_b = other.find(key);
+        if (list_b == nullptr) continue;
         for (const auto& fa : list_a) {
-          for (const auto& fb : it->second) {
+          for (const auto& fb : *list_b) {
             if (auto sub = fields_conflict(fa, fb, exclusive, depth + 1)) {
               return "subfields " + quoted(key) + " conflict because " + *sub;
             }
@@ -567,7 +583,7 @@ class Validator {
     FieldMap fields;
     std::set<std::string> visited;
     collect_fields(set, parent, fields, visited);
-    for (const auto& [key, list] : fields) {
+    for (const auto& [key, list] : fields.entries) {
       // Each field is compared with the first of its key only: linear in the number of
       // same-keyed fields, so that `{ a a a ... }` cannot make validation quadratic.
       for (std::size_t j = 1; j < list.size(); ++j) {

@@ -134,6 +134,14 @@ TEST(Validation, SpecRules) {
   }
 }
 
+TEST(Validation, ErrorCountIsBounded) {
+  std::string query = "{";
+  for (int i = 0; i < 500; ++i) query += " x" + std::to_string(i);
+  const auto errors = errors_of(query + " }");
+  ASSERT_EQ(errors.size(), 101u);
+  EXPECT_EQ(errors.back().message, "Too many validation errors, error limit reached. Validation aborted.");
+}
+
 TEST(Validation, ErrorsPointAtTheOffendingNode) {
   const auto errors = errors_of("{\n  pairs {\n    nope\n  }\n}");
   ASSERT_EQ(errors.size(), 1u);

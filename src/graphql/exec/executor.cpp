@@ -3,6 +3,8 @@
 #include <deque>
 #include <exception>
 #include <set>
+#include <string_view>
+#include <unordered_map>
 
 #include "graphql/coercion.hpp"
 #include "graphql/introspection.hpp"
@@ -149,27 +151,25 @@ class Run {
     return t != nullptr && m_schema.is_possible_type(*t, object_type);
   }
 
+  // `index` maps response keys (views into the document) to their entry in `out`.
   void collect(const NamedType& object_type, const SelectionSet& set, CollectedFields& out,
-               std::set<std::string>& visited) const {
+               std::set<std::string>& visited, std::unordered_map<std::string_view, std::size_t>& index) const {
     for (const auto& sel : set) {
       if (const auto* field = std::get_if<Field>(&sel.node)) {
         if (excluded(field->directives)) continue;
         const auto& key = field->response_key();
-        auto it = std::find_if(out.begin(), out.end(), [&](const auto& e) { return e.first == key; });
-        if (it == out.end()) {
-          out.emplace_back(key, FieldList{});
-          it = out.end() - 1;
-        }
-        it->second.push_back(field);
+        auto [it, inserted] = index.emplace(std::string_view(key), out.size());
+        if (inserted) out.emplace_back(key, FieldList{});
+        out[it->second].second.push_back(field);
       } else if (const auto* spread = std::get_if<FragmentSpread>(&sel.node)) {
         if (excluded(spread->directives) || !visited.insert(spread->name).second) continue;
         auto it = m_fragments.find(spread->name);
         if (it == m_fragments.end() || !applies(it->second->type_condition, object_type)) continue;
-        collect(object_type, *it->second->selections, out, visited);
+        collect(object_type, *it->second->selections, out, visited, index);
       } else {
         const auto& inline_fragment = std::get<InlineFragment>(sel.node);
         if (excluded(inline_fragment.directives) || !applies(inline_fragment.type_condition, object_type)) continue;
-        collect(object_type, *inline_fragment.selections, out, visited);
+        collect(object_type, *inline_fragment.selections, out, visited, index);
       }
     }
   }
@@ -185,10 +185,11 @@ class Run {
     } else {
       CollectedFields fields;
       std::set<std::string> visited;
-      if (single != nullptr) collect(type, *single, fields, visited);
+      std::unordered_map<std::string_view, std::size_t> index;
+      if (single != nullptr) collect(type, *single, fields, visited, index);
       if (merged != nullptr) {
         for (const auto* f : *merged) {
-          if (f->selections) collect(type, *f->selections, fields, visited);
+          if (f->selections) collect(type, *f->selections, fields, visited, index);
         }
       }
       m_collected.push_back(std::move(fields));
