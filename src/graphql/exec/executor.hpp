@@ -78,9 +78,9 @@ class Executor {
  public:
   Executor(std::shared_ptr<const Schema> schema, Resolvers resolvers, RequestLimits limits = {});
 
-  /// The full response ({"data", "errors"}) for request parameters.
+  /// The full response ({"data", "errors"}) for request parameters, which must outlive the task.
   Task<boost::json::object> execute(const RequestParams& params, std::any context = {}) const;
-  /// The response for an already prepared request.
+  /// The response for an already prepared request (which must outlive the task).
   Task<boost::json::object> execute_prepared(const PreparedRequest& request, std::any context = {}) const;
 
   const Schema& schema() const { return *m_schema; }
