@@ -6,6 +6,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <unordered_map>
 
 #include "graphql/coercion.hpp"
@@ -584,15 +585,33 @@ class Validator {
     std::set<std::string> visited;
     collect_fields(set, parent, fields, visited);
     for (const auto& [key, list] : fields.entries) {
-      // Each field is compared with the first of its key only: linear in the number of
-      // same-keyed fields, so that `{ a a a ... }` cannot make validation quadratic.
-      for (std::size_t j = 1; j < list.size(); ++j) {
-        if (list[0].field == list[j].field) continue;
-        if (auto why = fields_conflict(list[0], list[j], false, 0)) {
-          error("Fields " + quoted(key) + " conflict because " + *why +
-                    ". Use different aliases on the fields to fetch both if this was intentional.",
-                {list[0].field->loc, list[j].field->loc});
-          break;
+      if (list.size() < 2) continue;
+      // Identical leaf selections (same parent, name and arguments) are compared once, so that
+      // `{ a a a ... }` costs linear time; the remaining representatives are compared pairwise,
+      // up to a bound past which each is only compared with the first.
+      std::vector<const CollectedField*> reps;
+      std::set<std::tuple<const NamedType*, std::string, std::string>> seen;
+      for (const auto& f : list) {
+        if (!f.field->selections) {
+          std::string args;
+          for (const auto& a : f.field->arguments) args += a.name + ":" + print_value(*a.value) + ",";
+          if (!seen.emplace(f.parent, f.field->name, std::move(args)).second) continue;
+        }
+        reps.push_back(&f);
+      }
+      constexpr std::size_t k_max_pairs = 2000;
+      std::size_t pairs = 0;
+      bool reported = false;
+      for (std::size_t i = 0; i < reps.size() && !reported; ++i) {
+        for (std::size_t j = i + 1; j < reps.size() && !reported; ++j) {
+          if (i > 0 && ++pairs > k_max_pairs) break;
+          if (reps[i]->field == reps[j]->field) continue;
+          if (auto why = fields_conflict(*reps[i], *reps[j], false, 0)) {
+            error("Fields " + quoted(key) + " conflict because " + *why +
+                      ". Use different aliases on the fields to fetch both if this was intentional.",
+                  {reps[i]->field->loc, reps[j]->field->loc});
+            reported = true;
+          }
         }
       }
     }
