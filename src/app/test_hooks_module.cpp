@@ -12,6 +12,7 @@
 #include <boost/json/serialize.hpp>
 
 #include "bus/bus.hpp"
+#include "graphql/exec/sample_api.hpp"
 #include "net/json.hpp"
 #include "net/router.hpp"
 #include "testhooks/migrations.hpp"
@@ -79,6 +80,8 @@ void add_routes(net::Router& router, const std::shared_ptr<TestHooks>& hooks) {
     co_await timer.async_wait(boost::asio::use_awaitable);
     co_return net::json_response(200, json::object{{"slept_ms", ms}});
   });
+  // The GraphQL engine's sample API over fixed data, for the conformance tests against graphql-js.
+  graphql::add_sample_graphql_routes(router);
 }
 
 bus::Consumer recorder() {
