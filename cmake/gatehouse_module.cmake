@@ -1,4 +1,5 @@
-# gatehouse_module(<name> [DEPS targets...] [PRIVATE_DEPS targets...] [TEST_DEPS targets...])
+# gatehouse_module(<name> [DEPS targets...] [PRIVATE_DEPS targets...] [TEST_DEPS targets...]
+#                  [EXCLUDE files...])
 #
 # One library target per folder under src/: every *.cpp in the folder except tests forms the
 # library gh_<name>. Tests live beside the code as *_test.cpp; the file's suffix picks its label:
@@ -8,10 +9,14 @@
 #   foo_slow_test.cpp -> slow
 # Test names are prefixed with the module ("store.Backends/...") so `ctest -R ^store\.` picks one.
 # Each label gets its own test executable gh_<name>_<label>_tests, registered with
-# gtest_discover_tests and labelled so `ctest -L unit` runs the fast tier.
+# gtest_discover_tests and labelled so `ctest -L unit` runs the fast tier. EXCLUDE names files of
+# the folder that belong to another target (e.g. a pure part built as its own library).
 function(gatehouse_module name)
-  cmake_parse_arguments(M "" "" "DEPS;PRIVATE_DEPS;TEST_DEPS;EXTRA_SOURCES" ${ARGN})
+  cmake_parse_arguments(M "" "" "DEPS;PRIVATE_DEPS;TEST_DEPS;EXTRA_SOURCES;EXCLUDE" ${ARGN})
   file(GLOB all_sources CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/*.cpp)
+  foreach(excluded ${M_EXCLUDE})
+    list(REMOVE_ITEM all_sources ${CMAKE_CURRENT_SOURCE_DIR}/${excluded})
+  endforeach()
   set(lib_sources ${all_sources})
   list(FILTER lib_sources EXCLUDE REGEX "_test\\.cpp$")
   list(APPEND lib_sources ${M_EXTRA_SOURCES})

@@ -20,10 +20,12 @@ namespace {
 // SIGTERM that stops it.
 volatile std::sig_atomic_t g_stop_signal = 0;
 
-extern "C" void on_stop_signal(int signal_number) { g_stop_signal = signal_number; }
+extern "C" void on_stop_signal(int signal_number) {
+  g_stop_signal = signal_number;
+}
 
 void install_stop_handlers() {
-  struct sigaction action{};
+  struct sigaction action {};
   action.sa_handler = on_stop_signal;
   sigemptyset(&action.sa_mask);
   ::sigaction(SIGINT, &action, nullptr);
@@ -45,10 +47,14 @@ void print_summary(const devchain::DemoDeployment& d, const std::string& out) {
     std::printf("  test account %zu   %s\n", i + 1, eth::to_checksum(d.test_accounts[i]).c_str());
   }
   for (const auto& t : d.tokens) std::printf("  %-16s %s\n", t.symbol.c_str(), eth::to_checksum(t.address).c_str());
-  const std::pair<const char*, const eth::Address*> contracts[] = {
-      {"TestNFT", &d.nft},         {"TestMultiToken", &d.multi_token}, {"Staking", &d.staking},
-      {"MultiSender", &d.multi_sender}, {"Points", &d.points},         {"SmartWallet", &d.smart_wallet},
-      {"UniswapV2Factory", &d.uniswap_factory}};
+  const std::pair<const char*, const eth::Address*> contracts[] = {{"TestNFT", &d.nft},
+                                                                   {"TestMultiToken", &d.multi_token},
+                                                                   {"Staking", &d.staking},
+                                                                   {"MultiSender", &d.multi_sender},
+                                                                   {"Points", &d.points},
+                                                                   {"SmartWallet", &d.smart_wallet},
+                                                                   {"EchoFallback", &d.echo_fallback},
+                                                                   {"UniswapV2Factory", &d.uniswap_factory}};
   for (const auto& [name, address] : contracts) std::printf("  %-16s %s\n", name, eth::to_checksum(*address).c_str());
   for (const auto& p : d.pairs) std::printf("  pair %-11s %s\n", p.name.c_str(), eth::to_checksum(p.address).c_str());
   std::printf("wrote %s; dev keys are anvil's defaults (listed there). Ctrl-C stops the chain.\n", out.c_str());
@@ -68,16 +74,11 @@ void add_dev_chain_options(CLI::App& command, DevChainOptions& options) {
 }
 
 int run_dev_chain(const DevChainOptions& options) {
-  if (options.port != 0) {
-    // AnvilProcess picks a free loopback port itself and has no setting for a fixed one yet.
-    std::fprintf(stderr, "gatehouse: dev-chain --port is not supported yet: omit it, the URL is printed and in %s\n",
-                 options.out.c_str());
-    return 2;
-  }
   install_stop_handlers();
   devchain::DemoChainSettings settings;
   settings.anvil.chain_id = options.chain_id;
   settings.anvil.log_file = options.anvil_log;
+  settings.anvil.port = options.port;
   auto chain = devchain::start_demo_chain(settings);
   if (!chain) {
     // Ctrl-C in a terminal reaches anvil too (same process group): the deploy then fails, and

@@ -27,6 +27,8 @@ int main(int argc, char** argv) {
     if (command->name == "apikey-create") {
       return gh::app::run_apikey_create(command->settings, command->apikey_name, command->apikey_scopes);
     }
+    if (command->name == "apikey-list") return gh::app::run_apikey_list(command->settings);
+    if (command->name == "apikey-revoke") return gh::app::run_apikey_revoke(command->settings, command->apikey_id);
     return gh::app::run_server(command->settings);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "gatehouse: %s\n", e.what());

@@ -10,289 +10,21 @@
 #include <mutex>
 #include <thread>
 
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/this_coro.hpp>
-#include <boost/json/parse.hpp>
-#include <boost/json/serialize.hpp>
-
+#include "app/contexts.hpp"
 #include "app/version.hpp"
-#include "auth/migrations.hpp"
-#include "auth/routes.hpp"
+#include "app/wiring.hpp"
 #include "auth/service.hpp"
 #include "bus/bus.hpp"
-#include "bus/migrations.hpp"
 #include "core/blocking_pool.hpp"
 #include "core/io_runtime.hpp"
 #include "core/log.hpp"
 #include "core/metrics.hpp"
 #include "net/dispatcher.hpp"
-#include "net/json.hpp"
 #include "net/router.hpp"
 #include "net/server.hpp"
 #include "rpc/rpc_client.hpp"
-#include "testhooks/migrations.hpp"
 
 namespace gh::app {
-namespace {
-
-namespace json = boost::json;
-
-/// What the routes and the shutdown share. The database appears once it is open and migrated.
-struct AppState {
-  const Settings* settings = nullptr;
-  BlockingPool* pool = nullptr;
-  metrics::Registry* registry = nullptr;
-  Executor executor;
-  std::atomic<bool> ready{false};
-  std::atomic<bool> draining{false};
-  std::atomic<bool> stopping{false};
-  std::atomic<int> fatal_exit{0};
-  std::shared_ptr<store::Database> db;  // written once before `ready` is set
-  std::unique_ptr<bus::Dispatcher> bus;  // likewise, on worker processes
-  net::Dispatcher* http = nullptr;
-  SystemClock clock;
-  std::map<std::uint64_t, std::unique_ptr<rpc::RpcClient>> chains;
-  std::unique_ptr<auth::SignatureVerifier> verifier;
-  std::unique_ptr<auth::AuthService> auth;
-  std::unique_ptr<auth::RequestAuth> request_auth;
-
-  Result<store::Database*> database() const {
-    if (!ready.load()) return make_error(ErrorKind::unavailable, "not_ready", "the database is not ready yet");
-    return db.get();
-  }
-};
-
-void apply_log_level(const Settings& s) {
-  log::Level level = log::Level::info;
-  log::parse_level(s.log_level, level);
-  log::set_level(level);
-}
-
-store::DatabaseSettings database_settings(const Settings& s) {
-  store::DatabaseSettings d;
-  d.pool_size = s.db_pool_size;
-  return d;
-}
-
-void add_ops_routes(net::Router& router, AppState& state) {
-  router.add("GET", "/healthz", [](net::Request&) -> Task<Result<net::Response>> {
-    co_return net::json_response(200, json::object{{"status", "ok"}, {"version", version_string()}});
-  });
-  router.add("GET", "/readyz", [&state](net::Request&) -> Task<Result<net::Response>> {
-    if (state.draining) co_return make_error(ErrorKind::unavailable, "draining", "the server is shutting down");
-    auto db = state.database();
-    if (!db) co_return db.error();
-    const auto sets = all_migrations(*state.settings);
-    bool reachable = false, migrated = false;
-    co_await state.pool->run([&] {
-      try {
-        reachable = (*db)->ping();
-        migrated = reachable && (*db)->migrated(sets);
-      } catch (const std::exception&) {
-        // Reported as not ready below; the cause is in the database's own log lines.
-      }
-    });
-    if (!reachable) co_return make_error(ErrorKind::unavailable, "not_ready", "the database is not reachable");
-    if (!migrated) co_return make_error(ErrorKind::unavailable, "not_ready", "the database is not migrated");
-    json::object checks{{"database", "ok"}, {"migrations", "ok"}, {"bus", state.bus ? "ok" : "off"}};
-    co_return net::json_response(200, json::object{{"status", "ready"}, {"checks", checks}});
-  });
-  router.add("GET", "/metrics", [&state](net::Request&) -> Task<Result<net::Response>> {
-    co_return net::Response::text(200, state.registry->render(), "text/plain; version=0.0.4; charset=utf-8");
-  });
-}
-
-void add_database_metrics(AppState& state) {
-  auto stats = [&state]() -> std::optional<store::PoolStats> {
-    if (!state.ready.load()) return std::nullopt;
-    return state.db->stats();
-  };
-  auto& r = *state.registry;
-  r.callback("gatehouse_db_pool_connections", "Database connections by state.", false, [stats] {
-    std::vector<metrics::Sample> out;
-    if (auto s = stats()) {
-      out.push_back({{{"state", "in_use"}}, static_cast<double>(s->in_use)});
-      out.push_back({{{"state", "idle"}}, static_cast<double>(s->idle)});
-    }
-    return out;
-  });
-  r.callback("gatehouse_db_pool_acquired_total", "Database connections handed to transactions.", true, [stats] {
-    auto s = stats();
-    return std::vector<metrics::Sample>{{{}, s ? static_cast<double>(s->acquired_total) : 0.0}};
-  });
-  r.callback("gatehouse_db_pool_waits_total", "Transactions that waited for a free connection.", true, [stats] {
-    auto s = stats();
-    return std::vector<metrics::Sample>{{{}, s ? static_cast<double>(s->waits_total) : 0.0}};
-  });
-  r.callback("gatehouse_db_pool_timeouts_total", "Transactions that gave up waiting for a connection.", true, [stats] {
-    auto s = stats();
-    return std::vector<metrics::Sample>{{{}, s ? static_cast<double>(s->timeouts_total) : 0.0}};
-  });
-  r.callback("gatehouse_db_tx_retries_total", "Transactions run again after a busy or serialization failure.", true,
-             [stats] {
-               auto s = stats();
-               return std::vector<metrics::Sample>{{{}, s ? static_cast<double>(s->retries_total) : 0.0}};
-             });
-  r.callback("gatehouse_blocking_pool_pending", "Blocking jobs running or queued.", false, [&state] {
-    return std::vector<metrics::Sample>{{{}, static_cast<double>(state.pool->pending())}};
-  });
-  r.callback("gatehouse_ready", "1 when the database is open and migrated.", false,
-             [&state] { return std::vector<metrics::Sample>{{{}, state.ready.load() ? 1.0 : 0.0}}; });
-}
-
-// --test-hooks: endpoints and a consumer that let the integration tests prove delivery guarantees
-// through the real binary (publish, crash, restart, count effects) and drain a slow request.
-void add_test_hooks(net::Router& router, AppState& state) {
-  router.add("POST", "/v1/_test/events", [&state](net::Request& req) -> Task<Result<net::Response>> {
-    auto body = net::parse_json_object(req);
-    if (!body) co_return body.error();
-    const auto* n = body->if_contains("n");
-    if (!n || !n->is_int64()) co_return bad_input("invalid_field", "n must be an integer");
-    auto db = state.database();
-    if (!db) co_return db.error();
-    auto event_id = co_await state.pool->run([&] {
-      return (*db)->transact([&](store::Tx& tx) {
-        return bus::publish(tx, {"testhooks.recorded", "test", json::serialize(*body)});
-      });
-    });
-    if (!event_id) co_return event_id.error();
-    if (state.bus) state.bus->wake();
-    co_return net::json_response(201, json::object{{"event_id", *event_id}});
-  });
-  router.add("GET", "/v1/_test/effects", [&state](net::Request&) -> Task<Result<net::Response>> {
-    auto db = state.database();
-    if (!db) co_return db.error();
-    auto rows = co_await state.pool->run([&] {
-      return (*db)->transact(
-          [](store::Tx& tx) { return tx.query("SELECT event_id, n, applied_count FROM testhooks_effects ORDER BY n"); },
-          store::TxOptions{true});
-    });
-    json::array effects;
-    for (const auto& row : rows) {
-      effects.push_back(json::object{
-          {"event_id", row.get_text(0)}, {"n", row.get_int(1)}, {"applied_count", row.get_int(2)}});
-    }
-    co_return net::json_response(200, json::object{{"effects", effects}});
-  });
-  router.add("GET", "/v1/_test/outbox", [&state](net::Request& req) -> Task<Result<net::Response>> {
-    auto db = state.database();
-    if (!db) co_return db.error();
-    const std::string topic(req.query_param("topic").value_or(""));
-    auto rows = co_await state.pool->run([&] {
-      return (*db)->transact(
-          [&](store::Tx& tx) {
-            return tx.query("SELECT event_id, topic, ordering_key, payload FROM bus_outbox WHERE topic = $1 ORDER BY id",
-                            {topic});
-          },
-          store::TxOptions{true});
-    });
-    json::array events;
-    for (const auto& row : rows) {
-      events.push_back(json::object{{"event_id", row.get_text(0)},
-                                    {"topic", row.get_text(1)},
-                                    {"ordering_key", row.get_text(2)},
-                                    {"payload", json::parse(row.get_text(3))}});
-    }
-    co_return net::json_response(200, json::object{{"events", events}});
-  });
-  router.add("GET", "/v1/_test/sleep", [](net::Request& req) -> Task<Result<net::Response>> {
-    const auto ms = std::atoll(std::string(req.query_param("ms").value_or("100")).c_str());
-    boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor);
-    timer.expires_after(std::chrono::milliseconds(std::clamp<long long>(ms, 0, 10'000)));
-    co_await timer.async_wait(boost::asio::use_awaitable);
-    co_return net::json_response(200, json::object{{"slept_ms", ms}});
-  });
-}
-
-bus::Consumer test_hooks_consumer() {
-  return bus::Consumer{"testhooks.recorder", {"testhooks.recorded"}, [](store::Tx& tx, const bus::Event& e) {
-                         const auto payload = json::parse(e.payload).as_object();
-                         if (payload.contains("kill_during_apply") && payload.at("kill_during_apply").as_bool()) {
-                           const char* kill = std::getenv("GATEHOUSE_TEST_KILL_IN_APPLY");
-                           if (kill != nullptr && std::string(kill) == "1") ::raise(SIGKILL);
-                         }
-                         tx.exec("INSERT INTO testhooks_effects (event_id, n, applied_count) VALUES ($1, $2, 1) "
-                                 "ON CONFLICT (event_id) DO UPDATE SET applied_count = testhooks_effects.applied_count + 1",
-                                 {e.event_id, payload.at("n").as_int64()});
-                       }};
-}
-
-auth::AuthSettings auth_settings(const Settings& s) {
-  auth::AuthSettings a;
-  a.siwe_domains = s.siwe_domains;
-  if (a.siwe_domains.empty() && s.listen_port != 0) {
-    // Out of the box the server accepts sign-ins for itself on this machine; operators list
-    // their public domain(s) with --siwe-domain.
-    a.siwe_domains = {"localhost:" + std::to_string(s.listen_port), "127.0.0.1:" + std::to_string(s.listen_port)};
-  }
-  for (const auto& [id, url] : s.chains) a.chain_ids.insert(id);
-  a.session_ttl = s.session_ttl;
-  return a;
-}
-
-// The contexts, once the database is there, and the full route table that serves them.
-void wire_contexts(AppState& state, store::Database& db) {
-  const auto& s = *state.settings;
-  auto wake = [&state] {
-    if (state.bus) state.bus->wake();
-  };
-  state.verifier = std::make_unique<auth::SignatureVerifier>([&state](std::uint64_t chain_id) -> rpc::RpcClient* {
-    auto it = state.chains.find(chain_id);
-    return it == state.chains.end() ? nullptr : it->second.get();
-  });
-  state.auth = std::make_unique<auth::AuthService>(db, *state.pool, state.clock, auth_settings(s), *state.verifier, wake);
-  state.request_auth = std::make_unique<auth::RequestAuth>(*state.auth);
-
-  net::Router router;
-  add_ops_routes(router, state);
-  if (s.test_hooks) add_test_hooks(router, state);
-  auth::SignInLimits limits;
-  limits.nonce_per_ip = net::RateLimit{s.signin_rate_per_ip, s.signin_burst_per_ip, 100'000};
-  limits.verify_per_ip = limits.nonce_per_ip;
-  limits.verify_per_address = net::RateLimit{s.signin_rate_per_address, s.signin_burst_per_address, 100'000};
-  auth::add_auth_routes(router, *state.auth, *state.request_auth, limits);
-  state.http->set_router(std::move(router));
-  state.http->set_unmatched_error(std::nullopt);
-}
-
-// Opens and migrates the database, then starts the bus on worker processes. Returns false when
-// the failure is final (a bad URL or a migration conflict); connection failures are retried.
-bool try_bring_up(AppState& state, bool& final_failure) {
-  const auto& s = *state.settings;
-  try {
-    auto db = std::shared_ptr<store::Database>(store::Database::open(s.database_url(), database_settings(s)));
-    db->migrate(all_migrations(s));
-    state.db = db;
-    wire_contexts(state, *db);
-    if (s.has(Role::worker)) {
-      state.bus = std::make_unique<bus::Dispatcher>(state.executor, *db, *state.pool, *state.registry);
-      if (s.test_hooks) state.bus->add(test_hooks_consumer());
-      state.bus->start();
-    }
-    state.ready = true;
-    log::info("database ready", {{"dialect", store::to_string(db->dialect())}});
-    return true;
-  } catch (const std::invalid_argument& e) {
-    log::error("bad database configuration", {{"error", e.what()}});
-    final_failure = true;
-    state.fatal_exit = 2;
-  } catch (const store::MigrationError& e) {
-    log::error("migrations cannot be applied", {{"error", e.what()}});
-    final_failure = true;
-    state.fatal_exit = 1;
-  } catch (const std::exception& e) {
-    log::warn("database not ready; retrying", {{"error", e.what()}});
-  }
-  return false;
-}
-
-}  // namespace
-
-std::vector<store::MigrationSet> all_migrations(const Settings& settings) {
-  std::vector<store::MigrationSet> sets{bus::migrations(), auth::migrations()};
-  if (settings.test_hooks) sets.push_back(testhooks::migrations());
-  return sets;
-}
 
 int run_migrate(const Settings& settings) {
   apply_log_level(settings);
@@ -307,7 +39,7 @@ int run_migrate(const Settings& settings) {
     return 1;
   }
   try {
-    db->migrate(all_migrations(settings));
+    db->migrate(all_migrations(context_modules(settings)));
   } catch (const std::exception& e) {
     log::error("migration failed", {{"error", e.what()}});
     return 1;
@@ -316,27 +48,68 @@ int run_migrate(const Settings& settings) {
   return 0;
 }
 
-int run_apikey_create(const Settings& settings, const std::string& name, const std::vector<std::string>& scopes) {
+namespace {
+
+// Opens and migrates the database for a one-shot command; nullptr after printing why.
+std::unique_ptr<store::Database> open_for_command(const Settings& settings, int& exit_code) {
   apply_log_level(settings);
-  log::set_level(log::Level::warn);  // stdout carries the key alone
-  std::unique_ptr<store::Database> db;
+  log::set_level(log::Level::warn);  // stdout carries the command's output alone
   try {
-    db = store::Database::open(settings.database_url(), database_settings(settings));
-    db->migrate(all_migrations(settings));
+    auto db = store::Database::open(settings.database_url(), database_settings(settings));
+    db->migrate(all_migrations(context_modules(settings)));
+    return db;
   } catch (const std::invalid_argument& e) {
     std::fprintf(stderr, "gatehouse: %s\n", e.what());
-    return 2;
+    exit_code = 2;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "gatehouse: cannot open the database: %s\n", e.what());
-    return 1;
+    exit_code = 1;
   }
-  auto key = auth::AuthService::create_api_key(*db, name, scopes);
+  return nullptr;
+}
+
+}  // namespace
+
+int run_apikey_create(const Settings& settings, const std::string& name, const std::vector<std::string>& scopes) {
+  int exit_code = 0;
+  auto db = open_for_command(settings, exit_code);
+  if (!db) return exit_code;
+  SystemClock clock;
+  auto key = auth::AuthService::create_api_key(*db, clock, name, scopes);
   if (!key) {
     std::fprintf(stderr, "gatehouse: %s\n", key.error().message.c_str());
     return 2;
   }
   std::printf("%s\n", key->c_str());
   std::fprintf(stderr, "gatehouse: API key '%s' created; it is shown only this once\n", name.c_str());
+  return 0;
+}
+
+int run_apikey_list(const Settings& settings) {
+  int exit_code = 0;
+  auto db = open_for_command(settings, exit_code);
+  if (!db) return exit_code;
+  std::printf("%-32s  %-24s  %-20s  %-24s  %s\n", "ID", "NAME", "SCOPES", "CREATED", "REVOKED");
+  for (const auto& k : auth::AuthService::list_api_keys(*db)) {
+    std::string scopes;
+    for (const auto& s : k.scopes) scopes += (scopes.empty() ? "" : ",") + s;
+    const std::string revoked = k.revoked_at ? format_rfc3339(*k.revoked_at) : "-";
+    std::printf("%-32s  %-24s  %-20s  %-24s  %s\n", k.id.c_str(), k.name.c_str(), scopes.c_str(),
+                format_rfc3339(k.created_at).c_str(), revoked.c_str());
+  }
+  return 0;
+}
+
+int run_apikey_revoke(const Settings& settings, const std::string& id) {
+  int exit_code = 0;
+  auto db = open_for_command(settings, exit_code);
+  if (!db) return exit_code;
+  SystemClock clock;
+  if (auto revoked = auth::AuthService::revoke_api_key(*db, clock, id); !revoked) {
+    std::fprintf(stderr, "gatehouse: %s\n", revoked.error().message.c_str());
+    return 2;
+  }
+  std::fprintf(stderr, "gatehouse: API key %s revoked\n", id.c_str());
   return 0;
 }
 
@@ -362,19 +135,18 @@ int run_server(const Settings& settings) {
   state.executor = io.executor();
   add_database_metrics(state);
 
+  state.modules = context_modules(settings);
+  if (settings.test_hooks) log::warn("test hooks are enabled: never run this in production");
   net::Router router;
   add_ops_routes(router, state);
-  if (settings.test_hooks) {
-    log::warn("test hooks are enabled: never run this in production");
-    add_test_hooks(router, state);
-  }
 
   net::DispatcherSettings dispatch;
   dispatch.per_ip = net::RateLimit{settings.rate_limit_per_ip, settings.rate_burst_per_ip, 100'000};
   dispatch.trust_forwarded_for = settings.trust_forwarded_for;
   dispatch.access_log = settings.access_log;
   net::Dispatcher dispatcher(std::move(router), registry, dispatch);
-  dispatcher.set_unmatched_error(make_error(ErrorKind::unavailable, "not_ready", "the server is starting; retry shortly"));
+  dispatcher.set_unmatched_error(
+      make_error(ErrorKind::unavailable, "not_ready", "the server is starting; retry shortly"));
   state.http = &dispatcher;
   for (const auto& [chain_id, url] : settings.chains) {
     rpc::RpcClientSettings rpc_settings;
@@ -403,8 +175,12 @@ int run_server(const Settings& settings) {
 
   io.start();
   server.start();
-  log::info("listening", {{"host", settings.listen_host}, {"port", server.port()}, {"version", version_string()},
-                          {"database", settings.database.empty() ? std::string("sqlite") : settings.database.substr(0, settings.database.find(':'))}});
+  log::info("listening",
+            {{"host", settings.listen_host},
+             {"port", server.port()},
+             {"version", version_string()},
+             {"database", settings.database.empty() ? std::string("sqlite")
+                                                    : settings.database.substr(0, settings.database.find(':'))}});
 
   // Until the database answers, keep trying in the background; /readyz says 503 meanwhile.
   std::mutex wait_mutex;

@@ -4,19 +4,24 @@
 // the roles this process runs, serves, and drains on SIGTERM/SIGINT.
 #include <vector>
 
+#include "app/contexts.hpp"
 #include "app/settings.hpp"
 #include "store/database.hpp"
 
 namespace gh::app {
-
-/// Every module's migrations, in the order they apply.
-std::vector<store::MigrationSet> all_migrations(const Settings& settings);
 
 /// `gatehouse serve`: runs until SIGTERM/SIGINT, then drains. Returns the process exit code.
 int run_server(const Settings& settings);
 
 /// `gatehouse apikey create`: prints a new bot API key once; returns the exit code.
 int run_apikey_create(const Settings& settings, const std::string& name, const std::vector<std::string>& scopes);
+
+/// `gatehouse apikey list`: one line per key on stdout; returns the exit code.
+int run_apikey_list(const Settings& settings);
+
+/// `gatehouse apikey revoke ID`: revokes a key (refused from the next request on); exit code 2
+/// when there is no such key or it is already revoked.
+int run_apikey_revoke(const Settings& settings, const std::string& id);
 
 /// `gatehouse migrate`: applies migrations and returns the exit code.
 int run_migrate(const Settings& settings);

@@ -7,9 +7,9 @@
 #include <functional>
 #include <sstream>
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <toml++/toml.h>
+#include <CLI/CLI.hpp>
 
 #include "core/log.hpp"
 
@@ -72,9 +72,7 @@ std::vector<std::string> split_list(const std::string& v) {
 }
 
 Setter scalar(std::function<Result<void>(Settings&, const std::string&)> f) {
-  return [f](Settings& s, const std::vector<std::string>& values) -> Result<void> {
-    return f(s, values.back());
-  };
+  return [f](Settings& s, const std::vector<std::string>& values) -> Result<void> { return f(s, values.back()); };
 }
 
 Setter count_setting(const std::string& name, std::size_t Settings::*field, std::uint64_t lo, std::uint64_t hi) {
@@ -160,12 +158,18 @@ Result<void> set_roles(Settings& s, const std::vector<std::string>& values) {
   std::set<Role> roles;
   for (const auto& raw : values) {
     for (const auto& r : split_list(raw)) {
-      if (r == "api") roles.insert(Role::api);
-      else if (r == "gateway") roles.insert(Role::gateway);
-      else if (r == "worker") roles.insert(Role::worker);
-      else if (r == "indexer") roles.insert(Role::indexer);
-      else if (r == "jobs") roles.insert(Role::jobs);
-      else return invalid("roles", r, "roles are api, gateway, worker, indexer, jobs");
+      if (r == "api")
+        roles.insert(Role::api);
+      else if (r == "gateway")
+        roles.insert(Role::gateway);
+      else if (r == "worker")
+        roles.insert(Role::worker);
+      else if (r == "indexer")
+        roles.insert(Role::indexer);
+      else if (r == "jobs")
+        roles.insert(Role::jobs);
+      else
+        return invalid("roles", r, "roles are api, gateway, worker, indexer, jobs");
     }
   }
   if (roles.empty()) return invalid("roles", "", "at least one role");
@@ -205,8 +209,17 @@ std::vector<Option> options() {
          }
          return ok();
        }},
+      {"siwe-http-domain", "development domain whose sign-in URI may use plain http (repeatable)", true, false,
+       [](Settings& s, const std::vector<std::string>& values) -> Result<void> {
+         s.siwe_http_domains.clear();
+         for (const auto& raw : values) {
+           for (const auto& d : split_list(raw)) s.siwe_http_domains.push_back(d);
+         }
+         return ok();
+       }},
       {"roles", "comma-separated roles: api,gateway,worker,indexer,jobs", true, false, set_roles},
-      {"io-threads", "threads running network I/O", false, false, count_setting("io-threads", &Settings::io_threads, 1, 64)},
+      {"io-threads", "threads running network I/O", false, false,
+       count_setting("io-threads", &Settings::io_threads, 1, 64)},
       {"blocking-threads", "threads for database and CPU-heavy work", false, false,
        count_setting("blocking-threads", &Settings::blocking_threads, 1, 256)},
       {"blocking-queue", "blocking jobs allowed to wait before requests get 503", false, false,
@@ -257,6 +270,14 @@ std::vector<Option> options() {
        positive_setting("signin-address-rate-limit", &Settings::signin_rate_per_address)},
       {"signin-address-rate-burst", "verify attempts per signing address in a burst", false, false,
        positive_setting("signin-address-rate-burst", &Settings::signin_burst_per_address)},
+      {"key-fetch-rate-limit", "key bundle fetches per second per signed-in caller", false, false,
+       positive_setting("key-fetch-rate-limit", &Settings::key_fetch_rate_per_caller)},
+      {"key-fetch-rate-burst", "key bundle fetches per caller in a burst", false, false,
+       positive_setting("key-fetch-rate-burst", &Settings::key_fetch_burst_per_caller)},
+      {"key-fetch-target-rate-limit", "key bundle fetches per second per target account", false, false,
+       positive_setting("key-fetch-target-rate-limit", &Settings::key_fetch_rate_per_target)},
+      {"key-fetch-target-rate-burst", "key bundle fetches per target account in a burst", false, false,
+       positive_setting("key-fetch-target-rate-burst", &Settings::key_fetch_burst_per_target)},
       {"test-hooks", "expose /v1/_test/* endpoints for the integration tests (never in production)", false, true,
        bool_setting("test-hooks", &Settings::test_hooks)},
   };
@@ -286,7 +307,8 @@ Result<std::vector<std::string>> toml_values(const std::string& key, const toml:
   if (const auto* arr = node.as_array()) {
     for (const auto& item : *arr) {
       auto text = scalar_text(item);
-      if (!text) return bad_input("bad_configuration", "config key '" + key + "' must hold strings, numbers or booleans");
+      if (!text)
+        return bad_input("bad_configuration", "config key '" + key + "' must hold strings, numbers or booleans");
       out.push_back(*text);
     }
     return out;
@@ -342,19 +364,29 @@ Result<Command> parse_command_line(int argc, const char* const* argv, const std:
     } else if (o.repeatable) {
       cli.add_option(flag, flag_values[o.name], help)->take_all()->allow_extra_args(false);
     } else {
-      cli.add_option(flag, flag_values[o.name], help)->expected(1)->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+      cli.add_option(flag, flag_values[o.name], help)
+          ->expected(1)
+          ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
     }
   }
   auto* serve = cli.add_subcommand("serve", "run the server (all roles unless --roles picks some)")->fallthrough();
   auto* migrate = cli.add_subcommand("migrate", "apply database migrations and exit")->fallthrough();
   auto* version = cli.add_subcommand("version", "print the version and exit");
-  auto* dev_chain = cli.add_subcommand("dev-chain", "start a local anvil with the demo contracts and print their addresses");
+  auto* dev_chain =
+      cli.add_subcommand("dev-chain", "start a local anvil with the demo contracts and print their addresses");
   DevChainOptions dev_chain_options;
   add_dev_chain_options(*dev_chain, dev_chain_options);
   auto* apikey = cli.add_subcommand("apikey", "manage bot API keys")->fallthrough()->require_subcommand(1);
   auto* apikey_create = apikey->add_subcommand("create", "create a key and print it once")->fallthrough();
   apikey_create->add_option("--name", command_apikey_name, "what the key is for")->required();
-  apikey_create->add_option("--scope", command_apikey_scopes, "bot.read (default) or bot.write; repeatable")->take_all();
+  apikey_create->add_option("--scope", command_apikey_scopes, "bot.read (default) or bot.write; repeatable")
+      ->take_all();
+  auto* apikey_list =
+      apikey->add_subcommand("list", "list every key (id, name, scopes, created, revoked)")->fallthrough();
+  std::string command_apikey_id;
+  auto* apikey_revoke =
+      apikey->add_subcommand("revoke", "revoke a key; it is refused from the next request on")->fallthrough();
+  apikey_revoke->add_option("ID", command_apikey_id, "the key's id (from apikey list)")->required();
 
   try {
     cli.parse(argc, argv);
@@ -367,9 +399,12 @@ Result<Command> parse_command_line(int argc, const char* const* argv, const std:
     std::replace(what.begin(), what.end(), '\n', ' ');
     return bad_input("bad_command_line", what);
   }
-  if (serve->parsed()) command.name = "serve";
-  else if (migrate->parsed()) command.name = "migrate";
-  else if (version->parsed()) command.name = "version";
+  if (serve->parsed())
+    command.name = "serve";
+  else if (migrate->parsed())
+    command.name = "migrate";
+  else if (version->parsed())
+    command.name = "version";
   else if (dev_chain->parsed()) {
     // The dev chain uses none of the server's settings.
     command.name = "dev-chain";
@@ -379,8 +414,12 @@ Result<Command> parse_command_line(int argc, const char* const* argv, const std:
     command.name = "apikey-create";
     command.apikey_name = command_apikey_name;
     command.apikey_scopes = command_apikey_scopes;
-  }
-  else {
+  } else if (apikey_list->parsed()) {
+    command.name = "apikey-list";
+  } else if (apikey_revoke->parsed()) {
+    command.name = "apikey-revoke";
+    command.apikey_id = command_apikey_id;
+  } else {
     command.name = "help";
     command.help_text = cli.help();
     return command;
@@ -397,14 +436,15 @@ Result<Command> parse_command_line(int argc, const char* const* argv, const std:
       doc = toml::parse_file(config_file);
     } catch (const toml::parse_error& e) {
       const auto& src = e.source();
-      return bad_input("bad_configuration",
-                       fmt::format("cannot read config file {}: {} (line {})", config_file, e.description(),
-                                   src.begin.line));
+      return bad_input("bad_configuration", fmt::format("cannot read config file {}: {} (line {})", config_file,
+                                                        e.description(), src.begin.line));
     }
     for (const auto& [key, node] : doc) {
       const std::string k(key.str());
-      auto it = std::find_if(table.begin(), table.end(), [&](const Option& o) { return file_key(o.name) == k || o.name == k; });
-      if (it == table.end()) return bad_input("bad_configuration", fmt::format("unknown key '{}' in config file {}", k, config_file));
+      auto it = std::find_if(table.begin(), table.end(),
+                             [&](const Option& o) { return file_key(o.name) == k || o.name == k; });
+      if (it == table.end())
+        return bad_input("bad_configuration", fmt::format("unknown key '{}' in config file {}", k, config_file));
       auto values = toml_values(k, node);
       if (!values) return values.error();
       if (auto r = it->set(s, *values); !r) return r.error();

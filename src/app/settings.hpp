@@ -50,6 +50,11 @@ struct Settings {
   double signin_burst_per_ip = 30.0;
   double signin_rate_per_address = 0.2;  ///< verify attempts per second per signing address
   double signin_burst_per_address = 10.0;
+  double key_fetch_rate_per_caller = 1.0;  ///< GET /v1/keys/{address} per second per signed-in caller
+  double key_fetch_burst_per_caller = 30.0;
+  double key_fetch_rate_per_target = 0.2;  ///< GET /v1/keys/{address} per second per target account
+  double key_fetch_burst_per_target = 20.0;
+  std::vector<std::string> siwe_http_domains;  ///< dev domains whose SIWE URI may use plain http
 
   /// The database URL actually used.
   std::string database_url() const;
@@ -59,11 +64,12 @@ struct Settings {
 
 /// The parsed command line.
 struct Command {
-  std::string name;  ///< "serve", "migrate", "version", "apikey-create", "dev-chain", "help"
+  std::string name;  ///< "serve", "migrate", "version", "apikey-create|list|revoke", "dev-chain", "help"
   Settings settings;
   std::string help_text;
-  std::string apikey_name;                ///< apikey create --name
+  std::string apikey_name;                 ///< apikey create --name
   std::vector<std::string> apikey_scopes;  ///< apikey create --scope (repeatable)
+  std::string apikey_id;                   ///< apikey revoke ID
   DevChainOptions dev_chain;               ///< flags of "dev-chain"
 };
 

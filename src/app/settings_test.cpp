@@ -28,12 +28,38 @@ TEST(Settings, DefaultsMatchTheApiContract) {
   EXPECT_TRUE(c->settings.has(Role::worker));
 }
 
+TEST(Settings, KeyFetchLimitsAndDevDomainsAreExplicitAndValidated) {
+  auto c =
+      parse({"serve", "--key-fetch-rate-limit", "2", "--key-fetch-rate-burst", "5", "--key-fetch-target-rate-limit",
+             "0.5", "--key-fetch-target-rate-burst", "7", "--siwe-http-domain", "dev.test:3000,other.test"});
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_DOUBLE_EQ(c->settings.key_fetch_rate_per_caller, 2.0);
+  EXPECT_DOUBLE_EQ(c->settings.key_fetch_burst_per_caller, 5.0);
+  EXPECT_DOUBLE_EQ(c->settings.key_fetch_rate_per_target, 0.5);
+  EXPECT_DOUBLE_EQ(c->settings.key_fetch_burst_per_target, 7.0);
+  EXPECT_EQ(c->settings.siwe_http_domains, (std::vector<std::string>{"dev.test:3000", "other.test"}));
+  EXPECT_FALSE(parse({"serve", "--key-fetch-target-rate-limit", "0"}));
+  EXPECT_FALSE(parse({"serve", "--key-fetch-rate-burst", "-1"}));
+}
+
+TEST(Settings, ApiKeyListAndRevokeAreCommands) {
+  auto list = parse({"apikey", "list"});
+  ASSERT_TRUE(list) << list.error().message;
+  EXPECT_EQ(list->name, "apikey-list");
+  auto revoke = parse({"apikey", "revoke", "abc123"});
+  ASSERT_TRUE(revoke) << revoke.error().message;
+  EXPECT_EQ(revoke->name, "apikey-revoke");
+  EXPECT_EQ(revoke->apikey_id, "abc123");
+  EXPECT_FALSE(parse({"apikey", "revoke"}));
+}
+
 TEST(Settings, FlagBeatsEnvironmentBeatsFileBeatsDefault) {
-  const auto file = write_file("precedence.toml", "listen = \"127.0.0.1:1111\"\nlog_level = \"warn\"\ndata_dir = \"/f\"\n");
+  const auto file =
+      write_file("precedence.toml", "listen = \"127.0.0.1:1111\"\nlog_level = \"warn\"\ndata_dir = \"/f\"\n");
   auto c = parse({"serve", "--config", file.c_str(), "--listen", "127.0.0.1:3333"},
                  {{"GATEHOUSE_LISTEN", "127.0.0.1:2222"}, {"GATEHOUSE_LOG_LEVEL", "error"}});
   ASSERT_TRUE(c) << c.error().message;
-  EXPECT_EQ(c->settings.listen_port, 3333);  // flag
+  EXPECT_EQ(c->settings.listen_port, 3333);   // flag
   EXPECT_EQ(c->settings.log_level, "error");  // environment over file
   EXPECT_EQ(c->settings.data_dir, "/f");      // file over default
   c = parse({"serve"}, {{"GATEHOUSE_CONFIG", file}});

@@ -1,6 +1,7 @@
 #include "auth/model.hpp"
 
 #include <algorithm>
+#include <cctype>
 
 #include <fmt/format.h>
 
@@ -39,13 +40,158 @@ Result<std::string> key32(const json::object& o, std::string_view name, std::str
   return std::string(k->as_string());
 }
 
+Error unauthorized(std::string code, std::string message) {
+  return make_error(ErrorKind::unauthorized, std::move(code), std::move(message));
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+// The host of an authority ("host:port", "[::1]:port"), lowercase.
+std::string host_of(std::string_view authority) {
+  std::string_view host = authority;
+  if (!host.empty() && host.front() == '[') {
+    host = host.substr(0, host.find(']') + 1);
+  } else if (auto colon = host.rfind(':'); colon != std::string_view::npos) {
+    host = host.substr(0, colon);
+  }
+  std::string out(host);
+  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+bool loopback_host(const std::string& host) {
+  return host == "localhost" || host == "[::1]" || host.rfind("127.", 0) == 0;
+}
+
+// A message's URI: https, or http for loopback and configured dev domains; no userinfo; the
+// same authority as the domain line; the same scheme as the domain line's, when it has one.
+Result<void> check_siwe_uri(const eth::SiweMessage& m, const AuthSettings& settings) {
+  const std::string_view uri = m.uri;
+  const auto colon = uri.find(':');
+  if (colon == std::string_view::npos || uri.substr(colon + 1, 2) != "//") {
+    return unauthorized("siwe_uri_invalid", "the message's URI must be an https:// URL");
+  }
+  std::string scheme(uri.substr(0, colon));
+  for (auto& c : scheme) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  const auto rest = uri.substr(colon + 3);
+  const auto authority = rest.substr(0, rest.find_first_of("/?#"));
+  if (authority.find('@') != std::string_view::npos) {
+    return unauthorized("siwe_uri_invalid", "the message's URI must not carry user information");
+  }
+  if (scheme != "https") {
+    const bool dev_domain = std::any_of(settings.siwe_http_domains.begin(), settings.siwe_http_domains.end(),
+                                        [&](const std::string& d) { return iequals(d, authority); });
+    if (scheme != "http" || !(loopback_host(host_of(authority)) || dev_domain)) {
+      return unauthorized("siwe_uri_invalid",
+                          "the message's URI must use https (http only for loopback and configured dev domains)");
+    }
+  }
+  if (!iequals(authority, m.domain) || (m.scheme && !iequals(*m.scheme, scheme))) {
+    return unauthorized("siwe_uri_mismatch", "the message's URI does not belong to its domain");
+  }
+  return ok();
+}
+
+// SIWE failures are all 401s, keeping the parser's and validator's codes.
+Error as_unauthorized(Error e) {
+  e.kind = ErrorKind::unauthorized;
+  return e;
+}
+
 }  // namespace
+
+Result<eth::SiweMessage> check_siwe_message(std::string_view text, const AuthSettings& settings, SystemTime now) {
+  auto parsed = eth::parse_siwe(text);
+  if (!parsed) return as_unauthorized(std::move(parsed).error());
+  const auto& m = *parsed;
+  if (std::none_of(settings.siwe_domains.begin(), settings.siwe_domains.end(),
+                   [&](const std::string& d) { return iequals(d, m.domain); })) {
+    return unauthorized("siwe_domain_mismatch", "the message is for another domain: " + m.domain);
+  }
+  if (auto uri = check_siwe_uri(m, settings); !uri) return uri.error();
+  if (!settings.chain_ids.count(m.chain_id)) {
+    return unauthorized("siwe_chain_unsupported", fmt::format("chain {} is not served here", m.chain_id));
+  }
+  eth::SiweExpectations expect;
+  expect.now = std::chrono::time_point_cast<std::chrono::milliseconds>(now);
+  expect.clock_skew = settings.clock_skew;
+  expect.max_age = settings.nonce_ttl;
+  expect.reject_future_issued_at = true;
+  if (auto valid = eth::validate_siwe(m, expect); !valid) return as_unauthorized(std::move(valid).error());
+  return parsed;
+}
+
+bool is_eip1271_magic(const eth::Bytes& returned) noexcept {
+  if (returned.size() != 32) return false;
+  if (returned[0] != 0x16 || returned[1] != 0x26 || returned[2] != 0xba || returned[3] != 0x7e) return false;
+  return std::all_of(returned.begin() + 4, returned.end(), [](std::uint8_t b) { return b == 0; });
+}
+
+std::vector<std::string> split_scopes(std::string_view joined) {
+  std::vector<std::string> out;
+  for (std::size_t start = 0; start < joined.size();) {
+    const auto comma = joined.find(',', start);
+    const auto end = comma == std::string_view::npos ? joined.size() : comma;
+    if (end > start) out.emplace_back(joined.substr(start, end - start));
+    start = end + 1;
+  }
+  return out;
+}
+
+bool valid_device_name(std::string_view name, std::size_t max_chars) {
+  std::size_t chars = 0;
+  for (std::size_t i = 0; i < name.size();) {
+    const auto b0 = static_cast<unsigned char>(name[i]);
+    std::uint32_t cp = 0;
+    std::size_t len = 0;
+    if (b0 < 0x80) {
+      cp = b0;
+      len = 1;
+    } else if (b0 >= 0xc2 && b0 <= 0xdf) {
+      cp = b0 & 0x1fU;
+      len = 2;
+    } else if (b0 >= 0xe0 && b0 <= 0xef) {
+      cp = b0 & 0x0fU;
+      len = 3;
+    } else if (b0 >= 0xf0 && b0 <= 0xf4) {
+      cp = b0 & 0x07U;
+      len = 4;
+    } else {
+      return false;  // a continuation byte first, an overlong lead (C0, C1) or past U+10FFFF
+    }
+    if (i + len > name.size()) return false;
+    for (std::size_t k = 1; k < len; ++k) {
+      const auto b = static_cast<unsigned char>(name[i + k]);
+      if ((b & 0xc0U) != 0x80U) return false;
+      cp = (cp << 6U) | (b & 0x3fU);
+    }
+    // Overlong forms, surrogates and code points past U+10FFFF are not UTF-8.
+    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) || (cp >= 0xd800 && cp <= 0xdfff)) {
+      return false;
+    }
+    // Control characters (C0 with ESC, DEL, C1), line/paragraph separators, and the bidi
+    // embeddings, overrides and isolates that make a name display as something else.
+    if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || cp == 0x2028 || cp == 0x2029 || (cp >= 0x202a && cp <= 0x202e) ||
+        (cp >= 0x2066 && cp <= 0x2069) || cp == 0xfeff) {
+      return false;
+    }
+    i += len;
+    ++chars;
+  }
+  if (chars == 0 || chars > max_chars) return false;
+  // A name of spaces alone shows as nothing.
+  return name.find_first_not_of(' ') != std::string_view::npos;
+}
 
 bool ApiPrincipal::has_scope(std::string_view scope) const {
   return std::find(scopes.begin(), scopes.end(), scope) != scopes.end();
 }
 
-Result<SignedPrekey> parse_signed_prekey(const json::value* value, const std::string& identity_key) {
+Result<SignedPrekey> parse_signed_prekey(const json::value* value) {
   if (value == nullptr || !value->is_object()) return bad_input("invalid_field", "signed_prekey must be an object");
   const auto& o = value->as_object();
   auto id = prekey_id(o, "signed_prekey");
@@ -53,17 +199,23 @@ Result<SignedPrekey> parse_signed_prekey(const json::value* value, const std::st
   auto key = key32(o, "key", "signed_prekey");
   if (!key) return key.error();
   const auto* sig = o.if_contains("signature");
-  if (sig == nullptr || !sig->is_string()) return bad_input("invalid_signature", "signed_prekey signature must be base64");
+  if (sig == nullptr || !sig->is_string())
+    return bad_input("invalid_signature", "signed_prekey signature must be base64");
   auto sig_bytes = decode_base64(std::string_view(sig->as_string()));
   if (!sig_bytes || sig_bytes->size() != 64) {
     return bad_input("invalid_signature", "signed_prekey signature must be standard base64 of 64 bytes");
   }
+  return SignedPrekey{*id, *key, std::string(sig->as_string())};
+}
+
+Result<void> verify_signed_prekey(const SignedPrekey& spk, const std::string& identity_key) {
   auto identity = decode_base64(identity_key);
-  auto key_bytes = decode_base64(*key);
-  if (!identity || !key_bytes || !verify_ed25519(*sig_bytes, *key_bytes, *identity)) {
+  auto key_bytes = decode_base64(spk.key);
+  auto sig_bytes = decode_base64(spk.signature);
+  if (!identity || !key_bytes || !sig_bytes || !verify_ed25519(*sig_bytes, *key_bytes, *identity)) {
     return bad_input("invalid_signature", "signed_prekey signature does not verify with the identity key");
   }
-  return SignedPrekey{*id, *key, std::string(sig->as_string())};
+  return ok();
 }
 
 Result<std::vector<Prekey>> parse_prekeys(const json::value* list, const AuthSettings& settings) {
@@ -80,7 +232,8 @@ Result<std::vector<Prekey>> parse_prekeys(const json::value* list, const AuthSet
     if (!item.is_object()) return bad_input("invalid_field", "each one-time prekey must be an object");
     auto id = prekey_id(item.as_object(), "one-time prekey");
     if (!id) return id.error();
-    if (!seen.insert(*id).second) return bad_input("duplicate_prekey_id", fmt::format("prekey id {} appears twice", *id));
+    if (!seen.insert(*id).second)
+      return bad_input("duplicate_prekey_id", fmt::format("prekey id {} appears twice", *id));
     auto key = key32(item.as_object(), "key", "one-time prekey");
     if (!key) return key.error();
     out.push_back({*id, *key});
@@ -90,9 +243,14 @@ Result<std::vector<Prekey>> parse_prekeys(const json::value* list, const AuthSet
 
 Result<DeviceRegistration> parse_device_registration(const json::object& body, const AuthSettings& settings) {
   DeviceRegistration r;
-  auto name = string_field(body, "name", 1, 64);
-  if (!name) return name.error();
-  r.name = *name;
+  const auto* name = body.if_contains("name");
+  if (name == nullptr || !name->is_string() ||
+      !valid_device_name(std::string_view(name->as_string()), settings.max_device_name_chars)) {
+    return bad_input("invalid_field",
+                     fmt::format("name must be 1 to {} printable characters (UTF-8, no control characters)",
+                                 settings.max_device_name_chars));
+  }
+  r.name = std::string(name->as_string());
   const auto* push = body.if_contains("push");
   if (push == nullptr || !push->is_object()) {
     r.push_provider = "none";
@@ -101,7 +259,8 @@ Result<DeviceRegistration> parse_device_registration(const json::object& body, c
     auto provider = string_field(p, "provider", 1, 16);
     if (!provider) return provider.error();
     static const std::set<std::string> providers{"fcm", "webpush", "webhook", "none"};
-    if (!providers.count(*provider)) return bad_input("invalid_field", "push.provider must be fcm, webpush, webhook or none");
+    if (!providers.count(*provider))
+      return bad_input("invalid_field", "push.provider must be fcm, webpush, webhook or none");
     r.push_provider = *provider;
     if (r.push_provider != "none") {
       auto token = string_field(p, "token", 1, 4096);
@@ -115,10 +274,12 @@ Result<DeviceRegistration> parse_device_registration(const json::object& body, c
   if (!identity_bytes || identity_bytes->size() != 32) {
     return bad_input("invalid_key", "identity_key must be standard base64 of 32 bytes");
   }
-  if (!valid_identity_key(*identity_bytes)) return bad_input("invalid_key", "identity_key is not a usable Ed25519 public key");
+  if (!valid_identity_key(*identity_bytes))
+    return bad_input("invalid_key", "identity_key is not a usable Ed25519 public key");
   r.identity_key = std::string(identity->as_string());
-  auto spk = parse_signed_prekey(body.if_contains("signed_prekey"), r.identity_key);
+  auto spk = parse_signed_prekey(body.if_contains("signed_prekey"));
   if (!spk) return spk.error();
+  if (auto valid = verify_signed_prekey(*spk, r.identity_key); !valid) return valid.error();
   r.signed_prekey = *spk;
   auto otpks = parse_prekeys(body.if_contains("one_time_prekeys"), settings);
   if (!otpks) return otpks.error();

@@ -10,15 +10,20 @@
 
 #include <boost/json/object.hpp>
 
+#include "core/clock.hpp"
 #include "core/result.hpp"
 #include "eth/address.hpp"
+#include "eth/bytes.hpp"
+#include "eth/siwe.hpp"
 
 namespace gh::auth {
 
 /// Limits and lifetimes of auth, every one explicit.
 struct AuthSettings {
   std::vector<std::string> siwe_domains;  ///< authorities accepted in a message's domain line
-  std::set<std::uint64_t> chain_ids;      ///< chains a message may name
+  /// Development domains whose message URI may use plain http (loopback hosts always may).
+  std::vector<std::string> siwe_http_domains;
+  std::set<std::uint64_t> chain_ids;  ///< chains a message may name
   std::chrono::seconds session_ttl{30 * 24 * 3600};
   std::chrono::seconds nonce_ttl{600};
   std::chrono::seconds clock_skew{60};
@@ -28,6 +33,7 @@ struct AuthSettings {
   std::size_t low_prekeys = 10;  ///< below this a device gets a keys.low event
   std::size_t max_signature_bytes = 4096;
   std::size_t max_sessions_listed = 100;
+  std::size_t max_device_name_chars = 64;  ///< printable characters (code points) in a device name
 };
 
 /// The signed-in caller of a request.
@@ -78,7 +84,69 @@ struct DeviceRegistration {
 Result<DeviceRegistration> parse_device_registration(const boost::json::object& body, const AuthSettings& settings);
 /// Parses a list of one-time prekeys (replenish), same rules.
 Result<std::vector<Prekey>> parse_prekeys(const boost::json::value* list, const AuthSettings& settings);
-/// Parses and checks a signed prekey against the identity key (base64).
-Result<SignedPrekey> parse_signed_prekey(const boost::json::value* value, const std::string& identity_key);
+/// Parses a signed prekey's shape: id, 32-byte key, 64-byte signature (not yet checked).
+Result<SignedPrekey> parse_signed_prekey(const boost::json::value* value);
+/// Checks a signed prekey's signature against an identity key (base64); 400 invalid_signature.
+Result<void> verify_signed_prekey(const SignedPrekey& spk, const std::string& identity_key);
+
+/// Parses an EIP-4361 message and checks everything about it that needs no storage and no chain:
+/// the domain is one of ours, the URI is https (http only for loopback hosts and configured dev
+/// domains), has no userinfo and names the same authority, the chain is served, and the times
+/// hold at `now`. Every failure is a 401 with the siwe_* code that says why.
+Result<eth::SiweMessage> check_siwe_message(std::string_view text, const AuthSettings& settings, SystemTime now);
+
+/// A session as its owner sees it.
+struct SessionInfo {
+  std::string id;
+  SystemTime created_at;
+  SystemTime expires_at;
+  std::string ip;
+  std::string user_agent;
+  bool current = false;
+};
+
+/// A device as its owner sees it.
+struct DeviceInfo {
+  std::string id;
+  std::string name;
+  std::string push_provider;
+  SystemTime created_at;
+  std::int64_t one_time_prekeys = 0;
+};
+
+/// The caller's account.
+struct Me {
+  eth::Address address;
+  SystemTime created_at;
+  std::vector<DeviceInfo> devices;
+};
+
+/// One device's key bundle, as handed to a sender.
+struct KeyBundle {
+  std::string device_id;
+  std::string identity_key;
+  SignedPrekey signed_prekey;
+  std::optional<Prekey> one_time_prekey;
+};
+
+/// A bot API key as the operator sees it (never its secret).
+struct ApiKeyInfo {
+  std::string id;
+  std::string name;
+  std::vector<std::string> scopes;
+  SystemTime created_at;
+  std::optional<SystemTime> revoked_at;
+};
+
+/// True when the return data of EIP-1271's isValidSignature is exactly the ABI encoding of the
+/// bytes4 magic value 0x1626ba7e: the magic followed by 28 zero bytes, 32 bytes in all.
+bool is_eip1271_magic(const eth::Bytes& returned) noexcept;
+
+/// Parses a stored comma-separated scope list.
+std::vector<std::string> split_scopes(std::string_view joined);
+
+/// True when a device name is 1 to `max_chars` code points of valid UTF-8 with no control
+/// characters (C0, DEL, C1), no line or paragraph separators and no bidirectional overrides.
+bool valid_device_name(std::string_view name, std::size_t max_chars);
 
 }  // namespace gh::auth

@@ -12,17 +12,9 @@ namespace json = boost::json;
 using net::Request;
 using net::Response;
 
-Error rate_limited(const net::RateDecision& d) {
-  Error e = make_error(ErrorKind::rate_limited, "rate_limited", "too many sign-in attempts; slow down");
-  e.details_json = "{\"retry_after\":" + std::to_string(d.retry_after.count()) + "}";
-  return e;
-}
-
-// The error response of a rate limit, with its Retry-After header.
-Response limited_response(const net::RateDecision& d) {
-  auto r = net::error_response(rate_limited(d));
-  r.with_header("Retry-After", std::to_string(d.retry_after.count()));
-  return r;
+// A rate limit's refusal; net::error_response turns retry_after into the Retry-After header.
+Error limited(const net::RateDecision& d, std::string message = "too many sign-in attempts; slow down") {
+  return rate_limited(std::move(message), d.retry_after);
 }
 
 json::object render_device(const DeviceInfo& d) {
@@ -34,31 +26,29 @@ json::object render_device(const DeviceInfo& d) {
 }
 
 struct Limiters {
-  explicit Limiters(const SignInLimits& l)
-      : nonce_ip(l.nonce_per_ip), verify_ip(l.verify_per_ip), verify_address(l.verify_per_address) {}
+  Limiters(const SignInLimits& l, const KeyFetchLimits& k)
+      : nonce_ip(l.nonce_per_ip),
+        verify_ip(l.verify_per_ip),
+        verify_address(l.verify_per_address),
+        keys_caller(k.per_caller),
+        keys_target(k.per_target) {}
   net::RateLimiter nonce_ip;
   net::RateLimiter verify_ip;
   net::RateLimiter verify_address;
+  net::RateLimiter keys_caller;
+  net::RateLimiter keys_target;
 };
-
-// The address a message names, for the per-address limit, without parsing it in full.
-std::string claimed_address(std::string_view message) {
-  const auto nl = message.find('\n');
-  if (nl == std::string_view::npos) return {};
-  auto line = message.substr(nl + 1, 42);
-  std::string out(line);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 }  // namespace
 
 Task<Result<Principal>> RequestAuth::session(const Request& request) {
   auto header = request.header("authorization");
-  if (!header) co_return make_error(ErrorKind::unauthorized, "unauthenticated", "sign in first: Authorization: Bearer <token>");
+  if (!header)
+    co_return make_error(ErrorKind::unauthorized, "unauthenticated", "sign in first: Authorization: Bearer <token>");
   constexpr std::string_view bearer = "Bearer ";
   if (header->size() <= bearer.size() || header->substr(0, bearer.size()) != bearer) {
-    co_return make_error(ErrorKind::unauthorized, "unauthenticated", "the Authorization header must be 'Bearer <token>'");
+    co_return make_error(ErrorKind::unauthorized, "unauthenticated",
+                         "the Authorization header must be 'Bearer <token>'");
   }
   co_return co_await m_service.authenticate(header->substr(bearer.size()));
 }
@@ -74,34 +64,40 @@ Task<Result<ApiPrincipal>> RequestAuth::api_key(const Request& request, std::str
   co_return principal;
 }
 
-void add_auth_routes(net::Router& router, AuthService& service, RequestAuth& auth, const SignInLimits& limits) {
-  auto limiters = std::make_shared<Limiters>(limits);
+void add_auth_routes(net::Router& router, AuthService& service, RequestAuth& auth, const SignInLimits& sign_in,
+                     const KeyFetchLimits& key_fetch) {
+  auto limiters = std::make_shared<Limiters>(sign_in, key_fetch);
 
   router.add("POST", "/v1/auth/nonce", [&service, limiters](Request& req) -> Task<Result<Response>> {
-    if (auto d = limiters->nonce_ip.take(req.remote_ip); !d.allowed) co_return limited_response(d);
+    if (auto d = limiters->nonce_ip.take(req.remote_ip); !d.allowed) co_return limited(d);
     auto issued = co_await service.issue_nonce();
     if (!issued) co_return issued.error();
-    co_return net::json_response(200, json::object{{"nonce", issued->nonce}, {"expires_at", format_rfc3339(issued->expires_at)}});
+    co_return net::json_response(
+        200, json::object{{"nonce", issued->nonce}, {"expires_at", format_rfc3339(issued->expires_at)}});
   });
 
   router.add("POST", "/v1/auth/verify", [&service, limiters](Request& req) -> Task<Result<Response>> {
-    if (auto d = limiters->verify_ip.take(req.remote_ip); !d.allowed) co_return limited_response(d);
+    if (auto d = limiters->verify_ip.take(req.remote_ip); !d.allowed) co_return limited(d);
     auto body = net::parse_json_object(req);
     if (!body) co_return body.error();
     const auto* message = body->if_contains("message");
     const auto* signature = body->if_contains("signature");
     if (message == nullptr || !message->is_string() || signature == nullptr || !signature->is_string()) {
-      co_return make_error(ErrorKind::unauthorized, "siwe_malformed", "message and signature must be strings");
-    }
-    const std::string text(message->as_string());
-    if (auto who = claimed_address(text); !who.empty()) {
-      if (auto d = limiters->verify_address.take(who); !d.allowed) co_return limited_response(d);
+      co_return bad_input("invalid_field", "message and signature must be strings");
     }
     auto ua = req.header("user-agent");
     // Built before the co_await: GCC 12 miscompiles braced temporaries inside co_await expressions.
     ClientInfo client{req.remote_ip, ua ? std::string(*ua) : std::string()};
+    auto text = std::string(message->as_string());
     auto signature_text = std::string(signature->as_string());
-    auto signed_in = co_await service.verify(text, std::move(signature_text), std::move(client));
+    // Charged by the service only once the message is for us and carries a live nonce.
+    AuthService::SignInGate gate = [limiters](const eth::Address& address) -> Result<void> {
+      auto d = limiters->verify_address.take(eth::to_lower_hex(address));
+      if (!d.allowed) return limited(d, "too many sign-in attempts for this address; slow down");
+      return ok();
+    };
+    auto signed_in =
+        co_await service.verify(std::move(text), std::move(signature_text), std::move(client), std::move(gate));
     if (!signed_in) co_return signed_in.error();
     co_return net::json_response(200, json::object{{"token", signed_in->token},
                                                    {"address", eth::to_checksum(signed_in->address)},
@@ -176,13 +172,10 @@ void add_auth_routes(net::Router& router, AuthService& service, RequestAuth& aut
     if (!prekeys) co_return prekeys.error();
     std::optional<SignedPrekey> rotated;
     if (const auto* spk = body->if_contains("signed_prekey")) {
-      auto identity = co_await service.device_identity_key(*who, device_id);
-      if (!identity) co_return identity.error();
-      auto parsed = parse_signed_prekey(spk, *identity);
+      auto parsed = parse_signed_prekey(spk);
       if (!parsed) co_return parsed.error();
       rotated = std::move(*parsed);
     }
-    if (prekeys->empty() && !rotated) co_return bad_input("invalid_field", "send one_time_prekeys, a signed_prekey, or both");
     auto held = co_await service.replenish(*who, device_id, std::move(*prekeys), std::move(rotated));
     if (!held) co_return held.error();
     co_return net::json_response(200, json::object{{"device_id", device_id}, {"one_time_prekeys", *held}});
@@ -195,23 +188,30 @@ void add_auth_routes(net::Router& router, AuthService& service, RequestAuth& aut
     co_return Response::text(204, "", "application/json");
   });
 
-  router.add("GET", "/v1/keys/{address}", [&service, &auth](Request& req) -> Task<Result<Response>> {
+  router.add("GET", "/v1/keys/{address}", [&service, &auth, limiters](Request& req) -> Task<Result<Response>> {
     auto who = co_await auth.session(req);
     if (!who) co_return who.error();
     auto address = eth::parse_address(req.param("address"));
     if (!address) co_return bad_input("invalid_address", address.error().message);
+    // Each fetch hands out one-time prekeys: bound it per caller and per target account.
+    if (auto d = limiters->keys_caller.take(eth::to_lower_hex(who->address)); !d.allowed) {
+      co_return limited(d, "too many key fetches; slow down");
+    }
+    if (auto d = limiters->keys_target.take(eth::to_lower_hex(*address)); !d.allowed) {
+      co_return limited(d, "too many key fetches for this account; retry later");
+    }
     auto bundles = co_await service.key_bundles(*address);
     if (!bundles) co_return bundles.error();
     json::array devices;
     for (const auto& b : *bundles) {
       json::value otpk = nullptr;
       if (b.one_time_prekey) otpk = json::object{{"id", b.one_time_prekey->id}, {"key", b.one_time_prekey->key}};
-      devices.push_back(json::object{
-          {"device_id", b.device_id},
-          {"identity_key", b.identity_key},
-          {"signed_prekey",
-           json::object{{"id", b.signed_prekey.id}, {"key", b.signed_prekey.key}, {"signature", b.signed_prekey.signature}}},
-          {"one_time_prekey", otpk}});
+      devices.push_back(json::object{{"device_id", b.device_id},
+                                     {"identity_key", b.identity_key},
+                                     {"signed_prekey", json::object{{"id", b.signed_prekey.id},
+                                                                    {"key", b.signed_prekey.key},
+                                                                    {"signature", b.signed_prekey.signature}}},
+                                     {"one_time_prekey", otpk}});
     }
     co_return net::json_response(200, json::object{{"address", eth::to_checksum(*address)}, {"devices", devices}});
   });

@@ -17,6 +17,13 @@ struct SignInLimits {
   net::RateLimit verify_per_address{0.2, 10.0, 100'000};
 };
 
+/// Rate limits of key bundle fetches (each one hands out a one-time prekey): per signed-in
+/// caller, and per target account so that no number of callers can drain one account's keys.
+struct KeyFetchLimits {
+  net::RateLimit per_caller{1.0, 30.0, 100'000};
+  net::RateLimit per_target{0.2, 20.0, 100'000};
+};
+
 /// Authenticates requests: a session from `Authorization: Bearer`, a bot from `X-Api-Key`.
 class RequestAuth {
  public:
@@ -31,6 +38,7 @@ class RequestAuth {
 };
 
 /// Registers auth's routes on the router. The objects must outlive the router.
-void add_auth_routes(net::Router& router, AuthService& service, RequestAuth& auth, const SignInLimits& limits);
+void add_auth_routes(net::Router& router, AuthService& service, RequestAuth& auth, const SignInLimits& sign_in,
+                     const KeyFetchLimits& key_fetch);
 
 }  // namespace gh::auth

@@ -23,17 +23,26 @@ class RpcClient;
 
 namespace gh::auth {
 
-/// Proves that an address signed a message: ecrecover for accounts, EIP-1271 isValidSignature
-/// at the latest block for contract wallets.
+/// Proves that an address signed a message. An interface so that tests can stand in for the
+/// chain.
 class SignatureVerifier {
+ public:
+  virtual ~SignatureVerifier() = default;
+  /// ok, 401 siwe_signature_invalid, or 503 chain_unavailable when the chain cannot be asked.
+  virtual Task<Result<void>> verify(std::uint64_t chain_id, const eth::Address& address, std::string_view message,
+                                    const eth::Bytes& signature) = 0;
+};
+
+/// The real verifier: ecrecover for accounts, EIP-1271 isValidSignature at the latest block for
+/// contract wallets, accepting only the exact ABI-encoded bytes4 magic value.
+class ChainSignatureVerifier final : public SignatureVerifier {
  public:
   /// The RPC client of a chain, or nullptr when the chain is not configured.
   using RpcLookup = std::function<rpc::RpcClient*(std::uint64_t chain_id)>;
-  explicit SignatureVerifier(RpcLookup rpc) : m_rpc(std::move(rpc)) {}
+  explicit ChainSignatureVerifier(RpcLookup rpc) : m_rpc(std::move(rpc)) {}
 
-  /// ok, 401 siwe_signature_invalid, or 503 chain_unavailable when the chain cannot be asked.
   Task<Result<void>> verify(std::uint64_t chain_id, const eth::Address& address, std::string_view message,
-                            const eth::Bytes& signature);
+                            const eth::Bytes& signature) override;
 
  private:
   RpcLookup m_rpc;
@@ -60,40 +69,6 @@ struct SignedIn {
   bool new_account = false;
 };
 
-/// A session as its owner sees it.
-struct SessionInfo {
-  std::string id;
-  SystemTime created_at;
-  SystemTime expires_at;
-  std::string ip;
-  std::string user_agent;
-  bool current = false;
-};
-
-/// A device as its owner sees it.
-struct DeviceInfo {
-  std::string id;
-  std::string name;
-  std::string push_provider;
-  SystemTime created_at;
-  std::int64_t one_time_prekeys = 0;
-};
-
-/// The caller's account.
-struct Me {
-  eth::Address address;
-  SystemTime created_at;
-  std::vector<DeviceInfo> devices;
-};
-
-/// One device's key bundle, as handed to a sender.
-struct KeyBundle {
-  std::string device_id;
-  std::string identity_key;
-  SignedPrekey signed_prekey;
-  std::optional<Prekey> one_time_prekey;
-};
-
 /// Auth's use cases. Thread-safe; database work runs on the blocking pool.
 class AuthService {
  public:
@@ -104,9 +79,14 @@ class AuthService {
 
   /// A fresh single-use nonce.
   Task<Result<IssuedNonce>> issue_nonce();
+  /// Called by verify once a message parses, is for this server and carries a live nonce, and
+  /// before its signature is checked: an error (e.g. a per-address rate limit) ends the sign-in.
+  /// Junk naming an address therefore never counts against that address.
+  using SignInGate = std::function<Result<void>(const eth::Address& address)>;
   /// Checks a signed EIP-4361 message in full and opens a session. Every failure is a 401 with
   /// its own code (503 when a contract wallet's chain cannot be asked) and stores nothing.
-  Task<Result<SignedIn>> verify(std::string message, std::string signature_hex, ClientInfo client);
+  Task<Result<SignedIn>> verify(std::string message, std::string signature_hex, ClientInfo client,
+                                SignInGate gate = {});
   /// The principal of a bearer token; 401 invalid_session when unknown, revoked or expired.
   Task<Result<Principal>> authenticate(std::string_view token);
   /// Revokes the caller's session.
@@ -120,21 +100,25 @@ class AuthService {
 
   /// Registers a device (409 too_many_devices past the limit).
   Task<Result<std::string>> register_device(const Principal& who, DeviceRegistration registration);
-  /// Adds one-time prekeys and optionally rotates the signed prekey; returns the count held.
+  /// Adds one-time prekeys and optionally rotates the signed prekey (its signature is checked
+  /// against the device's identity key in the same transaction); returns the count held.
   Task<Result<std::int64_t>> replenish(const Principal& who, std::string device_id, std::vector<Prekey> prekeys,
                                        std::optional<SignedPrekey> signed_prekey);
   /// Deletes a device, its keys and (through auth.device_removed) what was queued for it.
   Task<Result<void>> delete_device(const Principal& who, std::string device_id);
   /// Key bundles of every device of `address`, handing out one one-time prekey per device.
   Task<Result<std::vector<KeyBundle>>> key_bundles(const eth::Address& address);
-  /// The identity key (base64) of one of the caller's devices (to check a rotated signed prekey).
-  Task<Result<std::string>> device_identity_key(const Principal& who, std::string device_id);
 
   /// The bot of an X-Api-Key; 401 invalid_api_key when unknown or revoked.
   Task<Result<ApiPrincipal>> authenticate_api_key(std::string_view key);
   /// Creates an API key and returns it (shown once). Blocking: for the command line.
-  static Result<std::string> create_api_key(store::Database& db, const std::string& name,
+  static Result<std::string> create_api_key(store::Database& db, const Clock& clock, const std::string& name,
                                             const std::vector<std::string>& scopes);
+  /// Every API key, revoked ones included. Blocking: for the command line.
+  static std::vector<ApiKeyInfo> list_api_keys(store::Database& db);
+  /// Revokes an API key; it is refused from the next request on. 404 when unknown or already
+  /// revoked. Blocking: for the command line.
+  static Result<void> revoke_api_key(store::Database& db, const Clock& clock, const std::string& id);
 
  private:
   store::Database& m_db;

@@ -1,7 +1,9 @@
 #pragma once
 // Domain errors as values. Every failure a caller may expect (bad input, a business rule, a missing
-// row) travels as an Error; exceptions are kept for the unexpected. net maps ErrorKind to the HTTP
-// status in one place (net/error_response.cpp).
+// row) travels as an Error; exceptions are kept for the unexpected. net maps an Error to the HTTP
+// response in one place (net::error_response in net/http.cpp), headers included.
+#include <chrono>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -10,15 +12,16 @@ namespace gh {
 
 /// The class of a failure; decides the HTTP status (API.md "Errors").
 enum class ErrorKind {
-  bad_input,     ///< 400
-  unauthorized,  ///< 401
-  forbidden,     ///< 403
-  not_found,     ///< 404
-  conflict,      ///< 409
-  too_large,     ///< 413
-  rate_limited,  ///< 429
-  unavailable,   ///< 503
-  internal,      ///< 500
+  bad_input,           ///< 400
+  unauthorized,        ///< 401
+  forbidden,           ///< 403
+  not_found,           ///< 404
+  method_not_allowed,  ///< 405 (with `allow`)
+  conflict,            ///< 409
+  too_large,           ///< 413
+  rate_limited,        ///< 429
+  unavailable,         ///< 503
+  internal,            ///< 500
 };
 
 /// A failure with its snake_case API code and a human message. `details_json`, when not empty, is
@@ -28,11 +31,25 @@ struct Error {
   std::string code;
   std::string message;
   std::string details_json;
+  /// When set (429, 503): how long the client should wait, sent as Retry-After.
+  std::optional<std::chrono::seconds> retry_after;
+  /// For 405: the methods the resource allows, sent as Allow.
+  std::string allow;
 };
 
 /// Builds an Error; the one-liners below keep call sites short.
 inline Error make_error(ErrorKind kind, std::string code, std::string message) {
-  return Error{kind, std::move(code), std::move(message), {}};
+  Error e;
+  e.kind = kind;
+  e.code = std::move(code);
+  e.message = std::move(message);
+  return e;
+}
+/// A 429 `rate_limited` that tells the client when to come back.
+inline Error rate_limited(std::string message, std::chrono::seconds retry_after) {
+  Error e = make_error(ErrorKind::rate_limited, "rate_limited", std::move(message));
+  e.retry_after = retry_after;
+  return e;
 }
 inline Error bad_input(std::string code, std::string message) {
   return make_error(ErrorKind::bad_input, std::move(code), std::move(message));

@@ -46,21 +46,26 @@ std::optional<std::string> search_upwards(fs::path start) {
   return std::nullopt;
 }
 
-/// A port nothing listens on right now (the kernel's choice of an ephemeral port). Another
-/// process may take it before anvil binds: start() retries with a new port when anvil exits.
-Result<unsigned short> free_port() {
+/// A port nothing listens on right now: `wanted`, or the kernel's choice of an ephemeral port when
+/// 0. Another process may take it before anvil binds: start() retries with a new port when anvil
+/// exits (only when the port was not fixed).
+Result<unsigned short> free_port(unsigned short wanted = 0) {
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return internal_error(std::string("socket: ") + std::strerror(errno));
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
+  addr.sin_port = htons(wanted);
   socklen_t len = sizeof(addr);
   // The sockets API takes sockaddr_in through a sockaddr pointer by design.
   auto* generic = reinterpret_cast<sockaddr*>(&addr);
   if (::bind(fd, generic, sizeof(addr)) != 0 || ::getsockname(fd, generic, &len) != 0) {
     const std::string why = std::strerror(errno);
     ::close(fd);
+    if (wanted != 0) {
+      return make_error(ErrorKind::unavailable, "port_in_use",
+                        "port " + std::to_string(wanted) + " on 127.0.0.1 is not free: " + why);
+    }
     return internal_error("cannot pick a free port: " + why);
   }
   ::close(fd);
@@ -122,7 +127,8 @@ Result<pid_t> spawn(const std::string& binary, const std::vector<std::string>& a
   pid_t pid = -1;
   const int rc = ::posix_spawn(&pid, binary.c_str(), &actions, nullptr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) return make_error(ErrorKind::internal, "anvil_spawn_failed", "cannot start " + binary + ": " + std::strerror(rc));
+  if (rc != 0)
+    return make_error(ErrorKind::internal, "anvil_spawn_failed", "cannot start " + binary + ": " + std::strerror(rc));
   return pid;
 }
 
@@ -151,7 +157,9 @@ std::optional<std::string> find_project_root() {
 }
 
 Result<std::string> find_anvil(const AnvilSettings& settings) {
-  auto not_found = [](std::string why) { return make_error(ErrorKind::unavailable, "anvil_not_found", std::move(why)); };
+  auto not_found = [](std::string why) {
+    return make_error(ErrorKind::unavailable, "anvil_not_found", std::move(why));
+  };
   if (!settings.binary.empty()) {
     if (is_executable(settings.binary)) return settings.binary;
     return not_found("anvil binary " + settings.binary + " is not an executable file");
@@ -171,13 +179,14 @@ Result<AnvilProcess> AnvilProcess::start(AnvilSettings settings) {
   auto binary = find_anvil(settings);
   if (!binary) return std::move(binary).error();
 
-  constexpr int max_port_tries = 3;
+  // A fixed port gets one try: another process holding it is the user's to resolve.
+  const int max_port_tries = settings.port != 0 ? 1 : 3;
   Error last = make_error(ErrorKind::unavailable, "anvil_start_timeout", "anvil did not start");
   for (int attempt = 0; attempt < max_port_tries; ++attempt) {
-    auto port = free_port();
+    auto port = free_port(settings.port);
     if (!port) return std::move(port).error();
-    std::vector<std::string> args = {"--host", "127.0.0.1", "--port", std::to_string(*port),
-                                     "--chain-id", std::to_string(settings.chain_id)};
+    std::vector<std::string> args = {
+        "--host", "127.0.0.1", "--port", std::to_string(*port), "--chain-id", std::to_string(settings.chain_id)};
     if (settings.block_time) {
       args.push_back("--block-time");
       args.push_back(seconds_text(*settings.block_time));
@@ -233,13 +242,17 @@ AnvilProcess& AnvilProcess::operator=(AnvilProcess&& other) noexcept {
   return *this;
 }
 
-AnvilProcess::~AnvilProcess() { stop(); }
+AnvilProcess::~AnvilProcess() {
+  stop();
+}
 
 void AnvilProcess::stop() noexcept {
   terminate_and_reap(m_pid, m_stop_timeout);
   m_pid = -1;
 }
 
-std::string AnvilProcess::rpc_url() const { return "http://127.0.0.1:" + std::to_string(m_port); }
+std::string AnvilProcess::rpc_url() const {
+  return "http://127.0.0.1:" + std::to_string(m_port);
+}
 
 }  // namespace gh::devchain

@@ -22,6 +22,8 @@ struct AnvilSettings {
   std::string project_root;
   /// EIP-155 chain id of the dev chain.
   std::uint64_t chain_id = 31337;
+  /// The loopback port to listen on; 0 = any free port.
+  unsigned short port = 0;
   /// Mine a block every interval; none = mine one block per transaction (anvil's automine).
   std::optional<std::chrono::milliseconds> block_time;
   /// anvil's output goes here (appended); empty = discarded (--silent). Never a pipe: a full pipe

@@ -4,6 +4,7 @@
 // and reports them as a mismatched pair: a false positive (GCC PR 109224).
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 
+#include <unistd.h>
 #include <array>
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
@@ -11,7 +12,6 @@
 #include <filesystem>
 #include <fstream>
 #include <optional>
-#include <unistd.h>
 #include <utility>
 
 #include "devchain/contract_artifact.hpp"
@@ -106,7 +106,8 @@ class DemoDeployer {
   /// Deploys artifact `name` with constructor arguments of `types` ("string,uint8", may be empty).
   Task<Result<Address>> deploy(std::string_view name, std::string_view types, AbiValues args) {
     const std::string step = "deploying " + std::string(name);
-    auto artifact = load_contract_artifact((fs::path(m_settings.artifacts_dir) / (std::string(name) + ".json")).string());
+    auto artifact =
+        load_contract_artifact((fs::path(m_settings.artifacts_dir) / (std::string(name) + ".json")).string());
     if (!artifact) co_return in_step(std::move(artifact).error(), step);
     auto signature = eth::parse_abi_signature("constructor(" + std::string(types) + ")");
     if (!signature) co_return in_step(std::move(signature).error(), step);
@@ -150,9 +151,10 @@ class DemoDeployer {
 
 Task<Result<void>> DemoDeployer::deploy_tokens(DemoDeployment& out) {
   for (const auto& p : token_plans) {
-    auto address = co_await deploy("TestToken", "string,string,uint8,uint256",
-                                   values(AbiValue::string(std::string(p.name)), AbiValue::string(std::string(p.symbol)),
-                                    AbiValue::uint(p.decimals), AbiValue::uint(units(p.supply_whole, p.decimals))));
+    auto address =
+        co_await deploy("TestToken", "string,string,uint8,uint256",
+                        values(AbiValue::string(std::string(p.name)), AbiValue::string(std::string(p.symbol)),
+                               AbiValue::uint(p.decimals), AbiValue::uint(units(p.supply_whole, p.decimals))));
     if (!address) co_return std::move(address).error();
     out.tokens.push_back({std::string(p.symbol), std::string(p.name), p.decimals, *address});
   }
@@ -182,11 +184,13 @@ Task<Result<void>> DemoDeployer::deploy_pairs(DemoDeployment& out) {
     // fund it directly and call mint, exactly what the router does inside one transaction.
     const U256 amount_a = units(plan.a_whole, a->decimals);
     const U256 amount_b = units(plan.b_whole, b->decimals);
-    if (auto r = co_await transact(a->address, "transfer(address,uint256)", values(AbiValue::address(*pair), AbiValue::uint(amount_a)));
+    if (auto r = co_await transact(a->address, "transfer(address,uint256)",
+                                   values(AbiValue::address(*pair), AbiValue::uint(amount_a)));
         !r) {
       co_return r;
     }
-    if (auto r = co_await transact(b->address, "transfer(address,uint256)", values(AbiValue::address(*pair), AbiValue::uint(amount_b)));
+    if (auto r = co_await transact(b->address, "transfer(address,uint256)",
+                                   values(AbiValue::address(*pair), AbiValue::uint(amount_b)));
         !r) {
       co_return r;
     }
@@ -202,7 +206,7 @@ Task<Result<void>> DemoDeployer::deploy_pairs(DemoDeployment& out) {
 Task<Result<void>> DemoDeployer::deploy_collections(DemoDeployment& out) {
   auto nft = co_await deploy("TestNFT", "string,string,string",
                              values(AbiValue::string("Gate Pass"), AbiValue::string("GPASS"),
-                              AbiValue::string("https://gatehouse.invalid/nft/")));
+                                    AbiValue::string("https://gatehouse.invalid/nft/")));
   if (!nft) co_return std::move(nft).error();
   out.nft = *nft;
   // Ids 1..3 go to test accounts 1, 2 and 1 (someone holding two), id 4 to the smart wallet,
@@ -213,11 +217,13 @@ Task<Result<void>> DemoDeployer::deploy_collections(DemoDeployment& out) {
     if (auto r = co_await transact(out.nft, "mint(address)", values(AbiValue::address(to))); !r) co_return r;
   }
 
-  auto multi = co_await deploy("TestMultiToken", "string", values(AbiValue::string("https://gatehouse.invalid/multi/{id}.json")));
+  auto multi = co_await deploy("TestMultiToken", "string",
+                               values(AbiValue::string("https://gatehouse.invalid/multi/{id}.json")));
   if (!multi) co_return std::move(multi).error();
   out.multi_token = *multi;
-  if (auto r = co_await transact(out.multi_token, "mint(address,uint256,uint256)",
-                                 values(AbiValue::address(out.test_accounts[0]), AbiValue::uint(1), AbiValue::uint(10)));
+  if (auto r =
+          co_await transact(out.multi_token, "mint(address,uint256,uint256)",
+                            values(AbiValue::address(out.test_accounts[0]), AbiValue::uint(1), AbiValue::uint(10)));
       !r) {
     co_return r;
   }
@@ -228,8 +234,9 @@ Task<Result<void>> DemoDeployer::deploy_collections(DemoDeployment& out) {
   }
   co_return co_await transact(
       out.multi_token, "mintBatch(address,uint256[],uint256[])",
-      values(AbiValue::address(out.deployer), AbiValue::list(values(AbiValue::uint(1), AbiValue::uint(2), AbiValue::uint(3))),
-       AbiValue::list(values(AbiValue::uint(100), AbiValue::uint(100), AbiValue::uint(100)))));
+      values(AbiValue::address(out.deployer),
+             AbiValue::list(values(AbiValue::uint(1), AbiValue::uint(2), AbiValue::uint(3))),
+             AbiValue::list(values(AbiValue::uint(100), AbiValue::uint(100), AbiValue::uint(100)))));
 }
 
 Task<Result<void>> DemoDeployer::deploy_services(DemoDeployment& out) {
@@ -246,6 +253,9 @@ Task<Result<void>> DemoDeployer::deploy_services(DemoDeployment& out) {
   auto wallet = co_await deploy("SmartWallet", "address", values(AbiValue::address(out.smart_wallet_owner)));
   if (!wallet) co_return std::move(wallet).error();
   out.smart_wallet = *wallet;
+  auto echo = co_await deploy("EchoFallback", "", {});
+  if (!echo) co_return std::move(echo).error();
+  out.echo_fallback = *echo;
   co_return ok();
 }
 
@@ -264,9 +274,10 @@ Task<Result<void>> DemoDeployer::seed_accounts(DemoDeployment& out) {
         !r) {
       co_return r;
     }
-    if (auto r = co_await transact(out.multi_sender, "multiSend(address,address[],uint256[],string)",
-                                   values(AbiValue::address(token->address), AbiValue::list(recipients),
-                                    AbiValue::list(std::move(amounts)), AbiValue::string("Welcome to the gatehouse dev chain")));
+    if (auto r = co_await transact(
+            out.multi_sender, "multiSend(address,address[],uint256[],string)",
+            values(AbiValue::address(token->address), AbiValue::list(recipients), AbiValue::list(std::move(amounts)),
+                   AbiValue::string("Welcome to the gatehouse dev chain")));
         !r) {
       co_return r;
     }
@@ -283,7 +294,8 @@ Task<Result<void>> DemoDeployer::seed_accounts(DemoDeployment& out) {
   // Test account 1 stakes: Staked logs exist before anyone uses the chain.
   TxnSender& user = m_users.at(0);
   const U256 stake = units(initial_stake_gta, 18);
-  if (auto r = co_await transact(user, gta, "approve(address,uint256)", values(AbiValue::address(out.staking), AbiValue::uint(stake)));
+  if (auto r = co_await transact(user, gta, "approve(address,uint256)",
+                                 values(AbiValue::address(out.staking), AbiValue::uint(stake)));
       !r) {
     co_return r;
   }
@@ -372,21 +384,29 @@ std::string deployment_json(const DemoDeployment& d) {
   doc["dev_keys"] = std::move(keys);
   json::object tokens;
   for (const auto& t : d.tokens) {
-    tokens[t.symbol] = json::object{{"address", eth::to_checksum(t.address)}, {"name", t.name}, {"symbol", t.symbol},
+    tokens[t.symbol] = json::object{{"address", eth::to_checksum(t.address)},
+                                    {"name", t.name},
+                                    {"symbol", t.symbol},
                                     {"decimals", static_cast<std::uint64_t>(t.decimals)}};
   }
   doc["tokens"] = std::move(tokens);
   doc["contracts"] = json::object{
-      {"TestNFT", addr(d.nft)},           {"TestMultiToken", addr(d.multi_token)},
-      {"Staking", addr(d.staking)},       {"MultiSender", addr(d.multi_sender)},
-      {"Points", addr(d.points)},         {"SmartWallet", addr(d.smart_wallet)},
+      {"TestNFT", addr(d.nft)},
+      {"TestMultiToken", addr(d.multi_token)},
+      {"Staking", addr(d.staking)},
+      {"MultiSender", addr(d.multi_sender)},
+      {"Points", addr(d.points)},
+      {"SmartWallet", addr(d.smart_wallet)},
+      {"EchoFallback", addr(d.echo_fallback)},
       {"UniswapV2Factory", addr(d.uniswap_factory)},
   };
   doc["smart_wallet_owner"] = addr(d.smart_wallet_owner);
   json::object pairs;
   for (const auto& p : d.pairs) {
-    pairs[p.name] = json::object{{"address", eth::to_checksum(p.address)}, {"token0", eth::to_checksum(p.token0)},
-                                 {"token1", eth::to_checksum(p.token1)}, {"reserve0", p.reserve0.to_dec()},
+    pairs[p.name] = json::object{{"address", eth::to_checksum(p.address)},
+                                 {"token0", eth::to_checksum(p.token0)},
+                                 {"token1", eth::to_checksum(p.token1)},
+                                 {"reserve0", p.reserve0.to_dec()},
                                  {"reserve1", p.reserve1.to_dec()}};
   }
   doc["pairs"] = std::move(pairs);

@@ -68,13 +68,14 @@ struct DemoDeployment {
   std::vector<eth::Address> test_accounts;
   /// GTA, GTB, TUSD, WETH in this order.
   std::vector<DemoToken> tokens;
-  eth::Address nft;           ///< TestNFT "Gate Pass" (GPASS)
-  eth::Address multi_token;   ///< TestMultiToken
-  eth::Address staking;       ///< Staking over GTA
-  eth::Address multi_sender;  ///< MultiSender
-  eth::Address points;        ///< Points
-  eth::Address smart_wallet;  ///< SmartWallet owned by smart_wallet_owner
+  eth::Address nft;                 ///< TestNFT "Gate Pass" (GPASS)
+  eth::Address multi_token;         ///< TestMultiToken
+  eth::Address staking;             ///< Staking over GTA
+  eth::Address multi_sender;        ///< MultiSender
+  eth::Address points;              ///< Points
+  eth::Address smart_wallet;        ///< SmartWallet owned by smart_wallet_owner
   eth::Address smart_wallet_owner;  ///< test account 1
+  eth::Address echo_fallback;       ///< EchoFallback: returns its calldata, must never pass EIP-1271
   eth::Address uniswap_factory;
   /// GTA/WETH, GTB/WETH, WETH/TUSD, GTA/TUSD in this order.
   std::vector<DemoPair> pairs;

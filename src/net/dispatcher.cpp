@@ -4,8 +4,8 @@
 #include <chrono>
 #include <random>
 
-#include <boost/url/parse.hpp>
 #include <fmt/format.h>
+#include <boost/url/parse.hpp>
 
 #include "core/error.hpp"
 #include "core/log.hpp"
@@ -20,8 +20,8 @@ struct Dispatcher::Metrics {
                             "Time from a parsed request to its response, by method and route template.",
                             {"method", "route"}, metrics::latency_buckets())),
         in_flight(r.gauge("gatehouse_http_requests_in_flight", "HTTP requests being handled.").with({})),
-        rate_limited(r.counter("gatehouse_http_rate_limited_total", "Requests refused by the per-IP rate limit.")
-                         .with({})) {}
+        rate_limited(
+            r.counter("gatehouse_http_rate_limited_total", "Requests refused by the per-IP rate limit.").with({})) {}
   metrics::Family<metrics::Counter>& requests;
   metrics::Family<metrics::Histogram>& latency;
   metrics::Gauge& in_flight;
@@ -53,8 +53,8 @@ std::string make_request_id() {
 bool valid_request_id(std::string_view id) noexcept {
   if (id.empty() || id.size() > 64) return false;
   for (char c : id) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-                    c == '_' || c == '.';
+    const bool ok =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.';
     if (!ok) return false;
   }
   return true;
@@ -107,10 +107,12 @@ Task<Response> Dispatcher::dispatch(Request& request) {
   try {
     response = co_await route(request);
   } catch (const Overloaded&) {
-    response = error_response(make_error(ErrorKind::unavailable, "overloaded", "the server is busy; retry shortly"));
-    response.with_header("Retry-After", "1");
+    Error busy = make_error(ErrorKind::unavailable, "overloaded", "the server is busy; retry shortly");
+    busy.retry_after = std::chrono::seconds(1);
+    response = error_response(busy);
   } catch (const std::exception& e) {
-    log::error("unhandled exception", {{"request_id", request.request_id}, {"route", request.route}, {"what", e.what()}});
+    log::error("unhandled exception",
+               {{"request_id", request.request_id}, {"route", request.route}, {"what", e.what()}});
     response = error_response(internal_error("internal error; quote request id " + request.request_id));
   }
   response.with_header("X-Request-Id", request.request_id);
@@ -143,7 +145,8 @@ Response Dispatcher::reject(const Error& error, const std::string& remote_ip) {
   response.with_header("X-Request-Id", id);
   m_metrics->requests.with({"other", "unparsed", std::to_string(response.status)}).inc();
   if (m_settings.access_log) {
-    log::info("request rejected", {{"request_id", id}, {"status", response.status}, {"code", error.code}, {"ip", remote_ip}});
+    log::info("request rejected",
+              {{"request_id", id}, {"status", response.status}, {"code", error.code}, {"ip", remote_ip}});
   }
   return response;
 }
@@ -160,9 +163,7 @@ Task<Response> Dispatcher::route(Request& request) {
     const auto decision = m_ip_limiter.take(request.remote_ip);
     if (!decision.allowed) {
       m_metrics->rate_limited.inc();
-      auto r = error_response(make_error(ErrorKind::rate_limited, "rate_limited", "too many requests; slow down"));
-      r.with_header("Retry-After", std::to_string(decision.retry_after.count()));
-      co_return r;
+      co_return error_response(rate_limited("too many requests; slow down", decision.retry_after));
     }
   }
 
@@ -180,11 +181,10 @@ Task<Response> Dispatcher::route(Request& request) {
       co_return error_response(not_found("no such path: " + request.path));
     }
     case RouteMatch::Kind::method_not_allowed: {
-      auto r = error_response(make_error(ErrorKind::bad_input, "method_not_allowed",
-                                         request.method + " is not allowed here; allowed: " + match.allow));
-      r.status = 405;
-      r.with_header("Allow", match.allow);
-      co_return r;
+      Error e = make_error(ErrorKind::method_not_allowed, "method_not_allowed",
+                           request.method + " is not allowed here; allowed: " + match.allow);
+      e.allow = match.allow;
+      co_return error_response(e);
     }
     case RouteMatch::Kind::found:
       break;

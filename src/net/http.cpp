@@ -49,15 +49,26 @@ Response Response::text(unsigned status, std::string body, std::string content_t
 
 unsigned status_for(ErrorKind kind) noexcept {
   switch (kind) {
-    case ErrorKind::bad_input: return 400;
-    case ErrorKind::unauthorized: return 401;
-    case ErrorKind::forbidden: return 403;
-    case ErrorKind::not_found: return 404;
-    case ErrorKind::conflict: return 409;
-    case ErrorKind::too_large: return 413;
-    case ErrorKind::rate_limited: return 429;
-    case ErrorKind::unavailable: return 503;
-    case ErrorKind::internal: return 500;
+    case ErrorKind::bad_input:
+      return 400;
+    case ErrorKind::unauthorized:
+      return 401;
+    case ErrorKind::forbidden:
+      return 403;
+    case ErrorKind::not_found:
+      return 404;
+    case ErrorKind::method_not_allowed:
+      return 405;
+    case ErrorKind::conflict:
+      return 409;
+    case ErrorKind::too_large:
+      return 413;
+    case ErrorKind::rate_limited:
+      return 429;
+    case ErrorKind::unavailable:
+      return 503;
+    case ErrorKind::internal:
+      return 500;
   }
   return 500;
 }
@@ -80,6 +91,9 @@ Response error_response(const Error& error) {
   Response r;
   r.status = status_for(error.kind);
   r.body = boost::json::serialize(body);
+  if (error.retry_after)
+    r.with_header("Retry-After", std::to_string(std::max<std::int64_t>(error.retry_after->count(), 1)));
+  if (!error.allow.empty()) r.with_header("Allow", error.allow);
   return r;
 }
 

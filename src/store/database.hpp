@@ -1,8 +1,9 @@
 #pragma once
 // The one database interface of gatehouse: a Database opened from a URL (SQLite or PostgreSQL),
-// transactions run by Database::transact (committed when the function returns, rolled back when
-// it throws, retried whole on a busy database or a serialization failure), and versioned
-// migrations per module. SQL uses $1, $2, ... placeholders on both backends.
+// transactions run by Database::transact (committed when the function returns a value, rolled
+// back when it returns an error Result or throws, retried whole on a busy database or a
+// serialization failure), read-only ones by Database::read, and versioned migrations per module.
+// SQL uses $1, $2, ... placeholders on both backends.
 //
 // Portable SQL conventions the backends rely on:
 // - Integers are int64 (INTEGER / BIGINT); flags are integers 0/1 (SQLite has no boolean and
@@ -29,6 +30,8 @@
 #include <utility>
 #include <variant>
 #include <vector>
+
+#include "core/result.hpp"
 
 namespace gh::store {
 
@@ -108,14 +111,28 @@ class Row {
   Blob get_blob(std::string_view column) const { return as_blob(index_of(column), value(column)); }
 
   /// The same accessors, with std::nullopt for NULL.
-  std::optional<std::int64_t> opt_int(std::size_t i) const { return is_null(i) ? std::nullopt : std::optional(get_int(i)); }
-  std::optional<std::int64_t> opt_int(std::string_view c) const { return is_null(c) ? std::nullopt : std::optional(get_int(c)); }
-  std::optional<double> opt_double(std::size_t i) const { return is_null(i) ? std::nullopt : std::optional(get_double(i)); }
-  std::optional<double> opt_double(std::string_view c) const { return is_null(c) ? std::nullopt : std::optional(get_double(c)); }
-  std::optional<std::string> opt_text(std::size_t i) const { return is_null(i) ? std::nullopt : std::optional(get_text(i)); }
-  std::optional<std::string> opt_text(std::string_view c) const { return is_null(c) ? std::nullopt : std::optional(get_text(c)); }
+  std::optional<std::int64_t> opt_int(std::size_t i) const {
+    return is_null(i) ? std::nullopt : std::optional(get_int(i));
+  }
+  std::optional<std::int64_t> opt_int(std::string_view c) const {
+    return is_null(c) ? std::nullopt : std::optional(get_int(c));
+  }
+  std::optional<double> opt_double(std::size_t i) const {
+    return is_null(i) ? std::nullopt : std::optional(get_double(i));
+  }
+  std::optional<double> opt_double(std::string_view c) const {
+    return is_null(c) ? std::nullopt : std::optional(get_double(c));
+  }
+  std::optional<std::string> opt_text(std::size_t i) const {
+    return is_null(i) ? std::nullopt : std::optional(get_text(i));
+  }
+  std::optional<std::string> opt_text(std::string_view c) const {
+    return is_null(c) ? std::nullopt : std::optional(get_text(c));
+  }
   std::optional<Blob> opt_blob(std::size_t i) const { return is_null(i) ? std::nullopt : std::optional(get_blob(i)); }
-  std::optional<Blob> opt_blob(std::string_view c) const { return is_null(c) ? std::nullopt : std::optional(get_blob(c)); }
+  std::optional<Blob> opt_blob(std::string_view c) const {
+    return is_null(c) ? std::nullopt : std::optional(get_blob(c));
+  }
 
   /// Index of a column by name; throws DbError when there is none.
   std::size_t index_of(std::string_view column) const;
@@ -154,10 +171,9 @@ class Rows {
 /// How much a transaction sees of concurrent ones. SQLite is always serializable.
 enum class Isolation { read_committed, serializable };
 
-/// How to run one transaction.
+/// How to run one transaction. Whether it may write is not an option: Database::transact
+/// writes, Database::read only reads.
 struct TxOptions {
-  /// Read-only transactions run on SQLite's reader connections and never take the writer lock.
-  bool read_only = false;
   Isolation isolation = Isolation::read_committed;
   /// Runs of the whole function on busy/serialization failures before the error propagates.
   int max_attempts = 8;
@@ -215,9 +231,9 @@ class TxSession : public Tx {
 
 /// Connection pool figures, for /metrics.
 struct PoolStats {
-  std::size_t size = 0;     ///< connections open
-  std::size_t in_use = 0;   ///< connections running a transaction
-  std::size_t idle = 0;     ///< connections open and free
+  std::size_t size = 0;              ///< connections open
+  std::size_t in_use = 0;            ///< connections running a transaction
+  std::size_t idle = 0;              ///< connections open and free
   std::uint64_t waits_total = 0;     ///< acquisitions that had to wait for a connection
   std::uint64_t acquired_total = 0;  ///< acquisitions
   std::uint64_t timeouts_total = 0;  ///< acquisitions that gave up after acquire_timeout
@@ -269,13 +285,21 @@ class Database {
   /// The dialect of this backend.
   virtual Dialect dialect() const noexcept = 0;
 
-  /// Runs f(Tx&) in a transaction and commits. On busy, serialization failure or deadlock it
-  /// rolls back and runs the WHOLE of f again (with a jittered pause), up to max_attempts; any
-  /// other exception rolls back and propagates. f must therefore have no effect outside the
-  /// database that a second run would repeat. Nested transact on the same Database throws
-  /// std::logic_error.
+  /// Runs f(Tx&) in a transaction and commits, unless f returns an error Result: then the
+  /// transaction rolls back (nothing f wrote stays) and the error is returned. On busy, serialization failure or
+  /// deadlock it rolls back and runs the WHOLE of f again (with a jittered pause), up to max_attempts; any other
+  /// exception rolls back and propagates. f must therefore have no effect outside the database that a second run would
+  /// repeat. Nested transact on the same Database throws std::logic_error.
   template <class F>
-  auto transact(F&& f, TxOptions options = {}) -> std::invoke_result_t<F&, Tx&>;
+  auto transact(F&& f, TxOptions options = {}) -> std::invoke_result_t<F&, Tx&> {
+    return run(std::forward<F>(f), options, TxAccess::read_write);
+  }
+  /// Runs f(Tx&) in a read-only transaction: on SQLite a reader connection that never takes the
+  /// writer lock, on PostgreSQL READ ONLY. A write in f fails with DbError. Same retry rules.
+  template <class F>
+  auto read(F&& f, TxOptions options = {}) -> std::invoke_result_t<F&, Tx&> {
+    return run(std::forward<F>(f), options, TxAccess::read_only);
+  }
 
   /// True when the database answers a trivial query (for /readyz).
   virtual bool ping() = 0;
@@ -292,8 +316,10 @@ class Database {
 
  protected:
   Database() = default;
+  /// Whether a transaction may write.
+  enum class TxAccess { read_write, read_only };
   /// Opens a transaction; the session rolls back on destruction unless committed.
-  virtual std::unique_ptr<TxSession> begin(const TxOptions& options) = 0;
+  virtual std::unique_ptr<TxSession> begin(const TxOptions& options, TxAccess access) = 0;
   /// Pool figures of the backend (retries_total is filled in by stats()).
   virtual PoolStats pool_stats() const = 0;
   /// The settings the database was opened with.
@@ -311,25 +337,39 @@ class Database {
    private:
     const Database* m_previous;
   };
+  template <class F>
+  auto run(F&& f, TxOptions options, TxAccess access) -> std::invoke_result_t<F&, Tx&>;
   /// Counts the retry and sleeps a jittered, growing pause before attempt `attempt + 1`.
   void pause_before_retry(int attempt);
 
   std::atomic<std::uint64_t> m_retries{0};
 };
 
+namespace detail {
+template <class R>
+struct is_result : std::false_type {};
+template <class T>
+struct is_result<Result<T>> : std::true_type {};
+}  // namespace detail
+
 template <class F>
-auto Database::transact(F&& f, TxOptions options) -> std::invoke_result_t<F&, Tx&> {
+auto Database::run(F&& f, TxOptions options, TxAccess access) -> std::invoke_result_t<F&, Tx&> {
   using R = std::invoke_result_t<F&, Tx&>;
   NestingGuard nesting(*this);
   for (int attempt = 1;; ++attempt) {
     try {
-      std::unique_ptr<TxSession> session = begin(options);
+      std::unique_ptr<TxSession> session = begin(options, access);
       if constexpr (std::is_void_v<R>) {
         f(*session);
         session->commit();
         return;
       } else {
         R result = f(*session);
+        // An error Result is a decision not to change anything: the session rolls back when it
+        // goes out of scope, uncommitted.
+        if constexpr (detail::is_result<R>::value) {
+          if (!result.has_value()) return result;
+        }
         session->commit();
         return result;
       }

@@ -40,10 +40,12 @@ CREATE TABLE IF NOT EXISTS store_migrations (
 ))sql";
 
 bool table_exists(Tx& tx) {
-  const auto row = tx.dialect() == Dialect::sqlite
-                       ? tx.query_one("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'store_migrations'")
-                       : tx.query_one("SELECT count(*) FROM pg_catalog.pg_tables WHERE tablename = 'store_migrations' "
-                                      "AND schemaname = current_schema()");
+  const auto row =
+      tx.dialect() == Dialect::sqlite
+          ? tx.query_one("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'store_migrations'")
+          : tx.query_one(
+                "SELECT count(*) FROM pg_catalog.pg_tables WHERE tablename = 'store_migrations' "
+                "AND schemaname = current_schema()");
   return row && row->get_int(0) > 0;
 }
 
@@ -67,7 +69,8 @@ const Migration* find_version(const MigrationSet& set, int version) {
   return nullptr;
 }
 
-std::string changed_message(const MigrationSet& set, const Migration& m, const std::string& applied, const std::string& binary) {
+std::string changed_message(const MigrationSet& set, const Migration& m, const std::string& applied,
+                            const std::string& binary) {
   return fmt::format(
       "module '{}': migration {} was edited after it was applied (checksum in the database {}, in this binary {}); "
       "restore it and add a new migration instead",
@@ -98,7 +101,7 @@ void Database::migrate(std::span<const MigrationSet> sets) {
     tx.execute_script(tx.dialect() == Dialect::sqlite ? create_table_sqlite : create_table_postgres);
   });
   for (const auto& set : sets) {
-    const auto applied = transact([&](Tx& tx) { return applied_of(tx, set.module); }, TxOptions{.read_only = true});
+    const auto applied = read([&](Tx& tx) { return applied_of(tx, set.module); });
     check_history(set, applied, dialect());
     for (const auto& m : set.migrations) {
       if (applied.contains(m.version)) continue;
@@ -118,7 +121,8 @@ void Database::migrate(std::span<const MigrationSet> sets) {
         return true;
       });
       if (ran) {
-        log::info("migration applied", {{"module", set.module}, {"migration", migration_label(m.version, m.name)},
+        log::info("migration applied", {{"module", set.module},
+                                        {"migration", migration_label(m.version, m.name)},
                                         {"dialect", to_string(dialect())}});
       }
     }
@@ -126,19 +130,18 @@ void Database::migrate(std::span<const MigrationSet> sets) {
 }
 
 bool Database::migrated(std::span<const MigrationSet> sets) {
-  return transact(
-      [&](Tx& tx) {
-        if (!table_exists(tx)) return false;
-        for (const auto& set : sets) {
-          const auto applied = applied_of(tx, set.module);
-          for (const auto& m : set.migrations) {
-            const auto it = applied.find(m.version);
-            if (it == applied.end() || it->second.checksum != migration_checksum(migration_sql(m, tx.dialect()))) return false;
-          }
-        }
-        return true;
-      },
-      TxOptions{.read_only = true});
+  return read([&](Tx& tx) {
+    if (!table_exists(tx)) return false;
+    for (const auto& set : sets) {
+      const auto applied = applied_of(tx, set.module);
+      for (const auto& m : set.migrations) {
+        const auto it = applied.find(m.version);
+        if (it == applied.end() || it->second.checksum != migration_checksum(migration_sql(m, tx.dialect())))
+          return false;
+      }
+    }
+    return true;
+  });
 }
 
 }  // namespace gh::store

@@ -109,7 +109,8 @@ Value read_value(const PGresult* res, int row, int col) {
       std::from_chars(text, text + size, d);
       return d;
     }
-    case oid_bool: return std::int64_t{text[0] == 't' ? 1 : 0};
+    case oid_bool:
+      return std::int64_t{text[0] == 't' ? 1 : 0};
     case oid_bytea: {
       std::size_t length = 0;
       unsigned char* bytes = PQunescapeBytea(reinterpret_cast<const unsigned char*>(text), &length);
@@ -118,7 +119,8 @@ Value read_value(const PGresult* res, int row, int col) {
       PQfreemem(bytes);
       return out;
     }
-    default: return std::string(text, size);  // text, varchar, NUMERIC (exact decimal), ...
+    default:
+      return std::string(text, size);  // text, varchar, NUMERIC (exact decimal), ...
   }
 }
 
@@ -140,7 +142,9 @@ class Params {
         m_storage[i] = std::to_string(*num);
         m_types[i] = oid_int8;
       } else if (const auto* d = std::get_if<double>(&v)) {
-        m_storage[i] = std::isnan(*d) ? "NaN" : std::isinf(*d) ? (*d > 0 ? "Infinity" : "-Infinity") : fmt::format("{}", *d);
+        m_storage[i] = std::isnan(*d)   ? "NaN"
+                       : std::isinf(*d) ? (*d > 0 ? "Infinity" : "-Infinity")
+                                        : fmt::format("{}", *d);
         m_types[i] = oid_float8;
       } else if (const auto* s = std::get_if<std::string>(&v)) {
         if (s->find('\0') != std::string::npos) {
@@ -186,28 +190,38 @@ class Connection {
     if (PQstatus(m_conn) != CONNECTION_OK) {
       const std::string reason = first_line(PQerrorMessage(m_conn));
       PQfinish(m_conn);
-      throw DbError(DbErrorKind::connection, "08001", fmt::format("postgres: cannot connect to {}: {}", redact_database_url(uri), reason));
+      throw DbError(DbErrorKind::connection, "08001",
+                    fmt::format("postgres: cannot connect to {}: {}", redact_database_url(uri), reason));
     }
     // Notices ("relation already exists, skipping") are not errors; keep them off stderr.
-    PQsetNoticeProcessor(m_conn, [](void*, const char* message) { log::debug("postgres notice", {{"message", first_line(message)}}); }, nullptr);
+    PQsetNoticeProcessor(
+        m_conn,
+        [](void*, const char* message) {
+          log::debug("postgres notice", {{"message", first_line(message)}});
+        },
+        nullptr);
   }
   ~Connection() { PQfinish(m_conn); }
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
   PGconn* get() const noexcept { return m_conn; }
-  bool healthy() const noexcept { return PQstatus(m_conn) == CONNECTION_OK && PQtransactionStatus(m_conn) == PQTRANS_IDLE; }
+  bool healthy() const noexcept {
+    return PQstatus(m_conn) == CONNECTION_OK && PQtransactionStatus(m_conn) == PQTRANS_IDLE;
+  }
 
   ResultPtr run(std::string_view sql, std::span<const Value> params) {
     // The server accepts surplus typed parameters silently; SQLite does not. Refuse them here so
     // that both backends report the same bug the same way.
     if (const std::size_t expected = highest_placeholder(sql); expected != params.size()) {
       throw DbError(DbErrorKind::other, "08P01",
-                    fmt::format("postgres: statement takes {} parameters, {} given (in: {})", expected, params.size(), excerpt(sql)));
+                    fmt::format("postgres: statement takes {} parameters, {} given (in: {})", expected, params.size(),
+                                excerpt(sql)));
     }
     const Params p(params);
     const std::string text(sql);
-    return check(m_conn, PQexecParams(m_conn, text.c_str(), p.count(), p.types(), p.values(), p.lengths(), p.formats(), 0), sql);
+    return check(
+        m_conn, PQexecParams(m_conn, text.c_str(), p.count(), p.types(), p.values(), p.lengths(), p.formats(), 0), sql);
   }
 
   ResultPtr script(std::string_view sql) {
@@ -228,10 +242,10 @@ class PostgresTx final : public TxSession {
   PostgresTx(const PostgresTx&) = delete;
   PostgresTx& operator=(const PostgresTx&) = delete;
 
-  void start(const TxOptions& options) {
+  void start(const TxOptions& options, bool read_only) {
     std::string sql = options.isolation == Isolation::serializable ? "BEGIN ISOLATION LEVEL SERIALIZABLE"
-                                                                    : "BEGIN ISOLATION LEVEL READ COMMITTED";
-    if (options.read_only) sql += " READ ONLY";
+                                                                   : "BEGIN ISOLATION LEVEL READ COMMITTED";
+    if (read_only) sql += " READ ONLY";
     m_conn->script(sql);
   }
 
@@ -240,7 +254,8 @@ class PostgresTx final : public TxSession {
   void commit() override {
     if (failed() || PQtransactionStatus(m_conn->get()) == PQTRANS_INERROR) {
       // COMMIT of an aborted transaction "succeeds" as a ROLLBACK; never let that pass silently.
-      throw DbError(DbErrorKind::other, "25P02", "postgres: transaction had a failed statement; rolled back instead of committed");
+      throw DbError(DbErrorKind::other, "25P02",
+                    "postgres: transaction had a failed statement; rolled back instead of committed");
     }
     m_conn->script("COMMIT");
   }
@@ -289,7 +304,7 @@ class PostgresDatabase final : public Database {
 
   bool ping() override {
     try {
-      return transact([](Tx& tx) { return tx.query_one("SELECT 1").has_value(); }, TxOptions{.read_only = true, .max_attempts = 1});
+      return read([](Tx& tx) { return tx.query_one("SELECT 1").has_value(); }, TxOptions{.max_attempts = 1});
     } catch (const std::exception&) {
       return false;
     }
@@ -308,14 +323,14 @@ class PostgresDatabase final : public Database {
   }
 
  protected:
-  std::unique_ptr<TxSession> begin(const TxOptions& options) override {
+  std::unique_ptr<TxSession> begin(const TxOptions& options, TxAccess access) override {
     // Every idle connection may have died (server restart, pg_terminate_backend): a dead one is
     // dropped and the next tried, up to one more than the pool holds, which ends on a fresh one.
     for (std::size_t tries = 0;; ++tries) {
       auto [conn, reused] = acquire();
       auto tx = std::make_unique<PostgresTx>(*this, std::move(conn));
       try {
-        tx->start(options);
+        tx->start(options, access == TxAccess::read_only);
         return tx;
       } catch (const DbError& e) {
         if (e.kind() != DbErrorKind::connection || !reused || tries > m_settings.pool_size) throw;

@@ -35,23 +35,48 @@ std::string excerpt(std::string_view sql) {
   std::string sqlstate;
   switch (extended) {
     case SQLITE_CONSTRAINT_UNIQUE:
-    case SQLITE_CONSTRAINT_PRIMARYKEY: kind = DbErrorKind::unique_violation; sqlstate = "23505"; break;
-    case SQLITE_CONSTRAINT_NOTNULL: kind = DbErrorKind::constraint; sqlstate = "23502"; break;
-    case SQLITE_CONSTRAINT_FOREIGNKEY: kind = DbErrorKind::constraint; sqlstate = "23503"; break;
-    case SQLITE_CONSTRAINT_CHECK: kind = DbErrorKind::constraint; sqlstate = "23514"; break;
+    case SQLITE_CONSTRAINT_PRIMARYKEY:
+      kind = DbErrorKind::unique_violation;
+      sqlstate = "23505";
+      break;
+    case SQLITE_CONSTRAINT_NOTNULL:
+      kind = DbErrorKind::constraint;
+      sqlstate = "23502";
+      break;
+    case SQLITE_CONSTRAINT_FOREIGNKEY:
+      kind = DbErrorKind::constraint;
+      sqlstate = "23503";
+      break;
+    case SQLITE_CONSTRAINT_CHECK:
+      kind = DbErrorKind::constraint;
+      sqlstate = "23514";
+      break;
     default:
       switch (extended & 0xff) {
-        case SQLITE_CONSTRAINT: kind = DbErrorKind::constraint; sqlstate = "23000"; break;
+        case SQLITE_CONSTRAINT:
+          kind = DbErrorKind::constraint;
+          sqlstate = "23000";
+          break;
         case SQLITE_BUSY:
-        case SQLITE_LOCKED: kind = DbErrorKind::busy; sqlstate = "55P03"; break;
-        case SQLITE_READONLY: sqlstate = "25006"; break;
+        case SQLITE_LOCKED:
+          kind = DbErrorKind::busy;
+          sqlstate = "55P03";
+          break;
+        case SQLITE_READONLY:
+          sqlstate = "25006";
+          break;
         case SQLITE_CANTOPEN:
-        case SQLITE_NOTADB: kind = DbErrorKind::connection; sqlstate = "08006"; break;
-        default: break;
+        case SQLITE_NOTADB:
+          kind = DbErrorKind::connection;
+          sqlstate = "08006";
+          break;
+        default:
+          break;
       }
   }
-  throw DbError(kind, std::move(sqlstate),
-                sql.empty() ? fmt::format("sqlite: {}", message) : fmt::format("sqlite: {} (in: {})", message, excerpt(sql)));
+  throw DbError(
+      kind, std::move(sqlstate),
+      sql.empty() ? fmt::format("sqlite: {}", message) : fmt::format("sqlite: {} (in: {})", message, excerpt(sql)));
 }
 
 // One sqlite3 handle. Opened in multi-thread mode: we never share a handle between threads at
@@ -88,7 +113,8 @@ class Connection {
     const int expected = sqlite3_bind_parameter_count(stmt.get());
     if (static_cast<std::size_t>(expected) != params.size()) {
       throw DbError(DbErrorKind::other, "08P01",
-                    fmt::format("sqlite: statement takes {} parameters, {} given (in: {})", expected, params.size(), excerpt(sql)));
+                    fmt::format("sqlite: statement takes {} parameters, {} given (in: {})", expected, params.size(),
+                                excerpt(sql)));
     }
     for (std::size_t i = 0; i < params.size(); ++i) bind(stmt.get(), static_cast<int>(i + 1), params[i], sql);
 
@@ -135,7 +161,8 @@ class Connection {
         if (tail_rc != SQLITE_OK || next != nullptr) {
           sqlite3_finalize(m_stmt);
           throw DbError(DbErrorKind::other, "42601",
-                        fmt::format("sqlite: one statement per call, use execute_script for several (in: {})", excerpt(original)));
+                        fmt::format("sqlite: one statement per call, use execute_script for several (in: {})",
+                                    excerpt(original)));
         }
       }
     }
@@ -162,15 +189,18 @@ class Connection {
       rc = sqlite3_bind_text64(stmt, index, s->data(), s->size(), nullptr, SQLITE_UTF8);
     } else if (const auto* b = std::get_if<Blob>(&value)) {
       // A null pointer would bind NULL; an empty blob must stay an empty blob.
-      rc = b->empty() ? sqlite3_bind_zeroblob(stmt, index, 0) : sqlite3_bind_blob64(stmt, index, b->data(), b->size(), nullptr);
+      rc = b->empty() ? sqlite3_bind_zeroblob(stmt, index, 0)
+                      : sqlite3_bind_blob64(stmt, index, b->data(), b->size(), nullptr);
     }
     if (rc != SQLITE_OK) throw_sqlite(m_db, rc, sql);
   }
 
   static Value read(sqlite3_stmt* stmt, int c) {
     switch (sqlite3_column_type(stmt, c)) {
-      case SQLITE_INTEGER: return sqlite3_column_int64(stmt, c);
-      case SQLITE_FLOAT: return sqlite3_column_double(stmt, c);
+      case SQLITE_INTEGER:
+        return sqlite3_column_int64(stmt, c);
+      case SQLITE_FLOAT:
+        return sqlite3_column_double(stmt, c);
       case SQLITE_TEXT: {
         const auto* text = sqlite3_column_text(stmt, c);
         const auto size = static_cast<std::size_t>(sqlite3_column_bytes(stmt, c));
@@ -181,7 +211,8 @@ class Connection {
         const auto size = static_cast<std::size_t>(sqlite3_column_bytes(stmt, c));
         return data == nullptr ? Blob{} : Blob(data, data + size);
       }
-      default: return nullptr;
+      default:
+        return nullptr;
     }
   }
 
@@ -208,14 +239,17 @@ class SqliteTx final : public TxSession {
 
   void commit() override {
     if (failed()) {
-      throw DbError(DbErrorKind::other, "25P02", "sqlite: transaction had a failed statement; rolled back instead of committed");
+      throw DbError(DbErrorKind::other, "25P02",
+                    "sqlite: transaction had a failed statement; rolled back instead of committed");
     }
     m_conn.execute_script("COMMIT");
     m_open = false;
   }
 
  private:
-  Rows do_query(std::string_view sql, std::span<const Value> params) override { return m_conn.run(sql, params, nullptr); }
+  Rows do_query(std::string_view sql, std::span<const Value> params) override {
+    return m_conn.run(sql, params, nullptr);
+  }
   std::int64_t do_exec(std::string_view sql, std::span<const Value> params) override {
     std::int64_t changes = 0;
     m_conn.run(sql, params, &changes);
@@ -232,8 +266,10 @@ class SqliteTx final : public TxSession {
 
 class SqliteDatabase final : public Database {
  public:
-  SqliteDatabase(const DatabaseUrl& url, const DatabaseSettings& settings) : m_settings(settings), m_memory(url.sqlite_memory) {
-    if (sqlite3_threadsafe() == 0) throw DbError(DbErrorKind::connection, "", "sqlite: library built without thread support");
+  SqliteDatabase(const DatabaseUrl& url, const DatabaseSettings& settings)
+      : m_settings(settings), m_memory(url.sqlite_memory) {
+    if (sqlite3_threadsafe() == 0)
+      throw DbError(DbErrorKind::connection, "", "sqlite: library built without thread support");
     if (m_memory) {
       m_path = ":memory:";
     } else {
@@ -262,7 +298,7 @@ class SqliteDatabase final : public Database {
 
   bool ping() override {
     try {
-      return transact([](Tx& tx) { return tx.query_one("SELECT 1").has_value(); }, TxOptions{.read_only = true, .max_attempts = 1});
+      return read([](Tx& tx) { return tx.query_one("SELECT 1").has_value(); }, TxOptions{.max_attempts = 1});
     } catch (const std::exception&) {
       return false;
     }
@@ -280,12 +316,14 @@ class SqliteDatabase final : public Database {
   }
 
  protected:
-  std::unique_ptr<TxSession> begin(const TxOptions& options) override {
-    const bool use_reader = options.read_only && !m_memory;
+  // SQLite is always serializable: no option of TxOptions changes how a transaction begins.
+  std::unique_ptr<TxSession> begin(const TxOptions& /*options*/, TxAccess access) override {
+    const bool read_only = access == TxAccess::read_only;
+    const bool use_reader = read_only && !m_memory;
     Connection& conn = use_reader ? acquire_reader() : acquire_writer();
     // In memory there are no reader connections: a read-only transaction borrows the writer and
     // is kept honest by query_only.
-    auto tx = std::make_unique<SqliteTx>(*this, conn, !use_reader, options.read_only && m_memory);
+    auto tx = std::make_unique<SqliteTx>(*this, conn, !use_reader, read_only && m_memory);
     tx->start();
     return tx;
   }
@@ -311,14 +349,16 @@ class SqliteDatabase final : public Database {
     ++m_waits;
     if (!m_cv.wait_until(lock, Clock::now() + m_settings.acquire_timeout, ready)) {
       ++m_timeouts;
-      throw DbError(DbErrorKind::connection, "08000",
-                    fmt::format("sqlite: timed out after {} ms waiting for the {}", m_settings.acquire_timeout.count(), what));
+      throw DbError(
+          DbErrorKind::connection, "08000",
+          fmt::format("sqlite: timed out after {} ms waiting for the {}", m_settings.acquire_timeout.count(), what));
     }
   }
 
   Connection& acquire_writer() {
     std::unique_lock lock(m_mutex);
-    wait_for(lock, [&] { return !m_writer_in_use; }, "writer connection");
+    wait_for(
+        lock, [&] { return !m_writer_in_use; }, "writer connection");
     m_writer_in_use = true;
     ++m_acquired;
     return *m_writer;
@@ -326,7 +366,9 @@ class SqliteDatabase final : public Database {
 
   Connection& acquire_reader() {
     std::unique_lock lock(m_mutex);
-    wait_for(lock, [&] { return !m_idle_readers.empty() || m_readers.size() < m_settings.pool_size; }, "a reader connection");
+    wait_for(
+        lock, [&] { return !m_idle_readers.empty() || m_readers.size() < m_settings.pool_size; },
+        "a reader connection");
     ++m_acquired;
     ++m_readers_in_use;
     if (!m_idle_readers.empty()) {

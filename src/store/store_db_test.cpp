@@ -26,12 +26,13 @@ namespace {
 
 using namespace std::chrono_literals;
 
-constexpr const char* max_u256 =
-    "115792089237316195423570985008687907853269984665640564039457584007913129639935";
+constexpr const char* max_u256 = "115792089237316195423570985008687907853269984665640564039457584007913129639935";
 
 using testing::admin_exec;
 using testing::with_database;
-std::string env(const char* name) { return testing::env_or_empty(name); }
+std::string env(const char* name) {
+  return testing::env_or_empty(name);
+}
 
 class StoreConformance : public ::testing::TestWithParam<Dialect> {
  protected:
@@ -42,7 +43,8 @@ class StoreConformance : public ::testing::TestWithParam<Dialect> {
       m_admin_url = env("GATEHOUSE_TEST_POSTGRES_URL");
       if (m_admin_url.empty()) {
         if (env("GATEHOUSE_REQUIRE_SERVICES") == "1") {
-          FAIL() << "GATEHOUSE_TEST_POSTGRES_URL is unset but GATEHOUSE_REQUIRE_SERVICES=1 (run scripts/test-services start)";
+          FAIL() << "GATEHOUSE_TEST_POSTGRES_URL is unset but GATEHOUSE_REQUIRE_SERVICES=1 (run scripts/test-services "
+                    "start)";
         }
         GTEST_SKIP() << "PostgreSQL tests skipped: GATEHOUSE_TEST_POSTGRES_URL is unset (scripts/test-services start)";
       }
@@ -76,7 +78,7 @@ class StoreConformance : public ::testing::TestWithParam<Dialect> {
     db.transact([&](Tx& tx) { tx.execute_script(sql); });
   }
   std::int64_t count(Database& db, const std::string& table) {
-    return db.transact([&](Tx& tx) { return tx.query_one("SELECT count(*) FROM " + table)->get_int(0); }, {.read_only = true});
+    return db.read([&](Tx& tx) { return tx.query_one("SELECT count(*) FROM " + table)->get_int(0); });
   }
   // Terminates a PostgreSQL backend and waits until it is gone.
   void terminate_backend(std::int64_t pid) {
@@ -111,17 +113,24 @@ TEST_P(StoreConformance, OpensTheRightDialectAndPings) {
 }
 
 TEST_P(StoreConformance, StoresEveryTypeExactly) {
-  script(*m_db, fmt::format("CREATE TABLE things (id BIGINT PRIMARY KEY, n BIGINT, d {}, s TEXT, b {})", double_type(), blob_type()));
+  script(*m_db, fmt::format("CREATE TABLE things (id BIGINT PRIMARY KEY, n BIGINT, d {}, s TEXT, b {})", double_type(),
+                            blob_type()));
   const std::int64_t lo = std::numeric_limits<std::int64_t>::min();
   const std::int64_t hi = std::numeric_limits<std::int64_t>::max();
   const std::string utf8 = "héllo wörld — 日本語 🚀 'quoted' \"double\" \\ backslash $1";
   const Blob bytes{0x00, 0xff, 0x00, 0x01, 0x5c, 0x78, 0x00};
   m_db->transact([&](Tx& tx) {
-    EXPECT_EQ(tx.exec("INSERT INTO things (id, n, d, s, b) VALUES ($1, $2, $3, $4, $5)", {std::int64_t{1}, lo, 0.1, utf8, bytes}), 1);
-    EXPECT_EQ(tx.exec("INSERT INTO things (id, n, d, s, b) VALUES ($1, $2, $3, $4, $5)", {std::int64_t{2}, hi, -1.5e300, std::string(), Blob{}}), 1);
-    EXPECT_EQ(tx.exec("INSERT INTO things (id, n, d, s, b) VALUES ($1, $2, $3, $4, $5)", {std::int64_t{3}, nullptr, nullptr, nullptr, nullptr}), 1);
+    EXPECT_EQ(tx.exec("INSERT INTO things (id, n, d, s, b) VALUES ($1, $2, $3, $4, $5)",
+                      {std::int64_t{1}, lo, 0.1, utf8, bytes}),
+              1);
+    EXPECT_EQ(tx.exec("INSERT INTO things (id, n, d, s, b) VALUES ($1, $2, $3, $4, $5)",
+                      {std::int64_t{2}, hi, -1.5e300, std::string(), Blob{}}),
+              1);
+    EXPECT_EQ(tx.exec("INSERT INTO things (id, n, d, s, b) VALUES ($1, $2, $3, $4, $5)",
+                      {std::int64_t{3}, nullptr, nullptr, nullptr, nullptr}),
+              1);
   });
-  const Rows rows = m_db->transact([](Tx& tx) { return tx.query("SELECT id, n, d, s, b FROM things ORDER BY id"); }, {.read_only = true});
+  const Rows rows = m_db->read([](Tx& tx) { return tx.query("SELECT id, n, d, s, b FROM things ORDER BY id"); });
   ASSERT_EQ(rows.size(), 3U);
   EXPECT_EQ(rows.columns(), (std::vector<std::string>{"id", "n", "d", "s", "b"}));
   EXPECT_EQ(rows[0].get_int("n"), lo);
@@ -185,9 +194,13 @@ TEST_P(StoreConformance, RollsBackWhenTheFunctionThrows) {
 
 TEST_P(StoreConformance, UniqueViolationsHaveTheirOwnKind) {
   script(*m_db, "CREATE TABLE users (id BIGINT PRIMARY KEY, email TEXT NOT NULL UNIQUE)");
-  m_db->transact([](Tx& tx) { tx.exec("INSERT INTO users (id, email) VALUES ($1, $2)", {std::int64_t{1}, std::string("a@x")}); });
+  m_db->transact([](Tx& tx) {
+    tx.exec("INSERT INTO users (id, email) VALUES ($1, $2)", {std::int64_t{1}, std::string("a@x")});
+  });
   try {
-    m_db->transact([](Tx& tx) { tx.exec("INSERT INTO users (id, email) VALUES ($1, $2)", {std::int64_t{2}, std::string("a@x")}); });
+    m_db->transact([](Tx& tx) {
+      tx.exec("INSERT INTO users (id, email) VALUES ($1, $2)", {std::int64_t{2}, std::string("a@x")});
+    });
     FAIL() << "expected a unique violation";
   } catch (const DbError& e) {
     EXPECT_EQ(e.kind(), DbErrorKind::unique_violation) << e.what();
@@ -195,7 +208,9 @@ TEST_P(StoreConformance, UniqueViolationsHaveTheirOwnKind) {
     EXPECT_FALSE(e.retryable());
   }
   try {
-    m_db->transact([](Tx& tx) { tx.exec("INSERT INTO users (id, email) VALUES ($1, $2)", {std::int64_t{3}, nullptr}); });
+    m_db->transact([](Tx& tx) {
+      tx.exec("INSERT INTO users (id, email) VALUES ($1, $2)", {std::int64_t{3}, nullptr});
+    });
     FAIL() << "expected a not-null violation";
   } catch (const DbError& e) {
     EXPECT_EQ(e.kind(), DbErrorKind::constraint) << e.what();
@@ -203,7 +218,8 @@ TEST_P(StoreConformance, UniqueViolationsHaveTheirOwnKind) {
   }
   // ON CONFLICT is the portable way to tolerate a duplicate inside a transaction.
   EXPECT_EQ(m_db->transact([](Tx& tx) {
-    return tx.exec("INSERT INTO users (id, email) VALUES ($1, $2) ON CONFLICT DO NOTHING", {std::int64_t{2}, std::string("a@x")});
+    return tx.exec("INSERT INTO users (id, email) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                   {std::int64_t{2}, std::string("a@x")});
   }),
             0);
   EXPECT_EQ(count(*m_db, "users"), 1);
@@ -230,12 +246,44 @@ TEST_P(StoreConformance, AFailedStatementPoisonsTheTransactionOnBothBackends) {
   EXPECT_EQ(count(*m_db, "users"), 1);
 }
 
+TEST_P(StoreConformance, AnErrorResultRollsBackWhatTheFunctionWrote) {
+  script(*m_db, "CREATE TABLE notes (id BIGINT PRIMARY KEY)");
+  int runs = 0;
+  Result<std::int64_t> refused = m_db->transact([&](Tx& tx) -> Result<std::int64_t> {
+    ++runs;
+    tx.exec("INSERT INTO notes (id) VALUES (1)");
+    tx.exec("INSERT INTO notes (id) VALUES (2)");
+    return bad_input("rule", "a business rule said no after writing");
+  });
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().code, "rule");
+  EXPECT_EQ(runs, 1);  // an error is a decision, not a conflict: it is not retried
+  EXPECT_EQ(count(*m_db, "notes"), 0);
+  // Result<void> likewise; a value commits.
+  Result<void> refused_void = m_db->transact([](Tx& tx) -> Result<void> {
+    tx.exec("INSERT INTO notes (id) VALUES (3)");
+    return not_found("gone");
+  });
+  EXPECT_FALSE(refused_void.has_value());
+  EXPECT_EQ(count(*m_db, "notes"), 0);
+  Result<void> accepted = m_db->transact([](Tx& tx) -> Result<void> {
+    tx.exec("INSERT INTO notes (id) VALUES (4)");
+    return ok();
+  });
+  EXPECT_TRUE(accepted.has_value());
+  EXPECT_EQ(count(*m_db, "notes"), 1);
+  // The connection went back to the pool clean: the next transaction sees no leftover state.
+  EXPECT_EQ(m_db->stats().in_use, 0U);
+  m_db->transact([](Tx& tx) { tx.exec("INSERT INTO notes (id) VALUES (1)"); });
+  EXPECT_EQ(count(*m_db, "notes"), 2);
+}
+
 TEST_P(StoreConformance, ReadOnlyTransactionsReadButCannotWrite) {
   script(*m_db, "CREATE TABLE notes (id BIGINT PRIMARY KEY)");
   m_db->transact([](Tx& tx) { tx.exec("INSERT INTO notes (id) VALUES (1)"); });
   EXPECT_EQ(count(*m_db, "notes"), 1);
   try {
-    m_db->transact([](Tx& tx) { tx.exec("INSERT INTO notes (id) VALUES (2)"); }, {.read_only = true});
+    m_db->read([](Tx& tx) { tx.exec("INSERT INTO notes (id) VALUES (2)"); });
     FAIL() << "a read-only transaction wrote";
   } catch (const DbError& e) {
     EXPECT_EQ(e.sqlstate(), "25006") << e.what();
@@ -304,7 +352,9 @@ TEST_P(StoreConformance, RetriesConflictingTransactionsWhole) {
     a.join();
     EXPECT_GE(other->stats().retries_total, 1U);
   }
-  EXPECT_EQ(m_db->transact([](Tx& tx) { return tx.query_one("SELECT count(*) FROM doctors WHERE on_call = 1")->get_int(0); }), 1);
+  EXPECT_EQ(
+      m_db->transact([](Tx& tx) { return tx.query_one("SELECT count(*) FROM doctors WHERE on_call = 1")->get_int(0); }),
+      1);
   if (is_pg()) {
     EXPECT_GE(runs.load(), 3);
     EXPECT_GE(m_db->stats().retries_total, 1U);
@@ -333,16 +383,16 @@ TEST_P(StoreConformance, AcquireTimesOutWhenThePoolIsExhausted) {
   std::promise<void> holding;
   std::promise<void> release;
   std::thread holder([&] {
-    db->transact([&](Tx& tx) {
+    db->read([&](Tx& tx) {
       tx.query("SELECT 1");
       holding.set_value();
       release.get_future().wait();
-    }, {.read_only = true});
+    });
   });
   holding.get_future().wait();
   const auto started = std::chrono::steady_clock::now();
   try {
-    db->transact([](Tx& tx) { tx.query("SELECT 1"); }, {.read_only = true});
+    db->read([](Tx& tx) { tx.query("SELECT 1"); });
     ADD_FAILURE() << "expected an acquire timeout";
   } catch (const DbError& e) {
     EXPECT_EQ(e.kind(), DbErrorKind::connection) << e.what();
@@ -382,7 +432,9 @@ TEST_P(StoreConformance, RecoversFromABrokenConnection) {
 }
 
 TEST_P(StoreConformance, ConcurrentWritersLoseNoWrites) {
-  script(*m_db, "CREATE TABLE counters (id BIGINT PRIMARY KEY, n BIGINT NOT NULL); CREATE TABLE events (id BIGINT PRIMARY KEY)");
+  script(
+      *m_db,
+      "CREATE TABLE counters (id BIGINT PRIMARY KEY, n BIGINT NOT NULL); CREATE TABLE events (id BIGINT PRIMARY KEY)");
   m_db->transact([](Tx& tx) { tx.exec("INSERT INTO counters (id, n) VALUES (1, 0)"); });
   constexpr int threads = 8;
   constexpr int per_thread = 40;
@@ -398,7 +450,8 @@ TEST_P(StoreConformance, ConcurrentWritersLoseNoWrites) {
     });
   }
   for (auto& w : workers) w.join();
-  EXPECT_EQ(m_db->transact([](Tx& tx) { return tx.query_one("SELECT n FROM counters")->get_int(0); }), threads * per_thread);
+  EXPECT_EQ(m_db->transact([](Tx& tx) { return tx.query_one("SELECT n FROM counters")->get_int(0); }),
+            threads * per_thread);
   EXPECT_EQ(count(*m_db, "events"), threads * per_thread);
 }
 
@@ -413,8 +466,10 @@ TEST_P(StoreConformance, MigratesAndIsIdempotent) {
   m_db->migrate(sets);  // nothing left to do
   EXPECT_TRUE(m_db->migrated(sets));
 
-  const Rows applied = m_db->transact(
-      [](Tx& tx) { return tx.query("SELECT version, name, checksum FROM store_migrations WHERE module = $1 ORDER BY version", {std::string("store_fixture")}); });
+  const Rows applied = m_db->transact([](Tx& tx) {
+    return tx.query("SELECT version, name, checksum FROM store_migrations WHERE module = $1 ORDER BY version",
+                    {std::string("store_fixture")});
+  });
   ASSERT_EQ(applied.size(), 3U);
   EXPECT_EQ(applied[0].get_text("name"), "accounts");
   EXPECT_EQ(applied[1].get_int("version"), 2);
@@ -423,7 +478,8 @@ TEST_P(StoreConformance, MigratesAndIsIdempotent) {
   // 0002 has a variant per dialect; 0003 (plain) altered the variant's table on both.
   m_db->transact([](Tx& tx) {
     tx.exec("INSERT INTO fixture_accounts (id, address) VALUES (1, $1)", {std::string("0xabc")});
-    tx.exec("INSERT INTO fixture_balances (account_id, amount, note) VALUES (1, $1, $2)", {std::string("5"), std::string("n")});
+    tx.exec("INSERT INTO fixture_balances (account_id, amount, note) VALUES (1, $1, $2)",
+            {std::string("5"), std::string("n")});
   });
   EXPECT_EQ(m_db->transact([](Tx& tx) { return tx.query_one("SELECT dialect FROM fixture_balances")->get_text(0); }),
             is_pg() ? "postgres" : "sqlite");
@@ -456,9 +512,10 @@ TEST_P(StoreConformance, RefusesEditedOrUnknownMigrations) {
   }
 
   // A migration that fails leaves no trace: neither its effects nor its bookkeeping row.
-  MigrationSet broken{"store_broken", {{1, "good", "CREATE TABLE broken_a (x BIGINT)", "CREATE TABLE broken_a (x BIGINT)"},
-                                       {2, "bad", "CREATE TABLE broken_b (x BIGINT); SELECT * FROM nowhere",
-                                        "CREATE TABLE broken_b (x BIGINT); SELECT * FROM nowhere"}}};
+  MigrationSet broken{"store_broken",
+                      {{1, "good", "CREATE TABLE broken_a (x BIGINT)", "CREATE TABLE broken_a (x BIGINT)"},
+                       {2, "bad", "CREATE TABLE broken_b (x BIGINT); SELECT * FROM nowhere",
+                        "CREATE TABLE broken_b (x BIGINT); SELECT * FROM nowhere"}}};
   EXPECT_THROW(m_db->migrate(std::span(&broken, 1)), DbError);
   EXPECT_EQ(count(*m_db, "broken_a"), 0);
   EXPECT_THROW(count(*m_db, "broken_b"), DbError);
@@ -499,8 +556,8 @@ TEST_P(StoreConformance, Stores256BitAmountsExactly) {
     tx.exec("INSERT INTO fixture_balances (account_id, amount) VALUES (1, $1)", {std::string(max_u256)});
     tx.exec("INSERT INTO fixture_balances (account_id, amount) VALUES (1, $1)", {std::string("0")});
   });
-  const Rows rows = m_db->transact([](Tx& tx) { return tx.query("SELECT amount FROM fixture_balances WHERE account_id = $1", {std::int64_t{1}}); },
-                                   {.read_only = true});
+  const Rows rows = m_db->read(
+      [](Tx& tx) { return tx.query("SELECT amount FROM fixture_balances WHERE account_id = $1", {std::int64_t{1}}); });
   ASSERT_EQ(rows.size(), 2U);
   std::vector<std::string> amounts{rows[0].get_text(0), rows[1].get_text(0)};
   std::sort(amounts.begin(), amounts.end());
@@ -512,7 +569,9 @@ TEST_P(StoreConformance, Stores256BitAmountsExactly) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, StoreConformance, ::testing::Values(Dialect::sqlite, Dialect::postgres),
-                         [](const ::testing::TestParamInfo<Dialect>& param) { return std::string(to_string(param.param)); });
+                         [](const ::testing::TestParamInfo<Dialect>& param) {
+                           return std::string(to_string(param.param));
+                         });
 
 }  // namespace
 }  // namespace gh::store

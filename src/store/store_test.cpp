@@ -65,8 +65,8 @@ TEST(DatabaseUrl, ParsesPostgres) {
 }
 
 TEST(DatabaseUrl, RejectsBadUrlsWithOneLineReasons) {
-  for (const char* url : {"", "sqlite:", "sqlite://", "mysql://x/y", "gatehouse.db", "postgres://", "postgres://u:secret@h/d b",
-                          "sqlite:x.db?mode=ro"}) {
+  for (const char* url : {"", "sqlite:", "sqlite://", "mysql://x/y", "gatehouse.db", "postgres://",
+                          "postgres://u:secret@h/d b", "sqlite:x.db?mode=ro"}) {
     auto parsed = parse_database_url(url);
     ASSERT_FALSE(parsed) << url;
     EXPECT_EQ(parsed.error().code, "bad_database_url");
@@ -85,7 +85,8 @@ TEST(DatabaseUrl, RedactsPasswords) {
 }
 
 TEST(MigrationPlan, ChecksumIgnoresLineEndingsOnly) {
-  EXPECT_EQ(migration_checksum("CREATE TABLE t (x INT);\nSELECT 1;\n"), migration_checksum("CREATE TABLE t (x INT);\r\nSELECT 1;\r\n"));
+  EXPECT_EQ(migration_checksum("CREATE TABLE t (x INT);\nSELECT 1;\n"),
+            migration_checksum("CREATE TABLE t (x INT);\r\nSELECT 1;\r\n"));
   EXPECT_NE(migration_checksum("CREATE TABLE t (x INT);"), migration_checksum("CREATE TABLE t (x BIGINT);"));
   EXPECT_EQ(migration_checksum(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
   EXPECT_EQ(migration_label(3, "add_index"), "0003_add_index");
@@ -103,9 +104,10 @@ TEST(MigrationPlan, ValidatesSets) {
 }
 
 TEST(Row, ReadsByIndexAndNameWithTypeChecks) {
-  auto names = std::make_shared<const std::vector<std::string>>(std::vector<std::string>{"n", "s", "b", "z", "sum", "d"});
-  const Row row(names, {std::int64_t{std::numeric_limits<std::int64_t>::min()}, std::string("text"), Blob{0, 1, 0}, nullptr,
-                        std::string("42"), 1.5});
+  auto names =
+      std::make_shared<const std::vector<std::string>>(std::vector<std::string>{"n", "s", "b", "z", "sum", "d"});
+  const Row row(names, {std::int64_t{std::numeric_limits<std::int64_t>::min()}, std::string("text"), Blob{0, 1, 0},
+                        nullptr, std::string("42"), 1.5});
   EXPECT_EQ(row.get_int(0), std::numeric_limits<std::int64_t>::min());
   EXPECT_EQ(row.get_int("n"), std::numeric_limits<std::int64_t>::min());
   EXPECT_EQ(row.get_text("s"), "text");
@@ -132,10 +134,10 @@ TEST(InMemoryDatabase, ReadsWritesAndKeepsReadOnlyHonest) {
     tx.execute_script("CREATE TABLE t (id INTEGER PRIMARY KEY, s TEXT); CREATE INDEX t_s ON t (s);");
     tx.exec("INSERT INTO t (id, s) VALUES ($1, $2)", {std::int64_t{1}, std::string("a")});
   });
-  EXPECT_EQ(db->transact([](Tx& tx) { return tx.query_one("SELECT s FROM t WHERE id = $1", {std::int64_t{1}})->get_text("s"); },
-                         {.read_only = true}),
-            "a");
-  EXPECT_THROW(db->transact([](Tx& tx) { tx.exec("DELETE FROM t"); }, {.read_only = true}), DbError);
+  EXPECT_EQ(
+      db->read([](Tx& tx) { return tx.query_one("SELECT s FROM t WHERE id = $1", {std::int64_t{1}})->get_text("s"); }),
+      "a");
+  EXPECT_THROW(db->read([](Tx& tx) { tx.exec("DELETE FROM t"); }), DbError);
   // The borrowed connection writes again once the read-only transaction is over.
   EXPECT_EQ(db->transact([](Tx& tx) { return tx.exec("DELETE FROM t"); }), 1);
   EXPECT_TRUE(db->ping());

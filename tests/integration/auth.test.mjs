@@ -144,6 +144,52 @@ for (const backend of backends()) {
       await expectCode(await verify(text, await Wallet.createRandom().signMessage(text)), 401, 'siwe_signature_invalid');
     });
 
+    test('a contract whose fallback echoes its calldata cannot sign in with 65 zero bytes', async () => {
+      // Its answer to isValidSignature starts with 0x1626ba7e (the selector it echoes), which is
+      // not the ABI-encoded magic value: the sign-in must fail.
+      const funder = await provider.getSigner(0);
+      const { abi, bytecode } = contractArtifact('EchoFallback');
+      const contract = await new ContractFactory(abi, bytecode, funder).deploy();
+      await contract.waitForDeployment();
+      const echo = getAddress(await contract.getAddress());
+      const probe = await provider.call({ to: echo, data: '0x1626ba7e' + '00'.repeat(32) });
+      assert.ok(probe.startsWith('0x1626ba7e'), 'the contract echoes');
+      const text = message(echo, await nonce());
+      await expectCode(await verify(text, '0x' + '00'.repeat(65)), 401, 'siwe_signature_invalid');
+    });
+
+    test('a message URI must be https (http only on loopback) and carry no userinfo', async () => {
+      const wallet = Wallet.createRandom();
+      for (const uri of [`ftp://${DOMAIN}/login`, `http://${DOMAIN}/login`, `https://user@${DOMAIN}/login`,
+        `https://${DOMAIN}:pw@evil.example/login`]) {
+        const text = message(wallet.address, await nonce(), { uri });
+        await expectCode(await verify(text, await wallet.signMessage(text)), 401, 'siwe_uri_invalid');
+      }
+      await signIn(wallet);  // the same wallet with an https URI is fine
+    });
+
+    test('verify with a body of the wrong shape is 400, not 401', async () => {
+      for (const body of [{ message: 5, signature: '0x00' }, { message: 'x' }, { signature: '0x00' }, {}]) {
+        await expectCode(await verify(body.message, body.signature), 400, 'invalid_field');
+      }
+      const r = await api('/v1/auth/verify', { method: 'POST', body: '[1,2]' });
+      assert.equal(r.status, 400);
+    });
+
+    test('device names are printable UTF-8 within 64 characters', async () => {
+      const alice = await signIn(Wallet.createRandom());
+      const k = deviceKeys();
+      const base = { identity_key: k.identity_key, signed_prekey: k.signed_prekey };
+      for (const name of ['a\u0000b', '\u001b[31mred\u001b[0m', 'bell\u0007', 'rtl\u202egnp.exe', 'x'.repeat(65), '   ']) {
+        await expectCode(await api('/v1/devices', { method: 'POST', token: alice.token, body: { ...base, name } }), 400, 'invalid_field');
+      }
+      const name = 'Téléphone de Zoë 📱';
+      const r = await api('/v1/devices', { method: 'POST', token: alice.token, body: { ...base, name } });
+      assert.equal(r.status, 201);
+      const me = await (await api('/v1/me', { token: alice.token })).json();
+      assert.deepEqual(me.devices.map((d) => d.name), [name]);
+    });
+
     test('logout and session deletion take effect on the next request', async () => {
       const wallet = Wallet.createRandom();
       const a = await signIn(wallet);
@@ -266,6 +312,21 @@ for (const backend of backends()) {
       const badScope = runCommand(['apikey', 'create', '--name', 'x', '--scope', 'admin', ...db.flags]);
       assert.equal(badScope.code, 2);
       assert.match(badScope.stderr, /scope/);
+
+      // apikey list shows every key without its secret; apikey revoke takes effect at once.
+      const id = key.slice(4, 36);
+      const listed = runCommand(['apikey', 'list', ...db.flags]);
+      assert.equal(listed.code, 0, listed.stderr);
+      const line = listed.stdout.split('\n').find((l) => l.startsWith(id));
+      assert.ok(line, listed.stdout);
+      assert.match(line, /discord-bot\s+bot\.read\s+\S+Z\s+-$/);
+      assert.ok(!listed.stdout.includes(key.slice(37)), 'no secret in the listing');
+      const revoked = runCommand(['apikey', 'revoke', id, ...db.flags]);
+      assert.equal(revoked.code, 0, revoked.stderr);
+      await expectCode(await api('/v1/bot/whoami', { headers: { 'x-api-key': key } }), 401, 'invalid_api_key');
+      assert.match(runCommand(['apikey', 'list', ...db.flags]).stdout.split('\n').find((l) => l.startsWith(id)), /Z\s+\S+Z$/);
+      assert.equal(runCommand(['apikey', 'revoke', id, ...db.flags]).code, 2);
+      assert.equal(runCommand(['apikey', 'revoke', 'no-such-key', ...db.flags]).code, 2);
     });
   });
 }
@@ -284,17 +345,71 @@ test('sign-in is rate limited per IP and per address, with Retry-After', async (
     await server.stop();
 
     server = await startServer([...db.flags, '--siwe-domain', DOMAIN, '--chain', '31337=http://127.0.0.1:1',
-      '--signin-address-rate-limit', '0.01', '--signin-address-rate-burst', '2']);
-    const wallet = Wallet.createRandom();
-    const attempt = async () => {
-      const text = new SiweMessage({ domain: DOMAIN, address: wallet.address, uri: `https://${DOMAIN}/`, version: '1', chainId: 31337, nonce: 'NotIssuedNonce123', issuedAt: new Date().toISOString() }).prepareMessage();
-      return fetch(`${server.url}/v1/auth/verify`, { method: 'POST', body: JSON.stringify({ message: text, signature: await wallet.signMessage(text) }) });
-    };
-    assert.equal((await attempt()).status, 401);
-    assert.equal((await attempt()).status, 401);
-    const limited = await attempt();
+      '--signin-rate-burst', '200', '--signin-address-rate-limit', '0.01', '--signin-address-rate-burst', '2']);
+    const victim = Wallet.createRandom();
+    const post = (body) => fetch(`${server.url}/v1/auth/verify`, { method: 'POST', body: JSON.stringify(body) });
+    const issue = async () => (await (await fetch(`${server.url}/v1/auth/nonce`, { method: 'POST' })).json()).nonce;
+    const siwe = (n) => new SiweMessage({ domain: DOMAIN, address: victim.address, uri: `https://${DOMAIN}/`, version: '1', chainId: 31337, nonce: n, issuedAt: new Date().toISOString() }).prepareMessage();
+    // Junk naming the victim, and well-formed messages with nonces never issued, cost an attacker
+    // nothing: they must not count against the victim's address.
+    for (let i = 0; i < 10; i++) {
+      assert.equal((await post({ message: `x\n${victim.address}`, signature: '0x' })).status, 401);
+      assert.equal((await post({ message: siwe(`NotIssuedNonce${i}00`), signature: '0x' + '11'.repeat(65) })).status, 401);
+    }
+    let text = siwe(await issue());
+    let res = await post({ message: text, signature: await victim.signMessage(text) });
+    assert.equal(res.status, 200, JSON.stringify(await res.clone().json()));
+    // Attempts with live nonces do count: one more failed one, then 429 with Retry-After.
+    text = siwe(await issue());
+    res = await post({ message: text, signature: await Wallet.createRandom().signMessage(text) });
+    assert.equal(res.status, 401);
+    text = siwe(await issue());
+    const limited = await post({ message: text, signature: await victim.signMessage(text) });
     assert.equal(limited.status, 429);
     assert.ok(Number(limited.headers.get('retry-after')) >= 1);
+    assert.equal((await errorOf(limited)).code, 'rate_limited');
+  } finally {
+    await server.stop();
+    db.drop();
+  }
+});
+
+test('key fetches are limited per caller and per target account, with Retry-After', async () => {
+  const db = freshDatabase('sqlite');
+  const server = await startServer([...db.flags, '--siwe-domain', DOMAIN, '--chain', '31337=http://127.0.0.1:1',
+    '--key-fetch-target-rate-limit', '0.01', '--key-fetch-target-rate-burst', '3',
+    '--key-fetch-rate-limit', '0.01', '--key-fetch-rate-burst', '5']);
+  try {
+    const api = (path, { method = 'GET', token, body } = {}) => fetch(`${server.url}${path}`, {
+      method, headers: token ? { authorization: `Bearer ${token}` } : {}, body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const signIn = async (wallet) => {
+      const n = (await (await api('/v1/auth/nonce', { method: 'POST' })).json()).nonce;
+      const text = new SiweMessage({ domain: DOMAIN, address: wallet.address, uri: `https://${DOMAIN}/`, version: '1', chainId: 31337, nonce: n, issuedAt: new Date().toISOString() }).prepareMessage();
+      const r = await api('/v1/auth/verify', { method: 'POST', body: { message: text, signature: await wallet.signMessage(text) } });
+      assert.equal(r.status, 200);
+      return r.json();
+    };
+    const victim = await signIn(Wallet.createRandom());
+    const other = await signIn(Wallet.createRandom());
+    const attacker = await signIn(Wallet.createRandom());
+    const helper = await signIn(Wallet.createRandom());
+    const k = deviceKeys();
+    let r = await api('/v1/devices', { method: 'POST', token: victim.token, body: { name: 'phone', identity_key: k.identity_key, signed_prekey: k.signed_prekey, one_time_prekeys: k.prekeys(1, 20) } });
+    assert.equal(r.status, 201);
+    // Per target: three fetches of the victim's keys, then 429, for this caller and any other.
+    for (let i = 0; i < 3; i++) assert.equal((await api(`/v1/keys/${victim.address}`, { token: attacker.token })).status, 200);
+    r = await api(`/v1/keys/${victim.address}`, { token: attacker.token });
+    assert.equal(r.status, 429);
+    assert.ok(Number(r.headers.get('retry-after')) >= 1);
+    assert.equal((await errorOf(r)).code, 'rate_limited');
+    assert.equal((await api(`/v1/keys/${victim.address}`, { token: helper.token })).status, 429);
+    const me = await (await api('/v1/me', { token: victim.token })).json();
+    assert.equal(me.devices[0].one_time_prekeys, 17, 'only the admitted fetches took keys');
+    // Per caller: the attacker has made 4 fetches; one more is admitted, then 429 whatever the target.
+    assert.equal((await api(`/v1/keys/${other.address}`, { token: attacker.token })).status, 200);
+    assert.equal((await api(`/v1/keys/${helper.address}`, { token: attacker.token })).status, 429);
+    assert.equal((await api(`/v1/keys/${other.address}`, { token: helper.token })).status, 200);
   } finally {
     await server.stop();
     db.drop();

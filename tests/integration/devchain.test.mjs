@@ -4,6 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
+import { createServer } from 'node:net';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -22,6 +23,14 @@ async function rpcAnswers(url) {
   }
 }
 
+// A loopback port free right now (listened on, then released).
+function freePort() {
+  return new Promise((res) => {
+    const srv = createServer();
+    srv.listen(0, '127.0.0.1', () => { const { port } = srv.address(); srv.close(() => res(port)); });
+  });
+}
+
 function waitForExit(child, timeoutMs) {
   return new Promise((resolveExit, reject) => {
     const timer = setTimeout(() => reject(new Error(`no exit within ${timeoutMs} ms`)), timeoutMs);
@@ -32,7 +41,8 @@ function waitForExit(child, timeoutMs) {
 test('dev-chain deploys the demo set, serves it until SIGTERM, then exits 0', { skip: !wired && 'the binary has no dev-chain subcommand' }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'gh-devchain-'));
   const out = join(dir, 'dev-chain.json');
-  const child = spawn(bin, ['dev-chain', '--out', out, '--chain-id', '31338'],
+  const port = await freePort();
+  const child = spawn(bin, ['dev-chain', '--out', out, '--chain-id', '31338', '--port', String(port)],
     { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, GATEHOUSE_SOURCE_DIR: root } });
   let stdout = '';
   let stderr = '';
@@ -48,6 +58,12 @@ test('dev-chain deploys the demo set, serves it until SIGTERM, then exits 0', { 
     assert.ok(existsSync(out));
     const d = JSON.parse(readFileSync(out, 'utf8'));
     assert.equal(d.chain_id, 31338);
+    assert.equal(d.rpc_url, `http://127.0.0.1:${port}`, '--port is honoured');
+    // The demo set holds a contract that echoes its calldata (EIP-1271 must never accept it).
+    const call = { to: d.contracts.EchoFallback, data: '0x1626ba7e' + '00'.repeat(32) };
+    const echoed = await fetch(d.rpc_url, { method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'eth_call', params: [call, 'latest'] }) }).then((r) => r.json());
+    assert.equal(echoed.result, call.data);
     for (const symbol of ['GTA', 'GTB', 'TUSD', 'WETH']) assert.ok(stdout.includes(d.tokens[symbol].address), symbol);
     for (const name of ['GTA/WETH', 'GTB/WETH', 'WETH/TUSD', 'GTA/TUSD']) assert.ok(stdout.includes(d.pairs[name].address), name);
 
@@ -70,4 +86,16 @@ test('dev-chain rejects a bad chain id with exit 2 and one line', { skip: !wired
   assert.equal(r.code, 2);
   assert.match(r.stderr, /chain-id/);
   assert.equal(r.stderr.trim().split('\n').length, 1);
+});
+
+test('dev-chain --port on a port already taken fails with one line', { skip: !wired && 'the binary has no dev-chain subcommand' }, async () => {
+  const taken = createServer();
+  await new Promise((res) => taken.listen(0, '127.0.0.1', res));
+  try {
+    const r = runCommand(['dev-chain', '--port', String(taken.address().port), '--out', join(tmpdir(), 'gh-unused.json')]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /not free/);
+  } finally {
+    taken.close();
+  }
 });

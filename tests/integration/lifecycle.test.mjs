@@ -3,7 +3,10 @@
 // two servers migrating one PostgreSQL at once.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, freshDatabase, backends, rawExchange, sleep, errorOf } from './lib/harness.mjs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startServer, freshDatabase, backends, rawExchange, sleep, errorOf, waitReady } from './lib/harness.mjs';
 
 for (const signal of ['SIGTERM', 'SIGINT']) {
   test(`${signal} drains: in-flight requests finish, idle connections close, exit 0`, async () => {
@@ -63,6 +66,66 @@ async function waitEffects(server, count, timeoutMs = 15_000) {
     await sleep(50);
   }
 }
+
+test('while the database comes up late, routes answer 503 until every context behind them exists', async () => {
+  // The database's directory cannot be created while a file sits at its path: bring-up retries.
+  const dir = mkdtempSync(join(tmpdir(), 'gh-late-'));
+  const blocker = join(dir, 'late');
+  writeFileSync(blocker, 'not a directory yet');
+  const server = await startServer(['--database', `sqlite:${blocker}/gatehouse.db`, '--test-hooks',
+    '--rate-limit', '100000', '--rate-burst', '100000', '--signin-rate-limit', '100000', '--signin-rate-burst', '100000'],
+  { expectReady: false });
+  try {
+    await server.waitForLog((l) => l.msg === 'database not ready; retrying');
+    let stop = false;
+    let next = 0;
+    let unready = 0;
+    const accepted = [];
+    // Requests of every kind race the bring-up: each is either 503 not_ready or fully served
+    // (never a 500, a crash, or an event accepted with no bus to deliver it).
+    const hammer = async () => {
+      while (!stop) {
+        const n = next++;
+        const rs = await Promise.all([
+          fetch(`${server.url}/v1/_test/events`, { method: 'POST', body: JSON.stringify({ n }) }),
+          fetch(`${server.url}/v1/auth/nonce`, { method: 'POST' }),
+          fetch(`${server.url}/readyz`),
+        ]);
+        for (const r of rs) {
+          assert.ok([200, 201, 503].includes(r.status), `unexpected status ${r.status}`);
+          if (r.status === 503) {
+            assert.equal((await errorOf(r)).code, 'not_ready');
+            unready++;
+          } else {
+            await r.arrayBuffer();
+          }
+        }
+        if (rs[0].status === 201) accepted.push(n);
+      }
+    };
+    const workers = Array.from({ length: 4 }, hammer);
+    const until = async (cond, what) => {
+      const deadline = Date.now() + 20_000;
+      while (!cond()) {
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+        await sleep(10);
+      }
+    };
+    await until(() => unready >= 40, '503s while the database is away');
+    rmSync(blocker);
+    await waitReady(server.url);
+    await until(() => accepted.length >= 40, 'events accepted once ready');
+    stop = true;
+    await Promise.all(workers);
+    const list = await waitEffects(server, accepted.length);
+    assert.deepEqual(list.map((e) => e.n).sort((a, b) => a - b), [...accepted].sort((a, b) => a - b));
+    assert.ok(list.every((e) => e.applied_count === 1));
+  } finally {
+    const exit = await server.stop();
+    assert.equal(exit.code, 0);
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
 
 for (const backend of backends()) {
   test(`an event committed before a SIGKILL is delivered once after restart (${backend})`, async () => {

@@ -1,0 +1,115 @@
+#include "app/test_hooks_module.hpp"
+
+#include <signal.h>
+
+#include <algorithm>
+#include <cstdlib>
+
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include "bus/bus.hpp"
+#include "net/json.hpp"
+#include "net/router.hpp"
+#include "testhooks/migrations.hpp"
+
+namespace gh::app {
+namespace {
+
+namespace json = boost::json;
+
+struct TestHooks {
+  store::Database* db = nullptr;
+  BlockingPool* pool = nullptr;
+  std::function<void()> events_published;
+};
+
+void add_routes(net::Router& router, const std::shared_ptr<TestHooks>& hooks) {
+  router.add("POST", "/v1/_test/events", [hooks](net::Request& req) -> Task<Result<net::Response>> {
+    auto body = net::parse_json_object(req);
+    if (!body) co_return body.error();
+    const auto* n = body->if_contains("n");
+    if (!n || !n->is_int64()) co_return bad_input("invalid_field", "n must be an integer");
+    auto event_id = co_await hooks->pool->run([&] {
+      return hooks->db->transact([&](store::Tx& tx) {
+        return bus::publish(tx, {"testhooks.recorded", "test", json::serialize(*body)});
+      });
+    });
+    if (!event_id) co_return event_id.error();
+    hooks->events_published();
+    co_return net::json_response(201, json::object{{"event_id", *event_id}});
+  });
+  router.add("GET", "/v1/_test/effects", [hooks](net::Request&) -> Task<Result<net::Response>> {
+    auto rows = co_await hooks->pool->run([&] {
+      return hooks->db->read([](store::Tx& tx) {
+        return tx.query("SELECT event_id, n, applied_count FROM testhooks_effects ORDER BY n");
+      });
+    });
+    json::array effects;
+    for (const auto& row : rows) {
+      effects.push_back(
+          json::object{{"event_id", row.get_text(0)}, {"n", row.get_int(1)}, {"applied_count", row.get_int(2)}});
+    }
+    co_return net::json_response(200, json::object{{"effects", effects}});
+  });
+  router.add("GET", "/v1/_test/outbox", [hooks](net::Request& req) -> Task<Result<net::Response>> {
+    const std::string topic(req.query_param("topic").value_or(""));
+    auto rows = co_await hooks->pool->run([&] {
+      return hooks->db->read([&](store::Tx& tx) {
+        return tx.query("SELECT event_id, topic, ordering_key, payload FROM bus_outbox WHERE topic = $1 ORDER BY id",
+                        {topic});
+      });
+    });
+    json::array events;
+    for (const auto& row : rows) {
+      events.push_back(json::object{{"event_id", row.get_text(0)},
+                                    {"topic", row.get_text(1)},
+                                    {"ordering_key", row.get_text(2)},
+                                    {"payload", json::parse(row.get_text(3))}});
+    }
+    co_return net::json_response(200, json::object{{"events", events}});
+  });
+  router.add("GET", "/v1/_test/sleep", [](net::Request& req) -> Task<Result<net::Response>> {
+    const auto ms = std::atoll(std::string(req.query_param("ms").value_or("100")).c_str());
+    boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor);
+    timer.expires_after(std::chrono::milliseconds(std::clamp<long long>(ms, 0, 10'000)));
+    co_await timer.async_wait(boost::asio::use_awaitable);
+    co_return net::json_response(200, json::object{{"slept_ms", ms}});
+  });
+}
+
+bus::Consumer recorder() {
+  return bus::Consumer{"testhooks.recorder", {"testhooks.recorded"}, [](store::Tx& tx, const bus::Event& e) {
+                         const auto payload = json::parse(e.payload).as_object();
+                         if (payload.contains("kill_during_apply") && payload.at("kill_during_apply").as_bool()) {
+                           const char* kill = std::getenv("GATEHOUSE_TEST_KILL_IN_APPLY");
+                           if (kill != nullptr && std::string(kill) == "1") ::raise(SIGKILL);
+                         }
+                         tx.exec(
+                             "INSERT INTO testhooks_effects (event_id, n, applied_count) VALUES ($1, $2, 1) "
+                             "ON CONFLICT (event_id) DO UPDATE SET applied_count = testhooks_effects.applied_count + 1",
+                             {e.event_id, payload.at("n").as_int64()});
+                       }};
+}
+
+}  // namespace
+
+context::ContextModule test_hooks_module() {
+  auto hooks = std::make_shared<TestHooks>();
+  context::ContextModule m;
+  m.name = "testhooks";
+  m.migrations = {testhooks::migrations()};
+  m.start = [hooks](context::ContextEnv& env) {
+    hooks->db = &env.db;
+    hooks->pool = &env.pool;
+    hooks->events_published = env.events_published;
+  };
+  m.consumers = [] { return std::vector<bus::Consumer>{recorder()}; };
+  m.routes = [hooks](net::Router& router) { add_routes(router, hooks); };
+  return m;
+}
+
+}  // namespace gh::app

@@ -1,0 +1,178 @@
+// auth's pure rules: device names, SIWE message rules (URI scheme and userinfo, domain, chain,
+// time), signed prekeys, the EIP-1271 magic value, scopes.
+#include <gtest/gtest.h>
+
+#include <boost/json/parse.hpp>
+
+#include "auth/model.hpp"
+#include "auth/testing/keys.hpp"
+
+namespace gh::auth {
+namespace {
+
+namespace json = boost::json;
+
+const eth::Address signer = *eth::parse_address("0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed");
+// 2026-01-01T00:00:00Z
+const SystemTime now = SystemTime(std::chrono::seconds(1'767'225'600));
+const std::string issued = "2026-01-01T00:00:00.000Z";
+
+AuthSettings settings() {
+  AuthSettings s;
+  s.siwe_domains = {"app.example.com", "localhost:8080", "dev.test:3000"};
+  s.siwe_http_domains = {"dev.test:3000"};
+  s.chain_ids = {31337};
+  return s;
+}
+
+Result<eth::SiweMessage> check(const eth::SiweMessage& fields, const AuthSettings& s = settings(),
+                               SystemTime at = now) {
+  auto text = eth::build_siwe_message(fields);
+  if (!text) return text.error();
+  return check_siwe_message(*text, s, at);
+}
+
+std::string code_of(const Result<eth::SiweMessage>& r) {
+  return r ? "ok" : r.error().code;
+}
+
+TEST(DeviceName, AcceptsPrintableUtf8WithinTheLimit) {
+  EXPECT_TRUE(valid_device_name("Pixel 8", 64));
+  EXPECT_TRUE(valid_device_name("T\xc3\xa9l\xc3\xa9phone de Zo\xc3\xab \xf0\x9f\x93\xb1", 64));  // Téléphone de Zoë 📱
+  EXPECT_TRUE(valid_device_name(std::string(64, 'x'), 64));
+  EXPECT_TRUE(valid_device_name("\xe6\x97\xa5\xe6\x9c\xac", 2));  // two characters, six bytes
+}
+
+TEST(DeviceName, RefusesControlCharactersEscapesAndBadUtf8) {
+  EXPECT_FALSE(valid_device_name("", 64));
+  EXPECT_FALSE(valid_device_name("   ", 64));
+  EXPECT_FALSE(valid_device_name(std::string(65, 'x'), 64));
+  EXPECT_FALSE(valid_device_name(std::string("a\0b", 3), 64));  // NUL
+  EXPECT_FALSE(valid_device_name("line\nbreak", 64));           // LF
+  EXPECT_FALSE(valid_device_name("\x1b[31mred\x1b[0m", 64));    // ANSI escape
+  EXPECT_FALSE(valid_device_name("del\x7f", 64));               // DEL
+  EXPECT_FALSE(
+      valid_device_name("c1\xc2\x9b"
+                        "31m",
+                        64));                                      // C1 CSI
+  EXPECT_FALSE(valid_device_name("evil\xe2\x80\xaegnp.exe", 64));  // right-to-left override
+  EXPECT_FALSE(valid_device_name("\xe2\x81\xa6isolate", 64));      // left-to-right isolate
+  EXPECT_FALSE(valid_device_name("bad\xff", 64));                  // not UTF-8
+  EXPECT_FALSE(valid_device_name("\xc0\xaf", 64));                 // overlong '/'
+  EXPECT_FALSE(valid_device_name("\xed\xa0\x80", 64));             // a surrogate
+  EXPECT_FALSE(valid_device_name("cut\xe6\x97", 64));              // truncated sequence
+  EXPECT_FALSE(valid_device_name("\xe6\x97\xa5\xe6\x9c\xac\xe6\x97\xa5", 2));
+}
+
+TEST(DeviceName, RegistrationWithABadNameIsBadInput) {
+  testing::IdentityKey id;
+  const auto spk = id.signed_prekey(1);
+  json::object body{{"name", "\x1b]0;pwned\x07"},
+                    {"identity_key", id.public_base64()},
+                    {"signed_prekey", json::object{{"id", spk.id}, {"key", spk.key}, {"signature", spk.signature}}}};
+  auto r = parse_device_registration(body, settings());
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().kind, ErrorKind::bad_input);
+  EXPECT_EQ(r.error().code, "invalid_field");
+  body["name"] = "Laptop";
+  EXPECT_TRUE(parse_device_registration(body, settings()));
+}
+
+TEST(SiweRules, AcceptsAnHttpsMessageForOurDomain) {
+  auto r = check(testing::siwe_fields(signer, "app.example.com", "abcdefgh1234", issued));
+  ASSERT_TRUE(r) << r.error().code;
+  EXPECT_EQ(r->address, signer);
+}
+
+TEST(SiweRules, RefusesSchemesOtherThanHttps) {
+  auto m = testing::siwe_fields(signer, "app.example.com", "abcdefgh1234", issued);
+  m.uri = "ftp://app.example.com/login";
+  EXPECT_EQ(code_of(check(m)), "siwe_uri_invalid");
+  m.uri = "http://app.example.com/login";
+  EXPECT_EQ(code_of(check(m)), "siwe_uri_invalid");
+  m.uri = "javascript://app.example.com/%0aalert(1)";
+  EXPECT_EQ(code_of(check(m)), "siwe_uri_invalid");
+  m.uri = "urn:app.example.com";
+  EXPECT_EQ(code_of(check(m)), "siwe_uri_invalid");
+}
+
+TEST(SiweRules, AllowsHttpForLoopbackAndConfiguredDevDomainsOnly) {
+  auto local = testing::siwe_fields(signer, "localhost:8080", "abcdefgh1234", issued);
+  local.uri = "http://localhost:8080/";
+  EXPECT_EQ(code_of(check(local)), "ok");
+  auto dev = testing::siwe_fields(signer, "dev.test:3000", "abcdefgh1234", issued);
+  dev.uri = "http://dev.test:3000/";
+  EXPECT_EQ(code_of(check(dev)), "ok");
+  auto s = settings();
+  s.siwe_http_domains.clear();
+  EXPECT_EQ(code_of(check(dev, s)), "siwe_uri_invalid");
+}
+
+TEST(SiweRules, RefusesUserinfoInTheUri) {
+  auto m = testing::siwe_fields(signer, "app.example.com", "abcdefgh1234", issued);
+  m.uri = "https://attacker@app.example.com/login";
+  EXPECT_EQ(code_of(check(m)), "siwe_uri_invalid");
+  m.uri = "https://app.example.com:x@evil.example/login";
+  EXPECT_EQ(code_of(check(m)), "siwe_uri_invalid");
+}
+
+TEST(SiweRules, RefusesAnotherAuthorityDomainChainOrTime) {
+  auto m = testing::siwe_fields(signer, "app.example.com", "abcdefgh1234", issued);
+  m.uri = "https://evil.example/login";
+  EXPECT_EQ(code_of(check(m)), "siwe_uri_mismatch");
+  auto other = testing::siwe_fields(signer, "evil.example", "abcdefgh1234", issued);
+  EXPECT_EQ(code_of(check(other)), "siwe_domain_mismatch");
+  auto chain = testing::siwe_fields(signer, "app.example.com", "abcdefgh1234", issued);
+  chain.chain_id = 1;
+  EXPECT_EQ(code_of(check(chain)), "siwe_chain_unsupported");
+  auto old = testing::siwe_fields(signer, "app.example.com", "abcdefgh1234", issued);
+  EXPECT_EQ(code_of(check(old, settings(), now + std::chrono::hours(1))), "siwe_expired");
+  auto junk = check_siwe_message("x\n0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed", settings(), now);
+  ASSERT_FALSE(junk);
+  EXPECT_EQ(junk.error().kind, ErrorKind::unauthorized);
+}
+
+TEST(SignedPrekey, VerifiesAgainstItsIdentityKeyOnly) {
+  testing::IdentityKey id;
+  testing::IdentityKey other;
+  const auto spk = id.signed_prekey(7);
+  EXPECT_TRUE(verify_signed_prekey(spk, id.public_base64()));
+  auto wrong = verify_signed_prekey(spk, other.public_base64());
+  ASSERT_FALSE(wrong);
+  EXPECT_EQ(wrong.error().code, "invalid_signature");
+  json::value shape = json::object{{"id", 7}, {"key", spk.key}, {"signature", "AAAA"}};
+  EXPECT_FALSE(parse_signed_prekey(&shape));
+}
+
+TEST(Eip1271, OnlyTheExactAbiEncodedMagicPasses) {
+  eth::Bytes magic(32, 0);
+  magic[0] = 0x16;
+  magic[1] = 0x26;
+  magic[2] = 0xba;
+  magic[3] = 0x7e;
+  EXPECT_TRUE(is_eip1271_magic(magic));
+  EXPECT_FALSE(is_eip1271_magic(eth::Bytes(magic.begin(), magic.begin() + 4)));  // unpadded bytes4
+  auto longer = magic;
+  longer.push_back(0);
+  EXPECT_FALSE(is_eip1271_magic(longer));
+  auto dirty = magic;
+  dirty[31] = 1;
+  EXPECT_FALSE(is_eip1271_magic(dirty));
+  // What a contract that echoes its calldata returns: the selector, then the ABI arguments.
+  eth::Bytes echo = magic;
+  echo[4] = 0xaa;
+  echo.resize(4 + 32 * 4, 0x11);
+  EXPECT_FALSE(is_eip1271_magic(echo));
+}
+
+TEST(Scopes, SplitSkipsEmptyEntries) {
+  EXPECT_EQ(split_scopes("bot.read,bot.write"), (std::vector<std::string>{"bot.read", "bot.write"}));
+  EXPECT_EQ(split_scopes(""), std::vector<std::string>{});
+  EXPECT_EQ(split_scopes("bot.read,,"), std::vector<std::string>{"bot.read"});
+  ApiPrincipal p{"id", "bot", {"bot.read"}};
+  EXPECT_TRUE(p.has_scope("bot.read"));
+  EXPECT_FALSE(p.has_scope("bot.write"));
+}
+
+}  // namespace
+}  // namespace gh::auth
