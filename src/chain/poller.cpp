@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <set>
 #include <thread>
 
 #include <boost/asio/as_tuple.hpp>
@@ -25,12 +26,6 @@ namespace asio = boost::asio;
 namespace json = boost::json;
 using gh::store::Tx;
 using SteadyTime = std::chrono::steady_clock::time_point;
-
-/// Thrown inside a transaction to roll it back with a domain error.
-struct ApplyFailed : std::runtime_error {
-  explicit ApplyFailed(Error e) : std::runtime_error(e.message), error(std::move(e)) {}
-  Error error;
-};
 
 storage::StoredBlock stored(const rpc::BlockHeader& h) {
   return storage::StoredBlock{h.number, hash_hex(h.hash), hash_hex(h.parent_hash), h.timestamp};
@@ -84,12 +79,13 @@ struct Poller::State : std::enable_shared_from_this<Poller::State> {
   template <class F>
   Task<std::invoke_result_t<F&, Tx&>> in_tx(F f, bool read_only = false) {
     using R = std::invoke_result_t<F&, Tx&>;
-    gh::store::TxOptions options;
-    options.read_only = read_only;
     if constexpr (std::is_void_v<R>) {
-      co_await pool.run([this, fn = std::move(f), options]() mutable { db.transact(fn, options); });
+      co_await pool.run([this, fn = std::move(f)]() mutable { db.transact(fn); });
     } else {
-      auto out = co_await pool.run([this, fn = std::move(f), options]() mutable { return db.transact(fn, options); });
+      auto out = co_await pool.run([this, fn = std::move(f), read_only]() mutable {
+        if (read_only) return db.read(fn);
+        return db.transact(fn);
+      });
       co_return out;
     }
   }
@@ -284,10 +280,32 @@ struct Poller::State : std::enable_shared_from_this<Poller::State> {
         caught_up = false;
         continue;
       }
+      // Webhook logs of the range join those of eth_getLogs once their block is canonical.
+      std::vector<rpc::Log> merged = *logs;
+      auto pending = co_await in_tx(
+          [chain_id, from, to](Tx& tx) { return storage::pending_in_range(tx, chain_id, from, to); }, true);
+      if (!pending.empty()) {
+        std::set<std::pair<std::string, std::uint64_t>> seen;
+        for (const auto& l : merged) seen.emplace(hash_hex(l.block_hash), l.log_index);
+        const auto contracts = settings.contracts.find(p);
+        for (auto& l : pending) {
+          auto it = canonical.find(l.block_number);
+          if (l.block_number < window_from || it == canonical.end() || it->second != hash_hex(l.block_hash)) continue;
+          if (contracts != settings.contracts.end() &&
+              std::find(contracts->second.begin(), contracts->second.end(), l.address) == contracts->second.end()) {
+            continue;
+          }
+          if (!seen.emplace(hash_hex(l.block_hash), l.log_index).second) continue;
+          merged.push_back(std::move(l));
+        }
+        std::sort(merged.begin(), merged.end(), [](const rpc::Log& a, const rpc::Log& b) {
+          return a.block_number != b.block_number ? a.block_number < b.block_number : a.log_index < b.log_index;
+        });
+      }
       std::vector<DecodedLog> decoded;
       bool stale = false;
       std::optional<Error> bad;
-      for (const auto& l : *logs) {
+      for (const auto& l : merged) {
         if (l.removed) continue;
         if (l.block_number >= window_from) {
           auto it = canonical.find(l.block_number);
@@ -314,23 +332,19 @@ struct Poller::State : std::enable_shared_from_this<Poller::State> {
         continue;
       }
       const auto end = static_cast<std::int64_t>(to);
-      std::optional<Error> apply_error;
-      ApplyOutcome outcome;
-      try {
-        outcome = co_await in_tx([chain_id, p, end, &decoded, now](Tx& tx) {
-          auto r = apply_range(tx, chain_id, p, end, decoded, now);
-          if (!r) throw ApplyFailed(r.error());
-          return *r;
-        });
-      } catch (const ApplyFailed& e) {
-        apply_error = e.error;
-      }
-      if (apply_error) {
-        co_await record_error(p, apply_error->message);
-        fail(p, ps, apply_error->message, report);
+      const auto begin = static_cast<std::int64_t>(from);
+      // An error Result rolls the whole range back.
+      auto applied = co_await in_tx([chain_id, p, begin, end, &decoded, now](Tx& tx) {
+        return apply_range(tx, chain_id, p, begin, end, decoded, now);
+      });
+      if (!applied) {
+        const auto why = applied.error().message;
+        co_await record_error(p, why);
+        fail(p, ps, why, report);
         caught_up = false;
         continue;
       }
+      const ApplyOutcome outcome = *applied;
       ps.failures = 0;
       ps.applied->inc(static_cast<double>(outcome.applied));
       ps.lag->set(static_cast<double>(static_cast<std::int64_t>(*head) - outcome.checkpoint));
@@ -394,7 +408,13 @@ Poller::Poller(Executor executor, rpc::RpcClient& client, gh::store::Database& d
     : m_state(std::make_shared<State>(std::move(executor), client, db, pool, clock, registry, std::move(settings))) {}
 
 Poller::~Poller() {
-  stop();
+  // Bounded: the I/O threads may already be gone, and then the loop never resumes.
+  m_state->stopping.store(true);
+  wake();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  while (m_state->running.load() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
 }
 
 Task<Result<RoundReport>> Poller::poll_once() {

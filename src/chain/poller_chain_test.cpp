@@ -355,6 +355,43 @@ TEST_P(PollerChainTest, RestartResumesFromTheCheckpointsWithoutApplyingTwice) {
   expect_each_log_published_once();
 }
 
+TEST_P(PollerChainTest, WebhookLogsJoinThePollersAndApplyOnceOnlyWhenCanonical) {
+  auto poller = make_poller();
+  catch_up(*poller);
+  const auto from = head() + 1;
+  for (int i = 0; i < 30; ++i) ASSERT_NO_FATAL_FAILURE(random_action());
+  // What a webhook would deliver: the same logs, duplicated, reordered and 30% dropped.
+  rpc::LogFilter filter;
+  filter.from_block = rpc::BlockRef(from);
+  filter.to_block = rpc::BlockRef(head());
+  auto logs = run(m_client->get_logs(std::move(filter)));
+  ASSERT_TRUE(logs);
+  ASSERT_FALSE(logs->empty());
+  std::vector<rpc::Log> delivered;
+  for (const auto& l : *logs) {
+    if (m_rng() % 10 < 3) continue;
+    delivered.push_back(l);
+    if (m_rng() % 2 == 0) delivered.push_back(l);
+  }
+  std::shuffle(delivered.begin(), delivered.end(), m_rng);
+  // And one from a block that is not canonical: it must never apply.
+  rpc::Log orphan = logs->back();
+  orphan.block_hash.bytes[0] ^= 0xff;
+  delivered.push_back(orphan);
+  ChainService service(*m_db, m_pool, m_clock);
+  auto kept = run(service.ingest(m_demo->chain_id, delivered));
+  ASSERT_TRUE(kept);
+  EXPECT_EQ(run(service.ingest(m_demo->chain_id, delivered)).value(), 0) << "a delivery seen before is kept once";
+  catch_up(*poller);
+  expect_projections_match_chain();
+  expect_each_log_published_once();
+  const auto orphan_hash = hash_hex(orphan.block_hash);
+  const auto applied_orphans = m_db->transact([&](Tx& tx) {
+    return tx.query_one("SELECT count(*) FROM chain_logs WHERE block_hash = $1", {orphan_hash})->get_int(0);
+  });
+  EXPECT_EQ(applied_orphans, 0);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, PollerChainTest, ::testing::Values(Dialect::sqlite, Dialect::postgres),
                          [](const auto& p) { return std::string(gh::store::to_string(p.param)); });
 

@@ -38,12 +38,16 @@ std::int64_t revert_logs(gh::store::Tx& tx, std::uint64_t chain_id, std::uint64_
 
 }  // namespace
 
-Result<ApplyOutcome> apply_range(gh::store::Tx& tx, std::uint64_t chain_id, Pipeline pipeline, std::int64_t range_end,
-                                 const std::vector<DecodedLog>& logs, std::int64_t now_ms) {
+Result<ApplyOutcome> apply_range(gh::store::Tx& tx, std::uint64_t chain_id, Pipeline pipeline, std::int64_t range_start,
+                                 std::int64_t range_end, const std::vector<DecodedLog>& logs, std::int64_t now_ms) {
   auto row = storage::pipeline_row(tx, chain_id, pipeline);
   const std::int64_t checkpoint = row ? row->checkpoint : -1;
   if (!row) storage::ensure_pipeline(tx, chain_id, pipeline, 0, now_ms);
   ApplyOutcome out;
+  if (checkpoint < range_start - 1) {
+    out.checkpoint = checkpoint;
+    return out;
+  }
   out.checkpoint = std::max(checkpoint, range_end);
   for (const auto& log : logs) {
     if (static_cast<std::int64_t>(log.log.block_number) <= checkpoint) {
@@ -92,54 +96,65 @@ std::int64_t revert_pipeline_above(gh::store::Tx& tx, std::uint64_t chain_id, Pi
 Task<Result<std::vector<storage::Holding>>> ChainService::holdings(eth::Address address,
                                                                    std::optional<std::uint64_t> chain_id) {
   const std::string owner = eth::to_lower_hex(address);
-  auto list = co_await m_pool.run([&] {
-    return m_db.transact([&](gh::store::Tx& tx) { return storage::holdings(tx, owner, chain_id); },
-                         gh::store::TxOptions{true});
-  });
+  auto list = co_await m_pool.run(
+      [&] { return m_db.read([&](gh::store::Tx& tx) { return storage::holdings(tx, owner, chain_id); }); });
   co_return list;
 }
 
+Task<Result<std::int64_t>> ChainService::ingest(std::uint64_t chain_id, std::vector<rpc::Log> logs) {
+  const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(m_clock.now().time_since_epoch()).count();
+  auto added = co_await m_pool.run([&] {
+    return m_db.transact([&](gh::store::Tx& tx) {
+      std::int64_t n = 0;
+      for (const auto& l : logs) {
+        if (l.removed) continue;
+        if (storage::insert_pending(tx, chain_id, l, now)) ++n;
+      }
+      return n;
+    });
+  });
+  co_return added;
+}
+
 std::vector<ChainStatus> ChainService::read_status(gh::store::Database& db) {
-  return db.transact(
-      [](gh::store::Tx& tx) {
-        std::vector<ChainStatus> out;
-        const auto chains = storage::chain_rows(tx);
-        const auto pipelines = storage::pipeline_rows(tx, std::nullopt);
-        auto chain_of = [&out](std::uint64_t id) -> ChainStatus& {
-          for (auto& c : out) {
-            if (c.chain_id == id) return c;
-          }
-          out.push_back(ChainStatus{id, 0, 0, 0, {}});
-          return out.back();
-        };
-        for (const auto& c : chains) {
-          auto& s = chain_of(c.chain_id);
-          s.head = c.head;
-          s.reorgs = c.reorgs;
-          s.updated_ms = c.updated_ms;
+  return db.read([](gh::store::Tx& tx) {
+    std::vector<ChainStatus> out;
+    const auto chains = storage::chain_rows(tx);
+    const auto pipelines = storage::pipeline_rows(tx, std::nullopt);
+    auto chain_of = [&out](std::uint64_t id) -> ChainStatus& {
+      for (auto& c : out) {
+        if (c.chain_id == id) return c;
+      }
+      out.push_back(ChainStatus{id, 0, 0, 0, {}});
+      return out.back();
+    };
+    for (const auto& c : chains) {
+      auto& s = chain_of(c.chain_id);
+      s.head = c.head;
+      s.reorgs = c.reorgs;
+      s.updated_ms = c.updated_ms;
+    }
+    for (const auto& p : pipelines) {
+      auto& s = chain_of(p.chain_id);
+      PipelineStatus ps;
+      ps.pipeline = p.pipeline;
+      ps.checkpoint = p.checkpoint;
+      ps.lag_blocks = std::max<std::int64_t>(0, static_cast<std::int64_t>(s.head) - p.checkpoint);
+      ps.logs_applied = p.logs_applied;
+      ps.last_error = p.last_error;
+      ps.error_count = p.error_count;
+      if (p.checkpoint >= 0) {
+        auto at = storage::block_at(tx, p.chain_id, static_cast<std::uint64_t>(p.checkpoint));
+        auto head = storage::chain_row(tx, p.chain_id);
+        if (at && head) {
+          ps.lag_seconds = std::max<std::int64_t>(
+              0, static_cast<std::int64_t>(head->head_time) - static_cast<std::int64_t>(at->time));
         }
-        for (const auto& p : pipelines) {
-          auto& s = chain_of(p.chain_id);
-          PipelineStatus ps;
-          ps.pipeline = p.pipeline;
-          ps.checkpoint = p.checkpoint;
-          ps.lag_blocks = std::max<std::int64_t>(0, static_cast<std::int64_t>(s.head) - p.checkpoint);
-          ps.logs_applied = p.logs_applied;
-          ps.last_error = p.last_error;
-          ps.error_count = p.error_count;
-          if (p.checkpoint >= 0) {
-            auto at = storage::block_at(tx, p.chain_id, static_cast<std::uint64_t>(p.checkpoint));
-            auto head = storage::chain_row(tx, p.chain_id);
-            if (at && head) {
-              ps.lag_seconds = std::max<std::int64_t>(
-                  0, static_cast<std::int64_t>(head->head_time) - static_cast<std::int64_t>(at->time));
-            }
-          }
-          s.pipelines.push_back(std::move(ps));
-        }
-        return out;
-      },
-      gh::store::TxOptions{true});
+      }
+      s.pipelines.push_back(std::move(ps));
+    }
+    return out;
+  });
 }
 
 Task<Result<std::vector<ChainStatus>>> ChainService::status() {

@@ -26,12 +26,13 @@ struct ApplyOutcome {
   std::int64_t checkpoint = -1;
 };
 
-/// Applies `logs` (decoded for `pipeline`, in chain order, all within (checkpoint, range_end])
+/// Applies `logs` (decoded for `pipeline`, in chain order, all within [range_start, range_end])
 /// and moves the pipeline's checkpoint to `range_end`, in the caller's transaction. Logs at or
-/// below the checkpoint and logs already applied change nothing. Errors only on projection
-/// arithmetic ("amount_overflow"), after which the caller must roll back.
-Result<ApplyOutcome> apply_range(gh::store::Tx& tx, std::uint64_t chain_id, Pipeline pipeline, std::int64_t range_end,
-                                 const std::vector<DecodedLog>& logs, std::int64_t now_ms);
+/// below the checkpoint and logs already applied change nothing. When the checkpoint is below
+/// range_start - 1 (a reindex rewound it meanwhile) nothing is applied: the range would leave a
+/// gap. Errors only on projection arithmetic ("amount_overflow"); the transaction then rolls back.
+Result<ApplyOutcome> apply_range(gh::store::Tx& tx, std::uint64_t chain_id, Pipeline pipeline, std::int64_t range_start,
+                                 std::int64_t range_end, const std::vector<DecodedLog>& logs, std::int64_t now_ms);
 
 /// Undoes every projection change and applied log above `block` (of every pipeline), publishes
 /// chain.reverted for each such log, lowers checkpoints to `block` and forgets the headers above
@@ -73,6 +74,9 @@ class ChainService {
   Task<Result<std::vector<storage::Holding>>> holdings(eth::Address address, std::optional<std::uint64_t> chain_id);
   /// Per chain and pipeline: checkpoint, head, lag, errors, logs applied, reorgs.
   Task<Result<std::vector<ChainStatus>>> status();
+  /// Keeps webhook logs until the poller applies them with their block (canonical and
+  /// confirmed); returns how many were new. A log seen before changes nothing.
+  Task<Result<std::int64_t>> ingest(std::uint64_t chain_id, std::vector<rpc::Log> logs);
   /// The same, blocking (for `gatehouse indexer status`).
   static std::vector<ChainStatus> read_status(gh::store::Database& db);
 

@@ -78,7 +78,7 @@ class ChainServiceTest : public ::testing::TestWithParam<Dialect> {
 
   ApplyOutcome apply(Pipeline p, std::int64_t end, const std::vector<DecodedLog>& logs) {
     return m_db->transact([&](Tx& tx) {
-      auto r = apply_range(tx, chain_id, p, end, logs, 1);
+      auto r = apply_range(tx, chain_id, p, 0, end, logs, 1);
       if (!r) throw std::runtime_error(r.error().message);
       return *r;
     });
@@ -189,6 +189,19 @@ TEST_P(ChainServiceTest, OnePipelineRewindsAlone) {
   // Replaying the range applies the log again, once.
   apply(Pipeline::erc20, 5, {erc20(m_token, Address{}, m_alice, 10, 4, 0)});
   EXPECT_EQ(balance(m_token, m_alice), std::optional<std::string>("10"));
+}
+
+TEST_P(ChainServiceTest, ARangeThatWouldLeaveAGapAppliesNothing) {
+  apply(Pipeline::erc20, 5, {erc20(m_token, Address{}, m_alice, 10, 4, 0)});
+  // A reindex rewinds to 1 while a range 6..8 is in flight: that range must not apply.
+  m_db->transact([](Tx& tx) { revert_pipeline_above(tx, chain_id, Pipeline::erc20, 1, 3); });
+  const auto outcome = m_db->transact([&](Tx& tx) {
+    return apply_range(tx, chain_id, Pipeline::erc20, 6, 8, {erc20(m_token, m_alice, m_bob, 1, 7, 0)}, 4);
+  });
+  ASSERT_TRUE(outcome);
+  EXPECT_EQ(outcome->applied, 0);
+  EXPECT_EQ(outcome->checkpoint, 1);
+  EXPECT_EQ(balance(m_token, m_bob), std::nullopt);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, ChainServiceTest, ::testing::Values(Dialect::sqlite, Dialect::postgres),

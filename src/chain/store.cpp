@@ -1,5 +1,7 @@
 #include "chain/store.hpp"
 
+#include "eth/hex.hpp"
+
 namespace gh::chain::storage {
 namespace {
 
@@ -204,6 +206,51 @@ void prune_below(Tx& tx, std::uint64_t chain_id, std::uint64_t number) {
   tx.exec("DELETE FROM chain_blocks WHERE chain_id = $1 AND block_number < $2", {i64(chain_id), i64(number)});
   tx.exec("DELETE FROM chain_logs WHERE chain_id = $1 AND block_number < $2", {i64(chain_id), i64(number)});
   tx.exec("DELETE FROM chain_journal WHERE chain_id = $1 AND block_number < $2", {i64(chain_id), i64(number)});
+  tx.exec("DELETE FROM chain_pending_logs WHERE chain_id = $1 AND block_number < $2", {i64(chain_id), i64(number)});
+}
+
+bool insert_pending(Tx& tx, std::uint64_t chain_id, const rpc::Log& log, std::int64_t now_ms) {
+  std::string topics;
+  for (const auto& t : log.topics) {
+    if (!topics.empty()) topics += ",";
+    topics += hash_hex(t);
+  }
+  return tx.exec(
+             "INSERT INTO chain_pending_logs (chain_id, block_hash, log_index, block_number, contract, topics, data, "
+             "txn_hash, txn_index, received_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
+             "ON CONFLICT (chain_id, block_hash, log_index) DO NOTHING",
+             {i64(chain_id), hash_hex(log.block_hash), i64(log.log_index), i64(log.block_number),
+              eth::to_lower_hex(log.address), topics, eth::to_hex(log.data), hash_hex(log.transaction_hash),
+              i64(log.transaction_index), now_ms}) > 0;
+}
+
+std::vector<rpc::Log> pending_in_range(Tx& tx, std::uint64_t chain_id, std::uint64_t from, std::uint64_t to) {
+  std::vector<rpc::Log> out;
+  for (const auto& r :
+       tx.query("SELECT block_hash, log_index, block_number, contract, topics, data, txn_hash, txn_index FROM "
+                "chain_pending_logs "
+                "WHERE chain_id = $1 AND block_number >= $2 AND block_number <= $3 ORDER BY block_number, log_index",
+                {i64(chain_id), i64(from), i64(to)})) {
+    // Written by insert_pending from parsed values: they parse back.
+    rpc::Log l;
+    l.block_hash = eth::fixed_from_hex<32>(r.get_text(0)).value();
+    l.log_index = u64(r.get_int(1));
+    l.block_number = u64(r.get_int(2));
+    l.address = eth::parse_address(r.get_text(3)).value();
+    const auto topics = r.get_text(4);
+    std::size_t start = 0;
+    while (start < topics.size()) {
+      auto comma = topics.find(',', start);
+      if (comma == std::string::npos) comma = topics.size();
+      l.topics.push_back(eth::fixed_from_hex<32>(std::string_view(topics).substr(start, comma - start)).value());
+      start = comma + 1;
+    }
+    l.data = eth::from_hex(r.get_text(5)).value();
+    l.transaction_hash = eth::fixed_from_hex<32>(r.get_text(6)).value();
+    l.transaction_index = u64(r.get_int(7));
+    out.push_back(std::move(l));
+  }
+  return out;
 }
 
 bool insert_log(Tx& tx, std::uint64_t chain_id, const DecodedLog& log) {

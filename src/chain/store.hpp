@@ -101,6 +101,11 @@ std::vector<AppliedLog> logs_above(Tx& tx, std::uint64_t chain_id, std::uint64_t
 /// Deletes applied logs above `block` (of one pipeline, or all).
 void delete_logs_above(Tx& tx, std::uint64_t chain_id, std::uint64_t block, std::optional<Pipeline> pipeline);
 
+/// Keeps a webhook log until the poller reaches its block; false when already kept.
+bool insert_pending(Tx& tx, std::uint64_t chain_id, const rpc::Log& log, std::int64_t now_ms);
+/// Webhook logs of blocks from..to, in chain order.
+std::vector<rpc::Log> pending_in_range(Tx& tx, std::uint64_t chain_id, std::uint64_t from, std::uint64_t to);
+
 /// The stored value of a projection row (nullopt: no row).
 std::optional<std::string> read_projection(Tx& tx, std::uint64_t chain_id, const ProjectionChange& key);
 /// Writes (or, for nullopt, deletes) a projection row.
