@@ -320,7 +320,8 @@ TEST_P(PollerChainTest, ReorgsOfDepthOneToTenEndOnTheNewChain) {
     const auto saved_nfts = m_nfts;
     const auto saved_staked = m_staked;
     const auto saved_approved = m_approved;
-    for (int i = 0; i < depth; ++i) ASSERT_NO_FATAL_FAILURE(random_action());
+    // An action may mine nothing (nothing to send): act until `depth` blocks exist.
+    while (head() < fork_point + static_cast<std::uint64_t>(depth)) ASSERT_NO_FATAL_FAILURE(random_action());
     catch_up(*poller);
     ASSERT_NO_FATAL_FAILURE(revert_to(id));
     m_nfts = saved_nfts;
@@ -328,7 +329,7 @@ TEST_P(PollerChainTest, ReorgsOfDepthOneToTenEndOnTheNewChain) {
     m_approved = saved_approved;
     ASSERT_EQ(head(), fork_point);
     const int replacement = 1 + static_cast<int>(m_rng() % static_cast<unsigned>(depth + 1));
-    for (int i = 0; i < replacement; ++i) ASSERT_NO_FATAL_FAILURE(random_action());
+    while (head() < fork_point + static_cast<std::uint64_t>(replacement)) ASSERT_NO_FATAL_FAILURE(random_action());
     catch_up(*poller);
     ASSERT_NO_FATAL_FAILURE(expect_projections_match_chain()) << "after a reorg of depth " << depth;
   }
