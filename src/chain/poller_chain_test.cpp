@@ -393,6 +393,66 @@ TEST_P(PollerChainTest, WebhookLogsJoinThePollersAndApplyOnceOnlyWhenCanonical) 
   EXPECT_EQ(applied_orphans, 0);
 }
 
+TEST_P(PollerChainTest, APipelineWhoseLogsDoNotDecodeBacksOffWhileTheOthersKeepUp) {
+  // A contract that emits an ERC-721-shaped Transfer (4 topics) carrying 32 bytes of data, which
+  // no ERC-721 emits: LOG4(0, 32, Transfer, 1, 2, 7) on every call. Hand-assembled EVM code.
+  const auto transfer = eth::keccak256(std::string_view("Transfer(address,address,uint256)"));
+  eth::Bytes runtime = {0x60, 0x07, 0x60, 0x02, 0x60, 0x01, 0x7f};
+  runtime.insert(runtime.end(), transfer.bytes.begin(), transfer.bytes.end());
+  runtime.insert(runtime.end(), {0x60, 0x20, 0x60, 0x00, 0xa4, 0x00});
+  const auto size = static_cast<std::uint8_t>(runtime.size());
+  eth::Bytes creation = {0x60, size, 0x60, 0x0c, 0x60, 0x00, 0x39, 0x60, size, 0x60, 0x00, 0xf3};
+  creation.insert(creation.end(), runtime.begin(), runtime.end());
+  auto bad = run(m_owner->deploy(creation));
+  ASSERT_TRUE(bad) << bad.error().message;
+  auto settings = index_settings();
+  settings.contracts[Pipeline::erc721].push_back(*bad);
+  settings.backoff_initial = std::chrono::milliseconds(60'000);
+  settings.backoff_max = std::chrono::milliseconds(60'000);
+  Poller poller(m_ioc.get_executor(), *m_client, *m_db, m_pool, m_clock, m_registry, settings);
+
+  ASSERT_TRUE(run(m_owner->send(*bad, {})));
+  const auto bad_block = head();
+  for (int i = 0; i < 20; ++i) ASSERT_NO_FATAL_FAILURE(random_action());
+  const auto wanted = head();
+  bool reported = false;
+  for (int round = 0; round < 500; ++round) {
+    auto r = run(poller.poll_once());
+    ASSERT_TRUE(r) << r.error().message;
+    for (const auto& e : r->errors) reported = reported || e.rfind("erc721: ", 0) == 0;
+    const auto status = ChainService::read_status(*m_db);
+    bool others_done = status.size() == 1;
+    for (const auto& p : status[0].pipelines) {
+      if (p.pipeline != "erc721") others_done = others_done && p.checkpoint >= static_cast<std::int64_t>(wanted);
+    }
+    if (others_done && reported) break;
+  }
+  EXPECT_TRUE(reported);
+  const auto status = ChainService::read_status(*m_db);
+  ASSERT_EQ(status.size(), 1u);
+  for (const auto& p : status[0].pipelines) {
+    if (p.pipeline == "erc721") {
+      EXPECT_LT(p.checkpoint, static_cast<std::int64_t>(bad_block));
+      ASSERT_TRUE(p.last_error);
+      EXPECT_NE(p.last_error->find("ERC-721"), std::string::npos) << *p.last_error;
+      EXPECT_GE(p.error_count, 1);
+    } else {
+      EXPECT_GE(p.checkpoint, static_cast<std::int64_t>(wanted)) << p.pipeline;
+      EXPECT_FALSE(p.last_error) << p.pipeline;
+    }
+  }
+  // Backing off: the next rounds leave the failing pipeline alone (no new error).
+  auto erc721_errors = [this] {
+    for (const auto& p : ChainService::read_status(*m_db).at(0).pipelines) {
+      if (p.pipeline == "erc721") return p.error_count;
+    }
+    return std::int64_t{-1};
+  };
+  const auto errors_before = erc721_errors();
+  ASSERT_TRUE(run(poller.poll_once()));
+  EXPECT_EQ(erc721_errors(), errors_before);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, PollerChainTest, ::testing::Values(Dialect::sqlite, Dialect::postgres),
                          [](const auto& p) { return std::string(gh::store::to_string(p.param)); });
 
