@@ -127,15 +127,21 @@ int run_indexer_reindex(const Settings& settings, std::uint64_t chain_id, const 
   if (!db) return exit_code;
   SystemClock clock;
   const auto now = unix_millis(clock.now());
-  // Everything above from - 1; from 0 wraps to "above -1", i.e. every block.
-  const std::uint64_t keep = from - 1;
-  const auto reverted = db->transact([&](store::Tx& tx) {
-    if (pipeline.empty()) return chain::revert_above(tx, chain_id, keep, false, now);
-    return chain::revert_pipeline_above(tx, chain_id, *chain::parse_pipeline(pipeline), keep, now);
-  });
-  std::printf("reverted %lld logs of chain %llu above block %lld; the indexer replays them\n",
-              static_cast<long long>(reverted), static_cast<unsigned long long>(chain_id),
-              static_cast<long long>(from) - 1);
+  std::uint64_t start_block = 0;
+  if (auto it = settings.chain_start_blocks.find(chain_id); it != settings.chain_start_blocks.end()) start_block = it->second;
+  std::optional<chain::Pipeline> only;
+  if (!pipeline.empty()) only = chain::parse_pipeline(pipeline);
+  const auto outcome = db->transact(
+      [&](store::Tx& tx) { return chain::reindex(tx, chain_id, only, from, start_block, now); });
+  if (outcome.rebuilt) {
+    std::printf("cleared %s of chain %llu; the indexer replays from block %lld\n",
+                pipeline.empty() ? "every pipeline" : pipeline.c_str(), static_cast<unsigned long long>(chain_id),
+                static_cast<long long>(outcome.replay_from));
+  } else {
+    std::printf("reverted %lld logs of chain %llu; the indexer replays from block %lld\n",
+                static_cast<long long>(outcome.reverted), static_cast<unsigned long long>(chain_id),
+                static_cast<long long>(outcome.replay_from));
+  }
   return 0;
 }
 

@@ -93,6 +93,32 @@ std::int64_t revert_pipeline_above(gh::store::Tx& tx, std::uint64_t chain_id, Pi
   return reverted;
 }
 
+ReindexOutcome reindex(gh::store::Tx& tx, std::uint64_t chain_id, std::optional<Pipeline> pipeline, std::uint64_t from,
+                       std::uint64_t start_block, std::int64_t now_ms) {
+  ReindexOutcome out;
+  const auto oldest = storage::oldest_journaled_block(tx, chain_id);
+  const bool journal_reaches =
+      from > start_block ? (!storage::window_pruned(tx, chain_id, start_block) || (oldest && from >= *oldest)) : false;
+  std::vector<Pipeline> targets;
+  if (pipeline) {
+    targets.push_back(*pipeline);
+  } else {
+    targets.assign(std::begin(all_pipelines), std::end(all_pipelines));
+  }
+  if (journal_reaches) {
+    for (auto p : targets) out.reverted += revert_pipeline_above(tx, chain_id, p, from - 1, now_ms);
+    out.replay_from = static_cast<std::int64_t>(from);
+    return out;
+  }
+  out.rebuilt = true;
+  out.replay_from = static_cast<std::int64_t>(start_block);
+  for (auto p : targets) {
+    storage::clear_pipeline(tx, chain_id, p);
+    storage::rewind_pipeline(tx, chain_id, p, static_cast<std::int64_t>(start_block) - 1, now_ms);
+  }
+  return out;
+}
+
 Task<Result<std::vector<storage::Holding>>> ChainService::holdings(eth::Address address,
                                                                    std::optional<std::uint64_t> chain_id) {
   const std::string owner = eth::to_lower_hex(address);

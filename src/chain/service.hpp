@@ -44,6 +44,21 @@ std::int64_t revert_above(gh::store::Tx& tx, std::uint64_t chain_id, std::uint64
 std::int64_t revert_pipeline_above(gh::store::Tx& tx, std::uint64_t chain_id, Pipeline pipeline, std::uint64_t block,
                                    std::int64_t now_ms);
 
+/// What a reindex did.
+struct ReindexOutcome {
+  bool rebuilt = false;       ///< true: projections cleared and replayed from the start block
+  std::int64_t reverted = 0;  ///< logs reverted through the journal (when not rebuilt)
+  std::int64_t replay_from = 0;
+};
+
+/// `gatehouse indexer reindex`: makes the poller replay `pipeline` (or every pipeline) from
+/// `from`. Within the block window the journal reverts exactly the changes above from - 1; below
+/// it (changes already pruned from the journal) the pipeline's projections are cleared and
+/// replayed from `start_block`. The server keeps serving: an in-flight range that would leave a
+/// gap is not applied (see apply_range).
+ReindexOutcome reindex(gh::store::Tx& tx, std::uint64_t chain_id, std::optional<Pipeline> pipeline, std::uint64_t from,
+                       std::uint64_t start_block, std::int64_t now_ms);
+
 /// One pipeline's figures for /v1/indexer/status.
 struct PipelineStatus {
   std::string pipeline;

@@ -204,6 +204,36 @@ TEST_P(ChainServiceTest, ARangeThatWouldLeaveAGapAppliesNothing) {
   EXPECT_EQ(balance(m_token, m_bob), std::nullopt);
 }
 
+TEST_P(ChainServiceTest, ReindexRevertsThroughTheJournalInsideTheWindowAndRebuildsBelowIt) {
+  apply(Pipeline::erc20, 9, {erc20(m_token, Address{}, m_alice, 100, 2, 0), erc20(m_token, m_alice, m_bob, 30, 8, 0)});
+  apply(Pipeline::erc721, 9, {erc721(m_nft, Address{}, m_alice, 1, 3, 1)});
+  m_db->transact([](Tx& tx) {
+    std::vector<storage::StoredBlock> window;
+    for (std::uint64_t n = 5; n <= 9; ++n)
+      window.push_back({n, "0x" + std::to_string(n), "0x" + std::to_string(n - 1), n});
+    storage::put_blocks(tx, chain_id, window);
+  });
+  // Inside the window (5..9): the journal undoes block 8 only, for erc20 only.
+  auto inside = m_db->transact([](Tx& tx) { return reindex(tx, chain_id, Pipeline::erc20, 6, 0, 5); });
+  EXPECT_FALSE(inside.rebuilt);
+  EXPECT_EQ(inside.reverted, 1);
+  EXPECT_EQ(balance(m_token, m_alice), std::optional<std::string>("100"));
+  EXPECT_EQ(balance(m_token, m_bob), std::nullopt);
+  // Below the window: cleared and replayed from the start block; erc721 untouched.
+  auto below = m_db->transact([](Tx& tx) { return reindex(tx, chain_id, Pipeline::erc20, 3, 0, 6); });
+  EXPECT_TRUE(below.rebuilt);
+  EXPECT_EQ(below.replay_from, 0);
+  EXPECT_EQ(balance(m_token, m_alice), std::nullopt);
+  const auto row = m_db->transact([](Tx& tx) { return storage::pipeline_row(tx, chain_id, Pipeline::erc20); });
+  EXPECT_EQ(row->checkpoint, -1);
+  const auto held = m_db->transact([&](Tx& tx) { return storage::holdings(tx, eth::to_lower_hex(m_alice), chain_id); });
+  ASSERT_EQ(held.size(), 1u);
+  EXPECT_EQ(held[0].kind, "erc721");
+  // The replay applies every log again, once.
+  apply(Pipeline::erc20, 9, {erc20(m_token, Address{}, m_alice, 100, 2, 0), erc20(m_token, m_alice, m_bob, 30, 8, 0)});
+  EXPECT_EQ(balance(m_token, m_alice), std::optional<std::string>("70"));
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, ChainServiceTest, ::testing::Values(Dialect::sqlite, Dialect::postgres),
                          [](const auto& p) { return std::string(gh::store::to_string(p.param)); });
 

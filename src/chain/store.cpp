@@ -349,6 +349,42 @@ std::int64_t undo_journal_above(Tx& tx, std::uint64_t chain_id, std::uint64_t bl
   return static_cast<std::int64_t>(rows.size());
 }
 
+void clear_pipeline(Tx& tx, std::uint64_t chain_id, Pipeline pipeline) {
+  const char* table = nullptr;
+  switch (pipeline) {
+    case Pipeline::erc20:
+      table = "chain_erc20_balances";
+      break;
+    case Pipeline::erc721:
+      table = "chain_erc721_owners";
+      break;
+    case Pipeline::erc1155:
+      table = "chain_erc1155_balances";
+      break;
+    case Pipeline::staking:
+      table = "chain_stakes";
+      break;
+    case Pipeline::multisend:
+    case Pipeline::uniswap_v2:
+      break;
+  }
+  if (table != nullptr) tx.exec(std::string("DELETE FROM ") + table + " WHERE chain_id = $1", {i64(chain_id)});
+  const std::string name = to_string(pipeline);
+  tx.exec("DELETE FROM chain_journal WHERE chain_id = $1 AND pipeline = $2", {i64(chain_id), name});
+  tx.exec("DELETE FROM chain_logs WHERE chain_id = $1 AND pipeline = $2", {i64(chain_id), name});
+}
+
+std::optional<std::uint64_t> oldest_journaled_block(Tx& tx, std::uint64_t chain_id) {
+  auto row = tx.query_one("SELECT min(block_number) FROM chain_blocks WHERE chain_id = $1", {i64(chain_id)});
+  if (!row || row->is_null(0)) return std::nullopt;
+  return u64(row->get_int(0));
+}
+
+bool window_pruned(Tx& tx, std::uint64_t chain_id, std::uint64_t start_block) {
+  auto oldest = oldest_journaled_block(tx, chain_id);
+  return oldest && *oldest > start_block;
+}
+
 std::vector<Holding> holdings(Tx& tx, const std::string& address, std::optional<std::uint64_t> chain_id) {
   std::vector<Holding> out;
   const Value chain = chain_id ? i64(*chain_id) : std::int64_t{-1};

@@ -118,6 +118,13 @@ void journal(Tx& tx, std::uint64_t chain_id, std::uint64_t block, Pipeline pipel
 /// deletes those entries. Returns the number undone.
 std::int64_t undo_journal_above(Tx& tx, std::uint64_t chain_id, std::uint64_t block, std::optional<Pipeline> pipeline);
 
+/// Deletes a pipeline's projection rows, journal and applied logs on a chain (full rebuild).
+void clear_pipeline(Tx& tx, std::uint64_t chain_id, Pipeline pipeline);
+/// The lowest block whose changes the journal still holds (the window's start), if any.
+std::optional<std::uint64_t> oldest_journaled_block(Tx& tx, std::uint64_t chain_id);
+/// True once anything below the window was pruned (the journal no longer reaches the start).
+bool window_pruned(Tx& tx, std::uint64_t chain_id, std::uint64_t start_block);
+
 /// One holding of an account.
 struct Holding {
   std::uint64_t chain_id = 0;
