@@ -12,10 +12,10 @@
 
 #include "app/contexts.hpp"
 #include "app/version.hpp"
-#include "chain/service.hpp"
 #include "app/wiring.hpp"
 #include "auth/service.hpp"
 #include "bus/bus.hpp"
+#include "chain/service.hpp"
 #include "core/blocking_pool.hpp"
 #include "core/io_runtime.hpp"
 #include "core/log.hpp"
@@ -128,11 +128,12 @@ int run_indexer_reindex(const Settings& settings, std::uint64_t chain_id, const 
   SystemClock clock;
   const auto now = unix_millis(clock.now());
   std::uint64_t start_block = 0;
-  if (auto it = settings.chain_start_blocks.find(chain_id); it != settings.chain_start_blocks.end()) start_block = it->second;
+  if (auto it = settings.chain_start_blocks.find(chain_id); it != settings.chain_start_blocks.end())
+    start_block = it->second;
   std::optional<chain::Pipeline> only;
   if (!pipeline.empty()) only = chain::parse_pipeline(pipeline);
-  const auto outcome = db->transact(
-      [&](store::Tx& tx) { return chain::reindex(tx, chain_id, only, from, start_block, now); });
+  const auto outcome =
+      db->transact([&](store::Tx& tx) { return chain::reindex(tx, chain_id, only, from, start_block, now); });
   if (outcome.rebuilt) {
     std::printf("cleared %s of chain %llu; the indexer replays from block %lld\n",
                 pipeline.empty() ? "every pipeline" : pipeline.c_str(), static_cast<unsigned long long>(chain_id),
@@ -196,7 +197,8 @@ int run_server(const Settings& settings) {
   for (const auto& [chain_id, url] : settings.chains) {
     rpc::RpcClientSettings rpc_settings;
     rpc_settings.endpoints = {url};
-    if (auto urls = settings.chain_urls.find(chain_id); urls != settings.chain_urls.end()) rpc_settings.endpoints = urls->second;
+    if (auto urls = settings.chain_urls.find(chain_id); urls != settings.chain_urls.end())
+      rpc_settings.endpoints = urls->second;
     state.chains.emplace(chain_id, std::make_unique<rpc::RpcClient>(io.executor(), rpc_settings));
   }
 

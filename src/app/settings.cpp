@@ -442,13 +442,15 @@ Result<Command> parse_command_line(int argc, const char* const* argv, const std:
       apikey->add_subcommand("list", "list every key (id, name, scopes, created, revoked)")->fallthrough();
   auto* indexer = cli.add_subcommand("indexer", "chain indexer operations")->fallthrough()->require_subcommand(1);
   auto* indexer_status =
-      indexer->add_subcommand("status", "per chain and pipeline: checkpoint, head, lag, logs applied, reorgs, last error")
+      indexer
+          ->add_subcommand("status", "per chain and pipeline: checkpoint, head, lag, logs applied, reorgs, last error")
           ->fallthrough();
   std::uint64_t reindex_chain = 0;
   std::string reindex_pipeline;
   std::uint64_t reindex_from = 0;
   auto* indexer_reindex =
-      indexer->add_subcommand("reindex", "revert the projections above a block and replay it (the server keeps serving)")
+      indexer
+          ->add_subcommand("reindex", "revert the projections above a block and replay it (the server keeps serving)")
           ->fallthrough();
   indexer_reindex->add_option("--chain-id", reindex_chain, "the chain")->required();
   indexer_reindex->add_option("--pipeline", reindex_pipeline, "one pipeline (default: all)");

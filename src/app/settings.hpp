@@ -59,8 +59,8 @@ struct Settings {
 
   // The chain indexer (src/chain).
   std::map<std::uint64_t, std::vector<std::string>> chain_urls;  ///< every --chain URL of a chain, failover order
-  std::map<std::uint64_t, std::uint64_t> chain_confirmations;     ///< --chain-confirmations ID=N
-  std::map<std::uint64_t, std::uint64_t> chain_start_blocks;      ///< --chain-start-block ID=N
+  std::map<std::uint64_t, std::uint64_t> chain_confirmations;    ///< --chain-confirmations ID=N
+  std::map<std::uint64_t, std::uint64_t> chain_start_blocks;     ///< --chain-start-block ID=N
   /// --chain-contract ID:PIPELINE:ADDRESS: emitters a pipeline follows (none listed: every emitter).
   std::vector<std::tuple<std::uint64_t, std::string, std::string>> chain_contracts;
   std::string alchemy_signing_key;  ///< secret; from GATEHOUSE_ALCHEMY_SIGNING_KEY or the file

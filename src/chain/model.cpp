@@ -281,12 +281,17 @@ const char* to_string(Projection projection) noexcept {
       return "erc1155_balance";
     case Projection::stake:
       return "stake";
+    case Projection::pair_tokens:
+      return "pair_tokens";
+    case Projection::pair_reserves:
+      return "pair_reserves";
   }
   return "unknown";
 }
 
 std::optional<Projection> parse_projection(std::string_view name) noexcept {
-  for (auto p : {Projection::erc20_balance, Projection::erc721_owner, Projection::erc1155_balance, Projection::stake}) {
+  for (auto p : {Projection::erc20_balance, Projection::erc721_owner, Projection::erc1155_balance, Projection::stake,
+                 Projection::pair_tokens, Projection::pair_reserves}) {
     if (name == to_string(p)) return p;
   }
   return std::nullopt;
@@ -315,6 +320,12 @@ std::vector<ProjectionChange> projection_changes(const DecodedLog& log) {
       if (!is_zero(e1155->to))
         out.push_back({Projection::erc1155_balance, contract, id, hex(e1155->to), ChangeOp::add, amount.to_dec()});
     }
+  } else if (const auto* created = std::get_if<PairCreated>(&log.body)) {
+    out.push_back({Projection::pair_tokens, hex(created->pair), "", "", ChangeOp::set,
+                   contract + "," + hex(created->token0) + "," + hex(created->token1)});
+  } else if (const auto* sync = std::get_if<PairSync>(&log.body)) {
+    out.push_back({Projection::pair_reserves, contract, "", "", ChangeOp::set,
+                   sync->reserve0.to_dec() + "," + sync->reserve1.to_dec()});
   } else if (const auto* s = std::get_if<StakeChange>(&log.body)) {
     out.push_back({Projection::stake, contract, hex(s->user), "", ChangeOp::set, s->total.to_dec()});
   }
@@ -323,7 +334,8 @@ std::vector<ProjectionChange> projection_changes(const DecodedLog& log) {
 
 Result<std::optional<std::string>> apply_change(const ProjectionChange& change,
                                                 const std::optional<std::string>& current) {
-  if (change.projection == Projection::erc721_owner) {
+  if (change.projection == Projection::erc721_owner || change.projection == Projection::pair_tokens ||
+      change.projection == Projection::pair_reserves) {
     if (change.value.empty()) return std::optional<std::string>();
     return std::optional<std::string>(change.value);
   }

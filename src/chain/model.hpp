@@ -102,7 +102,7 @@ struct DecodedLog {
 Result<std::optional<DecodedLog>> decode_log(Pipeline pipeline, const rpc::Log& log);
 
 /// The projections the indexer maintains.
-enum class Projection { erc20_balance, erc721_owner, erc1155_balance, stake };
+enum class Projection { erc20_balance, erc721_owner, erc1155_balance, stake, pair_tokens, pair_reserves };
 
 /// "erc20_balance", ... (stored in the change journal).
 const char* to_string(Projection projection) noexcept;
@@ -113,8 +113,9 @@ enum class ChangeOp { add, sub, set };
 
 /// One change to one projection row. Keys are lowercase hex (addresses) or decimal (token ids):
 /// erc20_balance (contract, holder), erc721_owner (contract, token id), erc1155_balance
-/// (contract, token id, holder), stake (contract, staker). `value` is a decimal amount, or for
-/// erc721_owner the owner's lowercase address ("" removes the row: burnt).
+/// (contract, token id, holder), stake (contract, staker), pair_tokens and pair_reserves (the
+/// pair). `value` is a decimal amount; for erc721_owner the owner's lowercase address ("" removes
+/// the row: burnt); for pair_tokens "factory,token0,token1"; for pair_reserves "reserve0,reserve1".
 struct ProjectionChange {
   Projection projection = Projection::erc20_balance;
   std::string contract;

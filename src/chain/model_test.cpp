@@ -157,6 +157,10 @@ TEST(ChainModel, UniswapEventsDecode) {
   auto s = decode_log(Pipeline::uniswap_v2, sync);
   ASSERT_TRUE(s && *s);
   EXPECT_EQ(std::get<PairSync>((*s)->body).reserve1, U256(9));
+  auto reserves = projection_changes(**s);
+  ASSERT_EQ(reserves.size(), 1u);
+  EXPECT_EQ(reserves[0].projection, Projection::pair_reserves);
+  EXPECT_EQ(reserves[0].value, "8,9");
   EXPECT_EQ(event_topic(**s), "chain.sync");
 
   auto multi =

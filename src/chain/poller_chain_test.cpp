@@ -216,6 +216,17 @@ class PollerChainTest : public ::testing::TestWithParam<Dialect> {
             << "ERC-1155 id " << id << " of " << eth::to_checksum(holder);
       }
     }
+    for (const auto& pair : m_demo->pairs) {
+      auto reserves = run(devchain::call_view(*m_client, pair.address, "getReserves()", {}, "uint112,uint112,uint32"));
+      ASSERT_TRUE(reserves);
+      const auto r0 = std::get<eth::AbiInt>((*reserves)[0].data).magnitude.to_dec();
+      const auto r1 = std::get<eth::AbiInt>((*reserves)[1].data).magnitude.to_dec();
+      EXPECT_EQ(projected(Projection::pair_reserves, pair.address, ""), r0 + "," + r1) << pair.name;
+      EXPECT_EQ(projected(Projection::pair_tokens, pair.address, ""), eth::to_lower_hex(m_demo->uniswap_factory) + "," +
+                                                                          eth::to_lower_hex(pair.token0) + "," +
+                                                                          eth::to_lower_hex(pair.token1))
+          << pair.name;
+    }
     for (const auto& holder : m_holders) {
       auto onchain =
           run(devchain::call_uint(*m_client, m_demo->staking, "stakedOf(address)", {AbiValue::address(holder)}));

@@ -59,14 +59,27 @@ ProjectionSql sql_of(Projection p) {
       return {"chain_erc1155_balances", "token_id", "holder", "amount"};
     case Projection::stake:
       return {"chain_stakes", "staker", nullptr, "amount"};
+    case Projection::pair_tokens:
+      return {"chain_v2_pair_tokens", nullptr, nullptr, "tokens"};
+    case Projection::pair_reserves:
+      return {"chain_v2_pair_reserves", nullptr, nullptr, "reserves"};
   }
   return {"", "", nullptr, ""};
 }
 
 std::string key_where(const ProjectionSql& s) {
-  std::string w = std::string("chain_id = $1 AND contract = $2 AND ") + s.key1 + " = $3";
+  std::string w = "chain_id = $1 AND contract = $2";
+  if (s.key1 != nullptr) w += std::string(" AND ") + s.key1 + " = $3";
   if (s.key2 != nullptr) w += std::string(" AND ") + s.key2 + " = $4";
   return w;
+}
+
+// The key parameters of a projection row: chain, contract, then its own keys.
+std::vector<Value> key_params(const ProjectionSql& s, std::uint64_t chain_id, const ProjectionChange& key) {
+  std::vector<Value> params{i64(chain_id), key.contract};
+  if (s.key1 != nullptr) params.emplace_back(key.key1);
+  if (s.key2 != nullptr) params.emplace_back(key.key2);
+  return params;
 }
 
 // Filters on a pipeline when one is given: ($N = '' OR pipeline = $N).
@@ -286,13 +299,8 @@ void delete_logs_above(Tx& tx, std::uint64_t chain_id, std::uint64_t block, std:
 
 std::optional<std::string> read_projection(Tx& tx, std::uint64_t chain_id, const ProjectionChange& key) {
   const auto s = sql_of(key.projection);
-  const std::string sql = std::string("SELECT ") + s.value + " FROM " + s.table + " WHERE " + key_where(s);
-  std::optional<Row> row;
-  if (s.key2 != nullptr) {
-    row = tx.query_one(sql, {i64(chain_id), key.contract, key.key1, key.key2});
-  } else {
-    row = tx.query_one(sql, {i64(chain_id), key.contract, key.key1});
-  }
+  const auto params = key_params(s, chain_id, key);
+  auto row = tx.query_one(std::string("SELECT ") + s.value + " FROM " + s.table + " WHERE " + key_where(s), params);
   if (!row) return std::nullopt;
   return row->get_text(0);
 }
@@ -300,26 +308,21 @@ std::optional<std::string> read_projection(Tx& tx, std::uint64_t chain_id, const
 void write_projection(Tx& tx, std::uint64_t chain_id, const ProjectionChange& key,
                       const std::optional<std::string>& value) {
   const auto s = sql_of(key.projection);
+  auto params = key_params(s, chain_id, key);
   if (!value) {
-    const std::string sql = std::string("DELETE FROM ") + s.table + " WHERE " + key_where(s);
-    if (s.key2 != nullptr) {
-      tx.exec(sql, {i64(chain_id), key.contract, key.key1, key.key2});
-    } else {
-      tx.exec(sql, {i64(chain_id), key.contract, key.key1});
-    }
+    tx.exec(std::string("DELETE FROM ") + s.table + " WHERE " + key_where(s), params);
     return;
   }
-  if (s.key2 != nullptr) {
-    tx.exec(std::string("INSERT INTO ") + s.table + " (chain_id, contract, " + s.key1 + ", " + s.key2 + ", " + s.value +
-                ") VALUES ($1, $2, $3, $4, $5) ON CONFLICT (chain_id, contract, " + s.key1 + ", " + s.key2 +
-                ") DO UPDATE SET " + s.value + " = $5",
-            {i64(chain_id), key.contract, key.key1, key.key2, *value});
-  } else {
-    tx.exec(std::string("INSERT INTO ") + s.table + " (chain_id, contract, " + s.key1 + ", " + s.value +
-                ") VALUES ($1, $2, $3, $4) ON CONFLICT (chain_id, contract, " + s.key1 + ") DO UPDATE SET " + s.value +
-                " = $4",
-            {i64(chain_id), key.contract, key.key1, *value});
-  }
+  std::string columns = "chain_id, contract";
+  if (s.key1 != nullptr) columns += std::string(", ") + s.key1;
+  if (s.key2 != nullptr) columns += std::string(", ") + s.key2;
+  params.emplace_back(*value);
+  std::string placeholders;
+  for (std::size_t i = 1; i <= params.size(); ++i) placeholders += (i > 1 ? ", $" : "$") + std::to_string(i);
+  const std::string value_param = "$" + std::to_string(params.size());
+  tx.exec(std::string("INSERT INTO ") + s.table + " (" + columns + ", " + s.value + ") VALUES (" + placeholders +
+              ") ON CONFLICT (" + columns + ") DO UPDATE SET " + s.value + " = " + value_param,
+          params);
 }
 
 void journal(Tx& tx, std::uint64_t chain_id, std::uint64_t block, Pipeline pipeline, const ProjectionChange& key,
@@ -364,8 +367,11 @@ void clear_pipeline(Tx& tx, std::uint64_t chain_id, Pipeline pipeline) {
     case Pipeline::staking:
       table = "chain_stakes";
       break;
-    case Pipeline::multisend:
     case Pipeline::uniswap_v2:
+      tx.exec("DELETE FROM chain_v2_pair_tokens WHERE chain_id = $1", {i64(chain_id)});
+      table = "chain_v2_pair_reserves";
+      break;
+    case Pipeline::multisend:
       break;
   }
   if (table != nullptr) tx.exec(std::string("DELETE FROM ") + table + " WHERE chain_id = $1", {i64(chain_id)});
