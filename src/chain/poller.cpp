@@ -365,6 +365,7 @@ struct Poller::State : std::enable_shared_from_this<Poller::State> {
   Task<void> run(std::shared_ptr<State> self) {
     while (!stopping.load()) {
       bool wait = true;
+      in_round.store(true);
       try {
         auto r = co_await round();
         if (!r) {
@@ -376,6 +377,7 @@ struct Poller::State : std::enable_shared_from_this<Poller::State> {
       } catch (const std::exception& e) {
         log::error("indexer round failed", {{"chain", std::to_string(settings.chain_id)}, {"error", e.what()}});
       }
+      in_round.store(false);
       if (stopping.load()) break;
       if (wait && !woken.exchange(false)) {
         timer.expires_after(settings.poll_interval);
@@ -401,6 +403,7 @@ struct Poller::State : std::enable_shared_from_this<Poller::State> {
   std::atomic<bool> stopping{false};
   std::atomic<bool> woken{false};
   std::atomic<bool> running{false};
+  std::atomic<bool> in_round{false};  ///< a round uses the client and the database right now
 };
 
 Poller::Poller(Executor executor, rpc::RpcClient& client, gh::store::Database& db, BlockingPool& pool,
@@ -408,11 +411,12 @@ Poller::Poller(Executor executor, rpc::RpcClient& client, gh::store::Database& d
     : m_state(std::make_shared<State>(std::move(executor), client, db, pool, clock, registry, std::move(settings))) {}
 
 Poller::~Poller() {
-  // Bounded: the I/O threads may already be gone, and then the loop never resumes.
+  // Only a round in progress uses what the poller borrows (client, database, pool); a loop
+  // parked on its timer holds nothing but its own state. Bounded: the I/O threads may be gone.
   m_state->stopping.store(true);
   wake();
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
-  while (m_state->running.load() && std::chrono::steady_clock::now() < deadline) {
+  while (m_state->in_round.load() && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
 }
