@@ -3,6 +3,8 @@
 #include "app/test_hooks_module.hpp"
 #include "auth/module.hpp"
 #include "bus/migrations.hpp"
+#include "chain/module.hpp"
+#include "eth/address.hpp"
 
 namespace gh::app {
 namespace {
@@ -31,11 +33,32 @@ auth::AuthModuleSettings auth_settings(const Settings& s) {
   return m;
 }
 
+chain::ChainModuleSettings chain_settings(const Settings& s) {
+  chain::ChainModuleSettings m;
+  m.run_indexer = s.has(Role::indexer);
+  m.alchemy_signing_key = s.alchemy_signing_key;
+  for (const auto& chain : s.chains) {
+    chain::ChainIndexSettings c;
+    c.chain_id = chain.first;
+    // A local dev chain has no reorgs worth waiting for; a public one does.
+    c.confirmations = chain.first == 31337 ? 0 : 12;
+    if (auto it = s.chain_confirmations.find(chain.first); it != s.chain_confirmations.end())
+      c.confirmations = it->second;
+    if (auto it = s.chain_start_blocks.find(chain.first); it != s.chain_start_blocks.end()) c.start_block = it->second;
+    for (const auto& [id, pipeline, address] : s.chain_contracts) {
+      if (id == chain.first) c.contracts[*chain::parse_pipeline(pipeline)].push_back(*eth::parse_address(address));
+    }
+    m.chains.emplace(chain.first, std::move(c));
+  }
+  return m;
+}
+
 }  // namespace
 
 std::vector<context::ContextModule> context_modules(const Settings& settings) {
   std::vector<context::ContextModule> modules;
   modules.push_back(auth::make_module(auth_settings(settings)));
+  modules.push_back(chain::make_module(chain_settings(settings)));
   if (settings.test_hooks) modules.push_back(test_hooks_module());
   return modules;
 }

@@ -27,6 +27,11 @@ int main(int argc, char** argv) {
     if (command->name == "apikey-create") {
       return gh::app::run_apikey_create(command->settings, command->apikey_name, command->apikey_scopes);
     }
+    if (command->name == "indexer-status") return gh::app::run_indexer_status(command->settings);
+    if (command->name == "indexer-reindex") {
+      return gh::app::run_indexer_reindex(command->settings, command->indexer_chain, command->indexer_pipeline,
+                                          command->indexer_from);
+    }
     if (command->name == "apikey-list") return gh::app::run_apikey_list(command->settings);
     if (command->name == "apikey-revoke") return gh::app::run_apikey_revoke(command->settings, command->apikey_id);
     return gh::app::run_server(command->settings);

@@ -15,6 +15,7 @@
 #include "app/wiring.hpp"
 #include "auth/service.hpp"
 #include "bus/bus.hpp"
+#include "chain/service.hpp"
 #include "core/blocking_pool.hpp"
 #include "core/io_runtime.hpp"
 #include "core/log.hpp"
@@ -100,6 +101,51 @@ int run_apikey_list(const Settings& settings) {
   return 0;
 }
 
+int run_indexer_status(const Settings& settings) {
+  int exit_code = 0;
+  auto db = open_for_command(settings, exit_code);
+  if (!db) return exit_code;
+  std::printf("%-10s  %-11s  %12s  %12s  %10s  %8s  %12s  %6s  %s\n", "CHAIN", "PIPELINE", "CHECKPOINT", "HEAD",
+              "LAG_BLOCKS", "LAG_S", "LOGS_APPLIED", "REORGS", "LAST_ERROR");
+  for (const auto& c : chain::ChainService::read_status(*db)) {
+    for (const auto& p : c.pipelines) {
+      const std::string lag_s = p.lag_seconds ? std::to_string(*p.lag_seconds) : "-";
+      std::printf("%-10llu  %-11s  %12lld  %12llu  %10lld  %8s  %12lld  %6lld  %s\n",
+                  static_cast<unsigned long long>(c.chain_id), p.pipeline.c_str(), static_cast<long long>(p.checkpoint),
+                  static_cast<unsigned long long>(c.head), static_cast<long long>(p.lag_blocks), lag_s.c_str(),
+                  static_cast<long long>(p.logs_applied), static_cast<long long>(c.reorgs),
+                  p.last_error ? p.last_error->c_str() : "-");
+    }
+  }
+  return 0;
+}
+
+int run_indexer_reindex(const Settings& settings, std::uint64_t chain_id, const std::string& pipeline,
+                        std::uint64_t from) {
+  int exit_code = 0;
+  auto db = open_for_command(settings, exit_code);
+  if (!db) return exit_code;
+  SystemClock clock;
+  const auto now = unix_millis(clock.now());
+  std::uint64_t start_block = 0;
+  if (auto it = settings.chain_start_blocks.find(chain_id); it != settings.chain_start_blocks.end())
+    start_block = it->second;
+  std::optional<chain::Pipeline> only;
+  if (!pipeline.empty()) only = chain::parse_pipeline(pipeline);
+  const auto outcome =
+      db->transact([&](store::Tx& tx) { return chain::reindex(tx, chain_id, only, from, start_block, now); });
+  if (outcome.rebuilt) {
+    std::printf("cleared %s of chain %llu; the indexer replays from block %lld\n",
+                pipeline.empty() ? "every pipeline" : pipeline.c_str(), static_cast<unsigned long long>(chain_id),
+                static_cast<long long>(outcome.replay_from));
+  } else {
+    std::printf("reverted %lld logs of chain %llu; the indexer replays from block %lld\n",
+                static_cast<long long>(outcome.reverted), static_cast<unsigned long long>(chain_id),
+                static_cast<long long>(outcome.replay_from));
+  }
+  return 0;
+}
+
 int run_apikey_revoke(const Settings& settings, const std::string& id) {
   int exit_code = 0;
   auto db = open_for_command(settings, exit_code);
@@ -151,6 +197,8 @@ int run_server(const Settings& settings) {
   for (const auto& [chain_id, url] : settings.chains) {
     rpc::RpcClientSettings rpc_settings;
     rpc_settings.endpoints = {url};
+    if (auto urls = settings.chain_urls.find(chain_id); urls != settings.chain_urls.end())
+      rpc_settings.endpoints = urls->second;
     state.chains.emplace(chain_id, std::make_unique<rpc::RpcClient>(io.executor(), rpc_settings));
   }
 

@@ -19,6 +19,13 @@ int run_apikey_create(const Settings& settings, const std::string& name, const s
 /// `gatehouse apikey list`: one line per key on stdout; returns the exit code.
 int run_apikey_list(const Settings& settings);
 
+/// `gatehouse indexer status`: the figures of GET /v1/indexer/status, as a table on stdout.
+int run_indexer_status(const Settings& settings);
+/// `gatehouse indexer reindex`: reverts a chain's projections (one pipeline's, or all) above
+/// `from - 1`; the indexer replays from there.
+int run_indexer_reindex(const Settings& settings, std::uint64_t chain_id, const std::string& pipeline,
+                        std::uint64_t from);
+
 /// `gatehouse apikey revoke ID`: revokes a key (refused from the next request on); exit code 2
 /// when there is no such key or it is already revoked.
 int run_apikey_revoke(const Settings& settings, const std::string& id);

@@ -11,7 +11,9 @@
 #include <toml++/toml.h>
 #include <CLI/CLI.hpp>
 
+#include "chain/model.hpp"
 #include "core/log.hpp"
+#include "eth/address.hpp"
 
 extern char** environ;
 
@@ -138,6 +140,7 @@ Result<void> set_database(Settings& s, const std::string& v) {
 
 Result<void> set_chains(Settings& s, const std::vector<std::string>& values) {
   s.chains.clear();
+  s.chain_urls.clear();
   for (const auto& raw : values) {
     for (const auto& v : split_list(raw)) {
       const auto eq = v.find('=');
@@ -148,7 +151,49 @@ Result<void> set_chains(Settings& s, const std::vector<std::string>& values) {
       if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0) {
         return invalid("chain", v, "the RPC URL must be http:// or https://");
       }
-      s.chains[*id] = url;
+      // The first URL of a chain is preferred; repeating the id adds failover endpoints.
+      if (s.chains.count(*id) == 0) s.chains[*id] = url;
+      s.chain_urls[*id].push_back(url);
+    }
+  }
+  return ok();
+}
+
+// ID=N pairs of the chain indexer's per-chain settings.
+Setter chain_numbers(const std::string& name, std::map<std::uint64_t, std::uint64_t> Settings::*field) {
+  return [name, field](Settings& s, const std::vector<std::string>& values) -> Result<void> {
+    (s.*field).clear();
+    for (const auto& raw : values) {
+      for (const auto& v : split_list(raw)) {
+        const auto eq = v.find('=');
+        if (eq == std::string::npos) return invalid(name, v, "expected ID=N");
+        auto id = parse_uint(name, v.substr(0, eq), 1, (1ULL << 53));
+        if (!id) return id.error();
+        auto n = parse_uint(name, v.substr(eq + 1), 0, (1ULL << 53));
+        if (!n) return n.error();
+        (s.*field)[*id] = *n;
+      }
+    }
+    return ok();
+  };
+}
+
+Result<void> set_chain_contracts(Settings& s, const std::vector<std::string>& values) {
+  s.chain_contracts.clear();
+  for (const auto& raw : values) {
+    for (const auto& v : split_list(raw)) {
+      const auto first = v.find(':');
+      const auto second = first == std::string::npos ? first : v.find(':', first + 1);
+      if (second == std::string::npos) return invalid("chain-contract", v, "expected ID:PIPELINE:ADDRESS");
+      auto id = parse_uint("chain-contract", v.substr(0, first), 1, (1ULL << 53));
+      if (!id) return id.error();
+      const auto pipeline = v.substr(first + 1, second - first - 1);
+      if (!chain::parse_pipeline(pipeline)) {
+        return invalid("chain-contract", v, "pipelines: erc20, erc721, erc1155, staking, multisend, uniswap_v2");
+      }
+      const auto address = v.substr(second + 1);
+      if (!eth::parse_address(address)) return invalid("chain-contract", v, "not an address");
+      s.chain_contracts.emplace_back(*id, pipeline, address);
     }
   }
   return ok();
@@ -193,7 +238,19 @@ std::vector<Option> options() {
          s.redis = v;
          return ok();
        })},
-      {"chain", "ID=RPC_URL of a chain to serve (repeatable)", true, false, set_chains},
+      {"chain", "ID=RPC_URL of a chain to serve (repeatable; the same ID again adds a failover URL)", true, false,
+       set_chains},
+      {"chain-confirmations", "ID=N: blocks the indexer stays behind a chain's head (default 12; 0 for 31337)", true,
+       false, chain_numbers("chain-confirmations", &Settings::chain_confirmations)},
+      {"chain-start-block", "ID=N: first block the indexer reads on a chain (default 0)", true, false,
+       chain_numbers("chain-start-block", &Settings::chain_start_blocks)},
+      {"chain-contract", "ID:PIPELINE:ADDRESS: a contract an indexer pipeline follows (repeatable)", true, false,
+       set_chain_contracts},
+      {"alchemy-signing-key", "signing key of the Alchemy webhooks (secret: prefer the environment)", false, false,
+       scalar([](Settings& s, const std::string& v) -> Result<void> {
+         s.alchemy_signing_key = v;
+         return ok();
+       })},
       {"log-level", "debug, info, warn, error or off", false, false,
        scalar([](Settings& s, const std::string& v) -> Result<void> {
          log::Level level{};
@@ -383,6 +440,21 @@ Result<Command> parse_command_line(int argc, const char* const* argv, const std:
       ->take_all();
   auto* apikey_list =
       apikey->add_subcommand("list", "list every key (id, name, scopes, created, revoked)")->fallthrough();
+  auto* indexer = cli.add_subcommand("indexer", "chain indexer operations")->fallthrough()->require_subcommand(1);
+  auto* indexer_status =
+      indexer
+          ->add_subcommand("status", "per chain and pipeline: checkpoint, head, lag, logs applied, reorgs, last error")
+          ->fallthrough();
+  std::uint64_t reindex_chain = 0;
+  std::string reindex_pipeline;
+  std::uint64_t reindex_from = 0;
+  auto* indexer_reindex =
+      indexer
+          ->add_subcommand("reindex", "revert the projections above a block and replay it (the server keeps serving)")
+          ->fallthrough();
+  indexer_reindex->add_option("--chain-id", reindex_chain, "the chain")->required();
+  indexer_reindex->add_option("--pipeline", reindex_pipeline, "one pipeline (default: all)");
+  indexer_reindex->add_option("--from", reindex_from, "first block replayed")->required();
   std::string command_apikey_id;
   auto* apikey_revoke =
       apikey->add_subcommand("revoke", "revoke a key; it is refused from the next request on")->fallthrough();
@@ -414,6 +486,16 @@ Result<Command> parse_command_line(int argc, const char* const* argv, const std:
     command.name = "apikey-create";
     command.apikey_name = command_apikey_name;
     command.apikey_scopes = command_apikey_scopes;
+  } else if (indexer_status->parsed()) {
+    command.name = "indexer-status";
+  } else if (indexer_reindex->parsed()) {
+    if (!reindex_pipeline.empty() && !chain::parse_pipeline(reindex_pipeline)) {
+      return bad_input("bad_command_line", "--pipeline: one of erc20, erc721, erc1155, staking, multisend, uniswap_v2");
+    }
+    command.name = "indexer-reindex";
+    command.indexer_chain = reindex_chain;
+    command.indexer_pipeline = reindex_pipeline;
+    command.indexer_from = reindex_from;
   } else if (apikey_list->parsed()) {
     command.name = "apikey-list";
   } else if (apikey_revoke->parsed()) {

@@ -9,6 +9,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "app/dev_chain_command.hpp"
@@ -56,6 +57,14 @@ struct Settings {
   double key_fetch_burst_per_target = 20.0;
   std::vector<std::string> siwe_http_domains;  ///< dev domains whose SIWE URI may use plain http
 
+  // The chain indexer (src/chain).
+  std::map<std::uint64_t, std::vector<std::string>> chain_urls;  ///< every --chain URL of a chain, failover order
+  std::map<std::uint64_t, std::uint64_t> chain_confirmations;    ///< --chain-confirmations ID=N
+  std::map<std::uint64_t, std::uint64_t> chain_start_blocks;     ///< --chain-start-block ID=N
+  /// --chain-contract ID:PIPELINE:ADDRESS: emitters a pipeline follows (none listed: every emitter).
+  std::vector<std::tuple<std::uint64_t, std::string, std::string>> chain_contracts;
+  std::string alchemy_signing_key;  ///< secret; from GATEHOUSE_ALCHEMY_SIGNING_KEY or the file
+
   /// The database URL actually used.
   std::string database_url() const;
   /// True when this process runs the role.
@@ -71,6 +80,9 @@ struct Command {
   std::vector<std::string> apikey_scopes;  ///< apikey create --scope (repeatable)
   std::string apikey_id;                   ///< apikey revoke ID
   DevChainOptions dev_chain;               ///< flags of "dev-chain"
+  std::uint64_t indexer_chain = 0;         ///< indexer reindex --chain-id
+  std::string indexer_pipeline;            ///< indexer reindex --pipeline (empty: every pipeline)
+  std::uint64_t indexer_from = 0;          ///< indexer reindex --from
 };
 
 /// Parses argv and the environment into a command; the error message is one line for exit 2.

@@ -1,0 +1,215 @@
+// The pure rules of the indexer: decoding each event family, telling the two Transfers apart,
+// the projection changes of each event, and how a change combines with a stored value.
+#include <gtest/gtest.h>
+
+#include "chain/model.hpp"
+#include "eth/abi.hpp"
+#include "eth/hex.hpp"
+#include "eth/keccak.hpp"
+
+namespace gh::chain {
+namespace {
+
+using eth::Address;
+using eth::Hash32;
+using eth::U256;
+
+Address addr(std::uint8_t last) {
+  Address a;
+  a.bytes[19] = last;
+  a.bytes[0] = 0xab;
+  return a;
+}
+
+Hash32 topic_of(const Address& a) {
+  Hash32 h;
+  std::copy(a.bytes.begin(), a.bytes.end(), h.bytes.begin() + 12);
+  return h;
+}
+
+Hash32 topic_of(const U256& v) {
+  return v.to_be_bytes();
+}
+
+Hash32 sig(std::string_view text) {
+  return eth::keccak256(text);
+}
+
+eth::Bytes encode(std::string_view types, const eth::AbiValues& values) {
+  std::vector<eth::AbiType> parsed;
+  std::size_t start = 0;
+  while (true) {
+    auto comma = types.find(',', start);
+    parsed.push_back(
+        eth::parse_abi_type(types.substr(start, comma == std::string_view::npos ? comma : comma - start)).value());
+    if (comma == std::string_view::npos) break;
+    start = comma + 1;
+  }
+  return eth::abi_encode(parsed, values).value();
+}
+
+rpc::Log make_log(std::vector<Hash32> topics, eth::Bytes data) {
+  rpc::Log l;
+  l.address = addr(0x77);
+  l.topics = std::move(topics);
+  l.data = std::move(data);
+  l.block_number = 12;
+  l.block_hash.bytes[0] = 1;
+  l.log_index = 3;
+  return l;
+}
+
+TEST(ChainModel, Erc20TransferDecodesAndMovesBalances) {
+  auto log = make_log({sig("Transfer(address,address,uint256)"), topic_of(addr(1)), topic_of(addr(2))},
+                      encode("uint256", {eth::AbiValue::uint(500)}));
+  auto d = decode_log(Pipeline::erc20, log);
+  ASSERT_TRUE(d && *d);
+  const auto& t = std::get<Erc20Transfer>((*d)->body);
+  EXPECT_EQ(t.from, addr(1));
+  EXPECT_EQ(t.to, addr(2));
+  EXPECT_EQ(t.amount, U256(500));
+  // The same log is not the ERC-721 pipeline's.
+  auto other = decode_log(Pipeline::erc721, log);
+  ASSERT_TRUE(other);
+  EXPECT_FALSE(*other);
+
+  auto changes = projection_changes(**d);
+  ASSERT_EQ(changes.size(), 2u);
+  EXPECT_EQ(changes[0].op, ChangeOp::sub);
+  EXPECT_EQ(changes[0].key1, eth::to_lower_hex(addr(1)));
+  EXPECT_EQ(changes[1].op, ChangeOp::add);
+  EXPECT_EQ(changes[1].value, "500");
+  EXPECT_EQ(event_topic(**d), "chain.transfer");
+  EXPECT_NE(event_payload(1, **d).find("\"amount\":\"500\""), std::string::npos);
+}
+
+TEST(ChainModel, MintsAndBurnsLeaveTheZeroAddressOut) {
+  auto mint = make_log({sig("Transfer(address,address,uint256)"), topic_of(Address{}), topic_of(addr(2))},
+                       encode("uint256", {eth::AbiValue::uint(7)}));
+  auto d = decode_log(Pipeline::erc20, mint);
+  ASSERT_TRUE(d && *d);
+  auto changes = projection_changes(**d);
+  ASSERT_EQ(changes.size(), 1u);
+  EXPECT_EQ(changes[0].op, ChangeOp::add);
+}
+
+TEST(ChainModel, Erc721TransferSetsTheOwnerAndBurnRemovesIt) {
+  auto log = make_log(
+      {sig("Transfer(address,address,uint256)"), topic_of(addr(1)), topic_of(addr(2)), topic_of(U256(42))}, {});
+  EXPECT_FALSE(*decode_log(Pipeline::erc20, log));
+  auto d = decode_log(Pipeline::erc721, log);
+  ASSERT_TRUE(d && *d);
+  auto changes = projection_changes(**d);
+  ASSERT_EQ(changes.size(), 1u);
+  EXPECT_EQ(changes[0].key1, "42");
+  EXPECT_EQ(changes[0].value, eth::to_lower_hex(addr(2)));
+
+  auto burn = make_log(
+      {sig("Transfer(address,address,uint256)"), topic_of(addr(2)), topic_of(Address{}), topic_of(U256(42))}, {});
+  auto b = decode_log(Pipeline::erc721, burn);
+  ASSERT_TRUE(b && *b);
+  auto next = apply_change(projection_changes(**b)[0], eth::to_lower_hex(addr(2)));
+  ASSERT_TRUE(next);
+  EXPECT_FALSE(*next);
+}
+
+TEST(ChainModel, Erc1155BatchDecodesPairwise) {
+  auto log = make_log(
+      {sig("TransferBatch(address,address,address,uint256[],uint256[])"), topic_of(addr(9)), topic_of(addr(1)),
+       topic_of(addr(2))},
+      encode("uint256[],uint256[]", {eth::AbiValue::list({eth::AbiValue::uint(1), eth::AbiValue::uint(2)}),
+                                     eth::AbiValue::list({eth::AbiValue::uint(10), eth::AbiValue::uint(20)})}));
+  auto d = decode_log(Pipeline::erc1155, log);
+  ASSERT_TRUE(d && *d);
+  auto changes = projection_changes(**d);
+  ASSERT_EQ(changes.size(), 4u);
+  EXPECT_EQ(changes[2].key1, "2");
+  EXPECT_EQ(changes[2].key2, eth::to_lower_hex(addr(1)));
+  EXPECT_EQ(changes[2].value, "20");
+}
+
+TEST(ChainModel, StakeEventsSetTheTotal) {
+  auto log = make_log({sig("Unstaked(address,uint256,uint256)"), topic_of(addr(4))},
+                      encode("uint256,uint256", {eth::AbiValue::uint(5), eth::AbiValue::uint(95)}));
+  auto d = decode_log(Pipeline::staking, log);
+  ASSERT_TRUE(d && *d);
+  EXPECT_FALSE(std::get<StakeChange>((*d)->body).staked);
+  auto changes = projection_changes(**d);
+  ASSERT_EQ(changes.size(), 1u);
+  EXPECT_EQ(changes[0].op, ChangeOp::set);
+  EXPECT_EQ(changes[0].value, "95");
+  EXPECT_EQ(event_topic(**d), "chain.stake");
+}
+
+TEST(ChainModel, UniswapEventsDecode) {
+  auto swap = make_log(
+      {sig("Swap(address,uint256,uint256,uint256,uint256,address)"), topic_of(addr(1)), topic_of(addr(2))},
+      encode("uint256,uint256,uint256,uint256",
+             {eth::AbiValue::uint(1), eth::AbiValue::uint(0), eth::AbiValue::uint(0), eth::AbiValue::uint(3)}));
+  auto d = decode_log(Pipeline::uniswap_v2, swap);
+  ASSERT_TRUE(d && *d);
+  EXPECT_EQ(std::get<PairSwap>((*d)->body).amount1_out, U256(3));
+  EXPECT_EQ(event_topic(**d), "chain.swap");
+  EXPECT_TRUE(projection_changes(**d).empty());
+
+  auto sync = make_log({sig("Sync(uint112,uint112)")},
+                       encode("uint112,uint112", {eth::AbiValue::uint(8), eth::AbiValue::uint(9)}));
+  auto s = decode_log(Pipeline::uniswap_v2, sync);
+  ASSERT_TRUE(s && *s);
+  EXPECT_EQ(std::get<PairSync>((*s)->body).reserve1, U256(9));
+  auto reserves = projection_changes(**s);
+  ASSERT_EQ(reserves.size(), 1u);
+  EXPECT_EQ(reserves[0].projection, Projection::pair_reserves);
+  EXPECT_EQ(reserves[0].value, "8,9");
+  EXPECT_EQ(event_topic(**s), "chain.sync");
+
+  auto multi =
+      make_log({sig("MultiSent(address,address,uint256,uint256,string)"), topic_of(addr(1)), topic_of(addr(2))},
+               encode("uint256,uint256,string",
+                      {eth::AbiValue::uint(2), eth::AbiValue::uint(30), eth::AbiValue::string("welcome")}));
+  auto m = decode_log(Pipeline::multisend, multi);
+  ASSERT_TRUE(m && *m);
+  EXPECT_EQ(std::get<MultiSent>((*m)->body).message, "welcome");
+  EXPECT_EQ(event_topic(**m), "chain.multisend");
+}
+
+TEST(ChainModel, MalformedLogsAreErrorsNotSilence) {
+  // A Transfer with 3 topics but 31 bytes of data.
+  auto bad =
+      make_log({sig("Transfer(address,address,uint256)"), topic_of(addr(1)), topic_of(addr(2))}, eth::Bytes(31, 0));
+  auto d = decode_log(Pipeline::erc20, bad);
+  ASSERT_FALSE(d);
+  EXPECT_EQ(d.error().code, "log_undecodable");
+  // An address topic with high bytes set.
+  Hash32 dirty = topic_of(addr(1));
+  dirty.bytes[0] = 1;
+  auto bad2 = make_log({sig("Staked(address,uint256,uint256)"), dirty},
+                       encode("uint256,uint256", {eth::AbiValue::uint(1), eth::AbiValue::uint(1)}));
+  EXPECT_FALSE(decode_log(Pipeline::staking, bad2));
+  // Truncated Sync data.
+  auto bad3 = make_log({sig("Sync(uint112,uint112)")}, eth::Bytes(40, 0));
+  EXPECT_FALSE(decode_log(Pipeline::uniswap_v2, bad3));
+}
+
+TEST(ChainModel, ChangesCombineWithStoredValues) {
+  ProjectionChange add{Projection::erc20_balance, "c", "h", "", ChangeOp::add, "5"};
+  EXPECT_EQ(*apply_change(add, std::nullopt), std::optional<std::string>("5"));
+  EXPECT_EQ(*apply_change(add, std::string("10")), std::optional<std::string>("15"));
+  ProjectionChange sub{Projection::erc20_balance, "c", "h", "", ChangeOp::sub, "10"};
+  EXPECT_EQ(*apply_change(sub, std::string("10")), std::optional<std::string>());  // zero removes the row
+  EXPECT_EQ(*apply_change(sub, std::string("3")), std::optional<std::string>());   // saturates
+  ProjectionChange big{Projection::erc20_balance, "c", "h", "", ChangeOp::add, U256::max().to_dec()};
+  auto overflow = apply_change(big, std::string("1"));
+  ASSERT_FALSE(overflow);
+  EXPECT_EQ(overflow.error().code, "amount_overflow");
+  EXPECT_FALSE(apply_change(add, std::string("x1")));
+}
+
+TEST(ChainModel, PipelineNamesRoundTrip) {
+  for (auto p : all_pipelines) EXPECT_EQ(parse_pipeline(to_string(p)), p);
+  EXPECT_FALSE(parse_pipeline("erc777"));
+  EXPECT_EQ(pipeline_topics(Pipeline::uniswap_v2).size(), 5u);
+}
+
+}  // namespace
+}  // namespace gh::chain

@@ -1,0 +1,454 @@
+#include "chain/poller.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <set>
+#include <thread>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json/array.hpp>
+
+#include "chain/service.hpp"
+#include "chain/store.hpp"
+#include "core/log.hpp"
+#include "rpc/rpc_client.hpp"
+
+namespace gh::chain {
+namespace {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+using gh::store::Tx;
+using SteadyTime = std::chrono::steady_clock::time_point;
+
+storage::StoredBlock stored(const rpc::BlockHeader& h) {
+  return storage::StoredBlock{h.number, hash_hex(h.hash), hash_hex(h.parent_hash), h.timestamp};
+}
+
+std::int64_t millis(SystemTime t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+
+}  // namespace
+
+struct Poller::State : std::enable_shared_from_this<Poller::State> {
+  struct PipelineState {
+    unsigned failures = 0;
+    SteadyTime retry_at{};
+    std::uint64_t span = 0;
+    metrics::Counter* applied = nullptr;
+    metrics::Counter* errors = nullptr;
+    metrics::Gauge* lag = nullptr;
+  };
+
+  State(Executor ex, rpc::RpcClient& c, gh::store::Database& d, BlockingPool& p, const Clock& clk,
+        metrics::Registry& reg, ChainIndexSettings s)
+      : strand(asio::make_strand(ex)), timer(strand), client(c), db(d), pool(p), clock(clk), settings(std::move(s)) {
+    settings.window = std::max<std::uint64_t>(settings.window, 64);
+    settings.initial_span = std::max<std::uint64_t>(settings.initial_span, 1);
+    settings.max_span = std::max(settings.max_span, settings.initial_span);
+    const std::string chain = std::to_string(settings.chain_id);
+    reorgs = &reg.counter("gatehouse_chain_reorgs_total", "Reorgs detected by the indexer.", {"chain"}).with({chain});
+    rpc_errors = &reg.counter("gatehouse_chain_rpc_errors_total", "Failed JSON-RPC calls of the indexer.", {"chain"})
+                      .with({chain});
+    head_gauge =
+        &reg.gauge("gatehouse_chain_head_block", "The chain head the indexer last saw.", {"chain"}).with({chain});
+    for (auto p2 : settings.pipelines) {
+      PipelineState ps;
+      ps.span = settings.initial_span;
+      const std::vector<std::string> labels{chain, to_string(p2)};
+      ps.applied =
+          &reg.counter("gatehouse_chain_logs_applied_total", "Logs applied to the projections.", {"chain", "pipeline"})
+               .with(labels);
+      ps.errors = &reg.counter("gatehouse_chain_pipeline_errors_total",
+                               "Failed rounds of a pipeline (RPC or decoding).", {"chain", "pipeline"})
+                       .with(labels);
+      ps.lag = &reg.gauge("gatehouse_chain_lag_blocks", "Blocks between the head and a pipeline's checkpoint.",
+                          {"chain", "pipeline"})
+                    .with(labels);
+      pipes.emplace(p2, ps);
+    }
+  }
+
+  template <class F>
+  Task<std::invoke_result_t<F&, Tx&>> in_tx(F f, bool read_only = false) {
+    using R = std::invoke_result_t<F&, Tx&>;
+    if constexpr (std::is_void_v<R>) {
+      co_await pool.run([this, fn = std::move(f)]() mutable { db.transact(fn); });
+    } else {
+      auto out = co_await pool.run([this, fn = std::move(f), read_only]() mutable {
+        if (read_only) return db.read(fn);
+        return db.transact(fn);
+      });
+      co_return out;
+    }
+  }
+
+  std::int64_t now_ms() const { return millis(clock.now()); }
+
+  /// Headers of `numbers` from the node (nullopt: the node has no such block).
+  Task<Result<std::vector<std::optional<rpc::BlockHeader>>>> fetch_headers(std::vector<std::uint64_t> numbers) {
+    std::vector<rpc::RpcCall> calls;
+    for (auto n : numbers) {
+      json::array params;
+      params.emplace_back(rpc::to_quantity(n));
+      params.emplace_back(false);
+      calls.push_back(rpc::RpcCall{"eth_getBlockByNumber", std::move(params)});
+    }
+    auto answers = co_await client.call_batch(std::move(calls));
+    if (!answers) {
+      rpc_errors->inc();
+      co_return answers.error().to_error();
+    }
+    std::vector<std::optional<rpc::BlockHeader>> out;
+    for (const auto& a : *answers) {
+      if (!a) {
+        rpc_errors->inc();
+        co_return a.error().to_error();
+      }
+      if (a->is_null()) {
+        out.emplace_back();
+        continue;
+      }
+      auto header = rpc::parse_block_header(*a);
+      if (!header) co_return header.error();
+      out.emplace_back(std::move(*header));
+    }
+    co_return out;
+  }
+
+  void fail(Pipeline p, PipelineState& ps, const std::string& why, RoundReport& report) {
+    ++ps.failures;
+    ps.errors->inc();
+    auto delay = settings.backoff_initial;
+    for (unsigned i = 1; i < ps.failures && delay < settings.backoff_max; ++i) delay *= 2;
+    delay = std::min(delay, settings.backoff_max);
+    ps.retry_at = std::chrono::steady_clock::now() + delay;
+    report.errors.push_back(std::string(to_string(p)) + ": " + why);
+    log::warn("indexer pipeline failed; backing off", {{"chain", std::to_string(settings.chain_id)},
+                                                       {"pipeline", to_string(p)},
+                                                       {"error", why},
+                                                       {"retry_in_ms", std::to_string(delay.count())}});
+  }
+
+  /// Finds the common ancestor of our window and the node's chain and reverts everything above.
+  Task<Result<void>> handle_reorg(RoundReport& report) {
+    const auto chain_id = settings.chain_id;
+    auto window = co_await in_tx([chain_id](Tx& tx) { return storage::blocks_from(tx, chain_id, 0); }, true);
+    if (window.empty()) co_return ok();
+    std::vector<std::uint64_t> numbers;
+    for (const auto& b : window) numbers.push_back(b.number);
+    auto node = co_await fetch_headers(std::move(numbers));
+    if (!node) co_return node.error();
+    std::optional<std::uint64_t> ancestor;
+    for (std::size_t i = window.size(); i-- > 0;) {
+      const auto& h = (*node)[i];
+      if (h && hash_hex(h->hash) == window[i].hash) {
+        ancestor = window[i].number;
+        break;
+      }
+    }
+    if (!ancestor) {
+      if (window.front().number == 0) {
+        co_return make_error(ErrorKind::internal, "chain_mismatch",
+                             "the node's genesis differs from the indexed chain");
+      }
+      log::error("reorg deeper than the block window; reverting the whole window",
+                 {{"chain", std::to_string(chain_id)}, {"window_from", std::to_string(window.front().number)}});
+      ancestor = window.front().number - 1;
+    }
+    const std::uint64_t keep = *ancestor;
+    const auto now = now_ms();
+    const auto reverted =
+        co_await in_tx([chain_id, keep, now](Tx& tx) { return revert_above(tx, chain_id, keep, true, now); });
+    reorgs->inc();
+    report.reorg = true;
+    report.reverted += reverted;
+    log::warn("reorg: reverted the orphaned blocks", {{"chain", std::to_string(chain_id)},
+                                                      {"ancestor", std::to_string(keep)},
+                                                      {"logs_reverted", std::to_string(reverted)}});
+    co_return ok();
+  }
+
+  /// Brings the header window up to `target`. False when the node's chain moved under us (the
+  /// next round's reorg check will see it).
+  Task<Result<bool>> sync_headers(std::uint64_t head, std::uint64_t target) {
+    const auto chain_id = settings.chain_id;
+    auto top = co_await in_tx([chain_id](Tx& tx) { return storage::top_block(tx, chain_id); }, true);
+    std::uint64_t from = settings.start_block;
+    if (target + 1 > settings.window) from = std::max(from, target + 1 - settings.window);
+    if (top) from = std::max(from, top->number + 1);
+    std::vector<storage::StoredBlock> fresh;
+    if (from <= target) {
+      std::vector<std::uint64_t> numbers;
+      for (auto n = from; n <= target; ++n) numbers.push_back(n);
+      auto headers = co_await fetch_headers(std::move(numbers));
+      if (!headers) co_return headers.error();
+      std::optional<std::string> previous;
+      if (top && top->number + 1 == from) previous = top->hash;
+      for (const auto& h : *headers) {
+        if (!h) co_return false;
+        if (previous && hash_hex(h->parent_hash) != *previous) co_return false;
+        previous = hash_hex(h->hash);
+        fresh.push_back(stored(*h));
+      }
+    }
+    const std::uint64_t head_time = fresh.empty() ? (top ? top->time : 0) : fresh.back().time;
+    const std::uint64_t prune = target + 1 > settings.window ? target + 1 - settings.window : 0;
+    const auto now = now_ms();
+    co_await in_tx([chain_id, &fresh, head, head_time, prune, now](Tx& tx) {
+      storage::put_blocks(tx, chain_id, fresh);
+      storage::set_head(tx, chain_id, head, head_time, now);
+      if (prune > 0) storage::prune_below(tx, chain_id, prune);
+    });
+    co_return true;
+  }
+
+  Task<Result<RoundReport>> round() {
+    RoundReport report;
+    const auto chain_id = settings.chain_id;
+    auto head = co_await client.block_number();
+    if (!head) {
+      rpc_errors->inc();
+      co_return head.error().to_error();
+    }
+    report.head = *head;
+    head_gauge->set(static_cast<double>(*head));
+    if (*head < settings.confirmations) {
+      report.caught_up = true;
+      co_return report;
+    }
+    const std::uint64_t target = *head - settings.confirmations;
+    report.target = target;
+
+    // Reorg check: is our newest stored header still the node's block at that height?
+    auto top = co_await in_tx([chain_id](Tx& tx) { return storage::top_block(tx, chain_id); }, true);
+    if (top) {
+      std::vector<std::uint64_t> one{top->number};
+      auto fetched = co_await fetch_headers(std::move(one));
+      if (!fetched) co_return fetched.error();
+      const auto& h = (*fetched)[0];
+      if (!h || hash_hex(h->hash) != top->hash) {
+        auto handled = co_await handle_reorg(report);
+        if (!handled) co_return handled.error();
+      }
+    }
+    auto synced = co_await sync_headers(*head, target);
+    if (!synced) co_return synced.error();
+    if (!*synced) co_return report;  // the chain moved while we read it: go again
+
+    auto window = co_await in_tx([chain_id](Tx& tx) { return storage::blocks_from(tx, chain_id, 0); }, true);
+    std::map<std::uint64_t, std::string> canonical;
+    for (const auto& b : window) canonical.emplace(b.number, b.hash);
+    const std::uint64_t window_from = window.empty() ? target + 1 : window.front().number;
+
+    bool caught_up = true;
+    for (auto& entry : pipes) {
+      const Pipeline p = entry.first;
+      PipelineState& ps = entry.second;
+      if (ps.failures > 0 && std::chrono::steady_clock::now() < ps.retry_at) continue;
+      const auto start = settings.start_block;
+      const auto now = now_ms();
+      auto row = co_await in_tx(
+          [chain_id, p, start, now](Tx& tx) { return storage::ensure_pipeline(tx, chain_id, p, start, now); });
+      const std::int64_t checkpoint = row.checkpoint;
+      ps.lag->set(static_cast<double>(static_cast<std::int64_t>(*head) - checkpoint));
+      if (checkpoint >= static_cast<std::int64_t>(target)) continue;
+      const std::uint64_t from = static_cast<std::uint64_t>(checkpoint + 1);
+      const std::uint64_t to = std::min(target, from + ps.span - 1);
+
+      rpc::LogFilter filter;
+      filter.from_block = rpc::BlockRef(from);
+      filter.to_block = rpc::BlockRef(to);
+      if (auto it = settings.contracts.find(p); it != settings.contracts.end()) filter.addresses = it->second;
+      filter.topics.emplace_back(pipeline_topics(p));
+      const auto asked = std::chrono::steady_clock::now();
+      auto logs = co_await client.get_logs(std::move(filter));
+      const auto took = std::chrono::steady_clock::now() - asked;
+      if (!logs) {
+        rpc_errors->inc();
+        ps.span = std::max<std::uint64_t>(1, ps.span / 2);
+        const auto why = logs.error().to_error().message;
+        co_await record_error(p, why);
+        fail(p, ps, why, report);
+        caught_up = false;
+        continue;
+      }
+      // Webhook logs of the range join those of eth_getLogs once their block is canonical.
+      std::vector<rpc::Log> merged = *logs;
+      auto pending = co_await in_tx(
+          [chain_id, from, to](Tx& tx) { return storage::pending_in_range(tx, chain_id, from, to); }, true);
+      if (!pending.empty()) {
+        std::set<std::pair<std::string, std::uint64_t>> seen;
+        for (const auto& l : merged) seen.emplace(hash_hex(l.block_hash), l.log_index);
+        const auto contracts = settings.contracts.find(p);
+        for (auto& l : pending) {
+          auto it = canonical.find(l.block_number);
+          if (l.block_number < window_from || it == canonical.end() || it->second != hash_hex(l.block_hash)) continue;
+          if (contracts != settings.contracts.end() &&
+              std::find(contracts->second.begin(), contracts->second.end(), l.address) == contracts->second.end()) {
+            continue;
+          }
+          if (!seen.emplace(hash_hex(l.block_hash), l.log_index).second) continue;
+          merged.push_back(std::move(l));
+        }
+        std::sort(merged.begin(), merged.end(), [](const rpc::Log& a, const rpc::Log& b) {
+          return a.block_number != b.block_number ? a.block_number < b.block_number : a.log_index < b.log_index;
+        });
+      }
+      std::vector<DecodedLog> decoded;
+      bool stale = false;
+      std::optional<Error> bad;
+      for (const auto& l : merged) {
+        if (l.removed) continue;
+        if (l.block_number >= window_from) {
+          auto it = canonical.find(l.block_number);
+          if (it == canonical.end() || it->second != hash_hex(l.block_hash)) {
+            stale = true;
+            break;
+          }
+        }
+        auto d = decode_log(p, l);
+        if (!d) {
+          bad = d.error();
+          break;
+        }
+        if (*d) decoded.push_back(std::move(**d));
+      }
+      if (stale) {
+        caught_up = false;  // logs of a block we no longer hold canonical: a reorg under way
+        continue;
+      }
+      if (bad) {
+        co_await record_error(p, bad->message);
+        fail(p, ps, bad->message, report);
+        caught_up = false;
+        continue;
+      }
+      const auto end = static_cast<std::int64_t>(to);
+      const auto begin = static_cast<std::int64_t>(from);
+      // An error Result rolls the whole range back.
+      auto applied = co_await in_tx([chain_id, p, begin, end, &decoded, now](Tx& tx) {
+        return apply_range(tx, chain_id, p, begin, end, decoded, now);
+      });
+      if (!applied) {
+        const auto why = applied.error().message;
+        co_await record_error(p, why);
+        fail(p, ps, why, report);
+        caught_up = false;
+        continue;
+      }
+      const ApplyOutcome outcome = *applied;
+      ps.failures = 0;
+      ps.applied->inc(static_cast<double>(outcome.applied));
+      ps.lag->set(static_cast<double>(static_cast<std::int64_t>(*head) - outcome.checkpoint));
+      report.applied += outcome.applied;
+      if (took < settings.fast_answer) ps.span = std::min(settings.max_span, ps.span * 2);
+      if (to < target) caught_up = false;
+    }
+    report.caught_up = caught_up && report.errors.empty();
+    co_return report;
+  }
+
+  Task<void> record_error(Pipeline p, std::string why) {
+    const auto chain_id = settings.chain_id;
+    const auto now = now_ms();
+    co_await in_tx([chain_id, p, &why, now](Tx& tx) { storage::record_pipeline_error(tx, chain_id, p, why, now); });
+  }
+
+  Task<void> run(std::shared_ptr<State> self) {
+    while (!stopping.load()) {
+      bool wait = true;
+      in_round.store(true);
+      try {
+        auto r = co_await round();
+        if (!r) {
+          log::warn("indexer round failed",
+                    {{"chain", std::to_string(settings.chain_id)}, {"error", r.error().message}});
+        } else {
+          wait = r->caught_up;
+        }
+      } catch (const std::exception& e) {
+        log::error("indexer round failed", {{"chain", std::to_string(settings.chain_id)}, {"error", e.what()}});
+      }
+      in_round.store(false);
+      if (stopping.load()) break;
+      if (wait && !woken.exchange(false)) {
+        timer.expires_after(settings.poll_interval);
+        co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+        woken.store(false);
+      }
+    }
+    running.store(false);
+    (void)self;
+  }
+
+  asio::strand<Executor> strand;
+  asio::steady_timer timer;
+  rpc::RpcClient& client;
+  gh::store::Database& db;
+  BlockingPool& pool;
+  const Clock& clock;
+  ChainIndexSettings settings;
+  std::map<Pipeline, PipelineState> pipes;
+  metrics::Counter* reorgs = nullptr;
+  metrics::Counter* rpc_errors = nullptr;
+  metrics::Gauge* head_gauge = nullptr;
+  std::atomic<bool> stopping{false};
+  std::atomic<bool> woken{false};
+  std::atomic<bool> running{false};
+  std::atomic<bool> in_round{false};  ///< a round uses the client and the database right now
+};
+
+Poller::Poller(Executor executor, rpc::RpcClient& client, gh::store::Database& db, BlockingPool& pool,
+               const Clock& clock, metrics::Registry& registry, ChainIndexSettings settings)
+    : m_state(std::make_shared<State>(std::move(executor), client, db, pool, clock, registry, std::move(settings))) {}
+
+Poller::~Poller() {
+  // Only a round in progress uses what the poller borrows (client, database, pool); a loop
+  // parked on its timer holds nothing but its own state. Bounded: the I/O threads may be gone.
+  m_state->stopping.store(true);
+  wake();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  while (m_state->in_round.load() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
+Task<Result<RoundReport>> Poller::poll_once() {
+  auto state = m_state;
+  auto r = co_await state->round();
+  co_return r;
+}
+
+void Poller::start() {
+  if (m_state->running.exchange(true)) return;
+  asio::co_spawn(m_state->strand, m_state->run(m_state), asio::detached);
+}
+
+void Poller::wake() {
+  m_state->woken.store(true);
+  auto state = m_state;
+  asio::post(state->strand, [state] { state->timer.cancel(); });
+}
+
+void Poller::stop() {
+  if (m_state->stopping.exchange(true)) return;
+  wake();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (m_state->running.load() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
+const ChainIndexSettings& Poller::settings() const noexcept {
+  return m_state->settings;
+}
+
+}  // namespace gh::chain

@@ -1,0 +1,108 @@
+#pragma once
+// The chain context's use cases: apply a pipeline's logs for a block range in one transaction
+// (applied-log record, projection changes with their journal, one outbox event per log, the
+// checkpoint), revert everything above a block after a reorg (chain.reverted per log), and the
+// reads behind the holdings and status endpoints.
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "chain/model.hpp"
+#include "chain/store.hpp"
+#include "core/blocking_pool.hpp"
+#include "core/clock.hpp"
+#include "core/result.hpp"
+#include "core/task.hpp"
+#include "store/database.hpp"
+
+namespace gh::chain {
+
+/// What one apply did.
+struct ApplyOutcome {
+  std::int64_t applied = 0;     ///< logs applied now
+  std::int64_t duplicates = 0;  ///< logs already applied (skipped)
+  std::int64_t checkpoint = -1;
+};
+
+/// Applies `logs` (decoded for `pipeline`, in chain order, all within [range_start, range_end])
+/// and moves the pipeline's checkpoint to `range_end`, in the caller's transaction. Logs at or
+/// below the checkpoint and logs already applied change nothing. When the checkpoint is below
+/// range_start - 1 (a reindex rewound it meanwhile) nothing is applied: the range would leave a
+/// gap. Errors only on projection arithmetic ("amount_overflow"); the transaction then rolls back.
+Result<ApplyOutcome> apply_range(gh::store::Tx& tx, std::uint64_t chain_id, Pipeline pipeline, std::int64_t range_start,
+                                 std::int64_t range_end, const std::vector<DecodedLog>& logs, std::int64_t now_ms);
+
+/// Undoes every projection change and applied log above `block` (of every pipeline), publishes
+/// chain.reverted for each such log, lowers checkpoints to `block` and forgets the headers above
+/// it; counts a reorg when `count_as_reorg`. Returns the number of logs reverted.
+std::int64_t revert_above(gh::store::Tx& tx, std::uint64_t chain_id, std::uint64_t block, bool count_as_reorg,
+                          std::int64_t now_ms);
+
+/// The same for one pipeline (reindex): its logs, journal and checkpoint only.
+std::int64_t revert_pipeline_above(gh::store::Tx& tx, std::uint64_t chain_id, Pipeline pipeline, std::uint64_t block,
+                                   std::int64_t now_ms);
+
+/// What a reindex did.
+struct ReindexOutcome {
+  bool rebuilt = false;       ///< true: projections cleared and replayed from the start block
+  std::int64_t reverted = 0;  ///< logs reverted through the journal (when not rebuilt)
+  std::int64_t replay_from = 0;
+};
+
+/// `gatehouse indexer reindex`: makes the poller replay `pipeline` (or every pipeline) from
+/// `from`. Within the block window the journal reverts exactly the changes above from - 1; below
+/// it (changes already pruned from the journal) the pipeline's projections are cleared and
+/// replayed from `start_block`. The server keeps serving: an in-flight range that would leave a
+/// gap is not applied (see apply_range).
+ReindexOutcome reindex(gh::store::Tx& tx, std::uint64_t chain_id, std::optional<Pipeline> pipeline, std::uint64_t from,
+                       std::uint64_t start_block, std::int64_t now_ms);
+
+/// One pipeline's figures for /v1/indexer/status.
+struct PipelineStatus {
+  std::string pipeline;
+  std::int64_t checkpoint = -1;
+  std::int64_t lag_blocks = 0;
+  std::optional<std::int64_t> lag_seconds;  ///< when the checkpoint block's time is known
+  std::int64_t logs_applied = 0;
+  std::optional<std::string> last_error;
+  std::int64_t error_count = 0;
+};
+
+/// One chain's figures.
+struct ChainStatus {
+  std::uint64_t chain_id = 0;
+  std::uint64_t head = 0;
+  std::int64_t reorgs = 0;
+  std::int64_t updated_ms = 0;
+  std::vector<PipelineStatus> pipelines;
+};
+
+/// Reads and writes of the chain context, on the blocking pool.
+class ChainService {
+ public:
+  ChainService(gh::store::Database& db, BlockingPool& pool, const Clock& clock)
+      : m_db(db), m_pool(pool), m_clock(clock) {}
+
+  /// What `address` holds (ERC-20, ERC-721, ERC-1155, staked), on one chain or all.
+  Task<Result<std::vector<storage::Holding>>> holdings(eth::Address address, std::optional<std::uint64_t> chain_id);
+  /// Per chain and pipeline: checkpoint, head, lag, errors, logs applied, reorgs.
+  Task<Result<std::vector<ChainStatus>>> status();
+  /// Keeps webhook logs until the poller applies them with their block (canonical and
+  /// confirmed); returns how many were new. A log seen before changes nothing.
+  Task<Result<std::int64_t>> ingest(std::uint64_t chain_id, std::vector<rpc::Log> logs);
+  /// The same, blocking (for `gatehouse indexer status`).
+  static std::vector<ChainStatus> read_status(gh::store::Database& db);
+
+  gh::store::Database& database() noexcept { return m_db; }
+  BlockingPool& pool() noexcept { return m_pool; }
+  const Clock& clock() const noexcept { return m_clock; }
+
+ private:
+  gh::store::Database& m_db;
+  BlockingPool& m_pool;
+  const Clock& m_clock;
+};
+
+}  // namespace gh::chain

@@ -1,0 +1,241 @@
+// The apply and revert path on both backends: a log applies once whoever delivers it, each
+// applied log publishes one event in the same transaction, every projection change is undone
+// by a revert (chain.reverted per log), and one pipeline's checkpoint moves alone.
+#include <gtest/gtest.h>
+
+#include <boost/json/parse.hpp>
+
+#include "bus/bus.hpp"
+#include "bus/migrations.hpp"
+#include "chain/migrations.hpp"
+#include "chain/service.hpp"
+#include "eth/abi.hpp"
+#include "eth/keccak.hpp"
+#include "store/testing/fresh_database.hpp"
+
+namespace gh::chain {
+namespace {
+
+using eth::Address;
+using eth::Hash32;
+using eth::U256;
+using gh::store::Dialect;
+using gh::store::Tx;
+
+constexpr std::uint64_t chain_id = 31337;
+
+Address addr(std::uint8_t last) {
+  Address a;
+  a.bytes[19] = last;
+  a.bytes[0] = 0xcd;
+  return a;
+}
+
+Hash32 word(const Address& a) {
+  Hash32 h;
+  std::copy(a.bytes.begin(), a.bytes.end(), h.bytes.begin() + 12);
+  return h;
+}
+
+Hash32 block_hash(std::uint64_t number, std::uint8_t fork) {
+  Hash32 h;
+  h.bytes[0] = fork;
+  h.bytes[31] = static_cast<std::uint8_t>(number);
+  return h;
+}
+
+DecodedLog erc20(const Address& token, const Address& from, const Address& to, std::uint64_t amount,
+                 std::uint64_t block, std::uint64_t index, std::uint8_t fork = 1) {
+  rpc::Log l;
+  l.address = token;
+  l.topics = {eth::keccak256(std::string_view("Transfer(address,address,uint256)")), word(from), word(to)};
+  l.data = eth::to_bytes(U256(amount).to_be_bytes().view());
+  l.block_number = block;
+  l.block_hash = block_hash(block, fork);
+  l.log_index = index;
+  return decode_log(Pipeline::erc20, l).value().value();
+}
+
+DecodedLog erc721(const Address& token, const Address& from, const Address& to, std::uint64_t id, std::uint64_t block,
+                  std::uint64_t index, std::uint8_t fork = 1) {
+  rpc::Log l;
+  l.address = token;
+  l.topics = {eth::keccak256(std::string_view("Transfer(address,address,uint256)")), word(from), word(to),
+              U256(id).to_be_bytes()};
+  l.block_number = block;
+  l.block_hash = block_hash(block, fork);
+  l.log_index = index;
+  return decode_log(Pipeline::erc721, l).value().value();
+}
+
+class ChainServiceTest : public ::testing::TestWithParam<Dialect> {
+ protected:
+  void SetUp() override {
+    GH_REQUIRE_DATABASE(m_fresh);
+    m_db = m_fresh.open();
+    m_db->migrate(std::vector<gh::store::MigrationSet>{bus::migrations(), chain::migrations()});
+  }
+
+  ApplyOutcome apply(Pipeline p, std::int64_t end, const std::vector<DecodedLog>& logs) {
+    return m_db->transact([&](Tx& tx) {
+      auto r = apply_range(tx, chain_id, p, 0, end, logs, 1);
+      if (!r) throw std::runtime_error(r.error().message);
+      return *r;
+    });
+  }
+
+  std::optional<std::string> balance(const Address& token, const Address& holder) {
+    return m_db->transact([&](Tx& tx) {
+      ProjectionChange key{
+          Projection::erc20_balance, eth::to_lower_hex(token), eth::to_lower_hex(holder), "", ChangeOp::set, ""};
+      return storage::read_projection(tx, chain_id, key);
+    });
+  }
+
+  std::vector<bus::Event> events() {
+    return m_db->transact([](Tx& tx) { return bus::read_outbox(tx, 0, 1000); });
+  }
+
+  store::testing::FreshDatabase m_fresh{GetParam(), "chain"};
+  std::unique_ptr<gh::store::Database> m_db;
+  Address m_token = addr(0x10);
+  Address m_nft = addr(0x11);
+  Address m_alice = addr(1), m_bob = addr(2), m_carol = addr(3);
+};
+
+TEST_P(ChainServiceTest, AppliesEachLogOnceAndPublishesOneEventPerLog) {
+  const std::vector<DecodedLog> logs{erc20(m_token, Address{}, m_alice, 1000, 1, 0),
+                                     erc20(m_token, m_alice, m_bob, 300, 2, 0)};
+  auto first = apply(Pipeline::erc20, 2, logs);
+  EXPECT_EQ(first.applied, 2);
+  EXPECT_EQ(balance(m_token, m_alice), std::optional<std::string>("700"));
+  EXPECT_EQ(balance(m_token, m_bob), std::optional<std::string>("300"));
+
+  // The same logs again (a second collector, a replayed range): nothing changes.
+  auto again = apply(Pipeline::erc20, 2, logs);
+  EXPECT_EQ(again.applied, 0);
+  EXPECT_EQ(again.duplicates, 2);
+  EXPECT_EQ(balance(m_token, m_alice), std::optional<std::string>("700"));
+
+  const auto published = events();
+  ASSERT_EQ(published.size(), 2u);
+  EXPECT_EQ(published[0].topic, "chain.transfer");
+  const auto payload = boost::json::parse(published[1].payload).as_object();
+  EXPECT_EQ(payload.at("amount").as_string(), "300");
+  EXPECT_EQ(payload.at("standard").as_string(), "erc20");
+  EXPECT_EQ(payload.at("from").as_string(), eth::to_checksum(m_alice));
+}
+
+TEST_P(ChainServiceTest, AFailedApplyLeavesNothingBehind) {
+  apply(Pipeline::erc20, 1, {erc20(m_token, Address{}, m_alice, 5, 1, 0)});
+  // A balance that would overflow: the whole range rolls back, the checkpoint stays.
+  rpc::Log l = erc20(m_token, Address{}, m_alice, 1, 2, 0).log;
+  l.data = eth::to_bytes(U256::max().to_be_bytes().view());
+  const auto overflow = decode_log(Pipeline::erc20, l).value().value();
+  EXPECT_THROW(apply(Pipeline::erc20, 2, {erc20(m_token, Address{}, m_bob, 9, 2, 1), overflow}), std::runtime_error);
+  EXPECT_EQ(balance(m_token, m_bob), std::nullopt);
+  EXPECT_EQ(events().size(), 1u);
+  const auto row = m_db->transact([](Tx& tx) { return storage::pipeline_row(tx, chain_id, Pipeline::erc20); });
+  ASSERT_TRUE(row);
+  EXPECT_EQ(row->checkpoint, 1);
+}
+
+TEST_P(ChainServiceTest, RevertUndoesEveryChangeAboveTheBlockAndAnnouncesIt) {
+  apply(Pipeline::erc20, 3,
+        {erc20(m_token, Address{}, m_alice, 1000, 1, 0), erc20(m_token, m_alice, m_bob, 100, 2, 0),
+         erc20(m_token, m_bob, m_carol, 40, 3, 0), erc20(m_token, m_alice, m_carol, 900, 3, 1)});
+  apply(Pipeline::erc721, 3, {erc721(m_nft, Address{}, m_alice, 7, 1, 1), erc721(m_nft, m_alice, m_bob, 7, 3, 2)});
+  EXPECT_EQ(balance(m_token, m_alice), std::nullopt);  // spent entirely
+  EXPECT_EQ(balance(m_token, m_carol), std::optional<std::string>("940"));
+
+  const auto reverted = m_db->transact([](Tx& tx) { return revert_above(tx, chain_id, 1, true, 2); });
+  EXPECT_EQ(reverted, 4);
+  EXPECT_EQ(balance(m_token, m_alice), std::optional<std::string>("1000"));
+  EXPECT_EQ(balance(m_token, m_bob), std::nullopt);
+  EXPECT_EQ(balance(m_token, m_carol), std::nullopt);
+  const auto held = m_db->transact([&](Tx& tx) { return storage::holdings(tx, eth::to_lower_hex(m_alice), chain_id); });
+  ASSERT_EQ(held.size(), 2u);
+  EXPECT_EQ(held[1].kind, "erc721");
+  EXPECT_EQ(held[1].token_id, "7");
+
+  std::size_t reverted_events = 0;
+  for (const auto& e : events())
+    if (e.topic == "chain.reverted") ++reverted_events;
+  EXPECT_EQ(reverted_events, 4u);
+  const auto status = ChainService::read_status(*m_db);
+  ASSERT_EQ(status.size(), 1u);
+  EXPECT_EQ(status[0].reorgs, 1);
+  for (const auto& p : status[0].pipelines) EXPECT_EQ(p.checkpoint, 1) << p.pipeline;
+
+  // The canonical chain's blocks 2-3 (another fork) apply on top.
+  apply(Pipeline::erc20, 3, {erc20(m_token, m_alice, m_carol, 10, 2, 0, 2)});
+  EXPECT_EQ(balance(m_token, m_alice), std::optional<std::string>("990"));
+  EXPECT_EQ(balance(m_token, m_carol), std::optional<std::string>("10"));
+}
+
+TEST_P(ChainServiceTest, OnePipelineRewindsAlone) {
+  apply(Pipeline::erc20, 5, {erc20(m_token, Address{}, m_alice, 10, 4, 0)});
+  apply(Pipeline::erc721, 5, {erc721(m_nft, Address{}, m_alice, 1, 4, 1)});
+  m_db->transact([](Tx& tx) { revert_pipeline_above(tx, chain_id, Pipeline::erc20, 2, 3); });
+  EXPECT_EQ(balance(m_token, m_alice), std::nullopt);
+  const auto held =
+      m_db->transact([&](Tx& tx) { return storage::holdings(tx, eth::to_lower_hex(m_alice), std::nullopt); });
+  ASSERT_EQ(held.size(), 1u);
+  EXPECT_EQ(held[0].kind, "erc721");
+  auto erc20_row = m_db->transact([](Tx& tx) { return storage::pipeline_row(tx, chain_id, Pipeline::erc20); });
+  auto erc721_row = m_db->transact([](Tx& tx) { return storage::pipeline_row(tx, chain_id, Pipeline::erc721); });
+  EXPECT_EQ(erc20_row->checkpoint, 2);
+  EXPECT_EQ(erc721_row->checkpoint, 5);
+  // Replaying the range applies the log again, once.
+  apply(Pipeline::erc20, 5, {erc20(m_token, Address{}, m_alice, 10, 4, 0)});
+  EXPECT_EQ(balance(m_token, m_alice), std::optional<std::string>("10"));
+}
+
+TEST_P(ChainServiceTest, ARangeThatWouldLeaveAGapAppliesNothing) {
+  apply(Pipeline::erc20, 5, {erc20(m_token, Address{}, m_alice, 10, 4, 0)});
+  // A reindex rewinds to 1 while a range 6..8 is in flight: that range must not apply.
+  m_db->transact([](Tx& tx) { revert_pipeline_above(tx, chain_id, Pipeline::erc20, 1, 3); });
+  const auto outcome = m_db->transact([&](Tx& tx) {
+    return apply_range(tx, chain_id, Pipeline::erc20, 6, 8, {erc20(m_token, m_alice, m_bob, 1, 7, 0)}, 4);
+  });
+  ASSERT_TRUE(outcome);
+  EXPECT_EQ(outcome->applied, 0);
+  EXPECT_EQ(outcome->checkpoint, 1);
+  EXPECT_EQ(balance(m_token, m_bob), std::nullopt);
+}
+
+TEST_P(ChainServiceTest, ReindexRevertsThroughTheJournalInsideTheWindowAndRebuildsBelowIt) {
+  apply(Pipeline::erc20, 9, {erc20(m_token, Address{}, m_alice, 100, 2, 0), erc20(m_token, m_alice, m_bob, 30, 8, 0)});
+  apply(Pipeline::erc721, 9, {erc721(m_nft, Address{}, m_alice, 1, 3, 1)});
+  m_db->transact([](Tx& tx) {
+    std::vector<storage::StoredBlock> window;
+    for (std::uint64_t n = 5; n <= 9; ++n)
+      window.push_back({n, "0x" + std::to_string(n), "0x" + std::to_string(n - 1), n});
+    storage::put_blocks(tx, chain_id, window);
+  });
+  // Inside the window (5..9): the journal undoes block 8 only, for erc20 only.
+  auto inside = m_db->transact([](Tx& tx) { return reindex(tx, chain_id, Pipeline::erc20, 6, 0, 5); });
+  EXPECT_FALSE(inside.rebuilt);
+  EXPECT_EQ(inside.reverted, 1);
+  EXPECT_EQ(balance(m_token, m_alice), std::optional<std::string>("100"));
+  EXPECT_EQ(balance(m_token, m_bob), std::nullopt);
+  // Below the window: cleared and replayed from the start block; erc721 untouched.
+  auto below = m_db->transact([](Tx& tx) { return reindex(tx, chain_id, Pipeline::erc20, 3, 0, 6); });
+  EXPECT_TRUE(below.rebuilt);
+  EXPECT_EQ(below.replay_from, 0);
+  EXPECT_EQ(balance(m_token, m_alice), std::nullopt);
+  const auto row = m_db->transact([](Tx& tx) { return storage::pipeline_row(tx, chain_id, Pipeline::erc20); });
+  EXPECT_EQ(row->checkpoint, -1);
+  const auto held = m_db->transact([&](Tx& tx) { return storage::holdings(tx, eth::to_lower_hex(m_alice), chain_id); });
+  ASSERT_EQ(held.size(), 1u);
+  EXPECT_EQ(held[0].kind, "erc721");
+  // The replay applies every log again, once.
+  apply(Pipeline::erc20, 9, {erc20(m_token, Address{}, m_alice, 100, 2, 0), erc20(m_token, m_alice, m_bob, 30, 8, 0)});
+  EXPECT_EQ(balance(m_token, m_alice), std::optional<std::string>("70"));
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, ChainServiceTest, ::testing::Values(Dialect::sqlite, Dialect::postgres),
+                         [](const auto& p) { return std::string(gh::store::to_string(p.param)); });
+
+}  // namespace
+}  // namespace gh::chain

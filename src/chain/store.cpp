@@ -1,0 +1,421 @@
+#include "chain/store.hpp"
+
+#include "eth/hex.hpp"
+
+namespace gh::chain::storage {
+namespace {
+
+using gh::store::Row;
+using gh::store::Value;
+
+std::int64_t i64(std::uint64_t v) {
+  return static_cast<std::int64_t>(v);
+}
+std::uint64_t u64(std::int64_t v) {
+  return static_cast<std::uint64_t>(v);
+}
+
+PipelineRow to_pipeline(const Row& r) {
+  PipelineRow p;
+  p.chain_id = u64(r.get_int("chain_id"));
+  p.pipeline = r.get_text("pipeline");
+  p.checkpoint = r.get_int("checkpoint");
+  p.logs_applied = r.get_int("logs_applied");
+  p.last_error = r.opt_text("last_error");
+  p.error_count = r.get_int("error_count");
+  p.updated_ms = r.get_int("updated_ms");
+  return p;
+}
+
+ChainRow to_chain(const Row& r) {
+  return ChainRow{u64(r.get_int("chain_id")), u64(r.get_int("head")), u64(r.get_int("head_time")), r.get_int("reorgs"),
+                  r.get_int("updated_ms")};
+}
+
+StoredBlock to_block(const Row& r) {
+  return StoredBlock{u64(r.get_int("block_number")), r.get_text("block_hash"), r.get_text("parent_hash"),
+                     u64(r.get_int("block_time"))};
+}
+
+constexpr const char* pipeline_columns =
+    "chain_id, pipeline, checkpoint, logs_applied, last_error, error_count, updated_ms";
+constexpr const char* block_columns = "block_number, block_hash, parent_hash, block_time";
+
+// The SQL of one projection: its table, key columns and value column.
+struct ProjectionSql {
+  const char* table;
+  const char* key1;
+  const char* key2;  ///< nullptr when the projection has one key besides the contract
+  const char* value;
+};
+
+ProjectionSql sql_of(Projection p) {
+  switch (p) {
+    case Projection::erc20_balance:
+      return {"chain_erc20_balances", "holder", nullptr, "amount"};
+    case Projection::erc721_owner:
+      return {"chain_erc721_owners", "token_id", nullptr, "owner"};
+    case Projection::erc1155_balance:
+      return {"chain_erc1155_balances", "token_id", "holder", "amount"};
+    case Projection::stake:
+      return {"chain_stakes", "staker", nullptr, "amount"};
+    case Projection::pair_tokens:
+      return {"chain_v2_pair_tokens", nullptr, nullptr, "tokens"};
+    case Projection::pair_reserves:
+      return {"chain_v2_pair_reserves", nullptr, nullptr, "reserves"};
+  }
+  return {"", "", nullptr, ""};
+}
+
+std::string key_where(const ProjectionSql& s) {
+  std::string w = "chain_id = $1 AND contract = $2";
+  if (s.key1 != nullptr) w += std::string(" AND ") + s.key1 + " = $3";
+  if (s.key2 != nullptr) w += std::string(" AND ") + s.key2 + " = $4";
+  return w;
+}
+
+// The key parameters of a projection row: chain, contract, then its own keys.
+std::vector<Value> key_params(const ProjectionSql& s, std::uint64_t chain_id, const ProjectionChange& key) {
+  std::vector<Value> params{i64(chain_id), key.contract};
+  if (s.key1 != nullptr) params.emplace_back(key.key1);
+  if (s.key2 != nullptr) params.emplace_back(key.key2);
+  return params;
+}
+
+// Filters on a pipeline when one is given: ($N = '' OR pipeline = $N).
+Value pipeline_param(std::optional<Pipeline> pipeline) {
+  return pipeline ? Value(std::string(to_string(*pipeline))) : Value(std::string());
+}
+
+}  // namespace
+
+PipelineRow ensure_pipeline(Tx& tx, std::uint64_t chain_id, Pipeline pipeline, std::uint64_t start_block,
+                            std::int64_t now_ms) {
+  tx.exec(
+      "INSERT INTO chain_pipelines (chain_id, pipeline, checkpoint, logs_applied, last_error, error_count, updated_ms) "
+      "VALUES ($1, $2, $3, 0, NULL, 0, $4) ON CONFLICT (chain_id, pipeline) DO NOTHING",
+      {i64(chain_id), std::string(to_string(pipeline)), i64(start_block) - 1, now_ms});
+  return *pipeline_row(tx, chain_id, pipeline);
+}
+
+std::optional<PipelineRow> pipeline_row(Tx& tx, std::uint64_t chain_id, Pipeline pipeline) {
+  auto row = tx.query_one(
+      std::string("SELECT ") + pipeline_columns + " FROM chain_pipelines WHERE chain_id = $1 AND pipeline = $2",
+      {i64(chain_id), std::string(to_string(pipeline))});
+  if (!row) return std::nullopt;
+  return to_pipeline(*row);
+}
+
+std::vector<PipelineRow> pipeline_rows(Tx& tx, std::optional<std::uint64_t> chain_id) {
+  auto rows = tx.query(std::string("SELECT ") + pipeline_columns +
+                           " FROM chain_pipelines WHERE ($1 < 0 OR chain_id = $1) ORDER BY chain_id, pipeline",
+                       {chain_id ? i64(*chain_id) : std::int64_t{-1}});
+  std::vector<PipelineRow> out;
+  for (const auto& r : rows) out.push_back(to_pipeline(r));
+  return out;
+}
+
+void advance_pipeline(Tx& tx, std::uint64_t chain_id, Pipeline pipeline, std::int64_t checkpoint, std::int64_t applied,
+                      std::int64_t now_ms) {
+  tx.exec(
+      "UPDATE chain_pipelines SET checkpoint = $3, logs_applied = logs_applied + $4, last_error = NULL, error_count = "
+      "0, "
+      "updated_ms = $5 WHERE chain_id = $1 AND pipeline = $2",
+      {i64(chain_id), std::string(to_string(pipeline)), checkpoint, applied, now_ms});
+}
+
+void record_pipeline_error(Tx& tx, std::uint64_t chain_id, Pipeline pipeline, const std::string& error,
+                           std::int64_t now_ms) {
+  tx.exec(
+      "UPDATE chain_pipelines SET last_error = $3, error_count = error_count + 1, updated_ms = $4 "
+      "WHERE chain_id = $1 AND pipeline = $2",
+      {i64(chain_id), std::string(to_string(pipeline)), error, now_ms});
+}
+
+void rewind_pipelines(Tx& tx, std::uint64_t chain_id, std::int64_t block, std::int64_t now_ms) {
+  tx.exec("UPDATE chain_pipelines SET checkpoint = $2, updated_ms = $3 WHERE chain_id = $1 AND checkpoint > $2",
+          {i64(chain_id), block, now_ms});
+}
+
+void rewind_pipeline(Tx& tx, std::uint64_t chain_id, Pipeline pipeline, std::int64_t block, std::int64_t now_ms) {
+  tx.exec(
+      "UPDATE chain_pipelines SET checkpoint = $3, updated_ms = $4 WHERE chain_id = $1 AND pipeline = $2 AND "
+      "checkpoint > $3",
+      {i64(chain_id), std::string(to_string(pipeline)), block, now_ms});
+}
+
+std::optional<ChainRow> chain_row(Tx& tx, std::uint64_t chain_id) {
+  auto row = tx.query_one("SELECT chain_id, head, head_time, reorgs, updated_ms FROM chain_state WHERE chain_id = $1",
+                          {i64(chain_id)});
+  if (!row) return std::nullopt;
+  return to_chain(*row);
+}
+
+std::vector<ChainRow> chain_rows(Tx& tx) {
+  std::vector<ChainRow> out;
+  for (const auto& r :
+       tx.query("SELECT chain_id, head, head_time, reorgs, updated_ms FROM chain_state ORDER BY chain_id")) {
+    out.push_back(to_chain(r));
+  }
+  return out;
+}
+
+void set_head(Tx& tx, std::uint64_t chain_id, std::uint64_t head, std::uint64_t head_time, std::int64_t now_ms) {
+  tx.exec(
+      "INSERT INTO chain_state (chain_id, head, head_time, reorgs, updated_ms) VALUES ($1, $2, $3, 0, $4) "
+      "ON CONFLICT (chain_id) DO UPDATE SET head = $2, head_time = $3, updated_ms = $4",
+      {i64(chain_id), i64(head), i64(head_time), now_ms});
+}
+
+void count_reorg(Tx& tx, std::uint64_t chain_id, std::int64_t now_ms) {
+  tx.exec(
+      "INSERT INTO chain_state (chain_id, head, head_time, reorgs, updated_ms) VALUES ($1, 0, 0, 1, $2) "
+      "ON CONFLICT (chain_id) DO UPDATE SET reorgs = chain_state.reorgs + 1, updated_ms = $2",
+      {i64(chain_id), now_ms});
+}
+
+void put_blocks(Tx& tx, std::uint64_t chain_id, const std::vector<StoredBlock>& blocks) {
+  for (const auto& b : blocks) {
+    tx.exec(
+        "INSERT INTO chain_blocks (chain_id, block_number, block_hash, parent_hash, block_time) VALUES ($1, $2, $3, "
+        "$4, $5) "
+        "ON CONFLICT (chain_id, block_number) DO UPDATE SET block_hash = $3, parent_hash = $4, block_time = $5",
+        {i64(chain_id), i64(b.number), b.hash, b.parent_hash, i64(b.time)});
+  }
+}
+
+std::optional<StoredBlock> top_block(Tx& tx, std::uint64_t chain_id) {
+  auto row = tx.query_one(std::string("SELECT ") + block_columns +
+                              " FROM chain_blocks WHERE chain_id = $1 ORDER BY block_number DESC LIMIT 1",
+                          {i64(chain_id)});
+  if (!row) return std::nullopt;
+  return to_block(*row);
+}
+
+std::optional<StoredBlock> block_at(Tx& tx, std::uint64_t chain_id, std::uint64_t number) {
+  auto row = tx.query_one(
+      std::string("SELECT ") + block_columns + " FROM chain_blocks WHERE chain_id = $1 AND block_number = $2",
+      {i64(chain_id), i64(number)});
+  if (!row) return std::nullopt;
+  return to_block(*row);
+}
+
+std::vector<StoredBlock> blocks_from(Tx& tx, std::uint64_t chain_id, std::uint64_t from) {
+  std::vector<StoredBlock> out;
+  for (const auto& r :
+       tx.query(std::string("SELECT ") + block_columns +
+                    " FROM chain_blocks WHERE chain_id = $1 AND block_number >= $2 ORDER BY block_number",
+                {i64(chain_id), i64(from)})) {
+    out.push_back(to_block(r));
+  }
+  return out;
+}
+
+void delete_blocks_above(Tx& tx, std::uint64_t chain_id, std::uint64_t number) {
+  tx.exec("DELETE FROM chain_blocks WHERE chain_id = $1 AND block_number > $2", {i64(chain_id), i64(number)});
+}
+
+void prune_below(Tx& tx, std::uint64_t chain_id, std::uint64_t number) {
+  tx.exec("DELETE FROM chain_blocks WHERE chain_id = $1 AND block_number < $2", {i64(chain_id), i64(number)});
+  tx.exec("DELETE FROM chain_logs WHERE chain_id = $1 AND block_number < $2", {i64(chain_id), i64(number)});
+  tx.exec("DELETE FROM chain_journal WHERE chain_id = $1 AND block_number < $2", {i64(chain_id), i64(number)});
+  tx.exec("DELETE FROM chain_pending_logs WHERE chain_id = $1 AND block_number < $2", {i64(chain_id), i64(number)});
+}
+
+bool insert_pending(Tx& tx, std::uint64_t chain_id, const rpc::Log& log, std::int64_t now_ms) {
+  std::string topics;
+  for (const auto& t : log.topics) {
+    if (!topics.empty()) topics += ",";
+    topics += hash_hex(t);
+  }
+  return tx.exec(
+             "INSERT INTO chain_pending_logs (chain_id, block_hash, log_index, block_number, contract, topics, data, "
+             "txn_hash, txn_index, received_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
+             "ON CONFLICT (chain_id, block_hash, log_index) DO NOTHING",
+             {i64(chain_id), hash_hex(log.block_hash), i64(log.log_index), i64(log.block_number),
+              eth::to_lower_hex(log.address), topics, eth::to_hex(log.data), hash_hex(log.transaction_hash),
+              i64(log.transaction_index), now_ms}) > 0;
+}
+
+std::vector<rpc::Log> pending_in_range(Tx& tx, std::uint64_t chain_id, std::uint64_t from, std::uint64_t to) {
+  std::vector<rpc::Log> out;
+  for (const auto& r :
+       tx.query("SELECT block_hash, log_index, block_number, contract, topics, data, txn_hash, txn_index FROM "
+                "chain_pending_logs "
+                "WHERE chain_id = $1 AND block_number >= $2 AND block_number <= $3 ORDER BY block_number, log_index",
+                {i64(chain_id), i64(from), i64(to)})) {
+    // Written by insert_pending from parsed values: they parse back.
+    rpc::Log l;
+    l.block_hash = eth::fixed_from_hex<32>(r.get_text(0)).value();
+    l.log_index = u64(r.get_int(1));
+    l.block_number = u64(r.get_int(2));
+    l.address = eth::parse_address(r.get_text(3)).value();
+    const auto topics = r.get_text(4);
+    std::size_t start = 0;
+    while (start < topics.size()) {
+      auto comma = topics.find(',', start);
+      if (comma == std::string::npos) comma = topics.size();
+      l.topics.push_back(eth::fixed_from_hex<32>(std::string_view(topics).substr(start, comma - start)).value());
+      start = comma + 1;
+    }
+    l.data = eth::from_hex(r.get_text(5)).value();
+    l.transaction_hash = eth::fixed_from_hex<32>(r.get_text(6)).value();
+    l.transaction_index = u64(r.get_int(7));
+    out.push_back(std::move(l));
+  }
+  return out;
+}
+
+bool insert_log(Tx& tx, std::uint64_t chain_id, const DecodedLog& log) {
+  const auto& l = log.log;
+  const std::string topic = l.topics.empty() ? std::string() : hash_hex(l.topics[0]);
+  return tx.exec(
+             "INSERT INTO chain_logs (chain_id, block_hash, log_index, block_number, pipeline, txn_hash, topic, "
+             "contract) "
+             "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (chain_id, block_hash, log_index) DO NOTHING",
+             {i64(chain_id), hash_hex(l.block_hash), i64(l.log_index), i64(l.block_number),
+              std::string(to_string(log.pipeline)), hash_hex(l.transaction_hash), topic,
+              eth::to_lower_hex(l.address)}) > 0;
+}
+
+std::vector<AppliedLog> logs_above(Tx& tx, std::uint64_t chain_id, std::uint64_t block,
+                                   std::optional<Pipeline> pipeline) {
+  std::vector<AppliedLog> out;
+  for (const auto& r :
+       tx.query("SELECT block_hash, log_index, block_number, pipeline, txn_hash, topic, contract FROM chain_logs "
+                "WHERE chain_id = $1 AND block_number > $2 AND ($3 = '' OR pipeline = $3) "
+                "ORDER BY block_number DESC, log_index DESC",
+                {i64(chain_id), i64(block), pipeline_param(pipeline)})) {
+    out.push_back(AppliedLog{r.get_text(0), u64(r.get_int(1)), u64(r.get_int(2)), r.get_text(3), r.get_text(4),
+                             r.get_text(5), r.get_text(6)});
+  }
+  return out;
+}
+
+void delete_logs_above(Tx& tx, std::uint64_t chain_id, std::uint64_t block, std::optional<Pipeline> pipeline) {
+  tx.exec("DELETE FROM chain_logs WHERE chain_id = $1 AND block_number > $2 AND ($3 = '' OR pipeline = $3)",
+          {i64(chain_id), i64(block), pipeline_param(pipeline)});
+}
+
+std::optional<std::string> read_projection(Tx& tx, std::uint64_t chain_id, const ProjectionChange& key) {
+  const auto s = sql_of(key.projection);
+  const auto params = key_params(s, chain_id, key);
+  auto row = tx.query_one(std::string("SELECT ") + s.value + " FROM " + s.table + " WHERE " + key_where(s), params);
+  if (!row) return std::nullopt;
+  return row->get_text(0);
+}
+
+void write_projection(Tx& tx, std::uint64_t chain_id, const ProjectionChange& key,
+                      const std::optional<std::string>& value) {
+  const auto s = sql_of(key.projection);
+  auto params = key_params(s, chain_id, key);
+  if (!value) {
+    tx.exec(std::string("DELETE FROM ") + s.table + " WHERE " + key_where(s), params);
+    return;
+  }
+  std::string columns = "chain_id, contract";
+  if (s.key1 != nullptr) columns += std::string(", ") + s.key1;
+  if (s.key2 != nullptr) columns += std::string(", ") + s.key2;
+  params.emplace_back(*value);
+  std::string placeholders;
+  for (std::size_t i = 1; i <= params.size(); ++i) placeholders += (i > 1 ? ", $" : "$") + std::to_string(i);
+  const std::string value_param = "$" + std::to_string(params.size());
+  tx.exec(std::string("INSERT INTO ") + s.table + " (" + columns + ", " + s.value + ") VALUES (" + placeholders +
+              ") ON CONFLICT (" + columns + ") DO UPDATE SET " + s.value + " = " + value_param,
+          params);
+}
+
+void journal(Tx& tx, std::uint64_t chain_id, std::uint64_t block, Pipeline pipeline, const ProjectionChange& key,
+             const std::optional<std::string>& previous) {
+  tx.exec(
+      "INSERT INTO chain_journal (chain_id, block_number, pipeline, projection, contract, key1, key2, prev_value) "
+      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+      {i64(chain_id), i64(block), std::string(to_string(pipeline)), std::string(to_string(key.projection)),
+       key.contract, key.key1, key.key2, previous ? Value(*previous) : Value(nullptr)});
+}
+
+std::int64_t undo_journal_above(Tx& tx, std::uint64_t chain_id, std::uint64_t block, std::optional<Pipeline> pipeline) {
+  auto rows = tx.query(
+      "SELECT projection, contract, key1, key2, prev_value FROM chain_journal "
+      "WHERE chain_id = $1 AND block_number > $2 AND ($3 = '' OR pipeline = $3) ORDER BY seq DESC",
+      {i64(chain_id), i64(block), pipeline_param(pipeline)});
+  for (const auto& r : rows) {
+    ProjectionChange key;
+    key.projection = parse_projection(r.get_text(0)).value_or(Projection::erc20_balance);
+    key.contract = r.get_text(1);
+    key.key1 = r.get_text(2);
+    key.key2 = r.get_text(3);
+    write_projection(tx, chain_id, key, r.opt_text(4));
+  }
+  tx.exec("DELETE FROM chain_journal WHERE chain_id = $1 AND block_number > $2 AND ($3 = '' OR pipeline = $3)",
+          {i64(chain_id), i64(block), pipeline_param(pipeline)});
+  return static_cast<std::int64_t>(rows.size());
+}
+
+void clear_pipeline(Tx& tx, std::uint64_t chain_id, Pipeline pipeline) {
+  const char* table = nullptr;
+  switch (pipeline) {
+    case Pipeline::erc20:
+      table = "chain_erc20_balances";
+      break;
+    case Pipeline::erc721:
+      table = "chain_erc721_owners";
+      break;
+    case Pipeline::erc1155:
+      table = "chain_erc1155_balances";
+      break;
+    case Pipeline::staking:
+      table = "chain_stakes";
+      break;
+    case Pipeline::uniswap_v2:
+      tx.exec("DELETE FROM chain_v2_pair_tokens WHERE chain_id = $1", {i64(chain_id)});
+      table = "chain_v2_pair_reserves";
+      break;
+    case Pipeline::multisend:
+      break;
+  }
+  if (table != nullptr) tx.exec(std::string("DELETE FROM ") + table + " WHERE chain_id = $1", {i64(chain_id)});
+  const std::string name = to_string(pipeline);
+  tx.exec("DELETE FROM chain_journal WHERE chain_id = $1 AND pipeline = $2", {i64(chain_id), name});
+  tx.exec("DELETE FROM chain_logs WHERE chain_id = $1 AND pipeline = $2", {i64(chain_id), name});
+}
+
+std::optional<std::uint64_t> oldest_journaled_block(Tx& tx, std::uint64_t chain_id) {
+  auto row = tx.query_one("SELECT min(block_number) FROM chain_blocks WHERE chain_id = $1", {i64(chain_id)});
+  if (!row || row->is_null(0)) return std::nullopt;
+  return u64(row->get_int(0));
+}
+
+bool window_pruned(Tx& tx, std::uint64_t chain_id, std::uint64_t start_block) {
+  auto oldest = oldest_journaled_block(tx, chain_id);
+  return oldest && *oldest > start_block;
+}
+
+std::vector<Holding> holdings(Tx& tx, const std::string& address, std::optional<std::uint64_t> chain_id) {
+  std::vector<Holding> out;
+  const Value chain = chain_id ? i64(*chain_id) : std::int64_t{-1};
+  for (const auto& r : tx.query("SELECT chain_id, contract, amount FROM chain_erc20_balances WHERE holder = $1 AND "
+                                "($2 < 0 OR chain_id = $2) ORDER BY chain_id, contract",
+                                {address, chain})) {
+    out.push_back(Holding{u64(r.get_int(0)), "erc20", r.get_text(1), "", r.get_text(2)});
+  }
+  for (const auto& r : tx.query("SELECT chain_id, contract, token_id FROM chain_erc721_owners WHERE owner = $1 AND "
+                                "($2 < 0 OR chain_id = $2) ORDER BY chain_id, contract, token_id",
+                                {address, chain})) {
+    out.push_back(Holding{u64(r.get_int(0)), "erc721", r.get_text(1), r.get_text(2), "1"});
+  }
+  for (const auto& r :
+       tx.query("SELECT chain_id, contract, token_id, amount FROM chain_erc1155_balances WHERE holder = $1 "
+                "AND ($2 < 0 OR chain_id = $2) ORDER BY chain_id, contract, token_id",
+                {address, chain})) {
+    out.push_back(Holding{u64(r.get_int(0)), "erc1155", r.get_text(1), r.get_text(2), r.get_text(3)});
+  }
+  for (const auto& r : tx.query("SELECT chain_id, contract, amount FROM chain_stakes WHERE staker = $1 AND "
+                                "($2 < 0 OR chain_id = $2) ORDER BY chain_id, contract",
+                                {address, chain})) {
+    out.push_back(Holding{u64(r.get_int(0)), "staked", r.get_text(1), "", r.get_text(2)});
+  }
+  return out;
+}
+
+}  // namespace gh::chain::storage

@@ -1,0 +1,140 @@
+#pragma once
+// All of the chain context's SQL, on both dialects: chain state, the block-hash window,
+// pipeline checkpoints, applied logs, the four projections and the change journal that makes
+// every projection change revertible. Functions run inside the caller's transaction.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "chain/model.hpp"
+#include "store/database.hpp"
+
+namespace gh::chain::storage {
+
+using gh::store::Tx;
+
+/// A stored canonical header.
+struct StoredBlock {
+  std::uint64_t number = 0;
+  std::string hash;         ///< lowercase 0x-hex
+  std::string parent_hash;  ///< lowercase 0x-hex
+  std::uint64_t time = 0;   ///< block timestamp, seconds
+};
+
+/// A pipeline's row.
+struct PipelineRow {
+  std::uint64_t chain_id = 0;
+  std::string pipeline;
+  std::int64_t checkpoint = -1;  ///< the last block applied; -1 before the first
+  std::int64_t logs_applied = 0;
+  std::optional<std::string> last_error;
+  std::int64_t error_count = 0;
+  std::int64_t updated_ms = 0;
+};
+
+/// A chain's row.
+struct ChainRow {
+  std::uint64_t chain_id = 0;
+  std::uint64_t head = 0;
+  std::uint64_t head_time = 0;
+  std::int64_t reorgs = 0;
+  std::int64_t updated_ms = 0;
+};
+
+/// An applied log as stored.
+struct AppliedLog {
+  std::string block_hash;
+  std::uint64_t log_index = 0;
+  std::uint64_t block_number = 0;
+  std::string pipeline;
+  std::string txn_hash;
+  std::string topic;
+  std::string contract;
+};
+
+/// Creates the pipeline's row at `start_block - 1` unless it exists; returns the row.
+PipelineRow ensure_pipeline(Tx& tx, std::uint64_t chain_id, Pipeline pipeline, std::uint64_t start_block,
+                            std::int64_t now_ms);
+/// The pipeline's row, if any.
+std::optional<PipelineRow> pipeline_row(Tx& tx, std::uint64_t chain_id, Pipeline pipeline);
+/// Every pipeline row of a chain (all chains when chain_id is nullopt), by chain then name.
+std::vector<PipelineRow> pipeline_rows(Tx& tx, std::optional<std::uint64_t> chain_id);
+/// Moves the checkpoint, adds to logs_applied and clears the error.
+void advance_pipeline(Tx& tx, std::uint64_t chain_id, Pipeline pipeline, std::int64_t checkpoint, std::int64_t applied,
+                      std::int64_t now_ms);
+/// Records a failure of the pipeline.
+void record_pipeline_error(Tx& tx, std::uint64_t chain_id, Pipeline pipeline, const std::string& error,
+                           std::int64_t now_ms);
+/// Lowers every checkpoint of the chain above `block` to `block`.
+void rewind_pipelines(Tx& tx, std::uint64_t chain_id, std::int64_t block, std::int64_t now_ms);
+/// Lowers one pipeline's checkpoint to `block` when above.
+void rewind_pipeline(Tx& tx, std::uint64_t chain_id, Pipeline pipeline, std::int64_t block, std::int64_t now_ms);
+
+/// The chain's row, if any.
+std::optional<ChainRow> chain_row(Tx& tx, std::uint64_t chain_id);
+/// Every chain's row.
+std::vector<ChainRow> chain_rows(Tx& tx);
+/// Records the head seen.
+void set_head(Tx& tx, std::uint64_t chain_id, std::uint64_t head, std::uint64_t head_time, std::int64_t now_ms);
+/// Counts a reorg.
+void count_reorg(Tx& tx, std::uint64_t chain_id, std::int64_t now_ms);
+
+/// Stores (or replaces) canonical headers.
+void put_blocks(Tx& tx, std::uint64_t chain_id, const std::vector<StoredBlock>& blocks);
+/// The highest stored header.
+std::optional<StoredBlock> top_block(Tx& tx, std::uint64_t chain_id);
+/// The stored header at `number`.
+std::optional<StoredBlock> block_at(Tx& tx, std::uint64_t chain_id, std::uint64_t number);
+/// Stored headers from `from` up, ascending.
+std::vector<StoredBlock> blocks_from(Tx& tx, std::uint64_t chain_id, std::uint64_t from);
+/// Deletes stored headers above `number`.
+void delete_blocks_above(Tx& tx, std::uint64_t chain_id, std::uint64_t number);
+/// Deletes headers, applied logs and journal entries below `number` (outside the window).
+void prune_below(Tx& tx, std::uint64_t chain_id, std::uint64_t number);
+
+/// Records the log as applied; false when it already was (then apply nothing).
+bool insert_log(Tx& tx, std::uint64_t chain_id, const DecodedLog& log);
+/// Applied logs above `block` (of one pipeline, or all), newest first.
+std::vector<AppliedLog> logs_above(Tx& tx, std::uint64_t chain_id, std::uint64_t block,
+                                   std::optional<Pipeline> pipeline);
+/// Deletes applied logs above `block` (of one pipeline, or all).
+void delete_logs_above(Tx& tx, std::uint64_t chain_id, std::uint64_t block, std::optional<Pipeline> pipeline);
+
+/// Keeps a webhook log until the poller reaches its block; false when already kept.
+bool insert_pending(Tx& tx, std::uint64_t chain_id, const rpc::Log& log, std::int64_t now_ms);
+/// Webhook logs of blocks from..to, in chain order.
+std::vector<rpc::Log> pending_in_range(Tx& tx, std::uint64_t chain_id, std::uint64_t from, std::uint64_t to);
+
+/// The stored value of a projection row (nullopt: no row).
+std::optional<std::string> read_projection(Tx& tx, std::uint64_t chain_id, const ProjectionChange& key);
+/// Writes (or, for nullopt, deletes) a projection row.
+void write_projection(Tx& tx, std::uint64_t chain_id, const ProjectionChange& key,
+                      const std::optional<std::string>& value);
+/// Journals a change made from `block` by `pipeline`, with the value it replaced.
+void journal(Tx& tx, std::uint64_t chain_id, std::uint64_t block, Pipeline pipeline, const ProjectionChange& key,
+             const std::optional<std::string>& previous);
+/// Undoes every journaled change above `block` (of one pipeline, or all), newest first, and
+/// deletes those entries. Returns the number undone.
+std::int64_t undo_journal_above(Tx& tx, std::uint64_t chain_id, std::uint64_t block, std::optional<Pipeline> pipeline);
+
+/// Deletes a pipeline's projection rows, journal and applied logs on a chain (full rebuild).
+void clear_pipeline(Tx& tx, std::uint64_t chain_id, Pipeline pipeline);
+/// The lowest block whose changes the journal still holds (the window's start), if any.
+std::optional<std::uint64_t> oldest_journaled_block(Tx& tx, std::uint64_t chain_id);
+/// True once anything below the window was pruned (the journal no longer reaches the start).
+bool window_pruned(Tx& tx, std::uint64_t chain_id, std::uint64_t start_block);
+
+/// One holding of an account.
+struct Holding {
+  std::uint64_t chain_id = 0;
+  std::string kind;  ///< "erc20", "erc721", "erc1155", "staked"
+  std::string contract;
+  std::string token_id;  ///< erc721/erc1155
+  std::string amount;    ///< "1" for erc721
+};
+
+/// What `address` (lowercase hex) holds, on one chain or all.
+std::vector<Holding> holdings(Tx& tx, const std::string& address, std::optional<std::uint64_t> chain_id);
+
+}  // namespace gh::chain::storage

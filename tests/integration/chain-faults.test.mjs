@@ -1,0 +1,129 @@
+// The indexer through the real binary while its JSON-RPC provider misbehaves: a loopback proxy in
+// front of anvil answers 20% of requests with HTTP 500 or a dropped connection, and webhook
+// deliveries arrive duplicated, reordered and 30% dropped. Nothing is lost and nothing applies
+// twice: holdings equal balanceOf and the pipeline counts each log once.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
+import http from 'node:http';
+import { ethers } from 'ethers';
+import { backends, freshDatabase, runCommand, startServer, sleep } from './lib/harness.mjs';
+import { startAnvil, contractArtifact, freePort } from './lib/anvil.mjs';
+
+const signingKey = 'whsec_faults_test_key';
+const wired = runCommand(['--help']).stdout?.includes('indexer');
+const servers = [];
+after(async () => { for (const s of servers) await s.stop('SIGKILL'); });
+
+/** A proxy to `target` failing a share of requests; resolves { url, stats, close() }. */
+async function faultyProxy(target, failureRate) {
+  const stats = { forwarded: 0, failed: 0 };
+  const port = await freePort();
+  const server = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => { body += c; });
+    req.on('end', async () => {
+      const roll = Math.random();
+      if (roll < failureRate / 2) {
+        stats.failed++;
+        res.writeHead(500, { 'content-type': 'text/plain' }).end('injected failure');
+        return;
+      }
+      if (roll < failureRate) {
+        stats.failed++;
+        req.socket.destroy();
+        return;
+      }
+      try {
+        const r = await fetch(target, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+        const text = await r.text();
+        stats.forwarded++;
+        res.writeHead(r.status, { 'content-type': 'application/json' }).end(text);
+      } catch {
+        res.writeHead(502).end();
+      }
+    });
+  });
+  await new Promise((r) => server.listen(port, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${port}`, stats, close: () => server.close() };
+}
+
+async function until(what, check, timeoutMs = 60_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await sleep(200);
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+function shuffle(list) {
+  for (let i = list.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [list[i], list[j]] = [list[j], list[i]];
+  }
+  return list;
+}
+
+for (const backend of backends()) {
+  test(`indexer on ${backend} with a failing provider and lossy webhooks: nothing lost, nothing twice`,
+    { skip: !wired && 'no indexer command' }, async () => {
+      const anvil = await startAnvil();
+      const proxy = await faultyProxy(anvil.url, 0.2);
+      const db = freshDatabase(backend);
+      try {
+        const provider = new ethers.JsonRpcProvider(anvil.url, 31337, { staticNetwork: true });
+        const deployer = new ethers.Wallet('0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80', provider);
+        const art = contractArtifact('TestToken');
+        const token = await new ethers.ContractFactory(art.abi, art.bytecode, deployer).deploy('Gate', 'GATE', 18, 10n ** 24n);
+        await token.waitForDeployment();
+        const tokenAddress = await token.getAddress();
+
+        const server = await startServer([...db.flags, '--chain', `31337=${proxy.url}`, '--chain-confirmations', '31337=0',
+          '--chain-contract', `31337:erc20:${tokenAddress}`], { env: { GATEHOUSE_ALCHEMY_SIGNING_KEY: signingKey } });
+        servers.push(server);
+
+        const recipients = Array.from({ length: 5 }, () => ethers.Wallet.createRandom().address);
+        let nonce = await deployer.getNonce();
+        const deliveries = [];
+        for (let i = 0; i < 60; i++) {
+          const tx = await token.transfer(recipients[i % recipients.length], BigInt(1 + i), { nonce: nonce++ });
+          const receipt = await tx.wait();
+          const log = receipt.logs[0];
+          const body = JSON.stringify({ webhookId: 'wh', type: 'GRAPHQL', event: { network: 'ETH_MAINNET', data: { block: {
+            hash: log.blockHash, number: log.blockNumber,
+            logs: [{ data: log.data, topics: log.topics, index: log.index, account: { address: log.address },
+                     transaction: { hash: log.transactionHash, index: log.transactionIndex } }] } } } });
+          if (Math.random() < 0.3) continue;  // dropped
+          deliveries.push(body);
+          if (Math.random() < 0.5) deliveries.push(body);  // duplicated
+        }
+        for (const body of shuffle(deliveries)) {
+          const r = await fetch(`${server.url}/v1/webhooks/alchemy?chain_id=31337`, { method: 'POST', body,
+            headers: { 'content-type': 'application/json', 'x-alchemy-signature': createHmac('sha256', signingKey).update(body).digest('hex') } });
+          assert.equal(r.status, 200, await r.text());
+        }
+
+        await until('the erc20 pipeline to count the mint and 60 transfers', async () => {
+          const status = await (await fetch(`${server.url}/v1/indexer/status`)).json();
+          const erc20 = status.chains[0]?.pipelines.find((p) => p.name === 'erc20');
+          return erc20 && erc20.lag_blocks === 0 && erc20.logs_applied >= 61;
+        });
+        const status = await (await fetch(`${server.url}/v1/indexer/status`)).json();
+        assert.equal(status.chains[0].pipelines.find((p) => p.name === 'erc20').logs_applied, 61);
+        for (const who of [...recipients, deployer.address]) {
+          const expected = (await token.balanceOf(who)).toString();
+          const body = await (await fetch(`${server.url}/v1/accounts/${who}/holdings`)).json();
+          assert.equal(body.erc20.find((h) => h.contract === tokenAddress)?.amount, expected, who);
+        }
+        assert.ok(proxy.stats.failed > 0, 'the proxy injected no failure');
+        const metrics = await (await fetch(`${server.url}/metrics`)).text();
+        assert.match(metrics, /gatehouse_chain_rpc_failures_total\{chain="31337",endpoint="[^"]+"\} [1-9]/);
+        assert.match(metrics, /gatehouse_chain_logs_applied_total\{chain="31337",pipeline="erc20"\} 61/);
+      } finally {
+        proxy.close();
+        anvil.stop();
+        db.drop();
+      }
+    });
+}
