@@ -74,6 +74,37 @@ store::DatabaseSettings database_settings(const Settings& s) {
   return d;
 }
 
+/// The routes anyone may call without credentials, and why: the one list. Every other route gets
+/// 401 from the dispatcher for a request without credentials, and its handler must answer 401 to
+/// invalid or revoked ones (tests/integration/authz.test.mjs walks the whole route table).
+struct PublicRoute {
+  const char* method;
+  const char* path;
+  const char* why;
+};
+constexpr PublicRoute public_routes[] = {
+    {"GET", "/healthz", "liveness probe"},
+    {"GET", "/readyz", "readiness probe"},
+    {"GET", "/metrics", "Prometheus scrape (--metrics-listen moves it to a private listener)"},
+    {"POST", "/v1/auth/nonce", "the first step of signing in"},
+    {"POST", "/v1/auth/verify", "signing in"},
+    {"POST", "/v1/_test/events", "--test-hooks only"},
+    {"GET", "/v1/_test/effects", "--test-hooks only"},
+    {"GET", "/v1/_test/outbox", "--test-hooks only"},
+    {"GET", "/v1/_test/sleep", "--test-hooks only"},
+    {"GET", "/v1/_test/routes", "--test-hooks only"},
+};
+
+void declare_public_routes(net::Router& router) {
+  for (const auto& r : public_routes) router.declare_public(r.method, r.path);  // absent ones are skipped
+}
+
+void add_metrics_route(net::Router& router, metrics::Registry& registry) {
+  router.add("GET", "/metrics", [&registry](net::Request&) -> Task<Result<net::Response>> {
+    co_return net::Response::text(200, registry.render(), "text/plain; version=0.0.4; charset=utf-8");
+  });
+}
+
 void add_ops_routes(net::Router& router, AppState& state) {
   router.add("GET", "/healthz", [](net::Request&) -> Task<Result<net::Response>> {
     co_return net::json_response(200, json::object{{"status", "ok"}, {"version", version_string()}});
@@ -97,9 +128,8 @@ void add_ops_routes(net::Router& router, AppState& state) {
     json::object checks{{"database", "ok"}, {"migrations", "ok"}, {"bus", state.bus ? "ok" : "off"}};
     co_return net::json_response(200, json::object{{"status", "ready"}, {"checks", checks}});
   });
-  router.add("GET", "/metrics", [&state](net::Request&) -> Task<Result<net::Response>> {
-    co_return net::Response::text(200, state.registry->render(), "text/plain; version=0.0.4; charset=utf-8");
-  });
+  // With --metrics-listen, /metrics is served on that listener only (see run_server).
+  if (state.settings->metrics_listen_host.empty()) add_metrics_route(router, *state.registry);
 }
 
 void add_database_metrics(AppState& state) {
@@ -195,6 +225,13 @@ void add_test_hooks(net::Router& router, AppState& state) {
     }
     co_return net::json_response(200, json::object{{"events", events}});
   });
+  router.add("GET", "/v1/_test/routes", [&state](net::Request&) -> Task<Result<net::Response>> {
+    json::array routes;
+    for (const auto& r : state.http->routes()) {
+      routes.push_back(json::object{{"method", r.method}, {"path", r.path}, {"public", r.is_public}});
+    }
+    co_return net::json_response(200, json::object{{"routes", routes}});
+  });
   router.add("GET", "/v1/_test/sleep", [](net::Request& req) -> Task<Result<net::Response>> {
     const auto ms = std::atoll(std::string(req.query_param("ms").value_or("100")).c_str());
     boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor);
@@ -227,6 +264,8 @@ auth::AuthSettings auth_settings(const Settings& s) {
   }
   for (const auto& [id, url] : s.chains) a.chain_ids.insert(id);
   a.session_ttl = s.session_ttl;
+  a.push_targets.allow_http = s.outbound_allow_http;
+  a.push_targets.allowed_networks = *net::parse_networks(s.outbound_allow_networks);  // validated by settings
   return a;
 }
 
@@ -251,6 +290,7 @@ void wire_contexts(AppState& state, store::Database& db) {
   limits.verify_per_ip = limits.nonce_per_ip;
   limits.verify_per_address = net::RateLimit{s.signin_rate_per_address, s.signin_burst_per_address, 100'000};
   auth::add_auth_routes(router, *state.auth, *state.request_auth, limits);
+  declare_public_routes(router);
   state.http->set_router(std::move(router));
   state.http->set_unmatched_error(std::nullopt);
 }
@@ -368,10 +408,14 @@ int run_server(const Settings& settings) {
     log::warn("test hooks are enabled: never run this in production");
     add_test_hooks(router, state);
   }
+  declare_public_routes(router);
 
   net::DispatcherSettings dispatch;
+  dispatch.require_credentials = true;
   dispatch.per_ip = net::RateLimit{settings.rate_limit_per_ip, settings.rate_burst_per_ip, 100'000};
   dispatch.trust_forwarded_for = settings.trust_forwarded_for;
+  const auto trusted_proxies = *net::parse_networks(settings.trusted_proxies);  // validated by settings
+  dispatch.trusted_proxies = trusted_proxies;
   dispatch.access_log = settings.access_log;
   net::Dispatcher dispatcher(std::move(router), registry, dispatch);
   dispatcher.set_unmatched_error(make_error(ErrorKind::unavailable, "not_ready", "the server is starting; retry shortly"));
@@ -388,6 +432,9 @@ int run_server(const Settings& settings) {
   server_settings.max_body_bytes = settings.max_body_bytes;
   server_settings.max_header_bytes = settings.max_header_bytes;
   server_settings.max_connections = settings.max_connections;
+  server_settings.max_connections_per_ip = settings.max_connections_per_ip;
+  server_settings.body_budget_bytes = settings.body_budget_bytes;
+  server_settings.cap_exempt = trusted_proxies;
   server_settings.idle_timeout = settings.idle_timeout;
   server_settings.read_timeout = settings.request_timeout;
   server_settings.write_timeout = settings.request_timeout;
@@ -397,12 +444,45 @@ int run_server(const Settings& settings) {
     return listening.error().kind == ErrorKind::bad_input ? 2 : 1;
   }
 
+  // --metrics-listen: /metrics on its own listener (e.g. a private interface), nothing else there.
+  // Its own transport counters go to a registry nobody renders, so scrapes do not skew the figures.
+  metrics::Registry metrics_listener_registry;
+  std::unique_ptr<net::Dispatcher> metrics_dispatcher;
+  std::unique_ptr<net::HttpServer> metrics_server;
+  if (!settings.metrics_listen_host.empty()) {
+    net::Router metrics_router;
+    add_metrics_route(metrics_router, registry);
+    net::DispatcherSettings metrics_dispatch;
+    metrics_dispatch.rate_limit_enabled = false;
+    metrics_dispatch.access_log = false;
+    metrics_dispatcher = std::make_unique<net::Dispatcher>(std::move(metrics_router), metrics_listener_registry, metrics_dispatch);
+    net::ServerSettings metrics_settings;
+    metrics_settings.host = settings.metrics_listen_host;
+    metrics_settings.port = settings.metrics_listen_port;
+    metrics_settings.max_connections = 64;
+    metrics_settings.max_body_bytes = 1024;
+    metrics_settings.body_budget_bytes = 64 * 1024;
+    metrics_settings.idle_timeout = settings.idle_timeout;
+    metrics_settings.read_timeout = settings.request_timeout;
+    metrics_settings.write_timeout = settings.request_timeout;
+    metrics_server = std::make_unique<net::HttpServer>(io.executor(), metrics_settings, *metrics_dispatcher,
+                                                       metrics_listener_registry);
+    if (auto listening = metrics_server->listen(); !listening) {
+      std::fprintf(stderr, "gatehouse: metrics listener: %s\n", listening.error().message.c_str());
+      return listening.error().kind == ErrorKind::bad_input ? 2 : 1;
+    }
+  }
+
   // The first attempt runs here so that a bad URL or a broken migration stops the start at once.
   bool final_failure = false;
   if (!try_bring_up(state, final_failure) && final_failure) return state.fatal_exit.load();
 
   io.start();
   server.start();
+  if (metrics_server) {
+    metrics_server->start();
+    log::info("metrics listening", {{"host", settings.metrics_listen_host}, {"port", metrics_server->port()}});
+  }
   log::info("listening", {{"host", settings.listen_host}, {"port", server.port()}, {"version", version_string()},
                           {"database", settings.database.empty() ? std::string("sqlite") : settings.database.substr(0, settings.database.find(':'))}});
 
@@ -442,6 +522,7 @@ int run_server(const Settings& settings) {
   // Leave part of the budget for the bus and the database after the HTTP drain.
   const auto budget = settings.drain_timeout;
   server.drain(budget * 8 / 10);
+  if (metrics_server) metrics_server->drain(budget / 20);
   if (state.bus) state.bus->stop(budget / 10);
   io.release_work_guard();
   io.stop();

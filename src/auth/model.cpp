@@ -107,6 +107,9 @@ Result<DeviceRegistration> parse_device_registration(const json::object& body, c
       auto token = string_field(p, "token", 1, 4096);
       if (!token) return token.error();
       r.push_token = *token;
+      if (r.push_provider == "webhook") {
+        if (auto allowed = net::check_outbound_url(r.push_token, settings.push_targets); !allowed) return allowed.error();
+      }
     }
   }
   const auto* identity = body.if_contains("identity_key");

@@ -12,6 +12,7 @@
 
 #include "core/result.hpp"
 #include "eth/address.hpp"
+#include "net/outbound_policy.hpp"
 
 namespace gh::auth {
 
@@ -28,6 +29,7 @@ struct AuthSettings {
   std::size_t low_prekeys = 10;  ///< below this a device gets a keys.low event
   std::size_t max_signature_bytes = 4096;
   std::size_t max_sessions_listed = 100;
+  net::OutboundPolicy push_targets;  ///< where webhook push targets may point
 };
 
 /// The signed-in caller of a request.
