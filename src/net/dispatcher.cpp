@@ -202,8 +202,9 @@ Task<Response> Dispatcher::route(Request& request) {
   }
   // A route not declared public never runs for a request without credentials, whatever its
   // handler forgets; the handler still validates the credentials it gets.
+  // (?token= is how browsers present a session to the WebSocket endpoint, which cannot set headers.)
   if (m_settings.require_credentials && !match.is_public && !request.header("authorization") &&
-      !request.header("x-api-key")) {
+      !request.header("x-api-key") && !request.query_param("token")) {
     co_return error_response(
         make_error(ErrorKind::unauthorized, "unauthenticated", "sign in first: Authorization: Bearer <token>"));
   }

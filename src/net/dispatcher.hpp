@@ -29,7 +29,8 @@ struct DispatcherSettings {
   /// the client is the right-most entry not in this list, and only when the peer is in it.
   std::vector<IpNetwork> trusted_proxies;
   /// Answer 401 to a request for a route not declared public (Router::declare_public) when it
-  /// carries neither Authorization nor X-Api-Key, before its handler runs.
+  /// carries neither Authorization nor X-Api-Key nor a `token` query parameter, before its
+  /// handler runs.
   bool require_credentials = false;
 };
 

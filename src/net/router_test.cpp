@@ -293,6 +293,7 @@ TEST_F(DispatcherTest, RoutesNotDeclaredPublicNeedCredentials) {
   auto with_key = make("POST", "/forgetful");
   with_key.headers.emplace_back("x-api-key", "k");
   EXPECT_EQ(run(d, with_key).status, 200u);
+  EXPECT_EQ(run(d, make("POST", "/forgetful?token=t")).status, 200u);
   // Unknown paths stay 404 rather than hinting at authentication.
   EXPECT_EQ(run(d, make("GET", "/nowhere")).status, 404u);
 }
