@@ -93,6 +93,14 @@ bool IpNetwork::contains(const IpAddress& address) const noexcept {
   return true;
 }
 
+std::string client_prefix(std::string_view ip) {
+  auto address = IpAddress::parse(ip);
+  if (!address) return std::string(ip);
+  if (address->v4) return address->to_string();
+  std::fill(address->bytes.begin() + 8, address->bytes.end(), std::uint8_t{0});
+  return address->to_string() + "/64";
+}
+
 Result<std::vector<IpNetwork>> parse_networks(const std::vector<std::string>& texts) {
   std::vector<IpNetwork> out;
   for (const auto& t : texts) {

@@ -38,6 +38,11 @@ struct IpNetwork {
   bool contains(const IpAddress& address) const noexcept;
 };
 
+/// What per-client limits should count: an IPv4 address as is, an IPv6 address as its /64 (one
+/// client usually holds a whole /64, so counting addresses would multiply its share by 2^64);
+/// anything else unchanged.
+std::string client_prefix(std::string_view ip);
+
 /// Parses a list of networks; the error names the first bad entry.
 Result<std::vector<IpNetwork>> parse_networks(const std::vector<std::string>& texts);
 

@@ -57,6 +57,15 @@ TEST(IpNetwork, MatchesPrefixesOfBothFamilies) {
   EXPECT_EQ(parse_networks({"10.0.0.0/8", "::1"})->size(), 2u);
 }
 
+TEST(ClientPrefix, CountsIpv6ClientsByTheirSlash64) {
+  EXPECT_EQ(client_prefix("192.0.2.1"), "192.0.2.1");
+  EXPECT_EQ(client_prefix("::ffff:192.0.2.1"), "192.0.2.1");
+  EXPECT_EQ(client_prefix("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
+  EXPECT_EQ(client_prefix("2001:db8:1:2:bbbb:cccc:dddd:eeee"), "2001:db8:1:2::/64");
+  EXPECT_NE(client_prefix("2001:db8:1:3::1"), client_prefix("2001:db8:1:2::1"));
+  EXPECT_EQ(client_prefix("unknown"), "unknown");
+}
+
 TEST(ClientAddress, IgnoresForwardedForUnlessEnabled) {
   ForwardedForPolicy off;
   EXPECT_EQ(*client_address("192.0.2.1", {"203.0.113.5"}, off), "192.0.2.1");

@@ -2,6 +2,7 @@
 
 #include <malloc.h>
 
+#include <algorithm>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -43,6 +44,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     std::atomic<bool> idle{false};
     bool evicted = false;  // under `mutex`
     std::string ip;
+    std::string cap_key;  // what the per-IP cap counts: the address, or its /64 for IPv6
     boost::beast::tcp_stream* stream = nullptr;
     asio::any_io_executor executor;
   };
@@ -106,6 +108,8 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     return address.to_string();
   }
 
+  static std::string cap_key_of(const std::string& ip) { return client_prefix(ip); }
+
   bool exempt(const std::string& ip) const {
     if (settings.cap_exempt.empty()) return false;
     auto address = IpAddress::parse(ip);
@@ -125,23 +129,24 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     std::shared_ptr<Session> victim;
     {
       std::lock_guard lock(mutex);
-      auto& count = per_ip[ip];
+      const auto key = cap_key_of(ip);
+      auto& count = per_ip[key];
       if (count >= settings.max_connections_per_ip && !exempt(ip)) {
-        if (count == 0) per_ip.erase(ip);
+        if (count == 0) per_ip.erase(key);
         return Admission::refuse_ip;
       }
       if (sessions.size() - evicting >= settings.max_connections) {
         std::size_t best = 0;
         for (const auto& [sid, s] : sessions) {
           if (s->evicted || !s->idle.load()) continue;
-          const auto held = per_ip[s->ip];
+          const auto held = per_ip[s->cap_key];
           if (!victim || held > best) {
             victim = s;
             best = held;
           }
         }
         if (!victim) {
-          if (count == 0) per_ip.erase(ip);
+          if (count == 0) per_ip.erase(key);
           return Admission::refuse_total;
         }
         victim->evicted = true;
@@ -150,6 +155,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
       ++count;
       id = next_id++;
       session->ip = ip;
+      session->cap_key = key;
       sessions.emplace(id, session);
     }
     if (victim) {
@@ -166,7 +172,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     session->stream = nullptr;
     if (session->evicted) --evicting;
     sessions.erase(id);
-    if (auto it = per_ip.find(session->ip); it != per_ip.end() && --it->second == 0) per_ip.erase(it);
+    if (auto it = per_ip.find(session->cap_key); it != per_ip.end() && --it->second == 0) per_ip.erase(it);
   }
 
   Task<void> accept_loop() {
