@@ -130,7 +130,7 @@ std::vector<IpAddress> own_name_addresses(std::string& name) {
 TEST(OutboundPolicy, HttpClientRefusesAddressLiteralsBeforeConnecting) {
   boost::asio::io_context ioc;
   HttpClientSettings settings;
-  settings.outbound_policy = OutboundPolicy{};
+  settings.outbound_policy.emplace();
   HttpClient client(ioc.get_executor(), settings);
   HttpRequest req;
   req.url = "https://169.254.169.254/latest/meta-data/";
@@ -157,7 +157,7 @@ TEST(OutboundPolicy, HttpClientChecksResolvedAddressesAtConnectTime) {
 
   boost::asio::io_context ioc;
   HttpClientSettings settings;
-  settings.outbound_policy = policy;
+  settings.outbound_policy.emplace(policy);
   HttpClient client(ioc.get_executor(), settings);
   HttpRequest req;
   req.url = "http://" + name + ":1/hook";
@@ -179,7 +179,7 @@ TEST(OutboundPolicy, AllowedNetworksReachTheSocket) {
   OutboundPolicy policy;
   policy.allow_http = true;
   policy.allowed_networks = {*IpNetwork::parse("127.0.0.1/32")};
-  settings.outbound_policy = policy;
+  settings.outbound_policy.emplace(policy);
   HttpClient client(ioc.get_executor(), settings);
   HttpRequest req;
   req.url = "http://127.0.0.1:" + std::to_string(port) + "/";
