@@ -5,6 +5,7 @@
 #include "bus/migrations.hpp"
 #include "chain/module.hpp"
 #include "eth/address.hpp"
+#include "net/ip_address.hpp"
 
 namespace gh::app {
 namespace {
@@ -25,6 +26,8 @@ auth::AuthModuleSettings auth_settings(const Settings& s) {
   a.siwe_http_domains = s.siwe_http_domains;
   for (const auto& chain : s.chains) a.chain_ids.insert(chain.first);
   a.session_ttl = s.session_ttl;
+  a.push_targets.allow_http = s.outbound_allow_http;
+  a.push_targets.allowed_networks = *net::parse_networks(s.outbound_allow_networks);  // validated by settings
   m.sign_in.nonce_per_ip = rate(s.signin_rate_per_ip, s.signin_burst_per_ip);
   m.sign_in.verify_per_ip = m.sign_in.nonce_per_ip;
   m.sign_in.verify_per_address = rate(s.signin_rate_per_address, s.signin_burst_per_address);

@@ -21,6 +21,7 @@
 #include "core/log.hpp"
 #include "core/metrics.hpp"
 #include "net/dispatcher.hpp"
+#include "net/ip_address.hpp"
 #include "net/router.hpp"
 #include "net/server.hpp"
 #include "rpc/rpc_client.hpp"
@@ -186,9 +187,14 @@ int run_server(const Settings& settings) {
   net::Router router;
   add_ops_routes(router, state);
 
+  declare_public_routes(router);
+
   net::DispatcherSettings dispatch;
+  dispatch.require_credentials = true;
   dispatch.per_ip = net::RateLimit{settings.rate_limit_per_ip, settings.rate_burst_per_ip, 100'000};
   dispatch.trust_forwarded_for = settings.trust_forwarded_for;
+  const auto trusted_proxies = *net::parse_networks(settings.trusted_proxies);  // validated by settings
+  dispatch.trusted_proxies = trusted_proxies;
   dispatch.access_log = settings.access_log;
   net::Dispatcher dispatcher(std::move(router), registry, dispatch);
   dispatcher.set_unmatched_error(
@@ -208,6 +214,9 @@ int run_server(const Settings& settings) {
   server_settings.max_body_bytes = settings.max_body_bytes;
   server_settings.max_header_bytes = settings.max_header_bytes;
   server_settings.max_connections = settings.max_connections;
+  server_settings.max_connections_per_ip = settings.max_connections_per_ip;
+  server_settings.body_budget_bytes = settings.body_budget_bytes;
+  server_settings.cap_exempt = trusted_proxies;
   server_settings.idle_timeout = settings.idle_timeout;
   server_settings.read_timeout = settings.request_timeout;
   server_settings.write_timeout = settings.request_timeout;
@@ -217,12 +226,46 @@ int run_server(const Settings& settings) {
     return listening.error().kind == ErrorKind::bad_input ? 2 : 1;
   }
 
+  // --metrics-listen: /metrics on its own listener (e.g. a private interface), nothing else there.
+  // Its own transport counters go to a registry nobody renders, so scrapes do not skew the figures.
+  metrics::Registry metrics_listener_registry;
+  std::unique_ptr<net::Dispatcher> metrics_dispatcher;
+  std::unique_ptr<net::HttpServer> metrics_server;
+  if (!settings.metrics_listen_host.empty()) {
+    net::Router metrics_router;
+    add_metrics_route(metrics_router, registry);
+    net::DispatcherSettings metrics_dispatch;
+    metrics_dispatch.rate_limit_enabled = false;
+    metrics_dispatch.access_log = false;
+    metrics_dispatcher =
+        std::make_unique<net::Dispatcher>(std::move(metrics_router), metrics_listener_registry, metrics_dispatch);
+    net::ServerSettings metrics_settings;
+    metrics_settings.host = settings.metrics_listen_host;
+    metrics_settings.port = settings.metrics_listen_port;
+    metrics_settings.max_connections = 64;
+    metrics_settings.max_body_bytes = 1024;
+    metrics_settings.body_budget_bytes = 64 * 1024;
+    metrics_settings.idle_timeout = settings.idle_timeout;
+    metrics_settings.read_timeout = settings.request_timeout;
+    metrics_settings.write_timeout = settings.request_timeout;
+    metrics_server = std::make_unique<net::HttpServer>(io.executor(), metrics_settings, *metrics_dispatcher,
+                                                       metrics_listener_registry);
+    if (auto listening = metrics_server->listen(); !listening) {
+      std::fprintf(stderr, "gatehouse: metrics listener: %s\n", listening.error().message.c_str());
+      return listening.error().kind == ErrorKind::bad_input ? 2 : 1;
+    }
+  }
+
   // The first attempt runs here so that a bad URL or a broken migration stops the start at once.
   bool final_failure = false;
   if (!try_bring_up(state, final_failure) && final_failure) return state.fatal_exit.load();
 
   io.start();
   server.start();
+  if (metrics_server) {
+    metrics_server->start();
+    log::info("metrics listening", {{"host", settings.metrics_listen_host}, {"port", metrics_server->port()}});
+  }
   log::info("listening",
             {{"host", settings.listen_host},
              {"port", server.port()},
@@ -266,6 +309,7 @@ int run_server(const Settings& settings) {
   // Leave part of the budget for the bus and the database after the HTTP drain.
   const auto budget = settings.drain_timeout;
   server.drain(budget * 8 / 10);
+  if (metrics_server) metrics_server->drain(budget / 20);
   if (state.bus) state.bus->stop(budget / 10);
   io.release_work_guard();
   io.stop();

@@ -14,6 +14,7 @@
 #include "chain/model.hpp"
 #include "core/log.hpp"
 #include "eth/address.hpp"
+#include "net/ip_address.hpp"
 
 extern char** environ;
 
@@ -123,6 +124,32 @@ Result<void> set_listen(Settings& s, const std::string& v) {
   s.listen_host = host;
   s.listen_port = static_cast<std::uint16_t>(*port);
   return ok();
+}
+
+Result<void> set_metrics_listen(Settings& s, const std::string& v) {
+  Settings probe;
+  if (auto r = set_listen(probe, v); !r) {
+    Error e = r.error();
+    e.message.replace(e.message.find("listen"), 6, "metrics-listen");
+    return e;
+  }
+  s.metrics_listen_host = probe.listen_host;
+  s.metrics_listen_port = probe.listen_port;
+  return ok();
+}
+
+Setter network_list(const std::string& name, std::vector<std::string> Settings::*field) {
+  return [=](Settings& s, const std::vector<std::string>& values) -> Result<void> {
+    std::vector<std::string> out;
+    for (const auto& raw : values) {
+      for (const auto& v : split_list(raw)) {
+        if (!net::IpNetwork::parse(v)) return invalid(name, v, "expected an IP address or CIDR network");
+        out.push_back(v);
+      }
+    }
+    s.*field = std::move(out);
+    return ok();
+  };
 }
 
 Result<void> set_database(Settings& s, const std::string& v) {
@@ -309,8 +336,25 @@ std::vector<Option> options() {
        millis_setting("request-timeout-ms", &Settings::request_timeout)},
       {"drain-timeout-ms", "how long a stop may wait for in-flight work", false, false,
        millis_setting("drain-timeout-ms", &Settings::drain_timeout)},
-      {"trust-forwarded-for", "take client IPs from X-Forwarded-For (behind a trusted proxy only)", false, true,
+      {"trust-forwarded-for",
+       "behind exactly one reverse proxy: the client IP is the right-most X-Forwarded-For entry", false, true,
        bool_setting("trust-forwarded-for", &Settings::trust_forwarded_for)},
+      {"trusted-proxy",
+       "address or CIDR of a reverse proxy (repeatable): the client IP is the right-most X-Forwarded-For entry "
+       "not in this list, believed only from these peers, which are also exempt from the per-IP connection cap",
+       true, false, network_list("trusted-proxy", &Settings::trusted_proxies)},
+      {"max-connections-per-ip", "open connections at most from one client IP", false, false,
+       count_setting("max-connections-per-ip", &Settings::max_connections_per_ip, 1, 1'000'000)},
+      {"body-budget-bytes", "request-body bytes in flight across all connections; past it bodies get 503", false, false,
+       count_setting("body-budget-bytes", &Settings::body_budget_bytes, 64 * 1024, 1ULL << 40)},
+      {"metrics-listen", "HOST:PORT serving /metrics alone (then not on --listen)", false, false,
+       scalar(set_metrics_listen)},
+      {"outbound-allow-http", "user-supplied outbound URLs (webhook push targets) may use plain http", false, true,
+       bool_setting("outbound-allow-http", &Settings::outbound_allow_http)},
+      {"outbound-allow-network",
+       "address or CIDR that user-supplied outbound URLs may reach although it is loopback, private, link-local "
+       "and so on (repeatable)",
+       true, false, network_list("outbound-allow-network", &Settings::outbound_allow_networks)},
       {"access-log", "one JSON log line per request", false, true, bool_setting("access-log", &Settings::access_log)},
       {"session-ttl-hours", "how long a session lasts", false, false,
        scalar([](Settings& s, const std::string& v) -> Result<void> {
@@ -549,6 +593,10 @@ Result<Command> parse_command_line(int argc, const char* const* argv, const std:
     const std::vector<std::string> values =
         o.boolean ? std::vector<std::string>{flag_bools[o.name] ? "true" : "false"} : flag_values[o.name];
     if (auto r = o.set(s, values); !r) return r.error();
+  }
+  if (s.body_budget_bytes < s.max_body_bytes) {
+    return bad_input("bad_configuration", fmt::format("body-budget-bytes ({}) must be at least max-body-bytes ({})",
+                                                      s.body_budget_bytes, s.max_body_bytes));
   }
   return command;
 }

@@ -118,5 +118,30 @@ TEST(Settings, UnrelatedEnvironmentIsIgnored) {
   EXPECT_TRUE(c);
 }
 
+TEST(Settings, HardeningFlags) {
+  auto c = parse({"serve", "--trusted-proxy", "10.0.0.0/8", "--trusted-proxy", "::1,192.0.2.4", "--metrics-listen",
+                  "127.0.0.1:9100", "--max-connections-per-ip", "20", "--body-budget-bytes", "4194304",
+                  "--outbound-allow-http", "--outbound-allow-network", "127.0.0.0/8"});
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->settings.trusted_proxies, (std::vector<std::string>{"10.0.0.0/8", "::1", "192.0.2.4"}));
+  EXPECT_EQ(c->settings.metrics_listen_host, "127.0.0.1");
+  EXPECT_EQ(c->settings.metrics_listen_port, 9100);
+  EXPECT_EQ(c->settings.max_connections_per_ip, 20u);
+  EXPECT_EQ(c->settings.body_budget_bytes, 4194304u);
+  EXPECT_TRUE(c->settings.outbound_allow_http);
+  EXPECT_EQ(c->settings.outbound_allow_networks, (std::vector<std::string>{"127.0.0.0/8"}));
+
+  for (std::vector<const char*> bad : {std::vector<const char*>{"serve", "--trusted-proxy", "proxy.internal"},
+                                       std::vector<const char*>{"serve", "--trusted-proxy", "10.0.0.0/33"},
+                                       std::vector<const char*>{"serve", "--outbound-allow-network", "x"},
+                                       std::vector<const char*>{"serve", "--metrics-listen", "9100"},
+                                       std::vector<const char*>{"serve", "--max-body-bytes", "2097152",
+                                                                "--body-budget-bytes", "1048576"}}) {
+    auto r = parse(bad);
+    ASSERT_FALSE(r) << bad[1];
+    EXPECT_EQ(r.error().code, "bad_configuration") << bad[1];
+  }
+}
+
 }  // namespace
 }  // namespace gh::app

@@ -1,5 +1,6 @@
 #include "app/wiring.hpp"
 
+#include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 
 #include "app/contexts.hpp"
@@ -16,6 +17,44 @@ namespace gh::app {
 namespace {
 
 namespace json = boost::json;
+
+/// The routes anyone may call without credentials, and why: the one list. Every other route gets
+/// 401 from the dispatcher for a request without credentials, and its handler must answer 401 to
+/// invalid or revoked ones (tests/integration/authz.test.mjs walks the whole route table).
+struct PublicRoute {
+  const char* method;
+  const char* path;
+  const char* why;
+};
+constexpr PublicRoute public_routes[] = {
+    {"GET", "/healthz", "liveness probe"},
+    {"GET", "/readyz", "readiness probe"},
+    {"GET", "/metrics", "Prometheus scrape (--metrics-listen moves it to a private listener)"},
+    {"POST", "/v1/auth/nonce", "the first step of signing in"},
+    {"POST", "/v1/auth/verify", "signing in"},
+    {"GET", "/v1/accounts/{address}/holdings", "public on-chain data"},
+    {"GET", "/v1/indexer/status", "public indexer progress"},
+    {"POST", "/v1/webhooks/alchemy", "authenticated by its own HMAC signature"},
+    {"POST", "/v1/_test/events", "--test-hooks only"},
+    {"GET", "/v1/_test/effects", "--test-hooks only"},
+    {"GET", "/v1/_test/outbox", "--test-hooks only"},
+    {"GET", "/v1/_test/sleep", "--test-hooks only"},
+    {"GET", "/v1/_test/routes", "--test-hooks only"},
+    {"POST", "/v1/_test/graphql", "--test-hooks only"},
+    {"GET", "/v1/_test/graphql", "--test-hooks only"},
+    {"GET", "/v1/_test/graphql/sample", "--test-hooks only"},
+};
+
+// --test-hooks: the route table with what is declared public, walked by the authorization matrix.
+void add_route_table_hook(net::Router& router, AppState& state) {
+  router.add("GET", "/v1/_test/routes", [&state](net::Request&) -> Task<Result<net::Response>> {
+    json::array routes;
+    for (const auto& r : state.http->routes()) {
+      routes.push_back(json::object{{"method", r.method}, {"path", r.path}, {"public", r.is_public}});
+    }
+    co_return net::json_response(200, json::object{{"routes", routes}});
+  });
+}
 
 // The contexts, once the database is there: each module starts (in list order), then the bus
 // starts with every consumer, and only then is the full route table published, so that no
@@ -55,6 +94,8 @@ void wire_contexts(AppState& state, store::Database& db) {
       if (m.routes) m.routes(router);
     }
   }
+  if (s.test_hooks) add_route_table_hook(router, state);
+  declare_public_routes(router);
   state.http->set_router(std::move(router));
   state.http->set_unmatched_error(std::nullopt);
 }
@@ -100,8 +141,17 @@ void add_ops_routes(net::Router& router, AppState& state) {
         {"database", "ok"}, {"migrations", "ok"}, {"bus", state.bus_ptr.load() != nullptr ? "ok" : "off"}};
     co_return net::json_response(200, json::object{{"status", "ready"}, {"checks", checks}});
   });
-  router.add("GET", "/metrics", [&state](net::Request&) -> Task<Result<net::Response>> {
-    co_return net::Response::text(200, state.registry->render(), "text/plain; version=0.0.4; charset=utf-8");
+  // With --metrics-listen, /metrics is served on that listener only (see run_server).
+  if (state.settings->metrics_listen_host.empty()) add_metrics_route(router, *state.registry);
+}
+
+void declare_public_routes(net::Router& router) {
+  for (const auto& r : public_routes) router.declare_public(r.method, r.path);  // absent ones are skipped
+}
+
+void add_metrics_route(net::Router& router, metrics::Registry& registry) {
+  router.add("GET", "/metrics", [&registry](net::Request&) -> Task<Result<net::Response>> {
+    co_return net::Response::text(200, registry.render(), "text/plain; version=0.0.4; charset=utf-8");
   });
 }
 

@@ -69,6 +69,11 @@ void apply_log_level(const Settings& s);
 store::DatabaseSettings database_settings(const Settings& s);
 /// /healthz, /readyz, /metrics: served from the first moment, before the database is up.
 void add_ops_routes(net::Router& router, AppState& state);
+/// Declares the routes anyone may call without credentials (the one list, in wiring.cpp); every
+/// other route gets 401 from the dispatcher for a request that carries none.
+void declare_public_routes(net::Router& router);
+/// GET /metrics rendering `registry` (on the main listener, or alone on --metrics-listen's).
+void add_metrics_route(net::Router& router, metrics::Registry& registry);
 /// The database and blocking-pool metric families.
 void add_database_metrics(AppState& state);
 /// One bring-up attempt: opens and migrates the database, then starts every context, the bus

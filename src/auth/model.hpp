@@ -15,6 +15,7 @@
 #include "eth/address.hpp"
 #include "eth/bytes.hpp"
 #include "eth/siwe.hpp"
+#include "net/outbound_policy.hpp"
 
 namespace gh::auth {
 
@@ -34,6 +35,7 @@ struct AuthSettings {
   std::size_t max_signature_bytes = 4096;
   std::size_t max_sessions_listed = 100;
   std::size_t max_device_name_chars = 64;  ///< printable characters (code points) in a device name
+  net::OutboundPolicy push_targets;  ///< where webhook push targets may point
 };
 
 /// The signed-in caller of a request.

@@ -63,6 +63,7 @@ bool valid_request_id(std::string_view id) noexcept {
 Dispatcher::Dispatcher(Router router, metrics::Registry& registry, DispatcherSettings settings)
     : m_router(std::make_shared<const Router>(std::move(router))),
       m_settings(settings),
+      m_forwarded{settings.trust_forwarded_for || !settings.trusted_proxies.empty(), settings.trusted_proxies},
       m_ip_limiter(settings.per_ip),
       m_metrics(std::make_unique<Metrics>(registry)) {}
 
@@ -94,18 +95,27 @@ Task<Response> Dispatcher::dispatch(Request& request) {
   } else {
     request.request_id = make_request_id();
   }
-  if (m_settings.trust_forwarded_for) {
-    if (auto xff = request.header("x-forwarded-for")) {
-      auto first = xff->substr(0, xff->find(','));
-      while (!first.empty() && first.front() == ' ') first.remove_prefix(1);
-      while (!first.empty() && first.back() == ' ') first.remove_suffix(1);
-      if (!first.empty()) request.remote_ip = std::string(first);
+  std::optional<Error> forwarded_error;
+  if (m_forwarded.enabled) {
+    std::vector<std::string_view> forwarded;
+    for (const auto& [name, value] : request.headers) {
+      if (name == "x-forwarded-for") forwarded.emplace_back(value);
+    }
+    auto client = client_address(request.remote_ip, forwarded, m_forwarded);
+    if (client) {
+      request.remote_ip = std::move(*client);
+    } else {
+      forwarded_error = client.error();
     }
   }
 
   Response response;
   try {
-    response = co_await route(request);
+    if (forwarded_error) {
+      response = error_response(*forwarded_error);
+    } else {
+      response = co_await route(request);
+    }
   } catch (const Overloaded&) {
     Error busy = make_error(ErrorKind::unavailable, "overloaded", "the server is busy; retry shortly");
     busy.retry_after = std::chrono::seconds(1);
@@ -139,8 +149,9 @@ Task<Response> Dispatcher::dispatch(Request& request) {
   co_return response;
 }
 
-Response Dispatcher::reject(const Error& error, const std::string& remote_ip) {
+Response Dispatcher::reject(const Error& error, const std::string& remote_ip, unsigned status) {
   auto response = error_response(error);
+  if (status != 0) response.status = status;
   const auto id = make_request_id();
   response.with_header("X-Request-Id", id);
   m_metrics->requests.with({"other", "unparsed", std::to_string(response.status)}).inc();
@@ -188,6 +199,14 @@ Task<Response> Dispatcher::route(Request& request) {
     }
     case RouteMatch::Kind::found:
       break;
+  }
+  // A route not declared public never runs for a request without credentials, whatever its
+  // handler forgets; the handler still validates the credentials it gets.
+  // (?token= is how browsers present a session to the WebSocket endpoint, which cannot set headers.)
+  if (m_settings.require_credentials && !match.is_public && !request.header("authorization") &&
+      !request.header("x-api-key") && !request.query_param("token")) {
+    co_return error_response(
+        make_error(ErrorKind::unauthorized, "unauthenticated", "sign in first: Authorization: Bearer <token>"));
   }
   request.params = std::move(match.params);
   auto result = co_await (*match.handler)(request);

@@ -175,12 +175,15 @@ const char* to_string(HttpErrc code) noexcept {
     case HttpErrc::body_too_large: return "body_too_large";
     case HttpErrc::protocol_error: return "protocol_error";
     case HttpErrc::network: return "network";
+    case HttpErrc::forbidden_destination: return "forbidden_destination";
   }
   return "network";
 }
 
 Error HttpFailure::to_error() const {
-  const auto kind = code == HttpErrc::invalid_url ? ErrorKind::bad_input : ErrorKind::unavailable;
+  const auto kind = code == HttpErrc::invalid_url             ? ErrorKind::bad_input
+                    : code == HttpErrc::forbidden_destination ? ErrorKind::forbidden
+                                                              : ErrorKind::unavailable;
   return make_error(kind, std::string("upstream_") + to_string(code), message);
 }
 
@@ -275,6 +278,21 @@ struct HttpClient::Impl {
       if (resolve_ec) co_return Out(fail(HttpErrc::resolve_failed, "cannot resolve " + target.host + ": " + resolve_ec.message()));
       for (const auto& entry : results) endpoints.push_back(entry.endpoint());
     }
+    if (settings.outbound_policy) {
+      // Checked on the very addresses we connect to: a name that resolved to a public address
+      // when the URL was accepted may resolve to an internal one now.
+      std::string refused;
+      std::erase_if(endpoints, [&](const tcp::endpoint& e) {
+        auto address = IpAddress::parse(e.address().to_string());
+        if (!address) return true;
+        auto allowed = check_outbound_address(*address, *settings.outbound_policy);
+        if (!allowed && refused.empty()) refused = allowed.error().message;
+        return !allowed;
+      });
+      if (endpoints.empty()) {
+        co_return Out(fail(HttpErrc::forbidden_destination, refused.empty() ? "no usable address" : refused));
+      }
+    }
 
     auto conn = std::make_unique<Connection>();
     if (target.tls) {
@@ -318,6 +336,14 @@ struct HttpClient::Impl {
   }
 
   static Task<HttpResult> run(std::shared_ptr<Impl> self, HttpRequest request) {
+    if (self->settings.outbound_policy) {
+      auto allowed = check_outbound_url(request.url, *self->settings.outbound_policy);
+      if (!allowed) {
+        const auto code =
+            allowed.error().kind == ErrorKind::forbidden ? HttpErrc::forbidden_destination : HttpErrc::invalid_url;
+        co_return fail(code, allowed.error().message);
+      }
+    }
     auto target = parse_target(request.url);
     if (!target) co_return fail(HttpErrc::invalid_url, "not an absolute http(s) URL");
     const auto deadline = SteadyClock::now() + request.timeout.value_or(self->settings.request_timeout);

@@ -14,6 +14,7 @@
 
 #include "core/error.hpp"
 #include "core/task.hpp"
+#include "net/outbound_policy.hpp"
 
 namespace gh::net {
 
@@ -35,6 +36,10 @@ struct HttpClientSettings {
   std::string extra_ca_file;
   /// Sent as User-Agent unless the request sets one.
   std::string user_agent = "gatehouse";
+  /// When set, every URL and every address its host resolves to must pass this policy (clients
+  /// that call user-supplied URLs, such as webhook push targets); refused with
+  /// HttpErrc::forbidden_destination. Unset for operator-configured upstreams (RPC providers).
+  std::optional<OutboundPolicy> outbound_policy;
 };
 
 /// One header line.
@@ -77,6 +82,7 @@ enum class HttpErrc {
   body_too_large,      ///< the body exceeds max_response_body
   protocol_error,      ///< the peer did not speak HTTP/1.1
   network,             ///< any other socket error
+  forbidden_destination,  ///< the outbound policy refuses the URL or every address it resolves to
 };
 
 /// The snake_case name of an HttpErrc ("timeout", "body_too_large", ...).

@@ -1,6 +1,8 @@
 #include "net/router.hpp"
 
+#include <algorithm>
 #include <map>
+#include <set>
 #include <stdexcept>
 
 namespace gh::net {
@@ -10,6 +12,7 @@ struct Router::Node {
   std::unique_ptr<Node> param;
   std::string param_name;
   std::map<std::string, Handler, std::less<>> handlers;  // by method
+  std::set<std::string, std::less<>> public_methods;
   std::string route;
 };
 
@@ -119,18 +122,75 @@ RouteMatch Router::match(std::string_view method, std::string_view path) const {
   if (!walk(walk, m_root.get(), 0)) return result;
 
   result.route = found->route;
-  if (auto it = found->handlers.find(method); it != found->handlers.end()) {
+  auto it = found->handlers.find(method);
+  // HEAD is served wherever GET is, by the GET handler; the session sends the head only.
+  if (it == found->handlers.end() && method == "HEAD") it = found->handlers.find(std::string_view("GET"));
+  if (it != found->handlers.end()) {
     result.kind = RouteMatch::Kind::found;
     result.handler = &it->second;
+    result.is_public = found->public_methods.count(it->first) > 0;
     result.params = std::move(params);
     return result;
   }
   result.kind = RouteMatch::Kind::method_not_allowed;
-  for (const auto& [m, h] : found->handlers) {
+  std::vector<std::string> allowed;
+  for (const auto& [m, h] : found->handlers) allowed.push_back(m);
+  if (found->handlers.count("GET") && !found->handlers.count("HEAD")) allowed.push_back("HEAD");
+  std::sort(allowed.begin(), allowed.end());
+  for (const auto& m : allowed) {
     if (!result.allow.empty()) result.allow += ", ";
     result.allow += m;
   }
   return result;
+}
+
+namespace {
+
+// The node a template ends at, or nullptr.
+template <class NodeT>
+NodeT* find_template(NodeT* node, std::string_view path_template) {
+  if (path_template.empty() || path_template.front() != '/') return nullptr;
+  std::string_view rest = path_template.substr(1);
+  for (;;) {
+    const auto slash = rest.find('/');
+    const auto segment = rest.substr(0, slash);
+    if (segment.size() >= 2 && segment.front() == '{' && segment.back() == '}') {
+      if (!node->param) return nullptr;
+      node = node->param.get();
+    } else {
+      auto it = node->literals.find(segment);
+      if (it == node->literals.end()) return nullptr;
+      node = it->second.get();
+    }
+    if (slash == std::string_view::npos) break;
+    rest.remove_prefix(slash + 1);
+  }
+  return node;
+}
+
+}  // namespace
+
+bool Router::declare_public(std::string_view method, std::string_view path_template) {
+  Node* node = find_template(m_root.get(), path_template);
+  if (!node || node->route != path_template || !node->handlers.count(method)) return false;
+  node->public_methods.emplace(method);
+  return true;
+}
+
+std::vector<RouteInfo> Router::routes() const {
+  std::vector<RouteInfo> out;
+  auto walk = [&](auto&& self, const Node* node) -> void {
+    for (const auto& [method, handler] : node->handlers) {
+      out.push_back({method, node->route, node->public_methods.count(method) > 0});
+    }
+    for (const auto& [name, child] : node->literals) self(self, child.get());
+    if (node->param) self(self, node->param.get());
+  };
+  walk(walk, m_root.get());
+  std::sort(out.begin(), out.end(), [](const RouteInfo& a, const RouteInfo& b) {
+    return a.path != b.path ? a.path < b.path : a.method < b.method;
+  });
+  return out;
 }
 
 }  // namespace gh::net

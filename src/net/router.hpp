@@ -17,7 +17,15 @@ struct RouteMatch {
   const Handler* handler = nullptr;
   std::string route;  ///< the template, for metrics and logs
   std::vector<std::pair<std::string, std::string>> params;
-  std::string allow;  ///< for 405: "GET, POST"
+  std::string allow;       ///< for 405: "GET, POST"
+  bool is_public = false;  ///< declared callable without credentials (Router::declare_public)
+};
+
+/// One entry of the route table.
+struct RouteInfo {
+  std::string method;
+  std::string path;  ///< the template
+  bool is_public = false;
 };
 
 /// The route table. Built at start-up, then only read (thread-safe for concurrent match()).
@@ -32,6 +40,11 @@ class Router {
   void add(std::string_view method, std::string_view path_template, Handler handler);
   /// Finds the handler for a method and a raw (still percent-encoded) path.
   RouteMatch match(std::string_view method, std::string_view path) const;
+  /// Declares a registered route callable without credentials; every other route needs them (the
+  /// Dispatcher answers 401 to a request that carries none). False when no such route exists.
+  bool declare_public(std::string_view method, std::string_view path_template);
+  /// The route table, sorted by path then method (HEAD twins of GET routes are not listed).
+  std::vector<RouteInfo> routes() const;
 
  private:
   struct Node;

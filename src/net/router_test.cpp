@@ -45,7 +45,12 @@ TEST(Router, MatchesLiteralsParamsAndMethods) {
 
   m = r.match("DELETE", "/v1/communities/abc");
   EXPECT_EQ(m.kind, RouteMatch::Kind::method_not_allowed);
-  EXPECT_EQ(m.allow, "GET");
+  EXPECT_EQ(m.allow, "GET, HEAD");
+
+  // HEAD is served by the GET handler wherever there is one.
+  m = r.match("HEAD", "/v1/communities/abc");
+  ASSERT_EQ(m.kind, RouteMatch::Kind::found);
+  EXPECT_EQ(m.route, "/v1/communities/{id}");
 
   EXPECT_EQ(r.match("GET", "/v1/communities").kind, RouteMatch::Kind::not_found);
   EXPECT_EQ(r.match("GET", "/v1/communities/").kind, RouteMatch::Kind::not_found);
@@ -237,6 +242,80 @@ TEST_F(DispatcherTest, RoutesCanBeReplacedOnceTheAppIsReady) {
   d.set_unmatched_error(std::nullopt);
   EXPECT_EQ(run(d, make("GET", "/v1/x")).body, "x");
   EXPECT_EQ(run(d, make("GET", "/v1/y")).status, 404u);
+}
+
+TEST(Router, ListsRoutesAndTheOnesDeclaredPublic) {
+  Router r;
+  r.add("GET", "/healthz", respond("h"));
+  r.add("POST", "/v1/auth/nonce", respond("n"));
+  r.add("GET", "/v1/me", respond("m"));
+  r.add("DELETE", "/v1/devices/{id}", respond("d"));
+  EXPECT_TRUE(r.declare_public("GET", "/healthz"));
+  EXPECT_TRUE(r.declare_public("POST", "/v1/auth/nonce"));
+  EXPECT_FALSE(r.declare_public("GET", "/v1/auth/nonce"));  // no such method there
+  EXPECT_FALSE(r.declare_public("GET", "/v1/nowhere"));
+  EXPECT_FALSE(r.declare_public("DELETE", "/v1/devices"));
+  const auto routes = r.routes();
+  ASSERT_EQ(routes.size(), 4u);
+  EXPECT_EQ(routes[0].path, "/healthz");
+  EXPECT_TRUE(routes[0].is_public);
+  EXPECT_EQ(routes[1].path, "/v1/auth/nonce");
+  EXPECT_TRUE(routes[1].is_public);
+  EXPECT_EQ(routes[2].method, "DELETE");
+  EXPECT_EQ(routes[2].path, "/v1/devices/{id}");
+  EXPECT_FALSE(routes[2].is_public);
+  EXPECT_FALSE(routes[3].is_public);
+  EXPECT_TRUE(r.match("GET", "/healthz").is_public);
+  EXPECT_TRUE(r.match("HEAD", "/healthz").is_public);
+  EXPECT_FALSE(r.match("GET", "/v1/me").is_public);
+}
+
+TEST_F(DispatcherTest, RoutesNotDeclaredPublicNeedCredentials) {
+  Router r;
+  bool ran = false;
+  r.add("GET", "/open", [](Request&) -> Task<Result<Response>> { co_return Response::text(200, "open"); });
+  r.add("POST", "/forgetful", [&ran](Request&) -> Task<Result<Response>> {
+    ran = true;  // a handler that forgot to authenticate
+    co_return Response::text(200, "leak");
+  });
+  r.declare_public("GET", "/open");
+  DispatcherSettings settings;
+  settings.require_credentials = true;
+  Dispatcher d(std::move(r), registry, settings);
+  EXPECT_EQ(run(d, make("GET", "/open")).status, 200u);
+  auto res = run(d, make("POST", "/forgetful"));
+  EXPECT_EQ(res.status, 401u);
+  EXPECT_EQ(body_of(res).at("error").at("code").as_string(), "unauthenticated");
+  EXPECT_FALSE(ran);
+  auto with_token = make("POST", "/forgetful");
+  with_token.headers.emplace_back("authorization", "Bearer x");
+  EXPECT_EQ(run(d, with_token).status, 200u);
+  auto with_key = make("POST", "/forgetful");
+  with_key.headers.emplace_back("x-api-key", "k");
+  EXPECT_EQ(run(d, with_key).status, 200u);
+  EXPECT_EQ(run(d, make("POST", "/forgetful?token=t")).status, 200u);
+  // Unknown paths stay 404 rather than hinting at authentication.
+  EXPECT_EQ(run(d, make("GET", "/nowhere")).status, 404u);
+}
+
+TEST_F(DispatcherTest, ClientAddressComesFromTrustedProxiesOnly) {
+  Router r;
+  r.add("GET", "/ip", [](Request& req) -> Task<Result<Response>> { co_return Response::text(200, req.remote_ip); });
+  DispatcherSettings settings;
+  settings.trusted_proxies = {*IpNetwork::parse("10.0.0.0/8")};
+  Dispatcher d(std::move(r), registry, settings);
+  auto req = make("GET", "/ip");  // from 10.0.0.1, a trusted proxy
+  req.headers.emplace_back("x-forwarded-for", "1.1.1.1, 203.0.113.9");
+  EXPECT_EQ(run(d, req).body, "203.0.113.9");
+  req = make("GET", "/ip");
+  req.headers.emplace_back("x-forwarded-for", "evil");
+  auto res = run(d, req);
+  EXPECT_EQ(res.status, 400u);
+  EXPECT_EQ(body_of(res).at("error").at("code").as_string(), "invalid_forwarded_for");
+  req = make("GET", "/ip");
+  req.remote_ip = "192.0.2.7";  // not a proxy: its header is ignored
+  req.headers.emplace_back("x-forwarded-for", "203.0.113.9");
+  EXPECT_EQ(run(d, req).body, "192.0.2.7");
 }
 
 }  // namespace

@@ -1,5 +1,8 @@
 #include "net/server.hpp"
 
+#include <malloc.h>
+
+#include <algorithm>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -20,9 +23,28 @@ namespace gh::net {
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 
+namespace {
+
+// Large allocations (request bodies) get their own mappings, returned to the system when freed;
+// glibc would otherwise raise this threshold after the first large free and serve every later
+// body from heap arenas that never shrink. Process-wide, set once by the first server.
+void keep_large_allocations_mapped() {
+  static std::once_flag once;
+  std::call_once(once, [] { ::mallopt(M_MMAP_THRESHOLD, 128 * 1024); });
+}
+
+void release_free_memory() {
+  ::malloc_trim(0);
+}
+
+}  // namespace
+
 struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   struct Session {
     std::atomic<bool> idle{false};
+    bool evicted = false;  // under `mutex`
+    std::string ip;
+    std::string cap_key;  // what the per-IP cap counts: the address, or its /64 for IPv6
     boost::beast::tcp_stream* stream = nullptr;
     asio::any_io_executor executor;
   };
@@ -36,7 +58,16 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
         accepted(r.counter("gatehouse_http_connections_accepted_total", "HTTP connections accepted.").with({})),
         refused(r.counter("gatehouse_http_connections_refused_total",
                           "HTTP connections closed at once because max_connections was reached.")
-                    .with({})) {}
+                    .with({})),
+        refused_per_ip(r.counter("gatehouse_http_connections_refused_per_ip_total",
+                                 "HTTP connections closed at once because their peer address had too many open.")
+                           .with({})),
+        evicted(r.counter("gatehouse_http_connections_evicted_total",
+                          "Idle HTTP connections closed to make room for new ones under pressure.")
+                    .with({})),
+        body_budget(settings.body_budget_bytes) {
+    body_budget.on_idle([this](std::size_t) { return_memory(); });
+  }
 
   Executor executor;
   ServerSettings settings;
@@ -47,10 +78,102 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   metrics::Gauge& open_gauge;
   metrics::Counter& accepted;
   metrics::Counter& refused;
+  metrics::Counter& refused_per_ip;
+  metrics::Counter& evicted;
+  detail::BodyBudget body_budget;
+  std::atomic<std::int64_t> last_trim_ms{0};
 
   mutable std::mutex mutex;
-  std::map<std::uint64_t, std::shared_ptr<Session>> sessions;
+  std::map<std::uint64_t, std::shared_ptr<Session>> sessions;  // by id: oldest first
+  std::map<std::string, std::size_t, std::less<>> per_ip;
+  std::size_t evicting = 0;  // evicted sessions not yet gone
   std::uint64_t next_id = 0;
+
+  // After a flood of bodies, hand the freed pages back to the system (at most once a second):
+  // glibc keeps freed heap memory mapped otherwise, and RSS would stay at the flood's peak.
+  void return_memory() {
+    const auto now =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+            .count();
+    auto last = last_trim_ms.load();
+    if (now - last < 1000 || !last_trim_ms.compare_exchange_strong(last, now)) return;
+    release_free_memory();
+  }
+
+  static std::string peer_key(const tcp::endpoint& endpoint) {
+    auto address = endpoint.address();
+    if (address.is_v6() && address.to_v6().is_v4_mapped()) {
+      address = asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6());
+    }
+    return address.to_string();
+  }
+
+  static std::string cap_key_of(const std::string& ip) { return client_prefix(ip); }
+
+  bool exempt(const std::string& ip) const {
+    if (settings.cap_exempt.empty()) return false;
+    auto address = IpAddress::parse(ip);
+    if (!address) return false;
+    for (const auto& n : settings.cap_exempt) {
+      if (n.contains(*address)) return true;
+    }
+    return false;
+  }
+
+  enum class Admission { admit, refuse_total, refuse_ip };
+
+  // Decides on a new connection and, when admitted, registers it. At the connection limit, the
+  // idle connection of the peer holding the most connections (the oldest among equals) is closed
+  // to make room; only when no connection is idle is the newcomer refused.
+  Admission admit(const std::string& ip, const std::shared_ptr<Session>& session, std::uint64_t& id) {
+    std::shared_ptr<Session> victim;
+    {
+      std::lock_guard lock(mutex);
+      const auto key = cap_key_of(ip);
+      auto& count = per_ip[key];
+      if (count >= settings.max_connections_per_ip && !exempt(ip)) {
+        if (count == 0) per_ip.erase(key);
+        return Admission::refuse_ip;
+      }
+      if (sessions.size() - evicting >= settings.max_connections) {
+        std::size_t best = 0;
+        for (const auto& [sid, s] : sessions) {
+          if (s->evicted || !s->idle.load()) continue;
+          const auto held = per_ip[s->cap_key];
+          if (!victim || held > best) {
+            victim = s;
+            best = held;
+          }
+        }
+        if (!victim) {
+          if (count == 0) per_ip.erase(key);
+          return Admission::refuse_total;
+        }
+        victim->evicted = true;
+        ++evicting;
+      }
+      ++count;
+      id = next_id++;
+      session->ip = ip;
+      session->cap_key = key;
+      sessions.emplace(id, session);
+    }
+    if (victim) {
+      evicted.inc();
+      asio::post(victim->executor, [victim] {
+        if (victim->stream && victim->idle.load()) victim->stream->cancel();
+      });
+    }
+    return Admission::admit;
+  }
+
+  void forget(std::uint64_t id, const std::shared_ptr<Session>& session) {
+    std::lock_guard lock(mutex);
+    session->stream = nullptr;
+    if (session->evicted) --evicting;
+    sessions.erase(id);
+    if (auto it = per_ip.find(session->cap_key); it != per_ip.end() && --it->second == 0) per_ip.erase(it);
+  }
 
   Task<void> accept_loop() {
     auto self = shared_from_this();
@@ -65,40 +188,42 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
         co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
         continue;
       }
-      if (connections() >= settings.max_connections) {
-        refused.inc();
+      boost::system::error_code peer_ec;
+      const auto peer = socket.remote_endpoint(peer_ec);
+      const std::string ip = peer_ec ? std::string("unknown") : peer_key(peer);
+      auto session = std::make_shared<Session>();
+      std::uint64_t id = 0;
+      const auto admission = admit(ip, session, id);
+      if (admission != Admission::admit) {
+        (admission == Admission::refuse_ip ? refused_per_ip : refused).inc();
         boost::system::error_code ignored;
         socket.close(ignored);
         continue;
       }
       accepted.inc();
       auto exec = socket.get_executor();
-      asio::co_spawn(exec, serve(std::move(socket)), asio::detached);
+      asio::co_spawn(exec, serve(std::move(socket), std::move(session), id), asio::detached);
     }
   }
 
-  Task<void> serve(tcp::socket socket) {
+  Task<void> serve(tcp::socket socket, std::shared_ptr<Session> session, std::uint64_t id) {
     auto self = shared_from_this();
     boost::system::error_code ec;
-    const auto endpoint = socket.remote_endpoint(ec);
     boost::beast::tcp_stream stream(std::move(socket));
-    auto session = std::make_shared<Session>();
-    session->stream = &stream;
-    session->executor = stream.get_executor();
-    std::uint64_t id = 0;
     {
       std::lock_guard lock(mutex);
-      id = next_id++;
-      sessions.emplace(id, session);
+      session->stream = &stream;
+      session->executor = stream.get_executor();
     }
     open_gauge.inc();
 
     detail::SessionContext ctx;
     ctx.settings = &settings;
     ctx.dispatcher = &dispatcher;
-    ctx.remote_ip = ec ? std::string("unknown") : endpoint.address().to_string();
+    ctx.remote_ip = session->ip;
     ctx.idle = &session->idle;
     ctx.draining = [this] { return is_draining.load(); };
+    ctx.body_budget = &body_budget;
     try {
       co_await detail::run_session(stream, std::move(ctx));
     } catch (const std::exception& e) {
@@ -106,11 +231,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     }
     stream.socket().shutdown(tcp::socket::shutdown_send, ec);
     stream.close();
-    {
-      std::lock_guard lock(mutex);
-      session->stream = nullptr;
-      sessions.erase(id);
-    }
+    forget(id, session);
     open_gauge.dec();
   }
 
@@ -135,7 +256,22 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
 };
 
 HttpServer::HttpServer(Executor executor, ServerSettings settings, Dispatcher& dispatcher, metrics::Registry& registry)
-    : m_impl(std::make_shared<Impl>(std::move(executor), std::move(settings), dispatcher, registry)) {}
+    : m_impl(std::make_shared<Impl>(std::move(executor), std::move(settings), dispatcher, registry)) {
+  keep_large_allocations_mapped();
+  std::weak_ptr<Impl> weak = m_impl;
+  registry.callback("gatehouse_http_body_bytes_in_flight", "Request-body bytes reserved by requests in flight.", false,
+                    [weak] {
+                      auto impl = weak.lock();
+                      const double used = impl ? static_cast<double>(impl->body_budget.in_use()) : 0.0;
+                      return std::vector<metrics::Sample>{{{}, used}};
+                    });
+  registry.callback("gatehouse_http_bodies_refused_total",
+                    "Requests refused with 503 because the request-body budget was spent.", true, [weak] {
+                      auto impl = weak.lock();
+                      const double n = impl ? static_cast<double>(impl->body_budget.refusals()) : 0.0;
+                      return std::vector<metrics::Sample>{{{}, n}};
+                    });
+}
 
 HttpServer::~HttpServer() {
   boost::system::error_code ignored;
@@ -191,6 +327,8 @@ void HttpServer::drain(std::chrono::milliseconds timeout) {
 }
 
 std::size_t HttpServer::connections() const noexcept { return m_impl->connections(); }
+
+std::size_t HttpServer::body_bytes_in_flight() const noexcept { return m_impl->body_budget.in_use(); }
 
 bool HttpServer::draining() const noexcept { return m_impl->is_draining.load(); }
 

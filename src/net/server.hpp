@@ -7,24 +7,30 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/metrics.hpp"
 #include "core/result.hpp"
 #include "core/task.hpp"
 #include "net/dispatcher.hpp"
+#include "net/ip_address.hpp"
 
 namespace gh::net {
 
 /// Transport settings of the server. Every limit is explicit.
 struct ServerSettings {
   std::string host = "127.0.0.1";
-  std::uint16_t port = 8080;                        ///< 0 picks a free port (tests)
-  std::size_t max_header_bytes = 16 * 1024;         ///< request line and headers
-  std::size_t max_body_bytes = 1024 * 1024;         ///< request body
-  std::chrono::milliseconds idle_timeout{60'000};   ///< keep-alive wait for the next request
-  std::chrono::milliseconds read_timeout{30'000};   ///< to receive a whole request once it started
-  std::chrono::milliseconds write_timeout{30'000};  ///< to send a response
-  std::size_t max_connections = 10'000;
+  std::uint16_t port = 8080;                         ///< 0 picks a free port (tests)
+  std::size_t max_header_bytes = 16 * 1024;          ///< request line and headers
+  std::size_t max_body_bytes = 1024 * 1024;          ///< request body
+  std::chrono::milliseconds idle_timeout{60'000};    ///< keep-alive wait for the next request
+  std::chrono::milliseconds read_timeout{30'000};    ///< to receive a whole request once it started
+  std::chrono::milliseconds write_timeout{30'000};   ///< to send a response
+  std::size_t max_connections = 10'000;              ///< past it, idle connections are closed first
+  std::size_t max_connections_per_ip = 256;          ///< open connections from one peer address
+  std::size_t body_budget_bytes = 64 * 1024 * 1024;  ///< request-body bytes in flight, all connections
+  /// Peers exempt from the per-IP cap (the reverse proxies every client arrives through).
+  std::vector<IpNetwork> cap_exempt;
 };
 
 /// A listening HTTP server.
@@ -46,6 +52,8 @@ class HttpServer {
   void drain(std::chrono::milliseconds timeout);
   /// Open connections.
   std::size_t connections() const noexcept;
+  /// Request-body bytes currently reserved against ServerSettings::body_budget_bytes.
+  std::size_t body_bytes_in_flight() const noexcept;
   /// True once drain() began.
   bool draining() const noexcept;
 

@@ -3,10 +3,14 @@
 // tests can drive it over beast::test::stream (with fail_count) and the server over tcp_stream.
 // Shape of Beast's awaitable server: a deadline before every read and write, parser limits,
 // as_tuple for expected errors, keep-alive until the client, an error or a drain ends it.
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -19,6 +23,67 @@
 
 namespace gh::net::detail {
 
+/// The global budget of request-body bytes in flight: every body being received or handled holds a
+/// reservation of its size (its declared length, or what a chunked body has grown to), so that many
+/// slow uploads cannot together hold more memory than this. Thread-safe.
+class BodyBudget {
+ public:
+  explicit BodyBudget(std::size_t limit) : m_limit(limit) {}
+  /// Takes `n` more bytes; false (and nothing taken) when that would pass the limit.
+  bool try_take(std::size_t n) noexcept {
+    auto used = m_used.load();
+    do {
+      if (n > m_limit || used > m_limit - n) {
+        m_refusals.fetch_add(1);
+        return false;
+      }
+    } while (!m_used.compare_exchange_weak(used, used + n));
+    return true;
+  }
+  /// Returns `n` bytes; calls `on_idle` when nothing is reserved any more.
+  void give_back(std::size_t n) noexcept {
+    if (n == 0) return;
+    if (m_used.fetch_sub(n) == n && m_on_idle) m_on_idle(n);
+  }
+  std::size_t in_use() const noexcept { return m_used.load(); }
+  std::size_t limit() const noexcept { return m_limit; }
+  /// Reservations refused so far.
+  std::uint64_t refusals() const noexcept { return m_refusals.load(); }
+  /// Called (on the thread that returned the last bytes) when the budget falls back to zero.
+  void on_idle(std::function<void(std::size_t)> f) { m_on_idle = std::move(f); }
+
+ private:
+  std::size_t m_limit;
+  std::atomic<std::size_t> m_used{0};
+  std::atomic<std::uint64_t> m_refusals{0};
+  std::function<void(std::size_t)> m_on_idle;
+};
+
+/// One request's share of the BodyBudget, returned when it goes out of scope.
+class BodyReservation {
+ public:
+  explicit BodyReservation(BodyBudget* budget) : m_budget(budget) {}
+  ~BodyReservation() { release(); }
+  BodyReservation(const BodyReservation&) = delete;
+  BodyReservation& operator=(const BodyReservation&) = delete;
+  /// Holds at least `n` bytes; false when the budget cannot give them (no budget: always true).
+  bool grow_to(std::size_t n) noexcept {
+    if (!m_budget || n <= m_held) return true;
+    if (!m_budget->try_take(n - m_held)) return false;
+    m_held = n;
+    return true;
+  }
+  std::size_t held() const noexcept { return m_held; }
+  void release() noexcept {
+    if (m_budget) m_budget->give_back(m_held);
+    m_held = 0;
+  }
+
+ private:
+  BodyBudget* m_budget;
+  std::size_t m_held = 0;
+};
+
 /// What a session shares with the server that owns it.
 struct SessionContext {
   const ServerSettings* settings = nullptr;
@@ -28,7 +93,12 @@ struct SessionContext {
   std::atomic<bool>* idle = nullptr;
   /// True once the server drains: answer the request in flight with Connection: close.
   std::function<bool()> draining;
+  /// Request-body bytes in flight across the server; null for no bound.
+  BodyBudget* body_budget = nullptr;
 };
+
+/// How much a chunked body may reserve ahead of what it has received.
+inline constexpr std::size_t body_reservation_step = 64 * 1024;
 
 template <class Stream>
 concept StreamWithDeadline = requires(Stream& s) { s.expires_after(std::chrono::seconds(1)); };
@@ -77,12 +147,81 @@ inline bool is_protocol_error(const boost::system::error_code& ec) {
          ec != boost::beast::http::error::end_of_stream && ec != boost::beast::http::error::partial_message;
 }
 
-/// Writes an error that ends the connection (limits exceeded, malformed request).
+/// Why a request head cannot be served (RFC 9112), with the status to answer before closing.
+struct FramingProblem {
+  unsigned status = 400;
+  Error error;
+};
+
+/// RFC 9112 checks Beast leaves to us: Host (3.2) and Transfer-Encoding (6.1, 6.3). A coding list
+/// whose last coding is not `chunked` leaves the body length unknowable (400: the rest of the
+/// stream could be read as a second request); a coding other than `chunked` is one we do not
+/// implement (501); Transfer-Encoding in HTTP/1.0 is faulty framing (400). Both end the connection.
+template <class Fields>
+std::optional<FramingProblem> check_framing(const boost::beast::http::request_header<Fields>& header) {
+  namespace http = boost::beast::http;
+  std::size_t hosts = 0;
+  std::vector<std::string> codings;
+  bool has_transfer_encoding = false;
+  for (const auto& field : header) {
+    if (field.name() == http::field::host) ++hosts;
+    if (field.name() != http::field::transfer_encoding) continue;
+    has_transfer_encoding = true;
+    std::string_view list = field.value();
+    for (;;) {
+      const auto comma = list.find(',');
+      auto item = list.substr(0, comma);
+      while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
+      while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
+      // Parameters (";q=...") do not change which coding it is.
+      item = item.substr(0, item.find(';'));
+      while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
+      std::string name(item);
+      for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      codings.push_back(std::move(name));
+      if (comma == std::string_view::npos) break;
+      list.remove_prefix(comma + 1);
+    }
+  }
+  if (header.version() >= 11 && hosts != 1) {
+    return FramingProblem{400, bad_input("bad_request", hosts == 0 ? "an HTTP/1.1 request needs a Host header"
+                                                                   : "a request may carry only one Host header")};
+  }
+  if (hosts > 1) return FramingProblem{400, bad_input("bad_request", "a request may carry only one Host header")};
+  if (!has_transfer_encoding) return std::nullopt;
+  if (header.version() < 11) {
+    return FramingProblem{400, bad_input("bad_request", "Transfer-Encoding is not allowed in HTTP/1.0")};
+  }
+  if (codings.empty() || codings.back() != "chunked") {
+    return FramingProblem{400, bad_input("bad_request", "the final transfer coding must be chunked")};
+  }
+  for (std::size_t i = 0; i + 1 < codings.size(); ++i) {
+    if (codings[i] == "chunked") {
+      return FramingProblem{400, bad_input("bad_request", "chunked may be applied only once")};
+    }
+    FramingProblem p{501, make_error(ErrorKind::bad_input, "not_implemented",
+                                     "transfer coding '" + codings[i].substr(0, 32) + "' is not implemented")};
+    return p;
+  }
+  return std::nullopt;
+}
+
+/// Writes an error that ends the connection (limits exceeded, malformed request). `status`
+/// overrides the error's usual status (501 has no error kind of its own).
 template <class Stream>
-Task<void> write_rejection(Stream& stream, SessionContext& ctx, const Error& error, unsigned version) {
-  auto res = to_beast(ctx.dispatcher->reject(error, ctx.remote_ip), version, false);
+Task<void> write_rejection(Stream& stream, SessionContext& ctx, const Error& error, unsigned version,
+                           unsigned status = 0) {
+  auto response = ctx.dispatcher->reject(error, ctx.remote_ip, status);
+  if (error.code == "overloaded") response.with_header("Retry-After", "1");
+  auto res = to_beast(std::move(response), version, false);
   set_deadline(stream, ctx.settings->write_timeout);
   co_await boost::beast::http::async_write(stream, res, boost::asio::as_tuple(boost::asio::use_awaitable));
+}
+
+/// The refusal of a body the server has no memory budget left for.
+inline Error overloaded_error() {
+  return make_error(ErrorKind::unavailable, "overloaded",
+                    "the server is receiving too many request bodies; retry shortly");
 }
 
 /// Serves requests on one connection until it ends.
@@ -123,6 +262,22 @@ Task<void> run_session(Stream& stream, SessionContext ctx) {
 
     const auto& header = parser.get();
     const unsigned version = header.version();
+    if (auto problem = check_framing(header.base())) {
+      co_await write_rejection(stream, ctx, problem->error, version, problem->status);
+      break;
+    }
+    // The body's memory is reserved before it is read (and before 100 Continue invites it):
+    // past the server's budget, the request is refused instead of buffered.
+    BodyReservation reservation(ctx.body_budget);
+    const auto declared = parser.content_length();
+    if (!parser.is_done()) {
+      const std::size_t first =
+          declared ? static_cast<std::size_t>(*declared) : std::min(settings.max_body_bytes, body_reservation_step);
+      if (!reservation.grow_to(first)) {
+        co_await write_rejection(stream, ctx, overloaded_error(), version, 503);
+        break;
+      }
+    }
     if (header[http::field::expect] == "100-continue" && !parser.is_done()) {
       http::response<http::empty_body> cont{http::status::continue_, version};
       set_deadline(stream, settings.write_timeout);
@@ -131,7 +286,31 @@ Task<void> run_session(Stream& stream, SessionContext ctx) {
     }
     if (!parser.is_done()) {
       set_deadline(stream, settings.read_timeout);
-      auto [bec, bn] = co_await http::async_read(stream, buffer, parser, as_tuple(use_awaitable));
+      boost::system::error_code bec;
+      bool over_budget = false;
+      if (declared) {
+        auto [ec, n] = co_await http::async_read(stream, buffer, parser, as_tuple(use_awaitable));
+        bec = ec;
+      } else {
+        // A chunked body grows its reservation as it arrives, a step ahead of what it holds.
+        while (!parser.is_done()) {
+          auto [ec, n] = co_await http::async_read_some(stream, buffer, parser, as_tuple(use_awaitable));
+          if (ec) {
+            bec = ec;
+            break;
+          }
+          const auto have = parser.get().body().size();
+          if (have + body_reservation_step / 2 > reservation.held() &&
+              !reservation.grow_to(std::min(settings.max_body_bytes, have + body_reservation_step))) {
+            over_budget = true;
+            break;
+          }
+        }
+      }
+      if (over_budget) {
+        co_await write_rejection(stream, ctx, overloaded_error(), version, 503);
+        break;
+      }
       if (bec) {
         if (bec == http::error::body_limit) {
           co_await write_rejection(stream, ctx,
@@ -147,11 +326,21 @@ Task<void> run_session(Stream& stream, SessionContext ctx) {
 
     auto request = to_request(parser.release(), ctx.remote_ip);
     const bool client_keep_alive = request.keep_alive;
+    const bool head = request.method == "HEAD";
     auto response = co_await ctx.dispatcher->dispatch(request);
     const bool keep_alive = client_keep_alive && !(ctx.draining && ctx.draining());
     auto out = to_beast(std::move(response), version, keep_alive);
     set_deadline(stream, settings.write_timeout);
-    auto [wec, wn] = co_await http::async_write(stream, out, as_tuple(use_awaitable));
+    boost::system::error_code wec;
+    if (head) {
+      // The head of the GET response, Content-Length included, and no body (RFC 9110 9.3.2).
+      http::response<http::empty_body> head_only{std::move(out.base())};
+      auto [ec, n] = co_await http::async_write(stream, head_only, as_tuple(use_awaitable));
+      wec = ec;
+    } else {
+      auto [ec, n] = co_await http::async_write(stream, out, as_tuple(use_awaitable));
+      wec = ec;
+    }
     if (wec || !keep_alive) break;
   }
 }

@@ -15,9 +15,16 @@ namespace {
 namespace test = boost::beast::test;
 
 struct SessionTest : ::testing::Test {
-  SessionTest() : dispatcher(make_router(), registry, DispatcherSettings{false, {}, false, false}) {
+  SessionTest() : dispatcher(make_router(), registry, quiet()) {
     settings.max_body_bytes = 64;
     settings.max_header_bytes = 512;
+  }
+
+  static DispatcherSettings quiet() {
+    DispatcherSettings s;
+    s.rate_limit_enabled = false;
+    s.access_log = false;
+    return s;
   }
 
   static Router make_router() {
@@ -41,6 +48,7 @@ struct SessionTest : ::testing::Test {
     ctx.dispatcher = &dispatcher;
     ctx.remote_ip = "192.0.2.1";
     ctx.draining = [this] { return draining; };
+    ctx.body_budget = budget;
     boost::asio::co_spawn(
         io,
         [&]() -> Task<void> {
@@ -57,6 +65,7 @@ struct SessionTest : ::testing::Test {
   ServerSettings settings;
   Dispatcher dispatcher;
   bool draining = false;
+  detail::BodyBudget* budget = nullptr;
 };
 
 TEST_F(SessionTest, AnswersAndKeepsAlive) {
@@ -133,6 +142,117 @@ TEST_F(SessionTest, EveryFailingOperationEndsTheSessionCleanly) {
   }
   EXPECT_GT(n, 2u);
   EXPECT_LT(n, 50u);
+}
+
+// RFC 9112 6.3: a body whose length cannot be known must not be read as the next request.
+TEST_F(SessionTest, TransferEncodingNotEndingInChunkedIs400AndCloses) {
+  for (const char* te : {"chunked, identity", "gzip", "identity", "chunked, gzip", ""}) {
+    const auto out = exchange(std::string("POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: ") + te +
+                              "\r\n\r\nGET /x HTTP/1.1\r\nHost: a\r\n\r\n");
+    EXPECT_EQ(out.find("HTTP/1.1 400"), 0u) << te << ": " << out;
+    EXPECT_NE(out.find("Connection: close"), std::string::npos) << te;
+    EXPECT_EQ(out.find("HTTP/1.1 200"), std::string::npos) << "the smuggled request was served for " << te;
+  }
+}
+
+TEST_F(SessionTest, UnimplementedTransferCodingIs501AndCloses) {
+  for (const char* te : {"gzip, chunked", "deflate,chunked", "x-custom ,  chunked"}) {
+    const auto out = exchange(std::string("POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: ") + te +
+                              "\r\n\r\n2\r\nhi\r\n0\r\n\r\nGET /x HTTP/1.1\r\nHost: a\r\n\r\n");
+    EXPECT_EQ(out.find("HTTP/1.1 501"), 0u) << te << ": " << out;
+    EXPECT_NE(out.find("\"code\":\"not_implemented\""), std::string::npos) << out;
+    EXPECT_EQ(out.find("HTTP/1.1 200"), std::string::npos) << te;
+  }
+  // The same coding split over two header lines is caught too.
+  const auto out = exchange(
+      "POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n");
+  EXPECT_EQ(out.find("HTTP/1.1 501"), 0u) << out;
+}
+
+TEST_F(SessionTest, ChunkedAloneStillWorks) {
+  const auto out = exchange("POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: Chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n");
+  EXPECT_EQ(out.find("HTTP/1.1 200"), 0u) << out;
+  EXPECT_NE(out.find("\r\n\r\nhi"), std::string::npos);
+}
+
+TEST_F(SessionTest, TransferEncodingInHttp10Is400) {
+  const auto out = exchange("POST /echo HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n");
+  EXPECT_EQ(out.find("HTTP/1.0 400"), 0u) << out;
+}
+
+TEST_F(SessionTest, MissingOrDuplicateHostIs400) {
+  auto out = exchange("GET /x HTTP/1.1\r\n\r\n");
+  EXPECT_EQ(out.find("HTTP/1.1 400"), 0u) << out;
+  EXPECT_NE(out.find("Host"), std::string::npos);
+  out = exchange("GET /x HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n");
+  EXPECT_EQ(out.find("HTTP/1.1 400"), 0u) << out;
+  out = exchange("GET /x HTTP/1.0\r\n\r\n");  // HTTP/1.0 needs none
+  EXPECT_EQ(out.find("HTTP/1.0 200"), 0u) << out;
+}
+
+TEST_F(SessionTest, HeadSendsTheGetHeadWithoutBody) {
+  const auto out = exchange("HEAD /x HTTP/1.1\r\nHost: a\r\n\r\nGET /x HTTP/1.1\r\nHost: a\r\n\r\n");
+  EXPECT_EQ(out.find("HTTP/1.1 200 OK"), 0u) << out;
+  EXPECT_NE(out.find("Content-Length: 5"), std::string::npos) << out;
+  const auto second = out.find("HTTP/1.1 200 OK", 10);
+  ASSERT_NE(second, std::string::npos) << out;
+  // The HEAD response ends with its blank line: the next bytes are the GET's status line.
+  EXPECT_EQ(out.substr(second - 4, 4), "\r\n\r\n");
+  EXPECT_EQ(out.find("hello"), out.rfind("hello"));
+}
+
+TEST(BodyBudget, ReservesUpToItsLimit) {
+  detail::BodyBudget b(100);
+  {
+    detail::BodyReservation one(&b);
+    EXPECT_TRUE(one.grow_to(60));
+    detail::BodyReservation two(&b);
+    EXPECT_FALSE(two.grow_to(41));
+    EXPECT_TRUE(two.grow_to(40));
+    EXPECT_EQ(b.in_use(), 100u);
+    EXPECT_TRUE(one.grow_to(50));  // never shrinks
+    EXPECT_EQ(b.in_use(), 100u);
+  }
+  EXPECT_EQ(b.in_use(), 0u);
+  EXPECT_EQ(b.refusals(), 1u);
+  std::size_t idle_calls = 0;
+  b.on_idle([&](std::size_t) { ++idle_calls; });
+  {
+    detail::BodyReservation r(&b);
+    EXPECT_TRUE(r.grow_to(10));
+  }
+  EXPECT_EQ(idle_calls, 1u);
+}
+
+TEST_F(SessionTest, BodyPastTheBudgetIs503AndCloses) {
+  detail::BodyBudget b(40);
+  budget = &b;
+  auto out = exchange("POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 50\r\n\r\n" + std::string(50, 'x'));
+  EXPECT_EQ(out.find("HTTP/1.1 503"), 0u) << out;
+  EXPECT_NE(out.find("\"code\":\"overloaded\""), std::string::npos);
+  EXPECT_NE(out.find("Retry-After: 1"), std::string::npos);
+  EXPECT_NE(out.find("Connection: close"), std::string::npos);
+  // Within the budget, served; the reservation is returned afterwards.
+  out = exchange("POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 30\r\n\r\n" + std::string(30, 'y'));
+  EXPECT_EQ(out.find("HTTP/1.1 200"), 0u) << out;
+  EXPECT_EQ(b.in_use(), 0u);
+  // A held reservation leaves less for the next body.
+  detail::BodyReservation held(&b);
+  ASSERT_TRUE(held.grow_to(20));
+  out = exchange("POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 30\r\n\r\n" + std::string(30, 'y'));
+  EXPECT_EQ(out.find("HTTP/1.1 503"), 0u) << out;
+}
+
+TEST_F(SessionTest, ChunkedBodyPastTheBudgetIs503) {
+  detail::BodyBudget b(8);  // below one reservation step: a chunked body cannot start
+  budget = &b;
+  const auto out = exchange("POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n");
+  EXPECT_EQ(out.find("HTTP/1.1 503"), 0u) << out;
+  detail::BodyBudget roomy(1024 * 1024);
+  budget = &roomy;
+  const auto ok = exchange("POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n");
+  EXPECT_EQ(ok.find("HTTP/1.1 200"), 0u) << ok;
+  EXPECT_EQ(roomy.in_use(), 0u);
 }
 
 }  // namespace

@@ -52,7 +52,7 @@ for (const backend of backends()) {
       assert.equal((await errorOf(r)).code, 'not_found');
       r = await fetch(`${server.url}/healthz`, { method: 'POST' });
       assert.equal(r.status, 405);
-      assert.equal(r.headers.get('allow'), 'GET');
+      assert.equal(r.headers.get('allow'), 'GET, HEAD');
       assert.equal((await errorOf(r)).code, 'method_not_allowed');
       r = await fetch(`${server.url}/v1/_test/events`, { method: 'POST', body: '{"n": 1,', headers: { 'content-type': 'application/json' } });
       assert.equal(r.status, 400);

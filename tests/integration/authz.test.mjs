@@ -1,0 +1,157 @@
+// The authorization matrix: every route of the real server's table that is not declared public
+// answers 401 without credentials and 401 with a revoked session, and a route whose parameter
+// names an account's resource never lets another account act on it (403 or 404). The table comes
+// from the running binary (GET /v1/_test/routes), so a new route is covered the day it is added,
+// and a new route with a parameter fails here until it is classified below.
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { Wallet } from 'ethers';
+import { SiweMessage } from 'siwe';
+import { ed25519, x25519 } from '@noble/curves/ed25519.js';
+import { startServer, freshDatabase } from './lib/harness.mjs';
+
+const DOMAIN = 'app.example.test';
+const b64 = (bytes) => Buffer.from(bytes).toString('base64');
+
+// Routes whose parameter names one account's resource: the other account must get 403 or 404,
+// and the resource must be unchanged afterwards.
+// Each entry gives the parameters naming the owner's resource and a body that is otherwise valid.
+const prekey = () => ({ id: 900, key: b64(x25519.getPublicKey(x25519.utils.randomSecretKey())) });
+const OWNED = {
+  'DELETE /v1/sessions/{id}': (a) => ({ params: { id: a.session_id } }),
+  'DELETE /v1/devices/{device_id}': (a) => ({ params: { device_id: a.device_id } }),
+  'POST /v1/devices/{device_id}/prekeys': (a) => ({ params: { device_id: a.device_id }, body: { one_time_prekeys: [prekey()] } }),
+};
+// Routes whose parameter names something every signed-in account may read, and why.
+const SHARED = {
+  'GET /v1/keys/{address}': 'the key directory: anyone signed in fetches a user\'s public keys to write to them',
+};
+
+describe('authorization matrix', () => {
+  let server, db;
+  before(async () => {
+    db = freshDatabase('sqlite');
+    // The chain is named by sign-in messages only; EOA signatures never call it.
+    server = await startServer([...db.flags, '--test-hooks', '--siwe-domain', DOMAIN, '--chain', '31337=http://127.0.0.1:9',
+      '--rate-limit', '5000', '--rate-burst', '5000', '--signin-rate-limit', '1000', '--signin-rate-burst', '1000',
+      '--signin-address-rate-limit', '1000', '--signin-address-rate-burst', '1000']);
+  });
+  after(async () => {
+    assert.equal((await server.stop()).code, 0);
+    db.drop();
+  });
+
+  const api = (path, { method = 'GET', token, body } = {}) => fetch(`${server.url}${path}`, {
+    method,
+    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+
+  async function signIn(wallet) {
+    const { nonce } = await (await api('/v1/auth/nonce', { method: 'POST' })).json();
+    const text = new SiweMessage({
+      domain: DOMAIN, address: wallet.address, statement: 'Sign in to gatehouse.', uri: `https://${DOMAIN}/login`,
+      version: '1', chainId: 31337, nonce, issuedAt: new Date().toISOString(),
+    }).prepareMessage();
+    const r = await api('/v1/auth/verify', { method: 'POST', body: { message: text, signature: await wallet.signMessage(text) } });
+    assert.equal(r.status, 200, await r.clone().text());
+    return r.json();
+  }
+
+  async function withDevice(account) {
+    const secret = ed25519.utils.randomSecretKey();
+    const spk = x25519.getPublicKey(x25519.utils.randomSecretKey());
+    const r = await api('/v1/devices', {
+      method: 'POST', token: account.token, body: {
+        name: 'phone', identity_key: b64(ed25519.getPublicKey(secret)),
+        signed_prekey: { id: 1, key: b64(spk), signature: b64(ed25519.sign(spk, secret)) },
+        one_time_prekeys: [{ id: 1, key: b64(x25519.getPublicKey(x25519.utils.randomSecretKey())) }],
+      },
+    });
+    assert.equal(r.status, 201, await r.clone().text());
+    return { ...account, device_id: (await r.json()).device_id };
+  }
+
+  const fill = (path, values) => path.replace(/\{([^}]+)\}/g, (_, name) => encodeURIComponent(values[name] ?? `x-${name}`));
+  const bodyFor = (method) => (['POST', 'PUT', 'PATCH'].includes(method) ? {} : undefined);
+
+  test('the route table comes from the server and declares its public routes', async () => {
+    const { routes } = await (await api('/v1/_test/routes')).json();
+    assert.ok(routes.length > 10);
+    const pub = routes.filter((r) => r.public).map((r) => `${r.method} ${r.path}`);
+    for (const expected of ['GET /healthz', 'POST /v1/auth/nonce', 'POST /v1/auth/verify']) assert.ok(pub.includes(expected), expected);
+    assert.ok(!pub.includes('GET /v1/me'));
+  });
+
+  test('every non-public route answers 401 without credentials and with a revoked session', async () => {
+    const { routes } = await (await api('/v1/_test/routes')).json();
+    const revoked = await signIn(Wallet.createRandom());
+    assert.equal((await api('/v1/auth/logout', { method: 'POST', token: revoked.token })).status, 204);
+    const guarded = routes.filter((r) => !r.public);
+    assert.ok(guarded.length >= 8);
+    for (const { method, path } of guarded) {
+      const target = fill(path, { address: Wallet.createRandom().address });
+      const methods = method === 'GET' ? ['GET', 'HEAD'] : [method];
+      for (const m of methods) {
+        let r = await api(target, { method: m, body: bodyFor(m) });
+        assert.equal(r.status, 401, `${m} ${path} without credentials`);
+        if (m !== 'HEAD') assert.match((await r.json()).error.code, /^(unauthenticated|invalid_session)$/);
+        else await r.body?.cancel();
+        r = await api(target, { method: m, token: revoked.token, body: bodyFor(m) });
+        assert.equal(r.status, 401, `${m} ${path} with a revoked session`);
+        await r.body?.cancel();
+      }
+    }
+  });
+
+  test('a route naming another account\'s resource never serves it', async () => {
+    const { routes } = await (await api('/v1/_test/routes')).json();
+    const alice = await withDevice(await signIn(Wallet.createRandom()));
+    const bob = await signIn(Wallet.createRandom());
+    const templated = routes.filter((r) => !r.public && r.path.includes('{'));
+    for (const { method, path } of templated) {
+      const key = `${method} ${path}`;
+      if (SHARED[key]) continue;
+      assert.ok(OWNED[key], `${key} takes a parameter: list it in OWNED (with a fixture) or SHARED (with a reason)`);
+      const { params, body } = OWNED[key](alice);
+      const r = await api(fill(path, params), { method, token: bob.token, body });
+      assert.ok([403, 404].includes(r.status), `${key} as another account: ${r.status}`);
+      await r.body?.cancel();
+    }
+    // Alice's session and device are untouched.
+    const me = await (await api('/v1/me', { token: alice.token })).json();
+    assert.deepEqual(me.devices.map((d) => d.device_id), [alice.device_id]);
+    assert.equal(me.devices[0].one_time_prekeys, 1);
+    for (const key of Object.keys(OWNED)) {
+      assert.ok(templated.some((r) => `${r.method} ${r.path}` === key), `${key} is listed but no longer exists`);
+    }
+  });
+
+  test('webhook push targets must be https URLs to public addresses', async () => {
+    const owner = await signIn(Wallet.createRandom());
+    const register = async (token) => {
+      const secret = ed25519.utils.randomSecretKey();
+      const spk = x25519.getPublicKey(x25519.utils.randomSecretKey());
+      return api('/v1/devices', {
+        method: 'POST', token: owner.token, body: {
+          name: 'hook', identity_key: b64(ed25519.getPublicKey(secret)), push: { provider: 'webhook', token },
+          signed_prekey: { id: 1, key: b64(spk), signature: b64(ed25519.sign(spk, secret)) },
+        },
+      });
+    };
+    for (const [url, status, code] of [
+      ['https://169.254.169.254/latest/meta-data/', 403, 'forbidden_destination'],
+      ['https://[::ffff:127.0.0.1]/hook', 403, 'forbidden_destination'],
+      ['https://10.0.0.5/hook', 403, 'forbidden_destination'],
+      ['https://localhost/hook', 403, 'forbidden_destination'],
+      ['http://hooks.example.com/hook', 400, 'invalid_url'],
+      ['https://user:pw@hooks.example.com/hook', 400, 'invalid_url'],
+      ['https://2130706433/hook', 400, 'invalid_url'],
+    ]) {
+      const r = await register(url);
+      assert.equal(r.status, status, url);
+      assert.equal((await r.json()).error.code, code, url);
+    }
+    assert.equal((await register('https://hooks.example.com/push/abc')).status, 201);
+  });
+});
