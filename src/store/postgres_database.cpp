@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "core/log.hpp"
+#include "store/connection_pool.hpp"
 #include "store/sql_placeholders.hpp"
 
 namespace gh::store {
@@ -109,7 +110,8 @@ Value read_value(const PGresult* res, int row, int col) {
       std::from_chars(text, text + size, d);
       return d;
     }
-    case oid_bool: return std::int64_t{text[0] == 't' ? 1 : 0};
+    case oid_bool:
+      return std::int64_t{text[0] == 't' ? 1 : 0};
     case oid_bytea: {
       std::size_t length = 0;
       unsigned char* bytes = PQunescapeBytea(reinterpret_cast<const unsigned char*>(text), &length);
@@ -118,7 +120,8 @@ Value read_value(const PGresult* res, int row, int col) {
       PQfreemem(bytes);
       return out;
     }
-    default: return std::string(text, size);  // text, varchar, NUMERIC (exact decimal), ...
+    default:
+      return std::string(text, size);  // text, varchar, NUMERIC (exact decimal), ...
   }
 }
 
@@ -140,7 +143,9 @@ class Params {
         m_storage[i] = std::to_string(*num);
         m_types[i] = oid_int8;
       } else if (const auto* d = std::get_if<double>(&v)) {
-        m_storage[i] = std::isnan(*d) ? "NaN" : std::isinf(*d) ? (*d > 0 ? "Infinity" : "-Infinity") : fmt::format("{}", *d);
+        m_storage[i] = std::isnan(*d)   ? "NaN"
+                       : std::isinf(*d) ? (*d > 0 ? "Infinity" : "-Infinity")
+                                        : fmt::format("{}", *d);
         m_types[i] = oid_float8;
       } else if (const auto* s = std::get_if<std::string>(&v)) {
         if (s->find('\0') != std::string::npos) {
@@ -186,28 +191,38 @@ class Connection {
     if (PQstatus(m_conn) != CONNECTION_OK) {
       const std::string reason = first_line(PQerrorMessage(m_conn));
       PQfinish(m_conn);
-      throw DbError(DbErrorKind::connection, "08001", fmt::format("postgres: cannot connect to {}: {}", redact_database_url(uri), reason));
+      throw DbError(DbErrorKind::connection, "08001",
+                    fmt::format("postgres: cannot connect to {}: {}", redact_database_url(uri), reason));
     }
     // Notices ("relation already exists, skipping") are not errors; keep them off stderr.
-    PQsetNoticeProcessor(m_conn, [](void*, const char* message) { log::debug("postgres notice", {{"message", first_line(message)}}); }, nullptr);
+    PQsetNoticeProcessor(
+        m_conn,
+        [](void*, const char* message) {
+          log::debug("postgres notice", {{"message", first_line(message)}});
+        },
+        nullptr);
   }
   ~Connection() { PQfinish(m_conn); }
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
   PGconn* get() const noexcept { return m_conn; }
-  bool healthy() const noexcept { return PQstatus(m_conn) == CONNECTION_OK && PQtransactionStatus(m_conn) == PQTRANS_IDLE; }
+  bool healthy() const noexcept {
+    return PQstatus(m_conn) == CONNECTION_OK && PQtransactionStatus(m_conn) == PQTRANS_IDLE;
+  }
 
   ResultPtr run(std::string_view sql, std::span<const Value> params) {
     // The server accepts surplus typed parameters silently; SQLite does not. Refuse them here so
     // that both backends report the same bug the same way.
     if (const std::size_t expected = highest_placeholder(sql); expected != params.size()) {
       throw DbError(DbErrorKind::other, "08P01",
-                    fmt::format("postgres: statement takes {} parameters, {} given (in: {})", expected, params.size(), excerpt(sql)));
+                    fmt::format("postgres: statement takes {} parameters, {} given (in: {})", expected, params.size(),
+                                excerpt(sql)));
     }
     const Params p(params);
     const std::string text(sql);
-    return check(m_conn, PQexecParams(m_conn, text.c_str(), p.count(), p.types(), p.values(), p.lengths(), p.formats(), 0), sql);
+    return check(
+        m_conn, PQexecParams(m_conn, text.c_str(), p.count(), p.types(), p.values(), p.lengths(), p.formats(), 0), sql);
   }
 
   ResultPtr script(std::string_view sql) {
@@ -230,7 +245,7 @@ class PostgresTx final : public TxSession {
 
   void start(const TxOptions& options) {
     std::string sql = options.isolation == Isolation::serializable ? "BEGIN ISOLATION LEVEL SERIALIZABLE"
-                                                                    : "BEGIN ISOLATION LEVEL READ COMMITTED";
+                                                                   : "BEGIN ISOLATION LEVEL READ COMMITTED";
     if (options.read_only) sql += " READ ONLY";
     m_conn->script(sql);
   }
@@ -240,7 +255,8 @@ class PostgresTx final : public TxSession {
   void commit() override {
     if (failed() || PQtransactionStatus(m_conn->get()) == PQTRANS_INERROR) {
       // COMMIT of an aborted transaction "succeeds" as a ROLLBACK; never let that pass silently.
-      throw DbError(DbErrorKind::other, "25P02", "postgres: transaction had a failed statement; rolled back instead of committed");
+      throw DbError(DbErrorKind::other, "25P02",
+                    "postgres: transaction had a failed statement; rolled back instead of committed");
     }
     m_conn->script("COMMIT");
   }
@@ -280,16 +296,20 @@ class PostgresTx final : public TxSession {
 
 class PostgresDatabase final : public Database {
  public:
-  PostgresDatabase(std::string uri, const DatabaseSettings& settings) : m_uri(std::move(uri)), m_settings(settings) {
-    m_idle.push_back(std::make_unique<Connection>(m_uri, m_settings));
-    m_open = 1;
+  PostgresDatabase(std::string uri, const DatabaseSettings& settings)
+      : m_uri(std::move(uri)),
+        m_settings(settings),
+        m_pool("postgres", fmt::format("a connection (pool of {})", settings.pool_size), settings.pool_size,
+               settings.acquire_timeout, [this] { return std::make_unique<Connection>(m_uri, m_settings); }) {
+    m_pool.adopt(std::make_unique<Connection>(m_uri, m_settings));
   }
 
   Dialect dialect() const noexcept override { return Dialect::postgres; }
 
   bool ping() override {
     try {
-      return transact([](Tx& tx) { return tx.query_one("SELECT 1").has_value(); }, TxOptions{.read_only = true, .max_attempts = 1});
+      return transact([](Tx& tx) { return tx.query_one("SELECT 1").has_value(); },
+                      TxOptions{.read_only = true, .max_attempts = 1});
     } catch (const std::exception&) {
       return false;
     }
@@ -297,14 +317,8 @@ class PostgresDatabase final : public Database {
 
   /// Returns a connection to the pool, or drops it when it is broken or mid-transaction.
   void release(std::unique_ptr<Connection> conn) {
-    std::lock_guard lock(m_mutex);
-    --m_in_use;
-    if (conn && conn->healthy()) {
-      m_idle.push_back(std::move(conn));
-    } else {
-      --m_open;
-    }
-    m_cv.notify_one();
+    const bool healthy = conn && conn->healthy();
+    m_pool.release(std::move(conn), healthy);
   }
 
  protected:
@@ -312,76 +326,26 @@ class PostgresDatabase final : public Database {
     // Every idle connection may have died (server restart, pg_terminate_backend): a dead one is
     // dropped and the next tried, up to one more than the pool holds, which ends on a fresh one.
     for (std::size_t tries = 0;; ++tries) {
-      auto [conn, reused] = acquire();
-      auto tx = std::make_unique<PostgresTx>(*this, std::move(conn));
+      auto lease = m_pool.acquire();
+      auto tx = std::make_unique<PostgresTx>(*this, std::move(lease.connection));
       try {
         tx->start(options);
         return tx;
       } catch (const DbError& e) {
-        if (e.kind() != DbErrorKind::connection || !reused || tries > m_settings.pool_size) throw;
+        if (e.kind() != DbErrorKind::connection || !lease.reused || tries > m_settings.pool_size) throw;
         log::info("postgres connection lost; replacing it", {{"reason", e.what()}});
       }
     }
   }
 
-  PoolStats pool_stats() const override {
-    std::lock_guard lock(m_mutex);
-    PoolStats s;
-    s.size = m_open;
-    s.in_use = m_in_use;
-    s.idle = m_idle.size();
-    s.waits_total = m_waits;
-    s.acquired_total = m_acquired;
-    s.timeouts_total = m_timeouts;
-    return s;
-  }
+  PoolStats pool_stats() const override { return m_pool.stats(); }
 
   const DatabaseSettings& settings() const noexcept override { return m_settings; }
 
  private:
-  /// A connection, and whether it came from the idle list (a new one cannot be stale).
-  std::pair<std::unique_ptr<Connection>, bool> acquire() {
-    std::unique_lock lock(m_mutex);
-    const auto ready = [&] { return !m_idle.empty() || m_open < m_settings.pool_size; };
-    if (!ready()) {
-      ++m_waits;
-      if (!m_cv.wait_until(lock, Clock::now() + m_settings.acquire_timeout, ready)) {
-        ++m_timeouts;
-        throw DbError(DbErrorKind::connection, "08000",
-                      fmt::format("postgres: timed out after {} ms waiting for a connection (pool of {})",
-                                  m_settings.acquire_timeout.count(), m_settings.pool_size));
-      }
-    }
-    ++m_acquired;
-    ++m_in_use;
-    if (!m_idle.empty()) {
-      auto conn = std::move(m_idle.back());
-      m_idle.pop_back();
-      return {std::move(conn), true};
-    }
-    ++m_open;
-    lock.unlock();  // connecting takes a round trip or more; others may use the pool meanwhile
-    try {
-      return {std::make_unique<Connection>(m_uri, m_settings), false};
-    } catch (...) {
-      lock.lock();
-      --m_open;
-      --m_in_use;
-      m_cv.notify_one();
-      throw;
-    }
-  }
-
   std::string m_uri;
   DatabaseSettings m_settings;
-  mutable std::mutex m_mutex;
-  std::condition_variable m_cv;
-  std::vector<std::unique_ptr<Connection>> m_idle;
-  std::size_t m_open = 0;
-  std::size_t m_in_use = 0;
-  std::uint64_t m_waits = 0;
-  std::uint64_t m_acquired = 0;
-  std::uint64_t m_timeouts = 0;
+  ConnectionPool<Connection> m_pool;
 };
 
 PostgresTx::~PostgresTx() {
