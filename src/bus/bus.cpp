@@ -6,6 +6,7 @@
 #include <random>
 #include <thread>
 
+#include <fmt/format.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -13,7 +14,6 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/json/parse.hpp>
-#include <fmt/format.h>
 
 #include "core/log.hpp"
 
@@ -42,9 +42,8 @@ bool valid_topic(std::string_view topic) {
   if (topic.empty() || topic.size() > 128) return false;
   const auto dot = topic.find('.');
   if (dot == std::string_view::npos || dot == 0 || dot + 1 == topic.size()) return false;
-  return std::all_of(topic.begin(), topic.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.';
-  });
+  return std::all_of(topic.begin(), topic.end(),
+                     [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.'; });
 }
 
 Event event_from_row(const store::Row& row) {
@@ -66,9 +65,10 @@ std::int64_t lock_offset(store::Tx& tx, std::string_view consumer) {
                            ? "SELECT last_id FROM bus_consumer_offsets WHERE consumer = $1 FOR UPDATE"
                            : "SELECT last_id FROM bus_consumer_offsets WHERE consumer = $1";
   if (auto row = tx.query_one(select, {name})) return row->get_int(0);
-  tx.exec("INSERT INTO bus_consumer_offsets (consumer, last_id, updated_ms) VALUES ($1, 0, $2) "
-          "ON CONFLICT (consumer) DO NOTHING",
-          {name, now_ms()});
+  tx.exec(
+      "INSERT INTO bus_consumer_offsets (consumer, last_id, updated_ms) VALUES ($1, 0, $2) "
+      "ON CONFLICT (consumer) DO NOTHING",
+      {name, now_ms()});
   auto row = tx.query_one(select, {name});
   return row ? row->get_int(0) : 0;
 }
@@ -92,10 +92,12 @@ bool topic_matches(const std::vector<std::string>& patterns, std::string_view to
 }
 
 Result<std::string> publish(store::Tx& tx, const NewEvent& event) {
-  if (!valid_topic(event.topic)) return bad_input("invalid_topic", "event topic must look like context.event: " + event.topic);
+  if (!valid_topic(event.topic))
+    return bad_input("invalid_topic", "event topic must look like context.event: " + event.topic);
   if (event.ordering_key.size() > 256) return bad_input("invalid_ordering_key", "ordering key longer than 256 bytes");
   if (event.payload.size() > max_payload_bytes) {
-    return make_error(ErrorKind::too_large, "event_too_large", fmt::format("event payload exceeds {} bytes", max_payload_bytes));
+    return make_error(ErrorKind::too_large, "event_too_large",
+                      fmt::format("event payload exceeds {} bytes", max_payload_bytes));
   }
   boost::system::error_code ec;
   auto parsed = boost::json::parse(event.payload, ec);
@@ -113,7 +115,8 @@ Result<std::string> publish(store::Tx& tx, const NewEvent& event) {
 std::vector<Event> read_outbox(store::Tx& tx, std::int64_t after_id, std::size_t limit) {
   std::vector<Event> out;
   const auto rows = tx.query(
-      "SELECT id, event_id, topic, ordering_key, payload, created_ms FROM bus_outbox WHERE id > $1 ORDER BY id LIMIT $2",
+      "SELECT id, event_id, topic, ordering_key, payload, created_ms FROM bus_outbox WHERE id > $1 ORDER BY id LIMIT "
+      "$2",
       {after_id, static_cast<std::int64_t>(limit)});
   out.reserve(rows.size());
   for (const auto& row : rows) out.push_back(event_from_row(row));
@@ -144,10 +147,11 @@ void dead_letter(store::Database& db, const Consumer& consumer, const Event& eve
                  const std::string& error) {
   db.transact([&](store::Tx& tx) {
     lock_offset(tx, consumer.name);
-    tx.exec("INSERT INTO bus_dead_letters (consumer, event_id, outbox_id, topic, attempts, error, failed_ms) "
-            "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (consumer, event_id) DO NOTHING",
-            {consumer.name, event.event_id, event.id, event.topic, static_cast<std::int64_t>(attempts),
-             error.substr(0, 2000), now_ms()});
+    tx.exec(
+        "INSERT INTO bus_dead_letters (consumer, event_id, outbox_id, topic, attempts, error, failed_ms) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (consumer, event_id) DO NOTHING",
+        {consumer.name, event.event_id, event.id, event.topic, static_cast<std::int64_t>(attempts),
+         error.substr(0, 2000), now_ms()});
     set_offset(tx, consumer.name, event.id);
   });
 }
@@ -172,7 +176,7 @@ struct Dispatcher::Impl : std::enable_shared_from_this<Dispatcher::Impl> {
     metrics::Counter* dead = nullptr;
     metrics::Gauge* lag = nullptr;
     metrics::Histogram* latency = nullptr;
-    Running(Consumer c, asio::any_io_executor ex)
+    Running(Consumer c, const asio::any_io_executor& ex)
         : consumer(std::move(c)), strand(asio::make_strand(ex)), timer(strand) {}
   };
 
@@ -254,14 +258,19 @@ struct Dispatcher::Impl : std::enable_shared_from_this<Dispatcher::Impl> {
             }
             c.failures->inc();
             if (attempt >= settings.max_attempts) {
-              log::error("event dead-lettered", {{"consumer", c.consumer.name}, {"event_id", event.event_id},
-                                                 {"topic", event.topic}, {"attempts", attempt}, {"error", failure}});
+              log::error("event dead-lettered", {{"consumer", c.consumer.name},
+                                                 {"event_id", event.event_id},
+                                                 {"topic", event.topic},
+                                                 {"attempts", attempt},
+                                                 {"error", failure}});
               co_await pool.run([&] { dead_letter(db, c.consumer, event, attempt, failure); });
               c.dead->inc();
               break;
             }
-            log::warn("event failed; retrying", {{"consumer", c.consumer.name}, {"event_id", event.event_id},
-                                                 {"attempt", attempt}, {"error", failure}});
+            log::warn("event failed; retrying", {{"consumer", c.consumer.name},
+                                                 {"event_id", event.event_id},
+                                                 {"attempt", attempt},
+                                                 {"error", failure}});
             if (stopping) {
               --active;
               co_return;
@@ -287,16 +296,24 @@ Dispatcher::Dispatcher(Executor executor, store::Database& db, BlockingPool& poo
                        DispatcherSettings settings)
     : m_impl(std::make_shared<Impl>(std::move(executor), db, pool, registry, settings)) {}
 
-Dispatcher::~Dispatcher() { stop(std::chrono::milliseconds(2000)); }
+Dispatcher::~Dispatcher() {
+  stop(std::chrono::milliseconds(2000));
+}
 
 void Dispatcher::add(Consumer consumer) {
   auto& reg = m_impl->registry;
   auto running = std::make_unique<Impl::Running>(std::move(consumer), m_impl->executor);
   const std::vector<std::string> label{running->consumer.name};
-  running->delivered = &reg.counter("gatehouse_bus_events_delivered_total", "Events applied by a consumer.", {"consumer"}).with(label);
-  running->failures = &reg.counter("gatehouse_bus_event_failures_total", "Failed attempts to apply an event.", {"consumer"}).with(label);
-  running->dead = &reg.counter("gatehouse_bus_dead_letters_total", "Events a consumer gave up on.", {"consumer"}).with(label);
-  running->lag = &reg.gauge("gatehouse_bus_consumer_lag_events", "Outbox events not yet seen by a consumer.", {"consumer"}).with(label);
+  running->delivered =
+      &reg.counter("gatehouse_bus_events_delivered_total", "Events applied by a consumer.", {"consumer"}).with(label);
+  running->failures =
+      &reg.counter("gatehouse_bus_event_failures_total", "Failed attempts to apply an event.", {"consumer"})
+           .with(label);
+  running->dead =
+      &reg.counter("gatehouse_bus_dead_letters_total", "Events a consumer gave up on.", {"consumer"}).with(label);
+  running->lag =
+      &reg.gauge("gatehouse_bus_consumer_lag_events", "Outbox events not yet seen by a consumer.", {"consumer"})
+           .with(label);
   running->latency = &reg.histogram("gatehouse_bus_delivery_seconds", "Time from publish to applied.", {"consumer"},
                                     metrics::latency_buckets())
                           .with(label);
@@ -329,8 +346,8 @@ void Dispatcher::stop(std::chrono::milliseconds timeout) {
 void Dispatcher::drain_once() {
   for (auto& c : m_impl->consumers) {
     for (;;) {
-      const auto offset = m_impl->db.transact(
-          [&](store::Tx& tx) { return consumer_offset(tx, c->consumer.name); }, store::TxOptions{true});
+      const auto offset = m_impl->db.transact([&](store::Tx& tx) { return consumer_offset(tx, c->consumer.name); },
+                                              store::TxOptions{true});
       const auto events = m_impl->db.transact(
           [&](store::Tx& tx) { return read_outbox(tx, offset, m_impl->settings.batch_size); }, store::TxOptions{true});
       if (events.empty()) break;
