@@ -29,6 +29,8 @@ test: build build-debug
 test-unit: build
 	@ctest --preset release -L unit -j $(JOBS)
 
+# Every fuzz target for FUZZ_SECONDS each (default 10 minutes); the corpus grows across runs.
+FUZZ_SECONDS ?= 600
 fuzz: ; @scripts/run-fuzz $(FUZZ_SECONDS)
 
 # Times the eth hot paths against ethers v6 and siwe 3 and prints the ratios (reports only).
@@ -38,8 +40,9 @@ bench:
 fmt:
 	@git ls-files '*.cpp' '*.hpp' | xargs clang-format -i
 
+# clang-tidy over the library sources of src/, incremental (scripts/check-style); make test runs it.
 lint: build
-	@git ls-files 'src/*.cpp' | xargs -P $(JOBS) -n 4 clang-tidy -p build/release --quiet
+	@scripts/check-style --tidy-only
 
 clean:
 	@rm -rf build

@@ -177,7 +177,7 @@ struct Dispatcher::Impl : std::enable_shared_from_this<Dispatcher::Impl> {
     metrics::Counter* dead = nullptr;
     metrics::Gauge* lag = nullptr;
     metrics::Histogram* latency = nullptr;
-    Running(Consumer c, asio::any_io_executor ex)
+    Running(Consumer c, const asio::any_io_executor& ex)
         : consumer(std::move(c)), strand(asio::make_strand(ex)), timer(strand) {}
   };
 

@@ -39,7 +39,7 @@ struct Event {
 };
 
 /// Limits of events, checked by publish().
-inline constexpr std::size_t max_payload_bytes = 64 * 1024;
+inline constexpr std::size_t max_payload_bytes = std::size_t{64} * 1024;
 
 /// Writes the event to the outbox in `tx` and returns its event id. Errors on a malformed topic or
 /// an oversized payload (nothing is written).

@@ -123,13 +123,15 @@ TEST_P(BusTest, DeliversInOrderAndSkipsOtherTopics) {
   const auto offset = m_db->transact([](Tx& tx) { return consumer_offset(tx, "recorder"); });
   const auto last = m_db->transact([](Tx& tx) { return tx.query_one("SELECT max(id) FROM bus_outbox")->get_int(0); });
   EXPECT_EQ(offset, last);
-  EXPECT_NE(m_registry.render().find("gatehouse_bus_events_delivered_total{consumer=\"recorder\"} 25"), std::string::npos);
+  EXPECT_NE(m_registry.render().find("gatehouse_bus_events_delivered_total{consumer=\"recorder\"} 25"),
+            std::string::npos);
 }
 
 TEST_P(BusTest, RetriesThenDeadLettersAPoisonEvent) {
   BlockingPool pool(2, 64);
   IoRuntime io(1);
-  DispatcherSettings settings{10, std::chrono::milliseconds(20), 3, std::chrono::milliseconds(1), std::chrono::milliseconds(5)};
+  DispatcherSettings settings{10, std::chrono::milliseconds(20), 3, std::chrono::milliseconds(1),
+                              std::chrono::milliseconds(5)};
   Dispatcher dispatcher(io.executor(), *m_db, pool, m_registry, settings);
   std::atomic<int> flaky_failures{0};
   auto inner = recorder();
@@ -144,7 +146,8 @@ TEST_P(BusTest, RetriesThenDeadLettersAPoisonEvent) {
   ASSERT_TRUE(wait_for(3));
   dispatcher.stop(std::chrono::seconds(5));
   EXPECT_EQ(applied(), 3);
-  const auto dead = m_db->transact([](Tx& tx) { return tx.query("SELECT consumer, attempts, error FROM bus_dead_letters"); });
+  const auto dead =
+      m_db->transact([](Tx& tx) { return tx.query("SELECT consumer, attempts, error FROM bus_dead_letters"); });
   ASSERT_EQ(dead.size(), 1u);
   EXPECT_EQ(dead[0].get_text("consumer"), "picky");
   EXPECT_EQ(dead[0].get_int("attempts"), 3);
@@ -190,23 +193,56 @@ TEST_P(BusTest, ConcurrentPublishersNeverMakeAConsumerSkipAnEvent) {
 }
 
 TEST_P(BusTest, TwoWorkersApplyEachEventOnce) {
-  for (int i = 0; i < 60; ++i) publish_one("k" + std::to_string(i % 4), i);
+  // `deliveries` has no unique key: a double apply shows up as a second row instead of turning
+  // into a constraint violation (a retry) that would leave the count right.
+  m_db->transact(
+      [](Tx& tx) { tx.execute_script("CREATE TABLE deliveries (event_id TEXT NOT NULL, worker TEXT NOT NULL)"); });
+  constexpr int events = 60;
+  for (int i = 0; i < events; ++i) publish_one("k" + std::to_string(i % 4), i);
+  const auto head = m_db->transact([](Tx& tx) { return tx.query_one("SELECT max(id) FROM bus_outbox")->get_int(0); });
+  auto counting = [](std::string worker) {
+    return Consumer{"counter", {"test.*"}, [worker = std::move(worker)](Tx& tx, const Event& e) {
+                      tx.exec("INSERT INTO deliveries (event_id, worker) VALUES ($1, $2)", {e.event_id, worker});
+                    }};
+  };
   BlockingPool pool(4, 256);
   IoRuntime io(2);
   auto db2 = m_fresh.open();
   Dispatcher a(io.executor(), *m_db, pool, m_registry, DispatcherSettings{5, std::chrono::milliseconds(5)});
   metrics::Registry other_registry;
   Dispatcher b(io.executor(), *db2, pool, other_registry, DispatcherSettings{5, std::chrono::milliseconds(5)});
-  a.add(recorder());
-  b.add(recorder());
+  a.add(counting("a"));
+  b.add(counting("b"));
   io.start();
   a.start();
   b.start();
-  ASSERT_TRUE(wait_for(60));
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  // Wait until the shared offset reaches the head of the outbox: every event has been handled.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  std::int64_t offset = 0;
+  while (offset < head && std::chrono::steady_clock::now() < deadline) {
+    offset = m_db->transact([](Tx& tx) { return consumer_offset(tx, "counter"); });
+    if (offset < head) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_EQ(offset, head);
   a.stop(std::chrono::seconds(5));
   b.stop(std::chrono::seconds(5));
-  EXPECT_EQ(applied(), 60);
+
+  const auto counts = m_db->transact([](Tx& tx) {
+    auto row = tx.query_one("SELECT count(*), count(DISTINCT event_id) FROM deliveries");
+    return std::pair(row->get_int(0), row->get_int(1));
+  });
+  EXPECT_EQ(counts.first, events) << "some event was applied twice (or not at all)";
+  EXPECT_EQ(counts.second, events);
+  auto failures = [](metrics::Registry& registry) {
+    return registry.counter("gatehouse_bus_event_failures_total", "Failed attempts to apply an event.", {"consumer"})
+        .with({"counter"})
+        .value();
+  };
+  EXPECT_EQ(failures(m_registry), 0.0) << "worker a retried";
+  EXPECT_EQ(failures(other_registry), 0.0) << "worker b retried";
+  const auto dead =
+      m_db->transact([](Tx& tx) { return tx.query_one("SELECT count(*) FROM bus_dead_letters")->get_int(0); });
+  EXPECT_EQ(dead, 0);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, BusTest, ::testing::Values(Dialect::sqlite, Dialect::postgres),

@@ -3,11 +3,11 @@
 #include <atomic>
 #include <cmath>
 
-#include <boost/json/serialize.hpp>
-#include <boost/json/string.hpp>
 #include <fmt/format.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
+#include <boost/json/serialize.hpp>
+#include <boost/json/string.hpp>
 
 #include "core/clock.hpp"
 
@@ -18,11 +18,16 @@ std::atomic<int> g_level{static_cast<int>(Level::info)};
 
 const char* level_name(Level level) {
   switch (level) {
-    case Level::debug: return "debug";
-    case Level::info: return "info";
-    case Level::warn: return "warn";
-    case Level::error: return "error";
-    case Level::off: return "off";
+    case Level::debug:
+      return "debug";
+    case Level::info:
+      return "info";
+    case Level::warn:
+      return "warn";
+    case Level::error:
+      return "error";
+    case Level::off:
+      return "off";
   }
   return "info";
 }
@@ -55,7 +60,9 @@ bool parse_level(std::string_view text, Level& out) noexcept {
   return false;
 }
 
-void set_level(Level level) noexcept { g_level.store(static_cast<int>(level)); }
+void set_level(Level level) noexcept {
+  g_level.store(static_cast<int>(level));
+}
 
 bool enabled(Level level) noexcept {
   return level != Level::off && static_cast<int>(level) >= g_level.load(std::memory_order_relaxed);
@@ -64,11 +71,11 @@ bool enabled(Level level) noexcept {
 std::string format_line(Level level, std::string_view msg, Fields fields) {
   std::string out;
   out.reserve(128);
-  out += "{\"ts\":\"";
+  out += R"({"ts":")";
   out += format_rfc3339(std::chrono::system_clock::now());
-  out += "\",\"level\":\"";
+  out += R"(","level":")";
   out += level_name(level);
-  out += "\",\"msg\":";
+  out += R"(","msg":)";
   append_string(out, msg);
   for (const auto& f : fields) {
     out += ',';

@@ -62,8 +62,7 @@ template class Family<Histogram>;
 
 struct Registry::Entry {
   std::string type;
-  std::variant<std::unique_ptr<Family<Counter>>, std::unique_ptr<Family<Gauge>>,
-               std::unique_ptr<Family<Histogram>>>
+  std::variant<std::unique_ptr<Family<Counter>>, std::unique_ptr<Family<Gauge>>, std::unique_ptr<Family<Histogram>>>
       family;
   std::string help;
   std::function<std::vector<Sample>()> collect;
@@ -104,9 +103,12 @@ std::string render_labels(const std::vector<std::string>& names, const std::vect
 std::string escape_help(std::string_view v) {
   std::string out;
   for (char c : v) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '\n') out += "\\n";
-    else out += c;
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out += c;
   }
   return out;
 }
@@ -117,10 +119,14 @@ std::string escape_label_value(std::string_view v) {
   std::string out;
   out.reserve(v.size());
   for (char c : v) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '"') out += "\\\"";
-    else if (c == '\n') out += "\\n";
-    else out += c;
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '"')
+      out += "\\\"";
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out += c;
   }
   return out;
 }
@@ -155,7 +161,7 @@ Family<Gauge>& Registry::gauge(std::string name, std::string help, std::vector<s
 Family<Histogram>& Registry::histogram(std::string name, std::string help, std::vector<std::string> labels,
                                        std::vector<double> bounds) {
   return family<Histogram>(std::move(name), std::move(help), std::move(labels), "histogram",
-                           [bounds] { return std::make_unique<Histogram>(bounds); });
+                           [bounds = std::move(bounds)] { return std::make_unique<Histogram>(bounds); });
 }
 
 void Registry::callback(std::string name, std::string help, bool counter,
@@ -166,7 +172,7 @@ void Registry::callback(std::string name, std::string help, bool counter,
   e->type = counter ? "counter" : "gauge";
   e->help = std::move(help);
   e->collect = std::move(collect);
-  m_entries[name] = std::move(e);
+  m_entries[std::move(name)] = std::move(e);
 }
 
 std::string Registry::render() const {
@@ -176,7 +182,10 @@ std::string Registry::render() const {
     entries.assign(m_entries.begin(), m_entries.end());
   }
   std::string out;
-  for (const auto& [name, e] : entries) {
+  // No structured binding: `name` is captured by the lambdas below, which clang 14 cannot do.
+  for (const auto& entry : entries) {
+    const std::string& name = entry.first;
+    const auto& e = entry.second;
     out += "# HELP " + name + " " + escape_help(e->help) + "\n";
     out += "# TYPE " + name + " " + e->type + "\n";
     if (e->collect) {
@@ -203,7 +212,8 @@ std::string Registry::render() const {
               out += name + "_bucket" + render_labels(fam->label_names(), values, "le", "+Inf") + " " +
                      std::to_string(h.cumulative(bounds.size())) + "\n";
               out += name + "_sum" + render_labels(fam->label_names(), values) + " " + format_value(h.sum()) + "\n";
-              out += name + "_count" + render_labels(fam->label_names(), values) + " " + std::to_string(h.count()) + "\n";
+              out +=
+                  name + "_count" + render_labels(fam->label_names(), values) + " " + std::to_string(h.count()) + "\n";
             });
           } else {
             fam->for_each([&](const std::vector<std::string>& values, const auto& m) {
@@ -259,9 +269,11 @@ double start_time_seconds() {
     std::ifstream uptime_file("/proc/uptime");
     double uptime = 0;
     uptime_file >> uptime;
-    const double ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
+    const auto ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
     const double now = static_cast<double>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                           std::chrono::system_clock::now().time_since_epoch()).count()) / 1000.0;
+                                               std::chrono::system_clock::now().time_since_epoch())
+                                               .count()) /
+                       1000.0;
     return now - uptime + static_cast<double>(start_ticks) / ticks;
   }();
   return start;
@@ -270,10 +282,12 @@ double start_time_seconds() {
 }  // namespace
 
 void Registry::add_process_metrics() {
-  callback("process_resident_memory_bytes", "Resident memory size in bytes.", false,
-           [] { return std::vector<Sample>{{{}, read_rss_bytes()}}; });
-  callback("process_virtual_memory_bytes", "Virtual memory size in bytes.", false,
-           [] { return std::vector<Sample>{{{}, read_vsize_bytes()}}; });
+  callback("process_resident_memory_bytes", "Resident memory size in bytes.", false, [] {
+    return std::vector<Sample>{{{}, read_rss_bytes()}};
+  });
+  callback("process_virtual_memory_bytes", "Virtual memory size in bytes.", false, [] {
+    return std::vector<Sample>{{{}, read_vsize_bytes()}};
+  });
   callback("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.", true, [] {
     rusage ru{};
     getrusage(RUSAGE_SELF, &ru);
@@ -281,16 +295,18 @@ void Registry::add_process_metrics() {
                         static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
     return std::vector<Sample>{{{}, secs}};
   });
-  callback("process_open_fds", "Number of open file descriptors.", false,
-           [] { return std::vector<Sample>{{{}, count_open_fds()}}; });
+  callback("process_open_fds", "Number of open file descriptors.", false, [] {
+    return std::vector<Sample>{{{}, count_open_fds()}};
+  });
   callback("process_max_fds", "Maximum number of open file descriptors.", false, [] {
     rlimit rl{};
     getrlimit(RLIMIT_NOFILE, &rl);
     return std::vector<Sample>{{{}, static_cast<double>(rl.rlim_cur)}};
   });
   start_time_seconds();
-  callback("process_start_time_seconds", "Start time of the process since unix epoch in seconds.", false,
-           [] { return std::vector<Sample>{{{}, start_time_seconds()}}; });
+  callback("process_start_time_seconds", "Start time of the process since unix epoch in seconds.", false, [] {
+    return std::vector<Sample>{{{}, start_time_seconds()}};
+  });
 }
 
 }  // namespace gh::metrics

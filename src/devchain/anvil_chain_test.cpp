@@ -2,8 +2,8 @@
 
 #include <gtest/gtest.h>
 
-#include "core/testing/run_task.hpp"
 #include <signal.h>
+#include "core/testing/run_task.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -32,7 +32,9 @@ rpc::RpcResult<std::uint64_t> ask(const std::string& url, bool block_number = fa
   return block_number ? run(ioc, client.block_number()) : run(ioc, client.chain_id());
 }
 
-bool alive(pid_t pid) { return ::kill(pid, 0) == 0; }
+bool alive(pid_t pid) {
+  return ::kill(pid, 0) == 0;
+}
 
 TEST(AnvilProcess, FindsTheProjectAndTheBinary) {
   auto root = find_project_root();
@@ -89,10 +91,15 @@ TEST(AnvilProcess, RunsSeveralAtOnceWithABlockTimeAndALogFile) {
   ASSERT_TRUE(b) << b.error().message;
   EXPECT_NE(a->port(), b->port());
 
+  // Blocks appear without transactions: wait (polling, up to a generous deadline) for two more.
   const auto first = ask(a->rpc_url(), true);
   ASSERT_TRUE(first);
-  std::this_thread::sleep_for(900ms);
-  const auto later = ask(a->rpc_url(), true);
+  auto later = first;
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (later && *later < *first + 2 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(50ms);
+    later = ask(a->rpc_url(), true);
+  }
   ASSERT_TRUE(later);
   EXPECT_GE(*later, *first + 2) << "blocks are mined on the interval";
   // Automine without transactions: no new blocks.

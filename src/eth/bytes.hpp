@@ -30,8 +30,9 @@ struct FixedBytes {
   std::uint8_t* data() noexcept { return bytes.data(); }
   /// A view of all N bytes.
   ByteView view() const noexcept { return ByteView(bytes.data(), N); }
-  /// Lexicographic order, byte by byte (the order of the big-endian number).
-  auto operator<=>(const FixedBytes&) const = default;
+  /// Lexicographic order, byte by byte (the order of the big-endian number). (clang-tidy 14 sees a
+  /// literal 0 in the defaulted comparison's synthesized code.)
+  auto operator<=>(const FixedBytes&) const = default;  // NOLINT(modernize-use-nullptr)
 };
 
 /// A 32-byte hash (keccak-256 output, storage slot, block or transaction hash).
@@ -44,7 +45,9 @@ inline ByteView as_bytes(std::string_view s) noexcept {
 }
 
 /// An owned copy of a view.
-inline Bytes to_bytes(ByteView view) { return Bytes(view.begin(), view.end()); }
+inline Bytes to_bytes(ByteView view) {
+  return Bytes(view.begin(), view.end());
+}
 
 }  // namespace gh::eth
 

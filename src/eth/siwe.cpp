@@ -521,7 +521,8 @@ Expected<SiweTime, SiweErrc> parse_siwe_time(std::string_view t) {
     return invalid();
   }
   const std::int64_t days = days_from_civil(year, month, day);
-  const std::int64_t seconds = days * 86400 + hour * 3600 + minute * 60 + second - offset_minutes * 60;
+  const std::int64_t seconds =
+      days * 86400 + std::int64_t{hour} * 3600 + std::int64_t{minute} * 60 + second - offset_minutes * 60;
   return SiweTime(std::chrono::milliseconds(seconds * 1000 + millis));
 }
 

@@ -17,7 +17,7 @@
 namespace gh::eth {
 
 /// Largest message `parse_siwe` accepts, in bytes (a real message is well under 1 KiB).
-inline constexpr std::size_t siwe_max_message_bytes = 16 * 1024;
+inline constexpr std::size_t siwe_max_message_bytes = std::size_t{16} * 1024;
 /// Largest number of `Resources:` entries `parse_siwe` accepts.
 inline constexpr std::size_t siwe_max_resources = 100;
 /// Largest chain id accepted: JavaScript's Number.MAX_SAFE_INTEGER, beyond which siwe alters it.

@@ -25,7 +25,7 @@ struct HttpClientSettings {
   /// Default deadline of a whole request: connect + write + read of the full response.
   std::chrono::milliseconds request_timeout{30'000};
   /// Largest response body accepted; a larger one fails with HttpErrc::body_too_large.
-  std::size_t max_response_body = 16 * 1024 * 1024;
+  std::size_t max_response_body = std::size_t{16} * 1024 * 1024;
   /// Largest response header block accepted.
   std::uint32_t max_response_header = 64 * 1024;
   /// Idle keep-alive connections kept per (scheme, host, port).
@@ -102,7 +102,7 @@ struct HttpFailure {
 class [[nodiscard]] HttpResult {
  public:
   HttpResult(HttpResponse response) : m_data(std::move(response)) {}  // NOLINT(google-explicit-constructor)
-  HttpResult(HttpFailure failure) : m_data(std::move(failure)) {}  // NOLINT(google-explicit-constructor)
+  HttpResult(HttpFailure failure) : m_data(std::move(failure)) {}     // NOLINT(google-explicit-constructor)
 
   bool has_value() const noexcept { return m_data.index() == 0; }
   explicit operator bool() const noexcept { return has_value(); }

@@ -107,12 +107,14 @@ RouteMatch Router::match(std::string_view method, std::string_view path) const {
       found = node;
       return true;
     }
-    if (auto it = node->literals.find(segments[i]); it != node->literals.end()) {
+    // Literals compare with the decoded segment too: "/v1/communities/mi%6Ee" is "/v1/communities/mine"
+    // (RFC 3986 6.2.2.2), not a community whose id is "mine".
+    auto decoded = decode_segment(segments[i]);
+    if (!decoded) return false;
+    if (auto it = node->literals.find(*decoded); it != node->literals.end()) {
       if (self(self, it->second.get(), i + 1)) return true;
     }
     if (node->param && !segments[i].empty()) {
-      auto decoded = decode_segment(segments[i]);
-      if (!decoded) return false;
       params.emplace_back(node->param_name, std::move(*decoded));
       if (self(self, node->param.get(), i + 1)) return true;
       params.pop_back();

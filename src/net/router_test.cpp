@@ -38,6 +38,12 @@ TEST(Router, MatchesLiteralsParamsAndMethods) {
   ASSERT_EQ(m.kind, RouteMatch::Kind::found);
   EXPECT_EQ(m.route, "/v1/communities/mine");
 
+  // A percent-encoded literal is the literal, not a parameter spelled like it.
+  m = r.match("GET", "/v1/communities/mi%6Ee");
+  ASSERT_EQ(m.kind, RouteMatch::Kind::found);
+  EXPECT_EQ(m.route, "/v1/communities/mine");
+  EXPECT_TRUE(m.params.empty());
+
   m = r.match("GET", "/v1/communities/a%20b/channels/c%2Dd");
   ASSERT_EQ(m.kind, RouteMatch::Kind::found);
   EXPECT_EQ(m.params[0].second, "a b");
@@ -167,8 +173,10 @@ TEST_F(DispatcherTest, MapsErrorsToApiShape) {
   EXPECT_TRUE(allow);
 
   const auto text = registry.render();
-  EXPECT_NE(text.find(R"(gatehouse_http_requests_total{method="POST",route="/echo",status="201"} 1)"), std::string::npos);
-  EXPECT_NE(text.find(R"(gatehouse_http_requests_total{method="GET",route="unmatched",status="404"} 1)"), std::string::npos);
+  EXPECT_NE(text.find(R"(gatehouse_http_requests_total{method="POST",route="/echo",status="201"} 1)"),
+            std::string::npos);
+  EXPECT_NE(text.find(R"(gatehouse_http_requests_total{method="GET",route="unmatched",status="404"} 1)"),
+            std::string::npos);
 }
 
 TEST_F(DispatcherTest, RequestIdsAreEchoedOrMinted) {
@@ -214,8 +222,8 @@ TEST_F(DispatcherTest, RateLimitsPerIpButNotProbes) {
 TEST_F(DispatcherTest, ParsesQueryParameters) {
   Router r;
   r.add("GET", "/q", [](Request& req) -> Task<Result<Response>> {
-    co_return Response::text(200, std::string(req.query_param("a").value_or("-")) + "," +
-                                      std::string(req.query_param("b").value_or("-")));
+    co_return Response::text(
+        200, std::string(req.query_param("a").value_or("-")) + "," + std::string(req.query_param("b").value_or("-")));
   });
   Dispatcher d(std::move(r), registry, DispatcherSettings{});
   EXPECT_EQ(run(d, make("GET", "/q?a=1%202&b=x&a=3")).body, "3,x");

@@ -58,7 +58,9 @@ bool is_json_rpc_answer(const json::value& doc) {
   return obj && obj->contains("jsonrpc") && (obj->contains("result") || obj->contains("error"));
 }
 
-milliseconds min_ms(milliseconds a, milliseconds b) { return a < b ? a : b; }
+milliseconds min_ms(milliseconds a, milliseconds b) {
+  return a < b ? a : b;
+}
 
 }  // namespace
 
@@ -266,7 +268,9 @@ struct RpcClient::State {
   }
 };
 
-RpcClient::RpcClient(Executor executor, RpcClientSettings settings, net::HttpClientSettings http)
+// Executors are cheap handles, passed by value throughout.
+RpcClient::RpcClient(Executor executor, RpcClientSettings settings,  // NOLINT(performance-unnecessary-value-param)
+                     net::HttpClientSettings http)
     : RpcClient(executor, std::move(settings), std::make_shared<net::HttpClient>(executor, std::move(http))) {}
 
 RpcClient::RpcClient(Executor executor, RpcClientSettings settings, std::shared_ptr<net::HttpClient> http)
@@ -279,7 +283,7 @@ Task<RpcResult<json::value>> RpcClient::call(std::string method, json::array par
 }
 
 Task<RpcResult<std::vector<RpcResult<json::value>>>> RpcClient::call_batch(std::vector<RpcCall> calls,
-                                                                         CallOptions options) {
+                                                                           CallOptions options) {
   auto& state = *m_state;
   std::vector<RpcResult<json::value>> out;
   out.reserve(calls.size());
@@ -381,19 +385,23 @@ Task<RpcResult<std::vector<Log>>> RpcClient::get_logs(LogFilter filter) {
   co_return co_await state.get_logs_range(filter, *resolved_from, *resolved_to);
 }
 
+// The signatures of rpc_client.hpp: calls returning a Task take their parameters by value, since
+// the Task may run after the caller's frame is gone.
+// NOLINTNEXTLINE(performance-unnecessary-value-param)
 Task<RpcResult<eth::Bytes>> RpcClient::eth_call(CallRequest call, BlockRef block) {
   return m_state->typed<eth::Bytes>("eth_call", json::array{to_json(call), to_json(block)}, parse_data_value);
 }
 
-Task<RpcResult<std::uint64_t>> RpcClient::estimate_gas(CallRequest call, std::optional<BlockRef> block) {
+Task<RpcResult<std::uint64_t>> RpcClient::estimate_gas(CallRequest call,  // NOLINT(performance-unnecessary-value-param)
+                                                       std::optional<BlockRef> block) {
   json::array params{to_json(call)};
   if (block) params.push_back(to_json(*block));
   return m_state->typed<std::uint64_t>("eth_estimateGas", std::move(params), parse_u64_value);
 }
 
 Task<RpcResult<std::uint64_t>> RpcClient::get_transaction_count(eth::Address account, BlockRef block) {
-  return m_state->typed<std::uint64_t>("eth_getTransactionCount", json::array{eth::to_lower_hex(account), to_json(block)},
-                                       parse_u64_value);
+  return m_state->typed<std::uint64_t>("eth_getTransactionCount",
+                                       json::array{eth::to_lower_hex(account), to_json(block)}, parse_u64_value);
 }
 
 Task<RpcResult<eth::Hash32>> RpcClient::send_raw_transaction(eth::Bytes signed_transaction) {
@@ -402,18 +410,18 @@ Task<RpcResult<eth::Hash32>> RpcClient::send_raw_transaction(eth::Bytes signed_t
 }
 
 Task<RpcResult<std::optional<Receipt>>> RpcClient::get_transaction_receipt(eth::Hash32 hash) {
-  return m_state->typed<std::optional<Receipt>>(
-      "eth_getTransactionReceipt", json::array{eth::to_hex(hash.view())},
-      [](const json::value& v) -> Result<std::optional<Receipt>> {
-        if (v.is_null()) return std::optional<Receipt>{};
-        auto receipt = parse_receipt(v);
-        if (!receipt) return receipt.error();
-        return std::optional<Receipt>(std::move(*receipt));
-      });
+  return m_state->typed<std::optional<Receipt>>("eth_getTransactionReceipt", json::array{eth::to_hex(hash.view())},
+                                                [](const json::value& v) -> Result<std::optional<Receipt>> {
+                                                  if (v.is_null()) return std::optional<Receipt>{};
+                                                  auto receipt = parse_receipt(v);
+                                                  if (!receipt) return receipt.error();
+                                                  return std::optional<Receipt>(std::move(*receipt));
+                                                });
 }
 
-Task<RpcResult<FeeHistory>> RpcClient::fee_history(std::uint64_t block_count, BlockRef newest,
-                                                   std::vector<double> reward_percentiles) {
+Task<RpcResult<FeeHistory>> RpcClient::fee_history(
+    std::uint64_t block_count, BlockRef newest,
+    std::vector<double> reward_percentiles) {  // NOLINT(performance-unnecessary-value-param)
   json::array percentiles;
   for (double p : reward_percentiles) percentiles.push_back(p);
   return m_state->typed<FeeHistory>("eth_feeHistory",

@@ -24,7 +24,7 @@ std::string migration_checksum(std::string_view sql) {
   }
   static constexpr char hex[] = "0123456789abcdef";
   std::string out;
-  out.reserve(2 * length);
+  out.reserve(std::size_t{2} * length);
   for (unsigned int i = 0; i < length; ++i) {
     out.push_back(hex[digest[i] >> 4]);
     out.push_back(hex[digest[i] & 0x0f]);
@@ -32,14 +32,17 @@ std::string migration_checksum(std::string_view sql) {
   return out;
 }
 
-std::string migration_label(int version, std::string_view name) { return fmt::format("{:04}_{}", version, name); }
+std::string migration_label(int version, std::string_view name) {
+  return fmt::format("{:04}_{}", version, name);
+}
 
 void validate_migration_set(const MigrationSet& set) {
   if (set.module.empty()) throw MigrationError("migration set without a module name");
   int previous = 0;
   for (const auto& m : set.migrations) {
     if (m.version <= 0) {
-      throw MigrationError(fmt::format("module '{}': migration {} has a non-positive version", set.module, migration_label(m.version, m.name)));
+      throw MigrationError(fmt::format("module '{}': migration {} has a non-positive version", set.module,
+                                       migration_label(m.version, m.name)));
     }
     if (m.version <= previous) {
       throw MigrationError(fmt::format("module '{}': migration {} is out of order or duplicates version {}", set.module,

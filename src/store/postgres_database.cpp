@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "core/log.hpp"
+#include "store/connection_pool.hpp"
 #include "store/sql_placeholders.hpp"
 
 namespace gh::store {
@@ -295,9 +296,12 @@ class PostgresTx final : public TxSession {
 
 class PostgresDatabase final : public Database {
  public:
-  PostgresDatabase(std::string uri, const DatabaseSettings& settings) : m_uri(std::move(uri)), m_settings(settings) {
-    m_idle.push_back(std::make_unique<Connection>(m_uri, m_settings));
-    m_open = 1;
+  PostgresDatabase(std::string uri, const DatabaseSettings& settings)
+      : m_uri(std::move(uri)),
+        m_settings(settings),
+        m_pool("postgres", fmt::format("a connection (pool of {})", settings.pool_size), settings.pool_size,
+               settings.acquire_timeout, [this] { return std::make_unique<Connection>(m_uri, m_settings); }) {
+    m_pool.adopt(std::make_unique<Connection>(m_uri, m_settings));
   }
 
   Dialect dialect() const noexcept override { return Dialect::postgres; }
@@ -312,14 +316,8 @@ class PostgresDatabase final : public Database {
 
   /// Returns a connection to the pool, or drops it when it is broken or mid-transaction.
   void release(std::unique_ptr<Connection> conn) {
-    std::lock_guard lock(m_mutex);
-    --m_in_use;
-    if (conn && conn->healthy()) {
-      m_idle.push_back(std::move(conn));
-    } else {
-      --m_open;
-    }
-    m_cv.notify_one();
+    const bool healthy = conn && conn->healthy();
+    m_pool.release(std::move(conn), healthy);
   }
 
  protected:
@@ -327,76 +325,26 @@ class PostgresDatabase final : public Database {
     // Every idle connection may have died (server restart, pg_terminate_backend): a dead one is
     // dropped and the next tried, up to one more than the pool holds, which ends on a fresh one.
     for (std::size_t tries = 0;; ++tries) {
-      auto [conn, reused] = acquire();
-      auto tx = std::make_unique<PostgresTx>(*this, std::move(conn));
+      auto lease = m_pool.acquire();
+      auto tx = std::make_unique<PostgresTx>(*this, std::move(lease.connection));
       try {
         tx->start(options, access == TxAccess::read_only);
         return tx;
       } catch (const DbError& e) {
-        if (e.kind() != DbErrorKind::connection || !reused || tries > m_settings.pool_size) throw;
+        if (e.kind() != DbErrorKind::connection || !lease.reused || tries > m_settings.pool_size) throw;
         log::info("postgres connection lost; replacing it", {{"reason", e.what()}});
       }
     }
   }
 
-  PoolStats pool_stats() const override {
-    std::lock_guard lock(m_mutex);
-    PoolStats s;
-    s.size = m_open;
-    s.in_use = m_in_use;
-    s.idle = m_idle.size();
-    s.waits_total = m_waits;
-    s.acquired_total = m_acquired;
-    s.timeouts_total = m_timeouts;
-    return s;
-  }
+  PoolStats pool_stats() const override { return m_pool.stats(); }
 
   const DatabaseSettings& settings() const noexcept override { return m_settings; }
 
  private:
-  /// A connection, and whether it came from the idle list (a new one cannot be stale).
-  std::pair<std::unique_ptr<Connection>, bool> acquire() {
-    std::unique_lock lock(m_mutex);
-    const auto ready = [&] { return !m_idle.empty() || m_open < m_settings.pool_size; };
-    if (!ready()) {
-      ++m_waits;
-      if (!m_cv.wait_until(lock, Clock::now() + m_settings.acquire_timeout, ready)) {
-        ++m_timeouts;
-        throw DbError(DbErrorKind::connection, "08000",
-                      fmt::format("postgres: timed out after {} ms waiting for a connection (pool of {})",
-                                  m_settings.acquire_timeout.count(), m_settings.pool_size));
-      }
-    }
-    ++m_acquired;
-    ++m_in_use;
-    if (!m_idle.empty()) {
-      auto conn = std::move(m_idle.back());
-      m_idle.pop_back();
-      return {std::move(conn), true};
-    }
-    ++m_open;
-    lock.unlock();  // connecting takes a round trip or more; others may use the pool meanwhile
-    try {
-      return {std::make_unique<Connection>(m_uri, m_settings), false};
-    } catch (...) {
-      lock.lock();
-      --m_open;
-      --m_in_use;
-      m_cv.notify_one();
-      throw;
-    }
-  }
-
   std::string m_uri;
   DatabaseSettings m_settings;
-  mutable std::mutex m_mutex;
-  std::condition_variable m_cv;
-  std::vector<std::unique_ptr<Connection>> m_idle;
-  std::size_t m_open = 0;
-  std::size_t m_in_use = 0;
-  std::uint64_t m_waits = 0;
-  std::uint64_t m_acquired = 0;
-  std::uint64_t m_timeouts = 0;
+  ConnectionPool<Connection> m_pool;
 };
 
 PostgresTx::~PostgresTx() {

@@ -9,12 +9,11 @@
 
 #include <fmt/format.h>
 
+#include "store/connection_pool.hpp"
 #include "store/sql_placeholders.hpp"
 
 namespace gh::store {
 namespace {
-
-using Clock = std::chrono::steady_clock;
 
 std::string excerpt(std::string_view sql) {
   constexpr std::size_t limit = 160;
@@ -223,8 +222,12 @@ class SqliteDatabase;
 
 class SqliteTx final : public TxSession {
  public:
-  SqliteTx(SqliteDatabase& db, Connection& conn, bool writer, bool query_only_toggle)
-      : m_db(db), m_conn(conn), m_writer(writer), m_query_only_toggle(query_only_toggle) {}
+  SqliteTx(SqliteDatabase& db, std::unique_ptr<Connection> conn, bool writer, bool query_only_toggle)
+      : m_db(db),
+        m_owned(std::move(conn)),
+        m_conn(*m_owned),
+        m_writer(writer),
+        m_query_only_toggle(query_only_toggle) {}
   ~SqliteTx() override;
   SqliteTx(const SqliteTx&) = delete;
   SqliteTx& operator=(const SqliteTx&) = delete;
@@ -258,6 +261,7 @@ class SqliteTx final : public TxSession {
   void do_execute_script(std::string_view sql) override { m_conn.execute_script(sql); }
 
   SqliteDatabase& m_db;
+  std::unique_ptr<Connection> m_owned;  ///< on loan from the database's pool until the destructor
   Connection& m_conn;
   bool m_writer;
   bool m_query_only_toggle;
@@ -284,14 +288,15 @@ class SqliteDatabase final : public Database {
       // A path handed to SQLITE_OPEN_URI that starts with "file:" would be parsed as a URI.
       if (m_path.rfind("file:", 0) == 0) m_path = "./" + m_path;
     }
-    m_writer = std::make_unique<Connection>(m_path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, m_settings);
+    auto writer = std::make_unique<Connection>(m_path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, m_settings);
     if (!m_memory) {
-      auto mode = m_writer->run("PRAGMA journal_mode=WAL", {}, nullptr);
+      auto mode = writer->run("PRAGMA journal_mode=WAL", {}, nullptr);
       if (mode.empty() || mode[0].get_text(0) != "wal") {
         throw DbError(DbErrorKind::connection, "", fmt::format("sqlite: cannot switch {} to WAL mode", m_path));
       }
     }
-    m_writer->execute_script("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;");
+    writer->execute_script("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;");
+    m_writer.adopt(std::move(writer));
   }
 
   Dialect dialect() const noexcept override { return Dialect::sqlite; }
@@ -304,15 +309,13 @@ class SqliteDatabase final : public Database {
     }
   }
 
-  void release(Connection& conn, bool writer) {
-    std::lock_guard lock(m_mutex);
+  /// Returns a connection to its pool. The writer is never dropped: it is the only one.
+  void release(std::unique_ptr<Connection> conn, bool writer) {
     if (writer) {
-      m_writer_in_use = false;
+      m_writer.release(std::move(conn), true);
     } else {
-      --m_readers_in_use;
-      m_idle_readers.push_back(&conn);
+      m_readers.release(std::move(conn), true);
     }
-    m_cv.notify_all();
   }
 
  protected:
@@ -320,86 +323,46 @@ class SqliteDatabase final : public Database {
   std::unique_ptr<TxSession> begin(const TxOptions& /*options*/, TxAccess access) override {
     const bool read_only = access == TxAccess::read_only;
     const bool use_reader = read_only && !m_memory;
-    Connection& conn = use_reader ? acquire_reader() : acquire_writer();
+    auto lease = use_reader ? m_readers.acquire() : m_writer.acquire();
     // In memory there are no reader connections: a read-only transaction borrows the writer and
     // is kept honest by query_only.
-    auto tx = std::make_unique<SqliteTx>(*this, conn, !use_reader, read_only && m_memory);
+    auto tx = std::make_unique<SqliteTx>(*this, std::move(lease.connection), !use_reader, read_only && m_memory);
     tx->start();
     return tx;
   }
 
   PoolStats pool_stats() const override {
-    std::lock_guard lock(m_mutex);
+    const PoolStats w = m_writer.stats();
+    const PoolStats r = m_readers.stats();
     PoolStats s;
-    s.size = 1 + m_readers.size();
-    s.in_use = (m_writer_in_use ? 1U : 0U) + m_readers_in_use;
-    s.idle = s.size - s.in_use;
-    s.waits_total = m_waits;
-    s.acquired_total = m_acquired;
-    s.timeouts_total = m_timeouts;
+    s.size = w.size + r.size;
+    s.in_use = w.in_use + r.in_use;
+    s.idle = w.idle + r.idle;
+    s.waits_total = w.waits_total + r.waits_total;
+    s.acquired_total = w.acquired_total + r.acquired_total;
+    s.timeouts_total = w.timeouts_total + r.timeouts_total;
     return s;
   }
 
   const DatabaseSettings& settings() const noexcept override { return m_settings; }
 
  private:
-  template <class Ready>
-  void wait_for(std::unique_lock<std::mutex>& lock, Ready ready, const char* what) {
-    if (ready()) return;
-    ++m_waits;
-    if (!m_cv.wait_until(lock, Clock::now() + m_settings.acquire_timeout, ready)) {
-      ++m_timeouts;
-      throw DbError(
-          DbErrorKind::connection, "08000",
-          fmt::format("sqlite: timed out after {} ms waiting for the {}", m_settings.acquire_timeout.count(), what));
-    }
-  }
-
-  Connection& acquire_writer() {
-    std::unique_lock lock(m_mutex);
-    wait_for(
-        lock, [&] { return !m_writer_in_use; }, "writer connection");
-    m_writer_in_use = true;
-    ++m_acquired;
-    return *m_writer;
-  }
-
-  Connection& acquire_reader() {
-    std::unique_lock lock(m_mutex);
-    wait_for(
-        lock, [&] { return !m_idle_readers.empty() || m_readers.size() < m_settings.pool_size; },
-        "a reader connection");
-    ++m_acquired;
-    ++m_readers_in_use;
-    if (!m_idle_readers.empty()) {
-      Connection* conn = m_idle_readers.back();
-      m_idle_readers.pop_back();
-      return *conn;
-    }
-    try {
-      auto conn = std::make_unique<Connection>(m_path, SQLITE_OPEN_READWRITE, m_settings);
-      conn->execute_script("PRAGMA foreign_keys=ON; PRAGMA query_only=ON;");
-      m_readers.push_back(std::move(conn));
-      return *m_readers.back();
-    } catch (...) {
-      --m_readers_in_use;
-      throw;
-    }
+  std::unique_ptr<Connection> open_reader() const {
+    auto conn = std::make_unique<Connection>(m_path, SQLITE_OPEN_READWRITE, m_settings);
+    conn->execute_script("PRAGMA foreign_keys=ON; PRAGMA query_only=ON;");
+    return conn;
   }
 
   DatabaseSettings m_settings;
   bool m_memory;
   std::string m_path;
-  mutable std::mutex m_mutex;
-  std::condition_variable m_cv;
-  std::unique_ptr<Connection> m_writer;
-  bool m_writer_in_use = false;
-  std::vector<std::unique_ptr<Connection>> m_readers;
-  std::vector<Connection*> m_idle_readers;
-  std::size_t m_readers_in_use = 0;
-  std::uint64_t m_waits = 0;
-  std::uint64_t m_acquired = 0;
-  std::uint64_t m_timeouts = 0;
+  /// The one writer connection (opened in the constructor, so this pool never opens another).
+  ConnectionPool<Connection> m_writer{
+      "sqlite", "the writer connection", 1, m_settings.acquire_timeout, []() -> std::unique_ptr<Connection> {
+        throw DbError(DbErrorKind::connection, "", "sqlite: the writer connection is gone");
+      }};
+  ConnectionPool<Connection> m_readers{"sqlite", "a reader connection", m_settings.pool_size,
+                                       m_settings.acquire_timeout, [this] { return open_reader(); }};
 };
 
 SqliteTx::~SqliteTx() {
@@ -407,7 +370,7 @@ SqliteTx::~SqliteTx() {
     sqlite3_exec(m_conn.get(), "ROLLBACK", nullptr, nullptr, nullptr);
   }
   if (m_query_only_toggle) sqlite3_exec(m_conn.get(), "PRAGMA query_only=OFF", nullptr, nullptr, nullptr);
-  m_db.release(m_conn, m_writer);
+  m_db.release(std::move(m_owned), m_writer);
 }
 
 }  // namespace

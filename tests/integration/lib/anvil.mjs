@@ -12,24 +12,40 @@ export function freePort() {
   });
 }
 
-/** Starts anvil; resolves with { url, chainId, stop() } once it answers eth_chainId. */
+/**
+ * Starts anvil; resolves with { url, chainId, stop() } once it answers eth_chainId. The port is
+ * free when chosen but another process may bind it before anvil does: anvil then exits, and a new
+ * port is tried (as devchain/anvil.cpp does). An answer counts only while our anvil is alive.
+ */
 export async function startAnvil({ chainId = 31337 } = {}) {
-  const port = await freePort();
   const bin = process.env.GATEHOUSE_ANVIL ?? resolve(root, 'node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil');
-  const proc = spawn(bin, ['--host', '127.0.0.1', '--port', String(port), '--chain-id', String(chainId), '--silent'],
-    { stdio: 'ignore' });
-  const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    try {
-      const r = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'eth_chainId', params: [] }) });
-      if (r.ok) break;
-    } catch { /* not yet */ }
-    if (Date.now() > deadline) { proc.kill('SIGKILL'); throw new Error('anvil did not start'); }
-    await new Promise((r) => setTimeout(r, 50));
+  const maxPortTries = 3;
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    const proc = spawn(bin, ['--host', '127.0.0.1', '--port', String(port), '--chain-id', String(chainId), '--silent'],
+      { stdio: 'ignore' });
+    let exited = false;
+    proc.on('exit', () => { exited = true; });
+    const url = `http://127.0.0.1:${port}`;
+    const deadline = Date.now() + 15_000;
+    while (!exited) {
+      try {
+        const r = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'eth_chainId', params: [] }) });
+        if (r.ok && !exited) {
+          const { result } = await r.json();
+          if (Number(result) !== chainId) { proc.kill('SIGKILL'); throw new Error(`something else answers on port ${port}`); }
+          return { url, chainId, stop: () => { proc.kill('SIGTERM'); } };
+        }
+      } catch (e) {
+        if (e.message.startsWith('something else')) throw e;
+      }
+      if (Date.now() > deadline) { proc.kill('SIGKILL'); throw new Error('anvil did not start'); }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    // Exited during start-up: most likely the port was taken in between.
+    if (attempt >= maxPortTries) throw new Error(`anvil exited during start-up ${attempt} times`);
   }
-  return { url, chainId, stop: () => { proc.kill('SIGTERM'); } };
 }
 
 /** The compiled artifact { abi, bytecode } of one of our contracts (building them if needed). */

@@ -140,17 +140,24 @@ export async function waitReady(url, timeoutMs = 20_000) {
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-/** Sends raw bytes on a new TCP connection; resolves with everything read until close or timeout. */
-export function rawExchange(port, data, { timeoutMs = 5000, writeDelays = [] } = {}) {
+/**
+ * Sends raw bytes on a new TCP connection; resolves with everything read until the server closes,
+ * `until(received)` holds (then the client closes; closedByServer is false) or the timeout.
+ */
+export function rawExchange(port, data, { timeoutMs = 5000, writeDelays = [], until = null } = {}) {
   return new Promise((resolveRaw) => {
     const socket = net.connect(port, '127.0.0.1');
     let received = '';
     const started = Date.now();
     const timer = setTimeout(() => { socket.destroy(); resolveRaw({ received, closedByServer: false, ms: Date.now() - started }); }, timeoutMs);
     socket.setEncoding('latin1');
-    socket.on('data', (d) => { received += d; });
+    let byClient = false;
+    socket.on('data', (d) => {
+      received += d;
+      if (until && until(received)) { byClient = true; socket.destroy(); }
+    });
     socket.on('error', () => {});
-    socket.on('close', () => { clearTimeout(timer); resolveRaw({ received, closedByServer: true, ms: Date.now() - started }); });
+    socket.on('close', () => { clearTimeout(timer); resolveRaw({ received, closedByServer: !byClient, ms: Date.now() - started }); });
     socket.on('connect', async () => {
       const parts = Array.isArray(data) ? data : [data];
       for (let i = 0; i < parts.length; i++) {

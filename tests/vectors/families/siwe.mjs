@@ -3,8 +3,9 @@
 //                                      the constructor rejects the fields
 //   {kind: "parse", text, code, fields} new SiweMessage(text): "ok" and the fields it read, or the
 //                                      failure kind mapped from the parser's first error
-//   {kind: "validate", text, expect, code} siwe's verify() with a real signature, so that only the
-//                                      binding and time checks can fail
+//   {kind: "validate", text, signature, expect, code} siwe's verify() of that signature: by the
+//                                      message's address, or (one case in four) by another
+//                                      wallet, so the verdict covers the signature check too
 // Failure kinds are gatehouse's codes; `codeOfParseError` is the one place mapping the reference's
 // messages to them. Two policies of ours are applied on top of the reference and documented in
 // src/eth/siwe.hpp: a chain id must be canonical decimal <= 2^53-1, and a message must be the
@@ -225,13 +226,13 @@ function mutate(rng, text, fields) {
   return lines.join('\n');
 }
 
-async function validateCase(rng, wallet) {
+async function validateCase(rng, wallet, stranger) {
   const fields = randomFields(rng, wallet, false);
   delete fields.scheme;
   if (rng.chance(0.5)) fields.scheme = 'https';
   const text = new SiweMessage(fields).toMessage();
   const message = new SiweMessage(text);
-  const signature = wallet.signMessageSync(text);
+  const signature = (rng.chance(0.25) ? stranger : wallet).signMessageSync(text);
   const expect = {};
   if (rng.chance(0.7)) expect.domain = rng.chance(0.8) ? message.domain : 'other.example';
   if (rng.chance(0.7)) expect.nonce = rng.chance(0.8) ? message.nonce : 'zzzzzzzz9';
@@ -249,21 +250,23 @@ async function validateCase(rng, wallet) {
       'Domain does not match provided domain for verification.': 'siwe_domain_mismatch',
       'Nonce does not match provided nonce for verification.': 'siwe_nonce_mismatch',
       'Scheme does not match provided scheme for verification.': 'siwe_scheme_mismatch',
+      'Signature does not match address of the message.': 'siwe_signature_invalid',
     };
     code = map[result.error?.type];
     if (!code) throw new Error(`unexpected siwe verify failure: ${JSON.stringify(result.error)}`);
   }
-  return { kind: 'validate', text, expect, code };
+  return { kind: 'validate', text, signature, expect, code };
 }
 
 export async function generate({ rng, count }) {
   const cases = [];
   // One signer per run is enough: the signature only has to be valid, it is not what is tested.
   const wallet = new Wallet(hex(rng.bytes(32)));
+  const stranger = new Wallet(hex(rng.bytes(32)));
   for (let i = 0; i < count; ++i) {
     const r = i % 4;
     if (r === 3) {
-      cases.push(await validateCase(rng, wallet));
+      cases.push(await validateCase(rng, wallet, stranger));
       continue;
     }
     const fields = randomFields(rng, null, true);
