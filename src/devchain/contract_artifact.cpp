@@ -47,7 +47,7 @@ Result<ContractArtifact> load_contract_artifact(const std::string& file) {
   if (!abi || !abi->is_array()) return artifact_invalid(file, "no abi array");
   if (!bytecode || !bytecode->is_string()) return artifact_invalid(file, "no bytecode string");
   auto code = eth::from_hex(bytecode->as_string());
-  if (!code) return artifact_invalid(file, "bytecode: " + code.error().message);
+  if (!code) return artifact_invalid(file, std::string("bytecode: ") + eth::to_string(code.error()));
   // Unlinked library placeholders ("__$...$__") would fail the hex decode above; empty code is
   // an interface or abstract contract, which cannot be deployed.
   if (code->empty()) return artifact_invalid(file, "empty bytecode (not deployable)");

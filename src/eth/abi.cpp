@@ -592,7 +592,7 @@ gh::Result<AbiType> type_from_json(const boost::json::object& input, unsigned de
   return shape;
 }
 
-gh::Result<U256> int_from_text(std::string_view text, bool& negative) {
+Expected<U256, U256Errc> int_from_text(std::string_view text, bool& negative) {
   negative = !text.empty() && text[0] == '-';
   if (negative) text.remove_prefix(1);
   if (text.size() > 2 && text[0] == '0' && (text[1] == 'x' || text[1] == 'X')) return U256::from_hex(text);
@@ -873,7 +873,7 @@ gh::Result<AbiValue> abi_value_from_json(const AbiType& type, const boost::json:
     case K::address: {
       if (!json.is_string()) return invalid("expected an address");
       auto a = parse_address(json.as_string());
-      if (!a) return invalid(a.error().message);
+      if (!a) return invalid(to_string(a.error()));
       return AbiValue::address(*a);
     }
     case K::bool_:
@@ -883,7 +883,7 @@ gh::Result<AbiValue> abi_value_from_json(const AbiType& type, const boost::json:
     case K::bytes: {
       if (!json.is_string()) return invalid("expected hex bytes");
       auto b = from_hex(json.as_string());
-      if (!b) return invalid(b.error().message);
+      if (!b) return invalid(to_string(b.error()));
       if (type.kind == K::fixed_bytes && b->size() != type.size) return invalid("wrong length");
       return AbiValue::bytes(std::move(*b));
     }

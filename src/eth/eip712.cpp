@@ -122,7 +122,7 @@ gh::Result<U256> integer_of(std::string_view type, const boost::json::value& v, 
   if (!parsed)
     return value_invalid(type, "not an integer: " + std::string(v.as_string().subview(
                                                         0, std::min<std::size_t>(v.as_string().size(), 80))));
-  return parsed;
+  return *parsed;
 }
 
 class Encoder {
@@ -177,7 +177,7 @@ class Encoder {
       case Atomic::address: {
         if (!v.is_string()) return value_invalid(type, "expected an address");
         auto a = parse_address(v.as_string());
-        if (!a) return value_invalid(type, a.error().message);
+        if (!a) return value_invalid(type, to_string(a.error()));
         std::copy(a->bytes.begin(), a->bytes.end(), out.bytes.begin() + 12);
         return out;
       }
@@ -195,7 +195,7 @@ class Encoder {
       case Atomic::bytes: {
         if (!v.is_string()) return value_invalid(type, "expected hex bytes");
         auto b = from_hex(v.as_string());
-        if (!b) return value_invalid(type, b.error().message);
+        if (!b) return value_invalid(type, to_string(b.error()));
         return keccak256(ByteView(*b));
       }
       case Atomic::string:
