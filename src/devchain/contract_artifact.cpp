@@ -87,12 +87,16 @@ Result<void> build_contracts(const std::string& project_root) {
   return ok();
 }
 
+Error abi_error(eth::AbiErrc code, std::string_view what) {
+  return bad_input(eth::to_string(code), std::string(what) + ": " + eth::to_string(code));
+}
+
 Result<eth::Bytes> creation_code(const ContractArtifact& artifact, const std::vector<eth::AbiType>& constructor_types,
                                  const eth::AbiValues& constructor_args) {
   eth::Bytes code = artifact.bytecode;
   if (constructor_types.empty()) return code;
   auto args = eth::abi_encode(constructor_types, constructor_args);
-  if (!args) return std::move(args).error();
+  if (!args) return abi_error(args.error(), "encoding the constructor arguments of " + artifact.name);
   code.insert(code.end(), args->begin(), args->end());
   return code;
 }
