@@ -157,7 +157,30 @@ Error siwe_refusal(eth::SiweErrc code) {
   return unauthorized(eth::to_string(code), message);
 }
 
+// The edge where eth's address failure codes become API errors: API.md has one code for all of
+// them, the message tells the client which rule the text broke.
+const char* address_problem(eth::AddressErrc code) {
+  using eth::AddressErrc;
+  switch (code) {
+    case AddressErrc::missing_prefix:
+      return "the address must start with 0x";
+    case AddressErrc::wrong_length:
+      return "the address must have 40 hex digits after 0x";
+    case AddressErrc::invalid_char:
+      return "the address contains a character that is not a hex digit";
+    case AddressErrc::bad_checksum:
+      return "the address is mixed case but not a valid EIP-55 checksum";
+  }
+  return "the address is not valid";
+}
+
 }  // namespace
+
+Result<eth::Address> parse_request_address(std::string_view text) {
+  auto address = eth::parse_address(text);
+  if (!address) return bad_input("invalid_address", address_problem(address.error()));
+  return *address;
+}
 
 Result<eth::SiweMessage> check_siwe_message(std::string_view text, const AuthSettings& settings, SystemTime now) {
   auto parsed = eth::parse_siwe(text);

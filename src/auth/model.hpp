@@ -91,6 +91,10 @@ Result<SignedPrekey> parse_signed_prekey(const boost::json::value* value);
 /// Checks a signed prekey's signature against an identity key (base64); 400 invalid_signature.
 Result<void> verify_signed_prekey(const SignedPrekey& spk, const std::string& identity_key);
 
+/// An account address from a request (a path parameter or a body field). Every failure is a 400
+/// `invalid_address` whose message says what is wrong with the text.
+Result<eth::Address> parse_request_address(std::string_view text);
+
 /// Parses an EIP-4361 message and checks everything about it that needs no storage and no chain:
 /// the domain is one of ours, the URI is https (http only for loopback hosts and configured dev
 /// domains), has no userinfo and names the same authority, the chain is served, and the times

@@ -78,6 +78,25 @@ TEST(DeviceName, RegistrationWithABadNameIsBadInput) {
   EXPECT_TRUE(parse_device_registration(body, settings()));
 }
 
+TEST(RequestAddress, EveryMalformedAddressIsA400InvalidAddress) {
+  auto ok = parse_request_address("0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed");
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(*ok, signer);
+  for (const char* bad :
+       {"", "5aaeb6053f3e94c9b9a09f33669435e7ef1beaed", "0xnot-an-address", "0x5aaeb6053f3e94c9b9a09f33669435e7ef1bea",
+        "0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaeg", "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD"}) {
+    auto r = parse_request_address(bad);
+    ASSERT_FALSE(r) << bad;
+    EXPECT_EQ(r.error().kind, ErrorKind::bad_input) << bad;
+    EXPECT_EQ(r.error().code, "invalid_address") << bad;
+    EXPECT_FALSE(r.error().message.empty()) << bad;
+  }
+  // The message says which rule the text broke.
+  EXPECT_NE(parse_request_address("0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD").error().message.find("checksum"),
+            std::string::npos);
+  EXPECT_NE(parse_request_address("0x1234").error().message.find("40 hex digits"), std::string::npos);
+}
+
 TEST(SiweRules, AcceptsAnHttpsMessageForOurDomain) {
   auto r = check(testing::siwe_fields(signer, "app.example.com", "abcdefgh1234", issued));
   ASSERT_TRUE(r) << r.error().code;

@@ -2,6 +2,7 @@
 
 #include <boost/json/serialize.hpp>
 
+#include "auth/model.hpp"
 #include "eth/address.hpp"
 #include "net/json.hpp"
 
@@ -191,8 +192,8 @@ void add_auth_routes(net::Router& router, AuthService& service, RequestAuth& aut
   router.add("GET", "/v1/keys/{address}", [&service, &auth, limiters](Request& req) -> Task<Result<Response>> {
     auto who = co_await auth.session(req);
     if (!who) co_return who.error();
-    auto address = eth::parse_address(req.param("address"));
-    if (!address) co_return bad_input("invalid_address", address.error().message);
+    auto address = parse_request_address(req.param("address"));
+    if (!address) co_return address.error();
     // Each fetch hands out one-time prekeys: bound it per caller and per target account.
     if (auto d = limiters->keys_caller.take(eth::to_lower_hex(who->address)); !d.allowed) {
       co_return limited(d, "too many key fetches; slow down");

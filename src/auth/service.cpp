@@ -69,7 +69,7 @@ Task<Result<void>> ChainSignatureVerifier::verify(std::uint64_t chain_id, const 
   auto data = eth::encode_function_call(
       is_valid_signature,
       {eth::AbiValue::bytes(eth::Bytes(hash.bytes.begin(), hash.bytes.end())), eth::AbiValue::bytes(signature)});
-  if (!data) co_return unauthorized("siwe_signature_invalid", data.error().message);
+  if (!data) co_return unauthorized("siwe_signature_invalid", eth::to_string(data.error()));
   rpc::CallRequest call;
   call.to = address;
   call.data = std::move(*data);

@@ -47,7 +47,7 @@ Result<ContractArtifact> load_contract_artifact(const std::string& file) {
   if (!abi || !abi->is_array()) return artifact_invalid(file, "no abi array");
   if (!bytecode || !bytecode->is_string()) return artifact_invalid(file, "no bytecode string");
   auto code = eth::from_hex(bytecode->as_string());
-  if (!code) return artifact_invalid(file, "bytecode: " + code.error().message);
+  if (!code) return artifact_invalid(file, std::string("bytecode: ") + eth::to_string(code.error()));
   // Unlinked library placeholders ("__$...$__") would fail the hex decode above; empty code is
   // an interface or abstract contract, which cannot be deployed.
   if (code->empty()) return artifact_invalid(file, "empty bytecode (not deployable)");
@@ -87,12 +87,16 @@ Result<void> build_contracts(const std::string& project_root) {
   return ok();
 }
 
+Error abi_error(eth::AbiErrc code, std::string_view what) {
+  return bad_input(eth::to_string(code), std::string(what) + ": " + eth::to_string(code));
+}
+
 Result<eth::Bytes> creation_code(const ContractArtifact& artifact, const std::vector<eth::AbiType>& constructor_types,
                                  const eth::AbiValues& constructor_args) {
   eth::Bytes code = artifact.bytecode;
   if (constructor_types.empty()) return code;
   auto args = eth::abi_encode(constructor_types, constructor_args);
-  if (!args) return std::move(args).error();
+  if (!args) return abi_error(args.error(), "encoding the constructor arguments of " + artifact.name);
   code.insert(code.end(), args->begin(), args->end());
   return code;
 }

@@ -5,6 +5,7 @@
 #include <boost/json/array.hpp>
 
 #include <string>
+#include <string_view>
 
 #include "core/result.hpp"
 #include "eth/abi.hpp"
@@ -32,6 +33,10 @@ std::string contracts_build_dir(const std::string& project_root);
 /// goes to our stdout/stderr (compile errors must reach the developer). Errors: "node_not_found",
 /// "contracts_build_failed".
 Result<void> build_contracts(const std::string& project_root);
+
+/// An ABI failure while preparing or reading a devchain transaction: bad input named by the code's
+/// stable name ("abi_value_invalid"), the message saying what was being done.
+Error abi_error(eth::AbiErrc code, std::string_view what);
 
 /// The creation code of `artifact` followed by `constructor_args` ABI-encoded as the tuple of
 /// `constructor_types`. Errors: abi_encode's.

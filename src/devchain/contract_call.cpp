@@ -9,6 +9,7 @@
 #include <variant>
 #include <vector>
 
+#include "devchain/contract_artifact.hpp"
 #include "rpc/rpc_client.hpp"
 
 namespace gh::devchain {
@@ -17,7 +18,7 @@ namespace {
 /// The types of "a,b,c" as a tuple, reusing the signature parser so nested types work.
 Result<std::vector<eth::AbiType>> parse_type_list(std::string_view types) {
   auto parsed = eth::parse_abi_signature("r(" + std::string(types) + ")");
-  if (!parsed) return std::move(parsed).error();
+  if (!parsed) return abi_error(parsed.error(), "parsing the types " + std::string(types));
   return parsed->types();
 }
 
@@ -25,8 +26,10 @@ Result<std::vector<eth::AbiType>> parse_type_list(std::string_view types) {
 
 Result<eth::Bytes> encode_call(std::string_view signature, const eth::AbiValues& args) {
   auto parsed = eth::parse_abi_signature(signature);
-  if (!parsed) return std::move(parsed).error();
-  return eth::encode_function_call(*parsed, args);
+  if (!parsed) return abi_error(parsed.error(), "parsing " + std::string(signature));
+  auto data = eth::encode_function_call(*parsed, args);
+  if (!data) return abi_error(data.error(), "encoding a call of " + std::string(signature));
+  return std::move(*data);
 }
 
 Task<Result<eth::AbiValues>> call_view(rpc::RpcClient& client, eth::Address to, std::string_view signature,
@@ -40,7 +43,9 @@ Task<Result<eth::AbiValues>> call_view(rpc::RpcClient& client, eth::Address to, 
   call.data = std::move(*data);
   auto answer = co_await client.eth_call(std::move(call));
   if (!answer) co_return answer.error().to_error();
-  co_return eth::abi_decode(*types, *answer);
+  auto values = eth::abi_decode(*types, *answer);
+  if (!values) co_return abi_error(values.error(), "decoding the answer of an eth_call");
+  co_return std::move(*values);
 }
 
 Task<Result<eth::U256>> call_uint(rpc::RpcClient& client, eth::Address to, std::string_view signature,

@@ -110,7 +110,7 @@ class DemoDeployer {
         load_contract_artifact((fs::path(m_settings.artifacts_dir) / (std::string(name) + ".json")).string());
     if (!artifact) co_return in_step(std::move(artifact).error(), step);
     auto signature = eth::parse_abi_signature("constructor(" + std::string(types) + ")");
-    if (!signature) co_return in_step(std::move(signature).error(), step);
+    if (!signature) co_return in_step(abi_error(signature.error(), "parsing the constructor types"), step);
     auto code = creation_code(*artifact, signature->types(), args);
     if (!code) co_return in_step(std::move(code).error(), step);
     auto address = co_await m_deployer.deploy(std::move(*code));

@@ -213,7 +213,7 @@ TEST_F(DemoChainTest, MultiSenderBatchEmitsExactlyOneEvent) {
     if (log.address == d().multi_sender && !log.topics.empty() && log.topics[0] == topic) {
       ++multi_sent;
       auto values = eth::decode_event_log(*event, log.topics, log.data);
-      ASSERT_TRUE(values.has_value()) << values.error().message;
+      ASSERT_TRUE(values.has_value()) << eth::to_string(values.error());
       EXPECT_EQ(std::get<Address>(values->at(0).value.data), sender.address());
       EXPECT_EQ(std::get<Address>(values->at(1).value.data), gta);
       EXPECT_EQ(std::get<eth::AbiInt>(values->at(2).value.data).magnitude, U256(3));
@@ -260,7 +260,7 @@ TEST_F(DemoChainTest, StakedEventsAppearInLogs) {
   bool our_stake = false;
   for (const auto& log : *logs) {
     auto values = eth::decode_event_log(event, log.topics, log.data);
-    ASSERT_TRUE(values.has_value()) << values.error().message;
+    ASSERT_TRUE(values.has_value()) << eth::to_string(values.error());
     const Address user = std::get<Address>(values->at(0).value.data);
     const U256 staked = std::get<eth::AbiInt>(values->at(1).value.data).magnitude;
     const U256 total = std::get<eth::AbiInt>(values->at(2).value.data).magnitude;

@@ -22,9 +22,9 @@ constexpr std::uint64_t max_index = 9007199254740991ULL;
 // log under ~10 MB of values, and no honest encoding reads any word twice.
 constexpr std::uint64_t max_inflation = 64;
 
-gh::Error type_error(std::string_view text, std::size_t pos, std::string_view what) {
-  return gh::bad_input("abi_type_invalid", std::string(what) + " at position " + std::to_string(pos) + " of \"" +
-                                               std::string(text.substr(0, 200)) + "\"");
+// The reasons at call sites are for their reader; a caller gets the code.
+AbiErrc type_error(std::string_view /*text*/, std::size_t /*pos*/, std::string_view /*what*/) {
+  return AbiErrc::type_invalid;
 }
 
 bool is_ident_char(char c) {
@@ -85,7 +85,7 @@ std::optional<AbiType> elementary(std::string_view name) {
 }
 
 // Recursive-descent type parser over `text`, starting at `pos`.
-gh::Result<AbiType> parse_type_at(std::string_view text, std::size_t& pos, unsigned depth) {
+Expected<AbiType, AbiErrc> parse_type_at(std::string_view text, std::size_t& pos, unsigned depth) {
   if (depth > max_type_depth) return type_error(text, pos, "types nested too deeply");
   AbiType type;
   // ethers' human-readable form may spell a tuple "tuple(...)".
@@ -147,8 +147,8 @@ void put_word(Bytes& out, const U256& v) {
   out.insert(out.end(), b.bytes.begin(), b.bytes.end());
 }
 
-gh::Error value_error(const AbiType& type, std::string_view what) {
-  return gh::bad_input("abi_value_invalid", std::string(what) + " for " + type.canonical());
+AbiErrc value_error(const AbiType& /*type*/, std::string_view /*what*/) {
+  return AbiErrc::value_invalid;
 }
 
 // The member types of a tuple, or one element type repeated for an array, without copying types
@@ -166,9 +166,9 @@ class TypeList {
   bool m_repeated = false;
 };
 
-gh::Result<void> encode_tuple(const TypeList& types, const AbiValues& values, Bytes& out);
+Expected<void, AbiErrc> encode_tuple(const TypeList& types, const AbiValues& values, Bytes& out);
 
-gh::Result<void> encode_one(const AbiType& type, const AbiValue& value, Bytes& out) {
+Expected<void, AbiErrc> encode_one(const AbiType& type, const AbiValue& value, Bytes& out) {
   using K = AbiType::Kind;
   switch (type.kind) {
     case K::uint_:
@@ -178,30 +178,30 @@ gh::Result<void> encode_one(const AbiType& type, const AbiValue& value, Bytes& o
       const bool negative = v->negative && !v->magnitude.is_zero();
       if (type.kind == K::uint_) {
         if (negative || v->magnitude.bit_length() > type.bits) {
-          return gh::bad_input("abi_value_out_of_range", "value does not fit " + type.canonical());
+          return AbiErrc::value_out_of_range;
         }
         put_word(out, v->magnitude);
       } else {
         const U256 limit = U256(1) << (type.bits - 1);  // |min| of intN
         if (negative ? v->magnitude > limit : v->magnitude >= limit) {
-          return gh::bad_input("abi_value_out_of_range", "value does not fit " + type.canonical());
+          return AbiErrc::value_out_of_range;
         }
         put_word(out, negative ? v->magnitude.wrapping_neg() : v->magnitude);
       }
-      return gh::ok();
+      return {};
     }
     case K::address: {
       const auto* v = std::get_if<Address>(&value.data);
       if (v == nullptr) return value_error(type, "expected an address");
       out.insert(out.end(), 12, 0);
       out.insert(out.end(), v->bytes.begin(), v->bytes.end());
-      return gh::ok();
+      return {};
     }
     case K::bool_: {
       const auto* v = std::get_if<bool>(&value.data);
       if (v == nullptr) return value_error(type, "expected a bool");
       put_word(out, U256(*v ? 1 : 0));
-      return gh::ok();
+      return {};
     }
     case K::fixed_bytes: {
       const auto* v = std::get_if<Bytes>(&value.data);
@@ -209,7 +209,7 @@ gh::Result<void> encode_one(const AbiType& type, const AbiValue& value, Bytes& o
         return value_error(type, "expected exactly " + std::to_string(type.size) + " bytes");
       out.insert(out.end(), v->begin(), v->end());
       out.insert(out.end(), word - v->size(), 0);
-      return gh::ok();
+      return {};
     }
     case K::bytes:
     case K::string: {
@@ -226,7 +226,7 @@ gh::Result<void> encode_one(const AbiType& type, const AbiValue& value, Bytes& o
       put_word(out, U256(content.size()));
       out.insert(out.end(), content.begin(), content.end());
       out.insert(out.end(), (word - content.size() % word) % word, 0);
-      return gh::ok();
+      return {};
     }
     case K::array: {
       const auto* v = std::get_if<AbiValues>(&value.data);
@@ -244,10 +244,9 @@ gh::Result<void> encode_one(const AbiType& type, const AbiValue& value, Bytes& o
   return value_error(type, "unsupported type");
 }
 
-gh::Result<void> encode_tuple(const TypeList& types, const AbiValues& values, Bytes& out) {
+Expected<void, AbiErrc> encode_tuple(const TypeList& types, const AbiValues& values, Bytes& out) {
   if (types.size() != values.size()) {
-    return gh::bad_input("abi_value_invalid",
-                         "expected " + std::to_string(types.size()) + " values, got " + std::to_string(values.size()));
+    return AbiErrc::value_invalid;
   }
   std::size_t head_size = 0;
   for (std::size_t i = 0; i < types.size(); ++i) head_size += types[i].head_size();
@@ -268,7 +267,7 @@ gh::Result<void> encode_tuple(const TypeList& types, const AbiValues& values, By
       head += encoded.size();
     }
   }
-  return gh::ok();
+  return {};
 }
 
 // ---- decoding ------------------------------------------------------------------------------------
@@ -316,7 +315,7 @@ class Decoder {
  public:
   explicit Decoder(ByteView data) : m_data(data) {}
 
-  gh::Result<AbiValues> tuple(const TypeList& types, std::size_t& pos, unsigned depth) {
+  Expected<AbiValues, AbiErrc> tuple(const TypeList& types, std::size_t& pos, unsigned depth) {
     const std::size_t base = pos;
     AbiValues out;
     out.reserve(types.size());
@@ -324,16 +323,16 @@ class Decoder {
       const AbiType& t = types[i];
       if (t.is_dynamic()) {
         auto offset = index(pos);
-        if (!offset) return std::move(offset).error();
+        if (!offset) return offset.error();
         // ethers slices past the end to an empty reader; any read from it then fails.
         std::size_t sub = base + static_cast<std::size_t>(std::min<std::uint64_t>(*offset, m_data.size() + 1));
         sub = std::min(sub, m_data.size() + 1);
         auto v = one(t, sub, depth + 1);
-        if (!v) return std::move(v).error();
+        if (!v) return v.error();
         out.push_back(std::move(*v));
       } else {
         auto v = one(t, pos, depth + 1);
-        if (!v) return std::move(v).error();
+        if (!v) return v.error();
         out.push_back(std::move(*v));
       }
     }
@@ -341,15 +340,14 @@ class Decoder {
   }
 
  private:
-  gh::Result<ByteView> read(std::size_t& pos, std::uint64_t length) {
+  Expected<ByteView, AbiErrc> read(std::size_t& pos, std::uint64_t length) {
     const std::uint64_t aligned = (length + word - 1) / word * word;
     if (pos > m_data.size() || aligned > m_data.size() - pos) {
-      return gh::bad_input("abi_out_of_bounds", "data out of bounds: reading " + std::to_string(length) + " bytes at " +
-                                                    std::to_string(pos));
+      return AbiErrc::out_of_bounds;
     }
     m_read += length;
     if (m_read > max_inflation * m_data.size()) {
-      return gh::bad_input("abi_too_large", "data read through offsets exceeds 64 times its size");
+      return AbiErrc::too_large;
     }
     ByteView out = m_data.subspan(pos, static_cast<std::size_t>(length));
     for (std::size_t i = pos + static_cast<std::size_t>(length); i < pos + aligned; ++i) {
@@ -358,28 +356,28 @@ class Decoder {
     pos += static_cast<std::size_t>(aligned);
     return out;
   }
-  gh::Result<U256> value(std::size_t& pos) {
+  Expected<U256, AbiErrc> value(std::size_t& pos) {
     auto w = read(pos, word);
-    if (!w) return std::move(w).error();
+    if (!w) return w.error();
     return *U256::from_be_bytes(*w);
   }
-  gh::Result<std::uint64_t> index(std::size_t& pos) {
+  Expected<std::uint64_t, AbiErrc> index(std::size_t& pos) {
     auto v = value(pos);
-    if (!v) return std::move(v).error();
+    if (!v) return v.error();
     if (!v->fits_u64() || v->low_u64() > max_index) {
-      return gh::bad_input("abi_offset_invalid", "offset or length " + v->to_dec() + " is too large");
+      return AbiErrc::offset_invalid;
     }
     return v->low_u64();
   }
-  static gh::Error non_canonical(std::string what) { return gh::bad_input("abi_non_canonical", std::move(what)); }
+  static AbiErrc non_canonical(std::string_view /*what*/) { return AbiErrc::non_canonical; }
 
-  gh::Result<AbiValue> one(const AbiType& type, std::size_t& pos, unsigned depth) {
+  Expected<AbiValue, AbiErrc> one(const AbiType& type, std::size_t& pos, unsigned depth) {
     using K = AbiType::Kind;
     switch (type.kind) {
       case K::uint_:
       case K::int_: {
         auto v = value(pos);
-        if (!v) return std::move(v).error();
+        if (!v) return v.error();
         if (type.kind == K::uint_) {
           if (v->bit_length() > type.bits) return non_canonical("value does not fit " + type.canonical());
           return AbiValue::uint(*v);
@@ -394,7 +392,7 @@ class Decoder {
       }
       case K::address: {
         auto w = read(pos, word);
-        if (!w) return std::move(w).error();
+        if (!w) return w.error();
         if (std::any_of(w->begin(), w->begin() + 12, [](std::uint8_t b) { return b != 0; })) {
           return non_canonical("address with high bytes set");
         }
@@ -404,23 +402,23 @@ class Decoder {
       }
       case K::bool_: {
         auto v = value(pos);
-        if (!v) return std::move(v).error();
+        if (!v) return v.error();
         if (*v > U256(1)) return non_canonical("bool other than 0 or 1");
         return AbiValue::boolean(!v->is_zero());
       }
       case K::fixed_bytes: {
         auto b = read(pos, type.size);
-        if (!b) return std::move(b).error();
+        if (!b) return b.error();
         return AbiValue::bytes(to_bytes(*b));
       }
       case K::bytes:
       case K::string: {
         auto length = index(pos);
-        if (!length) return std::move(length).error();
+        if (!length) return length.error();
         auto b = read(pos, *length);
-        if (!b) return std::move(b).error();
+        if (!b) return b.error();
         if (type.kind == K::bytes) return AbiValue::bytes(to_bytes(*b));
-        if (!valid_utf8(*b)) return gh::bad_input("abi_invalid_utf8", "string is not valid UTF-8");
+        if (!valid_utf8(*b)) return AbiErrc::invalid_utf8;
         return AbiValue::string(std::string(b->begin(), b->end()));
       }
       case K::array: {
@@ -430,23 +428,23 @@ class Decoder {
         } else {
           const std::size_t start = pos;
           auto n = index(pos);
-          if (!n) return std::move(n).error();
+          if (!n) return n.error();
           if (*n > (m_data.size() - start) / word) {
-            return gh::bad_input("abi_length_invalid", "array length " + std::to_string(*n) + " exceeds the data");
+            return AbiErrc::length_invalid;
           }
           count = static_cast<std::size_t>(*n);
         }
         auto v = tuple(TypeList(type.components.front(), count), pos, depth);
-        if (!v) return std::move(v).error();
+        if (!v) return v.error();
         return AbiValue::list(std::move(*v));
       }
       case K::tuple: {
         auto v = tuple(TypeList(type.components), pos, depth);
-        if (!v) return std::move(v).error();
+        if (!v) return v.error();
         return AbiValue::list(std::move(*v));
       }
     }
-    return gh::bad_input("abi_type_invalid", "unsupported type");
+    return AbiErrc::type_invalid;
   }
 
   ByteView m_data;
@@ -455,8 +453,8 @@ class Decoder {
 
 // ---- signatures ----------------------------------------------------------------------------------
 
-gh::Error signature_error(std::string_view text, std::string_view what) {
-  return gh::bad_input("abi_signature_invalid", std::string(what) + ": \"" + std::string(text.substr(0, 200)) + "\"");
+AbiErrc signature_error(std::string_view /*text*/, std::string_view /*what*/) {
+  return AbiErrc::signature_invalid;
 }
 
 std::string_view trim(std::string_view s) {
@@ -470,7 +468,7 @@ bool valid_identifier(std::string_view s) {
   return std::all_of(s.begin(), s.end(), is_ident_char);
 }
 
-gh::Result<AbiParam> parse_param(std::string_view full, std::string_view text) {
+Expected<AbiParam, AbiErrc> parse_param(std::string_view full, std::string_view text) {
   text = trim(text);
   // The type ends at the first whitespace outside parentheses; tuples may contain spaces only in
   // member names, which we strip by parsing members recursively.
@@ -523,7 +521,7 @@ gh::Result<AbiParam> parse_param(std::string_view full, std::string_view text) {
     pos = suffix_end;
   } else {
     auto type = parse_type_at(text, pos, 0);
-    if (!type) return signature_error(full, type.error().message);
+    if (!type) return signature_error(full, to_string(type.error()));
     param.type = std::move(*type);
   }
   if (!param.type.is_dynamic() && param.type.head_size() > max_static_head) {
@@ -552,26 +550,26 @@ gh::Result<AbiParam> parse_param(std::string_view full, std::string_view text) {
   return param;
 }
 
-gh::Result<AbiType> type_from_json(const boost::json::object& input, unsigned depth) {
-  if (depth > max_type_depth) return gh::bad_input("abi_signature_invalid", "types nested too deeply");
+Expected<AbiType, AbiErrc> type_from_json(const boost::json::object& input, unsigned depth) {
+  if (depth > max_type_depth) return AbiErrc::signature_invalid;
   const auto* type_value = input.if_contains("type");
   if (type_value == nullptr || !type_value->is_string()) {
-    return gh::bad_input("abi_signature_invalid", "parameter without a type");
+    return AbiErrc::signature_invalid;
   }
   const std::string_view type_text = type_value->as_string();
   if (type_text.substr(0, 5) != "tuple") {
     auto t = parse_abi_type(type_text);
-    if (!t) return gh::bad_input("abi_signature_invalid", t.error().message);
+    if (!t) return AbiErrc::signature_invalid;
     return t;
   }
   AbiType tuple;
   tuple.kind = AbiType::Kind::tuple;
   const auto* components = input.if_contains("components");
   if (components == nullptr || !components->is_array()) {
-    return gh::bad_input("abi_signature_invalid", "tuple without components");
+    return AbiErrc::signature_invalid;
   }
   for (const auto& c : components->as_array()) {
-    if (!c.is_object()) return gh::bad_input("abi_signature_invalid", "component is not an object");
+    if (!c.is_object()) return AbiErrc::signature_invalid;
     auto member = type_from_json(c.as_object(), depth + 1);
     if (!member) return member;
     tuple.components.push_back(std::move(*member));
@@ -581,18 +579,17 @@ gh::Result<AbiType> type_from_json(const boost::json::object& input, unsigned de
   const std::string suffixed = "()" + std::string(type_text.substr(5));
   std::size_t p = 0;
   auto shape = parse_type_at(suffixed, p, 0);
-  if (!shape || p != suffixed.size())
-    return gh::bad_input("abi_signature_invalid", "bad tuple type " + std::string(type_text));
+  if (!shape || p != suffixed.size()) return AbiErrc::signature_invalid;
   AbiType* bottom = &*shape;
   while (bottom->kind == AbiType::Kind::array) bottom = &bottom->components.front();
   *bottom = std::move(tuple);
   if (!shape->is_dynamic() && shape->head_size() > max_static_head) {
-    return gh::bad_input("abi_signature_invalid", "static type too large");
+    return AbiErrc::signature_invalid;
   }
   return shape;
 }
 
-gh::Result<U256> int_from_text(std::string_view text, bool& negative) {
+Expected<U256, U256Errc> int_from_text(std::string_view text, bool& negative) {
   negative = !text.empty() && text[0] == '-';
   if (negative) text.remove_prefix(1);
   if (text.size() > 2 && text[0] == '0' && (text[1] == 'x' || text[1] == 'X')) return U256::from_hex(text);
@@ -662,7 +659,35 @@ bool AbiType::operator==(const AbiType& o) const noexcept {
   return kind == o.kind && bits == o.bits && size == o.size && length == o.length && components == o.components;
 }
 
-gh::Result<AbiType> parse_abi_type(std::string_view text) {
+const char* to_string(AbiErrc code) noexcept {
+  switch (code) {
+    case AbiErrc::type_invalid:
+      return "abi_type_invalid";
+    case AbiErrc::signature_invalid:
+      return "abi_signature_invalid";
+    case AbiErrc::value_invalid:
+      return "abi_value_invalid";
+    case AbiErrc::value_out_of_range:
+      return "abi_value_out_of_range";
+    case AbiErrc::too_large:
+      return "abi_too_large";
+    case AbiErrc::out_of_bounds:
+      return "abi_out_of_bounds";
+    case AbiErrc::offset_invalid:
+      return "abi_offset_invalid";
+    case AbiErrc::length_invalid:
+      return "abi_length_invalid";
+    case AbiErrc::invalid_utf8:
+      return "abi_invalid_utf8";
+    case AbiErrc::non_canonical:
+      return "abi_non_canonical";
+    case AbiErrc::log_mismatch:
+      return "abi_log_mismatch";
+  }
+  return "abi_unknown";
+}
+
+Expected<AbiType, AbiErrc> parse_abi_type(std::string_view text) {
   std::size_t pos = 0;
   auto type = parse_type_at(text, pos, 0);
   if (!type) return type;
@@ -672,13 +697,13 @@ gh::Result<AbiType> parse_abi_type(std::string_view text) {
 
 // ---- encode / decode -----------------------------------------------------------------------------
 
-gh::Result<Bytes> abi_encode(const std::vector<AbiType>& types, const AbiValues& values) {
+Expected<Bytes, AbiErrc> abi_encode(const std::vector<AbiType>& types, const AbiValues& values) {
   Bytes out;
-  if (auto r = encode_tuple(TypeList(types), values, out); !r) return std::move(r).error();
+  if (auto r = encode_tuple(TypeList(types), values, out); !r) return r.error();
   return out;
 }
 
-gh::Result<AbiValues> abi_decode(const std::vector<AbiType>& types, ByteView data) {
+Expected<AbiValues, AbiErrc> abi_decode(const std::vector<AbiType>& types, ByteView data) {
   Decoder decoder(data);
   std::size_t pos = 0;
   return decoder.tuple(TypeList(types), pos, 0);
@@ -702,7 +727,7 @@ std::vector<AbiType> AbiSignature::types() const {
   return out;
 }
 
-gh::Result<AbiSignature> parse_abi_signature(std::string_view text) {
+Expected<AbiSignature, AbiErrc> parse_abi_signature(std::string_view text) {
   std::string_view s = trim(text);
   for (std::string_view keyword : {"function ", "event "}) {
     if (s.substr(0, keyword.size()) == keyword) s = trim(s.substr(keyword.size()));
@@ -729,7 +754,7 @@ gh::Result<AbiSignature> parse_abi_signature(std::string_view text) {
       if (i < inner.size() && inner[i] == ')' && --depth < 0) return signature_error(text, "unbalanced parentheses");
       if (i == inner.size() || (inner[i] == ',' && depth == 0)) {
         auto param = parse_param(text, inner.substr(start, i - start));
-        if (!param) return std::move(param).error();
+        if (!param) return param.error();
         sig.params.push_back(std::move(*param));
         start = i + 1;
       }
@@ -739,13 +764,13 @@ gh::Result<AbiSignature> parse_abi_signature(std::string_view text) {
   return sig;
 }
 
-gh::Result<AbiSignature> abi_signature_from_json(const boost::json::value& fragment) {
-  if (!fragment.is_object()) return gh::bad_input("abi_signature_invalid", "fragment is not an object");
+Expected<AbiSignature, AbiErrc> abi_signature_from_json(const boost::json::value& fragment) {
+  if (!fragment.is_object()) return AbiErrc::signature_invalid;
   const auto& o = fragment.as_object();
   AbiSignature sig;
   const auto* name = o.if_contains("name");
   if (name == nullptr || !name->is_string() || !valid_identifier(name->as_string())) {
-    return gh::bad_input("abi_signature_invalid", "fragment without a valid name");
+    return AbiErrc::signature_invalid;
   }
   sig.name = std::string(name->as_string());
   if (const auto* anonymous = o.if_contains("anonymous"); anonymous != nullptr && anonymous->is_bool()) {
@@ -753,11 +778,11 @@ gh::Result<AbiSignature> abi_signature_from_json(const boost::json::value& fragm
   }
   const auto* inputs = o.if_contains("inputs");
   if (inputs != nullptr) {
-    if (!inputs->is_array()) return gh::bad_input("abi_signature_invalid", "inputs is not an array");
+    if (!inputs->is_array()) return AbiErrc::signature_invalid;
     for (const auto& in : inputs->as_array()) {
-      if (!in.is_object()) return gh::bad_input("abi_signature_invalid", "input is not an object");
+      if (!in.is_object()) return AbiErrc::signature_invalid;
       auto type = type_from_json(in.as_object(), 0);
-      if (!type) return std::move(type).error();
+      if (!type) return type.error();
       AbiParam p;
       p.type = std::move(*type);
       if (const auto* n = in.as_object().if_contains("name"); n != nullptr && n->is_string())
@@ -777,9 +802,9 @@ FixedBytes<4> function_selector(const AbiSignature& signature) {
   return out;
 }
 
-gh::Result<FixedBytes<4>> function_selector(std::string_view signature) {
+Expected<FixedBytes<4>, AbiErrc> function_selector(std::string_view signature) {
   auto sig = parse_abi_signature(signature);
-  if (!sig) return std::move(sig).error();
+  if (!sig) return sig.error();
   return function_selector(*sig);
 }
 
@@ -787,13 +812,13 @@ Hash32 event_topic(const AbiSignature& event) {
   return keccak256(std::string_view(event.canonical()));
 }
 
-gh::Result<Hash32> event_topic(std::string_view signature) {
+Expected<Hash32, AbiErrc> event_topic(std::string_view signature) {
   auto sig = parse_abi_signature(signature);
-  if (!sig) return std::move(sig).error();
+  if (!sig) return sig.error();
   return event_topic(*sig);
 }
 
-gh::Result<Bytes> encode_function_call(const AbiSignature& function, const AbiValues& args) {
+Expected<Bytes, AbiErrc> encode_function_call(const AbiSignature& function, const AbiValues& args) {
   auto encoded = abi_encode(function.types(), args);
   if (!encoded) return encoded;
   const auto selector = function_selector(function);
@@ -802,24 +827,23 @@ gh::Result<Bytes> encode_function_call(const AbiSignature& function, const AbiVa
   return out;
 }
 
-gh::Result<std::vector<AbiLogValue>> decode_event_log(const AbiSignature& event, const std::vector<Hash32>& topics,
-                                                      ByteView data) {
+Expected<std::vector<AbiLogValue>, AbiErrc> decode_event_log(const AbiSignature& event,
+                                                             const std::vector<Hash32>& topics, ByteView data) {
   std::size_t indexed = 0;
   for (const auto& p : event.params) indexed += p.indexed ? 1 : 0;
   const std::size_t first = event.anonymous ? 0 : 1;
   if (topics.size() != indexed + first) {
-    return gh::bad_input("abi_log_mismatch", "expected " + std::to_string(indexed + first) + " topics, got " +
-                                                 std::to_string(topics.size()));
+    return AbiErrc::log_mismatch;
   }
   if (!event.anonymous && topics[0] != event_topic(event)) {
-    return gh::bad_input("abi_log_mismatch", "topic 0 is not " + event.canonical());
+    return AbiErrc::log_mismatch;
   }
   std::vector<AbiType> data_types;
   for (const auto& p : event.params) {
     if (!p.indexed) data_types.push_back(p.type);
   }
   auto data_values = abi_decode(data_types, data);
-  if (!data_values) return std::move(data_values).error();
+  if (!data_values) return data_values.error();
   std::vector<AbiLogValue> out;
   std::size_t topic = first;
   std::size_t next_data = 0;
@@ -834,7 +858,7 @@ gh::Result<std::vector<AbiLogValue>> decode_event_log(const AbiSignature& event,
       v.value = AbiValue::bytes(to_bytes(topics[topic++].view()));
     } else {
       auto decoded = abi_decode({p.type}, topics[topic++].view());
-      if (!decoded) return std::move(decoded).error();
+      if (!decoded) return decoded.error();
       v.value = std::move(decoded->front());
     }
     out.push_back(std::move(v));
@@ -844,7 +868,7 @@ gh::Result<std::vector<AbiLogValue>> decode_event_log(const AbiSignature& event,
 
 // ---- JSON ----------------------------------------------------------------------------------------
 
-gh::Result<AbiValue> abi_value_from_json(const AbiType& type, const boost::json::value& json) {
+Expected<AbiValue, AbiErrc> abi_value_from_json(const AbiType& type, const boost::json::value& json) {
   using K = AbiType::Kind;
   const auto invalid = [&](std::string_view what) { return value_error(type, what); };
   switch (type.kind) {
@@ -867,13 +891,13 @@ gh::Result<AbiValue> abi_value_from_json(const AbiType& type, const boost::json:
       }
       // Range-check through the encoder so the rule lives in one place.
       Bytes scratch;
-      if (auto r = encode_one(type, v, scratch); !r) return std::move(r).error();
+      if (auto r = encode_one(type, v, scratch); !r) return r.error();
       return v;
     }
     case K::address: {
       if (!json.is_string()) return invalid("expected an address");
       auto a = parse_address(json.as_string());
-      if (!a) return invalid(a.error().message);
+      if (!a) return invalid(to_string(a.error()));
       return AbiValue::address(*a);
     }
     case K::bool_:
@@ -883,7 +907,7 @@ gh::Result<AbiValue> abi_value_from_json(const AbiType& type, const boost::json:
     case K::bytes: {
       if (!json.is_string()) return invalid("expected hex bytes");
       auto b = from_hex(json.as_string());
-      if (!b) return invalid(b.error().message);
+      if (!b) return invalid(to_string(b.error()));
       if (type.kind == K::fixed_bytes && b->size() != type.size) return invalid("wrong length");
       return AbiValue::bytes(std::move(*b));
     }

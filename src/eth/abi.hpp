@@ -14,12 +14,31 @@
 #include <variant>
 #include <vector>
 
-#include "core/result.hpp"
+#include "core/expected.hpp"
 #include "eth/address.hpp"
 #include "eth/bytes.hpp"
 #include "eth/u256.hpp"
 
 namespace gh::eth {
+
+/// Why a type, signature, value or encoding was refused. `to_string` gives the stable snake_case
+/// form ("abi_non_canonical"); what a failure means to a client is the caller's call.
+enum class [[nodiscard]] AbiErrc{
+    type_invalid,        ///< a type string that is not a Solidity ABI type
+    signature_invalid,   ///< a signature or JSON fragment that is not well formed
+    value_invalid,       ///< a value of the wrong kind or count for its type
+    value_out_of_range,  ///< an integer that does not fit its type
+    too_large,           ///< data read through offsets exceeds 64 times its size
+    out_of_bounds,       ///< a read past the end of the data
+    offset_invalid,      ///< an offset or length beyond any possible data
+    length_invalid,      ///< an array length the data cannot hold
+    invalid_utf8,        ///< a decoded string that is not valid UTF-8
+    non_canonical,       ///< dirty padding, an integer not sign-extended, a bool other than 0 or 1, ...
+    log_mismatch,        ///< a log whose topics do not match the event
+};
+
+/// "abi_" followed by the code's name, e.g. "abi_out_of_bounds".
+const char* to_string(AbiErrc code) noexcept;
 
 /// A parsed ABI type such as `uint256`, `bytes32`, `(address,string)[]` or `int8[3][]`.
 struct AbiType {
@@ -46,7 +65,7 @@ struct AbiType {
 /// Parses a type string. Accepts `uint`/`int` as aliases of `uint256`/`int256`, tuples in
 /// parentheses (optionally spelled `tuple(...)`) nested to any depth up to 32, and array
 /// suffixes `[k]` (k >= 1) and `[]`. Error: "abi_type_invalid" naming the position.
-gh::Result<AbiType> parse_abi_type(std::string_view text);
+Expected<AbiType, AbiErrc> parse_abi_type(std::string_view text);
 
 /// An integer value: a magnitude and a sign (only intN may be negative).
 struct AbiInt {
@@ -89,7 +108,7 @@ struct AbiValue {
 /// Encodes values as the tuple of `types` (function arguments, return data, event data). Errors:
 /// "abi_value_invalid" (wrong shape or kind, wrong count or bytesN length) and
 /// "abi_value_out_of_range" (an integer outside N bits).
-gh::Result<Bytes> abi_encode(const std::vector<AbiType>& types, const AbiValues& values);
+Expected<Bytes, AbiErrc> abi_encode(const std::vector<AbiType>& types, const AbiValues& values);
 
 /// Decodes `data` as the tuple of `types`; trailing bytes are allowed, as in calldata. Errors:
 /// "abi_out_of_bounds" (a read past the end), "abi_offset_invalid" (an offset or length above
@@ -97,7 +116,7 @@ gh::Result<Bytes> abi_encode(const std::vector<AbiType>& types, const AbiValues&
 /// (more than 64x the data read through aliased offsets), "abi_non_canonical" (dirty padding,
 /// a bool other than 0/1, an integer not fitting its N bits, an address with high bytes set),
 /// "abi_invalid_utf8".
-gh::Result<AbiValues> abi_decode(const std::vector<AbiType>& types, ByteView data);
+Expected<AbiValues, AbiErrc> abi_decode(const std::vector<AbiType>& types, ByteView data);
 
 /// A named, possibly indexed, parameter of a function or event.
 struct AbiParam {
@@ -121,23 +140,23 @@ struct AbiSignature {
 /// Parses "name(type [indexed] [paramName], ...)" (e.g. "Transfer(address indexed from, address
 /// indexed to, uint256 value)"); an optional leading "function " or "event " is skipped. Error:
 /// "abi_signature_invalid".
-gh::Result<AbiSignature> parse_abi_signature(std::string_view text);
+Expected<AbiSignature, AbiErrc> parse_abi_signature(std::string_view text);
 
 /// Reads one ABI JSON fragment ({"type": "function"|"event", "name", "inputs": [{"name", "type",
 /// "indexed", "components"}], "anonymous"}). Error: "abi_signature_invalid".
-gh::Result<AbiSignature> abi_signature_from_json(const boost::json::value& fragment);
+Expected<AbiSignature, AbiErrc> abi_signature_from_json(const boost::json::value& fragment);
 
 /// The 4-byte selector of a function signature (parsed and canonicalized first).
-gh::Result<FixedBytes<4>> function_selector(std::string_view signature);
+Expected<FixedBytes<4>, AbiErrc> function_selector(std::string_view signature);
 /// The 4-byte selector of a parsed signature.
 FixedBytes<4> function_selector(const AbiSignature& signature);
 /// Topic 0 of an event signature (parsed and canonicalized first, `indexed` ignored).
-gh::Result<Hash32> event_topic(std::string_view signature);
+Expected<Hash32, AbiErrc> event_topic(std::string_view signature);
 /// Topic 0 of a parsed event.
 Hash32 event_topic(const AbiSignature& event);
 
 /// Calldata for a call: the selector followed by the encoded arguments.
-gh::Result<Bytes> encode_function_call(const AbiSignature& function, const AbiValues& args);
+Expected<Bytes, AbiErrc> encode_function_call(const AbiSignature& function, const AbiValues& args);
 
 /// One decoded parameter of an event log.
 struct AbiLogValue {
@@ -149,13 +168,13 @@ struct AbiLogValue {
 /// Decodes a log of `event`: topic 0 must be the event's topic (unless anonymous), indexed
 /// parameters come from the following topics in order, the others from `data`. Errors:
 /// "abi_log_mismatch" (wrong topic 0 or topic count), and abi_decode's errors.
-gh::Result<std::vector<AbiLogValue>> decode_event_log(const AbiSignature& event, const std::vector<Hash32>& topics,
-                                                      ByteView data);
+Expected<std::vector<AbiLogValue>, AbiErrc> decode_event_log(const AbiSignature& event,
+                                                             const std::vector<Hash32>& topics, ByteView data);
 
 /// Reads a value of `type` from JSON: integers as JSON integers or decimal or 0x-hex strings
 /// (negative with a leading '-'), addresses and bytes as hex strings, tuples and arrays as arrays.
 /// Error: "abi_value_invalid".
-gh::Result<AbiValue> abi_value_from_json(const AbiType& type, const boost::json::value& json);
+Expected<AbiValue, AbiErrc> abi_value_from_json(const AbiType& type, const boost::json::value& json);
 /// Renders a value of `type` as JSON: integers as decimal strings, addresses EIP-55, bytes as hex.
 boost::json::value abi_value_to_json(const AbiType& type, const AbiValue& value);
 

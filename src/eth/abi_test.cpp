@@ -15,7 +15,7 @@ namespace {
 
 AbiType type(std::string_view text) {
   auto t = parse_abi_type(text);
-  EXPECT_TRUE(t) << text << ": " << (t ? "" : t.error().message);
+  EXPECT_TRUE(t) << text << ": " << (t ? "" : to_string(t.error()));
   return t ? *t : AbiType{};
 }
 
@@ -39,7 +39,7 @@ TEST(Abi, ParsesTypeGrammar) {
     auto t = parse_abi_type(bad);
     EXPECT_FALSE(t) << bad;
     if (!t) {
-      EXPECT_EQ(t.error().code, "abi_type_invalid");
+      EXPECT_EQ(t.error(), AbiErrc::type_invalid);
     }
   }
   std::string deep;
@@ -56,12 +56,12 @@ TEST(Abi, EncodesSignedIntegersInTwosComplement) {
   auto back = abi_decode({type("int8"), type("int256")}, *enc);
   ASSERT_TRUE(back);
   EXPECT_EQ((*back)[0], AbiValue::sint(128, true));
-  EXPECT_EQ(abi_encode({type("int8")}, {AbiValue::sint(128, false)}).error().code, "abi_value_out_of_range");
-  EXPECT_EQ(abi_encode({type("int8")}, {AbiValue::sint(129, true)}).error().code, "abi_value_out_of_range");
-  EXPECT_EQ(abi_encode({type("uint8")}, {AbiValue::uint(256)}).error().code, "abi_value_out_of_range");
-  EXPECT_EQ(abi_encode({type("uint8")}, {AbiValue::sint(1, true)}).error().code, "abi_value_out_of_range");
-  EXPECT_EQ(abi_encode({type("uint8")}, {AbiValue::boolean(true)}).error().code, "abi_value_invalid");
-  EXPECT_EQ(abi_encode({type("bytes2")}, {AbiValue::bytes({1})}).error().code, "abi_value_invalid");
+  EXPECT_EQ(abi_encode({type("int8")}, {AbiValue::sint(128, false)}).error(), AbiErrc::value_out_of_range);
+  EXPECT_EQ(abi_encode({type("int8")}, {AbiValue::sint(129, true)}).error(), AbiErrc::value_out_of_range);
+  EXPECT_EQ(abi_encode({type("uint8")}, {AbiValue::uint(256)}).error(), AbiErrc::value_out_of_range);
+  EXPECT_EQ(abi_encode({type("uint8")}, {AbiValue::sint(1, true)}).error(), AbiErrc::value_out_of_range);
+  EXPECT_EQ(abi_encode({type("uint8")}, {AbiValue::boolean(true)}).error(), AbiErrc::value_invalid);
+  EXPECT_EQ(abi_encode({type("bytes2")}, {AbiValue::bytes({1})}).error(), AbiErrc::value_invalid);
 }
 
 TEST(Abi, DecodeRejectsHostileData) {
@@ -70,7 +70,7 @@ TEST(Abi, DecodeRejectsHostileData) {
     auto t = parse_abi_signature(std::string("f(") + std::string(types) + ")");
     auto data = from_hex(hex);
     auto r = abi_decode(t->types(), *data);
-    return r ? std::string("ok") : r.error().code;
+    return r ? std::string("ok") : std::string(to_string(r.error()));
   };
   // A length of 2^53-1 and a length of 2^256-1 are refused before any allocation.
   EXPECT_EQ(decode("bytes", offset + "00000000000000000000000000000000000000000000000000" + "1fffffffffffff"),
@@ -104,7 +104,7 @@ TEST(Abi, SelectorsAndTopics) {
   EXPECT_EQ(to_hex(event_topic("Transfer(address indexed from, address indexed to, uint256 value)")->view()),
             "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef");
   auto sig = parse_abi_signature("f((uint256 a, bool b)[] items, string memory s)");
-  ASSERT_TRUE(sig) << sig.error().message;
+  ASSERT_TRUE(sig) << to_string(sig.error());
   EXPECT_EQ(sig->canonical(), "f((uint256,bool)[],string)");
   EXPECT_EQ(sig->params[0].name, "items");
   EXPECT_EQ(sig->params[0].type.components.front().names[1], "b");
@@ -137,7 +137,7 @@ TEST(Abi, DecodesUniswapV2Swap) {
       "0000000000000000000000000000000000000000000000000000000000000000"
       "0000000000000000000000000000000000000000000000000000000095d04e95");
   auto log = decode_event_log(*swap, topics, data);
-  ASSERT_TRUE(log) << log.error().message;
+  ASSERT_TRUE(log) << to_string(log.error());
   ASSERT_EQ(log->size(), 6U);
   EXPECT_EQ((*log)[0].name, "sender");
   EXPECT_EQ((*log)[0].value, AbiValue::address(*parse_address("0x7a250d5630B4cF539739dF2C5dAcb4c659F2488D")));
@@ -147,10 +147,10 @@ TEST(Abi, DecodesUniswapV2Swap) {
 
   auto wrong_count = decode_event_log(*swap, {topics[0], topics[1]}, data);
   ASSERT_FALSE(wrong_count);
-  EXPECT_EQ(wrong_count.error().code, "abi_log_mismatch");
+  EXPECT_EQ(wrong_count.error(), AbiErrc::log_mismatch);
   auto wrong_topic = decode_event_log(*swap, {topics[1], topics[1], topics[2]}, data);
   ASSERT_FALSE(wrong_topic);
-  EXPECT_EQ(wrong_topic.error().code, "abi_log_mismatch");
+  EXPECT_EQ(wrong_topic.error(), AbiErrc::log_mismatch);
 
   // The same event as an ABI JSON fragment.
   auto fragment = boost::json::parse(R"({"type":"event","name":"Swap","anonymous":false,"inputs":[
@@ -170,7 +170,7 @@ TEST(Abi, RendersValuesAsJson) {
   auto v = abi_value_from_json(
       t,
       boost::json::parse(R"(["-300", "0xc02aaa39b223fe8d0a0e5c4f27ead9083c756cc2", "0xbeef", "hi", [true, false]])"));
-  ASSERT_TRUE(v) << v.error().message;
+  ASSERT_TRUE(v) << to_string(v.error());
   EXPECT_EQ(boost::json::serialize(abi_value_to_json(t, *v)),
             R"(["-300","0xC02aaA39b223FE8D0A0e5C4F27eAD9083C756Cc2","0xbeef","hi",[true,false]])");
   EXPECT_FALSE(abi_value_from_json(type("int8"), boost::json::parse("\"-129\"")));
@@ -265,14 +265,14 @@ TEST(AbiVectors, MatchEthers) {
       const auto& json_values = c.at("values").as_array();
       for (std::size_t i = 0; i < types.size(); ++i) {
         auto v = abi_value_from_json(types[i], json_values[i]);
-        ASSERT_TRUE(v) << v.error().message << "\n" << context;
+        ASSERT_TRUE(v) << to_string(v.error()) << "\n" << context;
         values.push_back(std::move(*v));
       }
       auto encoded = abi_encode(types, values);
-      ASSERT_TRUE(encoded) << encoded.error().message << "\n" << context;
+      ASSERT_TRUE(encoded) << to_string(encoded.error()) << "\n" << context;
       EXPECT_EQ(to_hex(*encoded), c.at("encoded").as_string()) << context;
       auto decoded = abi_decode(types, *encoded);
-      ASSERT_TRUE(decoded) << decoded.error().message << "\n" << context;
+      ASSERT_TRUE(decoded) << to_string(decoded.error()) << "\n" << context;
       EXPECT_EQ(*decoded, values) << context;
     } else if (kind == "decode") {
       const auto types = types_of(c.at("types"));
@@ -285,8 +285,8 @@ TEST(AbiVectors, MatchEthers) {
         continue;
       }
       if (!decoded) {
-        EXPECT_EQ(expect, "ok_or_strict") << decoded.error().message << "\n" << context;
-        EXPECT_EQ(decoded.error().code, "abi_non_canonical") << decoded.error().message << "\n" << context;
+        EXPECT_EQ(expect, "ok_or_strict") << to_string(decoded.error()) << "\n" << context;
+        EXPECT_EQ(decoded.error(), AbiErrc::non_canonical) << to_string(decoded.error()) << "\n" << context;
         continue;
       }
       auto again = abi_encode(types, *decoded);
@@ -294,21 +294,21 @@ TEST(AbiVectors, MatchEthers) {
       EXPECT_EQ(to_hex(*again), c.at("canonical").as_string()) << context;
     } else if (kind == "signature") {
       auto sig = parse_abi_signature(c.at("signature").as_string());
-      ASSERT_TRUE(sig) << sig.error().message << "\n" << context;
+      ASSERT_TRUE(sig) << to_string(sig.error()) << "\n" << context;
       EXPECT_EQ(sig->canonical(), c.at("canonical").as_string()) << context;
       EXPECT_EQ(to_hex(function_selector(*sig).view()), c.at("selector").as_string()) << context;
       EXPECT_EQ(to_hex(event_topic(*sig).view()), c.at("topic").as_string()) << context;
     } else if (kind == "log") {
       auto from_text = parse_abi_signature(c.at("event").as_string());
-      ASSERT_TRUE(from_text) << from_text.error().message << "\n" << context;
+      ASSERT_TRUE(from_text) << to_string(from_text.error()) << "\n" << context;
       auto event = abi_signature_from_json(c.at("fragment"));
-      ASSERT_TRUE(event) << event.error().message << "\n" << context;
+      ASSERT_TRUE(event) << to_string(event.error()) << "\n" << context;
       EXPECT_EQ(event->canonical(), from_text->canonical()) << context;
       EXPECT_EQ(event->anonymous, from_text->anonymous) << context;
       std::vector<Hash32> topics;
       for (const auto& t : c.at("topics").as_array()) topics.push_back(h32(t.as_string()));
       auto log = decode_event_log(*event, topics, *from_hex(c.at("data").as_string()));
-      ASSERT_TRUE(log) << log.error().message << "\n" << context;
+      ASSERT_TRUE(log) << to_string(log.error()) << "\n" << context;
       const auto& values = c.at("values").as_array();
       std::size_t topic = event->anonymous ? 0 : 1;
       for (std::size_t i = 0; i < event->params.size(); ++i) {
@@ -330,6 +330,20 @@ TEST(AbiVectors, MatchEthers) {
   EXPECT_GT(seen["decode:ok"], 50);
   EXPECT_GT(seen["signature"], 50);
   EXPECT_GT(seen["log"], 50);
+}
+
+TEST(Abi, ErrorCodesHaveStableNames) {
+  EXPECT_STREQ(to_string(AbiErrc::type_invalid), "abi_type_invalid");
+  EXPECT_STREQ(to_string(AbiErrc::signature_invalid), "abi_signature_invalid");
+  EXPECT_STREQ(to_string(AbiErrc::value_invalid), "abi_value_invalid");
+  EXPECT_STREQ(to_string(AbiErrc::value_out_of_range), "abi_value_out_of_range");
+  EXPECT_STREQ(to_string(AbiErrc::too_large), "abi_too_large");
+  EXPECT_STREQ(to_string(AbiErrc::out_of_bounds), "abi_out_of_bounds");
+  EXPECT_STREQ(to_string(AbiErrc::offset_invalid), "abi_offset_invalid");
+  EXPECT_STREQ(to_string(AbiErrc::length_invalid), "abi_length_invalid");
+  EXPECT_STREQ(to_string(AbiErrc::invalid_utf8), "abi_invalid_utf8");
+  EXPECT_STREQ(to_string(AbiErrc::non_canonical), "abi_non_canonical");
+  EXPECT_STREQ(to_string(AbiErrc::log_mismatch), "abi_log_mismatch");
 }
 
 }  // namespace

@@ -6,42 +6,51 @@
 namespace gh::eth {
 namespace {
 
-bool is_lower_hex_letter(char c) noexcept { return c >= 'a' && c <= 'f'; }
-bool is_upper_hex_letter(char c) noexcept { return c >= 'A' && c <= 'F'; }
+bool is_lower_hex_letter(char c) noexcept {
+  return c >= 'a' && c <= 'f';
+}
+bool is_upper_hex_letter(char c) noexcept {
+  return c >= 'A' && c <= 'F';
+}
 
 }  // namespace
 
-gh::Result<Address> parse_address(std::string_view text) {
-  if (text.size() < 2 || text[0] != '0' || text[1] != 'x') {
-    return gh::bad_input("address_missing_prefix", "address must start with 0x");
+const char* to_string(AddressErrc code) noexcept {
+  switch (code) {
+    case AddressErrc::missing_prefix:
+      return "address_missing_prefix";
+    case AddressErrc::wrong_length:
+      return "address_wrong_length";
+    case AddressErrc::invalid_char:
+      return "address_invalid_char";
+    case AddressErrc::bad_checksum:
+      return "address_bad_checksum";
   }
+  return "address_unknown";
+}
+
+Expected<Address, AddressErrc> parse_address(std::string_view text) {
+  if (text.size() < 2 || text[0] != '0' || text[1] != 'x') return AddressErrc::missing_prefix;
   const std::string_view digits = text.substr(2);
-  if (digits.size() != 40) {
-    return gh::bad_input("address_wrong_length",
-                         "address must have 40 hex digits, got " + std::to_string(digits.size()));
-  }
+  if (digits.size() != 40) return AddressErrc::wrong_length;
   bool has_lower = false;
   bool has_upper = false;
-  for (std::size_t i = 0; i < digits.size(); ++i) {
-    const char c = digits[i];
+  for (const char c : digits) {
     const bool digit = c >= '0' && c <= '9';
     if (is_lower_hex_letter(c)) {
       has_lower = true;
     } else if (is_upper_hex_letter(c)) {
       has_upper = true;
     } else if (!digit) {
-      return gh::bad_input("address_invalid_char",
-                           "invalid hex character at position " + std::to_string(i + 2));
+      return AddressErrc::invalid_char;
     }
   }
   auto decoded = fixed_from_hex<20>(digits);
-  if (!decoded) return std::move(decoded).error();
+  if (!decoded) return AddressErrc::invalid_char;  // unreachable: 40 hex digits checked above
   Address address{*decoded};
   // Single-case text carries no checksum (EIP-55 keeps it valid for compatibility); mixed case is
   // a claim of a checksum and must be exact, which catches typos.
-  if (has_lower && has_upper && to_checksum(address).substr(2) != digits) {
-    return gh::bad_input("address_bad_checksum", "address has an invalid EIP-55 checksum");
-  }
+  if (has_lower && has_upper && to_checksum(address).substr(2) != digits) return AddressErrc::bad_checksum;
   return address;
 }
 
@@ -59,6 +68,8 @@ std::string to_checksum(const Address& address) {
   return out;
 }
 
-std::string to_lower_hex(const Address& address) { return to_hex(address.view()); }
+std::string to_lower_hex(const Address& address) {
+  return to_hex(address.view());
+}
 
 }  // namespace gh::eth

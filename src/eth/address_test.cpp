@@ -21,7 +21,8 @@ constexpr std::string_view k_eip55_examples[] = {
 
 std::string lower(std::string_view s) {
   std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return out;
 }
 
@@ -42,7 +43,7 @@ TEST(Address, SingleCaseTextIsAcceptedUnchecked) {
   EXPECT_EQ(*from_lower, *from_upper);
   EXPECT_EQ(to_checksum(*from_lower), "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed");
   // Only the lowercase prefix, as ethers and the EIP write it.
-  EXPECT_EQ(parse_address("0X5aaeb6053f3e94c9b9a09f33669435e7ef1beaed").error().code, "address_missing_prefix");
+  EXPECT_EQ(parse_address("0X5aaeb6053f3e94c9b9a09f33669435e7ef1beaed").error(), AddressErrc::missing_prefix);
 }
 
 TEST(Address, KeysUnorderedContainers) {
@@ -53,12 +54,12 @@ TEST(Address, KeysUnorderedContainers) {
 }
 
 TEST(Address, RejectsMalformedText) {
-  EXPECT_EQ(parse_address("5aaeb6053f3e94c9b9a09f33669435e7ef1beaed").error().code, "address_missing_prefix");
-  EXPECT_EQ(parse_address("").error().code, "address_missing_prefix");
-  EXPECT_EQ(parse_address("0x5aaeb6053f3e94c9b9a09f33669435e7ef1bea").error().code, "address_wrong_length");
-  EXPECT_EQ(parse_address("0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed00").error().code, "address_wrong_length");
-  EXPECT_EQ(parse_address("0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaeg").error().code, "address_invalid_char");
-  EXPECT_EQ(parse_address("0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD").error().code, "address_bad_checksum");
+  EXPECT_EQ(parse_address("5aaeb6053f3e94c9b9a09f33669435e7ef1beaed").error(), AddressErrc::missing_prefix);
+  EXPECT_EQ(parse_address("").error(), AddressErrc::missing_prefix);
+  EXPECT_EQ(parse_address("0x5aaeb6053f3e94c9b9a09f33669435e7ef1bea").error(), AddressErrc::wrong_length);
+  EXPECT_EQ(parse_address("0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed00").error(), AddressErrc::wrong_length);
+  EXPECT_EQ(parse_address("0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaeg").error(), AddressErrc::invalid_char);
+  EXPECT_EQ(parse_address("0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD").error(), AddressErrc::bad_checksum);
 }
 
 TEST(Address, MatchesEthersChecksums) {
@@ -82,11 +83,18 @@ TEST(Address, MatchesEthersChecksums) {
       const std::string_view invalid = testing::field(c, "invalid");
       auto rejected = parse_address(invalid);
       ASSERT_FALSE(rejected) << invalid;
-      ASSERT_EQ(rejected.error().code, "address_bad_checksum") << invalid;
+      ASSERT_EQ(rejected.error(), AddressErrc::bad_checksum) << invalid;
       ++invalid_checked;
     }
   }
   EXPECT_GT(invalid_checked, 900u);
+}
+
+TEST(Address, ErrorCodesHaveStableNames) {
+  EXPECT_STREQ(to_string(AddressErrc::missing_prefix), "address_missing_prefix");
+  EXPECT_STREQ(to_string(AddressErrc::wrong_length), "address_wrong_length");
+  EXPECT_STREQ(to_string(AddressErrc::invalid_char), "address_invalid_char");
+  EXPECT_STREQ(to_string(AddressErrc::bad_checksum), "address_bad_checksum");
 }
 
 }  // namespace

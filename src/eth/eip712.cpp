@@ -20,14 +20,15 @@ constexpr std::size_t max_types = 256;
 constexpr std::size_t max_type_depth = 64;
 constexpr std::string_view domain_type = "EIP712Domain";
 
-gh::Error malformed(std::string what) {
-  return gh::bad_input("eip712_malformed", std::move(what));
+// The reasons are for a reader of the call site; the code is what a caller gets.
+Eip712Errc malformed(std::string_view /*why*/) {
+  return Eip712Errc::malformed;
 }
-gh::Error types_invalid(std::string what) {
-  return gh::bad_input("eip712_types_invalid", std::move(what));
+Eip712Errc types_invalid(std::string_view /*why*/) {
+  return Eip712Errc::types_invalid;
 }
-gh::Error value_invalid(std::string_view type, std::string what) {
-  return gh::bad_input("eip712_value_invalid", std::move(what) + " (" + std::string(type) + ")");
+Eip712Errc value_invalid(std::string_view /*type*/, std::string_view /*why*/) {
+  return Eip712Errc::value_invalid;
 }
 
 // An array suffix: its length, or nullopt for T[].
@@ -99,7 +100,7 @@ std::string normalize(const Eip712Types& types, std::string_view type) {
   return std::string(type);
 }
 
-gh::Result<U256> integer_of(std::string_view type, const boost::json::value& v, bool& negative) {
+Expected<U256, Eip712Errc> integer_of(std::string_view type, const boost::json::value& v, bool& negative) {
   negative = false;
   if (v.is_int64()) {
     const std::int64_t i = v.as_int64();
@@ -122,16 +123,16 @@ gh::Result<U256> integer_of(std::string_view type, const boost::json::value& v, 
   if (!parsed)
     return value_invalid(type, "not an integer: " + std::string(v.as_string().subview(
                                                         0, std::min<std::size_t>(v.as_string().size(), 80))));
-  return parsed;
+  return *parsed;
 }
 
 class Encoder {
  public:
   explicit Encoder(const Eip712Types& types) : m_types(types) {}
 
-  gh::Result<std::string> encode_type(std::string_view name) const {
+  Expected<std::string, Eip712Errc> encode_type(std::string_view name) const {
     const auto it = m_types.find(name);
-    if (it == m_types.end()) return gh::bad_input("eip712_type_unknown", "unknown type " + std::string(name));
+    if (it == m_types.end()) return Eip712Errc::type_unknown;
     std::set<std::string, std::less<>> referenced;
     collect(name, referenced, 0);
     referenced.erase(std::string(name));
@@ -141,7 +142,7 @@ class Encoder {
   }
 
   // The 32-byte word a value of `type` contributes to its parent's encodeData.
-  gh::Result<Hash32> word(std::string_view type, const boost::json::value& v, std::size_t depth) const {
+  Expected<Hash32, Eip712Errc> word(std::string_view type, const boost::json::value& v, std::size_t depth) const {
     if (depth > max_type_depth) return value_invalid(type, "nested too deeply");
     Hash32 out;
     if (auto shape = split_array(type)) {
@@ -163,7 +164,7 @@ class Encoder {
       case Atomic::int_: {
         bool negative = false;
         auto n = integer_of(type, v, negative);
-        if (!n) return std::move(n).error();
+        if (!n) return n.error();
         negative = negative && !n->is_zero();
         const auto bits = static_cast<unsigned>(atomic.width);
         if (atomic.kind == Atomic::uint_) {
@@ -177,7 +178,7 @@ class Encoder {
       case Atomic::address: {
         if (!v.is_string()) return value_invalid(type, "expected an address");
         auto a = parse_address(v.as_string());
-        if (!a) return value_invalid(type, a.error().message);
+        if (!a) return value_invalid(type, to_string(a.error()));
         std::copy(a->bytes.begin(), a->bytes.end(), out.bytes.begin() + 12);
         return out;
       }
@@ -195,7 +196,7 @@ class Encoder {
       case Atomic::bytes: {
         if (!v.is_string()) return value_invalid(type, "expected hex bytes");
         auto b = from_hex(v.as_string());
-        if (!b) return value_invalid(type, b.error().message);
+        if (!b) return value_invalid(type, to_string(b.error()));
         return keccak256(ByteView(*b));
       }
       case Atomic::string:
@@ -205,29 +206,29 @@ class Encoder {
         break;
     }
     auto data = encode_data(type, v, depth);
-    if (!data) return std::move(data).error();
+    if (!data) return data.error();
     return keccak256(ByteView(*data));
   }
 
-  gh::Result<Bytes> encode_data(std::string_view type, const boost::json::value& v, std::size_t depth) const {
+  Expected<Bytes, Eip712Errc> encode_data(std::string_view type, const boost::json::value& v, std::size_t depth) const {
     const auto it = m_types.find(type);
-    if (it == m_types.end()) return gh::bad_input("eip712_type_unknown", "unknown type " + std::string(type));
+    if (it == m_types.end()) return Eip712Errc::type_unknown;
     if (!v.is_object()) return value_invalid(type, "expected an object");
     const auto& object = v.as_object();
     auto cached = m_type_hashes.find(type);
     if (cached == m_type_hashes.end()) {
       auto type_string = encode_type(type);
-      if (!type_string) return std::move(type_string).error();
+      if (!type_string) return type_string.error();
       cached = m_type_hashes.emplace(std::string(type), keccak256(std::string_view(*type_string))).first;
     }
     Bytes out(cached->second.bytes.begin(), cached->second.bytes.end());
     for (const auto& field : it->second) {
       const auto* member = object.if_contains(field.name);
       if (member == nullptr || member->is_null()) {
-        return gh::bad_input("eip712_field_missing", "missing " + std::string(type) + "." + field.name);
+        return Eip712Errc::field_missing;
       }
       auto w = word(normalize(m_types, field.type), *member, depth + 1);
-      if (!w) return std::move(w).error();
+      if (!w) return w.error();
       out.insert(out.end(), w->bytes.begin(), w->bytes.end());
     }
     return out;
@@ -270,11 +271,11 @@ Eip712Types normalized(const Eip712Types& types) {
 }
 
 // Depth-first search with three states so that shared subtypes are explored once.
-gh::Result<void> check_acyclic(const Eip712Types& types, const std::string& name,
-                               std::map<std::string, bool, std::less<>>& state, std::size_t depth) {
+Expected<void, Eip712Errc> check_acyclic(const Eip712Types& types, const std::string& name,
+                                         std::map<std::string, bool, std::less<>>& state, std::size_t depth) {
   if (const auto it = state.find(name); it != state.end()) {
     if (!it->second) return types_invalid("circular type reference to " + name);
-    return gh::ok();  // finished earlier
+    return {};  // finished earlier
   }
   if (depth > max_types) return types_invalid("types nested too deeply");
   state.emplace(name, false);
@@ -285,10 +286,10 @@ gh::Result<void> check_acyclic(const Eip712Types& types, const std::string& name
     }
   }
   state[name] = true;
-  return gh::ok();
+  return {};
 }
 
-gh::Result<Eip712Types> types_from_json(const boost::json::value& json) {
+Expected<Eip712Types, Eip712Errc> types_from_json(const boost::json::value& json) {
   if (!json.is_object()) return malformed("types must be an object");
   Eip712Types types;
   for (const auto& [name, fields] : json.as_object()) {
@@ -308,7 +309,7 @@ gh::Result<Eip712Types> types_from_json(const boost::json::value& json) {
 }
 
 // The EIP712Domain type of a domain object, from the standard keys in their standard order.
-gh::Result<std::vector<Eip712Field>> derived_domain_type(const boost::json::object& domain) {
+Expected<std::vector<Eip712Field>, Eip712Errc> derived_domain_type(const boost::json::object& domain) {
   static constexpr std::array<std::pair<std::string_view, std::string_view>, 5> standard{
       {{"name", "string"},
        {"version", "string"},
@@ -333,7 +334,23 @@ gh::Result<std::vector<Eip712Field>> derived_domain_type(const boost::json::obje
 
 }  // namespace
 
-gh::Result<void> eip712_check_types(const Eip712Types& types) {
+const char* to_string(Eip712Errc code) noexcept {
+  switch (code) {
+    case Eip712Errc::malformed:
+      return "eip712_malformed";
+    case Eip712Errc::type_unknown:
+      return "eip712_type_unknown";
+    case Eip712Errc::types_invalid:
+      return "eip712_types_invalid";
+    case Eip712Errc::field_missing:
+      return "eip712_field_missing";
+    case Eip712Errc::value_invalid:
+      return "eip712_value_invalid";
+  }
+  return "eip712_unknown";
+}
+
+Expected<void, Eip712Errc> eip712_check_types(const Eip712Types& types) {
   if (types.size() > max_types) return types_invalid("more than " + std::to_string(max_types) + " types");
   for (const auto& [name, fields] : types) {
     if (name.empty() || name.find_first_of("[](), ") != std::string::npos)
@@ -350,7 +367,7 @@ gh::Result<void> eip712_check_types(const Eip712Types& types) {
       const AtomicInfo atomic = atomic_of(rest);
       if (atomic.bad_width) return types_invalid("invalid width in " + f.type);
       if (atomic.kind == Atomic::none && !types.contains(rest)) {
-        return gh::bad_input("eip712_type_unknown", "unknown type " + std::string(rest) + " in " + name);
+        return Eip712Errc::type_unknown;
       }
     }
   }
@@ -359,10 +376,10 @@ gh::Result<void> eip712_check_types(const Eip712Types& types) {
     (void)fields;
     if (auto r = check_acyclic(types, name, state, 0); !r) return r;
   }
-  return gh::ok();
+  return {};
 }
 
-gh::Result<Eip712TypedData> parse_typed_data(const boost::json::value& json) {
+Expected<Eip712TypedData, Eip712Errc> parse_typed_data(const boost::json::value& json) {
   const auto* o = json.if_object();
   if (o == nullptr) return malformed("typed data must be an object");
   const auto* types = o->if_contains("types");
@@ -374,57 +391,57 @@ gh::Result<Eip712TypedData> parse_typed_data(const boost::json::value& json) {
     return malformed("typed data needs types, primaryType, domain and message");
   }
   auto parsed = types_from_json(*types);
-  if (!parsed) return std::move(parsed).error();
-  if (auto r = eip712_check_types(*parsed); !r) return std::move(r).error();
+  if (!parsed) return parsed.error();
+  if (auto r = eip712_check_types(*parsed); !r) return r.error();
   Eip712TypedData out;
   out.types = std::move(*parsed);
   out.primary_type = std::string(primary->as_string());
   if (!out.types.contains(out.primary_type)) {
-    return gh::bad_input("eip712_type_unknown", "primaryType " + out.primary_type + " is not defined");
+    return Eip712Errc::type_unknown;
   }
   out.domain = domain->as_object();
   out.message = *message;
   return out;
 }
 
-gh::Result<std::string> eip712_encode_type(const Eip712Types& types, std::string_view type_name) {
-  if (auto r = eip712_check_types(types); !r) return std::move(r).error();
+Expected<std::string, Eip712Errc> eip712_encode_type(const Eip712Types& types, std::string_view type_name) {
+  if (auto r = eip712_check_types(types); !r) return r.error();
   const Eip712Types norm = normalized(types);
   return Encoder(norm).encode_type(type_name);
 }
 
-gh::Result<Hash32> eip712_type_hash(const Eip712Types& types, std::string_view type_name) {
+Expected<Hash32, Eip712Errc> eip712_type_hash(const Eip712Types& types, std::string_view type_name) {
   auto t = eip712_encode_type(types, type_name);
-  if (!t) return std::move(t).error();
+  if (!t) return t.error();
   return keccak256(std::string_view(*t));
 }
 
-gh::Result<Bytes> eip712_encode_data(const Eip712Types& types, std::string_view type_name,
-                                     const boost::json::value& value) {
-  if (auto r = eip712_check_types(types); !r) return std::move(r).error();
+Expected<Bytes, Eip712Errc> eip712_encode_data(const Eip712Types& types, std::string_view type_name,
+                                               const boost::json::value& value) {
+  if (auto r = eip712_check_types(types); !r) return r.error();
   const Eip712Types norm = normalized(types);
   return Encoder(norm).encode_data(type_name, value, 0);
 }
 
-gh::Result<Hash32> eip712_hash_struct(const Eip712Types& types, std::string_view type_name,
-                                      const boost::json::value& value) {
+Expected<Hash32, Eip712Errc> eip712_hash_struct(const Eip712Types& types, std::string_view type_name,
+                                                const boost::json::value& value) {
   auto data = eip712_encode_data(types, type_name, value);
-  if (!data) return std::move(data).error();
+  if (!data) return data.error();
   return keccak256(ByteView(*data));
 }
 
-gh::Result<Hash32> eip712_domain_separator(const Eip712TypedData& data) {
+Expected<Hash32, Eip712Errc> eip712_domain_separator(const Eip712TypedData& data) {
   if (data.types.contains(domain_type)) {
     return eip712_hash_struct(data.types, domain_type, data.domain);
   }
   auto fields = derived_domain_type(data.domain);
-  if (!fields) return std::move(fields).error();
+  if (!fields) return fields.error();
   Eip712Types domain_types = data.types;
   domain_types.emplace(std::string(domain_type), std::move(*fields));
   return eip712_hash_struct(domain_types, domain_type, data.domain);
 }
 
-gh::Result<Hash32> eip712_digest(const Eip712TypedData& data) {
+Expected<Hash32, Eip712Errc> eip712_digest(const Eip712TypedData& data) {
   auto separator = eip712_domain_separator(data);
   if (!separator) return separator;
   Bytes preimage{0x19, 0x01};

@@ -31,12 +31,12 @@ constexpr std::string_view mail_json = R"({
 
 Eip712TypedData mail() {
   auto parsed = parse_typed_data(boost::json::parse(mail_json));
-  EXPECT_TRUE(parsed) << parsed.error().message;
+  EXPECT_TRUE(parsed) << to_string(parsed.error());
   return *parsed;
 }
 
-std::string hex32(const gh::Result<Hash32>& h) {
-  return h ? to_hex(h->view()) : "error: " + h.error().code;
+std::string hex32(const Expected<Hash32, Eip712Errc>& h) {
+  return h ? to_hex(h->view()) : std::string("error: ") + to_string(h.error());
 }
 
 TEST(Eip712, HashesTheMailExampleOfTheEip) {
@@ -80,16 +80,16 @@ TEST(Eip712, ReportsErrors) {
   Eip712Types small{{"T", {{"a", "uint8"}, {"b", "int8"}, {"c", "bytes2"}, {"d", "uint8[2]"}}}};
   const auto value = [](std::string_view json) { return boost::json::parse(json); };
   EXPECT_TRUE(eip712_hash_struct(small, "T", value(R"({"a": 255, "b": "-128", "c": "0x0102", "d": [1, "0x2"]})")));
-  EXPECT_EQ(eip712_hash_struct(small, "T", value(R"({"a": 256, "b": 0, "c": "0x0102", "d": [1, 2]})")).error().code,
-            "eip712_value_invalid");
-  EXPECT_EQ(eip712_hash_struct(small, "T", value(R"({"a": 1, "b": -129, "c": "0x0102", "d": [1, 2]})")).error().code,
-            "eip712_value_invalid");
-  EXPECT_EQ(eip712_hash_struct(small, "T", value(R"({"a": 1, "b": 0, "c": "0x01", "d": [1, 2]})")).error().code,
-            "eip712_value_invalid");
-  EXPECT_EQ(eip712_hash_struct(small, "T", value(R"({"a": 1, "b": 0, "c": "0x0102", "d": [1]})")).error().code,
-            "eip712_value_invalid");
-  EXPECT_EQ(eip712_hash_struct(Eip712Types{{"T", {{"a", "uint7"}}}}, "T", value(R"({"a": 1})")).error().code,
-            "eip712_types_invalid");
+  EXPECT_EQ(eip712_hash_struct(small, "T", value(R"({"a": 256, "b": 0, "c": "0x0102", "d": [1, 2]})")).error(),
+            Eip712Errc::value_invalid);
+  EXPECT_EQ(eip712_hash_struct(small, "T", value(R"({"a": 1, "b": -129, "c": "0x0102", "d": [1, 2]})")).error(),
+            Eip712Errc::value_invalid);
+  EXPECT_EQ(eip712_hash_struct(small, "T", value(R"({"a": 1, "b": 0, "c": "0x01", "d": [1, 2]})")).error(),
+            Eip712Errc::value_invalid);
+  EXPECT_EQ(eip712_hash_struct(small, "T", value(R"({"a": 1, "b": 0, "c": "0x0102", "d": [1]})")).error(),
+            Eip712Errc::value_invalid);
+  EXPECT_EQ(eip712_hash_struct(Eip712Types{{"T", {{"a", "uint7"}}}}, "T", value(R"({"a": 1})")).error(),
+            Eip712Errc::types_invalid);
   EXPECT_FALSE(parse_typed_data(value(R"({"types": {}, "primaryType": "X", "domain": {}, "message": {}})")));
   auto bad_domain = mail();
   bad_domain.types.erase("EIP712Domain");
@@ -132,15 +132,15 @@ TEST(Eip712Vectors, MatchEthersTypedDataEncoder) {
     auto doc = parse_typed_data(c.at("doc"));
     if (const auto* code = c.if_contains("code")) {
       ++seen[std::string(code->as_string())];
-      gh::Result<Hash32> digest = doc ? eip712_digest(*doc) : gh::Result<Hash32>(doc.error());
+      Expected<Hash32, Eip712Errc> digest = doc ? eip712_digest(*doc) : Expected<Hash32, Eip712Errc>(doc.error());
       ASSERT_FALSE(digest) << context;
-      EXPECT_EQ(digest.error().code, code->as_string()) << digest.error().message << "\n" << context;
+      EXPECT_EQ(std::string(to_string(digest.error())), code->as_string()) << context;
       continue;
     }
     ++seen["ok"];
-    ASSERT_TRUE(doc) << doc.error().message << "\n" << context;
+    ASSERT_TRUE(doc) << to_string(doc.error()) << "\n" << context;
     auto encode_type = eip712_encode_type(doc->types, doc->primary_type);
-    ASSERT_TRUE(encode_type) << encode_type.error().message << "\n" << context;
+    ASSERT_TRUE(encode_type) << to_string(encode_type.error()) << "\n" << context;
     EXPECT_EQ(*encode_type, c.at("encodeType").as_string()) << context;
     EXPECT_EQ(hex32(eip712_type_hash(doc->types, doc->primary_type)), c.at("typeHash").as_string()) << context;
     EXPECT_EQ(hex32(eip712_hash_struct(doc->types, doc->primary_type, doc->message)), c.at("hashStruct").as_string())
@@ -153,6 +153,31 @@ TEST(Eip712Vectors, MatchEthersTypedDataEncoder) {
   EXPECT_GT(seen["eip712_field_missing"], 20);
   EXPECT_GT(seen["eip712_type_unknown"], 20);
   EXPECT_GT(seen["eip712_types_invalid"], 20);
+}
+
+TEST(Eip712, EachKindOfBadDocumentHasItsCode) {
+  EXPECT_EQ(parse_typed_data(boost::json::parse(R"({"types": {}})")).error(), Eip712Errc::malformed);
+  EXPECT_EQ(parse_typed_data(boost::json::parse(R"({"types": {"T": [{"name": "a", "type": "Nope"}]},
+      "primaryType": "T", "domain": {}, "message": {}})"))
+                .error(),
+            Eip712Errc::type_unknown);
+  EXPECT_EQ(parse_typed_data(boost::json::parse(R"({"types": {"T": [{"name": "a", "type": "uint8"}]},
+      "primaryType": "U", "domain": {}, "message": {}})"))
+                .error(),
+            Eip712Errc::type_unknown);
+  const Eip712Types t{{"T", {{"a", "uint8"}, {"b", "string"}}}};
+  EXPECT_EQ(eip712_hash_struct(t, "T", boost::json::parse(R"({"a": 1})")).error(), Eip712Errc::field_missing);
+  EXPECT_EQ(eip712_check_types(Eip712Types{{"T", {{"a", "uint8"}, {"a", "uint8"}}}}).error(),
+            Eip712Errc::types_invalid);
+  EXPECT_EQ(eip712_check_types(Eip712Types{{"T", {{"a", "T"}}}}).error(), Eip712Errc::types_invalid);
+}
+
+TEST(Eip712, ErrorCodesHaveStableNames) {
+  EXPECT_STREQ(to_string(Eip712Errc::malformed), "eip712_malformed");
+  EXPECT_STREQ(to_string(Eip712Errc::type_unknown), "eip712_type_unknown");
+  EXPECT_STREQ(to_string(Eip712Errc::types_invalid), "eip712_types_invalid");
+  EXPECT_STREQ(to_string(Eip712Errc::field_missing), "eip712_field_missing");
+  EXPECT_STREQ(to_string(Eip712Errc::value_invalid), "eip712_value_invalid");
 }
 
 }  // namespace

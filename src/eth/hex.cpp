@@ -27,23 +27,28 @@ std::string to_hex(ByteView data, bool prefix) {
   return out;
 }
 
-gh::Result<Bytes> from_hex(std::string_view text) {
+const char* to_string(HexErrc code) noexcept {
+  switch (code) {
+    case HexErrc::odd_length:
+      return "hex_odd_length";
+    case HexErrc::invalid_char:
+      return "hex_invalid_char";
+    case HexErrc::wrong_length:
+      return "hex_wrong_length";
+  }
+  return "hex_unknown";
+}
+
+Expected<Bytes, HexErrc> from_hex(std::string_view text) {
   std::size_t offset = 0;
   if (text.size() >= 2 && text[0] == '0' && (text[1] == 'x' || text[1] == 'X')) offset = 2;
   const std::string_view digits = text.substr(offset);
-  if (digits.size() % 2 != 0) {
-    return gh::bad_input("hex_odd_length",
-                         "hex has an odd number of digits (" + std::to_string(digits.size()) + ")");
-  }
+  if (digits.size() % 2 != 0) return HexErrc::odd_length;
   Bytes out(digits.size() / 2);
   for (std::size_t i = 0; i < digits.size(); i += 2) {
     const int hi = nibble(digits[i]);
     const int lo = nibble(digits[i + 1]);
-    if (hi < 0 || lo < 0) {
-      const std::size_t bad = offset + i + (hi < 0 ? 0 : 1);
-      return gh::bad_input("hex_invalid_char",
-                           "invalid hex character at position " + std::to_string(bad));
-    }
+    if (hi < 0 || lo < 0) return HexErrc::invalid_char;
     out[i / 2] = static_cast<std::uint8_t>((hi << 4) | lo);
   }
   return out;

@@ -4,27 +4,34 @@
 #include <string>
 #include <string_view>
 
-#include "core/result.hpp"
+#include "core/expected.hpp"
 #include "eth/bytes.hpp"
 
 namespace gh::eth {
 
+/// Why text is not the hex we expect. `to_string` gives the stable snake_case form
+/// ("hex_odd_length"); what a failure means to a client is the caller's call.
+enum class [[nodiscard]] HexErrc{
+    odd_length,    ///< an odd number of digits
+    invalid_char,  ///< a character that is not a hex digit
+    wrong_length,  ///< fixed_from_hex: a number of bytes other than N
+};
+
+/// "hex_" followed by the code's name, e.g. "hex_invalid_char".
+const char* to_string(HexErrc code) noexcept;
+
 /// Lowercase hex of `data`, with a leading "0x" when `prefix`.
 std::string to_hex(ByteView data, bool prefix = true);
 
-/// Bytes of hex text with an optional 0x/0X prefix. Errors: "hex_odd_length", "hex_invalid_char"
-/// (the message names the offending position in `text`).
-gh::Result<Bytes> from_hex(std::string_view text);
+/// Bytes of hex text with an optional 0x/0X prefix. Errors: odd_length, invalid_char.
+Expected<Bytes, HexErrc> from_hex(std::string_view text);
 
-/// Exactly N bytes of hex text (optional 0x prefix); another length gives "hex_wrong_length".
+/// Exactly N bytes of hex text (optional 0x prefix); another length gives wrong_length.
 template <std::size_t N>
-gh::Result<FixedBytes<N>> fixed_from_hex(std::string_view text) {
+Expected<FixedBytes<N>, HexErrc> fixed_from_hex(std::string_view text) {
   auto decoded = from_hex(text);
-  if (!decoded) return std::move(decoded).error();
-  if (decoded->size() != N) {
-    return gh::bad_input("hex_wrong_length", "expected " + std::to_string(N) + " bytes, got " +
-                                                 std::to_string(decoded->size()));
-  }
+  if (!decoded) return decoded.error();
+  if (decoded->size() != N) return HexErrc::wrong_length;
   FixedBytes<N> out;
   for (std::size_t i = 0; i < N; ++i) out.bytes[i] = (*decoded)[i];
   return out;

@@ -23,10 +23,6 @@ void append_length_prefix(Bytes& out, std::size_t length, std::uint8_t offset) {
   out.insert(out.end(), be.end() - static_cast<std::ptrdiff_t>(n), be.end());
 }
 
-gh::Error invalid(const std::string& why, std::size_t offset) {
-  return gh::bad_input("rlp_invalid", why + " at offset " + std::to_string(offset));
-}
-
 // Decodes one item starting at input[pos] (pos is the offset in the whole input, for messages)
 // and returns it with the number of bytes it spans.
 struct Decoded {
@@ -34,8 +30,8 @@ struct Decoded {
   std::size_t size = 0;
 };
 
-gh::Result<Decoded> decode_at(ByteView input, std::size_t pos, std::size_t depth, const DecodeLimits& limits) {
-  if (pos >= input.size()) return invalid("truncated input", pos);
+Expected<Decoded, RlpErrc> decode_at(ByteView input, std::size_t pos, std::size_t depth, const DecodeLimits& limits) {
+  if (pos >= input.size()) return RlpErrc::truncated;
   const std::uint8_t prefix = input[pos];
   const std::size_t remaining = input.size() - pos - 1;  // bytes after the prefix
 
@@ -49,33 +45,28 @@ gh::Result<Decoded> decode_at(ByteView input, std::size_t pos, std::size_t depth
     length = static_cast<std::size_t>(prefix - offset);
   } else {
     const auto length_bytes = static_cast<std::size_t>(prefix - offset) - k_short_max;  // 1..8
-    if (length_bytes > remaining) return invalid("truncated length", pos);
-    if (input[pos + 1] == 0) return invalid("length with leading zero", pos);
+    if (length_bytes > remaining) return RlpErrc::truncated;
+    if (input[pos + 1] == 0) return RlpErrc::non_canonical_length;
     for (std::size_t i = 0; i < length_bytes; ++i) length = (length << 8) | input[pos + 1 + i];
-    if (length <= k_short_max) return invalid("long form for a short payload", pos);
+    if (length <= k_short_max) return RlpErrc::non_canonical_length;
     header += length_bytes;
   }
-  if (length > input.size() - pos - header) return invalid("payload beyond input", pos);
+  if (length > input.size() - pos - header) return RlpErrc::truncated;
   const std::size_t start = pos + header;
 
   if (!is_list) {
-    if (length == 1 && input[start] < k_string_offset) {
-      return invalid("single byte below 0x80 encoded as a string", pos);
-    }
+    if (length == 1 && input[start] < k_string_offset) return RlpErrc::non_canonical_byte;
     return Decoded{Item::string(input.subspan(start, length)), header + length};
   }
 
-  if (depth + 1 > limits.max_depth) {
-    return gh::bad_input("rlp_too_deep", "lists nested deeper than " + std::to_string(limits.max_depth) +
-                                             " at offset " + std::to_string(pos));
-  }
+  if (depth + 1 > limits.max_depth) return RlpErrc::too_deep;
   // Children are decoded within the list's payload only, so a child cannot run past its parent.
   const ByteView payload_scope = input.first(start + length);
   Item list{true, {}, {}};
   std::size_t at = start;
   while (at < start + length) {
     auto child = decode_at(payload_scope, at, depth + 1, limits);
-    if (!child) return std::move(child).error();
+    if (!child) return child.error();
     at += child->size;
     list.items.push_back(std::move(child->item));
   }
@@ -126,21 +117,43 @@ Bytes encode(const Item& item) {
   return encode_list_payload(payload);
 }
 
-gh::Result<Item> decode(ByteView input, const DecodeLimits& limits) {
-  if (input.empty()) return invalid("empty input", 0);
+const char* to_string(RlpErrc code) noexcept {
+  switch (code) {
+    case RlpErrc::empty:
+      return "rlp_empty";
+    case RlpErrc::truncated:
+      return "rlp_truncated";
+    case RlpErrc::trailing_bytes:
+      return "rlp_trailing_bytes";
+    case RlpErrc::non_canonical_byte:
+      return "rlp_non_canonical_byte";
+    case RlpErrc::non_canonical_length:
+      return "rlp_non_canonical_length";
+    case RlpErrc::too_deep:
+      return "rlp_too_deep";
+    case RlpErrc::not_string:
+      return "rlp_not_string";
+    case RlpErrc::uint_leading_zero:
+      return "rlp_uint_leading_zero";
+    case RlpErrc::uint_overflow:
+      return "rlp_uint_overflow";
+  }
+  return "rlp_unknown";
+}
+
+Expected<Item, RlpErrc> decode(ByteView input, const DecodeLimits& limits) {
+  if (input.empty()) return RlpErrc::empty;
   auto decoded = decode_at(input, 0, 0, limits);
-  if (!decoded) return std::move(decoded).error();
-  if (decoded->size != input.size()) return invalid("trailing bytes", decoded->size);
+  if (!decoded) return decoded.error();
+  if (decoded->size != input.size()) return RlpErrc::trailing_bytes;
   return std::move(decoded->item);
 }
 
-gh::Result<U256> to_uint(const Item& item) {
-  if (item.is_list) return gh::bad_input("rlp_not_string", "expected an integer, got a list");
-  if (!item.bytes.empty() && item.bytes[0] == 0) {
-    return gh::bad_input("rlp_uint_leading_zero", "integer has a leading zero byte");
-  }
-  if (item.bytes.size() > 32) return gh::bad_input("rlp_uint_overflow", "integer exceeds 256 bits");
-  return U256::from_be_bytes(item.bytes);
+Expected<U256, RlpErrc> to_uint(const Item& item) {
+  if (item.is_list) return RlpErrc::not_string;
+  if (!item.bytes.empty() && item.bytes[0] == 0) return RlpErrc::uint_leading_zero;
+  if (item.bytes.size() > 32) return RlpErrc::uint_overflow;
+  return U256::from_be_bytes(item.bytes).value();
 }
 
 }  // namespace gh::eth::rlp

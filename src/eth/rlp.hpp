@@ -6,11 +6,28 @@
 #include <utility>
 #include <vector>
 
-#include "core/result.hpp"
+#include "core/expected.hpp"
 #include "eth/bytes.hpp"
 #include "eth/u256.hpp"
 
 namespace gh::eth::rlp {
+
+/// Why an input is not one canonical RLP item, or an item not an integer. `to_string` gives the
+/// stable snake_case form ("rlp_truncated"); what a failure means to a client is the caller's call.
+enum class [[nodiscard]] RlpErrc{
+    empty,                 ///< no input at all
+    truncated,             ///< a length prefix or a payload runs past the input (or its parent list)
+    trailing_bytes,        ///< bytes after the one item
+    non_canonical_byte,    ///< a single byte below 0x80 encoded as a one-byte string
+    non_canonical_length,  ///< a long form for a payload of at most 55 bytes, or a length with leading zeros
+    too_deep,              ///< lists nested deeper than DecodeLimits::max_depth
+    not_string,            ///< to_uint: the item is a list
+    uint_leading_zero,     ///< to_uint: the integer has a leading zero byte
+    uint_overflow,         ///< to_uint: more than 32 bytes
+};
+
+/// "rlp_" followed by the code's name, e.g. "rlp_trailing_bytes".
+const char* to_string(RlpErrc code) noexcept;
 
 /// A decoded RLP item: a byte string or a list of items.
 struct Item {
@@ -28,7 +45,7 @@ struct Item {
 
 /// Limits applied while decoding untrusted input.
 struct DecodeLimits {
-  std::size_t max_depth = 64;  ///< lists nested deeper than this are rejected ("rlp_too_deep")
+  std::size_t max_depth = 64;  ///< lists nested deeper than this are rejected (RlpErrc::too_deep)
 };
 
 /// The encoding of a byte string.
@@ -42,14 +59,12 @@ Bytes encode_list(std::span<const Bytes> encoded_elements);
 /// The encoding of an item tree.
 Bytes encode(const Item& item);
 
-/// Decodes exactly one item spanning all of `input`. Errors (code "rlp_invalid" unless noted, the
-/// message says why and where): empty input, truncated item, trailing bytes, a single byte below
-/// 0x80 encoded as a one-byte string, a long form used for a short payload, a length with leading
-/// zeros, a length beyond the input, nesting beyond limits ("rlp_too_deep").
-gh::Result<Item> decode(ByteView input, const DecodeLimits& limits = {});
+/// Decodes exactly one item spanning all of `input`. Errors: empty, truncated, trailing_bytes,
+/// non_canonical_byte, non_canonical_length, too_deep.
+Expected<Item, RlpErrc> decode(ByteView input, const DecodeLimits& limits = {});
 
 /// A string item as an unsigned integer: at most 32 bytes and no leading zero byte. Errors:
-/// "rlp_not_string", "rlp_uint_leading_zero", "rlp_uint_overflow".
-gh::Result<U256> to_uint(const Item& item);
+/// not_string, uint_leading_zero, uint_overflow.
+Expected<U256, RlpErrc> to_uint(const Item& item);
 
 }  // namespace gh::eth::rlp

@@ -260,12 +260,12 @@ std::optional<std::string> opt_string(const boost::json::object& o, std::string_
   return std::nullopt;
 }
 
-gh::Result<SiweMessage> fields_to_message(const boost::json::object& f) {
+Expected<SiweMessage, AddressErrc> fields_to_message(const boost::json::object& f) {
   SiweMessage m;
   m.scheme = opt_string(f, "scheme");
   m.domain = std::string(f.at("domain").as_string());
   auto address = parse_address(std::string(f.at("address").as_string()));
-  if (!address) return std::move(address).error();
+  if (!address) return address.error();
   m.address = *address;
   m.statement = opt_string(f, "statement");
   m.uri = std::string(f.at("uri").as_string());

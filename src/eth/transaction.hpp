@@ -7,7 +7,7 @@
 #include <variant>
 #include <vector>
 
-#include "core/result.hpp"
+#include "core/expected.hpp"
 #include "eth/address.hpp"
 #include "eth/bytes.hpp"
 #include "eth/secp256k1.hpp"
@@ -51,6 +51,20 @@ struct Eip1559Txn {
   bool operator==(const Eip1559Txn&) const = default;
 };
 
+/// Why raw bytes are not a signed transaction we decode. `to_string` gives the stable snake_case
+/// form ("txn_field_invalid"); what a failure means to a client is the caller's call.
+enum class [[nodiscard]] TxnErrc{
+    empty,              ///< no bytes at all
+    unsupported_type,   ///< an EIP-2718 type other than 2
+    not_canonical_rlp,  ///< the body is not exactly one canonical RLP item
+    wrong_shape,        ///< not a list of 9 (legacy) or 12 (type 2) fields, or neither a list nor a type
+    field_invalid,      ///< a field of the wrong kind or width (a list for bytes, a 21-byte `to`, ...)
+    signature_invalid,  ///< v is not 27, 28 or EIP-155 (>= 37), or yParity is not 0 or 1
+};
+
+/// "txn_" followed by the code's name, e.g. "txn_wrong_shape".
+const char* to_string(TxnErrc code) noexcept;
+
 /// Any transaction we can sign or decode.
 using UnsignedTxn = std::variant<LegacyTxn, Eip1559Txn>;
 
@@ -73,9 +87,8 @@ SignedTxn sign_txn(const UnsignedTxn& txn, const PrivateKey& key);
 Bytes encode_signed(const SignedTxn& txn);
 /// The transaction hash: keccak256 of encode_signed.
 Hash32 txn_hash(const SignedTxn& txn);
-/// Decodes a raw signed transaction (legacy or type 2), canonical RLP only. Errors: "txn_invalid"
-/// (with the reason), "txn_unsupported_type", and RLP errors.
-gh::Result<SignedTxn> decode_signed(ByteView raw);
+/// Decodes a raw signed transaction (legacy or type 2), canonical RLP only. Errors: every TxnErrc.
+Expected<SignedTxn, TxnErrc> decode_signed(ByteView raw);
 /// The sender recovered from the signature, or nullopt if it does not recover.
 std::optional<Address> recover_sender(const SignedTxn& txn) noexcept;
 

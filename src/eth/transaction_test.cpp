@@ -44,22 +44,22 @@ TEST(Transaction, Eip155Example) {
   EXPECT_EQ(to_hex(encode_signed(signed_txn)), k_eip155_signed);
 
   auto decoded = decode_signed(unhex(k_eip155_signed));
-  ASSERT_TRUE(decoded) << decoded.error().message;
+  ASSERT_TRUE(decoded) << to_string(decoded.error());
   EXPECT_EQ(*decoded, signed_txn);
   EXPECT_EQ(recover_sender(*decoded), PrivateKey::from_hex(k_eip155_key)->address());
 }
 
 TEST(Transaction, RejectsMalformedRawTransactions) {
-  EXPECT_EQ(decode_signed(Bytes{}).error().code, "txn_invalid");
-  EXPECT_EQ(decode_signed(unhex("0x01c0")).error().code, "txn_unsupported_type");
-  EXPECT_EQ(decode_signed(unhex("0x03c0")).error().code, "txn_unsupported_type");
-  EXPECT_EQ(decode_signed(unhex("0x8180")).error().code, "txn_invalid");
-  EXPECT_EQ(decode_signed(unhex("0x02c0")).error().code, "txn_invalid");
-  EXPECT_EQ(decode_signed(unhex("0xc0")).error().code, "txn_invalid");
+  EXPECT_EQ(decode_signed(Bytes{}).error(), TxnErrc::empty);
+  EXPECT_EQ(decode_signed(unhex("0x01c0")).error(), TxnErrc::unsupported_type);
+  EXPECT_EQ(decode_signed(unhex("0x03c0")).error(), TxnErrc::unsupported_type);
+  EXPECT_EQ(decode_signed(unhex("0x8180")).error(), TxnErrc::wrong_shape);
+  EXPECT_EQ(decode_signed(unhex("0x02c0")).error(), TxnErrc::wrong_shape);
+  EXPECT_EQ(decode_signed(unhex("0xc0")).error(), TxnErrc::wrong_shape);
 
   Bytes trailing = unhex(k_eip155_signed);
   trailing.push_back(0);
-  EXPECT_EQ(decode_signed(trailing).error().code, "rlp_invalid");
+  EXPECT_EQ(decode_signed(trailing).error(), TxnErrc::not_canonical_rlp);
 
   // Rebuild the EIP-155 example with one field made non-canonical or out of range.
   auto with_fields = [](auto mutate) {
@@ -69,15 +69,15 @@ TEST(Transaction, RejectsMalformedRawTransactions) {
     return rlp::encode(rlp::Item::list(std::move(fields)));
   };
   const auto nonce_leading_zero = with_fields([](auto& f) { f[0] = rlp::Item::string(Bytes{0x00, 0x09}); });
-  EXPECT_NE(decode_signed(nonce_leading_zero).error().message.find("nonce"), std::string::npos);
+  EXPECT_EQ(decode_signed(nonce_leading_zero).error(), TxnErrc::field_invalid);
   const auto v_35 = with_fields([](auto& f) { f[6] = rlp::Item::string(Bytes{35}); });
-  EXPECT_EQ(decode_signed(v_35).error().code, "txn_invalid");
+  EXPECT_EQ(decode_signed(v_35).error(), TxnErrc::signature_invalid);
   const auto short_to = with_fields([](auto& f) { f[3] = rlp::Item::string(Bytes(19, 0x35)); });
-  EXPECT_EQ(decode_signed(short_to).error().code, "txn_invalid");
+  EXPECT_EQ(decode_signed(short_to).error(), TxnErrc::field_invalid);
   const auto eight_fields = with_fields([](auto& f) { f.pop_back(); });
-  EXPECT_EQ(decode_signed(eight_fields).error().code, "txn_invalid");
+  EXPECT_EQ(decode_signed(eight_fields).error(), TxnErrc::wrong_shape);
   const auto r_33_bytes = with_fields([](auto& f) { f[7] = rlp::Item::string(Bytes(33, 1)); });
-  EXPECT_EQ(decode_signed(r_33_bytes).error().code, "txn_invalid");
+  EXPECT_EQ(decode_signed(r_33_bytes).error(), TxnErrc::field_invalid);
 }
 
 TEST(Transaction, Eip1559RoundTripAndParity) {
@@ -95,7 +95,7 @@ TEST(Transaction, Eip1559RoundTripAndParity) {
   const Bytes raw = encode_signed(s);
   EXPECT_EQ(raw[0], 0x02);
   auto decoded = decode_signed(raw);
-  ASSERT_TRUE(decoded) << decoded.error().message;
+  ASSERT_TRUE(decoded) << to_string(decoded.error());
   EXPECT_EQ(*decoded, s);
   EXPECT_EQ(recover_sender(*decoded), key.address());
   EXPECT_EQ(txn_hash(*decoded), txn_hash(s));
@@ -106,7 +106,16 @@ TEST(Transaction, Eip1559RoundTripAndParity) {
   Bytes bad_parity{0x02};
   const Bytes body = rlp::encode(rlp::Item::list(fields));
   bad_parity.insert(bad_parity.end(), body.begin(), body.end());
-  EXPECT_EQ(decode_signed(bad_parity).error().code, "txn_invalid");
+  EXPECT_EQ(decode_signed(bad_parity).error(), TxnErrc::signature_invalid);
+}
+
+TEST(Transaction, ErrorCodesHaveStableNames) {
+  EXPECT_STREQ(to_string(TxnErrc::empty), "txn_empty");
+  EXPECT_STREQ(to_string(TxnErrc::unsupported_type), "txn_unsupported_type");
+  EXPECT_STREQ(to_string(TxnErrc::not_canonical_rlp), "txn_not_canonical_rlp");
+  EXPECT_STREQ(to_string(TxnErrc::wrong_shape), "txn_wrong_shape");
+  EXPECT_STREQ(to_string(TxnErrc::field_invalid), "txn_field_invalid");
+  EXPECT_STREQ(to_string(TxnErrc::signature_invalid), "txn_signature_invalid");
 }
 
 U256 dec(const boost::json::value& c, std::string_view key) {
@@ -178,7 +187,7 @@ TEST(Transaction, MatchesEthersSignedTransactions) {
     ASSERT_EQ(to_hex(txn_hash(signed_txn).view()), testing::field(c, "hash"));
 
     auto decoded = decode_signed(testing::hex_field(c, "raw"));
-    ASSERT_TRUE(decoded) << decoded.error().message;
+    ASSERT_TRUE(decoded) << to_string(decoded.error());
     ASSERT_EQ(*decoded, signed_txn);
     const auto sender = recover_sender(*decoded);
     ASSERT_TRUE(sender);

@@ -61,45 +61,47 @@ int hex_value(char c) noexcept {
 
 }  // namespace
 
-gh::Result<U256> U256::from_dec(std::string_view text) {
-  if (text.empty()) return gh::bad_input("u256_invalid", "empty decimal number");
+const char* to_string(U256Errc code) noexcept {
+  switch (code) {
+    case U256Errc::invalid:
+      return "u256_invalid";
+    case U256Errc::overflow:
+      return "u256_overflow";
+  }
+  return "u256_unknown";
+}
+
+Expected<U256, U256Errc> U256::from_dec(std::string_view text) {
+  if (text.empty()) return U256Errc::invalid;
   U256 value;
   for (std::size_t i = 0; i < text.size(); ++i) {
     const char c = text[i];
-    if (c < '0' || c > '9') {
-      return gh::bad_input("u256_invalid", "invalid decimal digit at position " + std::to_string(i));
-    }
+    if (c < '0' || c > '9') return U256Errc::invalid;
     const auto times_ten = value.checked_mul(U256{10});
     const auto next = times_ten ? times_ten->checked_add(U256{static_cast<std::uint64_t>(c - '0')}) : std::nullopt;
-    if (!next) return gh::bad_input("u256_overflow", "decimal number exceeds 2^256-1");
+    if (!next) return U256Errc::overflow;
     value = *next;
   }
   return value;
 }
 
-gh::Result<U256> U256::from_hex(std::string_view text) {
-  if (text.size() < 3 || text[0] != '0' || (text[1] != 'x' && text[1] != 'X')) {
-    return gh::bad_input("u256_invalid", "hex quantity must be 0x followed by digits");
-  }
+Expected<U256, U256Errc> U256::from_hex(std::string_view text) {
+  if (text.size() < 3 || text[0] != '0' || (text[1] != 'x' && text[1] != 'X')) return U256Errc::invalid;
   std::string_view digits = text.substr(2);
   U256 value;
   unsigned significant = 0;
   for (std::size_t i = 0; i < digits.size(); ++i) {
     const int v = hex_value(digits[i]);
-    if (v < 0) {
-      return gh::bad_input("u256_invalid", "invalid hex digit at position " + std::to_string(i + 2));
-    }
+    if (v < 0) return U256Errc::invalid;
     if (significant == 0 && v == 0) continue;
-    if (++significant > 64) return gh::bad_input("u256_overflow", "hex quantity exceeds 2^256-1");
+    if (++significant > 64) return U256Errc::overflow;
     value = (value << 4) | U256{static_cast<std::uint64_t>(v)};
   }
   return value;
 }
 
-gh::Result<U256> U256::from_be_bytes(ByteView bytes) {
-  if (bytes.size() > 32) {
-    return gh::bad_input("u256_overflow", "more than 32 bytes for a 256-bit integer");
-  }
+Expected<U256, U256Errc> U256::from_be_bytes(ByteView bytes) {
+  if (bytes.size() > 32) return U256Errc::overflow;
   std::array<std::uint64_t, 4> limbs{};
   for (std::size_t i = 0; i < bytes.size(); ++i) {
     const std::size_t bit = (bytes.size() - 1 - i) * 8;  // position of this byte from the end

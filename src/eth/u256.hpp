@@ -9,10 +9,20 @@
 #include <string>
 #include <string_view>
 
-#include "core/result.hpp"
+#include "core/expected.hpp"
 #include "eth/bytes.hpp"
 
 namespace gh::eth {
+
+/// Why text or bytes are not a 256-bit unsigned integer. `to_string` gives the stable snake_case
+/// form ("u256_overflow"); what a failure means to a client is the caller's call.
+enum class [[nodiscard]] U256Errc{
+    invalid,   ///< empty, a character that is not a digit, or a missing 0x prefix
+    overflow,  ///< a value above 2^256-1 (or more than 32 bytes)
+};
+
+/// "u256_" followed by the code's name, e.g. "u256_invalid".
+const char* to_string(U256Errc code) noexcept;
 
 /// An unsigned 256-bit integer.
 class U256 {
@@ -22,21 +32,20 @@ class U256 {
   /// The value v (implicit so that small constants read naturally).
   constexpr U256(std::uint64_t v) noexcept : m_limbs{v, 0, 0, 0} {}  // NOLINT(google-explicit-constructor)
   /// From limbs, least significant first.
-  static constexpr U256 from_limbs(std::uint64_t l0, std::uint64_t l1, std::uint64_t l2,
-                                   std::uint64_t l3) noexcept {
+  static constexpr U256 from_limbs(std::uint64_t l0, std::uint64_t l1, std::uint64_t l2, std::uint64_t l3) noexcept {
     U256 out;
     out.m_limbs = {l0, l1, l2, l3};
     return out;
   }
 
   /// Decimal digits only (no sign, no '+', no spaces, not empty); leading zeros allowed. Errors:
-  /// "u256_invalid" and "u256_overflow".
-  static gh::Result<U256> from_dec(std::string_view text);
-  /// A "0x"-prefixed hex quantity (1 to 64 digits, leading zeros allowed). Errors: "u256_invalid",
-  /// "u256_overflow".
-  static gh::Result<U256> from_hex(std::string_view text);
-  /// Big-endian bytes, at most 32 (leading zeros allowed); longer input gives "u256_overflow".
-  static gh::Result<U256> from_be_bytes(ByteView bytes);
+  /// invalid, overflow.
+  static Expected<U256, U256Errc> from_dec(std::string_view text);
+  /// A "0x"-prefixed hex quantity (1 to 64 digits, leading zeros allowed). Errors: invalid,
+  /// overflow.
+  static Expected<U256, U256Errc> from_hex(std::string_view text);
+  /// Big-endian bytes, at most 32 (leading zeros allowed); longer input gives overflow.
+  static Expected<U256, U256Errc> from_be_bytes(ByteView bytes);
 
   /// 32 big-endian bytes (an EVM word).
   FixedBytes<32> to_be_bytes() const noexcept;
@@ -88,15 +97,19 @@ class U256 {
   constexpr U256 wrapping_neg() const noexcept { return U256{}.wrapping_sub(*this); }
 
   /// Bitwise and.
-  constexpr U256 operator&(const U256& o) const noexcept { return zip(o, [](auto a, auto b) { return a & b; }); }
-  /// Bitwise or.
-  constexpr U256 operator|(const U256& o) const noexcept { return zip(o, [](auto a, auto b) { return a | b; }); }
-  /// Bitwise exclusive or.
-  constexpr U256 operator^(const U256& o) const noexcept { return zip(o, [](auto a, auto b) { return a ^ b; }); }
-  /// Bitwise complement.
-  constexpr U256 operator~() const noexcept {
-    return from_limbs(~m_limbs[0], ~m_limbs[1], ~m_limbs[2], ~m_limbs[3]);
+  constexpr U256 operator&(const U256& o) const noexcept {
+    return zip(o, [](auto a, auto b) { return a & b; });
   }
+  /// Bitwise or.
+  constexpr U256 operator|(const U256& o) const noexcept {
+    return zip(o, [](auto a, auto b) { return a | b; });
+  }
+  /// Bitwise exclusive or.
+  constexpr U256 operator^(const U256& o) const noexcept {
+    return zip(o, [](auto a, auto b) { return a ^ b; });
+  }
+  /// Bitwise complement.
+  constexpr U256 operator~() const noexcept { return from_limbs(~m_limbs[0], ~m_limbs[1], ~m_limbs[2], ~m_limbs[3]); }
   /// Left shift; bits past 2^255 are dropped, a shift of 256 or more gives zero.
   constexpr U256 operator<<(unsigned shift) const noexcept {
     U256 r;
@@ -176,8 +189,8 @@ class U256 {
   }
   template <class F>
   constexpr U256 zip(const U256& o, F f) const noexcept {
-    return from_limbs(f(m_limbs[0], o.m_limbs[0]), f(m_limbs[1], o.m_limbs[1]),
-                      f(m_limbs[2], o.m_limbs[2]), f(m_limbs[3], o.m_limbs[3]));
+    return from_limbs(f(m_limbs[0], o.m_limbs[0]), f(m_limbs[1], o.m_limbs[1]), f(m_limbs[2], o.m_limbs[2]),
+                      f(m_limbs[3], o.m_limbs[3]));
   }
 
   std::array<std::uint64_t, 4> m_limbs{};

@@ -11,8 +11,7 @@ namespace {
 
 __extension__ using Uint128 = unsigned __int128;
 
-constexpr std::string_view k_max_dec =
-    "115792089237316195423570985008687907853269984665640564039457584007913129639935";
+constexpr std::string_view k_max_dec = "115792089237316195423570985008687907853269984665640564039457584007913129639935";
 
 // Compile-time checks: the header's constexpr operations work in constant expressions.
 static_assert(U256{}.is_zero());
@@ -45,14 +44,14 @@ TEST(U256, DecimalRoundTripAndErrors) {
   EXPECT_EQ(ten19->to_dec(), "10000000000000000000");
   EXPECT_EQ(U256::from_dec("007")->to_dec(), "7");
 
-  EXPECT_EQ(U256::from_dec("115792089237316195423570985008687907853269984665640564039457584007913129639936").error().code,
-            "u256_overflow");
-  EXPECT_EQ(U256::from_dec("1000000000000000000000000000000000000000000000000000000000000000000000000000000").error().code,
-            "u256_overflow");
+  EXPECT_EQ(U256::from_dec("115792089237316195423570985008687907853269984665640564039457584007913129639936").error(),
+            U256Errc::overflow);
+  EXPECT_EQ(U256::from_dec("1000000000000000000000000000000000000000000000000000000000000000000000000000000").error(),
+            U256Errc::overflow);
   for (const char* bad : {"", "-1", "+1", " 1", "1 ", "1.0", "1e3", "0x10"}) {
     auto r = U256::from_dec(bad);
     ASSERT_FALSE(r) << bad;
-    EXPECT_EQ(r.error().code, "u256_invalid") << bad;
+    EXPECT_EQ(r.error(), U256Errc::invalid) << bad;
   }
 }
 
@@ -65,23 +64,23 @@ TEST(U256, HexQuantities) {
   EXPECT_EQ(*U256::from_hex("0X00ff"), U256{255});
   EXPECT_EQ(*U256::from_hex("0x" + std::string(64, 'f')), U256::max());
   EXPECT_EQ(*U256::from_hex("0x000" + std::string(64, 'f')), U256::max());
-  EXPECT_EQ(U256::from_hex("0x1" + std::string(64, '0')).error().code, "u256_overflow");
+  EXPECT_EQ(U256::from_hex("0x1" + std::string(64, '0')).error(), U256Errc::overflow);
   for (const char* bad : {"", "0x", "ff", "0xg", "0x-1", "0x 1"}) {
     auto r = U256::from_hex(bad);
     ASSERT_FALSE(r) << bad;
-    EXPECT_EQ(r.error().code, "u256_invalid") << bad;
+    EXPECT_EQ(r.error(), U256Errc::invalid) << bad;
   }
 }
 
 TEST(U256, BigEndianBytes) {
-  const U256 v = U256::from_limbs(0x0807060504030201ULL, 0x100f0e0d0c0b0a09ULL, 0x1817161514131211ULL,
-                                  0x201f1e1d1c1b1a19ULL);
+  const U256 v =
+      U256::from_limbs(0x0807060504030201ULL, 0x100f0e0d0c0b0a09ULL, 0x1817161514131211ULL, 0x201f1e1d1c1b1a19ULL);
   const auto be = v.to_be_bytes();
   for (std::size_t i = 0; i < 32; ++i) EXPECT_EQ(be.bytes[i], 32 - i);
   EXPECT_EQ(*U256::from_be_bytes(be.view()), v);
   EXPECT_EQ(*U256::from_be_bytes(Bytes{}), U256{});
   EXPECT_EQ(*U256::from_be_bytes(Bytes{0x01, 0x00}), U256{256});
-  EXPECT_EQ(U256::from_be_bytes(Bytes(33, 0)).error().code, "u256_overflow");
+  EXPECT_EQ(U256::from_be_bytes(Bytes(33, 0)).error(), U256Errc::overflow);
 }
 
 TEST(U256, CheckedArithmeticBoundaries) {
@@ -158,6 +157,11 @@ TEST(U256, RandomIdentities) {
     EXPECT_EQ(a ^ a, U256{});
     EXPECT_EQ((a | b) & a, a);
   }
+}
+
+TEST(U256, ErrorCodesHaveStableNames) {
+  EXPECT_STREQ(to_string(U256Errc::invalid), "u256_invalid");
+  EXPECT_STREQ(to_string(U256Errc::overflow), "u256_overflow");
 }
 
 }  // namespace

@@ -46,12 +46,25 @@ auto optional_member(const json::object& obj, std::string_view name, Parse parse
   return std::optional<T>(std::move(*parsed));
 }
 
-Result<eth::Hash32> parse_hash(std::string_view text) {
-  if (text.size() != 66 || text[0] != '0' || text[1] != 'x') return bad_input("hash_invalid", "expected 0x and 64 hex digits");
-  return eth::fixed_from_hex<32>(text);
+// A pure decoder's code as the error it is here, in a node's response: the code's stable name,
+// and what was being read.
+template <class Errc>
+Error malformed(Errc code, std::string_view what) {
+  return bad_input(eth::to_string(code), std::string(what) + " is malformed (" + eth::to_string(code) + ")");
 }
 
-Result<eth::Address> parse_addr(std::string_view text) { return eth::parse_address(text); }
+Result<eth::Hash32> parse_hash(std::string_view text) {
+  if (text.size() != 66 || text[0] != '0' || text[1] != 'x') return bad_input("hash_invalid", "expected 0x and 64 hex digits");
+  auto hash = eth::fixed_from_hex<32>(text);
+  if (!hash) return malformed(hash.error(), "hash");
+  return *hash;
+}
+
+Result<eth::Address> parse_addr(std::string_view text) {
+  auto address = eth::parse_address(text);
+  if (!address) return malformed(address.error(), "address");
+  return *address;
+}
 
 const char* tag_name(BlockTag tag) {
   switch (tag) {
@@ -74,7 +87,7 @@ Result<eth::U256> parse_quantity(std::string_view text) {
   if (text[2] == '0' && text.size() > 3) return bad_input("quantity_invalid", "quantity has leading zeros");
   auto value = eth::U256::from_hex(text);
   if (!value) return bad_input("quantity_overflow", "quantity exceeds 256 bits");
-  return value;
+  return *value;
 }
 
 Result<std::uint64_t> parse_quantity_u64(std::string_view text) {
@@ -88,7 +101,9 @@ std::string to_quantity(std::uint64_t value) { return eth::U256(value).to_hex();
 
 Result<eth::Bytes> parse_data(std::string_view text) {
   if (text.size() < 2 || text[0] != '0' || text[1] != 'x') return bad_input("data_invalid", "data must start with 0x");
-  return eth::from_hex(text);
+  auto data = eth::from_hex(text);
+  if (!data) return malformed(data.error(), "data");
+  return std::move(*data);
 }
 
 json::value to_json(const BlockRef& block) {
