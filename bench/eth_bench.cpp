@@ -223,7 +223,7 @@ struct SignInChecks {
   std::vector<std::string> domains{std::string(siwe_domain)};
   std::uint64_t chain_id = 1;
   SiweTime now;
-  auth::SignatureVerifier verifier{[](std::uint64_t) -> rpc::RpcClient* { return nullptr; }};
+  auth::ChainSignatureVerifier verifier{[](std::uint64_t) -> rpc::RpcClient* { return nullptr; }};
   boost::asio::io_context io;
 
   bool verify(std::string_view text, std::string_view signature_hex) {

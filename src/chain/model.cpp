@@ -66,14 +66,14 @@ Result<eth::AbiValues> decode_data(const rpc::Log& log, std::string_view types_t
     const auto piece =
         types_text.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start);
     auto type = eth::parse_abi_type(piece);
-    if (!type) return type.error();
+    if (!type) return undecodable(log, eth::to_string(type.error()));
     types.push_back(std::move(*type));
     if (comma == std::string_view::npos) break;
     start = comma + 1;
   }
   auto values = eth::abi_decode(types, log.data);
-  if (!values) return undecodable(log, values.error().message);
-  return values;
+  if (!values) return undecodable(log, eth::to_string(values.error()));
+  return std::move(*values);
 }
 
 U256 as_uint(const eth::AbiValue& v) {
@@ -111,7 +111,7 @@ Result<std::optional<EventBody>> decode_body(Pipeline pipeline, const rpc::Log& 
       if (!who || log.data.size() != 32)
         return undecodable(log, "an ERC-20 Transfer has two address topics and 32 bytes of data");
       auto amount = U256::from_be_bytes(log.data);
-      if (!amount) return undecodable(log, amount.error().message);
+      if (!amount) return undecodable(log, eth::to_string(amount.error()));
       return std::optional<EventBody>(Erc20Transfer{(*who)[0], (*who)[1], *amount});
     }
     case Pipeline::erc721: {

@@ -71,7 +71,7 @@ Result<void> graphql_logs(const json::object& block, std::vector<rpc::Log>& out)
       return invalid("a log needs index, account.address, data, topics");
     log.log_index = *index;
     auto a = eth::parse_address(*address);
-    if (!a) return invalid("account.address: " + a.error().message);
+    if (!a) return invalid(std::string("account.address: ") + eth::to_string(a.error()));
     log.address = *a;
     auto bytes = rpc::parse_data(*data);
     if (!bytes) return invalid("data: " + bytes.error().message);
