@@ -336,9 +336,8 @@ std::vector<Option> options() {
        millis_setting("request-timeout-ms", &Settings::request_timeout)},
       {"drain-timeout-ms", "how long a stop may wait for in-flight work", false, false,
        millis_setting("drain-timeout-ms", &Settings::drain_timeout)},
-      {"trust-forwarded-for",
-       "behind exactly one reverse proxy: the client IP is the right-most X-Forwarded-For entry", false, true,
-       bool_setting("trust-forwarded-for", &Settings::trust_forwarded_for)},
+      {"trust-forwarded-for", "behind exactly one reverse proxy: the client IP is the right-most X-Forwarded-For entry",
+       false, true, bool_setting("trust-forwarded-for", &Settings::trust_forwarded_for)},
       {"trusted-proxy",
        "address or CIDR of a reverse proxy (repeatable): the client IP is the right-most X-Forwarded-For entry "
        "not in this list, believed only from these peers, which are also exempt from the per-IP connection cap",

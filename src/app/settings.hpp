@@ -43,13 +43,13 @@ struct Settings {
   std::chrono::milliseconds idle_timeout{60'000};
   std::chrono::milliseconds request_timeout{30'000};
   std::chrono::milliseconds drain_timeout{10'000};
-  bool trust_forwarded_for = false;  ///< one proxy in front: the client is the right-most X-Forwarded-For entry
+  bool trust_forwarded_for = false;          ///< one proxy in front: the client is the right-most X-Forwarded-For entry
   std::vector<std::string> trusted_proxies;  ///< CIDRs whose X-Forwarded-For is believed (implies the above)
   std::size_t max_connections_per_ip = 256;
   std::size_t body_budget_bytes = 64 * 1024 * 1024;  ///< request-body bytes in flight, whole server
-  std::string metrics_listen_host;  ///< empty: /metrics on the main listener
+  std::string metrics_listen_host;                   ///< empty: /metrics on the main listener
   std::uint16_t metrics_listen_port = 0;
-  bool outbound_allow_http = false;  ///< user-supplied outbound URLs (webhooks) may be http
+  bool outbound_allow_http = false;                  ///< user-supplied outbound URLs (webhooks) may be http
   std::vector<std::string> outbound_allow_networks;  ///< CIDRs reachable despite being non-public
   bool access_log = true;
   bool test_hooks = false;  ///< exposes /v1/_test/* for the integration tests; never in production

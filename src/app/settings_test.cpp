@@ -131,12 +131,12 @@ TEST(Settings, HardeningFlags) {
   EXPECT_TRUE(c->settings.outbound_allow_http);
   EXPECT_EQ(c->settings.outbound_allow_networks, (std::vector<std::string>{"127.0.0.0/8"}));
 
-  for (std::vector<const char*> bad : {std::vector<const char*>{"serve", "--trusted-proxy", "proxy.internal"},
-                                       std::vector<const char*>{"serve", "--trusted-proxy", "10.0.0.0/33"},
-                                       std::vector<const char*>{"serve", "--outbound-allow-network", "x"},
-                                       std::vector<const char*>{"serve", "--metrics-listen", "9100"},
-                                       std::vector<const char*>{"serve", "--max-body-bytes", "2097152",
-                                                                "--body-budget-bytes", "1048576"}}) {
+  for (std::vector<const char*> bad :
+       {std::vector<const char*>{"serve", "--trusted-proxy", "proxy.internal"},
+        std::vector<const char*>{"serve", "--trusted-proxy", "10.0.0.0/33"},
+        std::vector<const char*>{"serve", "--outbound-allow-network", "x"},
+        std::vector<const char*>{"serve", "--metrics-listen", "9100"},
+        std::vector<const char*>{"serve", "--max-body-bytes", "2097152", "--body-budget-bytes", "1048576"}}) {
     auto r = parse(bad);
     ASSERT_FALSE(r) << bad[1];
     EXPECT_EQ(r.error().code, "bad_configuration") << bad[1];

@@ -2,6 +2,8 @@
 
 namespace gh::app {
 
-const char* version_string() noexcept { return GATEHOUSE_VERSION; }
+const char* version_string() noexcept {
+  return GATEHOUSE_VERSION;
+}
 
 }  // namespace gh::app

@@ -35,7 +35,7 @@ struct AuthSettings {
   std::size_t max_signature_bytes = 4096;
   std::size_t max_sessions_listed = 100;
   std::size_t max_device_name_chars = 64;  ///< printable characters (code points) in a device name
-  net::OutboundPolicy push_targets;  ///< where webhook push targets may point
+  net::OutboundPolicy push_targets;        ///< where webhook push targets may point
 };
 
 /// The signed-in caller of a request.

@@ -58,7 +58,8 @@ std::optional<Credential> parse_credential(std::string_view text, std::string_vi
   text.remove_prefix(prefix.size());
   if (text[32] != '_') return std::nullopt;
   const auto hex = [](std::string_view s) {
-    return std::all_of(s.begin(), s.end(), [](char ch) { return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f'); });
+    return std::all_of(s.begin(), s.end(),
+                       [](char ch) { return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f'); });
   };
   auto id = text.substr(0, 32);
   auto secret = text.substr(33);

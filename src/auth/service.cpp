@@ -234,7 +234,8 @@ Task<Result<Me>> AuthService::me(const Principal& who) {
 Task<Result<std::string>> AuthService::register_device(const Principal& who, DeviceRegistration reg) {
   // A webhook push target is a URL the server will call: it must be a public https endpoint.
   if (reg.push_provider == "webhook") {
-    if (auto allowed = net::check_outbound_url(reg.push_token, m_settings.push_targets); !allowed) co_return allowed.error();
+    if (auto allowed = net::check_outbound_url(reg.push_token, m_settings.push_targets); !allowed)
+      co_return allowed.error();
   }
   const auto address = eth::to_lower_hex(who.address);
   const auto now = m_clock.now();

@@ -61,7 +61,8 @@ void add_chain_routes(net::Router& router, ChainService& service, ChainRoutesSet
 
   router.add("GET", "/v1/accounts/{address}/holdings", [&service](Request& req) -> Task<Result<Response>> {
     auto address = eth::parse_address(req.param("address"));
-    if (!address) co_return bad_input("invalid_address", std::string("not an address: ") + eth::to_string(address.error()));
+    if (!address)
+      co_return bad_input("invalid_address", std::string("not an address: ") + eth::to_string(address.error()));
     auto chain = chain_param(req);
     if (!chain) co_return chain.error();
     auto list = co_await service.holdings(*address, *chain);

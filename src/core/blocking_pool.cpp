@@ -5,9 +5,13 @@ namespace gh {
 BlockingPool::BlockingPool(std::size_t threads, std::size_t max_queued)
     : m_pool(threads == 0 ? 1 : threads), m_threads(threads == 0 ? 1 : threads), m_max_queued(max_queued) {}
 
-BlockingPool::~BlockingPool() { stop(); }
+BlockingPool::~BlockingPool() {
+  stop();
+}
 
-void BlockingPool::stop() { m_pool.join(); }
+void BlockingPool::stop() {
+  m_pool.join();
+}
 
 BlockingPool::Admission::Admission(BlockingPool& pool) : m_pool(pool) {
   const auto before = m_pool.m_pending.fetch_add(1, std::memory_order_relaxed);
@@ -17,6 +21,8 @@ BlockingPool::Admission::Admission(BlockingPool& pool) : m_pool(pool) {
   }
 }
 
-BlockingPool::Admission::~Admission() { m_pool.m_pending.fetch_sub(1, std::memory_order_relaxed); }
+BlockingPool::Admission::~Admission() {
+  m_pool.m_pending.fetch_sub(1, std::memory_order_relaxed);
+}
 
 }  // namespace gh

@@ -34,7 +34,12 @@ class BlockingPool {
     Admission admission(*this);
     if constexpr (std::is_void_v<R>) {
       co_await boost::asio::co_spawn(
-          m_pool, [fn = std::move(f)]() mutable -> Task<void> { fn(); co_return; }, boost::asio::use_awaitable);
+          m_pool,
+          [fn = std::move(f)]() mutable -> Task<void> {
+            fn();
+            co_return;
+          },
+          boost::asio::use_awaitable);
     } else {
       // co_spawn needs a default-constructible result; Result<T> and friends are not.
       auto out = co_await boost::asio::co_spawn(

@@ -28,9 +28,7 @@ class ManualClock final : public Clock {
  public:
   explicit ManualClock(SystemTime start) : m_now(start.time_since_epoch().count()) {}
   SystemTime now() const override { return SystemTime(SystemTime::duration(m_now.load())); }
-  void advance(std::chrono::nanoseconds d) {
-    m_now += std::chrono::duration_cast<SystemTime::duration>(d).count();
-  }
+  void advance(std::chrono::nanoseconds d) { m_now += std::chrono::duration_cast<SystemTime::duration>(d).count(); }
 
  private:
   std::atomic<SystemTime::duration::rep> m_now;

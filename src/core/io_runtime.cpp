@@ -24,7 +24,9 @@ IoRuntime::~IoRuntime() {
   join();
 }
 
-Executor IoRuntime::executor() const { return m_impl->io.get_executor(); }
+Executor IoRuntime::executor() const {
+  return m_impl->io.get_executor();
+}
 
 void IoRuntime::start() {
   if (!m_impl->running.empty()) return;
@@ -33,9 +35,13 @@ void IoRuntime::start() {
   }
 }
 
-void IoRuntime::release_work_guard() { m_impl->guard.reset(); }
+void IoRuntime::release_work_guard() {
+  m_impl->guard.reset();
+}
 
-void IoRuntime::stop() { m_impl->io.stop(); }
+void IoRuntime::stop() {
+  m_impl->io.stop();
+}
 
 void IoRuntime::join() {
   for (auto& t : m_impl->running) {
@@ -44,6 +50,8 @@ void IoRuntime::join() {
   m_impl->running.clear();
 }
 
-std::size_t IoRuntime::threads() const noexcept { return m_impl->threads; }
+std::size_t IoRuntime::threads() const noexcept {
+  return m_impl->threads;
+}
 
 }  // namespace gh

@@ -25,11 +25,9 @@ struct Field {
   Field(std::string_view k, bool v) : key(k), value(v) {}
   Field(std::string_view k, double v) : key(k), value(v) {}
   template <class I>
-    requires(std::is_integral_v<I> && !std::is_same_v<I, bool>)
-  Field(std::string_view k, I v)
+  requires(std::is_integral_v<I> && !std::is_same_v<I, bool>) Field(std::string_view k, I v)
       : key(k),
-        value(std::is_signed_v<I> ? Value(static_cast<std::int64_t>(v))
-                                  : Value(static_cast<std::uint64_t>(v))) {}
+        value(std::is_signed_v<I> ? Value(static_cast<std::int64_t>(v)) : Value(static_cast<std::uint64_t>(v))) {}
 };
 
 using Fields = std::initializer_list<Field>;
@@ -45,9 +43,17 @@ std::string format_line(Level level, std::string_view msg, Fields fields);
 /// Writes one line if the level is enabled. Thread-safe.
 void write(Level level, std::string_view msg, Fields fields = {});
 
-inline void debug(std::string_view msg, Fields fields = {}) { write(Level::debug, msg, fields); }
-inline void info(std::string_view msg, Fields fields = {}) { write(Level::info, msg, fields); }
-inline void warn(std::string_view msg, Fields fields = {}) { write(Level::warn, msg, fields); }
-inline void error(std::string_view msg, Fields fields = {}) { write(Level::error, msg, fields); }
+inline void debug(std::string_view msg, Fields fields = {}) {
+  write(Level::debug, msg, fields);
+}
+inline void info(std::string_view msg, Fields fields = {}) {
+  write(Level::info, msg, fields);
+}
+inline void warn(std::string_view msg, Fields fields = {}) {
+  write(Level::warn, msg, fields);
+}
+inline void error(std::string_view msg, Fields fields = {}) {
+  write(Level::error, msg, fields);
+}
 
 }  // namespace gh::log

@@ -66,7 +66,9 @@ class Family {
  public:
   Family(std::string name, std::string help, std::vector<std::string> label_names,
          std::function<std::unique_ptr<M>()> make)
-      : m_name(std::move(name)), m_help(std::move(help)), m_label_names(std::move(label_names)),
+      : m_name(std::move(name)),
+        m_help(std::move(help)),
+        m_label_names(std::move(label_names)),
         m_make(std::move(make)) {}
 
   /// The child for these label values (created on first use); values follow the label names.

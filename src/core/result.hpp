@@ -16,23 +16,38 @@ class [[nodiscard]] Result {
  public:
   using value_type = T;
 
-  Result(T value) : m_data(std::in_place_index<0>, std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Result(T value) : m_data(std::in_place_index<0>, std::move(value)) {}      // NOLINT(google-explicit-constructor)
   Result(Error error) : m_data(std::in_place_index<1>, std::move(error)) {}  // NOLINT(google-explicit-constructor)
 
   bool has_value() const noexcept { return m_data.index() == 0; }
   explicit operator bool() const noexcept { return has_value(); }
 
-  T& value() & { assert(has_value()); return std::get<0>(m_data); }
-  const T& value() const& { assert(has_value()); return std::get<0>(m_data); }
-  T&& value() && { assert(has_value()); return std::get<0>(std::move(m_data)); }
+  T& value() & {
+    assert(has_value());
+    return std::get<0>(m_data);
+  }
+  const T& value() const& {
+    assert(has_value());
+    return std::get<0>(m_data);
+  }
+  T&& value() && {
+    assert(has_value());
+    return std::get<0>(std::move(m_data));
+  }
   T& operator*() & { return value(); }
   const T& operator*() const& { return value(); }
   T&& operator*() && { return std::move(*this).value(); }
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
 
-  const Error& error() const& { assert(!has_value()); return std::get<1>(m_data); }
-  Error&& error() && { assert(!has_value()); return std::get<1>(std::move(m_data)); }
+  const Error& error() const& {
+    assert(!has_value());
+    return std::get<1>(m_data);
+  }
+  Error&& error() && {
+    assert(!has_value());
+    return std::get<1>(std::move(m_data));
+  }
 
  private:
   std::variant<T, Error> m_data;
@@ -47,8 +62,14 @@ class [[nodiscard]] Result<void> {
 
   bool has_value() const noexcept { return !m_failed; }
   explicit operator bool() const noexcept { return !m_failed; }
-  const Error& error() const& { assert(m_failed); return m_error; }
-  Error&& error() && { assert(m_failed); return std::move(m_error); }
+  const Error& error() const& {
+    assert(m_failed);
+    return m_error;
+  }
+  Error&& error() && {
+    assert(m_failed);
+    return std::move(m_error);
+  }
 
  private:
   Error m_error;
@@ -56,6 +77,8 @@ class [[nodiscard]] Result<void> {
 };
 
 /// The successful empty result.
-inline Result<void> ok() { return {}; }
+inline Result<void> ok() {
+  return {};
+}
 
 }  // namespace gh

@@ -7,13 +7,13 @@
 // and reports them as a mismatched pair: a false positive (GCC PR 109224).
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 
+#include <unistd.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <cstdio>
 #include <filesystem>
 #include <optional>
 #include <string>
-#include <unistd.h>
 
 #include "devchain/contract_call.hpp"
 #include "devchain/demo_chain.hpp"
@@ -38,7 +38,9 @@ U256 units(std::uint64_t whole, unsigned decimals) {
   return v;
 }
 
-Address address_of(std::string_view hex) { return eth::PrivateKey::from_hex(hex).value().address(); }
+Address address_of(std::string_view hex) {
+  return eth::PrivateKey::from_hex(hex).value().address();
+}
 
 /// One io_context and client per test; tasks run to completion on the test thread.
 class DemoChainTest : public ::testing::Test {
@@ -55,8 +57,11 @@ class DemoChainTest : public ::testing::Test {
   template <class T>
   T run(Task<T> task) {
     std::optional<T> out;
-    boost::asio::co_spawn(m_ioc, [&]() -> Task<void> { out.emplace(co_await std::move(task)); },
-                          [](std::exception_ptr e) { if (e) std::rethrow_exception(e); });
+    boost::asio::co_spawn(
+        m_ioc, [&]() -> Task<void> { out.emplace(co_await std::move(task)); },
+        [](std::exception_ptr e) {
+          if (e) std::rethrow_exception(e);
+        });
     m_ioc.run();
     m_ioc.restart();
     return std::move(*out);
@@ -94,7 +99,8 @@ TEST_F(DemoChainTest, AccountsAndKeysAreAnvilsDefaults) {
 
 TEST_F(DemoChainTest, TokensHaveTheirMetadataAndSeededBalances) {
   ASSERT_EQ(d().tokens.size(), 4u);
-  for (const auto& [symbol, decimals] : {std::pair{"GTA", 18u}, std::pair{"GTB", 18u}, std::pair{"TUSD", 6u}, std::pair{"WETH", 18u}}) {
+  for (const auto& [symbol, decimals] :
+       {std::pair{"GTA", 18u}, std::pair{"GTB", 18u}, std::pair{"TUSD", 6u}, std::pair{"WETH", 18u}}) {
     const DemoToken* t = d().token(symbol);
     ASSERT_NE(t, nullptr) << symbol;
     auto got = run(call_uint(*m_client, t->address, "decimals()"));
@@ -168,8 +174,9 @@ TEST_F(DemoChainTest, SmartWalletAcceptsOnlyItsOwnersSignature) {
   const std::string message = "gatehouse wants you to sign in";
   const eth::Hash32 hash = eth::personal_message_hash(eth::as_bytes(message));
   auto answer = [&](eth::Bytes signature) {
-    auto v = run(call_view(*m_client, d().smart_wallet, "isValidSignature(bytes32,bytes)",
-                           {AbiValue::bytes(eth::to_bytes(hash.view())), AbiValue::bytes(std::move(signature))}, "bytes4"));
+    auto v =
+        run(call_view(*m_client, d().smart_wallet, "isValidSignature(bytes32,bytes)",
+                      {AbiValue::bytes(eth::to_bytes(hash.view())), AbiValue::bytes(std::move(signature))}, "bytes4"));
     EXPECT_TRUE(v.has_value()) << (v ? "" : v.error().message);
     return v ? eth::to_hex(std::get<eth::Bytes>(v->at(0).data)) : std::string();
   };
@@ -186,11 +193,13 @@ TEST_F(DemoChainTest, SmartWalletAcceptsOnlyItsOwnersSignature) {
 TEST_F(DemoChainTest, MultiSenderBatchEmitsExactlyOneEvent) {
   TxnSender sender = spender();
   const Address gta = d().token("GTA")->address;
-  const Address recipients[] = {address_of("0x" + std::string(63, '0') + "7"), address_of("0x" + std::string(63, '0') + "8"),
+  const Address recipients[] = {address_of("0x" + std::string(63, '0') + "7"),
+                                address_of("0x" + std::string(63, '0') + "8"),
                                 address_of("0x" + std::string(63, '0') + "9")};
   const U256 each = units(3, 18);
   const U256 before = balance_of(gta, recipients[0]);
-  auto approve = encode_call("approve(address,uint256)", {AbiValue::address(d().multi_sender), AbiValue::uint(units(9, 18))});
+  auto approve =
+      encode_call("approve(address,uint256)", {AbiValue::address(d().multi_sender), AbiValue::uint(units(9, 18))});
   ASSERT_TRUE(run(sender.send(gta, *approve)).has_value());
   auto data = encode_call("multiSend(address,address[],uint256[],string)",
                           {AbiValue::address(gta),
@@ -242,9 +251,10 @@ TEST_F(DemoChainTest, StakedEventsAppearInLogs) {
   const Address gta = d().token("GTA")->address;
   const U256 amount = units(5, 18);
   ASSERT_TRUE(run(sender.send(gta, *encode_call("approve(address,uint256)",
-                                                  {AbiValue::address(d().staking), AbiValue::uint(amount)})))
+                                                {AbiValue::address(d().staking), AbiValue::uint(amount)})))
                   .has_value());
-  const U256 before = run(call_uint(*m_client, d().staking, "stakedOf(address)", {AbiValue::address(sender.address())})).value();
+  const U256 before =
+      run(call_uint(*m_client, d().staking, "stakedOf(address)", {AbiValue::address(sender.address())})).value();
   auto receipt = run(sender.send(d().staking, *encode_call("stake(uint256)", {AbiValue::uint(amount)})));
   ASSERT_TRUE(receipt.has_value()) << receipt.error().message;
 
@@ -278,7 +288,8 @@ TEST_F(DemoChainTest, StakedEventsAppearInLogs) {
 TEST_F(DemoChainTest, EthersSeesTheSameDeployment) {
   const fs::path file = fs::temp_directory_path() / ("gh-demo-" + std::to_string(::getpid()) + ".json");
   ASSERT_TRUE(write_deployment_json(d(), file.string()).has_value());
-  const std::string command = "node " + (fs::path(GATEHOUSE_SOURCE_DIR) / "tests/chain/check-demo-deployment.mjs").string() +
+  const std::string command = "node " +
+                              (fs::path(GATEHOUSE_SOURCE_DIR) / "tests/chain/check-demo-deployment.mjs").string() +
                               " " + file.string() + " 2>&1";
   FILE* pipe = ::popen(command.c_str(), "r");
   ASSERT_NE(pipe, nullptr);

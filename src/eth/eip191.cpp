@@ -8,7 +8,10 @@ namespace gh::eth {
 
 Hash32 personal_message_hash(ByteView message) noexcept {
   // The prefix length is the decimal byte count of the message (not characters), as wallets do.
-  std::string prefix = "\x19" "Ethereum Signed Message:\n" + std::to_string(message.size());
+  std::string prefix =
+      "\x19"
+      "Ethereum Signed Message:\n" +
+      std::to_string(message.size());
   Bytes data(prefix.begin(), prefix.end());
   data.insert(data.end(), message.begin(), message.end());
   return keccak256(ByteView(data));

@@ -59,8 +59,7 @@ TEST(Eip191, MatchesEthersPersonalSign) {
     ASSERT_EQ(to_checksum(*signer), testing::field(c, "address"));
     auto key = PrivateKey::from_hex(testing::field(c, "key"));
     ASSERT_TRUE(key);
-    ASSERT_EQ(to_hex(serialize_signature(sign_personal_message(*key, message)).view()),
-              testing::field(c, "signature"));
+    ASSERT_EQ(to_hex(serialize_signature(sign_personal_message(*key, message)).view()), testing::field(c, "signature"));
   }
 }
 

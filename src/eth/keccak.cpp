@@ -15,6 +15,8 @@ Hash32 keccak256(ByteView data) noexcept {
   return out;
 }
 
-Hash32 keccak256(std::string_view text) noexcept { return keccak256(as_bytes(text)); }
+Hash32 keccak256(std::string_view text) noexcept {
+  return keccak256(as_bytes(text));
+}
 
 }  // namespace gh::eth

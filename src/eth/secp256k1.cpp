@@ -95,7 +95,9 @@ gh::Result<PrivateKey> PrivateKey::from_hex(std::string_view text) {
   return key;
 }
 
-PrivateKey::~PrivateKey() { wipe(m_secret.data(), m_secret.size()); }
+PrivateKey::~PrivateKey() {
+  wipe(m_secret.data(), m_secret.size());
+}
 
 PublicKey PrivateKey::public_key() const {
   secp256k1_pubkey key;
@@ -105,13 +107,14 @@ PublicKey PrivateKey::public_key() const {
   return serialize_public_key(key);
 }
 
-Address PrivateKey::address() const { return to_address(public_key()); }
+Address PrivateKey::address() const {
+  return to_address(public_key());
+}
 
 Signature sign_hash(const PrivateKey& key, const Hash32& hash) {
   secp256k1_ecdsa_recoverable_signature sig;
   // A null nonce function selects RFC 6979; libsecp256k1 always returns the low-s form.
-  if (secp256k1_ecdsa_sign_recoverable(context(), &sig, hash.data(), key.m_secret.data(), nullptr,
-                                       nullptr) != 1) {
+  if (secp256k1_ecdsa_sign_recoverable(context(), &sig, hash.data(), key.m_secret.data(), nullptr, nullptr) != 1) {
     throw std::runtime_error("secp256k1_ecdsa_sign_recoverable failed");
   }
   std::array<std::uint8_t, 64> compact{};
@@ -136,8 +139,7 @@ std::optional<PublicKey> recover_public_key(const Hash32& hash, const Signature&
     std::copy(signature.s.bytes.begin(), signature.s.bytes.end(), compact.begin() + 32);
     secp256k1_ecdsa_recoverable_signature sig;
     // parse_compact rejects r or s not below n.
-    if (secp256k1_ecdsa_recoverable_signature_parse_compact(context(), &sig, compact.data(),
-                                                            signature.y_parity) != 1) {
+    if (secp256k1_ecdsa_recoverable_signature_parse_compact(context(), &sig, compact.data(), signature.y_parity) != 1) {
       return std::nullopt;
     }
     secp256k1_pubkey key;
@@ -157,8 +159,7 @@ std::optional<Address> ecrecover(const Hash32& hash, const Signature& signature)
 
 gh::Result<Signature> parse_signature(ByteView bytes) {
   if (bytes.size() != 65) {
-    return gh::bad_input("signature_wrong_length",
-                         "a signature is 65 bytes, got " + std::to_string(bytes.size()));
+    return gh::bad_input("signature_wrong_length", "a signature is 65 bytes, got " + std::to_string(bytes.size()));
   }
   const std::uint8_t v = bytes[64];
   Signature out;

@@ -18,17 +18,17 @@ using HeaderList = std::vector<std::pair<std::string, std::string>>;
 
 /// One HTTP request as handlers see it.
 struct Request {
-  std::string method;       ///< "GET", "POST", ...
-  std::string target;       ///< raw request target (path and query)
-  std::string path;         ///< target without the query
-  HeaderList headers;       ///< names lower-cased, in arrival order
+  std::string method;  ///< "GET", "POST", ...
+  std::string target;  ///< raw request target (path and query)
+  std::string path;    ///< target without the query
+  HeaderList headers;  ///< names lower-cased, in arrival order
   std::string body;
-  std::vector<std::pair<std::string, std::string>> query;  ///< decoded, in order
+  std::vector<std::pair<std::string, std::string>> query;   ///< decoded, in order
   std::vector<std::pair<std::string, std::string>> params;  ///< path parameters, decoded
-  std::string route;        ///< the matched route template, e.g. "/v1/communities/{id}"
+  std::string route;                                        ///< the matched route template, e.g. "/v1/communities/{id}"
   std::string remote_ip;
   std::string request_id;
-  unsigned version = 11;    ///< 10 or 11
+  unsigned version = 11;  ///< 10 or 11
   bool keep_alive = true;
 
   /// First header of that (case-insensitive) name.

@@ -38,10 +38,10 @@ constexpr auto tuple_awaitable = asio::as_tuple(asio::use_awaitable);
 /// Where a request goes, from its URL.
 struct Target {
   bool tls = false;
-  std::string host;         // without IPv6 brackets, for resolving and certificate checks
-  std::string port;         // always explicit
-  std::string host_header;  // host[:port] as sent in Host
-  std::string path;         // origin-form: path and query
+  std::string host;           // without IPv6 brackets, for resolving and certificate checks
+  std::string port;           // always explicit
+  std::string host_header;    // host[:port] as sent in Host
+  std::string path;           // origin-form: path and query
   std::string authorization;  // "Basic ..." when the URL carries user info
   std::string pool_key;
 };
@@ -78,12 +78,14 @@ std::optional<Target> parse_target(std::string_view url) {
   return t;
 }
 
-HttpFailure fail(HttpErrc code, std::string message) { return HttpFailure{code, std::move(message)}; }
+HttpFailure fail(HttpErrc code, std::string message) {
+  return HttpFailure{code, std::move(message)};
+}
 
 bool is_closed_connection(const error_code& ec) {
   return ec == asio::error::connection_reset || ec == asio::error::broken_pipe ||
-         ec == asio::error::connection_aborted || ec == asio::error::eof ||
-         ec == http::error::end_of_stream || ec == ssl::error::stream_truncated;
+         ec == asio::error::connection_aborted || ec == asio::error::eof || ec == http::error::end_of_stream ||
+         ec == ssl::error::stream_truncated;
 }
 
 /// Maps a socket/HTTP/TLS error of an exchange to the failure a caller can act on.
@@ -93,7 +95,8 @@ HttpFailure classify(const error_code& ec, bool header_done, bool tls) {
   if (ec == http::error::partial_message || (header_done && is_closed_connection(ec)))
     return fail(HttpErrc::truncated_body, "connection closed inside the response body");
   if (ec == asio::error::connection_refused) return fail(HttpErrc::connection_refused, ec.message());
-  if (is_closed_connection(ec)) return fail(HttpErrc::connection_reset, "connection closed before a response: " + ec.message());
+  if (is_closed_connection(ec))
+    return fail(HttpErrc::connection_reset, "connection closed before a response: " + ec.message());
   if (ec.category() == http::make_error_code(http::error::bad_version).category())
     return fail(HttpErrc::protocol_error, ec.message());
   if (tls && ec.category() == asio::error::get_ssl_category()) return fail(HttpErrc::tls_failed, ec.message());
@@ -156,7 +159,8 @@ Task<Exchange> exchange(Stream& stream, Connection& conn, http::request<http::st
   auto res = parser.release();
   out.keep_alive = res.keep_alive() && !res.need_eof();
   out.response.status = res.result_int();
-  for (const auto& field : res) out.response.headers.push_back({std::string(field.name_string()), std::string(field.value())});
+  for (const auto& field : res)
+    out.response.headers.push_back({std::string(field.name_string()), std::string(field.value())});
   out.response.body = std::move(res.body());
   co_return out;
 }
@@ -165,17 +169,28 @@ Task<Exchange> exchange(Stream& stream, Connection& conn, http::request<http::st
 
 const char* to_string(HttpErrc code) noexcept {
   switch (code) {
-    case HttpErrc::invalid_url: return "invalid_url";
-    case HttpErrc::resolve_failed: return "resolve_failed";
-    case HttpErrc::connection_refused: return "connection_refused";
-    case HttpErrc::connection_reset: return "connection_reset";
-    case HttpErrc::timeout: return "timeout";
-    case HttpErrc::tls_failed: return "tls_failed";
-    case HttpErrc::truncated_body: return "truncated_body";
-    case HttpErrc::body_too_large: return "body_too_large";
-    case HttpErrc::protocol_error: return "protocol_error";
-    case HttpErrc::network: return "network";
-    case HttpErrc::forbidden_destination: return "forbidden_destination";
+    case HttpErrc::invalid_url:
+      return "invalid_url";
+    case HttpErrc::resolve_failed:
+      return "resolve_failed";
+    case HttpErrc::connection_refused:
+      return "connection_refused";
+    case HttpErrc::connection_reset:
+      return "connection_reset";
+    case HttpErrc::timeout:
+      return "timeout";
+    case HttpErrc::tls_failed:
+      return "tls_failed";
+    case HttpErrc::truncated_body:
+      return "truncated_body";
+    case HttpErrc::body_too_large:
+      return "body_too_large";
+    case HttpErrc::protocol_error:
+      return "protocol_error";
+    case HttpErrc::network:
+      return "network";
+    case HttpErrc::forbidden_destination:
+      return "forbidden_destination";
   }
   return "network";
 }
@@ -189,8 +204,7 @@ Error HttpFailure::to_error() const {
 
 const std::string* HttpResponse::header(std::string_view name) const noexcept {
   for (const auto& h : headers) {
-    if (h.name.size() == name.size() &&
-        std::equal(h.name.begin(), h.name.end(), name.begin(), [](char a, char b) {
+    if (h.name.size() == name.size() && std::equal(h.name.begin(), h.name.end(), name.begin(), [](char a, char b) {
           return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
         }))
       return &h.value;
@@ -257,7 +271,7 @@ struct HttpClient::Impl {
   }
 
   Task<std::variant<std::unique_ptr<Connection>, HttpFailure>> connect(const Target& target,
-                                                                      SteadyClock::time_point deadline) {
+                                                                       SteadyClock::time_point deadline) {
     using Out = std::variant<std::unique_ptr<Connection>, HttpFailure>;
     const auto connect_deadline = std::min(deadline, SteadyClock::now() + settings.connect_timeout);
 
@@ -275,7 +289,8 @@ struct HttpClient::Impl {
                              timer.async_wait(tuple_awaitable));
       if (raced.index() == 1) co_return Out(fail(HttpErrc::timeout, "resolving " + target.host + " timed out"));
       auto [resolve_ec, results] = std::get<0>(std::move(raced));
-      if (resolve_ec) co_return Out(fail(HttpErrc::resolve_failed, "cannot resolve " + target.host + ": " + resolve_ec.message()));
+      if (resolve_ec)
+        co_return Out(fail(HttpErrc::resolve_failed, "cannot resolve " + target.host + ": " + resolve_ec.message()));
       for (const auto& entry : results) endpoints.push_back(entry.endpoint());
     }
     if (settings.outbound_policy) {
@@ -325,7 +340,8 @@ struct HttpClient::Impl {
       SSL_set1_host(ssl_handle, target.host.c_str());
     }
     auto [hs_ec] = co_await conn->tls->async_handshake(ssl::stream_base::client, tuple_awaitable);
-    if (hs_ec == beast::error::timeout) co_return Out(fail(HttpErrc::timeout, "TLS handshake with " + target.host_header + " timed out"));
+    if (hs_ec == beast::error::timeout)
+      co_return Out(fail(HttpErrc::timeout, "TLS handshake with " + target.host_header + " timed out"));
     if (hs_ec) {
       std::string why = hs_ec.message();
       const long verify = SSL_get_verify_result(ssl_handle);
@@ -357,7 +373,8 @@ struct HttpClient::Impl {
     if (!target->authorization.empty()) msg.set(http::field::authorization, target->authorization);
     for (const auto& h : request.headers) msg.set(h.name, h.value);
     msg.body() = std::move(request.body);
-    if (!msg.body().empty() || msg.method() == http::verb::post || msg.method() == http::verb::put) msg.prepare_payload();
+    if (!msg.body().empty() || msg.method() == http::verb::post || msg.method() == http::verb::put)
+      msg.prepare_payload();
 
     for (int attempt = 0;; ++attempt) {
       auto conn = attempt == 0 ? self->take_idle(target->pool_key) : nullptr;
@@ -408,6 +425,8 @@ HttpClientStats HttpClient::stats() const {
   return m_impl->stats;
 }
 
-const HttpClientSettings& HttpClient::settings() const noexcept { return m_impl->settings; }
+const HttpClientSettings& HttpClient::settings() const noexcept {
+  return m_impl->settings;
+}
 
 }  // namespace gh::net

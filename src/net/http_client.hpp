@@ -72,16 +72,16 @@ struct HttpResponse {
 
 /// Why a request produced no response. HTTP error statuses are not failures: they are responses.
 enum class HttpErrc {
-  invalid_url,         ///< not an absolute http(s) URL
-  resolve_failed,      ///< the host name did not resolve
-  connection_refused,  ///< nothing listens there
-  connection_reset,    ///< the peer reset or closed the connection before a full response
-  timeout,             ///< the request deadline (or the connect bound) passed
-  tls_failed,          ///< TLS handshake or certificate verification failed
-  truncated_body,      ///< the connection ended inside the body
-  body_too_large,      ///< the body exceeds max_response_body
-  protocol_error,      ///< the peer did not speak HTTP/1.1
-  network,             ///< any other socket error
+  invalid_url,            ///< not an absolute http(s) URL
+  resolve_failed,         ///< the host name did not resolve
+  connection_refused,     ///< nothing listens there
+  connection_reset,       ///< the peer reset or closed the connection before a full response
+  timeout,                ///< the request deadline (or the connect bound) passed
+  tls_failed,             ///< TLS handshake or certificate verification failed
+  truncated_body,         ///< the connection ended inside the body
+  body_too_large,         ///< the body exceeds max_response_body
+  protocol_error,         ///< the peer did not speak HTTP/1.1
+  network,                ///< any other socket error
   forbidden_destination,  ///< the outbound policy refuses the URL or every address it resolves to
 };
 

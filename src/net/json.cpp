@@ -1,9 +1,9 @@
 #include "net/json.hpp"
 
+#include <fmt/format.h>
 #include <boost/json/parse.hpp>
 #include <boost/json/parse_options.hpp>
 #include <boost/json/serialize.hpp>
-#include <fmt/format.h>
 
 namespace gh::net {
 

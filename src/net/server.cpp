@@ -178,8 +178,8 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   Task<void> accept_loop() {
     auto self = shared_from_this();
     for (;;) {
-      auto [ec, socket] = co_await acceptor.async_accept(asio::make_strand(executor),
-                                                         asio::as_tuple(asio::use_awaitable));
+      auto [ec, socket] =
+          co_await acceptor.async_accept(asio::make_strand(executor), asio::as_tuple(asio::use_awaitable));
       if (ec) {
         if (ec == asio::error::operation_aborted || !acceptor.is_open() || is_draining) break;
         log::warn("accept failed", {{"error", ec.message()}});
@@ -281,7 +281,8 @@ HttpServer::~HttpServer() {
 Result<void> HttpServer::listen() {
   boost::system::error_code ec;
   const auto address = asio::ip::make_address(m_impl->settings.host, ec);
-  if (ec) return bad_input("invalid_listen_address", "cannot listen on '" + m_impl->settings.host + "': not an IP address");
+  if (ec)
+    return bad_input("invalid_listen_address", "cannot listen on '" + m_impl->settings.host + "': not an IP address");
   const tcp::endpoint endpoint(address, m_impl->settings.port);
   auto& acc = m_impl->acceptor;
   acc.open(endpoint.protocol(), ec);
@@ -297,7 +298,9 @@ Result<void> HttpServer::listen() {
   return ok();
 }
 
-std::uint16_t HttpServer::port() const noexcept { return m_impl->bound_port; }
+std::uint16_t HttpServer::port() const noexcept {
+  return m_impl->bound_port;
+}
 
 void HttpServer::start() {
   asio::co_spawn(m_impl->acceptor.get_executor(), m_impl->accept_loop(), asio::detached);
@@ -326,10 +329,16 @@ void HttpServer::drain(std::chrono::milliseconds timeout) {
   }
 }
 
-std::size_t HttpServer::connections() const noexcept { return m_impl->connections(); }
+std::size_t HttpServer::connections() const noexcept {
+  return m_impl->connections();
+}
 
-std::size_t HttpServer::body_bytes_in_flight() const noexcept { return m_impl->body_budget.in_use(); }
+std::size_t HttpServer::body_bytes_in_flight() const noexcept {
+  return m_impl->body_budget.in_use();
+}
 
-bool HttpServer::draining() const noexcept { return m_impl->is_draining.load(); }
+bool HttpServer::draining() const noexcept {
+  return m_impl->is_draining.load();
+}
 
 }  // namespace gh::net

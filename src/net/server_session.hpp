@@ -101,7 +101,9 @@ struct SessionContext {
 inline constexpr std::size_t body_reservation_step = 64 * 1024;
 
 template <class Stream>
-concept StreamWithDeadline = requires(Stream& s) { s.expires_after(std::chrono::seconds(1)); };
+concept StreamWithDeadline = requires(Stream& s) {
+  s.expires_after(std::chrono::seconds(1));
+};
 
 template <class Stream>
 void set_deadline(Stream& stream, std::chrono::milliseconds d) {
@@ -245,15 +247,17 @@ Task<void> run_session(Stream& stream, SessionContext ctx) {
     if (ctx.idle) ctx.idle->store(false);
     if (hec) {
       if (hec == http::error::header_limit) {
-        co_await write_rejection(stream, ctx,
-                                 make_error(ErrorKind::too_large, "headers_too_large",
-                                            "request headers exceed " + std::to_string(settings.max_header_bytes) + " bytes"),
-                                 11);
+        co_await write_rejection(
+            stream, ctx,
+            make_error(ErrorKind::too_large, "headers_too_large",
+                       "request headers exceed " + std::to_string(settings.max_header_bytes) + " bytes"),
+            11);
       } else if (hec == http::error::body_limit) {
-        co_await write_rejection(stream, ctx,
-                                 make_error(ErrorKind::too_large, "body_too_large",
-                                            "request body exceeds " + std::to_string(settings.max_body_bytes) + " bytes"),
-                                 11);
+        co_await write_rejection(
+            stream, ctx,
+            make_error(ErrorKind::too_large, "body_too_large",
+                       "request body exceeds " + std::to_string(settings.max_body_bytes) + " bytes"),
+            11);
       } else if (is_protocol_error(hec)) {
         co_await write_rejection(stream, ctx, bad_input("bad_request", "malformed HTTP request: " + hec.message()), 11);
       }
@@ -313,12 +317,14 @@ Task<void> run_session(Stream& stream, SessionContext ctx) {
       }
       if (bec) {
         if (bec == http::error::body_limit) {
-          co_await write_rejection(stream, ctx,
-                                   make_error(ErrorKind::too_large, "body_too_large",
-                                              "request body exceeds " + std::to_string(settings.max_body_bytes) + " bytes"),
-                                   version);
+          co_await write_rejection(
+              stream, ctx,
+              make_error(ErrorKind::too_large, "body_too_large",
+                         "request body exceeds " + std::to_string(settings.max_body_bytes) + " bytes"),
+              version);
         } else if (is_protocol_error(bec)) {
-          co_await write_rejection(stream, ctx, bad_input("bad_request", "malformed HTTP request: " + bec.message()), version);
+          co_await write_rejection(stream, ctx, bad_input("bad_request", "malformed HTTP request: " + bec.message()),
+                                   version);
         }
         break;
       }

@@ -76,7 +76,8 @@ TEST_F(SessionTest, AnswersAndKeepsAlive) {
 }
 
 TEST_F(SessionTest, ConnectionCloseEndsTheSession) {
-  const auto out = exchange("GET /x HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\nGET /x HTTP/1.1\r\nHost: a\r\n\r\n");
+  const auto out =
+      exchange("GET /x HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\nGET /x HTTP/1.1\r\nHost: a\r\n\r\n");
   EXPECT_EQ(out.find("HTTP/1.1 200 OK"), 0u);
   EXPECT_EQ(out.find("HTTP/1.1 200 OK", 10), std::string::npos);
   EXPECT_NE(out.find("Connection: close"), std::string::npos);

@@ -11,7 +11,9 @@ namespace json = boost::json;
 
 namespace {
 
-bool is_hex_digit(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
+bool is_hex_digit(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
 
 Error field_error(std::string_view field, const Error& cause) {
   return bad_input(cause.code, std::string(field) + ": " + cause.message);
@@ -54,7 +56,8 @@ Error malformed(Errc code, std::string_view what) {
 }
 
 Result<eth::Hash32> parse_hash(std::string_view text) {
-  if (text.size() != 66 || text[0] != '0' || text[1] != 'x') return bad_input("hash_invalid", "expected 0x and 64 hex digits");
+  if (text.size() != 66 || text[0] != '0' || text[1] != 'x')
+    return bad_input("hash_invalid", "expected 0x and 64 hex digits");
   auto hash = eth::fixed_from_hex<32>(text);
   if (!hash) return malformed(hash.error(), "hash");
   return *hash;
@@ -68,11 +71,16 @@ Result<eth::Address> parse_addr(std::string_view text) {
 
 const char* tag_name(BlockTag tag) {
   switch (tag) {
-    case BlockTag::latest: return "latest";
-    case BlockTag::pending: return "pending";
-    case BlockTag::safe: return "safe";
-    case BlockTag::finalized: return "finalized";
-    case BlockTag::earliest: return "earliest";
+    case BlockTag::latest:
+      return "latest";
+    case BlockTag::pending:
+      return "pending";
+    case BlockTag::safe:
+      return "safe";
+    case BlockTag::finalized:
+      return "finalized";
+    case BlockTag::earliest:
+      return "earliest";
   }
   return "latest";
 }
@@ -80,7 +88,8 @@ const char* tag_name(BlockTag tag) {
 }  // namespace
 
 Result<eth::U256> parse_quantity(std::string_view text) {
-  if (text.size() < 3 || text[0] != '0' || text[1] != 'x') return bad_input("quantity_invalid", "quantity must be 0x followed by hex digits");
+  if (text.size() < 3 || text[0] != '0' || text[1] != 'x')
+    return bad_input("quantity_invalid", "quantity must be 0x followed by hex digits");
   for (std::size_t i = 2; i < text.size(); ++i) {
     if (!is_hex_digit(text[i])) return bad_input("quantity_invalid", "invalid hex digit in quantity");
   }
@@ -97,7 +106,9 @@ Result<std::uint64_t> parse_quantity_u64(std::string_view text) {
   return value->low_u64();
 }
 
-std::string to_quantity(std::uint64_t value) { return eth::U256(value).to_hex(); }
+std::string to_quantity(std::uint64_t value) {
+  return eth::U256(value).to_hex();
+}
 
 Result<eth::Bytes> parse_data(std::string_view text) {
   if (text.size() < 2 || text[0] != '0' || text[1] != 'x') return bad_input("data_invalid", "data must start with 0x");

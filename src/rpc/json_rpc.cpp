@@ -11,12 +11,18 @@ namespace json = boost::json;
 
 const char* to_string(RpcErrc code) noexcept {
   switch (code) {
-    case RpcErrc::rpc: return "rpc";
-    case RpcErrc::transport: return "transport";
-    case RpcErrc::http_status: return "http_status";
-    case RpcErrc::bad_response: return "bad_response";
-    case RpcErrc::decode: return "decode";
-    case RpcErrc::deadline: return "deadline";
+    case RpcErrc::rpc:
+      return "rpc";
+    case RpcErrc::transport:
+      return "transport";
+    case RpcErrc::http_status:
+      return "http_status";
+    case RpcErrc::bad_response:
+      return "bad_response";
+    case RpcErrc::decode:
+      return "decode";
+    case RpcErrc::deadline:
+      return "deadline";
   }
   return "transport";
 }
@@ -34,8 +40,10 @@ Error RpcError::to_error() const {
       e.details_json = json::serialize(details);
       return e;
     }
-    case RpcErrc::decode: return make_error(ErrorKind::internal, "rpc_decode", message);
-    default: return make_error(ErrorKind::unavailable, std::string("rpc_") + to_string(kind), message);
+    case RpcErrc::decode:
+      return make_error(ErrorKind::internal, "rpc_decode", message);
+    default:
+      return make_error(ErrorKind::unavailable, std::string("rpc_") + to_string(kind), message);
   }
 }
 
@@ -133,8 +141,8 @@ RpcResult<std::vector<RpcResult<json::value>>> parse_batch_response(std::string_
   return decode_batch_response(*value, first_id, count);
 }
 
-RpcResult<std::vector<RpcResult<json::value>>> decode_batch_response(const json::value& document, std::uint64_t first_id,
-                                                                    std::size_t count) {
+RpcResult<std::vector<RpcResult<json::value>>> decode_batch_response(const json::value& document,
+                                                                     std::uint64_t first_id, std::size_t count) {
   const auto* value = &document;
   std::vector<RpcResult<json::value>> out(count, make_rpc_error(RpcErrc::bad_response, "no response for this call"));
   if (const auto* obj = value->if_object()) {

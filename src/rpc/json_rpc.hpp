@@ -48,7 +48,8 @@ template <class T>
 class [[nodiscard]] RpcResult {
  public:
   RpcResult(T value) : m_data(std::in_place_index<0>, std::move(value)) {}  // NOLINT(google-explicit-constructor)
-  RpcResult(RpcError error) : m_data(std::in_place_index<1>, std::move(error)) {}  // NOLINT(google-explicit-constructor)
+  RpcResult(RpcError error)
+      : m_data(std::in_place_index<1>, std::move(error)) {}  // NOLINT(google-explicit-constructor)
 
   bool has_value() const noexcept { return m_data.index() == 0; }
   explicit operator bool() const noexcept { return has_value(); }
@@ -87,16 +88,14 @@ RpcResult<boost::json::value> parse_response(std::string_view body, std::uint64_
 /// that refuses batches answers with one error object: every call then gets that error. The
 /// outer failure is for a body that is no answer at all.
 RpcResult<std::vector<RpcResult<boost::json::value>>> parse_batch_response(std::string_view body,
-                                                                           std::uint64_t first_id,
-                                                                           std::size_t count);
+                                                                           std::uint64_t first_id, std::size_t count);
 
 /// parse_response on an already parsed document.
 RpcResult<boost::json::value> decode_response(const boost::json::value& document, std::uint64_t id);
 
 /// parse_batch_response on an already parsed document.
 RpcResult<std::vector<RpcResult<boost::json::value>>> decode_batch_response(const boost::json::value& document,
-                                                                            std::uint64_t first_id,
-                                                                            std::size_t count);
+                                                                            std::uint64_t first_id, std::size_t count);
 
 /// The error object of a response as an RpcError (kind rpc); malformed objects give bad_response.
 RpcError parse_error_object(const boost::json::value& error);

@@ -12,11 +12,14 @@ namespace {
 
 std::string lowercase(std::string_view text) {
   std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(), [](char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); });
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); });
   return out;
 }
 
-bool contains(std::string_view haystack, std::string_view needle) { return haystack.find(needle) != std::string_view::npos; }
+bool contains(std::string_view haystack, std::string_view needle) {
+  return haystack.find(needle) != std::string_view::npos;
+}
 
 /// Parses "0x1a2b" (any case) at the start of `text`; advances `text` past it.
 std::optional<std::uint64_t> take_hex(std::string_view& text) {
@@ -73,20 +76,20 @@ std::optional<LogRangeRefusal> recognize_log_range_refusal(const RpcError& error
   // Too far, not too wide: splitting would not help.
   if (contains(text, "beyond current head")) return std::nullopt;
 
-  const bool recognized =
-      contains(text, "log response size exceeded") || contains(text, "query returned more than") ||
-      contains(text, "block range too large") || contains(text, "range too large") ||
-      contains(text, "block range is too wide") || contains(text, "maximum block range") ||
-      contains(text, "eth_getlogs is limited to") || contains(text, "block range should work") ||
-      contains(text, "try with this block range") || contains(text, "too many logs") ||
-      contains(text, "response size should not") ||
-      // Infura's -32005 is also its rate-limit code: only a size complaint counts.
-      (error.code == -32005 && !contains(text, "rate") && !contains(text, "request count"));
+  const bool recognized = contains(text, "log response size exceeded") || contains(text, "query returned more than") ||
+                          contains(text, "block range too large") || contains(text, "range too large") ||
+                          contains(text, "block range is too wide") || contains(text, "maximum block range") ||
+                          contains(text, "eth_getlogs is limited to") || contains(text, "block range should work") ||
+                          contains(text, "try with this block range") || contains(text, "too many logs") ||
+                          contains(text, "response size should not") ||
+                          // Infura's -32005 is also its rate-limit code: only a size complaint counts.
+                          (error.code == -32005 && !contains(text, "rate") && !contains(text, "request count"));
   if (!recognized) return std::nullopt;
 
   LogRangeRefusal out;
   out.suggested = find_suggested_range(text);
-  for (std::string_view marker : {"up to a", "limited to a", "maximum block range:", "maximum block range of", "(maximum"}) {
+  for (std::string_view marker :
+       {"up to a", "limited to a", "maximum block range:", "maximum block range of", "(maximum"}) {
     if (auto span = number_after(text, marker); span && *span > 0) {
       out.max_span = span;
       break;

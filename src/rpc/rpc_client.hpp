@@ -81,7 +81,7 @@ class RpcClient {
   /// Several calls in as few HTTP requests as max_batch_size allows; element i answers calls[i].
   /// The outer error means no answer at all; a call the node failed carries its own error.
   Task<RpcResult<std::vector<RpcResult<boost::json::value>>>> call_batch(std::vector<RpcCall> calls,
-                                                                        CallOptions options = {});
+                                                                         CallOptions options = {});
 
   /// eth_chainId.
   Task<RpcResult<std::uint64_t>> chain_id();

@@ -39,17 +39,18 @@ TEST(JsonRpc, ParsesResultsAndErrors) {
   EXPECT_EQ(json::parse(as_error.details_json).at("rpc_data").as_string(), "0x08c379a0");
 
   // A parse error of the request comes back with id null: still the node's error.
-  auto parse_error = parse_response(R"({"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"Parse error"}})", 3);
+  auto parse_error =
+      parse_response(R"({"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"Parse error"}})", 3);
   ASSERT_FALSE(parse_error);
   EXPECT_EQ(parse_error.error().kind, RpcErrc::rpc);
   EXPECT_EQ(parse_error.error().code, -32700);
 }
 
 TEST(JsonRpc, RejectsWhatIsNotAnAnswer) {
-  for (const char* body : {"", "<html>502</html>", "[]", R"({"id":3,"result":"0x1"})",
-                           R"({"jsonrpc":"1.0","id":3,"result":"0x1"})", R"({"jsonrpc":"2.0","id":4,"result":"0x1"})",
-                           R"({"jsonrpc":"2.0","id":3})", R"({"jsonrpc":"2.0","id":3,"error":"boom"})",
-                           R"({"jsonrpc":"2.0","id":3,"error":{"code":"x"}})"}) {
+  for (const char* body :
+       {"", "<html>502</html>", "[]", R"({"id":3,"result":"0x1"})", R"({"jsonrpc":"1.0","id":3,"result":"0x1"})",
+        R"({"jsonrpc":"2.0","id":4,"result":"0x1"})", R"({"jsonrpc":"2.0","id":3})",
+        R"({"jsonrpc":"2.0","id":3,"error":"boom"})", R"({"jsonrpc":"2.0","id":3,"error":{"code":"x"}})"}) {
     auto r = parse_response(body, 3);
     ASSERT_FALSE(r) << body;
     EXPECT_EQ(r.error().kind, RpcErrc::bad_response) << body;
@@ -72,7 +73,8 @@ TEST(JsonRpc, MatchesBatchAnswersById) {
   ASSERT_FALSE((*answers)[3]);
   EXPECT_EQ((*answers)[3].error().kind, RpcErrc::bad_response);
 
-  auto refused = parse_batch_response(R"({"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"batch too large"}})", 1, 2);
+  auto refused =
+      parse_batch_response(R"({"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"batch too large"}})", 1, 2);
   ASSERT_TRUE(refused);
   for (const auto& r : *refused) {
     ASSERT_FALSE(r);
@@ -143,7 +145,8 @@ TEST(LogRange, IgnoresOtherErrors) {
   EXPECT_FALSE(recognize_log_range_refusal(node_error(-32005, "daily request count exceeded, request rate limited")));
   EXPECT_FALSE(recognize_log_range_refusal(node_error(3, "execution reverted")));
   EXPECT_FALSE(recognize_log_range_refusal(node_error(-32000, "header not found")));
-  EXPECT_FALSE(recognize_log_range_refusal(make_rpc_error(RpcErrc::transport, "query returned more than 10000 results")));
+  EXPECT_FALSE(
+      recognize_log_range_refusal(make_rpc_error(RpcErrc::transport, "query returned more than 10000 results")));
 }
 
 TEST(EthTypes, ParsesQuantitiesStrictly) {
@@ -177,12 +180,13 @@ TEST(EthTypes, EncodesFilters) {
   f.topics = {std::vector<eth::Hash32>{*eth::fixed_from_hex<32>(hash_a)}, std::nullopt,
               std::vector<eth::Hash32>{*eth::fixed_from_hex<32>(hash_a), *eth::fixed_from_hex<32>(hash_b)}};
   EXPECT_EQ(json::serialize(to_json(f)), R"({"fromBlock":"0x10","toBlock":"latest","address":")" + addr +
-                                             R"(","topics":[")" + hash_a + R"(",null,[")" + hash_a + R"(",")" +
-                                             hash_b + R"("]]})");
+                                             R"(","topics":[")" + hash_a + R"(",null,[")" + hash_a + R"(",")" + hash_b +
+                                             R"("]]})");
   LogFilter by_hash;
   by_hash.block_hash = *eth::fixed_from_hex<32>(hash_b);
   by_hash.addresses = {*eth::parse_address(addr), *eth::parse_address(addr)};
-  EXPECT_EQ(json::serialize(to_json(by_hash)), R"({"blockHash":")" + hash_b + R"(","address":[")" + addr + R"(",")" + addr + R"("]})");
+  EXPECT_EQ(json::serialize(to_json(by_hash)),
+            R"({"blockHash":")" + hash_b + R"(","address":[")" + addr + R"(",")" + addr + R"("]})");
 
   CallRequest call;
   call.to = *eth::parse_address(addr);
@@ -217,9 +221,10 @@ TEST(EthTypes, ParsesLogs) {
 }
 
 TEST(EthTypes, ParsesBlocksReceiptsAndFeeHistory) {
-  auto block = parse_block_header(json::parse(R"({"number":"0x5","hash":")" + hash_a + R"(","parentHash":")" + hash_b +
-                                              R"(","timestamp":"0x6553f100","baseFeePerGas":"0x3b9aca00","transactions":[")" +
-                                              hash_b + R"("],"miner":"0x0"})"));
+  auto block =
+      parse_block_header(json::parse(R"({"number":"0x5","hash":")" + hash_a + R"(","parentHash":")" + hash_b +
+                                     R"(","timestamp":"0x6553f100","baseFeePerGas":"0x3b9aca00","transactions":[")" +
+                                     hash_b + R"("],"miner":"0x0"})"));
   ASSERT_TRUE(block) << block.error().message;
   EXPECT_EQ(block->number, 5u);
   EXPECT_EQ(block->timestamp, 0x6553f100u);
@@ -227,11 +232,11 @@ TEST(EthTypes, ParsesBlocksReceiptsAndFeeHistory) {
   ASSERT_EQ(block->transaction_hashes.size(), 1u);
   EXPECT_FALSE(parse_block_header(json::parse(R"({"number":"0x5","hash":"0x12"})")));
 
-  auto receipt = parse_receipt(json::parse(
-      R"({"transactionHash":")" + hash_a + R"(","transactionIndex":"0x0","blockHash":")" + hash_b +
-      R"(","blockNumber":"0x7","from":")" + addr + R"(","to":null,"status":"0x1","gasUsed":"0x5208",)" +
-      R"("cumulativeGasUsed":"0x5208","effectiveGasPrice":"0x1","contractAddress":")" + addr + R"(","logs":[)" +
-      log_json("0x7", "0x0") + "]}"));
+  auto receipt = parse_receipt(
+      json::parse(R"({"transactionHash":")" + hash_a + R"(","transactionIndex":"0x0","blockHash":")" + hash_b +
+                  R"(","blockNumber":"0x7","from":")" + addr + R"(","to":null,"status":"0x1","gasUsed":"0x5208",)" +
+                  R"("cumulativeGasUsed":"0x5208","effectiveGasPrice":"0x1","contractAddress":")" + addr +
+                  R"(","logs":[)" + log_json("0x7", "0x0") + "]}"));
   ASSERT_TRUE(receipt) << receipt.error().message;
   EXPECT_EQ(receipt->status, true);
   EXPECT_EQ(receipt->gas_used, 21000u);

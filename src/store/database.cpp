@@ -18,12 +18,18 @@ const char* to_string(Dialect dialect) noexcept {
 
 const char* to_string(DbErrorKind kind) noexcept {
   switch (kind) {
-    case DbErrorKind::unique_violation: return "unique_violation";
-    case DbErrorKind::serialization_failure: return "serialization_failure";
-    case DbErrorKind::busy: return "busy";
-    case DbErrorKind::connection: return "connection";
-    case DbErrorKind::constraint: return "constraint";
-    case DbErrorKind::other: return "other";
+    case DbErrorKind::unique_violation:
+      return "unique_violation";
+    case DbErrorKind::serialization_failure:
+      return "serialization_failure";
+    case DbErrorKind::busy:
+      return "busy";
+    case DbErrorKind::connection:
+      return "connection";
+    case DbErrorKind::constraint:
+      return "constraint";
+    case DbErrorKind::other:
+      return "other";
   }
   return "other";
 }
@@ -42,12 +48,15 @@ Row::Row(std::shared_ptr<const std::vector<std::string>> columns, std::vector<Va
 
 const Value& Row::value(std::size_t i) const {
   if (i >= m_values.size()) {
-    throw DbError(DbErrorKind::other, "", fmt::format("column index {} out of range (row has {} columns)", i, m_values.size()));
+    throw DbError(DbErrorKind::other, "",
+                  fmt::format("column index {} out of range (row has {} columns)", i, m_values.size()));
   }
   return m_values[i];
 }
 
-const Value& Row::value(std::string_view column) const { return m_values[index_of(column)]; }
+const Value& Row::value(std::string_view column) const {
+  return m_values[index_of(column)];
+}
 
 std::size_t Row::index_of(std::string_view column) const {
   const auto& names = *m_columns;
@@ -158,12 +167,15 @@ thread_local const Database* t_current_transaction = nullptr;
 
 Database::NestingGuard::NestingGuard(const Database& db) : m_previous(t_current_transaction) {
   if (m_previous == &db) {
-    throw std::logic_error("transact called inside a transaction of the same database (nested transactions are not supported)");
+    throw std::logic_error(
+        "transact called inside a transaction of the same database (nested transactions are not supported)");
   }
   t_current_transaction = &db;
 }
 
-Database::NestingGuard::~NestingGuard() { t_current_transaction = m_previous; }
+Database::NestingGuard::~NestingGuard() {
+  t_current_transaction = m_previous;
+}
 
 void Database::pause_before_retry(int attempt) {
   m_retries.fetch_add(1, std::memory_order_relaxed);
@@ -171,7 +183,8 @@ void Database::pause_before_retry(int attempt) {
   // collided once do not collide again in lock step.
   const auto& s = settings();
   const int shift = std::min(attempt - 1, 16);
-  const auto step = std::min<std::int64_t>(s.backoff_max.count() * 1000, s.backoff_base.count() * 1000 * (std::int64_t{1} << shift));
+  const auto step =
+      std::min<std::int64_t>(s.backoff_max.count() * 1000, s.backoff_base.count() * 1000 * (std::int64_t{1} << shift));
   thread_local std::minstd_rand rng{std::random_device{}()};
   const std::int64_t half = step / 2;
   std::uniform_int_distribution<std::int64_t> jitter(0, std::max<std::int64_t>(half, 0));

@@ -44,7 +44,8 @@ Result<DatabaseUrl> parse_database_url(std::string_view url) {
       return out;
     }
     if (starts_with(path, "//")) path.remove_prefix(2);
-    if (path.empty()) return bad_input("bad_database_url", "sqlite URL has no file path (want sqlite:PATH or sqlite::memory:)");
+    if (path.empty())
+      return bad_input("bad_database_url", "sqlite URL has no file path (want sqlite:PATH or sqlite::memory:)");
     if (path.find('\0') != std::string_view::npos || path.find('\n') != std::string_view::npos) {
       return bad_input("bad_database_url", "sqlite file path contains a control character");
     }
@@ -59,7 +60,8 @@ Result<DatabaseUrl> parse_database_url(std::string_view url) {
     const std::string_view rest = url.substr(url.find("://") + 3);
     if (rest.empty()) return bad_input("bad_database_url", "postgres URL has no host or database");
     if (has_control_or_space(url)) {
-      return bad_input("bad_database_url", "postgres URL contains a space or control character: " + redact_database_url(url));
+      return bad_input("bad_database_url",
+                       "postgres URL contains a space or control character: " + redact_database_url(url));
     }
     out.dialect = Dialect::postgres;
     out.postgres_uri = std::string(url);

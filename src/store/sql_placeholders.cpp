@@ -5,7 +5,9 @@
 namespace gh::store {
 namespace {
 
-bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
+bool is_digit(char c) noexcept {
+  return c >= '0' && c <= '9';
+}
 bool is_identifier_char(char c) noexcept {
   return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == '$' ||
          static_cast<unsigned char>(c) >= 0x80;
@@ -73,6 +75,8 @@ std::string rewrite_placeholders_for_sqlite(std::string_view sql) {
   return out;
 }
 
-std::size_t highest_placeholder(std::string_view sql) { return scan(sql, nullptr); }
+std::size_t highest_placeholder(std::string_view sql) {
+  return scan(sql, nullptr);
+}
 
 }  // namespace gh::store

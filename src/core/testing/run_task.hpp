@@ -16,10 +16,11 @@ namespace gh::testing {
 template <class T>
 T run(boost::asio::io_context& ioc, Task<T> task) {
   std::optional<T> out;
-  boost::asio::co_spawn(ioc, [&]() -> Task<void> { out.emplace(co_await std::move(task)); },
-                        [](std::exception_ptr e) {
-                          if (e) std::rethrow_exception(e);
-                        });
+  boost::asio::co_spawn(
+      ioc, [&]() -> Task<void> { out.emplace(co_await std::move(task)); },
+      [](std::exception_ptr e) {
+        if (e) std::rethrow_exception(e);
+      });
   ioc.run();
   ioc.restart();
   return std::move(*out);

@@ -51,15 +51,16 @@ inline boost::json::value run_vectors(std::string_view family, std::size_t count
     throw std::runtime_error("GATEHOUSE_SOURCE_DIR is not set");
 #endif
   }
-  const std::string command = "node '" + source_dir + "/tests/vectors/generate.mjs' " + std::string(family) +
-                              " " + std::to_string(count) + " " + std::to_string(seed);
+  const std::string command = "node '" + source_dir + "/tests/vectors/generate.mjs' " + std::string(family) + " " +
+                              std::to_string(count) + " " + std::to_string(seed);
   FILE* pipe = ::popen(command.c_str(), "r");
   if (pipe == nullptr) throw std::runtime_error("cannot start: " + command);
   std::string output;
   char buffer[65536];
   for (std::size_t n; (n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0;) output.append(buffer, n);
   const int status = ::pclose(pipe);
-  if (status != 0) throw std::runtime_error("vector generator failed (status " + std::to_string(status) + "): " + command);
+  if (status != 0)
+    throw std::runtime_error("vector generator failed (status " + std::to_string(status) + "): " + command);
   boost::json::error_code ec;
   boost::json::value parsed = boost::json::parse(output, ec);
   if (ec) throw std::runtime_error("vector generator printed invalid JSON: " + ec.message());

@@ -94,7 +94,9 @@ class FreshDatabase {
   /// The admin URL of the PostgreSQL server ("" for SQLite).
   const std::string& admin_url() const noexcept { return m_admin_url; }
   /// Opens a new connection pool on it.
-  std::unique_ptr<Database> open(const DatabaseSettings& settings = {}) const { return Database::open(m_url, settings); }
+  std::unique_ptr<Database> open(const DatabaseSettings& settings = {}) const {
+    return Database::open(m_url, settings);
+  }
 
  private:
   std::string m_url;
@@ -106,10 +108,10 @@ class FreshDatabase {
 }  // namespace gh::store::testing
 
 /// In a test's SetUp: skips, or fails under GATEHOUSE_REQUIRE_SERVICES=1, when no database.
-#define GH_REQUIRE_DATABASE(fresh)                                                \
-  do {                                                                           \
-    if (!(fresh).unavailable.empty()) {                                          \
-      if ((fresh).required) GTEST_FAIL() << (fresh).unavailable;                 \
-      GTEST_SKIP() << (fresh).unavailable;                                       \
-    }                                                                            \
+#define GH_REQUIRE_DATABASE(fresh)                               \
+  do {                                                           \
+    if (!(fresh).unavailable.empty()) {                          \
+      if ((fresh).required) GTEST_FAIL() << (fresh).unavailable; \
+      GTEST_SKIP() << (fresh).unavailable;                       \
+    }                                                            \
   } while (0)
