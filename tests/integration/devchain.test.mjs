@@ -87,7 +87,7 @@ test('dev-chain rejects a bad chain id with exit 2 and one line', () => {
   assert.equal(r.stderr.trim().split('\n').length, 1);
 });
 
-test('dev-chain --port on a port already taken fails with one line', { skip: !wired && 'the binary has no dev-chain subcommand' }, async () => {
+test('dev-chain --port on a port already taken fails with one line', async () => {
   const taken = createServer();
   await new Promise((res) => taken.listen(0, '127.0.0.1', res));
   try {
