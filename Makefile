@@ -40,7 +40,7 @@ bench:
 fmt:
 	@git ls-files '*.cpp' '*.hpp' | xargs clang-format -i
 
-# clang-tidy over the library sources of src/, incremental (scripts/check-style); make test runs it.
+# clang-tidy over the library sources of src/, incremental (scripts/check-style); not yet in make test.
 lint: build
 	@scripts/check-style --tidy-only
 
