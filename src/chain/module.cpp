@@ -20,12 +20,17 @@ struct ChainRuntime {
 
 // Per chain and provider endpoint, read from the RPC clients at scrape time: HTTP attempts,
 // failed attempts (each retried or failed over), and whether the endpoint is in use.
-void add_rpc_metrics(metrics::Registry& registry, std::shared_ptr<ChainRuntime> runtime) {
+void add_rpc_metrics(metrics::Registry& registry, const std::shared_ptr<ChainRuntime>& runtime) {
   using Field = std::uint64_t rpc::EndpointStatus::*;
-  auto family = [runtime](Field field) {
-    return [runtime, field] {
+  // The registry outlives the I/O runtime and the contexts: its callbacks hold the context weakly,
+  // so that the pollers (and their timers) go with the contexts, before the I/O runtime.
+  std::weak_ptr<ChainRuntime> weak = runtime;
+  auto family = [weak](Field field) {
+    return [weak, field] {
       std::vector<metrics::Sample> out;
-      for (const auto& entry : runtime->clients) {
+      auto alive = weak.lock();
+      if (!alive) return out;
+      for (const auto& entry : alive->clients) {
         for (const auto& e : entry.second->endpoints()) {
           out.push_back({{{"chain", std::to_string(entry.first)}, {"endpoint", e.url}}, static_cast<double>(e.*field)});
         }
@@ -39,10 +44,11 @@ void add_rpc_metrics(metrics::Registry& registry, std::shared_ptr<ChainRuntime> 
                     "JSON-RPC HTTP attempts that failed (then retried or failed over).", true,
                     family(&rpc::EndpointStatus::failures));
   registry.callback(
-      "gatehouse_chain_rpc_endpoint_up", "1 while a provider endpoint is in use, 0 while marked down.", false,
-      [runtime] {
+      "gatehouse_chain_rpc_endpoint_up", "1 while a provider endpoint is in use, 0 while marked down.", false, [weak] {
         std::vector<metrics::Sample> out;
-        for (const auto& entry : runtime->clients) {
+        auto alive = weak.lock();
+        if (!alive) return out;
+        for (const auto& entry : alive->clients) {
           for (const auto& e : entry.second->endpoints()) {
             out.push_back({{{"chain", std::to_string(entry.first)}, {"endpoint", e.url}}, e.up ? 1.0 : 0.0});
           }

@@ -37,7 +37,8 @@ for (const backend of backends()) {
         '--key-fetch-rate-burst', '1000', '--key-fetch-target-rate-burst', '1000']);
     });
     after(async () => {
-      assert.equal((await server.stop()).code, 0);
+      const stopped = await server.stop();
+      assert.equal(stopped.code, 0, `server exit ${JSON.stringify(stopped)}: ${server.stderr.slice(-4000)}`);
       anvil.stop();
       db.drop();
     });
