@@ -63,6 +63,11 @@ describe('RFC 9112 framing over raw sockets', () => {
   });
 });
 
+/** True when the process runs with AddressSanitizer's allocator (the debug build). */
+function sanitized(pid) {
+  return readFileSync(`/proc/${pid}/maps`, 'utf8').includes('libasan');
+}
+
 /** Resident memory of a process, in bytes (VmRSS of /proc/<pid>/status). */
 function rssOf(pid) {
   const m = readFileSync(`/proc/${pid}/status`, 'utf8').match(/^VmRSS:\s+(\d+) kB/m);
@@ -154,8 +159,13 @@ describe('floods', () => {
 
       for (const s of sockets) s.destroy();
       await until(async () => (await metric(server.url, 'gatehouse_http_body_bytes_in_flight')) === 0, 5000, 'the budget to drain');
-      await until(() => rssOf(pid) < baseline + 12 * MiB, 5000,
-        `RSS back near the baseline (baseline ${(baseline / MiB).toFixed(1)} MiB, now ${(rssOf(pid) / MiB).toFixed(1)} MiB)`);
+      // AddressSanitizer replaces the allocator and quarantines freed memory, so whether memory goes
+      // back to the system is a property of the release build only; scripts/run-tests runs this file
+      // against the release server too.
+      if (!sanitized(pid)) {
+        await until(() => rssOf(pid) < baseline + 12 * MiB, 5000,
+          `RSS back near the baseline (baseline ${(baseline / MiB).toFixed(1)} MiB, now ${(rssOf(pid) / MiB).toFixed(1)} MiB)`);
+      }
     } finally {
       for (const s of sockets) s.destroy();
       assert.equal((await server.stop()).code, 0);
