@@ -17,21 +17,22 @@ after(async () => { for (const s of servers) await s.stop('SIGKILL'); });
 
 /** A proxy to `target` failing a share of requests; resolves { url, stats, close() }. */
 async function faultyProxy(target, failureRate) {
-  const stats = { forwarded: 0, failed: 0 };
+  // Failures alternate between an HTTP 500 and a dropped connection, the first being a 500: a
+  // dropped connection on a reused keep-alive socket is retried by the client without counting as
+  // a failed attempt, a 500 always counts.
+  const stats = { forwarded: 0, failed: 0, http500: 0 };
   const port = await freePort();
   const server = http.createServer((req, res) => {
     let body = '';
     req.on('data', (c) => { body += c; });
     req.on('end', async () => {
-      const roll = Math.random();
-      if (roll < failureRate / 2) {
-        stats.failed++;
-        res.writeHead(500, { 'content-type': 'text/plain' }).end('injected failure');
-        return;
-      }
-      if (roll < failureRate) {
-        stats.failed++;
-        req.socket.destroy();
+      if (Math.random() < failureRate) {
+        if (stats.failed++ % 2 === 0) {
+          stats.http500++;
+          res.writeHead(500, { 'content-type': 'text/plain' }).end('injected failure');
+        } else {
+          req.socket.destroy();
+        }
         return;
       }
       try {
@@ -118,7 +119,10 @@ for (const backend of backends()) {
         }
         assert.ok(proxy.stats.failed > 0, 'the proxy injected no failure');
         const metrics = await (await fetch(`${server.url}/metrics`)).text();
-        assert.match(metrics, /gatehouse_chain_rpc_failures_total\{chain="31337",endpoint="[^"]+"\} [1-9]/);
+        const counted = metrics.match(/gatehouse_chain_rpc_failures_total\{chain="31337",endpoint="[^"]+"\} (\d+)/);
+        assert.ok(counted, 'no rpc failure metric');
+        assert.ok(Number(counted[1]) >= proxy.stats.http500,
+          `${counted[1]} failed attempts counted, the proxy answered ${proxy.stats.http500} with HTTP 500`);
         assert.match(metrics, /gatehouse_chain_logs_applied_total\{chain="31337",pipeline="erc20"\} 61/);
       } finally {
         proxy.close();
