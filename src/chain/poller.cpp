@@ -307,7 +307,7 @@ struct Poller::State : std::enable_shared_from_this<Poller::State> {
       if (!settings.contracts.contains(p)) {
         // A pipeline following every emitter already applies this contract's logs.
         const auto at = t.backfilled_to;
-        co_await in_tx([chain_id, p, contract, at, now](Tx& tx) {
+        co_await in_tx([chain_id, p, &contract, at, now](Tx& tx) {
           storage::advance_tracked(tx, chain_id, p, contract, at, 0, true, now);
         });
         continue;
@@ -328,14 +328,15 @@ struct Poller::State : std::enable_shared_from_this<Poller::State> {
       const std::int64_t checkpoint = row->checkpoint;
       if (t.backfilled_to >= checkpoint) {
         const auto at = t.backfilled_to;
-        co_await in_tx([chain_id, p, contract, at, now](Tx& tx) {
+        co_await in_tx([chain_id, p, &contract, at, now](Tx& tx) {
           storage::advance_tracked(tx, chain_id, p, contract, at, 0, true, now);
         });
         continue;
       }
       const auto from = static_cast<std::uint64_t>(t.backfilled_to + 1);
       const auto to = std::min(static_cast<std::uint64_t>(checkpoint), from + bs.span - 1);
-      std::vector<eth::Address> one{*address};
+      // A named optional: no temporary converted inside the co_await (docs/coroutines.md).
+      std::optional<std::vector<eth::Address>> one(std::in_place, 1, *address);
       auto fetched = co_await fetch_range(p, from, to, std::move(one), canonical, window_from);
       if (fetched.stale) {
         ++behind;
@@ -346,7 +347,7 @@ struct Poller::State : std::enable_shared_from_this<Poller::State> {
       if (!why) {
         const auto begin = static_cast<std::int64_t>(from);
         const auto end = static_cast<std::int64_t>(to);
-        auto applied = co_await in_tx([chain_id, p, contract, begin, end, &fetched, now](Tx& tx) {
+        auto applied = co_await in_tx([chain_id, p, &contract, begin, end, &fetched, now](Tx& tx) {
           return apply_contract_range(tx, chain_id, p, contract, begin, end, fetched.decoded, now);
         });
         if (applied) {
@@ -362,7 +363,7 @@ struct Poller::State : std::enable_shared_from_this<Poller::State> {
         for (unsigned i = 1; i < bs.failures && delay < settings.backoff_max; ++i) delay *= 2;
         bs.retry_at = std::chrono::steady_clock::now() + std::min(delay, settings.backoff_max);
         const auto message = *why;
-        co_await in_tx([chain_id, p, contract, message, now](Tx& tx) {
+        co_await in_tx([chain_id, p, &contract, &message, now](Tx& tx) {
           storage::record_tracked_error(tx, chain_id, p, contract, message, now);
         });
         report.errors.push_back(std::string(to_string(p)) + " " + contract + ": " + message);
