@@ -109,6 +109,13 @@ class AuthService {
   /// Key bundles of every device of `address`, handing out one one-time prekey per device.
   Task<Result<std::vector<KeyBundle>>> key_bundles(const eth::Address& address);
 
+  /// Retention (job auth.nonces_purge): deletes nonces that are used or expired, in batches;
+  /// returns how many. A deleted nonce reads as unknown, which sign-in refuses like a used one.
+  Task<Result<std::int64_t>> purge_nonces();
+  /// Retention (job auth.sessions_purge): deletes sessions expired or revoked longer than
+  /// `session_retention` ago, in batches; returns how many.
+  Task<Result<std::int64_t>> purge_sessions();
+
   /// The bot of an X-Api-Key; 401 invalid_api_key when unknown or revoked.
   Task<Result<ApiPrincipal>> authenticate_api_key(std::string_view key);
   /// Creates an API key and returns it (shown once). Blocking: for the command line.

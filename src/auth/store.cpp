@@ -69,6 +69,20 @@ void insert_nonce(Tx& tx, const std::string& nonce, SystemTime created, SystemTi
           {nonce, ms(created), ms(expires)});
 }
 
+std::int64_t purge_nonces(Tx& tx, SystemTime now, std::size_t limit) {
+  return tx.exec(
+      "DELETE FROM auth_nonces WHERE nonce IN (SELECT nonce FROM auth_nonces WHERE used_ms IS NOT NULL OR "
+      "expires_ms <= $1 LIMIT $2)",
+      {ms(now), static_cast<std::int64_t>(limit)});
+}
+
+std::int64_t purge_sessions(Tx& tx, SystemTime cutoff, std::size_t limit) {
+  return tx.exec(
+      "DELETE FROM auth_sessions WHERE id IN (SELECT id FROM auth_sessions WHERE expires_ms < $1 OR "
+      "(revoked_ms IS NOT NULL AND revoked_ms < $1) LIMIT $2)",
+      {ms(cutoff), static_cast<std::int64_t>(limit)});
+}
+
 std::optional<NonceRow> find_nonce(Tx& tx, const std::string& nonce) {
   auto row = tx.query_one("SELECT expires_ms, used_ms FROM auth_nonces WHERE nonce = $1", {nonce});
   if (!row) return std::nullopt;

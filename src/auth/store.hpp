@@ -23,6 +23,8 @@ void insert_nonce(Tx& tx, const std::string& nonce, SystemTime created, SystemTi
 std::optional<NonceRow> find_nonce(Tx& tx, const std::string& nonce);
 /// Marks a live, unused nonce used; false when another sign-in took it or it expired.
 bool consume_nonce(Tx& tx, const std::string& nonce, SystemTime now);
+/// Retention: deletes up to `limit` nonces used or expired at `now`; returns how many.
+std::int64_t purge_nonces(Tx& tx, SystemTime now, std::size_t limit);
 
 bool account_exists(Tx& tx, const std::string& address);
 /// Creates the account or records a sign-in on it.
@@ -46,6 +48,8 @@ struct SessionRow {
 void insert_session(Tx& tx, const SessionRow& session);
 std::optional<SessionRow> find_session(Tx& tx, const std::string& id);
 void revoke_session(Tx& tx, const std::string& id, SystemTime now);
+/// Retention: deletes up to `limit` sessions that expired or were revoked before `cutoff`.
+std::int64_t purge_sessions(Tx& tx, SystemTime cutoff, std::size_t limit);
 /// Live sessions of an account, newest first.
 std::vector<SessionRow> live_sessions(Tx& tx, const std::string& address, SystemTime now, std::size_t limit);
 
