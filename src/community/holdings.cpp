@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "chain/service.hpp"
+#include "core/log.hpp"
 #include "eth/abi.hpp"
 #include "eth/hex.hpp"
 #include "rpc/rpc_client.hpp"
@@ -31,6 +33,43 @@ Error chain_unavailable(std::uint64_t chain_id, std::string_view why) {
 eth::U256 first_word(const eth::Bytes& data) {
   if (data.size() < 32) return eth::U256(0);
   return eth::U256::from_be_bytes(eth::ByteView(data.data(), 32)).value();
+}
+
+chain::Pipeline pipeline_of(LeafKind kind) {
+  switch (kind) {
+    case LeafKind::erc20:
+      return chain::Pipeline::erc20;
+    case LeafKind::erc721:
+      return chain::Pipeline::erc721;
+    case LeafKind::erc1155:
+      return chain::Pipeline::erc1155;
+    case LeafKind::staked:
+      return chain::Pipeline::staking;
+  }
+  return chain::Pipeline::erc20;
+}
+
+// The value of `key` in the projection's rows for one account and chain.
+eth::U256 projected(const HoldingKey& key, const std::vector<chain::storage::Holding>& rows) {
+  eth::U256 total(0);
+  for (const auto& h : rows) {
+    if (h.chain_id != key.chain_id || h.kind != to_string(key.kind)) continue;
+    auto contract = eth::parse_address(h.contract);
+    if (!contract || *contract != key.contract) continue;
+    auto amount = eth::U256::from_dec(h.amount);
+    if (!amount) continue;
+    if (key.kind == LeafKind::erc721 && !key.token_id) {
+      total = total.checked_add(eth::U256(1)).value_or(total);  // a count of tokens
+      continue;
+    }
+    if (key.token_id) {
+      auto id = eth::U256::from_dec(h.token_id);
+      if (!id || *id != *key.token_id) continue;
+    }
+    total = total.checked_add(*amount).value_or(total);
+  }
+  if (key.kind == LeafKind::erc721 && key.token_id && total != eth::U256(0)) return eth::U256(1);
+  return total;
 }
 
 }  // namespace
@@ -95,6 +134,47 @@ Task<Result<Holdings>> ChainHoldings::read(const eth::Address& account, std::vec
     }
   }
   co_return out;
+}
+
+Task<Result<Holdings>> IndexedHoldings::read(const eth::Address& account, std::vector<HoldingKey> keys) {
+  std::vector<HoldingKey> from_projection;
+  std::vector<HoldingKey> from_chain;
+  for (auto& k : keys) {
+    auto caught_up = co_await m_chain.caught_up(k.chain_id, pipeline_of(k.kind), k.contract);
+    if (caught_up && *caught_up) {
+      from_projection.push_back(k);
+    } else {
+      from_chain.push_back(k);
+    }
+  }
+  Holdings out;
+  if (!from_chain.empty()) {
+    auto read = co_await m_fallback.read(account, std::move(from_chain));
+    if (!read) co_return read;
+    out = std::move(*read);
+  }
+  std::map<std::uint64_t, std::vector<chain::storage::Holding>> rows;
+  for (const auto& k : from_projection) {
+    if (rows.count(k.chain_id) == 0) {
+      auto list = co_await m_chain.holdings(account, k.chain_id);
+      if (!list) co_return std::move(list).error();
+      rows.emplace(k.chain_id, std::move(*list));
+    }
+    out[k] = projected(k, rows.at(k.chain_id));
+  }
+  co_return out;
+}
+
+Task<void> IndexedHoldings::watch(std::vector<HoldingKey> keys) {
+  for (const auto& k : keys) {
+    auto tracked = co_await m_chain.track_contract(k.chain_id, pipeline_of(k.kind), k.contract, 0);
+    if (!tracked) {
+      log::warn("gated contract not tracked by the indexer", {{"chain", std::to_string(k.chain_id)},
+                                                              {"contract", eth::to_checksum(k.contract)},
+                                                              {"error", tracked.error().message}});
+    }
+  }
+  co_await m_fallback.watch(std::move(keys));
 }
 
 }  // namespace gh::community

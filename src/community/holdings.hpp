@@ -10,6 +10,9 @@
 namespace gh::rpc {
 class RpcClient;
 }
+namespace gh::chain {
+class ChainService;
+}
 
 namespace gh::community {
 
@@ -29,6 +32,22 @@ class ChainHoldings final : public HoldingsSource {
 
  private:
   RpcLookup m_rpc;
+};
+
+/// Reads from the chain context's holdings projection the keys whose contract the indexer has
+/// caught up with (ChainService::caught_up), the others through `fallback` (eth_call). Gated
+/// contracts are tracked by the indexer from block 0 (ChainService::track_contract), so their
+/// events reach the re-evaluation and, once backfilled, their holdings come from the projection.
+class IndexedHoldings final : public HoldingsSource {
+ public:
+  IndexedHoldings(chain::ChainService& chain, HoldingsSource& fallback) : m_chain(chain), m_fallback(fallback) {}
+
+  Task<Result<Holdings>> read(const eth::Address& account, std::vector<HoldingKey> keys) override;
+  Task<void> watch(std::vector<HoldingKey> keys) override;
+
+ private:
+  chain::ChainService& m_chain;
+  HoldingsSource& m_fallback;
 };
 
 }  // namespace gh::community

@@ -2,6 +2,7 @@
 
 #include "auth/routes.hpp"
 #include "bus/bus.hpp"
+#include "chain/service.hpp"
 #include "community/holdings.hpp"
 #include "community/migrations.hpp"
 #include "community/reevaluator.hpp"
@@ -16,7 +17,8 @@ namespace {
 struct CommunityRuntime {
   CommunityModuleSettings settings;
   const Clock* clock = nullptr;
-  std::unique_ptr<ChainHoldings> holdings;
+  std::unique_ptr<ChainHoldings> chain_holdings;
+  std::unique_ptr<IndexedHoldings> indexed_holdings;
   std::unique_ptr<CommunityService> service;
   std::unique_ptr<Reevaluator> reevaluator;
   auth::RequestAuth* request_auth = nullptr;
@@ -32,9 +34,16 @@ context::ContextModule make_module(CommunityModuleSettings settings) {
   m.migrations = {migrations()};
   m.start = [runtime](context::ContextEnv& env) {
     runtime->clock = &env.clock;
-    runtime->holdings = std::make_unique<ChainHoldings>(env.chain);
-    runtime->service =
-        std::make_unique<CommunityService>(env.db, env.pool, env.clock, *runtime->holdings, env.events_published);
+    runtime->chain_holdings = std::make_unique<ChainHoldings>(env.chain);
+    // Joins read the chain itself. With the chain context, the indexer follows gated contracts,
+    // and re-evaluations (triggered by its events) read its projection where it is caught up.
+    HoldingsSource* reevaluation = nullptr;
+    if (auto* chain = env.services.find<chain::ChainService>()) {
+      runtime->indexed_holdings = std::make_unique<IndexedHoldings>(*chain, *runtime->chain_holdings);
+      reevaluation = runtime->indexed_holdings.get();
+    }
+    runtime->service = std::make_unique<CommunityService>(env.db, env.pool, env.clock, *runtime->chain_holdings,
+                                                          env.events_published, CommunitySettings{}, reevaluation);
     runtime->request_auth = env.services.find<auth::RequestAuth>();
     env.services.provide(*runtime->service);
     runtime->reevaluator = std::make_unique<Reevaluator>(env.executor, *runtime->service);

@@ -299,11 +299,12 @@ struct CommunityService::Snapshot {
 
 CommunityService::CommunityService(store::Database& db, BlockingPool& pool, const Clock& clock,
                                    HoldingsSource& holdings, std::function<void()> events_published,
-                                   CommunitySettings settings)
+                                   CommunitySettings settings, HoldingsSource* reevaluation_holdings)
     : m_db(db),
       m_pool(pool),
       m_clock(clock),
       m_holdings(holdings),
+      m_reevaluation_holdings(reevaluation_holdings != nullptr ? *reevaluation_holdings : holdings),
       m_events_published(std::move(events_published)),
       m_settings(settings) {}
 
@@ -320,10 +321,18 @@ Task<Result<CommunityService::Snapshot>> CommunityService::snapshot(const std::s
   });
 }
 
-Task<Result<Holdings>> CommunityService::read_holdings(const eth::Address& who, const Snapshot& s) {
+Task<Result<Holdings>> CommunityService::read_holdings(HoldingsSource& source, const eth::Address& who,
+                                                       const Snapshot& s) {
   if (s.keys.empty()) co_return Holdings{};
   std::vector<HoldingKey> keys(s.keys.begin(), s.keys.end());
-  co_return co_await m_holdings.read(who, std::move(keys));
+  co_return co_await source.read(who, std::move(keys));
+}
+
+Task<void> CommunityService::watch_gate(const std::optional<GateNode>& gate) {
+  if (!gate) co_return;
+  const auto keys = holding_keys(*gate);
+  std::vector<HoldingKey> list(keys.begin(), keys.end());
+  co_await m_reevaluation_holdings.watch(std::move(list));
 }
 
 // --- communities ---
@@ -351,6 +360,7 @@ Task<Result<CommunityInfo>> CommunityService::create_community(const eth::Addres
     });
   });
   if (created && m_events_published) m_events_published();
+  if (created) co_await watch_gate(created->gate);
   co_return created;
 }
 
@@ -402,6 +412,7 @@ Task<Result<CommunityInfo>> CommunityService::update_community(const eth::Addres
     });
   });
   if (updated && m_events_published) m_events_published();
+  if (updated && gate) co_await watch_gate(*gate);
   co_return updated;
 }
 
@@ -420,7 +431,7 @@ Task<Result<CommunityInfo>> CommunityService::join(const eth::Address& who, std:
   if (!pre) co_return std::move(pre).error();
   if (*pre) co_return co_await community(who, community_id);
 
-  auto holdings = co_await read_holdings(who, *snap);
+  auto holdings = co_await read_holdings(m_holdings, who, *snap);
   if (!holdings) co_return std::move(holdings).error();
   if (snap->community.gate) {
     auto verdict = evaluate(*snap->community.gate, *holdings);
@@ -602,6 +613,7 @@ Task<Result<RoleInfo>> CommunityService::create_role(const eth::Address& who, st
     });
   });
   if (created && m_events_published) m_events_published();
+  if (created) co_await watch_gate(created->gate);
   co_return created;
 }
 
@@ -747,6 +759,7 @@ Task<Result<ChannelInfo>> CommunityService::create_channel(const eth::Address& w
     });
   });
   if (created && m_events_published) m_events_published();
+  if (created) co_await watch_gate(created->gate);
   co_return created;
 }
 
@@ -823,6 +836,7 @@ Task<Result<ChannelInfo>> CommunityService::update_channel(const eth::Address& w
     });
   });
   if (updated && m_events_published) m_events_published();
+  if (updated && update.gate) co_await watch_gate(*update.gate);
   co_return updated;
 }
 
@@ -927,7 +941,7 @@ Task<Result<std::size_t>> CommunityService::reevaluate_batch() {
       }
       snapshots.emplace(r.community_id, std::move(*s));
     }
-    auto read = co_await read_holdings(address_of(r.account), snapshots.at(r.community_id));
+    auto read = co_await read_holdings(m_reevaluation_holdings, address_of(r.account), snapshots.at(r.community_id));
     // A chain that cannot be asked leaves the account as it is, queued for the next round.
     if (!read) co_return std::move(read).error();
     holdings[i] = std::move(*read);

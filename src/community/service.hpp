@@ -33,6 +33,12 @@ class HoldingsSource {
   /// The amount of each key held by `account` (missing keys count as zero); 503
   /// chain_unavailable when a chain cannot be asked.
   virtual Task<Result<Holdings>> read(const eth::Address& account, std::vector<HoldingKey> keys) = 0;
+  /// Called after a gate that reads `keys` is stored, so the source can start following their
+  /// contracts (the indexer then publishes their events). Best effort: never fails the write.
+  virtual Task<void> watch(std::vector<HoldingKey> keys) {
+    (void)keys;
+    co_return;
+  }
 };
 
 /// A community as the API shows it.
@@ -117,8 +123,12 @@ struct CommunitySettings {
 /// Community's use cases. Thread-safe; database work runs on the blocking pool.
 class CommunityService {
  public:
+  /// `holdings` answers joins (fresh, from the chain); `reevaluation_holdings`, when given, the
+  /// re-evaluations that chain events trigger (the indexer's projection, consistent with the
+  /// events it published).
   CommunityService(store::Database& db, BlockingPool& pool, const Clock& clock, HoldingsSource& holdings,
-                   std::function<void()> events_published, CommunitySettings settings = {});
+                   std::function<void()> events_published, CommunitySettings settings = {},
+                   HoldingsSource* reevaluation_holdings = nullptr);
 
   // --- communities ---
   /// Creates a community owned by `who` (who becomes its first member, role owner). 409
@@ -202,12 +212,14 @@ class CommunityService {
  private:
   struct Snapshot;
   Task<Result<Snapshot>> snapshot(const std::string& community_id);
-  Task<Result<Holdings>> read_holdings(const eth::Address& who, const Snapshot& s);
+  Task<Result<Holdings>> read_holdings(HoldingsSource& source, const eth::Address& who, const Snapshot& s);
+  Task<void> watch_gate(const std::optional<GateNode>& gate);
 
   store::Database& m_db;
   BlockingPool& m_pool;
   const Clock& m_clock;
   HoldingsSource& m_holdings;
+  HoldingsSource& m_reevaluation_holdings;
   std::function<void()> m_events_published;
   CommunitySettings m_settings;
 };

@@ -244,7 +244,7 @@ std::optional<ChannelRow> find_channel(Tx& tx, const std::string& id) {
 std::vector<ChannelRow> list_channels(Tx& tx, const std::string& community_id) {
   std::vector<ChannelRow> out;
   for (const auto& r : tx.query(std::string("SELECT ") + channel_columns +
-                                    " FROM community_channels WHERE community_id = $1 ORDER BY created_ms, id",
+                                    " FROM community_channels WHERE community_id = $1 ORDER BY created_ms, name, id",
                                 {community_id})) {
     out.push_back(channel_of(r));
   }
