@@ -4,6 +4,7 @@
 #include "auth/module.hpp"
 #include "bus/migrations.hpp"
 #include "chain/module.hpp"
+#include "community/module.hpp"
 #include "eth/address.hpp"
 #include "net/ip_address.hpp"
 
@@ -70,6 +71,7 @@ std::vector<context::ContextModule> context_modules(const Settings& settings) {
   std::vector<context::ContextModule> modules;
   modules.push_back(auth::make_module(auth_settings(settings)));
   modules.push_back(chain::make_module(chain_settings(settings)));
+  modules.push_back(community::make_module(community::CommunityModuleSettings{settings.has(Role::worker)}));
   if (settings.test_hooks) modules.push_back(test_hooks_module());
   return modules;
 }
