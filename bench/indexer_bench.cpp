@@ -24,6 +24,7 @@
 #include "chain/model.hpp"
 #include "chain/service.hpp"
 #include "chain/store.hpp"
+#include "core/log.hpp"
 #include "eth/hex.hpp"
 #include "eth/keccak.hpp"
 #include "store/testing/fresh_database.hpp"
@@ -315,6 +316,7 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
+  gh::log::set_level(gh::log::Level::warn);  // no migration chatter between the figures
   const auto w = gh::chain::synthesize(o);
   std::printf(
       "indexer apply path: %zu ERC-20 transfers + %zu Uniswap V2 logs (%zu swaps), synthesized; %zu logs per "
