@@ -1,5 +1,7 @@
 #include "app/contexts.hpp"
 
+#include <algorithm>
+
 #include "app/test_hooks_module.hpp"
 #include "auth/module.hpp"
 #include "bus/migrations.hpp"
@@ -49,6 +51,10 @@ chain::ChainModuleSettings chain_settings(const Settings& s) {
     if (auto it = s.chain_confirmations.find(chain.first); it != s.chain_confirmations.end())
       c.confirmations = it->second;
     if (auto it = s.chain_start_blocks.find(chain.first); it != s.chain_start_blocks.end()) c.start_block = it->second;
+    if (s.chain_max_log_span > 0) {
+      c.max_span = s.chain_max_log_span;
+      c.initial_span = std::min(c.initial_span, c.max_span);
+    }
     for (const auto& contract : s.chain_contracts) {
       if (contract.chain_id != chain.first) continue;
       const auto pipeline = *chain::parse_pipeline(contract.pipeline);  // validated by settings

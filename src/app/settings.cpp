@@ -282,6 +282,13 @@ std::vector<Option> options() {
        "ID:PIPELINE:ADDRESS[@BLOCK]: a contract an indexer pipeline follows (repeatable); with @BLOCK it is "
        "backfilled alone from that block",
        true, false, set_chain_contracts},
+      {"chain-max-log-span", "largest eth_getLogs block span of the indexer (default 100000)", false, false,
+       scalar([](Settings& s, const std::string& v) -> Result<void> {
+         auto n = parse_uint("chain-max-log-span", v, 1, 10'000'000);
+         if (!n) return n.error();
+         s.chain_max_log_span = *n;
+         return ok();
+       })},
       {"chain-rpc-timeout-ms",
        "bound on one JSON-RPC HTTP attempt of the indexer, in ms (default 10000); a slower answer is retried or "
        "failed over",

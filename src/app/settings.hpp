@@ -77,6 +77,9 @@ struct Settings {
     std::optional<std::uint64_t> start_block;
   };
   std::vector<ChainContract> chain_contracts;
+  /// --chain-max-log-span: largest eth_getLogs block span of the indexer (0: 100000); providers
+  /// that refuse wide spans are split anyway, a bound saves the refusals.
+  std::uint64_t chain_max_log_span = 0;
   /// --chain-rpc-timeout-ms: bound on one JSON-RPC HTTP attempt (then retried or failed over).
   std::chrono::milliseconds chain_rpc_attempt_timeout{10'000};
   /// --chain-rpc-call-timeout-ms: bound on one JSON-RPC call, retries included.

@@ -347,8 +347,9 @@ struct Poller::State : std::enable_shared_from_this<Poller::State> {
       if (!why) {
         const auto begin = static_cast<std::int64_t>(from);
         const auto end = static_cast<std::int64_t>(to);
-        auto applied = co_await in_tx([chain_id, p, &contract, begin, end, &fetched, now](Tx& tx) {
-          return apply_contract_range(tx, chain_id, p, contract, begin, end, fetched.decoded, now);
+        const auto journal_from = static_cast<std::int64_t>(window_from);
+        auto applied = co_await in_tx([chain_id, p, &contract, begin, end, &fetched, now, journal_from](Tx& tx) {
+          return apply_contract_range(tx, chain_id, p, contract, begin, end, fetched.decoded, now, journal_from);
         });
         if (applied) {
           outcome = *applied;
@@ -486,8 +487,9 @@ struct Poller::State : std::enable_shared_from_this<Poller::State> {
       const auto end = static_cast<std::int64_t>(to);
       const auto begin = static_cast<std::int64_t>(from);
       // An error Result rolls the whole range back.
-      auto applied = co_await in_tx([chain_id, p, begin, end, &decoded, now](Tx& tx) {
-        return apply_range(tx, chain_id, p, begin, end, decoded, now);
+      const auto journal_from = static_cast<std::int64_t>(window_from);
+      auto applied = co_await in_tx([chain_id, p, begin, end, &decoded, now, journal_from](Tx& tx) {
+        return apply_range(tx, chain_id, p, begin, end, decoded, now, journal_from);
       });
       if (!applied) {
         const auto why = applied.error().message;

@@ -1,5 +1,8 @@
 #include "chain/service.hpp"
 
+#include <set>
+#include <unordered_map>
+
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 
@@ -36,33 +39,60 @@ std::int64_t revert_logs(gh::store::Tx& tx, std::uint64_t chain_id, std::uint64_
   return static_cast<std::int64_t>(logs.size());
 }
 
-// Applies the logs above `after` not applied yet: projection changes with their journal, one event
-// each. Returns (applied, duplicates).
+// Applies the logs above `after` not applied yet: projection changes, one event each. Logs of
+// blocks at or above `journal_from` (the reorg window) are recorded in chain_logs and their
+// changes journaled, so a reorg can revert them; below it nothing can be reorged any more (both
+// would be pruned at the end of the round), so a backfill far behind the head skips them and
+// relies on the checkpoint, moved in the same transaction, for exactly-once. Each projection row
+// is read once and written once per call. Returns (applied, duplicates).
 Result<std::pair<std::int64_t, std::int64_t>> apply_logs(gh::store::Tx& tx, std::uint64_t chain_id, Pipeline pipeline,
-                                                         std::int64_t after, const std::vector<DecodedLog>& logs) {
+                                                         std::int64_t after, const std::vector<DecodedLog>& logs,
+                                                         std::int64_t journal_from) {
   std::int64_t applied = 0;
   std::int64_t duplicates = 0;
+  struct Row {
+    ProjectionChange key;
+    std::optional<std::string> value;
+    bool dirty = false;
+  };
+  std::unordered_map<std::string, Row> rows;
+  std::set<std::pair<eth::Hash32, std::uint64_t>> unrecorded;  // applied here without a chain_logs row
   for (const auto& log : logs) {
-    if (static_cast<std::int64_t>(log.log.block_number) <= after) {
+    const auto block = static_cast<std::int64_t>(log.log.block_number);
+    if (block <= after) {
       ++duplicates;
       continue;
     }
-    if (!storage::insert_log(tx, chain_id, log)) {
+    const bool revertible = block >= journal_from;
+    const bool fresh = revertible ? storage::insert_log(tx, chain_id, log)
+                                  : unrecorded.emplace(log.log.block_hash, log.log.log_index).second;
+    if (!fresh) {
       ++duplicates;
       continue;
     }
     for (const auto& change : projection_changes(log)) {
-      auto previous = storage::read_projection(tx, chain_id, change);
-      auto next = apply_change(change, previous);
+      std::string id = to_string(change.projection);
+      id.append("|").append(change.contract).append("|").append(change.key1).append("|").append(change.key2);
+      auto it = rows.find(id);
+      if (it == rows.end()) {
+        Row row{change, storage::read_projection(tx, chain_id, change), false};
+        it = rows.emplace(std::move(id), std::move(row)).first;
+      }
+      Row& row = it->second;
+      auto next = apply_change(change, row.value);
       if (!next) return next.error();
-      if (*next == previous) continue;
-      storage::journal(tx, chain_id, log.log.block_number, pipeline, change, previous);
-      storage::write_projection(tx, chain_id, change, *next);
+      if (*next == row.value) continue;
+      if (revertible) storage::journal(tx, chain_id, log.log.block_number, pipeline, change, row.value);
+      row.value = std::move(*next);
+      row.dirty = true;
     }
     bus::NewEvent event{event_topic(log), ordering_key(chain_id, eth::to_lower_hex(log.log.address)),
                         event_payload(chain_id, log)};
     publish_or_throw(tx, event);
     ++applied;
+  }
+  for (const auto& entry : rows) {
+    if (entry.second.dirty) storage::write_projection(tx, chain_id, entry.second.key, entry.second.value);
   }
   return std::pair{applied, duplicates};
 }
@@ -76,7 +106,7 @@ std::int64_t millis_now(const Clock& clock) {
 Result<BackfillOutcome> apply_contract_range(gh::store::Tx& tx, std::uint64_t chain_id, Pipeline pipeline,
                                              const std::string& contract, std::int64_t range_start,
                                              std::int64_t range_end, const std::vector<DecodedLog>& logs,
-                                             std::int64_t now_ms) {
+                                             std::int64_t now_ms, std::int64_t journal_from) {
   BackfillOutcome out;
   auto row = storage::tracked_contract(tx, chain_id, pipeline, contract);
   if (!row) return out;
@@ -87,7 +117,7 @@ Result<BackfillOutcome> apply_contract_range(gh::store::Tx& tx, std::uint64_t ch
   for (const auto& l : logs) {
     if (eth::to_lower_hex(l.log.address) == contract) own.push_back(l);
   }
-  auto counts = apply_logs(tx, chain_id, pipeline, row->backfilled_to, own);
+  auto counts = apply_logs(tx, chain_id, pipeline, row->backfilled_to, own, journal_from);
   if (!counts) return counts.error();
   out.applied = counts->first;
   out.duplicates = counts->second;
@@ -100,7 +130,8 @@ Result<BackfillOutcome> apply_contract_range(gh::store::Tx& tx, std::uint64_t ch
 }
 
 Result<ApplyOutcome> apply_range(gh::store::Tx& tx, std::uint64_t chain_id, Pipeline pipeline, std::int64_t range_start,
-                                 std::int64_t range_end, const std::vector<DecodedLog>& logs, std::int64_t now_ms) {
+                                 std::int64_t range_end, const std::vector<DecodedLog>& logs, std::int64_t now_ms,
+                                 std::int64_t journal_from) {
   auto row = storage::pipeline_row(tx, chain_id, pipeline);
   const std::int64_t checkpoint = row ? row->checkpoint : -1;
   if (!row) storage::ensure_pipeline(tx, chain_id, pipeline, 0, now_ms);
@@ -110,7 +141,7 @@ Result<ApplyOutcome> apply_range(gh::store::Tx& tx, std::uint64_t chain_id, Pipe
     return out;
   }
   out.checkpoint = std::max(checkpoint, range_end);
-  auto counts = apply_logs(tx, chain_id, pipeline, checkpoint, logs);
+  auto counts = apply_logs(tx, chain_id, pipeline, checkpoint, logs, journal_from);
   if (!counts) return counts.error();
   out.applied = counts->first;
   out.duplicates = counts->second;

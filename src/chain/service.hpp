@@ -33,8 +33,12 @@ struct ApplyOutcome {
 /// below the checkpoint and logs already applied change nothing. When the checkpoint is below
 /// range_start - 1 (a reindex rewound it meanwhile) nothing is applied: the range would leave a
 /// gap. Errors only on projection arithmetic ("amount_overflow"); the transaction then rolls back.
+/// Logs of blocks from `journal_from` on (the reorg window) are recorded with their changes
+/// journaled, so that revert_above can undo them; older ones (a backfill far below the head, whose
+/// records would be pruned at once) are applied without, exactly once by the checkpoint.
 Result<ApplyOutcome> apply_range(gh::store::Tx& tx, std::uint64_t chain_id, Pipeline pipeline, std::int64_t range_start,
-                                 std::int64_t range_end, const std::vector<DecodedLog>& logs, std::int64_t now_ms);
+                                 std::int64_t range_end, const std::vector<DecodedLog>& logs, std::int64_t now_ms,
+                                 std::int64_t journal_from = 0);
 
 /// What one backfill range of a tracked contract did.
 struct BackfillOutcome {
@@ -53,7 +57,7 @@ struct BackfillOutcome {
 Result<BackfillOutcome> apply_contract_range(gh::store::Tx& tx, std::uint64_t chain_id, Pipeline pipeline,
                                              const std::string& contract, std::int64_t range_start,
                                              std::int64_t range_end, const std::vector<DecodedLog>& logs,
-                                             std::int64_t now_ms);
+                                             std::int64_t now_ms, std::int64_t journal_from = 0);
 
 /// Undoes every projection change and applied log above `block` (of every pipeline), publishes
 /// chain.reverted for each such log, lowers checkpoints to `block` and forgets the headers above

@@ -236,6 +236,37 @@ TEST_P(ChainServiceTest, ReindexRevertsThroughTheJournalInsideTheWindowAndRebuil
   EXPECT_EQ(balance(m_token, m_alice), std::optional<std::string>("70"));
 }
 
+TEST_P(ChainServiceTest, BelowTheReorgWindowLogsApplyOnceWithoutRecordsAndInsideItTheyRevert) {
+  const auto mint = erc20(m_token, Address{}, m_alice, 100, 2, 0);
+  const auto old_transfer = erc20(m_token, m_alice, m_bob, 10, 3, 0);
+  const auto recent = erc20(m_token, m_alice, m_carol, 5, 8, 0);
+  // The window starts at block 6: blocks 2 and 3 are backfilled without records; a log listed
+  // twice in the range still applies once.
+  auto outcome = m_db->transact([&](Tx& tx) {
+    return apply_range(tx, chain_id, Pipeline::erc20, 0, 9, {mint, old_transfer, old_transfer, recent}, 1, 6);
+  });
+  ASSERT_TRUE(outcome);
+  EXPECT_EQ(outcome->applied, 3);
+  EXPECT_EQ(outcome->duplicates, 1);
+  EXPECT_EQ(balance(m_token, m_alice), std::optional<std::string>("85"));
+  EXPECT_EQ(balance(m_token, m_bob), std::optional<std::string>("10"));
+  const auto recorded = m_db->transact([](Tx& tx) {
+    return std::pair{tx.query_one("SELECT count(*) FROM chain_logs")->get_int(0),
+                     tx.query_one("SELECT count(*) FROM chain_journal")->get_int(0)};
+  });
+  EXPECT_EQ(recorded.first, 1);
+  EXPECT_EQ(recorded.second, 2);
+  EXPECT_EQ(events().size(), 3u);
+  // The same range again: the checkpoint covers it.
+  EXPECT_EQ(apply(Pipeline::erc20, 9, {mint, old_transfer, recent}).applied, 0);
+  EXPECT_EQ(balance(m_token, m_alice), std::optional<std::string>("85"));
+  // A reorg inside the window undoes the recent change only.
+  EXPECT_EQ(m_db->transact([](Tx& tx) { return revert_above(tx, chain_id, 6, true, 2); }), 1);
+  EXPECT_EQ(balance(m_token, m_alice), std::optional<std::string>("90"));
+  EXPECT_EQ(balance(m_token, m_carol), std::nullopt);
+  EXPECT_EQ(balance(m_token, m_bob), std::optional<std::string>("10"));
+}
+
 TEST_P(ChainServiceTest, ATrackedContractBackfillsAloneThenJoinsItsPipeline) {
   const Address other = addr(0x12);
   const std::string token = eth::to_lower_hex(m_token);
