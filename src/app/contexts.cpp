@@ -8,6 +8,7 @@
 #include "chain/module.hpp"
 #include "community/module.hpp"
 #include "eth/address.hpp"
+#include "jobs/migrations.hpp"
 #include "net/ip_address.hpp"
 
 namespace gh::app {
@@ -29,6 +30,7 @@ auth::AuthModuleSettings auth_settings(const Settings& s) {
   a.siwe_http_domains = s.siwe_http_domains;
   for (const auto& chain : s.chains) a.chain_ids.insert(chain.first);
   a.session_ttl = s.session_ttl;
+  a.session_retention = s.session_retention;
   a.push_targets.allow_http = s.outbound_allow_http;
   a.push_targets.allowed_networks = *net::parse_networks(s.outbound_allow_networks);  // validated by settings
   m.sign_in.nonce_per_ip = rate(s.signin_rate_per_ip, s.signin_burst_per_ip);
@@ -83,7 +85,7 @@ std::vector<context::ContextModule> context_modules(const Settings& settings) {
 }
 
 std::vector<store::MigrationSet> all_migrations(const std::vector<context::ContextModule>& modules) {
-  std::vector<store::MigrationSet> sets{bus::migrations()};
+  std::vector<store::MigrationSet> sets{bus::migrations(), jobs::migrations()};
   for (const auto& m : modules) sets.insert(sets.end(), m.migrations.begin(), m.migrations.end());
   return sets;
 }

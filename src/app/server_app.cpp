@@ -23,6 +23,7 @@
 #include "core/log.hpp"
 #include "core/metrics.hpp"
 #include "eth/address.hpp"
+#include "jobs/scheduler.hpp"
 #include "net/dispatcher.hpp"
 #include "net/ip_address.hpp"
 #include "net/router.hpp"
@@ -52,28 +53,6 @@ int run_migrate(const Settings& settings) {
   log::info("migrations applied", {{"database", store::to_string(db->dialect())}});
   return 0;
 }
-
-namespace {
-
-// Opens and migrates the database for a one-shot command; nullptr after printing why.
-std::unique_ptr<store::Database> open_for_command(const Settings& settings, int& exit_code) {
-  apply_log_level(settings);
-  log::set_level(log::Level::warn);  // stdout carries the command's output alone
-  try {
-    auto db = store::Database::open(settings.database_url(), database_settings(settings));
-    db->migrate(all_migrations(context_modules(settings)));
-    return db;
-  } catch (const std::invalid_argument& e) {
-    std::fprintf(stderr, "gatehouse: %s\n", e.what());
-    exit_code = 2;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "gatehouse: cannot open the database: %s\n", e.what());
-    exit_code = 1;
-  }
-  return nullptr;
-}
-
-}  // namespace
 
 int run_apikey_create(const Settings& settings, const std::string& name, const std::vector<std::string>& scopes) {
   int exit_code = 0;
@@ -344,6 +323,7 @@ int run_server(const Settings& settings) {
   const auto budget = settings.drain_timeout;
   server.drain(budget * 8 / 10);
   if (metrics_server) metrics_server->drain(budget / 20);
+  if (state.jobs) state.jobs->stop(budget / 10);
   if (state.bus) state.bus->stop(budget / 10);
   io.release_work_guard();
   io.stop();

@@ -384,6 +384,26 @@ std::vector<Option> options() {
          s.session_ttl = std::chrono::hours(static_cast<std::int64_t>(*n));
          return ok();
        })},
+      {"session-retention-hours", "how long expired and revoked sessions are kept before the purge job", false, false,
+       scalar([](Settings& s, const std::string& v) -> Result<void> {
+         auto n = parse_uint("session-retention-hours", v, 0, 24 * 3650);
+         if (!n) return n.error();
+         s.session_retention = std::chrono::hours(static_cast<std::int64_t>(*n));
+         return ok();
+       })},
+      {"bus-retention-hours", "how long delivered events and their idempotency records are kept", false, false,
+       scalar([](Settings& s, const std::string& v) -> Result<void> {
+         auto n = parse_uint("bus-retention-hours", v, 1, 24 * 3650);
+         if (!n) return n.error();
+         s.bus_retention = std::chrono::hours(static_cast<std::int64_t>(*n));
+         return ok();
+       })},
+      {"jobs-node", "this node's name in job leases and run history (default HOSTNAME:PID)", false, false,
+       scalar([](Settings& s, const std::string& v) -> Result<void> {
+         if (v.empty() || v.size() > 128) return invalid("jobs-node", v, "1 to 128 characters");
+         s.jobs_node = v;
+         return ok();
+       })},
       {"signin-rate-limit", "sign-in requests (nonce, verify) per second per client IP", false, false,
        positive_setting("signin-rate-limit", &Settings::signin_rate_per_ip)},
       {"signin-rate-burst", "sign-in requests per client IP in a burst", false, false,
@@ -538,6 +558,14 @@ Result<Command> parse_command_line(int argc, const char* const* argv, const std:
       apikey->add_subcommand("revoke", "revoke a key; it is refused from the next request on")->fallthrough();
   apikey_revoke->add_option("ID", command_apikey_id, "the key's id (from apikey list)")->required();
 
+  auto* jobs = cli.add_subcommand("jobs", "scheduled jobs")->fallthrough()->require_subcommand(1);
+  auto* jobs_list =
+      jobs->add_subcommand("list", "every job: schedule, last run and its outcome, next run (UTC)")->fallthrough();
+  std::string job_name;
+  auto* jobs_run =
+      jobs->add_subcommand("run", "run a job once now, unless a run of it is going on (exit 75)")->fallthrough();
+  jobs_run->add_option("NAME", job_name, "the job (from jobs list)")->required();
+
   try {
     cli.parse(argc, argv);
   } catch (const CLI::CallForHelp&) {
@@ -584,6 +612,11 @@ Result<Command> parse_command_line(int argc, const char* const* argv, const std:
     command.indexer_pipeline = track_pipeline;
     command.indexer_address = track_address;
     command.indexer_from = track_from;
+  } else if (jobs_list->parsed()) {
+    command.name = "jobs-list";
+  } else if (jobs_run->parsed()) {
+    command.name = "jobs-run";
+    command.job_name = job_name;
   } else if (apikey_list->parsed()) {
     command.name = "apikey-list";
   } else if (apikey_revoke->parsed()) {

@@ -86,6 +86,11 @@ struct Settings {
   std::chrono::milliseconds chain_rpc_call_timeout{30'000};
   std::string alchemy_signing_key;  ///< secret; from GATEHOUSE_ALCHEMY_SIGNING_KEY or the file
 
+  // The jobs scheduler (src/jobs) and the retention jobs.
+  std::string jobs_node;                          ///< name in job leases and history (empty: HOSTNAME:PID)
+  std::chrono::hours bus_retention{7 * 24};       ///< delivered outbox events and idempotency records
+  std::chrono::hours session_retention{30 * 24};  ///< expired and revoked sessions
+
   /// The database URL actually used.
   std::string database_url() const;
   /// True when this process runs the role.
@@ -94,7 +99,9 @@ struct Settings {
 
 /// The parsed command line.
 struct Command {
-  std::string name;  ///< "serve", "migrate", "version", "apikey-create|list|revoke", "dev-chain", "help"
+  /// "serve", "migrate", "version", "apikey-create|list|revoke", "indexer-status|reindex",
+  /// "jobs-list|run", "dev-chain", "help"
+  std::string name;
   Settings settings;
   std::string help_text;
   std::string apikey_name;                 ///< apikey create --name
@@ -105,6 +112,7 @@ struct Command {
   std::string indexer_pipeline;            ///< indexer reindex --pipeline (empty: every pipeline)
   std::uint64_t indexer_from = 0;          ///< indexer reindex --from, indexer track --from-block
   std::string indexer_address;             ///< indexer track --address
+  std::string job_name;                    ///< jobs run NAME
 };
 
 /// Parses argv and the environment into a command; the error message is one line for exit 2.

@@ -10,6 +10,7 @@
 
 #include <fmt/format.h>
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_executor.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
@@ -72,12 +73,14 @@ struct Scheduler::Impl : std::enable_shared_from_this<Scheduler::Impl> {
         : job(std::move(j)), schedule(std::move(s)), strand(asio::make_strand(ex)), timer(strand) {}
   };
 
-  // The renewal of one run's lease, ended by the run through `done` and a cancel of the timer.
-  struct Heartbeat {
-    asio::strand<asio::any_io_executor> strand;
+  // One run of a job, spawned on its entry's strand; its completion (on that strand too) records
+  // the outcome and wakes the renewal loop in execute().
+  struct JobRun {
     asio::steady_timer timer;
-    std::atomic<bool> done{false};
-    explicit Heartbeat(const asio::any_io_executor& ex) : strand(asio::make_strand(ex)), timer(strand) {}
+    bool finished = false;
+    std::optional<Error> refused;
+    std::string thrown;
+    explicit JobRun(const asio::strand<asio::any_io_executor>& strand) : timer(strand) {}
   };
 
   Impl(Executor ex, store::Database& d, BlockingPool& p, const Clock& c, metrics::Registry& r, SchedulerSettings s)
@@ -111,29 +114,20 @@ struct Scheduler::Impl : std::enable_shared_from_this<Scheduler::Impl> {
 
   std::int64_t now_ms() const { return unix_millis(clock.now()); }
 
-  Task<void> heartbeat(std::shared_ptr<Heartbeat> beat, std::string job, std::string holder) {
-    auto self = shared_from_this();
-    const auto every = std::max(settings.lease_ttl / 3, milliseconds(1));
-    while (!beat->done) {
-      beat->timer.expires_after(every);
-      co_await beat->timer.async_wait(asio::as_tuple(asio::use_awaitable));
-      if (beat->done) break;
-      bool kept = true;
-      std::string failure;
-      try {
-        const auto expires = now_ms() + settings.lease_ttl.count();
-        kept = co_await pool.run(
-            [&] { return db.transact([&](store::Tx& tx) { return sql::renew(tx, job, holder, expires); }); });
-      } catch (const std::exception& e) {
-        failure = e.what();  // the next beat tries again; the lease outlives a few failures
-      }
-      if (!failure.empty()) {
-        log::warn("job lease renewal failed", {{"job", job}, {"error", failure}});
-      } else if (!kept) {
-        log::warn("job lease lost: another node may run this job concurrently", {{"job", job}});
-        break;
-      }
+  // Extends the lease; false when it was lost. A database failure is logged and counts as kept:
+  // the lease outlives a few failed renewals.
+  Task<bool> renew(const std::string& job, const std::string& holder) {
+    bool kept = true;
+    std::string failure;
+    try {
+      const auto expires = now_ms() + settings.lease_ttl.count();
+      kept = co_await pool.run(
+          [&] { return db.transact([&](store::Tx& tx) { return sql::renew(tx, job, holder, expires); }); });
+    } catch (const std::exception& e) {
+      failure = e.what();
     }
+    if (!failure.empty()) log::warn("job lease renewal failed", {{"job", job}, {"error", failure}});
+    co_return kept;
   }
 
   Task<RunResult> execute(Entry& e, std::optional<SystemTime> fire_time) {
@@ -166,25 +160,48 @@ struct Scheduler::Impl : std::enable_shared_from_this<Scheduler::Impl> {
           clock.now()};
     }
 
-    auto beat = std::make_shared<Heartbeat>(executor);
-    asio::co_spawn(beat->strand, heartbeat(beat, name, holder), asio::detached);
     e.running->set(1);
     log::info("job started", {{"job", name}, {"run_id", *run_id}, {"node", settings.node}});
     const auto started = std::chrono::steady_clock::now();
+    // The job runs as its own coroutine on this strand while this one renews the lease every
+    // third of its time to live, until the job's completion wakes it.
+    auto run = std::make_shared<JobRun>(e.strand);
+    auto on_done = [run](std::exception_ptr thrown, Result<void> result) {
+      if (thrown) {
+        try {
+          std::rethrow_exception(thrown);
+        } catch (const std::exception& ex) {
+          run->thrown = ex.what();
+        } catch (...) {
+          run->thrown = "unknown exception";
+        }
+      } else if (!result) {
+        run->refused = result.error();
+      }
+      run->finished = true;
+      run->timer.cancel();
+    };
+    asio::co_spawn(e.strand, e.job.run(), asio::bind_executor(e.strand, std::move(on_done)));
+    const auto every = std::max(settings.lease_ttl / 3, milliseconds(1));
+    bool lease_lost = false;
+    while (!run->finished) {
+      run->timer.expires_after(every);
+      co_await run->timer.async_wait(asio::as_tuple(asio::use_awaitable));
+      if (run->finished || lease_lost) continue;
+      if (!co_await renew(name, holder)) {
+        lease_lost = true;
+        log::warn("job lease lost: another node may run this job concurrently", {{"job", name}});
+      }
+    }
     bool succeeded = false;
     std::string error;
-    try {
-      auto result = co_await e.job.run();
-      if (result) {
-        succeeded = true;
-      } else {
-        error = result.error().code + ": " + result.error().message;
-      }
-    } catch (const std::exception& ex) {
-      error = ex.what();
+    if (!run->thrown.empty()) {
+      error = run->thrown;
+    } else if (run->refused) {
+      error = run->refused->code + ": " + run->refused->message;
+    } else {
+      succeeded = true;
     }
-    beat->done = true;
-    asio::post(beat->strand, [beat] { beat->timer.cancel(); });
     const auto took = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     e.running->set(0);
     e.runs->inc();
@@ -307,13 +324,16 @@ void Scheduler::stop(milliseconds timeout) {
 Task<RunResult> Scheduler::run_now(std::string name) {
   auto* entry = m_impl->find(name);
   if (entry == nullptr) co_return RunResult{RunOutcome::unknown, "no job is named " + name};
-  co_return co_await m_impl->execute(*entry, std::nullopt);
+  // execute() runs on the job's strand, like the loop's runs.
+  auto run = m_impl->execute(*entry, std::nullopt);
+  co_return co_await asio::co_spawn(entry->strand, std::move(run), asio::use_awaitable);
 }
 
 Task<RunResult> Scheduler::run_at(std::string name, SystemTime fire_time) {
   auto* entry = m_impl->find(name);
   if (entry == nullptr) co_return RunResult{RunOutcome::unknown, "no job is named " + name};
-  co_return co_await m_impl->execute(*entry, fire_time);
+  auto run = m_impl->execute(*entry, fire_time);
+  co_return co_await asio::co_spawn(entry->strand, std::move(run), asio::use_awaitable);
 }
 
 std::vector<JobStatus> Scheduler::status() {

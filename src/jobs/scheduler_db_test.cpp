@@ -159,6 +159,41 @@ TEST_P(SchedulerTest, OneRunAtATimeEvenForOtherFireTimesAndManualRuns) {
   EXPECT_NE(m_registry_b.render().find("gatehouse_job_skipped_total{job=\"t.slow\"} 2"), std::string::npos);
 }
 
+TEST_P(SchedulerTest, ARunningJobRenewsItsLease) {
+  std::atomic<int> started{0};
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  context::Job slow{"t.slow", "* * * * *", "", [&]() -> Task<Result<void>> {
+                      ++started;
+                      co_await m_pool.run([&released] { released.wait(); });
+                      co_return ok();
+                    }};
+  SchedulerSettings settings;
+  settings.lease_ttl = chr::milliseconds(300);
+  auto a = make(*m_db_a, "a", m_registry_a, settings);
+  auto b = make(*m_db_b, "b", m_registry_b, settings);
+  ASSERT_TRUE(a->add(slow));
+  ASSERT_TRUE(b->add(slow));
+  const auto lease_expiry = [&] {
+    return m_db_a->read([](store::Tx& tx) {
+      return tx.query_one("SELECT expires_ms FROM jobs_leases WHERE job = 't.slow'")->get_int(0);
+    });
+  };
+  auto first = spawn(m_io.executor(), a->run_now("t.slow"));
+  ASSERT_TRUE(eventually([&] { return started.load() == 1; }));
+  const auto taken_until = lease_expiry();
+  EXPECT_EQ(taken_until, unix_millis(m_clock.now()) + 300);
+  m_clock.advance(chr::milliseconds(250));
+  // Renewed (every 100 ms of real time) from the clock's new reading.
+  ASSERT_TRUE(eventually([&] { return lease_expiry() == taken_until + 250; }));
+  m_clock.advance(chr::milliseconds(100));  // past the first expiry, within the renewed one
+  EXPECT_EQ(spawn(m_io.executor(), b->run_now("t.slow")).get().outcome, RunOutcome::busy);
+  release.set_value();
+  EXPECT_EQ(first.get().outcome, RunOutcome::success);
+  EXPECT_EQ(lease_expiry(), 0);  // released
+  EXPECT_EQ(started.load(), 1);
+}
+
 TEST_P(SchedulerTest, ACrashedNodesLeaseExpiresAndItsRunIsAbandoned) {
   std::atomic<int> count{0};
   SchedulerSettings settings;

@@ -3,9 +3,9 @@
 #include <malloc.h>
 
 #include <algorithm>
+#include <condition_variable>
 #include <map>
 #include <mutex>
-#include <thread>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -84,6 +84,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   std::atomic<std::int64_t> last_trim_ms{0};
 
   mutable std::mutex mutex;
+  std::condition_variable all_closed;                          // notified when `sessions` empties
   std::map<std::uint64_t, std::shared_ptr<Session>> sessions;  // by id: oldest first
   std::map<std::string, std::size_t, std::less<>> per_ip;
   std::size_t evicting = 0;  // evicted sessions not yet gone
@@ -173,6 +174,13 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     if (session->evicted) --evicting;
     sessions.erase(id);
     if (auto it = per_ip.find(session->cap_key); it != per_ip.end() && --it->second == 0) per_ip.erase(it);
+    if (sessions.empty()) all_closed.notify_all();
+  }
+
+  // Waits until every session is gone or `deadline` passes; true when they are all gone.
+  bool wait_all_closed(std::chrono::steady_clock::time_point deadline) {
+    std::unique_lock lock(mutex);
+    return all_closed.wait_until(lock, deadline, [this] { return sessions.empty(); });
   }
 
   Task<void> accept_loop() {
@@ -313,20 +321,14 @@ void HttpServer::drain(std::chrono::milliseconds timeout) {
     boost::system::error_code ignored;
     impl->acceptor.close(ignored);
   });
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  // Idle connections go at once; busy ones close after their response (keep-alive is off now).
-  while (impl->connections() > 0 && std::chrono::steady_clock::now() < deadline) {
-    impl->close_sessions(true);
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  if (impl->connections() > 0) {
-    log::warn("drain timed out; closing connections", {{"open", impl->connections()}});
-    impl->close_sessions(false);
-    const auto hard = std::chrono::steady_clock::now() + std::chrono::seconds(1);
-    while (impl->connections() > 0 && std::chrono::steady_clock::now() < hard) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-  }
+  // Idle connections go at once. A busy one closes after its response: a draining session keeps
+  // no connection alive and takes no new request, so this one pass reaches every session (one
+  // that was busy here sees the draining flag itself). The last session to go wakes the wait.
+  impl->close_sessions(true);
+  if (impl->wait_all_closed(std::chrono::steady_clock::now() + timeout)) return;
+  log::warn("drain timed out; closing connections", {{"open", impl->connections()}});
+  impl->close_sessions(false);
+  impl->wait_all_closed(std::chrono::steady_clock::now() + std::chrono::seconds(1));
 }
 
 std::size_t HttpServer::connections() const noexcept {
