@@ -900,6 +900,16 @@ Task<Result<std::vector<std::string>>> CommunityService::readable_channels(const
   });
 }
 
+Task<Result<std::string>> CommunityService::community_of_channel(std::string channel_id) {
+  co_return co_await m_pool.run([&]() -> Result<std::string> {
+    return m_db.read([&](Tx& tx) -> Result<std::string> {
+      auto ch = sql::find_channel(tx, channel_id);
+      if (!ch) return no_channel();
+      return ch->community_id;
+    });
+  });
+}
+
 // --- re-evaluation ---
 
 void CommunityService::queue_for_chain_event(store::Tx& tx, const bus::Event& event, std::int64_t now_ms) {

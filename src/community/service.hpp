@@ -202,6 +202,9 @@ class CommunityService {
   Task<Result<bool>> can_post_channel(const eth::Address& who, std::string channel_id);
   /// Every channel, in every community, that `who` may read.
   Task<Result<std::vector<std::string>>> readable_channels(const eth::Address& who);
+  /// The community a channel belongs to (404 when there is no such channel). No caller check: for
+  /// contexts (e.g. resolving `@&role` mentions with members_with_role).
+  Task<Result<std::string>> community_of_channel(std::string channel_id);
 
   // --- re-evaluation ---
   /// Queues the accounts a chain event affects (the consumer of chain.transfer, chain.stake,

@@ -352,6 +352,8 @@ TEST_P(CommunityServiceTest, ChannelsByRoleGateAndArchive) {
   ASSERT_TRUE(readable);
   EXPECT_EQ(readable->size(), 2U);
   EXPECT_EQ(run(m_service->channel(carol, vip)).error().kind, ErrorKind::not_found);
+  EXPECT_EQ(*run(m_service->community_of_channel(vip)), id);
+  EXPECT_EQ(run(m_service->community_of_channel("ch_nope")).error().kind, ErrorKind::not_found);
 
   // Rename and archive: still readable, no longer open for posts.
   ChannelUpdate rename;
