@@ -29,6 +29,7 @@ class ChainHoldings final : public HoldingsSource {
   /// 503 chain_unavailable when a chain is not configured or does not answer. A call the node
   /// refuses (a revert: ownerOf of a burnt token, a contract without the function) reads zero.
   Task<Result<Holdings>> read(const eth::Address& account, std::vector<HoldingKey> keys) override;
+  bool serves_chain(std::uint64_t chain_id) const override { return m_rpc && m_rpc(chain_id) != nullptr; }
 
  private:
   RpcLookup m_rpc;
@@ -44,6 +45,7 @@ class IndexedHoldings final : public HoldingsSource {
 
   Task<Result<Holdings>> read(const eth::Address& account, std::vector<HoldingKey> keys) override;
   Task<void> watch(std::vector<HoldingKey> keys) override;
+  bool serves_chain(std::uint64_t chain_id) const override { return m_fallback.serves_chain(chain_id); }
 
  private:
   chain::ChainService& m_chain;

@@ -116,7 +116,10 @@ Response no_content() {
 
 }  // namespace
 
-void add_community_routes(net::Router& router, CommunityService& service, auth::RequestAuth& auth) {
+void add_community_routes(net::Router& router, CommunityService& service, auth::RequestAuth& auth,
+                          const CommunityLimits& limits) {
+  auto join_limiter = std::make_shared<net::RateLimiter>(limits.join_per_account);
+
   router.add("POST", "/v1/communities", [&service, &auth](Request& req) -> Task<Result<Response>> {
     auto who = co_await auth.session(req);
     if (!who) co_return who.error();
@@ -174,13 +177,17 @@ void add_community_routes(net::Router& router, CommunityService& service, auth::
     co_return net::json_response(200, render_community(*c));
   });
 
-  router.add("POST", "/v1/communities/{id}/join", [&service, &auth](Request& req) -> Task<Result<Response>> {
-    auto who = co_await auth.session(req);
-    if (!who) co_return who.error();
-    auto c = co_await service.join(who->address, std::string(req.param("id")));
-    if (!c) co_return c.error();
-    co_return net::json_response(200, render_community(*c));
-  });
+  router.add("POST", "/v1/communities/{id}/join",
+             [&service, &auth, join_limiter](Request& req) -> Task<Result<Response>> {
+               auto who = co_await auth.session(req);
+               if (!who) co_return who.error();
+               if (auto d = join_limiter->take(eth::to_lower_hex(who->address)); !d.allowed) {
+                 co_return rate_limited("too many joins; slow down", d.retry_after);
+               }
+               auto c = co_await service.join(who->address, std::string(req.param("id")));
+               if (!c) co_return c.error();
+               co_return net::json_response(200, render_community(*c));
+             });
 
   router.add("POST", "/v1/communities/{id}/leave", [&service, &auth](Request& req) -> Task<Result<Response>> {
     auto who = co_await auth.session(req);

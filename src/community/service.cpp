@@ -142,15 +142,18 @@ bool readable(const Standing& s, const sql::ChannelRow& ch, const std::set<std::
   return true;
 }
 
-std::set<std::string> readable_ids(Tx& tx, const Loaded& c, const std::string& account) {
+std::set<std::string> readable_ids(Tx& tx, const Loaded& c, const std::string& account, const Standing& s) {
   std::set<std::string> out;
-  const auto s = standing_of(tx, c, account);
-  if (!s.member) return out;
+  if (!s.member || c.channels.empty()) return out;
   const auto access = sql::channel_access(tx, c.row.id, account);
   for (const auto& ch : c.channels) {
     if (readable(s, ch, access)) out.insert(ch.id);
   }
   return out;
+}
+
+std::set<std::string> readable_ids(Tx& tx, const Loaded& c, const std::string& account) {
+  return readable_ids(tx, c, account, standing_of(tx, c, account));
 }
 
 void refresh_gate_contracts(Tx& tx, const std::string& community_id) {
@@ -335,6 +338,16 @@ Task<void> CommunityService::watch_gate(const std::optional<GateNode>& gate) {
   co_await m_reevaluation_holdings.watch(std::move(list));
 }
 
+Result<void> CommunityService::check_chains(const std::optional<GateNode>& gate) const {
+  if (!gate) return ok();
+  for (const auto& k : holding_keys(*gate)) {
+    if (!m_holdings.serves_chain(k.chain_id)) {
+      return bad_input("invalid_gate", fmt::format("gate: chain {} is not configured on this server", k.chain_id));
+    }
+  }
+  return ok();
+}
+
 // --- communities ---
 
 Task<Result<CommunityInfo>> CommunityService::create_community(const eth::Address& who, NewCommunity spec) {
@@ -342,6 +355,7 @@ Task<Result<CommunityInfo>> CommunityService::create_community(const eth::Addres
   if (!name) co_return std::move(name).error();
   auto slug = check_slug(spec.slug);
   if (!slug) co_return std::move(slug).error();
+  if (auto chains = check_chains(spec.gate); !chains) co_return std::move(chains).error();
   const auto now = unix_millis(m_clock.now());
   const auto owner = lower(who);
   sql::CommunityRow row{new_id("c_"), *slug, *name, owner, gate_text(spec.gate), now, now};
@@ -389,6 +403,9 @@ Task<Result<std::vector<CommunityInfo>>> CommunityService::my_communities(const 
 Task<Result<CommunityInfo>> CommunityService::update_community(const eth::Address& who, std::string community_id,
                                                                std::optional<std::string> name,
                                                                std::optional<std::optional<GateNode>> gate) {
+  if (gate) {
+    if (auto chains = check_chains(*gate); !chains) co_return std::move(chains).error();
+  }
   if (name) {
     auto checked = check_name("name", *name);
     if (!checked) co_return std::move(checked).error();
@@ -592,6 +609,7 @@ Task<Result<RoleInfo>> CommunityService::create_role(const eth::Address& who, st
                                                      std::optional<GateNode> gate) {
   auto checked = check_custom_role_name(name);
   if (!checked) co_return std::move(checked).error();
+  if (auto chains = check_chains(gate); !chains) co_return std::move(chains).error();
   const auto now = unix_millis(m_clock.now());
   auto created = co_await m_pool.run([&]() -> Result<RoleInfo> {
     return m_db.transact([&](Tx& tx) -> Result<RoleInfo> {
@@ -737,6 +755,7 @@ Task<Result<ChannelInfo>> CommunityService::create_channel(const eth::Address& w
                                                            NewChannel spec) {
   auto name = check_name("name", spec.name);
   if (!name) co_return std::move(name).error();
+  if (auto chains = check_chains(spec.gate); !chains) co_return std::move(chains).error();
   const auto now = unix_millis(m_clock.now());
   auto created = co_await m_pool.run([&]() -> Result<ChannelInfo> {
     return m_db.transact([&](Tx& tx) -> Result<ChannelInfo> {
@@ -799,6 +818,9 @@ Task<Result<ChannelInfo>> CommunityService::channel(const eth::Address& who, std
 
 Task<Result<ChannelInfo>> CommunityService::update_channel(const eth::Address& who, std::string channel_id,
                                                            ChannelUpdate update) {
+  if (update.gate) {
+    if (auto chains = check_chains(*update.gate); !chains) co_return std::move(chains).error();
+  }
   if (update.name) {
     auto checked = check_name("name", *update.name);
     if (!checked) co_return std::move(checked).error();
@@ -878,6 +900,16 @@ Task<Result<std::vector<std::string>>> CommunityService::readable_channels(const
   });
 }
 
+Task<Result<std::string>> CommunityService::community_of_channel(std::string channel_id) {
+  co_return co_await m_pool.run([&]() -> Result<std::string> {
+    return m_db.read([&](Tx& tx) -> Result<std::string> {
+      auto ch = sql::find_channel(tx, channel_id);
+      if (!ch) return no_channel();
+      return ch->community_id;
+    });
+  });
+}
+
 // --- re-evaluation ---
 
 void CommunityService::queue_for_chain_event(store::Tx& tx, const bus::Event& event, std::int64_t now_ms) {
@@ -924,13 +956,17 @@ void CommunityService::queue_for_chain_event(store::Tx& tx, const bus::Event& ev
 
 Task<Result<std::size_t>> CommunityService::reevaluate_batch() {
   auto batch = co_await m_pool.run([&]() -> std::vector<sql::Reevaluation> {
-    return m_db.read([&](Tx& tx) { return sql::next_reevaluations(tx, m_settings.reevaluation_batch); });
+    const auto due = unix_millis(m_clock.now());
+    return m_db.read([&](Tx& tx) { return sql::next_reevaluations(tx, m_settings.reevaluation_batch, due); });
   });
   if (batch.empty()) co_return std::size_t{0};
 
   // Holdings are read outside any transaction, one account at a time, per community snapshot.
   std::map<std::string, Snapshot> snapshots;
   std::vector<std::optional<Holdings>> holdings(batch.size());
+  std::vector<bool> deferred(batch.size(), false);
+  std::size_t unavailable = 0;
+  std::optional<Error> last_failure;
   for (std::size_t i = 0; i < batch.size(); ++i) {
     const auto& r = batch[i];
     if (snapshots.count(r.community_id) == 0) {
@@ -942,8 +978,14 @@ Task<Result<std::size_t>> CommunityService::reevaluate_batch() {
       snapshots.emplace(r.community_id, std::move(*s));
     }
     auto read = co_await read_holdings(m_reevaluation_holdings, address_of(r.account), snapshots.at(r.community_id));
-    // A chain that cannot be asked leaves the account as it is, queued for the next round.
-    if (!read) co_return std::move(read).error();
+    // A chain that cannot be asked leaves the account as it is, queued again for later, so one
+    // unreachable chain never holds up the rest of the queue.
+    if (!read) {
+      deferred[i] = true;
+      ++unavailable;
+      last_failure = std::move(read).error();
+      continue;
+    }
     holdings[i] = std::move(*read);
   }
 
@@ -953,6 +995,10 @@ Task<Result<std::size_t>> CommunityService::reevaluate_batch() {
       std::map<std::string, std::optional<Loaded>> loaded;
       for (std::size_t i = 0; i < batch.size(); ++i) {
         const auto& r = batch[i];
+        if (deferred[i]) {
+          sql::defer_reevaluation(tx, r, now + static_cast<std::int64_t>(m_settings.reevaluation_retry.count()));
+          continue;
+        }
         sql::finish_reevaluation(tx, r);
         if (!holdings[i]) continue;
         auto it = loaded.find(r.community_id);
@@ -963,14 +1009,16 @@ Task<Result<std::size_t>> CommunityService::reevaluate_batch() {
         const bool passes = !c.gate || evaluate(*c.gate, h).passed;
         if (sql::is_member(tx, c.row.id, r.account)) {
           const auto s = standing_of(tx, c, r.account);
-          const auto before = readable_ids(tx, c, r.account);
           if (!passes && s.rank < staff_rank) {
+            const auto before = readable_ids(tx, c, r.account, s);
             sql::delete_member(tx, c.row.id, r.account);
             sql::insert_lapsed(tx, c.row.id, r.account, now);
             publish_membership(tx, "community.member_removed", c.row.id, r.account, before, "gate");
             continue;
           }
-          sync_member(tx, c, r.account, h, before, now, true);
+          // Without gated roles or channels, nothing else depends on holdings.
+          if (c.role_gates.empty() && c.channel_gates.empty()) continue;
+          sync_member(tx, c, r.account, h, readable_ids(tx, c, r.account, s), now, true);
         } else if (sql::is_lapsed(tx, c.row.id, r.account) && passes) {
           sql::delete_lapsed(tx, c.row.id, r.account);
           if (sql::is_banned(tx, c.row.id, r.account)) continue;
@@ -984,6 +1032,7 @@ Task<Result<std::size_t>> CommunityService::reevaluate_batch() {
     });
   });
   if (applied && m_events_published) m_events_published();
+  if (applied && unavailable == batch.size() && last_failure) co_return std::move(*last_failure);
   co_return applied;
 }
 

@@ -5,6 +5,7 @@
 // when holdings change. Every read and write is authorized here. Other contexts use this header
 // (can_read_channel, can_post_channel, readable_channels, members_with_role) and the
 // community.* events, never the tables.
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -35,6 +36,11 @@ class HoldingsSource {
   virtual Task<Result<Holdings>> read(const eth::Address& account, std::vector<HoldingKey> keys) = 0;
   /// Called after a gate that reads `keys` is stored, so the source can start following their
   /// contracts (the indexer then publishes their events). Best effort: never fails the write.
+  /// False when gates on `chain_id` could never be evaluated here (the chain is not configured).
+  virtual bool serves_chain(std::uint64_t chain_id) const {
+    (void)chain_id;
+    return true;
+  }
   virtual Task<void> watch(std::vector<HoldingKey> keys) {
     (void)keys;
     co_return;
@@ -118,6 +124,8 @@ struct CommunitySettings {
   std::size_t max_communities_created_per_account = 50;
   /// Accounts re-evaluated per transaction by the re-evaluator.
   std::size_t reevaluation_batch = 200;
+  /// When the holdings of a queued account cannot be read, it is tried again this much later.
+  std::chrono::milliseconds reevaluation_retry{30'000};
 };
 
 /// Community's use cases. Thread-safe; database work runs on the blocking pool.
@@ -194,6 +202,9 @@ class CommunityService {
   Task<Result<bool>> can_post_channel(const eth::Address& who, std::string channel_id);
   /// Every channel, in every community, that `who` may read.
   Task<Result<std::vector<std::string>>> readable_channels(const eth::Address& who);
+  /// The community a channel belongs to (404 when there is no such channel). No caller check: for
+  /// contexts (e.g. resolving `@&role` mentions with members_with_role).
+  Task<Result<std::string>> community_of_channel(std::string channel_id);
 
   // --- re-evaluation ---
   /// Queues the accounts a chain event affects (the consumer of chain.transfer, chain.stake,
@@ -214,6 +225,7 @@ class CommunityService {
   Task<Result<Snapshot>> snapshot(const std::string& community_id);
   Task<Result<Holdings>> read_holdings(HoldingsSource& source, const eth::Address& who, const Snapshot& s);
   Task<void> watch_gate(const std::optional<GateNode>& gate);
+  Result<void> check_chains(const std::optional<GateNode>& gate) const;
 
   store::Database& m_db;
   BlockingPool& m_pool;

@@ -10,6 +10,8 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <set>
+
 #include "bus/bus.hpp"
 #include "bus/migrations.hpp"
 #include "community/migrations.hpp"
@@ -57,10 +59,13 @@ class FakeHoldings final : public HoldingsSource {
  public:
   std::map<eth::Address, Holdings> held;
   std::optional<Error> failure;
+  std::set<eth::Address> unreachable;  ///< reads for these fail
   int reads = 0;
+  bool serves_chain(std::uint64_t chain_id) const override { return chain_id == 31337; }
   Task<Result<Holdings>> read(const eth::Address& who, std::vector<HoldingKey> keys) override {
     ++reads;
     if (failure) co_return *failure;
+    if (unreachable.count(who) != 0) co_return make_error(ErrorKind::unavailable, "chain_unavailable", "down");
     Holdings out;
     auto it = held.find(who);
     for (const auto& k : keys) {
@@ -347,6 +352,8 @@ TEST_P(CommunityServiceTest, ChannelsByRoleGateAndArchive) {
   ASSERT_TRUE(readable);
   EXPECT_EQ(readable->size(), 2U);
   EXPECT_EQ(run(m_service->channel(carol, vip)).error().kind, ErrorKind::not_found);
+  EXPECT_EQ(*run(m_service->community_of_channel(vip)), id);
+  EXPECT_EQ(run(m_service->community_of_channel("ch_nope")).error().kind, ErrorKind::not_found);
 
   // Rename and archive: still readable, no longer open for posts.
   ChannelUpdate rename;
@@ -481,6 +488,55 @@ TEST_P(CommunityServiceTest, GateEditReevaluatesFiveThousandMembersInBatches) {
   EXPECT_TRUE(member(id, account(1000)));
   EXPECT_FALSE(member(id, account(1001)));
   EXPECT_EQ(events("community.member_removed").size(), n / 2);
+}
+
+TEST_P(CommunityServiceTest, StakesCountAndAnUnreachableChainHoldsUpNobody) {
+  const auto staking = *eth::parse_address("0xCf7Ed3AccA5a467e9e704C703E8D87F634fB0Fc9");
+  const HoldingKey stake_key{LeafKind::staked, 31337, staking, std::nullopt};
+  const auto id =
+      create(gate(fmt::format(R"({{"any":[{},{{"staked":{{"chain_id":31337,"contract":"{}","min":"10"}}}}]}})",
+                              json::serialize(render_gate(erc20_gate(10))), eth::to_checksum(staking))));
+  m_holdings.set(bob, stake_key, 10);
+  m_holdings.set(carol, stake_key, 10);
+  ASSERT_TRUE(run(m_service->join(bob, id)));
+  ASSERT_TRUE(run(m_service->join(carol, id)));
+
+  // A gate on a chain this server does not know is refused when written.
+  auto elsewhere = run(m_service->create_channel(
+      owner, id,
+      NewChannel{
+          "mainnet",
+          gate(fmt::format(R"({{"erc20":{{"chain_id":1,"contract":"{}","min":"1"}}}})", eth::to_checksum(token))),
+          {}}));
+  ASSERT_FALSE(elsewhere);
+  EXPECT_EQ(elsewhere.error().code, "invalid_gate");
+
+  // Both unstake; carol's holdings cannot be read right now.
+  m_holdings.set(bob, stake_key, 0);
+  m_holdings.set(carol, stake_key, 0);
+  m_holdings.unreachable.insert(carol);
+  for (const auto& who : {bob, carol}) {
+    bus::Event e;
+    e.topic = "chain.stake";
+    e.payload = json::serialize(json::object{{"chain_id", 31337},
+                                             {"contract", eth::to_checksum(staking)},
+                                             {"kind", "unstaked"},
+                                             {"account", eth::to_checksum(who)},
+                                             {"amount", "10"},
+                                             {"total", "0"}});
+    m_db->transact([&](Tx& tx) { CommunityService::queue_for_chain_event(tx, e, unix_millis(m_clock.now())); });
+  }
+  EXPECT_EQ(*run(m_service->pending_reevaluations()), 2);
+  reevaluate_all();
+  EXPECT_FALSE(member(id, bob));   // done
+  EXPECT_TRUE(member(id, carol));  // left as she was, for later
+  EXPECT_EQ(*run(m_service->pending_reevaluations()), 1);
+  EXPECT_EQ(*run(m_service->reevaluate_batch()), 0U);  // not due yet
+  m_holdings.unreachable.clear();
+  m_clock.advance(std::chrono::seconds(31));
+  reevaluate_all();
+  EXPECT_FALSE(member(id, carol));
+  EXPECT_EQ(*run(m_service->pending_reevaluations()), 0);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, CommunityServiceTest, ::testing::Values(Dialect::sqlite, Dialect::postgres),

@@ -310,48 +310,53 @@ std::vector<std::string> communities_gated_on(Tx& tx, std::uint64_t chain_id, co
   return out;
 }
 
+namespace {
+constexpr const char* requeue =
+    " ON CONFLICT (community_id, account) DO UPDATE SET due_ms = CASE WHEN excluded.due_ms < "
+    "community_reevaluations.due_ms THEN excluded.due_ms ELSE community_reevaluations.due_ms END, version = "
+    "community_reevaluations.version + 1";
+}
+
 void queue_account(Tx& tx, const std::string& community_id, const std::string& account, std::int64_t now_ms) {
-  tx.exec(
-      "INSERT INTO community_reevaluations (community_id, account, queued_ms) "
-      "SELECT $1, $2, $3 WHERE EXISTS (SELECT 1 FROM community_members WHERE community_id = $1 AND account = $2) "
-      "OR EXISTS (SELECT 1 FROM community_lapsed WHERE community_id = $1 AND account = $2) "
-      "ON CONFLICT (community_id, account) DO UPDATE SET queued_ms = CASE WHEN excluded.queued_ms > "
-      "community_reevaluations.queued_ms THEN "
-      "excluded.queued_ms ELSE community_reevaluations.queued_ms + 1 END",
-      {community_id, account, now_ms});
+  tx.exec(std::string("INSERT INTO community_reevaluations (community_id, account, due_ms, version) "
+                      "SELECT $1, $2, $3, 1 WHERE EXISTS (SELECT 1 FROM community_members WHERE community_id = $1 "
+                      "AND account = $2) OR EXISTS (SELECT 1 FROM community_lapsed WHERE community_id = $1 AND "
+                      "account = $2)") +
+              requeue,
+          {community_id, account, now_ms});
 }
 
 std::int64_t queue_all(Tx& tx, const std::string& community_id, std::int64_t now_ms) {
-  std::int64_t n = tx.exec(
-      "INSERT INTO community_reevaluations (community_id, account, queued_ms) "
-      "SELECT community_id, account, $2 FROM community_members WHERE community_id = $1 "
-      "ON CONFLICT (community_id, account) DO UPDATE SET queued_ms = CASE WHEN excluded.queued_ms > "
-      "community_reevaluations.queued_ms THEN "
-      "excluded.queued_ms ELSE community_reevaluations.queued_ms + 1 END",
-      {community_id, now_ms});
-  n += tx.exec(
-      "INSERT INTO community_reevaluations (community_id, account, queued_ms) "
-      "SELECT community_id, account, $2 FROM community_lapsed WHERE community_id = $1 "
-      "ON CONFLICT (community_id, account) DO UPDATE SET queued_ms = CASE WHEN excluded.queued_ms > "
-      "community_reevaluations.queued_ms THEN "
-      "excluded.queued_ms ELSE community_reevaluations.queued_ms + 1 END",
-      {community_id, now_ms});
+  std::int64_t n = tx.exec(std::string("INSERT INTO community_reevaluations (community_id, account, due_ms, version) "
+                                       "SELECT community_id, account, $2, 1 FROM community_members WHERE "
+                                       "community_id = $1") +
+                               requeue,
+                           {community_id, now_ms});
+  n += tx.exec(std::string("INSERT INTO community_reevaluations (community_id, account, due_ms, version) "
+                           "SELECT community_id, account, $2, 1 FROM community_lapsed WHERE community_id = $1") +
+                   requeue,
+               {community_id, now_ms});
   return n;
 }
 
-std::vector<Reevaluation> next_reevaluations(Tx& tx, std::size_t limit) {
+std::vector<Reevaluation> next_reevaluations(Tx& tx, std::size_t limit, std::int64_t now_ms) {
   std::vector<Reevaluation> out;
-  for (const auto& r : tx.query("SELECT community_id, account, queued_ms FROM community_reevaluations ORDER BY "
-                                "queued_ms, community_id, account LIMIT $1",
-                                {as_limit(limit)})) {
-    out.push_back(Reevaluation{r.get_text(0), r.get_text(1), r.get_int(2)});
+  for (const auto& r : tx.query("SELECT community_id, account, due_ms, version FROM community_reevaluations WHERE "
+                                "due_ms <= $2 ORDER BY due_ms, community_id, account LIMIT $1",
+                                {as_limit(limit), now_ms})) {
+    out.push_back(Reevaluation{r.get_text(0), r.get_text(1), r.get_int(2), r.get_int(3)});
   }
   return out;
 }
 
+void defer_reevaluation(Tx& tx, const Reevaluation& r, std::int64_t retry_ms) {
+  tx.exec("UPDATE community_reevaluations SET due_ms = $4 WHERE community_id = $1 AND account = $2 AND version = $3",
+          {r.community_id, r.account, r.version, retry_ms});
+}
+
 void finish_reevaluation(Tx& tx, const Reevaluation& r) {
-  tx.exec("DELETE FROM community_reevaluations WHERE community_id = $1 AND account = $2 AND queued_ms <= $3",
-          {r.community_id, r.account, r.queued_ms});
+  tx.exec("DELETE FROM community_reevaluations WHERE community_id = $1 AND account = $2 AND version = $3",
+          {r.community_id, r.account, r.version});
 }
 
 std::int64_t queued_reevaluations(Tx& tx) {

@@ -55,7 +55,8 @@ struct MemberRow {
 struct Reevaluation {
   std::string community_id;
   std::string account;
-  std::int64_t queued_ms = 0;
+  std::int64_t due_ms = 0;
+  std::int64_t version = 0;
 };
 
 // communities
@@ -123,9 +124,11 @@ std::vector<std::string> communities_gated_on(Tx& tx, std::uint64_t chain_id, co
 void queue_account(Tx& tx, const std::string& community_id, const std::string& account, std::int64_t now_ms);
 /// Queues every member and lapsed member; returns how many were queued.
 std::int64_t queue_all(Tx& tx, const std::string& community_id, std::int64_t now_ms);
-/// Up to `limit` queued re-evaluations, oldest first.
-std::vector<Reevaluation> next_reevaluations(Tx& tx, std::size_t limit);
-/// Removes a queued re-evaluation unless it was queued again after `queued_ms`.
+/// Up to `limit` queued re-evaluations due at `now_ms`, oldest first.
+std::vector<Reevaluation> next_reevaluations(Tx& tx, std::size_t limit, std::int64_t now_ms);
+/// Moves a queued re-evaluation to `retry_ms` (unless it was queued again meanwhile).
+void defer_reevaluation(Tx& tx, const Reevaluation& r, std::int64_t retry_ms);
+/// Removes a queued re-evaluation unless it was queued again since it was read.
 void finish_reevaluation(Tx& tx, const Reevaluation& r);
 std::int64_t queued_reevaluations(Tx& tx);
 

@@ -88,11 +88,13 @@ CREATE TABLE community_gate_contracts (
 );
 CREATE INDEX community_gate_contracts_contract ON community_gate_contracts (chain_id, contract);
 
--- Accounts waiting for re-evaluation, worked through in batches by the re-evaluator.
+-- Accounts waiting for re-evaluation, worked through in batches by the re-evaluator from due_ms
+-- on; version grows with every new reason, so work on an older version never drops a newer one.
 CREATE TABLE community_reevaluations (
   community_id TEXT NOT NULL,
   account TEXT NOT NULL,
-  queued_ms BIGINT NOT NULL,
+  due_ms BIGINT NOT NULL,
+  version BIGINT NOT NULL,
   PRIMARY KEY (community_id, account)
 );
-CREATE INDEX community_reevaluations_queued ON community_reevaluations (queued_ms);
+CREATE INDEX community_reevaluations_due ON community_reevaluations (due_ms);
