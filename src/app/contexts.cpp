@@ -6,6 +6,7 @@
 #include "chain/module.hpp"
 #include "eth/address.hpp"
 #include "net/ip_address.hpp"
+#include "realtime/module.hpp"
 
 namespace gh::app {
 namespace {
@@ -62,6 +63,7 @@ std::vector<context::ContextModule> context_modules(const Settings& settings) {
   std::vector<context::ContextModule> modules;
   modules.push_back(auth::make_module(auth_settings(settings)));
   modules.push_back(chain::make_module(chain_settings(settings)));
+  modules.push_back(realtime::make_module(realtime::GatewaySettings{}));
   if (settings.test_hooks) modules.push_back(test_hooks_module());
   return modules;
 }
