@@ -5,6 +5,7 @@
 #include "bus/migrations.hpp"
 #include "chain/module.hpp"
 #include "eth/address.hpp"
+#include "messaging/module.hpp"
 #include "net/ip_address.hpp"
 #include "realtime/module.hpp"
 
@@ -57,6 +58,13 @@ chain::ChainModuleSettings chain_settings(const Settings& s) {
   return m;
 }
 
+messaging::MessagingModuleSettings messaging_settings(const Settings& s) {
+  messaging::MessagingModuleSettings m;
+  m.send_per_account = rate(s.message_rate_per_account, s.message_burst_per_account);
+  m.test_hooks = s.test_hooks;
+  return m;
+}
+
 }  // namespace
 
 std::vector<context::ContextModule> context_modules(const Settings& settings) {
@@ -64,6 +72,7 @@ std::vector<context::ContextModule> context_modules(const Settings& settings) {
   modules.push_back(auth::make_module(auth_settings(settings)));
   modules.push_back(chain::make_module(chain_settings(settings)));
   modules.push_back(realtime::make_module(realtime::GatewaySettings{}));
+  modules.push_back(messaging::make_module(messaging_settings(settings)));
   if (settings.test_hooks) modules.push_back(test_hooks_module());
   return modules;
 }

@@ -122,11 +122,12 @@ bool is_websocket_upgrade(const Request& request) {
 
 void Router::add_websocket(std::string_view path_template, WebSocketAccept accept) {
   add("GET", path_template, [accept = std::move(accept)](Request& request) -> Task<Result<Response>> {
+    // Credentials are checked first, so a plain GET without them is a 401 like on any other route.
+    auto session = co_await accept(request);
+    if (!session) co_return session.error();
     if (!is_websocket_upgrade(request)) {
       co_return bad_input("upgrade_required", "this endpoint speaks WebSocket: send an upgrade request");
     }
-    auto session = co_await accept(request);
-    if (!session) co_return session.error();
     Response response;
     response.status = 101;
     response.upgrade = std::move(*session);

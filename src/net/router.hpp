@@ -41,7 +41,7 @@ class Router {
   void add(std::string_view method, std::string_view path_template, Handler handler);
   /// Registers a WebSocket endpoint at GET `path_template`: an upgrade request goes to `accept`,
   /// which authenticates it and returns the session that takes the connection over; a plain GET
-  /// answers 400 `upgrade_required`.
+  /// that `accept` lets through answers 400 `upgrade_required`.
   void add_websocket(std::string_view path_template, WebSocketAccept accept);
   /// Finds the handler for a method and a raw (still percent-encoded) path.
   RouteMatch match(std::string_view method, std::string_view path) const;

@@ -237,6 +237,27 @@ std::size_t Gateway::unsubscribe(const eth::Address& account, std::string_view k
   return n;
 }
 
+std::vector<std::string> Gateway::subscribed_ids(const eth::Address& account, std::string_view kind) const {
+  std::set<std::string> ids;
+  const std::string prefix = std::string(kind) + ":";
+  for (const auto& c : m_state->of_account(eth::to_lower_hex(account))) {
+    for (const auto& key : c->topics()) {
+      if (key.compare(0, prefix.size(), prefix) == 0) ids.insert(key.substr(prefix.size()));
+    }
+  }
+  return {ids.begin(), ids.end()};
+}
+
+std::vector<eth::Address> Gateway::subscribers(std::string_view kind, std::string_view id) const {
+  std::vector<eth::Address> out;
+  if (auto subs = m_state->subscribers(topic_key(kind, id))) {
+    for (const auto& c : *subs) {
+      if (std::find(out.begin(), out.end(), c->identity().account) == out.end()) out.push_back(c->identity().account);
+    }
+  }
+  return out;
+}
+
 std::size_t Gateway::close_session(std::string_view session_id) {
   ConnectionList list;
   {

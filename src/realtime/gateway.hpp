@@ -99,6 +99,10 @@ class Gateway {
   /// sends each of those sockets `frame_json` (a `membership` frame). Returns the sockets told.
   std::size_t unsubscribe(const eth::Address& account, std::string_view kind, const std::vector<std::string>& ids,
                           std::string frame_json);
+  /// The ids of the topics of `kind` that the account's sockets are subscribed to.
+  std::vector<std::string> subscribed_ids(const eth::Address& account, std::string_view kind) const;
+  /// The accounts with a socket subscribed to a topic.
+  std::vector<eth::Address> subscribers(std::string_view kind, std::string_view id) const;
   /// Closes every socket of a session (logout, revocation) with close code 4001.
   std::size_t close_session(std::string_view session_id);
 
