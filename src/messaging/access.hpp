@@ -47,6 +47,9 @@ class GrantedChannelAccess final : public ChannelAccess {
     bool read = false;
     bool post = false;
   };
+  Grant find(const eth::Address& account, const std::string& channel_id);
+  std::vector<std::string> channels_of(const eth::Address& account);
+  std::vector<eth::Address> holders(const std::string& channel_id, const std::string& role);
   std::mutex m_mutex;
   std::map<std::pair<eth::Address, std::string>, Grant> m_grants;
   std::map<std::pair<std::string, std::string>, std::set<eth::Address>> m_roles;  // (channel, role)

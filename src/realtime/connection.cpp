@@ -115,68 +115,116 @@ bool Connection::drop(const std::string& key) {
 }
 
 bool Connection::deliver(const std::string& key, std::int64_t seq, const std::shared_ptr<const std::string>& frame) {
+  if (!begin_delivery(key, seq, frame)) return true;
+  // A gap: an earlier frame is still on its way or was published elsewhere. History has it.
+  // Spawned outside the lock: the catch-up takes it too.
+  asio::co_spawn(m_socket->executor(), shared_from_this()->catch_up(key), asio::detached);
+  return true;
+}
+
+bool Connection::begin_delivery(const std::string& key, std::int64_t seq,
+                                const std::shared_ptr<const std::string>& frame) {
   std::lock_guard lock(m_mutex);
   auto it = m_subs.find(key);
   if (it == m_subs.end()) return false;
   auto& sub = it->second;
   if (sub.catching_up) {
     sub.max_seen = std::max(sub.max_seen, seq);
-    return true;
+    return false;
   }
-  if (seq <= sub.last) return true;  // delivered already (by a catch-up)
+  if (seq <= sub.last) return false;  // delivered already (by a catch-up)
   if (seq == sub.last + 1) {
     sub.last = seq;
     m_socket->send(frame);
-    return true;
+    return false;
   }
-  // A gap: an earlier frame is still on its way or was published elsewhere. History has it.
   sub.catching_up = true;
   sub.max_seen = seq;
-  asio::co_spawn(m_socket->executor(), shared_from_this()->catch_up(key), asio::detached);
+  return true;
+}
+
+// The locked steps of catch_up and subscribe are plain functions: a lock never lives in a
+// coroutine frame (GCC 12 does not always release one at co_return, docs/coroutines.md).
+std::optional<Connection::Cursor> Connection::cursor(const std::string& key) const {
+  std::lock_guard lock(m_mutex);
+  auto it = m_subs.find(key);
+  if (it == m_subs.end()) return std::nullopt;
+  return Cursor{it->second.last, it->second.source, it->second.id};
+}
+
+bool Connection::apply_page(const std::string& key, std::vector<SequencedFrame>& page, std::size_t page_size) {
+  std::lock_guard lock(m_mutex);
+  auto it = m_subs.find(key);
+  if (it == m_subs.end()) return true;
+  auto& sub = it->second;
+  for (auto& f : page) {
+    if (f.seq <= sub.last) continue;
+    sub.last = f.seq;
+    m_socket->send(std::make_shared<const std::string>(std::move(f.frame)));
+  }
+  if (page.empty() || (page.size() < page_size && sub.max_seen <= sub.last)) {
+    sub.catching_up = false;
+    return true;
+  }
+  return false;
+}
+
+bool Connection::room_for(const std::string& key) const {
+  std::lock_guard lock(m_mutex);
+  return m_subs.find(key) != m_subs.end() || m_subs.size() < m_state->settings.max_subscriptions_per_socket;
+}
+
+void Connection::add_subscription(const std::string& key, Subscription sub) {
+  std::lock_guard lock(m_mutex);
+  m_subs.insert_or_assign(key, std::move(sub));
+}
+
+bool Connection::start_at(const std::string& key, std::optional<std::int64_t> resume_from, std::int64_t head) {
+  std::lock_guard lock(m_mutex);
+  auto it = m_subs.find(key);
+  if (it == m_subs.end()) return false;  // dropped meanwhile (membership removed)
+  auto& sub = it->second;
+  // A plain subscribe starts after the head; a resume never goes past it.
+  sub.last = resume_from ? std::min(*resume_from, head) : head;
+  sub.max_seen = std::max(sub.max_seen, head);
+  return true;
+}
+
+bool Connection::subscribed_to(const std::string& key) const {
+  std::lock_guard lock(m_mutex);
+  return m_subs.find(key) != m_subs.end();
+}
+
+bool Connection::typing_allowed(const std::string& key) {
+  std::lock_guard lock(m_mutex);
+  auto it = m_subs.find(key);
+  if (it == m_subs.end()) return false;
+  const auto now = steady_ms();
+  if (now - it->second.last_typing_ms < m_state->settings.typing_interval_ms) return false;
+  it->second.last_typing_ms = now;
   return true;
 }
 
 Task<void> Connection::catch_up(std::string key) {
   auto self = shared_from_this();
   const auto page_size = m_state->settings.history_page;
+  asio::steady_timer pause(m_socket->executor());
   for (;;) {
-    std::int64_t after = 0;
-    const TopicSource* source = nullptr;
-    std::string id;
-    {
-      std::lock_guard lock(m_mutex);
-      auto it = m_subs.find(key);
-      if (it == m_subs.end()) co_return;
-      after = it->second.last;
-      source = it->second.source;
-      id = it->second.id;
-    }
+    auto at = cursor(key);
+    if (!at) break;
     // A long backlog goes out at the pace the client reads it, never past half the send queue.
-    asio::steady_timer pause(m_socket->executor());
     while (!m_socket->closing() && m_socket->queued_messages() >= page_size) {
       pause.expires_after(std::chrono::milliseconds(10));
       co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
     }
-    if (m_socket->closing()) co_return;
-    auto page = co_await source->history(m_who.account, id, after, page_size);
+    if (m_socket->closing()) break;
+    auto page = co_await at->source->history(m_who.account, at->id, at->last, page_size);
     if (!page) {
       log::warn("history read failed", {{"topic", key}, {"error", page.error().message}});
       close(net::close_code::resume, "history unavailable: resume later");
-      co_return;
+      break;
     }
-    std::lock_guard lock(m_mutex);
-    auto it = m_subs.find(key);
-    if (it == m_subs.end()) co_return;
-    auto& sub = it->second;
-    for (auto& f : *page) {
-      if (f.seq <= sub.last) continue;
-      sub.last = f.seq;
-      m_socket->send(std::make_shared<const std::string>(std::move(f.frame)));
-    }
-    if (page->empty() || (page->size() < page_size && sub.max_seen <= sub.last)) {
-      sub.catching_up = false;
-      co_return;
-    }
+    if (apply_page(key, *page, page_size)) break;
   }
 }
 
@@ -184,12 +232,9 @@ Task<void> Connection::subscribe(std::string kind, const TopicSource* source, st
                                  std::optional<std::int64_t> resume_from) {
   const auto key = topic_key(kind, id);
   json::object about{{source->id_field, id}};
-  {
-    std::lock_guard lock(m_mutex);
-    if (m_subs.find(key) == m_subs.end() && m_subs.size() >= m_state->settings.max_subscriptions_per_socket) {
-      send_error("too_many_subscriptions", "this socket holds the most subscriptions it may", &about);
-      co_return;
-    }
+  if (!room_for(key)) {
+    send_error("too_many_subscriptions", "this socket holds the most subscriptions it may", &about);
+    co_return;
   }
   auto allowed = co_await source->authorize(m_who.account, id);
   if (!allowed) {
@@ -202,15 +247,12 @@ Task<void> Connection::subscribe(std::string kind, const TopicSource* source, st
   }
   // Registered before the head is read, in catch-up mode: a frame published meanwhile is not
   // lost, it is read from history below.
-  {
-    std::lock_guard lock(m_mutex);
-    Subscription sub;
-    sub.kind = kind;
-    sub.id = id;
-    sub.source = source;
-    sub.last = resume_from.value_or(0);
-    m_subs.insert_or_assign(key, std::move(sub));
-  }
+  Subscription sub;
+  sub.kind = kind;
+  sub.id = id;
+  sub.source = source;
+  sub.last = resume_from.value_or(0);
+  add_subscription(key, std::move(sub));
   m_state->subscribe(key, shared_from_this());
   auto head = co_await source->head(id);
   if (!head) {
@@ -219,25 +261,12 @@ Task<void> Connection::subscribe(std::string kind, const TopicSource* source, st
     send_error(head.error().code, head.error().message, &about);
     co_return;
   }
-  {
-    std::lock_guard lock(m_mutex);
-    auto it = m_subs.find(key);
-    if (it == m_subs.end()) co_return;  // dropped meanwhile (membership removed)
-    auto& sub = it->second;
-    // A plain subscribe starts after the head; a resume never goes past it.
-    sub.last = resume_from ? std::min(*resume_from, *head) : *head;
-    sub.max_seen = std::max(sub.max_seen, *head);
-  }
+  if (!start_at(key, resume_from, *head)) co_return;
   co_await catch_up(key);
-  std::int64_t last = 0;
-  {
-    std::lock_guard lock(m_mutex);
-    auto it = m_subs.find(key);
-    if (it == m_subs.end()) co_return;
-    last = it->second.last;
-  }
-  json::object done{{"type", "subscribed"}, {source->id_field, id}, {"seq", last}};
-  send_json(done);
+  auto done = cursor(key);
+  if (!done) co_return;
+  json::object subscribed{{"type", "subscribed"}, {source->id_field, id}, {"seq", done->last}};
+  send_json(subscribed);
 }
 
 Task<void> Connection::reauthenticate_periodically() {
@@ -350,18 +379,8 @@ Task<void> Connection::handle(json::object& frame) {
       std::string id(idv->as_string());
       const auto key = topic_key(kind, id);
       json::object about{{source.id_field, id}};
-      bool subscribed = false;
-      bool throttled = false;
-      {
-        std::lock_guard lock(m_mutex);
-        auto it = m_subs.find(key);
-        subscribed = it != m_subs.end();
-        if (subscribed && type == "typing") {
-          const auto now = steady_ms();
-          throttled = now - it->second.last_typing_ms < m_state->settings.typing_interval_ms;
-          if (!throttled) it->second.last_typing_ms = now;
-        }
-      }
+      const bool subscribed = subscribed_to(key);
+      const bool throttled = subscribed && type == "typing" && !typing_allowed(key);
       if (!subscribed) {
         send_error("not_subscribed", "subscribe to the topic first", &about);
         co_return;
@@ -400,11 +419,7 @@ Task<void> Connection::handle(json::object& frame) {
       std::string id(idv->as_string());
       const auto key = topic_key(kind, id);
       json::object about{{source.id_field, id}};
-      bool subscribed = false;
-      {
-        std::lock_guard lock(m_mutex);
-        subscribed = m_subs.find(key) != m_subs.end();
-      }
+      const bool subscribed = subscribed_to(key);
       if (!subscribed) {
         send_error("not_subscribed", "subscribe to the topic first", &about);
         co_return;

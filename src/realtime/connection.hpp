@@ -54,6 +54,20 @@ class Connection final : public net::WebSocketSession, public std::enable_shared
     std::int64_t last_typing_ms = 0;
   };
 
+  struct Cursor {
+    std::int64_t last = 0;
+    const TopicSource* source = nullptr;
+    std::string id;
+  };
+  std::optional<Cursor> cursor(const std::string& key) const;
+  /// Under the lock: sends the frame when it is next in order; true when a gap needs a catch-up.
+  bool begin_delivery(const std::string& key, std::int64_t seq, const std::shared_ptr<const std::string>& frame);
+  bool apply_page(const std::string& key, std::vector<SequencedFrame>& page, std::size_t page_size);
+  bool room_for(const std::string& key) const;
+  bool subscribed_to(const std::string& key) const;
+  bool typing_allowed(const std::string& key);
+  void add_subscription(const std::string& key, Subscription sub);
+  bool start_at(const std::string& key, std::optional<std::int64_t> resume_from, std::int64_t head);
   Task<void> subscribe(std::string kind, const TopicSource* source, std::string id,
                        std::optional<std::int64_t> resume_from);
   Task<void> catch_up(std::string key);

@@ -108,6 +108,11 @@ ConnectionList Gateway::State::of_account(const std::string& account_key) const 
   return it == by_account.end() ? ConnectionList{} : it->second;
 }
 
+bool Gateway::State::online(const std::string& account_key) const {
+  std::lock_guard lock(mutex);
+  return by_account.find(account_key) != by_account.end();
+}
+
 void Gateway::State::announce_presence(Gateway::Identity who, std::string account_key) {
   auto self = shared_from_this();
   boost::asio::co_spawn(
@@ -131,11 +136,7 @@ void Gateway::State::announce_presence(Gateway::Identity who, std::string accoun
           }
         }
         if (audience.empty()) co_return;
-        bool online = false;
-        {
-          std::lock_guard lock(self->mutex);
-          online = self->by_account.find(account_key) != self->by_account.end();
-        }
+        const bool online = self->online(account_key);
         json::object frame{{"type", "presence"},
                            {"account", eth::to_checksum(who.account)},
                            {"status", online ? "online" : "offline"}};

@@ -37,6 +37,7 @@ struct Gateway::State : std::enable_shared_from_this<Gateway::State> {
   void unsubscribe(const std::string& key, const Connection* connection);
   std::shared_ptr<const ConnectionList> subscribers(const std::string& key) const;
   ConnectionList of_account(const std::string& account_key) const;
+  bool online(const std::string& account_key) const;
   /// Tells the members who share a topic with `account` that it came online or went offline.
   void announce_presence(Gateway::Identity who, std::string account_key);
   const TopicSource* source(std::string_view kind) const {
