@@ -9,7 +9,9 @@
 #include "community/module.hpp"
 #include "eth/address.hpp"
 #include "jobs/migrations.hpp"
+#include "messaging/module.hpp"
 #include "net/ip_address.hpp"
+#include "realtime/module.hpp"
 
 namespace gh::app {
 namespace {
@@ -73,6 +75,13 @@ chain::ChainModuleSettings chain_settings(const Settings& s) {
   return m;
 }
 
+messaging::MessagingModuleSettings messaging_settings(const Settings& s) {
+  messaging::MessagingModuleSettings m;
+  m.send_per_account = rate(s.message_rate_per_account, s.message_burst_per_account);
+  m.test_hooks = s.test_hooks;
+  return m;
+}
+
 }  // namespace
 
 std::vector<context::ContextModule> context_modules(const Settings& settings) {
@@ -80,6 +89,8 @@ std::vector<context::ContextModule> context_modules(const Settings& settings) {
   modules.push_back(auth::make_module(auth_settings(settings)));
   modules.push_back(chain::make_module(chain_settings(settings)));
   modules.push_back(community::make_module(community::CommunityModuleSettings{settings.has(Role::worker)}));
+  modules.push_back(realtime::make_module(realtime::GatewaySettings{}));
+  modules.push_back(messaging::make_module(messaging_settings(settings)));
   if (settings.test_hooks) modules.push_back(test_hooks_module());
   return modules;
 }

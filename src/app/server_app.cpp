@@ -233,6 +233,13 @@ int run_server(const Settings& settings) {
   server_settings.idle_timeout = settings.idle_timeout;
   server_settings.read_timeout = settings.request_timeout;
   server_settings.write_timeout = settings.request_timeout;
+  server_settings.ws_max_message_bytes = settings.ws_max_message_bytes;
+  server_settings.ws_send_queue_messages = settings.ws_send_queue_messages;
+  server_settings.ws_send_queue_bytes = settings.ws_send_queue_bytes;
+  server_settings.ws_idle_timeout = settings.ws_idle_timeout;
+  server_settings.ws_close_timeout = settings.ws_close_timeout;
+  server_settings.ws_messages_per_second = settings.ws_message_rate;
+  server_settings.ws_message_burst = settings.ws_message_burst;
   net::HttpServer server(io.executor(), server_settings, dispatcher, registry);
   if (auto listening = server.listen(); !listening) {
     std::fprintf(stderr, "gatehouse: %s\n", listening.error().message.c_str());

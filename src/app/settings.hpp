@@ -64,6 +64,17 @@ struct Settings {
   double key_fetch_burst_per_target = 20.0;
   std::vector<std::string> siwe_http_domains;  ///< dev domains whose SIWE URI may use plain http
 
+  // WebSockets (/v1/ws) and messaging.
+  std::size_t ws_max_message_bytes = 64 * 1024;
+  std::size_t ws_send_queue_messages = 4096;
+  std::size_t ws_send_queue_bytes = 4 * 1024 * 1024;
+  std::chrono::milliseconds ws_idle_timeout{60'000};
+  std::chrono::milliseconds ws_close_timeout{5'000};
+  double ws_message_rate = 20.0;  ///< client messages per second per socket, sustained
+  double ws_message_burst = 60.0;
+  double message_rate_per_account = 5.0;  ///< channel messages per second per account, sustained
+  double message_burst_per_account = 20.0;
+
   // The chain indexer (src/chain).
   std::map<std::uint64_t, std::vector<std::string>> chain_urls;  ///< every --chain URL of a chain, failover order
   std::map<std::uint64_t, std::uint64_t> chain_confirmations;    ///< --chain-confirmations ID=N

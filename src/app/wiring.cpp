@@ -48,6 +48,7 @@ constexpr PublicRoute public_routes[] = {
     {"POST", "/v1/_test/graphql", "--test-hooks only"},
     {"GET", "/v1/_test/graphql", "--test-hooks only"},
     {"GET", "/v1/_test/graphql/sample", "--test-hooks only"},
+    {"POST", "/v1/_test/channel-access", "--test-hooks only"},
 };
 
 // --test-hooks: the route table with what is declared public, walked by the authorization matrix.
