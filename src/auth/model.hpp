@@ -140,6 +140,12 @@ struct DeviceKeyPackage {
   bool last_resort = false;
 };
 
+/// A device's id and identity key (its MLS signature key), as other contexts see it.
+struct DevicePublicKey {
+  std::string device_id;
+  std::string identity_key;
+};
+
 /// A bot API key as the operator sees it (never its secret).
 struct ApiKeyInfo {
   std::string id;

@@ -359,12 +359,12 @@ Task<Result<std::vector<DeviceKeyPackage>>> AuthService::key_packages(const eth:
   co_return handed;
 }
 
-Task<Result<std::vector<std::string>>> AuthService::device_ids(const eth::Address& address) {
+Task<Result<std::vector<DevicePublicKey>>> AuthService::devices(const eth::Address& address) {
   const auto owner = eth::to_lower_hex(address);
   const auto now = m_clock.now();
   auto rows = co_await m_pool.run([&] { return m_db.read([&](Tx& tx) { return sql::list_devices(tx, owner, now); }); });
-  std::vector<std::string> out;
-  for (auto& r : rows) out.push_back(std::move(r.id));
+  std::vector<DevicePublicKey> out;
+  for (auto& r : rows) out.push_back({std::move(r.id), std::move(r.identity_key)});
   co_return out;
 }
 

@@ -110,8 +110,9 @@ class AuthService {
   /// One key package per device of `address`: a one-time one, handed out (deleted) at most once
   /// even to concurrent callers, else the device's last-resort one. keys.low once per crossing.
   Task<Result<std::vector<DeviceKeyPackage>>> key_packages(const eth::Address& address);
-  /// The device ids of an account (for other contexts, e.g. to address welcomes).
-  Task<Result<std::vector<std::string>>> device_ids(const eth::Address& address);
+  /// The devices of an account with their identity keys, in creation order (for other contexts,
+  /// e.g. to tell a group which leaves it should have).
+  Task<Result<std::vector<DevicePublicKey>>> devices(const eth::Address& address);
   /// The account that owns a device, or nullopt when there is no such device.
   Task<Result<std::optional<eth::Address>>> device_owner(std::string device_id);
 
