@@ -193,17 +193,30 @@ Result<Post> parse_post(const json::object& body, const GroupId& group, const E2
     if (!commit && !welcomes->as_array().empty()) {
       return bad_input("welcome_without_commit", "welcomes travel with the commit that adds their devices");
     }
-    if (welcomes->as_array().size() > settings.max_welcomes_per_post) {
-      return make_error(ErrorKind::too_large, "too_many_welcomes",
-                        fmt::format("at most {} welcomes per commit", settings.max_welcomes_per_post));
-    }
+    std::size_t targets = 0;
     for (const auto& w : welcomes->as_array()) {
       const auto* o = w.if_object();
-      const auto* device = o != nullptr ? o->if_contains("device_id") : nullptr;
       const auto* text = o != nullptr ? o->if_contains("welcome") : nullptr;
-      if (device == nullptr || !device->is_string() || text == nullptr || !text->is_string() ||
-          device->as_string().empty() || device->as_string().size() > 64) {
-        return bad_input("invalid_field", "each welcome is {\"device_id\", \"welcome\": \"<base64>\"}");
+      if (text == nullptr || !text->is_string()) {
+        return bad_input("invalid_field",
+                         "each welcome is {\"device_id\" or \"device_ids\": [...], \"welcome\": \"<base64>\"}");
+      }
+      // One Welcome serves every device it adds: {"device_ids": [...]} sends it once.
+      std::vector<std::string> devices;
+      const auto* one = o->if_contains("device_id");
+      const auto* many = o->if_contains("device_ids");
+      if (one != nullptr && one->is_string()) devices.emplace_back(one->as_string());
+      if (many != nullptr && many->is_array()) {
+        for (const auto& d : many->as_array()) {
+          if (!d.is_string()) return bad_input("invalid_field", "device_ids must be strings");
+          devices.emplace_back(d.as_string());
+        }
+      }
+      if (devices.empty()) return bad_input("invalid_field", "a welcome names its device_id or device_ids");
+      targets += devices.size();
+      if (targets > settings.max_welcomes_per_post) {
+        return make_error(ErrorKind::too_large, "too_many_welcomes",
+                          fmt::format("at most {} welcomed devices per commit", settings.max_welcomes_per_post));
       }
       auto welcome_bytes = decode_base64_field(std::string_view(text->as_string()), "welcome",
                                                settings.max_welcome_bytes, "welcome_too_large");
@@ -212,7 +225,10 @@ Result<Post> parse_post(const json::object& body, const GroupId& group, const E2
       if (!welcome || !welcome->welcome) {
         return bad_input("invalid_welcome", "each welcome must be an MLSMessage carrying a Welcome");
       }
-      p.welcomes.push_back({std::string(device->as_string()), std::string(text->as_string())});
+      for (auto& d : devices) {
+        if (d.empty() || d.size() > 64) return bad_input("invalid_field", "a device id is 1 to 64 characters");
+        p.welcomes.push_back({std::move(d), std::string(text->as_string())});
+      }
     }
   }
   return p;

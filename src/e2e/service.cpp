@@ -184,13 +184,14 @@ Task<Result<std::int64_t>> E2eService::post(const Caller& caller, std::string gr
                        fmt::format("{}: the group is at epoch {}; process its messages and retry", what, g->epoch)),
             json::object{{"epoch", g->epoch}});
       }
-      if (g->kind == GroupKind::dm && (!post.add_members.empty() || !post.remove_members.empty())) {
-        return bad_input("dm_members_fixed", "the accounts of a dm do not change");
-      }
       std::set<std::string> next;
       for (auto& m : sql::members(tx, group_id)) next.insert(std::move(m));
+      const auto before = next;
       for (const auto& a : post.add_members) next.insert(lower(a));
       for (const auto& a : post.remove_members) next.erase(lower(a));
+      if (g->kind == GroupKind::dm && next != before) {
+        return bad_input("dm_members_fixed", "the accounts of a dm do not change");
+      }
       if (next.size() > m_settings.max_group_members) {
         return make_error(ErrorKind::too_large, "too_many_members",
                           fmt::format("a group has at most {} member accounts", m_settings.max_group_members));
