@@ -7,6 +7,7 @@
 #include "bus/migrations.hpp"
 #include "chain/module.hpp"
 #include "community/module.hpp"
+#include "e2e/module.hpp"
 #include "eth/address.hpp"
 #include "jobs/migrations.hpp"
 #include "messaging/module.hpp"
@@ -40,6 +41,14 @@ auth::AuthModuleSettings auth_settings(const Settings& s) {
   m.sign_in.verify_per_address = rate(s.signin_rate_per_address, s.signin_burst_per_address);
   m.key_fetch.per_caller = rate(s.key_fetch_rate_per_caller, s.key_fetch_burst_per_caller);
   m.key_fetch.per_target = rate(s.key_fetch_rate_per_target, s.key_fetch_burst_per_target);
+  a.mls_cipher_suites = s.mls_cipher_suites;
+  return m;
+}
+
+e2e::E2eModuleSettings e2e_settings(const Settings& s) {
+  e2e::E2eModuleSettings m;
+  m.e2e.retention = std::chrono::hours(24 * static_cast<std::int64_t>(s.e2e_retention_days));
+  m.limits.post_per_account = rate(s.e2e_post_rate_per_account, s.e2e_post_burst_per_account);
   return m;
 }
 
@@ -91,6 +100,7 @@ std::vector<context::ContextModule> context_modules(const Settings& settings) {
   modules.push_back(community::make_module(community::CommunityModuleSettings{settings.has(Role::worker)}));
   modules.push_back(realtime::make_module(realtime::GatewaySettings{}));
   modules.push_back(messaging::make_module(messaging_settings(settings)));
+  modules.push_back(e2e::make_module(e2e_settings(settings)));
   if (settings.test_hooks) modules.push_back(test_hooks_module());
   return modules;
 }

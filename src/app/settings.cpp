@@ -1,5 +1,7 @@
 #include "app/settings.hpp"
 
+#include "mls/key_package.hpp"
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -438,6 +440,31 @@ std::vector<Option> options() {
        positive_setting("key-fetch-target-rate-limit", &Settings::key_fetch_rate_per_target)},
       {"key-fetch-target-rate-burst", "key bundle fetches per target account in a burst", false, false,
        positive_setting("key-fetch-target-rate-burst", &Settings::key_fetch_burst_per_target)},
+      {"e2e-post-rate-limit", "end-to-end messages posted per second per account", false, false,
+       positive_setting("e2e-post-rate-limit", &Settings::e2e_post_rate_per_account)},
+      {"e2e-post-rate-burst", "end-to-end messages posted per account in a burst", false, false,
+       positive_setting("e2e-post-rate-burst", &Settings::e2e_post_burst_per_account)},
+      {"e2e-retention-days", "days end-to-end ciphertext and welcomes are kept", false, false,
+       count_setting("e2e-retention-days", &Settings::e2e_retention_days, 1, 3650)},
+      {"mls-cipher-suite",
+       "an MLS cipher suite key packages may use, as a number (repeatable; Ed25519 suites: 1, 3, 77-84; "
+       "default 1 and 83, X-Wing)",
+       true, false,
+       [](Settings& s, const std::vector<std::string>& values) -> Result<void> {
+         std::vector<std::uint16_t> out;
+         for (const auto& raw : values) {
+           for (const auto& v : split_list(raw)) {
+             auto n = parse_uint("mls-cipher-suite", v, 1, 0xffff);
+             if (!n) return n.error();
+             if (!mls::is_ed25519_suite(static_cast<std::uint16_t>(*n))) {
+               return invalid("mls-cipher-suite", v, "only Ed25519 suites are supported: 1, 3, 77-84");
+             }
+             out.push_back(static_cast<std::uint16_t>(*n));
+           }
+         }
+         s.mls_cipher_suites = std::move(out);
+         return ok();
+       }},
       {"test-hooks", "expose /v1/_test/* endpoints for the integration tests (never in production)", false, true,
        bool_setting("test-hooks", &Settings::test_hooks)},
   };

@@ -62,6 +62,11 @@ struct Settings {
   double key_fetch_burst_per_caller = 30.0;
   double key_fetch_rate_per_target = 0.2;  ///< GET /v1/keys/{address} per second per target account
   double key_fetch_burst_per_target = 20.0;
+  double e2e_post_rate_per_account = 20.0;  ///< E2E messages posted per second per account
+  double e2e_post_burst_per_account = 200.0;
+  std::size_t e2e_retention_days = 90;  ///< E2E ciphertext and welcomes are purged past this
+  /// MLS cipher suites key packages may use (Ed25519 ones): 0x0001 and the X-Wing suite 0x0053.
+  std::vector<std::uint16_t> mls_cipher_suites{0x0001, 0x0053};
   std::vector<std::string> siwe_http_domains;  ///< dev domains whose SIWE URI may use plain http
 
   // WebSockets (/v1/ws) and messaging.
