@@ -72,6 +72,18 @@ struct Settings {
   std::vector<std::tuple<std::uint64_t, std::string, std::string>> chain_contracts;
   std::string alchemy_signing_key;  ///< secret; from GATEHOUSE_ALCHEMY_SIGNING_KEY or the file
 
+  // Notifications (src/notify).
+  std::string fcm_service_account_file;  ///< Google service-account JSON; empty: no FCM
+  std::string fcm_endpoint = "https://fcm.googleapis.com";
+  std::string vapid_key_file;  ///< empty: <data_dir>/vapid.json, created when missing
+  std::string vapid_subject = "mailto:admin@localhost";
+  std::string notify_webhook_secret;  ///< secret; empty: <data_dir>/webhook-secret, created when missing
+  std::chrono::milliseconds push_timeout{10'000};
+  std::size_t push_max_retries = 3;
+  std::chrono::milliseconds push_backoff{500};
+  std::chrono::milliseconds push_retry_after_max{60'000};
+  std::size_t notify_concurrency = 32;
+
   /// The database URL actually used.
   std::string database_url() const;
   /// True when this process runs the role.

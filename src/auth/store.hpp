@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "auth/model.hpp"
@@ -74,6 +75,11 @@ void delete_device(Tx& tx, const std::string& device_id);
 /// Sets the keys.low flag; true only for the caller that flipped it from clear to set.
 bool mark_low_keys_notified(Tx& tx, const std::string& device_id);
 void clear_low_keys_notified(Tx& tx, const std::string& device_id);
+
+/// (device id, provider, token) of an account's devices that have a push provider.
+std::vector<std::tuple<std::string, std::string, std::string>> push_registrations(Tx& tx, const std::string& address);
+/// Sets a device's push provider to none and clears its token.
+void clear_push_token(Tx& tx, const std::string& device_id);
 
 std::int64_t prekey_count(Tx& tx, const std::string& device_id);
 bool prekey_exists(Tx& tx, const std::string& device_id, std::int64_t key_id);

@@ -96,6 +96,7 @@ struct Router::State : std::enable_shared_from_this<Router::State> {
   std::atomic<bool> running{false};
   std::atomic<bool> stopping{false};
   std::atomic<bool> woken{false};
+  std::atomic<bool> in_round{false};
 
   Task<std::size_t> expand_once();
   Task<std::size_t> deliver_batch();
@@ -224,10 +225,10 @@ Task<std::size_t> Router::State::deliver_batch() {
   if (rows.empty()) co_return 0;
   auto notifications = co_await pool.run([this, &rows] {
     return service.database().read([&](Tx& tx) {
+      std::vector<std::string> ids;
+      for (const auto& r : rows) ids.push_back(r.notification_id);
       std::map<std::string, Notification> out;
-      for (const auto& r : rows) {
-        if (auto n = sql::find_notification(tx, r.notification_id)) out.emplace(r.notification_id, std::move(*n));
-      }
+      for (auto& n : sql::find_notifications(tx, ids)) out.emplace(n.id, std::move(n));
       return out;
     });
   });
@@ -273,11 +274,15 @@ Task<std::size_t> Router::State::deliver_batch() {
   }
   co_await pool.run([this, &rows, &attempts, &finished] {
     service.database().transact([&](Tx& tx) {
+      std::vector<sql::AttemptRow> all;
+      std::vector<std::string> done;
       for (std::size_t i = 0; i < rows.size(); ++i) {
         if (finished[i] == 0) continue;
-        sql::insert_attempts(tx, attempts[i]);
-        sql::delete_delivery(tx, rows[i].notification_id);
+        all.insert(all.end(), attempts[i].begin(), attempts[i].end());
+        done.push_back(rows[i].notification_id);
       }
+      sql::insert_attempts(tx, all);
+      sql::delete_deliveries(tx, done);
     });
   });
   co_return rows.size();
@@ -286,12 +291,14 @@ Task<std::size_t> Router::State::deliver_batch() {
 Task<void> Router::State::run(std::shared_ptr<State> self) {
   while (!stopping.load()) {
     std::size_t work = 0;
+    in_round.store(true);
     try {
       work += co_await expand_once();
       work += co_await deliver_batch();
     } catch (const std::exception& e) {
       log::error("notify: router round failed", {{"error", e.what()}});
     }
+    in_round.store(false);
     if (stopping.load()) break;
     if (work > 0 && !woken.exchange(false)) continue;
     if (woken.exchange(false)) continue;
@@ -307,7 +314,14 @@ Router::Router(Executor executor, NotifyService& service, BlockingPool& pool, co
     : m_state(std::make_shared<State>(executor, service, pool, clock, registry, settings)) {}
 
 Router::~Router() {
-  stop();
+  // Only a round in progress uses what the router borrows (service, pool); a loop parked on its
+  // timer holds nothing but its own state. Bounded: the I/O threads may already be gone.
+  m_state->stopping.store(true);
+  wake();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  while (m_state->in_round.load() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
 }
 
 void Router::set_online(OnlineDelivery* online) {
@@ -320,7 +334,13 @@ void Router::set_audience(AudienceSource* audience) {
   m_state->audience = audience;
 }
 void Router::add_provider(PushProvider& provider) {
-  m_state->providers[std::string(provider.name())] = &provider;
+  const std::string name(provider.name());
+  m_state->providers[name] = &provider;
+  // Every provider's series exist from the start, at zero, so that rates and alerts see them.
+  m_state->sent.with({name});
+  m_state->retried.with({name});
+  m_state->fallback.with({name});
+  m_state->sent.with({"socket"});
 }
 
 bus::Consumer Router::consumer() {

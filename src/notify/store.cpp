@@ -63,7 +63,26 @@ std::string value_tuples(std::size_t rows, std::size_t width) {
   return out;
 }
 
-constexpr std::size_t chunk_rows = 400;
+// SQLite looks numbered parameters up linearly (sqlite3VListNumToName), so a statement's cost
+// grows with the square of its parameter count: keep each one to a few hundred.
+constexpr std::size_t max_params = 400;
+constexpr std::size_t chunk_rows = 200;
+
+// Calls f("$1, $2, ...", params) for each chunk of `ids`; f may append parameters after them.
+template <class F>
+void for_each_chunk(const std::vector<std::string>& ids, F&& f) {
+  for (std::size_t from = 0; from < ids.size(); from += chunk_rows) {
+    const std::size_t n = std::min(chunk_rows, ids.size() - from);
+    std::string in_list;
+    std::vector<Value> params;
+    params.reserve(n + 1);
+    for (std::size_t i = 0; i < n; ++i) {
+      in_list += (i == 0 ? "$" : ", $") + std::to_string(i + 1);
+      params.emplace_back(ids[from + i]);
+    }
+    f(in_list, params);
+  }
+}
 
 Settings settings_from_row(const store::Row& r) {
   Settings s;
@@ -101,8 +120,9 @@ bool insert_notification(Tx& tx, const Notification& n, const std::string& dedup
 
 std::vector<std::string> insert_notifications(Tx& tx, const std::vector<std::pair<Notification, std::string>>& rows) {
   std::vector<std::string> inserted;
-  for (std::size_t from = 0; from < rows.size(); from += chunk_rows) {
-    const std::size_t n = std::min(chunk_rows, rows.size() - from);
+  constexpr std::size_t per = max_params / 10;
+  for (std::size_t from = 0; from < rows.size(); from += per) {
+    const std::size_t n = std::min(per, rows.size() - from);
     std::vector<Value> params;
     params.reserve(n * 10);
     for (std::size_t i = 0; i < n; ++i) {
@@ -252,8 +272,9 @@ void insert_delivery(Tx& tx, const DeliveryRow& row, SystemTime now) {
 }
 
 void insert_deliveries(Tx& tx, const std::vector<DeliveryRow>& rows, SystemTime now) {
-  for (std::size_t from = 0; from < rows.size(); from += chunk_rows) {
-    const std::size_t n = std::min(chunk_rows, rows.size() - from);
+  constexpr std::size_t per = max_params / 5;
+  for (std::size_t from = 0; from < rows.size(); from += per) {
+    const std::size_t n = std::min(per, rows.size() - from);
     std::vector<Value> params;
     for (std::size_t i = 0; i < n; ++i) {
       const auto& d = rows[from + i];
@@ -287,6 +308,23 @@ std::vector<DeliveryRow> claim_deliveries(Tx& tx, SystemTime now, SystemTime lea
   return out;
 }
 
+void delete_deliveries(Tx& tx, const std::vector<std::string>& notification_ids) {
+  for_each_chunk(notification_ids, [&](const std::string& in_list, std::vector<Value>& params) {
+    tx.exec("DELETE FROM notify_deliveries WHERE notification_id IN (" + in_list + ")", params);
+  });
+}
+
+std::vector<Notification> find_notifications(Tx& tx, const std::vector<std::string>& ids) {
+  std::vector<Notification> out;
+  for_each_chunk(ids, [&](const std::string& in_list, std::vector<Value>& params) {
+    for (const auto& r : tx.query(
+             std::string("SELECT ") + notification_columns + " FROM notify_notifications WHERE id IN (" + in_list + ")",
+             params))
+      out.push_back(to_notification(r));
+  });
+  return out;
+}
+
 void delete_delivery(Tx& tx, const std::string& notification_id) {
   tx.exec("DELETE FROM notify_deliveries WHERE notification_id = $1", {notification_id});
 }
@@ -304,8 +342,9 @@ void insert_attempt(Tx& tx, const AttemptRow& a) {
 }
 
 void insert_attempts(Tx& tx, const std::vector<AttemptRow>& rows) {
-  for (std::size_t from = 0; from < rows.size(); from += chunk_rows) {
-    const std::size_t n = std::min(chunk_rows, rows.size() - from);
+  constexpr std::size_t per = max_params / 8;
+  for (std::size_t from = 0; from < rows.size(); from += per) {
+    const std::size_t n = std::min(per, rows.size() - from);
     std::vector<Value> params;
     for (std::size_t i = 0; i < n; ++i) {
       const auto& a = rows[from + i];

@@ -61,6 +61,9 @@ void insert_deliveries(Tx& tx, const std::vector<DeliveryRow>& rows, SystemTime 
 /// Claims up to `limit` deliveries whose lease has passed, leasing them until `lease_until`.
 std::vector<DeliveryRow> claim_deliveries(Tx& tx, SystemTime now, SystemTime lease_until, std::size_t limit);
 void delete_delivery(Tx& tx, const std::string& notification_id);
+void delete_deliveries(Tx& tx, const std::vector<std::string>& notification_ids);
+/// The notifications of those ids that exist, in no particular order.
+std::vector<Notification> find_notifications(Tx& tx, const std::vector<std::string>& ids);
 std::int64_t pending_deliveries(Tx& tx);
 
 /// One recorded attempt to reach a device.
