@@ -13,6 +13,7 @@
 #include "messaging/module.hpp"
 #include "net/ip_address.hpp"
 #include "realtime/module.hpp"
+#include "notify/module.hpp"
 
 namespace gh::app {
 namespace {
@@ -91,6 +92,25 @@ messaging::MessagingModuleSettings messaging_settings(const Settings& s) {
   return m;
 }
 
+notify::NotifyModuleSettings notify_settings(const Settings& s) {
+  notify::NotifyModuleSettings m;
+  m.run_router = s.has(Role::worker);
+  m.fcm_service_account_file = s.fcm_service_account_file;
+  m.fcm_endpoint = s.fcm_endpoint;
+  m.vapid_key_file = s.vapid_key_file.empty() ? s.data_dir + "/vapid.json" : s.vapid_key_file;
+  m.vapid_subject = s.vapid_subject;
+  m.webhook_secret = s.notify_webhook_secret;
+  m.webhook_secret_file = s.data_dir + "/webhook-secret";
+  m.push_timeout = s.push_timeout;
+  m.retry.max_retries = static_cast<int>(s.push_max_retries);
+  m.retry.backoff_base = s.push_backoff;
+  m.retry.retry_after_max = s.push_retry_after_max;
+  m.router.concurrency = s.notify_concurrency;
+  m.outbound.allow_http = s.outbound_allow_http;
+  m.outbound.allowed_networks = *net::parse_networks(s.outbound_allow_networks);  // validated by settings
+  return m;
+}
+
 }  // namespace
 
 std::vector<context::ContextModule> context_modules(const Settings& settings) {
@@ -101,6 +121,7 @@ std::vector<context::ContextModule> context_modules(const Settings& settings) {
   modules.push_back(realtime::make_module(realtime::GatewaySettings{}));
   modules.push_back(messaging::make_module(messaging_settings(settings)));
   modules.push_back(e2e::make_module(e2e_settings(settings)));
+  modules.push_back(notify::make_module(notify_settings(settings)));
   if (settings.test_hooks) modules.push_back(test_hooks_module());
   return modules;
 }

@@ -465,6 +465,48 @@ std::vector<Option> options() {
          s.mls_cipher_suites = std::move(out);
          return ok();
        }},
+      {"fcm-service-account", "Google service-account JSON file for FCM HTTP v1 (none: no FCM pushes)", false, false,
+       scalar([](Settings& s, const std::string& v) -> Result<void> {
+         if (v.empty()) return invalid("fcm-service-account", v, "must name a file");
+         s.fcm_service_account_file = v;
+         return ok();
+       })},
+      {"fcm-endpoint", "base URL of the FCM HTTP v1 API", false, false,
+       scalar([](Settings& s, const std::string& v) -> Result<void> {
+         if (v.rfind("https://", 0) != 0 && v.rfind("http://", 0) != 0)
+           return invalid("fcm-endpoint", v, "expected an http(s) URL");
+         s.fcm_endpoint = v;
+         while (!s.fcm_endpoint.empty() && s.fcm_endpoint.back() == '/') s.fcm_endpoint.pop_back();
+         return ok();
+       })},
+      {"vapid-key-file", "Web Push VAPID private key file (default DATA_DIR/vapid.json, created when missing)", false,
+       false, scalar([](Settings& s, const std::string& v) -> Result<void> {
+         s.vapid_key_file = v;
+         return ok();
+       })},
+      {"vapid-subject", "contact in VAPID tokens: mailto:... or https://...", false, false,
+       scalar([](Settings& s, const std::string& v) -> Result<void> {
+         if (v.rfind("mailto:", 0) != 0 && v.rfind("https://", 0) != 0)
+           return invalid("vapid-subject", v, "expected mailto:... or https://...");
+         s.vapid_subject = v;
+         return ok();
+       })},
+      {"notify-webhook-secret",
+       "secret signing webhook pushes (secret: prefer the environment; default DATA_DIR/webhook-secret)", false, false,
+       scalar([](Settings& s, const std::string& v) -> Result<void> {
+         s.notify_webhook_secret = v;
+         return ok();
+       })},
+      {"push-timeout-ms", "deadline of one push request (FCM, Web Push, webhook)", false, false,
+       millis_setting("push-timeout-ms", &Settings::push_timeout)},
+      {"push-max-retries", "retries of a push after a transient failure", false, false,
+       count_setting("push-max-retries", &Settings::push_max_retries, 0, 10)},
+      {"push-backoff-ms", "first pause before a push retry (doubles each time)", false, false,
+       millis_setting("push-backoff-ms", &Settings::push_backoff)},
+      {"push-retry-after-max-ms", "longest Retry-After a push retry honors", false, false,
+       millis_setting("push-retry-after-max-ms", &Settings::push_retry_after_max)},
+      {"notify-concurrency", "notification deliveries worked at once", false, false,
+       count_setting("notify-concurrency", &Settings::notify_concurrency, 1, 1024)},
       {"test-hooks", "expose /v1/_test/* endpoints for the integration tests (never in production)", false, true,
        bool_setting("test-hooks", &Settings::test_hooks)},
   };

@@ -106,6 +106,17 @@ struct Settings {
   std::string jobs_node;                          ///< name in job leases and history (empty: HOSTNAME:PID)
   std::chrono::hours bus_retention{7 * 24};       ///< delivered outbox events and idempotency records
   std::chrono::hours session_retention{30 * 24};  ///< expired and revoked sessions
+  // Notifications (src/notify).
+  std::string fcm_service_account_file;  ///< Google service-account JSON; empty: no FCM
+  std::string fcm_endpoint = "https://fcm.googleapis.com";
+  std::string vapid_key_file;  ///< empty: <data_dir>/vapid.json, created when missing
+  std::string vapid_subject = "mailto:admin@localhost";
+  std::string notify_webhook_secret;  ///< secret; empty: <data_dir>/webhook-secret, created when missing
+  std::chrono::milliseconds push_timeout{10'000};
+  std::size_t push_max_retries = 3;
+  std::chrono::milliseconds push_backoff{500};
+  std::chrono::milliseconds push_retry_after_max{60'000};
+  std::size_t notify_concurrency = 32;
 
   /// The database URL actually used.
   std::string database_url() const;

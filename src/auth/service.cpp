@@ -295,6 +295,25 @@ Task<Result<std::string>> AuthService::register_device(const Principal& who, Dev
   co_return added;
 }
 
+Task<Result<std::vector<PushRegistration>>> AuthService::push_registrations(std::string address) {
+  co_return co_await m_pool.run([&]() -> Result<std::vector<PushRegistration>> {
+    return m_db.read([&](Tx& tx) -> Result<std::vector<PushRegistration>> {
+      std::vector<PushRegistration> out;
+      for (auto& [id, provider, token] : sql::push_registrations(tx, address)) out.push_back({id, provider, token});
+      return out;
+    });
+  });
+}
+
+Task<Result<void>> AuthService::clear_push_token(std::string device_id) {
+  co_return co_await m_pool.run([&]() -> Result<void> {
+    return m_db.transact([&](Tx& tx) -> Result<void> {
+      sql::clear_push_token(tx, device_id);
+      return ok();
+    });
+  });
+}
+
 Task<Result<std::int64_t>> AuthService::replenish(const Principal& who, std::string device_id,
                                                   std::vector<std::string> key_packages, std::string last_resort) {
   if (key_packages.empty() && last_resort.empty())

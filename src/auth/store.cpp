@@ -162,6 +162,20 @@ std::optional<DeviceRow> find_device(Tx& tx, const std::string& id, bool for_upd
   return device_of(*row);
 }
 
+std::vector<std::tuple<std::string, std::string, std::string>> push_registrations(Tx& tx, const std::string& address) {
+  std::vector<std::tuple<std::string, std::string, std::string>> out;
+  for (const auto& r : tx.query("SELECT id, push_provider, push_token FROM auth_devices WHERE address = $1 AND "
+                                "push_provider <> 'none' ORDER BY created_ms, id",
+                                {address})) {
+    out.emplace_back(r.get_text(0), r.get_text(1), r.get_text(2));
+  }
+  return out;
+}
+
+void clear_push_token(Tx& tx, const std::string& device_id) {
+  tx.exec("UPDATE auth_devices SET push_provider = 'none', push_token = '' WHERE id = $1", {device_id});
+}
+
 std::int64_t device_count(Tx& tx, const std::string& address) {
   return tx.query_one("SELECT count(*) FROM auth_devices WHERE address = $1", {address})->get_int(0);
 }
