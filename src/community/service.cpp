@@ -449,7 +449,14 @@ Task<Result<CommunityInfo>> CommunityService::join(const eth::Address& who, std:
   if (*pre) co_return co_await community(who, community_id);
 
   auto holdings = co_await read_holdings(m_holdings, who, *snap);
-  if (!holdings) co_return std::move(holdings).error();
+  // Only the community gate decides a join: when the chain cannot be asked about an ungated
+  // community, the member joins and gated roles and channels follow through the re-evaluator.
+  bool holdings_later = false;
+  if (!holdings) {
+    if (snap->community.gate) co_return std::move(holdings).error();
+    holdings_later = true;
+    holdings = Holdings();
+  }
   if (snap->community.gate) {
     auto verdict = evaluate(*snap->community.gate, *holdings);
     if (!verdict.passed) co_return gate_not_satisfied(verdict);
@@ -462,7 +469,11 @@ Task<Result<CommunityInfo>> CommunityService::join(const eth::Address& who, std:
       if (sql::is_banned(tx, community_id, account)) return forbidden("banned", "you are banned from this community");
       if (sql::insert_member(tx, community_id, account, now)) {
         sql::delete_lapsed(tx, community_id, account);
-        sync_member(tx, *c, account, *holdings, {}, now, false);
+        if (holdings_later) {
+          sql::queue_account(tx, community_id, account, now);
+        } else {
+          sync_member(tx, *c, account, *holdings, {}, now, false);
+        }
         publish_membership(tx, "community.member_joined", community_id, account, readable_ids(tx, *c, account),
                            "joined");
       }
