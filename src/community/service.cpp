@@ -156,6 +156,16 @@ std::set<std::string> readable_ids(Tx& tx, const Loaded& c, const std::string& a
   return readable_ids(tx, c, account, standing_of(tx, c, account));
 }
 
+// The per-message check of other contexts, kept to a few indexed reads: the member flag and
+// roles, the custom roles' permissions, the channel's access row; no channel list, no gate parsing.
+bool channel_readable(Tx& tx, const sql::ChannelRow& ch, const std::string& account) {
+  if (!sql::is_member(tx, ch.community_id, account)) return false;
+  Loaded c;
+  c.row.id = ch.community_id;
+  c.roles = sql::list_roles(tx, ch.community_id);
+  return readable(standing_of(tx, c, account), ch, sql::channel_access(tx, ch.community_id, account));
+}
+
 void refresh_gate_contracts(Tx& tx, const std::string& community_id) {
   auto c = load(tx, community_id);
   if (!c) return;
@@ -878,9 +888,7 @@ Task<Result<bool>> CommunityService::can_read_channel(const eth::Address& who, s
     return m_db.read([&](Tx& tx) -> Result<bool> {
       auto ch = sql::find_channel(tx, channel_id);
       if (!ch) return false;
-      auto c = load(tx, ch->community_id);
-      if (!c) return false;
-      return readable(standing_of(tx, *c, lower(who)), *ch, sql::channel_access(tx, c->row.id, lower(who)));
+      return channel_readable(tx, *ch, lower(who));
     });
   });
 }
@@ -890,9 +898,7 @@ Task<Result<bool>> CommunityService::can_post_channel(const eth::Address& who, s
     return m_db.read([&](Tx& tx) -> Result<bool> {
       auto ch = sql::find_channel(tx, channel_id);
       if (!ch || ch->archived_ms) return false;
-      auto c = load(tx, ch->community_id);
-      if (!c) return false;
-      return readable(standing_of(tx, *c, lower(who)), *ch, sql::channel_access(tx, c->row.id, lower(who)));
+      return channel_readable(tx, *ch, lower(who));
     });
   });
 }
