@@ -156,6 +156,16 @@ std::set<std::string> readable_ids(Tx& tx, const Loaded& c, const std::string& a
   return readable_ids(tx, c, account, standing_of(tx, c, account));
 }
 
+// The per-message check of other contexts, kept to a few indexed reads: the member flag and
+// roles, the custom roles' permissions, the channel's access row; no channel list, no gate parsing.
+bool channel_readable(Tx& tx, const sql::ChannelRow& ch, const std::string& account) {
+  if (!sql::is_member(tx, ch.community_id, account)) return false;
+  Loaded c;
+  c.row.id = ch.community_id;
+  c.roles = sql::list_roles(tx, ch.community_id);
+  return readable(standing_of(tx, c, account), ch, sql::channel_access(tx, ch.community_id, account));
+}
+
 void refresh_gate_contracts(Tx& tx, const std::string& community_id) {
   auto c = load(tx, community_id);
   if (!c) return;
@@ -449,7 +459,14 @@ Task<Result<CommunityInfo>> CommunityService::join(const eth::Address& who, std:
   if (*pre) co_return co_await community(who, community_id);
 
   auto holdings = co_await read_holdings(m_holdings, who, *snap);
-  if (!holdings) co_return std::move(holdings).error();
+  // Only the community gate decides a join: when the chain cannot be asked about an ungated
+  // community, the member joins and gated roles and channels follow through the re-evaluator.
+  bool holdings_later = false;
+  if (!holdings) {
+    if (snap->community.gate) co_return std::move(holdings).error();
+    holdings_later = true;
+    holdings = Holdings();
+  }
   if (snap->community.gate) {
     auto verdict = evaluate(*snap->community.gate, *holdings);
     if (!verdict.passed) co_return gate_not_satisfied(verdict);
@@ -462,7 +479,11 @@ Task<Result<CommunityInfo>> CommunityService::join(const eth::Address& who, std:
       if (sql::is_banned(tx, community_id, account)) return forbidden("banned", "you are banned from this community");
       if (sql::insert_member(tx, community_id, account, now)) {
         sql::delete_lapsed(tx, community_id, account);
-        sync_member(tx, *c, account, *holdings, {}, now, false);
+        if (holdings_later) {
+          sql::queue_account(tx, community_id, account, now);
+        } else {
+          sync_member(tx, *c, account, *holdings, {}, now, false);
+        }
         publish_membership(tx, "community.member_joined", community_id, account, readable_ids(tx, *c, account),
                            "joined");
       }
@@ -867,9 +888,7 @@ Task<Result<bool>> CommunityService::can_read_channel(const eth::Address& who, s
     return m_db.read([&](Tx& tx) -> Result<bool> {
       auto ch = sql::find_channel(tx, channel_id);
       if (!ch) return false;
-      auto c = load(tx, ch->community_id);
-      if (!c) return false;
-      return readable(standing_of(tx, *c, lower(who)), *ch, sql::channel_access(tx, c->row.id, lower(who)));
+      return channel_readable(tx, *ch, lower(who));
     });
   });
 }
@@ -879,9 +898,7 @@ Task<Result<bool>> CommunityService::can_post_channel(const eth::Address& who, s
     return m_db.read([&](Tx& tx) -> Result<bool> {
       auto ch = sql::find_channel(tx, channel_id);
       if (!ch || ch->archived_ms) return false;
-      auto c = load(tx, ch->community_id);
-      if (!c) return false;
-      return readable(standing_of(tx, *c, lower(who)), *ch, sql::channel_access(tx, c->row.id, lower(who)));
+      return channel_readable(tx, *ch, lower(who));
     });
   });
 }

@@ -240,6 +240,20 @@ TEST_P(CommunityServiceTest, JoinIsRefusedWithTheUnmetLeavesUntilTheHoldingsPass
   auto down = run(m_service->join(carol, id));
   ASSERT_FALSE(down);
   EXPECT_EQ(down.error().code, "chain_unavailable");
+
+  // An ungated community with a gated channel: the join goes through, the channel follows.
+  const auto open = create(std::nullopt, "open-house");
+  const auto holders = channel(open, "holders", erc20_gate(10));
+  m_holdings.failure.reset();
+  reevaluate_all();  // the owner, queued by the gated channel
+  m_holdings.failure = make_error(ErrorKind::unavailable, "chain_unavailable", "down");
+  m_holdings.set(carol, erc20_key(), 10);
+  ASSERT_TRUE(run(m_service->join(carol, open)));
+  EXPECT_FALSE(can_read(carol, holders));
+  EXPECT_EQ(*run(m_service->pending_reevaluations()), 1);
+  m_holdings.failure.reset();
+  reevaluate_all();
+  EXPECT_TRUE(can_read(carol, holders));
 }
 
 TEST_P(CommunityServiceTest, RolesRanksKickAndBan) {
