@@ -45,9 +45,13 @@ context::ContextModule make_module(E2eModuleSettings settings) {
   m.jobs = [runtime] {
     std::vector<context::Job> out;
     if (!runtime->service) return out;
-    out.push_back(context::Job{"e2e.purge", runtime->settings.purge_every, [runtime]() -> Task<void> {
+    out.push_back(context::Job{"e2e.purge", runtime->settings.purge_schedule,
+                               "deletes end-to-end ciphertext and welcomes past the retention window",
+                               [runtime]() -> Task<Result<void>> {
                                  auto gone = co_await runtime->service->purge();
-                                 if (gone && *gone > 0) log::info("e2e: purged expired ciphertext", {{"rows", *gone}});
+                                 if (!gone) co_return std::move(gone).error();
+                                 if (*gone > 0) log::info("e2e: purged expired ciphertext", {{"rows", *gone}});
+                                 co_return ok();
                                }});
     return out;
   };

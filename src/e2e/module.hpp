@@ -11,7 +11,8 @@ namespace gh::e2e {
 struct E2eModuleSettings {
   E2eSettings e2e;
   E2eLimits limits;
-  std::chrono::milliseconds purge_every{std::chrono::hours(1)};
+  /// When the retention purge runs (cron, UTC; see src/jobs/README.md).
+  std::string purge_schedule = "17 * * * *";
 };
 
 /// The e2e context's module description.
