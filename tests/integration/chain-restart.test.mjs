@@ -135,6 +135,9 @@ for (const backend of backends()) {
           const held = (await holdingsOf(server, who)).find((h) => h.contract === lateAddress);
           assert.equal(held?.amount, expected, who);
         }
+        const listed = (await (await fetch(`${server.url}/v1/indexer/status`)).json()).chains[0].tracked_contracts;
+        assert.deepEqual(listed.map((t) => [t.contract, t.pipeline, t.start_block, t.state]),
+          [[lateAddress, 'erc20', 0, 'following']]);
         // It follows the head with the pipeline now.
         await (await late.transfer(recipients[399], 77n, { nonce: nonce++ })).wait();
         await until('a new transfer of the tracked contract', async () => {
