@@ -59,6 +59,10 @@ struct Poller::State : std::enable_shared_from_this<Poller::State> {
                       .with({chain});
     head_gauge =
         &reg.gauge("gatehouse_chain_head_block", "The chain head the indexer last saw.", {"chain"}).with({chain});
+    backfilling_gauge =
+        &reg.gauge("gatehouse_chain_tracked_backfilling",
+                   "Tracked contracts still backfilling alone (not yet following their pipeline).", {"chain"})
+             .with({chain});
     for (auto p2 : settings.pipelines) {
       PipelineState ps;
       ps.span = settings.initial_span;
@@ -507,6 +511,7 @@ struct Poller::State : std::enable_shared_from_this<Poller::State> {
       if (to < target) caught_up = false;
     }
     report.backfills = co_await backfill(tracked, canonical, window_from, report);
+    backfilling_gauge->set(static_cast<double>(report.backfills));
     if (report.backfills > 0) caught_up = false;
     report.caught_up = caught_up && report.errors.empty();
     co_return report;
@@ -558,6 +563,7 @@ struct Poller::State : std::enable_shared_from_this<Poller::State> {
   metrics::Counter* reorgs = nullptr;
   metrics::Counter* rpc_errors = nullptr;
   metrics::Gauge* head_gauge = nullptr;
+  metrics::Gauge* backfilling_gauge = nullptr;
   std::atomic<bool> stopping{false};
   std::atomic<bool> woken{false};
   std::atomic<bool> running{false};

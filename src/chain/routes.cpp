@@ -47,11 +47,23 @@ json::object render_chain(const ChainStatus& c) {
                                      {"last_error", last_error},
                                      {"error_count", p.error_count}});
   }
-  return json::object{{"chain_id", c.chain_id},
-                      {"head", c.head},
-                      {"reorgs", c.reorgs},
-                      {"updated_at", format_rfc3339(SystemTime(std::chrono::milliseconds(c.updated_ms)))},
-                      {"pipelines", pipelines}};
+  json::array tracked;
+  for (const auto& t : c.tracked) {
+    json::value last_error = nullptr;
+    if (t.last_error) last_error = json::string(*t.last_error);
+    auto address = eth::parse_address(t.contract);
+    tracked.push_back(json::object{{"pipeline", t.pipeline},
+                                   {"contract", address ? eth::to_checksum(*address) : t.contract},
+                                   {"start_block", t.start_block},
+                                   {"backfilled_to", t.backfilled_to},
+                                   {"state", t.joined ? "following" : "backfilling"},
+                                   {"logs_applied", t.logs_applied},
+                                   {"last_error", last_error}});
+  }
+  return json::object{
+      {"chain_id", c.chain_id}, {"head", c.head},
+      {"reorgs", c.reorgs},     {"updated_at", format_rfc3339(SystemTime(std::chrono::milliseconds(c.updated_ms)))},
+      {"pipelines", pipelines}, {"tracked_contracts", tracked}};
 }
 
 }  // namespace

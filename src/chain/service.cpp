@@ -295,7 +295,7 @@ std::vector<ChainStatus> ChainService::read_status(gh::store::Database& db) {
       for (auto& c : out) {
         if (c.chain_id == id) return c;
       }
-      out.push_back(ChainStatus{id, 0, 0, 0, {}});
+      out.push_back(ChainStatus{id, 0, 0, 0, {}, {}});
       return out.back();
     };
     for (const auto& c : chains) {
@@ -323,6 +323,7 @@ std::vector<ChainStatus> ChainService::read_status(gh::store::Database& db) {
       }
       s.pipelines.push_back(std::move(ps));
     }
+    for (auto& t : storage::tracked_contracts(tx, std::nullopt)) chain_of(t.chain_id).tracked.push_back(std::move(t));
     return out;
   });
 }

@@ -102,6 +102,7 @@ struct ChainStatus {
   std::int64_t reorgs = 0;
   std::int64_t updated_ms = 0;
   std::vector<PipelineStatus> pipelines;
+  std::vector<storage::TrackedContract> tracked;  ///< contracts with a start block of their own
 };
 
 /// What the service knows of an indexed chain (from its poller's settings).

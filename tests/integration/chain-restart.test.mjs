@@ -85,6 +85,7 @@ for (const backend of backends()) {
         const flags = [...db.flags, '--chain', `31337=${anvil.url}`, '--chain-confirmations', '31337=0',
           '--chain-contract', `31337:erc20:${tokenAddress}`, '--chain-max-log-span', '2'];
         let midBackfill = 0;
+        const kills = [];
         let last = { checkpoint: -1, logs: 0 };
         for (let kill = 0; kill < 5; kill++) {
           const server = await startServer(flags);
@@ -101,6 +102,7 @@ for (const backend of backends()) {
           assert.ok(now.checkpoint >= last.checkpoint, 'the checkpoint never goes back');
           assert.ok(now.logs <= expectedLogs, `${now.logs} logs counted, only ${expectedLogs} exist`);
           if (now.checkpoint < head) midBackfill++;
+          kills.push(now);
           last = now;
         }
         assert.ok(midBackfill >= 2, `only ${midBackfill} kills landed during the backfill`);
@@ -111,12 +113,16 @@ for (const backend of backends()) {
           const p = await erc20Status(server);
           return p && p.checkpoint >= head ? p : undefined;
         });
-        assert.equal(done.logs_applied, expectedLogs);
+        // Balances first, then the count, so that a failure says whether logs were lost or miscounted.
+        const wrong = [];
         for (const who of [...new Set(recipients), deployer.address]) {
           const expected = (await token.balanceOf(who)).toString();
           const held = (await holdingsOf(server, who)).find((h) => h.contract === tokenAddress);
-          assert.equal(held?.amount ?? '0', expected, who);
+          if ((held?.amount ?? '0') !== expected) wrong.push(`${who}: ${held?.amount ?? '0'} != ${expected}`);
         }
+        const history = `kills: ${JSON.stringify(kills)}; head ${head}`;
+        assert.deepEqual(wrong, [], `balances differ from balanceOf (${history})`);
+        assert.equal(done.logs_applied, expectedLogs, `logs counted (${history})`);
 
         // A contract added while the server runs: backfilled by the running indexer, from block 0.
         assert.equal((await holdingsOf(server, recipients[0])).find((h) => h.contract === lateAddress), undefined);
@@ -135,6 +141,13 @@ for (const backend of backends()) {
           const held = (await holdingsOf(server, who)).find((h) => h.contract === lateAddress);
           assert.equal(held?.amount, expected, who);
         }
+        await until('the backfill gauge to fall to 0', async () => {
+          const metrics = await (await fetch(`${server.url}/metrics`)).text();
+          return /gatehouse_chain_tracked_backfilling\{chain="31337"\} 0\n/.test(metrics);
+        });
+        const listed = (await (await fetch(`${server.url}/v1/indexer/status`)).json()).chains[0].tracked_contracts;
+        assert.deepEqual(listed.map((t) => [t.contract, t.pipeline, t.start_block, t.state]),
+          [[lateAddress, 'erc20', 0, 'following']]);
         // It follows the head with the pipeline now.
         await (await late.transfer(recipients[399], 77n, { nonce: nonce++ })).wait();
         await until('a new transfer of the tracked contract', async () => {
