@@ -168,6 +168,18 @@ context::ContextModule make_module(NotifyModuleSettings settings) {
     out.push_back(runtime->router->consumer());
     return out;
   };
+  m.jobs = [runtime]() {
+    context::Job purge;
+    purge.name = "notify.purge";
+    purge.every = std::chrono::hours(1);
+    purge.run = [runtime]() -> Task<void> {
+      const auto deleted = co_await runtime->service->purge();
+      if (deleted > 0) log::info("notify: purged old rows", {{"rows", std::to_string(deleted)}});
+    };
+    std::vector<context::Job> out;
+    out.push_back(std::move(purge));
+    return out;
+  };
   m.routes = [runtime](net::Router& router) {
     if (runtime->request_auth == nullptr) {
       log::warn("notify: no request authentication (auth context missing); the center is not served");
