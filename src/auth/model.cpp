@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "auth/secrets.hpp"
+#include "mls/key_package.hpp"
 
 namespace gh::auth {
 namespace {
@@ -22,22 +23,30 @@ Result<std::string> string_field(const json::object& body, std::string_view name
   return s;
 }
 
-Result<std::int64_t> prekey_id(const json::object& o, std::string_view what) {
-  const auto* id = o.if_contains("id");
-  if (id == nullptr || !id->is_int64() || id->as_int64() < 0 || id->as_int64() > 0x7fffffff) {
-    return bad_input("invalid_field", fmt::format("{} id must be an integer 0..2^31-1", what));
+// A list of base64 strings (key packages), each at most `max_chars` long.
+Result<std::vector<std::string>> base64_list(const json::value* list, std::string_view name, std::size_t max_items,
+                                             std::size_t max_chars) {
+  std::vector<std::string> out;
+  if (list == nullptr) return out;
+  if (!list->is_array()) return bad_input("invalid_field", fmt::format("{} must be an array of base64 strings", name));
+  const auto& arr = list->as_array();
+  if (arr.size() > max_items) {
+    return make_error(ErrorKind::too_large, "too_many_key_packages",
+                      fmt::format("at most {} key packages per request", max_items));
   }
-  return id->as_int64();
+  for (const auto& item : arr) {
+    if (!item.is_string()) return bad_input("invalid_field", fmt::format("each of {} must be a base64 string", name));
+    if (item.as_string().size() > max_chars) {
+      return make_error(ErrorKind::too_large, "key_package_too_large",
+                        fmt::format("a key package is at most {} characters of base64", max_chars));
+    }
+    out.emplace_back(item.as_string());
+  }
+  return out;
 }
 
-Result<std::string> key32(const json::object& o, std::string_view name, std::string_view what) {
-  const auto* k = o.if_contains(name);
-  if (k == nullptr || !k->is_string()) return bad_input("invalid_key", fmt::format("{} {} must be base64", what, name));
-  auto bytes = decode_base64(std::string_view(k->as_string()));
-  if (!bytes || bytes->size() != 32) {
-    return bad_input("invalid_key", fmt::format("{} {} must be standard base64 of 32 bytes", what, name));
-  }
-  return std::string(k->as_string());
+std::size_t base64_chars(std::size_t bytes) {
+  return (bytes + 2) / 3 * 4;
 }
 
 Error unauthorized(std::string code, std::string message) {
@@ -269,54 +278,59 @@ bool ApiPrincipal::has_scope(std::string_view scope) const {
   return std::find(scopes.begin(), scopes.end(), scope) != scopes.end();
 }
 
-Result<SignedPrekey> parse_signed_prekey(const json::value* value) {
-  if (value == nullptr || !value->is_object()) return bad_input("invalid_field", "signed_prekey must be an object");
-  const auto& o = value->as_object();
-  auto id = prekey_id(o, "signed_prekey");
-  if (!id) return id.error();
-  auto key = key32(o, "key", "signed_prekey");
-  if (!key) return key.error();
-  const auto* sig = o.if_contains("signature");
-  if (sig == nullptr || !sig->is_string())
-    return bad_input("invalid_signature", "signed_prekey signature must be base64");
-  auto sig_bytes = decode_base64(std::string_view(sig->as_string()));
-  if (!sig_bytes || sig_bytes->size() != 64) {
-    return bad_input("invalid_signature", "signed_prekey signature must be standard base64 of 64 bytes");
+Result<std::pair<std::vector<std::string>, std::string>> parse_key_package_upload(const json::object& body,
+                                                                                  const AuthSettings& settings) {
+  const auto max_chars = base64_chars(settings.max_key_package_bytes);
+  auto list =
+      base64_list(body.if_contains("key_packages"), "key_packages", settings.max_key_packages_per_request, max_chars);
+  if (!list) return list.error();
+  std::string last_resort;
+  if (const auto* lr = body.if_contains("last_resort_key_package"); lr != nullptr && !lr->is_null()) {
+    if (!lr->is_string()) return bad_input("invalid_field", "last_resort_key_package must be a base64 string");
+    if (lr->as_string().size() > max_chars) {
+      return make_error(ErrorKind::too_large, "key_package_too_large",
+                        fmt::format("a key package is at most {} characters of base64", max_chars));
+    }
+    last_resort = std::string(lr->as_string());
   }
-  return SignedPrekey{*id, *key, std::string(sig->as_string())};
+  if (list->empty() && last_resort.empty()) {
+    return bad_input("invalid_field", "send key_packages, a last_resort_key_package, or both");
+  }
+  return std::make_pair(std::move(*list), std::move(last_resort));
 }
 
-Result<void> verify_signed_prekey(const SignedPrekey& spk, const std::string& identity_key) {
-  auto identity = decode_base64(identity_key);
-  auto key_bytes = decode_base64(spk.key);
-  auto sig_bytes = decode_base64(spk.signature);
-  if (!identity || !key_bytes || !sig_bytes || !verify_ed25519(*sig_bytes, *key_bytes, *identity)) {
-    return bad_input("invalid_signature", "signed_prekey signature does not verify with the identity key");
+Result<KeyPackage> check_key_package(std::string_view base64, const std::string& identity_key,
+                                     const eth::Address& account, const AuthSettings& settings, SystemTime now,
+                                     std::string_view what) {
+  if (base64.size() > base64_chars(settings.max_key_package_bytes)) {
+    return make_error(ErrorKind::too_large, "key_package_too_large",
+                      fmt::format("{}: a key package is at most {} bytes", what, settings.max_key_package_bytes));
   }
-  return ok();
-}
-
-Result<std::vector<Prekey>> parse_prekeys(const json::value* list, const AuthSettings& settings) {
-  std::vector<Prekey> out;
-  if (list == nullptr) return out;
-  if (!list->is_array()) return bad_input("invalid_field", "one_time_prekeys must be an array");
-  const auto& arr = list->as_array();
-  if (arr.size() > settings.max_prekeys_per_request) {
-    return make_error(ErrorKind::too_large, "too_many_prekeys",
-                      fmt::format("at most {} one-time prekeys per request", settings.max_prekeys_per_request));
+  auto bytes = decode_base64(base64);
+  if (!bytes) return bad_input("key_package_malformed", fmt::format("{} is not standard base64", what));
+  auto key = decode_base64(identity_key);
+  if (!key) return internal_error("stored identity key is not base64");
+  const auto address = eth::to_lower_hex(account);
+  mls::KeyPackageExpectation expect;
+  expect.allowed_suites = settings.mls_cipher_suites;
+  expect.identity_key = *key;
+  expect.identity = address;
+  const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
+  expect.now_seconds = static_cast<std::uint64_t>(std::max<std::int64_t>(seconds, 0));
+  expect.clock_skew_seconds = static_cast<std::uint64_t>(settings.key_package_clock_skew.count());
+  auto checked = mls::check_key_package(*bytes, expect);
+  if (!checked) {
+    const auto& failure = checked.error();
+    std::string message = fmt::format("{}: {}", what, mls::describe(failure.check));
+    if (failure.decode_error) message += fmt::format(" ({})", mls::to_string(*failure.decode_error));
+    return bad_input(mls::to_string(failure.check), std::move(message));
   }
-  std::set<std::int64_t> seen;
-  for (const auto& item : arr) {
-    if (!item.is_object()) return bad_input("invalid_field", "each one-time prekey must be an object");
-    auto id = prekey_id(item.as_object(), "one-time prekey");
-    if (!id) return id.error();
-    if (!seen.insert(*id).second)
-      return bad_input("duplicate_prekey_id", fmt::format("prekey id {} appears twice", *id));
-    auto key = key32(item.as_object(), "key", "one-time prekey");
-    if (!key) return key.error();
-    out.push_back({*id, *key});
-  }
-  return out;
+  // A time point holds nanoseconds up to the year 2262: later ends (ts-mls's default is 2^63 - 1
+  // seconds) are clamped to 2255, which means "never expires" here.
+  constexpr std::uint64_t max_seconds = 9'000'000'000ULL;
+  const auto not_after = std::min(checked->leaf_node.lifetime->not_after, max_seconds);
+  return KeyPackage{sha256_hex(std::string_view(reinterpret_cast<const char*>(bytes->data()), bytes->size())),
+                    std::string(base64), SystemTime(std::chrono::seconds(static_cast<std::int64_t>(not_after)))};
 }
 
 Result<DeviceRegistration> parse_device_registration(const json::object& body, const AuthSettings& settings) {
@@ -355,13 +369,13 @@ Result<DeviceRegistration> parse_device_registration(const json::object& body, c
   if (!valid_identity_key(*identity_bytes))
     return bad_input("invalid_key", "identity_key is not a usable Ed25519 public key");
   r.identity_key = std::string(identity->as_string());
-  auto spk = parse_signed_prekey(body.if_contains("signed_prekey"));
-  if (!spk) return spk.error();
-  if (auto valid = verify_signed_prekey(*spk, r.identity_key); !valid) return valid.error();
-  r.signed_prekey = *spk;
-  auto otpks = parse_prekeys(body.if_contains("one_time_prekeys"), settings);
-  if (!otpks) return otpks.error();
-  r.one_time_prekeys = std::move(*otpks);
+  auto packages = parse_key_package_upload(body, settings);
+  if (!packages) return packages.error();
+  if (packages->second.empty()) {
+    return bad_input("invalid_field", "last_resort_key_package is required: it is handed out when no other is left");
+  }
+  r.key_packages = std::move(packages->first);
+  r.last_resort_key_package = std::move(packages->second);
   return r;
 }
 

@@ -6,6 +6,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <boost/json/object.hpp>
@@ -26,12 +27,19 @@ struct AuthSettings {
   std::vector<std::string> siwe_http_domains;
   std::set<std::uint64_t> chain_ids;  ///< chains a message may name
   std::chrono::seconds session_ttl{30 * 24 * 3600};
+  /// How long an expired or revoked session is kept (it shows what signed in, from where, for an
+  /// incident review) before the auth.sessions_purge job deletes it.
+  std::chrono::seconds session_retention{30 * 24 * 3600};
   std::chrono::seconds nonce_ttl{600};
   std::chrono::seconds clock_skew{60};
   std::size_t max_devices = 10;
-  std::size_t max_prekeys_per_request = 100;
-  std::size_t max_prekeys_per_device = 1000;
-  std::size_t low_prekeys = 10;  ///< below this a device gets a keys.low event
+  std::size_t max_key_packages_per_request = 100;
+  std::size_t max_key_packages_per_device = 1000;
+  std::size_t low_key_packages = 10;          ///< below this a device gets a keys.low event
+  std::size_t max_key_package_bytes = 16384;  ///< one TLS-encoded MLSMessage (X-Wing: about 2.7 KB)
+  /// MLS cipher suites a key package may use (0x0001, and X-Wing 0x0053); Ed25519 suites only.
+  std::vector<std::uint16_t> mls_cipher_suites{0x0001, 0x0053};
+  std::chrono::seconds key_package_clock_skew{300};  ///< tolerated on a key package's lifetime
   std::size_t max_signature_bytes = 4096;
   std::size_t max_sessions_listed = 100;
   std::size_t max_device_name_chars = 64;  ///< printable characters (code points) in a device name
@@ -58,38 +66,38 @@ inline const std::set<std::string>& known_scopes() {
   return scopes;
 }
 
-/// An X25519 one-time prekey (32 bytes, base64 as received).
-struct Prekey {
-  std::int64_t id = 0;
-  std::string key;
+/// An MLS key package as uploaded (the base64 of a TLS-encoded MLSMessage), once checked.
+struct KeyPackage {
+  std::string ref;   ///< SHA-256 of the bytes, hex: the package's identity in the directory
+  std::string data;  ///< standard base64, as received
+  SystemTime expires_at;
 };
 
-/// The signed prekey: X25519 key signed by the device's Ed25519 identity key.
-struct SignedPrekey {
-  std::int64_t id = 0;
-  std::string key;
-  std::string signature;
-};
-
-/// What POST /v1/devices carries, validated.
+/// What POST /v1/devices carries, its shape validated (the key packages are checked against the
+/// account and the identity key by check_key_packages).
 struct DeviceRegistration {
   std::string name;
   std::string push_provider;  ///< fcm | webpush | webhook | none
   std::string push_token;
-  std::string identity_key;
-  SignedPrekey signed_prekey;
-  std::vector<Prekey> one_time_prekeys;
+  std::string identity_key;               ///< base64 of the Ed25519 public key
+  std::vector<std::string> key_packages;  ///< base64, unchecked
+  std::string last_resort_key_package;    ///< base64, unchecked
 };
 
-/// Parses and validates a registration: lengths, base64 of 32-byte keys, a valid Ed25519 identity
-/// key, the signed prekey's signature, prekey ids unique and in range, at most the request limit.
+/// Parses a registration: the name, the push target, a valid Ed25519 identity key (base64 of 32
+/// bytes), 0 to max_key_packages_per_request key packages and one last-resort package (strings).
 Result<DeviceRegistration> parse_device_registration(const boost::json::object& body, const AuthSettings& settings);
-/// Parses a list of one-time prekeys (replenish), same rules.
-Result<std::vector<Prekey>> parse_prekeys(const boost::json::value* list, const AuthSettings& settings);
-/// Parses a signed prekey's shape: id, 32-byte key, 64-byte signature (not yet checked).
-Result<SignedPrekey> parse_signed_prekey(const boost::json::value* value);
-/// Checks a signed prekey's signature against an identity key (base64); 400 invalid_signature.
-Result<void> verify_signed_prekey(const SignedPrekey& spk, const std::string& identity_key);
+/// Parses a replenishment: `key_packages` (may be empty) and an optional
+/// `last_resort_key_package` (empty when absent); at least one of them.
+Result<std::pair<std::vector<std::string>, std::string>> parse_key_package_upload(const boost::json::object& body,
+                                                                                  const AuthSettings& settings);
+/// Checks one key package (base64 of an MLSMessage) for a device of `account` whose identity key
+/// is `identity_key` (base64), at `now`: every check of RFC 9420 §10.1 that a directory can make
+/// (mls/key_package.hpp). A failure is a 400 whose code names the check (key_package_lifetime,
+/// key_package_signature, ...); `what` says which package in the message ("key_packages[3]").
+Result<KeyPackage> check_key_package(std::string_view base64, const std::string& identity_key,
+                                     const eth::Address& account, const AuthSettings& settings, SystemTime now,
+                                     std::string_view what);
 
 /// An account address from a request (a path parameter or a body field). Every failure is a 400
 /// `invalid_address` whose message says what is wrong with the text.
@@ -117,7 +125,7 @@ struct DeviceInfo {
   std::string name;
   std::string push_provider;
   SystemTime created_at;
-  std::int64_t one_time_prekeys = 0;
+  std::int64_t key_packages = 0;  ///< one-time key packages left
 };
 
 /// The caller's account.
@@ -127,12 +135,18 @@ struct Me {
   std::vector<DeviceInfo> devices;
 };
 
-/// One device's key bundle, as handed to a sender.
-struct KeyBundle {
+/// One device's key package, as handed to someone who adds the device to a group.
+struct DeviceKeyPackage {
   std::string device_id;
   std::string identity_key;
-  SignedPrekey signed_prekey;
-  std::optional<Prekey> one_time_prekey;
+  std::string key_package;  ///< base64 MLSMessage
+  bool last_resort = false;
+};
+
+/// A device's id and identity key (its MLS signature key), as other contexts see it.
+struct DevicePublicKey {
+  std::string device_id;
+  std::string identity_key;
 };
 
 /// A bot API key as the operator sees it (never its secret).

@@ -1,5 +1,5 @@
 // auth's pure rules: device names, SIWE message rules (URI scheme and userinfo, domain, chain,
-// time), signed prekeys, the EIP-1271 magic value, scopes.
+// time), MLS key packages, the EIP-1271 magic value, scopes.
 #include <gtest/gtest.h>
 
 #include <boost/json/parse.hpp>
@@ -66,10 +66,10 @@ TEST(DeviceName, RefusesControlCharactersEscapesAndBadUtf8) {
 
 TEST(DeviceName, RegistrationWithABadNameIsBadInput) {
   testing::IdentityKey id;
-  const auto spk = id.signed_prekey(1);
   json::object body{{"name", "\x1b]0;pwned\x07"},
                     {"identity_key", id.public_base64()},
-                    {"signed_prekey", json::object{{"id", spk.id}, {"key", spk.key}, {"signature", spk.signature}}}};
+                    {"key_packages", json::array{json::string(id.key_package(signer))}},
+                    {"last_resort_key_package", id.key_package(signer)}};
   auto r = parse_device_registration(body, settings());
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().kind, ErrorKind::bad_input);
@@ -151,16 +151,54 @@ TEST(SiweRules, RefusesAnotherAuthorityDomainChainOrTime) {
   EXPECT_EQ(junk.error().kind, ErrorKind::unauthorized);
 }
 
-TEST(SignedPrekey, VerifiesAgainstItsIdentityKeyOnly) {
+TEST(DeviceRegistration, NeedsALastResortKeyPackage) {
+  testing::IdentityKey id;
+  json::object body{{"name", "Laptop"},
+                    {"identity_key", id.public_base64()},
+                    {"key_packages", json::array{json::string(id.key_package(signer))}}};
+  auto r = parse_device_registration(body, settings());
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, "invalid_field");
+  body["last_resort_key_package"] = id.key_package(signer);
+  EXPECT_TRUE(parse_device_registration(body, settings()));
+  body["key_packages"] = "not a list";
+  EXPECT_FALSE(parse_device_registration(body, settings()));
+}
+
+TEST(KeyPackage, EachCheckIsA400NamingIt) {
   testing::IdentityKey id;
   testing::IdentityKey other;
-  const auto spk = id.signed_prekey(7);
-  EXPECT_TRUE(verify_signed_prekey(spk, id.public_base64()));
-  auto wrong = verify_signed_prekey(spk, other.public_base64());
-  ASSERT_FALSE(wrong);
-  EXPECT_EQ(wrong.error().code, "invalid_signature");
-  json::value shape = json::object{{"id", 7}, {"key", spk.key}, {"signature", "AAAA"}};
-  EXPECT_FALSE(parse_signed_prekey(&shape));
+  const auto key = id.public_base64();
+  auto verdict = [&](const std::string& package, const std::string& identity_key = "") {
+    return check_key_package(package, identity_key.empty() ? key : identity_key, signer, settings(), now,
+                             "key_packages[0]");
+  };
+  auto good = verdict(id.key_package(signer));
+  ASSERT_TRUE(good) << good.error().message;
+  EXPECT_EQ(good->ref.size(), 64U);
+  auto expect_code = [&](Result<KeyPackage> r, std::string_view code) {
+    ASSERT_FALSE(r) << code;
+    EXPECT_EQ(r.error().kind, ErrorKind::bad_input);
+    EXPECT_EQ(r.error().code, code);
+    EXPECT_NE(r.error().message.find("key_packages[0]"), std::string::npos) << r.error().message;
+  };
+  expect_code(verdict(id.key_package(signer), other.public_base64()), "key_package_signature_key");
+  expect_code(verdict(id.key_package(eth::Address{})), "key_package_identity");
+  expect_code(verdict(id.key_package(signer, [](auto& f) { f.suite = 3; })), "key_package_cipher_suite");
+  expect_code(verdict(id.key_package(signer, [](auto& f) { f.corrupt_signature = true; })), "key_package_signature");
+  expect_code(verdict(id.key_package(signer, [](auto& f) { f.corrupt_leaf_signature = true; })),
+              "key_package_leaf_node_signature");
+  expect_code(verdict(id.key_package(signer, [](auto& f) { f.lifetime = {0, 1000}; })), "key_package_lifetime");
+  expect_code(verdict(id.key_package(signer, [](auto& f) { f.credential_type = mls::credential_x509; })),
+              "key_package_credential");
+  expect_code(verdict("AAAA"), "key_package_malformed");
+  expect_code(verdict("not base64!"), "key_package_malformed");
+  // The allowed suites are a setting.
+  auto only_xwing = settings();
+  only_xwing.mls_cipher_suites = {mls::suite_xwing_aes256gcm_ed25519};
+  auto refused = check_key_package(id.key_package(signer), key, signer, only_xwing, now, "last_resort_key_package");
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, "key_package_cipher_suite");
 }
 
 TEST(Eip1271, OnlyTheExactAbiEncodedMagicPasses) {

@@ -23,7 +23,7 @@ json::object render_device(const DeviceInfo& d) {
           {"name", d.name},
           {"push_provider", d.push_provider},
           {"created_at", format_rfc3339(d.created_at)},
-          {"one_time_prekeys", d.one_time_prekeys}};
+          {"key_packages", d.key_packages}};
 }
 
 struct Limiters {
@@ -163,23 +163,17 @@ void add_auth_routes(net::Router& router, AuthService& service, RequestAuth& aut
     co_return net::json_response(201, json::object{{"device_id", *id}});
   });
 
-  router.add("POST", "/v1/devices/{device_id}/prekeys", [&service, &auth](Request& req) -> Task<Result<Response>> {
+  router.add("POST", "/v1/devices/{device_id}/key-packages", [&service, &auth](Request& req) -> Task<Result<Response>> {
     auto who = co_await auth.session(req);
     if (!who) co_return who.error();
     auto body = net::parse_json_object(req);
     if (!body) co_return body.error();
     const std::string device_id(req.param("device_id"));
-    auto prekeys = parse_prekeys(body->if_contains("one_time_prekeys"), service.settings());
-    if (!prekeys) co_return prekeys.error();
-    std::optional<SignedPrekey> rotated;
-    if (const auto* spk = body->if_contains("signed_prekey")) {
-      auto parsed = parse_signed_prekey(spk);
-      if (!parsed) co_return parsed.error();
-      rotated = std::move(*parsed);
-    }
-    auto held = co_await service.replenish(*who, device_id, std::move(*prekeys), std::move(rotated));
+    auto upload = parse_key_package_upload(*body, service.settings());
+    if (!upload) co_return upload.error();
+    auto held = co_await service.replenish(*who, device_id, std::move(upload->first), std::move(upload->second));
     if (!held) co_return held.error();
-    co_return net::json_response(200, json::object{{"device_id", device_id}, {"one_time_prekeys", *held}});
+    co_return net::json_response(200, json::object{{"device_id", device_id}, {"key_packages", *held}});
   });
 
   router.add("DELETE", "/v1/devices/{device_id}", [&service, &auth](Request& req) -> Task<Result<Response>> {
@@ -194,25 +188,21 @@ void add_auth_routes(net::Router& router, AuthService& service, RequestAuth& aut
     if (!who) co_return who.error();
     auto address = parse_request_address(req.param("address"));
     if (!address) co_return address.error();
-    // Each fetch hands out one-time prekeys: bound it per caller and per target account.
+    // Each fetch hands out one-time key packages: bound it per caller and per target account.
     if (auto d = limiters->keys_caller.take(eth::to_lower_hex(who->address)); !d.allowed) {
       co_return limited(d, "too many key fetches; slow down");
     }
     if (auto d = limiters->keys_target.take(eth::to_lower_hex(*address)); !d.allowed) {
       co_return limited(d, "too many key fetches for this account; retry later");
     }
-    auto bundles = co_await service.key_bundles(*address);
-    if (!bundles) co_return bundles.error();
+    auto handed = co_await service.key_packages(*address);
+    if (!handed) co_return handed.error();
     json::array devices;
-    for (const auto& b : *bundles) {
-      json::value otpk = nullptr;
-      if (b.one_time_prekey) otpk = json::object{{"id", b.one_time_prekey->id}, {"key", b.one_time_prekey->key}};
-      devices.push_back(json::object{{"device_id", b.device_id},
-                                     {"identity_key", b.identity_key},
-                                     {"signed_prekey", json::object{{"id", b.signed_prekey.id},
-                                                                    {"key", b.signed_prekey.key},
-                                                                    {"signature", b.signed_prekey.signature}}},
-                                     {"one_time_prekey", otpk}});
+    for (const auto& p : *handed) {
+      devices.push_back(json::object{{"device_id", p.device_id},
+                                     {"identity_key", p.identity_key},
+                                     {"key_package", p.key_package},
+                                     {"last_resort", p.last_resort}});
     }
     co_return net::json_response(200, json::object{{"address", eth::to_checksum(*address)}, {"devices", devices}});
   });

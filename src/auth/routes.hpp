@@ -17,7 +17,7 @@ struct SignInLimits {
   net::RateLimit verify_per_address{0.2, 10.0, 100'000};
 };
 
-/// Rate limits of key bundle fetches (each one hands out a one-time prekey): per signed-in
+/// Rate limits of key package fetches (each one hands out one-time key packages): per signed-in
 /// caller, and per target account so that no number of callers can drain one account's keys.
 struct KeyFetchLimits {
   net::RateLimit per_caller{1.0, 30.0, 100'000};

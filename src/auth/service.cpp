@@ -48,6 +48,12 @@ Error chain_unavailable(std::uint64_t chain_id) {
                     fmt::format("chain {} cannot be reached to check a contract wallet", chain_id));
 }
 
+// The event that closes a revoked session's live sockets (realtime consumes it).
+void publish_session_revoked(Tx& tx, const eth::Address& address, const std::string& session_id) {
+  json::object payload{{"session_id", session_id}, {"account", eth::to_checksum(address)}};
+  publish_or_throw(tx, {"auth.session_revoked", eth::to_lower_hex(address), json::serialize(payload)});
+}
+
 }  // namespace
 
 Task<Result<void>> ChainSignatureVerifier::verify(std::uint64_t chain_id, const eth::Address& address,
@@ -185,7 +191,13 @@ Task<Result<Principal>> AuthService::authenticate(std::string_view token) {
 
 Task<Result<void>> AuthService::logout(const Principal& who) {
   const auto now = m_clock.now();
-  co_await m_pool.run([&] { m_db.transact([&](Tx& tx) { sql::revoke_session(tx, who.session_id, now); }); });
+  co_await m_pool.run([&] {
+    m_db.transact([&](Tx& tx) {
+      sql::revoke_session(tx, who.session_id, now);
+      publish_session_revoked(tx, who.address, who.session_id);
+    });
+  });
+  if (m_events_published) m_events_published();
   co_return ok();
 }
 
@@ -205,15 +217,18 @@ Task<Result<std::vector<SessionInfo>>> AuthService::sessions(const Principal& wh
 
 Task<Result<void>> AuthService::revoke_session(const Principal& who, std::string session_id) {
   const auto now = m_clock.now();
-  co_return co_await m_pool.run([&]() -> Result<void> {
+  auto done = co_await m_pool.run([&]() -> Result<void> {
     return m_db.transact([&](Tx& tx) -> Result<void> {
       auto row = sql::find_session(tx, session_id);
       if (!row) return not_found("no such session");
       if (row->address != eth::to_lower_hex(who.address)) return forbidden("the session belongs to another account");
       sql::revoke_session(tx, session_id, now);
+      publish_session_revoked(tx, who.address, session_id);
       return ok();
     });
   });
+  if (done && m_events_published) m_events_published();
+  co_return done;
 }
 
 Task<Result<Me>> AuthService::me(const Principal& who) {
@@ -223,13 +238,29 @@ Task<Result<Me>> AuthService::me(const Principal& who) {
       auto created = sql::account_created(tx, address);
       if (!created) return not_found("no such account");
       Me me{who.address, *created, {}};
-      for (const auto& d : sql::list_devices(tx, address)) {
-        me.devices.push_back({d.id, d.name, d.push_provider, d.created_at, d.one_time_prekeys});
+      for (const auto& d : sql::list_devices(tx, address, m_clock.now())) {
+        me.devices.push_back({d.id, d.name, d.push_provider, d.created_at, d.key_packages});
       }
       return me;
     });
   });
 }
+
+namespace {
+// Checks every uploaded package; the first failure names its check and which package it was.
+Result<std::vector<KeyPackage>> check_all(const std::vector<std::string>& packages, const std::string& identity_key,
+                                          const eth::Address& account, const AuthSettings& settings, SystemTime now) {
+  std::vector<KeyPackage> out;
+  out.reserve(packages.size());
+  for (std::size_t i = 0; i < packages.size(); ++i) {
+    auto checked =
+        check_key_package(packages[i], identity_key, account, settings, now, fmt::format("key_packages[{}]", i));
+    if (!checked) return std::move(checked).error();
+    out.push_back(std::move(*checked));
+  }
+  return out;
+}
+}  // namespace
 
 Task<Result<std::string>> AuthService::register_device(const Principal& who, DeviceRegistration reg) {
   // A webhook push target is a URL the server will call: it must be a public https endpoint.
@@ -239,6 +270,11 @@ Task<Result<std::string>> AuthService::register_device(const Principal& who, Dev
   }
   const auto address = eth::to_lower_hex(who.address);
   const auto now = m_clock.now();
+  auto packages = check_all(reg.key_packages, reg.identity_key, who.address, m_settings, now);
+  if (!packages) co_return std::move(packages).error();
+  auto last_resort = check_key_package(reg.last_resort_key_package, reg.identity_key, who.address, m_settings, now,
+                                       "last_resort_key_package");
+  if (!last_resort) co_return std::move(last_resort).error();
   const auto device_id = random_hex(16);
   auto added = co_await m_pool.run([&]() -> Result<std::string> {
     return m_db.transact([&](Tx& tx) -> Result<std::string> {
@@ -248,7 +284,8 @@ Task<Result<std::string>> AuthService::register_device(const Principal& who, Dev
         return make_error(ErrorKind::conflict, "too_many_devices",
                           fmt::format("an account has at most {} devices; delete one first", m_settings.max_devices));
       }
-      sql::insert_device(tx, device_id, address, reg, now);
+      sql::insert_device(tx, device_id, address, reg, last_resort->data, now);
+      sql::insert_key_packages(tx, device_id, *packages, now);
       json::object payload{{"address", eth::to_checksum(who.address)}, {"device_id", device_id}};
       publish_or_throw(tx, {"auth.device_added", address, json::serialize(payload)});
       return device_id;
@@ -278,38 +315,35 @@ Task<Result<void>> AuthService::clear_push_token(std::string device_id) {
 }
 
 Task<Result<std::int64_t>> AuthService::replenish(const Principal& who, std::string device_id,
-                                                  std::vector<Prekey> prekeys,
-                                                  std::optional<SignedPrekey> signed_prekey) {
-  if (prekeys.empty() && !signed_prekey)
-    co_return bad_input("invalid_field", "send one_time_prekeys, a signed_prekey, or both");
+                                                  std::vector<std::string> key_packages, std::string last_resort) {
+  if (key_packages.empty() && last_resort.empty())
+    co_return bad_input("invalid_field", "send key_packages, a last_resort_key_package, or both");
+  const auto now = m_clock.now();
   co_return co_await m_pool.run([&]() -> Result<std::int64_t> {
     return m_db.transact([&](Tx& tx) -> Result<std::int64_t> {
       auto device = owned_device(tx, device_id, who.address);
       if (!device) return std::move(device).error();
-      // The rotated signed prekey is checked against the identity key read in this same
-      // transaction (the row is locked), so a concurrent change cannot slip between check and write.
-      if (signed_prekey) {
-        if (auto valid = verify_signed_prekey(*signed_prekey, device->identity_key); !valid) {
-          return std::move(valid).error();
-        }
+      // Checked against the identity key read in this transaction (the row is locked).
+      auto packages = check_all(key_packages, device->identity_key, who.address, m_settings, now);
+      if (!packages) return std::move(packages).error();
+      std::optional<KeyPackage> replaced;
+      if (!last_resort.empty()) {
+        auto checked = check_key_package(last_resort, device->identity_key, who.address, m_settings, now,
+                                         "last_resort_key_package");
+        if (!checked) return std::move(checked).error();
+        replaced = std::move(*checked);
       }
-      const auto before = sql::prekey_count(tx, device_id);
-      if (before + static_cast<std::int64_t>(prekeys.size()) >
-          static_cast<std::int64_t>(m_settings.max_prekeys_per_device)) {
-        return make_error(ErrorKind::conflict, "too_many_prekeys",
-                          fmt::format("a device holds at most {} one-time prekeys", m_settings.max_prekeys_per_device));
+      const auto before = sql::key_package_count(tx, device_id, now);
+      if (before + static_cast<std::int64_t>(packages->size()) >
+          static_cast<std::int64_t>(m_settings.max_key_packages_per_device)) {
+        return make_error(
+            ErrorKind::conflict, "too_many_key_packages",
+            fmt::format("a device holds at most {} one-time key packages", m_settings.max_key_packages_per_device));
       }
-      for (const auto& k : prekeys) {
-        if (sql::prekey_exists(tx, device_id, k.id)) {
-          return make_error(ErrorKind::conflict, "duplicate_prekey_id",
-                            fmt::format("the device already holds prekey id {}", k.id));
-        }
-      }
-      sql::insert_prekeys(tx, device_id, prekeys);
-      if (signed_prekey) sql::update_signed_prekey(tx, device_id, *signed_prekey);
-      const auto after = before + static_cast<std::int64_t>(prekeys.size());
+      const auto after = before + sql::insert_key_packages(tx, device_id, *packages, now);
+      if (replaced) sql::update_last_resort(tx, device_id, replaced->data);
       // Back above the threshold: the next crossing below it is announced again.
-      if (after >= static_cast<std::int64_t>(m_settings.low_prekeys)) sql::clear_low_keys_notified(tx, device_id);
+      if (after >= static_cast<std::int64_t>(m_settings.low_key_packages)) sql::clear_low_keys_notified(tx, device_id);
       return after;
     });
   });
@@ -320,7 +354,7 @@ Task<Result<void>> AuthService::delete_device(const Principal& who, std::string 
     return m_db.transact([&](Tx& tx) -> Result<void> {
       if (auto device = owned_device(tx, device_id, who.address); !device) return std::move(device).error();
       sql::delete_device(tx, device_id);
-      // Messaging drops what it queued for the device when it hears this.
+      // e2e drops what it queued for the device and asks its groups to remove it on this event.
       json::object payload{{"address", eth::to_checksum(who.address)}, {"device_id", device_id}};
       publish_or_throw(tx, {"auth.device_removed", eth::to_lower_hex(who.address), json::serialize(payload)});
       return ok();
@@ -330,30 +364,80 @@ Task<Result<void>> AuthService::delete_device(const Principal& who, std::string 
   co_return done;
 }
 
-Task<Result<std::vector<KeyBundle>>> AuthService::key_bundles(const eth::Address& address) {
+Task<Result<std::vector<DeviceKeyPackage>>> AuthService::key_packages(const eth::Address& address) {
   const auto owner = eth::to_lower_hex(address);
+  const auto now = m_clock.now();
   bool published = false;
-  auto bundles = co_await m_pool.run([&]() -> Result<std::vector<KeyBundle>> {
-    return m_db.transact([&](Tx& tx) -> Result<std::vector<KeyBundle>> {
+  auto handed = co_await m_pool.run([&]() -> Result<std::vector<DeviceKeyPackage>> {
+    return m_db.transact([&](Tx& tx) -> Result<std::vector<DeviceKeyPackage>> {
       published = false;
-      std::vector<KeyBundle> out;
-      for (const auto& d : sql::list_devices(tx, owner)) {
-        KeyBundle b{d.id, d.identity_key, d.signed_prekey, sql::take_prekey(tx, d.id)};
-        const auto left = sql::prekey_count(tx, d.id);
+      std::vector<DeviceKeyPackage> out;
+      for (const auto& d : sql::list_devices(tx, owner, now)) {
+        auto one_time = sql::take_key_package(tx, d.id, now);
+        const bool last_resort = !one_time;
+        out.push_back(
+            {d.id, d.identity_key, last_resort ? d.last_resort_key_package : std::move(*one_time), last_resort});
+        const auto left = sql::key_package_count(tx, d.id, now);
         // The conditional update is the gate: of concurrent fetchers, only the one that flips
         // the flag announces the crossing.
-        if (left < static_cast<std::int64_t>(m_settings.low_prekeys) && sql::mark_low_keys_notified(tx, d.id)) {
+        if (left < static_cast<std::int64_t>(m_settings.low_key_packages) && sql::mark_low_keys_notified(tx, d.id)) {
           json::object payload{{"address", eth::to_checksum(address)}, {"device_id", d.id}, {"remaining", left}};
           publish_or_throw(tx, {"keys.low", owner, json::serialize(payload)});
           published = true;
         }
-        out.push_back(std::move(b));
       }
       return out;
     });
   });
   if (published && m_events_published) m_events_published();
-  co_return bundles;
+  co_return handed;
+}
+
+Task<Result<std::vector<DevicePublicKey>>> AuthService::devices(const eth::Address& address) {
+  const auto owner = eth::to_lower_hex(address);
+  const auto now = m_clock.now();
+  auto rows = co_await m_pool.run([&] { return m_db.read([&](Tx& tx) { return sql::list_devices(tx, owner, now); }); });
+  std::vector<DevicePublicKey> out;
+  for (auto& r : rows) out.push_back({std::move(r.id), std::move(r.identity_key)});
+  co_return out;
+}
+
+Task<Result<std::optional<eth::Address>>> AuthService::device_owner(std::string device_id) {
+  auto row =
+      co_await m_pool.run([&] { return m_db.read([&](Tx& tx) { return sql::find_device(tx, device_id, false); }); });
+  if (!row) co_return std::optional<eth::Address>();
+  auto address = eth::parse_address(row->address);
+  if (!address) co_return internal_error("stored address is malformed");
+  co_return std::optional<eth::Address>(*address);
+}
+
+namespace {
+// Rows one retention transaction deletes: short transactions, so sign-ins never wait long.
+constexpr std::size_t purge_batch = 1000;
+}  // namespace
+
+Task<Result<std::int64_t>> AuthService::purge_nonces() {
+  std::int64_t total = 0;
+  for (;;) {
+    const auto now = m_clock.now();
+    const auto deleted = co_await m_pool.run(
+        [&] { return m_db.transact([&](Tx& tx) { return sql::purge_nonces(tx, now, purge_batch); }); });
+    total += deleted;
+    if (deleted < static_cast<std::int64_t>(purge_batch)) break;
+  }
+  co_return total;
+}
+
+Task<Result<std::int64_t>> AuthService::purge_sessions() {
+  std::int64_t total = 0;
+  for (;;) {
+    const auto cutoff = m_clock.now() - m_settings.session_retention;
+    const auto deleted = co_await m_pool.run(
+        [&] { return m_db.transact([&](Tx& tx) { return sql::purge_sessions(tx, cutoff, purge_batch); }); });
+    total += deleted;
+    if (deleted < static_cast<std::int64_t>(purge_batch)) break;
+  }
+  co_return total;
 }
 
 Task<Result<ApiPrincipal>> AuthService::authenticate_api_key(std::string_view key) {

@@ -105,16 +105,30 @@ class AuthService {
   /// The caller's account and devices.
   Task<Result<Me>> me(const Principal& who);
 
-  /// Registers a device (409 too_many_devices past the limit).
+  /// Registers a device with its MLS key packages, each checked against the caller's address and
+  /// the identity key (400 naming the failed check; 409 too_many_devices past the limit).
   Task<Result<std::string>> register_device(const Principal& who, DeviceRegistration registration);
-  /// Adds one-time prekeys and optionally rotates the signed prekey (its signature is checked
-  /// against the device's identity key in the same transaction); returns the count held.
-  Task<Result<std::int64_t>> replenish(const Principal& who, std::string device_id, std::vector<Prekey> prekeys,
-                                       std::optional<SignedPrekey> signed_prekey);
+  /// Adds one-time key packages and optionally replaces the last-resort one, each checked against
+  /// the device's identity key; returns the live one-time packages held.
+  Task<Result<std::int64_t>> replenish(const Principal& who, std::string device_id,
+                                       std::vector<std::string> key_packages, std::string last_resort);
   /// Deletes a device, its keys and (through auth.device_removed) what was queued for it.
   Task<Result<void>> delete_device(const Principal& who, std::string device_id);
-  /// Key bundles of every device of `address`, handing out one one-time prekey per device.
-  Task<Result<std::vector<KeyBundle>>> key_bundles(const eth::Address& address);
+  /// One key package per device of `address`: a one-time one, handed out (deleted) at most once
+  /// even to concurrent callers, else the device's last-resort one. keys.low once per crossing.
+  Task<Result<std::vector<DeviceKeyPackage>>> key_packages(const eth::Address& address);
+  /// The devices of an account with their identity keys, in creation order (for other contexts,
+  /// e.g. to tell a group which leaves it should have).
+  Task<Result<std::vector<DevicePublicKey>>> devices(const eth::Address& address);
+  /// The account that owns a device, or nullopt when there is no such device.
+  Task<Result<std::optional<eth::Address>>> device_owner(std::string device_id);
+
+  /// Retention (job auth.nonces_purge): deletes nonces that are used or expired, in batches;
+  /// returns how many. A deleted nonce reads as unknown, which sign-in refuses like a used one.
+  Task<Result<std::int64_t>> purge_nonces();
+  /// Retention (job auth.sessions_purge): deletes sessions expired or revoked longer than
+  /// `session_retention` ago, in batches; returns how many.
+  Task<Result<std::int64_t>> purge_sessions();
 
   /// The push registrations of an account's devices (provider and token; devices without push
   /// left out), for the notification router. `address` is lowercase hex.

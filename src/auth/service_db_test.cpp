@@ -1,9 +1,13 @@
 // auth's use cases on both backends, with a clock the test moves and a signature verifier the
 // test controls: sessions expire, nonces are single-use and short-lived, EIP-1271 without a
-// reachable chain is 503, the device limit holds, one-time prekeys run out and keys.low is
-// published once per crossing, rotated signed prekeys are checked in the same transaction, API
+// reachable chain is 503, the device limit holds, MLS key packages are checked, handed out once
+// (also concurrently) down to the last-resort one and keys.low is published once per crossing, API
 // keys are scoped and revocable, and the per-address sign-in gate only sees live attempts.
 #include <gtest/gtest.h>
+
+#include <mutex>
+#include <set>
+#include <thread>
 
 #include <boost/asio/io_context.hpp>
 
@@ -49,7 +53,7 @@ class AuthServiceTest : public ::testing::TestWithParam<Dialect> {
     m_settings.siwe_domains = {"app.example.com"};
     m_settings.chain_ids = {31337};
     m_settings.max_devices = 2;
-    m_settings.low_prekeys = 3;
+    m_settings.low_key_packages = 3;
     m_service = make_service(m_verifier);
   }
 
@@ -82,13 +86,14 @@ class AuthServiceTest : public ::testing::TestWithParam<Dialect> {
     return Principal{who, in->session_id};
   }
 
-  DeviceRegistration registration(std::string name, int prekeys, const testing::IdentityKey& id) {
+  DeviceRegistration registration(std::string name, int packages, const testing::IdentityKey& id,
+                                  const eth::Address& account = alice) {
     DeviceRegistration r;
     r.name = std::move(name);
     r.push_provider = "none";
     r.identity_key = id.public_base64();
-    r.signed_prekey = id.signed_prekey(1);
-    for (int i = 0; i < prekeys; ++i) r.one_time_prekeys.push_back(testing::one_time_prekey(i));
+    r.key_packages = id.key_packages(account, packages);
+    r.last_resort_key_package = id.key_package(account);
     return r;
   }
 
@@ -232,65 +237,134 @@ TEST_P(AuthServiceTest, TheDeviceLimitHoldsAndARefusalWritesNothing) {
   ASSERT_TRUE(me);
   EXPECT_EQ(me->devices.size(), 2U);
   EXPECT_EQ(outbox("auth.device_added"), 2);
-  EXPECT_EQ(m_db->read([](Tx& tx) { return tx.query_one("SELECT count(*) FROM auth_prekeys")->get_int(0); }), 4);
+  EXPECT_EQ(m_db->read([](Tx& tx) { return tx.query_one("SELECT count(*) FROM auth_key_packages")->get_int(0); }), 4);
 }
 
-TEST_P(AuthServiceTest, PrekeysRunOutAndKeysLowIsPublishedOncePerCrossing) {
+TEST_P(AuthServiceTest, KeyPackagesRunOutToTheLastResortAndKeysLowIsPublishedOncePerCrossing) {
   const auto who = principal(alice);
-  const auto fetcher = principal(bob);
-  (void)fetcher;
   testing::IdentityKey id;
-  auto device = run(m_service->register_device(who, registration("phone", 5, id)));
+  auto reg = registration("phone", 5, id);
+  const auto last_resort = reg.last_resort_key_package;
+  const std::set<std::string> uploaded(reg.key_packages.begin(), reg.key_packages.end());
+  auto device = run(m_service->register_device(who, std::move(reg)));
   ASSERT_TRUE(device);
-  std::set<std::int64_t> handed;
+  std::set<std::string> handed;
   for (int i = 0; i < 5; ++i) {
-    auto bundles = run(m_service->key_bundles(alice));
-    ASSERT_TRUE(bundles);
-    ASSERT_EQ(bundles->size(), 1U);
-    ASSERT_TRUE((*bundles)[0].one_time_prekey);
-    EXPECT_TRUE(handed.insert((*bundles)[0].one_time_prekey->id).second) << "a prekey was handed out twice";
+    auto packages = run(m_service->key_packages(alice));
+    ASSERT_TRUE(packages);
+    ASSERT_EQ(packages->size(), 1U);
+    const auto& p = (*packages)[0];
+    EXPECT_EQ(p.device_id, *device);
+    EXPECT_EQ(p.identity_key, id.public_base64());
+    EXPECT_FALSE(p.last_resort);
+    EXPECT_TRUE(uploaded.count(p.key_package));
+    EXPECT_TRUE(handed.insert(p.key_package).second) << "a key package was handed out twice";
   }
   // 5 -> 0: crossed below 3 once.
   EXPECT_EQ(outbox("keys.low"), 1);
-  auto empty = run(m_service->key_bundles(alice));
-  ASSERT_TRUE(empty);
-  ASSERT_EQ(empty->size(), 1U);
-  EXPECT_FALSE((*empty)[0].one_time_prekey);  // the signed prekey alone
+  for (int i = 0; i < 2; ++i) {
+    auto empty = run(m_service->key_packages(alice));
+    ASSERT_TRUE(empty);
+    ASSERT_EQ(empty->size(), 1U);
+    EXPECT_TRUE((*empty)[0].last_resort);  // never deleted
+    EXPECT_EQ((*empty)[0].key_package, last_resort);
+  }
   EXPECT_EQ(outbox("keys.low"), 1);
-  // Refilled above the threshold, then drained again: a second crossing, a second event.
-  std::vector<Prekey> more;
-  for (int i = 10; i < 14; ++i) more.push_back(testing::one_time_prekey(i));
-  auto held = run(m_service->replenish(who, *device, more, std::nullopt));
-  ASSERT_TRUE(held);
+  // Refilled above the threshold (a package sent twice is kept once), then drained again: a
+  // second crossing, a second event.
+  auto more = id.key_packages(alice, 4);
+  more.push_back(more.front());
+  auto held = run(m_service->replenish(who, *device, more, ""));
+  ASSERT_TRUE(held) << held.error().message;
   EXPECT_EQ(*held, 4);
-  for (int i = 0; i < 2; ++i) ASSERT_TRUE(run(m_service->key_bundles(alice)));
+  for (int i = 0; i < 2; ++i) ASSERT_TRUE(run(m_service->key_packages(alice)));
   EXPECT_EQ(outbox("keys.low"), 2);
 }
 
-TEST_P(AuthServiceTest, ARotatedSignedPrekeyIsCheckedInTheSameTransactionAsItsWrite) {
+TEST_P(AuthServiceTest, KeyPackagesAreHandedOutOnceUnderConcurrentFetches) {
+  const auto who = principal(alice);
+  testing::IdentityKey id;
+  auto device = run(m_service->register_device(who, registration("phone", 12, id)));
+  ASSERT_TRUE(device);
+  // 16 fetches at once on the pool's threads: 12 one-time packages, each handed out once, then
+  // the last-resort one.
+  std::vector<std::string> one_time;
+  int last_resort = 0;
+  std::mutex lock;
+  std::vector<std::thread> fetchers;
+  for (int t = 0; t < 4; ++t) {
+    fetchers.emplace_back([&] {
+      for (int i = 0; i < 4; ++i) {
+        boost::asio::io_context ioc;
+        auto got = gh::testing::run(ioc, m_service->key_packages(alice));
+        std::lock_guard guard(lock);
+        ASSERT_TRUE(got);
+        ASSERT_EQ(got->size(), 1U);
+        if ((*got)[0].last_resort) {
+          ++last_resort;
+        } else {
+          one_time.push_back((*got)[0].key_package);
+        }
+      }
+    });
+  }
+  for (auto& f : fetchers) f.join();
+  const std::set<std::string> distinct(one_time.begin(), one_time.end());
+  EXPECT_EQ(distinct.size(), one_time.size()) << "a key package was handed out twice";
+  EXPECT_EQ(one_time.size() + static_cast<std::size_t>(last_resort), 16U);
+  // SKIP LOCKED may pass over a package a concurrent fetch holds, never hand it out twice; what
+  // was not handed out is still there.
+  auto me = run(m_service->me(who));
+  ASSERT_TRUE(me);
+  EXPECT_EQ(static_cast<std::size_t>(me->devices.at(0).key_packages) + one_time.size(), 12U);
+  EXPECT_EQ(outbox("keys.low"), 1);
+}
+
+TEST_P(AuthServiceTest, KeyPackagesAreCheckedAgainstTheDeviceAndAFailureKeepsNothing) {
   const auto who = principal(alice);
   testing::IdentityKey id;
   testing::IdentityKey stranger;
   auto device = run(m_service->register_device(who, registration("phone", 1, id)));
   ASSERT_TRUE(device);
-  std::vector<Prekey> more{testing::one_time_prekey(50)};
-  // Signed by another identity: refused, and the prekeys of the same request are not kept.
-  auto bad = run(m_service->replenish(who, *device, more, stranger.signed_prekey(2)));
+  // One package of another identity key spoils the request: nothing of it is kept.
+  auto mixed = id.key_packages(alice, 2);
+  mixed.push_back(stranger.key_package(alice));
+  auto bad = run(m_service->replenish(who, *device, mixed, ""));
   ASSERT_FALSE(bad);
-  EXPECT_EQ(bad.error().code, "invalid_signature");
+  EXPECT_EQ(bad.error().code, "key_package_signature_key");
+  EXPECT_NE(bad.error().message.find("key_packages[2]"), std::string::npos);
+  // Made for another account's address.
+  auto for_bob = run(m_service->replenish(who, *device, {id.key_package(bob)}, ""));
+  ASSERT_FALSE(for_bob);
+  EXPECT_EQ(for_bob.error().code, "key_package_identity");
+  // Expired by the server's clock.
+  const auto now_s = std::chrono::duration_cast<std::chrono::seconds>(m_clock.now().time_since_epoch()).count();
+  auto expired = id.key_package(alice, [&](auto& f) { f.lifetime = {0, static_cast<std::uint64_t>(now_s) - 3600}; });
+  auto old = run(m_service->replenish(who, *device, {}, expired));
+  ASSERT_FALSE(old);
+  EXPECT_EQ(old.error().code, "key_package_lifetime");
   auto me = run(m_service->me(who));
   ASSERT_TRUE(me);
-  EXPECT_EQ(me->devices.at(0).one_time_prekeys, 1);
-  // Signed by the device's identity: both kept.
-  auto good = run(m_service->replenish(who, *device, more, id.signed_prekey(2)));
-  ASSERT_TRUE(good) << good.error().code;
-  EXPECT_EQ(*good, 2);
-  auto bundles = run(m_service->key_bundles(alice));
-  ASSERT_TRUE(bundles);
-  EXPECT_EQ((*bundles)[0].signed_prekey.id, 2);
+  EXPECT_EQ(me->devices.at(0).key_packages, 1);
+  // A new last-resort package replaces the old one.
+  const auto fresh = id.key_package(alice);
+  auto good = run(m_service->replenish(who, *device, {}, fresh));
+  ASSERT_TRUE(good) << good.error().message;
+  ASSERT_TRUE(run(m_service->key_packages(alice)));  // takes the one-time package
+  auto last = run(m_service->key_packages(alice));
+  ASSERT_TRUE(last);
+  EXPECT_TRUE((*last)[0].last_resort);
+  EXPECT_EQ((*last)[0].key_package, fresh);
+  // A registration with a bad package registers nothing.
+  auto reg = registration("laptop", 1, id);
+  reg.key_packages.push_back(id.key_package(alice, [](auto& f) { f.corrupt_signature = true; }));
+  auto refused = run(m_service->register_device(who, std::move(reg)));
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, "key_package_signature");
+  EXPECT_EQ(outbox("auth.device_added"), 1);
   // Someone else's device: 403, and nothing changes.
   const auto intruder = principal(bob);
-  auto theirs = run(m_service->replenish(intruder, *device, {}, id.signed_prekey(3)));
+  auto theirs = run(m_service->replenish(intruder, *device, id.key_packages(bob, 1), ""));
   ASSERT_FALSE(theirs);
   EXPECT_EQ(theirs.error().kind, ErrorKind::forbidden);
 }
@@ -316,6 +390,72 @@ TEST_P(AuthServiceTest, ApiKeysAreScopedAndRevocable) {
   // Revoking twice, or an unknown id, says so.
   EXPECT_FALSE(AuthService::revoke_api_key(*m_db, m_clock, bot->key_id));
   EXPECT_FALSE(AuthService::revoke_api_key(*m_db, m_clock, "nope"));
+}
+
+// Retention: used and expired nonces go, live ones stay; sessions go once expired or revoked
+// longer than the retention ago, live ones and recently ended ones stay.
+TEST_P(AuthServiceTest, RetentionDeletesUsedAndExpiredNonces) {
+  auto used = run(m_service->issue_nonce());
+  ASSERT_TRUE(used);
+  ASSERT_TRUE(run(m_service->verify(message_for(alice, used->nonce), "0x00", ClientInfo{"127.0.0.1", "t"})));
+  auto expiring = run(m_service->issue_nonce());
+  ASSERT_TRUE(expiring);
+  m_clock.advance(m_settings.nonce_ttl);  // `expiring` expires now
+  auto live = run(m_service->issue_nonce());
+  ASSERT_TRUE(live);
+  const auto nonces = [&] {
+    return m_db->read([](Tx& tx) {
+      std::set<std::string> out;
+      for (const auto& row : tx.query("SELECT nonce FROM auth_nonces")) out.insert(row.get_text(0));
+      return out;
+    });
+  };
+  ASSERT_EQ(nonces().size(), 3u);
+  auto purged = run(m_service->purge_nonces());
+  ASSERT_TRUE(purged);
+  EXPECT_EQ(*purged, 2);
+  EXPECT_EQ(nonces(), (std::set<std::string>{live->nonce}));
+  // The live one still signs in; the purged ones are refused as before.
+  EXPECT_TRUE(run(m_service->verify(message_for(bob, live->nonce), "0x00", ClientInfo{"127.0.0.1", "t"})));
+  auto again = run(m_service->verify(message_for(bob, used->nonce), "0x00", ClientInfo{"127.0.0.1", "t"}));
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code, "siwe_nonce_invalid");
+}
+
+TEST_P(AuthServiceTest, RetentionDeletesSessionsLongExpiredOrRevoked) {
+  m_settings.session_ttl = std::chrono::hours(24);
+  m_settings.session_retention = std::chrono::hours(48);
+  m_service = make_service(m_verifier);
+  auto expired = sign_in(alice);  // expires at day 1
+  ASSERT_TRUE(expired);
+  auto revoked = sign_in(alice);
+  ASSERT_TRUE(revoked);
+  ASSERT_TRUE(run(m_service->logout(Principal{alice, revoked->session_id})));  // revoked at day 0
+  m_clock.advance(std::chrono::hours(30));
+  auto recent = sign_in(bob);  // expires at day 2.25
+  ASSERT_TRUE(recent);
+  m_clock.advance(std::chrono::hours(36));  // day 2.75: `recent` expired half a day ago
+  auto live = sign_in(bob);
+  ASSERT_TRUE(live);
+  const auto sessions = [&] {
+    return m_db->read([](Tx& tx) {
+      std::set<std::string> out;
+      for (const auto& row : tx.query("SELECT id FROM auth_sessions")) out.insert(row.get_text(0));
+      return out;
+    });
+  };
+  ASSERT_EQ(sessions().size(), 4u);
+  // Day 2.75: the revoked one ended 2.75 days ago (past 2), the expired one 1.75 days ago.
+  auto purged = run(m_service->purge_sessions());
+  ASSERT_TRUE(purged);
+  EXPECT_EQ(*purged, 1);
+  EXPECT_EQ(sessions(), (std::set<std::string>{expired->session_id, recent->session_id, live->session_id}));
+  m_clock.advance(std::chrono::hours(6));  // day 3: the expired one ended 2 days ago, not before
+  EXPECT_EQ(*run(m_service->purge_sessions()), 0);
+  m_clock.advance(std::chrono::milliseconds(1));
+  EXPECT_EQ(*run(m_service->purge_sessions()), 1);
+  EXPECT_EQ(sessions(), (std::set<std::string>{recent->session_id, live->session_id}));
+  EXPECT_TRUE(run(m_service->authenticate(live->token)));
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, AuthServiceTest, ::testing::Values(Dialect::sqlite, Dialect::postgres),

@@ -26,8 +26,7 @@ SessionRow session_of(const store::Row& r) {
 }
 
 constexpr const char* device_columns =
-    "id, address, name, push_provider, identity_key, signed_prekey_id, signed_prekey, signed_prekey_signature, "
-    "created_ms, low_keys_notified";
+    "id, address, name, push_provider, identity_key, last_resort_key_package, created_ms, low_keys_notified";
 
 DeviceRow device_of(const store::Row& r) {
   DeviceRow d;
@@ -36,9 +35,9 @@ DeviceRow device_of(const store::Row& r) {
   d.name = r.get_text(2);
   d.push_provider = r.get_text(3);
   d.identity_key = r.get_text(4);
-  d.signed_prekey = SignedPrekey{r.get_int(5), r.get_text(6), r.get_text(7)};
-  d.created_at = from_ms(r.get_int(8));
-  d.low_keys_notified = r.get_int(9) != 0;
+  d.last_resort_key_package = r.get_text(5);
+  d.created_at = from_ms(r.get_int(6));
+  d.low_keys_notified = r.get_int(7) != 0;
   return d;
 }
 
@@ -67,6 +66,20 @@ std::string join_scopes(const std::vector<std::string>& scopes) {
 void insert_nonce(Tx& tx, const std::string& nonce, SystemTime created, SystemTime expires) {
   tx.exec("INSERT INTO auth_nonces (nonce, created_ms, expires_ms) VALUES ($1, $2, $3)",
           {nonce, ms(created), ms(expires)});
+}
+
+std::int64_t purge_nonces(Tx& tx, SystemTime now, std::size_t limit) {
+  return tx.exec(
+      "DELETE FROM auth_nonces WHERE nonce IN (SELECT nonce FROM auth_nonces WHERE used_ms IS NOT NULL OR "
+      "expires_ms <= $1 LIMIT $2)",
+      {ms(now), static_cast<std::int64_t>(limit)});
+}
+
+std::int64_t purge_sessions(Tx& tx, SystemTime cutoff, std::size_t limit) {
+  return tx.exec(
+      "DELETE FROM auth_sessions WHERE id IN (SELECT id FROM auth_sessions WHERE expires_ms < $1 OR "
+      "(revoked_ms IS NOT NULL AND revoked_ms < $1) LIMIT $2)",
+      {ms(cutoff), static_cast<std::int64_t>(limit)});
 }
 
 std::optional<NonceRow> find_nonce(Tx& tx, const std::string& nonce) {
@@ -128,15 +141,15 @@ std::vector<SessionRow> live_sessions(Tx& tx, const std::string& address, System
   return out;
 }
 
-std::vector<DeviceRow> list_devices(Tx& tx, const std::string& address) {
+std::vector<DeviceRow> list_devices(Tx& tx, const std::string& address, SystemTime now) {
   auto rows = tx.query(std::string("SELECT ") + device_columns +
-                           ", (SELECT count(*) FROM auth_prekeys p WHERE p.device_id = auth_devices.id) "
-                           "FROM auth_devices WHERE address = $1 ORDER BY created_ms, id",
-                       {address});
+                           ", (SELECT count(*) FROM auth_key_packages p WHERE p.device_id = auth_devices.id "
+                           "AND p.expires_ms > $2) FROM auth_devices WHERE address = $1 ORDER BY created_ms, id",
+                       {address, ms(now)});
   std::vector<DeviceRow> out;
   for (const auto& r : rows) {
     out.push_back(device_of(r));
-    out.back().one_time_prekeys = r.get_int(10);
+    out.back().key_packages = r.get_int(8);
   }
   return out;
 }
@@ -168,24 +181,19 @@ std::int64_t device_count(Tx& tx, const std::string& address) {
 }
 
 void insert_device(Tx& tx, const std::string& id, const std::string& address, const DeviceRegistration& reg,
-                   SystemTime now) {
+                   const std::string& last_resort, SystemTime now) {
   tx.exec(
-      "INSERT INTO auth_devices (id, address, name, push_provider, push_token, identity_key, signed_prekey_id, "
-      "signed_prekey, signed_prekey_signature, created_ms, low_keys_notified) "
-      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0)",
-      {id, address, reg.name, reg.push_provider, reg.push_token, reg.identity_key, reg.signed_prekey.id,
-       reg.signed_prekey.key, reg.signed_prekey.signature, ms(now)});
-  insert_prekeys(tx, id, reg.one_time_prekeys);
+      "INSERT INTO auth_devices (id, address, name, push_provider, push_token, identity_key, "
+      "last_resort_key_package, created_ms, low_keys_notified) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0)",
+      {id, address, reg.name, reg.push_provider, reg.push_token, reg.identity_key, last_resort, ms(now)});
 }
 
-void update_signed_prekey(Tx& tx, const std::string& device_id, const SignedPrekey& spk) {
-  tx.exec(
-      "UPDATE auth_devices SET signed_prekey_id = $2, signed_prekey = $3, signed_prekey_signature = $4 WHERE id = $1",
-      {device_id, spk.id, spk.key, spk.signature});
+void update_last_resort(Tx& tx, const std::string& device_id, const std::string& key_package) {
+  tx.exec("UPDATE auth_devices SET last_resort_key_package = $2 WHERE id = $1", {device_id, key_package});
 }
 
 void delete_device(Tx& tx, const std::string& device_id) {
-  tx.exec("DELETE FROM auth_prekeys WHERE device_id = $1", {device_id});
+  tx.exec("DELETE FROM auth_key_packages WHERE device_id = $1", {device_id});
   tx.exec("DELETE FROM auth_devices WHERE id = $1", {device_id});
 }
 
@@ -198,32 +206,37 @@ void clear_low_keys_notified(Tx& tx, const std::string& device_id) {
   tx.exec("UPDATE auth_devices SET low_keys_notified = 0 WHERE id = $1", {device_id});
 }
 
-std::int64_t prekey_count(Tx& tx, const std::string& device_id) {
-  return tx.query_one("SELECT count(*) FROM auth_prekeys WHERE device_id = $1", {device_id})->get_int(0);
+std::int64_t key_package_count(Tx& tx, const std::string& device_id, SystemTime now) {
+  return tx
+      .query_one("SELECT count(*) FROM auth_key_packages WHERE device_id = $1 AND expires_ms > $2",
+                 {device_id, ms(now)})
+      ->get_int(0);
 }
 
-bool prekey_exists(Tx& tx, const std::string& device_id, std::int64_t key_id) {
-  return tx.query_one("SELECT 1 FROM auth_prekeys WHERE device_id = $1 AND key_id = $2", {device_id, key_id})
-      .has_value();
-}
-
-void insert_prekeys(Tx& tx, const std::string& device_id, const std::vector<Prekey>& prekeys) {
-  for (const auto& k : prekeys) {
-    tx.exec("INSERT INTO auth_prekeys (device_id, key_id, public_key) VALUES ($1, $2, $3)", {device_id, k.id, k.key});
+std::int64_t insert_key_packages(Tx& tx, const std::string& device_id, const std::vector<KeyPackage>& packages,
+                                 SystemTime now) {
+  std::int64_t added = 0;
+  for (const auto& p : packages) {
+    added += static_cast<std::int64_t>(
+        tx.exec("INSERT INTO auth_key_packages (device_id, ref, key_package, created_ms, expires_ms) "
+                "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (device_id, ref) DO NOTHING",
+                {device_id, p.ref, p.data, ms(now), ms(p.expires_at)}));
   }
+  return added;
 }
 
-std::optional<Prekey> take_prekey(Tx& tx, const std::string& device_id) {
-  // Each one-time prekey leaves the table as it is handed out, so no two callers get the same
+std::optional<std::string> take_key_package(Tx& tx, const std::string& device_id, SystemTime now) {
+  tx.exec("DELETE FROM auth_key_packages WHERE device_id = $1 AND expires_ms <= $2", {device_id, ms(now)});
+  // Each one-time package leaves the table as it is handed out, so no two callers get the same
   // one; SKIP LOCKED lets concurrent callers on PostgreSQL take different rows without waiting.
   auto taken = tx.query_one(
-      pg(tx) ? "DELETE FROM auth_prekeys WHERE device_id = $1 AND key_id = (SELECT key_id FROM auth_prekeys "
-               "WHERE device_id = $1 ORDER BY key_id LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING key_id, public_key"
-             : "DELETE FROM auth_prekeys WHERE device_id = $1 AND key_id = (SELECT key_id FROM auth_prekeys "
-               "WHERE device_id = $1 ORDER BY key_id LIMIT 1) RETURNING key_id, public_key",
+      pg(tx) ? "DELETE FROM auth_key_packages WHERE device_id = $1 AND ref = (SELECT ref FROM auth_key_packages "
+               "WHERE device_id = $1 ORDER BY created_ms, ref LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING key_package"
+             : "DELETE FROM auth_key_packages WHERE device_id = $1 AND ref = (SELECT ref FROM auth_key_packages "
+               "WHERE device_id = $1 ORDER BY created_ms, ref LIMIT 1) RETURNING key_package",
       {device_id});
   if (!taken) return std::nullopt;
-  return Prekey{taken->get_int(0), taken->get_text(1)};
+  return taken->get_text(0);
 }
 
 void insert_api_key(Tx& tx, const ApiKeyRow& key) {

@@ -24,6 +24,8 @@ void insert_nonce(Tx& tx, const std::string& nonce, SystemTime created, SystemTi
 std::optional<NonceRow> find_nonce(Tx& tx, const std::string& nonce);
 /// Marks a live, unused nonce used; false when another sign-in took it or it expired.
 bool consume_nonce(Tx& tx, const std::string& nonce, SystemTime now);
+/// Retention: deletes up to `limit` nonces used or expired at `now`; returns how many.
+std::int64_t purge_nonces(Tx& tx, SystemTime now, std::size_t limit);
 
 bool account_exists(Tx& tx, const std::string& address);
 /// Creates the account or records a sign-in on it.
@@ -47,6 +49,8 @@ struct SessionRow {
 void insert_session(Tx& tx, const SessionRow& session);
 std::optional<SessionRow> find_session(Tx& tx, const std::string& id);
 void revoke_session(Tx& tx, const std::string& id, SystemTime now);
+/// Retention: deletes up to `limit` sessions that expired or were revoked before `cutoff`.
+std::int64_t purge_sessions(Tx& tx, SystemTime cutoff, std::size_t limit);
 /// Live sessions of an account, newest first.
 std::vector<SessionRow> live_sessions(Tx& tx, const std::string& address, SystemTime now, std::size_t limit);
 
@@ -57,35 +61,38 @@ struct DeviceRow {
   std::string name;
   std::string push_provider;
   std::string identity_key;
-  SignedPrekey signed_prekey;
+  std::string last_resort_key_package;
   SystemTime created_at;
   bool low_keys_notified = false;
-  std::int64_t one_time_prekeys = 0;  ///< filled by list_devices only
+  std::int64_t key_packages = 0;  ///< live one-time packages; filled by list_devices only
 };
-/// Devices of an account in creation order, with their one-time prekey counts.
-std::vector<DeviceRow> list_devices(Tx& tx, const std::string& address);
+/// Devices of an account in creation order, with their live one-time key package counts at `now`.
+std::vector<DeviceRow> list_devices(Tx& tx, const std::string& address, SystemTime now);
 /// A device; `for_update` locks its row (PostgreSQL) until the end of the transaction.
 std::optional<DeviceRow> find_device(Tx& tx, const std::string& id, bool for_update);
 std::int64_t device_count(Tx& tx, const std::string& address);
+/// Inserts a device with its last-resort key package (its one-time packages: insert_key_packages).
 void insert_device(Tx& tx, const std::string& id, const std::string& address, const DeviceRegistration& reg,
-                   SystemTime now);
-void update_signed_prekey(Tx& tx, const std::string& device_id, const SignedPrekey& spk);
-/// Deletes a device and its prekeys.
+                   const std::string& last_resort, SystemTime now);
+void update_last_resort(Tx& tx, const std::string& device_id, const std::string& key_package);
+/// Deletes a device and its key packages.
 void delete_device(Tx& tx, const std::string& device_id);
 /// Sets the keys.low flag; true only for the caller that flipped it from clear to set.
 bool mark_low_keys_notified(Tx& tx, const std::string& device_id);
 void clear_low_keys_notified(Tx& tx, const std::string& device_id);
 
+/// One-time key packages of a device not yet expired at `now`.
+std::int64_t key_package_count(Tx& tx, const std::string& device_id, SystemTime now);
+/// Inserts key packages; one already held (same ref) is kept once. Returns how many were new.
+std::int64_t insert_key_packages(Tx& tx, const std::string& device_id, const std::vector<KeyPackage>& packages,
+                                 SystemTime now);
+/// Removes and returns the device's oldest live one-time key package (base64); concurrent takers
+/// get different ones. Expired packages are deleted on the way.
+std::optional<std::string> take_key_package(Tx& tx, const std::string& device_id, SystemTime now);
 /// (device id, provider, token) of an account's devices that have a push provider.
 std::vector<std::tuple<std::string, std::string, std::string>> push_registrations(Tx& tx, const std::string& address);
 /// Sets a device's push provider to none and clears its token.
 void clear_push_token(Tx& tx, const std::string& device_id);
-
-std::int64_t prekey_count(Tx& tx, const std::string& device_id);
-bool prekey_exists(Tx& tx, const std::string& device_id, std::int64_t key_id);
-void insert_prekeys(Tx& tx, const std::string& device_id, const std::vector<Prekey>& prekeys);
-/// Removes and returns the device's lowest one-time prekey; concurrent takers get different ones.
-std::optional<Prekey> take_prekey(Tx& tx, const std::string& device_id);
 
 /// A stored API key.
 struct ApiKeyRow {
