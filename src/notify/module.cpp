@@ -215,10 +215,12 @@ context::ContextModule make_module(NotifyModuleSettings settings) {
   m.jobs = [runtime]() {
     context::Job purge;
     purge.name = "notify.purge";
-    purge.every = std::chrono::hours(1);
-    purge.run = [runtime]() -> Task<void> {
+    purge.schedule = "@hourly";
+    purge.description = "deletes old delivery attempts, finished jobs and old notifications";
+    purge.run = [runtime]() -> Task<Result<void>> {
       const auto deleted = co_await runtime->service->purge();
       if (deleted > 0) log::info("notify: purged old rows", {{"rows", std::to_string(deleted)}});
+      co_return ok();
     };
     std::vector<context::Job> out;
     out.push_back(std::move(purge));
