@@ -44,6 +44,25 @@ void add_routes(net::Router& router, const std::shared_ptr<TestHooks>& hooks) {
     hooks->events_published();
     co_return net::json_response(201, json::object{{"event_id", *event_id}});
   });
+  // Publishes any event, as another context would (tests of consumers whose producers are not
+  // built yet): {"topic", "ordering_key"?, "payload": {...}}.
+  router.add("POST", "/v1/_test/publish", [hooks](net::Request& req) -> Task<Result<net::Response>> {
+    auto body = net::parse_json_object(req);
+    if (!body) co_return body.error();
+    const auto* topic = body->if_contains("topic");
+    const auto* payload = body->if_contains("payload");
+    if (topic == nullptr || !topic->is_string() || payload == nullptr || !payload->is_object())
+      co_return bad_input("invalid_field", "topic must be a string and payload an object");
+    const auto* key = body->if_contains("ordering_key");
+    bus::NewEvent event{std::string(topic->as_string()),
+                        key != nullptr && key->is_string() ? std::string(key->as_string()) : std::string("test"),
+                        json::serialize(*payload)};
+    auto event_id = co_await hooks->pool->run(
+        [&] { return hooks->db->transact([&](store::Tx& tx) { return bus::publish(tx, event); }); });
+    if (!event_id) co_return event_id.error();
+    hooks->events_published();
+    co_return net::json_response(201, json::object{{"event_id", *event_id}});
+  });
   router.add("GET", "/v1/_test/effects", [hooks](net::Request&) -> Task<Result<net::Response>> {
     auto rows = co_await hooks->pool->run([&] {
       return hooks->db->read([](store::Tx& tx) {

@@ -41,6 +41,7 @@ constexpr PublicRoute public_routes[] = {
     {"GET", "/v1/indexer/status", "public indexer progress"},
     {"POST", "/v1/webhooks/alchemy", "authenticated by its own HMAC signature"},
     {"POST", "/v1/_test/events", "--test-hooks only"},
+    {"POST", "/v1/_test/publish", "--test-hooks only"},
     {"GET", "/v1/_test/effects", "--test-hooks only"},
     {"GET", "/v1/_test/outbox", "--test-hooks only"},
     {"GET", "/v1/_test/sleep", "--test-hooks only"},

@@ -130,6 +130,8 @@ std::optional<Request> request_from_event(std::string_view topic, std::string_vi
     r.draft.data_json = json::serialize(ids_of(o, {"community_id", "channel_id", "message_id", "seq", "parent_id"}));
   } else if (topic == "community.member_removed" || topic == "community.role_changed") {
     r.draft.kind = Kind::membership;
+    // Leaving is the member's own doing: nothing to tell them.
+    if (str(o, "reason") == "left") return std::nullopt;
     add_accounts(o, "account", r.accounts);
     if (topic == "community.member_removed") {
       r.draft.title = "You are no longer a member of a community";
@@ -141,6 +143,10 @@ std::optional<Request> request_from_event(std::string_view topic, std::string_vi
     r.draft.data_json = json::serialize(ids_of(o, {"community_id", "role", "reason"}));
     r.exclude.clear();
   } else if (topic == "e2e.message_posted") {
+    // Only application messages are news to a person; proposals and commits (MLS content types 2
+    // and 3) are group bookkeeping.
+    if (const auto* ct = o.if_contains("content_type"); ct != nullptr && ct->is_int64() && ct->as_int64() != 1)
+      return std::nullopt;
     // End-to-end encrypted: the server has no preview to give.
     r.draft.kind = Kind::dm;
     add_accounts(o, "members", r.accounts);

@@ -154,6 +154,21 @@ TEST(NotifyEvents, EveryImpliedKindAndToleranceOfMissingFields) {
   ASSERT_TRUE(addm);
   EXPECT_EQ(addm->community, "c9");
   EXPECT_EQ(addm->draft.kind, Kind::addm);
+  // As messaging, community and e2e publish them: a mention names its account, a member who left
+  // is not told, an MLS commit is not a message.
+  auto mention = request_from_event(
+      "messaging.mention", "e10",
+      R"({"channel_id":"ch1","seq":3,"message_id":"m3","author":"0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed","account":")" +
+          bob + R"(","body":"hey @bob"})");
+  ASSERT_TRUE(mention);
+  EXPECT_EQ(mention->accounts, std::vector<std::string>{"0xfb6916095ca1df60bb79ce92ce3ea74c37c5d359"});
+  EXPECT_EQ(mention->draft.body, "hey @bob");
+  EXPECT_FALSE(request_from_event("community.member_removed", "e11",
+                                  R"({"community_id":"c1","account":")" + bob + R"(","reason":"left"})"));
+  EXPECT_FALSE(request_from_event("e2e.message_posted", "e12",
+                                  R"({"group_id":"g1","seq":8,"content_type":3,"members":[")" + bob + R"("]})"));
+  EXPECT_TRUE(request_from_event("e2e.message_posted", "e13",
+                                 R"({"group_id":"g1","seq":9,"content_type":1,"members":[")" + bob + R"("]})"));
   // No audience, junk, or an unknown topic: nothing.
   EXPECT_FALSE(request_from_event("messaging.mention", "e7", R"({"community_id":"c1"})"));
   EXPECT_FALSE(request_from_event("notify.requested", "e8", "not json"));

@@ -21,6 +21,11 @@
 #if defined(GATEHOUSE_HAS_REALTIME)
 #include "realtime/gateway.hpp"
 #endif
+#if defined(GATEHOUSE_HAS_COMMUNITY)
+#include <algorithm>
+
+#include "community/service.hpp"
+#endif
 
 namespace gh::notify {
 namespace {
@@ -60,6 +65,37 @@ class GatewayDelivery final : public OnlineDelivery {
 };
 #endif
 
+#if defined(GATEHOUSE_HAS_COMMUNITY)
+// Community audiences come from community's member list. It is read once per expansion (the
+// first page) and paged here; the router calls this from its strand only.
+class CommunityAudience final : public AudienceSource {
+ public:
+  explicit CommunityAudience(community::CommunityService& service) : m_service(service) {}
+  Task<Result<std::vector<std::string>>> members(const std::string& community_id, const std::string& after,
+                                                 std::size_t limit) override {
+    if (after.empty() || community_id != m_community) {
+      std::string id = community_id;
+      std::string role = "member";
+      auto found = co_await m_service.members_with_role(std::move(id), std::move(role));
+      if (!found) co_return std::move(found).error();
+      m_members.clear();
+      for (const auto& a : *found) m_members.push_back(eth::to_lower_hex(a));
+      std::sort(m_members.begin(), m_members.end());
+      m_community = community_id;
+    }
+    std::vector<std::string> page;
+    auto it = std::upper_bound(m_members.begin(), m_members.end(), after);
+    for (; it != m_members.end() && page.size() < limit; ++it) page.push_back(*it);
+    co_return page;
+  }
+
+ private:
+  community::CommunityService& m_service;
+  std::string m_community;
+  std::vector<std::string> m_members;
+};
+#endif
+
 // A secret read from `path`, or generated there (mode 0600) when the file does not exist.
 std::string read_or_create_secret(const std::string& path) {
   if (std::ifstream in(path); in) {
@@ -96,6 +132,7 @@ struct NotifyRuntime {
   std::unique_ptr<WebhookProvider> webhook;
   std::unique_ptr<AuthDeviceDirectory> directory;
   std::unique_ptr<OnlineDelivery> online;
+  std::unique_ptr<AudienceSource> audience;
   std::unique_ptr<Router> router;
   auth::RequestAuth* request_auth = nullptr;
 };
@@ -159,6 +196,13 @@ context::ContextModule make_module(NotifyModuleSettings settings) {
       runtime->router->set_online(runtime->online.get());
     }
 #endif
+#if defined(GATEHOUSE_HAS_COMMUNITY)
+    if (auto* communities = env.services.find<community::CommunityService>()) {
+      runtime->audience = std::make_unique<CommunityAudience>(*communities);
+      runtime->router->set_audience(runtime->audience.get());
+    }
+#endif
+    if (!runtime->audience) log::info("notify: no community service; community audiences are not expanded");
     if (!runtime->online) log::info("notify: no real-time gateway on this node; every device gets push");
     env.services.provide(*runtime->service);
     if (s.run_router) runtime->router->start();
@@ -166,6 +210,20 @@ context::ContextModule make_module(NotifyModuleSettings settings) {
   m.consumers = [runtime]() {
     std::vector<bus::Consumer> out;
     out.push_back(runtime->router->consumer());
+    return out;
+  };
+  m.jobs = [runtime]() {
+    context::Job purge;
+    purge.name = "notify.purge";
+    purge.schedule = "@hourly";
+    purge.description = "deletes old delivery attempts, finished jobs and old notifications";
+    purge.run = [runtime]() -> Task<Result<void>> {
+      const auto deleted = co_await runtime->service->purge();
+      if (deleted > 0) log::info("notify: purged old rows", {{"rows", std::to_string(deleted)}});
+      co_return ok();
+    };
+    std::vector<context::Job> out;
+    out.push_back(std::move(purge));
     return out;
   };
   m.routes = [runtime](net::Router& router) {

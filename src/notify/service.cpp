@@ -102,6 +102,13 @@ Task<Result<Settings>> NotifyService::update_settings(const eth::Address& who, b
   });
 }
 
+Task<std::int64_t> NotifyService::purge() {
+  const auto now = m_clock.now();
+  const auto days = [&](int n) { return now - std::chrono::hours(24 * n); };
+  co_return co_await m_pool.run(
+      [&] { return m_db.transact([&](Tx& tx) { return sql::purge(tx, days(30), days(30), days(180)); }); });
+}
+
 Created NotifyService::create_batch(const std::vector<std::string>& accounts, const Draft& draft,
                                     const std::function<void(store::Tx&)>& also) {
   const auto now = m_clock.now();

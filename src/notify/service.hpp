@@ -60,6 +60,10 @@ class NotifyService {
   Created create_batch(const std::vector<std::string>& accounts, const Draft& draft,
                        const std::function<void(store::Tx&)>& also = {});
 
+  /// Retention: attempts and finished jobs are kept 30 days, read notifications 30 days after
+  /// they were read, any notification 180 days. Returns the rows deleted.
+  Task<std::int64_t> purge();
+
   store::Database& database() noexcept { return m_db; }
 
  private:

@@ -346,6 +346,24 @@ TEST_P(NotifyDbTest, ACommunityOf100000IsExpandedInBatchesOutsideTheBusTransacti
   EXPECT_EQ(m_db->read([](Tx& tx) { return sql::pending_deliveries(tx); }), 0);
 }
 
+TEST_P(NotifyDbTest, RetentionDropsOldReadNotificationsAndAttemptsButKeepsUnreadOnes) {
+  auto read_one = m_service->create_batch({alice_hex}, draft(Kind::mention, "old-read"));
+  m_service->create_batch({alice_hex}, draft(Kind::mention, "old-unread"));
+  ASSERT_EQ(*run(m_service->mark_read(alice, read_one.ids, false)), 1);
+  m_db->transact([&](Tx& tx) {
+    sql::insert_attempts(tx, {sql::AttemptRow{read_one.ids[0], "d", "fcm", "delivered", 0, 200, "", m_clock.now()}});
+  });
+  m_clock.advance(std::chrono::hours(24 * 31));
+  auto fresh = m_service->create_batch({alice_hex}, draft(Kind::mention, "new"));
+  EXPECT_EQ(run(m_service->purge()), 2);  // the old read notification and the attempt
+  EXPECT_FALSE(m_db->read([&](Tx& tx) { return sql::find_notification(tx, read_one.ids[0]); }));
+  EXPECT_EQ(*run(m_service->unread_count(alice)), 2);
+  m_clock.advance(std::chrono::hours(24 * 150));
+  EXPECT_EQ(run(m_service->purge()), 1);  // the unread one, 181 days old
+  EXPECT_EQ(*run(m_service->unread_count(alice)), 1);
+  EXPECT_TRUE(m_db->read([&](Tx& tx) { return sql::find_notification(tx, fresh.ids[0]); }));
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, NotifyDbTest, ::testing::Values(Dialect::sqlite, Dialect::postgres),
                          [](const auto& param_info) { return std::string(store::to_string(param_info.param)); });
 

@@ -387,4 +387,12 @@ std::vector<std::pair<std::string, std::int64_t>> attempt_outcomes(Tx& tx) {
   return out;
 }
 
+std::int64_t purge(Tx& tx, SystemTime attempts_before, SystemTime read_before, SystemTime any_before) {
+  std::int64_t n = tx.exec("DELETE FROM notify_attempts WHERE created_ms < $1", {ms(attempts_before)});
+  n += tx.exec("DELETE FROM notify_notifications WHERE read_ms IS NOT NULL AND read_ms < $1", {ms(read_before)});
+  n += tx.exec("DELETE FROM notify_notifications WHERE created_ms < $1", {ms(any_before)});
+  n += tx.exec("DELETE FROM notify_jobs WHERE done = 1 AND created_ms < $1", {ms(attempts_before)});
+  return n;
+}
+
 }  // namespace gh::notify::sql

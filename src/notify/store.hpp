@@ -83,4 +83,9 @@ std::vector<AttemptRow> attempts_for(Tx& tx, const std::string& notification_id)
 /// Attempt counts by (channel, outcome), for tests and the operator.
 std::vector<std::pair<std::string, std::int64_t>> attempt_outcomes(Tx& tx);
 
+/// Retention: deletes attempts older than `attempts_before`, read notifications read before
+/// `read_before`, any notification created before `any_before`, and finished jobs older than
+/// `attempts_before`. Returns the rows deleted.
+std::int64_t purge(Tx& tx, SystemTime attempts_before, SystemTime read_before, SystemTime any_before);
+
 }  // namespace gh::notify::sql

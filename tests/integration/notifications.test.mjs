@@ -1,0 +1,220 @@
+// Notifications through the real binary: a notify.requested event reaches a device with each push
+// provider — FCM (a node fake of Google's OAuth and messages:send), Web Push (a node push service;
+// the body is decrypted with http_ece, the library under npm web-push) and a signed webhook — and
+// the center lists it, counts it unread and marks it read; settings round-trip and are validated;
+// a token FCM declares UNREGISTERED is cleared from the device; /metrics counts per provider.
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import { Wallet } from 'ethers';
+import { SiweMessage } from 'siwe';
+import { ed25519, x25519 } from '@noble/curves/ed25519.js';
+import { startServer, freshDatabase, backends, errorOf } from './lib/harness.mjs';
+import { startAnvil } from './lib/anvil.mjs';
+
+const require = createRequire(import.meta.url);
+const ece = require('http_ece');
+const DOMAIN = 'app.example.test';
+const SECRET = 'whsec_integration';
+const b64 = (bytes) => Buffer.from(bytes).toString('base64');
+
+function deviceKeys() {
+  const identitySecret = ed25519.utils.randomSecretKey();
+  const spk = x25519.getPublicKey(x25519.utils.randomSecretKey());
+  return {
+    identity_key: b64(ed25519.getPublicKey(identitySecret)),
+    signed_prekey: { id: 1, key: b64(spk), signature: b64(ed25519.sign(spk, identitySecret)) },
+  };
+}
+
+/** FCM (OAuth token + messages:send), a Web Push service and a webhook receiver. */
+function startPushServices() {
+  const seen = { fcm: [], webpush: [], webhook: [], tokens: 0 };
+  const unregistered = new Set();
+  const server = http.createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      if (req.url === '/token') {
+        seen.tokens += 1;
+        res.writeHead(200, { 'content-type': 'application/json' });
+        return res.end(JSON.stringify({ access_token: 'ya29.integration', expires_in: 3600 }));
+      }
+      if (req.url === '/v1/projects/demo/messages:send') {
+        const message = JSON.parse(body.toString()).message;
+        seen.fcm.push({ headers: req.headers, message });
+        if (unregistered.has(message.token)) {
+          res.writeHead(404, { 'content-type': 'application/json' });
+          return res.end(JSON.stringify({ error: { code: 404, status: 'NOT_FOUND', message: 'gone',
+            details: [{ '@type': 'type.googleapis.com/google.firebase.fcm.v1.FcmError', errorCode: 'UNREGISTERED' }] } }));
+        }
+        res.writeHead(200, { 'content-type': 'application/json' });
+        return res.end('{"name":"projects/demo/messages/1"}');
+      }
+      if (req.url.startsWith('/push/')) {
+        seen.webpush.push({ headers: req.headers, body });
+        res.writeHead(201);
+        return res.end();
+      }
+      if (req.url === '/hook') {
+        seen.webhook.push({ headers: req.headers, body: body.toString() });
+        res.writeHead(204);
+        return res.end();
+      }
+      res.writeHead(404);
+      res.end();
+    });
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => {
+    const url = `http://127.0.0.1:${server.address().port}`;
+    resolve({ url, seen, unregistered, close: () => server.close() });
+  }));
+}
+
+async function until(check, what, timeoutMs = 15_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+for (const backend of backends()) {
+  describe(`notifications (${backend})`, () => {
+    let anvil, db, server, push, dir;
+    before(async () => {
+      anvil = await startAnvil();
+      push = await startPushServices();
+      dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gh-notify-'));
+      const { privateKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
+      const account = path.join(dir, 'service-account.json');
+      fs.writeFileSync(account, JSON.stringify({
+        type: 'service_account', project_id: 'demo', private_key_id: 'k1', client_email: 'push@demo.iam.gserviceaccount.com',
+        private_key: privateKey.export({ type: 'pkcs8', format: 'pem' }), token_uri: `${push.url}/token`,
+      }));
+      db = freshDatabase(backend);
+      server = await startServer([...db.flags, '--test-hooks', '--chain', `31337=${anvil.url}`, '--siwe-domain', DOMAIN,
+        '--data-dir', dir, '--fcm-service-account', account, '--fcm-endpoint', push.url,
+        '--outbound-allow-http', '--outbound-allow-network', '127.0.0.1/32', '--push-backoff-ms', '10',
+        '--signin-rate-burst', '1000', '--signin-address-rate-burst', '1000'], { env: { GATEHOUSE_NOTIFY_WEBHOOK_SECRET: SECRET } });
+    });
+    after(async () => {
+      const stopped = await server.stop();
+      assert.equal(stopped.code, 0, `server exit ${JSON.stringify(stopped)}: ${server.stderr.slice(-4000)}`);
+      anvil.stop();
+      push.close();
+      db.drop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    });
+
+    const api = (p, { method = 'GET', token, body } = {}) => fetch(`${server.url}${p}`, {
+      method,
+      headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body ? { 'content-type': 'application/json' } : {}) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    async function signIn(wallet) {
+      const n = (await (await api('/v1/auth/nonce', { method: 'POST' })).json()).nonce;
+      const text = new SiweMessage({ domain: DOMAIN, address: wallet.address, statement: 'Sign in to gatehouse.',
+        uri: `https://${DOMAIN}/login`, version: '1', chainId: 31337, nonce: n, issuedAt: new Date().toISOString() }).prepareMessage();
+      const r = await api('/v1/auth/verify', { method: 'POST', body: { message: text, signature: await wallet.signMessage(text) } });
+      assert.equal(r.status, 200);
+      return r.json();
+    }
+    async function device(token, name, pushTarget) {
+      const r = await api('/v1/devices', { method: 'POST', token, body: { name, push: pushTarget, ...deviceKeys() } });
+      assert.equal(r.status, 201, JSON.stringify(await r.clone().json()));
+      return (await r.json()).device_id;
+    }
+    const publish = (payload) => api('/v1/_test/publish', { method: 'POST', body: { topic: 'notify.requested', payload } });
+
+    test('a notification reaches FCM, Web Push and a signed webhook, and the center tracks it', async () => {
+      const wallet = Wallet.createRandom();
+      const alice = await signIn(wallet);
+      const browser = crypto.createECDH('prime256v1');
+      browser.generateKeys();
+      const auth = crypto.randomBytes(16);
+      const subscription = { endpoint: `${push.url}/push/alice`, keys: { p256dh: browser.getPublicKey().toString('base64url'), auth: auth.toString('base64url') } };
+      await device(alice.token, 'phone', { provider: 'fcm', token: 'fcm-alice' });
+      await device(alice.token, 'browser', { provider: 'webpush', token: JSON.stringify(subscription) });
+      await device(alice.token, 'bot', { provider: 'webhook', token: `${push.url}/hook` });
+      const key = await (await api('/v1/notifications/webpush-key', { token: alice.token })).json();
+      assert.match(key.public_key, /^[A-Za-z0-9_-]{87}$/);
+
+      assert.equal((await publish({ kind: 'system', title: 'Maintenance tonight', body: 'From 02:00 UTC', accounts: [wallet.address],
+        data: { ticket: 'T-1' } })).status, 201);
+      await until(() => push.seen.fcm.length >= 1 && push.seen.webpush.length >= 1 && push.seen.webhook.length >= 1, 'three pushes');
+
+      const fcm = push.seen.fcm[0];
+      assert.equal(fcm.headers.authorization, 'Bearer ya29.integration');
+      assert.equal(fcm.message.token, 'fcm-alice');
+      assert.equal(fcm.message.notification.title, 'Maintenance tonight');
+      assert.equal(fcm.message.data.ticket, 'T-1');
+
+      const wp = push.seen.webpush[0];
+      assert.equal(wp.headers['content-encoding'], 'aes128gcm');
+      assert.match(wp.headers.authorization, /^vapid t=[\w-]+\.[\w-]+\.[\w-]+, k=[\w-]+$/);
+      assert.ok(Number(wp.headers.ttl) > 0);
+      const plain = JSON.parse(ece.decrypt(wp.body, { version: 'aes128gcm', privateKey: browser, authSecret: auth }).toString());
+      assert.equal(plain.title, 'Maintenance tonight');
+      assert.equal(plain.kind, 'system');
+
+      const hook = push.seen.webhook[0];
+      const [t, v1] = hook.headers['x-gatehouse-signature'].split(',').map((p) => p.split('=')[1]);
+      assert.ok(Math.abs(Date.now() / 1000 - Number(t)) < 300);
+      assert.equal(v1, crypto.createHmac('sha256', SECRET).update(`${t}.${hook.body}`).digest('hex'));
+      assert.equal(JSON.parse(hook.body).notification_id, plain.notification_id);
+
+      const list = await (await api('/v1/notifications', { token: alice.token })).json();
+      assert.equal(list.unread_count, 1);
+      assert.equal(list.notifications[0].id, plain.notification_id);
+      assert.equal(list.notifications[0].read, false);
+      const read = await api('/v1/notifications/read', { method: 'POST', token: alice.token, body: { ids: [plain.notification_id] } });
+      assert.deepEqual(await read.json(), { unread_count: 0 });
+      const count = await (await api('/v1/notifications/unread-count', { token: alice.token })).json();
+      assert.equal(count.unread_count, 0);
+
+      const metrics = await (await fetch(`${server.url}/metrics`)).text();
+      for (const provider of ['fcm', 'webpush', 'webhook']) {
+        assert.match(metrics, new RegExp(`gatehouse_notify_sent_total\\{provider="${provider}"\\} [1-9]`));
+      }
+    });
+
+    test('settings round-trip, are validated, and an UNREGISTERED token is cleared', async () => {
+      const wallet = Wallet.createRandom();
+      const bob = await signIn(wallet);
+      let r = await api('/v1/notification-settings', { method: 'PUT', token: bob.token,
+        body: { muted_channels: ['ch-1'], addm_opt_out: true, quiet_hours: { start: '22:00', end: '07:00', time_zone: 'Europe/Paris' } } });
+      assert.equal(r.status, 200);
+      const s = await (await api('/v1/notification-settings', { token: bob.token })).json();
+      assert.deepEqual(s.muted_channels, ['ch-1']);
+      assert.equal(s.addm_opt_out, true);
+      assert.deepEqual(s.quiet_hours, { start: '22:00', end: '07:00', time_zone: 'Europe/Paris' });
+      r = await api('/v1/notification-settings', { method: 'PUT', token: bob.token, body: { quiet_hours: { start: '22:00', end: '07:00', time_zone: 'Nowhere/Land' } } });
+      assert.equal(r.status, 400);
+      assert.equal((await errorOf(r)).code, 'invalid_field');
+      assert.equal((await api('/v1/notification-settings')).status, 401);
+      r = await api('/v1/notification-settings', { method: 'PUT', token: bob.token, body: { quiet_hours: null } });
+      assert.equal(r.status, 200);
+
+      push.unregistered.add('fcm-bob');
+      await device(bob.token, 'old phone', { provider: 'fcm', token: 'fcm-bob' });
+      const before = push.seen.fcm.length;
+      await publish({ kind: 'reward', title: 'You earned 10 points', accounts: [wallet.address] });
+      await until(async () => {
+        const me = await (await api('/v1/me', { token: bob.token })).json();
+        return me.devices[0].push_provider === 'none';
+      }, 'the token to be cleared');
+      assert.equal(push.seen.fcm.length, before + 1);  // UNREGISTERED is not retried
+      const metrics = await (await fetch(`${server.url}/metrics`)).text();
+      assert.match(metrics, /gatehouse_notify_failed_total\{provider="fcm",outcome="token_invalid"\} 1/);
+    });
+  });
+}
