@@ -23,8 +23,18 @@ const OWNED = {
   'POST /v1/devices/{device_id}/prekeys': (a) => ({ params: { device_id: a.device_id }, body: { one_time_prekeys: [prekey()] } }),
 };
 // Routes whose parameter names something every signed-in account may read, and why.
+const CHANNEL = 'a channel\'s messages: access follows community membership, checked per channel by the service (403)';
 const SHARED = {
   'GET /v1/keys/{address}': 'the key directory: anyone signed in fetches a user\'s public keys to write to them',
+  'POST /v1/channels/{id}/messages': CHANNEL,
+  'GET /v1/channels/{id}/messages': CHANNEL,
+  'GET /v1/channels/{id}/messages/{seq}': CHANNEL,
+  'GET /v1/channels/{id}/messages/{seq}/replies': CHANNEL,
+  'PATCH /v1/channels/{id}/messages/{seq}': `${CHANNEL}; only the author edits (403 not_author)`,
+  'DELETE /v1/channels/{id}/messages/{seq}': `${CHANNEL}; only the author deletes (403 not_author)`,
+  'PUT /v1/channels/{id}/messages/{seq}/reactions/{emoji}': `${CHANNEL}; a reaction is the caller's own`,
+  'DELETE /v1/channels/{id}/messages/{seq}/reactions/{emoji}': `${CHANNEL}; a reaction is the caller's own`,
+  'PUT /v1/channels/{id}/read': `${CHANNEL}; a read marker is the caller's own`,
 };
 
 describe('authorization matrix', () => {
