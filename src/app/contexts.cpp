@@ -4,6 +4,7 @@
 #include "auth/module.hpp"
 #include "bus/migrations.hpp"
 #include "chain/module.hpp"
+#include "community/module.hpp"
 #include "eth/address.hpp"
 #include "messaging/module.hpp"
 #include "net/ip_address.hpp"
@@ -50,8 +51,16 @@ chain::ChainModuleSettings chain_settings(const Settings& s) {
     if (auto it = s.chain_confirmations.find(chain.first); it != s.chain_confirmations.end())
       c.confirmations = it->second;
     if (auto it = s.chain_start_blocks.find(chain.first); it != s.chain_start_blocks.end()) c.start_block = it->second;
-    for (const auto& [id, pipeline, address] : s.chain_contracts) {
-      if (id == chain.first) c.contracts[*chain::parse_pipeline(pipeline)].push_back(*eth::parse_address(address));
+    for (const auto& contract : s.chain_contracts) {
+      if (contract.chain_id != chain.first) continue;
+      const auto pipeline = *chain::parse_pipeline(contract.pipeline);  // validated by settings
+      const auto address = *eth::parse_address(contract.address);
+      auto& listed = c.contracts[pipeline];  // the pipeline follows listed contracts only
+      if (contract.start_block) {
+        c.tracked.push_back({pipeline, address, *contract.start_block});
+      } else {
+        listed.push_back(address);
+      }
     }
     m.chains.emplace(chain.first, std::move(c));
   }
@@ -71,6 +80,7 @@ std::vector<context::ContextModule> context_modules(const Settings& settings) {
   std::vector<context::ContextModule> modules;
   modules.push_back(auth::make_module(auth_settings(settings)));
   modules.push_back(chain::make_module(chain_settings(settings)));
+  modules.push_back(community::make_module(community::CommunityModuleSettings{settings.has(Role::worker)}));
   modules.push_back(realtime::make_module(realtime::GatewaySettings{}));
   modules.push_back(messaging::make_module(messaging_settings(settings)));
   if (settings.test_hooks) modules.push_back(test_hooks_module());

@@ -32,6 +32,10 @@ int main(int argc, char** argv) {
       return gh::app::run_indexer_reindex(command->settings, command->indexer_chain, command->indexer_pipeline,
                                           command->indexer_from);
     }
+    if (command->name == "indexer-track") {
+      return gh::app::run_indexer_track(command->settings, command->indexer_chain, command->indexer_pipeline,
+                                        command->indexer_address, command->indexer_from);
+    }
     if (command->name == "apikey-list") return gh::app::run_apikey_list(command->settings);
     if (command->name == "apikey-revoke") return gh::app::run_apikey_revoke(command->settings, command->apikey_id);
     return gh::app::run_server(command->settings);

@@ -211,16 +211,23 @@ Result<void> set_chain_contracts(Settings& s, const std::vector<std::string>& va
     for (const auto& v : split_list(raw)) {
       const auto first = v.find(':');
       const auto second = first == std::string::npos ? first : v.find(':', first + 1);
-      if (second == std::string::npos) return invalid("chain-contract", v, "expected ID:PIPELINE:ADDRESS");
+      if (second == std::string::npos) return invalid("chain-contract", v, "expected ID:PIPELINE:ADDRESS[@BLOCK]");
       auto id = parse_uint("chain-contract", v.substr(0, first), 1, (1ULL << 53));
       if (!id) return id.error();
       const auto pipeline = v.substr(first + 1, second - first - 1);
       if (!chain::parse_pipeline(pipeline)) {
         return invalid("chain-contract", v, "pipelines: erc20, erc721, erc1155, staking, multisend, uniswap_v2");
       }
-      const auto address = v.substr(second + 1);
+      auto address = v.substr(second + 1);
+      std::optional<std::uint64_t> start;
+      if (const auto at = address.find('@'); at != std::string::npos) {
+        auto block = parse_uint("chain-contract", address.substr(at + 1), 0, (1ULL << 53));
+        if (!block) return block.error();
+        start = *block;
+        address.resize(at);
+      }
       if (!eth::parse_address(address)) return invalid("chain-contract", v, "not an address");
-      s.chain_contracts.emplace_back(*id, pipeline, address);
+      s.chain_contracts.push_back(Settings::ChainContract{*id, pipeline, address, start});
     }
   }
   return ok();
@@ -271,8 +278,16 @@ std::vector<Option> options() {
        false, chain_numbers("chain-confirmations", &Settings::chain_confirmations)},
       {"chain-start-block", "ID=N: first block the indexer reads on a chain (default 0)", true, false,
        chain_numbers("chain-start-block", &Settings::chain_start_blocks)},
-      {"chain-contract", "ID:PIPELINE:ADDRESS: a contract an indexer pipeline follows (repeatable)", true, false,
-       set_chain_contracts},
+      {"chain-contract",
+       "ID:PIPELINE:ADDRESS[@BLOCK]: a contract an indexer pipeline follows (repeatable); with @BLOCK it is "
+       "backfilled alone from that block",
+       true, false, set_chain_contracts},
+      {"chain-rpc-timeout-ms",
+       "bound on one JSON-RPC HTTP attempt of the indexer, in ms (default 10000); a slower answer is retried or "
+       "failed over",
+       false, false, millis_setting("chain-rpc-timeout-ms", &Settings::chain_rpc_attempt_timeout)},
+      {"chain-rpc-call-timeout-ms", "bound on one JSON-RPC call with its retries, in ms (default 30000)", false, false,
+       millis_setting("chain-rpc-call-timeout-ms", &Settings::chain_rpc_call_timeout)},
       {"alchemy-signing-key", "signing key of the Alchemy webhooks (secret: prefer the environment)", false, false,
        scalar([](Settings& s, const std::string& v) -> Result<void> {
          s.alchemy_signing_key = v;
@@ -516,6 +531,19 @@ Result<Command> parse_command_line(int argc, const char* const* argv, const std:
   indexer_reindex->add_option("--chain-id", reindex_chain, "the chain")->required();
   indexer_reindex->add_option("--pipeline", reindex_pipeline, "one pipeline (default: all)");
   indexer_reindex->add_option("--from", reindex_from, "first block replayed")->required();
+  std::uint64_t track_chain = 0;
+  std::string track_pipeline;
+  std::string track_address;
+  std::uint64_t track_from = 0;
+  auto* indexer_track =
+      indexer
+          ->add_subcommand("track",
+                           "index a contract from a block: the running indexer backfills it alone, then follows it")
+          ->fallthrough();
+  indexer_track->add_option("--chain-id", track_chain, "the chain")->required();
+  indexer_track->add_option("--pipeline", track_pipeline, "its pipeline (erc20, erc721, ...)")->required();
+  indexer_track->add_option("--address", track_address, "the contract")->required();
+  indexer_track->add_option("--from-block", track_from, "first block indexed (default 0)");
   std::string command_apikey_id;
   auto* apikey_revoke =
       apikey->add_subcommand("revoke", "revoke a key; it is refused from the next request on")->fallthrough();
@@ -557,6 +585,16 @@ Result<Command> parse_command_line(int argc, const char* const* argv, const std:
     command.indexer_chain = reindex_chain;
     command.indexer_pipeline = reindex_pipeline;
     command.indexer_from = reindex_from;
+  } else if (indexer_track->parsed()) {
+    if (!chain::parse_pipeline(track_pipeline)) {
+      return bad_input("bad_command_line", "--pipeline: one of erc20, erc721, erc1155, staking, multisend, uniswap_v2");
+    }
+    if (!eth::parse_address(track_address)) return bad_input("bad_command_line", "--address: not an address");
+    command.name = "indexer-track";
+    command.indexer_chain = track_chain;
+    command.indexer_pipeline = track_pipeline;
+    command.indexer_address = track_address;
+    command.indexer_from = track_from;
   } else if (apikey_list->parsed()) {
     command.name = "apikey-list";
   } else if (apikey_revoke->parsed()) {

@@ -79,8 +79,19 @@ struct Settings {
   std::map<std::uint64_t, std::vector<std::string>> chain_urls;  ///< every --chain URL of a chain, failover order
   std::map<std::uint64_t, std::uint64_t> chain_confirmations;    ///< --chain-confirmations ID=N
   std::map<std::uint64_t, std::uint64_t> chain_start_blocks;     ///< --chain-start-block ID=N
-  /// --chain-contract ID:PIPELINE:ADDRESS: emitters a pipeline follows (none listed: every emitter).
-  std::vector<std::tuple<std::uint64_t, std::string, std::string>> chain_contracts;
+  /// --chain-contract ID:PIPELINE:ADDRESS[@BLOCK]: emitters a pipeline follows (none listed: every
+  /// emitter); with @BLOCK the contract is backfilled alone from that block.
+  struct ChainContract {
+    std::uint64_t chain_id = 0;
+    std::string pipeline;
+    std::string address;
+    std::optional<std::uint64_t> start_block;
+  };
+  std::vector<ChainContract> chain_contracts;
+  /// --chain-rpc-timeout-ms: bound on one JSON-RPC HTTP attempt (then retried or failed over).
+  std::chrono::milliseconds chain_rpc_attempt_timeout{10'000};
+  /// --chain-rpc-call-timeout-ms: bound on one JSON-RPC call, retries included.
+  std::chrono::milliseconds chain_rpc_call_timeout{30'000};
   std::string alchemy_signing_key;  ///< secret; from GATEHOUSE_ALCHEMY_SIGNING_KEY or the file
 
   /// The database URL actually used.
@@ -100,7 +111,8 @@ struct Command {
   DevChainOptions dev_chain;               ///< flags of "dev-chain"
   std::uint64_t indexer_chain = 0;         ///< indexer reindex --chain-id
   std::string indexer_pipeline;            ///< indexer reindex --pipeline (empty: every pipeline)
-  std::uint64_t indexer_from = 0;          ///< indexer reindex --from
+  std::uint64_t indexer_from = 0;          ///< indexer reindex --from, indexer track --from-block
+  std::string indexer_address;             ///< indexer track --address
 };
 
 /// Parses argv and the environment into a command; the error message is one line for exit 2.

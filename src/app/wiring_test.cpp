@@ -111,13 +111,15 @@ TEST(Contexts, AuthIsTheFirstModuleAndTestHooksComeOnlyWithTheFlag) {
     for (const auto& m : modules) out.push_back(m.name);
     return out;
   };
-  EXPECT_EQ(names(context_modules(settings)), (std::vector<std::string>{"auth", "chain", "realtime", "messaging"}));
+  EXPECT_EQ(names(context_modules(settings)),
+            (std::vector<std::string>{"auth", "chain", "community", "realtime", "messaging"}));
   settings.test_hooks = true;
   const auto modules = context_modules(settings);
-  EXPECT_EQ(names(modules), (std::vector<std::string>{"auth", "chain", "realtime", "messaging", "testhooks"}));
+  EXPECT_EQ(names(modules),
+            (std::vector<std::string>{"auth", "chain", "community", "realtime", "messaging", "testhooks"}));
   std::vector<std::string> sets;
   for (const auto& s : all_migrations(modules)) sets.push_back(s.module);
-  EXPECT_EQ(sets, (std::vector<std::string>{"bus", "auth", "chain", "messaging", "testhooks"}));
+  EXPECT_EQ(sets, (std::vector<std::string>{"bus", "auth", "chain", "community", "messaging", "testhooks"}));
 }
 
 TEST(ErrorMapping, RetryAfterAndAllowComeFromTheErrorItself) {

@@ -21,20 +21,37 @@ const OWNED = {
   'DELETE /v1/sessions/{id}': (a) => ({ params: { id: a.session_id } }),
   'DELETE /v1/devices/{device_id}': (a) => ({ params: { device_id: a.device_id } }),
   'POST /v1/devices/{device_id}/prekeys': (a) => ({ params: { device_id: a.device_id }, body: { one_time_prekeys: [prekey()] } }),
+  // A community of the owner's that the other account has not joined.
+  'PATCH /v1/communities/{id}': (a) => ({ params: { id: a.community_id }, body: { name: 'taken over' } }),
+  'GET /v1/communities/{id}/members': (a) => ({ params: { id: a.community_id } }),
+  'POST /v1/communities/{id}/members/{address}/kick': (a) => ({ params: { id: a.community_id, address: a.address } }),
+  'POST /v1/communities/{id}/bans': (a) => ({ params: { id: a.community_id }, body: { address: a.address } }),
+  'DELETE /v1/communities/{id}/bans/{address}': (a) => ({ params: { id: a.community_id, address: a.address } }),
+  'GET /v1/communities/{id}/roles': (a) => ({ params: { id: a.community_id } }),
+  'POST /v1/communities/{id}/roles': (a) => ({ params: { id: a.community_id }, body: { name: 'boss', permissions: [] } }),
+  'PUT /v1/communities/{id}/members/{address}/roles/{role}': (a) => ({ params: { id: a.community_id, address: a.address, role: 'moderator' } }),
+  'DELETE /v1/communities/{id}/members/{address}/roles/{role}': (a) => ({ params: { id: a.community_id, address: a.address, role: 'moderator' } }),
+  'POST /v1/communities/{id}/channels': (a) => ({ params: { id: a.community_id }, body: { name: 'mine now' } }),
+  'GET /v1/communities/{id}/channels': (a) => ({ params: { id: a.community_id } }),
+  'GET /v1/channels/{id}': (a) => ({ params: { id: a.channel_id } }),
+  'PATCH /v1/channels/{id}': (a) => ({ params: { id: a.channel_id }, body: { archived: true } }),
+  // Messages of a channel of that community: its members only.
+  'POST /v1/channels/{id}/messages': (a) => ({ params: { id: a.channel_id }, body: { body: 'intruder', client_id: 'x1' } }),
+  'GET /v1/channels/{id}/messages': (a) => ({ params: { id: a.channel_id } }),
+  'GET /v1/channels/{id}/messages/{seq}': (a) => ({ params: { id: a.channel_id, seq: '1' } }),
+  'GET /v1/channels/{id}/messages/{seq}/replies': (a) => ({ params: { id: a.channel_id, seq: '1' } }),
+  'PATCH /v1/channels/{id}/messages/{seq}': (a) => ({ params: { id: a.channel_id, seq: '1' }, body: { body: 'hijack' } }),
+  'DELETE /v1/channels/{id}/messages/{seq}': (a) => ({ params: { id: a.channel_id, seq: '1' } }),
+  'PUT /v1/channels/{id}/messages/{seq}/reactions/{emoji}': (a) => ({ params: { id: a.channel_id, seq: '1', emoji: 'x' } }),
+  'DELETE /v1/channels/{id}/messages/{seq}/reactions/{emoji}': (a) => ({ params: { id: a.channel_id, seq: '1', emoji: 'x' } }),
+  'PUT /v1/channels/{id}/read': (a) => ({ params: { id: a.channel_id }, body: { seq: 1 } }),
 };
 // Routes whose parameter names something every signed-in account may read, and why.
-const CHANNEL = 'a channel\'s messages: access follows community membership, checked per channel by the service (403)';
 const SHARED = {
   'GET /v1/keys/{address}': 'the key directory: anyone signed in fetches a user\'s public keys to write to them',
-  'POST /v1/channels/{id}/messages': CHANNEL,
-  'GET /v1/channels/{id}/messages': CHANNEL,
-  'GET /v1/channels/{id}/messages/{seq}': CHANNEL,
-  'GET /v1/channels/{id}/messages/{seq}/replies': CHANNEL,
-  'PATCH /v1/channels/{id}/messages/{seq}': `${CHANNEL}; only the author edits (403 not_author)`,
-  'DELETE /v1/channels/{id}/messages/{seq}': `${CHANNEL}; only the author deletes (403 not_author)`,
-  'PUT /v1/channels/{id}/messages/{seq}/reactions/{emoji}': `${CHANNEL}; a reaction is the caller's own`,
-  'DELETE /v1/channels/{id}/messages/{seq}/reactions/{emoji}': `${CHANNEL}; a reaction is the caller's own`,
-  'PUT /v1/channels/{id}/read': `${CHANNEL}; a read marker is the caller's own`,
+  'GET /v1/communities/{id}': 'a community\'s name, gate and size: what joining takes is shown to everyone signed in',
+  'POST /v1/communities/{id}/join': 'joins the caller itself, as far as the community\'s gate and bans allow',
+  'POST /v1/communities/{id}/leave': 'acts on the caller\'s own membership only',
 };
 
 describe('authorization matrix', () => {
@@ -82,6 +99,16 @@ describe('authorization matrix', () => {
     return { ...account, device_id: (await r.json()).device_id };
   }
 
+  async function withCommunity(account) {
+    const slug = `c-${Date.now()}`;
+    let r = await api('/v1/communities', { method: 'POST', token: account.token, body: { name: 'Private', slug } });
+    assert.equal(r.status, 201, await r.clone().text());
+    const community_id = (await r.json()).id;
+    r = await api(`/v1/communities/${community_id}/channels`, { method: 'POST', token: account.token, body: { name: 'general' } });
+    assert.equal(r.status, 201, await r.clone().text());
+    return { ...account, community_id, channel_id: (await r.json()).id };
+  }
+
   const fill = (path, values) => path.replace(/\{([^}]+)\}/g, (_, name) => encodeURIComponent(values[name] ?? `x-${name}`));
   const bodyFor = (method) => (['POST', 'PUT', 'PATCH'].includes(method) ? {} : undefined);
 
@@ -116,7 +143,7 @@ describe('authorization matrix', () => {
 
   test('a route naming another account\'s resource never serves it', async () => {
     const { routes } = await (await api('/v1/_test/routes')).json();
-    const alice = await withDevice(await signIn(Wallet.createRandom()));
+    const alice = await withCommunity(await withDevice(await signIn(Wallet.createRandom())));
     const bob = await signIn(Wallet.createRandom());
     const templated = routes.filter((r) => !r.public && r.path.includes('{'));
     for (const { method, path } of templated) {
