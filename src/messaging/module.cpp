@@ -2,6 +2,7 @@
 
 #include "auth/routes.hpp"
 #include "bus/bus.hpp"
+#include "messaging/community_access.hpp"
 #include "messaging/migrations.hpp"
 #include "messaging/routes.hpp"
 #include "messaging/service.hpp"
@@ -16,6 +17,8 @@ struct MessagingRuntime {
   std::function<void()> events_published;
   ChannelAccess* access = nullptr;
   std::unique_ptr<GrantedChannelAccess> granted;
+  std::unique_ptr<CommunityChannelAccess> community;
+  std::unique_ptr<AnyChannelAccess> any;
   auth::RequestAuth* auth = nullptr;
   std::unique_ptr<MessagingService> service;
   std::unique_ptr<net::RateLimiter> send_limiter;
@@ -34,10 +37,19 @@ context::ContextModule make_module(MessagingModuleSettings settings) {
     runtime->pool = &env.pool;
     runtime->events_published = env.events_published;
     runtime->auth = env.services.find<auth::RequestAuth>();
-    // Until the community context is part of the product, channel access comes from explicit
-    // grants (none outside the tests: every channel is closed).
+    // Channel access is the community context's; without it every channel is closed. The test
+    // hooks add explicit grants beside it.
     runtime->granted = std::make_unique<GrantedChannelAccess>();
     runtime->access = runtime->granted.get();
+    if (auto* communities = env.services.find<community::CommunityService>()) {
+      runtime->community = std::make_unique<CommunityChannelAccess>(*communities);
+      runtime->access = runtime->community.get();
+      if (runtime->settings.test_hooks) {
+        std::vector<ChannelAccess*> sources{runtime->community.get(), runtime->granted.get()};
+        runtime->any = std::make_unique<AnyChannelAccess>(std::move(sources));
+        runtime->access = runtime->any.get();
+      }
+    }
     auto* gateway = env.services.find<realtime::Gateway>();
     runtime->service = std::make_unique<MessagingService>(env.db, env.pool, env.clock, *runtime->access, gateway,
                                                           env.events_published);

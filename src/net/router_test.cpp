@@ -326,5 +326,52 @@ TEST_F(DispatcherTest, ClientAddressComesFromTrustedProxiesOnly) {
   EXPECT_EQ(run(d, req).body, "192.0.2.7");
 }
 
+// A WebSocket endpoint: credentials first (a refused accept is the response, upgrade or not),
+// then 400 upgrade_required for a plain GET, and 101 with the session for an upgrade.
+TEST_F(DispatcherTest, WebSocketEndpointsAuthenticateBeforeTheUpgrade) {
+  struct NullSession final : WebSocketSession {
+    void on_open(std::shared_ptr<WebSocket>) override {}
+    Task<void> on_message(std::string) override { co_return; }
+    void on_close() override {}
+  };
+  Router r;
+  r.add_websocket("/ws", [](Request& req) -> Task<Result<std::shared_ptr<WebSocketSession>>> {
+    if (req.header("authorization") != std::optional<std::string_view>("Bearer good")) {
+      co_return make_error(ErrorKind::unauthorized, "invalid_session", "no");
+    }
+    co_return std::make_shared<NullSession>();
+  });
+  DispatcherSettings settings;
+  settings.access_log = false;
+  Dispatcher d(std::move(r), registry, settings);
+  auto upgrade = [](std::string token) {
+    auto req = make("GET", "/ws");
+    req.headers = {
+        {"authorization", "Bearer " + token}, {"connection", "keep-alive, Upgrade"}, {"upgrade", "websocket"}};
+    return req;
+  };
+  auto refused = run(d, upgrade("bad"));
+  EXPECT_EQ(refused.status, 401u);
+  EXPECT_FALSE(refused.upgrade);
+  auto plain = make("GET", "/ws");
+  plain.headers = {{"authorization", "Bearer good"}};
+  EXPECT_FALSE(is_websocket_upgrade(plain));
+  auto answer = run(d, plain);
+  EXPECT_EQ(answer.status, 400u);
+  EXPECT_EQ(body_of(answer).at("error").at("code").as_string(), "upgrade_required");
+  EXPECT_FALSE(answer.upgrade);
+  auto req = upgrade("good");
+  EXPECT_TRUE(is_websocket_upgrade(req));
+  auto accepted = run(d, req);
+  EXPECT_EQ(accepted.status, 101u);
+  EXPECT_TRUE(accepted.upgrade);
+  // Upgrade must name websocket; POST never upgrades.
+  req.headers[2].second = "h2c";
+  EXPECT_FALSE(is_websocket_upgrade(req));
+  auto post = upgrade("good");
+  post.method = "POST";
+  EXPECT_FALSE(is_websocket_upgrade(post));
+}
+
 }  // namespace
 }  // namespace gh::net

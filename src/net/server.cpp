@@ -73,7 +73,8 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     ws_metrics.received =
         &r.counter("gatehouse_ws_messages_received_total", "WebSocket messages read and handled.").with({});
     ws_metrics.resume_closes = &r.counter("gatehouse_ws_slow_consumer_closes_total",
-                                          "WebSockets closed with 4008 because their send queue was full.")
+                                          "WebSockets closed with 4008 because their client fell behind (send queue "
+                                          "full, or a resume it stopped reading).")
                                     .with({});
     ws_metrics.rate_closes =
         &r.counter("gatehouse_ws_rate_limit_closes_total", "WebSockets closed with 1008 for sending messages too fast.")

@@ -51,6 +51,9 @@ class WebSocket {
   /// Messages and bytes waiting in the send queue.
   virtual std::size_t queued_messages() const = 0;
   virtual std::size_t queued_bytes() const = 0;
+  /// The bounds of the send queue (past either, the socket is closed with close_code::resume).
+  virtual std::size_t max_queued_messages() const = 0;
+  virtual std::size_t max_queued_bytes() const = 0;
 };
 
 /// What an endpoint does with one connection. Callbacks run on the socket's strand, one at a time.

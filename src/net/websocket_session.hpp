@@ -96,7 +96,6 @@ class WebSocketConnection final : public WebSocket, public std::enable_shared_fr
       }
     }
     if (overflow) {
-      if (m_metrics.resume_closes) m_metrics.resume_closes->inc();
       post_wake(true);
       return false;
     }
@@ -126,6 +125,9 @@ class WebSocketConnection final : public WebSocket, public std::enable_shared_fr
     std::lock_guard lock(m_mutex);
     return m_queued_bytes;
   }
+
+  std::size_t max_queued_messages() const override { return m_settings.ws_send_queue_messages; }
+  std::size_t max_queued_bytes() const override { return m_settings.ws_send_queue_bytes; }
 
   /// The writer: sends queued messages in order, then the close frame once closing.
   Task<void> write_loop() {
@@ -199,6 +201,7 @@ class WebSocketConnection final : public WebSocket, public std::enable_shared_fr
 
  private:
   void begin_close_locked(std::uint16_t code, std::string reason) {
+    if (code == close_code::resume && m_metrics.resume_closes) m_metrics.resume_closes->inc();
     m_closing = true;
     m_close_code = code;
     m_close_reason = std::move(reason);

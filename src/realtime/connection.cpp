@@ -115,32 +115,32 @@ bool Connection::drop(const std::string& key) {
 }
 
 bool Connection::deliver(const std::string& key, std::int64_t seq, const std::shared_ptr<const std::string>& frame) {
-  if (!begin_delivery(key, seq, frame)) return true;
+  if (begin_delivery(key, seq, frame) != Delivery::gap) return true;
   // A gap: an earlier frame is still on its way or was published elsewhere. History has it.
   // Spawned outside the lock: the catch-up takes it too.
   asio::co_spawn(m_socket->executor(), shared_from_this()->catch_up(key), asio::detached);
   return true;
 }
 
-bool Connection::begin_delivery(const std::string& key, std::int64_t seq,
-                                const std::shared_ptr<const std::string>& frame) {
+Connection::Delivery Connection::begin_delivery(const std::string& key, std::int64_t seq,
+                                                const std::shared_ptr<const std::string>& frame) {
   std::lock_guard lock(m_mutex);
   auto it = m_subs.find(key);
-  if (it == m_subs.end()) return false;
+  if (it == m_subs.end()) return Delivery::done;
   auto& sub = it->second;
   if (sub.catching_up) {
     sub.max_seen = std::max(sub.max_seen, seq);
-    return false;
+    return Delivery::done;
   }
-  if (seq <= sub.last) return false;  // delivered already (by a catch-up)
+  if (seq <= sub.last) return Delivery::done;  // delivered already (by a catch-up)
   if (seq == sub.last + 1) {
     sub.last = seq;
     m_socket->send(frame);
-    return false;
+    return Delivery::done;
   }
   sub.catching_up = true;
   sub.max_seen = seq;
-  return true;
+  return Delivery::gap;
 }
 
 // The locked steps of catch_up and subscribe are plain functions: a lock never lives in a
@@ -207,15 +207,36 @@ bool Connection::typing_allowed(const std::string& key) {
 
 Task<void> Connection::catch_up(std::string key) {
   auto self = shared_from_this();
-  const auto page_size = m_state->settings.history_page;
+  // A long backlog goes out at the pace the client reads it: a page at most half the send queue,
+  // read once the queue is down to a quarter, so a resume never overflows it.
+  const auto room = std::max<std::size_t>(1, m_socket->max_queued_messages() / 2);
+  const auto page_size = std::min(m_state->settings.history_page, room);
+  const auto low_messages = m_socket->max_queued_messages() / 4;
+  const auto low_bytes = m_socket->max_queued_bytes() / 4;
   asio::steady_timer pause(m_socket->executor());
   for (;;) {
     auto at = cursor(key);
     if (!at) break;
-    // A long backlog goes out at the pace the client reads it, never past half the send queue.
-    while (!m_socket->closing() && m_socket->queued_messages() >= page_size) {
+    // A client that reads nothing for the stall timeout is as far behind as one whose queue
+    // overflows: it is told to resume, and holds nothing meanwhile.
+    auto progress_at = steady_ms();
+    auto queued = m_socket->queued_messages();
+    bool stalled = false;
+    while (!m_socket->closing() &&
+           (m_socket->queued_messages() > low_messages || m_socket->queued_bytes() > low_bytes)) {
       pause.expires_after(std::chrono::milliseconds(10));
       co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
+      const auto now = steady_ms();
+      if (m_socket->queued_messages() < queued) progress_at = now;
+      queued = m_socket->queued_messages();
+      if (now - progress_at > m_state->settings.stall_timeout_ms) {
+        stalled = true;
+        break;
+      }
+    }
+    if (stalled) {
+      close(net::close_code::resume, "too far behind: reconnect and resume");
+      break;
     }
     if (m_socket->closing()) break;
     auto page = co_await at->source->history(m_who.account, at->id, at->last, page_size);

@@ -60,8 +60,9 @@ class Connection final : public net::WebSocketSession, public std::enable_shared
     std::string id;
   };
   std::optional<Cursor> cursor(const std::string& key) const;
-  /// Under the lock: sends the frame when it is next in order; true when a gap needs a catch-up.
-  bool begin_delivery(const std::string& key, std::int64_t seq, const std::shared_ptr<const std::string>& frame);
+  enum class Delivery { done, gap };
+  /// Under the lock: sends the frame when it is next in order, or says what else to do.
+  Delivery begin_delivery(const std::string& key, std::int64_t seq, const std::shared_ptr<const std::string>& frame);
   bool apply_page(const std::string& key, std::vector<SequencedFrame>& page, std::size_t page_size);
   bool room_for(const std::string& key) const;
   bool subscribed_to(const std::string& key) const;

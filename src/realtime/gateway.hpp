@@ -56,6 +56,7 @@ struct GatewaySettings {
   std::size_t history_page = 200;             ///< frames read per history query while resuming
   std::int64_t typing_interval_ms = 2000;     ///< a socket's typing frames per topic at most this often
   std::int64_t reauth_interval_ms = 300'000;  ///< a socket's session is checked again this often
+  std::int64_t stall_timeout_ms = 10'000;     ///< a catch-up whose client reads nothing this long: close 4008
 };
 
 class Connection;

@@ -35,6 +35,16 @@ const OWNED = {
   'GET /v1/communities/{id}/channels': (a) => ({ params: { id: a.community_id } }),
   'GET /v1/channels/{id}': (a) => ({ params: { id: a.channel_id } }),
   'PATCH /v1/channels/{id}': (a) => ({ params: { id: a.channel_id }, body: { archived: true } }),
+  // Messages of a channel of that community: its members only.
+  'POST /v1/channels/{id}/messages': (a) => ({ params: { id: a.channel_id }, body: { body: 'intruder', client_id: 'x1' } }),
+  'GET /v1/channels/{id}/messages': (a) => ({ params: { id: a.channel_id } }),
+  'GET /v1/channels/{id}/messages/{seq}': (a) => ({ params: { id: a.channel_id, seq: '1' } }),
+  'GET /v1/channels/{id}/messages/{seq}/replies': (a) => ({ params: { id: a.channel_id, seq: '1' } }),
+  'PATCH /v1/channels/{id}/messages/{seq}': (a) => ({ params: { id: a.channel_id, seq: '1' }, body: { body: 'hijack' } }),
+  'DELETE /v1/channels/{id}/messages/{seq}': (a) => ({ params: { id: a.channel_id, seq: '1' } }),
+  'PUT /v1/channels/{id}/messages/{seq}/reactions/{emoji}': (a) => ({ params: { id: a.channel_id, seq: '1', emoji: 'x' } }),
+  'DELETE /v1/channels/{id}/messages/{seq}/reactions/{emoji}': (a) => ({ params: { id: a.channel_id, seq: '1', emoji: 'x' } }),
+  'PUT /v1/channels/{id}/read': (a) => ({ params: { id: a.channel_id }, body: { seq: 1 } }),
 };
 // Routes whose parameter names something every signed-in account may read, and why.
 const SHARED = {

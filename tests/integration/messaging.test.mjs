@@ -355,3 +355,48 @@ describe('gateway limits', () => {
     db.drop();
   });
 });
+
+describe('messaging on real communities', () => {
+  test('members of a community talk in its channel; a kicked member stops receiving it at once', async () => {
+    const db = freshDatabase('sqlite');
+    const server = await startServer([...db.flags, ...chatFlags]);
+    const c = client(server);
+    const owner = await c.signIn();
+    const member = await c.signIn();
+    const outsider = await c.signIn();
+    let r = await c.api('/v1/communities', { method: 'POST', token: owner.token, body: { name: 'Talk', slug: `talk-${Date.now()}` } });
+    assert.equal(r.status, 201, await r.clone().text());
+    const community = await r.json();
+    r = await c.api(`/v1/communities/${community.id}/channels`, { method: 'POST', token: owner.token, body: { name: 'general' } });
+    assert.equal(r.status, 201, await r.clone().text());
+    const channel = (await r.json()).id;
+    assert.equal((await c.api(`/v1/communities/${community.id}/join`, { method: 'POST', token: member.token })).status, 200);
+
+    const s = c.connect(member);
+    assert.equal((await subscribed(s, channel)).type, 'subscribed');
+    const o = c.connect(outsider);
+    assert.equal((await subscribed(o, channel)).code, 'forbidden');
+    assert.equal((await c.api(`/v1/channels/${channel}/messages`, { token: outsider.token })).status, 403);
+
+    await c.post(owner, channel, `welcome @${member.address}`);
+    const got = await s.waitFor((f) => f.type === 'message' && f.channel_id === channel);
+    assert.equal(got.author, owner.address);
+    const mention = (await (await c.api('/v1/_test/outbox?topic=messaging.mention')).json()).events;
+    assert.deepEqual(mention.map((e) => e.payload.account), [member.address]);
+
+    r = await c.api(`/v1/communities/${community.id}/members/${member.address}/kick`, { method: 'POST', token: owner.token });
+    assert.ok(r.status < 300, await r.text());
+    const removed = await s.waitFor((f) => f.type === 'membership');
+    assert.ok(removed.channel_ids.includes(channel));
+    assert.equal(removed.community_id, community.id);
+    await c.post(owner, channel, 'after the kick');
+    s.send({ type: 'ping', id: 'k' });
+    await s.waitFor((f) => f.type === 'pong' && f.id === 'k');
+    assert.equal(s.messages(channel).length, 1);
+    assert.equal((await c.api(`/v1/channels/${channel}/messages`, { token: member.token })).status, 403);
+    s.close();
+    o.close();
+    assert.equal((await server.stop()).code, 0);
+    db.drop();
+  });
+});

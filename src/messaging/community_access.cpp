@@ -1,0 +1,79 @@
+#include "messaging/community_access.hpp"
+
+#include <algorithm>
+#include <optional>
+
+namespace gh::messaging {
+
+Task<Result<bool>> CommunityChannelAccess::can_read(const eth::Address& account, std::string channel_id) {
+  co_return co_await m_communities.can_read_channel(account, std::move(channel_id));
+}
+
+Task<Result<bool>> CommunityChannelAccess::can_post(const eth::Address& account, std::string channel_id) {
+  co_return co_await m_communities.can_post_channel(account, std::move(channel_id));
+}
+
+Task<Result<std::vector<std::string>>> CommunityChannelAccess::readable_channels(const eth::Address& account) {
+  co_return co_await m_communities.readable_channels(account);
+}
+
+Task<Result<std::vector<eth::Address>>> CommunityChannelAccess::members_with_role(std::string channel_id,
+                                                                                  std::string role) {
+  auto community = co_await m_communities.community_of_channel(std::move(channel_id));
+  if (!community) co_return community.error();
+  co_return co_await m_communities.members_with_role(std::move(*community), std::move(role));
+}
+
+Task<Result<bool>> AnyChannelAccess::can_read(const eth::Address& account, std::string channel_id) {
+  std::optional<Error> failed;
+  for (auto* source : m_sources) {
+    auto r = co_await source->can_read(account, channel_id);
+    if (!r) {
+      if (!failed) failed = r.error();
+      continue;
+    }
+    if (*r) co_return true;
+  }
+  if (failed) co_return *failed;
+  co_return false;
+}
+
+Task<Result<bool>> AnyChannelAccess::can_post(const eth::Address& account, std::string channel_id) {
+  std::optional<Error> failed;
+  for (auto* source : m_sources) {
+    auto r = co_await source->can_post(account, channel_id);
+    if (!r) {
+      if (!failed) failed = r.error();
+      continue;
+    }
+    if (*r) co_return true;
+  }
+  if (failed) co_return *failed;
+  co_return false;
+}
+
+Task<Result<std::vector<std::string>>> AnyChannelAccess::readable_channels(const eth::Address& account) {
+  std::vector<std::string> out;
+  for (auto* source : m_sources) {
+    auto r = co_await source->readable_channels(account);
+    if (!r) continue;
+    for (auto& id : *r) {
+      if (std::find(out.begin(), out.end(), id) == out.end()) out.push_back(std::move(id));
+    }
+  }
+  co_return out;
+}
+
+Task<Result<std::vector<eth::Address>>> AnyChannelAccess::members_with_role(std::string channel_id, std::string role) {
+  std::vector<eth::Address> out;
+  for (auto* source : m_sources) {
+    auto r = co_await source->members_with_role(channel_id, role);
+    if (!r) continue;  // a channel one source does not know
+    for (const auto& a : *r) {
+      if (std::find(out.begin(), out.end(), a) == out.end()) out.push_back(a);
+    }
+  }
+  co_return out;
+}
+
+}  // namespace gh::messaging

@@ -1,0 +1,38 @@
+#pragma once
+// Channel access from the community context (community::CommunityService): members read and post
+// as their roles and the channels' gates allow. With --test-hooks, AnyChannelAccess also lets the
+// integration tests' grants in.
+#include <vector>
+
+#include "community/service.hpp"
+#include "messaging/access.hpp"
+
+namespace gh::messaging {
+
+/// ChannelAccess answered by the community context.
+class CommunityChannelAccess final : public ChannelAccess {
+ public:
+  explicit CommunityChannelAccess(community::CommunityService& communities) : m_communities(communities) {}
+  Task<Result<bool>> can_read(const eth::Address& account, std::string channel_id) override;
+  Task<Result<bool>> can_post(const eth::Address& account, std::string channel_id) override;
+  Task<Result<std::vector<std::string>>> readable_channels(const eth::Address& account) override;
+  Task<Result<std::vector<eth::Address>>> members_with_role(std::string channel_id, std::string role) override;
+
+ private:
+  community::CommunityService& m_communities;
+};
+
+/// Access when any of several sources grants it (when none does, the first error if any).
+class AnyChannelAccess final : public ChannelAccess {
+ public:
+  explicit AnyChannelAccess(std::vector<ChannelAccess*> sources) : m_sources(std::move(sources)) {}
+  Task<Result<bool>> can_read(const eth::Address& account, std::string channel_id) override;
+  Task<Result<bool>> can_post(const eth::Address& account, std::string channel_id) override;
+  Task<Result<std::vector<std::string>>> readable_channels(const eth::Address& account) override;
+  Task<Result<std::vector<eth::Address>>> members_with_role(std::string channel_id, std::string role) override;
+
+ private:
+  std::vector<ChannelAccess*> m_sources;
+};
+
+}  // namespace gh::messaging
