@@ -74,18 +74,20 @@ export class MlsDevice {
     return b64(encodeMlsMessage({ version: 'mls10', wireformat: 'mls_key_package', keyPackage: kp.publicPackage }));
   }
 
-  /** Makes the device's keys and registers it with `count` key packages and a last-resort one. */
-  async register({ name = 'device', count = 10 } = {}) {
+  /** Makes the device's keys and the body of POST /v1/devices (not sent). */
+  async registrationBody({ name = 'device', count = 10, push = { provider: 'none' } } = {}) {
     const cs = await this.cs();
-    this.signatureKeys = await cs.signature.keygen();
+    this.signatureKeys ??= await cs.signature.keygen();
     this.identityKey = b64(this.signatureKeys.publicKey);
     const keyPackages = [];
     for (let i = 0; i < count; i++) keyPackages.push(await this.makeKeyPackage());
     const lastResort = await this.makeKeyPackage({ lastResort: true });
-    const r = await this.api('/v1/devices', {
-      method: 'POST',
-      body: { name, push: { provider: 'none' }, identity_key: this.identityKey, key_packages: keyPackages, last_resort_key_package: lastResort },
-    });
+    return { name, push, identity_key: this.identityKey, key_packages: keyPackages, last_resort_key_package: lastResort };
+  }
+
+  /** Makes the device's keys and registers it with `count` key packages and a last-resort one. */
+  async register(options = {}) {
+    const r = await this.api('/v1/devices', { method: 'POST', body: await this.registrationBody(options) });
     this.deviceId = r.device_id;
     return this;
   }
@@ -156,10 +158,17 @@ export class MlsDevice {
       const proposals = [];
       const welcomeDevices = [];
       // Key packages for the accounts joining and those with a device that has no leaf yet.
-      const needing = new Set(addMembers.map((a) => a.toLowerCase()));
-      for (const d of wanted) if (!have(d.identity_key)) needing.add(d.account.toLowerCase());
-      for (const a of needing) {
-        const devices = (await this.api(`/v1/keys/${a}`)).devices;
+      // (Accounts joining give all their devices; members only those without a leaf yet, so the
+      // directory hands out no key package that is not used.)
+      const needing = new Map(addMembers.map((a) => [a.toLowerCase(), null]));
+      for (const d of wanted) {
+        const a = d.account.toLowerCase();
+        if (have(d.identity_key) || d.device_id === this.deviceId || (needing.has(a) && needing.get(a) === null)) continue;
+        needing.set(a, [...(needing.get(a) ?? []), d.device_id]);
+      }
+      for (const [a, only] of needing) {
+        const query = only === null ? '' : `?devices=${only.join(',')}`;
+        const devices = (await this.api(`/v1/keys/${a}${query}`)).devices;
         for (const d of devices) {
           if (d.device_id === this.deviceId || have(d.identity_key)) continue;
           const message = decodeMlsMessage(unb64(d.key_package), 0)?.[0];
