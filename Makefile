@@ -4,7 +4,7 @@ JOBS ?= $(shell nproc)
 DATA_DIR ?= ./var
 RUN_ARGS ?=
 
-.PHONY: all deps build build-debug run test test-unit test-integration bench fuzz fmt lint clean
+.PHONY: all deps build build-debug run test test-unit test-integration bench bench-indexer fuzz fmt lint clean
 
 all: build
 
@@ -36,6 +36,14 @@ fuzz: ; @scripts/run-fuzz $(FUZZ_SECONDS)
 # Times the eth hot paths against ethers v6 and siwe 3 and prints the ratios (reports only).
 bench:
 	@scripts/run-bench
+
+# The chain indexer's decode + apply path: 200k ERC-20 transfers plus Uniswap V2 swaps on SQLite and,
+# when scripts/test-services runs, PostgreSQL; logs/s against the raw insert rate (reports only).
+bench-indexer:
+	@cmake --preset release >/dev/null
+	@cmake --build --preset release -j $(JOBS) --target gh_indexer_bench
+	@set -a; [ -f build/test-services.env ] && . build/test-services.env; set +a; \
+	  build/release/bin/gh_indexer_bench $(BENCH_ARGS)
 
 fmt:
 	@git ls-files '*.cpp' '*.hpp' | xargs clang-format -i

@@ -1,12 +1,19 @@
 #include "app/contexts.hpp"
 
+#include <algorithm>
+
 #include "app/test_hooks_module.hpp"
 #include "auth/module.hpp"
 #include "bus/migrations.hpp"
 #include "chain/module.hpp"
+#include "community/module.hpp"
 #include "e2e/module.hpp"
 #include "eth/address.hpp"
+#include "jobs/migrations.hpp"
+#include "messaging/module.hpp"
 #include "net/ip_address.hpp"
+#include "realtime/module.hpp"
+#include "notify/module.hpp"
 
 namespace gh::app {
 namespace {
@@ -27,6 +34,7 @@ auth::AuthModuleSettings auth_settings(const Settings& s) {
   a.siwe_http_domains = s.siwe_http_domains;
   for (const auto& chain : s.chains) a.chain_ids.insert(chain.first);
   a.session_ttl = s.session_ttl;
+  a.session_retention = s.session_retention;
   a.push_targets.allow_http = s.outbound_allow_http;
   a.push_targets.allowed_networks = *net::parse_networks(s.outbound_allow_networks);  // validated by settings
   m.sign_in.nonce_per_ip = rate(s.signin_rate_per_ip, s.signin_burst_per_ip);
@@ -57,11 +65,49 @@ chain::ChainModuleSettings chain_settings(const Settings& s) {
     if (auto it = s.chain_confirmations.find(chain.first); it != s.chain_confirmations.end())
       c.confirmations = it->second;
     if (auto it = s.chain_start_blocks.find(chain.first); it != s.chain_start_blocks.end()) c.start_block = it->second;
-    for (const auto& [id, pipeline, address] : s.chain_contracts) {
-      if (id == chain.first) c.contracts[*chain::parse_pipeline(pipeline)].push_back(*eth::parse_address(address));
+    if (s.chain_max_log_span > 0) {
+      c.max_span = s.chain_max_log_span;
+      c.initial_span = std::min(c.initial_span, c.max_span);
+    }
+    for (const auto& contract : s.chain_contracts) {
+      if (contract.chain_id != chain.first) continue;
+      const auto pipeline = *chain::parse_pipeline(contract.pipeline);  // validated by settings
+      const auto address = *eth::parse_address(contract.address);
+      auto& listed = c.contracts[pipeline];  // the pipeline follows listed contracts only
+      if (contract.start_block) {
+        c.tracked.push_back({pipeline, address, *contract.start_block});
+      } else {
+        listed.push_back(address);
+      }
     }
     m.chains.emplace(chain.first, std::move(c));
   }
+  return m;
+}
+
+messaging::MessagingModuleSettings messaging_settings(const Settings& s) {
+  messaging::MessagingModuleSettings m;
+  m.send_per_account = rate(s.message_rate_per_account, s.message_burst_per_account);
+  m.test_hooks = s.test_hooks;
+  return m;
+}
+
+notify::NotifyModuleSettings notify_settings(const Settings& s) {
+  notify::NotifyModuleSettings m;
+  m.run_router = s.has(Role::worker);
+  m.fcm_service_account_file = s.fcm_service_account_file;
+  m.fcm_endpoint = s.fcm_endpoint;
+  m.vapid_key_file = s.vapid_key_file.empty() ? s.data_dir + "/vapid.json" : s.vapid_key_file;
+  m.vapid_subject = s.vapid_subject;
+  m.webhook_secret = s.notify_webhook_secret;
+  m.webhook_secret_file = s.data_dir + "/webhook-secret";
+  m.push_timeout = s.push_timeout;
+  m.retry.max_retries = static_cast<int>(s.push_max_retries);
+  m.retry.backoff_base = s.push_backoff;
+  m.retry.retry_after_max = s.push_retry_after_max;
+  m.router.concurrency = s.notify_concurrency;
+  m.outbound.allow_http = s.outbound_allow_http;
+  m.outbound.allowed_networks = *net::parse_networks(s.outbound_allow_networks);  // validated by settings
   return m;
 }
 
@@ -71,13 +117,17 @@ std::vector<context::ContextModule> context_modules(const Settings& settings) {
   std::vector<context::ContextModule> modules;
   modules.push_back(auth::make_module(auth_settings(settings)));
   modules.push_back(chain::make_module(chain_settings(settings)));
+  modules.push_back(community::make_module(community::CommunityModuleSettings{settings.has(Role::worker)}));
+  modules.push_back(realtime::make_module(realtime::GatewaySettings{}));
+  modules.push_back(messaging::make_module(messaging_settings(settings)));
   modules.push_back(e2e::make_module(e2e_settings(settings)));
+  modules.push_back(notify::make_module(notify_settings(settings)));
   if (settings.test_hooks) modules.push_back(test_hooks_module());
   return modules;
 }
 
 std::vector<store::MigrationSet> all_migrations(const std::vector<context::ContextModule>& modules) {
-  std::vector<store::MigrationSet> sets{bus::migrations()};
+  std::vector<store::MigrationSet> sets{bus::migrations(), jobs::migrations()};
   for (const auto& m : modules) sets.insert(sets.end(), m.migrations.begin(), m.migrations.end());
   return sets;
 }

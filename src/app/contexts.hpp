@@ -12,7 +12,8 @@ namespace gh::app {
 /// those before it). The test hooks are one of them only with --test-hooks.
 std::vector<context::ContextModule> context_modules(const Settings& settings);
 
-/// Every module's migrations, in the order they apply: the bus's, then each context's.
+/// Every module's migrations, in the order they apply: the bus's and the job scheduler's, then
+/// each context's.
 std::vector<store::MigrationSet> all_migrations(const std::vector<context::ContextModule>& modules);
 
 }  // namespace gh::app

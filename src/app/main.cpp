@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <exception>
 
+#include "app/jobs_command.hpp"
 #include "app/server_app.hpp"
 #include "app/settings.hpp"
 #include "app/version.hpp"
@@ -32,6 +33,12 @@ int main(int argc, char** argv) {
       return gh::app::run_indexer_reindex(command->settings, command->indexer_chain, command->indexer_pipeline,
                                           command->indexer_from);
     }
+    if (command->name == "indexer-track") {
+      return gh::app::run_indexer_track(command->settings, command->indexer_chain, command->indexer_pipeline,
+                                        command->indexer_address, command->indexer_from);
+    }
+    if (command->name == "jobs-list") return gh::app::run_jobs_list(command->settings);
+    if (command->name == "jobs-run") return gh::app::run_jobs_run(command->settings, command->job_name);
     if (command->name == "apikey-list") return gh::app::run_apikey_list(command->settings);
     if (command->name == "apikey-revoke") return gh::app::run_apikey_revoke(command->settings, command->apikey_id);
     return gh::app::run_server(command->settings);

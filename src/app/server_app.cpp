@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
+#include <algorithm>
 
 #include <atomic>
 #include <condition_variable>
@@ -16,10 +17,13 @@
 #include "auth/service.hpp"
 #include "bus/bus.hpp"
 #include "chain/service.hpp"
+#include "chain/store.hpp"
 #include "core/blocking_pool.hpp"
 #include "core/io_runtime.hpp"
 #include "core/log.hpp"
 #include "core/metrics.hpp"
+#include "eth/address.hpp"
+#include "jobs/scheduler.hpp"
 #include "net/dispatcher.hpp"
 #include "net/ip_address.hpp"
 #include "net/router.hpp"
@@ -49,28 +53,6 @@ int run_migrate(const Settings& settings) {
   log::info("migrations applied", {{"database", store::to_string(db->dialect())}});
   return 0;
 }
-
-namespace {
-
-// Opens and migrates the database for a one-shot command; nullptr after printing why.
-std::unique_ptr<store::Database> open_for_command(const Settings& settings, int& exit_code) {
-  apply_log_level(settings);
-  log::set_level(log::Level::warn);  // stdout carries the command's output alone
-  try {
-    auto db = store::Database::open(settings.database_url(), database_settings(settings));
-    db->migrate(all_migrations(context_modules(settings)));
-    return db;
-  } catch (const std::invalid_argument& e) {
-    std::fprintf(stderr, "gatehouse: %s\n", e.what());
-    exit_code = 2;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "gatehouse: cannot open the database: %s\n", e.what());
-    exit_code = 1;
-  }
-  return nullptr;
-}
-
-}  // namespace
 
 int run_apikey_create(const Settings& settings, const std::string& name, const std::vector<std::string>& scopes) {
   int exit_code = 0;
@@ -118,6 +100,35 @@ int run_indexer_status(const Settings& settings) {
                   p.last_error ? p.last_error->c_str() : "-");
     }
   }
+  const auto tracked = db->read([](store::Tx& tx) { return chain::storage::tracked_contracts(tx, std::nullopt); });
+  if (!tracked.empty()) {
+    std::printf("\n%-10s  %-11s  %-42s  %12s  %13s  %-11s  %12s  %s\n", "CHAIN", "PIPELINE", "TRACKED_CONTRACT",
+                "START_BLOCK", "BACKFILLED_TO", "STATE", "LOGS_APPLIED", "LAST_ERROR");
+    for (const auto& t : tracked) {
+      std::printf("%-10llu  %-11s  %-42s  %12llu  %13lld  %-11s  %12lld  %s\n",
+                  static_cast<unsigned long long>(t.chain_id), t.pipeline.c_str(), t.contract.c_str(),
+                  static_cast<unsigned long long>(t.start_block), static_cast<long long>(t.backfilled_to),
+                  t.joined ? "following" : "backfilling", static_cast<long long>(t.logs_applied),
+                  t.last_error ? t.last_error->c_str() : "-");
+    }
+  }
+  return 0;
+}
+
+int run_indexer_track(const Settings& settings, std::uint64_t chain_id, const std::string& pipeline,
+                      const std::string& address, std::uint64_t from_block) {
+  int exit_code = 0;
+  auto db = open_for_command(settings, exit_code);
+  if (!db) return exit_code;
+  SystemClock clock;
+  const auto now = unix_millis(clock.now());
+  const auto p = *chain::parse_pipeline(pipeline);                        // validated by settings
+  const auto contract = eth::to_lower_hex(*eth::parse_address(address));  // validated by settings
+  const auto row = db->transact(
+      [&](store::Tx& tx) { return chain::storage::track_contract(tx, chain_id, p, contract, from_block, now); });
+  std::printf("tracking %s on %s of chain %llu from block %llu (%s)\n", contract.c_str(), pipeline.c_str(),
+              static_cast<unsigned long long>(chain_id), static_cast<unsigned long long>(row.start_block),
+              row.joined ? "caught up" : "backfilling");
   return 0;
 }
 
@@ -205,6 +216,8 @@ int run_server(const Settings& settings) {
     rpc_settings.endpoints = {url};
     if (auto urls = settings.chain_urls.find(chain_id); urls != settings.chain_urls.end())
       rpc_settings.endpoints = urls->second;
+    rpc_settings.attempt_timeout = settings.chain_rpc_attempt_timeout;
+    rpc_settings.total_timeout = std::max(settings.chain_rpc_call_timeout, settings.chain_rpc_attempt_timeout);
     state.chains.emplace(chain_id, std::make_unique<rpc::RpcClient>(io.executor(), rpc_settings));
   }
 
@@ -220,6 +233,13 @@ int run_server(const Settings& settings) {
   server_settings.idle_timeout = settings.idle_timeout;
   server_settings.read_timeout = settings.request_timeout;
   server_settings.write_timeout = settings.request_timeout;
+  server_settings.ws_max_message_bytes = settings.ws_max_message_bytes;
+  server_settings.ws_send_queue_messages = settings.ws_send_queue_messages;
+  server_settings.ws_send_queue_bytes = settings.ws_send_queue_bytes;
+  server_settings.ws_idle_timeout = settings.ws_idle_timeout;
+  server_settings.ws_close_timeout = settings.ws_close_timeout;
+  server_settings.ws_messages_per_second = settings.ws_message_rate;
+  server_settings.ws_message_burst = settings.ws_message_burst;
   net::HttpServer server(io.executor(), server_settings, dispatcher, registry);
   if (auto listening = server.listen(); !listening) {
     std::fprintf(stderr, "gatehouse: %s\n", listening.error().message.c_str());
@@ -310,6 +330,7 @@ int run_server(const Settings& settings) {
   const auto budget = settings.drain_timeout;
   server.drain(budget * 8 / 10);
   if (metrics_server) metrics_server->drain(budget / 20);
+  if (state.jobs) state.jobs->stop(budget / 10);
   if (state.bus) state.bus->stop(budget / 10);
   io.release_work_guard();
   io.stop();

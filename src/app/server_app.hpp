@@ -21,6 +21,10 @@ int run_apikey_list(const Settings& settings);
 
 /// `gatehouse indexer status`: the figures of GET /v1/indexer/status, as a table on stdout.
 int run_indexer_status(const Settings& settings);
+/// `gatehouse indexer track`: stores a contract to index from `from_block`; the running indexer
+/// picks it up on its next round and backfills it alone.
+int run_indexer_track(const Settings& settings, std::uint64_t chain_id, const std::string& pipeline,
+                      const std::string& address, std::uint64_t from_block);
 /// `gatehouse indexer reindex`: reverts a chain's projections (one pipeline's, or all) above
 /// `from - 1`; the indexer replays from there.
 int run_indexer_reindex(const Settings& settings, std::uint64_t chain_id, const std::string& pipeline,

@@ -213,16 +213,23 @@ Result<void> set_chain_contracts(Settings& s, const std::vector<std::string>& va
     for (const auto& v : split_list(raw)) {
       const auto first = v.find(':');
       const auto second = first == std::string::npos ? first : v.find(':', first + 1);
-      if (second == std::string::npos) return invalid("chain-contract", v, "expected ID:PIPELINE:ADDRESS");
+      if (second == std::string::npos) return invalid("chain-contract", v, "expected ID:PIPELINE:ADDRESS[@BLOCK]");
       auto id = parse_uint("chain-contract", v.substr(0, first), 1, (1ULL << 53));
       if (!id) return id.error();
       const auto pipeline = v.substr(first + 1, second - first - 1);
       if (!chain::parse_pipeline(pipeline)) {
         return invalid("chain-contract", v, "pipelines: erc20, erc721, erc1155, staking, multisend, uniswap_v2");
       }
-      const auto address = v.substr(second + 1);
+      auto address = v.substr(second + 1);
+      std::optional<std::uint64_t> start;
+      if (const auto at = address.find('@'); at != std::string::npos) {
+        auto block = parse_uint("chain-contract", address.substr(at + 1), 0, (1ULL << 53));
+        if (!block) return block.error();
+        start = *block;
+        address.resize(at);
+      }
       if (!eth::parse_address(address)) return invalid("chain-contract", v, "not an address");
-      s.chain_contracts.emplace_back(*id, pipeline, address);
+      s.chain_contracts.push_back(Settings::ChainContract{*id, pipeline, address, start});
     }
   }
   return ok();
@@ -273,8 +280,23 @@ std::vector<Option> options() {
        false, chain_numbers("chain-confirmations", &Settings::chain_confirmations)},
       {"chain-start-block", "ID=N: first block the indexer reads on a chain (default 0)", true, false,
        chain_numbers("chain-start-block", &Settings::chain_start_blocks)},
-      {"chain-contract", "ID:PIPELINE:ADDRESS: a contract an indexer pipeline follows (repeatable)", true, false,
-       set_chain_contracts},
+      {"chain-contract",
+       "ID:PIPELINE:ADDRESS[@BLOCK]: a contract an indexer pipeline follows (repeatable); with @BLOCK it is "
+       "backfilled alone from that block",
+       true, false, set_chain_contracts},
+      {"chain-max-log-span", "largest eth_getLogs block span of the indexer (default 100000)", false, false,
+       scalar([](Settings& s, const std::string& v) -> Result<void> {
+         auto n = parse_uint("chain-max-log-span", v, 1, 10'000'000);
+         if (!n) return n.error();
+         s.chain_max_log_span = *n;
+         return ok();
+       })},
+      {"chain-rpc-timeout-ms",
+       "bound on one JSON-RPC HTTP attempt of the indexer, in ms (default 10000); a slower answer is retried or "
+       "failed over",
+       false, false, millis_setting("chain-rpc-timeout-ms", &Settings::chain_rpc_attempt_timeout)},
+      {"chain-rpc-call-timeout-ms", "bound on one JSON-RPC call with its retries, in ms (default 30000)", false, false,
+       millis_setting("chain-rpc-call-timeout-ms", &Settings::chain_rpc_call_timeout)},
       {"alchemy-signing-key", "signing key of the Alchemy webhooks (secret: prefer the environment)", false, false,
        scalar([](Settings& s, const std::string& v) -> Result<void> {
          s.alchemy_signing_key = v;
@@ -357,11 +379,49 @@ std::vector<Option> options() {
        "and so on (repeatable)",
        true, false, network_list("outbound-allow-network", &Settings::outbound_allow_networks)},
       {"access-log", "one JSON log line per request", false, true, bool_setting("access-log", &Settings::access_log)},
+      {"ws-max-message-bytes", "largest WebSocket message a client may send (larger: close 1009)", false, false,
+       count_setting("ws-max-message-bytes", &Settings::ws_max_message_bytes, 1024, 16 * 1024 * 1024)},
+      {"ws-send-queue-messages", "messages queued for one WebSocket before it is closed with 4008 (resume)", false,
+       false, count_setting("ws-send-queue-messages", &Settings::ws_send_queue_messages, 1, 1'000'000)},
+      {"ws-send-queue-bytes", "bytes queued for one WebSocket before it is closed with 4008 (resume)", false, false,
+       count_setting("ws-send-queue-bytes", &Settings::ws_send_queue_bytes, 1024, 1ULL << 32)},
+      {"ws-idle-timeout-ms", "silence that ends a WebSocket; the server pings at half of it", false, false,
+       millis_setting("ws-idle-timeout-ms", &Settings::ws_idle_timeout)},
+      {"ws-close-timeout-ms", "how long a WebSocket handshake or close may take before the connection is cut", false,
+       false, millis_setting("ws-close-timeout-ms", &Settings::ws_close_timeout)},
+      {"ws-message-rate", "client messages per second per WebSocket, sustained (past the burst: close 1008)", false,
+       false, positive_setting("ws-message-rate", &Settings::ws_message_rate)},
+      {"ws-message-burst", "client messages per WebSocket in a burst", false, false,
+       positive_setting("ws-message-burst", &Settings::ws_message_burst)},
+      {"message-rate-limit", "channel messages per second per account, sustained (then 429)", false, false,
+       positive_setting("message-rate-limit", &Settings::message_rate_per_account)},
+      {"message-rate-burst", "channel messages per account in a burst", false, false,
+       positive_setting("message-rate-burst", &Settings::message_burst_per_account)},
       {"session-ttl-hours", "how long a session lasts", false, false,
        scalar([](Settings& s, const std::string& v) -> Result<void> {
          auto n = parse_uint("session-ttl-hours", v, 1, 24 * 365);
          if (!n) return n.error();
          s.session_ttl = std::chrono::hours(static_cast<std::int64_t>(*n));
+         return ok();
+       })},
+      {"session-retention-hours", "how long expired and revoked sessions are kept before the purge job", false, false,
+       scalar([](Settings& s, const std::string& v) -> Result<void> {
+         auto n = parse_uint("session-retention-hours", v, 0, 24 * 3650);
+         if (!n) return n.error();
+         s.session_retention = std::chrono::hours(static_cast<std::int64_t>(*n));
+         return ok();
+       })},
+      {"bus-retention-hours", "how long delivered events and their idempotency records are kept", false, false,
+       scalar([](Settings& s, const std::string& v) -> Result<void> {
+         auto n = parse_uint("bus-retention-hours", v, 1, 24 * 3650);
+         if (!n) return n.error();
+         s.bus_retention = std::chrono::hours(static_cast<std::int64_t>(*n));
+         return ok();
+       })},
+      {"jobs-node", "this node's name in job leases and run history (default HOSTNAME:PID)", false, false,
+       scalar([](Settings& s, const std::string& v) -> Result<void> {
+         if (v.empty() || v.size() > 128) return invalid("jobs-node", v, "1 to 128 characters");
+         s.jobs_node = v;
          return ok();
        })},
       {"signin-rate-limit", "sign-in requests (nonce, verify) per second per client IP", false, false,
@@ -405,6 +465,48 @@ std::vector<Option> options() {
          s.mls_cipher_suites = std::move(out);
          return ok();
        }},
+      {"fcm-service-account", "Google service-account JSON file for FCM HTTP v1 (none: no FCM pushes)", false, false,
+       scalar([](Settings& s, const std::string& v) -> Result<void> {
+         if (v.empty()) return invalid("fcm-service-account", v, "must name a file");
+         s.fcm_service_account_file = v;
+         return ok();
+       })},
+      {"fcm-endpoint", "base URL of the FCM HTTP v1 API", false, false,
+       scalar([](Settings& s, const std::string& v) -> Result<void> {
+         if (v.rfind("https://", 0) != 0 && v.rfind("http://", 0) != 0)
+           return invalid("fcm-endpoint", v, "expected an http(s) URL");
+         s.fcm_endpoint = v;
+         while (!s.fcm_endpoint.empty() && s.fcm_endpoint.back() == '/') s.fcm_endpoint.pop_back();
+         return ok();
+       })},
+      {"vapid-key-file", "Web Push VAPID private key file (default DATA_DIR/vapid.json, created when missing)", false,
+       false, scalar([](Settings& s, const std::string& v) -> Result<void> {
+         s.vapid_key_file = v;
+         return ok();
+       })},
+      {"vapid-subject", "contact in VAPID tokens: mailto:... or https://...", false, false,
+       scalar([](Settings& s, const std::string& v) -> Result<void> {
+         if (v.rfind("mailto:", 0) != 0 && v.rfind("https://", 0) != 0)
+           return invalid("vapid-subject", v, "expected mailto:... or https://...");
+         s.vapid_subject = v;
+         return ok();
+       })},
+      {"notify-webhook-secret",
+       "secret signing webhook pushes (secret: prefer the environment; default DATA_DIR/webhook-secret)", false, false,
+       scalar([](Settings& s, const std::string& v) -> Result<void> {
+         s.notify_webhook_secret = v;
+         return ok();
+       })},
+      {"push-timeout-ms", "deadline of one push request (FCM, Web Push, webhook)", false, false,
+       millis_setting("push-timeout-ms", &Settings::push_timeout)},
+      {"push-max-retries", "retries of a push after a transient failure", false, false,
+       count_setting("push-max-retries", &Settings::push_max_retries, 0, 10)},
+      {"push-backoff-ms", "first pause before a push retry (doubles each time)", false, false,
+       millis_setting("push-backoff-ms", &Settings::push_backoff)},
+      {"push-retry-after-max-ms", "longest Retry-After a push retry honors", false, false,
+       millis_setting("push-retry-after-max-ms", &Settings::push_retry_after_max)},
+      {"notify-concurrency", "notification deliveries worked at once", false, false,
+       count_setting("notify-concurrency", &Settings::notify_concurrency, 1, 1024)},
       {"test-hooks", "expose /v1/_test/* endpoints for the integration tests (never in production)", false, true,
        bool_setting("test-hooks", &Settings::test_hooks)},
   };
@@ -525,10 +627,31 @@ Result<Command> parse_command_line(int argc, const char* const* argv, const std:
   indexer_reindex->add_option("--chain-id", reindex_chain, "the chain")->required();
   indexer_reindex->add_option("--pipeline", reindex_pipeline, "one pipeline (default: all)");
   indexer_reindex->add_option("--from", reindex_from, "first block replayed")->required();
+  std::uint64_t track_chain = 0;
+  std::string track_pipeline;
+  std::string track_address;
+  std::uint64_t track_from = 0;
+  auto* indexer_track =
+      indexer
+          ->add_subcommand("track",
+                           "index a contract from a block: the running indexer backfills it alone, then follows it")
+          ->fallthrough();
+  indexer_track->add_option("--chain-id", track_chain, "the chain")->required();
+  indexer_track->add_option("--pipeline", track_pipeline, "its pipeline (erc20, erc721, ...)")->required();
+  indexer_track->add_option("--address", track_address, "the contract")->required();
+  indexer_track->add_option("--from-block", track_from, "first block indexed (default 0)");
   std::string command_apikey_id;
   auto* apikey_revoke =
       apikey->add_subcommand("revoke", "revoke a key; it is refused from the next request on")->fallthrough();
   apikey_revoke->add_option("ID", command_apikey_id, "the key's id (from apikey list)")->required();
+
+  auto* jobs = cli.add_subcommand("jobs", "scheduled jobs")->fallthrough()->require_subcommand(1);
+  auto* jobs_list =
+      jobs->add_subcommand("list", "every job: schedule, last run and its outcome, next run (UTC)")->fallthrough();
+  std::string job_name;
+  auto* jobs_run =
+      jobs->add_subcommand("run", "run a job once now, unless a run of it is going on (exit 75)")->fallthrough();
+  jobs_run->add_option("NAME", job_name, "the job (from jobs list)")->required();
 
   try {
     cli.parse(argc, argv);
@@ -566,6 +689,21 @@ Result<Command> parse_command_line(int argc, const char* const* argv, const std:
     command.indexer_chain = reindex_chain;
     command.indexer_pipeline = reindex_pipeline;
     command.indexer_from = reindex_from;
+  } else if (indexer_track->parsed()) {
+    if (!chain::parse_pipeline(track_pipeline)) {
+      return bad_input("bad_command_line", "--pipeline: one of erc20, erc721, erc1155, staking, multisend, uniswap_v2");
+    }
+    if (!eth::parse_address(track_address)) return bad_input("bad_command_line", "--address: not an address");
+    command.name = "indexer-track";
+    command.indexer_chain = track_chain;
+    command.indexer_pipeline = track_pipeline;
+    command.indexer_address = track_address;
+    command.indexer_from = track_from;
+  } else if (jobs_list->parsed()) {
+    command.name = "jobs-list";
+  } else if (jobs_run->parsed()) {
+    command.name = "jobs-run";
+    command.job_name = job_name;
   } else if (apikey_list->parsed()) {
     command.name = "apikey-list";
   } else if (apikey_revoke->parsed()) {

@@ -69,13 +69,54 @@ struct Settings {
   std::vector<std::uint16_t> mls_cipher_suites{0x0001, 0x0053};
   std::vector<std::string> siwe_http_domains;  ///< dev domains whose SIWE URI may use plain http
 
+  // WebSockets (/v1/ws) and messaging.
+  std::size_t ws_max_message_bytes = 64 * 1024;
+  std::size_t ws_send_queue_messages = 4096;
+  std::size_t ws_send_queue_bytes = 4 * 1024 * 1024;
+  std::chrono::milliseconds ws_idle_timeout{60'000};
+  std::chrono::milliseconds ws_close_timeout{5'000};
+  double ws_message_rate = 20.0;  ///< client messages per second per socket, sustained
+  double ws_message_burst = 60.0;
+  double message_rate_per_account = 5.0;  ///< channel messages per second per account, sustained
+  double message_burst_per_account = 20.0;
+
   // The chain indexer (src/chain).
   std::map<std::uint64_t, std::vector<std::string>> chain_urls;  ///< every --chain URL of a chain, failover order
   std::map<std::uint64_t, std::uint64_t> chain_confirmations;    ///< --chain-confirmations ID=N
   std::map<std::uint64_t, std::uint64_t> chain_start_blocks;     ///< --chain-start-block ID=N
-  /// --chain-contract ID:PIPELINE:ADDRESS: emitters a pipeline follows (none listed: every emitter).
-  std::vector<std::tuple<std::uint64_t, std::string, std::string>> chain_contracts;
+  /// --chain-contract ID:PIPELINE:ADDRESS[@BLOCK]: emitters a pipeline follows (none listed: every
+  /// emitter); with @BLOCK the contract is backfilled alone from that block.
+  struct ChainContract {
+    std::uint64_t chain_id = 0;
+    std::string pipeline;
+    std::string address;
+    std::optional<std::uint64_t> start_block;
+  };
+  std::vector<ChainContract> chain_contracts;
+  /// --chain-max-log-span: largest eth_getLogs block span of the indexer (0: 100000); providers
+  /// that refuse wide spans are split anyway, a bound saves the refusals.
+  std::uint64_t chain_max_log_span = 0;
+  /// --chain-rpc-timeout-ms: bound on one JSON-RPC HTTP attempt (then retried or failed over).
+  std::chrono::milliseconds chain_rpc_attempt_timeout{10'000};
+  /// --chain-rpc-call-timeout-ms: bound on one JSON-RPC call, retries included.
+  std::chrono::milliseconds chain_rpc_call_timeout{30'000};
   std::string alchemy_signing_key;  ///< secret; from GATEHOUSE_ALCHEMY_SIGNING_KEY or the file
+
+  // The jobs scheduler (src/jobs) and the retention jobs.
+  std::string jobs_node;                          ///< name in job leases and history (empty: HOSTNAME:PID)
+  std::chrono::hours bus_retention{7 * 24};       ///< delivered outbox events and idempotency records
+  std::chrono::hours session_retention{30 * 24};  ///< expired and revoked sessions
+  // Notifications (src/notify).
+  std::string fcm_service_account_file;  ///< Google service-account JSON; empty: no FCM
+  std::string fcm_endpoint = "https://fcm.googleapis.com";
+  std::string vapid_key_file;  ///< empty: <data_dir>/vapid.json, created when missing
+  std::string vapid_subject = "mailto:admin@localhost";
+  std::string notify_webhook_secret;  ///< secret; empty: <data_dir>/webhook-secret, created when missing
+  std::chrono::milliseconds push_timeout{10'000};
+  std::size_t push_max_retries = 3;
+  std::chrono::milliseconds push_backoff{500};
+  std::chrono::milliseconds push_retry_after_max{60'000};
+  std::size_t notify_concurrency = 32;
 
   /// The database URL actually used.
   std::string database_url() const;
@@ -85,7 +126,9 @@ struct Settings {
 
 /// The parsed command line.
 struct Command {
-  std::string name;  ///< "serve", "migrate", "version", "apikey-create|list|revoke", "dev-chain", "help"
+  /// "serve", "migrate", "version", "apikey-create|list|revoke", "indexer-status|reindex",
+  /// "jobs-list|run", "dev-chain", "help"
+  std::string name;
   Settings settings;
   std::string help_text;
   std::string apikey_name;                 ///< apikey create --name
@@ -94,7 +137,9 @@ struct Command {
   DevChainOptions dev_chain;               ///< flags of "dev-chain"
   std::uint64_t indexer_chain = 0;         ///< indexer reindex --chain-id
   std::string indexer_pipeline;            ///< indexer reindex --pipeline (empty: every pipeline)
-  std::uint64_t indexer_from = 0;          ///< indexer reindex --from
+  std::uint64_t indexer_from = 0;          ///< indexer reindex --from, indexer track --from-block
+  std::string indexer_address;             ///< indexer track --address
+  std::string job_name;                    ///< jobs run NAME
 };
 
 /// Parses argv and the environment into a command; the error message is one line for exit 2.

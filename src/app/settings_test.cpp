@@ -81,6 +81,28 @@ TEST(Settings, RepeatableAndListValues) {
   EXPECT_EQ(c->settings.chains.size(), 2u);
 }
 
+TEST(Settings, ChainContractsTakeAnOptionalStartBlockAndRpcTimeoutsAreSettable) {
+  auto c = parse({"serve", "--chain-contract", "1:erc20:0x00000000000000000000000000000000000000aa", "--chain-contract",
+                  "1:uniswap_v2:0x00000000000000000000000000000000000000bb@1234", "--chain-rpc-timeout-ms", "250",
+                  "--chain-rpc-call-timeout-ms", "2000", "--chain-max-log-span", "5"});
+  ASSERT_TRUE(c) << c.error().message;
+  ASSERT_EQ(c->settings.chain_contracts.size(), 2u);
+  EXPECT_EQ(c->settings.chain_contracts[0].pipeline, "erc20");
+  EXPECT_FALSE(c->settings.chain_contracts[0].start_block);
+  EXPECT_EQ(c->settings.chain_contracts[1].address, "0x00000000000000000000000000000000000000bb");
+  EXPECT_EQ(c->settings.chain_contracts[1].start_block, std::optional<std::uint64_t>(1234));
+  EXPECT_EQ(c->settings.chain_rpc_attempt_timeout, std::chrono::milliseconds(250));
+  EXPECT_EQ(c->settings.chain_rpc_call_timeout, std::chrono::milliseconds(2000));
+  EXPECT_EQ(c->settings.chain_max_log_span, 5u);
+  for (const char* bad : {"1:erc20:0x00000000000000000000000000000000000000aa@", "1:erc20:0x0@5",
+                          "1:erc20:0x00000000000000000000000000000000000000aa@x"}) {
+    auto r = parse({"serve", "--chain-contract", bad});
+    ASSERT_FALSE(r) << bad;
+    EXPECT_NE(r.error().message.find("chain-contract"), std::string::npos) << r.error().message;
+  }
+  EXPECT_FALSE(parse({"serve", "--chain-rpc-timeout-ms", "0"}));
+}
+
 TEST(Settings, BadInputIsOneLineNamingTheProblem) {
   struct Case {
     std::vector<const char*> args;

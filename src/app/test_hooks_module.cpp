@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <filesystem>
 
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -98,6 +99,28 @@ bus::Consumer recorder() {
                        }};
 }
 
+// Jobs the jobs tests drive through `gatehouse jobs run`: one that fails, and one that holds its
+// lease until the file named by GATEHOUSE_TEST_JOB_RELEASE_FILE exists (at most a minute).
+std::vector<context::Job> test_jobs() {
+  std::vector<context::Job> jobs;
+  jobs.push_back({"testhooks.fails", "@yearly", "fails on purpose", []() -> Task<Result<void>> {
+                    co_return make_error(ErrorKind::internal, "test_failure", "failed on purpose");
+                  }});
+  jobs.push_back({"testhooks.holds", "@yearly", "runs until released", []() -> Task<Result<void>> {
+                    const char* file = std::getenv("GATEHOUSE_TEST_JOB_RELEASE_FILE");
+                    if (file == nullptr) co_return ok();
+                    const std::string path(file);
+                    boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor);
+                    const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(1);
+                    while (!std::filesystem::exists(path) && std::chrono::steady_clock::now() < deadline) {
+                      timer.expires_after(std::chrono::milliseconds(10));
+                      co_await timer.async_wait(boost::asio::use_awaitable);
+                    }
+                    co_return ok();
+                  }});
+  return jobs;
+}
+
 }  // namespace
 
 context::ContextModule test_hooks_module() {
@@ -111,6 +134,7 @@ context::ContextModule test_hooks_module() {
     hooks->events_published = env.events_published;
   };
   m.consumers = [] { return std::vector<bus::Consumer>{recorder()}; };
+  m.jobs = [] { return test_jobs(); };
   m.routes = [hooks](net::Router& router) { add_routes(router, hooks); };
   return m;
 }

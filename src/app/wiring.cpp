@@ -1,13 +1,18 @@
 #include "app/wiring.hpp"
 
+#include <cstdio>
+#include <stdexcept>
+
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 
 #include "app/contexts.hpp"
+#include "app/scheduled_jobs.hpp"
 #include "app/version.hpp"
 #include "bus/bus.hpp"
 #include "core/log.hpp"
 #include "core/metrics.hpp"
+#include "jobs/scheduler.hpp"
 #include "net/dispatcher.hpp"
 #include "net/json.hpp"
 #include "net/router.hpp"
@@ -43,6 +48,7 @@ constexpr PublicRoute public_routes[] = {
     {"POST", "/v1/_test/graphql", "--test-hooks only"},
     {"GET", "/v1/_test/graphql", "--test-hooks only"},
     {"GET", "/v1/_test/graphql/sample", "--test-hooks only"},
+    {"POST", "/v1/_test/channel-access", "--test-hooks only"},
 };
 
 // --test-hooks: the route table with what is declared public, walked by the authorization matrix.
@@ -78,14 +84,27 @@ void wire_contexts(AppState& state, store::Database& db) {
     if (m.start) m.start(env);
     if (m.metrics) m.metrics(*state.registry);
   }
+  std::vector<bus::Consumer> consumers;
+  for (auto& m : state.modules) {
+    if (!m.consumers) continue;
+    for (auto& c : m.consumers()) consumers.push_back(std::move(c));
+  }
+  std::vector<std::string> consumer_names;
+  for (const auto& c : consumers) consumer_names.push_back(c.name);
   if (s.has(Role::worker)) {
     state.bus = std::make_unique<bus::Dispatcher>(state.executor, db, *state.pool, *state.registry);
-    for (auto& m : state.modules) {
-      if (!m.consumers) continue;
-      for (auto& c : m.consumers()) state.bus->add(std::move(c));
-    }
+    for (auto& c : consumers) state.bus->add(std::move(c));
     state.bus->start();
     state.bus_ptr.store(state.bus.get(), std::memory_order_release);
+  }
+  if (s.has(Role::jobs)) {
+    state.jobs = std::make_unique<jobs::Scheduler>(state.executor, db, *state.pool, state.clock, *state.registry,
+                                                   scheduler_settings(s));
+    auto platform = platform_jobs(s, db, *state.pool, state.clock, std::move(consumer_names));
+    if (auto added = add_all_jobs(*state.jobs, state.modules, std::move(platform)); !added) {
+      throw std::runtime_error(added.error().message);
+    }
+    state.jobs->start();
   }
   net::Router router;
   add_ops_routes(router, state);
@@ -192,6 +211,23 @@ void add_database_metrics(AppState& state) {
   r.callback("gatehouse_ready", "1 when the database is open and migrated.", false, [&state] {
     return std::vector<metrics::Sample>{{{}, state.ready.load() ? 1.0 : 0.0}};
   });
+}
+
+std::unique_ptr<store::Database> open_for_command(const Settings& settings, int& exit_code) {
+  apply_log_level(settings);
+  log::set_level(log::Level::warn);  // stdout carries the command's output alone
+  try {
+    auto db = store::Database::open(settings.database_url(), database_settings(settings));
+    db->migrate(all_migrations(context_modules(settings)));
+    return db;
+  } catch (const std::invalid_argument& e) {
+    std::fprintf(stderr, "gatehouse: %s\n", e.what());
+    exit_code = 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "gatehouse: cannot open the database: %s\n", e.what());
+    exit_code = 1;
+  }
+  return nullptr;
 }
 
 // Opens and migrates the database, then starts the bus on worker processes. Returns false when

@@ -19,6 +19,9 @@
 namespace gh::bus {
 class Dispatcher;
 }
+namespace gh::jobs {
+class Scheduler;
+}
 namespace gh::net {
 class Dispatcher;
 class Router;
@@ -45,6 +48,7 @@ struct AppState {
   std::shared_ptr<store::Database> db;             // written once before `ready` is set
   std::unique_ptr<bus::Dispatcher> bus;            // likewise, on worker processes
   std::atomic<bus::Dispatcher*> bus_ptr{nullptr};  // what I/O threads read to wake the bus
+  std::unique_ptr<jobs::Scheduler> jobs;           // on processes with the jobs role
   net::Dispatcher* http = nullptr;
   SystemClock clock;
   std::map<std::uint64_t, std::unique_ptr<rpc::RpcClient>> chains;
@@ -76,6 +80,9 @@ void declare_public_routes(net::Router& router);
 void add_metrics_route(net::Router& router, metrics::Registry& registry);
 /// The database and blocking-pool metric families.
 void add_database_metrics(AppState& state);
+/// Opens and migrates the database for a one-shot command; nullptr after printing why to stderr
+/// (exit_code 2 for a bad URL, 1 otherwise). Quiets the log to warnings so stdout is the output.
+std::unique_ptr<store::Database> open_for_command(const Settings& settings, int& exit_code);
 /// One bring-up attempt: opens and migrates the database, then starts every context, the bus
 /// and finally publishes the full route table. false with `final_failure` unset when the
 /// database is not reachable yet (retry later); with it set when retrying cannot help.

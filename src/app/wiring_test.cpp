@@ -8,11 +8,13 @@
 #include <boost/asio/io_context.hpp>
 
 #include "app/contexts.hpp"
+#include "app/scheduled_jobs.hpp"
 #include "app/wiring.hpp"
 #include "bus/bus.hpp"
 #include "core/io_runtime.hpp"
 #include "core/metrics.hpp"
 #include "core/testing/run_task.hpp"
+#include "jobs/scheduler.hpp"
 #include "net/dispatcher.hpp"
 #include "net/router.hpp"
 
@@ -111,13 +113,36 @@ TEST(Contexts, AuthIsTheFirstModuleAndTestHooksComeOnlyWithTheFlag) {
     for (const auto& m : modules) out.push_back(m.name);
     return out;
   };
-  EXPECT_EQ(names(context_modules(settings)), (std::vector<std::string>{"auth", "chain", "e2e"}));
+  EXPECT_EQ(names(context_modules(settings)), (std::vector<std::string>{"auth", "chain", "community", "realtime", "messaging", "e2e"}));
   settings.test_hooks = true;
   const auto modules = context_modules(settings);
-  EXPECT_EQ(names(modules), (std::vector<std::string>{"auth", "chain", "e2e", "testhooks"}));
+  EXPECT_EQ(names(modules), (std::vector<std::string>{"auth", "chain", "community", "realtime", "messaging", "e2e", "testhooks"}));
   std::vector<std::string> sets;
   for (const auto& s : all_migrations(modules)) sets.push_back(s.module);
-  EXPECT_EQ(sets, (std::vector<std::string>{"bus", "auth", "chain", "e2e", "testhooks"}));
+  EXPECT_EQ(sets, (std::vector<std::string>{"bus", "jobs", "auth", "chain", "community", "realtime", "messaging", "e2e", "testhooks"}));
+}
+
+// Every job of the product registers: a valid schedule and a unique name (a bad one would stop
+// the start of every jobs node).
+TEST(Jobs, EveryJobHasAValidScheduleAndAUniqueName) {
+  Settings settings;
+  settings.test_hooks = true;
+  const auto modules = context_modules(settings);
+  auto db = store::Database::open("sqlite::memory:");
+  BlockingPool pool(1, 4);
+  metrics::Registry registry;
+  SystemClock clock;
+  boost::asio::io_context ioc;
+  jobs::Scheduler scheduler(ioc.get_executor(), *db, pool, clock, registry, scheduler_settings(settings));
+  const auto added = add_all_jobs(scheduler, modules, platform_jobs(settings, *db, pool, clock, {}));
+  ASSERT_TRUE(added) << added.error().message;
+  EXPECT_EQ(scheduler.names(), (std::vector<std::string>{"bus.processed_purge", "bus.outbox_purge",
+                                                         "jobs.history_purge", "auth.nonces_purge",
+                                                         "auth.sessions_purge", "testhooks.fails", "testhooks.holds"}));
+  // A second registration of the same jobs is refused by name.
+  const auto again = add_all_jobs(scheduler, modules, {});
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code, "duplicate_job");
 }
 
 TEST(ErrorMapping, RetryAfterAndAllowComeFromTheErrorItself) {

@@ -27,6 +27,9 @@ struct AuthSettings {
   std::vector<std::string> siwe_http_domains;
   std::set<std::uint64_t> chain_ids;  ///< chains a message may name
   std::chrono::seconds session_ttl{30 * 24 * 3600};
+  /// How long an expired or revoked session is kept (it shows what signed in, from where, for an
+  /// incident review) before the auth.sessions_purge job deletes it.
+  std::chrono::seconds session_retention{30 * 24 * 3600};
   std::chrono::seconds nonce_ttl{600};
   std::chrono::seconds clock_skew{60};
   std::size_t max_devices = 10;

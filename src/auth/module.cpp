@@ -30,6 +30,23 @@ context::ContextModule make_module(AuthModuleSettings settings) {
     env.services.provide(*runtime->service);
     env.services.provide(*runtime->request_auth);
   };
+  m.jobs = [runtime] {
+    std::vector<context::Job> jobs;
+    jobs.push_back({"auth.nonces_purge", "*/10 * * * *", "deletes sign-in nonces that are used or expired",
+                    [runtime]() -> Task<Result<void>> {
+                      auto purged = co_await runtime->service->purge_nonces();
+                      if (!purged) co_return purged.error();
+                      co_return ok();
+                    }});
+    jobs.push_back({"auth.sessions_purge", "17 3 * * *",
+                    "deletes sessions expired or revoked longer than the session retention ago",
+                    [runtime]() -> Task<Result<void>> {
+                      auto purged = co_await runtime->service->purge_sessions();
+                      if (!purged) co_return purged.error();
+                      co_return ok();
+                    }});
+    return jobs;
+  };
   m.routes = [runtime](net::Router& router) {
     add_auth_routes(router, *runtime->service, *runtime->request_auth, runtime->settings.sign_in,
                     runtime->settings.key_fetch);

@@ -48,6 +48,12 @@ Error chain_unavailable(std::uint64_t chain_id) {
                     fmt::format("chain {} cannot be reached to check a contract wallet", chain_id));
 }
 
+// The event that closes a revoked session's live sockets (realtime consumes it).
+void publish_session_revoked(Tx& tx, const eth::Address& address, const std::string& session_id) {
+  json::object payload{{"session_id", session_id}, {"account", eth::to_checksum(address)}};
+  publish_or_throw(tx, {"auth.session_revoked", eth::to_lower_hex(address), json::serialize(payload)});
+}
+
 }  // namespace
 
 Task<Result<void>> ChainSignatureVerifier::verify(std::uint64_t chain_id, const eth::Address& address,
@@ -185,7 +191,13 @@ Task<Result<Principal>> AuthService::authenticate(std::string_view token) {
 
 Task<Result<void>> AuthService::logout(const Principal& who) {
   const auto now = m_clock.now();
-  co_await m_pool.run([&] { m_db.transact([&](Tx& tx) { sql::revoke_session(tx, who.session_id, now); }); });
+  co_await m_pool.run([&] {
+    m_db.transact([&](Tx& tx) {
+      sql::revoke_session(tx, who.session_id, now);
+      publish_session_revoked(tx, who.address, who.session_id);
+    });
+  });
+  if (m_events_published) m_events_published();
   co_return ok();
 }
 
@@ -205,15 +217,18 @@ Task<Result<std::vector<SessionInfo>>> AuthService::sessions(const Principal& wh
 
 Task<Result<void>> AuthService::revoke_session(const Principal& who, std::string session_id) {
   const auto now = m_clock.now();
-  co_return co_await m_pool.run([&]() -> Result<void> {
+  auto done = co_await m_pool.run([&]() -> Result<void> {
     return m_db.transact([&](Tx& tx) -> Result<void> {
       auto row = sql::find_session(tx, session_id);
       if (!row) return not_found("no such session");
       if (row->address != eth::to_lower_hex(who.address)) return forbidden("the session belongs to another account");
       sql::revoke_session(tx, session_id, now);
+      publish_session_revoked(tx, who.address, session_id);
       return ok();
     });
   });
+  if (done && m_events_published) m_events_published();
+  co_return done;
 }
 
 Task<Result<Me>> AuthService::me(const Principal& who) {
@@ -278,6 +293,25 @@ Task<Result<std::string>> AuthService::register_device(const Principal& who, Dev
   });
   if (added && m_events_published) m_events_published();
   co_return added;
+}
+
+Task<Result<std::vector<PushRegistration>>> AuthService::push_registrations(std::string address) {
+  co_return co_await m_pool.run([&]() -> Result<std::vector<PushRegistration>> {
+    return m_db.read([&](Tx& tx) -> Result<std::vector<PushRegistration>> {
+      std::vector<PushRegistration> out;
+      for (auto& [id, provider, token] : sql::push_registrations(tx, address)) out.push_back({id, provider, token});
+      return out;
+    });
+  });
+}
+
+Task<Result<void>> AuthService::clear_push_token(std::string device_id) {
+  co_return co_await m_pool.run([&]() -> Result<void> {
+    return m_db.transact([&](Tx& tx) -> Result<void> {
+      sql::clear_push_token(tx, device_id);
+      return ok();
+    });
+  });
 }
 
 Task<Result<std::int64_t>> AuthService::replenish(const Principal& who, std::string device_id,
@@ -377,6 +411,35 @@ Task<Result<std::optional<eth::Address>>> AuthService::device_owner(std::string 
   auto address = eth::parse_address(row->address);
   if (!address) co_return internal_error("stored address is malformed");
   co_return std::optional<eth::Address>(*address);
+}
+
+namespace {
+// Rows one retention transaction deletes: short transactions, so sign-ins never wait long.
+constexpr std::size_t purge_batch = 1000;
+}  // namespace
+
+Task<Result<std::int64_t>> AuthService::purge_nonces() {
+  std::int64_t total = 0;
+  for (;;) {
+    const auto now = m_clock.now();
+    const auto deleted = co_await m_pool.run(
+        [&] { return m_db.transact([&](Tx& tx) { return sql::purge_nonces(tx, now, purge_batch); }); });
+    total += deleted;
+    if (deleted < static_cast<std::int64_t>(purge_batch)) break;
+  }
+  co_return total;
+}
+
+Task<Result<std::int64_t>> AuthService::purge_sessions() {
+  std::int64_t total = 0;
+  for (;;) {
+    const auto cutoff = m_clock.now() - m_settings.session_retention;
+    const auto deleted = co_await m_pool.run(
+        [&] { return m_db.transact([&](Tx& tx) { return sql::purge_sessions(tx, cutoff, purge_batch); }); });
+    total += deleted;
+    if (deleted < static_cast<std::int64_t>(purge_batch)) break;
+  }
+  co_return total;
 }
 
 Task<Result<ApiPrincipal>> AuthService::authenticate_api_key(std::string_view key) {

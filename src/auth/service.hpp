@@ -69,6 +69,13 @@ struct SignedIn {
   bool new_account = false;
 };
 
+/// Where a device's pushes go (its push provider and token).
+struct PushRegistration {
+  std::string device_id;
+  std::string provider;
+  std::string token;
+};
+
 /// Auth's use cases. Thread-safe; database work runs on the blocking pool.
 class AuthService {
  public:
@@ -117,6 +124,19 @@ class AuthService {
   Task<Result<std::vector<DevicePublicKey>>> devices(const eth::Address& address);
   /// The account that owns a device, or nullopt when there is no such device.
   Task<Result<std::optional<eth::Address>>> device_owner(std::string device_id);
+
+  /// Retention (job auth.nonces_purge): deletes nonces that are used or expired, in batches;
+  /// returns how many. A deleted nonce reads as unknown, which sign-in refuses like a used one.
+  Task<Result<std::int64_t>> purge_nonces();
+  /// Retention (job auth.sessions_purge): deletes sessions expired or revoked longer than
+  /// `session_retention` ago, in batches; returns how many.
+  Task<Result<std::int64_t>> purge_sessions();
+
+  /// The push registrations of an account's devices (provider and token; devices without push
+  /// left out), for the notification router. `address` is lowercase hex.
+  Task<Result<std::vector<PushRegistration>>> push_registrations(std::string address);
+  /// Forgets a device's push token after its provider declared it gone (the device stays).
+  Task<Result<void>> clear_push_token(std::string device_id);
 
   /// The bot of an X-Api-Key; 401 invalid_api_key when unknown or revoked.
   Task<Result<ApiPrincipal>> authenticate_api_key(std::string_view key);

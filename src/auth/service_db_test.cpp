@@ -392,6 +392,72 @@ TEST_P(AuthServiceTest, ApiKeysAreScopedAndRevocable) {
   EXPECT_FALSE(AuthService::revoke_api_key(*m_db, m_clock, "nope"));
 }
 
+// Retention: used and expired nonces go, live ones stay; sessions go once expired or revoked
+// longer than the retention ago, live ones and recently ended ones stay.
+TEST_P(AuthServiceTest, RetentionDeletesUsedAndExpiredNonces) {
+  auto used = run(m_service->issue_nonce());
+  ASSERT_TRUE(used);
+  ASSERT_TRUE(run(m_service->verify(message_for(alice, used->nonce), "0x00", ClientInfo{"127.0.0.1", "t"})));
+  auto expiring = run(m_service->issue_nonce());
+  ASSERT_TRUE(expiring);
+  m_clock.advance(m_settings.nonce_ttl);  // `expiring` expires now
+  auto live = run(m_service->issue_nonce());
+  ASSERT_TRUE(live);
+  const auto nonces = [&] {
+    return m_db->read([](Tx& tx) {
+      std::set<std::string> out;
+      for (const auto& row : tx.query("SELECT nonce FROM auth_nonces")) out.insert(row.get_text(0));
+      return out;
+    });
+  };
+  ASSERT_EQ(nonces().size(), 3u);
+  auto purged = run(m_service->purge_nonces());
+  ASSERT_TRUE(purged);
+  EXPECT_EQ(*purged, 2);
+  EXPECT_EQ(nonces(), (std::set<std::string>{live->nonce}));
+  // The live one still signs in; the purged ones are refused as before.
+  EXPECT_TRUE(run(m_service->verify(message_for(bob, live->nonce), "0x00", ClientInfo{"127.0.0.1", "t"})));
+  auto again = run(m_service->verify(message_for(bob, used->nonce), "0x00", ClientInfo{"127.0.0.1", "t"}));
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code, "siwe_nonce_invalid");
+}
+
+TEST_P(AuthServiceTest, RetentionDeletesSessionsLongExpiredOrRevoked) {
+  m_settings.session_ttl = std::chrono::hours(24);
+  m_settings.session_retention = std::chrono::hours(48);
+  m_service = make_service(m_verifier);
+  auto expired = sign_in(alice);  // expires at day 1
+  ASSERT_TRUE(expired);
+  auto revoked = sign_in(alice);
+  ASSERT_TRUE(revoked);
+  ASSERT_TRUE(run(m_service->logout(Principal{alice, revoked->session_id})));  // revoked at day 0
+  m_clock.advance(std::chrono::hours(30));
+  auto recent = sign_in(bob);  // expires at day 2.25
+  ASSERT_TRUE(recent);
+  m_clock.advance(std::chrono::hours(36));  // day 2.75: `recent` expired half a day ago
+  auto live = sign_in(bob);
+  ASSERT_TRUE(live);
+  const auto sessions = [&] {
+    return m_db->read([](Tx& tx) {
+      std::set<std::string> out;
+      for (const auto& row : tx.query("SELECT id FROM auth_sessions")) out.insert(row.get_text(0));
+      return out;
+    });
+  };
+  ASSERT_EQ(sessions().size(), 4u);
+  // Day 2.75: the revoked one ended 2.75 days ago (past 2), the expired one 1.75 days ago.
+  auto purged = run(m_service->purge_sessions());
+  ASSERT_TRUE(purged);
+  EXPECT_EQ(*purged, 1);
+  EXPECT_EQ(sessions(), (std::set<std::string>{expired->session_id, recent->session_id, live->session_id}));
+  m_clock.advance(std::chrono::hours(6));  // day 3: the expired one ended 2 days ago, not before
+  EXPECT_EQ(*run(m_service->purge_sessions()), 0);
+  m_clock.advance(std::chrono::milliseconds(1));
+  EXPECT_EQ(*run(m_service->purge_sessions()), 1);
+  EXPECT_EQ(sessions(), (std::set<std::string>{recent->session_id, live->session_id}));
+  EXPECT_TRUE(run(m_service->authenticate(live->token)));
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, AuthServiceTest, ::testing::Values(Dialect::sqlite, Dialect::postgres),
                          [](const auto& param_info) { return std::string(store::to_string(param_info.param)); });
 

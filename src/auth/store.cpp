@@ -68,6 +68,20 @@ void insert_nonce(Tx& tx, const std::string& nonce, SystemTime created, SystemTi
           {nonce, ms(created), ms(expires)});
 }
 
+std::int64_t purge_nonces(Tx& tx, SystemTime now, std::size_t limit) {
+  return tx.exec(
+      "DELETE FROM auth_nonces WHERE nonce IN (SELECT nonce FROM auth_nonces WHERE used_ms IS NOT NULL OR "
+      "expires_ms <= $1 LIMIT $2)",
+      {ms(now), static_cast<std::int64_t>(limit)});
+}
+
+std::int64_t purge_sessions(Tx& tx, SystemTime cutoff, std::size_t limit) {
+  return tx.exec(
+      "DELETE FROM auth_sessions WHERE id IN (SELECT id FROM auth_sessions WHERE expires_ms < $1 OR "
+      "(revoked_ms IS NOT NULL AND revoked_ms < $1) LIMIT $2)",
+      {ms(cutoff), static_cast<std::int64_t>(limit)});
+}
+
 std::optional<NonceRow> find_nonce(Tx& tx, const std::string& nonce) {
   auto row = tx.query_one("SELECT expires_ms, used_ms FROM auth_nonces WHERE nonce = $1", {nonce});
   if (!row) return std::nullopt;
@@ -146,6 +160,20 @@ std::optional<DeviceRow> find_device(Tx& tx, const std::string& id, bool for_upd
   auto row = tx.query_one(q, {id});
   if (!row) return std::nullopt;
   return device_of(*row);
+}
+
+std::vector<std::tuple<std::string, std::string, std::string>> push_registrations(Tx& tx, const std::string& address) {
+  std::vector<std::tuple<std::string, std::string, std::string>> out;
+  for (const auto& r : tx.query("SELECT id, push_provider, push_token FROM auth_devices WHERE address = $1 AND "
+                                "push_provider <> 'none' ORDER BY created_ms, id",
+                                {address})) {
+    out.emplace_back(r.get_text(0), r.get_text(1), r.get_text(2));
+  }
+  return out;
+}
+
+void clear_push_token(Tx& tx, const std::string& device_id) {
+  tx.exec("UPDATE auth_devices SET push_provider = 'none', push_token = '' WHERE id = $1", {device_id});
 }
 
 std::int64_t device_count(Tx& tx, const std::string& address) {

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "auth/model.hpp"
@@ -23,6 +24,8 @@ void insert_nonce(Tx& tx, const std::string& nonce, SystemTime created, SystemTi
 std::optional<NonceRow> find_nonce(Tx& tx, const std::string& nonce);
 /// Marks a live, unused nonce used; false when another sign-in took it or it expired.
 bool consume_nonce(Tx& tx, const std::string& nonce, SystemTime now);
+/// Retention: deletes up to `limit` nonces used or expired at `now`; returns how many.
+std::int64_t purge_nonces(Tx& tx, SystemTime now, std::size_t limit);
 
 bool account_exists(Tx& tx, const std::string& address);
 /// Creates the account or records a sign-in on it.
@@ -46,6 +49,8 @@ struct SessionRow {
 void insert_session(Tx& tx, const SessionRow& session);
 std::optional<SessionRow> find_session(Tx& tx, const std::string& id);
 void revoke_session(Tx& tx, const std::string& id, SystemTime now);
+/// Retention: deletes up to `limit` sessions that expired or were revoked before `cutoff`.
+std::int64_t purge_sessions(Tx& tx, SystemTime cutoff, std::size_t limit);
 /// Live sessions of an account, newest first.
 std::vector<SessionRow> live_sessions(Tx& tx, const std::string& address, SystemTime now, std::size_t limit);
 
@@ -84,6 +89,10 @@ std::int64_t insert_key_packages(Tx& tx, const std::string& device_id, const std
 /// Removes and returns the device's oldest live one-time key package (base64); concurrent takers
 /// get different ones. Expired packages are deleted on the way.
 std::optional<std::string> take_key_package(Tx& tx, const std::string& device_id, SystemTime now);
+/// (device id, provider, token) of an account's devices that have a push provider.
+std::vector<std::tuple<std::string, std::string, std::string>> push_registrations(Tx& tx, const std::string& address);
+/// Sets a device's push provider to none and clears its token.
+void clear_push_token(Tx& tx, const std::string& device_id);
 
 /// A stored API key.
 struct ApiKeyRow {

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <thread>
 
@@ -127,6 +128,32 @@ std::vector<Event> read_outbox(store::Tx& tx, std::int64_t after_id, std::size_t
 std::int64_t consumer_offset(store::Tx& tx, std::string_view consumer) {
   auto row = tx.query_one("SELECT last_id FROM bus_consumer_offsets WHERE consumer = $1", {std::string(consumer)});
   return row ? row->get_int(0) : 0;
+}
+
+std::int64_t purge_processed(store::Tx& tx, std::int64_t cutoff_ms, std::size_t limit) {
+  return tx.exec(
+      "DELETE FROM bus_processed WHERE (consumer, event_id) IN "
+      "(SELECT consumer, event_id FROM bus_processed WHERE processed_ms < $1 LIMIT $2)",
+      {cutoff_ms, static_cast<std::int64_t>(limit)});
+}
+
+std::int64_t purge_delivered_outbox(store::Tx& tx, std::int64_t cutoff_ms, const std::vector<std::string>& consumers,
+                                    std::size_t limit) {
+  // The lowest offset of any consumer, known here or recorded by another node; with none at
+  // all, nobody has read anything and nothing is delivered.
+  std::optional<std::int64_t> floor;
+  for (const auto& name : consumers) {
+    const auto offset = consumer_offset(tx, name);
+    floor = floor ? std::min(*floor, offset) : offset;
+  }
+  if (auto row = tx.query_one("SELECT min(last_id) FROM bus_consumer_offsets"); row && !row->is_null(0)) {
+    floor = floor ? std::min(*floor, row->get_int(0)) : row->get_int(0);
+  }
+  if (!floor || *floor <= 0) return 0;
+  return tx.exec(
+      "DELETE FROM bus_outbox WHERE id IN (SELECT id FROM bus_outbox WHERE id <= $1 AND created_ms < $2 "
+      "AND id NOT IN (SELECT outbox_id FROM bus_dead_letters) ORDER BY id LIMIT $3)",
+      {*floor, cutoff_ms, static_cast<std::int64_t>(limit)});
 }
 
 bool apply_once(store::Database& db, const Consumer& consumer, const Event& event) {

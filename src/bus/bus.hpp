@@ -104,4 +104,18 @@ std::vector<Event> read_outbox(store::Tx& tx, std::int64_t after_id, std::size_t
 /// The consumer's offset (0 when new).
 std::int64_t consumer_offset(store::Tx& tx, std::string_view consumer);
 
+/// Retention: deletes up to `limit` idempotency records (bus_processed) written before
+/// `cutoff_ms`; returns how many. Safe at any age: a consumer records an event in the transaction
+/// that moves its offset past it, and skips anything at or below its offset before looking here.
+std::int64_t purge_processed(store::Tx& tx, std::int64_t cutoff_ms, std::size_t limit);
+
+/// Retention: deletes up to `limit` outbox events created before `cutoff_ms` that every consumer
+/// has passed, and returns how many. Every consumer means each of `consumers` (the names this
+/// binary registers; one without an offset yet holds back everything) and each offset row in the
+/// database (consumers of other nodes and versions). An event named by a dead letter is kept for
+/// its replay. Offsets stay valid: ids are never reused (AUTOINCREMENT, a sequence), so a
+/// consumer reading after its offset finds exactly the events it has not seen.
+std::int64_t purge_delivered_outbox(store::Tx& tx, std::int64_t cutoff_ms, const std::vector<std::string>& consumers,
+                                    std::size_t limit);
+
 }  // namespace gh::bus

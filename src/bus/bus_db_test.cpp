@@ -245,6 +245,86 @@ TEST_P(BusTest, TwoWorkersApplyEachEventOnce) {
   EXPECT_EQ(dead, 0);
 }
 
+// Retention: outbox events go only once every consumer (known here or with an offset row) has
+// passed them and they are old enough, dead-lettered ones stay, and offsets stay valid after.
+TEST_P(BusTest, RetentionDeletesOnlyOldEventsEveryConsumerHasPassed) {
+  for (int i = 1; i <= 5; ++i) publish_one("k", i);
+  const auto events = m_db->read([](Tx& tx) { return read_outbox(tx, 0, 10); });
+  ASSERT_EQ(events.size(), 5u);
+  auto slow = recorder("slow");
+  Consumer fast{"fast", {"test.*"}, [](Tx&, const Event&) {}};
+  for (int i = 0; i < 3; ++i) apply_once(*m_db, slow, events[static_cast<std::size_t>(i)]);
+  for (const auto& e : events) apply_once(*m_db, fast, e);
+  m_db->transact([&](Tx& tx) {
+    // Event 2 was dead-lettered by some consumer: kept for its replay.
+    tx.exec(
+        "INSERT INTO bus_dead_letters (consumer, event_id, outbox_id, topic, attempts, error, failed_ms) "
+        "VALUES ('other', $1, $2, 'test.happened', 8, 'x', 0)",
+        {events[1].event_id, events[1].id});
+    // Events 1-4 are an hour old, event 5 is new.
+    tx.exec("UPDATE bus_outbox SET created_ms = 1000 WHERE id <= $1", {events[3].id});
+  });
+  const std::int64_t cutoff = 2000;
+  const auto ids_left = [&] {
+    return m_db->read([](Tx& tx) {
+      std::vector<std::int64_t> ids;
+      for (const auto& row : tx.query("SELECT id FROM bus_outbox ORDER BY id")) ids.push_back(row.get_int(0));
+      return ids;
+    });
+  };
+  // A consumer this binary registers that has no offset yet holds everything back.
+  EXPECT_EQ(m_db->transact([&](Tx& tx) {
+    return purge_delivered_outbox(tx, cutoff, {"slow", "fast", "new"}, 100);
+  }),
+            0);
+  // Nothing older than the cutoff: nothing goes.
+  EXPECT_EQ(m_db->transact([&](Tx& tx) { return purge_delivered_outbox(tx, 0, {"slow", "fast"}, 100); }), 0);
+  // "slow" is at event 3: events 1 and 3 go (2 is dead-lettered; 4 and 5 are not passed by all).
+  EXPECT_EQ(m_db->transact([&](Tx& tx) { return purge_delivered_outbox(tx, cutoff, {"fast"}, 100); }), 2);
+  EXPECT_EQ(ids_left(), (std::vector<std::int64_t>{events[1].id, events[3].id, events[4].id}));
+
+  // The slow consumer carries on from its offset and sees exactly what it had not seen.
+  const auto rest = m_db->read([](Tx& tx) { return read_outbox(tx, consumer_offset(tx, "slow"), 10); });
+  ASSERT_EQ(rest.size(), 2u);
+  EXPECT_EQ(rest[0].id, events[3].id);
+  for (const auto& e : rest) EXPECT_TRUE(apply_once(*m_db, slow, e));
+  EXPECT_EQ(applied(), 5);  // each event applied once by the slow consumer
+
+  // Once everything is passed and old, the outbox empties (save the dead letter's event), and a
+  // new event still gets a fresh id after the deleted ones: offsets stay meaningful.
+  m_db->transact([&](Tx& tx) { tx.exec("UPDATE bus_outbox SET created_ms = 1000"); });
+  EXPECT_EQ(m_db->transact([&](Tx& tx) { return purge_delivered_outbox(tx, cutoff, {"slow", "fast"}, 1); }), 1);
+  EXPECT_EQ(m_db->transact([&](Tx& tx) { return purge_delivered_outbox(tx, cutoff, {"slow", "fast"}, 100); }), 1);
+  EXPECT_EQ(ids_left(), (std::vector<std::int64_t>{events[1].id}));
+  m_db->transact([&](Tx& tx) { tx.exec("DELETE FROM bus_dead_letters"); });
+  EXPECT_EQ(m_db->transact([&](Tx& tx) { return purge_delivered_outbox(tx, cutoff, {"slow", "fast"}, 100); }), 1);
+  EXPECT_TRUE(ids_left().empty());
+  publish_one("k", 6);
+  const auto fresh = m_db->read([](Tx& tx) { return read_outbox(tx, consumer_offset(tx, "slow"), 10); });
+  ASSERT_EQ(fresh.size(), 1u);
+  EXPECT_GT(fresh[0].id, events[4].id);
+  EXPECT_EQ(fresh[0].payload, "{\"n\":6}");
+}
+
+TEST_P(BusTest, RetentionOfIdempotencyRecordsKeepsEffectsOnce) {
+  for (int i = 1; i <= 4; ++i) publish_one("k", i);
+  const auto events = m_db->read([](Tx& tx) { return read_outbox(tx, 0, 10); });
+  auto c = recorder("c");
+  for (const auto& e : events) ASSERT_TRUE(apply_once(*m_db, c, e));
+  m_db->transact([&](Tx& tx) {
+    tx.exec("UPDATE bus_processed SET processed_ms = 1000 WHERE event_id IN ($1, $2, $3)",
+            {events[0].event_id, events[1].event_id, events[2].event_id});
+  });
+  EXPECT_EQ(m_db->transact([](Tx& tx) { return purge_processed(tx, 2000, 2); }), 2);
+  EXPECT_EQ(m_db->transact([](Tx& tx) { return purge_processed(tx, 2000, 100); }), 1);
+  const auto left = m_db->read([](Tx& tx) { return tx.query("SELECT event_id FROM bus_processed"); });
+  ASSERT_EQ(left.size(), 1u);
+  EXPECT_EQ(left[0].get_text(0), events[3].event_id);
+  // Delivered again (a second worker, a restart): still applied once.
+  for (const auto& e : events) EXPECT_FALSE(apply_once(*m_db, c, e));
+  EXPECT_EQ(applied(), 4);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, BusTest, ::testing::Values(Dialect::sqlite, Dialect::postgres),
                          [](const auto& param_info) { return std::string(store::to_string(param_info.param)); });
 

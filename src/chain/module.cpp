@@ -67,6 +67,30 @@ context::ContextModule make_module(ChainModuleSettings settings) {
   m.migrations = {migrations()};
   m.start = [runtime](context::ContextEnv& env) {
     runtime->service = std::make_unique<ChainService>(env.db, env.pool, env.clock);
+    std::map<std::uint64_t, IndexedChain> indexed;
+    for (const auto& entry : runtime->settings.chains) {
+      IndexedChain c;
+      c.confirmations = entry.second.confirmations;
+      c.pipelines = entry.second.pipelines;
+      for (auto p : entry.second.pipelines) {
+        auto listed = entry.second.contracts.find(p);
+        if (listed == entry.second.contracts.end()) {
+          c.follow_all.insert(p);
+          continue;
+        }
+        auto& set = c.configured[p];
+        for (const auto& a : listed->second) set.insert(eth::to_lower_hex(a));
+      }
+      indexed.emplace(entry.first, std::move(c));
+    }
+    // Pollers are created below; the callback finds them at call time.
+    std::weak_ptr<ChainRuntime> weak = runtime;
+    runtime->service->configure(std::move(indexed), [weak](std::uint64_t chain_id) {
+      auto alive = weak.lock();
+      if (!alive) return;
+      auto it = alive->pollers.find(chain_id);
+      if (it != alive->pollers.end()) it->second->wake();
+    });
     env.services.provide(*runtime->service);
     for (const auto& entry : runtime->settings.chains) {
       rpc::RpcClient* client = env.chain ? env.chain(entry.first) : nullptr;

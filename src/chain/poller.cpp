@@ -210,6 +210,201 @@ struct Poller::State : std::enable_shared_from_this<Poller::State> {
     co_return true;
   }
 
+  /// What one eth_getLogs range gave, merged with the webhook logs of its canonical blocks.
+  struct Fetched {
+    std::vector<DecodedLog> decoded;
+    std::optional<std::string> error;  ///< the range failed (RPC, or a log that does not decode)
+    bool rpc_error = false;
+    bool stale = false;  ///< a log of a block we do not hold canonical: a reorg under way
+    std::chrono::steady_clock::duration took{};
+  };
+
+  /// The logs of `p` in from..to (of `addresses`, or of every emitter), decoded.
+  Task<Fetched> fetch_range(Pipeline p, std::uint64_t from, std::uint64_t to,
+                            std::optional<std::vector<eth::Address>> addresses,
+                            const std::map<std::uint64_t, std::string>& canonical, std::uint64_t window_from) {
+    Fetched out;
+    const auto chain_id = settings.chain_id;
+    std::vector<rpc::Log> merged;
+    // A pipeline that follows only listed contracts, none yet: the range is empty.
+    const bool nothing_to_follow = addresses && addresses->empty();
+    if (!nothing_to_follow) {
+      rpc::LogFilter filter;
+      filter.from_block = rpc::BlockRef(from);
+      filter.to_block = rpc::BlockRef(to);
+      if (addresses) filter.addresses = *addresses;
+      filter.topics.emplace_back(pipeline_topics(p));
+      const auto asked = std::chrono::steady_clock::now();
+      auto logs = co_await client.get_logs(std::move(filter));
+      out.took = std::chrono::steady_clock::now() - asked;
+      if (!logs) {
+        rpc_errors->inc();
+        out.rpc_error = true;
+        out.error = logs.error().to_error().message;
+        co_return out;
+      }
+      merged = std::move(*logs);
+      // Webhook logs of the range join those of eth_getLogs once their block is canonical.
+      auto pending = co_await in_tx(
+          [chain_id, from, to](Tx& tx) { return storage::pending_in_range(tx, chain_id, from, to); }, true);
+      if (!pending.empty()) {
+        std::set<std::pair<std::string, std::uint64_t>> seen;
+        for (const auto& l : merged) seen.emplace(hash_hex(l.block_hash), l.log_index);
+        for (auto& l : pending) {
+          auto it = canonical.find(l.block_number);
+          if (l.block_number < window_from || it == canonical.end() || it->second != hash_hex(l.block_hash)) continue;
+          if (addresses && std::find(addresses->begin(), addresses->end(), l.address) == addresses->end()) continue;
+          if (!seen.emplace(hash_hex(l.block_hash), l.log_index).second) continue;
+          merged.push_back(std::move(l));
+        }
+        std::sort(merged.begin(), merged.end(), [](const rpc::Log& a, const rpc::Log& b) {
+          return a.block_number != b.block_number ? a.block_number < b.block_number : a.log_index < b.log_index;
+        });
+      }
+    }
+    for (const auto& l : merged) {
+      if (l.removed) continue;
+      if (l.block_number >= window_from) {
+        auto it = canonical.find(l.block_number);
+        if (it == canonical.end() || it->second != hash_hex(l.block_hash)) {
+          out.stale = true;
+          out.decoded.clear();
+          co_return out;
+        }
+      }
+      auto d = decode_log(p, l);
+      if (!d) {
+        out.error = d.error().message;
+        out.decoded.clear();
+        co_return out;
+      }
+      if (*d) out.decoded.push_back(std::move(**d));
+    }
+    co_return out;
+  }
+
+  /// Per tracked contract still backfilling: its span and backoff.
+  struct BackfillState {
+    std::uint64_t span = 0;
+    unsigned failures = 0;
+    SteadyTime retry_at{};
+  };
+
+  /// One range for each tracked contract that has not joined its pipeline yet. Returns how
+  /// many are still behind.
+  Task<std::int64_t> backfill(const std::vector<storage::TrackedContract>& tracked,
+                              const std::map<std::uint64_t, std::string>& canonical, std::uint64_t window_from,
+                              RoundReport& report) {
+    const auto chain_id = settings.chain_id;
+    std::int64_t behind = 0;
+    for (const auto& t : tracked) {
+      if (t.joined) continue;
+      const auto parsed = parse_pipeline(t.pipeline);
+      if (!parsed || !pipes.contains(*parsed)) continue;
+      const Pipeline p = *parsed;
+      const std::string contract = t.contract;
+      const auto now = now_ms();
+      if (!settings.contracts.contains(p)) {
+        // A pipeline following every emitter already applies this contract's logs.
+        const auto at = t.backfilled_to;
+        co_await in_tx([chain_id, p, &contract, at, now](Tx& tx) {
+          storage::advance_tracked(tx, chain_id, p, contract, at, 0, true, now);
+        });
+        continue;
+      }
+      auto& bs = backfills[{p, contract}];
+      if (bs.span == 0) bs.span = settings.initial_span;
+      if (bs.failures > 0 && std::chrono::steady_clock::now() < bs.retry_at) {
+        ++behind;
+        continue;
+      }
+      auto row = co_await in_tx([chain_id, p](Tx& tx) { return storage::pipeline_row(tx, chain_id, p); }, true);
+      if (!row) {
+        ++behind;  // the pipeline's first round creates its row
+        continue;
+      }
+      const auto address = eth::parse_address(contract);
+      if (!address) continue;
+      const std::int64_t checkpoint = row->checkpoint;
+      if (t.backfilled_to >= checkpoint) {
+        const auto at = t.backfilled_to;
+        co_await in_tx([chain_id, p, &contract, at, now](Tx& tx) {
+          storage::advance_tracked(tx, chain_id, p, contract, at, 0, true, now);
+        });
+        continue;
+      }
+      const auto from = static_cast<std::uint64_t>(t.backfilled_to + 1);
+      const auto to = std::min(static_cast<std::uint64_t>(checkpoint), from + bs.span - 1);
+      // A named optional: no temporary converted inside the co_await (docs/coroutines.md).
+      std::optional<std::vector<eth::Address>> one(std::in_place, 1, *address);
+      auto fetched = co_await fetch_range(p, from, to, std::move(one), canonical, window_from);
+      if (fetched.stale) {
+        ++behind;
+        continue;
+      }
+      std::optional<std::string> why = fetched.error;
+      std::optional<BackfillOutcome> outcome;
+      if (!why) {
+        const auto begin = static_cast<std::int64_t>(from);
+        const auto end = static_cast<std::int64_t>(to);
+        const auto journal_from = static_cast<std::int64_t>(window_from);
+        auto applied = co_await in_tx([chain_id, p, &contract, begin, end, &fetched, now, journal_from](Tx& tx) {
+          return apply_contract_range(tx, chain_id, p, contract, begin, end, fetched.decoded, now, journal_from);
+        });
+        if (applied) {
+          outcome = *applied;
+        } else {
+          why = applied.error().message;
+        }
+      }
+      if (why) {
+        if (fetched.rpc_error) bs.span = std::max<std::uint64_t>(1, bs.span / 2);
+        ++bs.failures;
+        auto delay = settings.backoff_initial;
+        for (unsigned i = 1; i < bs.failures && delay < settings.backoff_max; ++i) delay *= 2;
+        bs.retry_at = std::chrono::steady_clock::now() + std::min(delay, settings.backoff_max);
+        const auto message = *why;
+        co_await in_tx([chain_id, p, &contract, &message, now](Tx& tx) {
+          storage::record_tracked_error(tx, chain_id, p, contract, message, now);
+        });
+        report.errors.push_back(std::string(to_string(p)) + " " + contract + ": " + message);
+        log::warn("indexer backfill of a tracked contract failed; backing off", {{"chain", std::to_string(chain_id)},
+                                                                                 {"pipeline", to_string(p)},
+                                                                                 {"contract", contract},
+                                                                                 {"error", message}});
+        ++behind;
+        continue;
+      }
+      bs.failures = 0;
+      if (fetched.took < settings.fast_answer) bs.span = std::min(settings.max_span, bs.span * 2);
+      pipes.at(p).applied->inc(static_cast<double>(outcome->applied));
+      report.backfilled += outcome->applied;
+      report.applied += outcome->applied;
+      if (!outcome->joined) {
+        ++behind;
+      } else {
+        backfills.erase({p, contract});
+        log::info("tracked contract caught up; it follows its pipeline now",
+                  {{"chain", std::to_string(chain_id)}, {"pipeline", to_string(p)}, {"contract", contract}});
+      }
+    }
+    co_return behind;
+  }
+
+  /// Stores the configured contracts with a start block of their own (once per process).
+  Task<void> seed_tracked() {
+    if (seeded) co_return;
+    const auto chain_id = settings.chain_id;
+    const auto now = now_ms();
+    const auto list = settings.tracked;
+    co_await in_tx([chain_id, &list, now](Tx& tx) {
+      for (const auto& t : list) {
+        storage::track_contract(tx, chain_id, t.pipeline, eth::to_lower_hex(t.address), t.start_block, now);
+      }
+    });
+    seeded = true;
+  }
+
   Task<Result<RoundReport>> round() {
     RoundReport report;
     const auto chain_id = settings.chain_id;
@@ -247,6 +442,8 @@ struct Poller::State : std::enable_shared_from_this<Poller::State> {
     std::map<std::uint64_t, std::string> canonical;
     for (const auto& b : window) canonical.emplace(b.number, b.hash);
     const std::uint64_t window_from = window.empty() ? target + 1 : window.front().number;
+    co_await seed_tracked();
+    auto tracked = co_await in_tx([chain_id](Tx& tx) { return storage::tracked_contracts(tx, chain_id); }, true);
 
     bool caught_up = true;
     for (auto& entry : pipes) {
@@ -263,79 +460,36 @@ struct Poller::State : std::enable_shared_from_this<Poller::State> {
       const std::uint64_t from = static_cast<std::uint64_t>(checkpoint + 1);
       const std::uint64_t to = std::min(target, from + ps.span - 1);
 
-      rpc::LogFilter filter;
-      filter.from_block = rpc::BlockRef(from);
-      filter.to_block = rpc::BlockRef(to);
-      if (auto it = settings.contracts.find(p); it != settings.contracts.end()) filter.addresses = it->second;
-      filter.topics.emplace_back(pipeline_topics(p));
-      const auto asked = std::chrono::steady_clock::now();
-      auto logs = co_await client.get_logs(std::move(filter));
-      const auto took = std::chrono::steady_clock::now() - asked;
-      if (!logs) {
-        rpc_errors->inc();
-        ps.span = std::max<std::uint64_t>(1, ps.span / 2);
-        const auto why = logs.error().to_error().message;
-        co_await record_error(p, why);
-        fail(p, ps, why, report);
+      const auto listed = settings.contracts.find(p);
+      std::optional<std::vector<eth::Address>> addresses;
+      if (listed != settings.contracts.end()) {
+        addresses = listed->second;
+        for (const auto& t : tracked) {
+          if (t.joined && t.pipeline == to_string(p)) {
+            if (auto a = eth::parse_address(t.contract)) addresses->push_back(*a);
+          }
+        }
+      }
+      auto fetched = co_await fetch_range(p, from, to, std::move(addresses), canonical, window_from);
+      if (fetched.error) {
+        if (fetched.rpc_error) ps.span = std::max<std::uint64_t>(1, ps.span / 2);
+        co_await record_error(p, *fetched.error);
+        fail(p, ps, *fetched.error, report);
         caught_up = false;
         continue;
       }
-      // Webhook logs of the range join those of eth_getLogs once their block is canonical.
-      std::vector<rpc::Log> merged = *logs;
-      auto pending = co_await in_tx(
-          [chain_id, from, to](Tx& tx) { return storage::pending_in_range(tx, chain_id, from, to); }, true);
-      if (!pending.empty()) {
-        std::set<std::pair<std::string, std::uint64_t>> seen;
-        for (const auto& l : merged) seen.emplace(hash_hex(l.block_hash), l.log_index);
-        const auto contracts = settings.contracts.find(p);
-        for (auto& l : pending) {
-          auto it = canonical.find(l.block_number);
-          if (l.block_number < window_from || it == canonical.end() || it->second != hash_hex(l.block_hash)) continue;
-          if (contracts != settings.contracts.end() &&
-              std::find(contracts->second.begin(), contracts->second.end(), l.address) == contracts->second.end()) {
-            continue;
-          }
-          if (!seen.emplace(hash_hex(l.block_hash), l.log_index).second) continue;
-          merged.push_back(std::move(l));
-        }
-        std::sort(merged.begin(), merged.end(), [](const rpc::Log& a, const rpc::Log& b) {
-          return a.block_number != b.block_number ? a.block_number < b.block_number : a.log_index < b.log_index;
-        });
-      }
-      std::vector<DecodedLog> decoded;
-      bool stale = false;
-      std::optional<Error> bad;
-      for (const auto& l : merged) {
-        if (l.removed) continue;
-        if (l.block_number >= window_from) {
-          auto it = canonical.find(l.block_number);
-          if (it == canonical.end() || it->second != hash_hex(l.block_hash)) {
-            stale = true;
-            break;
-          }
-        }
-        auto d = decode_log(p, l);
-        if (!d) {
-          bad = d.error();
-          break;
-        }
-        if (*d) decoded.push_back(std::move(**d));
-      }
-      if (stale) {
+      if (fetched.stale) {
         caught_up = false;  // logs of a block we no longer hold canonical: a reorg under way
         continue;
       }
-      if (bad) {
-        co_await record_error(p, bad->message);
-        fail(p, ps, bad->message, report);
-        caught_up = false;
-        continue;
-      }
+      const auto took = fetched.took;
+      auto& decoded = fetched.decoded;
       const auto end = static_cast<std::int64_t>(to);
       const auto begin = static_cast<std::int64_t>(from);
       // An error Result rolls the whole range back.
-      auto applied = co_await in_tx([chain_id, p, begin, end, &decoded, now](Tx& tx) {
-        return apply_range(tx, chain_id, p, begin, end, decoded, now);
+      const auto journal_from = static_cast<std::int64_t>(window_from);
+      auto applied = co_await in_tx([chain_id, p, begin, end, &decoded, now, journal_from](Tx& tx) {
+        return apply_range(tx, chain_id, p, begin, end, decoded, now, journal_from);
       });
       if (!applied) {
         const auto why = applied.error().message;
@@ -352,6 +506,8 @@ struct Poller::State : std::enable_shared_from_this<Poller::State> {
       if (took < settings.fast_answer) ps.span = std::min(settings.max_span, ps.span * 2);
       if (to < target) caught_up = false;
     }
+    report.backfills = co_await backfill(tracked, canonical, window_from, report);
+    if (report.backfills > 0) caught_up = false;
     report.caught_up = caught_up && report.errors.empty();
     co_return report;
   }
@@ -397,6 +553,8 @@ struct Poller::State : std::enable_shared_from_this<Poller::State> {
   const Clock& clock;
   ChainIndexSettings settings;
   std::map<Pipeline, PipelineState> pipes;
+  std::map<std::pair<Pipeline, std::string>, BackfillState> backfills;
+  bool seeded = false;
   metrics::Counter* reorgs = nullptr;
   metrics::Counter* rpc_errors = nullptr;
   metrics::Gauge* head_gauge = nullptr;

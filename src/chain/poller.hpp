@@ -37,8 +37,17 @@ struct ChainIndexSettings {
   std::uint64_t start_block = 0;
   /// The pipelines to run.
   std::set<Pipeline> pipelines{std::begin(all_pipelines), std::end(all_pipelines)};
-  /// Emitters followed per pipeline; a pipeline without an entry follows every emitter.
+  /// Emitters followed per pipeline from the chain's start block; a pipeline without an entry
+  /// follows every emitter (an entry may be empty: only tracked contracts then).
   std::map<Pipeline, std::vector<eth::Address>> contracts;
+  /// A contract with a start block of its own: tracked (chain_tracked_contracts) on the first
+  /// round, backfilled alone from that block, then followed with its pipeline.
+  struct TrackedStart {
+    Pipeline pipeline = Pipeline::erc20;
+    eth::Address address;
+    std::uint64_t start_block = 0;
+  };
+  std::vector<TrackedStart> tracked;
   /// Canonical block hashes kept (at least 64): the deepest reorg that can be followed.
   std::uint64_t window = 128;
   /// eth_getLogs block span: first, largest, and the answer time under which it doubles.
@@ -60,6 +69,8 @@ struct RoundReport {
   std::int64_t reverted = 0;            ///< logs reverted by a reorg this round
   bool reorg = false;
   bool caught_up = false;           ///< every running pipeline (not backing off) is at the target
+  std::int64_t backfilled = 0;      ///< logs applied by tracked contracts' own backfills this round
+  std::int64_t backfills = 0;       ///< tracked contracts still backfilling after this round
   std::vector<std::string> errors;  ///< "pipeline: reason" of the pipelines that failed
 };
 

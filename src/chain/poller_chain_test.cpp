@@ -466,6 +466,73 @@ TEST_P(PollerChainTest, APipelineWhoseLogsDoNotDecodeBacksOffWhileTheOthersKeepU
   EXPECT_EQ(erc721_errors(), errors_before);
 }
 
+TEST_P(PollerChainTest, AContractTrackedAtRunTimeIsBackfilledWhileTheOthersFollowTheHead) {
+  for (int i = 0; i < 30 || head() < 60; ++i) ASSERT_NO_FATAL_FAILURE(random_action());
+  const Address late = m_demo->tokens[2].address;
+  auto settings = index_settings(4);
+  auto& erc20 = settings.contracts[Pipeline::erc20];
+  erc20.erase(std::remove(erc20.begin(), erc20.end(), late), erc20.end());
+  auto poller = std::make_unique<Poller>(m_ioc.get_executor(), *m_client, *m_db, m_pool, m_clock, m_registry, settings);
+  catch_up(*poller, 2000);
+  const auto chain_id = m_demo->chain_id;
+  const auto lower = eth::to_lower_hex(late);
+  auto late_rows = [&] {
+    return m_db->transact([&](Tx& tx) {
+      return tx.query_one("SELECT count(*) FROM chain_erc20_balances WHERE contract = $1", {lower})->get_int(0);
+    });
+  };
+  EXPECT_EQ(late_rows(), 0) << "an unlisted contract is not indexed";
+
+  ChainService service(*m_db, m_pool, m_clock);
+  ASSERT_TRUE(run(service.track_contract(chain_id, Pipeline::erc20, late, 0)));
+  EXPECT_FALSE(run(service.caught_up(chain_id, Pipeline::erc20, late)).value());
+  // The same poller picks it up; meanwhile the pipeline keeps following the head.
+  for (int i = 0; i < 5; ++i) ASSERT_NO_FATAL_FAILURE(random_action());
+  const auto wanted = head();
+  auto r = run(poller->poll_once());
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_GT(r->backfilled, 0);
+  EXPECT_EQ(r->backfills, 1);
+  EXPECT_FALSE(r->caught_up);
+  const auto erc20_row = m_db->transact([&](Tx& tx) { return storage::pipeline_row(tx, chain_id, Pipeline::erc20); });
+  EXPECT_GE(erc20_row->checkpoint, static_cast<std::int64_t>(wanted));
+  auto tracked =
+      m_db->transact([&](Tx& tx) { return storage::tracked_contract(tx, chain_id, Pipeline::erc20, lower); });
+  ASSERT_TRUE(tracked);
+  EXPECT_FALSE(tracked->joined);
+  EXPECT_LT(tracked->backfilled_to, erc20_row->checkpoint);
+  EXPECT_GT(late_rows(), 0);
+
+  // A restart in the middle of the backfill resumes from the contract's cursor.
+  poller.reset();
+  for (int i = 0; i < 5; ++i) ASSERT_NO_FATAL_FAILURE(random_action());
+  auto second = std::make_unique<Poller>(m_ioc.get_executor(), *m_client, *m_db, m_pool, m_clock, m_registry, settings);
+  catch_up(*second, 2000);
+  tracked = m_db->transact([&](Tx& tx) { return storage::tracked_contract(tx, chain_id, Pipeline::erc20, lower); });
+  EXPECT_TRUE(tracked->joined);
+  EXPECT_TRUE(run(service.caught_up(chain_id, Pipeline::erc20, late)).value());
+  // Joined: it follows the head with the pipeline.
+  for (int i = 0; i < 20; ++i) ASSERT_NO_FATAL_FAILURE(random_action());
+  catch_up(*second, 2000);
+  expect_projections_match_chain();
+  expect_each_log_published_once();
+}
+
+TEST_P(PollerChainTest, ContractsConfiguredWithTheirOwnStartBlockAreTrackedOnTheFirstRound) {
+  for (int i = 0; i < 20; ++i) ASSERT_NO_FATAL_FAILURE(random_action());
+  auto settings = index_settings(16);
+  // erc20 follows only contracts with a start block of their own.
+  settings.contracts[Pipeline::erc20].clear();
+  for (const auto& t : m_demo->tokens) settings.tracked.push_back({Pipeline::erc20, t.address, 0});
+  Poller poller(m_ioc.get_executor(), *m_client, *m_db, m_pool, m_clock, m_registry, settings);
+  catch_up(poller, 2000);
+  const auto tracked = m_db->transact([&](Tx& tx) { return storage::tracked_contracts(tx, m_demo->chain_id); });
+  ASSERT_EQ(tracked.size(), m_demo->tokens.size());
+  for (const auto& t : tracked) EXPECT_TRUE(t.joined) << t.contract;
+  expect_projections_match_chain();
+  expect_each_log_published_once();
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, PollerChainTest, ::testing::Values(Dialect::sqlite, Dialect::postgres),
                          [](const auto& p) { return std::string(gh::store::to_string(p.param)); });
 

@@ -1,5 +1,8 @@
 #include "chain/service.hpp"
 
+#include <set>
+#include <unordered_map>
+
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 
@@ -36,10 +39,99 @@ std::int64_t revert_logs(gh::store::Tx& tx, std::uint64_t chain_id, std::uint64_
   return static_cast<std::int64_t>(logs.size());
 }
 
+// Applies the logs above `after` not applied yet: projection changes, one event each. Logs of
+// blocks at or above `journal_from` (the reorg window) are recorded in chain_logs and their
+// changes journaled, so a reorg can revert them; below it nothing can be reorged any more (both
+// would be pruned at the end of the round), so a backfill far behind the head skips them and
+// relies on the checkpoint, moved in the same transaction, for exactly-once. Each projection row
+// is read once and written once per call. Returns (applied, duplicates).
+Result<std::pair<std::int64_t, std::int64_t>> apply_logs(gh::store::Tx& tx, std::uint64_t chain_id, Pipeline pipeline,
+                                                         std::int64_t after, const std::vector<DecodedLog>& logs,
+                                                         std::int64_t journal_from) {
+  std::int64_t applied = 0;
+  std::int64_t duplicates = 0;
+  struct Row {
+    ProjectionChange key;
+    std::optional<std::string> value;
+    bool dirty = false;
+  };
+  std::unordered_map<std::string, Row> rows;
+  std::set<std::pair<eth::Hash32, std::uint64_t>> unrecorded;  // applied here without a chain_logs row
+  for (const auto& log : logs) {
+    const auto block = static_cast<std::int64_t>(log.log.block_number);
+    if (block <= after) {
+      ++duplicates;
+      continue;
+    }
+    const bool revertible = block >= journal_from;
+    const bool fresh = revertible ? storage::insert_log(tx, chain_id, log)
+                                  : unrecorded.emplace(log.log.block_hash, log.log.log_index).second;
+    if (!fresh) {
+      ++duplicates;
+      continue;
+    }
+    for (const auto& change : projection_changes(log)) {
+      std::string id = to_string(change.projection);
+      id.append("|").append(change.contract).append("|").append(change.key1).append("|").append(change.key2);
+      auto it = rows.find(id);
+      if (it == rows.end()) {
+        Row row{change, storage::read_projection(tx, chain_id, change), false};
+        it = rows.emplace(std::move(id), std::move(row)).first;
+      }
+      Row& row = it->second;
+      auto next = apply_change(change, row.value);
+      if (!next) return next.error();
+      if (*next == row.value) continue;
+      if (revertible) storage::journal(tx, chain_id, log.log.block_number, pipeline, change, row.value);
+      row.value = std::move(*next);
+      row.dirty = true;
+    }
+    bus::NewEvent event{event_topic(log), ordering_key(chain_id, eth::to_lower_hex(log.log.address)),
+                        event_payload(chain_id, log)};
+    publish_or_throw(tx, event);
+    ++applied;
+  }
+  for (const auto& entry : rows) {
+    if (entry.second.dirty) storage::write_projection(tx, chain_id, entry.second.key, entry.second.value);
+  }
+  return std::pair{applied, duplicates};
+}
+
+std::int64_t millis_now(const Clock& clock) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(clock.now().time_since_epoch()).count();
+}
+
 }  // namespace
 
+Result<BackfillOutcome> apply_contract_range(gh::store::Tx& tx, std::uint64_t chain_id, Pipeline pipeline,
+                                             const std::string& contract, std::int64_t range_start,
+                                             std::int64_t range_end, const std::vector<DecodedLog>& logs,
+                                             std::int64_t now_ms, std::int64_t journal_from) {
+  BackfillOutcome out;
+  auto row = storage::tracked_contract(tx, chain_id, pipeline, contract);
+  if (!row) return out;
+  out.backfilled_to = row->backfilled_to;
+  out.joined = row->joined;
+  if (row->joined || row->backfilled_to < range_start - 1) return out;
+  std::vector<DecodedLog> own;
+  for (const auto& l : logs) {
+    if (eth::to_lower_hex(l.log.address) == contract) own.push_back(l);
+  }
+  auto counts = apply_logs(tx, chain_id, pipeline, row->backfilled_to, own, journal_from);
+  if (!counts) return counts.error();
+  out.applied = counts->first;
+  out.duplicates = counts->second;
+  out.backfilled_to = std::max(row->backfilled_to, range_end);
+  const auto pipe = storage::pipeline_row(tx, chain_id, pipeline);
+  out.joined = pipe && out.backfilled_to >= pipe->checkpoint;
+  storage::advance_tracked(tx, chain_id, pipeline, contract, out.backfilled_to, out.applied, out.joined, now_ms);
+  if (out.applied > 0) storage::count_pipeline_logs(tx, chain_id, pipeline, out.applied, now_ms);
+  return out;
+}
+
 Result<ApplyOutcome> apply_range(gh::store::Tx& tx, std::uint64_t chain_id, Pipeline pipeline, std::int64_t range_start,
-                                 std::int64_t range_end, const std::vector<DecodedLog>& logs, std::int64_t now_ms) {
+                                 std::int64_t range_end, const std::vector<DecodedLog>& logs, std::int64_t now_ms,
+                                 std::int64_t journal_from) {
   auto row = storage::pipeline_row(tx, chain_id, pipeline);
   const std::int64_t checkpoint = row ? row->checkpoint : -1;
   if (!row) storage::ensure_pipeline(tx, chain_id, pipeline, 0, now_ms);
@@ -49,28 +141,10 @@ Result<ApplyOutcome> apply_range(gh::store::Tx& tx, std::uint64_t chain_id, Pipe
     return out;
   }
   out.checkpoint = std::max(checkpoint, range_end);
-  for (const auto& log : logs) {
-    if (static_cast<std::int64_t>(log.log.block_number) <= checkpoint) {
-      ++out.duplicates;
-      continue;
-    }
-    if (!storage::insert_log(tx, chain_id, log)) {
-      ++out.duplicates;
-      continue;
-    }
-    for (const auto& change : projection_changes(log)) {
-      auto previous = storage::read_projection(tx, chain_id, change);
-      auto next = apply_change(change, previous);
-      if (!next) return next.error();
-      if (*next == previous) continue;
-      storage::journal(tx, chain_id, log.log.block_number, pipeline, change, previous);
-      storage::write_projection(tx, chain_id, change, *next);
-    }
-    bus::NewEvent event{event_topic(log), ordering_key(chain_id, eth::to_lower_hex(log.log.address)),
-                        event_payload(chain_id, log)};
-    publish_or_throw(tx, event);
-    ++out.applied;
-  }
+  auto counts = apply_logs(tx, chain_id, pipeline, checkpoint, logs, journal_from);
+  if (!counts) return counts.error();
+  out.applied = counts->first;
+  out.duplicates = counts->second;
   if (range_end > checkpoint || out.applied > 0) {
     storage::advance_pipeline(tx, chain_id, pipeline, out.checkpoint, out.applied, now_ms);
   }
@@ -81,6 +155,7 @@ std::int64_t revert_above(gh::store::Tx& tx, std::uint64_t chain_id, std::uint64
                           std::int64_t now_ms) {
   const auto reverted = revert_logs(tx, chain_id, block, std::nullopt);
   storage::rewind_pipelines(tx, chain_id, static_cast<std::int64_t>(block), now_ms);
+  storage::rewind_tracked(tx, chain_id, std::nullopt, static_cast<std::int64_t>(block), now_ms);
   storage::delete_blocks_above(tx, chain_id, block);
   if (count_as_reorg) storage::count_reorg(tx, chain_id, now_ms);
   return reverted;
@@ -90,6 +165,7 @@ std::int64_t revert_pipeline_above(gh::store::Tx& tx, std::uint64_t chain_id, Pi
                                    std::int64_t now_ms) {
   const auto reverted = revert_logs(tx, chain_id, block, pipeline);
   storage::rewind_pipeline(tx, chain_id, pipeline, static_cast<std::int64_t>(block), now_ms);
+  storage::rewind_tracked(tx, chain_id, pipeline, static_cast<std::int64_t>(block), now_ms);
   return reverted;
 }
 
@@ -115,6 +191,7 @@ ReindexOutcome reindex(gh::store::Tx& tx, std::uint64_t chain_id, std::optional<
   for (auto p : targets) {
     storage::clear_pipeline(tx, chain_id, p);
     storage::rewind_pipeline(tx, chain_id, p, static_cast<std::int64_t>(start_block) - 1, now_ms);
+    storage::restart_tracked(tx, chain_id, p, now_ms);
   }
   return out;
 }
@@ -124,6 +201,73 @@ Task<Result<std::vector<storage::Holding>>> ChainService::holdings(eth::Address 
   const std::string owner = eth::to_lower_hex(address);
   auto list = co_await m_pool.run(
       [&] { return m_db.read([&](gh::store::Tx& tx) { return storage::holdings(tx, owner, chain_id); }); });
+  co_return list;
+}
+
+void ChainService::configure(std::map<std::uint64_t, IndexedChain> chains, std::function<void(std::uint64_t)> wake) {
+  m_chains = std::move(chains);
+  m_wake = std::move(wake);
+}
+
+Task<Result<void>> ChainService::track_contract(std::uint64_t chain_id, Pipeline pipeline, eth::Address address,
+                                                std::uint64_t start_block) {
+  if (!m_chains.empty()) {
+    auto it = m_chains.find(chain_id);
+    if (it == m_chains.end()) {
+      co_return make_error(ErrorKind::not_found, "chain_not_indexed",
+                           "chain " + std::to_string(chain_id) + " is not indexed by this server");
+    }
+    if (!it->second.pipelines.contains(pipeline)) {
+      co_return make_error(
+          ErrorKind::bad_input, "pipeline_not_indexed",
+          std::string("pipeline ") + to_string(pipeline) + " does not run on chain " + std::to_string(chain_id));
+    }
+  }
+  const std::string contract = eth::to_lower_hex(address);
+  const auto now = millis_now(m_clock);
+  co_await m_pool.run([&] {
+    m_db.transact(
+        [&](gh::store::Tx& tx) { storage::track_contract(tx, chain_id, pipeline, contract, start_block, now); });
+  });
+  if (m_wake) m_wake(chain_id);
+  co_return ok();
+}
+
+Task<Result<bool>> ChainService::caught_up(std::uint64_t chain_id, Pipeline pipeline, eth::Address address) {
+  std::uint64_t confirmations = 0;
+  bool follows_all = false;
+  if (!m_chains.empty()) {
+    auto it = m_chains.find(chain_id);
+    if (it == m_chains.end() || !it->second.pipelines.contains(pipeline)) co_return false;
+    confirmations = it->second.confirmations;
+    follows_all = it->second.follow_all.contains(pipeline);
+  }
+  const std::string contract = eth::to_lower_hex(address);
+  auto answer = co_await m_pool.run([&] {
+    return m_db.read([&](gh::store::Tx& tx) {
+      const auto tracked = storage::tracked_contract(tx, chain_id, pipeline, contract);
+      // A configured contract without a start block of its own follows the pipeline; so does any
+      // contract of a pipeline that follows every emitter.
+      if (tracked && !tracked->joined && !follows_all) return false;
+      if (!tracked && !follows_all && !m_chains.empty()) {
+        // Configured contracts are not in the table: the poller's contract list has them. Ask
+        // the pipeline only when the contract applied anything or the caller configured it.
+        const auto& configured = m_chains.at(chain_id).configured;
+        auto list = configured.find(pipeline);
+        if (list == configured.end() || !list->second.contains(contract)) return false;
+      }
+      const auto pipe = storage::pipeline_row(tx, chain_id, pipeline);
+      const auto chain = storage::chain_row(tx, chain_id);
+      if (!pipe || !chain) return false;
+      return pipe->checkpoint + static_cast<std::int64_t>(confirmations) >= static_cast<std::int64_t>(chain->head);
+    });
+  });
+  co_return answer;
+}
+
+Task<Result<std::vector<storage::TrackedContract>>> ChainService::tracked(std::optional<std::uint64_t> chain_id) {
+  auto list = co_await m_pool.run(
+      [&] { return m_db.read([&](gh::store::Tx& tx) { return storage::tracked_contracts(tx, chain_id); }); });
   co_return list;
 }
 

@@ -5,7 +5,9 @@
 // reads behind the holdings and status endpoints.
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -31,8 +33,31 @@ struct ApplyOutcome {
 /// below the checkpoint and logs already applied change nothing. When the checkpoint is below
 /// range_start - 1 (a reindex rewound it meanwhile) nothing is applied: the range would leave a
 /// gap. Errors only on projection arithmetic ("amount_overflow"); the transaction then rolls back.
+/// Logs of blocks from `journal_from` on (the reorg window) are recorded with their changes
+/// journaled, so that revert_above can undo them; older ones (a backfill far below the head, whose
+/// records would be pruned at once) are applied without, exactly once by the checkpoint.
 Result<ApplyOutcome> apply_range(gh::store::Tx& tx, std::uint64_t chain_id, Pipeline pipeline, std::int64_t range_start,
-                                 std::int64_t range_end, const std::vector<DecodedLog>& logs, std::int64_t now_ms);
+                                 std::int64_t range_end, const std::vector<DecodedLog>& logs, std::int64_t now_ms,
+                                 std::int64_t journal_from = 0);
+
+/// What one backfill range of a tracked contract did.
+struct BackfillOutcome {
+  std::int64_t applied = 0;
+  std::int64_t duplicates = 0;
+  std::int64_t backfilled_to = -1;
+  bool joined = false;  ///< the contract reached its pipeline's checkpoint and follows it now
+};
+
+/// Applies the logs of one tracked contract (`contract`, lowercase hex; `logs` its logs of
+/// [range_start, range_end] in chain order) and moves its backfill cursor to `range_end`, in the
+/// caller's transaction, like apply_range does for a pipeline. Nothing applies when the contract
+/// is not tracked, has joined its pipeline, or its cursor is below range_start - 1 (a reorg or a
+/// reindex rewound it meanwhile). Once the cursor reaches the pipeline's checkpoint the contract
+/// joins the pipeline. Its logs count in the pipeline's logs_applied.
+Result<BackfillOutcome> apply_contract_range(gh::store::Tx& tx, std::uint64_t chain_id, Pipeline pipeline,
+                                             const std::string& contract, std::int64_t range_start,
+                                             std::int64_t range_end, const std::vector<DecodedLog>& logs,
+                                             std::int64_t now_ms, std::int64_t journal_from = 0);
 
 /// Undoes every projection change and applied log above `block` (of every pipeline), publishes
 /// chain.reverted for each such log, lowers checkpoints to `block` and forgets the headers above
@@ -79,11 +104,40 @@ struct ChainStatus {
   std::vector<PipelineStatus> pipelines;
 };
 
+/// What the service knows of an indexed chain (from its poller's settings).
+struct IndexedChain {
+  std::uint64_t confirmations = 0;
+  /// Pipelines that follow every emitter (no contract list): every contract is tracked there
+  /// from the chain's start block, without a backfill of its own.
+  std::set<Pipeline> follow_all;
+  std::set<Pipeline> pipelines{std::begin(all_pipelines), std::end(all_pipelines)};
+  /// The configured contracts (lowercase hex) of the other pipelines.
+  std::map<Pipeline, std::set<std::string>> configured;
+};
+
 /// Reads and writes of the chain context, on the blocking pool.
 class ChainService {
  public:
   ChainService(gh::store::Database& db, BlockingPool& pool, const Clock& clock)
       : m_db(db), m_pool(pool), m_clock(clock) {}
+
+  /// The indexed chains (none: every chain is accepted, 0 confirmations) and how to wake a
+  /// chain's poller when a contract is added. Called once, before serving.
+  void configure(std::map<std::uint64_t, IndexedChain> chains, std::function<void(std::uint64_t)> wake);
+
+  /// Indexes `address`'s logs of `pipeline` on `chain_id` from `start_block`: stored, picked up
+  /// by the running poller (woken now), backfilled alone up to the pipeline's checkpoint, then
+  /// followed with the pipeline. Survives restarts. Idempotent: a second call changes nothing,
+  /// except a lower start block before anything of the contract was applied. Errors:
+  /// not_found "chain_not_indexed", invalid "pipeline_not_indexed".
+  Task<Result<void>> track_contract(std::uint64_t chain_id, Pipeline pipeline, eth::Address address,
+                                    std::uint64_t start_block);
+  /// True when `address` is tracked on `pipeline` (configured, added, or a pipeline following
+  /// every emitter), its backfill joined the pipeline, and the pipeline's checkpoint is within
+  /// the chain's confirmations of the head last seen. False otherwise (also when unknown).
+  Task<Result<bool>> caught_up(std::uint64_t chain_id, Pipeline pipeline, eth::Address address);
+  /// The tracked contracts (all chains when nullopt), for status pages and operators.
+  Task<Result<std::vector<storage::TrackedContract>>> tracked(std::optional<std::uint64_t> chain_id);
 
   /// What `address` holds (ERC-20, ERC-721, ERC-1155, staked), on one chain or all.
   Task<Result<std::vector<storage::Holding>>> holdings(eth::Address address, std::optional<std::uint64_t> chain_id);
@@ -103,6 +157,8 @@ class ChainService {
   gh::store::Database& m_db;
   BlockingPool& m_pool;
   const Clock& m_clock;
+  std::map<std::uint64_t, IndexedChain> m_chains;
+  std::function<void(std::uint64_t)> m_wake;
 };
 
 }  // namespace gh::chain

@@ -3,12 +3,14 @@
 // by a revert (chain.reverted per log), and one pipeline's checkpoint moves alone.
 #include <gtest/gtest.h>
 
+#include <boost/asio/io_context.hpp>
 #include <boost/json/parse.hpp>
 
 #include "bus/bus.hpp"
 #include "bus/migrations.hpp"
 #include "chain/migrations.hpp"
 #include "chain/service.hpp"
+#include "core/testing/run_task.hpp"
 #include "eth/abi.hpp"
 #include "eth/keccak.hpp"
 #include "store/testing/fresh_database.hpp"
@@ -232,6 +234,131 @@ TEST_P(ChainServiceTest, ReindexRevertsThroughTheJournalInsideTheWindowAndRebuil
   // The replay applies every log again, once.
   apply(Pipeline::erc20, 9, {erc20(m_token, Address{}, m_alice, 100, 2, 0), erc20(m_token, m_alice, m_bob, 30, 8, 0)});
   EXPECT_EQ(balance(m_token, m_alice), std::optional<std::string>("70"));
+}
+
+TEST_P(ChainServiceTest, BelowTheReorgWindowLogsApplyOnceWithoutRecordsAndInsideItTheyRevert) {
+  const auto mint = erc20(m_token, Address{}, m_alice, 100, 2, 0);
+  const auto old_transfer = erc20(m_token, m_alice, m_bob, 10, 3, 0);
+  const auto recent = erc20(m_token, m_alice, m_carol, 5, 8, 0);
+  // The window starts at block 6: blocks 2 and 3 are backfilled without records; a log listed
+  // twice in the range still applies once.
+  auto outcome = m_db->transact([&](Tx& tx) {
+    return apply_range(tx, chain_id, Pipeline::erc20, 0, 9, {mint, old_transfer, old_transfer, recent}, 1, 6);
+  });
+  ASSERT_TRUE(outcome);
+  EXPECT_EQ(outcome->applied, 3);
+  EXPECT_EQ(outcome->duplicates, 1);
+  EXPECT_EQ(balance(m_token, m_alice), std::optional<std::string>("85"));
+  EXPECT_EQ(balance(m_token, m_bob), std::optional<std::string>("10"));
+  const auto recorded = m_db->transact([](Tx& tx) {
+    return std::pair{tx.query_one("SELECT count(*) FROM chain_logs")->get_int(0),
+                     tx.query_one("SELECT count(*) FROM chain_journal")->get_int(0)};
+  });
+  EXPECT_EQ(recorded.first, 1);
+  EXPECT_EQ(recorded.second, 2);
+  EXPECT_EQ(events().size(), 3u);
+  // The same range again: the checkpoint covers it.
+  EXPECT_EQ(apply(Pipeline::erc20, 9, {mint, old_transfer, recent}).applied, 0);
+  EXPECT_EQ(balance(m_token, m_alice), std::optional<std::string>("85"));
+  // A reorg inside the window undoes the recent change only.
+  EXPECT_EQ(m_db->transact([](Tx& tx) { return revert_above(tx, chain_id, 6, true, 2); }), 1);
+  EXPECT_EQ(balance(m_token, m_alice), std::optional<std::string>("90"));
+  EXPECT_EQ(balance(m_token, m_carol), std::nullopt);
+  EXPECT_EQ(balance(m_token, m_bob), std::optional<std::string>("10"));
+}
+
+TEST_P(ChainServiceTest, ATrackedContractBackfillsAloneThenJoinsItsPipeline) {
+  const Address other = addr(0x12);
+  const std::string token = eth::to_lower_hex(m_token);
+  // The pipeline follows `other` up to block 10.
+  apply(Pipeline::erc20, 10, {erc20(other, Address{}, m_alice, 5, 9, 0)});
+  auto tracked = m_db->transact([&](Tx& tx) {
+    storage::track_contract(tx, chain_id, Pipeline::erc20, token, 3, 1);
+    // A second call is a no-op; a lower start before anything applied moves it.
+    storage::track_contract(tx, chain_id, Pipeline::erc20, token, 7, 1);
+    return storage::track_contract(tx, chain_id, Pipeline::erc20, token, 2, 1);
+  });
+  EXPECT_EQ(tracked.start_block, 2u);
+  EXPECT_EQ(tracked.backfilled_to, 1);
+  EXPECT_FALSE(tracked.joined);
+
+  auto backfill = [&](std::int64_t from, std::int64_t to, const std::vector<DecodedLog>& logs) {
+    return m_db->transact([&](Tx& tx) {
+      auto r = apply_contract_range(tx, chain_id, Pipeline::erc20, token, from, to, logs, 2);
+      if (!r) throw std::runtime_error(r.error().message);
+      return *r;
+    });
+  };
+  // Logs of other contracts in the range do not apply through this contract's backfill.
+  auto first = backfill(2, 5,
+                        {erc20(m_token, Address{}, m_alice, 100, 2, 0), erc20(other, Address{}, m_bob, 1, 3, 0),
+                         erc20(m_token, m_alice, m_bob, 40, 5, 0)});
+  EXPECT_EQ(first.applied, 2);
+  EXPECT_EQ(first.backfilled_to, 5);
+  EXPECT_FALSE(first.joined);
+  EXPECT_EQ(balance(other, m_bob), std::nullopt);
+  // A range that would leave a gap applies nothing; a replayed one applies nothing twice.
+  EXPECT_EQ(backfill(7, 8, {erc20(m_token, m_alice, m_carol, 1, 7, 0)}).applied, 0);
+  EXPECT_EQ(backfill(2, 5, {erc20(m_token, Address{}, m_alice, 100, 2, 0)}).applied, 0);
+  EXPECT_EQ(balance(m_token, m_carol), std::nullopt);
+  // A reorg above 4 undoes the backfill's block 5 and rewinds its cursor.
+  m_db->transact([](Tx& tx) { revert_above(tx, chain_id, 4, true, 3); });
+  EXPECT_EQ(balance(m_token, m_alice), std::optional<std::string>("100"));
+  EXPECT_EQ(balance(m_token, m_bob), std::nullopt);
+  auto row = m_db->transact([&](Tx& tx) { return storage::tracked_contract(tx, chain_id, Pipeline::erc20, token); });
+  EXPECT_EQ(row->backfilled_to, 4);
+  // The pipeline checkpoint went to 4 as well: the next range reaches it and joins.
+  auto last = backfill(5, 6, {erc20(m_token, m_alice, m_carol, 10, 6, 0)});
+  EXPECT_TRUE(last.joined);
+  EXPECT_EQ(balance(m_token, m_carol), std::optional<std::string>("10"));
+  // Once joined, its logs come with the pipeline's ranges only.
+  EXPECT_EQ(backfill(7, 8, {erc20(m_token, m_alice, m_carol, 1, 7, 0)}).applied, 0);
+  const auto pipe = m_db->transact([](Tx& tx) { return storage::pipeline_row(tx, chain_id, Pipeline::erc20); });
+  EXPECT_EQ(pipe->logs_applied, 1 + 2 + 1);  // counted with the pipeline, reverted ones included
+  // A rebuild of the pipeline restarts the contract's backfill from its start block.
+  m_db->transact([](Tx& tx) { reindex(tx, chain_id, Pipeline::erc20, 0, 0, 4); });
+  row = m_db->transact([&](Tx& tx) { return storage::tracked_contract(tx, chain_id, Pipeline::erc20, token); });
+  EXPECT_FALSE(row->joined);
+  EXPECT_EQ(row->backfilled_to, 1);
+}
+
+TEST_P(ChainServiceTest, TrackContractIsStoredAndCaughtUpFollowsThePipelineAndTheHead) {
+  BlockingPool pool{1, 8};
+  SystemClock clock;
+  ChainService service(*m_db, pool, clock);
+  std::vector<std::uint64_t> woken;
+  IndexedChain indexed;
+  indexed.confirmations = 2;
+  indexed.configured[Pipeline::erc20] = {};
+  indexed.follow_all = {Pipeline::erc721};
+  std::map<std::uint64_t, IndexedChain> chains;
+  chains.emplace(chain_id, indexed);
+  service.configure(std::move(chains), [&](std::uint64_t id) { woken.push_back(id); });
+  boost::asio::io_context ioc;
+  auto run = [&](auto task) { return gh::testing::run(ioc, std::move(task)); };
+
+  EXPECT_EQ(run(service.track_contract(1, Pipeline::erc20, m_token, 5)).error().code, "chain_not_indexed");
+  ASSERT_TRUE(run(service.track_contract(chain_id, Pipeline::erc20, m_token, 5)));
+  EXPECT_EQ(woken, std::vector<std::uint64_t>{chain_id});
+  auto list = run(service.tracked(chain_id)).value();
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_EQ(list[0].contract, eth::to_lower_hex(m_token));
+  EXPECT_EQ(list[0].start_block, 5u);
+
+  m_db->transact([](Tx& tx) { storage::set_head(tx, chain_id, 20, 0, 1); });
+  apply(Pipeline::erc20, 18, {});
+  // Still backfilling: not caught up, however close the pipeline is.
+  EXPECT_FALSE(run(service.caught_up(chain_id, Pipeline::erc20, m_token)).value());
+  const std::string token = eth::to_lower_hex(m_token);
+  m_db->transact([&](Tx& tx) { storage::advance_tracked(tx, chain_id, Pipeline::erc20, token, 18, 0, true, 2); });
+  EXPECT_TRUE(run(service.caught_up(chain_id, Pipeline::erc20, m_token)).value());
+  // The head moves beyond the confirmations: behind again.
+  m_db->transact([](Tx& tx) { storage::set_head(tx, chain_id, 21, 0, 1); });
+  EXPECT_FALSE(run(service.caught_up(chain_id, Pipeline::erc20, m_token)).value());
+  // Untracked on a listed pipeline: no. Any contract on a pipeline following every emitter: its checkpoint.
+  EXPECT_FALSE(run(service.caught_up(chain_id, Pipeline::erc20, m_nft)).value());
+  apply(Pipeline::erc721, 19, {});
+  EXPECT_TRUE(run(service.caught_up(chain_id, Pipeline::erc721, m_nft)).value());
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, ChainServiceTest, ::testing::Values(Dialect::sqlite, Dialect::postgres),

@@ -391,6 +391,103 @@ bool window_pruned(Tx& tx, std::uint64_t chain_id, std::uint64_t start_block) {
   return oldest && *oldest > start_block;
 }
 
+namespace {
+
+constexpr const char* tracked_columns =
+    "chain_id, pipeline, contract, start_block, backfilled_to, joined, logs_applied, last_error";
+
+TrackedContract to_tracked(const Row& r) {
+  TrackedContract t;
+  t.chain_id = u64(r.get_int(0));
+  t.pipeline = r.get_text(1);
+  t.contract = r.get_text(2);
+  t.start_block = u64(r.get_int(3));
+  t.backfilled_to = r.get_int(4);
+  t.joined = r.get_int(5) != 0;
+  t.logs_applied = r.get_int(6);
+  t.last_error = r.opt_text(7);
+  return t;
+}
+
+}  // namespace
+
+TrackedContract track_contract(Tx& tx, std::uint64_t chain_id, Pipeline pipeline, const std::string& contract,
+                               std::uint64_t start_block, std::int64_t now_ms) {
+  const std::string name = to_string(pipeline);
+  const std::int64_t before = i64(start_block) - 1;
+  tx.exec(
+      "INSERT INTO chain_tracked_contracts (chain_id, pipeline, contract, start_block, backfilled_to, joined, "
+      "logs_applied, last_error, added_ms, updated_ms) VALUES ($1, $2, $3, $4, $5, 0, 0, NULL, $6, $6) "
+      "ON CONFLICT (chain_id, pipeline, contract) DO NOTHING",
+      {i64(chain_id), name, contract, i64(start_block), before, now_ms});
+  // Lower the start while the backfill has not applied anything (nothing to undo).
+  tx.exec(
+      "UPDATE chain_tracked_contracts SET start_block = $4, backfilled_to = $5, updated_ms = $6 "
+      "WHERE chain_id = $1 AND pipeline = $2 AND contract = $3 AND start_block > $4 AND joined = 0 AND "
+      "logs_applied = 0 AND backfilled_to = start_block - 1",
+      {i64(chain_id), name, contract, i64(start_block), before, now_ms});
+  return *tracked_contract(tx, chain_id, pipeline, contract);
+}
+
+std::optional<TrackedContract> tracked_contract(Tx& tx, std::uint64_t chain_id, Pipeline pipeline,
+                                                const std::string& contract) {
+  auto row = tx.query_one(std::string("SELECT ") + tracked_columns +
+                              " FROM chain_tracked_contracts WHERE chain_id = $1 AND pipeline = $2 AND contract = $3",
+                          {i64(chain_id), std::string(to_string(pipeline)), contract});
+  if (!row) return std::nullopt;
+  return to_tracked(*row);
+}
+
+std::vector<TrackedContract> tracked_contracts(Tx& tx, std::optional<std::uint64_t> chain_id) {
+  std::vector<TrackedContract> out;
+  for (const auto& r : tx.query(std::string("SELECT ") + tracked_columns +
+                                    " FROM chain_tracked_contracts WHERE ($1 < 0 OR chain_id = $1) "
+                                    "ORDER BY chain_id, pipeline, contract",
+                                {chain_id ? i64(*chain_id) : std::int64_t{-1}})) {
+    out.push_back(to_tracked(r));
+  }
+  return out;
+}
+
+void advance_tracked(Tx& tx, std::uint64_t chain_id, Pipeline pipeline, const std::string& contract,
+                     std::int64_t backfilled_to, std::int64_t applied, bool joined, std::int64_t now_ms) {
+  tx.exec(
+      "UPDATE chain_tracked_contracts SET backfilled_to = $4, logs_applied = logs_applied + $5, joined = $6, "
+      "last_error = NULL, updated_ms = $7 WHERE chain_id = $1 AND pipeline = $2 AND contract = $3",
+      {i64(chain_id), std::string(to_string(pipeline)), contract, backfilled_to, applied, std::int64_t{joined ? 1 : 0},
+       now_ms});
+}
+
+void record_tracked_error(Tx& tx, std::uint64_t chain_id, Pipeline pipeline, const std::string& contract,
+                          const std::string& error, std::int64_t now_ms) {
+  tx.exec(
+      "UPDATE chain_tracked_contracts SET last_error = $4, updated_ms = $5 "
+      "WHERE chain_id = $1 AND pipeline = $2 AND contract = $3",
+      {i64(chain_id), std::string(to_string(pipeline)), contract, error, now_ms});
+}
+
+void rewind_tracked(Tx& tx, std::uint64_t chain_id, std::optional<Pipeline> pipeline, std::int64_t block,
+                    std::int64_t now_ms) {
+  tx.exec(
+      "UPDATE chain_tracked_contracts SET backfilled_to = $3, updated_ms = $4 "
+      "WHERE chain_id = $1 AND ($2 = '' OR pipeline = $2) AND backfilled_to > $3",
+      {i64(chain_id), pipeline_param(pipeline), block, now_ms});
+}
+
+void restart_tracked(Tx& tx, std::uint64_t chain_id, Pipeline pipeline, std::int64_t now_ms) {
+  tx.exec(
+      "UPDATE chain_tracked_contracts SET backfilled_to = start_block - 1, joined = 0, updated_ms = $3 "
+      "WHERE chain_id = $1 AND pipeline = $2",
+      {i64(chain_id), std::string(to_string(pipeline)), now_ms});
+}
+
+void count_pipeline_logs(Tx& tx, std::uint64_t chain_id, Pipeline pipeline, std::int64_t applied, std::int64_t now_ms) {
+  tx.exec(
+      "UPDATE chain_pipelines SET logs_applied = logs_applied + $3, updated_ms = $4 "
+      "WHERE chain_id = $1 AND pipeline = $2",
+      {i64(chain_id), std::string(to_string(pipeline)), applied, now_ms});
+}
+
 std::vector<Holding> holdings(Tx& tx, const std::string& address, std::optional<std::uint64_t> chain_id) {
   std::vector<Holding> out;
   const Value chain = chain_id ? i64(*chain_id) : std::int64_t{-1};

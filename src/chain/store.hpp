@@ -125,6 +125,44 @@ std::optional<std::uint64_t> oldest_journaled_block(Tx& tx, std::uint64_t chain_
 /// True once anything below the window was pruned (the journal no longer reaches the start).
 bool window_pruned(Tx& tx, std::uint64_t chain_id, std::uint64_t start_block);
 
+/// A contract tracked with its own start block (see chain_tracked_contracts).
+struct TrackedContract {
+  std::uint64_t chain_id = 0;
+  std::string pipeline;
+  std::string contract;  ///< lowercase hex
+  std::uint64_t start_block = 0;
+  std::int64_t backfilled_to = -1;  ///< the last block applied by its own backfill
+  bool joined = false;              ///< follows the pipeline's checkpoint now
+  std::int64_t logs_applied = 0;
+  std::optional<std::string> last_error;
+};
+
+/// Tracks `contract` (lowercase hex) from `start_block` unless it is tracked already. A second
+/// call with a lower start block moves it only while nothing was applied for the contract yet;
+/// otherwise it changes nothing. Returns the row.
+TrackedContract track_contract(Tx& tx, std::uint64_t chain_id, Pipeline pipeline, const std::string& contract,
+                               std::uint64_t start_block, std::int64_t now_ms);
+/// The tracked contract, if any.
+std::optional<TrackedContract> tracked_contract(Tx& tx, std::uint64_t chain_id, Pipeline pipeline,
+                                                const std::string& contract);
+/// Every tracked contract of a chain (all chains when nullopt), by chain, pipeline, contract.
+std::vector<TrackedContract> tracked_contracts(Tx& tx, std::optional<std::uint64_t> chain_id);
+/// Moves a tracked contract's backfill cursor, adds to its count, clears its error, and joins it
+/// to its pipeline when `joined`.
+void advance_tracked(Tx& tx, std::uint64_t chain_id, Pipeline pipeline, const std::string& contract,
+                     std::int64_t backfilled_to, std::int64_t applied, bool joined, std::int64_t now_ms);
+/// Records a failed backfill range of a tracked contract.
+void record_tracked_error(Tx& tx, std::uint64_t chain_id, Pipeline pipeline, const std::string& contract,
+                          const std::string& error, std::int64_t now_ms);
+/// Lowers the backfill cursors above `block` (of one pipeline, or all) to `block`.
+void rewind_tracked(Tx& tx, std::uint64_t chain_id, std::optional<Pipeline> pipeline, std::int64_t block,
+                    std::int64_t now_ms);
+/// Restarts the backfill of every tracked contract of a pipeline from its start block (a
+/// rebuild cleared the pipeline's projections).
+void restart_tracked(Tx& tx, std::uint64_t chain_id, Pipeline pipeline, std::int64_t now_ms);
+/// Adds to a pipeline's logs_applied without moving its checkpoint (a tracked contract's backfill).
+void count_pipeline_logs(Tx& tx, std::uint64_t chain_id, Pipeline pipeline, std::int64_t applied, std::int64_t now_ms);
+
 /// One holding of an account.
 struct Holding {
   std::uint64_t chain_id = 0;

@@ -4,7 +4,6 @@
 // (src/app) calls in a fixed order: start (build the context's objects once the database is up),
 // metrics, consumers, jobs, routes. Adding a context to the product is one line in
 // app/contexts.cpp. Kept small on purpose: no Beast, no Asio beyond the Task alias.
-#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -69,11 +68,22 @@ struct ContextEnv {
   ServiceRegistry& services;
 };
 
-/// A scheduled task of a context (purges, reconciliations), run by the jobs role.
+/// A scheduled task of a context (purges, re-checks, reconciliations), run by the jobs scheduler
+/// (src/jobs) on processes with the jobs role, and by `gatehouse jobs run NAME`. At most one run
+/// of a job happens at a time across every node; a fire time missed while the job ran or while
+/// no node was up is skipped, never stacked. `run` must be safe to run again after a crash.
 struct Job {
+  /// Unique and stable (it keys the lease, history and metrics): "context.what", e.g.
+  /// "auth.nonces_purge".
   std::string name;
-  std::chrono::milliseconds every{60'000};
-  std::function<Task<void>()> run;
+  /// When it runs, in UTC: a five-field cron expression (minute hour day-of-month month
+  /// day-of-week, with *, */n, a-b, a-b/n, lists and names) or @hourly, @daily, @weekly,
+  /// @monthly, @yearly. See src/jobs/README.md.
+  std::string schedule;
+  /// One line for `gatehouse jobs list`.
+  std::string description;
+  /// The work; an error Result (or an exception) is a failed run, recorded with its message.
+  std::function<Task<Result<void>>()> run;
 };
 
 /// The description of one context. Only name and migrations are required; each function slot
@@ -90,7 +100,8 @@ struct ContextModule {
   std::function<void(metrics::Registry& registry)> metrics;
   /// The bus consumers of the context.
   std::function<std::vector<bus::Consumer>()> consumers;
-  /// The scheduled jobs of the context.
+  /// The scheduled jobs of the context. May be called before start to list them (their names and
+  /// schedules); their run functions are only called after start.
   std::function<std::vector<Job>()> jobs;
   /// Registers the context's HTTP routes.
   std::function<void(net::Router& router)> routes;

@@ -11,7 +11,7 @@ namespace gh::e2e {
 struct E2eModuleSettings {
   E2eSettings e2e;
   E2eLimits limits;
-  std::chrono::milliseconds purge_every{std::chrono::hours(1)};
+  std::string purge_schedule = "17 * * * *";  ///< cron: hourly, off the top of the hour
 };
 
 /// The e2e context's module description.

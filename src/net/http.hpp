@@ -3,6 +3,7 @@
 // cheaply. The session (server_session.hpp) converts from and to Beast's messages.
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -13,6 +14,8 @@
 #include "core/task.hpp"
 
 namespace gh::net {
+
+class WebSocketSession;
 
 using HeaderList = std::vector<std::pair<std::string, std::string>>;
 
@@ -45,6 +48,9 @@ struct Response {
   std::string content_type = "application/json";
   HeaderList headers;
   std::string body;
+  /// Set (with status 101) by a WebSocket endpoint that accepts an upgrade: the session takes the
+  /// connection over once the handshake completes (net/websocket.hpp).
+  std::shared_ptr<WebSocketSession> upgrade;
 
   /// Adds a header.
   Response& with_header(std::string name, std::string value) {

@@ -93,6 +93,48 @@ void Router::add(std::string_view method, std::string_view path_template, Handle
   node->route = std::string(path_template);
 }
 
+namespace {
+
+// True when the comma-separated header value lists `token` (case-insensitive).
+bool lists_token(std::string_view value, std::string_view token) {
+  for (;;) {
+    const auto comma = value.find(',');
+    auto item = value.substr(0, comma);
+    while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
+    while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
+    if (item.size() == token.size() && std::equal(item.begin(), item.end(), token.begin(), [](char a, char b) {
+          return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
+        }))
+      return true;
+    if (comma == std::string_view::npos) return false;
+    value.remove_prefix(comma + 1);
+  }
+}
+
+}  // namespace
+
+bool is_websocket_upgrade(const Request& request) {
+  if (request.method != "GET" || request.version < 11) return false;
+  const auto connection = request.header("connection");
+  const auto upgrade = request.header("upgrade");
+  return connection && upgrade && lists_token(*connection, "upgrade") && lists_token(*upgrade, "websocket");
+}
+
+void Router::add_websocket(std::string_view path_template, WebSocketAccept accept) {
+  add("GET", path_template, [accept = std::move(accept)](Request& request) -> Task<Result<Response>> {
+    // Credentials are checked first, so a plain GET without them is a 401 like on any other route.
+    auto session = co_await accept(request);
+    if (!session) co_return session.error();
+    if (!is_websocket_upgrade(request)) {
+      co_return bad_input("upgrade_required", "this endpoint speaks WebSocket: send an upgrade request");
+    }
+    Response response;
+    response.status = 101;
+    response.upgrade = std::move(*session);
+    co_return response;
+  });
+}
+
 RouteMatch Router::match(std::string_view method, std::string_view path) const {
   RouteMatch result;
   const auto segments = split_path(path);

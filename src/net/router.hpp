@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "net/http.hpp"
+#include "net/websocket.hpp"
 
 namespace gh::net {
 
@@ -38,6 +39,10 @@ class Router {
 
   /// Registers a handler; throws std::logic_error on a malformed or duplicate template.
   void add(std::string_view method, std::string_view path_template, Handler handler);
+  /// Registers a WebSocket endpoint at GET `path_template`: an upgrade request goes to `accept`,
+  /// which authenticates it and returns the session that takes the connection over; a plain GET
+  /// that `accept` lets through answers 400 `upgrade_required`.
+  void add_websocket(std::string_view path_template, WebSocketAccept accept);
   /// Finds the handler for a method and a raw (still percent-encoded) path.
   RouteMatch match(std::string_view method, std::string_view path) const;
   /// Declares a registered route callable without credentials; every other route needs them (the

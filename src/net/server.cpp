@@ -3,9 +3,9 @@
 #include <malloc.h>
 
 #include <algorithm>
+#include <condition_variable>
 #include <map>
 #include <mutex>
-#include <thread>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -47,6 +47,8 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     std::string cap_key;  // what the per-IP cap counts: the address, or its /64 for IPv6
     boost::beast::tcp_stream* stream = nullptr;
     asio::any_io_executor executor;
+    std::weak_ptr<WebSocket> ws;  // set once the connection upgraded
+    bool upgraded = false;        // under `mutex`
   };
 
   Impl(Executor ex, ServerSettings s, Dispatcher& d, metrics::Registry& r)
@@ -66,6 +68,16 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
                           "Idle HTTP connections closed to make room for new ones under pressure.")
                     .with({})),
         body_budget(settings.body_budget_bytes) {
+    ws_metrics.open = &r.gauge("gatehouse_ws_connections", "Open WebSocket connections.").with({});
+    ws_metrics.sent = &r.counter("gatehouse_ws_messages_sent_total", "WebSocket messages written.").with({});
+    ws_metrics.received =
+        &r.counter("gatehouse_ws_messages_received_total", "WebSocket messages read and handled.").with({});
+    ws_metrics.resume_closes = &r.counter("gatehouse_ws_slow_consumer_closes_total",
+                                          "WebSockets closed with 4008 because their send queue was full.")
+                                    .with({});
+    ws_metrics.rate_closes =
+        &r.counter("gatehouse_ws_rate_limit_closes_total", "WebSockets closed with 1008 for sending messages too fast.")
+             .with({});
     body_budget.on_idle([this](std::size_t) { return_memory(); });
   }
 
@@ -81,9 +93,12 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   metrics::Counter& refused_per_ip;
   metrics::Counter& evicted;
   detail::BodyBudget body_budget;
+  detail::WebSocketMetrics ws_metrics;
   std::atomic<std::int64_t> last_trim_ms{0};
+  std::atomic<std::size_t> ws_open{0};
 
   mutable std::mutex mutex;
+  std::condition_variable all_closed;                          // notified when `sessions` empties
   std::map<std::uint64_t, std::shared_ptr<Session>> sessions;  // by id: oldest first
   std::map<std::string, std::size_t, std::less<>> per_ip;
   std::size_t evicting = 0;  // evicted sessions not yet gone
@@ -173,6 +188,13 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     if (session->evicted) --evicting;
     sessions.erase(id);
     if (auto it = per_ip.find(session->cap_key); it != per_ip.end() && --it->second == 0) per_ip.erase(it);
+    if (sessions.empty()) all_closed.notify_all();
+  }
+
+  // Waits until every session is gone or `deadline` passes; true when they are all gone.
+  bool wait_all_closed(std::chrono::steady_clock::time_point deadline) {
+    std::unique_lock lock(mutex);
+    return all_closed.wait_until(lock, deadline, [this] { return sessions.empty(); });
   }
 
   Task<void> accept_loop() {
@@ -224,6 +246,17 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     ctx.idle = &session->idle;
     ctx.draining = [this] { return is_draining.load(); };
     ctx.body_budget = &body_budget;
+    ctx.ws_metrics = ws_metrics;
+    ctx.on_websocket = [this, session](std::shared_ptr<WebSocket> ws) {
+      {
+        std::lock_guard lock(mutex);
+        session->ws = ws;
+        session->upgraded = true;
+      }
+      ws_open.fetch_add(1);
+      // A drain that began before the upgrade completed still reaches this socket.
+      if (is_draining.load()) ws->close(close_code::restart, "server restarting");
+    };
     try {
       co_await detail::run_session(stream, std::move(ctx));
     } catch (const std::exception& e) {
@@ -231,6 +264,10 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     }
     stream.socket().shutdown(tcp::socket::shutdown_send, ec);
     stream.close();
+    {
+      std::lock_guard lock(mutex);
+      if (session->upgraded) ws_open.fetch_sub(1);
+    }
     forget(id, session);
     open_gauge.dec();
   }
@@ -248,6 +285,16 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
       for (auto& [id, s] : sessions) snapshot.push_back(s);
     }
     for (auto& s : snapshot) {
+      // A WebSocket is told to go with 1012 (reconnect later), then cut like the rest.
+      std::shared_ptr<WebSocket> ws;
+      {
+        std::lock_guard lock(mutex);
+        ws = s->ws.lock();
+      }
+      if (ws && only_idle) {
+        ws->close(close_code::restart, "server restarting");
+        continue;
+      }
       asio::post(s->executor, [s, only_idle] {
         if (s->stream && (!only_idle || s->idle.load())) s->stream->cancel();
       });
@@ -313,20 +360,14 @@ void HttpServer::drain(std::chrono::milliseconds timeout) {
     boost::system::error_code ignored;
     impl->acceptor.close(ignored);
   });
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  // Idle connections go at once; busy ones close after their response (keep-alive is off now).
-  while (impl->connections() > 0 && std::chrono::steady_clock::now() < deadline) {
-    impl->close_sessions(true);
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  if (impl->connections() > 0) {
-    log::warn("drain timed out; closing connections", {{"open", impl->connections()}});
-    impl->close_sessions(false);
-    const auto hard = std::chrono::steady_clock::now() + std::chrono::seconds(1);
-    while (impl->connections() > 0 && std::chrono::steady_clock::now() < hard) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-  }
+  // Idle connections go at once. A busy one closes after its response: a draining session keeps
+  // no connection alive and takes no new request, so this one pass reaches every session (one
+  // that was busy here sees the draining flag itself). The last session to go wakes the wait.
+  impl->close_sessions(true);
+  if (impl->wait_all_closed(std::chrono::steady_clock::now() + timeout)) return;
+  log::warn("drain timed out; closing connections", {{"open", impl->connections()}});
+  impl->close_sessions(false);
+  impl->wait_all_closed(std::chrono::steady_clock::now() + std::chrono::seconds(1));
 }
 
 std::size_t HttpServer::connections() const noexcept {
@@ -335,6 +376,10 @@ std::size_t HttpServer::connections() const noexcept {
 
 std::size_t HttpServer::body_bytes_in_flight() const noexcept {
   return m_impl->body_budget.in_use();
+}
+
+std::size_t HttpServer::websockets() const noexcept {
+  return m_impl->ws_open.load();
 }
 
 bool HttpServer::draining() const noexcept {

@@ -31,6 +31,14 @@ struct ServerSettings {
   std::size_t body_budget_bytes = 64 * 1024 * 1024;  ///< request-body bytes in flight, all connections
   /// Peers exempt from the per-IP cap (the reverse proxies every client arrives through).
   std::vector<IpNetwork> cap_exempt;
+  // WebSocket connections (net/websocket.hpp).
+  std::size_t ws_max_message_bytes = 64 * 1024;       ///< larger messages close the socket (1009)
+  std::size_t ws_send_queue_messages = 4096;          ///< queued and not yet written, per socket
+  std::size_t ws_send_queue_bytes = 4 * 1024 * 1024;  ///< idem, in bytes; past either: close 4008
+  std::chrono::milliseconds ws_idle_timeout{60'000};  ///< silence that ends a socket; pings at half of it
+  std::chrono::milliseconds ws_close_timeout{5'000};  ///< for a handshake or a close to complete
+  double ws_messages_per_second = 20.0;               ///< incoming messages per socket, sustained
+  double ws_message_burst = 60.0;                     ///< and in a burst; past it: close 1008
 };
 
 /// A listening HTTP server.
@@ -54,6 +62,8 @@ class HttpServer {
   std::size_t connections() const noexcept;
   /// Request-body bytes currently reserved against ServerSettings::body_budget_bytes.
   std::size_t body_bytes_in_flight() const noexcept;
+  /// Open WebSocket connections.
+  std::size_t websockets() const noexcept;
   /// True once drain() began.
   bool draining() const noexcept;
 

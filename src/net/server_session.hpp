@@ -20,6 +20,7 @@
 
 #include "net/dispatcher.hpp"
 #include "net/server.hpp"
+#include "net/websocket_session.hpp"
 
 namespace gh::net::detail {
 
@@ -95,6 +96,9 @@ struct SessionContext {
   std::function<bool()> draining;
   /// Request-body bytes in flight across the server; null for no bound.
   BodyBudget* body_budget = nullptr;
+  /// The WebSocket counters, and who learns of each upgraded connection (the drain list).
+  WebSocketMetrics ws_metrics;
+  std::function<void(std::shared_ptr<WebSocket>)> on_websocket;
 };
 
 /// How much a chunked body may reserve ahead of what it has received.
@@ -330,10 +334,28 @@ Task<void> run_session(Stream& stream, SessionContext ctx) {
       }
     }
 
+    // An upgrade keeps its Beast request for the handshake.
+    std::optional<http::request<http::string_body>> upgrade_request;
+    if (boost::beast::websocket::is_upgrade(parser.get())) upgrade_request = parser.get();
     auto request = to_request(parser.release(), ctx.remote_ip);
     const bool client_keep_alive = request.keep_alive;
     const bool head = request.method == "HEAD";
     auto response = co_await ctx.dispatcher->dispatch(request);
+    if (response.upgrade) {
+      reservation.release();
+      if (!upgrade_request || response.status != 101) {
+        co_await write_rejection(stream, ctx, bad_input("upgrade_required", "not a WebSocket upgrade request"),
+                                 version);
+      } else if (ctx.draining && ctx.draining()) {
+        co_await write_rejection(
+            stream, ctx, make_error(ErrorKind::unavailable, "draining", "the server is shutting down"), version);
+      } else {
+        auto session = std::move(response.upgrade);
+        co_await run_websocket(stream, settings, std::move(*upgrade_request), std::move(session), ctx.ws_metrics,
+                               ctx.on_websocket);
+      }
+      break;
+    }
     const bool keep_alive = client_keep_alive && !(ctx.draining && ctx.draining());
     auto out = to_beast(std::move(response), version, keep_alive);
     set_deadline(stream, settings.write_timeout);

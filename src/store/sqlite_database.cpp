@@ -5,6 +5,9 @@
 #include <condition_variable>
 #include <filesystem>
 #include <mutex>
+#include <string>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include <fmt/format.h>
@@ -92,7 +95,10 @@ class Connection {
     sqlite3_extended_result_codes(m_db, 1);
     sqlite3_busy_timeout(m_db, static_cast<int>(std::min<std::int64_t>(settings.busy_timeout.count(), 1 << 30)));
   }
-  ~Connection() { sqlite3_close_v2(m_db); }
+  ~Connection() {
+    for (auto& entry : m_statements) sqlite3_finalize(entry.second);
+    sqlite3_close_v2(m_db);
+  }
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
@@ -107,8 +113,7 @@ class Connection {
   }
 
   Rows run(std::string_view sql, std::span<const Value> params, std::int64_t* changes) {
-    const std::string rewritten = rewrite_placeholders_for_sqlite(sql);
-    Statement stmt(m_db, rewritten, sql);
+    Prepared stmt(prepared(sql));
     const int expected = sqlite3_bind_parameter_count(stmt.get());
     if (static_cast<std::size_t>(expected) != params.size()) {
       throw DbError(DbErrorKind::other, "08P01",
@@ -143,6 +148,40 @@ class Connection {
   }
 
  private:
+  // Prepared statements are kept per connection, by SQL text: parsing and planning a statement
+  // costs more than running it for the short statements of a transaction (the indexer runs the
+  // same few thousands of times per range). SQLite re-prepares them itself after a schema change.
+  static constexpr std::size_t max_cached_statements = 256;
+
+  // A cached statement in use: reset and unbound when the call ends, however it ends.
+  class Prepared {
+   public:
+    explicit Prepared(sqlite3_stmt* stmt) : m_stmt(stmt) {}
+    ~Prepared() {
+      sqlite3_reset(m_stmt);
+      sqlite3_clear_bindings(m_stmt);
+    }
+    Prepared(const Prepared&) = delete;
+    Prepared& operator=(const Prepared&) = delete;
+    sqlite3_stmt* get() const noexcept { return m_stmt; }
+
+   private:
+    sqlite3_stmt* m_stmt;
+  };
+
+  sqlite3_stmt* prepared(std::string_view sql) {
+    const std::string key(sql);
+    if (auto it = m_statements.find(key); it != m_statements.end()) return it->second;
+    Statement fresh(m_db, rewrite_placeholders_for_sqlite(sql), sql);
+    if (m_statements.size() >= max_cached_statements) {
+      for (auto& entry : m_statements) sqlite3_finalize(entry.second);
+      m_statements.clear();
+    }
+    sqlite3_stmt* stmt = fresh.release();
+    m_statements.emplace(key, stmt);
+    return stmt;
+  }
+
   class Statement {
    public:
     Statement(sqlite3* db, const std::string& sql, std::string_view original) {
@@ -166,6 +205,7 @@ class Connection {
       }
     }
     ~Statement() { sqlite3_finalize(m_stmt); }
+    sqlite3_stmt* release() noexcept { return std::exchange(m_stmt, nullptr); }
     Statement(const Statement&) = delete;
     Statement& operator=(const Statement&) = delete;
     sqlite3_stmt* get() const noexcept { return m_stmt; }
@@ -216,6 +256,7 @@ class Connection {
   }
 
   sqlite3* m_db = nullptr;
+  std::unordered_map<std::string, sqlite3_stmt*> m_statements;
 };
 
 class SqliteDatabase;

@@ -33,10 +33,27 @@ const OWNED = {
   'POST /v1/groups/{id}/ack': (a) => ({ params: { id: a.group_id }, body: { seq: 0 } }),
   'POST /v1/dms/{id}/consent': (a) => ({ params: { id: a.dm_id }, body: { state: 'denied' } }),
   'DELETE /v1/welcomes/{id}': (a) => ({ params: { id: a.welcome_id } }),
+  // A community of the owner's that the other account has not joined.
+  'PATCH /v1/communities/{id}': (a) => ({ params: { id: a.community_id }, body: { name: 'taken over' } }),
+  'GET /v1/communities/{id}/members': (a) => ({ params: { id: a.community_id } }),
+  'POST /v1/communities/{id}/members/{address}/kick': (a) => ({ params: { id: a.community_id, address: a.address } }),
+  'POST /v1/communities/{id}/bans': (a) => ({ params: { id: a.community_id }, body: { address: a.address } }),
+  'DELETE /v1/communities/{id}/bans/{address}': (a) => ({ params: { id: a.community_id, address: a.address } }),
+  'GET /v1/communities/{id}/roles': (a) => ({ params: { id: a.community_id } }),
+  'POST /v1/communities/{id}/roles': (a) => ({ params: { id: a.community_id }, body: { name: 'boss', permissions: [] } }),
+  'PUT /v1/communities/{id}/members/{address}/roles/{role}': (a) => ({ params: { id: a.community_id, address: a.address, role: 'moderator' } }),
+  'DELETE /v1/communities/{id}/members/{address}/roles/{role}': (a) => ({ params: { id: a.community_id, address: a.address, role: 'moderator' } }),
+  'POST /v1/communities/{id}/channels': (a) => ({ params: { id: a.community_id }, body: { name: 'mine now' } }),
+  'GET /v1/communities/{id}/channels': (a) => ({ params: { id: a.community_id } }),
+  'GET /v1/channels/{id}': (a) => ({ params: { id: a.channel_id } }),
+  'PATCH /v1/channels/{id}': (a) => ({ params: { id: a.channel_id }, body: { archived: true } }),
 };
 // Routes whose parameter names something every signed-in account may read, and why.
 const SHARED = {
   'GET /v1/keys/{address}': 'the key directory: anyone signed in fetches a user\'s public keys to write to them',
+  'GET /v1/communities/{id}': 'a community\'s name, gate and size: what joining takes is shown to everyone signed in',
+  'POST /v1/communities/{id}/join': 'joins the caller itself, as far as the community\'s gate and bans allow',
+  'POST /v1/communities/{id}/leave': 'acts on the caller\'s own membership only',
 };
 
 describe('authorization matrix', () => {
@@ -75,6 +92,16 @@ describe('authorization matrix', () => {
     return { ...account, device, device_id: device.deviceId };
   }
 
+  async function withCommunity(account) {
+    const slug = `c-${Date.now()}`;
+    let r = await api('/v1/communities', { method: 'POST', token: account.token, body: { name: 'Private', slug } });
+    assert.equal(r.status, 201, await r.clone().text());
+    const community_id = (await r.json()).id;
+    r = await api(`/v1/communities/${community_id}/channels`, { method: 'POST', token: account.token, body: { name: 'general' } });
+    assert.equal(r.status, 201, await r.clone().text());
+    return { ...account, community_id, channel_id: (await r.json()).id };
+  }
+
   const fill = (path, values) => path.replace(/\{([^}]+)\}/g, (_, name) => encodeURIComponent(values[name] ?? `x-${name}`));
   const bodyFor = (method) => (['POST', 'PUT', 'PATCH'].includes(method) ? {} : undefined);
 
@@ -109,7 +136,7 @@ describe('authorization matrix', () => {
 
   test('a route naming another account\'s resource never serves it', async () => {
     const { routes } = await (await api('/v1/_test/routes')).json();
-    const alice = await withDevice(await signIn(Wallet.createRandom()));
+    const alice = await withCommunity(await withDevice(await signIn(Wallet.createRandom())));
     const bob = await withDevice(await signIn(Wallet.createRandom()));
     const carol = await signIn(Wallet.createRandom());
     // Alice's group, her DM with Carol (a second device of hers gets its welcome).

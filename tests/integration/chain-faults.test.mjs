@@ -1,5 +1,6 @@
 // The indexer through the real binary while its JSON-RPC provider misbehaves: a loopback proxy in
-// front of anvil answers 20% of requests with HTTP 500 or a dropped connection, and webhook
+// front of anvil answers 20% of requests with HTTP 500, a dropped connection, or an answer slower
+// than the client's attempt timeout (--chain-rpc-timeout-ms), and webhook
 // deliveries arrive duplicated, reordered and 30% dropped. Nothing is lost and nothing applies
 // twice: holdings equal balanceOf and the pipeline counts each log once.
 import { test, after } from 'node:test';
@@ -16,25 +17,33 @@ const servers = [];
 after(async () => { for (const s of servers) await s.stop('SIGKILL'); });
 
 /** A proxy to `target` failing a share of requests; resolves { url, stats, close() }. */
-async function faultyProxy(target, failureRate) {
-  // Failures alternate between an HTTP 500 and a dropped connection, the first being a 500: a
+async function faultyProxy(target, failureRate, slowMs) {
+  // Failures cycle through an HTTP 500, a dropped connection and a slow answer (the node's real
+  // answer, sent after `slowMs`, past the client's attempt timeout), the first being a 500: a
   // dropped connection on a reused keep-alive socket is retried by the client without counting as
-  // a failed attempt, a 500 always counts.
-  const stats = { forwarded: 0, failed: 0, http500: 0 };
+  // a failed attempt, a 500 and a timed-out attempt always count.
+  const stats = { forwarded: 0, failed: 0, http500: 0, slow: 0 };
   const port = await freePort();
   const server = http.createServer((req, res) => {
     let body = '';
     req.on('data', (c) => { body += c; });
     req.on('end', async () => {
+      let delay = 0;
       if (Math.random() < failureRate) {
-        if (stats.failed++ % 2 === 0) {
+        const kind = stats.failed++ % 3;
+        if (kind === 0) {
           stats.http500++;
           res.writeHead(500, { 'content-type': 'text/plain' }).end('injected failure');
-        } else {
-          req.socket.destroy();
+          return;
         }
-        return;
+        if (kind === 1) {
+          req.socket.destroy();
+          return;
+        }
+        stats.slow++;
+        delay = slowMs;
       }
+      if (delay > 0) await new Promise((r) => setTimeout(r, delay));
       try {
         const r = await fetch(target, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
         const text = await r.text();
@@ -70,7 +79,8 @@ for (const backend of backends()) {
   test(`indexer on ${backend} with a failing provider and lossy webhooks: nothing lost, nothing twice`,
     { skip: !wired && 'no indexer command' }, async () => {
       const anvil = await startAnvil();
-      const proxy = await faultyProxy(anvil.url, 0.2);
+      const attemptTimeoutMs = 300;
+      const proxy = await faultyProxy(anvil.url, 0.2, attemptTimeoutMs * 4);
       const db = freshDatabase(backend);
       try {
         const provider = new ethers.JsonRpcProvider(anvil.url, 31337, { staticNetwork: true });
@@ -81,7 +91,7 @@ for (const backend of backends()) {
         const tokenAddress = await token.getAddress();
 
         const server = await startServer([...db.flags, '--chain', `31337=${proxy.url}`, '--chain-confirmations', '31337=0',
-          '--chain-contract', `31337:erc20:${tokenAddress}`], { env: { GATEHOUSE_ALCHEMY_SIGNING_KEY: signingKey } });
+          '--chain-contract', `31337:erc20:${tokenAddress}`, '--chain-rpc-timeout-ms', String(attemptTimeoutMs)], { env: { GATEHOUSE_ALCHEMY_SIGNING_KEY: signingKey } });
         servers.push(server);
 
         const recipients = Array.from({ length: 5 }, () => ethers.Wallet.createRandom().address);
@@ -118,11 +128,13 @@ for (const backend of backends()) {
           assert.equal(body.erc20.find((h) => h.contract === tokenAddress)?.amount, expected, who);
         }
         assert.ok(proxy.stats.failed > 0, 'the proxy injected no failure');
+        assert.ok(proxy.stats.slow > 0, 'the proxy answered nothing too slowly');
         const metrics = await (await fetch(`${server.url}/metrics`)).text();
         const counted = metrics.match(/gatehouse_chain_rpc_failures_total\{chain="31337",endpoint="[^"]+"\} (\d+)/);
         assert.ok(counted, 'no rpc failure metric');
-        assert.ok(Number(counted[1]) >= proxy.stats.http500,
-          `${counted[1]} failed attempts counted, the proxy answered ${proxy.stats.http500} with HTTP 500`);
+        assert.ok(Number(counted[1]) >= proxy.stats.http500 + proxy.stats.slow,
+          `${counted[1]} failed attempts counted, the proxy answered ${proxy.stats.http500} with HTTP 500 and ` +
+          `${proxy.stats.slow} past the attempt timeout`);
         assert.match(metrics, /gatehouse_chain_logs_applied_total\{chain="31337",pipeline="erc20"\} 61/);
       } finally {
         proxy.close();

@@ -252,22 +252,34 @@ export class MlsDevice {
     for (;;) {
       const { messages } = await this.api(`/v1/groups/${groupId}/messages?after_seq=${group.lastSeq}&limit=100`);
       for (const m of messages) {
-        if (m.seq <= group.lastSeq) throw new Error(`seq ${m.seq} out of order after ${group.lastSeq}`);
-        if (!group.ownSeqs.has(m.seq)) {
-          const decoded = decodeMlsMessage(unb64(m.message), 0)[0];
-          const result = await processMessage(decoded, group.state, emptyPskIndex, acceptAll, cs);
-          group.state = result.newState;
-          if (result.kind === 'applicationMessage') {
-            const entry = { groupId, seq: m.seq, sender: m.sender, senderDevice: m.sender_device, text: new TextDecoder().decode(result.message) };
-            this.received.push(entry);
-            texts.push(entry);
-          }
-        }
-        group.lastSeq = m.seq;
+        const entry = await this.process(groupId, m);
+        if (entry) texts.push(entry);
       }
       if (messages.length < 100) break;
     }
     return texts;
+  }
+
+  /**
+   * Processes one message of a group's log (an HTTP read or a live `group_message` frame) that
+   * must be the next in seq order; returns the decrypted text entry for application messages.
+   */
+  async process(groupId, m) {
+    const cs = await this.cs();
+    const group = this.groups.get(groupId);
+    if (m.seq !== group.lastSeq + 1 && m.seq <= group.lastSeq) throw new Error(`seq ${m.seq} out of order after ${group.lastSeq}`);
+    let entry = null;
+    if (!group.ownSeqs.has(m.seq) && !m.withheld) {
+      const decoded = decodeMlsMessage(unb64(m.message), 0)[0];
+      const result = await processMessage(decoded, group.state, emptyPskIndex, acceptAll, cs);
+      group.state = result.newState;
+      if (result.kind === 'applicationMessage') {
+        entry = { groupId, seq: m.seq, sender: m.sender, senderDevice: m.sender_device, text: new TextDecoder().decode(result.message) };
+        this.received.push(entry);
+      }
+    }
+    group.lastSeq = m.seq;
+    return entry;
   }
 
   /** Acknowledges what the device processed in a group. */

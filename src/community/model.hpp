@@ -1,0 +1,178 @@
+#pragma once
+// Plain types and rules of the community context: the gate rule language (parse with the path of
+// the bad node, render, evaluate against holdings), roles and their permissions, and the checks
+// on names and slugs. Pure: no I/O, no Asio, no database.
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/json/array.hpp>
+#include <boost/json/value.hpp>
+
+#include "core/result.hpp"
+#include "eth/address.hpp"
+#include "eth/bytes.hpp"
+#include "eth/u256.hpp"
+
+namespace gh::community {
+
+/// The kinds of leaves of a gate.
+enum class LeafKind { erc20, erc721, erc1155, staked };
+
+/// "erc20", "erc721", "erc1155" or "staked".
+const char* to_string(LeafKind kind) noexcept;
+
+/// One holding requirement.
+struct GateLeaf {
+  LeafKind kind = LeafKind::erc20;
+  std::uint64_t chain_id = 0;
+  eth::Address contract;
+  /// erc721: the accepted token ids (empty: any token of the contract).
+  std::vector<eth::U256> token_ids;
+  /// erc1155: the token id.
+  eth::U256 token_id;
+  /// Base units (erc20, staked), token count (erc721, erc1155).
+  eth::U256 min;
+};
+
+/// A node of a gate: a combinator over children, or a leaf.
+struct GateNode {
+  enum class Op { all, any, at_least, leaf };
+  Op op = Op::leaf;
+  std::size_t at_least = 0;  ///< for Op::at_least: children that must pass
+  std::vector<GateNode> children;
+  GateLeaf leaf;
+};
+
+/// Bounds of a gate, so a stored rule stays cheap to evaluate.
+struct GateLimits {
+  std::size_t max_depth = 6;
+  std::size_t max_nodes = 64;
+  std::size_t max_children = 32;
+  std::size_t max_token_ids = 100;
+};
+
+/// Parses a gate (API.md "Gate rule" plus `{"at_least": N, "of": [...]}`). A refusal is a 400
+/// `invalid_gate` whose message starts with the JSON path of the bad node, e.g.
+/// `gate.all[1].erc20.min: ...`; `root` names the top of that path.
+Result<GateNode> parse_gate(const boost::json::value& value, std::string_view root = "gate",
+                            const GateLimits& limits = {});
+
+/// The gate in its canonical JSON form (addresses checksummed, amounts as decimal strings);
+/// parse_gate(render_gate(g)) gives g back.
+boost::json::value render_gate(const GateNode& gate);
+
+/// What one holding read asks of the chain: an ERC-20 balance, an ERC-721 balance (no token id),
+/// whether an ERC-721 token is owned (token id; held is 1 or 0), an ERC-1155 balance, a staked
+/// amount.
+struct HoldingKey {
+  LeafKind kind = LeafKind::erc20;
+  std::uint64_t chain_id = 0;
+  eth::Address contract;
+  std::optional<eth::U256> token_id;
+  auto operator<=>(const HoldingKey&) const = default;
+};
+
+/// What an account holds, by key. A key that is missing counts as zero.
+using Holdings = std::map<HoldingKey, eth::U256>;
+
+/// Every key that evaluating `gate` reads, without duplicates, in key order.
+std::set<HoldingKey> holding_keys(const GateNode& gate);
+/// The same for several gates.
+void add_holding_keys(const GateNode& gate, std::set<HoldingKey>& keys);
+
+/// A leaf that is not met, with what it requires and what the account holds.
+struct UnmetLeaf {
+  std::string path;  ///< JSON path of the leaf, e.g. "gate.any[0]"
+  LeafKind kind = LeafKind::erc20;
+  std::uint64_t chain_id = 0;
+  eth::Address contract;
+  std::optional<eth::U256> token_id;  ///< erc1155
+  std::vector<eth::U256> token_ids;   ///< erc721 with ids
+  eth::U256 required;
+  eth::U256 held;
+};
+
+/// The verdict of a gate for one account.
+struct Evaluation {
+  bool passed = false;
+  /// The leaves that failed under a failing combinator (empty when passed).
+  std::vector<UnmetLeaf> unmet;
+};
+
+/// Evaluates `gate` against `holdings`.
+Evaluation evaluate(const GateNode& gate, const Holdings& holdings, std::string_view root = "gate");
+
+/// The `unmet` array of a 403 gate_not_satisfied: [{path, kind, chain_id, contract, required,
+/// held, token_id?, token_ids?}].
+boost::json::array render_unmet(const std::vector<UnmetLeaf>& unmet);
+
+// --- roles and permissions ---
+
+/// What a role allows, beyond reading and posting in the channels it can see.
+enum class Permission : std::uint32_t {
+  manage_community = 1U << 0,  ///< rename, edit the community gate
+  manage_channels = 1U << 1,   ///< create, rename, archive, restrict channels
+  manage_roles = 1U << 2,      ///< create custom roles, assign and unassign roles below one's own
+  kick_members = 1U << 3,
+  ban_members = 1U << 4,
+};
+
+/// A set of permissions.
+using Permissions = std::uint32_t;
+
+/// The permission's API name ("manage_channels"...).
+const char* to_string(Permission p) noexcept;
+/// Parses a permission name.
+std::optional<Permission> parse_permission(std::string_view name);
+/// Names of the permissions in a set, in a fixed order.
+std::vector<std::string> permission_names(Permissions set);
+/// True when `set` holds `p`.
+inline bool has(Permissions set, Permission p) noexcept {
+  return (set & static_cast<Permissions>(p)) != 0;
+}
+/// Every permission.
+Permissions all_permissions() noexcept;
+
+/// The built-in roles, with their rank (who may act on whom) and permissions. Custom roles rank
+/// below moderator and carry the permissions their creator gave them.
+struct BuiltinRole {
+  std::string_view name;
+  int rank;
+  Permissions permissions;
+};
+/// owner (100), admin (80), moderator (50), member (0).
+const std::vector<BuiltinRole>& builtin_roles();
+/// The built-in role of that name, or nullptr.
+const BuiltinRole* find_builtin_role(std::string_view name);
+/// Rank of custom roles.
+inline constexpr int custom_role_rank = 20;
+
+/// The powers an account has in a community: its highest rank and the union of its roles'
+/// permissions.
+struct Standing {
+  bool member = false;
+  int rank = -1;
+  Permissions permissions = 0;
+  std::set<std::string> roles;
+};
+
+/// True when `actor` may act (kick, ban, change roles) on `target`: it ranks strictly higher.
+inline bool outranks(const Standing& actor, const Standing& target) noexcept {
+  return actor.rank > target.rank;
+}
+
+// --- names ---
+
+/// 400 invalid_field unless `name` is 1..max printable characters (no control characters).
+Result<std::string> check_name(std::string_view field, std::string_view name, std::size_t max_chars = 100);
+/// 400 invalid_slug unless `slug` is 3..40 of [a-z0-9-], not starting or ending with '-'.
+Result<std::string> check_slug(std::string_view slug);
+/// 400 invalid_role unless `name` is 1..32 of [a-z0-9_-] and not a built-in role.
+Result<std::string> check_custom_role_name(std::string_view name);
+
+}  // namespace gh::community

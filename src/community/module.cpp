@@ -1,0 +1,76 @@
+#include "community/module.hpp"
+
+#include "auth/routes.hpp"
+#include "bus/bus.hpp"
+#include "chain/service.hpp"
+#include "community/holdings.hpp"
+#include "community/migrations.hpp"
+#include "community/reevaluator.hpp"
+#include "community/routes.hpp"
+#include "community/service.hpp"
+#include "core/log.hpp"
+
+namespace gh::community {
+namespace {
+
+// The objects of a running community context, alive for the process's lifetime.
+struct CommunityRuntime {
+  CommunityModuleSettings settings;
+  const Clock* clock = nullptr;
+  std::unique_ptr<ChainHoldings> chain_holdings;
+  std::unique_ptr<IndexedHoldings> indexed_holdings;
+  std::unique_ptr<CommunityService> service;
+  std::unique_ptr<Reevaluator> reevaluator;
+  auth::RequestAuth* request_auth = nullptr;
+};
+
+}  // namespace
+
+context::ContextModule make_module(CommunityModuleSettings settings) {
+  auto runtime = std::make_shared<CommunityRuntime>();
+  runtime->settings = settings;
+  context::ContextModule m;
+  m.name = "community";
+  m.migrations = {migrations()};
+  m.start = [runtime](context::ContextEnv& env) {
+    runtime->clock = &env.clock;
+    runtime->chain_holdings = std::make_unique<ChainHoldings>(env.chain);
+    // Joins read the chain itself. With the chain context, the indexer follows gated contracts,
+    // and re-evaluations (triggered by its events) read its projection where it is caught up.
+    HoldingsSource* reevaluation = nullptr;
+    if (auto* chain = env.services.find<chain::ChainService>()) {
+      runtime->indexed_holdings = std::make_unique<IndexedHoldings>(*chain, *runtime->chain_holdings);
+      reevaluation = runtime->indexed_holdings.get();
+    }
+    runtime->service = std::make_unique<CommunityService>(env.db, env.pool, env.clock, *runtime->chain_holdings,
+                                                          env.events_published, CommunitySettings{}, reevaluation);
+    runtime->request_auth = env.services.find<auth::RequestAuth>();
+    env.services.provide(*runtime->service);
+    runtime->reevaluator = std::make_unique<Reevaluator>(env.executor, *runtime->service);
+    if (runtime->settings.run_reevaluator) runtime->reevaluator->start();
+  };
+  m.consumers = [runtime]() {
+    std::vector<bus::Consumer> out;
+    bus::Consumer gates;
+    gates.name = "community.chain_gates";
+    gates.topics = {"chain.transfer", "chain.stake", "chain.reverted"};
+    gates.apply = [runtime](store::Tx& tx, const bus::Event& event) {
+      CommunityService::queue_for_chain_event(tx, event, unix_millis(runtime->clock->now()));
+      // The queue is read after this transaction commits; the loop polls too, so an early wake
+      // costs one empty batch at most.
+      if (runtime->reevaluator) runtime->reevaluator->wake();
+    };
+    out.push_back(std::move(gates));
+    return out;
+  };
+  m.routes = [runtime](net::Router& router) {
+    if (runtime->request_auth == nullptr) {
+      log::warn("community routes not served: no auth context");
+      return;
+    }
+    add_community_routes(router, *runtime->service, *runtime->request_auth);
+  };
+  return m;
+}
+
+}  // namespace gh::community

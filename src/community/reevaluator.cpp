@@ -1,0 +1,82 @@
+#include "community/reevaluator.hpp"
+
+#include <atomic>
+#include <thread>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "core/log.hpp"
+
+namespace gh::community {
+
+namespace asio = boost::asio;
+
+struct Reevaluator::State {
+  State(Executor ex, CommunityService& s, std::chrono::milliseconds interval)
+      : strand(asio::make_strand(ex)), timer(strand), service(s), poll_interval(interval) {}
+
+  Task<void> run(std::shared_ptr<State> self) {
+    while (!stopping.load()) {
+      bool more = false;
+      in_batch.store(true);
+      try {
+        auto done = co_await service.reevaluate_batch();
+        if (!done) {
+          log::warn("community re-evaluation failed", {{"error", done.error().message}});
+        } else {
+          more = *done > 0;
+        }
+      } catch (const std::exception& e) {
+        log::error("community re-evaluation failed", {{"error", e.what()}});
+      }
+      in_batch.store(false);
+      if (stopping.load()) break;
+      if (!more && !woken.exchange(false)) {
+        timer.expires_after(poll_interval);
+        co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+        woken.store(false);
+      }
+    }
+    (void)self;
+  }
+
+  asio::strand<Executor> strand;
+  asio::steady_timer timer;
+  CommunityService& service;
+  std::chrono::milliseconds poll_interval;
+  std::atomic<bool> stopping{false};
+  std::atomic<bool> woken{false};
+  std::atomic<bool> running{false};
+  std::atomic<bool> in_batch{false};
+};
+
+Reevaluator::Reevaluator(Executor executor, CommunityService& service, std::chrono::milliseconds poll_interval)
+    : m_state(std::make_shared<State>(std::move(executor), service, poll_interval)) {}
+
+Reevaluator::~Reevaluator() {
+  m_state->stopping.store(true);
+  wake();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  while (m_state->in_batch.load() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
+void Reevaluator::start() {
+  if (m_state->running.exchange(true)) return;
+  asio::co_spawn(m_state->strand, m_state->run(m_state), asio::detached);
+}
+
+void Reevaluator::wake() {
+  m_state->woken.store(true);
+  auto state = m_state;
+  asio::post(state->strand, [state] { state->timer.cancel(); });
+}
+
+}  // namespace gh::community

@@ -1,0 +1,1045 @@
+#include "community/service.hpp"
+
+#include <sodium.h>
+
+#include <algorithm>
+#include <map>
+
+#include <fmt/format.h>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include "bus/bus.hpp"
+#include "community/store.hpp"
+#include "eth/hex.hpp"
+
+namespace gh::community {
+namespace {
+
+namespace json = boost::json;
+using store::Tx;
+
+constexpr int staff_rank = 80;  // admins and the owner keep the community whatever they hold
+
+Error forbidden(std::string code, std::string message) {
+  return make_error(ErrorKind::forbidden, std::move(code), std::move(message));
+}
+Error conflict(std::string code, std::string message) {
+  return make_error(ErrorKind::conflict, std::move(code), std::move(message));
+}
+Error no_community() {
+  return not_found("no such community");
+}
+Error no_channel() {
+  return not_found("no such channel");
+}
+
+std::string new_id(std::string_view prefix) {
+  std::array<std::uint8_t, 12> buf{};
+  randombytes_buf(buf.data(), buf.size());
+  std::string out(prefix);
+  static constexpr char digits[] = "0123456789abcdef";
+  for (auto b : buf) {
+    out += digits[b >> 4];
+    out += digits[b & 15];
+  }
+  return out;
+}
+
+std::string lower(const eth::Address& a) {
+  return eth::to_lower_hex(a);
+}
+eth::Address address_of(const std::string& lower_hex) {
+  return *eth::parse_address(lower_hex);
+}
+
+std::optional<std::string> gate_text(const std::optional<GateNode>& gate) {
+  if (!gate) return std::nullopt;
+  return json::serialize(render_gate(*gate));
+}
+
+// Stored gates were validated when written; one that no longer parses is a bug, not input.
+std::optional<GateNode> stored_gate(const std::optional<std::string>& text) {
+  if (!text) return std::nullopt;
+  auto parsed = parse_gate(json::parse(*text));
+  if (!parsed) throw std::logic_error("a stored gate does not parse: " + parsed.error().message);
+  return std::move(*parsed);
+}
+
+void publish_or_throw(Tx& tx, const std::string& topic, const std::string& key, const json::object& payload) {
+  bus::NewEvent event{topic, key, json::serialize(payload)};
+  auto id = bus::publish(tx, event);
+  if (!id) throw std::logic_error("community event refused by the bus: " + id.error().message);
+}
+
+json::array string_array(const std::set<std::string>& items) {
+  json::array out;
+  for (const auto& s : items) out.push_back(json::string(s));
+  return out;
+}
+
+// What a transaction knows of a community: its rows with parsed gates.
+struct Loaded {
+  sql::CommunityRow row;
+  std::optional<GateNode> gate;
+  std::vector<sql::RoleRow> roles;
+  std::map<std::string, GateNode> role_gates;
+  std::vector<sql::ChannelRow> channels;
+  std::map<std::string, GateNode> channel_gates;
+};
+
+Loaded load(Tx& tx, sql::CommunityRow row) {
+  Loaded l;
+  l.gate = stored_gate(row.gate);
+  l.row = std::move(row);
+  l.roles = sql::list_roles(tx, l.row.id);
+  for (const auto& r : l.roles) {
+    if (auto g = stored_gate(r.gate)) l.role_gates.emplace(r.name, std::move(*g));
+  }
+  l.channels = sql::list_channels(tx, l.row.id);
+  for (const auto& c : l.channels) {
+    if (auto g = stored_gate(c.gate)) l.channel_gates.emplace(c.id, std::move(*g));
+  }
+  return l;
+}
+
+std::optional<Loaded> load(Tx& tx, const std::string& community_id) {
+  auto row = sql::find_community(tx, community_id);
+  if (!row) return std::nullopt;
+  return load(tx, std::move(*row));
+}
+
+Standing standing_of(Tx& tx, const Loaded& c, const std::string& account) {
+  Standing s;
+  s.member = sql::is_member(tx, c.row.id, account);
+  if (!s.member) return s;
+  s.rank = 0;
+  s.roles.insert("member");
+  for (const auto& held : sql::member_roles(tx, c.row.id, account)) s.roles.insert(held.role);
+  for (const auto& name : s.roles) {
+    if (const auto* b = find_builtin_role(name)) {
+      s.rank = std::max(s.rank, b->rank);
+      s.permissions |= b->permissions;
+      continue;
+    }
+    auto it = std::find_if(c.roles.begin(), c.roles.end(), [&](const sql::RoleRow& r) { return r.name == name; });
+    if (it != c.roles.end()) {
+      s.rank = std::max(s.rank, custom_role_rank);
+      s.permissions |= static_cast<Permissions>(it->permissions);
+    }
+  }
+  return s;
+}
+
+bool readable(const Standing& s, const sql::ChannelRow& ch, const std::set<std::string>& access) {
+  if (!s.member) return false;
+  if (has(s.permissions, Permission::manage_channels)) return true;
+  if (!ch.roles.empty()) {
+    const bool any = std::any_of(ch.roles.begin(), ch.roles.end(), [&](const auto& r) { return s.roles.count(r) > 0; });
+    if (!any) return false;
+  }
+  if (ch.gate && access.count(ch.id) == 0) return false;
+  return true;
+}
+
+std::set<std::string> readable_ids(Tx& tx, const Loaded& c, const std::string& account, const Standing& s) {
+  std::set<std::string> out;
+  if (!s.member || c.channels.empty()) return out;
+  const auto access = sql::channel_access(tx, c.row.id, account);
+  for (const auto& ch : c.channels) {
+    if (readable(s, ch, access)) out.insert(ch.id);
+  }
+  return out;
+}
+
+std::set<std::string> readable_ids(Tx& tx, const Loaded& c, const std::string& account) {
+  return readable_ids(tx, c, account, standing_of(tx, c, account));
+}
+
+void refresh_gate_contracts(Tx& tx, const std::string& community_id) {
+  auto c = load(tx, community_id);
+  if (!c) return;
+  std::set<HoldingKey> keys;
+  if (c->gate) add_holding_keys(*c->gate, keys);
+  for (const auto& [name, g] : c->role_gates) add_holding_keys(g, keys);
+  for (const auto& [id, g] : c->channel_gates) add_holding_keys(g, keys);
+  std::set<std::pair<std::uint64_t, std::string>> contracts;
+  for (const auto& k : keys) contracts.emplace(k.chain_id, lower(k.contract));
+  sql::replace_gate_contracts(tx, community_id, contracts);
+}
+
+// Publishes community.channel_access_changed when the channels `account` can read differ from
+// `before`.
+void publish_channel_diff(Tx& tx, const Loaded& c, const std::string& account, const std::set<std::string>& before) {
+  const auto after = readable_ids(tx, c, account);
+  std::set<std::string> granted, revoked;
+  for (const auto& id : after) {
+    if (before.count(id) == 0) granted.insert(id);
+  }
+  for (const auto& id : before) {
+    if (after.count(id) == 0) revoked.insert(id);
+  }
+  if (granted.empty() && revoked.empty()) return;
+  std::set<std::string> changed = granted;
+  changed.insert(revoked.begin(), revoked.end());
+  publish_or_throw(tx, "community.channel_access_changed", c.row.id,
+                   json::object{{"community_id", c.row.id},
+                                {"account", eth::to_checksum(address_of(account))},
+                                {"channel_ids", string_array(changed)},
+                                {"granted", string_array(granted)},
+                                {"revoked", string_array(revoked)}});
+}
+
+// Syncs gate-granted roles and gated-channel access of a member with `holdings`, publishing
+// community.role_changed and community.channel_access_changed for what changed. `before` is the
+// set of readable channels before the change started (the caller may have changed more).
+void sync_member(Tx& tx, const Loaded& c, const std::string& account, const Holdings& holdings,
+                 const std::set<std::string>& before, std::int64_t now_ms, bool announce_channels) {
+  const auto held = sql::member_roles(tx, c.row.id, account);
+  std::set<std::string> added, removed;
+  for (const auto& [name, gate] : c.role_gates) {
+    const bool passes = evaluate(gate, holdings).passed;
+    const bool had = std::any_of(held.begin(), held.end(),
+                                 [&](const sql::MemberRoleRow& r) { return r.role == name && r.source == "gate"; });
+    if (passes && !had) {
+      sql::add_member_role(tx, c.row.id, account, name, "gate", now_ms);
+      added.insert(name);
+    } else if (!passes && had) {
+      sql::remove_member_role(tx, c.row.id, account, name, "gate");
+      removed.insert(name);
+    }
+  }
+  const auto access = sql::channel_access(tx, c.row.id, account);
+  for (const auto& [id, gate] : c.channel_gates) {
+    const bool passes = evaluate(gate, holdings).passed;
+    if (passes && access.count(id) == 0) sql::grant_access(tx, c.row.id, id, account);
+    if (!passes && access.count(id) != 0) sql::revoke_access(tx, id, account);
+  }
+  const std::string checksummed = eth::to_checksum(address_of(account));
+  if (!added.empty() || !removed.empty()) {
+    publish_or_throw(tx, "community.role_changed", c.row.id,
+                     json::object{{"community_id", c.row.id},
+                                  {"account", checksummed},
+                                  {"added", string_array(added)},
+                                  {"removed", string_array(removed)},
+                                  {"reason", "gate"}});
+  }
+  if (announce_channels) publish_channel_diff(tx, c, account, before);
+}
+
+void publish_membership(Tx& tx, const std::string& topic, const std::string& community_id, const std::string& account,
+                        const std::set<std::string>& channel_ids, const std::string& reason) {
+  publish_or_throw(tx, topic, community_id,
+                   json::object{{"community_id", community_id},
+                                {"account", eth::to_checksum(address_of(account))},
+                                {"channel_ids", string_array(channel_ids)},
+                                {"reason", reason}});
+}
+
+ChannelInfo channel_info(const Loaded& c, const sql::ChannelRow& ch, const Standing& s,
+                         const std::set<std::string>& access) {
+  ChannelInfo info;
+  info.id = ch.id;
+  info.community_id = ch.community_id;
+  info.name = ch.name;
+  if (auto it = c.channel_gates.find(ch.id); it != c.channel_gates.end()) info.gate = it->second;
+  info.roles = ch.roles;
+  info.archived = ch.archived_ms.has_value();
+  info.created_at = SystemTime(std::chrono::milliseconds(ch.created_ms));
+  info.can_read = readable(s, ch, access);
+  info.can_post = info.can_read && !info.archived;
+  return info;
+}
+
+CommunityInfo community_info(Tx& tx, const Loaded& c, const std::string& caller) {
+  CommunityInfo info;
+  info.id = c.row.id;
+  info.slug = c.row.slug;
+  info.name = c.row.name;
+  info.owner = address_of(c.row.owner);
+  info.gate = c.gate;
+  info.created_at = SystemTime(std::chrono::milliseconds(c.row.created_ms));
+  info.member_count = sql::member_count(tx, c.row.id);
+  info.caller = standing_of(tx, c, caller);
+  return info;
+}
+
+std::set<HoldingKey> all_keys(const Loaded& c) {
+  std::set<HoldingKey> keys;
+  if (c.gate) add_holding_keys(*c.gate, keys);
+  for (const auto& [name, g] : c.role_gates) add_holding_keys(g, keys);
+  for (const auto& [id, g] : c.channel_gates) add_holding_keys(g, keys);
+  return keys;
+}
+
+Error gate_not_satisfied(const Evaluation& e) {
+  Error err = forbidden("gate_not_satisfied", "your holdings do not pass the community's gate");
+  err.details_json = json::serialize(json::object{{"unmet", render_unmet(e.unmet)}});
+  return err;
+}
+
+// Whether the actor may act on the target (and roles of `rank`): the owner acts on everyone
+// else; others only on those they outrank.
+Result<void> check_outranks(const Standing& actor, const Standing& target) {
+  if (!outranks(actor, target)) return forbidden("outranked", "you can only act on members below your rank");
+  return ok();
+}
+
+Result<void> need(const Standing& s, Permission p) {
+  if (!s.member) return forbidden("not_member", "join the community first");
+  if (!has(s.permissions, p)) {
+    return forbidden("missing_permission", fmt::format("this needs the {} permission", to_string(p)));
+  }
+  return ok();
+}
+
+}  // namespace
+
+struct CommunityService::Snapshot {
+  Loaded community;
+  std::set<HoldingKey> keys;
+};
+
+CommunityService::CommunityService(store::Database& db, BlockingPool& pool, const Clock& clock,
+                                   HoldingsSource& holdings, std::function<void()> events_published,
+                                   CommunitySettings settings, HoldingsSource* reevaluation_holdings)
+    : m_db(db),
+      m_pool(pool),
+      m_clock(clock),
+      m_holdings(holdings),
+      m_reevaluation_holdings(reevaluation_holdings != nullptr ? *reevaluation_holdings : holdings),
+      m_events_published(std::move(events_published)),
+      m_settings(settings) {}
+
+Task<Result<CommunityService::Snapshot>> CommunityService::snapshot(const std::string& community_id) {
+  co_return co_await m_pool.run([&]() -> Result<Snapshot> {
+    return m_db.read([&](Tx& tx) -> Result<Snapshot> {
+      auto c = load(tx, community_id);
+      if (!c) return no_community();
+      Snapshot s;
+      s.keys = all_keys(*c);
+      s.community = std::move(*c);
+      return s;
+    });
+  });
+}
+
+Task<Result<Holdings>> CommunityService::read_holdings(HoldingsSource& source, const eth::Address& who,
+                                                       const Snapshot& s) {
+  if (s.keys.empty()) co_return Holdings{};
+  std::vector<HoldingKey> keys(s.keys.begin(), s.keys.end());
+  co_return co_await source.read(who, std::move(keys));
+}
+
+Task<void> CommunityService::watch_gate(const std::optional<GateNode>& gate) {
+  if (!gate) co_return;
+  const auto keys = holding_keys(*gate);
+  std::vector<HoldingKey> list(keys.begin(), keys.end());
+  co_await m_reevaluation_holdings.watch(std::move(list));
+}
+
+Result<void> CommunityService::check_chains(const std::optional<GateNode>& gate) const {
+  if (!gate) return ok();
+  for (const auto& k : holding_keys(*gate)) {
+    if (!m_holdings.serves_chain(k.chain_id)) {
+      return bad_input("invalid_gate", fmt::format("gate: chain {} is not configured on this server", k.chain_id));
+    }
+  }
+  return ok();
+}
+
+// --- communities ---
+
+Task<Result<CommunityInfo>> CommunityService::create_community(const eth::Address& who, NewCommunity spec) {
+  auto name = check_name("name", spec.name);
+  if (!name) co_return std::move(name).error();
+  auto slug = check_slug(spec.slug);
+  if (!slug) co_return std::move(slug).error();
+  if (auto chains = check_chains(spec.gate); !chains) co_return std::move(chains).error();
+  const auto now = unix_millis(m_clock.now());
+  const auto owner = lower(who);
+  sql::CommunityRow row{new_id("c_"), *slug, *name, owner, gate_text(spec.gate), now, now};
+  auto created = co_await m_pool.run([&]() -> Result<CommunityInfo> {
+    return m_db.transact([&](Tx& tx) -> Result<CommunityInfo> {
+      const auto owned = tx.query_one("SELECT COUNT(*) FROM community_communities WHERE owner = $1", {owner});
+      if (static_cast<std::size_t>(owned->get_int(0)) >= m_settings.max_communities_created_per_account) {
+        return conflict("too_many_communities", "you own as many communities as allowed");
+      }
+      if (!sql::insert_community(tx, row)) return conflict("slug_taken", "that slug is taken");
+      sql::insert_member(tx, row.id, owner, now);
+      sql::add_member_role(tx, row.id, owner, "owner", "manual", now);
+      refresh_gate_contracts(tx, row.id);
+      publish_membership(tx, "community.member_joined", row.id, owner, {}, "created");
+      return community_info(tx, *load(tx, row.id), owner);
+    });
+  });
+  if (created && m_events_published) m_events_published();
+  if (created) co_await watch_gate(created->gate);
+  co_return created;
+}
+
+Task<Result<CommunityInfo>> CommunityService::community(const eth::Address& who, std::string community_id) {
+  co_return co_await m_pool.run([&]() -> Result<CommunityInfo> {
+    return m_db.read([&](Tx& tx) -> Result<CommunityInfo> {
+      auto c = load(tx, community_id);
+      if (!c) return no_community();
+      return community_info(tx, *c, lower(who));
+    });
+  });
+}
+
+Task<Result<std::vector<CommunityInfo>>> CommunityService::my_communities(const eth::Address& who) {
+  co_return co_await m_pool.run([&]() -> Result<std::vector<CommunityInfo>> {
+    return m_db.read([&](Tx& tx) -> Result<std::vector<CommunityInfo>> {
+      std::vector<CommunityInfo> out;
+      for (auto& row : sql::communities_of(tx, lower(who))) {
+        out.push_back(community_info(tx, load(tx, std::move(row)), lower(who)));
+      }
+      return out;
+    });
+  });
+}
+
+Task<Result<CommunityInfo>> CommunityService::update_community(const eth::Address& who, std::string community_id,
+                                                               std::optional<std::string> name,
+                                                               std::optional<std::optional<GateNode>> gate) {
+  if (gate) {
+    if (auto chains = check_chains(*gate); !chains) co_return std::move(chains).error();
+  }
+  if (name) {
+    auto checked = check_name("name", *name);
+    if (!checked) co_return std::move(checked).error();
+  }
+  const auto now = unix_millis(m_clock.now());
+  auto updated = co_await m_pool.run([&]() -> Result<CommunityInfo> {
+    return m_db.transact([&](Tx& tx) -> Result<CommunityInfo> {
+      auto c = load(tx, community_id);
+      if (!c) return no_community();
+      const auto s = standing_of(tx, *c, lower(who));
+      if (auto allowed = need(s, Permission::manage_community); !allowed) return std::move(allowed).error();
+      const std::string new_name = name ? *name : c->row.name;
+      const auto new_gate = gate ? gate_text(*gate) : c->row.gate;
+      sql::update_community(tx, community_id, new_name, new_gate, now);
+      if (gate) {
+        refresh_gate_contracts(tx, community_id);
+        // Every member and lapsed member is re-evaluated by the re-evaluator, in batches.
+        sql::queue_all(tx, community_id, now);
+      }
+      return community_info(tx, *load(tx, community_id), lower(who));
+    });
+  });
+  if (updated && m_events_published) m_events_published();
+  if (updated && gate) co_await watch_gate(*gate);
+  co_return updated;
+}
+
+// --- members ---
+
+Task<Result<CommunityInfo>> CommunityService::join(const eth::Address& who, std::string community_id) {
+  const auto account = lower(who);
+  auto snap = co_await snapshot(community_id);
+  if (!snap) co_return std::move(snap).error();
+  auto pre = co_await m_pool.run([&]() -> Result<bool> {
+    return m_db.read([&](Tx& tx) -> Result<bool> {
+      if (sql::is_banned(tx, community_id, account)) return forbidden("banned", "you are banned from this community");
+      return sql::is_member(tx, community_id, account);
+    });
+  });
+  if (!pre) co_return std::move(pre).error();
+  if (*pre) co_return co_await community(who, community_id);
+
+  auto holdings = co_await read_holdings(m_holdings, who, *snap);
+  if (!holdings) co_return std::move(holdings).error();
+  if (snap->community.gate) {
+    auto verdict = evaluate(*snap->community.gate, *holdings);
+    if (!verdict.passed) co_return gate_not_satisfied(verdict);
+  }
+  const auto now = unix_millis(m_clock.now());
+  auto joined = co_await m_pool.run([&]() -> Result<CommunityInfo> {
+    return m_db.transact([&](Tx& tx) -> Result<CommunityInfo> {
+      auto c = load(tx, community_id);
+      if (!c) return no_community();
+      if (sql::is_banned(tx, community_id, account)) return forbidden("banned", "you are banned from this community");
+      if (sql::insert_member(tx, community_id, account, now)) {
+        sql::delete_lapsed(tx, community_id, account);
+        sync_member(tx, *c, account, *holdings, {}, now, false);
+        publish_membership(tx, "community.member_joined", community_id, account, readable_ids(tx, *c, account),
+                           "joined");
+      }
+      return community_info(tx, *c, account);
+    });
+  });
+  if (joined && m_events_published) m_events_published();
+  co_return joined;
+}
+
+Task<Result<void>> CommunityService::leave(const eth::Address& who, std::string community_id) {
+  const auto account = lower(who);
+  auto left = co_await m_pool.run([&]() -> Result<void> {
+    return m_db.transact([&](Tx& tx) -> Result<void> {
+      auto c = load(tx, community_id);
+      if (!c) return no_community();
+      sql::delete_lapsed(tx, community_id, account);
+      if (!sql::is_member(tx, community_id, account)) return ok();
+      if (c->row.owner == account) return conflict("owner_cannot_leave", "the owner cannot leave the community");
+      const auto before = readable_ids(tx, *c, account);
+      sql::delete_member(tx, community_id, account);
+      publish_membership(tx, "community.member_removed", community_id, account, before, "left");
+      return ok();
+    });
+  });
+  if (left && m_events_published) m_events_published();
+  co_return left;
+}
+
+Task<Result<MemberPage>> CommunityService::members(const eth::Address& who, std::string community_id,
+                                                   std::string cursor, std::size_t limit) {
+  limit = std::clamp<std::size_t>(limit, 1, 100);
+  co_return co_await m_pool.run([&]() -> Result<MemberPage> {
+    return m_db.read([&](Tx& tx) -> Result<MemberPage> {
+      auto c = load(tx, community_id);
+      if (!c) return no_community();
+      if (!sql::is_member(tx, community_id, lower(who))) return forbidden("not_member", "join the community first");
+      MemberPage page;
+      auto rows = sql::members_page(tx, community_id, cursor, limit + 1);
+      if (rows.size() > limit) {
+        rows.resize(limit);
+        page.next_cursor = rows.back().account;
+      }
+      for (const auto& r : rows) {
+        MemberInfo m;
+        m.account = address_of(r.account);
+        m.joined_at = SystemTime(std::chrono::milliseconds(r.joined_ms));
+        std::set<std::string> roles{"member"};
+        for (const auto& held : sql::member_roles(tx, community_id, r.account)) roles.insert(held.role);
+        m.roles.assign(roles.begin(), roles.end());
+        page.members.push_back(std::move(m));
+      }
+      return page;
+    });
+  });
+}
+
+Task<Result<void>> CommunityService::kick(const eth::Address& who, std::string community_id,
+                                          const eth::Address& target) {
+  auto done = co_await m_pool.run([&]() -> Result<void> {
+    return m_db.transact([&](Tx& tx) -> Result<void> {
+      auto c = load(tx, community_id);
+      if (!c) return no_community();
+      const auto actor = standing_of(tx, *c, lower(who));
+      if (auto allowed = need(actor, Permission::kick_members); !allowed) return std::move(allowed).error();
+      const auto t = standing_of(tx, *c, lower(target));
+      if (!t.member) return not_found("no such member");
+      if (auto r = check_outranks(actor, t); !r) return r;
+      const auto before = readable_ids(tx, *c, lower(target));
+      sql::delete_member(tx, community_id, lower(target));
+      sql::delete_lapsed(tx, community_id, lower(target));
+      publish_membership(tx, "community.member_removed", community_id, lower(target), before, "kicked");
+      return ok();
+    });
+  });
+  if (done && m_events_published) m_events_published();
+  co_return done;
+}
+
+Task<Result<void>> CommunityService::ban(const eth::Address& who, std::string community_id, const eth::Address& target,
+                                         std::string reason) {
+  if (reason.size() > 500) co_return bad_input("invalid_field", "reason is at most 500 bytes");
+  const auto now = unix_millis(m_clock.now());
+  auto done = co_await m_pool.run([&]() -> Result<void> {
+    return m_db.transact([&](Tx& tx) -> Result<void> {
+      auto c = load(tx, community_id);
+      if (!c) return no_community();
+      const auto actor = standing_of(tx, *c, lower(who));
+      if (auto allowed = need(actor, Permission::ban_members); !allowed) return std::move(allowed).error();
+      if (lower(target) == lower(who)) return bad_input("invalid_target", "you cannot ban yourself");
+      const auto t = standing_of(tx, *c, lower(target));
+      if (t.member) {
+        if (auto r = check_outranks(actor, t); !r) return r;
+        const auto before = readable_ids(tx, *c, lower(target));
+        sql::delete_member(tx, community_id, lower(target));
+        publish_membership(tx, "community.member_removed", community_id, lower(target), before, "banned");
+      }
+      sql::delete_lapsed(tx, community_id, lower(target));
+      sql::insert_ban(tx, community_id, lower(target), lower(who), reason, now);
+      return ok();
+    });
+  });
+  if (done && m_events_published) m_events_published();
+  co_return done;
+}
+
+Task<Result<void>> CommunityService::unban(const eth::Address& who, std::string community_id,
+                                           const eth::Address& target) {
+  co_return co_await m_pool.run([&]() -> Result<void> {
+    return m_db.transact([&](Tx& tx) -> Result<void> {
+      auto c = load(tx, community_id);
+      if (!c) return no_community();
+      const auto actor = standing_of(tx, *c, lower(who));
+      if (auto allowed = need(actor, Permission::ban_members); !allowed) return std::move(allowed).error();
+      if (!sql::delete_ban(tx, community_id, lower(target))) return not_found("that account is not banned");
+      return ok();
+    });
+  });
+}
+
+// --- roles ---
+
+Task<Result<std::vector<RoleInfo>>> CommunityService::roles(const eth::Address& who, std::string community_id) {
+  co_return co_await m_pool.run([&]() -> Result<std::vector<RoleInfo>> {
+    return m_db.read([&](Tx& tx) -> Result<std::vector<RoleInfo>> {
+      auto c = load(tx, community_id);
+      if (!c) return no_community();
+      if (!sql::is_member(tx, community_id, lower(who))) return forbidden("not_member", "join the community first");
+      std::vector<RoleInfo> out;
+      for (const auto& b : builtin_roles())
+        out.push_back(RoleInfo{std::string(b.name), true, b.rank, b.permissions, {}});
+      for (const auto& r : c->roles) {
+        RoleInfo info{r.name, false, custom_role_rank, static_cast<Permissions>(r.permissions), {}};
+        if (auto it = c->role_gates.find(r.name); it != c->role_gates.end()) info.gate = it->second;
+        out.push_back(std::move(info));
+      }
+      return out;
+    });
+  });
+}
+
+Task<Result<RoleInfo>> CommunityService::create_role(const eth::Address& who, std::string community_id,
+                                                     std::string name, Permissions permissions,
+                                                     std::optional<GateNode> gate) {
+  auto checked = check_custom_role_name(name);
+  if (!checked) co_return std::move(checked).error();
+  if (auto chains = check_chains(gate); !chains) co_return std::move(chains).error();
+  const auto now = unix_millis(m_clock.now());
+  auto created = co_await m_pool.run([&]() -> Result<RoleInfo> {
+    return m_db.transact([&](Tx& tx) -> Result<RoleInfo> {
+      auto c = load(tx, community_id);
+      if (!c) return no_community();
+      const auto s = standing_of(tx, *c, lower(who));
+      if (auto allowed = need(s, Permission::manage_roles); !allowed) return std::move(allowed).error();
+      if ((permissions & ~s.permissions) != 0) {
+        return forbidden("missing_permission", "a role cannot carry permissions you do not hold");
+      }
+      if (c->roles.size() >= m_settings.max_roles) return conflict("too_many_roles", "the community has enough roles");
+      sql::RoleRow row{name, static_cast<std::int64_t>(permissions), gate_text(gate), now};
+      if (!sql::insert_role(tx, community_id, row)) return conflict("role_exists", "a role of that name exists");
+      if (gate) {
+        refresh_gate_contracts(tx, community_id);
+        sql::queue_all(tx, community_id, now);
+      }
+      return RoleInfo{name, false, custom_role_rank, permissions, gate};
+    });
+  });
+  if (created && m_events_published) m_events_published();
+  if (created) co_await watch_gate(created->gate);
+  co_return created;
+}
+
+namespace {
+
+// The checks of assign and unassign: manage_roles, a role that exists and is below the actor,
+// a target that is a member and below the actor (or the actor itself for a lower role).
+Result<Standing> check_role_change(Tx& tx, const Loaded& c, const std::string& actor_account,
+                                   const std::string& target_account, const std::string& role) {
+  const auto actor = standing_of(tx, c, actor_account);
+  if (auto allowed = need(actor, Permission::manage_roles); !allowed) return std::move(allowed).error();
+  int role_rank = custom_role_rank;
+  if (const auto* b = find_builtin_role(role)) {
+    if (b->name == "owner" || b->name == "member") {
+      return bad_input("invalid_role", fmt::format("the {} role cannot be assigned", role));
+    }
+    role_rank = b->rank;
+  } else if (std::none_of(c.roles.begin(), c.roles.end(), [&](const sql::RoleRow& r) { return r.name == role; })) {
+    return not_found("no such role");
+  }
+  if (role_rank >= actor.rank) return forbidden("outranked", "you can only give roles below your own");
+  const auto target = standing_of(tx, c, target_account);
+  if (!target.member) return not_found("no such member");
+  if (target_account != actor_account) {
+    if (auto r = check_outranks(actor, target); !r) return std::move(r).error();
+  }
+  return target;
+}
+
+}  // namespace
+
+Task<Result<void>> CommunityService::assign_role(const eth::Address& who, std::string community_id,
+                                                 const eth::Address& target, std::string role) {
+  const auto now = unix_millis(m_clock.now());
+  auto done = co_await m_pool.run([&]() -> Result<void> {
+    return m_db.transact([&](Tx& tx) -> Result<void> {
+      auto c = load(tx, community_id);
+      if (!c) return no_community();
+      auto t = check_role_change(tx, *c, lower(who), lower(target), role);
+      if (!t) return std::move(t).error();
+      const auto before = readable_ids(tx, *c, lower(target));
+      if (!sql::add_member_role(tx, community_id, lower(target), role, "manual", now)) return ok();
+      publish_or_throw(tx, "community.role_changed", community_id,
+                       json::object{{"community_id", community_id},
+                                    {"account", eth::to_checksum(target)},
+                                    {"added", json::array{json::string(role)}},
+                                    {"removed", json::array{}},
+                                    {"reason", "assigned"}});
+      publish_channel_diff(tx, *c, lower(target), before);
+      return ok();
+    });
+  });
+  if (done && m_events_published) m_events_published();
+  co_return done;
+}
+
+Task<Result<void>> CommunityService::unassign_role(const eth::Address& who, std::string community_id,
+                                                   const eth::Address& target, std::string role) {
+  auto done = co_await m_pool.run([&]() -> Result<void> {
+    return m_db.transact([&](Tx& tx) -> Result<void> {
+      auto c = load(tx, community_id);
+      if (!c) return no_community();
+      auto t = check_role_change(tx, *c, lower(who), lower(target), role);
+      if (!t) return std::move(t).error();
+      const auto before = readable_ids(tx, *c, lower(target));
+      if (!sql::remove_member_role(tx, community_id, lower(target), role, "manual")) {
+        return not_found("the member does not hold that role by assignment");
+      }
+      publish_or_throw(tx, "community.role_changed", community_id,
+                       json::object{{"community_id", community_id},
+                                    {"account", eth::to_checksum(target)},
+                                    {"added", json::array{}},
+                                    {"removed", json::array{json::string(role)}},
+                                    {"reason", "unassigned"}});
+      publish_channel_diff(tx, *c, lower(target), before);
+      return ok();
+    });
+  });
+  if (done && m_events_published) m_events_published();
+  co_return done;
+}
+
+Task<Result<std::vector<eth::Address>>> CommunityService::members_with_role(std::string community_id,
+                                                                            std::string role) {
+  co_return co_await m_pool.run([&]() -> Result<std::vector<eth::Address>> {
+    return m_db.read([&](Tx& tx) -> Result<std::vector<eth::Address>> {
+      std::vector<eth::Address> out;
+      if (role == "member") {
+        std::string after;
+        for (;;) {
+          auto rows = sql::members_page(tx, community_id, after, 1000);
+          for (const auto& r : rows) out.push_back(address_of(r.account));
+          if (rows.size() < 1000) break;
+          after = rows.back().account;
+        }
+        return out;
+      }
+      for (const auto& a : sql::members_with_role(tx, community_id, role)) out.push_back(address_of(a));
+      return out;
+    });
+  });
+}
+
+// --- channels ---
+
+namespace {
+
+Result<void> check_channel_roles(const Loaded& c, const std::vector<std::string>& roles) {
+  if (roles.size() > 20) return bad_input("invalid_field", "a channel lists at most 20 roles");
+  for (const auto& r : roles) {
+    const bool known = find_builtin_role(r) != nullptr ||
+                       std::any_of(c.roles.begin(), c.roles.end(), [&](const sql::RoleRow& x) { return x.name == r; });
+    if (!known) return bad_input("invalid_role", fmt::format("no role named '{}'", r));
+  }
+  return ok();
+}
+
+}  // namespace
+
+Task<Result<ChannelInfo>> CommunityService::create_channel(const eth::Address& who, std::string community_id,
+                                                           NewChannel spec) {
+  auto name = check_name("name", spec.name);
+  if (!name) co_return std::move(name).error();
+  if (auto chains = check_chains(spec.gate); !chains) co_return std::move(chains).error();
+  const auto now = unix_millis(m_clock.now());
+  auto created = co_await m_pool.run([&]() -> Result<ChannelInfo> {
+    return m_db.transact([&](Tx& tx) -> Result<ChannelInfo> {
+      auto c = load(tx, community_id);
+      if (!c) return no_community();
+      const auto s = standing_of(tx, *c, lower(who));
+      if (auto allowed = need(s, Permission::manage_channels); !allowed) return std::move(allowed).error();
+      if (auto r = check_channel_roles(*c, spec.roles); !r) return std::move(r).error();
+      if (c->channels.size() >= m_settings.max_channels) {
+        return conflict("too_many_channels", "the community has enough channels");
+      }
+      sql::ChannelRow row{new_id("ch_"), community_id, *name, gate_text(spec.gate), spec.roles, std::nullopt, now};
+      sql::insert_channel(tx, row);
+      if (spec.gate) {
+        refresh_gate_contracts(tx, community_id);
+        sql::queue_all(tx, community_id, now);
+      }
+      auto reloaded = load(tx, community_id);
+      return channel_info(*reloaded, row, s, sql::channel_access(tx, community_id, lower(who)));
+    });
+  });
+  if (created && m_events_published) m_events_published();
+  if (created) co_await watch_gate(created->gate);
+  co_return created;
+}
+
+Task<Result<std::vector<ChannelInfo>>> CommunityService::channels(const eth::Address& who, std::string community_id) {
+  co_return co_await m_pool.run([&]() -> Result<std::vector<ChannelInfo>> {
+    return m_db.read([&](Tx& tx) -> Result<std::vector<ChannelInfo>> {
+      auto c = load(tx, community_id);
+      if (!c) return no_community();
+      const auto s = standing_of(tx, *c, lower(who));
+      if (!s.member) return forbidden("not_member", "join the community first");
+      const auto access = sql::channel_access(tx, community_id, lower(who));
+      const bool manager = has(s.permissions, Permission::manage_channels);
+      std::vector<ChannelInfo> out;
+      for (const auto& ch : c->channels) {
+        auto info = channel_info(*c, ch, s, access);
+        if (info.can_read || manager) out.push_back(std::move(info));
+      }
+      return out;
+    });
+  });
+}
+
+Task<Result<ChannelInfo>> CommunityService::channel(const eth::Address& who, std::string channel_id) {
+  co_return co_await m_pool.run([&]() -> Result<ChannelInfo> {
+    return m_db.read([&](Tx& tx) -> Result<ChannelInfo> {
+      auto ch = sql::find_channel(tx, channel_id);
+      if (!ch) return no_channel();
+      auto c = load(tx, ch->community_id);
+      if (!c) return no_channel();
+      const auto s = standing_of(tx, *c, lower(who));
+      auto info = channel_info(*c, *ch, s, sql::channel_access(tx, c->row.id, lower(who)));
+      if (!info.can_read) return no_channel();
+      return info;
+    });
+  });
+}
+
+Task<Result<ChannelInfo>> CommunityService::update_channel(const eth::Address& who, std::string channel_id,
+                                                           ChannelUpdate update) {
+  if (update.gate) {
+    if (auto chains = check_chains(*update.gate); !chains) co_return std::move(chains).error();
+  }
+  if (update.name) {
+    auto checked = check_name("name", *update.name);
+    if (!checked) co_return std::move(checked).error();
+  }
+  const auto now = unix_millis(m_clock.now());
+  auto updated = co_await m_pool.run([&]() -> Result<ChannelInfo> {
+    return m_db.transact([&](Tx& tx) -> Result<ChannelInfo> {
+      auto ch = sql::find_channel(tx, channel_id);
+      if (!ch) return no_channel();
+      auto c = load(tx, ch->community_id);
+      if (!c) return no_channel();
+      const auto s = standing_of(tx, *c, lower(who));
+      if (!s.member) return no_channel();
+      if (auto allowed = need(s, Permission::manage_channels); !allowed) return std::move(allowed).error();
+      if (update.name) ch->name = *update.name;
+      if (update.roles) {
+        if (auto r = check_channel_roles(*c, *update.roles); !r) return std::move(r).error();
+        ch->roles = *update.roles;
+      }
+      if (update.archived) {
+        if (*update.archived && !ch->archived_ms) ch->archived_ms = now;
+        if (!*update.archived) ch->archived_ms.reset();
+      }
+      if (update.gate) {
+        ch->gate = gate_text(*update.gate);
+        sql::clear_access(tx, channel_id);
+      }
+      sql::update_channel(tx, *ch);
+      if (update.gate) {
+        refresh_gate_contracts(tx, c->row.id);
+        sql::queue_all(tx, c->row.id, now);
+      }
+      auto reloaded = load(tx, c->row.id);
+      return channel_info(*reloaded, *ch, s, sql::channel_access(tx, c->row.id, lower(who)));
+    });
+  });
+  if (updated && m_events_published) m_events_published();
+  if (updated && update.gate) co_await watch_gate(*update.gate);
+  co_return updated;
+}
+
+Task<Result<bool>> CommunityService::can_read_channel(const eth::Address& who, std::string channel_id) {
+  co_return co_await m_pool.run([&]() -> Result<bool> {
+    return m_db.read([&](Tx& tx) -> Result<bool> {
+      auto ch = sql::find_channel(tx, channel_id);
+      if (!ch) return false;
+      auto c = load(tx, ch->community_id);
+      if (!c) return false;
+      return readable(standing_of(tx, *c, lower(who)), *ch, sql::channel_access(tx, c->row.id, lower(who)));
+    });
+  });
+}
+
+Task<Result<bool>> CommunityService::can_post_channel(const eth::Address& who, std::string channel_id) {
+  co_return co_await m_pool.run([&]() -> Result<bool> {
+    return m_db.read([&](Tx& tx) -> Result<bool> {
+      auto ch = sql::find_channel(tx, channel_id);
+      if (!ch || ch->archived_ms) return false;
+      auto c = load(tx, ch->community_id);
+      if (!c) return false;
+      return readable(standing_of(tx, *c, lower(who)), *ch, sql::channel_access(tx, c->row.id, lower(who)));
+    });
+  });
+}
+
+Task<Result<std::vector<std::string>>> CommunityService::readable_channels(const eth::Address& who) {
+  co_return co_await m_pool.run([&]() -> Result<std::vector<std::string>> {
+    return m_db.read([&](Tx& tx) -> Result<std::vector<std::string>> {
+      std::vector<std::string> out;
+      for (const auto& id : sql::community_ids_of(tx, lower(who))) {
+        auto c = load(tx, id);
+        if (!c) continue;
+        for (const auto& ch : readable_ids(tx, *c, lower(who))) out.push_back(ch);
+      }
+      return out;
+    });
+  });
+}
+
+Task<Result<std::string>> CommunityService::community_of_channel(std::string channel_id) {
+  co_return co_await m_pool.run([&]() -> Result<std::string> {
+    return m_db.read([&](Tx& tx) -> Result<std::string> {
+      auto ch = sql::find_channel(tx, channel_id);
+      if (!ch) return no_channel();
+      return ch->community_id;
+    });
+  });
+}
+
+// --- re-evaluation ---
+
+void CommunityService::queue_for_chain_event(store::Tx& tx, const bus::Event& event, std::int64_t now_ms) {
+  json::value v;
+  try {
+    v = json::parse(event.payload);
+  } catch (const std::exception&) {
+    return;  // not ours to judge; the chain context writes these
+  }
+  const auto* o = v.if_object();
+  if (o == nullptr) return;
+  const auto* chain = o->if_contains("chain_id");
+  const auto* contract = o->if_contains("contract");
+  if (chain == nullptr || contract == nullptr || !contract->is_string()) return;
+  std::uint64_t chain_id = 0;
+  if (chain->is_uint64()) {
+    chain_id = chain->as_uint64();
+  } else if (chain->is_int64() && chain->as_int64() > 0) {
+    chain_id = static_cast<std::uint64_t>(chain->as_int64());
+  } else {
+    return;
+  }
+  auto address = eth::parse_address(contract->as_string());
+  if (!address) return;
+  const auto communities = sql::communities_gated_on(tx, chain_id, lower(*address));
+  if (communities.empty()) return;
+  if (event.topic == "chain.reverted") {
+    // The revert names no accounts: everyone the contract gates is looked at again.
+    for (const auto& id : communities) sql::queue_all(tx, id, now_ms);
+    return;
+  }
+  std::vector<std::string> accounts;
+  for (const char* field : {"from", "to", "account"}) {
+    const auto* a = o->if_contains(field);
+    if (a == nullptr || !a->is_string()) continue;
+    if (auto parsed = eth::parse_address(a->as_string()); parsed && *parsed != eth::Address{}) {
+      accounts.push_back(lower(*parsed));
+    }
+  }
+  for (const auto& id : communities) {
+    for (const auto& account : accounts) sql::queue_account(tx, id, account, now_ms);
+  }
+}
+
+Task<Result<std::size_t>> CommunityService::reevaluate_batch() {
+  auto batch = co_await m_pool.run([&]() -> std::vector<sql::Reevaluation> {
+    const auto due = unix_millis(m_clock.now());
+    return m_db.read([&](Tx& tx) { return sql::next_reevaluations(tx, m_settings.reevaluation_batch, due); });
+  });
+  if (batch.empty()) co_return std::size_t{0};
+
+  // Holdings are read outside any transaction, one account at a time, per community snapshot.
+  std::map<std::string, Snapshot> snapshots;
+  std::vector<std::optional<Holdings>> holdings(batch.size());
+  std::vector<bool> deferred(batch.size(), false);
+  std::size_t unavailable = 0;
+  std::optional<Error> last_failure;
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    const auto& r = batch[i];
+    if (snapshots.count(r.community_id) == 0) {
+      auto s = co_await snapshot(r.community_id);
+      if (!s) {
+        if (s.error().kind != ErrorKind::not_found) co_return std::move(s).error();
+        continue;  // the community is gone: the entry is dropped below
+      }
+      snapshots.emplace(r.community_id, std::move(*s));
+    }
+    auto read = co_await read_holdings(m_reevaluation_holdings, address_of(r.account), snapshots.at(r.community_id));
+    // A chain that cannot be asked leaves the account as it is, queued again for later, so one
+    // unreachable chain never holds up the rest of the queue.
+    if (!read) {
+      deferred[i] = true;
+      ++unavailable;
+      last_failure = std::move(read).error();
+      continue;
+    }
+    holdings[i] = std::move(*read);
+  }
+
+  const auto now = unix_millis(m_clock.now());
+  auto applied = co_await m_pool.run([&]() -> Result<std::size_t> {
+    return m_db.transact([&](Tx& tx) -> Result<std::size_t> {
+      std::map<std::string, std::optional<Loaded>> loaded;
+      for (std::size_t i = 0; i < batch.size(); ++i) {
+        const auto& r = batch[i];
+        if (deferred[i]) {
+          sql::defer_reevaluation(tx, r, now + static_cast<std::int64_t>(m_settings.reevaluation_retry.count()));
+          continue;
+        }
+        sql::finish_reevaluation(tx, r);
+        if (!holdings[i]) continue;
+        auto it = loaded.find(r.community_id);
+        if (it == loaded.end()) it = loaded.emplace(r.community_id, load(tx, r.community_id)).first;
+        if (!it->second) continue;
+        const Loaded& c = *it->second;
+        const Holdings& h = *holdings[i];
+        const bool passes = !c.gate || evaluate(*c.gate, h).passed;
+        if (sql::is_member(tx, c.row.id, r.account)) {
+          const auto s = standing_of(tx, c, r.account);
+          if (!passes && s.rank < staff_rank) {
+            const auto before = readable_ids(tx, c, r.account, s);
+            sql::delete_member(tx, c.row.id, r.account);
+            sql::insert_lapsed(tx, c.row.id, r.account, now);
+            publish_membership(tx, "community.member_removed", c.row.id, r.account, before, "gate");
+            continue;
+          }
+          // Without gated roles or channels, nothing else depends on holdings.
+          if (c.role_gates.empty() && c.channel_gates.empty()) continue;
+          sync_member(tx, c, r.account, h, readable_ids(tx, c, r.account, s), now, true);
+        } else if (sql::is_lapsed(tx, c.row.id, r.account) && passes) {
+          sql::delete_lapsed(tx, c.row.id, r.account);
+          if (sql::is_banned(tx, c.row.id, r.account)) continue;
+          sql::insert_member(tx, c.row.id, r.account, now);
+          sync_member(tx, c, r.account, h, {}, now, false);
+          publish_membership(tx, "community.member_joined", c.row.id, r.account, readable_ids(tx, c, r.account),
+                             "gate_regained");
+        }
+      }
+      return batch.size();
+    });
+  });
+  if (applied && m_events_published) m_events_published();
+  if (applied && unavailable == batch.size() && last_failure) co_return std::move(*last_failure);
+  co_return applied;
+}
+
+Task<Result<std::int64_t>> CommunityService::pending_reevaluations() {
+  co_return co_await m_pool.run([&]() -> Result<std::int64_t> {
+    return m_db.read([&](Tx& tx) -> Result<std::int64_t> { return sql::queued_reevaluations(tx); });
+  });
+}
+
+}  // namespace gh::community

@@ -1,0 +1,239 @@
+#pragma once
+// The community context's use cases: communities with their gate, members (join against the
+// chain, leave, kick, ban), built-in and custom roles (assigned, or granted by a gate), channels
+// (create, rename, archive, restricted to roles or to a gate), and the re-evaluation of members
+// when holdings change. Every read and write is authorized here. Other contexts use this header
+// (can_read_channel, can_post_channel, readable_channels, members_with_role) and the
+// community.* events, never the tables.
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "community/model.hpp"
+#include "core/blocking_pool.hpp"
+#include "core/clock.hpp"
+#include "core/result.hpp"
+#include "core/task.hpp"
+#include "store/database.hpp"
+
+namespace gh::bus {
+struct Event;
+}
+
+namespace gh::community {
+
+/// Where the holdings that gates read come from. An interface so tests can stand in for the
+/// chain.
+class HoldingsSource {
+ public:
+  virtual ~HoldingsSource() = default;
+  /// The amount of each key held by `account` (missing keys count as zero); 503
+  /// chain_unavailable when a chain cannot be asked.
+  virtual Task<Result<Holdings>> read(const eth::Address& account, std::vector<HoldingKey> keys) = 0;
+  /// Called after a gate that reads `keys` is stored, so the source can start following their
+  /// contracts (the indexer then publishes their events). Best effort: never fails the write.
+  /// False when gates on `chain_id` could never be evaluated here (the chain is not configured).
+  virtual bool serves_chain(std::uint64_t chain_id) const {
+    (void)chain_id;
+    return true;
+  }
+  virtual Task<void> watch(std::vector<HoldingKey> keys) {
+    (void)keys;
+    co_return;
+  }
+};
+
+/// A community as the API shows it.
+struct CommunityInfo {
+  std::string id;
+  std::string slug;
+  std::string name;
+  eth::Address owner;
+  std::optional<GateNode> gate;
+  SystemTime created_at;
+  std::int64_t member_count = 0;
+  /// The caller's standing (member flag, roles, permissions).
+  Standing caller;
+};
+
+/// A channel as the API shows it.
+struct ChannelInfo {
+  std::string id;
+  std::string community_id;
+  std::string name;
+  std::optional<GateNode> gate;
+  std::vector<std::string> roles;  ///< roles that may see it; empty: every member
+  bool archived = false;
+  SystemTime created_at;
+  bool can_read = false;  ///< for the caller
+  bool can_post = false;
+};
+
+/// A role of a community.
+struct RoleInfo {
+  std::string name;
+  bool builtin = false;
+  int rank = 0;
+  Permissions permissions = 0;
+  std::optional<GateNode> gate;
+};
+
+/// A member with its roles.
+struct MemberInfo {
+  eth::Address account;
+  SystemTime joined_at;
+  std::vector<std::string> roles;
+};
+
+/// One page of members, in address order.
+struct MemberPage {
+  std::vector<MemberInfo> members;
+  std::optional<std::string> next_cursor;
+};
+
+/// Parameters of a new community.
+struct NewCommunity {
+  std::string name;
+  std::string slug;
+  std::optional<GateNode> gate;
+};
+
+/// Parameters of a new channel.
+struct NewChannel {
+  std::string name;
+  std::optional<GateNode> gate;
+  std::vector<std::string> roles;
+};
+
+/// A change to a channel; unset fields stay.
+struct ChannelUpdate {
+  std::optional<std::string> name;
+  std::optional<std::optional<GateNode>> gate;
+  std::optional<std::vector<std::string>> roles;
+  std::optional<bool> archived;
+};
+
+/// Limits of the context.
+struct CommunitySettings {
+  std::size_t max_channels = 500;
+  std::size_t max_roles = 100;
+  std::size_t max_communities_created_per_account = 50;
+  /// Accounts re-evaluated per transaction by the re-evaluator.
+  std::size_t reevaluation_batch = 200;
+  /// When the holdings of a queued account cannot be read, it is tried again this much later.
+  std::chrono::milliseconds reevaluation_retry{30'000};
+};
+
+/// Community's use cases. Thread-safe; database work runs on the blocking pool.
+class CommunityService {
+ public:
+  /// `holdings` answers joins (fresh, from the chain); `reevaluation_holdings`, when given, the
+  /// re-evaluations that chain events trigger (the indexer's projection, consistent with the
+  /// events it published).
+  CommunityService(store::Database& db, BlockingPool& pool, const Clock& clock, HoldingsSource& holdings,
+                   std::function<void()> events_published, CommunitySettings settings = {},
+                   HoldingsSource* reevaluation_holdings = nullptr);
+
+  // --- communities ---
+  /// Creates a community owned by `who` (who becomes its first member, role owner). 409
+  /// slug_taken.
+  Task<Result<CommunityInfo>> create_community(const eth::Address& who, NewCommunity spec);
+  /// Any signed-in account sees a community's name, gate and size (to know what joining takes).
+  Task<Result<CommunityInfo>> community(const eth::Address& who, std::string community_id);
+  /// The communities `who` is a member of.
+  Task<Result<std::vector<CommunityInfo>>> my_communities(const eth::Address& who);
+  /// Renames and/or changes the gate (manage_community). A new gate queues every member for
+  /// re-evaluation; the call returns at once.
+  Task<Result<CommunityInfo>> update_community(const eth::Address& who, std::string community_id,
+                                               std::optional<std::string> name,
+                                               std::optional<std::optional<GateNode>> gate);
+
+  // --- members ---
+  /// Joins when the holdings pass the community gate: 403 gate_not_satisfied with the unmet
+  /// leaves, 403 banned, 200 with nothing changed when already a member.
+  Task<Result<CommunityInfo>> join(const eth::Address& who, std::string community_id);
+  /// Leaves (the owner cannot: 409 owner_cannot_leave).
+  Task<Result<void>> leave(const eth::Address& who, std::string community_id);
+  /// Members (members only), after `cursor`, at most `limit`.
+  Task<Result<MemberPage>> members(const eth::Address& who, std::string community_id, std::string cursor,
+                                   std::size_t limit);
+  /// Removes `target` (kick_members, and outranking the target); they may join again.
+  Task<Result<void>> kick(const eth::Address& who, std::string community_id, const eth::Address& target);
+  /// Removes `target` and keeps them out (ban_members, outranking); works on non-members too.
+  Task<Result<void>> ban(const eth::Address& who, std::string community_id, const eth::Address& target,
+                         std::string reason);
+  /// Lifts a ban (ban_members).
+  Task<Result<void>> unban(const eth::Address& who, std::string community_id, const eth::Address& target);
+
+  // --- roles ---
+  /// Built-in and custom roles (members only).
+  Task<Result<std::vector<RoleInfo>>> roles(const eth::Address& who, std::string community_id);
+  /// A custom role (manage_roles; only permissions the creator holds).
+  Task<Result<RoleInfo>> create_role(const eth::Address& who, std::string community_id, std::string name,
+                                     Permissions permissions, std::optional<GateNode> gate);
+  /// Gives `role` to a member (manage_roles, outranking the target and the role). Owner cannot be
+  /// assigned; member is implicit.
+  Task<Result<void>> assign_role(const eth::Address& who, std::string community_id, const eth::Address& target,
+                                 std::string role);
+  /// Takes an assigned role back (same rules).
+  Task<Result<void>> unassign_role(const eth::Address& who, std::string community_id, const eth::Address& target,
+                                   std::string role);
+  /// Accounts holding `role` ("member": every member), for mentions. No caller check: for contexts.
+  Task<Result<std::vector<eth::Address>>> members_with_role(std::string community_id, std::string role);
+
+  // --- channels ---
+  /// Creates a channel (manage_channels); roles must exist.
+  Task<Result<ChannelInfo>> create_channel(const eth::Address& who, std::string community_id, NewChannel spec);
+  /// The channels `who` can see (managers see every one, archived included).
+  Task<Result<std::vector<ChannelInfo>>> channels(const eth::Address& who, std::string community_id);
+  /// One channel, if the caller can see it (404 otherwise).
+  Task<Result<ChannelInfo>> channel(const eth::Address& who, std::string channel_id);
+  /// Renames, re-gates, restricts, archives or unarchives (manage_channels).
+  Task<Result<ChannelInfo>> update_channel(const eth::Address& who, std::string channel_id, ChannelUpdate update);
+
+  /// True when `who` may read the channel: member, not restricted away by role or gate.
+  /// Archived channels stay readable.
+  Task<Result<bool>> can_read_channel(const eth::Address& who, std::string channel_id);
+  /// can_read_channel and not archived.
+  Task<Result<bool>> can_post_channel(const eth::Address& who, std::string channel_id);
+  /// Every channel, in every community, that `who` may read.
+  Task<Result<std::vector<std::string>>> readable_channels(const eth::Address& who);
+  /// The community a channel belongs to (404 when there is no such channel). No caller check: for
+  /// contexts (e.g. resolving `@&role` mentions with members_with_role).
+  Task<Result<std::string>> community_of_channel(std::string channel_id);
+
+  // --- re-evaluation ---
+  /// Queues the accounts a chain event affects (the consumer of chain.transfer, chain.stake,
+  /// chain.reverted calls this in its transaction): the sender and receiver on a transfer, the
+  /// staker on a stake, every member of every community gated on the contract on a revert.
+  static void queue_for_chain_event(store::Tx& tx, const bus::Event& event, std::int64_t now_ms);
+  /// Re-evaluates up to one batch of queued accounts; returns how many were done. Members who
+  /// fail the community gate lapse (removed, and restored when they pass again); roles and gated
+  /// channels follow their gates. Each change is an event.
+  Task<Result<std::size_t>> reevaluate_batch();
+  /// Accounts waiting for re-evaluation.
+  Task<Result<std::int64_t>> pending_reevaluations();
+
+  store::Database& database() noexcept { return m_db; }
+
+ private:
+  struct Snapshot;
+  Task<Result<Snapshot>> snapshot(const std::string& community_id);
+  Task<Result<Holdings>> read_holdings(HoldingsSource& source, const eth::Address& who, const Snapshot& s);
+  Task<void> watch_gate(const std::optional<GateNode>& gate);
+  Result<void> check_chains(const std::optional<GateNode>& gate) const;
+
+  store::Database& m_db;
+  BlockingPool& m_pool;
+  const Clock& m_clock;
+  HoldingsSource& m_holdings;
+  HoldingsSource& m_reevaluation_holdings;
+  std::function<void()> m_events_published;
+  CommunitySettings m_settings;
+};
+
+}  // namespace gh::community

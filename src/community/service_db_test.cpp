@@ -1,0 +1,546 @@
+// community's use cases on both backends, with holdings the test sets: join against the gate
+// (403 with each unmet leaf), roles and their ranks, kick and ban, channels restricted by role
+// or gate and archived, the member list's cursor, re-evaluation on chain events (removal,
+// regain of community, role and channel) and a gate edit over 5,000 members in batches while
+// other requests are served.
+#include <gtest/gtest.h>
+
+#include <fmt/format.h>
+#include <boost/asio/io_context.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <set>
+
+#include "bus/bus.hpp"
+#include "bus/migrations.hpp"
+#include "community/migrations.hpp"
+#include "community/service.hpp"
+#include "community/store.hpp"
+#include "core/testing/run_task.hpp"
+#include "store/testing/fresh_database.hpp"
+
+namespace gh::community {
+namespace {
+
+namespace json = boost::json;
+using eth::U256;
+using store::Dialect;
+using store::Tx;
+
+const SystemTime start_time = SystemTime(std::chrono::seconds(1'767'225'600));
+const eth::Address token = *eth::parse_address("0x5FbDB2315678afecb367f032d93F642f64180aa3");
+const eth::Address nft = *eth::parse_address("0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512");
+
+eth::Address account(std::uint32_t n) {
+  eth::Address a;
+  a.bytes[0] = 0xaa;
+  a.bytes[16] = static_cast<std::uint8_t>(n >> 24);
+  a.bytes[17] = static_cast<std::uint8_t>(n >> 16);
+  a.bytes[18] = static_cast<std::uint8_t>(n >> 8);
+  a.bytes[19] = static_cast<std::uint8_t>(n);
+  return a;
+}
+
+const eth::Address owner = account(1);
+const eth::Address bob = account(2);
+const eth::Address carol = account(3);
+const eth::Address dave = account(4);
+
+HoldingKey erc20_key() {
+  return HoldingKey{LeafKind::erc20, 31337, token, std::nullopt};
+}
+HoldingKey nft_key() {
+  return HoldingKey{LeafKind::erc721, 31337, nft, std::nullopt};
+}
+
+/// Holdings as the test sets them; counts the reads.
+class FakeHoldings final : public HoldingsSource {
+ public:
+  std::map<eth::Address, Holdings> held;
+  std::optional<Error> failure;
+  std::set<eth::Address> unreachable;  ///< reads for these fail
+  int reads = 0;
+  bool serves_chain(std::uint64_t chain_id) const override { return chain_id == 31337; }
+  Task<Result<Holdings>> read(const eth::Address& who, std::vector<HoldingKey> keys) override {
+    ++reads;
+    if (failure) co_return *failure;
+    if (unreachable.count(who) != 0) co_return make_error(ErrorKind::unavailable, "chain_unavailable", "down");
+    Holdings out;
+    auto it = held.find(who);
+    for (const auto& k : keys) {
+      if (it != held.end()) {
+        if (auto h = it->second.find(k); h != it->second.end()) out[k] = h->second;
+      }
+    }
+    co_return out;
+  }
+  void set(const eth::Address& who, const HoldingKey& key, std::uint64_t amount) { held[who][key] = U256(amount); }
+};
+
+GateNode gate(std::string_view text) {
+  return *parse_gate(json::parse(text));
+}
+GateNode erc20_gate(std::uint64_t min) {
+  return gate(
+      fmt::format(R"({{"erc20":{{"chain_id":31337,"contract":"{}","min":"{}"}}}})", eth::to_checksum(token), min));
+}
+GateNode nft_gate() {
+  return gate(fmt::format(R"({{"erc721":{{"chain_id":31337,"contract":"{}"}}}})", eth::to_checksum(nft)));
+}
+
+class CommunityServiceTest : public ::testing::TestWithParam<Dialect> {
+ protected:
+  void SetUp() override {
+    GH_REQUIRE_DATABASE(m_fresh);
+    m_db = m_fresh.open();
+    m_db->migrate(std::vector<store::MigrationSet>{bus::migrations(), community::migrations()});
+    m_service = std::make_unique<CommunityService>(*m_db, m_pool, m_clock, m_holdings, [this] { ++m_wakes; });
+  }
+
+  template <class T>
+  T run(Task<T> task) {
+    return gh::testing::run(m_ioc, std::move(task));
+  }
+
+  std::string create(std::optional<GateNode> g = std::nullopt, std::string slug = "gate-house") {
+    NewCommunity spec{"Gate House", std::move(slug), std::move(g)};
+    auto c = run(m_service->create_community(owner, std::move(spec)));
+    EXPECT_TRUE(c) << c.error().message;
+    return c ? c->id : "";
+  }
+
+  std::string channel(const std::string& community, std::string name, std::optional<GateNode> g = std::nullopt,
+                      std::vector<std::string> roles = {}) {
+    NewChannel spec{std::move(name), std::move(g), std::move(roles)};
+    auto ch = run(m_service->create_channel(owner, community, std::move(spec)));
+    EXPECT_TRUE(ch) << ch.error().message;
+    return ch ? ch->id : "";
+  }
+
+  bool can_read(const eth::Address& who, const std::string& ch) { return *run(m_service->can_read_channel(who, ch)); }
+
+  std::vector<bus::Event> events(const std::string& topic) {
+    return m_db->read([&](Tx& tx) {
+      std::vector<bus::Event> out;
+      for (auto& e : bus::read_outbox(tx, 0, 100'000)) {
+        if (e.topic == topic) out.push_back(std::move(e));
+      }
+      return out;
+    });
+  }
+
+  // Queues what a chain.transfer of the token from `from` to `to` affects, as the consumer does.
+  void transfer_event(const eth::Address& from, const eth::Address& to, const eth::Address& contract = token) {
+    bus::Event e;
+    e.topic = "chain.transfer";
+    e.payload = json::serialize(json::object{{"chain_id", 31337},
+                                             {"contract", eth::to_checksum(contract)},
+                                             {"from", eth::to_checksum(from)},
+                                             {"to", eth::to_checksum(to)},
+                                             {"amount", "1"}});
+    m_db->transact([&](Tx& tx) { CommunityService::queue_for_chain_event(tx, e, unix_millis(m_clock.now())); });
+  }
+
+  void reevaluate_all() {
+    for (int i = 0; i < 1000; ++i) {
+      auto n = run(m_service->reevaluate_batch());
+      ASSERT_TRUE(n) << n.error().message;
+      if (*n == 0) return;
+    }
+    FAIL() << "the re-evaluation queue never emptied";
+  }
+
+  bool member(const std::string& community, const eth::Address& who) {
+    return m_db->read([&](Tx& tx) { return sql::is_member(tx, community, eth::to_lower_hex(who)); });
+  }
+
+  store::testing::FreshDatabase m_fresh{GetParam(), "community"};
+  std::unique_ptr<store::Database> m_db;
+  BlockingPool m_pool{2, 256};
+  boost::asio::io_context m_ioc;
+  ManualClock m_clock{start_time};
+  FakeHoldings m_holdings;
+  int m_wakes = 0;
+  std::unique_ptr<CommunityService> m_service;
+};
+
+TEST_P(CommunityServiceTest, CreateJoinLeaveAndSee) {
+  const auto id = create();
+  auto dup = run(m_service->create_community(bob, NewCommunity{"Other", "gate-house", std::nullopt}));
+  ASSERT_FALSE(dup);
+  EXPECT_EQ(dup.error().code, "slug_taken");
+  auto bad = run(m_service->create_community(bob, NewCommunity{"Other", "No Slug", std::nullopt}));
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().code, "invalid_slug");
+
+  auto seen = run(m_service->community(bob, id));
+  ASSERT_TRUE(seen);
+  EXPECT_FALSE(seen->caller.member);
+  EXPECT_EQ(seen->member_count, 1);
+  EXPECT_EQ(seen->owner, owner);
+
+  auto joined = run(m_service->join(bob, id));
+  ASSERT_TRUE(joined) << joined.error().message;
+  EXPECT_TRUE(joined->caller.member);
+  EXPECT_EQ(joined->member_count, 2);
+  EXPECT_TRUE(run(m_service->join(bob, id)));               // again: nothing changes
+  EXPECT_EQ(events("community.member_joined").size(), 2U);  // the owner's and bob's
+  EXPECT_GE(m_wakes, 2);
+
+  auto mine = run(m_service->my_communities(bob));
+  ASSERT_TRUE(mine);
+  ASSERT_EQ(mine->size(), 1U);
+  EXPECT_EQ((*mine)[0].id, id);
+
+  auto owner_leaves = run(m_service->leave(owner, id));
+  ASSERT_FALSE(owner_leaves);
+  EXPECT_EQ(owner_leaves.error().code, "owner_cannot_leave");
+  ASSERT_TRUE(run(m_service->leave(bob, id)));
+  EXPECT_FALSE(member(id, bob));
+  auto removed = events("community.member_removed");
+  ASSERT_EQ(removed.size(), 1U);
+  auto payload = json::parse(removed[0].payload);
+  EXPECT_EQ(payload.at("account").as_string(), eth::to_checksum(bob));
+  EXPECT_EQ(payload.at("community_id").as_string(), id);
+  EXPECT_EQ(payload.at("reason").as_string(), "left");
+  EXPECT_TRUE(run(m_service->my_communities(bob))->empty());
+
+  auto missing = run(m_service->community(bob, "c_nope"));
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().kind, ErrorKind::not_found);
+}
+
+TEST_P(CommunityServiceTest, JoinIsRefusedWithTheUnmetLeavesUntilTheHoldingsPass) {
+  const auto id = create(gate(fmt::format(R"({{"all":[{},{}]}})", json::serialize(render_gate(erc20_gate(100))),
+                                          json::serialize(render_gate(nft_gate())))));
+  m_holdings.set(bob, erc20_key(), 40);
+  auto refused = run(m_service->join(bob, id));
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().kind, ErrorKind::forbidden);
+  EXPECT_EQ(refused.error().code, "gate_not_satisfied");
+  auto details = json::parse(refused.error().details_json);
+  const auto& unmet = details.at("unmet").as_array();
+  ASSERT_EQ(unmet.size(), 2U);
+  EXPECT_EQ(unmet[0].at("path").as_string(), "gate.all[0]");
+  EXPECT_EQ(unmet[0].at("kind").as_string(), "erc20");
+  EXPECT_EQ(unmet[0].at("contract").as_string(), eth::to_checksum(token));
+  EXPECT_EQ(unmet[0].at("required").as_string(), "100");
+  EXPECT_EQ(unmet[0].at("held").as_string(), "40");
+  EXPECT_EQ(unmet[1].at("kind").as_string(), "erc721");
+  EXPECT_FALSE(member(id, bob));
+
+  m_holdings.set(bob, erc20_key(), 100);
+  m_holdings.set(bob, nft_key(), 1);
+  EXPECT_TRUE(run(m_service->join(bob, id)));
+  EXPECT_TRUE(member(id, bob));
+
+  // A chain that cannot be asked is a 503, not a refusal.
+  m_holdings.failure = make_error(ErrorKind::unavailable, "chain_unavailable", "down");
+  auto down = run(m_service->join(carol, id));
+  ASSERT_FALSE(down);
+  EXPECT_EQ(down.error().code, "chain_unavailable");
+}
+
+TEST_P(CommunityServiceTest, RolesRanksKickAndBan) {
+  const auto id = create();
+  for (const auto& who : {bob, carol, dave}) ASSERT_TRUE(run(m_service->join(who, id)));
+
+  // A plain member can do nothing to others.
+  auto kick = run(m_service->kick(bob, id, carol));
+  ASSERT_FALSE(kick);
+  EXPECT_EQ(kick.error().code, "missing_permission");
+  auto assign = run(m_service->assign_role(bob, id, carol, "moderator"));
+  ASSERT_FALSE(assign);
+  EXPECT_EQ(assign.error().code, "missing_permission");
+
+  ASSERT_TRUE(run(m_service->assign_role(owner, id, bob, "moderator")));
+  ASSERT_TRUE(run(m_service->assign_role(owner, id, dave, "admin")));
+  EXPECT_EQ(events("community.role_changed").size(), 2U);
+  auto owner_role = run(m_service->assign_role(owner, id, carol, "owner"));
+  ASSERT_FALSE(owner_role);
+  EXPECT_EQ(owner_role.error().code, "invalid_role");
+  // An admin cannot make another admin, nor act on the owner.
+  auto peer = run(m_service->assign_role(dave, id, carol, "admin"));
+  ASSERT_FALSE(peer);
+  EXPECT_EQ(peer.error().code, "outranked");
+  auto up = run(m_service->kick(dave, id, owner));
+  ASSERT_FALSE(up);
+  EXPECT_EQ(up.error().code, "outranked");
+  // A moderator kicks members but not an admin.
+  auto mod_on_admin = run(m_service->kick(bob, id, dave));
+  ASSERT_FALSE(mod_on_admin);
+  EXPECT_EQ(mod_on_admin.error().code, "outranked");
+  ASSERT_TRUE(run(m_service->kick(bob, id, carol)));
+  EXPECT_FALSE(member(id, carol));
+  ASSERT_TRUE(run(m_service->join(carol, id)));  // a kick is not a ban
+
+  ASSERT_TRUE(run(m_service->ban(bob, id, carol, "spam")));
+  EXPECT_FALSE(member(id, carol));
+  auto rejoin = run(m_service->join(carol, id));
+  ASSERT_FALSE(rejoin);
+  EXPECT_EQ(rejoin.error().code, "banned");
+  // A ban also works on someone who is not a member yet.
+  const auto eve = account(5);
+  ASSERT_TRUE(run(m_service->ban(dave, id, eve, "")));
+  EXPECT_EQ(run(m_service->join(eve, id)).error().code, "banned");
+  ASSERT_TRUE(run(m_service->unban(dave, id, carol)));
+  EXPECT_TRUE(run(m_service->join(carol, id)));
+
+  // Custom roles: permissions no wider than the creator's, assigned below one's rank.
+  auto wide = run(m_service->create_role(bob, id, "helper", static_cast<Permissions>(Permission::kick_members), {}));
+  ASSERT_FALSE(wide);
+  EXPECT_EQ(wide.error().code, "missing_permission");
+  auto helper = run(m_service->create_role(dave, id, "helper", static_cast<Permissions>(Permission::kick_members), {}));
+  ASSERT_TRUE(helper) << helper.error().message;
+  EXPECT_EQ(run(m_service->create_role(dave, id, "helper", 0, {})).error().code, "role_exists");
+  EXPECT_EQ(run(m_service->create_role(dave, id, "admin", 0, {})).error().code, "invalid_role");
+  ASSERT_TRUE(run(m_service->assign_role(dave, id, carol, "helper")));
+  auto roles = run(m_service->roles(carol, id));
+  ASSERT_TRUE(roles);
+  EXPECT_EQ(roles->size(), 5U);  // four built-in, one custom
+  auto holders = run(m_service->members_with_role(id, "helper"));
+  ASSERT_TRUE(holders);
+  ASSERT_EQ(holders->size(), 1U);
+  EXPECT_EQ((*holders)[0], carol);
+  EXPECT_EQ(run(m_service->members_with_role(id, "member"))->size(), 4U);
+  // The helper (rank below moderator) cannot kick the moderator.
+  EXPECT_EQ(run(m_service->kick(carol, id, bob)).error().code, "outranked");
+  ASSERT_TRUE(run(m_service->unassign_role(dave, id, carol, "helper")));
+  EXPECT_TRUE(run(m_service->members_with_role(id, "helper"))->empty());
+  EXPECT_EQ(run(m_service->kick(carol, id, bob)).error().code, "missing_permission");
+}
+
+TEST_P(CommunityServiceTest, ChannelsByRoleGateAndArchive) {
+  const auto id = create();
+  ASSERT_TRUE(run(m_service->join(bob, id)));
+  ASSERT_TRUE(run(m_service->join(carol, id)));
+  ASSERT_TRUE(run(m_service->create_role(owner, id, "vip", 0, {})));
+  const auto general = channel(id, "general");
+  const auto vip = channel(id, "vip lounge", std::nullopt, {"vip"});
+  const auto holders = channel(id, "holders", erc20_gate(10));
+  EXPECT_EQ(run(m_service->create_channel(bob, id, NewChannel{"x", std::nullopt, {}})).error().code,
+            "missing_permission");
+  EXPECT_EQ(run(m_service->create_channel(owner, id, NewChannel{"x", std::nullopt, {"nobody"}})).error().code,
+            "invalid_role");
+
+  EXPECT_TRUE(can_read(bob, general));
+  EXPECT_FALSE(can_read(bob, vip));
+  EXPECT_FALSE(can_read(bob, holders));
+  EXPECT_FALSE(can_read(dave, general));  // not a member
+  EXPECT_TRUE(can_read(owner, vip));      // managers see everything
+  ASSERT_TRUE(run(m_service->assign_role(owner, id, bob, "vip")));
+  EXPECT_TRUE(can_read(bob, vip));
+  EXPECT_FALSE(can_read(carol, vip));
+  auto access = events("community.channel_access_changed");
+  ASSERT_EQ(access.size(), 1U);
+  EXPECT_EQ(json::parse(access[0].payload).at("granted").at(0).as_string(), vip);
+
+  // The gated channel follows holdings through the re-evaluator (queued when the channel was made).
+  m_holdings.set(carol, erc20_key(), 10);
+  reevaluate_all();
+  EXPECT_TRUE(can_read(carol, holders));
+  EXPECT_FALSE(can_read(bob, holders));
+  auto visible = run(m_service->channels(carol, id));
+  ASSERT_TRUE(visible);
+  ASSERT_EQ(visible->size(), 2U);
+  EXPECT_EQ((*visible)[0].id, general);
+  EXPECT_EQ((*visible)[1].id, holders);
+  EXPECT_EQ(run(m_service->channels(owner, id))->size(), 3U);
+  EXPECT_EQ(run(m_service->channels(dave, id)).error().code, "not_member");
+  auto readable = run(m_service->readable_channels(carol));
+  ASSERT_TRUE(readable);
+  EXPECT_EQ(readable->size(), 2U);
+  EXPECT_EQ(run(m_service->channel(carol, vip)).error().kind, ErrorKind::not_found);
+  EXPECT_EQ(*run(m_service->community_of_channel(vip)), id);
+  EXPECT_EQ(run(m_service->community_of_channel("ch_nope")).error().kind, ErrorKind::not_found);
+
+  // Rename and archive: still readable, no longer open for posts.
+  ChannelUpdate rename;
+  rename.name = "lobby";
+  auto renamed = run(m_service->update_channel(owner, general, rename));
+  ASSERT_TRUE(renamed);
+  EXPECT_EQ(renamed->name, "lobby");
+  EXPECT_EQ(run(m_service->update_channel(bob, general, rename)).error().code, "missing_permission");
+  EXPECT_TRUE(*run(m_service->can_post_channel(bob, general)));
+  ChannelUpdate archive;
+  archive.archived = true;
+  ASSERT_TRUE(run(m_service->update_channel(owner, general, archive)));
+  EXPECT_TRUE(can_read(bob, general));
+  EXPECT_FALSE(*run(m_service->can_post_channel(bob, general)));
+  EXPECT_FALSE(*run(m_service->can_post_channel(bob, "ch_nope")));
+}
+
+TEST_P(CommunityServiceTest, MembersPageWithACursor) {
+  const auto id = create();
+  for (std::uint32_t i = 10; i < 15; ++i) ASSERT_TRUE(run(m_service->join(account(i), id)));
+  EXPECT_EQ(run(m_service->members(account(99), id, "", 2)).error().code, "not_member");
+  std::vector<eth::Address> seen;
+  std::string cursor;
+  int pages = 0;
+  for (;;) {
+    auto page = run(m_service->members(owner, id, cursor, 2));
+    ASSERT_TRUE(page);
+    ++pages;
+    for (const auto& m : page->members) seen.push_back(m.account);
+    if (!page->next_cursor) break;
+    cursor = *page->next_cursor;
+  }
+  EXPECT_EQ(pages, 3);
+  ASSERT_EQ(seen.size(), 6U);
+  EXPECT_TRUE(std::is_sorted(seen.begin(), seen.end()));
+  EXPECT_EQ(std::count(seen.begin(), seen.end(), owner), 1);
+}
+
+TEST_P(CommunityServiceTest, MembershipFollowsHoldings) {
+  const auto id = create(erc20_gate(10));
+  ASSERT_TRUE(run(m_service->create_role(owner, id, "whale", 0, erc20_gate(1000))));
+  const auto whales = channel(id, "whales", std::nullopt, {"whale"});
+  const auto nft_holders = channel(id, "nft", nft_gate());
+  m_holdings.set(bob, erc20_key(), 5000);
+  m_holdings.set(bob, nft_key(), 1);
+  ASSERT_TRUE(run(m_service->join(bob, id)));
+  EXPECT_TRUE(can_read(bob, whales));  // the gated role was granted at join
+  EXPECT_TRUE(can_read(bob, nft_holders));
+
+  // Bob sends most tokens away: he keeps the community, loses the role and its channel.
+  m_holdings.set(bob, erc20_key(), 50);
+  transfer_event(bob, carol);
+  reevaluate_all();
+  EXPECT_TRUE(member(id, bob));
+  EXPECT_FALSE(can_read(bob, whales));
+  auto changed = events("community.role_changed");
+  ASSERT_FALSE(changed.empty());
+  EXPECT_EQ(json::parse(changed.back().payload).at("removed").at(0).as_string(), "whale");
+  auto revoked = events("community.channel_access_changed");
+  ASSERT_FALSE(revoked.empty());
+  EXPECT_EQ(json::parse(revoked.back().payload).at("revoked").at(0).as_string(), whales);
+
+  // An unrelated contract's event queues nobody.
+  transfer_event(bob, carol, *eth::parse_address("0x0000000000000000000000000000000000000bad"));
+  EXPECT_EQ(*run(m_service->pending_reevaluations()), 0);
+
+  // Then the rest: removed from the community.
+  m_holdings.set(bob, erc20_key(), 0);
+  transfer_event(bob, carol);
+  reevaluate_all();
+  EXPECT_FALSE(member(id, bob));
+  auto removed = events("community.member_removed");
+  ASSERT_EQ(removed.size(), 1U);
+  auto payload = json::parse(removed[0].payload);
+  EXPECT_EQ(payload.at("reason").as_string(), "gate");
+  EXPECT_EQ(payload.at("channel_ids").as_array().size(), 1U);  // only the nft channel was left to lose
+
+  // Tokens back: the community, the role and the role's channel come back by themselves.
+  m_holdings.set(bob, erc20_key(), 2000);
+  transfer_event(carol, bob);
+  reevaluate_all();
+  EXPECT_TRUE(member(id, bob));
+  EXPECT_TRUE(can_read(bob, whales));
+  EXPECT_TRUE(can_read(bob, nft_holders));
+  auto rejoined = events("community.member_joined");
+  EXPECT_EQ(json::parse(rejoined.back().payload).at("reason").as_string(), "gate_regained");
+
+  // A revert names no account: every member of a community gated on the contract is queued.
+  bus::Event revert;
+  revert.topic = "chain.reverted";
+  revert.payload = json::serialize(json::object{{"chain_id", 31337}, {"contract", eth::to_lower_hex(token)}});
+  m_db->transact([&](Tx& tx) { CommunityService::queue_for_chain_event(tx, revert, unix_millis(m_clock.now())); });
+  EXPECT_EQ(*run(m_service->pending_reevaluations()), 2);  // owner and bob
+  // The owner holds nothing but is never removed by a gate.
+  reevaluate_all();
+  EXPECT_TRUE(member(id, owner));
+
+  // Someone who left on their own is not brought back by holdings.
+  ASSERT_TRUE(run(m_service->leave(bob, id)));
+  transfer_event(carol, bob);
+  EXPECT_EQ(*run(m_service->pending_reevaluations()), 0);
+}
+
+TEST_P(CommunityServiceTest, GateEditReevaluatesFiveThousandMembersInBatches) {
+  const auto id = create();
+  constexpr std::uint32_t n = 5000;
+  const auto now = unix_millis(m_clock.now());
+  m_db->transact([&](Tx& tx) {
+    for (std::uint32_t i = 0; i < n; ++i) sql::insert_member(tx, id, eth::to_lower_hex(account(1000 + i)), now);
+  });
+  for (std::uint32_t i = 0; i < n; i += 2) m_holdings.set(account(1000 + i), erc20_key(), 10);
+
+  auto edited = run(m_service->update_community(owner, id, std::nullopt, std::optional<GateNode>(erc20_gate(10))));
+  ASSERT_TRUE(edited) << edited.error().message;
+  EXPECT_EQ(edited->member_count, n + 1);  // the edit returns before anyone is re-evaluated
+  EXPECT_EQ(*run(m_service->pending_reevaluations()), n + 1);
+
+  // One batch, then other requests are served between batches.
+  ASSERT_TRUE(run(m_service->reevaluate_batch()));
+  const auto left = *run(m_service->pending_reevaluations());
+  EXPECT_GT(left, 0);
+  EXPECT_LT(left, n + 1);
+  m_holdings.set(bob, erc20_key(), 10);
+  EXPECT_TRUE(run(m_service->join(bob, id)));
+  EXPECT_TRUE(run(m_service->community(carol, id)));
+
+  reevaluate_all();
+  EXPECT_EQ(*run(m_service->pending_reevaluations()), 0);
+  auto after = run(m_service->community(owner, id));
+  ASSERT_TRUE(after);
+  EXPECT_EQ(after->member_count, n / 2 + 2);  // holders, the owner and bob
+  EXPECT_TRUE(member(id, account(1000)));
+  EXPECT_FALSE(member(id, account(1001)));
+  EXPECT_EQ(events("community.member_removed").size(), n / 2);
+}
+
+TEST_P(CommunityServiceTest, StakesCountAndAnUnreachableChainHoldsUpNobody) {
+  const auto staking = *eth::parse_address("0xCf7Ed3AccA5a467e9e704C703E8D87F634fB0Fc9");
+  const HoldingKey stake_key{LeafKind::staked, 31337, staking, std::nullopt};
+  const auto id =
+      create(gate(fmt::format(R"({{"any":[{},{{"staked":{{"chain_id":31337,"contract":"{}","min":"10"}}}}]}})",
+                              json::serialize(render_gate(erc20_gate(10))), eth::to_checksum(staking))));
+  m_holdings.set(bob, stake_key, 10);
+  m_holdings.set(carol, stake_key, 10);
+  ASSERT_TRUE(run(m_service->join(bob, id)));
+  ASSERT_TRUE(run(m_service->join(carol, id)));
+
+  // A gate on a chain this server does not know is refused when written.
+  auto elsewhere = run(m_service->create_channel(
+      owner, id,
+      NewChannel{
+          "mainnet",
+          gate(fmt::format(R"({{"erc20":{{"chain_id":1,"contract":"{}","min":"1"}}}})", eth::to_checksum(token))),
+          {}}));
+  ASSERT_FALSE(elsewhere);
+  EXPECT_EQ(elsewhere.error().code, "invalid_gate");
+
+  // Both unstake; carol's holdings cannot be read right now.
+  m_holdings.set(bob, stake_key, 0);
+  m_holdings.set(carol, stake_key, 0);
+  m_holdings.unreachable.insert(carol);
+  for (const auto& who : {bob, carol}) {
+    bus::Event e;
+    e.topic = "chain.stake";
+    e.payload = json::serialize(json::object{{"chain_id", 31337},
+                                             {"contract", eth::to_checksum(staking)},
+                                             {"kind", "unstaked"},
+                                             {"account", eth::to_checksum(who)},
+                                             {"amount", "10"},
+                                             {"total", "0"}});
+    m_db->transact([&](Tx& tx) { CommunityService::queue_for_chain_event(tx, e, unix_millis(m_clock.now())); });
+  }
+  EXPECT_EQ(*run(m_service->pending_reevaluations()), 2);
+  reevaluate_all();
+  EXPECT_FALSE(member(id, bob));   // done
+  EXPECT_TRUE(member(id, carol));  // left as she was, for later
+  EXPECT_EQ(*run(m_service->pending_reevaluations()), 1);
+  EXPECT_EQ(*run(m_service->reevaluate_batch()), 0U);  // not due yet
+  m_holdings.unreachable.clear();
+  m_clock.advance(std::chrono::seconds(31));
+  reevaluate_all();
+  EXPECT_FALSE(member(id, carol));
+  EXPECT_EQ(*run(m_service->pending_reevaluations()), 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, CommunityServiceTest, ::testing::Values(Dialect::sqlite, Dialect::postgres),
+                         [](const auto& param_info) { return std::string(store::to_string(param_info.param)); });
+
+}  // namespace
+}  // namespace gh::community

@@ -1,0 +1,366 @@
+#include "community/store.hpp"
+
+namespace gh::community::sql {
+namespace {
+
+using gh::store::Row;
+using gh::store::Value;
+
+Value opt(const std::optional<std::string>& v) {
+  if (v) return *v;
+  return nullptr;
+}
+Value opt(const std::optional<std::int64_t>& v) {
+  if (v) return *v;
+  return nullptr;
+}
+
+std::string join(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& s : items) {
+    if (!out.empty()) out += ',';
+    out += s;
+  }
+  return out;
+}
+
+std::vector<std::string> split(const std::string& text) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    auto comma = text.find(',', start);
+    if (comma == std::string::npos) comma = text.size();
+    if (comma > start) out.push_back(text.substr(start, comma - start));
+    start = comma + 1;
+  }
+  return out;
+}
+
+constexpr const char* community_columns = "id, slug, name, owner, gate, created_ms, updated_ms";
+
+CommunityRow community_of(const Row& r) {
+  return CommunityRow{r.get_text(0), r.get_text(1), r.get_text(2), r.get_text(3),
+                      r.opt_text(4), r.get_int(5),  r.get_int(6)};
+}
+
+constexpr const char* channel_columns = "id, community_id, name, gate, roles, archived_ms, created_ms";
+
+ChannelRow channel_of(const Row& r) {
+  ChannelRow c;
+  c.id = r.get_text(0);
+  c.community_id = r.get_text(1);
+  c.name = r.get_text(2);
+  c.gate = r.opt_text(3);
+  c.roles = split(r.get_text(4));
+  if (!r.is_null(5)) c.archived_ms = r.get_int(5);
+  c.created_ms = r.get_int(6);
+  return c;
+}
+
+RoleRow role_of(const Row& r) {
+  return RoleRow{r.get_text(0), r.get_int(1), r.opt_text(2), r.get_int(3)};
+}
+
+std::int64_t as_limit(std::size_t n) {
+  return static_cast<std::int64_t>(n);
+}
+
+}  // namespace
+
+bool insert_community(Tx& tx, const CommunityRow& row) {
+  return tx.exec(
+             "INSERT INTO community_communities (id, slug, name, owner, gate, created_ms, updated_ms) "
+             "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+             {row.id, row.slug, row.name, row.owner, opt(row.gate), row.created_ms, row.updated_ms}) == 1;
+}
+
+std::optional<CommunityRow> find_community(Tx& tx, const std::string& id) {
+  auto r = tx.query_one(std::string("SELECT ") + community_columns + " FROM community_communities WHERE id = $1", {id});
+  if (!r) return std::nullopt;
+  return community_of(*r);
+}
+
+void update_community(Tx& tx, const std::string& id, const std::string& name, const std::optional<std::string>& gate,
+                      std::int64_t now_ms) {
+  tx.exec("UPDATE community_communities SET name = $2, gate = $3, updated_ms = $4 WHERE id = $1",
+          {id, name, opt(gate), now_ms});
+}
+
+std::vector<CommunityRow> communities_of(Tx& tx, const std::string& account) {
+  std::vector<CommunityRow> out;
+  for (const auto& r : tx.query(std::string("SELECT c.id, c.slug, c.name, c.owner, c.gate, c.created_ms, c.updated_ms "
+                                            "FROM community_communities c JOIN community_members m ON m.community_id = "
+                                            "c.id WHERE m.account = $1 ORDER BY c.name, c.id"),
+                                {account})) {
+    out.push_back(community_of(r));
+  }
+  return out;
+}
+
+bool is_member(Tx& tx, const std::string& community_id, const std::string& account) {
+  return tx
+      .query_one("SELECT 1 FROM community_members WHERE community_id = $1 AND account = $2", {community_id, account})
+      .has_value();
+}
+
+bool insert_member(Tx& tx, const std::string& community_id, const std::string& account, std::int64_t now_ms) {
+  return tx.exec(
+             "INSERT INTO community_members (community_id, account, joined_ms) VALUES ($1, $2, $3) ON CONFLICT DO "
+             "NOTHING",
+             {community_id, account, now_ms}) == 1;
+}
+
+bool delete_member(Tx& tx, const std::string& community_id, const std::string& account) {
+  const auto n =
+      tx.exec("DELETE FROM community_members WHERE community_id = $1 AND account = $2", {community_id, account});
+  tx.exec("DELETE FROM community_member_roles WHERE community_id = $1 AND account = $2", {community_id, account});
+  tx.exec("DELETE FROM community_channel_access WHERE community_id = $1 AND account = $2", {community_id, account});
+  return n == 1;
+}
+
+std::int64_t member_count(Tx& tx, const std::string& community_id) {
+  return tx.query_one("SELECT COUNT(*) FROM community_members WHERE community_id = $1", {community_id})->get_int(0);
+}
+
+std::vector<MemberRow> members_page(Tx& tx, const std::string& community_id, const std::string& after,
+                                    std::size_t limit) {
+  std::vector<MemberRow> out;
+  for (const auto& r :
+       tx.query("SELECT account, joined_ms FROM community_members WHERE community_id = $1 AND account > "
+                "$2 ORDER BY account LIMIT $3",
+                {community_id, after, as_limit(limit)})) {
+    out.push_back(MemberRow{r.get_text(0), r.get_int(1)});
+  }
+  return out;
+}
+
+bool is_banned(Tx& tx, const std::string& community_id, const std::string& account) {
+  return tx.query_one("SELECT 1 FROM community_bans WHERE community_id = $1 AND account = $2", {community_id, account})
+      .has_value();
+}
+
+void insert_ban(Tx& tx, const std::string& community_id, const std::string& account, const std::string& by,
+                const std::string& reason, std::int64_t now_ms) {
+  tx.exec(
+      "INSERT INTO community_bans (community_id, account, banned_by, reason, created_ms) VALUES ($1, $2, $3, $4, $5) "
+      "ON CONFLICT DO NOTHING",
+      {community_id, account, by, reason, now_ms});
+}
+
+bool delete_ban(Tx& tx, const std::string& community_id, const std::string& account) {
+  return tx.exec("DELETE FROM community_bans WHERE community_id = $1 AND account = $2", {community_id, account}) == 1;
+}
+
+bool is_lapsed(Tx& tx, const std::string& community_id, const std::string& account) {
+  return tx
+      .query_one("SELECT 1 FROM community_lapsed WHERE community_id = $1 AND account = $2", {community_id, account})
+      .has_value();
+}
+
+void insert_lapsed(Tx& tx, const std::string& community_id, const std::string& account, std::int64_t now_ms) {
+  tx.exec("INSERT INTO community_lapsed (community_id, account, lapsed_ms) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+          {community_id, account, now_ms});
+}
+
+void delete_lapsed(Tx& tx, const std::string& community_id, const std::string& account) {
+  tx.exec("DELETE FROM community_lapsed WHERE community_id = $1 AND account = $2", {community_id, account});
+}
+
+bool insert_role(Tx& tx, const std::string& community_id, const RoleRow& row) {
+  return tx.exec(
+             "INSERT INTO community_roles (community_id, name, permissions, gate, created_ms) VALUES ($1, $2, $3, $4, "
+             "$5) ON CONFLICT DO NOTHING",
+             {community_id, row.name, row.permissions, opt(row.gate), row.created_ms}) == 1;
+}
+
+std::optional<RoleRow> find_role(Tx& tx, const std::string& community_id, const std::string& name) {
+  auto r = tx.query_one(
+      "SELECT name, permissions, gate, created_ms FROM community_roles WHERE community_id = $1 AND name = $2",
+      {community_id, name});
+  if (!r) return std::nullopt;
+  return role_of(*r);
+}
+
+std::vector<RoleRow> list_roles(Tx& tx, const std::string& community_id) {
+  std::vector<RoleRow> out;
+  for (const auto& r :
+       tx.query("SELECT name, permissions, gate, created_ms FROM community_roles WHERE community_id = $1 ORDER BY name",
+                {community_id})) {
+    out.push_back(role_of(r));
+  }
+  return out;
+}
+
+std::vector<MemberRoleRow> member_roles(Tx& tx, const std::string& community_id, const std::string& account) {
+  std::vector<MemberRoleRow> out;
+  for (const auto& r : tx.query("SELECT role, source FROM community_member_roles WHERE community_id = $1 AND account = "
+                                "$2 ORDER BY role, source",
+                                {community_id, account})) {
+    out.push_back(MemberRoleRow{r.get_text(0), r.get_text(1)});
+  }
+  return out;
+}
+
+bool add_member_role(Tx& tx, const std::string& community_id, const std::string& account, const std::string& role,
+                     const std::string& source, std::int64_t now_ms) {
+  return tx.exec(
+             "INSERT INTO community_member_roles (community_id, account, role, source, created_ms) VALUES ($1, $2, "
+             "$3, $4, $5) ON CONFLICT DO NOTHING",
+             {community_id, account, role, source, now_ms}) == 1;
+}
+
+bool remove_member_role(Tx& tx, const std::string& community_id, const std::string& account, const std::string& role,
+                        const std::string& source) {
+  return tx.exec(
+             "DELETE FROM community_member_roles WHERE community_id = $1 AND account = $2 AND role = $3 AND source = "
+             "$4",
+             {community_id, account, role, source}) == 1;
+}
+
+std::vector<std::string> members_with_role(Tx& tx, const std::string& community_id, const std::string& role) {
+  std::vector<std::string> out;
+  for (const auto& r :
+       tx.query("SELECT DISTINCT account FROM community_member_roles WHERE community_id = $1 AND role = "
+                "$2 ORDER BY account",
+                {community_id, role})) {
+    out.push_back(r.get_text(0));
+  }
+  return out;
+}
+
+void insert_channel(Tx& tx, const ChannelRow& row) {
+  tx.exec(
+      "INSERT INTO community_channels (id, community_id, name, gate, roles, archived_ms, created_ms) VALUES ($1, $2, "
+      "$3, $4, $5, $6, $7)",
+      {row.id, row.community_id, row.name, opt(row.gate), join(row.roles), opt(row.archived_ms), row.created_ms});
+}
+
+std::optional<ChannelRow> find_channel(Tx& tx, const std::string& id) {
+  auto r = tx.query_one(std::string("SELECT ") + channel_columns + " FROM community_channels WHERE id = $1", {id});
+  if (!r) return std::nullopt;
+  return channel_of(*r);
+}
+
+std::vector<ChannelRow> list_channels(Tx& tx, const std::string& community_id) {
+  std::vector<ChannelRow> out;
+  for (const auto& r : tx.query(std::string("SELECT ") + channel_columns +
+                                    " FROM community_channels WHERE community_id = $1 ORDER BY created_ms, name, id",
+                                {community_id})) {
+    out.push_back(channel_of(r));
+  }
+  return out;
+}
+
+void update_channel(Tx& tx, const ChannelRow& row) {
+  tx.exec("UPDATE community_channels SET name = $2, gate = $3, roles = $4, archived_ms = $5 WHERE id = $1",
+          {row.id, row.name, opt(row.gate), join(row.roles), opt(row.archived_ms)});
+}
+
+std::set<std::string> channel_access(Tx& tx, const std::string& community_id, const std::string& account) {
+  std::set<std::string> out;
+  for (const auto& r :
+       tx.query("SELECT channel_id FROM community_channel_access WHERE community_id = $1 AND account = $2",
+                {community_id, account})) {
+    out.insert(r.get_text(0));
+  }
+  return out;
+}
+
+void grant_access(Tx& tx, const std::string& community_id, const std::string& channel_id, const std::string& account) {
+  tx.exec(
+      "INSERT INTO community_channel_access (channel_id, account, community_id) VALUES ($1, $2, $3) ON CONFLICT DO "
+      "NOTHING",
+      {channel_id, account, community_id});
+}
+
+void revoke_access(Tx& tx, const std::string& channel_id, const std::string& account) {
+  tx.exec("DELETE FROM community_channel_access WHERE channel_id = $1 AND account = $2", {channel_id, account});
+}
+
+void clear_access(Tx& tx, const std::string& channel_id) {
+  tx.exec("DELETE FROM community_channel_access WHERE channel_id = $1", {channel_id});
+}
+
+std::vector<std::string> community_ids_of(Tx& tx, const std::string& account) {
+  std::vector<std::string> out;
+  for (const auto& r :
+       tx.query("SELECT community_id FROM community_members WHERE account = $1 ORDER BY community_id", {account})) {
+    out.push_back(r.get_text(0));
+  }
+  return out;
+}
+
+void replace_gate_contracts(Tx& tx, const std::string& community_id,
+                            const std::set<std::pair<std::uint64_t, std::string>>& contracts) {
+  tx.exec("DELETE FROM community_gate_contracts WHERE community_id = $1", {community_id});
+  for (const auto& [chain_id, contract] : contracts) {
+    tx.exec("INSERT INTO community_gate_contracts (community_id, chain_id, contract) VALUES ($1, $2, $3)",
+            {community_id, static_cast<std::int64_t>(chain_id), contract});
+  }
+}
+
+std::vector<std::string> communities_gated_on(Tx& tx, std::uint64_t chain_id, const std::string& contract) {
+  std::vector<std::string> out;
+  for (const auto& r :
+       tx.query("SELECT community_id FROM community_gate_contracts WHERE chain_id = $1 AND contract = $2 ORDER BY "
+                "community_id",
+                {static_cast<std::int64_t>(chain_id), contract})) {
+    out.push_back(r.get_text(0));
+  }
+  return out;
+}
+
+namespace {
+constexpr const char* requeue =
+    " ON CONFLICT (community_id, account) DO UPDATE SET due_ms = CASE WHEN excluded.due_ms < "
+    "community_reevaluations.due_ms THEN excluded.due_ms ELSE community_reevaluations.due_ms END, version = "
+    "community_reevaluations.version + 1";
+}
+
+void queue_account(Tx& tx, const std::string& community_id, const std::string& account, std::int64_t now_ms) {
+  tx.exec(std::string("INSERT INTO community_reevaluations (community_id, account, due_ms, version) "
+                      "SELECT $1, $2, $3, 1 WHERE EXISTS (SELECT 1 FROM community_members WHERE community_id = $1 "
+                      "AND account = $2) OR EXISTS (SELECT 1 FROM community_lapsed WHERE community_id = $1 AND "
+                      "account = $2)") +
+              requeue,
+          {community_id, account, now_ms});
+}
+
+std::int64_t queue_all(Tx& tx, const std::string& community_id, std::int64_t now_ms) {
+  std::int64_t n = tx.exec(std::string("INSERT INTO community_reevaluations (community_id, account, due_ms, version) "
+                                       "SELECT community_id, account, $2, 1 FROM community_members WHERE "
+                                       "community_id = $1") +
+                               requeue,
+                           {community_id, now_ms});
+  n += tx.exec(std::string("INSERT INTO community_reevaluations (community_id, account, due_ms, version) "
+                           "SELECT community_id, account, $2, 1 FROM community_lapsed WHERE community_id = $1") +
+                   requeue,
+               {community_id, now_ms});
+  return n;
+}
+
+std::vector<Reevaluation> next_reevaluations(Tx& tx, std::size_t limit, std::int64_t now_ms) {
+  std::vector<Reevaluation> out;
+  for (const auto& r : tx.query("SELECT community_id, account, due_ms, version FROM community_reevaluations WHERE "
+                                "due_ms <= $2 ORDER BY due_ms, community_id, account LIMIT $1",
+                                {as_limit(limit), now_ms})) {
+    out.push_back(Reevaluation{r.get_text(0), r.get_text(1), r.get_int(2), r.get_int(3)});
+  }
+  return out;
+}
+
+void defer_reevaluation(Tx& tx, const Reevaluation& r, std::int64_t retry_ms) {
+  tx.exec("UPDATE community_reevaluations SET due_ms = $4 WHERE community_id = $1 AND account = $2 AND version = $3",
+          {r.community_id, r.account, r.version, retry_ms});
+}
+
+void finish_reevaluation(Tx& tx, const Reevaluation& r) {
+  tx.exec("DELETE FROM community_reevaluations WHERE community_id = $1 AND account = $2 AND version = $3",
+          {r.community_id, r.account, r.version});
+}
+
+std::int64_t queued_reevaluations(Tx& tx) {
+  return tx.query_one("SELECT COUNT(*) FROM community_reevaluations")->get_int(0);
+}
+
+}  // namespace gh::community::sql

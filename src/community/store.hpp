@@ -1,0 +1,135 @@
+#pragma once
+// Every SQL statement of the community context (tables community_*), on a caller's transaction.
+// Addresses are lowercase hex here; gates their canonical JSON text.
+#include <cstdint>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "store/database.hpp"
+
+namespace gh::community::sql {
+
+using gh::store::Tx;
+
+struct CommunityRow {
+  std::string id;
+  std::string slug;
+  std::string name;
+  std::string owner;
+  std::optional<std::string> gate;
+  std::int64_t created_ms = 0;
+  std::int64_t updated_ms = 0;
+};
+
+struct ChannelRow {
+  std::string id;
+  std::string community_id;
+  std::string name;
+  std::optional<std::string> gate;
+  std::vector<std::string> roles;  ///< empty: every member
+  std::optional<std::int64_t> archived_ms;
+  std::int64_t created_ms = 0;
+};
+
+struct RoleRow {
+  std::string name;
+  std::int64_t permissions = 0;
+  std::optional<std::string> gate;
+  std::int64_t created_ms = 0;
+};
+
+struct MemberRoleRow {
+  std::string role;
+  std::string source;  ///< "manual" or "gate"
+};
+
+struct MemberRow {
+  std::string account;
+  std::int64_t joined_ms = 0;
+};
+
+/// A queued re-evaluation.
+struct Reevaluation {
+  std::string community_id;
+  std::string account;
+  std::int64_t due_ms = 0;
+  std::int64_t version = 0;
+};
+
+// communities
+/// False when the slug is taken.
+bool insert_community(Tx& tx, const CommunityRow& row);
+std::optional<CommunityRow> find_community(Tx& tx, const std::string& id);
+void update_community(Tx& tx, const std::string& id, const std::string& name, const std::optional<std::string>& gate,
+                      std::int64_t now_ms);
+/// Communities `account` is a member of, by name.
+std::vector<CommunityRow> communities_of(Tx& tx, const std::string& account);
+
+// members
+bool is_member(Tx& tx, const std::string& community_id, const std::string& account);
+/// False when already a member.
+bool insert_member(Tx& tx, const std::string& community_id, const std::string& account, std::int64_t now_ms);
+/// Removes the member with its roles and channel access; false when not a member.
+bool delete_member(Tx& tx, const std::string& community_id, const std::string& account);
+std::int64_t member_count(Tx& tx, const std::string& community_id);
+/// Members in account order after `after` (exclusive).
+std::vector<MemberRow> members_page(Tx& tx, const std::string& community_id, const std::string& after,
+                                    std::size_t limit);
+
+// bans and lapses
+bool is_banned(Tx& tx, const std::string& community_id, const std::string& account);
+void insert_ban(Tx& tx, const std::string& community_id, const std::string& account, const std::string& by,
+                const std::string& reason, std::int64_t now_ms);
+bool delete_ban(Tx& tx, const std::string& community_id, const std::string& account);
+bool is_lapsed(Tx& tx, const std::string& community_id, const std::string& account);
+void insert_lapsed(Tx& tx, const std::string& community_id, const std::string& account, std::int64_t now_ms);
+void delete_lapsed(Tx& tx, const std::string& community_id, const std::string& account);
+
+// roles
+bool insert_role(Tx& tx, const std::string& community_id, const RoleRow& row);
+std::optional<RoleRow> find_role(Tx& tx, const std::string& community_id, const std::string& name);
+std::vector<RoleRow> list_roles(Tx& tx, const std::string& community_id);
+std::vector<MemberRoleRow> member_roles(Tx& tx, const std::string& community_id, const std::string& account);
+/// False when already held from that source.
+bool add_member_role(Tx& tx, const std::string& community_id, const std::string& account, const std::string& role,
+                     const std::string& source, std::int64_t now_ms);
+bool remove_member_role(Tx& tx, const std::string& community_id, const std::string& account, const std::string& role,
+                        const std::string& source);
+/// Accounts holding `role` (from any source), in account order.
+std::vector<std::string> members_with_role(Tx& tx, const std::string& community_id, const std::string& role);
+
+// channels
+void insert_channel(Tx& tx, const ChannelRow& row);
+std::optional<ChannelRow> find_channel(Tx& tx, const std::string& id);
+/// Every channel of the community (archived included), in creation order.
+std::vector<ChannelRow> list_channels(Tx& tx, const std::string& community_id);
+void update_channel(Tx& tx, const ChannelRow& row);
+/// The gated channels of `community_id` that `account` passes.
+std::set<std::string> channel_access(Tx& tx, const std::string& community_id, const std::string& account);
+void grant_access(Tx& tx, const std::string& community_id, const std::string& channel_id, const std::string& account);
+void revoke_access(Tx& tx, const std::string& channel_id, const std::string& account);
+/// Drops every access row of a channel (its gate changed or went away).
+void clear_access(Tx& tx, const std::string& channel_id);
+/// Every community `account` is a member of, by id.
+std::vector<std::string> community_ids_of(Tx& tx, const std::string& account);
+
+// gate contracts and re-evaluation
+void replace_gate_contracts(Tx& tx, const std::string& community_id,
+                            const std::set<std::pair<std::uint64_t, std::string>>& contracts);
+std::vector<std::string> communities_gated_on(Tx& tx, std::uint64_t chain_id, const std::string& contract);
+/// Queues `account` of the community if it is a member or has lapsed.
+void queue_account(Tx& tx, const std::string& community_id, const std::string& account, std::int64_t now_ms);
+/// Queues every member and lapsed member; returns how many were queued.
+std::int64_t queue_all(Tx& tx, const std::string& community_id, std::int64_t now_ms);
+/// Up to `limit` queued re-evaluations due at `now_ms`, oldest first.
+std::vector<Reevaluation> next_reevaluations(Tx& tx, std::size_t limit, std::int64_t now_ms);
+/// Moves a queued re-evaluation to `retry_ms` (unless it was queued again meanwhile).
+void defer_reevaluation(Tx& tx, const Reevaluation& r, std::int64_t retry_ms);
+/// Removes a queued re-evaluation unless it was queued again since it was read.
+void finish_reevaluation(Tx& tx, const Reevaluation& r);
+std::int64_t queued_reevaluations(Tx& tx);
+
+}  // namespace gh::community::sql

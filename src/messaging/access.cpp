@@ -1,0 +1,60 @@
+#include "messaging/access.hpp"
+
+namespace gh::messaging {
+
+void GrantedChannelAccess::grant(const eth::Address& account, const std::string& channel_id, bool read, bool post) {
+  std::lock_guard lock(m_mutex);
+  if (!read && !post) {
+    m_grants.erase({account, channel_id});
+    return;
+  }
+  m_grants[{account, channel_id}] = Grant{read || post, post};
+}
+
+void GrantedChannelAccess::set_role(const eth::Address& account, const std::string& channel_id,
+                                    const std::string& role) {
+  std::lock_guard lock(m_mutex);
+  m_roles[{channel_id, role}].insert(account);
+}
+
+// The coroutines below only call these: no lock lives in a coroutine frame (docs/coroutines.md).
+GrantedChannelAccess::Grant GrantedChannelAccess::find(const eth::Address& account, const std::string& channel_id) {
+  std::lock_guard lock(m_mutex);
+  auto it = m_grants.find({account, channel_id});
+  return it == m_grants.end() ? Grant{} : it->second;
+}
+
+std::vector<std::string> GrantedChannelAccess::channels_of(const eth::Address& account) {
+  std::vector<std::string> out;
+  std::lock_guard lock(m_mutex);
+  for (const auto& [key, grant] : m_grants) {
+    if (key.first == account && grant.read) out.push_back(key.second);
+  }
+  return out;
+}
+
+std::vector<eth::Address> GrantedChannelAccess::holders(const std::string& channel_id, const std::string& role) {
+  std::vector<eth::Address> out;
+  std::lock_guard lock(m_mutex);
+  if (auto it = m_roles.find({channel_id, role}); it != m_roles.end()) out.assign(it->second.begin(), it->second.end());
+  return out;
+}
+
+Task<Result<bool>> GrantedChannelAccess::can_read(const eth::Address& account, std::string channel_id) {
+  co_return find(account, channel_id).read;
+}
+
+Task<Result<bool>> GrantedChannelAccess::can_post(const eth::Address& account, std::string channel_id) {
+  co_return find(account, channel_id).post;
+}
+
+Task<Result<std::vector<std::string>>> GrantedChannelAccess::readable_channels(const eth::Address& account) {
+  co_return channels_of(account);
+}
+
+Task<Result<std::vector<eth::Address>>> GrantedChannelAccess::members_with_role(std::string channel_id,
+                                                                                std::string role) {
+  co_return holders(channel_id, role);
+}
+
+}  // namespace gh::messaging

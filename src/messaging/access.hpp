@@ -1,0 +1,58 @@
+#pragma once
+// Who may read and post in a channel, asked of the community context. messaging depends on this
+// small interface, not on community's tables; the module adapts community::CommunityService to it.
+// With --test-hooks and no community context, GrantedChannelAccess stands in (grants set by the
+// integration tests through /v1/_test/channel-access).
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "core/result.hpp"
+#include "core/task.hpp"
+#include "eth/address.hpp"
+
+namespace gh::messaging {
+
+/// Channel access as the community context decides it.
+class ChannelAccess {
+ public:
+  virtual ~ChannelAccess() = default;
+  /// May the account read the channel (history, live frames)? false also for an unknown channel.
+  virtual Task<Result<bool>> can_read(const eth::Address& account, std::string channel_id) = 0;
+  /// May the account post in the channel?
+  virtual Task<Result<bool>> can_post(const eth::Address& account, std::string channel_id) = 0;
+  /// Every channel the account may read.
+  virtual Task<Result<std::vector<std::string>>> readable_channels(const eth::Address& account) = 0;
+  /// The members of the channel's community that hold `role` (for `@&role` mentions).
+  virtual Task<Result<std::vector<eth::Address>>> members_with_role(std::string channel_id, std::string role) = 0;
+};
+
+/// Access from explicit grants held in memory: for tests and for running without communities.
+class GrantedChannelAccess final : public ChannelAccess {
+ public:
+  /// Grants (or with both false, revokes) access to a channel.
+  void grant(const eth::Address& account, const std::string& channel_id, bool read, bool post);
+  /// Gives the account a role in the channel's community.
+  void set_role(const eth::Address& account, const std::string& channel_id, const std::string& role);
+
+  Task<Result<bool>> can_read(const eth::Address& account, std::string channel_id) override;
+  Task<Result<bool>> can_post(const eth::Address& account, std::string channel_id) override;
+  Task<Result<std::vector<std::string>>> readable_channels(const eth::Address& account) override;
+  Task<Result<std::vector<eth::Address>>> members_with_role(std::string channel_id, std::string role) override;
+
+ private:
+  struct Grant {
+    bool read = false;
+    bool post = false;
+  };
+  Grant find(const eth::Address& account, const std::string& channel_id);
+  std::vector<std::string> channels_of(const eth::Address& account);
+  std::vector<eth::Address> holders(const std::string& channel_id, const std::string& role);
+  std::mutex m_mutex;
+  std::map<std::pair<eth::Address, std::string>, Grant> m_grants;
+  std::map<std::pair<std::string, std::string>, std::set<eth::Address>> m_roles;  // (channel, role)
+};
+
+}  // namespace gh::messaging

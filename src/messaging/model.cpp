@@ -1,0 +1,178 @@
+#include "messaging/model.hpp"
+
+#include <algorithm>
+
+#include <boost/json/array.hpp>
+#include <boost/json/serialize.hpp>
+
+namespace gh::messaging {
+
+namespace json = boost::json;
+
+bool valid_utf8(std::string_view text) {
+  std::size_t i = 0;
+  const auto n = text.size();
+  while (i < n) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    std::size_t len = 0;
+    std::uint32_t cp = 0;
+    if (c >= 0xc2 && c <= 0xdf) {
+      len = 2;
+      cp = c & 0x1fU;
+    } else if (c >= 0xe0 && c <= 0xef) {
+      len = 3;
+      cp = c & 0x0fU;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      len = 4;
+      cp = c & 0x07U;
+    } else {
+      return false;
+    }
+    if (i + len > n) return false;
+    for (std::size_t k = 1; k < len; ++k) {
+      const auto cc = static_cast<unsigned char>(text[i + k]);
+      if ((cc & 0xc0U) != 0x80U) return false;
+      cp = (cp << 6) | (cc & 0x3fU);
+    }
+    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) || (cp >= 0xd800 && cp <= 0xdfff)) {
+      return false;
+    }
+    i += len;
+  }
+  return true;
+}
+
+Result<void> check_body(std::string_view body) {
+  if (body.size() > max_body_bytes) {
+    return make_error(ErrorKind::too_large, "body_too_large",
+                      "a message body is at most " + std::to_string(max_body_bytes) + " bytes");
+  }
+  if (body.empty()) return bad_input("invalid_body", "a message body may not be empty");
+  if (!valid_utf8(body)) return bad_input("invalid_body", "a message body must be valid UTF-8");
+  for (char ch : body) {
+    const auto c = static_cast<unsigned char>(ch);
+    if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f) {
+      return bad_input("invalid_body", "a message body may not contain control characters");
+    }
+  }
+  const bool blank =
+      std::all_of(body.begin(), body.end(), [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; });
+  if (blank) return bad_input("invalid_body", "a message body may not be blank");
+  return ok();
+}
+
+Result<void> check_client_id(std::string_view id) {
+  const bool good = !id.empty() && id.size() <= 64 && std::all_of(id.begin(), id.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+           c == '-' || c == ':';
+  });
+  if (!good) return bad_input("invalid_client_id", "client_id must be 1 to 64 of A-Z a-z 0-9 . _ - :");
+  return ok();
+}
+
+bool valid_channel_id(std::string_view id) {
+  return !id.empty() && id.size() <= 128 &&
+         std::all_of(id.begin(), id.end(), [](char c) { return c > 0x20 && c < 0x7f && c != ':' && c != '/'; });
+}
+
+Result<void> check_emoji(std::string_view emoji) {
+  const bool good = !emoji.empty() && emoji.size() <= 32 && valid_utf8(emoji) &&
+                    std::none_of(emoji.begin(), emoji.end(), [](char ch) {
+                      const auto c = static_cast<unsigned char>(ch);
+                      return c <= 0x20 || c == 0x7f;
+                    });
+  if (!good) return bad_input("invalid_emoji", "a reaction is 1 to 32 bytes of UTF-8 without spaces");
+  return ok();
+}
+
+namespace {
+
+bool is_hex(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+bool is_word(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+}
+bool is_role_char(char c) {
+  return is_word(c) || c == '-' || c == '.';
+}
+
+}  // namespace
+
+Mentions parse_mentions(std::string_view body) {
+  Mentions out;
+  std::size_t i = 0;
+  while (i < body.size() && out.accounts.size() + out.roles.size() < max_mentions) {
+    const auto at = body.find('@', i);
+    if (at == std::string_view::npos) break;
+    i = at + 1;
+    // A mention starts a word: "a@0x…" (an e-mail-like string) is not one.
+    if (at > 0 && is_word(body[at - 1])) continue;
+    if (body.substr(i, 2) == "0x" && i + 42 <= body.size()) {
+      const auto hex = body.substr(i + 2, 40);
+      const bool all_hex = std::all_of(hex.begin(), hex.end(), is_hex);
+      const bool ends = i + 42 == body.size() || !is_word(body[i + 42]);
+      if (all_hex && ends) {
+        // Any case is accepted (API.md), a wrong EIP-55 checksum included: chat text is typed.
+        std::string lower(body.substr(i, 42));
+        for (auto& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+        if (auto address = eth::parse_address(lower)) {
+          if (std::find(out.accounts.begin(), out.accounts.end(), *address) == out.accounts.end()) {
+            out.accounts.push_back(*address);
+          }
+          i += 42;
+        }
+      }
+      continue;
+    }
+    if (i < body.size() && body[i] == '&') {
+      std::size_t j = i + 1;
+      while (j < body.size() && j - i - 1 < 64 && is_role_char(body[j])) ++j;
+      if (j > i + 1) {
+        std::string role(body.substr(i + 1, j - i - 1));
+        if (std::find(out.roles.begin(), out.roles.end(), role) == out.roles.end())
+          out.roles.push_back(std::move(role));
+      }
+      i = j;
+    }
+  }
+  return out;
+}
+
+json::object message_json(const Message& m) {
+  json::object o;
+  o["id"] = m.id;
+  o["channel_id"] = m.channel_id;
+  o["seq"] = m.seq;
+  o["author"] = eth::to_checksum(m.author);
+  o["client_id"] = m.client_id;
+  o["body"] = m.body;
+  if (m.reply_to) o["reply_to"] = *m.reply_to;
+  json::array mentions;
+  for (const auto& a : m.mentions) mentions.emplace_back(eth::to_checksum(a));
+  o["mentions"] = std::move(mentions);
+  json::array roles;
+  for (const auto& r : m.mention_roles) roles.emplace_back(r);
+  o["mention_roles"] = std::move(roles);
+  o["created_at"] = format_rfc3339(m.created_at);
+  if (m.edited_at) o["edited_at"] = format_rfc3339(*m.edited_at);
+  o["deleted"] = m.deleted_at.has_value();
+  json::array reactions;
+  for (const auto& r : m.reactions) {
+    reactions.emplace_back(json::object{{"emoji", r.emoji}, {"count", r.count}, {"me", r.mine}});
+  }
+  o["reactions"] = std::move(reactions);
+  return o;
+}
+
+std::string message_frame(const Message& m) {
+  auto o = message_json(m);
+  o["type"] = "message";
+  return json::serialize(o);
+}
+
+}  // namespace gh::messaging

@@ -1,0 +1,73 @@
+#pragma once
+// messaging's plain types and pure rules: what a message body, a client id, a channel id and a
+// reaction may be, which accounts and roles a body mentions, and the JSON shape of a message
+// (the same in HTTP responses, live frames and resumed history). No I/O.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/json/object.hpp>
+
+#include "core/clock.hpp"
+#include "core/result.hpp"
+#include "eth/address.hpp"
+
+namespace gh::messaging {
+
+/// The largest message body, in bytes of UTF-8.
+inline constexpr std::size_t max_body_bytes = 4096;
+/// Mentions resolved per message at most (accounts and roles together).
+inline constexpr std::size_t max_mentions = 50;
+
+/// One reaction emoji of a message with how many accounts chose it.
+struct ReactionCount {
+  std::string emoji;
+  std::int64_t count = 0;
+  bool mine = false;  ///< the viewer is among them
+};
+
+/// A channel message as stored (a tombstone once deleted: empty body, deleted_at set).
+struct Message {
+  std::string id;
+  std::string channel_id;
+  std::int64_t seq = 0;
+  eth::Address author{};
+  std::string client_id;
+  std::string body;
+  std::optional<std::int64_t> reply_to;  ///< the parent's seq in the same channel (a thread reply)
+  std::vector<eth::Address> mentions;
+  std::vector<std::string> mention_roles;
+  SystemTime created_at{};
+  std::optional<SystemTime> edited_at;
+  std::optional<SystemTime> deleted_at;
+  std::vector<ReactionCount> reactions;
+};
+
+/// Mentions found in a body.
+struct Mentions {
+  std::vector<eth::Address> accounts;  ///< `@0x` + 40 hex digits, distinct, in order of appearance
+  std::vector<std::string> roles;      ///< `@&name`, distinct, in order of appearance
+};
+
+/// 400 `invalid_body` (empty, not UTF-8, control characters other than tab and newlines) or 413
+/// `body_too_large` (over max_body_bytes).
+Result<void> check_body(std::string_view body);
+/// True for a valid UTF-8 string (no overlongs, surrogates or code points past U+10FFFF).
+bool valid_utf8(std::string_view text);
+/// 400 `invalid_client_id` unless 1-64 of [A-Za-z0-9._:-].
+Result<void> check_client_id(std::string_view client_id);
+/// A channel id as the paths carry it: 1-128 printable ASCII characters without ':' or '/'.
+bool valid_channel_id(std::string_view id);
+/// 400 `invalid_emoji` unless 1-32 bytes of UTF-8 without whitespace or control characters.
+Result<void> check_emoji(std::string_view emoji);
+/// The account and role mentions of a body (at most max_mentions in all).
+Mentions parse_mentions(std::string_view body);
+
+/// The JSON of a message as clients see it.
+boost::json::object message_json(const Message& m);
+/// The live frame of a new message: message_json plus "type": "message".
+std::string message_frame(const Message& m);
+
+}  // namespace gh::messaging

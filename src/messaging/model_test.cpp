@@ -1,0 +1,110 @@
+// messaging's pure rules: body limits and UTF-8 validation, client ids, emoji, mention parsing and
+// the JSON shape of a message.
+#include <gtest/gtest.h>
+
+#include <boost/json/parse.hpp>
+
+#include "messaging/model.hpp"
+
+namespace gh::messaging {
+namespace {
+
+TEST(MessagingModel, BodiesAreNonBlankUtf8OfAtMost4KiB) {
+  EXPECT_TRUE(check_body("hello"));
+  EXPECT_TRUE(check_body("line one\nline two\ttab"));
+  EXPECT_TRUE(check_body("caf\xc3\xa9 \xf0\x9f\x9a\x80"));
+  EXPECT_TRUE(check_body(std::string(max_body_bytes, 'a')));
+  auto big = check_body(std::string(max_body_bytes + 1, 'a'));
+  ASSERT_FALSE(big);
+  EXPECT_EQ(big.error().code, "body_too_large");
+  EXPECT_EQ(big.error().kind, ErrorKind::too_large);
+  for (std::string bad : {std::string(), std::string("  \n"), std::string("\xff"), std::string("a\x01"),
+                          std::string("\xc0\xaf"), std::string("\xed\xa0\x80"), std::string("\xf4\x90\x80\x80"),
+                          std::string("\xe2\x82"), std::string("nul\0inside", 10)}) {
+    auto r = check_body(bad);
+    ASSERT_FALSE(r) << bad;
+    EXPECT_EQ(r.error().code, "invalid_body");
+    EXPECT_EQ(r.error().kind, ErrorKind::bad_input);
+  }
+}
+
+TEST(MessagingModel, Utf8ValidationFollowsTheStandard) {
+  EXPECT_TRUE(valid_utf8(""));
+  EXPECT_TRUE(valid_utf8("\x7f"));
+  EXPECT_TRUE(valid_utf8("\xc2\x80"));
+  EXPECT_TRUE(valid_utf8("\xef\xbf\xbf"));
+  EXPECT_TRUE(valid_utf8("\xf4\x8f\xbf\xbf"));
+  EXPECT_FALSE(valid_utf8("\x80"));
+  EXPECT_FALSE(valid_utf8("\xc1\xbf"));          // overlong
+  EXPECT_FALSE(valid_utf8("\xe0\x9f\xbf"));      // overlong
+  EXPECT_FALSE(valid_utf8("\xf0\x8f\xbf\xbf"));  // overlong
+  EXPECT_FALSE(valid_utf8("\xed\xbf\xbf"));      // surrogate
+  EXPECT_FALSE(valid_utf8("\xf5\x80\x80\x80"));  // past U+10FFFF
+  EXPECT_FALSE(valid_utf8("\xc2"));              // truncated
+  EXPECT_FALSE(valid_utf8("\xc2\x41"));          // bad continuation
+}
+
+TEST(MessagingModel, ClientIdsChannelIdsAndEmoji) {
+  EXPECT_TRUE(check_client_id("abc-123_x.y:z"));
+  EXPECT_FALSE(check_client_id(""));
+  EXPECT_FALSE(check_client_id(std::string(65, 'a')));
+  EXPECT_FALSE(check_client_id("has space"));
+  EXPECT_TRUE(valid_channel_id("c_1"));
+  EXPECT_FALSE(valid_channel_id("a/b"));
+  EXPECT_FALSE(valid_channel_id("a:b"));
+  EXPECT_FALSE(valid_channel_id(""));
+  EXPECT_TRUE(check_emoji("\xf0\x9f\x91\x8d"));
+  EXPECT_TRUE(check_emoji("thumbsup"));
+  EXPECT_FALSE(check_emoji(""));
+  EXPECT_FALSE(check_emoji("a b"));
+  EXPECT_FALSE(check_emoji("\xff"));
+  EXPECT_FALSE(check_emoji(std::string(33, 'a')));
+}
+
+TEST(MessagingModel, MentionsAreAccountsAndRolesAtWordStarts) {
+  const std::string a = "0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed";
+  const std::string b = "0xFB6916095CA1DF60BB79CE92CE3EA74C37C5D359";  // any case
+  auto m = parse_mentions("hi @" + a + ", @" + b + " and @" + a + " again; @&mods @&mods @&core-team.");
+  ASSERT_EQ(m.accounts.size(), 2u);
+  EXPECT_EQ(eth::to_lower_hex(m.accounts[0]), a);
+  EXPECT_EQ(eth::to_lower_hex(m.accounts[1]), "0xfb6916095ca1df60bb79ce92ce3ea74c37c5d359");
+  ASSERT_EQ(m.roles.size(), 2u);
+  EXPECT_EQ(m.roles[0], "mods");
+  EXPECT_EQ(m.roles[1], "core-team.");
+  // Not mentions: inside a word, too short, too long, a bare '@'.
+  EXPECT_TRUE(parse_mentions("mail@" + a).accounts.empty());
+  EXPECT_TRUE(parse_mentions("@" + a.substr(0, 41)).accounts.empty());
+  EXPECT_TRUE(parse_mentions("@" + a + "0").accounts.empty());
+  auto none = parse_mentions("@ @& @@");
+  EXPECT_TRUE(none.accounts.empty());
+  EXPECT_TRUE(none.roles.empty());
+  // Bounded.
+  std::string many;
+  for (int i = 0; i < 80; ++i) many += "@&r" + std::to_string(i) + " ";
+  EXPECT_EQ(parse_mentions(many).roles.size(), max_mentions);
+}
+
+TEST(MessagingModel, TheJsonOfAMessage) {
+  Message m;
+  m.id = "m1";
+  m.channel_id = "c1";
+  m.seq = 7;
+  m.author = *eth::parse_address("0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed");
+  m.client_id = "k";
+  m.body = "hi";
+  m.reply_to = 3;
+  m.created_at = SystemTime(std::chrono::seconds(1'767'225'600));
+  m.reactions.push_back({"x", 2, true});
+  auto frame = boost::json::parse(message_frame(m)).as_object();
+  EXPECT_EQ(frame.at("type").as_string(), "message");
+  EXPECT_EQ(frame.at("seq").as_int64(), 7);
+  EXPECT_EQ(frame.at("author").as_string(), "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed");
+  EXPECT_EQ(frame.at("reply_to").as_int64(), 3);
+  EXPECT_EQ(frame.at("created_at").as_string(), "2026-01-01T00:00:00.000Z");
+  EXPECT_FALSE(frame.at("deleted").as_bool());
+  EXPECT_FALSE(frame.contains("edited_at"));
+  EXPECT_EQ(frame.at("reactions").as_array().at(0).as_object().at("count").as_int64(), 2);
+}
+
+}  // namespace
+}  // namespace gh::messaging

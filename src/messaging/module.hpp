@@ -1,0 +1,19 @@
+#pragma once
+// messaging as a context module: channel messages over HTTP, channel topics on the realtime
+// gateway, and the consumer that applies community membership changes to open sockets.
+#include "context/module.hpp"
+#include "net/rate_limit.hpp"
+
+namespace gh::messaging {
+
+/// Everything messaging takes from the process's settings.
+struct MessagingModuleSettings {
+  net::RateLimit send_per_account{5.0, 20.0, 100'000};
+  /// Serve /v1/_test/channel-access (integration tests without a community context).
+  bool test_hooks = false;
+};
+
+/// The messaging context's module description.
+context::ContextModule make_module(MessagingModuleSettings settings);
+
+}  // namespace gh::messaging

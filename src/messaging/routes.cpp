@@ -1,0 +1,247 @@
+#include "messaging/routes.hpp"
+
+#include <charconv>
+
+#include <boost/json/array.hpp>
+#include <boost/json/serialize.hpp>
+
+#include "bus/bus.hpp"
+#include "net/json.hpp"
+
+namespace gh::messaging {
+
+namespace json = boost::json;
+using net::Request;
+using net::Response;
+
+namespace {
+
+Result<std::int64_t> parse_seq(std::string_view text, std::string_view name) {
+  std::int64_t v = 0;
+  const auto* end = text.data() + text.size();
+  auto [p, ec] = std::from_chars(text.data(), end, v);
+  if (ec != std::errc() || p != end || v < 0) {
+    return bad_input("invalid_" + std::string(name), std::string(name) + " must be a non-negative integer");
+  }
+  return v;
+}
+
+Result<std::optional<std::int64_t>> query_seq(const Request& req, std::string_view name) {
+  auto q = req.query_param(name);
+  if (!q) return std::optional<std::int64_t>();
+  auto v = parse_seq(*q, name);
+  if (!v) return v.error();
+  return std::optional<std::int64_t>(*v);
+}
+
+Result<std::size_t> query_limit(const Request& req) {
+  auto q = req.query_param("limit");
+  if (!q) return std::size_t{50};
+  auto v = parse_seq(*q, "limit");
+  if (!v) return v.error();
+  if (*v < 1 || *v > 100) return bad_input("invalid_limit", "limit must be 1 to 100");
+  return static_cast<std::size_t>(*v);
+}
+
+Response messages_response(const std::vector<Message>& messages) {
+  json::array list;
+  for (const auto& m : messages) list.emplace_back(message_json(m));
+  return net::json_response(200, json::object{{"messages", std::move(list)}});
+}
+
+Error rate_limited(std::chrono::seconds retry_after) {
+  auto e = make_error(ErrorKind::rate_limited, "rate_limited", "too many messages; slow down");
+  e.retry_after = retry_after;
+  return e;
+}
+
+}  // namespace
+
+void add_messaging_routes(net::Router& router, MessagingService& service, auth::RequestAuth& auth,
+                          net::RateLimiter& send_limiter) {
+  router.add("POST", "/v1/channels/{id}/messages", [&](Request& req) -> Task<Result<Response>> {
+    auto who = co_await auth.session(req);
+    if (!who) co_return who.error();
+    const auto decision = send_limiter.take(eth::to_lower_hex(who->address));
+    if (!decision.allowed) co_return rate_limited(decision.retry_after);
+    auto body = net::parse_json_object(req);
+    if (!body) co_return body.error();
+    NewMessage message;
+    const auto* text = body->if_contains("body");
+    if (!text || !text->is_string()) co_return bad_input("invalid_body", "body must be a string");
+    message.body = std::string(text->as_string());
+    const auto* client_id = body->if_contains("client_id");
+    if (!client_id || !client_id->is_string()) co_return bad_input("invalid_client_id", "client_id must be a string");
+    message.client_id = std::string(client_id->as_string());
+    if (const auto* reply = body->if_contains("reply_to"); reply && !reply->is_null()) {
+      if (!reply->is_int64() || reply->as_int64() <= 0) co_return bad_input("invalid_reply_to", "reply_to is a seq");
+      message.reply_to = reply->as_int64();
+    }
+    auto posted = co_await service.post(who->address, std::string(req.param("id")), std::move(message));
+    if (!posted) co_return posted.error();
+    // A retry gets the first answer, status included.
+    co_return net::json_response(201, message_json(posted->message));
+  });
+
+  router.add("GET", "/v1/channels/{id}/messages", [&](Request& req) -> Task<Result<Response>> {
+    auto who = co_await auth.session(req);
+    if (!who) co_return who.error();
+    HistoryQuery query;
+    auto before = query_seq(req, "before_seq");
+    if (!before) co_return before.error();
+    auto after = query_seq(req, "after_seq");
+    if (!after) co_return after.error();
+    auto limit = query_limit(req);
+    if (!limit) co_return limit.error();
+    query.before_seq = *before;
+    query.after_seq = *after;
+    query.limit = *limit;
+    auto page = co_await service.history(who->address, std::string(req.param("id")), query);
+    if (!page) co_return page.error();
+    co_return messages_response(*page);
+  });
+
+  router.add("GET", "/v1/channels/{id}/messages/{seq}", [&](Request& req) -> Task<Result<Response>> {
+    auto who = co_await auth.session(req);
+    if (!who) co_return who.error();
+    auto seq = parse_seq(req.param("seq"), "seq");
+    if (!seq) co_return seq.error();
+    auto m = co_await service.get(who->address, std::string(req.param("id")), *seq);
+    if (!m) co_return m.error();
+    co_return net::json_response(200, message_json(*m));
+  });
+
+  router.add("GET", "/v1/channels/{id}/messages/{seq}/replies", [&](Request& req) -> Task<Result<Response>> {
+    auto who = co_await auth.session(req);
+    if (!who) co_return who.error();
+    auto seq = parse_seq(req.param("seq"), "seq");
+    if (!seq) co_return seq.error();
+    auto after = query_seq(req, "after_seq");
+    if (!after) co_return after.error();
+    auto limit = query_limit(req);
+    if (!limit) co_return limit.error();
+    auto page = co_await service.replies(who->address, std::string(req.param("id")), *seq, after->value_or(0), *limit);
+    if (!page) co_return page.error();
+    co_return messages_response(*page);
+  });
+
+  router.add("PATCH", "/v1/channels/{id}/messages/{seq}", [&](Request& req) -> Task<Result<Response>> {
+    auto who = co_await auth.session(req);
+    if (!who) co_return who.error();
+    auto seq = parse_seq(req.param("seq"), "seq");
+    if (!seq) co_return seq.error();
+    auto body = net::parse_json_object(req);
+    if (!body) co_return body.error();
+    const auto* text = body->if_contains("body");
+    if (!text || !text->is_string()) co_return bad_input("invalid_body", "body must be a string");
+    auto m = co_await service.edit(who->address, std::string(req.param("id")), *seq, std::string(text->as_string()));
+    if (!m) co_return m.error();
+    co_return net::json_response(200, message_json(*m));
+  });
+
+  router.add("DELETE", "/v1/channels/{id}/messages/{seq}", [&](Request& req) -> Task<Result<Response>> {
+    auto who = co_await auth.session(req);
+    if (!who) co_return who.error();
+    auto seq = parse_seq(req.param("seq"), "seq");
+    if (!seq) co_return seq.error();
+    auto done = co_await service.remove(who->address, std::string(req.param("id")), *seq);
+    if (!done) co_return done.error();
+    co_return Response::text(204, "");
+  });
+
+  for (const char* method : {"PUT", "DELETE"}) {
+    const bool add = std::string_view(method) == "PUT";
+    router.add(method, "/v1/channels/{id}/messages/{seq}/reactions/{emoji}",
+               [&, add](Request& req) -> Task<Result<Response>> {
+                 auto who = co_await auth.session(req);
+                 if (!who) co_return who.error();
+                 auto seq = parse_seq(req.param("seq"), "seq");
+                 if (!seq) co_return seq.error();
+                 auto done = co_await service.react(who->address, std::string(req.param("id")), *seq,
+                                                    std::string(req.param("emoji")), add);
+                 if (!done) co_return done.error();
+                 co_return Response::text(204, "");
+               });
+  }
+
+  router.add("PUT", "/v1/channels/{id}/read", [&](Request& req) -> Task<Result<Response>> {
+    auto who = co_await auth.session(req);
+    if (!who) co_return who.error();
+    auto body = net::parse_json_object(req);
+    if (!body) co_return body.error();
+    const auto* seq = body->if_contains("seq");
+    if (!seq || !seq->is_int64() || seq->as_int64() < 0) co_return bad_input("invalid_seq", "seq must be 0 or more");
+    auto marker = co_await service.mark_read(who->address, std::string(req.param("id")), seq->as_int64());
+    if (!marker) co_return marker.error();
+    co_return net::json_response(200, json::object{{"channel_id", req.param("id")}, {"last_read_seq", *marker}});
+  });
+
+  router.add("GET", "/v1/unread", [&](Request& req) -> Task<Result<Response>> {
+    auto who = co_await auth.session(req);
+    if (!who) co_return who.error();
+    std::vector<std::string> ids;
+    if (auto list = req.query_param("channel_ids")) {
+      std::string_view rest = *list;
+      while (!rest.empty()) {
+        const auto comma = rest.find(',');
+        if (comma != 0) ids.emplace_back(rest.substr(0, comma));
+        if (comma == std::string_view::npos) break;
+        rest.remove_prefix(comma + 1);
+      }
+      if (ids.size() > 500) co_return bad_input("invalid_channel_ids", "at most 500 channel ids");
+    }
+    auto unread = co_await service.unread(who->address, std::move(ids));
+    if (!unread) co_return unread.error();
+    json::array channels;
+    for (const auto& u : *unread) {
+      channels.emplace_back(json::object{{"channel_id", u.channel_id},
+                                         {"last_seq", u.last_seq},
+                                         {"last_read_seq", u.last_read_seq},
+                                         {"unread", u.unread},
+                                         {"mentions", u.mentions}});
+    }
+    co_return net::json_response(200, json::object{{"channels", std::move(channels)}});
+  });
+}
+
+void add_test_access_route(net::Router& router, GrantedChannelAccess& access, store::Database& db, BlockingPool& pool,
+                           std::function<void()> events_published) {
+  router.add(
+      "POST", "/v1/_test/channel-access",
+      [&access, &db, &pool, events_published](Request& req) -> Task<Result<Response>> {
+        auto body = net::parse_json_object(req);
+        if (!body) co_return body.error();
+        const auto* account = body->if_contains("account");
+        const auto* channel = body->if_contains("channel_id");
+        if (!account || !account->is_string() || !channel || !channel->is_string()) {
+          co_return bad_input("invalid_field", "account and channel_id are required");
+        }
+        auto address = eth::parse_address(account->as_string());
+        if (!address) co_return bad_input("invalid_address", "account is not an address");
+        const std::string channel_id(channel->as_string());
+        const auto flag = [&](const char* name) {
+          const auto* v = body->if_contains(name);
+          return v && v->is_bool() && v->as_bool();
+        };
+        const bool read = flag("read");
+        const bool post = flag("post");
+        if (const auto* role = body->if_contains("role"); role && role->is_string()) {
+          access.set_role(*address, channel_id, std::string(role->as_string()));
+        }
+        access.grant(*address, channel_id, read, post);
+        if (!read && !post) {
+          json::array ids{json::value(channel_id)};
+          json::object payload{{"community_id", "test"}, {"account", eth::to_checksum(*address)}, {"channel_ids", ids}};
+          auto published = co_await pool.run([&] {
+            return db.transact([&](store::Tx& tx) {
+              return bus::publish(tx, {"community.member_removed", "test", json::serialize(payload)});
+            });
+          });
+          if (!published) co_return published.error();
+          if (events_published) events_published();
+        }
+        co_return Response::text(204, "");
+      });
+}
+
+}  // namespace gh::messaging

@@ -1,0 +1,20 @@
+#pragma once
+// HTTP binding of messaging (API.md "Messages" and docs/api/realtime.md): parse, authorize, call
+// the service, render. The per-account send rate limit (429) lives here.
+#include "auth/routes.hpp"
+#include "messaging/service.hpp"
+#include "net/rate_limit.hpp"
+#include "net/router.hpp"
+
+namespace gh::messaging {
+
+/// Registers messaging's routes. The objects must outlive the router.
+void add_messaging_routes(net::Router& router, MessagingService& service, auth::RequestAuth& auth,
+                          net::RateLimiter& send_limiter);
+
+/// --test-hooks without a community context: POST /v1/_test/channel-access grants or revokes
+/// access in `access`; a revocation publishes community.member_removed like the community context.
+void add_test_access_route(net::Router& router, GrantedChannelAccess& access, store::Database& db, BlockingPool& pool,
+                           std::function<void()> events_published);
+
+}  // namespace gh::messaging

@@ -1,0 +1,444 @@
+#include "messaging/service.hpp"
+
+#include <algorithm>
+#include <set>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/json/array.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include "core/log.hpp"
+#include "messaging/store.hpp"
+#include "net/dispatcher.hpp"
+
+namespace gh::messaging {
+
+namespace json = boost::json;
+using store::Tx;
+
+namespace {
+
+void publish_or_throw(Tx& tx, bus::NewEvent event) {
+  auto id = bus::publish(tx, event);
+  if (!id) throw std::logic_error("messaging event rejected by the bus: " + id.error().message);
+}
+
+Error forbidden(std::string message) {
+  return make_error(ErrorKind::forbidden, "forbidden", std::move(message));
+}
+
+Error message_not_found() {
+  return make_error(ErrorKind::not_found, "message_not_found", "no message with that seq in this channel");
+}
+
+Result<void> check_channel(const std::string& channel_id) {
+  if (!valid_channel_id(channel_id)) return bad_input("invalid_channel_id", "not a channel id");
+  return ok();
+}
+
+std::string update_frame(const Message& m) {
+  auto o = message_json(m);
+  o["type"] = "message_updated";
+  return json::serialize(o);
+}
+
+}  // namespace
+
+MessagingService::MessagingService(store::Database& db, BlockingPool& pool, const Clock& clock, ChannelAccess& access,
+                                   realtime::Gateway* gateway, std::function<void()> events_published,
+                                   MessagingSettings settings)
+    : m_db(db),
+      m_pool(pool),
+      m_clock(clock),
+      m_access(access),
+      m_gateway(gateway),
+      m_events_published(std::move(events_published)),
+      m_settings(settings) {}
+
+Task<Result<void>> MessagingService::require_read(const eth::Address& who, const std::string& channel_id) {
+  if (auto c = check_channel(channel_id); !c) co_return c.error();
+  auto allowed = co_await m_access.can_read(who, channel_id);
+  if (!allowed) co_return allowed.error();
+  if (!*allowed) co_return forbidden("you may not read this channel");
+  co_return ok();
+}
+
+Task<std::vector<eth::Address>> MessagingService::resolve_mentions(const eth::Address& who,
+                                                                   const std::string& channel_id,
+                                                                   const Mentions& mentions) {
+  std::vector<eth::Address> candidates = mentions.accounts;
+  for (const auto& role : mentions.roles) {
+    auto members = co_await m_access.members_with_role(channel_id, role);
+    if (!members) continue;
+    for (const auto& a : *members) {
+      if (std::find(candidates.begin(), candidates.end(), a) == candidates.end()) candidates.push_back(a);
+    }
+  }
+  // Only those who can read the channel hear of it; never the author.
+  std::vector<eth::Address> out;
+  for (const auto& a : candidates) {
+    if (a == who || out.size() >= max_mentions * 4) continue;
+    auto allowed = co_await m_access.can_read(a, channel_id);
+    if (allowed && *allowed) out.push_back(a);
+  }
+  co_return out;
+}
+
+Task<Result<Posted>> MessagingService::post(eth::Address who, std::string channel_id, NewMessage message) {
+  if (auto c = check_channel(channel_id); !c) co_return c.error();
+  if (auto c = check_client_id(message.client_id); !c) co_return c.error();
+  if (auto c = check_body(message.body); !c) co_return c.error();
+  if (message.reply_to && *message.reply_to <= 0) co_return bad_input("invalid_reply_to", "reply_to is a seq");
+  auto allowed = co_await m_access.can_post(who, channel_id);
+  if (!allowed) co_return allowed.error();
+  if (!*allowed) co_return forbidden("you may not post in this channel");
+
+  const auto mentions = parse_mentions(message.body);
+  const auto notified = co_await resolve_mentions(who, channel_id, mentions);
+  const auto now = m_clock.now();
+  const auto author = eth::to_lower_hex(who);
+
+  auto attempt = [&]() -> Result<Posted> {
+    return m_db.transact([&](Tx& tx) -> Result<Posted> {
+      if (auto existing = sql::find_by_client_id(tx, channel_id, author, message.client_id)) {
+        return Posted{std::move(*existing), false};
+      }
+      std::optional<Message> parent;
+      if (message.reply_to) {
+        parent = sql::find(tx, channel_id, *message.reply_to);
+        if (!parent) return bad_input("unknown_parent", "reply_to names no message of this channel");
+      }
+      Message m;
+      m.id = net::make_request_id();
+      m.channel_id = channel_id;
+      m.seq = sql::next_seq(tx, channel_id);
+      m.author = who;
+      m.client_id = message.client_id;
+      m.body = message.body;
+      m.reply_to = message.reply_to;
+      m.mentions = mentions.accounts;
+      m.mention_roles = mentions.roles;
+      m.created_at = now;
+      sql::insert_message(tx, m);
+      sql::mark_read(tx, author, channel_id, m.seq, unix_millis(now));
+
+      json::object event{{"channel_id", channel_id},        {"seq", m.seq},   {"id", m.id},
+                         {"author", eth::to_checksum(who)}, {"body", m.body}, {"created_at", format_rfc3339(now)}};
+      if (m.reply_to) event["reply_to"] = *m.reply_to;
+      publish_or_throw(tx, {"messaging.channel_message", channel_id, json::serialize(event)});
+      for (const auto& a : notified) {
+        json::object mention{
+            {"channel_id", channel_id},       {"seq", m.seq},  {"message_id", m.id}, {"author", eth::to_checksum(who)},
+            {"account", eth::to_checksum(a)}, {"body", m.body}};
+        publish_or_throw(tx, {"messaging.mention", eth::to_lower_hex(a), json::serialize(mention)});
+      }
+      if (parent && parent->author != who) {
+        json::object reply{{"channel_id", channel_id},
+                           {"seq", m.seq},
+                           {"message_id", m.id},
+                           {"parent_seq", parent->seq},
+                           {"author", eth::to_checksum(who)},
+                           {"account", eth::to_checksum(parent->author)},
+                           {"body", m.body}};
+        publish_or_throw(tx, {"messaging.reply", eth::to_lower_hex(parent->author), json::serialize(reply)});
+      }
+      return Posted{std::move(m), true};
+    });
+  };
+  auto posted = co_await m_pool.run([&]() -> Result<Posted> {
+    try {
+      return attempt();
+    } catch (const store::DbError& e) {
+      if (e.kind() != store::DbErrorKind::unique_violation) throw;
+      // The same client id raced itself: the other request committed first; return its message.
+      return m_db.read([&](Tx& tx) -> Result<Posted> {
+        auto existing = sql::find_by_client_id(tx, channel_id, author, message.client_id);
+        if (!existing) return make_error(ErrorKind::conflict, "conflict", "the message could not be stored; retry");
+        return Posted{std::move(*existing), false};
+      });
+    }
+  });
+  if (!posted) co_return posted.error();
+  if (posted->created) {
+    if (m_events_published) m_events_published();
+    if (m_gateway) m_gateway->publish(channel_topic, channel_id, posted->message.seq, message_frame(posted->message));
+  }
+  co_return posted;
+}
+
+Task<Result<std::vector<Message>>> MessagingService::history(eth::Address who, std::string channel_id,
+                                                             HistoryQuery query) {
+  if (auto r = co_await require_read(who, channel_id); !r) co_return r.error();
+  if (query.before_seq && query.after_seq) {
+    co_return bad_input("invalid_query", "give before_seq or after_seq, not both");
+  }
+  const auto limit = std::clamp<std::size_t>(query.limit, 1, m_settings.max_page);
+  const auto viewer = eth::to_lower_hex(who);
+  co_return co_await m_pool.run([&]() -> Result<std::vector<Message>> {
+    return m_db.read([&](Tx& tx) -> Result<std::vector<Message>> {
+      auto page = query.after_seq ? sql::after(tx, channel_id, *query.after_seq, limit)
+                                  : sql::before(tx, channel_id, query.before_seq, limit);
+      sql::load_reactions(tx, page, viewer);
+      return page;
+    });
+  });
+}
+
+Task<Result<Message>> MessagingService::get(eth::Address who, std::string channel_id, std::int64_t seq) {
+  if (auto r = co_await require_read(who, channel_id); !r) co_return r.error();
+  const auto viewer = eth::to_lower_hex(who);
+  co_return co_await m_pool.run([&]() -> Result<Message> {
+    return m_db.read([&](Tx& tx) -> Result<Message> {
+      auto m = sql::find(tx, channel_id, seq);
+      if (!m) return message_not_found();
+      std::vector<Message> one{std::move(*m)};
+      sql::load_reactions(tx, one, viewer);
+      return std::move(one.front());
+    });
+  });
+}
+
+Task<Result<std::vector<Message>>> MessagingService::replies(eth::Address who, std::string channel_id, std::int64_t seq,
+                                                             std::int64_t after_seq, std::size_t limit) {
+  if (auto r = co_await require_read(who, channel_id); !r) co_return r.error();
+  const auto bounded = std::clamp<std::size_t>(limit, 1, m_settings.max_page);
+  const auto viewer = eth::to_lower_hex(who);
+  co_return co_await m_pool.run([&]() -> Result<std::vector<Message>> {
+    return m_db.read([&](Tx& tx) -> Result<std::vector<Message>> {
+      if (!sql::find(tx, channel_id, seq)) return message_not_found();
+      auto page = sql::replies(tx, channel_id, seq, after_seq, bounded);
+      sql::load_reactions(tx, page, viewer);
+      return page;
+    });
+  });
+}
+
+Task<Result<Message>> MessagingService::edit(eth::Address who, std::string channel_id, std::int64_t seq,
+                                             std::string body) {
+  if (auto r = co_await require_read(who, channel_id); !r) co_return r.error();
+  if (auto c = check_body(body); !c) co_return c.error();
+  const auto mentions = parse_mentions(body);
+  const auto now = m_clock.now();
+  const auto viewer = eth::to_lower_hex(who);
+  auto edited = co_await m_pool.run([&]() -> Result<Message> {
+    return m_db.transact([&](Tx& tx) -> Result<Message> {
+      auto m = sql::find(tx, channel_id, seq, true);
+      if (!m) return message_not_found();
+      if (m->author != who) return make_error(ErrorKind::forbidden, "not_author", "only the author may edit a message");
+      if (m->deleted_at) return make_error(ErrorKind::conflict, "message_deleted", "the message was deleted");
+      m->body = body;
+      m->mentions = mentions.accounts;
+      m->mention_roles = mentions.roles;
+      m->edited_at = now;
+      sql::update_body(tx, *m);
+      json::object event{{"channel_id", channel_id}, {"seq", seq}, {"id", m->id}, {"body", body}};
+      publish_or_throw(tx, {"messaging.message_edited", channel_id, json::serialize(event)});
+      std::vector<Message> one{std::move(*m)};
+      sql::load_reactions(tx, one, viewer);
+      return std::move(one.front());
+    });
+  });
+  if (!edited) co_return edited.error();
+  if (m_events_published) m_events_published();
+  if (m_gateway) m_gateway->broadcast(channel_topic, channel_id, update_frame(*edited));
+  co_return edited;
+}
+
+Task<Result<void>> MessagingService::remove(eth::Address who, std::string channel_id, std::int64_t seq) {
+  if (auto r = co_await require_read(who, channel_id); !r) co_return r.error();
+  const auto now = m_clock.now();
+  std::optional<Message> tombstone;
+  auto removed = co_await m_pool.run([&]() -> Result<void> {
+    return m_db.transact([&](Tx& tx) -> Result<void> {
+      auto m = sql::find(tx, channel_id, seq, true);
+      if (!m) return message_not_found();
+      if (m->author != who) {
+        return make_error(ErrorKind::forbidden, "not_author", "only the author may delete a message");
+      }
+      if (m->deleted_at) return ok();
+      sql::tombstone(tx, channel_id, seq, unix_millis(now));
+      json::object event{{"channel_id", channel_id}, {"seq", seq}, {"id", m->id}};
+      publish_or_throw(tx, {"messaging.message_deleted", channel_id, json::serialize(event)});
+      tombstone = sql::find(tx, channel_id, seq);
+      return ok();
+    });
+  });
+  if (!removed) co_return removed.error();
+  if (tombstone) {
+    if (m_events_published) m_events_published();
+    if (m_gateway) m_gateway->broadcast(channel_topic, channel_id, update_frame(*tombstone));
+  }
+  co_return ok();
+}
+
+Task<Result<void>> MessagingService::react(eth::Address who, std::string channel_id, std::int64_t seq,
+                                           std::string emoji, bool add) {
+  if (auto r = co_await require_read(who, channel_id); !r) co_return r.error();
+  if (auto c = check_emoji(emoji); !c) co_return c.error();
+  const auto account = eth::to_lower_hex(who);
+  const auto now_ms = unix_millis(m_clock.now());
+  bool changed = false;
+  auto done = co_await m_pool.run([&]() -> Result<void> {
+    return m_db.transact([&](Tx& tx) -> Result<void> {
+      auto m = sql::find(tx, channel_id, seq);
+      if (!m) return message_not_found();
+      if (m->deleted_at) return make_error(ErrorKind::conflict, "message_deleted", "the message was deleted");
+      changed = add ? sql::add_reaction(tx, channel_id, seq, emoji, account, now_ms)
+                    : sql::remove_reaction(tx, channel_id, seq, emoji, account);
+      return ok();
+    });
+  });
+  if (!done) co_return done.error();
+  if (changed && m_gateway) {
+    json::object frame{{"type", "reaction"}, {"channel_id", channel_id},         {"seq", seq},
+                       {"emoji", emoji},     {"account", eth::to_checksum(who)}, {"action", add ? "added" : "removed"}};
+    m_gateway->broadcast(channel_topic, channel_id, json::serialize(frame));
+  }
+  co_return ok();
+}
+
+Task<Result<std::int64_t>> MessagingService::mark_read(eth::Address who, std::string channel_id, std::int64_t seq) {
+  if (auto r = co_await require_read(who, channel_id); !r) co_return r.error();
+  if (seq < 0) co_return bad_input("invalid_seq", "seq must be 0 or more");
+  const auto account = eth::to_lower_hex(who);
+  const auto now_ms = unix_millis(m_clock.now());
+  auto marker = co_await m_pool.run([&]() -> Result<std::int64_t> {
+    return m_db.transact([&](Tx& tx) -> Result<std::int64_t> {
+      const auto bounded = std::min(seq, sql::head(tx, channel_id));
+      return sql::mark_read(tx, account, channel_id, bounded, now_ms);
+    });
+  });
+  if (!marker) co_return marker.error();
+  // The account's other devices clear the same unread badge.
+  if (m_gateway) {
+    json::object frame{{"type", "read"}, {"channel_id", channel_id}, {"seq", *marker}};
+    m_gateway->send_to_account(who, json::serialize(frame));
+  }
+  co_return marker;
+}
+
+Task<Result<std::vector<Unread>>> MessagingService::unread(eth::Address who, std::vector<std::string> channel_ids) {
+  if (channel_ids.empty()) {
+    auto readable = co_await m_access.readable_channels(who);
+    if (!readable) co_return readable.error();
+    channel_ids = std::move(*readable);
+  } else {
+    std::vector<std::string> allowed;
+    for (auto& id : channel_ids) {
+      if (!valid_channel_id(id)) co_return bad_input("invalid_channel_id", "not a channel id");
+      auto can = co_await m_access.can_read(who, id);
+      if (!can) co_return can.error();
+      if (*can) allowed.push_back(std::move(id));
+    }
+    channel_ids = std::move(allowed);
+  }
+  if (channel_ids.size() > m_settings.max_unread_channels) channel_ids.resize(m_settings.max_unread_channels);
+  const auto account = eth::to_lower_hex(who);
+  const auto cap = m_settings.unread_cap;
+  co_return co_await m_pool.run([&]() -> Result<std::vector<Unread>> {
+    return m_db.read([&](Tx& tx) -> Result<std::vector<Unread>> {
+      std::vector<Unread> out;
+      for (const auto& id : channel_ids) {
+        Unread u;
+        u.channel_id = id;
+        u.last_seq = sql::head(tx, id);
+        u.last_read_seq = sql::read_marker(tx, account, id);
+        u.unread = sql::count_unread(tx, id, account, u.last_read_seq, cap);
+        u.mentions = sql::count_unread_mentions(tx, id, account, u.last_read_seq, cap);
+        out.push_back(std::move(u));
+      }
+      return out;
+    });
+  });
+}
+
+realtime::TopicSource MessagingService::topic_source() {
+  realtime::TopicSource source;
+  source.id_field = "channel_id";
+  source.resume_field = "channels";
+  source.authorize = [this](eth::Address account, std::string id) -> Task<Result<bool>> {
+    if (!valid_channel_id(id)) co_return false;
+    co_return co_await m_access.can_read(account, id);
+  };
+  source.head = [this](std::string id) -> Task<Result<std::int64_t>> {
+    co_return co_await m_pool.run(
+        [&]() -> Result<std::int64_t> { return m_db.read([&](Tx& tx) { return sql::head(tx, id); }); });
+  };
+  source.history = [this](eth::Address account, std::string id, std::int64_t after_seq,
+                          std::size_t limit) -> Task<Result<std::vector<realtime::SequencedFrame>>> {
+    const auto viewer = eth::to_lower_hex(account);
+    co_return co_await m_pool.run([&]() -> Result<std::vector<realtime::SequencedFrame>> {
+      return m_db.read([&](Tx& tx) {
+        auto page = sql::after(tx, id, after_seq, limit);
+        sql::load_reactions(tx, page, viewer);
+        std::vector<realtime::SequencedFrame> frames;
+        frames.reserve(page.size());
+        for (const auto& m : page) frames.push_back({m.seq, message_frame(m)});
+        return frames;
+      });
+    });
+  };
+  source.ack = [this](eth::Address account, std::string id, std::int64_t seq) -> Task<Result<void>> {
+    auto marker = co_await mark_read(account, std::move(id), seq);
+    if (!marker) co_return marker.error();
+    co_return ok();
+  };
+  source.readable = [this](eth::Address account) -> Task<Result<std::vector<std::string>>> {
+    co_return co_await m_access.readable_channels(account);
+  };
+  return source;
+}
+
+void MessagingService::on_membership_event(const bus::Event& event) {
+  if (!m_gateway) return;
+  boost::system::error_code ec;
+  auto value = json::parse(event.payload, ec);
+  if (ec || !value.is_object()) return;
+  const auto& o = value.as_object();
+  std::vector<eth::Address> accounts;
+  if (const auto* a = o.if_contains("account"); a && a->is_string()) {
+    if (auto address = eth::parse_address(a->as_string())) accounts.push_back(*address);
+  }
+  std::vector<std::string> channels;
+  if (const auto* ids = o.if_contains("channel_ids"); ids && ids->is_array()) {
+    for (const auto& id : ids->as_array()) {
+      if (id.is_string()) channels.emplace_back(id.as_string());
+    }
+  }
+  std::string community;
+  if (const auto* c = o.if_contains("community_id"); c && c->is_string()) community = std::string(c->as_string());
+  if (accounts.empty() && channels.empty()) return;
+  boost::asio::co_spawn(m_executor, recheck(std::move(accounts), std::move(channels), std::move(community)),
+                        boost::asio::detached);
+}
+
+Task<void> MessagingService::recheck(std::vector<eth::Address> accounts, std::vector<std::string> channel_ids,
+                                     std::string community_id) {
+  // No account named: everyone subscribed to the channels here. No channel named: every channel
+  // the account is subscribed to here.
+  if (accounts.empty()) {
+    std::set<eth::Address> all;
+    for (const auto& id : channel_ids) {
+      for (const auto& a : m_gateway->subscribers(channel_topic, id)) all.insert(a);
+    }
+    accounts.assign(all.begin(), all.end());
+  }
+  for (const auto& account : accounts) {
+    auto ids = channel_ids.empty() ? m_gateway->subscribed_ids(account, channel_topic) : channel_ids;
+    std::vector<std::string> lost;
+    for (const auto& id : ids) {
+      auto allowed = co_await m_access.can_read(account, id);
+      if (allowed && !*allowed) lost.push_back(id);
+    }
+    if (lost.empty()) continue;
+    json::array lost_json;
+    for (const auto& id : lost) lost_json.emplace_back(id);
+    json::object frame{{"type", "membership"}, {"status", "removed"}, {"channel_ids", std::move(lost_json)}};
+    if (!community_id.empty()) frame["community_id"] = community_id;
+    m_gateway->unsubscribe(account, channel_topic, lost, json::serialize(frame));
+  }
+}
+
+}  // namespace gh::messaging

@@ -1,0 +1,116 @@
+#pragma once
+// messaging's use cases (API.md "Messages"): channel messages with a gapless per-channel seq,
+// idempotent sends by client_id, history, edits, tombstone deletes, thread replies, reactions,
+// mentions (`@0x…` accounts and `@&role`), read markers and unread counts. Every state change
+// commits with its events (messaging.channel_message, messaging.mention, messaging.reply,
+// messaging.message_edited, messaging.message_deleted); live frames then go to this node's
+// sockets through realtime::Gateway, which also reads history through topic_source() to resume.
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "bus/bus.hpp"
+#include "core/blocking_pool.hpp"
+#include "core/clock.hpp"
+#include "messaging/access.hpp"
+#include "messaging/model.hpp"
+#include "realtime/gateway.hpp"
+#include "store/database.hpp"
+
+namespace gh::messaging {
+
+/// A message to post.
+struct NewMessage {
+  std::string body;
+  std::string client_id;
+  std::optional<std::int64_t> reply_to;
+};
+
+/// The outcome of a post: the message, and whether this call created it (false: a retry).
+struct Posted {
+  Message message;
+  bool created = true;
+};
+
+/// Which page of history.
+struct HistoryQuery {
+  std::optional<std::int64_t> before_seq;  ///< newest first, below this seq
+  std::optional<std::int64_t> after_seq;   ///< oldest first, above this seq
+  std::size_t limit = 50;
+};
+
+/// Unread figures of one channel for one account.
+struct Unread {
+  std::string channel_id;
+  std::int64_t last_seq = 0;
+  std::int64_t last_read_seq = 0;
+  std::int64_t unread = 0;    ///< messages by others, not deleted, after the marker (capped)
+  std::int64_t mentions = 0;  ///< of those, the ones mentioning the account
+};
+
+/// Limits of messaging.
+struct MessagingSettings {
+  std::size_t max_page = 100;
+  std::int64_t unread_cap = 1000;
+  std::size_t max_unread_channels = 500;
+};
+
+/// The kind of gateway topic of a channel ("channel").
+inline constexpr std::string_view channel_topic = "channel";
+
+/// messaging's use cases. Thread-safe; database work runs on the blocking pool.
+class MessagingService {
+ public:
+  MessagingService(store::Database& db, BlockingPool& pool, const Clock& clock, ChannelAccess& access,
+                   realtime::Gateway* gateway, std::function<void()> events_published, MessagingSettings settings = {});
+
+  /// Posts a message (403 without post access; 400/413 for a bad body; 400 unknown_parent). The
+  /// same client_id from the same author in the same channel returns the first message.
+  Task<Result<Posted>> post(eth::Address who, std::string channel_id, NewMessage message);
+  /// A page of history (403 without read access).
+  Task<Result<std::vector<Message>>> history(eth::Address who, std::string channel_id, HistoryQuery query);
+  /// One message (404 when absent).
+  Task<Result<Message>> get(eth::Address who, std::string channel_id, std::int64_t seq);
+  /// The replies to a message, oldest first, after `after_seq`.
+  Task<Result<std::vector<Message>>> replies(eth::Address who, std::string channel_id, std::int64_t seq,
+                                             std::int64_t after_seq, std::size_t limit);
+  /// Edits the caller's own message (403 not_author, 409 message_deleted).
+  Task<Result<Message>> edit(eth::Address who, std::string channel_id, std::int64_t seq, std::string body);
+  /// Deletes the caller's own message, leaving a tombstone; deleting again changes nothing.
+  Task<Result<void>> remove(eth::Address who, std::string channel_id, std::int64_t seq);
+  /// Adds or removes the caller's reaction (409 message_deleted).
+  Task<Result<void>> react(eth::Address who, std::string channel_id, std::int64_t seq, std::string emoji, bool add);
+  /// Moves the caller's read marker forward to `seq` (clamped to the channel's head); the marker.
+  Task<Result<std::int64_t>> mark_read(eth::Address who, std::string channel_id, std::int64_t seq);
+  /// Unread figures for the given channels, or for every readable channel when empty.
+  Task<Result<std::vector<Unread>>> unread(eth::Address who, std::vector<std::string> channel_ids);
+
+  /// What the gateway needs to serve channel topics.
+  realtime::TopicSource topic_source();
+  /// Re-checks the access of the sockets a community event may concern and drops at once the
+  /// subscriptions the accounts lost, telling their sockets with a `membership` frame.
+  void on_membership_event(const bus::Event& event);
+
+ private:
+  Task<Result<void>> require_read(const eth::Address& who, const std::string& channel_id);
+  Task<std::vector<eth::Address>> resolve_mentions(const eth::Address& who, const std::string& channel_id,
+                                                   const Mentions& mentions);
+  Task<void> recheck(std::vector<eth::Address> accounts, std::vector<std::string> channel_ids,
+                     std::string community_id);
+
+  store::Database& m_db;
+  BlockingPool& m_pool;
+  const Clock& m_clock;
+  ChannelAccess& m_access;
+  realtime::Gateway* m_gateway;
+  std::function<void()> m_events_published;
+  MessagingSettings m_settings;
+  Executor m_executor;
+
+ public:
+  /// The executor membership re-checks run on (set by the module).
+  void set_executor(Executor executor) { m_executor = std::move(executor); }
+};
+
+}  // namespace gh::messaging

@@ -1,0 +1,222 @@
+#include "messaging/store.hpp"
+
+#include <map>
+
+namespace gh::messaging::sql {
+namespace {
+
+SystemTime from_ms(std::int64_t v) {
+  return SystemTime(std::chrono::milliseconds(v));
+}
+
+bool pg(const Tx& tx) {
+  return tx.dialect() == store::Dialect::postgres;
+}
+
+std::string join(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& s : items) {
+    if (!out.empty()) out += ',';
+    out += s;
+  }
+  return out;
+}
+
+std::vector<std::string> split(const std::string& joined) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start < joined.size()) {
+    auto comma = joined.find(',', start);
+    if (comma == std::string::npos) comma = joined.size();
+    if (comma > start) out.push_back(joined.substr(start, comma - start));
+    start = comma + 1;
+  }
+  return out;
+}
+
+constexpr const char* columns =
+    "id, channel_id, seq, author, client_id, body, reply_to, mentions, mention_roles, created_ms, edited_ms, "
+    "deleted_ms";
+
+Message message_of(const store::Row& r) {
+  Message m;
+  m.id = r.get_text(0);
+  m.channel_id = r.get_text(1);
+  m.seq = r.get_int(2);
+  m.author = *eth::parse_address(r.get_text(3));
+  m.client_id = r.get_text(4);
+  m.body = r.get_text(5);
+  m.reply_to = r.opt_int(6);
+  for (const auto& a : split(r.get_text(7))) {
+    if (auto address = eth::parse_address(a)) m.mentions.push_back(*address);
+  }
+  m.mention_roles = split(r.get_text(8));
+  m.created_at = from_ms(r.get_int(9));
+  if (auto e = r.opt_int(10)) m.edited_at = from_ms(*e);
+  if (auto d = r.opt_int(11)) m.deleted_at = from_ms(*d);
+  return m;
+}
+
+std::vector<Message> messages_of(const store::Rows& rows) {
+  std::vector<Message> out;
+  out.reserve(rows.size());
+  for (const auto& r : rows) out.push_back(message_of(r));
+  return out;
+}
+
+std::string lower_list(const std::vector<eth::Address>& accounts) {
+  std::vector<std::string> hex;
+  hex.reserve(accounts.size());
+  for (const auto& a : accounts) hex.push_back(eth::to_lower_hex(a));
+  return join(hex);
+}
+
+}  // namespace
+
+std::int64_t next_seq(Tx& tx, const std::string& channel_id) {
+  auto row = tx.query_one(
+      "INSERT INTO msg_channels (channel_id, last_seq) VALUES ($1, 1) "
+      "ON CONFLICT (channel_id) DO UPDATE SET last_seq = msg_channels.last_seq + 1 RETURNING last_seq",
+      {channel_id});
+  return row->get_int(0);
+}
+
+std::int64_t head(Tx& tx, const std::string& channel_id) {
+  auto row = tx.query_one("SELECT last_seq FROM msg_channels WHERE channel_id = $1", {channel_id});
+  return row ? row->get_int(0) : 0;
+}
+
+void insert_message(Tx& tx, const Message& m) {
+  store::Value reply = nullptr;
+  if (m.reply_to) reply = *m.reply_to;
+  tx.exec(
+      "INSERT INTO msg_messages (id, channel_id, seq, author, client_id, body, reply_to, mentions, mention_roles, "
+      "created_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+      {m.id, m.channel_id, m.seq, eth::to_lower_hex(m.author), m.client_id, m.body, reply, lower_list(m.mentions),
+       join(m.mention_roles), unix_millis(m.created_at)});
+}
+
+std::optional<Message> find_by_client_id(Tx& tx, const std::string& channel_id, const std::string& author,
+                                         const std::string& client_id) {
+  auto row = tx.query_one(
+      std::string("SELECT ") + columns + " FROM msg_messages WHERE channel_id = $1 AND author = $2 AND client_id = $3",
+      {channel_id, author, client_id});
+  if (!row) return std::nullopt;
+  return message_of(*row);
+}
+
+std::optional<Message> find(Tx& tx, const std::string& channel_id, std::int64_t seq, bool for_update) {
+  std::string q = std::string("SELECT ") + columns + " FROM msg_messages WHERE channel_id = $1 AND seq = $2";
+  if (for_update && pg(tx)) q += " FOR UPDATE";
+  auto row = tx.query_one(q, {channel_id, seq});
+  if (!row) return std::nullopt;
+  return message_of(*row);
+}
+
+std::vector<Message> after(Tx& tx, const std::string& channel_id, std::int64_t after_seq, std::size_t limit) {
+  return messages_of(tx.query(
+      std::string("SELECT ") + columns + " FROM msg_messages WHERE channel_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+      {channel_id, after_seq, static_cast<std::int64_t>(limit)}));
+}
+
+std::vector<Message> before(Tx& tx, const std::string& channel_id, std::optional<std::int64_t> before_seq,
+                            std::size_t limit) {
+  const std::int64_t bound = before_seq.value_or(INT64_MAX);
+  return messages_of(tx.query(std::string("SELECT ") + columns +
+                                  " FROM msg_messages WHERE channel_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3",
+                              {channel_id, bound, static_cast<std::int64_t>(limit)}));
+}
+
+std::vector<Message> replies(Tx& tx, const std::string& channel_id, std::int64_t parent, std::int64_t after_seq,
+                             std::size_t limit) {
+  return messages_of(
+      tx.query(std::string("SELECT ") + columns +
+                   " FROM msg_messages WHERE channel_id = $1 AND reply_to = $2 AND seq > $3 ORDER BY seq LIMIT $4",
+               {channel_id, parent, after_seq, static_cast<std::int64_t>(limit)}));
+}
+
+void update_body(Tx& tx, const Message& m) {
+  tx.exec(
+      "UPDATE msg_messages SET body = $3, mentions = $4, mention_roles = $5, edited_ms = $6 "
+      "WHERE channel_id = $1 AND seq = $2",
+      {m.channel_id, m.seq, m.body, lower_list(m.mentions), join(m.mention_roles), unix_millis(*m.edited_at)});
+}
+
+void tombstone(Tx& tx, const std::string& channel_id, std::int64_t seq, std::int64_t now_ms) {
+  tx.exec(
+      "UPDATE msg_messages SET body = '', mentions = '', mention_roles = '', deleted_ms = $3 "
+      "WHERE channel_id = $1 AND seq = $2",
+      {channel_id, seq, now_ms});
+  tx.exec("DELETE FROM msg_reactions WHERE channel_id = $1 AND seq = $2", {channel_id, seq});
+}
+
+bool add_reaction(Tx& tx, const std::string& channel_id, std::int64_t seq, const std::string& emoji,
+                  const std::string& account, std::int64_t now_ms) {
+  return tx.exec(
+             "INSERT INTO msg_reactions (channel_id, seq, emoji, account, created_ms) VALUES ($1, $2, $3, $4, $5) "
+             "ON CONFLICT (channel_id, seq, emoji, account) DO NOTHING",
+             {channel_id, seq, emoji, account, now_ms}) > 0;
+}
+
+bool remove_reaction(Tx& tx, const std::string& channel_id, std::int64_t seq, const std::string& emoji,
+                     const std::string& account) {
+  return tx.exec("DELETE FROM msg_reactions WHERE channel_id = $1 AND seq = $2 AND emoji = $3 AND account = $4",
+                 {channel_id, seq, emoji, account}) > 0;
+}
+
+void load_reactions(Tx& tx, std::vector<Message>& messages, const std::string& viewer) {
+  if (messages.empty()) return;
+  std::int64_t lo = messages.front().seq;
+  std::int64_t hi = lo;
+  for (const auto& m : messages) {
+    lo = std::min(lo, m.seq);
+    hi = std::max(hi, m.seq);
+  }
+  auto rows = tx.query(
+      "SELECT seq, emoji, count(*), SUM(CASE WHEN account = $4 THEN 1 ELSE 0 END) FROM msg_reactions "
+      "WHERE channel_id = $1 AND seq >= $2 AND seq <= $3 GROUP BY seq, emoji ORDER BY seq, MIN(created_ms), emoji",
+      {messages.front().channel_id, lo, hi, viewer});
+  std::map<std::int64_t, Message*> by_seq;
+  for (auto& m : messages) by_seq[m.seq] = &m;
+  for (const auto& r : rows) {
+    auto it = by_seq.find(r.get_int(0));
+    if (it == by_seq.end()) continue;
+    it->second->reactions.push_back(ReactionCount{r.get_text(1), r.get_int(2), r.get_int(3) > 0});
+  }
+}
+
+std::int64_t mark_read(Tx& tx, const std::string& account, const std::string& channel_id, std::int64_t seq,
+                       std::int64_t now_ms) {
+  tx.exec(
+      "INSERT INTO msg_read_markers (account, channel_id, last_read_seq, updated_ms) VALUES ($1, $2, $3, $4) "
+      "ON CONFLICT (account, channel_id) DO UPDATE SET last_read_seq = $3, updated_ms = $4 "
+      "WHERE msg_read_markers.last_read_seq < $3",
+      {account, channel_id, seq, now_ms});
+  return read_marker(tx, account, channel_id);
+}
+
+std::int64_t read_marker(Tx& tx, const std::string& account, const std::string& channel_id) {
+  auto row = tx.query_one("SELECT last_read_seq FROM msg_read_markers WHERE account = $1 AND channel_id = $2",
+                          {account, channel_id});
+  return row ? row->get_int(0) : 0;
+}
+
+std::int64_t count_unread(Tx& tx, const std::string& channel_id, const std::string& account, std::int64_t after_seq,
+                          std::int64_t cap) {
+  auto row = tx.query_one(
+      "SELECT count(*) FROM (SELECT 1 FROM msg_messages WHERE channel_id = $1 AND seq > $2 AND author <> $3 "
+      "AND deleted_ms IS NULL LIMIT $4) AS unread",
+      {channel_id, after_seq, account, cap});
+  return row->get_int(0);
+}
+
+std::int64_t count_unread_mentions(Tx& tx, const std::string& channel_id, const std::string& account,
+                                   std::int64_t after_seq, std::int64_t cap) {
+  auto row = tx.query_one(
+      "SELECT count(*) FROM (SELECT 1 FROM msg_messages WHERE channel_id = $1 AND seq > $2 AND author <> $3 "
+      "AND deleted_ms IS NULL AND (',' || mentions || ',') LIKE $4 LIMIT $5) AS unread",
+      {channel_id, after_seq, account, "%," + account + ",%", cap});
+  return row->get_int(0);
+}
+
+}  // namespace gh::messaging::sql

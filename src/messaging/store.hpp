@@ -1,0 +1,59 @@
+#pragma once
+// Every SQL statement of messaging (tables msg_*), for both dialects.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "messaging/model.hpp"
+#include "store/database.hpp"
+
+namespace gh::messaging::sql {
+
+using store::Tx;
+
+/// Raises the channel's sequence by one and returns the new seq (the row stays locked until the
+/// transaction ends, so concurrent senders take consecutive seqs).
+std::int64_t next_seq(Tx& tx, const std::string& channel_id);
+/// The channel's latest seq (0 when it has no message).
+std::int64_t head(Tx& tx, const std::string& channel_id);
+/// Inserts a message (its seq taken by next_seq).
+void insert_message(Tx& tx, const Message& m);
+/// The author's message with that client id in the channel.
+std::optional<Message> find_by_client_id(Tx& tx, const std::string& channel_id, const std::string& author,
+                                         const std::string& client_id);
+/// One message by seq; `for_update` locks it on PostgreSQL.
+std::optional<Message> find(Tx& tx, const std::string& channel_id, std::int64_t seq, bool for_update = false);
+/// Messages with seq > after_seq, oldest first.
+std::vector<Message> after(Tx& tx, const std::string& channel_id, std::int64_t after_seq, std::size_t limit);
+/// Messages with seq < before_seq (all when nullopt), newest first.
+std::vector<Message> before(Tx& tx, const std::string& channel_id, std::optional<std::int64_t> before_seq,
+                            std::size_t limit);
+/// Replies to `parent`, oldest first, with seq > after_seq.
+std::vector<Message> replies(Tx& tx, const std::string& channel_id, std::int64_t parent, std::int64_t after_seq,
+                             std::size_t limit);
+/// Replaces a message's body (and its mentions); stamps edited_ms.
+void update_body(Tx& tx, const Message& m);
+/// Turns a message into a tombstone (body and mentions emptied, reactions removed).
+void tombstone(Tx& tx, const std::string& channel_id, std::int64_t seq, std::int64_t now_ms);
+/// Adds a reaction; false when it was there already.
+bool add_reaction(Tx& tx, const std::string& channel_id, std::int64_t seq, const std::string& emoji,
+                  const std::string& account, std::int64_t now_ms);
+/// Removes a reaction; false when it was not there.
+bool remove_reaction(Tx& tx, const std::string& channel_id, std::int64_t seq, const std::string& emoji,
+                     const std::string& account);
+/// Fills the reaction counts of the messages (with `mine` for the viewer, lowercase hex).
+void load_reactions(Tx& tx, std::vector<Message>& messages, const std::string& viewer);
+/// Moves the read marker forward to `seq` (never back); returns the marker after the call.
+std::int64_t mark_read(Tx& tx, const std::string& account, const std::string& channel_id, std::int64_t seq,
+                       std::int64_t now_ms);
+/// The account's read marker in the channel (0 when none).
+std::int64_t read_marker(Tx& tx, const std::string& account, const std::string& channel_id);
+/// Messages after `after_seq` by others and not deleted, counted up to `cap`.
+std::int64_t count_unread(Tx& tx, const std::string& channel_id, const std::string& account, std::int64_t after_seq,
+                          std::int64_t cap);
+/// Of those, the ones that mention the account.
+std::int64_t count_unread_mentions(Tx& tx, const std::string& channel_id, const std::string& account,
+                                   std::int64_t after_seq, std::int64_t cap);
+
+}  // namespace gh::messaging::sql

@@ -1,0 +1,221 @@
+#include "notify/events.hpp"
+
+#include <algorithm>
+#include <boost/json/object.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include "eth/address.hpp"
+
+namespace gh::notify {
+namespace {
+
+namespace json = boost::json;
+
+std::string str(const json::object& o, std::string_view key) {
+  const auto* v = o.if_contains(key);
+  if (v == nullptr) return {};
+  if (v->is_string()) return std::string(v->as_string());
+  if (v->is_int64()) return std::to_string(v->as_int64());
+  if (v->is_uint64()) return std::to_string(v->as_uint64());
+  return {};
+}
+
+std::optional<std::string> account_of(const json::value& v) {
+  std::string text;
+  if (v.is_string()) {
+    text = std::string(v.as_string());
+  } else if (v.is_object()) {
+    text = str(v.as_object(), "address");
+    if (text.empty()) text = str(v.as_object(), "account");
+  }
+  auto parsed = eth::parse_address(text);
+  if (!parsed) return std::nullopt;
+  return eth::to_lower_hex(*parsed);
+}
+
+void add_accounts(const json::object& o, std::string_view key, std::vector<std::string>& out) {
+  const auto* v = o.if_contains(key);
+  if (v == nullptr) return;
+  if (v->is_array()) {
+    for (const auto& item : v->as_array()) {
+      if (auto a = account_of(item)) out.push_back(*a);
+    }
+  } else if (auto a = account_of(*v)) {
+    out.push_back(*a);
+  }
+}
+
+std::string short_address(const std::string& lower_hex) {
+  if (lower_hex.size() < 10) return lower_hex;
+  auto parsed = eth::parse_address(lower_hex);
+  const std::string c = parsed ? eth::to_checksum(*parsed) : lower_hex;
+  return c.substr(0, 6) + "…" + c.substr(c.size() - 4);
+}
+
+std::string preview(const json::object& o) {
+  for (const char* key : {"preview", "body", "text"}) {
+    auto text = str(o, key);
+    if (!text.empty()) return text.size() > 280 ? text.substr(0, 280) : text;
+  }
+  return {};
+}
+
+json::object ids_of(const json::object& o, std::initializer_list<const char*> keys) {
+  json::object data;
+  for (const char* k : keys) {
+    auto v = str(o, k);
+    if (!v.empty()) data[k] = v;
+  }
+  return data;
+}
+
+void dedupe(std::vector<std::string>& v) {
+  std::sort(v.begin(), v.end());
+  v.erase(std::unique(v.begin(), v.end()), v.end());
+}
+
+}  // namespace
+
+std::vector<std::string> consumed_topics() {
+  return {"notify.requested",         "messaging.mention",  "messaging.reply", "community.member_removed",
+          "community.role_changed",   "e2e.message_posted", "rewards.granted", "rewards.withdrawal_confirmed",
+          "rewards.withdrawal_failed"};
+}
+
+std::optional<Request> request_from_event(std::string_view topic, std::string_view event_id, std::string_view payload) {
+  boost::system::error_code ec;
+  auto parsed = json::parse(payload, ec);
+  if (ec || !parsed.is_object()) return std::nullopt;
+  const auto& o = parsed.as_object();
+  Request r;
+  r.draft.dedup_key = std::string(topic) + ":" + std::string(event_id);
+  r.draft.community_id = str(o, "community_id");
+  r.draft.channel_id = str(o, "channel_id");
+  const std::string author = [&] {
+    for (const char* k : {"author", "sender", "from"}) {
+      if (const auto* v = o.if_contains(k)) {
+        if (auto a = account_of(*v)) return *a;
+      }
+    }
+    return std::string();
+  }();
+  if (!author.empty()) r.exclude.push_back(author);
+
+  if (topic == "notify.requested") {
+    auto kind = parse_kind(str(o, "kind"));
+    r.draft.kind = kind.value_or(Kind::system);
+    r.draft.title = str(o, "title");
+    r.draft.body = preview(o);
+    if (const auto* d = o.if_contains("data"); d != nullptr && d->is_object()) {
+      r.draft.data_json = json::serialize(*d);
+    }
+    if (auto key = str(o, "dedup_key"); !key.empty()) r.draft.dedup_key = "notify.requested:" + key;
+    add_accounts(o, "accounts", r.accounts);
+    add_accounts(o, "account", r.accounts);
+    r.community = str(o, "audience_community_id");
+    if (r.community.empty() && str(o, "audience") == "community") r.community = r.draft.community_id;
+    add_accounts(o, "exclude", r.exclude);
+  } else if (topic == "messaging.mention" || topic == "messaging.reply") {
+    const bool mention = topic == "messaging.mention";
+    r.draft.kind = mention ? Kind::mention : Kind::reply;
+    add_accounts(o, mention ? "mentioned" : "parent_author", r.accounts);
+    add_accounts(o, "accounts", r.accounts);
+    add_accounts(o, "account", r.accounts);
+    // A role or @everyone mention names the community as its audience.
+    if (mention && (str(o, "audience") == "community" || o.contains("everyone"))) r.community = r.draft.community_id;
+    const std::string who = author.empty() ? std::string("Someone") : short_address(author);
+    r.draft.title = who + (mention ? " mentioned you" : " replied to you");
+    r.draft.body = preview(o);
+    r.draft.data_json = json::serialize(ids_of(o, {"community_id", "channel_id", "message_id", "seq", "parent_id"}));
+  } else if (topic == "community.member_removed" || topic == "community.role_changed") {
+    r.draft.kind = Kind::membership;
+    add_accounts(o, "account", r.accounts);
+    if (topic == "community.member_removed") {
+      r.draft.title = "You are no longer a member of a community";
+      r.draft.body = str(o, "reason").empty() ? "Your membership was removed." : "Reason: " + str(o, "reason");
+    } else {
+      r.draft.title = "Your role changed";
+      r.draft.body = str(o, "role").empty() ? "" : "New role: " + str(o, "role");
+    }
+    r.draft.data_json = json::serialize(ids_of(o, {"community_id", "role", "reason"}));
+    r.exclude.clear();
+  } else if (topic == "e2e.message_posted") {
+    // End-to-end encrypted: the server has no preview to give.
+    r.draft.kind = Kind::dm;
+    add_accounts(o, "members", r.accounts);
+    add_accounts(o, "recipients", r.accounts);
+    r.draft.title = author.empty() ? std::string("New message") : "New message from " + short_address(author);
+    r.draft.body = std::string(hidden_dm_preview);
+    r.draft.data_json = json::serialize(ids_of(o, {"group_id", "seq"}));
+    r.draft.channel_id = str(o, "group_id");
+    r.draft.dedup_key = "e2e:" + str(o, "group_id") + ":" + str(o, "seq");
+    if (str(o, "group_id").empty() || str(o, "seq").empty())
+      r.draft.dedup_key = "e2e.message_posted:" + std::string(event_id);
+  } else if (topic == "rewards.granted") {
+    r.draft.kind = Kind::reward;
+    add_accounts(o, "account", r.accounts);
+    r.draft.title = "You earned a reward";
+    r.draft.body = str(o, "amount").empty() ? "" : "Amount: " + str(o, "amount");
+    r.draft.data_json = json::serialize(ids_of(o, {"community_id", "reward_id", "amount", "asset"}));
+    r.exclude.clear();
+  } else if (topic.starts_with("rewards.withdrawal_")) {
+    r.draft.kind = Kind::withdrawal;
+    add_accounts(o, "account", r.accounts);
+    const auto status = std::string(topic.substr(std::string_view("rewards.withdrawal_").size()));
+    r.draft.title = "Withdrawal " + status;
+    r.draft.body = str(o, "tx_hash").empty() ? "" : "Transaction " + str(o, "tx_hash");
+    r.draft.data_json = json::serialize(ids_of(o, {"withdrawal_id", "id", "tx_hash", "amount", "asset"}));
+    r.exclude.clear();
+  } else {
+    return std::nullopt;
+  }
+  dedupe(r.accounts);
+  dedupe(r.exclude);
+  std::erase_if(r.accounts,
+                [&](const std::string& a) { return std::binary_search(r.exclude.begin(), r.exclude.end(), a); });
+  if (r.accounts.empty() && r.community.empty()) return std::nullopt;
+  if (r.draft.title.empty()) r.draft.title = "Notification";
+  return r;
+}
+
+std::string serialize_request(const Request& r) {
+  json::object o{{"kind", to_string(r.draft.kind)},
+                 {"title", r.draft.title},
+                 {"body", r.draft.body},
+                 {"data", r.draft.data_json},
+                 {"community_id", r.draft.community_id},
+                 {"channel_id", r.draft.channel_id},
+                 {"dedup_key", r.draft.dedup_key},
+                 {"accounts", json::array(r.accounts.begin(), r.accounts.end())},
+                 {"community", r.community},
+                 {"exclude", json::array(r.exclude.begin(), r.exclude.end())}};
+  return json::serialize(o);
+}
+
+std::optional<Request> parse_request(std::string_view text) {
+  boost::system::error_code ec;
+  auto parsed = json::parse(text, ec);
+  if (ec || !parsed.is_object()) return std::nullopt;
+  const auto& o = parsed.as_object();
+  Request r;
+  r.draft.kind = parse_kind(str(o, "kind")).value_or(Kind::system);
+  r.draft.title = str(o, "title");
+  r.draft.body = str(o, "body");
+  r.draft.data_json = str(o, "data");
+  r.draft.community_id = str(o, "community_id");
+  r.draft.channel_id = str(o, "channel_id");
+  r.draft.dedup_key = str(o, "dedup_key");
+  r.community = str(o, "community");
+  for (const char* key : {"accounts", "exclude"}) {
+    auto& out = std::string_view(key) == "accounts" ? r.accounts : r.exclude;
+    if (const auto* a = o.if_contains(key); a != nullptr && a->is_array()) {
+      for (const auto& item : a->as_array()) {
+        if (item.is_string()) out.emplace_back(item.as_string());
+      }
+    }
+  }
+  return r;
+}
+
+}  // namespace gh::notify

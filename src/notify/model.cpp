@@ -1,0 +1,185 @@
+#include "notify/model.hpp"
+
+#include <algorithm>
+#include <array>
+
+namespace gh::notify {
+namespace {
+
+namespace json = boost::json;
+
+constexpr std::array<std::pair<Kind, const char*>, 8> kind_names{{{Kind::dm, "dm"},
+                                                                  {Kind::mention, "mention"},
+                                                                  {Kind::reply, "reply"},
+                                                                  {Kind::membership, "membership"},
+                                                                  {Kind::reward, "reward"},
+                                                                  {Kind::withdrawal, "withdrawal"},
+                                                                  {Kind::addm, "addm"},
+                                                                  {Kind::system, "system"}}};
+
+Error invalid(std::string field, std::string why) {
+  return bad_input("invalid_field", field + ": " + why);
+}
+
+Result<std::vector<std::string>> id_list(const json::value& v, const char* field) {
+  if (!v.is_array()) return invalid(field, "must be an array of ids");
+  if (v.as_array().size() > max_muted_ids) return invalid(field, "at most 1000 ids");
+  std::vector<std::string> out;
+  for (const auto& item : v.as_array()) {
+    if (!item.is_string() || item.as_string().empty() || item.as_string().size() > 128)
+      return invalid(field, "every id is a non-empty string of at most 128 characters");
+    std::string id(item.as_string());
+    if (std::find(out.begin(), out.end(), id) == out.end()) out.push_back(std::move(id));
+  }
+  return out;
+}
+
+bool contains(const std::vector<std::string>& list, const std::string& id) {
+  return !id.empty() && std::find(list.begin(), list.end(), id) != list.end();
+}
+
+}  // namespace
+
+const char* to_string(Kind kind) noexcept {
+  for (const auto& [k, name] : kind_names) {
+    if (k == kind) return name;
+  }
+  return "system";
+}
+
+std::optional<Kind> parse_kind(std::string_view name) {
+  for (const auto& [k, n] : kind_names) {
+    if (name == n) return k;
+  }
+  return std::nullopt;
+}
+
+std::optional<int> parse_hhmm(std::string_view text) {
+  if (text.size() != 5 || text[2] != ':') return std::nullopt;
+  for (std::size_t i : {0u, 1u, 3u, 4u}) {
+    if (text[i] < '0' || text[i] > '9') return std::nullopt;
+  }
+  const int h = (text[0] - '0') * 10 + (text[1] - '0');
+  const int m = (text[3] - '0') * 10 + (text[4] - '0');
+  if (h > 23 || m > 59) return std::nullopt;
+  return h * 60 + m;
+}
+
+std::string format_hhmm(int minutes) {
+  std::string out(5, '0');
+  out[0] = static_cast<char>('0' + minutes / 600);
+  out[1] = static_cast<char>('0' + (minutes / 60) % 10);
+  out[2] = ':';
+  out[3] = static_cast<char>('0' + (minutes % 60) / 10);
+  out[4] = static_cast<char>('0' + minutes % 10);
+  return out;
+}
+
+bool in_window(int start_min, int end_min, int minute) noexcept {
+  if (start_min == end_min) return false;
+  if (start_min < end_min) return minute >= start_min && minute < end_min;
+  return minute >= start_min || minute < end_min;
+}
+
+Result<Settings> apply_settings(const json::object& body, Settings s, bool (*zone_known)(std::string_view name)) {
+  for (const auto& [key, value] : body) {
+    if (key == "muted_channels") {
+      auto ids = id_list(value, "muted_channels");
+      if (!ids) return std::move(ids).error();
+      s.muted_channels = std::move(*ids);
+    } else if (key == "muted_communities") {
+      auto ids = id_list(value, "muted_communities");
+      if (!ids) return std::move(ids).error();
+      s.muted_communities = std::move(*ids);
+    } else if (key == "muted_kinds") {
+      auto names = id_list(value, "muted_kinds");
+      if (!names) return std::move(names).error();
+      std::vector<Kind> kinds;
+      for (const auto& n : *names) {
+        auto k = parse_kind(n);
+        if (!k) return invalid("muted_kinds", "unknown kind " + n);
+        kinds.push_back(*k);
+      }
+      s.muted_kinds = std::move(kinds);
+    } else if (key == "dm_previews") {
+      if (!value.is_bool()) return invalid("dm_previews", "must be true or false");
+      s.dm_previews = value.as_bool();
+    } else if (key == "addm_opt_out") {
+      if (!value.is_bool()) return invalid("addm_opt_out", "must be true or false");
+      s.addm_opt_out = value.as_bool();
+    } else if (key == "quiet_hours") {
+      if (value.is_null()) {
+        s.quiet_hours.reset();
+        continue;
+      }
+      if (!value.is_object()) return invalid("quiet_hours", "must be {\"start\", \"end\", \"time_zone\"} or null");
+      const auto& q = value.as_object();
+      const auto* start = q.if_contains("start");
+      const auto* end = q.if_contains("end");
+      const auto* zone = q.if_contains("time_zone");
+      QuietHours hours;
+      std::optional<int> from = start != nullptr && start->is_string() ? parse_hhmm(start->as_string()) : std::nullopt;
+      std::optional<int> to = end != nullptr && end->is_string() ? parse_hhmm(end->as_string()) : std::nullopt;
+      if (!from || !to) return invalid("quiet_hours", "start and end are local times \"HH:MM\"");
+      hours.start_min = *from;
+      hours.end_min = *to;
+      if (zone != nullptr) {
+        if (!zone->is_string() || !zone_known(zone->as_string()))
+          return invalid("quiet_hours", "time_zone is not a known IANA time zone");
+        hours.time_zone = std::string(zone->as_string());
+      }
+      s.quiet_hours = std::move(hours);
+    } else {
+      return invalid(std::string(key), "unknown setting");
+    }
+  }
+  return s;
+}
+
+json::object render_settings(const Settings& s) {
+  json::array channels(s.muted_channels.begin(), s.muted_channels.end());
+  json::array communities(s.muted_communities.begin(), s.muted_communities.end());
+  json::array kinds;
+  for (auto k : s.muted_kinds) kinds.push_back(json::string(to_string(k)));
+  json::value quiet = nullptr;
+  if (s.quiet_hours) {
+    quiet = json::object{{"start", format_hhmm(s.quiet_hours->start_min)},
+                         {"end", format_hhmm(s.quiet_hours->end_min)},
+                         {"time_zone", s.quiet_hours->time_zone}};
+  }
+  return {{"muted_channels", std::move(channels)}, {"muted_communities", std::move(communities)},
+          {"muted_kinds", std::move(kinds)},       {"dm_previews", s.dm_previews},
+          {"addm_opt_out", s.addm_opt_out},        {"quiet_hours", std::move(quiet)}};
+}
+
+Decision decide(const Settings& s, Draft& draft) {
+  if (draft.kind == Kind::addm && s.addm_opt_out) return {false, "addm_opt_out"};
+  if (std::find(s.muted_kinds.begin(), s.muted_kinds.end(), draft.kind) != s.muted_kinds.end())
+    return {false, "muted_kind"};
+  // Membership and money are about the account itself: a mute does not hide them.
+  const bool mutable_kind = draft.kind != Kind::membership && draft.kind != Kind::reward &&
+                            draft.kind != Kind::withdrawal && draft.kind != Kind::system;
+  if (mutable_kind && contains(s.muted_communities, draft.community_id)) return {false, "muted_community"};
+  if (mutable_kind && contains(s.muted_channels, draft.channel_id)) return {false, "muted_channel"};
+  if (draft.kind == Kind::dm && !s.dm_previews) draft.body = std::string(hidden_dm_preview);
+  return {true, {}};
+}
+
+std::string encode_cursor(const Cursor& cursor) {
+  return std::to_string(cursor.created_ms) + "." + cursor.id;
+}
+
+std::optional<Cursor> decode_cursor(std::string_view text) {
+  const auto dot = text.find('.');
+  if (dot == std::string_view::npos || dot == 0 || dot > 15 || dot + 1 >= text.size()) return std::nullopt;
+  Cursor c;
+  for (char ch : text.substr(0, dot)) {
+    if (ch < '0' || ch > '9') return std::nullopt;
+    c.created_ms = c.created_ms * 10 + (ch - '0');
+  }
+  c.id = std::string(text.substr(dot + 1));
+  if (c.id.size() > 64) return std::nullopt;
+  return c;
+}
+
+}  // namespace gh::notify

@@ -1,0 +1,108 @@
+#pragma once
+// The notification context's plain types and pure rules: kinds, per-account settings (muted
+// channels and communities, muted kinds, DM previews, ADDM opt-out, quiet hours in a time zone),
+// what a setting does to one notification, list cursors. No I/O.
+#include <boost/json/object.hpp>
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/clock.hpp"
+#include "core/result.hpp"
+
+namespace gh::notify {
+
+/// The kinds of notification (API.md "Notifications").
+enum class Kind { dm, mention, reply, membership, reward, withdrawal, addm, system };
+
+/// "dm", "mention", ...
+const char* to_string(Kind kind) noexcept;
+/// The kind of a name; nullopt when unknown.
+std::optional<Kind> parse_kind(std::string_view name);
+
+/// Quiet hours: pushes are held back between start and end (minutes after local midnight; the
+/// window may wrap midnight) in an IANA time zone. The center and open sockets still get them.
+struct QuietHours {
+  int start_min = 0;
+  int end_min = 0;
+  std::string time_zone = "UTC";
+};
+
+/// An account's notification settings.
+struct Settings {
+  std::vector<std::string> muted_channels;
+  std::vector<std::string> muted_communities;
+  std::vector<Kind> muted_kinds;
+  bool dm_previews = true;
+  bool addm_opt_out = false;
+  std::optional<QuietHours> quiet_hours;
+};
+
+/// Limits on settings lists.
+inline constexpr std::size_t max_muted_ids = 1000;
+
+/// Applies a PUT body to `current`: every field present replaces the stored one, the others stay.
+/// 400 invalid_field naming the field on a wrong type, an unknown kind, an unknown time zone
+/// (`zone_known` decides) or a time not in "HH:MM".
+Result<Settings> apply_settings(const boost::json::object& body, Settings current,
+                                bool (*zone_known)(std::string_view name));
+/// The settings as the API renders them.
+boost::json::object render_settings(const Settings& settings);
+
+/// "HH:MM" to minutes after midnight; nullopt when malformed.
+std::optional<int> parse_hhmm(std::string_view text);
+std::string format_hhmm(int minutes);
+
+/// True when local minute-of-day `minute` falls in the window [start, end) (wrapping midnight;
+/// an empty window when start == end).
+bool in_window(int start_min, int end_min, int minute) noexcept;
+
+/// A notification to create for one account, before the settings apply.
+struct Draft {
+  Kind kind = Kind::system;
+  std::string title;
+  std::string body;
+  std::string data_json = "{}";
+  std::string community_id;
+  std::string channel_id;
+  /// Makes creation idempotent per account (the event id and what distinguishes this one).
+  std::string dedup_key;
+};
+
+/// What the settings make of a draft: dropped (muted, opted out), or kept with the preview
+/// hidden when DM previews are off.
+struct Decision {
+  bool keep = true;
+  std::string why;  ///< why it was dropped
+};
+Decision decide(const Settings& settings, Draft& draft);
+
+/// The text shown instead of a DM's preview when previews are off.
+inline constexpr std::string_view hidden_dm_preview = "New message";
+
+/// A notification as stored and listed.
+struct Notification {
+  std::string id;
+  std::string account;  ///< lowercase hex address
+  Kind kind = Kind::system;
+  std::string title;
+  std::string body;
+  std::string data_json;
+  std::string community_id;
+  std::string channel_id;
+  SystemTime created_at;
+  std::optional<SystemTime> read_at;
+};
+
+/// A list position: (created_ms, id) of the last item seen, as an opaque string.
+struct Cursor {
+  std::int64_t created_ms = 0;
+  std::string id;
+};
+std::string encode_cursor(const Cursor& cursor);
+std::optional<Cursor> decode_cursor(std::string_view text);
+
+}  // namespace gh::notify

@@ -1,0 +1,164 @@
+// notify's pure rules: kinds, settings (parsing, what they do to a draft), quiet-hour windows
+// across midnight and in real time zones (read from the system's TZif files), list cursors, and
+// the requests that bus events imply.
+#include <gtest/gtest.h>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include "notify/events.hpp"
+#include "notify/model.hpp"
+#include "notify/time_zone.hpp"
+
+namespace gh::notify {
+namespace {
+
+namespace json = boost::json;
+
+bool any_zone(std::string_view) {
+  return true;
+}
+
+TEST(NotifyModel, KindsRoundTrip) {
+  for (auto k : {Kind::dm, Kind::mention, Kind::reply, Kind::membership, Kind::reward, Kind::withdrawal, Kind::addm,
+                 Kind::system}) {
+    EXPECT_EQ(parse_kind(to_string(k)), k);
+  }
+  EXPECT_FALSE(parse_kind("spam"));
+}
+
+TEST(NotifyModel, QuietWindowsWrapMidnight) {
+  EXPECT_TRUE(in_window(22 * 60, 7 * 60, 23 * 60));
+  EXPECT_TRUE(in_window(22 * 60, 7 * 60, 0));
+  EXPECT_TRUE(in_window(22 * 60, 7 * 60, 6 * 60 + 59));
+  EXPECT_FALSE(in_window(22 * 60, 7 * 60, 7 * 60));
+  EXPECT_FALSE(in_window(22 * 60, 7 * 60, 12 * 60));
+  EXPECT_TRUE(in_window(9 * 60, 17 * 60, 9 * 60));
+  EXPECT_FALSE(in_window(9 * 60, 17 * 60, 17 * 60));
+  EXPECT_FALSE(in_window(5, 5, 5));  // empty
+  EXPECT_EQ(parse_hhmm("07:30"), 450);
+  EXPECT_FALSE(parse_hhmm("7:30"));
+  EXPECT_FALSE(parse_hhmm("24:00"));
+  EXPECT_EQ(format_hhmm(450), "07:30");
+}
+
+TEST(NotifyModel, TimeZonesFollowDaylightSaving) {
+  // 2026-01-15T12:00Z: Paris is UTC+1; 2026-07-15T12:00Z: UTC+2. New York: -5 / -4.
+  const SystemTime winter = SystemTime(std::chrono::seconds(1'768'478'400));
+  const SystemTime summer = SystemTime(std::chrono::seconds(1'784'116'800));
+  EXPECT_EQ(utc_offset("Europe/Paris", winter), std::chrono::hours(1));
+  EXPECT_EQ(utc_offset("Europe/Paris", summer), std::chrono::hours(2));
+  EXPECT_EQ(utc_offset("America/New_York", winter), std::chrono::hours(-5));
+  EXPECT_EQ(utc_offset("America/New_York", summer), std::chrono::hours(-4));
+  EXPECT_EQ(local_minute_of_day("Asia/Kolkata", winter), 17 * 60 + 30);
+  EXPECT_EQ(local_minute_of_day("UTC", winter), 12 * 60);
+  EXPECT_TRUE(time_zone_known("Europe/Paris"));
+  EXPECT_FALSE(time_zone_known("Europe/Atlantis"));
+  EXPECT_FALSE(time_zone_known("../../etc/passwd"));
+  EXPECT_FALSE(time_zone_known("/etc/passwd"));
+}
+
+TEST(NotifyModel, SettingsApplyFieldByField) {
+  Settings s;
+  auto r = apply_settings(
+      json::parse(R"({"muted_communities":["c1"],"quiet_hours":{"start":"23:00","end":"06:00"}})").as_object(), s,
+      &any_zone);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->muted_communities, std::vector<std::string>{"c1"});
+  ASSERT_TRUE(r->quiet_hours);
+  EXPECT_EQ(r->quiet_hours->time_zone, "UTC");
+  EXPECT_TRUE(r->dm_previews);
+  auto too_many = json::object{{"muted_channels", json::array(1001, json::value("x"))}};
+  EXPECT_FALSE(apply_settings(too_many, s, &any_zone));
+  const auto rendered = render_settings(*r);
+  EXPECT_EQ(rendered.at("quiet_hours").at("start").as_string(), "23:00");
+  EXPECT_TRUE(rendered.at("dm_previews").as_bool());
+}
+
+TEST(NotifyModel, DecideAppliesMutesOptOutsAndPreviews) {
+  Settings s;
+  s.muted_channels = {"ch-m"};
+  s.muted_communities = {"c-m"};
+  s.muted_kinds = {Kind::reward};
+  s.addm_opt_out = true;
+  s.dm_previews = false;
+  Draft d;
+  d.kind = Kind::mention;
+  d.channel_id = "ch-m";
+  EXPECT_EQ(decide(s, d).why, "muted_channel");
+  d.channel_id = "ch-1";
+  d.community_id = "c-m";
+  EXPECT_EQ(decide(s, d).why, "muted_community");
+  d.kind = Kind::membership;
+  EXPECT_TRUE(decide(s, d).keep);
+  d.kind = Kind::addm;
+  EXPECT_EQ(decide(s, d).why, "addm_opt_out");
+  d.kind = Kind::reward;
+  EXPECT_EQ(decide(s, d).why, "muted_kind");
+  Draft dm;
+  dm.kind = Kind::dm;
+  dm.body = "secret plans";
+  EXPECT_TRUE(decide(s, dm).keep);
+  EXPECT_EQ(dm.body, "New message");
+}
+
+TEST(NotifyModel, CursorsRoundTripAndRejectJunk) {
+  auto c = decode_cursor(encode_cursor(Cursor{1768478400123, "ntf_ab"}));
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->created_ms, 1768478400123);
+  EXPECT_EQ(c->id, "ntf_ab");
+  for (const char* bad : {"", ".x", "12.", "1a.x", "12"}) EXPECT_FALSE(decode_cursor(bad)) << bad;
+}
+
+TEST(NotifyEvents, MentionsNotifyTheMentionedButNotTheAuthor) {
+  const std::string payload = R"({"community_id":"c1","channel_id":"ch1","message_id":"m1",
+      "author":"0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed",
+      "mentioned":["0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed","0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359","junk"],
+      "preview":"gm"})";
+  auto r = request_from_event("messaging.mention", "ev1", payload);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->draft.kind, Kind::mention);
+  EXPECT_EQ(r->accounts, std::vector<std::string>{"0xfb6916095ca1df60bb79ce92ce3ea74c37c5d359"});
+  EXPECT_EQ(r->draft.body, "gm");
+  EXPECT_EQ(r->draft.channel_id, "ch1");
+  EXPECT_NE(r->draft.title.find("mentioned you"), std::string::npos);
+  EXPECT_EQ(json::parse(r->draft.data_json).at("message_id").as_string(), "m1");
+  auto back = parse_request(serialize_request(*r));
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->accounts, r->accounts);
+  EXPECT_EQ(back->draft.dedup_key, r->draft.dedup_key);
+}
+
+TEST(NotifyEvents, EveryImpliedKindAndToleranceOfMissingFields) {
+  const std::string bob = "0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359";
+  auto removed = request_from_event("community.member_removed", "e2",
+                                    R"({"community_id":"c1","account":")" + bob + R"(","reason":"gate"})");
+  ASSERT_TRUE(removed);
+  EXPECT_EQ(removed->draft.kind, Kind::membership);
+  auto dm = request_from_event("e2e.message_posted", "e3",
+                               R"({"group_id":"g1","seq":7,"sender":")" + bob + R"(","members":[")" + bob +
+                                   R"(",{"address":"0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"}]})");
+  ASSERT_TRUE(dm);
+  EXPECT_EQ(dm->draft.kind, Kind::dm);
+  EXPECT_EQ(dm->accounts.size(), 1u);        // the sender is left out
+  EXPECT_EQ(dm->draft.body, "New message");  // E2E: no plaintext preview exists
+  EXPECT_EQ(dm->draft.dedup_key, "e2e:g1:7");
+  auto reward = request_from_event("rewards.granted", "e4", R"({"account":")" + bob + R"(","amount":"1000"})");
+  ASSERT_TRUE(reward);
+  EXPECT_EQ(reward->draft.kind, Kind::reward);
+  auto withdrawal = request_from_event("rewards.withdrawal_confirmed", "e5", R"({"account":")" + bob + R"("})");
+  ASSERT_TRUE(withdrawal);
+  EXPECT_EQ(withdrawal->draft.kind, Kind::withdrawal);
+  auto addm = request_from_event("notify.requested", "e6",
+                                 R"({"kind":"addm","title":"hi","community_id":"c9","audience":"community"})");
+  ASSERT_TRUE(addm);
+  EXPECT_EQ(addm->community, "c9");
+  EXPECT_EQ(addm->draft.kind, Kind::addm);
+  // No audience, junk, or an unknown topic: nothing.
+  EXPECT_FALSE(request_from_event("messaging.mention", "e7", R"({"community_id":"c1"})"));
+  EXPECT_FALSE(request_from_event("notify.requested", "e8", "not json"));
+  EXPECT_FALSE(request_from_event("chain.transfer", "e9", R"({"account":")" + bob + R"("})"));
+}
+
+}  // namespace
+}  // namespace gh::notify

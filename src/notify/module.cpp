@@ -1,0 +1,190 @@
+#include "notify/module.hpp"
+
+#include <openssl/rand.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "auth/routes.hpp"
+#include "auth/service.hpp"
+#include "bus/bus.hpp"
+#include "core/log.hpp"
+#include "net/http_client.hpp"
+#include "net/json.hpp"
+#include "notify/fcm.hpp"
+#include "notify/migrations.hpp"
+#include "notify/routes.hpp"
+#include "notify/webhook_provider.hpp"
+#include "notify/webpush.hpp"
+#if defined(GATEHOUSE_HAS_REALTIME)
+#include "realtime/gateway.hpp"
+#endif
+
+namespace gh::notify {
+namespace {
+
+// Devices and push tokens come from auth.
+class AuthDeviceDirectory final : public DeviceDirectory {
+ public:
+  explicit AuthDeviceDirectory(auth::AuthService& auth) : m_auth(auth) {}
+  Task<Result<std::vector<PushTarget>>> devices(const std::string& account) override {
+    auto found = co_await m_auth.push_registrations(account);
+    if (!found) co_return std::move(found).error();
+    std::vector<PushTarget> out;
+    for (auto& r : *found) out.push_back(PushTarget{std::move(r.device_id), std::move(r.provider), std::move(r.token)});
+    co_return out;
+  }
+  Task<void> forget_push_token(const std::string& device_id) override {
+    auto done = co_await m_auth.clear_push_token(device_id);
+    if (!done) log::warn("notify: could not clear a push token", {{"error", done.error().message}});
+  }
+
+ private:
+  auth::AuthService& m_auth;
+};
+
+#if defined(GATEHOUSE_HAS_REALTIME)
+// Live sockets on this node come from realtime's gateway.
+class GatewayDelivery final : public OnlineDelivery {
+ public:
+  explicit GatewayDelivery(realtime::Gateway& gateway) : m_gateway(gateway) {}
+  bool device_online(const std::string& device_id) override { return m_gateway.device_online(device_id); }
+  std::size_t send_to_device(const std::string& device_id, const std::string& frame_json) override {
+    return m_gateway.send_to_device(device_id, frame_json);
+  }
+
+ private:
+  realtime::Gateway& m_gateway;
+};
+#endif
+
+// A secret read from `path`, or generated there (mode 0600) when the file does not exist.
+std::string read_or_create_secret(const std::string& path) {
+  if (std::ifstream in(path); in) {
+    std::stringstream text;
+    text << in.rdbuf();
+    std::string s = text.str();
+    while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
+    if (!s.empty()) return s;
+  }
+  unsigned char bytes[32];
+  if (RAND_bytes(bytes, sizeof bytes) != 1) throw std::runtime_error("RAND_bytes failed");
+  std::string secret =
+      "whsec_" + base64url_encode(std::string_view(reinterpret_cast<const char*>(bytes), 32));  // NOLINT
+  std::error_code ec;
+  const auto parent = std::filesystem::path(path).parent_path();
+  if (!parent.empty()) std::filesystem::create_directories(parent, ec);
+  {
+    std::ofstream out(path, std::ios::trunc);
+    if (!out) throw std::runtime_error("cannot write the webhook secret file " + path);
+    out << secret << "\n";
+  }
+  ::chmod(path.c_str(), 0600);
+  return secret;
+}
+
+// The objects of a running notify context, alive for the process's lifetime.
+struct NotifyRuntime {
+  NotifyModuleSettings settings;
+  std::unique_ptr<NotifyService> service;
+  std::unique_ptr<net::HttpClient> fcm_http;
+  std::unique_ptr<net::HttpClient> user_http;
+  std::unique_ptr<FcmProvider> fcm;
+  std::unique_ptr<WebPushProvider> webpush;
+  std::unique_ptr<WebhookProvider> webhook;
+  std::unique_ptr<AuthDeviceDirectory> directory;
+  std::unique_ptr<OnlineDelivery> online;
+  std::unique_ptr<Router> router;
+  auth::RequestAuth* request_auth = nullptr;
+};
+
+}  // namespace
+
+context::ContextModule make_module(NotifyModuleSettings settings) {
+  auto runtime = std::make_shared<NotifyRuntime>();
+  runtime->settings = std::move(settings);
+  context::ContextModule m;
+  m.name = "notify";
+  m.migrations = {migrations()};
+  m.start = [runtime](context::ContextEnv& env) {
+    auto& s = runtime->settings;
+    runtime->service = std::make_unique<NotifyService>(env.db, env.pool, env.clock);
+    runtime->request_auth = env.services.find<auth::RequestAuth>();
+
+    net::HttpClientSettings operator_http;
+    operator_http.request_timeout = s.push_timeout;
+    runtime->fcm_http = std::make_unique<net::HttpClient>(env.executor, operator_http);
+    net::HttpClientSettings user_http = operator_http;
+    user_http.outbound_policy = s.outbound;
+    runtime->user_http = std::make_unique<net::HttpClient>(env.executor, user_http);
+
+    runtime->router =
+        std::make_unique<Router>(env.executor, *runtime->service, env.pool, env.clock, env.registry, s.router);
+    if (!s.fcm_service_account_file.empty()) {
+      auto account = read_service_account(s.fcm_service_account_file);
+      if (!account) throw std::runtime_error(account.error().message);
+      FcmSettings fcm;
+      fcm.endpoint = s.fcm_endpoint;
+      fcm.timeout = s.push_timeout;
+      fcm.retry = s.retry;
+      auto provider = make_fcm_provider(*runtime->fcm_http, env.clock, std::move(*account), fcm);
+      if (!provider) throw std::runtime_error(provider.error().message);
+      runtime->fcm = std::move(*provider);
+      runtime->router->add_provider(*runtime->fcm);
+    }
+    auto vapid = load_or_create_vapid_key(s.vapid_key_file);
+    if (!vapid) throw std::runtime_error(vapid.error().message);
+    WebPushSettings wp;
+    wp.timeout = s.push_timeout;
+    wp.retry = s.retry;
+    runtime->webpush =
+        std::make_unique<WebPushProvider>(*runtime->user_http, env.clock, VapidIdentity{*vapid, s.vapid_subject}, wp);
+    runtime->router->add_provider(*runtime->webpush);
+    WebhookSettings wh;
+    wh.secret = s.webhook_secret.empty() ? read_or_create_secret(s.webhook_secret_file) : s.webhook_secret;
+    wh.timeout = s.push_timeout;
+    wh.retry = s.retry;
+    runtime->webhook = std::make_unique<WebhookProvider>(*runtime->user_http, env.clock, wh);
+    runtime->router->add_provider(*runtime->webhook);
+
+    if (auto* auth = env.services.find<auth::AuthService>()) {
+      runtime->directory = std::make_unique<AuthDeviceDirectory>(*auth);
+      runtime->router->set_directory(runtime->directory.get());
+    }
+#if defined(GATEHOUSE_HAS_REALTIME)
+    if (auto* gateway = env.services.find<realtime::Gateway>()) {
+      runtime->online = std::make_unique<GatewayDelivery>(*gateway);
+      runtime->router->set_online(runtime->online.get());
+    }
+#endif
+    if (!runtime->online) log::info("notify: no real-time gateway on this node; every device gets push");
+    env.services.provide(*runtime->service);
+    if (s.run_router) runtime->router->start();
+  };
+  m.consumers = [runtime]() {
+    std::vector<bus::Consumer> out;
+    out.push_back(runtime->router->consumer());
+    return out;
+  };
+  m.routes = [runtime](net::Router& router) {
+    if (runtime->request_auth == nullptr) {
+      log::warn("notify: no request authentication (auth context missing); the center is not served");
+      return;
+    }
+    add_notify_routes(router, *runtime->service, *runtime->request_auth);
+    auto* webpush = runtime->webpush.get();
+    auto* auth = runtime->request_auth;
+    // The VAPID application server key browsers subscribe with.
+    router.add("GET", "/v1/notifications/webpush-key",
+               [webpush, auth](net::Request& req) -> Task<Result<net::Response>> {
+                 auto who = co_await auth->session(req);
+                 if (!who) co_return who.error();
+                 co_return net::json_response(200, boost::json::object{{"public_key", webpush->public_key()}});
+               });
+  };
+  return m;
+}
+
+}  // namespace gh::notify

@@ -1,0 +1,397 @@
+#include "notify/router.hpp"
+
+#include <atomic>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <thread>
+
+#include "core/log.hpp"
+#include "notify/events.hpp"
+#include "notify/routes.hpp"
+#include "notify/store.hpp"
+
+namespace gh::notify {
+namespace {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+using store::Tx;
+
+}  // namespace
+
+std::string notification_frame(const Notification& n) {
+  json::object frame{{"type", "notification"}, {"notification", render_notification(n)}};
+  return json::serialize(frame);
+}
+
+PushMessage push_message(const Notification& n) {
+  PushMessage m;
+  m.notification_id = n.id;
+  m.kind = to_string(n.kind);
+  m.title = n.title;
+  m.body = n.body;
+  json::object data;
+  {
+    boost::system::error_code ec;
+    auto parsed = json::parse(n.data_json, ec);
+    if (!ec && parsed.is_object()) data = parsed.as_object();
+  }
+  if (!n.community_id.empty()) data["community_id"] = n.community_id;
+  if (!n.channel_id.empty()) data["channel_id"] = n.channel_id;
+  m.data_json = json::serialize(data);
+  const bool urgent =
+      n.kind == Kind::dm || n.kind == Kind::mention || n.kind == Kind::reply || n.kind == Kind::withdrawal;
+  m.urgency = urgent ? "high" : "normal";
+  // Several pushes about one conversation collapse into the latest at the push service; others
+  // stand alone.
+  if (!n.channel_id.empty() && (n.kind == Kind::dm || n.kind == Kind::mention || n.kind == Kind::reply)) {
+    m.topic = std::string(to_string(n.kind)) + "-" + n.channel_id;
+  }
+  return m;
+}
+
+struct Router::State : std::enable_shared_from_this<Router::State> {
+  State(Executor ex, NotifyService& s, BlockingPool& p, const Clock& c, metrics::Registry& r, RouterSettings rs)
+      : strand(asio::make_strand(ex)),
+        timer(strand),
+        service(s),
+        pool(p),
+        clock(c),
+        settings(rs),
+        sent(r.counter("gatehouse_notify_sent_total", "Notifications delivered, by provider (socket for live frames).",
+                       {"provider"})),
+        failed(r.counter("gatehouse_notify_failed_total",
+                         "Notification deliveries that failed, by provider and outcome (token_invalid, rejected, "
+                         "failed after retries).",
+                         {"provider", "outcome"})),
+        retried(r.counter("gatehouse_notify_retried_total", "Push retries after a transient failure, by provider.",
+                          {"provider"})),
+        fallback(r.counter("gatehouse_notify_fallback_total",
+                           "Deliveries that fell back to push because the device's socket was gone, by provider.",
+                           {"provider"})),
+        expanded(r.counter("gatehouse_notify_expanded_total", "Recipients expanded from notification requests.")) {}
+
+  asio::strand<Executor> strand;
+  asio::steady_timer timer;
+  NotifyService& service;
+  BlockingPool& pool;
+  const Clock& clock;
+  RouterSettings settings;
+  OnlineDelivery* online = nullptr;
+  DeviceDirectory* directory = nullptr;
+  AudienceSource* audience = nullptr;
+  std::map<std::string, PushProvider*, std::less<>> providers;
+  metrics::Family<metrics::Counter>& sent;
+  metrics::Family<metrics::Counter>& failed;
+  metrics::Family<metrics::Counter>& retried;
+  metrics::Family<metrics::Counter>& fallback;
+  metrics::Family<metrics::Counter>& expanded;
+  std::atomic<bool> running{false};
+  std::atomic<bool> stopping{false};
+  std::atomic<bool> woken{false};
+  std::atomic<bool> in_round{false};
+
+  Task<std::size_t> expand_once();
+  Task<std::size_t> deliver_batch();
+  /// Delivers to every device of the account; false when it must be tried again later.
+  Task<bool> deliver_one(const sql::DeliveryRow& row, const Notification& notification,
+                         std::vector<sql::AttemptRow>& attempts);
+  Task<void> run(std::shared_ptr<State> self);
+};
+
+Task<std::size_t> Router::State::expand_once() {
+  auto job = co_await pool.run([this] { return service.database().read([](Tx& tx) { return sql::next_job(tx); }); });
+  if (!job) co_return 0;
+  auto request = parse_request(job->payload);
+  if (!request) {
+    log::warn("notify: unreadable job dropped", {{"job", job->id}});
+    const std::string id = job->id;
+    co_await pool.run(
+        [this, &id] { service.database().transact([&](Tx& tx) { sql::update_job(tx, id, "", 0, true); }); });
+    co_return 0;
+  }
+  std::vector<std::string> batch;
+  std::string next_cursor;
+  bool done = false;
+  if (!request->community.empty()) {
+    if (audience == nullptr) {
+      log::warn("notify: a community audience cannot be expanded (no community service)",
+                {{"community", request->community}});
+      done = true;
+    } else {
+      auto page = co_await audience->members(request->community, job->cursor, settings.expand_batch);
+      if (!page) {
+        // Try again next round; the job stays where it was.
+        log::warn("notify: audience expansion failed",
+                  {{"community", request->community}, {"error", page.error().message}});
+        co_return 0;
+      }
+      batch = std::move(*page);
+      done = batch.size() < settings.expand_batch;
+      if (!batch.empty()) next_cursor = batch.back();
+    }
+  } else {
+    std::size_t from = 0;
+    if (!job->cursor.empty()) from = static_cast<std::size_t>(std::stoull(job->cursor));
+    const std::size_t to = std::min(request->accounts.size(), from + settings.expand_batch);
+    if (from < to) {
+      batch.assign(request->accounts.begin() + static_cast<std::ptrdiff_t>(from),
+                   request->accounts.begin() + static_cast<std::ptrdiff_t>(to));
+    }
+    next_cursor = std::to_string(to);
+    done = to >= request->accounts.size();
+  }
+  std::erase_if(batch, [&](const std::string& a) {
+    return std::find(request->exclude.begin(), request->exclude.end(), a) != request->exclude.end();
+  });
+  const std::int64_t total = job->expanded + static_cast<std::int64_t>(batch.size());
+  co_await pool.run([this, &batch, &request, &job, &next_cursor, total, done] {
+    return service.create_batch(batch, request->draft,
+                                [&](Tx& tx) { sql::update_job(tx, job->id, next_cursor, total, done); });
+  });
+  expanded.with({}).inc(static_cast<double>(batch.size()));
+  // A job always counts as work, so the loop comes straight back for its next batch.
+  co_return std::max<std::size_t>(batch.size(), 1);
+}
+
+Task<bool> Router::State::deliver_one(const sql::DeliveryRow& row, const Notification& notification,
+                                      std::vector<sql::AttemptRow>& attempts) {
+  std::vector<PushTarget> devices;
+  if (directory != nullptr) {
+    auto found = co_await directory->devices(row.account);
+    if (!found) {
+      // Left in the queue: the lease brings it back later.
+      log::warn("notify: device lookup failed", {{"error", found.error().message}});
+      co_return false;
+    }
+    devices = std::move(*found);
+  }
+  const std::string frame = notification_frame(notification);
+  const PushMessage message = push_message(notification);
+  for (const auto& device : devices) {
+    const auto record = [&](std::string channel, std::string outcome, std::int64_t retries, std::int64_t status,
+                            std::string detail) {
+      attempts.push_back(sql::AttemptRow{row.notification_id, device.device_id, std::move(channel), std::move(outcome),
+                                         retries, status, std::move(detail), clock.now()});
+    };
+    bool fell_back = false;
+    if (online != nullptr && online->device_online(device.device_id)) {
+      if (online->send_to_device(device.device_id, frame) > 0) {
+        record("socket", "delivered", 0, 0, "");
+        sent.with({"socket"}).inc();
+        continue;
+      }
+      // The socket went away between the presence check and the send: push instead.
+      record("socket", "gone", 0, 0, "");
+      fell_back = true;
+    }
+    if (device.provider.empty() || device.provider == "none" || device.token.empty()) continue;
+    auto provider = providers.find(device.provider);
+    if (provider == providers.end()) {
+      record(device.provider, "no_provider", 0, 0, "provider not configured");
+      continue;
+    }
+    if (!row.push) {
+      record(device.provider, "quiet", 0, 0, "quiet hours");
+      continue;
+    }
+    if (fell_back) fallback.with({device.provider}).inc();
+    PushResult result = co_await provider->second->send(device, message);
+    if (result.retries > 0) retried.with({device.provider}).inc(result.retries);
+    if (result.outcome == PushOutcome::delivered) {
+      sent.with({device.provider}).inc();
+    } else {
+      failed.with({device.provider, to_string(result.outcome)}).inc();
+    }
+    if (result.outcome == PushOutcome::token_invalid) co_await directory->forget_push_token(device.device_id);
+    record(device.provider, to_string(result.outcome), result.retries, result.status, result.detail);
+  }
+  co_return true;
+}
+
+Task<std::size_t> Router::State::deliver_batch() {
+  const auto now = clock.now();
+  auto rows = co_await pool.run([this, &now] {
+    return service.database().transact(
+        [&](Tx& tx) { return sql::claim_deliveries(tx, now, now + settings.lease, settings.delivery_batch); });
+  });
+  if (rows.empty()) co_return 0;
+  auto notifications = co_await pool.run([this, &rows] {
+    return service.database().read([&](Tx& tx) {
+      std::vector<std::string> ids;
+      for (const auto& r : rows) ids.push_back(r.notification_id);
+      std::map<std::string, Notification> out;
+      for (auto& n : sql::find_notifications(tx, ids)) out.emplace(n.id, std::move(n));
+      return out;
+    });
+  });
+  // A fixed number of workers on this strand pull from the batch; the round waits for all, then
+  // records every attempt and retires the finished deliveries in one transaction.
+  struct Latch {
+    explicit Latch(asio::strand<Executor>& s) : timer(s, asio::steady_timer::time_point::max()) {}
+    asio::steady_timer timer;
+    std::size_t remaining = 0;
+    std::size_t next = 0;
+  };
+  std::vector<std::vector<sql::AttemptRow>> attempts(rows.size());
+  std::vector<char> finished(rows.size(), 0);
+  auto latch = std::make_shared<Latch>(strand);
+  const std::size_t workers = std::min(settings.concurrency, rows.size());
+  latch->remaining = workers;
+  auto self = shared_from_this();
+  for (std::size_t w = 0; w < workers; ++w) {
+    asio::co_spawn(
+        strand,
+        [self, latch, &rows, &notifications, &attempts, &finished]() -> Task<void> {
+          while (latch->next < rows.size()) {
+            const std::size_t i = latch->next++;
+            auto n = notifications.find(rows[i].notification_id);
+            if (n == notifications.end()) {
+              finished[i] = 1;  // deleted meanwhile: nothing to deliver
+              continue;
+            }
+            try {
+              const bool done = co_await self->deliver_one(rows[i], n->second, attempts[i]);
+              finished[i] = done ? 1 : 0;
+            } catch (const std::exception& e) {
+              log::error("notify: delivery failed", {{"error", e.what()}});
+            }
+          }
+        },
+        [latch](std::exception_ptr) {
+          if (--latch->remaining == 0) latch->timer.cancel();
+        });
+  }
+  while (latch->remaining > 0) {
+    co_await latch->timer.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+  co_await pool.run([this, &rows, &attempts, &finished] {
+    service.database().transact([&](Tx& tx) {
+      std::vector<sql::AttemptRow> all;
+      std::vector<std::string> done;
+      for (std::size_t i = 0; i < rows.size(); ++i) {
+        if (finished[i] == 0) continue;
+        all.insert(all.end(), attempts[i].begin(), attempts[i].end());
+        done.push_back(rows[i].notification_id);
+      }
+      sql::insert_attempts(tx, all);
+      sql::delete_deliveries(tx, done);
+    });
+  });
+  co_return rows.size();
+}
+
+Task<void> Router::State::run(std::shared_ptr<State> self) {
+  while (!stopping.load()) {
+    std::size_t work = 0;
+    in_round.store(true);
+    try {
+      work += co_await expand_once();
+      work += co_await deliver_batch();
+    } catch (const std::exception& e) {
+      log::error("notify: router round failed", {{"error", e.what()}});
+    }
+    in_round.store(false);
+    if (stopping.load()) break;
+    if (work > 0 && !woken.exchange(false)) continue;
+    if (woken.exchange(false)) continue;
+    timer.expires_after(settings.poll_interval);
+    co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+  running.store(false);
+  (void)self;
+}
+
+Router::Router(Executor executor, NotifyService& service, BlockingPool& pool, const Clock& clock,
+               metrics::Registry& registry, RouterSettings settings)
+    : m_state(std::make_shared<State>(executor, service, pool, clock, registry, settings)) {}
+
+Router::~Router() {
+  // Only a round in progress uses what the router borrows (service, pool); a loop parked on its
+  // timer holds nothing but its own state. Bounded: the I/O threads may already be gone.
+  m_state->stopping.store(true);
+  wake();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  while (m_state->in_round.load() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
+void Router::set_online(OnlineDelivery* online) {
+  m_state->online = online;
+}
+void Router::set_directory(DeviceDirectory* directory) {
+  m_state->directory = directory;
+}
+void Router::set_audience(AudienceSource* audience) {
+  m_state->audience = audience;
+}
+void Router::add_provider(PushProvider& provider) {
+  const std::string name(provider.name());
+  m_state->providers[name] = &provider;
+  // Every provider's series exist from the start, at zero, so that rates and alerts see them.
+  m_state->sent.with({name});
+  m_state->retried.with({name});
+  m_state->fallback.with({name});
+  m_state->sent.with({"socket"});
+}
+
+bus::Consumer Router::consumer() {
+  std::weak_ptr<State> weak = m_state;
+  bus::Consumer c;
+  c.name = "notify.router";
+  c.topics = consumed_topics();
+  c.apply = [weak](store::Tx& tx, const bus::Event& event) {
+    auto state = weak.lock();
+    if (!state) throw std::runtime_error("notify router is gone");
+    auto request = request_from_event(event.topic, event.event_id, event.payload);
+    if (!request) return;
+    sql::insert_job(tx, event.event_id, serialize_request(*request), state->clock.now());
+    state->woken.store(true);
+    asio::post(state->strand, [state] { state->timer.cancel(); });
+  };
+  return c;
+}
+
+void Router::start() {
+  if (m_state->running.exchange(true)) return;
+  asio::co_spawn(m_state->strand, m_state->run(m_state), asio::detached);
+}
+
+void Router::wake() {
+  m_state->woken.store(true);
+  auto state = m_state;
+  asio::post(state->strand, [state] { state->timer.cancel(); });
+}
+
+void Router::stop() {
+  if (m_state->stopping.exchange(true)) return;
+  wake();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (m_state->running.load() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
+Task<RoundReport> Router::run_once() {
+  auto state = m_state;
+  // On the strand, like the loop: the round's workers share its state. The lambda is a named
+  // local: GCC 12 mishandles temporaries with captures inside a co_await expression.
+  auto round = [state]() -> Task<RoundReport> {
+    RoundReport report;
+    report.expanded = co_await state->expand_once();
+    report.delivered = co_await state->deliver_batch();
+    co_return report;
+  };
+  auto report = co_await asio::co_spawn(state->strand, std::move(round), asio::use_awaitable);
+  co_return report;
+}
+
+}  // namespace gh::notify

@@ -1,0 +1,105 @@
+#pragma once
+// The notification router (DESIGN.md §1: socket first, push otherwise). A bus consumer turns
+// `notify.requested` and the events that imply one into expansion jobs, in the bus transaction
+// and without expanding anything there. A worker loop then (1) expands jobs in batches (a
+// community of 100,000 is 200 transactions of 500, and the bus dispatcher never waits for it) into
+// notifications and deliveries, applying each account's settings, and (2) works deliveries off
+// with bounded concurrency: per device of the account, a `notification` frame when the device has
+// an open socket, else (or when that socket turns out to be gone) its push provider. Every attempt
+// is recorded per device with its outcome; /metrics counts sent, failed, retried and fallback per
+// provider.
+#include <chrono>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "bus/bus.hpp"
+#include "context/module.hpp"
+#include "core/metrics.hpp"
+#include "notify/provider.hpp"
+#include "notify/service.hpp"
+
+namespace gh::notify {
+
+/// Live sockets on this node (realtime::Gateway behind an adapter; absent: every device is offline).
+class OnlineDelivery {
+ public:
+  virtual ~OnlineDelivery() = default;
+  virtual bool device_online(const std::string& device_id) = 0;
+  /// How many sockets took the frame (0: the socket is gone).
+  virtual std::size_t send_to_device(const std::string& device_id, const std::string& frame_json) = 0;
+};
+
+/// The devices of an account with their push tokens, and forgetting a token a provider declared
+/// gone (auth owns devices).
+class DeviceDirectory {
+ public:
+  virtual ~DeviceDirectory() = default;
+  virtual Task<Result<std::vector<PushTarget>>> devices(const std::string& account) = 0;
+  virtual Task<void> forget_push_token(const std::string& device_id) = 0;
+};
+
+/// Members of a community, in pages ordered by account (community owns membership).
+class AudienceSource {
+ public:
+  virtual ~AudienceSource() = default;
+  /// Up to `limit` member accounts (lowercase hex) after `after` ("" for the first page).
+  virtual Task<Result<std::vector<std::string>>> members(const std::string& community_id, const std::string& after,
+                                                         std::size_t limit) = 0;
+};
+
+/// How the router runs.
+struct RouterSettings {
+  std::size_t expand_batch = 500;
+  std::size_t delivery_batch = 200;
+  /// Deliveries worked at once.
+  std::size_t concurrency = 32;
+  std::chrono::milliseconds poll_interval{500};
+  /// A claimed delivery is taken again after this (its worker died).
+  std::chrono::milliseconds lease{120'000};
+};
+
+/// What one round did (tests drive rounds themselves).
+struct RoundReport {
+  std::size_t expanded = 0;
+  std::size_t delivered = 0;
+};
+
+/// The router. Start it on the worker role; stop() before the database goes away.
+class Router {
+ public:
+  Router(Executor executor, NotifyService& service, BlockingPool& pool, const Clock& clock, metrics::Registry& registry,
+         RouterSettings settings = {});
+  ~Router();
+  Router(const Router&) = delete;
+  Router& operator=(const Router&) = delete;
+
+  /// Wiring, before start(). Providers are keyed by PushProvider::name().
+  void set_online(OnlineDelivery* online);
+  void set_directory(DeviceDirectory* directory);
+  void set_audience(AudienceSource* audience);
+  void add_provider(PushProvider& provider);
+
+  /// The bus consumer that records expansion jobs.
+  bus::Consumer consumer();
+  /// Runs rounds until stop(): back to back while there is work, every poll_interval otherwise.
+  void start();
+  /// Runs the next round now.
+  void wake();
+  /// Stops after the current round (bounded wait). Blocks the calling thread.
+  void stop();
+  /// One round: expand one batch of the oldest job, then work one batch of deliveries.
+  Task<RoundReport> run_once();
+
+ private:
+  struct State;
+  std::shared_ptr<State> m_state;
+};
+
+/// The `notification` WebSocket frame of a notification (API.md "Real time").
+std::string notification_frame(const Notification& n);
+/// The push message of a notification (urgency and topic from its kind and ids).
+PushMessage push_message(const Notification& n);
+
+}  // namespace gh::notify

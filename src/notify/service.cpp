@@ -1,0 +1,151 @@
+#include "notify/service.hpp"
+
+#include <openssl/rand.h>
+
+#include <map>
+
+#include "notify/store.hpp"
+#include "notify/time_zone.hpp"
+
+namespace gh::notify {
+namespace {
+
+using store::Tx;
+
+std::string lower(const eth::Address& a) {
+  return eth::to_lower_hex(a);
+}
+
+}  // namespace
+
+std::string new_notification_id() {
+  unsigned char bytes[12];
+  if (RAND_bytes(bytes, sizeof bytes) != 1) throw std::runtime_error("RAND_bytes failed");
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string out = "ntf_";
+  for (unsigned char b : bytes) {
+    out += digits[b >> 4];
+    out += digits[b & 15];
+  }
+  return out;
+}
+
+NotifyService::NotifyService(store::Database& db, BlockingPool& pool, const Clock& clock)
+    : m_db(db), m_pool(pool), m_clock(clock) {}
+
+Task<Result<Page>> NotifyService::list(const eth::Address& who, std::optional<std::string> cursor, std::size_t limit,
+                                       bool unread_only) {
+  std::optional<Cursor> before;
+  if (cursor && !cursor->empty()) {
+    before = decode_cursor(*cursor);
+    if (!before) co_return bad_input("invalid_cursor", "the cursor is not one this server returned");
+  }
+  if (limit == 0 || limit > max_page) co_return bad_input("invalid_limit", "limit is between 1 and 100");
+  const auto account = lower(who);
+  co_return co_await m_pool.run([&]() -> Result<Page> {
+    return m_db.read([&](Tx& tx) -> Result<Page> {
+      Page page;
+      // One more than asked tells whether a next page exists.
+      page.items = sql::list_notifications(tx, account, before, unread_only, limit + 1);
+      if (page.items.size() > limit) {
+        page.items.resize(limit);
+        const auto& last = page.items.back();
+        page.next_cursor = encode_cursor(Cursor{unix_millis(last.created_at), last.id});
+      }
+      page.unread = sql::unread_count(tx, account);
+      return page;
+    });
+  });
+}
+
+Task<Result<std::int64_t>> NotifyService::mark_read(const eth::Address& who, std::vector<std::string> ids, bool all) {
+  if (!all && ids.empty()) co_return bad_input("invalid_field", "ids must list at least one notification, or send all");
+  if (ids.size() > max_mark_read) co_return bad_input("invalid_field", "at most 500 ids per call");
+  const auto account = lower(who);
+  const auto now = m_clock.now();
+  co_return co_await m_pool.run([&]() -> Result<std::int64_t> {
+    return m_db.transact([&](Tx& tx) -> Result<std::int64_t> {
+      if (all) {
+        sql::mark_all_read(tx, account, now);
+      } else {
+        sql::mark_read(tx, account, ids, now);
+      }
+      return sql::unread_count(tx, account);
+    });
+  });
+}
+
+Task<Result<std::int64_t>> NotifyService::unread_count(const eth::Address& who) {
+  const auto account = lower(who);
+  co_return co_await m_pool.run([&]() -> Result<std::int64_t> {
+    return m_db.read([&](Tx& tx) -> Result<std::int64_t> { return sql::unread_count(tx, account); });
+  });
+}
+
+Task<Result<Settings>> NotifyService::settings(const eth::Address& who) {
+  const auto account = lower(who);
+  co_return co_await m_pool.run([&]() -> Result<Settings> {
+    return m_db.read([&](Tx& tx) -> Result<Settings> { return sql::find_settings(tx, account).value_or(Settings{}); });
+  });
+}
+
+Task<Result<Settings>> NotifyService::update_settings(const eth::Address& who, boost::json::object body) {
+  const auto account = lower(who);
+  const auto now = m_clock.now();
+  co_return co_await m_pool.run([&]() -> Result<Settings> {
+    return m_db.transact([&](Tx& tx) -> Result<Settings> {
+      auto updated = apply_settings(body, sql::find_settings(tx, account).value_or(Settings{}), &time_zone_known);
+      if (!updated) return updated;
+      sql::upsert_settings(tx, account, *updated, now);
+      return updated;
+    });
+  });
+}
+
+Created NotifyService::create_batch(const std::vector<std::string>& accounts, const Draft& draft,
+                                    const std::function<void(store::Tx&)>& also) {
+  const auto now = m_clock.now();
+  return m_db.transact([&](Tx& tx) {
+    Created out;
+    const auto stored = sql::find_settings_many(tx, accounts);
+    const Settings defaults;
+    std::vector<std::pair<Notification, std::string>> rows;
+    std::map<std::string, bool> push_of;
+    for (const auto& account : accounts) {
+      auto it = stored.find(account);
+      const Settings& settings = it == stored.end() ? defaults : it->second;
+      Draft mine = draft;
+      if (!decide(settings, mine).keep) {
+        ++out.muted;
+        continue;
+      }
+      Notification n;
+      n.id = new_notification_id();
+      n.account = account;
+      n.kind = mine.kind;
+      n.title = mine.title;
+      n.body = mine.body;
+      n.data_json = mine.data_json;
+      n.community_id = mine.community_id;
+      n.channel_id = mine.channel_id;
+      n.created_at = now;
+      bool push = true;
+      if (settings.quiet_hours) {
+        const auto& q = *settings.quiet_hours;
+        push = !in_window(q.start_min, q.end_min, local_minute_of_day(q.time_zone, now));
+      }
+      push_of[n.id] = push;
+      rows.emplace_back(std::move(n), mine.dedup_key);
+    }
+    out.ids = sql::insert_notifications(tx, rows);
+    std::vector<sql::DeliveryRow> deliveries;
+    std::map<std::string, std::string> account_of;
+    for (const auto& [n, key] : rows) account_of[n.id] = n.account;
+    for (const auto& id : out.ids) deliveries.push_back(sql::DeliveryRow{id, account_of[id], push_of[id]});
+    sql::insert_deliveries(tx, deliveries, now);
+    if (also) also(tx);
+    return out;
+  });
+}
+
+}  // namespace gh::notify

@@ -1,0 +1,74 @@
+#pragma once
+// The notify context's use cases: the notification center (list, mark read, exact unread count,
+// settings) and the creation of notifications for a batch of accounts, applying each account's
+// settings, in one transaction with the deliveries the router works off. Other contexts do not
+// call this: they publish `notify.requested` (or the events that imply it).
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/blocking_pool.hpp"
+#include "core/clock.hpp"
+#include "core/result.hpp"
+#include "core/task.hpp"
+#include "eth/address.hpp"
+#include "notify/model.hpp"
+#include "store/database.hpp"
+
+namespace gh::notify {
+
+/// One page of the center.
+struct Page {
+  std::vector<Notification> items;
+  std::optional<std::string> next_cursor;  ///< set when more may follow
+  std::int64_t unread = 0;
+};
+
+/// List limits (API.md: max 100).
+inline constexpr std::size_t default_page = 50;
+inline constexpr std::size_t max_page = 100;
+/// Largest `ids` list of one mark-read call.
+inline constexpr std::size_t max_mark_read = 500;
+
+/// What create_batch did.
+struct Created {
+  std::vector<std::string> ids;  ///< notifications created (duplicates and muted ones excluded)
+  std::size_t muted = 0;         ///< dropped by settings
+};
+
+/// The notify context's use cases. Thread-safe; database work runs on the blocking pool.
+class NotifyService {
+ public:
+  NotifyService(store::Database& db, BlockingPool& pool, const Clock& clock);
+
+  /// The caller's notifications, newest first, after `cursor` (from a previous page).
+  Task<Result<Page>> list(const eth::Address& who, std::optional<std::string> cursor, std::size_t limit,
+                          bool unread_only);
+  /// Marks the listed notifications (or all of them) read; returns the unread count after.
+  Task<Result<std::int64_t>> mark_read(const eth::Address& who, std::vector<std::string> ids, bool all);
+  /// The exact unread count.
+  Task<Result<std::int64_t>> unread_count(const eth::Address& who);
+  /// The caller's settings (defaults when never set).
+  Task<Result<Settings>> settings(const eth::Address& who);
+  /// Applies a settings body (see apply_settings) and returns the result.
+  Task<Result<Settings>> update_settings(const eth::Address& who, boost::json::object body);
+
+  /// Creates `draft` for each account (lowercase hex) in one transaction, applying settings, and
+  /// queues a delivery for each (push held back inside quiet hours). Blocking: call on the pool.
+  /// `also` runs in the same transaction (the router advances its job cursor there).
+  Created create_batch(const std::vector<std::string>& accounts, const Draft& draft,
+                       const std::function<void(store::Tx&)>& also = {});
+
+  store::Database& database() noexcept { return m_db; }
+
+ private:
+  store::Database& m_db;
+  BlockingPool& m_pool;
+  const Clock& m_clock;
+};
+
+/// A random notification id.
+std::string new_notification_id();
+
+}  // namespace gh::notify

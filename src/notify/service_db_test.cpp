@@ -1,0 +1,353 @@
+// The notification center and the router on both backends: pages with a cursor and an exact
+// unread count, marking read, settings and what they do to new notifications, routing per device
+// (socket, push, fallback when the socket is gone, quiet hours, tokens declared gone), every
+// attempt recorded, and a community of 100,000 expanded in batches outside the bus transaction.
+#include <gtest/gtest.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <set>
+
+#include "bus/bus.hpp"
+#include "bus/migrations.hpp"
+#include "core/testing/run_task.hpp"
+#include "notify/migrations.hpp"
+#include "notify/router.hpp"
+#include "notify/service.hpp"
+#include "notify/store.hpp"
+#include "notify/testing/fakes.hpp"
+#include "store/testing/fresh_database.hpp"
+
+namespace gh::notify {
+namespace {
+
+namespace json = boost::json;
+using store::Dialect;
+using store::Tx;
+
+// 2026-01-15T12:00:00Z
+const SystemTime start_time = SystemTime(std::chrono::seconds(1'768'478'400));
+const eth::Address alice = *eth::parse_address("0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed");
+const eth::Address bob = *eth::parse_address("0xfb6916095ca1df60bb79ce92ce3ea74c37c5d359");
+const std::string alice_hex = eth::to_lower_hex(alice);
+const std::string bob_hex = eth::to_lower_hex(bob);
+
+class NotifyDbTest : public ::testing::TestWithParam<Dialect> {
+ protected:
+  void SetUp() override {
+    GH_REQUIRE_DATABASE(m_fresh);
+    m_db = m_fresh.open();
+    m_db->migrate(std::vector<store::MigrationSet>{bus::migrations(), notify::migrations()});
+    m_service = std::make_unique<NotifyService>(*m_db, m_pool, m_clock);
+  }
+
+  template <class T>
+  T run(Task<T> task) {
+    return gh::testing::run(m_ioc, std::move(task));
+  }
+
+  Draft draft(Kind kind, std::string key, std::string community = "c-1", std::string channel = "ch-1") {
+    Draft d;
+    d.kind = kind;
+    d.title = "title " + key;
+    d.body = "body " + key;
+    d.community_id = std::move(community);
+    d.channel_id = std::move(channel);
+    d.dedup_key = std::move(key);
+    return d;
+  }
+
+  Settings put(const eth::Address& who, std::string body) {
+    auto s = run(m_service->update_settings(who, json::parse(body).as_object()));
+    EXPECT_TRUE(s) << (s ? "" : s.error().message);
+    return s ? *s : Settings{};
+  }
+
+  std::unique_ptr<Router> make_router(RouterSettings settings = {}) {
+    auto router = std::make_unique<Router>(m_ioc.get_executor(), *m_service, m_pool, m_clock, m_registry, settings);
+    router->set_directory(&m_directory);
+    router->set_online(&m_online);
+    router->set_audience(&m_audience);
+    router->add_provider(m_fcm);
+    router->add_provider(m_webpush);
+    return router;
+  }
+
+  /// Publishes an event and hands it to the router's consumer, as the bus dispatcher would.
+  void publish_and_consume(Router& router, const std::string& topic, const std::string& key, json::object payload) {
+    m_db->transact([&](Tx& tx) {
+      auto id = bus::publish(tx, bus::NewEvent{topic, key, json::serialize(payload)});
+      ASSERT_TRUE(id);
+    });
+    auto consumer = router.consumer();
+    auto events = m_db->read([&](Tx& tx) { return bus::read_outbox(tx, 0, 10'000); });
+    for (const auto& e : events) bus::apply_once(*m_db, consumer, e);
+  }
+
+  /// Runs router rounds until one does nothing.
+  void settle(Router& router) {
+    for (int i = 0; i < 10'000; ++i) {
+      auto report = run(router.run_once());
+      if (report.expanded == 0 && report.delivered == 0) return;
+    }
+    FAIL() << "the router never settled";
+  }
+
+  std::vector<sql::AttemptRow> attempts(const std::string& notification_id) {
+    return m_db->read([&](Tx& tx) { return sql::attempts_for(tx, notification_id); });
+  }
+
+  store::testing::FreshDatabase m_fresh{GetParam(), "notify"};
+  std::unique_ptr<store::Database> m_db;
+  BlockingPool m_pool{2, 10'000};
+  ManualClock m_clock{start_time};
+  metrics::Registry m_registry;
+  boost::asio::io_context m_ioc;
+  std::unique_ptr<NotifyService> m_service;
+  testing::FakeDirectory m_directory;
+  testing::FakeOnline m_online;
+  testing::FakeAudience m_audience;
+  testing::FakeProvider m_fcm{"fcm"};
+  testing::FakeProvider m_webpush{"webpush"};
+};
+
+TEST_P(NotifyDbTest, CenterPagesNewestFirstWithACursorAndAnExactUnreadCount) {
+  for (int i = 0; i < 130; ++i) {
+    m_service->create_batch({alice_hex}, draft(i % 2 == 0 ? Kind::mention : Kind::reward, "k" + std::to_string(i)));
+    m_clock.advance(std::chrono::milliseconds(i % 3 == 0 ? 0 : 5));  // some share a timestamp
+  }
+  m_service->create_batch({bob_hex}, draft(Kind::system, "for-bob"));
+  std::vector<std::string> seen;
+  std::optional<std::string> cursor;
+  std::int64_t last_ms = std::numeric_limits<std::int64_t>::max();
+  for (int page = 0; page < 10; ++page) {
+    auto p = run(m_service->list(alice, cursor, 50, false));
+    ASSERT_TRUE(p);
+    EXPECT_EQ(p->unread, 130);  // exact, never capped at 99
+    for (const auto& n : p->items) {
+      EXPECT_EQ(n.account, alice_hex);
+      EXPECT_LE(unix_millis(n.created_at), last_ms);
+      last_ms = unix_millis(n.created_at);
+      seen.push_back(n.id);
+    }
+    if (!p->next_cursor) break;
+    cursor = p->next_cursor;
+  }
+  EXPECT_EQ(seen.size(), 130u);
+  EXPECT_EQ(std::set<std::string>(seen.begin(), seen.end()).size(), 130u);
+  EXPECT_EQ(run(m_service->list(alice, std::string("junk"), 10, false)).error().code, "invalid_cursor");
+  EXPECT_EQ(run(m_service->list(alice, std::nullopt, 101, false)).error().code, "invalid_limit");
+
+  // The same draft for the same account is created once (redelivered events).
+  EXPECT_TRUE(m_service->create_batch({alice_hex}, draft(Kind::mention, "k0")).ids.empty());
+  EXPECT_EQ(*run(m_service->unread_count(alice)), 130);
+}
+
+TEST_P(NotifyDbTest, MarkingReadTouchesOnlyTheCallersNotifications) {
+  auto mine = m_service->create_batch({alice_hex}, draft(Kind::dm, "a"));
+  m_service->create_batch({alice_hex}, draft(Kind::dm, "b"));
+  m_service->create_batch({alice_hex}, draft(Kind::dm, "c"));
+  auto theirs = m_service->create_batch({bob_hex}, draft(Kind::dm, "a"));
+  ASSERT_EQ(mine.ids.size(), 1u);
+  ASSERT_EQ(theirs.ids.size(), 1u);
+  EXPECT_EQ(*run(m_service->mark_read(alice, {mine.ids[0], theirs.ids[0]}, false)), 2);
+  EXPECT_EQ(*run(m_service->unread_count(bob)), 1);                       // bob's was not alice's to mark
+  EXPECT_EQ(*run(m_service->mark_read(alice, {mine.ids[0]}, false)), 2);  // idempotent
+  auto unread = run(m_service->list(alice, std::nullopt, 10, true));
+  ASSERT_TRUE(unread);
+  EXPECT_EQ(unread->items.size(), 2u);
+  auto all = run(m_service->list(alice, std::nullopt, 10, false));
+  for (const auto& n : all->items) EXPECT_EQ(n.read_at.has_value(), n.id == mine.ids[0]);
+  EXPECT_EQ(*run(m_service->mark_read(alice, {}, true)), 0);
+  EXPECT_EQ(run(m_service->mark_read(alice, {}, false)).error().code, "invalid_field");
+}
+
+TEST_P(NotifyDbTest, SettingsRoundTripAndRefuseJunk) {
+  auto defaults = run(m_service->settings(alice));
+  ASSERT_TRUE(defaults);
+  EXPECT_TRUE(defaults->dm_previews);
+  EXPECT_FALSE(defaults->quiet_hours);
+  put(alice, R"({"muted_channels":["ch-1","ch-1","ch-2"],"addm_opt_out":true,
+                 "quiet_hours":{"start":"22:00","end":"07:30","time_zone":"Europe/Paris"}})");
+  put(alice, R"({"dm_previews":false,"muted_kinds":["reward"]})");  // the others stay
+  auto s = run(m_service->settings(alice));
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->muted_channels, (std::vector<std::string>{"ch-1", "ch-2"}));
+  EXPECT_TRUE(s->addm_opt_out);
+  EXPECT_FALSE(s->dm_previews);
+  ASSERT_TRUE(s->quiet_hours);
+  EXPECT_EQ(s->quiet_hours->start_min, 22 * 60);
+  EXPECT_EQ(s->quiet_hours->end_min, 7 * 60 + 30);
+  EXPECT_EQ(s->quiet_hours->time_zone, "Europe/Paris");
+  const auto rendered = render_settings(*s);
+  EXPECT_EQ(rendered.at("quiet_hours").at("end").as_string(), "07:30");
+  EXPECT_EQ(rendered.at("muted_kinds").as_array().size(), 1u);
+  for (const char* bad : {R"({"quiet_hours":{"start":"22:00","end":"07:00","time_zone":"Mars/Olympus"}})",
+                          R"({"quiet_hours":{"start":"25:00","end":"07:00"}})",
+                          R"({"quiet_hours":{"start":"22:00","end":"07:00","time_zone":"../../etc/passwd"}})",
+                          R"({"muted_kinds":["spam"]})", R"({"dm_previews":"no"})", R"({"volume":11})"}) {
+    auto r = run(m_service->update_settings(alice, json::parse(bad).as_object()));
+    ASSERT_FALSE(r) << bad;
+    EXPECT_EQ(r.error().code, "invalid_field") << bad;
+  }
+  // A refused update changed nothing.
+  EXPECT_EQ(run(m_service->settings(alice))->quiet_hours->time_zone, "Europe/Paris");
+  put(alice, R"({"quiet_hours":null})");
+  EXPECT_FALSE(run(m_service->settings(alice))->quiet_hours);
+  EXPECT_FALSE(run(m_service->settings(bob))->addm_opt_out);
+}
+
+TEST_P(NotifyDbTest, SettingsDecideWhatIsCreatedAndWhatIsPushed) {
+  put(alice, R"({"muted_channels":["ch-muted"],"muted_communities":["c-muted"],"addm_opt_out":true,
+                 "dm_previews":false})");
+  EXPECT_EQ(m_service->create_batch({alice_hex}, draft(Kind::mention, "1", "c-1", "ch-muted")).muted, 1u);
+  EXPECT_EQ(m_service->create_batch({alice_hex}, draft(Kind::reply, "2", "c-muted", "ch-9")).muted, 1u);
+  EXPECT_EQ(m_service->create_batch({alice_hex, bob_hex}, draft(Kind::addm, "3")).muted, 1u);  // bob gets it
+  // Membership changes are about the account itself: a muted community does not hide them.
+  EXPECT_EQ(m_service->create_batch({alice_hex}, draft(Kind::membership, "4", "c-muted", "")).ids.size(), 1u);
+  auto dm = m_service->create_batch({alice_hex}, draft(Kind::dm, "5", "", "group-1"));
+  ASSERT_EQ(dm.ids.size(), 1u);
+  auto stored = m_db->read([&](Tx& tx) { return sql::find_notification(tx, dm.ids[0]); });
+  EXPECT_EQ(stored->body, "New message");
+  EXPECT_EQ(*run(m_service->unread_count(alice)), 2);
+  EXPECT_EQ(*run(m_service->unread_count(bob)), 1);
+
+  // Quiet hours 12:00-14:00 in Tokyo (UTC+9): 12:00Z is 21:00 there, outside; 04:00Z is 13:00, inside.
+  put(bob, R"({"quiet_hours":{"start":"12:00","end":"14:00","time_zone":"Asia/Tokyo"}})");
+  m_service->create_batch({bob_hex}, draft(Kind::mention, "loud"));
+  m_clock.advance(std::chrono::hours(16));  // 2026-01-16T04:00Z
+  m_service->create_batch({bob_hex}, draft(Kind::mention, "quiet"));
+  auto rows = m_db->transact([&](Tx& tx) { return sql::claim_deliveries(tx, m_clock.now(), m_clock.now(), 100); });
+  std::map<std::string, bool> push_by_body;
+  for (const auto& r : rows) {
+    auto n = m_db->read([&](Tx& tx) { return sql::find_notification(tx, r.notification_id); });
+    push_by_body[n->body] = r.push;
+  }
+  EXPECT_TRUE(push_by_body.at("body loud"));
+  EXPECT_FALSE(push_by_body.at("body quiet"));
+}
+
+TEST_P(NotifyDbTest, RouterSendsFramesToOnlineDevicesPushesTheOthersAndFallsBackWhenASocketIsGone) {
+  m_directory.devices_of[alice_hex] = {
+      PushTarget{"a-phone", "fcm", "fcm-token-1"}, PushTarget{"a-laptop", "webpush", R"({"endpoint":"x"})"},
+      PushTarget{"a-tablet", "fcm", "fcm-token-2"}, PushTarget{"a-old", "fcm", "fcm-token-dead"},
+      PushTarget{"a-bot", "webhook", "https://bot.example/hook"}};
+  m_online.online = {"a-laptop"};
+  m_online.gone = {"a-tablet"};
+  PushResult dead;
+  dead.outcome = PushOutcome::token_invalid;
+  dead.status = 404;
+  dead.detail = "UNREGISTERED";
+  m_fcm.script["a-old"] = dead;
+  auto router = make_router();
+  publish_and_consume(*router, "messaging.mention", "ch-7",
+                      json::object{{"community_id", "c-1"},
+                                   {"channel_id", "ch-7"},
+                                   {"message_id", "m-1"},
+                                   {"author", eth::to_checksum(bob)},
+                                   {"mentioned", json::array{eth::to_checksum(alice), eth::to_checksum(bob)}},
+                                   {"preview", "gm @alice"}});
+  // The consumer only recorded a job: nothing exists before the router works.
+  EXPECT_EQ(*run(m_service->unread_count(alice)), 0);
+  settle(*router);
+  auto page = run(m_service->list(alice, std::nullopt, 10, false));
+  ASSERT_EQ(page->items.size(), 1u);
+  const auto& n = page->items[0];
+  EXPECT_EQ(n.kind, Kind::mention);
+  EXPECT_EQ(n.body, "gm @alice");
+  EXPECT_EQ(*run(m_service->unread_count(bob)), 0);  // the author is not notified of their own mention
+
+  ASSERT_EQ(m_online.frames.size(), 1u);
+  EXPECT_EQ(m_online.frames[0].first, "a-laptop");
+  const auto frame = json::parse(m_online.frames[0].second).as_object();
+  EXPECT_EQ(frame.at("type").as_string(), "notification");
+  EXPECT_EQ(frame.at("notification").at("id").as_string(), n.id);
+
+  std::map<std::string, std::string> outcome;
+  for (const auto& a : attempts(n.id)) outcome[a.device_id + "/" + a.channel] = a.outcome;
+  EXPECT_EQ(outcome.at("a-laptop/socket"), "delivered");
+  EXPECT_EQ(outcome.count("a-laptop/webpush"), 0u);  // online: no push
+  EXPECT_EQ(outcome.at("a-phone/fcm"), "delivered");
+  EXPECT_EQ(outcome.at("a-tablet/socket"), "gone");
+  EXPECT_EQ(outcome.at("a-tablet/fcm"), "delivered");  // the fallback
+  EXPECT_EQ(outcome.at("a-old/fcm"), "token_invalid");
+  EXPECT_EQ(outcome.at("a-bot/webhook"), "no_provider");
+  EXPECT_EQ(m_directory.forgotten, std::vector<std::string>{"a-old"});
+  EXPECT_EQ(m_fcm.sent.size(), 3u);
+  EXPECT_EQ(m_fcm.sent[0].second.urgency, "high");
+  EXPECT_EQ(m_fcm.sent[0].second.notification_id, n.id);
+
+  const std::string metrics = m_registry.render();
+  EXPECT_NE(metrics.find("gatehouse_notify_sent_total{provider=\"socket\"} 1"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("gatehouse_notify_sent_total{provider=\"fcm\"} 2"), std::string::npos);
+  EXPECT_NE(metrics.find("gatehouse_notify_fallback_total{provider=\"fcm\"} 1"), std::string::npos);
+  EXPECT_NE(metrics.find("gatehouse_notify_failed_total{provider=\"fcm\",outcome=\"token_invalid\"} 1"),
+            std::string::npos);
+  EXPECT_EQ(m_db->read([](Tx& tx) { return sql::pending_deliveries(tx); }), 0);
+
+  // Redelivered events change nothing.
+  publish_and_consume(*router, "messaging.mention", "ch-7", json::object{{"x", 1}});
+  settle(*router);
+  EXPECT_EQ(*run(m_service->unread_count(alice)), 1);
+}
+
+TEST_P(NotifyDbTest, QuietHoursHoldPushesBackButNotFramesOrTheCenter) {
+  put(alice, R"({"quiet_hours":{"start":"00:00","end":"23:59","time_zone":"UTC"}})");
+  m_directory.devices_of[alice_hex] = {PushTarget{"a-phone", "fcm", "t"}, PushTarget{"a-laptop", "webpush", "s"}};
+  m_online.online = {"a-laptop"};
+  auto router = make_router();
+  publish_and_consume(*router, "notify.requested", alice_hex,
+                      json::object{{"kind", "system"}, {"title", "Maintenance"}, {"accounts", json::array{alice_hex}}});
+  settle(*router);
+  EXPECT_TRUE(m_fcm.sent.empty());
+  EXPECT_EQ(m_online.frames.size(), 1u);
+  auto page = run(m_service->list(alice, std::nullopt, 10, false));
+  ASSERT_EQ(page->items.size(), 1u);
+  std::map<std::string, std::string> outcome;
+  for (const auto& a : attempts(page->items[0].id)) outcome[a.device_id] = a.outcome;
+  EXPECT_EQ(outcome.at("a-phone"), "quiet");
+  EXPECT_EQ(outcome.at("a-laptop"), "delivered");
+}
+
+TEST_P(NotifyDbTest, ACommunityOf100000IsExpandedInBatchesOutsideTheBusTransaction) {
+  auto& members = m_audience.members_of["c-big"];
+  members.reserve(100'000);
+  for (int i = 0; i < 100'000; ++i) {
+    char hex[41];
+    std::snprintf(hex, sizeof hex, "%040x", i + 1);
+    members.push_back(std::string("0x") + hex);
+  }
+  std::sort(members.begin(), members.end());
+  RouterSettings settings;
+  settings.expand_batch = 2'000;
+  settings.delivery_batch = 2'000;
+  auto router = make_router(settings);
+  publish_and_consume(*router, "notify.requested", "c-big",
+                      json::object{{"kind", "addm"},
+                                   {"title", "Airdrop tomorrow"},
+                                   {"community_id", "c-big"},
+                                   {"audience", "community"},
+                                   {"exclude", json::array{members[0]}}});
+  // The consumer did not expand: one job, no notification, no page asked.
+  EXPECT_EQ(m_audience.pages, 0);
+  EXPECT_EQ(m_db->read([](Tx& tx) { return sql::pending_jobs(tx); }), 1);
+  int rounds = 0;
+  for (;; ++rounds) {
+    auto report = run(router->run_once());
+    if (report.expanded == 0 && report.delivered == 0) break;
+    ASSERT_LT(rounds, 1000);
+  }
+  EXPECT_GE(m_audience.pages, 50);  // batches of 2,000
+  EXPECT_EQ(m_db->read([](Tx& tx) { return sql::pending_jobs(tx); }), 0);
+  auto count =
+      m_db->read([](Tx& tx) { return tx.query_one("SELECT count(*) AS n FROM notify_notifications")->get_int("n"); });
+  EXPECT_EQ(count, 99'999);
+  EXPECT_EQ(m_db->read([](Tx& tx) { return sql::pending_deliveries(tx); }), 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, NotifyDbTest, ::testing::Values(Dialect::sqlite, Dialect::postgres),
+                         [](const auto& param_info) { return std::string(store::to_string(param_info.param)); });
+
+}  // namespace
+}  // namespace gh::notify

@@ -1,0 +1,390 @@
+#include "notify/store.hpp"
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+namespace gh::notify::sql {
+namespace {
+
+namespace json = boost::json;
+using store::Value;
+
+std::int64_t ms(SystemTime t) {
+  return unix_millis(t);
+}
+
+SystemTime from_ms(std::int64_t v) {
+  return SystemTime(std::chrono::milliseconds(v));
+}
+
+Notification to_notification(const store::Row& r) {
+  Notification n;
+  n.id = r.get_text("id");
+  n.account = r.get_text("account");
+  n.kind = parse_kind(r.get_text("kind")).value_or(Kind::system);
+  n.title = r.get_text("title");
+  n.body = r.get_text("body");
+  n.data_json = r.get_text("data");
+  n.community_id = r.get_text("community_id");
+  n.channel_id = r.get_text("channel_id");
+  n.created_at = from_ms(r.get_int("created_ms"));
+  if (auto read = r.opt_int("read_ms")) n.read_at = from_ms(*read);
+  return n;
+}
+
+std::string json_list(const std::vector<std::string>& ids) {
+  json::array a(ids.begin(), ids.end());
+  return json::serialize(a);
+}
+
+std::vector<std::string> parse_list(const std::string& text) {
+  std::vector<std::string> out;
+  boost::system::error_code ec;
+  auto v = json::parse(text, ec);
+  if (ec || !v.is_array()) return out;
+  for (const auto& item : v.as_array()) {
+    if (item.is_string()) out.emplace_back(item.as_string());
+  }
+  return out;
+}
+
+// Multi-row statements: "($1, $2), ($3, $4), ..." for `rows` rows of `width` parameters.
+std::string value_tuples(std::size_t rows, std::size_t width) {
+  std::string out;
+  std::size_t n = 1;
+  for (std::size_t r = 0; r < rows; ++r) {
+    out += r == 0 ? "(" : ", (";
+    for (std::size_t c = 0; c < width; ++c) {
+      if (c > 0) out += ", ";
+      out += "$" + std::to_string(n++);
+    }
+    out += ")";
+  }
+  return out;
+}
+
+// SQLite looks numbered parameters up linearly (sqlite3VListNumToName), so a statement's cost
+// grows with the square of its parameter count: keep each one to a few hundred.
+constexpr std::size_t max_params = 400;
+constexpr std::size_t chunk_rows = 200;
+
+// Calls f("$1, $2, ...", params) for each chunk of `ids`; f may append parameters after them.
+template <class F>
+void for_each_chunk(const std::vector<std::string>& ids, F&& f) {
+  for (std::size_t from = 0; from < ids.size(); from += chunk_rows) {
+    const std::size_t n = std::min(chunk_rows, ids.size() - from);
+    std::string in_list;
+    std::vector<Value> params;
+    params.reserve(n + 1);
+    for (std::size_t i = 0; i < n; ++i) {
+      in_list += (i == 0 ? "$" : ", $") + std::to_string(i + 1);
+      params.emplace_back(ids[from + i]);
+    }
+    f(in_list, params);
+  }
+}
+
+Settings settings_from_row(const store::Row& r) {
+  Settings s;
+  s.muted_channels = parse_list(r.get_text("muted_channels"));
+  s.muted_communities = parse_list(r.get_text("muted_communities"));
+  for (const auto& k : parse_list(r.get_text("muted_kinds"))) {
+    if (auto kind = parse_kind(k)) s.muted_kinds.push_back(*kind);
+  }
+  s.dm_previews = r.get_int("dm_previews") != 0;
+  s.addm_opt_out = r.get_int("addm_opt_out") != 0;
+  auto start = r.opt_int("quiet_start_min");
+  auto end = r.opt_int("quiet_end_min");
+  if (start && end)
+    s.quiet_hours = QuietHours{static_cast<int>(*start), static_cast<int>(*end), r.get_text("time_zone")};
+  return s;
+}
+
+constexpr const char* settings_columns =
+    "account, muted_channels, muted_communities, muted_kinds, dm_previews, addm_opt_out, quiet_start_min, "
+    "quiet_end_min, time_zone";
+
+constexpr const char* notification_columns =
+    "id, account, kind, title, body, data, community_id, channel_id, created_ms, read_ms";
+
+}  // namespace
+
+bool insert_notification(Tx& tx, const Notification& n, const std::string& dedup_key) {
+  return tx.exec(
+             "INSERT INTO notify_notifications (id, account, kind, title, body, data, community_id, channel_id, "
+             "dedup_key, created_ms, read_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL) "
+             "ON CONFLICT DO NOTHING",
+             {n.id, n.account, std::string(to_string(n.kind)), n.title, n.body, n.data_json, n.community_id,
+              n.channel_id, dedup_key, ms(n.created_at)}) == 1;
+}
+
+std::vector<std::string> insert_notifications(Tx& tx, const std::vector<std::pair<Notification, std::string>>& rows) {
+  std::vector<std::string> inserted;
+  constexpr std::size_t per = max_params / 10;
+  for (std::size_t from = 0; from < rows.size(); from += per) {
+    const std::size_t n = std::min(per, rows.size() - from);
+    std::vector<Value> params;
+    params.reserve(n * 10);
+    for (std::size_t i = 0; i < n; ++i) {
+      const auto& [note, dedup] = rows[from + i];
+      params.emplace_back(note.id);
+      params.emplace_back(note.account);
+      params.emplace_back(std::string(to_string(note.kind)));
+      params.emplace_back(note.title);
+      params.emplace_back(note.body);
+      params.emplace_back(note.data_json);
+      params.emplace_back(note.community_id);
+      params.emplace_back(note.channel_id);
+      params.emplace_back(dedup);
+      params.emplace_back(ms(note.created_at));
+    }
+    const std::string sql =
+        "INSERT INTO notify_notifications (id, account, kind, title, body, data, community_id, channel_id, dedup_key, "
+        "created_ms) VALUES " +
+        value_tuples(n, 10) + " ON CONFLICT DO NOTHING RETURNING id";
+    for (const auto& r : tx.query(sql, params)) inserted.push_back(r.get_text(0));
+  }
+  return inserted;
+}
+
+std::optional<Notification> find_notification(Tx& tx, const std::string& id) {
+  auto row =
+      tx.query_one(std::string("SELECT ") + notification_columns + " FROM notify_notifications WHERE id = $1", {id});
+  if (!row) return std::nullopt;
+  return to_notification(*row);
+}
+
+std::vector<Notification> list_notifications(Tx& tx, const std::string& account, const std::optional<Cursor>& before,
+                                             bool unread_only, std::size_t limit) {
+  std::string sql = std::string("SELECT ") + notification_columns + " FROM notify_notifications WHERE account = $1";
+  std::vector<Value> params;
+  params.reserve(3);
+  params.emplace_back(account);
+  if (before) {
+    sql += " AND (created_ms < $2 OR (created_ms = $2 AND id < $3))";
+    params.emplace_back(before->created_ms);
+    params.emplace_back(before->id);
+  }
+  if (unread_only) sql += " AND read_ms IS NULL";
+  sql += " ORDER BY created_ms DESC, id DESC LIMIT " + std::to_string(limit);
+  std::vector<Notification> out;
+  for (const auto& r : tx.query(sql, params)) out.push_back(to_notification(r));
+  return out;
+}
+
+std::int64_t mark_read(Tx& tx, const std::string& account, const std::vector<std::string>& ids, SystemTime now) {
+  std::int64_t changed = 0;
+  for (const auto& id : ids) {
+    changed +=
+        tx.exec("UPDATE notify_notifications SET read_ms = $3 WHERE id = $1 AND account = $2 AND read_ms IS NULL",
+                {id, account, ms(now)});
+  }
+  return changed;
+}
+
+std::int64_t mark_all_read(Tx& tx, const std::string& account, SystemTime now) {
+  return tx.exec("UPDATE notify_notifications SET read_ms = $2 WHERE account = $1 AND read_ms IS NULL",
+                 {account, ms(now)});
+}
+
+std::int64_t unread_count(Tx& tx, const std::string& account) {
+  auto row =
+      tx.query_one("SELECT count(*) AS n FROM notify_notifications WHERE account = $1 AND read_ms IS NULL", {account});
+  return row ? row->get_int("n") : 0;
+}
+
+std::optional<Settings> find_settings(Tx& tx, const std::string& account) {
+  auto r =
+      tx.query_one(std::string("SELECT ") + settings_columns + " FROM notify_settings WHERE account = $1", {account});
+  if (!r) return std::nullopt;
+  return settings_from_row(*r);
+}
+
+std::map<std::string, Settings> find_settings_many(Tx& tx, const std::vector<std::string>& accounts) {
+  std::map<std::string, Settings> out;
+  for (std::size_t from = 0; from < accounts.size(); from += chunk_rows) {
+    const std::size_t n = std::min(chunk_rows, accounts.size() - from);
+    std::string sql = std::string("SELECT ") + settings_columns + " FROM notify_settings WHERE account IN (";
+    std::vector<Value> params;
+    for (std::size_t i = 0; i < n; ++i) {
+      sql += (i == 0 ? "$" : ", $") + std::to_string(i + 1);
+      params.emplace_back(accounts[from + i]);
+    }
+    sql += ")";
+    for (const auto& r : tx.query(sql, params)) out.emplace(r.get_text("account"), settings_from_row(r));
+  }
+  return out;
+}
+
+void upsert_settings(Tx& tx, const std::string& account, const Settings& s, SystemTime now) {
+  std::vector<std::string> kinds;
+  for (auto k : s.muted_kinds) kinds.emplace_back(to_string(k));
+  Value start = nullptr;
+  Value end = nullptr;
+  std::string zone = "UTC";
+  if (s.quiet_hours) {
+    start = std::int64_t{s.quiet_hours->start_min};
+    end = std::int64_t{s.quiet_hours->end_min};
+    zone = s.quiet_hours->time_zone;
+  }
+  tx.exec(
+      "INSERT INTO notify_settings (account, muted_channels, muted_communities, muted_kinds, dm_previews, "
+      "addm_opt_out, quiet_start_min, quiet_end_min, time_zone, updated_ms) "
+      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
+      "ON CONFLICT (account) DO UPDATE SET muted_channels = excluded.muted_channels, "
+      "muted_communities = excluded.muted_communities, muted_kinds = excluded.muted_kinds, "
+      "dm_previews = excluded.dm_previews, addm_opt_out = excluded.addm_opt_out, "
+      "quiet_start_min = excluded.quiet_start_min, quiet_end_min = excluded.quiet_end_min, "
+      "time_zone = excluded.time_zone, updated_ms = excluded.updated_ms",
+      {account, json_list(s.muted_channels), json_list(s.muted_communities), json_list(kinds),
+       std::int64_t{s.dm_previews ? 1 : 0}, std::int64_t{s.addm_opt_out ? 1 : 0}, start, end, zone, ms(now)});
+}
+
+bool insert_job(Tx& tx, const std::string& id, const std::string& payload, SystemTime now) {
+  return tx.exec(
+             "INSERT INTO notify_jobs (id, payload, cursor, expanded, done, created_ms) VALUES ($1, $2, '', 0, 0, $3) "
+             "ON CONFLICT DO NOTHING",
+             {id, payload, ms(now)}) == 1;
+}
+
+std::optional<JobRow> next_job(Tx& tx) {
+  auto r = tx.query_one(
+      "SELECT id, payload, cursor, expanded FROM notify_jobs WHERE done = 0 ORDER BY created_ms, id LIMIT 1");
+  if (!r) return std::nullopt;
+  return JobRow{r->get_text("id"), r->get_text("payload"), r->get_text("cursor"), r->get_int("expanded")};
+}
+
+void update_job(Tx& tx, const std::string& id, const std::string& cursor, std::int64_t expanded, bool done) {
+  tx.exec("UPDATE notify_jobs SET cursor = $2, expanded = $3, done = $4 WHERE id = $1",
+          {id, cursor, expanded, std::int64_t{done ? 1 : 0}});
+}
+
+std::int64_t pending_jobs(Tx& tx) {
+  auto r = tx.query_one("SELECT count(*) AS n FROM notify_jobs WHERE done = 0");
+  return r ? r->get_int("n") : 0;
+}
+
+void insert_delivery(Tx& tx, const DeliveryRow& row, SystemTime now) {
+  tx.exec(
+      "INSERT INTO notify_deliveries (notification_id, account, created_ms, lease_ms, push) VALUES ($1, $2, $3, 0, $4) "
+      "ON CONFLICT DO NOTHING",
+      {row.notification_id, row.account, ms(now), std::int64_t{row.push ? 1 : 0}});
+}
+
+void insert_deliveries(Tx& tx, const std::vector<DeliveryRow>& rows, SystemTime now) {
+  constexpr std::size_t per = max_params / 5;
+  for (std::size_t from = 0; from < rows.size(); from += per) {
+    const std::size_t n = std::min(per, rows.size() - from);
+    std::vector<Value> params;
+    for (std::size_t i = 0; i < n; ++i) {
+      const auto& d = rows[from + i];
+      params.emplace_back(d.notification_id);
+      params.emplace_back(d.account);
+      params.emplace_back(ms(now));
+      params.emplace_back(std::int64_t{0});
+      params.emplace_back(std::int64_t{d.push ? 1 : 0});
+    }
+    tx.exec("INSERT INTO notify_deliveries (notification_id, account, created_ms, lease_ms, push) VALUES " +
+                value_tuples(n, 5) + " ON CONFLICT DO NOTHING",
+            params);
+  }
+}
+
+std::vector<DeliveryRow> claim_deliveries(Tx& tx, SystemTime now, SystemTime lease_until, std::size_t limit) {
+  std::string sql =
+      "SELECT notification_id, account, push FROM notify_deliveries WHERE lease_ms <= $1 ORDER BY created_ms, "
+      "notification_id LIMIT " +
+      std::to_string(limit);
+  // Several workers (or nodes) never take the same rows on PostgreSQL; SQLite has one writer.
+  if (tx.dialect() == store::Dialect::postgres) sql += " FOR UPDATE SKIP LOCKED";
+  std::vector<DeliveryRow> out;
+  for (const auto& r : tx.query(sql, {ms(now)})) {
+    out.push_back({r.get_text("notification_id"), r.get_text("account"), r.get_int("push") != 0});
+  }
+  for (const auto& d : out) {
+    tx.exec("UPDATE notify_deliveries SET lease_ms = $2 WHERE notification_id = $1",
+            {d.notification_id, ms(lease_until)});
+  }
+  return out;
+}
+
+void delete_deliveries(Tx& tx, const std::vector<std::string>& notification_ids) {
+  for_each_chunk(notification_ids, [&](const std::string& in_list, std::vector<Value>& params) {
+    tx.exec("DELETE FROM notify_deliveries WHERE notification_id IN (" + in_list + ")", params);
+  });
+}
+
+std::vector<Notification> find_notifications(Tx& tx, const std::vector<std::string>& ids) {
+  std::vector<Notification> out;
+  for_each_chunk(ids, [&](const std::string& in_list, std::vector<Value>& params) {
+    for (const auto& r : tx.query(
+             std::string("SELECT ") + notification_columns + " FROM notify_notifications WHERE id IN (" + in_list + ")",
+             params))
+      out.push_back(to_notification(r));
+  });
+  return out;
+}
+
+void delete_delivery(Tx& tx, const std::string& notification_id) {
+  tx.exec("DELETE FROM notify_deliveries WHERE notification_id = $1", {notification_id});
+}
+
+std::int64_t pending_deliveries(Tx& tx) {
+  auto r = tx.query_one("SELECT count(*) AS n FROM notify_deliveries");
+  return r ? r->get_int("n") : 0;
+}
+
+void insert_attempt(Tx& tx, const AttemptRow& a) {
+  tx.exec(
+      "INSERT INTO notify_attempts (notification_id, device_id, channel, outcome, retries, status, detail, created_ms) "
+      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+      {a.notification_id, a.device_id, a.channel, a.outcome, a.retries, a.status, a.detail, ms(a.at)});
+}
+
+void insert_attempts(Tx& tx, const std::vector<AttemptRow>& rows) {
+  constexpr std::size_t per = max_params / 8;
+  for (std::size_t from = 0; from < rows.size(); from += per) {
+    const std::size_t n = std::min(per, rows.size() - from);
+    std::vector<Value> params;
+    for (std::size_t i = 0; i < n; ++i) {
+      const auto& a = rows[from + i];
+      params.emplace_back(a.notification_id);
+      params.emplace_back(a.device_id);
+      params.emplace_back(a.channel);
+      params.emplace_back(a.outcome);
+      params.emplace_back(a.retries);
+      params.emplace_back(a.status);
+      params.emplace_back(a.detail);
+      params.emplace_back(ms(a.at));
+    }
+    tx.exec(
+        "INSERT INTO notify_attempts (notification_id, device_id, channel, outcome, retries, status, detail, "
+        "created_ms) VALUES " +
+            value_tuples(n, 8),
+        params);
+  }
+}
+
+std::vector<AttemptRow> attempts_for(Tx& tx, const std::string& notification_id) {
+  std::vector<AttemptRow> out;
+  for (const auto& r :
+       tx.query("SELECT notification_id, device_id, channel, outcome, retries, status, detail, created_ms "
+                "FROM notify_attempts WHERE notification_id = $1 ORDER BY created_ms, device_id, channel",
+                {notification_id})) {
+    out.push_back({r.get_text("notification_id"), r.get_text("device_id"), r.get_text("channel"), r.get_text("outcome"),
+                   r.get_int("retries"), r.get_int("status"), r.get_text("detail"), from_ms(r.get_int("created_ms"))});
+  }
+  return out;
+}
+
+std::vector<std::pair<std::string, std::int64_t>> attempt_outcomes(Tx& tx) {
+  std::vector<std::pair<std::string, std::int64_t>> out;
+  for (const auto& r : tx.query(
+           "SELECT channel, outcome, count(*) AS n FROM notify_attempts GROUP BY channel, outcome ORDER BY channel, "
+           "outcome")) {
+    out.emplace_back(r.get_text("channel") + "/" + r.get_text("outcome"), r.get_int("n"));
+  }
+  return out;
+}
+
+}  // namespace gh::notify::sql

@@ -1,0 +1,86 @@
+#pragma once
+// Every SQL statement of the notify context, as functions on an open transaction. No rules here.
+// Accounts are lowercase hex addresses; times are Unix milliseconds.
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "notify/model.hpp"
+#include "store/database.hpp"
+
+namespace gh::notify::sql {
+
+using store::Tx;
+
+/// Inserts a notification unless one with the same (account, dedup_key) exists; true if inserted.
+bool insert_notification(Tx& tx, const Notification& n, const std::string& dedup_key);
+/// Inserts many (notification, dedup key) pairs in a few statements; returns the ids inserted
+/// (those whose (account, dedup_key) was new).
+std::vector<std::string> insert_notifications(Tx& tx, const std::vector<std::pair<Notification, std::string>>& rows);
+std::optional<Notification> find_notification(Tx& tx, const std::string& id);
+/// An account's notifications older than `before` (all when unset), newest first.
+std::vector<Notification> list_notifications(Tx& tx, const std::string& account, const std::optional<Cursor>& before,
+                                             bool unread_only, std::size_t limit);
+/// Marks the account's listed notifications read; returns how many changed.
+std::int64_t mark_read(Tx& tx, const std::string& account, const std::vector<std::string>& ids, SystemTime now);
+/// Marks every unread notification of the account read; returns how many changed.
+std::int64_t mark_all_read(Tx& tx, const std::string& account, SystemTime now);
+/// The exact number of unread notifications.
+std::int64_t unread_count(Tx& tx, const std::string& account);
+
+std::optional<Settings> find_settings(Tx& tx, const std::string& account);
+/// The stored settings of those accounts that have any.
+std::map<std::string, Settings> find_settings_many(Tx& tx, const std::vector<std::string>& accounts);
+void upsert_settings(Tx& tx, const std::string& account, const Settings& settings, SystemTime now);
+
+/// An audience expansion job.
+struct JobRow {
+  std::string id;
+  std::string payload;
+  std::string cursor;
+  std::int64_t expanded = 0;
+};
+/// Inserts a job unless it exists (the event id makes redelivery harmless); true if inserted.
+bool insert_job(Tx& tx, const std::string& id, const std::string& payload, SystemTime now);
+/// The oldest unfinished job.
+std::optional<JobRow> next_job(Tx& tx);
+void update_job(Tx& tx, const std::string& id, const std::string& cursor, std::int64_t expanded, bool done);
+/// Jobs not finished yet.
+std::int64_t pending_jobs(Tx& tx);
+
+/// A delivery waiting for the router.
+struct DeliveryRow {
+  std::string notification_id;
+  std::string account;
+  bool push = true;  ///< false inside the account's quiet hours
+};
+void insert_delivery(Tx& tx, const DeliveryRow& row, SystemTime now);
+void insert_deliveries(Tx& tx, const std::vector<DeliveryRow>& rows, SystemTime now);
+/// Claims up to `limit` deliveries whose lease has passed, leasing them until `lease_until`.
+std::vector<DeliveryRow> claim_deliveries(Tx& tx, SystemTime now, SystemTime lease_until, std::size_t limit);
+void delete_delivery(Tx& tx, const std::string& notification_id);
+void delete_deliveries(Tx& tx, const std::vector<std::string>& notification_ids);
+/// The notifications of those ids that exist, in no particular order.
+std::vector<Notification> find_notifications(Tx& tx, const std::vector<std::string>& ids);
+std::int64_t pending_deliveries(Tx& tx);
+
+/// One recorded attempt to reach a device.
+struct AttemptRow {
+  std::string notification_id;
+  std::string device_id;
+  std::string channel;  ///< socket | fcm | webpush | webhook
+  std::string outcome;  ///< delivered | token_invalid | rejected | failed | gone | quiet | no_provider
+  std::int64_t retries = 0;
+  std::int64_t status = 0;
+  std::string detail;
+  SystemTime at;
+};
+void insert_attempt(Tx& tx, const AttemptRow& row);
+void insert_attempts(Tx& tx, const std::vector<AttemptRow>& rows);
+std::vector<AttemptRow> attempts_for(Tx& tx, const std::string& notification_id);
+/// Attempt counts by (channel, outcome), for tests and the operator.
+std::vector<std::pair<std::string, std::int64_t>> attempt_outcomes(Tx& tx);
+
+}  // namespace gh::notify::sql

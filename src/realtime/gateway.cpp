@@ -1,0 +1,283 @@
+#include "realtime/gateway.hpp"
+
+#include <algorithm>
+#include <set>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
+
+#include "core/log.hpp"
+#include "realtime/gateway_state.hpp"
+
+namespace gh::realtime {
+
+namespace json = boost::json;
+
+namespace {
+
+void add_to(std::unordered_map<std::string, ConnectionList>& index, const std::string& key,
+            const std::shared_ptr<Connection>& c) {
+  if (key.empty()) return;
+  index[key].push_back(c);
+}
+
+void remove_from(std::unordered_map<std::string, ConnectionList>& index, const std::string& key, const Connection* c) {
+  auto it = index.find(key);
+  if (it == index.end()) return;
+  auto& list = it->second;
+  list.erase(std::remove_if(list.begin(), list.end(), [c](const auto& p) { return p.get() == c; }), list.end());
+  if (list.empty()) index.erase(it);
+}
+
+}  // namespace
+
+bool Gateway::State::add(const std::shared_ptr<Connection>& connection) {
+  std::lock_guard lock(mutex);
+  connection->set_id(++next_id);
+  connections.emplace(connection->id(), connection);
+  const bool first = by_account.find(connection->account_key()) == by_account.end();
+  add_to(by_account, connection->account_key(), connection);
+  add_to(by_session, connection->identity().session_id, connection);
+  add_to(by_device, connection->device_id(), connection);
+  return first;
+}
+
+bool Gateway::State::remove(const std::shared_ptr<Connection>& connection, const std::vector<std::string>& held) {
+  std::lock_guard lock(mutex);
+  if (connections.erase(connection->id()) == 0) return false;
+  remove_from(by_account, connection->account_key(), connection.get());
+  remove_from(by_session, connection->identity().session_id, connection.get());
+  remove_from(by_device, connection->device_id(), connection.get());
+  for (const auto& key : held) {
+    auto it = topics.find(key);
+    if (it == topics.end()) continue;
+    auto next = std::make_shared<ConnectionList>();
+    next->reserve(it->second->size());
+    for (const auto& c : *it->second) {
+      if (c.get() != connection.get()) next->push_back(c);
+    }
+    if (next->empty()) {
+      topics.erase(it);
+    } else {
+      it->second = std::move(next);
+    }
+  }
+  return by_account.find(connection->account_key()) == by_account.end();
+}
+
+void Gateway::State::subscribe(const std::string& key, const std::shared_ptr<Connection>& connection) {
+  std::lock_guard lock(mutex);
+  if (connections.find(connection->id()) == connections.end()) return;  // already closed
+  auto& slot = topics[key];
+  auto next = std::make_shared<ConnectionList>();
+  if (slot) {
+    next->reserve(slot->size() + 1);
+    *next = *slot;
+  }
+  if (std::find(next->begin(), next->end(), connection) == next->end()) next->push_back(connection);
+  slot = std::move(next);
+}
+
+void Gateway::State::unsubscribe(const std::string& key, const Connection* connection) {
+  std::lock_guard lock(mutex);
+  auto it = topics.find(key);
+  if (it == topics.end()) return;
+  auto next = std::make_shared<ConnectionList>();
+  next->reserve(it->second->size());
+  for (const auto& c : *it->second) {
+    if (c.get() != connection) next->push_back(c);
+  }
+  if (next->empty()) {
+    topics.erase(it);
+  } else {
+    it->second = std::move(next);
+  }
+}
+
+std::shared_ptr<const ConnectionList> Gateway::State::subscribers(const std::string& key) const {
+  std::lock_guard lock(mutex);
+  auto it = topics.find(key);
+  return it == topics.end() ? nullptr : it->second;
+}
+
+ConnectionList Gateway::State::of_account(const std::string& account_key) const {
+  std::lock_guard lock(mutex);
+  auto it = by_account.find(account_key);
+  return it == by_account.end() ? ConnectionList{} : it->second;
+}
+
+bool Gateway::State::online(const std::string& account_key) const {
+  std::lock_guard lock(mutex);
+  return by_account.find(account_key) != by_account.end();
+}
+
+void Gateway::State::announce_presence(Gateway::Identity who, std::string account_key) {
+  auto self = shared_from_this();
+  boost::asio::co_spawn(
+      executor,
+      [self, who, account_key]() -> Task<void> {
+        // The audience: sockets subscribed to a topic the account may read. The status is read when
+        // the frame goes out, so a quick reconnect never leaves "offline" as the last word.
+        std::set<const Connection*> told;
+        ConnectionList audience;
+        for (const auto& [kind, source] : self->kinds) {
+          if (!source.readable) continue;
+          auto ids = co_await source.readable(who.account);
+          if (!ids) continue;
+          for (const auto& id : *ids) {
+            auto subs = self->subscribers(topic_key(kind, id));
+            if (!subs) continue;
+            for (const auto& c : *subs) {
+              if (c->account_key() == account_key || !told.insert(c.get()).second) continue;
+              audience.push_back(c);
+            }
+          }
+        }
+        if (audience.empty()) co_return;
+        const bool online = self->online(account_key);
+        json::object frame{{"type", "presence"},
+                           {"account", eth::to_checksum(who.account)},
+                           {"status", online ? "online" : "offline"}};
+        auto text = std::make_shared<const std::string>(json::serialize(frame));
+        for (const auto& c : audience) c->send(text);
+      },
+      boost::asio::detached);
+}
+
+Gateway::Gateway(Executor executor, GatewaySettings settings, Authenticate authenticate)
+    : m_state(std::make_shared<State>()) {
+  m_state->executor = std::move(executor);
+  m_state->settings = settings;
+  m_state->authenticate = std::move(authenticate);
+}
+
+Gateway::~Gateway() {
+  // Sockets still open hold the state through their connections; they end with the server.
+  std::lock_guard lock(m_state->mutex);
+  m_state->topics.clear();
+}
+
+void Gateway::add_topic_kind(std::string kind, TopicSource source) {
+  m_state->kinds.insert_or_assign(std::move(kind), std::move(source));
+}
+
+bool Gateway::account_online(const eth::Address& account) const {
+  std::lock_guard lock(m_state->mutex);
+  return m_state->by_account.find(eth::to_lower_hex(account)) != m_state->by_account.end();
+}
+
+bool Gateway::device_online(std::string device_id) const {
+  std::lock_guard lock(m_state->mutex);
+  return m_state->by_device.find(device_id) != m_state->by_device.end();
+}
+
+std::size_t Gateway::send_to_account(const eth::Address& account, std::string frame_json) {
+  const auto list = m_state->of_account(eth::to_lower_hex(account));
+  auto frame = std::make_shared<const std::string>(std::move(frame_json));
+  std::size_t n = 0;
+  for (const auto& c : list) n += c->send(frame) ? 1U : 0U;
+  return n;
+}
+
+std::size_t Gateway::send_to_device(std::string device_id, std::string frame_json) {
+  ConnectionList list;
+  {
+    std::lock_guard lock(m_state->mutex);
+    if (auto it = m_state->by_device.find(device_id); it != m_state->by_device.end()) list = it->second;
+  }
+  auto frame = std::make_shared<const std::string>(std::move(frame_json));
+  std::size_t n = 0;
+  for (const auto& c : list) n += c->send(frame) ? 1U : 0U;
+  return n;
+}
+
+std::size_t Gateway::publish(std::string_view kind, std::string_view id, std::int64_t seq, std::string frame_json) {
+  const auto key = topic_key(kind, id);
+  auto subs = m_state->subscribers(key);
+  if (!subs) return 0;
+  auto frame = std::make_shared<const std::string>(std::move(frame_json));
+  std::size_t n = 0;
+  for (const auto& c : *subs) n += c->deliver(key, seq, frame) ? 1U : 0U;
+  return n;
+}
+
+std::size_t Gateway::broadcast(std::string_view kind, std::string_view id, std::string frame_json,
+                               const eth::Address* except) {
+  auto subs = m_state->subscribers(topic_key(kind, id));
+  if (!subs) return 0;
+  const std::string skip = except ? eth::to_lower_hex(*except) : std::string();
+  auto frame = std::make_shared<const std::string>(std::move(frame_json));
+  std::size_t n = 0;
+  for (const auto& c : *subs) {
+    if (!skip.empty() && c->account_key() == skip) continue;
+    n += c->send(frame) ? 1U : 0U;
+  }
+  return n;
+}
+
+std::size_t Gateway::unsubscribe(const eth::Address& account, std::string_view kind,
+                                 const std::vector<std::string>& ids, std::string frame_json) {
+  const auto list = m_state->of_account(eth::to_lower_hex(account));
+  auto frame = std::make_shared<const std::string>(std::move(frame_json));
+  std::size_t n = 0;
+  for (const auto& c : list) {
+    bool had = false;
+    for (const auto& id : ids) {
+      const auto key = topic_key(kind, id);
+      if (c->drop(key)) {
+        m_state->unsubscribe(key, c.get());
+        had = true;
+      }
+    }
+    // Every socket of the account hears of the change, subscribed or not.
+    (void)had;
+    n += c->send(frame) ? 1U : 0U;
+  }
+  return n;
+}
+
+std::vector<std::string> Gateway::subscribed_ids(const eth::Address& account, std::string_view kind) const {
+  std::set<std::string> ids;
+  const std::string prefix = std::string(kind) + ":";
+  for (const auto& c : m_state->of_account(eth::to_lower_hex(account))) {
+    for (const auto& key : c->topics()) {
+      if (key.compare(0, prefix.size(), prefix) == 0) ids.insert(key.substr(prefix.size()));
+    }
+  }
+  return {ids.begin(), ids.end()};
+}
+
+std::vector<eth::Address> Gateway::subscribers(std::string_view kind, std::string_view id) const {
+  std::vector<eth::Address> out;
+  if (auto subs = m_state->subscribers(topic_key(kind, id))) {
+    for (const auto& c : *subs) {
+      if (std::find(out.begin(), out.end(), c->identity().account) == out.end()) out.push_back(c->identity().account);
+    }
+  }
+  return out;
+}
+
+std::size_t Gateway::close_session(std::string_view session_id) {
+  ConnectionList list;
+  {
+    std::lock_guard lock(m_state->mutex);
+    if (auto it = m_state->by_session.find(std::string(session_id)); it != m_state->by_session.end()) {
+      list = it->second;
+    }
+  }
+  for (const auto& c : list) c->close(net::close_code::unauthorized, "session ended");
+  return list.size();
+}
+
+std::shared_ptr<net::WebSocketSession> Gateway::open_session(Identity who, std::string device_id, std::string token) {
+  return std::make_shared<Connection>(m_state, std::move(who), std::move(device_id), std::move(token));
+}
+
+std::size_t Gateway::sockets() const {
+  std::lock_guard lock(m_state->mutex);
+  return m_state->connections.size();
+}
+
+}  // namespace gh::realtime

@@ -1,0 +1,123 @@
+#pragma once
+// The real-time gateway of this node (API.md "Real time"): the open sockets of /v1/ws, who is
+// online, and topic fan-out. A topic is a kind ("channel", "group") and an id; the context that
+// owns a kind (messaging for channels, e2e for groups) registers a TopicSource saying who may
+// subscribe, what the latest seq is and how to read history, so that the gateway can deliver
+// every sequenced frame to every subscribed socket exactly once and in order: a socket that
+// resumes, or that sees a gap in live frames, reads the missing ones from history first.
+// Other contexts find this service with env.services.find<realtime::Gateway>().
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/result.hpp"
+#include "core/task.hpp"
+#include "eth/address.hpp"
+
+namespace gh::net {
+class WebSocketSession;
+}
+
+namespace gh::realtime {
+
+/// One frame of a topic's history, as the socket receives it (a JSON text frame).
+struct SequencedFrame {
+  std::int64_t seq = 0;
+  std::string frame;
+};
+
+/// What the owner of a kind of topic tells the gateway. Every function may be called from any
+/// thread and concurrently; `history` and `head` must read committed data.
+struct TopicSource {
+  /// The key naming a topic of this kind in frames ("channel_id") and in resume ("channels").
+  std::string id_field;
+  std::string resume_field;
+  /// May `account` subscribe to topic `id`? false: the subscribe is refused with an error frame.
+  std::function<Task<Result<bool>>(eth::Address account, std::string id)> authorize;
+  /// The latest seq of topic `id` (0 when it has none).
+  std::function<Task<Result<std::int64_t>>(std::string id)> head;
+  /// Up to `limit` frames of topic `id` with seq > `after_seq`, in seq order, as `account` sees them.
+  std::function<Task<Result<std::vector<SequencedFrame>>>(eth::Address account, std::string id, std::int64_t after_seq,
+                                                          std::size_t limit)>
+      history;
+  /// The client acknowledged `seq` of topic `id` (a read marker); may be empty.
+  std::function<Task<Result<void>>(eth::Address account, std::string id, std::int64_t seq)> ack;
+  /// The topic ids `account` may read, for presence: who sees an account come and go. May be empty.
+  std::function<Task<Result<std::vector<std::string>>>(eth::Address account)> readable;
+};
+
+/// Limits and timings of the gateway.
+struct GatewaySettings {
+  std::size_t max_subscriptions_per_socket = 1000;
+  std::size_t history_page = 200;             ///< frames read per history query while resuming
+  std::int64_t typing_interval_ms = 2000;     ///< a socket's typing frames per topic at most this often
+  std::int64_t reauth_interval_ms = 300'000;  ///< a socket's session is checked again this often
+};
+
+class Connection;
+
+/// The gateway service. Thread-safe.
+class Gateway {
+ public:
+  /// Checks a session token: the account and session id, or 401.
+  struct Identity {
+    eth::Address account;
+    std::string session_id;
+  };
+  using Authenticate = std::function<Task<Result<Identity>>(std::string token)>;
+
+  Gateway(Executor executor, GatewaySettings settings, Authenticate authenticate);
+  ~Gateway();
+  Gateway(const Gateway&) = delete;
+  Gateway& operator=(const Gateway&) = delete;
+
+  /// Registers a kind of topic ("channel", "group"). Call at start, before sockets arrive.
+  void add_topic_kind(std::string kind, TopicSource source);
+
+  /// True when the account has an open socket on this node.
+  bool account_online(const eth::Address& account) const;
+  /// True when a socket of that device is open on this node.
+  bool device_online(std::string device_id) const;
+  /// Sends a frame to every socket of the account; returns how many took it.
+  std::size_t send_to_account(const eth::Address& account, std::string frame_json);
+  /// Sends a frame to every socket of the device; returns how many took it.
+  std::size_t send_to_device(std::string device_id, std::string frame_json);
+
+  /// Delivers a sequenced frame of a topic to every subscribed socket, in seq order per socket
+  /// (a socket that has not seen seq-1 reads the gap from history first). Call after the frame's
+  /// data is committed. Returns how many sockets were subscribed.
+  std::size_t publish(std::string_view kind, std::string_view id, std::int64_t seq, std::string frame_json);
+  /// Sends an unsequenced frame (typing, edits, reactions) to every subscriber of a topic, except
+  /// the sockets of `except` when given. Returns how many took it.
+  std::size_t broadcast(std::string_view kind, std::string_view id, std::string frame_json,
+                        const eth::Address* except = nullptr);
+  /// Ends the account's subscriptions to these topics on every one of its sockets at once, and
+  /// sends each of those sockets `frame_json` (a `membership` frame). Returns the sockets told.
+  std::size_t unsubscribe(const eth::Address& account, std::string_view kind, const std::vector<std::string>& ids,
+                          std::string frame_json);
+  /// The ids of the topics of `kind` that the account's sockets are subscribed to.
+  std::vector<std::string> subscribed_ids(const eth::Address& account, std::string_view kind) const;
+  /// The accounts with a socket subscribed to a topic.
+  std::vector<eth::Address> subscribers(std::string_view kind, std::string_view id) const;
+  /// Closes every socket of a session (logout, revocation) with close code 4001.
+  std::size_t close_session(std::string_view session_id);
+
+  /// The session of a socket being accepted for `who` (optionally naming one of its devices);
+  /// `token` is kept to check the session again while the socket stays open.
+  std::shared_ptr<net::WebSocketSession> open_session(Identity who, std::string device_id, std::string token);
+
+  /// Open sockets on this node.
+  std::size_t sockets() const;
+
+  struct State;
+
+ private:
+  friend class Connection;
+  std::shared_ptr<State> m_state;
+};
+
+}  // namespace gh::realtime

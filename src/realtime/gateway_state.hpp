@@ -1,0 +1,49 @@
+#pragma once
+// Private to realtime: the gateway's shared state, reached by the gateway and its connections.
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "realtime/connection.hpp"
+#include "realtime/gateway.hpp"
+
+namespace gh::realtime {
+
+using ConnectionList = std::vector<std::shared_ptr<Connection>>;
+
+struct Gateway::State : std::enable_shared_from_this<Gateway::State> {
+  Executor executor;
+  GatewaySettings settings;
+  Authenticate authenticate;
+  std::map<std::string, TopicSource, std::less<>> kinds;  // written at start, then only read
+
+  mutable std::mutex mutex;
+  std::uint64_t next_id = 0;
+  std::unordered_map<std::uint64_t, std::shared_ptr<Connection>> connections;
+  std::unordered_map<std::string, ConnectionList> by_account;  // lower-case hex address
+  std::unordered_map<std::string, ConnectionList> by_session;
+  std::unordered_map<std::string, ConnectionList> by_device;
+  // Subscribers by topic key, copied on write so that fan-out iterates without the lock.
+  std::unordered_map<std::string, std::shared_ptr<const ConnectionList>> topics;
+
+  /// Registers an open connection; true when it is the account's first (it came online).
+  bool add(const std::shared_ptr<Connection>& connection);
+  /// Forgets a closed connection; true when it was the account's last (it went offline).
+  bool remove(const std::shared_ptr<Connection>& connection, const std::vector<std::string>& topics_held);
+  void subscribe(const std::string& key, const std::shared_ptr<Connection>& connection);
+  void unsubscribe(const std::string& key, const Connection* connection);
+  std::shared_ptr<const ConnectionList> subscribers(const std::string& key) const;
+  ConnectionList of_account(const std::string& account_key) const;
+  bool online(const std::string& account_key) const;
+  /// Tells the members who share a topic with `account` that it came online or went offline.
+  void announce_presence(Gateway::Identity who, std::string account_key);
+  const TopicSource* source(std::string_view kind) const {
+    auto it = kinds.find(kind);
+    return it == kinds.end() ? nullptr : &it->second;
+  }
+};
+
+}  // namespace gh::realtime

@@ -1,0 +1,357 @@
+// Channel messaging over HTTP and the real-time gateway through the real binary, on SQLite and
+// PostgreSQL: idempotent sends, gapless seqs under concurrent senders, history, edits, tombstones,
+// replies, reactions, mentions, read markers and unread counts, limits; /v1/ws with token auth,
+// subscribe authorization, two clients exchanging messages, resume after 500 missed messages with
+// live traffic at the seam, membership removal, logout, typing, presence, ping, and drain (1012).
+// Channel access comes from the test hooks' grants (POST /v1/_test/channel-access).
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { Wallet } from 'ethers';
+import { startServer, freshDatabase, backends } from './lib/harness.mjs';
+import { chatFlags, client, subscribed, assertSeqs } from './lib/chat.mjs';
+
+for (const backend of backends()) {
+  describe(`messaging and gateway (${backend})`, () => {
+    let db, server, c;
+    before(async () => {
+      db = freshDatabase(backend);
+      server = await startServer([...db.flags, ...chatFlags, '--message-rate-limit', '10000', '--message-rate-burst', '10000']);
+      c = client(server);
+    });
+    after(async () => {
+      const stopped = await server.stop();
+      assert.equal(stopped.code, 0, server.stderr.slice(-4000));
+      db.drop();
+    });
+
+    const outbox = async (topic) => (await (await c.api(`/v1/_test/outbox?topic=${topic}`)).json()).events;
+
+    test('a send returns id, seq and created_at; a retry with the same client_id returns the first result', async () => {
+      const alice = await c.signIn();
+      await c.grant(alice, 'idem');
+      const first = await c.api('/v1/channels/idem/messages', { method: 'POST', token: alice.token, body: { body: 'hello', client_id: 'k1' } });
+      assert.equal(first.status, 201);
+      const a = await first.json();
+      assert.equal(a.seq, 1);
+      assert.ok(a.id && a.created_at);
+      const again = await c.api('/v1/channels/idem/messages', { method: 'POST', token: alice.token, body: { body: 'changed', client_id: 'k1' } });
+      assert.equal(again.status, 201);
+      assert.deepEqual(await again.json(), a);
+      // Concurrent retries of one client id store one message.
+      const racing = await Promise.all(Array.from({ length: 8 }, () => c.api('/v1/channels/idem/messages',
+        { method: 'POST', token: alice.token, body: { body: 'race', client_id: 'k2' } }).then((r) => r.json())));
+      assert.equal(new Set(racing.map((m) => m.id)).size, 1);
+      assert.equal(racing[0].seq, 2);
+      const history = await (await c.api('/v1/channels/idem/messages', { token: alice.token })).json();
+      assert.deepEqual(history.messages.map((m) => m.seq), [2, 1]);
+      assert.equal((await outbox('messaging.channel_message')).filter((e) => e.payload.channel_id === 'idem').length, 2);
+    });
+
+    test('concurrent senders produce a gapless seq, and a subscribed socket gets every message once, in order', async () => {
+      const senders = await Promise.all(Array.from({ length: 5 }, () => c.signIn()));
+      const reader = await c.signIn();
+      for (const s of [...senders, reader]) await c.grant(s, 'busy');
+      const sock = c.connect(reader);
+      assert.equal((await subscribed(sock, 'busy')).seq, 0);
+      const posted = await Promise.all(senders.flatMap((s, i) => Array.from({ length: 40 }, (_, k) => c.post(s, 'busy', `m ${i}.${k}`))));
+      assert.deepEqual(posted.map((p) => p.seq).sort((x, y) => x - y), Array.from({ length: 200 }, (_, i) => i + 1));
+      await sock.waitFor((f) => f.type === 'message' && f.seq === 200);
+      assertSeqs(sock.messages('busy'), 1, 200, 'live frames');
+      const page = await (await c.api('/v1/channels/busy/messages?after_seq=150&limit=100', { token: reader.token })).json();
+      assertSeqs(page.messages, 151, 200, 'after_seq page');
+      sock.close();
+    });
+
+    test('history pages by before_seq (newest first) and after_seq (oldest first) within limits', async () => {
+      const alice = await c.signIn();
+      await c.grant(alice, 'hist');
+      for (let i = 1; i <= 30; i++) await c.post(alice, 'hist', `n${i}`);
+      const get = async (q) => (await c.api(`/v1/channels/hist/messages${q}`, { token: alice.token }));
+      let r = await (await get('?limit=10')).json();
+      assert.deepEqual(r.messages.map((m) => m.seq), [30, 29, 28, 27, 26, 25, 24, 23, 22, 21]);
+      r = await (await get('?before_seq=21&limit=5')).json();
+      assert.deepEqual(r.messages.map((m) => m.seq), [20, 19, 18, 17, 16]);
+      r = await (await get('?after_seq=27')).json();
+      assert.deepEqual(r.messages.map((m) => m.seq), [28, 29, 30]);
+      assert.equal(r.messages[0].body, 'n28');
+      for (const bad of ['?limit=0', '?limit=101', '?before_seq=x', '?after_seq=-1', '?before_seq=3&after_seq=1']) {
+        assert.equal((await get(bad)).status, 400, bad);
+      }
+      const stranger = await c.signIn();
+      assert.equal((await c.api('/v1/channels/hist/messages', { token: stranger.token })).status, 403);
+      assert.equal((await c.api('/v1/channels/hist/messages', { method: 'POST', token: stranger.token, body: { body: 'x', client_id: 'z' } })).status, 403);
+      await c.grant(stranger, 'hist', { read: true, post: false });
+      assert.equal((await c.api('/v1/channels/hist/messages', { token: stranger.token })).status, 200);
+      assert.equal((await c.api('/v1/channels/hist/messages', { method: 'POST', token: stranger.token, body: { body: 'x', client_id: 'z' } })).status, 403);
+    });
+
+    test('bodies are limited to 4 KiB of valid UTF-8', async () => {
+      const alice = await c.signIn();
+      await c.grant(alice, 'limits');
+      const send = (body) => c.api('/v1/channels/limits/messages', { method: 'POST', token: alice.token, body: { body, client_id: `b${Math.random()}` } });
+      assert.equal((await send('é'.repeat(2048))).status, 201);  // 4096 bytes
+      const big = await send('é'.repeat(2048) + 'x');
+      assert.equal(big.status, 413);
+      assert.equal((await big.json()).error.code, 'body_too_large');
+      for (const bad of ['', '   ', 'a\u0001b']) {
+        const r = await send(bad);
+        assert.equal(r.status, 400, JSON.stringify(bad));
+        assert.equal((await r.json()).error.code, 'invalid_body');
+      }
+      // A lone surrogate cannot be sent as JSON text by a well-behaved client; raw invalid UTF-8 can.
+      const raw = Buffer.concat([Buffer.from('{"client_id":"raw","body":"a'), Buffer.from([0xff, 0xfe]), Buffer.from('"}')]);
+      const r = await fetch(`${server.url}/v1/channels/limits/messages`, { method: 'POST', headers: { authorization: `Bearer ${alice.token}`, 'content-type': 'application/json' }, body: raw });
+      assert.equal(r.status, 400);
+      const missing = await c.api('/v1/channels/limits/messages', { method: 'POST', token: alice.token, body: { body: 'x' } });
+      assert.equal((await missing.json()).error.code, 'invalid_client_id');
+    });
+
+    test('edit, delete (tombstone), replies, reactions, mentions and read markers', async () => {
+      const alice = await c.signIn();
+      const bob = await c.signIn();
+      const carol = await c.signIn();
+      const outsider = Wallet.createRandom();
+      await c.grant(alice, 'room');
+      await c.grant(bob, 'room', { role: 'mods' });
+      await c.grant(carol, 'room');
+      const bobSock = c.connect(bob);
+      await subscribed(bobSock, 'room');
+
+      const root = await c.post(alice, 'room', `hi @${bob.address.toLowerCase()} and @${outsider.address} and @&mods`);
+      const reply = await c.post(carol, 'room', 'a reply', { reply_to: root.seq });
+      assert.equal(reply.reply_to, root.seq);
+      assert.equal((await c.api('/v1/channels/room/messages', { method: 'POST', token: carol.token, body: { body: 'x', client_id: 'orphan', reply_to: 999 } })).status, 400);
+      const replies = await (await c.api(`/v1/channels/room/messages/${root.seq}/replies`, { token: bob.token })).json();
+      assert.deepEqual(replies.messages.map((m) => m.seq), [reply.seq]);
+
+      // Mentions: bob (by address and by role, once), never the outsider who cannot read the channel.
+      const mentions = (await outbox('messaging.mention')).filter((e) => e.payload.channel_id === 'room');
+      assert.deepEqual(mentions.map((e) => e.payload.account), [bob.address]);
+      const replyEvents = (await outbox('messaging.reply')).filter((e) => e.payload.channel_id === 'room');
+      assert.deepEqual(replyEvents.map((e) => e.payload.account), [alice.address]);
+
+      const before = await (await c.api('/v1/unread?channel_ids=room', { token: bob.token })).json();
+      assert.deepEqual(before.channels, [{ channel_id: 'room', last_seq: 2, last_read_seq: 0, unread: 2, mentions: 1 }]);
+
+      // Edits by the author only, seen live as message_updated.
+      assert.equal((await c.api(`/v1/channels/room/messages/${root.seq}`, { method: 'PATCH', token: bob.token, body: { body: 'hijack' } })).status, 403);
+      const edited = await (await c.api(`/v1/channels/room/messages/${root.seq}`, { method: 'PATCH', token: alice.token, body: { body: 'edited' } })).json();
+      assert.equal(edited.body, 'edited');
+      assert.ok(edited.edited_at);
+      await bobSock.waitFor((f) => f.type === 'message_updated' && f.seq === root.seq && f.body === 'edited');
+
+      // Reactions: one per account and emoji, counted, live.
+      const react = (who, emoji, method = 'PUT') => c.api(`/v1/channels/room/messages/${root.seq}/reactions/${encodeURIComponent(emoji)}`, { method, token: who.token });
+      assert.equal((await react(bob, '👍')).status, 204);
+      assert.equal((await react(bob, '👍')).status, 204);
+      assert.equal((await react(carol, '👍')).status, 204);
+      assert.equal((await react(carol, 'a b')).status, 400);
+      await bobSock.waitFor((f) => f.type === 'reaction' && f.account === carol.address && f.action === 'added');
+      let one = await (await c.api(`/v1/channels/room/messages/${root.seq}`, { token: bob.token })).json();
+      assert.deepEqual(one.reactions, [{ emoji: '👍', count: 2, me: true }]);
+      assert.equal((await react(bob, '👍', 'DELETE')).status, 204);
+      one = await (await c.api(`/v1/channels/room/messages/${root.seq}`, { token: bob.token })).json();
+      assert.deepEqual(one.reactions, [{ emoji: '👍', count: 1, me: false }]);
+
+      // Unread counts and read markers (a sender's own message counts as read).
+      let unread = await (await c.api('/v1/unread?channel_ids=room', { token: bob.token })).json();
+      assert.deepEqual(unread.channels, [{ channel_id: 'room', last_seq: 2, last_read_seq: 0, unread: 2, mentions: 0 }], 'the edit removed the mention');
+      const marker = await c.api('/v1/channels/room/read', { method: 'PUT', token: bob.token, body: { seq: 1 } });
+      assert.equal((await marker.json()).last_read_seq, 1);
+      await bobSock.waitFor((f) => f.type === 'read' && f.seq === 1);
+      assert.equal((await (await c.api('/v1/channels/room/read', { method: 'PUT', token: bob.token, body: { seq: 0 } })).json()).last_read_seq, 1, 'never backwards');
+      assert.equal((await (await c.api('/v1/channels/room/read', { method: 'PUT', token: bob.token, body: { seq: 99 } })).json()).last_read_seq, 2, 'clamped to the head');
+      bobSock.send({ type: 'ack', channel_id: 'room', seq: 2 });
+      unread = await (await c.api('/v1/unread', { token: carol.token })).json();
+      assert.deepEqual(unread.channels.find((u) => u.channel_id === 'room'), { channel_id: 'room', last_seq: 2, last_read_seq: 2, unread: 0, mentions: 0 });
+
+      // Delete leaves a tombstone; seqs stay gapless; a deleted message takes no edit or reaction.
+      assert.equal((await c.api(`/v1/channels/room/messages/${root.seq}`, { method: 'DELETE', token: bob.token })).status, 403);
+      assert.equal((await c.api(`/v1/channels/room/messages/${root.seq}`, { method: 'DELETE', token: alice.token })).status, 204);
+      assert.equal((await c.api(`/v1/channels/room/messages/${root.seq}`, { method: 'DELETE', token: alice.token })).status, 204);
+      await bobSock.waitFor((f) => f.type === 'message_updated' && f.seq === root.seq && f.deleted);
+      const tomb = await (await c.api(`/v1/channels/room/messages/${root.seq}`, { token: bob.token })).json();
+      assert.equal(tomb.deleted, true);
+      assert.equal(tomb.body, '');
+      assert.deepEqual(tomb.reactions, []);
+      assert.equal((await c.api(`/v1/channels/room/messages/${root.seq}`, { method: 'PATCH', token: alice.token, body: { body: 'back' } })).status, 409);
+      assert.equal((await react(bob, '👍')).status, 409);
+      assert.equal((await c.api('/v1/channels/room/messages/99', { token: bob.token })).status, 404);
+      bobSock.close();
+    });
+
+    test('/v1/ws: token auth, hello, ping, refused subscriptions, bad frames', async () => {
+      const alice = await c.signIn();
+      await c.grant(alice, 'open');
+      const bad = c.connect({ token: 'ghs_nope' });
+      await assert.rejects(bad.opened, (e) => e.status === 401);
+      const plain = await c.api('/v1/ws', { token: alice.token });
+      assert.equal(plain.status, 400);
+      assert.equal((await plain.json()).error.code, 'upgrade_required');
+
+      const s = c.connect(alice, { headers: { authorization: `Bearer ${alice.token}` } });
+      await s.opened;
+      const hello = await s.waitFor((f) => f.type === 'hello');
+      assert.equal(hello.account, alice.address);
+      assert.ok(hello.session);
+      s.send({ type: 'ping', id: 'p1' });
+      assert.equal((await s.waitFor((f) => f.type === 'pong')).id, 'p1');
+      s.send({ type: 'subscribe', channel_ids: ['secret', 'open'] });
+      const refused = await s.waitFor((f) => f.type === 'error' && f.channel_id === 'secret');
+      assert.equal(refused.code, 'forbidden');
+      await s.waitFor((f) => f.type === 'subscribed' && f.channel_id === 'open');
+      s.ws.send('not json');
+      assert.equal((await s.waitFor((f) => f.type === 'error' && f.code === 'bad_frame')).code, 'bad_frame');
+      s.send({ type: 'nope' });
+      await s.waitFor((f) => f.code === 'unknown_type');
+      s.send({ type: 'typing', channel_id: 'secret' });
+      await s.waitFor((f) => f.code === 'not_subscribed');
+      s.close();
+    });
+
+    test('two clients exchange messages; typing and presence reach the other member', async () => {
+      const alice = await c.signIn();
+      const bob = await c.signIn();
+      await c.grant(alice, 'duo');
+      await c.grant(bob, 'duo');
+      const a = c.connect(alice);
+      await subscribed(a, 'duo');
+      const b = c.connect(bob);
+      await subscribed(b, 'duo');
+      await a.waitFor((f) => f.type === 'presence' && f.account === bob.address && f.status === 'online');
+      a.send({ type: 'presence_query', channel_id: 'duo' });
+      const state = await a.waitFor((f) => f.type === 'presence_state');
+      assert.deepEqual(state.online.sort(), [alice.address, bob.address].sort());
+
+      for (let i = 0; i < 5; i++) {
+        await c.post(alice, 'duo', `from alice ${i}`);
+        await c.post(bob, 'duo', `from bob ${i}`);
+      }
+      for (const s of [a, b]) {
+        await s.waitFor((f) => f.type === 'message' && f.seq === 10);
+        assertSeqs(s.messages('duo'), 1, 10);
+      }
+      assert.equal(b.messages('duo')[0].body, 'from alice 0');
+      assert.equal(b.messages('duo')[0].author, alice.address);
+
+      a.send({ type: 'typing', channel_id: 'duo' });
+      const typing = await b.waitFor((f) => f.type === 'typing');
+      assert.equal(typing.account, alice.address);
+      assert.equal(a.frames.filter((f) => f.type === 'typing').length, 0, 'not echoed to the typist');
+
+      b.close();
+      await a.waitFor((f) => f.type === 'presence' && f.account === bob.address && f.status === 'offline');
+      a.close();
+    });
+
+    test('a client that resumes after 500 missed messages gets exactly those, in order, then live ones', async () => {
+      const writer = await c.signIn();
+      const reader = await c.signIn();
+      await c.grant(writer, 'resume');
+      await c.grant(reader, 'resume');
+      const first = c.connect(reader);
+      await subscribed(first, 'resume');
+      for (let i = 0; i < 10; i++) await c.post(writer, 'resume', `before ${i}`);
+      await first.waitFor((f) => f.type === 'message' && f.seq === 10);
+      first.close();
+      await first.waitClosed();
+      // 500 missed in batches of concurrent sends.
+      for (let i = 0; i < 50; i++) await Promise.all(Array.from({ length: 10 }, (_, k) => c.post(writer, 'resume', `missed ${i * 10 + k}`)));
+      // Resume while the writer keeps posting: the seam between history and live must hold.
+      const second = c.connect(reader);
+      let live = 0;
+      const writing = (async () => { for (; live < 60; live++) await c.post(writer, 'resume', `live ${live}`); })();
+      const done = await subscribed(second, 'resume', 10);
+      assert.equal(done.type, 'subscribed');
+      await writing;
+      await second.waitFor((f) => f.type === 'message' && f.seq === 570);
+      assertSeqs(second.messages('resume'), 11, 570, 'resumed');
+      assert.ok(second.messages('resume').slice(0, 500).every((m) => m.body.startsWith('missed ')));
+      assert.ok(second.messages('resume').slice(500).every((m) => m.body.startsWith('live ')));
+      // Nothing more arrives later (no duplicate replay).
+      second.send({ type: 'ping', id: 'end' });
+      await second.waitFor((f) => f.type === 'pong' && f.id === 'end');
+      assert.equal(second.messages('resume').length, 560);
+      second.close();
+    });
+
+    test('a member removed from a channel stops receiving it at once and is told', async () => {
+      const writer = await c.signIn();
+      const member = await c.signIn();
+      await c.grant(writer, 'gated');
+      await c.grant(member, 'gated');
+      await c.grant(member, 'other');
+      const s = c.connect(member);
+      await subscribed(s, 'gated');
+      s.send({ type: 'subscribe', channel_ids: ['other'] });
+      await s.waitFor((f) => f.type === 'subscribed' && f.channel_id === 'other');
+      await c.post(writer, 'gated', 'before');
+      await s.waitFor((f) => f.type === 'message' && f.channel_id === 'gated');
+      await c.grant(member, 'gated', { read: false, post: false });
+      const frame = await s.waitFor((f) => f.type === 'membership');
+      assert.deepEqual(frame.channel_ids, ['gated']);
+      assert.equal(frame.status, 'removed');
+      await c.post(writer, 'gated', 'after');
+      s.send({ type: 'ping', id: 'after' });
+      await s.waitFor((f) => f.type === 'pong' && f.id === 'after');
+      assert.equal(s.messages('gated').length, 1);
+      s.send({ type: 'subscribe', channel_ids: ['gated'] });
+      assert.equal((await s.waitFor((f) => f.type === 'error' && f.channel_id === 'gated')).code, 'forbidden');
+      s.close();
+    });
+
+    test('logout closes the session\'s sockets with 4001', async () => {
+      const alice = await c.signIn();
+      const other = await c.signIn(alice.wallet);
+      const s1 = c.connect(alice);
+      const s2 = c.connect(other);
+      await s1.waitFor((f) => f.type === 'hello');
+      await s2.waitFor((f) => f.type === 'hello');
+      assert.equal((await c.api('/v1/auth/logout', { method: 'POST', token: alice.token })).status, 204);
+      assert.equal((await s1.waitClosed()).code, 4001);
+      s2.send({ type: 'ping', id: 'still' });
+      await s2.waitFor((f) => f.type === 'pong');
+      assert.equal(s2.closed, null, 'another session of the same account stays open');
+      s2.close();
+    });
+  });
+}
+
+describe('gateway limits', () => {
+  test('per-account send rate (429), frame size (1009), per-socket message rate (1008), drain (1012)', async () => {
+    const db = freshDatabase('sqlite');
+    const server = await startServer([...db.flags, ...chatFlags, '--message-rate-limit', '0.5', '--message-rate-burst', '3',
+      '--ws-max-message-bytes', '2048', '--ws-message-rate', '1', '--ws-message-burst', '5']);
+    const c = client(server);
+    const alice = await c.signIn();
+    await c.grant(alice, 'r');
+    const codes = [];
+    for (let i = 0; i < 5; i++) {
+      const r = await c.api('/v1/channels/r/messages', { method: 'POST', token: alice.token, body: { body: 'x', client_id: `r${i}` } });
+      codes.push(r.status);
+      if (r.status === 429) {
+        assert.equal((await r.json()).error.code, 'rate_limited');
+        assert.ok(Number(r.headers.get('retry-after')) >= 1);
+      }
+    }
+    assert.deepEqual(codes, [201, 201, 201, 429, 429]);
+
+    const big = c.connect(alice);
+    await big.waitFor((f) => f.type === 'hello');
+    big.ws.send(JSON.stringify({ type: 'ping', pad: 'x'.repeat(4096) }));
+    assert.equal((await big.waitClosed()).code, 1009);
+
+    const chatty = c.connect(alice);
+    await chatty.waitFor((f) => f.type === 'hello');
+    for (let i = 0; i < 20; i++) chatty.send({ type: 'ping' });
+    assert.equal((await chatty.waitClosed()).code, 1008);
+
+    const staying = c.connect(alice);
+    await subscribed(staying, 'r');
+    const stopping = server.stop();
+    const closed = await staying.waitClosed();
+    assert.equal(closed.code, 1012);
+    assert.equal((await stopping).code, 0);
+    db.drop();
+  });
+});
