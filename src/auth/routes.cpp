@@ -195,7 +195,20 @@ void add_auth_routes(net::Router& router, AuthService& service, RequestAuth& aut
     if (auto d = limiters->keys_target.take(eth::to_lower_hex(*address)); !d.allowed) {
       co_return limited(d, "too many key fetches for this account; retry later");
     }
-    auto handed = co_await service.key_packages(*address);
+    // ?devices=ID,ID: only those devices (a group member adding the devices it lacks).
+    std::vector<std::string> only;
+    if (auto list = req.query_param("devices")) {
+      std::string_view rest = *list;
+      while (!rest.empty() && only.size() <= service.settings().max_devices) {
+        const auto comma = rest.find(',');
+        if (comma != 0) only.emplace_back(rest.substr(0, comma));
+        rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+      }
+      if (only.empty() || only.size() > service.settings().max_devices) {
+        co_return bad_input("invalid_query", "devices is a comma-separated list of up to max_devices device ids");
+      }
+    }
+    auto handed = co_await service.key_packages(*address, std::move(only));
     if (!handed) co_return handed.error();
     json::array devices;
     for (const auto& p : *handed) {

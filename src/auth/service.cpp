@@ -364,7 +364,8 @@ Task<Result<void>> AuthService::delete_device(const Principal& who, std::string 
   co_return done;
 }
 
-Task<Result<std::vector<DeviceKeyPackage>>> AuthService::key_packages(const eth::Address& address) {
+Task<Result<std::vector<DeviceKeyPackage>>> AuthService::key_packages(const eth::Address& address,
+                                                                      std::vector<std::string> only) {
   const auto owner = eth::to_lower_hex(address);
   const auto now = m_clock.now();
   bool published = false;
@@ -373,6 +374,7 @@ Task<Result<std::vector<DeviceKeyPackage>>> AuthService::key_packages(const eth:
       published = false;
       std::vector<DeviceKeyPackage> out;
       for (const auto& d : sql::list_devices(tx, owner, now)) {
+        if (!only.empty() && std::find(only.begin(), only.end(), d.id) == only.end()) continue;
         auto one_time = sql::take_key_package(tx, d.id, now);
         const bool last_resort = !one_time;
         out.push_back(

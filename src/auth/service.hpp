@@ -116,7 +116,9 @@ class AuthService {
   Task<Result<void>> delete_device(const Principal& who, std::string device_id);
   /// One key package per device of `address`: a one-time one, handed out (deleted) at most once
   /// even to concurrent callers, else the device's last-resort one. keys.low once per crossing.
-  Task<Result<std::vector<DeviceKeyPackage>>> key_packages(const eth::Address& address);
+  /// `only`, when not empty, limits it to those devices (a group adding the ones it lacks).
+  Task<Result<std::vector<DeviceKeyPackage>>> key_packages(const eth::Address& address,
+                                                           std::vector<std::string> only = {});
   /// The devices of an account with their identity keys, in creation order (for other contexts,
   /// e.g. to tell a group which leaves it should have).
   Task<Result<std::vector<DevicePublicKey>>> devices(const eth::Address& address);

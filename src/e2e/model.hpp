@@ -87,8 +87,9 @@ struct StoredMessage {
   std::string sender_device;
   std::int64_t epoch = 0;
   mls::ContentType content_type = mls::ContentType::application;
-  std::string message;
+  std::string message;  ///< empty when withheld
   SystemTime created_at;
+  bool withheld = false;  ///< a denied peer's message, in the live log of the recipient who denied it
 };
 
 /// A queued welcome.

@@ -6,6 +6,7 @@
 #include "core/log.hpp"
 #include "e2e/migrations.hpp"
 #include "e2e/service.hpp"
+#include "realtime/gateway.hpp"
 
 namespace gh::e2e {
 namespace {
@@ -33,8 +34,11 @@ context::ContextModule make_module(E2eModuleSettings settings) {
       log::warn("e2e: no auth service; end-to-end messaging is off", {});
       return;
     }
+    // Live frames go through this node's gateway when there is one; reads over HTTP work without.
+    auto* gateway = env.services.find<realtime::Gateway>();
     runtime->service = std::make_unique<E2eService>(env.db, env.pool, env.clock, runtime->settings.e2e, *auth_service,
-                                                    env.events_published);
+                                                    env.events_published, gateway);
+    if (gateway) gateway->add_topic_kind(std::string(group_topic), runtime->service->topic_source());
     env.services.provide(*runtime->service);
   };
   m.consumers = [runtime] {
@@ -45,14 +49,17 @@ context::ContextModule make_module(E2eModuleSettings settings) {
   m.jobs = [runtime] {
     std::vector<context::Job> out;
     if (!runtime->service) return out;
-    out.push_back(context::Job{"e2e.purge", runtime->settings.purge_schedule,
-                               "deletes end-to-end ciphertext and welcomes past the retention window",
-                               [runtime]() -> Task<Result<void>> {
-                                 auto gone = co_await runtime->service->purge();
-                                 if (!gone) co_return std::move(gone).error();
-                                 if (*gone > 0) log::info("e2e: purged expired ciphertext", {{"rows", *gone}});
-                                 co_return ok();
-                               }});
+    context::Job purge;
+    purge.name = "e2e.purge";
+    purge.schedule = runtime->settings.purge_schedule;
+    purge.description = "deletes E2E ciphertext and welcomes past the retention (--e2e-retention-days)";
+    purge.run = [runtime]() -> Task<Result<void>> {
+      auto gone = co_await runtime->service->purge();
+      if (!gone) co_return std::move(gone).error();
+      if (*gone > 0) log::info("e2e: purged expired ciphertext", {{"rows", *gone}});
+      co_return ok();
+    };
+    out.push_back(std::move(purge));
     return out;
   };
   m.routes = [runtime](net::Router& router) {

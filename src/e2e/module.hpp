@@ -11,8 +11,7 @@ namespace gh::e2e {
 struct E2eModuleSettings {
   E2eSettings e2e;
   E2eLimits limits;
-  /// When the retention purge runs (cron, UTC; see src/jobs/README.md).
-  std::string purge_schedule = "17 * * * *";
+  std::string purge_schedule = "17 * * * *";  ///< cron: hourly, off the top of the hour
 };
 
 /// The e2e context's module description.

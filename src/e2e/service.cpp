@@ -88,14 +88,77 @@ std::optional<std::string> dm_peer(Tx& tx, const std::string& group_id, const st
 
 }  // namespace
 
+std::string message_frame(const std::string& group_id, const StoredMessage& m) {
+  json::object frame{{"type", "group_message"},
+                     {"group_id", group_id},
+                     {"seq", m.seq},
+                     {"sender", eth::to_checksum(m.sender)},
+                     {"sender_device", m.sender_device},
+                     {"epoch", m.epoch},
+                     {"content_type", static_cast<int>(m.content_type)},
+                     {"created_at", format_rfc3339(m.created_at)}};
+  if (m.withheld) {
+    frame["withheld"] = true;
+  } else {
+    frame["message"] = m.message;
+  }
+  return json::serialize(frame);
+}
+
 E2eService::E2eService(store::Database& db, BlockingPool& pool, const Clock& clock, E2eSettings settings,
-                       auth::AuthService& auth, std::function<void()> events_published)
+                       auth::AuthService& auth, std::function<void()> events_published, realtime::Gateway* gateway)
     : m_db(db),
       m_pool(pool),
       m_clock(clock),
       m_settings(std::move(settings)),
       m_auth(auth),
-      m_events_published(std::move(events_published)) {}
+      m_events_published(std::move(events_published)),
+      m_gateway(gateway) {}
+
+realtime::TopicSource E2eService::topic_source() {
+  realtime::TopicSource source;
+  source.id_field = "group_id";
+  source.resume_field = "groups";
+  source.authorize = [this](eth::Address account, std::string id) -> Task<Result<bool>> {
+    const auto who = lower(account);
+    co_return co_await m_pool.run(
+        [&]() -> Result<bool> { return m_db.read([&](Tx& tx) { return sql::is_member(tx, id, who); }); });
+  };
+  source.head = [this](std::string id) -> Task<Result<std::int64_t>> {
+    co_return co_await m_pool.run([&]() -> Result<std::int64_t> {
+      return m_db.read([&](Tx& tx) -> std::int64_t {
+        auto g = sql::find_group(tx, id, false);
+        return g ? g->last_seq : 0;
+      });
+    });
+  };
+  source.history = [this](eth::Address account, std::string id, std::int64_t after_seq,
+                          std::size_t limit) -> Task<Result<std::vector<realtime::SequencedFrame>>> {
+    const auto reader = lower(account);
+    const auto oldest = m_clock.now() - m_settings.retention;
+    co_return co_await m_pool.run([&]() -> Result<std::vector<realtime::SequencedFrame>> {
+      return m_db.read([&](Tx& tx) -> Result<std::vector<realtime::SequencedFrame>> {
+        if (!sql::is_member(tx, id, reader)) return forbidden("not_member", "the account is not a member of the group");
+        std::vector<realtime::SequencedFrame> frames;
+        for (const auto& m : sql::log_after(tx, id, reader, after_seq, limit, oldest)) {
+          frames.push_back({m.seq, message_frame(id, m)});
+        }
+        return frames;
+      });
+    });
+  };
+  source.readable = [this](eth::Address account) -> Task<Result<std::vector<std::string>>> {
+    const auto who = lower(account);
+    co_return co_await m_pool.run([&]() -> Result<std::vector<std::string>> {
+      return m_db.read([&](Tx& tx) {
+        std::vector<std::string> ids;
+        for (auto& g : sql::groups_of(tx, who)) ids.push_back(std::move(g.id));
+        return ids;
+      });
+    });
+  };
+  return source;
+}
 
 Task<Result<Caller>> E2eService::caller(const auth::Principal& who, std::string device_id) {
   if (device_id.empty() || device_id.size() > 64) {
@@ -168,9 +231,11 @@ Task<Result<std::int64_t>> E2eService::post(const Caller& caller, std::string gr
   }
   if (post.client_id.empty()) post.client_id = "gen-" + auth::random_hex(12);
   bool published = false;
+  bool withheld = false;
   auto accepted = co_await m_pool.run([&]() -> Result<std::int64_t> {
     return m_db.transact([&](Tx& tx) -> Result<std::int64_t> {
       published = false;
+      withheld = false;
       auto g = member_group(tx, group_id, sender, true);
       if (!g) return std::move(g).error();
       if (auto first = sql::seq_of_client_id(tx, group_id, sender, post.client_id)) return *first;
@@ -225,6 +290,7 @@ Task<Result<std::int64_t>> E2eService::post(const Caller& caller, std::string gr
           }
         }
       }
+      withheld = m.hidden_for.has_value();
       sql::insert_message(tx, m);
       sql::set_group_position(tx, group_id, commit ? g->epoch + 1 : g->epoch, seq);
       for (const auto& a : post.add_members) sql::add_member(tx, group_id, lower(a), seq);
@@ -254,6 +320,30 @@ Task<Result<std::int64_t>> E2eService::post(const Caller& caller, std::string gr
     });
   });
   if (published && m_events_published) m_events_published();
+  if (accepted && published && m_gateway) {
+    StoredMessage live;
+    live.seq = *accepted;
+    live.sender = caller.principal.address;
+    live.sender_device = caller.device_id;
+    live.epoch = static_cast<std::int64_t>(post.header.epoch);
+    live.content_type = post.header.content_type;
+    live.message = post.message;
+    live.created_at = now;
+    // A message withheld from a DM peer reaches the topic without its ciphertext: the sequence
+    // stays whole for every socket, the recipient never gets the content.
+    live.withheld = withheld;
+    if (live.withheld) live.message.clear();
+    m_gateway->publish(group_topic, group_id, live.seq, message_frame(group_id, live));
+    for (const auto& w : post.welcomes) {
+      json::object frame{{"type", "welcome"}, {"group_id", group_id}, {"seq", *accepted}, {"welcome", w.welcome}};
+      m_gateway->send_to_device(w.device_id, json::serialize(frame));
+    }
+    for (const auto& a : post.remove_members) {
+      json::object frame{{"type", "membership"}, {"group_id", group_id}, {"removed", true}};
+      const std::vector<std::string> ids{group_id};
+      m_gateway->unsubscribe(a, group_topic, ids, json::serialize(frame));
+    }
+  }
   co_return accepted;
 }
 

@@ -16,6 +16,7 @@
 #include "core/result.hpp"
 #include "core/task.hpp"
 #include "e2e/model.hpp"
+#include "realtime/gateway.hpp"
 #include "store/database.hpp"
 
 namespace gh::auth {
@@ -33,8 +34,10 @@ struct Caller {
 /// Delivery-service use cases. Thread-safe; database work runs on the blocking pool.
 class E2eService {
  public:
+  /// `gateway` (nullable) delivers live frames: group messages to subscribed sockets (topic kind
+  /// "group"), welcomes to the welcomed device, membership frames to removed accounts.
   E2eService(store::Database& db, BlockingPool& pool, const Clock& clock, E2eSettings settings, auth::AuthService& auth,
-             std::function<void()> events_published);
+             std::function<void()> events_published, realtime::Gateway* gateway = nullptr);
 
   const E2eSettings& settings() const noexcept { return m_settings; }
 
@@ -77,6 +80,9 @@ class E2eService {
   /// remove its leaf (e2e.device_removed).
   bus::Consumer device_consumer();
 
+  /// The "group" topic kind for the realtime gateway: members subscribe, resume from history.
+  realtime::TopicSource topic_source();
+
  private:
   store::Database& m_db;
   BlockingPool& m_pool;
@@ -84,6 +90,13 @@ class E2eService {
   E2eSettings m_settings;
   auth::AuthService& m_auth;
   std::function<void()> m_events_published;
+  realtime::Gateway* m_gateway = nullptr;
 };
+
+/// The realtime topic kind of groups.
+inline constexpr std::string_view group_topic = "group";
+
+/// The `group_message` frame of a stored message.
+std::string message_frame(const std::string& group_id, const StoredMessage& m);
 
 }  // namespace gh::e2e

@@ -303,6 +303,21 @@ TEST_P(E2eServiceTest, ADeniedPeersMessagesAreDroppedForTheRecipientOnly) {
   EXPECT_EQ(seqs(b, g), (std::vector<std::int64_t>{1, 2, 4}));
   EXPECT_TRUE(run(m_service->groups(b.principal))->empty());
   EXPECT_EQ(run(m_service->groups(a.principal))->size(), 1U);
+  // The live log (the realtime gateway's history) keeps the sequence whole for Bob: the messages
+  // withheld from him come without their ciphertext.
+  auto source = m_service->topic_source();
+  auto frames = run(source.history(bob, g.id, 0, 100));
+  ASSERT_TRUE(frames);
+  ASSERT_EQ(frames->size(), 5U);
+  for (const auto& f : *frames) {
+    auto frame = json::parse(f.frame).as_object();
+    const bool withheld = f.seq == 3 || f.seq == 5;
+    EXPECT_EQ(frame.contains("withheld"), withheld) << f.seq;
+    EXPECT_EQ(frame.contains("message"), !withheld) << f.seq;
+  }
+  EXPECT_TRUE(run(source.authorize(bob, g.id)).value());
+  EXPECT_FALSE(run(source.authorize(carol, g.id)).value());
+  EXPECT_EQ(run(source.head(g.id)).value(), 5);
   // Consent is about DMs.
   const auto group = group_id("not-a-dm");
   ASSERT_TRUE(create(a, group, GroupKind::group, {bob}));

@@ -126,6 +126,27 @@ std::vector<StoredMessage> messages_after(Tx& tx, const std::string& group_id, c
   return out;
 }
 
+std::vector<StoredMessage> log_after(Tx& tx, const std::string& group_id, const std::string& reader,
+                                     std::int64_t after_seq, std::size_t limit, SystemTime oldest) {
+  std::vector<StoredMessage> out;
+  for (const auto& r : tx.query("SELECT seq, sender, sender_device, epoch, content_type, message, created_ms, "
+                                "CASE WHEN hidden_for = $4 THEN 1 ELSE 0 END FROM e2e_messages "
+                                "WHERE group_id = $1 AND seq > $2 AND created_ms >= $3 ORDER BY seq LIMIT $5",
+                                {group_id, after_seq, ms(oldest), reader, static_cast<std::int64_t>(limit)})) {
+    StoredMessage m;
+    m.seq = r.get_int(0);
+    if (auto sender = eth::parse_address(r.get_text(1))) m.sender = *sender;
+    m.sender_device = r.get_text(2);
+    m.epoch = r.get_int(3);
+    m.content_type = static_cast<mls::ContentType>(r.get_int(4));
+    m.withheld = r.get_int(7) != 0;
+    if (!m.withheld) m.message = r.get_text(5);
+    m.created_at = from_ms(r.get_int(6));
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
 void insert_welcome(Tx& tx, const std::string& id, const std::string& device_id, const std::string& group_id,
                     std::int64_t seq, const std::string& welcome, SystemTime now) {
   tx.exec(

@@ -60,6 +60,11 @@ std::optional<std::int64_t> seq_of_client_id(Tx& tx, const std::string& group_id
 std::vector<StoredMessage> messages_after(Tx& tx, const std::string& group_id, const std::string& reader,
                                           std::int64_t after_seq, std::size_t limit, SystemTime oldest);
 
+/// The whole log after `after_seq` as `reader` sees it live: rows hidden for the reader come as
+/// withheld entries without their ciphertext, so the sequence has no gaps.
+std::vector<StoredMessage> log_after(Tx& tx, const std::string& group_id, const std::string& reader,
+                                     std::int64_t after_seq, std::size_t limit, SystemTime oldest);
+
 void insert_welcome(Tx& tx, const std::string& id, const std::string& device_id, const std::string& group_id,
                     std::int64_t seq, const std::string& welcome, SystemTime now);
 std::vector<QueuedWelcome> welcomes_of(Tx& tx, const std::string& device_id, std::size_t limit, SystemTime oldest);

@@ -1,28 +1,16 @@
 // Wallet sign-in, sessions, devices and keys, and bot API keys through the real binary, with the
-// reference `siwe` and `ethers` packages signing for random wallets and @noble/curves making
-// device keys; on SQLite and PostgreSQL.
+// reference `siwe` and `ethers` packages signing for random wallets and the reference MLS client
+// (ts-mls) making device keys and key packages; on SQLite and PostgreSQL.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Wallet, JsonRpcProvider, ContractFactory, getAddress } from 'ethers';
 import { SiweMessage } from 'siwe';
-import { ed25519, x25519 } from '@noble/curves/ed25519.js';
 import { startServer, freshDatabase, backends, errorOf, runCommand } from './lib/harness.mjs';
 import { startAnvil, contractArtifact } from './lib/anvil.mjs';
+import { MlsDevice } from './lib/mls-client.mjs';
 
 const DOMAIN = 'app.example.test';
 const b64 = (bytes) => Buffer.from(bytes).toString('base64');
-
-function deviceKeys() {
-  const identitySecret = ed25519.utils.randomSecretKey();
-  const identity = ed25519.getPublicKey(identitySecret);
-  const spk = x25519.getPublicKey(x25519.utils.randomSecretKey());
-  return {
-    identitySecret,
-    identity_key: b64(identity),
-    signed_prekey: { id: 1, key: b64(spk), signature: b64(ed25519.sign(spk, identitySecret)) },
-    prekeys: (from, n) => Array.from({ length: n }, (_, i) => ({ id: from + i, key: b64(x25519.getPublicKey(x25519.utils.randomSecretKey())) })),
-  };
-}
 
 for (const backend of backends()) {
   describe(`auth (${backend})`, () => {
@@ -54,6 +42,18 @@ for (const backend of backends()) {
       chainId: 31337, nonce: n, issuedAt: new Date().toISOString(), ...fields,
     }).prepareMessage();
     const verify = (text, signature) => api('/v1/auth/verify', { method: 'POST', body: { message: text, signature } });
+    // A device's keys for an account: its identity key, key packages on demand and a registration body.
+    async function deviceKeys(account) {
+      const d = new MlsDevice({ url: server.url, token: account.token, address: account.address });
+      const body = await d.registrationBody({ count: 0 });
+      return {
+        d,
+        identity_key: body.identity_key,
+        last_resort_key_package: body.last_resort_key_package,
+        packages: async (n) => { const out = []; for (let i = 0; i < n; i++) out.push(await d.makeKeyPackage()); return out; },
+      };
+    }
+
     async function signIn(wallet) {
       const text = message(wallet.address, await nonce());
       const r = await verify(text, await wallet.signMessage(text));
@@ -181,8 +181,8 @@ for (const backend of backends()) {
 
     test('device names are printable UTF-8 within 64 characters', async () => {
       const alice = await signIn(Wallet.createRandom());
-      const k = deviceKeys();
-      const base = { identity_key: k.identity_key, signed_prekey: k.signed_prekey };
+      const k = await deviceKeys(alice);
+      const base = { identity_key: k.identity_key, last_resort_key_package: k.last_resort_key_package };
       for (const name of ['a\u0000b', '\u001b[31mred\u001b[0m', 'bell\u0007', 'rtl\u202egnp.exe', 'x'.repeat(65), '   ']) {
         await expectCode(await api('/v1/devices', { method: 'POST', token: alice.token, body: { ...base, name } }), 400, 'invalid_field');
       }
@@ -210,7 +210,7 @@ for (const backend of backends()) {
 
     test('every authenticated endpoint answers 401 without a token', async () => {
       for (const [method, path] of [['GET', '/v1/me'], ['POST', '/v1/auth/logout'], ['GET', '/v1/sessions'],
-        ['DELETE', '/v1/sessions/x'], ['POST', '/v1/devices'], ['POST', '/v1/devices/x/prekeys'],
+        ['DELETE', '/v1/sessions/x'], ['POST', '/v1/devices'], ['POST', '/v1/devices/x/key-packages'],
         ['DELETE', '/v1/devices/x'], ['GET', `/v1/keys/${Wallet.createRandom().address}`]]) {
         const r = await api(path, { method, body: method === 'POST' ? {} : undefined });
         assert.equal(r.status, 401, `${method} ${path}`);
@@ -218,52 +218,57 @@ for (const backend of backends()) {
       }
     });
 
-    test('devices: register with validated keys, at most 10, 403 for another account', async () => {
+    test('devices: register with checked key packages, at most 10, 403 for another account', async () => {
       const alice = await signIn(Wallet.createRandom());
       const bob = await signIn(Wallet.createRandom());
-      const k = deviceKeys();
-      const base = { name: 'phone', push: { provider: 'fcm', token: 'fcm-token' }, identity_key: k.identity_key, signed_prekey: k.signed_prekey };
-      let r = await api('/v1/devices', { method: 'POST', token: alice.token, body: { ...base, one_time_prekeys: k.prekeys(100, 5) } });
+      const k = await deviceKeys(alice);
+      const base = { name: 'phone', push: { provider: 'fcm', token: 'fcm-token' }, identity_key: k.identity_key, last_resort_key_package: k.last_resort_key_package };
+      let r = await api('/v1/devices', { method: 'POST', token: alice.token, body: { ...base, key_packages: await k.packages(5) } });
       assert.equal(r.status, 201);
       const { device_id } = await r.json();
 
+      const stranger = await deviceKeys(alice);
+      const forBob = await deviceKeys(bob);
+      const tooMany = Array.from({ length: 101 }, () => k.last_resort_key_package);
       const bad = [
         [{ ...base, identity_key: 'not base64!' }, 400, 'invalid_key'],
-        [{ ...base, identity_key: b64(new Uint8Array(31)) }, 400, 'invalid_key'],
-        [{ ...base, signed_prekey: { ...k.signed_prekey, signature: b64(new Uint8Array(64)) } }, 400, 'invalid_signature'],
-        [{ ...base, signed_prekey: { ...k.signed_prekey, key: b64(x25519.getPublicKey(x25519.utils.randomSecretKey())) } }, 400, 'invalid_signature'],
-        [{ ...base, one_time_prekeys: k.prekeys(0, 101) }, 413, 'too_many_prekeys'],
-        [{ ...base, one_time_prekeys: [...k.prekeys(0, 2), ...k.prekeys(0, 1)] }, 400, 'duplicate_prekey_id'],
+        [{ ...base, identity_key: Buffer.alloc(31).toString('base64') }, 400, 'invalid_key'],
+        [{ ...base, key_packages: await stranger.packages(1) }, 400, 'key_package_signature_key'],
+        [{ ...base, last_resort_key_package: forBob.last_resort_key_package }, 400, 'key_package_identity'],
+        [{ ...base, key_packages: ['AAAA'] }, 400, 'key_package_malformed'],
+        [{ ...base, last_resort_key_package: undefined }, 400, 'invalid_field'],
+        [{ ...base, key_packages: tooMany }, 413, 'too_many_key_packages'],
         [{ ...base, push: { provider: 'carrier-pigeon', token: 'x' } }, 400, 'invalid_field'],
         [{ ...base, name: '' }, 400, 'invalid_field'],
       ];
       for (const [body, status, code] of bad) await expectCode(await api('/v1/devices', { method: 'POST', token: alice.token, body }), status, code);
 
       // Bob may not touch Alice's device or sessions.
-      await expectCode(await api(`/v1/devices/${device_id}/prekeys`, { method: 'POST', token: bob.token, body: { one_time_prekeys: k.prekeys(1, 1) } }), 403, 'forbidden');
+      await expectCode(await api(`/v1/devices/${device_id}/key-packages`, { method: 'POST', token: bob.token, body: { key_packages: await k.packages(1) } }), 403, 'forbidden');
       await expectCode(await api(`/v1/devices/${device_id}`, { method: 'DELETE', token: bob.token }), 403, 'forbidden');
       await expectCode(await api(`/v1/sessions/${alice.session_id}`, { method: 'DELETE', token: bob.token }), 403, 'forbidden');
       await expectCode(await api('/v1/devices/nope', { method: 'DELETE', token: bob.token }), 404, 'not_found');
 
-      // Replenish and rotate; a rotation not signed by the identity key is refused.
-      r = await api(`/v1/devices/${device_id}/prekeys`, { method: 'POST', token: alice.token, body: { one_time_prekeys: k.prekeys(200, 3) } });
-      assert.equal((await r.json()).one_time_prekeys, 8);
-      await expectCode(await api(`/v1/devices/${device_id}/prekeys`, { method: 'POST', token: alice.token, body: { one_time_prekeys: k.prekeys(200, 1) } }), 409, 'duplicate_prekey_id');
-      const spk2 = x25519.getPublicKey(x25519.utils.randomSecretKey());
-      r = await api(`/v1/devices/${device_id}/prekeys`, { method: 'POST', token: alice.token, body: { signed_prekey: { id: 2, key: b64(spk2), signature: b64(ed25519.sign(spk2, k.identitySecret)) } } });
+      // Replenish (a package sent twice is kept once) and replace the last-resort package; a
+      // package of another identity key is refused.
+      const more = await k.packages(3);
+      r = await api(`/v1/devices/${device_id}/key-packages`, { method: 'POST', token: alice.token, body: { key_packages: [...more, more[0]] } });
+      assert.equal((await r.json()).key_packages, 8);
+      r = await api(`/v1/devices/${device_id}/key-packages`, { method: 'POST', token: alice.token, body: { last_resort_key_package: (await k.packages(1))[0] } });
       assert.equal(r.status, 200);
-      await expectCode(await api(`/v1/devices/${device_id}/prekeys`, { method: 'POST', token: alice.token, body: { signed_prekey: { id: 3, key: b64(spk2), signature: b64(ed25519.sign(spk2, ed25519.utils.randomSecretKey())) } } }), 400, 'invalid_signature');
+      await expectCode(await api(`/v1/devices/${device_id}/key-packages`, { method: 'POST', token: alice.token, body: { key_packages: await stranger.packages(1) } }), 400, 'key_package_signature_key');
+      await expectCode(await api(`/v1/devices/${device_id}/key-packages`, { method: 'POST', token: alice.token, body: {} }), 400, 'invalid_field');
 
       // Up to 10 devices; the 11th is refused; deleting one makes room.
       for (let i = 1; i < 10; i++) {
-        const kk = deviceKeys();
-        const rr = await api('/v1/devices', { method: 'POST', token: alice.token, body: { name: `d${i}`, identity_key: kk.identity_key, signed_prekey: kk.signed_prekey } });
+        const kk = await deviceKeys(alice);
+        const rr = await api('/v1/devices', { method: 'POST', token: alice.token, body: { name: `d${i}`, identity_key: kk.identity_key, last_resort_key_package: kk.last_resort_key_package } });
         assert.equal(rr.status, 201);
       }
       await expectCode(await api('/v1/devices', { method: 'POST', token: alice.token, body: base }), 409, 'too_many_devices');
       let me = await (await api('/v1/me', { token: alice.token })).json();
       assert.equal(me.devices.length, 10);
-      assert.equal(me.devices.find((d) => d.device_id === device_id).one_time_prekeys, 8);
+      assert.equal(me.devices.find((d) => d.device_id === device_id).key_packages, 8);
       assert.equal((await api(`/v1/devices/${device_id}`, { method: 'DELETE', token: alice.token })).status, 204);
       me = await (await api('/v1/me', { token: alice.token })).json();
       assert.equal(me.devices.length, 9);
@@ -272,25 +277,26 @@ for (const backend of backends()) {
       assert.equal((await api('/v1/devices', { method: 'POST', token: alice.token, body: base })).status, 201);
     });
 
-    test('50 parallel key fetches hand out each of 10 one-time prekeys once', async () => {
+    test('50 parallel key fetches hand out each of 10 one-time key packages once', async () => {
       const owner = await signIn(Wallet.createRandom());
       const reader = await signIn(Wallet.createRandom());
-      const k = deviceKeys();
-      const r = await api('/v1/devices', { method: 'POST', token: owner.token, body: { name: 'laptop', identity_key: k.identity_key, signed_prekey: k.signed_prekey, one_time_prekeys: k.prekeys(1, 10) } });
+      const k = await deviceKeys(owner);
+      const uploaded = await k.packages(10);
+      const r = await api('/v1/devices', { method: 'POST', token: owner.token, body: { name: 'laptop', identity_key: k.identity_key, key_packages: uploaded, last_resort_key_package: k.last_resort_key_package } });
       const { device_id } = await r.json();
-      const bundles = await Promise.all(Array.from({ length: 50 }, async () => {
+      const fetched = await Promise.all(Array.from({ length: 50 }, async () => {
         const res = await api(`/v1/keys/${owner.address}`, { token: reader.token });
         assert.equal(res.status, 200);
         return (await res.json()).devices;
       }));
-      const handed = bundles.map((d) => d[0].one_time_prekey).filter(Boolean);
+      const handed = fetched.map((d) => d[0]).filter((d) => !d.last_resort).map((d) => d.key_package);
       assert.equal(handed.length, 10);
-      assert.equal(new Set(handed.map((p) => p.id)).size, 10);
-      assert.equal(bundles.filter((d) => d[0].one_time_prekey === null).length, 40);
-      for (const d of bundles) {
+      assert.deepEqual(new Set(handed), new Set(uploaded));
+      assert.equal(fetched.filter((d) => d[0].last_resort).length, 40);
+      for (const d of fetched) {
         assert.equal(d[0].device_id, device_id);
         assert.equal(d[0].identity_key, k.identity_key);
-        assert.deepEqual(d[0].signed_prekey, k.signed_prekey);
+        if (d[0].last_resort) assert.equal(d[0].key_package, k.last_resort_key_package);
       }
       const low = (await (await api('/v1/_test/outbox?topic=keys.low')).json()).events.filter((e) => e.payload.device_id === device_id);
       assert.equal(low.length, 1, 'keys.low fires once when the device drops below 10');
@@ -398,8 +404,8 @@ test('key fetches are limited per caller and per target account, with Retry-Afte
     const other = await signIn(Wallet.createRandom());
     const attacker = await signIn(Wallet.createRandom());
     const helper = await signIn(Wallet.createRandom());
-    const k = deviceKeys();
-    let r = await api('/v1/devices', { method: 'POST', token: victim.token, body: { name: 'phone', identity_key: k.identity_key, signed_prekey: k.signed_prekey, one_time_prekeys: k.prekeys(1, 20) } });
+    const device = new MlsDevice({ url: server.url, token: victim.token, address: victim.address });
+    let r = await api('/v1/devices', { method: 'POST', token: victim.token, body: await device.registrationBody({ count: 20, name: 'phone' }) });
     assert.equal(r.status, 201);
     // Per target: three fetches of the victim's keys, then 429, for this caller and any other.
     for (let i = 0; i < 3; i++) assert.equal((await api(`/v1/keys/${victim.address}`, { token: attacker.token })).status, 200);
@@ -409,7 +415,7 @@ test('key fetches are limited per caller and per target account, with Retry-Afte
     assert.equal((await errorOf(r)).code, 'rate_limited');
     assert.equal((await api(`/v1/keys/${victim.address}`, { token: helper.token })).status, 429);
     const me = await (await api('/v1/me', { token: victim.token })).json();
-    assert.equal(me.devices[0].one_time_prekeys, 17, 'only the admitted fetches took keys');
+    assert.equal(me.devices[0].key_packages, 17, 'only the admitted fetches took keys');
     // Per caller: the attacker has made 4 fetches; one more is admitted, then 429 whatever the target.
     assert.equal((await api(`/v1/keys/${other.address}`, { token: attacker.token })).status, 200);
     assert.equal((await api(`/v1/keys/${helper.address}`, { token: attacker.token })).status, 429);

@@ -7,20 +7,32 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Wallet } from 'ethers';
 import { SiweMessage } from 'siwe';
-import { ed25519, x25519 } from '@noble/curves/ed25519.js';
 import { startServer, freshDatabase } from './lib/harness.mjs';
+import { MlsDevice } from './lib/mls-client.mjs';
 
 const DOMAIN = 'app.example.test';
 const b64 = (bytes) => Buffer.from(bytes).toString('base64');
+// A PrivateMessage (RFC 9420) of a group at epoch 0 as the server reads it: envelope, group id,
+// epoch, content type (application), then empty authenticated data, sender data and ciphertext.
+const privateMessage = (groupId) => {
+  const id = Buffer.from(groupId, 'base64url');
+  return b64(Buffer.concat([Buffer.from([0, 1, 0, 2, id.length]), id, Buffer.alloc(8), Buffer.from([1, 0, 0, 0])]));
+};
 
 // Routes whose parameter names one account's resource: the other account must get 403 or 404,
 // and the resource must be unchanged afterwards.
 // Each entry gives the parameters naming the owner's resource and a body that is otherwise valid.
-const prekey = () => ({ id: 900, key: b64(x25519.getPublicKey(x25519.utils.randomSecretKey())) });
 const OWNED = {
   'DELETE /v1/sessions/{id}': (a) => ({ params: { id: a.session_id } }),
   'DELETE /v1/devices/{device_id}': (a) => ({ params: { device_id: a.device_id } }),
-  'POST /v1/devices/{device_id}/prekeys': (a) => ({ params: { device_id: a.device_id }, body: { one_time_prekeys: [prekey()] } }),
+  'POST /v1/devices/{device_id}/key-packages': (a) => ({ params: { device_id: a.device_id }, body: { key_packages: ['AAAA'] } }),
+  'GET /v1/groups/{id}': (a) => ({ params: { id: a.group_id } }),
+  'GET /v1/groups/{id}/devices': (a) => ({ params: { id: a.group_id } }),
+  'GET /v1/groups/{id}/messages': (a) => ({ params: { id: a.group_id } }),
+  'POST /v1/groups/{id}/messages': (a) => ({ params: { id: a.group_id }, body: { message: privateMessage(a.group_id) } }),
+  'POST /v1/groups/{id}/ack': (a) => ({ params: { id: a.group_id }, body: { seq: 0 } }),
+  'POST /v1/dms/{id}/consent': (a) => ({ params: { id: a.dm_id }, body: { state: 'denied' } }),
+  'DELETE /v1/welcomes/{id}': (a) => ({ params: { id: a.welcome_id } }),
   // A community of the owner's that the other account has not joined.
   'PATCH /v1/communities/{id}': (a) => ({ params: { id: a.community_id }, body: { name: 'taken over' } }),
   'GET /v1/communities/{id}/members': (a) => ({ params: { id: a.community_id } }),
@@ -68,9 +80,9 @@ describe('authorization matrix', () => {
     db.drop();
   });
 
-  const api = (path, { method = 'GET', token, body } = {}) => fetch(`${server.url}${path}`, {
+  const api = (path, { method = 'GET', token, body, headers = {} } = {}) => fetch(`${server.url}${path}`, {
     method,
-    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
 
@@ -86,17 +98,8 @@ describe('authorization matrix', () => {
   }
 
   async function withDevice(account) {
-    const secret = ed25519.utils.randomSecretKey();
-    const spk = x25519.getPublicKey(x25519.utils.randomSecretKey());
-    const r = await api('/v1/devices', {
-      method: 'POST', token: account.token, body: {
-        name: 'phone', identity_key: b64(ed25519.getPublicKey(secret)),
-        signed_prekey: { id: 1, key: b64(spk), signature: b64(ed25519.sign(spk, secret)) },
-        one_time_prekeys: [{ id: 1, key: b64(x25519.getPublicKey(x25519.utils.randomSecretKey())) }],
-      },
-    });
-    assert.equal(r.status, 201, await r.clone().text());
-    return { ...account, device_id: (await r.json()).device_id };
+    const device = await new MlsDevice({ url: server.url, token: account.token, address: account.address }).register({ count: 1, name: 'phone' });
+    return { ...account, device, device_id: device.deviceId };
   }
 
   async function withCommunity(account) {
@@ -144,21 +147,31 @@ describe('authorization matrix', () => {
   test('a route naming another account\'s resource never serves it', async () => {
     const { routes } = await (await api('/v1/_test/routes')).json();
     const alice = await withCommunity(await withDevice(await signIn(Wallet.createRandom())));
-    const bob = await signIn(Wallet.createRandom());
+    const bob = await withDevice(await signIn(Wallet.createRandom()));
+    const carol = await signIn(Wallet.createRandom());
+    // Alice's group, her DM with Carol (a second device of hers gets its welcome).
+    alice.group_id = await alice.device.createGroup();
+    const second = await withDevice(alice);
+    alice.dm_id = await alice.device.dm(carol.address);
+    alice.welcome_id = (await second.device.api('/v1/welcomes')).welcomes[0].id;
     const templated = routes.filter((r) => !r.public && r.path.includes('{'));
     for (const { method, path } of templated) {
       const key = `${method} ${path}`;
       if (SHARED[key]) continue;
       assert.ok(OWNED[key], `${key} takes a parameter: list it in OWNED (with a fixture) or SHARED (with a reason)`);
       const { params, body } = OWNED[key](alice);
-      const r = await api(fill(path, params), { method, token: bob.token, body });
+      const r = await api(fill(path, params), { method, token: bob.token, body, headers: { 'x-device-id': bob.device_id } });
       assert.ok([403, 404].includes(r.status), `${key} as another account: ${r.status}`);
       await r.body?.cancel();
     }
-    // Alice's session and device are untouched.
+    // Alice's session, devices, groups and welcome are untouched.
     const me = await (await api('/v1/me', { token: alice.token })).json();
-    assert.deepEqual(me.devices.map((d) => d.device_id), [alice.device_id]);
-    assert.equal(me.devices[0].one_time_prekeys, 1);
+    assert.equal(me.devices.length, 2);
+    assert.equal(me.devices.find((d) => d.device_id === alice.device_id).key_packages, 1);
+    const group = await alice.device.api(`/v1/groups/${alice.group_id}`);
+    assert.equal(group.last_seq, 0);
+    assert.equal((await alice.device.api(`/v1/groups/${alice.dm_id}`)).consent, 'allowed');
+    assert.equal((await second.device.api('/v1/welcomes')).welcomes.length, 1);
     for (const key of Object.keys(OWNED)) {
       assert.ok(templated.some((r) => `${r.method} ${r.path}` === key), `${key} is listed but no longer exists`);
     }
@@ -167,14 +180,9 @@ describe('authorization matrix', () => {
   test('webhook push targets must be https URLs to public addresses', async () => {
     const owner = await signIn(Wallet.createRandom());
     const register = async (token) => {
-      const secret = ed25519.utils.randomSecretKey();
-      const spk = x25519.getPublicKey(x25519.utils.randomSecretKey());
-      return api('/v1/devices', {
-        method: 'POST', token: owner.token, body: {
-          name: 'hook', identity_key: b64(ed25519.getPublicKey(secret)), push: { provider: 'webhook', token },
-          signed_prekey: { id: 1, key: b64(spk), signature: b64(ed25519.sign(spk, secret)) },
-        },
-      });
+      const device = new MlsDevice({ url: server.url, token: owner.token, address: owner.address });
+      const body = await device.registrationBody({ count: 0, name: 'hook', push: { provider: 'webhook', token } });
+      return api('/v1/devices', { method: 'POST', token: owner.token, body });
     };
     for (const [url, status, code] of [
       ['https://169.254.169.254/latest/meta-data/', 403, 'forbidden_destination'],

@@ -12,6 +12,8 @@ import { Wallet } from 'ethers';
 import { SiweMessage } from 'siwe';
 import { startServer, freshDatabase, backends } from './lib/harness.mjs';
 import { startAnvil } from './lib/anvil.mjs';
+import { socket } from './lib/chat.mjs';
+import WebSocket from 'ws';
 import { MlsDevice, ApiError, XWING_SUITE } from './lib/mls-client.mjs';
 
 const DOMAIN = 'app.example.test';
@@ -179,6 +181,39 @@ for (const backend of backends()) {
       }
       const info = await devices[42].api(`/v1/groups/${g}`);
       assert.equal(info.members.length, 100);
+    });
+
+    test('over WebSocket: group messages arrive live in seq order and decrypt, welcomes reach the new device', async () => {
+      const alice = await signIn();
+      const bob = await signIn();
+      const a = await device(alice).register();
+      const b = await device(bob).register();
+      const g = await a.createGroup({ members: [bob.address] });
+      await b.acceptWelcomes();
+      const open = (account, d) => socket(new WebSocket(`${server.url.replace('http', 'ws')}/v1/ws?token=${account.token}&device_id=${d.deviceId}`, { perMessageDeflate: false }));
+      const live = open(bob, b);
+      await live.opened;
+      await live.waitFor((f) => f.type === 'hello');
+      live.send({ type: 'subscribe', group_ids: [g] });
+      await live.waitFor((f) => f.type === 'subscribed' && f.group_id === g);
+      const texts = Array.from({ length: 50 }, (_, i) => `live ${i}`);
+      for (const t of texts) await a.send(g, t);
+      const last = b.groups.get(g).lastSeq + texts.length;
+      await live.waitFor((f) => f.type === 'group_message' && f.seq === last);
+      const frames = live.frames.filter((f) => f.type === 'group_message' && f.group_id === g);
+      assert.deepEqual(frames.map((f) => f.seq), Array.from({ length: texts.length }, (_, i) => last - texts.length + 1 + i));
+      for (const f of frames) await b.process(g, f);
+      assert.deepEqual(b.received.map((m) => m.text), texts);
+      // A device of Bob's added while its socket is open gets its welcome as a frame.
+      const b2 = await device(bob).register();
+      const other = open(bob, b2);
+      await other.opened;
+      await other.waitFor((f) => f.type === 'hello');
+      await a.syncDevices(g);
+      const welcome = await other.waitFor((f) => f.type === 'welcome' && f.group_id === g);
+      assert.ok(welcome.welcome.length > 0);
+      live.close();
+      other.close();
     });
 
     test('a denied peer is not told, and its later messages never reach the recipient', async () => {

@@ -74,18 +74,20 @@ export class MlsDevice {
     return b64(encodeMlsMessage({ version: 'mls10', wireformat: 'mls_key_package', keyPackage: kp.publicPackage }));
   }
 
-  /** Makes the device's keys and registers it with `count` key packages and a last-resort one. */
-  async register({ name = 'device', count = 10 } = {}) {
+  /** Makes the device's keys and the body of POST /v1/devices (not sent). */
+  async registrationBody({ name = 'device', count = 10, push = { provider: 'none' } } = {}) {
     const cs = await this.cs();
-    this.signatureKeys = await cs.signature.keygen();
+    this.signatureKeys ??= await cs.signature.keygen();
     this.identityKey = b64(this.signatureKeys.publicKey);
     const keyPackages = [];
     for (let i = 0; i < count; i++) keyPackages.push(await this.makeKeyPackage());
     const lastResort = await this.makeKeyPackage({ lastResort: true });
-    const r = await this.api('/v1/devices', {
-      method: 'POST',
-      body: { name, push: { provider: 'none' }, identity_key: this.identityKey, key_packages: keyPackages, last_resort_key_package: lastResort },
-    });
+    return { name, push, identity_key: this.identityKey, key_packages: keyPackages, last_resort_key_package: lastResort };
+  }
+
+  /** Makes the device's keys and registers it with `count` key packages and a last-resort one. */
+  async register(options = {}) {
+    const r = await this.api('/v1/devices', { method: 'POST', body: await this.registrationBody(options) });
     this.deviceId = r.device_id;
     return this;
   }
@@ -156,10 +158,17 @@ export class MlsDevice {
       const proposals = [];
       const welcomeDevices = [];
       // Key packages for the accounts joining and those with a device that has no leaf yet.
-      const needing = new Set(addMembers.map((a) => a.toLowerCase()));
-      for (const d of wanted) if (!have(d.identity_key)) needing.add(d.account.toLowerCase());
-      for (const a of needing) {
-        const devices = (await this.api(`/v1/keys/${a}`)).devices;
+      // (Accounts joining give all their devices; members only those without a leaf yet, so the
+      // directory hands out no key package that is not used.)
+      const needing = new Map(addMembers.map((a) => [a.toLowerCase(), null]));
+      for (const d of wanted) {
+        const a = d.account.toLowerCase();
+        if (have(d.identity_key) || d.device_id === this.deviceId || (needing.has(a) && needing.get(a) === null)) continue;
+        needing.set(a, [...(needing.get(a) ?? []), d.device_id]);
+      }
+      for (const [a, only] of needing) {
+        const query = only === null ? '' : `?devices=${only.join(',')}`;
+        const devices = (await this.api(`/v1/keys/${a}${query}`)).devices;
         for (const d of devices) {
           if (d.device_id === this.deviceId || have(d.identity_key)) continue;
           const message = decodeMlsMessage(unb64(d.key_package), 0)?.[0];
@@ -243,22 +252,34 @@ export class MlsDevice {
     for (;;) {
       const { messages } = await this.api(`/v1/groups/${groupId}/messages?after_seq=${group.lastSeq}&limit=100`);
       for (const m of messages) {
-        if (m.seq <= group.lastSeq) throw new Error(`seq ${m.seq} out of order after ${group.lastSeq}`);
-        if (!group.ownSeqs.has(m.seq)) {
-          const decoded = decodeMlsMessage(unb64(m.message), 0)[0];
-          const result = await processMessage(decoded, group.state, emptyPskIndex, acceptAll, cs);
-          group.state = result.newState;
-          if (result.kind === 'applicationMessage') {
-            const entry = { groupId, seq: m.seq, sender: m.sender, senderDevice: m.sender_device, text: new TextDecoder().decode(result.message) };
-            this.received.push(entry);
-            texts.push(entry);
-          }
-        }
-        group.lastSeq = m.seq;
+        const entry = await this.process(groupId, m);
+        if (entry) texts.push(entry);
       }
       if (messages.length < 100) break;
     }
     return texts;
+  }
+
+  /**
+   * Processes one message of a group's log (an HTTP read or a live `group_message` frame) that
+   * must be the next in seq order; returns the decrypted text entry for application messages.
+   */
+  async process(groupId, m) {
+    const cs = await this.cs();
+    const group = this.groups.get(groupId);
+    if (m.seq !== group.lastSeq + 1 && m.seq <= group.lastSeq) throw new Error(`seq ${m.seq} out of order after ${group.lastSeq}`);
+    let entry = null;
+    if (!group.ownSeqs.has(m.seq) && !m.withheld) {
+      const decoded = decodeMlsMessage(unb64(m.message), 0)[0];
+      const result = await processMessage(decoded, group.state, emptyPskIndex, acceptAll, cs);
+      group.state = result.newState;
+      if (result.kind === 'applicationMessage') {
+        entry = { groupId, seq: m.seq, sender: m.sender, senderDevice: m.sender_device, text: new TextDecoder().decode(result.message) };
+        this.received.push(entry);
+      }
+    }
+    group.lastSeq = m.seq;
+    return entry;
   }
 
   /** Acknowledges what the device processed in a group. */
