@@ -215,34 +215,26 @@ BENCHMARK(bm_decode_swap_log)->Name("decode_swap_log");
 
 // ---- SIWE: message and signature text in, verdict out ------------------------------------------------
 
-// What AuthService::verify does before and after its database work (the nonce lookup and the
-// session write are left out): parse, the domain and URI bindings, the chain, the time checks with
-// the service's settings, then the signature through the server's own SignatureVerifier (which
-// recovers the signer; contract wallets would ask the chain).
+// What AuthService::verify does apart from its database work (the nonce lookup and the session
+// write): the service's own pure checks of the message (auth::check_siwe_message: parse, domain
+// and URI bindings, chain, times) and of the signature text (auth::parse_siwe_signature), then the
+// signature through the server's SignatureVerifier (which recovers the signer; contract wallets
+// would ask the chain). The same functions the service calls, with the service's settings.
 struct SignInChecks {
-  std::vector<std::string> domains{std::string(siwe_domain)};
-  std::uint64_t chain_id = 1;
-  SiweTime now;
+  auth::AuthSettings settings;
+  SystemTime now;
   auth::ChainSignatureVerifier verifier{[](std::uint64_t) -> rpc::RpcClient* { return nullptr; }};
   boost::asio::io_context io;
 
+  SignInChecks() {
+    settings.siwe_domains = {std::string(siwe_domain)};
+    settings.chain_ids = {1};
+  }
+
   bool verify(std::string_view text, std::string_view signature_hex) {
-    const auto message = parse_siwe(text);
+    const auto message = auth::check_siwe_message(text, settings, now);
     if (!message) return false;
-    if (std::find(domains.begin(), domains.end(), message->domain) == domains.end()) return false;
-    const auto colon = message->uri.find("://");
-    if (colon == std::string::npos) return false;
-    const auto authority = std::string_view(message->uri).substr(colon + 3);
-    if (authority.substr(0, authority.find_first_of("/?#")) != message->domain) return false;
-    if (message->chain_id != chain_id) return false;
-    SiweExpectations expect;
-    expect.now = now;
-    expect.clock_skew = std::chrono::seconds(60);
-    expect.max_age = std::chrono::minutes(10);
-    expect.reject_future_issued_at = true;
-    if (!validate_siwe(*message, expect)) return false;
-    if (signature_hex.size() > 2 + 2 * 1024 || signature_hex.substr(0, 2) != "0x") return false;
-    const auto signature = from_hex(signature_hex);
+    const auto signature = auth::parse_siwe_signature(signature_hex, settings);
     if (!signature) return false;
     auto done = boost::asio::co_spawn(io, verifier.verify(message->chain_id, message->address, text, *signature),
                                       boost::asio::use_future);

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "auth/secrets.hpp"
+#include "eth/hex.hpp"
 #include "mls/key_package.hpp"
 
 namespace gh::auth {
@@ -210,6 +211,17 @@ Result<eth::SiweMessage> check_siwe_message(std::string_view text, const AuthSet
   expect.reject_future_issued_at = true;
   if (auto valid = eth::validate_siwe(m, expect); !valid) return siwe_refusal(valid.error());
   return std::move(*parsed);
+}
+
+Result<eth::Bytes> parse_siwe_signature(std::string_view hex, const AuthSettings& settings) {
+  if (hex.size() > 2 + 2 * settings.max_signature_bytes) {
+    return unauthorized("siwe_signature_invalid", "the signature is too long");
+  }
+  auto signature = eth::from_hex(hex);
+  if (!signature || hex.rfind("0x", 0) != 0) {
+    return unauthorized("siwe_signature_invalid", "the signature must be 0x-prefixed hex");
+  }
+  return std::move(*signature);
 }
 
 bool is_eip1271_magic(const eth::Bytes& returned) noexcept {

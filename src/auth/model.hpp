@@ -109,6 +109,11 @@ Result<eth::Address> parse_request_address(std::string_view text);
 /// hold at `now`. Every failure is a 401 with the siwe_* code that says why.
 Result<eth::SiweMessage> check_siwe_message(std::string_view text, const AuthSettings& settings, SystemTime now);
 
+/// The signature of a sign-in: 0x-prefixed hex of at most `max_signature_bytes` bytes (65 for
+/// a key, longer for some contract wallets). Every failure is a 401 siwe_signature_invalid.
+/// With check_siwe_message, everything verify does before its database and chain work.
+Result<eth::Bytes> parse_siwe_signature(std::string_view hex, const AuthSettings& settings);
+
 /// A session as its owner sees it.
 struct SessionInfo {
   std::string id;

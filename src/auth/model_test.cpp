@@ -151,6 +151,20 @@ TEST(SiweRules, RefusesAnotherAuthorityDomainChainOrTime) {
   EXPECT_EQ(junk.error().kind, ErrorKind::unauthorized);
 }
 
+TEST(SiweRules, SignaturesAre0xHexWithinTheLimit) {
+  auto s = settings();
+  s.max_signature_bytes = 4;
+  const auto parsed = parse_siwe_signature("0x01020304", s);
+  ASSERT_TRUE(parsed);
+  EXPECT_EQ(*parsed, (eth::Bytes{1, 2, 3, 4}));
+  for (const char* bad : {"01020304", "0x0102030405", "0xzz", "0x123", ""}) {
+    const auto refused = parse_siwe_signature(bad, s);
+    ASSERT_FALSE(refused) << bad;
+    EXPECT_EQ(refused.error().code, "siwe_signature_invalid") << bad;
+    EXPECT_EQ(refused.error().kind, ErrorKind::unauthorized);
+  }
+}
+
 TEST(DeviceRegistration, NeedsALastResortKeyPackage) {
   testing::IdentityKey id;
   json::object body{{"name", "Laptop"},

@@ -126,13 +126,8 @@ Task<Result<SignedIn>> AuthService::verify(std::string message, std::string sign
     if (auto admitted = gate(m.address); !admitted) co_return std::move(admitted).error();
   }
 
-  if (signature_hex.size() > 2 + 2 * m_settings.max_signature_bytes) {
-    co_return unauthorized("siwe_signature_invalid", "the signature is too long");
-  }
-  auto signature = eth::from_hex(signature_hex);
-  if (!signature || signature_hex.rfind("0x", 0) != 0) {
-    co_return unauthorized("siwe_signature_invalid", "the signature must be 0x-prefixed hex");
-  }
+  auto signature = parse_siwe_signature(signature_hex, m_settings);
+  if (!signature) co_return std::move(signature).error();
   if (auto signed_by = co_await m_verifier.verify(m.chain_id, m.address, message, *signature); !signed_by) {
     co_return std::move(signed_by).error();
   }

@@ -356,7 +356,7 @@ const DemoPair* DemoDeployment::pair(std::string_view name) const noexcept {
 
 Task<Result<DemoDeployment>> deploy_demo(rpc::RpcClient& client, DemoSettings settings) {
   auto key = eth::PrivateKey::from_hex(anvil_dev_keys[0]);
-  if (!key) co_return std::move(key).error();
+  if (!key) co_return make_error(ErrorKind::internal, eth::to_string(key.error()), "the deployer's dev key is invalid");
   TxnSenderSettings sender_settings;
   sender_settings.chain_id = settings.chain_id;
   DemoDeployer deployer(client, std::move(settings), TxnSender(client, std::move(*key), sender_settings));

@@ -25,11 +25,11 @@ std::optional<Address> recover_personal_signer(ByteView message, const Signature
   return ecrecover(personal_message_hash(message), signature);
 }
 
-gh::Result<Address> recover_personal_signer(ByteView message, ByteView signature) {
+Expected<Address, Secp256k1Errc> recover_personal_signer(ByteView message, ByteView signature) {
   auto parsed = parse_signature(signature);
-  if (!parsed) return std::move(parsed).error();
+  if (!parsed) return parsed.error();
   const auto signer = recover_personal_signer(message, *parsed);
-  if (!signer) return gh::bad_input("signature_invalid", "signature does not recover a signer");
+  if (!signer) return Secp256k1Errc::signature_invalid;
   return *signer;
 }
 

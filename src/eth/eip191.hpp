@@ -2,7 +2,7 @@
 // EIP-191 version 0x45 "personal_sign" messages: the form wallets sign for Sign-In with Ethereum.
 #include <optional>
 
-#include "core/result.hpp"
+#include "core/expected.hpp"
 #include "eth/address.hpp"
 #include "eth/bytes.hpp"
 #include "eth/secp256k1.hpp"
@@ -20,7 +20,7 @@ Signature sign_personal_message(const PrivateKey& key, ByteView message);
 std::optional<Address> recover_personal_signer(ByteView message, const Signature& signature) noexcept;
 
 /// The signer of a personal message from a 65-byte signature (v 27/28 or 0/1). Errors:
-/// "signature_wrong_length", "signature_bad_v", "signature_invalid" (does not recover).
-gh::Result<Address> recover_personal_signer(ByteView message, ByteView signature);
+/// signature_wrong_length, signature_bad_v, signature_invalid (does not recover).
+Expected<Address, Secp256k1Errc> recover_personal_signer(ByteView message, ByteView signature);
 
 }  // namespace gh::eth

@@ -75,21 +75,37 @@ Address to_address(const PublicKey& key) noexcept {
   return out;
 }
 
-gh::Result<PrivateKey> PrivateKey::from_bytes(ByteView secret) {
-  if (secret.size() != 32) {
-    return gh::bad_input("private_key_wrong_length", "a private key is exactly 32 bytes");
+const char* to_string(Secp256k1Errc code) noexcept {
+  switch (code) {
+    case Secp256k1Errc::private_key_wrong_length:
+      return "private_key_wrong_length";
+    case Secp256k1Errc::private_key_not_hex:
+      return "private_key_not_hex";
+    case Secp256k1Errc::private_key_invalid:
+      return "private_key_invalid";
+    case Secp256k1Errc::signature_wrong_length:
+      return "signature_wrong_length";
+    case Secp256k1Errc::signature_bad_v:
+      return "signature_bad_v";
+    case Secp256k1Errc::signature_invalid:
+      return "signature_invalid";
   }
+  return "secp256k1_unknown";
+}
+
+Expected<PrivateKey, Secp256k1Errc> PrivateKey::from_bytes(ByteView secret) {
+  if (secret.size() != 32) return Secp256k1Errc::private_key_wrong_length;
   PrivateKey key;
   std::copy(secret.begin(), secret.end(), key.m_secret.begin());
   if (secp256k1_ec_seckey_verify(context(), key.m_secret.data()) != 1) {
-    return gh::bad_input("private_key_invalid", "private key is zero or not below the curve order");
+    return Secp256k1Errc::private_key_invalid;
   }
   return key;
 }
 
-gh::Result<PrivateKey> PrivateKey::from_hex(std::string_view text) {
+Expected<PrivateKey, Secp256k1Errc> PrivateKey::from_hex(std::string_view text) {
   auto decoded = eth::from_hex(text);
-  if (!decoded) return gh::bad_input("private_key_not_hex", "private key is not hex");
+  if (!decoded) return Secp256k1Errc::private_key_not_hex;
   auto key = from_bytes(*decoded);
   wipe(decoded->data(), decoded->size());
   return key;
@@ -157,10 +173,8 @@ std::optional<Address> ecrecover(const Hash32& hash, const Signature& signature)
   return to_address(*key);
 }
 
-gh::Result<Signature> parse_signature(ByteView bytes) {
-  if (bytes.size() != 65) {
-    return gh::bad_input("signature_wrong_length", "a signature is 65 bytes, got " + std::to_string(bytes.size()));
-  }
+Expected<Signature, Secp256k1Errc> parse_signature(ByteView bytes) {
+  if (bytes.size() != 65) return Secp256k1Errc::signature_wrong_length;
   const std::uint8_t v = bytes[64];
   Signature out;
   if (v == 27 || v == 28) {
@@ -168,7 +182,7 @@ gh::Result<Signature> parse_signature(ByteView bytes) {
   } else if (v == 0 || v == 1) {
     out.y_parity = v;
   } else {
-    return gh::bad_input("signature_bad_v", "signature v must be 27, 28, 0 or 1, got " + std::to_string(v));
+    return Secp256k1Errc::signature_bad_v;
   }
   std::copy(bytes.begin(), bytes.begin() + 32, out.r.bytes.begin());
   std::copy(bytes.begin() + 32, bytes.begin() + 64, out.s.bytes.begin());

@@ -7,11 +7,26 @@
 #include <optional>
 #include <string_view>
 
-#include "core/result.hpp"
+#include "core/expected.hpp"
 #include "eth/address.hpp"
 #include "eth/bytes.hpp"
 
 namespace gh::eth {
+
+/// Why a private key or a signature was refused. `to_string` gives the stable snake_case form
+/// ("signature_bad_v"); what a failure means to a client is the caller's call. No code carries
+/// the key or signature it refused, so none can reach a log.
+enum class [[nodiscard]] Secp256k1Errc{
+    private_key_wrong_length,  ///< not exactly 32 bytes
+    private_key_not_hex,       ///< from_hex: not hex (with an optional 0x)
+    private_key_invalid,       ///< zero, or not below the curve order
+    signature_wrong_length,    ///< not 65 bytes
+    signature_bad_v,           ///< v is not 27, 28, 0 or 1
+    signature_invalid,         ///< does not recover a signer (r or s out of range, high s, no point)
+};
+
+/// The code's name, e.g. "private_key_invalid".
+const char* to_string(Secp256k1Errc code) noexcept;
 
 /// An uncompressed public key: the 64 bytes X || Y (without the 0x04 tag).
 struct PublicKey : FixedBytes<64> {};
@@ -32,11 +47,11 @@ struct Signature {
 /// reach logs; its memory is wiped on destruction.
 class PrivateKey {
  public:
-  /// Exactly 32 big-endian bytes in [1, n-1]. Errors: "private_key_wrong_length",
-  /// "private_key_invalid" (the messages never contain the key).
-  static gh::Result<PrivateKey> from_bytes(ByteView secret);
-  /// 64 hex digits with an optional 0x prefix; errors as from_bytes, plus "private_key_not_hex".
-  static gh::Result<PrivateKey> from_hex(std::string_view text);
+  /// Exactly 32 big-endian bytes in [1, n-1]. Errors: private_key_wrong_length,
+  /// private_key_invalid.
+  static Expected<PrivateKey, Secp256k1Errc> from_bytes(ByteView secret);
+  /// 64 hex digits with an optional 0x prefix; errors as from_bytes, plus private_key_not_hex.
+  static Expected<PrivateKey, Secp256k1Errc> from_hex(std::string_view text);
 
   PrivateKey(const PrivateKey&) = default;
   PrivateKey& operator=(const PrivateKey&) = default;
@@ -65,9 +80,9 @@ std::optional<PublicKey> recover_public_key(const Hash32& hash, const Signature&
 /// The address that produced `signature` over `hash`; nullopt as for recover_public_key.
 std::optional<Address> ecrecover(const Hash32& hash, const Signature& signature) noexcept;
 
-/// Parses r || s || v (65 bytes) with v 27/28 or 0/1. Errors: "signature_wrong_length",
-/// "signature_bad_v". Range checks on r and s happen at recovery.
-gh::Result<Signature> parse_signature(ByteView bytes);
+/// Parses r || s || v (65 bytes) with v 27/28 or 0/1. Errors: signature_wrong_length,
+/// signature_bad_v. Range checks on r and s happen at recovery.
+Expected<Signature, Secp256k1Errc> parse_signature(ByteView bytes);
 
 /// r || s || v with v = 27 + y_parity (the form wallets return from personal_sign).
 FixedBytes<65> serialize_signature(const Signature& signature) noexcept;

@@ -166,7 +166,7 @@ struct Scheduler::Impl : std::enable_shared_from_this<Scheduler::Impl> {
     // The job runs as its own coroutine on this strand while this one renews the lease every
     // third of its time to live, until the job's completion wakes it.
     auto run = std::make_shared<JobRun>(e.strand);
-    auto on_done = [run](std::exception_ptr thrown, Result<void> result) {
+    auto on_done = [run](const std::exception_ptr& thrown, const Result<void>& result) {
       if (thrown) {
         try {
           std::rethrow_exception(thrown);
@@ -246,7 +246,14 @@ struct Scheduler::Impl : std::enable_shared_from_this<Scheduler::Impl> {
         co_await e.timer.async_wait(asio::as_tuple(asio::use_awaitable));
       }
       if (stopping) break;
-      const auto result = co_await execute(e, fire);
+      RunResult result;
+      try {
+        result = co_await execute(e, fire);
+      } catch (const std::exception& ex) {
+        // execute() records its own failures; this is a defect, and the loop must outlive it.
+        log::error("job loop failure", {{"job", e.job.name}, {"error", ex.what()}});
+        result.finished = clock.now();
+      }
       // Fire times that passed while the job ran are skipped, not run back to back.
       after = std::max(fire, result.finished);
     }
@@ -268,7 +275,7 @@ Result<void> Scheduler::add(context::Job job) {
     return bad_input("invalid_schedule",
                      fmt::format("job {}: schedule '{}': {}", job.name, job.schedule, describe(schedule.error())));
   }
-  if (job.name.empty()) return bad_input("invalid_job", "a job needs a name");
+  if (job.name.empty() || !job.run) return bad_input("invalid_job", "a job needs a name and a run function");
   if (m_impl->find(job.name) != nullptr) return bad_input("duplicate_job", "two jobs are named " + job.name);
   auto& reg = m_impl->registry;
   auto entry = std::make_unique<Impl::Entry>(std::move(job), std::move(*schedule), m_impl->executor);

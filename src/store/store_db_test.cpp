@@ -338,7 +338,12 @@ TEST_P(StoreConformance, RetriesConflictingTransactionsWhole) {
       m_db->transact([&](Tx& tx) {
         tx.exec("UPDATE doctors SET on_call = 0 WHERE id = 1");
         holding.set_value();
-        std::this_thread::sleep_for(300ms);
+        // Hold the writer lock until the other handle has failed busy and gone round again:
+        // observable in its retry count, however slow the machine.
+        const auto deadline = std::chrono::steady_clock::now() + 20s;
+        while (other->stats().retries_total == 0 && std::chrono::steady_clock::now() < deadline) {
+          std::this_thread::sleep_for(1ms);
+        }
       });
     });
     holding.get_future().wait();
