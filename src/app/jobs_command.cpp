@@ -105,13 +105,14 @@ int run_jobs_run(const Settings& command_settings, const std::string& name) {
   io.start();
   std::promise<jobs::RunResult> done;
   auto finished = done.get_future();
-  boost::asio::co_spawn(io.executor(), scheduler.run_now(name), [&done](std::exception_ptr e, jobs::RunResult result) {
-    if (e) {
-      done.set_exception(e);
-    } else {
-      done.set_value(std::move(result));
-    }
-  });
+  boost::asio::co_spawn(io.executor(), scheduler.run_now(name),
+                        [&done](const std::exception_ptr& e, jobs::RunResult result) {
+                          if (e) {
+                            done.set_exception(e);
+                          } else {
+                            done.set_value(std::move(result));
+                          }
+                        });
   jobs::RunResult result;
   try {
     result = finished.get();

@@ -35,8 +35,8 @@ struct Settings {
   std::size_t blocking_threads = 8;
   std::size_t blocking_queue = 1024;
   std::size_t db_pool_size = 8;
-  std::size_t max_body_bytes = 1024 * 1024;
-  std::size_t max_header_bytes = 16 * 1024;
+  std::size_t max_body_bytes = std::size_t{1024} * 1024;
+  std::size_t max_header_bytes = std::size_t{16} * 1024;
   std::size_t max_connections = 10'000;
   double rate_limit_per_ip = 50.0;  ///< requests per second, sustained
   double rate_burst_per_ip = 100.0;
@@ -46,8 +46,8 @@ struct Settings {
   bool trust_forwarded_for = false;          ///< one proxy in front: the client is the right-most X-Forwarded-For entry
   std::vector<std::string> trusted_proxies;  ///< CIDRs whose X-Forwarded-For is believed (implies the above)
   std::size_t max_connections_per_ip = 256;
-  std::size_t body_budget_bytes = 64 * 1024 * 1024;  ///< request-body bytes in flight, whole server
-  std::string metrics_listen_host;                   ///< empty: /metrics on the main listener
+  std::size_t body_budget_bytes = std::size_t{64} * 1024 * 1024;  ///< request-body bytes in flight, whole server
+  std::string metrics_listen_host;                                ///< empty: /metrics on the main listener
   std::uint16_t metrics_listen_port = 0;
   bool outbound_allow_http = false;                  ///< user-supplied outbound URLs (webhooks) may be http
   std::vector<std::string> outbound_allow_networks;  ///< CIDRs reachable despite being non-public

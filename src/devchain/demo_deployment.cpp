@@ -320,7 +320,7 @@ Task<Result<DemoDeployment>> DemoDeployer::run() {
   for (std::size_t i = 1; i < anvil_dev_keys.size(); ++i) {
     // The keys are compile-time constants: a parse failure is a bug in this file.
     auto key = eth::PrivateKey::from_hex(anvil_dev_keys[i]);
-    m_users.emplace_back(m_client, std::move(key).value(), sender_settings);
+    m_users.emplace_back(m_client, key.value(), sender_settings);
     out.test_accounts.push_back(m_users.back().address());
   }
 
@@ -359,7 +359,7 @@ Task<Result<DemoDeployment>> deploy_demo(rpc::RpcClient& client, DemoSettings se
   if (!key) co_return make_error(ErrorKind::internal, eth::to_string(key.error()), "the deployer's dev key is invalid");
   TxnSenderSettings sender_settings;
   sender_settings.chain_id = settings.chain_id;
-  DemoDeployer deployer(client, std::move(settings), TxnSender(client, std::move(*key), sender_settings));
+  DemoDeployer deployer(client, std::move(settings), TxnSender(client, *key, sender_settings));
   co_return co_await deployer.run();
 }
 

@@ -15,8 +15,8 @@
 
 namespace gh::devchain {
 
-TxnSender::TxnSender(rpc::RpcClient& client, eth::PrivateKey key, TxnSenderSettings settings)
-    : m_client(client), m_key(std::move(key)), m_address(m_key.address()), m_settings(std::move(settings)) {}
+TxnSender::TxnSender(rpc::RpcClient& client, const eth::PrivateKey& key, TxnSenderSettings settings)
+    : m_client(client), m_key(key), m_address(m_key.address()), m_settings(settings) {}
 
 Task<Result<eth::U256>> TxnSender::next_base_fee() {
   auto history = co_await m_client.fee_history(1, rpc::BlockTag::latest);

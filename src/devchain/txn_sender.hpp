@@ -40,7 +40,7 @@ struct TxnSenderSettings {
 class TxnSender {
  public:
   /// A sender of `key`'s transactions through `client` (which must outlive it).
-  TxnSender(rpc::RpcClient& client, eth::PrivateKey key, TxnSenderSettings settings = {});
+  TxnSender(rpc::RpcClient& client, const eth::PrivateKey& key, TxnSenderSettings settings = {});
 
   /// The account that signs.
   const eth::Address& address() const noexcept { return m_address; }

@@ -20,15 +20,15 @@ namespace gh::net {
 /// Transport settings of the server. Every limit is explicit.
 struct ServerSettings {
   std::string host = "127.0.0.1";
-  std::uint16_t port = 8080;                         ///< 0 picks a free port (tests)
-  std::size_t max_header_bytes = 16 * 1024;          ///< request line and headers
-  std::size_t max_body_bytes = 1024 * 1024;          ///< request body
-  std::chrono::milliseconds idle_timeout{60'000};    ///< keep-alive wait for the next request
-  std::chrono::milliseconds read_timeout{30'000};    ///< to receive a whole request once it started
-  std::chrono::milliseconds write_timeout{30'000};   ///< to send a response
-  std::size_t max_connections = 10'000;              ///< past it, idle connections are closed first
-  std::size_t max_connections_per_ip = 256;          ///< open connections from one peer address
-  std::size_t body_budget_bytes = 64 * 1024 * 1024;  ///< request-body bytes in flight, all connections
+  std::uint16_t port = 8080;                                      ///< 0 picks a free port (tests)
+  std::size_t max_header_bytes = std::size_t{16} * 1024;          ///< request line and headers
+  std::size_t max_body_bytes = std::size_t{1024} * 1024;          ///< request body
+  std::chrono::milliseconds idle_timeout{60'000};                 ///< keep-alive wait for the next request
+  std::chrono::milliseconds read_timeout{30'000};                 ///< to receive a whole request once it started
+  std::chrono::milliseconds write_timeout{30'000};                ///< to send a response
+  std::size_t max_connections = 10'000;                           ///< past it, idle connections are closed first
+  std::size_t max_connections_per_ip = 256;                       ///< open connections from one peer address
+  std::size_t body_budget_bytes = std::size_t{64} * 1024 * 1024;  ///< request-body bytes in flight, all connections
   /// Peers exempt from the per-IP cap (the reverse proxies every client arrives through).
   std::vector<IpNetwork> cap_exempt;
   // WebSocket connections (net/websocket.hpp).

@@ -102,7 +102,7 @@ struct SessionContext {
 };
 
 /// How much a chunked body may reserve ahead of what it has received.
-inline constexpr std::size_t body_reservation_step = 64 * 1024;
+inline constexpr std::size_t body_reservation_step = std::size_t{64} * 1024;
 
 template <class Stream>
 concept StreamWithDeadline = requires(Stream& s) {

@@ -208,10 +208,11 @@ class Tx {
   /// True once a statement of this transaction failed; it can then only roll back.
   bool failed() const noexcept { return m_failed; }
 
- protected:
-  Tx() = default;
   Tx(const Tx&) = delete;
   Tx& operator=(const Tx&) = delete;
+
+ protected:
+  Tx() = default;
 
  private:
   virtual Rows do_query(std::string_view sql, std::span<const Value> params) = 0;
