@@ -271,6 +271,17 @@ std::size_t Gateway::close_session(std::string_view session_id) {
   return list.size();
 }
 
+std::size_t Gateway::close_device(std::string_view device_id) {
+  if (device_id.empty()) return 0;
+  ConnectionList list;
+  {
+    std::lock_guard lock(m_state->mutex);
+    if (auto it = m_state->by_device.find(std::string(device_id)); it != m_state->by_device.end()) list = it->second;
+  }
+  for (const auto& c : list) c->close(net::close_code::unauthorized, "device removed");
+  return list.size();
+}
+
 std::shared_ptr<net::WebSocketSession> Gateway::open_session(Identity who, std::string device_id, std::string token) {
   return std::make_shared<Connection>(m_state, std::move(who), std::move(device_id), std::move(token));
 }

@@ -106,6 +106,8 @@ class Gateway {
   std::vector<eth::Address> subscribers(std::string_view kind, std::string_view id) const;
   /// Closes every socket of a session (logout, revocation) with close code 4001.
   std::size_t close_session(std::string_view session_id);
+  /// Closes every socket of a device (removed from its account) with close code 4001.
+  std::size_t close_device(std::string_view device_id);
 
   /// The session of a socket being accepted for `who` (optionally naming one of its devices);
   /// `token` is kept to check the session again while the socket stays open.

@@ -51,6 +51,19 @@ context::ContextModule make_module(GatewaySettings settings) {
       runtime->gateway->close_session(std::string(id->as_string()));
     };
     out.push_back(std::move(c));
+    // A removed device reads nothing more: its sockets close on the event that removes it.
+    bus::Consumer d;
+    d.name = "realtime.device_removed";
+    d.topics = {"auth.device_removed"};
+    d.apply = [runtime](store::Tx&, const bus::Event& event) {
+      boost::system::error_code ec;
+      auto value = boost::json::parse(event.payload, ec);
+      if (ec || !value.is_object()) return;
+      const auto* id = value.as_object().if_contains("device_id");
+      if (!id || !id->is_string() || !runtime->gateway) return;
+      runtime->gateway->close_device(std::string(id->as_string()));
+    };
+    out.push_back(std::move(d));
     return out;
   };
   m.routes = [runtime](net::Router& router) {

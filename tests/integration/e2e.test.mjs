@@ -212,8 +212,12 @@ for (const backend of backends()) {
       await a.syncDevices(g);
       const welcome = await other.waitFor((f) => f.type === 'welcome' && f.group_id === g);
       assert.ok(welcome.welcome.length > 0);
+      // Removing that device closes its socket: it reads nothing more, live or over HTTP.
+      await b2.remove();
+      const ended = await other.waitClosed();
+      assert.equal(ended.code, 4001);
+      assert.equal(live.closed, null, "the account's other device keeps its socket");
       live.close();
-      other.close();
     });
 
     test('a denied peer is not told, and its later messages never reach the recipient', async () => {
