@@ -4,7 +4,7 @@ JOBS ?= $(shell nproc)
 DATA_DIR ?= ./var
 RUN_ARGS ?=
 
-.PHONY: all deps build build-debug run test test-unit test-integration bench bench-indexer fuzz fmt lint clean
+.PHONY: all deps build build-debug run test test-unit test-integration bench bench-indexer fuzz fmt lint clean soak
 
 all: build
 
@@ -36,6 +36,13 @@ fuzz: ; @scripts/run-fuzz $(FUZZ_SECONDS)
 # Times the eth hot paths against ethers v6 and siwe 3 and prints the ratios (reports only).
 bench:
 	@scripts/run-bench
+
+# Long soaks, outside make test: the indexer killed at random points of a long backfill
+# (tests/integration/*.soak.mjs) against the release server, on SQLite and PostgreSQL.
+soak: build
+	@scripts/test-services start >/dev/null
+	@set -a; . build/test-services.env; set +a; node --test tests/integration/*.soak.mjs; rc=$$?; \
+	  scripts/test-services stop >/dev/null; exit $$rc
 
 # The chain indexer's decode + apply path: 200k ERC-20 transfers plus Uniswap V2 swaps on SQLite and,
 # when scripts/test-services runs, PostgreSQL; logs/s against the raw insert rate (reports only).

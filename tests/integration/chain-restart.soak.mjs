@@ -3,6 +3,9 @@
 // times: after a final restart the holdings equal balanceOf and the pipeline counts every log
 // exactly once. Then a contract added with `gatehouse indexer track` while the server runs is
 // backfilled by the running indexer and ends equal to balanceOf too.
+// A soak (`make soak`), not part of make test: it takes minutes per backend, and it failed 2 of
+// 9 runs while it was written (one SQLite run counted 8,701 of 9,001 logs: one 2-block range
+// missing from the count; the cause is not found yet, see src/chain/README.md).
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { ethers } from 'ethers';
