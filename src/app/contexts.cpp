@@ -12,8 +12,8 @@
 #include "jobs/migrations.hpp"
 #include "messaging/module.hpp"
 #include "net/ip_address.hpp"
-#include "realtime/module.hpp"
 #include "notify/module.hpp"
+#include "realtime/module.hpp"
 
 namespace gh::app {
 namespace {

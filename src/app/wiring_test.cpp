@@ -113,13 +113,16 @@ TEST(Contexts, AuthIsTheFirstModuleAndTestHooksComeOnlyWithTheFlag) {
     for (const auto& m : modules) out.push_back(m.name);
     return out;
   };
-  EXPECT_EQ(names(context_modules(settings)), (std::vector<std::string>{"auth", "chain", "community", "realtime", "messaging", "e2e", "notify"}));
+  EXPECT_EQ(names(context_modules(settings)),
+            (std::vector<std::string>{"auth", "chain", "community", "realtime", "messaging", "e2e", "notify"}));
   settings.test_hooks = true;
   const auto modules = context_modules(settings);
-  EXPECT_EQ(names(modules), (std::vector<std::string>{"auth", "chain", "community", "realtime", "messaging", "e2e", "notify", "testhooks"}));
+  EXPECT_EQ(names(modules), (std::vector<std::string>{"auth", "chain", "community", "realtime", "messaging", "e2e",
+                                                      "notify", "testhooks"}));
   std::vector<std::string> sets;
   for (const auto& s : all_migrations(modules)) sets.push_back(s.module);
-  EXPECT_EQ(sets, (std::vector<std::string>{"bus", "jobs", "auth", "chain", "community", "realtime", "messaging", "e2e", "notify", "testhooks"}));
+  EXPECT_EQ(sets, (std::vector<std::string>{"bus", "jobs", "auth", "chain", "community", "realtime", "messaging", "e2e",
+                                            "notify", "testhooks"}));
 }
 
 // Every job of the product registers: a valid schedule and a unique name (a bad one would stop
