@@ -13,24 +13,15 @@ import path from 'node:path';
 import { createRequire } from 'node:module';
 import { Wallet } from 'ethers';
 import { SiweMessage } from 'siwe';
-import { ed25519, x25519 } from '@noble/curves/ed25519.js';
 import { startServer, freshDatabase, backends, errorOf } from './lib/harness.mjs';
 import { startAnvil } from './lib/anvil.mjs';
+import { MlsDevice } from './lib/mls-client.mjs';
 
 const require = createRequire(import.meta.url);
 const ece = require('http_ece');
 const DOMAIN = 'app.example.test';
 const SECRET = 'whsec_integration';
-const b64 = (bytes) => Buffer.from(bytes).toString('base64');
 
-function deviceKeys() {
-  const identitySecret = ed25519.utils.randomSecretKey();
-  const spk = x25519.getPublicKey(x25519.utils.randomSecretKey());
-  return {
-    identity_key: b64(ed25519.getPublicKey(identitySecret)),
-    signed_prekey: { id: 1, key: b64(spk), signature: b64(ed25519.sign(spk, identitySecret)) },
-  };
-}
 
 /** FCM (OAuth token + messages:send), a Web Push service and a webhook receiver. */
 function startPushServices() {
@@ -129,7 +120,10 @@ for (const backend of backends()) {
       return r.json();
     }
     async function device(token, name, pushTarget) {
-      const r = await api('/v1/devices', { method: 'POST', token, body: { name, push: pushTarget, ...deviceKeys() } });
+      const me = await (await api('/v1/me', { token })).json();
+      const keys = new MlsDevice({ url: server.url, token, address: me.address });
+      const body = await keys.registrationBody({ name, count: 1, push: pushTarget });
+      const r = await api('/v1/devices', { method: 'POST', token, body });
       assert.equal(r.status, 201, JSON.stringify(await r.clone().json()));
       return (await r.json()).device_id;
     }
