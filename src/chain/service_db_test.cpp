@@ -361,6 +361,38 @@ TEST_P(ChainServiceTest, TrackContractIsStoredAndCaughtUpFollowsThePipelineAndTh
   EXPECT_TRUE(run(service.caught_up(chain_id, Pipeline::erc721, m_nft)).value());
 }
 
+TEST_P(ChainServiceTest, CaughtUpIsFalseWhereHistoryBeforeTheChainsStartBlockIsMissing) {
+  BlockingPool pool{1, 8};
+  SystemClock clock;
+  ChainService service(*m_db, pool, clock);
+  IndexedChain indexed;
+  indexed.start_block = 10;
+  indexed.configured[Pipeline::erc20] = {eth::to_lower_hex(m_token)};
+  indexed.follow_all = {Pipeline::erc721};
+  std::map<std::uint64_t, IndexedChain> chains;
+  chains.emplace(chain_id, indexed);
+  service.configure(std::move(chains), [](std::uint64_t) {});
+  boost::asio::io_context ioc;
+  auto run = [&](auto task) { return gh::testing::run(ioc, std::move(task)); };
+  m_db->transact([](Tx& tx) { storage::set_head(tx, chain_id, 20, 0, 1); });
+  apply(Pipeline::erc20, 20, {});
+  apply(Pipeline::erc721, 20, {});
+  // Both pipelines are at the head, but neither has the contracts' logs before block 10.
+  EXPECT_FALSE(run(service.caught_up(chain_id, Pipeline::erc20, m_token)).value());
+  EXPECT_FALSE(run(service.caught_up(chain_id, Pipeline::erc721, m_nft)).value());
+  // Tracked from genesis on a pipeline following every emitter: joined at once, still incomplete.
+  ASSERT_TRUE(run(service.track_contract(chain_id, Pipeline::erc721, m_nft, 0)));
+  const std::string nft = eth::to_lower_hex(m_nft);
+  m_db->transact([&](Tx& tx) { storage::advance_tracked(tx, chain_id, Pipeline::erc721, nft, -1, 0, true, 2); });
+  EXPECT_FALSE(run(service.caught_up(chain_id, Pipeline::erc721, m_nft)).value());
+  // Tracked from the chain's start block or later: nothing earlier was asked for.
+  const auto other = *eth::parse_address("0x00000000000000000000000000000000000000aa");
+  ASSERT_TRUE(run(service.track_contract(chain_id, Pipeline::erc721, other, 12)));
+  const std::string other_hex = eth::to_lower_hex(other);
+  m_db->transact([&](Tx& tx) { storage::advance_tracked(tx, chain_id, Pipeline::erc721, other_hex, 11, 0, true, 2); });
+  EXPECT_TRUE(run(service.caught_up(chain_id, Pipeline::erc721, other)).value());
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, ChainServiceTest, ::testing::Values(Dialect::sqlite, Dialect::postgres),
                          [](const auto& p) { return std::string(gh::store::to_string(p.param)); });
 
