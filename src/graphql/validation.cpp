@@ -692,23 +692,32 @@ class Measurer {
     return a > UINT64_MAX / b ? UINT64_MAX : a * b;
   }
 
+  static bool is_size_argument(const std::string& name) { return name == "first" || name == "last" || name == "limit"; }
+
+  static std::uint64_t size_of(const Value& v) {
+    const auto n = std::strtoll(v.text.c_str(), nullptr, 10);
+    return n > 0 ? static_cast<std::uint64_t>(n) : 0;
+  }
+
+  // The expected length of a list field: its size argument as given, else that argument's
+  // default in the schema (what the resolver will get), else `default_list_size`.
   std::uint64_t multiplier(const Field& field, const FieldDef& def) const {
     const TypeRef* t = def.type.get();
     if (t->kind == TypeRef::Kind::non_null) t = t->of.get();
     if (t->kind != TypeRef::Kind::list) return 1;
     for (const auto& arg : field.arguments) {
-      if (arg.name != "first" && arg.name != "last" && arg.name != "limit") continue;
+      if (!is_size_argument(arg.name)) continue;
       const Value& v = *arg.value;
-      if (v.kind == Value::Kind::int_value) {
-        const auto n = std::strtoll(v.text.c_str(), nullptr, 10);
-        return n > 0 ? static_cast<std::uint64_t>(n) : 0;
-      }
-      if (v.kind == Value::Kind::variable) {
-        const auto* given = m_variables.if_contains(v.text);
-        if (given != nullptr && given->is_int64()) {
-          return given->get_int64() > 0 ? static_cast<std::uint64_t>(given->get_int64()) : 0;
-        }
-      }
+      if (v.kind == Value::Kind::int_value) return size_of(v);
+      if (v.kind != Value::Kind::variable) return m_limits.default_list_size;
+      const auto* given = m_variables.if_contains(v.text);
+      if (given == nullptr) continue;  // absent: the argument's default applies
+      if (given->is_int64()) return given->get_int64() > 0 ? static_cast<std::uint64_t>(given->get_int64()) : 0;
+      return m_limits.default_list_size;
+    }
+    for (const auto& arg : def.args) {
+      if (!is_size_argument(arg.name) || !arg.default_value) continue;
+      if (arg.default_value->kind == Value::Kind::int_value) return size_of(*arg.default_value);
     }
     return m_limits.default_list_size;
   }

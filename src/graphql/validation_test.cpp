@@ -74,6 +74,13 @@ TEST(Validation, SpecRules) {
       {"enum as string", "{ echo(order: \"ASC\") }", "cannot represent non-enum value"},
       {"unknown input field", "{ echo(filter: {nope: 1}) }", "Field \"nope\" is not defined by type \"PairFilter\"."},
       {"duplicate input field", "{ echo(filter: {minVolume: 1, minVolume: 2}) }", "only one input field named"},
+      {"required input field given", "{ echo(range: {min: 1}) }", ""},
+      {"required input field missing", "{ echo(range: {max: 1}) }",
+       "Field \"Range.min\" of required type \"Int!\" was not provided."},
+      {"required input field null", "{ echo(range: {min: null}) }", "Expected value of type \"Int!\", found null."},
+      {"nullable variable for required input field", "query Q($m: Int) { echo(range: {min: $m}) }",
+       "Variable \"$m\" of type \"Int\" used in position expecting type \"Int!\"."},
+      {"non-null variable for required input field", "query Q($m: Int!) { echo(range: {min: $m}) }", ""},
       {"null for non-null", "{ pair(id: null) { id } }", "found null"},
       {"undefined variable", "{ pairs(first: $n) { id } }", "Variable \"$n\" is not defined."},
       {"unused variable", "query Q($n: Int) { pairs { id } }", "Variable \"$n\" is never used in operation \"Q\"."},
@@ -165,16 +172,52 @@ TEST(Coercion, VariablesFromJson) {
   EXPECT_EQ(vars.at("id"), json::value("12"));
   EXPECT_EQ(vars.at("x"), json::value(3.0));
   EXPECT_EQ(vars.at("d"), json::value(7));
+  // JSON has one number type: an ID may arrive as any integral number, printed exactly.
+  for (const auto& [given, id] : {std::pair<const char*, const char*>{"18446744073709551615", "18446744073709551615"},
+                                  {"-9223372036854775808", "-9223372036854775808"},
+                                  {"7.0", "7"},
+                                  {"1e3", "1000"}}) {
+    auto r = coerce_variable_values(*schema, op, json::parse(std::string(R"({"id": )") + given + "}").as_object());
+    ASSERT_TRUE(std::holds_alternative<json::object>(r)) << given;
+    EXPECT_EQ(std::get<json::object>(r).at("id"), json::value(id)) << given;
+  }
 
   for (const char* bad : {R"({"id": null})", R"({})", R"({"id": "1", "a": 1.5})", R"({"id": "1", "a": 4294967296})",
                           R"({"id": "1", "b": ["x"]})", R"({"id": "1", "f": {"nope": 1}})", R"({"id": "1", "o": "UP"})",
-                          R"({"id": "1", "f": {"tokens": [null]}})", R"({"id": true})", R"({"id": "1", "x": "3"})"}) {
+                          R"({"id": "1", "f": {"tokens": [null]}})", R"({"id": true})", R"({"id": "1", "x": "3"})",
+                          R"({"id": 1.5})", R"({"id": 1e300})"}) {
     auto r = coerce_variable_values(*schema, op, json::parse(bad).as_object());
     ASSERT_TRUE(std::holds_alternative<std::vector<GraphQLError>>(r)) << bad;
     const auto& errors = std::get<std::vector<GraphQLError>>(r);
     EXPECT_EQ(errors.at(0).locations.size(), 1u);
     EXPECT_NE(errors.at(0).message.find("Variable \"$"), std::string::npos) << errors.at(0).message;
   }
+}
+
+TEST(Coercion, RequiredInputFields) {
+  const auto schema = testing::test_schema();
+  auto parsed = parse("query Q($r: Range, $m: Int!) { echo(range: $r) e: echo(range: {min: $m}) }");
+  ASSERT_TRUE(parsed);
+  const auto& op = std::get<OperationDefinition>(parsed.document->definitions[0].node);
+  auto ok = coerce_variable_values(*schema, op, json::parse(R"({"r": {"min": 3}, "m": 4})").as_object());
+  ASSERT_TRUE(std::holds_alternative<json::object>(ok));
+  EXPECT_EQ(std::get<json::object>(ok).at("r"), json::parse(R"({"min": 3, "max": 100})"));
+  for (const auto& [bad, message] :
+       {std::pair<const char*, const char*>{R"({"r": {"max": 3}, "m": 1})",
+                                            "Field \"min\" of required type \"Int!\" was not provided"},
+        {R"({"r": {"min": null}, "m": 1})", "Expected non-nullable type \"Int!\" not to be null at \"value.min\""},
+        {R"({"r": {"min": 1}})", "Variable \"$m\" of required type \"Int!\" was not provided."}}) {
+    auto r = coerce_variable_values(*schema, op, json::parse(bad).as_object());
+    ASSERT_TRUE(std::holds_alternative<std::vector<GraphQLError>>(r)) << bad;
+    const auto& errors = std::get<std::vector<GraphQLError>>(r);
+    EXPECT_NE(errors.at(0).message.find(message), std::string::npos) << errors.at(0).message;
+  }
+  // Arguments: the literal object gets its defaults; a variable fills the required field.
+  const auto* echo = schema->type("Query")->field("echo");
+  const auto& second = std::get<Field>(op.selections->at(1).node);
+  auto args = coerce_argument_values(*schema, echo->args, second.arguments, json::object{{"m", 5}});
+  ASSERT_TRUE(std::holds_alternative<json::object>(args)) << std::get<std::string>(args);
+  EXPECT_EQ(std::get<json::object>(args).at("range"), json::parse(R"({"min": 5, "max": 100})"));
 }
 
 TEST(Coercion, ArgumentsFromLiteralsAndVariables) {
@@ -245,6 +288,21 @@ TEST(Limits, DepthAliasesAndComplexity) {
               RequestParams{"query Q($n: Int) { pairs(first: $n) { token0 { id } } }", "", json::object{{"n", 50}}},
               limits);
   EXPECT_FALSE(r.request);
+
+  // Without a size argument the list counts with the argument's default in the schema
+  // (pairs(first: Int = 10)), not the engine-wide default.
+  {
+    QueryLimits small;
+    small.default_list_size = 2;
+    auto doc = parse("query Q($n: Int) { a: pairs { token0 { id } } b: pairs(first: $n) { id } }");
+    ASSERT_TRUE(doc);
+    const auto& op = std::get<OperationDefinition>(doc.document->definitions[0].node);
+    // a: 1 + 10 * (1 + 1); b without $n: 1 + 10 * 1
+    EXPECT_EQ(measure(*schema, *doc.document, op, {}, small).complexity, 21u + 11u);
+    // b with an explicit null: the resolver picks its size, so the engine default applies.
+    EXPECT_EQ(measure(*schema, *doc.document, op, json::object{{"n", nullptr}}, small).complexity, 21u + 3u);
+    EXPECT_EQ(measure(*schema, *doc.document, op, json::object{{"n", 4}}, small).complexity, 21u + 5u);
+  }
 
   // The parse limits apply first.
   limits.parse.max_bytes = 10;
