@@ -302,6 +302,15 @@ TEST(Limits, DepthAliasesAndComplexity) {
     // b with an explicit null: the resolver picks its size, so the engine default applies.
     EXPECT_EQ(measure(*schema, *doc.document, op, json::object{{"n", nullptr}}, small).complexity, 21u + 3u);
     EXPECT_EQ(measure(*schema, *doc.document, op, json::object{{"n", 4}}, small).complexity, 21u + 5u);
+    // The size may sit in an input-object argument, with that input type's defaults.
+    doc = parse(
+        "query Q($p: Page) { a: search(text: \"a\") { __typename } b: search(text: \"b\", page: {}) { __typename } "
+        "c: search(text: \"c\", page: {first: 7}) { __typename } d: search(text: \"d\", page: $p) { __typename } }");
+    ASSERT_TRUE(doc);
+    const auto& op2 = std::get<OperationDefinition>(doc.document->definitions[0].node);
+    // a: 1 + 2 (no page: the engine default); b: 1 + 5 (Page.first's default); c: 1 + 7; d: 1 + 9
+    const auto page = json::object{{"first", 9}, {"skip", 0}};
+    EXPECT_EQ(measure(*schema, *doc.document, op2, json::object{{"p", page}}, small).complexity, 3u + 6u + 8u + 10u);
   }
 
   // The parse limits apply first.

@@ -468,6 +468,10 @@ describe('graphql engine', () => {
     r = await post({ query: '{ pairs { swaps(first: 100) { pair { token0 { pairs(first: 100) { id } } } } } }' });
     assert.equal(r.body.errors[0].extensions.code, 'QUERY_TOO_COMPLEX');
     assert.match(r.body.errors[0].message, /complexity \d+ exceeds the maximum of 5000/);
+    // A page size inside an input object counts too.
+    r = await post({ query: '{ pairs(page: {first: 100000}) { id } }' });
+    assert.equal(r.body.errors?.[0].extensions.code, 'QUERY_TOO_COMPLEX', JSON.stringify(r.body));
+    assert.match(r.body.errors[0].message, /complexity 100001 exceeds/);
 
     r = await post({ query: `{ ${'__typename '.repeat(6_500)} }` });
     assert.equal(r.body.errors[0].extensions.code, 'DOCUMENT_TOO_LARGE');
