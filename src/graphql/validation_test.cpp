@@ -49,6 +49,55 @@ TEST(Schema, BuildsFromSdlAndRejectsBrokenOnes) {
     ASSERT_FALSE(r) << bad;
     EXPECT_EQ(r.error().code, "invalid_schema");
   }
+
+  // The type system's own rules (spec 3), each with the problem it names.
+  const std::pair<const char*, const char*> broken[] = {
+      {"interface I { f(a: Int): Int } type T implements I { f: Int } type Query { t: T }",
+       "Interface field argument I.f(a:) expected but T.f does not provide it."},
+      {"interface I { f(a: Int): Int } type T implements I { f(a: String): Int } type Query { t: T }",
+       "Interface field argument I.f(a:) expects type Int but T.f(a:) is type String."},
+      {"interface I { f: Int } type T implements I { f(b: Int!): Int } type Query { t: T }",
+       "Object field T.f includes required argument b that is missing from the Interface field I.f."},
+      {"interface I { id: ID } interface J implements I { id: ID } type T implements J { id: ID } type Query { t: T }",
+       "Type T must implement I because it is implemented by J."},
+      {"interface I implements I { id: ID } type Query { a: Int }", "cannot implement itself"},
+      {"type Query { a: Int } extend type Query { a: Int }", "Field \"Query.a\" can only be defined once."},
+      {"type Query { a(x: Int, x: Int): Int }", "Argument \"Query.a(x:)\" can only be defined once."},
+      {"enum E { A A } type Query { a: E }", "Enum value \"E.A\" can only be defined once."},
+      {"input In { a: Int, a: Int } type Query { a(x: In): Int }", "Input field \"In.a\" can only be defined once."},
+      {"type A { a: Int } union U = A | A type Query { u: U }", "Member A of union type U can only be defined once."},
+      {"type Query { __a: Int }", "Name \"__a\" must not begin with \"__\""},
+      {"type Query { a(__x: Int): Int }", "Name \"__x\" must not begin with \"__\""},
+      {"input In { a: In2! } input In2 { b: In! } type Query { a(x: In): Int }",
+       "Cannot reference Input Object \"In\" within itself through a series of non-null fields: \"a.b\"."},
+      {"type Query { a: Int @nope }", "Unknown directive \"@nope\"."},
+      {"type Query @deprecated { a: Int }", "Directive \"@deprecated\" may not be used on OBJECT."},
+      {"type Query { a: Int @deprecated(reason: 1) }", "Argument \"reason\" of \"@deprecated\" is invalid"},
+      {"type Query { a: Int @deprecated(why: \"x\") }", "Unknown argument \"why\" on directive \"@deprecated\"."},
+      {"type Query { a: Int @deprecated @deprecated }", "can only be used once at this location"},
+      {"scalar S @specifiedBy type Query { a: S }", "argument \"url\" of type \"String!\" is required"},
+      {"type Query { a(x: Int = \"x\"): Int }", "Default value of Query.a(x:) is invalid"},
+      {"input In { a: [Int] = [\"x\"] } type Query { a(x: In): Int }", "Default value of In.a is invalid"},
+  };
+  for (const auto& [sdl, message] : broken) {
+    auto r = Schema::from_sdl(sdl);
+    ASSERT_FALSE(r) << sdl;
+    EXPECT_NE(r.error().message.find(message), std::string::npos) << sdl << ": " << r.error().message;
+  }
+
+  // What the rules allow: covariant fields, optional extra arguments, transitive interfaces
+  // declared, extensions, list-guarded input recursion, repeatable directives.
+  auto ok = Schema::from_sdl(R"(
+    interface Node { id: ID }
+    interface Named implements Node { id: ID name(upper: Boolean = false): String }
+    type User implements Node & Named { id: ID! name(upper: Boolean = false, locale: String): String }
+    input Tree { children: [Tree!]! label: String = "x" }
+    directive @tag(name: String!) repeatable on FIELD_DEFINITION
+    type Query { user(tree: Tree): User @tag(name: "a") @tag(name: "b") old: Int @deprecated }
+    extend type Query { more: [Node] }
+  )");
+  ASSERT_TRUE(ok) << ok.error().message;
+  EXPECT_EQ((*ok)->type("Node")->possible_types, (std::vector<std::string>{"User"}));
 }
 
 struct RuleCase {
