@@ -369,6 +369,38 @@ TEST(Limits, DepthAliasesAndComplexity) {
   EXPECT_EQ(r.errors.at(0).code, "DOCUMENT_TOO_LARGE");
 }
 
+TEST(Request, SubscriptionsAreValidatedThenRefused) {
+  auto schema = Schema::from_sdl("type Query { a: Int } type Subscription { ticks: Int prices: Float }");
+  ASSERT_TRUE(schema) << schema.error().message;
+  auto errors_for = [&](const std::string& query) {
+    auto parsed = parse(query);
+    EXPECT_TRUE(parsed) << query;
+    return parsed ? validate(**schema, *parsed.document) : std::vector<GraphQLError>{};
+  };
+  // SingleFieldSubscriptions, fragments expanded.
+  auto errors = errors_for("subscription S { ticks ...F } fragment F on Subscription { prices }");
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].message, "Subscription \"S\" must select only one top level field.");
+  errors = errors_for("subscription { ticks prices }");
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].message, "Anonymous Subscription must select only one top level field.");
+  errors = errors_for("subscription { __typename }");
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].message, "Subscription must not select an introspection top level field.");
+  EXPECT_FALSE(errors_for("subscription { t: ticks ticks }").empty());  // two response keys
+  EXPECT_TRUE(errors_for("subscription { ticks ticks }").empty());
+
+  // A valid subscription is refused before execution: no transport here serves event streams.
+  auto r = prepare(**schema, RequestParams{"subscription { ticks }", "", {}}, {});
+  ASSERT_FALSE(r.request);
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_EQ(r.errors[0].code, "OPERATION_NOT_SUPPORTED");
+  EXPECT_EQ(r.errors[0].message, "Subscriptions are not served over this transport.");
+  // Other operations of the same document still run.
+  r = prepare(**schema, RequestParams{"subscription S { ticks } query Q { a }", "Q", {}}, {});
+  EXPECT_TRUE(r.request);
+}
+
 TEST(Request, OperationSelection) {
   const auto schema = testing::test_schema();
   const std::string two = "query A { failing } query B { broken }";
