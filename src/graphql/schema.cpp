@@ -185,7 +185,7 @@ void report_duplicates(const std::vector<std::string>& names,
 
 void report_reserved(const std::string& name, std::vector<std::string>& problems) {
   if (name.rfind("__", 0) == 0) {
-    problems.push_back("Name \"" + name + "\" must not begin with \"__\", which is reserved by GraphQL introspection.");
+    problems.push_back("Name \"" + name + R"(" must not begin with "__", which is reserved by GraphQL introspection.)");
   }
 }
 
@@ -682,8 +682,10 @@ Result<std::shared_ptr<const Schema>> Schema::from_sdl(std::string_view sdl) {
         for (const auto& inherited : iface->interfaces) {
           if (inherited != t.name &&
               std::find(t.interfaces.begin(), t.interfaces.end(), inherited) == t.interfaces.end()) {
-            problems.push_back("Type " + t.name + " must implement " + inherited + " because it is implemented by " +
-                               iname + ".");
+            std::string problem = "Type " + t.name;
+            problem += " must implement " + inherited;
+            problem += " because it is implemented by " + iname + ".";
+            problems.push_back(std::move(problem));
           }
         }
         for (const auto& ifield : iface->fields) {

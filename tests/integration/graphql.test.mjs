@@ -184,6 +184,9 @@ function generateCases() {
     ['query Q($d: Int) { pair(id: "P1") { volume(days: $d) } }', {}],
     ['query Q($d: Int) { pair(id: "P1") { volume(days: $d) } }', { d: null }],
     ['query Q($id: ID!) { token(id: $id) { symbol } }', { id: 'T1', extra: 1 }],
+    // Integral numbers of any size are IDs (this one is beyond int64: JSON has one number type).
+    ['query Q($id: ID) { echo(id: $id) { id } }', { id: 12345678901234567000 }],
+    ['query Q($id: ID) { echo(id: $id) { id } }', { id: -42 }],
   ];
   for (const [q, v] of varCases) add(q, v);
 
