@@ -278,6 +278,31 @@ function generateCases() {
   }
   add('{ pair(id: "P1") { __typename token0 { __typename } } }');
 
+  // Merging and abstract types across fragments; variables reached through fragments.
+  add('{ pair(id: "P1") { ...A ...B } } fragment A on Pair { x: token0 { id } } fragment B on Pair { x: token1 { symbol } }');
+  add('{ pair(id: "P1") { token0 { id } ... on Pair { token0 { name id symbol } } } }');
+  add('{ pair(id: "P1") { ...F id } } fragment F on Pair { fee id }');
+  add('{ node(id: "T1") { ... on Asset { ... on Pair { id } } } }');
+  add('{ node(id: "T1") { ... on Node { ... on Asset { symbol } } } }');
+  add('{ node(id: "T1") { ... on Token { x: symbol } ... on Pair { x: fee } } }');
+  add('{ search(text: "W") { ... on Node { id } ... on Asset { id: symbol } } }');
+  add('{ search(text: "W") { ... on Token { x: pairs(first: 1) { id } } ... on Pair { x: swaps(first: 1) { id } } } }');
+  add('query Q($n: Int, $m: Int) { token(id: "T1") { pairs(first: $n) { id } pairs(first: $m) { fee } } }', { n: 1, m: 1 });
+  add('query A($x: Int) { ...F } query B { ...F } fragment F on Query { echo(int: $x) { int } }', { x: 1 }, 'A');
+  add('query A($x: Int) { ...F } fragment F on Query { echo(int: $x) { int } } fragment G on Query { echo(int: $y) { int } }', { x: 1 });
+  add('query A($b: Boolean!) { ...F @include(if: $b) } fragment F on Query { __typename }', { b: true });
+  add('query Q($b: Boolean!) { pair(id: "P1") { id @skip(if: $b) id } }', { b: true });
+  add('query Q($f: PairFilter = {symbols: ["DAI"]}) { pairs(filter: $f) { id } }', { f: {} });
+  add('query Q($x: Int! = 3) { pair(id: "P1") { volume(days: $x) } }', { x: null });
+  add('query Q($x: String!) { echo(nested: [[$x]]) { nested } }', { x: 'a' });
+  add('query Q($x: [String]) { echo(nested: [$x]) { nested } }', { x: ['a'] });
+  add('{ echo(string: "\\u0000\\u001f\\t\\"\\\\\\/ \\u{1F600}\\uD83D\\uDE00") { string } }');
+  add('{ echo(id: 12345678901234567890) { id } }');
+  // Line terminators other than \n, for the positions of syntax errors.
+  add('{\r\n  pair(id: "P1") {\r\n    id\r\n  }\r\n  ?\r\n}');
+  add('{\r  a\r  ?\r}');
+  add('\ufeff{ __typename, , , }');
+
   // Invalid documents: syntax.
   for (const q of ['', '{', '{ pair(id: "P1") { id }', 'query Q($x) { __typename }', '{ token(id: "T1" { id } }',
     '{ echo(int: 01) { int } }', '{ echo(string: "open) { string } }', 'fragment on on Pair { id }', '{ ... }', '{ a: }',
