@@ -503,6 +503,14 @@ struct Poller::State : std::enable_shared_from_this<Poller::State> {
         continue;
       }
       const ApplyOutcome outcome = *applied;
+      log::debug("indexer range applied", {{"chain", std::to_string(chain_id)},
+                                           {"pipeline", to_string(p)},
+                                           {"from", std::to_string(from)},
+                                           {"to", std::to_string(to)},
+                                           {"logs", std::to_string(decoded.size())},
+                                           {"applied", std::to_string(outcome.applied)},
+                                           {"duplicates", std::to_string(outcome.duplicates)},
+                                           {"checkpoint", std::to_string(outcome.checkpoint)}});
       ps.failures = 0;
       ps.applied->inc(static_cast<double>(outcome.applied));
       ps.lag->set(static_cast<double>(static_cast<std::int64_t>(*head) - outcome.checkpoint));
