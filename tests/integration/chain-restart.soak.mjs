@@ -4,6 +4,8 @@
 // checkpoint, and after a final restart the holdings equal balanceOf and the pipeline counts every
 // log exactly once. Then a contract added with `gatehouse indexer track` while the server runs is
 // backfilled by the running indexer and ends equal to balanceOf too.
+// A soak (`make soak`), not part of make test: against make test's ASan + UBSan server one run
+// takes about 75 s on SQLite and 110 s on PostgreSQL (about 30 s and 60 s against the release one).
 // Its early failures (2 of 9 runs, once 8,701 of 9,001 logs counted) were the test's: it took the
 // head from ethers' getBlockNumber, which shares an answer for 250 ms, so right after the last
 // quick multisends it could be one or two blocks behind; the wait for the checkpoint to reach it
