@@ -267,6 +267,72 @@ TEST_P(ChainServiceTest, BelowTheReorgWindowLogsApplyOnceWithoutRecordsAndInside
   EXPECT_EQ(balance(m_token, m_bob), std::optional<std::string>("10"));
 }
 
+// A process killed after a range's statements ran but before its commit (the restart soak's
+// SIGKILL): nothing of the range stays, neither its projection rows, records, events, count nor
+// checkpoint, and the resumed backfill counts each of its logs once; inside the reorg window
+// and below it.
+TEST_P(ChainServiceTest, ARangeKilledBeforeItsCommitLeavesNothingAndItsReplayCountsEachLogOnce) {
+  struct Killed : std::runtime_error {
+    Killed() : std::runtime_error("killed before the commit") {}
+  };
+  for (const std::int64_t journal_from : {std::int64_t{0}, std::int64_t{100}}) {
+    SCOPED_TRACE(journal_from == 0 ? "inside the window" : "below the window");
+    const std::int64_t base = journal_from == 0 ? 0 : 5;  // the second case goes on from the first
+    const auto first = static_cast<std::uint64_t>(base + 1);
+    const auto token = addr(static_cast<std::uint8_t>(0x20 + base));
+    auto range = [&](std::int64_t start, std::int64_t end, const std::vector<DecodedLog>& logs) {
+      return m_db->transact([&](Tx& tx) {
+        auto r = apply_range(tx, chain_id, Pipeline::erc20, start, end, logs, 1, journal_from);
+        if (!r) throw std::runtime_error(r.error().message);
+        return *r;
+      });
+    };
+    auto state = [&] {
+      return m_db->read([&](Tx& tx) {
+        const auto row = storage::pipeline_row(tx, chain_id, Pipeline::erc20);
+        return std::tuple{row ? row->checkpoint : -2, row ? row->logs_applied : -1,
+                          tx.query_one("SELECT count(*) FROM chain_logs")->get_int(0),
+                          tx.query_one("SELECT count(*) FROM chain_journal")->get_int(0),
+                          bus::read_outbox(tx, 0, 1000).size()};
+      });
+    };
+    const std::vector<DecodedLog> before{erc20(token, Address{}, m_alice, 1000, first, 0),
+                                         erc20(token, m_alice, m_bob, 100, first + 1, 0)};
+    const std::vector<DecodedLog> killed{erc20(token, m_alice, m_bob, 10, first + 2, 0),
+                                         erc20(token, m_bob, m_carol, 30, first + 2, 1),
+                                         erc20(token, m_alice, m_carol, 1, first + 3, 0)};
+    const auto counted = std::get<1>(state()) < 0 ? 0 : std::get<1>(state());
+    EXPECT_EQ(range(base, base + 2, before).applied, 2);
+    const auto committed = state();
+    EXPECT_EQ(std::get<0>(committed), base + 2);
+    EXPECT_EQ(std::get<1>(committed), counted + 2);
+
+    EXPECT_THROW(m_db->transact([&](Tx& tx) {
+      auto r = apply_range(tx, chain_id, Pipeline::erc20, base + 3, base + 4, killed, 2, journal_from);
+      EXPECT_TRUE(r && r->applied == 3);
+      throw Killed();
+    }),
+                 Killed);
+    EXPECT_EQ(state(), committed);
+    EXPECT_EQ(balance(token, m_alice), std::optional<std::string>("900"));
+    EXPECT_EQ(balance(token, m_bob), std::optional<std::string>("100"));
+    EXPECT_EQ(balance(token, m_carol), std::nullopt);
+
+    // The resumed backfill asks for the range after the checkpoint again: applied and counted once.
+    const auto replay = range(base + 3, base + 4, killed);
+    EXPECT_EQ(replay.applied, 3);
+    EXPECT_EQ(replay.checkpoint, base + 4);
+    EXPECT_EQ(std::get<1>(state()), counted + 5);
+    EXPECT_EQ(balance(token, m_alice), std::optional<std::string>("889"));
+    EXPECT_EQ(balance(token, m_bob), std::optional<std::string>("80"));
+    EXPECT_EQ(balance(token, m_carol), std::optional<std::string>("31"));
+    // A second delivery of the same range (a collector that had it in flight) adds nothing.
+    EXPECT_EQ(range(base + 3, base + 4, killed).applied, 0);
+    EXPECT_EQ(std::get<1>(state()), counted + 5);
+    EXPECT_EQ(balance(token, m_carol), std::optional<std::string>("31"));
+  }
+}
+
 TEST_P(ChainServiceTest, ATrackedContractBackfillsAloneThenJoinsItsPipeline) {
   const Address other = addr(0x12);
   const std::string token = eth::to_lower_hex(m_token);
