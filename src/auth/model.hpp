@@ -174,4 +174,10 @@ std::vector<std::string> split_scopes(std::string_view joined);
 /// characters (C0, DEL, C1), no line or paragraph separators and no bidirectional overrides.
 bool valid_device_name(std::string_view name, std::size_t max_chars);
 
+/// The URL the server will call for a device's push registration: the webhook target itself, or
+/// the `endpoint` of a Web Push subscription (a PushSubscription JSON object); nullopt for
+/// providers whose endpoint the operator configures (fcm, none). 400 invalid_field for a Web Push
+/// token that is not a subscription with a string endpoint.
+Result<std::optional<std::string>> push_target_url(std::string_view provider, std::string_view token);
+
 }  // namespace gh::auth

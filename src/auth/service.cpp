@@ -258,10 +258,12 @@ Result<std::vector<KeyPackage>> check_all(const std::vector<std::string>& packag
 }  // namespace
 
 Task<Result<std::string>> AuthService::register_device(const Principal& who, DeviceRegistration reg) {
-  // A webhook push target is a URL the server will call: it must be a public https endpoint.
-  if (reg.push_provider == "webhook") {
-    if (auto allowed = net::check_outbound_url(reg.push_token, m_settings.push_targets); !allowed)
-      co_return allowed.error();
+  // Webhook targets and Web Push endpoints are URLs the server will call: public https endpoints
+  // only (the push client checks the resolved addresses again when it connects).
+  auto target = push_target_url(reg.push_provider, reg.push_token);
+  if (!target) co_return std::move(target).error();
+  if (*target) {
+    if (auto allowed = net::check_outbound_url(**target, m_settings.push_targets); !allowed) co_return allowed.error();
   }
   const auto address = eth::to_lower_hex(who.address);
   const auto now = m_clock.now();
