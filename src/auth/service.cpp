@@ -362,7 +362,8 @@ Task<Result<void>> AuthService::delete_device(const Principal& who, std::string 
 }
 
 Task<Result<std::vector<DeviceKeyPackage>>> AuthService::key_packages(const eth::Address& address,
-                                                                      std::vector<std::string> only) {
+                                                                      std::vector<std::string> only,
+                                                                      bool last_resort_only) {
   const auto owner = eth::to_lower_hex(address);
   const auto now = m_clock.now();
   bool published = false;
@@ -372,7 +373,8 @@ Task<Result<std::vector<DeviceKeyPackage>>> AuthService::key_packages(const eth:
       std::vector<DeviceKeyPackage> out;
       for (const auto& d : sql::list_devices(tx, owner, now)) {
         if (!only.empty() && std::find(only.begin(), only.end(), d.id) == only.end()) continue;
-        auto one_time = sql::take_key_package(tx, d.id, now);
+        std::optional<std::string> one_time;
+        if (!last_resort_only) one_time = sql::take_key_package(tx, d.id, now);
         const bool last_resort = !one_time;
         out.push_back(
             {d.id, d.identity_key, last_resort ? d.last_resort_key_package : std::move(*one_time), last_resort});

@@ -117,8 +117,11 @@ class AuthService {
   /// One key package per device of `address`: a one-time one, handed out (deleted) at most once
   /// even to concurrent callers, else the device's last-resort one. keys.low once per crossing.
   /// `only`, when not empty, limits it to those devices (a group adding the ones it lacks).
+  /// With `last_resort_only`, no one-time package is taken (fetches past the per-target limit:
+  /// the account stays reachable without its one-time keys being drained).
   Task<Result<std::vector<DeviceKeyPackage>>> key_packages(const eth::Address& address,
-                                                           std::vector<std::string> only = {});
+                                                           std::vector<std::string> only = {},
+                                                           bool last_resort_only = false);
   /// The devices of an account with their identity keys, in creation order (for other contexts,
   /// e.g. to tell a group which leaves it should have).
   Task<Result<std::vector<DevicePublicKey>>> devices(const eth::Address& address);

@@ -281,6 +281,28 @@ TEST_P(AuthServiceTest, KeyPackagesRunOutToTheLastResortAndKeysLowIsPublishedOnc
   EXPECT_EQ(outbox("keys.low"), 2);
 }
 
+TEST_P(AuthServiceTest, LastResortOnlyFetchesTakeNoOneTimePackage) {
+  testing::IdentityKey id;
+  auto reg = registration("phone", 5, id);
+  const auto last_resort = reg.last_resort_key_package;
+  ASSERT_TRUE(run(m_service->register_device(principal(alice), std::move(reg))));
+  for (int i = 0; i < 5; ++i) {
+    auto packages = run(m_service->key_packages(alice, {}, true));
+    ASSERT_TRUE(packages);
+    ASSERT_EQ(packages->size(), 1U);
+    EXPECT_TRUE((*packages)[0].last_resort);
+    EXPECT_EQ((*packages)[0].key_package, last_resort);
+  }
+  EXPECT_EQ(outbox("keys.low"), 0);  // nothing was taken: the device never crossed below 3
+  // All five one-time packages are still there for ordinary fetches.
+  for (int i = 0; i < 5; ++i) {
+    auto packages = run(m_service->key_packages(alice));
+    ASSERT_TRUE(packages);
+    EXPECT_FALSE((*packages)[0].last_resort);
+  }
+  EXPECT_TRUE((*run(m_service->key_packages(alice)))[0].last_resort);
+}
+
 TEST_P(AuthServiceTest, KeyPackagesAreHandedOutOnceUnderConcurrentFetches) {
   const auto who = principal(alice);
   testing::IdentityKey id;

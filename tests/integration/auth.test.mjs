@@ -407,18 +407,30 @@ test('key fetches are limited per caller and per target account, with Retry-Afte
     const device = new MlsDevice({ url: server.url, token: victim.token, address: victim.address });
     let r = await api('/v1/devices', { method: 'POST', token: victim.token, body: await device.registrationBody({ count: 20, name: 'phone' }) });
     assert.equal(r.status, 201);
-    // Per target: three fetches of the victim's keys, then 429, for this caller and any other.
-    for (let i = 0; i < 3; i++) assert.equal((await api(`/v1/keys/${victim.address}`, { token: attacker.token })).status, 200);
-    r = await api(`/v1/keys/${victim.address}`, { token: attacker.token });
+    const victimDevice = (await r.json()).device_id;
+    // Per target: three fetches of the victim's keys take one-time packages; past that, this
+    // caller and any other get the last-resort package only, so the victim stays reachable
+    // while its one-time keys cannot be drained.
+    for (let i = 0; i < 3; i++) {
+      r = await api(`/v1/keys/${victim.address}`, { token: attacker.token });
+      assert.equal(r.status, 200);
+      assert.deepEqual((await r.json()).devices.map((d) => d.last_resort), [false]);
+    }
+    for (const caller of [attacker, helper]) {
+      r = await api(`/v1/keys/${victim.address}`, { token: caller.token });
+      assert.equal(r.status, 200);
+      const { devices } = await r.json();
+      assert.deepEqual(devices.map((d) => d.last_resort), [true]);
+      assert.equal(devices[0].device_id, victimDevice);
+    }
+    const me = await (await api('/v1/me', { token: victim.token })).json();
+    assert.equal(me.devices[0].key_packages, 17, 'only the fetches within the limit took keys');
+    // Per caller: the attacker has made 4 fetches; one more is admitted, then 429 whatever the target.
+    assert.equal((await api(`/v1/keys/${other.address}`, { token: attacker.token })).status, 200);
+    r = await api(`/v1/keys/${helper.address}`, { token: attacker.token });
     assert.equal(r.status, 429);
     assert.ok(Number(r.headers.get('retry-after')) >= 1);
     assert.equal((await errorOf(r)).code, 'rate_limited');
-    assert.equal((await api(`/v1/keys/${victim.address}`, { token: helper.token })).status, 429);
-    const me = await (await api('/v1/me', { token: victim.token })).json();
-    assert.equal(me.devices[0].key_packages, 17, 'only the admitted fetches took keys');
-    // Per caller: the attacker has made 4 fetches; one more is admitted, then 429 whatever the target.
-    assert.equal((await api(`/v1/keys/${other.address}`, { token: attacker.token })).status, 200);
-    assert.equal((await api(`/v1/keys/${helper.address}`, { token: attacker.token })).status, 429);
     assert.equal((await api(`/v1/keys/${other.address}`, { token: helper.token })).status, 200);
   } finally {
     await server.stop();
