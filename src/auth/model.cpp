@@ -8,6 +8,7 @@
 
 #include "auth/secrets.hpp"
 #include "core/display_name.hpp"
+#include "eth/eip191.hpp"
 #include "eth/hex.hpp"
 #include "mls/key_package.hpp"
 
@@ -240,6 +241,12 @@ Result<eth::Bytes> parse_siwe_signature(std::string_view hex, const AuthSettings
     return unauthorized("siwe_signature_invalid", "the signature must be 0x-prefixed hex");
   }
   return std::move(*signature);
+}
+
+bool signed_by_key(const eth::Address& address, std::string_view message, const eth::Bytes& signature) noexcept {
+  if (signature.size() != 65) return false;
+  auto signer = eth::recover_personal_signer(eth::as_bytes(message), eth::ByteView(signature.data(), signature.size()));
+  return signer && *signer == address;
 }
 
 bool is_eip1271_magic(const eth::Bytes& returned) noexcept {

@@ -167,6 +167,10 @@ struct ApiKeyInfo {
 /// bytes4 magic value 0x1626ba7e: the magic followed by 28 zero bytes, 32 bytes in all.
 bool is_eip1271_magic(const eth::Bytes& returned) noexcept;
 
+/// True when `signature` is a personal_sign of `message` by the key of `address` itself (an
+/// externally owned account): decided locally, without asking the chain.
+bool signed_by_key(const eth::Address& address, std::string_view message, const eth::Bytes& signature) noexcept;
+
 /// Parses a stored comma-separated scope list.
 std::vector<std::string> split_scopes(std::string_view joined);
 

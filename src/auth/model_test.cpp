@@ -6,6 +6,7 @@
 
 #include "auth/model.hpp"
 #include "auth/testing/keys.hpp"
+#include "eth/eip191.hpp"
 
 namespace gh::auth {
 namespace {
@@ -62,6 +63,19 @@ TEST(DeviceName, RefusesControlCharactersEscapesAndBadUtf8) {
   EXPECT_FALSE(valid_device_name("\xed\xa0\x80", 64));             // a surrogate
   EXPECT_FALSE(valid_device_name("cut\xe6\x97", 64));              // truncated sequence
   EXPECT_FALSE(valid_device_name("\xe6\x97\xa5\xe6\x9c\xac\xe6\x97\xa5", 2));
+}
+
+TEST(SignedByKey, OnlyTheAddressesOwnKeysSignatureOfThatMessage) {
+  auto key = eth::PrivateKey::from_hex("4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318");
+  ASSERT_TRUE(key);
+  const std::string text = "app.example.com wants you to sign in";
+  const auto fixed = eth::serialize_signature(eth::sign_personal_message(*key, eth::as_bytes(text)));
+  const eth::Bytes sig(fixed.bytes.begin(), fixed.bytes.end());
+  EXPECT_TRUE(signed_by_key(key->address(), text, sig));
+  EXPECT_FALSE(signed_by_key(signer, text, sig));  // another address
+  EXPECT_FALSE(signed_by_key(key->address(), text + ".", sig));
+  EXPECT_FALSE(signed_by_key(key->address(), text, eth::Bytes(65, 0)));
+  EXPECT_FALSE(signed_by_key(key->address(), text, eth::Bytes(sig.begin(), sig.begin() + 64)));
 }
 
 TEST(PushTarget, WebhooksAndWebPushEndpointsAreUrlsTheServerCalls) {

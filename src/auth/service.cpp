@@ -120,16 +120,20 @@ Task<Result<SignedIn>> AuthService::verify(std::string message, std::string sign
   if (!nonce || nonce->used || nonce->expires_at <= now) {
     co_return unauthorized("siwe_nonce_invalid", "the nonce was not issued here, is used, or has expired");
   }
-  // Only now, with a message for this server and a live nonce (which an attacker cannot make
-  // for free), does the attempt count against the address.
-  if (gate) {
-    if (auto admitted = gate(m.address); !admitted) co_return std::move(admitted).error();
-  }
-
   auto signature = parse_siwe_signature(signature_hex, m_settings);
   if (!signature) co_return std::move(signature).error();
-  if (auto signed_by = co_await m_verifier.verify(m.chain_id, m.address, message, *signature); !signed_by) {
-    co_return std::move(signed_by).error();
+  // A signature by the address's own key is decided here, without the chain, and never refused
+  // by the gate: nobody can lock an account out of signing in with its key, however many
+  // attempts name it. Anything else (a wrong signature, a contract wallet asked over the chain)
+  // counts against the address first, now that the message is for this server and carries a
+  // live nonce, so junk alone never does.
+  if (!signed_by_key(m.address, message, *signature)) {
+    if (gate) {
+      if (auto admitted = gate(m.address); !admitted) co_return std::move(admitted).error();
+    }
+    if (auto signed_by = co_await m_verifier.verify(m.chain_id, m.address, message, *signature); !signed_by) {
+      co_return std::move(signed_by).error();
+    }
   }
 
   const auto made = make_credential(session_token_prefix);

@@ -342,6 +342,8 @@ for (const backend of backends()) {
 
 test('sign-in is rate limited per IP and per address, with Retry-After', async () => {
   const db = freshDatabase('sqlite');
+  // A wrong signature is asked of the chain (is the address a contract wallet?): a real one.
+  const anvil = await startAnvil();
   let server = await startServer([...db.flags, '--siwe-domain', DOMAIN, '--chain', '31337=http://127.0.0.1:1',
     '--signin-rate-limit', '0.01', '--signin-rate-burst', '3']);
   try {
@@ -353,7 +355,7 @@ test('sign-in is rate limited per IP and per address, with Retry-After', async (
     assert.equal((await errorOf(r)).code, 'rate_limited');
     await server.stop();
 
-    server = await startServer([...db.flags, '--siwe-domain', DOMAIN, '--chain', '31337=http://127.0.0.1:1',
+    server = await startServer([...db.flags, '--siwe-domain', DOMAIN, '--chain', `31337=${anvil.url}`,
       '--signin-rate-burst', '200', '--signin-address-rate-limit', '0.01', '--signin-address-rate-burst', '2']);
     const victim = Wallet.createRandom();
     const post = (body) => fetch(`${server.url}/v1/auth/verify`, { method: 'POST', body: JSON.stringify(body) });
@@ -368,18 +370,29 @@ test('sign-in is rate limited per IP and per address, with Retry-After', async (
     let text = siwe(await issue());
     let res = await post({ message: text, signature: await victim.signMessage(text) });
     assert.equal(res.status, 200, JSON.stringify(await res.clone().json()));
-    // Attempts with live nonces do count: one more failed one, then 429 with Retry-After.
+    // Live nonces with wrong signatures (each a possible contract-wallet check over the chain)
+    // count: two, then 429 with Retry-After.
+    const stranger = Wallet.createRandom();
+    for (let i = 0; i < 2; i++) {
+      text = siwe(await issue());
+      res = await post({ message: text, signature: await stranger.signMessage(text) });
+      assert.equal(res.status, 401);
+      assert.equal((await errorOf(res)).code, 'siwe_signature_invalid');
+    }
     text = siwe(await issue());
-    res = await post({ message: text, signature: 'not hex' });
-    assert.equal(res.status, 401);
-    assert.equal((await errorOf(res)).code, 'siwe_signature_invalid');
-    text = siwe(await issue());
-    const limited = await post({ message: text, signature: await victim.signMessage(text) });
+    const limited = await post({ message: text, signature: await stranger.signMessage(text) });
     assert.equal(limited.status, 429);
     assert.ok(Number(limited.headers.get('retry-after')) >= 1);
     assert.equal((await errorOf(limited)).code, 'rate_limited');
+    // The victim's own signature is never refused by that limit: the attack cannot lock it out.
+    for (let i = 0; i < 3; i++) {
+      text = siwe(await issue());
+      res = await post({ message: text, signature: await victim.signMessage(text) });
+      assert.equal(res.status, 200, JSON.stringify(await res.clone().json()));
+    }
   } finally {
     await server.stop();
+    anvil.stop();
     db.drop();
   }
 });
