@@ -30,7 +30,7 @@ Error forbidden(std::string message) {
   return make_error(ErrorKind::forbidden, "forbidden", std::move(message));
 }
 
-void publish_or_throw(Tx& tx, bus::NewEvent event) {
+void publish_or_throw(Tx& tx, const bus::NewEvent& event) {
   auto id = bus::publish(tx, event);
   if (!id) throw std::logic_error("auth event rejected by the bus: " + id.error().message);
 }
@@ -208,6 +208,7 @@ Task<Result<std::vector<SessionInfo>>> AuthService::sessions(const Principal& wh
     });
   });
   std::vector<SessionInfo> out;
+  out.reserve(rows.size());
   for (const auto& r : rows) {
     out.push_back({r.id, r.created_at, r.expires_at, r.ip, r.user_agent, r.id == who.session_id});
   }
@@ -380,8 +381,13 @@ Task<Result<std::vector<DeviceKeyPackage>>> AuthService::key_packages(const eth:
         std::optional<std::string> one_time;
         if (!last_resort_only) one_time = sql::take_key_package(tx, d.id, now);
         const bool last_resort = !one_time;
-        out.push_back(
-            {d.id, d.identity_key, last_resort ? d.last_resort_key_package : std::move(*one_time), last_resort});
+        std::string package;
+        if (one_time) {
+          package = std::move(*one_time);
+        } else {
+          package = d.last_resort_key_package;
+        }
+        out.push_back({d.id, d.identity_key, std::move(package), last_resort});
         const auto left = sql::key_package_count(tx, d.id, now);
         // The conditional update is the gate: of concurrent fetchers, only the one that flips
         // the flag announces the crossing.
@@ -403,6 +409,7 @@ Task<Result<std::vector<DevicePublicKey>>> AuthService::devices(const eth::Addre
   const auto now = m_clock.now();
   auto rows = co_await m_pool.run([&] { return m_db.read([&](Tx& tx) { return sql::list_devices(tx, owner, now); }); });
   std::vector<DevicePublicKey> out;
+  out.reserve(rows.size());
   for (auto& r : rows) out.push_back({std::move(r.id), std::move(r.identity_key)});
   co_return out;
 }
