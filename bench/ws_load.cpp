@@ -298,7 +298,7 @@ struct Sock {
   std::string token;
   std::string out;         // the subscribe frame being written
   int phase = 0;           // 0 opening, 1 open (hello seen), 2 subscribing, 3 subscribed
-  std::int64_t last = -1;  // the last message index received
+  std::int64_t last = 0;   // the last seq received
   std::uint32_t got = 0;   // messages received
   std::uint32_t dups = 0;  // received twice or out of order
 };
@@ -343,18 +343,26 @@ void on_frame(Sock* s, std::string_view frame, std::int64_t now) {
   constexpr std::string_view marker = "\"body\":\"wsload ";
   const auto at = frame.find(marker);
   if (at != std::string_view::npos) {
-    const char* p = frame.data() + at + marker.size();
     const char* end = frame.data() + frame.size();
-    std::int64_t index = 0;
-    while (p < end && *p >= '0' && *p <= '9') index = index * 10 + (*p++ - '0');
+    const auto read_int = [end](const char*& p) {
+      std::int64_t v = 0;
+      while (p < end && *p >= '0' && *p <= '9') v = v * 10 + (*p++ - '0');
+      return v;
+    };
+    // Order is the channel's seq (several posters may reach the server in any order).
+    constexpr std::string_view seq_key = "\"seq\":";
+    const auto seq_at = frame.find(seq_key);
+    const char* q = frame.data() + (seq_at == std::string_view::npos ? frame.size() : seq_at + seq_key.size());
+    const auto seq = read_int(q);
+    const char* p = frame.data() + at + marker.size();
+    read_int(p);  // the message's index
     ++p;
-    std::int64_t sent = 0;
-    while (p < end && *p >= '0' && *p <= '9') sent = sent * 10 + (*p++ - '0');
-    if (index <= s->last) {
+    const auto sent = read_int(p);
+    if (seq <= s->last) {
       ++s->dups;
       return;
     }
-    s->last = index;
+    s->last = seq;
     ++s->got;
     const auto us = (now - sent) / 1000;
     sh.latencies_us.push_back(static_cast<std::uint32_t>(std::clamp<std::int64_t>(us, 0, UINT32_MAX)));
@@ -565,25 +573,36 @@ int main(int argc, char** argv) {
   post_us.reserve(o.messages);
   std::string post_error;
   const auto busy_start = Clock::now();
-  std::thread poster([&] {
-    HttpClient client(o.host, o.port);
-    const auto run = std::to_string(rng() % 1'000'000'000);
-    const auto interval = std::chrono::duration<double>(1.0 / o.rate);
-    for (std::size_t i = 0; i < o.messages; ++i) {
-      std::this_thread::sleep_until(busy_start +
-                                    std::chrono::duration_cast<Clock::duration>(interval * static_cast<double>(i)));
-      const auto sent = now_ns();
-      const std::string body = "{\"body\":\"wsload " + std::to_string(i) + " " + std::to_string(sent) +
-                               "\",\"client_id\":\"wsload-" + run + "-" + std::to_string(i) + "\"}";
-      auto reply = client.request(http::verb::post, "/v1/channels/" + sh.channel_id + "/messages", body, sender.token);
-      post_us.push_back(static_cast<std::uint32_t>((now_ns() - sent) / 1000));
-      if (reply.status != 201) {
-        if (post_error.empty()) post_error = std::to_string(reply.status) + " " + reply.body.substr(0, 200);
-        post_errors.fetch_add(1);
+  // Several posters, each with its own connection, so that a slow response never delays the
+  // next send: message i leaves at busy_start + i / rate whatever the server's response time.
+  const std::size_t poster_count = std::min<std::size_t>(4, o.messages);
+  std::vector<std::vector<std::uint32_t>> post_times(poster_count);
+  std::vector<std::string> post_failures(poster_count);
+  std::atomic<std::size_t> posters_left{poster_count};
+  const auto run = std::to_string(rng() % 1'000'000'000);
+  std::vector<std::thread> posters;
+  for (std::size_t t = 0; t < poster_count; ++t) {
+    posters.emplace_back([&, t] {
+      HttpClient client(o.host, o.port);
+      const auto interval = std::chrono::duration<double>(1.0 / o.rate);
+      for (std::size_t i = t; i < o.messages; i += poster_count) {
+        std::this_thread::sleep_until(busy_start +
+                                      std::chrono::duration_cast<Clock::duration>(interval * static_cast<double>(i)));
+        const auto sent = now_ns();
+        const std::string body = "{\"body\":\"wsload " + std::to_string(i) + " " + std::to_string(sent) +
+                                 "\",\"client_id\":\"wsload-" + run + "-" + std::to_string(i) + "\"}";
+        auto reply =
+            client.request(http::verb::post, "/v1/channels/" + sh.channel_id + "/messages", body, sender.token);
+        post_times[t].push_back(static_cast<std::uint32_t>((now_ns() - sent) / 1000));
+        if (reply.status != 201) {
+          if (post_failures[t].empty())
+            post_failures[t] = std::to_string(reply.status) + " " + reply.body.substr(0, 200);
+          post_errors.fetch_add(1);
+        }
       }
-    }
-    posting.store(false);
-  });
+      if (posters_left.fetch_sub(1) == 1) posting.store(false);
+    });
+  }
   std::int64_t rss_busy = rss_idle;
   const std::size_t expected = o.sockets * o.messages;
   auto sample = [&] { rss_busy = std::max(rss_busy, rss_bytes(o.pid)); };
@@ -591,7 +610,11 @@ int main(int argc, char** argv) {
     sample();
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  poster.join();
+  for (auto& p : posters) p.join();
+  for (std::size_t t = 0; t < poster_count; ++t) {
+    post_us.insert(post_us.end(), post_times[t].begin(), post_times[t].end());
+    if (post_error.empty()) post_error = post_failures[t];
+  }
   const double post_s = std::chrono::duration<double>(Clock::now() - busy_start).count();
   // Every frame in, or no progress for drain_seconds.
   auto progress = sh.delivered.load();

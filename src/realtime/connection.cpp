@@ -72,6 +72,8 @@ void Connection::on_open(std::shared_ptr<net::WebSocket> socket) {
 }
 
 void Connection::on_close() {
+  m_closed = true;
+  if (m_reauth_timer) m_reauth_timer->cancel();
   const auto held = topics();
   {
     std::lock_guard lock(m_mutex);
@@ -292,17 +294,14 @@ Task<void> Connection::subscribe(std::string kind, const TopicSource* source, st
 
 Task<void> Connection::reauthenticate_periodically() {
   auto self = shared_from_this();
-  asio::steady_timer timer(m_socket->executor());
+  // One wait per interval (on_close cancels it, so a closed socket lets go of its connection at
+  // once): an idle socket costs no wake-ups in between.
+  m_reauth_timer = std::make_unique<asio::steady_timer>(m_socket->executor());
   for (;;) {
-    // Short waits, so a closed socket lets go of its connection promptly.
-    std::int64_t waited = 0;
-    while (waited < m_state->settings.reauth_interval_ms && !m_socket->closing()) {
-      const auto step = std::min<std::int64_t>(1000, m_state->settings.reauth_interval_ms - waited);
-      timer.expires_after(std::chrono::milliseconds(step));
-      co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
-      waited += step;
-    }
-    if (m_socket->closing()) co_return;
+    if (m_socket->closing() || m_closed) co_return;
+    m_reauth_timer->expires_after(std::chrono::milliseconds(m_state->settings.reauth_interval_ms));
+    co_await m_reauth_timer->async_wait(asio::as_tuple(asio::use_awaitable));
+    if (m_socket->closing() || m_closed) co_return;
     auto who = co_await m_state->authenticate(m_token);
     if (!who && who.error().kind == ErrorKind::unauthorized) {
       close(net::close_code::unauthorized, "session ended");

@@ -10,6 +10,7 @@
 #include <string>
 #include <unordered_map>
 
+#include <boost/asio/steady_timer.hpp>
 #include <boost/json/object.hpp>
 
 #include "net/websocket.hpp"
@@ -84,6 +85,9 @@ class Connection final : public net::WebSocketSession, public std::enable_shared
   std::string m_token;
   std::uint64_t m_id = 0;
   std::shared_ptr<net::WebSocket> m_socket;
+  // On the socket's strand: the periodic session check's timer, cancelled by on_close.
+  std::unique_ptr<boost::asio::steady_timer> m_reauth_timer;
+  bool m_closed = false;
   mutable std::mutex m_mutex;
   std::unordered_map<std::string, Subscription> m_subs;
 };
