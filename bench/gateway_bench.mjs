@@ -138,15 +138,20 @@ for (const c of cases) {
   }
 }
 
-console.log(`\ngateway fan-out: median (min–max) of ${reps} runs per row; CPU and memory are the server's`);
-console.log('server     sockets  msg/s  p50 ms        p99 ms          max ms          lost  KiB/idle sock  KiB/busy sock  CPU µs/frame    loadgen µs/frame');
+const loads = [...results.values()].flat().map((o) => o.load_average);
+console.log(`\ngateway fan-out: median (min–max) of ${reps} runs per row; CPU and memory are the server's; ` +
+  `machine load average ${fmt(median(loads), 1)} (${fmt(Math.min(...loads), 1)}–${fmt(Math.max(...loads), 1)}) on ${(await import('node:os')).cpus().length} cores`);
+console.log('KiB/idle: (server RSS with C idle sockets - before) / C; marginal: the same between C/2 and C sockets');
+console.log('server     sockets  msg/s  p50 ms        p99 ms          max ms          lost  KiB/idle sock  marginal       KiB/busy sock  CPU µs/frame    loadgen µs/frame');
 for (const c of cases) {
   for (const kind of servers) {
     const runs = results.get(`${kind} ${c.sockets}`);
     console.log([kind.padEnd(10), String(c.sockets).padStart(7), String(c.rate).padStart(6),
       figure(runs, (o) => o.latency_p50_us / 1000, 2).padEnd(13), figure(runs, (o) => o.latency_p99_us / 1000, 2).padEnd(15),
       figure(runs, (o) => o.latency_max_us / 1000, 1).padEnd(15), String(Math.max(...runs.map((o) => o.lost_frames + o.duplicate_frames))).padStart(4),
-      figure(runs, (o) => o.idle_bytes_per_socket / 1024, 2).padEnd(14), figure(runs, (o) => o.busy_bytes_per_socket / 1024, 2).padEnd(14),
+      figure(runs, (o) => o.idle_bytes_per_socket / 1024, 2).padEnd(14),
+      figure(runs, (o) => (o.marginal_idle_bytes_per_socket ?? NaN) / 1024, 2).padEnd(14),
+      figure(runs, (o) => o.busy_bytes_per_socket / 1024, 2).padEnd(14),
       figure(runs, (o) => o.cpu_us_per_frame, 2).padEnd(15), figure(runs, (o) => o.loadgen_cpu_us_per_frame, 2)].join(' '));
   }
 }
@@ -157,20 +162,25 @@ for (const c of cases) {
   if (!g) continue;
   const cpu = median(g.map((o) => o.cpu_us_per_frame));
   const idle = median(g.map((o) => o.idle_bytes_per_socket / 1024));
+  const marginal = median(g.map((o) => (o.marginal_idle_bytes_per_socket ?? NaN) / 1024));
   const p99 = median(g.map((o) => o.latency_p99_us / 1000));
   const lines = [`${c.sockets} sockets at ${c.rate} msg/s:`,
     `  CPU/frame   ${fmt(cpu, 2)} µs: ${fmt(cpu / TARGET_CPU_US, 2)}x the 2 µs target; ` +
       `${fmt(cpu / QUOTED_WS_CPU_US[0], 2)}–${fmt(cpu / QUOTED_WS_CPU_US[1], 2)}x the quoted ws 12–13 µs`,
     `  idle socket ${fmt(idle, 2)} KiB: ${fmt(idle / TARGET_IDLE_KIB, 2)}x the 4 KiB target; ` +
-      `${fmt(idle / QUOTED_WS_IDLE_KIB, 2)}x the quoted ws 6.4 KiB`];
+      `${fmt(idle / QUOTED_WS_IDLE_KIB, 2)}x the quoted ws 6.4 KiB`,
+    `  marginal    ${fmt(marginal, 2)} KiB: ${fmt(marginal / TARGET_IDLE_KIB, 2)}x the 4 KiB target; ` +
+      `${fmt(marginal / QUOTED_WS_IDLE_KIB, 2)}x the quoted ws 6.4 KiB`];
   if (c.sockets === 1000) lines.push(`  p99         ${fmt(p99, 2)} ms: ${fmt(p99 / TARGET_P99_MS_1000, 2)}x the 5 ms target`);
   const ref = results.get(`reference ${c.sockets}`);
   if (ref) {
     const rcpu = median(ref.map((o) => o.cpu_us_per_frame));
     const ridle = median(ref.map((o) => o.idle_bytes_per_socket / 1024));
+    const rmarginal = median(ref.map((o) => (o.marginal_idle_bytes_per_socket ?? NaN) / 1024));
     const rp99 = median(ref.map((o) => o.latency_p99_us / 1000));
     lines.push(`  measured against Node ws here: CPU/frame ${fmt(cpu / rcpu, 2)}x (${fmt(rcpu, 2)} µs), ` +
-      `idle socket ${fmt(idle / ridle, 2)}x (${fmt(ridle, 2)} KiB), p99 ${fmt(p99 / rp99, 2)}x (${fmt(rp99, 2)} ms)`);
+      `idle socket ${fmt(idle / ridle, 2)}x (${fmt(ridle, 2)} KiB; marginal ${fmt(marginal / rmarginal, 2)}x, ` +
+      `${fmt(rmarginal, 2)} KiB), p99 ${fmt(p99 / rp99, 2)}x (${fmt(rp99, 2)} ms)`);
   }
   console.log(lines.join('\n'));
 }

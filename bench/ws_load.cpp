@@ -166,6 +166,14 @@ std::int64_t cpu_us(int pid) {
   return (utime + stime) * 1'000'000 / ticks;
 }
 
+// The machine's 1-minute load average: the bench shares its cores, and says how much.
+double load_average() {
+  std::ifstream in("/proc/loadavg");
+  double v = 0;
+  in >> v;
+  return v;
+}
+
 std::int64_t self_cpu_us() {
   rusage u{};
   getrusage(RUSAGE_SELF, &u);
@@ -320,6 +328,7 @@ struct Shared {
   // Receiving thread only.
   std::size_t next_open = 0;
   std::size_t next_subscribe = 0;
+  std::size_t batch_end = 0;  // sockets from next_open up to this one are opened now
   std::vector<std::uint32_t> latencies_us;
 };
 
@@ -433,11 +442,11 @@ void start_socket(Sock* s) {
 
 // Keeps at most in_flight sockets opening: each hello (or failure) starts the next one.
 void open_next(Shared& sh) {
-  if (sh.next_open < sh.socks.size()) start_socket(sh.socks[sh.next_open++].get());
+  if (sh.next_open < sh.batch_end) start_socket(sh.socks[sh.next_open++].get());
 }
 
 void subscribe_next(Shared& sh) {
-  while (sh.next_subscribe < sh.socks.size()) {
+  while (sh.next_subscribe < sh.batch_end) {
     Sock* s = sh.socks[sh.next_subscribe++].get();
     if (s->phase != 1) continue;  // did not open
     s->phase = 2;
@@ -527,35 +536,43 @@ int main(int argc, char** argv) {
   auto work = asio::make_work_guard(sh.io);
   std::thread receiver([&] { sh.io.run(); });
 
-  // Open every socket (at most in_flight handshakes at once), then subscribe them the same way.
+  // Opens sockets [sh.batch_end, end) (at most in_flight handshakes at once), then subscribes them
+  // the same way, then waits for the setup's own traffic (presence frames) to stop.
+  const auto open_batch = [&](std::size_t end) {
+    asio::post(sh.io, [&sh, end, n = o.in_flight] {
+      sh.batch_end = end;
+      for (std::size_t i = 0; i < n; ++i) open_next(sh);
+    });
+    const auto all_open = [&] { return sh.opened.load() + sh.failed.load() >= end; };
+    if (!wait_until(all_open, std::chrono::seconds(120)) || sh.failed.load() > 0) {
+      asio::post(sh.io, [&] {
+        fail("opened " + std::to_string(sh.opened.load()) + " of " + std::to_string(end) + " sockets; " +
+             sh.first_error);
+      });
+      receiver.join();
+    }
+    asio::post(sh.io, [&sh, n = o.in_flight] {
+      for (std::size_t i = 0; i < n; ++i) subscribe_next(sh);
+    });
+    const auto all_subscribed = [&] { return sh.subscribed.load() + sh.failed.load() >= end; };
+    if (!wait_until(all_subscribed, std::chrono::seconds(180)) || sh.failed.load() > 0) {
+      asio::post(sh.io, [&] {
+        fail("subscribed " + std::to_string(sh.subscribed.load()) + " of " + std::to_string(end) + " sockets; " +
+             sh.first_error);
+      });
+      receiver.join();
+    }
+    sh.last_frame_ns.store(now_ns());
+    wait_until([&] { return now_ns() - sh.last_frame_ns.load() > 500'000'000; }, std::chrono::seconds(30));
+  };
+  // Half the sockets first: the RSS between half and all is the cost of one more idle socket,
+  // free of what the first ones warm up once (database caches, allocator arenas).
   const auto open_start = Clock::now();
-  asio::post(sh.io, [&] {
-    for (std::size_t i = 0; i < o.in_flight; ++i) open_next(sh);
-  });
-  const auto all_open = [&] { return sh.opened.load() + sh.failed.load() >= o.sockets; };
-  if (!wait_until(all_open, std::chrono::seconds(120)) || sh.failed.load() > 0) {
-    asio::post(sh.io, [&] {
-      fail("opened " + std::to_string(sh.opened.load()) + " of " + std::to_string(o.sockets) + " sockets; " +
-           sh.first_error);
-    });
-    receiver.join();
-  }
-  asio::post(sh.io, [&] {
-    for (std::size_t i = 0; i < o.in_flight; ++i) subscribe_next(sh);
-  });
-  const auto all_subscribed = [&] { return sh.subscribed.load() + sh.failed.load() >= o.sockets; };
-  if (!wait_until(all_subscribed, std::chrono::seconds(180)) || sh.failed.load() > 0) {
-    asio::post(sh.io, [&] {
-      fail("subscribed " + std::to_string(sh.subscribed.load()) + " of " + std::to_string(o.sockets) + " sockets; " +
-           sh.first_error);
-    });
-    receiver.join();
-  }
+  const std::size_t half = o.sockets / 2;
+  if (half > 0) open_batch(half);
+  const auto rss_half = rss_bytes(o.pid);
+  open_batch(o.sockets);
   const double open_s = std::chrono::duration<double>(Clock::now() - open_start).count();
-
-  // Idle: wait for the setup's own traffic (presence frames) to stop, then measure.
-  sh.last_frame_ns.store(now_ns());
-  wait_until([&] { return now_ns() - sh.last_frame_ns.load() > 500'000'000; }, std::chrono::seconds(30));
   const auto rss_idle = rss_bytes(o.pid);
   const auto idle_cpu_start = cpu_us(o.pid);
   const auto idle_start = Clock::now();
@@ -631,6 +648,7 @@ int main(int argc, char** argv) {
   }
   sample();
   const auto busy_cpu = cpu_us(o.pid) - busy_cpu_start;
+  const auto load_after = load_average();
   const auto self_cpu = self_cpu_us() - self_cpu_start;
   const double busy_s = std::chrono::duration<double>(Clock::now() - busy_start).count();
 
@@ -667,12 +685,16 @@ int main(int argc, char** argv) {
       {"rss_before_bytes", rss_before},
       {"rss_idle_bytes", rss_idle},
       {"rss_busy_bytes", rss_busy},
+      {"rss_half_bytes", rss_half},
       {"idle_bytes_per_socket", static_cast<double>(rss_idle - rss_before) / static_cast<double>(o.sockets)},
+      {"marginal_idle_bytes_per_socket",
+       static_cast<double>(rss_idle - rss_half) / static_cast<double>(o.sockets - half)},
       {"busy_bytes_per_socket", static_cast<double>(rss_busy - rss_before) / static_cast<double>(o.sockets)},
       {"idle_cpu_us_per_s", static_cast<double>(idle_cpu) / idle_s},
       {"busy_cpu_us", busy_cpu},
       {"cpu_us_per_frame", delivered ? static_cast<double>(busy_cpu) / static_cast<double>(delivered) : 0.0},
       {"loadgen_cpu_us_per_frame", delivered ? static_cast<double>(self_cpu) / static_cast<double>(delivered) : 0.0},
+      {"load_average", load_after},
       {"setup_s", setup_s},
       {"open_s", open_s},
       {"post_s", post_s},

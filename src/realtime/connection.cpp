@@ -66,14 +66,9 @@ void Connection::on_open(std::shared_ptr<net::WebSocket> socket) {
   if (!m_device_id.empty()) hello["device_id"] = m_device_id;
   send_json(hello);
   if (first) m_state->announce_presence(m_who, m_account_key);
-  if (m_state->settings.reauth_interval_ms > 0) {
-    asio::co_spawn(m_socket->executor(), reauthenticate_periodically(), asio::detached);
-  }
 }
 
 void Connection::on_close() {
-  m_closed = true;
-  if (m_reauth_timer) m_reauth_timer->cancel();
   const auto held = topics();
   {
     std::lock_guard lock(m_mutex);
@@ -290,24 +285,6 @@ Task<void> Connection::subscribe(std::string kind, const TopicSource* source, st
   if (!done) co_return;
   json::object subscribed{{"type", "subscribed"}, {source->id_field, id}, {"seq", done->last}};
   send_json(subscribed);
-}
-
-Task<void> Connection::reauthenticate_periodically() {
-  auto self = shared_from_this();
-  // One wait per interval (on_close cancels it, so a closed socket lets go of its connection at
-  // once): an idle socket costs no wake-ups in between.
-  m_reauth_timer = std::make_unique<asio::steady_timer>(m_socket->executor());
-  for (;;) {
-    if (m_socket->closing() || m_closed) co_return;
-    m_reauth_timer->expires_after(std::chrono::milliseconds(m_state->settings.reauth_interval_ms));
-    co_await m_reauth_timer->async_wait(asio::as_tuple(asio::use_awaitable));
-    if (m_socket->closing() || m_closed) co_return;
-    auto who = co_await m_state->authenticate(m_token);
-    if (!who && who.error().kind == ErrorKind::unauthorized) {
-      close(net::close_code::unauthorized, "session ended");
-      co_return;
-    }
-  }
 }
 
 Task<void> Connection::on_message(std::string message) {
