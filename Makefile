@@ -54,7 +54,7 @@ bench-indexer:
 
 # The WebSocket gateway's fan-out under load (bench/ws_load.cpp against a fresh release server and
 # against a minimal Node ws server): latency, lost frames, server RSS per socket and CPU per frame;
-# BENCH_CASES="SOCKETS:RATE:MESSAGES ...", BENCH_REPS (reports only; about 6 minutes).
+# BENCH_CASES="SOCKETS:RATE:MESSAGES ...", BENCH_REPS (reports only; about 15 minutes on 2 cores).
 bench-gateway:
 	@cmake --preset release >/dev/null
 	@cmake --build --preset release -j $(JOBS) --target gatehouse gh_ws_load
