@@ -1,8 +1,9 @@
 #pragma once
 // Private to net: an upgraded connection, written once for any Beast stream (tcp_stream in the
 // server, beast::test::stream in the tests). The reader loop hands text messages to the endpoint's
-// WebSocketSession one at a time and enforces the size and rate limits; one writer coroutine
-// drains a send queue bounded in messages and bytes and performs the close handshake. A consumer
+// WebSocketSession one at a time and enforces the size and rate limits; a writer (a chain of
+// completion handlers on the socket's strand, started by a send when idle) drains a send queue
+// bounded in messages and bytes and performs the close handshake. A consumer
 // whose queue would overflow is closed with close_code::resume; a peer that does not complete a
 // close in ServerSettings::ws_close_timeout is cut. Beast's own timeouts send pings and end a
 // connection that stays silent for the idle timeout.
