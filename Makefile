@@ -4,7 +4,7 @@ JOBS ?= $(shell nproc)
 DATA_DIR ?= ./var
 RUN_ARGS ?=
 
-.PHONY: all deps build build-debug run test test-unit test-integration bench bench-indexer fuzz fmt lint clean soak
+.PHONY: all deps build build-debug run test test-unit test-integration bench bench-indexer bench-gateway fuzz fmt lint clean soak
 
 all: build
 
@@ -51,6 +51,15 @@ bench-indexer:
 	@cmake --build --preset release -j $(JOBS) --target gh_indexer_bench
 	@set -a; [ -f build/test-services.env ] && . build/test-services.env; set +a; \
 	  build/release/bin/gh_indexer_bench $(BENCH_ARGS)
+
+# The WebSocket gateway's fan-out under load (bench/ws_load.cpp against a fresh release server and
+# against a minimal Node ws server): latency, lost frames, server RSS per socket and CPU per frame;
+# BENCH_CASES="SOCKETS:RATE:MESSAGES ...", BENCH_REPS (reports only; about 15 minutes on 2 cores).
+bench-gateway:
+	@cmake --preset release >/dev/null
+	@cmake --build --preset release -j $(JOBS) --target gatehouse gh_ws_load
+	@[ -d node_modules/ws ] || { echo "bench-gateway: run npm ci first" >&2; exit 1; }
+	@ulimit -n $$(ulimit -Hn) && node bench/gateway_bench.mjs
 
 fmt:
 	@git ls-files '*.cpp' '*.hpp' | xargs clang-format -i

@@ -248,7 +248,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     ctx.draining = [this] { return is_draining.load(); };
     ctx.body_budget = &body_budget;
     ctx.ws_metrics = ws_metrics;
-    ctx.on_websocket = [this, session](std::shared_ptr<WebSocket> ws) {
+    ctx.on_websocket = [this, session](const std::shared_ptr<WebSocket>& ws) {
       {
         std::lock_guard lock(mutex);
         session->ws = ws;

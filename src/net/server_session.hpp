@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -230,9 +231,16 @@ inline Error overloaded_error() {
                     "the server is receiving too many request bodies; retry shortly");
 }
 
-/// Serves requests on one connection until it ends.
+/// A request the dispatcher accepted as a WebSocket upgrade, handed from the HTTP loop to the socket.
+struct WebSocketUpgrade {
+  boost::beast::http::request<boost::beast::http::string_body> request;
+  std::shared_ptr<WebSocketSession> session;
+};
+
+/// Serves HTTP requests on one connection until it ends, or until one is an accepted WebSocket
+/// upgrade, which it returns (without performing the handshake).
 template <class Stream>
-Task<void> run_session(Stream& stream, SessionContext ctx) {
+Task<std::optional<WebSocketUpgrade>> serve_http(Stream& stream, SessionContext& ctx) {
   namespace http = boost::beast::http;
   using boost::asio::as_tuple;
   using boost::asio::use_awaitable;
@@ -350,9 +358,11 @@ Task<void> run_session(Stream& stream, SessionContext ctx) {
         co_await write_rejection(
             stream, ctx, make_error(ErrorKind::unavailable, "draining", "the server is shutting down"), version);
       } else {
-        auto session = std::move(response.upgrade);
-        co_await run_websocket(stream, settings, std::move(*upgrade_request), std::move(session), ctx.ws_metrics,
-                               ctx.on_websocket);
+        std::optional<WebSocketUpgrade> accepted;
+        accepted.emplace();
+        accepted->request = std::move(*upgrade_request);
+        accepted->session = std::move(response.upgrade);
+        co_return accepted;
       }
       break;
     }
@@ -371,6 +381,21 @@ Task<void> run_session(Stream& stream, SessionContext ctx) {
     }
     if (wec || !keep_alive) break;
   }
+  co_return std::nullopt;
+}
+
+/// Serves requests on one connection until it ends; an upgraded connection runs as a WebSocket.
+/// The HTTP loop's coroutine frame (its parser, buffers and responses) is gone before the
+/// socket starts, so that an open socket holds only what it needs.
+template <class Stream>
+Task<void> run_session(Stream& stream, SessionContext ctx) {
+  auto upgrade = co_await serve_http(stream, ctx);
+  if (!upgrade) co_return;
+  auto request = std::move(upgrade->request);
+  auto session = std::move(upgrade->session);
+  upgrade.reset();
+  co_await run_websocket(stream, *ctx.settings, std::move(request), std::move(session), ctx.ws_metrics,
+                         ctx.on_websocket);
 }
 
 }  // namespace gh::net::detail

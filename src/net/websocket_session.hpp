@@ -1,8 +1,9 @@
 #pragma once
 // Private to net: an upgraded connection, written once for any Beast stream (tcp_stream in the
 // server, beast::test::stream in the tests). The reader loop hands text messages to the endpoint's
-// WebSocketSession one at a time and enforces the size and rate limits; one writer coroutine
-// drains a send queue bounded in messages and bytes and performs the close handshake. A consumer
+// WebSocketSession one at a time and enforces the size and rate limits; a writer (a chain of
+// completion handlers on the socket's strand, started by a send when idle) drains a send queue
+// bounded in messages and bytes and performs the close handshake. A consumer
 // whose queue would overflow is closed with close_code::resume; a peer that does not complete a
 // close in ServerSettings::ws_close_timeout is cut. Beast's own timeouts send pings and end a
 // connection that stays silent for the idle timeout.
@@ -74,12 +75,13 @@ class WebSocketConnection final : public WebSocket, public std::enable_shared_fr
         m_settings(settings),
         m_metrics(metrics),
         m_executor(ws.get_executor()),
-        m_wake(m_executor),
         m_force(m_executor),
         m_writer_done(m_executor) {}
 
+  // The fan-out path: one lock, one queue push, and a post to the strand only when the writer is
+  // idle (a writer that is busy picks the frame up when its current write completes).
   bool send(std::shared_ptr<const std::string> message) override {
-    bool wake = false;
+    bool start = false;
     bool overflow = false;
     {
       std::lock_guard lock(m_mutex);
@@ -88,28 +90,35 @@ class WebSocketConnection final : public WebSocket, public std::enable_shared_fr
           m_queued_bytes + message->size() > m_settings.ws_send_queue_bytes) {
         begin_close_locked(close_code::resume, "too far behind: reconnect and resume");
         overflow = true;
+        start = !m_writing;
+        m_writing = true;
       } else {
         m_queued_bytes += message->size();
         m_queue.push_back(std::move(message));
-        wake = !m_signalled;
-        m_signalled = true;
+        start = !m_writing;
+        m_writing = true;
       }
     }
-    if (overflow) {
-      post_wake(true);
-      return false;
-    }
-    if (wake) post_wake(false);
-    return true;
+    if (start)
+      post_drain(overflow);
+    else if (overflow)
+      arm_cut();
+    return !overflow;
   }
 
   void close(std::uint16_t code, std::string reason) override {
+    bool start = false;
     {
       std::lock_guard lock(m_mutex);
       if (m_closing) return;
       begin_close_locked(code, std::move(reason));
+      start = !m_writing;
+      m_writing = true;
     }
-    post_wake(true);
+    if (start)
+      post_drain(true);
+    else
+      arm_cut();
   }
 
   bool closing() const override {
@@ -129,63 +138,12 @@ class WebSocketConnection final : public WebSocket, public std::enable_shared_fr
   std::size_t max_queued_messages() const override { return m_settings.ws_send_queue_messages; }
   std::size_t max_queued_bytes() const override { return m_settings.ws_send_queue_bytes; }
 
-  /// The writer: sends queued messages in order, then the close frame once closing.
-  Task<void> write_loop() {
-    using boost::asio::as_tuple;
-    using boost::asio::use_awaitable;
-    auto self = this->shared_from_this();
-    for (;;) {
-      std::shared_ptr<const std::string> next;
-      bool stop = false;
-      {
-        std::lock_guard lock(m_mutex);
-        m_signalled = false;
-        if (m_closing) {
-          stop = true;
-        } else if (!m_queue.empty()) {
-          next = std::move(m_queue.front());
-          m_queue.pop_front();
-          m_queued_bytes -= next->size();
-        }
-      }
-      if (stop || m_ended) break;
-      if (!next) {
-        m_wake.expires_at(std::chrono::steady_clock::time_point::max());
-        co_await m_wake.async_wait(as_tuple(use_awaitable));
-        continue;
-      }
-      auto [ec, n] = co_await m_ws.async_write(boost::asio::buffer(*next), as_tuple(use_awaitable));
-      if (ec) {
-        mark_closing();
-        break;
-      }
-      if (m_metrics.sent) m_metrics.sent->inc();
-    }
-    if (!m_ended && m_ws.is_open() && m_close_code != 0) {
-      boost::beast::websocket::close_reason reason;
-      reason.code = m_close_code;
-      const auto text = std::string_view(m_close_reason).substr(0, reason.reason.max_size());
-      reason.reason.assign(text.data(), text.size());
-      auto [ec] = co_await m_ws.async_close(reason, as_tuple(use_awaitable));
-      (void)ec;  // the reader sees the end of the connection either way
-    }
-    m_writer_running = false;
-    m_writer_done.cancel();
-  }
-
-  /// Starts the writer (on the strand).
-  void start_writer() {
-    m_writer_running = true;
-    boost::asio::co_spawn(m_executor, write_loop(), boost::asio::detached);
-  }
-
-  /// The reader is done: stop the writer and wait for it, so the stream can go away.
+  /// The reader is done: wait for the write or close under way, so the stream can go away.
   Task<void> finish() {
     using boost::asio::as_tuple;
     using boost::asio::use_awaitable;
     mark_closing();
-    m_wake.cancel();
-    while (m_writer_running) {
+    while (m_busy) {
       m_writer_done.expires_at(std::chrono::steady_clock::time_point::max());
       co_await m_writer_done.async_wait(as_tuple(use_awaitable));
     }
@@ -200,6 +158,66 @@ class WebSocketConnection final : public WebSocket, public std::enable_shared_fr
   }
 
  private:
+  // The writer, on the strand: one frame at a time in queue order, then the close frame once
+  // closing. It runs while m_writing holds and stops (clearing it) when the queue is empty; a
+  // completion handler per write, no coroutine, no timer: a delivered frame costs a post (only
+  // when the writer was idle) and a write.
+  void drain() {
+    if (m_ended) return;
+    std::shared_ptr<const std::string> next;
+    bool closing = false;
+    {
+      std::lock_guard lock(m_mutex);
+      if (m_closing) {
+        closing = true;
+      } else if (!m_queue.empty()) {
+        next = std::move(m_queue.front());
+        m_queue.pop_front();
+        m_queued_bytes -= next->size();
+      } else {
+        m_writing = false;
+        return;
+      }
+    }
+    if (closing) {
+      write_close();
+      return;
+    }
+    m_busy = true;
+    const auto* frame = next.get();
+    m_ws.async_write(boost::asio::buffer(*frame), [self = this->shared_from_this(), next = std::move(next)](
+                                                      const boost::system::error_code& ec, std::size_t) {
+      self->m_busy = false;
+      if (ec) {
+        self->mark_closing();
+        self->m_writer_done.cancel();
+        return;
+      }
+      if (self->m_metrics.sent) self->m_metrics.sent->inc();
+      self->drain();
+    });
+  }
+
+  // The close handshake, once, when the endpoint (or an overflow) asked for one.
+  void write_close() {
+    if (m_close_started || m_close_code == 0 || !m_ws.is_open()) {
+      m_writer_done.cancel();
+      return;
+    }
+    m_close_started = true;
+    boost::beast::websocket::close_reason reason;
+    reason.code = m_close_code;
+    const auto text = std::string_view(m_close_reason).substr(0, reason.reason.max_size());
+    reason.reason.assign(text.data(), text.size());
+    m_busy = true;
+    m_ws.async_close(reason, [self = this->shared_from_this()](const boost::system::error_code&) {
+      // The reader sees the end of the connection either way.
+      self->m_busy = false;
+      self->m_close_done = true;
+      self->m_writer_done.cancel();
+    });
+  }
+
   void begin_close_locked(std::uint16_t code, std::string reason) {
     if (code == close_code::resume && m_metrics.resume_closes) m_metrics.resume_closes->inc();
     m_closing = true;
@@ -216,17 +234,25 @@ class WebSocketConnection final : public WebSocket, public std::enable_shared_fr
     m_queued_bytes = 0;
   }
 
-  // Wakes the writer on the strand; on a close, also arms the cut of a peer that stalls it.
-  void post_wake(bool closing) {
-    auto self = this->shared_from_this();
-    boost::asio::post(m_executor, [self, closing] {
-      if (self->m_ended) return;
-      self->m_wake.cancel();
-      if (!closing) return;
-      self->m_force.expires_after(self->m_settings.ws_close_timeout);
-      self->m_force.async_wait([self](const boost::system::error_code& ec) {
-        if (!ec && self->m_writer_running) self->cut();
-      });
+  // Starts the writer on the strand; on a close, also arms the cut of a peer that stalls it.
+  void post_drain(bool closing) {
+    boost::asio::post(m_executor, [self = this->shared_from_this(), closing] {
+      self->drain();
+      if (closing) self->arm_cut_here();
+    });
+  }
+
+  void arm_cut() {
+    boost::asio::post(m_executor, [self = this->shared_from_this()] { self->arm_cut_here(); });
+  }
+
+  // On the strand: a peer that has not let the close complete within ws_close_timeout is cut.
+  void arm_cut_here() {
+    if (m_ended || m_cut_armed) return;
+    m_cut_armed = true;
+    m_force.expires_after(m_settings.ws_close_timeout);
+    m_force.async_wait([self = this->shared_from_this()](const boost::system::error_code& ec) {
+      if (!ec && !self->m_close_done) self->cut();
     });
   }
 
@@ -234,17 +260,19 @@ class WebSocketConnection final : public WebSocket, public std::enable_shared_fr
   const ServerSettings& m_settings;
   WebSocketMetrics m_metrics;
   Executor m_executor;
-  boost::asio::steady_timer m_wake;
   boost::asio::steady_timer m_force;
   boost::asio::steady_timer m_writer_done;
   // Strand-only state.
-  bool m_writer_running = false;
+  bool m_busy = false;  ///< a write or the close is under way on the stream
   bool m_ended = false;
+  bool m_cut_armed = false;
+  bool m_close_started = false;
+  bool m_close_done = false;
   // Shared state, under m_mutex (the close code and reason are written once, before m_closing).
   mutable std::mutex m_mutex;
   std::deque<std::shared_ptr<const std::string>> m_queue;
   std::size_t m_queued_bytes = 0;
-  bool m_signalled = false;
+  bool m_writing = false;  ///< the writer runs or is posted
   bool m_closing = false;
   std::uint16_t m_close_code = 0;
   std::string m_close_reason;
@@ -279,12 +307,12 @@ Task<void> run_websocket(Stream& stream, const ServerSettings& settings,
 
   auto [aec] = co_await ws.async_accept(request, as_tuple(use_awaitable));
   if (aec) co_return;
+  request = {};  // the upgrade request is not needed past the handshake: an open socket keeps no headers
 
   auto connection = std::make_shared<WebSocketConnection<Stream>>(ws, settings, metrics);
   if (metrics.open) metrics.open->inc();
   if (on_open) on_open(connection);
   session->on_open(connection);
-  connection->start_writer();
 
   MessageRate rate(settings.ws_messages_per_second, settings.ws_message_burst);
   boost::beast::flat_buffer buffer;

@@ -66,9 +66,6 @@ void Connection::on_open(std::shared_ptr<net::WebSocket> socket) {
   if (!m_device_id.empty()) hello["device_id"] = m_device_id;
   send_json(hello);
   if (first) m_state->announce_presence(m_who, m_account_key);
-  if (m_state->settings.reauth_interval_ms > 0) {
-    asio::co_spawn(m_socket->executor(), reauthenticate_periodically(), asio::detached);
-  }
 }
 
 void Connection::on_close() {
@@ -288,27 +285,6 @@ Task<void> Connection::subscribe(std::string kind, const TopicSource* source, st
   if (!done) co_return;
   json::object subscribed{{"type", "subscribed"}, {source->id_field, id}, {"seq", done->last}};
   send_json(subscribed);
-}
-
-Task<void> Connection::reauthenticate_periodically() {
-  auto self = shared_from_this();
-  asio::steady_timer timer(m_socket->executor());
-  for (;;) {
-    // Short waits, so a closed socket lets go of its connection promptly.
-    std::int64_t waited = 0;
-    while (waited < m_state->settings.reauth_interval_ms && !m_socket->closing()) {
-      const auto step = std::min<std::int64_t>(1000, m_state->settings.reauth_interval_ms - waited);
-      timer.expires_after(std::chrono::milliseconds(step));
-      co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
-      waited += step;
-    }
-    if (m_socket->closing()) co_return;
-    auto who = co_await m_state->authenticate(m_token);
-    if (!who && who.error().kind == ErrorKind::unauthorized) {
-      close(net::close_code::unauthorized, "session ended");
-      co_return;
-    }
-  }
 }
 
 Task<void> Connection::on_message(std::string message) {

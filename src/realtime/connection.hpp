@@ -38,6 +38,8 @@ class Connection final : public net::WebSocketSession, public std::enable_shared
   const Gateway::Identity& identity() const noexcept { return m_who; }
   const std::string& account_key() const noexcept { return m_account_key; }
   const std::string& device_id() const noexcept { return m_device_id; }
+  /// The session token the socket was opened with (checked again by the gateway's periodic sweep).
+  const std::string& token() const noexcept { return m_token; }
   std::uint64_t id() const noexcept { return m_id; }
   void set_id(std::uint64_t id) noexcept { m_id = id; }
   /// The subscribed topic keys (any thread).
@@ -72,7 +74,6 @@ class Connection final : public net::WebSocketSession, public std::enable_shared
   Task<void> subscribe(std::string kind, const TopicSource* source, std::string id,
                        std::optional<std::int64_t> resume_from);
   Task<void> catch_up(std::string key);
-  Task<void> reauthenticate_periodically();
   void send_error(std::string_view code, std::string_view message, const boost::json::object* extra = nullptr);
   void send_json(const boost::json::object& frame);
   Task<void> handle(boost::json::object& frame);

@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <set>
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 
@@ -14,6 +16,7 @@
 namespace gh::realtime {
 
 namespace json = boost::json;
+namespace asio = boost::asio;
 
 namespace {
 
@@ -31,7 +34,43 @@ void remove_from(std::unordered_map<std::string, ConnectionList>& index, const s
   if (list.empty()) index.erase(it);
 }
 
+// Every open socket's session is checked again each interval, once per session however many
+// sockets it holds: a session that ended (revoked without an event reaching this node, expired)
+// has its sockets closed with 4001. One timer for the node: an idle socket costs no wake-up.
+Task<void> check_sessions_periodically(std::weak_ptr<Gateway::State> weak, std::shared_ptr<asio::steady_timer> timer,
+                                       std::int64_t interval_ms) {
+  for (;;) {
+    timer->expires_after(std::chrono::milliseconds(interval_ms));
+    auto [ec] = co_await timer->async_wait(asio::as_tuple(asio::use_awaitable));
+    if (ec) co_return;  // cancelled: the gateway is going away
+    auto state = weak.lock();
+    if (!state) co_return;
+    const auto sessions = state->session_tokens();
+    for (const auto& session : sessions) {
+      auto who = co_await state->authenticate(session.second);
+      if (who || who.error().kind != ErrorKind::unauthorized) continue;
+      for (const auto& c : state->of_session(session.first)) c->close(net::close_code::unauthorized, "session ended");
+    }
+  }
+}
+
 }  // namespace
+
+std::vector<std::pair<std::string, std::string>> Gateway::State::session_tokens() const {
+  std::lock_guard lock(mutex);
+  std::vector<std::pair<std::string, std::string>> out;
+  out.reserve(by_session.size());
+  for (const auto& [session_id, list] : by_session) {
+    if (!list.empty()) out.emplace_back(session_id, list.front()->token());
+  }
+  return out;
+}
+
+ConnectionList Gateway::State::of_session(const std::string& session_id) const {
+  std::lock_guard lock(mutex);
+  auto it = by_session.find(session_id);
+  return it == by_session.end() ? ConnectionList{} : it->second;
+}
 
 bool Gateway::State::add(const std::shared_ptr<Connection>& connection) {
   std::lock_guard lock(mutex);
@@ -151,9 +190,16 @@ Gateway::Gateway(Executor executor, GatewaySettings settings, Authenticate authe
   m_state->executor = std::move(executor);
   m_state->settings = settings;
   m_state->authenticate = std::move(authenticate);
+  if (settings.reauth_interval_ms > 0) {
+    auto timer = std::make_shared<asio::steady_timer>(m_state->executor);
+    m_state->check_timer = timer;
+    asio::co_spawn(m_state->executor,
+                   check_sessions_periodically(m_state, std::move(timer), settings.reauth_interval_ms), asio::detached);
+  }
 }
 
 Gateway::~Gateway() {
+  if (auto timer = m_state->check_timer.lock()) timer->cancel();
   // Sockets still open hold the state through their connections; they end with the server.
   std::lock_guard lock(m_state->mutex);
   m_state->topics.clear();

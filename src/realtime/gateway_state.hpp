@@ -1,10 +1,13 @@
 #pragma once
 // Private to realtime: the gateway's shared state, reached by the gateway and its connections.
 #include <map>
+
+#include <boost/asio/steady_timer.hpp>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "realtime/connection.hpp"
@@ -26,6 +29,9 @@ struct Gateway::State : std::enable_shared_from_this<Gateway::State> {
   std::unordered_map<std::string, ConnectionList> by_account;  // lower-case hex address
   std::unordered_map<std::string, ConnectionList> by_session;
   std::unordered_map<std::string, ConnectionList> by_device;
+  // The timer of the periodic session check (one for the node, not one per socket); the check's
+  // coroutine owns it, so that it never outlives the executor's services.
+  std::weak_ptr<boost::asio::steady_timer> check_timer;
   // Subscribers by topic key, copied on write so that fan-out iterates without the lock.
   std::unordered_map<std::string, std::shared_ptr<const ConnectionList>> topics;
 
@@ -38,6 +44,10 @@ struct Gateway::State : std::enable_shared_from_this<Gateway::State> {
   std::shared_ptr<const ConnectionList> subscribers(const std::string& key) const;
   ConnectionList of_account(const std::string& account_key) const;
   bool online(const std::string& account_key) const;
+  /// One (session id, token) per session with an open socket, for the periodic session check.
+  std::vector<std::pair<std::string, std::string>> session_tokens() const;
+  /// The open connections of a session.
+  ConnectionList of_session(const std::string& session_id) const;
   /// Tells the members who share a topic with `account` that it came online or went offline.
   void announce_presence(Gateway::Identity who, std::string account_key);
   const TopicSource* source(std::string_view kind) const {
