@@ -76,7 +76,8 @@ function startServer(kind) {
     // One client IP opens every socket and sends every request: lift the per-IP defenses.
     '--max-connections', '30000', '--max-connections-per-ip', '30000', '--rate-limit', '100000', '--rate-burst', '100000',
     '--signin-rate-limit', '10000', '--signin-rate-burst', '10000', '--signin-address-rate-limit', '10000',
-    '--signin-address-rate-burst', '10000', '--message-rate-limit', '10000', '--message-rate-burst', '10000']);
+    '--signin-address-rate-burst', '10000', '--message-rate-limit', '10000', '--message-rate-burst', '10000',
+    '--ws-max-sockets-per-account', '30000']);
   return { ...s, cleanup() { rmSync(dir, { recursive: true, force: true }); } };
 }
 

@@ -118,7 +118,9 @@ std::vector<context::ContextModule> context_modules(const Settings& settings) {
   modules.push_back(auth::make_module(auth_settings(settings)));
   modules.push_back(chain::make_module(chain_settings(settings)));
   modules.push_back(community::make_module(community::CommunityModuleSettings{settings.has(Role::worker)}));
-  modules.push_back(realtime::make_module(realtime::GatewaySettings{}));
+  realtime::GatewaySettings gateway;
+  gateway.max_sockets_per_account = settings.ws_max_sockets_per_account;
+  modules.push_back(realtime::make_module(gateway));
   modules.push_back(messaging::make_module(messaging_settings(settings)));
   modules.push_back(e2e::make_module(e2e_settings(settings)));
   modules.push_back(notify::make_module(notify_settings(settings)));

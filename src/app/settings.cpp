@@ -393,6 +393,8 @@ std::vector<Option> options() {
        false, positive_setting("ws-message-rate", &Settings::ws_message_rate)},
       {"ws-message-burst", "client messages per WebSocket in a burst", false, false,
        positive_setting("ws-message-burst", &Settings::ws_message_burst)},
+      {"ws-max-sockets-per-account", "open WebSockets one account may hold on this node (more: 429 too_many_sockets)",
+       false, false, count_setting("ws-max-sockets-per-account", &Settings::ws_max_sockets_per_account, 1, 1'000'000)},
       {"message-rate-limit", "channel messages per second per account, sustained (then 429)", false, false,
        positive_setting("message-rate-limit", &Settings::message_rate_per_account)},
       {"message-rate-burst", "channel messages per account in a burst", false, false,

@@ -77,6 +77,7 @@ struct Settings {
   std::chrono::milliseconds ws_close_timeout{5'000};
   double ws_message_rate = 20.0;  ///< client messages per second per socket, sustained
   double ws_message_burst = 60.0;
+  std::size_t ws_max_sockets_per_account = 32;
   double message_rate_per_account = 5.0;  ///< channel messages per second per account, sustained
   double message_burst_per_account = 20.0;
 

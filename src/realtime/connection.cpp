@@ -61,7 +61,13 @@ Connection::Connection(std::shared_ptr<Gateway::State> state, Gateway::Identity 
 
 void Connection::on_open(std::shared_ptr<net::WebSocket> socket) {
   m_socket = std::move(socket);
-  const bool first = m_state->add(shared_from_this());
+  const auto added = m_state->add(shared_from_this());
+  if (!added) {
+    // Opened concurrently with the account's other sockets, past the route's check.
+    m_socket->close(1008, "too many sockets for this account");
+    return;
+  }
+  const bool first = *added;
   json::object hello{{"type", "hello"}, {"session", m_who.session_id}, {"account", eth::to_checksum(m_who.account)}};
   if (!m_device_id.empty()) hello["device_id"] = m_device_id;
   send_json(hello);

@@ -72,8 +72,12 @@ ConnectionList Gateway::State::of_session(const std::string& session_id) const {
   return it == by_session.end() ? ConnectionList{} : it->second;
 }
 
-bool Gateway::State::add(const std::shared_ptr<Connection>& connection) {
+std::optional<bool> Gateway::State::add(const std::shared_ptr<Connection>& connection) {
   std::lock_guard lock(mutex);
+  if (auto it = by_account.find(connection->account_key());
+      it != by_account.end() && it->second.size() >= settings.max_sockets_per_account) {
+    return std::nullopt;
+  }
   connection->set_id(++next_id);
   connections.emplace(connection->id(), connection);
   const bool first = by_account.find(connection->account_key()) == by_account.end();
@@ -330,6 +334,12 @@ std::size_t Gateway::close_device(std::string_view device_id) {
 
 std::shared_ptr<net::WebSocketSession> Gateway::open_session(Identity who, std::string device_id, std::string token) {
   return std::make_shared<Connection>(m_state, std::move(who), std::move(device_id), std::move(token));
+}
+
+bool Gateway::may_open(const eth::Address& account) const {
+  std::lock_guard lock(m_state->mutex);
+  auto it = m_state->by_account.find(eth::to_lower_hex(account));
+  return it == m_state->by_account.end() || it->second.size() < m_state->settings.max_sockets_per_account;
 }
 
 std::size_t Gateway::sockets() const {

@@ -53,6 +53,9 @@ struct TopicSource {
 /// Limits and timings of the gateway.
 struct GatewaySettings {
   std::size_t max_subscriptions_per_socket = 1000;
+  /// Open sockets per account on this node: past it the upgrade is refused (429), and a socket
+  /// that races past the check is closed with 1008 as it opens.
+  std::size_t max_sockets_per_account = 32;
   std::size_t history_page = 200;             ///< frames read per history query while resuming
   std::int64_t typing_interval_ms = 2000;     ///< a socket's typing frames per topic at most this often
   std::int64_t reauth_interval_ms = 300'000;  ///< a socket's session is checked again this often
@@ -115,6 +118,8 @@ class Gateway {
 
   /// Open sockets on this node.
   std::size_t sockets() const;
+  /// Whether the account may open one more socket on this node.
+  bool may_open(const eth::Address& account) const;
 
   struct State;
 

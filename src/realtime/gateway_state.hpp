@@ -5,6 +5,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -35,8 +36,9 @@ struct Gateway::State : std::enable_shared_from_this<Gateway::State> {
   // Subscribers by topic key, copied on write so that fan-out iterates without the lock.
   std::unordered_map<std::string, std::shared_ptr<const ConnectionList>> topics;
 
-  /// Registers an open connection; true when it is the account's first (it came online).
-  bool add(const std::shared_ptr<Connection>& connection);
+  /// Registers an open connection; true when it is the account's first (it came online); nothing
+  /// when the account already holds its most sockets (the connection is not registered).
+  std::optional<bool> add(const std::shared_ptr<Connection>& connection);
   /// Forgets a closed connection; true when it was the account's last (it went offline).
   bool remove(const std::shared_ptr<Connection>& connection, const std::vector<std::string>& topics_held);
   void subscribe(const std::string& key, const std::shared_ptr<Connection>& connection);

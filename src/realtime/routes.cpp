@@ -32,6 +32,10 @@ void add_realtime_routes(net::Router& router, Gateway& gateway, auth::AuthServic
                                          [&](const auth::DeviceInfo& d) { return d.id == device_id; });
           if (!owned) co_return make_error(ErrorKind::forbidden, "unknown_device", "no such device of this account");
         }
+        if (!gateway.may_open(principal->address)) {
+          co_return make_error(ErrorKind::rate_limited, "too_many_sockets",
+                               "this account holds as many WebSockets as this server allows; close one first");
+        }
         Gateway::Identity who{principal->address, principal->session_id};
         co_return gateway.open_session(std::move(who), std::move(device_id), std::move(token));
       });

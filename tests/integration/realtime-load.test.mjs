@@ -93,4 +93,41 @@ describe('gateway under load', () => {
     assert.equal((await server.stop()).code, 0);
     db.drop();
   });
+  test('an account holds at most --ws-max-sockets-per-account sockets, also when it opens them at once', async () => {
+    const db = freshDatabase('sqlite');
+    const server = await startServer([...db.flags, ...chatFlags, '--ws-max-sockets-per-account', '2']);
+    const c = client(server);
+    const [alice, bob] = await Promise.all([c.signIn(), c.signIn()]);
+    const outcome = async (s) => {
+      try {
+        await s.opened;
+        await s.waitFor((f) => f.type === 'hello');
+      } catch (e) {
+        return e.status ?? `closed ${s.closed?.code}`;
+      }
+      return 'open';
+    };
+    // Six at once: whichever way each is refused (429 before the upgrade, 1008 as it opens), no
+    // more than two stay open.
+    const burst = Array.from({ length: 6 }, () => c.connect(alice));
+    const first = await Promise.all(burst.map(outcome));
+    assert.ok(first.every((o) => o === 'open' || o === 429 || o === 'closed 1008'), JSON.stringify(first));
+    const open = burst.filter((_, i) => first[i] === 'open');
+    assert.equal(open.length, 2, JSON.stringify(first));
+    assert.equal(await metric(server, 'gatehouse_ws_connections'), 2);
+    // Sequentially: a third is refused with 429 before the upgrade; another account is not affected.
+    await assert.rejects(outcome(c.connect(alice)).then((o) => { if (o !== 'open') throw Object.assign(new Error(), { o }); }),
+      (e) => e.o === 429);
+    const other = c.connect(bob);
+    assert.equal(await outcome(other), 'open');
+    // Closing one frees a slot.
+    open[0].close();
+    await open[0].waitClosed();
+    while ((await metric(server, 'gatehouse_ws_connections')) !== 2) await new Promise((r) => setTimeout(r, 20));
+    const again = c.connect(alice);
+    assert.equal(await outcome(again), 'open');
+    for (const s of [open[1], other, again]) s.close();
+    assert.equal((await server.stop()).code, 0);
+    db.drop();
+  });
 });

@@ -11,7 +11,7 @@ export const DOMAIN = 'app.example.test';
 export const chatFlags = ['--test-hooks', '--siwe-domain', DOMAIN, '--chain', '31337=http://127.0.0.1:9',
   '--roles', 'api,gateway,worker', '--rate-limit', '100000', '--rate-burst', '100000',
   '--signin-rate-limit', '10000', '--signin-rate-burst', '10000', '--signin-address-rate-limit', '10000',
-  '--signin-address-rate-burst', '10000', '--max-connections-per-ip', '5000'];
+  '--signin-address-rate-burst', '10000', '--max-connections-per-ip', '5000', '--ws-max-sockets-per-account', '1000'];
 
 export function client(server) {
   const api = (path, { method = 'GET', token, body } = {}) => fetch(`${server.url}${path}`, {
