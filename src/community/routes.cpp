@@ -12,9 +12,6 @@ namespace gh::community {
 namespace {
 
 namespace json = boost::json;
-using net::no_content;
-using net::rendered;
-using net::rendered_list;
 using net::Request;
 using net::Response;
 
@@ -174,7 +171,7 @@ void add_member_action(net::Router& router, auth::RequestAuth& auth, std::string
                   auto member = address_param(req, "address");
                   if (!member) co_return member.error();
                   auto done = co_await act(who.address, std::string(req.param("id")), *member, req);
-                  co_return no_content(done);
+                  co_return net::no_content(done);
                 });
 }
 
@@ -198,17 +195,17 @@ void add_community_routes(net::Router& router, CommunityService& service, auth::
         spec.slug = std::move(*slug);
         if (*gate) spec.gate = std::move(**gate);
         auto created = co_await service.create_community(who.address, std::move(spec));
-        co_return rendered(created, render_community, 201);
+        co_return net::rendered(created, render_community, 201);
       });
 
   add_signed_in(router, auth, "GET", "/v1/communities",
                 [&service](const auth::Principal& who, Request&) -> Task<Result<Response>> {
                   auto list = co_await service.my_communities(who.address);
-                  co_return rendered_list(list, "communities", render_community);
+                  co_return net::rendered_list(list, "communities", render_community);
                 });
 
   add_id_query(router, auth, "GET", "/v1/communities/{id}", service, &CommunityService::community,
-               [](const auto& found) { return rendered(found, render_community); });
+               [](const auto& found) { return net::rendered(found, render_community); });
 
   add_signed_in_json(
       router, auth, "PATCH", "/v1/communities/{id}",
@@ -219,7 +216,7 @@ void add_community_routes(net::Router& router, CommunityService& service, auth::
         if (!gate) co_return gate.error();
         auto c = co_await service.update_community(who.address, std::string(req.param("id")), std::move(*name),
                                                    std::move(*gate));
-        co_return rendered(c, render_community);
+        co_return net::rendered(c, render_community);
       });
 
   add_signed_in(router, auth, "POST", "/v1/communities/{id}/join",
@@ -228,11 +225,11 @@ void add_community_routes(net::Router& router, CommunityService& service, auth::
                     co_return rate_limited("too many joins; slow down", d.retry_after);
                   }
                   auto c = co_await service.join(who.address, std::string(req.param("id")));
-                  co_return rendered(c, render_community);
+                  co_return net::rendered(c, render_community);
                 });
 
   add_id_query(router, auth, "POST", "/v1/communities/{id}/leave", service, &CommunityService::leave,
-               [](const auto& done) { return no_content(done); });
+               [](const auto& done) { return net::no_content(done); });
 
   add_signed_in(
       router, auth, "GET", "/v1/communities/{id}/members",
@@ -273,7 +270,7 @@ void add_community_routes(net::Router& router, CommunityService& service, auth::
         auto reason = string_field(body, "reason", false);
         if (!reason) co_return reason.error();
         auto done = co_await service.ban(who.address, std::string(req.param("id")), *target, std::move(*reason));
-        co_return no_content(done);
+        co_return net::no_content(done);
       });
 
   add_member_action(router, auth, "DELETE", "/v1/communities/{id}/bans/{address}",
@@ -282,7 +279,7 @@ void add_community_routes(net::Router& router, CommunityService& service, auth::
                     });
 
   add_id_query(router, auth, "GET", "/v1/communities/{id}/roles", service, &CommunityService::roles,
-               [](const auto& found) { return rendered_list(found, "roles", render_role); });
+               [](const auto& found) { return net::rendered_list(found, "roles", render_role); });
 
   add_signed_in_json(
       router, auth, "POST", "/v1/communities/{id}/roles",
@@ -303,7 +300,7 @@ void add_community_routes(net::Router& router, CommunityService& service, auth::
         if (*gate) role_gate = std::move(**gate);
         auto role = co_await service.create_role(who.address, std::string(req.param("id")), std::move(*name),
                                                  permissions, std::move(role_gate));
-        co_return rendered(role, render_role, 201);
+        co_return net::rendered(role, render_role, 201);
       });
 
   add_member_action(
@@ -332,22 +329,22 @@ void add_community_routes(net::Router& router, CommunityService& service, auth::
         if (*gate) spec.gate = std::move(**gate);
         spec.roles = std::move(*roles);
         auto ch = co_await service.create_channel(who.address, std::string(req.param("id")), std::move(spec));
-        co_return rendered(ch, render_channel, 201);
+        co_return net::rendered(ch, render_channel, 201);
       });
 
   add_id_query(router, auth, "GET", "/v1/communities/{id}/channels", service, &CommunityService::channels,
-               [](const auto& found) { return rendered_list(found, "channels", render_channel); });
+               [](const auto& found) { return net::rendered_list(found, "channels", render_channel); });
 
   add_signed_in(router, auth, "GET", "/v1/channels",
                 [&service](const auth::Principal& who, Request&) -> Task<Result<Response>> {
                   auto ids = co_await service.readable_channels(who.address);
-                  co_return rendered(ids, [](const std::vector<std::string>& found) {
+                  co_return net::rendered(ids, [](const std::vector<std::string>& found) {
                     return json::object{{"channel_ids", strings(found)}};
                   });
                 });
 
   add_id_query(router, auth, "GET", "/v1/channels/{id}", service, &CommunityService::channel,
-               [](const auto& found) { return rendered(found, render_channel); });
+               [](const auto& found) { return net::rendered(found, render_channel); });
 
   add_signed_in_json(
       router, auth, "PATCH", "/v1/channels/{id}",
@@ -369,7 +366,7 @@ void add_community_routes(net::Router& router, CommunityService& service, auth::
           update.archived = a->as_bool();
         }
         auto ch = co_await service.update_channel(who.address, std::string(req.param("id")), std::move(update));
-        co_return rendered(ch, render_channel);
+        co_return net::rendered(ch, render_channel);
       });
 }
 

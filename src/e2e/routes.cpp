@@ -15,9 +15,6 @@ namespace gh::e2e {
 namespace {
 
 namespace json = boost::json;
-using net::no_content;
-using net::rendered;
-using net::rendered_list;
 using net::Request;
 using net::Response;
 
@@ -130,19 +127,19 @@ void add_e2e_routes(net::Router& router, E2eService& service, auth::RequestAuth&
                   auto group = parse_new_group(*body, who.address, service.settings());
                   if (!group) co_return group.error();
                   auto made = co_await service.create_group(who, std::move(*group));
-                  co_return rendered(made, render_group, 201);
+                  co_return net::rendered(made, render_group, 201);
                 });
 
   add_signed_in(router, auth, "GET", "/v1/groups",
                 [&service](const auth::Principal& who, Request&) -> Task<Result<Response>> {
                   auto list = co_await service.groups(who);
-                  co_return rendered_list(list, "groups", render_group);
+                  co_return net::rendered_list(list, "groups", render_group);
                 });
 
   add_group_route(router, auth, "GET", "/v1/groups/{id}",
                   [&service](const auth::Principal& who, const GroupId& id, Request&) -> Task<Result<Response>> {
                     auto g = co_await service.group(who, id.id);
-                    co_return rendered(g, render_group);
+                    co_return net::rendered(g, render_group);
                   });
 
   add_group_route(
@@ -204,25 +201,25 @@ void add_e2e_routes(net::Router& router, E2eService& service, auth::RequestAuth&
                        co_return bad_input("invalid_field", "seq must be an integer");
                      }
                      auto done = co_await service.ack(caller, id->id, seq->as_int64());
-                     co_return no_content(done);
+                     co_return net::no_content(done);
                    });
 
   add_device_route(router, service, auth, "GET", "/v1/welcomes",
                    [&service](const Caller& caller, Request&) -> Task<Result<Response>> {
                      auto list = co_await service.welcomes(caller);
-                     co_return rendered_list(list, "welcomes", render_welcome);
+                     co_return net::rendered_list(list, "welcomes", render_welcome);
                    });
 
   add_device_route(router, service, auth, "DELETE", "/v1/welcomes/{id}",
                    [&service](const Caller& caller, Request& req) -> Task<Result<Response>> {
                      auto done = co_await service.delete_welcome(caller, std::string(req.param("id")));
-                     co_return no_content(done);
+                     co_return net::no_content(done);
                    });
 
   add_signed_in(router, auth, "GET", "/v1/dms/requests",
                 [&service](const auth::Principal& who, Request&) -> Task<Result<Response>> {
                   auto list = co_await service.dm_requests(who);
-                  co_return rendered_list(list, "requests", render_group);
+                  co_return net::rendered_list(list, "requests", render_group);
                 });
 
   add_group_route(
