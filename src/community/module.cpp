@@ -27,7 +27,7 @@ struct CommunityRuntime {
 }  // namespace
 
 context::ContextModule make_module(CommunityModuleSettings settings) {
-  auto runtime = context::make_runtime<CommunityRuntime>(std::move(settings));
+  auto runtime = context::make_runtime<CommunityRuntime>(settings);
   context::ContextModule m("community", {migrations()});
   m.start = [runtime](context::ContextEnv& env) {
     runtime->clock = &env.clock;

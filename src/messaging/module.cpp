@@ -27,7 +27,7 @@ struct MessagingRuntime {
 }  // namespace
 
 context::ContextModule make_module(MessagingModuleSettings settings) {
-  auto runtime = context::make_runtime<MessagingRuntime>(std::move(settings));
+  auto runtime = context::make_runtime<MessagingRuntime>(settings);
   context::ContextModule m("messaging", {migrations()});
   m.start = [runtime](context::ContextEnv& env) {
     runtime->db = &env.db;

@@ -29,7 +29,7 @@ std::optional<std::string> payload_string(const bus::Event& event, std::string_v
 }  // namespace
 
 context::ContextModule make_module(GatewaySettings settings) {
-  auto runtime = context::make_runtime<RealtimeRuntime>(std::move(settings));
+  auto runtime = context::make_runtime<RealtimeRuntime>(settings);
   context::ContextModule m("realtime", {});
   m.start = [runtime](context::ContextEnv& env) {
     runtime->auth = env.services.find<auth::AuthService>();
