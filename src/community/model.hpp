@@ -74,7 +74,7 @@ struct HoldingKey {
   std::uint64_t chain_id = 0;
   eth::Address contract;
   std::optional<eth::U256> token_id;
-  auto operator<=>(const HoldingKey&) const = default;
+  auto operator<=>(const HoldingKey&) const = default;  // NOLINT(modernize-use-nullptr)
 };
 
 /// What an account holds, by key. A key that is missing counts as zero.

@@ -18,7 +18,7 @@ namespace gh::community {
 namespace asio = boost::asio;
 
 struct Reevaluator::State {
-  State(Executor ex, CommunityService& s, std::chrono::milliseconds interval)
+  State(const Executor& ex, CommunityService& s, std::chrono::milliseconds interval)
       : strand(asio::make_strand(ex)), timer(strand), service(s), poll_interval(interval) {}
 
   Task<void> run(std::shared_ptr<State> self) {

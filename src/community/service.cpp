@@ -207,8 +207,9 @@ void sync_member(Tx& tx, const Loaded& c, const std::string& account, const Hold
                  const std::set<std::string>& before, std::int64_t now_ms, bool announce_channels) {
   const auto held = sql::member_roles(tx, c.row.id, account);
   std::set<std::string> added, removed;
-  for (const auto& [name, gate] : c.role_gates) {
-    const bool passes = evaluate(gate, holdings).passed;
+  for (const auto& role_gate : c.role_gates) {
+    const auto& name = role_gate.first;
+    const bool passes = evaluate(role_gate.second, holdings).passed;
     const bool had = std::any_of(held.begin(), held.end(),
                                  [&](const sql::MemberRoleRow& r) { return r.role == name && r.source == "gate"; });
     if (passes && !had) {
