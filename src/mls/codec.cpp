@@ -73,9 +73,12 @@ class Reader {
   std::size_t m_pos = 0;
 };
 
+// `var` is the name the macro declares, so it cannot be parenthesized.
+// NOLINTBEGIN(bugprone-macro-parentheses)
 #define GH_MLS_TRY(var, expr) \
   auto var = (expr);          \
   if (!var) return var.error()
+// NOLINTEND(bugprone-macro-parentheses)
 
 Expected<std::vector<std::uint16_t>, MlsErrc> read_u16_list(Reader& r, std::size_t max_items) {
   GH_MLS_TRY(body, r.opaque(2 * max_items));
