@@ -4,8 +4,11 @@
 #include <cctype>
 
 #include <fmt/format.h>
+#include <boost/json/parse.hpp>
 
 #include "auth/secrets.hpp"
+#include "core/display_name.hpp"
+#include "eth/eip191.hpp"
 #include "eth/hex.hpp"
 #include "mls/key_package.hpp"
 
@@ -73,8 +76,24 @@ std::string host_of(std::string_view authority) {
   return out;
 }
 
+// localhost, or a loopback address literal (127.0.0.0/8, [::1]); "127.example.com" is a name.
 bool loopback_host(const std::string& host) {
-  return host == "localhost" || host == "[::1]" || host.rfind("127.", 0) == 0;
+  if (host == "localhost" || host == "[::1]") return true;
+  // Four decimal octets, the first 127.
+  std::vector<std::string_view> parts;
+  std::string_view rest = host;
+  for (;;) {
+    const auto dot = rest.find('.');
+    parts.push_back(rest.substr(0, dot));
+    if (dot == std::string_view::npos) break;
+    rest.remove_prefix(dot + 1);
+  }
+  const auto octet = [](std::string_view p) {
+    return !p.empty() && p.size() <= 3 &&
+           std::all_of(p.begin(), p.end(), [](char c) { return c >= '0' && c <= '9'; }) &&
+           std::stoi(std::string(p)) <= 255;
+  };
+  return parts.size() == 4 && parts[0] == "127" && std::all_of(parts.begin(), parts.end(), octet);
 }
 
 // A message's URI: https, or http for loopback and configured dev domains; no userinfo; the
@@ -224,6 +243,12 @@ Result<eth::Bytes> parse_siwe_signature(std::string_view hex, const AuthSettings
   return std::move(*signature);
 }
 
+bool signed_by_key(const eth::Address& address, std::string_view message, const eth::Bytes& signature) noexcept {
+  if (signature.size() != 65) return false;
+  auto signer = eth::recover_personal_signer(eth::as_bytes(message), eth::ByteView(signature.data(), signature.size()));
+  return signer && *signer == address;
+}
+
 bool is_eip1271_magic(const eth::Bytes& returned) noexcept {
   if (returned.size() != 32) return false;
   if (returned[0] != 0x16 || returned[1] != 0x26 || returned[2] != 0xba || returned[3] != 0x7e) return false;
@@ -242,48 +267,19 @@ std::vector<std::string> split_scopes(std::string_view joined) {
 }
 
 bool valid_device_name(std::string_view name, std::size_t max_chars) {
-  std::size_t chars = 0;
-  for (std::size_t i = 0; i < name.size();) {
-    const auto b0 = static_cast<unsigned char>(name[i]);
-    std::uint32_t cp = 0;
-    std::size_t len = 0;
-    if (b0 < 0x80) {
-      cp = b0;
-      len = 1;
-    } else if (b0 >= 0xc2 && b0 <= 0xdf) {
-      cp = b0 & 0x1fU;
-      len = 2;
-    } else if (b0 >= 0xe0 && b0 <= 0xef) {
-      cp = b0 & 0x0fU;
-      len = 3;
-    } else if (b0 >= 0xf0 && b0 <= 0xf4) {
-      cp = b0 & 0x07U;
-      len = 4;
-    } else {
-      return false;  // a continuation byte first, an overlong lead (C0, C1) or past U+10FFFF
-    }
-    if (i + len > name.size()) return false;
-    for (std::size_t k = 1; k < len; ++k) {
-      const auto b = static_cast<unsigned char>(name[i + k]);
-      if ((b & 0xc0U) != 0x80U) return false;
-      cp = (cp << 6U) | (b & 0x3fU);
-    }
-    // Overlong forms, surrogates and code points past U+10FFFF are not UTF-8.
-    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) || (cp >= 0xd800 && cp <= 0xdfff)) {
-      return false;
-    }
-    // Control characters (C0 with ESC, DEL, C1), line/paragraph separators, and the bidi
-    // embeddings, overrides and isolates that make a name display as something else.
-    if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || cp == 0x2028 || cp == 0x2029 || (cp >= 0x202a && cp <= 0x202e) ||
-        (cp >= 0x2066 && cp <= 0x2069) || cp == 0xfeff) {
-      return false;
-    }
-    i += len;
-    ++chars;
+  return is_display_name(name, max_chars);
+}
+
+Result<std::optional<std::string>> push_target_url(std::string_view provider, std::string_view token) {
+  if (provider == "webhook") return std::optional<std::string>(std::string(token));
+  if (provider != "webpush") return std::optional<std::string>();
+  boost::system::error_code ec;
+  const auto parsed = json::parse(token, ec);
+  const auto* endpoint = (!ec && parsed.is_object()) ? parsed.as_object().if_contains("endpoint") : nullptr;
+  if (endpoint == nullptr || !endpoint->is_string()) {
+    return bad_input("invalid_field", "a webpush token is a PushSubscription JSON object with an endpoint URL");
   }
-  if (chars == 0 || chars > max_chars) return false;
-  // A name of spaces alone shows as nothing.
-  return name.find_first_not_of(' ') != std::string_view::npos;
+  return std::optional<std::string>(std::string(endpoint->as_string()));
 }
 
 bool ApiPrincipal::has_scope(std::string_view scope) const {

@@ -167,11 +167,21 @@ struct ApiKeyInfo {
 /// bytes4 magic value 0x1626ba7e: the magic followed by 28 zero bytes, 32 bytes in all.
 bool is_eip1271_magic(const eth::Bytes& returned) noexcept;
 
+/// True when `signature` is a personal_sign of `message` by the key of `address` itself (an
+/// externally owned account): decided locally, without asking the chain.
+bool signed_by_key(const eth::Address& address, std::string_view message, const eth::Bytes& signature) noexcept;
+
 /// Parses a stored comma-separated scope list.
 std::vector<std::string> split_scopes(std::string_view joined);
 
 /// True when a device name is 1 to `max_chars` code points of valid UTF-8 with no control
 /// characters (C0, DEL, C1), no line or paragraph separators and no bidirectional overrides.
 bool valid_device_name(std::string_view name, std::size_t max_chars);
+
+/// The URL the server will call for a device's push registration: the webhook target itself, or
+/// the `endpoint` of a Web Push subscription (a PushSubscription JSON object); nullopt for
+/// providers whose endpoint the operator configures (fcm, none). 400 invalid_field for a Web Push
+/// token that is not a subscription with a string endpoint.
+Result<std::optional<std::string>> push_target_url(std::string_view provider, std::string_view token);
 
 }  // namespace gh::auth

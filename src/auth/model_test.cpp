@@ -6,6 +6,7 @@
 
 #include "auth/model.hpp"
 #include "auth/testing/keys.hpp"
+#include "eth/eip191.hpp"
 
 namespace gh::auth {
 namespace {
@@ -62,6 +63,32 @@ TEST(DeviceName, RefusesControlCharactersEscapesAndBadUtf8) {
   EXPECT_FALSE(valid_device_name("\xed\xa0\x80", 64));             // a surrogate
   EXPECT_FALSE(valid_device_name("cut\xe6\x97", 64));              // truncated sequence
   EXPECT_FALSE(valid_device_name("\xe6\x97\xa5\xe6\x9c\xac\xe6\x97\xa5", 2));
+}
+
+TEST(SignedByKey, OnlyTheAddressesOwnKeysSignatureOfThatMessage) {
+  auto key = eth::PrivateKey::from_hex("4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318");
+  ASSERT_TRUE(key);
+  const std::string text = "app.example.com wants you to sign in";
+  const auto fixed = eth::serialize_signature(eth::sign_personal_message(*key, eth::as_bytes(text)));
+  const eth::Bytes sig(fixed.bytes.begin(), fixed.bytes.end());
+  EXPECT_TRUE(signed_by_key(key->address(), text, sig));
+  EXPECT_FALSE(signed_by_key(signer, text, sig));  // another address
+  EXPECT_FALSE(signed_by_key(key->address(), text + ".", sig));
+  EXPECT_FALSE(signed_by_key(key->address(), text, eth::Bytes(65, 0)));
+  EXPECT_FALSE(signed_by_key(key->address(), text, eth::Bytes(sig.begin(), sig.begin() + 64)));
+}
+
+TEST(PushTarget, WebhooksAndWebPushEndpointsAreUrlsTheServerCalls) {
+  EXPECT_EQ(push_target_url("webhook", "https://hooks.example.com/x").value(), "https://hooks.example.com/x");
+  EXPECT_EQ(push_target_url("webpush", R"({"endpoint":"https://push.example.com/s/1","keys":{}})").value(),
+            "https://push.example.com/s/1");
+  EXPECT_FALSE(push_target_url("fcm", "registration-token").value());
+  EXPECT_FALSE(push_target_url("none", "").value());
+  for (const char* junk : {"not json", "[]", R"({"endpoint":5})", R"({"keys":{}})"}) {
+    auto r = push_target_url("webpush", junk);
+    ASSERT_FALSE(r) << junk;
+    EXPECT_EQ(r.error().code, "invalid_field");
+  }
 }
 
 TEST(DeviceName, RegistrationWithABadNameIsBadInput) {
@@ -125,6 +152,21 @@ TEST(SiweRules, AllowsHttpForLoopbackAndConfiguredDevDomainsOnly) {
   auto s = settings();
   s.siwe_http_domains.clear();
   EXPECT_EQ(code_of(check(dev, s)), "siwe_uri_invalid");
+  // Loopback means a loopback address, not a name that starts like one.
+  s.siwe_domains.push_back("127.0.0.5:8080");
+  s.siwe_domains.push_back("127.evil.example");
+  s.siwe_domains.push_back("127.0.0.1.nip.io");
+  auto literal = testing::siwe_fields(signer, "127.0.0.5:8080", "abcdefgh1234", issued);
+  literal.uri = "http://127.0.0.5:8080/";
+  EXPECT_EQ(code_of(check(literal, s)), "ok");
+  auto lookalike = testing::siwe_fields(signer, "127.evil.example", "abcdefgh1234", issued);
+  lookalike.uri = "http://127.evil.example/";
+  EXPECT_EQ(code_of(check(lookalike, s)), "siwe_uri_invalid");
+  auto dotted = testing::siwe_fields(signer, "127.0.0.1.nip.io", "abcdefgh1234", issued);
+  dotted.uri = "http://127.0.0.1.nip.io/";
+  EXPECT_EQ(code_of(check(dotted, s)), "siwe_uri_invalid");
+  lookalike.uri = "https://127.evil.example/";
+  EXPECT_EQ(code_of(check(lookalike, s)), "ok");
 }
 
 TEST(SiweRules, RefusesUserinfoInTheUri) {

@@ -192,9 +192,10 @@ void add_auth_routes(net::Router& router, AuthService& service, RequestAuth& aut
     if (auto d = limiters->keys_caller.take(eth::to_lower_hex(who->address)); !d.allowed) {
       co_return limited(d, "too many key fetches; slow down");
     }
-    if (auto d = limiters->keys_target.take(eth::to_lower_hex(*address)); !d.allowed) {
-      co_return limited(d, "too many key fetches for this account; retry later");
-    }
+    // Past the per-target limit the account stays reachable through its last-resort packages,
+    // while its one-time packages (forward secrecy) cannot be drained: no 429 that an attacker
+    // could keep a victim behind.
+    const bool last_resort_only = !limiters->keys_target.take(eth::to_lower_hex(*address)).allowed;
     // ?devices=ID,ID: only those devices (a group member adding the devices it lacks).
     std::vector<std::string> only;
     if (auto list = req.query_param("devices")) {
@@ -208,7 +209,7 @@ void add_auth_routes(net::Router& router, AuthService& service, RequestAuth& aut
         co_return bad_input("invalid_query", "devices is a comma-separated list of up to max_devices device ids");
       }
     }
-    auto handed = co_await service.key_packages(*address, std::move(only));
+    auto handed = co_await service.key_packages(*address, std::move(only), last_resort_only);
     if (!handed) co_return handed.error();
     json::array devices;
     for (const auto& p : *handed) {

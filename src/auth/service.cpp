@@ -30,7 +30,7 @@ Error forbidden(std::string message) {
   return make_error(ErrorKind::forbidden, "forbidden", std::move(message));
 }
 
-void publish_or_throw(Tx& tx, bus::NewEvent event) {
+void publish_or_throw(Tx& tx, const bus::NewEvent& event) {
   auto id = bus::publish(tx, event);
   if (!id) throw std::logic_error("auth event rejected by the bus: " + id.error().message);
 }
@@ -120,16 +120,20 @@ Task<Result<SignedIn>> AuthService::verify(std::string message, std::string sign
   if (!nonce || nonce->used || nonce->expires_at <= now) {
     co_return unauthorized("siwe_nonce_invalid", "the nonce was not issued here, is used, or has expired");
   }
-  // Only now, with a message for this server and a live nonce (which an attacker cannot make
-  // for free), does the attempt count against the address.
-  if (gate) {
-    if (auto admitted = gate(m.address); !admitted) co_return std::move(admitted).error();
-  }
-
   auto signature = parse_siwe_signature(signature_hex, m_settings);
   if (!signature) co_return std::move(signature).error();
-  if (auto signed_by = co_await m_verifier.verify(m.chain_id, m.address, message, *signature); !signed_by) {
-    co_return std::move(signed_by).error();
+  // A signature by the address's own key is decided here, without the chain, and never refused
+  // by the gate: nobody can lock an account out of signing in with its key, however many
+  // attempts name it. Anything else (a wrong signature, a contract wallet asked over the chain)
+  // counts against the address first, now that the message is for this server and carries a
+  // live nonce, so junk alone never does.
+  if (!signed_by_key(m.address, message, *signature)) {
+    if (gate) {
+      if (auto admitted = gate(m.address); !admitted) co_return std::move(admitted).error();
+    }
+    if (auto signed_by = co_await m_verifier.verify(m.chain_id, m.address, message, *signature); !signed_by) {
+      co_return std::move(signed_by).error();
+    }
   }
 
   const auto made = make_credential(session_token_prefix);
@@ -204,6 +208,7 @@ Task<Result<std::vector<SessionInfo>>> AuthService::sessions(const Principal& wh
     });
   });
   std::vector<SessionInfo> out;
+  out.reserve(rows.size());
   for (const auto& r : rows) {
     out.push_back({r.id, r.created_at, r.expires_at, r.ip, r.user_agent, r.id == who.session_id});
   }
@@ -258,10 +263,12 @@ Result<std::vector<KeyPackage>> check_all(const std::vector<std::string>& packag
 }  // namespace
 
 Task<Result<std::string>> AuthService::register_device(const Principal& who, DeviceRegistration reg) {
-  // A webhook push target is a URL the server will call: it must be a public https endpoint.
-  if (reg.push_provider == "webhook") {
-    if (auto allowed = net::check_outbound_url(reg.push_token, m_settings.push_targets); !allowed)
-      co_return allowed.error();
+  // Webhook targets and Web Push endpoints are URLs the server will call: public https endpoints
+  // only (the push client checks the resolved addresses again when it connects).
+  auto target = push_target_url(reg.push_provider, reg.push_token);
+  if (!target) co_return std::move(target).error();
+  if (*target) {
+    if (auto allowed = net::check_outbound_url(**target, m_settings.push_targets); !allowed) co_return allowed.error();
   }
   const auto address = eth::to_lower_hex(who.address);
   const auto now = m_clock.now();
@@ -360,7 +367,8 @@ Task<Result<void>> AuthService::delete_device(const Principal& who, std::string 
 }
 
 Task<Result<std::vector<DeviceKeyPackage>>> AuthService::key_packages(const eth::Address& address,
-                                                                      std::vector<std::string> only) {
+                                                                      std::vector<std::string> only,
+                                                                      bool last_resort_only) {
   const auto owner = eth::to_lower_hex(address);
   const auto now = m_clock.now();
   bool published = false;
@@ -370,10 +378,16 @@ Task<Result<std::vector<DeviceKeyPackage>>> AuthService::key_packages(const eth:
       std::vector<DeviceKeyPackage> out;
       for (const auto& d : sql::list_devices(tx, owner, now)) {
         if (!only.empty() && std::find(only.begin(), only.end(), d.id) == only.end()) continue;
-        auto one_time = sql::take_key_package(tx, d.id, now);
+        std::optional<std::string> one_time;
+        if (!last_resort_only) one_time = sql::take_key_package(tx, d.id, now);
         const bool last_resort = !one_time;
-        out.push_back(
-            {d.id, d.identity_key, last_resort ? d.last_resort_key_package : std::move(*one_time), last_resort});
+        std::string package;
+        if (one_time) {
+          package = std::move(*one_time);
+        } else {
+          package = d.last_resort_key_package;
+        }
+        out.push_back({d.id, d.identity_key, std::move(package), last_resort});
         const auto left = sql::key_package_count(tx, d.id, now);
         // The conditional update is the gate: of concurrent fetchers, only the one that flips
         // the flag announces the crossing.
@@ -395,6 +409,7 @@ Task<Result<std::vector<DevicePublicKey>>> AuthService::devices(const eth::Addre
   const auto now = m_clock.now();
   auto rows = co_await m_pool.run([&] { return m_db.read([&](Tx& tx) { return sql::list_devices(tx, owner, now); }); });
   std::vector<DevicePublicKey> out;
+  out.reserve(rows.size());
   for (auto& r : rows) out.push_back({std::move(r.id), std::move(r.identity_key)});
   co_return out;
 }

@@ -87,8 +87,10 @@ class AuthService {
   /// A fresh single-use nonce.
   Task<Result<IssuedNonce>> issue_nonce();
   /// Called by verify once a message parses, is for this server and carries a live nonce, and
-  /// before its signature is checked: an error (e.g. a per-address rate limit) ends the sign-in.
-  /// Junk naming an address therefore never counts against that address.
+  /// its signature is not one by the address's own key, before that signature is checked further
+  /// (a contract wallet's over the chain): an error (e.g. a per-address rate limit) ends the
+  /// sign-in. Junk naming an address never counts against it, and a correct signature by the
+  /// address's key is never refused by it.
   using SignInGate = std::function<Result<void>(const eth::Address& address)>;
   /// Checks a signed EIP-4361 message in full and opens a session. Every failure is a 401 with
   /// its own code (503 when a contract wallet's chain cannot be asked) and stores nothing.
@@ -117,8 +119,11 @@ class AuthService {
   /// One key package per device of `address`: a one-time one, handed out (deleted) at most once
   /// even to concurrent callers, else the device's last-resort one. keys.low once per crossing.
   /// `only`, when not empty, limits it to those devices (a group adding the ones it lacks).
+  /// With `last_resort_only`, no one-time package is taken (fetches past the per-target limit:
+  /// the account stays reachable without its one-time keys being drained).
   Task<Result<std::vector<DeviceKeyPackage>>> key_packages(const eth::Address& address,
-                                                           std::vector<std::string> only = {});
+                                                           std::vector<std::string> only = {},
+                                                           bool last_resort_only = false);
   /// The devices of an account with their identity keys, in creation order (for other contexts,
   /// e.g. to tell a group which leaves it should have).
   Task<Result<std::vector<DevicePublicKey>>> devices(const eth::Address& address);

@@ -17,6 +17,8 @@
 #include "auth/testing/keys.hpp"
 #include "bus/migrations.hpp"
 #include "core/testing/run_task.hpp"
+#include "eth/eip191.hpp"
+#include "eth/hex.hpp"
 #include "rpc/rpc_client.hpp"
 #include "store/testing/fresh_database.hpp"
 
@@ -182,7 +184,7 @@ TEST_P(AuthServiceTest, TheAddressGateSeesOnlyLiveAttemptsAndItsRefusalStoresNot
   EXPECT_FALSE(run(m_service->verify(message_for(alice, "neverissued1"), "0x00", ClientInfo{}, gate)));
   EXPECT_TRUE(gated.empty());
   EXPECT_EQ(m_verifier.calls, 0);
-  // A live attempt is charged, before the signature is checked.
+  // A live attempt whose signature is not by the address's key is charged, before the verifier.
   ASSERT_TRUE(sign_in(alice, gate));
   ASSERT_EQ(gated.size(), 1U);
   EXPECT_EQ(gated[0], alice);
@@ -200,6 +202,33 @@ TEST_P(AuthServiceTest, TheAddressGateSeesOnlyLiveAttemptsAndItsRefusalStoresNot
   EXPECT_EQ(limited.error().retry_after, std::chrono::seconds(5));
   EXPECT_EQ(m_verifier.calls, calls);
   EXPECT_TRUE(run(m_service->verify(message, "0x00", ClientInfo{}, {})));
+}
+
+TEST_P(AuthServiceTest, ASignatureByTheAddressKeyIsNeverRefusedByTheGate) {
+  // Attackers with live nonces may empty an address's bucket; its owner still signs in with its
+  // key, decided locally (neither the gate nor the chain verifier is asked).
+  auto key = eth::PrivateKey::from_hex("4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318");
+  ASSERT_TRUE(key);
+  int gated = 0;
+  AuthService::SignInGate closed = [&](const eth::Address&) -> Result<void> {
+    ++gated;
+    return rate_limited("slow down", std::chrono::seconds(5));
+  };
+  auto nonce = run(m_service->issue_nonce());
+  ASSERT_TRUE(nonce);
+  const auto text = message_for(key->address(), nonce->nonce);
+  // A wrong signature with the live nonce is charged, and the closed gate refuses it.
+  auto wrong = run(m_service->verify(text, "0x" + std::string(130, '1'), ClientInfo{}, closed));
+  ASSERT_FALSE(wrong);
+  EXPECT_EQ(wrong.error().kind, ErrorKind::rate_limited);
+  EXPECT_EQ(gated, 1);
+  const int calls = m_verifier.calls;
+  const auto fixed = eth::serialize_signature(eth::sign_personal_message(*key, eth::as_bytes(text)));
+  auto in = run(m_service->verify(text, eth::to_hex(eth::ByteView(fixed.bytes)), ClientInfo{}, closed));
+  ASSERT_TRUE(in) << in.error().code;
+  EXPECT_EQ(in->address, key->address());
+  EXPECT_EQ(gated, 1);
+  EXPECT_EQ(m_verifier.calls, calls);
 }
 
 TEST_P(AuthServiceTest, AContractWalletWithoutAReachableChainIs503) {
@@ -279,6 +308,28 @@ TEST_P(AuthServiceTest, KeyPackagesRunOutToTheLastResortAndKeysLowIsPublishedOnc
   EXPECT_EQ(*held, 4);
   for (int i = 0; i < 2; ++i) ASSERT_TRUE(run(m_service->key_packages(alice)));
   EXPECT_EQ(outbox("keys.low"), 2);
+}
+
+TEST_P(AuthServiceTest, LastResortOnlyFetchesTakeNoOneTimePackage) {
+  testing::IdentityKey id;
+  auto reg = registration("phone", 5, id);
+  const auto last_resort = reg.last_resort_key_package;
+  ASSERT_TRUE(run(m_service->register_device(principal(alice), std::move(reg))));
+  for (int i = 0; i < 5; ++i) {
+    auto packages = run(m_service->key_packages(alice, {}, true));
+    ASSERT_TRUE(packages);
+    ASSERT_EQ(packages->size(), 1U);
+    EXPECT_TRUE((*packages)[0].last_resort);
+    EXPECT_EQ((*packages)[0].key_package, last_resort);
+  }
+  EXPECT_EQ(outbox("keys.low"), 0);  // nothing was taken: the device never crossed below 3
+  // All five one-time packages are still there for ordinary fetches.
+  for (int i = 0; i < 5; ++i) {
+    auto packages = run(m_service->key_packages(alice));
+    ASSERT_TRUE(packages);
+    EXPECT_FALSE((*packages)[0].last_resort);
+  }
+  EXPECT_TRUE((*run(m_service->key_packages(alice)))[0].last_resort);
 }
 
 TEST_P(AuthServiceTest, KeyPackagesAreHandedOutOnceUnderConcurrentFetches) {

@@ -68,6 +68,7 @@ context::ContextModule make_module(ChainModuleSettings settings) {
     for (const auto& entry : runtime->settings.chains) {
       IndexedChain c;
       c.confirmations = entry.second.confirmations;
+      c.start_block = entry.second.start_block;
       c.pipelines = entry.second.pipelines;
       for (auto p : entry.second.pipelines) {
         auto listed = entry.second.contracts.find(p);

@@ -47,6 +47,8 @@ struct Poller::State : std::enable_shared_from_this<Poller::State> {
     metrics::Gauge* lag = nullptr;
   };
 
+  // Executors are cheap handles, passed by value throughout.
+  // NOLINTNEXTLINE(performance-unnecessary-value-param)
   State(Executor ex, rpc::RpcClient& c, gh::store::Database& d, BlockingPool& p, const Clock& clk,
         metrics::Registry& reg, ChainIndexSettings s)
       : strand(asio::make_strand(ex)), timer(strand), client(c), db(d), pool(p), clock(clk), settings(std::move(s)) {
@@ -127,7 +129,7 @@ struct Poller::State : std::enable_shared_from_this<Poller::State> {
     co_return out;
   }
 
-  void fail(Pipeline p, PipelineState& ps, const std::string& why, RoundReport& report) {
+  void fail(Pipeline p, PipelineState& ps, const std::string& why, RoundReport& report) const {
     ++ps.failures;
     ps.errors->inc();
     auto delay = settings.backoff_initial;
@@ -147,6 +149,7 @@ struct Poller::State : std::enable_shared_from_this<Poller::State> {
     auto window = co_await in_tx([chain_id](Tx& tx) { return storage::blocks_from(tx, chain_id, 0); }, true);
     if (window.empty()) co_return ok();
     std::vector<std::uint64_t> numbers;
+    numbers.reserve(window.size());
     for (const auto& b : window) numbers.push_back(b.number);
     auto node = co_await fetch_headers(std::move(numbers));
     if (!node) co_return node.error();
@@ -371,7 +374,9 @@ struct Poller::State : std::enable_shared_from_this<Poller::State> {
         co_await in_tx([chain_id, p, &contract, &message, now](Tx& tx) {
           storage::record_tracked_error(tx, chain_id, p, contract, message, now);
         });
-        report.errors.push_back(std::string(to_string(p)) + " " + contract + ": " + message);
+        std::string error(to_string(p));
+        error.append(" ").append(contract).append(": ").append(message);
+        report.errors.push_back(std::move(error));
         log::warn("indexer backfill of a tracked contract failed; backing off", {{"chain", std::to_string(chain_id)},
                                                                                  {"pipeline", to_string(p)},
                                                                                  {"contract", contract},
@@ -461,7 +466,7 @@ struct Poller::State : std::enable_shared_from_this<Poller::State> {
       const std::int64_t checkpoint = row.checkpoint;
       ps.lag->set(static_cast<double>(static_cast<std::int64_t>(*head) - checkpoint));
       if (checkpoint >= static_cast<std::int64_t>(target)) continue;
-      const std::uint64_t from = static_cast<std::uint64_t>(checkpoint + 1);
+      const auto from = static_cast<std::uint64_t>(checkpoint + 1);
       const std::uint64_t to = std::min(target, from + ps.span - 1);
 
       const auto listed = settings.contracts.find(p);
@@ -503,6 +508,14 @@ struct Poller::State : std::enable_shared_from_this<Poller::State> {
         continue;
       }
       const ApplyOutcome outcome = *applied;
+      log::debug("indexer range applied", {{"chain", std::to_string(chain_id)},
+                                           {"pipeline", to_string(p)},
+                                           {"from", std::to_string(from)},
+                                           {"to", std::to_string(to)},
+                                           {"logs", std::to_string(decoded.size())},
+                                           {"applied", std::to_string(outcome.applied)},
+                                           {"duplicates", std::to_string(outcome.duplicates)},
+                                           {"checkpoint", std::to_string(outcome.checkpoint)}});
       ps.failures = 0;
       ps.applied->inc(static_cast<double>(outcome.applied));
       ps.lag->set(static_cast<double>(static_cast<std::int64_t>(*head) - outcome.checkpoint));

@@ -235,11 +235,13 @@ Task<Result<void>> ChainService::track_contract(std::uint64_t chain_id, Pipeline
 
 Task<Result<bool>> ChainService::caught_up(std::uint64_t chain_id, Pipeline pipeline, eth::Address address) {
   std::uint64_t confirmations = 0;
+  std::uint64_t chain_start = 0;
   bool follows_all = false;
   if (!m_chains.empty()) {
     auto it = m_chains.find(chain_id);
     if (it == m_chains.end() || !it->second.pipelines.contains(pipeline)) co_return false;
     confirmations = it->second.confirmations;
+    chain_start = it->second.start_block;
     follows_all = it->second.follow_all.contains(pipeline);
   }
   const std::string contract = eth::to_lower_hex(address);
@@ -249,6 +251,11 @@ Task<Result<bool>> ChainService::caught_up(std::uint64_t chain_id, Pipeline pipe
       // A configured contract without a start block of its own follows the pipeline; so does any
       // contract of a pipeline that follows every emitter.
       if (tracked && !tracked->joined && !follows_all) return false;
+      // A contract followed with its pipeline (every emitter, or configured without a start
+      // block of its own) is known only from the chain's start block: its holdings miss what
+      // happened before, unless whoever tracked it asked for no earlier history.
+      const bool own_backfill = tracked && !follows_all;
+      if (!own_backfill && chain_start > 0 && (!tracked || tracked->start_block < chain_start)) return false;
       if (!tracked && !follows_all && !m_chains.empty()) {
         // Configured contracts are not in the table: the poller's contract list has them. Ask
         // the pipeline only when the contract applied anything or the caller configured it.

@@ -108,6 +108,9 @@ struct ChainStatus {
 /// What the service knows of an indexed chain (from its poller's settings).
 struct IndexedChain {
   std::uint64_t confirmations = 0;
+  /// The chain's first indexed block: logs before it are only known for contracts tracked with
+  /// a start block of their own on a pipeline that lists its contracts.
+  std::uint64_t start_block = 0;
   /// Pipelines that follow every emitter (no contract list): every contract is tracked there
   /// from the chain's start block, without a backfill of its own.
   std::set<Pipeline> follow_all;

@@ -267,6 +267,72 @@ TEST_P(ChainServiceTest, BelowTheReorgWindowLogsApplyOnceWithoutRecordsAndInside
   EXPECT_EQ(balance(m_token, m_bob), std::optional<std::string>("10"));
 }
 
+// A process killed after a range's statements ran but before its commit (the restart soak's
+// SIGKILL): nothing of the range stays, neither its projection rows, records, events, count nor
+// checkpoint, and the resumed backfill counts each of its logs once; inside the reorg window
+// and below it.
+TEST_P(ChainServiceTest, ARangeKilledBeforeItsCommitLeavesNothingAndItsReplayCountsEachLogOnce) {
+  struct Killed : std::runtime_error {
+    Killed() : std::runtime_error("killed before the commit") {}
+  };
+  for (const std::int64_t journal_from : {std::int64_t{0}, std::int64_t{100}}) {
+    SCOPED_TRACE(journal_from == 0 ? "inside the window" : "below the window");
+    const std::int64_t base = journal_from == 0 ? 0 : 5;  // the second case goes on from the first
+    const auto first = static_cast<std::uint64_t>(base + 1);
+    const auto token = addr(static_cast<std::uint8_t>(0x20 + base));
+    auto range = [&](std::int64_t start, std::int64_t end, const std::vector<DecodedLog>& logs) {
+      return m_db->transact([&](Tx& tx) {
+        auto r = apply_range(tx, chain_id, Pipeline::erc20, start, end, logs, 1, journal_from);
+        if (!r) throw std::runtime_error(r.error().message);
+        return *r;
+      });
+    };
+    auto state = [&] {
+      return m_db->read([&](Tx& tx) {
+        const auto row = storage::pipeline_row(tx, chain_id, Pipeline::erc20);
+        return std::tuple{row ? row->checkpoint : -2, row ? row->logs_applied : -1,
+                          tx.query_one("SELECT count(*) FROM chain_logs")->get_int(0),
+                          tx.query_one("SELECT count(*) FROM chain_journal")->get_int(0),
+                          bus::read_outbox(tx, 0, 1000).size()};
+      });
+    };
+    const std::vector<DecodedLog> before{erc20(token, Address{}, m_alice, 1000, first, 0),
+                                         erc20(token, m_alice, m_bob, 100, first + 1, 0)};
+    const std::vector<DecodedLog> killed{erc20(token, m_alice, m_bob, 10, first + 2, 0),
+                                         erc20(token, m_bob, m_carol, 30, first + 2, 1),
+                                         erc20(token, m_alice, m_carol, 1, first + 3, 0)};
+    const auto counted = std::get<1>(state()) < 0 ? 0 : std::get<1>(state());
+    EXPECT_EQ(range(base, base + 2, before).applied, 2);
+    const auto committed = state();
+    EXPECT_EQ(std::get<0>(committed), base + 2);
+    EXPECT_EQ(std::get<1>(committed), counted + 2);
+
+    EXPECT_THROW(m_db->transact([&](Tx& tx) {
+      auto r = apply_range(tx, chain_id, Pipeline::erc20, base + 3, base + 4, killed, 2, journal_from);
+      EXPECT_TRUE(r && r->applied == 3);
+      throw Killed();
+    }),
+                 Killed);
+    EXPECT_EQ(state(), committed);
+    EXPECT_EQ(balance(token, m_alice), std::optional<std::string>("900"));
+    EXPECT_EQ(balance(token, m_bob), std::optional<std::string>("100"));
+    EXPECT_EQ(balance(token, m_carol), std::nullopt);
+
+    // The resumed backfill asks for the range after the checkpoint again: applied and counted once.
+    const auto replay = range(base + 3, base + 4, killed);
+    EXPECT_EQ(replay.applied, 3);
+    EXPECT_EQ(replay.checkpoint, base + 4);
+    EXPECT_EQ(std::get<1>(state()), counted + 5);
+    EXPECT_EQ(balance(token, m_alice), std::optional<std::string>("889"));
+    EXPECT_EQ(balance(token, m_bob), std::optional<std::string>("80"));
+    EXPECT_EQ(balance(token, m_carol), std::optional<std::string>("31"));
+    // A second delivery of the same range (a collector that had it in flight) adds nothing.
+    EXPECT_EQ(range(base + 3, base + 4, killed).applied, 0);
+    EXPECT_EQ(std::get<1>(state()), counted + 5);
+    EXPECT_EQ(balance(token, m_carol), std::optional<std::string>("31"));
+  }
+}
+
 TEST_P(ChainServiceTest, ATrackedContractBackfillsAloneThenJoinsItsPipeline) {
   const Address other = addr(0x12);
   const std::string token = eth::to_lower_hex(m_token);
@@ -359,6 +425,38 @@ TEST_P(ChainServiceTest, TrackContractIsStoredAndCaughtUpFollowsThePipelineAndTh
   EXPECT_FALSE(run(service.caught_up(chain_id, Pipeline::erc20, m_nft)).value());
   apply(Pipeline::erc721, 19, {});
   EXPECT_TRUE(run(service.caught_up(chain_id, Pipeline::erc721, m_nft)).value());
+}
+
+TEST_P(ChainServiceTest, CaughtUpIsFalseWhereHistoryBeforeTheChainsStartBlockIsMissing) {
+  BlockingPool pool{1, 8};
+  SystemClock clock;
+  ChainService service(*m_db, pool, clock);
+  IndexedChain indexed;
+  indexed.start_block = 10;
+  indexed.configured[Pipeline::erc20] = {eth::to_lower_hex(m_token)};
+  indexed.follow_all = {Pipeline::erc721};
+  std::map<std::uint64_t, IndexedChain> chains;
+  chains.emplace(chain_id, indexed);
+  service.configure(std::move(chains), [](std::uint64_t) {});
+  boost::asio::io_context ioc;
+  auto run = [&](auto task) { return gh::testing::run(ioc, std::move(task)); };
+  m_db->transact([](Tx& tx) { storage::set_head(tx, chain_id, 20, 0, 1); });
+  apply(Pipeline::erc20, 20, {});
+  apply(Pipeline::erc721, 20, {});
+  // Both pipelines are at the head, but neither has the contracts' logs before block 10.
+  EXPECT_FALSE(run(service.caught_up(chain_id, Pipeline::erc20, m_token)).value());
+  EXPECT_FALSE(run(service.caught_up(chain_id, Pipeline::erc721, m_nft)).value());
+  // Tracked from genesis on a pipeline following every emitter: joined at once, still incomplete.
+  ASSERT_TRUE(run(service.track_contract(chain_id, Pipeline::erc721, m_nft, 0)));
+  const std::string nft = eth::to_lower_hex(m_nft);
+  m_db->transact([&](Tx& tx) { storage::advance_tracked(tx, chain_id, Pipeline::erc721, nft, -1, 0, true, 2); });
+  EXPECT_FALSE(run(service.caught_up(chain_id, Pipeline::erc721, m_nft)).value());
+  // Tracked from the chain's start block or later: nothing earlier was asked for.
+  const auto other = *eth::parse_address("0x00000000000000000000000000000000000000aa");
+  ASSERT_TRUE(run(service.track_contract(chain_id, Pipeline::erc721, other, 12)));
+  const std::string other_hex = eth::to_lower_hex(other);
+  m_db->transact([&](Tx& tx) { storage::advance_tracked(tx, chain_id, Pipeline::erc721, other_hex, 11, 0, true, 2); });
+  EXPECT_TRUE(run(service.caught_up(chain_id, Pipeline::erc721, other)).value());
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, ChainServiceTest, ::testing::Values(Dialect::sqlite, Dialect::postgres),

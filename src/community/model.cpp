@@ -6,6 +6,8 @@
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 
+#include "core/display_name.hpp"
+
 namespace gh::community {
 namespace {
 
@@ -428,14 +430,11 @@ const BuiltinRole* find_builtin_role(std::string_view name) {
 // --- names ---
 
 Result<std::string> check_name(std::string_view field, std::string_view name, std::size_t max_chars) {
-  std::size_t chars = 0;
-  for (char ch : name) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (c < 0x20 || c == 0x7f) return bad_input("invalid_field", fmt::format("{} has a control character", field));
-    if ((c & 0xC0) != 0x80) ++chars;
-  }
-  if (chars == 0 || chars > max_chars) {
-    return bad_input("invalid_field", fmt::format("{} must have 1 to {} characters", field, max_chars));
+  if (!is_display_name(name, max_chars)) {
+    return bad_input("invalid_field",
+                     fmt::format("{} must be 1 to {} printable characters (UTF-8, no control, separator or bidi "
+                                 "override characters)",
+                                 field, max_chars));
   }
   if (name.front() == ' ' || name.back() == ' ') {
     return bad_input("invalid_field", fmt::format("{} must not start or end with a space", field));

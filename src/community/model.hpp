@@ -168,7 +168,8 @@ inline bool outranks(const Standing& actor, const Standing& target) noexcept {
 
 // --- names ---
 
-/// 400 invalid_field unless `name` is 1..max printable characters (no control characters).
+/// 400 invalid_field unless `name` is a display name of 1..max characters (gh::is_display_name)
+/// without leading or trailing spaces.
 Result<std::string> check_name(std::string_view field, std::string_view name, std::size_t max_chars = 100);
 /// 400 invalid_slug unless `slug` is 3..40 of [a-z0-9-], not starting or ending with '-'.
 Result<std::string> check_slug(std::string_view slug);

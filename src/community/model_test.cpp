@@ -307,5 +307,24 @@ TEST(Names, SlugsRolesAndNames) {
   EXPECT_FALSE(check_name("name", std::string(101, 'x')));
 }
 
+TEST(Names, CommunityAndChannelNamesDisplayAsWhatTheyAre) {
+  // The rule device names follow: no escape sequences, C1 controls (CSI), bidi overrides or
+  // isolates, separators or invalid UTF-8 in a name other members see.
+  EXPECT_TRUE(check_name("name", "\xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x90\xb3"));  // 日本 🐳
+  EXPECT_FALSE(check_name("name", std::string("a\0b", 3)));
+  EXPECT_FALSE(check_name("name", "\x1b[31mred\x1b[0m"));
+  EXPECT_FALSE(check_name("name",
+                          "csi\xc2\x9b"
+                          "31m"));
+  EXPECT_FALSE(check_name("name",
+                          "admins\xe2\x80\xae"
+                          "emag"));  // right-to-left override
+  EXPECT_FALSE(check_name("name", "\xe2\x81\xa6isolate"));
+  EXPECT_FALSE(check_name("name", "line\xe2\x80\xa8sep"));
+  EXPECT_FALSE(check_name("name", "bad\xff"));
+  EXPECT_FALSE(check_name("name", " padded"));
+  EXPECT_EQ(check_name("channel name", "\x1b[2J").error().code, "invalid_field");
+}
+
 }  // namespace
 }  // namespace gh::community

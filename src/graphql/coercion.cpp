@@ -98,9 +98,13 @@ std::optional<std::string> coerce_json(const Schema& schema, const json::value& 
           return "Boolean cannot represent a non boolean value: " + show(input) + path_suffix(path) + ".";
         out = input;
       } else if (name == "ID") {
+        // JSON has one number type: any integral number is an ID (7.0 as "7"), the full range of
+        // unsigned 64-bit values included.
         if (input.is_string()) {
           out = input;
-        } else if (auto i = integral(input); i && !input.is_double()) {
+        } else if (input.is_uint64()) {
+          out = json::string(std::to_string(input.get_uint64()));
+        } else if (auto i = integral(input)) {
           out = json::string(std::to_string(*i));
         } else {
           return "ID cannot represent value: " + show(input) + path_suffix(path) + ".";

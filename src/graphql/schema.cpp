@@ -1,8 +1,10 @@
 #include "graphql/schema.hpp"
 
 #include <algorithm>
+#include <functional>
 #include <set>
 
+#include "graphql/coercion.hpp"
 #include "graphql/parser.hpp"
 
 namespace gh::graphql {
@@ -170,6 +172,129 @@ std::string quote(std::string_view s) {
   }
   out += "\"";
   return out;
+}
+
+// Adds "<what> can only be defined once." for every name seen before in `names`.
+void report_duplicates(const std::vector<std::string>& names,
+                       const std::function<std::string(const std::string&)>& what, std::vector<std::string>& problems) {
+  std::set<std::string_view> seen;
+  for (const auto& n : names) {
+    if (!seen.insert(n).second) problems.push_back(what(n) + " can only be defined once.");
+  }
+}
+
+void report_reserved(const std::string& name, std::vector<std::string>& problems) {
+  if (name.rfind("__", 0) == 0) {
+    problems.push_back("Name \"" + name + R"(" must not begin with "__", which is reserved by GraphQL introspection.)");
+  }
+}
+
+template <typename T>
+std::vector<std::string> names_of(const std::vector<T>& items) {
+  std::vector<std::string> out;
+  out.reserve(items.size());
+  for (const auto& item : items) out.push_back(item.name);
+  return out;
+}
+
+const char* location_of(TypeDefinition::Kind kind) {
+  switch (kind) {
+    case TypeDefinition::Kind::scalar:
+      return "SCALAR";
+    case TypeDefinition::Kind::object:
+      return "OBJECT";
+    case TypeDefinition::Kind::interface_type:
+      return "INTERFACE";
+    case TypeDefinition::Kind::union_type:
+      return "UNION";
+    case TypeDefinition::Kind::enum_type:
+      return "ENUM";
+    case TypeDefinition::Kind::input_object:
+      return "INPUT_OBJECT";
+  }
+  return "";
+}
+
+// The directives of an SDL document exist and stand where they may (KnownDirectives,
+// UniqueDirectivesPerLocation): a misspelt @deprecated must not pass unnoticed.
+void check_sdl_directives(const Schema& schema, const Document& doc, std::vector<std::string>& problems) {
+  auto check = [&](const std::vector<Directive>& directives, const char* location) {
+    std::set<std::string_view> seen;
+    for (const auto& d : directives) {
+      const auto* def = schema.directive(d.name);
+      if (def == nullptr) {
+        problems.push_back("Unknown directive \"@" + d.name + "\".");
+        continue;
+      }
+      if (std::find(def->locations.begin(), def->locations.end(), location) == def->locations.end()) {
+        problems.push_back("Directive \"@" + d.name + "\" may not be used on " + location + ".");
+      }
+      if (!def->repeatable && !seen.insert(d.name).second) {
+        problems.push_back("The directive \"@" + d.name + "\" can only be used once at this location.");
+      }
+      for (const auto& a : d.arguments) {
+        const auto* arg = def->arg(a.name);
+        if (arg == nullptr) {
+          problems.push_back("Unknown argument \"" + a.name + "\" on directive \"@" + d.name + "\".");
+        } else if (auto e = check_literal(schema, *a.value, *arg->type)) {
+          problems.push_back("Argument \"" + a.name + "\" of \"@" + d.name + "\" is invalid: " + *e);
+        }
+      }
+      for (const auto& arg : def->args) {
+        if (arg.type->kind != TypeRef::Kind::non_null || arg.default_value) continue;
+        const bool given =
+            std::any_of(d.arguments.begin(), d.arguments.end(), [&](const Argument& a) { return a.name == arg.name; });
+        if (!given) {
+          problems.push_back("Directive \"@" + d.name + "\" argument \"" + arg.name + "\" of type \"" +
+                             to_string(*arg.type) + "\" is required, but it was not provided.");
+        }
+      }
+    }
+  };
+  auto check_args = [&](const std::vector<InputValueDefinition>& args, const char* location) {
+    for (const auto& a : args) check(a.directives, location);
+  };
+  for (const auto& def : doc.definitions) {
+    if (const auto* t = std::get_if<TypeDefinition>(&def.node)) {
+      check(t->directives, location_of(t->kind));
+      for (const auto& f : t->fields) {
+        check(f.directives, "FIELD_DEFINITION");
+        check_args(f.arguments, "ARGUMENT_DEFINITION");
+      }
+      for (const auto& v : t->values) check(v.directives, "ENUM_VALUE");
+      check_args(t->input_fields, "INPUT_FIELD_DEFINITION");
+    } else if (const auto* sd = std::get_if<SchemaDefinition>(&def.node)) {
+      check(sd->directives, "SCHEMA");
+    } else if (const auto* dd = std::get_if<DirectiveDefinition>(&def.node)) {
+      check_args(dd->arguments, "ARGUMENT_DEFINITION");
+    }
+  }
+}
+
+// An input object that requires itself through non-null fields can never be given (spec 3.10).
+void check_input_cycles(const Schema& schema, const NamedType& start, std::vector<std::string>& problems) {
+  std::vector<std::string> path;
+  std::set<std::string> done;
+  std::function<bool(const NamedType&)> visit = [&](const NamedType& t) -> bool {
+    if (!done.insert(t.name).second) return false;
+    for (const auto& f : t.input_fields) {
+      if (f.type->kind != TypeRef::Kind::non_null || f.type->of->kind != TypeRef::Kind::named) continue;
+      const auto* next = schema.type(f.type->of->name);
+      if (next == nullptr || next->kind != TypeKind::input_object) continue;
+      path.push_back(f.name);
+      if (next->name == start.name) {
+        std::string fields;
+        for (const auto& p : path) fields += (fields.empty() ? "" : ".") + p;
+        problems.push_back("Cannot reference Input Object \"" + start.name +
+                           "\" within itself through a series of non-null fields: \"" + fields + "\".");
+        return true;
+      }
+      if (visit(*next)) return true;
+      path.pop_back();
+    }
+    return false;
+  };
+  visit(start);
 }
 
 }  // namespace
@@ -433,8 +558,6 @@ Result<std::shared_ptr<const Schema>> Schema::from_sdl(std::string_view sdl) {
           const auto dep = deprecation_of(f.directives);
           fd.deprecated = dep.deprecated;
           fd.deprecation_reason = dep.reason;
-          if (nt->field(f.name) != nullptr)
-            problems.push_back("Field \"" + t->name + "." + f.name + "\" can only be defined once.");
           nt->fields.push_back(std::move(fd));
         }
         nt->possible_types = t->members;
@@ -525,12 +648,24 @@ Result<std::shared_ptr<const Schema>> Schema::from_sdl(std::string_view sdl) {
   };
   for (auto& owned : schema->m_types) {
     auto& t = *owned;
+    const bool introspection_type = t.name.rfind("__", 0) == 0;
     if (t.kind == TypeKind::object || t.kind == TypeKind::interface_type) {
       if (t.fields.empty()) problems.push_back("Type " + t.name + " must define one or more fields.");
+      report_duplicates(
+          names_of(t.fields), [&](const std::string& n) { return "Field \"" + t.name + "." + n + "\""; }, problems);
       for (const auto& f : t.fields) {
+        if (!introspection_type) report_reserved(f.name, problems);
         check_ref(*f.type, false, t.name + "." + f.name);
-        for (const auto& a : f.args) check_ref(*a.type, true, t.name + "." + f.name + "(" + a.name + ":)");
+        report_duplicates(
+            names_of(f.args),
+            [&](const std::string& n) { return "Argument \"" + t.name + "." + f.name + "(" + n + ":)\""; }, problems);
+        for (const auto& a : f.args) {
+          if (!introspection_type) report_reserved(a.name, problems);
+          check_ref(*a.type, true, t.name + "." + f.name + "(" + a.name + ":)");
+        }
       }
+      report_duplicates(
+          t.interfaces, [&](const std::string& n) { return "Interface " + n + " of type " + t.name; }, problems);
       for (const auto& iname : t.interfaces) {
         const auto* iface = schema->type(iname);
         if (iface == nullptr || iface->kind != TypeKind::interface_type) {
@@ -538,15 +673,50 @@ Result<std::shared_ptr<const Schema>> Schema::from_sdl(std::string_view sdl) {
                              ".");
           continue;
         }
+        if (iface == &t) {
+          problems.push_back("Type " + t.name +
+                             " cannot implement itself because it would create a circular reference.");
+          continue;
+        }
+        // Interfaces are declared transitively: what an interface implements, its implementers do.
+        for (const auto& inherited : iface->interfaces) {
+          if (inherited != t.name &&
+              std::find(t.interfaces.begin(), t.interfaces.end(), inherited) == t.interfaces.end()) {
+            std::string problem = "Type " + t.name;
+            problem += " must implement " + inherited;
+            problem += " because it is implemented by " + iname + ".";
+            problems.push_back(std::move(problem));
+          }
+        }
         for (const auto& ifield : iface->fields) {
           const auto* f = t.field(ifield.name);
           if (f == nullptr) {
             problems.push_back("Interface field " + iname + "." + ifield.name + " expected but " + t.name +
                                " does not provide it.");
-          } else if (!schema->is_subtype(*f->type, *ifield.type) && schema->named(*f->type) != nullptr) {
+            continue;
+          }
+          if (!schema->is_subtype(*f->type, *ifield.type) && schema->named(*f->type) != nullptr) {
             problems.push_back("Interface field " + iname + "." + ifield.name + " expects type " +
                                to_string(*ifield.type) + " but " + t.name + "." + f->name + " is type " +
                                to_string(*f->type) + ".");
+          }
+          // Arguments are invariant, and an implementation may only add optional ones.
+          for (const auto& iarg : ifield.args) {
+            const auto* arg = f->arg(iarg.name);
+            if (arg == nullptr) {
+              problems.push_back("Interface field argument " + iname + "." + ifield.name + "(" + iarg.name +
+                                 ":) expected but " + t.name + "." + f->name + " does not provide it.");
+            } else if (!same_type(*arg->type, *iarg.type)) {
+              problems.push_back("Interface field argument " + iname + "." + ifield.name + "(" + iarg.name +
+                                 ":) expects type " + to_string(*iarg.type) + " but " + t.name + "." + f->name + "(" +
+                                 arg->name + ":) is type " + to_string(*arg->type) + ".");
+            }
+          }
+          for (const auto& arg : f->args) {
+            if (ifield.arg(arg.name) == nullptr && arg.type->kind == TypeRef::Kind::non_null && !arg.default_value) {
+              problems.push_back("Object field " + t.name + "." + f->name + " includes required argument " + arg.name +
+                                 " that is missing from the Interface field " + iname + "." + ifield.name + ".");
+            }
           }
         }
         if (t.kind == TypeKind::object) {
@@ -557,6 +727,8 @@ Result<std::shared_ptr<const Schema>> Schema::from_sdl(std::string_view sdl) {
     } else if (t.kind == TypeKind::union_type) {
       if (t.possible_types.empty())
         problems.push_back("Union type " + t.name + " must define one or more member types.");
+      report_duplicates(
+          t.possible_types, [&](const std::string& n) { return "Member " + n + " of union type " + t.name; }, problems);
       for (const auto& m : t.possible_types) {
         const auto* mt = schema->type(m);
         if (mt == nullptr || mt->kind != TypeKind::object) {
@@ -565,14 +737,50 @@ Result<std::shared_ptr<const Schema>> Schema::from_sdl(std::string_view sdl) {
       }
     } else if (t.kind == TypeKind::enum_type) {
       if (t.enum_values.empty()) problems.push_back("Enum type " + t.name + " must define one or more values.");
+      report_duplicates(
+          names_of(t.enum_values), [&](const std::string& n) { return "Enum value \"" + t.name + "." + n + "\""; },
+          problems);
+      for (const auto& v : t.enum_values) {
+        if (!introspection_type) report_reserved(v.name, problems);
+      }
     } else if (t.kind == TypeKind::input_object) {
       if (t.input_fields.empty())
         problems.push_back("Input Object type " + t.name + " must define one or more fields.");
-      for (const auto& f : t.input_fields) check_ref(*f.type, true, t.name + "." + f.name);
+      report_duplicates(
+          names_of(t.input_fields), [&](const std::string& n) { return "Input field \"" + t.name + "." + n + "\""; },
+          problems);
+      for (const auto& f : t.input_fields) {
+        report_reserved(f.name, problems);
+        check_ref(*f.type, true, t.name + "." + f.name);
+      }
     }
   }
   for (const auto& d : schema->m_directives) {
+    report_duplicates(
+        names_of(d.args), [&](const std::string& n) { return "Argument \"@" + d.name + "(" + n + ":)\""; }, problems);
     for (const auto& a : d.args) check_ref(*a.type, true, "@" + d.name + "(" + a.name + ":)");
+  }
+  check_sdl_directives(*schema, *user.document, problems);
+  if (problems.empty()) {
+    // With every type known: input cycles, and default values that their types accept.
+    for (const auto& owned : schema->m_types) {
+      if (owned->kind == TypeKind::input_object) check_input_cycles(*schema, *owned, problems);
+    }
+    auto check_default = [&](const InputValue& v, const std::string& where) {
+      if (!v.default_value) return;
+      if (auto e = check_literal(*schema, *v.default_value, *v.type)) {
+        problems.push_back("Default value of " + where + " is invalid: " + *e);
+      }
+    };
+    for (const auto& owned : schema->m_types) {
+      for (const auto& f : owned->fields) {
+        for (const auto& a : f.args) check_default(a, owned->name + "." + f.name + "(" + a.name + ":)");
+      }
+      for (const auto& f : owned->input_fields) check_default(f, owned->name + "." + f.name);
+    }
+    for (const auto& d : schema->m_directives) {
+      for (const auto& a : d.args) check_default(a, "@" + d.name + "(" + a.name + ":)");
+    }
   }
   if (!problems.empty()) {
     std::string message;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <functional>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -692,23 +693,35 @@ class Measurer {
     return a > UINT64_MAX / b ? UINT64_MAX : a * b;
   }
 
+  // The size a list field's arguments ask for: an int `first`, `last` or `limit` among the
+  // arguments, or else within an input-object argument (`page: {first: 100}`); nullopt if none.
+  static std::optional<std::uint64_t> requested_size(const json::object& args) {
+    const json::value* found = nullptr;
+    for (const char* name : {"first", "last", "limit"}) {
+      if (found == nullptr) found = args.if_contains(name);
+    }
+    if (found == nullptr) {
+      for (const auto& [name, value] : args) {
+        if (value.is_object()) {
+          if (auto nested = requested_size(value.get_object())) return nested;
+        }
+      }
+      return std::nullopt;
+    }
+    if (!found->is_int64()) return std::nullopt;
+    return found->get_int64() > 0 ? static_cast<std::uint64_t>(found->get_int64()) : 0;
+  }
+
+  // The expected length of a list field: the size its arguments ask for once coerced (so that
+  // variables and the schema's defaults count as the resolver will see them), else
+  // `default_list_size`.
   std::uint64_t multiplier(const Field& field, const FieldDef& def) const {
     const TypeRef* t = def.type.get();
     if (t->kind == TypeRef::Kind::non_null) t = t->of.get();
     if (t->kind != TypeRef::Kind::list) return 1;
-    for (const auto& arg : field.arguments) {
-      if (arg.name != "first" && arg.name != "last" && arg.name != "limit") continue;
-      const Value& v = *arg.value;
-      if (v.kind == Value::Kind::int_value) {
-        const auto n = std::strtoll(v.text.c_str(), nullptr, 10);
-        return n > 0 ? static_cast<std::uint64_t>(n) : 0;
-      }
-      if (v.kind == Value::Kind::variable) {
-        const auto* given = m_variables.if_contains(v.text);
-        if (given != nullptr && given->is_int64()) {
-          return given->get_int64() > 0 ? static_cast<std::uint64_t>(given->get_int64()) : 0;
-        }
-      }
+    auto args = coerce_argument_values(m_schema, def.args, field.arguments, m_variables);
+    if (const auto* coerced = std::get_if<json::object>(&args)) {
+      if (auto n = requested_size(*coerced)) return *n;
     }
     return m_limits.default_list_size;
   }

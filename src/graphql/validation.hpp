@@ -31,7 +31,9 @@ struct QueryCost {
   std::size_t depth = 0;
   std::size_t aliases = 0;
   /// Each field counts 1, and the fields below a list count once per expected item: the value of
-  /// its `first`, `last` or `limit` argument when given, `default_list_size` otherwise.
+  /// its `first`, `last` or `limit` argument after coercion (variables and schema defaults
+  /// applied), else of such a field of an input-object argument (`page: {first: 100}`), else
+  /// `default_list_size`.
   std::uint64_t complexity = 0;
 };
 

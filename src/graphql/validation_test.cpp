@@ -49,6 +49,55 @@ TEST(Schema, BuildsFromSdlAndRejectsBrokenOnes) {
     ASSERT_FALSE(r) << bad;
     EXPECT_EQ(r.error().code, "invalid_schema");
   }
+
+  // The type system's own rules (spec 3), each with the problem it names.
+  const std::pair<const char*, const char*> broken[] = {
+      {"interface I { f(a: Int): Int } type T implements I { f: Int } type Query { t: T }",
+       "Interface field argument I.f(a:) expected but T.f does not provide it."},
+      {"interface I { f(a: Int): Int } type T implements I { f(a: String): Int } type Query { t: T }",
+       "Interface field argument I.f(a:) expects type Int but T.f(a:) is type String."},
+      {"interface I { f: Int } type T implements I { f(b: Int!): Int } type Query { t: T }",
+       "Object field T.f includes required argument b that is missing from the Interface field I.f."},
+      {"interface I { id: ID } interface J implements I { id: ID } type T implements J { id: ID } type Query { t: T }",
+       "Type T must implement I because it is implemented by J."},
+      {"interface I implements I { id: ID } type Query { a: Int }", "cannot implement itself"},
+      {"type Query { a: Int } extend type Query { a: Int }", "Field \"Query.a\" can only be defined once."},
+      {"type Query { a(x: Int, x: Int): Int }", "Argument \"Query.a(x:)\" can only be defined once."},
+      {"enum E { A A } type Query { a: E }", "Enum value \"E.A\" can only be defined once."},
+      {"input In { a: Int, a: Int } type Query { a(x: In): Int }", "Input field \"In.a\" can only be defined once."},
+      {"type A { a: Int } union U = A | A type Query { u: U }", "Member A of union type U can only be defined once."},
+      {"type Query { __a: Int }", "Name \"__a\" must not begin with \"__\""},
+      {"type Query { a(__x: Int): Int }", "Name \"__x\" must not begin with \"__\""},
+      {"input In { a: In2! } input In2 { b: In! } type Query { a(x: In): Int }",
+       "Cannot reference Input Object \"In\" within itself through a series of non-null fields: \"a.b\"."},
+      {"type Query { a: Int @nope }", "Unknown directive \"@nope\"."},
+      {"type Query @deprecated { a: Int }", "Directive \"@deprecated\" may not be used on OBJECT."},
+      {"type Query { a: Int @deprecated(reason: 1) }", "Argument \"reason\" of \"@deprecated\" is invalid"},
+      {"type Query { a: Int @deprecated(why: \"x\") }", "Unknown argument \"why\" on directive \"@deprecated\"."},
+      {"type Query { a: Int @deprecated @deprecated }", "can only be used once at this location"},
+      {"scalar S @specifiedBy type Query { a: S }", "argument \"url\" of type \"String!\" is required"},
+      {"type Query { a(x: Int = \"x\"): Int }", "Default value of Query.a(x:) is invalid"},
+      {"input In { a: [Int] = [\"x\"] } type Query { a(x: In): Int }", "Default value of In.a is invalid"},
+  };
+  for (const auto& [sdl, message] : broken) {
+    auto r = Schema::from_sdl(sdl);
+    ASSERT_FALSE(r) << sdl;
+    EXPECT_NE(r.error().message.find(message), std::string::npos) << sdl << ": " << r.error().message;
+  }
+
+  // What the rules allow: covariant fields, optional extra arguments, transitive interfaces
+  // declared, extensions, list-guarded input recursion, repeatable directives.
+  auto ok = Schema::from_sdl(R"(
+    interface Node { id: ID }
+    interface Named implements Node { id: ID name(upper: Boolean = false): String }
+    type User implements Node & Named { id: ID! name(upper: Boolean = false, locale: String): String }
+    input Tree { children: [Tree!]! label: String = "x" }
+    directive @tag(name: String!) repeatable on FIELD_DEFINITION
+    type Query { user(tree: Tree): User @tag(name: "a") @tag(name: "b") old: Int @deprecated }
+    extend type Query { more: [Node] }
+  )");
+  ASSERT_TRUE(ok) << ok.error().message;
+  EXPECT_EQ((*ok)->type("Node")->possible_types, (std::vector<std::string>{"User"}));
 }
 
 struct RuleCase {
@@ -74,6 +123,13 @@ TEST(Validation, SpecRules) {
       {"enum as string", "{ echo(order: \"ASC\") }", "cannot represent non-enum value"},
       {"unknown input field", "{ echo(filter: {nope: 1}) }", "Field \"nope\" is not defined by type \"PairFilter\"."},
       {"duplicate input field", "{ echo(filter: {minVolume: 1, minVolume: 2}) }", "only one input field named"},
+      {"required input field given", "{ echo(range: {min: 1}) }", ""},
+      {"required input field missing", "{ echo(range: {max: 1}) }",
+       "Field \"Range.min\" of required type \"Int!\" was not provided."},
+      {"required input field null", "{ echo(range: {min: null}) }", "Expected value of type \"Int!\", found null."},
+      {"nullable variable for required input field", "query Q($m: Int) { echo(range: {min: $m}) }",
+       "Variable \"$m\" of type \"Int\" used in position expecting type \"Int!\"."},
+      {"non-null variable for required input field", "query Q($m: Int!) { echo(range: {min: $m}) }", ""},
       {"null for non-null", "{ pair(id: null) { id } }", "found null"},
       {"undefined variable", "{ pairs(first: $n) { id } }", "Variable \"$n\" is not defined."},
       {"unused variable", "query Q($n: Int) { pairs { id } }", "Variable \"$n\" is never used in operation \"Q\"."},
@@ -165,16 +221,52 @@ TEST(Coercion, VariablesFromJson) {
   EXPECT_EQ(vars.at("id"), json::value("12"));
   EXPECT_EQ(vars.at("x"), json::value(3.0));
   EXPECT_EQ(vars.at("d"), json::value(7));
+  // JSON has one number type: an ID may arrive as any integral number, printed exactly.
+  for (const auto& [given, id] : {std::pair<const char*, const char*>{"18446744073709551615", "18446744073709551615"},
+                                  {"-9223372036854775808", "-9223372036854775808"},
+                                  {"7.0", "7"},
+                                  {"1e3", "1000"}}) {
+    auto r = coerce_variable_values(*schema, op, json::parse(std::string(R"({"id": )") + given + "}").as_object());
+    ASSERT_TRUE(std::holds_alternative<json::object>(r)) << given;
+    EXPECT_EQ(std::get<json::object>(r).at("id"), json::value(id)) << given;
+  }
 
   for (const char* bad : {R"({"id": null})", R"({})", R"({"id": "1", "a": 1.5})", R"({"id": "1", "a": 4294967296})",
                           R"({"id": "1", "b": ["x"]})", R"({"id": "1", "f": {"nope": 1}})", R"({"id": "1", "o": "UP"})",
-                          R"({"id": "1", "f": {"tokens": [null]}})", R"({"id": true})", R"({"id": "1", "x": "3"})"}) {
+                          R"({"id": "1", "f": {"tokens": [null]}})", R"({"id": true})", R"({"id": "1", "x": "3"})",
+                          R"({"id": 1.5})", R"({"id": 1e300})"}) {
     auto r = coerce_variable_values(*schema, op, json::parse(bad).as_object());
     ASSERT_TRUE(std::holds_alternative<std::vector<GraphQLError>>(r)) << bad;
     const auto& errors = std::get<std::vector<GraphQLError>>(r);
     EXPECT_EQ(errors.at(0).locations.size(), 1u);
     EXPECT_NE(errors.at(0).message.find("Variable \"$"), std::string::npos) << errors.at(0).message;
   }
+}
+
+TEST(Coercion, RequiredInputFields) {
+  const auto schema = testing::test_schema();
+  auto parsed = parse("query Q($r: Range, $m: Int!) { echo(range: $r) e: echo(range: {min: $m}) }");
+  ASSERT_TRUE(parsed);
+  const auto& op = std::get<OperationDefinition>(parsed.document->definitions[0].node);
+  auto ok = coerce_variable_values(*schema, op, json::parse(R"({"r": {"min": 3}, "m": 4})").as_object());
+  ASSERT_TRUE(std::holds_alternative<json::object>(ok));
+  EXPECT_EQ(std::get<json::object>(ok).at("r"), json::parse(R"({"min": 3, "max": 100})"));
+  for (const auto& [bad, message] :
+       {std::pair<const char*, const char*>{R"({"r": {"max": 3}, "m": 1})",
+                                            "Field \"min\" of required type \"Int!\" was not provided"},
+        {R"({"r": {"min": null}, "m": 1})", "Expected non-nullable type \"Int!\" not to be null at \"value.min\""},
+        {R"({"r": {"min": 1}})", "Variable \"$m\" of required type \"Int!\" was not provided."}}) {
+    auto r = coerce_variable_values(*schema, op, json::parse(bad).as_object());
+    ASSERT_TRUE(std::holds_alternative<std::vector<GraphQLError>>(r)) << bad;
+    const auto& errors = std::get<std::vector<GraphQLError>>(r);
+    EXPECT_NE(errors.at(0).message.find(message), std::string::npos) << errors.at(0).message;
+  }
+  // Arguments: the literal object gets its defaults; a variable fills the required field.
+  const auto* echo = schema->type("Query")->field("echo");
+  const auto& second = std::get<Field>(op.selections->at(1).node);
+  auto args = coerce_argument_values(*schema, echo->args, second.arguments, json::object{{"m", 5}});
+  ASSERT_TRUE(std::holds_alternative<json::object>(args)) << std::get<std::string>(args);
+  EXPECT_EQ(std::get<json::object>(args).at("range"), json::parse(R"({"min": 5, "max": 100})"));
 }
 
 TEST(Coercion, ArgumentsFromLiteralsAndVariables) {
@@ -246,11 +338,67 @@ TEST(Limits, DepthAliasesAndComplexity) {
               limits);
   EXPECT_FALSE(r.request);
 
+  // Without a size argument the list counts with the argument's default in the schema
+  // (pairs(first: Int = 10)), not the engine-wide default.
+  {
+    QueryLimits small;
+    small.default_list_size = 2;
+    auto doc = parse("query Q($n: Int) { a: pairs { token0 { id } } b: pairs(first: $n) { id } }");
+    ASSERT_TRUE(doc);
+    const auto& op = std::get<OperationDefinition>(doc.document->definitions[0].node);
+    // a: 1 + 10 * (1 + 1); b without $n: 1 + 10 * 1
+    EXPECT_EQ(measure(*schema, *doc.document, op, {}, small).complexity, 21u + 11u);
+    // b with an explicit null: the resolver picks its size, so the engine default applies.
+    EXPECT_EQ(measure(*schema, *doc.document, op, json::object{{"n", nullptr}}, small).complexity, 21u + 3u);
+    EXPECT_EQ(measure(*schema, *doc.document, op, json::object{{"n", 4}}, small).complexity, 21u + 5u);
+    // The size may sit in an input-object argument, with that input type's defaults.
+    doc = parse(
+        "query Q($p: Page) { a: search(text: \"a\") { __typename } b: search(text: \"b\", page: {}) { __typename } "
+        "c: search(text: \"c\", page: {first: 7}) { __typename } d: search(text: \"d\", page: $p) { __typename } }");
+    ASSERT_TRUE(doc);
+    const auto& op2 = std::get<OperationDefinition>(doc.document->definitions[0].node);
+    // a: 1 + 2 (no page: the engine default); b: 1 + 5 (Page.first's default); c: 1 + 7; d: 1 + 9
+    const auto page = json::object{{"first", 9}, {"skip", 0}};
+    EXPECT_EQ(measure(*schema, *doc.document, op2, json::object{{"p", page}}, small).complexity, 3u + 6u + 8u + 10u);
+  }
+
   // The parse limits apply first.
   limits.parse.max_bytes = 10;
   r = run("{ pairs { id } }");
   ASSERT_FALSE(r.request);
   EXPECT_EQ(r.errors.at(0).code, "DOCUMENT_TOO_LARGE");
+}
+
+TEST(Request, SubscriptionsAreValidatedThenRefused) {
+  auto schema = Schema::from_sdl("type Query { a: Int } type Subscription { ticks: Int prices: Float }");
+  ASSERT_TRUE(schema) << schema.error().message;
+  auto errors_for = [&](const std::string& query) {
+    auto parsed = parse(query);
+    EXPECT_TRUE(parsed) << query;
+    return parsed ? validate(**schema, *parsed.document) : std::vector<GraphQLError>{};
+  };
+  // SingleFieldSubscriptions, fragments expanded.
+  auto errors = errors_for("subscription S { ticks ...F } fragment F on Subscription { prices }");
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].message, "Subscription \"S\" must select only one top level field.");
+  errors = errors_for("subscription { ticks prices }");
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].message, "Anonymous Subscription must select only one top level field.");
+  errors = errors_for("subscription { __typename }");
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].message, "Subscription must not select an introspection top level field.");
+  EXPECT_FALSE(errors_for("subscription { t: ticks ticks }").empty());  // two response keys
+  EXPECT_TRUE(errors_for("subscription { ticks ticks }").empty());
+
+  // A valid subscription is refused before execution: no transport here serves event streams.
+  auto r = prepare(**schema, RequestParams{"subscription { ticks }", "", {}}, {});
+  ASSERT_FALSE(r.request);
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_EQ(r.errors[0].code, "OPERATION_NOT_SUPPORTED");
+  EXPECT_EQ(r.errors[0].message, "Subscriptions are not served over this transport.");
+  // Other operations of the same document still run.
+  r = prepare(**schema, RequestParams{"subscription S { ticks } query Q { a }", "Q", {}}, {});
+  EXPECT_TRUE(r.request);
 }
 
 TEST(Request, OperationSelection) {

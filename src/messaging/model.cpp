@@ -5,6 +5,8 @@
 #include <boost/json/array.hpp>
 #include <boost/json/serialize.hpp>
 
+#include "core/display_name.hpp"
+
 namespace gh::messaging {
 
 namespace json = boost::json;
@@ -80,11 +82,13 @@ bool valid_channel_id(std::string_view id) {
 }
 
 Result<void> check_emoji(std::string_view emoji) {
-  const bool good = !emoji.empty() && emoji.size() <= 32 && valid_utf8(emoji) &&
-                    std::none_of(emoji.begin(), emoji.end(), [](char ch) {
-                      const auto c = static_cast<unsigned char>(ch);
-                      return c <= 0x20 || c == 0x7f;
-                    });
+  // Others see it beside the message: a display name (no C1 controls, bidi overrides or
+  // separators) without spaces.
+  const bool good =
+      emoji.size() <= 32 && is_display_name(emoji, 32) && std::none_of(emoji.begin(), emoji.end(), [](char ch) {
+        const auto c = static_cast<unsigned char>(ch);
+        return c <= 0x20 || c == 0x7f;
+      });
   if (!good) return bad_input("invalid_emoji", "a reaction is 1 to 32 bytes of UTF-8 without spaces");
   return ok();
 }

@@ -59,6 +59,12 @@ TEST(MessagingModel, ClientIdsChannelIdsAndEmoji) {
   EXPECT_FALSE(check_emoji("a b"));
   EXPECT_FALSE(check_emoji("\xff"));
   EXPECT_FALSE(check_emoji(std::string(33, 'a')));
+  EXPECT_FALSE(
+      check_emoji("\xc2\x9b"
+                  "31m"));                                       // C1 CSI
+  EXPECT_FALSE(check_emoji("ok\xe2\x80\xae"));                   // right-to-left override
+  EXPECT_FALSE(check_emoji("\xe2\x80\xa8"));                     // line separator
+  EXPECT_TRUE(check_emoji("\xf0\x9f\x91\x8d\xf0\x9f\x8f\xbd"));  // 👍🏽
 }
 
 TEST(MessagingModel, MentionsAreAccountsAndRolesAtWordStarts) {

@@ -342,6 +342,8 @@ for (const backend of backends()) {
 
 test('sign-in is rate limited per IP and per address, with Retry-After', async () => {
   const db = freshDatabase('sqlite');
+  // A wrong signature is asked of the chain (is the address a contract wallet?): a real one.
+  const anvil = await startAnvil();
   let server = await startServer([...db.flags, '--siwe-domain', DOMAIN, '--chain', '31337=http://127.0.0.1:1',
     '--signin-rate-limit', '0.01', '--signin-rate-burst', '3']);
   try {
@@ -353,7 +355,7 @@ test('sign-in is rate limited per IP and per address, with Retry-After', async (
     assert.equal((await errorOf(r)).code, 'rate_limited');
     await server.stop();
 
-    server = await startServer([...db.flags, '--siwe-domain', DOMAIN, '--chain', '31337=http://127.0.0.1:1',
+    server = await startServer([...db.flags, '--siwe-domain', DOMAIN, '--chain', `31337=${anvil.url}`,
       '--signin-rate-burst', '200', '--signin-address-rate-limit', '0.01', '--signin-address-rate-burst', '2']);
     const victim = Wallet.createRandom();
     const post = (body) => fetch(`${server.url}/v1/auth/verify`, { method: 'POST', body: JSON.stringify(body) });
@@ -368,18 +370,29 @@ test('sign-in is rate limited per IP and per address, with Retry-After', async (
     let text = siwe(await issue());
     let res = await post({ message: text, signature: await victim.signMessage(text) });
     assert.equal(res.status, 200, JSON.stringify(await res.clone().json()));
-    // Attempts with live nonces do count: one more failed one, then 429 with Retry-After.
+    // Live nonces with wrong signatures (each a possible contract-wallet check over the chain)
+    // count: two, then 429 with Retry-After.
+    const stranger = Wallet.createRandom();
+    for (let i = 0; i < 2; i++) {
+      text = siwe(await issue());
+      res = await post({ message: text, signature: await stranger.signMessage(text) });
+      assert.equal(res.status, 401);
+      assert.equal((await errorOf(res)).code, 'siwe_signature_invalid');
+    }
     text = siwe(await issue());
-    res = await post({ message: text, signature: 'not hex' });
-    assert.equal(res.status, 401);
-    assert.equal((await errorOf(res)).code, 'siwe_signature_invalid');
-    text = siwe(await issue());
-    const limited = await post({ message: text, signature: await victim.signMessage(text) });
+    const limited = await post({ message: text, signature: await stranger.signMessage(text) });
     assert.equal(limited.status, 429);
     assert.ok(Number(limited.headers.get('retry-after')) >= 1);
     assert.equal((await errorOf(limited)).code, 'rate_limited');
+    // The victim's own signature is never refused by that limit: the attack cannot lock it out.
+    for (let i = 0; i < 3; i++) {
+      text = siwe(await issue());
+      res = await post({ message: text, signature: await victim.signMessage(text) });
+      assert.equal(res.status, 200, JSON.stringify(await res.clone().json()));
+    }
   } finally {
     await server.stop();
+    anvil.stop();
     db.drop();
   }
 });
@@ -407,18 +420,30 @@ test('key fetches are limited per caller and per target account, with Retry-Afte
     const device = new MlsDevice({ url: server.url, token: victim.token, address: victim.address });
     let r = await api('/v1/devices', { method: 'POST', token: victim.token, body: await device.registrationBody({ count: 20, name: 'phone' }) });
     assert.equal(r.status, 201);
-    // Per target: three fetches of the victim's keys, then 429, for this caller and any other.
-    for (let i = 0; i < 3; i++) assert.equal((await api(`/v1/keys/${victim.address}`, { token: attacker.token })).status, 200);
-    r = await api(`/v1/keys/${victim.address}`, { token: attacker.token });
+    const victimDevice = (await r.json()).device_id;
+    // Per target: three fetches of the victim's keys take one-time packages; past that, this
+    // caller and any other get the last-resort package only, so the victim stays reachable
+    // while its one-time keys cannot be drained.
+    for (let i = 0; i < 3; i++) {
+      r = await api(`/v1/keys/${victim.address}`, { token: attacker.token });
+      assert.equal(r.status, 200);
+      assert.deepEqual((await r.json()).devices.map((d) => d.last_resort), [false]);
+    }
+    for (const caller of [attacker, helper]) {
+      r = await api(`/v1/keys/${victim.address}`, { token: caller.token });
+      assert.equal(r.status, 200);
+      const { devices } = await r.json();
+      assert.deepEqual(devices.map((d) => d.last_resort), [true]);
+      assert.equal(devices[0].device_id, victimDevice);
+    }
+    const me = await (await api('/v1/me', { token: victim.token })).json();
+    assert.equal(me.devices[0].key_packages, 17, 'only the fetches within the limit took keys');
+    // Per caller: the attacker has made 4 fetches; one more is admitted, then 429 whatever the target.
+    assert.equal((await api(`/v1/keys/${other.address}`, { token: attacker.token })).status, 200);
+    r = await api(`/v1/keys/${helper.address}`, { token: attacker.token });
     assert.equal(r.status, 429);
     assert.ok(Number(r.headers.get('retry-after')) >= 1);
     assert.equal((await errorOf(r)).code, 'rate_limited');
-    assert.equal((await api(`/v1/keys/${victim.address}`, { token: helper.token })).status, 429);
-    const me = await (await api('/v1/me', { token: victim.token })).json();
-    assert.equal(me.devices[0].key_packages, 17, 'only the admitted fetches took keys');
-    // Per caller: the attacker has made 4 fetches; one more is admitted, then 429 whatever the target.
-    assert.equal((await api(`/v1/keys/${other.address}`, { token: attacker.token })).status, 200);
-    assert.equal((await api(`/v1/keys/${helper.address}`, { token: attacker.token })).status, 429);
     assert.equal((await api(`/v1/keys/${other.address}`, { token: helper.token })).status, 200);
   } finally {
     await server.stop();

@@ -160,9 +160,22 @@ describe('authorization matrix', () => {
       if (SHARED[key]) continue;
       assert.ok(OWNED[key], `${key} takes a parameter: list it in OWNED (with a fixture) or SHARED (with a reason)`);
       const { params, body } = OWNED[key](alice);
-      const r = await api(fill(path, params), { method, token: bob.token, body, headers: { 'x-device-id': bob.device_id } });
-      assert.ok([403, 404].includes(r.status), `${key} as another account: ${r.status}`);
-      await r.body?.cancel();
+      // As Bob's own device, and as Bob claiming one of Alice's devices in X-Device-Id.
+      for (const device of [bob.device_id, second.device_id]) {
+        const r = await api(fill(path, params), { method, token: bob.token, body, headers: { 'x-device-id': device } });
+        assert.ok([403, 404].includes(r.status), `${key} as another account (device ${device === bob.device_id ? 'own' : 'claimed'}): ${r.status}`);
+        await r.body?.cancel();
+      }
+    }
+    // A resource named by a header instead of the path: every GET without parameters, as Bob
+    // naming Alice's device, reveals none of Alice's private identifiers.
+    const secrets = { group: alice.group_id, dm: alice.dm_id, welcome: alice.welcome_id, session: alice.session_id };
+    for (const { method, path } of routes.filter((r) => !r.public && r.method === 'GET' && !r.path.includes('{'))) {
+      const r = await api(path, { token: bob.token, headers: { 'x-device-id': second.device_id } });
+      const text = await r.text();
+      for (const [what, id] of Object.entries(secrets)) {
+        assert.ok(!text.includes(id), `${method} ${path} with another account's X-Device-Id shows Alice's ${what}: ${r.status}`);
+      }
     }
     // Alice's session, devices, groups and welcome are untouched.
     const me = await (await api('/v1/me', { token: alice.token })).json();
@@ -198,5 +211,33 @@ describe('authorization matrix', () => {
       assert.equal((await r.json()).error.code, code, url);
     }
     assert.equal((await register('https://hooks.example.com/push/abc')).status, 201);
+  });
+
+  test('Web Push subscription endpoints must be https URLs to public addresses', async () => {
+    const owner = await signIn(Wallet.createRandom());
+    const keys = { p256dh: Buffer.alloc(65, 4).toString('base64url'), auth: Buffer.alloc(16, 1).toString('base64url') };
+    const register = async (token) => {
+      const device = new MlsDevice({ url: server.url, token: owner.token, address: owner.address });
+      const body = await device.registrationBody({ count: 0, name: 'browser', push: { provider: 'webpush', token } });
+      return api('/v1/devices', { method: 'POST', token: owner.token, body });
+    };
+    for (const [endpoint, status, code] of [
+      ['https://169.254.169.254/latest/meta-data/', 403, 'forbidden_destination'],
+      ['https://[fd00::1]/push', 403, 'forbidden_destination'],
+      ['https://127.0.0.1:8080/push', 403, 'forbidden_destination'],
+      ['http://push.example.com/s/1', 400, 'invalid_url'],
+    ]) {
+      const r = await register(JSON.stringify({ endpoint, keys }));
+      assert.equal(r.status, status, endpoint);
+      assert.equal((await r.json()).error.code, code, endpoint);
+    }
+    for (const junk of ['not json', JSON.stringify({ keys })]) {
+      const r = await register(junk);
+      assert.equal(r.status, 400, junk);
+      assert.equal((await r.json()).error.code, 'invalid_field');
+    }
+    assert.equal((await register(JSON.stringify({ endpoint: 'https://push.example.com/s/1', keys }))).status, 201);
+    const me = await (await api('/v1/me', { token: owner.token })).json();
+    assert.deepEqual(me.devices.map((d) => d.push_provider), ['webpush']);
   });
 });

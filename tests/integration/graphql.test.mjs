@@ -184,6 +184,9 @@ function generateCases() {
     ['query Q($d: Int) { pair(id: "P1") { volume(days: $d) } }', {}],
     ['query Q($d: Int) { pair(id: "P1") { volume(days: $d) } }', { d: null }],
     ['query Q($id: ID!) { token(id: $id) { symbol } }', { id: 'T1', extra: 1 }],
+    // Integral numbers of any size are IDs (this one is beyond int64: JSON has one number type).
+    ['query Q($id: ID) { echo(id: $id) { id } }', { id: 12345678901234567000 }],
+    ['query Q($id: ID) { echo(id: $id) { id } }', { id: -42 }],
   ];
   for (const [q, v] of varCases) add(q, v);
 
@@ -274,6 +277,31 @@ function generateCases() {
     add(`{ __type(name: "${name}") { kind name fields { name args { name } type { name kind } } enumValues { name } } }`);
   }
   add('{ pair(id: "P1") { __typename token0 { __typename } } }');
+
+  // Merging and abstract types across fragments; variables reached through fragments.
+  add('{ pair(id: "P1") { ...A ...B } } fragment A on Pair { x: token0 { id } } fragment B on Pair { x: token1 { symbol } }');
+  add('{ pair(id: "P1") { token0 { id } ... on Pair { token0 { name id symbol } } } }');
+  add('{ pair(id: "P1") { ...F id } } fragment F on Pair { fee id }');
+  add('{ node(id: "T1") { ... on Asset { ... on Pair { id } } } }');
+  add('{ node(id: "T1") { ... on Node { ... on Asset { symbol } } } }');
+  add('{ node(id: "T1") { ... on Token { x: symbol } ... on Pair { x: fee } } }');
+  add('{ search(text: "W") { ... on Node { id } ... on Asset { id: symbol } } }');
+  add('{ search(text: "W") { ... on Token { x: pairs(first: 1) { id } } ... on Pair { x: swaps(first: 1) { id } } } }');
+  add('query Q($n: Int, $m: Int) { token(id: "T1") { pairs(first: $n) { id } pairs(first: $m) { fee } } }', { n: 1, m: 1 });
+  add('query A($x: Int) { ...F } query B { ...F } fragment F on Query { echo(int: $x) { int } }', { x: 1 }, 'A');
+  add('query A($x: Int) { ...F } fragment F on Query { echo(int: $x) { int } } fragment G on Query { echo(int: $y) { int } }', { x: 1 });
+  add('query A($b: Boolean!) { ...F @include(if: $b) } fragment F on Query { __typename }', { b: true });
+  add('query Q($b: Boolean!) { pair(id: "P1") { id @skip(if: $b) id } }', { b: true });
+  add('query Q($f: PairFilter = {symbols: ["DAI"]}) { pairs(filter: $f) { id } }', { f: {} });
+  add('query Q($x: Int! = 3) { pair(id: "P1") { volume(days: $x) } }', { x: null });
+  add('query Q($x: String!) { echo(nested: [[$x]]) { nested } }', { x: 'a' });
+  add('query Q($x: [String]) { echo(nested: [$x]) { nested } }', { x: ['a'] });
+  add('{ echo(string: "\\u0000\\u001f\\t\\"\\\\\\/ \\u{1F600}\\uD83D\\uDE00") { string } }');
+  add('{ echo(id: 12345678901234567890) { id } }');
+  // Line terminators other than \n, for the positions of syntax errors.
+  add('{\r\n  pair(id: "P1") {\r\n    id\r\n  }\r\n  ?\r\n}');
+  add('{\r  a\r  ?\r}');
+  add('\ufeff{ __typename, , , }');
 
   // Invalid documents: syntax.
   for (const q of ['', '{', '{ pair(id: "P1") { id }', 'query Q($x) { __typename }', '{ token(id: "T1" { id } }',
@@ -468,6 +496,10 @@ describe('graphql engine', () => {
     r = await post({ query: '{ pairs { swaps(first: 100) { pair { token0 { pairs(first: 100) { id } } } } } }' });
     assert.equal(r.body.errors[0].extensions.code, 'QUERY_TOO_COMPLEX');
     assert.match(r.body.errors[0].message, /complexity \d+ exceeds the maximum of 5000/);
+    // A page size inside an input object counts too.
+    r = await post({ query: '{ pairs(page: {first: 100000}) { id } }' });
+    assert.equal(r.body.errors?.[0].extensions.code, 'QUERY_TOO_COMPLEX', JSON.stringify(r.body));
+    assert.match(r.body.errors[0].message, /complexity 100001 exceeds/);
 
     r = await post({ query: `{ ${'__typename '.repeat(6_500)} }` });
     assert.equal(r.body.errors[0].extensions.code, 'DOCUMENT_TOO_LARGE');

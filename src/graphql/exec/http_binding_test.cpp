@@ -26,6 +26,7 @@ struct Reply {
   unsigned status = 0;
   json::value body;
   std::string allow;
+  std::string content_type;
 };
 
 Reply call(const net::Router& router, net::Request request) {
@@ -33,8 +34,8 @@ Reply call(const net::Router& router, net::Request request) {
   EXPECT_EQ(match.kind, net::RouteMatch::Kind::found);
   boost::asio::io_context ioc;
   auto result = gh::testing::run(ioc, (*match.handler)(request));
-  if (!result) return Reply{net::status_for(result.error().kind), json::value(result.error().code), {}};
-  Reply reply{result->status, json::parse(result->body), {}};
+  if (!result) return Reply{net::status_for(result.error().kind), json::value(result.error().code), {}, {}};
+  Reply reply{result->status, json::parse(result->body), {}, result->content_type};
   for (const auto& [name, value] : result->headers) {
     if (name == "Allow") reply.allow = value;
   }
@@ -95,9 +96,21 @@ TEST_F(HttpBinding, StatusCodes) {
   auto r = call(m_router, post(R"({"query": "{ nope }"})", "u"));
   EXPECT_EQ(r.status, 200u);
   EXPECT_FALSE(r.body.as_object().contains("data"));
+  EXPECT_EQ(r.content_type, "application/json; charset=utf-8");
   auto request = post(R"({"query": "{ nope }"})", "u");
-  request.headers.emplace_back("accept", "application/graphql-response+json");
-  EXPECT_EQ(call(m_router, request).status, 400u);
+  request.headers.emplace_back("accept", "application/graphql-response+json, application/json;q=0.9");
+  r = call(m_router, request);
+  EXPECT_EQ(r.status, 400u);
+  // Such a client gets the media type it asked for, with every status.
+  EXPECT_EQ(r.content_type, "application/graphql-response+json; charset=utf-8");
+  request.body = R"({"query": "{ echo }"})";
+  r = call(m_router, request);
+  EXPECT_EQ(r.status, 200u);
+  EXPECT_EQ(r.content_type, "application/graphql-response+json; charset=utf-8");
+  request.body = "{";
+  r = call(m_router, request);
+  EXPECT_EQ(r.status, 400u);
+  EXPECT_EQ(r.content_type, "application/graphql-response+json; charset=utf-8");
 }
 
 }  // namespace

@@ -21,12 +21,14 @@ inline constexpr const char* k_test_sdl = R"(
   union SearchResult = Token | Pair
   enum Order { ASC DESC }
   input PairFilter { minVolume: Float = 0, tokens: [ID!], order: Order = ASC }
+  input Range { min: Int!, max: Int = 100 }
+  input Page { first: Int = 5, skip: Int = 0 }
   type Query {
     pairs(first: Int = 10, filter: PairFilter): [Pair!]!
     pair(id: ID!): Pair
     node(id: ID!): Node
-    search(text: String!): [SearchResult!]!
-    echo(value: Int, list: [Int], filter: PairFilter, order: Order, text: String, id: ID, f: Float): String
+    search(text: String!, page: Page): [SearchResult!]!
+    echo(value: Int, list: [Int], filter: PairFilter, order: Order, text: String, id: ID, f: Float, range: Range): String
     failing: String
     broken: Int!
   }

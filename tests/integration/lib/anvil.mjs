@@ -1,6 +1,6 @@
 // A real anvil (from the npm package) on a free loopback port, for tests that need a chain.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { resolve } from 'node:path';
 import net from 'node:net';
 
@@ -9,6 +9,29 @@ const root = resolve(import.meta.dirname, '../../..');
 export function freePort() {
   return new Promise((res) => {
     const s = net.createServer().listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => res(port)); });
+  });
+}
+
+/**
+ * Whether process `pid` holds the socket listening on loopback `port` (Linux /proc): an answer on
+ * the port is then ours, not another test's anvil that bound it first.
+ */
+function listensOn(pid, port) {
+  const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
+  const inodes = new Set();
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text = '';
+    try { text = readFileSync(table, 'utf8'); } catch { continue; }
+    for (const line of text.split('\n').slice(1)) {
+      const cols = line.trim().split(/\s+/);
+      // local_address is ADDR:PORT in hex; state 0A is LISTEN; the inode is the tenth column.
+      if (cols.length > 9 && cols[1].endsWith(`:${hexPort}`) && cols[3] === '0A') inodes.add(cols[9]);
+    }
+  }
+  let fds = [];
+  try { fds = readdirSync(`/proc/${pid}/fd`); } catch { return false; }
+  return fds.some((fd) => {
+    try { return inodes.has(/^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`))?.[1]); } catch { return false; }
   });
 }
 
@@ -34,7 +57,12 @@ export async function startAnvil({ chainId = 31337 } = {}) {
           body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'eth_chainId', params: [] }) });
         if (r.ok && !exited) {
           const { result } = await r.json();
-          if (Number(result) !== chainId) { proc.kill('SIGKILL'); throw new Error(`something else answers on port ${port}`); }
+          if (Number(result) !== chainId || !listensOn(proc.pid, port)) {
+            // Another process holds the port: ours cannot bind it and exits; try another port.
+            proc.kill('SIGKILL');
+            if (attempt >= maxPortTries) throw new Error(`something else answers on port ${port}`);
+            break;
+          }
           return { url, chainId, stop: () => { proc.kill('SIGTERM'); } };
         }
       } catch (e) {
@@ -43,7 +71,7 @@ export async function startAnvil({ chainId = 31337 } = {}) {
       if (Date.now() > deadline) { proc.kill('SIGKILL'); throw new Error('anvil did not start'); }
       await new Promise((r) => setTimeout(r, 50));
     }
-    // Exited during start-up: most likely the port was taken in between.
+    // Exited during start-up (or killed above): most likely the port was taken in between.
     if (attempt >= maxPortTries) throw new Error(`anvil exited during start-up ${attempt} times`);
   }
 }
