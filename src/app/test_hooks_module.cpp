@@ -144,9 +144,7 @@ std::vector<context::Job> test_jobs() {
 
 context::ContextModule test_hooks_module() {
   auto hooks = std::make_shared<TestHooks>();
-  context::ContextModule m;
-  m.name = "testhooks";
-  m.migrations = {testhooks::migrations()};
+  context::ContextModule m("testhooks", {testhooks::migrations()});
   m.start = [hooks](context::ContextEnv& env) {
     hooks->db = &env.db;
     hooks->pool = &env.pool;

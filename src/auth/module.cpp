@@ -17,11 +17,8 @@ struct AuthRuntime {
 }  // namespace
 
 context::ContextModule make_module(AuthModuleSettings settings) {
-  auto runtime = std::make_shared<AuthRuntime>();
-  runtime->settings = std::move(settings);
-  context::ContextModule m;
-  m.name = "auth";
-  m.migrations = {migrations()};
+  auto runtime = context::make_runtime<AuthRuntime>(std::move(settings));
+  context::ContextModule m("auth", {migrations()});
   m.start = [runtime](context::ContextEnv& env) {
     runtime->verifier = std::make_unique<ChainSignatureVerifier>(env.chain);
     runtime->service = std::make_unique<AuthService>(env.db, env.pool, env.clock, runtime->settings.auth,

@@ -1,5 +1,7 @@
 #include "auth/store.hpp"
 
+#include "store/text_list.hpp"
+
 namespace gh::auth::sql {
 namespace {
 
@@ -50,15 +52,6 @@ ApiKeyRow api_key_of(const store::Row& r) {
   k.info.created_at = from_ms(r.get_int(4));
   k.info.revoked_at = opt_time(r, 5);
   return k;
-}
-
-std::string join_scopes(const std::vector<std::string>& scopes) {
-  std::string joined;
-  for (const auto& s : scopes) {
-    if (!joined.empty()) joined += ',';
-    joined += s;
-  }
-  return joined;
 }
 
 }  // namespace
@@ -241,7 +234,8 @@ std::optional<std::string> take_key_package(Tx& tx, const std::string& device_id
 
 void insert_api_key(Tx& tx, const ApiKeyRow& key) {
   tx.exec("INSERT INTO auth_api_keys (id, name, scopes, secret_hash, created_ms) VALUES ($1, $2, $3, $4, $5)",
-          {key.info.id, key.info.name, join_scopes(key.info.scopes), key.secret_hash, ms(key.info.created_at)});
+          {key.info.id, key.info.name, gh::store::join_text_list(key.info.scopes), key.secret_hash,
+           ms(key.info.created_at)});
 }
 
 std::optional<ApiKeyRow> find_api_key(Tx& tx, const std::string& id) {

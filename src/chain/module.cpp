@@ -60,11 +60,8 @@ void add_rpc_metrics(metrics::Registry& registry, const std::shared_ptr<ChainRun
 }  // namespace
 
 context::ContextModule make_module(ChainModuleSettings settings) {
-  auto runtime = std::make_shared<ChainRuntime>();
-  runtime->settings = std::move(settings);
-  context::ContextModule m;
-  m.name = "chain";
-  m.migrations = {migrations()};
+  auto runtime = context::make_runtime<ChainRuntime>(std::move(settings));
+  context::ContextModule m("chain", {migrations()});
   m.start = [runtime](context::ContextEnv& env) {
     runtime->service = std::make_unique<ChainService>(env.db, env.pool, env.clock);
     std::map<std::uint64_t, IndexedChain> indexed;

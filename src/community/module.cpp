@@ -27,11 +27,8 @@ struct CommunityRuntime {
 }  // namespace
 
 context::ContextModule make_module(CommunityModuleSettings settings) {
-  auto runtime = std::make_shared<CommunityRuntime>();
-  runtime->settings = settings;
-  context::ContextModule m;
-  m.name = "community";
-  m.migrations = {migrations()};
+  auto runtime = context::make_runtime<CommunityRuntime>(settings);
+  context::ContextModule m("community", {migrations()});
   m.start = [runtime](context::ContextEnv& env) {
     runtime->clock = &env.clock;
     runtime->chain_holdings = std::make_unique<ChainHoldings>(env.chain);
@@ -51,16 +48,14 @@ context::ContextModule make_module(CommunityModuleSettings settings) {
   };
   m.consumers = [runtime]() {
     std::vector<bus::Consumer> out;
-    bus::Consumer gates;
-    gates.name = "community.chain_gates";
-    gates.topics = {"chain.transfer", "chain.stake", "chain.reverted"};
-    gates.apply = [runtime](store::Tx& tx, const bus::Event& event) {
-      CommunityService::queue_for_chain_event(tx, event, unix_millis(runtime->clock->now()));
-      // The queue is read after this transaction commits; the loop polls too, so an early wake
-      // costs one empty batch at most.
-      if (runtime->reevaluator) runtime->reevaluator->wake();
-    };
-    out.push_back(std::move(gates));
+    out.push_back({"community.chain_gates",
+                   {"chain.transfer", "chain.stake", "chain.reverted"},
+                   [runtime](store::Tx& tx, const bus::Event& event) {
+                     CommunityService::queue_for_chain_event(tx, event, unix_millis(runtime->clock->now()));
+                     // The queue is read after this transaction commits; the loop polls too, so an
+                     // early wake costs one empty batch at most.
+                     if (runtime->reevaluator) runtime->reevaluator->wake();
+                   }});
     return out;
   };
   m.routes = [runtime](net::Router& router) {

@@ -18,6 +18,8 @@ namespace gh::community {
 namespace asio = boost::asio;
 
 struct Reevaluator::State {
+  // Executors are cheap handles, passed by value throughout.
+  // NOLINTNEXTLINE(performance-unnecessary-value-param)
   State(Executor ex, CommunityService& s, std::chrono::milliseconds interval)
       : strand(asio::make_strand(ex)), timer(strand), service(s), poll_interval(interval) {}
 

@@ -4,7 +4,9 @@
 #include <boost/json/object.hpp>
 
 #include "eth/address.hpp"
+#include "net/authenticated_route.hpp"
 #include "net/json.hpp"
+#include "net/json_result.hpp"
 
 namespace gh::community {
 namespace {
@@ -68,6 +70,14 @@ Result<std::string> string_field(const json::object& body, std::string_view name
   return std::string(v->as_string());
 }
 
+// An absent field: nullopt (left as it is); else the string, which it must be.
+Result<std::optional<std::string>> optional_string_field(const json::object& body, std::string_view name) {
+  if (!body.contains(name)) return std::optional<std::string>();
+  auto value = string_field(body, name, true);
+  if (!value) return std::move(value).error();
+  return std::optional<std::string>(std::move(*value));
+}
+
 // An absent gate: nullopt; "gate": null: a present empty optional (remove); else the parsed gate.
 Result<std::optional<std::optional<GateNode>>> gate_field(const json::object& body) {
   const auto* v = body.if_contains("gate");
@@ -110,8 +120,59 @@ Result<std::size_t> limit_param(const Request& req) {
   return n;
 }
 
-Response no_content() {
-  return Response::text(204, "", "application/json");
+using SignedInHandler = net::PrincipalHandler<auth::Principal>;
+
+// Registers `handle` behind the session check every community route starts with.
+void add_signed_in(net::Router& router, auth::RequestAuth& auth, std::string_view method, std::string_view path,
+                   SignedInHandler handle) {
+  auto session = [&auth](const Request& req) { return auth.session(req); };
+  router.add(method, path, net::authenticated<auth::Principal>(session, std::move(handle)));
+}
+
+// A use case of the service on one community or channel ({id}) for the caller.
+template <class T>
+using IdQuery = Task<Result<T>> (CommunityService::*)(const eth::Address& who, std::string id);
+
+// Registers a route that answers `answer((service.*query)(caller, {id}))`.
+template <class T, class Answer>
+void add_id_query(net::Router& router, auth::RequestAuth& auth, std::string_view method, std::string_view path,
+                  CommunityService& service, IdQuery<T> query, Answer answer) {
+  add_signed_in(router, auth, method, path,
+                [&service, query, answer](const auth::Principal& who, Request& req) -> Task<Result<Response>> {
+                  auto found = co_await (service.*query)(who.address, std::string(req.param("id")));
+                  co_return answer(found);
+                });
+}
+
+// What a route with a JSON object body does once its caller is known and the body parsed.
+using JsonHandler =
+    std::function<Task<Result<Response>>(const auth::Principal& who, const json::object& body, Request& req)>;
+
+// Registers a route whose body must be a JSON object, behind the session check.
+void add_signed_in_json(net::Router& router, auth::RequestAuth& auth, std::string_view method, std::string_view path,
+                        JsonHandler handle) {
+  add_signed_in(router, auth, method, path,
+                [handle = std::move(handle)](const auth::Principal& who, Request& req) -> Task<Result<Response>> {
+                  auto body = net::parse_json_object(req);
+                  if (!body) co_return body.error();
+                  co_return co_await handle(who, *body, req);
+                });
+}
+
+// What a route on one member ({address}) of a community ({id}) does.
+using MemberAction = std::function<Task<Result<void>>(const eth::Address& who, std::string community_id,
+                                                      const eth::Address& member, const Request& req)>;
+
+// Registers a route on one member of a community, answered 204.
+void add_member_action(net::Router& router, auth::RequestAuth& auth, std::string_view method, std::string_view path,
+                       MemberAction act) {
+  add_signed_in(router, auth, method, path,
+                [act = std::move(act)](const auth::Principal& who, Request& req) -> Task<Result<Response>> {
+                  auto member = address_param(req, "address");
+                  if (!member) co_return member.error();
+                  auto done = co_await act(who.address, std::string(req.param("id")), *member, req);
+                  co_return net::no_content(done);
+                });
 }
 
 }  // namespace
@@ -120,277 +181,193 @@ void add_community_routes(net::Router& router, CommunityService& service, auth::
                           const CommunityLimits& limits) {
   auto join_limiter = std::make_shared<net::RateLimiter>(limits.join_per_account);
 
-  router.add("POST", "/v1/communities", [&service, &auth](Request& req) -> Task<Result<Response>> {
-    auto who = co_await auth.session(req);
-    if (!who) co_return who.error();
-    auto body = net::parse_json_object(req);
-    if (!body) co_return body.error();
-    auto name = string_field(*body, "name", true);
-    if (!name) co_return name.error();
-    auto slug = string_field(*body, "slug", true);
-    if (!slug) co_return slug.error();
-    auto gate = gate_field(*body);
-    if (!gate) co_return gate.error();
-    NewCommunity spec;
-    spec.name = std::move(*name);
-    spec.slug = std::move(*slug);
-    if (*gate) spec.gate = std::move(**gate);
-    auto created = co_await service.create_community(who->address, std::move(spec));
-    if (!created) co_return created.error();
-    co_return net::json_response(201, render_community(*created));
-  });
+  add_signed_in_json(
+      router, auth, "POST", "/v1/communities",
+      [&service](const auth::Principal& who, const json::object& body, Request&) -> Task<Result<Response>> {
+        auto name = string_field(body, "name", true);
+        if (!name) co_return name.error();
+        auto slug = string_field(body, "slug", true);
+        if (!slug) co_return slug.error();
+        auto gate = gate_field(body);
+        if (!gate) co_return gate.error();
+        NewCommunity spec;
+        spec.name = std::move(*name);
+        spec.slug = std::move(*slug);
+        if (*gate) spec.gate = std::move(**gate);
+        auto created = co_await service.create_community(who.address, std::move(spec));
+        co_return net::rendered(created, render_community, 201);
+      });
 
-  router.add("GET", "/v1/communities", [&service, &auth](Request& req) -> Task<Result<Response>> {
-    auto who = co_await auth.session(req);
-    if (!who) co_return who.error();
-    auto list = co_await service.my_communities(who->address);
-    if (!list) co_return list.error();
-    json::array out;
-    for (const auto& c : *list) out.push_back(render_community(c));
-    co_return net::json_response(200, json::object{{"communities", std::move(out)}});
-  });
+  add_signed_in(router, auth, "GET", "/v1/communities",
+                [&service](const auth::Principal& who, Request&) -> Task<Result<Response>> {
+                  auto list = co_await service.my_communities(who.address);
+                  co_return net::rendered_list(list, "communities", render_community);
+                });
 
-  router.add("GET", "/v1/communities/{id}", [&service, &auth](Request& req) -> Task<Result<Response>> {
-    auto who = co_await auth.session(req);
-    if (!who) co_return who.error();
-    auto c = co_await service.community(who->address, std::string(req.param("id")));
-    if (!c) co_return c.error();
-    co_return net::json_response(200, render_community(*c));
-  });
+  add_id_query(router, auth, "GET", "/v1/communities/{id}", service, &CommunityService::community,
+               [](const auto& found) { return net::rendered(found, render_community); });
 
-  router.add("PATCH", "/v1/communities/{id}", [&service, &auth](Request& req) -> Task<Result<Response>> {
-    auto who = co_await auth.session(req);
-    if (!who) co_return who.error();
-    auto body = net::parse_json_object(req);
-    if (!body) co_return body.error();
-    std::optional<std::string> name;
-    if (body->contains("name")) {
-      auto n = string_field(*body, "name", true);
-      if (!n) co_return n.error();
-      name = std::move(*n);
-    }
-    auto gate = gate_field(*body);
-    if (!gate) co_return gate.error();
-    auto c = co_await service.update_community(who->address, std::string(req.param("id")), std::move(name),
-                                               std::move(*gate));
-    if (!c) co_return c.error();
-    co_return net::json_response(200, render_community(*c));
-  });
+  add_signed_in_json(
+      router, auth, "PATCH", "/v1/communities/{id}",
+      [&service](const auth::Principal& who, const json::object& body, Request& req) -> Task<Result<Response>> {
+        auto name = optional_string_field(body, "name");
+        if (!name) co_return name.error();
+        auto gate = gate_field(body);
+        if (!gate) co_return gate.error();
+        auto c = co_await service.update_community(who.address, std::string(req.param("id")), std::move(*name),
+                                                   std::move(*gate));
+        co_return net::rendered(c, render_community);
+      });
 
-  router.add("POST", "/v1/communities/{id}/join",
-             [&service, &auth, join_limiter](Request& req) -> Task<Result<Response>> {
-               auto who = co_await auth.session(req);
-               if (!who) co_return who.error();
-               if (auto d = join_limiter->take(eth::to_lower_hex(who->address)); !d.allowed) {
-                 co_return rate_limited("too many joins; slow down", d.retry_after);
-               }
-               auto c = co_await service.join(who->address, std::string(req.param("id")));
-               if (!c) co_return c.error();
-               co_return net::json_response(200, render_community(*c));
-             });
+  add_signed_in(router, auth, "POST", "/v1/communities/{id}/join",
+                [&service, join_limiter](const auth::Principal& who, Request& req) -> Task<Result<Response>> {
+                  if (auto d = join_limiter->take(eth::to_lower_hex(who.address)); !d.allowed) {
+                    co_return rate_limited("too many joins; slow down", d.retry_after);
+                  }
+                  auto c = co_await service.join(who.address, std::string(req.param("id")));
+                  co_return net::rendered(c, render_community);
+                });
 
-  router.add("POST", "/v1/communities/{id}/leave", [&service, &auth](Request& req) -> Task<Result<Response>> {
-    auto who = co_await auth.session(req);
-    if (!who) co_return who.error();
-    auto r = co_await service.leave(who->address, std::string(req.param("id")));
-    if (!r) co_return r.error();
-    co_return no_content();
-  });
+  add_id_query(router, auth, "POST", "/v1/communities/{id}/leave", service, &CommunityService::leave,
+               [](const auto& done) { return net::no_content(done); });
 
-  router.add("GET", "/v1/communities/{id}/members", [&service, &auth](Request& req) -> Task<Result<Response>> {
-    auto who = co_await auth.session(req);
-    if (!who) co_return who.error();
-    auto limit = limit_param(req);
-    if (!limit) co_return limit.error();
-    std::string cursor;
-    if (auto c = req.query_param("cursor")) {
-      auto a = eth::parse_address(*c);
-      if (!a) co_return bad_input("invalid_cursor", "cursor must come from next_cursor");
-      cursor = eth::to_lower_hex(*a);
-    }
-    auto page = co_await service.members(who->address, std::string(req.param("id")), std::move(cursor), *limit);
-    if (!page) co_return page.error();
-    json::array members;
-    for (const auto& m : page->members) {
-      members.push_back(json::object{{"address", eth::to_checksum(m.account)},
-                                     {"joined_at", format_rfc3339(m.joined_at)},
-                                     {"roles", strings(m.roles)}});
-    }
-    json::value next = nullptr;
-    if (page->next_cursor) next = eth::to_checksum(*eth::parse_address(*page->next_cursor));
-    co_return net::json_response(200, json::object{{"members", std::move(members)}, {"next_cursor", next}});
-  });
+  add_signed_in(
+      router, auth, "GET", "/v1/communities/{id}/members",
+      [&service](const auth::Principal& who, Request& req) -> Task<Result<Response>> {
+        auto limit = limit_param(req);
+        if (!limit) co_return limit.error();
+        std::string cursor;
+        if (auto c = req.query_param("cursor")) {
+          auto a = eth::parse_address(*c);
+          if (!a) co_return bad_input("invalid_cursor", "cursor must come from next_cursor");
+          cursor = eth::to_lower_hex(*a);
+        }
+        auto page = co_await service.members(who.address, std::string(req.param("id")), std::move(cursor), *limit);
+        if (!page) co_return page.error();
+        json::array members;
+        for (const auto& m : page->members) {
+          members.push_back(json::object{{"address", eth::to_checksum(m.account)},
+                                         {"joined_at", format_rfc3339(m.joined_at)},
+                                         {"roles", strings(m.roles)}});
+        }
+        json::value next = nullptr;
+        if (page->next_cursor) next = eth::to_checksum(*eth::parse_address(*page->next_cursor));
+        co_return net::json_response(200, json::object{{"members", std::move(members)}, {"next_cursor", next}});
+      });
 
-  router.add("POST", "/v1/communities/{id}/members/{address}/kick",
-             [&service, &auth](Request& req) -> Task<Result<Response>> {
-               auto who = co_await auth.session(req);
-               if (!who) co_return who.error();
-               auto target = address_param(req, "address");
-               if (!target) co_return target.error();
-               auto r = co_await service.kick(who->address, std::string(req.param("id")), *target);
-               if (!r) co_return r.error();
-               co_return no_content();
-             });
+  add_member_action(router, auth, "POST", "/v1/communities/{id}/members/{address}/kick",
+                    [&service](const eth::Address& who, std::string id, const eth::Address& member, const Request&) {
+                      return service.kick(who, std::move(id), member);
+                    });
 
-  router.add("POST", "/v1/communities/{id}/bans", [&service, &auth](Request& req) -> Task<Result<Response>> {
-    auto who = co_await auth.session(req);
-    if (!who) co_return who.error();
-    auto body = net::parse_json_object(req);
-    if (!body) co_return body.error();
-    auto address = string_field(*body, "address", true);
-    if (!address) co_return address.error();
-    auto target = eth::parse_address(*address);
-    if (!target) co_return bad_input("invalid_address", "address is not an address");
-    auto reason = string_field(*body, "reason", false);
-    if (!reason) co_return reason.error();
-    auto r = co_await service.ban(who->address, std::string(req.param("id")), *target, std::move(*reason));
-    if (!r) co_return r.error();
-    co_return no_content();
-  });
+  add_signed_in_json(
+      router, auth, "POST", "/v1/communities/{id}/bans",
+      [&service](const auth::Principal& who, const json::object& body, Request& req) -> Task<Result<Response>> {
+        auto address = string_field(body, "address", true);
+        if (!address) co_return address.error();
+        auto target = eth::parse_address(*address);
+        if (!target) co_return bad_input("invalid_address", "address is not an address");
+        auto reason = string_field(body, "reason", false);
+        if (!reason) co_return reason.error();
+        auto done = co_await service.ban(who.address, std::string(req.param("id")), *target, std::move(*reason));
+        co_return net::no_content(done);
+      });
 
-  router.add("DELETE", "/v1/communities/{id}/bans/{address}",
-             [&service, &auth](Request& req) -> Task<Result<Response>> {
-               auto who = co_await auth.session(req);
-               if (!who) co_return who.error();
-               auto target = address_param(req, "address");
-               if (!target) co_return target.error();
-               auto r = co_await service.unban(who->address, std::string(req.param("id")), *target);
-               if (!r) co_return r.error();
-               co_return no_content();
-             });
+  add_member_action(router, auth, "DELETE", "/v1/communities/{id}/bans/{address}",
+                    [&service](const eth::Address& who, std::string id, const eth::Address& member, const Request&) {
+                      return service.unban(who, std::move(id), member);
+                    });
 
-  router.add("GET", "/v1/communities/{id}/roles", [&service, &auth](Request& req) -> Task<Result<Response>> {
-    auto who = co_await auth.session(req);
-    if (!who) co_return who.error();
-    auto list = co_await service.roles(who->address, std::string(req.param("id")));
-    if (!list) co_return list.error();
-    json::array out;
-    for (const auto& r : *list) out.push_back(render_role(r));
-    co_return net::json_response(200, json::object{{"roles", std::move(out)}});
-  });
+  add_id_query(router, auth, "GET", "/v1/communities/{id}/roles", service, &CommunityService::roles,
+               [](const auto& found) { return net::rendered_list(found, "roles", render_role); });
 
-  router.add("POST", "/v1/communities/{id}/roles", [&service, &auth](Request& req) -> Task<Result<Response>> {
-    auto who = co_await auth.session(req);
-    if (!who) co_return who.error();
-    auto body = net::parse_json_object(req);
-    if (!body) co_return body.error();
-    auto name = string_field(*body, "name", true);
-    if (!name) co_return name.error();
-    auto names = string_list(*body, "permissions");
-    if (!names) co_return names.error();
-    Permissions permissions = 0;
-    for (const auto& n : *names) {
-      auto p = parse_permission(n);
-      if (!p) co_return bad_input("invalid_permission", "unknown permission " + n);
-      permissions |= static_cast<Permissions>(*p);
-    }
-    auto gate = gate_field(*body);
-    if (!gate) co_return gate.error();
-    std::optional<GateNode> role_gate;
-    if (*gate) role_gate = std::move(**gate);
-    auto role = co_await service.create_role(who->address, std::string(req.param("id")), std::move(*name), permissions,
-                                             std::move(role_gate));
-    if (!role) co_return role.error();
-    co_return net::json_response(201, render_role(*role));
-  });
+  add_signed_in_json(
+      router, auth, "POST", "/v1/communities/{id}/roles",
+      [&service](const auth::Principal& who, const json::object& body, Request& req) -> Task<Result<Response>> {
+        auto name = string_field(body, "name", true);
+        if (!name) co_return name.error();
+        auto names = string_list(body, "permissions");
+        if (!names) co_return names.error();
+        Permissions permissions = 0;
+        for (const auto& n : *names) {
+          auto p = parse_permission(n);
+          if (!p) co_return bad_input("invalid_permission", "unknown permission " + n);
+          permissions |= static_cast<Permissions>(*p);
+        }
+        auto gate = gate_field(body);
+        if (!gate) co_return gate.error();
+        std::optional<GateNode> role_gate;
+        if (*gate) role_gate = std::move(**gate);
+        auto role = co_await service.create_role(who.address, std::string(req.param("id")), std::move(*name),
+                                                 permissions, std::move(role_gate));
+        co_return net::rendered(role, render_role, 201);
+      });
 
-  router.add("PUT", "/v1/communities/{id}/members/{address}/roles/{role}",
-             [&service, &auth](Request& req) -> Task<Result<Response>> {
-               auto who = co_await auth.session(req);
-               if (!who) co_return who.error();
-               auto target = address_param(req, "address");
-               if (!target) co_return target.error();
-               auto r = co_await service.assign_role(who->address, std::string(req.param("id")), *target,
-                                                     std::string(req.param("role")));
-               if (!r) co_return r.error();
-               co_return no_content();
-             });
+  add_member_action(
+      router, auth, "PUT", "/v1/communities/{id}/members/{address}/roles/{role}",
+      [&service](const eth::Address& who, std::string id, const eth::Address& member, const Request& req) {
+        return service.assign_role(who, std::move(id), member, std::string(req.param("role")));
+      });
 
-  router.add("DELETE", "/v1/communities/{id}/members/{address}/roles/{role}",
-             [&service, &auth](Request& req) -> Task<Result<Response>> {
-               auto who = co_await auth.session(req);
-               if (!who) co_return who.error();
-               auto target = address_param(req, "address");
-               if (!target) co_return target.error();
-               auto r = co_await service.unassign_role(who->address, std::string(req.param("id")), *target,
-                                                       std::string(req.param("role")));
-               if (!r) co_return r.error();
-               co_return no_content();
-             });
+  add_member_action(
+      router, auth, "DELETE", "/v1/communities/{id}/members/{address}/roles/{role}",
+      [&service](const eth::Address& who, std::string id, const eth::Address& member, const Request& req) {
+        return service.unassign_role(who, std::move(id), member, std::string(req.param("role")));
+      });
 
-  router.add("POST", "/v1/communities/{id}/channels", [&service, &auth](Request& req) -> Task<Result<Response>> {
-    auto who = co_await auth.session(req);
-    if (!who) co_return who.error();
-    auto body = net::parse_json_object(req);
-    if (!body) co_return body.error();
-    auto name = string_field(*body, "name", true);
-    if (!name) co_return name.error();
-    auto gate = gate_field(*body);
-    if (!gate) co_return gate.error();
-    auto roles = string_list(*body, "roles");
-    if (!roles) co_return roles.error();
-    NewChannel spec;
-    spec.name = std::move(*name);
-    if (*gate) spec.gate = std::move(**gate);
-    spec.roles = std::move(*roles);
-    auto ch = co_await service.create_channel(who->address, std::string(req.param("id")), std::move(spec));
-    if (!ch) co_return ch.error();
-    co_return net::json_response(201, render_channel(*ch));
-  });
+  add_signed_in_json(
+      router, auth, "POST", "/v1/communities/{id}/channels",
+      [&service](const auth::Principal& who, const json::object& body, Request& req) -> Task<Result<Response>> {
+        auto name = string_field(body, "name", true);
+        if (!name) co_return name.error();
+        auto gate = gate_field(body);
+        if (!gate) co_return gate.error();
+        auto roles = string_list(body, "roles");
+        if (!roles) co_return roles.error();
+        NewChannel spec;
+        spec.name = std::move(*name);
+        if (*gate) spec.gate = std::move(**gate);
+        spec.roles = std::move(*roles);
+        auto ch = co_await service.create_channel(who.address, std::string(req.param("id")), std::move(spec));
+        co_return net::rendered(ch, render_channel, 201);
+      });
 
-  router.add("GET", "/v1/communities/{id}/channels", [&service, &auth](Request& req) -> Task<Result<Response>> {
-    auto who = co_await auth.session(req);
-    if (!who) co_return who.error();
-    auto list = co_await service.channels(who->address, std::string(req.param("id")));
-    if (!list) co_return list.error();
-    json::array out;
-    for (const auto& c : *list) out.push_back(render_channel(c));
-    co_return net::json_response(200, json::object{{"channels", std::move(out)}});
-  });
+  add_id_query(router, auth, "GET", "/v1/communities/{id}/channels", service, &CommunityService::channels,
+               [](const auto& found) { return net::rendered_list(found, "channels", render_channel); });
 
-  router.add("GET", "/v1/channels", [&service, &auth](Request& req) -> Task<Result<Response>> {
-    auto who = co_await auth.session(req);
-    if (!who) co_return who.error();
-    auto ids = co_await service.readable_channels(who->address);
-    if (!ids) co_return ids.error();
-    co_return net::json_response(200, json::object{{"channel_ids", strings(*ids)}});
-  });
+  add_signed_in(router, auth, "GET", "/v1/channels",
+                [&service](const auth::Principal& who, Request&) -> Task<Result<Response>> {
+                  auto ids = co_await service.readable_channels(who.address);
+                  co_return net::rendered(ids, [](const std::vector<std::string>& found) {
+                    return json::object{{"channel_ids", strings(found)}};
+                  });
+                });
 
-  router.add("GET", "/v1/channels/{id}", [&service, &auth](Request& req) -> Task<Result<Response>> {
-    auto who = co_await auth.session(req);
-    if (!who) co_return who.error();
-    auto ch = co_await service.channel(who->address, std::string(req.param("id")));
-    if (!ch) co_return ch.error();
-    co_return net::json_response(200, render_channel(*ch));
-  });
+  add_id_query(router, auth, "GET", "/v1/channels/{id}", service, &CommunityService::channel,
+               [](const auto& found) { return net::rendered(found, render_channel); });
 
-  router.add("PATCH", "/v1/channels/{id}", [&service, &auth](Request& req) -> Task<Result<Response>> {
-    auto who = co_await auth.session(req);
-    if (!who) co_return who.error();
-    auto body = net::parse_json_object(req);
-    if (!body) co_return body.error();
-    ChannelUpdate update;
-    if (body->contains("name")) {
-      auto n = string_field(*body, "name", true);
-      if (!n) co_return n.error();
-      update.name = std::move(*n);
-    }
-    auto gate = gate_field(*body);
-    if (!gate) co_return gate.error();
-    update.gate = std::move(*gate);
-    if (body->contains("roles")) {
-      auto roles = string_list(*body, "roles");
-      if (!roles) co_return roles.error();
-      update.roles = std::move(*roles);
-    }
-    if (const auto* a = body->if_contains("archived")) {
-      if (!a->is_bool()) co_return bad_input("invalid_field", "archived must be a boolean");
-      update.archived = a->as_bool();
-    }
-    auto ch = co_await service.update_channel(who->address, std::string(req.param("id")), std::move(update));
-    if (!ch) co_return ch.error();
-    co_return net::json_response(200, render_channel(*ch));
-  });
+  add_signed_in_json(
+      router, auth, "PATCH", "/v1/channels/{id}",
+      [&service](const auth::Principal& who, const json::object& body, Request& req) -> Task<Result<Response>> {
+        ChannelUpdate update;
+        auto name = optional_string_field(body, "name");
+        if (!name) co_return name.error();
+        update.name = std::move(*name);
+        auto gate = gate_field(body);
+        if (!gate) co_return gate.error();
+        update.gate = std::move(*gate);
+        if (body.contains("roles")) {
+          auto roles = string_list(body, "roles");
+          if (!roles) co_return roles.error();
+          update.roles = std::move(*roles);
+        }
+        if (const auto* a = body.if_contains("archived")) {
+          if (!a->is_bool()) co_return bad_input("invalid_field", "archived must be a boolean");
+          update.archived = a->as_bool();
+        }
+        auto ch = co_await service.update_channel(who.address, std::string(req.param("id")), std::move(update));
+        co_return net::rendered(ch, render_channel);
+      });
 }
 
 }  // namespace gh::community

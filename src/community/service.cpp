@@ -207,8 +207,9 @@ void sync_member(Tx& tx, const Loaded& c, const std::string& account, const Hold
                  const std::set<std::string>& before, std::int64_t now_ms, bool announce_channels) {
   const auto held = sql::member_roles(tx, c.row.id, account);
   std::set<std::string> added, removed;
-  for (const auto& [name, gate] : c.role_gates) {
-    const bool passes = evaluate(gate, holdings).passed;
+  for (const auto& role_gate : c.role_gates) {
+    const auto& name = role_gate.first;
+    const bool passes = evaluate(role_gate.second, holdings).passed;
     const bool had = std::any_of(held.begin(), held.end(),
                                  [&](const sql::MemberRoleRow& r) { return r.role == name && r.source == "gate"; });
     if (passes && !had) {
@@ -321,16 +322,36 @@ CommunityService::CommunityService(store::Database& db, BlockingPool& pool, cons
       m_events_published(std::move(events_published)),
       m_settings(settings) {}
 
-Task<Result<CommunityService::Snapshot>> CommunityService::snapshot(const std::string& community_id) {
-  co_return co_await m_pool.run([&]() -> Result<Snapshot> {
-    return m_db.read([&](Tx& tx) -> Result<Snapshot> {
+template <class T, class Change>
+Task<Result<T>> CommunityService::change_community(const std::string& community_id, Change change) {
+  auto done = co_await m_pool.run([&]() -> Result<T> {
+    return m_db.transact([&](Tx& tx) -> Result<T> {
       auto c = load(tx, community_id);
       if (!c) return no_community();
-      Snapshot s;
-      s.keys = all_keys(*c);
-      s.community = std::move(*c);
-      return s;
+      return change(tx, *c);
     });
+  });
+  if (done && m_events_published) m_events_published();
+  co_return done;
+}
+
+template <class T, class Read>
+Task<Result<T>> CommunityService::read_community(const std::string& community_id, Read read) {
+  co_return co_await m_pool.run([&]() -> Result<T> {
+    return m_db.read([&](Tx& tx) -> Result<T> {
+      auto c = load(tx, community_id);
+      if (!c) return no_community();
+      return read(tx, *c);
+    });
+  });
+}
+
+Task<Result<CommunityService::Snapshot>> CommunityService::snapshot(const std::string& community_id) {
+  co_return co_await read_community<Snapshot>(community_id, [&](Tx&, Loaded& c) -> Result<Snapshot> {
+    Snapshot s;
+    s.keys = all_keys(c);
+    s.community = std::move(c);
+    return s;
   });
 }
 
@@ -389,13 +410,8 @@ Task<Result<CommunityInfo>> CommunityService::create_community(const eth::Addres
 }
 
 Task<Result<CommunityInfo>> CommunityService::community(const eth::Address& who, std::string community_id) {
-  co_return co_await m_pool.run([&]() -> Result<CommunityInfo> {
-    return m_db.read([&](Tx& tx) -> Result<CommunityInfo> {
-      auto c = load(tx, community_id);
-      if (!c) return no_community();
-      return community_info(tx, *c, lower(who));
-    });
-  });
+  co_return co_await read_community<CommunityInfo>(
+      community_id, [&](Tx& tx, Loaded& c) -> Result<CommunityInfo> { return community_info(tx, c, lower(who)); });
 }
 
 Task<Result<std::vector<CommunityInfo>>> CommunityService::my_communities(const eth::Address& who) {
@@ -421,24 +437,20 @@ Task<Result<CommunityInfo>> CommunityService::update_community(const eth::Addres
     if (!checked) co_return std::move(checked).error();
   }
   const auto now = unix_millis(m_clock.now());
-  auto updated = co_await m_pool.run([&]() -> Result<CommunityInfo> {
-    return m_db.transact([&](Tx& tx) -> Result<CommunityInfo> {
-      auto c = load(tx, community_id);
-      if (!c) return no_community();
-      const auto s = standing_of(tx, *c, lower(who));
-      if (auto allowed = need(s, Permission::manage_community); !allowed) return std::move(allowed).error();
-      const std::string new_name = name ? *name : c->row.name;
-      const auto new_gate = gate ? gate_text(*gate) : c->row.gate;
-      sql::update_community(tx, community_id, new_name, new_gate, now);
-      if (gate) {
-        refresh_gate_contracts(tx, community_id);
-        // Every member and lapsed member is re-evaluated by the re-evaluator, in batches.
-        sql::queue_all(tx, community_id, now);
-      }
-      return community_info(tx, *load(tx, community_id), lower(who));
-    });
-  });
-  if (updated && m_events_published) m_events_published();
+  auto updated =
+      co_await change_community<CommunityInfo>(community_id, [&](Tx& tx, Loaded& c) -> Result<CommunityInfo> {
+        const auto s = standing_of(tx, c, lower(who));
+        if (auto allowed = need(s, Permission::manage_community); !allowed) return std::move(allowed).error();
+        const std::string new_name = name ? *name : c.row.name;
+        const auto new_gate = gate ? gate_text(*gate) : c.row.gate;
+        sql::update_community(tx, community_id, new_name, new_gate, now);
+        if (gate) {
+          refresh_gate_contracts(tx, community_id);
+          // Every member and lapsed member is re-evaluated by the re-evaluator, in batches.
+          sql::queue_all(tx, community_id, now);
+        }
+        return community_info(tx, *load(tx, community_id), lower(who));
+      });
   if (updated && gate) co_await watch_gate(*gate);
   co_return updated;
 }
@@ -471,157 +483,121 @@ Task<Result<CommunityInfo>> CommunityService::join(const eth::Address& who, std:
     if (!verdict.passed) co_return gate_not_satisfied(verdict);
   }
   const auto now = unix_millis(m_clock.now());
-  auto joined = co_await m_pool.run([&]() -> Result<CommunityInfo> {
-    return m_db.transact([&](Tx& tx) -> Result<CommunityInfo> {
-      auto c = load(tx, community_id);
-      if (!c) return no_community();
-      if (sql::is_banned(tx, community_id, account)) return forbidden("banned", "you are banned from this community");
-      if (sql::insert_member(tx, community_id, account, now)) {
-        sql::delete_lapsed(tx, community_id, account);
-        if (holdings_later) {
-          sql::queue_account(tx, community_id, account, now);
-        } else {
-          sync_member(tx, *c, account, holdings, {}, now, false);
-        }
-        publish_membership(tx, "community.member_joined", community_id, account, readable_ids(tx, *c, account),
-                           "joined");
+  co_return co_await change_community<CommunityInfo>(community_id, [&](Tx& tx, Loaded& c) -> Result<CommunityInfo> {
+    if (sql::is_banned(tx, community_id, account)) return forbidden("banned", "you are banned from this community");
+    if (sql::insert_member(tx, community_id, account, now)) {
+      sql::delete_lapsed(tx, community_id, account);
+      if (holdings_later) {
+        sql::queue_account(tx, community_id, account, now);
+      } else {
+        sync_member(tx, c, account, holdings, {}, now, false);
       }
-      return community_info(tx, *c, account);
-    });
+      publish_membership(tx, "community.member_joined", community_id, account, readable_ids(tx, c, account), "joined");
+    }
+    return community_info(tx, c, account);
   });
-  if (joined && m_events_published) m_events_published();
-  co_return joined;
 }
 
 Task<Result<void>> CommunityService::leave(const eth::Address& who, std::string community_id) {
   const auto account = lower(who);
-  auto left = co_await m_pool.run([&]() -> Result<void> {
-    return m_db.transact([&](Tx& tx) -> Result<void> {
-      auto c = load(tx, community_id);
-      if (!c) return no_community();
-      sql::delete_lapsed(tx, community_id, account);
-      if (!sql::is_member(tx, community_id, account)) return ok();
-      if (c->row.owner == account) return conflict("owner_cannot_leave", "the owner cannot leave the community");
-      const auto before = readable_ids(tx, *c, account);
-      sql::delete_member(tx, community_id, account);
-      publish_membership(tx, "community.member_removed", community_id, account, before, "left");
-      return ok();
-    });
+  co_return co_await change_community<void>(community_id, [&](Tx& tx, Loaded& c) -> Result<void> {
+    sql::delete_lapsed(tx, community_id, account);
+    if (!sql::is_member(tx, community_id, account)) return ok();
+    if (c.row.owner == account) return conflict("owner_cannot_leave", "the owner cannot leave the community");
+    const auto before = readable_ids(tx, c, account);
+    sql::delete_member(tx, community_id, account);
+    publish_membership(tx, "community.member_removed", community_id, account, before, "left");
+    return ok();
   });
-  if (left && m_events_published) m_events_published();
-  co_return left;
 }
 
 Task<Result<MemberPage>> CommunityService::members(const eth::Address& who, std::string community_id,
                                                    std::string cursor, std::size_t limit) {
   limit = std::clamp<std::size_t>(limit, 1, 100);
-  co_return co_await m_pool.run([&]() -> Result<MemberPage> {
-    return m_db.read([&](Tx& tx) -> Result<MemberPage> {
-      auto c = load(tx, community_id);
-      if (!c) return no_community();
-      if (!sql::is_member(tx, community_id, lower(who))) return forbidden("not_member", "join the community first");
-      MemberPage page;
-      auto rows = sql::members_page(tx, community_id, cursor, limit + 1);
-      if (rows.size() > limit) {
-        rows.resize(limit);
-        page.next_cursor = rows.back().account;
-      }
-      for (const auto& r : rows) {
-        MemberInfo m;
-        m.account = address_of(r.account);
-        m.joined_at = SystemTime(std::chrono::milliseconds(r.joined_ms));
-        std::set<std::string> roles{"member"};
-        for (const auto& held : sql::member_roles(tx, community_id, r.account)) roles.insert(held.role);
-        m.roles.assign(roles.begin(), roles.end());
-        page.members.push_back(std::move(m));
-      }
-      return page;
-    });
+  co_return co_await read_community<MemberPage>(community_id, [&](Tx& tx, Loaded&) -> Result<MemberPage> {
+    if (!sql::is_member(tx, community_id, lower(who))) return forbidden("not_member", "join the community first");
+    MemberPage page;
+    auto rows = sql::members_page(tx, community_id, cursor, limit + 1);
+    if (rows.size() > limit) {
+      rows.resize(limit);
+      page.next_cursor = rows.back().account;
+    }
+    for (const auto& r : rows) {
+      MemberInfo m;
+      m.account = address_of(r.account);
+      m.joined_at = SystemTime(std::chrono::milliseconds(r.joined_ms));
+      std::set<std::string> roles{"member"};
+      for (const auto& held : sql::member_roles(tx, community_id, r.account)) roles.insert(held.role);
+      m.roles.assign(roles.begin(), roles.end());
+      page.members.push_back(std::move(m));
+    }
+    return page;
   });
 }
 
 Task<Result<void>> CommunityService::kick(const eth::Address& who, std::string community_id,
                                           const eth::Address& target) {
-  auto done = co_await m_pool.run([&]() -> Result<void> {
-    return m_db.transact([&](Tx& tx) -> Result<void> {
-      auto c = load(tx, community_id);
-      if (!c) return no_community();
-      const auto actor = standing_of(tx, *c, lower(who));
-      if (auto allowed = need(actor, Permission::kick_members); !allowed) return std::move(allowed).error();
-      const auto t = standing_of(tx, *c, lower(target));
-      if (!t.member) return not_found("no such member");
-      if (auto r = check_outranks(actor, t); !r) return r;
-      const auto before = readable_ids(tx, *c, lower(target));
-      sql::delete_member(tx, community_id, lower(target));
-      sql::delete_lapsed(tx, community_id, lower(target));
-      publish_membership(tx, "community.member_removed", community_id, lower(target), before, "kicked");
-      return ok();
-    });
+  co_return co_await change_community<void>(community_id, [&](Tx& tx, Loaded& c) -> Result<void> {
+    const auto actor = standing_of(tx, c, lower(who));
+    if (auto allowed = need(actor, Permission::kick_members); !allowed) return std::move(allowed).error();
+    const auto t = standing_of(tx, c, lower(target));
+    if (!t.member) return not_found("no such member");
+    if (auto r = check_outranks(actor, t); !r) return r;
+    const auto before = readable_ids(tx, c, lower(target));
+    sql::delete_member(tx, community_id, lower(target));
+    sql::delete_lapsed(tx, community_id, lower(target));
+    publish_membership(tx, "community.member_removed", community_id, lower(target), before, "kicked");
+    return ok();
   });
-  if (done && m_events_published) m_events_published();
-  co_return done;
 }
 
 Task<Result<void>> CommunityService::ban(const eth::Address& who, std::string community_id, const eth::Address& target,
                                          std::string reason) {
   if (reason.size() > 500) co_return bad_input("invalid_field", "reason is at most 500 bytes");
   const auto now = unix_millis(m_clock.now());
-  auto done = co_await m_pool.run([&]() -> Result<void> {
-    return m_db.transact([&](Tx& tx) -> Result<void> {
-      auto c = load(tx, community_id);
-      if (!c) return no_community();
-      const auto actor = standing_of(tx, *c, lower(who));
-      if (auto allowed = need(actor, Permission::ban_members); !allowed) return std::move(allowed).error();
-      if (lower(target) == lower(who)) return bad_input("invalid_target", "you cannot ban yourself");
-      const auto t = standing_of(tx, *c, lower(target));
-      if (t.member) {
-        if (auto r = check_outranks(actor, t); !r) return r;
-        const auto before = readable_ids(tx, *c, lower(target));
-        sql::delete_member(tx, community_id, lower(target));
-        publish_membership(tx, "community.member_removed", community_id, lower(target), before, "banned");
-      }
-      sql::delete_lapsed(tx, community_id, lower(target));
-      sql::insert_ban(tx, community_id, lower(target), lower(who), reason, now);
-      return ok();
-    });
+  co_return co_await change_community<void>(community_id, [&](Tx& tx, Loaded& c) -> Result<void> {
+    const auto actor = standing_of(tx, c, lower(who));
+    if (auto allowed = need(actor, Permission::ban_members); !allowed) return std::move(allowed).error();
+    if (lower(target) == lower(who)) return bad_input("invalid_target", "you cannot ban yourself");
+    const auto t = standing_of(tx, c, lower(target));
+    if (t.member) {
+      if (auto r = check_outranks(actor, t); !r) return r;
+      const auto before = readable_ids(tx, c, lower(target));
+      sql::delete_member(tx, community_id, lower(target));
+      publish_membership(tx, "community.member_removed", community_id, lower(target), before, "banned");
+    }
+    sql::delete_lapsed(tx, community_id, lower(target));
+    sql::insert_ban(tx, community_id, lower(target), lower(who), reason, now);
+    return ok();
   });
-  if (done && m_events_published) m_events_published();
-  co_return done;
 }
 
 Task<Result<void>> CommunityService::unban(const eth::Address& who, std::string community_id,
                                            const eth::Address& target) {
-  co_return co_await m_pool.run([&]() -> Result<void> {
-    return m_db.transact([&](Tx& tx) -> Result<void> {
-      auto c = load(tx, community_id);
-      if (!c) return no_community();
-      const auto actor = standing_of(tx, *c, lower(who));
-      if (auto allowed = need(actor, Permission::ban_members); !allowed) return std::move(allowed).error();
-      if (!sql::delete_ban(tx, community_id, lower(target))) return not_found("that account is not banned");
-      return ok();
-    });
+  co_return co_await change_community<void>(community_id, [&](Tx& tx, Loaded& c) -> Result<void> {
+    const auto actor = standing_of(tx, c, lower(who));
+    if (auto allowed = need(actor, Permission::ban_members); !allowed) return std::move(allowed).error();
+    if (!sql::delete_ban(tx, community_id, lower(target))) return not_found("that account is not banned");
+    return ok();
   });
 }
 
 // --- roles ---
 
 Task<Result<std::vector<RoleInfo>>> CommunityService::roles(const eth::Address& who, std::string community_id) {
-  co_return co_await m_pool.run([&]() -> Result<std::vector<RoleInfo>> {
-    return m_db.read([&](Tx& tx) -> Result<std::vector<RoleInfo>> {
-      auto c = load(tx, community_id);
-      if (!c) return no_community();
-      if (!sql::is_member(tx, community_id, lower(who))) return forbidden("not_member", "join the community first");
-      std::vector<RoleInfo> out;
-      for (const auto& b : builtin_roles())
-        out.push_back(RoleInfo{std::string(b.name), true, b.rank, b.permissions, {}});
-      for (const auto& r : c->roles) {
-        RoleInfo info{r.name, false, custom_role_rank, static_cast<Permissions>(r.permissions), {}};
-        if (auto it = c->role_gates.find(r.name); it != c->role_gates.end()) info.gate = it->second;
-        out.push_back(std::move(info));
-      }
-      return out;
-    });
-  });
+  co_return co_await read_community<std::vector<RoleInfo>>(
+      community_id, [&](Tx& tx, Loaded& c) -> Result<std::vector<RoleInfo>> {
+        if (!sql::is_member(tx, community_id, lower(who))) return forbidden("not_member", "join the community first");
+        std::vector<RoleInfo> out;
+        for (const auto& b : builtin_roles())
+          out.push_back(RoleInfo{std::string(b.name), true, b.rank, b.permissions, {}});
+        for (const auto& r : c.roles) {
+          RoleInfo info{r.name, false, custom_role_rank, static_cast<Permissions>(r.permissions), {}};
+          if (auto it = c.role_gates.find(r.name); it != c.role_gates.end()) info.gate = it->second;
+          out.push_back(std::move(info));
+        }
+        return out;
+      });
 }
 
 Task<Result<RoleInfo>> CommunityService::create_role(const eth::Address& who, std::string community_id,
@@ -631,26 +607,21 @@ Task<Result<RoleInfo>> CommunityService::create_role(const eth::Address& who, st
   if (!checked) co_return std::move(checked).error();
   if (auto chains = check_chains(gate); !chains) co_return std::move(chains).error();
   const auto now = unix_millis(m_clock.now());
-  auto created = co_await m_pool.run([&]() -> Result<RoleInfo> {
-    return m_db.transact([&](Tx& tx) -> Result<RoleInfo> {
-      auto c = load(tx, community_id);
-      if (!c) return no_community();
-      const auto s = standing_of(tx, *c, lower(who));
-      if (auto allowed = need(s, Permission::manage_roles); !allowed) return std::move(allowed).error();
-      if ((permissions & ~s.permissions) != 0) {
-        return forbidden("missing_permission", "a role cannot carry permissions you do not hold");
-      }
-      if (c->roles.size() >= m_settings.max_roles) return conflict("too_many_roles", "the community has enough roles");
-      sql::RoleRow row{name, static_cast<std::int64_t>(permissions), gate_text(gate), now};
-      if (!sql::insert_role(tx, community_id, row)) return conflict("role_exists", "a role of that name exists");
-      if (gate) {
-        refresh_gate_contracts(tx, community_id);
-        sql::queue_all(tx, community_id, now);
-      }
-      return RoleInfo{name, false, custom_role_rank, permissions, gate};
-    });
+  auto created = co_await change_community<RoleInfo>(community_id, [&](Tx& tx, Loaded& c) -> Result<RoleInfo> {
+    const auto s = standing_of(tx, c, lower(who));
+    if (auto allowed = need(s, Permission::manage_roles); !allowed) return std::move(allowed).error();
+    if ((permissions & ~s.permissions) != 0) {
+      return forbidden("missing_permission", "a role cannot carry permissions you do not hold");
+    }
+    if (c.roles.size() >= m_settings.max_roles) return conflict("too_many_roles", "the community has enough roles");
+    sql::RoleRow row{name, static_cast<std::int64_t>(permissions), gate_text(gate), now};
+    if (!sql::insert_role(tx, community_id, row)) return conflict("role_exists", "a role of that name exists");
+    if (gate) {
+      refresh_gate_contracts(tx, community_id);
+      sql::queue_all(tx, community_id, now);
+    }
+    return RoleInfo{name, false, custom_role_rank, permissions, gate};
   });
-  if (created && m_events_published) m_events_published();
   if (created) co_await watch_gate(created->gate);
   co_return created;
 }
@@ -686,52 +657,40 @@ Result<Standing> check_role_change(Tx& tx, const Loaded& c, const std::string& a
 Task<Result<void>> CommunityService::assign_role(const eth::Address& who, std::string community_id,
                                                  const eth::Address& target, std::string role) {
   const auto now = unix_millis(m_clock.now());
-  auto done = co_await m_pool.run([&]() -> Result<void> {
-    return m_db.transact([&](Tx& tx) -> Result<void> {
-      auto c = load(tx, community_id);
-      if (!c) return no_community();
-      auto t = check_role_change(tx, *c, lower(who), lower(target), role);
-      if (!t) return std::move(t).error();
-      const auto before = readable_ids(tx, *c, lower(target));
-      if (!sql::add_member_role(tx, community_id, lower(target), role, "manual", now)) return ok();
-      publish_or_throw(tx, "community.role_changed", community_id,
-                       json::object{{"community_id", community_id},
-                                    {"account", eth::to_checksum(target)},
-                                    {"added", json::array{json::string(role)}},
-                                    {"removed", json::array{}},
-                                    {"reason", "assigned"}});
-      publish_channel_diff(tx, *c, lower(target), before);
-      return ok();
-    });
+  co_return co_await change_community<void>(community_id, [&](Tx& tx, Loaded& c) -> Result<void> {
+    auto t = check_role_change(tx, c, lower(who), lower(target), role);
+    if (!t) return std::move(t).error();
+    const auto before = readable_ids(tx, c, lower(target));
+    if (!sql::add_member_role(tx, community_id, lower(target), role, "manual", now)) return ok();
+    publish_or_throw(tx, "community.role_changed", community_id,
+                     json::object{{"community_id", community_id},
+                                  {"account", eth::to_checksum(target)},
+                                  {"added", json::array{json::string(role)}},
+                                  {"removed", json::array{}},
+                                  {"reason", "assigned"}});
+    publish_channel_diff(tx, c, lower(target), before);
+    return ok();
   });
-  if (done && m_events_published) m_events_published();
-  co_return done;
 }
 
 Task<Result<void>> CommunityService::unassign_role(const eth::Address& who, std::string community_id,
                                                    const eth::Address& target, std::string role) {
-  auto done = co_await m_pool.run([&]() -> Result<void> {
-    return m_db.transact([&](Tx& tx) -> Result<void> {
-      auto c = load(tx, community_id);
-      if (!c) return no_community();
-      auto t = check_role_change(tx, *c, lower(who), lower(target), role);
-      if (!t) return std::move(t).error();
-      const auto before = readable_ids(tx, *c, lower(target));
-      if (!sql::remove_member_role(tx, community_id, lower(target), role, "manual")) {
-        return not_found("the member does not hold that role by assignment");
-      }
-      publish_or_throw(tx, "community.role_changed", community_id,
-                       json::object{{"community_id", community_id},
-                                    {"account", eth::to_checksum(target)},
-                                    {"added", json::array{}},
-                                    {"removed", json::array{json::string(role)}},
-                                    {"reason", "unassigned"}});
-      publish_channel_diff(tx, *c, lower(target), before);
-      return ok();
-    });
+  co_return co_await change_community<void>(community_id, [&](Tx& tx, Loaded& c) -> Result<void> {
+    auto t = check_role_change(tx, c, lower(who), lower(target), role);
+    if (!t) return std::move(t).error();
+    const auto before = readable_ids(tx, c, lower(target));
+    if (!sql::remove_member_role(tx, community_id, lower(target), role, "manual")) {
+      return not_found("the member does not hold that role by assignment");
+    }
+    publish_or_throw(tx, "community.role_changed", community_id,
+                     json::object{{"community_id", community_id},
+                                  {"account", eth::to_checksum(target)},
+                                  {"added", json::array{}},
+                                  {"removed", json::array{json::string(role)}},
+                                  {"reason", "unassigned"}});
+    publish_channel_diff(tx, c, lower(target), before);
+    return ok();
   });
-  if (done && m_events_published) m_events_published();
-  co_return done;
 }
 
 Task<Result<std::vector<eth::Address>>> CommunityService::members_with_role(std::string community_id,
@@ -777,48 +736,40 @@ Task<Result<ChannelInfo>> CommunityService::create_channel(const eth::Address& w
   if (!name) co_return std::move(name).error();
   if (auto chains = check_chains(spec.gate); !chains) co_return std::move(chains).error();
   const auto now = unix_millis(m_clock.now());
-  auto created = co_await m_pool.run([&]() -> Result<ChannelInfo> {
-    return m_db.transact([&](Tx& tx) -> Result<ChannelInfo> {
-      auto c = load(tx, community_id);
-      if (!c) return no_community();
-      const auto s = standing_of(tx, *c, lower(who));
-      if (auto allowed = need(s, Permission::manage_channels); !allowed) return std::move(allowed).error();
-      if (auto r = check_channel_roles(*c, spec.roles); !r) return std::move(r).error();
-      if (c->channels.size() >= m_settings.max_channels) {
-        return conflict("too_many_channels", "the community has enough channels");
-      }
-      sql::ChannelRow row{new_id("ch_"), community_id, *name, gate_text(spec.gate), spec.roles, std::nullopt, now};
-      sql::insert_channel(tx, row);
-      if (spec.gate) {
-        refresh_gate_contracts(tx, community_id);
-        sql::queue_all(tx, community_id, now);
-      }
-      auto reloaded = load(tx, community_id);
-      return channel_info(*reloaded, row, s, sql::channel_access(tx, community_id, lower(who)));
-    });
+  auto created = co_await change_community<ChannelInfo>(community_id, [&](Tx& tx, Loaded& c) -> Result<ChannelInfo> {
+    const auto s = standing_of(tx, c, lower(who));
+    if (auto allowed = need(s, Permission::manage_channels); !allowed) return std::move(allowed).error();
+    if (auto r = check_channel_roles(c, spec.roles); !r) return std::move(r).error();
+    if (c.channels.size() >= m_settings.max_channels) {
+      return conflict("too_many_channels", "the community has enough channels");
+    }
+    sql::ChannelRow row{new_id("ch_"), community_id, *name, gate_text(spec.gate), spec.roles, std::nullopt, now};
+    sql::insert_channel(tx, row);
+    if (spec.gate) {
+      refresh_gate_contracts(tx, community_id);
+      sql::queue_all(tx, community_id, now);
+    }
+    auto reloaded = load(tx, community_id);
+    return channel_info(*reloaded, row, s, sql::channel_access(tx, community_id, lower(who)));
   });
-  if (created && m_events_published) m_events_published();
   if (created) co_await watch_gate(created->gate);
   co_return created;
 }
 
 Task<Result<std::vector<ChannelInfo>>> CommunityService::channels(const eth::Address& who, std::string community_id) {
-  co_return co_await m_pool.run([&]() -> Result<std::vector<ChannelInfo>> {
-    return m_db.read([&](Tx& tx) -> Result<std::vector<ChannelInfo>> {
-      auto c = load(tx, community_id);
-      if (!c) return no_community();
-      const auto s = standing_of(tx, *c, lower(who));
-      if (!s.member) return forbidden("not_member", "join the community first");
-      const auto access = sql::channel_access(tx, community_id, lower(who));
-      const bool manager = has(s.permissions, Permission::manage_channels);
-      std::vector<ChannelInfo> out;
-      for (const auto& ch : c->channels) {
-        auto info = channel_info(*c, ch, s, access);
-        if (info.can_read || manager) out.push_back(std::move(info));
-      }
-      return out;
-    });
-  });
+  co_return co_await read_community<std::vector<ChannelInfo>>(
+      community_id, [&](Tx& tx, Loaded& c) -> Result<std::vector<ChannelInfo>> {
+        const auto s = standing_of(tx, c, lower(who));
+        if (!s.member) return forbidden("not_member", "join the community first");
+        const auto access = sql::channel_access(tx, community_id, lower(who));
+        const bool manager = has(s.permissions, Permission::manage_channels);
+        std::vector<ChannelInfo> out;
+        for (const auto& ch : c.channels) {
+          auto info = channel_info(c, ch, s, access);
+          if (info.can_read || manager) out.push_back(std::move(info));
+        }
+        return out;
+      });
 }
 
 Task<Result<ChannelInfo>> CommunityService::channel(const eth::Address& who, std::string channel_id) {

@@ -226,6 +226,13 @@ class CommunityService {
   Task<Result<Holdings>> read_holdings(HoldingsSource& source, const eth::Address& who, const Snapshot& s);
   Task<void> watch_gate(const std::optional<GateNode>& gate);
   Result<void> check_chains(const std::optional<GateNode>& gate) const;
+  /// Runs `change(tx, community)` on the pool in one transaction against the community loaded
+  /// (404 `no_community` when there is none); wakes the bus after a commit.
+  template <class T, class Change>
+  Task<Result<T>> change_community(const std::string& community_id, Change change);
+  /// Runs `read(tx, community)` on the pool against the community loaded (404 when none).
+  template <class T, class Read>
+  Task<Result<T>> read_community(const std::string& community_id, Read read);
 
   store::Database& m_db;
   BlockingPool& m_pool;

@@ -1,5 +1,7 @@
 #include "community/store.hpp"
 
+#include "store/text_list.hpp"
+
 namespace gh::community::sql {
 namespace {
 
@@ -13,27 +15,6 @@ Value opt(const std::optional<std::string>& v) {
 Value opt(const std::optional<std::int64_t>& v) {
   if (v) return *v;
   return nullptr;
-}
-
-std::string join(const std::vector<std::string>& items) {
-  std::string out;
-  for (const auto& s : items) {
-    if (!out.empty()) out += ',';
-    out += s;
-  }
-  return out;
-}
-
-std::vector<std::string> split(const std::string& text) {
-  std::vector<std::string> out;
-  std::size_t start = 0;
-  while (start < text.size()) {
-    auto comma = text.find(',', start);
-    if (comma == std::string::npos) comma = text.size();
-    if (comma > start) out.push_back(text.substr(start, comma - start));
-    start = comma + 1;
-  }
-  return out;
 }
 
 constexpr const char* community_columns = "id, slug, name, owner, gate, created_ms, updated_ms";
@@ -51,7 +32,7 @@ ChannelRow channel_of(const Row& r) {
   c.community_id = r.get_text(1);
   c.name = r.get_text(2);
   c.gate = r.opt_text(3);
-  c.roles = split(r.get_text(4));
+  c.roles = gh::store::split_text_list(r.get_text(4));
   if (!r.is_null(5)) c.archived_ms = r.get_int(5);
   c.created_ms = r.get_int(6);
   return c;
@@ -232,7 +213,8 @@ void insert_channel(Tx& tx, const ChannelRow& row) {
   tx.exec(
       "INSERT INTO community_channels (id, community_id, name, gate, roles, archived_ms, created_ms) VALUES ($1, $2, "
       "$3, $4, $5, $6, $7)",
-      {row.id, row.community_id, row.name, opt(row.gate), join(row.roles), opt(row.archived_ms), row.created_ms});
+      {row.id, row.community_id, row.name, opt(row.gate), gh::store::join_text_list(row.roles), opt(row.archived_ms),
+       row.created_ms});
 }
 
 std::optional<ChannelRow> find_channel(Tx& tx, const std::string& id) {
@@ -253,7 +235,7 @@ std::vector<ChannelRow> list_channels(Tx& tx, const std::string& community_id) {
 
 void update_channel(Tx& tx, const ChannelRow& row) {
   tx.exec("UPDATE community_channels SET name = $2, gate = $3, roles = $4, archived_ms = $5 WHERE id = $1",
-          {row.id, row.name, opt(row.gate), join(row.roles), opt(row.archived_ms)});
+          {row.id, row.name, opt(row.gate), gh::store::join_text_list(row.roles), opt(row.archived_ms)});
 }
 
 std::set<std::string> channel_access(Tx& tx, const std::string& community_id, const std::string& account) {

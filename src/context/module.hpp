@@ -10,6 +10,7 @@
 #include <string>
 #include <typeindex>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "core/blocking_pool.hpp"
@@ -91,6 +92,11 @@ struct Job {
 /// start, metrics, consumers (worker role), jobs (jobs role), routes (api role). Routes are
 /// published only after every module has started, so a handler never sees a half-built context.
 struct ContextModule {
+  ContextModule() = default;
+  /// A description with its name and migrations and no slot filled yet.
+  ContextModule(std::string module_name, std::vector<store::MigrationSet> module_migrations)
+      : name(std::move(module_name)), migrations(std::move(module_migrations)) {}
+
   std::string name;
   std::vector<store::MigrationSet> migrations;
   /// Builds the context's objects; publish services for later modules on env.services. A
@@ -106,5 +112,15 @@ struct ContextModule {
   /// Registers the context's HTTP routes.
   std::function<void(net::Router& router)> routes;
 };
+
+/// The objects of a running context, shared by the slots of its description (each slot captures
+/// the pointer, so they live as long as the description): a default-built Runtime whose
+/// `settings` member holds `settings`.
+template <class Runtime, class Settings>
+std::shared_ptr<Runtime> make_runtime(Settings settings) {
+  auto runtime = std::make_shared<Runtime>();
+  runtime->settings = std::move(settings);
+  return runtime;
+}
 
 }  // namespace gh::context

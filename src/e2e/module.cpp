@@ -21,11 +21,8 @@ struct E2eRuntime {
 }  // namespace
 
 context::ContextModule make_module(E2eModuleSettings settings) {
-  auto runtime = std::make_shared<E2eRuntime>();
-  runtime->settings = std::move(settings);
-  context::ContextModule m;
-  m.name = "e2e";
-  m.migrations = {migrations()};
+  auto runtime = context::make_runtime<E2eRuntime>(std::move(settings));
+  context::ContextModule m("e2e", {migrations()});
   m.start = [runtime](context::ContextEnv& env) {
     auto* auth_service = env.services.find<auth::AuthService>();
     runtime->request_auth = env.services.find<auth::RequestAuth>();
@@ -49,17 +46,14 @@ context::ContextModule make_module(E2eModuleSettings settings) {
   m.jobs = [runtime] {
     std::vector<context::Job> out;
     if (!runtime->service) return out;
-    context::Job purge;
-    purge.name = "e2e.purge";
-    purge.schedule = runtime->settings.purge_schedule;
-    purge.description = "deletes E2E ciphertext and welcomes past the retention (--e2e-retention-days)";
-    purge.run = [runtime]() -> Task<Result<void>> {
-      auto gone = co_await runtime->service->purge();
-      if (!gone) co_return std::move(gone).error();
-      if (*gone > 0) log::info("e2e: purged expired ciphertext", {{"rows", *gone}});
-      co_return ok();
-    };
-    out.push_back(std::move(purge));
+    out.push_back({"e2e.purge", runtime->settings.purge_schedule,
+                   "deletes E2E ciphertext and welcomes past the retention (--e2e-retention-days)",
+                   [runtime]() -> Task<Result<void>> {
+                     auto gone = co_await runtime->service->purge();
+                     if (!gone) co_return std::move(gone).error();
+                     if (*gone > 0) log::info("e2e: purged expired ciphertext", {{"rows", *gone}});
+                     co_return ok();
+                   }});
     return out;
   };
   m.routes = [runtime](net::Router& router) {

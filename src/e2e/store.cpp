@@ -105,6 +105,25 @@ std::optional<std::int64_t> seq_of_client_id(Tx& tx, const std::string& group_id
   return row->get_int(0);
 }
 
+namespace {
+
+// A message from a row that starts with seq, sender, sender_device, epoch, content_type, message,
+// created_ms; a withheld one (hidden from its reader) carries no ciphertext.
+StoredMessage message_of(const store::Row& r, bool withheld) {
+  StoredMessage m;
+  m.seq = r.get_int(0);
+  if (auto sender = eth::parse_address(r.get_text(1))) m.sender = *sender;
+  m.sender_device = r.get_text(2);
+  m.epoch = r.get_int(3);
+  m.content_type = static_cast<mls::ContentType>(r.get_int(4));
+  m.withheld = withheld;
+  if (!withheld) m.message = r.get_text(5);
+  m.created_at = from_ms(r.get_int(6));
+  return m;
+}
+
+}  // namespace
+
 std::vector<StoredMessage> messages_after(Tx& tx, const std::string& group_id, const std::string& reader,
                                           std::int64_t after_seq, std::size_t limit, SystemTime oldest) {
   std::vector<StoredMessage> out;
@@ -113,15 +132,7 @@ std::vector<StoredMessage> messages_after(Tx& tx, const std::string& group_id, c
                 "WHERE group_id = $1 AND seq > $2 AND created_ms >= $3 AND (hidden_for IS NULL OR hidden_for <> $4) "
                 "ORDER BY seq LIMIT $5",
                 {group_id, after_seq, ms(oldest), reader, static_cast<std::int64_t>(limit)})) {
-    StoredMessage m;
-    m.seq = r.get_int(0);
-    if (auto sender = eth::parse_address(r.get_text(1))) m.sender = *sender;
-    m.sender_device = r.get_text(2);
-    m.epoch = r.get_int(3);
-    m.content_type = static_cast<mls::ContentType>(r.get_int(4));
-    m.message = r.get_text(5);
-    m.created_at = from_ms(r.get_int(6));
-    out.push_back(std::move(m));
+    out.push_back(message_of(r, false));
   }
   return out;
 }
@@ -133,16 +144,7 @@ std::vector<StoredMessage> log_after(Tx& tx, const std::string& group_id, const 
                                 "CASE WHEN hidden_for = $4 THEN 1 ELSE 0 END FROM e2e_messages "
                                 "WHERE group_id = $1 AND seq > $2 AND created_ms >= $3 ORDER BY seq LIMIT $5",
                                 {group_id, after_seq, ms(oldest), reader, static_cast<std::int64_t>(limit)})) {
-    StoredMessage m;
-    m.seq = r.get_int(0);
-    if (auto sender = eth::parse_address(r.get_text(1))) m.sender = *sender;
-    m.sender_device = r.get_text(2);
-    m.epoch = r.get_int(3);
-    m.content_type = static_cast<mls::ContentType>(r.get_int(4));
-    m.withheld = r.get_int(7) != 0;
-    if (!m.withheld) m.message = r.get_text(5);
-    m.created_at = from_ms(r.get_int(6));
-    out.push_back(std::move(m));
+    out.push_back(message_of(r, r.get_int(7) != 0));
   }
   return out;
 }

@@ -4,6 +4,27 @@
 #include <optional>
 
 namespace gh::messaging {
+namespace {
+
+using AccessCheck = Task<Result<bool>> (ChannelAccess::*)(const eth::Address& account, std::string channel_id);
+
+// True when one source allows; a source's error is the answer only when no other source allows.
+Task<Result<bool>> any_allows(const std::vector<ChannelAccess*>& sources, AccessCheck check,
+                              const eth::Address& account, const std::string& channel_id) {
+  std::optional<Error> failed;
+  for (auto* source : sources) {
+    auto r = co_await (source->*check)(account, channel_id);
+    if (!r) {
+      if (!failed) failed = r.error();
+      continue;
+    }
+    if (*r) co_return true;
+  }
+  if (failed) co_return *failed;
+  co_return false;
+}
+
+}  // namespace
 
 Task<Result<bool>> CommunityChannelAccess::can_read(const eth::Address& account, std::string channel_id) {
   co_return co_await m_communities.can_read_channel(account, std::move(channel_id));
@@ -25,31 +46,11 @@ Task<Result<std::vector<eth::Address>>> CommunityChannelAccess::members_with_rol
 }
 
 Task<Result<bool>> AnyChannelAccess::can_read(const eth::Address& account, std::string channel_id) {
-  std::optional<Error> failed;
-  for (auto* source : m_sources) {
-    auto r = co_await source->can_read(account, channel_id);
-    if (!r) {
-      if (!failed) failed = r.error();
-      continue;
-    }
-    if (*r) co_return true;
-  }
-  if (failed) co_return *failed;
-  co_return false;
+  co_return co_await any_allows(m_sources, &ChannelAccess::can_read, account, channel_id);
 }
 
 Task<Result<bool>> AnyChannelAccess::can_post(const eth::Address& account, std::string channel_id) {
-  std::optional<Error> failed;
-  for (auto* source : m_sources) {
-    auto r = co_await source->can_post(account, channel_id);
-    if (!r) {
-      if (!failed) failed = r.error();
-      continue;
-    }
-    if (*r) co_return true;
-  }
-  if (failed) co_return *failed;
-  co_return false;
+  co_return co_await any_allows(m_sources, &ChannelAccess::can_post, account, channel_id);
 }
 
 Task<Result<std::vector<std::string>>> AnyChannelAccess::readable_channels(const eth::Address& account) {

@@ -27,11 +27,8 @@ struct MessagingRuntime {
 }  // namespace
 
 context::ContextModule make_module(MessagingModuleSettings settings) {
-  auto runtime = std::make_shared<MessagingRuntime>();
-  runtime->settings = settings;
-  context::ContextModule m;
-  m.name = "messaging";
-  m.migrations = {migrations()};
+  auto runtime = context::make_runtime<MessagingRuntime>(settings);
+  context::ContextModule m("messaging", {migrations()});
   m.start = [runtime](context::ContextEnv& env) {
     runtime->db = &env.db;
     runtime->pool = &env.pool;
@@ -60,13 +57,11 @@ context::ContextModule make_module(MessagingModuleSettings settings) {
   };
   m.consumers = [runtime]() {
     std::vector<bus::Consumer> out;
-    bus::Consumer c;
-    c.name = "messaging.membership";
-    c.topics = {"community.member_removed", "community.channel_access_changed", "community.role_changed"};
-    c.apply = [runtime](store::Tx&, const bus::Event& event) {
-      if (runtime->service) runtime->service->on_membership_event(event);
-    };
-    out.push_back(std::move(c));
+    out.push_back({"messaging.membership",
+                   {"community.member_removed", "community.channel_access_changed", "community.role_changed"},
+                   [runtime](store::Tx&, const bus::Event& event) {
+                     if (runtime->service) runtime->service->on_membership_event(event);
+                   }});
     return out;
   };
   m.routes = [runtime](net::Router& router) {

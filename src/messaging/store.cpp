@@ -2,6 +2,8 @@
 
 #include <map>
 
+#include "store/text_list.hpp"
+
 namespace gh::messaging::sql {
 namespace {
 
@@ -11,27 +13,6 @@ SystemTime from_ms(std::int64_t v) {
 
 bool pg(const Tx& tx) {
   return tx.dialect() == store::Dialect::postgres;
-}
-
-std::string join(const std::vector<std::string>& items) {
-  std::string out;
-  for (const auto& s : items) {
-    if (!out.empty()) out += ',';
-    out += s;
-  }
-  return out;
-}
-
-std::vector<std::string> split(const std::string& joined) {
-  std::vector<std::string> out;
-  std::size_t start = 0;
-  while (start < joined.size()) {
-    auto comma = joined.find(',', start);
-    if (comma == std::string::npos) comma = joined.size();
-    if (comma > start) out.push_back(joined.substr(start, comma - start));
-    start = comma + 1;
-  }
-  return out;
 }
 
 constexpr const char* columns =
@@ -47,10 +28,10 @@ Message message_of(const store::Row& r) {
   m.client_id = r.get_text(4);
   m.body = r.get_text(5);
   m.reply_to = r.opt_int(6);
-  for (const auto& a : split(r.get_text(7))) {
+  for (const auto& a : gh::store::split_text_list(r.get_text(7))) {
     if (auto address = eth::parse_address(a)) m.mentions.push_back(*address);
   }
-  m.mention_roles = split(r.get_text(8));
+  m.mention_roles = gh::store::split_text_list(r.get_text(8));
   m.created_at = from_ms(r.get_int(9));
   if (auto e = r.opt_int(10)) m.edited_at = from_ms(*e);
   if (auto d = r.opt_int(11)) m.deleted_at = from_ms(*d);
@@ -68,7 +49,7 @@ std::string lower_list(const std::vector<eth::Address>& accounts) {
   std::vector<std::string> hex;
   hex.reserve(accounts.size());
   for (const auto& a : accounts) hex.push_back(eth::to_lower_hex(a));
-  return join(hex);
+  return gh::store::join_text_list(hex);
 }
 
 }  // namespace
@@ -93,7 +74,7 @@ void insert_message(Tx& tx, const Message& m) {
       "INSERT INTO msg_messages (id, channel_id, seq, author, client_id, body, reply_to, mentions, mention_roles, "
       "created_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
       {m.id, m.channel_id, m.seq, eth::to_lower_hex(m.author), m.client_id, m.body, reply, lower_list(m.mentions),
-       join(m.mention_roles), unix_millis(m.created_at)});
+       gh::store::join_text_list(m.mention_roles), unix_millis(m.created_at)});
 }
 
 std::optional<Message> find_by_client_id(Tx& tx, const std::string& channel_id, const std::string& author,
@@ -139,7 +120,8 @@ void update_body(Tx& tx, const Message& m) {
   tx.exec(
       "UPDATE msg_messages SET body = $3, mentions = $4, mention_roles = $5, edited_ms = $6 "
       "WHERE channel_id = $1 AND seq = $2",
-      {m.channel_id, m.seq, m.body, lower_list(m.mentions), join(m.mention_roles), unix_millis(*m.edited_at)});
+      {m.channel_id, m.seq, m.body, lower_list(m.mentions), gh::store::join_text_list(m.mention_roles),
+       unix_millis(*m.edited_at)});
 }
 
 void tombstone(Tx& tx, const std::string& channel_id, std::int64_t seq, std::int64_t now_ms) {

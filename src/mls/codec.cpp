@@ -73,9 +73,12 @@ class Reader {
   std::size_t m_pos = 0;
 };
 
+// `var` is the name the macro declares, so it cannot be parenthesized.
+// NOLINTBEGIN(bugprone-macro-parentheses)
 #define GH_MLS_TRY(var, expr) \
   auto var = (expr);          \
   if (!var) return var.error()
+// NOLINTEND(bugprone-macro-parentheses)
 
 Expected<std::vector<std::uint16_t>, MlsErrc> read_u16_list(Reader& r, std::size_t max_items) {
   GH_MLS_TRY(body, r.opaque(2 * max_items));
@@ -132,6 +135,28 @@ Expected<Capabilities, MlsErrc> read_capabilities(Reader& r, const DecodeLimits&
   return c;
 }
 
+// The end of a signed structure (a leaf node, a key package): its extensions, then the signature
+// over every byte from `start` to there, which is kept in `out.tbs` for the signature check.
+template <class Signed>
+Expected<void, MlsErrc> read_signed_tail(Reader& r, std::size_t start, const DecodeLimits& limits, Signed& out) {
+  GH_MLS_TRY(extensions, read_extensions(r, limits));
+  out.extensions = std::move(*extensions);
+  const auto tbs = r.consumed_since(start);
+  out.tbs.assign(tbs.begin(), tbs.end());
+  GH_MLS_TRY(signature, r.opaque_bytes(limits.max_signature_bytes));
+  out.signature = std::move(*signature);
+  return {};
+}
+
+// The group and epoch that every framed message starts with.
+Expected<void, MlsErrc> read_group_and_epoch(Reader& r, const DecodeLimits& limits, MessageHeader& h) {
+  GH_MLS_TRY(group_id, r.opaque_bytes(limits.max_group_id_bytes));
+  h.group_id = std::move(*group_id);
+  GH_MLS_TRY(epoch, r.u64());
+  h.epoch = *epoch;
+  return {};
+}
+
 Expected<LeafNode, MlsErrc> read_leaf_node(Reader& r, const DecodeLimits& limits) {
   LeafNode leaf;
   const auto start = r.position();
@@ -164,12 +189,7 @@ Expected<LeafNode, MlsErrc> read_leaf_node(Reader& r, const DecodeLimits& limits
     default:
       return MlsErrc::invalid_leaf_source;
   }
-  GH_MLS_TRY(extensions, read_extensions(r, limits));
-  leaf.extensions = std::move(*extensions);
-  const auto tbs = r.consumed_since(start);
-  leaf.tbs.assign(tbs.begin(), tbs.end());
-  GH_MLS_TRY(signature, r.opaque_bytes(limits.max_signature_bytes));
-  leaf.signature = std::move(*signature);
+  if (auto signed_tail = read_signed_tail(r, start, limits, leaf); !signed_tail) return signed_tail.error();
   return leaf;
 }
 
@@ -184,12 +204,7 @@ Expected<KeyPackage, MlsErrc> read_key_package(Reader& r, const DecodeLimits& li
   kp.init_key = std::move(*init_key);
   GH_MLS_TRY(leaf, read_leaf_node(r, limits));
   kp.leaf_node = std::move(*leaf);
-  GH_MLS_TRY(extensions, read_extensions(r, limits));
-  kp.extensions = std::move(*extensions);
-  const auto tbs = r.consumed_since(start);
-  kp.tbs.assign(tbs.begin(), tbs.end());
-  GH_MLS_TRY(signature, r.opaque_bytes(limits.max_signature_bytes));
-  kp.signature = std::move(*signature);
+  if (auto signed_tail = read_signed_tail(r, start, limits, kp); !signed_tail) return signed_tail.error();
   return kp;
 }
 
@@ -203,10 +218,7 @@ Expected<ContentType, MlsErrc> read_content_type(Reader& r) {
 Expected<MessageHeader, MlsErrc> read_public_header(Reader& r, const DecodeLimits& limits) {
   MessageHeader h;
   h.wire_format = WireFormat::public_message;
-  GH_MLS_TRY(group_id, r.opaque_bytes(limits.max_group_id_bytes));
-  h.group_id = std::move(*group_id);
-  GH_MLS_TRY(epoch, r.u64());
-  h.epoch = *epoch;
+  if (auto start = read_group_and_epoch(r, limits, h); !start) return start.error();
   GH_MLS_TRY(sender, r.u8());
   if (*sender < 1 || *sender > 4) return MlsErrc::invalid_sender_type;
   h.sender_type = static_cast<SenderType>(*sender);
@@ -224,10 +236,7 @@ Expected<MessageHeader, MlsErrc> read_public_header(Reader& r, const DecodeLimit
 Expected<MessageHeader, MlsErrc> read_private_message(Reader& r, const DecodeLimits& limits) {
   MessageHeader h;
   h.wire_format = WireFormat::private_message;
-  GH_MLS_TRY(group_id, r.opaque_bytes(limits.max_group_id_bytes));
-  h.group_id = std::move(*group_id);
-  GH_MLS_TRY(epoch, r.u64());
-  h.epoch = *epoch;
+  if (auto start = read_group_and_epoch(r, limits, h); !start) return start.error();
   GH_MLS_TRY(content_type, read_content_type(r));
   h.content_type = *content_type;
   for (int field = 0; field < 3; ++field) {  // authenticated_data, encrypted_sender_data, ciphertext
@@ -255,6 +264,20 @@ Expected<Welcome, MlsErrc> read_welcome(Reader& r, const DecodeLimits& limits) {
   GH_MLS_TRY(group_info, r.opaque(r.left()));
   (void)group_info;
   return w;
+}
+
+// An MLSMessage's version (which must be MLS 1.0) and its wire format, as a number.
+Expected<std::uint16_t, MlsErrc> read_envelope(Reader& r) {
+  GH_MLS_TRY(version, r.u16());
+  if (*version != protocol_mls10) return MlsErrc::unsupported_version;
+  return r.u16();
+}
+
+// A key package that ends the input.
+Expected<KeyPackage, MlsErrc> read_whole_key_package(Reader& r, const DecodeLimits& limits) {
+  GH_MLS_TRY(kp, read_key_package(r, limits));
+  if (!r.at_end()) return MlsErrc::trailing_bytes;
+  return kp;
 }
 
 #undef GH_MLS_TRY
@@ -295,10 +318,7 @@ const char* to_string(MlsErrc code) noexcept {
 
 Expected<Message, MlsErrc> decode_message(ByteView input, const DecodeLimits& limits) {
   Reader r(input);
-  auto version = r.u16();
-  if (!version) return version.error();
-  if (*version != protocol_mls10) return MlsErrc::unsupported_version;
-  auto wire = r.u16();
+  auto wire = read_envelope(r);
   if (!wire) return wire.error();
   Message m;
   switch (*wire) {
@@ -343,25 +363,16 @@ Expected<Message, MlsErrc> decode_message(ByteView input, const DecodeLimits& li
 Expected<KeyPackage, MlsErrc> decode_key_package_message(ByteView input, const DecodeLimits& limits) {
   // The envelope is checked before the body so a non-key-package is refused as such.
   Reader r(input);
-  auto version = r.u16();
-  if (!version) return version.error();
-  if (*version != protocol_mls10) return MlsErrc::unsupported_version;
-  auto wire = r.u16();
+  auto wire = read_envelope(r);
   if (!wire) return wire.error();
   if (*wire < 1 || *wire > 5) return MlsErrc::unknown_wire_format;
   if (*wire != static_cast<std::uint16_t>(WireFormat::key_package)) return MlsErrc::wrong_wire_format;
-  auto kp = read_key_package(r, limits);
-  if (!kp) return kp.error();
-  if (!r.at_end()) return MlsErrc::trailing_bytes;
-  return kp;
+  return read_whole_key_package(r, limits);
 }
 
 Expected<KeyPackage, MlsErrc> decode_key_package(ByteView input, const DecodeLimits& limits) {
   Reader r(input);
-  auto kp = read_key_package(r, limits);
-  if (!kp) return kp.error();
-  if (!r.at_end()) return MlsErrc::trailing_bytes;
-  return kp;
+  return read_whole_key_package(r, limits);
 }
 
 Bytes encode_varint(std::uint32_t length) {

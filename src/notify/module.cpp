@@ -140,11 +140,8 @@ struct NotifyRuntime {
 }  // namespace
 
 context::ContextModule make_module(NotifyModuleSettings settings) {
-  auto runtime = std::make_shared<NotifyRuntime>();
-  runtime->settings = std::move(settings);
-  context::ContextModule m;
-  m.name = "notify";
-  m.migrations = {migrations()};
+  auto runtime = context::make_runtime<NotifyRuntime>(std::move(settings));
+  context::ContextModule m("notify", {migrations()});
   m.start = [runtime](context::ContextEnv& env) {
     auto& s = runtime->settings;
     runtime->service = std::make_unique<NotifyService>(env.db, env.pool, env.clock);
@@ -207,23 +204,15 @@ context::ContextModule make_module(NotifyModuleSettings settings) {
     env.services.provide(*runtime->service);
     if (s.run_router) runtime->router->start();
   };
-  m.consumers = [runtime]() {
-    std::vector<bus::Consumer> out;
-    out.push_back(runtime->router->consumer());
-    return out;
-  };
+  m.consumers = [runtime]() { return std::vector<bus::Consumer>{runtime->router->consumer()}; };
   m.jobs = [runtime]() {
-    context::Job purge;
-    purge.name = "notify.purge";
-    purge.schedule = "@hourly";
-    purge.description = "deletes old delivery attempts, finished jobs and old notifications";
-    purge.run = [runtime]() -> Task<Result<void>> {
-      const auto deleted = co_await runtime->service->purge();
-      if (deleted > 0) log::info("notify: purged old rows", {{"rows", std::to_string(deleted)}});
-      co_return ok();
-    };
     std::vector<context::Job> out;
-    out.push_back(std::move(purge));
+    out.push_back({"notify.purge", "@hourly", "deletes old delivery attempts, finished jobs and old notifications",
+                   [runtime]() -> Task<Result<void>> {
+                     const auto deleted = co_await runtime->service->purge();
+                     if (deleted > 0) log::info("notify: purged old rows", {{"rows", std::to_string(deleted)}});
+                     co_return ok();
+                   }});
     return out;
   };
   m.routes = [runtime](net::Router& router) {

@@ -16,13 +16,21 @@ struct RealtimeRuntime {
   std::unique_ptr<Gateway> gateway;
 };
 
+// The string `field` of an event's JSON payload; nothing when the payload or the field is not one.
+std::optional<std::string> payload_string(const bus::Event& event, std::string_view field) {
+  boost::system::error_code ec;
+  auto value = boost::json::parse(event.payload, ec);
+  if (ec || !value.is_object()) return std::nullopt;
+  const auto* found = value.as_object().if_contains(field);
+  if (!found || !found->is_string()) return std::nullopt;
+  return std::string(found->as_string());
+}
+
 }  // namespace
 
 context::ContextModule make_module(GatewaySettings settings) {
-  auto runtime = std::make_shared<RealtimeRuntime>();
-  runtime->settings = settings;
-  context::ContextModule m;
-  m.name = "realtime";
+  auto runtime = context::make_runtime<RealtimeRuntime>(settings);
+  context::ContextModule m("realtime", {});
   m.start = [runtime](context::ContextEnv& env) {
     runtime->auth = env.services.find<auth::AuthService>();
     auto* auth = runtime->auth;
@@ -39,31 +47,16 @@ context::ContextModule make_module(GatewaySettings settings) {
   // its own name once the bus fans out across nodes).
   m.consumers = [runtime]() {
     std::vector<bus::Consumer> out;
-    bus::Consumer c;
-    c.name = "realtime.session_revoked";
-    c.topics = {"auth.session_revoked"};
-    c.apply = [runtime](store::Tx&, const bus::Event& event) {
-      boost::system::error_code ec;
-      auto value = boost::json::parse(event.payload, ec);
-      if (ec || !value.is_object()) return;
-      const auto* id = value.as_object().if_contains("session_id");
-      if (!id || !id->is_string() || !runtime->gateway) return;
-      runtime->gateway->close_session(std::string(id->as_string()));
-    };
-    out.push_back(std::move(c));
+    out.push_back(
+        {"realtime.session_revoked", {"auth.session_revoked"}, [runtime](store::Tx&, const bus::Event& event) {
+           auto session = payload_string(event, "session_id");
+           if (session && runtime->gateway) runtime->gateway->close_session(*session);
+         }});
     // A removed device reads nothing more: its sockets close on the event that removes it.
-    bus::Consumer d;
-    d.name = "realtime.device_removed";
-    d.topics = {"auth.device_removed"};
-    d.apply = [runtime](store::Tx&, const bus::Event& event) {
-      boost::system::error_code ec;
-      auto value = boost::json::parse(event.payload, ec);
-      if (ec || !value.is_object()) return;
-      const auto* id = value.as_object().if_contains("device_id");
-      if (!id || !id->is_string() || !runtime->gateway) return;
-      runtime->gateway->close_device(std::string(id->as_string()));
-    };
-    out.push_back(std::move(d));
+    out.push_back({"realtime.device_removed", {"auth.device_removed"}, [runtime](store::Tx&, const bus::Event& event) {
+                     auto device = payload_string(event, "device_id");
+                     if (device && runtime->gateway) runtime->gateway->close_device(*device);
+                   }});
     return out;
   };
   m.routes = [runtime](net::Router& router) {

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import http from 'node:http';
 import { ethers } from 'ethers';
-import { backends, freshDatabase, runCommand, startServer, sleep } from './lib/harness.mjs';
+import { backends, freshDatabase, runCommand, startServer, sleep, until } from './lib/harness.mjs';
 import { startAnvil, contractArtifact, freePort } from './lib/anvil.mjs';
 
 const signingKey = 'whsec_faults_test_key';
@@ -65,15 +65,6 @@ async function faultyProxy(target, failureRate, slowMs) {
   return { url: `http://127.0.0.1:${port}`, stats, close: () => server.close() };
 }
 
-async function until(what, check, timeoutMs = 60_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await sleep(200);
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
 function shuffle(list) {
   for (let i = list.length - 1; i > 0; i--) {
     const j = Math.floor(Math.random() * (i + 1));
@@ -126,7 +117,7 @@ for (const backend of backends()) {
           const status = await (await fetch(`${server.url}/v1/indexer/status`)).json();
           const erc20 = status.chains[0]?.pipelines.find((p) => p.name === 'erc20');
           return erc20 && erc20.lag_blocks === 0 && erc20.logs_applied >= 61;
-        });
+        }, 60_000, 200);
         const status = await (await fetch(`${server.url}/v1/indexer/status`)).json();
         assert.equal(status.chains[0].pipelines.find((p) => p.name === 'erc20').logs_applied, 61);
         for (const who of [...recipients, deployer.address]) {

@@ -15,7 +15,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ethers } from 'ethers';
-import { backends, freshDatabase, runCommand, startServer, sleep } from './lib/harness.mjs';
+import { backends, freshDatabase, runCommand, startServer, sleep, until } from './lib/harness.mjs';
 import { startAnvil, contractArtifact } from './lib/anvil.mjs';
 
 // GATEHOUSE_TEST_SOAK_KEEP=DIR: on a failure, keep the database (SQLite data dir, or the
@@ -45,16 +45,6 @@ after(async () => { for (const s of servers) await s.stop('SIGKILL'); });
 // backfill commits some 30 ranges of up to 2 x PER_BATCH logs each.
 const BATCHES = 60;
 const PER_BATCH = 150;
-
-async function until(what, check, timeoutMs = 120_000, everyMs = 100) {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const v = await check();
-    if (v) return v;
-    await sleep(everyMs);
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 async function erc20Status(server) {
   try {
@@ -171,7 +161,7 @@ for (const backend of backends()) {
           const done = await until('the backfill to finish', async () => {
             const p = await erc20Status(server);
             return p && p.checkpoint >= head ? p : undefined;
-          });
+          }, 120_000, 100);
           // Balances first, then the count, so that a failure says whether logs were lost or miscounted.
           const wrong = [];
           for (const who of holders) {
@@ -194,7 +184,7 @@ for (const backend of backends()) {
         await until('the tracked contract to be backfilled', async () => {
           const p = await erc20Status(server);
           return p && p.logs_applied >= expectedLogs + 1 + lateTransfers;
-        });
+        }, 120_000, 100);
         assert.equal((await erc20Status(server)).logs_applied, expectedLogs + 1 + lateTransfers);
         for (let b = 0; b < BATCHES; b += 4) {
           const who = recipients[b];
@@ -205,7 +195,7 @@ for (const backend of backends()) {
         await until('the backfill gauge to fall to 0', async () => {
           const metrics = await (await fetch(`${server.url}/metrics`)).text();
           return /gatehouse_chain_tracked_backfilling\{chain="31337"\} 0\n/.test(metrics);
-        });
+        }, 120_000, 100);
         const listed = (await (await fetch(`${server.url}/v1/indexer/status`)).json()).chains[0].tracked_contracts;
         assert.deepEqual(listed.map((t) => [t.contract, t.pipeline, t.start_block, t.state]),
           [[lateAddress, 'erc20', 0, 'following']]);
@@ -214,7 +204,7 @@ for (const backend of backends()) {
         await until('a new transfer of the tracked contract', async () => {
           const held = (await holdingsOf(server, recipients[399])).find((h) => h.contract === lateAddress);
           return held && held.amount === (await late.balanceOf(recipients[399])).toString();
-        });
+        }, 120_000, 100);
         await server.stop();
         const cli = runCommand(['indexer', 'status', ...db.flags]);
         assert.match(cli.stdout, new RegExp(`31337\\s+erc20\\s+${lateAddress.toLowerCase()}\\s+0\\s+\\d+\\s+following`));

@@ -6,24 +6,13 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { ethers } from 'ethers';
-import { backends, freshDatabase, runCommand, startServer, sleep } from './lib/harness.mjs';
+import { backends, freshDatabase, runCommand, startServer, sleep, until } from './lib/harness.mjs';
 import { startAnvil, contractArtifact } from './lib/anvil.mjs';
 
 const signingKey = 'whsec_integration_test_key';
 const wired = runCommand(['--help']).stdout?.includes('indexer');
 const servers = [];
 after(async () => { for (const s of servers) await s.stop('SIGKILL'); });
-
-async function until(what, check, timeoutMs = 30_000) {
-  const deadline = Date.now() + timeoutMs;
-  let last;
-  while (Date.now() < deadline) {
-    last = await check();
-    if (last) return last;
-    await sleep(100);
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 for (const backend of backends()) {
   test(`indexer on ${backend}: holdings equal balanceOf, status, webhook`, { skip: !wired && 'no indexer command' }, async () => {

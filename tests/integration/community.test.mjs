@@ -8,23 +8,12 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { ethers, Wallet } from 'ethers';
 import { SiweMessage } from 'siwe';
-import { backends, freshDatabase, startServer, sleep } from './lib/harness.mjs';
+import { backends, freshDatabase, startServer, sleep, until } from './lib/harness.mjs';
 import { startAnvil, contractArtifact } from './lib/anvil.mjs';
 
 const DOMAIN = 'app.example.test';
 const servers = [];
 after(async () => { for (const s of servers) await s.stop('SIGKILL'); });
-
-async function until(what, check, timeoutMs = 30_000) {
-  const deadline = Date.now() + timeoutMs;
-  let last;
-  while (Date.now() < deadline) {
-    last = await check();
-    if (last) return last;
-    await sleep(50);
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 async function deploy(deployer, name, ...args) {
   const art = contractArtifact(name);

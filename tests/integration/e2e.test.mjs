@@ -54,6 +54,17 @@ for (const backend of backends()) {
       return { token, address: wallet.address, wallet };
     }
     const device = (account, opts = {}) => new MlsDevice({ url: server.url, token: account.token, address: account.address, ...opts });
+    // Alice and Bob, one device each (registered with `register`), in a group Alice created and
+    // Bob has joined.
+    async function aliceAndBobInAGroup(register = undefined) {
+      const alice = await signIn();
+      const bob = await signIn();
+      const a = await device(alice).register(register);
+      const b = await device(bob).register(register);
+      const g = await a.createGroup({ members: [bob.address] });
+      await b.acceptWelcomes();
+      return { alice, bob, a, b, g };
+    }
     async function rejects(promise, status, code) {
       await assert.rejects(promise, (e) => {
         assert.ok(e instanceof ApiError, String(e));
@@ -143,12 +154,7 @@ for (const backend of backends()) {
     });
 
     test('two members committing for the same epoch: one wins, the other recovers', async () => {
-      const alice = await signIn();
-      const bob = await signIn();
-      const a = await device(alice).register();
-      const b = await device(bob).register();
-      const g = await a.createGroup({ members: [bob.address] });
-      await b.acceptWelcomes();
+      const { alice, bob, a, b, g } = await aliceAndBobInAGroup();
       const pa = await a.prepareCommit(g);
       const pb = await b.prepareCommit(g);
       await a.postCommit(g, pa);
@@ -184,12 +190,7 @@ for (const backend of backends()) {
     });
 
     test('over WebSocket: group messages arrive live in seq order and decrypt, welcomes reach the new device', async () => {
-      const alice = await signIn();
-      const bob = await signIn();
-      const a = await device(alice).register();
-      const b = await device(bob).register();
-      const g = await a.createGroup({ members: [bob.address] });
-      await b.acceptWelcomes();
+      const { alice, bob, a, b, g } = await aliceAndBobInAGroup();
       const open = (account, d) => socket(new WebSocket(`${server.url.replace('http', 'ws')}/v1/ws?token=${account.token}&device_id=${d.deviceId}`, { perMessageDeflate: false }));
       const live = open(bob, b);
       await live.opened;
@@ -237,12 +238,7 @@ for (const backend of backends()) {
     });
 
     test('the server stores and logs no plaintext and no private key', async () => {
-      const alice = await signIn();
-      const bob = await signIn();
-      const a = await device(alice).register({ count: 2 });
-      const b = await device(bob).register({ count: 2 });
-      const g = await a.createGroup({ members: [bob.address] });
-      await b.acceptWelcomes();
+      const { alice, bob, a, b, g } = await aliceAndBobInAGroup({ count: 2 });
       const secrets = [`the launch code is ${crypto.randomUUID()}`, `meet at ${crypto.randomUUID()}`];
       await a.send(g, secrets[0]);
       await b.send(g, secrets[1]);

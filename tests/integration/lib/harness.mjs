@@ -141,6 +141,20 @@ export async function waitReady(url, timeoutMs = 20_000) {
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /**
+ * Calls `check` every `everyMs` until it returns something truthy, and returns that; throws
+ * "timed out waiting for <what>" after `timeoutMs`.
+ */
+export async function until(what, check, timeoutMs = 30_000, everyMs = 50) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const value = await check();
+    if (value) return value;
+    await sleep(everyMs);
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+/**
  * Sends raw bytes on a new TCP connection; resolves with everything read until the server closes,
  * `until(received)` holds (then the client closes; closedByServer is false) or the timeout.
  */
