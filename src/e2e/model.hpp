@@ -18,8 +18,8 @@ namespace gh::e2e {
 
 /// Limits and lifetimes of the delivery service, every one explicit.
 struct E2eSettings {
-  std::size_t max_message_bytes = 64 * 1024;   ///< one MLSMessage (decoded), 413 past it
-  std::size_t max_welcome_bytes = 256 * 1024;  ///< one Welcome (it carries the ratchet tree)
+  std::size_t max_message_bytes = std::size_t{64} * 1024;   ///< one MLSMessage (decoded), 413 past it
+  std::size_t max_welcome_bytes = std::size_t{256} * 1024;  ///< one Welcome (it carries the ratchet tree)
   std::size_t max_welcomes_per_post = 200;
   std::size_t max_group_members = 1000;  ///< accounts per group
   std::size_t max_member_changes = 200;  ///< add_members + remove_members of one commit

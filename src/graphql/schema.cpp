@@ -349,7 +349,7 @@ const FieldDef* Schema::field_of(const NamedType& parent, std::string_view name)
 
 Result<std::shared_ptr<const Schema>> Schema::from_sdl(std::string_view sdl) {
   ParseLimits limits;
-  limits.max_bytes = 16 * 1024 * 1024;
+  limits.max_bytes = std::size_t{16} * 1024 * 1024;
   limits.max_tokens = 4'000'000;
   auto builtin = parse(k_builtin_sdl, limits, DocumentKind::type_system);
   auto user = parse(sdl, limits, DocumentKind::type_system);

@@ -32,13 +32,13 @@ struct ServerSettings {
   /// Peers exempt from the per-IP cap (the reverse proxies every client arrives through).
   std::vector<IpNetwork> cap_exempt;
   // WebSocket connections (net/websocket.hpp).
-  std::size_t ws_max_message_bytes = 64 * 1024;       ///< larger messages close the socket (1009)
-  std::size_t ws_send_queue_messages = 4096;          ///< queued and not yet written, per socket
-  std::size_t ws_send_queue_bytes = 4 * 1024 * 1024;  ///< idem, in bytes; past either: close 4008
-  std::chrono::milliseconds ws_idle_timeout{60'000};  ///< silence that ends a socket; pings at half of it
-  std::chrono::milliseconds ws_close_timeout{5'000};  ///< for a handshake or a close to complete
-  double ws_messages_per_second = 20.0;               ///< incoming messages per socket, sustained
-  double ws_message_burst = 60.0;                     ///< and in a burst; past it: close 1008
+  std::size_t ws_max_message_bytes = std::size_t{64} * 1024;       ///< larger messages close the socket (1009)
+  std::size_t ws_send_queue_messages = 4096;                       ///< queued and not yet written, per socket
+  std::size_t ws_send_queue_bytes = std::size_t{4} * 1024 * 1024;  ///< idem, in bytes; past either: close 4008
+  std::chrono::milliseconds ws_idle_timeout{60'000};               ///< silence that ends a socket; pings at half of it
+  std::chrono::milliseconds ws_close_timeout{5'000};               ///< for a handshake or a close to complete
+  double ws_messages_per_second = 20.0;                            ///< incoming messages per socket, sustained
+  double ws_message_burst = 60.0;                                  ///< and in a burst; past it: close 1008
 };
 
 /// A listening HTTP server.
