@@ -30,7 +30,7 @@ Error forbidden(std::string message) {
   return make_error(ErrorKind::forbidden, "forbidden", std::move(message));
 }
 
-void publish_or_throw(Tx& tx, bus::NewEvent event) {
+void publish_or_throw(Tx& tx, const bus::NewEvent& event) {
   auto id = bus::publish(tx, event);
   if (!id) throw std::logic_error("auth event rejected by the bus: " + id.error().message);
 }
@@ -204,6 +204,7 @@ Task<Result<std::vector<SessionInfo>>> AuthService::sessions(const Principal& wh
     });
   });
   std::vector<SessionInfo> out;
+  out.reserve(rows.size());
   for (const auto& r : rows) {
     out.push_back({r.id, r.created_at, r.expires_at, r.ip, r.user_agent, r.id == who.session_id});
   }
@@ -372,8 +373,12 @@ Task<Result<std::vector<DeviceKeyPackage>>> AuthService::key_packages(const eth:
         if (!only.empty() && std::find(only.begin(), only.end(), d.id) == only.end()) continue;
         auto one_time = sql::take_key_package(tx, d.id, now);
         const bool last_resort = !one_time;
-        out.push_back(
-            {d.id, d.identity_key, last_resort ? d.last_resort_key_package : std::move(*one_time), last_resort});
+        // A conditional of the const row's string and the moved one would copy both ways.
+        if (last_resort) {
+          out.push_back({d.id, d.identity_key, d.last_resort_key_package, true});
+        } else {
+          out.push_back({d.id, d.identity_key, std::move(*one_time), false});
+        }
         const auto left = sql::key_package_count(tx, d.id, now);
         // The conditional update is the gate: of concurrent fetchers, only the one that flips
         // the flag announces the crossing.
@@ -395,6 +400,7 @@ Task<Result<std::vector<DevicePublicKey>>> AuthService::devices(const eth::Addre
   const auto now = m_clock.now();
   auto rows = co_await m_pool.run([&] { return m_db.read([&](Tx& tx) { return sql::list_devices(tx, owner, now); }); });
   std::vector<DevicePublicKey> out;
+  out.reserve(rows.size());
   for (auto& r : rows) out.push_back({std::move(r.id), std::move(r.identity_key)});
   co_return out;
 }

@@ -5,6 +5,7 @@
 #include <set>
 #include <thread>
 
+#include <fmt/format.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -147,6 +148,7 @@ struct Poller::State : std::enable_shared_from_this<Poller::State> {
     auto window = co_await in_tx([chain_id](Tx& tx) { return storage::blocks_from(tx, chain_id, 0); }, true);
     if (window.empty()) co_return ok();
     std::vector<std::uint64_t> numbers;
+    numbers.reserve(window.size());
     for (const auto& b : window) numbers.push_back(b.number);
     auto node = co_await fetch_headers(std::move(numbers));
     if (!node) co_return node.error();
@@ -371,7 +373,7 @@ struct Poller::State : std::enable_shared_from_this<Poller::State> {
         co_await in_tx([chain_id, p, &contract, &message, now](Tx& tx) {
           storage::record_tracked_error(tx, chain_id, p, contract, message, now);
         });
-        report.errors.push_back(std::string(to_string(p)) + " " + contract + ": " + message);
+        report.errors.push_back(fmt::format("{} {}: {}", to_string(p), contract, message));
         log::warn("indexer backfill of a tracked contract failed; backing off", {{"chain", std::to_string(chain_id)},
                                                                                  {"pipeline", to_string(p)},
                                                                                  {"contract", contract},
