@@ -1,7 +1,8 @@
 #include "graphql/schema.hpp"
 
 #include <algorithm>
-#include <set>
+#include <array>
+#include <string_view>
 
 #include "graphql/parser.hpp"
 
@@ -90,25 +91,11 @@ enum __DirectiveLocation {
 }
 )";
 
-const std::set<std::string, std::less<>> k_locations = {"QUERY",
-                                                        "MUTATION",
-                                                        "SUBSCRIPTION",
-                                                        "FIELD",
-                                                        "FRAGMENT_DEFINITION",
-                                                        "FRAGMENT_SPREAD",
-                                                        "INLINE_FRAGMENT",
-                                                        "VARIABLE_DEFINITION",
-                                                        "SCHEMA",
-                                                        "SCALAR",
-                                                        "OBJECT",
-                                                        "FIELD_DEFINITION",
-                                                        "ARGUMENT_DEFINITION",
-                                                        "INTERFACE",
-                                                        "UNION",
-                                                        "ENUM",
-                                                        "ENUM_VALUE",
-                                                        "INPUT_OBJECT",
-                                                        "INPUT_FIELD_DEFINITION"};
+// An array of views: nothing to allocate (or throw) during static initialization.
+constexpr auto k_locations = std::to_array<std::string_view>(
+    {"QUERY", "MUTATION", "SUBSCRIPTION", "FIELD", "FRAGMENT_DEFINITION", "FRAGMENT_SPREAD", "INLINE_FRAGMENT",
+     "VARIABLE_DEFINITION", "SCHEMA", "SCALAR", "OBJECT", "FIELD_DEFINITION", "ARGUMENT_DEFINITION", "INTERFACE",
+     "UNION", "ENUM", "ENUM_VALUE", "INPUT_OBJECT", "INPUT_FIELD_DEFINITION"});
 
 struct Deprecation {
   bool deprecated = false;
@@ -466,7 +453,8 @@ Result<std::shared_ptr<const Schema>> Schema::from_sdl(std::string_view sdl) {
         dd.repeatable = d->repeatable;
         dd.locations = d->locations;
         for (const auto& loc : d->locations) {
-          if (!k_locations.contains(loc)) problems.push_back("Unknown directive location \"" + loc + "\".");
+          if (std::find(k_locations.begin(), k_locations.end(), loc) == k_locations.end())
+            problems.push_back("Unknown directive location \"" + loc + "\".");
         }
         for (const auto& a : d->arguments) dd.args.push_back(make_input_value(a));
         schema->m_directives.push_back(std::move(dd));
