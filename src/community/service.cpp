@@ -209,8 +209,10 @@ void sync_member(Tx& tx, const Loaded& c, const std::string& account, const Hold
   std::set<std::string> added, removed;
   for (const auto& [name, gate] : c.role_gates) {
     const bool passes = evaluate(gate, holdings).passed;
-    const bool had = std::any_of(held.begin(), held.end(),
-                                 [&](const sql::MemberRoleRow& r) { return r.role == name && r.source == "gate"; });
+    const bool had =
+        std::any_of(held.begin(), held.end(),
+                    // clang 14 cannot capture a structured binding: name it in an init-capture.
+                    [&role = name](const sql::MemberRoleRow& r) { return r.role == role && r.source == "gate"; });
     if (passes && !had) {
       sql::add_member_role(tx, c.row.id, account, name, "gate", now_ms);
       added.insert(name);
