@@ -73,9 +73,9 @@ class Reader {
   std::size_t m_pos = 0;
 };
 
-#define GH_MLS_TRY(var, expr) \
-  auto var = (expr);          \
-  if (!var) return var.error()
+#define GH_MLS_TRY(var, expr)                                                           \
+  auto var = (expr); /* NOLINT(bugprone-macro-parentheses): var is the declared name */ \
+  if (!(var)) return (var).error()
 
 Expected<std::vector<std::uint16_t>, MlsErrc> read_u16_list(Reader& r, std::size_t max_items) {
   GH_MLS_TRY(body, r.opaque(2 * max_items));
