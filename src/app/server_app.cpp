@@ -264,7 +264,7 @@ int run_server(const Settings& settings) {
     metrics_settings.port = settings.metrics_listen_port;
     metrics_settings.max_connections = 64;
     metrics_settings.max_body_bytes = 1024;
-    metrics_settings.body_budget_bytes = 64 * 1024;
+    metrics_settings.body_budget_bytes = std::size_t{64} * 1024;
     metrics_settings.idle_timeout = settings.idle_timeout;
     metrics_settings.read_timeout = settings.request_timeout;
     metrics_settings.write_timeout = settings.request_timeout;

@@ -77,7 +77,9 @@ std::vector<std::string> split_list(const std::string& v) {
 }
 
 Setter scalar(std::function<Result<void>(Settings&, const std::string&)> f) {
-  return [f](Settings& s, const std::vector<std::string>& values) -> Result<void> { return f(s, values.back()); };
+  return [f = std::move(f)](Settings& s, const std::vector<std::string>& values) -> Result<void> {
+    return f(s, values.back());
+  };
 }
 
 Setter count_setting(const std::string& name, std::size_t Settings::*field, std::uint64_t lo, std::uint64_t hi) {
@@ -335,9 +337,9 @@ std::vector<Option> options() {
       {"db-pool-size", "database connections (SQLite: readers)", false, false,
        count_setting("db-pool-size", &Settings::db_pool_size, 1, 512)},
       {"max-body-bytes", "largest request body accepted", false, false,
-       count_setting("max-body-bytes", &Settings::max_body_bytes, 1024, 64 * 1024 * 1024)},
+       count_setting("max-body-bytes", &Settings::max_body_bytes, 1024, std::uint64_t{64} * 1024 * 1024)},
       {"max-header-bytes", "largest request head accepted", false, false,
-       count_setting("max-header-bytes", &Settings::max_header_bytes, 1024, 1024 * 1024)},
+       count_setting("max-header-bytes", &Settings::max_header_bytes, 1024, std::uint64_t{1024} * 1024)},
       {"max-connections", "open connections at most", false, false,
        count_setting("max-connections", &Settings::max_connections, 1, 1'000'000)},
       {"rate-limit", "requests per second per client IP, sustained", false, false,
@@ -369,7 +371,7 @@ std::vector<Option> options() {
       {"max-connections-per-ip", "open connections at most from one client IP", false, false,
        count_setting("max-connections-per-ip", &Settings::max_connections_per_ip, 1, 1'000'000)},
       {"body-budget-bytes", "request-body bytes in flight across all connections; past it bodies get 503", false, false,
-       count_setting("body-budget-bytes", &Settings::body_budget_bytes, 64 * 1024, 1ULL << 40)},
+       count_setting("body-budget-bytes", &Settings::body_budget_bytes, std::uint64_t{64} * 1024, 1ULL << 40)},
       {"metrics-listen", "HOST:PORT serving /metrics alone (then not on --listen)", false, false,
        scalar(set_metrics_listen)},
       {"outbound-allow-http", "user-supplied outbound URLs (webhook push targets) may use plain http", false, true,
@@ -380,7 +382,7 @@ std::vector<Option> options() {
        true, false, network_list("outbound-allow-network", &Settings::outbound_allow_networks)},
       {"access-log", "one JSON log line per request", false, true, bool_setting("access-log", &Settings::access_log)},
       {"ws-max-message-bytes", "largest WebSocket message a client may send (larger: close 1009)", false, false,
-       count_setting("ws-max-message-bytes", &Settings::ws_max_message_bytes, 1024, 16 * 1024 * 1024)},
+       count_setting("ws-max-message-bytes", &Settings::ws_max_message_bytes, 1024, std::uint64_t{16} * 1024 * 1024)},
       {"ws-send-queue-messages", "messages queued for one WebSocket before it is closed with 4008 (resume)", false,
        false, count_setting("ws-send-queue-messages", &Settings::ws_send_queue_messages, 1, 1'000'000)},
       {"ws-send-queue-bytes", "bytes queued for one WebSocket before it is closed with 4008 (resume)", false, false,
@@ -401,21 +403,21 @@ std::vector<Option> options() {
        positive_setting("message-rate-burst", &Settings::message_burst_per_account)},
       {"session-ttl-hours", "how long a session lasts", false, false,
        scalar([](Settings& s, const std::string& v) -> Result<void> {
-         auto n = parse_uint("session-ttl-hours", v, 1, 24 * 365);
+         auto n = parse_uint("session-ttl-hours", v, 1, std::uint64_t{24} * 365);
          if (!n) return n.error();
          s.session_ttl = std::chrono::hours(static_cast<std::int64_t>(*n));
          return ok();
        })},
       {"session-retention-hours", "how long expired and revoked sessions are kept before the purge job", false, false,
        scalar([](Settings& s, const std::string& v) -> Result<void> {
-         auto n = parse_uint("session-retention-hours", v, 0, 24 * 3650);
+         auto n = parse_uint("session-retention-hours", v, 0, std::uint64_t{24} * 3650);
          if (!n) return n.error();
          s.session_retention = std::chrono::hours(static_cast<std::int64_t>(*n));
          return ok();
        })},
       {"bus-retention-hours", "how long delivered events and their idempotency records are kept", false, false,
        scalar([](Settings& s, const std::string& v) -> Result<void> {
-         auto n = parse_uint("bus-retention-hours", v, 1, 24 * 3650);
+         auto n = parse_uint("bus-retention-hours", v, 1, std::uint64_t{24} * 3650);
          if (!n) return n.error();
          s.bus_retention = std::chrono::hours(static_cast<std::int64_t>(*n));
          return ok();

@@ -70,9 +70,9 @@ struct Settings {
   std::vector<std::string> siwe_http_domains;  ///< dev domains whose SIWE URI may use plain http
 
   // WebSockets (/v1/ws) and messaging.
-  std::size_t ws_max_message_bytes = 64 * 1024;
+  std::size_t ws_max_message_bytes = std::size_t{64} * 1024;
   std::size_t ws_send_queue_messages = 4096;
-  std::size_t ws_send_queue_bytes = 4 * 1024 * 1024;
+  std::size_t ws_send_queue_bytes = std::size_t{4} * 1024 * 1024;
   std::chrono::milliseconds ws_idle_timeout{60'000};
   std::chrono::milliseconds ws_close_timeout{5'000};
   double ws_message_rate = 20.0;  ///< client messages per second per socket, sustained

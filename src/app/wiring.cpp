@@ -91,6 +91,7 @@ void wire_contexts(AppState& state, store::Database& db) {
     for (auto& c : m.consumers()) consumers.push_back(std::move(c));
   }
   std::vector<std::string> consumer_names;
+  consumer_names.reserve(consumers.size());
   for (const auto& c : consumers) consumer_names.push_back(c.name);
   if (s.has(Role::worker)) {
     state.bus = std::make_unique<bus::Dispatcher>(state.executor, db, *state.pool, *state.registry);

@@ -62,6 +62,7 @@ Result<void> build_contracts(const std::string& project_root) {
   const std::string script = (fs::path(project_root) / "scripts" / "build-contracts.mjs").string();
   std::vector<std::string> args = {"node", script, "--quiet"};
   std::vector<char*> argv;
+  argv.reserve(args.size() + 1);
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
 

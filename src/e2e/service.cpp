@@ -110,7 +110,7 @@ E2eService::E2eService(store::Database& db, BlockingPool& pool, const Clock& clo
     : m_db(db),
       m_pool(pool),
       m_clock(clock),
-      m_settings(std::move(settings)),
+      m_settings(settings),
       m_auth(auth),
       m_events_published(std::move(events_published)),
       m_gateway(gateway) {}

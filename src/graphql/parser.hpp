@@ -14,7 +14,7 @@ namespace gh::graphql {
 
 /// Bounds on what the parser accepts.
 struct ParseLimits {
-  std::size_t max_bytes = 64 * 1024;
+  std::size_t max_bytes = std::size_t{64} * 1024;
   std::size_t max_tokens = 20'000;
   std::size_t max_depth = 64;  ///< nesting of selection sets, lists, objects and type wrappers
 };

@@ -1,8 +1,10 @@
 #include "graphql/schema.hpp"
 
 #include <algorithm>
+#include <array>
 #include <functional>
 #include <set>
+#include <string_view>
 
 #include "graphql/coercion.hpp"
 #include "graphql/parser.hpp"
@@ -92,25 +94,11 @@ enum __DirectiveLocation {
 }
 )";
 
-const std::set<std::string, std::less<>> k_locations = {"QUERY",
-                                                        "MUTATION",
-                                                        "SUBSCRIPTION",
-                                                        "FIELD",
-                                                        "FRAGMENT_DEFINITION",
-                                                        "FRAGMENT_SPREAD",
-                                                        "INLINE_FRAGMENT",
-                                                        "VARIABLE_DEFINITION",
-                                                        "SCHEMA",
-                                                        "SCALAR",
-                                                        "OBJECT",
-                                                        "FIELD_DEFINITION",
-                                                        "ARGUMENT_DEFINITION",
-                                                        "INTERFACE",
-                                                        "UNION",
-                                                        "ENUM",
-                                                        "ENUM_VALUE",
-                                                        "INPUT_OBJECT",
-                                                        "INPUT_FIELD_DEFINITION"};
+// An array of views: nothing to allocate (or throw) during static initialization.
+constexpr auto k_locations = std::to_array<std::string_view>(
+    {"QUERY", "MUTATION", "SUBSCRIPTION", "FIELD", "FRAGMENT_DEFINITION", "FRAGMENT_SPREAD", "INLINE_FRAGMENT",
+     "VARIABLE_DEFINITION", "SCHEMA", "SCALAR", "OBJECT", "FIELD_DEFINITION", "ARGUMENT_DEFINITION", "INTERFACE",
+     "UNION", "ENUM", "ENUM_VALUE", "INPUT_OBJECT", "INPUT_FIELD_DEFINITION"});
 
 struct Deprecation {
   bool deprecated = false;
@@ -474,7 +462,7 @@ const FieldDef* Schema::field_of(const NamedType& parent, std::string_view name)
 
 Result<std::shared_ptr<const Schema>> Schema::from_sdl(std::string_view sdl) {
   ParseLimits limits;
-  limits.max_bytes = 16 * 1024 * 1024;
+  limits.max_bytes = std::size_t{16} * 1024 * 1024;
   limits.max_tokens = 4'000'000;
   auto builtin = parse(k_builtin_sdl, limits, DocumentKind::type_system);
   auto user = parse(sdl, limits, DocumentKind::type_system);
@@ -589,7 +577,8 @@ Result<std::shared_ptr<const Schema>> Schema::from_sdl(std::string_view sdl) {
         dd.repeatable = d->repeatable;
         dd.locations = d->locations;
         for (const auto& loc : d->locations) {
-          if (!k_locations.contains(loc)) problems.push_back("Unknown directive location \"" + loc + "\".");
+          if (std::find(k_locations.begin(), k_locations.end(), loc) == k_locations.end())
+            problems.push_back("Unknown directive location \"" + loc + "\".");
         }
         for (const auto& a : d->arguments) dd.args.push_back(make_input_value(a));
         schema->m_directives.push_back(std::move(dd));

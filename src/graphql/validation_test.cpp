@@ -100,6 +100,18 @@ TEST(Schema, BuildsFromSdlAndRejectsBrokenOnes) {
   EXPECT_EQ((*ok)->type("Node")->possible_types, (std::vector<std::string>{"User"}));
 }
 
+TEST(Schema, DirectiveDefinitionsNameKnownLocations) {
+  auto good = Schema::from_sdl(
+      "type Query { a: Int } directive @tag(name: String) on FIELD_DEFINITION | OBJECT | INPUT_FIELD_DEFINITION");
+  ASSERT_TRUE(good) << good.error().message;
+  auto bad = Schema::from_sdl("type Query { a: Int } directive @tag on QUERY | NOWHERE");
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().code, "invalid_schema");
+  EXPECT_NE(bad.error().message.find("Unknown directive location \"NOWHERE\"."), std::string::npos)
+      << bad.error().message;
+  EXPECT_EQ(bad.error().message.find("QUERY"), std::string::npos) << bad.error().message;
+}
+
 struct RuleCase {
   const char* name;
   const char* query;

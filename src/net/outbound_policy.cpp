@@ -53,6 +53,7 @@ constexpr std::array<Range, 11> v6_ranges{{
 const std::vector<std::pair<IpNetwork, std::string_view>>& compiled(bool v4) {
   auto build = [](const auto& ranges) {
     std::vector<std::pair<IpNetwork, std::string_view>> out;
+    out.reserve(ranges.size());
     for (const auto& r : ranges) out.emplace_back(*IpNetwork::parse(r.network), r.reason);
     return out;
   };

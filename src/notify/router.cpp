@@ -226,6 +226,7 @@ Task<std::size_t> Router::State::deliver_batch() {
   auto notifications = co_await pool.run([this, &rows] {
     return service.database().read([&](Tx& tx) {
       std::vector<std::string> ids;
+      ids.reserve(rows.size());
       for (const auto& r : rows) ids.push_back(r.notification_id);
       std::map<std::string, Notification> out;
       for (auto& n : sql::find_notifications(tx, ids)) out.emplace(n.id, std::move(n));

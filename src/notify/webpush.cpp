@@ -94,7 +94,9 @@ Result<std::string> endpoint_origin(std::string_view endpoint) {
 
 std::string vapid_authorization(const VapidIdentity& identity, std::string_view audience, SystemTime now) {
   const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
-  json::object claims{{"aud", audience}, {"exp", seconds + 12 * 3600}, {"sub", identity.subject}};
+  json::object claims{{"aud", audience},
+                      {"exp", seconds + std::chrono::seconds(std::chrono::hours(12)).count()},
+                      {"sub", identity.subject}};
   return "vapid t=" + es256_jwt(json::serialize(claims), *identity.key) +
          ", k=" + base64url_encode(identity.key->public_point());
 }

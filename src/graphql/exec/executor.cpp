@@ -35,7 +35,9 @@ const Resolvers::Entry* Resolvers::find(const NamedType& object_type, const std:
   // A resolver registered on an interface serves the object types implementing it.
   for (const auto& iface : object_type.interfaces) {
     if (schema.type(iface) == nullptr) continue;
-    it = m_fields.find(iface + "." + field);
+    std::string key = iface;
+    key.append(".").append(field);
+    it = m_fields.find(key);
     if (it != m_fields.end()) return &it->second;
   }
   return nullptr;
