@@ -407,6 +407,7 @@ Resolvers sample_resolvers() {
   r.batch("Swap", "pair",
           [](const ResolveInfo&, const std::vector<const json::value*>& parents) -> Task<std::vector<FieldResult>> {
             std::vector<FieldResult> out;
+            out.reserve(parents.size());
             for (const auto* p : parents) out.emplace_back(store().pair(text(p->at("pair_id"))));
             co_return out;
           });
