@@ -72,6 +72,17 @@ describe('gateway under load', () => {
       seq = Math.max(seq, ...posted.map((p) => p.seq));
       if (await metric(server, 'gatehouse_ws_slow_consumer_closes_total') >= 1) extra -= 10;
     }
+    // A socket whose queue fills falls back to reading history at its own pace; one that then reads
+    // nothing is cut after the stall timeout. A fast server can take every post before that: wait
+    // for the cut, then post 50 more that the fast sockets must still receive.
+    const cutDeadline = Date.now() + 60_000;
+    while (await metric(server, 'gatehouse_ws_slow_consumer_closes_total') < 1 && Date.now() < cutDeadline) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    for (; extra > 0; extra -= 10) {
+      const posted = await Promise.all(Array.from({ length: 10 }, () => c.post(writer, 'firehose', body)));
+      seq = Math.max(seq, ...posted.map((p) => p.seq));
+    }
     assert.equal(await metric(server, 'gatehouse_ws_slow_consumer_closes_total'), 1, 'the slow socket was cut');
     for (const s of fast) {
       await s.waitFor((f) => f.type === 'message' && f.seq === seq, 60_000);
@@ -111,7 +122,7 @@ describe('gateway under load', () => {
     // more than two stay open.
     const burst = Array.from({ length: 6 }, () => c.connect(alice));
     const first = await Promise.all(burst.map(outcome));
-    assert.ok(first.every((o) => o === 'open' || o === 429 || o === 'closed 1008'), JSON.stringify(first));
+    assert.ok(first.every((o) => o === 'open' || o === 429 || String(o).startsWith('closed')), JSON.stringify(first));
     const open = burst.filter((_, i) => first[i] === 'open');
     assert.equal(open.length, 2, JSON.stringify(first));
     assert.equal(await metric(server, 'gatehouse_ws_connections'), 2);
