@@ -16,7 +16,9 @@ endif()
 # Keep -O2 for release: -O3 costs much compile time on the Beast units for no measured gain.
 set(CMAKE_CXX_FLAGS_RELWITHDEBINFO "-O2 -g1 -DNDEBUG")
 set(CMAKE_CXX_FLAGS_RELEASE "-O2 -DNDEBUG")
-set(CMAKE_CXX_FLAGS_DEBUG "-O1 -g")
+# -Og, not -O1: under ASan + UBSan GCC 12 takes about half the time to compile (41 s against 71 s
+# of CPU for messaging/service.cpp), every sanitizer check stays, and the code is still inlined.
+set(CMAKE_CXX_FLAGS_DEBUG "-Og -g")
 
 add_compile_options(-fno-omit-frame-pointer)
 if(GATEHOUSE_SANITIZE)
@@ -31,3 +33,8 @@ set(GATEHOUSE_WARNINGS
   # GCC 12 flags the coroutine frame's class-specific operator delete (Asio's awaitable frames)
   # as mismatched with its operator new: a known false positive (GCC PR 109224).
   -Wno-mismatched-new-delete)
+if(CMAKE_UNITY_BUILD AND CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+  # In a unity source every .cpp but the generated one is an included file, so a type of one .cpp
+  # that holds a member of an anonymous-namespace type looks like a header's type to GCC.
+  list(APPEND GATEHOUSE_WARNINGS -Wno-subobject-linkage)
+endif()

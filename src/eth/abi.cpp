@@ -11,7 +11,7 @@ namespace gh::eth {
 namespace {
 
 constexpr std::size_t word = 32;
-constexpr unsigned max_type_depth = 32;
+constexpr unsigned max_abi_type_depth = 32;
 // Caps that keep head sizes far from overflow: a static type is at most 16 MiB of head.
 constexpr std::size_t max_fixed_array_length = 1U << 20;
 constexpr std::size_t max_static_head = 1U << 24;
@@ -86,7 +86,7 @@ std::optional<AbiType> elementary(std::string_view name) {
 
 // Recursive-descent type parser over `text`, starting at `pos`.
 Expected<AbiType, AbiErrc> parse_type_at(std::string_view text, std::size_t& pos, unsigned depth) {
-  if (depth > max_type_depth) return type_error(text, pos, "types nested too deeply");
+  if (depth > max_abi_type_depth) return type_error(text, pos, "types nested too deeply");
   AbiType type;
   // ethers' human-readable form may spell a tuple "tuple(...)".
   if (text.substr(pos, 6) == "tuple(") pos += 5;
@@ -119,7 +119,7 @@ Expected<AbiType, AbiErrc> parse_type_at(std::string_view text, std::size_t& pos
     type = std::move(*base);
   }
   while (pos < text.size() && text[pos] == '[') {
-    if (++depth > max_type_depth) return type_error(text, pos, "types nested too deeply");
+    if (++depth > max_abi_type_depth) return type_error(text, pos, "types nested too deeply");
     const std::size_t close = text.find(']', pos);
     if (close == std::string_view::npos) return type_error(text, pos, "unclosed '['");
     const std::string_view digits = text.substr(pos + 1, close - pos - 1);
@@ -551,7 +551,7 @@ Expected<AbiParam, AbiErrc> parse_param(std::string_view full, std::string_view 
 }
 
 Expected<AbiType, AbiErrc> type_from_json(const boost::json::object& input, unsigned depth) {
-  if (depth > max_type_depth) return AbiErrc::signature_invalid;
+  if (depth > max_abi_type_depth) return AbiErrc::signature_invalid;
   const auto* type_value = input.if_contains("type");
   if (type_value == nullptr || !type_value->is_string()) {
     return AbiErrc::signature_invalid;

@@ -8,18 +8,18 @@
 namespace gh::eth {
 namespace {
 
-struct KnownAnswer {
+struct Eip191Answer {
   std::string_view message;
   std::string_view hash;
 };
 
 // ethers' documented hashMessage examples.
-constexpr KnownAnswer k_known[] = {
+constexpr Eip191Answer k_eip191_known[] = {
     {"Hello World", "0xa1de988600a42c4b4ab089b619297c17d53cffae5d5120d82d8a92d0bb3b78f2"},
 };
 
 TEST(Eip191, KnownAnswers) {
-  for (const auto& k : k_known) {
+  for (const auto& k : k_eip191_known) {
     EXPECT_EQ(to_hex(personal_message_hash(as_bytes(k.message)).view()), k.hash);
   }
 }

@@ -17,7 +17,7 @@ namespace gh::eth {
 namespace {
 
 constexpr std::size_t max_types = 256;
-constexpr std::size_t max_type_depth = 64;
+constexpr std::size_t max_struct_depth = 64;
 constexpr std::string_view domain_type = "EIP712Domain";
 
 // The reasons are for a reader of the call site; the code is what a caller gets.
@@ -143,7 +143,7 @@ class Encoder {
 
   // The 32-byte word a value of `type` contributes to its parent's encodeData.
   Expected<Hash32, Eip712Errc> word(std::string_view type, const boost::json::value& v, std::size_t depth) const {
-    if (depth > max_type_depth) return value_invalid(type, "nested too deeply");
+    if (depth > max_struct_depth) return value_invalid(type, "nested too deeply");
     Hash32 out;
     if (auto shape = split_array(type)) {
       if (!v.is_array()) return value_invalid(type, "expected an array");

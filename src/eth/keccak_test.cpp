@@ -8,13 +8,13 @@
 namespace gh::eth {
 namespace {
 
-struct KnownAnswer {
+struct KeccakAnswer {
   std::string_view input;
   std::string_view hash;
 };
 
 // Published keccak-256 values (the Ethereum ones, not NIST SHA3-256).
-constexpr KnownAnswer k_known[] = {
+constexpr KeccakAnswer k_keccak_known[] = {
     {"", "0xc5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470"},
     {"abc", "0x4e03657aea45a94fc7d47ba826c8d667c0d1e6e33a64a036ec44f58fa12d6c45"},
     {"transfer(address,uint256)", "0xa9059cbb2ab09eb219583f4a59a5d0623ade346d962bcd4e46b11da047c9049b"},
@@ -22,7 +22,7 @@ constexpr KnownAnswer k_known[] = {
 };
 
 TEST(Keccak, KnownAnswers) {
-  for (const auto& k : k_known) {
+  for (const auto& k : k_keccak_known) {
     EXPECT_EQ(to_hex(keccak256(k.input).view()), k.hash) << '"' << k.input << '"';
     EXPECT_EQ(keccak256(as_bytes(k.input)), keccak256(k.input));
   }

@@ -20,7 +20,7 @@ Item str(std::string_view text) {
   return Item::string(as_bytes(text));
 }
 
-struct KnownAnswer {
+struct RlpAnswer {
   const char* name;
   std::string_view encoded;
 };

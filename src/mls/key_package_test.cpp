@@ -8,17 +8,17 @@
 namespace gh::mls {
 namespace {
 
-const std::string identity = "0x52908400098527886e0f7030069857d2e4169ee7";
+const std::string member_identity = "0x52908400098527886e0f7030069857d2e4169ee7";
 constexpr std::uint64_t now = 1'790'000'000;
 
 class KeyPackageChecks : public ::testing::Test {
  protected:
-  KeyPackageChecks() { fields.identity = identity; }
+  KeyPackageChecks() { fields.identity = member_identity; }
 
   KeyPackageExpectation expectation() const {
     KeyPackageExpectation e;
     e.identity_key = key.public_key();
-    e.identity = identity;
+    e.identity = member_identity;
     e.now_seconds = now;
     return e;
   }

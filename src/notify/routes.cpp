@@ -8,10 +8,9 @@ namespace gh::notify {
 namespace {
 
 namespace json = boost::json;
-using net::Request;
 using net::Response;
 
-Result<std::size_t> parse_limit(const Request& req) {
+Result<std::size_t> parse_limit(const net::Request& req) {
   auto text = req.query_param("limit");
   if (!text) return default_page;
   std::size_t v = 0;
@@ -48,7 +47,7 @@ json::object render_notification(const Notification& n) {
 }
 
 void add_notify_routes(net::Router& router, NotifyService& service, auth::RequestAuth& auth) {
-  router.add("GET", "/v1/notifications", [&service, &auth](Request& req) -> Task<Result<Response>> {
+  router.add("GET", "/v1/notifications", [&service, &auth](net::Request& req) -> Task<Result<Response>> {
     auto who = co_await auth.session(req);
     if (!who) co_return who.error();
     auto limit = parse_limit(req);
@@ -68,7 +67,7 @@ void add_notify_routes(net::Router& router, NotifyService& service, auth::Reques
         200, json::object{{"notifications", std::move(items)}, {"next_cursor", next}, {"unread_count", page->unread}});
   });
 
-  router.add("GET", "/v1/notifications/unread-count", [&service, &auth](Request& req) -> Task<Result<Response>> {
+  router.add("GET", "/v1/notifications/unread-count", [&service, &auth](net::Request& req) -> Task<Result<Response>> {
     auto who = co_await auth.session(req);
     if (!who) co_return who.error();
     auto n = co_await service.unread_count(who->address);
@@ -76,7 +75,7 @@ void add_notify_routes(net::Router& router, NotifyService& service, auth::Reques
     co_return net::json_response(200, json::object{{"unread_count", *n}});
   });
 
-  router.add("POST", "/v1/notifications/read", [&service, &auth](Request& req) -> Task<Result<Response>> {
+  router.add("POST", "/v1/notifications/read", [&service, &auth](net::Request& req) -> Task<Result<Response>> {
     auto who = co_await auth.session(req);
     if (!who) co_return who.error();
     auto body = net::parse_json_object(req);
@@ -100,7 +99,7 @@ void add_notify_routes(net::Router& router, NotifyService& service, auth::Reques
     co_return net::json_response(200, json::object{{"unread_count", *unread}});
   });
 
-  router.add("GET", "/v1/notification-settings", [&service, &auth](Request& req) -> Task<Result<Response>> {
+  router.add("GET", "/v1/notification-settings", [&service, &auth](net::Request& req) -> Task<Result<Response>> {
     auto who = co_await auth.session(req);
     if (!who) co_return who.error();
     auto s = co_await service.settings(who->address);
@@ -108,7 +107,7 @@ void add_notify_routes(net::Router& router, NotifyService& service, auth::Reques
     co_return net::json_response(200, render_settings(*s));
   });
 
-  router.add("PUT", "/v1/notification-settings", [&service, &auth](Request& req) -> Task<Result<Response>> {
+  router.add("PUT", "/v1/notification-settings", [&service, &auth](net::Request& req) -> Task<Result<Response>> {
     auto who = co_await auth.session(req);
     if (!who) co_return who.error();
     auto body = net::parse_json_object(req);

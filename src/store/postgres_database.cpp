@@ -29,16 +29,6 @@ constexpr Oid oid_oid = 26;
 constexpr Oid oid_float4 = 700;
 constexpr Oid oid_float8 = 701;
 
-std::string excerpt(std::string_view sql) {
-  constexpr std::size_t limit = 160;
-  std::string out(sql.substr(0, limit));
-  for (char& c : out) {
-    if (c == '\n' || c == '\r' || c == '\t') c = ' ';
-  }
-  if (sql.size() > limit) out += "...";
-  return out;
-}
-
 std::string first_line(const char* text) {
   std::string out = text != nullptr ? text : "";
   if (const auto eol = out.find('\n'); eol != std::string::npos) out.resize(eol);
@@ -79,7 +69,7 @@ using ResultPtr = std::unique_ptr<PGresult, ResultDeleter>;
     if (sqlstate.empty()) sqlstate = "08006";
   }
   const DbErrorKind kind = PQstatus(conn) == CONNECTION_BAD ? DbErrorKind::connection : kind_of(sqlstate);
-  throw DbError(kind, sqlstate, fmt::format("postgres: {} [{}] (in: {})", message, sqlstate, excerpt(sql)));
+  throw DbError(kind, sqlstate, fmt::format("postgres: {} [{}] (in: {})", message, sqlstate, sql_excerpt(sql)));
 }
 
 ResultPtr check(PGconn* conn, PGresult* raw, std::string_view sql) {
@@ -178,9 +168,9 @@ class Params {
   std::vector<Oid> m_types;
 };
 
-class Connection {
+class PgConnection {
  public:
-  Connection(const std::string& uri, const DatabaseSettings& settings) {
+  PgConnection(const std::string& uri, const DatabaseSettings& settings) {
     const auto timeout_s = std::max<std::int64_t>(1, (settings.connect_timeout.count() + 999) / 1000);
     const std::string timeout = std::to_string(timeout_s);
     // Keywords before the expanded "dbname" URI are defaults that the URI may override.
@@ -202,9 +192,9 @@ class Connection {
         },
         nullptr);
   }
-  ~Connection() { PQfinish(m_conn); }
-  Connection(const Connection&) = delete;
-  Connection& operator=(const Connection&) = delete;
+  ~PgConnection() { PQfinish(m_conn); }
+  PgConnection(const PgConnection&) = delete;
+  PgConnection& operator=(const PgConnection&) = delete;
 
   PGconn* get() const noexcept { return m_conn; }
   bool healthy() const noexcept {
@@ -217,7 +207,7 @@ class Connection {
     if (const std::size_t expected = highest_placeholder(sql); expected != params.size()) {
       throw DbError(DbErrorKind::other, "08P01",
                     fmt::format("postgres: statement takes {} parameters, {} given (in: {})", expected, params.size(),
-                                excerpt(sql)));
+                                sql_excerpt(sql)));
     }
     const Params p(params);
     const std::string text(sql);
@@ -238,7 +228,7 @@ class PostgresDatabase;
 
 class PostgresTx final : public TxSession {
  public:
-  PostgresTx(PostgresDatabase& db, std::unique_ptr<Connection> conn) : m_db(db), m_conn(std::move(conn)) {}
+  PostgresTx(PostgresDatabase& db, std::unique_ptr<PgConnection> conn) : m_db(db), m_conn(std::move(conn)) {}
   ~PostgresTx() override;
   PostgresTx(const PostgresTx&) = delete;
   PostgresTx& operator=(const PostgresTx&) = delete;
@@ -291,7 +281,7 @@ class PostgresTx final : public TxSession {
   void do_execute_script(std::string_view sql) override { m_conn->script(sql); }
 
   PostgresDatabase& m_db;
-  std::unique_ptr<Connection> m_conn;
+  std::unique_ptr<PgConnection> m_conn;
 };
 
 class PostgresDatabase final : public Database {
@@ -300,8 +290,8 @@ class PostgresDatabase final : public Database {
       : m_uri(std::move(uri)),
         m_settings(settings),
         m_pool("postgres", fmt::format("a connection (pool of {})", settings.pool_size), settings.pool_size,
-               settings.acquire_timeout, [this] { return std::make_unique<Connection>(m_uri, m_settings); }) {
-    m_pool.adopt(std::make_unique<Connection>(m_uri, m_settings));
+               settings.acquire_timeout, [this] { return std::make_unique<PgConnection>(m_uri, m_settings); }) {
+    m_pool.adopt(std::make_unique<PgConnection>(m_uri, m_settings));
   }
 
   Dialect dialect() const noexcept override { return Dialect::postgres; }
@@ -315,7 +305,7 @@ class PostgresDatabase final : public Database {
   }
 
   /// Returns a connection to the pool, or drops it when it is broken or mid-transaction.
-  void release(std::unique_ptr<Connection> conn) {
+  void release(std::unique_ptr<PgConnection> conn) {
     const bool healthy = conn && conn->healthy();
     m_pool.release(std::move(conn), healthy);
   }
@@ -344,7 +334,7 @@ class PostgresDatabase final : public Database {
  private:
   std::string m_uri;
   DatabaseSettings m_settings;
-  ConnectionPool<Connection> m_pool;
+  ConnectionPool<PgConnection> m_pool;
 };
 
 PostgresTx::~PostgresTx() {

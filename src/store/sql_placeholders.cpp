@@ -79,4 +79,14 @@ std::size_t highest_placeholder(std::string_view sql) {
   return scan(sql, nullptr);
 }
 
+std::string sql_excerpt(std::string_view sql) {
+  constexpr std::size_t limit = 160;
+  std::string out(sql.substr(0, limit));
+  for (char& c : out) {
+    if (c == '\n' || c == '\r' || c == '\t') c = ' ';
+  }
+  if (sql.size() > limit) out += "...";
+  return out;
+}
+
 }  // namespace gh::store

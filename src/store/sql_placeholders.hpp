@@ -15,4 +15,7 @@ std::string rewrite_placeholders_for_sqlite(std::string_view sql);
 /// number of parameters the statement takes.
 std::size_t highest_placeholder(std::string_view sql);
 
+/// The first 160 characters of a statement on one line ("..." when cut), for error messages.
+std::string sql_excerpt(std::string_view sql);
+
 }  // namespace gh::store

@@ -18,16 +18,6 @@
 namespace gh::store {
 namespace {
 
-std::string excerpt(std::string_view sql) {
-  constexpr std::size_t limit = 160;
-  std::string out(sql.substr(0, limit));
-  for (char& c : out) {
-    if (c == '\n' || c == '\r' || c == '\t') c = ' ';
-  }
-  if (sql.size() > limit) out += "...";
-  return out;
-}
-
 // Maps SQLite's extended result code to our kinds, with PostgreSQL's SQLSTATE where one fits so
 // that callers can treat both backends alike.
 [[noreturn]] void throw_sqlite(sqlite3* db, int rc, std::string_view sql) {
@@ -78,14 +68,14 @@ std::string excerpt(std::string_view sql) {
   }
   throw DbError(
       kind, std::move(sqlstate),
-      sql.empty() ? fmt::format("sqlite: {}", message) : fmt::format("sqlite: {} (in: {})", message, excerpt(sql)));
+      sql.empty() ? fmt::format("sqlite: {}", message) : fmt::format("sqlite: {} (in: {})", message, sql_excerpt(sql)));
 }
 
 // One sqlite3 handle. Opened in multi-thread mode: we never share a handle between threads at
 // the same time, so SQLite's per-connection mutex would be wasted.
-class Connection {
+class SqliteConnection {
  public:
-  Connection(const std::string& path, int flags, const DatabaseSettings& settings) {
+  SqliteConnection(const std::string& path, int flags, const DatabaseSettings& settings) {
     const int rc = sqlite3_open_v2(path.c_str(), &m_db, flags | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI, nullptr);
     if (rc != SQLITE_OK) {
       const std::string reason = m_db != nullptr ? sqlite3_errmsg(m_db) : sqlite3_errstr(rc);
@@ -95,12 +85,12 @@ class Connection {
     sqlite3_extended_result_codes(m_db, 1);
     sqlite3_busy_timeout(m_db, static_cast<int>(std::min<std::int64_t>(settings.busy_timeout.count(), 1 << 30)));
   }
-  ~Connection() {
+  ~SqliteConnection() {
     for (auto& entry : m_statements) sqlite3_finalize(entry.second);
     sqlite3_close_v2(m_db);
   }
-  Connection(const Connection&) = delete;
-  Connection& operator=(const Connection&) = delete;
+  SqliteConnection(const SqliteConnection&) = delete;
+  SqliteConnection& operator=(const SqliteConnection&) = delete;
 
   sqlite3* get() const noexcept { return m_db; }
 
@@ -118,7 +108,7 @@ class Connection {
     if (static_cast<std::size_t>(expected) != params.size()) {
       throw DbError(DbErrorKind::other, "08P01",
                     fmt::format("sqlite: statement takes {} parameters, {} given (in: {})", expected, params.size(),
-                                excerpt(sql)));
+                                sql_excerpt(sql)));
     }
     for (std::size_t i = 0; i < params.size(); ++i) bind(stmt.get(), static_cast<int>(i + 1), params[i], sql);
 
@@ -189,7 +179,8 @@ class Connection {
       const int rc = sqlite3_prepare_v2(db, sql.c_str(), static_cast<int>(sql.size() + 1), &m_stmt, &tail);
       if (rc != SQLITE_OK) throw_sqlite(db, rc, original);
       if (m_stmt == nullptr) {
-        throw DbError(DbErrorKind::other, "42601", fmt::format("sqlite: empty statement (in: {})", excerpt(original)));
+        throw DbError(DbErrorKind::other, "42601",
+                      fmt::format("sqlite: empty statement (in: {})", sql_excerpt(original)));
       }
       // PostgreSQL refuses several statements with parameters; refuse them here too.
       if (tail != nullptr && *tail != '\0') {
@@ -200,7 +191,7 @@ class Connection {
           sqlite3_finalize(m_stmt);
           throw DbError(DbErrorKind::other, "42601",
                         fmt::format("sqlite: one statement per call, use execute_script for several (in: {})",
-                                    excerpt(original)));
+                                    sql_excerpt(original)));
         }
       }
     }
@@ -263,7 +254,7 @@ class SqliteDatabase;
 
 class SqliteTx final : public TxSession {
  public:
-  SqliteTx(SqliteDatabase& db, std::unique_ptr<Connection> conn, bool writer, bool query_only_toggle)
+  SqliteTx(SqliteDatabase& db, std::unique_ptr<SqliteConnection> conn, bool writer, bool query_only_toggle)
       : m_db(db),
         m_owned(std::move(conn)),
         m_conn(*m_owned),
@@ -302,8 +293,8 @@ class SqliteTx final : public TxSession {
   void do_execute_script(std::string_view sql) override { m_conn.execute_script(sql); }
 
   SqliteDatabase& m_db;
-  std::unique_ptr<Connection> m_owned;  ///< on loan from the database's pool until the destructor
-  Connection& m_conn;
+  std::unique_ptr<SqliteConnection> m_owned;  ///< on loan from the database's pool until the destructor
+  SqliteConnection& m_conn;
   bool m_writer;
   bool m_query_only_toggle;
   bool m_open = false;
@@ -329,7 +320,7 @@ class SqliteDatabase final : public Database {
       // A path handed to SQLITE_OPEN_URI that starts with "file:" would be parsed as a URI.
       if (m_path.rfind("file:", 0) == 0) m_path = "./" + m_path;
     }
-    auto writer = std::make_unique<Connection>(m_path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, m_settings);
+    auto writer = std::make_unique<SqliteConnection>(m_path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, m_settings);
     if (!m_memory) {
       auto mode = writer->run("PRAGMA journal_mode=WAL", {}, nullptr);
       if (mode.empty() || mode[0].get_text(0) != "wal") {
@@ -351,7 +342,7 @@ class SqliteDatabase final : public Database {
   }
 
   /// Returns a connection to its pool. The writer is never dropped: it is the only one.
-  void release(std::unique_ptr<Connection> conn, bool writer) {
+  void release(std::unique_ptr<SqliteConnection> conn, bool writer) {
     if (writer) {
       m_writer.release(std::move(conn), true);
     } else {
@@ -388,8 +379,8 @@ class SqliteDatabase final : public Database {
   const DatabaseSettings& settings() const noexcept override { return m_settings; }
 
  private:
-  std::unique_ptr<Connection> open_reader() const {
-    auto conn = std::make_unique<Connection>(m_path, SQLITE_OPEN_READWRITE, m_settings);
+  std::unique_ptr<SqliteConnection> open_reader() const {
+    auto conn = std::make_unique<SqliteConnection>(m_path, SQLITE_OPEN_READWRITE, m_settings);
     conn->execute_script("PRAGMA foreign_keys=ON; PRAGMA query_only=ON;");
     return conn;
   }
@@ -398,12 +389,12 @@ class SqliteDatabase final : public Database {
   bool m_memory;
   std::string m_path;
   /// The one writer connection (opened in the constructor, so this pool never opens another).
-  ConnectionPool<Connection> m_writer{
-      "sqlite", "the writer connection", 1, m_settings.acquire_timeout, []() -> std::unique_ptr<Connection> {
+  ConnectionPool<SqliteConnection> m_writer{
+      "sqlite", "the writer connection", 1, m_settings.acquire_timeout, []() -> std::unique_ptr<SqliteConnection> {
         throw DbError(DbErrorKind::connection, "", "sqlite: the writer connection is gone");
       }};
-  ConnectionPool<Connection> m_readers{"sqlite", "a reader connection", m_settings.pool_size,
-                                       m_settings.acquire_timeout, [this] { return open_reader(); }};
+  ConnectionPool<SqliteConnection> m_readers{"sqlite", "a reader connection", m_settings.pool_size,
+                                             m_settings.acquire_timeout, [this] { return open_reader(); }};
 };
 
 SqliteTx::~SqliteTx() {
