@@ -26,8 +26,10 @@ run: build
 test: build build-debug
 	@scripts/run-tests
 
-test-unit: build
-	@ctest --preset release -L unit -j $(JOBS)
+# The unit tier is built once, in the sanitizer build; the release build holds the db, chain and
+# slow tiers (ctest --preset release after scripts/test-services start).
+test-unit: build-debug
+	@ctest --preset debug -L unit -j $(JOBS)
 
 # Every fuzz target for FUZZ_SECONDS each (default 10 minutes); the corpus grows across runs.
 FUZZ_SECONDS ?= 600
