@@ -4,9 +4,11 @@
 // and reports them as a mismatched pair: a false positive (GCC PR 109224).
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 
+#include <algorithm>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <chrono>
 #include <utility>
 
 #include "eth/hex.hpp"
@@ -65,6 +67,8 @@ Task<Result<rpc::Receipt>> TxnSender::send(std::optional<eth::Address> to, eth::
 
   boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor);
   const auto deadline = std::chrono::steady_clock::now() + m_settings.receipt_timeout;
+  // An automining node has the receipt within a millisecond or two: poll soon, then back off.
+  auto pause = std::min(std::chrono::milliseconds(1), m_settings.receipt_poll_interval);
   while (true) {
     auto receipt = co_await m_client.get_transaction_receipt(*hash);
     if (!receipt) co_return receipt.error().to_error();
@@ -79,8 +83,9 @@ Task<Result<rpc::Receipt>> TxnSender::send(std::optional<eth::Address> to, eth::
       co_return make_error(ErrorKind::unavailable, "receipt_timeout",
                            "no receipt for " + eth::to_hex(hash->view()) + " in time");
     }
-    timer.expires_after(m_settings.receipt_poll_interval);
+    timer.expires_after(pause);
     co_await timer.async_wait(boost::asio::use_awaitable);
+    pause = std::min(pause * 2, m_settings.receipt_poll_interval);
   }
 }
 

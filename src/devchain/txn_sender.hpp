@@ -30,7 +30,8 @@ struct TxnSenderSettings {
   /// Gas limit = estimate + estimate * margin_percent / 100: estimates can be a little short
   /// when state changes between estimate and inclusion.
   std::uint64_t gas_margin_percent = 20;
-  /// Between two eth_getTransactionReceipt polls.
+  /// Longest wait between two eth_getTransactionReceipt polls (the first waits 1 ms, each next
+  /// one twice as long up to this).
   std::chrono::milliseconds receipt_poll_interval{25};
   /// Bound on waiting for one receipt.
   std::chrono::milliseconds receipt_timeout{60'000};
