@@ -23,7 +23,9 @@ build-debug: deps
 run: build
 	@scripts/run-dev $(RUN_ARGS)
 
-test: build build-debug
+# The release, sanitizer and fuzz builds run at once (scripts/build-trees), then every suite.
+test: deps
+	@scripts/build-trees
 	@scripts/run-tests
 
 # The unit tier is built once, in the sanitizer build; the release build holds the db, chain and
