@@ -23,9 +23,7 @@ build-debug: deps
 run: build
 	@scripts/run-dev $(RUN_ARGS)
 
-# The release, sanitizer and fuzz builds run at once (scripts/build-trees), then every suite.
-test: deps
-	@scripts/build-trees
+test: build build-debug
 	@scripts/run-tests
 
 # The unit tier is built once, in the sanitizer build; the release build holds the db, chain and
