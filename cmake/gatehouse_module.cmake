@@ -41,9 +41,7 @@ function(gatehouse_module name)
       set(exe gh_${name}_${label}_tests)
       add_executable(${exe} ${tests})
       target_link_libraries(${exe} PRIVATE gh_${name} ${M_TEST_DEPS} GTest::gtest GTest::gmock GTest::gtest_main)
-      # The test code itself at -O1 in optimized builds (a fifth less compile time for the db and
-      # chain tests); the code under test keeps the build's flags.
-      target_compile_options(${exe} PRIVATE ${GATEHOUSE_WARNINGS} $<$<CONFIG:RelWithDebInfo,Release>:-O1>)
+      target_compile_options(${exe} PRIVATE ${GATEHOUSE_WARNINGS})
       # Tests find fixtures and the reference-vector scripts (tests/vectors/) through this.
       target_compile_definitions(${exe} PRIVATE GATEHOUSE_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
       # ctest starts the costliest tests first while it has no timings of its own (a fresh
