@@ -456,7 +456,10 @@ TEST_P(PollerChainTest, APipelineWhoseLogsDoNotDecodeBacksOffWhileTheOthersKeepU
   }
   // Backing off: the next rounds leave the failing pipeline alone (no new error).
   auto erc721_errors = [this] {
-    for (const auto& p : ChainService::read_status(*m_db).at(0).pipelines) {
+    // The status must outlive the loop: a range over a member of the temporary's element would
+    // dangle (the temporary vector dies before the first iteration).
+    const auto now = ChainService::read_status(*m_db);
+    for (const auto& p : now.at(0).pipelines) {
       if (p.pipeline == "erc721") return p.error_count;
     }
     return std::int64_t{-1};
