@@ -40,10 +40,13 @@ bench:
 	@scripts/run-bench
 
 # Long soaks, outside make test: the indexer killed at random points of a long backfill
-# (tests/integration/*.soak.mjs) against the release server, on SQLite and PostgreSQL.
+# (tests/integration/*.release.mjs, which make test runs once) repeated for SOAK_ROUNDS rounds of
+# kills and restarts on one chain, against the release server, on SQLite and PostgreSQL.
+SOAK_ROUNDS ?= 10
 soak: build
 	@scripts/test-services start >/dev/null
-	@set -a; . build/test-services.env; set +a; node --test tests/integration/*.soak.mjs; rc=$$?; \
+	@set -a; . build/test-services.env; set +a; GATEHOUSE_TEST_SOAK_ROUNDS=$(SOAK_ROUNDS) \
+	  node --test tests/integration/*.release.mjs; rc=$$?; \
 	  scripts/test-services stop >/dev/null; exit $$rc
 
 # The chain indexer's decode + apply path: 200k ERC-20 transfers plus Uniswap V2 swaps on SQLite and,
