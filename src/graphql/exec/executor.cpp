@@ -13,12 +13,12 @@ namespace gh::graphql {
 
 namespace json = boost::json;
 
-Resolvers& Resolvers::batch(std::string type, std::string field, BatchResolver resolver) {
+Resolvers& Resolvers::batch(const std::string& type, const std::string& field, BatchResolver resolver) {
   m_fields[type + "." + field] = Entry{std::move(resolver), {}};
   return *this;
 }
 
-Resolvers& Resolvers::sync(std::string type, std::string field, SyncResolver resolver) {
+Resolvers& Resolvers::sync(const std::string& type, const std::string& field, SyncResolver resolver) {
   m_fields[type + "." + field] = Entry{{}, std::move(resolver)};
   return *this;
 }

@@ -54,9 +54,9 @@ using TypeResolver = std::function<std::string(const boost::json::value& value)>
 class Resolvers {
  public:
   /// A batched (and possibly asynchronous) resolver for a field of an object or interface type.
-  Resolvers& batch(std::string type, std::string field, BatchResolver resolver);
+  Resolvers& batch(const std::string& type, const std::string& field, BatchResolver resolver);
   /// A synchronous per-parent resolver.
-  Resolvers& sync(std::string type, std::string field, SyncResolver resolver);
+  Resolvers& sync(const std::string& type, const std::string& field, SyncResolver resolver);
   /// The object type resolver of an interface or union.
   Resolvers& type_resolver(std::string abstract_type, TypeResolver resolver);
 

@@ -67,7 +67,8 @@ Task<net::Response> serve_graphql(const Executor& executor, net::Request& reques
 
 void add_graphql_routes(net::Router& router, const std::string& path, std::shared_ptr<const Executor> executor,
                         ContextFactory make_context) {
-  auto handler = [executor, make_context](net::Request& request) -> Task<Result<net::Response>> {
+  auto handler = [executor = std::move(executor),
+                  make_context = std::move(make_context)](net::Request& request) -> Task<Result<net::Response>> {
     std::any context;
     if (make_context) {
       auto made = co_await make_context(request);
