@@ -188,15 +188,24 @@ async function oneRun(backend, meta, anvil, truth, perfFile) {
     const serverCpu = cpuSeconds(server.proc.pid);
     const anvilCpu = cpuSeconds(anvil.pid) - anvilCpu0;
     const load1 = loadavg()[0];
+    // The poller's own clock per phase (gatehouse_chain_indexer_seconds_total).
+    const phases = {};
+    try {
+      const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      for (const m of text.matchAll(/^gatehouse_chain_indexer_seconds_total\{[^}]*phase="(\w+)"[^}]*\} ([0-9.e+-]+)$/gm)) {
+        phases[m[1]] = Number(m[2]);
+      }
+    } catch { /* no metrics: figures without phases */ }
     if (perf) { perf.kill('SIGINT'); await new Promise((r) => perf.on('exit', r)); perf = null; }
     server.proc.kill('SIGTERM');
     await server.exited;
     const applied = status.pipelines.reduce((s, p) => s + p.logs_applied, 0);
     const check = compare(db, truth, meta);
-    const run = { backend, applied, expected, wall, logsPerSecond: applied / wall, serverCpu, anvilCpu, load: [load0, load1],
+    const run = { backend, applied, expected, wall, logsPerSecond: applied / wall, serverCpu, anvilCpu, load: [load0, load1], phases,
       balances: check.rows, diffs: check.diffs.length, warnings: server.errors.length };
     console.log(`  ${backend} run: ${fmt(applied)} logs in ${fmt(wall, 2)} s = ${fmt(run.logsPerSecond)} logs/s; ` +
       `CPU server ${fmt(serverCpu, 2)} s, anvil ${fmt(anvilCpu, 2)} s; load ${fmt(load0, 2)} -> ${fmt(load1, 2)}; ` +
+      `poller phases: ${Object.entries(phases).map(([k, v]) => `${k} ${fmt(v, 2)} s`).join(', ') || 'n/a'}; ` +
       `${fmt(check.rows)} balances + ${meta.pairs.length} reserves checked, ${check.diffs.length} differ` +
       (server.errors.length ? `; ${server.errors.length} warnings, first: ${JSON.stringify(server.errors[0])}` : ''));
     if (applied !== expected) console.log(`    logs applied ${applied} != logs of the tracked contracts ${expected}`);
