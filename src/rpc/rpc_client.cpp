@@ -10,6 +10,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <deque>
@@ -180,7 +181,9 @@ struct RpcClient::State {
         mark_failure(i, std::nullopt);
       } else {
         boost::system::error_code ec;
-        auto doc = json::parse(response->body, ec);
+        // Into an arena that goes with the answer: an eth_getLogs answer of 10,000 logs is about
+        // 150,000 strings, objects and arrays, each its own malloc and free otherwise.
+        auto doc = json::parse(response->body, ec, json::make_shared_resource<json::monotonic_resource>());
         // Some providers send a node's error with a 4xx status: the JSON-RPC answer decides.
         if (!ec && is_json_rpc_answer(doc)) {
           mark_success(i);
