@@ -234,7 +234,7 @@ struct Poller::State : std::enable_shared_from_this<Poller::State> {
     std::vector<DecodedLog> decoded;
     std::optional<std::string> error;  ///< the range failed (RPC, or a log that does not decode)
     bool rpc_error = false;
-    bool stale = false;  ///< a log of a block we do not hold canonical: a reorg under way
+    bool stale = false;    ///< a log of a block we do not hold canonical: a reorg under way
     std::uint64_t to = 0;  ///< the last block covered: the range's end, or less when the provider refused it
     std::chrono::steady_clock::duration took{};
   };
