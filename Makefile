@@ -51,11 +51,17 @@ soak: build
 
 # The chain indexer's decode + apply path: 200k ERC-20 transfers plus Uniswap V2 swaps on SQLite and,
 # when scripts/test-services runs, PostgreSQL; logs/s against the raw insert rate (reports only).
+# The chain indexer: first end to end (bench/indexer_backfill.mjs: the release server backfills a
+# cached anvil chain of 200,000 ERC-20 transfers and 3,000 Uniswap V2 swaps, SQLite then PostgreSQL
+# when build/test-services.env names one, 3 runs each, projections checked against balanceOf and
+# getReserves), then the apply path alone on synthesized logs (gh_indexer_bench, BENCH_ARGS).
+# BENCH_REPS, BENCH_BACKENDS, BENCH_PERF=FILE (perf record of the first SQLite run). Reports only.
 bench-indexer:
 	@cmake --preset release >/dev/null
-	@cmake --build --preset release -j $(JOBS) --target gh_indexer_bench
+	@cmake --build --preset release -j $(JOBS) --target gatehouse gh_indexer_bench
+	@[ -d node_modules/ethers ] || { echo "bench-indexer: run npm ci first" >&2; exit 1; }
 	@set -a; [ -f build/test-services.env ] && . build/test-services.env; set +a; \
-	  build/release/bin/gh_indexer_bench $(BENCH_ARGS)
+	  node bench/indexer_backfill.mjs && build/release/bin/gh_indexer_bench $(BENCH_ARGS)
 
 # The WebSocket gateway's fan-out under load (bench/ws_load.cpp against a fresh release server and
 # against a minimal Node ws server): latency, lost frames, server RSS per socket and CPU per frame;

@@ -362,6 +362,27 @@ Result<std::optional<std::string>> apply_change(const ProjectionChange& change,
   return std::optional<std::string>(next.to_dec());
 }
 
+bool holds_amount(Projection p) noexcept {
+  return p == Projection::erc20_balance || p == Projection::erc1155_balance || p == Projection::stake;
+}
+
+Result<U256> apply_amount(const ProjectionChange& change, const U256& current) {
+  auto value = U256::from_dec(change.value);
+  if (!value) return make_error(ErrorKind::internal, "amount_invalid", "not an amount: " + change.value);
+  switch (change.op) {
+    case ChangeOp::set:
+      return *value;
+    case ChangeOp::add: {
+      auto sum = current.checked_add(*value);
+      if (!sum) return make_error(ErrorKind::internal, "amount_overflow", "a balance would exceed 2^256-1");
+      return *sum;
+    }
+    case ChangeOp::sub:
+      return current.checked_sub(*value).value_or(U256{});
+  }
+  return *value;
+}
+
 std::string event_topic(const DecodedLog& log) {
   return std::visit(
       [](const auto& e) -> std::string {

@@ -136,6 +136,16 @@ std::vector<ProjectionChange> projection_changes(const DecodedLog& log);
 Result<std::optional<std::string>> apply_change(const ProjectionChange& change,
                                                 const std::optional<std::string>& current);
 
+/// Whether `p` holds an amount (ERC-20 and ERC-1155 balances, stakes): its changes can be applied
+/// on parsed values with apply_amount, which a range applying many changes to one row uses to
+/// parse and format the row once instead of once per change.
+bool holds_amount(Projection p) noexcept;
+
+/// apply_change for an amount projection on parsed values (zero: no row): the same rules
+/// (saturating subtraction, "amount_invalid" for a change value that is not an amount,
+/// "amount_overflow").
+Result<eth::U256> apply_amount(const ProjectionChange& change, const eth::U256& current);
+
 /// The bus topic of an applied log: chain.transfer, chain.stake, chain.multisend, chain.pair_created,
 /// chain.sync, chain.swap, chain.mint, chain.burn.
 std::string event_topic(const DecodedLog& log);

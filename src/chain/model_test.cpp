@@ -205,6 +205,28 @@ TEST(ChainModel, ChangesCombineWithStoredValues) {
   EXPECT_FALSE(apply_change(add, std::string("x1")));
 }
 
+TEST(ChainModel, AmountChangesFollowTheSameRulesOnParsedValues) {
+  ProjectionChange add{Projection::erc20_balance, "c", "h", "", ChangeOp::add, "5"};
+  ProjectionChange sub{Projection::erc20_balance, "c", "h", "", ChangeOp::sub, "10"};
+  ProjectionChange set{Projection::stake, "c", "h", "", ChangeOp::set, "7"};
+  EXPECT_EQ(*apply_amount(add, U256{}), U256::from_dec("5").value());
+  EXPECT_EQ(*apply_amount(add, U256::from_dec("10").value()), U256::from_dec("15").value());
+  EXPECT_TRUE(apply_amount(sub, U256::from_dec("10").value())->is_zero());
+  EXPECT_TRUE(apply_amount(sub, U256::from_dec("3").value())->is_zero());  // saturates
+  EXPECT_EQ(*apply_amount(set, U256::from_dec("100").value()), U256::from_dec("7").value());
+  ProjectionChange big{Projection::erc20_balance, "c", "h", "", ChangeOp::add, U256::max().to_dec()};
+  auto overflow = apply_amount(big, U256::from_dec("1").value());
+  ASSERT_FALSE(overflow);
+  EXPECT_EQ(overflow.error().code, "amount_overflow");
+  ProjectionChange bad{Projection::erc20_balance, "c", "h", "", ChangeOp::add, "x1"};
+  EXPECT_FALSE(apply_amount(bad, U256{}));
+  EXPECT_TRUE(holds_amount(Projection::erc20_balance));
+  EXPECT_TRUE(holds_amount(Projection::erc1155_balance));
+  EXPECT_TRUE(holds_amount(Projection::stake));
+  EXPECT_FALSE(holds_amount(Projection::erc721_owner));
+  EXPECT_FALSE(holds_amount(Projection::pair_reserves));
+}
+
 TEST(ChainModel, PipelineNamesRoundTrip) {
   for (auto p : all_pipelines) EXPECT_EQ(parse_pipeline(to_string(p)), p);
   EXPECT_FALSE(parse_pipeline("erc777"));

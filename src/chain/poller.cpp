@@ -9,6 +9,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
@@ -62,6 +63,16 @@ struct Poller::State : std::enable_shared_from_this<Poller::State> {
                       .with({chain});
     head_gauge =
         &reg.gauge("gatehouse_chain_head_block", "The chain head the indexer last saw.", {"chain"}).with({chain});
+    const auto phase = [&](const char* name) {
+      return &reg.counter("gatehouse_chain_indexer_seconds_total",
+                          "Time the indexer spent per phase: rpc (eth_getLogs answers, JSON parsing included), decode "
+                          "(logs to events), apply (database transactions of the ranges).",
+                          {"chain", "phase"})
+                  .with({chain, name});
+    };
+    rpc_seconds = phase("rpc");
+    decode_seconds = phase("decode");
+    apply_seconds = phase("apply");
     backfilling_gauge =
         &reg.gauge("gatehouse_chain_tracked_backfilling",
                    "Tracked contracts still backfilling alone (not yet following their pipeline).", {"chain"})
@@ -223,7 +234,8 @@ struct Poller::State : std::enable_shared_from_this<Poller::State> {
     std::vector<DecodedLog> decoded;
     std::optional<std::string> error;  ///< the range failed (RPC, or a log that does not decode)
     bool rpc_error = false;
-    bool stale = false;  ///< a log of a block we do not hold canonical: a reorg under way
+    bool stale = false;    ///< a log of a block we do not hold canonical: a reorg under way
+    std::uint64_t to = 0;  ///< the last block covered: the range's end, or less when the provider refused it
     std::chrono::steady_clock::duration took{};
   };
 
@@ -232,29 +244,31 @@ struct Poller::State : std::enable_shared_from_this<Poller::State> {
                             std::optional<std::vector<eth::Address>> addresses,
                             const std::map<std::uint64_t, std::string>& canonical, std::uint64_t window_from) {
     Fetched out;
+    out.to = to;
     const auto chain_id = settings.chain_id;
     std::vector<rpc::Log> merged;
     // A pipeline that follows only listed contracts, none yet: the range is empty.
     const bool nothing_to_follow = addresses && addresses->empty();
     if (!nothing_to_follow) {
       rpc::LogFilter filter;
-      filter.from_block = rpc::BlockRef(from);
-      filter.to_block = rpc::BlockRef(to);
       if (addresses) filter.addresses = *addresses;
       filter.topics.emplace_back(pipeline_topics(p));
       const auto asked = std::chrono::steady_clock::now();
-      auto logs = co_await client.get_logs(std::move(filter));
+      auto logs = co_await client.get_logs_prefix(std::move(filter), from, to);
       out.took = std::chrono::steady_clock::now() - asked;
+      rpc_seconds->inc(seconds(out.took));
       if (!logs) {
         rpc_errors->inc();
         out.rpc_error = true;
         out.error = logs.error().to_error().message;
         co_return out;
       }
-      merged = std::move(*logs);
+      merged = std::move(logs->logs);
+      out.to = logs->to;
+      const auto covered = out.to;
       // Webhook logs of the range join those of eth_getLogs once their block is canonical.
       auto pending = co_await in_tx(
-          [chain_id, from, to](Tx& tx) { return storage::pending_in_range(tx, chain_id, from, to); }, true);
+          [chain_id, from, covered](Tx& tx) { return storage::pending_in_range(tx, chain_id, from, covered); }, true);
       if (!pending.empty()) {
         std::set<std::pair<std::string, std::uint64_t>> seen;
         for (const auto& l : merged) seen.emplace(hash_hex(l.block_hash), l.log_index);
@@ -270,6 +284,8 @@ struct Poller::State : std::enable_shared_from_this<Poller::State> {
         });
       }
     }
+    const auto decoding = std::chrono::steady_clock::now();
+    out.decoded.reserve(merged.size());
     for (const auto& l : merged) {
       if (l.removed) continue;
       if (l.block_number >= window_from) {
@@ -288,8 +304,21 @@ struct Poller::State : std::enable_shared_from_this<Poller::State> {
       }
       if (*d) out.decoded.push_back(std::move(**d));
     }
+    decode_seconds->inc(seconds(std::chrono::steady_clock::now() - decoding));
     co_return out;
   }
+
+  /// The span of the next range after one of `used` blocks that gave `logs` logs in `took`: at
+  /// most twice the last and only while answers are fast, and no wider than the density just seen
+  /// allows for target_logs (narrower at once when a range was denser than that).
+  std::uint64_t next_span(std::uint64_t span, std::uint64_t used, std::size_t logs,
+                          std::chrono::steady_clock::duration took) const {
+    std::uint64_t next = took < settings.fast_answer ? span * 2 : span;
+    if (logs > 0) next = std::min(next, std::max<std::uint64_t>(1, used * settings.target_logs / logs));
+    return std::clamp<std::uint64_t>(next, 1, settings.max_span);
+  }
+
+  static double seconds(std::chrono::steady_clock::duration d) { return std::chrono::duration<double>(d).count(); }
 
   /// Per tracked contract still backfilling: its span and backoff.
   struct BackfillState {
@@ -298,13 +327,49 @@ struct Poller::State : std::enable_shared_from_this<Poller::State> {
     SteadyTime retry_at{};
   };
 
+  /// One backfill range of one tracked contract.
+  struct BackfillJob {
+    Pipeline pipeline = Pipeline::erc20;
+    std::string contract;
+    eth::Address address;
+    std::uint64_t from = 0;
+    std::uint64_t to = 0;
+  };
+
+  Task<Fetched> fetch_job(const BackfillJob& job, const std::map<std::uint64_t, std::string>& canonical,
+                          std::uint64_t window_from) {
+    // A named optional: no temporary converted inside the co_await (docs/coroutines.md).
+    std::optional<std::vector<eth::Address>> one(std::in_place, 1, job.address);
+    auto fetched = co_await fetch_range(job.pipeline, job.from, job.to, std::move(one), canonical, window_from);
+    co_return fetched;
+  }
+
+  /// The transaction of a fetched backfill range (optional: a default-constructible result, for
+  /// running it beside a fetch).
+  Task<std::optional<Result<BackfillOutcome>>> apply_job(const BackfillJob& job, const Fetched& fetched,
+                                                         std::int64_t now, std::uint64_t window_from) {
+    const auto chain_id = settings.chain_id;
+    const Pipeline p = job.pipeline;
+    const auto begin = static_cast<std::int64_t>(job.from);
+    const auto end = static_cast<std::int64_t>(fetched.to);
+    const auto journal_from = static_cast<std::int64_t>(window_from);
+    const auto applying = std::chrono::steady_clock::now();
+    auto applied = co_await in_tx([chain_id, p, &job, begin, end, &fetched, now, journal_from](Tx& tx) {
+      return apply_contract_range(tx, chain_id, p, job.contract, begin, end, fetched.decoded, now, journal_from);
+    });
+    apply_seconds->inc(seconds(std::chrono::steady_clock::now() - applying));
+    co_return std::optional<Result<BackfillOutcome>>(std::move(applied));
+  }
+
   /// One range for each tracked contract that has not joined its pipeline yet. Returns how
-  /// many are still behind.
+  /// many are still behind. The ranges of the contracts are independent: the next contract's
+  /// eth_getLogs runs while the previous contract's range commits.
   Task<std::int64_t> backfill(const std::vector<storage::TrackedContract>& tracked,
                               const std::map<std::uint64_t, std::string>& canonical, std::uint64_t window_from,
                               RoundReport& report) {
     const auto chain_id = settings.chain_id;
     std::int64_t behind = 0;
+    std::vector<BackfillJob> jobs;
     for (const auto& t : tracked) {
       if (t.joined) continue;
       const auto parsed = parse_pipeline(t.pipeline);
@@ -343,9 +408,23 @@ struct Poller::State : std::enable_shared_from_this<Poller::State> {
       }
       const auto from = static_cast<std::uint64_t>(t.backfilled_to + 1);
       const auto to = std::min(static_cast<std::uint64_t>(checkpoint), from + bs.span - 1);
-      // A named optional: no temporary converted inside the co_await (docs/coroutines.md).
-      std::optional<std::vector<eth::Address>> one(std::in_place, 1, *address);
-      auto fetched = co_await fetch_range(p, from, to, std::move(one), canonical, window_from);
+      jobs.push_back(BackfillJob{p, contract, *address, from, to});
+    }
+
+    std::optional<Fetched> ahead;  // the next job's range, fetched while the previous one committed
+    for (std::size_t i = 0; i < jobs.size(); ++i) {
+      const BackfillJob& job = jobs[i];
+      const Pipeline p = job.pipeline;
+      const std::string& contract = job.contract;
+      const auto now = now_ms();
+      auto& bs = backfills[{p, contract}];
+      Fetched fetched;
+      if (ahead) {
+        fetched = std::move(*ahead);
+        ahead.reset();
+      } else {
+        fetched = co_await fetch_job(job, canonical, window_from);
+      }
       if (fetched.stale) {
         ++behind;
         continue;
@@ -353,23 +432,27 @@ struct Poller::State : std::enable_shared_from_this<Poller::State> {
       std::optional<std::string> why = fetched.error;
       std::optional<BackfillOutcome> outcome;
       if (!why) {
-        const auto begin = static_cast<std::int64_t>(from);
-        const auto end = static_cast<std::int64_t>(to);
-        const auto journal_from = static_cast<std::int64_t>(window_from);
-        auto applied = co_await in_tx([chain_id, p, &contract, begin, end, &fetched, now, journal_from](Tx& tx) {
-          return apply_contract_range(tx, chain_id, p, contract, begin, end, fetched.decoded, now, journal_from);
-        });
-        if (applied) {
-          outcome = *applied;
+        std::optional<Result<BackfillOutcome>> applied;
+        if (i + 1 < jobs.size()) {
+          using namespace asio::experimental::awaitable_operators;
+          const BackfillJob& next = jobs[i + 1];
+          auto both = co_await (apply_job(job, fetched, now, window_from) && fetch_job(next, canonical, window_from));
+          applied = std::move(std::get<0>(both));
+          ahead = std::move(std::get<1>(both));
         } else {
-          why = applied.error().message;
+          applied = co_await apply_job(job, fetched, now, window_from);
+        }
+        if (applied && *applied) {
+          outcome = **applied;
+        } else {
+          why = applied ? (*applied).error().message : std::string("the range's transaction did not complete");
         }
       }
       if (why) {
         if (fetched.rpc_error) bs.span = std::max<std::uint64_t>(1, bs.span / 2);
         ++bs.failures;
         auto delay = settings.backoff_initial;
-        for (unsigned i = 1; i < bs.failures && delay < settings.backoff_max; ++i) delay *= 2;
+        for (unsigned k = 1; k < bs.failures && delay < settings.backoff_max; ++k) delay *= 2;
         bs.retry_at = std::chrono::steady_clock::now() + std::min(delay, settings.backoff_max);
         const auto message = *why;
         co_await in_tx([chain_id, p, &contract, &message, now](Tx& tx) {
@@ -386,7 +469,7 @@ struct Poller::State : std::enable_shared_from_this<Poller::State> {
         continue;
       }
       bs.failures = 0;
-      if (fetched.took < settings.fast_answer) bs.span = std::min(settings.max_span, bs.span * 2);
+      bs.span = next_span(bs.span, fetched.to - job.from + 1, fetched.decoded.size(), fetched.took);
       pipes.at(p).applied->inc(static_cast<double>(outcome->applied));
       report.backfilled += outcome->applied;
       report.applied += outcome->applied;
@@ -494,13 +577,15 @@ struct Poller::State : std::enable_shared_from_this<Poller::State> {
       }
       const auto took = fetched.took;
       auto& decoded = fetched.decoded;
-      const auto end = static_cast<std::int64_t>(to);
+      const auto end = static_cast<std::int64_t>(fetched.to);
       const auto begin = static_cast<std::int64_t>(from);
       // An error Result rolls the whole range back.
       const auto journal_from = static_cast<std::int64_t>(window_from);
+      const auto applying = std::chrono::steady_clock::now();
       auto applied = co_await in_tx([chain_id, p, begin, end, &decoded, now, journal_from](Tx& tx) {
         return apply_range(tx, chain_id, p, begin, end, decoded, now, journal_from);
       });
+      apply_seconds->inc(seconds(std::chrono::steady_clock::now() - applying));
       if (!applied) {
         const auto why = applied.error().message;
         co_await record_error(p, why);
@@ -512,7 +597,7 @@ struct Poller::State : std::enable_shared_from_this<Poller::State> {
       log::debug("indexer range applied", {{"chain", std::to_string(chain_id)},
                                            {"pipeline", to_string(p)},
                                            {"from", std::to_string(from)},
-                                           {"to", std::to_string(to)},
+                                           {"to", std::to_string(fetched.to)},
                                            {"logs", std::to_string(decoded.size())},
                                            {"applied", std::to_string(outcome.applied)},
                                            {"duplicates", std::to_string(outcome.duplicates)},
@@ -521,8 +606,8 @@ struct Poller::State : std::enable_shared_from_this<Poller::State> {
       ps.applied->inc(static_cast<double>(outcome.applied));
       ps.lag->set(static_cast<double>(static_cast<std::int64_t>(*head) - outcome.checkpoint));
       report.applied += outcome.applied;
-      if (took < settings.fast_answer) ps.span = std::min(settings.max_span, ps.span * 2);
-      if (to < target) caught_up = false;
+      ps.span = next_span(ps.span, fetched.to - from + 1, decoded.size(), took);
+      if (fetched.to < target) caught_up = false;
     }
     report.backfills = co_await backfill(tracked, canonical, window_from, report);
     backfilling_gauge->set(static_cast<double>(report.backfills));
@@ -578,6 +663,9 @@ struct Poller::State : std::enable_shared_from_this<Poller::State> {
   metrics::Counter* rpc_errors = nullptr;
   metrics::Gauge* head_gauge = nullptr;
   metrics::Gauge* backfilling_gauge = nullptr;
+  metrics::Counter* rpc_seconds = nullptr;
+  metrics::Counter* decode_seconds = nullptr;
+  metrics::Counter* apply_seconds = nullptr;
   std::atomic<bool> stopping{false};
   std::atomic<bool> woken{false};
   std::atomic<bool> running{false};

@@ -54,6 +54,9 @@ struct ChainIndexSettings {
   std::uint64_t initial_span = 2'000;
   std::uint64_t max_span = 100'000;
   std::chrono::milliseconds fast_answer{1'000};
+  /// Logs one range aims at: the span follows the density of the logs seen (providers cap answers
+  /// near 10,000 logs, and a range is applied in one transaction).
+  std::uint64_t target_logs = 10'000;
   /// Between rounds once caught up (a wake() cuts it short).
   std::chrono::milliseconds poll_interval{2'000};
   /// A failing pipeline waits initial * 2^(failures-1), at most max, before its next attempt.

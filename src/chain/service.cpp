@@ -52,7 +52,8 @@ Result<std::pair<std::int64_t, std::int64_t>> apply_logs(gh::store::Tx& tx, std:
   std::int64_t duplicates = 0;
   struct Row {
     ProjectionChange key;
-    std::optional<std::string> value;
+    std::optional<std::string> value;  ///< as stored; stale while `amount` is ahead of it
+    std::optional<eth::U256> amount;   ///< an amount projection's value, parsed once per range
     bool dirty = false;
   };
   std::unordered_map<std::string, Row> rows;
@@ -75,10 +76,29 @@ Result<std::pair<std::int64_t, std::int64_t>> apply_logs(gh::store::Tx& tx, std:
       id.append("|").append(change.contract).append("|").append(change.key1).append("|").append(change.key2);
       auto it = rows.find(id);
       if (it == rows.end()) {
-        Row row{change, storage::read_projection(tx, chain_id, change), false};
+        Row row{change, storage::read_projection(tx, chain_id, change), std::nullopt, false};
         it = rows.emplace(std::move(id), std::move(row)).first;
       }
       Row& row = it->second;
+      if (holds_amount(change.projection)) {
+        if (!row.amount) {
+          auto parsed = row.value ? eth::U256::from_dec(*row.value) : eth::U256{};
+          if (!parsed) {
+            return make_error(ErrorKind::internal, "amount_invalid", "stored value is not an amount: " + *row.value);
+          }
+          row.amount = *parsed;
+        }
+        auto next = apply_amount(change, *row.amount);
+        if (!next) return next.error();
+        if (*next == *row.amount) continue;
+        if (revertible) {
+          const auto previous = row.amount->is_zero() ? std::nullopt : std::optional<std::string>(row.amount->to_dec());
+          storage::journal(tx, chain_id, log.log.block_number, pipeline, change, previous);
+        }
+        row.amount = *next;
+        row.dirty = true;
+        continue;
+      }
       auto next = apply_change(change, row.value);
       if (!next) return next.error();
       if (*next == row.value) continue;
@@ -91,8 +111,11 @@ Result<std::pair<std::int64_t, std::int64_t>> apply_logs(gh::store::Tx& tx, std:
     publish_or_throw(tx, event);
     ++applied;
   }
-  for (const auto& entry : rows) {
-    if (entry.second.dirty) storage::write_projection(tx, chain_id, entry.second.key, entry.second.value);
+  for (auto& entry : rows) {
+    Row& row = entry.second;
+    if (!row.dirty) continue;
+    if (row.amount) row.value = row.amount->is_zero() ? std::nullopt : std::optional<std::string>(row.amount->to_dec());
+    storage::write_projection(tx, chain_id, row.key, row.value);
   }
   return std::pair{applied, duplicates};
 }

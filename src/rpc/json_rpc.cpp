@@ -23,6 +23,8 @@ const char* to_string(RpcErrc code) noexcept {
       return "decode";
     case RpcErrc::deadline:
       return "deadline";
+    case RpcErrc::too_large:
+      return "too_large";
   }
   return "transport";
 }

@@ -24,6 +24,8 @@ enum class RpcErrc {
   bad_response,  ///< the body was not a JSON-RPC 2.0 answer to our request
   decode,        ///< the result did not have the expected shape (typed calls)
   deadline,      ///< the call's total time budget ran out before a usable answer
+  too_large,     ///< the answer exceeds the client's response size limit; never retried (it would be
+                 ///< the same answer), eth_getLogs splits its range on it
 };
 
 /// The snake_case name of an RpcErrc.

@@ -71,6 +71,8 @@ std::optional<std::uint64_t> number_after(std::string_view text, std::string_vie
 }  // namespace
 
 std::optional<LogRangeRefusal> recognize_log_range_refusal(const RpcError& error) {
+  // Our own response size limit: a narrower range gives a smaller answer.
+  if (error.kind == RpcErrc::too_large) return LogRangeRefusal{};
   if (error.kind != RpcErrc::rpc) return std::nullopt;
   const std::string text = lowercase(error.message + " " + error.data);
   // Too far, not too wide: splitting would not help.

@@ -10,6 +10,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <deque>
@@ -157,6 +158,12 @@ struct RpcClient::State {
 
       std::optional<milliseconds> retry_after;
       bool give_up = false;
+      if (!response && response.failure().code == net::HttpErrc::body_too_large) {
+        // The endpoint is healthy and would send the same answer again: no retry, no failover.
+        mark_success(i);
+        last = make_rpc_error(RpcErrc::too_large, label + ": " + response.failure().message);
+        break;
+      }
       if (!response) {
         last = make_rpc_error(RpcErrc::transport, label + ": " + net::to_string(response.failure().code) + ": " +
                                                       response.failure().message);
@@ -174,7 +181,9 @@ struct RpcClient::State {
         mark_failure(i, std::nullopt);
       } else {
         boost::system::error_code ec;
-        auto doc = json::parse(response->body, ec);
+        // Into an arena that goes with the answer: an eth_getLogs answer of 10,000 logs is about
+        // 150,000 strings, objects and arrays, each its own malloc and free otherwise.
+        auto doc = json::parse(response->body, ec, json::make_shared_resource<json::monotonic_resource>());
         // Some providers send a node's error with a 4xx status: the JSON-RPC answer decides.
         if (!ec && is_json_rpc_answer(doc)) {
           mark_success(i);
@@ -228,7 +237,10 @@ struct RpcClient::State {
     co_return std::move(*decoded);
   }
 
-  Task<RpcResult<std::vector<Log>>> get_logs_range(const LogFilter& filter, std::uint64_t from, std::uint64_t to) {
+  /// The logs of from..to, split as the provider demands; with `prefix_only`, stops after the
+  /// first part the provider answers and reports the last block covered in `*covered`.
+  Task<RpcResult<std::vector<Log>>> get_logs_range(const LogFilter& filter, std::uint64_t from, std::uint64_t to,
+                                                   bool prefix_only = false, std::uint64_t* covered = nullptr) {
     std::vector<Log> out;
     std::deque<std::pair<std::uint64_t, std::uint64_t>> work{{from, to}};
     std::uint64_t span_limit = settings.max_log_block_span ? settings.max_log_block_span : UINT64_MAX;
@@ -250,6 +262,8 @@ struct RpcClient::State {
         auto& logs = *result;
         out.insert(out.end(), std::make_move_iterator(logs.begin()), std::make_move_iterator(logs.end()));
         work.pop_front();
+        if (covered) *covered = b;
+        if (prefix_only) break;
         continue;
       }
       const auto refusal = recognize_log_range_refusal(result.error());
@@ -341,6 +355,16 @@ Task<RpcResult<std::optional<BlockHeader>>> RpcClient::get_block_by_number(Block
 Task<RpcResult<std::optional<BlockHeader>>> RpcClient::get_block_by_hash(eth::Hash32 hash) {
   return m_state->typed<std::optional<BlockHeader>>("eth_getBlockByHash", json::array{eth::to_hex(hash.view()), false},
                                                     parse_optional_block);
+}
+
+Task<RpcResult<LogsPrefix>> RpcClient::get_logs_prefix(LogFilter filter, std::uint64_t from, std::uint64_t to) {
+  LogsPrefix out;
+  out.to = to;
+  if (from > to) co_return out;
+  auto logs = co_await m_state->get_logs_range(filter, from, to, true, &out.to);
+  if (!logs) co_return std::move(logs).error();
+  out.logs = std::move(*logs);
+  co_return out;
 }
 
 Task<RpcResult<std::vector<Log>>> RpcClient::get_logs(LogFilter filter) {

@@ -55,6 +55,12 @@ struct CallOptions {
   std::optional<std::chrono::milliseconds> total_timeout;
 };
 
+/// The logs of the first part of a block range (get_logs_prefix).
+struct LogsPrefix {
+  std::vector<Log> logs;  ///< in chain order
+  std::uint64_t to = 0;   ///< the last block covered: the range's end unless the provider refused it
+};
+
 /// A provider endpoint's health, for status pages and tests.
 struct EndpointStatus {
   std::string url;
@@ -94,6 +100,10 @@ class RpcClient {
   Task<RpcResult<std::optional<BlockHeader>>> get_block_by_hash(eth::Hash32 hash);
   /// eth_getLogs, split into narrower ranges as providers demand; logs in chain order.
   Task<RpcResult<std::vector<Log>>> get_logs(LogFilter filter);
+  /// eth_getLogs of `filter` over from..to, or, when the provider refuses that range (or its answer
+  /// exceeds the response limit), over the first narrower range it accepts: a backfill applies
+  /// that part now and sizes its next range from it, holding one bounded answer at a time.
+  Task<RpcResult<LogsPrefix>> get_logs_prefix(LogFilter filter, std::uint64_t from, std::uint64_t to);
   /// eth_call; the return data (a revert comes back as an RpcErrc::rpc error with its data).
   Task<RpcResult<eth::Bytes>> eth_call(CallRequest call, BlockRef block = BlockTag::latest);
   /// eth_estimateGas.

@@ -448,6 +448,33 @@ TEST(RpcClientLogs, UsesTheSuggestedRange) {
   EXPECT_EQ(provider.requests(), 1 + 10);  // one refusal, then ten ranges of seven blocks
 }
 
+TEST(RpcClientLogs, SplitsARangeWhoseAnswerExceedsTheResponseLimit) {
+  // No refusal from the provider: the answer of a wide range is just larger than the client takes.
+  FakeProvider provider([](const json::value& req, int) {
+    const auto& filter = req.at("params").as_array().at(0);
+    return answer(req, logs_for(hex_number(filter.at("fromBlock")), hex_number(filter.at("toBlock"))));
+  });
+  asio::io_context ioc;
+  net::HttpClientSettings http;
+  http.max_response_body = 4096;  // about 10 logs
+  RpcClient client(ioc.get_executor(), fast_settings({provider.url()}), http);
+  auto logs = run(ioc, client.get_logs(range(0, 99)));
+  expect_complete(logs, 0, 99);
+  // Never retried as is (the same request gets the same answer): halved, and the rest of the
+  // range goes at the narrower span.
+  EXPECT_LE(provider.requests(), 30);
+  const auto endpoints = client.endpoints();
+  EXPECT_EQ(endpoints.at(0).failures, 0u);
+
+  // A single block too large for the limit is an error, without retries.
+  FakeProvider dense([](const json::value& req, int) { return answer(req, logs_for(0, 99)); });
+  RpcClient one(ioc.get_executor(), fast_settings({dense.url()}), http);
+  auto refused = run(ioc, one.get_logs(range(5, 5)));
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().kind, RpcErrc::too_large);
+  EXPECT_EQ(dense.requests(), 1);
+}
+
 TEST(RpcClientLogs, StartsWithTheConfiguredSpan) {
   FakeProvider provider(range_limited(1000, [](const json::value& req, std::uint64_t, std::uint64_t) {
     return node_error(req, -32000, "query returned more than 10000 results");
