@@ -68,7 +68,7 @@ bench-indexer:
 # BENCH_CASES="SOCKETS:RATE:MESSAGES ...", BENCH_REPS (reports only; about 15 minutes on 2 cores).
 bench-gateway:
 	@cmake --preset release >/dev/null
-	@cmake --build --preset release -j $(JOBS) --target gatehouse gh_ws_load
+	@cmake --build --preset release -j $(JOBS) --target gatehouse gh_ws_load gh_ws_floor
 	@[ -d node_modules/ws ] || { echo "bench-gateway: run npm ci first" >&2; exit 1; }
 	@ulimit -n $$(ulimit -Hn) && node bench/gateway_bench.mjs
 

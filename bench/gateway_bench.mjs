@@ -5,7 +5,9 @@
 // Reports only: exits non-zero only when something fails to run.
 //   BENCH_CASES   space-separated SOCKETS:RATE:MESSAGES (default "1000:20:500 10000:1:25")
 //   BENCH_REPS    runs of each case and server (default 3)
-//   BENCH_SERVERS "gatehouse reference" (default both)
+//   BENCH_SERVERS "gatehouse reference floor" (default all three; floor is bench/ws_floor.cpp,
+//                 gh_ws_floor: one epoll thread, one write(2) per frame per socket, the floor of
+//                 what one send per frame per socket costs over loopback TCP)
 //   BENCH_JSON    file to which every run's figures are appended as JSON lines (optional)
 import { spawn } from 'node:child_process';
 import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
@@ -15,6 +17,7 @@ import { join, resolve } from 'node:path';
 const root = resolve(import.meta.dirname, '..');
 const bin = process.env.GATEHOUSE_BIN ?? join(root, 'build/release/bin/gatehouse');
 const loadgen = join(root, 'build/release/bin/gh_ws_load');
+const floorBin = join(root, 'build/release/bin/gh_ws_floor');
 const DOMAIN = 'bench.gatehouse.test';
 
 const cases = (process.env.BENCH_CASES ?? '1000:20:500 10000:1:25').trim().split(/\s+/).map((c) => {
@@ -22,7 +25,7 @@ const cases = (process.env.BENCH_CASES ?? '1000:20:500 10000:1:25').trim().split
   return { sockets, rate, messages };
 });
 const reps = Number(process.env.BENCH_REPS ?? 3);
-const servers = (process.env.BENCH_SERVERS ?? 'gatehouse reference').trim().split(/\s+/);
+const servers = (process.env.BENCH_SERVERS ?? 'gatehouse reference floor').trim().split(/\s+/);
 
 // Targets of the gateway (issue: at most 2 µs of CPU per frame, p99 under 5 ms at 1,000 sockets,
 // at most 4 KiB per idle socket) and the figures quoted for Node's ws on a 2-core machine.
@@ -70,6 +73,7 @@ async function waitReady(url) {
 
 function startServer(kind) {
   if (kind === 'reference') return { ...startProcess(process.execPath, [join(root, 'bench/ws_fanout_reference.mjs')]), cleanup() {} };
+  if (kind === 'floor') return { ...startProcess(floorBin, []), cleanup() {} };
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-ws-bench-'));
   const s = startProcess(bin, ['serve', '--listen', '127.0.0.1:0', '--data-dir', dir, '--roles', 'api,gateway,worker',
     '--chain', '31337=http://127.0.0.1:9', '--siwe-domain', DOMAIN,
@@ -102,7 +106,8 @@ async function runOnce(kind, c) {
     await waitReady(url);
     const args = ['--url', url, '--pid', String(server.proc.pid), '--sockets', String(c.sockets),
       '--rate', String(c.rate), '--messages', String(c.messages), '--domain', DOMAIN];
-    if (kind === 'reference') args.push('--reference');
+    // The floor speaks the reference's frames: no sign-in, channel "bench".
+    if (kind !== 'gatehouse') args.push('--reference');
     return await runLoadgen(args);
   } finally {
     server.proc.kill('SIGTERM');
@@ -182,6 +187,15 @@ for (const c of cases) {
     lines.push(`  measured against Node ws here: CPU/frame ${fmt(cpu / rcpu, 2)}x (${fmt(rcpu, 2)} µs), ` +
       `idle socket ${fmt(idle / ridle, 2)}x (${fmt(ridle, 2)} KiB; marginal ${fmt(marginal / rmarginal, 2)}x, ` +
       `${fmt(rmarginal, 2)} KiB), p99 ${fmt(p99 / rp99, 2)}x (${fmt(rp99, 2)} ms)`);
+  }
+  const floor = results.get(`floor ${c.sockets}`);
+  if (floor) {
+    const fcpu = median(floor.map((o) => o.cpu_us_per_frame));
+    const fidle = median(floor.map((o) => o.idle_bytes_per_socket / 1024));
+    const fp99 = median(floor.map((o) => o.latency_p99_us / 1000));
+    lines.push(`  against the floor (one write(2) per frame per socket): CPU/frame ${fmt(cpu / fcpu, 2)}x ` +
+      `(${fmt(fcpu, 2)} µs, itself ${fmt(fcpu / TARGET_CPU_US, 2)}x the 2 µs target), idle socket ${fmt(idle / fidle, 2)}x ` +
+      `(${fmt(fidle, 2)} KiB), p99 ${fmt(p99 / fp99, 2)}x (${fmt(fp99, 2)} ms)`);
   }
   console.log(lines.join('\n'));
 }

@@ -17,6 +17,7 @@
 
 #include "core/log.hpp"
 #include "net/server_session.hpp"
+#include "net/websocket_connection.hpp"
 
 namespace gh::net {
 
@@ -47,8 +48,8 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     std::string cap_key;  // what the per-IP cap counts: the address, or its /64 for IPv6
     boost::beast::tcp_stream* stream = nullptr;
     asio::any_io_executor executor;
-    std::weak_ptr<WebSocket> ws;  // set once the connection upgraded
-    bool upgraded = false;        // under `mutex`
+    std::weak_ptr<detail::WebSocketConnection> ws;  // set once the connection upgraded
+    bool upgraded = false;                          // under `mutex`
   };
 
   Impl(Executor ex, ServerSettings s, Dispatcher& d, metrics::Registry& r)
@@ -97,6 +98,9 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   detail::WebSocketMetrics ws_metrics;
   std::atomic<std::int64_t> last_trim_ms{0};
   std::atomic<std::size_t> ws_open{0};
+  // The one timer of the WebSocket heartbeats (pings and idle timeouts of every socket); the sweep's
+  // coroutine owns it.
+  std::weak_ptr<asio::steady_timer> sweep_timer;
 
   mutable std::mutex mutex;
   std::condition_variable all_closed;                          // notified when `sessions` empties
@@ -247,30 +251,75 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     ctx.idle = &session->idle;
     ctx.draining = [this] { return is_draining.load(); };
     ctx.body_budget = &body_budget;
-    ctx.ws_metrics = ws_metrics;
-    ctx.on_websocket = [this, session](const std::shared_ptr<WebSocket>& ws) {
-      {
-        std::lock_guard lock(mutex);
-        session->ws = ws;
-        session->upgraded = true;
-      }
-      ws_open.fetch_add(1);
-      // A drain that began before the upgrade completed still reaches this socket.
-      if (is_draining.load()) ws->close(close_code::restart, "server restarting");
-    };
+    std::optional<detail::WebSocketUpgrade> upgrade;
     try {
-      co_await detail::run_session(stream, std::move(ctx));
+      upgrade = co_await detail::run_session(stream, std::move(ctx));
     } catch (const std::exception& e) {
       log::error("session failed", {{"what", e.what()}});
     }
+    // An upgraded socket lives on in its WebSocketConnection; this coroutine ends either way.
+    if (upgrade && co_await open_websocket(stream, session, id, std::move(*upgrade))) co_return;
     stream.socket().shutdown(tcp::socket::shutdown_send, ec);
     stream.close();
+    ended(id, session);
+  }
+
+  // The handshake, then the socket moves out of the HTTP stream into its connection.
+  Task<bool> open_websocket(boost::beast::tcp_stream& stream, std::shared_ptr<Session> session, std::uint64_t id,
+                            detail::WebSocketUpgrade upgrade) {
+    if (!co_await detail::accept_websocket(stream, settings, std::move(upgrade.request))) co_return false;
     {
       std::lock_guard lock(mutex);
-      if (session->upgraded) ws_open.fetch_sub(1);
+      session->stream = nullptr;
     }
+    auto connection = std::make_shared<detail::WebSocketConnection>(stream.release_socket(), settings, ws_metrics,
+                                                                    std::move(upgrade.session),
+                                                                    [self = shared_from_this(), session, id] {
+                                                                      {
+                                                                        std::lock_guard lock(self->mutex);
+                                                                        session->upgraded = false;
+                                                                      }
+                                                                      self->ws_open.fetch_sub(1);
+                                                                      self->ended(id, session);
+                                                                    });
+    {
+      std::lock_guard lock(mutex);
+      session->ws = connection;
+      session->upgraded = true;
+    }
+    ws_open.fetch_add(1);
+    // A drain that began before the upgrade completed still reaches this socket.
+    if (is_draining.load()) connection->close(close_code::restart, "server restarting");
+    connection->start();
+    co_return true;
+  }
+
+  void ended(std::uint64_t id, const std::shared_ptr<Session>& session) {
     forget(id, session);
     open_gauge.dec();
+  }
+
+  // Every socket's heartbeat, from one timer: a socket silent for half the idle timeout is pinged,
+  // one silent for all of it is cut. The period bounds how late either comes.
+  static Task<void> sweep_websockets(std::weak_ptr<Impl> weak, std::shared_ptr<asio::steady_timer> timer,
+                                     std::chrono::milliseconds period) {
+    for (;;) {
+      timer->expires_after(period);
+      auto [ec] = co_await timer->async_wait(asio::as_tuple(asio::use_awaitable));
+      if (ec) co_return;
+      auto impl = weak.lock();
+      if (!impl) co_return;
+      std::vector<std::shared_ptr<detail::WebSocketConnection>> open;
+      {
+        std::lock_guard lock(impl->mutex);
+        open.reserve(impl->ws_open.load());
+        for (const auto& [sid, s] : impl->sessions) {
+          if (auto ws = s->ws.lock()) open.push_back(std::move(ws));
+        }
+      }
+      const auto now = std::chrono::steady_clock::now();
+      for (const auto& ws : open) ws->heartbeat(now);
+    }
   }
 
   std::size_t connections() const {
@@ -287,13 +336,17 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     }
     for (auto& s : snapshot) {
       // A WebSocket is told to go with 1012 (reconnect later), then cut like the rest.
-      std::shared_ptr<WebSocket> ws;
+      std::shared_ptr<detail::WebSocketConnection> ws;
       {
         std::lock_guard lock(mutex);
         ws = s->ws.lock();
       }
-      if (ws && only_idle) {
-        ws->close(close_code::restart, "server restarting");
+      if (ws) {
+        if (only_idle) {
+          ws->close(close_code::restart, "server restarting");
+        } else {
+          ws->cut();
+        }
         continue;
       }
       asio::post(s->executor, [s, only_idle] {
@@ -322,6 +375,7 @@ HttpServer::HttpServer(Executor executor, ServerSettings settings, Dispatcher& d
 }
 
 HttpServer::~HttpServer() {
+  if (auto timer = m_impl->sweep_timer.lock()) timer->cancel();
   boost::system::error_code ignored;
   m_impl->acceptor.close(ignored);
 }
@@ -352,6 +406,13 @@ std::uint16_t HttpServer::port() const noexcept {
 
 void HttpServer::start() {
   asio::co_spawn(m_impl->acceptor.get_executor(), m_impl->accept_loop(), asio::detached);
+  const auto idle = m_impl->settings.ws_idle_timeout;
+  if (idle.count() > 0) {
+    const auto period = std::clamp(idle / 4, std::chrono::milliseconds(50), std::chrono::milliseconds(5000));
+    auto timer = std::make_shared<asio::steady_timer>(m_impl->executor);
+    m_impl->sweep_timer = timer;
+    asio::co_spawn(m_impl->executor, Impl::sweep_websockets(m_impl, std::move(timer), period), asio::detached);
+  }
 }
 
 void HttpServer::drain(std::chrono::milliseconds timeout) {

@@ -18,10 +18,11 @@
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
 
 #include "net/dispatcher.hpp"
 #include "net/server.hpp"
-#include "net/websocket_session.hpp"
+#include "net/websocket.hpp"
 
 namespace gh::net::detail {
 
@@ -97,9 +98,6 @@ struct SessionContext {
   std::function<bool()> draining;
   /// Request-body bytes in flight across the server; null for no bound.
   BodyBudget* body_budget = nullptr;
-  /// The WebSocket counters, and who learns of each upgraded connection (the drain list).
-  WebSocketMetrics ws_metrics;
-  std::function<void(std::shared_ptr<WebSocket>)> on_websocket;
 };
 
 /// How much a chunked body may reserve ahead of what it has received.
@@ -384,18 +382,13 @@ Task<std::optional<WebSocketUpgrade>> serve_http(Stream& stream, SessionContext&
   co_return std::nullopt;
 }
 
-/// Serves requests on one connection until it ends; an upgraded connection runs as a WebSocket.
-/// The HTTP loop's coroutine frame (its parser, buffers and responses) is gone before the
-/// socket starts, so that an open socket holds only what it needs.
+/// Serves requests on one connection until it ends, or until one is an accepted WebSocket upgrade,
+/// which it returns: the server performs the handshake and hands the socket to a
+/// WebSocketConnection (websocket_connection.hpp), after the HTTP loop's coroutine frame (its
+/// parser, buffers and responses) is gone, so that an open socket holds only what it needs.
 template <class Stream>
-Task<void> run_session(Stream& stream, SessionContext ctx) {
-  auto upgrade = co_await serve_http(stream, ctx);
-  if (!upgrade) co_return;
-  auto request = std::move(upgrade->request);
-  auto session = std::move(upgrade->session);
-  upgrade.reset();
-  co_await run_websocket(stream, *ctx.settings, std::move(request), std::move(session), ctx.ws_metrics,
-                         ctx.on_websocket);
+Task<std::optional<WebSocketUpgrade>> run_session(Stream& stream, SessionContext ctx) {
+  co_return co_await serve_http(stream, ctx);
 }
 
 }  // namespace gh::net::detail

@@ -6,6 +6,8 @@
 // WebSocketSession. The server bounds every socket: message size, incoming message rate, and a
 // send queue bounded in frames and bytes (a consumer that falls behind is closed with
 // close_code::resume, never buffered without limit), with server pings and an idle timeout.
+// A message is framed once (EncodedFrame: an unmasked server frame is the same bytes for every
+// socket) and written at once from the sender's thread when the socket's queue is empty.
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -32,21 +34,39 @@ inline constexpr std::uint16_t unauthorized = 4001;  ///< the session ended (log
 inline constexpr std::uint16_t resume = 4008;        ///< the client fell behind: reconnect and resume
 }  // namespace close_code
 
+/// A message as it goes on the wire: a WebSocket frame (header and payload), built once and shared
+/// by every socket it is sent to.
+class EncodedFrame {
+ public:
+  /// The frame of a text message.
+  static std::shared_ptr<const EncodedFrame> text(std::string_view message);
+  /// The frame of a control message (close 0x8, ping 0x9, pong 0xA); `payload` at most 125 bytes.
+  static std::shared_ptr<const EncodedFrame> control(std::uint8_t opcode, std::string_view payload);
+  /// The bytes to write.
+  std::string_view bytes() const noexcept { return m_bytes; }
+  std::size_t size() const noexcept { return m_bytes.size(); }
+
+ private:
+  std::string m_bytes;
+};
+using SharedFrame = std::shared_ptr<const EncodedFrame>;
+
 /// The server side of one open WebSocket. Thread-safe: any thread may send or close.
 class WebSocket {
  public:
   virtual ~WebSocket() = default;
-  /// Queues a text message. False when the socket is closing; a message that would overflow the
-  /// bounded send queue closes the socket with close_code::resume instead of being queued.
-  virtual bool send(std::shared_ptr<const std::string> message) = 0;
+  /// Sends a text message: written at once when nothing is queued before it, else queued. False
+  /// when the socket is closing; a message that would overflow the bounded send queue closes the
+  /// socket with close_code::resume instead of being queued.
+  virtual bool send(const SharedFrame& message) = 0;
   /// send() of a message for this socket alone.
-  bool send(std::string message) { return send(std::make_shared<const std::string>(std::move(message))); }
+  bool send(std::string_view message) { return send(EncodedFrame::text(message)); }
   /// Closes with `code`: what is queued and not yet written is dropped, the close frame follows the
   /// message being written, and the connection is cut if the peer does not complete the handshake.
   virtual void close(std::uint16_t code, std::string reason) = 0;
   /// True once close() was called or the connection ended.
   virtual bool closing() const = 0;
-  /// The executor (a strand) on which the session's callbacks run.
+  /// The executor (the socket's strand) on which the session's callbacks run.
   virtual Executor executor() const = 0;
   /// Messages and bytes waiting in the send queue.
   virtual std::size_t queued_messages() const = 0;

@@ -92,8 +92,8 @@ std::vector<std::string> Connection::topics() const {
   return out;
 }
 
-bool Connection::send(std::shared_ptr<const std::string> frame) {
-  return m_socket && m_socket->send(std::move(frame));
+bool Connection::send(const net::SharedFrame& frame) {
+  return m_socket && m_socket->send(frame);
 }
 
 void Connection::close(std::uint16_t code, std::string reason) {
@@ -101,7 +101,7 @@ void Connection::close(std::uint16_t code, std::string reason) {
 }
 
 void Connection::send_json(const json::object& frame) {
-  send(std::make_shared<const std::string>(json::serialize(frame)));
+  send(net::EncodedFrame::text(json::serialize(frame)));
 }
 
 void Connection::send_error(std::string_view code, std::string_view message, const json::object* extra) {
@@ -117,7 +117,7 @@ bool Connection::drop(const std::string& key) {
   return m_subs.erase(key) > 0;
 }
 
-bool Connection::deliver(const std::string& key, std::int64_t seq, const std::shared_ptr<const std::string>& frame) {
+bool Connection::deliver(const std::string& key, std::int64_t seq, const net::SharedFrame& frame) {
   if (begin_delivery(key, seq, frame) != Delivery::gap) return true;
   // A gap: an earlier frame is still on its way or was published elsewhere. History has it.
   // Spawned outside the lock: the catch-up takes it too.
@@ -126,7 +126,7 @@ bool Connection::deliver(const std::string& key, std::int64_t seq, const std::sh
 }
 
 Connection::Delivery Connection::begin_delivery(const std::string& key, std::int64_t seq,
-                                                const std::shared_ptr<const std::string>& frame) {
+                                                const net::SharedFrame& frame) {
   std::lock_guard lock(m_mutex);
   auto it = m_subs.find(key);
   if (it == m_subs.end()) return Delivery::done;
@@ -163,7 +163,7 @@ bool Connection::apply_page(const std::string& key, std::vector<SequencedFrame>&
   for (auto& f : page) {
     if (f.seq <= sub.last) continue;
     sub.last = f.seq;
-    m_socket->send(std::make_shared<const std::string>(std::move(f.frame)));
+    m_socket->send(net::EncodedFrame::text(std::move(f.frame)));
   }
   if (page.empty() || (page.size() < page_size && sub.max_seen <= sub.last)) {
     sub.catching_up = false;
@@ -391,7 +391,7 @@ Task<void> Connection::handle(json::object& frame) {
       if (type == "typing") {
         if (throttled) co_return;
         json::object out{{"type", "typing"}, {source.id_field, id}, {"account", eth::to_checksum(m_who.account)}};
-        auto text = std::make_shared<const std::string>(json::serialize(out));
+        auto text = net::EncodedFrame::text(json::serialize(out));
         auto subs = m_state->subscribers(key);
         if (!subs) co_return;
         for (const auto& c : *subs) {

@@ -27,9 +27,9 @@ class Connection final : public net::WebSocketSession, public std::enable_shared
   void on_close() override;
 
   /// A sequenced frame of topic `key` (any thread).
-  bool deliver(const std::string& key, std::int64_t seq, const std::shared_ptr<const std::string>& frame);
+  bool deliver(const std::string& key, std::int64_t seq, const net::SharedFrame& frame);
   /// An unsequenced frame (any thread); false when the socket is closing.
-  bool send(std::shared_ptr<const std::string> frame);
+  bool send(const net::SharedFrame& frame);
   /// Forgets the subscription to `key`; true when there was one (any thread).
   bool drop(const std::string& key);
   /// Closes the socket (any thread).
@@ -64,7 +64,7 @@ class Connection final : public net::WebSocketSession, public std::enable_shared
   std::optional<Cursor> cursor(const std::string& key) const;
   enum class Delivery { done, gap };
   /// Under the lock: sends the frame when it is next in order, or says what else to do.
-  Delivery begin_delivery(const std::string& key, std::int64_t seq, const std::shared_ptr<const std::string>& frame);
+  Delivery begin_delivery(const std::string& key, std::int64_t seq, const net::SharedFrame& frame);
   bool apply_page(const std::string& key, std::vector<SequencedFrame>& page, std::size_t page_size);
   bool room_for(const std::string& key) const;
   bool subscribed_to(const std::string& key) const;

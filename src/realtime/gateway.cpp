@@ -183,7 +183,7 @@ void Gateway::State::announce_presence(Gateway::Identity who, std::string accoun
         json::object frame{{"type", "presence"},
                            {"account", eth::to_checksum(who.account)},
                            {"status", online ? "online" : "offline"}};
-        auto text = std::make_shared<const std::string>(json::serialize(frame));
+        auto text = net::EncodedFrame::text(json::serialize(frame));
         for (const auto& c : audience) c->send(text);
       },
       boost::asio::detached);
@@ -225,7 +225,7 @@ bool Gateway::device_online(std::string device_id) const {
 
 std::size_t Gateway::send_to_account(const eth::Address& account, std::string frame_json) {
   const auto list = m_state->of_account(eth::to_lower_hex(account));
-  auto frame = std::make_shared<const std::string>(std::move(frame_json));
+  auto frame = net::EncodedFrame::text(std::move(frame_json));
   std::size_t n = 0;
   for (const auto& c : list) n += c->send(frame) ? 1U : 0U;
   return n;
@@ -237,7 +237,7 @@ std::size_t Gateway::send_to_device(std::string device_id, std::string frame_jso
     std::lock_guard lock(m_state->mutex);
     if (auto it = m_state->by_device.find(device_id); it != m_state->by_device.end()) list = it->second;
   }
-  auto frame = std::make_shared<const std::string>(std::move(frame_json));
+  auto frame = net::EncodedFrame::text(std::move(frame_json));
   std::size_t n = 0;
   for (const auto& c : list) n += c->send(frame) ? 1U : 0U;
   return n;
@@ -247,7 +247,7 @@ std::size_t Gateway::publish(std::string_view kind, std::string_view id, std::in
   const auto key = topic_key(kind, id);
   auto subs = m_state->subscribers(key);
   if (!subs) return 0;
-  auto frame = std::make_shared<const std::string>(std::move(frame_json));
+  auto frame = net::EncodedFrame::text(std::move(frame_json));
   std::size_t n = 0;
   for (const auto& c : *subs) n += c->deliver(key, seq, frame) ? 1U : 0U;
   return n;
@@ -258,7 +258,7 @@ std::size_t Gateway::broadcast(std::string_view kind, std::string_view id, std::
   auto subs = m_state->subscribers(topic_key(kind, id));
   if (!subs) return 0;
   const std::string skip = except ? eth::to_lower_hex(*except) : std::string();
-  auto frame = std::make_shared<const std::string>(std::move(frame_json));
+  auto frame = net::EncodedFrame::text(std::move(frame_json));
   std::size_t n = 0;
   for (const auto& c : *subs) {
     if (!skip.empty() && c->account_key() == skip) continue;
@@ -270,7 +270,7 @@ std::size_t Gateway::broadcast(std::string_view kind, std::string_view id, std::
 std::size_t Gateway::unsubscribe(const eth::Address& account, std::string_view kind,
                                  const std::vector<std::string>& ids, std::string frame_json) {
   const auto list = m_state->of_account(eth::to_lower_hex(account));
-  auto frame = std::make_shared<const std::string>(std::move(frame_json));
+  auto frame = net::EncodedFrame::text(std::move(frame_json));
   std::size_t n = 0;
   for (const auto& c : list) {
     bool had = false;
