@@ -377,8 +377,13 @@ struct Poller::State : std::enable_shared_from_this<Poller::State> {
       const Pipeline p = *parsed;
       const std::string contract = t.contract;
       const auto now = now_ms();
-      if (!settings.contracts.contains(p)) {
-        // A pipeline following every emitter already applies this contract's logs.
+      const auto listed = settings.contracts.find(p);
+      const auto address = eth::parse_address(contract);
+      if (!address) continue;
+      if (listed == settings.contracts.end() ||
+          std::find(listed->second.begin(), listed->second.end(), *address) != listed->second.end()) {
+        // A pipeline following every emitter, or one configured with this contract (from the
+        // pipeline's start), already applies its logs: a backfill of its own would apply them twice.
         const auto at = t.backfilled_to;
         co_await in_tx([chain_id, p, &contract, at, now](Tx& tx) {
           storage::advance_tracked(tx, chain_id, p, contract, at, 0, true, now);
@@ -396,8 +401,6 @@ struct Poller::State : std::enable_shared_from_this<Poller::State> {
         ++behind;  // the pipeline's first round creates its row
         continue;
       }
-      const auto address = eth::parse_address(contract);
-      if (!address) continue;
       const std::int64_t checkpoint = row->checkpoint;
       if (t.backfilled_to >= checkpoint) {
         const auto at = t.backfilled_to;

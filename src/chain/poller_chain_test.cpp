@@ -529,9 +529,48 @@ TEST_P(PollerChainTest, ContractsConfiguredWithTheirOwnStartBlockAreTrackedOnThe
   for (const auto& t : m_demo->tokens) settings.tracked.push_back({Pipeline::erc20, t.address, 0});
   Poller poller(m_ioc.get_executor(), *m_client, *m_db, m_pool, m_clock, m_registry, settings);
   catch_up(poller, 2000);
-  const auto tracked = m_db->transact([&](Tx& tx) { return storage::tracked_contracts(tx, m_demo->chain_id); });
+  auto tracked = m_db->transact([&](Tx& tx) { return storage::tracked_contracts(tx, m_demo->chain_id); });
+  // The pairs of the factory are tracked too (uniswap_v2 follows every emitter here, so at once joined).
+  std::erase_if(tracked, [](const auto& t) { return t.pipeline != "erc20"; });
   ASSERT_EQ(tracked.size(), m_demo->tokens.size());
   for (const auto& t : tracked) EXPECT_TRUE(t.joined) << t.contract;
+  expect_projections_match_chain();
+  expect_each_log_published_once();
+}
+
+TEST_P(PollerChainTest, PairsOfAListedFactoryAreTrackedAndAListedContractIsNeverBackfilledTwice) {
+  const auto chain_id = m_demo->chain_id;
+  // Empty blocks after the deployment: its logs fall below the reorg window, where nothing but the
+  // checkpoint keeps a log from applying twice.
+  boost::json::array blocks;
+  blocks.emplace_back("0x96");
+  ASSERT_TRUE(run(m_client->call("anvil_mine", std::move(blocks))));
+  for (int i = 0; i < 20; ++i) ASSERT_NO_FATAL_FAILURE(random_action());
+  auto settings = index_settings(16);
+  // uniswap_v2 lists the factory only: the pairs are the contracts its PairCreated logs refer to.
+  settings.contracts[Pipeline::uniswap_v2] = {m_demo->uniswap_factory};
+  // A configured contract that something tracks as well (a gate does that): its pipeline applies its
+  // logs from the pipeline's start already.
+  const auto token = eth::to_lower_hex(m_demo->tokens[0].address);
+  m_db->transact([&](Tx& tx) { storage::track_contract(tx, chain_id, Pipeline::erc20, token, 0, 0); });
+  Poller poller(m_ioc.get_executor(), *m_client, *m_db, m_pool, m_clock, m_registry, settings);
+  catch_up(poller, 2000);
+  for (int i = 0; i < 10; ++i) ASSERT_NO_FATAL_FAILURE(random_action());
+  catch_up(poller, 2000);
+  const auto tracked = m_db->transact([&](Tx& tx) { return storage::tracked_contracts(tx, chain_id); });
+  for (const auto& pair : m_demo->pairs) {
+    const auto row = std::find_if(tracked.begin(), tracked.end(), [&](const auto& t) {
+      return t.pipeline == "uniswap_v2" && t.contract == eth::to_lower_hex(pair.address);
+    });
+    ASSERT_NE(row, tracked.end()) << pair.name << " is not tracked";
+    EXPECT_TRUE(row->joined) << pair.name;
+    EXPECT_GT(row->start_block, 0u) << pair.name << " is tracked from its creation block";
+    EXPECT_GT(row->logs_applied, 0) << pair.name << " was backfilled from its creation block";
+  }
+  const auto listed = std::find_if(tracked.begin(), tracked.end(), [&](const auto& t) { return t.contract == token; });
+  ASSERT_NE(listed, tracked.end());
+  EXPECT_TRUE(listed->joined);
+  EXPECT_EQ(listed->logs_applied, 0) << "a configured contract was backfilled a second time";
   expect_projections_match_chain();
   expect_each_log_published_once();
 }

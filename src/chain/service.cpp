@@ -44,10 +44,13 @@ std::int64_t revert_logs(gh::store::Tx& tx, std::uint64_t chain_id, std::uint64_
 // changes journaled, so a reorg can revert them; below it nothing can be reorged any more (both
 // would be pruned at the end of the round), so a backfill far behind the head skips them and
 // relies on the checkpoint, moved in the same transaction, for exactly-once. Each projection row
-// is read once and written once per call. Returns (applied, duplicates).
+// is read once and written once per call. A factory's PairCreated tracks the new pair from its
+// creation block, in the same transaction: the pair is a contract the factory refers to, and its
+// own backfill (then the pipeline's filter) picks up its Sync, Swap, Mint and Burn logs.
+// Returns (applied, duplicates).
 Result<std::pair<std::int64_t, std::int64_t>> apply_logs(gh::store::Tx& tx, std::uint64_t chain_id, Pipeline pipeline,
                                                          std::int64_t after, const std::vector<DecodedLog>& logs,
-                                                         std::int64_t journal_from) {
+                                                         std::int64_t journal_from, std::int64_t now_ms) {
   std::int64_t applied = 0;
   std::int64_t duplicates = 0;
   struct Row {
@@ -109,6 +112,10 @@ Result<std::pair<std::int64_t, std::int64_t>> apply_logs(gh::store::Tx& tx, std:
     bus::NewEvent event{event_topic(log), ordering_key(chain_id, eth::to_lower_hex(log.log.address)),
                         event_payload(chain_id, log)};
     publish_or_throw(tx, event);
+    if (const auto* created = std::get_if<PairCreated>(&log.body)) {
+      storage::track_contract(tx, chain_id, Pipeline::uniswap_v2, eth::to_lower_hex(created->pair),
+                              log.log.block_number, now_ms);
+    }
     ++applied;
   }
   for (auto& entry : rows) {
@@ -140,7 +147,7 @@ Result<BackfillOutcome> apply_contract_range(gh::store::Tx& tx, std::uint64_t ch
   for (const auto& l : logs) {
     if (eth::to_lower_hex(l.log.address) == contract) own.push_back(l);
   }
-  auto counts = apply_logs(tx, chain_id, pipeline, row->backfilled_to, own, journal_from);
+  auto counts = apply_logs(tx, chain_id, pipeline, row->backfilled_to, own, journal_from, now_ms);
   if (!counts) return counts.error();
   out.applied = counts->first;
   out.duplicates = counts->second;
@@ -164,7 +171,7 @@ Result<ApplyOutcome> apply_range(gh::store::Tx& tx, std::uint64_t chain_id, Pipe
     return out;
   }
   out.checkpoint = std::max(checkpoint, range_end);
-  auto counts = apply_logs(tx, chain_id, pipeline, checkpoint, logs, journal_from);
+  auto counts = apply_logs(tx, chain_id, pipeline, checkpoint, logs, journal_from, now_ms);
   if (!counts) return counts.error();
   out.applied = counts->first;
   out.duplicates = counts->second;
