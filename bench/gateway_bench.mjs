@@ -13,6 +13,7 @@ import { spawn } from 'node:child_process';
 import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { startProcess } from './lib/process.mjs';
 
 const root = resolve(import.meta.dirname, '..');
 const bin = process.env.GATEHOUSE_BIN ?? join(root, 'build/release/bin/gatehouse');
@@ -34,32 +35,6 @@ const TARGET_P99_MS_1000 = 5;
 const TARGET_IDLE_KIB = 4;
 const QUOTED_WS_CPU_US = [12, 13];
 const QUOTED_WS_IDLE_KIB = 6.4;
-
-function startProcess(cmd, args) {
-  const proc = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  proc.stderr.setEncoding('utf8');
-  proc.stderr.on('data', (c) => { stderr = (stderr + c).slice(-4000); });
-  const exited = new Promise((res) => proc.on('exit', (code, signal) => res({ code, signal })));
-  const listening = new Promise((res, rej) => {
-    let pending = '';
-    proc.stdout.setEncoding('utf8');
-    proc.stdout.on('data', (chunk) => {
-      pending += chunk;
-      let nl;
-      while ((nl = pending.indexOf('\n')) >= 0) {
-        const text = pending.slice(0, nl);
-        pending = pending.slice(nl + 1);
-        try {
-          const line = JSON.parse(text);
-          if (line.msg === 'listening') res(line.port);
-        } catch { /* not a log line */ }
-      }
-    });
-    exited.then((e) => rej(new Error(`${cmd} exited early (${JSON.stringify(e)}): ${stderr}`)));
-  });
-  return { proc, exited, listening, get stderr() { return stderr; } };
-}
 
 async function waitReady(url) {
   for (let i = 0; i < 400; i++) {

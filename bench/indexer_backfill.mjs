@@ -20,6 +20,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ethers } from 'ethers';
 import { chainInputs, ensureChain, holderAddresses, startAnvil } from './indexer_chain.mjs';
+import { startProcess } from './lib/process.mjs';
 
 const root = resolve(import.meta.dirname, '..');
 const bin = process.env.GATEHOUSE_BIN ?? join(root, 'build/release/bin/gatehouse');
@@ -68,31 +69,7 @@ function freshDatabase(backend) {
 }
 
 function startServer(args) {
-  const proc = spawn(bin, ['serve', '--listen', '127.0.0.1:0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  const errors = [];
-  proc.stderr.setEncoding('utf8');
-  proc.stderr.on('data', (c) => { stderr = (stderr + c).slice(-4000); });
-  const exited = new Promise((res) => proc.on('exit', (code, signal) => res({ code, signal })));
-  const listening = new Promise((res, rej) => {
-    let pending = '';
-    proc.stdout.setEncoding('utf8');
-    proc.stdout.on('data', (chunk) => {
-      pending += chunk;
-      let nl;
-      while ((nl = pending.indexOf('\n')) >= 0) {
-        const text = pending.slice(0, nl);
-        pending = pending.slice(nl + 1);
-        try {
-          const line = JSON.parse(text);
-          if (line.msg === 'listening') res(line.port);
-          if (line.level === 'warn' || line.level === 'error') errors.push(line);
-        } catch { /* not a log line */ }
-      }
-    });
-    exited.then((e) => rej(new Error(`gatehouse exited early (${JSON.stringify(e)}): ${stderr}`)));
-  });
-  return { proc, exited, listening, errors, get stderr() { return stderr; } };
+  return startProcess(bin, ['serve', '--listen', '127.0.0.1:0', ...args]);
 }
 
 /** balanceOf of every token for every address the chain knows, and the pairs' reserves, at `block`. */
