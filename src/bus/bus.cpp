@@ -93,7 +93,9 @@ bool topic_matches(const std::vector<std::string>& patterns, std::string_view to
   return false;
 }
 
-Result<std::string> publish(store::Tx& tx, const NewEvent& event) {
+namespace {
+
+Result<void> check_event(const NewEvent& event) {
   if (!valid_topic(event.topic))
     return bad_input("invalid_topic", "event topic must look like context.event: " + event.topic);
   if (event.ordering_key.size() > 256) return bad_input("invalid_ordering_key", "ordering key longer than 256 bytes");
@@ -104,14 +106,55 @@ Result<std::string> publish(store::Tx& tx, const NewEvent& event) {
   boost::system::error_code ec;
   auto parsed = boost::json::parse(event.payload, ec);
   if (ec || !parsed.is_object()) return bad_input("invalid_payload", "event payload must be a JSON object");
+  return ok();
+}
 
-  if (tx.dialect() == store::Dialect::postgres) {
-    tx.query("SELECT pg_advisory_xact_lock($1)", {outbox_lock_key});
-  }
+void lock_outbox(store::Tx& tx) {
+  if (tx.dialect() == store::Dialect::postgres) tx.query("SELECT pg_advisory_xact_lock($1)", {outbox_lock_key});
+}
+
+// Rows per multi-row INSERT of publish_many (5 parameters each).
+constexpr std::size_t rows_per_insert = 100;
+
+}  // namespace
+
+Result<std::string> publish(store::Tx& tx, const NewEvent& event) {
+  if (auto checked = check_event(event); !checked) return checked.error();
+  lock_outbox(tx);
   auto id = make_event_id();
   tx.exec("INSERT INTO bus_outbox (event_id, topic, ordering_key, payload, created_ms) VALUES ($1, $2, $3, $4, $5)",
           {id, event.topic, event.ordering_key, event.payload, now_ms()});
   return id;
+}
+
+Result<std::vector<std::string>> publish_many(store::Tx& tx, const std::vector<NewEvent>& events) {
+  for (const auto& event : events) {
+    if (auto checked = check_event(event); !checked) return checked.error();
+  }
+  std::vector<std::string> ids;
+  if (events.empty()) return ids;
+  ids.reserve(events.size());
+  lock_outbox(tx);
+  const auto created = now_ms();
+  for (std::size_t first = 0; first < events.size(); first += rows_per_insert) {
+    const std::size_t last = std::min(events.size(), first + rows_per_insert);
+    std::string sql = "INSERT INTO bus_outbox (event_id, topic, ordering_key, payload, created_ms) VALUES ";
+    std::vector<store::Value> params;
+    params.reserve((last - first) * 5);
+    for (std::size_t i = first; i < last; ++i) {
+      const auto n = params.size();
+      if (i > first) sql += ", ";
+      sql += fmt::format("(${}, ${}, ${}, ${}, ${})", n + 1, n + 2, n + 3, n + 4, n + 5);
+      ids.push_back(make_event_id());
+      params.emplace_back(ids.back());
+      params.emplace_back(events[i].topic);
+      params.emplace_back(events[i].ordering_key);
+      params.emplace_back(events[i].payload);
+      params.emplace_back(created);
+    }
+    tx.exec(sql, params);
+  }
+  return ids;
 }
 
 std::vector<Event> read_outbox(store::Tx& tx, std::int64_t after_id, std::size_t limit) {

@@ -45,6 +45,12 @@ inline constexpr std::size_t max_payload_bytes = std::size_t{64} * 1024;
 /// an oversized payload (nothing is written).
 Result<std::string> publish(store::Tx& tx, const NewEvent& event);
 
+/// Writes the events to the outbox in `tx`, in order (their outbox positions follow the vector),
+/// and returns their event ids in the same order: what publish() does for each, with the
+/// PostgreSQL outbox lock taken once and the rows inserted in multi-row statements. Checks every
+/// event first: one invalid event is an error and nothing is written.
+Result<std::vector<std::string>> publish_many(store::Tx& tx, const std::vector<NewEvent>& events);
+
 /// What a consumer does with one event, inside the transaction that records it as processed.
 /// Throwing rolls the transaction back and the event is retried.
 using ApplyFn = std::function<void(store::Tx& tx, const Event& event)>;

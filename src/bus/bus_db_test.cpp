@@ -3,6 +3,7 @@
 // concurrent publishers never make a consumer skip an event.
 #include <gtest/gtest.h>
 
+#include <set>
 #include <thread>
 
 #include "bus/bus.hpp"
@@ -87,6 +88,48 @@ TEST_P(BusTest, RejectsMalformedEventsAndWritesNothing) {
               "event_too_large");
   });
   EXPECT_TRUE(m_db->transact([](Tx& tx) { return read_outbox(tx, 0, 10); }).empty());
+}
+
+TEST_P(BusTest, PublishManyWritesEveryEventInOrderOrNoneAtAll) {
+  // 250 events: three multi-row inserts (100, 100, 50), with one publish() between two batches.
+  std::vector<NewEvent> events;
+  for (int i = 0; i < 250; ++i) {
+    events.push_back({"test.happened", "k" + std::to_string(i % 7), "{\"n\":" + std::to_string(i) + "}"});
+  }
+  const auto ids = m_db->transact([&](Tx& tx) {
+    auto first = publish_many(tx, std::vector<NewEvent>(events.begin(), events.begin() + 120));
+    EXPECT_TRUE(first);
+    auto single = publish(tx, {"test.single", "s", "{\"n\":-1}"});
+    EXPECT_TRUE(single);
+    auto rest = publish_many(tx, std::vector<NewEvent>(events.begin() + 120, events.end()));
+    EXPECT_TRUE(rest);
+    std::vector<std::string> all = *first;
+    all.push_back(*single);
+    all.insert(all.end(), rest->begin(), rest->end());
+    EXPECT_TRUE(publish_many(tx, {}));  // nothing to write
+    return all;
+  });
+  const auto stored = m_db->transact([](Tx& tx) { return read_outbox(tx, 0, 1000); });
+  ASSERT_EQ(stored.size(), 251u);
+  std::set<std::string> distinct;
+  for (std::size_t i = 0; i < stored.size(); ++i) {
+    EXPECT_EQ(stored[i].event_id, ids[i]) << i;
+    distinct.insert(stored[i].event_id);
+    if (i > 0) {
+      EXPECT_GT(stored[i].id, stored[i - 1].id);
+    }
+    const auto& want = i < 120 ? events[i] : i == 120 ? NewEvent{"test.single", "s", "{\"n\":-1}"} : events[i - 1];
+    EXPECT_EQ(stored[i].topic, want.topic) << i;
+    EXPECT_EQ(stored[i].ordering_key, want.ordering_key) << i;
+    EXPECT_EQ(stored[i].payload, want.payload) << i;
+  }
+  EXPECT_EQ(distinct.size(), 251u);
+
+  // One malformed event anywhere: an error, and nothing of the call is written.
+  auto bad = events;
+  bad[180].payload = "[1]";
+  m_db->transact([&](Tx& tx) { EXPECT_EQ(publish_many(tx, bad).error().code, "invalid_payload"); });
+  EXPECT_EQ(m_db->transact([](Tx& tx) { return read_outbox(tx, 0, 1000); }).size(), 251u);
 }
 
 TEST_P(BusTest, ApplyOnceIsIdempotentByEventId) {

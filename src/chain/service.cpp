@@ -17,23 +17,26 @@ std::string ordering_key(std::uint64_t chain_id, const std::string& contract) {
   return std::to_string(chain_id) + ":" + contract;
 }
 
-void publish_or_throw(gh::store::Tx& tx, const bus::NewEvent& event) {
-  auto id = bus::publish(tx, event);
+// One outbox write for a range's events (one lock and a few multi-row inserts on PostgreSQL).
+void publish_or_throw(gh::store::Tx& tx, const std::vector<bus::NewEvent>& events) {
+  auto ids = bus::publish_many(tx, events);
   // A payload we built ourselves that the bus refuses is a bug, not an input error.
-  if (!id) throw std::logic_error("chain event refused by the bus: " + id.error().message);
+  if (!ids) throw std::logic_error("chain event refused by the bus: " + ids.error().message);
 }
 
 std::int64_t revert_logs(gh::store::Tx& tx, std::uint64_t chain_id, std::uint64_t block,
                          std::optional<Pipeline> pipeline) {
   const auto logs = storage::logs_above(tx, chain_id, block, pipeline);
+  std::vector<bus::NewEvent> events;
+  events.reserve(logs.size());
   for (const auto& l : logs) {
     json::object payload{{"chain_id", chain_id},       {"block_number", l.block_number},
                          {"block_hash", l.block_hash}, {"log_index", l.log_index},
                          {"txn_hash", l.txn_hash},     {"pipeline", l.pipeline},
                          {"contract", l.contract},     {"topic", l.topic}};
-    bus::NewEvent event{"chain.reverted", ordering_key(chain_id, l.contract), json::serialize(payload)};
-    publish_or_throw(tx, event);
+    events.push_back({"chain.reverted", ordering_key(chain_id, l.contract), json::serialize(payload)});
   }
+  publish_or_throw(tx, events);
   storage::delete_logs_above(tx, chain_id, block, pipeline);
   storage::undo_journal_above(tx, chain_id, block, pipeline);
   return static_cast<std::int64_t>(logs.size());
@@ -61,6 +64,7 @@ Result<std::pair<std::int64_t, std::int64_t>> apply_logs(gh::store::Tx& tx, std:
   };
   std::unordered_map<std::string, Row> rows;
   std::set<std::pair<eth::Hash32, std::uint64_t>> unrecorded;  // applied here without a chain_logs row
+  std::vector<bus::NewEvent> events;                           // one per applied log, in order
   for (const auto& log : logs) {
     const auto block = static_cast<std::int64_t>(log.log.block_number);
     if (block <= after) {
@@ -109,9 +113,8 @@ Result<std::pair<std::int64_t, std::int64_t>> apply_logs(gh::store::Tx& tx, std:
       row.value = std::move(*next);
       row.dirty = true;
     }
-    bus::NewEvent event{event_topic(log), ordering_key(chain_id, eth::to_lower_hex(log.log.address)),
-                        event_payload(chain_id, log)};
-    publish_or_throw(tx, event);
+    events.push_back(
+        {event_topic(log), ordering_key(chain_id, eth::to_lower_hex(log.log.address)), event_payload(chain_id, log)});
     if (const auto* created = std::get_if<PairCreated>(&log.body)) {
       storage::track_contract(tx, chain_id, Pipeline::uniswap_v2, eth::to_lower_hex(created->pair),
                               log.log.block_number, now_ms);
@@ -124,6 +127,7 @@ Result<std::pair<std::int64_t, std::int64_t>> apply_logs(gh::store::Tx& tx, std:
     if (row.amount) row.value = row.amount->is_zero() ? std::nullopt : std::optional<std::string>(row.amount->to_dec());
     storage::write_projection(tx, chain_id, row.key, row.value);
   }
+  publish_or_throw(tx, events);
   return std::pair{applied, duplicates};
 }
 
