@@ -12,6 +12,7 @@
 //   BENCH_REPS      runs per backend (default 3)
 //   BENCH_BACKENDS  "sqlite postgres" (default: both when PostgreSQL is configured)
 //   BENCH_PERF      a file: perf record -g of the server during the first SQLite run goes there
+//   BENCH_PERF_CALLGRAPH  perf's --call-graph mode (default fp; dwarf also unwinds SQLite and libc)
 //   BENCH_JSON      a file to which every run's figures are appended as JSON lines
 //   BENCH_TRANSFERS, BENCH_SWAPS, BENCH_HOLDERS: the chain's size (see indexer_chain.mjs)
 import { spawn, spawnSync } from 'node:child_process';
@@ -141,7 +142,7 @@ async function oneRun(backend, meta, anvil, truth, perfFile) {
   try {
     const port = await server.listening;
     if (perfFile) {
-      perf = spawn('perf', ['record', '-g', '-F', '499', '-p', String(server.proc.pid), '-o', perfFile], { stdio: 'ignore' });
+      perf = spawn('perf', ['record', '--call-graph', process.env.BENCH_PERF_CALLGRAPH ?? 'fp', '-F', '499', '-p', String(server.proc.pid), '-o', perfFile], { stdio: 'ignore' });
     }
     const expected = meta.expected.erc20 + meta.expected.uniswap_v2 + meta.expected.multisend;
     let status = null;

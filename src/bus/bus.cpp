@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <iterator>
 #include <mutex>
 #include <optional>
 #include <random>
@@ -127,29 +128,48 @@ Result<std::string> publish(store::Tx& tx, const NewEvent& event) {
   return id;
 }
 
+Result<CheckedEvent> check(NewEvent event) {
+  if (auto checked = check_event(event); !checked) return checked.error();
+  return CheckedEvent(std::move(event));
+}
+
 Result<std::vector<std::string>> publish_many(store::Tx& tx, const std::vector<NewEvent>& events) {
+  std::vector<CheckedEvent> checked;
+  checked.reserve(events.size());
   for (const auto& event : events) {
-    if (auto checked = check_event(event); !checked) return checked.error();
+    auto c = check(event);
+    if (!c) return c.error();
+    checked.push_back(std::move(*c));
   }
+  std::vector<const CheckedEvent*> all;
+  all.reserve(checked.size());
+  for (const auto& c : checked) all.push_back(&c);
+  return publish_checked(tx, all);
+}
+
+std::vector<std::string> publish_checked(store::Tx& tx, std::span<const CheckedEvent* const> events) {
   std::vector<std::string> ids;
   if (events.empty()) return ids;
   ids.reserve(events.size());
   lock_outbox(tx);
   const auto created = now_ms();
+  std::string sql;
+  std::vector<store::Value> params;
   for (std::size_t first = 0; first < events.size(); first += rows_per_insert) {
     const std::size_t last = std::min(events.size(), first + rows_per_insert);
-    std::string sql = "INSERT INTO bus_outbox (event_id, topic, ordering_key, payload, created_ms) VALUES ";
-    std::vector<store::Value> params;
+    sql = "INSERT INTO bus_outbox (event_id, topic, ordering_key, payload, created_ms) VALUES ";
+    params.clear();
     params.reserve((last - first) * 5);
     for (std::size_t i = first; i < last; ++i) {
       const auto n = params.size();
       if (i > first) sql += ", ";
-      sql += fmt::format("(${}, ${}, ${}, ${}, ${})", n + 1, n + 2, n + 3, n + 4, n + 5);
+      fmt::format_to(std::back_inserter(sql), "(${}, ${}, ${}, ${}, ${})", n + 1, n + 2, n + 3, n + 4, n + 5);
+      const NewEvent& e = events[i]->event();
       ids.push_back(make_event_id());
       params.emplace_back(ids.back());
-      params.emplace_back(events[i].topic);
-      params.emplace_back(events[i].ordering_key);
-      params.emplace_back(events[i].payload);
+      params.emplace_back(e.topic);
+      params.emplace_back(e.ordering_key);
+      params.emplace_back(e.payload);
       params.emplace_back(created);
     }
     tx.exec(sql, params);

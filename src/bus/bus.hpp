@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -45,11 +46,30 @@ inline constexpr std::size_t max_payload_bytes = std::size_t{64} * 1024;
 /// an oversized payload (nothing is written).
 Result<std::string> publish(store::Tx& tx, const NewEvent& event);
 
+/// An event that passed publish()'s checks (topic, ordering key, payload size, payload a JSON
+/// object). Checking parses the payload; a producer writing many events at once checks them before
+/// its transaction, so that the writer spends its time on the rows alone.
+class CheckedEvent {
+ public:
+  const NewEvent& event() const noexcept { return m_event; }
+
+ private:
+  friend Result<CheckedEvent> check(NewEvent event);
+  explicit CheckedEvent(NewEvent event) : m_event(std::move(event)) {}
+  NewEvent m_event;
+};
+
+/// The event, checked as publish() checks it (the same errors).
+Result<CheckedEvent> check(NewEvent event);
+
 /// Writes the events to the outbox in `tx`, in order (their outbox positions follow the vector),
 /// and returns their event ids in the same order: what publish() does for each, with the
 /// PostgreSQL outbox lock taken once and the rows inserted in multi-row statements. Checks every
 /// event first: one invalid event is an error and nothing is written.
 Result<std::vector<std::string>> publish_many(store::Tx& tx, const std::vector<NewEvent>& events);
+
+/// publish_many of events checked beforehand (nothing left to refuse).
+std::vector<std::string> publish_checked(store::Tx& tx, std::span<const CheckedEvent* const> events);
 
 /// What a consumer does with one event, inside the transaction that records it as processed.
 /// Throwing rolls the transaction back and the event is retried.

@@ -302,10 +302,11 @@ std::vector<ProjectionChange> projection_changes(const DecodedLog& log) {
   const std::string contract = hex(log.log.address);
   if (const auto* e = std::get_if<Erc20Transfer>(&log.body)) {
     if (e->amount.is_zero() || e->from == e->to) return out;
+    const auto amount = e->amount.to_dec();
     if (!is_zero(e->from))
-      out.push_back({Projection::erc20_balance, contract, hex(e->from), "", ChangeOp::sub, e->amount.to_dec()});
+      out.push_back({Projection::erc20_balance, contract, hex(e->from), "", ChangeOp::sub, amount, e->amount});
     if (!is_zero(e->to))
-      out.push_back({Projection::erc20_balance, contract, hex(e->to), "", ChangeOp::add, e->amount.to_dec()});
+      out.push_back({Projection::erc20_balance, contract, hex(e->to), "", ChangeOp::add, amount, e->amount});
   } else if (const auto* e721 = std::get_if<Erc721Transfer>(&log.body)) {
     out.push_back({Projection::erc721_owner, contract, e721->token_id.to_dec(), "", ChangeOp::set,
                    is_zero(e721->to) ? std::string() : hex(e721->to)});
@@ -316,9 +317,11 @@ std::vector<ProjectionChange> projection_changes(const DecodedLog& log) {
       if (amount.is_zero()) continue;
       const auto id = e1155->ids[i].to_dec();
       if (!is_zero(e1155->from))
-        out.push_back({Projection::erc1155_balance, contract, id, hex(e1155->from), ChangeOp::sub, amount.to_dec()});
+        out.push_back(
+            {Projection::erc1155_balance, contract, id, hex(e1155->from), ChangeOp::sub, amount.to_dec(), amount});
       if (!is_zero(e1155->to))
-        out.push_back({Projection::erc1155_balance, contract, id, hex(e1155->to), ChangeOp::add, amount.to_dec()});
+        out.push_back(
+            {Projection::erc1155_balance, contract, id, hex(e1155->to), ChangeOp::add, amount.to_dec(), amount});
     }
   } else if (const auto* created = std::get_if<PairCreated>(&log.body)) {
     out.push_back({Projection::pair_tokens, hex(created->pair), "", "", ChangeOp::set,
@@ -327,7 +330,7 @@ std::vector<ProjectionChange> projection_changes(const DecodedLog& log) {
     out.push_back({Projection::pair_reserves, contract, "", "", ChangeOp::set,
                    sync->reserve0.to_dec() + "," + sync->reserve1.to_dec()});
   } else if (const auto* s = std::get_if<StakeChange>(&log.body)) {
-    out.push_back({Projection::stake, contract, hex(s->user), "", ChangeOp::set, s->total.to_dec()});
+    out.push_back({Projection::stake, contract, hex(s->user), "", ChangeOp::set, s->total.to_dec(), s->total});
   }
   return out;
 }
@@ -367,8 +370,12 @@ bool holds_amount(Projection p) noexcept {
 }
 
 Result<U256> apply_amount(const ProjectionChange& change, const U256& current) {
-  auto value = U256::from_dec(change.value);
-  if (!value) return make_error(ErrorKind::internal, "amount_invalid", "not an amount: " + change.value);
+  std::optional<U256> value = change.amount;
+  if (!value) {
+    auto parsed = U256::from_dec(change.value);
+    if (!parsed) return make_error(ErrorKind::internal, "amount_invalid", "not an amount: " + change.value);
+    value = *parsed;
+  }
   switch (change.op) {
     case ChangeOp::set:
       return *value;

@@ -123,6 +123,9 @@ struct ProjectionChange {
   std::string key2;
   ChangeOp op = ChangeOp::set;
   std::string value;
+  /// `value` parsed, for an amount projection's change made by projection_changes (apply_amount
+  /// then has nothing to parse); nullopt otherwise.
+  std::optional<eth::U256> amount{};
 };
 
 /// The projection changes `log` makes, in order. Transfers from or to the zero address are

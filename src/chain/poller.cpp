@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <deque>
 #include <set>
 #include <thread>
 
@@ -66,7 +67,8 @@ struct Poller::State : std::enable_shared_from_this<Poller::State> {
     const auto phase = [&](const char* name) {
       return &reg.counter("gatehouse_chain_indexer_seconds_total",
                           "Time the indexer spent per phase: rpc (eth_getLogs answers, JSON parsing included), decode "
-                          "(logs to events), apply (database transactions of the ranges).",
+                          "(logs to events, their projection changes and event payloads), apply (database transactions of the "
+                          "ranges).",
                           {"chain", "phase"})
                   .with({chain, name});
     };
@@ -231,7 +233,7 @@ struct Poller::State : std::enable_shared_from_this<Poller::State> {
 
   /// What one eth_getLogs range gave, merged with the webhook logs of its canonical blocks.
   struct Fetched {
-    std::vector<DecodedLog> decoded;
+    std::vector<PreparedLog> logs;  ///< decoded and prepared (see prepare_logs), in chain order
     std::optional<std::string> error;  ///< the range failed (RPC, or a log that does not decode)
     bool rpc_error = false;
     bool stale = false;    ///< a log of a block we do not hold canonical: a reorg under way
@@ -285,25 +287,28 @@ struct Poller::State : std::enable_shared_from_this<Poller::State> {
       }
     }
     const auto decoding = std::chrono::steady_clock::now();
-    out.decoded.reserve(merged.size());
+    std::vector<DecodedLog> decoded;
+    decoded.reserve(merged.size());
     for (const auto& l : merged) {
       if (l.removed) continue;
       if (l.block_number >= window_from) {
         auto it = canonical.find(l.block_number);
         if (it == canonical.end() || it->second != hash_hex(l.block_hash)) {
           out.stale = true;
-          out.decoded.clear();
           co_return out;
         }
       }
       auto d = decode_log(p, l);
       if (!d) {
         out.error = d.error().message;
-        out.decoded.clear();
         co_return out;
       }
-      if (*d) out.decoded.push_back(std::move(**d));
+      if (*d) decoded.push_back(std::move(**d));
     }
+    merged = {};
+    // Preparing (projection changes, event payloads) costs more than decoding: it runs on the
+    // blocking pool, beside the transaction of the range before, not on an I/O thread.
+    out.logs = co_await pool.run([chain_id, &decoded] { return prepare_logs(chain_id, std::move(decoded)); });
     decode_seconds->inc(seconds(std::chrono::steady_clock::now() - decoding));
     co_return out;
   }
@@ -334,7 +339,20 @@ struct Poller::State : std::enable_shared_from_this<Poller::State> {
     eth::Address address;
     std::uint64_t from = 0;
     std::uint64_t to = 0;
+    std::uint64_t to_limit = 0;  ///< the pipeline's checkpoint: where the contract joins it
   };
+
+  static bool same_range(const BackfillJob& a, const BackfillJob& b) {
+    return a.pipeline == b.pipeline && a.contract == b.contract && a.from == b.from && a.to == b.to;
+  }
+
+  /// The range of `job`'s contract after `done`, of at most `span` blocks.
+  static BackfillJob continuation(const BackfillJob& job, std::uint64_t done, std::uint64_t span) {
+    BackfillJob next = job;
+    next.from = done + 1;
+    next.to = std::min(job.to_limit, next.from + std::max<std::uint64_t>(span, 1) - 1);
+    return next;
+  }
 
   Task<Fetched> fetch_job(const BackfillJob& job, const std::map<std::uint64_t, std::string>& canonical,
                           std::uint64_t window_from) {
@@ -355,7 +373,7 @@ struct Poller::State : std::enable_shared_from_this<Poller::State> {
     const auto journal_from = static_cast<std::int64_t>(window_from);
     const auto applying = std::chrono::steady_clock::now();
     auto applied = co_await in_tx([chain_id, p, &job, begin, end, &fetched, now, journal_from](Tx& tx) {
-      return apply_contract_range(tx, chain_id, p, job.contract, begin, end, fetched.decoded, now, journal_from);
+      return apply_contract_range(tx, chain_id, p, job.contract, begin, end, fetched.logs, now, journal_from);
     });
     apply_seconds->inc(seconds(std::chrono::steady_clock::now() - applying));
     co_return std::optional<Result<BackfillOutcome>>(std::move(applied));
@@ -411,23 +429,30 @@ struct Poller::State : std::enable_shared_from_this<Poller::State> {
       }
       const auto from = static_cast<std::uint64_t>(t.backfilled_to + 1);
       const auto to = std::min(static_cast<std::uint64_t>(checkpoint), from + bs.span - 1);
-      jobs.push_back(BackfillJob{p, contract, *address, from, to});
+      jobs.push_back(BackfillJob{p, contract, *address, from, to, static_cast<std::uint64_t>(checkpoint)});
     }
 
-    std::optional<Fetched> ahead;  // the next job's range, fetched while the previous one committed
-    for (std::size_t i = 0; i < jobs.size(); ++i) {
-      const BackfillJob& job = jobs[i];
+    // The ranges run as a queue: each contract's next range goes to the back once its range
+    // committed, until every contract has joined or the round's budget is spent (the head then
+    // gets its turn). The next range's eth_getLogs always runs while the current one commits:
+    // the queue's next job, or, with one contract left, that contract's own next range.
+    std::deque<BackfillJob> queue(jobs.begin(), jobs.end());
+    const auto deadline = std::chrono::steady_clock::now() + settings.backfill_budget;
+    std::optional<std::pair<BackfillJob, Fetched>> ahead;  // a range fetched while the previous one committed
+    while (!queue.empty() && !stopping.load()) {
+      const BackfillJob job = queue.front();
+      queue.pop_front();
       const Pipeline p = job.pipeline;
       const std::string& contract = job.contract;
       const auto now = now_ms();
       auto& bs = backfills[{p, contract}];
       Fetched fetched;
-      if (ahead) {
-        fetched = std::move(*ahead);
-        ahead.reset();
+      if (ahead && same_range(ahead->first, job)) {
+        fetched = std::move(ahead->second);
       } else {
         fetched = co_await fetch_job(job, canonical, window_from);
       }
+      ahead.reset();
       if (fetched.stale) {
         ++behind;
         continue;
@@ -435,13 +460,22 @@ struct Poller::State : std::enable_shared_from_this<Poller::State> {
       std::optional<std::string> why = fetched.error;
       std::optional<BackfillOutcome> outcome;
       if (!why) {
+        // The span after this range depends on this range's answer alone: known before it commits.
+        bs.span = next_span(bs.span, fetched.to - job.from + 1, fetched.logs.size(), fetched.took);
+        const bool budget_left = std::chrono::steady_clock::now() < deadline;
+        std::optional<BackfillJob> next;
+        if (!queue.empty()) {
+          next = queue.front();
+        } else if (budget_left && fetched.to < job.to_limit) {
+          next = continuation(job, fetched.to, bs.span);
+        }
         std::optional<Result<BackfillOutcome>> applied;
-        if (i + 1 < jobs.size()) {
+        if (next) {
           using namespace asio::experimental::awaitable_operators;
-          const BackfillJob& next = jobs[i + 1];
-          auto both = co_await (apply_job(job, fetched, now, window_from) && fetch_job(next, canonical, window_from));
+          const BackfillJob& following = *next;
+          auto both = co_await (apply_job(job, fetched, now, window_from) && fetch_job(following, canonical, window_from));
           applied = std::move(std::get<0>(both));
-          ahead = std::move(std::get<1>(both));
+          ahead.emplace(following, std::move(std::get<1>(both)));
         } else {
           applied = co_await apply_job(job, fetched, now, window_from);
         }
@@ -472,18 +506,21 @@ struct Poller::State : std::enable_shared_from_this<Poller::State> {
         continue;
       }
       bs.failures = 0;
-      bs.span = next_span(bs.span, fetched.to - job.from + 1, fetched.decoded.size(), fetched.took);
       pipes.at(p).applied->inc(static_cast<double>(outcome->applied));
       report.backfilled += outcome->applied;
       report.applied += outcome->applied;
-      if (!outcome->joined) {
-        ++behind;
-      } else {
+      if (outcome->joined) {
         backfills.erase({p, contract});
         log::info("tracked contract caught up; it follows its pipeline now",
                   {{"chain", std::to_string(chain_id)}, {"pipeline", to_string(p)}, {"contract", contract}});
+      } else if (outcome->backfilled_to < static_cast<std::int64_t>(fetched.to) ||
+                 std::chrono::steady_clock::now() >= deadline) {
+        ++behind;  // rewound meanwhile (nothing applied), or the budget is spent: next round
+      } else {
+        queue.push_back(continuation(job, fetched.to, bs.span));
       }
     }
+    behind += static_cast<std::int64_t>(queue.size());  // left when stopping
     co_return behind;
   }
 
@@ -579,7 +616,7 @@ struct Poller::State : std::enable_shared_from_this<Poller::State> {
         continue;
       }
       const auto took = fetched.took;
-      auto& decoded = fetched.decoded;
+      auto& decoded = fetched.logs;
       const auto end = static_cast<std::int64_t>(fetched.to);
       const auto begin = static_cast<std::int64_t>(from);
       // An error Result rolls the whole range back.

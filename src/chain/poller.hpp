@@ -57,6 +57,9 @@ struct ChainIndexSettings {
   /// Logs one range aims at: the span follows the density of the logs seen (providers cap answers
   /// near 10,000 logs, and a range is applied in one transaction).
   std::uint64_t target_logs = 10'000;
+  /// How long one round keeps backfilling tracked contracts, range after range, before it
+  /// returns to following the head (a range under way is finished first).
+  std::chrono::milliseconds backfill_budget{5'000};
   /// Between rounds once caught up (a wake() cuts it short).
   std::chrono::milliseconds poll_interval{2'000};
   /// A failing pipeline waits initial * 2^(failures-1), at most max, before its next attempt.

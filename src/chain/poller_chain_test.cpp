@@ -475,6 +475,8 @@ TEST_P(PollerChainTest, AContractTrackedAtRunTimeIsBackfilledWhileTheOthersFollo
   auto settings = index_settings(4);
   auto& erc20 = settings.contracts[Pipeline::erc20];
   erc20.erase(std::remove(erc20.begin(), erc20.end(), late), erc20.end());
+  // No backfill budget: a round backfills one range (4 blocks at first), and stops mid-backfill.
+  settings.backfill_budget = std::chrono::milliseconds(0);
   auto poller = std::make_unique<Poller>(m_ioc.get_executor(), *m_client, *m_db, m_pool, m_clock, m_registry, settings);
   catch_up(*poller, 2000);
   const auto chain_id = m_demo->chain_id;
@@ -506,10 +508,21 @@ TEST_P(PollerChainTest, AContractTrackedAtRunTimeIsBackfilledWhileTheOthersFollo
   EXPECT_LT(tracked->backfilled_to, erc20_row->checkpoint);
   EXPECT_GT(late_rows(), 0);
 
-  // A restart in the middle of the backfill resumes from the contract's cursor.
+  // A restart in the middle of the backfill resumes from the contract's cursor. With a budget,
+  // one round runs the contract's ranges one after the other until it joins: the first round
+  // after the restart completes the backfill, more blocks than one range may span.
+  const auto resumed_from = tracked->backfilled_to;
   poller.reset();
   for (int i = 0; i < 5; ++i) ASSERT_NO_FATAL_FAILURE(random_action());
+  settings.backfill_budget = std::chrono::minutes(10);
   auto second = std::make_unique<Poller>(m_ioc.get_executor(), *m_client, *m_db, m_pool, m_clock, m_registry, settings);
+  auto resumed = run(second->poll_once());
+  ASSERT_TRUE(resumed) << resumed.error().message;
+  EXPECT_EQ(resumed->backfills, 0);
+  tracked = m_db->transact([&](Tx& tx) { return storage::tracked_contract(tx, chain_id, Pipeline::erc20, lower); });
+  EXPECT_TRUE(tracked->joined);
+  EXPECT_GT(tracked->backfilled_to, resumed_from + static_cast<std::int64_t>(settings.max_span))
+      << "more than one range in one round";
   catch_up(*second, 2000);
   tracked = m_db->transact([&](Tx& tx) { return storage::tracked_contract(tx, chain_id, Pipeline::erc20, lower); });
   EXPECT_TRUE(tracked->joined);

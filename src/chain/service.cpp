@@ -1,6 +1,8 @@
 #include "chain/service.hpp"
 
 #include <set>
+#include <stdexcept>
+#include <string_view>
 #include <unordered_map>
 
 #include <boost/json/object.hpp>
@@ -42,51 +44,92 @@ std::int64_t revert_logs(gh::store::Tx& tx, std::uint64_t chain_id, std::uint64_
   return static_cast<std::int64_t>(logs.size());
 }
 
+// The key of a projection change's row, unique across projections and contracts.
+std::string row_key(const ProjectionChange& change) {
+  std::string id = to_string(change.projection);
+  id.append("|").append(change.contract).append("|").append(change.key1).append("|").append(change.key2);
+  return id;
+}
+
 // Applies the logs above `after` not applied yet: projection changes, one event each. Logs of
 // blocks at or above `journal_from` (the reorg window) are recorded in chain_logs and their
 // changes journaled, so a reorg can revert them; below it nothing can be reorged any more (both
 // would be pruned at the end of the round), so a backfill far behind the head skips them and
-// relies on the checkpoint, moved in the same transaction, for exactly-once. Each projection row
-// is read once and written once per call. A factory's PairCreated tracks the new pair from its
-// creation block, in the same transaction: the pair is a contract the factory refers to, and its
-// own backfill (then the pipeline's filter) picks up its Sync, Swap, Mint and Burn logs.
+// relies on the checkpoint, moved in the same transaction, for exactly-once. The range's
+// statements are batched: its applied logs recorded, its projection rows read and written back
+// once each, its journal and its events written, each a few hundred rows per statement. The
+// journal keeps, per row and block, the value before the block's first change: undoing the blocks
+// newest first restores every row. A factory's PairCreated tracks the new pair from its creation
+// block, in the same transaction: the pair is a contract the factory refers to, and its own
+// backfill (then the pipeline's filter) picks up its Sync, Swap, Mint and Burn logs.
 // Returns (applied, duplicates).
 Result<std::pair<std::int64_t, std::int64_t>> apply_logs(gh::store::Tx& tx, std::uint64_t chain_id, Pipeline pipeline,
-                                                         std::int64_t after, const std::vector<DecodedLog>& logs,
+                                                         std::int64_t after, const std::vector<const PreparedLog*>& logs,
                                                          std::int64_t journal_from, std::int64_t now_ms) {
-  std::int64_t applied = 0;
   std::int64_t duplicates = 0;
-  struct Row {
-    ProjectionChange key;
-    std::optional<std::string> value;  ///< as stored; stale while `amount` is ahead of it
-    std::optional<eth::U256> amount;   ///< an amount projection's value, parsed once per range
-    bool dirty = false;
-  };
-  std::unordered_map<std::string, Row> rows;
-  std::set<std::pair<eth::Hash32, std::uint64_t>> unrecorded;  // applied here without a chain_logs row
-  std::vector<bus::NewEvent> events;                           // one per applied log, in order
-  for (const auto& log : logs) {
-    const auto block = static_cast<std::int64_t>(log.log.block_number);
+  // Which logs apply: above `after`, and not applied before (recorded in chain_logs within the
+  // window; below it, at most once per call).
+  std::vector<const PreparedLog*> candidates;
+  std::vector<const DecodedLog*> revertible;
+  candidates.reserve(logs.size());
+  for (const auto* log : logs) {
+    const auto block = static_cast<std::int64_t>(log->decoded.log.block_number);
     if (block <= after) {
       ++duplicates;
       continue;
     }
-    const bool revertible = block >= journal_from;
-    const bool fresh = revertible ? storage::insert_log(tx, chain_id, log)
-                                  : unrecorded.emplace(log.log.block_hash, log.log.log_index).second;
-    if (!fresh) {
+    candidates.push_back(log);
+    if (block >= journal_from) revertible.push_back(&log->decoded);
+  }
+  const auto recorded = revertible.empty() ? std::vector<bool>() : storage::insert_logs(tx, chain_id, revertible);
+  std::set<std::pair<eth::Hash32, std::uint64_t>> unrecorded;  // applied here without a chain_logs row
+  std::vector<const PreparedLog*> apply;
+  apply.reserve(candidates.size());
+  std::size_t next_recorded = 0;
+  for (const auto* log : candidates) {
+    const auto& l = log->decoded.log;
+    const bool fresh = static_cast<std::int64_t>(l.block_number) >= journal_from
+                           ? static_cast<bool>(recorded[next_recorded++])
+                           : unrecorded.emplace(l.block_hash, l.log_index).second;
+    if (fresh) {
+      apply.push_back(log);
+    } else {
       ++duplicates;
-      continue;
     }
-    for (const auto& change : projection_changes(log)) {
-      std::string id = to_string(change.projection);
-      id.append("|").append(change.contract).append("|").append(change.key1).append("|").append(change.key2);
-      auto it = rows.find(id);
-      if (it == rows.end()) {
-        Row row{change, storage::read_projection(tx, chain_id, change), std::nullopt, false};
-        it = rows.emplace(std::move(id), std::move(row)).first;
+  }
+
+  // The rows the applied logs change, each read once.
+  struct Row {
+    const ProjectionChange* key = nullptr;
+    std::optional<std::string> value;  ///< as stored; stale while `amount` is ahead of it
+    std::optional<eth::U256> amount;   ///< an amount projection's value, parsed once per range
+    bool dirty = false;
+    std::int64_t journaled_block = -1;  ///< the last block whose first change was journaled
+  };
+  std::vector<Row> rows;
+  std::unordered_map<std::string_view, std::size_t> row_of;  // row key -> rows index
+  std::vector<const ProjectionChange*> keys;
+  for (const auto* log : apply) {
+    for (std::size_t i = 0; i < log->changes.size(); ++i) {
+      if (row_of.emplace(log->rows[i], rows.size()).second) {
+        rows.push_back(Row{&log->changes[i], std::nullopt, std::nullopt, false, -1});
+        keys.push_back(&log->changes[i]);
       }
-      Row& row = it->second;
+    }
+  }
+  auto stored = storage::read_projections(tx, chain_id, keys);
+  for (std::size_t i = 0; i < rows.size(); ++i) rows[i].value = std::move(stored[i]);
+
+  std::vector<storage::JournalEntry> journal;
+  std::vector<const bus::CheckedEvent*> events;  // one per applied log, in order
+  events.reserve(apply.size());
+  for (const auto* log : apply) {
+    const auto block = static_cast<std::int64_t>(log->decoded.log.block_number);
+    const bool revertible_log = block >= journal_from;
+    for (std::size_t i = 0; i < log->changes.size(); ++i) {
+      const ProjectionChange& change = log->changes[i];
+      Row& row = rows[row_of.at(log->rows[i])];
+      const bool journal_it = revertible_log && row.journaled_block != block;
       if (holds_amount(change.projection)) {
         if (!row.amount) {
           auto parsed = row.value ? eth::U256::from_dec(*row.value) : eth::U256{};
@@ -98,9 +141,10 @@ Result<std::pair<std::int64_t, std::int64_t>> apply_logs(gh::store::Tx& tx, std:
         auto next = apply_amount(change, *row.amount);
         if (!next) return next.error();
         if (*next == *row.amount) continue;
-        if (revertible) {
-          const auto previous = row.amount->is_zero() ? std::nullopt : std::optional<std::string>(row.amount->to_dec());
-          storage::journal(tx, chain_id, log.log.block_number, pipeline, change, previous);
+        if (journal_it) {
+          journal.push_back({log->decoded.log.block_number, row.key,
+                             row.amount->is_zero() ? std::nullopt : std::optional<std::string>(row.amount->to_dec())});
+          row.journaled_block = block;
         }
         row.amount = *next;
         row.dirty = true;
@@ -109,26 +153,36 @@ Result<std::pair<std::int64_t, std::int64_t>> apply_logs(gh::store::Tx& tx, std:
       auto next = apply_change(change, row.value);
       if (!next) return next.error();
       if (*next == row.value) continue;
-      if (revertible) storage::journal(tx, chain_id, log.log.block_number, pipeline, change, row.value);
+      if (journal_it) {
+        journal.push_back({log->decoded.log.block_number, row.key, row.value});
+        row.journaled_block = block;
+      }
       row.value = std::move(*next);
       row.dirty = true;
     }
-    events.push_back(
-        {event_topic(log), ordering_key(chain_id, eth::to_lower_hex(log.log.address)), event_payload(chain_id, log)});
-    if (const auto* created = std::get_if<PairCreated>(&log.body)) {
+    events.push_back(&log->event);
+    if (const auto* created = std::get_if<PairCreated>(&log->decoded.body)) {
       storage::track_contract(tx, chain_id, Pipeline::uniswap_v2, eth::to_lower_hex(created->pair),
-                              log.log.block_number, now_ms);
+                              log->decoded.log.block_number, now_ms);
     }
-    ++applied;
   }
-  for (auto& entry : rows) {
-    Row& row = entry.second;
+  storage::journal_many(tx, chain_id, pipeline, journal);
+  std::vector<storage::ProjectionWrite> writes;
+  for (auto& row : rows) {
     if (!row.dirty) continue;
     if (row.amount) row.value = row.amount->is_zero() ? std::nullopt : std::optional<std::string>(row.amount->to_dec());
-    storage::write_projection(tx, chain_id, row.key, row.value);
+    writes.push_back({row.key, std::move(row.value)});
   }
-  publish_or_throw(tx, events);
-  return std::pair{applied, duplicates};
+  storage::write_projections(tx, chain_id, writes);
+  bus::publish_checked(tx, events);
+  return std::pair{static_cast<std::int64_t>(apply.size()), duplicates};
+}
+
+std::vector<const PreparedLog*> all_of(const std::vector<PreparedLog>& logs) {
+  std::vector<const PreparedLog*> out;
+  out.reserve(logs.size());
+  for (const auto& l : logs) out.push_back(&l);
+  return out;
 }
 
 std::int64_t millis_now(const Clock& clock) {
@@ -137,9 +191,34 @@ std::int64_t millis_now(const Clock& clock) {
 
 }  // namespace
 
+std::vector<PreparedLog> prepare_logs(std::uint64_t chain_id, std::vector<DecodedLog> logs) {
+  std::vector<PreparedLog> out;
+  out.reserve(logs.size());
+  for (auto& log : logs) {
+    auto changes = projection_changes(log);
+    std::vector<std::string> rows;
+    rows.reserve(changes.size());
+    for (const auto& c : changes) rows.push_back(row_key(c));
+    auto event = bus::check(
+        {event_topic(log), ordering_key(chain_id, eth::to_lower_hex(log.log.address)), event_payload(chain_id, log)});
+    // A payload we built ourselves that the bus refuses is a bug, not an input error.
+    if (!event) throw std::logic_error("chain event refused by the bus: " + event.error().message);
+    out.push_back(PreparedLog{std::move(log), std::move(changes), std::move(rows), std::move(*event)});
+  }
+  return out;
+}
+
 Result<BackfillOutcome> apply_contract_range(gh::store::Tx& tx, std::uint64_t chain_id, Pipeline pipeline,
                                              const std::string& contract, std::int64_t range_start,
                                              std::int64_t range_end, const std::vector<DecodedLog>& logs,
+                                             std::int64_t now_ms, std::int64_t journal_from) {
+  return apply_contract_range(tx, chain_id, pipeline, contract, range_start, range_end, prepare_logs(chain_id, logs),
+                              now_ms, journal_from);
+}
+
+Result<BackfillOutcome> apply_contract_range(gh::store::Tx& tx, std::uint64_t chain_id, Pipeline pipeline,
+                                             const std::string& contract, std::int64_t range_start,
+                                             std::int64_t range_end, const std::vector<PreparedLog>& logs,
                                              std::int64_t now_ms, std::int64_t journal_from) {
   BackfillOutcome out;
   auto row = storage::tracked_contract(tx, chain_id, pipeline, contract);
@@ -147,9 +226,11 @@ Result<BackfillOutcome> apply_contract_range(gh::store::Tx& tx, std::uint64_t ch
   out.backfilled_to = row->backfilled_to;
   out.joined = row->joined;
   if (row->joined || row->backfilled_to < range_start - 1) return out;
-  std::vector<DecodedLog> own;
+  const auto address = eth::parse_address(contract);
+  std::vector<const PreparedLog*> own;
+  own.reserve(logs.size());
   for (const auto& l : logs) {
-    if (eth::to_lower_hex(l.log.address) == contract) own.push_back(l);
+    if (address && l.decoded.log.address == *address) own.push_back(&l);
   }
   auto counts = apply_logs(tx, chain_id, pipeline, row->backfilled_to, own, journal_from, now_ms);
   if (!counts) return counts.error();
@@ -166,6 +247,13 @@ Result<BackfillOutcome> apply_contract_range(gh::store::Tx& tx, std::uint64_t ch
 Result<ApplyOutcome> apply_range(gh::store::Tx& tx, std::uint64_t chain_id, Pipeline pipeline, std::int64_t range_start,
                                  std::int64_t range_end, const std::vector<DecodedLog>& logs, std::int64_t now_ms,
                                  std::int64_t journal_from) {
+  return apply_range(tx, chain_id, pipeline, range_start, range_end, prepare_logs(chain_id, logs), now_ms,
+                     journal_from);
+}
+
+Result<ApplyOutcome> apply_range(gh::store::Tx& tx, std::uint64_t chain_id, Pipeline pipeline, std::int64_t range_start,
+                                 std::int64_t range_end, const std::vector<PreparedLog>& logs, std::int64_t now_ms,
+                                 std::int64_t journal_from) {
   auto row = storage::pipeline_row(tx, chain_id, pipeline);
   const std::int64_t checkpoint = row ? row->checkpoint : -1;
   if (!row) storage::ensure_pipeline(tx, chain_id, pipeline, 0, now_ms);
@@ -175,7 +263,7 @@ Result<ApplyOutcome> apply_range(gh::store::Tx& tx, std::uint64_t chain_id, Pipe
     return out;
   }
   out.checkpoint = std::max(checkpoint, range_end);
-  auto counts = apply_logs(tx, chain_id, pipeline, checkpoint, logs, journal_from, now_ms);
+  auto counts = apply_logs(tx, chain_id, pipeline, checkpoint, all_of(logs), journal_from, now_ms);
   if (!counts) return counts.error();
   out.applied = counts->first;
   out.duplicates = counts->second;

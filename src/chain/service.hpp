@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "bus/bus.hpp"
 #include "chain/model.hpp"
 #include "chain/store.hpp"
 #include "core/blocking_pool.hpp"
@@ -28,6 +29,20 @@ struct ApplyOutcome {
   std::int64_t checkpoint = -1;
 };
 
+/// A decoded log made ready for its range's transaction, outside of it: the projection changes it
+/// makes, each change's row as one key, and its outbox event, checked by the bus. Preparing costs
+/// most of a log's CPU; done before the transaction (on another thread, while the previous range
+/// commits), it leaves the writer the rows alone.
+struct PreparedLog {
+  DecodedLog decoded;
+  std::vector<ProjectionChange> changes;
+  std::vector<std::string> rows;  ///< rows[i]: the projection row changes[i] changes, as one key
+  bus::CheckedEvent event;
+};
+
+/// The logs of `chain_id`, prepared, in the same order.
+std::vector<PreparedLog> prepare_logs(std::uint64_t chain_id, std::vector<DecodedLog> logs);
+
 /// Applies `logs` (decoded for `pipeline`, in chain order, all within [range_start, range_end])
 /// and moves the pipeline's checkpoint to `range_end`, in the caller's transaction. Logs at or
 /// below the checkpoint and logs already applied change nothing. When the checkpoint is below
@@ -38,6 +53,10 @@ struct ApplyOutcome {
 /// records would be pruned at once) are applied without, exactly once by the checkpoint.
 Result<ApplyOutcome> apply_range(gh::store::Tx& tx, std::uint64_t chain_id, Pipeline pipeline, std::int64_t range_start,
                                  std::int64_t range_end, const std::vector<DecodedLog>& logs, std::int64_t now_ms,
+                                 std::int64_t journal_from = 0);
+/// apply_range of prepared logs.
+Result<ApplyOutcome> apply_range(gh::store::Tx& tx, std::uint64_t chain_id, Pipeline pipeline, std::int64_t range_start,
+                                 std::int64_t range_end, const std::vector<PreparedLog>& logs, std::int64_t now_ms,
                                  std::int64_t journal_from = 0);
 
 /// What one backfill range of a tracked contract did.
@@ -57,6 +76,11 @@ struct BackfillOutcome {
 Result<BackfillOutcome> apply_contract_range(gh::store::Tx& tx, std::uint64_t chain_id, Pipeline pipeline,
                                              const std::string& contract, std::int64_t range_start,
                                              std::int64_t range_end, const std::vector<DecodedLog>& logs,
+                                             std::int64_t now_ms, std::int64_t journal_from = 0);
+/// apply_contract_range of prepared logs.
+Result<BackfillOutcome> apply_contract_range(gh::store::Tx& tx, std::uint64_t chain_id, Pipeline pipeline,
+                                             const std::string& contract, std::int64_t range_start,
+                                             std::int64_t range_end, const std::vector<PreparedLog>& logs,
                                              std::int64_t now_ms, std::int64_t journal_from = 0);
 
 /// Undoes every projection change and applied log above `block` (of every pipeline), publishes

@@ -3,6 +3,10 @@
 // by a revert (chain.reverted per log), and one pipeline's checkpoint moves alone.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <map>
+#include <random>
+
 #include <boost/asio/io_context.hpp>
 #include <boost/json/parse.hpp>
 
@@ -457,6 +461,99 @@ TEST_P(ChainServiceTest, CaughtUpIsFalseWhereHistoryBeforeTheChainsStartBlockIsM
   const std::string other_hex = eth::to_lower_hex(other);
   m_db->transact([&](Tx& tx) { storage::advance_tracked(tx, chain_id, Pipeline::erc721, other_hex, 11, 0, true, 2); });
   EXPECT_TRUE(run(service.caught_up(chain_id, Pipeline::erc721, other)).value());
+}
+
+// A range larger than one batch statement (hundreds of rows read and written, rows emptied and
+// removed, a row changed several times in one block, the same log twice in one call): every
+// balance equals a log-by-log model of the transfers, a revert to the middle restores the model
+// of the logs below it, and replaying the reverted blocks gives the full model again.
+TEST_P(ChainServiceTest, ALargeRangeAppliesAndRevertsLikeTheLogsOneByOne) {
+  std::mt19937_64 rng(20261126);
+  std::vector<Address> holders;
+  for (int i = 0; i < 420; ++i) {
+    Address a;
+    a.bytes[0] = 0xab;
+    a.bytes[18] = static_cast<std::uint8_t>(i >> 8);
+    a.bytes[19] = static_cast<std::uint8_t>(i & 0xff);
+    holders.push_back(a);
+  }
+  const Address token = addr(0x42);
+  std::map<Address, std::uint64_t> held;  // the model while the logs are generated
+  std::vector<DecodedLog> logs;
+  std::vector<std::uint64_t> index_in_block(31, 0);
+  for (std::uint64_t block = 1; block <= 30; ++block) {
+    for (int n = 0; n < 60; ++n) {
+      const Address& to = holders[rng() % holders.size()];
+      std::vector<Address> funded;
+      for (const auto& [a, v] : held) {
+        if (v > 0) funded.push_back(a);
+      }
+      if (funded.empty() || rng() % 4 == 0) {
+        const std::uint64_t amount = 1 + rng() % 1000;
+        logs.push_back(erc20(token, Address{}, to, amount, block, index_in_block[block]++));
+        held[to] += amount;
+        continue;
+      }
+      const Address from = funded[rng() % funded.size()];
+      // A third of the transfers empty the sender's balance: its row goes away.
+      const std::uint64_t amount = rng() % 3 == 0 ? held[from] : 1 + rng() % held[from];
+      logs.push_back(erc20(token, from, to, amount, block, index_in_block[block]++));
+      held[from] -= amount;
+      held[to] += amount;
+    }
+  }
+  // The balances after the logs up to `last_block`, one by one.
+  auto model = [&](std::uint64_t last_block) {
+    std::map<Address, std::uint64_t> m;
+    for (const auto& l : logs) {
+      if (l.log.block_number > last_block) continue;
+      const auto& t = std::get<Erc20Transfer>(l.body);
+      const auto amount = static_cast<std::uint64_t>(std::stoull(t.amount.to_dec()));
+      if (!(t.from == Address{})) m[t.from] -= amount;
+      m[t.to] += amount;
+    }
+    return m;
+  };
+  auto expect_model = [&](std::uint64_t last_block) {
+    const auto want = model(last_block);
+    for (const auto& h : holders) {
+      auto it = want.find(h);
+      const std::uint64_t v = it == want.end() ? 0 : it->second;
+      EXPECT_EQ(balance(token, h), v == 0 ? std::nullopt : std::optional<std::string>(std::to_string(v)))
+          << eth::to_lower_hex(h) << " after block " << last_block;
+    }
+  };
+  auto with_copies = logs;
+  for (std::size_t i = 0; i < logs.size(); i += 7) with_copies.push_back(logs[i]);  // delivered twice
+  std::stable_sort(with_copies.begin(), with_copies.end(), [](const DecodedLog& a, const DecodedLog& b) {
+    return std::pair{a.log.block_number, a.log.log_index} < std::pair{b.log.block_number, b.log.log_index};
+  });
+
+  const auto applied = apply(Pipeline::erc20, 30, with_copies);
+  EXPECT_EQ(applied.applied, static_cast<std::int64_t>(logs.size()));
+  EXPECT_EQ(applied.duplicates, static_cast<std::int64_t>(with_copies.size() - logs.size()));
+  EXPECT_EQ(m_db->transact([](Tx& tx) { return tx.query_one("SELECT count(*) FROM bus_outbox")->get_int(0); }),
+            static_cast<std::int64_t>(logs.size()));
+  expect_model(30);
+
+  const auto above_15 = std::count_if(logs.begin(), logs.end(), [](const auto& l) { return l.log.block_number > 15; });
+  EXPECT_EQ(m_db->transact([](Tx& tx) { return revert_above(tx, chain_id, 15, true, 2); }), above_15);
+  expect_model(15);
+
+  std::vector<DecodedLog> replay;
+  for (const auto& l : logs) {
+    if (l.log.block_number > 15) replay.push_back(l);
+  }
+  const auto again = m_db->transact([&](Tx& tx) {
+    auto r = apply_range(tx, chain_id, Pipeline::erc20, 16, 30, replay, 3);
+    if (!r) throw std::runtime_error(r.error().message);
+    return *r;
+  });
+  EXPECT_EQ(again.applied, above_15);
+  expect_model(30);
+  EXPECT_EQ(m_db->transact([](Tx& tx) { return revert_above(tx, chain_id, 0, true, 4); }),
+            static_cast<std::int64_t>(logs.size()));
+  expect_model(0);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, ChainServiceTest, ::testing::Values(Dialect::sqlite, Dialect::postgres),

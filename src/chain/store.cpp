@@ -1,5 +1,9 @@
 #include "chain/store.hpp"
 
+#include <algorithm>
+#include <map>
+#include <tuple>
+
 #include "eth/hex.hpp"
 
 namespace gh::chain::storage {
@@ -85,6 +89,35 @@ std::vector<Value> key_params(const ProjectionSql& s, std::uint64_t chain_id, co
 // Filters on a pipeline when one is given: ($N = '' OR pipeline = $N).
 Value pipeline_param(std::optional<Pipeline> pipeline) {
   return pipeline ? Value(std::string(to_string(*pipeline))) : Value(std::string());
+}
+
+// Rows per multi-row statement of the batch functions: a few hundred keeps every statement far
+// below both dialects' parameter limits (SQLite 32,766; PostgreSQL 65,535) and its SQL short.
+constexpr std::size_t batch_rows = 200;
+
+// "($first, $first+1, ..., $first+count-1)" appended to `sql`.
+void append_tuple(std::string& sql, std::size_t first, std::size_t count) {
+  sql += '(';
+  for (std::size_t i = 0; i < count; ++i) {
+    if (i > 0) sql += ", ";
+    sql += '$';
+    sql += std::to_string(first + i);
+  }
+  sql += ')';
+}
+
+// Whether the batch writes below use multi-row statements: on PostgreSQL each statement is a round
+// trip, and one per few hundred rows is what makes a range fast; SQLite runs in process, where a
+// multi-row VALUES list costs more than the same rows through one cached single-row statement
+// (measured on upserts of the projections), so there the batch functions write row by row.
+bool multi_row_writes(const Tx& tx) {
+  return tx.dialect() == gh::store::Dialect::postgres;
+}
+
+// Calls f(begin, end) for consecutive slices of at most batch_rows of [0, n).
+template <class F>
+void in_batches(std::size_t n, F&& f) {
+  for (std::size_t begin = 0; begin < n; begin += batch_rows) f(begin, std::min(n, begin + batch_rows));
 }
 
 }  // namespace
@@ -278,6 +311,50 @@ bool insert_log(Tx& tx, std::uint64_t chain_id, const DecodedLog& log) {
               eth::to_lower_hex(l.address)}) > 0;
 }
 
+std::vector<bool> insert_logs(Tx& tx, std::uint64_t chain_id, const std::vector<const DecodedLog*>& logs) {
+  std::vector<bool> fresh(logs.size(), false);
+  if (!multi_row_writes(tx)) {
+    for (std::size_t i = 0; i < logs.size(); ++i) fresh[i] = insert_log(tx, chain_id, *logs[i]);
+    return fresh;
+  }
+  // The first position of each key: a key twice in one statement would conflict within it.
+  std::map<std::pair<std::string, std::uint64_t>, std::size_t> first;
+  std::vector<std::size_t> distinct;
+  distinct.reserve(logs.size());
+  for (std::size_t i = 0; i < logs.size(); ++i) {
+    if (first.emplace(std::pair{hash_hex(logs[i]->log.block_hash), logs[i]->log.log_index}, i).second) {
+      distinct.push_back(i);
+    }
+  }
+  in_batches(distinct.size(), [&](std::size_t begin, std::size_t end) {
+    std::string sql =
+        "INSERT INTO chain_logs (chain_id, block_hash, log_index, block_number, pipeline, txn_hash, topic, contract) "
+        "VALUES ";
+    std::vector<Value> params;
+    params.reserve((end - begin) * 8);
+    for (std::size_t i = begin; i < end; ++i) {
+      const DecodedLog& log = *logs[distinct[i]];
+      const auto& l = log.log;
+      if (i > begin) sql += ", ";
+      append_tuple(sql, params.size() + 1, 8);
+      params.emplace_back(i64(chain_id));
+      params.emplace_back(hash_hex(l.block_hash));
+      params.emplace_back(i64(l.log_index));
+      params.emplace_back(i64(l.block_number));
+      params.emplace_back(std::string(to_string(log.pipeline)));
+      params.emplace_back(hash_hex(l.transaction_hash));
+      params.emplace_back(l.topics.empty() ? std::string() : hash_hex(l.topics[0]));
+      params.emplace_back(eth::to_lower_hex(l.address));
+    }
+    sql += " ON CONFLICT (chain_id, block_hash, log_index) DO NOTHING RETURNING block_hash, log_index";
+    for (const auto& r : tx.query(sql, params)) {
+      auto it = first.find(std::pair{r.get_text(0), u64(r.get_int(1))});
+      if (it != first.end()) fresh[it->second] = true;
+    }
+  });
+  return fresh;
+}
+
 std::vector<AppliedLog> logs_above(Tx& tx, std::uint64_t chain_id, std::uint64_t block,
                                    std::optional<Pipeline> pipeline) {
   std::vector<AppliedLog> out;
@@ -325,6 +402,136 @@ void write_projection(Tx& tx, std::uint64_t chain_id, const ProjectionChange& ke
           params);
 }
 
+std::vector<std::optional<std::string>> read_projections(Tx& tx, std::uint64_t chain_id,
+                                                         const std::vector<const ProjectionChange*>& keys) {
+  std::vector<std::optional<std::string>> out(keys.size());
+  // Rows of a projection with one key besides the contract are read by groups of one contract:
+  // "key1 IN (...)"; the others (two keys, or none) one by one.
+  std::map<std::pair<Projection, std::string>, std::vector<std::size_t>> groups;
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    const auto s = sql_of(keys[i]->projection);
+    if (s.key1 != nullptr && s.key2 == nullptr) {
+      groups[{keys[i]->projection, keys[i]->contract}].push_back(i);
+    } else {
+      out[i] = read_projection(tx, chain_id, *keys[i]);
+    }
+  }
+  for (const auto& entry : groups) {
+    const auto& group = entry.first;
+    const auto& members = entry.second;
+    const auto s = sql_of(group.first);
+    in_batches(members.size(), [&](std::size_t begin, std::size_t end) {
+      std::string sql = std::string("SELECT ") + s.key1 + ", " + s.value + " FROM " + s.table +
+                        " WHERE chain_id = $1 AND contract = $2 AND " + s.key1 + " IN ";
+      std::vector<Value> params{i64(chain_id), group.second};
+      params.reserve(2 + end - begin);
+      append_tuple(sql, 3, end - begin);
+      for (std::size_t i = begin; i < end; ++i) params.emplace_back(keys[members[i]]->key1);
+      std::map<std::string, std::string, std::less<>> found;
+      for (const auto& r : tx.query(sql, params)) found.emplace(r.get_text(0), r.get_text(1));
+      for (std::size_t i = begin; i < end; ++i) {
+        auto it = found.find(keys[members[i]]->key1);
+        if (it != found.end()) out[members[i]] = it->second;
+      }
+    });
+  }
+  return out;
+}
+
+void write_projections(Tx& tx, std::uint64_t chain_id, const std::vector<ProjectionWrite>& rows) {
+  if (!multi_row_writes(tx)) {
+    // In key order: each statement then finds its B-tree pages where the previous one left them.
+    std::vector<const ProjectionWrite*> sorted;
+    sorted.reserve(rows.size());
+    for (const auto& row : rows) sorted.push_back(&row);
+    std::sort(sorted.begin(), sorted.end(), [](const ProjectionWrite* a, const ProjectionWrite* b) {
+      return std::tie(a->key->projection, a->key->contract, a->key->key1, a->key->key2) <
+             std::tie(b->key->projection, b->key->contract, b->key->key1, b->key->key2);
+    });
+    for (const auto* row : sorted) write_projection(tx, chain_id, *row->key, row->value);
+    return;
+  }
+  // Grouped like read_projections: by projection and contract for the one-key projections, with
+  // one multi-row upsert for the rows that hold a value and one DELETE ... IN for those that no
+  // longer do; the others row by row.
+  struct Group {
+    std::vector<const ProjectionWrite*> upserts;
+    std::vector<const ProjectionWrite*> deletes;
+  };
+  std::map<std::pair<Projection, std::string>, Group> groups;
+  for (const auto& row : rows) {
+    const auto s = sql_of(row.key->projection);
+    if (s.key1 != nullptr && s.key2 == nullptr) {
+      auto& g = groups[{row.key->projection, row.key->contract}];
+      (row.value ? g.upserts : g.deletes).push_back(&row);
+    } else {
+      write_projection(tx, chain_id, *row.key, row.value);
+    }
+  }
+  for (const auto& entry : groups) {
+    const auto& group = entry.first;
+    const Group& g = entry.second;
+    const auto s = sql_of(group.first);
+    in_batches(g.upserts.size(), [&](std::size_t begin, std::size_t end) {
+      std::string sql = std::string("INSERT INTO ") + s.table + " (chain_id, contract, " + s.key1 + ", " + s.value +
+                        ") VALUES ";
+      std::vector<Value> params;
+      params.reserve((end - begin) * 4);
+      for (std::size_t i = begin; i < end; ++i) {
+        if (i > begin) sql += ", ";
+        append_tuple(sql, params.size() + 1, 4);
+        params.emplace_back(i64(chain_id));
+        params.emplace_back(group.second);
+        params.emplace_back(g.upserts[i]->key->key1);
+        params.emplace_back(*g.upserts[i]->value);
+      }
+      sql += std::string(" ON CONFLICT (chain_id, contract, ") + s.key1 + ") DO UPDATE SET " + s.value +
+             " = excluded." + s.value;
+      tx.exec(sql, params);
+    });
+    in_batches(g.deletes.size(), [&](std::size_t begin, std::size_t end) {
+      std::string sql =
+          std::string("DELETE FROM ") + s.table + " WHERE chain_id = $1 AND contract = $2 AND " + s.key1 + " IN ";
+      std::vector<Value> params{i64(chain_id), group.second};
+      params.reserve(2 + end - begin);
+      append_tuple(sql, 3, end - begin);
+      for (std::size_t i = begin; i < end; ++i) params.emplace_back(g.deletes[i]->key->key1);
+      tx.exec(sql, params);
+    });
+  }
+}
+
+void journal_many(Tx& tx, std::uint64_t chain_id, Pipeline pipeline, const std::vector<JournalEntry>& entries) {
+  if (!multi_row_writes(tx)) {
+    for (const auto& e : entries) journal(tx, chain_id, e.block, pipeline, *e.key, e.previous);
+    return;
+  }
+  const std::string pipe(to_string(pipeline));
+  in_batches(entries.size(), [&](std::size_t begin, std::size_t end) {
+    std::string sql =
+        "INSERT INTO chain_journal (chain_id, block_number, pipeline, projection, contract, key1, key2, prev_value) "
+        "VALUES ";
+    std::vector<Value> params;
+    params.reserve((end - begin) * 8);
+    for (std::size_t i = begin; i < end; ++i) {
+      const auto& e = entries[i];
+      if (i > begin) sql += ", ";
+      append_tuple(sql, params.size() + 1, 8);
+      params.emplace_back(i64(chain_id));
+      params.emplace_back(i64(e.block));
+      params.emplace_back(pipe);
+      params.emplace_back(std::string(to_string(e.key->projection)));
+      params.emplace_back(e.key->contract);
+      params.emplace_back(e.key->key1);
+      params.emplace_back(e.key->key2);
+      params.emplace_back(e.previous ? Value(*e.previous) : Value(nullptr));
+    }
+    // The rows of one statement take their seq in the order of VALUES: undo (seq DESC) replays
+    // them newest first.
+    tx.exec(sql, params);
+  });
+}
+
 void journal(Tx& tx, std::uint64_t chain_id, std::uint64_t block, Pipeline pipeline, const ProjectionChange& key,
              const std::optional<std::string>& previous) {
   tx.exec(
@@ -337,16 +544,30 @@ void journal(Tx& tx, std::uint64_t chain_id, std::uint64_t block, Pipeline pipel
 std::int64_t undo_journal_above(Tx& tx, std::uint64_t chain_id, std::uint64_t block, std::optional<Pipeline> pipeline) {
   auto rows = tx.query(
       "SELECT projection, contract, key1, key2, prev_value FROM chain_journal "
-      "WHERE chain_id = $1 AND block_number > $2 AND ($3 = '' OR pipeline = $3) ORDER BY seq DESC",
+      "WHERE chain_id = $1 AND block_number > $2 AND ($3 = '' OR pipeline = $3) ORDER BY block_number DESC, seq DESC",
       {i64(chain_id), i64(block), pipeline_param(pipeline)});
+  // Newest first, each entry's previous value replaces the row's: what stays is the value before
+  // the oldest change undone. Each row is then written once.
+  std::map<std::tuple<std::string, std::string, std::string, std::string>, std::size_t> index;
+  std::vector<ProjectionChange> keys;
+  std::vector<std::optional<std::string>> values;
   for (const auto& r : rows) {
-    ProjectionChange key;
-    key.projection = parse_projection(r.get_text(0)).value_or(Projection::erc20_balance);
-    key.contract = r.get_text(1);
-    key.key1 = r.get_text(2);
-    key.key2 = r.get_text(3);
-    write_projection(tx, chain_id, key, r.opt_text(4));
+    auto [it, added] = index.try_emplace({r.get_text(0), r.get_text(1), r.get_text(2), r.get_text(3)}, keys.size());
+    if (added) {
+      ProjectionChange key;
+      key.projection = parse_projection(r.get_text(0)).value_or(Projection::erc20_balance);
+      key.contract = r.get_text(1);
+      key.key1 = r.get_text(2);
+      key.key2 = r.get_text(3);
+      keys.push_back(std::move(key));
+      values.emplace_back();
+    }
+    values[it->second] = r.opt_text(4);
   }
+  std::vector<ProjectionWrite> writes;
+  writes.reserve(keys.size());
+  for (std::size_t i = 0; i < keys.size(); ++i) writes.push_back({&keys[i], std::move(values[i])});
+  write_projections(tx, chain_id, writes);
   tx.exec("DELETE FROM chain_journal WHERE chain_id = $1 AND block_number > $2 AND ($3 = '' OR pipeline = $3)",
           {i64(chain_id), i64(block), pipeline_param(pipeline)});
   return static_cast<std::int64_t>(rows.size());

@@ -95,6 +95,9 @@ void prune_below(Tx& tx, std::uint64_t chain_id, std::uint64_t number);
 
 /// Records the log as applied; false when it already was (then apply nothing).
 bool insert_log(Tx& tx, std::uint64_t chain_id, const DecodedLog& log);
+/// insert_log for many logs (on PostgreSQL a few hundred per statement): for each log, whether it was recorded
+/// now (false: it was before, or it came earlier in `logs`; then apply nothing).
+std::vector<bool> insert_logs(Tx& tx, std::uint64_t chain_id, const std::vector<const DecodedLog*>& logs);
 /// Applied logs above `block` (of one pipeline, or all), newest first.
 std::vector<AppliedLog> logs_above(Tx& tx, std::uint64_t chain_id, std::uint64_t block,
                                    std::optional<Pipeline> pipeline);
@@ -111,9 +114,29 @@ std::optional<std::string> read_projection(Tx& tx, std::uint64_t chain_id, const
 /// Writes (or, for nullopt, deletes) a projection row.
 void write_projection(Tx& tx, std::uint64_t chain_id, const ProjectionChange& key,
                       const std::optional<std::string>& value);
+/// read_projection for many rows, in the order of `keys` (a key given twice reads the same value):
+/// one statement per few hundred rows of one projection and contract.
+std::vector<std::optional<std::string>> read_projections(Tx& tx, std::uint64_t chain_id,
+                                                         const std::vector<const ProjectionChange*>& keys);
+/// One projection row to write: its key and its new value (nullopt: delete the row).
+struct ProjectionWrite {
+  const ProjectionChange* key = nullptr;
+  std::optional<std::string> value;
+};
+/// write_projection for many distinct rows (on PostgreSQL multi-row upserts and deletes, a few
+/// hundred rows per statement; on SQLite row by row, in key order).
+void write_projections(Tx& tx, std::uint64_t chain_id, const std::vector<ProjectionWrite>& rows);
 /// Journals a change made from `block` by `pipeline`, with the value it replaced.
 void journal(Tx& tx, std::uint64_t chain_id, std::uint64_t block, Pipeline pipeline, const ProjectionChange& key,
              const std::optional<std::string>& previous);
+/// One journal entry: a change made from `block`, with the value it replaced.
+struct JournalEntry {
+  std::uint64_t block = 0;
+  const ProjectionChange* key = nullptr;
+  std::optional<std::string> previous;
+};
+/// journal() for many entries of `pipeline`, in order (on PostgreSQL a few hundred per statement).
+void journal_many(Tx& tx, std::uint64_t chain_id, Pipeline pipeline, const std::vector<JournalEntry>& entries);
 /// Undoes every journaled change above `block` (of one pipeline, or all), newest first, and
 /// deletes those entries. Returns the number undone.
 std::int64_t undo_journal_above(Tx& tx, std::uint64_t chain_id, std::uint64_t block, std::optional<Pipeline> pipeline);
