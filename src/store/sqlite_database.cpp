@@ -2,16 +2,20 @@
 
 #include <sqlite3.h>
 
+#include <atomic>
 #include <condition_variable>
+#include <cstdint>
 #include <filesystem>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <unordered_map>
 #include <utility>
 #include <vector>
 
 #include <fmt/format.h>
 
+#include "core/log.hpp"
 #include "store/connection_pool.hpp"
 #include "store/sql_placeholders.hpp"
 
@@ -250,6 +254,137 @@ class SqliteConnection {
   std::unordered_map<std::string, sqlite3_stmt*> m_statements;
 };
 
+// Checkpoints the WAL of a file database on a thread and connection of its own. SQLite's default
+// (wal_autocheckpoint, 1000 pages) runs the checkpoint inside the COMMIT that leaves the WAL at
+// or past the threshold: the pages are copied to the database file and the file synced on the
+// writer's thread, the one the indexer's backfill waits on (about 7% of that thread's time). The
+// writer's WAL hook, which replaces the auto-checkpoint, only wakes this thread instead; its
+// PASSIVE checkpoints never wait for the writer or for readers, so the writer goes on committing
+// while the pages are copied.
+class WalCheckpointer {
+ public:
+  /// Opens the checkpointer's connection to `path` (already in WAL mode) and starts its thread.
+  WalCheckpointer(const std::string& path, const DatabaseSettings& settings)
+      : m_path(path), m_conn(open_connection(path, settings)), m_thread([this] { run(); }) {}
+  ~WalCheckpointer() { stop(); }
+  WalCheckpointer(const WalCheckpointer&) = delete;
+  WalCheckpointer& operator=(const WalCheckpointer&) = delete;
+
+  /// Makes `writer` hand its checkpoints to this thread. Replaces SQLite's auto-checkpoint on that
+  /// connection (a later PRAGMA wal_autocheckpoint would replace this hook in turn). This object
+  /// must outlive the connection.
+  void attach(sqlite3* writer) noexcept { sqlite3_wal_hook(writer, &WalCheckpointer::after_commit, this); }
+
+  /// Ends and joins the thread; a checkpoint under way finishes first. Commits after this leave
+  /// the WAL to the writer's own checkpoint past the hard limit and to the close.
+  void stop() noexcept {
+    {
+      const std::lock_guard lock(m_mutex);
+      m_stopping = true;
+    }
+    m_wake.notify_one();
+    if (m_thread.joinable()) m_thread.join();
+  }
+
+ private:
+  static std::unique_ptr<SqliteConnection> open_connection(const std::string& path, const DatabaseSettings& settings) {
+    // READWRITE: a checkpoint writes the database file. A connection opens the WAL at its first
+    // read, and a checkpoint on one that has not read yet does nothing (SQLite 3.40 reports -1
+    // frames): read once now.
+    auto conn = std::make_unique<SqliteConnection>(path, SQLITE_OPEN_READWRITE, settings);
+    conn->execute_script("SELECT count(*) FROM sqlite_schema");
+    return conn;
+  }
+
+  // The WAL hook, run on the writer's thread after each of its commits (the write lock already
+  // released). It must return SQLITE_OK, or the commit, which happened, would report an error;
+  // and nothing may be thrown through SQLite's C frames.
+  static int after_commit(void* self, sqlite3* writer, const char* db_name, int wal_pages) noexcept {
+    auto& checkpointer = *static_cast<WalCheckpointer*>(self);
+    if (wal_pages < sqlite_writer_checkpoint_wal_pages) {
+      checkpointer.m_writer_checkpointing.store(false, std::memory_order_relaxed);
+      if (wal_pages >= sqlite_checkpoint_wal_pages) checkpointer.wake();
+      return SQLITE_OK;
+    }
+    // Fallen behind (or starved of CPU): the writer checkpoints as SQLite's default hook would.
+    // SQLITE_BUSY means the thread is checkpointing right now; the next commit tries again.
+    sqlite3_wal_checkpoint_v2(writer, db_name, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    if (!checkpointer.m_writer_checkpointing.exchange(true, std::memory_order_relaxed)) {
+      // Once per crossing of the limit, not per commit past it.
+      try {
+        log::warn("sqlite WAL past its limit; the writer checkpoints it after its commits",
+                  {{"path", checkpointer.m_path},
+                   {"wal_pages", wal_pages},
+                   {"limit_pages", sqlite_writer_checkpoint_wal_pages}});
+      } catch (...) {
+        // A lost log line must not fail the commit.
+      }
+    }
+    return SQLITE_OK;
+  }
+
+  void wake() noexcept {
+    try {
+      const std::lock_guard lock(m_mutex);
+      m_wanted = true;
+    } catch (...) {
+      // std::mutex throws only when the system fails; the next commit wakes the thread again,
+      // and past the hard limit the writer checkpoints itself.
+      return;
+    }
+    m_wake.notify_one();
+  }
+
+  void run() {
+    std::unique_lock lock(m_mutex);
+    for (;;) {
+      m_wake.wait(lock, [this] { return m_wanted || m_stopping; });
+      if (m_stopping) return;
+      // Wakes during the checkpoint are folded into one more run after it.
+      m_wanted = false;
+      lock.unlock();
+      checkpoint();
+      lock.lock();
+    }
+  }
+
+  void checkpoint() noexcept {
+    int wal_frames = -1;
+    int checkpointed = -1;
+    const int rc =
+        sqlite3_wal_checkpoint_v2(m_conn->get(), nullptr, SQLITE_CHECKPOINT_PASSIVE, &wal_frames, &checkpointed);
+    // SQLITE_BUSY: another connection (the writer past the limit, another process) holds the
+    // checkpoint lock and is doing this work. A partial checkpoint (checkpointed < wal_frames) is
+    // readers still reading older snapshots; the next commit past the threshold wakes us again.
+    const bool failed = rc != SQLITE_OK && rc != SQLITE_BUSY;
+    try {
+      if (failed && m_failures++ == 0) {
+        // Once per run of failures (a full disk would fail every wake): the data is safe in the
+        // WAL, which grows until checkpoints work again.
+        log::error("sqlite WAL checkpoint failed; retried after later commits",
+                   {{"path", m_path}, {"code", rc}, {"error", sqlite3_errmsg(m_conn->get())}});
+      } else if (!failed && m_failures > 0) {
+        log::info("sqlite WAL checkpoints work again", {{"path", m_path}, {"failed_checkpoints", m_failures}});
+        m_failures = 0;
+      }
+    } catch (...) {
+      // A lost log line must not end the thread.
+    }
+  }
+
+  std::string m_path;
+  std::unique_ptr<SqliteConnection> m_conn;  ///< used by the thread only, until it is joined
+  std::mutex m_mutex;
+  std::condition_variable m_wake;
+  bool m_wanted = false;         ///< a commit left the WAL past the threshold (guarded by m_mutex)
+  bool m_stopping = false;       ///< guarded by m_mutex
+  std::uint64_t m_failures = 0;  ///< consecutive failed checkpoints (the thread's own)
+  /// Whether the writer's last commit left the WAL past the hard limit (for logging once per
+  /// crossing). Only the connection holding the writer lease touches it, one at a time.
+  std::atomic<bool> m_writer_checkpointing{false};
+  std::thread m_thread;  ///< last: starts once everything it uses exists
+};
+
 class SqliteDatabase;
 
 class SqliteTx final : public TxSession {
@@ -331,7 +466,17 @@ class SqliteDatabase final : public Database {
     // transaction (an indexer backfill range: projection rows, outbox) reads its pages from memory
     // rather than back from the file. Pages are allocated as used.
     writer->execute_script("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA cache_size=-65536;");
+    if (!m_memory) {
+      m_checkpointer = std::make_unique<WalCheckpointer>(m_path, m_settings);
+      m_checkpointer->attach(writer->get());
+    }
     m_writer.adopt(std::move(writer));
+  }
+
+  ~SqliteDatabase() override {
+    // The checkpointer's thread ends before any connection closes (the members below go first,
+    // in reverse order); the checkpointer itself outlives the writer, whose hook points at it.
+    if (m_checkpointer) m_checkpointer->stop();
   }
 
   Dialect dialect() const noexcept override { return Dialect::sqlite; }
@@ -391,6 +536,9 @@ class SqliteDatabase final : public Database {
   DatabaseSettings m_settings;
   bool m_memory;
   std::string m_path;
+  /// File databases only (an in-memory one has no WAL). Declared before the pools so that it is
+  /// destroyed after them: the writer connection's WAL hook points at it.
+  std::unique_ptr<WalCheckpointer> m_checkpointer;
   /// The one writer connection (opened in the constructor, so this pool never opens another).
   ConnectionPool<SqliteConnection> m_writer{
       "sqlite", "the writer connection", 1, m_settings.acquire_timeout, []() -> std::unique_ptr<SqliteConnection> {
