@@ -124,8 +124,26 @@ class Dispatcher {
 /// of work of the dispatcher, exposed for tests. Returns false when the event was a duplicate.
 bool apply_once(store::Database& db, const Consumer& consumer, const Event& event);
 
+/// apply_once for consecutive outbox events (in outbox order; those of topics the consumer does
+/// not follow are passed over) in one transaction: each fresh event's effect with its processed
+/// record, and the offset moved once, to the last event or to `through` when that is later (the
+/// events between are none of the consumer's). Returns how many were fresh. Throws what
+/// an event's apply throws, and then nothing of the batch stays: the caller goes back to one event
+/// at a time to find it.
+std::size_t apply_batch(store::Database& db, const Consumer& consumer, std::span<const Event> events,
+                        std::int64_t through = 0);
+
 /// Reads up to `limit` outbox events after `after_id`, in order.
 std::vector<Event> read_outbox(store::Tx& tx, std::int64_t after_id, std::size_t limit);
+
+/// read_outbox of the events in (after_id, up_to] whose topic matches `patterns` (see
+/// topic_matches), filtered by the database: a consumer reads only its own events' payloads.
+std::vector<Event> read_outbox_matching(store::Tx& tx, std::int64_t after_id, std::int64_t up_to,
+                                        const std::vector<std::string>& patterns, std::size_t limit);
+
+/// The highest outbox id (0 when empty). Every event up to it is committed: publishers hold the
+/// outbox lock from their first event to their commit (PostgreSQL), or there is one writer (SQLite).
+std::int64_t outbox_head(store::Tx& tx);
 
 /// The consumer's offset (0 when new).
 std::int64_t consumer_offset(store::Tx& tx, std::string_view consumer);

@@ -144,6 +144,78 @@ TEST_P(BusTest, ApplyOnceIsIdempotentByEventId) {
   EXPECT_EQ(applied(), 1);
 }
 
+// The database filters a consumer's events as topic_matches does: exact topics, "context.*" by
+// its prefix (a '_' is no wildcard), within (after, up_to], in order, at most `limit`.
+TEST_P(BusTest, AConsumerReadsOnlyItsOwnTopicsUpToTheHead) {
+  const std::vector<std::string> topics{"test.a", "test_x.b", "testy.c", "other.d", "test.b_c", "tes.e", "test.f"};
+  m_db->transact([&](Tx& tx) {
+    for (const auto& t : topics) ASSERT_TRUE(publish(tx, {t, "k", "{}"}));
+  });
+  const auto all = m_db->transact([](Tx& tx) { return read_outbox(tx, 0, 100); });
+  ASSERT_EQ(all.size(), topics.size());
+  auto read = [&](std::vector<std::string> patterns, std::int64_t after, std::int64_t up_to, std::size_t limit) {
+    const auto events =
+        m_db->transact([&](Tx& tx) { return read_outbox_matching(tx, after, up_to, patterns, limit); });
+    std::vector<std::string> out;
+    for (const auto& e : events) {
+      EXPECT_TRUE(topic_matches(patterns, e.topic)) << e.topic;
+      out.push_back(e.topic);
+    }
+    return out;
+  };
+  const auto head = m_db->transact([](Tx& tx) { return outbox_head(tx); });
+  EXPECT_EQ(head, all.back().id);
+  using V = std::vector<std::string>;
+  EXPECT_EQ(read({"test.*"}, 0, head, 100), (V{"test.a", "test.b_c", "test.f"}));
+  EXPECT_EQ(read({"other.d", "test_x.*"}, 0, head, 100), (V{"test_x.b", "other.d"}));
+  EXPECT_EQ(read({"test.*"}, all[0].id, all[5].id, 100), (V{"test.b_c"}));
+  EXPECT_EQ(read({"test.*"}, 0, head, 2), (V{"test.a", "test.b_c"}));
+  EXPECT_EQ(read({}, 0, head, 100), V{});
+  // Every topic read as it is by topic_matches, pattern by pattern.
+  for (const auto& pattern : std::vector<std::string>{"test.*", "test_x.*", "tes.*", "other.d", "nothing.*"}) {
+    V want;
+    for (const auto& t : topics) {
+      if (topic_matches({pattern}, t)) want.push_back(t);
+    }
+    EXPECT_EQ(read({pattern}, 0, head, 100), want) << pattern;
+  }
+}
+
+TEST_P(BusTest, ABatchAppliesInOneTransactionOrNotAtAll) {
+  for (int i = 0; i < 6; ++i) {
+    if (i == 2) m_db->transact([](Tx& tx) { ASSERT_TRUE(publish(tx, {"other.thing", "k", "{}"})); });
+    publish_one("k", i);
+  }
+  const auto events = m_db->transact([](Tx& tx) { return read_outbox(tx, 0, 100); });
+  ASSERT_EQ(events.size(), 7u);
+  auto offset = [&](const std::string& name) { return m_db->transact([&](Tx& tx) { return consumer_offset(tx, name); }); };
+
+  // One event throws: nothing of the batch stays, the offset does not move.
+  auto inner = recorder();
+  const Consumer failing{"recorder", {"test.*"}, [&](Tx& tx, const Event& e) {
+                           if (e.payload == "{\"n\":3}") throw std::runtime_error("poison");
+                           inner.apply(tx, e);
+                         }};
+  EXPECT_THROW(apply_batch(*m_db, failing, events), std::runtime_error);
+  EXPECT_EQ(applied(), 0);
+  EXPECT_EQ(offset("recorder"), 0);
+
+  // One event applied alone first: the batch applies the five others, in order, skips the other
+  // topic, and moves the offset to the batch's last event.
+  EXPECT_TRUE(apply_once(*m_db, inner, events[0]));
+  EXPECT_EQ(apply_batch(*m_db, inner, events), 5u);
+  EXPECT_EQ(applied(), 6);
+  EXPECT_EQ(offset("recorder"), events.back().id);
+  const auto rows = m_db->transact([](Tx& tx) { return tx.query("SELECT payload FROM applied ORDER BY seq"); });
+  ASSERT_EQ(rows.size(), 6u);
+  for (std::size_t i = 0; i < rows.size(); ++i) EXPECT_EQ(rows[i].get_text(0), "{\"n\":" + std::to_string(i) + "}");
+  // Delivered again (a redelivery): nothing more.
+  EXPECT_EQ(apply_batch(*m_db, inner, events), 0u);
+  m_db->transact([](Tx& tx) { tx.exec("UPDATE bus_consumer_offsets SET last_id = 0"); });
+  EXPECT_EQ(apply_batch(*m_db, inner, events), 0u);
+  EXPECT_EQ(applied(), 6);
+}
+
 TEST_P(BusTest, DeliversInOrderAndSkipsOtherTopics) {
   BlockingPool pool(2, 64);
   IoRuntime io(1);

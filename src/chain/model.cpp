@@ -213,12 +213,6 @@ std::string hex(const Address& a) {
   return eth::to_lower_hex(a);
 }
 
-json::array dec_array(const std::vector<U256>& values) {
-  json::array out;
-  for (const auto& v : values) out.push_back(json::string(v.to_dec()));
-  return out;
-}
-
 }  // namespace
 
 const char* to_string(Pipeline pipeline) noexcept {
@@ -418,72 +412,135 @@ std::string hash_hex(const eth::Hash32& hash) {
   return eth::to_hex(hash.view());
 }
 
+std::size_t ChecksumCache::Hash::operator()(const eth::Address& a) const noexcept {
+  // A hash of all 20 bytes, not a slice of them: addresses in logs are chosen by whoever emits them.
+  const std::string_view bytes(reinterpret_cast<const char*>(a.bytes.data()), a.bytes.size());
+  return std::hash<std::string_view>{}(bytes);
+}
+
+const std::string& ChecksumCache::operator()(const eth::Address& address) {
+  auto it = m_names.find(address);
+  if (it != m_names.end()) return it->second;
+  if (m_names.size() >= max_entries) m_names.clear();  // bounded: start over rather than grow
+  return m_names.emplace(address, eth::to_checksum(address)).first->second;
+}
+
+namespace {
+
+// The payload's JSON, written directly: every value is a number, a hex or decimal string, or (a
+// MultiSent message) a string serialized by Boost.JSON, so nothing else needs escaping.
+class PayloadWriter {
+ public:
+  explicit PayloadWriter(ChecksumCache& names) : m_names(names) { m_out.reserve(512); }
+
+  PayloadWriter& number(std::string_view key, std::uint64_t value) {
+    field(key);
+    m_out += std::to_string(value);
+    return *this;
+  }
+  PayloadWriter& text(std::string_view key, std::string_view value) {
+    field(key);
+    m_out += '"';
+    m_out += value;
+    m_out += '"';
+    return *this;
+  }
+  PayloadWriter& address(std::string_view key, const Address& a) { return text(key, m_names(a)); }
+  PayloadWriter& amount(std::string_view key, const U256& v) { return text(key, v.to_dec()); }
+  PayloadWriter& amounts(std::string_view key, const std::vector<U256>& values) {
+    field(key);
+    m_out += '[';
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      if (i > 0) m_out += ',';
+      m_out += '"';
+      m_out += values[i].to_dec();
+      m_out += '"';
+    }
+    m_out += ']';
+    return *this;
+  }
+  PayloadWriter& any_text(std::string_view key, const std::string& value) {
+    field(key);
+    m_out += json::serialize(json::string(value));
+    return *this;
+  }
+  std::string finish() {
+    m_out += '}';
+    return std::move(m_out);
+  }
+
+ private:
+  void field(std::string_view key) {
+    m_out += m_out.empty() ? '{' : ',';
+    m_out += '"';
+    m_out += key;
+    m_out += "\":";
+  }
+
+  ChecksumCache& m_names;
+  std::string m_out;
+};
+
+}  // namespace
+
 std::string event_payload(std::uint64_t chain_id, const DecodedLog& log) {
-  json::object o{{"chain_id", chain_id},
-                 {"contract", eth::to_checksum(log.log.address)},
-                 {"block_number", log.log.block_number},
-                 {"block_hash", hash_hex(log.log.block_hash)},
-                 {"log_index", log.log.log_index},
-                 {"txn_hash", hash_hex(log.log.transaction_hash)}};
+  ChecksumCache names;
+  return event_payload(chain_id, log, names);
+}
+
+std::string event_payload(std::uint64_t chain_id, const DecodedLog& log, ChecksumCache& names) {
+  PayloadWriter o(names);
+  o.number("chain_id", chain_id)
+      .address("contract", log.log.address)
+      .number("block_number", log.log.block_number)
+      .text("block_hash", hash_hex(log.log.block_hash))
+      .number("log_index", log.log.log_index)
+      .text("txn_hash", hash_hex(log.log.transaction_hash));
   std::visit(
       [&o](const auto& e) {
         using T = std::decay_t<decltype(e)>;
         if constexpr (std::is_same_v<T, Erc20Transfer>) {
-          o["standard"] = "erc20";
-          o["from"] = eth::to_checksum(e.from);
-          o["to"] = eth::to_checksum(e.to);
-          o["amount"] = e.amount.to_dec();
+          o.text("standard", "erc20").address("from", e.from).address("to", e.to).amount("amount", e.amount);
         } else if constexpr (std::is_same_v<T, Erc721Transfer>) {
-          o["standard"] = "erc721";
-          o["from"] = eth::to_checksum(e.from);
-          o["to"] = eth::to_checksum(e.to);
-          o["token_ids"] = json::array{json::string(e.token_id.to_dec())};
+          o.text("standard", "erc721").address("from", e.from).address("to", e.to);
+          o.amounts("token_ids", std::vector<U256>{e.token_id});
         } else if constexpr (std::is_same_v<T, Erc1155Transfer>) {
-          o["standard"] = "erc1155";
-          o["operator"] = eth::to_checksum(e.operator_address);
-          o["from"] = eth::to_checksum(e.from);
-          o["to"] = eth::to_checksum(e.to);
-          o["token_ids"] = dec_array(e.ids);
-          o["amounts"] = dec_array(e.amounts);
+          o.text("standard", "erc1155")
+              .address("operator", e.operator_address)
+              .address("from", e.from)
+              .address("to", e.to)
+              .amounts("token_ids", e.ids)
+              .amounts("amounts", e.amounts);
         } else if constexpr (std::is_same_v<T, StakeChange>) {
-          o["kind"] = e.staked ? "staked" : "unstaked";
-          o["account"] = eth::to_checksum(e.user);
-          o["amount"] = e.amount.to_dec();
-          o["total"] = e.total.to_dec();
+          o.text("kind", e.staked ? "staked" : "unstaked")
+              .address("account", e.user)
+              .amount("amount", e.amount)
+              .amount("total", e.total);
         } else if constexpr (std::is_same_v<T, MultiSent>) {
-          o["sender"] = eth::to_checksum(e.sender);
-          o["token"] = eth::to_checksum(e.token);
-          o["count"] = e.count.to_dec();
-          o["total"] = e.total.to_dec();
-          o["message"] = e.message;
+          o.address("sender", e.sender)
+              .address("token", e.token)
+              .amount("count", e.count)
+              .amount("total", e.total)
+              .any_text("message", e.message);
         } else if constexpr (std::is_same_v<T, PairCreated>) {
-          o["token0"] = eth::to_checksum(e.token0);
-          o["token1"] = eth::to_checksum(e.token1);
-          o["pair"] = eth::to_checksum(e.pair);
-          o["index"] = e.index.to_dec();
+          o.address("token0", e.token0).address("token1", e.token1).address("pair", e.pair).amount("index", e.index);
         } else if constexpr (std::is_same_v<T, PairSync>) {
-          o["reserve0"] = e.reserve0.to_dec();
-          o["reserve1"] = e.reserve1.to_dec();
+          o.amount("reserve0", e.reserve0).amount("reserve1", e.reserve1);
         } else if constexpr (std::is_same_v<T, PairSwap>) {
-          o["sender"] = eth::to_checksum(e.sender);
-          o["to"] = eth::to_checksum(e.to);
-          o["amount0_in"] = e.amount0_in.to_dec();
-          o["amount1_in"] = e.amount1_in.to_dec();
-          o["amount0_out"] = e.amount0_out.to_dec();
-          o["amount1_out"] = e.amount1_out.to_dec();
+          o.address("sender", e.sender)
+              .address("to", e.to)
+              .amount("amount0_in", e.amount0_in)
+              .amount("amount1_in", e.amount1_in)
+              .amount("amount0_out", e.amount0_out)
+              .amount("amount1_out", e.amount1_out);
         } else if constexpr (std::is_same_v<T, PairMint>) {
-          o["sender"] = eth::to_checksum(e.sender);
-          o["amount0"] = e.amount0.to_dec();
-          o["amount1"] = e.amount1.to_dec();
+          o.address("sender", e.sender).amount("amount0", e.amount0).amount("amount1", e.amount1);
         } else if constexpr (std::is_same_v<T, PairBurn>) {
-          o["sender"] = eth::to_checksum(e.sender);
-          o["to"] = eth::to_checksum(e.to);
-          o["amount0"] = e.amount0.to_dec();
-          o["amount1"] = e.amount1.to_dec();
+          o.address("sender", e.sender).address("to", e.to).amount("amount0", e.amount0).amount("amount1", e.amount1);
         }
       },
       log.body);
-  return json::serialize(o);
+  return o.finish();
 }
 
 }  // namespace gh::chain

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <variant>
 #include <vector>
 
@@ -153,8 +154,24 @@ Result<eth::U256> apply_amount(const ProjectionChange& change, const eth::U256& 
 /// chain.sync, chain.swap, chain.mint, chain.burn.
 std::string event_topic(const DecodedLog& log);
 
+/// The EIP-55 text of addresses, remembered (at most max_entries, then it starts over): the events
+/// of a range name the same few addresses many times, and each checksum costs a Keccak.
+class ChecksumCache {
+ public:
+  static constexpr std::size_t max_entries = 65'536;
+  const std::string& operator()(const eth::Address& address);
+
+ private:
+  struct Hash {
+    std::size_t operator()(const eth::Address& a) const noexcept;
+  };
+  std::unordered_map<eth::Address, std::string, Hash> m_names;
+};
+
 /// The event payload (a JSON object, serialized) of an applied log, for `chain_id`.
 std::string event_payload(std::uint64_t chain_id, const DecodedLog& log);
+/// The same, taking addresses' checksums from `names`.
+std::string event_payload(std::uint64_t chain_id, const DecodedLog& log, ChecksumCache& names);
 
 /// Lowercase 0x-hex of a hash.
 std::string hash_hex(const eth::Hash32& hash);

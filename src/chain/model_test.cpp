@@ -2,6 +2,8 @@
 // the projection changes of each event, and how a change combines with a stored value.
 #include <gtest/gtest.h>
 
+#include <boost/json/parse.hpp>
+
 #include "chain/model.hpp"
 #include "eth/abi.hpp"
 #include "eth/hex.hpp"
@@ -57,6 +59,74 @@ rpc::Log make_log(std::vector<Hash32> topics, eth::Bytes data) {
   l.block_hash.bytes[0] = 1;
   l.log_index = 3;
   return l;
+}
+
+// The outbox payload of each event kind, read back by a JSON parser: the common fields, EIP-55
+// addresses (the same through a shared ChecksumCache), decimal amounts, and a MultiSent message
+// with characters JSON must escape.
+TEST(ChainModel, EventPayloadsAreJsonObjectsWithEveryField) {
+  namespace json = boost::json;
+  auto log = make_log({}, {});
+  log.transaction_hash.bytes[31] = 9;
+  auto payload = [&](EventBody body, ChecksumCache* names = nullptr) {
+    DecodedLog d{Pipeline::erc20, log, std::move(body)};
+    const auto text = names ? event_payload(5, d, *names) : event_payload(5, d);
+    boost::system::error_code ec;
+    auto v = json::parse(text, ec);
+    EXPECT_FALSE(ec) << text;
+    return v.as_object();
+  };
+  const auto cs = [](const Address& a) { return json::value(eth::to_checksum(a)); };
+  const U256 big = U256::max();
+  ChecksumCache names;
+  for (ChecksumCache* cache : {static_cast<ChecksumCache*>(nullptr), &names, &names}) {
+    auto t = payload(Erc20Transfer{addr(1), addr(2), big}, cache);
+    EXPECT_EQ(t.at("chain_id"), json::value(5));
+    EXPECT_EQ(t.at("contract"), cs(addr(0x77)));
+    EXPECT_EQ(t.at("block_number"), json::value(12));
+    EXPECT_EQ(t.at("block_hash"), json::value(hash_hex(log.block_hash)));
+    EXPECT_EQ(t.at("log_index"), json::value(3));
+    EXPECT_EQ(t.at("txn_hash"), json::value(hash_hex(log.transaction_hash)));
+    EXPECT_EQ(t.at("standard"), json::value("erc20"));
+    EXPECT_EQ(t.at("from"), cs(addr(1)));
+    EXPECT_EQ(t.at("to"), cs(addr(2)));
+    EXPECT_EQ(t.at("amount"), json::value(big.to_dec()));
+    EXPECT_EQ(t.size(), 10u);
+  }
+  auto nft = payload(Erc721Transfer{addr(1), Address{}, U256(7)});
+  EXPECT_EQ(nft.at("standard"), json::value("erc721"));
+  EXPECT_EQ(nft.at("to"), cs(Address{}));
+  EXPECT_EQ(nft.at("token_ids"), json::value(json::array{"7"}));
+  auto multi = payload(Erc1155Transfer{addr(3), addr(1), addr(2), {U256(1), U256(2)}, {U256(10), U256(20)}, true});
+  EXPECT_EQ(multi.at("standard"), json::value("erc1155"));
+  EXPECT_EQ(multi.at("operator"), cs(addr(3)));
+  EXPECT_EQ(multi.at("token_ids"), json::value(json::array{"1", "2"}));
+  EXPECT_EQ(multi.at("amounts"), json::value(json::array{"10", "20"}));
+  auto stake = payload(StakeChange{addr(4), U256(5), U256(15), false});
+  EXPECT_EQ(stake.at("kind"), json::value("unstaked"));
+  EXPECT_EQ(stake.at("account"), cs(addr(4)));
+  EXPECT_EQ(stake.at("amount"), json::value("5"));
+  EXPECT_EQ(stake.at("total"), json::value("15"));
+  const std::string message = "say \"hi\" \\ \n\t\x01 caf\xc3\xa9";
+  auto sent = payload(MultiSent{addr(5), addr(6), U256(2), U256(30), message});
+  EXPECT_EQ(sent.at("sender"), cs(addr(5)));
+  EXPECT_EQ(sent.at("token"), cs(addr(6)));
+  EXPECT_EQ(sent.at("count"), json::value("2"));
+  EXPECT_EQ(sent.at("total"), json::value("30"));
+  EXPECT_EQ(sent.at("message"), json::value(message));
+  auto created = payload(PairCreated{addr(1), addr(2), addr(3), U256(1)});
+  EXPECT_EQ(created.at("pair"), cs(addr(3)));
+  EXPECT_EQ(created.at("index"), json::value("1"));
+  auto sync = payload(PairSync{U256(100), U256(200)});
+  EXPECT_EQ(sync.at("reserve0"), json::value("100"));
+  EXPECT_EQ(sync.at("reserve1"), json::value("200"));
+  auto swap = payload(PairSwap{addr(1), addr(2), U256(1), U256(0), U256(0), U256(3)});
+  EXPECT_EQ(swap.at("amount0_in"), json::value("1"));
+  EXPECT_EQ(swap.at("amount1_out"), json::value("3"));
+  EXPECT_EQ(swap.at("to"), cs(addr(2)));
+  auto burn = payload(PairBurn{addr(1), addr(2), U256(4), U256(6)});
+  EXPECT_EQ(burn.at("amount0"), json::value("4"));
+  EXPECT_EQ(burn.at("to"), cs(addr(2)));
 }
 
 TEST(ChainModel, Erc20TransferDecodesAndMovesBalances) {

@@ -194,13 +194,14 @@ std::int64_t millis_now(const Clock& clock) {
 std::vector<PreparedLog> prepare_logs(std::uint64_t chain_id, std::vector<DecodedLog> logs) {
   std::vector<PreparedLog> out;
   out.reserve(logs.size());
+  ChecksumCache names;
   for (auto& log : logs) {
     auto changes = projection_changes(log);
     std::vector<std::string> rows;
     rows.reserve(changes.size());
     for (const auto& c : changes) rows.push_back(row_key(c));
     auto event = bus::check(
-        {event_topic(log), ordering_key(chain_id, eth::to_lower_hex(log.log.address)), event_payload(chain_id, log)});
+        {event_topic(log), ordering_key(chain_id, eth::to_lower_hex(log.log.address)), event_payload(chain_id, log, names)});
     // A payload we built ourselves that the bus refuses is a bug, not an input error.
     if (!event) throw std::logic_error("chain event refused by the bus: " + event.error().message);
     out.push_back(PreparedLog{std::move(log), std::move(changes), std::move(rows), std::move(*event)});
