@@ -154,8 +154,7 @@ TEST_P(BusTest, AConsumerReadsOnlyItsOwnTopicsUpToTheHead) {
   const auto all = m_db->transact([](Tx& tx) { return read_outbox(tx, 0, 100); });
   ASSERT_EQ(all.size(), topics.size());
   auto read = [&](std::vector<std::string> patterns, std::int64_t after, std::int64_t up_to, std::size_t limit) {
-    const auto events =
-        m_db->transact([&](Tx& tx) { return read_outbox_matching(tx, after, up_to, patterns, limit); });
+    const auto events = m_db->transact([&](Tx& tx) { return read_outbox_matching(tx, after, up_to, patterns, limit); });
     std::vector<std::string> out;
     for (const auto& e : events) {
       EXPECT_TRUE(topic_matches(patterns, e.topic)) << e.topic;
@@ -188,7 +187,9 @@ TEST_P(BusTest, ABatchAppliesInOneTransactionOrNotAtAll) {
   }
   const auto events = m_db->transact([](Tx& tx) { return read_outbox(tx, 0, 100); });
   ASSERT_EQ(events.size(), 7u);
-  auto offset = [&](const std::string& name) { return m_db->transact([&](Tx& tx) { return consumer_offset(tx, name); }); };
+  auto offset = [&](const std::string& name) {
+    return m_db->transact([&](Tx& tx) { return consumer_offset(tx, name); });
+  };
 
   // One event throws: nothing of the batch stays, the offset does not move.
   auto inner = recorder();

@@ -67,7 +67,8 @@ struct Poller::State : std::enable_shared_from_this<Poller::State> {
     const auto phase = [&](const char* name) {
       return &reg.counter("gatehouse_chain_indexer_seconds_total",
                           "Time the indexer spent per phase: rpc (eth_getLogs answers, JSON parsing included), decode "
-                          "(logs to events, their projection changes and event payloads), apply (database transactions of the "
+                          "(logs to events, their projection changes and event payloads), apply (database transactions "
+                          "of the "
                           "ranges).",
                           {"chain", "phase"})
                   .with({chain, name});
@@ -233,7 +234,7 @@ struct Poller::State : std::enable_shared_from_this<Poller::State> {
 
   /// What one eth_getLogs range gave, merged with the webhook logs of its canonical blocks.
   struct Fetched {
-    std::vector<PreparedLog> logs;  ///< decoded and prepared (see prepare_logs), in chain order
+    std::vector<PreparedLog> logs;     ///< decoded and prepared (see prepare_logs), in chain order
     std::optional<std::string> error;  ///< the range failed (RPC, or a log that does not decode)
     bool rpc_error = false;
     bool stale = false;    ///< a log of a block we do not hold canonical: a reorg under way
@@ -473,7 +474,8 @@ struct Poller::State : std::enable_shared_from_this<Poller::State> {
         if (next) {
           using namespace asio::experimental::awaitable_operators;
           const BackfillJob& following = *next;
-          auto both = co_await (apply_job(job, fetched, now, window_from) && fetch_job(following, canonical, window_from));
+          auto both =
+              co_await (apply_job(job, fetched, now, window_from) && fetch_job(following, canonical, window_from));
           applied = std::move(std::get<0>(both));
           ahead.emplace(following, std::move(std::get<1>(both)));
         } else {

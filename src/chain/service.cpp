@@ -64,7 +64,8 @@ std::string row_key(const ProjectionChange& change) {
 // backfill (then the pipeline's filter) picks up its Sync, Swap, Mint and Burn logs.
 // Returns (applied, duplicates).
 Result<std::pair<std::int64_t, std::int64_t>> apply_logs(gh::store::Tx& tx, std::uint64_t chain_id, Pipeline pipeline,
-                                                         std::int64_t after, const std::vector<const PreparedLog*>& logs,
+                                                         std::int64_t after,
+                                                         const std::vector<const PreparedLog*>& logs,
                                                          std::int64_t journal_from, std::int64_t now_ms) {
   std::int64_t duplicates = 0;
   // Which logs apply: above `after`, and not applied before (recorded in chain_logs within the
@@ -200,8 +201,8 @@ std::vector<PreparedLog> prepare_logs(std::uint64_t chain_id, std::vector<Decode
     std::vector<std::string> rows;
     rows.reserve(changes.size());
     for (const auto& c : changes) rows.push_back(row_key(c));
-    auto event = bus::check(
-        {event_topic(log), ordering_key(chain_id, eth::to_lower_hex(log.log.address)), event_payload(chain_id, log, names)});
+    auto event = bus::check({event_topic(log), ordering_key(chain_id, eth::to_lower_hex(log.log.address)),
+                             event_payload(chain_id, log, names)});
     // A payload we built ourselves that the bus refuses is a bug, not an input error.
     if (!event) throw std::logic_error("chain event refused by the bus: " + event.error().message);
     out.push_back(PreparedLog{std::move(log), std::move(changes), std::move(rows), std::move(*event)});

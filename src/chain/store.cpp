@@ -473,8 +473,8 @@ void write_projections(Tx& tx, std::uint64_t chain_id, const std::vector<Project
     const Group& g = entry.second;
     const auto s = sql_of(group.first);
     in_batches(g.upserts.size(), [&](std::size_t begin, std::size_t end) {
-      std::string sql = std::string("INSERT INTO ") + s.table + " (chain_id, contract, " + s.key1 + ", " + s.value +
-                        ") VALUES ";
+      std::string sql =
+          std::string("INSERT INTO ") + s.table + " (chain_id, contract, " + s.key1 + ", " + s.value + ") VALUES ";
       std::vector<Value> params;
       params.reserve((end - begin) * 4);
       for (std::size_t i = begin; i < end; ++i) {
