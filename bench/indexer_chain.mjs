@@ -15,7 +15,8 @@
 // As a script: `node bench/indexer_chain.mjs` builds (or finds) the chain and prints its metadata.
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import net from 'node:net';
 import { join, resolve } from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -88,8 +89,12 @@ async function rpcBatch(url, calls) {
 /** Starts anvil on a free loopback port (extra args: --load-state ...); resolves once it answers. */
 export async function startAnvil(extra = []) {
   const port = await freePort();
+  // anvil writes the states it no longer holds in memory under ~/.foundry/anvil/tmp and leaves
+  // them there when killed: gigabytes per run of this chain. A directory of our own, removed on stop.
+  const cache = mkdtempSync(join(tmpdir(), 'gh-bench-anvil-'));
   const proc = spawn(anvilBin, ['--host', '127.0.0.1', '--port', String(port), '--chain-id', String(CHAIN_ID),
-    '--silent', '--disable-block-gas-limit', ...extra], { stdio: ['ignore', 'ignore', 'pipe'] });
+    '--silent', '--disable-block-gas-limit', '--cache-path', cache, ...extra], { stdio: ['ignore', 'ignore', 'pipe'] });
+  proc.on('exit', () => rmSync(cache, { recursive: true, force: true }));
   let stderr = '';
   proc.stderr.setEncoding('utf8');
   proc.stderr.on('data', (c) => { stderr = (stderr + c).slice(-4000); });

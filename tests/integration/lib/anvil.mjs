@@ -1,7 +1,8 @@
 // A real anvil (from the npm package) on a free loopback port, for tests that need a chain.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import net from 'node:net';
 
 const root = resolve(import.meta.dirname, '../../..');
@@ -45,8 +46,12 @@ export async function startAnvil({ chainId = 31337 } = {}) {
   const maxPortTries = 3;
   for (let attempt = 1; ; attempt++) {
     const port = await freePort();
-    const proc = spawn(bin, ['--host', '127.0.0.1', '--port', String(port), '--chain-id', String(chainId), '--silent'],
-      { stdio: 'ignore' });
+    // States anvil no longer holds in memory go to a directory of our own, removed when it exits
+    // (by default ~/.foundry/anvil/tmp, which a killed anvil leaves behind).
+    const cache = mkdtempSync(join(tmpdir(), 'gh-anvil-'));
+    const proc = spawn(bin, ['--host', '127.0.0.1', '--port', String(port), '--chain-id', String(chainId), '--silent',
+      '--cache-path', cache], { stdio: 'ignore' });
+    proc.on('exit', () => rmSync(cache, { recursive: true, force: true }));
     let exited = false;
     proc.on('exit', () => { exited = true; });
     const url = `http://127.0.0.1:${port}`;
