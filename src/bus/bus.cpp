@@ -404,9 +404,7 @@ struct Dispatcher::Impl : std::enable_shared_from_this<Dispatcher::Impl> {
           c.delivered->inc(static_cast<double>(fresh));
           const auto applied_ms = now_ms();
           for (const auto& event : events) {
-            if (topic_matches(c.consumer.topics, event.topic)) {
-              c.latency->observe(static_cast<double>(applied_ms - event.created_ms) / 1000.0);
-            }
+            c.latency->observe(static_cast<double>(applied_ms - event.created_ms) / 1000.0);
           }
           offset = through;
         } catch (const std::exception& e) {
@@ -414,14 +412,9 @@ struct Dispatcher::Impl : std::enable_shared_from_this<Dispatcher::Impl> {
                     {{"consumer", c.consumer.name}, {"events", events.size()}, {"error", e.what()}});
         }
         if (batched) continue;
-        std::int64_t skipped_to = 0;
+        // Every event read is this consumer's (read_outbox_matching filtered them).
         for (const auto& event : events) {
           if (stopping) break;
-          if (!topic_matches(c.consumer.topics, event.topic)) {
-            skipped_to = event.id;
-            offset = event.id;
-            continue;
-          }
           for (int attempt = 1;; ++attempt) {
             std::string failure;
             try {
@@ -456,12 +449,10 @@ struct Dispatcher::Impl : std::enable_shared_from_this<Dispatcher::Impl> {
             co_await sleep(c, backoff(attempt));
           }
           offset = event.id;
-          skipped_to = 0;
         }
-        if (through > offset && !stopping) skipped_to = through;
-        if (skipped_to > 0) {
-          co_await pool.run([&] { advance(db, c.consumer.name, skipped_to); });
-          offset = skipped_to;
+        if (through > offset && !stopping) {
+          co_await pool.run([&] { advance(db, c.consumer.name, through); });
+          offset = through;
         }
       } catch (const std::exception& e) {
         // The database is unreachable or the pool full: wait and re-read from the stored offset.
