@@ -14,6 +14,7 @@
 //   BENCH_PERF      a file: perf record -g of the server during the first SQLite run goes there
 //   BENCH_PERF_CALLGRAPH  perf's --call-graph mode (default fp; dwarf also unwinds SQLite and libc)
 //   BENCH_JSON      a file to which every run's figures are appended as JSON lines
+//   BENCH_SERVER_LOG, BENCH_LOG_LEVEL: a file for the server's log lines, and its level (info)
 //   BENCH_TRANSFERS, BENCH_SWAPS, BENCH_HOLDERS: the chain's size (see indexer_chain.mjs)
 import { spawn, spawnSync } from 'node:child_process';
 import { appendFileSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
@@ -125,7 +126,7 @@ function compare(db, truth, meta) {
 function serverArgs(meta, anvilUrl) {
   const c = (pipeline, x) => ['--chain-contract', `31337:${pipeline}:${x.address}@${x.block}`];
   return [
-    '--chain', `31337=${anvilUrl}`, '--chain-confirmations', '31337=0', '--log-level', 'info',
+    '--chain', `31337=${anvilUrl}`, '--chain-confirmations', '31337=0', '--log-level', process.env.BENCH_LOG_LEVEL ?? 'info',
     ...meta.tokens.flatMap((t) => c('erc20', t)),
     ...c('uniswap_v2', meta.factory), ...meta.pairs.flatMap((p) => c('uniswap_v2', p)),
     ...c('multisend', meta.multiSender), ...c('erc721', meta.nft), ...c('erc1155', meta.multiToken), ...c('staking', meta.staking),

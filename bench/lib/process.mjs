@@ -1,7 +1,8 @@
 // A server process of a bench: its JSON log lines on stdout are read for the `listening` line (the
 // port) and for warnings and errors; the last 4,000 characters of stderr are kept for the message
-// of an early exit.
+// of an early exit. With BENCH_SERVER_LOG=FILE every log line is appended to FILE as well.
 import { spawn } from 'node:child_process';
+import { appendFileSync } from 'node:fs';
 
 export function startProcess(cmd, args) {
   const proc = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -19,6 +20,7 @@ export function startProcess(cmd, args) {
       while ((nl = pending.indexOf('\n')) >= 0) {
         const text = pending.slice(0, nl);
         pending = pending.slice(nl + 1);
+        if (process.env.BENCH_SERVER_LOG) appendFileSync(process.env.BENCH_SERVER_LOG, text + '\n');
         try {
           const line = JSON.parse(text);
           if (line.msg === 'listening') res(line.port);

@@ -362,15 +362,30 @@ struct Dispatcher::Impl : std::enable_shared_from_this<Dispatcher::Impl> {
     co_await c.timer.async_wait(asio::as_tuple(asio::use_awaitable));
   }
 
+  /// What one read gives a consumer.
+  struct ReadBatch {
+    std::vector<Event> events;  ///< its events, less those its interest dropped
+    std::int64_t head = 0;      ///< the outbox head the read went up to
+    std::size_t matched = 0;    ///< events of its topics read, before the interest
+    std::int64_t last_matched = 0;
+  };
+
+  /// Batches that applied nothing after which the offset is stored anyway.
+  static constexpr int kStoreOffsetEvery = 20;
+
   Task<void> run(Running& c) {
     auto self = shared_from_this();
     ++active;
     std::int64_t offset = -1;
+    std::int64_t persisted = -1;  // the offset as stored
+    int unstored_batches = 0;
     while (!stopping) {
       try {
         if (offset < 0) {
           offset = co_await pool.run(
               [&] { return db.read([&](store::Tx& tx) { return consumer_offset(tx, c.consumer.name); }); });
+          persisted = offset;
+          unstored_batches = 0;
         }
         const auto wake_mark = wakes.load();
         // No structured bindings in coroutines: GCC 12 miscompiles them.
@@ -378,21 +393,32 @@ struct Dispatcher::Impl : std::enable_shared_from_this<Dispatcher::Impl> {
         // read does not return are none of this consumer's, and its offset may pass them.
         auto batch = co_await pool.run([&] {
           return db.read([&](store::Tx& tx) {
-            const std::int64_t head = outbox_head(tx);
-            auto events_read = read_outbox_matching(tx, offset, head, c.consumer.topics, settings.batch_size);
-            return std::pair(std::move(events_read), head);
+            ReadBatch out;
+            out.head = outbox_head(tx);
+            out.events = read_outbox_matching(tx, offset, out.head, c.consumer.topics, settings.batch_size);
+            out.matched = out.events.size();
+            if (!out.events.empty()) out.last_matched = out.events.back().id;
+            if (c.consumer.interest && !out.events.empty()) c.consumer.interest(tx, out.events);
+            return out;
           });
         });
-        auto& events = batch.first;
-        c.lag->set(static_cast<double>(std::max<std::int64_t>(0, batch.second - offset)));
+        auto& events = batch.events;
+        c.lag->set(static_cast<double>(std::max<std::int64_t>(0, batch.head - offset)));
         // Every event up to `through` is read or not this consumer's.
-        const std::int64_t through = events.size() < settings.batch_size ? batch.second : events.back().id;
+        const bool caught_up = batch.matched < settings.batch_size;
+        const std::int64_t through = caught_up ? batch.head : batch.last_matched;
         if (events.empty()) {
-          if (through > offset) {
-            co_await pool.run([&] { advance(db, c.consumer.name, through); });
-            offset = through;
+          // Nothing to apply up to `through`. The offset moves on in memory and is stored once
+          // caught up or every few batches: an offset stored late only re-reads events that
+          // the consumer leaves alone.
+          if (through > offset) offset = through;
+          if (offset > persisted && (caught_up || ++unstored_batches >= kStoreOffsetEvery)) {
+            const auto at = offset;
+            co_await pool.run([&] { advance(db, c.consumer.name, at); });
+            persisted = at;
+            unstored_batches = 0;
           }
-          if (wakes.load() == wake_mark) co_await sleep(c, settings.poll_interval);
+          if (caught_up && wakes.load() == wake_mark) co_await sleep(c, settings.poll_interval);
           continue;
         }
         // The whole batch in one transaction first; only when an event of it fails (the batch
@@ -407,6 +433,8 @@ struct Dispatcher::Impl : std::enable_shared_from_this<Dispatcher::Impl> {
             c.latency->observe(static_cast<double>(applied_ms - event.created_ms) / 1000.0);
           }
           offset = through;
+          persisted = through;
+          unstored_batches = 0;
         } catch (const std::exception& e) {
           log::info("bus batch failed; delivering its events one by one",
                     {{"consumer", c.consumer.name}, {"events", events.size()}, {"error", e.what()}});
@@ -449,11 +477,14 @@ struct Dispatcher::Impl : std::enable_shared_from_this<Dispatcher::Impl> {
             co_await sleep(c, backoff(attempt));
           }
           offset = event.id;
+          persisted = event.id;
         }
         if (through > offset && !stopping) {
           co_await pool.run([&] { advance(db, c.consumer.name, through); });
           offset = through;
+          persisted = through;
         }
+        unstored_batches = 0;
       } catch (const std::exception& e) {
         // The database is unreachable or the pool full: wait and re-read from the stored offset.
         log::warn("bus consumer paused", {{"consumer", c.consumer.name}, {"error", e.what()}});

@@ -75,11 +75,20 @@ std::vector<std::string> publish_checked(store::Tx& tx, std::span<const CheckedE
 /// Throwing rolls the transaction back and the event is retried.
 using ApplyFn = std::function<void(store::Tx& tx, const Event& event)>;
 
+/// Keeps, in place, the events of a read batch that a consumer may act on. It runs inside the
+/// transaction that read them, so it sees the database as of that read.
+using InterestFn = std::function<void(store::Tx& tx, std::vector<Event>& events)>;
+
 /// A named consumer of some topics. The name is its durable identity (offset, dedup records).
 struct Consumer {
   std::string name;
   std::vector<std::string> topics;  ///< exact topics, or "context.*" for a whole context
   ApplyFn apply;
+  /// Optional: drops the events `apply` would leave untouched, before any write. A dropped event
+  /// is passed by the offset with no apply and no idempotency record, so it must be one that
+  /// `apply` would ignore in any transaction after the read (whatever later makes such events
+  /// matter must account for the ones already passed, as a new gate re-evaluates everyone).
+  InterestFn interest{};
 };
 
 /// True when `topic` matches one of the patterns.

@@ -3,6 +3,7 @@
 // concurrent publishers never make a consumer skip an event.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <set>
 #include <thread>
 
@@ -241,6 +242,54 @@ TEST_P(BusTest, DeliversInOrderAndSkipsOtherTopics) {
   EXPECT_EQ(offset, last);
   EXPECT_NE(m_registry.render().find("gatehouse_bus_events_delivered_total{consumer=\"recorder\"} 25"),
             std::string::npos);
+}
+
+TEST_P(BusTest, AnInterestDropsEventsBeforeAnyWriteAndTheOffsetPassesThem) {
+  // The interest reads the database in the read's transaction: it keeps the keys listed there.
+  m_db->transact([](Tx& tx) {
+    tx.execute_script("CREATE TABLE wanted (ordering_key TEXT PRIMARY KEY); INSERT INTO wanted VALUES ('keep')");
+  });
+  BlockingPool pool(2, 64);
+  IoRuntime io(1);
+  Dispatcher dispatcher(io.executor(), *m_db, pool, m_registry, DispatcherSettings{10, std::chrono::milliseconds(20)});
+  auto consumer = recorder();
+  std::atomic<int> interest_calls{0};
+  consumer.interest = [&](Tx& tx, std::vector<Event>& events) {
+    ++interest_calls;
+    std::erase_if(events, [&](const Event& e) {
+      return !tx.query_one("SELECT 1 FROM wanted WHERE ordering_key = $1", {e.ordering_key});
+    });
+  };
+  dispatcher.add(consumer);
+  // 130 events of which every 13th is kept: most batches of ten keep nothing at all.
+  std::vector<int> kept;
+  for (int i = 0; i < 130; ++i) {
+    const bool keep = i % 13 == 0;
+    if (keep) kept.push_back(i);
+    publish_one(keep ? "keep" : "skip", i);
+  }
+  const auto head = m_db->transact([](Tx& tx) { return outbox_head(tx); });
+  io.start();
+  dispatcher.start();
+  ASSERT_TRUE(wait_for(static_cast<std::int64_t>(kept.size())));
+  auto offset = [&] { return m_db->transact([](Tx& tx) { return consumer_offset(tx, "recorder"); }); };
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (offset() < head && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(offset(), head);  // stored once caught up, though the last batches applied nothing
+  dispatcher.stop(std::chrono::seconds(5));
+  EXPECT_GE(interest_calls.load(), 13);
+  const auto rows = m_db->transact([](Tx& tx) { return tx.query("SELECT payload FROM applied ORDER BY seq"); });
+  ASSERT_EQ(rows.size(), kept.size());
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    EXPECT_EQ(rows[i].get_text(0), "{\"n\":" + std::to_string(kept[i]) + "}");
+  }
+  // The dropped events left no idempotency record either.
+  const auto records = m_db->transact([](Tx& tx) {
+    return tx.query_one("SELECT count(*) FROM bus_processed WHERE consumer = 'recorder'")->get_int(0);
+  });
+  EXPECT_EQ(records, static_cast<std::int64_t>(kept.size()));
 }
 
 TEST_P(BusTest, RetriesThenDeadLettersAPoisonEvent) {

@@ -384,6 +384,32 @@ Result<U256> apply_amount(const ProjectionChange& change, const U256& current) {
   return *value;
 }
 
+std::string event_ordering_key(std::uint64_t chain_id, std::string_view contract_lower_hex) {
+  std::string key = std::to_string(chain_id);
+  key += ':';
+  key += contract_lower_hex;
+  return key;
+}
+
+std::optional<EventSubject> parse_event_ordering_key(std::string_view key) {
+  const auto colon = key.find(':');
+  if (colon == std::string_view::npos || colon == 0 || colon > 20) return std::nullopt;
+  EventSubject out;
+  for (char c : key.substr(0, colon)) {
+    if (c < '0' || c > '9') return std::nullopt;
+    const auto digit = static_cast<std::uint64_t>(c - '0');
+    if (out.chain_id > (UINT64_MAX - digit) / 10) return std::nullopt;
+    out.chain_id = out.chain_id * 10 + digit;
+  }
+  const auto contract = key.substr(colon + 1);
+  if (contract.size() != 42 || contract[0] != '0' || contract[1] != 'x') return std::nullopt;
+  for (char c : contract.substr(2)) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return std::nullopt;
+  }
+  out.contract = std::string(contract);
+  return out;
+}
+
 std::string event_topic(const DecodedLog& log) {
   return std::visit(
       [](const auto& e) -> std::string {

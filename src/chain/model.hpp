@@ -154,6 +154,18 @@ Result<eth::U256> apply_amount(const ProjectionChange& change, const eth::U256& 
 /// chain.sync, chain.swap, chain.mint, chain.burn.
 std::string event_topic(const DecodedLog& log);
 
+/// The ordering key of every chain event (chain.reverted included): "<chain id>:<contract>", the
+/// contract in lowercase 0x-hex. Events of one contract keep their order; a consumer may also
+/// tell by it which contract an event is about without reading the payload.
+std::string event_ordering_key(std::uint64_t chain_id, std::string_view contract_lower_hex);
+
+/// The chain id and lowercase contract of an event_ordering_key; nullopt for any other text.
+struct EventSubject {
+  std::uint64_t chain_id = 0;
+  std::string contract;  ///< lowercase 0x-hex
+};
+std::optional<EventSubject> parse_event_ordering_key(std::string_view key);
+
 /// The EIP-55 text of addresses, remembered (at most max_entries, then it starts over): the events
 /// of a range name the same few addresses many times, and each checksum costs a Keccak.
 class ChecksumCache {

@@ -303,5 +303,24 @@ TEST(ChainModel, PipelineNamesRoundTrip) {
   EXPECT_EQ(pipeline_topics(Pipeline::uniswap_v2).size(), 5u);
 }
 
+TEST(ChainModel, EventOrderingKeysNameChainAndContractAndParseBack) {
+  const std::string contract = "0x00000000000000000000000000000000deadbeef";
+  const auto key = event_ordering_key(31337, contract);
+  EXPECT_EQ(key, "31337:" + contract);
+  const auto subject = parse_event_ordering_key(key);
+  ASSERT_TRUE(subject);
+  EXPECT_EQ(subject->chain_id, 31337u);
+  EXPECT_EQ(subject->contract, contract);
+  const auto biggest = parse_event_ordering_key("18446744073709551615:" + contract);
+  ASSERT_TRUE(biggest);
+  EXPECT_EQ(biggest->chain_id, UINT64_MAX);
+  for (const std::string& bad : std::vector<std::string>{
+           std::string(), ":" + contract, "1" + contract, "x1:" + contract, "18446744073709551616:" + contract,
+           "1:0x00000000000000000000000000000000DEADBEEF", "1:" + contract.substr(0, 41), "1:" + contract + "0",
+           "1:1x" + contract.substr(2), "1:0x0000000000000000000000000000000000deadbeeg"}) {
+    EXPECT_FALSE(parse_event_ordering_key(bad)) << bad;
+  }
+}
+
 }  // namespace
 }  // namespace gh::chain

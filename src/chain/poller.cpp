@@ -325,6 +325,52 @@ struct Poller::State : std::enable_shared_from_this<Poller::State> {
   }
 
   static double seconds(std::chrono::steady_clock::duration d) { return std::chrono::duration<double>(d).count(); }
+  static std::int64_t ms(std::chrono::steady_clock::duration d) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
+  }
+
+  /// One range of a pipeline: its listed contracts (and the tracked ones that joined it), or
+  /// every emitter.
+  struct PipelineJob {
+    Pipeline pipeline = Pipeline::erc20;
+    std::uint64_t from = 0;
+    std::uint64_t to = 0;
+    std::optional<std::vector<eth::Address>> addresses;
+  };
+
+  /// The range of `job`'s pipeline after `done`, of at most `span` blocks, up to `target`.
+  static PipelineJob continuation(const PipelineJob& job, std::uint64_t done, std::uint64_t span,
+                                  std::uint64_t target) {
+    PipelineJob next = job;
+    next.from = done + 1;
+    next.to = std::min(target, next.from + std::max<std::uint64_t>(span, 1) - 1);
+    return next;
+  }
+
+  Task<Fetched> fetch_pipeline_job(const PipelineJob& job, const std::map<std::uint64_t, std::string>& canonical,
+                                   std::uint64_t window_from) {
+    // A named copy: no temporary converted inside the co_await (docs/coroutines.md).
+    std::optional<std::vector<eth::Address>> addresses = job.addresses;
+    auto fetched = co_await fetch_range(job.pipeline, job.from, job.to, std::move(addresses), canonical, window_from);
+    co_return fetched;
+  }
+
+  /// The transaction of a fetched pipeline range (an error Result rolls it all back); optional: a
+  /// default-constructible result, for running it beside a fetch.
+  Task<std::optional<Result<ApplyOutcome>>> apply_pipeline_job(const PipelineJob& job, const Fetched& fetched,
+                                                               std::int64_t now, std::uint64_t window_from) {
+    const auto chain_id = settings.chain_id;
+    const Pipeline p = job.pipeline;
+    const auto begin = static_cast<std::int64_t>(job.from);
+    const auto end = static_cast<std::int64_t>(fetched.to);
+    const auto journal_from = static_cast<std::int64_t>(window_from);
+    const auto applying = std::chrono::steady_clock::now();
+    auto applied = co_await in_tx([chain_id, p, begin, end, &fetched, now, journal_from](Tx& tx) {
+      return apply_range(tx, chain_id, p, begin, end, fetched.logs, now, journal_from);
+    });
+    apply_seconds->inc(seconds(std::chrono::steady_clock::now() - applying));
+    co_return std::optional<Result<ApplyOutcome>>(std::move(applied));
+  }
 
   /// Per tracked contract still backfilling: its span and backoff.
   struct BackfillState {
@@ -460,6 +506,7 @@ struct Poller::State : std::enable_shared_from_this<Poller::State> {
       }
       std::optional<std::string> why = fetched.error;
       std::optional<BackfillOutcome> outcome;
+      std::chrono::steady_clock::duration outcome_took{};  // the range's transaction, with the next fetch beside it
       if (!why) {
         // The span after this range depends on this range's answer alone: known before it commits.
         bs.span = next_span(bs.span, fetched.to - job.from + 1, fetched.logs.size(), fetched.took);
@@ -471,6 +518,7 @@ struct Poller::State : std::enable_shared_from_this<Poller::State> {
           next = continuation(job, fetched.to, bs.span);
         }
         std::optional<Result<BackfillOutcome>> applied;
+        const auto applying = std::chrono::steady_clock::now();
         if (next) {
           using namespace asio::experimental::awaitable_operators;
           const BackfillJob& following = *next;
@@ -481,6 +529,7 @@ struct Poller::State : std::enable_shared_from_this<Poller::State> {
         } else {
           applied = co_await apply_job(job, fetched, now, window_from);
         }
+        outcome_took = std::chrono::steady_clock::now() - applying;
         if (applied && *applied) {
           outcome = **applied;
         } else {
@@ -508,6 +557,15 @@ struct Poller::State : std::enable_shared_from_this<Poller::State> {
         continue;
       }
       bs.failures = 0;
+      log::debug("indexer backfill range applied", {{"chain", std::to_string(chain_id)},
+                                                    {"pipeline", to_string(p)},
+                                                    {"contract", contract},
+                                                    {"from", std::to_string(job.from)},
+                                                    {"to", std::to_string(fetched.to)},
+                                                    {"logs", std::to_string(fetched.logs.size())},
+                                                    {"applied", std::to_string(outcome->applied)},
+                                                    {"rpc_ms", std::to_string(ms(fetched.took))},
+                                                    {"apply_ms", std::to_string(ms(outcome_took))}});
       pipes.at(p).applied->inc(static_cast<double>(outcome->applied));
       report.backfilled += outcome->applied;
       report.applied += outcome->applied;
@@ -581,6 +639,10 @@ struct Poller::State : std::enable_shared_from_this<Poller::State> {
     auto tracked = co_await in_tx([chain_id](Tx& tx) { return storage::tracked_contracts(tx, chain_id); }, true);
 
     bool caught_up = true;
+    // Every pipeline behind the target gets a range; the ranges then run as a queue, like the
+    // backfills below: a pipeline's next range goes to the back once its range committed, while
+    // the budget lasts, and the next range's eth_getLogs runs while the current one commits.
+    std::deque<PipelineJob> queue;
     for (auto& entry : pipes) {
       const Pipeline p = entry.first;
       PipelineState& ps = entry.second;
@@ -592,20 +654,36 @@ struct Poller::State : std::enable_shared_from_this<Poller::State> {
       const std::int64_t checkpoint = row.checkpoint;
       ps.lag->set(static_cast<double>(static_cast<std::int64_t>(*head) - checkpoint));
       if (checkpoint >= static_cast<std::int64_t>(target)) continue;
-      const auto from = static_cast<std::uint64_t>(checkpoint + 1);
-      const std::uint64_t to = std::min(target, from + ps.span - 1);
-
+      PipelineJob job;
+      job.pipeline = p;
+      job.from = static_cast<std::uint64_t>(checkpoint + 1);
+      job.to = std::min(target, job.from + ps.span - 1);
       const auto listed = settings.contracts.find(p);
-      std::optional<std::vector<eth::Address>> addresses;
       if (listed != settings.contracts.end()) {
-        addresses = listed->second;
+        job.addresses = listed->second;
         for (const auto& t : tracked) {
           if (t.joined && t.pipeline == to_string(p)) {
-            if (auto a = eth::parse_address(t.contract)) addresses->push_back(*a);
+            if (auto a = eth::parse_address(t.contract)) job.addresses->push_back(*a);
           }
         }
       }
-      auto fetched = co_await fetch_range(p, from, to, std::move(addresses), canonical, window_from);
+      queue.push_back(std::move(job));
+    }
+    const auto deadline = std::chrono::steady_clock::now() + settings.backfill_budget;
+    std::optional<std::pair<PipelineJob, Fetched>> ahead;  // a range fetched while the previous one committed
+    while (!queue.empty() && !stopping.load()) {
+      const PipelineJob job = std::move(queue.front());
+      queue.pop_front();
+      const Pipeline p = job.pipeline;
+      PipelineState& ps = pipes.at(p);
+      const auto now = now_ms();
+      Fetched fetched;
+      if (ahead && ahead->first.pipeline == p && ahead->first.from == job.from && ahead->first.to == job.to) {
+        fetched = std::move(ahead->second);
+      } else {
+        fetched = co_await fetch_pipeline_job(job, canonical, window_from);
+      }
+      ahead.reset();
       if (fetched.error) {
         if (fetched.rpc_error) ps.span = std::max<std::uint64_t>(1, ps.span / 2);
         co_await record_error(p, *fetched.error);
@@ -617,39 +695,63 @@ struct Poller::State : std::enable_shared_from_this<Poller::State> {
         caught_up = false;  // logs of a block we no longer hold canonical: a reorg under way
         continue;
       }
-      const auto took = fetched.took;
-      auto& decoded = fetched.logs;
+      // The span after this range depends on this range's answer alone: known before it commits.
+      ps.span = next_span(ps.span, fetched.to - job.from + 1, fetched.logs.size(), fetched.took);
+      std::optional<PipelineJob> next;
+      if (!queue.empty()) {
+        next = queue.front();
+      } else if (fetched.to < target && std::chrono::steady_clock::now() < deadline) {
+        next = continuation(job, fetched.to, ps.span, target);
+      }
+      const auto& decoded = fetched.logs;
       const auto end = static_cast<std::int64_t>(fetched.to);
-      const auto begin = static_cast<std::int64_t>(from);
-      // An error Result rolls the whole range back.
-      const auto journal_from = static_cast<std::int64_t>(window_from);
       const auto applying = std::chrono::steady_clock::now();
-      auto applied = co_await in_tx([chain_id, p, begin, end, &decoded, now, journal_from](Tx& tx) {
-        return apply_range(tx, chain_id, p, begin, end, decoded, now, journal_from);
-      });
-      apply_seconds->inc(seconds(std::chrono::steady_clock::now() - applying));
-      if (!applied) {
-        const auto why = applied.error().message;
+      std::optional<Result<ApplyOutcome>> applied;
+      if (next) {
+        using namespace asio::experimental::awaitable_operators;
+        const PipelineJob& following = *next;
+        auto both = co_await (apply_pipeline_job(job, fetched, now, window_from) &&
+                              fetch_pipeline_job(following, canonical, window_from));
+        applied = std::move(std::get<0>(both));
+        ahead.emplace(following, std::move(std::get<1>(both)));
+      } else {
+        applied = co_await apply_pipeline_job(job, fetched, now, window_from);
+      }
+      if (!applied || !*applied) {
+        const auto why = applied ? (*applied).error().message : std::string("the range's transaction did not complete");
+        if (ahead && ahead->first.pipeline == p) ahead.reset();  // its continuation must not follow
         co_await record_error(p, why);
         fail(p, ps, why, report);
         caught_up = false;
         continue;
       }
-      const ApplyOutcome outcome = *applied;
-      log::debug("indexer range applied", {{"chain", std::to_string(chain_id)},
-                                           {"pipeline", to_string(p)},
-                                           {"from", std::to_string(from)},
-                                           {"to", std::to_string(fetched.to)},
-                                           {"logs", std::to_string(decoded.size())},
-                                           {"applied", std::to_string(outcome.applied)},
-                                           {"duplicates", std::to_string(outcome.duplicates)},
-                                           {"checkpoint", std::to_string(outcome.checkpoint)}});
+      const ApplyOutcome outcome = **applied;
+      log::debug("indexer range applied",
+                 {{"chain", std::to_string(chain_id)},
+                  {"pipeline", to_string(p)},
+                  {"from", std::to_string(job.from)},
+                  {"to", std::to_string(fetched.to)},
+                  {"logs", std::to_string(decoded.size())},
+                  {"applied", std::to_string(outcome.applied)},
+                  {"duplicates", std::to_string(outcome.duplicates)},
+                  {"checkpoint", std::to_string(outcome.checkpoint)},
+                  {"rpc_ms", std::to_string(ms(fetched.took))},
+                  {"apply_ms", std::to_string(ms(std::chrono::steady_clock::now() - applying))}});
       ps.failures = 0;
       ps.applied->inc(static_cast<double>(outcome.applied));
       ps.lag->set(static_cast<double>(static_cast<std::int64_t>(*head) - outcome.checkpoint));
       report.applied += outcome.applied;
-      ps.span = next_span(ps.span, fetched.to - from + 1, decoded.size(), took);
-      if (fetched.to < target) caught_up = false;
+      if (outcome.checkpoint < end) {
+        // Rewound meanwhile (a reindex): nothing applied; the next round starts from the checkpoint.
+        if (ahead && ahead->first.pipeline == p) ahead.reset();
+        caught_up = false;
+      } else if (fetched.to < target) {
+        if (std::chrono::steady_clock::now() < deadline) {
+          queue.push_back(continuation(job, fetched.to, ps.span, target));
+        } else {
+          caught_up = false;
+        }
+      }
     }
     report.backfills = co_await backfill(tracked, canonical, window_from, report);
     backfilling_gauge->set(static_cast<double>(report.backfills));

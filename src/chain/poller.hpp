@@ -50,8 +50,11 @@ struct ChainIndexSettings {
   std::vector<TrackedStart> tracked;
   /// Canonical block hashes kept (at least 64): the deepest reorg that can be followed.
   std::uint64_t window = 128;
-  /// eth_getLogs block span: first, largest, and the answer time under which it doubles.
-  std::uint64_t initial_span = 2'000;
+  /// eth_getLogs block span: first, largest, and the answer time under which it doubles. The
+  /// first span is small: a range's density is known only once it is read, and the first range
+  /// of a backfill is read before anything else can overlap it; an answer too large for the
+  /// response limit is read in vain before the range is split.
+  std::uint64_t initial_span = 32;
   std::uint64_t max_span = 100'000;
   std::chrono::milliseconds fast_answer{1'000};
   /// Logs one range aims at: the span follows the density of the logs seen (providers cap answers

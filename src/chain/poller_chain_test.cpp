@@ -355,7 +355,11 @@ TEST_P(PollerChainTest, RestartResumesFromTheCheckpointsWithoutApplyingTwice) {
   // of 40 or more leaves the first poller behind whatever the random actions mined.
   for (int i = 0; i < 20 || head() < 40; ++i) ASSERT_NO_FATAL_FAILURE(random_action());
   {
-    auto first = make_poller(4);
+    // No budget: a round reads one range per pipeline.
+    auto settings = index_settings(4);
+    settings.backfill_budget = std::chrono::milliseconds(0);
+    auto first =
+        std::make_unique<Poller>(m_ioc.get_executor(), *m_client, *m_db, m_pool, m_clock, m_registry, settings);
     for (int i = 0; i < 2; ++i) ASSERT_TRUE(run(first->poll_once()));
   }
   const auto middle = ChainService::read_status(*m_db);
@@ -367,6 +371,28 @@ TEST_P(PollerChainTest, RestartResumesFromTheCheckpointsWithoutApplyingTwice) {
   catch_up(*second, 2000);
   expect_projections_match_chain();
   expect_each_log_published_once();
+}
+
+TEST_P(PollerChainTest, ARoundWithABudgetCatchesEveryPipelineUpRangeAfterRange) {
+  for (int i = 0; i < 20 || head() < 40; ++i) ASSERT_NO_FATAL_FAILURE(random_action());
+  // Spans of 4 to 16 blocks: 40 blocks take several ranges per pipeline, all in one round (each
+  // range's successor read while it commits).
+  auto settings = index_settings(4);
+  settings.backfill_budget = std::chrono::minutes(10);
+  auto poller = std::make_unique<Poller>(m_ioc.get_executor(), *m_client, *m_db, m_pool, m_clock, m_registry, settings);
+  auto report = run(poller->poll_once());
+  ASSERT_TRUE(report) << report.error().message;
+  EXPECT_TRUE(report->caught_up);
+  EXPECT_TRUE(report->errors.empty());
+  for (const auto& p : ChainService::read_status(*m_db)[0].pipelines) {
+    EXPECT_EQ(p.lag_blocks, 0) << p.pipeline;
+  }
+  expect_projections_match_chain();
+  expect_each_log_published_once();
+  // Nothing left for the next round.
+  auto again = run(poller->poll_once());
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->applied, 0);
 }
 
 TEST_P(PollerChainTest, WebhookLogsJoinThePollersAndApplyOnceOnlyWhenCanonical) {

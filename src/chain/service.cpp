@@ -15,10 +15,6 @@ namespace {
 
 namespace json = boost::json;
 
-std::string ordering_key(std::uint64_t chain_id, const std::string& contract) {
-  return std::to_string(chain_id) + ":" + contract;
-}
-
 // One outbox write for a range's events (one lock and a few multi-row inserts on PostgreSQL).
 void publish_or_throw(gh::store::Tx& tx, const std::vector<bus::NewEvent>& events) {
   auto ids = bus::publish_many(tx, events);
@@ -36,7 +32,7 @@ std::int64_t revert_logs(gh::store::Tx& tx, std::uint64_t chain_id, std::uint64_
                          {"block_hash", l.block_hash}, {"log_index", l.log_index},
                          {"txn_hash", l.txn_hash},     {"pipeline", l.pipeline},
                          {"contract", l.contract},     {"topic", l.topic}};
-    events.push_back({"chain.reverted", ordering_key(chain_id, l.contract), json::serialize(payload)});
+    events.push_back({"chain.reverted", event_ordering_key(chain_id, l.contract), json::serialize(payload)});
   }
   publish_or_throw(tx, events);
   storage::delete_logs_above(tx, chain_id, block, pipeline);
@@ -201,7 +197,7 @@ std::vector<PreparedLog> prepare_logs(std::uint64_t chain_id, std::vector<Decode
     std::vector<std::string> rows;
     rows.reserve(changes.size());
     for (const auto& c : changes) rows.push_back(row_key(c));
-    auto event = bus::check({event_topic(log), ordering_key(chain_id, eth::to_lower_hex(log.log.address)),
+    auto event = bus::check({event_topic(log), event_ordering_key(chain_id, eth::to_lower_hex(log.log.address)),
                              event_payload(chain_id, log, names)});
     // A payload we built ourselves that the bus refuses is a bug, not an input error.
     if (!event) throw std::logic_error("chain event refused by the bus: " + event.error().message);

@@ -55,7 +55,8 @@ context::ContextModule make_module(CommunityModuleSettings settings) {
                      // The queue is read after this transaction commits; the loop polls too, so an
                      // early wake costs one empty batch at most.
                      if (runtime->reevaluator) runtime->reevaluator->wake();
-                   }});
+                   },
+                   &CommunityService::keep_gated_chain_events});
     return out;
   };
   m.routes = [runtime](net::Router& router) {

@@ -10,6 +10,7 @@
 #include <boost/json/serialize.hpp>
 
 #include "bus/bus.hpp"
+#include "chain/model.hpp"
 #include "community/store.hpp"
 #include "eth/hex.hpp"
 
@@ -878,6 +879,19 @@ Task<Result<std::string>> CommunityService::community_of_channel(std::string cha
 }
 
 // --- re-evaluation ---
+
+void CommunityService::keep_gated_chain_events(store::Tx& tx, std::vector<bus::Event>& events) {
+  // A batch names few contracts: one lookup each.
+  std::map<std::string, bool, std::less<>> keep;  // owns its keys: erase_if moves the events
+  for (const auto& event : events) {
+    auto [it, fresh] = keep.emplace(event.ordering_key, true);
+    if (!fresh) continue;
+    if (auto subject = chain::parse_event_ordering_key(event.ordering_key)) {
+      it->second = sql::is_gated_contract(tx, subject->chain_id, subject->contract);
+    }
+  }
+  std::erase_if(events, [&](const bus::Event& event) { return !keep.at(event.ordering_key); });
+}
 
 void CommunityService::queue_for_chain_event(store::Tx& tx, const bus::Event& event, std::int64_t now_ms) {
   json::value v;

@@ -211,6 +211,10 @@ class CommunityService {
   /// chain.reverted calls this in its transaction): the sender and receiver on a transfer, the
   /// staker on a stake, every member of every community gated on the contract on a revert.
   static void queue_for_chain_event(store::Tx& tx, const bus::Event& event, std::int64_t now_ms);
+  /// That consumer's interest: keeps the events of contracts some community gates on, and those
+  /// whose contract it cannot tell from the ordering key (queue_for_chain_event decides them), so
+  /// the transfers of every other contract cost no write.
+  static void keep_gated_chain_events(store::Tx& tx, std::vector<bus::Event>& events);
   /// Re-evaluates up to one batch of queued accounts; returns how many were done. Members who
   /// fail the community gate lapse (removed, and restored when they pass again); roles and gated
   /// channels follow their gates. Each change is an event.

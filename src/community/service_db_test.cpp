@@ -14,6 +14,7 @@
 
 #include "bus/bus.hpp"
 #include "bus/migrations.hpp"
+#include "chain/model.hpp"
 #include "community/migrations.hpp"
 #include "community/service.hpp"
 #include "community/store.hpp"
@@ -469,6 +470,36 @@ TEST_P(CommunityServiceTest, MembershipFollowsHoldings) {
   ASSERT_TRUE(run(m_service->leave(bob, id)));
   transfer_event(carol, bob);
   EXPECT_EQ(*run(m_service->pending_reevaluations()), 0);
+}
+
+TEST_P(CommunityServiceTest, TheChainConsumerKeepsOnlyEventsOfGatedContracts) {
+  auto event = [](std::string key) {
+    bus::Event e;
+    e.topic = "chain.transfer";
+    e.ordering_key = std::move(key);
+    return e;
+  };
+  const auto token_key = chain::event_ordering_key(31337, eth::to_lower_hex(token));
+  const auto nft_key_text = chain::event_ordering_key(31337, eth::to_lower_hex(nft));
+  const auto other_chain = chain::event_ordering_key(1, eth::to_lower_hex(token));
+  auto kept = [&] {
+    std::vector<bus::Event> batch{event(token_key),   event(nft_key_text), event(other_chain),
+                                  event("not a key"), event(token_key),    event("31337:0xABC")};
+    m_db->read([&](Tx& tx) { CommunityService::keep_gated_chain_events(tx, batch); });
+    std::vector<std::string> out;
+    for (const auto& e : batch) out.push_back(e.ordering_key);
+    return out;
+  };
+  using V = std::vector<std::string>;
+  // No gate anywhere: only the events whose contract cannot be told stay, for the apply to judge.
+  EXPECT_EQ(kept(), (V{"not a key", "31337:0xABC"}));
+  const auto id = create(erc20_gate(10));
+  EXPECT_EQ(kept(), (V{token_key, "not a key", token_key, "31337:0xABC"}));
+  // A channel's gate counts as well; a gate edit that drops the token drops its events.
+  channel(id, "nft", nft_gate());
+  EXPECT_EQ(kept(), (V{token_key, nft_key_text, "not a key", token_key, "31337:0xABC"}));
+  ASSERT_TRUE(run(m_service->update_community(owner, id, std::nullopt, std::optional<GateNode>{})));
+  EXPECT_EQ(kept(), (V{nft_key_text, "not a key", "31337:0xABC"}));
 }
 
 TEST_P(CommunityServiceTest, GateEditReevaluatesFiveThousandMembersInBatches) {

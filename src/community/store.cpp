@@ -292,6 +292,13 @@ std::vector<std::string> communities_gated_on(Tx& tx, std::uint64_t chain_id, co
   return out;
 }
 
+bool is_gated_contract(Tx& tx, std::uint64_t chain_id, const std::string& contract) {
+  return tx
+      .query_one("SELECT 1 FROM community_gate_contracts WHERE chain_id = $1 AND contract = $2 LIMIT 1",
+                 {static_cast<std::int64_t>(chain_id), contract})
+      .has_value();
+}
+
 namespace {
 constexpr const char* requeue =
     " ON CONFLICT (community_id, account) DO UPDATE SET due_ms = CASE WHEN excluded.due_ms < "

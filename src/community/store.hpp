@@ -120,6 +120,8 @@ std::vector<std::string> community_ids_of(Tx& tx, const std::string& account);
 void replace_gate_contracts(Tx& tx, const std::string& community_id,
                             const std::set<std::pair<std::uint64_t, std::string>>& contracts);
 std::vector<std::string> communities_gated_on(Tx& tx, std::uint64_t chain_id, const std::string& contract);
+/// True when some community's gate names the contract.
+bool is_gated_contract(Tx& tx, std::uint64_t chain_id, const std::string& contract);
 /// Queues `account` of the community if it is a member or has lapsed.
 void queue_account(Tx& tx, const std::string& community_id, const std::string& account, std::int64_t now_ms);
 /// Queues every member and lapsed member; returns how many were queued.

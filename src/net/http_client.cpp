@@ -103,6 +103,9 @@ HttpFailure classify(const error_code& ec, bool header_done, bool tls) {
   return fail(HttpErrc::network, ec.message());
 }
 
+/// The read size for response bodies longer than this (or of unknown length).
+constexpr std::size_t kLargeBodyRead = std::size_t{64} * 1024;
+
 /// One kept-alive connection: plain TCP or TLS over TCP, with its read buffer.
 struct Connection {
   std::unique_ptr<beast::tcp_stream> plain;
@@ -149,8 +152,19 @@ Task<Exchange> exchange(Stream& stream, Connection& conn, http::request<http::st
   parser.body_limit(settings.max_response_body);
   parser.header_limit(settings.max_response_header);
   if (msg.method() == http::verb::head) parser.skip(true);
-  auto [read_ec, read] = co_await http::async_read(stream, conn.buffer, parser, tuple_awaitable);
-  (void)read;
+  auto [header_ec, header_read] = co_await http::async_read_header(stream, conn.buffer, parser, tuple_awaitable);
+  (void)header_read;
+  error_code read_ec = header_ec;
+  if (!read_ec && !parser.is_done()) {
+    // Beast reads into the buffer's spare capacity (at least 512 bytes) and the parser drains it,
+    // so a small buffer would take a large body in thousands of small reads, each arming the
+    // stream's timer and the reactor again. A large body is read in 64 KiB steps instead.
+    const auto length = parser.content_length();
+    if (!length || *length > kLargeBodyRead) conn.buffer.reserve(kLargeBodyRead);
+    auto [body_ec, body_read] = co_await http::async_read(stream, conn.buffer, parser, tuple_awaitable);
+    (void)body_read;
+    read_ec = body_ec;
+  }
   if (read_ec) {
     out.nothing_received = !parser.got_some() && conn.buffer.size() == 0 && is_closed_connection(read_ec);
     out.failure = classify(read_ec, parser.is_header_done(), conn.tls != nullptr);
@@ -392,7 +406,10 @@ struct HttpClient::Impl {
         ex = co_await exchange(*conn->plain, *conn, msg, deadline, self->settings);
       }
       if (!ex.failure) {
-        if (ex.keep_alive && conn->buffer.size() == 0) self->give_back(target->pool_key, std::move(conn));
+        if (ex.keep_alive && conn->buffer.size() == 0) {
+          conn->buffer.shrink_to_fit();  // an idle connection keeps no large read buffer
+          self->give_back(target->pool_key, std::move(conn));
+        }
         ex.response.reused_connection = reused;
         co_return std::move(ex.response);
       }

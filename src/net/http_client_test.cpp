@@ -10,6 +10,7 @@
 #include "core/testing/run_task.hpp"
 #include "net/testing/loopback_server.hpp"
 
+#include <fmt/format.h>
 #include <atomic>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -182,6 +183,36 @@ TEST(HttpClient, ReadsChunkedBodies) {
   EXPECT_EQ(res->body, "hello");
   ASSERT_NE(res->header("retry-after"), nullptr);
   EXPECT_EQ(*res->header("retry-after"), "2");
+}
+
+TEST(HttpClient, ReadsLargeBodiesWholeOnAKeptAliveConnection) {
+  // Past the 64 KiB mark the body is read after its header, in large reads: by length, chunked,
+  // then a small answer again on the same connection.
+  std::string large(3 * 1024 * 1024 + 17, '\0');
+  for (std::size_t i = 0; i < large.size(); ++i) large[i] = static_cast<char>('a' + (i * 7 + i / 4096) % 26);
+  std::string chunked_body;
+  std::string chunked = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+  for (int i = 0; i < 300; ++i) {
+    const std::string piece(1000 + static_cast<std::size_t>(i), static_cast<char>('A' + i % 26));
+    chunked_body += piece;
+    chunked += fmt::format("{:x}\r\n{}\r\n", piece.size(), piece);
+  }
+  chunked += "0\r\n\r\n";
+  LoopbackServer server([&](const auto& req) {
+    if (req.target() == "/large") return Reply{ok_response(large)};
+    if (req.target() == "/chunked") return Reply{chunked};
+    return Reply{ok_response("small")};
+  });
+  asio::io_context ioc;
+  HttpClient client(ioc.get_executor());
+  for (const std::string path : {"/large", "/chunked", "/small", "/large"}) {
+    auto res = run(ioc, client.request(get(server.url(path))));
+    ASSERT_TRUE(res) << path << ": " << res.failure().message;
+    const std::string& want = path == "/large" ? large : path == "/chunked" ? chunked_body : std::string("small");
+    ASSERT_EQ(res->body.size(), want.size()) << path;
+    EXPECT_TRUE(res->body == want) << path;
+  }
+  EXPECT_EQ(server.connections(), 1);
 }
 
 TEST(HttpClient, ReportsRefusedConnectionsAndBadUrls) {
