@@ -8,6 +8,7 @@
 #include <optional>
 #include <random>
 #include <thread>
+#include <unordered_map>
 
 #include <fmt/format.h>
 #include <boost/asio/as_tuple.hpp>
@@ -16,7 +17,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
-#include <boost/json/parse.hpp>
+#include <boost/json/basic_parser_impl.hpp>
 
 #include "core/log.hpp"
 
@@ -96,6 +97,44 @@ bool topic_matches(const std::vector<std::string>& patterns, std::string_view to
 
 namespace {
 
+/// Reads JSON and keeps nothing: a syntax check without building a document.
+struct SyntaxOnly {
+  static constexpr std::size_t max_object_size = static_cast<std::size_t>(-1);
+  static constexpr std::size_t max_array_size = static_cast<std::size_t>(-1);
+  static constexpr std::size_t max_key_size = static_cast<std::size_t>(-1);
+  static constexpr std::size_t max_string_size = static_cast<std::size_t>(-1);
+  using ec = boost::system::error_code;
+  using sv = boost::json::string_view;
+  bool on_document_begin(ec&) { return true; }
+  bool on_document_end(ec&) { return true; }
+  bool on_object_begin(ec&) { return true; }
+  bool on_object_end(std::size_t, ec&) { return true; }
+  bool on_array_begin(ec&) { return true; }
+  bool on_array_end(std::size_t, ec&) { return true; }
+  bool on_key_part(sv, std::size_t, ec&) { return true; }
+  bool on_key(sv, std::size_t, ec&) { return true; }
+  bool on_string_part(sv, std::size_t, ec&) { return true; }
+  bool on_string(sv, std::size_t, ec&) { return true; }
+  bool on_number_part(sv, ec&) { return true; }
+  bool on_int64(std::int64_t, sv, ec&) { return true; }
+  bool on_uint64(std::uint64_t, sv, ec&) { return true; }
+  bool on_double(double, sv, ec&) { return true; }
+  bool on_bool(bool, ec&) { return true; }
+  bool on_null(ec&) { return true; }
+  bool on_comment_part(sv, ec&) { return true; }
+  bool on_comment(sv, ec&) { return true; }
+};
+
+/// True when `text` is one JSON object (the parser's default limits, as boost::json::parse).
+bool is_json_object(std::string_view text) {
+  const auto first = text.find_first_not_of(" \t\r\n");
+  if (first == std::string_view::npos || text[first] != '{') return false;
+  boost::json::basic_parser<SyntaxOnly> parser(boost::json::parse_options{});
+  boost::system::error_code ec;
+  const auto used = parser.write_some(false, text.data(), text.size(), ec);
+  return !ec && used == text.size() && parser.done();
+}
+
 Result<void> check_event(const NewEvent& event) {
   if (!valid_topic(event.topic))
     return bad_input("invalid_topic", "event topic must look like context.event: " + event.topic);
@@ -104,9 +143,7 @@ Result<void> check_event(const NewEvent& event) {
     return make_error(ErrorKind::too_large, "event_too_large",
                       fmt::format("event payload exceeds {} bytes", max_payload_bytes));
   }
-  boost::system::error_code ec;
-  auto parsed = boost::json::parse(event.payload, ec);
-  if (ec || !parsed.is_object()) return bad_input("invalid_payload", "event payload must be a JSON object");
+  if (!is_json_object(event.payload)) return bad_input("invalid_payload", "event payload must be a JSON object");
   return ok();
 }
 
@@ -188,10 +225,13 @@ std::vector<Event> read_outbox(store::Tx& tx, std::int64_t after_id, std::size_t
   return out;
 }
 
-std::vector<Event> read_outbox_matching(store::Tx& tx, std::int64_t after_id, std::int64_t up_to,
-                                        const std::vector<std::string>& patterns, std::size_t limit) {
-  std::string sql =
-      "SELECT id, event_id, topic, ordering_key, payload, created_ms FROM bus_outbox WHERE id > $1 AND id <= $2 AND (";
+namespace {
+
+std::vector<Event> read_matching(store::Tx& tx, std::int64_t after_id, std::int64_t up_to,
+                                 const std::vector<std::string>& patterns, std::size_t limit, bool whole) {
+  std::string sql = whole ? "SELECT id, event_id, topic, ordering_key, payload, created_ms"
+                          : "SELECT id, topic, ordering_key, created_ms";
+  sql += " FROM bus_outbox WHERE id > $1 AND id <= $2 AND (";
   std::vector<store::Value> params{after_id, up_to};
   for (std::size_t i = 0; i < patterns.size(); ++i) {
     const auto& p = patterns[i];
@@ -212,8 +252,55 @@ std::vector<Event> read_outbox_matching(store::Tx& tx, std::int64_t after_id, st
   std::vector<Event> out;
   const auto rows = tx.query(sql, params);
   out.reserve(rows.size());
-  for (const auto& row : rows) out.push_back(event_from_row(row));
+  for (const auto& row : rows) {
+    if (whole) {
+      out.push_back(event_from_row(row));
+      continue;
+    }
+    Event e;
+    e.id = row.get_int(0);
+    e.topic = row.get_text(1);
+    e.ordering_key = row.get_text(2);
+    e.created_ms = row.get_int(3);
+    out.push_back(std::move(e));
+  }
   return out;
+}
+
+}  // namespace
+
+std::vector<Event> read_outbox_matching(store::Tx& tx, std::int64_t after_id, std::int64_t up_to,
+                                        const std::vector<std::string>& patterns, std::size_t limit) {
+  return read_matching(tx, after_id, up_to, patterns, limit, true);
+}
+
+std::vector<Event> read_outbox_heads_matching(store::Tx& tx, std::int64_t after_id, std::int64_t up_to,
+                                              const std::vector<std::string>& patterns, std::size_t limit) {
+  return read_matching(tx, after_id, up_to, patterns, limit, false);
+}
+
+void read_payloads(store::Tx& tx, std::vector<Event>& events) {
+  constexpr std::size_t per_statement = 200;
+  for (std::size_t first = 0; first < events.size(); first += per_statement) {
+    const std::size_t last = std::min(events.size(), first + per_statement);
+    std::string sql = "SELECT id, event_id, payload FROM bus_outbox WHERE id IN (";
+    std::vector<store::Value> params;
+    params.reserve(last - first);
+    std::unordered_map<std::int64_t, Event*> by_id;
+    for (std::size_t i = first; i < last; ++i) {
+      if (i > first) sql += ", ";
+      params.emplace_back(events[i].id);
+      fmt::format_to(std::back_inserter(sql), "${}", params.size());
+      by_id.emplace(events[i].id, &events[i]);
+    }
+    sql += ")";
+    for (const auto& row : tx.query(sql, params)) {
+      if (auto it = by_id.find(row.get_int(0)); it != by_id.end()) {
+        it->second->event_id = row.get_text(1);
+        it->second->payload = row.get_text(2);
+      }
+    }
+  }
 }
 
 std::int64_t outbox_head(store::Tx& tx) {
@@ -366,9 +453,12 @@ struct Dispatcher::Impl : std::enable_shared_from_this<Dispatcher::Impl> {
   struct ReadBatch {
     std::vector<Event> events;  ///< its events, less those its interest dropped
     std::int64_t head = 0;      ///< the outbox head the read went up to
-    std::size_t matched = 0;    ///< events of its topics read, before the interest
-    std::int64_t last_matched = 0;
+    std::int64_t through = 0;   ///< every event up to here is in `events` or not the consumer's
+    bool caught_up = false;     ///< through is the head
   };
+
+  /// A consumer with an interest reads the heads of this many batches at a time.
+  static constexpr std::size_t kHeadsPerBatch = 10;
 
   /// Batches that applied nothing after which the offset is stored anyway.
   static constexpr int kStoreOffsetEvery = 20;
@@ -395,18 +485,32 @@ struct Dispatcher::Impl : std::enable_shared_from_this<Dispatcher::Impl> {
           return db.read([&](store::Tx& tx) {
             ReadBatch out;
             out.head = outbox_head(tx);
-            out.events = read_outbox_matching(tx, offset, out.head, c.consumer.topics, settings.batch_size);
-            out.matched = out.events.size();
-            if (!out.events.empty()) out.last_matched = out.events.back().id;
-            if (c.consumer.interest && !out.events.empty()) c.consumer.interest(tx, out.events);
+            if (!c.consumer.interest) {
+              out.events = read_outbox_matching(tx, offset, out.head, c.consumer.topics, settings.batch_size);
+              out.caught_up = out.events.size() < settings.batch_size;
+              out.through = out.caught_up ? out.head : out.events.back().id;
+              return out;
+            }
+            // With an interest, the heads of more events at once; payloads only for those kept.
+            const auto limit = settings.batch_size * kHeadsPerBatch;
+            out.events = read_outbox_heads_matching(tx, offset, out.head, c.consumer.topics, limit);
+            out.caught_up = out.events.size() < limit;
+            out.through = out.caught_up ? out.head : out.events.back().id;
+            if (!out.events.empty()) c.consumer.interest(tx, out.events);
+            if (out.events.size() > settings.batch_size) {
+              out.events.resize(settings.batch_size);  // the rest comes with the next read
+              out.caught_up = false;
+              out.through = out.events.back().id;
+            }
+            read_payloads(tx, out.events);
             return out;
           });
         });
         auto& events = batch.events;
         c.lag->set(static_cast<double>(std::max<std::int64_t>(0, batch.head - offset)));
         // Every event up to `through` is read or not this consumer's.
-        const bool caught_up = batch.matched < settings.batch_size;
-        const std::int64_t through = caught_up ? batch.head : batch.last_matched;
+        const bool caught_up = batch.caught_up;
+        const std::int64_t through = batch.through;
         if (events.empty()) {
           // Nothing to apply up to `through`. The offset moves on in memory and is stored once
           // caught up or every few batches: an offset stored late only re-reads events that

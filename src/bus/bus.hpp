@@ -76,7 +76,8 @@ std::vector<std::string> publish_checked(store::Tx& tx, std::span<const CheckedE
 using ApplyFn = std::function<void(store::Tx& tx, const Event& event)>;
 
 /// Keeps, in place, the events of a read batch that a consumer may act on. It runs inside the
-/// transaction that read them, so it sees the database as of that read.
+/// transaction that read them, so it sees the database as of that read. The events carry their
+/// id, topic, ordering key and time; their event ids and payloads are read after, for those kept.
 using InterestFn = std::function<void(store::Tx& tx, std::vector<Event>& events)>;
 
 /// A named consumer of some topics. The name is its durable identity (offset, dedup records).
@@ -149,6 +150,12 @@ std::vector<Event> read_outbox(store::Tx& tx, std::int64_t after_id, std::size_t
 /// topic_matches), filtered by the database: a consumer reads only its own events' payloads.
 std::vector<Event> read_outbox_matching(store::Tx& tx, std::int64_t after_id, std::int64_t up_to,
                                         const std::vector<std::string>& patterns, std::size_t limit);
+
+/// read_outbox_matching without the event ids and payloads (left empty): what a consumer's
+/// interest looks at. read_payloads fills in those of the events kept.
+std::vector<Event> read_outbox_heads_matching(store::Tx& tx, std::int64_t after_id, std::int64_t up_to,
+                                              const std::vector<std::string>& patterns, std::size_t limit);
+void read_payloads(store::Tx& tx, std::vector<Event>& events);
 
 /// The highest outbox id (0 when empty). Every event up to it is committed: publishers hold the
 /// outbox lock from their first event to their commit (PostgreSQL), or there is one writer (SQLite).

@@ -261,10 +261,11 @@ TEST_P(BusTest, AnInterestDropsEventsBeforeAnyWriteAndTheOffsetPassesThem) {
     });
   };
   dispatcher.add(consumer);
-  // 130 events of which every 13th is kept: most batches of ten keep nothing at all.
+  // 130 events of which every 13th is kept: most batches of ten keep nothing at all. Then 35
+  // kept in a row among 5 others: more than a batch from one read.
   std::vector<int> kept;
-  for (int i = 0; i < 130; ++i) {
-    const bool keep = i % 13 == 0;
+  for (int i = 0; i < 170; ++i) {
+    const bool keep = i < 130 ? i % 13 == 0 : i % 8 != 0;
     if (keep) kept.push_back(i);
     publish_one(keep ? "keep" : "skip", i);
   }
@@ -279,7 +280,7 @@ TEST_P(BusTest, AnInterestDropsEventsBeforeAnyWriteAndTheOffsetPassesThem) {
   }
   EXPECT_EQ(offset(), head);  // stored once caught up, though the last batches applied nothing
   dispatcher.stop(std::chrono::seconds(5));
-  EXPECT_GE(interest_calls.load(), 13);
+  EXPECT_GE(interest_calls.load(), 2);
   const auto rows = m_db->transact([](Tx& tx) { return tx.query("SELECT payload FROM applied ORDER BY seq"); });
   ASSERT_EQ(rows.size(), kept.size());
   for (std::size_t i = 0; i < rows.size(); ++i) {
