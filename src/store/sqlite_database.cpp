@@ -118,10 +118,12 @@ class SqliteConnection {
 
     const int columns = sqlite3_column_count(stmt.get());
     auto names = std::make_shared<std::vector<std::string>>();
-    names->reserve(static_cast<std::size_t>(columns));
-    for (int c = 0; c < columns; ++c) {
-      const char* name = sqlite3_column_name(stmt.get(), c);
-      names->emplace_back(name != nullptr ? name : "");
+    if (changes == nullptr) {  // exec() reads no rows: no names either
+      names->reserve(static_cast<std::size_t>(columns));
+      for (int c = 0; c < columns; ++c) {
+        const char* name = sqlite3_column_name(stmt.get(), c);
+        names->emplace_back(name != nullptr ? name : "");
+      }
     }
     std::vector<Row> rows;
     std::int64_t returned = 0;
@@ -164,15 +166,15 @@ class SqliteConnection {
   };
 
   sqlite3_stmt* prepared(std::string_view sql) {
-    const std::string key(sql);
-    if (auto it = m_statements.find(key); it != m_statements.end()) return it->second;
+    if (auto it = m_statements.find(sql); it != m_statements.end()) return it->second;
+    std::string key(sql);
     Statement fresh(m_db, rewrite_placeholders_for_sqlite(sql), sql);
     if (m_statements.size() >= max_cached_statements) {
       for (auto& entry : m_statements) sqlite3_finalize(entry.second);
       m_statements.clear();
     }
     sqlite3_stmt* stmt = fresh.release();
-    m_statements.emplace(key, stmt);
+    m_statements.emplace(std::move(key), stmt);
     return stmt;
   }
 
@@ -251,7 +253,12 @@ class SqliteConnection {
   }
 
   sqlite3* m_db = nullptr;
-  std::unordered_map<std::string, sqlite3_stmt*> m_statements;
+  struct SqlHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view sql) const noexcept { return std::hash<std::string_view>{}(sql); }
+  };
+  std::unordered_map<std::string, sqlite3_stmt*, SqlHash, std::equal_to<>>
+      m_statements;  // by SQL text, found without a copy
 };
 
 // Checkpoints the WAL of a file database on a thread and connection of its own. SQLite's default
