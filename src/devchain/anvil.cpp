@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
@@ -17,6 +18,7 @@
 #include <cstring>
 #include <filesystem>
 #include <thread>
+#include <utility>
 
 #include "rpc/rpc_client.hpp"
 
@@ -193,10 +195,30 @@ Result<AnvilProcess> AnvilProcess::start(AnvilSettings settings) {
     }
     if (settings.log_file.empty()) args.push_back("--silent");
     args.insert(args.end(), settings.extra_args.begin(), settings.extra_args.end());
+    // anvil writes the states it no longer holds in memory under ~/.foundry/anvil/tmp and leaves
+    // them there when killed (gigabytes over a day of tests): a directory of our own instead.
+    std::string cache;
+    if (std::find(settings.extra_args.begin(), settings.extra_args.end(), "--cache-path") ==
+        settings.extra_args.end()) {
+      std::string pattern = (fs::temp_directory_path() / "gh-anvil-XXXXXX").string();
+      if (::mkdtemp(pattern.data()) == nullptr) {
+        return make_error(ErrorKind::internal, "anvil_spawn_failed",
+                          std::string("cannot create anvil's cache directory: ") + std::strerror(errno));
+      }
+      cache = pattern;
+      args.push_back("--cache-path");
+      args.push_back(cache);
+    }
 
     auto pid = spawn(*binary, args, settings.log_file);
-    if (!pid) return std::move(pid).error();
-    AnvilProcess process(*pid, *port, settings.chain_id, settings.stop_timeout);
+    if (!pid) {
+      if (!cache.empty()) {
+        std::error_code ignored;
+        fs::remove_all(cache, ignored);
+      }
+      return std::move(pid).error();
+    }
+    AnvilProcess process(*pid, *port, settings.chain_id, settings.stop_timeout, cache);
 
     const auto deadline = std::chrono::steady_clock::now() + settings.start_timeout;
     bool exited = false;
@@ -226,7 +248,11 @@ Result<AnvilProcess> AnvilProcess::start(AnvilSettings settings) {
 }
 
 AnvilProcess::AnvilProcess(AnvilProcess&& other) noexcept
-    : m_pid(other.m_pid), m_port(other.m_port), m_chain_id(other.m_chain_id), m_stop_timeout(other.m_stop_timeout) {
+    : m_pid(other.m_pid),
+      m_port(other.m_port),
+      m_chain_id(other.m_chain_id),
+      m_stop_timeout(other.m_stop_timeout),
+      m_cache_path(std::exchange(other.m_cache_path, std::string())) {
   other.m_pid = -1;
 }
 
@@ -237,6 +263,7 @@ AnvilProcess& AnvilProcess::operator=(AnvilProcess&& other) noexcept {
     m_port = other.m_port;
     m_chain_id = other.m_chain_id;
     m_stop_timeout = other.m_stop_timeout;
+    m_cache_path = std::exchange(other.m_cache_path, std::string());
     other.m_pid = -1;
   }
   return *this;
@@ -249,6 +276,11 @@ AnvilProcess::~AnvilProcess() {
 void AnvilProcess::stop() noexcept {
   terminate_and_reap(m_pid, m_stop_timeout);
   m_pid = -1;
+  if (!m_cache_path.empty()) {
+    std::error_code ignored;
+    fs::remove_all(m_cache_path, ignored);
+    m_cache_path.clear();
+  }
 }
 
 std::string AnvilProcess::rpc_url() const {

@@ -60,17 +60,26 @@ class AnvilProcess {
   std::uint64_t chain_id() const noexcept { return m_chain_id; }
   /// The child's process id (-1 once stopped).
   pid_t pid() const noexcept { return m_pid; }
+  /// The directory where anvil keeps the states it no longer holds in memory (its --cache-path):
+  /// one of this object's own, removed when anvil stops. Empty when extra_args named one.
+  const std::string& cache_path() const noexcept { return m_cache_path; }
   /// Stops and reaps now; idempotent.
   void stop() noexcept;
 
  private:
-  AnvilProcess(pid_t pid, unsigned short port, std::uint64_t chain_id, std::chrono::milliseconds stop_timeout)
-      : m_pid(pid), m_port(port), m_chain_id(chain_id), m_stop_timeout(stop_timeout) {}
+  AnvilProcess(pid_t pid, unsigned short port, std::uint64_t chain_id, std::chrono::milliseconds stop_timeout,
+               std::string cache_path)
+      : m_pid(pid),
+        m_port(port),
+        m_chain_id(chain_id),
+        m_stop_timeout(stop_timeout),
+        m_cache_path(std::move(cache_path)) {}
 
   pid_t m_pid = -1;
   unsigned short m_port = 0;
   std::uint64_t m_chain_id = 0;
   std::chrono::milliseconds m_stop_timeout{3'000};
+  std::string m_cache_path;  ///< removed by stop()
 };
 
 /// The project root: $GATEHOUSE_SOURCE_DIR when set, else the nearest directory above the current

@@ -57,7 +57,13 @@ TEST(AnvilProcess, StartsAnswersAndIsReapedOnStop) {
   EXPECT_EQ(*id, 4242u);
   EXPECT_EQ(anvil->rpc_url(), "http://127.0.0.1:" + std::to_string(anvil->port()));
 
+  // anvil's disk cache is a directory of this process object's, gone once it stops.
+  const std::string cache = anvil->cache_path();
+  ASSERT_FALSE(cache.empty());
+  EXPECT_TRUE(std::filesystem::is_directory(cache));
+
   anvil->stop();
+  EXPECT_FALSE(std::filesystem::exists(cache));
   EXPECT_EQ(anvil->pid(), -1);
   // Reaped, not a zombie: the pid no longer exists.
   EXPECT_FALSE(alive(pid));
@@ -67,16 +73,23 @@ TEST(AnvilProcess, StartsAnswersAndIsReapedOnStop) {
 
 TEST(AnvilProcess, StopsOnDestructionAndMoves) {
   pid_t pid = -1;
+  std::string cache;
   {
     auto started = AnvilProcess::start();
     ASSERT_TRUE(started) << started.error().message;
+    cache = started->cache_path();
     AnvilProcess moved = std::move(*started);
     pid = moved.pid();
     EXPECT_EQ(started->pid(), -1);
+    EXPECT_EQ(moved.cache_path(), cache);
+    EXPECT_TRUE(started->cache_path().empty());
+    started->stop();  // the moved-from object owns nothing any more
+    EXPECT_TRUE(std::filesystem::is_directory(cache));
     EXPECT_TRUE(alive(pid));
     EXPECT_EQ(*ask(moved.rpc_url()), 31337u);
   }
   EXPECT_FALSE(alive(pid));
+  EXPECT_FALSE(std::filesystem::exists(cache));
 }
 
 TEST(AnvilProcess, RunsSeveralAtOnceWithABlockTimeAndALogFile) {
