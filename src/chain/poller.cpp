@@ -355,8 +355,18 @@ struct Poller::State : std::enable_shared_from_this<Poller::State> {
     co_return fetched;
   }
 
-  /// The transaction of a fetched pipeline range (an error Result rolls it all back); optional: a
-  /// default-constructible result, for running it beside a fetch.
+  /// A range's transaction, its time counted as the apply phase. Optional: a default-constructible
+  /// result, for running it beside a fetch.
+  template <class F>
+  Task<std::optional<std::invoke_result_t<F&, Tx&>>> timed_apply(F range_tx) {
+    const auto applying = std::chrono::steady_clock::now();
+    auto applied = co_await in_tx(std::move(range_tx));
+    apply_seconds->inc(seconds(std::chrono::steady_clock::now() - applying));
+    co_return std::optional<std::invoke_result_t<F&, Tx&>>(std::move(applied));
+  }
+
+  /// The transaction of a fetched pipeline range (an error Result rolls it all back). `fetched`
+  /// must outlive the task.
   Task<std::optional<Result<ApplyOutcome>>> apply_pipeline_job(const PipelineJob& job, const Fetched& fetched,
                                                                std::int64_t now, std::uint64_t window_from) {
     const auto chain_id = settings.chain_id;
@@ -364,12 +374,9 @@ struct Poller::State : std::enable_shared_from_this<Poller::State> {
     const auto begin = static_cast<std::int64_t>(job.from);
     const auto end = static_cast<std::int64_t>(fetched.to);
     const auto journal_from = static_cast<std::int64_t>(window_from);
-    const auto applying = std::chrono::steady_clock::now();
-    auto applied = co_await in_tx([chain_id, p, begin, end, &fetched, now, journal_from](Tx& tx) {
+    return timed_apply([chain_id, p, begin, end, &fetched, now, journal_from](Tx& tx) {
       return apply_range(tx, chain_id, p, begin, end, fetched.logs, now, journal_from);
     });
-    apply_seconds->inc(seconds(std::chrono::steady_clock::now() - applying));
-    co_return std::optional<Result<ApplyOutcome>>(std::move(applied));
   }
 
   /// Per tracked contract still backfilling: its span and backoff.
@@ -409,8 +416,7 @@ struct Poller::State : std::enable_shared_from_this<Poller::State> {
     co_return fetched;
   }
 
-  /// The transaction of a fetched backfill range (optional: a default-constructible result, for
-  /// running it beside a fetch).
+  /// The transaction of a fetched backfill range; `job` and `fetched` must outlive the task.
   Task<std::optional<Result<BackfillOutcome>>> apply_job(const BackfillJob& job, const Fetched& fetched,
                                                          std::int64_t now, std::uint64_t window_from) {
     const auto chain_id = settings.chain_id;
@@ -418,12 +424,9 @@ struct Poller::State : std::enable_shared_from_this<Poller::State> {
     const auto begin = static_cast<std::int64_t>(job.from);
     const auto end = static_cast<std::int64_t>(fetched.to);
     const auto journal_from = static_cast<std::int64_t>(window_from);
-    const auto applying = std::chrono::steady_clock::now();
-    auto applied = co_await in_tx([chain_id, p, &job, begin, end, &fetched, now, journal_from](Tx& tx) {
+    return timed_apply([chain_id, p, &job, begin, end, &fetched, now, journal_from](Tx& tx) {
       return apply_contract_range(tx, chain_id, p, job.contract, begin, end, fetched.logs, now, journal_from);
     });
-    apply_seconds->inc(seconds(std::chrono::steady_clock::now() - applying));
-    co_return std::optional<Result<BackfillOutcome>>(std::move(applied));
   }
 
   /// One range for each tracked contract that has not joined its pipeline yet. Returns how
