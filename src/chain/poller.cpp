@@ -509,7 +509,7 @@ struct Poller::State : std::enable_shared_from_this<Poller::State> {
       }
       std::optional<std::string> why = fetched.error;
       std::optional<BackfillOutcome> outcome;
-      std::chrono::steady_clock::duration outcome_took{};  // the range's transaction, with the next fetch beside it
+      std::chrono::steady_clock::duration outcome_took{};  // step_ms: the transaction, the next fetch beside it
       if (!why) {
         // The span after this range depends on this range's answer alone: known before it commits.
         bs.span = next_span(bs.span, fetched.to - job.from + 1, fetched.logs.size(), fetched.took);
@@ -568,7 +568,7 @@ struct Poller::State : std::enable_shared_from_this<Poller::State> {
                                                     {"logs", std::to_string(fetched.logs.size())},
                                                     {"applied", std::to_string(outcome->applied)},
                                                     {"rpc_ms", std::to_string(ms(fetched.took))},
-                                                    {"apply_ms", std::to_string(ms(outcome_took))}});
+                                                    {"step_ms", std::to_string(ms(outcome_took))}});
       pipes.at(p).applied->inc(static_cast<double>(outcome->applied));
       report.backfilled += outcome->applied;
       report.applied += outcome->applied;
@@ -708,7 +708,7 @@ struct Poller::State : std::enable_shared_from_this<Poller::State> {
       }
       const auto& decoded = fetched.logs;
       const auto end = static_cast<std::int64_t>(fetched.to);
-      const auto applying = std::chrono::steady_clock::now();
+      const auto applying = std::chrono::steady_clock::now();  // step_ms: the transaction, the next fetch beside it
       std::optional<Result<ApplyOutcome>> applied;
       if (next) {
         using namespace asio::experimental::awaitable_operators;
@@ -739,7 +739,7 @@ struct Poller::State : std::enable_shared_from_this<Poller::State> {
                   {"duplicates", std::to_string(outcome.duplicates)},
                   {"checkpoint", std::to_string(outcome.checkpoint)},
                   {"rpc_ms", std::to_string(ms(fetched.took))},
-                  {"apply_ms", std::to_string(ms(std::chrono::steady_clock::now() - applying))}});
+                  {"step_ms", std::to_string(ms(std::chrono::steady_clock::now() - applying))}});
       ps.failures = 0;
       ps.applied->inc(static_cast<double>(outcome.applied));
       ps.lag->set(static_cast<double>(static_cast<std::int64_t>(*head) - outcome.checkpoint));
