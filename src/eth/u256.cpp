@@ -1,6 +1,8 @@
 #include "eth/u256.hpp"
 
 #include <algorithm>
+#include <array>
+#include <string_view>
 #include <utility>
 
 namespace gh::eth {
@@ -73,16 +75,32 @@ const char* to_string(U256Errc code) noexcept {
 
 Expected<U256, U256Errc> U256::from_dec(std::string_view text) {
   if (text.empty()) return U256Errc::invalid;
-  U256 value;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
+  for (const char c : text) {
     if (c < '0' || c > '9') return U256Errc::invalid;
-    const auto times_ten = value.checked_mul(U256{10});
-    const auto next = times_ten ? times_ten->checked_add(U256{static_cast<std::uint64_t>(c - '0')}) : std::nullopt;
-    if (!next) return U256Errc::overflow;
-    value = *next;
   }
-  return value;
+  const auto start = text.find_first_not_of('0');
+  if (start == std::string_view::npos) return U256{};
+  const std::string_view digits = text.substr(start);
+  if (digits.size() > 78) return U256Errc::overflow;  // 2^256 has 78 digits
+  // Up to 19 digits at a time (10^19 fits in 64 bits): value = value * 10^n + chunk.
+  std::array<std::uint64_t, 4> limbs{};
+  std::size_t length = digits.size() % 19 == 0 ? 19 : digits.size() % 19;
+  for (std::size_t pos = 0; pos < digits.size(); pos += length, length = 19) {
+    std::uint64_t chunk = 0;
+    std::uint64_t scale = 1;
+    for (std::size_t i = pos; i < pos + length; ++i) {
+      chunk = chunk * 10 + static_cast<std::uint64_t>(digits[i] - '0');
+      scale *= 10;
+    }
+    Uint128 carry = chunk;
+    for (auto& limb : limbs) {
+      const Uint128 cur = static_cast<Uint128>(limb) * scale + carry;
+      limb = static_cast<std::uint64_t>(cur);
+      carry = cur >> 64;
+    }
+    if (carry != 0) return U256Errc::overflow;
+  }
+  return from_limbs(limbs[0], limbs[1], limbs[2], limbs[3]);
 }
 
 Expected<U256, U256Errc> U256::from_hex(std::string_view text) {

@@ -3,6 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <random>
+#include <sstream>
+#include <string>
+
+#include <boost/multiprecision/cpp_int.hpp>
 
 #include "eth/hex.hpp"
 
@@ -53,6 +57,47 @@ TEST(U256, DecimalRoundTripAndErrors) {
     ASSERT_FALSE(r) << bad;
     EXPECT_EQ(r.error(), U256Errc::invalid) << bad;
   }
+}
+
+// Decimal text of every length up to past 2^256, with and without leading zeros, parsed by
+// Boost.Multiprecision as the reference: the same value, or overflow exactly when it is >= 2^256.
+TEST(U256, DecimalParsingAgreesWithAnIndependentBigInteger) {
+  using boost::multiprecision::cpp_int;
+  const cpp_int limit = cpp_int(1) << 256;
+  std::mt19937_64 rng(20261126);
+  std::uniform_int_distribution<int> digit(0, 9);
+  std::uniform_int_distribution<int> zeros(0, 3);
+  const auto check = [&](const std::string& text) {
+    // cpp_int reads a leading 0 as octal: it gets the digits without their leading zeros.
+    const auto first = text.find_first_not_of('0');
+    const cpp_int expected(first == std::string::npos ? std::string("0") : text.substr(first));
+    const auto parsed = U256::from_dec(text);
+    if (expected >= limit) {
+      ASSERT_FALSE(parsed) << text;
+      EXPECT_EQ(parsed.error(), U256Errc::overflow) << text;
+      return;
+    }
+    ASSERT_TRUE(parsed) << text;
+    std::ostringstream hex;
+    hex << std::hex << expected;
+    EXPECT_EQ(parsed->to_hex(), "0x" + hex.str()) << text;
+  };
+  for (std::size_t length = 1; length <= 80; ++length) {
+    for (int round = 0; round < 40; ++round) {
+      std::string text(static_cast<std::size_t>(round % 2 == 0 ? 0 : zeros(rng)), '0');
+      for (std::size_t i = 0; i < length; ++i) text += static_cast<char>('0' + digit(rng));
+      check(text);
+    }
+  }
+  // Around 2^256 and around each power of 10^19, where the chunks meet.
+  for (const char* text : {"115792089237316195423570985008687907853269984665640564039457584007913129639935",
+                           "115792089237316195423570985008687907853269984665640564039457584007913129639936",
+                           "115792089237316195423570985008687907853269984665640564039457584007913129640000",
+                           "9999999999999999999", "10000000000000000000", "99999999999999999999999999999999999999",
+                           "100000000000000000000000000000000000000", "18446744073709551615", "18446744073709551616"}) {
+    check(text);
+  }
+  check(std::string(200, '0') + "1");
 }
 
 TEST(U256, HexQuantities) {
