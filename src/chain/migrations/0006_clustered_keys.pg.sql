@@ -1,0 +1,1 @@
+-- PostgreSQL has no rowid tables and no sqlite_sequence: nothing to change (see the SQLite file).
