@@ -54,7 +54,14 @@ struct Poller::State : std::enable_shared_from_this<Poller::State> {
   // NOLINTNEXTLINE(performance-unnecessary-value-param)
   State(Executor ex, rpc::RpcClient& c, gh::store::Database& d, BlockingPool& p, const Clock& clk,
         metrics::Registry& reg, ChainIndexSettings s)
-      : strand(asio::make_strand(ex)), timer(strand), client(c), db(d), pool(p), clock(clk), settings(std::move(s)) {
+      : strand(asio::make_strand(ex)),
+        reader(asio::make_strand(ex)),
+        timer(strand),
+        client(c),
+        db(d),
+        pool(p),
+        clock(clk),
+        settings(std::move(s)) {
     settings.window = std::max<std::uint64_t>(settings.window, 64);
     settings.initial_span = std::max<std::uint64_t>(settings.initial_span, 1);
     settings.max_span = std::max(settings.max_span, settings.initial_span);
@@ -355,8 +362,8 @@ struct Poller::State : std::enable_shared_from_this<Poller::State> {
     co_return fetched;
   }
 
-  /// A range's transaction, its time counted as the apply phase. Optional: a default-constructible
-  /// result, for running it beside a fetch.
+  /// A range's transaction, its time counted as the apply phase (nullopt when it did not
+  /// complete).
   template <class F>
   Task<std::optional<std::invoke_result_t<F&, Tx&>>> timed_apply(F range_tx) {
     const auto applying = std::chrono::steady_clock::now();
@@ -379,6 +386,83 @@ struct Poller::State : std::enable_shared_from_this<Poller::State> {
     });
   }
 
+  /// The pipelines' ranges of one round, for run_ranges: a pipeline's next range follows while the
+  /// budget lasts and the pipeline is behind the target.
+  struct PipelineRanges {
+    using Job = PipelineJob;
+    State& s;
+    const std::map<std::uint64_t, std::string>& canonical;
+    std::uint64_t window_from = 0;
+    std::uint64_t head = 0;
+    std::uint64_t target = 0;
+    SteadyTime deadline{};
+    RoundReport& report;
+    bool caught_up = true;
+
+    static bool same_key(const Job& a, const Job& b) { return a.pipeline == b.pipeline; }
+
+    Task<Fetched> fetch(const Job& job) { return s.fetch_pipeline_job(job, canonical, window_from); }
+
+    std::optional<Job> after_fetch(const Job& job, const Fetched& fetched) {
+      if (fetched.error || fetched.stale) return std::nullopt;
+      PipelineState& ps = s.pipes.at(job.pipeline);
+      ps.span = s.next_span(ps.span, fetched.to - job.from + 1, fetched.logs.size(), fetched.took);
+      if (fetched.to >= target) return std::nullopt;
+      if (std::chrono::steady_clock::now() >= deadline) {
+        caught_up = false;  // the next round goes on
+        return std::nullopt;
+      }
+      return continuation(job, fetched.to, ps.span, target);
+    }
+
+    Task<bool> settle(const Job& job, const Fetched& fetched) {
+      const Pipeline p = job.pipeline;
+      PipelineState& ps = s.pipes.at(p);
+      if (fetched.error) {
+        if (fetched.rpc_error) ps.span = std::max<std::uint64_t>(1, ps.span / 2);
+        co_await s.record_error(p, *fetched.error);
+        s.fail(p, ps, *fetched.error, report);
+        caught_up = false;
+        co_return false;
+      }
+      if (fetched.stale) {
+        caught_up = false;  // logs of a block we no longer hold canonical: a reorg under way
+        co_return false;
+      }
+      const auto applying = std::chrono::steady_clock::now();
+      auto applied = co_await s.apply_pipeline_job(job, fetched, s.now_ms(), window_from);
+      const auto took = std::chrono::steady_clock::now() - applying;
+      if (!applied || !*applied) {
+        const auto why = applied ? (*applied).error().message : std::string("the range's transaction did not complete");
+        co_await s.record_error(p, why);
+        s.fail(p, ps, why, report);
+        caught_up = false;
+        co_return false;
+      }
+      const ApplyOutcome outcome = **applied;
+      log::debug("indexer range applied", {{"chain", std::to_string(s.settings.chain_id)},
+                                           {"pipeline", to_string(p)},
+                                           {"from", std::to_string(job.from)},
+                                           {"to", std::to_string(fetched.to)},
+                                           {"logs", std::to_string(fetched.logs.size())},
+                                           {"applied", std::to_string(outcome.applied)},
+                                           {"duplicates", std::to_string(outcome.duplicates)},
+                                           {"checkpoint", std::to_string(outcome.checkpoint)},
+                                           {"rpc_ms", std::to_string(ms(fetched.took))},
+                                           {"tx_ms", std::to_string(ms(took))}});
+      ps.failures = 0;
+      ps.applied->inc(static_cast<double>(outcome.applied));
+      ps.lag->set(static_cast<double>(static_cast<std::int64_t>(head) - outcome.checkpoint));
+      report.applied += outcome.applied;
+      if (outcome.checkpoint < static_cast<std::int64_t>(fetched.to)) {
+        // Rewound meanwhile (a reindex): nothing applied; the next round starts from the checkpoint.
+        caught_up = false;
+        co_return false;
+      }
+      co_return true;
+    }
+  };
+
   /// Per tracked contract still backfilling: its span and backoff.
   struct BackfillState {
     std::uint64_t span = 0;
@@ -395,10 +479,6 @@ struct Poller::State : std::enable_shared_from_this<Poller::State> {
     std::uint64_t to = 0;
     std::uint64_t to_limit = 0;  ///< the pipeline's checkpoint: where the contract joins it
   };
-
-  static bool same_range(const BackfillJob& a, const BackfillJob& b) {
-    return a.pipeline == b.pipeline && a.contract == b.contract && a.from == b.from && a.to == b.to;
-  }
 
   /// The range of `job`'s contract after `done`, of at most `span` blocks.
   static BackfillJob continuation(const BackfillJob& job, std::uint64_t done, std::uint64_t span) {
@@ -429,9 +509,95 @@ struct Poller::State : std::enable_shared_from_this<Poller::State> {
     });
   }
 
-  /// One range for each tracked contract that has not joined its pipeline yet. Returns how
-  /// many are still behind. The ranges of the contracts are independent: the next contract's
-  /// eth_getLogs runs while the previous contract's range commits.
+  /// The tracked contracts' backfill ranges of one round, for run_ranges: a contract's next range
+  /// follows while the budget lasts, until it reaches its pipeline's checkpoint and joins it.
+  struct BackfillRanges {
+    using Job = BackfillJob;
+    State& s;
+    const std::map<std::uint64_t, std::string>& canonical;
+    std::uint64_t window_from = 0;
+    SteadyTime deadline{};
+    RoundReport& report;
+    std::int64_t joined = 0;  ///< contracts that joined their pipeline this round
+
+    static bool same_key(const Job& a, const Job& b) { return a.pipeline == b.pipeline && a.contract == b.contract; }
+
+    Task<Fetched> fetch(const Job& job) { return s.fetch_job(job, canonical, window_from); }
+
+    std::optional<Job> after_fetch(const Job& job, const Fetched& fetched) {
+      if (fetched.error || fetched.stale) return std::nullopt;
+      auto& bs = s.backfills[{job.pipeline, job.contract}];
+      bs.span = s.next_span(bs.span, fetched.to - job.from + 1, fetched.logs.size(), fetched.took);
+      if (fetched.to >= job.to_limit || std::chrono::steady_clock::now() >= deadline) return std::nullopt;
+      return continuation(job, fetched.to, bs.span);
+    }
+
+    Task<bool> settle(const Job& job, const Fetched& fetched) {
+      const auto chain_id = s.settings.chain_id;
+      const Pipeline p = job.pipeline;
+      const std::string& contract = job.contract;
+      if (fetched.stale) co_return false;
+      std::optional<std::string> why = fetched.error;
+      std::optional<BackfillOutcome> outcome;
+      std::chrono::steady_clock::duration took{};
+      if (!why) {
+        const auto applying = std::chrono::steady_clock::now();
+        auto applied = co_await s.apply_job(job, fetched, s.now_ms(), window_from);
+        took = std::chrono::steady_clock::now() - applying;
+        if (applied && *applied) {
+          outcome = **applied;
+        } else {
+          why = applied ? (*applied).error().message : std::string("the range's transaction did not complete");
+        }
+      }
+      auto& bs = s.backfills[{p, contract}];
+      if (why) {
+        if (fetched.rpc_error) bs.span = std::max<std::uint64_t>(1, bs.span / 2);
+        ++bs.failures;
+        auto delay = s.settings.backoff_initial;
+        for (unsigned k = 1; k < bs.failures && delay < s.settings.backoff_max; ++k) delay *= 2;
+        bs.retry_at = std::chrono::steady_clock::now() + std::min(delay, s.settings.backoff_max);
+        const auto now = s.now_ms();
+        const auto message = *why;
+        co_await s.in_tx([chain_id, p, &contract, &message, now](Tx& tx) {
+          storage::record_tracked_error(tx, chain_id, p, contract, message, now);
+        });
+        std::string error(to_string(p));
+        error.append(" ").append(contract).append(": ").append(message);
+        report.errors.push_back(std::move(error));
+        log::warn("indexer backfill of a tracked contract failed; backing off", {{"chain", std::to_string(chain_id)},
+                                                                                 {"pipeline", to_string(p)},
+                                                                                 {"contract", contract},
+                                                                                 {"error", message}});
+        co_return false;
+      }
+      bs.failures = 0;
+      log::debug("indexer backfill range applied", {{"chain", std::to_string(chain_id)},
+                                                    {"pipeline", to_string(p)},
+                                                    {"contract", contract},
+                                                    {"from", std::to_string(job.from)},
+                                                    {"to", std::to_string(fetched.to)},
+                                                    {"logs", std::to_string(fetched.logs.size())},
+                                                    {"applied", std::to_string(outcome->applied)},
+                                                    {"rpc_ms", std::to_string(ms(fetched.took))},
+                                                    {"tx_ms", std::to_string(ms(took))}});
+      s.pipes.at(p).applied->inc(static_cast<double>(outcome->applied));
+      report.backfilled += outcome->applied;
+      report.applied += outcome->applied;
+      if (outcome->joined) {
+        s.backfills.erase({p, contract});
+        ++joined;
+        log::info("tracked contract caught up; it follows its pipeline now",
+                  {{"chain", std::to_string(chain_id)}, {"pipeline", to_string(p)}, {"contract", contract}});
+        co_return false;
+      }
+      // Rewound meanwhile: nothing applied, the next round starts over from the stored progress.
+      co_return outcome->backfilled_to >= static_cast<std::int64_t>(fetched.to);
+    }
+  };
+
+  /// Ranges of each tracked contract that has not joined its pipeline yet, while the round's
+  /// budget lasts. Returns how many are still behind.
   Task<std::int64_t> backfill(const std::vector<storage::TrackedContract>& tracked,
                               const std::map<std::uint64_t, std::string>& canonical, std::uint64_t window_from,
                               RoundReport& report) {
@@ -482,109 +648,147 @@ struct Poller::State : std::enable_shared_from_this<Poller::State> {
       jobs.push_back(BackfillJob{p, contract, *address, from, to, static_cast<std::uint64_t>(checkpoint)});
     }
 
-    // The ranges run as a queue: each contract's next range goes to the back once its range
-    // committed, until every contract has joined or the round's budget is spent (the head then
-    // gets its turn). The next range's eth_getLogs always runs while the current one commits:
-    // the queue's next job, or, with one contract left, that contract's own next range.
+    // The contracts' ranges run as a queue (see run_ranges): each contract's next range goes to
+    // the back, until every contract has joined or the round's budget is spent (the head then
+    // gets its turn).
     std::deque<BackfillJob> queue(jobs.begin(), jobs.end());
-    const auto deadline = std::chrono::steady_clock::now() + settings.backfill_budget;
-    std::optional<std::pair<BackfillJob, Fetched>> ahead;  // a range fetched while the previous one committed
-    while (!queue.empty() && !stopping.load()) {
-      const BackfillJob job = queue.front();
-      queue.pop_front();
-      const Pipeline p = job.pipeline;
-      const std::string& contract = job.contract;
-      const auto now = now_ms();
-      auto& bs = backfills[{p, contract}];
-      Fetched fetched;
-      if (ahead && same_range(ahead->first, job)) {
-        fetched = std::move(ahead->second);
-      } else {
-        fetched = co_await fetch_job(job, canonical, window_from);
-      }
-      ahead.reset();
-      if (fetched.stale) {
-        ++behind;
-        continue;
-      }
-      std::optional<std::string> why = fetched.error;
-      std::optional<BackfillOutcome> outcome;
-      std::chrono::steady_clock::duration outcome_took{};  // step_ms: the transaction, the next fetch beside it
-      if (!why) {
-        // The span after this range depends on this range's answer alone: known before it commits.
-        bs.span = next_span(bs.span, fetched.to - job.from + 1, fetched.logs.size(), fetched.took);
-        const bool budget_left = std::chrono::steady_clock::now() < deadline;
-        std::optional<BackfillJob> next;
-        if (!queue.empty()) {
-          next = queue.front();
-        } else if (budget_left && fetched.to < job.to_limit) {
-          next = continuation(job, fetched.to, bs.span);
-        }
-        std::optional<Result<BackfillOutcome>> applied;
-        const auto applying = std::chrono::steady_clock::now();
-        if (next) {
-          using namespace asio::experimental::awaitable_operators;
-          const BackfillJob& following = *next;
-          auto both =
-              co_await (apply_job(job, fetched, now, window_from) && fetch_job(following, canonical, window_from));
-          applied = std::move(std::get<0>(both));
-          ahead.emplace(following, std::move(std::get<1>(both)));
-        } else {
-          applied = co_await apply_job(job, fetched, now, window_from);
-        }
-        outcome_took = std::chrono::steady_clock::now() - applying;
-        if (applied && *applied) {
-          outcome = **applied;
-        } else {
-          why = applied ? (*applied).error().message : std::string("the range's transaction did not complete");
-        }
-      }
-      if (why) {
-        if (fetched.rpc_error) bs.span = std::max<std::uint64_t>(1, bs.span / 2);
-        ++bs.failures;
-        auto delay = settings.backoff_initial;
-        for (unsigned k = 1; k < bs.failures && delay < settings.backoff_max; ++k) delay *= 2;
-        bs.retry_at = std::chrono::steady_clock::now() + std::min(delay, settings.backoff_max);
-        const auto message = *why;
-        co_await in_tx([chain_id, p, &contract, &message, now](Tx& tx) {
-          storage::record_tracked_error(tx, chain_id, p, contract, message, now);
-        });
-        std::string error(to_string(p));
-        error.append(" ").append(contract).append(": ").append(message);
-        report.errors.push_back(std::move(error));
-        log::warn("indexer backfill of a tracked contract failed; backing off", {{"chain", std::to_string(chain_id)},
-                                                                                 {"pipeline", to_string(p)},
-                                                                                 {"contract", contract},
-                                                                                 {"error", message}});
-        ++behind;
-        continue;
-      }
-      bs.failures = 0;
-      log::debug("indexer backfill range applied", {{"chain", std::to_string(chain_id)},
-                                                    {"pipeline", to_string(p)},
-                                                    {"contract", contract},
-                                                    {"from", std::to_string(job.from)},
-                                                    {"to", std::to_string(fetched.to)},
-                                                    {"logs", std::to_string(fetched.logs.size())},
-                                                    {"applied", std::to_string(outcome->applied)},
-                                                    {"rpc_ms", std::to_string(ms(fetched.took))},
-                                                    {"step_ms", std::to_string(ms(outcome_took))}});
-      pipes.at(p).applied->inc(static_cast<double>(outcome->applied));
-      report.backfilled += outcome->applied;
-      report.applied += outcome->applied;
-      if (outcome->joined) {
-        backfills.erase({p, contract});
-        log::info("tracked contract caught up; it follows its pipeline now",
-                  {{"chain", std::to_string(chain_id)}, {"pipeline", to_string(p)}, {"contract", contract}});
-      } else if (outcome->backfilled_to < static_cast<std::int64_t>(fetched.to) ||
-                 std::chrono::steady_clock::now() >= deadline) {
-        ++behind;  // rewound meanwhile (nothing applied), or the budget is spent: next round
-      } else {
-        queue.push_back(continuation(job, fetched.to, bs.span));
-      }
+    BackfillRanges ranges{*this, canonical, window_from, std::chrono::steady_clock::now() + settings.backfill_budget,
+                          report};
+    co_await run_ranges(std::move(queue), ranges);
+    co_return behind + static_cast<std::int64_t>(jobs.size()) - ranges.joined;
+  }
+
+  /// Wakes one half of run_ranges when the other changed what they share. A waiter notes the
+  /// generation before it looks at the shared state, so that a change made between its look and
+  /// its wait is not missed.
+  struct Signal {
+    explicit Signal(const Executor& ex) : timer(ex, asio::steady_timer::time_point::max()) {}
+    void notify() {
+      ++generation;
+      timer.cancel();
     }
-    behind += static_cast<std::int64_t>(queue.size());  // left when stopping
-    co_return behind;
+    Task<void> wait(std::uint64_t seen) {
+      if (generation != seen) co_return;
+      timer.expires_at(asio::steady_timer::time_point::max());
+      co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+    asio::steady_timer timer;
+    std::uint64_t generation = 0;
+  };
+
+  /// What the two halves of run_ranges share.
+  template <class Job>
+  struct RangeFlow {
+    explicit RangeFlow(const Executor& ex) : read(ex), applied(ex) {}
+    std::deque<Job> queue;                      ///< ranges to read, in order
+    std::deque<std::pair<Job, Fetched>> ready;  ///< read, waiting for their transaction
+    std::size_t ready_logs = 0;                 ///< the logs of `ready`
+    std::vector<Fetched> spent;                 ///< applied or dropped: freed by the reading half
+    std::vector<Job> stopped;                   ///< a range of each key stopped this round
+    bool read_all = false;                      ///< the reading half has ended
+    bool halted = false;                        ///< the applying half has ended
+    Signal read;                                ///< the reading half changed the flow
+    Signal applied;                             ///< the applying half changed it
+  };
+
+  /// Runs a queue of ranges (the pipelines' or the tracked contracts'), each in a transaction of
+  /// its own, the ranges of one key (a pipeline, a contract) in order. Reading runs ahead of the
+  /// transactions: while one range commits, the next ones are fetched, decoded and prepared, until
+  /// the ranges waiting hold `target_logs` logs; so at most those, the range committing and the
+  /// one being read are in memory, and the single writer never waits on a read that could have
+  /// run during the transaction before. A range's continuation is queued as soon as its answer
+  /// is read (its span depends on that answer alone). When a key stops (`settle` returns false:
+  /// its range failed, was rewound, or its contract joined its pipeline), its ranges still queued
+  /// or read are dropped. Applied ranges are freed by the reading half, not between two
+  /// transactions.
+  ///
+  /// `Ranges` provides Job, same_key(a, b), fetch(job) -> Task<Fetched>, after_fetch(job,
+  /// fetched) -> optional continuation, and settle(job, fetched) -> Task<bool>.
+  template <class Ranges>
+  Task<void> run_ranges(std::deque<typename Ranges::Job> queue, Ranges& ranges) {
+    using Job = typename Ranges::Job;
+    RangeFlow<Job> flow(co_await asio::this_coro::executor);
+    flow.queue = std::move(queue);
+    using namespace asio::experimental::awaitable_operators;
+    co_await (read_ranges(flow, ranges) && apply_ranges(flow, ranges));
+  }
+
+  template <class Ranges, class Job>
+  static bool stopped(const RangeFlow<Job>& flow, const Job& job) {
+    return std::any_of(flow.stopped.begin(), flow.stopped.end(),
+                       [&job](const Job& s) { return Ranges::same_key(s, job); });
+  }
+
+  template <class Ranges, class Job>
+  Task<void> read_ranges(RangeFlow<Job>& flow, Ranges& ranges) {
+    try {
+      while (!flow.queue.empty() && !flow.halted && !stopping.load()) {
+        const auto seen = flow.applied.generation;
+        if (!flow.spent.empty()) {
+          asio::post(reader, [spent = std::move(flow.spent)]() mutable { spent.clear(); });
+          flow.spent.clear();
+        }
+        if (!flow.ready.empty() && flow.ready_logs >= settings.target_logs) {
+          co_await flow.applied.wait(seen);
+          continue;
+        }
+        const Job job = flow.queue.front();
+        flow.queue.pop_front();
+        auto read = ranges.fetch(job);
+        Fetched fetched = co_await asio::co_spawn(reader, std::move(read), asio::use_awaitable);
+        if (stopped<Ranges>(flow, job)) continue;  // its key stopped while it was read
+        if (auto next = ranges.after_fetch(job, fetched)) flow.queue.push_back(std::move(*next));
+        flow.ready_logs += fetched.logs.size();
+        flow.ready.emplace_back(job, std::move(fetched));
+        flow.read.notify();
+      }
+    } catch (...) {
+      flow.read_all = true;
+      flow.read.notify();
+      throw;
+    }
+    flow.read_all = true;
+    flow.read.notify();
+  }
+
+  template <class Ranges, class Job>
+  Task<void> apply_ranges(RangeFlow<Job>& flow, Ranges& ranges) {
+    try {
+      while (!stopping.load()) {
+        const auto seen = flow.read.generation;
+        if (flow.ready.empty()) {
+          if (flow.read_all) break;
+          co_await flow.read.wait(seen);
+          continue;
+        }
+        std::pair<Job, Fetched> range = std::move(flow.ready.front());
+        flow.ready.pop_front();
+        flow.ready_logs -= range.second.logs.size();
+        flow.applied.notify();
+        const bool go_on = co_await ranges.settle(range.first, range.second);
+        if (!go_on) {
+          flow.stopped.push_back(range.first);
+          std::erase_if(flow.queue, [&range](const Job& q) { return Ranges::same_key(q, range.first); });
+          for (auto it = flow.ready.begin(); it != flow.ready.end();) {
+            if (Ranges::same_key(it->first, range.first)) {
+              flow.ready_logs -= it->second.logs.size();
+              flow.spent.push_back(std::move(it->second));
+              it = flow.ready.erase(it);
+            } else {
+              ++it;
+            }
+          }
+        }
+        flow.spent.push_back(std::move(range.second));
+        flow.applied.notify();
+      }
+    } catch (...) {
+      flow.halted = true;
+      flow.applied.notify();
+      throw;
+    }
+    flow.halted = true;
+    flow.applied.notify();
   }
 
   /// Stores the configured contracts with a start block of their own (once per process).
@@ -642,9 +846,9 @@ struct Poller::State : std::enable_shared_from_this<Poller::State> {
     auto tracked = co_await in_tx([chain_id](Tx& tx) { return storage::tracked_contracts(tx, chain_id); }, true);
 
     bool caught_up = true;
-    // Every pipeline behind the target gets a range; the ranges then run as a queue, like the
-    // backfills below: a pipeline's next range goes to the back once its range committed, while
-    // the budget lasts, and the next range's eth_getLogs runs while the current one commits.
+    // Every pipeline behind the target gets a range; the ranges then run as a queue (see
+    // run_ranges), like the backfills below: a pipeline's next range goes to the back while the
+    // budget lasts.
     std::deque<PipelineJob> queue;
     for (auto& entry : pipes) {
       const Pipeline p = entry.first;
@@ -672,90 +876,11 @@ struct Poller::State : std::enable_shared_from_this<Poller::State> {
       }
       queue.push_back(std::move(job));
     }
-    const auto deadline = std::chrono::steady_clock::now() + settings.backfill_budget;
-    std::optional<std::pair<PipelineJob, Fetched>> ahead;  // a range fetched while the previous one committed
-    while (!queue.empty() && !stopping.load()) {
-      const PipelineJob job = std::move(queue.front());
-      queue.pop_front();
-      const Pipeline p = job.pipeline;
-      PipelineState& ps = pipes.at(p);
-      const auto now = now_ms();
-      Fetched fetched;
-      if (ahead && ahead->first.pipeline == p && ahead->first.from == job.from && ahead->first.to == job.to) {
-        fetched = std::move(ahead->second);
-      } else {
-        fetched = co_await fetch_pipeline_job(job, canonical, window_from);
-      }
-      ahead.reset();
-      if (fetched.error) {
-        if (fetched.rpc_error) ps.span = std::max<std::uint64_t>(1, ps.span / 2);
-        co_await record_error(p, *fetched.error);
-        fail(p, ps, *fetched.error, report);
-        caught_up = false;
-        continue;
-      }
-      if (fetched.stale) {
-        caught_up = false;  // logs of a block we no longer hold canonical: a reorg under way
-        continue;
-      }
-      // The span after this range depends on this range's answer alone: known before it commits.
-      ps.span = next_span(ps.span, fetched.to - job.from + 1, fetched.logs.size(), fetched.took);
-      std::optional<PipelineJob> next;
-      if (!queue.empty()) {
-        next = queue.front();
-      } else if (fetched.to < target && std::chrono::steady_clock::now() < deadline) {
-        next = continuation(job, fetched.to, ps.span, target);
-      }
-      const auto& decoded = fetched.logs;
-      const auto end = static_cast<std::int64_t>(fetched.to);
-      const auto applying = std::chrono::steady_clock::now();  // step_ms: the transaction, the next fetch beside it
-      std::optional<Result<ApplyOutcome>> applied;
-      if (next) {
-        using namespace asio::experimental::awaitable_operators;
-        const PipelineJob& following = *next;
-        auto both = co_await (apply_pipeline_job(job, fetched, now, window_from) &&
-                              fetch_pipeline_job(following, canonical, window_from));
-        applied = std::move(std::get<0>(both));
-        ahead.emplace(following, std::move(std::get<1>(both)));
-      } else {
-        applied = co_await apply_pipeline_job(job, fetched, now, window_from);
-      }
-      if (!applied || !*applied) {
-        const auto why = applied ? (*applied).error().message : std::string("the range's transaction did not complete");
-        if (ahead && ahead->first.pipeline == p) ahead.reset();  // its continuation must not follow
-        co_await record_error(p, why);
-        fail(p, ps, why, report);
-        caught_up = false;
-        continue;
-      }
-      const ApplyOutcome outcome = **applied;
-      log::debug("indexer range applied",
-                 {{"chain", std::to_string(chain_id)},
-                  {"pipeline", to_string(p)},
-                  {"from", std::to_string(job.from)},
-                  {"to", std::to_string(fetched.to)},
-                  {"logs", std::to_string(decoded.size())},
-                  {"applied", std::to_string(outcome.applied)},
-                  {"duplicates", std::to_string(outcome.duplicates)},
-                  {"checkpoint", std::to_string(outcome.checkpoint)},
-                  {"rpc_ms", std::to_string(ms(fetched.took))},
-                  {"step_ms", std::to_string(ms(std::chrono::steady_clock::now() - applying))}});
-      ps.failures = 0;
-      ps.applied->inc(static_cast<double>(outcome.applied));
-      ps.lag->set(static_cast<double>(static_cast<std::int64_t>(*head) - outcome.checkpoint));
-      report.applied += outcome.applied;
-      if (outcome.checkpoint < end) {
-        // Rewound meanwhile (a reindex): nothing applied; the next round starts from the checkpoint.
-        if (ahead && ahead->first.pipeline == p) ahead.reset();
-        caught_up = false;
-      } else if (fetched.to < target) {
-        if (std::chrono::steady_clock::now() < deadline) {
-          queue.push_back(continuation(job, fetched.to, ps.span, target));
-        } else {
-          caught_up = false;
-        }
-      }
-    }
+    PipelineRanges ranges{*this, canonical, window_from,
+                          *head, target,    std::chrono::steady_clock::now() + settings.backfill_budget,
+                          report};
+    co_await run_ranges(std::move(queue), ranges);
+    if (!ranges.caught_up) caught_up = false;
     report.backfills = co_await backfill(tracked, canonical, window_from, report);
     backfilling_gauge->set(static_cast<double>(report.backfills));
     if (report.backfills > 0) caught_up = false;
@@ -797,6 +922,9 @@ struct Poller::State : std::enable_shared_from_this<Poller::State> {
   }
 
   asio::strand<Executor> strand;
+  /// Where run_ranges reads ranges (the JSON of eth_getLogs, decoding) and frees applied ones:
+  /// beside the strand, which must be free to start the next transaction the moment one commits.
+  asio::strand<Executor> reader;
   asio::steady_timer timer;
   rpc::RpcClient& client;
   gh::store::Database& db;

@@ -556,6 +556,69 @@ TEST_P(ChainServiceTest, ALargeRangeAppliesAndRevertsLikeTheLogsOneByOne) {
   expect_model(0);
 }
 
+// A database written before migration 6 (SQLite: the tables rebuilt clustered on their keys, the
+// journal without AUTOINCREMENT) keeps every projection row, applied log and journal entry: after
+// the upgrade, changes go on from there and a revert below both restores the state before them.
+class ChainUpgradeTest : public ::testing::TestWithParam<Dialect> {
+ protected:
+  void apply(gh::store::Database& db, Pipeline p, std::int64_t start, std::int64_t end,
+             const std::vector<DecodedLog>& logs) {
+    db.transact([&](Tx& tx) {
+      auto r = apply_range(tx, chain_id, p, start, end, logs, 1);
+      if (!r) throw std::runtime_error(r.error().message);
+      return *r;
+    });
+  }
+  static std::optional<std::string> balance(gh::store::Database& db, const Address& token, const Address& holder) {
+    return db.read([&](Tx& tx) {
+      ProjectionChange key{
+          Projection::erc20_balance, eth::to_lower_hex(token), eth::to_lower_hex(holder), "", ChangeOp::set, ""};
+      return storage::read_projection(tx, chain_id, key);
+    });
+  }
+
+  store::testing::FreshDatabase m_fresh{GetParam(), "chain_upgrade"};
+};
+
+TEST_P(ChainUpgradeTest, RowsWrittenBeforeMigration6SurviveItAndStillRevert) {
+  GH_REQUIRE_DATABASE(m_fresh);
+  auto db = m_fresh.open();
+  gh::store::MigrationSet before = chain::migrations();
+  std::erase_if(before.migrations, [](const gh::store::Migration& m) { return m.version >= 6; });
+  ASSERT_FALSE(before.migrations.empty());
+  ASSERT_LT(before.migrations.size(), chain::migrations().migrations.size());
+  db->migrate(std::vector<gh::store::MigrationSet>{bus::migrations(), before});
+
+  const Address token = addr(0x10), nft = addr(0x11), alice = addr(1), bob = addr(2), carol = addr(3);
+  apply(*db, Pipeline::erc20, 0, 2, {erc20(token, Address{}, alice, 1000, 1, 0), erc20(token, alice, bob, 100, 2, 0)});
+  apply(*db, Pipeline::erc721, 0, 2, {erc721(nft, Address{}, alice, 7, 1, 1), erc721(nft, alice, bob, 7, 2, 2)});
+
+  db->migrate(std::vector<gh::store::MigrationSet>{bus::migrations(), chain::migrations()});
+  EXPECT_EQ(balance(*db, token, alice), std::optional<std::string>("900"));
+  EXPECT_EQ(balance(*db, token, bob), std::optional<std::string>("100"));
+  const auto bobs = db->read([&](Tx& tx) { return storage::holdings(tx, eth::to_lower_hex(bob), chain_id); });
+  ASSERT_EQ(bobs.size(), 2u);
+  EXPECT_EQ(bobs[1].kind, "erc721");
+
+  // A log applied before the upgrade is still known: applying it again changes nothing.
+  apply(*db, Pipeline::erc20, 3, 3, {erc20(token, alice, bob, 100, 2, 0), erc20(token, bob, carol, 40, 3, 0)});
+  EXPECT_EQ(balance(*db, token, bob), std::optional<std::string>("60"));
+  EXPECT_EQ(balance(*db, token, carol), std::optional<std::string>("40"));
+
+  // Journal entries from both sides of the upgrade undo in order, newest first.
+  const auto reverted = db->transact([](Tx& tx) { return revert_above(tx, chain_id, 1, true, 2); });
+  EXPECT_EQ(reverted, 3);
+  EXPECT_EQ(balance(*db, token, alice), std::optional<std::string>("1000"));
+  EXPECT_EQ(balance(*db, token, bob), std::nullopt);
+  EXPECT_EQ(balance(*db, token, carol), std::nullopt);
+  const auto alices = db->read([&](Tx& tx) { return storage::holdings(tx, eth::to_lower_hex(alice), chain_id); });
+  ASSERT_EQ(alices.size(), 2u);
+  EXPECT_EQ(alices[1].token_id, "7");
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, ChainUpgradeTest, ::testing::Values(Dialect::sqlite, Dialect::postgres),
+                         [](const auto& p) { return std::string(gh::store::to_string(p.param)); });
+
 INSTANTIATE_TEST_SUITE_P(Backends, ChainServiceTest, ::testing::Values(Dialect::sqlite, Dialect::postgres),
                          [](const auto& p) { return std::string(gh::store::to_string(p.param)); });
 
