@@ -2,7 +2,9 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <filesystem>
@@ -343,26 +345,41 @@ class WalCheckpointer {
   }
 
   void run() {
+    using namespace std::chrono_literals;
     std::unique_lock lock(m_mutex);
+    std::chrono::milliseconds retry{0};  // after a partial checkpoint: the wait before the next try
     for (;;) {
-      m_wake.wait(lock, [this] { return m_wanted || m_stopping; });
+      if (retry == 0ms) {
+        m_wake.wait(lock, [this] { return m_wanted || m_stopping; });
+      } else {
+        m_wake.wait_for(lock, retry, [this] { return m_wanted || m_stopping; });
+      }
       if (m_stopping) return;
       // Wakes during the checkpoint are folded into one more run after it.
+      const bool woken = m_wanted;
       m_wanted = false;
       lock.unlock();
-      checkpoint();
+      const bool partial = checkpoint();
       lock.lock();
+      // A reader's older snapshot held frames back: they are copied once it ends, without waiting
+      // for the next commit (which, past the hard limit, would copy them on the writer's thread).
+      if (!partial) {
+        retry = 0ms;
+      } else {
+        retry = woken ? partial_retry_first : std::min(retry * 2, partial_retry_max);
+      }
     }
   }
 
-  void checkpoint() noexcept {
+  /// Runs one PASSIVE checkpoint; true when it left frames behind for readers of older snapshots.
+  bool checkpoint() noexcept {
     int wal_frames = -1;
     int checkpointed = -1;
     const int rc =
         sqlite3_wal_checkpoint_v2(m_conn->get(), nullptr, SQLITE_CHECKPOINT_PASSIVE, &wal_frames, &checkpointed);
     // SQLITE_BUSY: another connection (the writer past the limit, another process) holds the
     // checkpoint lock and is doing this work. A partial checkpoint (checkpointed < wal_frames) is
-    // readers still reading older snapshots; the next commit past the threshold wakes us again.
+    // readers still reading older snapshots: tried again shortly (see run).
     const bool failed = rc != SQLITE_OK && rc != SQLITE_BUSY;
     try {
       if (failed && m_failures++ == 0) {
@@ -377,7 +394,13 @@ class WalCheckpointer {
     } catch (...) {
       // A lost log line must not end the thread.
     }
+    return rc == SQLITE_OK && checkpointed >= 0 && checkpointed < wal_frames;
   }
+
+  /// After a partial checkpoint, the first wait before trying again, doubled per try up to the
+  /// second while readers keep frames back.
+  static constexpr std::chrono::milliseconds partial_retry_first{2};
+  static constexpr std::chrono::milliseconds partial_retry_max{100};
 
   std::string m_path;
   std::unique_ptr<SqliteConnection> m_conn;  ///< used by the thread only, until it is joined

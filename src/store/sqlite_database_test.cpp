@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <future>
 #include <memory>
 #include <string>
 #include <thread>
@@ -282,6 +283,33 @@ TEST_F(SqliteWalCheckpoints, NothingIsLostAcrossCheckpointsCloseAndReopen) {
   m_db = Database::open(url());
   expect_rows(*m_db, before + after);
   EXPECT_EQ(m_db->read([](Tx& tx) { return tx.query_one("PRAGMA integrity_check")->get_text(0); }), "ok");
+}
+
+TEST_F(SqliteWalCheckpoints, FramesAReaderHeldBackAreCheckpointedWhenItEndsWithoutAnotherCommit) {
+  write_rows(0, 10, 10);
+  // A read transaction on another thread keeps the snapshot of those 10 rows while 1,500 more
+  // are committed: every checkpoint the commits wake stops at that snapshot.
+  std::promise<void> reading;
+  std::promise<void> release;
+  std::thread reader([&] {
+    m_db->read([&](Tx& tx) {
+      tx.query("SELECT count(*) FROM blobs");
+      reading.set_value();
+      release.get_future().wait();
+      return 0;
+    });
+  });
+  reading.get_future().wait();
+  write_rows(10, sqlite_checkpoint_wal_pages * 3 / 2, 50);
+  EXPECT_FALSE(background_checkpointed()) << "a checkpoint went past the reader's snapshot";
+  release.set_value();
+  reader.join();
+  // No commit follows: the background thread tries again by itself once the reader is gone.
+  EXPECT_TRUE(eventually([&] { return background_checkpointed(); }))
+      << "frames held back by the reader were never checkpointed; database file " << std::filesystem::file_size(m_path)
+      << " bytes";
+  EXPECT_EQ(g_probe_db_writes_on_test_thread.load(), 0);
+  expect_rows(*m_db, 10 + sqlite_checkpoint_wal_pages * 3 / 2);
 }
 
 TEST_F(SqliteWalCheckpoints, TheWriterCheckpointsPastTheHardLimitWhenTheBackgroundCannot) {
