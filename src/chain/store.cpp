@@ -1,6 +1,7 @@
 #include "chain/store.hpp"
 
 #include <algorithm>
+#include <array>
 #include <map>
 #include <tuple>
 
@@ -382,24 +383,52 @@ std::optional<std::string> read_projection(Tx& tx, std::uint64_t chain_id, const
   return row->get_text(0);
 }
 
+namespace {
+
+// A projection's upsert and delete of one row, built once per projection: the writer runs them
+// for every changed row of every range.
+struct RowStatements {
+  std::string upsert;
+  std::string remove;
+};
+
+const RowStatements& row_statements(Projection p) {
+  static const auto all = [] {
+    std::array<RowStatements, 6> out;
+    for (const auto projection : {Projection::erc20_balance, Projection::erc721_owner, Projection::erc1155_balance,
+                                  Projection::stake, Projection::pair_tokens, Projection::pair_reserves}) {
+      const auto s = sql_of(projection);
+      std::string columns = "chain_id, contract";
+      std::size_t count = 2;
+      for (const char* key : {s.key1, s.key2}) {
+        if (key == nullptr) continue;
+        columns += std::string(", ") + key;
+        ++count;
+      }
+      std::string placeholders;
+      for (std::size_t i = 1; i <= count + 1; ++i) placeholders += (i > 1 ? ", $" : "$") + std::to_string(i);
+      auto& r = out.at(static_cast<std::size_t>(projection));
+      r.upsert = std::string("INSERT INTO ") + s.table + " (" + columns + ", " + s.value + ") VALUES (" + placeholders +
+                 ") ON CONFLICT (" + columns + ") DO UPDATE SET " + s.value + " = $" + std::to_string(count + 1);
+      r.remove = std::string("DELETE FROM ") + s.table + " WHERE " + key_where(s);
+    }
+    return out;
+  }();
+  return all.at(static_cast<std::size_t>(p));
+}
+
+}  // namespace
+
 void write_projection(Tx& tx, std::uint64_t chain_id, const ProjectionChange& key,
                       const std::optional<std::string>& value) {
-  const auto s = sql_of(key.projection);
-  auto params = key_params(s, chain_id, key);
+  const auto& statements = row_statements(key.projection);
+  auto params = key_params(sql_of(key.projection), chain_id, key);
   if (!value) {
-    tx.exec(std::string("DELETE FROM ") + s.table + " WHERE " + key_where(s), params);
+    tx.exec(statements.remove, params);
     return;
   }
-  std::string columns = "chain_id, contract";
-  if (s.key1 != nullptr) columns += std::string(", ") + s.key1;
-  if (s.key2 != nullptr) columns += std::string(", ") + s.key2;
   params.emplace_back(*value);
-  std::string placeholders;
-  for (std::size_t i = 1; i <= params.size(); ++i) placeholders += (i > 1 ? ", $" : "$") + std::to_string(i);
-  const std::string value_param = "$" + std::to_string(params.size());
-  tx.exec(std::string("INSERT INTO ") + s.table + " (" + columns + ", " + s.value + ") VALUES (" + placeholders +
-              ") ON CONFLICT (" + columns + ") DO UPDATE SET " + s.value + " = " + value_param,
-          params);
+  tx.exec(statements.upsert, params);
 }
 
 std::vector<std::optional<std::string>> read_projections(Tx& tx, std::uint64_t chain_id,
