@@ -5,6 +5,8 @@
 #include <map>
 #include <tuple>
 
+#include <fmt/format.h>
+
 #include "eth/hex.hpp"
 
 namespace gh::chain::storage {
@@ -408,9 +410,9 @@ const RowStatements& row_statements(Projection p) {
       std::string placeholders;
       for (std::size_t i = 1; i <= count + 1; ++i) placeholders += (i > 1 ? ", $" : "$") + std::to_string(i);
       auto& r = out.at(static_cast<std::size_t>(projection));
-      r.upsert = std::string("INSERT INTO ") + s.table + " (" + columns + ", " + s.value + ") VALUES (" + placeholders +
-                 ") ON CONFLICT (" + columns + ") DO UPDATE SET " + s.value + " = $" + std::to_string(count + 1);
-      r.remove = std::string("DELETE FROM ") + s.table + " WHERE " + key_where(s);
+      r.upsert = fmt::format("INSERT INTO {} ({}, {}) VALUES ({}) ON CONFLICT ({}) DO UPDATE SET {} = ${}", s.table,
+                             columns, s.value, placeholders, columns, s.value, count + 1);
+      r.remove = fmt::format("DELETE FROM {} WHERE {}", s.table, key_where(s));
     }
     return out;
   }();
