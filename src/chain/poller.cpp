@@ -881,6 +881,9 @@ struct Poller::State : std::enable_shared_from_this<Poller::State> {
                           report};
     co_await run_ranges(std::move(queue), ranges);
     if (!ranges.caught_up) caught_up = false;
+    // Read again: the ranges may have tracked new contracts (a factory's PairCreated), whose
+    // backfill starts in this round rather than the next.
+    tracked = co_await in_tx([chain_id](Tx& tx) { return storage::tracked_contracts(tx, chain_id); }, true);
     report.backfills = co_await backfill(tracked, canonical, window_from, report);
     backfilling_gauge->set(static_cast<double>(report.backfills));
     if (report.backfills > 0) caught_up = false;

@@ -614,6 +614,65 @@ TEST_P(PollerChainTest, PairsOfAListedFactoryAreTrackedAndAListedContractIsNever
   expect_each_log_published_once();
 }
 
+TEST_P(PollerChainTest, APairCreatedOnAnOrphanedBranchIsUntrackedThenTrackedFromItsCanonicalBlock) {
+  const auto chain_id = m_demo->chain_id;
+  // The shared chain is left as it was found: the pair created here exists only inside the test.
+  const auto start = snapshot();
+  auto settings = index_settings(16);
+  settings.contracts[Pipeline::uniswap_v2] = {m_demo->uniswap_factory};
+  Poller poller(m_ioc.get_executor(), *m_client, *m_db, m_pool, m_clock, m_registry, settings);
+  catch_up(poller);
+  const auto gta = m_demo->token("GTA")->address;
+  const auto gtb = m_demo->token("GTB")->address;  // GTA/GTB: no demo pair
+  const auto create_pair = [&] {
+    send(*m_owner, m_demo->uniswap_factory, "createPair(address,address)",
+         {AbiValue::address(gta), AbiValue::address(gtb)});
+    const auto pair = run(devchain::call_address(*m_client, m_demo->uniswap_factory, "getPair(address,address)",
+                                                 {AbiValue::address(gta), AbiValue::address(gtb)}));
+    EXPECT_TRUE(pair);
+    return std::pair{eth::to_lower_hex(pair.value()), head()};
+  };
+  const auto tracked = [&](const std::string& pair) {
+    return m_db->transact([&](Tx& tx) { return storage::tracked_contract(tx, chain_id, Pipeline::uniswap_v2, pair); });
+  };
+
+  const auto fork = snapshot();
+  const auto fork_point = head();
+  // What the user holds at the fork point, to pick valid actions on the new branch.
+  const auto saved_nfts = m_nfts;
+  const auto saved_staked = m_staked;
+  const auto saved_approved = m_approved;
+  const auto [pair, created_at] = create_pair();
+  ASSERT_NO_FATAL_FAILURE(random_action());
+  catch_up(poller);
+  ASSERT_TRUE(tracked(pair)) << "the factory's new pair is tracked";
+  EXPECT_EQ(tracked(pair)->start_block, created_at);
+
+  // The branch that created it is orphaned by a longer one that does not.
+  ASSERT_NO_FATAL_FAILURE(revert_to(fork));
+  m_nfts = saved_nfts;
+  m_staked = saved_staked;
+  m_approved = saved_approved;
+  while (head() < fork_point + 3) ASSERT_NO_FATAL_FAILURE(random_action());
+  catch_up(poller);
+  EXPECT_FALSE(tracked(pair)) << "a pair created only on an orphaned branch is still tracked";
+
+  // Created on the canonical chain later (CREATE2: the same address), it is tracked from there.
+  const auto [again, recreated_at] = create_pair();
+  ASSERT_EQ(again, pair);
+  ASSERT_GT(recreated_at, created_at);
+  catch_up(poller);
+  ASSERT_TRUE(tracked(pair));
+  EXPECT_EQ(tracked(pair)->start_block, recreated_at);
+  EXPECT_TRUE(tracked(pair)->joined);
+  for (const auto& demo_pair : m_demo->pairs) {
+    EXPECT_TRUE(tracked(eth::to_lower_hex(demo_pair.address))) << demo_pair.name;
+  }
+  expect_projections_match_chain();
+  expect_each_log_published_once();
+  ASSERT_NO_FATAL_FAILURE(revert_to(start));
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, PollerChainTest, ::testing::Values(Dialect::sqlite, Dialect::postgres),
                          [](const auto& p) { return std::string(gh::store::to_string(p.param)); });
 

@@ -37,6 +37,8 @@ std::int64_t revert_logs(gh::store::Tx& tx, std::uint64_t chain_id, std::uint64_
   publish_or_throw(tx, events);
   storage::delete_logs_above(tx, chain_id, block, pipeline);
   storage::undo_journal_above(tx, chain_id, block, pipeline);
+  // A pair whose PairCreated is reverted here exists on no chain the poller follows any more.
+  storage::untrack_created_above(tx, chain_id, pipeline, static_cast<std::int64_t>(block));
   return static_cast<std::int64_t>(logs.size());
 }
 
@@ -57,7 +59,8 @@ std::string row_key(const ProjectionChange& change) {
 // journal keeps, per row and block, the value before the block's first change: undoing the blocks
 // newest first restores every row. A factory's PairCreated tracks the new pair from its creation
 // block, in the same transaction: the pair is a contract the factory refers to, and its own
-// backfill (then the pipeline's filter) picks up its Sync, Swap, Mint and Burn logs.
+// backfill (then the pipeline's filter) picks up its Sync, Swap, Mint and Burn logs. A revert of
+// that block untracks it again (revert_logs).
 // Returns (applied, duplicates).
 Result<std::pair<std::int64_t, std::int64_t>> apply_logs(gh::store::Tx& tx, std::uint64_t chain_id, Pipeline pipeline,
                                                          std::int64_t after,
@@ -160,7 +163,7 @@ Result<std::pair<std::int64_t, std::int64_t>> apply_logs(gh::store::Tx& tx, std:
     events.push_back(&log->event);
     if (const auto* created = std::get_if<PairCreated>(&log->decoded.body)) {
       storage::track_contract(tx, chain_id, Pipeline::uniswap_v2, eth::to_lower_hex(created->pair),
-                              log->decoded.log.block_number, now_ms);
+                              log->decoded.log.block_number, now_ms, /*created_by_factory=*/true);
     }
   }
   storage::journal_many(tx, chain_id, pipeline, journal);

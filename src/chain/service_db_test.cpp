@@ -74,6 +74,23 @@ DecodedLog erc721(const Address& token, const Address& from, const Address& to, 
   return decode_log(Pipeline::erc721, l).value().value();
 }
 
+// A Uniswap V2 factory's PairCreated(token0, token1, pair, index).
+DecodedLog pair_created(const Address& factory, const Address& token0, const Address& token1, const Address& pair,
+                        std::uint64_t block, std::uint64_t index, std::uint8_t fork = 1) {
+  rpc::Log l;
+  l.address = factory;
+  l.topics = {eth::keccak256(std::string_view("PairCreated(address,address,address,uint256)")), word(token0),
+              word(token1)};
+  const auto pair_word = word(pair);
+  const auto count = U256(index + 1).to_be_bytes();
+  l.data.assign(pair_word.bytes.begin(), pair_word.bytes.end());
+  l.data.insert(l.data.end(), count.bytes.begin(), count.bytes.end());
+  l.block_number = block;
+  l.block_hash = block_hash(block, fork);
+  l.log_index = index;
+  return decode_log(Pipeline::uniswap_v2, l).value().value();
+}
+
 class ChainServiceTest : public ::testing::TestWithParam<Dialect> {
  protected:
   void SetUp() override {
@@ -195,6 +212,46 @@ TEST_P(ChainServiceTest, OnePipelineRewindsAlone) {
   // Replaying the range applies the log again, once.
   apply(Pipeline::erc20, 5, {erc20(m_token, Address{}, m_alice, 10, 4, 0)});
   EXPECT_EQ(balance(m_token, m_alice), std::optional<std::string>("10"));
+}
+
+TEST_P(ChainServiceTest, ARevertedPairCreatedUntracksItsPairUnlessSomethingElseTracksItToo) {
+  const Address factory = addr(0x20), orphan = addr(0x21), listed = addr(0x22);
+  const auto tracked = [&](const Address& pair) {
+    return m_db->transact(
+        [&](Tx& tx) { return storage::tracked_contract(tx, chain_id, Pipeline::uniswap_v2, eth::to_lower_hex(pair)); });
+  };
+  apply(Pipeline::uniswap_v2, 5,
+        {pair_created(factory, m_alice, m_bob, orphan, 3, 0), pair_created(factory, m_alice, m_carol, listed, 4, 0)});
+  // The operator lists the second pair as well (configuration, or a gate that refers to it).
+  m_db->transact(
+      [&](Tx& tx) { storage::track_contract(tx, chain_id, Pipeline::uniswap_v2, eth::to_lower_hex(listed), 4, 2); });
+  ASSERT_TRUE(tracked(orphan));
+  EXPECT_EQ(tracked(orphan)->start_block, 3u);
+  ASSERT_TRUE(tracked(listed));
+
+  // Rewinding another pipeline leaves the factory's pairs alone.
+  m_db->transact([](Tx& tx) { revert_pipeline_above(tx, chain_id, Pipeline::erc20, 1, 3); });
+  EXPECT_TRUE(tracked(orphan));
+
+  // A reorg removes both PairCreated logs: the pair only the factory tracked goes with its log.
+  m_db->transact([](Tx& tx) { revert_above(tx, chain_id, 2, true, 3); });
+  EXPECT_FALSE(tracked(orphan));
+  ASSERT_TRUE(tracked(listed));
+  EXPECT_EQ(tracked(listed)->start_block, 4u);
+
+  // The canonical chain creates the pair at another block: it is tracked from there.
+  apply(Pipeline::uniswap_v2, 6, {pair_created(factory, m_alice, m_bob, orphan, 6, 0, 2)});
+  ASSERT_TRUE(tracked(orphan));
+  EXPECT_EQ(tracked(orphan)->start_block, 6u);
+  EXPECT_EQ(tracked(orphan)->backfilled_to, 5);
+
+  // A reindex of the pipeline from block 6 reverts the log and untracks the pair; its replay
+  // tracks it again.
+  m_db->transact([](Tx& tx) { reindex(tx, chain_id, Pipeline::uniswap_v2, 6, 0, 4); });
+  EXPECT_FALSE(tracked(orphan));
+  apply(Pipeline::uniswap_v2, 6, {pair_created(factory, m_alice, m_bob, orphan, 6, 0, 2)});
+  ASSERT_TRUE(tracked(orphan));
+  EXPECT_EQ(tracked(orphan)->start_block, 6u);
 }
 
 TEST_P(ChainServiceTest, ARangeThatWouldLeaveAGapAppliesNothing) {

@@ -664,20 +664,29 @@ TrackedContract to_tracked(const Row& r) {
 }  // namespace
 
 TrackedContract track_contract(Tx& tx, std::uint64_t chain_id, Pipeline pipeline, const std::string& contract,
-                               std::uint64_t start_block, std::int64_t now_ms) {
+                               std::uint64_t start_block, std::int64_t now_ms, bool created_by_factory) {
   const std::string name = to_string(pipeline);
   const std::int64_t before = i64(start_block) - 1;
+  const std::int64_t created = created_by_factory ? i64(start_block) : -1;  // -1: NULL
   tx.exec(
       "INSERT INTO chain_tracked_contracts (chain_id, pipeline, contract, start_block, backfilled_to, joined, "
-      "logs_applied, last_error, added_ms, updated_ms) VALUES ($1, $2, $3, $4, $5, 0, 0, NULL, $6, $6) "
-      "ON CONFLICT (chain_id, pipeline, contract) DO NOTHING",
-      {i64(chain_id), name, contract, i64(start_block), before, now_ms});
+      "logs_applied, last_error, added_ms, updated_ms, created_block) "
+      "VALUES ($1, $2, $3, $4, $5, 0, 0, NULL, $6, $6, NULLIF($7, -1)) ON CONFLICT (chain_id, pipeline, contract) DO "
+      "NOTHING",
+      {i64(chain_id), name, contract, i64(start_block), before, now_ms, created});
   // Lower the start while the backfill has not applied anything (nothing to undo).
   tx.exec(
       "UPDATE chain_tracked_contracts SET start_block = $4, backfilled_to = $5, updated_ms = $6 "
       "WHERE chain_id = $1 AND pipeline = $2 AND contract = $3 AND start_block > $4 AND joined = 0 AND "
       "logs_applied = 0 AND backfilled_to = start_block - 1",
       {i64(chain_id), name, contract, i64(start_block), before, now_ms});
+  // Tracked for another reason too: no revert of the factory's log untracks it any more.
+  if (!created_by_factory) {
+    tx.exec(
+        "UPDATE chain_tracked_contracts SET created_block = NULL "
+        "WHERE chain_id = $1 AND pipeline = $2 AND contract = $3 AND created_block IS NOT NULL",
+        {i64(chain_id), name, contract});
+  }
   return *tracked_contract(tx, chain_id, pipeline, contract);
 }
 
@@ -724,6 +733,13 @@ void rewind_tracked(Tx& tx, std::uint64_t chain_id, std::optional<Pipeline> pipe
       "UPDATE chain_tracked_contracts SET backfilled_to = $3, updated_ms = $4 "
       "WHERE chain_id = $1 AND ($2 = '' OR pipeline = $2) AND backfilled_to > $3",
       {i64(chain_id), pipeline_param(pipeline), block, now_ms});
+}
+
+std::int64_t untrack_created_above(Tx& tx, std::uint64_t chain_id, std::optional<Pipeline> pipeline,
+                                   std::int64_t block) {
+  return tx.exec(
+      "DELETE FROM chain_tracked_contracts WHERE chain_id = $1 AND ($2 = '' OR pipeline = $2) AND created_block > $3",
+      {i64(chain_id), pipeline_param(pipeline), block});
 }
 
 void restart_tracked(Tx& tx, std::uint64_t chain_id, Pipeline pipeline, std::int64_t now_ms) {

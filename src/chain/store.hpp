@@ -162,9 +162,12 @@ struct TrackedContract {
 
 /// Tracks `contract` (lowercase hex) from `start_block` unless it is tracked already. A second
 /// call with a lower start block moves it only while nothing was applied for the contract yet;
-/// otherwise it changes nothing. Returns the row.
+/// otherwise it changes nothing. `created_by_factory`: the call comes from a factory's log of
+/// `start_block` (PairCreated), and reverting that block untracks the contract
+/// (untrack_created_above) unless something else tracks it too: any call without it keeps the
+/// contract for good. Returns the row.
 TrackedContract track_contract(Tx& tx, std::uint64_t chain_id, Pipeline pipeline, const std::string& contract,
-                               std::uint64_t start_block, std::int64_t now_ms);
+                               std::uint64_t start_block, std::int64_t now_ms, bool created_by_factory = false);
 /// The tracked contract, if any.
 std::optional<TrackedContract> tracked_contract(Tx& tx, std::uint64_t chain_id, Pipeline pipeline,
                                                 const std::string& contract);
@@ -180,6 +183,10 @@ void record_tracked_error(Tx& tx, std::uint64_t chain_id, Pipeline pipeline, con
 /// Lowers the backfill cursors above `block` (of one pipeline, or all) to `block`.
 void rewind_tracked(Tx& tx, std::uint64_t chain_id, std::optional<Pipeline> pipeline, std::int64_t block,
                     std::int64_t now_ms);
+/// Untracks the contracts (of one pipeline, or all) that only a factory's log above `block` tracks:
+/// that log is being reverted. Returns how many.
+std::int64_t untrack_created_above(Tx& tx, std::uint64_t chain_id, std::optional<Pipeline> pipeline,
+                                   std::int64_t block);
 /// Restarts the backfill of every tracked contract of a pipeline from its start block (a
 /// rebuild cleared the pipeline's projections).
 void restart_tracked(Tx& tx, std::uint64_t chain_id, Pipeline pipeline, std::int64_t now_ms);
