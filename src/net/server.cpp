@@ -272,16 +272,17 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
       std::lock_guard lock(mutex);
       session->stream = nullptr;
     }
-    auto connection = std::make_shared<detail::WebSocketConnection>(stream.release_socket(), settings, ws_metrics,
-                                                                    std::move(upgrade.session),
-                                                                    [self = shared_from_this(), session, id] {
-                                                                      {
-                                                                        std::lock_guard lock(self->mutex);
-                                                                        session->upgraded = false;
-                                                                      }
-                                                                      self->ws_open.fetch_sub(1);
-                                                                      self->ended(id, session);
-                                                                    });
+    auto connection = std::make_shared<detail::WebSocketConnection>(
+        stream.release_socket(), settings, ws_metrics, std::move(upgrade.session),
+        [self = shared_from_this(), session, id] {
+          {
+            std::lock_guard lock(self->mutex);
+            session->upgraded = false;
+          }
+          self->ws_open.fetch_sub(1);
+          self->ended(id, session);
+        },
+        &body_budget);
     {
       std::lock_guard lock(mutex);
       session->ws = connection;

@@ -30,6 +30,7 @@ inline constexpr std::uint16_t policy = 1008;        ///< the per-connection mes
 inline constexpr std::uint16_t too_big = 1009;       ///< a message above the size limit
 inline constexpr std::uint16_t internal = 1011;      ///< the server failed
 inline constexpr std::uint16_t restart = 1012;       ///< the server is draining: reconnect elsewhere or later
+inline constexpr std::uint16_t try_again = 1013;     ///< the server's memory for incoming bytes is spent
 inline constexpr std::uint16_t unauthorized = 4001;  ///< the session ended (logout, revoked, expired)
 inline constexpr std::uint16_t resume = 4008;        ///< the client fell behind: reconnect and resume
 }  // namespace close_code

@@ -60,7 +60,8 @@ Task<bool> accept_websocket(boost::beast::tcp_stream& stream, const ServerSettin
 }
 
 WebSocketConnection::WebSocketConnection(tcp::socket socket, const ServerSettings& settings, WebSocketMetrics metrics,
-                                         std::shared_ptr<WebSocketSession> session, std::function<void()> on_end)
+                                         std::shared_ptr<WebSocketSession> session, std::function<void()> on_end,
+                                         BodyBudget* budget)
     : m_socket(std::move(socket)),
       m_executor(m_socket.get_executor()),
       m_settings(settings),
@@ -69,6 +70,7 @@ WebSocketConnection::WebSocketConnection(tcp::socket socket, const ServerSetting
       m_on_end(std::move(on_end)),
       m_reader(settings.ws_max_message_bytes),
       m_rate(settings.ws_messages_per_second, settings.ws_message_burst),
+      m_inbound(budget),
       m_last_heard_ms(steady_ms(std::chrono::steady_clock::now())),
       m_fd(m_socket.native_handle()) {
   boost::system::error_code ignored;
@@ -344,7 +346,29 @@ void WebSocketConnection::on_readable() {
     m_ping_out.store(false, std::memory_order_relaxed);
     if (static_cast<std::size_t>(n) < sizeof scratch) break;
   }
+  if (!account_inbound()) {
+    // Nothing more of this peer's stream is kept: the reader drops what follows, the peer's
+    // answer to the close included, so the close timeout ends the connection. Until then the
+    // socket is read, so that the close frame reaches a peer still sending (closing a socket with
+    // unread bytes would reset the connection, and the peer could lose the frame).
+    m_in = std::string();
+    m_reader.discard();
+    m_inbound.release();
+    close(close_code::try_again, "server busy: try again later");
+  }
   process();
+}
+
+// Keeps the budget's share equal to what the socket holds of incoming bytes past the allowance;
+// false when the budget cannot give more.
+bool WebSocketConnection::account_inbound() {
+  const std::size_t held = m_in.size() + m_reader.held() + m_handling_bytes;
+  const std::size_t share = held > inbound_allowance ? held - inbound_allowance : 0;
+  if (share <= m_inbound.held()) {
+    m_inbound.shrink_to(share);
+    return true;
+  }
+  return m_inbound.grow_to(share);
 }
 
 // Parses what was read, one event at a time; a text message pauses parsing until its handler ends.
@@ -417,13 +441,17 @@ void WebSocketConnection::process() {
       }
     }
   }
-  if (m_handling || m_ended) return;
+  if (m_ended) return;
+  // What was parsed left m_in; a message handed over is still held (m_handling_bytes).
+  account_inbound();
+  if (m_handling) return;
   if (m_in.empty() && m_in.capacity() > 15) std::string().swap(m_in);
   wait_readable();
 }
 
 void WebSocketConnection::handle_message(std::string message) {
   m_handling = true;
+  m_handling_bytes = message.size();
   asio::co_spawn(m_executor, m_session->on_message(std::move(message)),
                  asio::bind_executor(m_executor, [self = shared_from_this()](std::exception_ptr e) {
                    if (e) {
@@ -437,6 +465,7 @@ void WebSocketConnection::handle_message(std::string message) {
                      self->close(close_code::internal, "internal error");
                    }
                    self->m_handling = false;
+                   self->m_handling_bytes = 0;
                    self->process();
                  }));
 }
@@ -501,6 +530,7 @@ void WebSocketConnection::end() {
   shutdown_transport();
   if (m_close_timer) m_close_timer->cancel();
   m_in = std::string();
+  m_inbound.release();
   if (m_metrics.open) m_metrics.open->dec();
   auto session = std::move(m_session);
   session->on_close();

@@ -11,6 +11,9 @@
 //     reads into a per-thread buffer and keeps only an incomplete frame. Messages go to the
 //     WebSocketSession one at a time (the next is parsed when the handler's task ends), under the
 //     size and rate limits; pings are answered, a close is answered and ends the connection.
+//     What a socket holds of incoming bytes (an incomplete frame, a fragmented message, the
+//     message with its handler) past inbound_allowance counts against the server's BodyBudget,
+//     with the HTTP bodies: when the budget has nothing left the socket is closed with 1013.
 //   - a close drops what is queued (but finishes a frame half written), writes the close frame and
 //     cuts the connection if the peer does not answer within ServerSettings::ws_close_timeout.
 //   - heartbeat(), called by the server's one sweep for every socket, pings a socket silent for half
@@ -33,6 +36,7 @@
 #include <boost/beast/http/string_body.hpp>
 
 #include "core/metrics.hpp"
+#include "net/body_budget.hpp"
 #include "net/server.hpp"
 #include "net/websocket.hpp"
 #include "net/websocket_frame.hpp"
@@ -77,10 +81,14 @@ Task<bool> accept_websocket(boost::beast::tcp_stream& stream, const ServerSettin
 
 class WebSocketConnection final : public WebSocket, public std::enable_shared_from_this<WebSocketConnection> {
  public:
+  /// What a socket may hold of incoming bytes without a share of the budget.
+  static constexpr std::size_t inbound_allowance = std::size_t{16} * 1024;
+
   /// `socket`'s executor must be a strand. `on_end` runs once, on the strand, after the session's
-  /// on_close, when the socket is closed.
+  /// on_close, when the socket is closed. `budget`: the server's, or null for none.
   WebSocketConnection(boost::asio::ip::tcp::socket socket, const ServerSettings& settings, WebSocketMetrics metrics,
-                      std::shared_ptr<WebSocketSession> session, std::function<void()> on_end);
+                      std::shared_ptr<WebSocketSession> session, std::function<void()> on_end,
+                      BodyBudget* budget = nullptr);
   ~WebSocketConnection() override;
 
   /// Opens the session (on_open) and starts reading. Call once, on the strand.
@@ -119,6 +127,7 @@ class WebSocketConnection final : public WebSocket, public std::enable_shared_fr
   void wait_readable();
   void on_readable();
   void process();
+  bool account_inbound();
   void handle_message(std::string message);
   // Ending, on the strand.
   void arm_close_timer();
@@ -137,6 +146,8 @@ class WebSocketConnection final : public WebSocket, public std::enable_shared_fr
   std::string m_in;  ///< bytes read and not yet parsed (empty, unallocated, while idle)
   std::unique_ptr<boost::asio::steady_timer> m_close_timer;  ///< only once closing
   bool m_handling = false;                                   ///< a message is with the session
+  std::size_t m_handling_bytes = 0;                          ///< its size
+  BodyReservation m_inbound;                                 ///< the budget's share of m_in and the rest
   bool m_reading = false;                                    ///< a wait for readability is pending
   bool m_peer_closed = false;                                ///< the peer's close frame arrived
   bool m_ended = false;

@@ -1,6 +1,6 @@
 // WebSocketConnection over a loopback TCP pair, against Beast's client: messages both ways, the
 // limits (size 1009, binary 1003, rate 1008, send queue 4008), the close handshake either way,
-// the close timeout, pings and the idle timeout.
+// the close timeout, pings and the idle timeout, and the server's budget of incoming bytes (1013).
 #include "net/websocket_connection.hpp"
 
 #include <gtest/gtest.h>
@@ -53,6 +53,7 @@ struct WebSocketConnectionTest : ::testing::Test {
   bool ended = false;
   int server_sndbuf = 0;  // a small send buffer makes the queue fill quickly
   int client_rcvbuf = 0;
+  BodyBudget* budget = nullptr;
 
   Task<void> open() {
     tcp::acceptor acceptor(io, {asio::ip::make_address("127.0.0.1"), 0});
@@ -66,8 +67,8 @@ struct WebSocketConnectionTest : ::testing::Test {
           beast::http::request<beast::http::string_body> request;
           co_await beast::http::async_read(stream, buffer, request, use_awaitable);
           EXPECT_TRUE(co_await accept_websocket(stream, settings, std::move(request)));
-          server = std::make_shared<WebSocketConnection>(stream.release_socket(), settings, WebSocketMetrics{}, session,
-                                                         [this] { ended = true; });
+          server = std::make_shared<WebSocketConnection>(
+              stream.release_socket(), settings, WebSocketMetrics{}, session, [this] { ended = true; }, budget);
           server->start();
         },
         asio::detached);
@@ -158,6 +159,34 @@ TEST_F(WebSocketConnectionTest, MessagesOverTheLimitClose1009) {
     EXPECT_TRUE(session->got.empty());
     while (!ended) co_await sleep(std::chrono::milliseconds(1));
     EXPECT_LT(std::chrono::steady_clock::now() - asked, std::chrono::seconds(1));
+  });
+}
+
+TEST_F(WebSocketConnectionTest, IncomingBytesPastTheAllowanceHoldTheBudgetAndASocketItCannotCoverCloses1013) {
+  settings.ws_max_message_bytes = std::size_t{256} * 1024;
+  constexpr std::size_t allowance = WebSocketConnection::inbound_allowance;
+  settings.ws_close_timeout = std::chrono::milliseconds(100);
+  BodyBudget shared(std::size_t{64} * 1024);
+  budget = &shared;
+  session->echo = false;
+  run([&]() -> Task<void> {
+    // The first part of a fragmented message: held by the socket, it holds its size past the
+    // allowance of the budget until its handler ends.
+    co_await client.async_write_some(false, asio::buffer(std::string(48 * 1024, 'a')), use_awaitable);
+    while (shared.in_use() != 48 * 1024 - allowance) co_await sleep(std::chrono::milliseconds(1));
+    co_await client.async_write_some(true, asio::buffer(std::string(8 * 1024, 'b')), use_awaitable);
+    while (session->got.empty() || shared.in_use() != 0) co_await sleep(std::chrono::milliseconds(1));
+    EXPECT_EQ(session->got[0].size(), std::size_t{56} * 1024);
+    EXPECT_EQ(shared.refusals(), 0U);
+
+    // A message the budget cannot cover: the socket is closed with 1013 and gives everything back.
+    co_await client.async_write_some(false, asio::buffer(std::string(100 * 1024, 'c')), as_tuple(use_awaitable));
+    auto [got, code] = co_await read_to_close();
+    EXPECT_EQ(code, close_code::try_again);
+    while (!ended) co_await sleep(std::chrono::milliseconds(1));
+    EXPECT_EQ(shared.in_use(), 0U);
+    EXPECT_GE(shared.refusals(), 1U);
+    EXPECT_EQ(session->got.size(), 1U);
   });
 }
 

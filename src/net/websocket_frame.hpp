@@ -47,6 +47,13 @@ class FrameReader {
   std::size_t parse(std::string_view in, ClientEvent& event, bool& has_event);
   /// The bytes of an incomplete fragmented message held so far (0 when none).
   std::size_t held() const noexcept { return m_message.size(); }
+  /// Drops the message in progress; like after an error event, every later call takes all the
+  /// bytes and yields nothing (the stream is abandoned).
+  void discard() {
+    m_message = std::string();
+    m_in_message = false;
+    m_failed = true;
+  }
 
  private:
   std::size_t fail(std::size_t taken, std::uint16_t code, std::string what, ClientEvent& event, bool& has_event);
