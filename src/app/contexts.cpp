@@ -120,6 +120,7 @@ std::vector<context::ContextModule> context_modules(const Settings& settings) {
   modules.push_back(community::make_module(community::CommunityModuleSettings{settings.has(Role::worker)}));
   realtime::GatewaySettings gateway;
   gateway.max_sockets_per_account = settings.ws_max_sockets_per_account;
+  gateway.stall_timeout_ms = settings.ws_resume_stall_timeout.count();
   modules.push_back(realtime::make_module(gateway));
   modules.push_back(messaging::make_module(messaging_settings(settings)));
   modules.push_back(e2e::make_module(e2e_settings(settings)));

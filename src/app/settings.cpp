@@ -391,6 +391,10 @@ std::vector<Option> options() {
        millis_setting("ws-idle-timeout-ms", &Settings::ws_idle_timeout)},
       {"ws-close-timeout-ms", "how long a WebSocket handshake or close may take before the connection is cut", false,
        false, millis_setting("ws-close-timeout-ms", &Settings::ws_close_timeout)},
+      {"ws-resume-stall-timeout-ms",
+       "how long a WebSocket catching up on history (resume, or a send queue that overflowed) may read nothing "
+       "before it is closed with 4008",
+       false, false, millis_setting("ws-resume-stall-timeout-ms", &Settings::ws_resume_stall_timeout)},
       {"ws-message-rate", "client messages per second per WebSocket, sustained (past the burst: close 1008)", false,
        false, positive_setting("ws-message-rate", &Settings::ws_message_rate)},
       {"ws-message-burst", "client messages per WebSocket in a burst", false, false,

@@ -75,7 +75,8 @@ struct Settings {
   std::size_t ws_send_queue_bytes = std::size_t{4} * 1024 * 1024;
   std::chrono::milliseconds ws_idle_timeout{60'000};
   std::chrono::milliseconds ws_close_timeout{5'000};
-  double ws_message_rate = 20.0;  ///< client messages per second per socket, sustained
+  std::chrono::milliseconds ws_resume_stall_timeout{10'000};  ///< a catch-up its client stops reading: 4008
+  double ws_message_rate = 20.0;                              ///< client messages per second per socket, sustained
   double ws_message_burst = 60.0;
   std::size_t ws_max_sockets_per_account = 32;
   double message_rate_per_account = 5.0;  ///< channel messages per second per account, sustained

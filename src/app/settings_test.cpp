@@ -140,6 +140,19 @@ TEST(Settings, UnrelatedEnvironmentIsIgnored) {
   EXPECT_TRUE(c);
 }
 
+TEST(Settings, WebSocketTimeoutsAreSettable) {
+  auto defaults = parse({"serve"});
+  ASSERT_TRUE(defaults) << defaults.error().message;
+  EXPECT_EQ(defaults->settings.ws_resume_stall_timeout, std::chrono::milliseconds(10'000));
+  auto c = parse({"serve", "--ws-resume-stall-timeout-ms", "2500", "--ws-close-timeout-ms", "700"});
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->settings.ws_resume_stall_timeout, std::chrono::milliseconds(2500));
+  EXPECT_EQ(c->settings.ws_close_timeout, std::chrono::milliseconds(700));
+  auto bad = parse({"serve", "--ws-resume-stall-timeout-ms", "soon"});
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().code, "bad_configuration");
+}
+
 TEST(Settings, HardeningFlags) {
   auto c = parse({"serve", "--trusted-proxy", "10.0.0.0/8", "--trusted-proxy", "::1,192.0.2.4", "--metrics-listen",
                   "127.0.0.1:9100", "--max-connections-per-ip", "20", "--body-budget-bytes", "4194304",

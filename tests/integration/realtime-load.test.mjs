@@ -52,7 +52,8 @@ describe('gateway under load', () => {
   test('a slow consumer is cut with 4008 while the others receive everything', async () => {
     const db = freshDatabase('sqlite');
     const server = await startServer([...db.flags, ...chatFlags, '--message-rate-limit', '10000', '--message-rate-burst', '10000',
-      '--ws-send-queue-messages', '64', '--ws-send-queue-bytes', '262144', '--ws-close-timeout-ms', '30000']);
+      '--ws-send-queue-messages', '64', '--ws-send-queue-bytes', '262144', '--ws-close-timeout-ms', '30000',
+      '--ws-resume-stall-timeout-ms', '2000']);
     const c = client(server);
     const writer = await c.signIn();
     const reader = await c.signIn();
