@@ -53,13 +53,19 @@ soak: build
 # when scripts/test-services runs, PostgreSQL; logs/s against the raw insert rate (reports only).
 # The chain indexer: first end to end (bench/indexer_backfill.mjs: the release server backfills a
 # cached anvil chain of 200,000 ERC-20 transfers and 3,000 Uniswap V2 swaps, SQLite then PostgreSQL
-# when build/test-services.env names one, 3 runs each, projections checked against balanceOf and
-# getReserves), then the apply path alone on synthesized logs (gh_indexer_bench, BENCH_ARGS).
-# BENCH_REPS, BENCH_BACKENDS, BENCH_PERF=FILE (perf record of the first SQLite run). Reports only.
+# when build/test-services.env names one, and Ponder 0.16 (bench/ponder, its own package, installed
+# here from its lockfile when missing or older than it, never by the root npm ci) does the same work
+# on PGlite and PostgreSQL as the baseline measured in the same run; 3 runs each, results checked
+# against balanceOf and getReserves), then the apply path alone on synthesized logs
+# (gh_indexer_bench, BENCH_ARGS). BENCH_REPS, BENCH_BACKENDS, BENCH_PERF=FILE (perf record of the
+# first SQLite run). Reports only.
 bench-indexer:
 	@cmake --preset release >/dev/null
 	@cmake --build --preset release -j $(JOBS) --target gatehouse gh_indexer_bench
 	@[ -d node_modules/ethers ] || { echo "bench-indexer: run npm ci first" >&2; exit 1; }
+	@[ -f bench/ponder/node_modules/.package-lock.json ] && \
+	  [ ! bench/ponder/package-lock.json -nt bench/ponder/node_modules/.package-lock.json ] || \
+	  npm ci --prefix bench/ponder --no-audit --no-fund
 	@set -a; [ -f build/test-services.env ] && . build/test-services.env; set +a; \
 	  node bench/indexer_backfill.mjs && build/release/bin/gh_indexer_bench $(BENCH_ARGS)
 
