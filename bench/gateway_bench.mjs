@@ -9,6 +9,8 @@
 //                 gh_ws_floor: one epoll thread, one write(2) per frame per socket, the floor of
 //                 what one send per frame per socket costs over loopback TCP)
 //   BENCH_JSON    file to which every run's figures are appended as JSON lines (optional)
+//   BENCH_LOADGEN the load generator's binary (default build/release/bin/gh_ws_load), e.g. a copy of
+//                 an older build to compare two generators against the same servers
 import { spawn } from 'node:child_process';
 import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,7 +19,7 @@ import { startProcess } from './lib/process.mjs';
 
 const root = resolve(import.meta.dirname, '..');
 const bin = process.env.GATEHOUSE_BIN ?? join(root, 'build/release/bin/gatehouse');
-const loadgen = join(root, 'build/release/bin/gh_ws_load');
+const loadgen = process.env.BENCH_LOADGEN ? resolve(process.env.BENCH_LOADGEN) : join(root, 'build/release/bin/gh_ws_load');
 const floorBin = join(root, 'build/release/bin/gh_ws_floor');
 const DOMAIN = 'bench.gatehouse.test';
 

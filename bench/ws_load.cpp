@@ -9,14 +9,25 @@
 // channel and joins the accounts; with --reference it drives bench/ws_fanout_reference.mjs, a
 // minimal fan-out server speaking the same frames, which needs no sign-in.
 //
-// The receiving side is one thread running every socket with plain completion handlers and no JSON
-// parsing per frame (a substring search for the body), so that the generator costs little next to
-// the server; the poster is a second thread with one keep-alive HTTP connection.
+// The receiving side is one thread with one epoll loop that owns every socket from its connect on:
+// it writes the upgrade request and reads the answer itself, then, per readiness of a socket
+// (level-triggered EPOLLIN), makes one recv into that socket's buffer and parses the server frames
+// in it with a minimal RFC 6455 reader (no UTF-8 validation, no JSON parsing: a substring search
+// finds the seq and the send time in the body), so that the generator costs little next to the
+// server. Pings are answered with masked pongs, a close frame with a close. Four poster threads
+// send the messages over keep-alive HTTP connections (Beast), as the setup does.
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <strings.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cinttypes>
 #include <cmath>
@@ -25,7 +36,9 @@
 #include <cstring>
 #include <ctime>
 #include <fstream>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <random>
 #include <sstream>
@@ -37,11 +50,10 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
-#include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/detail/hybi13.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -293,64 +305,214 @@ Account sign_in(HttpClient& http_client, const Options& o, std::mt19937_64& rng)
   return Account{gh::eth::to_checksum(key->address()), str(reply, "token")};
 }
 
-// ---- the sockets
+// ---- the sockets: one epoll loop on the receiving thread
+//
+// Every socket belongs to the receiving thread from its connect to its end: it connects without
+// blocking, writes the upgrade request, reads the 101 answer and then server frames, all from one
+// epoll loop (level-triggered EPOLLIN, one recv per readiness into the socket's own buffer). The
+// other threads talk to it through post() only.
 
-struct Shared;
+enum class Stage : std::uint8_t { idle, connecting, upgrading, open, closing, ended };
+
+constexpr std::size_t initial_buffer = 4096;          // a message frame is ~350 bytes
+constexpr std::uint64_t max_frame = 64ULL << 20;      // a larger frame is a protocol error
+constexpr std::size_t max_response_head = 64 * 1024;  // the upgrade's answer
 
 struct Sock {
-  Sock(asio::io_context& io, Shared& owner, std::size_t at) : ws(io), shared(owner), index(at) {}
-  websocket::stream<beast::tcp_stream> ws;
-  beast::flat_buffer buffer;
-  Shared& shared;
-  std::size_t index;
+  std::size_t index = 0;
+  int fd = -1;
+  Stage stage = Stage::idle;
+  int phase = 0;                // 0 opening, 1 open (hello seen), 2 subscribing, 3 subscribed
+  bool accounted = false;       // its end was counted (a close frame, an error)
+  bool in_message = false;      // a fragmented message is being received
+  bool watching_out = false;    // EPOLLOUT is asked for
+  std::int64_t last = 0;        // the last seq received
+  std::uint32_t got = 0;        // messages received
+  std::uint32_t dups = 0;       // received twice or out of order
+  std::unique_ptr<char[]> buf;  // bytes received and not yet parsed: [0, used)
+  std::size_t capacity = 0;
+  std::size_t used = 0;
+  std::string out;      // bytes the kernel did not take yet (upgrade request, subscribe, pong, close)
+  std::string message;  // the fragments of a fragmented message so far
   std::string token;
-  std::string out;         // the subscribe frame being written
-  int phase = 0;           // 0 opening, 1 open (hello seen), 2 subscribing, 3 subscribed
-  std::int64_t last = 0;   // the last seq received
-  std::uint32_t got = 0;   // messages received
-  std::uint32_t dups = 0;  // received twice or out of order
+  std::string accept;  // the Sec-WebSocket-Accept the server must answer with
 };
 
 struct Shared {
   Options options;
-  asio::io_context io;
-  tcp::endpoint endpoint;
+  sockaddr_storage address{};
+  socklen_t address_size = 0;
   std::string channel_id;
-  std::vector<std::unique_ptr<Sock>> socks;
+  std::vector<Sock> socks;  // sized once: the epoll entries point into it
+  int epoll = -1;
+  int wake = -1;  // an eventfd: post() was called
+  std::mutex posted_mutex;
+  std::vector<std::function<void()>> posted;
   // Written by the receiving thread, read by the main thread.
   std::atomic<std::size_t> opened{0};
   std::atomic<std::size_t> subscribed{0};
-  std::atomic<std::size_t> failed{0};
-  std::atomic<std::size_t> frames{0};     // every frame received
+  std::atomic<std::size_t> failed{0};     // setup failures and protocol errors
+  std::atomic<std::size_t> closed{0};     // subscribed sockets the server closed or dropped
   std::atomic<std::size_t> delivered{0};  // message frames of this run
   std::atomic<std::int64_t> last_frame_ns{0};
-  std::string first_error;  // receiving thread only until it stops
-  // Receiving thread only.
+  // Receiving thread only (the main thread reads them once it has joined it).
+  std::string first_error;
+  std::string first_close;
+  bool stopping = false;
   std::size_t next_open = 0;
   std::size_t next_subscribe = 0;
-  std::size_t batch_end = 0;  // sockets from next_open up to this one are opened now
+  std::size_t batch_end = 0;       // sockets from next_open up to this one are opened now
+  std::size_t delivered_here = 0;  // counted, not yet added to `delivered`
   std::vector<std::uint32_t> latencies_us;
+  std::mt19937 mask_rng{std::random_device{}()};
 };
 
-void read_next(Sock* s);
-
-void failed(Sock* s, std::string_view what, const beast::error_code& ec) {
-  if (s->shared.first_error.empty()) {
-    s->shared.first_error = std::string(what) + " (socket " + std::to_string(s->index) + "): " + ec.message();
+// Runs `fn` on the receiving thread.
+void post(Shared& sh, std::function<void()> fn) {
+  {
+    std::lock_guard lock(sh.posted_mutex);
+    sh.posted.push_back(std::move(fn));
   }
-  s->shared.failed.fetch_add(1, std::memory_order_relaxed);
+  const std::uint64_t one = 1;
+  [[maybe_unused]] const auto n = ::write(sh.wake, &one, sizeof one);
+}
+
+void run_posted(Shared& sh) {
+  std::uint64_t count = 0;
+  [[maybe_unused]] const auto n = ::read(sh.wake, &count, sizeof count);
+  std::vector<std::function<void()>> fns;
+  {
+    std::lock_guard lock(sh.posted_mutex);
+    fns.swap(sh.posted);
+  }
+  for (auto& fn : fns) fn();
 }
 
 void open_next(Shared& sh);
 void subscribe_next(Shared& sh);
 
+void watch(Shared& sh, Sock& s, bool out) {
+  epoll_event ev{};
+  ev.events = static_cast<std::uint32_t>(EPOLLIN) | (out ? static_cast<std::uint32_t>(EPOLLOUT) : 0U);
+  ev.data.ptr = &s;
+  ::epoll_ctl(sh.epoll, EPOLL_CTL_MOD, s.fd, &ev);
+  s.watching_out = out;
+}
+
+void drop_fd(Shared& sh, Sock& s) {
+  if (s.fd >= 0) {
+    ::epoll_ctl(sh.epoll, EPOLL_CTL_DEL, s.fd, nullptr);
+    ::close(s.fd);
+    s.fd = -1;
+  }
+  s.stage = Stage::ended;
+  s.buf.reset();
+  s.capacity = 0;
+  s.used = 0;
+  std::string().swap(s.out);
+  std::string().swap(s.message);
+}
+
+// Counts the end of a socket once. Before it is subscribed, or on a protocol error, it is a failure
+// (which stops the setup) and the next socket starts in its place; a subscribed socket that the
+// server closes or drops is counted as closed (its missing frames count as lost).
+void account_end(Shared& sh, Sock& s, const std::string& what, bool error) {
+  if (s.accounted) return;
+  s.accounted = true;
+  if (error || s.phase != 3) {
+    if (sh.first_error.empty()) sh.first_error = what + " (socket " + std::to_string(s.index) + ")";
+    sh.failed.fetch_add(1, std::memory_order_relaxed);
+    if (s.phase == 0) open_next(sh);
+    if (s.phase == 2) subscribe_next(sh);
+    return;
+  }
+  if (sh.first_close.empty()) sh.first_close = what + " (socket " + std::to_string(s.index) + ")";
+  sh.closed.fetch_add(1, std::memory_order_relaxed);
+}
+
+void end_socket(Shared& sh, Sock& s, const std::string& what, bool error) {
+  drop_fd(sh, s);
+  account_end(sh, s, what, error);
+}
+
+std::string errno_text(int e) {
+  return std::strerror(e);
+}
+
+// One send; what the kernel does not take waits for EPOLLOUT. False: the connection is gone.
+bool send_bytes(Shared& sh, Sock& s, std::string_view bytes) {
+  if (s.fd < 0) return false;
+  if (!s.out.empty()) {
+    s.out.append(bytes);
+    return true;
+  }
+  ssize_t n = 0;
+  do {
+    n = ::send(s.fd, bytes.data(), bytes.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) return false;
+  const auto written = n < 0 ? std::size_t{0} : static_cast<std::size_t>(n);
+  if (written < bytes.size()) {
+    s.out.assign(bytes.substr(written));
+    if (!s.watching_out) watch(sh, s, true);
+  }
+  return true;
+}
+
+// A client frame: final, masked with a fresh key (RFC 6455 5.3).
+std::string client_frame(Shared& sh, std::uint8_t opcode, std::string_view payload) {
+  std::string f;
+  f.reserve(payload.size() + 14);
+  const auto n = payload.size();
+  f.push_back(static_cast<char>(0x80U | opcode));
+  if (n < 126) {
+    f.push_back(static_cast<char>(0x80U | n));
+  } else if (n <= 0xFFFF) {
+    f.push_back(static_cast<char>(0x80U | 126U));
+    f.push_back(static_cast<char>(n >> 8));
+    f.push_back(static_cast<char>(n));
+  } else {
+    f.push_back(static_cast<char>(0x80U | 127U));
+    for (int i = 0; i < 8; ++i) f.push_back(static_cast<char>(static_cast<std::uint64_t>(n) >> (56 - 8 * i)));
+  }
+  const auto key = static_cast<std::uint32_t>(sh.mask_rng());
+  unsigned char mask[4];
+  for (std::size_t i = 0; i < 4; ++i) mask[i] = static_cast<unsigned char>(key >> (8 * i));
+  f.append(reinterpret_cast<const char*>(mask), 4);
+  for (std::size_t i = 0; i < n; ++i) {
+    f.push_back(static_cast<char>(static_cast<unsigned char>(payload[i]) ^ mask[i % 4]));
+  }
+  return f;
+}
+
+// A protocol error: the close frame (1002) is our last word, then the socket goes.
+bool protocol_error(Shared& sh, Sock& s, const std::string& what) {
+  if (s.stage == Stage::open) {
+    const char code[2] = {static_cast<char>(1002 >> 8), static_cast<char>(1002 & 0xFF)};
+    send_bytes(sh, s, client_frame(sh, 0x8, std::string_view(code, 2)));
+  }
+  end_socket(sh, s, "protocol error: " + what, true);
+  return false;
+}
+
+void grow(Sock& s, std::size_t need) {
+  const auto capacity = std::max(need, s.capacity * 2);
+  auto bigger = std::make_unique_for_overwrite<char[]>(capacity);
+  if (s.used > 0) std::memcpy(bigger.get(), s.buf.get(), s.used);
+  s.buf = std::move(bigger);
+  s.capacity = capacity;
+}
+
+// string_view::find with glibc's memmem, which does not stop at every quote of the JSON.
+std::size_t find_in(std::string_view text, std::string_view needle) {
+  const void* at = ::memmem(text.data(), text.size(), needle.data(), needle.size());
+  return at == nullptr ? std::string_view::npos : static_cast<std::size_t>(static_cast<const char*>(at) - text.data());
+}
+
 // The body of a message frame this run posted: "wsload <index> <send time in ns>".
-void on_frame(Sock* s, std::string_view frame, std::int64_t now) {
-  auto& sh = s->shared;
-  sh.frames.fetch_add(1, std::memory_order_relaxed);
-  sh.last_frame_ns.store(now, std::memory_order_relaxed);
+void on_frame(Shared& sh, Sock& s, std::string_view frame, std::int64_t now) {
   constexpr std::string_view marker = "\"body\":\"wsload ";
-  const auto at = frame.find(marker);
+  const auto at = find_in(frame, marker);
   if (at != std::string_view::npos) {
     const char* end = frame.data() + frame.size();
     const auto read_int = [end](const char*& p) {
@@ -360,33 +522,33 @@ void on_frame(Sock* s, std::string_view frame, std::int64_t now) {
     };
     // Order is the channel's seq (several posters may reach the server in any order).
     constexpr std::string_view seq_key = "\"seq\":";
-    const auto seq_at = frame.find(seq_key);
+    const auto seq_at = find_in(frame, seq_key);
     const char* q = frame.data() + (seq_at == std::string_view::npos ? frame.size() : seq_at + seq_key.size());
     const auto seq = read_int(q);
     const char* p = frame.data() + at + marker.size();
     read_int(p);  // the message's index
     ++p;
     const auto sent = read_int(p);
-    if (seq <= s->last) {
-      ++s->dups;
+    if (seq <= s.last) {
+      ++s.dups;
       return;
     }
-    s->last = seq;
-    ++s->got;
+    s.last = seq;
+    ++s.got;
     const auto us = (now - sent) / 1000;
     sh.latencies_us.push_back(static_cast<std::uint32_t>(std::clamp<std::int64_t>(us, 0, UINT32_MAX)));
-    sh.delivered.fetch_add(1, std::memory_order_relaxed);
+    ++sh.delivered_here;
     return;
   }
-  if (s->phase == 0 && frame.find("\"type\":\"hello\"") != std::string_view::npos) {
-    s->phase = 1;
+  if (s.phase == 0 && frame.find("\"type\":\"hello\"") != std::string_view::npos) {
+    s.phase = 1;
     sh.opened.fetch_add(1, std::memory_order_relaxed);
     open_next(sh);
     return;
   }
-  if (s->phase == 2) {
+  if (s.phase == 2) {
     if (frame.find("\"type\":\"subscribed\"") != std::string_view::npos) {
-      s->phase = 3;
+      s.phase = 3;
       sh.subscribed.fetch_add(1, std::memory_order_relaxed);
       subscribe_next(sh);
     } else if (frame.find("\"type\":\"error\"") != std::string_view::npos) {
@@ -395,69 +557,302 @@ void on_frame(Sock* s, std::string_view frame, std::int64_t now) {
       subscribe_next(sh);
     }
   }
+  // Anything else (presence, typing, a hello or subscribed out of turn) is not ours to count.
 }
 
-void read_next(Sock* s) {
-  s->ws.async_read(s->buffer, [s](const beast::error_code& ec, std::size_t) {
-    if (ec) {
-      if (s->phase == 3) return;
-      failed(s, "read", ec);
-      if (s->phase == 0) open_next(s->shared);
-      if (s->phase == 2) subscribe_next(s->shared);
-      return;
+// One complete server frame. False when the socket ended.
+bool on_ws_frame(Shared& sh, Sock& s, unsigned b0, std::string_view payload, std::int64_t now) {
+  const bool fin = (b0 & 0x80U) != 0;
+  const unsigned opcode = b0 & 0x0FU;
+  if (opcode >= 0x8 && (!fin || payload.size() > 125)) return protocol_error(sh, s, "fragmented or long control frame");
+  switch (opcode) {
+    case 0x0:  // continuation
+      if (!s.in_message) return protocol_error(sh, s, "continuation frame without a message");
+      s.message.append(payload);
+      if (s.message.size() > max_frame) return protocol_error(sh, s, "message too large");
+      if (fin) {
+        s.in_message = false;
+        on_frame(sh, s, s.message, now);
+        s.message.clear();
+      }
+      return true;
+    case 0x1:  // text
+    case 0x2:  // binary: searched the same way (no server sends one)
+      if (s.in_message) return protocol_error(sh, s, "new message inside a fragmented one");
+      if (fin) {
+        on_frame(sh, s, payload, now);
+      } else {
+        s.in_message = true;
+        s.message.assign(payload);
+      }
+      return true;
+    case 0x9:  // ping: the pong carries its payload
+      if (!send_bytes(sh, s, client_frame(sh, 0xA, payload))) {
+        end_socket(sh, s, "write: " + errno_text(errno), false);
+        return false;
+      }
+      return true;
+    case 0xA:  // pong
+      return true;
+    case 0x8: {  // close: answered with its code, counted; the server then closes the connection
+      if (payload.size() == 1) return protocol_error(sh, s, "close frame with a 1-byte payload");
+      const unsigned code = payload.empty() ? 1005U
+                                            : (static_cast<unsigned>(static_cast<unsigned char>(payload[0])) << 8) |
+                                                  static_cast<unsigned char>(payload[1]);
+      s.stage = Stage::closing;
+      const bool sent = send_bytes(sh, s, client_frame(sh, 0x8, payload.substr(0, payload.empty() ? 0 : 2)));
+      std::string what = "closed by the server with code " + std::to_string(code);
+      if (payload.size() > 2) what += " (" + std::string(payload.substr(2)) + ")";
+      if (!sent) {
+        end_socket(sh, s, what, false);
+        return false;
+      }
+      account_end(sh, s, what, false);
+      return true;
     }
-    const auto data = s->buffer.cdata();
-    on_frame(s, std::string_view(static_cast<const char*>(data.data()), data.size()), now_ns());
-    s->buffer.consume(s->buffer.size());
-    read_next(s);
-  });
+    default:
+      return protocol_error(sh, s, "reserved opcode " + std::to_string(opcode));
+  }
 }
 
-void start_socket(Sock* s) {
-  auto& sh = s->shared;
-  s->ws.next_layer().async_connect(sh.endpoint, [s](const beast::error_code& ec) {
-    if (ec) {
-      failed(s, "connect", ec);
-      open_next(s->shared);
+// Parses every complete frame in the buffer and carries a partial one over. False when the socket
+// ended.
+bool parse_frames(Shared& sh, Sock& s, std::int64_t now) {
+  std::size_t at = 0;
+  std::size_t need = 0;
+  while (s.used - at >= 2) {
+    const auto* p = reinterpret_cast<const unsigned char*>(s.buf.get() + at);
+    const std::size_t have = s.used - at;
+    const unsigned b0 = p[0];
+    const unsigned b1 = p[1];
+    if ((b1 & 0x80U) != 0) return protocol_error(sh, s, "masked server frame");
+    if ((b0 & 0x70U) != 0) return protocol_error(sh, s, "reserved bits set (no extension was agreed)");
+    std::uint64_t length = b1 & 0x7FU;
+    std::size_t header = 2;
+    if (length == 126) {
+      if (have < 4) break;
+      length = (std::uint64_t{p[2]} << 8) | p[3];
+      header = 4;
+      if (length < 126) return protocol_error(sh, s, "16-bit length below 126");
+    } else if (length == 127) {
+      if (have < 10) break;
+      length = 0;
+      for (std::size_t i = 0; i < 8; ++i) length = (length << 8) | p[2 + i];
+      header = 10;
+      if (length <= 0xFFFF) return protocol_error(sh, s, "64-bit length below 65536");
+    }
+    if (length > max_frame) return protocol_error(sh, s, "frame of " + std::to_string(length) + " bytes");
+    const std::size_t total = header + static_cast<std::size_t>(length);
+    if (have < total) {
+      need = total;
+      break;
+    }
+    const std::string_view payload(s.buf.get() + at + header, static_cast<std::size_t>(length));
+    at += total;
+    if (!on_ws_frame(sh, s, b0, payload, now)) return false;
+    if (s.stage != Stage::open) {  // closing: nothing after the close frame counts
+      at = s.used;
+      break;
+    }
+  }
+  if (at == s.used) {
+    s.used = 0;
+  } else if (at > 0) {
+    std::memmove(s.buf.get(), s.buf.get() + at, s.used - at);
+    s.used -= at;
+  }
+  if (need > s.capacity) grow(s, need);
+  return true;
+}
+
+std::string_view header_value(std::string_view head, std::string_view name) {
+  std::size_t at = 0;
+  while ((at = head.find("\r\n", at)) != std::string_view::npos) {
+    at += 2;
+    const auto colon = head.find(':', at);
+    const auto eol = head.find("\r\n", at);
+    if (colon == std::string_view::npos || eol == std::string_view::npos || colon > eol) continue;
+    if (colon - at == name.size() && ::strncasecmp(head.data() + at, name.data(), name.size()) == 0) {
+      auto v = head.substr(colon + 1, eol - colon - 1);
+      while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+      while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+      return v;
+    }
+  }
+  return {};
+}
+
+// The answer to the upgrade request; the bytes after it (the hello, often) are the first frames.
+// False when the socket ended.
+bool on_upgrade(Shared& sh, Sock& s) {
+  const std::string_view have(s.buf.get(), s.used);
+  const auto end = have.find("\r\n\r\n");
+  if (end == std::string_view::npos) {
+    if (s.used == s.capacity) {
+      if (s.capacity >= max_response_head) {
+        end_socket(sh, s, "handshake: answer head too large", false);
+        return false;
+      }
+      grow(s, s.capacity * 2);
+    }
+    return true;
+  }
+  const auto head = have.substr(0, end + 2);
+  const auto status_line = head.substr(0, head.find("\r\n"));
+  if (!status_line.starts_with("HTTP/1.1 101")) {
+    end_socket(sh, s, "handshake: " + std::string(status_line), false);
+    return false;
+  }
+  if (header_value(head, "sec-websocket-accept") != s.accept) {
+    end_socket(sh, s, "handshake: wrong Sec-WebSocket-Accept", false);
+    return false;
+  }
+  const auto taken = end + 4;
+  std::memmove(s.buf.get(), s.buf.get() + taken, s.used - taken);
+  s.used -= taken;
+  s.stage = Stage::open;
+  std::string().swap(s.accept);
+  return true;
+}
+
+void on_readable(Shared& sh, Sock& s) {
+  if (s.used == s.capacity) grow(s, s.capacity * 2);  // parse_frames grows before it fills
+  const auto room = s.capacity - s.used;
+  const auto n = ::recv(s.fd, s.buf.get() + s.used, room, 0);
+  if (n < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return;  // still readable: back soon
+    const auto what = (s.stage == Stage::upgrading ? "handshake: " : "read: ") + errno_text(errno);
+    end_socket(sh, s, what, false);
+    return;
+  }
+  if (n == 0) {
+    end_socket(sh, s, s.stage == Stage::upgrading ? "handshake: connection closed" : "connection closed", false);
+    return;
+  }
+  s.used += static_cast<std::size_t>(n);
+  const auto now = now_ns();
+  sh.last_frame_ns.store(now, std::memory_order_relaxed);
+  if (s.stage == Stage::upgrading && !on_upgrade(sh, s)) return;
+  if (s.stage == Stage::open) {
+    parse_frames(sh, s, now);
+  } else if (s.stage == Stage::closing) {
+    s.used = 0;  // read until the server closes the connection
+  }
+}
+
+void on_writable(Shared& sh, Sock& s) {
+  if (!s.out.empty()) {
+    const auto n = ::send(s.fd, s.out.data(), s.out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n < 0) {
+      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+        end_socket(sh, s, "write: " + errno_text(errno), false);
       return;
     }
-    s->ws.next_layer().socket().set_option(tcp::no_delay(true));
-    s->ws.next_layer().expires_never();
-    websocket::permessage_deflate deflate;
-    deflate.client_enable = false;
-    s->ws.set_option(deflate);
-    s->ws.set_option(websocket::stream_base::timeout::suggested(beast::role_type::client));
-    const std::string target = "/v1/ws?token=" + s->token;
-    s->ws.async_handshake(s->shared.options.host + ":" + s->shared.options.port, target,
-                          [s](const beast::error_code& hec) {
-                            if (hec) {
-                              failed(s, "handshake", hec);
-                              open_next(s->shared);
-                              return;
-                            }
-                            read_next(s);
-                          });
-  });
+    s.out.erase(0, static_cast<std::size_t>(n));
+  }
+  if (s.out.empty()) {
+    std::string().swap(s.out);
+    watch(sh, s, false);
+  }
+}
+
+// The connection is made (or refused): the upgrade request goes out.
+void on_connected(Shared& sh, Sock& s) {
+  int error = 0;
+  socklen_t size = sizeof error;
+  if (::getsockopt(s.fd, SOL_SOCKET, SO_ERROR, &error, &size) != 0) error = errno;
+  if (error != 0) {
+    end_socket(sh, s, "connect: " + errno_text(error), false);
+    return;
+  }
+  s.stage = Stage::upgrading;
+  websocket::detail::sec_ws_key_type key;
+  websocket::detail::make_sec_ws_key(key);
+  websocket::detail::sec_ws_accept_type accept;
+  websocket::detail::make_sec_ws_accept(accept, beast::string_view(key.data(), key.size()));
+  s.accept.assign(accept.data(), accept.size());
+  const auto& o = sh.options;
+  const std::string request =
+      "GET /v1/ws?token=" + s.token + " HTTP/1.1\r\nHost: " + o.host + ":" + o.port +
+      "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " + std::string(key.data(), key.size()) +
+      "\r\nSec-WebSocket-Version: 13\r\n\r\n";
+  if (!send_bytes(sh, s, request)) {
+    end_socket(sh, s, "handshake: " + errno_text(errno), false);
+    return;
+  }
+  if (s.out.empty()) watch(sh, s, false);
+}
+
+void on_event(Shared& sh, Sock& s, std::uint32_t events) {
+  if (s.fd < 0) return;
+  if (s.stage == Stage::connecting) {
+    on_connected(sh, s);
+    return;
+  }
+  if ((events & static_cast<std::uint32_t>(EPOLLOUT)) != 0) on_writable(sh, s);
+  if (s.fd >= 0 && (events & static_cast<std::uint32_t>(EPOLLIN | EPOLLHUP | EPOLLERR)) != 0) on_readable(sh, s);
+}
+
+void start_socket(Shared& sh, Sock& s) {
+  s.fd = ::socket(sh.address.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (s.fd < 0) {
+    end_socket(sh, s, "socket: " + errno_text(errno), false);
+    return;
+  }
+  const int one = 1;
+  ::setsockopt(s.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  s.buf = std::make_unique_for_overwrite<char[]>(initial_buffer);
+  s.capacity = initial_buffer;
+  s.used = 0;
+  if (::connect(s.fd, reinterpret_cast<const sockaddr*>(&sh.address), sh.address_size) != 0 && errno != EINPROGRESS) {
+    end_socket(sh, s, "connect: " + errno_text(errno), false);
+    return;
+  }
+  s.stage = Stage::connecting;
+  epoll_event ev{};
+  ev.events = static_cast<std::uint32_t>(EPOLLIN | EPOLLOUT);
+  ev.data.ptr = &s;
+  ::epoll_ctl(sh.epoll, EPOLL_CTL_ADD, s.fd, &ev);
+  s.watching_out = true;
 }
 
 // Keeps at most in_flight sockets opening: each hello (or failure) starts the next one.
 void open_next(Shared& sh) {
-  if (sh.next_open < sh.batch_end) start_socket(sh.socks[sh.next_open++].get());
+  if (sh.next_open < sh.batch_end) start_socket(sh, sh.socks[sh.next_open++]);
 }
 
 void subscribe_next(Shared& sh) {
   while (sh.next_subscribe < sh.batch_end) {
-    Sock* s = sh.socks[sh.next_subscribe++].get();
-    if (s->phase != 1) continue;  // did not open
-    s->phase = 2;
-    s->out = "{\"type\":\"subscribe\",\"channel_ids\":[\"" + sh.channel_id + "\"]}";
-    s->ws.async_write(asio::buffer(s->out), [s](const beast::error_code& ec, std::size_t) {
-      if (ec) {
-        failed(s, "subscribe", ec);
-        subscribe_next(s->shared);
-      }
-    });
+    Sock& s = sh.socks[sh.next_subscribe++];
+    if (s.phase != 1 || s.stage != Stage::open) continue;  // did not open
+    s.phase = 2;
+    const std::string text = "{\"type\":\"subscribe\",\"channel_ids\":[\"" + sh.channel_id + "\"]}";
+    if (!send_bytes(sh, s, client_frame(sh, 0x1, text))) {
+      end_socket(sh, s, "subscribe: " + errno_text(errno), false);  // starts the next one
+    }
     return;
+  }
+}
+
+void receive_loop(Shared& sh) {
+  std::vector<epoll_event> events(1024);
+  while (!sh.stopping) {
+    const int n = ::epoll_wait(sh.epoll, events.data(), static_cast<int>(events.size()), -1);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      fail("epoll_wait: " + errno_text(errno));
+    }
+    for (std::size_t i = 0; i < static_cast<std::size_t>(n); ++i) {
+      if (events[i].data.ptr == nullptr) {
+        run_posted(sh);
+      } else {
+        on_event(sh, *static_cast<Sock*>(events[i].data.ptr), events[i].events);
+      }
+    }
+    if (sh.delivered_here > 0) {
+      sh.delivered.fetch_add(sh.delivered_here, std::memory_order_relaxed);
+      sh.delivered_here = 0;
+    }
   }
 }
 
@@ -523,40 +918,53 @@ int main(int argc, char** argv) {
   }
   const double setup_s = std::chrono::duration<double>(Clock::now() - setup_start).count();
 
-  tcp::resolver resolver(sh.io);
-  sh.endpoint = *resolver.resolve(o.host, o.port).begin();
-  sh.socks.reserve(o.sockets);
+  {
+    asio::io_context io;
+    tcp::resolver resolver(io);
+    const tcp::endpoint endpoint = *resolver.resolve(o.host, o.port).begin();
+    std::memcpy(&sh.address, endpoint.data(), endpoint.size());
+    sh.address_size = static_cast<socklen_t>(endpoint.size());
+  }
+  sh.socks = std::vector<Sock>(o.sockets);
   for (std::size_t i = 0; i < o.sockets; ++i) {
-    sh.socks.push_back(std::make_unique<Sock>(sh.io, sh, i));
-    sh.socks.back()->token = accounts[i % accounts.size()].token;
+    sh.socks[i].index = i;
+    sh.socks[i].token = accounts[i % accounts.size()].token;
   }
   sh.latencies_us.reserve(o.sockets * o.messages);
+  sh.epoll = ::epoll_create1(EPOLL_CLOEXEC);
+  sh.wake = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (sh.epoll < 0 || sh.wake < 0) fail("epoll: " + errno_text(errno));
+  {
+    epoll_event ev{};
+    ev.events = static_cast<std::uint32_t>(EPOLLIN);
+    ev.data.ptr = nullptr;  // post() was called
+    ::epoll_ctl(sh.epoll, EPOLL_CTL_ADD, sh.wake, &ev);
+  }
 
   const auto rss_before = rss_bytes(o.pid);
-  auto work = asio::make_work_guard(sh.io);
-  std::thread receiver([&] { sh.io.run(); });
+  std::thread receiver([&] { receive_loop(sh); });
 
   // Opens sockets [sh.batch_end, end) (at most in_flight handshakes at once), then subscribes them
   // the same way, then waits for the setup's own traffic (presence frames) to stop.
   const auto open_batch = [&](std::size_t end) {
-    asio::post(sh.io, [&sh, end, n = o.in_flight] {
+    post(sh, [&sh, end, n = o.in_flight] {
       sh.batch_end = end;
       for (std::size_t i = 0; i < n; ++i) open_next(sh);
     });
     const auto all_open = [&] { return sh.opened.load() + sh.failed.load() >= end; };
     if (!wait_until(all_open, std::chrono::seconds(120)) || sh.failed.load() > 0) {
-      asio::post(sh.io, [&] {
+      post(sh, [&] {
         fail("opened " + std::to_string(sh.opened.load()) + " of " + std::to_string(end) + " sockets; " +
              sh.first_error);
       });
       receiver.join();
     }
-    asio::post(sh.io, [&sh, n = o.in_flight] {
+    post(sh, [&sh, n = o.in_flight] {
       for (std::size_t i = 0; i < n; ++i) subscribe_next(sh);
     });
     const auto all_subscribed = [&] { return sh.subscribed.load() + sh.failed.load() >= end; };
     if (!wait_until(all_subscribed, std::chrono::seconds(180)) || sh.failed.load() > 0) {
-      asio::post(sh.io, [&] {
+      post(sh, [&] {
         fail("subscribed " + std::to_string(sh.subscribed.load()) + " of " + std::to_string(end) + " sockets; " +
              sh.first_error);
       });
@@ -653,11 +1061,19 @@ int main(int argc, char** argv) {
   const double busy_s = std::chrono::duration<double>(Clock::now() - busy_start).count();
 
   // Stop the receiver before reading its state.
-  work.reset();
-  asio::post(sh.io, [&] { sh.io.stop(); });
+  post(sh, [&sh] { sh.stopping = true; });
   receiver.join();
   std::size_t dups = 0;
-  for (const auto& s : sh.socks) dups += s->dups;
+  for (const auto& s : sh.socks) dups += s.dups;
+  // Not in the JSON line (its fields stay as the driver reads them): sockets that ended after
+  // subscribing, and protocol errors; their frames are counted as lost.
+  if (sh.closed.load() > 0) {
+    std::fprintf(stderr, "ws_load: %zu subscribed sockets ended; the first: %s\n", sh.closed.load(),
+                 sh.first_close.c_str());
+  }
+  if (sh.failed.load() > 0) {
+    std::fprintf(stderr, "ws_load: %zu sockets failed; the first: %s\n", sh.failed.load(), sh.first_error.c_str());
+  }
   const std::size_t delivered = sh.delivered.load() - frames_before;
   auto& lat = sh.latencies_us;
   const auto p50 = percentile(lat, 0.50);
