@@ -161,30 +161,10 @@ function startServer(args) {
 function startPonder(port, env) {
   const clean = { ...process.env };
   for (const k of ['DATABASE_URL', 'DATABASE_PRIVATE_URL', 'DATABASE_SCHEMA', 'PORT']) delete clean[k];
-  const proc = spawn(process.execPath, [ponderBin, 'start', '--root', ponderDir, '--schema', 'bench',
+  return startProcess(process.execPath, [ponderBin, 'start', '--root', ponderDir, '--schema', 'bench',
     '--port', String(port), '--hostname', '127.0.0.1', '--log-format', 'json', '--log-level', process.env.BENCH_LOG_LEVEL ?? 'info'],
-  { cwd: ponderDir, env: { ...clean, PONDER_TELEMETRY_DISABLED: 'true', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  const errors = [];
-  proc.stderr.setEncoding('utf8');
-  proc.stderr.on('data', (c) => { stderr = (stderr + c).slice(-4000); });
-  let pending = '';
-  proc.stdout.setEncoding('utf8');
-  proc.stdout.on('data', (chunk) => {
-    pending += chunk;
-    let nl;
-    while ((nl = pending.indexOf('\n')) >= 0) {
-      const text = pending.slice(0, nl);
-      pending = pending.slice(nl + 1);
-      if (process.env.BENCH_SERVER_LOG) appendFileSync(process.env.BENCH_SERVER_LOG, text + '\n');
-      try {
-        const line = JSON.parse(text);
-        if (line.level >= 40) errors.push(line);  // pino's levels: 40 warn, 50 error
-      } catch { /* not a log line */ }
-    }
-  });
-  const exited = new Promise((res) => proc.on('exit', (code, signal) => res({ code, signal })));
-  return { proc, exited, errors, get stderr() { return stderr; } };
+  { cwd: ponderDir, env: { ...clean, PONDER_TELEMETRY_DISABLED: 'true', ...env },
+    problem: (line) => line.level >= 40 });  // pino's levels: 40 warn, 50 error
 }
 
 /** balanceOf of every token for every address the chain knows, and the pairs' reserves, at `block`. */
