@@ -134,6 +134,8 @@ TEST_F(WebSocketConnectionTest, MessagesBothWaysThenACloseFromTheClient) {
 }
 
 TEST_F(WebSocketConnectionTest, TheServerClosesWithItsCode) {
+  // Only the client's answer can end the connection within the test's run.
+  settings.ws_close_timeout = std::chrono::hours(1);
   run([&]() -> Task<void> {
     server->send(std::string_view("last"));
     server->close(close_code::restart, "server restarting");
@@ -142,23 +144,21 @@ TEST_F(WebSocketConnectionTest, TheServerClosesWithItsCode) {
     auto [got, code] = co_await read_to_close();
     EXPECT_EQ(got, std::vector<std::string>{"last"});
     EXPECT_EQ(code, close_code::restart);
-    // The client's answer ends the connection, long before the close timeout.
-    const auto asked = std::chrono::steady_clock::now();
+    // The client's answer ends the connection, not the close timeout.
     while (!ended) co_await sleep(std::chrono::milliseconds(1));
-    EXPECT_LT(std::chrono::steady_clock::now() - asked, std::chrono::seconds(1));
   });
 }
 
 TEST_F(WebSocketConnectionTest, MessagesOverTheLimitClose1009) {
   settings.ws_max_message_bytes = 100;
+  // Only the close handshake can end the connection within the test's run.
+  settings.ws_close_timeout = std::chrono::hours(1);
   run([&]() -> Task<void> {
     co_await client.async_write(asio::buffer(std::string(101, 'x')), use_awaitable);
-    const auto asked = std::chrono::steady_clock::now();
     auto [got, code] = co_await read_to_close();
     EXPECT_EQ(code, close_code::too_big);
     EXPECT_TRUE(session->got.empty());
     while (!ended) co_await sleep(std::chrono::milliseconds(1));
-    EXPECT_LT(std::chrono::steady_clock::now() - asked, std::chrono::seconds(1));
   });
 }
 
