@@ -3,14 +3,54 @@
 namespace gh {
 
 BlockingPool::BlockingPool(std::size_t threads, std::size_t max_queued)
-    : m_pool(threads == 0 ? 1 : threads), m_threads(threads == 0 ? 1 : threads), m_max_queued(max_queued) {}
+    : m_threads(threads == 0 ? 1 : threads), m_max_queued(max_queued) {
+  m_workers.reserve(m_threads);
+  for (std::size_t i = 0; i < m_threads; ++i) m_workers.emplace_back([this] { work(); });
+}
 
 BlockingPool::~BlockingPool() {
   stop();
 }
 
 void BlockingPool::stop() {
-  m_pool.join();
+  {
+    std::lock_guard lock(m_mutex);
+    m_stopping = true;
+  }
+  m_ready.notify_all();
+  for (auto& t : m_workers) {
+    if (t.joinable()) t.join();
+  }
+}
+
+void BlockingPool::enqueue(std::unique_ptr<Job> job) {
+  bool wake = false;
+  {
+    std::lock_guard lock(m_mutex);
+    m_queue.push_back(std::move(job));
+    // A busy thread takes the job when it is done; only an idle one needs waking.
+    wake = m_idle > 0;
+  }
+  if (wake) m_ready.notify_one();
+}
+
+void BlockingPool::work() {
+  std::unique_lock lock(m_mutex);
+  for (;;) {
+    if (m_queue.empty()) {
+      if (m_stopping) return;
+      ++m_idle;
+      m_ready.wait(lock, [this] { return !m_queue.empty() || m_stopping; });
+      --m_idle;
+      continue;
+    }
+    auto job = std::move(m_queue.front());
+    m_queue.pop_front();
+    lock.unlock();
+    job->run();
+    job.reset();
+    lock.lock();
+  }
 }
 
 BlockingPool::Admission::Admission(BlockingPool& pool) : m_pool(pool) {

@@ -3,15 +3,28 @@
 // never block. run() suspends the calling coroutine until the work is done on a pool thread and
 // resumes it on its own executor. When more than `max_queued` jobs wait, run() throws Overloaded:
 // shedding load early beats queueing without bound.
+//
+// A job costs one wake-up of an idle pool thread (none when a thread is still busy and takes the
+// next job from the queue itself) and one post back to the caller's executor. The pool keeps its
+// own queue rather than running a coroutine on an asio::thread_pool: there, a job is several
+// handlers, and each handler taken while others wait wakes one more thread, so that every thread of
+// the pool woke several times per request.
 #include <atomic>
+#include <condition_variable>
 #include <cstddef>
+#include <deque>
+#include <exception>
+#include <memory>
+#include <mutex>
 #include <optional>
-#include <stdexcept>
+#include <thread>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include "core/error.hpp"
@@ -32,31 +45,51 @@ class BlockingPool {
   Task<std::invoke_result_t<F&>> run(F f) {
     using R = std::invoke_result_t<F&>;
     Admission admission(*this);
-    if constexpr (std::is_void_v<R>) {
-      co_await boost::asio::co_spawn(
-          m_pool,
-          [fn = std::move(f)]() mutable -> Task<void> {
-            fn();
-            co_return;
-          },
-          boost::asio::use_awaitable);
-    } else {
-      // co_spawn needs a default-constructible result; Result<T> and friends are not.
-      auto out = co_await boost::asio::co_spawn(
-          m_pool, [fn = std::move(f)]() mutable -> Task<std::optional<R>> { co_return std::optional<R>(fn()); },
-          boost::asio::use_awaitable);
-      co_return std::move(*out);
-    }
+    // The coroutine is suspended until the job's completion runs, so the job may refer to its
+    // frame: the value and the exception land here, the handler only resumes the coroutine.
+    std::optional<std::conditional_t<std::is_void_v<R>, bool, R>> out;
+    std::exception_ptr error;
+    co_await boost::asio::async_initiate<const boost::asio::use_awaitable_t<>&, void()>(
+        [pool = this, &f, &out, &error](auto handler) {
+          pool->submit([&f, &out, &error, handler = std::move(handler)]() mutable {
+            try {
+              if constexpr (std::is_void_v<R>) {
+                f();
+                out.emplace(true);
+              } else {
+                out.emplace(f());
+              }
+            } catch (...) {
+              error = std::current_exception();
+            }
+            auto ex = boost::asio::get_associated_executor(handler);
+            boost::asio::post(ex, std::move(handler));
+          });
+        },
+        boost::asio::use_awaitable);
+    if (error) std::rethrow_exception(error);
+    if constexpr (!std::is_void_v<R>) co_return std::move(*out);
   }
 
   /// Jobs admitted and not finished (running or queued).
   std::size_t pending() const noexcept { return m_pending.load(std::memory_order_relaxed); }
   std::size_t threads() const noexcept { return m_threads; }
   std::size_t max_queued() const noexcept { return m_max_queued; }
-  /// Waits for running jobs and stops the threads.
+  /// Runs every job already queued, then stops the threads. Idempotent.
   void stop();
 
  private:
+  struct Job {
+    virtual ~Job() = default;
+    virtual void run() = 0;
+  };
+  template <class Fn>
+  struct JobOf final : Job {
+    explicit JobOf(Fn f) : fn(std::move(f)) {}
+    void run() override { fn(); }
+    Fn fn;
+  };
+
   struct Admission {
     explicit Admission(BlockingPool& pool);
     ~Admission();
@@ -65,10 +98,22 @@ class BlockingPool {
     BlockingPool& m_pool;
   };
 
-  boost::asio::thread_pool m_pool;
+  template <class Fn>
+  void submit(Fn fn) {
+    enqueue(std::make_unique<JobOf<Fn>>(std::move(fn)));
+  }
+  void enqueue(std::unique_ptr<Job> job);
+  void work();
+
   std::size_t m_threads;
   std::size_t m_max_queued;
   std::atomic<std::size_t> m_pending{0};
+  std::mutex m_mutex;
+  std::condition_variable m_ready;
+  std::deque<std::unique_ptr<Job>> m_queue;
+  std::size_t m_idle = 0;  // threads waiting on m_ready
+  bool m_stopping = false;
+  std::vector<std::thread> m_workers;
 };
 
 }  // namespace gh

@@ -1,9 +1,14 @@
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/json/parse.hpp>
+#include <mutex>
+#include <set>
 #include <thread>
+#include <vector>
 
 #include "core/blocking_pool.hpp"
 #include "core/clock.hpp"
@@ -112,6 +117,49 @@ TEST(BlockingPool, RunsOffTheCallerThreadAndReturnsValues) {
   EXPECT_EQ(result, 42);
   EXPECT_TRUE(threw);
   EXPECT_NE(worker, std::this_thread::get_id());
+  EXPECT_EQ(pool.pending(), 0u);
+}
+
+// Many coroutines on two I/O threads share three pool threads: every job runs once, off the I/O
+// threads, and each coroutine resumes with its own value; stop() returns once all are done.
+TEST(BlockingPool, EveryJobOfManyCallersRunsOnceAndAnswersItsOwnCaller) {
+  BlockingPool pool(3, 1000);
+  boost::asio::io_context io;
+  constexpr int kCallers = 200;
+  std::atomic<int> ran{0};
+  std::atomic<int> answered{0};
+  std::atomic<int> on_io_thread{0};
+  std::set<std::thread::id> io_threads;
+  std::mutex io_threads_mutex;
+  for (int i = 0; i < kCallers; ++i) {
+    boost::asio::co_spawn(
+        io,
+        [&, i]() -> Task<void> {
+          for (int round = 0; round < 5; ++round) {
+            const auto got = co_await pool.run([&] {
+              ++ran;
+              std::lock_guard lock(io_threads_mutex);
+              if (io_threads.count(std::this_thread::get_id()) != 0) ++on_io_thread;
+              return i * 10 + round;
+            });
+            if (got == i * 10 + round) ++answered;
+          }
+        },
+        boost::asio::detached);
+  }
+  std::vector<std::thread> threads;
+  {
+    std::lock_guard lock(io_threads_mutex);
+    for (int t = 0; t < 2; ++t) {
+      threads.emplace_back([&] { io.run(); });
+      io_threads.insert(threads.back().get_id());
+    }
+  }
+  for (auto& t : threads) t.join();
+  pool.stop();
+  EXPECT_EQ(ran.load(), kCallers * 5);
+  EXPECT_EQ(answered.load(), kCallers * 5);
+  EXPECT_EQ(on_io_thread.load(), 0);
   EXPECT_EQ(pool.pending(), 0u);
 }
 

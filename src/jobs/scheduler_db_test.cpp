@@ -134,8 +134,8 @@ TEST_P(SchedulerTest, OneRunAtATimeEvenForOtherFireTimesAndManualRuns) {
   std::shared_future<void> released = release.get_future().share();
   context::Job slow{"t.slow", "* * * * *", "waits for the test", [&]() -> Task<Result<void>> {
                       ++started;
-                      // By reference: BlockingPool::run hands its function to co_spawn as a
-                      // temporary, which GCC 12 may destroy twice (docs/coroutines.md).
+                      // By reference: the function is a temporary coroutine argument inside a
+                      // co_await, which GCC 12 may destroy twice (docs/coroutines.md).
                       co_await m_pool.run([&released] { released.wait(); });
                       co_return ok();
                     }};
