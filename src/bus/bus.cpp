@@ -404,7 +404,7 @@ struct Dispatcher::Impl : std::enable_shared_from_this<Dispatcher::Impl> {
     Consumer consumer;
     asio::strand<asio::any_io_executor> strand;
     asio::steady_timer timer;
-    std::atomic<std::uint64_t> seen_wakes{0};
+    std::atomic<std::uint64_t> wakes{0};  ///< wake-ups for this consumer's topics (or all)
     metrics::Counter* delivered = nullptr;
     metrics::Counter* failures = nullptr;
     metrics::Counter* dead = nullptr;
@@ -425,7 +425,11 @@ struct Dispatcher::Impl : std::enable_shared_from_this<Dispatcher::Impl> {
   std::vector<std::unique_ptr<Running>> consumers;
   std::atomic<bool> stopping{false};
   std::atomic<int> active{0};
-  std::atomic<std::uint64_t> wakes{0};
+  // The wake-up probe: after a publish, one read of the new events' topics wakes only the
+  // consumers that follow one of them, instead of every consumer reading the outbox itself.
+  std::atomic<bool> probe_running{false};
+  std::atomic<bool> probe_again{false};
+  std::int64_t probed_head = -1;  // the probe's own: outbox events up to here were looked at
   // stop() waits on this for the last consumer loop to end, instead of polling.
   std::mutex idle_mutex;
   std::condition_variable idle_cv;
@@ -463,12 +467,76 @@ struct Dispatcher::Impl : std::enable_shared_from_this<Dispatcher::Impl> {
   /// Batches that applied nothing after which the offset is stored anyway.
   static constexpr int kStoreOffsetEvery = 20;
 
+  static void wake(Running& c) {
+    ++c.wakes;
+    auto* running = &c;
+    asio::post(running->strand, [running] { running->timer.cancel(); });
+  }
+
+  void wake_all() {
+    for (auto& c : consumers) wake(*c);
+  }
+
+  /// The topics of the outbox events after `after` (at most kProbeLimit of them) and the last
+  /// event's id; nullopt when there were more.
+  struct Probe {
+    std::vector<std::string> topics;
+    std::int64_t head = 0;
+    bool complete = true;
+  };
+  static constexpr std::int64_t kProbeLimit = 1000;
+
+  Task<void> probe() {
+    auto self = shared_from_this();
+    for (;;) {
+      probe_again = false;
+      try {
+        const auto after = probed_head;
+        auto found = co_await pool.run([&] {
+          return db.read([&](store::Tx& tx) {
+            Probe out;
+            if (after < 0) {
+              out.head = outbox_head(tx);
+              out.complete = false;  // where this process started: every consumer looks
+              return out;
+            }
+            out.head = after;
+            const auto rows =
+                tx.query("SELECT id, topic FROM bus_outbox WHERE id > $1 ORDER BY id LIMIT $2", {after, kProbeLimit});
+            for (const auto& row : rows) {
+              out.head = row.get_int(0);
+              out.topics.push_back(row.get_text(1));
+            }
+            out.complete = static_cast<std::int64_t>(rows.size()) < kProbeLimit;
+            return out;
+          });
+        });
+        probed_head = found.head;
+        for (auto& c : consumers) {
+          const bool follows = !found.complete ||
+                               std::any_of(found.topics.begin(), found.topics.end(),
+                                           [&](const std::string& t) { return topic_matches(c->consumer.topics, t); });
+          if (follows) wake(*c);
+        }
+      } catch (const std::exception& e) {
+        // The database or the pool is busy: wake everyone, as without the probe.
+        log::warn("bus wake-up probe failed", {{"error", e.what()}});
+        wake_all();
+      }
+      probe_running = false;
+      // A wake that came during the read probes again; otherwise the probe ends.
+      if (stopping || !probe_again.load() || probe_running.exchange(true)) break;
+    }
+    leave();  // counted by Dispatcher::wake, so that stop() waits for the probe too
+  }
+
   Task<void> run(Running& c) {
     auto self = shared_from_this();
     ++active;
     std::int64_t offset = -1;
     std::int64_t persisted = -1;  // the offset as stored
     int unstored_batches = 0;
+    auto stored_at = std::chrono::steady_clock::now();
     while (!stopping) {
       try {
         if (offset < 0) {
@@ -477,7 +545,7 @@ struct Dispatcher::Impl : std::enable_shared_from_this<Dispatcher::Impl> {
           persisted = offset;
           unstored_batches = 0;
         }
-        const auto wake_mark = wakes.load();
+        const auto wake_mark = c.wakes.load();
         // No structured bindings in coroutines: GCC 12 miscompiles them.
         // The head first, then this consumer's events up to it: the events in between that the
         // read does not return are none of this consumer's, and its offset may pass them.
@@ -512,17 +580,20 @@ struct Dispatcher::Impl : std::enable_shared_from_this<Dispatcher::Impl> {
         const bool caught_up = batch.caught_up;
         const std::int64_t through = batch.through;
         if (events.empty()) {
-          // Nothing to apply up to `through`. The offset moves on in memory and is stored once
-          // caught up or every few batches: an offset stored late only re-reads events that
-          // the consumer leaves alone.
+          // Nothing to apply up to `through`. The offset moves on in memory and is stored every
+          // few batches or, once caught up, every idle_offset_store: an offset stored late only
+          // re-reads events that the consumer leaves alone.
           if (through > offset) offset = through;
-          if (offset > persisted && (caught_up || ++unstored_batches >= kStoreOffsetEvery)) {
+          const auto now = std::chrono::steady_clock::now();
+          if (offset > persisted && (++unstored_batches >= kStoreOffsetEvery ||
+                                     (caught_up && now - stored_at >= settings.idle_offset_store))) {
             const auto at = offset;
             co_await pool.run([&] { advance(db, c.consumer.name, at); });
             persisted = at;
             unstored_batches = 0;
+            stored_at = now;
           }
-          if (caught_up && wakes.load() == wake_mark) co_await sleep(c, settings.poll_interval);
+          if (caught_up && c.wakes.load() == wake_mark) co_await sleep(c, settings.poll_interval);
           continue;
         }
         // The whole batch in one transaction first; only when an event of it fails (the batch
@@ -635,16 +706,17 @@ void Dispatcher::start() {
 }
 
 void Dispatcher::wake() {
-  ++m_impl->wakes;
-  for (auto& c : m_impl->consumers) {
-    auto* running = c.get();
-    asio::post(running->strand, [running] { running->timer.cancel(); });
-  }
+  auto& impl = *m_impl;
+  if (impl.stopping) return;
+  impl.probe_again = true;
+  if (impl.probe_running.exchange(true)) return;  // the running probe reads again
+  ++impl.active;
+  asio::co_spawn(impl.executor, impl.probe(), asio::detached);
 }
 
 void Dispatcher::stop(std::chrono::milliseconds timeout) {
   if (m_impl->stopping.exchange(true)) return;
-  wake();
+  m_impl->wake_all();
   std::unique_lock lock(m_impl->idle_mutex);
   m_impl->idle_cv.wait_for(lock, timeout, [this] { return m_impl->active.load() == 0; });
 }

@@ -102,6 +102,11 @@ struct DispatcherSettings {
   int max_attempts = 8;                          ///< then the event goes to bus_dead_letters
   std::chrono::milliseconds backoff_base{50};
   std::chrono::milliseconds backoff_max{5'000};
+  /// An offset that moved only past other consumers' events is stored at most this often (and
+  /// every 20 such batches): each publish wakes every consumer, and one write per consumer per
+  /// event would cost more than the event. Storing late only means re-reading events that the
+  /// consumer passes over again.
+  std::chrono::milliseconds idle_offset_store{1'000};
 };
 
 /// Delivers outbox events to consumers, one coroutine per consumer.

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <set>
 #include <thread>
+#include <vector>
 
 #include "bus/bus.hpp"
 #include "bus/migrations.hpp"
@@ -242,6 +243,48 @@ TEST_P(BusTest, DeliversInOrderAndSkipsOtherTopics) {
   EXPECT_EQ(offset, last);
   EXPECT_NE(m_registry.render().find("gatehouse_bus_events_delivered_total{consumer=\"recorder\"} 25"),
             std::string::npos);
+}
+
+// A wake-up reads the new events' topics once and wakes the consumers that follow one of them.
+// With an hour between polls, a wake-up lost on the way (one that came while the probe was
+// reading, say) leaves its consumer asleep and the test waiting.
+TEST_P(BusTest, WakeUpsReachTheConsumersOfThePublishedTopicsWithoutPolling) {
+  BlockingPool pool(2, 1024);
+  IoRuntime io(2);
+  Dispatcher dispatcher(io.executor(), *m_db, pool, m_registry, DispatcherSettings{10, std::chrono::hours(1)});
+  auto follower = [](std::string name, std::string topic) {
+    return Consumer{std::move(name), {std::move(topic)}, [](Tx& tx, const Event& e) {
+                      tx.exec("INSERT INTO applied (event_id, ordering_key, payload, seq) VALUES ($1, $2, $3, 0)",
+                              {e.event_id, e.topic, e.payload});
+                    }};
+  };
+  dispatcher.add(follower("alpha", "alpha.*"));
+  dispatcher.add(follower("beta", "beta.done"));
+  io.start();
+  dispatcher.start();
+  constexpr int kThreads = 4, kEach = 40;
+  std::vector<std::thread> publishers;
+  for (int t = 0; t < kThreads; ++t) {
+    publishers.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        const std::string topic = (i + t) % 3 == 0 ? "beta.done" : "alpha.done";
+        m_db->transact([&](Tx& tx) {
+          ASSERT_TRUE(publish(tx, {topic, "k", "{\"n\":" + std::to_string(t * 1000 + i) + "}"}));
+        });
+        dispatcher.wake();
+      }
+    });
+  }
+  for (auto& p : publishers) p.join();
+  ASSERT_TRUE(wait_for(kThreads * kEach));
+  dispatcher.stop(std::chrono::seconds(5));
+  const auto per_topic = m_db->transact([](Tx& tx) {
+    return tx.query("SELECT ordering_key, count(*) FROM applied GROUP BY ordering_key ORDER BY ordering_key");
+  });
+  ASSERT_EQ(per_topic.size(), 2u);
+  EXPECT_EQ(per_topic[0].get_text(0), "alpha.done");
+  EXPECT_EQ(per_topic[1].get_text(0), "beta.done");
+  EXPECT_EQ(per_topic[0].get_int(1) + per_topic[1].get_int(1), kThreads * kEach);
 }
 
 TEST_P(BusTest, AnInterestDropsEventsBeforeAnyWriteAndTheOffsetPassesThem) {
