@@ -121,6 +121,7 @@ std::vector<context::ContextModule> context_modules(const Settings& settings) {
   realtime::GatewaySettings gateway;
   gateway.max_sockets_per_account = settings.ws_max_sockets_per_account;
   gateway.stall_timeout_ms = settings.ws_resume_stall_timeout.count();
+  gateway.fanout_shards = settings.io_threads;
   modules.push_back(realtime::make_module(gateway));
   modules.push_back(messaging::make_module(messaging_settings(settings)));
   modules.push_back(e2e::make_module(e2e_settings(settings)));

@@ -60,6 +60,12 @@ struct GatewaySettings {
   std::int64_t typing_interval_ms = 2000;     ///< a socket's typing frames per topic at most this often
   std::int64_t reauth_interval_ms = 300'000;  ///< a socket's session is checked again this often
   std::int64_t stall_timeout_ms = 10'000;     ///< a catch-up whose client reads nothing this long: close 4008
+  /// A topic with at least fanout_shard_min subscribers is written out by this many strands at
+  /// once (one per I/O thread), each taking the sockets whose id falls to it, so that one message
+  /// to a large channel does not wait for one thread to write every socket. 1: the publishing
+  /// thread writes every socket itself.
+  std::size_t fanout_shards = 1;
+  std::size_t fanout_shard_min = 128;
 };
 
 class Connection;

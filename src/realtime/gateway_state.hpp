@@ -3,6 +3,7 @@
 #include <map>
 
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -21,6 +22,9 @@ using ConnectionList = std::vector<std::shared_ptr<Connection>>;
 struct Gateway::State : std::enable_shared_from_this<Gateway::State> {
   Executor executor;
   GatewaySettings settings;
+  // The fan-out's strands (settings.fanout_shards of them, or none): a socket is always written
+  // by the same one, so that its frames keep their order.
+  std::vector<boost::asio::strand<Executor>> shards;
   Authenticate authenticate;
   std::map<std::string, TopicSource, std::less<>> kinds;  // written at start, then only read
 
