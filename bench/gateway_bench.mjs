@@ -11,6 +11,9 @@
 //   BENCH_JSON    file to which every run's figures are appended as JSON lines (optional)
 //   BENCH_LOADGEN the load generator's binary (default build/release/bin/gh_ws_load), e.g. a copy of
 //                 an older build to compare two generators against the same servers
+//   BENCH_BASELINE_BIN another gatehouse binary (an older build), run as server "baseline" beside
+//                 the others, interleaved, with the same flags; gatehouse is then printed as a ratio
+//                 to it. A case with one socket measures the server's CPU per posted message.
 import { spawn } from 'node:child_process';
 import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -28,7 +31,9 @@ const cases = (process.env.BENCH_CASES ?? '1000:20:500 10000:1:25').trim().split
   return { sockets, rate, messages };
 });
 const reps = Number(process.env.BENCH_REPS ?? 3);
+const baselineBin = process.env.BENCH_BASELINE_BIN ? resolve(process.env.BENCH_BASELINE_BIN) : null;
 const servers = (process.env.BENCH_SERVERS ?? 'gatehouse reference floor').trim().split(/\s+/);
+if (baselineBin && !servers.includes('baseline')) servers.splice(1, 0, 'baseline');
 
 // Targets of the gateway (issue: at most 2 µs of CPU per frame, p99 under 5 ms at 1,000 sockets,
 // at most 4 KiB per idle socket) and the figures quoted for Node's ws on a 2-core machine.
@@ -52,7 +57,7 @@ function startServer(kind) {
   if (kind === 'reference') return { ...startProcess(process.execPath, [join(root, 'bench/ws_fanout_reference.mjs')]), cleanup() {} };
   if (kind === 'floor') return { ...startProcess(floorBin, []), cleanup() {} };
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-ws-bench-'));
-  const s = startProcess(bin, ['serve', '--listen', '127.0.0.1:0', '--data-dir', dir, '--roles', 'api,gateway,worker',
+  const s = startProcess(kind === 'baseline' ? baselineBin : bin, ['serve', '--listen', '127.0.0.1:0', '--data-dir', dir, '--roles', 'api,gateway,worker',
     '--chain', '31337=http://127.0.0.1:9', '--siwe-domain', DOMAIN,
     // One client IP opens every socket and sends every request: lift the per-IP defenses.
     '--max-connections', '30000', '--max-connections-per-ip', '30000', '--rate-limit', '100000', '--rate-burst', '100000',
@@ -84,7 +89,7 @@ async function runOnce(kind, c) {
     const args = ['--url', url, '--pid', String(server.proc.pid), '--sockets', String(c.sockets),
       '--rate', String(c.rate), '--messages', String(c.messages), '--domain', DOMAIN];
     // The floor speaks the reference's frames: no sign-in, channel "bench".
-    if (kind !== 'gatehouse') args.push('--reference');
+    if (kind !== 'gatehouse' && kind !== 'baseline') args.push('--reference');
     return await runLoadgen(args);
   } finally {
     server.proc.kill('SIGTERM');
@@ -164,6 +169,14 @@ for (const c of cases) {
     lines.push(`  measured against Node ws here: CPU/frame ${fmt(cpu / rcpu, 2)}x (${fmt(rcpu, 2)} µs), ` +
       `idle socket ${fmt(idle / ridle, 2)}x (${fmt(ridle, 2)} KiB; marginal ${fmt(marginal / rmarginal, 2)}x, ` +
       `${fmt(rmarginal, 2)} KiB), p99 ${fmt(p99 / rp99, 2)}x (${fmt(rp99, 2)} ms)`);
+  }
+  const base = results.get(`baseline ${c.sockets}`);
+  if (base) {
+    const bcpu = median(base.map((o) => o.cpu_us_per_frame));
+    const bp99 = median(base.map((o) => o.latency_p99_us / 1000));
+    const bidle = median(base.map((o) => o.idle_bytes_per_socket / 1024));
+    lines.push(`  against the baseline binary: CPU/frame ${fmt(cpu / bcpu, 2)}x (${fmt(bcpu, 2)} µs), ` +
+      `p99 ${fmt(p99 / bp99, 2)}x (${fmt(bp99, 2)} ms), idle socket ${fmt(idle / bidle, 2)}x (${fmt(bidle, 2)} KiB)`);
   }
   const floor = results.get(`floor ${c.sockets}`);
   if (floor) {
