@@ -878,6 +878,35 @@ Task<Result<std::string>> CommunityService::community_of_channel(std::string cha
   });
 }
 
+Task<Result<std::map<std::string, std::vector<std::string>>>> CommunityService::roles_in_channels(
+    const eth::Address& who, std::vector<std::string> channel_ids) {
+  co_return co_await m_pool.run([&]() -> Result<std::map<std::string, std::vector<std::string>>> {
+    return m_db.read([&](Tx& tx) -> Result<std::map<std::string, std::vector<std::string>>> {
+      const auto account = lower(who);
+      std::map<std::string, std::vector<std::string>> out;
+      std::map<std::string, std::vector<std::string>> by_community;  // one lookup per community
+      for (const auto& id : channel_ids) {
+        auto ch = sql::find_channel(tx, id);
+        if (!ch) continue;
+        auto it = by_community.find(ch->community_id);
+        if (it == by_community.end()) {
+          std::vector<std::string> roles;
+          if (sql::is_member(tx, ch->community_id, account)) {
+            roles.emplace_back("member");
+            for (auto& held : sql::member_roles(tx, ch->community_id, account)) {
+              if (std::find(roles.begin(), roles.end(), held.role) == roles.end())
+                roles.push_back(std::move(held.role));
+            }
+          }
+          it = by_community.emplace(ch->community_id, std::move(roles)).first;
+        }
+        if (!it->second.empty()) out[id] = it->second;
+      }
+      return out;
+    });
+  });
+}
+
 // --- re-evaluation ---
 
 void CommunityService::keep_gated_chain_events(store::Tx& tx, std::vector<bus::Event>& events) {

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -205,6 +206,11 @@ class CommunityService {
   /// The community a channel belongs to (404 when there is no such channel). No caller check: for
   /// contexts (e.g. resolving `@&role` mentions with members_with_role).
   Task<Result<std::string>> community_of_channel(std::string channel_id);
+  /// The roles `who` holds ("member" included) in the community of each channel, by channel id;
+  /// channels that do not exist or whose community `who` is not a member of are left out. No
+  /// caller check: for contexts (e.g. counting `@&role` mentions).
+  Task<Result<std::map<std::string, std::vector<std::string>>>> roles_in_channels(const eth::Address& who,
+                                                                                  std::vector<std::string> channel_ids);
 
   // --- re-evaluation ---
   /// Queues the accounts a chain event affects (the consumer of chain.transfer, chain.stake,

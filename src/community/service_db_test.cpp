@@ -386,6 +386,32 @@ TEST_P(CommunityServiceTest, ChannelsByRoleGateAndArchive) {
   EXPECT_FALSE(*run(m_service->can_post_channel(bob, "ch_nope")));
 }
 
+TEST_P(CommunityServiceTest, RolesInChannelsAreTheMembersRolesByChannel) {
+  const auto id = create();
+  const auto other = create(std::nullopt, "other-house");
+  ASSERT_TRUE(run(m_service->join(bob, id)));
+  ASSERT_TRUE(run(m_service->create_role(owner, id, "ops", 0, {})));
+  ASSERT_TRUE(run(m_service->assign_role(owner, id, bob, "ops")));
+  ASSERT_TRUE(run(m_service->assign_role(owner, id, bob, "moderator")));
+  const auto general = channel(id, "general");
+  const auto lounge = channel(id, "lounge");
+  const auto elsewhere = channel(other, "elsewhere");
+  auto roles = run(m_service->roles_in_channels(bob, {general, lounge, elsewhere, "ch_nope"}));
+  ASSERT_TRUE(roles);
+  // Channels of a community bob is not in, and unknown channels, are left out.
+  ASSERT_EQ(roles->size(), 2U);
+  auto held = roles->at(general);
+  std::sort(held.begin(), held.end());
+  EXPECT_EQ(held, (std::vector<std::string>{"member", "moderator", "ops"}));
+  EXPECT_EQ(roles->at(lounge), roles->at(general));
+  EXPECT_TRUE(run(m_service->roles_in_channels(dave, {general}))->empty());
+  auto owners = run(m_service->roles_in_channels(owner, {general, elsewhere}));
+  ASSERT_TRUE(owners);
+  EXPECT_EQ(owners->size(), 2U);
+  EXPECT_NE(std::find(owners->at(elsewhere).begin(), owners->at(elsewhere).end(), "owner"),
+            owners->at(elsewhere).end());
+}
+
 TEST_P(CommunityServiceTest, MembersPageWithACursor) {
   const auto id = create();
   for (std::uint32_t i = 10; i < 15; ++i) ASSERT_TRUE(run(m_service->join(account(i), id)));

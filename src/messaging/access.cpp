@@ -1,5 +1,7 @@
 #include "messaging/access.hpp"
 
+#include <algorithm>
+
 namespace gh::messaging {
 
 void GrantedChannelAccess::grant(const eth::Address& account, const std::string& channel_id, bool read, bool post) {
@@ -40,6 +42,17 @@ std::vector<eth::Address> GrantedChannelAccess::holders(const std::string& chann
   return out;
 }
 
+ChannelRoles GrantedChannelAccess::held(const eth::Address& account, const std::vector<std::string>& channel_ids) {
+  ChannelRoles out;
+  std::lock_guard lock(m_mutex);
+  for (const auto& [key, accounts] : m_roles) {
+    if (!accounts.contains(account)) continue;
+    if (std::find(channel_ids.begin(), channel_ids.end(), key.first) == channel_ids.end()) continue;
+    out[key.first].push_back(key.second);
+  }
+  return out;
+}
+
 Task<Result<bool>> GrantedChannelAccess::can_read(const eth::Address& account, std::string channel_id) {
   co_return find(account, channel_id).read;
 }
@@ -55,6 +68,11 @@ Task<Result<std::vector<std::string>>> GrantedChannelAccess::readable_channels(c
 Task<Result<std::vector<eth::Address>>> GrantedChannelAccess::members_with_role(std::string channel_id,
                                                                                 std::string role) {
   co_return holders(channel_id, role);
+}
+
+Task<Result<ChannelRoles>> GrantedChannelAccess::roles_in_channels(const eth::Address& account,
+                                                                   std::vector<std::string> channel_ids) {
+  co_return held(account, channel_ids);
 }
 
 }  // namespace gh::messaging

@@ -15,6 +15,9 @@
 
 namespace gh::messaging {
 
+/// Role names by channel id.
+using ChannelRoles = std::map<std::string, std::vector<std::string>>;
+
 /// Channel access as the community context decides it.
 class ChannelAccess {
  public:
@@ -27,6 +30,10 @@ class ChannelAccess {
   virtual Task<Result<std::vector<std::string>>> readable_channels(const eth::Address& account) = 0;
   /// The members of the channel's community that hold `role` (for `@&role` mentions).
   virtual Task<Result<std::vector<eth::Address>>> members_with_role(std::string channel_id, std::string role) = 0;
+  /// The roles the account holds in each channel's community (for counting `@&role` mentions), by
+  /// channel id; a channel it belongs to no community of is left out.
+  virtual Task<Result<ChannelRoles>> roles_in_channels(const eth::Address& account,
+                                                       std::vector<std::string> channel_ids) = 0;
 };
 
 /// Access from explicit grants held in memory: for tests and for running without communities.
@@ -41,6 +48,8 @@ class GrantedChannelAccess final : public ChannelAccess {
   Task<Result<bool>> can_post(const eth::Address& account, std::string channel_id) override;
   Task<Result<std::vector<std::string>>> readable_channels(const eth::Address& account) override;
   Task<Result<std::vector<eth::Address>>> members_with_role(std::string channel_id, std::string role) override;
+  Task<Result<ChannelRoles>> roles_in_channels(const eth::Address& account,
+                                               std::vector<std::string> channel_ids) override;
 
  private:
   struct Grant {
@@ -50,6 +59,7 @@ class GrantedChannelAccess final : public ChannelAccess {
   Grant find(const eth::Address& account, const std::string& channel_id);
   std::vector<std::string> channels_of(const eth::Address& account);
   std::vector<eth::Address> holders(const std::string& channel_id, const std::string& role);
+  ChannelRoles held(const eth::Address& account, const std::vector<std::string>& channel_ids);
   std::mutex m_mutex;
   std::map<std::pair<eth::Address, std::string>, Grant> m_grants;
   std::map<std::pair<std::string, std::string>, std::set<eth::Address>> m_roles;  // (channel, role)

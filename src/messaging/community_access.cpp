@@ -45,6 +45,11 @@ Task<Result<std::vector<eth::Address>>> CommunityChannelAccess::members_with_rol
   co_return co_await m_communities.members_with_role(std::move(*community), std::move(role));
 }
 
+Task<Result<ChannelRoles>> CommunityChannelAccess::roles_in_channels(const eth::Address& account,
+                                                                     std::vector<std::string> channel_ids) {
+  co_return co_await m_communities.roles_in_channels(account, std::move(channel_ids));
+}
+
 Task<Result<bool>> AnyChannelAccess::can_read(const eth::Address& account, std::string channel_id) {
   co_return co_await any_allows(m_sources, &ChannelAccess::can_read, account, channel_id);
 }
@@ -72,6 +77,22 @@ Task<Result<std::vector<eth::Address>>> AnyChannelAccess::members_with_role(std:
     if (!r) continue;  // a channel one source does not know
     for (const auto& a : *r) {
       if (std::find(out.begin(), out.end(), a) == out.end()) out.push_back(a);
+    }
+  }
+  co_return out;
+}
+
+Task<Result<ChannelRoles>> AnyChannelAccess::roles_in_channels(const eth::Address& account,
+                                                               std::vector<std::string> channel_ids) {
+  ChannelRoles out;
+  for (auto* source : m_sources) {
+    auto r = co_await source->roles_in_channels(account, channel_ids);
+    if (!r) continue;
+    for (auto& [channel, roles] : *r) {
+      auto& into = out[channel];
+      for (auto& role : roles) {
+        if (std::find(into.begin(), into.end(), role) == into.end()) into.push_back(std::move(role));
+      }
     }
   }
   co_return out;

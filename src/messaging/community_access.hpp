@@ -17,6 +17,8 @@ class CommunityChannelAccess final : public ChannelAccess {
   Task<Result<bool>> can_post(const eth::Address& account, std::string channel_id) override;
   Task<Result<std::vector<std::string>>> readable_channels(const eth::Address& account) override;
   Task<Result<std::vector<eth::Address>>> members_with_role(std::string channel_id, std::string role) override;
+  Task<Result<ChannelRoles>> roles_in_channels(const eth::Address& account,
+                                               std::vector<std::string> channel_ids) override;
 
  private:
   community::CommunityService& m_communities;
@@ -30,6 +32,8 @@ class AnyChannelAccess final : public ChannelAccess {
   Task<Result<bool>> can_post(const eth::Address& account, std::string channel_id) override;
   Task<Result<std::vector<std::string>>> readable_channels(const eth::Address& account) override;
   Task<Result<std::vector<eth::Address>>> members_with_role(std::string channel_id, std::string role) override;
+  Task<Result<ChannelRoles>> roles_in_channels(const eth::Address& account,
+                                               std::vector<std::string> channel_ids) override;
 
  private:
   std::vector<ChannelAccess*> m_sources;

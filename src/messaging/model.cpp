@@ -102,7 +102,7 @@ bool is_word(char c) {
   return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
 }
 bool is_role_char(char c) {
-  return is_word(c) || c == '-' || c == '.';
+  return is_word(c) || c == '-';
 }
 
 }  // namespace
@@ -138,6 +138,7 @@ Mentions parse_mentions(std::string_view body) {
       while (j < body.size() && j - i - 1 < 64 && is_role_char(body[j])) ++j;
       if (j > i + 1) {
         std::string role(body.substr(i + 1, j - i - 1));
+        for (auto& ch : role) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
         if (std::find(out.roles.begin(), out.roles.end(), role) == out.roles.end())
           out.roles.push_back(std::move(role));
       }

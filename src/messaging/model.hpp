@@ -48,7 +48,7 @@ struct Message {
 /// Mentions found in a body.
 struct Mentions {
   std::vector<eth::Address> accounts;  ///< `@0x` + 40 hex digits, distinct, in order of appearance
-  std::vector<std::string> roles;      ///< `@&name`, distinct, in order of appearance
+  std::vector<std::string> roles;      ///< `@&name` lowercased, distinct, in order of appearance
 };
 
 /// 400 `invalid_body` (empty, not UTF-8, control characters other than tab and newlines) or 413

@@ -49,9 +49,13 @@ Response messages_response(const std::vector<Message>& messages) {
   return net::json_response(200, json::object{{"messages", std::move(list)}});
 }
 
-Error rate_limited(std::chrono::seconds retry_after) {
+// The per-account limit every write of this context takes (posts, edits, deletes, reactions, read
+// markers): each of them fans out to sockets or writes the database. 429 with Retry-After.
+Result<void> take(net::RateLimiter& limiter, const eth::Address& who) {
+  const auto decision = limiter.take(eth::to_lower_hex(who));
+  if (decision.allowed) return ok();
   auto e = make_error(ErrorKind::rate_limited, "rate_limited", "too many messages; slow down");
-  e.retry_after = retry_after;
+  e.retry_after = decision.retry_after;
   return e;
 }
 
@@ -62,8 +66,6 @@ void add_messaging_routes(net::Router& router, MessagingService& service, auth::
   router.add("POST", "/v1/channels/{id}/messages", [&](Request& req) -> Task<Result<Response>> {
     auto who = co_await auth.session(req);
     if (!who) co_return who.error();
-    const auto decision = send_limiter.take(eth::to_lower_hex(who->address));
-    if (!decision.allowed) co_return rate_limited(decision.retry_after);
     auto body = net::parse_json_object(req);
     if (!body) co_return body.error();
     NewMessage message;
@@ -76,6 +78,12 @@ void add_messaging_routes(net::Router& router, MessagingService& service, auth::
     if (const auto* reply = body->if_contains("reply_to"); reply && !reply->is_null()) {
       if (!reply->is_int64() || reply->as_int64() <= 0) co_return bad_input("invalid_reply_to", "reply_to is a seq");
       message.reply_to = reply->as_int64();
+    }
+    if (auto limited = take(send_limiter, who->address); !limited) {
+      // A retry of a stored message is answered as the first time, also over the limit.
+      auto stored = co_await service.find_posted(who->address, std::string(req.param("id")), message.client_id);
+      if (stored && *stored) co_return net::json_response(201, message_json(**stored));
+      co_return limited.error();
     }
     auto posted = co_await service.post(who->address, std::string(req.param("id")), std::move(message));
     if (!posted) co_return posted.error();
@@ -134,6 +142,7 @@ void add_messaging_routes(net::Router& router, MessagingService& service, auth::
     if (!body) co_return body.error();
     const auto* text = body->if_contains("body");
     if (!text || !text->is_string()) co_return bad_input("invalid_body", "body must be a string");
+    if (auto limited = take(send_limiter, who->address); !limited) co_return limited.error();
     auto m = co_await service.edit(who->address, std::string(req.param("id")), *seq, std::string(text->as_string()));
     if (!m) co_return m.error();
     co_return net::json_response(200, message_json(*m));
@@ -144,6 +153,7 @@ void add_messaging_routes(net::Router& router, MessagingService& service, auth::
     if (!who) co_return who.error();
     auto seq = parse_seq(req.param("seq"), "seq");
     if (!seq) co_return seq.error();
+    if (auto limited = take(send_limiter, who->address); !limited) co_return limited.error();
     auto done = co_await service.remove(who->address, std::string(req.param("id")), *seq);
     if (!done) co_return done.error();
     co_return Response::text(204, "");
@@ -157,6 +167,7 @@ void add_messaging_routes(net::Router& router, MessagingService& service, auth::
                  if (!who) co_return who.error();
                  auto seq = parse_seq(req.param("seq"), "seq");
                  if (!seq) co_return seq.error();
+                 if (auto limited = take(send_limiter, who->address); !limited) co_return limited.error();
                  auto done = co_await service.react(who->address, std::string(req.param("id")), *seq,
                                                     std::string(req.param("emoji")), add);
                  if (!done) co_return done.error();
@@ -171,6 +182,7 @@ void add_messaging_routes(net::Router& router, MessagingService& service, auth::
     if (!body) co_return body.error();
     const auto* seq = body->if_contains("seq");
     if (!seq || !seq->is_int64() || seq->as_int64() < 0) co_return bad_input("invalid_seq", "seq must be 0 or more");
+    if (auto limited = take(send_limiter, who->address); !limited) co_return limited.error();
     auto marker = co_await service.mark_read(who->address, std::string(req.param("id")), seq->as_int64());
     if (!marker) co_return marker.error();
     co_return net::json_response(200, json::object{{"channel_id", req.param("id")}, {"last_read_seq", *marker}});

@@ -1,6 +1,6 @@
 #pragma once
 // HTTP binding of messaging (API.md "Messages" and docs/api/realtime.md): parse, authorize, call
-// the service, render. The per-account send rate limit (429) lives here.
+// the service, render. The per-account rate limit of every write (429) lives here.
 #include "auth/routes.hpp"
 #include "messaging/service.hpp"
 #include "net/rate_limit.hpp"

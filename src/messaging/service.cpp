@@ -38,6 +38,13 @@ Result<void> check_channel(const std::string& channel_id) {
   return ok();
 }
 
+// The message with its reactions as `viewer` sees them.
+Message with_reactions(Tx& tx, Message m, const std::string& viewer) {
+  std::vector<Message> one{std::move(m)};
+  sql::load_reactions(tx, one, viewer);
+  return std::move(one.front());
+}
+
 std::string update_frame(const Message& m) {
   auto o = message_json(m);
   o["type"] = "message_updated";
@@ -62,6 +69,14 @@ Task<Result<void>> MessagingService::require_read(const eth::Address& who, const
   auto allowed = co_await m_access.can_read(who, channel_id);
   if (!allowed) co_return allowed.error();
   if (!*allowed) co_return forbidden("you may not read this channel");
+  co_return ok();
+}
+
+Task<Result<void>> MessagingService::require_post(const eth::Address& who, const std::string& channel_id) {
+  if (auto c = check_channel(channel_id); !c) co_return c.error();
+  auto allowed = co_await m_access.can_post(who, channel_id);
+  if (!allowed) co_return allowed.error();
+  if (!*allowed) co_return forbidden("you may not post in this channel");
   co_return ok();
 }
 
@@ -91,9 +106,7 @@ Task<Result<Posted>> MessagingService::post(eth::Address who, std::string channe
   if (auto c = check_client_id(message.client_id); !c) co_return c.error();
   if (auto c = check_body(message.body); !c) co_return c.error();
   if (message.reply_to && *message.reply_to <= 0) co_return bad_input("invalid_reply_to", "reply_to is a seq");
-  auto allowed = co_await m_access.can_post(who, channel_id);
-  if (!allowed) co_return allowed.error();
-  if (!*allowed) co_return forbidden("you may not post in this channel");
+  if (auto r = co_await require_post(who, channel_id); !r) co_return r.error();
 
   const auto mentions = parse_mentions(message.body);
   const auto notified = co_await resolve_mentions(who, channel_id, mentions);
@@ -103,7 +116,7 @@ Task<Result<Posted>> MessagingService::post(eth::Address who, std::string channe
   auto attempt = [&]() -> Result<Posted> {
     return m_db.transact([&](Tx& tx) -> Result<Posted> {
       if (auto existing = sql::find_by_client_id(tx, channel_id, author, message.client_id)) {
-        return Posted{std::move(*existing), false};
+        return Posted{with_reactions(tx, std::move(*existing), author), false};
       }
       std::optional<Message> parent;
       if (message.reply_to) {
@@ -156,7 +169,7 @@ Task<Result<Posted>> MessagingService::post(eth::Address who, std::string channe
       return m_db.read([&](Tx& tx) -> Result<Posted> {
         auto existing = sql::find_by_client_id(tx, channel_id, author, message.client_id);
         if (!existing) return make_error(ErrorKind::conflict, "conflict", "the message could not be stored; retry");
-        return Posted{std::move(*existing), false};
+        return Posted{with_reactions(tx, std::move(*existing), author), false};
       });
     }
   });
@@ -166,6 +179,20 @@ Task<Result<Posted>> MessagingService::post(eth::Address who, std::string channe
     if (m_gateway) m_gateway->publish(channel_topic, channel_id, posted->message.seq, message_frame(posted->message));
   }
   co_return posted;
+}
+
+Task<Result<std::optional<Message>>> MessagingService::find_posted(eth::Address who, std::string channel_id,
+                                                                   std::string client_id) {
+  if (auto r = co_await require_read(who, channel_id); !r) co_return r.error();
+  if (auto c = check_client_id(client_id); !c) co_return std::optional<Message>();
+  const auto author = eth::to_lower_hex(who);
+  co_return co_await m_pool.run([&]() -> Result<std::optional<Message>> {
+    return m_db.read([&](Tx& tx) -> Result<std::optional<Message>> {
+      auto existing = sql::find_by_client_id(tx, channel_id, author, client_id);
+      if (!existing) return std::optional<Message>();
+      return std::optional<Message>(with_reactions(tx, std::move(*existing), author));
+    });
+  });
 }
 
 Task<Result<std::vector<Message>>> MessagingService::history(eth::Address who, std::string channel_id,
@@ -193,9 +220,7 @@ Task<Result<Message>> MessagingService::get(eth::Address who, std::string channe
     return m_db.read([&](Tx& tx) -> Result<Message> {
       auto m = sql::find(tx, channel_id, seq);
       if (!m) return message_not_found();
-      std::vector<Message> one{std::move(*m)};
-      sql::load_reactions(tx, one, viewer);
-      return std::move(one.front());
+      return with_reactions(tx, std::move(*m), viewer);
     });
   });
 }
@@ -217,7 +242,7 @@ Task<Result<std::vector<Message>>> MessagingService::replies(eth::Address who, s
 
 Task<Result<Message>> MessagingService::edit(eth::Address who, std::string channel_id, std::int64_t seq,
                                              std::string body) {
-  if (auto r = co_await require_read(who, channel_id); !r) co_return r.error();
+  if (auto r = co_await require_post(who, channel_id); !r) co_return r.error();
   if (auto c = check_body(body); !c) co_return c.error();
   const auto mentions = parse_mentions(body);
   const auto now = m_clock.now();
@@ -235,9 +260,7 @@ Task<Result<Message>> MessagingService::edit(eth::Address who, std::string chann
       sql::update_body(tx, *m);
       json::object event{{"channel_id", channel_id}, {"seq", seq}, {"id", m->id}, {"body", body}};
       publish_or_throw(tx, {"messaging.message_edited", channel_id, json::serialize(event)});
-      std::vector<Message> one{std::move(*m)};
-      sql::load_reactions(tx, one, viewer);
-      return std::move(one.front());
+      return with_reactions(tx, std::move(*m), viewer);
     });
   });
   if (!edited) co_return edited.error();
@@ -275,7 +298,7 @@ Task<Result<void>> MessagingService::remove(eth::Address who, std::string channe
 
 Task<Result<void>> MessagingService::react(eth::Address who, std::string channel_id, std::int64_t seq,
                                            std::string emoji, bool add) {
-  if (auto r = co_await require_read(who, channel_id); !r) co_return r.error();
+  if (auto r = co_await require_post(who, channel_id); !r) co_return r.error();
   if (auto c = check_emoji(emoji); !c) co_return c.error();
   const auto account = eth::to_lower_hex(who);
   const auto now_ms = unix_millis(m_clock.now());
@@ -335,8 +358,12 @@ Task<Result<std::vector<Unread>>> MessagingService::unread(eth::Address who, std
     channel_ids = std::move(allowed);
   }
   if (channel_ids.size() > m_settings.max_unread_channels) channel_ids.resize(m_settings.max_unread_channels);
+  // `@&role` mentions count for the roles the account holds now.
+  auto roles = co_await m_access.roles_in_channels(who, channel_ids);
+  if (!roles) co_return roles.error();
   const auto account = eth::to_lower_hex(who);
   const auto cap = m_settings.unread_cap;
+  const std::vector<std::string> no_roles;
   co_return co_await m_pool.run([&]() -> Result<std::vector<Unread>> {
     return m_db.read([&](Tx& tx) -> Result<std::vector<Unread>> {
       std::vector<Unread> out;
@@ -346,7 +373,9 @@ Task<Result<std::vector<Unread>>> MessagingService::unread(eth::Address who, std
         u.last_seq = sql::head(tx, id);
         u.last_read_seq = sql::read_marker(tx, account, id);
         u.unread = sql::count_unread(tx, id, account, u.last_read_seq, cap);
-        u.mentions = sql::count_unread_mentions(tx, id, account, u.last_read_seq, cap);
+        const auto held = roles->find(id);
+        u.mentions = sql::count_unread_mentions(tx, id, account, u.last_read_seq,
+                                                held == roles->end() ? no_roles : held->second, cap);
         out.push_back(std::move(u));
       }
       return out;

@@ -46,7 +46,7 @@ struct Unread {
   std::int64_t last_seq = 0;
   std::int64_t last_read_seq = 0;
   std::int64_t unread = 0;    ///< messages by others, not deleted, after the marker (capped)
-  std::int64_t mentions = 0;  ///< of those, the ones mentioning the account
+  std::int64_t mentions = 0;  ///< of those, the ones mentioning the account or a role it holds
 };
 
 /// Limits of messaging.
@@ -68,6 +68,9 @@ class MessagingService {
   /// Posts a message (403 without post access; 400/413 for a bad body; 400 unknown_parent). The
   /// same client_id from the same author in the same channel returns the first message.
   Task<Result<Posted>> post(eth::Address who, std::string channel_id, NewMessage message);
+  /// The caller's message with that client id in the channel, if any (403 without read access):
+  /// what a retry of a post gets, also when the retry itself is over the rate limit.
+  Task<Result<std::optional<Message>>> find_posted(eth::Address who, std::string channel_id, std::string client_id);
   /// A page of history (403 without read access).
   Task<Result<std::vector<Message>>> history(eth::Address who, std::string channel_id, HistoryQuery query);
   /// One message (404 when absent).
@@ -75,11 +78,12 @@ class MessagingService {
   /// The replies to a message, oldest first, after `after_seq`.
   Task<Result<std::vector<Message>>> replies(eth::Address who, std::string channel_id, std::int64_t seq,
                                              std::int64_t after_seq, std::size_t limit);
-  /// Edits the caller's own message (403 not_author, 409 message_deleted).
+  /// Edits the caller's own message (403 without post access or not_author, 409 message_deleted).
   Task<Result<Message>> edit(eth::Address who, std::string channel_id, std::int64_t seq, std::string body);
-  /// Deletes the caller's own message, leaving a tombstone; deleting again changes nothing.
+  /// Deletes the caller's own message, leaving a tombstone; deleting again changes nothing. Needs
+  /// only the read right: an author can take back what they wrote in an archived channel.
   Task<Result<void>> remove(eth::Address who, std::string channel_id, std::int64_t seq);
-  /// Adds or removes the caller's reaction (409 message_deleted).
+  /// Adds or removes the caller's reaction (403 without post access, 409 message_deleted).
   Task<Result<void>> react(eth::Address who, std::string channel_id, std::int64_t seq, std::string emoji, bool add);
   /// Moves the caller's read marker forward to `seq` (clamped to the channel's head); the marker.
   Task<Result<std::int64_t>> mark_read(eth::Address who, std::string channel_id, std::int64_t seq);
@@ -94,6 +98,7 @@ class MessagingService {
 
  private:
   Task<Result<void>> require_read(const eth::Address& who, const std::string& channel_id);
+  Task<Result<void>> require_post(const eth::Address& who, const std::string& channel_id);
   Task<std::vector<eth::Address>> resolve_mentions(const eth::Address& who, const std::string& channel_id,
                                                    const Mentions& mentions);
   Task<void> recheck(std::vector<eth::Address> accounts, std::vector<std::string> channel_ids,

@@ -2,6 +2,8 @@
 
 #include <map>
 
+#include <fmt/format.h>
+
 #include "store/text_list.hpp"
 
 namespace gh::messaging::sql {
@@ -193,11 +195,27 @@ std::int64_t count_unread(Tx& tx, const std::string& channel_id, const std::stri
 }
 
 std::int64_t count_unread_mentions(Tx& tx, const std::string& channel_id, const std::string& account,
-                                   std::int64_t after_seq, std::int64_t cap) {
-  auto row = tx.query_one(
+                                   std::int64_t after_seq, const std::vector<std::string>& roles, std::int64_t cap) {
+  // mentions and mention_roles are ','-joined lists; a role name may hold '_', a LIKE wildcard.
+  const auto pattern = [](std::string_view name) {
+    std::string p = "%,";
+    for (char ch : name) {
+      if (ch == '_' || ch == '%' || ch == '\\') p += '\\';
+      p += ch;
+    }
+    return p + ",%";
+  };
+  std::vector<gh::store::Value> params{channel_id, after_seq, account, cap, pattern(account)};
+  std::string sql =
       "SELECT count(*) FROM (SELECT 1 FROM msg_messages WHERE channel_id = $1 AND seq > $2 AND author <> $3 "
-      "AND deleted_ms IS NULL AND (',' || mentions || ',') LIKE $4 LIMIT $5) AS unread",
-      {channel_id, after_seq, account, "%," + account + ",%", cap});
+      "AND deleted_ms IS NULL AND ((',' || mentions || ',') LIKE $5 ESCAPE '\\'";
+  constexpr std::size_t max_roles = 64;
+  for (std::size_t i = 0; i < roles.size() && i < max_roles; ++i) {
+    params.emplace_back(pattern(roles[i]));
+    sql += fmt::format(" OR (',' || mention_roles || ',') LIKE ${} ESCAPE '\\'", params.size());
+  }
+  sql += ") LIMIT $4) AS unread";
+  auto row = tx.query_one(sql, params);
   return row->get_int(0);
 }
 

@@ -52,8 +52,9 @@ std::int64_t read_marker(Tx& tx, const std::string& account, const std::string& 
 /// Messages after `after_seq` by others and not deleted, counted up to `cap`.
 std::int64_t count_unread(Tx& tx, const std::string& channel_id, const std::string& account, std::int64_t after_seq,
                           std::int64_t cap);
-/// Of those, the ones that mention the account.
+/// Of those, the ones that mention the account or one of `roles` (the roles it holds in the
+/// channel's community; at most 64 are looked at).
 std::int64_t count_unread_mentions(Tx& tx, const std::string& channel_id, const std::string& account,
-                                   std::int64_t after_seq, std::int64_t cap);
+                                   std::int64_t after_seq, const std::vector<std::string>& roles, std::int64_t cap);
 
 }  // namespace gh::messaging::sql

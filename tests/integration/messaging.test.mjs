@@ -37,6 +37,12 @@ for (const backend of backends()) {
       const again = await c.api('/v1/channels/idem/messages', { method: 'POST', token: alice.token, body: { body: 'changed', client_id: 'k1' } });
       assert.equal(again.status, 201);
       assert.deepEqual(await again.json(), a);
+      // A retry returns the message as it is now, reactions included.
+      const fire = await c.api(`/v1/channels/idem/messages/${a.seq}/reactions/${encodeURIComponent('🔥')}`, { method: 'PUT', token: alice.token });
+      assert.equal(fire.status, 204);
+      const later = await c.api('/v1/channels/idem/messages', { method: 'POST', token: alice.token, body: { body: 'hello', client_id: 'k1' } });
+      assert.equal(later.status, 201);
+      assert.deepEqual(await later.json(), { ...a, reactions: [{ emoji: '🔥', count: 1, me: true }] });
       // Concurrent retries of one client id store one message.
       const racing = await Promise.all(Array.from({ length: 8 }, () => c.api('/v1/channels/idem/messages',
         { method: 'POST', token: alice.token, body: { body: 'race', client_id: 'k2' } }).then((r) => r.json())));
@@ -180,6 +186,44 @@ for (const backend of backends()) {
       bobSock.close();
     });
 
+    test('role mentions count as mentions; edits and reactions need the post right, deleting one\'s own the read right', async () => {
+      const alice = await c.signIn();
+      const bob = await c.signIn();
+      const dave = await c.signIn();
+      await c.grant(alice, 'roles');
+      await c.grant(bob, 'roles', { role: 'ops' });
+      await c.grant(dave, 'roles');
+      // '_' in a role name is a letter, not a wildcard: o_s is not ops.
+      const ping = await c.post(alice, 'roles', 'deploy now @&OPS');
+      assert.deepEqual(ping.mention_roles, ['ops']);
+      await c.post(alice, 'roles', 'not you @&o_s');
+      const mine = await c.post(dave, 'roles', 'dave was here');
+      const unread = async (who) => (await (await c.api('/v1/unread?channel_ids=roles', { token: who.token })).json()).channels[0];
+      assert.deepEqual(await unread(bob), { channel_id: 'roles', last_seq: 3, last_read_seq: 0, unread: 3, mentions: 1 });
+      assert.equal((await unread(dave)).mentions, 0, 'dave holds no role');
+      const pings = (await outbox('messaging.mention')).filter((e) => e.payload.channel_id === 'roles');
+      assert.deepEqual(pings.map((e) => [e.payload.account, e.payload.seq]), [[bob.address, ping.seq]]);
+      // An edit that drops the role mention drops the count.
+      const edited = await c.api(`/v1/channels/roles/messages/${ping.seq}`, { method: 'PATCH', token: alice.token, body: { body: 'never mind' } });
+      assert.equal(edited.status, 200);
+      assert.equal((await unread(bob)).mentions, 0);
+
+      // Read only: dave can no longer edit or react, but can still take back his own message.
+      await c.grant(dave, 'roles', { read: true, post: false });
+      const patch = await c.api(`/v1/channels/roles/messages/${mine.seq}`, { method: 'PATCH', token: dave.token, body: { body: 'changed' } });
+      assert.equal(patch.status, 403);
+      assert.equal((await patch.json()).error.code, 'forbidden');
+      for (const method of ['PUT', 'DELETE']) {
+        const r = await c.api(`/v1/channels/roles/messages/${ping.seq}/reactions/${encodeURIComponent('👍')}`, { method, token: dave.token });
+        assert.equal(r.status, 403, method);
+      }
+      const kept = await (await c.api(`/v1/channels/roles/messages/${mine.seq}`, { token: dave.token })).json();
+      assert.equal(kept.body, 'dave was here');
+      assert.deepEqual((await (await c.api(`/v1/channels/roles/messages/${ping.seq}`, { token: dave.token })).json()).reactions, []);
+      assert.equal((await c.api(`/v1/channels/roles/messages/${mine.seq}`, { method: 'DELETE', token: dave.token })).status, 204);
+      assert.equal((await (await c.api(`/v1/channels/roles/messages/${mine.seq}`, { token: dave.token })).json()).deleted, true);
+    });
+
     test('/v1/ws: token auth, hello, ping, refused subscriptions, bad frames', async () => {
       const alice = await c.signIn();
       await c.grant(alice, 'open');
@@ -320,7 +364,7 @@ for (const backend of backends()) {
 describe('gateway limits', () => {
   test('per-account send rate (429), frame size (1009), per-socket message rate (1008), drain (1012)', async () => {
     const db = freshDatabase('sqlite');
-    const server = await startServer([...db.flags, ...chatFlags, '--message-rate-limit', '0.5', '--message-rate-burst', '3',
+    const server = await startServer([...db.flags, ...chatFlags, '--message-rate-limit', '0.01', '--message-rate-burst', '3',
       '--ws-max-message-bytes', '2048', '--ws-message-rate', '1', '--ws-message-burst', '5']);
     const c = client(server);
     const alice = await c.signIn();
@@ -335,6 +379,27 @@ describe('gateway limits', () => {
       }
     }
     assert.deepEqual(codes, [201, 201, 201, 429, 429]);
+    // Over the limit, a retry of a stored message still gets it; a new one does not.
+    const retry = await c.api('/v1/channels/r/messages', { method: 'POST', token: alice.token, body: { body: 'x', client_id: 'r0' } });
+    assert.equal(retry.status, 201);
+    assert.equal((await retry.json()).seq, 1);
+    assert.equal((await c.api('/v1/channels/r/messages', { method: 'POST', token: alice.token, body: { body: 'x', client_id: 'r3' } })).status, 429);
+    // Edits, deletes, reactions and read markers take from the same budget.
+    const writes = [
+      ['PATCH', '/v1/channels/r/messages/1', { body: 'y' }],
+      ['DELETE', '/v1/channels/r/messages/1'],
+      ['PUT', `/v1/channels/r/messages/1/reactions/${encodeURIComponent('👍')}`],
+      ['DELETE', `/v1/channels/r/messages/1/reactions/${encodeURIComponent('👍')}`],
+      ['PUT', '/v1/channels/r/read', { seq: 1 }],
+    ];
+    for (const [method, path, body] of writes) {
+      const r = await c.api(path, { method, token: alice.token, body });
+      assert.equal(r.status, 429, `${method} ${path}`);
+      assert.equal((await r.json()).error.code, 'rate_limited');
+    }
+    const first = await (await c.api('/v1/channels/r/messages/1', { token: alice.token })).json();
+    assert.equal(first.body, 'x', 'a refused write changes nothing');
+    assert.deepEqual(first.reactions, []);
 
     const big = c.connect(alice);
     await big.waitFor((f) => f.type === 'hello');
@@ -384,6 +449,18 @@ describe('messaging on real communities', () => {
     const mention = (await (await c.api('/v1/_test/outbox?topic=messaging.mention')).json()).events;
     assert.deepEqual(mention.map((e) => e.payload.account), [member.address]);
 
+    // A role mention reaches the role's holders and counts in their unread mentions.
+    r = await c.api(`/v1/communities/${community.id}/roles`, { method: 'POST', token: owner.token, body: { name: 'ops', permissions: [] } });
+    assert.equal(r.status, 201, await r.clone().text());
+    r = await c.api(`/v1/communities/${community.id}/members/${member.address}/roles/ops`, { method: 'PUT', token: owner.token });
+    assert.ok(r.status < 300, await r.text());
+    const standup = await c.post(owner, channel, 'standup @&ops');
+    const pinged = (await (await c.api('/v1/_test/outbox?topic=messaging.mention')).json()).events;
+    assert.deepEqual(pinged.map((e) => [e.payload.account, e.payload.seq]), [[member.address, 1], [member.address, standup.seq]]);
+    const unread = (await (await c.api(`/v1/unread?channel_ids=${channel}`, { token: member.token })).json()).channels[0];
+    assert.equal(unread.mentions, 2);
+    assert.equal((await (await c.api(`/v1/unread?channel_ids=${channel}`, { token: owner.token })).json()).channels[0].mentions, 0);
+
     r = await c.api(`/v1/communities/${community.id}/members/${member.address}/kick`, { method: 'POST', token: owner.token });
     assert.ok(r.status < 300, await r.text());
     const removed = await s.waitFor((f) => f.type === 'membership');
@@ -392,8 +469,25 @@ describe('messaging on real communities', () => {
     await c.post(owner, channel, 'after the kick');
     s.send({ type: 'ping', id: 'k' });
     await s.waitFor((f) => f.type === 'pong' && f.id === 'k');
-    assert.equal(s.messages(channel).length, 1);
+    assert.equal(s.messages(channel).length, 2, "nothing after the kick");
     assert.equal((await c.api(`/v1/channels/${channel}/messages`, { token: member.token })).status, 403);
+
+    // An archived channel is read-only: no posts, edits or reactions; authors may still delete.
+    r = await c.api(`/v1/channels/${channel}`, { method: 'PATCH', token: owner.token, body: { archived: true } });
+    assert.equal(r.status, 200, await r.clone().text());
+    const last = await (await c.api(`/v1/channels/${channel}/messages?limit=1`, { token: owner.token })).json();
+    const seq = last.messages[0].seq;
+    const refused = [
+      ['POST', `/v1/channels/${channel}/messages`, { body: 'late', client_id: 'late' }],
+      ['PATCH', `/v1/channels/${channel}/messages/${seq}`, { body: 'changed' }],
+      ['PUT', `/v1/channels/${channel}/messages/${seq}/reactions/${encodeURIComponent('👍')}`],
+    ];
+    for (const [method, path, body] of refused) {
+      r = await c.api(path, { method, token: owner.token, body });
+      assert.equal(r.status, 403, `${method} ${path}`);
+    }
+    assert.equal((await c.api(`/v1/channels/${channel}/messages/${seq}`, { method: 'DELETE', token: owner.token })).status, 204);
+    assert.equal((await (await c.api(`/v1/channels/${channel}/messages/${seq}`, { token: owner.token })).json()).deleted, true);
     s.close();
     o.close();
     assert.equal((await server.stop()).code, 0);
