@@ -124,6 +124,17 @@ int run_indexer_track(const Settings& settings, std::uint64_t chain_id, const st
   const auto now = unix_millis(clock.now());
   const auto p = *chain::parse_pipeline(pipeline);                        // validated by settings
   const auto contract = eth::to_lower_hex(*eth::parse_address(address));  // validated by settings
+  // Only a pipeline an indexer of this database runs on that chain ever reads the table: anything
+  // else would stay "backfilling" for ever.
+  const auto indexed = db->read([&](store::Tx& tx) { return chain::storage::pipeline_row(tx, chain_id, p); });
+  if (!indexed) {
+    std::fprintf(stderr,
+                 "gatehouse: no indexer of this database runs %s on chain %llu (see `gatehouse indexer status`); "
+                 "start one with --chain %llu=URL first\n",
+                 pipeline.c_str(), static_cast<unsigned long long>(chain_id),
+                 static_cast<unsigned long long>(chain_id));
+    return 2;
+  }
   const auto row = db->transact(
       [&](store::Tx& tx) { return chain::storage::track_contract(tx, chain_id, p, contract, from_block, now); });
   std::printf("tracking %s on %s of chain %llu from block %llu (%s)\n", contract.c_str(), pipeline.c_str(),
@@ -139,11 +150,23 @@ int run_indexer_reindex(const Settings& settings, std::uint64_t chain_id, const 
   if (!db) return exit_code;
   SystemClock clock;
   const auto now = unix_millis(clock.now());
-  std::uint64_t start_block = 0;
+  // The first block of a rebuild: --chain-start-block when given here, else the one the server's
+  // indexer recorded for each pipeline.
+  std::optional<std::uint64_t> start_block;
   if (auto it = settings.chain_start_blocks.find(chain_id); it != settings.chain_start_blocks.end())
     start_block = it->second;
   std::optional<chain::Pipeline> only;
   if (!pipeline.empty()) only = chain::parse_pipeline(pipeline);
+  const bool indexed = db->read([&](store::Tx& tx) {
+    return only ? chain::storage::pipeline_row(tx, chain_id, *only).has_value()
+                : !chain::storage::pipeline_rows(tx, chain_id).empty();
+  });
+  if (!indexed) {
+    std::fprintf(stderr,
+                 "gatehouse: no indexer of this database runs %s on chain %llu (see `gatehouse indexer status`)\n",
+                 pipeline.empty() ? "any pipeline" : pipeline.c_str(), static_cast<unsigned long long>(chain_id));
+    return 2;
+  }
   const auto outcome =
       db->transact([&](store::Tx& tx) { return chain::reindex(tx, chain_id, only, from, start_block, now); });
   if (outcome.rebuilt) {

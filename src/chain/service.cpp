@@ -1,5 +1,7 @@
 #include "chain/service.hpp"
 
+#include <algorithm>
+#include <map>
 #include <set>
 #include <stdexcept>
 #include <string_view>
@@ -257,7 +259,7 @@ Result<ApplyOutcome> apply_range(gh::store::Tx& tx, std::uint64_t chain_id, Pipe
                                  std::int64_t journal_from) {
   auto row = storage::pipeline_row(tx, chain_id, pipeline);
   const std::int64_t checkpoint = row ? row->checkpoint : -1;
-  if (!row) storage::ensure_pipeline(tx, chain_id, pipeline, 0, now_ms);
+  if (!row) storage::ensure_pipeline(tx, chain_id, pipeline, std::nullopt, now_ms);
   ApplyOutcome out;
   if (checkpoint < range_start - 1) {
     out.checkpoint = checkpoint;
@@ -293,27 +295,42 @@ std::int64_t revert_pipeline_above(gh::store::Tx& tx, std::uint64_t chain_id, Pi
 }
 
 ReindexOutcome reindex(gh::store::Tx& tx, std::uint64_t chain_id, std::optional<Pipeline> pipeline, std::uint64_t from,
-                       std::uint64_t start_block, std::int64_t now_ms) {
+                       std::optional<std::uint64_t> start_block, std::int64_t now_ms) {
   ReindexOutcome out;
-  const auto oldest = storage::oldest_journaled_block(tx, chain_id);
-  const bool journal_reaches =
-      from > start_block ? (!storage::window_pruned(tx, chain_id, start_block) || (oldest && from >= *oldest)) : false;
   std::vector<Pipeline> targets;
   if (pipeline) {
     targets.push_back(*pipeline);
   } else {
     targets.assign(std::begin(all_pipelines), std::end(all_pipelines));
   }
+  // Each pipeline's first block: the one given, else the one its polling indexer recorded.
+  std::map<Pipeline, std::uint64_t> starts;
+  std::optional<std::uint64_t> earliest;
+  for (auto p : targets) {
+    const auto row = storage::pipeline_row(tx, chain_id, p);
+    std::uint64_t start = 0;
+    if (start_block) {
+      start = *start_block;
+    } else if (row && row->start_block && *row->start_block > 0) {
+      start = static_cast<std::uint64_t>(*row->start_block);
+    }
+    starts[p] = start;
+    if (row) earliest = earliest ? std::min(*earliest, start) : start;  // pipelines never run do not count
+  }
+  const std::uint64_t first = earliest.value_or(start_block.value_or(0));
+  const auto oldest = storage::oldest_journaled_block(tx, chain_id);
+  const bool journal_reaches =
+      from > first ? (!storage::window_pruned(tx, chain_id, first) || (oldest && from >= *oldest)) : false;
   if (journal_reaches) {
     for (auto p : targets) out.reverted += revert_pipeline_above(tx, chain_id, p, from - 1, now_ms);
     out.replay_from = static_cast<std::int64_t>(from);
     return out;
   }
   out.rebuilt = true;
-  out.replay_from = static_cast<std::int64_t>(start_block);
+  out.replay_from = static_cast<std::int64_t>(first);
   for (auto p : targets) {
     storage::clear_pipeline(tx, chain_id, p);
-    storage::rewind_pipeline(tx, chain_id, p, static_cast<std::int64_t>(start_block) - 1, now_ms);
+    storage::rewind_pipeline(tx, chain_id, p, static_cast<std::int64_t>(starts[p]) - 1, now_ms);
     storage::restart_tracked(tx, chain_id, p, now_ms);
   }
   return out;

@@ -103,10 +103,11 @@ struct ReindexOutcome {
 /// `gatehouse indexer reindex`: makes the poller replay `pipeline` (or every pipeline) from
 /// `from`. Within the block window the journal reverts exactly the changes above from - 1; below
 /// it (changes already pruned from the journal) the pipeline's projections are cleared and
-/// replayed from `start_block`. The server keeps serving: an in-flight range that would leave a
-/// gap is not applied (see apply_range).
+/// replayed from `start_block`, or when not given from the first block the pipeline's polling
+/// indexer recorded (0 if none did). The server keeps serving: an in-flight range that would
+/// leave a gap is not applied (see apply_range).
 ReindexOutcome reindex(gh::store::Tx& tx, std::uint64_t chain_id, std::optional<Pipeline> pipeline, std::uint64_t from,
-                       std::uint64_t start_block, std::int64_t now_ms);
+                       std::optional<std::uint64_t> start_block, std::int64_t now_ms);
 
 /// One pipeline's figures for /v1/indexer/status.
 struct PipelineStatus {

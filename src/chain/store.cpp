@@ -31,6 +31,7 @@ PipelineRow to_pipeline(const Row& r) {
   p.last_error = r.opt_text("last_error");
   p.error_count = r.get_int("error_count");
   p.updated_ms = r.get_int("updated_ms");
+  p.start_block = r.opt_int("start_block");
   return p;
 }
 
@@ -45,7 +46,7 @@ StoredBlock to_block(const Row& r) {
 }
 
 constexpr const char* pipeline_columns =
-    "chain_id, pipeline, checkpoint, logs_applied, last_error, error_count, updated_ms";
+    "chain_id, pipeline, checkpoint, logs_applied, last_error, error_count, updated_ms, start_block";
 constexpr const char* block_columns = "block_number, block_hash, parent_hash, block_time";
 
 // The SQL of one projection: its table, key columns and value column.
@@ -125,12 +126,27 @@ void in_batches(std::size_t n, F&& f) {
 
 }  // namespace
 
-PipelineRow ensure_pipeline(Tx& tx, std::uint64_t chain_id, Pipeline pipeline, std::uint64_t start_block,
+namespace {
+
+gh::store::Value start_value(std::optional<std::uint64_t> start_block) {
+  if (start_block) return i64(*start_block);
+  return nullptr;
+}
+
+}  // namespace
+
+PipelineRow ensure_pipeline(Tx& tx, std::uint64_t chain_id, Pipeline pipeline, std::optional<std::uint64_t> start_block,
                             std::int64_t now_ms) {
-  tx.exec(
-      "INSERT INTO chain_pipelines (chain_id, pipeline, checkpoint, logs_applied, last_error, error_count, updated_ms) "
-      "VALUES ($1, $2, $3, 0, NULL, 0, $4) ON CONFLICT (chain_id, pipeline) DO NOTHING",
-      {i64(chain_id), std::string(to_string(pipeline)), i64(start_block) - 1, now_ms});
+  const auto checkpoint = (start_block ? i64(*start_block) : 0) - 1;
+  // The update takes the row only when the configured start moved (an upsert that writes nothing
+  // on every round).
+  tx.exec(std::string("INSERT INTO chain_pipelines (chain_id, pipeline, checkpoint, logs_applied, last_error, "
+                      "error_count, updated_ms, start_block) VALUES ($1, $2, $3, 0, NULL, 0, $4, $5) ") +
+              (start_block ? "ON CONFLICT (chain_id, pipeline) DO UPDATE SET start_block = excluded.start_block "
+                             "WHERE chain_pipelines.start_block IS NULL OR chain_pipelines.start_block <> "
+                             "excluded.start_block"
+                           : "ON CONFLICT (chain_id, pipeline) DO NOTHING"),
+          {i64(chain_id), std::string(to_string(pipeline)), checkpoint, now_ms, start_value(start_block)});
   return *pipeline_row(tx, chain_id, pipeline);
 }
 

@@ -31,6 +31,7 @@ struct PipelineRow {
   std::optional<std::string> last_error;
   std::int64_t error_count = 0;
   std::int64_t updated_ms = 0;
+  std::optional<std::int64_t> start_block;  ///< the polling indexer's first block; none if only webhooks fed it
 };
 
 /// A chain's row.
@@ -53,8 +54,10 @@ struct AppliedLog {
   std::string contract;
 };
 
-/// Creates the pipeline's row at `start_block - 1` unless it exists; returns the row.
-PipelineRow ensure_pipeline(Tx& tx, std::uint64_t chain_id, Pipeline pipeline, std::uint64_t start_block,
+/// Creates the pipeline's row at `start_block - 1` (0 when none) unless it exists, and records
+/// `start_block`, when given, as the pipeline's first block (only written when it changes);
+/// returns the row.
+PipelineRow ensure_pipeline(Tx& tx, std::uint64_t chain_id, Pipeline pipeline, std::optional<std::uint64_t> start_block,
                             std::int64_t now_ms);
 /// The pipeline's row, if any.
 std::optional<PipelineRow> pipeline_row(Tx& tx, std::uint64_t chain_id, Pipeline pipeline);

@@ -33,8 +33,9 @@ for (const backend of backends()) {
         await tx.wait();
       }
 
+      // The token was deployed in block 1: the indexer starts there.
       const server = await startServer([...db.flags, '--chain', `31337=${anvil.url}`, '--chain-confirmations', '31337=0',
-        '--chain-contract', `31337:erc20:${tokenAddress}`], { env: { GATEHOUSE_ALCHEMY_SIGNING_KEY: signingKey } });
+        '--chain-start-block', '31337=1', '--chain-contract', `31337:erc20:${tokenAddress}`], { env: { GATEHOUSE_ALCHEMY_SIGNING_KEY: signingKey } });
       servers.push(server);
 
       for (const who of [recipients[0], recipients[1], deployer.address]) {
@@ -78,9 +79,10 @@ for (const backend of backends()) {
       assert.equal(again.chains[0].pipelines.find((p) => p.name === 'erc20').logs_applied, 13);
 
       // Reindex while the server serves: the projections come back equal, every log applied again once.
+      // From the server's first block, without naming it here: a rebuild from the block it recorded.
       const reindex = runCommand(['indexer', 'reindex', '--chain-id', '31337', '--pipeline', 'erc20', '--from', '1', ...db.flags]);
       assert.equal(reindex.code, 0, reindex.stderr);
-      assert.match(reindex.stdout, /replays from block/);
+      assert.match(reindex.stdout, /cleared erc20 of chain 31337; the indexer replays from block 1\n/);
       await until('the replay after reindex', async () => {
         const s = await (await fetch(`${server.url}/v1/indexer/status`)).json();
         const p = s.chains[0].pipelines.find((x) => x.name === 'erc20');
@@ -97,6 +99,15 @@ for (const backend of backends()) {
       assert.equal(cli.code, 0, cli.stderr);
       assert.match(cli.stdout, /^CHAIN\s+PIPELINE\s+CHECKPOINT/);
       assert.match(cli.stdout, /31337\s+erc20\s+\d+\s+\d+\s+0\s+\S+\s+26\s/);
+
+      // A chain or pipeline no indexer of this database runs is refused, not queued for ever.
+      const elsewhere = runCommand(['indexer', 'track', '--chain-id', '5', '--pipeline', 'erc20', '--address', tokenAddress, ...db.flags]);
+      assert.equal(elsewhere.code, 2, elsewhere.stdout);
+      assert.match(elsewhere.stderr, /no indexer of this database runs erc20 on chain 5/);
+      assert.equal(runCommand(['indexer', 'reindex', '--chain-id', '5', '--from', '1', ...db.flags]).code, 2);
+      const tracked = runCommand(['indexer', 'track', '--chain-id', '31337', '--pipeline', 'erc20', '--address', recipients[0], ...db.flags]);
+      assert.equal(tracked.code, 0, tracked.stderr);
+      assert.match(runCommand(['indexer', 'status', ...db.flags]).stdout, new RegExp(recipients[0].toLowerCase()));
     } finally {
       anvil.stop();
       db.drop();
