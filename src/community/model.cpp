@@ -369,7 +369,8 @@ json::array render_unmet(const std::vector<UnmetLeaf>& unmet) {
 
 namespace {
 constexpr Permission permission_order[] = {Permission::manage_community, Permission::manage_channels,
-                                           Permission::manage_roles, Permission::kick_members, Permission::ban_members};
+                                           Permission::manage_roles,     Permission::kick_members,
+                                           Permission::ban_members,      Permission::manage_messages};
 }
 
 const char* to_string(Permission p) noexcept {
@@ -384,6 +385,8 @@ const char* to_string(Permission p) noexcept {
       return "kick_members";
     case Permission::ban_members:
       return "ban_members";
+    case Permission::manage_messages:
+      return "manage_messages";
   }
   return "";
 }
@@ -414,7 +417,8 @@ const std::vector<BuiltinRole>& builtin_roles() {
       {"owner", 100, all_permissions()},
       {"admin", 80, all_permissions()},
       {"moderator", 50,
-       static_cast<Permissions>(Permission::kick_members) | static_cast<Permissions>(Permission::ban_members)},
+       static_cast<Permissions>(Permission::kick_members) | static_cast<Permissions>(Permission::ban_members) |
+           static_cast<Permissions>(Permission::manage_messages)},
       {"member", 0, 0},
   };
   return roles;

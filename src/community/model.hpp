@@ -120,6 +120,7 @@ enum class Permission : std::uint32_t {
   manage_roles = 1U << 2,      ///< create custom roles, assign and unassign roles below one's own
   kick_members = 1U << 3,
   ban_members = 1U << 4,
+  manage_messages = 1U << 5,  ///< delete other members' channel messages
 };
 
 /// A set of permissions.

@@ -284,12 +284,14 @@ TEST(Roles, BuiltinsRankAndPermissions) {
   EXPECT_GT(find_builtin_role("moderator")->rank, custom_role_rank);
   EXPECT_GT(custom_role_rank, find_builtin_role("member")->rank);
   EXPECT_TRUE(has(find_builtin_role("moderator")->permissions, Permission::kick_members));
+  EXPECT_TRUE(has(find_builtin_role("moderator")->permissions, Permission::manage_messages));
   EXPECT_FALSE(has(find_builtin_role("moderator")->permissions, Permission::manage_roles));
   EXPECT_EQ(find_builtin_role("member")->permissions, 0U);
   EXPECT_EQ(find_builtin_role("nobody"), nullptr);
   EXPECT_EQ(parse_permission("ban_members"), Permission::ban_members);
   EXPECT_FALSE(parse_permission("root"));
-  EXPECT_EQ(permission_names(all_permissions()).size(), 5U);
+  EXPECT_EQ(parse_permission("manage_messages"), Permission::manage_messages);
+  EXPECT_EQ(permission_names(all_permissions()).size(), 6U);
 }
 
 TEST(Names, SlugsRolesAndNames) {

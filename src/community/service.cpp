@@ -854,6 +854,23 @@ Task<Result<bool>> CommunityService::can_post_channel(const eth::Address& who, s
   });
 }
 
+Task<Result<bool>> CommunityService::can_moderate_channel(const eth::Address& who, std::string channel_id) {
+  co_return co_await m_pool.run([&]() -> Result<bool> {
+    return m_db.read([&](Tx& tx) -> Result<bool> {
+      auto ch = sql::find_channel(tx, channel_id);
+      if (!ch) return false;
+      const auto account = lower(who);
+      if (!sql::is_member(tx, ch->community_id, account)) return false;
+      Loaded c;
+      c.row.id = ch->community_id;
+      c.roles = sql::list_roles(tx, ch->community_id);
+      const auto s = standing_of(tx, c, account);
+      return has(s.permissions, Permission::manage_messages) &&
+             readable(s, *ch, sql::channel_access(tx, ch->community_id, account));
+    });
+  });
+}
+
 Task<Result<std::vector<std::string>>> CommunityService::readable_channels(const eth::Address& who) {
   co_return co_await m_pool.run([&]() -> Result<std::vector<std::string>> {
     return m_db.read([&](Tx& tx) -> Result<std::vector<std::string>> {

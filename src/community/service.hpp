@@ -201,6 +201,8 @@ class CommunityService {
   Task<Result<bool>> can_read_channel(const eth::Address& who, std::string channel_id);
   /// can_read_channel and not archived.
   Task<Result<bool>> can_post_channel(const eth::Address& who, std::string channel_id);
+  /// can_read_channel and holding manage_messages: may delete other members' messages there.
+  Task<Result<bool>> can_moderate_channel(const eth::Address& who, std::string channel_id);
   /// Every channel, in every community, that `who` may read.
   Task<Result<std::vector<std::string>>> readable_channels(const eth::Address& who);
   /// The community a channel belongs to (404 when there is no such channel). No caller check: for

@@ -384,6 +384,19 @@ TEST_P(CommunityServiceTest, ChannelsByRoleGateAndArchive) {
   EXPECT_TRUE(can_read(bob, general));
   EXPECT_FALSE(*run(m_service->can_post_channel(bob, general)));
   EXPECT_FALSE(*run(m_service->can_post_channel(bob, "ch_nope")));
+
+  // Deleting others' messages: manage_messages where the member can read.
+  EXPECT_FALSE(*run(m_service->can_moderate_channel(bob, general)));
+  ASSERT_TRUE(run(m_service->assign_role(owner, id, carol, "moderator")));
+  EXPECT_TRUE(*run(m_service->can_moderate_channel(carol, general)));  // archived: still readable
+  EXPECT_FALSE(*run(m_service->can_moderate_channel(carol, vip)));     // cannot read it
+  EXPECT_TRUE(*run(m_service->can_moderate_channel(owner, vip)));
+  ASSERT_TRUE(
+      run(m_service->create_role(owner, id, "janitor", static_cast<Permissions>(Permission::manage_messages), {})));
+  ASSERT_TRUE(run(m_service->assign_role(owner, id, bob, "janitor")));
+  EXPECT_TRUE(*run(m_service->can_moderate_channel(bob, general)));
+  EXPECT_FALSE(*run(m_service->can_moderate_channel(dave, general)));  // not a member
+  EXPECT_FALSE(*run(m_service->can_moderate_channel(owner, "ch_nope")));
 }
 
 TEST_P(CommunityServiceTest, RolesInChannelsAreTheMembersRolesByChannel) {

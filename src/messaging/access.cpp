@@ -4,13 +4,14 @@
 
 namespace gh::messaging {
 
-void GrantedChannelAccess::grant(const eth::Address& account, const std::string& channel_id, bool read, bool post) {
+void GrantedChannelAccess::grant(const eth::Address& account, const std::string& channel_id, bool read, bool post,
+                                 bool moderate) {
   std::lock_guard lock(m_mutex);
   if (!read && !post) {
     m_grants.erase({account, channel_id});
     return;
   }
-  m_grants[{account, channel_id}] = Grant{read || post, post};
+  m_grants[{account, channel_id}] = Grant{read || post, post, moderate};
 }
 
 void GrantedChannelAccess::set_role(const eth::Address& account, const std::string& channel_id,
@@ -59,6 +60,11 @@ Task<Result<bool>> GrantedChannelAccess::can_read(const eth::Address& account, s
 
 Task<Result<bool>> GrantedChannelAccess::can_post(const eth::Address& account, std::string channel_id) {
   co_return find(account, channel_id).post;
+}
+
+Task<Result<bool>> GrantedChannelAccess::can_moderate(const eth::Address& account, std::string channel_id) {
+  const auto grant = find(account, channel_id);
+  co_return grant.read&& grant.moderate;
 }
 
 Task<Result<std::vector<std::string>>> GrantedChannelAccess::readable_channels(const eth::Address& account) {

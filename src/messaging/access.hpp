@@ -26,6 +26,8 @@ class ChannelAccess {
   virtual Task<Result<bool>> can_read(const eth::Address& account, std::string channel_id) = 0;
   /// May the account post in the channel?
   virtual Task<Result<bool>> can_post(const eth::Address& account, std::string channel_id) = 0;
+  /// May the account delete other members' messages in the channel (community manage_messages)?
+  virtual Task<Result<bool>> can_moderate(const eth::Address& account, std::string channel_id) = 0;
   /// Every channel the account may read.
   virtual Task<Result<std::vector<std::string>>> readable_channels(const eth::Address& account) = 0;
   /// The members of the channel's community that hold `role` (for `@&role` mentions).
@@ -39,13 +41,15 @@ class ChannelAccess {
 /// Access from explicit grants held in memory: for tests and for running without communities.
 class GrantedChannelAccess final : public ChannelAccess {
  public:
-  /// Grants (or with both false, revokes) access to a channel.
-  void grant(const eth::Address& account, const std::string& channel_id, bool read, bool post);
+  /// Grants (or with read and post false, revokes) access to a channel; `moderate`: may delete
+  /// other members' messages.
+  void grant(const eth::Address& account, const std::string& channel_id, bool read, bool post, bool moderate = false);
   /// Gives the account a role in the channel's community.
   void set_role(const eth::Address& account, const std::string& channel_id, const std::string& role);
 
   Task<Result<bool>> can_read(const eth::Address& account, std::string channel_id) override;
   Task<Result<bool>> can_post(const eth::Address& account, std::string channel_id) override;
+  Task<Result<bool>> can_moderate(const eth::Address& account, std::string channel_id) override;
   Task<Result<std::vector<std::string>>> readable_channels(const eth::Address& account) override;
   Task<Result<std::vector<eth::Address>>> members_with_role(std::string channel_id, std::string role) override;
   Task<Result<ChannelRoles>> roles_in_channels(const eth::Address& account,
@@ -55,6 +59,7 @@ class GrantedChannelAccess final : public ChannelAccess {
   struct Grant {
     bool read = false;
     bool post = false;
+    bool moderate = false;
   };
   Grant find(const eth::Address& account, const std::string& channel_id);
   std::vector<std::string> channels_of(const eth::Address& account);

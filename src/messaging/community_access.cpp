@@ -34,6 +34,10 @@ Task<Result<bool>> CommunityChannelAccess::can_post(const eth::Address& account,
   co_return co_await m_communities.can_post_channel(account, std::move(channel_id));
 }
 
+Task<Result<bool>> CommunityChannelAccess::can_moderate(const eth::Address& account, std::string channel_id) {
+  co_return co_await m_communities.can_moderate_channel(account, std::move(channel_id));
+}
+
 Task<Result<std::vector<std::string>>> CommunityChannelAccess::readable_channels(const eth::Address& account) {
   co_return co_await m_communities.readable_channels(account);
 }
@@ -56,6 +60,10 @@ Task<Result<bool>> AnyChannelAccess::can_read(const eth::Address& account, std::
 
 Task<Result<bool>> AnyChannelAccess::can_post(const eth::Address& account, std::string channel_id) {
   co_return co_await any_allows(m_sources, &ChannelAccess::can_post, account, channel_id);
+}
+
+Task<Result<bool>> AnyChannelAccess::can_moderate(const eth::Address& account, std::string channel_id) {
+  co_return co_await any_allows(m_sources, &ChannelAccess::can_moderate, account, channel_id);
 }
 
 Task<Result<std::vector<std::string>>> AnyChannelAccess::readable_channels(const eth::Address& account) {

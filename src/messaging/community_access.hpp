@@ -15,6 +15,7 @@ class CommunityChannelAccess final : public ChannelAccess {
   explicit CommunityChannelAccess(community::CommunityService& communities) : m_communities(communities) {}
   Task<Result<bool>> can_read(const eth::Address& account, std::string channel_id) override;
   Task<Result<bool>> can_post(const eth::Address& account, std::string channel_id) override;
+  Task<Result<bool>> can_moderate(const eth::Address& account, std::string channel_id) override;
   Task<Result<std::vector<std::string>>> readable_channels(const eth::Address& account) override;
   Task<Result<std::vector<eth::Address>>> members_with_role(std::string channel_id, std::string role) override;
   Task<Result<ChannelRoles>> roles_in_channels(const eth::Address& account,
@@ -30,6 +31,7 @@ class AnyChannelAccess final : public ChannelAccess {
   explicit AnyChannelAccess(std::vector<ChannelAccess*> sources) : m_sources(std::move(sources)) {}
   Task<Result<bool>> can_read(const eth::Address& account, std::string channel_id) override;
   Task<Result<bool>> can_post(const eth::Address& account, std::string channel_id) override;
+  Task<Result<bool>> can_moderate(const eth::Address& account, std::string channel_id) override;
   Task<Result<std::vector<std::string>>> readable_channels(const eth::Address& account) override;
   Task<Result<std::vector<eth::Address>>> members_with_role(std::string channel_id, std::string role) override;
   Task<Result<ChannelRoles>> roles_in_channels(const eth::Address& account,

@@ -240,7 +240,7 @@ void add_test_access_route(net::Router& router, GrantedChannelAccess& access, st
         if (const auto* role = body->if_contains("role"); role && role->is_string()) {
           access.set_role(*address, channel_id, std::string(role->as_string()));
         }
-        access.grant(*address, channel_id, read, post);
+        access.grant(*address, channel_id, read, post, flag("moderate"));
         if (!read && !post) {
           json::array ids{json::value(channel_id)};
           json::object payload{{"community_id", "test"}, {"account", eth::to_checksum(*address)}, {"channel_ids", ids}};

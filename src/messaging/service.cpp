@@ -271,18 +271,26 @@ Task<Result<Message>> MessagingService::edit(eth::Address who, std::string chann
 
 Task<Result<void>> MessagingService::remove(eth::Address who, std::string channel_id, std::int64_t seq) {
   if (auto r = co_await require_read(who, channel_id); !r) co_return r.error();
+  auto moderates = co_await m_access.can_moderate(who, channel_id);
+  if (!moderates) co_return moderates.error();
+  const bool moderator = *moderates;
   const auto now = m_clock.now();
   std::optional<Message> tombstone;
   auto removed = co_await m_pool.run([&]() -> Result<void> {
     return m_db.transact([&](Tx& tx) -> Result<void> {
       auto m = sql::find(tx, channel_id, seq, true);
       if (!m) return message_not_found();
-      if (m->author != who) {
-        return make_error(ErrorKind::forbidden, "not_author", "only the author may delete a message");
+      if (m->author != who && !moderator) {
+        return make_error(ErrorKind::forbidden, "not_author",
+                          "only the author or a member with manage_messages may delete a message");
       }
       if (m->deleted_at) return ok();
       sql::tombstone(tx, channel_id, seq, unix_millis(now));
-      json::object event{{"channel_id", channel_id}, {"seq", seq}, {"id", m->id}};
+      json::object event{{"channel_id", channel_id},
+                         {"seq", seq},
+                         {"id", m->id},
+                         {"author", eth::to_checksum(m->author)},
+                         {"deleted_by", eth::to_checksum(who)}};
       publish_or_throw(tx, {"messaging.message_deleted", channel_id, json::serialize(event)});
       tombstone = sql::find(tx, channel_id, seq);
       return ok();

@@ -80,8 +80,9 @@ class MessagingService {
                                              std::int64_t after_seq, std::size_t limit);
   /// Edits the caller's own message (403 without post access or not_author, 409 message_deleted).
   Task<Result<Message>> edit(eth::Address who, std::string channel_id, std::int64_t seq, std::string body);
-  /// Deletes the caller's own message, leaving a tombstone; deleting again changes nothing. Needs
-  /// only the read right: an author can take back what they wrote in an archived channel.
+  /// Deletes a message, leaving a tombstone; deleting again changes nothing. The author needs only
+  /// the read right (an author can take back what they wrote in an archived channel); anyone else
+  /// needs the moderation right (community manage_messages), else 403 not_author.
   Task<Result<void>> remove(eth::Address who, std::string channel_id, std::int64_t seq);
   /// Adds or removes the caller's reaction (403 without post access, 409 message_deleted).
   Task<Result<void>> react(eth::Address who, std::string channel_id, std::int64_t seq, std::string emoji, bool add);

@@ -222,6 +222,20 @@ for (const backend of backends()) {
       assert.deepEqual((await (await c.api(`/v1/channels/roles/messages/${ping.seq}`, { token: dave.token })).json()).reactions, []);
       assert.equal((await c.api(`/v1/channels/roles/messages/${mine.seq}`, { method: 'DELETE', token: dave.token })).status, 204);
       assert.equal((await (await c.api(`/v1/channels/roles/messages/${mine.seq}`, { token: dave.token })).json()).deleted, true);
+
+      // Someone else's message: only with the moderation right.
+      const erin = await c.signIn();
+      await c.grant(erin, 'roles', { moderate: true });
+      const notAuthor = await c.api(`/v1/channels/roles/messages/${ping.seq}`, { method: 'DELETE', token: bob.token });
+      assert.equal(notAuthor.status, 403);
+      assert.equal((await notAuthor.json()).error.code, 'not_author');
+      assert.equal((await c.api(`/v1/channels/roles/messages/${ping.seq}`, { method: 'DELETE', token: erin.token })).status, 204);
+      assert.equal((await (await c.api(`/v1/channels/roles/messages/${ping.seq}`, { token: bob.token })).json()).deleted, true);
+      const deletions = (await outbox('messaging.message_deleted')).filter((e) => e.payload.channel_id === 'roles');
+      assert.deepEqual(deletions.map((e) => [e.payload.seq, e.payload.author, e.payload.deleted_by]),
+        [[mine.seq, dave.address, dave.address], [ping.seq, alice.address, erin.address]]);
+      // The moderation right does not let erin edit it.
+      assert.equal((await c.api(`/v1/channels/roles/messages/2`, { method: 'PATCH', token: erin.token, body: { body: 'x' } })).status, 403);
     });
 
     test('/v1/ws: token auth, hello, ping, refused subscriptions, bad frames', async () => {
@@ -461,6 +475,15 @@ describe('messaging on real communities', () => {
     assert.equal(unread.mentions, 2);
     assert.equal((await (await c.api(`/v1/unread?channel_ids=${channel}`, { token: owner.token })).json()).channels[0].mentions, 0);
 
+    // Members delete their own messages; the owner (manage_messages) anyone's.
+    const own = await c.post(member, channel, 'gm');
+    const welcome = 1;
+    r = await c.api(`/v1/channels/${channel}/messages/${welcome}`, { method: 'DELETE', token: member.token });
+    assert.equal(r.status, 403);
+    assert.equal((await r.json()).error.code, 'not_author');
+    assert.equal((await c.api(`/v1/channels/${channel}/messages/${own.seq}`, { method: 'DELETE', token: owner.token })).status, 204);
+    await s.waitFor((f) => f.type === 'message_updated' && f.seq === own.seq && f.deleted);
+
     r = await c.api(`/v1/communities/${community.id}/members/${member.address}/kick`, { method: 'POST', token: owner.token });
     assert.ok(r.status < 300, await r.text());
     const removed = await s.waitFor((f) => f.type === 'membership');
@@ -469,7 +492,7 @@ describe('messaging on real communities', () => {
     await c.post(owner, channel, 'after the kick');
     s.send({ type: 'ping', id: 'k' });
     await s.waitFor((f) => f.type === 'pong' && f.id === 'k');
-    assert.equal(s.messages(channel).length, 2, "nothing after the kick");
+    assert.equal(s.messages(channel).length, 3, "nothing after the kick");
     assert.equal((await c.api(`/v1/channels/${channel}/messages`, { token: member.token })).status, 403);
 
     // An archived channel is read-only: no posts, edits or reactions; authors may still delete.

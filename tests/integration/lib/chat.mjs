@@ -30,8 +30,8 @@ export function client(server) {
     return { wallet, address: wallet.address, token };
   }
 
-  async function grant(account, channelId, { read = true, post = true, role } = {}) {
-    const r = await api('/v1/_test/channel-access', { method: 'POST', body: { account: account.address ?? account, channel_id: channelId, read, post, role } });
+  async function grant(account, channelId, { read = true, post = true, moderate = false, role } = {}) {
+    const r = await api('/v1/_test/channel-access', { method: 'POST', body: { account: account.address ?? account, channel_id: channelId, read, post, moderate, role } });
     assert.equal(r.status, 204, await r.text());
   }
 
