@@ -166,6 +166,7 @@ json::object message_json(const Message& m) {
   o["created_at"] = format_rfc3339(m.created_at);
   if (m.edited_at) o["edited_at"] = format_rfc3339(*m.edited_at);
   o["deleted"] = m.deleted_at.has_value();
+  o["change"] = m.change;
   json::array reactions;
   for (const auto& r : m.reactions) {
     reactions.emplace_back(json::object{{"emoji", r.emoji}, {"count", r.count}, {"me", r.mine}});

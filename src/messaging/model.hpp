@@ -42,6 +42,7 @@ struct Message {
   SystemTime created_at{};
   std::optional<SystemTime> edited_at;
   std::optional<SystemTime> deleted_at;
+  std::int64_t change = 0;  ///< the channel's change counter at its last edit, delete or reaction; 0: none
   std::vector<ReactionCount> reactions;
 };
 

@@ -109,6 +109,20 @@ void add_messaging_routes(net::Router& router, MessagingService& service, auth::
     co_return messages_response(*page);
   });
 
+  router.add("GET", "/v1/channels/{id}/changes", [&](Request& req) -> Task<Result<Response>> {
+    auto who = co_await auth.session(req);
+    if (!who) co_return who.error();
+    auto after = query_seq(req, "after");
+    if (!after) co_return after.error();
+    auto limit = query_limit(req);
+    if (!limit) co_return limit.error();
+    auto page = co_await service.changes(who->address, std::string(req.param("id")), after->value_or(0), *limit);
+    if (!page) co_return page.error();
+    json::array list;
+    for (const auto& m : page->messages) list.emplace_back(message_json(m));
+    co_return net::json_response(200, json::object{{"messages", std::move(list)}, {"last_change", page->last_change}});
+  });
+
   router.add("GET", "/v1/channels/{id}/messages/{seq}", [&](Request& req) -> Task<Result<Response>> {
     auto who = co_await auth.session(req);
     if (!who) co_return who.error();

@@ -258,6 +258,7 @@ Task<Result<Message>> MessagingService::edit(eth::Address who, std::string chann
       m->mention_roles = mentions.roles;
       m->edited_at = now;
       sql::update_body(tx, *m);
+      m->change = sql::mark_changed(tx, channel_id, seq);
       json::object event{{"channel_id", channel_id}, {"seq", seq}, {"id", m->id}, {"body", body}};
       publish_or_throw(tx, {"messaging.message_edited", channel_id, json::serialize(event)});
       return with_reactions(tx, std::move(*m), viewer);
@@ -286,6 +287,7 @@ Task<Result<void>> MessagingService::remove(eth::Address who, std::string channe
       }
       if (m->deleted_at) return ok();
       sql::tombstone(tx, channel_id, seq, unix_millis(now));
+      sql::mark_changed(tx, channel_id, seq);
       json::object event{{"channel_id", channel_id},
                          {"seq", seq},
                          {"id", m->id},
@@ -311,6 +313,7 @@ Task<Result<void>> MessagingService::react(eth::Address who, std::string channel
   const auto account = eth::to_lower_hex(who);
   const auto now_ms = unix_millis(m_clock.now());
   bool changed = false;
+  std::int64_t change = 0;
   auto done = co_await m_pool.run([&]() -> Result<void> {
     return m_db.transact([&](Tx& tx) -> Result<void> {
       auto m = sql::find(tx, channel_id, seq);
@@ -318,16 +321,35 @@ Task<Result<void>> MessagingService::react(eth::Address who, std::string channel
       if (m->deleted_at) return make_error(ErrorKind::conflict, "message_deleted", "the message was deleted");
       changed = add ? sql::add_reaction(tx, channel_id, seq, emoji, account, now_ms)
                     : sql::remove_reaction(tx, channel_id, seq, emoji, account);
+      if (changed) change = sql::mark_changed(tx, channel_id, seq);
       return ok();
     });
   });
   if (!done) co_return done.error();
   if (changed && m_gateway) {
     json::object frame{{"type", "reaction"}, {"channel_id", channel_id},         {"seq", seq},
-                       {"emoji", emoji},     {"account", eth::to_checksum(who)}, {"action", add ? "added" : "removed"}};
+                       {"emoji", emoji},     {"account", eth::to_checksum(who)}, {"action", add ? "added" : "removed"},
+                       {"change", change}};
     m_gateway->broadcast(channel_topic, channel_id, json::serialize(frame));
   }
   co_return ok();
+}
+
+Task<Result<Changes>> MessagingService::changes(eth::Address who, std::string channel_id, std::int64_t after_change,
+                                                std::size_t limit) {
+  if (auto r = co_await require_read(who, channel_id); !r) co_return r.error();
+  if (after_change < 0) co_return bad_input("invalid_after", "after must be 0 or more");
+  const auto bounded = std::clamp<std::size_t>(limit, 1, m_settings.max_page);
+  const auto viewer = eth::to_lower_hex(who);
+  co_return co_await m_pool.run([&]() -> Result<Changes> {
+    return m_db.read([&](Tx& tx) -> Result<Changes> {
+      Changes out;
+      out.last_change = sql::last_change(tx, channel_id);
+      out.messages = sql::changed_after(tx, channel_id, after_change, bounded);
+      sql::load_reactions(tx, out.messages, viewer);
+      return out;
+    });
+  });
 }
 
 Task<Result<std::int64_t>> MessagingService::mark_read(eth::Address who, std::string channel_id, std::int64_t seq) {

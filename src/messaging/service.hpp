@@ -49,6 +49,12 @@ struct Unread {
   std::int64_t mentions = 0;  ///< of those, the ones mentioning the account or a role it holds
 };
 
+/// What changed in a channel after a point (edits, deletes, reactions).
+struct Changes {
+  std::vector<Message> messages;  ///< as they are now, in the order of their last change
+  std::int64_t last_change = 0;   ///< the channel's change counter when read
+};
+
 /// Limits of messaging.
 struct MessagingSettings {
   std::size_t max_page = 100;
@@ -86,6 +92,9 @@ class MessagingService {
   Task<Result<void>> remove(eth::Address who, std::string channel_id, std::int64_t seq);
   /// Adds or removes the caller's reaction (403 without post access, 409 message_deleted).
   Task<Result<void>> react(eth::Address who, std::string channel_id, std::int64_t seq, std::string emoji, bool add);
+  /// The messages edited, deleted or reacted to after change `after_change` (403 without read
+  /// access): what a client that was away reads to bring the messages it holds up to date.
+  Task<Result<Changes>> changes(eth::Address who, std::string channel_id, std::int64_t after_change, std::size_t limit);
   /// Moves the caller's read marker forward to `seq` (clamped to the channel's head); the marker.
   Task<Result<std::int64_t>> mark_read(eth::Address who, std::string channel_id, std::int64_t seq);
   /// Unread figures for the given channels, or for every readable channel when empty.

@@ -19,7 +19,7 @@ bool pg(const Tx& tx) {
 
 constexpr const char* columns =
     "id, channel_id, seq, author, client_id, body, reply_to, mentions, mention_roles, created_ms, edited_ms, "
-    "deleted_ms";
+    "deleted_ms, change_seq";
 
 Message message_of(const store::Row& r) {
   Message m;
@@ -37,6 +37,7 @@ Message message_of(const store::Row& r) {
   m.created_at = from_ms(r.get_int(9));
   if (auto e = r.opt_int(10)) m.edited_at = from_ms(*e);
   if (auto d = r.opt_int(11)) m.deleted_at = from_ms(*d);
+  m.change = r.get_int(12);
   return m;
 }
 
@@ -62,6 +63,29 @@ std::int64_t next_seq(Tx& tx, const std::string& channel_id) {
       "ON CONFLICT (channel_id) DO UPDATE SET last_seq = msg_channels.last_seq + 1 RETURNING last_seq",
       {channel_id});
   return row->get_int(0);
+}
+
+std::int64_t mark_changed(Tx& tx, const std::string& channel_id, std::int64_t seq) {
+  auto row = tx.query_one(
+      "INSERT INTO msg_channels (channel_id, last_seq, last_change) VALUES ($1, 0, 1) "
+      "ON CONFLICT (channel_id) DO UPDATE SET last_change = msg_channels.last_change + 1 RETURNING last_change",
+      {channel_id});
+  const auto change = row->get_int(0);
+  tx.exec("UPDATE msg_messages SET change_seq = $3 WHERE channel_id = $1 AND seq = $2", {channel_id, seq, change});
+  return change;
+}
+
+std::int64_t last_change(Tx& tx, const std::string& channel_id) {
+  auto row = tx.query_one("SELECT last_change FROM msg_channels WHERE channel_id = $1", {channel_id});
+  return row ? row->get_int(0) : 0;
+}
+
+std::vector<Message> changed_after(Tx& tx, const std::string& channel_id, std::int64_t after_change,
+                                   std::size_t limit) {
+  return messages_of(tx.query(std::string("SELECT ") + columns +
+                                  " FROM msg_messages WHERE channel_id = $1 AND change_seq > $2 ORDER BY change_seq "
+                                  "LIMIT $3",
+                              {channel_id, after_change, static_cast<std::int64_t>(limit)}));
 }
 
 std::int64_t head(Tx& tx, const std::string& channel_id) {

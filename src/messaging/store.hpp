@@ -34,6 +34,12 @@ std::vector<Message> replies(Tx& tx, const std::string& channel_id, std::int64_t
                              std::size_t limit);
 /// Replaces a message's body (and its mentions); stamps edited_ms.
 void update_body(Tx& tx, const Message& m);
+/// Raises the channel's change counter and stamps the message with it; the new value.
+std::int64_t mark_changed(Tx& tx, const std::string& channel_id, std::int64_t seq);
+/// The channel's change counter (0 when nothing ever changed).
+std::int64_t last_change(Tx& tx, const std::string& channel_id);
+/// The messages whose last change is above `after_change`, in change order.
+std::vector<Message> changed_after(Tx& tx, const std::string& channel_id, std::int64_t after_change, std::size_t limit);
 /// Turns a message into a tombstone (body and mentions emptied, reactions removed).
 void tombstone(Tx& tx, const std::string& channel_id, std::int64_t seq, std::int64_t now_ms);
 /// Adds a reaction; false when it was there already.

@@ -42,7 +42,7 @@ for (const backend of backends()) {
       assert.equal(fire.status, 204);
       const later = await c.api('/v1/channels/idem/messages', { method: 'POST', token: alice.token, body: { body: 'hello', client_id: 'k1' } });
       assert.equal(later.status, 201);
-      assert.deepEqual(await later.json(), { ...a, reactions: [{ emoji: '🔥', count: 1, me: true }] });
+      assert.deepEqual(await later.json(), { ...a, change: 1, reactions: [{ emoji: '🔥', count: 1, me: true }] });
       // Concurrent retries of one client id store one message.
       const racing = await Promise.all(Array.from({ length: 8 }, () => c.api('/v1/channels/idem/messages',
         { method: 'POST', token: alice.token, body: { body: 'race', client_id: 'k2' } }).then((r) => r.json())));
@@ -236,6 +236,56 @@ for (const backend of backends()) {
         [[mine.seq, dave.address, dave.address], [ping.seq, alice.address, erin.address]]);
       // The moderation right does not let erin edit it.
       assert.equal((await c.api(`/v1/channels/roles/messages/2`, { method: 'PATCH', token: erin.token, body: { body: 'x' } })).status, 403);
+    });
+
+    test('a client that was away learns the edits, deletes and reactions it missed from /changes', async () => {
+      const alice = await c.signIn();
+      const bob = await c.signIn();
+      const stranger = await c.signIn();
+      await c.grant(alice, 'away');
+      await c.grant(bob, 'away');
+      const changes = async (after, limit) => {
+        const r = await c.api(`/v1/channels/away/changes?after=${after}${limit ? `&limit=${limit}` : ''}`, { token: bob.token });
+        assert.equal(r.status, 200);
+        return r.json();
+      };
+      const m = [];
+      for (let i = 1; i <= 4; i++) m.push(await c.post(alice, 'away', `message ${i}`));
+      assert.ok(m.every((x) => x.change === 0));
+      assert.deepEqual(await changes(0), { messages: [], last_change: 0 });
+
+      // Bob saw everything up to here, live; then goes away.
+      const live = c.connect(bob);
+      await subscribed(live, 'away');
+      const react = (who, seq, method) => c.api(`/v1/channels/away/messages/${seq}/reactions/${encodeURIComponent('🎉')}`, { method, token: who.token });
+      assert.equal((await react(alice, m[1].seq, 'PUT')).status, 204);
+      const frame = await live.waitFor((f) => f.type === 'reaction');
+      assert.equal(frame.change, 1);
+      live.close();
+      assert.equal((await c.api(`/v1/channels/away/messages/${m[0].seq}`, { method: 'PATCH', token: alice.token, body: { body: 'edited' } })).status, 200);
+      assert.equal((await c.api(`/v1/channels/away/messages/${m[2].seq}`, { method: 'DELETE', token: alice.token })).status, 204);
+      assert.equal((await react(alice, m[1].seq, 'DELETE')).status, 204);
+      assert.equal((await react(alice, m[1].seq, 'DELETE')).status, 204, 'no change: no new change number');
+
+      // Back: everything after the last change bob saw, once per message, as it is now.
+      const back = await changes(frame.change);
+      assert.equal(back.last_change, 4);
+      assert.deepEqual(back.messages.map((x) => [x.seq, x.change]), [[m[0].seq, 2], [m[2].seq, 3], [m[1].seq, 4]]);
+      assert.equal(back.messages[0].body, 'edited');
+      assert.ok(back.messages[0].edited_at);
+      assert.equal(back.messages[1].deleted, true);
+      assert.deepEqual(back.messages[2].reactions, []);
+      // Paged by limit; message 4 never changed and never shows.
+      const first = await changes(0, 2);
+      assert.deepEqual(first.messages.map((x) => x.change), [2, 3]);
+      assert.deepEqual((await changes(3, 2)).messages.map((x) => x.change), [4]);
+      assert.deepEqual(await changes(4), { messages: [], last_change: 4 });
+      // The same numbers in history and on the message.
+      const one = await (await c.api(`/v1/channels/away/messages/${m[0].seq}`, { token: bob.token })).json();
+      assert.equal(one.change, 2);
+      assert.equal((await c.api('/v1/channels/away/changes', { token: stranger.token })).status, 403);
+      assert.equal((await c.api('/v1/channels/away/changes?after=-1', { token: bob.token })).status, 400);
+      assert.equal((await c.api('/v1/channels/away/changes?limit=101', { token: bob.token })).status, 400);
     });
 
     test('/v1/ws: token auth, hello, ping, refused subscriptions, bad frames', async () => {
