@@ -694,22 +694,43 @@ Task<Result<void>> CommunityService::unassign_role(const eth::Address& who, std:
   });
 }
 
-Task<Result<std::vector<eth::Address>>> CommunityService::members_with_role(std::string community_id,
-                                                                            std::string role) {
+Task<Result<std::vector<eth::Address>>> CommunityService::members_with_role(std::string community_id, std::string role,
+                                                                            std::size_t limit) {
   co_return co_await m_pool.run([&]() -> Result<std::vector<eth::Address>> {
     return m_db.read([&](Tx& tx) -> Result<std::vector<eth::Address>> {
       std::vector<eth::Address> out;
       if (role == "member") {
         std::string after;
-        for (;;) {
-          auto rows = sql::members_page(tx, community_id, after, 1000);
+        while (out.size() < limit) {
+          const auto page = std::min<std::size_t>(1000, limit - out.size());
+          auto rows = sql::members_page(tx, community_id, after, page);
           for (const auto& r : rows) out.push_back(address_of(r.account));
-          if (rows.size() < 1000) break;
+          if (rows.size() < page) break;
           after = rows.back().account;
         }
         return out;
       }
-      for (const auto& a : sql::members_with_role(tx, community_id, role)) out.push_back(address_of(a));
+      for (const auto& a : sql::members_with_role(tx, community_id, role, limit)) out.push_back(address_of(a));
+      return out;
+    });
+  });
+}
+
+Task<Result<std::vector<eth::Address>>> CommunityService::channel_readers(std::string channel_id,
+                                                                          std::vector<eth::Address> accounts) {
+  co_return co_await m_pool.run([&]() -> Result<std::vector<eth::Address>> {
+    return m_db.read([&](Tx& tx) -> Result<std::vector<eth::Address>> {
+      std::vector<eth::Address> out;
+      auto ch = sql::find_channel(tx, channel_id);
+      if (!ch) return out;
+      Loaded c;  // the community's roles, read once for every account
+      c.row.id = ch->community_id;
+      c.roles = sql::list_roles(tx, ch->community_id);
+      for (const auto& a : accounts) {
+        const auto account = lower(a);
+        const auto s = standing_of(tx, c, account);
+        if (s.member && readable(s, *ch, sql::channel_access(tx, ch->community_id, account))) out.push_back(a);
+      }
       return out;
     });
   });

@@ -183,8 +183,10 @@ class CommunityService {
   /// Takes an assigned role back (same rules).
   Task<Result<void>> unassign_role(const eth::Address& who, std::string community_id, const eth::Address& target,
                                    std::string role);
-  /// Accounts holding `role` ("member": every member), for mentions. No caller check: for contexts.
-  Task<Result<std::vector<eth::Address>>> members_with_role(std::string community_id, std::string role);
+  /// Accounts holding `role` ("member": every member), at most `limit`, in address order. No caller
+  /// check: for contexts (mentions, notification audiences).
+  Task<Result<std::vector<eth::Address>>> members_with_role(std::string community_id, std::string role,
+                                                            std::size_t limit = SIZE_MAX);
 
   // --- channels ---
   /// Creates a channel (manage_channels); roles must exist.
@@ -201,6 +203,9 @@ class CommunityService {
   Task<Result<bool>> can_read_channel(const eth::Address& who, std::string channel_id);
   /// can_read_channel and not archived.
   Task<Result<bool>> can_post_channel(const eth::Address& who, std::string channel_id);
+  /// Those of `accounts` that can read the channel, in the order given (one transaction). No caller
+  /// check: for contexts (who hears of a mention).
+  Task<Result<std::vector<eth::Address>>> channel_readers(std::string channel_id, std::vector<eth::Address> accounts);
   /// can_read_channel and holding manage_messages: may delete other members' messages there.
   Task<Result<bool>> can_moderate_channel(const eth::Address& who, std::string channel_id);
   /// Every channel, in every community, that `who` may read.

@@ -399,6 +399,32 @@ TEST_P(CommunityServiceTest, ChannelsByRoleGateAndArchive) {
   EXPECT_FALSE(*run(m_service->can_moderate_channel(owner, "ch_nope")));
 }
 
+TEST_P(CommunityServiceTest, MentionAudiencesAreBoundedAndCheckedInOneRead) {
+  const auto id = create();
+  ASSERT_TRUE(run(m_service->join(bob, id)));
+  ASSERT_TRUE(run(m_service->join(carol, id)));
+  ASSERT_TRUE(run(m_service->create_role(owner, id, "vip", 0, {})));
+  ASSERT_TRUE(run(m_service->assign_role(owner, id, carol, "vip")));
+  const auto vip = channel(id, "vip lounge", std::nullopt, {"vip"});
+
+  auto everyone = run(m_service->members_with_role(id, "member"));
+  ASSERT_TRUE(everyone);
+  ASSERT_EQ(everyone->size(), 3U);
+  auto two = run(m_service->members_with_role(id, "member", 2));
+  ASSERT_TRUE(two);
+  ASSERT_EQ(two->size(), 2U);
+  EXPECT_EQ((*two)[0], (*everyone)[0]);
+  EXPECT_EQ((*two)[1], (*everyone)[1]);
+  EXPECT_EQ(run(m_service->members_with_role(id, "vip", 1))->size(), 1U);
+  EXPECT_TRUE(run(m_service->members_with_role(id, "vip", 0))->empty());
+
+  // Readers among the given accounts, in their order: the vip and the owner (a manager).
+  auto readers = run(m_service->channel_readers(vip, {bob, carol, dave, owner}));
+  ASSERT_TRUE(readers);
+  EXPECT_EQ(*readers, (std::vector<eth::Address>{carol, owner}));
+  EXPECT_TRUE(run(m_service->channel_readers("ch_nope", {owner}))->empty());
+}
+
 TEST_P(CommunityServiceTest, RolesInChannelsAreTheMembersRolesByChannel) {
   const auto id = create();
   const auto other = create(std::nullopt, "other-house");

@@ -198,12 +198,14 @@ bool remove_member_role(Tx& tx, const std::string& community_id, const std::stri
              {community_id, account, role, source}) == 1;
 }
 
-std::vector<std::string> members_with_role(Tx& tx, const std::string& community_id, const std::string& role) {
+std::vector<std::string> members_with_role(Tx& tx, const std::string& community_id, const std::string& role,
+                                           std::size_t limit) {
   std::vector<std::string> out;
+  const auto bounded = static_cast<std::int64_t>(std::min<std::size_t>(limit, INT64_MAX));
   for (const auto& r :
        tx.query("SELECT DISTINCT account FROM community_member_roles WHERE community_id = $1 AND role = "
-                "$2 ORDER BY account",
-                {community_id, role})) {
+                "$2 ORDER BY account LIMIT $3",
+                {community_id, role, bounded})) {
     out.push_back(r.get_text(0));
   }
   return out;

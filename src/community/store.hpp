@@ -99,7 +99,8 @@ bool add_member_role(Tx& tx, const std::string& community_id, const std::string&
 bool remove_member_role(Tx& tx, const std::string& community_id, const std::string& account, const std::string& role,
                         const std::string& source);
 /// Accounts holding `role` (from any source), in account order.
-std::vector<std::string> members_with_role(Tx& tx, const std::string& community_id, const std::string& role);
+std::vector<std::string> members_with_role(Tx& tx, const std::string& community_id, const std::string& role,
+                                           std::size_t limit);
 
 // channels
 void insert_channel(Tx& tx, const ChannelRow& row);

@@ -72,8 +72,19 @@ Task<Result<std::vector<std::string>>> GrantedChannelAccess::readable_channels(c
 }
 
 Task<Result<std::vector<eth::Address>>> GrantedChannelAccess::members_with_role(std::string channel_id,
-                                                                                std::string role) {
-  co_return holders(channel_id, role);
+                                                                                std::string role, std::size_t limit) {
+  auto out = holders(channel_id, role);
+  if (out.size() > limit) out.resize(limit);
+  co_return out;
+}
+
+Task<Result<std::vector<eth::Address>>> GrantedChannelAccess::readers(std::string channel_id,
+                                                                      std::vector<eth::Address> accounts) {
+  std::vector<eth::Address> out;
+  for (const auto& a : accounts) {
+    if (find(a, channel_id).read) out.push_back(a);
+  }
+  co_return out;
 }
 
 Task<Result<ChannelRoles>> GrantedChannelAccess::roles_in_channels(const eth::Address& account,

@@ -30,8 +30,13 @@ class ChannelAccess {
   virtual Task<Result<bool>> can_moderate(const eth::Address& account, std::string channel_id) = 0;
   /// Every channel the account may read.
   virtual Task<Result<std::vector<std::string>>> readable_channels(const eth::Address& account) = 0;
-  /// The members of the channel's community that hold `role` (for `@&role` mentions).
-  virtual Task<Result<std::vector<eth::Address>>> members_with_role(std::string channel_id, std::string role) = 0;
+  /// The members of the channel's community that hold `role` (for `@&role` mentions), at most
+  /// `limit`.
+  virtual Task<Result<std::vector<eth::Address>>> members_with_role(std::string channel_id, std::string role,
+                                                                    std::size_t limit) = 0;
+  /// Those of `accounts` that may read the channel, in the order given (one check for all).
+  virtual Task<Result<std::vector<eth::Address>>> readers(std::string channel_id,
+                                                          std::vector<eth::Address> accounts) = 0;
   /// The roles the account holds in each channel's community (for counting `@&role` mentions), by
   /// channel id; a channel it belongs to no community of is left out.
   virtual Task<Result<ChannelRoles>> roles_in_channels(const eth::Address& account,
@@ -51,7 +56,9 @@ class GrantedChannelAccess final : public ChannelAccess {
   Task<Result<bool>> can_post(const eth::Address& account, std::string channel_id) override;
   Task<Result<bool>> can_moderate(const eth::Address& account, std::string channel_id) override;
   Task<Result<std::vector<std::string>>> readable_channels(const eth::Address& account) override;
-  Task<Result<std::vector<eth::Address>>> members_with_role(std::string channel_id, std::string role) override;
+  Task<Result<std::vector<eth::Address>>> members_with_role(std::string channel_id, std::string role,
+                                                            std::size_t limit) override;
+  Task<Result<std::vector<eth::Address>>> readers(std::string channel_id, std::vector<eth::Address> accounts) override;
   Task<Result<ChannelRoles>> roles_in_channels(const eth::Address& account,
                                                std::vector<std::string> channel_ids) override;
 

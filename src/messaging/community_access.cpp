@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <optional>
+#include <set>
 
 namespace gh::messaging {
 namespace {
@@ -43,10 +44,15 @@ Task<Result<std::vector<std::string>>> CommunityChannelAccess::readable_channels
 }
 
 Task<Result<std::vector<eth::Address>>> CommunityChannelAccess::members_with_role(std::string channel_id,
-                                                                                  std::string role) {
+                                                                                  std::string role, std::size_t limit) {
   auto community = co_await m_communities.community_of_channel(std::move(channel_id));
   if (!community) co_return community.error();
-  co_return co_await m_communities.members_with_role(std::move(*community), std::move(role));
+  co_return co_await m_communities.members_with_role(std::move(*community), std::move(role), limit);
+}
+
+Task<Result<std::vector<eth::Address>>> CommunityChannelAccess::readers(std::string channel_id,
+                                                                        std::vector<eth::Address> accounts) {
+  co_return co_await m_communities.channel_readers(std::move(channel_id), std::move(accounts));
 }
 
 Task<Result<ChannelRoles>> CommunityChannelAccess::roles_in_channels(const eth::Address& account,
@@ -78,14 +84,31 @@ Task<Result<std::vector<std::string>>> AnyChannelAccess::readable_channels(const
   co_return out;
 }
 
-Task<Result<std::vector<eth::Address>>> AnyChannelAccess::members_with_role(std::string channel_id, std::string role) {
+Task<Result<std::vector<eth::Address>>> AnyChannelAccess::members_with_role(std::string channel_id, std::string role,
+                                                                            std::size_t limit) {
   std::vector<eth::Address> out;
+  std::set<eth::Address> seen;
   for (auto* source : m_sources) {
-    auto r = co_await source->members_with_role(channel_id, role);
+    auto r = co_await source->members_with_role(channel_id, role, limit);
     if (!r) continue;  // a channel one source does not know
     for (const auto& a : *r) {
-      if (std::find(out.begin(), out.end(), a) == out.end()) out.push_back(a);
+      if (out.size() < limit && seen.insert(a).second) out.push_back(a);
     }
+  }
+  co_return out;
+}
+
+Task<Result<std::vector<eth::Address>>> AnyChannelAccess::readers(std::string channel_id,
+                                                                  std::vector<eth::Address> accounts) {
+  std::set<eth::Address> allowed;
+  for (auto* source : m_sources) {
+    auto r = co_await source->readers(channel_id, accounts);
+    if (!r) continue;
+    allowed.insert(r->begin(), r->end());
+  }
+  std::vector<eth::Address> out;
+  for (const auto& a : accounts) {
+    if (allowed.contains(a)) out.push_back(a);
   }
   co_return out;
 }

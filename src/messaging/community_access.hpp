@@ -17,7 +17,9 @@ class CommunityChannelAccess final : public ChannelAccess {
   Task<Result<bool>> can_post(const eth::Address& account, std::string channel_id) override;
   Task<Result<bool>> can_moderate(const eth::Address& account, std::string channel_id) override;
   Task<Result<std::vector<std::string>>> readable_channels(const eth::Address& account) override;
-  Task<Result<std::vector<eth::Address>>> members_with_role(std::string channel_id, std::string role) override;
+  Task<Result<std::vector<eth::Address>>> members_with_role(std::string channel_id, std::string role,
+                                                            std::size_t limit) override;
+  Task<Result<std::vector<eth::Address>>> readers(std::string channel_id, std::vector<eth::Address> accounts) override;
   Task<Result<ChannelRoles>> roles_in_channels(const eth::Address& account,
                                                std::vector<std::string> channel_ids) override;
 
@@ -33,7 +35,9 @@ class AnyChannelAccess final : public ChannelAccess {
   Task<Result<bool>> can_post(const eth::Address& account, std::string channel_id) override;
   Task<Result<bool>> can_moderate(const eth::Address& account, std::string channel_id) override;
   Task<Result<std::vector<std::string>>> readable_channels(const eth::Address& account) override;
-  Task<Result<std::vector<eth::Address>>> members_with_role(std::string channel_id, std::string role) override;
+  Task<Result<std::vector<eth::Address>>> members_with_role(std::string channel_id, std::string role,
+                                                            std::size_t limit) override;
+  Task<Result<std::vector<eth::Address>>> readers(std::string channel_id, std::vector<eth::Address> accounts) override;
   Task<Result<ChannelRoles>> roles_in_channels(const eth::Address& account,
                                                std::vector<std::string> channel_ids) override;
 

@@ -20,6 +20,11 @@ namespace gh::messaging {
 inline constexpr std::size_t max_body_bytes = 4096;
 /// Mentions resolved per message at most (accounts and roles together).
 inline constexpr std::size_t max_mentions = 50;
+/// Accounts one message notifies of a mention at most (the first readers found).
+inline constexpr std::size_t max_mentioned = 200;
+/// Accounts looked at for one message's mentions at most: the named ones, then role holders in
+/// address order (a mention of a large role reaches the first readers among them).
+inline constexpr std::size_t max_mention_candidates = 1000;
 
 /// One reaction emoji of a message with how many accounts chose it.
 struct ReactionCount {

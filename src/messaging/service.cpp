@@ -83,21 +83,27 @@ Task<Result<void>> MessagingService::require_post(const eth::Address& who, const
 Task<std::vector<eth::Address>> MessagingService::resolve_mentions(const eth::Address& who,
                                                                    const std::string& channel_id,
                                                                    const Mentions& mentions) {
-  std::vector<eth::Address> candidates = mentions.accounts;
+  // Bounded work per message whatever the roles' sizes: at most max_mention_candidates accounts
+  // are looked at, with one access check for all of them.
+  std::vector<eth::Address> candidates;
+  std::set<eth::Address> seen{who};  // never the author
+  for (const auto& a : mentions.accounts) {
+    if (seen.insert(a).second) candidates.push_back(a);
+  }
   for (const auto& role : mentions.roles) {
-    auto members = co_await m_access.members_with_role(channel_id, role);
+    if (candidates.size() >= max_mention_candidates) break;
+    auto members = co_await m_access.members_with_role(channel_id, role, max_mention_candidates - candidates.size());
     if (!members) continue;
     for (const auto& a : *members) {
-      if (std::find(candidates.begin(), candidates.end(), a) == candidates.end()) candidates.push_back(a);
+      if (candidates.size() < max_mention_candidates && seen.insert(a).second) candidates.push_back(a);
     }
   }
-  // Only those who can read the channel hear of it; never the author.
-  std::vector<eth::Address> out;
-  for (const auto& a : candidates) {
-    if (a == who || out.size() >= max_mentions * 4) continue;
-    auto allowed = co_await m_access.can_read(a, channel_id);
-    if (allowed && *allowed) out.push_back(a);
-  }
+  if (candidates.empty()) co_return std::vector<eth::Address>();
+  // Only those who can read the channel hear of it.
+  auto readers = co_await m_access.readers(channel_id, std::move(candidates));
+  if (!readers) co_return std::vector<eth::Address>();
+  std::vector<eth::Address> out = std::move(*readers);
+  if (out.size() > max_mentioned) out.resize(max_mentioned);
   co_return out;
 }
 

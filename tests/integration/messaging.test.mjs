@@ -238,6 +238,21 @@ for (const backend of backends()) {
       assert.equal((await c.api(`/v1/channels/roles/messages/2`, { method: 'PATCH', token: erin.token, body: { body: 'x' } })).status, 403);
     });
 
+    test('a mention of a large role notifies at most 200 of its readers', async () => {
+      const alice = await c.signIn();
+      await c.grant(alice, 'crowd');
+      const crowd = Array.from({ length: 230 }, () => Wallet.createRandom().address);
+      for (let i = 0; i < crowd.length; i += 23) {
+        await Promise.all(crowd.slice(i, i + 23).map((a, k) => c.grant(a, 'crowd', { role: 'many', read: (i + k) % 10 !== 0, post: (i + k) % 10 !== 0 })));
+      }
+      const m = await c.post(alice, 'crowd', 'hear ye @&many');
+      const told = (await outbox('messaging.mention')).filter((e) => e.payload.channel_id === 'crowd' && e.payload.seq === m.seq);
+      assert.equal(told.length, 200);
+      // The first readers in address order; none of those who cannot read the channel.
+      const readers = crowd.filter((_, i) => i % 10 !== 0).sort((x, y) => x.toLowerCase().localeCompare(y.toLowerCase()));
+      assert.deepEqual(told.map((e) => e.payload.account), readers.slice(0, 200));
+    });
+
     test('a client that was away learns the edits, deletes and reactions it missed from /changes', async () => {
       const alice = await c.signIn();
       const bob = await c.signIn();
