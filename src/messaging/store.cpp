@@ -209,6 +209,34 @@ std::int64_t read_marker(Tx& tx, const std::string& account, const std::string& 
   return row ? row->get_int(0) : 0;
 }
 
+std::map<std::string, std::pair<std::int64_t, std::int64_t>> heads_and_markers(
+    Tx& tx, const std::string& account, const std::vector<std::string>& channel_ids) {
+  std::map<std::string, std::pair<std::int64_t, std::int64_t>> out;
+  for (const auto& id : channel_ids) out.emplace(id, std::pair<std::int64_t, std::int64_t>{0, 0});
+  if (channel_ids.empty()) return out;
+  // The same ids twice: $1..$n for the heads, then the account first and $2..$n+1 for the markers.
+  std::vector<gh::store::Value> ids;
+  std::vector<gh::store::Value> with_account{account};
+  std::string heads_in, markers_in;
+  for (const auto& id : channel_ids) {
+    ids.emplace_back(id);
+    with_account.emplace_back(id);
+    heads_in += (heads_in.empty() ? "$" : ", $") + std::to_string(ids.size());
+    markers_in += (markers_in.empty() ? "$" : ", $") + std::to_string(with_account.size());
+  }
+  for (const auto& r :
+       tx.query("SELECT channel_id, last_seq FROM msg_channels WHERE channel_id IN (" + heads_in + ")", ids)) {
+    out[r.get_text(0)].first = r.get_int(1);
+  }
+  for (const auto& r :
+       tx.query("SELECT channel_id, last_read_seq FROM msg_read_markers WHERE account = $1 AND channel_id IN (" +
+                    markers_in + ")",
+                with_account)) {
+    out[r.get_text(0)].second = r.get_int(1);
+  }
+  return out;
+}
+
 std::int64_t count_unread(Tx& tx, const std::string& channel_id, const std::string& account, std::int64_t after_seq,
                           std::int64_t cap) {
   auto row = tx.query_one(

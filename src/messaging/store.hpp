@@ -1,6 +1,7 @@
 #pragma once
 // Every SQL statement of messaging (tables msg_*), for both dialects.
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -55,6 +56,10 @@ std::int64_t mark_read(Tx& tx, const std::string& account, const std::string& ch
                        std::int64_t now_ms);
 /// The account's read marker in the channel (0 when none).
 std::int64_t read_marker(Tx& tx, const std::string& account, const std::string& channel_id);
+/// The heads of several channels and the account's read markers in them, in two statements:
+/// channel id → (last seq, last read seq); a channel without messages or marker reads 0.
+std::map<std::string, std::pair<std::int64_t, std::int64_t>> heads_and_markers(
+    Tx& tx, const std::string& account, const std::vector<std::string>& channel_ids);
 /// Messages after `after_seq` by others and not deleted, counted up to `cap`.
 std::int64_t count_unread(Tx& tx, const std::string& channel_id, const std::string& account, std::int64_t after_seq,
                           std::int64_t cap);

@@ -238,6 +238,27 @@ for (const backend of backends()) {
       assert.equal((await c.api(`/v1/channels/roles/messages/2`, { method: 'PATCH', token: erin.token, body: { body: 'x' } })).status, 403);
     });
 
+    test('unread figures of many channels at once, in the order asked', async () => {
+      const alice = await c.signIn();
+      const bob = await c.signIn();
+      for (const ch of ['u-a', 'u-b', 'u-c']) await c.grant(bob, ch);
+      for (const ch of ['u-a', 'u-b', 'u-d']) await c.grant(alice, ch);
+      await c.post(alice, 'u-a', 'one');
+      await c.post(alice, 'u-a', `two @${bob.address}`);
+      await c.post(alice, 'u-b', 'read already');
+      await c.post(alice, 'u-d', 'not for bob');
+      assert.equal((await c.api('/v1/channels/u-b/read', { method: 'PUT', token: bob.token, body: { seq: 1 } })).status, 200);
+      const r = await (await c.api('/v1/unread?channel_ids=u-c,u-d,u-a,u-b,u-a', { token: bob.token })).json();
+      assert.deepEqual(r.channels, [
+        { channel_id: 'u-c', last_seq: 0, last_read_seq: 0, unread: 0, mentions: 0 },
+        { channel_id: 'u-a', last_seq: 2, last_read_seq: 0, unread: 2, mentions: 1 },
+        { channel_id: 'u-b', last_seq: 1, last_read_seq: 1, unread: 0, mentions: 0 },
+        { channel_id: 'u-a', last_seq: 2, last_read_seq: 0, unread: 2, mentions: 1 },
+      ]);
+      const all = await (await c.api('/v1/unread', { token: bob.token })).json();
+      assert.deepEqual(all.channels.map((u) => [u.channel_id, u.unread]).sort(), [['u-a', 2], ['u-b', 0], ['u-c', 0]]);
+    });
+
     test('a mention of a large role notifies at most 200 of its readers', async () => {
       const alice = await c.signIn();
       await c.grant(alice, 'crowd');
