@@ -156,11 +156,29 @@ bool Gateway::State::online(const std::string& account_key) const {
   return by_account.find(account_key) != by_account.end();
 }
 
+void Gateway::State::presence_fired(const std::string& account_key) {
+  std::lock_guard lock(presence_mutex);
+  presence.fired(account_key, PresenceThrottle::Clock::now());
+}
+
 void Gateway::State::announce_presence(Gateway::Identity who, std::string account_key) {
+  PresenceThrottle::Decision decision;
+  {
+    std::lock_guard lock(presence_mutex);
+    decision = presence.change(account_key, PresenceThrottle::Clock::now());
+  }
+  if (decision.kind == PresenceThrottle::Decision::Kind::pending) return;  // the due one says it
   auto self = shared_from_this();
   boost::asio::co_spawn(
       executor,
-      [self, who, account_key]() -> Task<void> {
+      [self, who, account_key, decision]() -> Task<void> {
+        if (decision.kind == PresenceThrottle::Decision::Kind::later) {
+          boost::asio::steady_timer timer(self->executor);
+          timer.expires_at(decision.at);
+          auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+          if (ec) co_return;  // shutting down
+          self->presence_fired(account_key);
+        }
         // The audience: sockets subscribed to a topic the account may read. The status is read when
         // the frame goes out, so a quick reconnect never leaves "offline" as the last word.
         std::set<const Connection*> told;
@@ -193,6 +211,8 @@ Gateway::Gateway(Executor executor, GatewaySettings settings, Authenticate authe
     : m_state(std::make_shared<State>()) {
   m_state->executor = std::move(executor);
   m_state->settings = settings;
+  m_state->presence =
+      PresenceThrottle(std::chrono::milliseconds(std::max<std::int64_t>(settings.presence_interval_ms, 0)));
   m_state->authenticate = std::move(authenticate);
   if (settings.fanout_shards > 1) {
     for (std::size_t i = 0; i < settings.fanout_shards; ++i)

@@ -56,8 +56,11 @@ struct GatewaySettings {
   /// Open sockets per account on this node: past it the upgrade is refused (429), and a socket
   /// that races past the check is closed with 1008 as it opens.
   std::size_t max_sockets_per_account = 32;
-  std::size_t history_page = 200;             ///< frames read per history query while resuming
-  std::int64_t typing_interval_ms = 2000;     ///< a socket's typing frames per topic at most this often
+  std::size_t history_page = 200;          ///< frames read per history query while resuming
+  std::int64_t typing_interval_ms = 2000;  ///< a socket's typing frames per topic at most this often
+  /// An account's presence frames at most this often: a change inside the interval goes out once
+  /// at its end, with the status then (an account flapping its connection cannot flood its audience).
+  std::int64_t presence_interval_ms = 2000;
   std::int64_t reauth_interval_ms = 300'000;  ///< a socket's session is checked again this often
   std::int64_t stall_timeout_ms = 10'000;     ///< a catch-up whose client reads nothing this long: close 4008
   /// A topic with at least fanout_shard_min subscribers is written out by this many strands at

@@ -14,6 +14,7 @@
 
 #include "realtime/connection.hpp"
 #include "realtime/gateway.hpp"
+#include "realtime/presence_throttle.hpp"
 
 namespace gh::realtime {
 
@@ -37,6 +38,9 @@ struct Gateway::State : std::enable_shared_from_this<Gateway::State> {
   // The timer of the periodic session check (one for the node, not one per socket); the check's
   // coroutine owns it, so that it never outlives the executor's services.
   std::weak_ptr<boost::asio::steady_timer> check_timer;
+  // Paces presence announcements per account (its own lock: taken on every first and last socket).
+  std::mutex presence_mutex;
+  PresenceThrottle presence{std::chrono::milliseconds(2000)};
   // Subscribers by topic key, copied on write so that fan-out iterates without the lock.
   std::unordered_map<std::string, std::shared_ptr<const ConnectionList>> topics;
 
@@ -56,6 +60,8 @@ struct Gateway::State : std::enable_shared_from_this<Gateway::State> {
   ConnectionList of_session(const std::string& session_id) const;
   /// Tells the members who share a topic with `account` that it came online or went offline.
   void announce_presence(Gateway::Identity who, std::string account_key);
+  /// A deferred presence announcement of the account goes out now.
+  void presence_fired(const std::string& account_key);
   const TopicSource* source(std::string_view kind) const {
     auto it = kinds.find(kind);
     return it == kinds.end() ? nullptr : &it->second;

@@ -388,6 +388,29 @@ for (const backend of backends()) {
       a.close();
     });
 
+    test('an account flapping its connection is announced a few times, and offline last', async () => {
+      const alice = await c.signIn();
+      const bob = await c.signIn();
+      await c.grant(alice, 'flap');
+      await c.grant(bob, 'flap');
+      const a = c.connect(alice);
+      await subscribed(a, 'flap');
+      let lastOpen = 0;
+      for (let i = 0; i < 10; i++) {
+        const b = c.connect(bob);
+        await b.waitFor((f) => f.type === 'hello');
+        lastOpen = performance.now();
+        b.close();
+        await b.waitClosed();
+      }
+      // Offline read after bob's last socket closed (it was open until lastOpen).
+      await a.waitFor((f) => f.type === 'presence' && f.account === bob.address && f.status === 'offline' && f.received_at > lastOpen);
+      const told = a.frames.filter((f) => f.type === 'presence' && f.account === bob.address);
+      assert.ok(told.length <= 6, `20 changes, ${told.length} presence frames`);
+      assert.equal(told.at(-1).status, 'offline');
+      a.close();
+    });
+
     test('a client that resumes after 500 missed messages gets exactly those, in order, then live ones', async () => {
       const writer = await c.signIn();
       const reader = await c.signIn();
