@@ -456,6 +456,12 @@ realtime::TopicSource MessagingService::topic_source() {
     if (!marker) co_return marker.error();
     co_return ok();
   };
+  source.subscribed_fields = [this](std::string id) -> Task<Result<json::object>> {
+    auto change = co_await m_pool.run(
+        [&]() -> Result<std::int64_t> { return m_db.read([&](Tx& tx) { return sql::last_change(tx, id); }); });
+    if (!change) co_return change.error();
+    co_return json::object{{"last_change", *change}};
+  };
   source.readable = [this](eth::Address account) -> Task<Result<std::vector<std::string>>> {
     co_return co_await m_access.readable_channels(account);
   };

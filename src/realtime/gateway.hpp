@@ -14,6 +14,8 @@
 #include <string_view>
 #include <vector>
 
+#include <boost/json/object.hpp>
+
 #include "core/result.hpp"
 #include "core/task.hpp"
 #include "eth/address.hpp"
@@ -46,6 +48,9 @@ struct TopicSource {
       history;
   /// The client acknowledged `seq` of topic `id` (a read marker); may be empty.
   std::function<Task<Result<void>>(eth::Address account, std::string id, std::int64_t seq)> ack;
+  /// Fields added to the `subscribed` frame of topic `id` (e.g. a channel's last change); may be
+  /// empty. Read once the subscription is live.
+  std::function<Task<Result<boost::json::object>>(std::string id)> subscribed_fields;
   /// The topic ids `account` may read, for presence: who sees an account come and go. May be empty.
   std::function<Task<Result<std::vector<std::string>>>(eth::Address account)> readable;
 };

@@ -292,7 +292,7 @@ for (const backend of backends()) {
 
       // Bob saw everything up to here, live; then goes away.
       const live = c.connect(bob);
-      await subscribed(live, 'away');
+      assert.equal((await subscribed(live, 'away')).last_change, 0);
       const react = (who, seq, method) => c.api(`/v1/channels/away/messages/${seq}/reactions/${encodeURIComponent('🎉')}`, { method, token: who.token });
       assert.equal((await react(alice, m[1].seq, 'PUT')).status, 204);
       const frame = await live.waitFor((f) => f.type === 'reaction');
@@ -303,7 +303,11 @@ for (const backend of backends()) {
       assert.equal((await react(alice, m[1].seq, 'DELETE')).status, 204);
       assert.equal((await react(alice, m[1].seq, 'DELETE')).status, 204, 'no change: no new change number');
 
-      // Back: everything after the last change bob saw, once per message, as it is now.
+      // Back: the subscription tells bob something changed; he reads everything after the last
+      // change he saw, once per message, as it is now.
+      const again = c.connect(bob);
+      assert.equal((await subscribed(again, 'away')).last_change, 4);
+      again.close();
       const back = await changes(frame.change);
       assert.equal(back.last_change, 4);
       assert.deepEqual(back.messages.map((x) => [x.seq, x.change]), [[m[0].seq, 2], [m[2].seq, 3], [m[1].seq, 4]]);
