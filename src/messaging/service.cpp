@@ -65,18 +65,23 @@ MessagingService::MessagingService(store::Database& db, BlockingPool& pool, cons
       m_settings(settings) {}
 
 Task<Result<void>> MessagingService::require_read(const eth::Address& who, const std::string& channel_id) {
-  if (auto c = check_channel(channel_id); !c) co_return c.error();
-  auto allowed = co_await m_access.can_read(who, channel_id);
-  if (!allowed) co_return allowed.error();
-  if (!*allowed) co_return forbidden("you may not read this channel");
-  co_return ok();
+  co_return co_await require(who, channel_id, false);
 }
 
 Task<Result<void>> MessagingService::require_post(const eth::Address& who, const std::string& channel_id) {
+  co_return co_await require(who, channel_id, true);
+}
+
+Task<Result<void>> MessagingService::require(const eth::Address& who, const std::string& channel_id, bool post) {
   if (auto c = check_channel(channel_id); !c) co_return c.error();
-  auto allowed = co_await m_access.can_post(who, channel_id);
+  Result<bool> allowed = false;
+  if (post) {
+    allowed = co_await m_access.can_post(who, channel_id);
+  } else {
+    allowed = co_await m_access.can_read(who, channel_id);
+  }
   if (!allowed) co_return allowed.error();
-  if (!*allowed) co_return forbidden("you may not post in this channel");
+  if (!*allowed) co_return forbidden(post ? "you may not post in this channel" : "you may not read this channel");
   co_return ok();
 }
 

@@ -109,6 +109,7 @@ class MessagingService {
  private:
   Task<Result<void>> require_read(const eth::Address& who, const std::string& channel_id);
   Task<Result<void>> require_post(const eth::Address& who, const std::string& channel_id);
+  Task<Result<void>> require(const eth::Address& who, const std::string& channel_id, bool post);
   Task<std::vector<eth::Address>> resolve_mentions(const eth::Address& who, const std::string& channel_id,
                                                    const Mentions& mentions);
   Task<void> recheck(std::vector<eth::Address> accounts, std::vector<std::string> channel_ids,
