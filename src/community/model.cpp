@@ -368,9 +368,9 @@ json::array render_unmet(const std::vector<UnmetLeaf>& unmet) {
 // --- roles and permissions ---
 
 namespace {
-constexpr Permission permission_order[] = {Permission::manage_community, Permission::manage_channels,
-                                           Permission::manage_roles,     Permission::kick_members,
-                                           Permission::ban_members,      Permission::manage_messages};
+constexpr Permission permission_order[] = {
+    Permission::manage_community, Permission::manage_channels, Permission::manage_roles,    Permission::kick_members,
+    Permission::ban_members,      Permission::manage_messages, Permission::mention_everyone};
 }
 
 const char* to_string(Permission p) noexcept {
@@ -387,6 +387,8 @@ const char* to_string(Permission p) noexcept {
       return "ban_members";
     case Permission::manage_messages:
       return "manage_messages";
+    case Permission::mention_everyone:
+      return "mention_everyone";
   }
   return "";
 }
@@ -418,7 +420,8 @@ const std::vector<BuiltinRole>& builtin_roles() {
       {"admin", 80, all_permissions()},
       {"moderator", 50,
        static_cast<Permissions>(Permission::kick_members) | static_cast<Permissions>(Permission::ban_members) |
-           static_cast<Permissions>(Permission::manage_messages)},
+           static_cast<Permissions>(Permission::manage_messages) |
+           static_cast<Permissions>(Permission::mention_everyone)},
       {"member", 0, 0},
   };
   return roles;

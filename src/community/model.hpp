@@ -120,7 +120,8 @@ enum class Permission : std::uint32_t {
   manage_roles = 1U << 2,      ///< create custom roles, assign and unassign roles below one's own
   kick_members = 1U << 3,
   ban_members = 1U << 4,
-  manage_messages = 1U << 5,  ///< delete other members' channel messages
+  manage_messages = 1U << 5,   ///< delete other members' channel messages
+  mention_everyone = 1U << 6,  ///< mention `@&member` (every member) so that it notifies
 };
 
 /// A set of permissions.

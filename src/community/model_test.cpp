@@ -291,7 +291,9 @@ TEST(Roles, BuiltinsRankAndPermissions) {
   EXPECT_EQ(parse_permission("ban_members"), Permission::ban_members);
   EXPECT_FALSE(parse_permission("root"));
   EXPECT_EQ(parse_permission("manage_messages"), Permission::manage_messages);
-  EXPECT_EQ(permission_names(all_permissions()).size(), 6U);
+  EXPECT_TRUE(has(find_builtin_role("moderator")->permissions, Permission::mention_everyone));
+  EXPECT_EQ(parse_permission("mention_everyone"), Permission::mention_everyone);
+  EXPECT_EQ(permission_names(all_permissions()).size(), 7U);
 }
 
 TEST(Names, SlugsRolesAndNames) {

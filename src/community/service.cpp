@@ -876,6 +876,15 @@ Task<Result<bool>> CommunityService::can_post_channel(const eth::Address& who, s
 }
 
 Task<Result<bool>> CommunityService::can_moderate_channel(const eth::Address& who, std::string channel_id) {
+  co_return co_await has_channel_permission(who, std::move(channel_id), Permission::manage_messages);
+}
+
+Task<Result<bool>> CommunityService::can_mention_everyone(const eth::Address& who, std::string channel_id) {
+  co_return co_await has_channel_permission(who, std::move(channel_id), Permission::mention_everyone);
+}
+
+Task<Result<bool>> CommunityService::has_channel_permission(const eth::Address& who, std::string channel_id,
+                                                            Permission permission) {
   co_return co_await m_pool.run([&]() -> Result<bool> {
     return m_db.read([&](Tx& tx) -> Result<bool> {
       auto ch = sql::find_channel(tx, channel_id);
@@ -886,8 +895,7 @@ Task<Result<bool>> CommunityService::can_moderate_channel(const eth::Address& wh
       c.row.id = ch->community_id;
       c.roles = sql::list_roles(tx, ch->community_id);
       const auto s = standing_of(tx, c, account);
-      return has(s.permissions, Permission::manage_messages) &&
-             readable(s, *ch, sql::channel_access(tx, ch->community_id, account));
+      return has(s.permissions, permission) && readable(s, *ch, sql::channel_access(tx, ch->community_id, account));
     });
   });
 }

@@ -208,6 +208,8 @@ class CommunityService {
   Task<Result<std::vector<eth::Address>>> channel_readers(std::string channel_id, std::vector<eth::Address> accounts);
   /// can_read_channel and holding manage_messages: may delete other members' messages there.
   Task<Result<bool>> can_moderate_channel(const eth::Address& who, std::string channel_id);
+  /// can_read_channel and holding mention_everyone: an `@&member` mention of theirs notifies.
+  Task<Result<bool>> can_mention_everyone(const eth::Address& who, std::string channel_id);
   /// Every channel, in every community, that `who` may read.
   Task<Result<std::vector<std::string>>> readable_channels(const eth::Address& who);
   /// The community a channel belongs to (404 when there is no such channel). No caller check: for
@@ -243,6 +245,8 @@ class CommunityService {
   Task<Result<Holdings>> read_holdings(HoldingsSource& source, const eth::Address& who, const Snapshot& s);
   Task<void> watch_gate(const std::optional<GateNode>& gate);
   Result<void> check_chains(const std::optional<GateNode>& gate) const;
+  /// can_read_channel and holding `permission` in the channel's community.
+  Task<Result<bool>> has_channel_permission(const eth::Address& who, std::string channel_id, Permission permission);
   /// Runs `change(tx, community)` on the pool in one transaction against the community loaded
   /// (404 `no_community` when there is none); wakes the bus after a commit.
   template <class T, class Change>

@@ -396,6 +396,11 @@ TEST_P(CommunityServiceTest, ChannelsByRoleGateAndArchive) {
   ASSERT_TRUE(run(m_service->assign_role(owner, id, bob, "janitor")));
   EXPECT_TRUE(*run(m_service->can_moderate_channel(bob, general)));
   EXPECT_FALSE(*run(m_service->can_moderate_channel(dave, general)));  // not a member
+  // Mentioning everyone: moderators and up, or a role granting it.
+  EXPECT_TRUE(*run(m_service->can_mention_everyone(carol, general)));
+  EXPECT_FALSE(*run(m_service->can_mention_everyone(bob, general)));  // the janitor only deletes
+  EXPECT_TRUE(*run(m_service->can_mention_everyone(owner, vip)));
+  EXPECT_FALSE(*run(m_service->can_mention_everyone(carol, vip)));  // cannot read it
   EXPECT_FALSE(*run(m_service->can_moderate_channel(owner, "ch_nope")));
 }
 

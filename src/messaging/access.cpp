@@ -67,6 +67,10 @@ Task<Result<bool>> GrantedChannelAccess::can_moderate(const eth::Address& accoun
   co_return grant.read&& grant.moderate;
 }
 
+Task<Result<bool>> GrantedChannelAccess::can_mention_everyone(const eth::Address& account, std::string channel_id) {
+  co_return co_await can_moderate(account, std::move(channel_id));
+}
+
 Task<Result<std::vector<std::string>>> GrantedChannelAccess::readable_channels(const eth::Address& account) {
   co_return channels_of(account);
 }

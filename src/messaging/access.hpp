@@ -28,6 +28,8 @@ class ChannelAccess {
   virtual Task<Result<bool>> can_post(const eth::Address& account, std::string channel_id) = 0;
   /// May the account delete other members' messages in the channel (community manage_messages)?
   virtual Task<Result<bool>> can_moderate(const eth::Address& account, std::string channel_id) = 0;
+  /// Does the account's `@&member` (every member) mention notify (community mention_everyone)?
+  virtual Task<Result<bool>> can_mention_everyone(const eth::Address& account, std::string channel_id) = 0;
   /// Every channel the account may read.
   virtual Task<Result<std::vector<std::string>>> readable_channels(const eth::Address& account) = 0;
   /// The members of the channel's community that hold `role` (for `@&role` mentions), at most
@@ -55,6 +57,8 @@ class GrantedChannelAccess final : public ChannelAccess {
   Task<Result<bool>> can_read(const eth::Address& account, std::string channel_id) override;
   Task<Result<bool>> can_post(const eth::Address& account, std::string channel_id) override;
   Task<Result<bool>> can_moderate(const eth::Address& account, std::string channel_id) override;
+  /// Moderators (granted `moderate`) may.
+  Task<Result<bool>> can_mention_everyone(const eth::Address& account, std::string channel_id) override;
   Task<Result<std::vector<std::string>>> readable_channels(const eth::Address& account) override;
   Task<Result<std::vector<eth::Address>>> members_with_role(std::string channel_id, std::string role,
                                                             std::size_t limit) override;

@@ -39,6 +39,10 @@ Task<Result<bool>> CommunityChannelAccess::can_moderate(const eth::Address& acco
   co_return co_await m_communities.can_moderate_channel(account, std::move(channel_id));
 }
 
+Task<Result<bool>> CommunityChannelAccess::can_mention_everyone(const eth::Address& account, std::string channel_id) {
+  co_return co_await m_communities.can_mention_everyone(account, std::move(channel_id));
+}
+
 Task<Result<std::vector<std::string>>> CommunityChannelAccess::readable_channels(const eth::Address& account) {
   co_return co_await m_communities.readable_channels(account);
 }
@@ -70,6 +74,10 @@ Task<Result<bool>> AnyChannelAccess::can_post(const eth::Address& account, std::
 
 Task<Result<bool>> AnyChannelAccess::can_moderate(const eth::Address& account, std::string channel_id) {
   co_return co_await any_allows(m_sources, &ChannelAccess::can_moderate, account, channel_id);
+}
+
+Task<Result<bool>> AnyChannelAccess::can_mention_everyone(const eth::Address& account, std::string channel_id) {
+  co_return co_await any_allows(m_sources, &ChannelAccess::can_mention_everyone, account, channel_id);
 }
 
 Task<Result<std::vector<std::string>>> AnyChannelAccess::readable_channels(const eth::Address& account) {

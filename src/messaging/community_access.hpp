@@ -16,6 +16,7 @@ class CommunityChannelAccess final : public ChannelAccess {
   Task<Result<bool>> can_read(const eth::Address& account, std::string channel_id) override;
   Task<Result<bool>> can_post(const eth::Address& account, std::string channel_id) override;
   Task<Result<bool>> can_moderate(const eth::Address& account, std::string channel_id) override;
+  Task<Result<bool>> can_mention_everyone(const eth::Address& account, std::string channel_id) override;
   Task<Result<std::vector<std::string>>> readable_channels(const eth::Address& account) override;
   Task<Result<std::vector<eth::Address>>> members_with_role(std::string channel_id, std::string role,
                                                             std::size_t limit) override;
@@ -34,6 +35,7 @@ class AnyChannelAccess final : public ChannelAccess {
   Task<Result<bool>> can_read(const eth::Address& account, std::string channel_id) override;
   Task<Result<bool>> can_post(const eth::Address& account, std::string channel_id) override;
   Task<Result<bool>> can_moderate(const eth::Address& account, std::string channel_id) override;
+  Task<Result<bool>> can_mention_everyone(const eth::Address& account, std::string channel_id) override;
   Task<Result<std::vector<std::string>>> readable_channels(const eth::Address& account) override;
   Task<Result<std::vector<eth::Address>>> members_with_role(std::string channel_id, std::string role,
                                                             std::size_t limit) override;

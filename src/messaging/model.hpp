@@ -20,6 +20,9 @@ namespace gh::messaging {
 inline constexpr std::size_t max_body_bytes = 4096;
 /// Mentions resolved per message at most (accounts and roles together).
 inline constexpr std::size_t max_mentions = 50;
+/// The role every member holds: `@&member` mentions everyone, and counts only from an author with
+/// the community's mention_everyone permission.
+inline constexpr std::string_view everyone_role = "member";
 /// Accounts one message notifies of a mention at most (the first readers found).
 inline constexpr std::size_t max_mentioned = 200;
 /// Accounts looked at for one message's mentions at most: the named ones, then role holders in

@@ -85,6 +85,18 @@ Task<Result<void>> MessagingService::require(const eth::Address& who, const std:
   co_return ok();
 }
 
+Task<Mentions> MessagingService::effective_mentions(const eth::Address& who, const std::string& channel_id,
+                                                    std::string_view body) {
+  auto mentions = parse_mentions(body);
+  // `@&member` names every member: it counts only from those allowed to mention everyone.
+  const auto everyone = std::find(mentions.roles.begin(), mentions.roles.end(), everyone_role);
+  if (everyone != mentions.roles.end()) {
+    auto allowed = co_await m_access.can_mention_everyone(who, channel_id);
+    if (!allowed || !*allowed) mentions.roles.erase(everyone);
+  }
+  co_return mentions;
+}
+
 Task<std::vector<eth::Address>> MessagingService::resolve_mentions(const eth::Address& who,
                                                                    const std::string& channel_id,
                                                                    const Mentions& mentions) {
@@ -119,7 +131,7 @@ Task<Result<Posted>> MessagingService::post(eth::Address who, std::string channe
   if (message.reply_to && *message.reply_to <= 0) co_return bad_input("invalid_reply_to", "reply_to is a seq");
   if (auto r = co_await require_post(who, channel_id); !r) co_return r.error();
 
-  const auto mentions = parse_mentions(message.body);
+  const auto mentions = co_await effective_mentions(who, channel_id, message.body);
   const auto notified = co_await resolve_mentions(who, channel_id, mentions);
   const auto now = m_clock.now();
   const auto author = eth::to_lower_hex(who);
@@ -255,7 +267,7 @@ Task<Result<Message>> MessagingService::edit(eth::Address who, std::string chann
                                              std::string body) {
   if (auto r = co_await require_post(who, channel_id); !r) co_return r.error();
   if (auto c = check_body(body); !c) co_return c.error();
-  const auto mentions = parse_mentions(body);
+  const auto mentions = co_await effective_mentions(who, channel_id, body);
   const auto now = m_clock.now();
   const auto viewer = eth::to_lower_hex(who);
   auto edited = co_await m_pool.run([&]() -> Result<Message> {

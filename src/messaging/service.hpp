@@ -110,6 +110,7 @@ class MessagingService {
   Task<Result<void>> require_read(const eth::Address& who, const std::string& channel_id);
   Task<Result<void>> require_post(const eth::Address& who, const std::string& channel_id);
   Task<Result<void>> require(const eth::Address& who, const std::string& channel_id, bool post);
+  Task<Mentions> effective_mentions(const eth::Address& who, const std::string& channel_id, std::string_view body);
   Task<std::vector<eth::Address>> resolve_mentions(const eth::Address& who, const std::string& channel_id,
                                                    const Mentions& mentions);
   Task<void> recheck(std::vector<eth::Address> accounts, std::vector<std::string> channel_ids,

@@ -234,6 +234,9 @@ for (const backend of backends()) {
       const deletions = (await outbox('messaging.message_deleted')).filter((e) => e.payload.channel_id === 'roles');
       assert.deepEqual(deletions.map((e) => [e.payload.seq, e.payload.author, e.payload.deleted_by]),
         [[mine.seq, dave.address, dave.address], [ping.seq, alice.address, erin.address]]);
+      // @&member (everyone) counts only from a moderator.
+      assert.deepEqual((await c.post(alice, 'roles', 'all of you @&member')).mention_roles, []);
+      assert.deepEqual((await c.post(erin, 'roles', 'all of you @&member')).mention_roles, ['member']);
       // The moderation right does not let erin edit it.
       assert.equal((await c.api(`/v1/channels/roles/messages/2`, { method: 'PATCH', token: erin.token, body: { body: 'x' } })).status, 403);
     });
@@ -588,6 +591,15 @@ describe('messaging on real communities', () => {
     assert.equal(unread.mentions, 2);
     assert.equal((await (await c.api(`/v1/unread?channel_ids=${channel}`, { token: owner.token })).json()).channels[0].mentions, 0);
 
+    // @&member names everyone: it counts only from those allowed to mention everyone (the owner).
+    const shout = await c.post(member, channel, 'hey @&member');
+    assert.deepEqual(shout.mention_roles, []);
+    const announce = await c.post(owner, channel, 'news for @&member');
+    assert.deepEqual(announce.mention_roles, ['member']);
+    const heard = (await (await c.api('/v1/_test/outbox?topic=messaging.mention')).json()).events;
+    assert.deepEqual(heard.filter((e) => e.payload.seq >= shout.seq).map((e) => [e.payload.account, e.payload.seq]),
+      [[member.address, announce.seq]]);
+
     // Members delete their own messages; the owner (manage_messages) anyone's.
     const own = await c.post(member, channel, 'gm');
     const welcome = 1;
@@ -605,7 +617,7 @@ describe('messaging on real communities', () => {
     await c.post(owner, channel, 'after the kick');
     s.send({ type: 'ping', id: 'k' });
     await s.waitFor((f) => f.type === 'pong' && f.id === 'k');
-    assert.equal(s.messages(channel).length, 3, "nothing after the kick");
+    assert.equal(s.messages(channel).length, 5, "nothing after the kick");
     assert.equal((await c.api(`/v1/channels/${channel}/messages`, { token: member.token })).status, 403);
 
     // An archived channel is read-only: no posts, edits or reactions; authors may still delete.
