@@ -124,11 +124,11 @@ realtime::TopicSource E2eService::topic_source() {
     co_return co_await m_pool.run(
         [&]() -> Result<bool> { return m_db.read([&](Tx& tx) { return sql::is_member(tx, id, who); }); });
   };
-  source.head = [this](std::string id) -> Task<Result<std::int64_t>> {
-    co_return co_await m_pool.run([&]() -> Result<std::int64_t> {
-      return m_db.read([&](Tx& tx) -> std::int64_t {
+  source.head = [this](std::string id) -> Task<Result<realtime::TopicHead>> {
+    co_return co_await m_pool.run([&]() -> Result<realtime::TopicHead> {
+      return m_db.read([&](Tx& tx) {
         auto g = sql::find_group(tx, id, false);
-        return g ? g->last_seq : 0;
+        return realtime::TopicHead{g ? g->last_seq : 0, {}};
       });
     });
   };

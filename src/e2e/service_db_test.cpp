@@ -317,7 +317,7 @@ TEST_P(E2eServiceTest, ADeniedPeersMessagesAreDroppedForTheRecipientOnly) {
   }
   EXPECT_TRUE(run(source.authorize(bob, g.id)).value());
   EXPECT_FALSE(run(source.authorize(carol, g.id)).value());
-  EXPECT_EQ(run(source.head(g.id)).value(), 5);
+  EXPECT_EQ(run(source.head(g.id)).value().seq, 5);
   // Consent is about DMs.
   const auto group = group_id("not-a-dm");
   ASSERT_TRUE(create(a, group, GroupKind::group, {bob}));

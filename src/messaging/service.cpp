@@ -450,9 +450,15 @@ realtime::TopicSource MessagingService::topic_source() {
     if (!valid_channel_id(id)) co_return false;
     co_return co_await m_access.can_read(account, id);
   };
-  source.head = [this](std::string id) -> Task<Result<std::int64_t>> {
-    co_return co_await m_pool.run(
-        [&]() -> Result<std::int64_t> { return m_db.read([&](Tx& tx) { return sql::head(tx, id); }); });
+  source.head = [this](std::string id) -> Task<Result<realtime::TopicHead>> {
+    // One read: the seq to start from, and the last change (read while the subscription is
+    // already registered, so what changes after it arrives live).
+    co_return co_await m_pool.run([&]() -> Result<realtime::TopicHead> {
+      return m_db.read([&](Tx& tx) {
+        const auto [seq, change] = sql::head_and_change(tx, id);
+        return realtime::TopicHead{seq, json::object{{"last_change", change}}};
+      });
+    });
   };
   source.history = [this](eth::Address account, std::string id, std::int64_t after_seq,
                           std::size_t limit) -> Task<Result<std::vector<realtime::SequencedFrame>>> {
@@ -472,12 +478,6 @@ realtime::TopicSource MessagingService::topic_source() {
     auto marker = co_await mark_read(account, std::move(id), seq);
     if (!marker) co_return marker.error();
     co_return ok();
-  };
-  source.subscribed_fields = [this](std::string id) -> Task<Result<json::object>> {
-    auto change = co_await m_pool.run(
-        [&]() -> Result<std::int64_t> { return m_db.read([&](Tx& tx) { return sql::last_change(tx, id); }); });
-    if (!change) co_return change.error();
-    co_return json::object{{"last_change", *change}};
   };
   source.readable = [this](eth::Address account) -> Task<Result<std::vector<std::string>>> {
     co_return co_await m_access.readable_channels(account);

@@ -80,6 +80,12 @@ std::int64_t last_change(Tx& tx, const std::string& channel_id) {
   return row ? row->get_int(0) : 0;
 }
 
+std::pair<std::int64_t, std::int64_t> head_and_change(Tx& tx, const std::string& channel_id) {
+  auto row = tx.query_one("SELECT last_seq, last_change FROM msg_channels WHERE channel_id = $1", {channel_id});
+  if (!row) return {0, 0};
+  return {row->get_int(0), row->get_int(1)};
+}
+
 std::vector<Message> changed_after(Tx& tx, const std::string& channel_id, std::int64_t after_change,
                                    std::size_t limit) {
   return messages_of(tx.query(std::string("SELECT ") + columns +

@@ -39,6 +39,8 @@ void update_body(Tx& tx, const Message& m);
 std::int64_t mark_changed(Tx& tx, const std::string& channel_id, std::int64_t seq);
 /// The channel's change counter (0 when nothing ever changed).
 std::int64_t last_change(Tx& tx, const std::string& channel_id);
+/// The channel's last seq and change counter, in one read.
+std::pair<std::int64_t, std::int64_t> head_and_change(Tx& tx, const std::string& channel_id);
 /// The messages whose last change is above `after_change`, in change order.
 std::vector<Message> changed_after(Tx& tx, const std::string& channel_id, std::int64_t after_change, std::size_t limit);
 /// Turns a message into a tombstone (body and mentions emptied, reactions removed).

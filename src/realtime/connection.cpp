@@ -285,17 +285,12 @@ Task<void> Connection::subscribe(std::string kind, const TopicSource* source, st
     send_error(head.error().code, head.error().message, &about);
     co_return;
   }
-  // Read while the subscription is already registered: what changes after it arrives live.
-  json::object extra;
-  if (source->subscribed_fields) {
-    if (auto fields = co_await source->subscribed_fields(id)) extra = std::move(*fields);
-  }
-  if (!start_at(key, resume_from, *head)) co_return;
+  if (!start_at(key, resume_from, head->seq)) co_return;
   co_await catch_up(key);
   auto done = cursor(key);
   if (!done) co_return;
   json::object subscribed{{"type", "subscribed"}, {source->id_field, id}, {"seq", done->last}};
-  for (auto& [name, value] : extra) subscribed[name] = std::move(value);
+  for (auto& [name, value] : head->fields) subscribed[name] = std::move(value);
   send_json(subscribed);
 }
 

@@ -32,6 +32,12 @@ struct SequencedFrame {
   std::string frame;
 };
 
+/// Where a topic stands when a socket subscribes.
+struct TopicHead {
+  std::int64_t seq = 0;        ///< the latest seq (0 when it has none)
+  boost::json::object fields;  ///< added to the `subscribed` frame (e.g. a channel's last change)
+};
+
 /// What the owner of a kind of topic tells the gateway. Every function may be called from any
 /// thread and concurrently; `history` and `head` must read committed data.
 struct TopicSource {
@@ -40,17 +46,14 @@ struct TopicSource {
   std::string resume_field;
   /// May `account` subscribe to topic `id`? false: the subscribe is refused with an error frame.
   std::function<Task<Result<bool>>(eth::Address account, std::string id)> authorize;
-  /// The latest seq of topic `id` (0 when it has none).
-  std::function<Task<Result<std::int64_t>>(std::string id)> head;
+  /// Where topic `id` stands: its latest seq, and what the `subscribed` frame adds.
+  std::function<Task<Result<TopicHead>>(std::string id)> head;
   /// Up to `limit` frames of topic `id` with seq > `after_seq`, in seq order, as `account` sees them.
   std::function<Task<Result<std::vector<SequencedFrame>>>(eth::Address account, std::string id, std::int64_t after_seq,
                                                           std::size_t limit)>
       history;
   /// The client acknowledged `seq` of topic `id` (a read marker); may be empty.
   std::function<Task<Result<void>>(eth::Address account, std::string id, std::int64_t seq)> ack;
-  /// Fields added to the `subscribed` frame of topic `id` (e.g. a channel's last change); may be
-  /// empty. Read once the subscription is live.
-  std::function<Task<Result<boost::json::object>>(std::string id)> subscribed_fields;
   /// The topic ids `account` may read, for presence: who sees an account come and go. May be empty.
   std::function<Task<Result<std::vector<std::string>>>(eth::Address account)> readable;
 };
