@@ -9,6 +9,7 @@
 #include "auth/store.hpp"
 #include "bus/bus.hpp"
 #include "core/log.hpp"
+#include "core/utf8.hpp"
 #include "eth/abi.hpp"
 #include "eth/eip191.hpp"
 #include "eth/hex.hpp"
@@ -151,7 +152,7 @@ Task<Result<SignedIn>> AuthService::verify(std::string message, std::string sign
       sql::record_sign_in(tx, address, now);
       sql::SessionRow session{
           credential.id,     address,      sha256_hex(credential.secret),         now,
-          result.expires_at, std::nullopt, static_cast<std::int64_t>(m.chain_id), client.user_agent.substr(0, 256),
+          result.expires_at, std::nullopt, static_cast<std::int64_t>(m.chain_id), to_valid_utf8(client.user_agent, 256),
           client.ip};
       sql::insert_session(tx, session);
       json::object payload{{"address", eth::to_checksum(m.address)},

@@ -20,6 +20,7 @@
 #include <boost/json/basic_parser_impl.hpp>
 
 #include "core/log.hpp"
+#include "core/utf8.hpp"
 
 namespace gh::bus {
 namespace {
@@ -385,7 +386,7 @@ void dead_letter(store::Database& db, const Consumer& consumer, const Event& eve
         "INSERT INTO bus_dead_letters (consumer, event_id, outbox_id, topic, attempts, error, failed_ms) "
         "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (consumer, event_id) DO NOTHING",
         {consumer.name, event.event_id, event.id, event.topic, static_cast<std::int64_t>(attempts),
-         error.substr(0, 2000), now_ms()});
+         to_valid_utf8(error, 2000), now_ms()});
     set_offset(tx, consumer.name, event.id);
   });
 }

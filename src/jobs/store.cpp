@@ -1,5 +1,7 @@
 #include "jobs/store.hpp"
 
+#include "core/utf8.hpp"
+
 namespace gh::jobs::sql {
 namespace {
 
@@ -61,7 +63,7 @@ bool renew(Tx& tx, const std::string& job, const std::string& holder, std::int64
 void finish(Tx& tx, std::int64_t run_id, const std::string& job, const std::string& holder, std::int64_t now_ms,
             const std::string& outcome, const std::string& error) {
   store::Value err = nullptr;
-  if (!error.empty()) err = error.substr(0, 2000);
+  if (!error.empty()) err = to_valid_utf8(error, 2000);
   // A run marked abandoned by a node that took over its expired lease still records how it ended.
   tx.exec("UPDATE jobs_runs SET finished_ms = $2, outcome = $3, error = $4 WHERE id = $1",
           {run_id, now_ms, outcome, err});

@@ -12,6 +12,7 @@
 
 #include "core/clock.hpp"
 #include "core/result.hpp"
+#include "core/utf8.hpp"
 #include "eth/address.hpp"
 
 namespace gh::messaging {
@@ -63,8 +64,6 @@ struct Mentions {
 /// 400 `invalid_body` (empty, not UTF-8, control characters other than tab and newlines) or 413
 /// `body_too_large` (over max_body_bytes).
 Result<void> check_body(std::string_view body);
-/// True for a valid UTF-8 string (no overlongs, surrogates or code points past U+10FFFF).
-bool valid_utf8(std::string_view text);
 /// 400 `invalid_client_id` unless 1-64 of [A-Za-z0-9._:-].
 Result<void> check_client_id(std::string_view client_id);
 /// A channel id as the paths carry it: 1-128 printable ASCII characters without ':' or '/'.

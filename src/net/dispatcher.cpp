@@ -1,5 +1,6 @@
 #include "net/dispatcher.hpp"
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <random>
@@ -9,6 +10,7 @@
 
 #include "core/error.hpp"
 #include "core/log.hpp"
+#include "core/utf8.hpp"
 
 namespace gh::net {
 
@@ -168,6 +170,14 @@ Task<Response> Dispatcher::route(Request& request) {
   request.path = std::string(parsed->encoded_path());
   for (const auto& p : parsed->params()) {
     request.query.emplace_back(p.key, p.has_value ? p.value : std::string());
+  }
+  // Every name in a path or a query is text: bytes that are not UTF-8 once percent-decoded name
+  // nothing, and PostgreSQL would refuse them as a parameter.
+  const bool text = valid_utf8(std::string(parsed->path())) &&
+                    std::all_of(request.query.begin(), request.query.end(),
+                                [](const auto& q) { return valid_utf8(q.first) && valid_utf8(q.second); });
+  if (!text) {
+    co_return error_response(bad_input("invalid_target", "the request target must be UTF-8 once percent-decoded"));
   }
 
   if (m_settings.rate_limit_enabled && !exempt_from_rate_limit(request.path)) {

@@ -62,6 +62,7 @@ std::optional<std::string> decode_segment(std::string_view segment) {
     out += c;
     i += 2;
   }
+  if (!valid_utf8(out)) return std::nullopt;
   return out;
 }
 

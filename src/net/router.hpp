@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/utf8.hpp"
 #include "net/http.hpp"
 #include "net/websocket.hpp"
 
@@ -56,7 +57,8 @@ class Router {
   std::unique_ptr<Node> m_root;
 };
 
-/// Percent-decodes one path segment; nullopt when the encoding is malformed or decodes to '/' or NUL.
+/// Percent-decodes one path segment; nullopt when the encoding is malformed, decodes to '/' or NUL,
+/// or is not UTF-8.
 std::optional<std::string> decode_segment(std::string_view segment);
 
 }  // namespace gh::net

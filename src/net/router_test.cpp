@@ -63,6 +63,10 @@ TEST(Router, MatchesLiteralsParamsAndMethods) {
   EXPECT_EQ(r.match("GET", "/v1/communities/abc/").kind, RouteMatch::Kind::not_found);
   EXPECT_EQ(r.match("GET", "/v1/communities/%zz").kind, RouteMatch::Kind::not_found);
   EXPECT_EQ(r.match("GET", "/v1/communities/a%2Fb").kind, RouteMatch::Kind::not_found);
+  EXPECT_EQ(r.match("GET", "/v1/communities/%FF").kind, RouteMatch::Kind::not_found);
+  EXPECT_EQ(r.match("GET", "/v1/communities/%C3").kind, RouteMatch::Kind::not_found);
+  ASSERT_EQ(r.match("GET", "/v1/communities/%C3%A9").kind, RouteMatch::Kind::found);
+  EXPECT_EQ(r.match("GET", "/v1/communities/%C3%A9").params[0].second, "\xC3\xA9");
   EXPECT_EQ(r.match("GET", "").kind, RouteMatch::Kind::not_found);
 }
 
@@ -228,6 +232,13 @@ TEST_F(DispatcherTest, ParsesQueryParameters) {
   Dispatcher d(std::move(r), registry, DispatcherSettings{});
   EXPECT_EQ(run(d, make("GET", "/q?a=1%202&b=x&a=3")).body, "3,x");
   EXPECT_EQ(run(d, make("GET", "/q")).body, "-,-");
+  // Names are text: bytes that are not UTF-8 once decoded are refused before any handler.
+  EXPECT_EQ(run(d, make("GET", "/q?a=%C3%A9")).status, 200u);
+  for (const char* target : {"/q?a=%FF", "/q?%FF=1", "/q?a=%ED%A0%80", "/%FF/q"}) {
+    const auto response = run(d, make("GET", target));
+    EXPECT_EQ(response.status, 400u) << target;
+    EXPECT_NE(response.body.find("invalid_target"), std::string::npos) << target;
+  }
 }
 
 }  // namespace

@@ -113,7 +113,7 @@ void WebSocketConnection::begin_close_locked(std::uint16_t code, std::string_vie
   if (code != 0) {
     payload.push_back(static_cast<char>(code >> 8U));
     payload.push_back(static_cast<char>(code & 0xFFU));
-    payload.append(reason.substr(0, 123));
+    payload.append(utf8_prefix(reason, 123));
   }
   auto frame = EncodedFrame::control(opcode::close, payload);
   m_queued_bytes += frame->size();

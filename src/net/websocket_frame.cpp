@@ -49,44 +49,6 @@ std::size_t encode_frame_header(unsigned char* out, std::uint8_t op, std::size_t
   return 10;
 }
 
-bool valid_utf8(std::string_view text) noexcept {
-  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
-  const auto* end = p + text.size();
-  while (p < end) {
-    const unsigned c = *p;
-    if (c < 0x80) {
-      ++p;
-      continue;
-    }
-    std::size_t n = 0;
-    unsigned cp = 0;
-    unsigned min = 0;
-    if ((c & 0xE0U) == 0xC0U) {
-      n = 1;
-      cp = c & 0x1FU;
-      min = 0x80;
-    } else if ((c & 0xF0U) == 0xE0U) {
-      n = 2;
-      cp = c & 0x0FU;
-      min = 0x800;
-    } else if ((c & 0xF8U) == 0xF0U) {
-      n = 3;
-      cp = c & 0x07U;
-      min = 0x10000;
-    } else {
-      return false;
-    }
-    if (static_cast<std::size_t>(end - p) <= n) return false;
-    for (std::size_t i = 1; i <= n; ++i) {
-      if ((p[i] & 0xC0U) != 0x80U) return false;
-      cp = (cp << 6U) | (p[i] & 0x3FU);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
-    p += n + 1;
-  }
-  return true;
-}
-
 std::size_t FrameReader::fail(std::size_t taken, std::uint16_t code, std::string what, ClientEvent& event,
                               bool& has_event) {
   m_failed = true;

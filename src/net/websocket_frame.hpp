@@ -9,6 +9,8 @@
 #include <string>
 #include <string_view>
 
+#include "core/utf8.hpp"
+
 namespace gh::net::detail {
 
 namespace opcode {
@@ -25,9 +27,6 @@ inline constexpr std::size_t max_server_header = 10;
 
 /// Writes the header of a final, unmasked frame to `out`; returns its size.
 std::size_t encode_frame_header(unsigned char* out, std::uint8_t op, std::size_t payload_size) noexcept;
-
-/// True when `text` is well-formed UTF-8 (no overlong forms, surrogates or code points past U+10FFFF).
-bool valid_utf8(std::string_view text) noexcept;
 
 /// One thing a client sent.
 struct ClientEvent {

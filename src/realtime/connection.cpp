@@ -14,6 +14,7 @@
 #include <boost/json/serialize.hpp>
 
 #include "core/log.hpp"
+#include "core/utf8.hpp"
 #include "realtime/gateway_state.hpp"
 
 namespace gh::realtime {
@@ -443,7 +444,7 @@ Task<void> Connection::handle(json::object& frame) {
     co_return;
   }
 
-  send_error("unknown_type", "unknown frame type '" + type.substr(0, 32) + "'");
+  send_error("unknown_type", "unknown frame type '" + std::string(utf8_prefix(type, 32)) + "'");
 }
 
 }  // namespace gh::realtime

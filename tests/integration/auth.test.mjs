@@ -3,6 +3,7 @@
 // (ts-mls) making device keys and key packages; on SQLite and PostgreSQL.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { Wallet, JsonRpcProvider, ContractFactory, getAddress } from 'ethers';
 import { SiweMessage } from 'siwe';
 import { startServer, freshDatabase, backends, errorOf, runCommand } from './lib/harness.mjs';
@@ -191,6 +192,39 @@ for (const backend of backends()) {
       assert.equal(r.status, 201);
       const me = await (await api('/v1/me', { token: alice.token })).json();
       assert.deepEqual(me.devices.map((d) => d.name), [name]);
+    });
+
+    test('a user agent of bytes that are not UTF-8, or too long, is stored as valid text within 256 bytes', async () => {
+      // Header bytes as sent: "caf" and a lone 0xE9 (Latin-1 é), then 100 euro signs of UTF-8.
+      // Written on a plain socket: HTTP clients re-encode header text.
+      const ua = Buffer.concat([Buffer.from('caf'), Buffer.from([0xe9]), Buffer.from('€'.repeat(100))]);
+      const rawPost = (path, body, userAgent) => new Promise((resolve, reject) => {
+        const { hostname, port } = new URL(server.url);
+        const payload = Buffer.from(JSON.stringify(body));
+        const sock = net.connect(Number(port), hostname, () => {
+          sock.end(Buffer.concat([Buffer.from(`POST ${path} HTTP/1.1\r\nhost: ${hostname}\r\ncontent-type: application/json\r\n`
+            + `content-length: ${payload.length}\r\nconnection: close\r\nuser-agent: `), userAgent, Buffer.from('\r\n\r\n'), payload]));
+        });
+        const chunks = [];
+        sock.on('data', (c) => chunks.push(c));
+        sock.on('error', reject);
+        sock.on('end', () => {
+          const text = Buffer.concat(chunks).toString();
+          resolve({ status: Number(text.split(' ')[1]), body: text.slice(text.indexOf('\r\n\r\n') + 4) });
+        });
+      });
+      const wallet = Wallet.createRandom();
+      const text = message(wallet.address, await nonce());
+      const r = await rawPost('/v1/auth/verify', { message: text, signature: await wallet.signMessage(text) }, ua);
+      assert.equal(r.status, 200, r.body);
+      const { token } = JSON.parse(r.body);
+      const list = await api('/v1/sessions', { token });
+      const bytes = Buffer.from(await list.arrayBuffer());
+      assert.equal(new TextDecoder('utf-8', { fatal: true }).decode(bytes).length > 0, true, 'the response is valid UTF-8');
+      const [session] = JSON.parse(bytes.toString()).sessions;
+      // The stray byte became U+FFFD; the cut fell before the euro sign that would pass 256 bytes.
+      assert.equal(session.user_agent, `caf\uFFFD${'€'.repeat(83)}`);
+      assert.equal(Buffer.byteLength(session.user_agent), 255);
     });
 
     test('logout and session deletion take effect on the next request', async () => {

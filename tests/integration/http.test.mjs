@@ -46,7 +46,7 @@ for (const backend of backends()) {
       assert.match(text, /gatehouse_http_requests_total\{method="GET",route="\/healthz",status="200"\} \d+/);
     });
 
-    test('unknown path 404, wrong method 405 with Allow, bad JSON 400', async () => {
+    test('unknown path 404, wrong method 405 with Allow, bad JSON 400, a target that is not UTF-8 400', async () => {
       let r = await fetch(`${server.url}/v1/nowhere`);
       assert.equal(r.status, 404);
       assert.equal((await errorOf(r)).code, 'not_found');
@@ -57,6 +57,13 @@ for (const backend of backends()) {
       r = await fetch(`${server.url}/v1/_test/events`, { method: 'POST', body: '{"n": 1,', headers: { 'content-type': 'application/json' } });
       assert.equal(r.status, 400);
       assert.equal((await errorOf(r)).code, 'invalid_json');
+      // Bytes that are not UTF-8 once percent-decoded, in a path or a query, name nothing (on
+      // PostgreSQL they once reached a query and failed it with 500).
+      for (const target of ['/v1/communities/%FF', '/v1/communities?cursor=%FF', '/v1/communities?%ED%A0%80=1']) {
+        r = await fetch(`${server.url}${target}`);
+        assert.equal(r.status, 400, target);
+        assert.equal((await errorOf(r)).code, 'invalid_target', target);
+      }
     });
 
     test('body and header limits answer 413', async () => {
