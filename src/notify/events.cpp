@@ -5,6 +5,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include "core/utf8.hpp"
 #include "eth/address.hpp"
 
 namespace gh::notify {
@@ -56,7 +57,7 @@ std::string short_address(const std::string& lower_hex) {
 std::string preview(const json::object& o) {
   for (const char* key : {"preview", "body", "text"}) {
     auto text = str(o, key);
-    if (!text.empty()) return text.size() > 280 ? text.substr(0, 280) : text;
+    if (!text.empty()) return to_valid_utf8(text, 280);
   }
   return {};
 }
@@ -78,9 +79,35 @@ void dedupe(std::vector<std::string>& v) {
 }  // namespace
 
 std::vector<std::string> consumed_topics() {
-  return {"notify.requested",         "messaging.mention",  "messaging.reply", "community.member_removed",
-          "community.role_changed",   "e2e.message_posted", "rewards.granted", "rewards.withdrawal_confirmed",
+  return {"notify.requested",         "messaging.mention",
+          "messaging.reply",          "messaging.message_deleted",
+          "messaging.message_edited", "community.member_removed",
+          "community.role_changed",   "e2e.message_posted",
+          "rewards.granted",          "rewards.withdrawal_confirmed",
           "rewards.withdrawal_failed"};
+}
+
+std::string message_subject(std::string_view message_id) {
+  return "message:" + std::string(message_id);
+}
+
+std::optional<Amendment> amendment_from_event(std::string_view topic, std::string_view payload) {
+  if (topic != "messaging.message_deleted" && topic != "messaging.message_edited") return std::nullopt;
+  boost::system::error_code ec;
+  auto parsed = json::parse(payload, ec);
+  if (ec || !parsed.is_object()) return std::nullopt;
+  const auto& o = parsed.as_object();
+  const auto id = str(o, "id");
+  if (id.empty()) return std::nullopt;
+  Amendment a;
+  a.subject = message_subject(id);
+  if (topic == "messaging.message_deleted") {
+    a.action = Amendment::Action::withdraw;
+  } else {
+    a.action = Amendment::Action::refresh;
+    a.body = preview(o);
+  }
+  return a;
 }
 
 std::optional<Request> request_from_event(std::string_view topic, std::string_view event_id, std::string_view payload) {
@@ -128,6 +155,7 @@ std::optional<Request> request_from_event(std::string_view topic, std::string_vi
     r.draft.title = who + (mention ? " mentioned you" : " replied to you");
     r.draft.body = preview(o);
     r.draft.data_json = json::serialize(ids_of(o, {"community_id", "channel_id", "message_id", "seq", "parent_id"}));
+    if (auto id = str(o, "message_id"); !id.empty()) r.draft.subject = message_subject(id);
   } else if (topic == "community.member_removed" || topic == "community.role_changed") {
     r.draft.kind = Kind::membership;
     // Leaving is the member's own doing: nothing to tell them.
@@ -193,6 +221,7 @@ std::string serialize_request(const Request& r) {
                  {"community_id", r.draft.community_id},
                  {"channel_id", r.draft.channel_id},
                  {"dedup_key", r.draft.dedup_key},
+                 {"subject", r.draft.subject},
                  {"accounts", json::array(r.accounts.begin(), r.accounts.end())},
                  {"community", r.community},
                  {"exclude", json::array(r.exclude.begin(), r.exclude.end())}};
@@ -212,6 +241,7 @@ std::optional<Request> parse_request(std::string_view text) {
   r.draft.community_id = str(o, "community_id");
   r.draft.channel_id = str(o, "channel_id");
   r.draft.dedup_key = str(o, "dedup_key");
+  r.draft.subject = str(o, "subject");
   r.community = str(o, "community");
   for (const char* key : {"accounts", "exclude"}) {
     auto& out = std::string_view(key) == "accounts" ? r.accounts : r.exclude;

@@ -1,8 +1,9 @@
 #pragma once
 // What the router makes of bus events: `notify.requested` and the events that imply a
 // notification (mentions, replies, membership changes, E2E messages, rewards, withdrawals)
-// become one normalized request, expanded later in batches. Tolerant of missing fields: an event
-// without an audience yields nothing. Pure.
+// become one normalized request, expanded later in batches; the events that take a source back
+// (a deleted or edited message) become an amendment of the notifications already made about it.
+// Tolerant of missing fields: an event without an audience yields nothing. Pure.
 #include <optional>
 #include <string>
 #include <string_view>
@@ -25,6 +26,22 @@ std::vector<std::string> consumed_topics();
 
 /// The request an event implies, or nullopt.
 std::optional<Request> request_from_event(std::string_view topic, std::string_view event_id, std::string_view payload);
+
+/// What an event changes in notifications already made about a subject (Draft::subject): a
+/// deleted message withdraws them (from the center, the delivery queue and open sockets); an
+/// edited one refreshes their preview, so that text the author took out is not shown on.
+struct Amendment {
+  enum class Action { withdraw, refresh };
+  Action action = Action::withdraw;
+  std::string subject;
+  std::string body;  ///< the new preview (refresh)
+};
+
+/// The amendment an event implies, or nullopt.
+std::optional<Amendment> amendment_from_event(std::string_view topic, std::string_view payload);
+
+/// The subject of the notifications about a channel message.
+std::string message_subject(std::string_view message_id);
 
 /// A request as stored in a job row, and back.
 std::string serialize_request(const Request& request);

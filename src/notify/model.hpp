@@ -70,6 +70,8 @@ struct Draft {
   std::string channel_id;
   /// Makes creation idempotent per account (the event id and what distinguishes this one).
   std::string dedup_key;
+  /// What the notification is about when its source can take it back ("message:<id>"), or empty.
+  std::string subject;
 };
 
 /// What the settings make of a draft: dropped (muted, opted out), or kept with the preview
@@ -93,6 +95,7 @@ struct Notification {
   std::string data_json;
   std::string community_id;
   std::string channel_id;
+  std::string subject;  ///< see Draft::subject
   SystemTime created_at;
   std::optional<SystemTime> read_at;
 };

@@ -3,9 +3,11 @@
 // the requests that bus events imply.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include "core/utf8.hpp"
 #include "notify/events.hpp"
 #include "notify/model.hpp"
 #include "notify/time_zone.hpp"
@@ -123,10 +125,41 @@ TEST(NotifyEvents, MentionsNotifyTheMentionedButNotTheAuthor) {
   EXPECT_EQ(r->draft.channel_id, "ch1");
   EXPECT_NE(r->draft.title.find("mentioned you"), std::string::npos);
   EXPECT_EQ(json::parse(r->draft.data_json).at("message_id").as_string(), "m1");
+  EXPECT_EQ(r->draft.subject, "message:m1");
   auto back = parse_request(serialize_request(*r));
   ASSERT_TRUE(back);
   EXPECT_EQ(back->accounts, r->accounts);
   EXPECT_EQ(back->draft.dedup_key, r->draft.dedup_key);
+  EXPECT_EQ(back->draft.subject, "message:m1");
+}
+
+TEST(NotifyEvents, APreviewIsCutWithinItsLimitWithoutSplittingACharacter) {
+  // 279 ASCII bytes, then two-byte characters: the 280th byte is the first half of one.
+  const std::string body =
+      "@0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359 " + std::string(235, 'a') + "\u00e9\u00e9\u00e9";
+  auto r = request_from_event(
+      "messaging.mention", "ev2",
+      R"({"message_id":"m2","account":"0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359","body":")" + body + R"("})");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->draft.body.size(), 279u);
+  EXPECT_TRUE(valid_utf8(r->draft.body));
+}
+
+TEST(NotifyEvents, DeletedAndEditedMessagesAmendTheNotificationsAboutThem) {
+  auto deleted = amendment_from_event("messaging.message_deleted", R"({"channel_id":"ch1","seq":3,"id":"m3"})");
+  ASSERT_TRUE(deleted);
+  EXPECT_EQ(deleted->action, Amendment::Action::withdraw);
+  EXPECT_EQ(deleted->subject, "message:m3");
+  auto edited = amendment_from_event("messaging.message_edited", R"({"id":"m3","body":"fixed"})");
+  ASSERT_TRUE(edited);
+  EXPECT_EQ(edited->action, Amendment::Action::refresh);
+  EXPECT_EQ(edited->body, "fixed");
+  EXPECT_FALSE(amendment_from_event("messaging.message_deleted", R"({"seq":3})"));
+  EXPECT_FALSE(amendment_from_event("messaging.message_deleted", "junk"));
+  EXPECT_FALSE(amendment_from_event("messaging.mention", R"({"id":"m3"})"));
+  const auto topics = consumed_topics();
+  EXPECT_NE(std::find(topics.begin(), topics.end(), "messaging.message_deleted"), topics.end());
+  EXPECT_NE(std::find(topics.begin(), topics.end(), "messaging.message_edited"), topics.end());
 }
 
 TEST(NotifyEvents, EveryImpliedKindAndToleranceOfMissingFields) {

@@ -59,6 +59,10 @@ class GatewayDelivery final : public OnlineDelivery {
   std::size_t send_to_device(const std::string& device_id, const std::string& frame_json) override {
     return m_gateway.send_to_device(device_id, frame_json);
   }
+  std::size_t send_to_account(const std::string& account, const std::string& frame_json) override {
+    auto address = eth::parse_address(account);
+    return address ? m_gateway.send_to_account(*address, frame_json) : 0;
+  }
 
  private:
   realtime::Gateway& m_gateway;

@@ -31,6 +31,12 @@ std::string notification_frame(const Notification& n) {
   return json::serialize(frame);
 }
 
+std::string removal_frame(const std::vector<std::string>& ids, std::int64_t unread_count) {
+  json::object frame{
+      {"type", "notification_removed"}, {"ids", json::array(ids.begin(), ids.end())}, {"unread_count", unread_count}};
+  return json::serialize(frame);
+}
+
 PushMessage push_message(const Notification& n) {
   PushMessage m;
   m.notification_id = n.id;
@@ -100,6 +106,7 @@ struct Router::State : std::enable_shared_from_this<Router::State> {
 
   Task<std::size_t> expand_once();
   Task<std::size_t> deliver_batch();
+  Task<std::size_t> tell_removals();
   /// Delivers to every device of the account; false when it must be tried again later.
   Task<bool> deliver_one(const sql::DeliveryRow& row, const Notification& notification,
                          std::vector<sql::AttemptRow>& attempts);
@@ -289,6 +296,41 @@ Task<std::size_t> Router::State::deliver_batch() {
   co_return rows.size();
 }
 
+Task<std::size_t> Router::State::tell_removals() {
+  struct Told {
+    std::vector<sql::RemovalRow> rows;
+    std::map<std::string, std::int64_t> unread;  ///< per account
+  };
+  auto told = co_await pool.run([this] {
+    return service.database().read([&](Tx& tx) {
+      Told t;
+      t.rows = sql::next_removals(tx, settings.removal_batch);
+      if (online != nullptr) {
+        for (const auto& r : t.rows) {
+          if (!t.unread.contains(r.account)) t.unread[r.account] = sql::unread_count(tx, r.account);
+        }
+      }
+      return t;
+    });
+  });
+  if (told.rows.empty()) co_return 0;
+  if (online != nullptr) {
+    std::map<std::string, std::vector<std::string>> ids_of;
+    for (const auto& r : told.rows) ids_of[r.account].push_back(r.notification_id);
+    for (const auto& [account, ids] : ids_of)
+      online->send_to_account(account, removal_frame(ids, told.unread[account]));
+  }
+  co_await pool.run([this, &told] {
+    service.database().transact([&](Tx& tx) {
+      std::vector<std::string> ids;
+      ids.reserve(told.rows.size());
+      for (const auto& r : told.rows) ids.push_back(r.notification_id);
+      sql::delete_removals(tx, ids);
+    });
+  });
+  co_return told.rows.size();
+}
+
 Task<void> Router::State::run(std::shared_ptr<State> self) {
   while (!stopping.load()) {
     std::size_t work = 0;
@@ -296,6 +338,7 @@ Task<void> Router::State::run(std::shared_ptr<State> self) {
     try {
       work += co_await expand_once();
       work += co_await deliver_batch();
+      work += co_await tell_removals();
     } catch (const std::exception& e) {
       log::error("notify: router round failed", {{"error", e.what()}});
     }
@@ -352,6 +395,13 @@ bus::Consumer Router::consumer() {
   c.apply = [weak](store::Tx& tx, const bus::Event& event) {
     auto state = weak.lock();
     if (!state) throw std::runtime_error("notify router is gone");
+    if (auto amendment = amendment_from_event(event.topic, event.payload)) {
+      if (state->service.amend(tx, *amendment) > 0 && amendment->action == Amendment::Action::withdraw) {
+        state->woken.store(true);
+        asio::post(state->strand, [state] { state->timer.cancel(); });
+      }
+      return;
+    }
     auto request = request_from_event(event.topic, event.event_id, event.payload);
     if (!request) return;
     sql::insert_job(tx, event.event_id, serialize_request(*request), state->clock.now());
@@ -389,6 +439,7 @@ Task<RoundReport> Router::run_once() {
     RoundReport report;
     report.expanded = co_await state->expand_once();
     report.delivered = co_await state->deliver_batch();
+    report.removals = co_await state->tell_removals();
     co_return report;
   };
   auto report = co_await asio::co_spawn(state->strand, std::move(round), asio::use_awaitable);

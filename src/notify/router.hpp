@@ -7,7 +7,9 @@
 // with bounded concurrency: per device of the account, a `notification` frame when the device has
 // an open socket, else (or when that socket turns out to be gone) its push provider. Every attempt
 // is recorded per device with its outcome; /metrics counts sent, failed, retried and fallback per
-// provider.
+// provider. Amendments (a deleted or edited message) change the notifications already made in the
+// bus transaction; the round then tells the open sockets of each account whose notifications
+// were withdrawn, one `notification_removed` frame per account and batch.
 #include <chrono>
 #include <map>
 #include <memory>
@@ -29,6 +31,8 @@ class OnlineDelivery {
   virtual bool device_online(const std::string& device_id) = 0;
   /// How many sockets took the frame (0: the socket is gone).
   virtual std::size_t send_to_device(const std::string& device_id, const std::string& frame_json) = 0;
+  /// Sends to every socket of the account (lowercase hex); how many took the frame.
+  virtual std::size_t send_to_account(const std::string& account, const std::string& frame_json) = 0;
 };
 
 /// The devices of an account with their push tokens, and forgetting a token a provider declared
@@ -53,6 +57,8 @@ class AudienceSource {
 struct RouterSettings {
   std::size_t expand_batch = 500;
   std::size_t delivery_batch = 200;
+  /// Withdrawn notifications told to sockets per round.
+  std::size_t removal_batch = 500;
   /// Deliveries worked at once.
   std::size_t concurrency = 32;
   std::chrono::milliseconds poll_interval{500};
@@ -64,6 +70,7 @@ struct RouterSettings {
 struct RoundReport {
   std::size_t expanded = 0;
   std::size_t delivered = 0;
+  std::size_t removals = 0;  ///< withdrawn notifications told to sockets
 };
 
 /// The router. Start it on the worker role; stop() before the database goes away.
@@ -89,7 +96,8 @@ class Router {
   void wake();
   /// Stops after the current round (bounded wait). Blocks the calling thread.
   void stop();
-  /// One round: expand one batch of the oldest job, then work one batch of deliveries.
+  /// One round: expand one batch of the oldest job, work one batch of deliveries, then tell one
+  /// batch of removals.
   Task<RoundReport> run_once();
 
  private:
@@ -99,6 +107,8 @@ class Router {
 
 /// The `notification` WebSocket frame of a notification (API.md "Real time").
 std::string notification_frame(const Notification& n);
+/// The `notification_removed` frame: the ids withdrawn and the account's unread count after.
+std::string removal_frame(const std::vector<std::string>& ids, std::int64_t unread_count);
 /// The push message of a notification (urgency and topic from its kind and ids).
 PushMessage push_message(const Notification& n);
 

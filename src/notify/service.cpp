@@ -109,11 +109,34 @@ Task<std::int64_t> NotifyService::purge() {
       [&] { return m_db.transact([&](Tx& tx) { return sql::purge(tx, days(30), days(30), days(180)); }); });
 }
 
+std::size_t NotifyService::amend(Tx& tx, const Amendment& amendment) {
+  if (amendment.subject.empty()) return 0;
+  if (amendment.action == Amendment::Action::refresh) {
+    return static_cast<std::size_t>(sql::update_body_about(tx, amendment.subject, amendment.body));
+  }
+  const auto now = m_clock.now();
+  sql::insert_withdrawn(tx, amendment.subject, now);
+  auto gone = sql::notifications_about(tx, amendment.subject);
+  if (gone.empty()) return 0;
+  std::vector<std::string> ids;
+  ids.reserve(gone.size());
+  for (const auto& g : gone) ids.push_back(g.notification_id);
+  sql::delete_deliveries(tx, ids);
+  sql::delete_notifications(tx, ids);
+  sql::insert_removals(tx, gone, now);
+  return gone.size();
+}
+
 Created NotifyService::create_batch(const std::vector<std::string>& accounts, const Draft& draft,
                                     const std::function<void(store::Tx&)>& also) {
   const auto now = m_clock.now();
   return m_db.transact([&](Tx& tx) {
     Created out;
+    // The source was taken back before this batch expanded: nothing to tell anyone.
+    if (!draft.subject.empty() && sql::is_withdrawn(tx, draft.subject)) {
+      if (also) also(tx);
+      return out;
+    }
     const auto stored = sql::find_settings_many(tx, accounts);
     const Settings defaults;
     std::vector<std::pair<Notification, std::string>> rows;
@@ -135,6 +158,7 @@ Created NotifyService::create_batch(const std::vector<std::string>& accounts, co
       n.data_json = mine.data_json;
       n.community_id = mine.community_id;
       n.channel_id = mine.channel_id;
+      n.subject = mine.subject;
       n.created_at = now;
       bool push = true;
       if (settings.quiet_hours) {

@@ -13,6 +13,7 @@
 #include "core/result.hpp"
 #include "core/task.hpp"
 #include "eth/address.hpp"
+#include "notify/events.hpp"
 #include "notify/model.hpp"
 #include "store/database.hpp"
 
@@ -60,7 +61,13 @@ class NotifyService {
   Created create_batch(const std::vector<std::string>& accounts, const Draft& draft,
                        const std::function<void(store::Tx&)>& also = {});
 
-  /// Retention: attempts and finished jobs are kept 30 days, read notifications 30 days after
+  /// Applies an amendment inside the caller's transaction (the bus consumer's). Withdraw: the
+  /// notifications about the subject leave the center and the delivery queue, their accounts'
+  /// open sockets are queued a `notification_removed`, and a job expanded later creates none.
+  /// Refresh: their preview becomes the amendment's body. Returns the notifications changed.
+  std::size_t amend(store::Tx& tx, const Amendment& amendment);
+
+  /// Retention: attempts, finished jobs and withdrawn subjects are kept 30 days, read notifications 30 days after
   /// they were read, any notification 180 days. Returns the rows deleted.
   Task<std::int64_t> purge();
 

@@ -89,7 +89,7 @@ class NotifyDbTest : public ::testing::TestWithParam<Dialect> {
   void settle(Router& router) {
     for (int i = 0; i < 10'000; ++i) {
       auto report = run(router.run_once());
-      if (report.expanded == 0 && report.delivered == 0) return;
+      if (report.expanded == 0 && report.delivered == 0 && report.removals == 0) return;
     }
     FAIL() << "the router never settled";
   }
@@ -290,6 +290,82 @@ TEST_P(NotifyDbTest, RouterSendsFramesToOnlineDevicesPushesTheOthersAndFallsBack
   publish_and_consume(*router, "messaging.mention", "ch-7", json::object{{"x", 1}});
   settle(*router);
   EXPECT_EQ(*run(m_service->unread_count(alice)), 1);
+}
+
+TEST_P(NotifyDbTest, ADeletedMessageWithdrawsItsNotificationsAndAnEditRefreshesTheirPreview) {
+  const std::string carol_hex = "0x00000000000000000000000000000000000c0a01";
+  auto router = make_router();
+  const auto mention = [&](const std::string& message_id, std::vector<std::string> accounts, std::string body) {
+    json::array mentioned;
+    for (const auto& a : accounts) mentioned.emplace_back(a);
+    publish_and_consume(*router, "messaging.mention", "ch-7",
+                        json::object{{"channel_id", "ch-7"},
+                                     {"message_id", message_id},
+                                     {"author", eth::to_checksum(bob)},
+                                     {"mentioned", std::move(mentioned)},
+                                     {"body", std::move(body)}});
+  };
+  const auto about = [&](const std::string& account, const std::string& message_id) {
+    auto page = run(m_service->list(*eth::parse_address(account), std::nullopt, 100, false));
+    std::vector<Notification> out;
+    for (auto& n : page->items) {
+      if (json::parse(n.data_json).as_object().at("message_id").as_string() == message_id) out.push_back(n);
+    }
+    return out;
+  };
+  mention("m-9", {alice_hex, carol_hex}, "gm @alice @carol, the key is hunter2");
+  mention("m-10", {alice_hex}, "another one");
+  settle(*router);
+  ASSERT_EQ(about(alice_hex, "m-9").size(), 1u);
+  ASSERT_EQ(about(carol_hex, "m-9").size(), 1u);
+
+  // The author edits the secret out: the preview follows, for every account, and only there.
+  publish_and_consume(*router, "messaging.message_edited", "ch-7",
+                      json::object{{"channel_id", "ch-7"}, {"seq", 1}, {"id", "m-9"}, {"body", "gm @alice @carol"}});
+  EXPECT_EQ(about(alice_hex, "m-9")[0].body, "gm @alice @carol");
+  EXPECT_EQ(about(carol_hex, "m-9")[0].body, "gm @alice @carol");
+  EXPECT_EQ(about(alice_hex, "m-10")[0].body, "another one");
+
+  // Deleted: gone from both centers and counts; each account's sockets hear it once.
+  const std::string alice_m9 = about(alice_hex, "m-9")[0].id;
+  const std::string carol_m9 = about(carol_hex, "m-9")[0].id;
+  m_online.account_frames.clear();
+  publish_and_consume(
+      *router, "messaging.message_deleted", "ch-7",
+      json::object{{"channel_id", "ch-7"}, {"seq", 1}, {"id", "m-9"}, {"author", eth::to_checksum(bob)}});
+  EXPECT_TRUE(about(alice_hex, "m-9").empty());
+  EXPECT_TRUE(about(carol_hex, "m-9").empty());
+  EXPECT_EQ(*run(m_service->unread_count(alice)), 1);
+  EXPECT_EQ(about(alice_hex, "m-10").size(), 1u);
+  settle(*router);
+  std::map<std::string, json::object> told;
+  for (const auto& [account, frame] : m_online.account_frames) told[account] = json::parse(frame).as_object();
+  ASSERT_EQ(told.size(), 2u);
+  EXPECT_EQ(told.at(alice_hex).at("type").as_string(), "notification_removed");
+  EXPECT_EQ(told.at(alice_hex).at("ids"), json::array{json::string(alice_m9)});
+  EXPECT_EQ(told.at(alice_hex).at("unread_count").as_int64(), 1);
+  EXPECT_EQ(told.at(carol_hex).at("ids"), json::array{json::string(carol_m9)});
+  EXPECT_EQ(told.at(carol_hex).at("unread_count").as_int64(), 0);
+  EXPECT_EQ(m_db->read([](Tx& tx) { return sql::next_removals(tx, 10); }).size(), 0u);
+
+  // A redelivered deletion and a late mention of the deleted message (its job expanded after the
+  // withdrawal) notify no one and tell no socket again.
+  m_online.account_frames.clear();
+  publish_and_consume(*router, "messaging.message_deleted", "ch-7", json::object{{"id", "m-9"}});
+  mention("m-9", {alice_hex}, "late");
+  settle(*router);
+  EXPECT_TRUE(about(alice_hex, "m-9").empty());
+  EXPECT_TRUE(m_online.account_frames.empty());
+
+  // A notification still waiting for its delivery leaves the queue with it.
+  Draft waiting = draft(Kind::mention, "m-11");
+  waiting.subject = "message:m-11";
+  waiting.data_json = R"({"message_id":"m-11"})";
+  ASSERT_EQ(m_service->create_batch({alice_hex}, waiting).ids.size(), 1u);
+  EXPECT_EQ(m_db->read([](Tx& tx) { return sql::pending_deliveries(tx); }), 1);
+  publish_and_consume(*router, "messaging.message_deleted", "ch-7", json::object{{"id", "m-11"}});
+  EXPECT_EQ(m_db->read([](Tx& tx) { return sql::pending_deliveries(tx); }), 0);
+  EXPECT_TRUE(about(alice_hex, "m-11").empty());
 }
 
 TEST_P(NotifyDbTest, QuietHoursHoldPushesBackButNotFramesOrTheCenter) {

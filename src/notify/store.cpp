@@ -27,6 +27,7 @@ Notification to_notification(const store::Row& r) {
   n.data_json = r.get_text("data");
   n.community_id = r.get_text("community_id");
   n.channel_id = r.get_text("channel_id");
+  n.subject = r.get_text("subject");
   n.created_at = from_ms(r.get_int("created_ms"));
   if (auto read = r.opt_int("read_ms")) n.read_at = from_ms(*read);
   return n;
@@ -105,26 +106,27 @@ constexpr const char* settings_columns =
     "quiet_end_min, time_zone";
 
 constexpr const char* notification_columns =
-    "id, account, kind, title, body, data, community_id, channel_id, created_ms, read_ms";
+    "id, account, kind, title, body, data, community_id, channel_id, subject, created_ms, read_ms";
 
 }  // namespace
 
 bool insert_notification(Tx& tx, const Notification& n, const std::string& dedup_key) {
   return tx.exec(
              "INSERT INTO notify_notifications (id, account, kind, title, body, data, community_id, channel_id, "
-             "dedup_key, created_ms, read_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL) "
+             "dedup_key, subject, created_ms, read_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL) "
              "ON CONFLICT DO NOTHING",
              {n.id, n.account, std::string(to_string(n.kind)), n.title, n.body, n.data_json, n.community_id,
-              n.channel_id, dedup_key, ms(n.created_at)}) == 1;
+              n.channel_id, dedup_key, n.subject, ms(n.created_at)}) == 1;
 }
 
 std::vector<std::string> insert_notifications(Tx& tx, const std::vector<std::pair<Notification, std::string>>& rows) {
   std::vector<std::string> inserted;
-  constexpr std::size_t per = max_params / 10;
+  constexpr std::size_t width = 11;
+  constexpr std::size_t per = max_params / width;
   for (std::size_t from = 0; from < rows.size(); from += per) {
     const std::size_t n = std::min(per, rows.size() - from);
     std::vector<Value> params;
-    params.reserve(n * 10);
+    params.reserve(n * width);
     for (std::size_t i = 0; i < n; ++i) {
       const auto& [note, dedup] = rows[from + i];
       params.emplace_back(note.id);
@@ -136,12 +138,13 @@ std::vector<std::string> insert_notifications(Tx& tx, const std::vector<std::pai
       params.emplace_back(note.community_id);
       params.emplace_back(note.channel_id);
       params.emplace_back(dedup);
+      params.emplace_back(note.subject);
       params.emplace_back(ms(note.created_at));
     }
     const std::string sql =
         "INSERT INTO notify_notifications (id, account, kind, title, body, data, community_id, channel_id, dedup_key, "
-        "created_ms) VALUES " +
-        value_tuples(n, 10) + " ON CONFLICT DO NOTHING RETURNING id";
+        "subject, created_ms) VALUES " +
+        value_tuples(n, width) + " ON CONFLICT DO NOTHING RETURNING id";
     for (const auto& r : tx.query(sql, params)) inserted.push_back(r.get_text(0));
   }
   return inserted;
@@ -387,11 +390,74 @@ std::vector<std::pair<std::string, std::int64_t>> attempt_outcomes(Tx& tx) {
   return out;
 }
 
+bool is_withdrawn(Tx& tx, const std::string& subject) {
+  return tx.query_one("SELECT 1 AS one FROM notify_withdrawn WHERE subject = $1", {subject}).has_value();
+}
+
+void insert_withdrawn(Tx& tx, const std::string& subject, SystemTime now) {
+  tx.exec("INSERT INTO notify_withdrawn (subject, created_ms) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+          {subject, ms(now)});
+}
+
+std::vector<RemovalRow> notifications_about(Tx& tx, const std::string& subject) {
+  std::vector<RemovalRow> out;
+  for (const auto& r :
+       tx.query("SELECT id, account FROM notify_notifications WHERE subject = $1 ORDER BY id", {subject})) {
+    out.push_back({r.get_text("id"), r.get_text("account")});
+  }
+  return out;
+}
+
+void delete_notifications(Tx& tx, const std::vector<std::string>& ids) {
+  for_each_chunk(ids, [&](const std::string& in_list, std::vector<Value>& params) {
+    tx.exec("DELETE FROM notify_notifications WHERE id IN (" + in_list + ")", params);
+  });
+}
+
+std::int64_t update_body_about(Tx& tx, const std::string& subject, const std::string& body) {
+  return tx.exec("UPDATE notify_notifications SET body = $2 WHERE subject = $1", {subject, body});
+}
+
+void insert_removals(Tx& tx, const std::vector<RemovalRow>& rows, SystemTime now) {
+  constexpr std::size_t per = max_params / 3;
+  for (std::size_t from = 0; from < rows.size(); from += per) {
+    const std::size_t n = std::min(per, rows.size() - from);
+    std::vector<Value> params;
+    params.reserve(n * 3);
+    for (std::size_t i = 0; i < n; ++i) {
+      params.emplace_back(rows[from + i].notification_id);
+      params.emplace_back(rows[from + i].account);
+      params.emplace_back(ms(now));
+    }
+    tx.exec("INSERT INTO notify_removals (notification_id, account, created_ms) VALUES " + value_tuples(n, 3) +
+                " ON CONFLICT DO NOTHING",
+            params);
+  }
+}
+
+std::vector<RemovalRow> next_removals(Tx& tx, std::size_t limit) {
+  std::vector<RemovalRow> out;
+  for (const auto& r : tx.query("SELECT notification_id, account FROM notify_removals ORDER BY created_ms, "
+                                "notification_id LIMIT " +
+                                std::to_string(limit))) {
+    out.push_back({r.get_text("notification_id"), r.get_text("account")});
+  }
+  return out;
+}
+
+void delete_removals(Tx& tx, const std::vector<std::string>& notification_ids) {
+  for_each_chunk(notification_ids, [&](const std::string& in_list, std::vector<Value>& params) {
+    tx.exec("DELETE FROM notify_removals WHERE notification_id IN (" + in_list + ")", params);
+  });
+}
+
 std::int64_t purge(Tx& tx, SystemTime attempts_before, SystemTime read_before, SystemTime any_before) {
   std::int64_t n = tx.exec("DELETE FROM notify_attempts WHERE created_ms < $1", {ms(attempts_before)});
   n += tx.exec("DELETE FROM notify_notifications WHERE read_ms IS NOT NULL AND read_ms < $1", {ms(read_before)});
   n += tx.exec("DELETE FROM notify_notifications WHERE created_ms < $1", {ms(any_before)});
   n += tx.exec("DELETE FROM notify_jobs WHERE done = 1 AND created_ms < $1", {ms(attempts_before)});
+  n += tx.exec("DELETE FROM notify_withdrawn WHERE created_ms < $1", {ms(attempts_before)});
+  n += tx.exec("DELETE FROM notify_removals WHERE created_ms < $1", {ms(attempts_before)});
   return n;
 }
 

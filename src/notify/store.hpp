@@ -83,9 +83,27 @@ std::vector<AttemptRow> attempts_for(Tx& tx, const std::string& notification_id)
 /// Attempt counts by (channel, outcome), for tests and the operator.
 std::vector<std::pair<std::string, std::int64_t>> attempt_outcomes(Tx& tx);
 
+/// A notification as a withdrawal sees it, and a removal its account's sockets are to hear of.
+struct RemovalRow {
+  std::string notification_id;
+  std::string account;
+};
+/// True when the subject was withdrawn.
+bool is_withdrawn(Tx& tx, const std::string& subject);
+void insert_withdrawn(Tx& tx, const std::string& subject, SystemTime now);
+/// The notifications about a subject.
+std::vector<RemovalRow> notifications_about(Tx& tx, const std::string& subject);
+void delete_notifications(Tx& tx, const std::vector<std::string>& ids);
+/// Replaces the body of every notification about a subject; returns how many changed.
+std::int64_t update_body_about(Tx& tx, const std::string& subject, const std::string& body);
+void insert_removals(Tx& tx, const std::vector<RemovalRow>& rows, SystemTime now);
+/// The oldest removals not yet told.
+std::vector<RemovalRow> next_removals(Tx& tx, std::size_t limit);
+void delete_removals(Tx& tx, const std::vector<std::string>& notification_ids);
+
 /// Retention: deletes attempts older than `attempts_before`, read notifications read before
-/// `read_before`, any notification created before `any_before`, and finished jobs older than
-/// `attempts_before`. Returns the rows deleted.
+/// `read_before`, any notification created before `any_before`, and finished jobs, withdrawn
+/// subjects and untold removals older than `attempts_before`. Returns the rows deleted.
 std::int64_t purge(Tx& tx, SystemTime attempts_before, SystemTime read_before, SystemTime any_before);
 
 }  // namespace gh::notify::sql

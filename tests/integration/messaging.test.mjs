@@ -277,6 +277,53 @@ for (const backend of backends()) {
       assert.deepEqual(told.map((e) => e.payload.account), readers.slice(0, 200));
     });
 
+    test('a mention reaches the center with a preview cut on a character; an edit refreshes it; a moderator\'s delete withdraws it', async () => {
+      const alice = await c.signIn();
+      const bob = await c.signIn();
+      const mod = await c.signIn();
+      await c.grant(alice, 'notes');
+      await c.grant(bob, 'notes');
+      await c.grant(mod, 'notes', { moderate: true });
+      const bobSock = c.connect(bob);
+      await bobSock.opened;
+      await bobSock.waitFor((f) => f.type === 'hello');
+      // 279 bytes of ASCII, then two-byte characters: the preview's 280-byte limit falls inside one.
+      const head = `hi @${bob.address} ${'a'.repeat(232)}`;
+      assert.equal(Buffer.byteLength(head), 279);
+      const m = await c.post(alice, 'notes', `${head}${'é'.repeat(10)}`);
+      const center = async () => (await c.api('/v1/notifications', { token: bob.token })).json();
+      const mine = (list) => list.notifications.filter((n) => n.data.message_id === m.id);
+      const until = async (check, what) => {
+        for (let i = 0; i < 400; i++) {
+          const list = await center();
+          if (check(list)) return list;
+          await new Promise((r) => setTimeout(r, 25));
+        }
+        throw new Error(`timed out waiting for ${what}: ${JSON.stringify(await center())}`);
+      };
+      let list = await until((l) => mine(l).length === 1, 'the mention');
+      assert.equal(mine(list)[0].kind, 'mention');
+      assert.equal(mine(list)[0].body, head);
+      assert.equal(list.unread_count, 1);
+      // A later mention still arrives: the one before did not jam the queue.
+      const next = await c.post(alice, 'notes', `again @${bob.address}`);
+      await until((l) => l.notifications.some((n) => n.data.message_id === next.id), 'the next mention');
+
+      const edited = await c.api(`/v1/channels/notes/messages/${m.seq}`, { method: 'PATCH', token: alice.token, body: { body: `hi @${bob.address}` } });
+      assert.equal(edited.status, 200);
+      list = await until((l) => mine(l)[0]?.body === `hi @${bob.address}`, 'the refreshed preview');
+      const id = mine(list)[0].id;
+
+      assert.equal((await c.api(`/v1/channels/notes/messages/${m.seq}`, { method: 'DELETE', token: mod.token })).status, 204);
+      const removed = await bobSock.waitFor((f) => f.type === 'notification_removed');
+      assert.deepEqual(removed.ids, [id]);
+      assert.equal(removed.unread_count, 1);
+      list = await center();
+      assert.deepEqual(mine(list), []);
+      assert.equal(list.unread_count, 1);
+      bobSock.close();
+    });
+
     test('a client that was away learns the edits, deletes and reactions it missed from /changes', async () => {
       const alice = await c.signIn();
       const bob = await c.signIn();

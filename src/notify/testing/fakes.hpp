@@ -44,6 +44,11 @@ class FakeOnline final : public OnlineDelivery {
     frames.emplace_back(device_id, frame_json);
     return 1;
   }
+  std::vector<std::pair<std::string, std::string>> account_frames;
+  std::size_t send_to_account(const std::string& account, const std::string& frame_json) override {
+    account_frames.emplace_back(account, frame_json);
+    return 1;
+  }
 };
 
 class FakeAudience final : public AudienceSource {
