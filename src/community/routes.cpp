@@ -269,7 +269,12 @@ void add_community_routes(net::Router& router, CommunityService& service, auth::
         if (!target) co_return bad_input("invalid_address", "address is not an address");
         auto reason = string_field(body, "reason", false);
         if (!reason) co_return reason.error();
-        auto done = co_await service.ban(who.address, std::string(req.param("id")), *target, std::move(*reason));
+        std::chrono::seconds purge{0};
+        if (const auto* d = body.if_contains("delete_messages_seconds"); d != nullptr && !d->is_null()) {
+          if (!d->is_int64()) co_return bad_input("invalid_field", "delete_messages_seconds must be an integer");
+          purge = std::chrono::seconds(d->as_int64());
+        }
+        auto done = co_await service.ban(who.address, std::string(req.param("id")), *target, std::move(*reason), purge);
         co_return net::no_content(done);
       });
 

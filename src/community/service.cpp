@@ -553,8 +553,12 @@ Task<Result<void>> CommunityService::kick(const eth::Address& who, std::string c
 }
 
 Task<Result<void>> CommunityService::ban(const eth::Address& who, std::string community_id, const eth::Address& target,
-                                         std::string reason) {
+                                         std::string reason, std::chrono::seconds delete_messages) {
   if (reason.size() > 500) co_return bad_input("invalid_field", "reason is at most 500 bytes");
+  if (delete_messages.count() < 0 || delete_messages > max_ban_message_purge) {
+    co_return bad_input("invalid_field",
+                        "delete_messages_seconds is 0 to " + std::to_string(max_ban_message_purge.count()));
+  }
   const auto now = unix_millis(m_clock.now());
   co_return co_await change_community<void>(community_id, [&](Tx& tx, Loaded& c) -> Result<void> {
     const auto actor = standing_of(tx, c, lower(who));
@@ -569,6 +573,18 @@ Task<Result<void>> CommunityService::ban(const eth::Address& who, std::string co
     }
     sql::delete_lapsed(tx, community_id, lower(target));
     sql::insert_ban(tx, community_id, lower(target), lower(who), reason, now);
+    // Every channel of the community, readable or not: what the target wrote anywhere in it.
+    std::set<std::string> channels;
+    for (const auto& ch : c.channels) channels.insert(ch.id);
+    json::object banned{{"community_id", community_id},
+                        {"account", eth::to_checksum(target)},
+                        {"banned_by", eth::to_checksum(who)},
+                        {"channel_ids", string_array(channels)},
+                        {"delete_messages_since_ms",
+                         delete_messages.count() > 0
+                             ? now - std::chrono::duration_cast<std::chrono::milliseconds>(delete_messages).count()
+                             : std::int64_t{0}}};
+    publish_or_throw(tx, "community.member_banned", community_id, banned);
     return ok();
   });
 }

@@ -130,6 +130,9 @@ struct CommunitySettings {
 };
 
 /// Community's use cases. Thread-safe; database work runs on the blocking pool.
+/// The most a ban may reach back to delete the banned member's messages: 7 days, as Discord.
+inline constexpr std::chrono::seconds max_ban_message_purge{7 * 24 * 3600};
+
 class CommunityService {
  public:
   /// `holdings` answers joins (fresh, from the chain); `reevaluation_holdings`, when given, the
@@ -165,8 +168,11 @@ class CommunityService {
   /// Removes `target` (kick_members, and outranking the target); they may join again.
   Task<Result<void>> kick(const eth::Address& who, std::string community_id, const eth::Address& target);
   /// Removes `target` and keeps them out (ban_members, outranking); works on non-members too.
+  /// `delete_messages` (0 to max_ban_message_purge) asks messaging, through
+  /// `community.member_banned`, to delete what the target wrote in the community's channels over
+  /// that much time before now (400 invalid_field outside that range).
   Task<Result<void>> ban(const eth::Address& who, std::string community_id, const eth::Address& target,
-                         std::string reason);
+                         std::string reason, std::chrono::seconds delete_messages = std::chrono::seconds(0));
   /// Lifts a ban (ban_members).
   Task<Result<void>> unban(const eth::Address& who, std::string community_id, const eth::Address& target);
 

@@ -62,6 +62,17 @@ context::ContextModule make_module(MessagingModuleSettings settings) {
                    [runtime](store::Tx&, const bus::Event& event) {
                      if (runtime->service) runtime->service->on_membership_event(event);
                    }});
+    // A ban that deletes the member's messages: one batch per transaction, continued through the
+    // bus until done; the live frames follow from the committed deletions.
+    out.push_back({"messaging.purge",
+                   {"community.member_banned", "messaging.purge_continued"},
+                   [runtime](store::Tx& tx, const bus::Event& event) {
+                     if (runtime->service) runtime->service->purge_batch(tx, event);
+                   }});
+    out.push_back(
+        {"messaging.purge_frames", {"messaging.message_deleted"}, [runtime](store::Tx& tx, const bus::Event& event) {
+           if (runtime->service) runtime->service->on_message_deleted(tx, event);
+         }});
     return out;
   };
   m.routes = [runtime](net::Router& router) {

@@ -43,10 +43,15 @@ Result<std::size_t> query_limit(const Request& req) {
   return static_cast<std::size_t>(*v);
 }
 
-Response messages_response(const std::vector<Message>& messages) {
+json::array messages_json(const std::vector<Message>& messages) {
   json::array list;
+  list.reserve(messages.size());
   for (const auto& m : messages) list.emplace_back(message_json(m));
-  return net::json_response(200, json::object{{"messages", std::move(list)}});
+  return list;
+}
+
+Response messages_response(const std::vector<Message>& messages) {
+  return net::json_response(200, json::object{{"messages", messages_json(messages)}});
 }
 
 // The per-account limit every write of this context takes (posts, edits, deletes, reactions, read
@@ -118,9 +123,8 @@ void add_messaging_routes(net::Router& router, MessagingService& service, auth::
     if (!limit) co_return limit.error();
     auto page = co_await service.changes(who->address, std::string(req.param("id")), after->value_or(0), *limit);
     if (!page) co_return page.error();
-    json::array list;
-    for (const auto& m : page->messages) list.emplace_back(message_json(m));
-    co_return net::json_response(200, json::object{{"messages", std::move(list)}, {"last_change", page->last_change}});
+    co_return net::json_response(
+        200, json::object{{"messages", messages_json(page->messages)}, {"last_change", page->last_change}});
   });
 
   router.add("GET", "/v1/channels/{id}/messages/{seq}", [&](Request& req) -> Task<Result<Response>> {

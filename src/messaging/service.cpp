@@ -485,6 +485,83 @@ realtime::TopicSource MessagingService::topic_source() {
   return source;
 }
 
+std::size_t MessagingService::purge_batch(Tx& tx, const bus::Event& event) {
+  boost::system::error_code ec;
+  auto value = json::parse(event.payload, ec);
+  if (ec || !value.is_object()) return 0;
+  auto request = value.as_object();
+  const auto int_of = [&](std::string_view key) -> std::int64_t {
+    const auto* v = request.if_contains(key);
+    return v != nullptr && v->is_int64() ? v->as_int64() : 0;
+  };
+  const auto address_of = [&](std::string_view key) -> std::optional<eth::Address> {
+    const auto* v = request.if_contains(key);
+    if (v == nullptr || !v->is_string()) return std::nullopt;
+    auto parsed = eth::parse_address(v->as_string());
+    if (!parsed) return std::nullopt;
+    return *parsed;
+  };
+  const std::int64_t since = int_of("delete_messages_since_ms");
+  const auto author = address_of("account");
+  const auto moderator = address_of("banned_by");
+  const auto* ids = request.if_contains("channel_ids");
+  // A ban that deletes nothing, or an event this version cannot read.
+  if (since <= 0 || !author || !moderator || ids == nullptr || !ids->is_array()) return 0;
+  std::vector<std::string> channels;
+  for (const auto& id : ids->as_array()) {
+    if (id.is_string()) channels.emplace_back(id.as_string());
+  }
+  const auto author_hex = eth::to_lower_hex(*author);
+  const auto now_ms = unix_millis(m_clock.now());
+  auto index = static_cast<std::size_t>(std::max<std::int64_t>(0, int_of("channel_index")));
+  std::int64_t after_seq = int_of("after_seq");
+  std::size_t deleted = 0;
+  for (; index < channels.size(); ++index, after_seq = 0) {
+    const auto& channel_id = channels[index];
+    for (const auto& m :
+         sql::authored_since(tx, channel_id, author_hex, since, after_seq, m_settings.purge_batch - deleted)) {
+      sql::tombstone(tx, channel_id, m.seq, now_ms);
+      sql::mark_changed(tx, channel_id, m.seq);
+      json::object gone{{"channel_id", channel_id},
+                        {"seq", m.seq},
+                        {"id", m.id},
+                        {"author", eth::to_checksum(*author)},
+                        {"deleted_by", eth::to_checksum(*moderator)},
+                        {"purged", true}};
+      publish_or_throw(tx, {"messaging.message_deleted", channel_id, json::serialize(gone)});
+      after_seq = m.seq;
+      ++deleted;
+    }
+    if (deleted == m_settings.purge_batch) break;
+  }
+  if (index < channels.size()) {
+    // The batch is full: the rest in a transaction of its own, after this one commits.
+    request["channel_index"] = static_cast<std::int64_t>(index);
+    request["after_seq"] = after_seq;
+    publish_or_throw(tx, {"messaging.purge_continued", author_hex, json::serialize(request)});
+  }
+  return deleted;
+}
+
+void MessagingService::on_message_deleted(Tx& tx, const bus::Event& event) {
+  if (!m_gateway) return;
+  boost::system::error_code ec;
+  auto value = json::parse(event.payload, ec);
+  if (ec || !value.is_object()) return;
+  const auto& o = value.as_object();
+  const auto* purged = o.if_contains("purged");
+  const auto* channel = o.if_contains("channel_id");
+  const auto* seq = o.if_contains("seq");
+  if (purged == nullptr || !purged->is_bool() || !purged->as_bool() || channel == nullptr || !channel->is_string() ||
+      seq == nullptr || !seq->is_int64()) {
+    return;
+  }
+  const std::string channel_id(channel->as_string());
+  if (auto m = sql::find(tx, channel_id, seq->as_int64())) {
+    m_gateway->broadcast(channel_topic, channel_id, update_frame(*m));
+  }
+}
+
 void MessagingService::on_membership_event(const bus::Event& event) {
   if (!m_gateway) return;
   boost::system::error_code ec;

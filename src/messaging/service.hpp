@@ -60,6 +60,8 @@ struct MessagingSettings {
   std::size_t max_page = 100;
   std::int64_t unread_cap = 1000;
   std::size_t max_unread_channels = 500;
+  /// Messages one purge transaction deletes (a banned member's history goes in such batches).
+  std::size_t purge_batch = 200;
 };
 
 /// The kind of gateway topic of a channel ("channel").
@@ -99,6 +101,17 @@ class MessagingService {
   Task<Result<std::int64_t>> mark_read(eth::Address who, std::string channel_id, std::int64_t seq);
   /// Unread figures for the given channels, or for every readable channel when empty.
   Task<Result<std::vector<Unread>>> unread(eth::Address who, std::vector<std::string> channel_ids);
+
+  /// Deletes, inside the caller's transaction (the bus consumer's), the next batch of what a
+  /// banned member wrote (`community.member_banned` with delete_messages_since_ms, then
+  /// `messaging.purge_continued`): at most purge_batch tombstones, each with its
+  /// `messaging.message_deleted` (purged: true, deleted_by the moderator), and a
+  /// `messaging.purge_continued` with the position when more may remain. Returns the messages
+  /// deleted.
+  std::size_t purge_batch(store::Tx& tx, const bus::Event& event);
+  /// Sends the live `message_updated` of a message a purge deleted (from its committed
+  /// `messaging.message_deleted`; other deletes sent theirs when they committed).
+  void on_message_deleted(store::Tx& tx, const bus::Event& event);
 
   /// What the gateway needs to serve channel topics.
   realtime::TopicSource topic_source();

@@ -126,6 +126,14 @@ std::optional<Message> find(Tx& tx, const std::string& channel_id, std::int64_t 
   return message_of(*row);
 }
 
+std::vector<Message> authored_since(Tx& tx, const std::string& channel_id, const std::string& author,
+                                    std::int64_t since_ms, std::int64_t after_seq, std::size_t limit) {
+  return messages_of(tx.query(std::string("SELECT ") + columns +
+                                  " FROM msg_messages WHERE channel_id = $1 AND author = $2 AND seq > $3 AND "
+                                  "created_ms >= $4 AND deleted_ms IS NULL ORDER BY seq LIMIT $5",
+                              {channel_id, author, after_seq, since_ms, static_cast<std::int64_t>(limit)}));
+}
+
 std::vector<Message> after(Tx& tx, const std::string& channel_id, std::int64_t after_seq, std::size_t limit) {
   return messages_of(tx.query(
       std::string("SELECT ") + columns + " FROM msg_messages WHERE channel_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",

@@ -27,6 +27,10 @@ std::optional<Message> find_by_client_id(Tx& tx, const std::string& channel_id, 
 std::optional<Message> find(Tx& tx, const std::string& channel_id, std::int64_t seq, bool for_update = false);
 /// Messages with seq > after_seq, oldest first.
 std::vector<Message> after(Tx& tx, const std::string& channel_id, std::int64_t after_seq, std::size_t limit);
+/// An author's messages in a channel that are not deleted, written at or after `since_ms`, with a
+/// seq above `after_seq`, oldest first.
+std::vector<Message> authored_since(Tx& tx, const std::string& channel_id, const std::string& author,
+                                    std::int64_t since_ms, std::int64_t after_seq, std::size_t limit);
 /// Messages with seq < before_seq (all when nullopt), newest first.
 std::vector<Message> before(Tx& tx, const std::string& channel_id, std::optional<std::int64_t> before_seq,
                             std::size_t limit);

@@ -324,6 +324,74 @@ for (const backend of backends()) {
       bobSock.close();
     });
 
+    test('a ban with delete_messages_seconds deletes what the member wrote in that time, in every channel, live', async () => {
+      const owner = await c.signIn();
+      const member = await c.signIn();
+      const spammer = await c.signIn();
+      let r = await c.api('/v1/communities', { method: 'POST', token: owner.token, body: { name: 'Purge', slug: `purge-${backend}-${Date.now()}` } });
+      assert.equal(r.status, 201, await r.clone().text());
+      const community = (await r.json()).id;
+      const channels = [];
+      for (const name of ['general', 'random']) {
+        r = await c.api(`/v1/communities/${community}/channels`, { method: 'POST', token: owner.token, body: { name } });
+        assert.equal(r.status, 201, await r.clone().text());
+        channels.push((await r.json()).id);
+      }
+      for (const who of [member, spammer]) {
+        assert.equal((await c.api(`/v1/communities/${community}/join`, { method: 'POST', token: who.token })).status, 200);
+      }
+      const [general, random] = channels;
+      const early = await c.post(spammer, general, 'an old message, outside the window');
+      const earlyAt = Date.now();
+      await new Promise((res) => setTimeout(res, 3000));
+      const sock = c.connect(member);
+      await subscribed(sock, general);
+      sock.send({ type: 'subscribe', channel_ids: [random] });
+      await sock.waitFor((f) => f.type === 'subscribed' && f.channel_id === random);
+      const spam = [];
+      spam.push(await c.post(spammer, general, `@${member.address} free tokens, click here`));
+      for (let i = 0; i < 240; i++) spam.push(await c.post(spammer, general, `spam ${i}`));
+      for (let i = 0; i < 5; i++) spam.push(await c.post(spammer, random, `more spam ${i}`));
+      const kept = await c.post(member, general, 'a member\'s own words stay');
+      // The mention reached the member's notification center before the ban.
+      const mentionOf = async () => (await (await c.api('/v1/notifications', { token: member.token })).json()).notifications
+        .filter((n) => n.data.message_id === spam[0].id);
+      for (let i = 0; i < 400 && (await mentionOf()).length === 0; i++) await new Promise((res) => setTimeout(res, 25));
+      assert.equal((await mentionOf()).length, 1);
+
+      const ban = (body) => c.api(`/v1/communities/${community}/bans`, { method: 'POST', token: owner.token, body });
+      for (const bad of [604801, -1, 'x', 1.5]) {
+        r = await ban({ address: spammer.address, delete_messages_seconds: bad });
+        assert.equal(r.status, 400, String(bad));
+        assert.equal((await r.json()).error.code, 'invalid_field');
+      }
+      // A window that holds every spam message but not the early one (at least 1 s on either side).
+      const window = Math.floor((Date.now() - earlyAt) / 1000) - 1;
+      assert.equal((await ban({ address: spammer.address, reason: 'spam', delete_messages_seconds: window })).status, 204);
+
+      // Every spam message goes out live as deleted, in both channels.
+      await sock.waitFor((_, frames) => frames.filter((f) => f.type === 'message_updated' && f.deleted).length >= spam.length, 30_000);
+      const deletedIds = new Set(sock.frames.filter((f) => f.type === 'message_updated' && f.deleted).map((f) => f.id));
+      assert.deepEqual([...deletedIds].sort(), spam.map((m) => m.id).sort());
+      // In more than one transaction (245 messages, 200 per batch), each one a deletion by the owner.
+      const continued = (await outbox('messaging.purge_continued')).filter((e) => e.payload.community_id === community);
+      assert.ok(continued.length >= 1);
+      const deletions = (await outbox('messaging.message_deleted')).filter((e) => channels.includes(e.payload.channel_id));
+      assert.equal(deletions.length, spam.length);
+      assert.ok(deletions.every((e) => e.payload.deleted_by === owner.address && e.payload.purged === true));
+
+      // History: the spam is tombstones; the old message and the member's stay.
+      const one = async (channel, seq) => (await c.api(`/v1/channels/${channel}/messages/${seq}`, { token: owner.token })).json();
+      assert.equal((await one(general, early.seq)).deleted, false);
+      assert.equal((await one(general, kept.seq)).deleted, false);
+      assert.equal((await one(general, spam[100].seq)).deleted, true);
+      assert.equal((await one(random, spam.at(-1).seq)).deleted, true);
+      // The spam's mention left the member's notifications.
+      for (let i = 0; i < 400 && (await mentionOf()).length > 0; i++) await new Promise((res) => setTimeout(res, 25));
+      assert.deepEqual(await mentionOf(), []);
+      sock.close();
+    });
+
     test('a client that was away learns the edits, deletes and reactions it missed from /changes', async () => {
       const alice = await c.signIn();
       const bob = await c.signIn();
