@@ -268,6 +268,8 @@ Task<Result<Message>> MessagingService::edit(eth::Address who, std::string chann
   if (auto r = co_await require_post(who, channel_id); !r) co_return r.error();
   if (auto c = check_body(body); !c) co_return c.error();
   const auto mentions = co_await effective_mentions(who, channel_id, body);
+  // Who the new text would notify: an account it no longer names loses its mention notification.
+  const auto still = co_await resolve_mentions(who, channel_id, mentions);
   const auto now = m_clock.now();
   const auto viewer = eth::to_lower_hex(who);
   auto edited = co_await m_pool.run([&]() -> Result<Message> {
@@ -276,6 +278,12 @@ Task<Result<Message>> MessagingService::edit(eth::Address who, std::string chann
       if (!m) return message_not_found();
       if (m->author != who) return make_error(ErrorKind::forbidden, "not_author", "only the author may edit a message");
       if (m->deleted_at) return make_error(ErrorKind::conflict, "message_deleted", "the message was deleted");
+      json::array unmentioned;
+      for (const auto& a : m->mentions) {
+        if (a != who && std::find(still.begin(), still.end(), a) == still.end()) {
+          unmentioned.emplace_back(eth::to_checksum(a));
+        }
+      }
       m->body = body;
       m->mentions = mentions.accounts;
       m->mention_roles = mentions.roles;
@@ -284,6 +292,11 @@ Task<Result<Message>> MessagingService::edit(eth::Address who, std::string chann
       m->change = sql::mark_changed(tx, channel_id, seq);
       json::object event{{"channel_id", channel_id}, {"seq", seq}, {"id", m->id}, {"body", body}};
       publish_or_throw(tx, {"messaging.message_edited", channel_id, json::serialize(event)});
+      if (!unmentioned.empty()) {
+        json::object removed{
+            {"channel_id", channel_id}, {"seq", seq}, {"message_id", m->id}, {"accounts", std::move(unmentioned)}};
+        publish_or_throw(tx, {"messaging.mention_removed", channel_id, json::serialize(removed)});
+      }
       return with_reactions(tx, std::move(*m), viewer);
     });
   });

@@ -79,11 +79,17 @@ void dedupe(std::vector<std::string>& v) {
 }  // namespace
 
 std::vector<std::string> consumed_topics() {
-  return {"notify.requested",         "messaging.mention",
-          "messaging.reply",          "messaging.message_deleted",
-          "messaging.message_edited", "community.member_removed",
-          "community.role_changed",   "e2e.message_posted",
-          "rewards.granted",          "rewards.withdrawal_confirmed",
+  return {"notify.requested",
+          "messaging.mention",
+          "messaging.reply",
+          "messaging.message_deleted",
+          "messaging.message_edited",
+          "messaging.mention_removed",
+          "community.member_removed",
+          "community.role_changed",
+          "e2e.message_posted",
+          "rewards.granted",
+          "rewards.withdrawal_confirmed",
           "rewards.withdrawal_failed"};
 }
 
@@ -92,17 +98,26 @@ std::string message_subject(std::string_view message_id) {
 }
 
 std::optional<Amendment> amendment_from_event(std::string_view topic, std::string_view payload) {
-  if (topic != "messaging.message_deleted" && topic != "messaging.message_edited") return std::nullopt;
+  if (topic != "messaging.message_deleted" && topic != "messaging.message_edited" &&
+      topic != "messaging.mention_removed") {
+    return std::nullopt;
+  }
   boost::system::error_code ec;
   auto parsed = json::parse(payload, ec);
   if (ec || !parsed.is_object()) return std::nullopt;
   const auto& o = parsed.as_object();
-  const auto id = str(o, "id");
+  const auto id = str(o, topic == "messaging.mention_removed" ? "message_id" : "id");
   if (id.empty()) return std::nullopt;
   Amendment a;
   a.subject = message_subject(id);
   if (topic == "messaging.message_deleted") {
     a.action = Amendment::Action::withdraw;
+  } else if (topic == "messaging.mention_removed") {
+    a.action = Amendment::Action::withdraw;
+    add_accounts(o, "accounts", a.accounts);
+    dedupe(a.accounts);
+    // Nobody named: nothing to withdraw (never the whole subject).
+    if (a.accounts.empty()) return std::nullopt;
   } else {
     a.action = Amendment::Action::refresh;
     a.body = preview(o);

@@ -29,12 +29,16 @@ std::optional<Request> request_from_event(std::string_view topic, std::string_vi
 
 /// What an event changes in notifications already made about a subject (Draft::subject): a
 /// deleted message withdraws them (from the center, the delivery queue and open sockets); an
-/// edited one refreshes their preview, so that text the author took out is not shown on.
+/// edited one refreshes their preview, so that text the author took out is not shown on, and
+/// withdraws the mentions of accounts it no longer names.
 struct Amendment {
   enum class Action { withdraw, refresh };
   Action action = Action::withdraw;
   std::string subject;
   std::string body;  ///< the new preview (refresh)
+  /// Withdraw only these accounts' mentions (lowercase hex; an edit that no longer names them);
+  /// empty: every notification about the subject, which is gone for good.
+  std::vector<std::string> accounts;
 };
 
 /// The amendment an event implies, or nullopt.

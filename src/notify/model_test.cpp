@@ -154,6 +154,15 @@ TEST(NotifyEvents, DeletedAndEditedMessagesAmendTheNotificationsAboutThem) {
   ASSERT_TRUE(edited);
   EXPECT_EQ(edited->action, Amendment::Action::refresh);
   EXPECT_EQ(edited->body, "fixed");
+  auto unmentioned =
+      amendment_from_event("messaging.mention_removed",
+                           R"({"message_id":"m3","accounts":["0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359","junk"]})");
+  ASSERT_TRUE(unmentioned);
+  EXPECT_EQ(unmentioned->action, Amendment::Action::withdraw);
+  EXPECT_EQ(unmentioned->subject, "message:m3");
+  EXPECT_EQ(unmentioned->accounts, std::vector<std::string>{"0xfb6916095ca1df60bb79ce92ce3ea74c37c5d359"});
+  // Naming nobody never withdraws everything about the message.
+  EXPECT_FALSE(amendment_from_event("messaging.mention_removed", R"({"message_id":"m3","accounts":["junk"]})"));
   EXPECT_FALSE(amendment_from_event("messaging.message_deleted", R"({"seq":3})"));
   EXPECT_FALSE(amendment_from_event("messaging.message_deleted", "junk"));
   EXPECT_FALSE(amendment_from_event("messaging.mention", R"({"id":"m3"})"));

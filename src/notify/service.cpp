@@ -2,6 +2,7 @@
 
 #include <openssl/rand.h>
 
+#include <algorithm>
 #include <map>
 
 #include "notify/store.hpp"
@@ -115,8 +116,19 @@ std::size_t NotifyService::amend(Tx& tx, const Amendment& amendment) {
     return static_cast<std::size_t>(sql::update_body_about(tx, amendment.subject, amendment.body));
   }
   const auto now = m_clock.now();
-  sql::insert_withdrawn(tx, amendment.subject, now);
-  auto gone = sql::notifications_about(tx, amendment.subject);
+  std::vector<sql::RemovalRow> gone;
+  if (amendment.accounts.empty()) {
+    // The source is gone for good: nothing about it may appear later either.
+    sql::insert_withdrawn(tx, amendment.subject, now);
+    gone = sql::notifications_about(tx, amendment.subject);
+  } else {
+    // Mentions of these accounts only; a reply to one of them is still a reply.
+    for (auto& row : sql::notifications_about(tx, amendment.subject, to_string(Kind::mention))) {
+      if (std::binary_search(amendment.accounts.begin(), amendment.accounts.end(), row.account)) {
+        gone.push_back(std::move(row));
+      }
+    }
+  }
   if (gone.empty()) return 0;
   std::vector<std::string> ids;
   ids.reserve(gone.size());

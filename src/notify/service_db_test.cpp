@@ -357,6 +357,28 @@ TEST_P(NotifyDbTest, ADeletedMessageWithdrawsItsNotificationsAndAnEditRefreshesT
   EXPECT_TRUE(about(alice_hex, "m-9").empty());
   EXPECT_TRUE(m_online.account_frames.empty());
 
+  // An edit that no longer names alice withdraws her mention alone: carol's stays, and so does
+  // alice's reply notification about the same message.
+  mention("m-20", {alice_hex, carol_hex}, "@alice @carol look");
+  publish_and_consume(*router, "messaging.reply", "ch-7",
+                      json::object{{"channel_id", "ch-7"},
+                                   {"message_id", "m-20"},
+                                   {"author", eth::to_checksum(bob)},
+                                   {"account", eth::to_checksum(alice)},
+                                   {"body", "@alice @carol look"}});
+  settle(*router);
+  ASSERT_EQ(about(alice_hex, "m-20").size(), 2u);
+  m_online.account_frames.clear();
+  publish_and_consume(*router, "messaging.mention_removed", "ch-7",
+                      json::object{{"message_id", "m-20"}, {"accounts", json::array{eth::to_checksum(alice)}}});
+  auto left = about(alice_hex, "m-20");
+  ASSERT_EQ(left.size(), 1u);
+  EXPECT_EQ(left[0].kind, Kind::reply);
+  EXPECT_EQ(about(carol_hex, "m-20").size(), 1u);
+  settle(*router);
+  ASSERT_EQ(m_online.account_frames.size(), 1u);
+  EXPECT_EQ(m_online.account_frames[0].first, alice_hex);
+
   // A notification still waiting for its delivery leaves the queue with it.
   Draft waiting = draft(Kind::mention, "m-11");
   waiting.subject = "message:m-11";

@@ -399,12 +399,14 @@ void insert_withdrawn(Tx& tx, const std::string& subject, SystemTime now) {
           {subject, ms(now)});
 }
 
-std::vector<RemovalRow> notifications_about(Tx& tx, const std::string& subject) {
+std::vector<RemovalRow> notifications_about(Tx& tx, const std::string& subject, std::string_view kind) {
   std::vector<RemovalRow> out;
-  for (const auto& r :
-       tx.query("SELECT id, account FROM notify_notifications WHERE subject = $1 ORDER BY id", {subject})) {
-    out.push_back({r.get_text("id"), r.get_text("account")});
-  }
+  const auto rows =
+      kind.empty()
+          ? tx.query("SELECT id, account FROM notify_notifications WHERE subject = $1 ORDER BY id", {subject})
+          : tx.query("SELECT id, account FROM notify_notifications WHERE subject = $1 AND kind = $2 ORDER BY id",
+                     {subject, std::string(kind)});
+  for (const auto& r : rows) out.push_back({r.get_text("id"), r.get_text("account")});
   return out;
 }
 

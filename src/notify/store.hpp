@@ -5,6 +5,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "notify/model.hpp"
@@ -91,8 +92,8 @@ struct RemovalRow {
 /// True when the subject was withdrawn.
 bool is_withdrawn(Tx& tx, const std::string& subject);
 void insert_withdrawn(Tx& tx, const std::string& subject, SystemTime now);
-/// The notifications about a subject.
-std::vector<RemovalRow> notifications_about(Tx& tx, const std::string& subject);
+/// The notifications about a subject (of one kind when `kind` is given).
+std::vector<RemovalRow> notifications_about(Tx& tx, const std::string& subject, std::string_view kind = {});
 void delete_notifications(Tx& tx, const std::vector<std::string>& ids);
 /// Replaces the body of every notification about a subject; returns how many changed.
 std::int64_t update_body_about(Tx& tx, const std::string& subject, const std::string& body);

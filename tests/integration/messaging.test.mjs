@@ -277,7 +277,7 @@ for (const backend of backends()) {
       assert.deepEqual(told.map((e) => e.payload.account), readers.slice(0, 200));
     });
 
-    test('a mention reaches the center with a preview cut on a character; an edit refreshes it; a moderator\'s delete withdraws it', async () => {
+    test('a mention reaches the center with a preview cut on a character; an edit refreshes it or withdraws it; so does a moderator\'s delete', async () => {
       const alice = await c.signIn();
       const bob = await c.signIn();
       const mod = await c.signIn();
@@ -307,7 +307,15 @@ for (const backend of backends()) {
       assert.equal(list.unread_count, 1);
       // A later mention still arrives: the one before did not jam the queue.
       const next = await c.post(alice, 'notes', `again @${bob.address}`);
-      await until((l) => l.notifications.some((n) => n.data.message_id === next.id), 'the next mention');
+      list = await until((l) => l.notifications.some((n) => n.data.message_id === next.id), 'the next mention');
+      const nextId = list.notifications.find((n) => n.data.message_id === next.id).id;
+      assert.equal(list.unread_count, 2);
+
+      // An edit that no longer names bob withdraws his mention, as it leaves his unread mentions.
+      assert.equal((await c.api(`/v1/channels/notes/messages/${next.seq}`, { method: 'PATCH', token: alice.token, body: { body: 'again, nobody' } })).status, 200);
+      const unmentioned = await bobSock.waitFor((f) => f.type === 'notification_removed' && f.ids.includes(nextId));
+      assert.deepEqual(unmentioned, { type: 'notification_removed', ids: [nextId], unread_count: 1, received_at: unmentioned.received_at });
+      assert.equal((await center()).notifications.some((n) => n.id === nextId), false);
 
       const edited = await c.api(`/v1/channels/notes/messages/${m.seq}`, { method: 'PATCH', token: alice.token, body: { body: `hi @${bob.address}` } });
       assert.equal(edited.status, 200);
@@ -315,12 +323,12 @@ for (const backend of backends()) {
       const id = mine(list)[0].id;
 
       assert.equal((await c.api(`/v1/channels/notes/messages/${m.seq}`, { method: 'DELETE', token: mod.token })).status, 204);
-      const removed = await bobSock.waitFor((f) => f.type === 'notification_removed');
+      const removed = await bobSock.waitFor((f) => f.type === 'notification_removed' && f.ids.includes(id));
       assert.deepEqual(removed.ids, [id]);
-      assert.equal(removed.unread_count, 1);
+      assert.equal(removed.unread_count, 0);
       list = await center();
       assert.deepEqual(mine(list), []);
-      assert.equal(list.unread_count, 1);
+      assert.equal(list.unread_count, 0);
       bobSock.close();
     });
 
