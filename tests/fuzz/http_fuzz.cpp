@@ -1,9 +1,12 @@
 // HTTP routing and request-target handling: a request line's target is split as the dispatcher
 // does (Boost.URL origin form, query parameters decoded) and routed through a table shaped like
-// the server's. Invariants: segment decoding agrees with a trivial percent-decoder; a match gives
+// the server's. Invariants: segment decoding agrees with a trivial percent-decoder and glibc's
+// UTF-8 check; a match gives
 // back a path that, rebuilt from its template and parameters, routes to the same place with the
 // same parameters; a 405 lists only methods that do route there; query_param() returns the last
 // value of a name.
+#include <iconv.h>
+
 #include <boost/url/parse.hpp>
 #include <cstddef>
 #include <cstdint>
@@ -62,7 +65,21 @@ int hex_digit(char c) {
   return -1;
 }
 
-// Reference percent-decoding of one segment (RFC 3986 2.1), refusing '/' and NUL.
+// glibc's UTF-8 decoder, independent of the server's: the whole text converts or it is not UTF-8.
+bool iconv_utf8(const std::string& text) {
+  static iconv_t cd = iconv_open("UTF-32LE", "UTF-8");
+  iconv(cd, nullptr, nullptr, nullptr, nullptr);
+  std::string in = text;
+  std::string out(text.size() * 4 + 8, '\0');
+  char* inp = in.data();
+  std::size_t inleft = in.size();
+  char* outp = out.data();
+  std::size_t outleft = out.size();
+  return iconv(cd, &inp, &inleft, &outp, &outleft) != static_cast<std::size_t>(-1) && inleft == 0;
+}
+
+// Reference percent-decoding of one segment (RFC 3986 2.1), refusing '/', NUL and text that is
+// not UTF-8.
 std::optional<std::string> reference_decode(std::string_view s) {
   std::string out;
   for (std::size_t i = 0; i < s.size(); ++i) {
@@ -76,6 +93,7 @@ std::optional<std::string> reference_decode(std::string_view s) {
     out += c;
     i += 2;
   }
+  if (!iconv_utf8(out)) return std::nullopt;
   return out;
 }
 

@@ -54,7 +54,7 @@ std::vector<Seen> run(const std::vector<std::string_view>& chunks) {
       if (event.kind == ClientEvent::Kind::text || event.kind == ClientEvent::Kind::binary) {
         check(event.payload.size() <= max_message);
       }
-      if (event.kind == ClientEvent::Kind::text) check(gh::net::detail::valid_utf8(event.payload));
+      if (event.kind == ClientEvent::Kind::text) check(gh::valid_utf8(event.payload));
       if (event.kind == ClientEvent::Kind::ping || event.kind == ClientEvent::Kind::pong) {
         check(event.payload.size() <= 125);
       }
