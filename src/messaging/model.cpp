@@ -135,6 +135,7 @@ json::object message_json(const Message& m) {
     reactions.emplace_back(json::object{{"emoji", r.emoji}, {"count", r.count}, {"me", r.mine}});
   }
   o["reactions"] = std::move(reactions);
+  o["pinned"] = m.pin.has_value();
   return o;
 }
 

@@ -38,6 +38,15 @@ struct ReactionCount {
 };
 
 /// A channel message as stored (a tombstone once deleted: empty body, deleted_at set).
+/// Who pinned a message, and when.
+struct PinInfo {
+  eth::Address by{};
+  SystemTime at{};
+};
+
+/// The most pinned messages a channel holds (as Discord).
+inline constexpr std::size_t max_pins = 50;
+
 struct Message {
   std::string id;
   std::string channel_id;
@@ -53,6 +62,7 @@ struct Message {
   std::optional<SystemTime> deleted_at;
   std::int64_t change = 0;  ///< the channel's change counter at its last edit, delete or reaction; 0: none
   std::vector<ReactionCount> reactions;
+  std::optional<PinInfo> pin;  ///< set while the message is pinned
 };
 
 /// Mentions found in a body.

@@ -193,6 +193,37 @@ void add_messaging_routes(net::Router& router, MessagingService& service, auth::
                });
   }
 
+  for (const char* method : {"PUT", "DELETE"}) {
+    const bool pin = std::string_view(method) == "PUT";
+    router.add(method, "/v1/channels/{id}/pins/{seq}", [&, pin](Request& req) -> Task<Result<Response>> {
+      auto who = co_await auth.session(req);
+      if (!who) co_return who.error();
+      auto seq = parse_seq(req.param("seq"), "seq");
+      if (!seq) co_return seq.error();
+      if (auto limited = take(send_limiter, who->address); !limited) co_return limited.error();
+      auto done = co_await service.pin(who->address, std::string(req.param("id")), *seq, pin);
+      if (!done) co_return done.error();
+      co_return Response::text(204, "");
+    });
+  }
+
+  router.add("GET", "/v1/channels/{id}/pins", [&](Request& req) -> Task<Result<Response>> {
+    auto who = co_await auth.session(req);
+    if (!who) co_return who.error();
+    auto list = co_await service.pins(who->address, std::string(req.param("id")));
+    if (!list) co_return list.error();
+    json::array out;
+    for (const auto& m : *list) {
+      auto o = message_json(m);
+      if (m.pin) {
+        o["pinned_at"] = format_rfc3339(m.pin->at);
+        o["pinned_by"] = eth::to_checksum(m.pin->by);
+      }
+      out.emplace_back(std::move(o));
+    }
+    co_return net::json_response(200, json::object{{"messages", std::move(out)}});
+  });
+
   router.add("PUT", "/v1/channels/{id}/read", [&](Request& req) -> Task<Result<Response>> {
     auto who = co_await auth.session(req);
     if (!who) co_return who.error();

@@ -41,7 +41,7 @@ Result<void> check_channel(const std::string& channel_id) {
 // The message with its reactions as `viewer` sees them.
 Message with_reactions(Tx& tx, Message m, const std::string& viewer) {
   std::vector<Message> one{std::move(m)};
-  sql::load_reactions(tx, one, viewer);
+  sql::load_annotations(tx, one, viewer);
   return std::move(one.front());
 }
 
@@ -230,7 +230,7 @@ Task<Result<std::vector<Message>>> MessagingService::history(eth::Address who, s
     return m_db.read([&](Tx& tx) -> Result<std::vector<Message>> {
       auto page = query.after_seq ? sql::after(tx, channel_id, *query.after_seq, limit)
                                   : sql::before(tx, channel_id, query.before_seq, limit);
-      sql::load_reactions(tx, page, viewer);
+      sql::load_annotations(tx, page, viewer);
       return page;
     });
   });
@@ -257,7 +257,7 @@ Task<Result<std::vector<Message>>> MessagingService::replies(eth::Address who, s
     return m_db.read([&](Tx& tx) -> Result<std::vector<Message>> {
       if (!sql::find(tx, channel_id, seq)) return message_not_found();
       auto page = sql::replies(tx, channel_id, seq, after_seq, bounded);
-      sql::load_reactions(tx, page, viewer);
+      sql::load_annotations(tx, page, viewer);
       return page;
     });
   });
@@ -342,6 +342,64 @@ Task<Result<void>> MessagingService::remove(eth::Address who, std::string channe
   co_return ok();
 }
 
+Task<Result<void>> MessagingService::pin(eth::Address who, std::string channel_id, std::int64_t seq, bool pinned) {
+  if (auto r = co_await require_post(who, channel_id); !r) co_return r.error();
+  auto moderates = co_await m_access.can_moderate(who, channel_id);
+  if (!moderates) co_return moderates.error();
+  if (!*moderates) {
+    co_return make_error(ErrorKind::forbidden, "missing_permission",
+                         "pinning needs manage_messages in the channel's community");
+  }
+  const auto viewer = eth::to_lower_hex(who);
+  const auto now_ms = unix_millis(m_clock.now());
+  std::optional<Message> changed;
+  auto done = co_await m_pool.run([&]() -> Result<void> {
+    return m_db.transact([&](Tx& tx) -> Result<void> {
+      auto m = sql::find(tx, channel_id, seq, true);
+      if (!m) return message_not_found();
+      if (m->deleted_at) return make_error(ErrorKind::conflict, "message_deleted", "the message was deleted");
+      // The channel's lock before the count, so that concurrent pins cannot pass the limit.
+      sql::lock_channel(tx, channel_id);
+      if (pinned) {
+        std::vector<Message> one{*m};
+        sql::load_annotations(tx, one, viewer);
+        if (one.front().pin) return ok();
+        if (sql::count_pins(tx, channel_id) >= static_cast<std::int64_t>(max_pins)) {
+          return make_error(ErrorKind::conflict, "too_many_pins",
+                            "a channel holds at most " + std::to_string(max_pins) + " pinned messages");
+        }
+        sql::insert_pin(tx, channel_id, seq, viewer, now_ms);
+      } else if (!sql::delete_pin(tx, channel_id, seq)) {
+        return ok();
+      }
+      sql::mark_changed(tx, channel_id, seq);
+      json::object event{
+          {"channel_id", channel_id}, {"seq", seq}, {"id", m->id}, {"pinned", pinned}, {"by", eth::to_checksum(who)}};
+      publish_or_throw(tx, {"messaging.message_pinned", channel_id, json::serialize(event)});
+      changed = with_reactions(tx, *sql::find(tx, channel_id, seq), viewer);
+      return ok();
+    });
+  });
+  if (!done) co_return done.error();
+  if (changed) {
+    if (m_events_published) m_events_published();
+    if (m_gateway) m_gateway->broadcast(channel_topic, channel_id, update_frame(*changed));
+  }
+  co_return ok();
+}
+
+Task<Result<std::vector<Message>>> MessagingService::pins(eth::Address who, std::string channel_id) {
+  if (auto r = co_await require_read(who, channel_id); !r) co_return r.error();
+  const auto viewer = eth::to_lower_hex(who);
+  co_return co_await m_pool.run([&]() -> Result<std::vector<Message>> {
+    return m_db.read([&](Tx& tx) -> Result<std::vector<Message>> {
+      auto list = sql::pinned(tx, channel_id);
+      sql::load_annotations(tx, list, viewer);
+      return list;
+    });
+  });
+}
+
 Task<Result<void>> MessagingService::react(eth::Address who, std::string channel_id, std::int64_t seq,
                                            std::string emoji, bool add) {
   if (auto r = co_await require_post(who, channel_id); !r) co_return r.error();
@@ -382,7 +440,7 @@ Task<Result<Changes>> MessagingService::changes(eth::Address who, std::string ch
       Changes out;
       out.last_change = sql::last_change(tx, channel_id);
       out.messages = sql::changed_after(tx, channel_id, after_change, bounded);
-      sql::load_reactions(tx, out.messages, viewer);
+      sql::load_annotations(tx, out.messages, viewer);
       return out;
     });
   });
@@ -479,7 +537,7 @@ realtime::TopicSource MessagingService::topic_source() {
     co_return co_await m_pool.run([&]() -> Result<std::vector<realtime::SequencedFrame>> {
       return m_db.read([&](Tx& tx) {
         auto page = sql::after(tx, id, after_seq, limit);
-        sql::load_reactions(tx, page, viewer);
+        sql::load_annotations(tx, page, viewer);
         std::vector<realtime::SequencedFrame> frames;
         frames.reserve(page.size());
         for (const auto& m : page) frames.push_back({m.seq, message_frame(m)});

@@ -92,6 +92,12 @@ class MessagingService {
   /// the read right (an author can take back what they wrote in an archived channel); anyone else
   /// needs the moderation right (community manage_messages), else 403 not_author.
   Task<Result<void>> remove(eth::Address who, std::string channel_id, std::int64_t seq);
+  /// Pins or unpins a message (the post right and the moderation right, community
+  /// manage_messages, else 403 missing_permission; 409 message_deleted; 409 too_many_pins past
+  /// max_pins). Idempotent. Subscribers get the message as `message_updated` with `pinned`.
+  Task<Result<void>> pin(eth::Address who, std::string channel_id, std::int64_t seq, bool pinned);
+  /// The channel's pinned messages, the latest pinned first (403 without read access).
+  Task<Result<std::vector<Message>>> pins(eth::Address who, std::string channel_id);
   /// Adds or removes the caller's reaction (403 without post access, 409 message_deleted).
   Task<Result<void>> react(eth::Address who, std::string channel_id, std::int64_t seq, std::string emoji, bool add);
   /// The messages edited, deleted or reacted to after change `after_change` (403 without read

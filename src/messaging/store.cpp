@@ -20,6 +20,10 @@ bool pg(const Tx& tx) {
 constexpr const char* columns =
     "id, channel_id, seq, author, client_id, body, reply_to, mentions, mention_roles, created_ms, edited_ms, "
     "deleted_ms, change_seq";
+// The same, from msg_messages as m in a join.
+constexpr const char* qualified_columns =
+    "m.id, m.channel_id, m.seq, m.author, m.client_id, m.body, m.reply_to, m.mentions, m.mention_roles, "
+    "m.created_ms, m.edited_ms, m.deleted_ms, m.change_seq";
 
 Message message_of(const store::Row& r) {
   Message m;
@@ -170,6 +174,7 @@ void tombstone(Tx& tx, const std::string& channel_id, std::int64_t seq, std::int
       "WHERE channel_id = $1 AND seq = $2",
       {channel_id, seq, now_ms});
   tx.exec("DELETE FROM msg_reactions WHERE channel_id = $1 AND seq = $2", {channel_id, seq});
+  tx.exec("DELETE FROM msg_pins WHERE channel_id = $1 AND seq = $2", {channel_id, seq});
 }
 
 bool add_reaction(Tx& tx, const std::string& channel_id, std::int64_t seq, const std::string& emoji,
@@ -186,7 +191,7 @@ bool remove_reaction(Tx& tx, const std::string& channel_id, std::int64_t seq, co
                  {channel_id, seq, emoji, account}) > 0;
 }
 
-void load_reactions(Tx& tx, std::vector<Message>& messages, const std::string& viewer) {
+void load_annotations(Tx& tx, std::vector<Message>& messages, const std::string& viewer) {
   if (messages.empty()) return;
   std::int64_t lo = messages.front().seq;
   std::int64_t hi = lo;
@@ -194,10 +199,25 @@ void load_reactions(Tx& tx, std::vector<Message>& messages, const std::string& v
     lo = std::min(lo, m.seq);
     hi = std::max(hi, m.seq);
   }
-  auto rows = tx.query(
-      "SELECT seq, emoji, count(*), SUM(CASE WHEN account = $4 THEN 1 ELSE 0 END) FROM msg_reactions "
-      "WHERE channel_id = $1 AND seq >= $2 AND seq <= $3 GROUP BY seq, emoji ORDER BY seq, MIN(created_ms), emoji",
-      {messages.front().channel_id, lo, hi, viewer});
+  // A page of history is a run of seqs; pinned messages may lie far apart: then name them.
+  std::string which = "seq >= $2 AND seq <= $3";
+  std::vector<store::Value> params{messages.front().channel_id, lo, hi};
+  if (static_cast<std::size_t>(hi - lo) >= 2 * messages.size()) {
+    which = "seq IN (";
+    params.resize(1);
+    for (const auto& m : messages) {
+      params.emplace_back(m.seq);
+      which += (params.size() == 2 ? "$" : ", $") + std::to_string(params.size());
+    }
+    which += ")";
+  }
+  std::vector<store::Value> with_viewer = params;
+  with_viewer.emplace_back(viewer);
+  const std::string viewer_param = "$" + std::to_string(with_viewer.size());
+  auto rows = tx.query("SELECT seq, emoji, count(*), SUM(CASE WHEN account = " + viewer_param +
+                           " THEN 1 ELSE 0 END) FROM msg_reactions WHERE channel_id = $1 AND " + which +
+                           " GROUP BY seq, emoji ORDER BY seq, MIN(created_ms), emoji",
+                       with_viewer);
   std::map<std::int64_t, Message*> by_seq;
   for (auto& m : messages) by_seq[m.seq] = &m;
   for (const auto& r : rows) {
@@ -205,6 +225,42 @@ void load_reactions(Tx& tx, std::vector<Message>& messages, const std::string& v
     if (it == by_seq.end()) continue;
     it->second->reactions.push_back(ReactionCount{r.get_text(1), r.get_int(2), r.get_int(3) > 0});
   }
+  for (const auto& r :
+       tx.query("SELECT seq, pinned_by, pinned_ms FROM msg_pins WHERE channel_id = $1 AND " + which, params)) {
+    auto it = by_seq.find(r.get_int(0));
+    if (it == by_seq.end()) continue;
+    it->second->pin = PinInfo{*eth::parse_address(r.get_text(1)), SystemTime(std::chrono::milliseconds(r.get_int(2)))};
+  }
+}
+
+void lock_channel(Tx& tx, const std::string& channel_id) {
+  tx.exec(
+      "INSERT INTO msg_channels (channel_id, last_seq) VALUES ($1, 0) "
+      "ON CONFLICT (channel_id) DO UPDATE SET last_seq = msg_channels.last_seq",
+      {channel_id});
+}
+
+bool insert_pin(Tx& tx, const std::string& channel_id, std::int64_t seq, const std::string& by, std::int64_t now_ms) {
+  return tx.exec(
+             "INSERT INTO msg_pins (channel_id, seq, pinned_by, pinned_ms) VALUES ($1, $2, $3, $4) "
+             "ON CONFLICT (channel_id, seq) DO NOTHING",
+             {channel_id, seq, by, now_ms}) == 1;
+}
+
+bool delete_pin(Tx& tx, const std::string& channel_id, std::int64_t seq) {
+  return tx.exec("DELETE FROM msg_pins WHERE channel_id = $1 AND seq = $2", {channel_id, seq}) > 0;
+}
+
+std::int64_t count_pins(Tx& tx, const std::string& channel_id) {
+  auto row = tx.query_one("SELECT count(*) FROM msg_pins WHERE channel_id = $1", {channel_id});
+  return row ? row->get_int(0) : 0;
+}
+
+std::vector<Message> pinned(Tx& tx, const std::string& channel_id) {
+  return messages_of(tx.query(std::string("SELECT ") + qualified_columns +
+                                  " FROM msg_pins p JOIN msg_messages m ON m.channel_id = p.channel_id AND m.seq = "
+                                  "p.seq WHERE p.channel_id = $1 ORDER BY p.pinned_ms DESC, p.seq DESC",
+                              {channel_id}));
 }
 
 std::int64_t mark_read(Tx& tx, const std::string& account, const std::string& channel_id, std::int64_t seq,

@@ -56,7 +56,17 @@ bool add_reaction(Tx& tx, const std::string& channel_id, std::int64_t seq, const
 bool remove_reaction(Tx& tx, const std::string& channel_id, std::int64_t seq, const std::string& emoji,
                      const std::string& account);
 /// Fills the reaction counts of the messages (with `mine` for the viewer, lowercase hex).
-void load_reactions(Tx& tx, std::vector<Message>& messages, const std::string& viewer);
+/// Fills in the reactions (as `viewer` sees them) and the pin of messages of one channel.
+void load_annotations(Tx& tx, std::vector<Message>& messages, const std::string& viewer);
+/// Takes the channel's row lock (creating the row), as a seq or change does.
+void lock_channel(Tx& tx, const std::string& channel_id);
+/// Pins a message; false when it already was.
+bool insert_pin(Tx& tx, const std::string& channel_id, std::int64_t seq, const std::string& by, std::int64_t now_ms);
+/// Unpins a message; false when it was not pinned.
+bool delete_pin(Tx& tx, const std::string& channel_id, std::int64_t seq);
+std::int64_t count_pins(Tx& tx, const std::string& channel_id);
+/// The pinned messages of a channel, the latest pinned first.
+std::vector<Message> pinned(Tx& tx, const std::string& channel_id);
 /// Moves the read marker forward to `seq` (never back); returns the marker after the call.
 std::int64_t mark_read(Tx& tx, const std::string& account, const std::string& channel_id, std::int64_t seq,
                        std::int64_t now_ms);

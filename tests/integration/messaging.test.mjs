@@ -400,6 +400,59 @@ for (const backend of backends()) {
       sock.close();
     });
 
+    test('moderators pin up to 50 messages, even when pinning at once; members see them live and in the list', async () => {
+      const mod = await c.signIn();
+      const member = await c.signIn();
+      await c.grant(mod, 'pins', { moderate: true });
+      await c.grant(member, 'pins');
+      const sock = c.connect(member);
+      await subscribed(sock, 'pins');
+      const posted = [];
+      for (let i = 0; i < 60; i++) posted.push(await c.post(member, 'pins', `note ${i}`));
+      const pin = (who, seq, method = 'PUT') => c.api(`/v1/channels/pins/pins/${seq}`, { method, token: who.token });
+      const list = async () => (await (await c.api('/v1/channels/pins/pins', { token: member.token })).json()).messages;
+
+      let r = await pin(member, posted[0].seq);
+      assert.equal(r.status, 403);
+      assert.equal((await r.json()).error.code, 'missing_permission');
+      assert.equal((await pin(mod, 999)).status, 404);
+      assert.equal((await pin(mod, posted[0].seq)).status, 204);
+      assert.equal((await pin(mod, posted[0].seq)).status, 204, 'idempotent');
+      const live = await sock.waitFor((f) => f.type === 'message_updated' && f.seq === posted[0].seq && f.pinned);
+      assert.ok(live.change > 0);
+      let pins = await list();
+      assert.deepEqual(pins.map((m) => m.seq), [posted[0].seq]);
+      assert.equal(pins[0].pinned, true);
+      assert.equal(pins[0].pinned_by, mod.address);
+      assert.ok(pins[0].pinned_at);
+      const history = await (await c.api(`/v1/channels/pins/messages?after_seq=0&limit=2`, { token: member.token })).json();
+      assert.deepEqual(history.messages.map((m) => m.pinned), [true, false]);
+
+      // 59 more at once: the channel holds 50, whatever the interleaving.
+      const results = await Promise.all(posted.slice(1).map((m) => pin(mod, m.seq)));
+      const statuses = results.map((x) => x.status);
+      assert.equal(statuses.filter((x) => x === 204).length, 49);
+      assert.equal(statuses.filter((x) => x === 409).length, 10);
+      const refused = results.find((x) => x.status === 409);
+      assert.equal((await refused.json()).error.code, 'too_many_pins');
+      pins = await list();
+      assert.equal(pins.length, 50);
+      assert.ok(pins.every((m) => m.pinned));
+
+      // Unpinning frees a place; deleting a pinned message unpins it.
+      assert.equal((await pin(mod, posted[0].seq, 'DELETE')).status, 204);
+      await sock.waitFor((f) => f.type === 'message_updated' && f.seq === posted[0].seq && f.pinned === false);
+      const deletedSeq = pins.find((m) => m.seq !== posted[0].seq).seq;
+      assert.equal((await c.api(`/v1/channels/pins/messages/${deletedSeq}`, { method: 'DELETE', token: member.token })).status, 204);
+      pins = await list();
+      assert.equal(pins.length, 48);
+      assert.ok(!pins.some((m) => m.seq === deletedSeq || m.seq === posted[0].seq));
+      assert.equal((await pin(mod, deletedSeq)).status, 409, 'a deleted message takes no pin');
+      const changes = await (await c.api(`/v1/channels/pins/changes?after=${live.change - 1}&limit=100`, { token: member.token })).json();
+      assert.ok(changes.messages.some((m) => m.seq === posted[0].seq && m.pinned === false));
+      sock.close();
+    });
+
     test('a client that was away learns the edits, deletes and reactions it missed from /changes', async () => {
       const alice = await c.signIn();
       const bob = await c.signIn();
