@@ -301,8 +301,7 @@ Task<Result<Message>> MessagingService::edit(eth::Address who, std::string chann
     });
   });
   if (!edited) co_return edited.error();
-  if (m_events_published) m_events_published();
-  if (m_gateway) m_gateway->broadcast(channel_topic, channel_id, update_frame(*edited));
+  announce_update(channel_id, *edited);
   co_return edited;
 }
 
@@ -335,11 +334,13 @@ Task<Result<void>> MessagingService::remove(eth::Address who, std::string channe
     });
   });
   if (!removed) co_return removed.error();
-  if (tombstone) {
-    if (m_events_published) m_events_published();
-    if (m_gateway) m_gateway->broadcast(channel_topic, channel_id, update_frame(*tombstone));
-  }
+  if (tombstone) announce_update(channel_id, *tombstone);
   co_return ok();
+}
+
+void MessagingService::announce_update(const std::string& channel_id, const Message& m) {
+  if (m_events_published) m_events_published();
+  if (m_gateway) m_gateway->broadcast(channel_topic, channel_id, update_frame(m));
 }
 
 Task<Result<void>> MessagingService::pin(eth::Address who, std::string channel_id, std::int64_t seq, bool pinned) {
@@ -381,10 +382,7 @@ Task<Result<void>> MessagingService::pin(eth::Address who, std::string channel_i
     });
   });
   if (!done) co_return done.error();
-  if (changed) {
-    if (m_events_published) m_events_published();
-    if (m_gateway) m_gateway->broadcast(channel_topic, channel_id, update_frame(*changed));
-  }
+  if (changed) announce_update(channel_id, *changed);
   co_return ok();
 }
 

@@ -132,6 +132,8 @@ class MessagingService {
   Task<Mentions> effective_mentions(const eth::Address& who, const std::string& channel_id, std::string_view body);
   Task<std::vector<eth::Address>> resolve_mentions(const eth::Address& who, const std::string& channel_id,
                                                    const Mentions& mentions);
+  /// After a committed change of a message: wakes the bus and sends `message_updated` here.
+  void announce_update(const std::string& channel_id, const Message& m);
   Task<void> recheck(std::vector<eth::Address> accounts, std::vector<std::string> channel_ids,
                      std::string community_id);
 
