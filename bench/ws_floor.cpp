@@ -37,7 +37,11 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include "http_head.hpp"
+
 namespace {
+
+using gh::bench::header_value;
 
 namespace json = boost::json;
 
@@ -134,22 +138,6 @@ std::string http_reply(int status, std::string_view reason, std::string_view bod
   return "HTTP/1.1 " + std::to_string(status) + " " + std::string(reason) +
          "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" +
          std::string(body);
-}
-
-std::string_view header_value(std::string_view head, std::string_view name) {
-  std::size_t at = 0;
-  while ((at = head.find("\r\n", at)) != std::string_view::npos) {
-    at += 2;
-    const auto colon = head.find(':', at);
-    const auto eol = head.find("\r\n", at);
-    if (colon == std::string_view::npos || eol == std::string_view::npos || colon > eol) continue;
-    if (::strncasecmp(head.data() + at, name.data(), name.size()) == 0 && colon - at == name.size()) {
-      auto v = head.substr(colon + 1, eol - colon - 1);
-      while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
-      return v;
-    }
-  }
-  return {};
 }
 
 // The fan-out: one serialization and one frame per message, one write per socket.

@@ -63,8 +63,11 @@
 #include "eth/hex.hpp"
 #include "eth/secp256k1.hpp"
 #include "eth/siwe.hpp"
+#include "http_head.hpp"
 
 namespace {
+
+using gh::bench::header_value;
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -663,23 +666,6 @@ bool parse_frames(Shared& sh, Sock& s, std::int64_t now) {
   }
   if (need > s.capacity) grow(s, need);
   return true;
-}
-
-std::string_view header_value(std::string_view head, std::string_view name) {
-  std::size_t at = 0;
-  while ((at = head.find("\r\n", at)) != std::string_view::npos) {
-    at += 2;
-    const auto colon = head.find(':', at);
-    const auto eol = head.find("\r\n", at);
-    if (colon == std::string_view::npos || eol == std::string_view::npos || colon > eol) continue;
-    if (colon - at == name.size() && ::strncasecmp(head.data() + at, name.data(), name.size()) == 0) {
-      auto v = head.substr(colon + 1, eol - colon - 1);
-      while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
-      while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
-      return v;
-    }
-  }
-  return {};
 }
 
 // The answer to the upgrade request; the bytes after it (the hello, often) are the first frames.
