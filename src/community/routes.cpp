@@ -49,7 +49,8 @@ json::object render_channel(const ChannelInfo& c) {
                       {"archived", c.archived},
                       {"created_at", format_rfc3339(c.created_at)},
                       {"can_read", c.can_read},
-                      {"can_post", c.can_post}};
+                      {"can_post", c.can_post},
+                      {"slow_mode_seconds", c.slow_mode_seconds}};
 }
 
 json::object render_role(const RoleInfo& r) {
@@ -369,6 +370,10 @@ void add_community_routes(net::Router& router, CommunityService& service, auth::
         if (const auto* a = body.if_contains("archived")) {
           if (!a->is_bool()) co_return bad_input("invalid_field", "archived must be a boolean");
           update.archived = a->as_bool();
+        }
+        if (const auto* slow = body.if_contains("slow_mode_seconds")) {
+          if (!slow->is_int64()) co_return bad_input("invalid_field", "slow_mode_seconds must be an integer");
+          update.slow_mode_seconds = slow->as_int64();
         }
         auto ch = co_await service.update_channel(who.address, std::string(req.param("id")), std::move(update));
         co_return net::rendered(ch, render_channel);

@@ -260,6 +260,7 @@ ChannelInfo channel_info(const Loaded& c, const sql::ChannelRow& ch, const Stand
   info.created_at = SystemTime(std::chrono::milliseconds(ch.created_ms));
   info.can_read = readable(s, ch, access);
   info.can_post = info.can_read && !info.archived;
+  info.slow_mode_seconds = ch.slow_mode_seconds;
   return info;
 }
 
@@ -834,6 +835,10 @@ Task<Result<ChannelInfo>> CommunityService::update_channel(const eth::Address& w
     auto checked = check_name("name", *update.name);
     if (!checked) co_return std::move(checked).error();
   }
+  if (update.slow_mode_seconds &&
+      (*update.slow_mode_seconds < 0 || *update.slow_mode_seconds > max_slow_mode_seconds)) {
+    co_return bad_input("invalid_field", "slow_mode_seconds is 0 to " + std::to_string(max_slow_mode_seconds));
+  }
   const auto now = unix_millis(m_clock.now());
   auto updated = co_await m_pool.run([&]() -> Result<ChannelInfo> {
     return m_db.transact([&](Tx& tx) -> Result<ChannelInfo> {
@@ -845,6 +850,7 @@ Task<Result<ChannelInfo>> CommunityService::update_channel(const eth::Address& w
       if (!s.member) return no_channel();
       if (auto allowed = need(s, Permission::manage_channels); !allowed) return std::move(allowed).error();
       if (update.name) ch->name = *update.name;
+      if (update.slow_mode_seconds) ch->slow_mode_seconds = *update.slow_mode_seconds;
       if (update.roles) {
         if (auto r = check_channel_roles(*c, *update.roles); !r) return std::move(r).error();
         ch->roles = *update.roles;
@@ -893,6 +899,26 @@ Task<Result<bool>> CommunityService::can_post_channel(const eth::Address& who, s
 
 Task<Result<bool>> CommunityService::can_moderate_channel(const eth::Address& who, std::string channel_id) {
   co_return co_await has_channel_permission(who, std::move(channel_id), Permission::manage_messages);
+}
+
+Task<Result<ChannelPostRules>> CommunityService::post_rules(const eth::Address& who, std::string channel_id) {
+  co_return co_await m_pool.run([&]() -> Result<ChannelPostRules> {
+    return m_db.read([&](Tx& tx) -> Result<ChannelPostRules> {
+      ChannelPostRules rules;
+      auto ch = sql::find_channel(tx, channel_id);
+      if (!ch || ch->archived_ms) return rules;
+      const auto account = lower(who);
+      if (!sql::is_member(tx, ch->community_id, account)) return rules;
+      Loaded c;
+      c.row.id = ch->community_id;
+      c.roles = sql::list_roles(tx, ch->community_id);
+      const auto s = standing_of(tx, c, account);
+      rules.can_post = readable(s, *ch, sql::channel_access(tx, ch->community_id, account));
+      rules.slow_mode_seconds = ch->slow_mode_seconds;
+      rules.exempt = has(s.permissions, Permission::manage_messages);
+      return rules;
+    });
+  });
 }
 
 Task<Result<bool>> CommunityService::can_mention_everyone(const eth::Address& who, std::string channel_id) {

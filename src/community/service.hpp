@@ -72,7 +72,18 @@ struct ChannelInfo {
   SystemTime created_at;
   bool can_read = false;  ///< for the caller
   bool can_post = false;
+  std::int64_t slow_mode_seconds = 0;  ///< a member posts at most once per this many seconds (0: off)
 };
+
+/// What posting in a channel takes, for one account.
+struct ChannelPostRules {
+  bool can_post = false;
+  std::int64_t slow_mode_seconds = 0;
+  bool exempt = false;  ///< manage_messages: slow mode does not apply
+};
+
+/// The longest slow mode: 6 hours, as Discord.
+inline constexpr std::int64_t max_slow_mode_seconds = std::int64_t{6} * 3600;
 
 /// A role of a community.
 struct RoleInfo {
@@ -116,6 +127,7 @@ struct ChannelUpdate {
   std::optional<std::optional<GateNode>> gate;
   std::optional<std::vector<std::string>> roles;
   std::optional<bool> archived;
+  std::optional<std::int64_t> slow_mode_seconds;
 };
 
 /// Limits of the context.
@@ -214,6 +226,9 @@ class CommunityService {
   Task<Result<std::vector<eth::Address>>> channel_readers(std::string channel_id, std::vector<eth::Address> accounts);
   /// can_read_channel and holding manage_messages: may delete other members' messages there.
   Task<Result<bool>> can_moderate_channel(const eth::Address& who, std::string channel_id);
+  /// Whether the account may post in the channel, its slow mode, and whether the account is exempt
+  /// from it (manage_messages), in one read.
+  Task<Result<ChannelPostRules>> post_rules(const eth::Address& who, std::string channel_id);
   /// can_read_channel and holding mention_everyone: an `@&member` mention of theirs notifies.
   Task<Result<bool>> can_mention_everyone(const eth::Address& who, std::string channel_id);
   /// Every channel, in every community, that `who` may read.

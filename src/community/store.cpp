@@ -24,7 +24,8 @@ CommunityRow community_of(const Row& r) {
                       r.opt_text(4), r.get_int(5),  r.get_int(6)};
 }
 
-constexpr const char* channel_columns = "id, community_id, name, gate, roles, archived_ms, created_ms";
+constexpr const char* channel_columns =
+    "id, community_id, name, gate, roles, archived_ms, created_ms, slow_mode_seconds";
 
 ChannelRow channel_of(const Row& r) {
   ChannelRow c;
@@ -35,6 +36,7 @@ ChannelRow channel_of(const Row& r) {
   c.roles = gh::store::split_text_list(r.get_text(4));
   if (!r.is_null(5)) c.archived_ms = r.get_int(5);
   c.created_ms = r.get_int(6);
+  c.slow_mode_seconds = r.get_int(7);
   return c;
 }
 
@@ -213,10 +215,10 @@ std::vector<std::string> members_with_role(Tx& tx, const std::string& community_
 
 void insert_channel(Tx& tx, const ChannelRow& row) {
   tx.exec(
-      "INSERT INTO community_channels (id, community_id, name, gate, roles, archived_ms, created_ms) VALUES ($1, $2, "
-      "$3, $4, $5, $6, $7)",
+      "INSERT INTO community_channels (id, community_id, name, gate, roles, archived_ms, created_ms, "
+      "slow_mode_seconds) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
       {row.id, row.community_id, row.name, opt(row.gate), gh::store::join_text_list(row.roles), opt(row.archived_ms),
-       row.created_ms});
+       row.created_ms, row.slow_mode_seconds});
 }
 
 std::optional<ChannelRow> find_channel(Tx& tx, const std::string& id) {
@@ -236,8 +238,11 @@ std::vector<ChannelRow> list_channels(Tx& tx, const std::string& community_id) {
 }
 
 void update_channel(Tx& tx, const ChannelRow& row) {
-  tx.exec("UPDATE community_channels SET name = $2, gate = $3, roles = $4, archived_ms = $5 WHERE id = $1",
-          {row.id, row.name, opt(row.gate), gh::store::join_text_list(row.roles), opt(row.archived_ms)});
+  tx.exec(
+      "UPDATE community_channels SET name = $2, gate = $3, roles = $4, archived_ms = $5, slow_mode_seconds = $6 "
+      "WHERE id = $1",
+      {row.id, row.name, opt(row.gate), gh::store::join_text_list(row.roles), opt(row.archived_ms),
+       row.slow_mode_seconds});
 }
 
 std::set<std::string> channel_access(Tx& tx, const std::string& community_id, const std::string& account) {

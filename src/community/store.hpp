@@ -32,6 +32,7 @@ struct ChannelRow {
   std::vector<std::string> roles;  ///< empty: every member
   std::optional<std::int64_t> archived_ms;
   std::int64_t created_ms = 0;
+  std::int64_t slow_mode_seconds = 0;
 };
 
 struct RoleRow {

@@ -4,6 +4,14 @@
 
 namespace gh::messaging {
 
+Task<Result<PostRules>> ChannelAccess::post_rules(const eth::Address& account, std::string channel_id) {
+  auto allowed = co_await can_post(account, std::move(channel_id));
+  if (!allowed) co_return allowed.error();
+  PostRules rules;
+  rules.allowed = *allowed;
+  co_return rules;
+}
+
 void GrantedChannelAccess::grant(const eth::Address& account, const std::string& channel_id, bool read, bool post,
                                  bool moderate) {
   std::lock_guard lock(m_mutex);

@@ -18,6 +18,13 @@ namespace gh::messaging {
 /// Role names by channel id.
 using ChannelRoles = std::map<std::string, std::vector<std::string>>;
 
+/// What posting in a channel takes, for one account.
+struct PostRules {
+  bool allowed = false;
+  std::int64_t slow_mode_seconds = 0;  ///< at most one post per this many seconds (0: off)
+  bool exempt = false;                 ///< slow mode does not apply (moderators)
+};
+
 /// Channel access as the community context decides it.
 class ChannelAccess {
  public:
@@ -26,6 +33,9 @@ class ChannelAccess {
   virtual Task<Result<bool>> can_read(const eth::Address& account, std::string channel_id) = 0;
   /// May the account post in the channel?
   virtual Task<Result<bool>> can_post(const eth::Address& account, std::string channel_id) = 0;
+  /// Whether the account may post, and the channel's slow mode for it (by default: can_post, no
+  /// slow mode).
+  virtual Task<Result<PostRules>> post_rules(const eth::Address& account, std::string channel_id);
   /// May the account delete other members' messages in the channel (community manage_messages)?
   virtual Task<Result<bool>> can_moderate(const eth::Address& account, std::string channel_id) = 0;
   /// Does the account's `@&member` (every member) mention notify (community mention_everyone)?

@@ -35,6 +35,12 @@ Task<Result<bool>> CommunityChannelAccess::can_post(const eth::Address& account,
   co_return co_await m_communities.can_post_channel(account, std::move(channel_id));
 }
 
+Task<Result<PostRules>> CommunityChannelAccess::post_rules(const eth::Address& account, std::string channel_id) {
+  auto found = co_await m_communities.post_rules(account, std::move(channel_id));
+  if (!found) co_return found.error();
+  co_return PostRules{found->can_post, found->slow_mode_seconds, found->exempt};
+}
+
 Task<Result<bool>> CommunityChannelAccess::can_moderate(const eth::Address& account, std::string channel_id) {
   co_return co_await m_communities.can_moderate_channel(account, std::move(channel_id));
 }
@@ -70,6 +76,20 @@ Task<Result<bool>> AnyChannelAccess::can_read(const eth::Address& account, std::
 
 Task<Result<bool>> AnyChannelAccess::can_post(const eth::Address& account, std::string channel_id) {
   co_return co_await any_allows(m_sources, &ChannelAccess::can_post, account, channel_id);
+}
+
+Task<Result<PostRules>> AnyChannelAccess::post_rules(const eth::Address& account, std::string channel_id) {
+  std::optional<Error> failed;
+  for (auto* source : m_sources) {
+    auto r = co_await source->post_rules(account, channel_id);
+    if (!r) {
+      if (!failed) failed = r.error();
+      continue;
+    }
+    if (r->allowed) co_return *r;
+  }
+  if (failed) co_return *failed;
+  co_return PostRules{};
 }
 
 Task<Result<bool>> AnyChannelAccess::can_moderate(const eth::Address& account, std::string channel_id) {

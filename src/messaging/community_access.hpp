@@ -15,6 +15,7 @@ class CommunityChannelAccess final : public ChannelAccess {
   explicit CommunityChannelAccess(community::CommunityService& communities) : m_communities(communities) {}
   Task<Result<bool>> can_read(const eth::Address& account, std::string channel_id) override;
   Task<Result<bool>> can_post(const eth::Address& account, std::string channel_id) override;
+  Task<Result<PostRules>> post_rules(const eth::Address& account, std::string channel_id) override;
   Task<Result<bool>> can_moderate(const eth::Address& account, std::string channel_id) override;
   Task<Result<bool>> can_mention_everyone(const eth::Address& account, std::string channel_id) override;
   Task<Result<std::vector<std::string>>> readable_channels(const eth::Address& account) override;
@@ -34,6 +35,8 @@ class AnyChannelAccess final : public ChannelAccess {
   explicit AnyChannelAccess(std::vector<ChannelAccess*> sources) : m_sources(std::move(sources)) {}
   Task<Result<bool>> can_read(const eth::Address& account, std::string channel_id) override;
   Task<Result<bool>> can_post(const eth::Address& account, std::string channel_id) override;
+  /// The first source that allows posting decides the rules.
+  Task<Result<PostRules>> post_rules(const eth::Address& account, std::string channel_id) override;
   Task<Result<bool>> can_moderate(const eth::Address& account, std::string channel_id) override;
   Task<Result<bool>> can_mention_everyone(const eth::Address& account, std::string channel_id) override;
   Task<Result<std::vector<std::string>>> readable_channels(const eth::Address& account) override;

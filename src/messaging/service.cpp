@@ -129,7 +129,10 @@ Task<Result<Posted>> MessagingService::post(eth::Address who, std::string channe
   if (auto c = check_client_id(message.client_id); !c) co_return c.error();
   if (auto c = check_body(message.body); !c) co_return c.error();
   if (message.reply_to && *message.reply_to <= 0) co_return bad_input("invalid_reply_to", "reply_to is a seq");
-  if (auto r = co_await require_post(who, channel_id); !r) co_return r.error();
+  auto rules = co_await m_access.post_rules(who, channel_id);
+  if (!rules) co_return rules.error();
+  if (!rules->allowed) co_return forbidden("you may not post in this channel");
+  const std::int64_t slow_ms = rules->exempt ? 0 : rules->slow_mode_seconds * 1000;
 
   const auto mentions = co_await effective_mentions(who, channel_id, message.body);
   const auto notified = co_await resolve_mentions(who, channel_id, mentions);
@@ -150,6 +153,18 @@ Task<Result<Posted>> MessagingService::post(eth::Address who, std::string channe
       m.id = net::make_request_id();
       m.channel_id = channel_id;
       m.seq = sql::next_seq(tx, channel_id);
+      // Slow mode, under the channel's row lock: two posts at once cannot both pass it.
+      if (slow_ms > 0) {
+        if (auto last = sql::last_post_ms(tx, channel_id, author)) {
+          const auto wait_ms = *last + slow_ms - unix_millis(now);
+          if (wait_ms > 0) {
+            auto e = rate_limited("this channel is in slow mode; wait before posting again",
+                                  std::chrono::seconds((wait_ms + 999) / 1000));
+            e.code = "slow_mode";
+            return e;
+          }
+        }
+      }
       m.author = who;
       m.client_id = message.client_id;
       m.body = message.body;

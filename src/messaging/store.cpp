@@ -130,6 +130,14 @@ std::optional<Message> find(Tx& tx, const std::string& channel_id, std::int64_t 
   return message_of(*row);
 }
 
+std::optional<std::int64_t> last_post_ms(Tx& tx, const std::string& channel_id, const std::string& author) {
+  auto row = tx.query_one(
+      "SELECT created_ms FROM msg_messages WHERE channel_id = $1 AND author = $2 ORDER BY seq DESC LIMIT 1",
+      {channel_id, author});
+  if (!row) return std::nullopt;
+  return row->get_int(0);
+}
+
 std::vector<Message> authored_since(Tx& tx, const std::string& channel_id, const std::string& author,
                                     std::int64_t since_ms, std::int64_t after_seq, std::size_t limit) {
   return messages_of(tx.query(std::string("SELECT ") + columns +

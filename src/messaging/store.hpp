@@ -27,6 +27,8 @@ std::optional<Message> find_by_client_id(Tx& tx, const std::string& channel_id, 
 std::optional<Message> find(Tx& tx, const std::string& channel_id, std::int64_t seq, bool for_update = false);
 /// Messages with seq > after_seq, oldest first.
 std::vector<Message> after(Tx& tx, const std::string& channel_id, std::int64_t after_seq, std::size_t limit);
+/// When the author last posted in the channel (Unix ms), deleted messages included.
+std::optional<std::int64_t> last_post_ms(Tx& tx, const std::string& channel_id, const std::string& author);
 /// An author's messages in a channel that are not deleted, written at or after `since_ms`, with a
 /// seq above `after_seq`, oldest first.
 std::vector<Message> authored_since(Tx& tx, const std::string& channel_id, const std::string& author,

@@ -453,6 +453,62 @@ for (const backend of backends()) {
       sock.close();
     });
 
+    test('slow mode: a member posts once per slow_mode_seconds, also when posting at once; retries and moderators pass', async () => {
+      const owner = await c.signIn();
+      const member = await c.signIn();
+      const newcomer = await c.signIn();
+      let r = await c.api('/v1/communities', { method: 'POST', token: owner.token, body: { name: 'Slow', slug: `slow-${backend}-${Date.now()}` } });
+      assert.equal(r.status, 201, await r.clone().text());
+      const community = (await r.json()).id;
+      r = await c.api(`/v1/communities/${community}/channels`, { method: 'POST', token: owner.token, body: { name: 'mint' } });
+      const ch = (await r.json()).id;
+      for (const who of [member, newcomer]) {
+        assert.equal((await c.api(`/v1/communities/${community}/join`, { method: 'POST', token: who.token })).status, 200);
+      }
+      const patch = (body) => c.api(`/v1/channels/${ch}`, { method: 'PATCH', token: owner.token, body });
+      for (const bad of [21601, -1, 'x']) {
+        r = await patch({ slow_mode_seconds: bad });
+        assert.equal(r.status, 400, String(bad));
+        assert.equal((await r.json()).error.code, 'invalid_field');
+      }
+      r = await patch({ slow_mode_seconds: 2 });
+      assert.equal(r.status, 200);
+      assert.equal((await r.json()).slow_mode_seconds, 2);
+      assert.equal((await (await c.api(`/v1/channels/${ch}`, { token: member.token })).json()).slow_mode_seconds, 2);
+      // A member may not change it.
+      assert.equal((await c.api(`/v1/channels/${ch}`, { method: 'PATCH', token: member.token, body: { slow_mode_seconds: 0 } })).status, 403);
+
+      const send = (who, body, clientId = `s-${Math.random().toString(36).slice(2)}`) =>
+        c.api(`/v1/channels/${ch}/messages`, { method: 'POST', token: who.token, body: { body, client_id: clientId } });
+      const first = await (await send(member, 'first', 'slow-first')).json();
+      r = await send(member, 'too soon');
+      assert.equal(r.status, 429);
+      assert.equal((await r.json()).error.code, 'slow_mode');
+      assert.ok(['1', '2'].includes(r.headers.get('retry-after')), r.headers.get('retry-after'));
+      // A retry of the stored message is answered as the first time.
+      r = await send(member, 'first', 'slow-first');
+      assert.equal(r.status, 201);
+      assert.equal((await r.json()).id, first.id);
+      // Moderators (the owner) are exempt.
+      for (let i = 0; i < 3; i++) assert.equal((await send(owner, `announcement ${i}`)).status, 201);
+      // Five posts at once from one who has not posted: exactly one passes, on both backends.
+      const burst = await Promise.all(Array.from({ length: 5 }, (_, i) => send(newcomer, `burst ${i}`)));
+      assert.deepEqual(burst.map((x) => x.status).sort(), [201, 429, 429, 429, 429]);
+      // The member's next post passes once the wait is over (polled, as a client honoring
+      // Retry-After would), and the one after it is too soon again.
+      let passed = false;
+      for (let i = 0; i < 100 && !passed; i++) {
+        passed = (await send(member, `again ${i}`)).status === 201;
+        if (!passed) await new Promise((res) => setTimeout(res, 100));
+      }
+      assert.ok(passed, 'the member could post again after the slow-mode wait');
+      assert.equal((await send(member, 'and again')).status, 429);
+      // Off again: no wait.
+      assert.equal((await patch({ slow_mode_seconds: 0 })).status, 200);
+      assert.equal((await send(member, 'free 1')).status, 201);
+      assert.equal((await send(member, 'free 2')).status, 201);
+    });
+
     test('a client that was away learns the edits, deletes and reactions it missed from /changes', async () => {
       const alice = await c.signIn();
       const bob = await c.signIn();
