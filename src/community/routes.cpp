@@ -279,6 +279,31 @@ void add_community_routes(net::Router& router, CommunityService& service, auth::
         co_return net::no_content(done);
       });
 
+  add_signed_in(router, auth, "GET", "/v1/communities/{id}/bans",
+                [&service](const auth::Principal& who, Request& req) -> Task<Result<Response>> {
+                  auto limit = limit_param(req);
+                  if (!limit) co_return limit.error();
+                  std::string cursor;
+                  if (auto c = req.query_param("cursor")) {
+                    auto a = eth::parse_address(*c);
+                    if (!a) co_return bad_input("invalid_cursor", "cursor must come from next_cursor");
+                    cursor = eth::to_lower_hex(*a);
+                  }
+                  auto page =
+                      co_await service.bans(who.address, std::string(req.param("id")), std::move(cursor), *limit);
+                  if (!page) co_return page.error();
+                  json::array bans;
+                  for (const auto& b : page->bans) {
+                    bans.push_back(json::object{{"address", eth::to_checksum(b.account)},
+                                                {"banned_by", eth::to_checksum(b.banned_by)},
+                                                {"reason", b.reason},
+                                                {"banned_at", format_rfc3339(b.banned_at)}});
+                  }
+                  json::value next = nullptr;
+                  if (page->next_cursor) next = eth::to_checksum(*eth::parse_address(*page->next_cursor));
+                  co_return net::json_response(200, json::object{{"bans", std::move(bans)}, {"next_cursor", next}});
+                });
+
   add_member_action(router, auth, "DELETE", "/v1/communities/{id}/bans/{address}",
                     [&service](const eth::Address& who, std::string id, const eth::Address& member, const Request&) {
                       return service.unban(who, std::move(id), member);

@@ -537,6 +537,26 @@ Task<Result<MemberPage>> CommunityService::members(const eth::Address& who, std:
   });
 }
 
+Task<Result<BanPage>> CommunityService::bans(const eth::Address& who, std::string community_id, std::string cursor,
+                                             std::size_t limit) {
+  limit = std::clamp<std::size_t>(limit, 1, 100);
+  co_return co_await read_community<BanPage>(community_id, [&](Tx& tx, Loaded& c) -> Result<BanPage> {
+    const auto actor = standing_of(tx, c, lower(who));
+    if (auto allowed = need(actor, Permission::ban_members); !allowed) return std::move(allowed).error();
+    BanPage page;
+    auto rows = sql::bans_page(tx, community_id, cursor, limit + 1);
+    if (rows.size() > limit) {
+      rows.resize(limit);
+      page.next_cursor = rows.back().account;
+    }
+    for (const auto& r : rows) {
+      page.bans.push_back(BanInfo{address_of(r.account), address_of(r.banned_by), r.reason,
+                                  SystemTime(std::chrono::milliseconds(r.created_ms))});
+    }
+    return page;
+  });
+}
+
 Task<Result<void>> CommunityService::kick(const eth::Address& who, std::string community_id,
                                           const eth::Address& target) {
   co_return co_await change_community<void>(community_id, [&](Tx& tx, Loaded& c) -> Result<void> {

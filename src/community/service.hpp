@@ -107,6 +107,20 @@ struct MemberPage {
   std::optional<std::string> next_cursor;
 };
 
+/// A ban, as moderators see it.
+struct BanInfo {
+  eth::Address account;
+  eth::Address banned_by;
+  std::string reason;
+  SystemTime banned_at;
+};
+
+/// One page of bans, in address order.
+struct BanPage {
+  std::vector<BanInfo> bans;
+  std::optional<std::string> next_cursor;
+};
+
 /// Parameters of a new community.
 struct NewCommunity {
   std::string name;
@@ -177,6 +191,8 @@ class CommunityService {
   /// Members (members only), after `cursor`, at most `limit`.
   Task<Result<MemberPage>> members(const eth::Address& who, std::string community_id, std::string cursor,
                                    std::size_t limit);
+  /// The community's bans after `cursor` (ban_members; 403 otherwise).
+  Task<Result<BanPage>> bans(const eth::Address& who, std::string community_id, std::string cursor, std::size_t limit);
   /// Removes `target` (kick_members, and outranking the target); they may join again.
   Task<Result<void>> kick(const eth::Address& who, std::string community_id, const eth::Address& target);
   /// Removes `target` and keeps them out (ban_members, outranking); works on non-members too.

@@ -117,6 +117,17 @@ std::vector<MemberRow> members_page(Tx& tx, const std::string& community_id, con
   return out;
 }
 
+std::vector<BanRow> bans_page(Tx& tx, const std::string& community_id, const std::string& after, std::size_t limit) {
+  std::vector<BanRow> out;
+  for (const auto& r :
+       tx.query("SELECT account, banned_by, reason, created_ms FROM community_bans WHERE community_id = "
+                "$1 AND account > $2 ORDER BY account LIMIT $3",
+                {community_id, after, as_limit(limit)})) {
+    out.push_back(BanRow{r.get_text(0), r.get_text(1), r.get_text(2), r.get_int(3)});
+  }
+  return out;
+}
+
 bool is_banned(Tx& tx, const std::string& community_id, const std::string& account) {
   return tx.query_one("SELECT 1 FROM community_bans WHERE community_id = $1 AND account = $2", {community_id, account})
       .has_value();

@@ -52,6 +52,13 @@ struct MemberRow {
   std::int64_t joined_ms = 0;
 };
 
+struct BanRow {
+  std::string account;
+  std::string banned_by;
+  std::string reason;
+  std::int64_t created_ms = 0;
+};
+
 /// A queued re-evaluation.
 struct Reevaluation {
   std::string community_id;
@@ -85,6 +92,8 @@ bool is_banned(Tx& tx, const std::string& community_id, const std::string& accou
 void insert_ban(Tx& tx, const std::string& community_id, const std::string& account, const std::string& by,
                 const std::string& reason, std::int64_t now_ms);
 bool delete_ban(Tx& tx, const std::string& community_id, const std::string& account);
+/// Up to `limit` bans of the community after account `after`, in account order.
+std::vector<BanRow> bans_page(Tx& tx, const std::string& community_id, const std::string& after, std::size_t limit);
 bool is_lapsed(Tx& tx, const std::string& community_id, const std::string& account);
 void insert_lapsed(Tx& tx, const std::string& community_id, const std::string& account, std::int64_t now_ms);
 void delete_lapsed(Tx& tx, const std::string& community_id, const std::string& account);

@@ -397,6 +397,29 @@ for (const backend of backends()) {
       // The spam's mention left the member's notifications.
       for (let i = 0; i < 400 && (await mentionOf()).length > 0; i++) await new Promise((res) => setTimeout(res, 25));
       assert.deepEqual(await mentionOf(), []);
+
+      // Moderators list the bans, in address order and in pages; members may not.
+      const others = [Wallet.createRandom().address, Wallet.createRandom().address];
+      for (const address of others) assert.equal((await ban({ address })).status, 204);
+      const bans = [];
+      let cursor = '';
+      for (let page = 0; page < 5; page++) {
+        r = await c.api(`/v1/communities/${community}/bans?limit=2${cursor ? `&cursor=${cursor}` : ''}`, { token: owner.token });
+        assert.equal(r.status, 200);
+        const body = await r.json();
+        bans.push(...body.bans);
+        if (!body.next_cursor) break;
+        cursor = body.next_cursor;
+      }
+      const expected = [spammer.address, ...others].sort((x, y) => x.toLowerCase().localeCompare(y.toLowerCase()));
+      assert.deepEqual(bans.map((b) => b.address), expected);
+      const spamBan = bans.find((b) => b.address === spammer.address);
+      assert.equal(spamBan.reason, 'spam');
+      assert.equal(spamBan.banned_by, owner.address);
+      assert.ok(Date.parse(spamBan.banned_at) > 0);
+      r = await c.api(`/v1/communities/${community}/bans`, { token: member.token });
+      assert.equal(r.status, 403);
+      assert.equal((await c.api(`/v1/communities/${community}/bans?cursor=nope`, { token: owner.token })).status, 400);
       sock.close();
     });
 
