@@ -283,7 +283,17 @@ Task<Result<Message>> MessagingService::edit(eth::Address who, std::string chann
   if (auto r = co_await require_post(who, channel_id); !r) co_return r.error();
   if (auto c = check_body(body); !c) co_return c.error();
   const auto mentions = co_await effective_mentions(who, channel_id, body);
-  // Who the new text would notify: an account it no longer names loses its mention notification.
+  // Who the old text notified (by address or by role; only the author edits, so reading it before
+  // the transaction is safe) and who the new one would: the difference loses its mention
+  // notification.
+  std::vector<eth::Address> before;
+  auto current = co_await m_pool.run([&] { return m_db.read([&](Tx& tx) { return sql::find(tx, channel_id, seq); }); });
+  if (current && current->author == who && !current->deleted_at &&
+      (!current->mentions.empty() || !current->mention_roles.empty())) {
+    // A named local: GCC 12 mishandles a temporary passed by reference across a co_await.
+    const Mentions old{current->mentions, current->mention_roles};
+    before = co_await resolve_mentions(who, channel_id, old);
+  }
   const auto still = co_await resolve_mentions(who, channel_id, mentions);
   const auto now = m_clock.now();
   const auto viewer = eth::to_lower_hex(who);
@@ -294,8 +304,8 @@ Task<Result<Message>> MessagingService::edit(eth::Address who, std::string chann
       if (m->author != who) return make_error(ErrorKind::forbidden, "not_author", "only the author may edit a message");
       if (m->deleted_at) return make_error(ErrorKind::conflict, "message_deleted", "the message was deleted");
       json::array unmentioned;
-      for (const auto& a : m->mentions) {
-        if (a != who && std::find(still.begin(), still.end(), a) == still.end()) {
+      for (const auto& a : before) {
+        if (std::find(still.begin(), still.end(), a) == still.end()) {
           unmentioned.emplace_back(eth::to_checksum(a));
         }
       }

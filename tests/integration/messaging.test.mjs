@@ -317,6 +317,15 @@ for (const backend of backends()) {
       assert.deepEqual(unmentioned, { type: 'notification_removed', ids: [nextId], unread_count: 1, received_at: unmentioned.received_at });
       assert.equal((await center()).notifications.some((n) => n.id === nextId), false);
 
+      // So does one that drops a role mention: bob holds ops.
+      await c.grant(bob, 'notes', { role: 'ops' });
+      const deploy = await c.post(alice, 'notes', 'deploy now @&ops');
+      list = await until((l) => l.notifications.some((n) => n.data.message_id === deploy.id), 'the role mention');
+      const deployId = list.notifications.find((n) => n.data.message_id === deploy.id).id;
+      assert.equal((await c.api(`/v1/channels/notes/messages/${deploy.seq}`, { method: 'PATCH', token: alice.token, body: { body: 'deploy now' } })).status, 200);
+      const unroled = await bobSock.waitFor((f) => f.type === 'notification_removed' && f.ids.includes(deployId));
+      assert.equal(unroled.unread_count, 1);
+
       const edited = await c.api(`/v1/channels/notes/messages/${m.seq}`, { method: 'PATCH', token: alice.token, body: { body: `hi @${bob.address}` } });
       assert.equal(edited.status, 200);
       list = await until((l) => mine(l)[0]?.body === `hi @${bob.address}`, 'the refreshed preview');
