@@ -108,6 +108,22 @@ Result<eth::Address> address_param(const Request& req, std::string_view name) {
   return *a;
 }
 
+// A page cursor that is an address (members, bans): lowercase hex, "" for the first page; 400
+// invalid_cursor for anything else.
+Result<std::string> address_cursor(const Request& req) {
+  auto c = req.query_param("cursor");
+  if (!c) return std::string();
+  auto a = eth::parse_address(*c);
+  if (!a) return bad_input("invalid_cursor", "cursor must come from next_cursor");
+  return eth::to_lower_hex(*a);
+}
+
+// The next_cursor of such a page: the checksummed address, or null on the last page.
+json::value address_next(const std::optional<std::string>& next) {
+  if (!next) return nullptr;
+  return json::string(eth::to_checksum(*eth::parse_address(*next)));
+}
+
 Result<std::size_t> limit_param(const Request& req) {
   auto v = req.query_param("limit");
   if (!v) return std::size_t{50};
@@ -237,13 +253,9 @@ void add_community_routes(net::Router& router, CommunityService& service, auth::
       [&service](const auth::Principal& who, Request& req) -> Task<Result<Response>> {
         auto limit = limit_param(req);
         if (!limit) co_return limit.error();
-        std::string cursor;
-        if (auto c = req.query_param("cursor")) {
-          auto a = eth::parse_address(*c);
-          if (!a) co_return bad_input("invalid_cursor", "cursor must come from next_cursor");
-          cursor = eth::to_lower_hex(*a);
-        }
-        auto page = co_await service.members(who.address, std::string(req.param("id")), std::move(cursor), *limit);
+        auto cursor = address_cursor(req);
+        if (!cursor) co_return cursor.error();
+        auto page = co_await service.members(who.address, std::string(req.param("id")), std::move(*cursor), *limit);
         if (!page) co_return page.error();
         json::array members;
         for (const auto& m : page->members) {
@@ -251,9 +263,8 @@ void add_community_routes(net::Router& router, CommunityService& service, auth::
                                          {"joined_at", format_rfc3339(m.joined_at)},
                                          {"roles", strings(m.roles)}});
         }
-        json::value next = nullptr;
-        if (page->next_cursor) next = eth::to_checksum(*eth::parse_address(*page->next_cursor));
-        co_return net::json_response(200, json::object{{"members", std::move(members)}, {"next_cursor", next}});
+        co_return net::json_response(
+            200, json::object{{"members", std::move(members)}, {"next_cursor", address_next(page->next_cursor)}});
       });
 
   add_member_action(router, auth, "POST", "/v1/communities/{id}/members/{address}/kick",
@@ -283,14 +294,10 @@ void add_community_routes(net::Router& router, CommunityService& service, auth::
                 [&service](const auth::Principal& who, Request& req) -> Task<Result<Response>> {
                   auto limit = limit_param(req);
                   if (!limit) co_return limit.error();
-                  std::string cursor;
-                  if (auto c = req.query_param("cursor")) {
-                    auto a = eth::parse_address(*c);
-                    if (!a) co_return bad_input("invalid_cursor", "cursor must come from next_cursor");
-                    cursor = eth::to_lower_hex(*a);
-                  }
+                  auto cursor = address_cursor(req);
+                  if (!cursor) co_return cursor.error();
                   auto page =
-                      co_await service.bans(who.address, std::string(req.param("id")), std::move(cursor), *limit);
+                      co_await service.bans(who.address, std::string(req.param("id")), std::move(*cursor), *limit);
                   if (!page) co_return page.error();
                   json::array bans;
                   for (const auto& b : page->bans) {
@@ -299,9 +306,8 @@ void add_community_routes(net::Router& router, CommunityService& service, auth::
                                                 {"reason", b.reason},
                                                 {"banned_at", format_rfc3339(b.banned_at)}});
                   }
-                  json::value next = nullptr;
-                  if (page->next_cursor) next = eth::to_checksum(*eth::parse_address(*page->next_cursor));
-                  co_return net::json_response(200, json::object{{"bans", std::move(bans)}, {"next_cursor", next}});
+                  co_return net::json_response(
+                      200, json::object{{"bans", std::move(bans)}, {"next_cursor", address_next(page->next_cursor)}});
                 });
 
   add_member_action(router, auth, "DELETE", "/v1/communities/{id}/bans/{address}",
