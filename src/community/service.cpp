@@ -513,6 +513,19 @@ Task<Result<void>> CommunityService::leave(const eth::Address& who, std::string 
   });
 }
 
+namespace {
+
+// A page read with one row more than `limit`: drops the extra row and returns the cursor of the
+// next page (the last account kept), or nullopt on the last page.
+template <class Row>
+std::optional<std::string> trim_page(std::vector<Row>& rows, std::size_t limit) {
+  if (rows.size() <= limit) return std::nullopt;
+  rows.resize(limit);
+  return rows.back().account;
+}
+
+}  // namespace
+
 Task<Result<MemberPage>> CommunityService::members(const eth::Address& who, std::string community_id,
                                                    std::string cursor, std::size_t limit) {
   limit = std::clamp<std::size_t>(limit, 1, 100);
@@ -520,10 +533,7 @@ Task<Result<MemberPage>> CommunityService::members(const eth::Address& who, std:
     if (!sql::is_member(tx, community_id, lower(who))) return forbidden("not_member", "join the community first");
     MemberPage page;
     auto rows = sql::members_page(tx, community_id, cursor, limit + 1);
-    if (rows.size() > limit) {
-      rows.resize(limit);
-      page.next_cursor = rows.back().account;
-    }
+    page.next_cursor = trim_page(rows, limit);
     for (const auto& r : rows) {
       MemberInfo m;
       m.account = address_of(r.account);
@@ -545,10 +555,7 @@ Task<Result<BanPage>> CommunityService::bans(const eth::Address& who, std::strin
     if (auto allowed = need(actor, Permission::ban_members); !allowed) return std::move(allowed).error();
     BanPage page;
     auto rows = sql::bans_page(tx, community_id, cursor, limit + 1);
-    if (rows.size() > limit) {
-      rows.resize(limit);
-      page.next_cursor = rows.back().account;
-    }
+    page.next_cursor = trim_page(rows, limit);
     for (const auto& r : rows) {
       page.bans.push_back(BanInfo{address_of(r.account), address_of(r.banned_by), r.reason,
                                   SystemTime(std::chrono::milliseconds(r.created_ms))});
