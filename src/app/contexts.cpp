@@ -89,6 +89,8 @@ messaging::MessagingModuleSettings messaging_settings(const Settings& s) {
   messaging::MessagingModuleSettings m;
   m.send_per_account = rate(s.message_rate_per_account, s.message_burst_per_account);
   m.test_hooks = s.test_hooks;
+  m.search_window = s.search_window;
+  m.search_per_account = rate(s.search_rate_per_account, s.search_burst_per_account);
   return m;
 }
 

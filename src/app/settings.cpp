@@ -405,6 +405,14 @@ std::vector<Option> options() {
        positive_setting("message-rate-limit", &Settings::message_rate_per_account)},
       {"message-rate-burst", "channel messages per account in a burst", false, false,
        positive_setting("message-rate-burst", &Settings::message_burst_per_account)},
+      {"search-window",
+       "message seqs one channel search request looks at most (a page with fewer results gives the next window's "
+       "cursor)",
+       false, false, count_setting("search-window", &Settings::search_window, 10, 10'000'000)},
+      {"search-rate-limit", "channel searches per second per account, sustained (then 429)", false, false,
+       positive_setting("search-rate-limit", &Settings::search_rate_per_account)},
+      {"search-rate-burst", "channel searches per account in a burst", false, false,
+       positive_setting("search-rate-burst", &Settings::search_burst_per_account)},
       {"session-ttl-hours", "how long a session lasts", false, false,
        scalar([](Settings& s, const std::string& v) -> Result<void> {
          auto n = parse_uint("session-ttl-hours", v, 1, std::uint64_t{24} * 365);

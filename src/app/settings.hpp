@@ -81,6 +81,9 @@ struct Settings {
   std::size_t ws_max_sockets_per_account = 32;
   double message_rate_per_account = 5.0;  ///< channel messages per second per account, sustained
   double message_burst_per_account = 20.0;
+  std::size_t search_window = 10'000;    ///< seqs one channel search request looks at most
+  double search_rate_per_account = 2.0;  ///< channel searches per second per account, sustained
+  double search_burst_per_account = 10.0;
 
   // The chain indexer (src/chain).
   std::map<std::uint64_t, std::vector<std::string>> chain_urls;  ///< every --chain URL of a chain, failover order

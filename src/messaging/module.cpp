@@ -22,6 +22,7 @@ struct MessagingRuntime {
   auth::RequestAuth* auth = nullptr;
   std::unique_ptr<MessagingService> service;
   std::unique_ptr<net::RateLimiter> send_limiter;
+  std::unique_ptr<net::RateLimiter> search_limiter;
 };
 
 }  // namespace
@@ -48,11 +49,14 @@ context::ContextModule make_module(MessagingModuleSettings settings) {
       }
     }
     auto* gateway = env.services.find<realtime::Gateway>();
+    MessagingSettings service_settings;
+    service_settings.search_window = static_cast<std::int64_t>(runtime->settings.search_window);
     runtime->service = std::make_unique<MessagingService>(env.db, env.pool, env.clock, *runtime->access, gateway,
-                                                          env.events_published);
+                                                          env.events_published, service_settings);
     runtime->service->set_executor(env.executor);
     if (gateway) gateway->add_topic_kind(std::string(channel_topic), runtime->service->topic_source());
     runtime->send_limiter = std::make_unique<net::RateLimiter>(runtime->settings.send_per_account);
+    runtime->search_limiter = std::make_unique<net::RateLimiter>(runtime->settings.search_per_account);
     env.services.provide(*runtime->service);
   };
   m.consumers = [runtime]() {
@@ -75,9 +79,21 @@ context::ContextModule make_module(MessagingModuleSettings settings) {
          }});
     return out;
   };
+  m.jobs = [runtime] {
+    std::vector<context::Job> jobs;
+    jobs.push_back({"messaging.search_backfill", "* * * * *",
+                    "indexes for search the messages written before the search index existed",
+                    [runtime]() -> Task<Result<void>> {
+                      if (!runtime->service) co_return ok();
+                      auto indexed = co_await runtime->service->index_backlog();
+                      if (!indexed) co_return indexed.error();
+                      co_return ok();
+                    }});
+    return jobs;
+  };
   m.routes = [runtime](net::Router& router) {
     if (!runtime->auth) return;
-    add_messaging_routes(router, *runtime->service, *runtime->auth, *runtime->send_limiter);
+    add_messaging_routes(router, *runtime->service, *runtime->auth, *runtime->send_limiter, *runtime->search_limiter);
     if (runtime->settings.test_hooks && runtime->granted) {
       add_test_access_route(router, *runtime->granted, *runtime->db, *runtime->pool, runtime->events_published);
     }

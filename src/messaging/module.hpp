@@ -9,6 +9,9 @@ namespace gh::messaging {
 /// Everything messaging takes from the process's settings.
 struct MessagingModuleSettings {
   net::RateLimit send_per_account{5.0, 20.0, 100'000};
+  /// Seqs one channel search request looks at most.
+  std::size_t search_window = 10'000;
+  net::RateLimit search_per_account{2.0, 10.0, 100'000};
   /// Serve /v1/_test/channel-access (integration tests without a community context).
   bool test_hooks = false;
 };

@@ -34,9 +34,9 @@ Result<std::optional<std::int64_t>> query_seq(const Request& req, std::string_vi
   return std::optional<std::int64_t>(*v);
 }
 
-Result<std::size_t> query_limit(const Request& req) {
+Result<std::size_t> query_limit(const Request& req, std::size_t fallback = 50) {
   auto q = req.query_param("limit");
-  if (!q) return std::size_t{50};
+  if (!q) return fallback;
   auto v = parse_seq(*q, "limit");
   if (!v) return v.error();
   if (*v < 1 || *v > 100) return bad_input("invalid_limit", "limit must be 1 to 100");
@@ -67,7 +67,7 @@ Result<void> take(net::RateLimiter& limiter, const eth::Address& who) {
 }  // namespace
 
 void add_messaging_routes(net::Router& router, MessagingService& service, auth::RequestAuth& auth,
-                          net::RateLimiter& send_limiter) {
+                          net::RateLimiter& send_limiter, net::RateLimiter& search_limiter) {
   router.add("POST", "/v1/channels/{id}/messages", [&](Request& req) -> Task<Result<Response>> {
     auto who = co_await auth.session(req);
     if (!who) co_return who.error();
@@ -112,6 +112,35 @@ void add_messaging_routes(net::Router& router, MessagingService& service, auth::
     auto page = co_await service.history(who->address, std::string(req.param("id")), query);
     if (!page) co_return page.error();
     co_return messages_response(*page);
+  });
+
+  router.add("GET", "/v1/channels/{id}/search", [&](Request& req) -> Task<Result<Response>> {
+    auto who = co_await auth.session(req);
+    if (!who) co_return who.error();
+    // Searches have their own budget: a search reads more than a page of history.
+    if (const auto decision = search_limiter.take(eth::to_lower_hex(who->address)); !decision.allowed) {
+      auto e = make_error(ErrorKind::rate_limited, "rate_limited", "too many searches; slow down");
+      e.retry_after = decision.retry_after;
+      co_return e;
+    }
+    SearchQuery query;
+    query.text = std::string(req.query_param("q").value_or(""));
+    if (auto author = req.query_param("author")) {
+      auto address = eth::parse_address(*author);
+      if (!address) co_return bad_input("invalid_author", "author must be an address");
+      query.author = *address;
+    }
+    auto before = query_seq(req, "before_seq");
+    if (!before) co_return before.error();
+    query.before_seq = *before;
+    auto limit = query_limit(req, 25);
+    if (!limit) co_return limit.error();
+    query.limit = *limit;
+    auto page = co_await service.search(who->address, std::string(req.param("id")), std::move(query));
+    if (!page) co_return page.error();
+    json::object body{{"messages", messages_json(page->messages)}};
+    body["next_before_seq"] = page->next_before_seq ? json::value(*page->next_before_seq) : json::value(nullptr);
+    co_return net::json_response(200, std::move(body));
   });
 
   router.add("GET", "/v1/channels/{id}/changes", [&](Request& req) -> Task<Result<Response>> {

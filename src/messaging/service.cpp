@@ -10,6 +10,7 @@
 #include <boost/json/serialize.hpp>
 
 #include "core/log.hpp"
+#include "messaging/search_text.hpp"
 #include "messaging/store.hpp"
 #include "net/dispatcher.hpp"
 
@@ -173,6 +174,7 @@ Task<Result<Posted>> MessagingService::post(eth::Address who, std::string channe
       m.mention_roles = mentions.roles;
       m.created_at = now;
       sql::insert_message(tx, m);
+      sql::index_terms(tx, channel_id, m.seq, search_terms(m.body));
       sql::mark_read(tx, author, channel_id, m.seq, unix_millis(now));
 
       json::object event{{"channel_id", channel_id},        {"seq", m.seq},   {"id", m.id},
@@ -251,6 +253,64 @@ Task<Result<std::vector<Message>>> MessagingService::history(eth::Address who, s
   });
 }
 
+Task<Result<SearchPage>> MessagingService::search(eth::Address who, std::string channel_id, SearchQuery query) {
+  if (auto r = co_await require_read(who, channel_id); !r) co_return r.error();
+  sql::SearchScan scan;
+  scan.channel_id = channel_id;
+  if (!query.text.empty()) {
+    auto terms = parse_search_query(query.text);
+    if (!terms) co_return terms.error();
+    scan.terms = std::move(*terms);
+  } else if (!query.author) {
+    co_return bad_input("invalid_query", "give q, author or both");
+  }
+  if (query.author) scan.author = eth::to_lower_hex(*query.author);
+  scan.limit = std::clamp<std::size_t>(query.limit, 1, m_settings.max_page);
+  const auto viewer = eth::to_lower_hex(who);
+  co_return co_await m_pool.run([&]() -> Result<SearchPage> {
+    return m_db.read([&](Tx& tx) -> Result<SearchPage> {
+      const auto head = sql::head(tx, channel_id);
+      scan.below_seq = std::min(query.before_seq.value_or(head + 1), head + 1);
+      scan.from_seq = std::max<std::int64_t>(1, scan.below_seq - m_settings.search_window);
+      SearchPage page;
+      if (scan.below_seq <= 1) return page;
+      page.messages = sql::search(tx, scan);
+      sql::load_annotations(tx, page.messages, viewer);
+      if (page.messages.size() == scan.limit) {
+        page.next_before_seq = page.messages.back().seq;
+      } else if (scan.from_seq > 1) {
+        page.next_before_seq = scan.from_seq;
+      }
+      return page;
+    });
+  });
+}
+
+Task<Result<std::size_t>> MessagingService::index_backlog() {
+  std::size_t looked_at = 0;
+  while (looked_at < m_settings.backfill_per_run) {
+    auto batch = co_await m_pool.run([&]() -> Result<std::optional<std::size_t>> {
+      return m_db.transact([&](Tx& tx) -> Result<std::optional<std::size_t>> {
+        auto next = sql::next_backlog(tx);
+        if (!next) return std::optional<std::size_t>();
+        const auto& [channel_id, below_seq] = *next;
+        auto messages = sql::unindexed(tx, channel_id, below_seq, m_settings.backfill_batch);
+        for (const auto& m : messages) {
+          // A tombstone has no terms; an edit after the index existed wrote its own already.
+          if (!m.deleted_at) sql::index_terms(tx, channel_id, m.seq, search_terms(m.body));
+        }
+        const auto done_to = messages.size() < m_settings.backfill_batch ? 1 : messages.back().seq;
+        sql::set_backlog(tx, channel_id, done_to);
+        return std::optional<std::size_t>(messages.size());
+      });
+    });
+    if (!batch) co_return batch.error();
+    if (!*batch) break;
+    looked_at += **batch;
+  }
+  co_return looked_at;
+}
+
 Task<Result<Message>> MessagingService::get(eth::Address who, std::string channel_id, std::int64_t seq) {
   if (auto r = co_await require_read(who, channel_id); !r) co_return r.error();
   const auto viewer = eth::to_lower_hex(who);
@@ -314,6 +374,8 @@ Task<Result<Message>> MessagingService::edit(eth::Address who, std::string chann
       m->mention_roles = mentions.roles;
       m->edited_at = now;
       sql::update_body(tx, *m);
+      sql::unindex(tx, channel_id, seq);
+      sql::index_terms(tx, channel_id, seq, search_terms(body));
       m->change = sql::mark_changed(tx, channel_id, seq);
       json::object event{{"channel_id", channel_id}, {"seq", seq}, {"id", m->id}, {"body", body}};
       publish_or_throw(tx, {"messaging.message_edited", channel_id, json::serialize(event)});

@@ -55,6 +55,24 @@ struct Changes {
   std::int64_t last_change = 0;   ///< the channel's change counter when read
 };
 
+/// A search of one channel's messages: every message holding all the words of `text`
+/// (search_text.hpp), by `author` when given; at least one of the two.
+struct SearchQuery {
+  std::string text;
+  std::optional<eth::Address> author;
+  std::optional<std::int64_t> before_seq;  ///< only messages below this seq
+  std::size_t limit = 25;
+};
+
+/// One page of search results.
+struct SearchPage {
+  std::vector<Message> messages;  ///< newest first
+  /// The before_seq of the next page; none once the channel's first message was looked at. A page
+  /// looks at most search_window seqs, so it may hold fewer than `limit` messages (even none) and
+  /// still have a next one.
+  std::optional<std::int64_t> next_before_seq;
+};
+
 /// Limits of messaging.
 struct MessagingSettings {
   std::size_t max_page = 100;
@@ -62,6 +80,11 @@ struct MessagingSettings {
   std::size_t max_unread_channels = 500;
   /// Messages one purge transaction deletes (a banned member's history goes in such batches).
   std::size_t purge_batch = 200;
+  /// The seqs one search request looks at most: what bounds its work in a channel of any size.
+  std::int64_t search_window = 10000;
+  /// Messages written before the search index, indexed per transaction and per job run at most.
+  std::size_t backfill_batch = 500;
+  std::size_t backfill_per_run = 100000;
 };
 
 /// The kind of gateway topic of a channel ("channel").
@@ -103,6 +126,13 @@ class MessagingService {
   /// The messages edited, deleted or reacted to after change `after_change` (403 without read
   /// access): what a client that was away reads to bring the messages it holds up to date.
   Task<Result<Changes>> changes(eth::Address who, std::string channel_id, std::int64_t after_change, std::size_t limit);
+  /// Searches a channel (403 without read access, 400 invalid_query), newest first, one window of
+  /// seqs per call.
+  Task<Result<SearchPage>> search(eth::Address who, std::string channel_id, SearchQuery query);
+  /// Indexes, for search, messages written before the index existed (the job
+  /// messaging.search_backfill): channel by channel, newest first, backfill_batch per transaction,
+  /// until none is left or backfill_per_run were indexed. Returns how many were looked at.
+  Task<Result<std::size_t>> index_backlog();
   /// Moves the caller's read marker forward to `seq` (clamped to the channel's head); the marker.
   Task<Result<std::int64_t>> mark_read(eth::Address who, std::string channel_id, std::int64_t seq);
   /// Unread figures for the given channels, or for every readable channel when empty.

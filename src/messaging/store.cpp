@@ -1,5 +1,6 @@
 #include "messaging/store.hpp"
 
+#include <algorithm>
 #include <map>
 
 #include <fmt/format.h>
@@ -183,6 +184,91 @@ void tombstone(Tx& tx, const std::string& channel_id, std::int64_t seq, std::int
       {channel_id, seq, now_ms});
   tx.exec("DELETE FROM msg_reactions WHERE channel_id = $1 AND seq = $2", {channel_id, seq});
   tx.exec("DELETE FROM msg_pins WHERE channel_id = $1 AND seq = $2", {channel_id, seq});
+  tx.exec("DELETE FROM msg_search_terms WHERE channel_id = $1 AND seq = $2", {channel_id, seq});
+}
+
+void index_terms(Tx& tx, const std::string& channel_id, std::int64_t seq, const std::vector<std::string>& terms) {
+  // The channel and seq are $1 and $2 of every row; the terms follow, a few hundred per statement.
+  constexpr std::size_t per_statement = 400;
+  for (std::size_t first = 0; first < terms.size(); first += per_statement) {
+    const auto last = std::min(terms.size(), first + per_statement);
+    std::string statement = "INSERT INTO msg_search_terms (term, channel_id, seq) VALUES ";
+    std::vector<store::Value> params{channel_id, seq};
+    params.reserve(2 + last - first);
+    for (std::size_t i = first; i < last; ++i) {
+      if (i > first) statement += ", ";
+      statement += fmt::format("(${}, $1, $2)", params.size() + 1);
+      params.emplace_back(terms[i]);
+    }
+    statement += " ON CONFLICT (term, channel_id, seq) DO NOTHING";
+    tx.exec(statement, params);
+  }
+}
+
+void unindex(Tx& tx, const std::string& channel_id, std::int64_t seq) {
+  tx.exec("DELETE FROM msg_search_terms WHERE channel_id = $1 AND seq = $2", {channel_id, seq});
+}
+
+std::vector<Message> search(Tx& tx, const SearchScan& scan) {
+  std::vector<store::Value> params{scan.channel_id, scan.below_seq, scan.from_seq};
+  std::string statement;
+  if (scan.terms.empty()) {
+    params.emplace_back(scan.author.value_or(std::string()));
+    statement = std::string("SELECT ") + columns +
+                " FROM msg_messages WHERE channel_id = $1 AND seq < $2 AND seq >= $3 AND author = $4 "
+                "AND deleted_ms IS NULL ORDER BY seq DESC";
+  } else {
+    // The longest term leads (longer words are rarer): its rows are walked newest first and each
+    // is kept when every other term has a row for the same message. Every term's rows are read in
+    // the window only, whatever plan the database picks (PostgreSQL may hash-join them).
+    const auto lead = std::max_element(scan.terms.begin(), scan.terms.end(),
+                                       [](const std::string& a, const std::string& b) { return a.size() < b.size(); });
+    params.emplace_back(*lead);
+    statement = std::string("SELECT ") + qualified_columns +
+                " FROM msg_search_terms s JOIN msg_messages m ON m.channel_id = s.channel_id AND m.seq = s.seq "
+                "WHERE s.term = $4 AND s.channel_id = $1 AND s.seq < $2 AND s.seq >= $3 AND m.deleted_ms IS NULL";
+    if (scan.author) {
+      params.emplace_back(*scan.author);
+      statement += fmt::format(" AND m.author = ${}", params.size());
+    }
+    for (auto it = scan.terms.begin(); it != scan.terms.end(); ++it) {
+      if (it == lead) continue;
+      params.emplace_back(*it);
+      statement += fmt::format(
+          " AND EXISTS (SELECT 1 FROM msg_search_terms t WHERE t.term = ${} AND t.channel_id = $1 AND t.seq = s.seq "
+          "AND t.seq < $2 AND t.seq >= $3)",
+          params.size());
+    }
+    statement += " ORDER BY s.seq DESC";
+  }
+  params.emplace_back(static_cast<std::int64_t>(scan.limit));
+  statement += fmt::format(" LIMIT ${}", params.size());
+  return messages_of(tx.query(statement, params));
+}
+
+std::optional<std::pair<std::string, std::int64_t>> next_backlog(Tx& tx) {
+  auto row =
+      tx.query_one(std::string("SELECT channel_id, below_seq FROM msg_search_backlog ORDER BY channel_id LIMIT 1") +
+                   (pg(tx) ? " FOR UPDATE SKIP LOCKED" : ""));
+  if (!row) return std::nullopt;
+  return std::pair{row->get_text(0), row->get_int(1)};
+}
+
+std::vector<Message> unindexed(Tx& tx, const std::string& channel_id, std::int64_t below_seq, std::size_t limit) {
+  // Locked on PostgreSQL: an edit or delete of one of them waits for this transaction and then
+  // replaces or removes the terms it wrote, or this one waits and reads the edited body.
+  return messages_of(tx.query(std::string("SELECT ") + columns +
+                                  " FROM msg_messages WHERE channel_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3" +
+                                  (pg(tx) ? " FOR UPDATE" : ""),
+                              {channel_id, below_seq, static_cast<std::int64_t>(limit)}));
+}
+
+void set_backlog(Tx& tx, const std::string& channel_id, std::int64_t below_seq) {
+  if (below_seq <= 1) {
+    tx.exec("DELETE FROM msg_search_backlog WHERE channel_id = $1", {channel_id});
+  } else {
+    tx.exec("UPDATE msg_search_backlog SET below_seq = $2 WHERE channel_id = $1", {channel_id, below_seq});
+  }
 }
 
 bool add_reaction(Tx& tx, const std::string& channel_id, std::int64_t seq, const std::string& emoji,

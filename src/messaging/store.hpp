@@ -49,8 +49,33 @@ std::int64_t last_change(Tx& tx, const std::string& channel_id);
 std::pair<std::int64_t, std::int64_t> head_and_change(Tx& tx, const std::string& channel_id);
 /// The messages whose last change is above `after_change`, in change order.
 std::vector<Message> changed_after(Tx& tx, const std::string& channel_id, std::int64_t after_change, std::size_t limit);
-/// Turns a message into a tombstone (body and mentions emptied, reactions removed).
+/// Turns a message into a tombstone (body and mentions emptied; reactions, pin and search terms removed).
 void tombstone(Tx& tx, const std::string& channel_id, std::int64_t seq, std::int64_t now_ms);
+/// Adds a message's search terms (messaging/search_text.hpp); terms it has already are kept.
+void index_terms(Tx& tx, const std::string& channel_id, std::int64_t seq, const std::vector<std::string>& terms);
+/// Removes a message's search terms.
+void unindex(Tx& tx, const std::string& channel_id, std::int64_t seq);
+
+/// One page of a search in a channel: messages with seq in [from_seq, below_seq) that hold every
+/// term (none: every message of `author`), by `author` when given (lowercase hex), newest first.
+struct SearchScan {
+  std::string channel_id;
+  std::vector<std::string> terms;
+  std::optional<std::string> author;
+  std::int64_t below_seq = 0;
+  std::int64_t from_seq = 1;
+  std::size_t limit = 50;
+};
+std::vector<Message> search(Tx& tx, const SearchScan& scan);
+
+/// A channel with messages older than the search index still to index, and the seq they are
+/// below (on PostgreSQL the row is locked, one a concurrent run holds is skipped).
+std::optional<std::pair<std::string, std::int64_t>> next_backlog(Tx& tx);
+/// The channel's messages below `below_seq`, newest first (locked on PostgreSQL), to index.
+std::vector<Message> unindexed(Tx& tx, const std::string& channel_id, std::int64_t below_seq, std::size_t limit);
+/// Records that the channel's messages from `below_seq` up are indexed; at 1 the channel is done.
+void set_backlog(Tx& tx, const std::string& channel_id, std::int64_t below_seq);
+
 /// Adds a reaction; false when it was there already.
 bool add_reaction(Tx& tx, const std::string& channel_id, std::int64_t seq, const std::string& emoji,
                   const std::string& account, std::int64_t now_ms);

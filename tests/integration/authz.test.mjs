@@ -52,6 +52,7 @@ const OWNED = {
   'POST /v1/channels/{id}/messages': (a) => ({ params: { id: a.channel_id }, body: { body: 'intruder', client_id: 'x1' } }),
   'GET /v1/channels/{id}/messages': (a) => ({ params: { id: a.channel_id } }),
   'GET /v1/channels/{id}/changes': (a) => ({ params: { id: a.channel_id } }),
+  'GET /v1/channels/{id}/search': (a) => ({ params: { id: a.channel_id } }),
   'GET /v1/channels/{id}/messages/{seq}': (a) => ({ params: { id: a.channel_id, seq: '1' } }),
   'GET /v1/channels/{id}/messages/{seq}/replies': (a) => ({ params: { id: a.channel_id, seq: '1' } }),
   'PATCH /v1/channels/{id}/messages/{seq}': (a) => ({ params: { id: a.channel_id, seq: '1' }, body: { body: 'hijack' } }),

@@ -32,6 +32,12 @@ function psql(url, sql) {
   return r.stdout.trim();
 }
 
+function sqlite(file, sql) {
+  const r = spawnSync('sqlite3', ['-bail', file, sql], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`sqlite3 failed: ${r.stderr}`);
+  return r.stdout.trim();
+}
+
 /** A fresh database for one test: returns the flags that select it, a query helper and cleanup. */
 export function freshDatabase(backend) {
   const name = `gh_it_${process.pid}_${counter++}`;
@@ -52,6 +58,7 @@ export function freshDatabase(backend) {
   return {
     flags: ['--data-dir', dir],
     dir,
+    query: (sql) => sqlite(join(dir, 'gatehouse.db'), sql),
     drop: () => rmSync(dir, { recursive: true, force: true }),
   };
 }

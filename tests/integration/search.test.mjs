@@ -1,0 +1,288 @@
+// Channel message search through the real binary, on SQLite and PostgreSQL. Every result is checked
+// against a reference written here from the rule in docs/api/messaging.md ("Search"): a message
+// matches when its current body holds every word of the query (JavaScript's own Unicode classes
+// and case mapping), by the author when one is given, newest first, across pages and windows.
+// Also: edits and deletes follow at once, access, bad queries, the search rate limit, and messages
+// written before the index existed, indexed by the job messaging.search_backfill.
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startServer, freshDatabase, backends, runCommand } from './lib/harness.mjs';
+import { chatFlags, client } from './lib/chat.mjs';
+
+const UNSPACED = /[\u3040-\u30FF\u31F0-\u31FF\u3400-\u4DBF\u4E00-\u9FFF\uAC00-\uD7AF\uF900-\uFAFF\uFF66-\uFF9F\u{20000}-\u{3134F}]/u;
+
+function cut(word) {
+  let out = '';
+  for (const ch of word) {
+    if (Buffer.byteLength(out + ch) > 64) break;
+    out += ch;
+  }
+  return out;
+}
+
+/** The reference: the distinct terms of a text by the documented rule. */
+export function referenceTerms(text) {
+  const terms = new Set();
+  let word = '';
+  let run = [];
+  const endWord = () => { if (word) terms.add(cut(word)); word = ''; };
+  const endRun = () => {
+    if (run.length === 1) terms.add(run[0]);
+    for (let i = 0; i + 1 < run.length; i++) terms.add(run[i] + run[i + 1]);
+    run = [];
+  };
+  for (const ch of text) {
+    if (UNSPACED.test(ch)) {
+      endWord();
+      run.push(ch);
+    } else if (/[\p{L}\p{N}]/u.test(ch)) {
+      endRun();
+      word += ch.toLowerCase();
+    } else if (/\p{M}/u.test(ch) && word) {
+      word += ch;
+    } else {
+      endWord();
+      endRun();
+    }
+  }
+  endWord();
+  endRun();
+  return terms;
+}
+
+// A deterministic generator, so that a failure can be replayed.
+function random(seed) {
+  let x = seed >>> 0;
+  return () => {
+    x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
+    return x / 2 ** 32;
+  };
+}
+
+const VOCABULARY = ['gas', 'Gas', 'GAS', 'fees', 'bridge', 'Bridge', 'nft', 'mint', 'minted', 'Café', 'café', 'école',
+  'ÉCOLE', 'Москва', 'москва', 'Ἀθῆναι', 'ΑΘΗΝΑ', '東京タワー', '東京駅', 'タワー', '東', 'ethereum', 'vitalik.eth', 'gm', 'wagmi',
+  'l2', 'rollup', 'e\u0301clair', '0xAbCdEf0123456789abcdef0123456789ABCDEF01', '🚀', '42', '٤٢', 'x'.repeat(70), 'x'.repeat(64) + 'é'];
+const SEPARATORS = [' ', ', ', '! ', '\n', ' — ', '...', '#', '@'];
+
+function sentence(rand) {
+  const n = 1 + Math.floor(rand() * 6);
+  let body = '';
+  for (let i = 0; i < n; i++) {
+    if (i > 0) body += SEPARATORS[Math.floor(rand() * SEPARATORS.length)];
+    body += VOCABULARY[Math.floor(rand() * VOCABULARY.length)];
+  }
+  return body;
+}
+
+/** Every result of a search, page after page; checks each page's bounds on the way. */
+async function searchAll(c, who, channel, params, limit = 7) {
+  const seen = [];
+  let before;
+  for (let pages = 0; pages < 1000; pages++) {
+    const q = new URLSearchParams({ ...params, limit: String(limit), ...(before !== undefined ? { before_seq: String(before) } : {}) });
+    const r = await c.api(`/v1/channels/${channel}/search?${q}`, { token: who.token });
+    const page = await r.json();
+    assert.equal(r.status, 200, JSON.stringify(page));
+    assert.ok(page.messages.length <= limit);
+    for (const m of page.messages) {
+      if (before !== undefined) assert.ok(m.seq < before, `seq ${m.seq} is below the cursor ${before}`);
+    }
+    seen.push(...page.messages);
+    if (page.next_before_seq === null) return seen;
+    assert.ok(before === undefined || page.next_before_seq < before, 'the cursor moves down');
+    before = page.next_before_seq;
+  }
+  throw new Error('search did not end');
+}
+
+function expected(messages, query, author) {
+  const want = [...referenceTerms(query)];
+  return [...messages.values()]
+    .filter((m) => !m.deleted && (!author || m.author === author))
+    .filter((m) => { const have = referenceTerms(m.body); return want.every((t) => have.has(t)); })
+    .sort((a, b) => b.seq - a.seq);
+}
+
+function assertSame(found, want, what) {
+  assert.deepEqual(found.map((m) => [m.seq, m.body]), want.map((m) => [m.seq, m.body]), what);
+}
+
+for (const backend of backends()) {
+  describe(`message search (${backend})`, () => {
+    let db, server, c;
+    const flags = [...chatFlags, '--message-rate-limit', '10000', '--message-rate-burst', '10000',
+      '--search-rate-limit', '10000', '--search-rate-burst', '10000', '--search-window', '37'];
+    before(async () => {
+      db = freshDatabase(backend);
+      server = await startServer([...db.flags, ...flags]);
+      c = client(server);
+    });
+    after(async () => {
+      const stopped = await server.stop();
+      assert.equal(stopped.code, 0, server.stderr.slice(-4000));
+      db.drop();
+    });
+
+    test('finds exactly the messages holding every word, newest first, through pages and windows; edits and deletes follow', async () => {
+      const rand = random(20261127);
+      const authors = [await c.signIn(), await c.signIn(), await c.signIn()];
+      for (const a of authors) await c.grant(a, 'lib');
+      const messages = new Map();
+      for (let i = 0; i < 240; i += 8) {
+        const batch = await Promise.all(Array.from({ length: 8 }, () => {
+          const a = authors[Math.floor(rand() * authors.length)];
+          return c.post(a, 'lib', sentence(rand)).then((m) => ({ ...m, by: a }));
+        }));
+        for (const m of batch) messages.set(m.seq, { seq: m.seq, body: m.body, author: m.author, by: m.by, deleted: false });
+      }
+      // Edits replace a message's words; deletes take it out of every result.
+      const all = [...messages.values()];
+      for (let i = 0; i < 12; i++) {
+        const m = all[Math.floor(rand() * all.length)];
+        if (m.deleted) continue;
+        if (i % 2 === 0) {
+          const body = `${sentence(rand)} edited`;
+          const r = await c.api(`/v1/channels/lib/messages/${m.seq}`, { method: 'PATCH', token: m.by.token, body: { body } });
+          assert.equal(r.status, 200);
+          m.body = body;
+        } else {
+          assert.equal((await c.api(`/v1/channels/lib/messages/${m.seq}`, { method: 'DELETE', token: m.by.token })).status, 204);
+          m.deleted = true;
+        }
+      }
+      const queries = ['gas', 'GAS fees', 'café', 'ÉCOLE', 'москва', 'ΑΘΗΝΑ ἀθῆναι', '東京', 'タワー', '東', 'vitalik eth',
+        '0xabcdef0123456789abcdef0123456789abcdef01', 'gm wagmi', 'l2 rollup gas', 'e\u0301clair', '42', '٤٢', 'edited',
+        'x'.repeat(64), 'x'.repeat(90), 'mint minted', 'bridge 🚀 nft'];
+      let nonEmpty = 0;
+      for (const q of queries) {
+        const want = expected(messages, q);
+        if (want.length > 0) nonEmpty++;
+        assertSame(await searchAll(c, authors[0], 'lib', { q }), want, q);
+      }
+      assert.ok(nonEmpty >= queries.length - 2, 'the corpus exercises the queries');
+      // By author, with and without words; larger pages.
+      for (const a of authors) {
+        assertSame(await searchAll(c, authors[1], 'lib', { author: a.address }, 25), expected(messages, '', a.address), 'author only');
+        assertSame(await searchAll(c, authors[1], 'lib', { q: 'gas', author: a.address.toLowerCase() }, 3),
+          expected(messages, 'gas', a.address), 'gas by author');
+      }
+      // Messages come as history shows them.
+      const [hit] = await searchAll(c, authors[2], 'lib', { q: 'edited' });
+      assert.ok(hit, 'an edited message is found');
+      const same = await (await c.api(`/v1/channels/lib/messages/${hit.seq}`, { token: authors[2].token })).json();
+      assert.deepEqual(hit, same);
+    });
+
+    test('a window without a match still hands on its cursor; before_seq bounds the search', async () => {
+      const alice = await c.signIn();
+      await c.grant(alice, 'sparse');
+      for (let i = 1; i <= 100; i++) await c.post(alice, 'sparse', i === 3 || i === 97 ? `needle ${i}` : `hay ${i}`);
+      const page = async (q) => (await c.api(`/v1/channels/sparse/search?${q}`, { token: alice.token })).json();
+      // The window is 37 seqs: the newest window holds 97 only; the next two hold none, then 3.
+      assert.deepEqual(await page('q=needle').then((p) => [p.messages.map((m) => m.seq), p.next_before_seq]), [[97], 64]);
+      assert.deepEqual(await page('q=needle&before_seq=64').then((p) => [p.messages.map((m) => m.seq), p.next_before_seq]), [[], 27]);
+      assert.deepEqual(await page('q=needle&before_seq=27').then((p) => [p.messages.map((m) => m.seq), p.next_before_seq]), [[3], null]);
+      assert.deepEqual(await page('q=needle&before_seq=3').then((p) => [p.messages, p.next_before_seq]), [[], null]);
+      assert.deepEqual(await page('q=needle&before_seq=1000').then((p) => p.messages.map((m) => m.seq)), [97]);
+      // A full page hands on its last seq.
+      assert.deepEqual(await page('q=hay&limit=2').then((p) => [p.messages.map((m) => m.seq), p.next_before_seq]), [[100, 99], 99]);
+    });
+
+    test('access, bad queries and the search rate limit', async () => {
+      const alice = await c.signIn();
+      const stranger = await c.signIn();
+      await c.grant(alice, 'guarded');
+      await c.post(alice, 'guarded', 'secret plans');
+      const search = (who, q) => c.api(`/v1/channels/guarded/search?${q}`, { token: who.token });
+      assert.equal((await search(stranger, 'q=secret')).status, 403);
+      assert.equal((await c.api('/v1/channels/guarded/search?q=secret')).status, 401);
+      const words = Array.from({ length: 17 }, (_, i) => `w${i}`).join(' ');
+      for (const [q, code] of [['', 'invalid_query'], ['q=', 'invalid_query'], ['q=%21%3F%20', 'invalid_query'],
+        [`q=${encodeURIComponent(words)}`, 'invalid_query'], [`q=${'a'.repeat(513)}`, 'invalid_query'],
+        ['q=x&author=0x12', 'invalid_author'], ['q=x&limit=0', 'invalid_limit'], ['q=x&limit=101', 'invalid_limit'],
+        ['q=x&before_seq=-1', 'invalid_before_seq']]) {
+        const r = await search(alice, q);
+        assert.equal(r.status, 400, q);
+        assert.equal((await r.json()).error.code, code, q);
+      }
+      assert.equal((await search(alice, `q=${encodeURIComponent(words.split(' ').slice(0, 16).join(' '))}`)).status, 200);
+
+      // A server with a small search budget: past the burst, 429 with Retry-After, per account.
+      const tightDb = freshDatabase('sqlite');
+      const tight = await startServer([...tightDb.flags, ...chatFlags, '--search-rate-limit', '0.5', '--search-rate-burst', '3']);
+      try {
+        const t = client(tight);
+        const bob = await t.signIn();
+        const carol = await t.signIn();
+        await t.grant(bob, 'q');
+        await t.grant(carol, 'q');
+        const statuses = [];
+        for (let i = 0; i < 4; i++) statuses.push((await t.api('/v1/channels/q/search?q=x', { token: bob.token })).status);
+        assert.deepEqual(statuses, [200, 200, 200, 429]);
+        const limited = await t.api('/v1/channels/q/search?q=x', { token: bob.token });
+        assert.equal((await limited.json()).error.code, 'rate_limited');
+        assert.ok(Number(limited.headers.get('retry-after')) >= 1);
+        assert.equal((await t.api('/v1/channels/q/search?q=x', { token: carol.token })).status, 200);
+      } finally {
+        await tight.stop();
+        tightDb.drop();
+      }
+    });
+  });
+
+  test(`messages written before the search index are indexed by messaging.search_backfill (${backend})`, async () => {
+    const db = freshDatabase(backend);
+    const flags = [...db.flags, ...chatFlags, '--message-rate-limit', '10000', '--message-rate-burst', '10000',
+      '--search-rate-limit', '10000', '--search-rate-burst', '10000'];
+    const rand = random(7);
+    let server = await startServer(flags);
+    try {
+      let c = client(server);
+      const alice = await c.signIn();
+      await c.grant(alice, 'old');
+      await c.grant(alice, 'older');
+      const messages = new Map();
+      for (let i = 0; i < 700; i++) {
+        const channel = i % 10 === 0 ? 'older' : 'old';
+        const body = `${rand() < 0.3 ? 'needle' : 'hay'} ${sentence(rand)}`;
+        const m = await c.post(alice, channel, body);
+        if (channel === 'old') messages.set(m.seq, { seq: m.seq, body, author: alice.address, deleted: false });
+      }
+      await server.stop();
+      // The state the index's migration leaves: no terms, and every channel's messages to index.
+      db.query('DELETE FROM msg_search_terms');
+      db.query('INSERT INTO msg_search_backlog (channel_id, below_seq) SELECT channel_id, last_seq + 1 FROM msg_channels WHERE last_seq > 0');
+
+      server = await startServer(flags);
+      c = client(server);
+      await c.grant(alice, 'old');
+      const newest = await c.post(alice, 'old', 'needle after the upgrade');
+      messages.set(newest.seq, { seq: newest.seq, body: newest.body, author: alice.address, deleted: false });
+      let found = await searchAll(c, alice, 'old', { q: 'needle' }, 100);
+      assert.deepEqual(found.map((m) => m.seq), [newest.seq], 'only what was written since is indexed yet');
+      // Changes to old messages before the backfill reaches them.
+      const edited = messages.get(5);
+      edited.body = 'needle edited before its backfill';
+      assert.equal((await c.api('/v1/channels/old/messages/5', { method: 'PATCH', token: alice.token, body: { body: edited.body } })).status, 200);
+      const gone = [...messages.values()].find((m) => m.seq > 10 && m.body.startsWith('needle'));
+      assert.equal((await c.api(`/v1/channels/old/messages/${gone.seq}`, { method: 'DELETE', token: alice.token })).status, 204);
+      gone.deleted = true;
+      await server.stop();
+
+      const run = runCommand(['jobs', 'run', 'messaging.search_backfill', ...db.flags]);
+      assert.equal(run.code, 0, run.stderr);
+      assert.equal(db.query('SELECT count(*) FROM msg_search_backlog'), '0');
+
+      server = await startServer(flags);
+      c = client(server);
+      await c.grant(alice, 'old');
+      found = await searchAll(c, alice, 'old', { q: 'needle' }, 100);
+      assertSame(found, expected(messages, 'needle'), 'every old message is found after the backfill');
+      found = await searchAll(c, alice, 'old', { q: 'edited backfill' }, 100);
+      assert.deepEqual(found.map((m) => m.seq), [5]);
+    } finally {
+      await server.stop();
+      db.drop();
+    }
+  });
+}
