@@ -188,20 +188,25 @@ void tombstone(Tx& tx, const std::string& channel_id, std::int64_t seq, std::int
 }
 
 void index_terms(Tx& tx, const std::string& channel_id, std::int64_t seq, const std::vector<std::string>& terms) {
-  // The channel and seq are $1 and $2 of every row; the terms follow, a few hundred per statement.
-  constexpr std::size_t per_statement = 400;
-  for (std::size_t first = 0; first < terms.size(); first += per_statement) {
-    const auto last = std::min(terms.size(), first + per_statement);
+  // The channel and seq are $1 and $2 of every row; the terms follow. Statements of 64, 32, ... 1
+  // rows: a body's terms take a few of them, and the connection's statement cache holds seven
+  // shapes instead of one per count.
+  constexpr std::size_t max_rows = 64;
+  std::size_t first = 0;
+  while (first < terms.size()) {
+    std::size_t rows = max_rows;
+    while (rows > terms.size() - first) rows /= 2;
     std::string statement = "INSERT INTO msg_search_terms (term, channel_id, seq) VALUES ";
     std::vector<store::Value> params{channel_id, seq};
-    params.reserve(2 + last - first);
-    for (std::size_t i = first; i < last; ++i) {
-      if (i > first) statement += ", ";
-      statement += fmt::format("(${}, $1, $2)", params.size() + 1);
-      params.emplace_back(terms[i]);
+    params.reserve(2 + rows);
+    for (std::size_t i = 0; i < rows; ++i) {
+      if (i > 0) statement += ", ";
+      statement += fmt::format("(${}, $1, $2)", i + 3);
+      params.emplace_back(terms[first + i]);
     }
     statement += " ON CONFLICT (term, channel_id, seq) DO NOTHING";
     tx.exec(statement, params);
+    first += rows;
   }
 }
 
