@@ -4,7 +4,7 @@ JOBS ?= $(shell nproc)
 DATA_DIR ?= ./var
 RUN_ARGS ?=
 
-.PHONY: all deps build build-debug run test test-unit test-integration bench bench-indexer bench-gateway fuzz fmt lint clean soak
+.PHONY: all deps build build-debug run test test-unit test-integration bench bench-indexer bench-gateway bench-search fuzz fmt lint clean soak
 
 all: build
 
@@ -77,6 +77,15 @@ bench-gateway:
 	@cmake --build --preset release -j $(JOBS) --target gatehouse gh_ws_load gh_ws_floor
 	@[ -d node_modules/ws ] || { echo "bench-gateway: run npm ci first" >&2; exit 1; }
 	@ulimit -n $$(ulimit -Hn) && node bench/gateway_bench.mjs
+
+# Channel search (bench/search_bench.cpp): gatehouse's term index against SQLite FTS5 and, when
+# build/test-services.env names a PostgreSQL, a GIN tsvector index, on the same synthesized corpus
+# and database: index cost per message and query latency, results compared (BENCH_ARGS).
+bench-search:
+	@cmake --preset release >/dev/null
+	@cmake --build --preset release -j $(JOBS) --target gh_search_bench
+	@set -a; [ -f build/test-services.env ] && . build/test-services.env; set +a; \
+	  build/release/bin/gh_search_bench $(BENCH_ARGS) 2>/dev/null
 
 fmt:
 	@git ls-files '*.cpp' '*.hpp' | xargs clang-format -i

@@ -274,13 +274,21 @@ Task<Result<SearchPage>> MessagingService::search(eth::Address who, std::string 
       scan.from_seq = std::max<std::int64_t>(1, scan.below_seq - m_settings.search_window);
       SearchPage page;
       if (scan.below_seq <= 1) return page;
-      page.messages = sql::search(tx, scan);
-      sql::load_annotations(tx, page.messages, viewer);
-      if (page.messages.size() == scan.limit) {
-        page.next_before_seq = page.messages.back().seq;
+      auto found = sql::search(tx, scan);
+      if (found.size() == scan.limit) {
+        page.next_before_seq = found.back().seq;
       } else if (scan.from_seq > 1) {
         page.next_before_seq = scan.from_seq;
       }
+      // The index is checked against the body: a term a message no longer holds (written by an
+      // older reading of text, and not removed by the current one) does not make it match.
+      for (auto& m : found) {
+        const auto have = search_terms(m.body);
+        if (std::includes(have.begin(), have.end(), scan.terms.begin(), scan.terms.end())) {
+          page.messages.push_back(std::move(m));
+        }
+      }
+      sql::load_annotations(tx, page.messages, viewer);
       return page;
     });
   });
@@ -369,12 +377,12 @@ Task<Result<Message>> MessagingService::edit(eth::Address who, std::string chann
           unmentioned.emplace_back(eth::to_checksum(a));
         }
       }
+      sql::unindex(tx, channel_id, seq, search_terms(m->body));
       m->body = body;
       m->mentions = mentions.accounts;
       m->mention_roles = mentions.roles;
       m->edited_at = now;
       sql::update_body(tx, *m);
-      sql::unindex(tx, channel_id, seq);
       sql::index_terms(tx, channel_id, seq, search_terms(body));
       m->change = sql::mark_changed(tx, channel_id, seq);
       json::object event{{"channel_id", channel_id}, {"seq", seq}, {"id", m->id}, {"body", body}};
@@ -408,6 +416,7 @@ Task<Result<void>> MessagingService::remove(eth::Address who, std::string channe
                           "only the author or a member with manage_messages may delete a message");
       }
       if (m->deleted_at) return ok();
+      sql::unindex(tx, channel_id, seq, search_terms(m->body));
       sql::tombstone(tx, channel_id, seq, unix_millis(now));
       sql::mark_changed(tx, channel_id, seq);
       json::object event{{"channel_id", channel_id},
@@ -676,6 +685,7 @@ std::size_t MessagingService::purge_batch(Tx& tx, const bus::Event& event) {
     const auto& channel_id = channels[index];
     for (const auto& m :
          sql::authored_since(tx, channel_id, author_hex, since, after_seq, m_settings.purge_batch - deleted)) {
+      sql::unindex(tx, channel_id, m.seq, search_terms(m.body));
       sql::tombstone(tx, channel_id, m.seq, now_ms);
       sql::mark_changed(tx, channel_id, m.seq);
       json::object gone{{"channel_id", channel_id},

@@ -184,7 +184,6 @@ void tombstone(Tx& tx, const std::string& channel_id, std::int64_t seq, std::int
       {channel_id, seq, now_ms});
   tx.exec("DELETE FROM msg_reactions WHERE channel_id = $1 AND seq = $2", {channel_id, seq});
   tx.exec("DELETE FROM msg_pins WHERE channel_id = $1 AND seq = $2", {channel_id, seq});
-  tx.exec("DELETE FROM msg_search_terms WHERE channel_id = $1 AND seq = $2", {channel_id, seq});
 }
 
 void index_terms(Tx& tx, const std::string& channel_id, std::int64_t seq, const std::vector<std::string>& terms) {
@@ -210,8 +209,10 @@ void index_terms(Tx& tx, const std::string& channel_id, std::int64_t seq, const 
   }
 }
 
-void unindex(Tx& tx, const std::string& channel_id, std::int64_t seq) {
-  tx.exec("DELETE FROM msg_search_terms WHERE channel_id = $1 AND seq = $2", {channel_id, seq});
+void unindex(Tx& tx, const std::string& channel_id, std::int64_t seq, const std::vector<std::string>& terms) {
+  for (const auto& term : terms) {
+    tx.exec("DELETE FROM msg_search_terms WHERE term = $1 AND channel_id = $2 AND seq = $3", {term, channel_id, seq});
+  }
 }
 
 std::vector<Message> search(Tx& tx, const SearchScan& scan) {

@@ -49,12 +49,13 @@ std::int64_t last_change(Tx& tx, const std::string& channel_id);
 std::pair<std::int64_t, std::int64_t> head_and_change(Tx& tx, const std::string& channel_id);
 /// The messages whose last change is above `after_change`, in change order.
 std::vector<Message> changed_after(Tx& tx, const std::string& channel_id, std::int64_t after_change, std::size_t limit);
-/// Turns a message into a tombstone (body and mentions emptied; reactions, pin and search terms removed).
+/// Turns a message into a tombstone (body and mentions emptied; reactions and pin removed; its
+/// search terms are the caller's to remove, with unindex).
 void tombstone(Tx& tx, const std::string& channel_id, std::int64_t seq, std::int64_t now_ms);
 /// Adds a message's search terms (messaging/search_text.hpp); terms it has already are kept.
 void index_terms(Tx& tx, const std::string& channel_id, std::int64_t seq, const std::vector<std::string>& terms);
-/// Removes a message's search terms.
-void unindex(Tx& tx, const std::string& channel_id, std::int64_t seq);
+/// Removes a message's search terms: those given, the terms of the body it had.
+void unindex(Tx& tx, const std::string& channel_id, std::int64_t seq, const std::vector<std::string>& terms);
 
 /// One page of a search in a channel: messages with seq in [from_seq, below_seq) that hold every
 /// term (none: every message of `author`), by `author` when given (lowercase hex), newest first.

@@ -150,6 +150,12 @@ for (const backend of backends()) {
           m.deleted = true;
         }
       }
+      // The index holds exactly the current terms of each message: an edit replaced them, a delete
+      // removed them (results are also checked against the bodies, which would hide stale rows).
+      for (const m of messages.values()) {
+        const rows = Number(db.query(`SELECT count(*) FROM msg_search_terms WHERE channel_id = 'lib' AND seq = ${m.seq}`));
+        assert.equal(rows, m.deleted ? 0 : referenceTerms(m.body).size, `index rows of seq ${m.seq}`);
+      }
       const queries = ['gas', 'GAS fees', 'café', 'ÉCOLE', 'москва', 'ΑΘΗΝΑ ἀθῆναι', '東京', 'タワー', '東', 'vitalik eth',
         '0xabcdef0123456789abcdef0123456789abcdef01', 'gm wagmi', 'l2 rollup gas', 'e\u0301clair', '42', '٤٢', 'edited',
         'x'.repeat(64), 'x'.repeat(90), 'mint minted', 'bridge 🚀 nft'];
@@ -269,6 +275,9 @@ for (const backend of backends()) {
       gone.deleted = true;
       await server.stop();
 
+      // A row the current reading of text would not write (as an older version might have): the
+      // result is checked against the body, so it matches nothing.
+      db.query(`INSERT INTO msg_search_terms (term, channel_id, seq) VALUES ('stale', 'old', ${newest.seq})`);
       const run = runCommand(['jobs', 'run', 'messaging.search_backfill', ...db.flags]);
       assert.equal(run.code, 0, run.stderr);
       assert.equal(db.query('SELECT count(*) FROM msg_search_backlog'), '0');
@@ -280,6 +289,8 @@ for (const backend of backends()) {
       assertSame(found, expected(messages, 'needle'), 'every old message is found after the backfill');
       found = await searchAll(c, alice, 'old', { q: 'edited backfill' }, 100);
       assert.deepEqual(found.map((m) => m.seq), [5]);
+      assert.deepEqual(await searchAll(c, alice, 'old', { q: 'stale' }, 100), []);
+      assert.deepEqual(await searchAll(c, alice, 'old', { q: 'needle stale' }, 100), []);
     } finally {
       await server.stop();
       db.drop();

@@ -1,14 +1,13 @@
 -- Message search: one row per distinct term of a message's body (messaging/search_text.hpp), written
--- in the transaction that posts or edits the message and deleted with its body when it becomes a
--- tombstone. A query walks one term's rows of a channel by seq (the primary key) and probes the
--- others; msg_search_terms_message finds a message's rows to replace or delete them.
+-- in the transaction that posts or edits the message and deleted, by the terms of its body, when it
+-- is edited or deleted. A query walks one term's rows of a channel by seq (the primary key) and
+-- probes the others'. (SQLite: 0005_search.sqlite.sql, the same table clustered on its key.)
 CREATE TABLE msg_search_terms (
   term TEXT NOT NULL,
   channel_id TEXT NOT NULL,
   seq BIGINT NOT NULL,
   PRIMARY KEY (term, channel_id, seq)
 );
-CREATE INDEX msg_search_terms_message ON msg_search_terms (channel_id, seq);
 
 -- Messages written before the index existed: per channel, the seqs below below_seq are still to be
 -- indexed, newest first, by the job messaging.search_backfill; its row goes when it reaches seq 1.
