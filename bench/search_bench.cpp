@@ -76,8 +76,8 @@ Corpus make_corpus(const Options& o) {
     std::string body;
     const int n = words(rng);
     for (int k = 0; k < n; ++k) {
-      const auto rank = static_cast<std::size_t>(std::lower_bound(cumulative.begin(), cumulative.end(), u(rng)) -
-                                                 cumulative.begin());
+      const auto rank =
+          static_cast<std::size_t>(std::lower_bound(cumulative.begin(), cumulative.end(), u(rng)) - cumulative.begin());
       std::string w = c.vocabulary[std::min(rank, c.vocabulary.size() - 1)];
       if (capital(rng) == 0) w[0] = static_cast<char>(w[0] - 'a' + 'A');
       if (k > 0) body += k % 7 == 0 ? ", " : " ";
@@ -209,11 +209,12 @@ int run_backend(store::Dialect dialect, const Options& o, const Corpus& c) {
   const auto writes = write_corpus(*db, c, o);
   if (dialect == store::Dialect::postgres) db->transact([](store::Tx& tx) { tx.execute_script("ANALYZE;"); });
   const auto n = static_cast<double>(c.bodies.size());
-  std::printf("%-8s  %zu messages, transactions of %zu: per message %.1f us alone, index +%.1f us (gatehouse) vs +%.1f us (%s), ratio %.2f\n",
-              name, c.bodies.size(), o.batch, 1e6 * writes.plain / n, 1e6 * (writes.ours - writes.plain) / n,
-              1e6 * (writes.baseline - writes.plain) / n,
-              dialect == store::Dialect::postgres ? "GIN tsvector" : "FTS5",
-              (writes.ours - writes.plain) / std::max(1e-9, writes.baseline - writes.plain));
+  std::printf(
+      "%-8s  %zu messages, transactions of %zu: per message %.1f us alone, index +%.1f us (gatehouse) vs +%.1f us "
+      "(%s), ratio %.2f\n",
+      name, c.bodies.size(), o.batch, 1e6 * writes.plain / n, 1e6 * (writes.ours - writes.plain) / n,
+      1e6 * (writes.baseline - writes.plain) / n, dialect == store::Dialect::postgres ? "GIN tsvector" : "FTS5",
+      (writes.ours - writes.plain) / std::max(1e-9, writes.baseline - writes.plain));
 
   // Queries: common words are ranks 0-99, middling ones 100-2,000.
   std::mt19937_64 rng(7);
@@ -254,16 +255,18 @@ int run_backend(store::Dialect dialect, const Options& o, const Corpus& c) {
       windows_total += windows;
       results += ours.size();
       if (ours != base) {
-        if (++failures <= 3) std::printf("  MISMATCH for \"%s\": %zu vs %zu results\n", query.c_str(), ours.size(), base.size());
+        if (++failures <= 3)
+          std::printf("  MISMATCH for \"%s\": %zu vs %zu results\n", query.c_str(), ours.size(), base.size());
       }
     }
     const double p50_ours = percentile(ours_us, 0.5);
     const double p50_base = percentile(base_us, 0.5);
-    std::printf("%-8s  %-18s %4zu queries, %5.1f results and %5.1f windows each: p50 %8.0f us vs %8.0f us (ratio %.2f), "
-                "p99 %8.0f us vs %8.0f us\n",
-                name, kinds[kind], o.queries, static_cast<double>(results) / static_cast<double>(o.queries),
-                static_cast<double>(windows_total) / static_cast<double>(o.queries), p50_ours, p50_base,
-                p50_ours / std::max(1e-9, p50_base), percentile(ours_us, 0.99), percentile(base_us, 0.99));
+    std::printf(
+        "%-8s  %-18s %4zu queries, %5.1f results and %5.1f windows each: p50 %8.0f us vs %8.0f us (ratio %.2f), "
+        "p99 %8.0f us vs %8.0f us\n",
+        name, kinds[kind], o.queries, static_cast<double>(results) / static_cast<double>(o.queries),
+        static_cast<double>(windows_total) / static_cast<double>(o.queries), p50_ours, p50_base,
+        p50_ours / std::max(1e-9, p50_base), percentile(ours_us, 0.99), percentile(base_us, 0.99));
   }
   if (failures > 0) std::printf("%-8s  %d queries differed from the baseline\n", name, failures);
   std::fflush(stdout);

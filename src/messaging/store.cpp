@@ -4,6 +4,8 @@
 #include <map>
 
 #include <fmt/format.h>
+#include <boost/json/array.hpp>
+#include <boost/json/serialize.hpp>
 
 #include "store/text_list.hpp"
 
@@ -58,6 +60,15 @@ std::string lower_list(const std::vector<eth::Address>& accounts) {
   hex.reserve(accounts.size());
   for (const auto& a : accounts) hex.push_back(eth::to_lower_hex(a));
   return gh::store::join_text_list(hex);
+}
+
+// The terms as one JSON array parameter: one statement of one shape whatever their number, and
+// one round trip on PostgreSQL.
+std::string terms_json(const std::vector<std::string>& terms) {
+  boost::json::array list;
+  list.reserve(terms.size());
+  for (const auto& t : terms) list.emplace_back(t);
+  return boost::json::serialize(list);
 }
 
 }  // namespace
@@ -187,32 +198,20 @@ void tombstone(Tx& tx, const std::string& channel_id, std::int64_t seq, std::int
 }
 
 void index_terms(Tx& tx, const std::string& channel_id, std::int64_t seq, const std::vector<std::string>& terms) {
-  // The channel and seq are $1 and $2 of every row; the terms follow. Statements of 64, 32, ... 1
-  // rows: a body's terms take a few of them, and the connection's statement cache holds seven
-  // shapes instead of one per count.
-  constexpr std::size_t max_rows = 64;
-  std::size_t first = 0;
-  while (first < terms.size()) {
-    std::size_t rows = max_rows;
-    while (rows > terms.size() - first) rows /= 2;
-    std::string statement = "INSERT INTO msg_search_terms (term, channel_id, seq) VALUES ";
-    std::vector<store::Value> params{channel_id, seq};
-    params.reserve(2 + rows);
-    for (std::size_t i = 0; i < rows; ++i) {
-      if (i > 0) statement += ", ";
-      statement += fmt::format("(${}, $1, $2)", i + 3);
-      params.emplace_back(terms[first + i]);
-    }
-    statement += " ON CONFLICT (term, channel_id, seq) DO NOTHING";
-    tx.exec(statement, params);
-    first += rows;
-  }
+  if (terms.empty()) return;
+  // `WHERE true`: SQLite reads ON CONFLICT after a bare SELECT ... FROM as a join constraint.
+  tx.exec(fmt::format("INSERT INTO msg_search_terms (term, channel_id, seq) SELECT t.value, $1, $2 FROM {} AS t{} "
+                      "WHERE true ON CONFLICT (term, channel_id, seq) DO NOTHING",
+                      pg(tx) ? "json_array_elements_text($3::json)" : "json_each($3)", pg(tx) ? "(value)" : ""),
+          {channel_id, seq, terms_json(terms)});
 }
 
 void unindex(Tx& tx, const std::string& channel_id, std::int64_t seq, const std::vector<std::string>& terms) {
-  for (const auto& term : terms) {
-    tx.exec("DELETE FROM msg_search_terms WHERE term = $1 AND channel_id = $2 AND seq = $3", {term, channel_id, seq});
-  }
+  if (terms.empty()) return;
+  tx.exec(
+      fmt::format("DELETE FROM msg_search_terms WHERE channel_id = $1 AND seq = $2 AND term IN (SELECT value FROM {})",
+                  pg(tx) ? "json_array_elements_text($3::json) AS t(value)" : "json_each($3)"),
+      {channel_id, seq, terms_json(terms)});
 }
 
 std::vector<Message> search(Tx& tx, const SearchScan& scan) {
@@ -224,11 +223,29 @@ std::vector<Message> search(Tx& tx, const SearchScan& scan) {
                 " FROM msg_messages WHERE channel_id = $1 AND seq < $2 AND seq >= $3 AND author = $4 "
                 "AND deleted_ms IS NULL ORDER BY seq DESC";
   } else {
-    // The longest term leads (longer words are rarer): its rows are walked newest first and each
-    // is kept when every other term has a row for the same message. Every term's rows are read in
-    // the window only, whatever plan the database picks (PostgreSQL may hash-join them).
-    const auto lead = std::max_element(scan.terms.begin(), scan.terms.end(),
-                                       [](const std::string& a, const std::string& b) { return a.size() < b.size(); });
+    // The lead term's rows are walked newest first and each is kept when every other term has a
+    // row for the same message. Every term's rows are read in the window only, whatever plan the
+    // database picks. SQLite follows the statement's shape, so the rarest term in the window leads
+    // there (rows counted up to lead_probe each); PostgreSQL's planner orders the joins itself
+    // from its statistics, and a probe per term would cost it a round trip each.
+    auto lead = scan.terms.begin();
+    if (scan.terms.size() > 1 && !pg(tx)) {
+      constexpr std::int64_t lead_probe = 1000;
+      std::int64_t fewest = INT64_MAX;
+      for (auto it = scan.terms.begin(); it != scan.terms.end(); ++it) {
+        const auto rows =
+            tx.query_one(
+                  "SELECT count(*) FROM (SELECT 1 FROM msg_search_terms WHERE term = $1 AND channel_id = $2 "
+                  "AND seq < $3 AND seq >= $4 LIMIT $5) AS probe",
+                  {*it, scan.channel_id, scan.below_seq, scan.from_seq, lead_probe})
+                ->get_int(0);
+        if (rows < fewest) {
+          fewest = rows;
+          lead = it;
+        }
+        if (rows == 0) return {};  // a term absent from the window: nothing matches in it
+      }
+    }
     params.emplace_back(*lead);
     statement = std::string("SELECT ") + qualified_columns +
                 " FROM msg_search_terms s JOIN msg_messages m ON m.channel_id = s.channel_id AND m.seq = s.seq "
