@@ -276,7 +276,7 @@ Task<Result<SearchPage>> MessagingService::search(eth::Address who, std::string 
       if (scan.below_seq <= 1) return page;
       auto found = sql::search(tx, scan);
       if (found.size() == scan.limit) {
-        page.next_before_seq = found.back().seq;
+        if (found.back().seq > 1) page.next_before_seq = found.back().seq;
       } else if (scan.from_seq > 1) {
         page.next_before_seq = scan.from_seq;
       }

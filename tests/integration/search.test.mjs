@@ -190,8 +190,9 @@ for (const backend of backends()) {
       assert.deepEqual(await page('q=needle&before_seq=27').then((p) => [p.messages.map((m) => m.seq), p.next_before_seq]), [[3], null]);
       assert.deepEqual(await page('q=needle&before_seq=3').then((p) => [p.messages, p.next_before_seq]), [[], null]);
       assert.deepEqual(await page('q=needle&before_seq=1000').then((p) => p.messages.map((m) => m.seq)), [97]);
-      // A full page hands on its last seq.
+      // A full page hands on its last seq, unless that was the first message.
       assert.deepEqual(await page('q=hay&limit=2').then((p) => [p.messages.map((m) => m.seq), p.next_before_seq]), [[100, 99], 99]);
+      assert.deepEqual(await page('q=hay&before_seq=3&limit=2').then((p) => [p.messages.map((m) => m.seq), p.next_before_seq]), [[2, 1], null]);
     });
 
     test('access, bad queries and the search rate limit', async () => {
