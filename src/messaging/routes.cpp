@@ -104,10 +104,13 @@ void add_messaging_routes(net::Router& router, MessagingService& service, auth::
     if (!before) co_return before.error();
     auto after = query_seq(req, "after_seq");
     if (!after) co_return after.error();
+    auto around = query_seq(req, "around_seq");
+    if (!around) co_return around.error();
     auto limit = query_limit(req);
     if (!limit) co_return limit.error();
     query.before_seq = *before;
     query.after_seq = *after;
+    query.around_seq = *around;
     query.limit = *limit;
     auto page = co_await service.history(who->address, std::string(req.param("id")), query);
     if (!page) co_return page.error();

@@ -1,6 +1,7 @@
 #include "messaging/service.hpp"
 
 #include <algorithm>
+#include <iterator>
 #include <set>
 
 #include <boost/asio/co_spawn.hpp>
@@ -238,15 +239,26 @@ Task<Result<std::optional<Message>>> MessagingService::find_posted(eth::Address 
 Task<Result<std::vector<Message>>> MessagingService::history(eth::Address who, std::string channel_id,
                                                              HistoryQuery query) {
   if (auto r = co_await require_read(who, channel_id); !r) co_return r.error();
-  if (query.before_seq && query.after_seq) {
-    co_return bad_input("invalid_query", "give before_seq or after_seq, not both");
+  if (int{query.before_seq.has_value()} + int{query.after_seq.has_value()} + int{query.around_seq.has_value()} > 1) {
+    co_return bad_input("invalid_query", "give one of before_seq, after_seq and around_seq");
   }
   const auto limit = std::clamp<std::size_t>(query.limit, 1, m_settings.max_page);
   const auto viewer = eth::to_lower_hex(who);
   co_return co_await m_pool.run([&]() -> Result<std::vector<Message>> {
     return m_db.read([&](Tx& tx) -> Result<std::vector<Message>> {
-      auto page = query.after_seq ? sql::after(tx, channel_id, *query.after_seq, limit)
-                                  : sql::before(tx, channel_id, query.before_seq, limit);
+      std::vector<Message> page;
+      if (query.around_seq) {
+        // Newest first: the ones above, then the seq itself and the ones below.
+        page = sql::after(tx, channel_id, *query.around_seq, limit / 2);
+        std::reverse(page.begin(), page.end());
+        const auto at = std::min<std::int64_t>(*query.around_seq, INT64_MAX - 1);
+        auto below = sql::before(tx, channel_id, at + 1, limit - limit / 2);
+        std::move(below.begin(), below.end(), std::back_inserter(page));
+      } else if (query.after_seq) {
+        page = sql::after(tx, channel_id, *query.after_seq, limit);
+      } else {
+        page = sql::before(tx, channel_id, query.before_seq, limit);
+      }
       sql::load_annotations(tx, page, viewer);
       return page;
     });

@@ -37,6 +37,9 @@ struct Posted {
 struct HistoryQuery {
   std::optional<std::int64_t> before_seq;  ///< newest first, below this seq
   std::optional<std::int64_t> after_seq;   ///< oldest first, above this seq
+  /// Newest first, the messages around this seq: it and up to limit - limit / 2 - 1 below it,
+  /// up to limit / 2 above it (what a client shows when it jumps to a search result).
+  std::optional<std::int64_t> around_seq;
   std::size_t limit = 50;
 };
 

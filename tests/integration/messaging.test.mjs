@@ -80,7 +80,17 @@ for (const backend of backends()) {
       r = await (await get('?after_seq=27')).json();
       assert.deepEqual(r.messages.map((m) => m.seq), [28, 29, 30]);
       assert.equal(r.messages[0].body, 'n28');
-      for (const bad of ['?limit=0', '?limit=101', '?before_seq=x', '?after_seq=-1', '?before_seq=3&after_seq=1']) {
+      // Around a seq (a jump to a search result): it, up to limit - limit/2 - 1 below, limit/2 above, newest first.
+      const around = async (q) => (await (await get(q)).json()).messages.map((m) => m.seq);
+      assert.deepEqual(await around('?around_seq=15&limit=5'), [17, 16, 15, 14, 13]);
+      assert.deepEqual(await around('?around_seq=15&limit=4'), [17, 16, 15, 14]);
+      assert.deepEqual(await around('?around_seq=15&limit=1'), [15]);
+      assert.deepEqual(await around('?around_seq=2&limit=6'), [5, 4, 3, 2, 1]);
+      assert.deepEqual(await around('?around_seq=29&limit=6'), [30, 29, 28, 27]);
+      assert.deepEqual(await around('?around_seq=0&limit=4'), [2, 1]);
+      assert.deepEqual(await around('?around_seq=9223372036854775807&limit=4'), [30, 29]);
+      for (const bad of ['?limit=0', '?limit=101', '?before_seq=x', '?after_seq=-1', '?before_seq=3&after_seq=1',
+        '?around_seq=3&before_seq=9', '?around_seq=3&after_seq=1', '?around_seq=-2']) {
         assert.equal((await get(bad)).status, 400, bad);
       }
       const stranger = await c.signIn();
