@@ -16,6 +16,9 @@ using net::Response;
 
 namespace {
 
+/// The most channels one PUT /v1/read moves.
+constexpr std::size_t max_read_markers = 100;
+
 Result<std::int64_t> parse_seq(std::string_view text, std::string_view name) {
   std::int64_t v = 0;
   const auto* end = text.data() + text.size();
@@ -267,6 +270,30 @@ void add_messaging_routes(net::Router& router, MessagingService& service, auth::
     auto marker = co_await service.mark_read(who->address, std::string(req.param("id")), seq->as_int64());
     if (!marker) co_return marker.error();
     co_return net::json_response(200, json::object{{"channel_id", req.param("id")}, {"last_read_seq", *marker}});
+  });
+
+  // Several read markers at once ("mark all as read"): one write of the budget for all of them.
+  router.add("PUT", "/v1/read", [&](Request& req) -> Task<Result<Response>> {
+    auto who = co_await auth.session(req);
+    if (!who) co_return who.error();
+    auto body = net::parse_json_object(req);
+    if (!body) co_return body.error();
+    const auto* channels = body->if_contains("channels");
+    if (!channels || !channels->is_object() || channels->as_object().empty() ||
+        channels->as_object().size() > max_read_markers) {
+      co_return bad_input("invalid_channels", "channels must map 1 to 100 channel ids to seqs");
+    }
+    std::map<std::string, std::int64_t> seqs;
+    for (const auto& [id, seq] : channels->as_object()) {
+      if (!seq.is_int64() || seq.as_int64() < 0) co_return bad_input("invalid_seq", "each seq must be 0 or more");
+      seqs.emplace(std::string(id), seq.as_int64());
+    }
+    if (auto limited = take(send_limiter, who->address); !limited) co_return limited.error();
+    auto markers = co_await service.mark_read_many(who->address, std::move(seqs));
+    if (!markers) co_return markers.error();
+    json::object out;
+    for (const auto& [id, marker] : *markers) out[id] = marker;
+    co_return net::json_response(200, json::object{{"channels", std::move(out)}});
   });
 
   router.add("GET", "/v1/unread", [&](Request& req) -> Task<Result<Response>> {

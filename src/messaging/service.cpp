@@ -572,6 +572,37 @@ Task<Result<std::int64_t>> MessagingService::mark_read(eth::Address who, std::st
   co_return marker;
 }
 
+Task<Result<std::map<std::string, std::int64_t>>> MessagingService::mark_read_many(
+    eth::Address who, std::map<std::string, std::int64_t> seqs) {
+  for (const auto& [channel_id, seq] : seqs) {
+    if (!valid_channel_id(channel_id)) co_return bad_input("invalid_channel_id", "not a channel id");
+    if (seq < 0) co_return bad_input("invalid_seq", "seq must be 0 or more");
+  }
+  for (const auto& entry : seqs) {
+    if (auto r = co_await require_read(who, entry.first); !r) co_return r.error();
+  }
+  const auto account = eth::to_lower_hex(who);
+  const auto now_ms = unix_millis(m_clock.now());
+  auto markers = co_await m_pool.run([&]() -> Result<std::map<std::string, std::int64_t>> {
+    return m_db.transact([&](Tx& tx) -> Result<std::map<std::string, std::int64_t>> {
+      std::map<std::string, std::int64_t> out;
+      for (const auto& [channel_id, seq] : seqs) {
+        const auto bounded = std::min(seq, sql::head(tx, channel_id));
+        out[channel_id] = sql::mark_read(tx, account, channel_id, bounded, now_ms);
+      }
+      return out;
+    });
+  });
+  if (!markers) co_return markers.error();
+  if (m_gateway) {
+    for (const auto& [channel_id, marker] : *markers) {
+      json::object frame{{"type", "read"}, {"channel_id", channel_id}, {"seq", marker}};
+      m_gateway->send_to_account(who, json::serialize(frame));
+    }
+  }
+  co_return markers;
+}
+
 Task<Result<std::vector<Unread>>> MessagingService::unread(eth::Address who, std::vector<std::string> channel_ids) {
   if (channel_ids.empty()) {
     auto readable = co_await m_access.readable_channels(who);

@@ -6,6 +6,7 @@
 // messaging.message_edited, messaging.message_deleted); live frames then go to this node's
 // sockets through realtime::Gateway, which also reads history through topic_source() to resume.
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -138,6 +139,10 @@ class MessagingService {
   Task<Result<std::size_t>> index_backlog();
   /// Moves the caller's read marker forward to `seq` (clamped to the channel's head); the marker.
   Task<Result<std::int64_t>> mark_read(eth::Address who, std::string channel_id, std::int64_t seq);
+  /// Moves the caller's read markers of several channels at once (each as mark_read), in one
+  /// transaction: 403 for any channel it may not read, and then none moves. Channel id → marker.
+  Task<Result<std::map<std::string, std::int64_t>>> mark_read_many(eth::Address who,
+                                                                   std::map<std::string, std::int64_t> seqs);
   /// Unread figures for the given channels, or for every readable channel when empty.
   Task<Result<std::vector<Unread>>> unread(eth::Address who, std::vector<std::string> channel_ids);
 

@@ -101,6 +101,45 @@ for (const backend of backends()) {
       assert.equal((await c.api('/v1/channels/hist/messages', { method: 'POST', token: stranger.token, body: { body: 'x', client_id: 'z' } })).status, 403);
     });
 
+    test('PUT /v1/read moves several read markers at once, all or none', async () => {
+      const alice = await c.signIn();
+      const bob = await c.signIn();
+      for (const ch of ['bulk1', 'bulk2', 'bulk3']) {
+        await c.grant(alice, ch);
+        await c.grant(bob, ch);
+      }
+      for (let i = 0; i < 3; i++) await c.post(alice, 'bulk1', `one ${i}`);
+      for (let i = 0; i < 5; i++) await c.post(alice, 'bulk2', `two ${i}`);
+      const sock = c.connect(bob);
+      await sock.waitFor((f) => f.type === 'hello');
+      const read = (who, channels) => c.api('/v1/read', { method: 'PUT', token: who.token, body: { channels } });
+      const unread = async () => (await (await c.api('/v1/unread?channel_ids=bulk1,bulk2,bulk3', { token: bob.token })).json()).channels
+        .map((u) => [u.channel_id, u.last_read_seq, u.unread]);
+      assert.deepEqual(await unread(), [['bulk1', 0, 3], ['bulk2', 0, 5], ['bulk3', 0, 0]]);
+
+      // A channel bob may not read: 403, and no marker moved.
+      const stranger = await read(bob, { bulk1: 3, secret: 1 });
+      assert.equal(stranger.status, 403);
+      assert.deepEqual(await unread(), [['bulk1', 0, 3], ['bulk2', 0, 5], ['bulk3', 0, 0]]);
+      for (const [channels, code] of [[{}, 'invalid_channels'], [[], 'invalid_channels'], [{ bulk1: -1 }, 'invalid_seq'],
+        [{ bulk1: 'x' }, 'invalid_seq'], [{ 'a/b': 1 }, 'invalid_channel_id'],
+        [Object.fromEntries(Array.from({ length: 101 }, (_, i) => [`c${i}`, 1])), 'invalid_channels']]) {
+        const r = await read(bob, channels);
+        assert.equal(r.status, 400, JSON.stringify(channels).slice(0, 80));
+        assert.equal((await r.json()).error.code, code);
+      }
+
+      // Mark all as read: past the head is clamped, a marker never moves back.
+      const r = await read(bob, { bulk1: Number.MAX_SAFE_INTEGER, bulk2: 4, bulk3: 7 });
+      assert.equal(r.status, 200);
+      assert.deepEqual((await r.json()).channels, { bulk1: 3, bulk2: 4, bulk3: 0 });
+      assert.deepEqual(await unread(), [['bulk1', 3, 0], ['bulk2', 4, 1], ['bulk3', 0, 0]]);
+      await sock.waitFor((f) => f.type === 'read' && f.channel_id === 'bulk2' && f.seq === 4);
+      await sock.waitFor((f) => f.type === 'read' && f.channel_id === 'bulk1' && f.seq === 3);
+      assert.deepEqual((await (await read(bob, { bulk2: 1 })).json()).channels, { bulk2: 4 });
+      sock.close();
+    });
+
     test('bodies are limited to 4 KiB of valid UTF-8', async () => {
       const alice = await c.signIn();
       await c.grant(alice, 'limits');
