@@ -4,6 +4,25 @@
 
 namespace gh {
 
+void append_utf8(std::string& out, std::uint32_t code_point) {
+  const auto byte = [](std::uint32_t v) { return static_cast<char>(v); };
+  if (code_point < 0x80) {
+    out.push_back(byte(code_point));
+  } else if (code_point < 0x800) {
+    out.push_back(byte(0xC0 | (code_point >> 6)));
+    out.push_back(byte(0x80 | (code_point & 0x3F)));
+  } else if (code_point < 0x10000) {
+    out.push_back(byte(0xE0 | (code_point >> 12)));
+    out.push_back(byte(0x80 | ((code_point >> 6) & 0x3F)));
+    out.push_back(byte(0x80 | (code_point & 0x3F)));
+  } else {
+    out.push_back(byte(0xF0 | (code_point >> 18)));
+    out.push_back(byte(0x80 | ((code_point >> 12) & 0x3F)));
+    out.push_back(byte(0x80 | ((code_point >> 6) & 0x3F)));
+    out.push_back(byte(0x80 | (code_point & 0x3F)));
+  }
+}
+
 CodePoint decode_utf8(std::string_view text, std::size_t at) noexcept {
   const auto b0 = static_cast<unsigned char>(text[at]);
   if (b0 < 0x80) return {b0, 1};

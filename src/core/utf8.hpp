@@ -19,6 +19,9 @@ struct CodePoint {
 /// The code point that starts at `text[at]` (at < text.size()).
 CodePoint decode_utf8(std::string_view text, std::size_t at) noexcept;
 
+/// Appends the UTF-8 form of a code point (at most U+10FFFF, not a surrogate).
+void append_utf8(std::string& out, std::uint32_t code_point);
+
 /// True when all of `text` is well-formed UTF-8.
 bool valid_utf8(std::string_view text) noexcept;
 

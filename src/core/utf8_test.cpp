@@ -66,6 +66,19 @@ TEST(Utf8, AgreesWithIconvOnRandomBytes) {
   EXPECT_GT(valid, 5'000U);
 }
 
+// Every scalar value encodes to the form the decoder reads back whole (and iconv agrees above).
+TEST(Utf8, EveryScalarValueEncodesAndDecodesBack) {
+  for (std::uint32_t cp = 0; cp <= 0x10FFFF; ++cp) {
+    if (cp >= 0xD800 && cp <= 0xDFFF) continue;
+    std::string out = "x";
+    append_utf8(out, cp);
+    const auto decoded = decode_utf8(out, 1);
+    ASSERT_EQ(decoded.value, cp);
+    ASSERT_EQ(decoded.length, out.size() - 1);
+    ASSERT_EQ(decoded.length, cp < 0x80 ? 1U : cp < 0x800 ? 2U : cp < 0x10000 ? 3U : 4U);
+  }
+}
+
 TEST(Utf8, APrefixNeverEndsInsideACodePoint) {
   const std::string text = "a\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80z";  // 1 + 2 + 3 + 4 + 1 bytes
   const std::vector<std::string> expected = {"",
