@@ -146,6 +146,7 @@ void add_messaging_routes(net::Router& router, MessagingService& service, auth::
     if (!page) co_return page.error();
     json::object body{{"messages", messages_json(page->messages)}};
     body["next_before_seq"] = page->next_before_seq ? json::value(*page->next_before_seq) : json::value(nullptr);
+    body["partial"] = page->partial;
     co_return net::json_response(200, std::move(body));
   });
 

@@ -286,6 +286,7 @@ Task<Result<SearchPage>> MessagingService::search(eth::Address who, std::string 
       scan.from_seq = std::max<std::int64_t>(1, scan.below_seq - m_settings.search_window);
       SearchPage page;
       if (scan.below_seq <= 1) return page;
+      if (auto unindexed_below = sql::backlog_of(tx, channel_id)) page.partial = scan.from_seq < *unindexed_below;
       auto found = sql::search(tx, scan);
       if (found.size() == scan.limit) {
         if (found.back().seq > 1) page.next_before_seq = found.back().seq;

@@ -75,6 +75,9 @@ struct SearchPage {
   /// looks at most search_window seqs, so it may hold fewer than `limit` messages (even none) and
   /// still have a next one.
   std::optional<std::int64_t> next_before_seq;
+  /// The window looked at holds messages written before the search index that the backfill has
+  /// not indexed yet: some matches may be missing.
+  bool partial = false;
 };
 
 /// Limits of messaging.

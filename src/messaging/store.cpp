@@ -277,6 +277,12 @@ std::optional<std::pair<std::string, std::int64_t>> next_backlog(Tx& tx) {
   return std::pair{row->get_text(0), row->get_int(1)};
 }
 
+std::optional<std::int64_t> backlog_of(Tx& tx, const std::string& channel_id) {
+  auto row = tx.query_one("SELECT below_seq FROM msg_search_backlog WHERE channel_id = $1", {channel_id});
+  if (!row) return std::nullopt;
+  return row->get_int(0);
+}
+
 std::vector<Message> unindexed(Tx& tx, const std::string& channel_id, std::int64_t below_seq, std::size_t limit) {
   // Locked on PostgreSQL: an edit or delete of one of them waits for this transaction and then
   // replaces or removes the terms it wrote, or this one waits and reads the edited body.

@@ -72,6 +72,8 @@ std::vector<Message> search(Tx& tx, const SearchScan& scan);
 /// A channel with messages older than the search index still to index, and the seq they are
 /// below (on PostgreSQL the row is locked, one a concurrent run holds is skipped).
 std::optional<std::pair<std::string, std::int64_t>> next_backlog(Tx& tx);
+/// The seq below which the channel's messages are still to index, if any are.
+std::optional<std::int64_t> backlog_of(Tx& tx, const std::string& channel_id);
 /// The channel's messages below `below_seq`, newest first (locked on PostgreSQL), to index.
 std::vector<Message> unindexed(Tx& tx, const std::string& channel_id, std::int64_t below_seq, std::size_t limit);
 /// Records that the channel's messages from `below_seq` up are indexed; at 1 the channel is done.
