@@ -390,13 +390,22 @@ Task<Result<Message>> MessagingService::edit(eth::Address who, std::string chann
           unmentioned.emplace_back(eth::to_checksum(a));
         }
       }
-      sql::unindex(tx, channel_id, seq, search_terms(m->body));
+      // Only the terms the edit removes or adds change rows; a typo fix touches one or two.
+      const auto old_terms = search_terms(m->body);
+      const auto new_terms = search_terms(body);
+      std::vector<std::string> gone;
+      std::vector<std::string> added;
+      std::set_difference(old_terms.begin(), old_terms.end(), new_terms.begin(), new_terms.end(),
+                          std::back_inserter(gone));
+      std::set_difference(new_terms.begin(), new_terms.end(), old_terms.begin(), old_terms.end(),
+                          std::back_inserter(added));
+      sql::unindex(tx, channel_id, seq, gone);
       m->body = body;
       m->mentions = mentions.accounts;
       m->mention_roles = mentions.roles;
       m->edited_at = now;
       sql::update_body(tx, *m);
-      sql::index_terms(tx, channel_id, seq, search_terms(body));
+      sql::index_terms(tx, channel_id, seq, added);
       m->change = sql::mark_changed(tx, channel_id, seq);
       json::object event{{"channel_id", channel_id}, {"seq", seq}, {"id", m->id}, {"body", body}};
       publish_or_throw(tx, {"messaging.message_edited", channel_id, json::serialize(event)});
