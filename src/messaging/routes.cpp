@@ -57,12 +57,14 @@ Response messages_response(const std::vector<Message>& messages) {
   return net::json_response(200, json::object{{"messages", messages_json(messages)}});
 }
 
-// The per-account limit every write of this context takes (posts, edits, deletes, reactions, read
-// markers): each of them fans out to sockets or writes the database. 429 with Retry-After.
-Result<void> take(net::RateLimiter& limiter, const eth::Address& who) {
+// A per-account limit: the one every write of this context takes (posts, edits, deletes, reactions,
+// read markers), each of which fans out to sockets or writes the database, or the searches' own.
+// 429 with Retry-After.
+Result<void> take(net::RateLimiter& limiter, const eth::Address& who,
+                  const char* message = "too many messages; slow down") {
   const auto decision = limiter.take(eth::to_lower_hex(who));
   if (decision.allowed) return ok();
-  auto e = make_error(ErrorKind::rate_limited, "rate_limited", "too many messages; slow down");
+  auto e = make_error(ErrorKind::rate_limited, "rate_limited", message);
   e.retry_after = decision.retry_after;
   return e;
 }
@@ -124,10 +126,8 @@ void add_messaging_routes(net::Router& router, MessagingService& service, auth::
     auto who = co_await auth.session(req);
     if (!who) co_return who.error();
     // Searches have their own budget: a search reads more than a page of history.
-    if (const auto decision = search_limiter.take(eth::to_lower_hex(who->address)); !decision.allowed) {
-      auto e = make_error(ErrorKind::rate_limited, "rate_limited", "too many searches; slow down");
-      e.retry_after = decision.retry_after;
-      co_return e;
+    if (auto limited = take(search_limiter, who->address, "too many searches; slow down"); !limited) {
+      co_return limited.error();
     }
     SearchQuery query;
     query.text = std::string(req.query_param("q").value_or(""));
