@@ -47,6 +47,10 @@ struct PinInfo {
 /// The most pinned messages a channel holds (as Discord).
 inline constexpr std::size_t max_pins = 50;
 
+/// The most different emoji a message carries as reactions (as Discord): what bounds the reactions
+/// every copy of a message lists, whatever many accounts do.
+inline constexpr std::size_t max_reaction_kinds = 20;
+
 struct Message {
   std::string id;
   std::string channel_id;

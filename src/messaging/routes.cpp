@@ -229,6 +229,29 @@ void add_messaging_routes(net::Router& router, MessagingService& service, auth::
                });
   }
 
+  router.add("GET", "/v1/channels/{id}/messages/{seq}/reactions/{emoji}", [&](Request& req) -> Task<Result<Response>> {
+    auto who = co_await auth.session(req);
+    if (!who) co_return who.error();
+    auto seq = parse_seq(req.param("seq"), "seq");
+    if (!seq) co_return seq.error();
+    std::optional<eth::Address> after;
+    if (auto text = req.query_param("after")) {
+      auto address = eth::parse_address(*text);
+      if (!address) co_return bad_input("invalid_after", "after must be an address");
+      after = *address;
+    }
+    auto limit = query_limit(req);
+    if (!limit) co_return limit.error();
+    auto page = co_await service.reactors(who->address, std::string(req.param("id")), *seq,
+                                          std::string(req.param("emoji")), after, *limit);
+    if (!page) co_return page.error();
+    json::array accounts;
+    for (const auto& a : page->accounts) accounts.emplace_back(eth::to_checksum(a));
+    json::object out{{"accounts", std::move(accounts)}};
+    out["next_after"] = page->more ? json::value(eth::to_checksum(page->accounts.back())) : json::value(nullptr);
+    co_return net::json_response(200, std::move(out));
+  });
+
   for (const char* method : {"PUT", "DELETE"}) {
     const bool pin = std::string_view(method) == "PUT";
     router.add(method, "/v1/channels/{id}/pins/{seq}", [&, pin](Request& req) -> Task<Result<Response>> {

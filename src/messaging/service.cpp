@@ -526,9 +526,17 @@ Task<Result<void>> MessagingService::react(eth::Address who, std::string channel
   std::int64_t change = 0;
   auto done = co_await m_pool.run([&]() -> Result<void> {
     return m_db.transact([&](Tx& tx) -> Result<void> {
-      auto m = sql::find(tx, channel_id, seq);
+      // The message's row lock before the count, so that concurrent reactions cannot pass the limit.
+      auto m = sql::find(tx, channel_id, seq, add);
       if (!m) return message_not_found();
       if (m->deleted_at) return make_error(ErrorKind::conflict, "message_deleted", "the message was deleted");
+      if (add) {
+        const auto kinds = sql::reaction_kinds(tx, channel_id, seq, emoji);
+        if (!kinds.has && kinds.count >= static_cast<std::int64_t>(max_reaction_kinds)) {
+          return make_error(ErrorKind::conflict, "too_many_reactions",
+                            "a message carries at most " + std::to_string(max_reaction_kinds) + " different reactions");
+        }
+      }
       changed = add ? sql::add_reaction(tx, channel_id, seq, emoji, account, now_ms)
                     : sql::remove_reaction(tx, channel_id, seq, emoji, account);
       if (changed) change = sql::mark_changed(tx, channel_id, seq);
@@ -543,6 +551,28 @@ Task<Result<void>> MessagingService::react(eth::Address who, std::string channel
     m_gateway->broadcast(channel_topic, channel_id, json::serialize(frame));
   }
   co_return ok();
+}
+
+Task<Result<Reactors>> MessagingService::reactors(eth::Address who, std::string channel_id, std::int64_t seq,
+                                                  std::string emoji, std::optional<eth::Address> after,
+                                                  std::size_t limit) {
+  if (auto r = co_await require_read(who, channel_id); !r) co_return r.error();
+  if (auto c = check_emoji(emoji); !c) co_return c.error();
+  const auto bounded = std::clamp<std::size_t>(limit, 1, m_settings.max_page);
+  const auto from = after ? eth::to_lower_hex(*after) : std::string();
+  co_return co_await m_pool.run([&]() -> Result<Reactors> {
+    return m_db.read([&](Tx& tx) -> Result<Reactors> {
+      if (!sql::find(tx, channel_id, seq)) return message_not_found();
+      // One more than asked: whether a next page exists without a further request.
+      auto accounts = sql::reactors(tx, channel_id, seq, emoji, from, bounded + 1);
+      Reactors out;
+      out.more = accounts.size() > bounded;
+      if (out.more) accounts.pop_back();
+      out.accounts.reserve(accounts.size());
+      for (const auto& a : accounts) out.accounts.push_back(*eth::parse_address(a));
+      return out;
+    });
+  });
 }
 
 Task<Result<Changes>> MessagingService::changes(eth::Address who, std::string channel_id, std::int64_t after_change,

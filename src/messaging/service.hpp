@@ -53,6 +53,12 @@ struct Unread {
   std::int64_t mentions = 0;  ///< of those, the ones mentioning the account or a role it holds
 };
 
+/// One page of the accounts that reacted to a message with one emoji.
+struct Reactors {
+  std::vector<eth::Address> accounts;  ///< in address order
+  bool more = false;                   ///< a next page exists (ask after the last account)
+};
+
 /// What changed in a channel after a point (edits, deletes, reactions).
 struct Changes {
   std::vector<Message> messages;  ///< as they are now, in the order of their last change
@@ -128,8 +134,13 @@ class MessagingService {
   Task<Result<void>> pin(eth::Address who, std::string channel_id, std::int64_t seq, bool pinned);
   /// The channel's pinned messages, the latest pinned first (403 without read access).
   Task<Result<std::vector<Message>>> pins(eth::Address who, std::string channel_id);
-  /// Adds or removes the caller's reaction (403 without post access, 409 message_deleted).
+  /// Adds or removes the caller's reaction (403 without post access, 409 message_deleted; 409
+  /// too_many_reactions for a new emoji past max_reaction_kinds).
   Task<Result<void>> react(eth::Address who, std::string channel_id, std::int64_t seq, std::string emoji, bool add);
+  /// Who reacted to a message with an emoji (403 without read access, 404 message_not_found), in
+  /// address order after `after`.
+  Task<Result<Reactors>> reactors(eth::Address who, std::string channel_id, std::int64_t seq, std::string emoji,
+                                  std::optional<eth::Address> after, std::size_t limit);
   /// The messages edited, deleted or reacted to after change `after_change` (403 without read
   /// access): what a client that was away reads to bring the messages it holds up to date.
   Task<Result<Changes>> changes(eth::Address who, std::string channel_id, std::int64_t after_change, std::size_t limit);

@@ -314,6 +314,27 @@ bool remove_reaction(Tx& tx, const std::string& channel_id, std::int64_t seq, co
                  {channel_id, seq, emoji, account}) > 0;
 }
 
+ReactionKinds reaction_kinds(Tx& tx, const std::string& channel_id, std::int64_t seq, const std::string& emoji) {
+  auto row = tx.query_one(
+      "SELECT count(DISTINCT emoji), coalesce(max(CASE WHEN emoji = $3 THEN 1 ELSE 0 END), 0) FROM msg_reactions "
+      "WHERE channel_id = $1 AND seq = $2",
+      {channel_id, seq, emoji});
+  if (!row) return {};
+  return {row->get_int(1) == 1, row->get_int(0)};
+}
+
+std::vector<std::string> reactors(Tx& tx, const std::string& channel_id, std::int64_t seq, const std::string& emoji,
+                                  const std::string& after, std::size_t limit) {
+  auto rows = tx.query(
+      "SELECT account FROM msg_reactions WHERE channel_id = $1 AND seq = $2 AND emoji = $3 AND account > $4 "
+      "ORDER BY account LIMIT $5",
+      {channel_id, seq, emoji, after, static_cast<std::int64_t>(limit)});
+  std::vector<std::string> out;
+  out.reserve(rows.size());
+  for (const auto& r : rows) out.push_back(r.get_text(0));
+  return out;
+}
+
 void load_annotations(Tx& tx, std::vector<Message>& messages, const std::string& viewer) {
   if (messages.empty()) return;
   std::int64_t lo = messages.front().seq;

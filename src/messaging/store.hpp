@@ -85,7 +85,16 @@ bool add_reaction(Tx& tx, const std::string& channel_id, std::int64_t seq, const
 /// Removes a reaction; false when it was not there.
 bool remove_reaction(Tx& tx, const std::string& channel_id, std::int64_t seq, const std::string& emoji,
                      const std::string& account);
-/// Fills the reaction counts of the messages (with `mine` for the viewer, lowercase hex).
+/// Whether the message carries a reaction with that emoji, and how many different emoji it carries.
+struct ReactionKinds {
+  bool has = false;
+  std::int64_t count = 0;
+};
+ReactionKinds reaction_kinds(Tx& tx, const std::string& channel_id, std::int64_t seq, const std::string& emoji);
+/// The accounts (lowercase hex) that reacted to a message with an emoji, in address order, above
+/// `after` (empty: from the first), at most `limit`.
+std::vector<std::string> reactors(Tx& tx, const std::string& channel_id, std::int64_t seq, const std::string& emoji,
+                                  const std::string& after, std::size_t limit);
 /// Fills in the reactions (as `viewer` sees them) and the pin of messages of one channel.
 void load_annotations(Tx& tx, std::vector<Message>& messages, const std::string& viewer);
 /// Takes the channel's row lock (creating the row), as a seq or change does.

@@ -59,6 +59,7 @@ const OWNED = {
   'DELETE /v1/channels/{id}/messages/{seq}': (a) => ({ params: { id: a.channel_id, seq: '1' } }),
   'PUT /v1/channels/{id}/messages/{seq}/reactions/{emoji}': (a) => ({ params: { id: a.channel_id, seq: '1', emoji: 'x' } }),
   'DELETE /v1/channels/{id}/messages/{seq}/reactions/{emoji}': (a) => ({ params: { id: a.channel_id, seq: '1', emoji: 'x' } }),
+  'GET /v1/channels/{id}/messages/{seq}/reactions/{emoji}': (a) => ({ params: { id: a.channel_id, seq: '1', emoji: 'x' } }),
   'PUT /v1/channels/{id}/read': (a) => ({ params: { id: a.channel_id }, body: { seq: 1 } }),
   'GET /v1/channels/{id}/pins': (a) => ({ params: { id: a.channel_id } }),
   'PUT /v1/channels/{id}/pins/{seq}': (a) => ({ params: { id: a.channel_id, seq: '1' } }),

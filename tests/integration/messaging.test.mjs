@@ -535,6 +535,71 @@ for (const backend of backends()) {
       sock.close();
     });
 
+    test('who reacted, in address order and in pages; a message carries at most 20 different emoji, also when added at once', async () => {
+      const author = await c.signIn();
+      const outsider = await c.signIn();
+      const fans = await Promise.all(Array.from({ length: 7 }, () => c.signIn()));
+      for (const who of [author, ...fans]) await c.grant(who, 'fans');
+      const m = await c.post(author, 'fans', 'react to this');
+      const path = (seq, emoji) => `/v1/channels/fans/messages/${seq}/reactions/${encodeURIComponent(emoji)}`;
+      const react = (who, emoji, method = 'PUT') => c.api(path(m.seq, emoji), { method, token: who.token });
+      const list = async (query = '', who = author, seq = m.seq, emoji = '🔥') => {
+        const r = await c.api(`${path(seq, emoji)}${query}`, { token: who.token });
+        return { status: r.status, body: await r.json() };
+      };
+      for (const f of fans) assert.equal((await react(f, '🔥')).status, 204);
+      assert.equal((await react(fans[0], '🔥', 'DELETE')).status, 204);
+      const expected = fans.slice(1).map((f) => f.address).sort((a, b) => (a.toLowerCase() < b.toLowerCase() ? -1 : 1));
+
+      // Pages of 4 then 2, each account once, checksummed, in lowercase-address order.
+      let page = await list('?limit=4');
+      assert.equal(page.status, 200, JSON.stringify(page.body));
+      assert.deepEqual(page.body.accounts, expected.slice(0, 4));
+      assert.equal(page.body.next_after, expected[3]);
+      page = await list(`?limit=4&after=${page.body.next_after.toLowerCase()}`);
+      assert.deepEqual(page.body.accounts, expected.slice(4));
+      assert.equal(page.body.next_after, null);
+      page = await list();
+      assert.deepEqual(page.body, { accounts: expected, next_after: null });
+      assert.deepEqual((await list('', author, m.seq, '👀')).body, { accounts: [], next_after: null });
+
+      const code = async (p) => (await p).body.error?.code;
+      assert.equal(await code(list('?after=0x12')), 'invalid_after');
+      assert.equal(await code(list('?limit=0')), 'invalid_limit');
+      assert.equal(await code(list('?limit=101')), 'invalid_limit');
+      assert.equal(await code(list('', author, m.seq, 'a b')), 'invalid_emoji');
+      assert.equal(await code(list('', author, 999)), 'message_not_found');
+      const hidden = await list('', outsider);
+      assert.equal(hidden.status, 403);
+      assert.equal(hidden.body.error.code, 'forbidden');
+
+      // 19 more emoji from several accounts at once: 20 kinds in all, whatever the interleaving.
+      const emoji = Array.from({ length: 25 }, (_, i) => String.fromCodePoint(0x1f600 + i));
+      const results = await Promise.all(emoji.map((e, i) => react(fans[i % fans.length], e)));
+      const statuses = results.map((r) => r.status);
+      assert.equal(statuses.filter((x) => x === 204).length, 19, statuses.join());
+      assert.equal(statuses.filter((x) => x === 409).length, 6, statuses.join());
+      assert.equal((await results.find((r) => r.status === 409).json()).error.code, 'too_many_reactions');
+      let message = await (await c.api(`/v1/channels/fans/messages/${m.seq}`, { token: author.token })).json();
+      assert.equal(message.reactions.length, 20);
+      // A kind it carries still takes more accounts; one more kind does not; a freed kind makes room.
+      const taken = message.reactions[1].emoji;
+      assert.equal((await react(author, taken)).status, 204);
+      assert.equal((await react(author, '🧊')).status, 409);
+      const lone = message.reactions.find((r) => r.count === 1 && r.emoji !== taken);
+      const [owner] = (await list('', author, m.seq, lone.emoji)).body.accounts;
+      assert.equal((await react(fans.find((f) => f.address === owner), lone.emoji, 'DELETE')).status, 204);
+      assert.equal((await react(author, '🧊')).status, 204);
+      message = await (await c.api(`/v1/channels/fans/messages/${m.seq}`, { token: author.token })).json();
+      assert.equal(message.reactions.length, 20);
+      assert.ok(message.reactions.some((r) => r.emoji === '🧊' && r.me));
+      assert.ok(!message.reactions.some((r) => r.emoji === lone.emoji));
+
+      // A tombstone lists no one.
+      assert.equal((await c.api(`/v1/channels/fans/messages/${m.seq}`, { method: 'DELETE', token: author.token })).status, 204);
+      assert.deepEqual((await list()).body, { accounts: [], next_after: null });
+    });
+
     test('slow mode: a member posts once per slow_mode_seconds, also when posting at once; retries and moderators pass', async () => {
       const owner = await c.signIn();
       const member = await c.signIn();
