@@ -161,7 +161,16 @@ struct Standing {
   int rank = -1;
   Permissions permissions = 0;
   std::set<std::string> roles;
+  std::int64_t timed_out_until_ms = 0;  ///< a timeout's end (unix ms); 0: none was set
 };
+
+/// Whether a member is timed out at `now_ms`: reads, but does not post, edit, react or pin.
+inline bool timed_out(const Standing& s, std::int64_t now_ms) noexcept {
+  return s.member && s.timed_out_until_ms > now_ms;
+}
+
+/// The longest timeout: 28 days, as Discord.
+inline constexpr std::int64_t max_timeout_seconds = std::int64_t{28} * 24 * 3600;
 
 /// True when `actor` may act (kick, ban, change roles) on `target`: it ranks strictly higher.
 inline bool outranks(const Standing& actor, const Standing& target) noexcept {

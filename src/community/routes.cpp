@@ -259,9 +259,11 @@ void add_community_routes(net::Router& router, CommunityService& service, auth::
         if (!page) co_return page.error();
         json::array members;
         for (const auto& m : page->members) {
-          members.push_back(json::object{{"address", eth::to_checksum(m.account)},
-                                         {"joined_at", format_rfc3339(m.joined_at)},
-                                         {"roles", strings(m.roles)}});
+          json::object member{{"address", eth::to_checksum(m.account)},
+                              {"joined_at", format_rfc3339(m.joined_at)},
+                              {"roles", strings(m.roles)}};
+          if (m.timed_out_until) member["timed_out_until"] = format_rfc3339(*m.timed_out_until);
+          members.push_back(std::move(member));
         }
         co_return net::json_response(
             200, json::object{{"members", std::move(members)}, {"next_cursor", address_next(page->next_cursor)}});
@@ -270,6 +272,28 @@ void add_community_routes(net::Router& router, CommunityService& service, auth::
   add_member_action(router, auth, "POST", "/v1/communities/{id}/members/{address}/kick",
                     [&service](const eth::Address& who, std::string id, const eth::Address& member, const Request&) {
                       return service.kick(who, std::move(id), member);
+                    });
+
+  add_signed_in_json(
+      router, auth, "PUT", "/v1/communities/{id}/members/{address}/timeout",
+      [&service](const auth::Principal& who, const json::object& body, Request& req) -> Task<Result<Response>> {
+        auto member = address_param(req, "address");
+        if (!member) co_return member.error();
+        const auto* seconds = body.if_contains("seconds");
+        if (seconds == nullptr || !seconds->is_int64())
+          co_return bad_input("invalid_field", "seconds must be an integer");
+        auto reason = string_field(body, "reason", false);
+        if (!reason) co_return reason.error();
+        auto until = co_await service.timeout(who.address, std::string(req.param("id")), *member,
+                                              std::chrono::seconds(seconds->as_int64()), std::move(*reason));
+        if (!until) co_return until.error();
+        co_return net::json_response(
+            200, json::object{{"address", eth::to_checksum(*member)}, {"timed_out_until", format_rfc3339(*until)}});
+      });
+
+  add_member_action(router, auth, "DELETE", "/v1/communities/{id}/members/{address}/timeout",
+                    [&service](const eth::Address& who, std::string id, const eth::Address& member, const Request&) {
+                      return service.lift_timeout(who, std::move(id), member);
                     });
 
   add_signed_in_json(

@@ -110,13 +110,15 @@ std::optional<Loaded> load(Tx& tx, const std::string& community_id) {
   return load(tx, std::move(*row));
 }
 
-Standing standing_of(Tx& tx, const Loaded& c, const std::string& account) {
+// The standing of the member in `row` (none: not a member).
+Standing member_standing(Tx& tx, const Loaded& c, const std::optional<sql::MemberRow>& row) {
   Standing s;
-  s.member = sql::is_member(tx, c.row.id, account);
+  s.member = row.has_value();
   if (!s.member) return s;
+  s.timed_out_until_ms = row->timed_out_until_ms;
   s.rank = 0;
   s.roles.insert("member");
-  for (const auto& held : sql::member_roles(tx, c.row.id, account)) s.roles.insert(held.role);
+  for (const auto& held : sql::member_roles(tx, c.row.id, row->account)) s.roles.insert(held.role);
   for (const auto& name : s.roles) {
     if (const auto* b = find_builtin_role(name)) {
       s.rank = std::max(s.rank, b->rank);
@@ -130,6 +132,10 @@ Standing standing_of(Tx& tx, const Loaded& c, const std::string& account) {
     }
   }
   return s;
+}
+
+Standing standing_of(Tx& tx, const Loaded& c, const std::string& account) {
+  return member_standing(tx, c, sql::find_member(tx, c.row.id, account));
 }
 
 bool readable(const Standing& s, const sql::ChannelRow& ch, const std::set<std::string>& access) {
@@ -159,12 +165,20 @@ std::set<std::string> readable_ids(Tx& tx, const Loaded& c, const std::string& a
 
 // The per-message check of other contexts, kept to a few indexed reads: the member flag and
 // roles, the custom roles' permissions, the channel's access row; no channel list, no gate parsing.
-bool channel_readable(Tx& tx, const sql::ChannelRow& ch, const std::string& account) {
-  if (!sql::is_member(tx, ch.community_id, account)) return false;
+// A member's standing without loading the community: its member row, roles and the custom roles'
+// permissions (none of them read for a non-member).
+Standing channel_standing(Tx& tx, const sql::ChannelRow& ch, const std::string& account) {
+  auto row = sql::find_member(tx, ch.community_id, account);
+  if (!row) return {};
   Loaded c;
   c.row.id = ch.community_id;
   c.roles = sql::list_roles(tx, ch.community_id);
-  return readable(standing_of(tx, c, account), ch, sql::channel_access(tx, ch.community_id, account));
+  return member_standing(tx, c, row);
+}
+
+bool channel_readable(Tx& tx, const sql::ChannelRow& ch, const std::string& account) {
+  const auto s = channel_standing(tx, ch, account);
+  return s.member && readable(s, ch, sql::channel_access(tx, ch.community_id, account));
 }
 
 void refresh_gate_contracts(Tx& tx, const std::string& community_id) {
@@ -249,7 +263,7 @@ void publish_membership(Tx& tx, const std::string& topic, const std::string& com
 }
 
 ChannelInfo channel_info(const Loaded& c, const sql::ChannelRow& ch, const Standing& s,
-                         const std::set<std::string>& access) {
+                         const std::set<std::string>& access, std::int64_t now_ms) {
   ChannelInfo info;
   info.id = ch.id;
   info.community_id = ch.community_id;
@@ -259,7 +273,7 @@ ChannelInfo channel_info(const Loaded& c, const sql::ChannelRow& ch, const Stand
   info.archived = ch.archived_ms.has_value();
   info.created_at = SystemTime(std::chrono::milliseconds(ch.created_ms));
   info.can_read = readable(s, ch, access);
-  info.can_post = info.can_read && !info.archived;
+  info.can_post = info.can_read && !info.archived && !timed_out(s, now_ms);
   info.slow_mode_seconds = ch.slow_mode_seconds;
   return info;
 }
@@ -529,6 +543,7 @@ std::optional<std::string> trim_page(std::vector<Row>& rows, std::size_t limit) 
 Task<Result<MemberPage>> CommunityService::members(const eth::Address& who, std::string community_id,
                                                    std::string cursor, std::size_t limit) {
   limit = std::clamp<std::size_t>(limit, 1, 100);
+  const auto now = unix_millis(m_clock.now());
   co_return co_await read_community<MemberPage>(community_id, [&](Tx& tx, Loaded&) -> Result<MemberPage> {
     if (!sql::is_member(tx, community_id, lower(who))) return forbidden("not_member", "join the community first");
     MemberPage page;
@@ -538,6 +553,7 @@ Task<Result<MemberPage>> CommunityService::members(const eth::Address& who, std:
       MemberInfo m;
       m.account = address_of(r.account);
       m.joined_at = SystemTime(std::chrono::milliseconds(r.joined_ms));
+      if (r.timed_out_until_ms > now) m.timed_out_until = SystemTime(std::chrono::milliseconds(r.timed_out_until_ms));
       std::set<std::string> roles{"member"};
       for (const auto& held : sql::member_roles(tx, community_id, r.account)) roles.insert(held.role);
       m.roles.assign(roles.begin(), roles.end());
@@ -577,6 +593,54 @@ Task<Result<void>> CommunityService::kick(const eth::Address& who, std::string c
     sql::delete_lapsed(tx, community_id, lower(target));
     publish_membership(tx, "community.member_removed", community_id, lower(target), before, "kicked");
     return ok();
+  });
+}
+
+namespace {
+
+// Sets (until_ms > 0) or lifts (0) a member's timeout, with the rights that takes.
+Result<void> set_member_timeout(Tx& tx, const Loaded& c, const eth::Address& who, const eth::Address& target,
+                                std::int64_t until_ms, const std::string& reason, std::int64_t now) {
+  const auto actor = standing_of(tx, c, lower(who));
+  if (auto allowed = need(actor, Permission::kick_members); !allowed) return std::move(allowed).error();
+  const auto t = standing_of(tx, c, lower(target));
+  if (!t.member) return not_found("no such member");
+  if (auto r = check_outranks(actor, t); !r) return r;
+  // Lifting a timeout that is not running changes nothing and says nothing.
+  if (until_ms == 0 && !timed_out(t, now)) return ok();
+  sql::set_timeout(tx, c.row.id, lower(target), until_ms);
+  json::object event{
+      {"community_id", c.row.id},
+      {"account", eth::to_checksum(target)},
+      {"by", eth::to_checksum(who)},
+      {"until", until_ms > 0 ? json::value(format_rfc3339(SystemTime(std::chrono::milliseconds(until_ms))))
+                             : json::value(nullptr)}};
+  if (!reason.empty()) event["reason"] = reason;
+  publish_or_throw(tx, "community.member_timeout", c.row.id, event);
+  return ok();
+}
+
+}  // namespace
+
+Task<Result<SystemTime>> CommunityService::timeout(const eth::Address& who, std::string community_id,
+                                                   const eth::Address& target, std::chrono::seconds duration,
+                                                   std::string reason) {
+  if (reason.size() > 500) co_return bad_input("invalid_field", "reason is at most 500 bytes");
+  if (duration.count() < 1 || duration.count() > max_timeout_seconds) {
+    co_return bad_input("invalid_field", "seconds is 1 to " + std::to_string(max_timeout_seconds));
+  }
+  const auto until = unix_millis(m_clock.now()) + duration.count() * 1000;
+  co_return co_await change_community<SystemTime>(community_id, [&](Tx& tx, Loaded& c) -> Result<SystemTime> {
+    if (auto r = set_member_timeout(tx, c, who, target, until, reason, unix_millis(m_clock.now())); !r)
+      return std::move(r).error();
+    return SystemTime(std::chrono::milliseconds(until));
+  });
+}
+
+Task<Result<void>> CommunityService::lift_timeout(const eth::Address& who, std::string community_id,
+                                                  const eth::Address& target) {
+  co_return co_await change_community<void>(community_id, [&](Tx& tx, Loaded& c) -> Result<void> {
+    return set_member_timeout(tx, c, who, target, 0, "", unix_millis(m_clock.now()));
   });
 }
 
@@ -816,7 +880,8 @@ Task<Result<ChannelInfo>> CommunityService::create_channel(const eth::Address& w
       sql::queue_all(tx, community_id, now);
     }
     auto reloaded = load(tx, community_id);
-    return channel_info(*reloaded, row, s, sql::channel_access(tx, community_id, lower(who)));
+    return channel_info(*reloaded, row, s, sql::channel_access(tx, community_id, lower(who)),
+                        unix_millis(m_clock.now()));
   });
   if (created) co_await watch_gate(created->gate);
   co_return created;
@@ -831,7 +896,7 @@ Task<Result<std::vector<ChannelInfo>>> CommunityService::channels(const eth::Add
         const bool manager = has(s.permissions, Permission::manage_channels);
         std::vector<ChannelInfo> out;
         for (const auto& ch : c.channels) {
-          auto info = channel_info(c, ch, s, access);
+          auto info = channel_info(c, ch, s, access, unix_millis(m_clock.now()));
           if (info.can_read || manager) out.push_back(std::move(info));
         }
         return out;
@@ -846,7 +911,7 @@ Task<Result<ChannelInfo>> CommunityService::channel(const eth::Address& who, std
       auto c = load(tx, ch->community_id);
       if (!c) return no_channel();
       const auto s = standing_of(tx, *c, lower(who));
-      auto info = channel_info(*c, *ch, s, sql::channel_access(tx, c->row.id, lower(who)));
+      auto info = channel_info(*c, *ch, s, sql::channel_access(tx, c->row.id, lower(who)), unix_millis(m_clock.now()));
       if (!info.can_read) return no_channel();
       return info;
     });
@@ -896,7 +961,8 @@ Task<Result<ChannelInfo>> CommunityService::update_channel(const eth::Address& w
         sql::queue_all(tx, c->row.id, now);
       }
       auto reloaded = load(tx, c->row.id);
-      return channel_info(*reloaded, *ch, s, sql::channel_access(tx, c->row.id, lower(who)));
+      return channel_info(*reloaded, *ch, s, sql::channel_access(tx, c->row.id, lower(who)),
+                          unix_millis(m_clock.now()));
     });
   });
   if (updated && m_events_published) m_events_published();
@@ -919,7 +985,10 @@ Task<Result<bool>> CommunityService::can_post_channel(const eth::Address& who, s
     return m_db.read([&](Tx& tx) -> Result<bool> {
       auto ch = sql::find_channel(tx, channel_id);
       if (!ch || ch->archived_ms) return false;
-      return channel_readable(tx, *ch, lower(who));
+      const auto s = channel_standing(tx, *ch, lower(who));
+      if (!s.member) return false;
+      return readable(s, *ch, sql::channel_access(tx, ch->community_id, lower(who))) &&
+             !timed_out(s, unix_millis(m_clock.now()));
     });
   });
 }
@@ -935,14 +1004,12 @@ Task<Result<ChannelPostRules>> CommunityService::post_rules(const eth::Address& 
       auto ch = sql::find_channel(tx, channel_id);
       if (!ch || ch->archived_ms) return rules;
       const auto account = lower(who);
-      if (!sql::is_member(tx, ch->community_id, account)) return rules;
-      Loaded c;
-      c.row.id = ch->community_id;
-      c.roles = sql::list_roles(tx, ch->community_id);
-      const auto s = standing_of(tx, c, account);
+      const auto s = channel_standing(tx, *ch, account);
+      if (!s.member) return rules;
       rules.can_post = readable(s, *ch, sql::channel_access(tx, ch->community_id, account));
       rules.slow_mode_seconds = ch->slow_mode_seconds;
       rules.exempt = has(s.permissions, Permission::manage_messages);
+      if (timed_out(s, unix_millis(m_clock.now()))) rules.timed_out_until_ms = s.timed_out_until_ms;
       return rules;
     });
   });
@@ -959,11 +1026,8 @@ Task<Result<bool>> CommunityService::has_channel_permission(const eth::Address& 
       auto ch = sql::find_channel(tx, channel_id);
       if (!ch) return false;
       const auto account = lower(who);
-      if (!sql::is_member(tx, ch->community_id, account)) return false;
-      Loaded c;
-      c.row.id = ch->community_id;
-      c.roles = sql::list_roles(tx, ch->community_id);
-      const auto s = standing_of(tx, c, account);
+      const auto s = channel_standing(tx, *ch, account);
+      if (!s.member) return false;
       return has(s.permissions, permission) && readable(s, *ch, sql::channel_access(tx, ch->community_id, account));
     });
   });

@@ -80,6 +80,9 @@ struct ChannelPostRules {
   bool can_post = false;
   std::int64_t slow_mode_seconds = 0;
   bool exempt = false;  ///< manage_messages: slow mode does not apply
+  /// While the account is timed out in the channel's community: the timeout's end (unix ms); 0: not
+  /// timed out.
+  std::int64_t timed_out_until_ms = 0;
 };
 
 /// The longest slow mode: 6 hours, as Discord.
@@ -99,6 +102,7 @@ struct MemberInfo {
   eth::Address account;
   SystemTime joined_at;
   std::vector<std::string> roles;
+  std::optional<SystemTime> timed_out_until;  ///< while timed out
 };
 
 /// One page of members, in address order.
@@ -195,6 +199,14 @@ class CommunityService {
   Task<Result<BanPage>> bans(const eth::Address& who, std::string community_id, std::string cursor, std::size_t limit);
   /// Removes `target` (kick_members, and outranking the target); they may join again.
   Task<Result<void>> kick(const eth::Address& who, std::string community_id, const eth::Address& target);
+  /// Times `target` out for `duration` (1 s to max_timeout_seconds; kick_members, outranking the
+  /// target, a member): until then they read but do not post, edit, react or pin in the community's
+  /// channels. A new timeout replaces the running one. Returns its end. Event
+  /// `community.member_timeout`.
+  Task<Result<SystemTime>> timeout(const eth::Address& who, std::string community_id, const eth::Address& target,
+                                   std::chrono::seconds duration, std::string reason);
+  /// Ends `target`'s timeout now (same rights); nothing to end is no error.
+  Task<Result<void>> lift_timeout(const eth::Address& who, std::string community_id, const eth::Address& target);
   /// Removes `target` and keeps them out (ban_members, outranking); works on non-members too.
   /// `delete_messages` (0 to max_ban_message_purge) asks messaging, through
   /// `community.member_banned`, to delete what the target wrote in the community's channels over

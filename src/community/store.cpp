@@ -86,6 +86,26 @@ bool is_member(Tx& tx, const std::string& community_id, const std::string& accou
       .has_value();
 }
 
+std::optional<MemberRow> find_member(Tx& tx, const std::string& community_id, const std::string& account) {
+  auto r = tx.query_one(
+      "SELECT m.account, m.joined_ms, coalesce(t.until_ms, 0) FROM community_members m LEFT JOIN community_timeouts t "
+      "ON t.community_id = m.community_id AND t.account = m.account WHERE m.community_id = $1 AND m.account = $2",
+      {community_id, account});
+  if (!r) return std::nullopt;
+  return MemberRow{r->get_text(0), r->get_int(1), r->get_int(2)};
+}
+
+void set_timeout(Tx& tx, const std::string& community_id, const std::string& account, std::int64_t until_ms) {
+  if (until_ms <= 0) {
+    tx.exec("DELETE FROM community_timeouts WHERE community_id = $1 AND account = $2", {community_id, account});
+    return;
+  }
+  tx.exec(
+      "INSERT INTO community_timeouts (community_id, account, until_ms) VALUES ($1, $2, $3) "
+      "ON CONFLICT (community_id, account) DO UPDATE SET until_ms = excluded.until_ms",
+      {community_id, account, until_ms});
+}
+
 bool insert_member(Tx& tx, const std::string& community_id, const std::string& account, std::int64_t now_ms) {
   return tx.exec(
              "INSERT INTO community_members (community_id, account, joined_ms) VALUES ($1, $2, $3) ON CONFLICT DO "
@@ -109,10 +129,11 @@ std::vector<MemberRow> members_page(Tx& tx, const std::string& community_id, con
                                     std::size_t limit) {
   std::vector<MemberRow> out;
   for (const auto& r :
-       tx.query("SELECT account, joined_ms FROM community_members WHERE community_id = $1 AND account > "
-                "$2 ORDER BY account LIMIT $3",
+       tx.query("SELECT m.account, m.joined_ms, coalesce(t.until_ms, 0) FROM community_members m LEFT JOIN "
+                "community_timeouts t ON t.community_id = m.community_id AND t.account = m.account WHERE "
+                "m.community_id = $1 AND m.account > $2 ORDER BY m.account LIMIT $3",
                 {community_id, after, as_limit(limit)})) {
-    out.push_back(MemberRow{r.get_text(0), r.get_int(1)});
+    out.push_back(MemberRow{r.get_text(0), r.get_int(1), r.get_int(2)});
   }
   return out;
 }

@@ -50,6 +50,7 @@ struct MemberRoleRow {
 struct MemberRow {
   std::string account;
   std::int64_t joined_ms = 0;
+  std::int64_t timed_out_until_ms = 0;  ///< a timeout's end (unix ms); 0: none set (or lifted)
 };
 
 struct BanRow {
@@ -78,6 +79,10 @@ std::vector<CommunityRow> communities_of(Tx& tx, const std::string& account);
 
 // members
 bool is_member(Tx& tx, const std::string& community_id, const std::string& account);
+/// The member's row, if a member.
+std::optional<MemberRow> find_member(Tx& tx, const std::string& community_id, const std::string& account);
+/// Sets (a unix ms) or clears (0) an account's timeout in the community.
+void set_timeout(Tx& tx, const std::string& community_id, const std::string& account, std::int64_t until_ms);
 /// False when already a member.
 bool insert_member(Tx& tx, const std::string& community_id, const std::string& account, std::int64_t now_ms);
 /// Removes the member with its roles and channel access; false when not a member.

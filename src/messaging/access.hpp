@@ -23,6 +23,9 @@ struct PostRules {
   bool allowed = false;
   std::int64_t slow_mode_seconds = 0;  ///< at most one post per this many seconds (0: off)
   bool exempt = false;                 ///< slow mode does not apply (moderators)
+  /// The account is timed out in the channel's community until then (unix ms): it reads but does
+  /// not post, edit, react or pin. 0: not timed out.
+  std::int64_t timed_out_until_ms = 0;
 };
 
 /// Channel access as the community context decides it.

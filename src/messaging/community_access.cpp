@@ -38,7 +38,7 @@ Task<Result<bool>> CommunityChannelAccess::can_post(const eth::Address& account,
 Task<Result<PostRules>> CommunityChannelAccess::post_rules(const eth::Address& account, std::string channel_id) {
   auto found = co_await m_communities.post_rules(account, std::move(channel_id));
   if (!found) co_return found.error();
-  co_return PostRules{found->can_post, found->slow_mode_seconds, found->exempt};
+  co_return PostRules{found->can_post, found->slow_mode_seconds, found->exempt, found->timed_out_until_ms};
 }
 
 Task<Result<bool>> CommunityChannelAccess::can_moderate(const eth::Address& account, std::string channel_id) {

@@ -31,6 +31,18 @@ Error forbidden(std::string message) {
   return make_error(ErrorKind::forbidden, "forbidden", std::move(message));
 }
 
+// 403 unless the rules let the account post now: `forbidden`, or `timed_out` with the timeout's end.
+Result<void> may_post(const PostRules& rules) {
+  if (!rules.allowed) return forbidden("you may not post in this channel");
+  if (rules.timed_out_until_ms > 0) {
+    const auto until = format_rfc3339(SystemTime(std::chrono::milliseconds(rules.timed_out_until_ms)));
+    auto e = make_error(ErrorKind::forbidden, "timed_out", "you are timed out in this community until " + until);
+    e.details_json = json::serialize(json::object{{"until", until}});
+    return e;
+  }
+  return ok();
+}
+
 Error message_not_found() {
   return make_error(ErrorKind::not_found, "message_not_found", "no message with that seq in this channel");
 }
@@ -76,14 +88,14 @@ Task<Result<void>> MessagingService::require_post(const eth::Address& who, const
 
 Task<Result<void>> MessagingService::require(const eth::Address& who, const std::string& channel_id, bool post) {
   if (auto c = check_channel(channel_id); !c) co_return c.error();
-  Result<bool> allowed = false;
   if (post) {
-    allowed = co_await m_access.can_post(who, channel_id);
-  } else {
-    allowed = co_await m_access.can_read(who, channel_id);
+    auto rules = co_await m_access.post_rules(who, channel_id);
+    if (!rules) co_return rules.error();
+    co_return may_post(*rules);
   }
+  auto allowed = co_await m_access.can_read(who, channel_id);
   if (!allowed) co_return allowed.error();
-  if (!*allowed) co_return forbidden(post ? "you may not post in this channel" : "you may not read this channel");
+  if (!*allowed) co_return forbidden("you may not read this channel");
   co_return ok();
 }
 
@@ -146,6 +158,8 @@ Task<Result<Posted>> MessagingService::post(eth::Address who, std::string channe
       if (auto existing = sql::find_by_client_id(tx, channel_id, author, message.client_id)) {
         return Posted{with_reactions(tx, std::move(*existing), author), false};
       }
+      // A timeout stops new messages, not the retry of one stored before it.
+      if (auto may = may_post(*rules); !may) return std::move(may).error();
       std::optional<Message> parent;
       if (message.reply_to) {
         parent = sql::find(tx, channel_id, *message.reply_to);

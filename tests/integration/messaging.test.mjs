@@ -482,6 +482,118 @@ for (const backend of backends()) {
       sock.close();
     });
 
+    test('a timed-out member reads but does not post, edit, react or pin until the timeout ends or is lifted', async () => {
+      const [owner, mod, member, other] = await Promise.all(Array.from({ length: 4 }, () => c.signIn()));
+      let r = await c.api('/v1/communities', { method: 'POST', token: owner.token, body: { name: 'Calm', slug: `calm-${backend}-${Date.now()}` } });
+      assert.equal(r.status, 201, await r.clone().text());
+      const community = (await r.json()).id;
+      r = await c.api(`/v1/communities/${community}/channels`, { method: 'POST', token: owner.token, body: { name: 'general' } });
+      const channel = (await r.json()).id;
+      for (const who of [mod, member, other]) {
+        assert.equal((await c.api(`/v1/communities/${community}/join`, { method: 'POST', token: who.token })).status, 200);
+      }
+      r = await c.api(`/v1/communities/${community}/members/${mod.address}/roles/moderator`, { method: 'PUT', token: owner.token });
+      assert.ok(r.status < 300, await r.text());
+      const mine = await c.post(member, channel, 'before the timeout', { client_id: 'calm-1' });
+      const theirs = await c.post(other, channel, 'a message to react to');
+      const sock = c.connect(member);
+      await subscribed(sock, channel);
+
+      const timeout = (who, target, body) => c.api(`/v1/communities/${community}/members/${target.address ?? target}/timeout`,
+        { method: 'PUT', token: who.token, body });
+      const lift = (who, target) => c.api(`/v1/communities/${community}/members/${target.address}/timeout`, { method: 'DELETE', token: who.token });
+      const code = async (res) => (await res.json()).error.code;
+      for (const bad of [{}, { seconds: 0 }, { seconds: -5 }, { seconds: 2419201 }, { seconds: 'x' }, { seconds: 1.5 }, { seconds: 60, reason: 'x'.repeat(501) }]) {
+        r = await timeout(mod, member, bad);
+        assert.equal(r.status, 400, JSON.stringify(bad));
+        assert.equal(await code(r), 'invalid_field');
+      }
+      r = await timeout(other, member, { seconds: 60 });
+      assert.equal(r.status, 403);
+      assert.equal(await code(r), 'missing_permission');
+      r = await timeout(mod, owner, { seconds: 60 });
+      assert.equal(r.status, 403);
+      assert.equal(await code(r), 'outranked');
+      assert.equal((await timeout(mod, Wallet.createRandom().address, { seconds: 60 })).status, 404);
+
+      const before = Date.now();
+      r = await timeout(mod, member, { seconds: 3600, reason: 'cool down' });
+      assert.equal(r.status, 200, await r.clone().text());
+      const set = await r.json();
+      assert.equal(set.address, member.address);
+      const until = Date.parse(set.timed_out_until);
+      assert.ok(until >= before + 3600_000 - 1000 && until <= Date.now() + 3600_000 + 1000, set.timed_out_until);
+      const members = (await (await c.api(`/v1/communities/${community}/members`, { token: other.token })).json()).members;
+      assert.deepEqual(members.filter((m) => m.timed_out_until).map((m) => [m.address, m.timed_out_until]), [[member.address, set.timed_out_until]]);
+
+      // Every write that needs the post right is refused with the timeout's end; nothing changes.
+      const refused = [
+        ['POST', `/v1/channels/${channel}/messages`, { body: 'during', client_id: 'calm-2' }],
+        ['PATCH', `/v1/channels/${channel}/messages/${mine.seq}`, { body: 'changed' }],
+        ['PUT', `/v1/channels/${channel}/messages/${theirs.seq}/reactions/${encodeURIComponent('👍')}`],
+      ];
+      for (const [method, path, body] of refused) {
+        r = await c.api(path, { method, token: member.token, body });
+        assert.equal(r.status, 403, `${method} ${path}`);
+        const error = (await r.json()).error;
+        assert.equal(error.code, 'timed_out');
+        assert.equal(error.until, set.timed_out_until);
+      }
+      // A retry of a message stored before the timeout still gets it; the member still reads, live too.
+      r = await c.api(`/v1/channels/${channel}/messages`, { method: 'POST', token: member.token, body: { body: 'before the timeout', client_id: 'calm-1' } });
+      assert.equal(r.status, 201);
+      assert.equal((await r.json()).id, mine.id);
+      const view = await (await c.api(`/v1/channels/${channel}`, { token: member.token })).json();
+      assert.equal(view.can_read, true);
+      assert.equal(view.can_post, false);
+      const live = await c.post(other, channel, 'still heard');
+      await sock.waitFor((f) => f.type === 'message' && f.id === live.id);
+      const history = (await (await c.api(`/v1/channels/${channel}/messages`, { token: member.token })).json()).messages;
+      assert.deepEqual(history.map((m) => m.body), ['still heard', 'a message to react to', 'before the timeout']);
+      assert.deepEqual(history[1].reactions, []);
+      // Leaving and joining again does not end it.
+      assert.equal((await c.api(`/v1/communities/${community}/leave`, { method: 'POST', token: member.token })).status, 204);
+      assert.equal((await c.api(`/v1/communities/${community}/join`, { method: 'POST', token: member.token })).status, 200);
+      r = await c.api(`/v1/channels/${channel}/messages`, { method: 'POST', token: member.token, body: { body: 'rejoined', client_id: 'calm-5' } });
+      assert.equal(r.status, 403);
+      assert.equal(await code(r), 'timed_out');
+      await subscribed(sock, channel);
+      // An author may still take back what they wrote.
+      assert.equal((await c.api(`/v1/channels/${channel}/messages/${mine.seq}`, { method: 'DELETE', token: member.token })).status, 204);
+
+      // Lifting ends it at once (again: nothing to lift, no error); a short timeout ends by itself.
+      assert.equal((await lift(mod, member)).status, 204);
+      assert.equal((await lift(mod, member)).status, 204);
+      await c.post(member, channel, 'after the lift');
+      assert.equal((await (await c.api(`/v1/channels/${channel}`, { token: member.token })).json()).can_post, true);
+      assert.equal((await timeout(mod, member, { seconds: 2 })).status, 200);
+      r = await c.api(`/v1/channels/${channel}/messages`, { method: 'POST', token: member.token, body: { body: 'too soon', client_id: 'calm-3' } });
+      assert.equal(r.status, 403);
+      let passed = false;
+      for (let i = 0; i < 100 && !passed; i++) {
+        r = await c.api(`/v1/channels/${channel}/messages`, { method: 'POST', token: member.token, body: { body: 'it ended', client_id: 'calm-4' } });
+        passed = r.status === 201;
+        if (!passed) await new Promise((res) => setTimeout(res, 100));
+      }
+      assert.ok(passed, 'the member posts again once the timeout ended');
+      assert.equal((await (await c.api(`/v1/communities/${community}/members`, { token: other.token })).json()).members
+        .filter((m) => m.timed_out_until).length, 0);
+
+      // A moderator timed out by the owner pins nothing until it is lifted.
+      assert.equal((await timeout(owner, mod, { seconds: 600 })).status, 200);
+      r = await c.api(`/v1/channels/${channel}/pins/${theirs.seq}`, { method: 'PUT', token: mod.token });
+      assert.equal(r.status, 403);
+      assert.equal(await code(r), 'timed_out');
+      assert.equal((await lift(owner, mod)).status, 204);
+      assert.equal((await c.api(`/v1/channels/${channel}/pins/${theirs.seq}`, { method: 'PUT', token: mod.token })).status, 204);
+
+      const events = (await outbox('community.member_timeout'))
+        .filter((e) => e.payload.community_id === community && e.payload.account === member.address);
+      assert.deepEqual(events.map((e) => [e.payload.account, e.payload.by, e.payload.until === null, e.payload.reason ?? null]),
+        [[member.address, mod.address, false, 'cool down'], [member.address, mod.address, true, null], [member.address, mod.address, false, null]]);
+      sock.close();
+    });
+
     test('moderators pin up to 50 messages, even when pinning at once; members see them live and in the list', async () => {
       const mod = await c.signIn();
       const member = await c.signIn();
