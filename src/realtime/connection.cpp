@@ -392,6 +392,21 @@ Task<void> Connection::handle(json::object& frame) {
       }
       if (type == "typing") {
         if (throttled) co_return;
+        if (source.may_write) {
+          auto may = co_await source.may_write(m_who.account, id);
+          if (!may) {
+            const auto& e = may.error();
+            if (!e.details_json.empty()) {
+              boost::system::error_code ec;
+              auto details = json::parse(e.details_json, ec);
+              if (!ec && details.is_object()) {
+                for (const auto& [k, v] : details.as_object()) about[k] = v;
+              }
+            }
+            send_error(e.code, e.message, &about);
+            co_return;
+          }
+        }
         json::object out{{"type", "typing"}, {source.id_field, id}, {"account", eth::to_checksum(m_who.account)}};
         auto text = net::EncodedFrame::text(json::serialize(out));
         auto subs = m_state->subscribers(key);

@@ -54,6 +54,9 @@ struct TopicSource {
       history;
   /// The client acknowledged `seq` of topic `id` (a read marker); may be empty.
   std::function<Task<Result<void>>(eth::Address account, std::string id, std::int64_t seq)> ack;
+  /// May `account` show itself typing in topic `id` (what posting there takes)? An error is the
+  /// error frame the typing frame gets. Empty: every subscriber may.
+  std::function<Task<Result<void>>(eth::Address account, std::string id)> may_write;
   /// The topic ids `account` may read, for presence: who sees an account come and go. May be empty.
   std::function<Task<Result<std::vector<std::string>>>(eth::Address account)> readable;
 };

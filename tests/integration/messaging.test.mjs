@@ -548,6 +548,16 @@ for (const backend of backends()) {
       assert.equal(view.can_post, false);
       const live = await c.post(other, channel, 'still heard');
       await sock.waitFor((f) => f.type === 'message' && f.id === live.id);
+      // Nor does it show itself typing: its typing frame gets the error, the others see nothing.
+      const otherSock = c.connect(other);
+      await subscribed(otherSock, channel);
+      sock.send({ type: 'typing', channel_id: channel });
+      const refusedTyping = await sock.waitFor((f) => f.type === 'error' && f.channel_id === channel);
+      assert.equal(refusedTyping.code, 'timed_out');
+      assert.equal(refusedTyping.until, set.timed_out_until);
+      otherSock.send({ type: 'ping', id: 'typing' });
+      await otherSock.waitFor((f) => f.type === 'pong' && f.id === 'typing');
+      assert.equal(otherSock.frames.filter((f) => f.type === 'typing').length, 0);
       const history = (await (await c.api(`/v1/channels/${channel}/messages`, { token: member.token })).json()).messages;
       assert.deepEqual(history.map((m) => m.body), ['still heard', 'a message to react to', 'before the timeout']);
       assert.deepEqual(history[1].reactions, []);
@@ -565,6 +575,8 @@ for (const backend of backends()) {
       assert.equal((await lift(mod, member)).status, 204);
       assert.equal((await lift(mod, member)).status, 204);
       await c.post(member, channel, 'after the lift');
+      sock.send({ type: 'typing', channel_id: channel });
+      assert.equal((await otherSock.waitFor((f) => f.type === 'typing')).account, member.address);
       assert.equal((await (await c.api(`/v1/channels/${channel}`, { token: member.token })).json()).can_post, true);
       assert.equal((await timeout(mod, member, { seconds: 2 })).status, 200);
       r = await c.api(`/v1/channels/${channel}/messages`, { method: 'POST', token: member.token, body: { body: 'too soon', client_id: 'calm-3' } });
@@ -592,6 +604,7 @@ for (const backend of backends()) {
       assert.deepEqual(events.map((e) => [e.payload.account, e.payload.by, e.payload.until === null, e.payload.reason ?? null]),
         [[member.address, mod.address, false, 'cool down'], [member.address, mod.address, true, null], [member.address, mod.address, false, null]]);
       sock.close();
+      otherSock.close();
     });
 
     test('moderators pin up to 50 messages, even when pinning at once; members see them live and in the list', async () => {
