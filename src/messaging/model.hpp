@@ -47,6 +47,9 @@ struct PinInfo {
 /// The most pinned messages a channel holds (as Discord).
 inline constexpr std::size_t max_pins = 50;
 
+/// The most messages one bulk delete names (as Discord).
+inline constexpr std::size_t max_bulk_delete = 100;
+
 /// The most different emoji a message carries as reactions (as Discord): what bounds the reactions
 /// every copy of a message lists, whatever many accounts do.
 inline constexpr std::size_t max_reaction_kinds = 20;

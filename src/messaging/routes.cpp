@@ -213,6 +213,26 @@ void add_messaging_routes(net::Router& router, MessagingService& service, auth::
     co_return Response::text(204, "");
   });
 
+  router.add("POST", "/v1/channels/{id}/messages/bulk-delete", [&](Request& req) -> Task<Result<Response>> {
+    auto who = co_await auth.session(req);
+    if (!who) co_return who.error();
+    auto body = net::parse_json_object(req);
+    if (!body) co_return body.error();
+    const auto* list = body->if_contains("seqs");
+    if (!list || !list->is_array()) co_return bad_input("invalid_seqs", "seqs must be an array of seqs");
+    std::vector<std::int64_t> seqs;
+    for (const auto& v : list->as_array()) {
+      if (!v.is_int64()) co_return bad_input("invalid_seqs", "seqs must be an array of seqs");
+      seqs.push_back(v.as_int64());
+    }
+    if (auto limited = take(send_limiter, who->address); !limited) co_return limited.error();
+    auto deleted = co_await service.remove_many(who->address, std::string(req.param("id")), std::move(seqs));
+    if (!deleted) co_return deleted.error();
+    json::array out;
+    for (const auto seq : *deleted) out.emplace_back(seq);
+    co_return net::json_response(200, json::object{{"deleted", std::move(out)}});
+  });
+
   for (const char* method : {"PUT", "DELETE"}) {
     const bool add = std::string_view(method) == "PUT";
     router.add(method, "/v1/channels/{id}/messages/{seq}/reactions/{emoji}",

@@ -52,6 +52,21 @@ Result<void> check_channel(const std::string& channel_id) {
   return ok();
 }
 
+// Turns `m` into a tombstone deleted by `who`, with its search terms, change number and event;
+// returns the tombstone.
+Message delete_message(Tx& tx, const Message& m, const eth::Address& who, SystemTime now) {
+  sql::unindex(tx, m.channel_id, m.seq, search_terms(m.body));
+  sql::tombstone(tx, m.channel_id, m.seq, unix_millis(now));
+  sql::mark_changed(tx, m.channel_id, m.seq);
+  json::object event{{"channel_id", m.channel_id},
+                     {"seq", m.seq},
+                     {"id", m.id},
+                     {"author", eth::to_checksum(m.author)},
+                     {"deleted_by", eth::to_checksum(who)}};
+  publish_or_throw(tx, {"messaging.message_deleted", m.channel_id, json::serialize(event)});
+  return *sql::find(tx, m.channel_id, m.seq);
+}
+
 // The message with its reactions as `viewer` sees them.
 Message with_reactions(Tx& tx, Message m, const std::string& viewer) {
   std::vector<Message> one{std::move(m)};
@@ -452,22 +467,52 @@ Task<Result<void>> MessagingService::remove(eth::Address who, std::string channe
                           "only the author or a member with manage_messages may delete a message");
       }
       if (m->deleted_at) return ok();
-      sql::unindex(tx, channel_id, seq, search_terms(m->body));
-      sql::tombstone(tx, channel_id, seq, unix_millis(now));
-      sql::mark_changed(tx, channel_id, seq);
-      json::object event{{"channel_id", channel_id},
-                         {"seq", seq},
-                         {"id", m->id},
-                         {"author", eth::to_checksum(m->author)},
-                         {"deleted_by", eth::to_checksum(who)}};
-      publish_or_throw(tx, {"messaging.message_deleted", channel_id, json::serialize(event)});
-      tombstone = sql::find(tx, channel_id, seq);
+      tombstone = delete_message(tx, *m, who, now);
       return ok();
     });
   });
   if (!removed) co_return removed.error();
   if (tombstone) announce_update(channel_id, *tombstone);
   co_return ok();
+}
+
+Task<Result<std::vector<std::int64_t>>> MessagingService::remove_many(eth::Address who, std::string channel_id,
+                                                                      std::vector<std::int64_t> seqs) {
+  if (seqs.empty() || seqs.size() > max_bulk_delete ||
+      std::any_of(seqs.begin(), seqs.end(), [](std::int64_t seq) { return seq <= 0; })) {
+    co_return bad_input("invalid_seqs", "seqs must list 1 to " + std::to_string(max_bulk_delete) + " seqs");
+  }
+  std::sort(seqs.begin(), seqs.end());
+  seqs.erase(std::unique(seqs.begin(), seqs.end()), seqs.end());
+  if (auto r = co_await require_read(who, channel_id); !r) co_return r.error();
+  auto moderates = co_await m_access.can_moderate(who, channel_id);
+  if (!moderates) co_return moderates.error();
+  if (!*moderates) {
+    co_return make_error(ErrorKind::forbidden, "missing_permission",
+                         "deleting messages in bulk needs manage_messages in the channel's community");
+  }
+  const auto now = m_clock.now();
+  std::vector<Message> tombstones;
+  auto removed = co_await m_pool.run([&]() -> Result<void> {
+    return m_db.transact([&](Tx& tx) -> Result<void> {
+      tombstones.clear();  // a retried transaction starts over
+      for (const auto seq : seqs) {
+        auto m = sql::find(tx, channel_id, seq, true);
+        if (!m || m->deleted_at) continue;
+        tombstones.push_back(delete_message(tx, *m, who, now));
+      }
+      return ok();
+    });
+  });
+  if (!removed) co_return removed.error();
+  std::vector<std::int64_t> deleted;
+  deleted.reserve(tombstones.size());
+  for (const auto& t : tombstones) {
+    deleted.push_back(t.seq);
+    if (m_gateway) m_gateway->broadcast(channel_topic, channel_id, update_frame(t));
+  }
+  if (!tombstones.empty() && m_events_published) m_events_published();
+  co_return deleted;
 }
 
 void MessagingService::announce_update(const std::string& channel_id, const Message& m) {

@@ -128,6 +128,11 @@ class MessagingService {
   /// the read right (an author can take back what they wrote in an archived channel); anyone else
   /// needs the moderation right (community manage_messages), else 403 not_author.
   Task<Result<void>> remove(eth::Address who, std::string channel_id, std::int64_t seq);
+  /// Deletes up to max_bulk_delete messages at once, in one transaction (the moderation right,
+  /// community manage_messages, else 403 missing_permission; 400 invalid_seqs). Unknown seqs and
+  /// tombstones are skipped; returns the seqs this call deleted, ascending.
+  Task<Result<std::vector<std::int64_t>>> remove_many(eth::Address who, std::string channel_id,
+                                                      std::vector<std::int64_t> seqs);
   /// Pins or unpins a message (the post right and the moderation right, community
   /// manage_messages, else 403 missing_permission; 409 message_deleted; 409 too_many_pins past
   /// max_pins). Idempotent. Subscribers get the message as `message_updated` with `pinned`.

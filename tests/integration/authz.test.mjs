@@ -59,6 +59,7 @@ const OWNED = {
   'GET /v1/channels/{id}/messages/{seq}/replies': (a) => ({ params: { id: a.channel_id, seq: '1' } }),
   'PATCH /v1/channels/{id}/messages/{seq}': (a) => ({ params: { id: a.channel_id, seq: '1' }, body: { body: 'hijack' } }),
   'DELETE /v1/channels/{id}/messages/{seq}': (a) => ({ params: { id: a.channel_id, seq: '1' } }),
+  'POST /v1/channels/{id}/messages/bulk-delete': (a) => ({ params: { id: a.channel_id }, body: { seqs: [1] } }),
   'PUT /v1/channels/{id}/messages/{seq}/reactions/{emoji}': (a) => ({ params: { id: a.channel_id, seq: '1', emoji: 'x' } }),
   'DELETE /v1/channels/{id}/messages/{seq}/reactions/{emoji}': (a) => ({ params: { id: a.channel_id, seq: '1', emoji: 'x' } }),
   'GET /v1/channels/{id}/messages/{seq}/reactions/{emoji}': (a) => ({ params: { id: a.channel_id, seq: '1', emoji: 'x' } }),

@@ -607,6 +607,51 @@ for (const backend of backends()) {
       otherSock.close();
     });
 
+    test('moderators delete up to 100 messages at once, in one transaction; members see them go live', async () => {
+      const [mod, member, writer, outsider] = await Promise.all(Array.from({ length: 4 }, () => c.signIn()));
+      await c.grant(mod, 'bulk', { moderate: true });
+      for (const who of [member, writer]) await c.grant(who, 'bulk');
+      const posted = [];
+      for (let i = 0; i < 8; i++) posted.push(await c.post(i % 2 ? writer : member, 'bulk', `raid wave${i} message`));
+      const sock = c.connect(member);
+      await subscribed(sock, 'bulk');
+      const bulk = (who, body) => c.api('/v1/channels/bulk/messages/bulk-delete', { method: 'POST', token: who.token, body });
+
+      for (const bad of [{}, { seqs: [] }, { seqs: 'x' }, { seqs: [0] }, { seqs: [-1] }, { seqs: ['1'] }, { seqs: [1.5] },
+        { seqs: Array.from({ length: 101 }, (_, i) => i + 1) }]) {
+        const r = await bulk(mod, bad);
+        assert.equal(r.status, 400, JSON.stringify(bad));
+        assert.equal((await r.json()).error.code, 'invalid_seqs');
+      }
+      let r = await bulk(member, { seqs: [posted[0].seq] });
+      assert.equal(r.status, 403);
+      assert.equal((await r.json()).error.code, 'missing_permission');
+      r = await bulk(outsider, { seqs: [posted[0].seq] });
+      assert.equal(r.status, 403);
+      assert.equal((await r.json()).error.code, 'forbidden');
+
+      // Repeats and unknown seqs are skipped; the answer names what this call deleted.
+      const gone = [posted[1], posted[2], posted[5], posted[6]];
+      r = await bulk(mod, { seqs: [posted[6].seq, posted[1].seq, posted[2].seq, posted[2].seq, 999, posted[5].seq] });
+      assert.equal(r.status, 200, await r.clone().text());
+      assert.deepEqual(await r.json(), { deleted: gone.map((m) => m.seq) });
+      await sock.waitFor((_, frames) => frames.filter((f) => f.type === 'message_updated' && f.deleted).length >= gone.length);
+      const frames = sock.frames.filter((f) => f.type === 'message_updated' && f.deleted);
+      assert.deepEqual(frames.map((f) => f.seq), gone.map((m) => m.seq));
+      r = await bulk(mod, { seqs: [posted[1].seq, posted[5].seq] });
+      assert.deepEqual(await r.json(), { deleted: [] }, 'a second time deletes nothing');
+
+      const history = (await (await c.api('/v1/channels/bulk/messages?after_seq=0', { token: member.token })).json()).messages;
+      assert.deepEqual(history.map((m) => m.deleted), posted.map((m) => gone.includes(m)));
+      assert.ok(history.filter((m) => m.deleted).every((m) => m.body === ''));
+      const deletions = (await outbox('messaging.message_deleted')).filter((e) => e.payload.channel_id === 'bulk');
+      assert.deepEqual(deletions.map((e) => [e.payload.seq, e.payload.deleted_by]), gone.map((m) => [m.seq, mod.address]));
+      // The search index forgot them.
+      const found = await (await c.api('/v1/channels/bulk/search?q=raid', { token: member.token })).json();
+      assert.deepEqual(found.messages.map((m) => m.seq), posted.filter((m) => !gone.includes(m)).map((m) => m.seq).reverse());
+      sock.close();
+    });
+
     test('moderators pin up to 50 messages, even when pinning at once; members see them live and in the list', async () => {
       const mod = await c.signIn();
       const member = await c.signIn();
