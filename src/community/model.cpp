@@ -368,9 +368,10 @@ json::array render_unmet(const std::vector<UnmetLeaf>& unmet) {
 // --- roles and permissions ---
 
 namespace {
-constexpr Permission permission_order[] = {
-    Permission::manage_community, Permission::manage_channels, Permission::manage_roles,    Permission::kick_members,
-    Permission::ban_members,      Permission::manage_messages, Permission::mention_everyone};
+constexpr Permission permission_order[] = {Permission::manage_community, Permission::manage_channels,
+                                           Permission::manage_roles,     Permission::kick_members,
+                                           Permission::ban_members,      Permission::manage_messages,
+                                           Permission::mention_everyone, Permission::view_audit_log};
 }
 
 const char* to_string(Permission p) noexcept {
@@ -389,6 +390,8 @@ const char* to_string(Permission p) noexcept {
       return "manage_messages";
     case Permission::mention_everyone:
       return "mention_everyone";
+    case Permission::view_audit_log:
+      return "view_audit_log";
   }
   return "";
 }
@@ -421,7 +424,8 @@ const std::vector<BuiltinRole>& builtin_roles() {
       {"moderator", 50,
        static_cast<Permissions>(Permission::kick_members) | static_cast<Permissions>(Permission::ban_members) |
            static_cast<Permissions>(Permission::manage_messages) |
-           static_cast<Permissions>(Permission::mention_everyone)},
+           static_cast<Permissions>(Permission::mention_everyone) |
+           static_cast<Permissions>(Permission::view_audit_log)},
       {"member", 0, 0},
   };
   return roles;

@@ -122,6 +122,7 @@ enum class Permission : std::uint32_t {
   ban_members = 1U << 4,
   manage_messages = 1U << 5,   ///< delete other members' channel messages
   mention_everyone = 1U << 6,  ///< mention `@&member` (every member) so that it notifies
+  view_audit_log = 1U << 7,    ///< read the audit log
 };
 
 /// A set of permissions.

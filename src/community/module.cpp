@@ -57,7 +57,22 @@ context::ContextModule make_module(CommunityModuleSettings settings) {
                      if (runtime->reevaluator) runtime->reevaluator->wake();
                    },
                    &CommunityService::keep_gated_chain_events});
+    // The audit log's entries for what moderators do to messages, which messaging owns.
+    out.push_back({"community.audit",
+                   {"messaging.message_deleted", "messaging.message_pinned"},
+                   [](store::Tx& tx, const bus::Event& event) { CommunityService::audit_message_event(tx, event); }});
     return out;
+  };
+  m.jobs = [runtime] {
+    std::vector<context::Job> jobs;
+    jobs.push_back({"community.audit_prune", "23 4 * * *", "deletes audit log entries past their retention",
+                    [runtime]() -> Task<Result<void>> {
+                      if (!runtime->service) co_return ok();
+                      auto pruned = co_await runtime->service->prune_audit_log();
+                      if (!pruned) co_return pruned.error();
+                      co_return ok();
+                    }});
+    return jobs;
   };
   m.routes = [runtime](net::Router& router) {
     if (runtime->request_auth == nullptr) {

@@ -1,7 +1,10 @@
 #include "community/routes.hpp"
 
+#include <charconv>
+
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
+#include <boost/json/parse.hpp>
 
 #include "eth/address.hpp"
 #include "net/authenticated_route.hpp"
@@ -338,6 +341,45 @@ void add_community_routes(net::Router& router, CommunityService& service, auth::
                     [&service](const eth::Address& who, std::string id, const eth::Address& member, const Request&) {
                       return service.unban(who, std::move(id), member);
                     });
+
+  add_signed_in(router, auth, "GET", "/v1/communities/{id}/audit-log",
+                [&service](const auth::Principal& who, Request& req) -> Task<Result<Response>> {
+                  AuditFilter filter;
+                  auto limit = limit_param(req);
+                  if (!limit) co_return limit.error();
+                  filter.limit = *limit;
+                  if (auto before = req.query_param("before")) {
+                    std::int64_t v = 0;
+                    const auto* end = before->data() + before->size();
+                    auto [p, ec] = std::from_chars(before->data(), end, v);
+                    if (ec != std::errc() || p != end || v <= 0)
+                      co_return bad_input("invalid_before", "before is an entry id");
+                    filter.before_id = v;
+                  }
+                  if (auto action = req.query_param("action")) filter.action = std::string(*action);
+                  if (auto actor = req.query_param("actor")) {
+                    auto parsed = eth::parse_address(*actor);
+                    if (!parsed) co_return bad_input("invalid_actor", "actor is not an address");
+                    filter.actor = *parsed;
+                  }
+                  auto page = co_await service.audit_log(who.address, std::string(req.param("id")), std::move(filter));
+                  if (!page) co_return page.error();
+                  json::array entries;
+                  for (const auto& e : page->entries) {
+                    json::object o{{"id", e.id},
+                                   {"action", e.action},
+                                   {"actor", eth::to_checksum(e.actor)},
+                                   {"details", json::parse(e.details)},
+                                   {"created_at", format_rfc3339(e.at)}};
+                    if (e.target) o["target"] = eth::to_checksum(*e.target);
+                    if (e.channel_id) o["channel_id"] = *e.channel_id;
+                    if (e.reason) o["reason"] = *e.reason;
+                    entries.push_back(std::move(o));
+                  }
+                  json::object out{{"entries", std::move(entries)}};
+                  out["next_before"] = page->next_before ? json::value(*page->next_before) : json::value(nullptr);
+                  co_return net::json_response(200, std::move(out));
+                });
 
   add_id_query(router, auth, "GET", "/v1/communities/{id}/roles", service, &CommunityService::roles,
                [](const auto& found) { return net::rendered_list(found, "roles", render_role); });

@@ -73,6 +73,28 @@ void publish_or_throw(Tx& tx, const std::string& topic, const std::string& key, 
   if (!id) throw std::logic_error("community event refused by the bus: " + id.error().message);
 }
 
+// One entry of the audit log, written in the transaction of the action it records.
+struct Audit {
+  std::string action;
+  std::optional<eth::Address> target;
+  std::optional<std::string> channel_id;
+  std::string reason;
+  json::object details;
+};
+
+void audit(Tx& tx, const std::string& community_id, const eth::Address& actor, Audit entry, std::int64_t now_ms) {
+  sql::insert_audit(
+      tx, sql::AuditRow{0, community_id, std::move(entry.action), lower(actor),
+                        entry.target ? std::optional(lower(*entry.target)) : std::nullopt, std::move(entry.channel_id),
+                        entry.reason.empty() ? std::nullopt : std::optional(std::move(entry.reason)),
+                        json::serialize(entry.details), now_ms});
+}
+
+json::value gate_json(const std::optional<GateNode>& gate) {
+  if (!gate) return nullptr;
+  return render_gate(*gate);
+}
+
 json::array string_array(const std::set<std::string>& items) {
   json::array out;
   for (const auto& s : items) out.push_back(json::string(s));
@@ -460,6 +482,10 @@ Task<Result<CommunityInfo>> CommunityService::update_community(const eth::Addres
         const std::string new_name = name ? *name : c.row.name;
         const auto new_gate = gate ? gate_text(*gate) : c.row.gate;
         sql::update_community(tx, community_id, new_name, new_gate, now);
+        json::object changed;
+        if (name) changed["name"] = *name;
+        if (gate) changed["gate"] = gate_json(*gate);
+        audit(tx, community_id, who, {"community_update", std::nullopt, std::nullopt, "", std::move(changed)}, now);
         if (gate) {
           refresh_gate_contracts(tx, community_id);
           // Every member and lapsed member is re-evaluated by the re-evaluator, in batches.
@@ -592,6 +618,7 @@ Task<Result<void>> CommunityService::kick(const eth::Address& who, std::string c
     sql::delete_member(tx, community_id, lower(target));
     sql::delete_lapsed(tx, community_id, lower(target));
     publish_membership(tx, "community.member_removed", community_id, lower(target), before, "kicked");
+    audit(tx, community_id, who, {"member_kick", target, std::nullopt, "", {}}, unix_millis(m_clock.now()));
     return ok();
   });
 }
@@ -617,6 +644,14 @@ Result<void> set_member_timeout(Tx& tx, const Loaded& c, const eth::Address& who
                              : json::value(nullptr)}};
   if (!reason.empty()) event["reason"] = reason;
   publish_or_throw(tx, "community.member_timeout", c.row.id, event);
+  if (until_ms > 0) {
+    audit(tx, c.row.id, who,
+          {"member_timeout", target, std::nullopt, reason,
+           json::object{{"until", format_rfc3339(SystemTime(std::chrono::milliseconds(until_ms)))}}},
+          now);
+  } else {
+    audit(tx, c.row.id, who, {"member_timeout_remove", target, std::nullopt, "", {}}, now);
+  }
   return ok();
 }
 
@@ -677,6 +712,10 @@ Task<Result<void>> CommunityService::ban(const eth::Address& who, std::string co
                              ? now - std::chrono::duration_cast<std::chrono::milliseconds>(delete_messages).count()
                              : std::int64_t{0}}};
     publish_or_throw(tx, "community.member_banned", community_id, banned);
+    audit(tx, community_id, who,
+          {"member_ban_add", target, std::nullopt, reason,
+           json::object{{"delete_messages_seconds", delete_messages.count()}}},
+          now);
     return ok();
   });
 }
@@ -687,8 +726,95 @@ Task<Result<void>> CommunityService::unban(const eth::Address& who, std::string 
     const auto actor = standing_of(tx, c, lower(who));
     if (auto allowed = need(actor, Permission::ban_members); !allowed) return std::move(allowed).error();
     if (!sql::delete_ban(tx, community_id, lower(target))) return not_found("that account is not banned");
+    audit(tx, community_id, who, {"member_ban_remove", target, std::nullopt, "", {}}, unix_millis(m_clock.now()));
     return ok();
   });
+}
+
+// --- audit log ---
+
+const std::vector<std::string_view>& audit_actions() {
+  static const std::vector<std::string_view> actions{
+      "community_update",      "channel_create", "channel_update", "role_create",       "member_role_add",
+      "member_role_remove",    "member_kick",    "member_ban_add", "member_ban_remove", "member_timeout",
+      "member_timeout_remove", "message_delete", "message_pin",    "message_unpin"};
+  return actions;
+}
+
+Task<Result<AuditPage>> CommunityService::audit_log(const eth::Address& who, std::string community_id,
+                                                    AuditFilter filter) {
+  if (filter.action &&
+      std::find(audit_actions().begin(), audit_actions().end(), *filter.action) == audit_actions().end()) {
+    co_return bad_input("invalid_action", "action is not one the audit log records");
+  }
+  if (filter.before_id < 0) co_return bad_input("invalid_before", "before is a positive entry id");
+  const auto limit = std::clamp<std::size_t>(filter.limit, 1, 100);
+  co_return co_await read_community<AuditPage>(community_id, [&](Tx& tx, Loaded& c) -> Result<AuditPage> {
+    const auto s = standing_of(tx, c, lower(who));
+    if (auto allowed = need(s, Permission::view_audit_log); !allowed) return std::move(allowed).error();
+    sql::AuditQuery query{filter.before_id, filter.action,
+                          filter.actor ? std::optional(lower(*filter.actor)) : std::nullopt, limit + 1};
+    auto rows = sql::audit_page(tx, community_id, query);
+    AuditPage page;
+    if (rows.size() > limit) {
+      rows.pop_back();
+      page.next_before = rows.back().id;
+    }
+    for (auto& r : rows) {
+      page.entries.push_back(AuditEntry{r.id, std::move(r.action), address_of(r.actor),
+                                        r.target ? std::optional(address_of(*r.target)) : std::nullopt,
+                                        std::move(r.channel_id), std::move(r.reason), std::move(r.details),
+                                        SystemTime(std::chrono::milliseconds(r.created_ms))});
+    }
+    return page;
+  });
+}
+
+void CommunityService::audit_message_event(Tx& tx, const bus::Event& event) {
+  const auto payload = json::parse(event.payload).as_object();
+  const auto* channel = payload.if_contains("channel_id");
+  if (channel == nullptr || !channel->is_string()) return;
+  auto ch = sql::find_channel(tx, std::string(channel->as_string()));
+  if (!ch) return;
+  auto address = [&](const char* key) -> std::optional<eth::Address> {
+    const auto* v = payload.if_contains(key);
+    if (v == nullptr || !v->is_string()) return std::nullopt;
+    auto parsed = eth::parse_address(v->as_string());
+    if (!parsed) return std::nullopt;
+    return *parsed;
+  };
+  json::object details{{"seq", payload.at("seq")}, {"message_id", payload.at("id")}};
+  if (event.topic == "messaging.message_deleted") {
+    if (const auto* purged = payload.if_contains("purged");
+        purged != nullptr && purged->is_bool() && purged->as_bool()) {
+      return;
+    }
+    const auto author = address("author");
+    const auto by = address("deleted_by");
+    if (!author || !by || *author == *by) return;
+    audit(tx, ch->community_id, *by, {"message_delete", author, ch->id, "", std::move(details)}, event.created_ms);
+  } else if (event.topic == "messaging.message_pinned") {
+    const auto by = address("by");
+    if (!by) return;
+    const bool pinned = payload.at("pinned").as_bool();
+    audit(tx, ch->community_id, *by,
+          {pinned ? "message_pin" : "message_unpin", std::nullopt, ch->id, "", std::move(details)}, event.created_ms);
+  }
+}
+
+Task<Result<std::size_t>> CommunityService::prune_audit_log() {
+  const auto cutoff = unix_millis(m_clock.now()) -
+                      std::chrono::duration_cast<std::chrono::milliseconds>(m_settings.audit_retention).count();
+  std::size_t total = 0;
+  for (;;) {
+    auto pruned = co_await m_pool.run([&]() -> Result<std::size_t> {
+      return m_db.transact(
+          [&](Tx& tx) -> Result<std::size_t> { return sql::prune_audit(tx, cutoff, m_settings.audit_prune_batch); });
+    });
+    if (!pruned) co_return pruned.error();
+    total += *pruned;
+    if (*pruned < m_settings.audit_prune_batch) co_return total;
+  }
 }
 
 // --- roles ---
@@ -725,6 +851,12 @@ Task<Result<RoleInfo>> CommunityService::create_role(const eth::Address& who, st
     if (c.roles.size() >= m_settings.max_roles) return conflict("too_many_roles", "the community has enough roles");
     sql::RoleRow row{name, static_cast<std::int64_t>(permissions), gate_text(gate), now};
     if (!sql::insert_role(tx, community_id, row)) return conflict("role_exists", "a role of that name exists");
+    json::array names;
+    for (const auto& p : permission_names(permissions)) names.emplace_back(p);
+    audit(tx, community_id, who,
+          {"role_create", std::nullopt, std::nullopt, "",
+           json::object{{"role", name}, {"permissions", std::move(names)}, {"gate", gate_json(gate)}}},
+          now);
     if (gate) {
       refresh_gate_contracts(tx, community_id);
       sql::queue_all(tx, community_id, now);
@@ -778,6 +910,7 @@ Task<Result<void>> CommunityService::assign_role(const eth::Address& who, std::s
                                   {"removed", json::array{}},
                                   {"reason", "assigned"}});
     publish_channel_diff(tx, c, lower(target), before);
+    audit(tx, community_id, who, {"member_role_add", target, std::nullopt, "", json::object{{"role", role}}}, now);
     return ok();
   });
 }
@@ -798,6 +931,8 @@ Task<Result<void>> CommunityService::unassign_role(const eth::Address& who, std:
                                   {"removed", json::array{json::string(role)}},
                                   {"reason", "unassigned"}});
     publish_channel_diff(tx, c, lower(target), before);
+    audit(tx, community_id, who, {"member_role_remove", target, std::nullopt, "", json::object{{"role", role}}},
+          unix_millis(m_clock.now()));
     return ok();
   });
 }
@@ -875,6 +1010,12 @@ Task<Result<ChannelInfo>> CommunityService::create_channel(const eth::Address& w
     }
     sql::ChannelRow row{new_id("ch_"), community_id, *name, gate_text(spec.gate), spec.roles, std::nullopt, now};
     sql::insert_channel(tx, row);
+    json::array roles;
+    for (const auto& r : spec.roles) roles.emplace_back(r);
+    audit(tx, community_id, who,
+          {"channel_create", std::nullopt, row.id, "",
+           json::object{{"name", row.name}, {"roles", std::move(roles)}, {"gate", gate_json(spec.gate)}}},
+          now);
     if (spec.gate) {
       refresh_gate_contracts(tx, community_id);
       sql::queue_all(tx, community_id, now);
@@ -956,6 +1097,17 @@ Task<Result<ChannelInfo>> CommunityService::update_channel(const eth::Address& w
         sql::clear_access(tx, channel_id);
       }
       sql::update_channel(tx, *ch);
+      json::object changed;
+      if (update.name) changed["name"] = *update.name;
+      if (update.slow_mode_seconds) changed["slow_mode_seconds"] = *update.slow_mode_seconds;
+      if (update.roles) {
+        json::array roles;
+        for (const auto& r : *update.roles) roles.emplace_back(r);
+        changed["roles"] = std::move(roles);
+      }
+      if (update.archived) changed["archived"] = *update.archived;
+      if (update.gate) changed["gate"] = gate_json(*update.gate);
+      audit(tx, c->row.id, who, {"channel_update", std::nullopt, channel_id, "", std::move(changed)}, now);
       if (update.gate) {
         refresh_gate_contracts(tx, c->row.id);
         sql::queue_all(tx, c->row.id, now);

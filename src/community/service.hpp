@@ -125,6 +125,35 @@ struct BanPage {
   std::optional<std::string> next_cursor;
 };
 
+/// An entry of the audit log: a moderation or settings action and who took it.
+struct AuditEntry {
+  std::int64_t id = 0;  ///< grows with each entry
+  std::string action;   ///< one of audit_actions()
+  eth::Address actor;
+  std::optional<eth::Address> target;
+  std::optional<std::string> channel_id;
+  std::optional<std::string> reason;
+  std::string details;  ///< a JSON object, by action
+  SystemTime at;
+};
+
+/// Which entries of the audit log, newest first.
+struct AuditFilter {
+  std::int64_t before_id = 0;  ///< only entries below this id (0: from the newest)
+  std::optional<std::string> action;
+  std::optional<eth::Address> actor;
+  std::size_t limit = 50;
+};
+
+/// One page of the audit log.
+struct AuditPage {
+  std::vector<AuditEntry> entries;
+  std::optional<std::int64_t> next_before;  ///< pass back as before_id while set
+};
+
+/// The actions the audit log records.
+const std::vector<std::string_view>& audit_actions();
+
 /// Parameters of a new community.
 struct NewCommunity {
   std::string name;
@@ -157,6 +186,10 @@ struct CommunitySettings {
   std::size_t reevaluation_batch = 200;
   /// When the holdings of a queued account cannot be read, it is tried again this much later.
   std::chrono::milliseconds reevaluation_retry{30'000};
+  /// How long the audit log keeps an entry (the job community.audit_prune deletes older ones).
+  std::chrono::hours audit_retention{24 * 90};
+  /// Entries the prune job deletes per transaction.
+  std::size_t audit_prune_batch = 1000;
 };
 
 /// Community's use cases. Thread-safe; database work runs on the blocking pool.
@@ -269,6 +302,18 @@ class CommunityService {
   /// caller check: for contexts (e.g. counting `@&role` mentions).
   Task<Result<std::map<std::string, std::vector<std::string>>>> roles_in_channels(const eth::Address& who,
                                                                                   std::vector<std::string> channel_ids);
+
+  // --- audit log ---
+  /// The community's audit log (view_audit_log, else 403 missing_permission; 400 invalid_action).
+  Task<Result<AuditPage>> audit_log(const eth::Address& who, std::string community_id, AuditFilter filter);
+  /// Records a moderator's action on messages (the consumer of messaging.message_deleted and
+  /// messaging.message_pinned calls this in its transaction): a member's message deleted by another
+  /// (not by a ban's purge, which the ban's entry covers), a pin or unpin. Events of channels that
+  /// belong to no community are ignored.
+  static void audit_message_event(store::Tx& tx, const bus::Event& event);
+  /// Deletes the entries older than audit_retention (the job community.audit_prune); returns how
+  /// many.
+  Task<Result<std::size_t>> prune_audit_log();
 
   // --- re-evaluation ---
   /// Queues the accounts a chain event affects (the consumer of chain.transfer, chain.stake,

@@ -326,6 +326,36 @@ TEST_P(CommunityServiceTest, RolesRanksKickAndBan) {
   EXPECT_EQ(run(m_service->kick(carol, id, bob)).error().code, "missing_permission");
 }
 
+TEST_P(CommunityServiceTest, TheAuditLogKeepsEntriesForItsRetentionThenThePruneDeletesThem) {
+  const auto id = create();
+  ASSERT_TRUE(run(m_service->join(bob, id)));
+  ASSERT_TRUE(run(m_service->assign_role(owner, id, bob, "moderator")));
+  ASSERT_TRUE(run(m_service->join(carol, id)));
+  m_clock.advance(std::chrono::hours(24 * 60));
+  ASSERT_TRUE(run(m_service->kick(bob, id, carol)));
+  auto page = run(m_service->audit_log(bob, id, {}));
+  ASSERT_TRUE(page) << page.error().message;
+  ASSERT_EQ(page->entries.size(), 2U);
+  EXPECT_EQ(page->entries[0].action, "member_kick");
+  EXPECT_EQ(page->entries[1].action, "member_role_add");
+  // A member without view_audit_log reads nothing.
+  ASSERT_TRUE(run(m_service->join(carol, id)));
+  EXPECT_EQ(run(m_service->audit_log(carol, id, {})).error().code, "missing_permission");
+
+  // 91 days after the role was given, 31 after the kick: the role's entry goes, the kick's stays.
+  m_clock.advance(std::chrono::hours(24 * 31));
+  auto pruned = run(m_service->prune_audit_log());
+  ASSERT_TRUE(pruned) << pruned.error().message;
+  EXPECT_EQ(*pruned, 1U);
+  page = run(m_service->audit_log(bob, id, {}));
+  ASSERT_EQ(page->entries.size(), 1U);
+  EXPECT_EQ(page->entries[0].action, "member_kick");
+  EXPECT_EQ(*run(m_service->prune_audit_log()), 0U);
+  m_clock.advance(std::chrono::hours(24 * 60));
+  EXPECT_EQ(*run(m_service->prune_audit_log()), 1U);
+  EXPECT_TRUE(run(m_service->audit_log(bob, id, {}))->entries.empty());
+}
+
 TEST_P(CommunityServiceTest, ChannelsByRoleGateAndArchive) {
   const auto id = create();
   ASSERT_TRUE(run(m_service->join(bob, id)));

@@ -1,5 +1,7 @@
 #include "community/store.hpp"
 
+#include <limits>
+
 #include "store/text_list.hpp"
 
 namespace gh::community::sql {
@@ -179,6 +181,47 @@ void insert_lapsed(Tx& tx, const std::string& community_id, const std::string& a
 
 void delete_lapsed(Tx& tx, const std::string& community_id, const std::string& account) {
   tx.exec("DELETE FROM community_lapsed WHERE community_id = $1 AND account = $2", {community_id, account});
+}
+
+void insert_audit(Tx& tx, const AuditRow& row) {
+  tx.exec(
+      "INSERT INTO community_audit_log (community_id, action, actor, target, channel_id, reason, details, created_ms) "
+      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+      {row.community_id, row.action, row.actor, opt(row.target), opt(row.channel_id), opt(row.reason), row.details,
+       row.created_ms});
+}
+
+std::vector<AuditRow> audit_page(Tx& tx, const std::string& community_id, const AuditQuery& query) {
+  std::string sql =
+      "SELECT id, community_id, action, actor, target, channel_id, reason, details, created_ms FROM "
+      "community_audit_log "
+      "WHERE community_id = $1 AND id < $2";
+  std::vector<Value> params{community_id,
+                            query.before_id > 0 ? query.before_id : std::numeric_limits<std::int64_t>::max()};
+  if (query.action) {
+    params.emplace_back(*query.action);
+    sql += " AND action = $" + std::to_string(params.size());
+  }
+  if (query.actor) {
+    params.emplace_back(*query.actor);
+    sql += " AND actor = $" + std::to_string(params.size());
+  }
+  params.emplace_back(as_limit(query.limit));
+  sql += " ORDER BY id DESC LIMIT $" + std::to_string(params.size());
+  std::vector<AuditRow> out;
+  for (const auto& r : tx.query(sql, params)) {
+    out.push_back(AuditRow{r.get_int(0), r.get_text(1), r.get_text(2), r.get_text(3), r.opt_text(4), r.opt_text(5),
+                           r.opt_text(6), r.get_text(7), r.get_int(8)});
+  }
+  return out;
+}
+
+std::size_t prune_audit(Tx& tx, std::int64_t before_ms, std::size_t limit) {
+  const auto n = tx.exec(
+      "DELETE FROM community_audit_log WHERE id IN (SELECT id FROM community_audit_log WHERE created_ms < $1 ORDER BY "
+      "created_ms LIMIT $2)",
+      {before_ms, as_limit(limit)});
+  return static_cast<std::size_t>(n);
 }
 
 bool insert_role(Tx& tx, const std::string& community_id, const RoleRow& row) {

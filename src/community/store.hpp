@@ -60,6 +60,28 @@ struct BanRow {
   std::int64_t created_ms = 0;
 };
 
+/// An entry of the audit log.
+struct AuditRow {
+  std::int64_t id = 0;
+  std::string community_id;
+  std::string action;
+  std::string actor;  ///< lowercase hex
+  std::optional<std::string> target;
+  std::optional<std::string> channel_id;
+  std::optional<std::string> reason;
+  std::string details;  ///< a JSON object
+  std::int64_t created_ms = 0;
+};
+
+/// Which entries of a community's audit log: below `before_id` (0: from the newest), of one action
+/// and one actor when given.
+struct AuditQuery {
+  std::int64_t before_id = 0;
+  std::optional<std::string> action;
+  std::optional<std::string> actor;
+  std::size_t limit = 50;
+};
+
 /// A queued re-evaluation.
 struct Reevaluation {
   std::string community_id;
@@ -104,6 +126,12 @@ void insert_lapsed(Tx& tx, const std::string& community_id, const std::string& a
 void delete_lapsed(Tx& tx, const std::string& community_id, const std::string& account);
 
 // roles
+void insert_audit(Tx& tx, const AuditRow& row);
+/// Newest first.
+std::vector<AuditRow> audit_page(Tx& tx, const std::string& community_id, const AuditQuery& query);
+/// Deletes up to `limit` entries older than `before_ms`; returns how many.
+std::size_t prune_audit(Tx& tx, std::int64_t before_ms, std::size_t limit);
+
 bool insert_role(Tx& tx, const std::string& community_id, const RoleRow& row);
 std::optional<RoleRow> find_role(Tx& tx, const std::string& community_id, const std::string& name);
 std::vector<RoleRow> list_roles(Tx& tx, const std::string& community_id);

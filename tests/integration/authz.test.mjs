@@ -42,6 +42,7 @@ const OWNED = {
   'POST /v1/communities/{id}/bans': (a) => ({ params: { id: a.community_id }, body: { address: a.address } }),
   'DELETE /v1/communities/{id}/bans/{address}': (a) => ({ params: { id: a.community_id, address: a.address } }),
   'GET /v1/communities/{id}/bans': (a) => ({ params: { id: a.community_id } }),
+  'GET /v1/communities/{id}/audit-log': (a) => ({ params: { id: a.community_id } }),
   'GET /v1/communities/{id}/roles': (a) => ({ params: { id: a.community_id } }),
   'POST /v1/communities/{id}/roles': (a) => ({ params: { id: a.community_id }, body: { name: 'boss', permissions: [] } }),
   'PUT /v1/communities/{id}/members/{address}/roles/{role}': (a) => ({ params: { id: a.community_id, address: a.address, role: 'moderator' } }),

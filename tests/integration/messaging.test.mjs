@@ -7,7 +7,7 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Wallet } from 'ethers';
-import { startServer, freshDatabase, backends } from './lib/harness.mjs';
+import { startServer, freshDatabase, backends, until } from './lib/harness.mjs';
 import { chatFlags, client, subscribed, assertSeqs } from './lib/chat.mjs';
 
 for (const backend of backends()) {
@@ -650,6 +650,107 @@ for (const backend of backends()) {
       const found = await (await c.api('/v1/channels/bulk/search?q=raid', { token: member.token })).json();
       assert.deepEqual(found.messages.map((m) => m.seq), posted.filter((m) => !gone.includes(m)).map((m) => m.seq).reverse());
       sock.close();
+    });
+
+    test('the audit log records who moderated what, newest first, in pages, by action and actor; moderators read it', async () => {
+      const [owner, mod, member, helper, outsider] = await Promise.all(Array.from({ length: 5 }, () => c.signIn()));
+      const api = (path, who, method = 'GET', body) => c.api(path, { method, token: who.token, body });
+      let r = await api('/v1/communities', owner, 'POST', { name: 'Audited', slug: `audited-${backend}-${Date.now()}` });
+      const community = (await r.json()).id;
+      const base = `/v1/communities/${community}`;
+      for (const who of [mod, member, helper]) assert.equal((await api(`${base}/join`, who, 'POST')).status, 200);
+      assert.equal((await api(base, owner, 'PATCH', { name: 'Audited Hall' })).status, 200);
+      r = await api(`${base}/channels`, owner, 'POST', { name: 'general' });
+      const channel = (await r.json()).id;
+      assert.equal((await api(`/v1/channels/${channel}`, owner, 'PATCH', { name: 'lobby' })).status, 200);
+      assert.equal((await api(`${base}/roles`, owner, 'POST', { name: 'helper', permissions: ['kick_members'] })).status, 201);
+      assert.ok((await api(`${base}/members/${mod.address}/roles/moderator`, owner, 'PUT')).status < 300);
+      assert.ok((await api(`${base}/members/${helper.address}/roles/helper`, owner, 'PUT')).status < 300);
+
+      const [a, b, d] = [await c.post(member, channel, 'one'), await c.post(member, channel, 'two'), await c.post(member, channel, 'three')];
+      const own = await c.post(mod, channel, 'mine');
+      const msg = `/v1/channels/${channel}/messages`;
+      assert.equal((await api(`${msg}/${a.seq}`, mod, 'DELETE')).status, 204);
+      assert.equal((await api(`${msg}/${own.seq}`, mod, 'DELETE')).status, 204, 'one\'s own: not audited');
+      assert.equal((await api(`/v1/channels/${channel}/pins/${b.seq}`, mod, 'PUT')).status, 204);
+      assert.equal((await api(`/v1/channels/${channel}/pins/${b.seq}`, mod, 'DELETE')).status, 204);
+      assert.equal((await api(`${msg}/bulk-delete`, mod, 'POST', { seqs: [d.seq] })).status, 200);
+      // What moderators do to messages is recorded from messaging's events, moments later: the log
+      // is in the order entries were recorded, so wait for these before the next actions.
+      await until('the message entries', async () =>
+        (await (await api(`${base}/audit-log?limit=100`, mod)).json()).entries.length === 10);
+      assert.equal((await api(`${base}/members/${member.address}/timeout`, mod, 'PUT', { seconds: 600, reason: 'spam' })).status, 200);
+      assert.equal((await api(`${base}/members/${member.address}/timeout`, mod, 'DELETE')).status, 204);
+      assert.equal((await api(`${base}/members/${helper.address}/kick`, mod, 'POST')).status, 204);
+      await c.post(member, channel, 'purged with the ban');
+      assert.equal((await api(`${base}/bans`, owner, 'POST', { address: member.address, reason: 'raid', delete_messages_seconds: 3600 })).status, 204);
+      assert.equal((await api(`${base}/bans/${member.address}`, owner, 'DELETE')).status, 204);
+
+      const expected = [
+        ['member_ban_remove', owner, member, null, null],
+        ['member_ban_add', owner, member, null, 'raid'],
+        ['member_kick', mod, helper, null, null],
+        ['member_timeout_remove', mod, member, null, null],
+        ['member_timeout', mod, member, null, 'spam'],
+        ['message_delete', mod, member, channel, null],
+        ['message_unpin', mod, null, channel, null],
+        ['message_pin', mod, null, channel, null],
+        ['message_delete', mod, member, channel, null],
+        ['member_role_add', owner, helper, null, null],
+        ['member_role_add', owner, mod, null, null],
+        ['role_create', owner, null, null, null],
+        ['channel_update', owner, null, channel, null],
+        ['channel_create', owner, null, channel, null],
+        ['community_update', owner, null, null, null],
+      ].map(([action, actor, target, channelId, reason]) => [action, actor.address, target?.address ?? null, channelId, reason]);
+      const shape = (e) => [e.action, e.actor, e.target ?? null, e.channel_id ?? null, e.reason ?? null];
+      const read = async (query = '', who = mod) => {
+        const res = await api(`${base}/audit-log${query}`, who);
+        return { status: res.status, body: await res.json() };
+      };
+      const full = (await read('?limit=100')).body;
+      assert.deepEqual(full.entries.map(shape), expected);
+      assert.equal(full.next_before, null);
+      const ids = full.entries.map((e) => e.id);
+      assert.deepEqual(ids, [...ids].sort((x, y) => y - x), 'newest first');
+      const byAction = Object.fromEntries(full.entries.map((e) => [e.action, e]));
+      assert.equal(byAction.member_timeout.details.until.length > 0, true);
+      assert.deepEqual(byAction.member_ban_add.details, { delete_messages_seconds: 3600 });
+      assert.deepEqual(byAction.channel_update.details, { name: 'lobby' });
+      assert.deepEqual(byAction.community_update.details, { name: 'Audited Hall' });
+      assert.deepEqual(byAction.role_create.details, { role: 'helper', permissions: ['kick_members'], gate: null });
+      assert.deepEqual(byAction.message_pin.details, { seq: b.seq, message_id: b.id });
+      assert.deepEqual(full.entries.filter((e) => e.action === 'member_role_add').map((e) => e.details.role), ['helper', 'moderator']);
+      assert.ok(full.entries.every((e) => !Number.isNaN(Date.parse(e.created_at))));
+
+      // Pages of 4 hand on next_before until the end, and hold the same entries.
+      const paged = [];
+      let before = '';
+      for (;;) {
+        const page = (await read(`?limit=4${before}`)).body;
+        paged.push(...page.entries);
+        if (page.next_before === null) break;
+        before = `&before=${page.next_before}`;
+      }
+      assert.deepEqual(paged, full.entries);
+      // Filters.
+      assert.deepEqual((await read('?action=member_timeout')).body.entries.map(shape), expected.filter((e) => e[0] === 'member_timeout'));
+      assert.deepEqual((await read(`?actor=${owner.address.toLowerCase()}&limit=100`)).body.entries.map(shape), expected.filter((e) => e[1] === owner.address));
+      for (const [query, code] of [['?action=nuke', 'invalid_action'], ['?before=0', 'invalid_before'], ['?before=x', 'invalid_before'],
+        ['?actor=0x12', 'invalid_actor'], ['?limit=0', 'invalid_limit']]) {
+        const res = await read(query);
+        assert.equal(res.status, 400, query);
+        assert.equal(res.body.error.code, code);
+      }
+      // Moderators and up read it; a custom role without view_audit_log does not; nor do outsiders.
+      assert.ok((await api(`${base}/join`, helper, 'POST')).status === 200);
+      assert.ok((await api(`${base}/members/${helper.address}/roles/helper`, owner, 'PUT')).status < 300);
+      let denied = await read('', helper);
+      assert.equal(denied.status, 403);
+      assert.equal(denied.body.error.code, 'missing_permission');
+      denied = await read('', outsider);
+      assert.equal(denied.status, 403);
+      assert.equal((await read('', owner)).status, 200);
     });
 
     test('moderators pin up to 50 messages, even when pinning at once; members see them live and in the list', async () => {
