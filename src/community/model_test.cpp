@@ -293,7 +293,9 @@ TEST(Roles, BuiltinsRankAndPermissions) {
   EXPECT_EQ(parse_permission("manage_messages"), Permission::manage_messages);
   EXPECT_TRUE(has(find_builtin_role("moderator")->permissions, Permission::mention_everyone));
   EXPECT_EQ(parse_permission("mention_everyone"), Permission::mention_everyone);
-  EXPECT_EQ(permission_names(all_permissions()).size(), 7U);
+  EXPECT_TRUE(has(find_builtin_role("moderator")->permissions, Permission::view_audit_log));
+  EXPECT_EQ(parse_permission("view_audit_log"), Permission::view_audit_log);
+  EXPECT_EQ(permission_names(all_permissions()).size(), 8U);
 }
 
 TEST(Names, SlugsRolesAndNames) {
