@@ -771,7 +771,10 @@ Task<Result<AuditPage>> CommunityService::audit_log(const eth::Address& who, std
 }
 
 void CommunityService::audit_message_event(Tx& tx, const bus::Event& event) {
-  const auto payload = json::parse(event.payload).as_object();
+  boost::system::error_code ec;
+  const auto parsed = json::parse(event.payload, ec);
+  if (ec || !parsed.is_object()) return;
+  const auto& payload = parsed.as_object();
   const auto* channel = payload.if_contains("channel_id");
   if (channel == nullptr || !channel->is_string()) return;
   auto ch = sql::find_channel(tx, std::string(channel->as_string()));
@@ -779,11 +782,14 @@ void CommunityService::audit_message_event(Tx& tx, const bus::Event& event) {
   auto address = [&](const char* key) -> std::optional<eth::Address> {
     const auto* v = payload.if_contains(key);
     if (v == nullptr || !v->is_string()) return std::nullopt;
-    auto parsed = eth::parse_address(v->as_string());
-    if (!parsed) return std::nullopt;
-    return *parsed;
+    auto found = eth::parse_address(v->as_string());
+    if (!found) return std::nullopt;
+    return *found;
   };
-  json::object details{{"seq", payload.at("seq")}, {"message_id", payload.at("id")}};
+  const auto* seq = payload.if_contains("seq");
+  const auto* message_id = payload.if_contains("id");
+  if (seq == nullptr || message_id == nullptr) return;
+  json::object details{{"seq", *seq}, {"message_id", *message_id}};
   if (event.topic == "messaging.message_deleted") {
     if (const auto* purged = payload.if_contains("purged");
         purged != nullptr && purged->is_bool() && purged->as_bool()) {
@@ -796,7 +802,9 @@ void CommunityService::audit_message_event(Tx& tx, const bus::Event& event) {
   } else if (event.topic == "messaging.message_pinned") {
     const auto by = address("by");
     if (!by) return;
-    const bool pinned = payload.at("pinned").as_bool();
+    const auto* pinned_value = payload.if_contains("pinned");
+    if (pinned_value == nullptr || !pinned_value->is_bool()) return;
+    const bool pinned = pinned_value->as_bool();
     audit(tx, ch->community_id, *by,
           {pinned ? "message_pin" : "message_unpin", std::nullopt, ch->id, "", std::move(details)}, event.created_ms);
   }
