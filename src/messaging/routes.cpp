@@ -310,8 +310,13 @@ void add_messaging_routes(net::Router& router, MessagingService& service, auth::
     if (!body) co_return body.error();
     const auto* seq = body->if_contains("seq");
     if (!seq || !seq->is_int64() || seq->as_int64() < 0) co_return bad_input("invalid_seq", "seq must be 0 or more");
+    bool force = false;
+    if (const auto* f = body->if_contains("force"); f && !f->is_null()) {
+      if (!f->is_bool()) co_return bad_input("invalid_force", "force must be true or false");
+      force = f->as_bool();
+    }
     if (auto limited = take(send_limiter, who->address); !limited) co_return limited.error();
-    auto marker = co_await service.mark_read(who->address, std::string(req.param("id")), seq->as_int64());
+    auto marker = co_await service.mark_read(who->address, std::string(req.param("id")), seq->as_int64(), force);
     if (!marker) co_return marker.error();
     co_return net::json_response(200, json::object{{"channel_id", req.param("id")}, {"last_read_seq", *marker}});
   });

@@ -651,7 +651,8 @@ Task<Result<Changes>> MessagingService::changes(eth::Address who, std::string ch
   });
 }
 
-Task<Result<std::int64_t>> MessagingService::mark_read(eth::Address who, std::string channel_id, std::int64_t seq) {
+Task<Result<std::int64_t>> MessagingService::mark_read(eth::Address who, std::string channel_id, std::int64_t seq,
+                                                       bool force) {
   if (auto r = co_await require_read(who, channel_id); !r) co_return r.error();
   if (seq < 0) co_return bad_input("invalid_seq", "seq must be 0 or more");
   const auto account = eth::to_lower_hex(who);
@@ -659,6 +660,10 @@ Task<Result<std::int64_t>> MessagingService::mark_read(eth::Address who, std::st
   auto marker = co_await m_pool.run([&]() -> Result<std::int64_t> {
     return m_db.transact([&](Tx& tx) -> Result<std::int64_t> {
       const auto bounded = std::min(seq, sql::head(tx, channel_id));
+      if (force) {
+        sql::set_read_marker(tx, account, channel_id, bounded, now_ms);
+        return bounded;
+      }
       return sql::mark_read(tx, account, channel_id, bounded, now_ms);
     });
   });

@@ -157,7 +157,9 @@ class MessagingService {
   /// until none is left or backfill_per_run were indexed. Returns how many were looked at.
   Task<Result<std::size_t>> index_backlog();
   /// Moves the caller's read marker forward to `seq` (clamped to the channel's head); the marker.
-  Task<Result<std::int64_t>> mark_read(eth::Address who, std::string channel_id, std::int64_t seq);
+  /// With `force`, sets it to `seq` back as well ("mark unread": the messages above it count as
+  /// unread again).
+  Task<Result<std::int64_t>> mark_read(eth::Address who, std::string channel_id, std::int64_t seq, bool force = false);
   /// Moves the caller's read markers of several channels at once (each as mark_read), in one
   /// transaction: 403 for any channel it may not read, and then none moves. Channel id → marker.
   Task<Result<std::map<std::string, std::int64_t>>> mark_read_many(eth::Address who,

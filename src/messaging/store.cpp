@@ -417,6 +417,14 @@ std::int64_t mark_read(Tx& tx, const std::string& account, const std::string& ch
   return read_marker(tx, account, channel_id);
 }
 
+void set_read_marker(Tx& tx, const std::string& account, const std::string& channel_id, std::int64_t seq,
+                     std::int64_t now_ms) {
+  tx.exec(
+      "INSERT INTO msg_read_markers (account, channel_id, last_read_seq, updated_ms) VALUES ($1, $2, $3, $4) "
+      "ON CONFLICT (account, channel_id) DO UPDATE SET last_read_seq = $3, updated_ms = $4",
+      {account, channel_id, seq, now_ms});
+}
+
 std::int64_t read_marker(Tx& tx, const std::string& account, const std::string& channel_id) {
   auto row = tx.query_one("SELECT last_read_seq FROM msg_read_markers WHERE account = $1 AND channel_id = $2",
                           {account, channel_id});

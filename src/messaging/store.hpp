@@ -109,6 +109,9 @@ std::vector<Message> pinned(Tx& tx, const std::string& channel_id);
 /// Moves the read marker forward to `seq` (never back); returns the marker after the call.
 std::int64_t mark_read(Tx& tx, const std::string& account, const std::string& channel_id, std::int64_t seq,
                        std::int64_t now_ms);
+/// Sets the read marker to `seq`, back as well as forward ("mark unread").
+void set_read_marker(Tx& tx, const std::string& account, const std::string& channel_id, std::int64_t seq,
+                     std::int64_t now_ms);
 /// The account's read marker in the channel (0 when none).
 std::int64_t read_marker(Tx& tx, const std::string& account, const std::string& channel_id);
 /// The heads of several channels and the account's read markers in them, in two statements:

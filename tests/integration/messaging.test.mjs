@@ -140,6 +140,33 @@ for (const backend of backends()) {
       sock.close();
     });
 
+    test('mark unread: a forced read marker moves back, and the messages above it count again', async () => {
+      const [alice, bob] = [await c.signIn(), await c.signIn()];
+      for (const who of [alice, bob]) await c.grant(who, 'unr');
+      for (let i = 0; i < 5; i++) await c.post(alice, 'unr', `news ${i}`);
+      const sock = c.connect(bob);
+      await subscribed(sock, 'unr');
+      const read = async (body) => {
+        const r = await c.api('/v1/channels/unr/read', { method: 'PUT', token: bob.token, body });
+        return { status: r.status, body: await r.json() };
+      };
+      const unread = async () => (await (await c.api('/v1/unread?channel_ids=unr', { token: bob.token })).json()).channels[0];
+      assert.deepEqual((await read({ seq: 5 })).body, { channel_id: 'unr', last_read_seq: 5 });
+      assert.equal((await unread()).unread, 0);
+      assert.deepEqual((await read({ seq: 2 })).body.last_read_seq, 5, 'without force it never moves back');
+      assert.deepEqual((await read({ seq: 2, force: true })).body, { channel_id: 'unr', last_read_seq: 2 });
+      assert.deepEqual(await unread(), { channel_id: 'unr', last_seq: 5, last_read_seq: 2, unread: 3, mentions: 0 });
+      await sock.waitFor((f) => f.type === 'read' && f.channel_id === 'unr' && f.seq === 2);
+      assert.equal((await read({ seq: 99, force: true })).body.last_read_seq, 5, 'clamped to the head');
+      assert.equal((await read({ seq: 0, force: true })).body.last_read_seq, 0);
+      assert.equal((await unread()).unread, 5);
+      const bad = await read({ seq: 1, force: 'yes' });
+      assert.equal(bad.status, 400);
+      assert.equal(bad.body.error.code, 'invalid_force');
+      assert.equal((await unread()).last_read_seq, 0, 'a refused request changes nothing');
+      sock.close();
+    });
+
     test('bodies are limited to 4 KiB of valid UTF-8', async () => {
       const alice = await c.signIn();
       await c.grant(alice, 'limits');
