@@ -53,12 +53,13 @@ std::optional<std::int64_t> as_seq(const json::value& v) {
 }  // namespace
 
 Connection::Connection(std::shared_ptr<Gateway::State> state, Gateway::Identity who, std::string device_id,
-                       std::string token)
+                       std::string token, std::string status)
     : m_state(std::move(state)),
       m_who(std::move(who)),
       m_account_key(eth::to_lower_hex(m_who.account)),
       m_device_id(std::move(device_id)),
-      m_token(std::move(token)) {}
+      m_token(std::move(token)),
+      m_initial_status(std::move(status)) {}
 
 void Connection::on_open(std::shared_ptr<net::WebSocket> socket) {
   m_socket = std::move(socket);
@@ -71,8 +72,12 @@ void Connection::on_open(std::shared_ptr<net::WebSocket> socket) {
   const bool first = *added;
   json::object hello{{"type", "hello"}, {"session", m_who.session_id}, {"account", eth::to_checksum(m_who.account)}};
   if (!m_device_id.empty()) hello["device_id"] = m_device_id;
+  // A status asked for at the upgrade holds before anyone is told the account came online, so an
+  // invisible account never shows online for a moment.
+  if (!m_initial_status.empty()) m_state->set_status(m_account_key, m_initial_status);
+  hello["status"] = m_state->own_status(m_account_key);
   send_json(hello);
-  if (first) m_state->announce_presence(m_who, m_account_key);
+  if (first || !m_initial_status.empty()) m_state->announce_presence(m_who, m_account_key);
 }
 
 void Connection::on_close() {
@@ -82,7 +87,10 @@ void Connection::on_close() {
     m_subs.clear();
   }
   const bool last = m_state->remove(shared_from_this(), held);
-  if (last) m_state->announce_presence(m_who, m_account_key);
+  if (last) {
+    m_state->set_status(m_account_key, {});
+    m_state->announce_presence(m_who, m_account_key);
+  }
 }
 
 std::vector<std::string> Connection::topics() const {
@@ -432,6 +440,23 @@ Task<void> Connection::handle(json::object& frame) {
     co_return;
   }
 
+  if (type == "presence_set") {
+    const auto* status = frame.if_contains("status");
+    if (!status || !status->is_string() || !valid_status(status->as_string())) {
+      send_error("invalid_status", "status is online, idle, dnd or invisible");
+      co_return;
+    }
+    m_state->set_status(m_account_key, std::string(status->as_string()));
+    // The account's own sockets (its other devices) show the status it chose; others see what
+    // visible_status says, through the presence throttle.
+    json::object own{
+        {"type", "presence"}, {"account", eth::to_checksum(m_who.account)}, {"status", status->as_string()}};
+    auto text = net::EncodedFrame::text(json::serialize(own));
+    for (const auto& c : m_state->of_account(m_account_key)) c->send(text);
+    m_state->announce_presence(m_who, m_account_key);
+    co_return;
+  }
+
   if (type == "presence_query") {
     for (const auto& [kind, source] : m_state->kinds) {
       const auto* idv = frame.if_contains(source.id_field);
@@ -444,14 +469,26 @@ Task<void> Connection::handle(json::object& frame) {
         send_error("not_subscribed", "subscribe to the topic first", &about);
         co_return;
       }
-      // Online here means: an open socket subscribed to this topic.
-      std::set<std::string> accounts;
+      // Online here means: an open socket subscribed to this topic, of an account not invisible.
+      std::map<std::string, std::string> accounts;
       if (auto subs = m_state->subscribers(key)) {
-        for (const auto& c : *subs) accounts.insert(eth::to_checksum(c->identity().account));
+        for (const auto& c : *subs) {
+          if (accounts.count(c->account_key()) == 0)
+            accounts.emplace(c->account_key(), m_state->visible_status(c->account_key()));
+        }
       }
       json::array online;
-      for (const auto& a : accounts) online.emplace_back(a);
-      json::object out{{"type", "presence_state"}, {source.id_field, id}, {"online", std::move(online)}};
+      json::object statuses;
+      for (const auto& [account, status] : accounts) {
+        if (status == "offline") continue;
+        const auto shown = eth::to_checksum(*eth::parse_address(account));
+        online.emplace_back(shown);
+        if (status != "online") statuses[shown] = status;
+      }
+      json::object out{{"type", "presence_state"},
+                       {source.id_field, id},
+                       {"online", std::move(online)},
+                       {"statuses", std::move(statuses)}};
       send_json(out);
       co_return;
     }

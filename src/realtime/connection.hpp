@@ -20,7 +20,8 @@ namespace gh::realtime {
 /// The server side of one gateway socket.
 class Connection final : public net::WebSocketSession, public std::enable_shared_from_this<Connection> {
  public:
-  Connection(std::shared_ptr<Gateway::State> state, Gateway::Identity who, std::string device_id, std::string token);
+  Connection(std::shared_ptr<Gateway::State> state, Gateway::Identity who, std::string device_id, std::string token,
+             std::string status = {});
 
   void on_open(std::shared_ptr<net::WebSocket> socket) override;
   Task<void> on_message(std::string message) override;
@@ -83,6 +84,7 @@ class Connection final : public net::WebSocketSession, public std::enable_shared
   std::string m_account_key;
   std::string m_device_id;
   std::string m_token;
+  std::string m_initial_status;  ///< the status asked for at the upgrade (?status=), set as it opens
   std::uint64_t m_id = 0;
   std::shared_ptr<net::WebSocket> m_socket;
   mutable std::mutex m_mutex;

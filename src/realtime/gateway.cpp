@@ -161,6 +161,31 @@ void Gateway::State::presence_fired(const std::string& account_key) {
   presence.fired(account_key, PresenceThrottle::Clock::now());
 }
 
+bool valid_status(std::string_view status) noexcept {
+  return status == "online" || status == "idle" || status == "dnd" || status == "invisible";
+}
+
+void Gateway::State::set_status(const std::string& account_key, std::string status) {
+  std::lock_guard lock(presence_mutex);
+  if (status.empty() || status == "online") {
+    statuses.erase(account_key);
+  } else {
+    statuses[account_key] = std::move(status);
+  }
+}
+
+std::string Gateway::State::own_status(const std::string& account_key) const {
+  std::lock_guard lock(presence_mutex);
+  auto it = statuses.find(account_key);
+  return it == statuses.end() ? "online" : it->second;
+}
+
+std::string Gateway::State::visible_status(const std::string& account_key) const {
+  auto status = own_status(account_key);
+  if (status == "invisible" || !online(account_key)) return "offline";
+  return status;
+}
+
 void Gateway::State::announce_presence(Gateway::Identity who, std::string account_key) {
   PresenceThrottle::Decision decision;
   {
@@ -197,10 +222,9 @@ void Gateway::State::announce_presence(Gateway::Identity who, std::string accoun
           }
         }
         if (audience.empty()) co_return;
-        const bool online = self->online(account_key);
         json::object frame{{"type", "presence"},
                            {"account", eth::to_checksum(who.account)},
-                           {"status", online ? "online" : "offline"}};
+                           {"status", self->visible_status(account_key)}};
         auto text = net::EncodedFrame::text(json::serialize(frame));
         for (const auto& c : audience) c->send(text);
       },
@@ -371,8 +395,10 @@ std::size_t Gateway::close_device(std::string_view device_id) {
   return list.size();
 }
 
-std::shared_ptr<net::WebSocketSession> Gateway::open_session(Identity who, std::string device_id, std::string token) {
-  return std::make_shared<Connection>(m_state, std::move(who), std::move(device_id), std::move(token));
+std::shared_ptr<net::WebSocketSession> Gateway::open_session(Identity who, std::string device_id, std::string token,
+                                                             std::string status) {
+  return std::make_shared<Connection>(m_state, std::move(who), std::move(device_id), std::move(token),
+                                      std::move(status));
 }
 
 bool Gateway::may_open(const eth::Address& account) const {

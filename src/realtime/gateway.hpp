@@ -84,6 +84,10 @@ struct GatewaySettings {
 
 class Connection;
 
+/// The statuses an account may set for itself: "online", "idle", "dnd" (do not disturb) and
+/// "invisible" (others see it offline).
+bool valid_status(std::string_view status) noexcept;
+
 /// The gateway service. Thread-safe.
 class Gateway {
  public:
@@ -134,7 +138,9 @@ class Gateway {
 
   /// The session of a socket being accepted for `who` (optionally naming one of its devices);
   /// `token` is kept to check the session again while the socket stays open.
-  std::shared_ptr<net::WebSocketSession> open_session(Identity who, std::string device_id, std::string token);
+  /// `status`: the status the account shows from this socket on (valid_status), empty: unchanged.
+  std::shared_ptr<net::WebSocketSession> open_session(Identity who, std::string device_id, std::string token,
+                                                      std::string status = {});
 
   /// Open sockets on this node.
   std::size_t sockets() const;

@@ -39,8 +39,12 @@ struct Gateway::State : std::enable_shared_from_this<Gateway::State> {
   // coroutine owns it, so that it never outlives the executor's services.
   std::weak_ptr<boost::asio::steady_timer> check_timer;
   // Paces presence announcements per account (its own lock: taken on every first and last socket).
-  std::mutex presence_mutex;
+  mutable std::mutex presence_mutex;
   PresenceThrottle presence{std::chrono::milliseconds(2000)};
+  // The statuses accounts set for themselves (idle, dnd, invisible), by account; an account
+  // without one shows online while it has a socket. Guarded by presence_mutex; forgotten with the
+  // account's last socket on this node.
+  std::unordered_map<std::string, std::string> statuses;
   // Subscribers by topic key, copied on write so that fan-out iterates without the lock.
   std::unordered_map<std::string, std::shared_ptr<const ConnectionList>> topics;
 
@@ -62,6 +66,13 @@ struct Gateway::State : std::enable_shared_from_this<Gateway::State> {
   void announce_presence(Gateway::Identity who, std::string account_key);
   /// A deferred presence announcement of the account goes out now.
   void presence_fired(const std::string& account_key);
+  /// Sets the status the account shows (valid_status); empty: forgets it (back to online).
+  void set_status(const std::string& account_key, std::string status);
+  /// The status the account chose ("online" unless it set another).
+  std::string own_status(const std::string& account_key) const;
+  /// What others see of the account now: "offline" without a socket or while invisible, else its
+  /// status ("online", "idle", "dnd").
+  std::string visible_status(const std::string& account_key) const;
   const TopicSource* source(std::string_view kind) const {
     auto it = kinds.find(kind);
     return it == kinds.end() ? nullptr : &it->second;

@@ -36,8 +36,15 @@ void add_realtime_routes(net::Router& router, Gateway& gateway, auth::AuthServic
           co_return make_error(ErrorKind::rate_limited, "too_many_sockets",
                                "this account holds as many WebSockets as this server allows; close one first");
         }
+        std::string status;
+        if (auto asked = request.query_param("status")) {
+          if (!valid_status(*asked)) {
+            co_return bad_input("invalid_status", "status is online, idle, dnd or invisible");
+          }
+          status = std::string(*asked);
+        }
         Gateway::Identity who{principal->address, principal->session_id};
-        co_return gateway.open_session(std::move(who), std::move(device_id), std::move(token));
+        co_return gateway.open_session(std::move(who), std::move(device_id), std::move(token), std::move(status));
       });
 }
 

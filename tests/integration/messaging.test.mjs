@@ -1072,6 +1072,76 @@ for (const backend of backends()) {
       a.close();
     });
 
+    test('an account chooses its status: idle, dnd, invisible (seen offline, from the first moment with ?status=), online again', async () => {
+      const alice = await c.signIn();
+      const bob = await c.signIn();
+      await c.grant(alice, 'status');
+      await c.grant(bob, 'status');
+      const a = c.connect(alice);
+      await subscribed(a, 'status');
+      // A presence frame about bob with that status, among those alice got after the call.
+      const seen = (status) => {
+        const from = a.frames.length;
+        return a.waitFor((f, frames) => f.type === 'presence' && f.account === bob.address && f.status === status && frames.indexOf(f) >= from);
+      };
+      const query = async () => {
+        const id = `q${Math.random()}`;
+        a.send({ type: 'presence_query', channel_id: 'status', id });
+        const before = a.frames.length;
+        return a.waitFor((f, frames) => f.type === 'presence_state' && frames.indexOf(f) >= before);
+      };
+
+      const refused = c.connect(bob, { query: '&status=away' });
+      await assert.rejects(refused.opened, (e) => e.status === 400);
+      const b1 = c.connect(bob, { query: '&status=invisible' });
+      assert.equal((await b1.waitFor((f) => f.type === 'hello')).status, 'invisible');
+      await subscribed(b1, 'status');
+      let state = await query();
+      assert.deepEqual(state.online, [alice.address]);
+      assert.deepEqual(state.statuses, {});
+
+      const dnd = seen('dnd');
+      b1.send({ type: 'presence_set', status: 'dnd' });
+      assert.equal((await b1.waitFor((f) => f.type === 'presence' && f.account === bob.address)).status, 'dnd', 'its own devices learn it');
+      await dnd;
+      state = await query();
+      assert.deepEqual(state.online.sort(), [alice.address, bob.address].sort());
+      assert.deepEqual(state.statuses, { [bob.address]: 'dnd' });
+      // Another device of the account opens with the status the account has.
+      const b2 = c.connect(bob);
+      assert.equal((await b2.waitFor((f) => f.type === 'hello')).status, 'dnd');
+      const hidden = seen('offline');
+      b2.send({ type: 'presence_set', status: 'invisible' });
+      await b1.waitFor((f) => f.type === 'presence' && f.account === bob.address && f.status === 'invisible');
+      await hidden;
+      assert.deepEqual((await query()).online, [alice.address]);
+      let next = seen('idle');
+      b1.send({ type: 'presence_set', status: 'idle' });
+      await next;
+      next = seen('online');
+      b1.send({ type: 'presence_set', status: 'online' });
+      await next;
+      assert.deepEqual((await query()).statuses, {});
+      b1.send({ type: 'presence_set', status: 'away' });
+      assert.equal((await b1.waitFor((f) => f.type === 'error')).code, 'invalid_status');
+      b1.send({ type: 'presence_set' });
+      await b1.waitFor((f, frames) => frames.filter((x) => x.code === 'invalid_status').length === 2);
+      // An invisible account never showed online to others, and its statuses went out in order.
+      const told = a.frames.filter((f) => f.type === 'presence' && f.account === bob.address).map((f) => f.status);
+      assert.ok(told.indexOf('online') > told.indexOf('idle'), told.join());
+      assert.equal(told.slice(0, told.indexOf('dnd')).filter((x) => x === 'online').length, 0, told.join());
+
+      // With its last socket the account's status is forgotten: back online next time.
+      const gone = seen('offline');
+      b1.close();
+      b2.close();
+      await gone;
+      const b3 = c.connect(bob);
+      assert.equal((await b3.waitFor((f) => f.type === 'hello')).status, 'online');
+      b3.close();
+      a.close();
+    });
+
     test('an account flapping its connection is announced a few times, and offline last', async () => {
       const alice = await c.signIn();
       const bob = await c.signIn();
