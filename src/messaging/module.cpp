@@ -66,6 +66,10 @@ context::ContextModule make_module(MessagingModuleSettings settings) {
                    [runtime](store::Tx&, const bus::Event& event) {
                      if (runtime->service) runtime->service->on_membership_event(event);
                    }});
+    // A timeout set or lifted: the member's sockets here learn it (a client disables its input).
+    out.push_back({"messaging.timeouts", {"community.member_timeout"}, [runtime](store::Tx&, const bus::Event& event) {
+                     if (runtime->service) runtime->service->on_timeout_event(event);
+                   }});
     // A ban that deletes the member's messages: one batch per transaction, continued through the
     // bus until done; the live frames follow from the committed deletions.
     out.push_back({"messaging.purge",

@@ -878,6 +878,22 @@ void MessagingService::on_message_deleted(Tx& tx, const bus::Event& event) {
   }
 }
 
+void MessagingService::on_timeout_event(const bus::Event& event) {
+  if (!m_gateway) return;
+  boost::system::error_code ec;
+  auto value = json::parse(event.payload, ec);
+  if (ec || !value.is_object()) return;
+  const auto& o = value.as_object();
+  const auto* account = o.if_contains("account");
+  const auto* community = o.if_contains("community_id");
+  const auto* until = o.if_contains("until");
+  if (!account || !account->is_string() || !community || !until) return;
+  auto address = eth::parse_address(account->as_string());
+  if (!address) return;
+  json::object frame{{"type", "timeout"}, {"community_id", *community}, {"until", *until}};
+  m_gateway->send_to_account(*address, json::serialize(frame));
+}
+
 void MessagingService::on_membership_event(const bus::Event& event) {
   if (!m_gateway) return;
   boost::system::error_code ec;

@@ -183,6 +183,9 @@ class MessagingService {
   /// Re-checks the access of the sockets a community event may concern and drops at once the
   /// subscriptions the accounts lost, telling their sockets with a `membership` frame.
   void on_membership_event(const bus::Event& event);
+  /// Tells the sockets here of an account timed out or let speak again (community.member_timeout)
+  /// with a `timeout` frame.
+  void on_timeout_event(const bus::Event& event);
 
  private:
   Task<Result<void>> require_read(const eth::Address& who, const std::string& channel_id);

@@ -548,6 +548,9 @@ for (const backend of backends()) {
       assert.equal(r.status, 200, await r.clone().text());
       const set = await r.json();
       assert.equal(set.address, member.address);
+      // The member's sockets learn it at once (a client disables its input until then).
+      const told = await sock.waitFor((f) => f.type === 'timeout');
+      assert.deepEqual(told, { type: 'timeout', community_id: community, until: set.timed_out_until, received_at: told.received_at });
       const until = Date.parse(set.timed_out_until);
       assert.ok(until >= before + 3600_000 - 1000 && until <= Date.now() + 3600_000 + 1000, set.timed_out_until);
       const members = (await (await c.api(`/v1/communities/${community}/members`, { token: other.token })).json()).members;
@@ -600,6 +603,7 @@ for (const backend of backends()) {
 
       // Lifting ends it at once (again: nothing to lift, no error); a short timeout ends by itself.
       assert.equal((await lift(mod, member)).status, 204);
+      await sock.waitFor((f) => f.type === 'timeout' && f.until === null);
       assert.equal((await lift(mod, member)).status, 204);
       await c.post(member, channel, 'after the lift');
       sock.send({ type: 'typing', channel_id: channel });
