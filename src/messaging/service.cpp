@@ -31,6 +31,14 @@ Error forbidden(std::string message) {
   return make_error(ErrorKind::forbidden, "forbidden", std::move(message));
 }
 
+// An event's payload as an object; none when it is not one (the consumer then leaves the event be).
+std::optional<json::object> payload_of(const bus::Event& event) {
+  boost::system::error_code ec;
+  auto value = json::parse(event.payload, ec);
+  if (ec || !value.is_object()) return std::nullopt;
+  return std::move(value.as_object());
+}
+
 // 403 unless the rules let the account post now: `forbidden`, or `timed_out` with the timeout's end.
 Result<void> may_post(const PostRules& rules) {
   if (!rules.allowed) return forbidden("you may not post in this channel");
@@ -801,10 +809,9 @@ realtime::TopicSource MessagingService::topic_source() {
 }
 
 std::size_t MessagingService::purge_batch(Tx& tx, const bus::Event& event) {
-  boost::system::error_code ec;
-  auto value = json::parse(event.payload, ec);
-  if (ec || !value.is_object()) return 0;
-  auto request = value.as_object();
+  auto payload = payload_of(event);
+  if (!payload) return 0;
+  auto& request = *payload;
   const auto int_of = [&](std::string_view key) -> std::int64_t {
     const auto* v = request.if_contains(key);
     return v != nullptr && v->is_int64() ? v->as_int64() : 0;
@@ -861,10 +868,9 @@ std::size_t MessagingService::purge_batch(Tx& tx, const bus::Event& event) {
 
 void MessagingService::on_message_deleted(Tx& tx, const bus::Event& event) {
   if (!m_gateway) return;
-  boost::system::error_code ec;
-  auto value = json::parse(event.payload, ec);
-  if (ec || !value.is_object()) return;
-  const auto& o = value.as_object();
+  const auto payload = payload_of(event);
+  if (!payload) return;
+  const auto& o = *payload;
   const auto* purged = o.if_contains("purged");
   const auto* channel = o.if_contains("channel_id");
   const auto* seq = o.if_contains("seq");
@@ -880,10 +886,9 @@ void MessagingService::on_message_deleted(Tx& tx, const bus::Event& event) {
 
 void MessagingService::on_timeout_event(const bus::Event& event) {
   if (!m_gateway) return;
-  boost::system::error_code ec;
-  auto value = json::parse(event.payload, ec);
-  if (ec || !value.is_object()) return;
-  const auto& o = value.as_object();
+  const auto payload = payload_of(event);
+  if (!payload) return;
+  const auto& o = *payload;
   const auto* account = o.if_contains("account");
   const auto* community = o.if_contains("community_id");
   const auto* until = o.if_contains("until");
@@ -896,10 +901,9 @@ void MessagingService::on_timeout_event(const bus::Event& event) {
 
 void MessagingService::on_membership_event(const bus::Event& event) {
   if (!m_gateway) return;
-  boost::system::error_code ec;
-  auto value = json::parse(event.payload, ec);
-  if (ec || !value.is_object()) return;
-  const auto& o = value.as_object();
+  const auto payload = payload_of(event);
+  if (!payload) return;
+  const auto& o = *payload;
   std::vector<eth::Address> accounts;
   if (const auto* a = o.if_contains("account"); a && a->is_string()) {
     if (auto address = eth::parse_address(a->as_string())) accounts.push_back(*address);
