@@ -6,6 +6,7 @@
 #include <boost/json/serialize.hpp>
 
 #include "core/display_name.hpp"
+#include "core/utf8.hpp"
 
 namespace gh::messaging {
 
@@ -111,6 +112,14 @@ Mentions parse_mentions(std::string_view body) {
   return out;
 }
 
+ReplyPreview preview_of(const Message& parent) {
+  ReplyPreview p;
+  p.author = parent.author;
+  p.deleted = parent.deleted_at.has_value();
+  if (!p.deleted) p.body = std::string(utf8_prefix(parent.body, reply_preview_bytes));
+  return p;
+}
+
 json::object message_json(const Message& m) {
   json::object o;
   o["id"] = m.id;
@@ -120,6 +129,11 @@ json::object message_json(const Message& m) {
   o["client_id"] = m.client_id;
   o["body"] = m.body;
   if (m.reply_to) o["reply_to"] = *m.reply_to;
+  if (m.reply_preview) {
+    o["reply_preview"] = json::object{{"author", eth::to_checksum(m.reply_preview->author)},
+                                      {"body", m.reply_preview->body},
+                                      {"deleted", m.reply_preview->deleted}};
+  }
   json::array mentions;
   for (const auto& a : m.mentions) mentions.emplace_back(eth::to_checksum(a));
   o["mentions"] = std::move(mentions);

@@ -54,6 +54,17 @@ inline constexpr std::size_t max_bulk_delete = 100;
 /// every copy of a message lists, whatever many accounts do.
 inline constexpr std::size_t max_reaction_kinds = 20;
 
+/// What a reply shows of the message it answers (as Discord's referenced message): its author and
+/// the start of its text, read when the reply is.
+struct ReplyPreview {
+  eth::Address author{};
+  std::string body;  ///< the parent's body cut at reply_preview_bytes on a character; empty once deleted
+  bool deleted = false;
+};
+
+/// The most bytes of its parent's body a reply shows.
+inline constexpr std::size_t reply_preview_bytes = 100;
+
 struct Message {
   std::string id;
   std::string channel_id;
@@ -61,7 +72,8 @@ struct Message {
   eth::Address author{};
   std::string client_id;
   std::string body;
-  std::optional<std::int64_t> reply_to;  ///< the parent's seq in the same channel (a thread reply)
+  std::optional<std::int64_t> reply_to;       ///< the parent's seq in the same channel (a thread reply)
+  std::optional<ReplyPreview> reply_preview;  ///< the parent as it is, when loaded
   std::vector<eth::Address> mentions;
   std::vector<std::string> mention_roles;
   SystemTime created_at{};
@@ -90,6 +102,8 @@ Result<void> check_emoji(std::string_view emoji);
 /// The account and role mentions of a body (at most max_mentions in all).
 Mentions parse_mentions(std::string_view body);
 
+/// What a reply to `parent` shows of it.
+ReplyPreview preview_of(const Message& parent);
 /// The JSON of a message as clients see it.
 boost::json::object message_json(const Message& m);
 /// The live frame of a new message: message_json plus "type": "message".

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 
 #include <fmt/format.h>
 #include <boost/json/array.hpp>
@@ -374,6 +375,32 @@ void load_annotations(Tx& tx, std::vector<Message>& messages, const std::string&
     auto it = by_seq.find(r.get_int(0));
     if (it == by_seq.end()) continue;
     it->second->pin = PinInfo{*eth::parse_address(r.get_text(1)), SystemTime(std::chrono::milliseconds(r.get_int(2)))};
+  }
+  // What each reply shows of its parent: one read for the page's parents.
+  std::set<std::int64_t> parents;
+  for (const auto& m : messages) {
+    if (m.reply_to && !m.deleted_at) parents.insert(*m.reply_to);
+  }
+  if (parents.empty()) return;
+  std::vector<store::Value> parent_params{messages.front().channel_id};
+  std::string in;
+  for (const auto seq : parents) {
+    parent_params.emplace_back(seq);
+    in += (in.empty() ? "$" : ", $") + std::to_string(parent_params.size());
+  }
+  std::map<std::int64_t, ReplyPreview> previews;
+  for (const auto& r :
+       tx.query("SELECT seq, author, body, deleted_ms FROM msg_messages WHERE channel_id = $1 AND seq IN (" + in + ")",
+                parent_params)) {
+    Message parent;
+    parent.author = *eth::parse_address(r.get_text(1));
+    parent.body = r.get_text(2);
+    if (!r.is_null(3)) parent.deleted_at = SystemTime(std::chrono::milliseconds(r.get_int(3)));
+    previews.emplace(r.get_int(0), preview_of(parent));
+  }
+  for (auto& m : messages) {
+    if (!m.reply_to || m.deleted_at) continue;
+    if (auto it = previews.find(*m.reply_to); it != previews.end()) m.reply_preview = it->second;
   }
 }
 

@@ -167,6 +167,40 @@ for (const backend of backends()) {
       sock.close();
     });
 
+    test('a reply shows its parent: the author and the start of its text, as it is when read', async () => {
+      const [alice, bob] = [await c.signIn(), await c.signIn()];
+      for (const who of [alice, bob]) await c.grant(who, 'quote');
+      const sock = c.connect(bob);
+      await subscribed(sock, 'quote');
+      // 99 ASCII bytes then a 4-byte character: the preview stops before it, at 99 bytes.
+      const long = `${'a'.repeat(99)}😀 and more words after the cut`;
+      const parent = await c.post(alice, 'quote', long);
+      const other = await c.post(alice, 'quote', 'short one');
+      const reply = await c.post(bob, 'quote', 'agreed', { reply_to: parent.seq });
+      const cut = { author: alice.address, body: 'a'.repeat(99), deleted: false };
+      assert.deepEqual(reply.reply_preview, cut);
+      assert.deepEqual((await sock.waitFor((f) => f.type === 'message' && f.seq === reply.seq)).reply_preview, cut);
+      const second = await c.post(bob, 'quote', 'me too', { reply_to: other.seq });
+      assert.equal(parent.reply_preview, undefined);
+      const page = async () => (await (await c.api('/v1/channels/quote/messages', { token: bob.token })).json()).messages;
+      let messages = await page();
+      assert.deepEqual(messages.map((m) => m.reply_preview?.body ?? null), ['short one', 'a'.repeat(99), null, null]);
+      // Read when the reply is: the parent's edit shows, its delete leaves only its author.
+      assert.equal((await c.api(`/v1/channels/quote/messages/${other.seq}`, { method: 'PATCH', token: alice.token, body: { body: 'short one, edited' } })).status, 200);
+      assert.equal((await c.api(`/v1/channels/quote/messages/${parent.seq}`, { method: 'DELETE', token: alice.token })).status, 204);
+      messages = await page();
+      assert.deepEqual(messages[0].reply_preview, { author: alice.address, body: 'short one, edited', deleted: false });
+      assert.deepEqual(messages[1].reply_preview, { author: alice.address, body: '', deleted: true });
+      const one = await (await c.api(`/v1/channels/quote/messages/${second.seq}`, { token: bob.token })).json();
+      assert.equal(one.reply_preview.body, 'short one, edited');
+      const replies = await (await c.api(`/v1/channels/quote/messages/${parent.seq}/replies`, { token: bob.token })).json();
+      assert.deepEqual(replies.messages.map((m) => m.reply_preview), [{ author: alice.address, body: '', deleted: true }]);
+      // A deleted reply shows nothing of its parent.
+      assert.equal((await c.api(`/v1/channels/quote/messages/${second.seq}`, { method: 'DELETE', token: bob.token })).status, 204);
+      assert.equal((await page())[0].reply_preview, undefined);
+      sock.close();
+    });
+
     test('bodies are limited to 4 KiB of valid UTF-8', async () => {
       const alice = await c.signIn();
       await c.grant(alice, 'limits');
