@@ -85,7 +85,8 @@ bool add_reaction(Tx& tx, const std::string& channel_id, std::int64_t seq, const
 /// Removes a reaction; false when it was not there.
 bool remove_reaction(Tx& tx, const std::string& channel_id, std::int64_t seq, const std::string& emoji,
                      const std::string& account);
-/// Whether the message carries a reaction with that emoji, and how many different emoji it carries.
+/// Whether the message carries a reaction with that emoji and, when it does not, how many different
+/// emoji it carries (0 when it does: not counted).
 struct ReactionKinds {
   bool has = false;
   std::int64_t count = 0;
