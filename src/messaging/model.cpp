@@ -31,6 +31,39 @@ Result<void> check_body(std::string_view body) {
   return ok();
 }
 
+namespace {
+
+// A poll's text: as a message body, within `max_bytes`.
+bool poll_text_ok(std::string_view text, std::size_t max_bytes) {
+  return text.size() <= max_bytes && static_cast<bool>(check_body(text));
+}
+
+}  // namespace
+
+Result<void> check_poll(const PollSpec& poll) {
+  if (!poll_text_ok(poll.question, max_poll_question_bytes)) {
+    return bad_input("invalid_poll", "a poll's question is 1 to " + std::to_string(max_poll_question_bytes) +
+                                         " bytes of text, as a message body");
+  }
+  if (poll.answers.size() < min_poll_answers || poll.answers.size() > max_poll_answers) {
+    return bad_input("invalid_poll", "a poll has 2 to 10 answers");
+  }
+  for (std::size_t i = 0; i < poll.answers.size(); ++i) {
+    if (!poll_text_ok(poll.answers[i], max_poll_answer_bytes)) {
+      return bad_input("invalid_poll", "each answer is 1 to " + std::to_string(max_poll_answer_bytes) +
+                                           " bytes of text, as a message body");
+    }
+    if (std::find(poll.answers.begin(), poll.answers.begin() + static_cast<std::ptrdiff_t>(i), poll.answers[i]) !=
+        poll.answers.begin() + static_cast<std::ptrdiff_t>(i)) {
+      return bad_input("invalid_poll", "a poll's answers are distinct");
+    }
+  }
+  if (poll.duration_hours < 1 || poll.duration_hours > max_poll_hours) {
+    return bad_input("invalid_poll", "duration_hours is 1 to " + std::to_string(max_poll_hours));
+  }
+  return ok();
+}
+
 Result<void> check_client_id(std::string_view id) {
   const bool good = !id.empty() && id.size() <= 64 && std::all_of(id.begin(), id.end(), [](char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
@@ -150,6 +183,23 @@ json::object message_json(const Message& m) {
   }
   o["reactions"] = std::move(reactions);
   o["pinned"] = m.pin.has_value();
+  if (m.poll) {
+    json::array answers;
+    std::int64_t total = 0;
+    for (std::size_t i = 0; i < m.poll->answers.size(); ++i) {
+      const auto votes = i < m.poll->votes.size() ? m.poll->votes[i] : 0;
+      total += votes;
+      answers.emplace_back(json::object{{"id", static_cast<std::int64_t>(i + 1)},
+                                        {"text", m.poll->answers[i]},
+                                        {"votes", votes},
+                                        {"me", i < m.poll->mine.size() && m.poll->mine[i]}});
+    }
+    o["poll"] = json::object{{"question", m.poll->question},
+                             {"answers", std::move(answers)},
+                             {"multiple", m.poll->multiple},
+                             {"ends_at", format_rfc3339(m.poll->ends_at)},
+                             {"total_votes", total}};
+  }
   return o;
 }
 

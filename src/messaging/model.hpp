@@ -54,6 +54,35 @@ inline constexpr std::size_t max_bulk_delete = 100;
 /// every copy of a message lists, whatever many accounts do.
 inline constexpr std::size_t max_reaction_kinds = 20;
 
+/// Limits of a poll (as Discord's): a question, 2 to 10 answers, open 1 hour to 32 days.
+inline constexpr std::size_t max_poll_question_bytes = 300;
+inline constexpr std::size_t max_poll_answer_bytes = 100;
+inline constexpr std::size_t min_poll_answers = 2;
+inline constexpr std::size_t max_poll_answers = 10;
+inline constexpr std::int64_t max_poll_hours = std::int64_t{32} * 24;
+
+/// A poll as its author asks it.
+struct PollSpec {
+  std::string question;
+  std::vector<std::string> answers;
+  bool multiple = false;  ///< an account may choose several answers
+  std::int64_t duration_hours = 24;
+};
+
+/// A poll carried by a message, with its votes as the viewer sees them.
+struct Poll {
+  std::string question;
+  std::vector<std::string> answers;  ///< answer ids are 1-based positions
+  bool multiple = false;
+  SystemTime ends_at{};
+  std::vector<std::int64_t> votes;  ///< per answer
+  std::vector<bool> mine;           ///< per answer: the viewer chose it
+};
+
+/// 400 invalid_poll unless the poll is within its limits (texts as message bodies, answers
+/// distinct).
+Result<void> check_poll(const PollSpec& poll);
+
 /// What a reply shows of the message it answers (as Discord's referenced message): its author and
 /// the start of its text, read when the reply is.
 struct ReplyPreview {
@@ -74,6 +103,7 @@ struct Message {
   std::string body;
   std::optional<std::int64_t> reply_to;       ///< the parent's seq in the same channel (a thread reply)
   std::optional<ReplyPreview> reply_preview;  ///< the parent as it is, when loaded
+  std::optional<Poll> poll;                   ///< when the message carries one (loaded with annotations)
   std::vector<eth::Address> mentions;
   std::vector<std::string> mention_roles;
   SystemTime created_at{};

@@ -46,6 +46,33 @@ Result<std::size_t> query_limit(const Request& req, std::size_t fallback = 50) {
   return static_cast<std::size_t>(*v);
 }
 
+// The `poll` of a new message: {"question", "answers": [...], "multiple"?, "duration_hours"?}; its
+// limits are checked by the service.
+Result<PollSpec> parse_poll(const json::value& value) {
+  const auto bad = [] { return bad_input("invalid_poll", "poll is {question, answers, multiple?, duration_hours?}"); };
+  if (!value.is_object()) return bad();
+  const auto& o = value.as_object();
+  PollSpec spec;
+  const auto* question = o.if_contains("question");
+  const auto* answers = o.if_contains("answers");
+  if (!question || !question->is_string() || !answers || !answers->is_array()) return bad();
+  spec.question = std::string(question->as_string());
+  if (answers->as_array().size() > max_poll_answers) return bad_input("invalid_poll", "a poll has 2 to 10 answers");
+  for (const auto& a : answers->as_array()) {
+    if (!a.is_string()) return bad();
+    spec.answers.emplace_back(a.as_string());
+  }
+  if (const auto* multiple = o.if_contains("multiple"); multiple && !multiple->is_null()) {
+    if (!multiple->is_bool()) return bad();
+    spec.multiple = multiple->as_bool();
+  }
+  if (const auto* hours = o.if_contains("duration_hours"); hours && !hours->is_null()) {
+    if (!hours->is_int64()) return bad();
+    spec.duration_hours = hours->as_int64();
+  }
+  return spec;
+}
+
 json::array messages_json(const std::vector<Message>& messages) {
   json::array list;
   list.reserve(messages.size());
@@ -79,9 +106,18 @@ void add_messaging_routes(net::Router& router, MessagingService& service, auth::
     auto body = net::parse_json_object(req);
     if (!body) co_return body.error();
     NewMessage message;
+    if (const auto* poll = body->if_contains("poll"); poll && !poll->is_null()) {
+      auto spec = parse_poll(*poll);
+      if (!spec) co_return spec.error();
+      message.poll = std::move(*spec);
+    }
     const auto* text = body->if_contains("body");
-    if (!text || !text->is_string()) co_return bad_input("invalid_body", "body must be a string");
-    message.body = std::string(text->as_string());
+    if (message.poll && (!text || text->is_null())) {
+      message.body.clear();
+    } else {
+      if (!text || !text->is_string()) co_return bad_input("invalid_body", "body must be a string");
+      message.body = std::string(text->as_string());
+    }
     const auto* client_id = body->if_contains("client_id");
     if (!client_id || !client_id->is_string()) co_return bad_input("invalid_client_id", "client_id must be a string");
     message.client_id = std::string(client_id->as_string());
@@ -270,6 +306,34 @@ void add_messaging_routes(net::Router& router, MessagingService& service, auth::
     json::object out{{"accounts", std::move(accounts)}};
     out["next_after"] = page->more ? json::value(eth::to_checksum(page->accounts.back())) : json::value(nullptr);
     co_return net::json_response(200, std::move(out));
+  });
+
+  for (const char* method : {"PUT", "DELETE"}) {
+    const bool add = std::string_view(method) == "PUT";
+    router.add(method, "/v1/channels/{id}/messages/{seq}/poll/votes/{answer}",
+               [&, add](Request& req) -> Task<Result<Response>> {
+                 auto who = co_await auth.session(req);
+                 if (!who) co_return who.error();
+                 auto seq = parse_seq(req.param("seq"), "seq");
+                 if (!seq) co_return seq.error();
+                 auto answer = parse_seq(req.param("answer"), "answer");
+                 if (!answer) co_return answer.error();
+                 if (auto limited = take(send_limiter, who->address); !limited) co_return limited.error();
+                 auto done = co_await service.vote(who->address, std::string(req.param("id")), *seq, *answer, add);
+                 if (!done) co_return done.error();
+                 co_return Response::text(204, "");
+               });
+  }
+
+  router.add("POST", "/v1/channels/{id}/messages/{seq}/poll/end", [&](Request& req) -> Task<Result<Response>> {
+    auto who = co_await auth.session(req);
+    if (!who) co_return who.error();
+    auto seq = parse_seq(req.param("seq"), "seq");
+    if (!seq) co_return seq.error();
+    if (auto limited = take(send_limiter, who->address); !limited) co_return limited.error();
+    auto done = co_await service.end_poll(who->address, std::string(req.param("id")), *seq);
+    if (!done) co_return done.error();
+    co_return Response::text(204, "");
   });
 
   for (const char* method : {"PUT", "DELETE"}) {

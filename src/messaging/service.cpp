@@ -164,7 +164,13 @@ Task<std::vector<eth::Address>> MessagingService::resolve_mentions(const eth::Ad
 Task<Result<Posted>> MessagingService::post(eth::Address who, std::string channel_id, NewMessage message) {
   if (auto c = check_channel(channel_id); !c) co_return c.error();
   if (auto c = check_client_id(message.client_id); !c) co_return c.error();
-  if (auto c = check_body(message.body); !c) co_return c.error();
+  if (message.poll) {
+    if (auto c = check_poll(*message.poll); !c) co_return c.error();
+  }
+  // A poll may go without text of its own.
+  if (!(message.poll && message.body.empty())) {
+    if (auto c = check_body(message.body); !c) co_return c.error();
+  }
   if (message.reply_to && *message.reply_to <= 0) co_return bad_input("invalid_reply_to", "reply_to is a seq");
   auto rules = co_await m_access.post_rules(who, channel_id);
   if (!rules) co_return rules.error();
@@ -213,6 +219,18 @@ Task<Result<Posted>> MessagingService::post(eth::Address who, std::string channe
       m.mention_roles = mentions.roles;
       m.created_at = now;
       sql::insert_message(tx, m);
+      if (message.poll) {
+        const auto ends = now + std::chrono::hours(message.poll->duration_hours);
+        sql::insert_poll(tx, channel_id, m.seq, *message.poll, unix_millis(ends));
+        Poll p;
+        p.question = message.poll->question;
+        p.answers = message.poll->answers;
+        p.multiple = message.poll->multiple;
+        p.ends_at = SystemTime(std::chrono::milliseconds(unix_millis(ends)));
+        p.votes.assign(p.answers.size(), 0);
+        p.mine.assign(p.answers.size(), false);
+        m.poll = std::move(p);
+      }
       sql::index_terms(tx, channel_id, m.seq, search_terms(m.body));
       sql::mark_read(tx, author, channel_id, m.seq, unix_millis(now));
 
@@ -641,6 +659,80 @@ Task<Result<Reactors>> MessagingService::reactors(eth::Address who, std::string 
       return out;
     });
   });
+}
+
+Task<Result<void>> MessagingService::vote(eth::Address who, std::string channel_id, std::int64_t seq,
+                                          std::int64_t answer, bool add) {
+  if (auto r = co_await require_post(who, channel_id); !r) co_return r.error();
+  const auto account = eth::to_lower_hex(who);
+  const auto now_ms = unix_millis(m_clock.now());
+  bool changed = false;
+  std::int64_t change = 0;
+  std::vector<std::int64_t> counts;
+  auto done = co_await m_pool.run([&]() -> Result<void> {
+    return m_db.transact([&](Tx& tx) -> Result<void> {
+      changed = false;
+      // The message's row lock: votes of one account cannot race past the single-answer rule.
+      auto m = sql::find(tx, channel_id, seq, true);
+      if (!m) return message_not_found();
+      if (m->deleted_at) return make_error(ErrorKind::conflict, "message_deleted", "the message was deleted");
+      auto poll = sql::find_poll(tx, channel_id, seq);
+      if (!poll) return make_error(ErrorKind::not_found, "poll_not_found", "this message carries no poll");
+      if (answer < 1 || static_cast<std::size_t>(answer) > poll->answers.size()) {
+        return bad_input("invalid_answer", "answer is the id of one of the poll's answers");
+      }
+      if (unix_millis(poll->ends_at) <= now_ms) {
+        return make_error(ErrorKind::conflict, "poll_closed", "the poll has ended");
+      }
+      if (add) {
+        if (!poll->multiple) changed = sql::remove_votes(tx, channel_id, seq, account, 0, answer) > 0;
+        changed = sql::add_vote(tx, channel_id, seq, answer, account, now_ms) || changed;
+      } else {
+        changed = sql::remove_votes(tx, channel_id, seq, account, answer) > 0;
+      }
+      if (!changed) return ok();
+      change = sql::mark_changed(tx, channel_id, seq);
+      counts = sql::poll_counts(tx, channel_id, seq, poll->answers.size());
+      return ok();
+    });
+  });
+  if (!done) co_return done.error();
+  if (changed && m_gateway) {
+    json::array votes;
+    for (const auto n : counts) votes.emplace_back(n);
+    json::object frame{{"type", "poll_votes"},
+                       {"channel_id", channel_id},
+                       {"seq", seq},
+                       {"votes", std::move(votes)},
+                       {"change", change}};
+    m_gateway->broadcast(channel_topic, channel_id, json::serialize(frame));
+  }
+  co_return ok();
+}
+
+Task<Result<void>> MessagingService::end_poll(eth::Address who, std::string channel_id, std::int64_t seq) {
+  if (auto r = co_await require_read(who, channel_id); !r) co_return r.error();
+  const auto viewer = eth::to_lower_hex(who);
+  const auto now_ms = unix_millis(m_clock.now());
+  std::optional<Message> ended;
+  auto done = co_await m_pool.run([&]() -> Result<void> {
+    return m_db.transact([&](Tx& tx) -> Result<void> {
+      auto m = sql::find(tx, channel_id, seq, true);
+      if (!m) return message_not_found();
+      if (m->author != who) return make_error(ErrorKind::forbidden, "not_author", "only the author ends a poll");
+      if (m->deleted_at) return make_error(ErrorKind::conflict, "message_deleted", "the message was deleted");
+      if (!sql::find_poll(tx, channel_id, seq)) {
+        return make_error(ErrorKind::not_found, "poll_not_found", "this message carries no poll");
+      }
+      if (!sql::end_poll(tx, channel_id, seq, now_ms)) return ok();
+      sql::mark_changed(tx, channel_id, seq);
+      ended = with_reactions(tx, *sql::find(tx, channel_id, seq), viewer);
+      return ok();
+    });
+  });
+  if (!done) co_return done.error();
+  if (ended) announce_update(channel_id, *ended);
+  co_return ok();
 }
 
 Task<Result<Changes>> MessagingService::changes(eth::Address who, std::string channel_id, std::int64_t after_change,

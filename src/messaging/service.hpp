@@ -26,6 +26,7 @@ struct NewMessage {
   std::string body;
   std::string client_id;
   std::optional<std::int64_t> reply_to;
+  std::optional<PollSpec> poll;  ///< with a poll the body may be empty
 };
 
 /// The outcome of a post: the message, and whether this call created it (false: a retry).
@@ -142,6 +143,13 @@ class MessagingService {
   /// Adds or removes the caller's reaction (403 without post access, 409 message_deleted; 409
   /// too_many_reactions for a new emoji past max_reaction_kinds).
   Task<Result<void>> react(eth::Address who, std::string channel_id, std::int64_t seq, std::string emoji, bool add);
+  /// Casts (add) or withdraws the caller's vote for `answer` (1-based) of a message's poll (the post
+  /// right; 404 poll_not_found, 400 invalid_answer, 409 poll_closed once it ended, 409
+  /// message_deleted). In a single-answer poll a vote replaces the caller's other one.
+  /// Subscribers get the poll's counts in a `poll_votes` frame.
+  Task<Result<void>> vote(eth::Address who, std::string channel_id, std::int64_t seq, std::int64_t answer, bool add);
+  /// Ends the caller's own poll now (403 not_author); ending an ended poll changes nothing.
+  Task<Result<void>> end_poll(eth::Address who, std::string channel_id, std::int64_t seq);
   /// Who reacted to a message with an emoji (403 without read access, 404 message_not_found), in
   /// address order after `after`.
   Task<Result<Reactors>> reactors(eth::Address who, std::string channel_id, std::int64_t seq, std::string emoji,

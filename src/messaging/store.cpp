@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 #include <boost/json/array.hpp>
+#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
 #include "store/text_list.hpp"
@@ -196,6 +197,72 @@ void tombstone(Tx& tx, const std::string& channel_id, std::int64_t seq, std::int
       {channel_id, seq, now_ms});
   tx.exec("DELETE FROM msg_reactions WHERE channel_id = $1 AND seq = $2", {channel_id, seq});
   tx.exec("DELETE FROM msg_pins WHERE channel_id = $1 AND seq = $2", {channel_id, seq});
+  tx.exec("DELETE FROM msg_polls WHERE channel_id = $1 AND seq = $2", {channel_id, seq});
+  tx.exec("DELETE FROM msg_poll_votes WHERE channel_id = $1 AND seq = $2", {channel_id, seq});
+}
+
+void insert_poll(Tx& tx, const std::string& channel_id, std::int64_t seq, const PollSpec& poll, std::int64_t ends_ms) {
+  tx.exec(
+      "INSERT INTO msg_polls (channel_id, seq, question, answers, multiple, ends_ms) VALUES ($1, $2, $3, $4, $5, $6)",
+      {channel_id, seq, poll.question, terms_json(poll.answers), std::int64_t{poll.multiple ? 1 : 0}, ends_ms});
+}
+
+namespace {
+
+Poll poll_of(const store::Row& r, std::size_t first) {
+  Poll p;
+  p.question = r.get_text(first);
+  const auto answers = boost::json::parse(r.get_text(first + 1));
+  for (const auto& a : answers.as_array()) p.answers.emplace_back(a.as_string());
+  p.multiple = r.get_int(first + 2) != 0;
+  p.ends_at = SystemTime(std::chrono::milliseconds(r.get_int(first + 3)));
+  p.votes.assign(p.answers.size(), 0);
+  p.mine.assign(p.answers.size(), false);
+  return p;
+}
+
+}  // namespace
+
+std::optional<Poll> find_poll(Tx& tx, const std::string& channel_id, std::int64_t seq) {
+  auto r = tx.query_one("SELECT question, answers, multiple, ends_ms FROM msg_polls WHERE channel_id = $1 AND seq = $2",
+                        {channel_id, seq});
+  if (!r) return std::nullopt;
+  return poll_of(*r, 0);
+}
+
+bool add_vote(Tx& tx, const std::string& channel_id, std::int64_t seq, std::int64_t answer, const std::string& account,
+              std::int64_t now_ms) {
+  return tx.exec(
+             "INSERT INTO msg_poll_votes (channel_id, seq, answer, account, created_ms) VALUES ($1, $2, $3, $4, $5) "
+             "ON CONFLICT (channel_id, seq, account, answer) DO NOTHING",
+             {channel_id, seq, answer, account, now_ms}) > 0;
+}
+
+std::int64_t remove_votes(Tx& tx, const std::string& channel_id, std::int64_t seq, const std::string& account,
+                          std::int64_t answer, std::int64_t keep) {
+  if (answer > 0) {
+    return tx.exec("DELETE FROM msg_poll_votes WHERE channel_id = $1 AND seq = $2 AND account = $3 AND answer = $4",
+                   {channel_id, seq, account, answer});
+  }
+  return tx.exec("DELETE FROM msg_poll_votes WHERE channel_id = $1 AND seq = $2 AND account = $3 AND answer <> $4",
+                 {channel_id, seq, account, keep});
+}
+
+std::vector<std::int64_t> poll_counts(Tx& tx, const std::string& channel_id, std::int64_t seq, std::size_t answers) {
+  std::vector<std::int64_t> out(answers, 0);
+  for (const auto& r : tx.query("SELECT answer, count(*) FROM msg_poll_votes WHERE channel_id = $1 AND seq = $2 "
+                                "GROUP BY answer",
+                                {channel_id, seq})) {
+    const auto answer = r.get_int(0);
+    if (answer >= 1 && static_cast<std::size_t>(answer) <= answers)
+      out[static_cast<std::size_t>(answer - 1)] = r.get_int(1);
+  }
+  return out;
+}
+
+bool end_poll(Tx& tx, const std::string& channel_id, std::int64_t seq, std::int64_t now_ms) {
+  return tx.exec("UPDATE msg_polls SET ends_ms = $3 WHERE channel_id = $1 AND seq = $2 AND ends_ms > $3",
+                 {channel_id, seq, now_ms}) > 0;
 }
 
 void index_terms(Tx& tx, const std::string& channel_id, std::int64_t seq, const std::vector<std::string>& terms) {
@@ -378,6 +445,31 @@ void load_annotations(Tx& tx, std::vector<Message>& messages, const std::string&
     auto it = by_seq.find(r.get_int(0));
     if (it == by_seq.end()) continue;
     it->second->pin = PinInfo{*eth::parse_address(r.get_text(1)), SystemTime(std::chrono::milliseconds(r.get_int(2)))};
+  }
+  // The polls of the page, with their votes as the viewer sees them.
+  for (const auto& r :
+       tx.query("SELECT seq, question, answers, multiple, ends_ms FROM msg_polls WHERE channel_id = $1 AND " + which,
+                params)) {
+    auto it = by_seq.find(r.get_int(0));
+    if (it == by_seq.end()) continue;
+    it->second->poll = poll_of(r, 1);
+  }
+  const bool any_poll =
+      std::any_of(messages.begin(), messages.end(), [](const Message& m) { return m.poll.has_value(); });
+  if (any_poll) {
+    const auto votes_sql = fmt::format(
+        "SELECT seq, answer, count(*), SUM(CASE WHEN account = {} THEN 1 ELSE 0 END) FROM msg_poll_votes WHERE "
+        "channel_id = $1 AND {} GROUP BY seq, answer",
+        viewer_param, which);
+    for (const auto& r : tx.query(votes_sql, with_viewer)) {
+      auto it = by_seq.find(r.get_int(0));
+      if (it == by_seq.end() || !it->second->poll) continue;
+      auto& poll = *it->second->poll;
+      const auto answer = r.get_int(1);
+      if (answer < 1 || static_cast<std::size_t>(answer) > poll.answers.size()) continue;
+      poll.votes[static_cast<std::size_t>(answer - 1)] = r.get_int(2);
+      poll.mine[static_cast<std::size_t>(answer - 1)] = r.get_int(3) > 0;
+    }
   }
   // What each reply shows of its parent: one read for the page's parents.
   std::set<std::int64_t> parents;

@@ -79,6 +79,22 @@ std::vector<Message> unindexed(Tx& tx, const std::string& channel_id, std::int64
 /// Records that the channel's messages from `below_seq` up are indexed; at 1 the channel is done.
 void set_backlog(Tx& tx, const std::string& channel_id, std::int64_t below_seq);
 
+/// Stores the poll a message carries.
+void insert_poll(Tx& tx, const std::string& channel_id, std::int64_t seq, const PollSpec& poll, std::int64_t ends_ms);
+/// The poll of a message, without votes.
+std::optional<Poll> find_poll(Tx& tx, const std::string& channel_id, std::int64_t seq);
+/// Records the account's vote for `answer` (1-based); false when it was there already.
+bool add_vote(Tx& tx, const std::string& channel_id, std::int64_t seq, std::int64_t answer, const std::string& account,
+              std::int64_t now_ms);
+/// Withdraws the account's vote for `answer`, or (answer 0) every vote of the account except for
+/// `keep`; returns how many were withdrawn.
+std::int64_t remove_votes(Tx& tx, const std::string& channel_id, std::int64_t seq, const std::string& account,
+                          std::int64_t answer, std::int64_t keep = 0);
+/// The votes of each answer of a poll of `answers` answers.
+std::vector<std::int64_t> poll_counts(Tx& tx, const std::string& channel_id, std::int64_t seq, std::size_t answers);
+/// Ends an open poll now; false when it had ended already.
+bool end_poll(Tx& tx, const std::string& channel_id, std::int64_t seq, std::int64_t now_ms);
+
 /// Adds a reaction; false when it was there already.
 bool add_reaction(Tx& tx, const std::string& channel_id, std::int64_t seq, const std::string& emoji,
                   const std::string& account, std::int64_t now_ms);

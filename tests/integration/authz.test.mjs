@@ -64,6 +64,9 @@ const OWNED = {
   'PUT /v1/channels/{id}/messages/{seq}/reactions/{emoji}': (a) => ({ params: { id: a.channel_id, seq: '1', emoji: 'x' } }),
   'DELETE /v1/channels/{id}/messages/{seq}/reactions/{emoji}': (a) => ({ params: { id: a.channel_id, seq: '1', emoji: 'x' } }),
   'GET /v1/channels/{id}/messages/{seq}/reactions/{emoji}': (a) => ({ params: { id: a.channel_id, seq: '1', emoji: 'x' } }),
+  'PUT /v1/channels/{id}/messages/{seq}/poll/votes/{answer}': (a) => ({ params: { id: a.channel_id, seq: '1', answer: '1' } }),
+  'DELETE /v1/channels/{id}/messages/{seq}/poll/votes/{answer}': (a) => ({ params: { id: a.channel_id, seq: '1', answer: '1' } }),
+  'POST /v1/channels/{id}/messages/{seq}/poll/end': (a) => ({ params: { id: a.channel_id, seq: '1' } }),
   'PUT /v1/channels/{id}/read': (a) => ({ params: { id: a.channel_id }, body: { seq: 1 } }),
   'GET /v1/channels/{id}/pins': (a) => ({ params: { id: a.channel_id } }),
   'PUT /v1/channels/{id}/pins/{seq}': (a) => ({ params: { id: a.channel_id, seq: '1' } }),
@@ -84,7 +87,9 @@ describe('authorization matrix', () => {
     // The chain is named by sign-in messages only; EOA signatures never call it.
     server = await startServer([...db.flags, '--test-hooks', '--siwe-domain', DOMAIN, '--chain', '31337=http://127.0.0.1:9',
       '--rate-limit', '5000', '--rate-burst', '5000', '--signin-rate-limit', '1000', '--signin-rate-burst', '1000',
-      '--signin-address-rate-limit', '1000', '--signin-address-rate-burst', '1000']);
+      '--signin-address-rate-limit', '1000', '--signin-address-rate-burst', '1000',
+      // Every write route of channel messages is tried as another account, more than one budget's burst.
+      '--message-rate-limit', '1000', '--message-rate-burst', '1000']);
   });
   after(async () => {
     assert.equal((await server.stop()).code, 0);

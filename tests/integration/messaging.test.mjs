@@ -201,6 +201,99 @@ for (const backend of backends()) {
       sock.close();
     });
 
+    test('polls: one or several answers per account, counted exactly under concurrent votes, closed when they end', async () => {
+      const author = await c.signIn();
+      const voters = await Promise.all(Array.from({ length: 6 }, () => c.signIn()));
+      const outsider = await c.signIn();
+      for (const who of [author, ...voters]) await c.grant(who, 'polls');
+      const sock = c.connect(voters[0]);
+      await subscribed(sock, 'polls');
+      const create = (poll, extra = {}) => c.api('/v1/channels/polls/messages', { method: 'POST', token: author.token,
+        body: { client_id: `p${Math.random()}`.replace('.', ''), poll, ...extra } });
+      const poll = { question: 'Ship on Friday?', answers: ['yes', 'no', 'next week'] };
+      for (const bad of [[], 'x', { question: 'q' }, { question: '', answers: ['a', 'b'] }, { question: 'q', answers: ['a'] },
+        { question: 'q', answers: Array.from({ length: 11 }, (_, i) => `a${i}`) }, { question: 'q', answers: ['a', 'a'] },
+        { question: 'q', answers: ['a', ''] }, { question: 'q', answers: ['a', 'x'.repeat(101)] }, { question: 'x'.repeat(301), answers: ['a', 'b'] },
+        { question: 'q', answers: ['a', 'b'], duration_hours: 0 }, { question: 'q', answers: ['a', 'b'], duration_hours: 769 },
+        { question: 'q', answers: ['a', 'b'], multiple: 'yes' }, { question: 'q', answers: ['a', 1] }]) {
+        const r = await create(bad);
+        assert.equal(r.status, 400, JSON.stringify(bad));
+        assert.equal((await r.json()).error.code, 'invalid_poll', JSON.stringify(bad));
+      }
+      let r = await create(poll);
+      assert.equal(r.status, 201, await r.clone().text());
+      const single = await r.json();
+      assert.equal(single.body, '');
+      assert.deepEqual(single.poll.answers, [{ id: 1, text: 'yes', votes: 0, me: false }, { id: 2, text: 'no', votes: 0, me: false },
+        { id: 3, text: 'next week', votes: 0, me: false }]);
+      assert.equal(single.poll.multiple, false);
+      assert.equal(single.poll.total_votes, 0);
+      const hours = (Date.parse(single.poll.ends_at) - Date.parse(single.created_at)) / 3600_000;
+      assert.ok(Math.abs(hours - 24) < 0.01, single.poll.ends_at);
+      r = await create({ ...poll, multiple: true, duration_hours: 1 }, { body: 'pick any' });
+      const multi = await r.json();
+      assert.equal(multi.body, 'pick any');
+      assert.equal(multi.poll.multiple, true);
+
+      const vote = (who, m, answer, method = 'PUT') => c.api(`/v1/channels/polls/messages/${m.seq}/poll/votes/${answer}`, { method, token: who.token });
+      const get = async (m, who = voters[0]) => (await (await c.api(`/v1/channels/polls/messages/${m.seq}`, { token: who.token })).json()).poll;
+      // Everyone at once: each counted once; in a single-answer poll a second vote replaces the first.
+      const results = await Promise.all(voters.flatMap((v, i) => [vote(v, single, 1 + (i % 3)), vote(v, multi, 1), vote(v, multi, 2 + (i % 2))]));
+      assert.ok(results.every((x) => x.status === 204), results.map((x) => x.status).join());
+      assert.deepEqual((await get(single)).answers.map((a) => a.votes), [2, 2, 2]);
+      assert.deepEqual((await get(multi)).answers.map((a) => a.votes), [6, 3, 3]);
+      assert.equal((await get(multi)).total_votes, 12);
+      assert.equal((await vote(voters[0], single, 2)).status, 204);
+      let seen = await get(single);
+      assert.deepEqual(seen.answers.map((a) => a.votes), [1, 3, 2]);
+      assert.deepEqual(seen.answers.map((a) => a.me), [false, true, false]);
+      assert.equal((await vote(voters[0], single, 2, 'DELETE')).status, 204);
+      assert.deepEqual((await get(single)).answers.map((a) => a.votes), [1, 2, 2]);
+      const live = await sock.waitFor((f) => f.type === 'poll_votes' && f.seq === single.seq && f.votes.join() === '1,2,2');
+      assert.ok(live.change > 0);
+
+      // One account voting for every answer at once, several times: one vote stays.
+      const race = await (await create({ question: 'race', answers: ['a', 'b', 'c'] })).json();
+      const raced = await Promise.all(Array.from({ length: 12 }, (_, i) => vote(voters[5], race, 1 + (i % 3))));
+      assert.ok(raced.every((x) => x.status === 204));
+      const after = await get(race, voters[5]);
+      assert.equal(after.total_votes, 1);
+      assert.equal(after.answers.filter((a) => a.me).length, 1);
+
+      const code = async (res) => (await res.json()).error.code;
+      r = await vote(voters[0], single, 4);
+      assert.equal(r.status, 400);
+      assert.equal(await code(r), 'invalid_answer');
+      const plain = await c.post(author, 'polls', 'no poll here');
+      r = await vote(voters[0], plain, 1);
+      assert.equal(r.status, 404);
+      assert.equal(await code(r), 'poll_not_found');
+      assert.equal((await vote(outsider, single, 1)).status, 403);
+
+      // Only the author ends a poll; then it takes no more votes, and its counts stay.
+      r = await c.api(`/v1/channels/polls/messages/${single.seq}/poll/end`, { method: 'POST', token: voters[1].token });
+      assert.equal(r.status, 403);
+      assert.equal(await code(r), 'not_author');
+      assert.equal((await c.api(`/v1/channels/polls/messages/${single.seq}/poll/end`, { method: 'POST', token: author.token })).status, 204);
+      const ended = await sock.waitFor((f) => f.type === 'message_updated' && f.seq === single.seq);
+      assert.ok(Date.parse(ended.poll.ends_at) <= Date.now());
+      r = await vote(voters[5], single, 1);
+      assert.equal(r.status, 409);
+      assert.equal(await code(r), 'poll_closed');
+      assert.deepEqual((await get(single)).answers.map((a) => a.votes), [1, 2, 2]);
+      assert.equal((await c.api(`/v1/channels/polls/messages/${single.seq}/poll/end`, { method: 'POST', token: author.token })).status, 204);
+
+      // History carries the polls as the viewer sees them; a deleted poll message carries none.
+      const history = (await (await c.api('/v1/channels/polls/messages?after_seq=0', { token: voters[1].token })).json()).messages;
+      assert.deepEqual(history.map((m) => m.poll?.answers.map((a) => a.me) ?? null), [[false, true, false], [true, false, true], [false, false, false], null]);
+      assert.equal((await c.api(`/v1/channels/polls/messages/${multi.seq}`, { method: 'DELETE', token: author.token })).status, 204);
+      assert.equal((await get(multi)), undefined);
+      r = await vote(voters[0], multi, 1);
+      assert.equal(r.status, 409);
+      assert.equal(await code(r), 'message_deleted');
+      sock.close();
+    });
+
     test('bodies are limited to 4 KiB of valid UTF-8', async () => {
       const alice = await c.signIn();
       await c.grant(alice, 'limits');
