@@ -112,5 +112,48 @@ TEST(MessagingModel, TheJsonOfAMessage) {
   EXPECT_EQ(frame.at("reactions").as_array().at(0).as_object().at("count").as_int64(), 2);
 }
 
+TEST(MessagingModel, PollsAreAQuestionAndTwoToTenDistinctAnswersOpenOneHourToThirtyTwoDays) {
+  PollSpec poll{"Ship?", {"yes", "no"}, false, 24};
+  EXPECT_TRUE(check_poll(poll));
+  auto bad = [&](auto change) {
+    auto p = poll;
+    change(p);
+    auto r = check_poll(p);
+    return !r && r.error().code == "invalid_poll";
+  };
+  EXPECT_TRUE(bad([](PollSpec& p) { p.question.clear(); }));
+  EXPECT_TRUE(bad([](PollSpec& p) { p.question = " \n"; }));
+  EXPECT_TRUE(bad([](PollSpec& p) { p.question = std::string(301, 'q'); }));
+  EXPECT_TRUE(bad([](PollSpec& p) { p.answers = {"only"}; }));
+  EXPECT_TRUE(bad([](PollSpec& p) { p.answers.assign(11, "x"); }));
+  EXPECT_TRUE(bad([](PollSpec& p) { p.answers = {"same", "same"}; }));
+  EXPECT_TRUE(bad([](PollSpec& p) { p.answers = {"a", std::string(101, 'b')}; }));
+  EXPECT_TRUE(bad([](PollSpec& p) { p.answers = {"a", "b\x01"}; }));
+  EXPECT_TRUE(bad([](PollSpec& p) { p.answers = {"a", "\xff"}; }));
+  EXPECT_TRUE(bad([](PollSpec& p) { p.duration_hours = 0; }));
+  EXPECT_TRUE(bad([](PollSpec& p) { p.duration_hours = max_poll_hours + 1; }));
+  poll.question = std::string(300, 'q');
+  poll.answers.clear();
+  for (int i = 0; i < 10; ++i) poll.answers.push_back(std::string(100, static_cast<char>('a' + i)));
+  poll.duration_hours = max_poll_hours;
+  EXPECT_TRUE(check_poll(poll));
+}
+
+TEST(MessagingModel, AReplyPreviewIsTheParentsAuthorAndFirstHundredBytesCutOnACharacter) {
+  Message parent;
+  parent.author = *eth::parse_address("0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed");
+  parent.body = std::string(99, 'a') + "\xf0\x9f\x98\x80 rest";
+  auto p = preview_of(parent);
+  EXPECT_EQ(p.author, parent.author);
+  EXPECT_EQ(p.body, std::string(99, 'a'));
+  EXPECT_FALSE(p.deleted);
+  parent.body = "short";
+  EXPECT_EQ(preview_of(parent).body, "short");
+  parent.deleted_at = SystemTime(std::chrono::seconds(1));
+  p = preview_of(parent);
+  EXPECT_TRUE(p.deleted);
+  EXPECT_TRUE(p.body.empty());
+}
+
 }  // namespace
 }  // namespace gh::messaging
