@@ -73,6 +73,24 @@ Result<PollSpec> parse_poll(const json::value& value) {
   return spec;
 }
 
+// `after` of a page of accounts: an address.
+Result<std::optional<eth::Address>> query_after(const Request& req) {
+  auto text = req.query_param("after");
+  if (!text) return std::optional<eth::Address>();
+  auto address = eth::parse_address(*text);
+  if (!address) return bad_input("invalid_after", "after must be an address");
+  return std::optional<eth::Address>(*address);
+}
+
+// {"accounts": [...], "next_after": the last account when another page follows, else null}.
+Response account_page_response(const AccountPage& page) {
+  json::array accounts;
+  for (const auto& a : page.accounts) accounts.emplace_back(eth::to_checksum(a));
+  json::object out{{"accounts", std::move(accounts)}};
+  out["next_after"] = page.more ? json::value(eth::to_checksum(page.accounts.back())) : json::value(nullptr);
+  return net::json_response(200, std::move(out));
+}
+
 json::array messages_json(const std::vector<Message>& messages) {
   json::array list;
   list.reserve(messages.size());
@@ -290,23 +308,32 @@ void add_messaging_routes(net::Router& router, MessagingService& service, auth::
     if (!who) co_return who.error();
     auto seq = parse_seq(req.param("seq"), "seq");
     if (!seq) co_return seq.error();
-    std::optional<eth::Address> after;
-    if (auto text = req.query_param("after")) {
-      auto address = eth::parse_address(*text);
-      if (!address) co_return bad_input("invalid_after", "after must be an address");
-      after = *address;
-    }
+    auto after = query_after(req);
+    if (!after) co_return after.error();
     auto limit = query_limit(req);
     if (!limit) co_return limit.error();
     auto page = co_await service.reactors(who->address, std::string(req.param("id")), *seq,
-                                          std::string(req.param("emoji")), after, *limit);
+                                          std::string(req.param("emoji")), *after, *limit);
     if (!page) co_return page.error();
-    json::array accounts;
-    for (const auto& a : page->accounts) accounts.emplace_back(eth::to_checksum(a));
-    json::object out{{"accounts", std::move(accounts)}};
-    out["next_after"] = page->more ? json::value(eth::to_checksum(page->accounts.back())) : json::value(nullptr);
-    co_return net::json_response(200, std::move(out));
+    co_return account_page_response(*page);
   });
+
+  router.add(
+      "GET", "/v1/channels/{id}/messages/{seq}/poll/votes/{answer}", [&](Request& req) -> Task<Result<Response>> {
+        auto who = co_await auth.session(req);
+        if (!who) co_return who.error();
+        auto seq = parse_seq(req.param("seq"), "seq");
+        if (!seq) co_return seq.error();
+        auto answer = parse_seq(req.param("answer"), "answer");
+        if (!answer) co_return answer.error();
+        auto after = query_after(req);
+        if (!after) co_return after.error();
+        auto limit = query_limit(req);
+        if (!limit) co_return limit.error();
+        auto page = co_await service.voters(who->address, std::string(req.param("id")), *seq, *answer, *after, *limit);
+        if (!page) co_return page.error();
+        co_return account_page_response(*page);
+      });
 
   for (const char* method : {"PUT", "DELETE"}) {
     const bool add = std::string_view(method) == "PUT";

@@ -75,6 +75,17 @@ Message delete_message(Tx& tx, const Message& m, const eth::Address& who, System
   return *sql::find(tx, m.channel_id, m.seq);
 }
 
+// A page of accounts from up to limit + 1 of them (lowercase hex): the extra one says a next page
+// exists.
+AccountPage account_page(std::vector<std::string> accounts, std::size_t limit) {
+  AccountPage out;
+  out.more = accounts.size() > limit;
+  if (out.more) accounts.pop_back();
+  out.accounts.reserve(accounts.size());
+  for (const auto& a : accounts) out.accounts.push_back(*eth::parse_address(a));
+  return out;
+}
+
 // The message with its reactions as `viewer` sees them.
 Message with_reactions(Tx& tx, Message m, const std::string& viewer) {
   std::vector<Message> one{std::move(m)};
@@ -639,24 +650,37 @@ Task<Result<void>> MessagingService::react(eth::Address who, std::string channel
   co_return ok();
 }
 
-Task<Result<Reactors>> MessagingService::reactors(eth::Address who, std::string channel_id, std::int64_t seq,
-                                                  std::string emoji, std::optional<eth::Address> after,
-                                                  std::size_t limit) {
+Task<Result<AccountPage>> MessagingService::reactors(eth::Address who, std::string channel_id, std::int64_t seq,
+                                                     std::string emoji, std::optional<eth::Address> after,
+                                                     std::size_t limit) {
   if (auto r = co_await require_read(who, channel_id); !r) co_return r.error();
   if (auto c = check_emoji(emoji); !c) co_return c.error();
   const auto bounded = std::clamp<std::size_t>(limit, 1, m_settings.max_page);
   const auto from = after ? eth::to_lower_hex(*after) : std::string();
-  co_return co_await m_pool.run([&]() -> Result<Reactors> {
-    return m_db.read([&](Tx& tx) -> Result<Reactors> {
+  co_return co_await m_pool.run([&]() -> Result<AccountPage> {
+    return m_db.read([&](Tx& tx) -> Result<AccountPage> {
       if (!sql::find(tx, channel_id, seq)) return message_not_found();
       // One more than asked: whether a next page exists without a further request.
-      auto accounts = sql::reactors(tx, channel_id, seq, emoji, from, bounded + 1);
-      Reactors out;
-      out.more = accounts.size() > bounded;
-      if (out.more) accounts.pop_back();
-      out.accounts.reserve(accounts.size());
-      for (const auto& a : accounts) out.accounts.push_back(*eth::parse_address(a));
-      return out;
+      return account_page(sql::reactors(tx, channel_id, seq, emoji, from, bounded + 1), bounded);
+    });
+  });
+}
+
+Task<Result<AccountPage>> MessagingService::voters(eth::Address who, std::string channel_id, std::int64_t seq,
+                                                   std::int64_t answer, std::optional<eth::Address> after,
+                                                   std::size_t limit) {
+  if (auto r = co_await require_read(who, channel_id); !r) co_return r.error();
+  const auto bounded = std::clamp<std::size_t>(limit, 1, m_settings.max_page);
+  const auto from = after ? eth::to_lower_hex(*after) : std::string();
+  co_return co_await m_pool.run([&]() -> Result<AccountPage> {
+    return m_db.read([&](Tx& tx) -> Result<AccountPage> {
+      if (!sql::find(tx, channel_id, seq)) return message_not_found();
+      auto poll = sql::find_poll(tx, channel_id, seq);
+      if (!poll) return make_error(ErrorKind::not_found, "poll_not_found", "this message carries no poll");
+      if (answer < 1 || static_cast<std::size_t>(answer) > poll->answers.size()) {
+        return bad_input("invalid_answer", "answer is the id of one of the poll's answers");
+      }
+      return account_page(sql::voters(tx, channel_id, seq, answer, from, bounded + 1), bounded);
     });
   });
 }

@@ -54,8 +54,8 @@ struct Unread {
   std::int64_t mentions = 0;  ///< of those, the ones mentioning the account or a role it holds
 };
 
-/// One page of the accounts that reacted to a message with one emoji.
-struct Reactors {
+/// One page of accounts (who reacted with an emoji, who chose a poll's answer).
+struct AccountPage {
   std::vector<eth::Address> accounts;  ///< in address order
   bool more = false;                   ///< a next page exists (ask after the last account)
 };
@@ -152,8 +152,12 @@ class MessagingService {
   Task<Result<void>> end_poll(eth::Address who, std::string channel_id, std::int64_t seq);
   /// Who reacted to a message with an emoji (403 without read access, 404 message_not_found), in
   /// address order after `after`.
-  Task<Result<Reactors>> reactors(eth::Address who, std::string channel_id, std::int64_t seq, std::string emoji,
-                                  std::optional<eth::Address> after, std::size_t limit);
+  /// Who chose answer `answer` of a message's poll (403 without read access, 404
+  /// message_not_found or poll_not_found, 400 invalid_answer), in address order after `after`.
+  Task<Result<AccountPage>> voters(eth::Address who, std::string channel_id, std::int64_t seq, std::int64_t answer,
+                                   std::optional<eth::Address> after, std::size_t limit);
+  Task<Result<AccountPage>> reactors(eth::Address who, std::string channel_id, std::int64_t seq, std::string emoji,
+                                     std::optional<eth::Address> after, std::size_t limit);
   /// The messages edited, deleted or reacted to after change `after_change` (403 without read
   /// access): what a client that was away reads to bring the messages it holds up to date.
   Task<Result<Changes>> changes(eth::Address who, std::string channel_id, std::int64_t after_change, std::size_t limit);

@@ -260,6 +260,17 @@ std::vector<std::int64_t> poll_counts(Tx& tx, const std::string& channel_id, std
   return out;
 }
 
+std::vector<std::string> voters(Tx& tx, const std::string& channel_id, std::int64_t seq, std::int64_t answer,
+                                const std::string& after, std::size_t limit) {
+  std::vector<std::string> out;
+  for (const auto& r : tx.query("SELECT account FROM msg_poll_votes WHERE channel_id = $1 AND seq = $2 AND answer = $3 "
+                                "AND account > $4 ORDER BY account LIMIT $5",
+                                {channel_id, seq, answer, after, static_cast<std::int64_t>(limit)})) {
+    out.push_back(r.get_text(0));
+  }
+  return out;
+}
+
 bool end_poll(Tx& tx, const std::string& channel_id, std::int64_t seq, std::int64_t now_ms) {
   return tx.exec("UPDATE msg_polls SET ends_ms = $3 WHERE channel_id = $1 AND seq = $2 AND ends_ms > $3",
                  {channel_id, seq, now_ms}) > 0;

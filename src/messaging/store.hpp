@@ -92,6 +92,9 @@ std::int64_t remove_votes(Tx& tx, const std::string& channel_id, std::int64_t se
                           std::int64_t answer, std::int64_t keep = 0);
 /// The votes of each answer of a poll of `answers` answers.
 std::vector<std::int64_t> poll_counts(Tx& tx, const std::string& channel_id, std::int64_t seq, std::size_t answers);
+/// The accounts (lowercase hex) that chose `answer`, in address order above `after`, at most `limit`.
+std::vector<std::string> voters(Tx& tx, const std::string& channel_id, std::int64_t seq, std::int64_t answer,
+                                const std::string& after, std::size_t limit);
 /// Ends an open poll now; false when it had ended already.
 bool end_poll(Tx& tx, const std::string& channel_id, std::int64_t seq, std::int64_t now_ms);
 

@@ -67,6 +67,7 @@ const OWNED = {
   'PUT /v1/channels/{id}/messages/{seq}/poll/votes/{answer}': (a) => ({ params: { id: a.channel_id, seq: '1', answer: '1' } }),
   'DELETE /v1/channels/{id}/messages/{seq}/poll/votes/{answer}': (a) => ({ params: { id: a.channel_id, seq: '1', answer: '1' } }),
   'POST /v1/channels/{id}/messages/{seq}/poll/end': (a) => ({ params: { id: a.channel_id, seq: '1' } }),
+  'GET /v1/channels/{id}/messages/{seq}/poll/votes/{answer}': (a) => ({ params: { id: a.channel_id, seq: '1', answer: '1' } }),
   'PUT /v1/channels/{id}/read': (a) => ({ params: { id: a.channel_id }, body: { seq: 1 } }),
   'GET /v1/channels/{id}/pins': (a) => ({ params: { id: a.channel_id } }),
   'PUT /v1/channels/{id}/pins/{seq}': (a) => ({ params: { id: a.channel_id, seq: '1' } }),

@@ -252,6 +252,23 @@ for (const backend of backends()) {
       const live = await sock.waitFor((f) => f.type === 'poll_votes' && f.seq === single.seq && f.votes.join() === '1,2,2');
       assert.ok(live.change > 0);
 
+      // Who chose an answer, in address order and in pages.
+      const voted = async (m, answer, query = '', who = voters[2]) => {
+        const res = await c.api(`/v1/channels/polls/messages/${m.seq}/poll/votes/${answer}${query}`, { token: who.token });
+        return { status: res.status, body: await res.json() };
+      };
+      const everyone = voters.map((v) => v.address).sort((x, y) => (x.toLowerCase() < y.toLowerCase() ? -1 : 1));
+      let listed = await voted(multi, 1, '?limit=4');
+      assert.deepEqual(listed.body, { accounts: everyone.slice(0, 4), next_after: everyone[3] });
+      listed = await voted(multi, 1, `?limit=4&after=${everyone[3]}`);
+      assert.deepEqual(listed.body, { accounts: everyone.slice(4), next_after: null });
+      assert.deepEqual((await voted(single, 2)).body.accounts, voters.filter((_, i) => i % 3 === 1).map((v) => v.address)
+        .sort((x, y) => (x.toLowerCase() < y.toLowerCase() ? -1 : 1)));
+      assert.equal((await voted(multi, 4)).body.error.code, 'invalid_answer');
+      assert.equal((await voted(multi, 1, '?after=nope')).body.error.code, 'invalid_after');
+      assert.equal((await voted({ seq: 999 }, 1)).status, 404);
+      assert.equal((await voted(multi, 1, '', outsider)).status, 403);
+
       // One account voting for every answer at once, several times: one vote stays.
       const race = await (await create({ question: 'race', answers: ['a', 'b', 'c'] })).json();
       const raced = await Promise.all(Array.from({ length: 12 }, (_, i) => vote(voters[5], race, 1 + (i % 3))));
