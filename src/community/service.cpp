@@ -735,9 +735,9 @@ Task<Result<void>> CommunityService::unban(const eth::Address& who, std::string 
 
 const std::vector<std::string_view>& audit_actions() {
   static const std::vector<std::string_view> actions{
-      "community_update",      "channel_create", "channel_update", "role_create",       "member_role_add",
-      "member_role_remove",    "member_kick",    "member_ban_add", "member_ban_remove", "member_timeout",
-      "member_timeout_remove", "message_delete", "message_pin",    "message_unpin"};
+      "community_update",      "channel_create", "channel_update",      "role_create",       "member_role_add",
+      "member_role_remove",    "member_kick",    "member_ban_add",      "member_ban_remove", "member_timeout",
+      "member_timeout_remove", "message_delete", "message_bulk_delete", "message_pin",       "message_unpin"};
   return actions;
 }
 
@@ -786,14 +786,25 @@ void CommunityService::audit_message_event(Tx& tx, const bus::Event& event) {
     if (!found) return std::nullopt;
     return *found;
   };
+  if (event.topic == "messaging.messages_bulk_deleted") {
+    const auto by = address("deleted_by");
+    const auto* seqs = payload.if_contains("seqs");
+    if (!by || seqs == nullptr || !seqs->is_array()) return;
+    audit(tx, ch->community_id, *by,
+          {"message_bulk_delete", std::nullopt, ch->id, "",
+           json::object{{"count", static_cast<std::int64_t>(seqs->as_array().size())}, {"seqs", *seqs}}},
+          event.created_ms);
+    return;
+  }
   const auto* seq = payload.if_contains("seq");
   const auto* message_id = payload.if_contains("id");
   if (seq == nullptr || message_id == nullptr) return;
   json::object details{{"seq", *seq}, {"message_id", *message_id}};
   if (event.topic == "messaging.message_deleted") {
-    if (const auto* purged = payload.if_contains("purged");
-        purged != nullptr && purged->is_bool() && purged->as_bool()) {
-      return;
+    // A ban's purge is covered by the ban's entry, a bulk delete by its own.
+    for (const char* covered : {"purged", "bulk"}) {
+      if (const auto* flag = payload.if_contains(covered); flag != nullptr && flag->is_bool() && flag->as_bool())
+        return;
     }
     const auto author = address("author");
     const auto by = address("deleted_by");

@@ -60,9 +60,9 @@ Result<void> check_channel(const std::string& channel_id) {
   return ok();
 }
 
-// Turns `m` into a tombstone deleted by `who`, with its search terms, change number and event;
-// returns the tombstone.
-Message delete_message(Tx& tx, const Message& m, const eth::Address& who, SystemTime now) {
+// Turns `m` into a tombstone deleted by `who`, with its search terms, change number and event
+// (marked `bulk` when one of a bulk delete, which has its own event too); returns the tombstone.
+Message delete_message(Tx& tx, const Message& m, const eth::Address& who, SystemTime now, bool bulk = false) {
   sql::unindex(tx, m.channel_id, m.seq, search_terms(m.body));
   sql::tombstone(tx, m.channel_id, m.seq, unix_millis(now));
   sql::mark_changed(tx, m.channel_id, m.seq);
@@ -71,6 +71,7 @@ Message delete_message(Tx& tx, const Message& m, const eth::Address& who, System
                      {"id", m.id},
                      {"author", eth::to_checksum(m.author)},
                      {"deleted_by", eth::to_checksum(who)}};
+  if (bulk) event["bulk"] = true;
   publish_or_throw(tx, {"messaging.message_deleted", m.channel_id, json::serialize(event)});
   return *sql::find(tx, m.channel_id, m.seq);
 }
@@ -537,8 +538,14 @@ Task<Result<std::vector<std::int64_t>>> MessagingService::remove_many(eth::Addre
       for (const auto seq : seqs) {
         auto m = sql::find(tx, channel_id, seq, true);
         if (!m || m->deleted_at) continue;
-        tombstones.push_back(delete_message(tx, *m, who, now));
+        tombstones.push_back(delete_message(tx, *m, who, now, true));
       }
+      if (tombstones.empty()) return ok();
+      json::array deleted;
+      for (const auto& t : tombstones) deleted.emplace_back(t.seq);
+      json::object event{
+          {"channel_id", channel_id}, {"seqs", std::move(deleted)}, {"deleted_by", eth::to_checksum(who)}};
+      publish_or_throw(tx, {"messaging.messages_bulk_deleted", channel_id, json::serialize(event)});
       return ok();
     });
   });

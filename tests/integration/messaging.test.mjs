@@ -867,7 +867,7 @@ for (const backend of backends()) {
         ['member_kick', mod, helper, null, null],
         ['member_timeout_remove', mod, member, null, null],
         ['member_timeout', mod, member, null, 'spam'],
-        ['message_delete', mod, member, channel, null],
+        ['message_bulk_delete', mod, null, channel, null],
         ['message_unpin', mod, null, channel, null],
         ['message_pin', mod, null, channel, null],
         ['message_delete', mod, member, channel, null],
@@ -895,6 +895,8 @@ for (const backend of backends()) {
       assert.deepEqual(byAction.community_update.details, { name: 'Audited Hall' });
       assert.deepEqual(byAction.role_create.details, { role: 'helper', permissions: ['kick_members'], gate: null });
       assert.deepEqual(byAction.message_pin.details, { seq: b.seq, message_id: b.id });
+      assert.deepEqual(byAction.message_bulk_delete.details, { count: 1, seqs: [d.seq] });
+      assert.deepEqual(byAction.message_delete.details, { seq: a.seq, message_id: a.id });
       assert.deepEqual(full.entries.filter((e) => e.action === 'member_role_add').map((e) => e.details.role), ['helper', 'moderator']);
       assert.ok(full.entries.every((e) => !Number.isNaN(Date.parse(e.created_at))));
 
