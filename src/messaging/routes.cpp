@@ -73,6 +73,22 @@ Result<PollSpec> parse_poll(const json::value& value) {
   return spec;
 }
 
+// The caller and the message a route on one message names (`{id}` and `{seq}` of its path): 401
+// without a session, 400 invalid_seq.
+struct MessageTarget {
+  eth::Address who;
+  std::string channel_id;
+  std::int64_t seq = 0;
+};
+
+Task<Result<MessageTarget>> message_target(auth::RequestAuth& auth, Request& req) {
+  auto who = co_await auth.session(req);
+  if (!who) co_return who.error();
+  auto seq = parse_seq(req.param("seq"), "seq");
+  if (!seq) co_return seq.error();
+  co_return MessageTarget{who->address, std::string(req.param("id")), *seq};
+}
+
 // `after` of a page of accounts: an address.
 Result<std::optional<eth::Address>> query_after(const Request& req) {
   auto text = req.query_param("after");
@@ -218,51 +234,47 @@ void add_messaging_routes(net::Router& router, MessagingService& service, auth::
   });
 
   router.add("GET", "/v1/channels/{id}/messages/{seq}", [&](Request& req) -> Task<Result<Response>> {
-    auto who = co_await auth.session(req);
-    if (!who) co_return who.error();
-    auto seq = parse_seq(req.param("seq"), "seq");
-    if (!seq) co_return seq.error();
-    auto m = co_await service.get(who->address, std::string(req.param("id")), *seq);
+    auto target = co_await message_target(auth, req);
+    if (!target) co_return target.error();
+    const auto& [who, channel_id, seq] = *target;
+    auto m = co_await service.get(who, channel_id, seq);
     if (!m) co_return m.error();
     co_return net::json_response(200, message_json(*m));
   });
 
   router.add("GET", "/v1/channels/{id}/messages/{seq}/replies", [&](Request& req) -> Task<Result<Response>> {
-    auto who = co_await auth.session(req);
-    if (!who) co_return who.error();
-    auto seq = parse_seq(req.param("seq"), "seq");
-    if (!seq) co_return seq.error();
+    auto target = co_await message_target(auth, req);
+    if (!target) co_return target.error();
+    const auto& [who, channel_id, seq] = *target;
     auto after = query_seq(req, "after_seq");
     if (!after) co_return after.error();
     auto limit = query_limit(req);
     if (!limit) co_return limit.error();
-    auto page = co_await service.replies(who->address, std::string(req.param("id")), *seq, after->value_or(0), *limit);
+    auto page = co_await service.replies(who, channel_id, seq, after->value_or(0), *limit);
     if (!page) co_return page.error();
     co_return messages_response(*page);
   });
 
   router.add("PATCH", "/v1/channels/{id}/messages/{seq}", [&](Request& req) -> Task<Result<Response>> {
-    auto who = co_await auth.session(req);
-    if (!who) co_return who.error();
-    auto seq = parse_seq(req.param("seq"), "seq");
-    if (!seq) co_return seq.error();
+    auto target = co_await message_target(auth, req);
+    if (!target) co_return target.error();
+    const auto& [who, channel_id, seq] = *target;
     auto body = net::parse_json_object(req);
     if (!body) co_return body.error();
     const auto* text = body->if_contains("body");
     if (!text || !text->is_string()) co_return bad_input("invalid_body", "body must be a string");
-    if (auto limited = take(send_limiter, who->address); !limited) co_return limited.error();
-    auto m = co_await service.edit(who->address, std::string(req.param("id")), *seq, std::string(text->as_string()));
+    if (auto limited = take(send_limiter, who); !limited) co_return limited.error();
+    auto m = co_await service.edit(who, channel_id, seq, std::string(text->as_string()));
     if (!m) co_return m.error();
     co_return net::json_response(200, message_json(*m));
   });
 
   router.add("DELETE", "/v1/channels/{id}/messages/{seq}", [&](Request& req) -> Task<Result<Response>> {
-    auto who = co_await auth.session(req);
-    if (!who) co_return who.error();
-    auto seq = parse_seq(req.param("seq"), "seq");
-    if (!seq) co_return seq.error();
-    if (auto limited = take(send_limiter, who->address); !limited) co_return limited.error();
-    auto done = co_await service.remove(who->address, std::string(req.param("id")), *seq);
+    auto target = co_await message_target(auth, req);
+    if (!target) co_return target.error();
+    const auto& [who, channel_id, seq] = *target;
+    if (auto limited = take(send_limiter, who); !limited) co_return limited.error();
+    auto done = co_await service.remove(who, channel_id, seq);
     if (!done) co_return done.error();
     co_return Response::text(204, "");
   });
@@ -291,74 +303,67 @@ void add_messaging_routes(net::Router& router, MessagingService& service, auth::
     const bool add = std::string_view(method) == "PUT";
     router.add(method, "/v1/channels/{id}/messages/{seq}/reactions/{emoji}",
                [&, add](Request& req) -> Task<Result<Response>> {
-                 auto who = co_await auth.session(req);
-                 if (!who) co_return who.error();
-                 auto seq = parse_seq(req.param("seq"), "seq");
-                 if (!seq) co_return seq.error();
-                 if (auto limited = take(send_limiter, who->address); !limited) co_return limited.error();
-                 auto done = co_await service.react(who->address, std::string(req.param("id")), *seq,
-                                                    std::string(req.param("emoji")), add);
+                 auto target = co_await message_target(auth, req);
+                 if (!target) co_return target.error();
+                 const auto& [who, channel_id, seq] = *target;
+                 if (auto limited = take(send_limiter, who); !limited) co_return limited.error();
+                 auto done = co_await service.react(who, channel_id, seq, std::string(req.param("emoji")), add);
                  if (!done) co_return done.error();
                  co_return Response::text(204, "");
                });
   }
 
   router.add("GET", "/v1/channels/{id}/messages/{seq}/reactions/{emoji}", [&](Request& req) -> Task<Result<Response>> {
-    auto who = co_await auth.session(req);
-    if (!who) co_return who.error();
-    auto seq = parse_seq(req.param("seq"), "seq");
-    if (!seq) co_return seq.error();
+    auto target = co_await message_target(auth, req);
+    if (!target) co_return target.error();
+    const auto& [who, channel_id, seq] = *target;
     auto after = query_after(req);
     if (!after) co_return after.error();
     auto limit = query_limit(req);
     if (!limit) co_return limit.error();
-    auto page = co_await service.reactors(who->address, std::string(req.param("id")), *seq,
-                                          std::string(req.param("emoji")), *after, *limit);
+    auto page = co_await service.reactors(who, channel_id, seq, std::string(req.param("emoji")), *after, *limit);
     if (!page) co_return page.error();
     co_return account_page_response(*page);
   });
 
-  router.add(
-      "GET", "/v1/channels/{id}/messages/{seq}/poll/votes/{answer}", [&](Request& req) -> Task<Result<Response>> {
-        auto who = co_await auth.session(req);
-        if (!who) co_return who.error();
-        auto seq = parse_seq(req.param("seq"), "seq");
-        if (!seq) co_return seq.error();
-        auto answer = parse_seq(req.param("answer"), "answer");
-        if (!answer) co_return answer.error();
-        auto after = query_after(req);
-        if (!after) co_return after.error();
-        auto limit = query_limit(req);
-        if (!limit) co_return limit.error();
-        auto page = co_await service.voters(who->address, std::string(req.param("id")), *seq, *answer, *after, *limit);
-        if (!page) co_return page.error();
-        co_return account_page_response(*page);
-      });
+  router.add("GET", "/v1/channels/{id}/messages/{seq}/poll/votes/{answer}",
+             [&](Request& req) -> Task<Result<Response>> {
+               auto target = co_await message_target(auth, req);
+               if (!target) co_return target.error();
+               const auto& [who, channel_id, seq] = *target;
+               auto answer = parse_seq(req.param("answer"), "answer");
+               if (!answer) co_return answer.error();
+               auto after = query_after(req);
+               if (!after) co_return after.error();
+               auto limit = query_limit(req);
+               if (!limit) co_return limit.error();
+               auto page = co_await service.voters(who, channel_id, seq, *answer, *after, *limit);
+               if (!page) co_return page.error();
+               co_return account_page_response(*page);
+             });
 
   for (const char* method : {"PUT", "DELETE"}) {
     const bool add = std::string_view(method) == "PUT";
     router.add(method, "/v1/channels/{id}/messages/{seq}/poll/votes/{answer}",
                [&, add](Request& req) -> Task<Result<Response>> {
-                 auto who = co_await auth.session(req);
-                 if (!who) co_return who.error();
-                 auto seq = parse_seq(req.param("seq"), "seq");
-                 if (!seq) co_return seq.error();
+                 auto target = co_await message_target(auth, req);
+                 if (!target) co_return target.error();
+                 const auto& [who, channel_id, seq] = *target;
                  auto answer = parse_seq(req.param("answer"), "answer");
                  if (!answer) co_return answer.error();
-                 if (auto limited = take(send_limiter, who->address); !limited) co_return limited.error();
-                 auto done = co_await service.vote(who->address, std::string(req.param("id")), *seq, *answer, add);
+                 if (auto limited = take(send_limiter, who); !limited) co_return limited.error();
+                 auto done = co_await service.vote(who, channel_id, seq, *answer, add);
                  if (!done) co_return done.error();
                  co_return Response::text(204, "");
                });
   }
 
   router.add("POST", "/v1/channels/{id}/messages/{seq}/poll/end", [&](Request& req) -> Task<Result<Response>> {
-    auto who = co_await auth.session(req);
-    if (!who) co_return who.error();
-    auto seq = parse_seq(req.param("seq"), "seq");
-    if (!seq) co_return seq.error();
-    if (auto limited = take(send_limiter, who->address); !limited) co_return limited.error();
-    auto done = co_await service.end_poll(who->address, std::string(req.param("id")), *seq);
+    auto target = co_await message_target(auth, req);
+    if (!target) co_return target.error();
+    const auto& [who, channel_id, seq] = *target;
+    if (auto limited = take(send_limiter, who); !limited) co_return limited.error();
+    auto done = co_await service.end_poll(who, channel_id, seq);
     if (!done) co_return done.error();
     co_return Response::text(204, "");
   });
@@ -366,12 +371,11 @@ void add_messaging_routes(net::Router& router, MessagingService& service, auth::
   for (const char* method : {"PUT", "DELETE"}) {
     const bool pin = std::string_view(method) == "PUT";
     router.add(method, "/v1/channels/{id}/pins/{seq}", [&, pin](Request& req) -> Task<Result<Response>> {
-      auto who = co_await auth.session(req);
-      if (!who) co_return who.error();
-      auto seq = parse_seq(req.param("seq"), "seq");
-      if (!seq) co_return seq.error();
-      if (auto limited = take(send_limiter, who->address); !limited) co_return limited.error();
-      auto done = co_await service.pin(who->address, std::string(req.param("id")), *seq, pin);
+      auto target = co_await message_target(auth, req);
+      if (!target) co_return target.error();
+      const auto& [who, channel_id, seq] = *target;
+      if (auto limited = take(send_limiter, who); !limited) co_return limited.error();
+      auto done = co_await service.pin(who, channel_id, seq, pin);
       if (!done) co_return done.error();
       co_return Response::text(204, "");
     });
