@@ -64,6 +64,15 @@ json::object render_role(const RoleInfo& r) {
                       {"gate", render_optional_gate(r.gate)}};
 }
 
+json::object render_automod(const AutomodRuleInfo& r) {
+  auto out = render_automod_rule(r.spec);
+  out["id"] = r.id;
+  out["created_by"] = eth::to_checksum(r.created_by);
+  out["created_at"] = format_rfc3339(r.created_at);
+  out["updated_at"] = format_rfc3339(r.updated_at);
+  return out;
+}
+
 Result<std::string> string_field(const json::object& body, std::string_view name, bool required) {
   const auto* v = body.if_contains(name);
   if (v == nullptr) {
@@ -379,6 +388,35 @@ void add_community_routes(net::Router& router, CommunityService& service, auth::
                   json::object out{{"entries", std::move(entries)}};
                   out["next_before"] = page->next_before ? json::value(*page->next_before) : json::value(nullptr);
                   co_return net::json_response(200, std::move(out));
+                });
+
+  add_id_query(router, auth, "GET", "/v1/communities/{id}/automod/rules", service, &CommunityService::automod_rules,
+               [](const auto& found) { return net::rendered_list(found, "rules", render_automod); });
+
+  add_signed_in_json(
+      router, auth, "POST", "/v1/communities/{id}/automod/rules",
+      [&service](const auth::Principal& who, const json::object& body, Request& req) -> Task<Result<Response>> {
+        auto patch = parse_automod_patch(body);
+        if (!patch) co_return patch.error();
+        auto rule = co_await service.create_automod_rule(who.address, std::string(req.param("id")), std::move(*patch));
+        co_return net::rendered(rule, render_automod, 201);
+      });
+
+  add_signed_in_json(
+      router, auth, "PATCH", "/v1/communities/{id}/automod/rules/{rule}",
+      [&service](const auth::Principal& who, const json::object& body, Request& req) -> Task<Result<Response>> {
+        auto patch = parse_automod_patch(body);
+        if (!patch) co_return patch.error();
+        auto rule = co_await service.update_automod_rule(who.address, std::string(req.param("id")),
+                                                         std::string(req.param("rule")), std::move(*patch));
+        co_return net::rendered(rule, render_automod);
+      });
+
+  add_signed_in(router, auth, "DELETE", "/v1/communities/{id}/automod/rules/{rule}",
+                [&service](const auth::Principal& who, Request& req) -> Task<Result<Response>> {
+                  auto done = co_await service.delete_automod_rule(who.address, std::string(req.param("id")),
+                                                                   std::string(req.param("rule")));
+                  co_return net::no_content(done);
                 });
 
   add_id_query(router, auth, "GET", "/v1/communities/{id}/roles", service, &CommunityService::roles,

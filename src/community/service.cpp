@@ -731,13 +731,207 @@ Task<Result<void>> CommunityService::unban(const eth::Address& who, std::string 
   });
 }
 
+// --- AutoMod ---
+
+namespace {
+
+Error rule_not_found() {
+  return not_found("no such rule");
+}
+
+AutomodRuleInfo automod_info(const sql::AutomodRow& row) {
+  auto spec = stored_automod_rule(row.config);
+  if (!spec) throw std::logic_error("a stored automod rule does not parse: " + row.id);
+  return AutomodRuleInfo{row.id, std::move(*spec), address_of(row.created_by),
+                         SystemTime(std::chrono::milliseconds(row.created_ms)),
+                         SystemTime(std::chrono::milliseconds(row.updated_ms))};
+}
+
+// 400 unless the rule's exempt roles and channels are the community's.
+Result<void> check_exemptions(const Loaded& c, const AutomodRuleSpec& spec) {
+  for (const auto& role : spec.exempt_roles) {
+    const bool known =
+        find_builtin_role(role) != nullptr ||
+        std::any_of(c.roles.begin(), c.roles.end(), [&](const sql::RoleRow& r) { return r.name == role; });
+    if (!known) return bad_input("invalid_rule", "exempt_roles names no role of this community: " + role);
+  }
+  for (const auto& id : spec.exempt_channels) {
+    const bool known =
+        std::any_of(c.channels.begin(), c.channels.end(), [&](const sql::ChannelRow& ch) { return ch.id == id; });
+    if (!known) return bad_input("invalid_rule", "exempt_channels names no channel of this community: " + id);
+  }
+  return ok();
+}
+
+}  // namespace
+
+Task<Result<std::vector<AutomodRuleInfo>>> CommunityService::automod_rules(const eth::Address& who,
+                                                                           std::string community_id) {
+  co_return co_await read_community<std::vector<AutomodRuleInfo>>(
+      community_id, [&](Tx& tx, Loaded& c) -> Result<std::vector<AutomodRuleInfo>> {
+        const auto s = standing_of(tx, c, lower(who));
+        if (auto allowed = need(s, Permission::manage_community); !allowed) return std::move(allowed).error();
+        std::vector<AutomodRuleInfo> out;
+        for (const auto& row : sql::list_automod(tx, community_id)) out.push_back(automod_info(row));
+        return out;
+      });
+}
+
+Task<Result<AutomodRuleInfo>> CommunityService::create_automod_rule(const eth::Address& who, std::string community_id,
+                                                                    AutomodRulePatch patch) {
+  auto spec = new_automod_rule(patch);
+  if (!spec) co_return spec.error();
+  const auto now = unix_millis(m_clock.now());
+  co_return co_await change_community<AutomodRuleInfo>(community_id, [&](Tx& tx, Loaded& c) -> Result<AutomodRuleInfo> {
+    const auto s = standing_of(tx, c, lower(who));
+    if (auto allowed = need(s, Permission::manage_community); !allowed) return std::move(allowed).error();
+    if (auto r = check_exemptions(c, *spec); !r) return std::move(r).error();
+    // Counted under the community's row lock: two creations at once cannot both take the last place.
+    sql::lock_community(tx, community_id);
+    if (sql::automod_revisions(tx, community_id).size() >= max_automod_rules) {
+      return make_error(ErrorKind::conflict, "too_many_rules",
+                        "a community has at most " + std::to_string(max_automod_rules) + " AutoMod rules");
+    }
+    sql::AutomodRow row{new_id("am_"), community_id, json::serialize(render_automod_rule(*spec)), 1, lower(who),
+                        now,           now};
+    sql::insert_automod(tx, row);
+    audit(tx, community_id, who,
+          {"automod_rule_create", std::nullopt, std::nullopt, "",
+           json::object{{"rule_id", row.id}, {"rule", render_automod_rule(*spec)}}},
+          now);
+    return automod_info(row);
+  });
+}
+
+Task<Result<AutomodRuleInfo>> CommunityService::update_automod_rule(const eth::Address& who, std::string community_id,
+                                                                    std::string rule_id, AutomodRulePatch patch) {
+  const auto now = unix_millis(m_clock.now());
+  co_return co_await change_community<AutomodRuleInfo>(community_id, [&](Tx& tx, Loaded& c) -> Result<AutomodRuleInfo> {
+    const auto s = standing_of(tx, c, lower(who));
+    if (auto allowed = need(s, Permission::manage_community); !allowed) return std::move(allowed).error();
+    auto row = sql::find_automod(tx, community_id, rule_id);
+    if (!row) return rule_not_found();
+    const auto current = automod_info(*row);
+    auto spec = apply_automod_patch(current.spec, patch);
+    if (!spec) return std::move(spec).error();
+    if (auto r = check_exemptions(c, *spec); !r) return std::move(r).error();
+    row->config = json::serialize(render_automod_rule(*spec));
+    if (!sql::update_automod(tx, community_id, rule_id, row->config, now)) return rule_not_found();
+    row->revision += 1;
+    row->updated_ms = now;
+    audit(tx, community_id, who,
+          {"automod_rule_update", std::nullopt, std::nullopt, "",
+           json::object{{"rule_id", rule_id}, {"rule", render_automod_rule(*spec)}}},
+          now);
+    return automod_info(*row);
+  });
+}
+
+Task<Result<void>> CommunityService::delete_automod_rule(const eth::Address& who, std::string community_id,
+                                                         std::string rule_id) {
+  const auto now = unix_millis(m_clock.now());
+  co_return co_await change_community<void>(community_id, [&](Tx& tx, Loaded& c) -> Result<void> {
+    const auto s = standing_of(tx, c, lower(who));
+    if (auto allowed = need(s, Permission::manage_community); !allowed) return std::move(allowed).error();
+    auto row = sql::find_automod(tx, community_id, rule_id);
+    if (!row) return rule_not_found();
+    sql::delete_automod(tx, community_id, rule_id);
+    const auto spec = stored_automod_rule(row->config);
+    audit(tx, community_id, who,
+          {"automod_rule_delete", std::nullopt, std::nullopt, "",
+           json::object{{"rule_id", rule_id}, {"name", spec ? spec->name : std::string()}}},
+          now);
+    return ok();
+  });
+}
+
+std::vector<std::shared_ptr<const CompiledAutomodRule>> CommunityService::automod_for(Tx& tx,
+                                                                                      const std::string& community_id,
+                                                                                      const std::string& channel_id,
+                                                                                      const Standing& standing) {
+  std::vector<std::shared_ptr<const CompiledAutomodRule>> out;
+  if (has(standing.permissions, Permission::manage_community)) return out;
+  const auto revisions = sql::automod_revisions(tx, community_id);
+  for (const auto& [id, revision] : revisions) {
+    std::shared_ptr<const CompiledAutomodRule> rule;
+    {
+      std::lock_guard lock(m_automod_mutex);
+      if (auto it = m_automod.find(id); it != m_automod.end() && it->second->revision == revision) rule = it->second;
+    }
+    if (!rule) {
+      auto row = sql::find_automod(tx, community_id, id);
+      if (!row) continue;
+      auto spec = stored_automod_rule(row->config);
+      if (!spec) continue;
+      rule = std::make_shared<const CompiledAutomodRule>(id, row->revision, std::move(*spec));
+      std::lock_guard lock(m_automod_mutex);
+      // A bound on what the cache holds: past it, start again (each rule compiles again once).
+      if (m_automod.size() >= 4096) m_automod.clear();
+      auto& slot = m_automod[id];
+      if (!slot || slot->revision < rule->revision) slot = rule;
+    }
+    const auto& spec = rule->spec;
+    if (!spec.enabled) continue;
+    if (std::find(spec.exempt_channels.begin(), spec.exempt_channels.end(), channel_id) != spec.exempt_channels.end())
+      continue;
+    if (std::any_of(spec.exempt_roles.begin(), spec.exempt_roles.end(),
+                    [&](const std::string& r) { return standing.roles.count(r) > 0; }))
+      continue;
+    out.push_back(std::move(rule));
+  }
+  return out;
+}
+
+Task<Result<void>> CommunityService::automod_blocked(const eth::Address& account, std::string channel_id,
+                                                     AutomodHit hit) {
+  const auto now = unix_millis(m_clock.now());
+  auto done = co_await m_pool.run([&]() -> Result<void> {
+    return m_db.transact([&](Tx& tx) -> Result<void> {
+      auto ch = sql::find_channel(tx, channel_id);
+      if (!ch) return ok();
+      const auto row = sql::find_automod(tx, ch->community_id, hit.rule_id);
+      const auto spec = row ? stored_automod_rule(row->config) : std::nullopt;
+      json::object details{{"rule_id", hit.rule_id},
+                           {"rule_name", spec ? spec->name : std::string()},
+                           {"trigger", hit.trigger},
+                           {"matched", hit.matched}};
+      json::object event{
+          {"community_id", ch->community_id}, {"channel_id", channel_id}, {"account", eth::to_checksum(account)},
+          {"rule_id", hit.rule_id},           {"trigger", hit.trigger},   {"matched", hit.matched}};
+      const auto member = sql::find_member(tx, ch->community_id, lower(account));
+      if (spec && spec->timeout_seconds > 0 && member) {
+        const auto until = std::max(now + spec->timeout_seconds * 1000, member->timed_out_until_ms);
+        if (until > member->timed_out_until_ms) {
+          sql::set_timeout(tx, ch->community_id, lower(account), until);
+          const auto until_text = format_rfc3339(SystemTime(std::chrono::milliseconds(until)));
+          publish_or_throw(tx, "community.member_timeout", ch->community_id,
+                           json::object{{"community_id", ch->community_id},
+                                        {"account", eth::to_checksum(account)},
+                                        {"by", nullptr},
+                                        {"until", until_text},
+                                        {"reason", "AutoMod: " + spec->name},
+                                        {"rule_id", hit.rule_id}});
+        }
+        details["timed_out_until"] = format_rfc3339(SystemTime(std::chrono::milliseconds(until)));
+        event["timed_out_until"] = details["timed_out_until"];
+      }
+      publish_or_throw(tx, "community.automod_blocked", ch->community_id, event);
+      audit(tx, ch->community_id, account, {"automod_block", std::nullopt, channel_id, "", std::move(details)}, now);
+      return ok();
+    });
+  });
+  if (done && m_events_published) m_events_published();
+  co_return done;
+}
+
 // --- audit log ---
 
 const std::vector<std::string_view>& audit_actions() {
   static const std::vector<std::string_view> actions{
-      "community_update",      "channel_create", "channel_update",      "role_create",       "member_role_add",
-      "member_role_remove",    "member_kick",    "member_ban_add",      "member_ban_remove", "member_timeout",
-      "member_timeout_remove", "message_delete", "message_bulk_delete", "message_pin",       "message_unpin"};
+      "community_update",      "channel_create",      "channel_update",      "role_create",       "member_role_add",
+      "member_role_remove",    "member_kick",         "member_ban_add",      "member_ban_remove", "member_timeout",
+      "member_timeout_remove", "message_delete",      "message_bulk_delete", "message_pin",       "message_unpin",
+      "automod_rule_create",   "automod_rule_update", "automod_rule_delete", "automod_block"};
   return actions;
 }
 
@@ -1181,6 +1375,7 @@ Task<Result<ChannelPostRules>> CommunityService::post_rules(const eth::Address& 
       rules.slow_mode_seconds = ch->slow_mode_seconds;
       rules.exempt = has(s.permissions, Permission::manage_messages);
       if (timed_out(s, unix_millis(m_clock.now()))) rules.timed_out_until_ms = s.timed_out_until_ms;
+      if (rules.can_post) rules.automod = automod_for(tx, ch->community_id, channel_id, s);
       return rules;
     });
   });

@@ -9,11 +9,15 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
+#include "community/automod.hpp"
 #include "community/model.hpp"
 #include "core/blocking_pool.hpp"
 #include "core/clock.hpp"
@@ -75,6 +79,32 @@ struct ChannelInfo {
   std::int64_t slow_mode_seconds = 0;  ///< a member posts at most once per this many seconds (0: off)
 };
 
+/// An AutoMod rule ready to screen messages (shared by the posts that read it until it changes).
+struct CompiledAutomodRule {
+  CompiledAutomodRule(std::string rule_id, std::int64_t rule_revision, AutomodRuleSpec rule_spec)
+      : id(std::move(rule_id)), revision(rule_revision), spec(std::move(rule_spec)), matcher(spec) {}
+  std::string id;
+  std::int64_t revision;
+  AutomodRuleSpec spec;
+  AutomodMatcher matcher;
+};
+
+/// An AutoMod rule as its managers see it.
+struct AutomodRuleInfo {
+  std::string id;
+  AutomodRuleSpec spec;
+  eth::Address created_by;
+  SystemTime created_at;
+  SystemTime updated_at;
+};
+
+/// A message an AutoMod rule refused.
+struct AutomodHit {
+  std::string rule_id;
+  std::string trigger;  ///< "keyword", "mention_spam" or "links"
+  std::string matched;  ///< what triggered it: the keyword, the link's host, the mention count
+};
+
 /// What posting in a channel takes, for one account.
 struct ChannelPostRules {
   bool can_post = false;
@@ -83,6 +113,9 @@ struct ChannelPostRules {
   /// While the account is timed out in the channel's community: the timeout's end (unix ms); 0: not
   /// timed out.
   std::int64_t timed_out_until_ms = 0;
+  /// The enabled AutoMod rules of the community that apply to the account in this channel (none
+  /// for those with manage_community, or exempt by role or channel).
+  std::vector<std::shared_ptr<const CompiledAutomodRule>> automod;
 };
 
 /// The longest slow mode: 6 hours, as Discord.
@@ -303,6 +336,24 @@ class CommunityService {
   Task<Result<std::map<std::string, std::vector<std::string>>>> roles_in_channels(const eth::Address& who,
                                                                                   std::vector<std::string> channel_ids);
 
+  // --- AutoMod ---
+  /// The community's rules (manage_community, else 403 missing_permission).
+  Task<Result<std::vector<AutomodRuleInfo>>> automod_rules(const eth::Address& who, std::string community_id);
+  /// Adds a rule (manage_community; at most max_automod_rules, else 409 too_many_rules; exempt
+  /// roles and channels must exist, else 400 invalid_rule). Audit entry automod_rule_create.
+  Task<Result<AutomodRuleInfo>> create_automod_rule(const eth::Address& who, std::string community_id,
+                                                    AutomodRulePatch patch);
+  /// Changes a rule (404 rule_not_found). Audit entry automod_rule_update.
+  Task<Result<AutomodRuleInfo>> update_automod_rule(const eth::Address& who, std::string community_id,
+                                                    std::string rule_id, AutomodRulePatch patch);
+  /// Deletes a rule (404 rule_not_found). Audit entry automod_rule_delete.
+  Task<Result<void>> delete_automod_rule(const eth::Address& who, std::string community_id, std::string rule_id);
+  /// A message of `account` in the channel was refused by a rule (messaging calls this after
+  /// refusing it): an audit entry automod_block, event community.automod_blocked, and the rule's
+  /// timeout if it has one (extending, never shortening, a running one; event
+  /// community.member_timeout). A rule deleted meanwhile still records the block, without timeout.
+  Task<Result<void>> automod_blocked(const eth::Address& account, std::string channel_id, AutomodHit hit);
+
   // --- audit log ---
   /// The community's audit log (view_audit_log, else 403 missing_permission; 400 invalid_action).
   Task<Result<AuditPage>> audit_log(const eth::Address& who, std::string community_id, AuditFilter filter);
@@ -348,6 +399,11 @@ class CommunityService {
   /// Runs `read(tx, community)` on the pool against the community loaded (404 when none).
   template <class T, class Read>
   Task<Result<T>> read_community(const std::string& community_id, Read read);
+  /// The community's rules that apply to a member with `standing` in `channel_id`, compiled once
+  /// per revision and node.
+  std::vector<std::shared_ptr<const CompiledAutomodRule>> automod_for(store::Tx& tx, const std::string& community_id,
+                                                                      const std::string& channel_id,
+                                                                      const Standing& standing);
 
   store::Database& m_db;
   BlockingPool& m_pool;
@@ -356,6 +412,9 @@ class CommunityService {
   HoldingsSource& m_reevaluation_holdings;
   std::function<void()> m_events_published;
   CommunitySettings m_settings;
+  /// Compiled AutoMod rules by id (ids are never reused; a rule's revision tells a stale copy).
+  std::mutex m_automod_mutex;
+  std::unordered_map<std::string, std::shared_ptr<const CompiledAutomodRule>> m_automod;
 };
 
 }  // namespace gh::community

@@ -224,6 +224,66 @@ std::size_t prune_audit(Tx& tx, std::int64_t before_ms, std::size_t limit) {
   return static_cast<std::size_t>(n);
 }
 
+namespace {
+constexpr const char* automod_columns = "id, community_id, config, revision, created_by, created_ms, updated_ms";
+
+AutomodRow automod_of(const Row& r) {
+  return AutomodRow{r.get_text(0), r.get_text(1), r.get_text(2), r.get_int(3),
+                    r.get_text(4), r.get_int(5),  r.get_int(6)};
+}
+}  // namespace
+
+void lock_community(Tx& tx, const std::string& community_id) {
+  tx.exec("UPDATE community_communities SET id = id WHERE id = $1", {community_id});
+}
+
+void insert_automod(Tx& tx, const AutomodRow& row) {
+  tx.exec(
+      "INSERT INTO community_automod_rules (id, community_id, config, revision, created_by, created_ms, updated_ms) "
+      "VALUES ($1, $2, $3, $4, $5, $6, $7)",
+      {row.id, row.community_id, row.config, row.revision, row.created_by, row.created_ms, row.updated_ms});
+}
+
+std::vector<AutomodRow> list_automod(Tx& tx, const std::string& community_id) {
+  std::vector<AutomodRow> out;
+  for (const auto& r : tx.query(std::string("SELECT ") + automod_columns +
+                                    " FROM community_automod_rules WHERE community_id = $1 ORDER BY created_ms, id",
+                                {community_id})) {
+    out.push_back(automod_of(r));
+  }
+  return out;
+}
+
+std::optional<AutomodRow> find_automod(Tx& tx, const std::string& community_id, const std::string& id) {
+  auto r = tx.query_one(
+      std::string("SELECT ") + automod_columns + " FROM community_automod_rules WHERE community_id = $1 AND id = $2",
+      {community_id, id});
+  if (!r) return std::nullopt;
+  return automod_of(*r);
+}
+
+std::vector<std::pair<std::string, std::int64_t>> automod_revisions(Tx& tx, const std::string& community_id) {
+  std::vector<std::pair<std::string, std::int64_t>> out;
+  for (const auto& r :
+       tx.query("SELECT id, revision FROM community_automod_rules WHERE community_id = $1 ORDER BY created_ms, id",
+                {community_id})) {
+    out.emplace_back(r.get_text(0), r.get_int(1));
+  }
+  return out;
+}
+
+bool update_automod(Tx& tx, const std::string& community_id, const std::string& id, const std::string& config,
+                    std::int64_t now_ms) {
+  return tx.exec(
+             "UPDATE community_automod_rules SET config = $3, revision = revision + 1, updated_ms = $4 "
+             "WHERE community_id = $1 AND id = $2",
+             {community_id, id, config, now_ms}) > 0;
+}
+
+bool delete_automod(Tx& tx, const std::string& community_id, const std::string& id) {
+  return tx.exec("DELETE FROM community_automod_rules WHERE community_id = $1 AND id = $2", {community_id, id}) > 0;
+}
+
 bool insert_role(Tx& tx, const std::string& community_id, const RoleRow& row) {
   return tx.exec(
              "INSERT INTO community_roles (community_id, name, permissions, gate, created_ms) VALUES ($1, $2, $3, $4, "

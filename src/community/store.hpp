@@ -73,6 +73,17 @@ struct AuditRow {
   std::int64_t created_ms = 0;
 };
 
+/// An AutoMod rule as stored.
+struct AutomodRow {
+  std::string id;
+  std::string community_id;
+  std::string config;  ///< render_automod_rule's JSON
+  std::int64_t revision = 0;
+  std::string created_by;  ///< lowercase hex
+  std::int64_t created_ms = 0;
+  std::int64_t updated_ms = 0;
+};
+
 /// Which entries of a community's audit log: below `before_id` (0: from the newest), of one action
 /// and one actor when given.
 struct AuditQuery {
@@ -131,6 +142,20 @@ void insert_audit(Tx& tx, const AuditRow& row);
 std::vector<AuditRow> audit_page(Tx& tx, const std::string& community_id, const AuditQuery& query);
 /// Deletes up to `limit` entries older than `before_ms`; returns how many.
 std::size_t prune_audit(Tx& tx, std::int64_t before_ms, std::size_t limit);
+
+// AutoMod rules
+/// Locks the community's row until the transaction ends (serialises changes that count rows).
+void lock_community(Tx& tx, const std::string& community_id);
+void insert_automod(Tx& tx, const AutomodRow& row);
+/// The community's rules, oldest first.
+std::vector<AutomodRow> list_automod(Tx& tx, const std::string& community_id);
+std::optional<AutomodRow> find_automod(Tx& tx, const std::string& community_id, const std::string& id);
+/// Each rule of the community with its revision (what post rules read per message).
+std::vector<std::pair<std::string, std::int64_t>> automod_revisions(Tx& tx, const std::string& community_id);
+/// Replaces the rule's config and moves its revision on; false when there is no such rule.
+bool update_automod(Tx& tx, const std::string& community_id, const std::string& id, const std::string& config,
+                    std::int64_t now_ms);
+bool delete_automod(Tx& tx, const std::string& community_id, const std::string& id);
 
 bool insert_role(Tx& tx, const std::string& community_id, const RoleRow& row);
 std::optional<RoleRow> find_role(Tx& tx, const std::string& community_id, const std::string& name);

@@ -12,6 +12,10 @@ Task<Result<PostRules>> ChannelAccess::post_rules(const eth::Address& account, s
   co_return rules;
 }
 
+Task<Result<void>> ChannelAccess::content_blocked(const eth::Address&, std::string, ContentBlock) {
+  co_return ok();
+}
+
 void GrantedChannelAccess::grant(const eth::Address& account, const std::string& channel_id, bool read, bool post,
                                  bool moderate) {
   std::lock_guard lock(m_mutex);

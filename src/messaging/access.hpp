@@ -4,9 +4,12 @@
 // With --test-hooks and no community context, GrantedChannelAccess stands in (grants set by the
 // integration tests through /v1/_test/channel-access).
 #include <map>
+#include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/result.hpp"
@@ -18,6 +21,25 @@ namespace gh::messaging {
 /// Role names by channel id.
 using ChannelRoles = std::map<std::string, std::vector<std::string>>;
 
+/// A community rule (AutoMod) that refused a message's text.
+struct ContentBlock {
+  std::string rule_id;
+  std::string rule_name;
+  std::string trigger;               ///< "keyword", "mention_spam" or "links"
+  std::string matched;               ///< the keyword, the link's host or the mention count
+  std::string message;               ///< the rule's text for the author (may be empty)
+  std::int64_t timeout_seconds = 0;  ///< the rule also times the author out this long
+};
+
+/// The content rules that apply to one account in one channel.
+class ContentScreen {
+ public:
+  virtual ~ContentScreen() = default;
+  /// The first rule `text` (with `mentions` distinct account and role mentions) triggers; none
+  /// when the text passes.
+  virtual std::optional<ContentBlock> screen(std::string_view text, std::size_t mentions) const = 0;
+};
+
 /// What posting in a channel takes, for one account.
 struct PostRules {
   bool allowed = false;
@@ -26,6 +48,8 @@ struct PostRules {
   /// The account is timed out in the channel's community until then (unix ms): it reads but does
   /// not post, edit, react or pin. 0: not timed out.
   std::int64_t timed_out_until_ms = 0;
+  /// The community's content rules for this account and channel; null: none apply.
+  std::shared_ptr<const ContentScreen> screen;
 };
 
 /// Channel access as the community context decides it.
@@ -39,6 +63,9 @@ class ChannelAccess {
   /// Whether the account may post, and the channel's slow mode for it (by default: can_post, no
   /// slow mode).
   virtual Task<Result<PostRules>> post_rules(const eth::Address& account, std::string channel_id);
+  /// A message of the account was refused by a content rule: the community records it (and applies
+  /// the rule's timeout). By default nothing is recorded.
+  virtual Task<Result<void>> content_blocked(const eth::Address& account, std::string channel_id, ContentBlock block);
   /// May the account delete other members' messages in the channel (community manage_messages)?
   virtual Task<Result<bool>> can_moderate(const eth::Address& account, std::string channel_id) = 0;
   /// Does the account's `@&member` (every member) mention notify (community mention_everyone)?

@@ -25,6 +25,27 @@ Task<Result<bool>> any_allows(const std::vector<ChannelAccess*>& sources, Access
   co_return false;
 }
 
+// The community's AutoMod rules for one account and channel, as messaging asks for them.
+class AutomodScreen final : public ContentScreen {
+ public:
+  explicit AutomodScreen(std::vector<std::shared_ptr<const community::CompiledAutomodRule>> rules)
+      : m_rules(std::move(rules)) {}
+
+  std::optional<ContentBlock> screen(std::string_view text, std::size_t mentions) const override {
+    const auto normalized = community::normalize_automod_text(text);
+    for (const auto& r : m_rules) {
+      if (auto hit = r->matcher.match(normalized, mentions)) {
+        return ContentBlock{r->id,           r->spec.name,          community::to_string(r->spec.trigger.type),
+                            std::move(*hit), r->spec.block_message, r->spec.timeout_seconds};
+      }
+    }
+    return std::nullopt;
+  }
+
+ private:
+  std::vector<std::shared_ptr<const community::CompiledAutomodRule>> m_rules;
+};
+
 }  // namespace
 
 Task<Result<bool>> CommunityChannelAccess::can_read(const eth::Address& account, std::string channel_id) {
@@ -38,7 +59,16 @@ Task<Result<bool>> CommunityChannelAccess::can_post(const eth::Address& account,
 Task<Result<PostRules>> CommunityChannelAccess::post_rules(const eth::Address& account, std::string channel_id) {
   auto found = co_await m_communities.post_rules(account, std::move(channel_id));
   if (!found) co_return found.error();
-  co_return PostRules{found->can_post, found->slow_mode_seconds, found->exempt, found->timed_out_until_ms};
+  PostRules rules{found->can_post, found->slow_mode_seconds, found->exempt, found->timed_out_until_ms, nullptr};
+  if (!found->automod.empty()) rules.screen = std::make_shared<AutomodScreen>(std::move(found->automod));
+  co_return rules;
+}
+
+Task<Result<void>> CommunityChannelAccess::content_blocked(const eth::Address& account, std::string channel_id,
+                                                           ContentBlock block) {
+  // A named local: GCC 12 mishandles a braced temporary passed to a coroutine.
+  community::AutomodHit hit{std::move(block.rule_id), std::move(block.trigger), std::move(block.matched)};
+  co_return co_await m_communities.automod_blocked(account, std::move(channel_id), std::move(hit));
 }
 
 Task<Result<bool>> CommunityChannelAccess::can_moderate(const eth::Address& account, std::string channel_id) {
@@ -90,6 +120,14 @@ Task<Result<PostRules>> AnyChannelAccess::post_rules(const eth::Address& account
   }
   if (failed) co_return *failed;
   co_return PostRules{};
+}
+
+Task<Result<void>> AnyChannelAccess::content_blocked(const eth::Address& account, std::string channel_id,
+                                                     ContentBlock block) {
+  for (auto* source : m_sources) {
+    if (auto r = co_await source->content_blocked(account, channel_id, block); !r) co_return r;
+  }
+  co_return ok();
 }
 
 Task<Result<bool>> AnyChannelAccess::can_moderate(const eth::Address& account, std::string channel_id) {

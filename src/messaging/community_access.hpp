@@ -16,6 +16,7 @@ class CommunityChannelAccess final : public ChannelAccess {
   Task<Result<bool>> can_read(const eth::Address& account, std::string channel_id) override;
   Task<Result<bool>> can_post(const eth::Address& account, std::string channel_id) override;
   Task<Result<PostRules>> post_rules(const eth::Address& account, std::string channel_id) override;
+  Task<Result<void>> content_blocked(const eth::Address& account, std::string channel_id, ContentBlock block) override;
   Task<Result<bool>> can_moderate(const eth::Address& account, std::string channel_id) override;
   Task<Result<bool>> can_mention_everyone(const eth::Address& account, std::string channel_id) override;
   Task<Result<std::vector<std::string>>> readable_channels(const eth::Address& account) override;
@@ -37,6 +38,7 @@ class AnyChannelAccess final : public ChannelAccess {
   Task<Result<bool>> can_post(const eth::Address& account, std::string channel_id) override;
   /// The first source that allows posting decides the rules.
   Task<Result<PostRules>> post_rules(const eth::Address& account, std::string channel_id) override;
+  Task<Result<void>> content_blocked(const eth::Address& account, std::string channel_id, ContentBlock block) override;
   Task<Result<bool>> can_moderate(const eth::Address& account, std::string channel_id) override;
   Task<Result<bool>> can_mention_everyone(const eth::Address& account, std::string channel_id) override;
   Task<Result<std::vector<std::string>>> readable_channels(const eth::Address& account) override;

@@ -51,6 +51,33 @@ Result<void> may_post(const PostRules& rules) {
   return ok();
 }
 
+// The text content rules screen: the body, and a poll's question and answers.
+std::string screened_text(const NewMessage& message) {
+  std::string text = message.body;
+  if (message.poll) {
+    text += '\n';
+    text += message.poll->question;
+    for (const auto& a : message.poll->answers) {
+      text += '\n';
+      text += a;
+    }
+  }
+  return text;
+}
+
+std::size_t mention_count(std::string_view body) {
+  const auto m = parse_mentions(body);
+  return m.accounts.size() + m.roles.size();
+}
+
+Error automod_error(const ContentBlock& block) {
+  auto e = make_error(
+      ErrorKind::forbidden, "automod_blocked",
+      block.message.empty() ? "this community's rule \"" + block.rule_name + "\" blocked the message" : block.message);
+  e.details_json = json::serialize(json::object{{"rule_id", block.rule_id}, {"rule_name", block.rule_name}});
+  return e;
+}
+
 Error message_not_found() {
   return make_error(ErrorKind::not_found, "message_not_found", "no message with that seq in this channel");
 }
@@ -146,6 +173,17 @@ Task<Mentions> MessagingService::effective_mentions(const eth::Address& who, con
   co_return mentions;
 }
 
+Task<Error> MessagingService::refuse_content(eth::Address who, std::string channel_id, ContentBlock block) {
+  auto error = automod_error(block);
+  const auto rule_id = block.rule_id;
+  auto recorded = co_await m_access.content_blocked(who, channel_id, std::move(block));
+  if (!recorded) {
+    log::warn("a blocked message was not recorded",
+              {{"channel_id", channel_id}, {"rule_id", rule_id}, {"error", recorded.error().message}});
+  }
+  co_return error;
+}
+
 Task<std::vector<eth::Address>> MessagingService::resolve_mentions(const eth::Address& who,
                                                                    const std::string& channel_id,
                                                                    const Mentions& mentions) {
@@ -188,6 +226,8 @@ Task<Result<Posted>> MessagingService::post(eth::Address who, std::string channe
   if (!rules) co_return rules.error();
   if (!rules->allowed) co_return forbidden("you may not post in this channel");
   const std::int64_t slow_ms = rules->exempt ? 0 : rules->slow_mode_seconds * 1000;
+  // Content rules see the text before it is stored; the retry of a stored message still gets it.
+  std::optional<ContentBlock> blocked;
 
   const auto mentions = co_await effective_mentions(who, channel_id, message.body);
   const auto notified = co_await resolve_mentions(who, channel_id, mentions);
@@ -201,6 +241,7 @@ Task<Result<Posted>> MessagingService::post(eth::Address who, std::string channe
       }
       // A timeout stops new messages, not the retry of one stored before it.
       if (auto may = may_post(*rules); !may) return std::move(may).error();
+      if (blocked) return automod_error(*blocked);
       std::optional<Message> parent;
       if (message.reply_to) {
         parent = sql::find(tx, channel_id, *message.reply_to);
@@ -270,6 +311,7 @@ Task<Result<Posted>> MessagingService::post(eth::Address who, std::string channe
     });
   };
   auto posted = co_await m_pool.run([&]() -> Result<Posted> {
+    if (rules->screen) blocked = rules->screen->screen(screened_text(message), mention_count(message.body));
     try {
       return attempt();
     } catch (const store::DbError& e) {
@@ -282,7 +324,12 @@ Task<Result<Posted>> MessagingService::post(eth::Address who, std::string channe
       });
     }
   });
-  if (!posted) co_return posted.error();
+  if (!posted) {
+    if (blocked && posted.error().code == "automod_blocked") {
+      co_return co_await refuse_content(who, std::move(channel_id), std::move(*blocked));
+    }
+    co_return posted.error();
+  }
   if (posted->created) {
     if (m_events_published) m_events_published();
     if (m_gateway) m_gateway->publish(channel_topic, channel_id, posted->message.seq, message_frame(posted->message));
@@ -429,8 +476,16 @@ Task<Result<std::vector<Message>>> MessagingService::replies(eth::Address who, s
 
 Task<Result<Message>> MessagingService::edit(eth::Address who, std::string channel_id, std::int64_t seq,
                                              std::string body) {
-  if (auto r = co_await require_post(who, channel_id); !r) co_return r.error();
+  if (auto c = check_channel(channel_id); !c) co_return c.error();
+  auto rules = co_await m_access.post_rules(who, channel_id);
+  if (!rules) co_return rules.error();
+  if (auto may = may_post(*rules); !may) co_return may.error();
   if (auto c = check_body(body); !c) co_return c.error();
+  if (rules->screen) {
+    if (auto blocked = rules->screen->screen(body, mention_count(body))) {
+      co_return co_await refuse_content(who, channel_id, std::move(*blocked));
+    }
+  }
   const auto mentions = co_await effective_mentions(who, channel_id, body);
   // Who the old text notified (by address or by role; only the author edits, so reading it before
   // the transaction is safe) and who the new one would: the difference loses its mention

@@ -204,6 +204,9 @@ class MessagingService {
   Task<Result<void>> require_post(const eth::Address& who, const std::string& channel_id);
   Task<Result<void>> require(const eth::Address& who, const std::string& channel_id, bool post);
   Task<Mentions> effective_mentions(const eth::Address& who, const std::string& channel_id, std::string_view body);
+  /// The 403 automod_blocked for a text a community rule refused, once the community has recorded
+  /// the block (and applied the rule's timeout).
+  Task<Error> refuse_content(eth::Address who, std::string channel_id, ContentBlock block);
   Task<std::vector<eth::Address>> resolve_mentions(const eth::Address& who, const std::string& channel_id,
                                                    const Mentions& mentions);
   /// After a committed change of a message: wakes the bus and sends `message_updated` here.

@@ -43,6 +43,10 @@ const OWNED = {
   'DELETE /v1/communities/{id}/bans/{address}': (a) => ({ params: { id: a.community_id, address: a.address } }),
   'GET /v1/communities/{id}/bans': (a) => ({ params: { id: a.community_id } }),
   'GET /v1/communities/{id}/audit-log': (a) => ({ params: { id: a.community_id } }),
+  'GET /v1/communities/{id}/automod/rules': (a) => ({ params: { id: a.community_id } }),
+  'POST /v1/communities/{id}/automod/rules': (a) => ({ params: { id: a.community_id }, body: { name: 'mine', trigger: { type: 'links' } } }),
+  'PATCH /v1/communities/{id}/automod/rules/{rule}': (a) => ({ params: { id: a.community_id, rule: a.rule_id }, body: { enabled: false } }),
+  'DELETE /v1/communities/{id}/automod/rules/{rule}': (a) => ({ params: { id: a.community_id, rule: a.rule_id } }),
   'GET /v1/communities/{id}/roles': (a) => ({ params: { id: a.community_id } }),
   'POST /v1/communities/{id}/roles': (a) => ({ params: { id: a.community_id }, body: { name: 'boss', permissions: [] } }),
   'PUT /v1/communities/{id}/members/{address}/roles/{role}': (a) => ({ params: { id: a.community_id, address: a.address, role: 'moderator' } }),
@@ -126,7 +130,11 @@ describe('authorization matrix', () => {
     const community_id = (await r.json()).id;
     r = await api(`/v1/communities/${community_id}/channels`, { method: 'POST', token: account.token, body: { name: 'general' } });
     assert.equal(r.status, 201, await r.clone().text());
-    return { ...account, community_id, channel_id: (await r.json()).id };
+    const channel_id = (await r.json()).id;
+    r = await api(`/v1/communities/${community_id}/automod/rules`, { method: 'POST', token: account.token,
+      body: { name: 'no links', trigger: { type: 'links' } } });
+    assert.equal(r.status, 201, await r.clone().text());
+    return { ...account, community_id, channel_id, rule_id: (await r.json()).id };
   }
 
   const fill = (path, values) => path.replace(/\{([^}]+)\}/g, (_, name) => encodeURIComponent(values[name] ?? `x-${name}`));

@@ -1,0 +1,544 @@
+#include "community/automod.hpp"
+
+#include <algorithm>
+#include <array>
+#include <deque>
+#include <set>
+
+#include <boost/json/array.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include "community/model.hpp"
+#include "core/display_name.hpp"
+#include "core/utf8.hpp"
+
+namespace gh::community {
+namespace {
+
+namespace json = boost::json;
+
+Error invalid_rule(std::string message) {
+  return bad_input("invalid_rule", std::move(message));
+}
+
+// Characters that display as nothing and split a word for a naive filter: the soft hyphen,
+// zero-width space, non-joiner and joiner, the direction marks, word joiner and invisible operators,
+// and the BOM.
+bool invisible(std::uint32_t cp) {
+  return cp == 0xAD || (cp >= 0x200B && cp <= 0x200F) || (cp >= 0x2060 && cp <= 0x2064) || cp == 0xFEFF;
+}
+
+bool space(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+
+// Part of a word: ASCII letters and digits, and every byte of a non-ASCII character (so letters of
+// other scripts stay whole words).
+bool word_byte(char c) {
+  const auto u = static_cast<unsigned char>(c);
+  return u >= 0x80 || (u >= '0' && u <= '9') || (u >= 'a' && u <= 'z') || (u >= 'A' && u <= 'Z');
+}
+
+// A pattern with its wildcards: `*` at either end.
+struct Pattern {
+  std::string core;
+  bool any_start = false;  ///< `*core`: the match may start inside a word
+  bool any_end = false;    ///< `core*`: the match may end inside a word
+};
+
+Pattern split_pattern(std::string_view p) {
+  Pattern out;
+  if (!p.empty() && p.front() == '*') {
+    out.any_start = true;
+    p.remove_prefix(1);
+  }
+  if (!p.empty() && p.back() == '*') {
+    out.any_end = true;
+    p.remove_suffix(1);
+  }
+  out.core = std::string(p);
+  return out;
+}
+
+// Whether `span` (whole words) is what an allow pattern names.
+bool allows(const Pattern& allow, std::string_view span) {
+  if (allow.any_start && allow.any_end) return span.find(allow.core) != std::string_view::npos;
+  if (allow.any_end) return span.substr(0, allow.core.size()) == allow.core;
+  if (allow.any_start) {
+    return span.size() >= allow.core.size() && span.substr(span.size() - allow.core.size()) == allow.core;
+  }
+  return span == allow.core;
+}
+
+// A keyword or allow entry, normalised; 400 unless it is a pattern of 1..max bytes.
+Result<std::string> check_pattern(std::string_view field, std::string_view raw) {
+  if (!valid_utf8(raw)) return invalid_rule(std::string(field) + " entries must be UTF-8");
+  auto p = normalize_automod_text(raw);
+  while (!p.empty() && p.front() == ' ') p.erase(p.begin());
+  while (!p.empty() && p.back() == ' ') p.pop_back();
+  if (p.size() > max_automod_keyword_bytes) {
+    return invalid_rule(std::string(field) + " entries are at most " + std::to_string(max_automod_keyword_bytes) +
+                        " bytes");
+  }
+  const auto parts = split_pattern(p);
+  if (parts.core.empty() || parts.core.find('*') != std::string::npos || parts.core.front() == ' ' ||
+      parts.core.back() == ' ') {
+    return invalid_rule(std::string(field) + " entries are text with `*` only at either end: " + std::string(raw));
+  }
+  return p;
+}
+
+Result<std::vector<std::string>> check_patterns(std::string_view field, const std::vector<std::string>& raw,
+                                                std::size_t max) {
+  if (raw.size() > max) return invalid_rule(std::string(field) + " has at most " + std::to_string(max) + " entries");
+  std::vector<std::string> out;
+  std::set<std::string> seen;
+  for (const auto& r : raw) {
+    auto p = check_pattern(field, r);
+    if (!p) return std::move(p).error();
+    if (seen.insert(*p).second) out.push_back(std::move(*p));
+  }
+  return out;
+}
+
+// A domain name as links carry it: lowercase labels of [a-z0-9-] (punycode for others).
+Result<std::string> check_domain(std::string_view raw) {
+  std::string d;
+  for (char c : raw) d.push_back(c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c);
+  const auto bad = [&] { return invalid_rule("allow_domains entries are domain names: " + std::string(raw)); };
+  if (d.empty() || d.size() > 253) return bad();
+  std::size_t label = 0;
+  for (std::size_t i = 0; i <= d.size(); ++i) {
+    if (i == d.size() || d[i] == '.') {
+      if (label == 0 || label > 63 || d[i - 1] == '-' || d[i - label] == '-') return bad();
+      label = 0;
+      continue;
+    }
+    const char c = d[i];
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return bad();
+    ++label;
+  }
+  return d;
+}
+
+Result<std::vector<std::string>> dedupe(std::string_view field, const std::vector<std::string>& raw, std::size_t max,
+                                        std::size_t max_bytes) {
+  if (raw.size() > max) return invalid_rule(std::string(field) + " has at most " + std::to_string(max) + " entries");
+  std::vector<std::string> out;
+  for (const auto& r : raw) {
+    if (r.empty() || r.size() > max_bytes || !valid_utf8(r)) {
+      return invalid_rule(std::string(field) + " entries are 1 to " + std::to_string(max_bytes) + " bytes");
+    }
+    if (std::find(out.begin(), out.end(), r) == out.end()) out.push_back(r);
+  }
+  return out;
+}
+
+Result<AutomodTriggerSpec> check_trigger(const AutomodTriggerSpec& raw) {
+  AutomodTriggerSpec t;
+  t.type = raw.type;
+  switch (raw.type) {
+    case AutomodTrigger::keyword: {
+      auto keywords = check_patterns("keywords", raw.keywords, max_automod_keywords);
+      if (!keywords) return std::move(keywords).error();
+      if (keywords->empty()) return invalid_rule("a keyword trigger needs at least one keyword");
+      auto allow = check_patterns("allow", raw.allow, max_automod_allow);
+      if (!allow) return std::move(allow).error();
+      t.keywords = std::move(*keywords);
+      t.allow = std::move(*allow);
+      break;
+    }
+    case AutomodTrigger::mention_spam:
+      if (raw.mention_limit < 1 || raw.mention_limit > max_automod_mentions) {
+        return invalid_rule("limit is 1 to " + std::to_string(max_automod_mentions));
+      }
+      t.mention_limit = raw.mention_limit;
+      break;
+    case AutomodTrigger::links: {
+      if (raw.allow_domains.size() > max_automod_domains) {
+        return invalid_rule("allow_domains has at most " + std::to_string(max_automod_domains) + " entries");
+      }
+      for (const auto& d : raw.allow_domains) {
+        auto domain = check_domain(d);
+        if (!domain) return std::move(domain).error();
+        if (std::find(t.allow_domains.begin(), t.allow_domains.end(), *domain) == t.allow_domains.end()) {
+          t.allow_domains.push_back(std::move(*domain));
+        }
+      }
+      break;
+    }
+  }
+  return t;
+}
+
+Result<std::vector<std::string>> string_array(const json::value& v, std::string_view field) {
+  const auto* arr = v.if_array();
+  if (arr == nullptr) return invalid_rule(std::string(field) + " must be an array of strings");
+  std::vector<std::string> out;
+  out.reserve(arr->size());
+  for (const auto& item : *arr) {
+    if (!item.is_string()) return invalid_rule(std::string(field) + " must be an array of strings");
+    out.emplace_back(item.as_string());
+  }
+  return out;
+}
+
+std::optional<AutomodTrigger> parse_trigger_type(std::string_view s) {
+  if (s == "keyword") return AutomodTrigger::keyword;
+  if (s == "mention_spam") return AutomodTrigger::mention_spam;
+  if (s == "links") return AutomodTrigger::links;
+  return std::nullopt;
+}
+
+Result<AutomodTriggerSpec> parse_trigger(const json::value& v) {
+  const auto* o = v.if_object();
+  if (o == nullptr) return invalid_rule("trigger must be an object");
+  const auto* type = o->if_contains("type");
+  if (type == nullptr || !type->is_string()) return invalid_rule("trigger.type is keyword, mention_spam or links");
+  auto kind = parse_trigger_type(type->as_string());
+  if (!kind) return invalid_rule("trigger.type is keyword, mention_spam or links");
+  AutomodTriggerSpec t;
+  t.type = *kind;
+  for (const auto& [key, value] : *o) {
+    if (key == "type") continue;
+    if (*kind == AutomodTrigger::keyword && (key == "keywords" || key == "allow")) {
+      auto list = string_array(value, key);
+      if (!list) return std::move(list).error();
+      (key == "keywords" ? t.keywords : t.allow) = std::move(*list);
+    } else if (*kind == AutomodTrigger::mention_spam && key == "limit") {
+      if (!value.is_int64()) return invalid_rule("limit must be an integer");
+      t.mention_limit = value.as_int64();
+    } else if (*kind == AutomodTrigger::links && key == "allow_domains") {
+      auto list = string_array(value, key);
+      if (!list) return std::move(list).error();
+      t.allow_domains = std::move(*list);
+    } else {
+      return invalid_rule("a " + std::string(type->as_string()) + " trigger takes no " + std::string(key));
+    }
+  }
+  return t;
+}
+
+json::array to_json(const std::vector<std::string>& items) {
+  json::array out;
+  out.reserve(items.size());
+  for (const auto& s : items) out.emplace_back(s);
+  return out;
+}
+
+}  // namespace
+
+const char* to_string(AutomodTrigger trigger) noexcept {
+  switch (trigger) {
+    case AutomodTrigger::keyword:
+      return "keyword";
+    case AutomodTrigger::mention_spam:
+      return "mention_spam";
+    case AutomodTrigger::links:
+      return "links";
+  }
+  return "keyword";
+}
+
+Result<AutomodRulePatch> parse_automod_patch(const json::object& body) {
+  AutomodRulePatch p;
+  for (const auto& [key, value] : body) {
+    if (key == "name" || key == "block_message") {
+      if (!value.is_string()) return invalid_rule(std::string(key) + " must be a string");
+      (key == "name" ? p.name : p.block_message) = std::string(value.as_string());
+    } else if (key == "enabled") {
+      if (!value.is_bool()) return invalid_rule("enabled must be a boolean");
+      p.enabled = value.as_bool();
+    } else if (key == "timeout_seconds") {
+      if (!value.is_int64()) return invalid_rule("timeout_seconds must be an integer");
+      p.timeout_seconds = value.as_int64();
+    } else if (key == "trigger") {
+      auto t = parse_trigger(value);
+      if (!t) return std::move(t).error();
+      p.trigger = std::move(*t);
+    } else if (key == "exempt_roles" || key == "exempt_channels") {
+      auto list = string_array(value, key);
+      if (!list) return std::move(list).error();
+      (key == "exempt_roles" ? p.exempt_roles : p.exempt_channels) = std::move(*list);
+    } else {
+      return invalid_rule("unknown field " + std::string(key));
+    }
+  }
+  return p;
+}
+
+Result<AutomodRuleSpec> apply_automod_patch(const AutomodRuleSpec& base, const AutomodRulePatch& patch) {
+  AutomodRuleSpec s = base;
+  if (patch.name) {
+    if (!is_display_name(*patch.name, 100) || patch.name->front() == ' ' || patch.name->back() == ' ') {
+      return invalid_rule("name is 1 to 100 printable characters");
+    }
+    s.name = *patch.name;
+  }
+  if (patch.enabled) s.enabled = *patch.enabled;
+  if (patch.trigger) {
+    auto t = check_trigger(*patch.trigger);
+    if (!t) return std::move(t).error();
+    s.trigger = std::move(*t);
+  }
+  if (patch.block_message) {
+    if (patch.block_message->size() > max_automod_block_message_bytes || !valid_utf8(*patch.block_message)) {
+      return invalid_rule("block_message is at most " + std::to_string(max_automod_block_message_bytes) +
+                          " bytes of UTF-8");
+    }
+    s.block_message = *patch.block_message;
+  }
+  if (patch.timeout_seconds) {
+    if (*patch.timeout_seconds < 0 || *patch.timeout_seconds > max_timeout_seconds) {
+      return invalid_rule("timeout_seconds is 0 to " + std::to_string(max_timeout_seconds));
+    }
+    s.timeout_seconds = *patch.timeout_seconds;
+  }
+  if (patch.exempt_roles) {
+    auto roles = dedupe("exempt_roles", *patch.exempt_roles, max_automod_exempt_roles, 32);
+    if (!roles) return std::move(roles).error();
+    s.exempt_roles = std::move(*roles);
+  }
+  if (patch.exempt_channels) {
+    auto channels = dedupe("exempt_channels", *patch.exempt_channels, max_automod_exempt_channels, 64);
+    if (!channels) return std::move(channels).error();
+    s.exempt_channels = std::move(*channels);
+  }
+  return s;
+}
+
+Result<AutomodRuleSpec> new_automod_rule(const AutomodRulePatch& patch) {
+  if (!patch.name) return invalid_rule("name is required");
+  if (!patch.trigger) return invalid_rule("trigger is required");
+  return apply_automod_patch(AutomodRuleSpec{}, patch);
+}
+
+json::object render_automod_rule(const AutomodRuleSpec& spec) {
+  json::object trigger{{"type", to_string(spec.trigger.type)}};
+  switch (spec.trigger.type) {
+    case AutomodTrigger::keyword:
+      trigger["keywords"] = to_json(spec.trigger.keywords);
+      trigger["allow"] = to_json(spec.trigger.allow);
+      break;
+    case AutomodTrigger::mention_spam:
+      trigger["limit"] = spec.trigger.mention_limit;
+      break;
+    case AutomodTrigger::links:
+      trigger["allow_domains"] = to_json(spec.trigger.allow_domains);
+      break;
+  }
+  return json::object{{"name", spec.name},
+                      {"enabled", spec.enabled},
+                      {"trigger", std::move(trigger)},
+                      {"block_message", spec.block_message},
+                      {"timeout_seconds", spec.timeout_seconds},
+                      {"exempt_roles", to_json(spec.exempt_roles)},
+                      {"exempt_channels", to_json(spec.exempt_channels)}};
+}
+
+std::optional<AutomodRuleSpec> stored_automod_rule(std::string_view text) {
+  boost::system::error_code ec;
+  auto v = json::parse(text, ec);
+  if (ec || !v.is_object()) return std::nullopt;
+  auto patch = parse_automod_patch(v.as_object());
+  if (!patch) return std::nullopt;
+  auto spec = new_automod_rule(*patch);
+  if (!spec) return std::nullopt;
+  return std::move(*spec);
+}
+
+std::string normalize_automod_text(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  bool in_space = false;
+  for (std::size_t i = 0; i < text.size();) {
+    const char c = text[i];
+    if (static_cast<unsigned char>(c) < 0x80) {
+      ++i;
+      if (space(c)) {
+        if (!in_space) out.push_back(' ');
+        in_space = true;
+        continue;
+      }
+      in_space = false;
+      out.push_back(c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c);
+      continue;
+    }
+    const auto cp = decode_utf8(text, i);
+    const std::size_t n = cp.length == 0 ? 1 : cp.length;
+    if (cp.length == 0 || !invisible(cp.value)) {
+      out.append(text.substr(i, n));
+      in_space = false;
+    }
+    i += n;
+  }
+  return out;
+}
+
+// Aho-Corasick over the keywords' cores: children in sorted vectors (a rule holds at most 60,000
+// bytes of keywords), failure links, and per node the keywords ending there plus a link to the
+// nearest failure ancestor that ends some.
+struct AutomodMatcher::Automaton {
+  struct Node {
+    std::vector<std::pair<unsigned char, std::uint32_t>> next;
+    std::uint32_t fail = 0;
+    std::uint32_t output_link = 0;  ///< 0: none (the root ends no keyword)
+    std::vector<std::uint32_t> ends;
+    std::uint32_t depth = 0;
+  };
+  std::vector<Node> nodes;
+  std::vector<Pattern> patterns;
+  std::vector<std::string> originals;
+  std::vector<Pattern> allow;
+
+  std::uint32_t child(std::uint32_t n, unsigned char c) const {
+    const auto& next = nodes[n].next;
+    auto it = std::lower_bound(next.begin(), next.end(), std::make_pair(c, std::uint32_t{0}),
+                               [](const auto& a, const auto& b) { return a.first < b.first; });
+    if (it == next.end() || it->first != c) return 0;
+    return it->second;
+  }
+
+  Automaton(const std::vector<std::string>& keywords, const std::vector<std::string>& allowed) {
+    for (const auto& entry : allowed) allow.push_back(split_pattern(entry));
+    nodes.emplace_back();
+    for (const auto& k : keywords) {
+      const auto index = static_cast<std::uint32_t>(patterns.size());
+      patterns.push_back(split_pattern(k));
+      originals.push_back(k);
+      std::uint32_t n = 0;
+      for (char ch : patterns.back().core) {
+        const auto c = static_cast<unsigned char>(ch);
+        auto found = child(n, c);
+        if (found == 0) {
+          found = static_cast<std::uint32_t>(nodes.size());
+          Node fresh;
+          fresh.depth = nodes[n].depth + 1;
+          nodes.push_back(std::move(fresh));
+          auto& next = nodes[n].next;
+          auto it = std::lower_bound(next.begin(), next.end(), std::make_pair(c, std::uint32_t{0}),
+                                     [](const auto& a, const auto& b) { return a.first < b.first; });
+          next.insert(it, {c, found});
+        }
+        n = found;
+      }
+      nodes[n].ends.push_back(index);
+    }
+    // Breadth first: a node's failure is the longest proper suffix of its path that is a prefix.
+    std::deque<std::uint32_t> queue;
+    for (const auto& [c, n] : nodes[0].next) queue.push_back(n);
+    while (!queue.empty()) {
+      const auto n = queue.front();
+      queue.pop_front();
+      for (const auto& [c, m] : nodes[n].next) {
+        std::uint32_t f = nodes[n].fail;
+        while (f != 0 && child(f, c) == 0) f = nodes[f].fail;
+        const auto target = child(f, c);
+        nodes[m].fail = target != m ? target : 0;
+        const auto& fn = nodes[nodes[m].fail];
+        nodes[m].output_link = !fn.ends.empty() ? nodes[m].fail : fn.output_link;
+        queue.push_back(m);
+      }
+    }
+  }
+};
+
+AutomodMatcher::AutomodMatcher(const AutomodRuleSpec& spec)
+    : m_trigger(spec.trigger.type), m_mention_limit(spec.trigger.mention_limit), m_domains(spec.trigger.allow_domains) {
+  if (m_trigger == AutomodTrigger::keyword) {
+    m_automaton = std::make_unique<Automaton>(spec.trigger.keywords, spec.trigger.allow);
+  }
+}
+
+AutomodMatcher::~AutomodMatcher() = default;
+
+std::optional<std::string> AutomodMatcher::match(std::string_view normalized, std::size_t mentions) const {
+  switch (m_trigger) {
+    case AutomodTrigger::keyword:
+      return match_keywords(normalized);
+    case AutomodTrigger::mention_spam:
+      if (static_cast<std::int64_t>(mentions) > m_mention_limit) return std::to_string(mentions);
+      return std::nullopt;
+    case AutomodTrigger::links:
+      return match_links(normalized);
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> AutomodMatcher::match_keywords(std::string_view text) const {
+  const auto& a = *m_automaton;
+  const auto& allow = a.allow;
+  // A hit on [start, end): bounded by word edges unless its side is a wildcard, and not inside
+  // words an allow entry names.
+  auto triggers = [&](std::uint32_t index, std::size_t end) {
+    const auto& p = a.patterns[index];
+    const std::size_t start = end - p.core.size();
+    if (!p.any_start && start > 0 && word_byte(text[start - 1]) && word_byte(text[start])) return false;
+    if (!p.any_end && end < text.size() && word_byte(text[end]) && word_byte(text[end - 1])) return false;
+    if (allow.empty()) return true;
+    std::size_t s = start;
+    std::size_t e = end;
+    while (s > 0 && word_byte(text[s - 1])) --s;
+    while (e < text.size() && word_byte(text[e])) ++e;
+    const auto span = text.substr(s, e - s);
+    return std::none_of(allow.begin(), allow.end(), [&](const Pattern& al) { return allows(al, span); });
+  };
+  std::uint32_t n = 0;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    while (n != 0 && a.child(n, c) == 0) n = a.nodes[n].fail;
+    n = a.child(n, c);
+    for (std::uint32_t m = n; m != 0; m = a.nodes[m].output_link) {
+      for (auto index : a.nodes[m].ends) {
+        if (triggers(index, i + 1)) return a.originals[index];
+      }
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> AutomodMatcher::match_links(std::string_view text) const {
+  // A link: http:// or https:// then its authority, or a bare www. name. The host is what follows
+  // the last `@` of the authority (so "https://trusted.org@evil.example" is evil.example), without
+  // port or trailing dot.
+  auto host_at = [&](std::size_t from) {
+    std::size_t end = from;
+    while (end < text.size()) {
+      const char c = text[end];
+      if (c == '/' || c == '?' || c == '#' || c == ' ' || c == '<' || c == '>' || c == '"' || c == '\'' ||
+          c == '\\' || c == ')' || c == ']' || c == '|' || c == '`')
+        break;
+      ++end;
+    }
+    auto authority = text.substr(from, end - from);
+    if (auto at = authority.rfind('@'); at != std::string_view::npos) authority.remove_prefix(at + 1);
+    if (auto colon = authority.find(':'); colon != std::string_view::npos) authority = authority.substr(0, colon);
+    while (!authority.empty() && (authority.back() == '.' || authority.back() == ',')) authority.remove_suffix(1);
+    return std::string(authority);
+  };
+  auto allowed = [&](std::string_view host) {
+    return std::any_of(m_domains.begin(), m_domains.end(), [&](const std::string& d) {
+      if (host == d) return true;
+      return host.size() > d.size() && host.substr(host.size() - d.size()) == d && host[host.size() - d.size() - 1] == '.';
+    });
+  };
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    std::optional<std::size_t> from;
+    if (text.compare(i, 7, "http://") == 0) {
+      from = i + 7;
+    } else if (text.compare(i, 8, "https://") == 0) {
+      from = i + 8;
+    } else if (text.compare(i, 4, "www.") == 0 && (i == 0 || !word_byte(text[i - 1])) &&
+               (i < 2 || text.compare(i - 2, 2, "//") != 0)) {
+      from = i;
+    }
+    if (!from) continue;
+    auto host = host_at(*from);
+    if (host.empty()) continue;
+    if (!allowed(host)) return host;
+  }
+  return std::nullopt;
+}
+
+}  // namespace gh::community

@@ -1,0 +1,210 @@
+#include "community/automod.hpp"
+
+#include <random>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <gtest/gtest.h>
+
+namespace gh::community {
+namespace {
+
+namespace json = boost::json;
+
+AutomodRuleSpec rule(const std::string& text) {
+  auto patch = parse_automod_patch(json::parse(text).as_object());
+  EXPECT_TRUE(patch) << text;
+  auto spec = new_automod_rule(*patch);
+  EXPECT_TRUE(spec) << text << ": " << (spec ? "" : spec.error().message);
+  return *spec;
+}
+
+std::string refusal(const std::string& text) {
+  auto patch = parse_automod_patch(json::parse(text).as_object());
+  if (!patch) return patch.error().code + ": " + patch.error().message;
+  auto spec = new_automod_rule(*patch);
+  if (!spec) return spec.error().code + ": " + spec.error().message;
+  return "";
+}
+
+std::optional<std::string> check(const AutomodRuleSpec& spec, std::string_view message, std::size_t mentions = 0) {
+  AutomodMatcher m(spec);
+  return m.match(normalize_automod_text(message), mentions);
+}
+
+AutomodRuleSpec keywords(std::vector<std::string> words, std::vector<std::string> allow = {}) {
+  json::array k;
+  for (auto& w : words) k.emplace_back(w);
+  json::array a;
+  for (auto& w : allow) a.emplace_back(w);
+  json::object body{{"name", "words"}, {"trigger", {{"type", "keyword"}, {"keywords", k}, {"allow", a}}}};
+  return rule(json::serialize(body));
+}
+
+TEST(Automod, NormalizesCaseInvisibleCharactersAndSpaces) {
+  EXPECT_EQ(normalize_automod_text("FrEe\t\n  MINT"), "free mint");
+  EXPECT_EQ(normalize_automod_text("sc\u200Bam\u00AD\u2060\uFEFFmer"), "scammer");
+  // Other scripts pass as they are.
+  EXPECT_EQ(normalize_automod_text("Ünïcode"), "Ünïcode");
+}
+
+TEST(Automod, WholeWordKeyword) {
+  const auto spec = keywords({"Scam"});
+  EXPECT_EQ(spec.trigger.keywords, std::vector<std::string>{"scam"});
+  EXPECT_EQ(check(spec, "this is a SCAM!"), "scam");
+  EXPECT_EQ(check(spec, "scam"), "scam");
+  EXPECT_EQ(check(spec, "(scam)"), "scam");
+  EXPECT_FALSE(check(spec, "scamper"));
+  EXPECT_FALSE(check(spec, "ascam"));
+  EXPECT_FALSE(check(spec, "scamé"));
+  EXPECT_EQ(check(spec, "sc\u200Bam"), "scam");
+}
+
+TEST(Automod, Wildcards) {
+  EXPECT_EQ(check(keywords({"scam*"}), "the scammers"), "scam*");
+  EXPECT_FALSE(check(keywords({"scam*"}), "ascam"));
+  EXPECT_EQ(check(keywords({"*coin"}), "buy shitcoin"), "*coin");
+  EXPECT_FALSE(check(keywords({"*coin"}), "coinbase"));
+  EXPECT_EQ(check(keywords({"*airdrop*"}), "freeairdropnow"), "*airdrop*");
+  EXPECT_EQ(check(keywords({"free mint"}), "FREE   Mint today"), "free mint");
+  EXPECT_FALSE(check(keywords({"free mint"}), "freemint"));
+  // Several keywords share a suffix: each keeps its own rule.
+  const auto spec = keywords({"rug", "*pull", "drug*"});
+  EXPECT_EQ(check(spec, "a rugpull"), "*pull");
+  EXPECT_EQ(check(spec, "drugs"), "drug*");
+  EXPECT_FALSE(check(spec, "shrug"));
+}
+
+TEST(Automod, AllowListSparesTheWordsItNames) {
+  const auto spec = keywords({"*ass*"}, {"class", "pass*", "*bass"});
+  EXPECT_FALSE(check(spec, "first class"));
+  EXPECT_FALSE(check(spec, "my passport"));
+  EXPECT_FALSE(check(spec, "a seabass"));
+  EXPECT_EQ(check(spec, "you ass"), "*ass*");
+  EXPECT_EQ(check(spec, "first class ass"), "*ass*");
+}
+
+// The automaton against a plain scan of every keyword at every position.
+TEST(Automod, AgreesWithAPlainScan) {
+  std::mt19937 rng(7);
+  const std::string alphabet = "ab c";
+  auto random_text = [&](std::size_t n) {
+    std::string s;
+    for (std::size_t i = 0; i < n; ++i) s.push_back(alphabet[rng() % alphabet.size()]);
+    return s;
+  };
+  auto word = [](char c) { return c != ' '; };
+  for (int round = 0; round < 300; ++round) {
+    std::vector<std::string> words;
+    for (int i = 0; i < 8; ++i) {
+      auto core = random_text(1 + rng() % 4);
+      while (!core.empty() && core.front() == ' ') core.erase(core.begin());
+      while (!core.empty() && core.back() == ' ') core.pop_back();
+      if (core.empty()) continue;
+      const auto shape = rng() % 4;
+      words.push_back((shape & 1 ? "*" : "") + core + (shape & 2 ? "*" : ""));
+    }
+    if (words.empty()) continue;
+    const auto spec = keywords(words);
+    const auto text = random_text(rng() % 24);
+    bool expected = false;
+    for (const auto& k : spec.trigger.keywords) {
+      const bool any_start = k.front() == '*';
+      const bool any_end = k.size() > 1 && k.back() == '*';
+      const auto core = k.substr(any_start ? 1 : 0, k.size() - (any_start ? 1 : 0) - (any_end ? 1 : 0));
+      const auto norm = normalize_automod_text(text);
+      for (std::size_t at = 0; at + core.size() <= norm.size(); ++at) {
+        if (norm.compare(at, core.size(), core) != 0) continue;
+        const auto end = at + core.size();
+        const bool left = any_start || at == 0 || !word(norm[at - 1]) || !word(norm[at]);
+        const bool right = any_end || end == norm.size() || !word(norm[end]) || !word(norm[end - 1]);
+        if (left && right) expected = true;
+      }
+    }
+    EXPECT_EQ(check(spec, text).has_value(), expected) << "text [" << text << "]";
+  }
+}
+
+TEST(Automod, ManyKeywordsStayExact) {
+  std::vector<std::string> words;
+  for (int i = 0; i < 1000; ++i) words.push_back("w" + std::to_string(i) + "x");
+  const auto spec = keywords(words);
+  EXPECT_EQ(check(spec, "hello w999x there"), "w999x");
+  EXPECT_EQ(check(spec, "w0x"), "w0x");
+  EXPECT_FALSE(check(spec, "w1000x w99 w0xy"));
+}
+
+TEST(Automod, MentionSpam) {
+  const auto spec = rule(R"({"name":"mentions","trigger":{"type":"mention_spam","limit":3}})");
+  EXPECT_FALSE(check(spec, "hi", 3));
+  EXPECT_EQ(check(spec, "hi", 4), "4");
+}
+
+TEST(Automod, Links) {
+  const auto none = rule(R"({"name":"links","trigger":{"type":"links"}})");
+  EXPECT_EQ(check(none, "see https://example.org/a"), "example.org");
+  EXPECT_EQ(check(none, "see www.Example.org"), "www.example.org");
+  EXPECT_FALSE(check(none, "no links here, just example dot org"));
+
+  const auto some = rule(R"({"name":"links","trigger":{"type":"links","allow_domains":["Example.org","docs.rs"]}})");
+  EXPECT_FALSE(check(some, "https://example.org/x and http://sub.example.org:8080/y?z"));
+  EXPECT_FALSE(check(some, "read https://docs.rs/boost."));
+  EXPECT_EQ(check(some, "https://badexample.org"), "badexample.org");
+  EXPECT_EQ(check(some, "https://example.org@evil.example/claim"), "evil.example");
+  EXPECT_EQ(check(some, "HTTPS://EVIL.EXAMPLE"), "evil.example");
+  EXPECT_EQ(check(some, "ht\u200Btps://evil.example"), "evil.example");
+  EXPECT_EQ(check(some, "https://example.org https://evil.example"), "evil.example");
+}
+
+TEST(Automod, RefusesWhatItCannotHold) {
+  EXPECT_EQ(refusal(R"({"trigger":{"type":"links"}})"), "invalid_rule: name is required");
+  EXPECT_EQ(refusal(R"({"name":"x"})"), "invalid_rule: trigger is required");
+  EXPECT_NE(refusal(R"({"name":"x","trigger":{"type":"regex"}})"), "");
+  EXPECT_NE(refusal(R"({"name":"x","trigger":{"type":"keyword","keywords":[]}})"), "");
+  EXPECT_NE(refusal(R"({"name":"x","trigger":{"type":"keyword","keywords":["a*b"]}})"), "");
+  EXPECT_NE(refusal(R"({"name":"x","trigger":{"type":"keyword","keywords":["**"]}})"), "");
+  EXPECT_NE(refusal(R"({"name":"x","trigger":{"type":"keyword","keywords":[" "]}})"), "");
+  EXPECT_NE(refusal(R"({"name":"x","trigger":{"type":"keyword","keywords":[1]}})"), "");
+  EXPECT_NE(refusal(R"({"name":"x","trigger":{"type":"keyword","keywords":["a"],"limit":3}})"), "");
+  EXPECT_NE(refusal(R"({"name":"x","trigger":{"type":"mention_spam","limit":0}})"), "");
+  EXPECT_NE(refusal(R"({"name":"x","trigger":{"type":"mention_spam","limit":51}})"), "");
+  EXPECT_NE(refusal(R"({"name":"x","trigger":{"type":"links","allow_domains":["-bad.org"]}})"), "");
+  EXPECT_NE(refusal(R"({"name":"x","trigger":{"type":"links","allow_domains":["a..b"]}})"), "");
+  EXPECT_NE(refusal(R"({"name":"x","trigger":{"type":"links"},"timeout_seconds":2419201})"), "");
+  EXPECT_NE(refusal(R"({"name":"x","trigger":{"type":"links"},"timeout_seconds":-1})"), "");
+  EXPECT_NE(refusal(R"({"name":"x","trigger":{"type":"links"},"colour":"red"})"), "");
+  EXPECT_NE(refusal(R"({"name":"","trigger":{"type":"links"}})"), "");
+  EXPECT_NE(refusal(R"({"name":"x","trigger":{"type":"links"},"block_message":")" + std::string(151, 'a') + "\"}"),
+            "");
+  std::string many = R"({"name":"x","trigger":{"type":"keyword","keywords":[)";
+  for (int i = 0; i < 1001; ++i) many += (i ? ",\"k" : "\"k") + std::to_string(i) + "\"";
+  many += "]}}";
+  EXPECT_NE(refusal(many), "");
+  EXPECT_NE(refusal(R"({"name":"x","trigger":{"type":"keyword","keywords":[")" + std::string(61, 'a') + "\"]}}"), "");
+  EXPECT_EQ(refusal(R"({"name":"x","trigger":{"type":"keyword","keywords":[")" + std::string(60, 'a') + "\"]}}"), "");
+}
+
+TEST(Automod, PatchesAndRoundTrips) {
+  auto spec = rule(
+      R"({"name":"words","trigger":{"type":"keyword","keywords":["Rug","rug","*PULL*"],"allow":["pullover"]},)"
+      R"("block_message":"no","timeout_seconds":60,"exempt_roles":["vip","vip"],"exempt_channels":["ch_1"]})");
+  EXPECT_EQ(spec.trigger.keywords, (std::vector<std::string>{"rug", "*pull*"}));
+  EXPECT_EQ(spec.exempt_roles, std::vector<std::string>{"vip"});
+  const auto stored = stored_automod_rule(json::serialize(render_automod_rule(spec)));
+  ASSERT_TRUE(stored);
+  EXPECT_EQ(json::serialize(render_automod_rule(*stored)), json::serialize(render_automod_rule(spec)));
+
+  auto patch = parse_automod_patch(json::parse(R"({"enabled":false,"trigger":{"type":"mention_spam","limit":5}})")
+                                       .as_object());
+  ASSERT_TRUE(patch);
+  auto changed = apply_automod_patch(spec, *patch);
+  ASSERT_TRUE(changed);
+  EXPECT_FALSE(changed->enabled);
+  EXPECT_EQ(changed->trigger.type, AutomodTrigger::mention_spam);
+  EXPECT_TRUE(changed->trigger.keywords.empty());
+  EXPECT_EQ(changed->name, "words");
+  EXPECT_EQ(changed->timeout_seconds, 60);
+}
+
+}  // namespace
+}  // namespace gh::community

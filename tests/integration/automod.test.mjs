@@ -1,0 +1,255 @@
+// AutoMod through the real binary, on SQLite and PostgreSQL: community managers set rules (keyword
+// with wildcards and an allow list, mention spam, links outside allowed domains); a member's post,
+// poll or edit that triggers one is refused with 403 automod_blocked and nothing is stored; the
+// block is in the audit log and the outbox, and a rule's timeout takes effect at once. Exempt
+// roles, exempt channels and managers pass; a changed rule applies from the next message.
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startServer, freshDatabase, backends } from './lib/harness.mjs';
+import { chatFlags, client, subscribed } from './lib/chat.mjs';
+
+for (const backend of backends()) {
+  describe(`automod (${backend})`, () => {
+    let db, server, c;
+    before(async () => {
+      db = freshDatabase(backend);
+      server = await startServer([...db.flags, ...chatFlags, '--message-rate-limit', '10000', '--message-rate-burst', '10000']);
+      c = client(server);
+    });
+    after(async () => {
+      const stopped = await server.stop();
+      assert.equal(stopped.code, 0, server.stderr.slice(-4000));
+      db.drop();
+    });
+
+    const outbox = async (topic) => (await (await c.api(`/v1/_test/outbox?topic=${topic}`)).json()).events;
+
+    // A community with an owner, a moderator, a member and a `vip` member, and two channels.
+    async function community(name) {
+      const [owner, mod, member, vip] = await Promise.all(Array.from({ length: 4 }, () => c.signIn()));
+      const api = (path, who, method = 'GET', body) => c.api(path, { method, token: who.token, body });
+      let r = await api('/v1/communities', owner, 'POST', { name, slug: `${name.toLowerCase()}-${backend}-${Date.now()}` });
+      assert.equal(r.status, 201, await r.clone().text());
+      const id = (await r.json()).id;
+      const base = `/v1/communities/${id}`;
+      for (const who of [mod, member, vip]) assert.equal((await api(`${base}/join`, who, 'POST')).status, 200);
+      assert.ok((await api(`${base}/members/${mod.address}/roles/moderator`, owner, 'PUT')).status < 300);
+      assert.equal((await api(`${base}/roles`, owner, 'POST', { name: 'vip', permissions: [] })).status, 201);
+      assert.ok((await api(`${base}/members/${vip.address}/roles/vip`, owner, 'PUT')).status < 300);
+      const general = (await (await api(`${base}/channels`, owner, 'POST', { name: 'general' })).json()).id;
+      const memes = (await (await api(`${base}/channels`, owner, 'POST', { name: 'memes' })).json()).id;
+      return { owner, mod, member, vip, api, id, base, general, memes };
+    }
+
+    test('managers set rules; a post, poll or edit that triggers one is refused, stored nowhere and audited', async () => {
+      const { owner, mod, member, vip, api, id, base, general, memes } = await community('Guarded');
+      const rules = `${base}/automod/rules`;
+      const scams = { name: 'scams', trigger: { type: 'keyword', keywords: ['FREE mint', '*airdrop*', 'scam', 'claim*'], allow: ['scampi'] },
+        block_message: 'No scams here.', exempt_roles: ['vip'], exempt_channels: [memes] };
+
+      // Only those who manage the community see and change rules.
+      for (const who of [mod, member]) {
+        let r = await api(rules, who, 'POST', scams);
+        assert.equal(r.status, 403);
+        assert.equal((await r.json()).error.code, 'missing_permission');
+        assert.equal((await api(rules, who)).status, 403);
+      }
+      // Bad rules are refused with what is wrong, and change nothing.
+      const bad = [
+        { trigger: { type: 'links' } },
+        { name: 'x' },
+        { name: 'x', trigger: { type: 'regex', patterns: ['.*'] } },
+        { name: 'x', trigger: { type: 'keyword', keywords: [] } },
+        { name: 'x', trigger: { type: 'keyword', keywords: ['a*b'] } },
+        { name: 'x', trigger: { type: 'keyword', keywords: ['x'.repeat(61)] } },
+        { name: 'x', trigger: { type: 'keyword', keywords: Array.from({ length: 1001 }, (_, i) => `k${i}`) } },
+        { name: 'x', trigger: { type: 'keyword', keywords: ['a'], limit: 2 } },
+        { name: 'x', trigger: { type: 'mention_spam', limit: 0 } },
+        { name: 'x', trigger: { type: 'links', allow_domains: ['not a domain'] } },
+        { name: 'x', trigger: { type: 'links' }, timeout_seconds: 2419201 },
+        { name: 'x', trigger: { type: 'links' }, exempt_roles: ['nobody'] },
+        { name: 'x', trigger: { type: 'links' }, exempt_channels: ['ch_missing'] },
+        { name: 'x', trigger: { type: 'links' }, colour: 'red' },
+      ];
+      for (const body of bad) {
+        const r = await api(rules, owner, 'POST', body);
+        assert.equal(r.status, 400, JSON.stringify(body).slice(0, 200));
+        assert.equal((await r.json()).error.code, 'invalid_rule');
+      }
+      assert.deepEqual((await (await api(rules, owner)).json()).rules, []);
+
+      let r = await api(rules, owner, 'POST', scams);
+      assert.equal(r.status, 201, await r.clone().text());
+      const rule = await r.json();
+      assert.match(rule.id, /^am_[0-9a-f]{24}$/);
+      assert.deepEqual({ ...rule, id: undefined, created_at: undefined, updated_at: undefined }, {
+        id: undefined, created_at: undefined, updated_at: undefined,
+        name: 'scams', enabled: true,
+        trigger: { type: 'keyword', keywords: ['free mint', '*airdrop*', 'scam', 'claim*'], allow: ['scampi'] },
+        block_message: 'No scams here.', timeout_seconds: 0, exempt_roles: ['vip'], exempt_channels: [memes],
+        created_by: owner.address });
+      assert.ok(Date.parse(rule.created_at) > 0);
+
+      // A message with a keyword is refused; nothing is stored, nothing goes out.
+      const sock = c.connect(owner);
+      await subscribed(sock, general);
+      const send = (who, channel, body, extra = {}) => api(`/v1/channels/${channel}/messages`, who, 'POST',
+        { body, client_id: `am-${Math.random()}`, ...extra });
+      const refused = async (res, ruleId = rule.id) => {
+        assert.equal(res.status, 403, await res.clone().text());
+        const { error } = await res.json();
+        assert.equal(error.code, 'automod_blocked');
+        assert.equal(error.rule_id, ruleId);
+        return error;
+      };
+      const blockedBodies = ['Get your FREE   mint now', 'big AIRDROPS today', 'this is a scam!', 'sc\u200Bam', 'claiming'];
+      for (const body of blockedBodies) {
+        const error = await refused(await send(member, general, body));
+        assert.equal(error.message, 'No scams here.');
+        assert.equal(error.rule_name, 'scams');
+      }
+      // A poll's question and answers are screened too.
+      await refused(await send(member, general, '', { poll: { question: 'Free mint?', answers: ['yes', 'no'] } }));
+      await refused(await send(member, general, 'vote', { poll: { question: 'Which?', answers: ['an airdrop', 'nothing'] } }));
+      // Words the keywords do not match as whole words, and the allow list, pass.
+      const passing = ['scampi for dinner', 'a scammer', 'freemint', 'reclaim it'];
+      for (const body of passing) assert.equal((await send(member, general, body)).status, 201, body);
+      // An exempt channel, an exempt role and a manager post anything.
+      assert.equal((await send(member, memes, 'free mint')).status, 201);
+      assert.equal((await send(vip, general, 'free mint')).status, 201);
+      assert.equal((await send(owner, general, 'free mint')).status, 201);
+      const history = (await (await api(`/v1/channels/${general}/messages?limit=100`, owner)).json()).messages;
+      assert.deepEqual(history.map((m) => m.body).reverse(), [...passing, 'free mint', 'free mint']);
+      await sock.waitFor((f) => f.type === 'message' && f.seq === history[0].seq);
+      assert.deepEqual(sock.messages(general).map((m) => m.body), [...passing, 'free mint', 'free mint']);
+
+      // Edits are screened: the message keeps its text.
+      const mine = history.find((m) => m.body === 'freemint' && m.author === member.address);
+      await refused(await api(`/v1/channels/${general}/messages/${mine.seq}`, member, 'PATCH', { body: 'an airdrop for all' }));
+      assert.equal((await (await api(`/v1/channels/${general}/messages/${mine.seq}`, member)).json()).body, 'freemint');
+      assert.equal((await api(`/v1/channels/${general}/messages/${mine.seq}`, member, 'PATCH', { body: 'fresh mint' })).status, 200);
+
+      // Every block is in the audit log, by the member, with the rule and what matched; and an event.
+      r = await api(`${base}/audit-log?action=automod_block&limit=100`, mod);
+      assert.equal(r.status, 200);
+      const blocks = (await r.json()).entries;
+      assert.equal(blocks.length, blockedBodies.length + 3);
+      assert.ok(blocks.every((e) => e.actor === member.address && e.channel_id === general && e.details.rule_id === rule.id &&
+        e.details.rule_name === 'scams' && e.details.trigger === 'keyword'));
+      assert.deepEqual(blocks.map((e) => e.details.matched).reverse(),
+        ['free mint', '*airdrop*', 'scam', 'scam', 'claim*', 'free mint', '*airdrop*', '*airdrop*']);
+      const created = (await (await api(`${base}/audit-log?action=automod_rule_create`, mod)).json()).entries;
+      assert.equal(created.length, 1);
+      assert.equal(created[0].actor, owner.address);
+      assert.equal(created[0].details.rule_id, rule.id);
+      const events = (await outbox('community.automod_blocked')).filter((e) => e.payload.community_id === id);
+      assert.equal(events.length, blocks.length);
+      assert.ok(events.every((e) => e.payload.account === member.address && e.payload.rule_id === rule.id));
+
+      // A change applies from the next message: disabled, the rule lets everything through; a new
+      // keyword is matched at once.
+      r = await api(`${rules}/${rule.id}`, owner, 'PATCH', { enabled: false });
+      assert.equal(r.status, 200);
+      assert.equal((await r.json()).enabled, false);
+      assert.equal((await send(member, general, 'free mint')).status, 201);
+      r = await api(`${rules}/${rule.id}`, owner, 'PATCH', { enabled: true, trigger: { type: 'keyword', keywords: ['rugpull'] } });
+      const changed = await r.json();
+      assert.deepEqual(changed.trigger, { type: 'keyword', keywords: ['rugpull'], allow: [] });
+      assert.equal(changed.name, 'scams');
+      assert.deepEqual(changed.exempt_roles, ['vip']);
+      assert.equal((await send(member, general, 'free mint')).status, 201);
+      await refused(await send(member, general, 'RugPull incoming'));
+      for (const body of [{ enabled: 'yes' }, { trigger: { type: 'keyword', keywords: ['*'] } }, { name: '' }]) {
+        r = await api(`${rules}/${rule.id}`, owner, 'PATCH', body);
+        assert.equal(r.status, 400, JSON.stringify(body));
+      }
+      assert.equal((await api(`${rules}/${rule.id}`, mod, 'PATCH', { enabled: false })).status, 403);
+      assert.equal((await api(`${rules}/am_000000000000000000000000`, owner, 'PATCH', { enabled: false })).status, 404);
+      const updated = (await (await api(`${base}/audit-log?action=automod_rule_update`, owner)).json()).entries;
+      assert.equal(updated.length, 2);
+      assert.deepEqual(updated[0].details.rule.trigger.keywords, ['rugpull']);
+
+      // Deleted, it is gone at once (and a second delete finds nothing).
+      assert.equal((await api(`${rules}/${rule.id}`, mod, 'DELETE')).status, 403);
+      assert.equal((await api(`${rules}/${rule.id}`, owner, 'DELETE')).status, 204);
+      assert.equal((await api(`${rules}/${rule.id}`, owner, 'DELETE')).status, 404);
+      assert.equal((await send(member, general, 'rugpull')).status, 201);
+      assert.deepEqual((await (await api(rules, owner)).json()).rules, []);
+      assert.equal((await (await api(`${base}/audit-log?action=automod_rule_delete`, owner)).json()).entries[0].details.name, 'scams');
+      sock.close();
+    });
+
+    test('a retry of a message stored before a rule still gets it', async () => {
+      const { owner, member, api, base, general } = await community('Retried');
+      const first = await api(`/v1/channels/${general}/messages`, member, 'POST', { body: 'gm frens', client_id: 'gm-1' });
+      assert.equal(first.status, 201);
+      const stored = await first.json();
+      assert.equal((await api(`${base}/automod/rules`, owner, 'POST',
+        { name: 'no gm', trigger: { type: 'keyword', keywords: ['gm'] } })).status, 201);
+      const again = await api(`/v1/channels/${general}/messages`, member, 'POST', { body: 'gm frens', client_id: 'gm-1' });
+      assert.equal(again.status, 201);
+      assert.equal((await again.json()).id, stored.id);
+      const fresh = await api(`/v1/channels/${general}/messages`, member, 'POST', { body: 'gm frens', client_id: 'gm-2' });
+      assert.equal(fresh.status, 403);
+    });
+
+    test('mention spam and links rules; a rule\'s timeout silences the author at once and tells its sockets', async () => {
+      const { owner, mod, member, vip, api, base, general } = await community('Spammed');
+      const rules = `${base}/automod/rules`;
+      let r = await api(rules, owner, 'POST', { name: 'mentions', trigger: { type: 'mention_spam', limit: 2 }, timeout_seconds: 600 });
+      assert.equal(r.status, 201, await r.clone().text());
+      const mentions = await r.json();
+      r = await api(rules, owner, 'POST', { name: 'links', trigger: { type: 'links', allow_domains: ['Example.org'] } });
+      assert.equal(r.status, 201, await r.clone().text());
+      const links = await r.json();
+      assert.deepEqual(links.trigger, { type: 'links', allow_domains: ['example.org'] });
+      const send = (who, body) => api(`/v1/channels/${general}/messages`, who, 'POST', { body, client_id: `sp-${Math.random()}` });
+      const code = async (res) => {
+        const { error } = await res.json();
+        return [res.status, error?.code, error?.rule_id];
+      };
+
+      // Links: allowed domains and their subdomains pass; others, however written, do not.
+      for (const body of ['see https://example.org/docs', 'and http://www.example.org:8080/x?y', 'no link at all, example dot org']) {
+        assert.equal((await send(vip, body)).status, 201, body);
+      }
+      for (const body of ['https://example.org@evil.example/claim', 'go to www.evil.example', 'HTTPS://EVIL.EXAMPLE', 'https://badexample.org']) {
+        assert.deepEqual(await code(await send(vip, body)), [403, 'automod_blocked', links.id], body);
+      }
+
+      // Two mentions pass; three are refused, and the author is timed out for the rule's 600 s.
+      const sock = c.connect(member);
+      await subscribed(sock, general);
+      assert.equal((await send(member, `hi @${mod.address} @${vip.address}`)).status, 201);
+      const before = Date.now();
+      assert.deepEqual(await code(await send(member, `hi @${mod.address} @${vip.address} @${owner.address}`)),
+        [403, 'automod_blocked', mentions.id]);
+      const told = await sock.waitFor((f) => f.type === 'timeout');
+      const until = Date.parse(told.until);
+      assert.ok(until >= before + 599_000 && until <= Date.now() + 601_000, told.until);
+      r = await send(member, 'sorry');
+      assert.equal(r.status, 403);
+      assert.equal((await r.json()).error.code, 'timed_out');
+      const members = (await (await api(`${base}/members?limit=100`, owner)).json()).members;
+      assert.equal(members.find((m) => m.address === member.address).timed_out_until, told.until);
+      const [block] = (await (await api(`${base}/audit-log?action=automod_block`, owner)).json()).entries;
+      assert.deepEqual(block.details, { rule_id: mentions.id, rule_name: 'mentions', trigger: 'mention_spam', matched: '3', timed_out_until: told.until });
+      // A moderator lifts it as any timeout.
+      assert.equal((await api(`${base}/members/${member.address}/timeout`, mod, 'DELETE')).status, 204);
+      assert.equal((await send(member, 'sorry')).status, 201);
+      sock.close();
+    });
+
+    test('a community holds at most 10 rules, also when they are created at once', async () => {
+      const { owner, api, base } = await community('Crowded');
+      const create = (i) => api(`${base}/automod/rules`, owner, 'POST', { name: `rule ${i}`, trigger: { type: 'keyword', keywords: [`w${i}`] } });
+      const statuses = (await Promise.all(Array.from({ length: 14 }, (_, i) => create(i)))).map((res) => res.status);
+      assert.equal(statuses.filter((s) => s === 201).length, 10, statuses.join());
+      assert.equal(statuses.filter((s) => s === 409).length, 4, statuses.join());
+      const r = await create(99);
+      assert.equal(r.status, 409);
+      assert.equal((await r.json()).error.code, 'too_many_rules');
+      assert.equal((await (await api(`${base}/automod/rules`, owner)).json()).rules.length, 10);
+    });
+  });
+}
