@@ -506,8 +506,8 @@ std::optional<std::string> AutomodMatcher::match_links(std::string_view text) co
     std::size_t end = from;
     while (end < text.size()) {
       const char c = text[end];
-      if (c == '/' || c == '?' || c == '#' || c == ' ' || c == '<' || c == '>' || c == '"' || c == '\'' ||
-          c == '\\' || c == ')' || c == ']' || c == '|' || c == '`')
+      if (c == '/' || c == '?' || c == '#' || c == ' ' || c == '<' || c == '>' || c == '"' || c == '\'' || c == '\\' ||
+          c == ')' || c == ']' || c == '|' || c == '`')
         break;
       ++end;
     }
@@ -520,7 +520,8 @@ std::optional<std::string> AutomodMatcher::match_links(std::string_view text) co
   auto allowed = [&](std::string_view host) {
     return std::any_of(m_domains.begin(), m_domains.end(), [&](const std::string& d) {
       if (host == d) return true;
-      return host.size() > d.size() && host.substr(host.size() - d.size()) == d && host[host.size() - d.size() - 1] == '.';
+      return host.size() > d.size() && host.substr(host.size() - d.size()) == d &&
+             host[host.size() - d.size() - 1] == '.';
     });
   };
   for (std::size_t i = 0; i < text.size(); ++i) {

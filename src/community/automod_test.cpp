@@ -2,9 +2,9 @@
 
 #include <random>
 
+#include <gtest/gtest.h>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
-#include <gtest/gtest.h>
 
 namespace gh::community {
 namespace {
@@ -174,8 +174,7 @@ TEST(Automod, RefusesWhatItCannotHold) {
   EXPECT_NE(refusal(R"({"name":"x","trigger":{"type":"links"},"timeout_seconds":-1})"), "");
   EXPECT_NE(refusal(R"({"name":"x","trigger":{"type":"links"},"colour":"red"})"), "");
   EXPECT_NE(refusal(R"({"name":"","trigger":{"type":"links"}})"), "");
-  EXPECT_NE(refusal(R"({"name":"x","trigger":{"type":"links"},"block_message":")" + std::string(151, 'a') + "\"}"),
-            "");
+  EXPECT_NE(refusal(R"({"name":"x","trigger":{"type":"links"},"block_message":")" + std::string(151, 'a') + "\"}"), "");
   std::string many = R"({"name":"x","trigger":{"type":"keyword","keywords":[)";
   for (int i = 0; i < 1001; ++i) many += (i ? ",\"k" : "\"k") + std::to_string(i) + "\"";
   many += "]}}";
@@ -185,17 +184,17 @@ TEST(Automod, RefusesWhatItCannotHold) {
 }
 
 TEST(Automod, PatchesAndRoundTrips) {
-  auto spec = rule(
-      R"({"name":"words","trigger":{"type":"keyword","keywords":["Rug","rug","*PULL*"],"allow":["pullover"]},)"
-      R"("block_message":"no","timeout_seconds":60,"exempt_roles":["vip","vip"],"exempt_channels":["ch_1"]})");
+  auto spec =
+      rule(R"({"name":"words","trigger":{"type":"keyword","keywords":["Rug","rug","*PULL*"],"allow":["pullover"]},)"
+           R"("block_message":"no","timeout_seconds":60,"exempt_roles":["vip","vip"],"exempt_channels":["ch_1"]})");
   EXPECT_EQ(spec.trigger.keywords, (std::vector<std::string>{"rug", "*pull*"}));
   EXPECT_EQ(spec.exempt_roles, std::vector<std::string>{"vip"});
   const auto stored = stored_automod_rule(json::serialize(render_automod_rule(spec)));
   ASSERT_TRUE(stored);
   EXPECT_EQ(json::serialize(render_automod_rule(*stored)), json::serialize(render_automod_rule(spec)));
 
-  auto patch = parse_automod_patch(json::parse(R"({"enabled":false,"trigger":{"type":"mention_spam","limit":5}})")
-                                       .as_object());
+  auto patch =
+      parse_automod_patch(json::parse(R"({"enabled":false,"trigger":{"type":"mention_spam","limit":5}})").as_object());
   ASSERT_TRUE(patch);
   auto changed = apply_automod_patch(spec, *patch);
   ASSERT_TRUE(changed);

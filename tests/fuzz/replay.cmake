@@ -4,7 +4,7 @@
 # the same targets for scripts/run-fuzz.
 set(GATEHOUSE_FUZZ_REPLAY_DIR ${PROJECT_SOURCE_DIR}/tests/fuzz)
 foreach(target rlp_fuzz abi_fuzz siwe_fuzz hex_fuzz u256_fuzz eip712_fuzz http_fuzz jsonrpc_fuzz websocket_fuzz
-               mls_fuzz graphql_fuzz messaging_fuzz)
+               mls_fuzz graphql_fuzz messaging_fuzz automod_fuzz)
   set(exe ${target}_replay)
   add_executable(${exe} ${GATEHOUSE_FUZZ_REPLAY_DIR}/${target}.cpp ${GATEHOUSE_FUZZ_REPLAY_DIR}/replay_main.cpp)
   if(target STREQUAL "mls_fuzz")
@@ -13,6 +13,8 @@ foreach(target rlp_fuzz abi_fuzz siwe_fuzz hex_fuzz u256_fuzz eip712_fuzz http_f
     target_link_libraries(${exe} PRIVATE gh_graphql)
   elseif(target STREQUAL "messaging_fuzz")
     target_link_libraries(${exe} PRIVATE gh_messaging_model)
+  elseif(target STREQUAL "automod_fuzz")
+    target_link_libraries(${exe} PRIVATE gh_community_model)
   else()
     target_link_libraries(${exe} PRIVATE gh_eth gh_rpc gh_net)
   endif()
