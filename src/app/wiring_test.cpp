@@ -143,7 +143,7 @@ TEST(Jobs, EveryJobHasAValidScheduleAndAUniqueName) {
   EXPECT_EQ(scheduler.names(), (std::vector<std::string>{
                                    "bus.processed_purge", "bus.outbox_purge", "jobs.history_purge", "auth.nonces_purge",
                                    "auth.sessions_purge", "community.audit_prune", "messaging.search_backfill",
-                                   "notify.purge", "testhooks.fails", "testhooks.holds"}));
+                                   "messaging.reports_purge", "notify.purge", "testhooks.fails", "testhooks.holds"}));
   // A second registration of the same jobs is refused by name.
   const auto again = add_all_jobs(scheduler, modules, {});
   ASSERT_FALSE(again);

@@ -59,7 +59,8 @@ context::ContextModule make_module(CommunityModuleSettings settings) {
                    &CommunityService::keep_gated_chain_events});
     // The audit log's entries for what moderators do to messages, which messaging owns.
     out.push_back({"community.audit",
-                   {"messaging.message_deleted", "messaging.messages_bulk_deleted", "messaging.message_pinned"},
+                   {"messaging.message_deleted", "messaging.messages_bulk_deleted", "messaging.message_pinned",
+                    "messaging.report_updated"},
                    [](store::Tx& tx, const bus::Event& event) { CommunityService::audit_message_event(tx, event); }});
     return out;
   };

@@ -928,10 +928,11 @@ Task<Result<void>> CommunityService::automod_blocked(const eth::Address& account
 
 const std::vector<std::string_view>& audit_actions() {
   static const std::vector<std::string_view> actions{
-      "community_update",      "channel_create",      "channel_update",      "role_create",       "member_role_add",
-      "member_role_remove",    "member_kick",         "member_ban_add",      "member_ban_remove", "member_timeout",
-      "member_timeout_remove", "message_delete",      "message_bulk_delete", "message_pin",       "message_unpin",
-      "automod_rule_create",   "automod_rule_update", "automod_rule_delete", "automod_block"};
+      "community_update",    "channel_create",      "channel_update",        "role_create",
+      "member_role_add",     "member_role_remove",  "member_kick",           "member_ban_add",
+      "member_ban_remove",   "member_timeout",      "member_timeout_remove", "message_delete",
+      "message_bulk_delete", "message_pin",         "message_unpin",         "automod_rule_create",
+      "automod_rule_update", "automod_rule_delete", "automod_block",         "message_report_update"};
   return actions;
 }
 
@@ -987,6 +988,20 @@ void CommunityService::audit_message_event(Tx& tx, const bus::Event& event) {
     audit(tx, ch->community_id, *by,
           {"message_bulk_delete", std::nullopt, ch->id, "",
            json::object{{"count", static_cast<std::int64_t>(seqs->as_array().size())}, {"seqs", *seqs}}},
+          event.created_ms);
+    return;
+  }
+  if (event.topic == "messaging.report_updated") {
+    const auto by = address("by");
+    const auto author = address("author");
+    const auto* id = payload.if_contains("report_id");
+    const auto* report_seq = payload.if_contains("seq");
+    const auto* status = payload.if_contains("status");
+    const auto* previous = payload.if_contains("previous");
+    if (!by || !author || id == nullptr || report_seq == nullptr || status == nullptr || previous == nullptr) return;
+    audit(tx, ch->community_id, *by,
+          {"message_report_update", author, ch->id, "",
+           json::object{{"report_id", *id}, {"seq", *report_seq}, {"previous", *previous}, {"status", *status}}},
           event.created_ms);
     return;
   }
@@ -1411,6 +1426,18 @@ Task<Result<std::vector<std::string>>> CommunityService::readable_channels(const
       return out;
     });
   });
+}
+
+Task<Result<std::vector<std::string>>> CommunityService::moderated_channels(const eth::Address& who,
+                                                                            std::string community_id) {
+  co_return co_await read_community<std::vector<std::string>>(
+      community_id, [&](Tx& tx, Loaded& c) -> Result<std::vector<std::string>> {
+        const auto s = standing_of(tx, c, lower(who));
+        if (!s.member) return forbidden("not_member", "join the community first");
+        if (auto allowed = need(s, Permission::manage_messages); !allowed) return std::move(allowed).error();
+        const auto ids = readable_ids(tx, c, lower(who), s);
+        return std::vector<std::string>(ids.begin(), ids.end());
+      });
 }
 
 Task<Result<std::string>> CommunityService::community_of_channel(std::string channel_id) {

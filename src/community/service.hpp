@@ -327,6 +327,9 @@ class CommunityService {
   Task<Result<bool>> can_mention_everyone(const eth::Address& who, std::string channel_id);
   /// Every channel, in every community, that `who` may read.
   Task<Result<std::vector<std::string>>> readable_channels(const eth::Address& who);
+  /// The channels of the community whose messages `who` moderates: every channel it reads when it
+  /// holds manage_messages (403 not_member, missing_permission; 404 no_community).
+  Task<Result<std::vector<std::string>>> moderated_channels(const eth::Address& who, std::string community_id);
   /// The community a channel belongs to (404 when there is no such channel). No caller check: for
   /// contexts (e.g. resolving `@&role` mentions with members_with_role).
   Task<Result<std::string>> community_of_channel(std::string channel_id);
@@ -359,7 +362,8 @@ class CommunityService {
   Task<Result<AuditPage>> audit_log(const eth::Address& who, std::string community_id, AuditFilter filter);
   /// Records a moderator's action on messages (the consumer of messaging.message_deleted and
   /// messaging.message_pinned calls this in its transaction): a member's message deleted by another
-  /// (not by a ban's purge, which the ban's entry covers), a pin or unpin. Events of channels that
+  /// (not by a ban's purge, which the ban's entry covers), a pin or unpin, a report resolved,
+  /// dismissed or reopened (messaging.report_updated). Events of channels that
   /// belong to no community are ignored.
   static void audit_message_event(store::Tx& tx, const bus::Event& event);
   /// Deletes the entries older than audit_retention (the job community.audit_prune); returns how

@@ -16,6 +16,10 @@ Task<Result<void>> ChannelAccess::content_blocked(const eth::Address&, std::stri
   co_return ok();
 }
 
+Task<Result<std::vector<std::string>>> ChannelAccess::moderated_channels(const eth::Address&, std::string) {
+  co_return not_found("no such community");
+}
+
 void GrantedChannelAccess::grant(const eth::Address& account, const std::string& channel_id, bool read, bool post,
                                  bool moderate) {
   std::lock_guard lock(m_mutex);

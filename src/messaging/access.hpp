@@ -66,6 +66,10 @@ class ChannelAccess {
   /// A message of the account was refused by a content rule: the community records it (and applies
   /// the rule's timeout). By default nothing is recorded.
   virtual Task<Result<void>> content_blocked(const eth::Address& account, std::string channel_id, ContentBlock block);
+  /// The channels of a community whose messages the account moderates (for its report queue); 403
+  /// when it moderates none there. By default: 404, there are no communities.
+  virtual Task<Result<std::vector<std::string>>> moderated_channels(const eth::Address& account,
+                                                                    std::string community_id);
   /// May the account delete other members' messages in the channel (community manage_messages)?
   virtual Task<Result<bool>> can_moderate(const eth::Address& account, std::string channel_id) = 0;
   /// Does the account's `@&member` (every member) mention notify (community mention_everyone)?

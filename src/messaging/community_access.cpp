@@ -71,6 +71,11 @@ Task<Result<void>> CommunityChannelAccess::content_blocked(const eth::Address& a
   co_return co_await m_communities.automod_blocked(account, std::move(channel_id), std::move(hit));
 }
 
+Task<Result<std::vector<std::string>>> CommunityChannelAccess::moderated_channels(const eth::Address& account,
+                                                                                  std::string community_id) {
+  co_return co_await m_communities.moderated_channels(account, std::move(community_id));
+}
+
 Task<Result<bool>> CommunityChannelAccess::can_moderate(const eth::Address& account, std::string channel_id) {
   co_return co_await m_communities.can_moderate_channel(account, std::move(channel_id));
 }
@@ -128,6 +133,18 @@ Task<Result<void>> AnyChannelAccess::content_blocked(const eth::Address& account
     if (auto r = co_await source->content_blocked(account, channel_id, block); !r) co_return r;
   }
   co_return ok();
+}
+
+Task<Result<std::vector<std::string>>> AnyChannelAccess::moderated_channels(const eth::Address& account,
+                                                                            std::string community_id) {
+  std::optional<Error> failed;
+  for (auto* source : m_sources) {
+    auto r = co_await source->moderated_channels(account, community_id);
+    if (r) co_return r;
+    if (!failed || failed->kind == ErrorKind::not_found) failed = r.error();
+  }
+  if (failed) co_return *failed;
+  co_return std::vector<std::string>();
 }
 
 Task<Result<bool>> AnyChannelAccess::can_moderate(const eth::Address& account, std::string channel_id) {

@@ -17,6 +17,8 @@ class CommunityChannelAccess final : public ChannelAccess {
   Task<Result<bool>> can_post(const eth::Address& account, std::string channel_id) override;
   Task<Result<PostRules>> post_rules(const eth::Address& account, std::string channel_id) override;
   Task<Result<void>> content_blocked(const eth::Address& account, std::string channel_id, ContentBlock block) override;
+  Task<Result<std::vector<std::string>>> moderated_channels(const eth::Address& account,
+                                                            std::string community_id) override;
   Task<Result<bool>> can_moderate(const eth::Address& account, std::string channel_id) override;
   Task<Result<bool>> can_mention_everyone(const eth::Address& account, std::string channel_id) override;
   Task<Result<std::vector<std::string>>> readable_channels(const eth::Address& account) override;
@@ -39,6 +41,9 @@ class AnyChannelAccess final : public ChannelAccess {
   /// The first source that allows posting decides the rules.
   Task<Result<PostRules>> post_rules(const eth::Address& account, std::string channel_id) override;
   Task<Result<void>> content_blocked(const eth::Address& account, std::string channel_id, ContentBlock block) override;
+  /// The first source that knows the community answers.
+  Task<Result<std::vector<std::string>>> moderated_channels(const eth::Address& account,
+                                                            std::string community_id) override;
   Task<Result<bool>> can_moderate(const eth::Address& account, std::string channel_id) override;
   Task<Result<bool>> can_mention_everyone(const eth::Address& account, std::string channel_id) override;
   Task<Result<std::vector<std::string>>> readable_channels(const eth::Address& account) override;

@@ -31,6 +31,23 @@ Result<void> check_body(std::string_view body) {
   return ok();
 }
 
+bool valid_report_reason(std::string_view reason) {
+  return reason == "spam" || reason == "scam" || reason == "harassment" || reason == "nsfw" || reason == "other";
+}
+
+bool valid_report_status(std::string_view status) {
+  return status == "open" || status == "resolved" || status == "dismissed";
+}
+
+Result<void> check_report_text(std::string_view text, std::string_view code) {
+  if (text.empty()) return ok();
+  if (text.size() > max_report_note_bytes || !check_body(text)) {
+    return bad_input(std::string(code),
+                     "at most " + std::to_string(max_report_note_bytes) + " bytes of text, as a message body");
+  }
+  return ok();
+}
+
 namespace {
 
 // A poll's text: as a message body, within `max_bytes`.
@@ -151,6 +168,25 @@ ReplyPreview preview_of(const Message& parent) {
   p.deleted = parent.deleted_at.has_value();
   if (!p.deleted) p.body = std::string(utf8_prefix(parent.body, reply_preview_bytes));
   return p;
+}
+
+json::object report_json(const Report& r) {
+  json::object o{{"id", r.id},
+                 {"channel_id", r.channel_id},
+                 {"seq", r.seq},
+                 {"message_id", r.message_id},
+                 {"author", eth::to_checksum(r.author)},
+                 {"body", r.body},
+                 {"reporter", eth::to_checksum(r.reporter)},
+                 {"reason", r.reason},
+                 {"note", r.note},
+                 {"status", r.status},
+                 {"resolution", r.resolution},
+                 {"created_at", format_rfc3339(r.created_at)},
+                 {"message_reports", r.message_reports}};
+  o["resolved_by"] = r.resolved_by ? json::value(eth::to_checksum(*r.resolved_by)) : json::value(nullptr);
+  o["resolved_at"] = r.resolved_at ? json::value(format_rfc3339(*r.resolved_at)) : json::value(nullptr);
+  return o;
 }
 
 json::object message_json(const Message& m) {

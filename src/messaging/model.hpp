@@ -132,6 +132,43 @@ Result<void> check_emoji(std::string_view emoji);
 /// The account and role mentions of a body (at most max_mentions in all).
 Mentions parse_mentions(std::string_view body);
 
+// --- reports ---
+
+/// The most bytes of a reporter's note and of a moderator's resolution.
+inline constexpr std::size_t max_report_note_bytes = 500;
+/// The most open reports one account has filed at once (409 too_many_reports past it).
+inline constexpr std::int64_t max_open_reports = 100;
+
+/// True for a reason a report may give: spam, scam, harassment, nsfw, other.
+bool valid_report_reason(std::string_view reason);
+/// True for a report's status: open, resolved, dismissed.
+bool valid_report_status(std::string_view status);
+/// 400 `field` (e.g. invalid_note) unless `text` is at most max_report_note_bytes of text as a
+/// message body allows it; it may be empty.
+Result<void> check_report_text(std::string_view text, std::string_view code);
+
+/// A member's report of a message to the channel's moderators.
+struct Report {
+  std::int64_t id = 0;
+  std::string channel_id;
+  std::int64_t seq = 0;
+  std::string message_id;
+  eth::Address author{};
+  std::string body;  ///< the message's text when it was reported
+  eth::Address reporter{};
+  std::string reason;
+  std::string note;
+  std::string status;  ///< open, resolved, dismissed
+  std::string resolution;
+  std::optional<eth::Address> resolved_by;
+  std::optional<SystemTime> resolved_at;
+  SystemTime created_at{};
+  std::int64_t message_reports = 1;  ///< reports of this message in all (by any reporter)
+};
+
+/// The JSON of a report as moderators (and its reporter) see it.
+boost::json::object report_json(const Report& r);
+
 /// What a reply to `parent` shows of it.
 ReplyPreview preview_of(const Message& parent);
 /// The JSON of a message as clients see it.

@@ -155,5 +155,19 @@ TEST(MessagingModel, AReplyPreviewIsTheParentsAuthorAndFirstHundredBytesCutOnACh
   EXPECT_TRUE(p.body.empty());
 }
 
+TEST(Reports, ReasonsStatusesAndTexts) {
+  for (const char* reason : {"spam", "scam", "harassment", "nsfw", "other"}) EXPECT_TRUE(valid_report_reason(reason));
+  for (const char* reason : {"", "Spam", "rude", "spam "}) EXPECT_FALSE(valid_report_reason(reason));
+  for (const char* status : {"open", "resolved", "dismissed"}) EXPECT_TRUE(valid_report_status(status));
+  for (const char* status : {"", "all", "closed"}) EXPECT_FALSE(valid_report_status(status));
+  EXPECT_TRUE(check_report_text("", "invalid_note"));
+  EXPECT_TRUE(check_report_text(std::string(max_report_note_bytes, 'a'), "invalid_note"));
+  EXPECT_EQ(check_report_text(std::string(max_report_note_bytes + 1, 'a'), "invalid_note").error().code,
+            "invalid_note");
+  EXPECT_EQ(check_report_text("a\x01b", "invalid_resolution").error().code, "invalid_resolution");
+  EXPECT_EQ(check_report_text("\xff", "invalid_note").error().code, "invalid_note");
+  EXPECT_EQ(check_report_text("   ", "invalid_note").error().code, "invalid_note");
+}
+
 }  // namespace
 }  // namespace gh::messaging

@@ -93,6 +93,14 @@ context::ContextModule make_module(MessagingModuleSettings settings) {
                       if (!indexed) co_return indexed.error();
                       co_return ok();
                     }});
+    jobs.push_back({"messaging.reports_purge", "17 4 * * *",
+                    "deletes the reports moderators closed longer ago than the report retention",
+                    [runtime]() -> Task<Result<void>> {
+                      if (!runtime->service) co_return ok();
+                      auto purged = co_await runtime->service->purge_reports();
+                      if (!purged) co_return purged.error();
+                      co_return ok();
+                    }});
     return jobs;
   };
   m.routes = [runtime](net::Router& router) {

@@ -7,6 +7,7 @@
 
 #include "bus/bus.hpp"
 #include "net/json.hpp"
+#include "net/json_result.hpp"
 
 namespace gh::messaging {
 
@@ -297,6 +298,72 @@ void add_messaging_routes(net::Router& router, MessagingService& service, auth::
     json::array out;
     for (const auto seq : *deleted) out.emplace_back(seq);
     co_return net::json_response(200, json::object{{"deleted", std::move(out)}});
+  });
+
+  router.add("POST", "/v1/channels/{id}/messages/{seq}/report", [&](Request& req) -> Task<Result<Response>> {
+    auto target = co_await message_target(auth, req);
+    if (!target) co_return target.error();
+    auto body = net::parse_json_object(req);
+    if (!body) co_return body.error();
+    const auto* reason = body->if_contains("reason");
+    if (!reason || !reason->is_string()) {
+      co_return bad_input("invalid_reason", "reason is spam, scam, harassment, nsfw or other");
+    }
+    std::string note;
+    if (const auto* n = body->if_contains("note"); n && !n->is_null()) {
+      if (!n->is_string()) co_return bad_input("invalid_note", "note must be a string");
+      note = std::string(n->as_string());
+    }
+    if (auto limited = take(send_limiter, target->who); !limited) co_return limited.error();
+    auto filed = co_await service.report(target->who, std::move(target->channel_id), target->seq,
+                                         std::string(reason->as_string()), std::move(note));
+    if (!filed) co_return filed.error();
+    co_return net::json_response(filed->created ? 201 : 200, report_json(filed->report));
+  });
+
+  router.add("GET", "/v1/communities/{id}/reports", [&](Request& req) -> Task<Result<Response>> {
+    auto who = co_await auth.session(req);
+    if (!who) co_return who.error();
+    ReportFilter filter;
+    filter.status = "open";
+    if (auto status = req.query_param("status")) {
+      filter.status = *status == "all" ? std::nullopt : std::optional<std::string>(*status);
+    }
+    if (auto before = query_seq(req, "before"); !before) {
+      co_return before.error();
+    } else if (*before) {
+      filter.before_id = **before;
+    }
+    auto limit = query_limit(req);
+    if (!limit) co_return limit.error();
+    filter.limit = *limit;
+    auto page = co_await service.community_reports(who->address, std::string(req.param("id")), std::move(filter));
+    if (!page) co_return page.error();
+    json::array reports;
+    for (const auto& r : page->reports) reports.emplace_back(report_json(r));
+    json::object out{{"reports", std::move(reports)}};
+    out["next_before"] = page->next_before ? json::value(*page->next_before) : json::value(nullptr);
+    co_return net::json_response(200, std::move(out));
+  });
+
+  router.add("PATCH", "/v1/reports/{id}", [&](Request& req) -> Task<Result<Response>> {
+    auto who = co_await auth.session(req);
+    if (!who) co_return who.error();
+    auto id = parse_seq(req.param("id"), "report_id");
+    if (!id) co_return id.error();
+    auto body = net::parse_json_object(req);
+    if (!body) co_return body.error();
+    const auto* status = body->if_contains("status");
+    if (!status || !status->is_string()) co_return bad_input("invalid_status", "status is open, resolved or dismissed");
+    std::string resolution;
+    if (const auto* r = body->if_contains("resolution"); r && !r->is_null()) {
+      if (!r->is_string()) co_return bad_input("invalid_resolution", "resolution must be a string");
+      resolution = std::string(r->as_string());
+    }
+    if (auto limited = take(send_limiter, who->address); !limited) co_return limited.error();
+    auto updated =
+        co_await service.update_report(who->address, *id, std::string(status->as_string()), std::move(resolution));
+    co_return net::rendered(updated, report_json);
   });
 
   for (const char* method : {"PUT", "DELETE"}) {

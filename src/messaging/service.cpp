@@ -620,6 +620,138 @@ void MessagingService::announce_update(const std::string& channel_id, const Mess
   if (m_gateway) m_gateway->broadcast(channel_topic, channel_id, update_frame(m));
 }
 
+// --- reports ---
+
+namespace {
+
+Error report_not_found() {
+  return make_error(ErrorKind::not_found, "report_not_found", "no such report");
+}
+
+}  // namespace
+
+Task<Result<Filed>> MessagingService::report(eth::Address who, std::string channel_id, std::int64_t seq,
+                                             std::string reason, std::string note) {
+  if (!valid_report_reason(reason)) {
+    co_return bad_input("invalid_reason", "reason is spam, scam, harassment, nsfw or other");
+  }
+  if (auto c = check_report_text(note, "invalid_note"); !c) co_return c.error();
+  if (auto r = co_await require_read(who, channel_id); !r) co_return r.error();
+  const auto now = unix_millis(m_clock.now());
+  const auto reporter = eth::to_lower_hex(who);
+  auto filed = co_await m_pool.run([&]() -> Result<Filed> {
+    return m_db.transact([&](Tx& tx) -> Result<Filed> {
+      if (auto existing = sql::find_report_by(tx, channel_id, seq, reporter)) return Filed{std::move(*existing), false};
+      auto m = sql::find(tx, channel_id, seq);
+      if (!m) return message_not_found();
+      if (m->deleted_at) return make_error(ErrorKind::conflict, "message_deleted", "the message was deleted");
+      if (m->author == who) return bad_input("own_message", "you cannot report your own message");
+      if (sql::count_open_reports(tx, reporter) >= max_open_reports) {
+        return make_error(ErrorKind::conflict, "too_many_reports",
+                          "you have " + std::to_string(max_open_reports) + " open reports; wait for moderators");
+      }
+      Report r;
+      r.channel_id = channel_id;
+      r.seq = seq;
+      r.message_id = m->id;
+      r.author = m->author;
+      r.body = m->body;
+      r.reporter = who;
+      r.reason = reason;
+      r.note = note;
+      auto id = sql::insert_report(tx, r, now);
+      // The same report filed at once by another request of the reporter: that one stands.
+      auto stored = sql::find_report_by(tx, channel_id, seq, reporter);
+      if (!stored) return make_error(ErrorKind::conflict, "conflict", "the report could not be stored; retry");
+      if (!id) return Filed{std::move(*stored), false};
+      json::object event{{"report_id", *id},
+                         {"channel_id", channel_id},
+                         {"seq", seq},
+                         {"message_id", m->id},
+                         {"author", eth::to_checksum(m->author)},
+                         {"reporter", eth::to_checksum(who)},
+                         {"reason", reason}};
+      publish_or_throw(tx, {"messaging.message_reported", channel_id, json::serialize(event)});
+      return Filed{std::move(*stored), true};
+    });
+  });
+  if (filed && filed->created && m_events_published) m_events_published();
+  co_return filed;
+}
+
+Task<Result<ReportPage>> MessagingService::community_reports(eth::Address who, std::string community_id,
+                                                             ReportFilter filter) {
+  if (filter.status && !valid_report_status(*filter.status)) {
+    co_return bad_input("invalid_status", "status is open, resolved, dismissed or all");
+  }
+  if (filter.before_id < 0) co_return bad_input("invalid_before", "before is a report id");
+  const auto limit = std::clamp<std::size_t>(filter.limit, 1, m_settings.max_page);
+  auto channels = co_await m_access.moderated_channels(who, std::move(community_id));
+  if (!channels) co_return channels.error();
+  co_return co_await m_pool.run([&]() -> Result<ReportPage> {
+    return m_db.read([&](Tx& tx) -> Result<ReportPage> {
+      ReportPage page;
+      page.reports = sql::reports(tx, sql::ReportQuery{*channels, filter.status, filter.before_id, limit + 1});
+      if (page.reports.size() > limit) {
+        page.reports.pop_back();
+        page.next_before = page.reports.back().id;
+      }
+      return page;
+    });
+  });
+}
+
+Task<Result<Report>> MessagingService::update_report(eth::Address who, std::int64_t report_id, std::string status,
+                                                     std::string resolution) {
+  if (!valid_report_status(status)) co_return bad_input("invalid_status", "status is open, resolved or dismissed");
+  if (auto c = check_report_text(resolution, "invalid_resolution"); !c) co_return c.error();
+  auto found = co_await m_pool.run([&] { return m_db.read([&](Tx& tx) { return sql::find_report(tx, report_id); }); });
+  // One who does not moderate the report's channel learns nothing of it, not even that it exists.
+  if (!found) co_return report_not_found();
+  auto moderates = co_await m_access.can_moderate(who, found->channel_id);
+  if (!moderates) co_return moderates.error();
+  if (!*moderates) co_return report_not_found();
+  const auto now = unix_millis(m_clock.now());
+  auto updated = co_await m_pool.run([&]() -> Result<std::pair<Report, bool>> {
+    return m_db.transact([&](Tx& tx) -> Result<std::pair<Report, bool>> {
+      auto r = sql::find_report(tx, report_id, true);
+      if (!r) return report_not_found();
+      if (r->status == status && r->resolution == resolution) return std::pair{std::move(*r), false};
+      const bool open = status == "open";
+      sql::update_report(tx, report_id, status, resolution, open ? std::nullopt : std::optional(eth::to_lower_hex(who)),
+                         open ? std::nullopt : std::optional(now));
+      json::object event{{"report_id", report_id},
+                         {"channel_id", r->channel_id},
+                         {"seq", r->seq},
+                         {"author", eth::to_checksum(r->author)},
+                         {"previous", r->status},
+                         {"status", status},
+                         {"by", eth::to_checksum(who)}};
+      publish_or_throw(tx, {"messaging.report_updated", r->channel_id, json::serialize(event)});
+      auto fresh = sql::find_report(tx, report_id);
+      return std::pair{std::move(*fresh), true};
+    });
+  });
+  if (!updated) co_return updated.error();
+  if (updated->second && m_events_published) m_events_published();
+  co_return std::move(updated->first);
+}
+
+Task<Result<std::size_t>> MessagingService::purge_reports() {
+  const auto cutoff = unix_millis(m_clock.now()) -
+                      std::chrono::duration_cast<std::chrono::milliseconds>(m_settings.report_retention).count();
+  std::size_t total = 0;
+  for (;;) {
+    auto purged = co_await m_pool.run([&]() -> Result<std::size_t> {
+      return m_db.transact(
+          [&](Tx& tx) -> Result<std::size_t> { return sql::purge_reports(tx, cutoff, m_settings.report_purge_batch); });
+    });
+    if (!purged) co_return purged.error();
+    total += *purged;
+    if (*purged < m_settings.report_purge_batch) co_return total;
+  }
+}
+
 Task<Result<void>> MessagingService::pin(eth::Address who, std::string channel_id, std::int64_t seq, bool pinned) {
   if (auto r = co_await require_post(who, channel_id); !r) co_return r.error();
   auto moderates = co_await m_access.can_moderate(who, channel_id);

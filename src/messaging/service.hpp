@@ -5,6 +5,7 @@
 // commits with its events (messaging.channel_message, messaging.mention, messaging.reply,
 // messaging.message_edited, messaging.message_deleted); live frames then go to this node's
 // sockets through realtime::Gateway, which also reads history through topic_source() to resume.
+#include <chrono>
 #include <functional>
 #include <map>
 #include <optional>
@@ -99,6 +100,29 @@ struct MessagingSettings {
   /// Messages written before the search index, indexed per transaction and per job run at most.
   std::size_t backfill_batch = 500;
   std::size_t backfill_per_run = 100000;
+  /// How long a resolved or dismissed report is kept (the job messaging.reports_purge).
+  std::chrono::hours report_retention{24 * 90};
+  /// Reports that job deletes per transaction.
+  std::size_t report_purge_batch = 1000;
+};
+
+/// A report filed: the report, and whether this call filed it (false: the reporter's earlier one).
+struct Filed {
+  Report report;
+  bool created = true;
+};
+
+/// Which reports of a community's queue, newest first.
+struct ReportFilter {
+  std::optional<std::string> status;  ///< none: every status
+  std::int64_t before_id = 0;         ///< only reports below this id (0: from the newest)
+  std::size_t limit = 50;
+};
+
+/// One page of reports.
+struct ReportPage {
+  std::vector<Report> reports;
+  std::optional<std::int64_t> next_before;  ///< pass back as before_id while set
 };
 
 /// The kind of gateway topic of a channel ("channel").
@@ -176,6 +200,22 @@ class MessagingService {
   /// transaction: 403 for any channel it may not read, and then none moves. Channel id → marker.
   Task<Result<std::map<std::string, std::int64_t>>> mark_read_many(eth::Address who,
                                                                    std::map<std::string, std::int64_t> seqs);
+  /// Reports a message to the channel's moderators (read access, else 403; 404 message_not_found;
+  /// 409 message_deleted; 400 own_message; 409 too_many_reports past max_open_reports open ones).
+  /// Its text is kept as it is now. A second report of the same message by the same account returns
+  /// the first. Event messaging.message_reported.
+  Task<Result<Filed>> report(eth::Address who, std::string channel_id, std::int64_t seq, std::string reason,
+                             std::string note);
+  /// The reports of the community's channels that `who` moderates (403 when none).
+  Task<Result<ReportPage>> community_reports(eth::Address who, std::string community_id, ReportFilter filter);
+  /// Resolves, dismisses or reopens a report (manage_messages in its channel; else, as for a report
+  /// that does not exist, 404 report_not_found). Event messaging.report_updated when it changes.
+  Task<Result<Report>> update_report(eth::Address who, std::int64_t report_id, std::string status,
+                                     std::string resolution);
+  /// Deletes the reports closed longer than report_retention ago (the job messaging.reports_purge);
+  /// returns how many.
+  Task<Result<std::size_t>> purge_reports();
+
   /// Unread figures for the given channels, or for every readable channel when empty.
   Task<Result<std::vector<Unread>>> unread(eth::Address who, std::vector<std::string> channel_ids);
 

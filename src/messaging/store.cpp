@@ -1,6 +1,7 @@
 #include "messaging/store.hpp"
 
 #include <algorithm>
+#include <limits>
 #include <map>
 #include <set>
 
@@ -624,6 +625,102 @@ std::int64_t count_unread_mentions(Tx& tx, const std::string& channel_id, const 
   sql += ") LIMIT $4) AS unread";
   auto row = tx.query_one(sql, params);
   return row->get_int(0);
+}
+
+namespace {
+
+constexpr const char* report_columns =
+    "r.id, r.channel_id, r.seq, r.message_id, r.author, r.body, r.reporter, r.reason, r.note, r.status, "
+    "r.resolution, r.resolved_by, r.resolved_ms, r.created_ms, "
+    "(SELECT count(*) FROM msg_reports o WHERE o.channel_id = r.channel_id AND o.seq = r.seq)";
+
+Report report_of(const store::Row& row) {
+  Report r;
+  r.id = row.get_int(0);
+  r.channel_id = row.get_text(1);
+  r.seq = row.get_int(2);
+  r.message_id = row.get_text(3);
+  r.author = *eth::parse_address(row.get_text(4));
+  r.body = row.get_text(5);
+  r.reporter = *eth::parse_address(row.get_text(6));
+  r.reason = row.get_text(7);
+  r.note = row.get_text(8);
+  r.status = row.get_text(9);
+  r.resolution = row.get_text(10);
+  if (auto by = row.opt_text(11)) r.resolved_by = *eth::parse_address(*by);
+  if (auto at = row.opt_int(12)) r.resolved_at = from_ms(*at);
+  r.created_at = from_ms(row.get_int(13));
+  r.message_reports = row.get_int(14);
+  return r;
+}
+
+}  // namespace
+
+std::optional<std::int64_t> insert_report(Tx& tx, const Report& r, std::int64_t now_ms) {
+  auto row = tx.query_one(
+      "INSERT INTO msg_reports (channel_id, seq, message_id, author, body, reporter, reason, note, status, "
+      "resolution, created_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'open', '', $9) "
+      "ON CONFLICT (channel_id, seq, reporter) DO NOTHING RETURNING id",
+      {r.channel_id, r.seq, r.message_id, eth::to_lower_hex(r.author), r.body, eth::to_lower_hex(r.reporter), r.reason,
+       r.note, now_ms});
+  if (!row) return std::nullopt;
+  return row->get_int(0);
+}
+
+std::optional<Report> find_report_by(Tx& tx, const std::string& channel_id, std::int64_t seq,
+                                     const std::string& reporter) {
+  auto row = tx.query_one(std::string("SELECT ") + report_columns +
+                              " FROM msg_reports r WHERE r.channel_id = $1 AND r.seq = $2 AND r.reporter = $3",
+                          {channel_id, seq, reporter});
+  if (!row) return std::nullopt;
+  return report_of(*row);
+}
+
+std::optional<Report> find_report(Tx& tx, std::int64_t id, bool for_update) {
+  if (for_update && pg(tx)) tx.query_one("SELECT id FROM msg_reports WHERE id = $1 FOR UPDATE", {id});
+  auto row = tx.query_one(std::string("SELECT ") + report_columns + " FROM msg_reports r WHERE r.id = $1", {id});
+  if (!row) return std::nullopt;
+  return report_of(*row);
+}
+
+std::int64_t count_open_reports(Tx& tx, const std::string& reporter) {
+  auto row = tx.query_one("SELECT count(*) FROM msg_reports WHERE reporter = $1 AND status = 'open'", {reporter});
+  return row ? row->get_int(0) : 0;
+}
+
+std::vector<Report> reports(Tx& tx, const ReportQuery& query) {
+  std::vector<Report> out;
+  if (query.channel_ids.empty()) return out;
+  std::vector<store::Value> params{query.before_id > 0 ? query.before_id : std::numeric_limits<std::int64_t>::max()};
+  std::string sql =
+      std::string("SELECT ") + report_columns + " FROM msg_reports r WHERE r.id < $1 AND r.channel_id IN (";
+  for (std::size_t i = 0; i < query.channel_ids.size(); ++i) {
+    params.emplace_back(query.channel_ids[i]);
+    sql += (i == 0 ? "$" : ", $") + std::to_string(params.size());
+  }
+  sql += ")";
+  if (query.status) {
+    params.emplace_back(*query.status);
+    sql += " AND r.status = $" + std::to_string(params.size());
+  }
+  params.emplace_back(static_cast<std::int64_t>(query.limit));
+  sql += " ORDER BY r.id DESC LIMIT $" + std::to_string(params.size());
+  for (const auto& row : tx.query(sql, params)) out.push_back(report_of(row));
+  return out;
+}
+
+void update_report(Tx& tx, std::int64_t id, const std::string& status, const std::string& resolution,
+                   const std::optional<std::string>& by, std::optional<std::int64_t> at_ms) {
+  tx.exec("UPDATE msg_reports SET status = $2, resolution = $3, resolved_by = $4, resolved_ms = $5 WHERE id = $1",
+          {id, status, resolution, by ? store::Value(*by) : store::Value(nullptr),
+           at_ms ? store::Value(*at_ms) : store::Value(nullptr)});
+}
+
+std::size_t purge_reports(Tx& tx, std::int64_t before_ms, std::size_t limit) {
+  return static_cast<std::size_t>(tx.exec(
+      "DELETE FROM msg_reports WHERE id IN (SELECT id FROM msg_reports WHERE status <> 'open' AND resolved_ms < $1 "
+      "ORDER BY resolved_ms LIMIT $2)",
+      {before_ms, static_cast<std::int64_t>(limit)}));
 }
 
 }  // namespace gh::messaging::sql

@@ -146,4 +146,28 @@ std::int64_t count_unread(Tx& tx, const std::string& channel_id, const std::stri
 std::int64_t count_unread_mentions(Tx& tx, const std::string& channel_id, const std::string& account,
                                    std::int64_t after_seq, const std::vector<std::string>& roles, std::int64_t cap);
 
+// reports
+/// Files a report (status open); none when the reporter reported that message already.
+std::optional<std::int64_t> insert_report(Tx& tx, const Report& r, std::int64_t now_ms);
+/// The reporter's report of the message, if any.
+std::optional<Report> find_report_by(Tx& tx, const std::string& channel_id, std::int64_t seq,
+                                     const std::string& reporter);
+std::optional<Report> find_report(Tx& tx, std::int64_t id, bool for_update = false);
+/// The account's open reports.
+std::int64_t count_open_reports(Tx& tx, const std::string& reporter);
+/// Which reports: of these channels, of one status (none: any), below `before_id` (0: from the
+/// newest), newest first, at most `limit`.
+struct ReportQuery {
+  std::vector<std::string> channel_ids;
+  std::optional<std::string> status;
+  std::int64_t before_id = 0;
+  std::size_t limit = 50;
+};
+std::vector<Report> reports(Tx& tx, const ReportQuery& query);
+/// Sets a report's status; resolved_by and resolved_ms are cleared when it is open again.
+void update_report(Tx& tx, std::int64_t id, const std::string& status, const std::string& resolution,
+                   const std::optional<std::string>& by, std::optional<std::int64_t> at_ms);
+/// Deletes up to `limit` reports closed before `before_ms`; returns how many.
+std::size_t purge_reports(Tx& tx, std::int64_t before_ms, std::size_t limit);
+
 }  // namespace gh::messaging::sql

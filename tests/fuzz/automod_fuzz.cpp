@@ -158,9 +158,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         check(!found->empty());
         check(normalized.find(*found) != std::string::npos);
         for (const auto& d : spec->trigger.allow_domains) {
-          const bool allowed = *found == d || (found->size() > d.size() &&
-                                               found->compare(found->size() - d.size(), d.size(), d) == 0 &&
-                                               (*found)[found->size() - d.size() - 1] == '.');
+          const bool allowed =
+              *found == d || (found->size() > d.size() && found->compare(found->size() - d.size(), d.size(), d) == 0 &&
+                              (*found)[found->size() - d.size() - 1] == '.');
           check(!allowed);
         }
       }

@@ -47,6 +47,8 @@ const OWNED = {
   'POST /v1/communities/{id}/automod/rules': (a) => ({ params: { id: a.community_id }, body: { name: 'mine', trigger: { type: 'links' } } }),
   'PATCH /v1/communities/{id}/automod/rules/{rule}': (a) => ({ params: { id: a.community_id, rule: a.rule_id }, body: { enabled: false } }),
   'DELETE /v1/communities/{id}/automod/rules/{rule}': (a) => ({ params: { id: a.community_id, rule: a.rule_id } }),
+  'GET /v1/communities/{id}/reports': (a) => ({ params: { id: a.community_id } }),
+  'PATCH /v1/reports/{id}': (a) => ({ params: { id: String(a.report_id) }, body: { status: 'dismissed' } }),
   'GET /v1/communities/{id}/roles': (a) => ({ params: { id: a.community_id } }),
   'POST /v1/communities/{id}/roles': (a) => ({ params: { id: a.community_id }, body: { name: 'boss', permissions: [] } }),
   'PUT /v1/communities/{id}/members/{address}/roles/{role}': (a) => ({ params: { id: a.community_id, address: a.address, role: 'moderator' } }),
@@ -76,6 +78,7 @@ const OWNED = {
   'GET /v1/channels/{id}/pins': (a) => ({ params: { id: a.channel_id } }),
   'PUT /v1/channels/{id}/pins/{seq}': (a) => ({ params: { id: a.channel_id, seq: '1' } }),
   'DELETE /v1/channels/{id}/pins/{seq}': (a) => ({ params: { id: a.channel_id, seq: '1' } }),
+  'POST /v1/channels/{id}/messages/{seq}/report': (a) => ({ params: { id: a.channel_id, seq: '1' }, body: { reason: 'spam' } }),
 };
 // Routes whose parameter names something every signed-in account may read, and why.
 const SHARED = {
@@ -134,7 +137,15 @@ describe('authorization matrix', () => {
     r = await api(`/v1/communities/${community_id}/automod/rules`, { method: 'POST', token: account.token,
       body: { name: 'no links', trigger: { type: 'links' } } });
     assert.equal(r.status, 201, await r.clone().text());
-    return { ...account, community_id, channel_id, rule_id: (await r.json()).id };
+    const rule_id = (await r.json()).id;
+    // A member's message the owner reported: a report only the community's moderators handle.
+    const member = await signIn(Wallet.createRandom());
+    assert.equal((await api(`/v1/communities/${community_id}/join`, { method: 'POST', token: member.token })).status, 200);
+    r = await api(`/v1/channels/${channel_id}/messages`, { method: 'POST', token: member.token, body: { body: 'report me', client_id: 'r1' } });
+    assert.equal(r.status, 201, await r.clone().text());
+    r = await api(`/v1/channels/${channel_id}/messages/${(await r.json()).seq}/report`, { method: 'POST', token: account.token, body: { reason: 'spam' } });
+    assert.equal(r.status, 201, await r.clone().text());
+    return { ...account, community_id, channel_id, rule_id, report_id: (await r.json()).id };
   }
 
   const fill = (path, values) => path.replace(/\{([^}]+)\}/g, (_, name) => encodeURIComponent(values[name] ?? `x-${name}`));

@@ -1,15 +1,18 @@
-// AutoMod through the real binary, on SQLite and PostgreSQL: community managers set rules (keyword
+// Moderation tools through the real binary, on SQLite and PostgreSQL.
+// AutoMod: community managers set rules (keyword
 // with wildcards and an allow list, mention spam, links outside allowed domains); a member's post,
 // poll or edit that triggers one is refused with 403 automod_blocked and nothing is stored; the
 // block is in the audit log and the outbox, and a rule's timeout takes effect at once. Exempt
 // roles, exempt channels and managers pass; a changed rule applies from the next message.
+// Reports: members report messages to the moderators of their channel, who see a queue of the
+// channels they moderate and resolve, dismiss or reopen reports; the text reported is kept.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, freshDatabase, backends } from './lib/harness.mjs';
 import { chatFlags, client, subscribed } from './lib/chat.mjs';
 
 for (const backend of backends()) {
-  describe(`automod (${backend})`, () => {
+  describe(`moderation (${backend})`, () => {
     let db, server, c;
     before(async () => {
       db = freshDatabase(backend);
@@ -250,6 +253,134 @@ for (const backend of backends()) {
       assert.equal(r.status, 409);
       assert.equal((await r.json()).error.code, 'too_many_rules');
       assert.equal((await (await api(`${base}/automod/rules`, owner)).json()).rules.length, 10);
+    });
+    test('members report messages; moderators see the reports of their channels, and resolve, dismiss or reopen them', async () => {
+      const { owner, mod, member, vip, api, id, base, general } = await community('Reported');
+      const [other, outsider] = await Promise.all([c.signIn(), c.signIn()]);
+      assert.equal((await api(`${base}/join`, other, 'POST')).status, 200);
+      // A channel only vips (and managers of channels) read: its reports are not the moderator's.
+      const lounge = (await (await api(`${base}/channels`, owner, 'POST', { name: 'lounge', roles: ['vip'] })).json()).id;
+      const scam = await c.post(member, general, 'send 1 ETH to get 2 back');
+      const fine = await c.post(member, general, 'gm');
+      const hidden = await c.post(vip, lounge, 'vip only');
+      const report = (who, channel, seq, body) => api(`/v1/channels/${channel}/messages/${seq}/report`, who, 'POST', body);
+
+      let r = await report(other, general, scam.seq, { reason: 'scam', note: 'doubling scheme' });
+      assert.equal(r.status, 201, await r.clone().text());
+      const filed = await r.json();
+      assert.deepEqual({ ...filed, id: undefined, created_at: undefined }, {
+        id: undefined, created_at: undefined, channel_id: general, seq: scam.seq, message_id: scam.id, author: member.address,
+        body: 'send 1 ETH to get 2 back', reporter: other.address, reason: 'scam', note: 'doubling scheme', status: 'open',
+        resolution: '', resolved_by: null, resolved_at: null, message_reports: 1 });
+      // Again: the same report, not a second one.
+      r = await report(other, general, scam.seq, { reason: 'spam' });
+      assert.equal(r.status, 200);
+      assert.equal((await r.json()).id, filed.id);
+      // What may not be reported, and bad reports.
+      const code = async (res) => [res.status, (await res.json()).error.code];
+      assert.deepEqual(await code(await report(member, general, scam.seq, { reason: 'spam' })), [400, 'own_message']);
+      assert.deepEqual(await code(await report(outsider, general, scam.seq, { reason: 'spam' })), [403, 'forbidden']);
+      assert.deepEqual(await code(await report(other, lounge, hidden.seq, { reason: 'spam' })), [403, 'forbidden']);
+      assert.deepEqual(await code(await report(other, general, 9999, { reason: 'spam' })), [404, 'message_not_found']);
+      assert.deepEqual(await code(await report(other, general, fine.seq, { reason: 'rude' })), [400, 'invalid_reason']);
+      assert.deepEqual(await code(await report(other, general, fine.seq, {})), [400, 'invalid_reason']);
+      assert.deepEqual(await code(await report(other, general, fine.seq, { reason: 'spam', note: 'x'.repeat(501) })), [400, 'invalid_note']);
+      assert.deepEqual(await code(await report(other, general, fine.seq, { reason: 'spam', note: 'bad\u0000' })), [400, 'invalid_note']);
+      const gone = await c.post(member, general, 'soon gone');
+      assert.equal((await api(`/v1/channels/${general}/messages/${gone.seq}`, member, 'DELETE')).status, 204);
+      assert.deepEqual(await code(await report(other, general, gone.seq, { reason: 'spam' })), [409, 'message_deleted']);
+
+      // The author edits and deletes: the report keeps what was reported; a second reporter counts.
+      assert.equal((await api(`/v1/channels/${general}/messages/${scam.seq}`, member, 'PATCH', { body: 'nothing here' })).status, 200);
+      r = await report(vip, general, scam.seq, { reason: 'spam' });
+      assert.equal(r.status, 201);
+      const second = await r.json();
+      assert.equal(second.body, 'nothing here');
+      assert.equal(second.message_reports, 2);
+      r = await report(vip, lounge, hidden.seq + 0, { reason: 'other' });
+      assert.deepEqual(await code(r), [400, 'own_message']);
+      const lounger = await c.post(owner, lounge, 'owner in the lounge');
+      assert.equal((await report(vip, lounge, lounger.seq, { reason: 'harassment' })).status, 201);
+
+      // The queue: open reports of the channels one moderates, newest first, in pages.
+      const queue = async (who, query = '') => api(`${base}/reports${query}`, who);
+      r = await queue(mod);
+      assert.equal(r.status, 200);
+      let page = await r.json();
+      assert.deepEqual(page.reports.map((x) => x.id), [second.id, filed.id], 'the lounge is not the moderator\'s');
+      assert.equal(page.reports[1].message_reports, 2);
+      assert.equal(page.next_before, null);
+      page = await (await queue(owner)).json();
+      assert.equal(page.reports.length, 3);
+      assert.equal(page.reports[0].channel_id, lounge);
+      page = await (await queue(owner, '?limit=2')).json();
+      assert.equal(page.reports.length, 2);
+      const rest = await (await queue(owner, `?limit=2&before=${page.next_before}`)).json();
+      assert.deepEqual(rest.reports.map((x) => x.id), [filed.id]);
+      assert.equal(rest.next_before, null);
+      assert.deepEqual(await code(await queue(member)), [403, 'missing_permission']);
+      assert.deepEqual(await code(await queue(outsider)), [403, 'not_member']);
+      assert.deepEqual(await code(await queue(mod, '?status=closed')), [400, 'invalid_status']);
+      assert.deepEqual(await code(await queue(mod, '?before=x')), [400, 'invalid_before']);
+      assert.equal((await api('/v1/communities/c_000000000000000000000000/reports', mod)).status, 404);
+
+      // Resolving: moderators of the channel only; to others the report does not exist.
+      const patch = (who, reportId, body) => api(`/v1/reports/${reportId}`, who, 'PATCH', body);
+      assert.deepEqual(await code(await patch(member, filed.id, { status: 'resolved' })), [404, 'report_not_found']);
+      assert.deepEqual(await code(await patch(mod, 999999, { status: 'resolved' })), [404, 'report_not_found']);
+      const loungeReport = (await (await queue(owner)).json()).reports[0];
+      assert.deepEqual(await code(await patch(mod, loungeReport.id, { status: 'resolved' })), [404, 'report_not_found']);
+      assert.deepEqual(await code(await patch(mod, filed.id, { status: 'done' })), [400, 'invalid_status']);
+      assert.deepEqual(await code(await patch(mod, filed.id, { status: 'resolved', resolution: 7 })), [400, 'invalid_resolution']);
+      r = await patch(mod, filed.id, { status: 'resolved', resolution: 'message removed, author warned' });
+      assert.equal(r.status, 200);
+      const resolved = await r.json();
+      assert.equal(resolved.status, 'resolved');
+      assert.equal(resolved.resolution, 'message removed, author warned');
+      assert.equal(resolved.resolved_by, mod.address);
+      assert.ok(Date.parse(resolved.resolved_at) > 0);
+      assert.equal((await patch(mod, second.id, { status: 'dismissed' })).status, 200);
+      assert.deepEqual((await (await queue(mod)).json()).reports, []);
+      assert.deepEqual((await (await queue(mod, '?status=resolved')).json()).reports.map((x) => x.id), [filed.id]);
+      assert.deepEqual((await (await queue(mod, '?status=all')).json()).reports.map((x) => x.id), [second.id, filed.id]);
+      // Reopened, it is in the queue again, without who closed it.
+      r = await patch(mod, second.id, { status: 'open' });
+      const reopened = await r.json();
+      assert.equal(reopened.status, 'open');
+      assert.equal(reopened.resolved_by, null);
+      assert.deepEqual((await (await queue(mod)).json()).reports.map((x) => x.id), [second.id]);
+
+      // Events, and the audit log (from the events, moments later).
+      const reported = (await outbox('messaging.message_reported')).filter((e) => [general, lounge].includes(e.payload.channel_id));
+      assert.equal(reported.length, 3);
+      assert.deepEqual(reported[0].payload, { report_id: filed.id, channel_id: general, seq: scam.seq, message_id: scam.id,
+        author: member.address, reporter: other.address, reason: 'scam' });
+      let entries = [];
+      for (let i = 0; i < 400 && entries.length < 3; i++) {
+        entries = (await (await api(`${base}/audit-log?action=message_report_update`, owner)).json()).entries;
+        if (entries.length < 3) await new Promise((res) => setTimeout(res, 25));
+      }
+      assert.deepEqual(entries.map((e) => [e.actor, e.target, e.channel_id, e.details.report_id, e.details.previous, e.details.status]), [
+        [mod.address, member.address, general, second.id, 'dismissed', 'open'],
+        [mod.address, member.address, general, second.id, 'open', 'dismissed'],
+        [mod.address, member.address, general, filed.id, 'open', 'resolved'],
+      ]);
+      assert.ok(id);
+    });
+
+    test('an account holds at most 100 open reports', async () => {
+      const { member, vip, general } = await community('Flooded');
+      const posted = [];
+      for (let i = 0; i < 101; i++) posted.push(await c.post(member, general, `message ${i}`));
+      const report = (m) => c.api(`/v1/channels/${general}/messages/${m.seq}/report`, { method: 'POST', token: vip.token, body: { reason: 'spam' } });
+      const statuses = [];
+      for (let i = 0; i < 100; i += 10) statuses.push(...(await Promise.all(posted.slice(i, i + 10).map(report))).map((res) => res.status));
+      assert.deepEqual([...new Set(statuses)], [201]);
+      const r = await report(posted[100]);
+      assert.equal(r.status, 409);
+      assert.equal((await r.json()).error.code, 'too_many_reports');
+      // A report filed already is still answered.
+      assert.equal((await report(posted[0])).status, 200);
     });
   });
 }

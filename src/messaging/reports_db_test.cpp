@@ -1,0 +1,126 @@
+// Message reports on both backends, with a manual clock: a closed report stays for the report
+// retention and the purge job deletes it then; an open one stays whatever its age; a report
+// keeps the message's text as it was when filed.
+#include <gtest/gtest.h>
+
+#include <boost/asio/io_context.hpp>
+
+#include "bus/migrations.hpp"
+#include "core/testing/run_task.hpp"
+#include "messaging/migrations.hpp"
+#include "messaging/service.hpp"
+#include "messaging/store.hpp"
+#include "store/testing/fresh_database.hpp"
+
+namespace gh::messaging {
+namespace {
+
+using store::Dialect;
+using store::Tx;
+
+const SystemTime start_time = SystemTime(std::chrono::seconds(1'767'225'600));
+
+eth::Address account(std::uint8_t n) {
+  eth::Address a;
+  a.bytes[0] = 0xbb;
+  a.bytes[19] = n;
+  return a;
+}
+
+const eth::Address author = account(1);
+const eth::Address reporter = account(2);
+const eth::Address moderator = account(3);
+
+class ReportsTest : public ::testing::TestWithParam<Dialect> {
+ protected:
+  void SetUp() override {
+    GH_REQUIRE_DATABASE(m_fresh);
+    m_db = m_fresh.open();
+    m_db->migrate(std::vector<store::MigrationSet>{bus::migrations(), messaging::migrations()});
+    for (const auto& a : {author, reporter}) m_access.grant(a, "general", true, true);
+    m_access.grant(moderator, "general", true, true, true);
+    m_service = std::make_unique<MessagingService>(*m_db, m_pool, m_clock, m_access, nullptr, [] {});
+  }
+
+  template <class T>
+  T run(Task<T> task) {
+    return gh::testing::run(m_ioc, std::move(task));
+  }
+
+  std::int64_t post(const std::string& body) {
+    NewMessage m;
+    m.body = body;
+    m.client_id = "c" + std::to_string(++m_posted);
+    auto posted = run(m_service->post(author, "general", std::move(m)));
+    EXPECT_TRUE(posted) << posted.error().message;
+    return posted ? posted->message.seq : 0;
+  }
+
+  bool stored(std::int64_t id) {
+    return m_db->read([&](Tx& tx) { return sql::find_report(tx, id).has_value(); });
+  }
+
+  store::testing::FreshDatabase m_fresh{GetParam(), "messaging"};
+  std::unique_ptr<store::Database> m_db;
+  BlockingPool m_pool{2, 256};
+  boost::asio::io_context m_ioc;
+  ManualClock m_clock{start_time};
+  GrantedChannelAccess m_access;
+  std::unique_ptr<MessagingService> m_service;
+  int m_posted = 0;
+};
+
+TEST_P(ReportsTest, ClosedReportsGoAfterTheRetentionOpenOnesStay) {
+  const auto first = post("buy my token");
+  const auto second = post("free mint at evil.example");
+  auto a = run(m_service->report(reporter, "general", first, "scam", "a rug"));
+  ASSERT_TRUE(a) << a.error().message;
+  EXPECT_TRUE(a->created);
+  auto b = run(m_service->report(reporter, "general", second, "spam", ""));
+  ASSERT_TRUE(b) << b.error().message;
+
+  // The report keeps the text it was filed on.
+  ASSERT_TRUE(run(m_service->edit(author, "general", first, "nothing to see")));
+  auto again = run(m_service->report(reporter, "general", first, "spam", "other words"));
+  ASSERT_TRUE(again);
+  EXPECT_FALSE(again->created);
+  EXPECT_EQ(again->report.id, a->report.id);
+  EXPECT_EQ(again->report.body, "buy my token");
+  EXPECT_EQ(again->report.reason, "scam");
+
+  // Only a moderator of the channel closes a report; to others it does not exist.
+  EXPECT_EQ(run(m_service->update_report(reporter, a->report.id, "resolved", "")).error().code, "report_not_found");
+  auto closed = run(m_service->update_report(moderator, a->report.id, "resolved", "author warned"));
+  ASSERT_TRUE(closed) << closed.error().message;
+  EXPECT_EQ(closed->status, "resolved");
+  EXPECT_EQ(closed->resolved_by, moderator);
+
+  // 89 days on nothing goes; after 91 the closed report goes, the open one stays.
+  m_clock.advance(std::chrono::hours(24 * 89));
+  EXPECT_EQ(*run(m_service->purge_reports()), 0U);
+  m_clock.advance(std::chrono::hours(24 * 2));
+  auto purged = run(m_service->purge_reports());
+  ASSERT_TRUE(purged) << purged.error().message;
+  EXPECT_EQ(*purged, 1U);
+  EXPECT_FALSE(stored(a->report.id));
+  EXPECT_TRUE(stored(b->report.id));
+  m_clock.advance(std::chrono::hours(24 * 365));
+  EXPECT_EQ(*run(m_service->purge_reports()), 0U);
+  EXPECT_TRUE(stored(b->report.id));
+
+  // Reopened, a report is open again and never purged while it is.
+  auto dismissed = run(m_service->update_report(moderator, b->report.id, "dismissed", ""));
+  ASSERT_TRUE(dismissed);
+  auto reopened = run(m_service->update_report(moderator, b->report.id, "open", ""));
+  ASSERT_TRUE(reopened);
+  EXPECT_EQ(reopened->status, "open");
+  EXPECT_FALSE(reopened->resolved_by);
+  m_clock.advance(std::chrono::hours(24 * 365));
+  EXPECT_EQ(*run(m_service->purge_reports()), 0U);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, ReportsTest, ::testing::Values(Dialect::sqlite, Dialect::postgres),
+                         [](const auto& param_info) { return std::string(store::to_string(param_info.param)); });
+
+}  // namespace
+}  // namespace gh::messaging
