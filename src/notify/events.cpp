@@ -143,6 +143,7 @@ std::optional<Request> request_from_event(std::string_view topic, std::string_vi
     return std::string();
   }();
   if (!author.empty()) r.exclude.push_back(author);
+  r.draft.actor = author;
 
   if (topic == "notify.requested") {
     auto kind = parse_kind(str(o, "kind"));
@@ -237,6 +238,7 @@ std::string serialize_request(const Request& r) {
                  {"channel_id", r.draft.channel_id},
                  {"dedup_key", r.draft.dedup_key},
                  {"subject", r.draft.subject},
+                 {"actor", r.draft.actor},
                  {"accounts", json::array(r.accounts.begin(), r.accounts.end())},
                  {"community", r.community},
                  {"exclude", json::array(r.exclude.begin(), r.exclude.end())}};
@@ -257,6 +259,7 @@ std::optional<Request> parse_request(std::string_view text) {
   r.draft.channel_id = str(o, "channel_id");
   r.draft.dedup_key = str(o, "dedup_key");
   r.draft.subject = str(o, "subject");
+  r.draft.actor = str(o, "actor");
   r.community = str(o, "community");
   for (const char* key : {"accounts", "exclude"}) {
     auto& out = std::string_view(key) == "accounts" ? r.accounts : r.exclude;

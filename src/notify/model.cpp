@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <array>
 
+#include "eth/address.hpp"
+
 namespace gh::notify {
 namespace {
 
@@ -30,6 +32,21 @@ Result<std::vector<std::string>> id_list(const json::value& v, const char* field
       return invalid(field, "every id is a non-empty string of at most 128 characters");
     std::string id(item.as_string());
     if (std::find(out.begin(), out.end(), id) == out.end()) out.push_back(std::move(id));
+  }
+  return out;
+}
+
+// Addresses: checked, lowercased and distinct.
+Result<std::vector<std::string>> address_list(const json::value& v, const char* field) {
+  if (!v.is_array()) return invalid(field, "must be an array of addresses");
+  if (v.as_array().size() > max_muted_ids) return invalid(field, "at most 1000 addresses");
+  std::vector<std::string> out;
+  for (const auto& item : v.as_array()) {
+    if (!item.is_string()) return invalid(field, "every entry is an address");
+    auto parsed = eth::parse_address(item.as_string());
+    if (!parsed) return invalid(field, "every entry is an address");
+    auto lower = eth::to_lower_hex(*parsed);
+    if (std::find(out.begin(), out.end(), lower) == out.end()) out.push_back(std::move(lower));
   }
   return out;
 }
@@ -91,6 +108,10 @@ Result<Settings> apply_settings(const json::object& body, Settings s, bool (*zon
       auto ids = id_list(value, "muted_communities");
       if (!ids) return std::move(ids).error();
       s.muted_communities = std::move(*ids);
+    } else if (key == "muted_accounts") {
+      auto accounts = address_list(value, "muted_accounts");
+      if (!accounts) return std::move(accounts).error();
+      s.muted_accounts = std::move(*accounts);
     } else if (key == "muted_kinds") {
       auto names = id_list(value, "muted_kinds");
       if (!names) return std::move(names).error();
@@ -147,9 +168,14 @@ json::object render_settings(const Settings& s) {
                          {"end", format_hhmm(s.quiet_hours->end_min)},
                          {"time_zone", s.quiet_hours->time_zone}};
   }
+  json::array accounts;
+  for (const auto& a : s.muted_accounts) {
+    if (auto parsed = eth::parse_address(a)) accounts.emplace_back(eth::to_checksum(*parsed));
+  }
   return {{"muted_channels", std::move(channels)}, {"muted_communities", std::move(communities)},
-          {"muted_kinds", std::move(kinds)},       {"dm_previews", s.dm_previews},
-          {"addm_opt_out", s.addm_opt_out},        {"quiet_hours", std::move(quiet)}};
+          {"muted_accounts", std::move(accounts)}, {"muted_kinds", std::move(kinds)},
+          {"dm_previews", s.dm_previews},          {"addm_opt_out", s.addm_opt_out},
+          {"quiet_hours", std::move(quiet)}};
 }
 
 Decision decide(const Settings& s, Draft& draft) {
@@ -161,6 +187,7 @@ Decision decide(const Settings& s, Draft& draft) {
                             draft.kind != Kind::withdrawal && draft.kind != Kind::system;
   if (mutable_kind && contains(s.muted_communities, draft.community_id)) return {false, "muted_community"};
   if (mutable_kind && contains(s.muted_channels, draft.channel_id)) return {false, "muted_channel"};
+  if (mutable_kind && contains(s.muted_accounts, draft.actor)) return {false, "muted_account"};
   if (draft.kind == Kind::dm && !s.dm_previews) draft.body = std::string(hidden_dm_preview);
   return {true, {}};
 }

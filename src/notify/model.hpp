@@ -36,6 +36,9 @@ struct Settings {
   std::vector<std::string> muted_channels;
   std::vector<std::string> muted_communities;
   std::vector<Kind> muted_kinds;
+  /// Lowercase addresses whose mentions, replies and DMs (and any notification they caused) never
+  /// reach this account.
+  std::vector<std::string> muted_accounts;
   bool dm_previews = true;
   bool addm_opt_out = false;
   std::optional<QuietHours> quiet_hours;
@@ -72,6 +75,9 @@ struct Draft {
   std::string dedup_key;
   /// What the notification is about when its source can take it back ("message:<id>"), or empty.
   std::string subject;
+  /// The account whose action it tells of (lowercase hex: a mention's or reply's author, a DM's
+  /// sender), or empty.
+  std::string actor;
 };
 
 /// What the settings make of a draft: dropped (muted, opted out), or kept with the preview

@@ -91,6 +91,17 @@ TEST(NotifyModel, DecideAppliesMutesOptOutsAndPreviews) {
   d.channel_id = "ch-1";
   d.community_id = "c-m";
   EXPECT_EQ(decide(s, d).why, "muted_community");
+  d.community_id = "c-1";
+  s.muted_accounts = {"0x00000000000000000000000000000000000000aa"};
+  d.actor = "0x00000000000000000000000000000000000000aa";
+  EXPECT_EQ(decide(s, d).why, "muted_account");
+  d.kind = Kind::dm;
+  EXPECT_EQ(decide(s, d).why, "muted_account");
+  d.kind = Kind::mention;
+  d.actor = "0x00000000000000000000000000000000000000bb";
+  EXPECT_TRUE(decide(s, d).keep);
+  d.actor = "0x00000000000000000000000000000000000000aa";
+  d.community_id = "c-m";
   d.kind = Kind::membership;
   EXPECT_TRUE(decide(s, d).keep);
   d.kind = Kind::addm;

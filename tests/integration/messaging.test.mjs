@@ -497,6 +497,48 @@ for (const backend of backends()) {
       assert.deepEqual(told.map((e) => e.payload.account), readers.slice(0, 200));
     });
 
+    test('the mentions and replies of an account one muted never notify; everyone else\'s still do', async () => {
+      const [alice, bob, carol] = await Promise.all([c.signIn(), c.signIn(), c.signIn()]);
+      for (const who of [alice, bob, carol]) await c.grant(who, 'muting');
+      const settings = (body) => c.api('/v1/notification-settings', { method: 'PUT', token: bob.token, body });
+      for (const bad of [['not an address'], [7], 'x']) {
+        const r = await settings({ muted_accounts: bad });
+        assert.equal(r.status, 400, JSON.stringify(bad));
+        assert.equal((await r.json()).error.code, 'invalid_field');
+      }
+      let r = await settings({ muted_accounts: [alice.address.toLowerCase(), alice.address] });
+      assert.equal(r.status, 200);
+      assert.deepEqual((await (await c.api('/v1/notification-settings', { token: bob.token })).json()).muted_accounts, [alice.address]);
+
+      const center = async () => (await (await c.api('/v1/notifications?limit=100', { token: bob.token })).json()).notifications;
+      const of = (list, m) => list.filter((n) => n.data.message_id === m.id);
+      const waitFor = async (m) => {
+        for (let i = 0; i < 400; i++) {
+          const list = await center();
+          if (of(list, m).length > 0) return list;
+          await new Promise((res) => setTimeout(res, 25));
+        }
+        throw new Error('the notification never came');
+      };
+      const own = await c.post(bob, 'muting', 'bob speaks');
+      const mention = await c.post(alice, 'muting', `hey @${bob.address}`);
+      const reply = await c.post(alice, 'muting', 'a reply', { reply_to: own.seq });
+      // Notifications of one account are made in order: once carol's is there, alice's were decided.
+      const heard = await c.post(carol, 'muting', `hey @${bob.address}`);
+      let list = await waitFor(heard);
+      assert.deepEqual(of(list, mention), []);
+      assert.deepEqual(of(list, reply), []);
+      // The messages themselves are there: muting is about notifications.
+      const history = (await (await c.api('/v1/channels/muting/messages', { token: bob.token })).json()).messages;
+      assert.ok(history.some((m) => m.id === mention.id));
+
+      r = await settings({ muted_accounts: [] });
+      assert.equal(r.status, 200);
+      const again = await c.post(alice, 'muting', `hey again @${bob.address}`);
+      list = await waitFor(again);
+      assert.equal(of(list, again)[0].kind, 'mention');
+    });
+
     test('a mention reaches the center with a preview cut on a character; an edit refreshes it or withdraws it; so does a moderator\'s delete', async () => {
       const alice = await c.signIn();
       const bob = await c.signIn();
