@@ -63,6 +63,10 @@ class GatewayDelivery final : public OnlineDelivery {
     auto address = eth::parse_address(account);
     return address ? m_gateway.send_to_account(*address, frame_json) : 0;
   }
+  bool do_not_disturb(const std::string& account) override {
+    auto address = eth::parse_address(account);
+    return address && m_gateway.status_of(*address) == "dnd";
+  }
 
  private:
   realtime::Gateway& m_gateway;

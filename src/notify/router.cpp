@@ -82,7 +82,14 @@ struct Router::State : std::enable_shared_from_this<Router::State> {
         fallback(r.counter("gatehouse_notify_fallback_total",
                            "Deliveries that fell back to push because the device's socket was gone, by provider.",
                            {"provider"})),
-        expanded(r.counter("gatehouse_notify_expanded_total", "Recipients expanded from notification requests.")) {}
+        held(r.counter("gatehouse_notify_held_total",
+                       "Push notifications held back, by reason: quiet (the account's quiet hours) or dnd (the "
+                       "account shows do not disturb on a socket here); the center and open sockets still get them.",
+                       {"reason"})),
+        expanded(r.counter("gatehouse_notify_expanded_total", "Recipients expanded from notification requests.")) {
+    held.with({"quiet"});
+    held.with({"dnd"});
+  }
 
   asio::strand<Executor> strand;
   asio::steady_timer timer;
@@ -98,6 +105,7 @@ struct Router::State : std::enable_shared_from_this<Router::State> {
   metrics::Family<metrics::Counter>& failed;
   metrics::Family<metrics::Counter>& retried;
   metrics::Family<metrics::Counter>& fallback;
+  metrics::Family<metrics::Counter>& held;
   metrics::Family<metrics::Counter>& expanded;
   std::atomic<bool> running{false};
   std::atomic<bool> stopping{false};
@@ -182,6 +190,9 @@ Task<bool> Router::State::deliver_one(const sql::DeliveryRow& row, const Notific
   }
   const std::string frame = notification_frame(notification);
   const PushMessage message = push_message(notification);
+  // Do not disturb, shown on a socket of the account here: its other devices get no push either.
+  const bool dnd = online != nullptr && online->do_not_disturb(row.account);
+  bool held_back = false;
   for (const auto& device : devices) {
     const auto record = [&](std::string channel, std::string outcome, std::int64_t retries, std::int64_t status,
                             std::string detail) {
@@ -205,8 +216,9 @@ Task<bool> Router::State::deliver_one(const sql::DeliveryRow& row, const Notific
       record(device.provider, "no_provider", 0, 0, "provider not configured");
       continue;
     }
-    if (!row.push) {
-      record(device.provider, "quiet", 0, 0, "quiet hours");
+    if (!row.push || dnd) {
+      record(device.provider, row.push ? "dnd" : "quiet", 0, 0, row.push ? "do not disturb" : "quiet hours");
+      held_back = true;
       continue;
     }
     if (fell_back) fallback.with({device.provider}).inc();
@@ -220,6 +232,7 @@ Task<bool> Router::State::deliver_one(const sql::DeliveryRow& row, const Notific
     if (result.outcome == PushOutcome::token_invalid) co_await directory->forget_push_token(device.device_id);
     record(device.provider, to_string(result.outcome), result.retries, result.status, result.detail);
   }
+  if (held_back) held.with({row.push ? "dnd" : "quiet"}).inc();
   co_return true;
 }
 

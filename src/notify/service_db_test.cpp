@@ -408,6 +408,32 @@ TEST_P(NotifyDbTest, QuietHoursHoldPushesBackButNotFramesOrTheCenter) {
   EXPECT_EQ(outcome.at("a-laptop"), "delivered");
 }
 
+TEST_P(NotifyDbTest, DoNotDisturbHoldsPushesBackButNotFramesOrTheCenter) {
+  m_directory.devices_of[alice_hex] = {PushTarget{"a-phone", "fcm", "t"}, PushTarget{"a-laptop", "webpush", "s"}};
+  m_online.online = {"a-laptop"};
+  m_online.dnd = {alice_hex};
+  auto router = make_router();
+  publish_and_consume(
+      *router, "notify.requested", alice_hex,
+      json::object{{"kind", "system"}, {"title", "Quiet please"}, {"accounts", json::array{alice_hex}}});
+  settle(*router);
+  EXPECT_TRUE(m_fcm.sent.empty());
+  EXPECT_EQ(m_online.frames.size(), 1u);
+  auto page = run(m_service->list(alice, std::nullopt, 10, false));
+  ASSERT_EQ(page->items.size(), 1u);
+  std::map<std::string, std::string> outcome;
+  for (const auto& a : attempts(page->items[0].id)) outcome[a.device_id] = a.outcome;
+  EXPECT_EQ(outcome.at("a-phone"), "dnd");
+  EXPECT_EQ(outcome.at("a-laptop"), "delivered");
+
+  // Back online: the next one is pushed.
+  m_online.dnd.clear();
+  publish_and_consume(*router, "notify.requested", alice_hex,
+                      json::object{{"kind", "system"}, {"title", "Hello again"}, {"accounts", json::array{alice_hex}}});
+  settle(*router);
+  EXPECT_EQ(m_fcm.sent.size(), 1u);
+}
+
 TEST_P(NotifyDbTest, ACommunityOf100000IsExpandedInBatchesOutsideTheBusTransaction) {
   auto& members = m_audience.members_of["c-big"];
   members.reserve(100'000);

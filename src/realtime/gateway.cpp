@@ -271,6 +271,12 @@ bool Gateway::device_online(std::string device_id) const {
   return m_state->by_device.find(device_id) != m_state->by_device.end();
 }
 
+std::string Gateway::status_of(const eth::Address& account) const {
+  const auto key = eth::to_lower_hex(account);
+  if (!m_state->online(key)) return "offline";
+  return m_state->own_status(key);
+}
+
 std::size_t Gateway::send_to_account(const eth::Address& account, std::string frame_json) {
   const auto list = m_state->of_account(eth::to_lower_hex(account));
   auto frame = net::EncodedFrame::text(std::move(frame_json));

@@ -110,6 +110,9 @@ class Gateway {
   bool account_online(const eth::Address& account) const;
   /// True when a socket of that device is open on this node.
   bool device_online(std::string device_id) const;
+  /// The status the account shows itself ("online", "idle", "dnd", "invisible") while it has a
+  /// socket here; "offline" when it has none.
+  std::string status_of(const eth::Address& account) const;
   /// Sends a frame to every socket of the account; returns how many took it.
   std::size_t send_to_account(const eth::Address& account, std::string frame_json);
   /// Sends a frame to every socket of the device; returns how many took it.

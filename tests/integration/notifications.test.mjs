@@ -5,6 +5,7 @@
 // a token FCM declares UNREGISTERED is cleared from the device; /metrics counts per provider.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import WebSocket from 'ws';
 import http from 'node:http';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -179,6 +180,36 @@ for (const backend of backends()) {
       for (const provider of ['fcm', 'webpush', 'webhook']) {
         assert.match(metrics, new RegExp(`gatehouse_notify_sent_total\\{provider="${provider}"\\} [1-9]`));
       }
+    });
+
+    test('an account that shows do not disturb gets no push; its center still gets the notification', async () => {
+      const wallet = Wallet.createRandom();
+      const bob = await signIn(wallet);
+      await device(bob.token, 'phone', { provider: 'fcm', token: 'fcm-dnd' });
+      const held = async () => Number((await (await fetch(`${server.url}/metrics`)).text())
+        .match(/gatehouse_notify_held_total\{reason="dnd"\} (\d+)/)[1]);
+      const before = await held();
+      const pushed = () => push.seen.fcm.filter((p) => p.message.token === 'fcm-dnd');
+      // A socket (of no device) that shows do not disturb: the phone is offline, and gets no push.
+      const ws = new WebSocket(`${server.url.replace('http', 'ws')}/v1/ws?token=${bob.token}&status=dnd`);
+      const frames = [];
+      ws.on('message', (data) => frames.push(JSON.parse(data)));
+      await until(() => frames.some((f) => f.type === 'hello'), 'hello');
+      assert.equal(frames.find((f) => f.type === 'hello').status, 'dnd');
+      assert.equal((await publish({ kind: 'system', title: 'While busy', accounts: [wallet.address] })).status, 201);
+      await until(async () => (await held()) === before + 1, 'the push held back');
+      assert.deepEqual(pushed(), []);
+      const list = await (await api('/v1/notifications', { token: bob.token })).json();
+      assert.deepEqual(list.notifications.map((n) => n.title), ['While busy']);
+      ws.close();
+      // Without the socket the status is gone: the next one is pushed.
+      await new Promise((res) => ws.on('close', res));
+      await until(async () => {
+        await publish({ kind: 'system', title: `After ${Date.now()}`, accounts: [wallet.address] });
+        for (let i = 0; i < 40 && pushed().length === 0; i++) await new Promise((res) => setTimeout(res, 25));
+        return pushed().length > 0;
+      }, 'a push once the socket closed');
+      assert.match(pushed()[0].message.notification.title, /^After /);
     });
 
     test('settings round-trip, are validated, and an UNREGISTERED token is cleared', async () => {
