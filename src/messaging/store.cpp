@@ -452,20 +452,26 @@ void load_annotations(Tx& tx, std::vector<Message>& messages, const std::string&
     if (it == by_seq.end()) continue;
     it->second->reactions.push_back(ReactionCount{r.get_text(1), r.get_int(2), r.get_int(3) > 0});
   }
+  // The pins and the polls of the page in one statement (one round trip less on PostgreSQL): kind
+  // 0 is a pin (pinned_by, pinned_ms), kind 1 a poll (question, answers, multiple, ends_ms).
   for (const auto& r :
-       tx.query("SELECT seq, pinned_by, pinned_ms FROM msg_pins WHERE channel_id = $1 AND " + which, params)) {
-    auto it = by_seq.find(r.get_int(0));
-    if (it == by_seq.end()) continue;
-    it->second->pin = PinInfo{*eth::parse_address(r.get_text(1)), SystemTime(std::chrono::milliseconds(r.get_int(2)))};
-  }
-  // The polls of the page, with their votes as the viewer sees them.
-  for (const auto& r :
-       tx.query("SELECT seq, question, answers, multiple, ends_ms FROM msg_polls WHERE channel_id = $1 AND " + which,
+       tx.query("SELECT 0, seq, pinned_by, CAST(NULL AS TEXT), CAST(NULL AS BIGINT), pinned_ms FROM msg_pins "
+                "WHERE channel_id = $1 AND " +
+                    which +
+                    " UNION ALL SELECT 1, seq, question, answers, multiple, ends_ms FROM msg_polls WHERE channel_id = "
+                    "$1 AND " +
+                    which,
                 params)) {
-    auto it = by_seq.find(r.get_int(0));
+    auto it = by_seq.find(r.get_int(1));
     if (it == by_seq.end()) continue;
-    it->second->poll = poll_of(r, 1);
+    if (r.get_int(0) == 0) {
+      it->second->pin =
+          PinInfo{*eth::parse_address(r.get_text(2)), SystemTime(std::chrono::milliseconds(r.get_int(5)))};
+    } else {
+      it->second->poll = poll_of(r, 2);
+    }
   }
+  // The polls' votes as the viewer sees them.
   const bool any_poll =
       std::any_of(messages.begin(), messages.end(), [](const Message& m) { return m.poll.has_value(); });
   if (any_poll) {
