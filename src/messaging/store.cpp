@@ -454,14 +454,14 @@ void load_annotations(Tx& tx, std::vector<Message>& messages, const std::string&
   }
   // The pins and the polls of the page in one statement (one round trip less on PostgreSQL): kind
   // 0 is a pin (pinned_by, pinned_ms), kind 1 a poll (question, answers, multiple, ends_ms).
-  for (const auto& r :
-       tx.query("SELECT 0, seq, pinned_by, CAST(NULL AS TEXT), CAST(NULL AS BIGINT), pinned_ms FROM msg_pins "
-                "WHERE channel_id = $1 AND " +
-                    which +
-                    " UNION ALL SELECT 1, seq, question, answers, multiple, ends_ms FROM msg_polls WHERE channel_id = "
-                    "$1 AND " +
-                    which,
-                params)) {
+  std::string annotations =
+      "SELECT 0, seq, pinned_by, CAST(NULL AS TEXT), CAST(NULL AS BIGINT), pinned_ms FROM msg_pins WHERE channel_id = "
+      "$1 AND ";
+  annotations += which;
+  annotations +=
+      " UNION ALL SELECT 1, seq, question, answers, multiple, ends_ms FROM msg_polls WHERE channel_id = $1 AND ";
+  annotations += which;
+  for (const auto& r : tx.query(annotations, params)) {
     auto it = by_seq.find(r.get_int(1));
     if (it == by_seq.end()) continue;
     if (r.get_int(0) == 0) {
