@@ -736,7 +736,7 @@ Task<Result<void>> CommunityService::unban(const eth::Address& who, std::string 
 namespace {
 
 Error rule_not_found() {
-  return not_found("no such rule");
+  return make_error(ErrorKind::not_found, "rule_not_found", "no such rule");
 }
 
 AutomodRuleInfo automod_info(const sql::AutomodRow& row) {

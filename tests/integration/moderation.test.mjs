@@ -167,7 +167,9 @@ for (const backend of backends()) {
         assert.equal(r.status, 400, JSON.stringify(body));
       }
       assert.equal((await api(`${rules}/${rule.id}`, mod, 'PATCH', { enabled: false })).status, 403);
-      assert.equal((await api(`${rules}/am_000000000000000000000000`, owner, 'PATCH', { enabled: false })).status, 404);
+      r = await api(`${rules}/am_000000000000000000000000`, owner, 'PATCH', { enabled: false });
+      assert.equal(r.status, 404);
+      assert.equal((await r.json()).error.code, 'rule_not_found');
       const updated = (await (await api(`${base}/audit-log?action=automod_rule_update`, owner)).json()).entries;
       assert.equal(updated.length, 2);
       assert.deepEqual(updated[0].details.rule.trigger.keywords, ['rugpull']);
