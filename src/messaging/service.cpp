@@ -490,15 +490,19 @@ Task<Result<Message>> MessagingService::edit(eth::Address who, std::string chann
   // Who the old text notified (by address or by role; only the author edits, so reading it before
   // the transaction is safe) and who the new one would: the difference loses its mention
   // notification.
+  // Only an edit that changes what the text mentions can take a notification away: one that keeps
+  // them (a typo fixed) or had none resolves no one.
   std::vector<eth::Address> before;
+  std::vector<eth::Address> still;
   auto current = co_await m_pool.run([&] { return m_db.read([&](Tx& tx) { return sql::find(tx, channel_id, seq); }); });
   if (current && current->author == who && !current->deleted_at &&
-      (!current->mentions.empty() || !current->mention_roles.empty())) {
+      (!current->mentions.empty() || !current->mention_roles.empty()) &&
+      (current->mentions != mentions.accounts || current->mention_roles != mentions.roles)) {
     // A named local: GCC 12 mishandles a temporary passed by reference across a co_await.
     const Mentions old{current->mentions, current->mention_roles};
     before = co_await resolve_mentions(who, channel_id, old);
+    still = co_await resolve_mentions(who, channel_id, mentions);
   }
-  const auto still = co_await resolve_mentions(who, channel_id, mentions);
   const auto now = m_clock.now();
   const auto viewer = eth::to_lower_hex(who);
   auto edited = co_await m_pool.run([&]() -> Result<Message> {
