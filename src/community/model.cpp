@@ -368,10 +368,10 @@ json::array render_unmet(const std::vector<UnmetLeaf>& unmet) {
 // --- roles and permissions ---
 
 namespace {
-constexpr Permission permission_order[] = {Permission::manage_community, Permission::manage_channels,
-                                           Permission::manage_roles,     Permission::kick_members,
-                                           Permission::ban_members,      Permission::manage_messages,
-                                           Permission::mention_everyone, Permission::view_audit_log};
+constexpr Permission permission_order[] = {
+    Permission::manage_community, Permission::manage_channels, Permission::manage_roles,
+    Permission::kick_members,     Permission::ban_members,     Permission::manage_messages,
+    Permission::mention_everyone, Permission::view_audit_log,  Permission::pin_messages};
 }
 
 const char* to_string(Permission p) noexcept {
@@ -392,6 +392,8 @@ const char* to_string(Permission p) noexcept {
       return "mention_everyone";
     case Permission::view_audit_log:
       return "view_audit_log";
+    case Permission::pin_messages:
+      return "pin_messages";
   }
   return "";
 }
@@ -425,7 +427,7 @@ const std::vector<BuiltinRole>& builtin_roles() {
        static_cast<Permissions>(Permission::kick_members) | static_cast<Permissions>(Permission::ban_members) |
            static_cast<Permissions>(Permission::manage_messages) |
            static_cast<Permissions>(Permission::mention_everyone) |
-           static_cast<Permissions>(Permission::view_audit_log)},
+           static_cast<Permissions>(Permission::view_audit_log) | static_cast<Permissions>(Permission::pin_messages)},
       {"member", 0, 0},
   };
   return roles;

@@ -123,6 +123,7 @@ enum class Permission : std::uint32_t {
   manage_messages = 1U << 5,   ///< delete other members' channel messages
   mention_everyone = 1U << 6,  ///< mention `@&member` (every member) so that it notifies
   view_audit_log = 1U << 7,    ///< read the audit log
+  pin_messages = 1U << 8,      ///< pin and unpin messages (manage_messages also may)
 };
 
 /// A set of permissions.

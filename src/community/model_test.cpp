@@ -295,7 +295,9 @@ TEST(Roles, BuiltinsRankAndPermissions) {
   EXPECT_EQ(parse_permission("mention_everyone"), Permission::mention_everyone);
   EXPECT_TRUE(has(find_builtin_role("moderator")->permissions, Permission::view_audit_log));
   EXPECT_EQ(parse_permission("view_audit_log"), Permission::view_audit_log);
-  EXPECT_EQ(permission_names(all_permissions()).size(), 8U);
+  EXPECT_TRUE(has(find_builtin_role("moderator")->permissions, Permission::pin_messages));
+  EXPECT_EQ(parse_permission("pin_messages"), Permission::pin_messages);
+  EXPECT_EQ(permission_names(all_permissions()).size(), 9U);
 }
 
 TEST(Names, SlugsRolesAndNames) {

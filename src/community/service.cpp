@@ -1373,6 +1373,12 @@ Task<Result<bool>> CommunityService::can_post_channel(const eth::Address& who, s
   });
 }
 
+Task<Result<bool>> CommunityService::can_pin_channel(const eth::Address& who, std::string channel_id) {
+  auto pins = co_await has_channel_permission(who, channel_id, Permission::pin_messages);
+  if (!pins || *pins) co_return pins;
+  co_return co_await has_channel_permission(who, std::move(channel_id), Permission::manage_messages);
+}
+
 Task<Result<bool>> CommunityService::can_moderate_channel(const eth::Address& who, std::string channel_id) {
   co_return co_await has_channel_permission(who, std::move(channel_id), Permission::manage_messages);
 }

@@ -320,6 +320,8 @@ class CommunityService {
   Task<Result<std::vector<eth::Address>>> channel_readers(std::string channel_id, std::vector<eth::Address> accounts);
   /// can_read_channel and holding manage_messages: may delete other members' messages there.
   Task<Result<bool>> can_moderate_channel(const eth::Address& who, std::string channel_id);
+  /// can_read_channel and holding pin_messages or manage_messages: may pin messages there.
+  Task<Result<bool>> can_pin_channel(const eth::Address& who, std::string channel_id);
   /// Whether the account may post in the channel, its slow mode, and whether the account is exempt
   /// from it (manage_messages), in one read.
   Task<Result<ChannelPostRules>> post_rules(const eth::Address& who, std::string channel_id);

@@ -16,6 +16,10 @@ Task<Result<void>> ChannelAccess::content_blocked(const eth::Address&, std::stri
   co_return ok();
 }
 
+Task<Result<bool>> ChannelAccess::can_pin(const eth::Address& account, std::string channel_id) {
+  co_return co_await can_moderate(account, std::move(channel_id));
+}
+
 Task<Result<std::vector<std::string>>> ChannelAccess::moderated_channels(const eth::Address&, std::string) {
   co_return not_found("no such community");
 }

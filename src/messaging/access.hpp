@@ -70,6 +70,9 @@ class ChannelAccess {
   /// when it moderates none there. By default: 404, there are no communities.
   virtual Task<Result<std::vector<std::string>>> moderated_channels(const eth::Address& account,
                                                                     std::string community_id);
+  /// May the account pin messages in the channel (community pin_messages or manage_messages)? By
+  /// default: can_moderate.
+  virtual Task<Result<bool>> can_pin(const eth::Address& account, std::string channel_id);
   /// May the account delete other members' messages in the channel (community manage_messages)?
   virtual Task<Result<bool>> can_moderate(const eth::Address& account, std::string channel_id) = 0;
   /// Does the account's `@&member` (every member) mention notify (community mention_everyone)?

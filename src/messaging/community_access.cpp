@@ -76,6 +76,10 @@ Task<Result<std::vector<std::string>>> CommunityChannelAccess::moderated_channel
   co_return co_await m_communities.moderated_channels(account, std::move(community_id));
 }
 
+Task<Result<bool>> CommunityChannelAccess::can_pin(const eth::Address& account, std::string channel_id) {
+  co_return co_await m_communities.can_pin_channel(account, std::move(channel_id));
+}
+
 Task<Result<bool>> CommunityChannelAccess::can_moderate(const eth::Address& account, std::string channel_id) {
   co_return co_await m_communities.can_moderate_channel(account, std::move(channel_id));
 }
@@ -145,6 +149,10 @@ Task<Result<std::vector<std::string>>> AnyChannelAccess::moderated_channels(cons
   }
   if (failed) co_return *failed;
   co_return std::vector<std::string>();
+}
+
+Task<Result<bool>> AnyChannelAccess::can_pin(const eth::Address& account, std::string channel_id) {
+  co_return co_await any_allows(m_sources, &ChannelAccess::can_pin, account, channel_id);
 }
 
 Task<Result<bool>> AnyChannelAccess::can_moderate(const eth::Address& account, std::string channel_id) {

@@ -19,6 +19,7 @@ class CommunityChannelAccess final : public ChannelAccess {
   Task<Result<void>> content_blocked(const eth::Address& account, std::string channel_id, ContentBlock block) override;
   Task<Result<std::vector<std::string>>> moderated_channels(const eth::Address& account,
                                                             std::string community_id) override;
+  Task<Result<bool>> can_pin(const eth::Address& account, std::string channel_id) override;
   Task<Result<bool>> can_moderate(const eth::Address& account, std::string channel_id) override;
   Task<Result<bool>> can_mention_everyone(const eth::Address& account, std::string channel_id) override;
   Task<Result<std::vector<std::string>>> readable_channels(const eth::Address& account) override;
@@ -44,6 +45,7 @@ class AnyChannelAccess final : public ChannelAccess {
   /// The first source that knows the community answers.
   Task<Result<std::vector<std::string>>> moderated_channels(const eth::Address& account,
                                                             std::string community_id) override;
+  Task<Result<bool>> can_pin(const eth::Address& account, std::string channel_id) override;
   Task<Result<bool>> can_moderate(const eth::Address& account, std::string channel_id) override;
   Task<Result<bool>> can_mention_everyone(const eth::Address& account, std::string channel_id) override;
   Task<Result<std::vector<std::string>>> readable_channels(const eth::Address& account) override;

@@ -758,11 +758,11 @@ Task<Result<std::size_t>> MessagingService::purge_reports() {
 
 Task<Result<void>> MessagingService::pin(eth::Address who, std::string channel_id, std::int64_t seq, bool pinned) {
   if (auto r = co_await require_post(who, channel_id); !r) co_return r.error();
-  auto moderates = co_await m_access.can_moderate(who, channel_id);
-  if (!moderates) co_return moderates.error();
-  if (!*moderates) {
+  auto pins = co_await m_access.can_pin(who, channel_id);
+  if (!pins) co_return pins.error();
+  if (!*pins) {
     co_return make_error(ErrorKind::forbidden, "missing_permission",
-                         "pinning needs manage_messages in the channel's community");
+                         "pinning needs pin_messages or manage_messages in the channel's community");
   }
   const auto viewer = eth::to_lower_hex(who);
   const auto now_ms = unix_millis(m_clock.now());

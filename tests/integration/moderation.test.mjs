@@ -384,5 +384,25 @@ for (const backend of backends()) {
       // A report filed already is still answered.
       assert.equal((await report(posted[0])).status, 200);
     });
+    test('a role with pin_messages pins and unpins, and deletes nothing of others', async () => {
+      const { owner, mod, member, vip, api, base, general } = await community('Curated');
+      assert.equal((await api(`${base}/roles`, owner, 'POST', { name: 'curator', permissions: ['pin_messages'] })).status, 201);
+      assert.ok((await api(`${base}/members/${member.address}/roles/curator`, owner, 'PUT')).status < 300);
+      const theirs = await c.post(vip, general, 'worth pinning');
+      const pin = (who, method) => api(`/v1/channels/${general}/pins/${theirs.seq}`, who, method);
+      let r = await pin(vip, 'PUT');
+      assert.equal(r.status, 403);
+      assert.equal((await r.json()).error.code, 'missing_permission');
+      assert.equal((await pin(member, 'PUT')).status, 204);
+      const pinned = (await (await api(`/v1/channels/${general}/pins`, vip)).json()).messages;
+      assert.deepEqual(pinned.map((m) => [m.seq, m.pinned_by]), [[theirs.seq, member.address]]);
+      assert.equal((await pin(member, 'DELETE')).status, 204);
+      assert.equal((await pin(mod, 'PUT')).status, 204, 'moderators hold pin_messages');
+      r = await api(`/v1/channels/${general}/messages/${theirs.seq}`, member, 'DELETE');
+      assert.equal(r.status, 403);
+      const roles = (await (await api(`${base}/roles`, owner)).json()).roles;
+      assert.deepEqual(roles.find((x) => x.name === 'curator').permissions, ['pin_messages']);
+      assert.ok(roles.find((x) => x.name === 'moderator').permissions.includes('pin_messages'));
+    });
   });
 }
