@@ -54,7 +54,10 @@ context::ContextModule make_module(MessagingModuleSettings settings) {
     runtime->service = std::make_unique<MessagingService>(env.db, env.pool, env.clock, *runtime->access, gateway,
                                                           env.events_published, service_settings);
     runtime->service->set_executor(env.executor);
-    if (gateway) gateway->add_topic_kind(std::string(channel_topic), runtime->service->topic_source());
+    if (gateway) {
+      gateway->add_topic_kind(std::string(channel_topic), runtime->service->topic_source());
+      gateway->add_topic_kind(std::string(report_topic), runtime->service->report_topic_source());
+    }
     runtime->send_limiter = std::make_unique<net::RateLimiter>(runtime->settings.send_per_account);
     runtime->search_limiter = std::make_unique<net::RateLimiter>(runtime->settings.search_per_account);
     env.services.provide(*runtime->service);

@@ -679,7 +679,10 @@ Task<Result<Filed>> MessagingService::report(eth::Address who, std::string chann
       return Filed{std::move(*stored), true};
     });
   });
-  if (filed && filed->created && m_events_published) m_events_published();
+  if (filed && filed->created) {
+    if (m_events_published) m_events_published();
+    announce_report(filed->report);
+  }
   co_return filed;
 }
 
@@ -737,7 +740,10 @@ Task<Result<Report>> MessagingService::update_report(eth::Address who, std::int6
     });
   });
   if (!updated) co_return updated.error();
-  if (updated->second && m_events_published) m_events_published();
+  if (updated->second) {
+    if (m_events_published) m_events_published();
+    announce_report(updated->first);
+  }
   co_return std::move(updated->first);
 }
 
@@ -1123,6 +1129,31 @@ realtime::TopicSource MessagingService::topic_source() {
   return source;
 }
 
+realtime::TopicSource MessagingService::report_topic_source() {
+  realtime::TopicSource source;
+  source.id_field = "report_channel_id";
+  source.resume_field = "report_channels";
+  source.authorize = [this](eth::Address account, std::string id) -> Task<Result<bool>> {
+    if (!valid_channel_id(id)) co_return false;
+    co_return co_await m_access.can_moderate(account, id);
+  };
+  source.head = [](std::string) -> Task<Result<realtime::TopicHead>> { co_return realtime::TopicHead{}; };
+  source.history = [](eth::Address, std::string, std::int64_t,
+                      std::size_t) -> Task<Result<std::vector<realtime::SequencedFrame>>> {
+    co_return std::vector<realtime::SequencedFrame>();
+  };
+  source.may_write = [](eth::Address, std::string) -> Task<Result<void>> {
+    co_return forbidden("a report topic takes no typing");
+  };
+  return source;
+}
+
+void MessagingService::announce_report(const Report& r) {
+  if (!m_gateway) return;
+  json::object frame{{"type", "report"}, {"report_channel_id", r.channel_id}, {"report", report_json(r)}};
+  m_gateway->broadcast(report_topic, r.channel_id, json::serialize(frame));
+}
+
 std::size_t MessagingService::purge_batch(Tx& tx, const bus::Event& event) {
   auto payload = payload_of(event);
   if (!payload) return 0;
@@ -1244,6 +1275,7 @@ Task<void> MessagingService::recheck(std::vector<eth::Address> accounts, std::ve
     std::set<eth::Address> all;
     for (const auto& id : channel_ids) {
       for (const auto& a : m_gateway->subscribers(channel_topic, id)) all.insert(a);
+      for (const auto& a : m_gateway->subscribers(report_topic, id)) all.insert(a);
     }
     accounts.assign(all.begin(), all.end());
   }
@@ -1253,6 +1285,21 @@ Task<void> MessagingService::recheck(std::vector<eth::Address> accounts, std::ve
     for (const auto& id : ids) {
       auto allowed = co_await m_access.can_read(account, id);
       if (allowed && !*allowed) lost.push_back(id);
+    }
+    // The report topics of channels the account no longer moderates.
+    std::vector<std::string> unmoderated;
+    for (const auto& id : m_gateway->subscribed_ids(account, report_topic)) {
+      if (!channel_ids.empty() && std::find(channel_ids.begin(), channel_ids.end(), id) == channel_ids.end()) continue;
+      auto moderates = co_await m_access.can_moderate(account, id);
+      if (moderates && !*moderates) unmoderated.push_back(id);
+    }
+    if (!unmoderated.empty()) {
+      json::array unmoderated_json;
+      for (const auto& id : unmoderated) unmoderated_json.emplace_back(id);
+      json::object frame{
+          {"type", "membership"}, {"status", "removed"}, {"report_channel_ids", std::move(unmoderated_json)}};
+      if (!community_id.empty()) frame["community_id"] = community_id;
+      m_gateway->unsubscribe(account, report_topic, unmoderated, json::serialize(frame));
     }
     if (lost.empty()) continue;
     json::array lost_json;

@@ -127,6 +127,8 @@ struct ReportPage {
 
 /// The kind of gateway topic of a channel ("channel").
 inline constexpr std::string_view channel_topic = "channel";
+/// The kind of gateway topic of a channel's reports, for its moderators ("report_channel_id").
+inline constexpr std::string_view report_topic = "report_channel";
 
 /// messaging's use cases. Thread-safe; database work runs on the blocking pool.
 class MessagingService {
@@ -232,6 +234,10 @@ class MessagingService {
 
   /// What the gateway needs to serve channel topics.
   realtime::TopicSource topic_source();
+  /// What the gateway needs to serve the report topics: a channel's moderators (manage_messages
+  /// there) subscribe to its reports and get a `report` frame when one is filed or changes. No
+  /// history: a client reads the queue, then follows it live.
+  realtime::TopicSource report_topic_source();
   /// Re-checks the access of the sockets a community event may concern and drops at once the
   /// subscriptions the accounts lost, telling their sockets with a `membership` frame.
   void on_membership_event(const bus::Event& event);
@@ -249,6 +255,8 @@ class MessagingService {
   Task<Error> refuse_content(eth::Address who, std::string channel_id, ContentBlock block);
   Task<std::vector<eth::Address>> resolve_mentions(const eth::Address& who, const std::string& channel_id,
                                                    const Mentions& mentions);
+  /// Sends the `report` frame of a report filed or changed to its channel's report topic here.
+  void announce_report(const Report& r);
   /// After a committed change of a message: wakes the bus and sends `message_updated` here.
   void announce_update(const std::string& channel_id, const Message& m);
   Task<void> recheck(std::vector<eth::Address> accounts, std::vector<std::string> channel_ids,

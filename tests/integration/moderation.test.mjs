@@ -404,5 +404,45 @@ for (const backend of backends()) {
       assert.deepEqual(roles.find((x) => x.name === 'curator').permissions, ['pin_messages']);
       assert.ok(roles.find((x) => x.name === 'moderator').permissions.includes('pin_messages'));
     });
+    test('moderators follow a channel\'s reports live, until they no longer moderate it', async () => {
+      const { owner, mod, member, vip, api, base, general } = await community('Watched');
+      const follow = async (who) => {
+        const sock = c.connect(who);
+        await sock.opened;
+        await sock.waitFor((f) => f.type === 'hello');
+        sock.send({ type: 'subscribe', report_channel_ids: [general] });
+        const answer = await sock.waitFor((f) => (f.type === 'subscribed' || f.type === 'error') && f.report_channel_id === general);
+        return { sock, answer };
+      };
+      const refused = await follow(member);
+      assert.equal(refused.answer.type, 'error');
+      assert.equal(refused.answer.code, 'forbidden');
+      const { sock: modSock, answer } = await follow(mod);
+      assert.equal(answer.type, 'subscribed');
+      const { sock: ownerSock } = await follow(owner);
+      modSock.send({ type: 'typing', report_channel_id: general });
+      assert.equal((await modSock.waitFor((f) => f.type === 'error' && f.report_channel_id === general)).code, 'forbidden');
+
+      const m = await c.post(member, general, 'a scam link');
+      let r = await api(`/v1/channels/${general}/messages/${m.seq}/report`, vip, 'POST', { reason: 'scam' });
+      const filed = await r.json();
+      const live = await modSock.waitFor((f) => f.type === 'report' && f.report.id === filed.id);
+      assert.deepEqual(live.report, filed);
+      assert.equal(live.report_channel_id, general);
+      r = await api(`/v1/reports/${filed.id}`, mod, 'PATCH', { status: 'resolved' });
+      const resolved = await r.json();
+      assert.deepEqual((await ownerSock.waitFor((f) => f.type === 'report' && f.report.status === 'resolved')).report, resolved);
+
+      // No longer a moderator: the subscription goes at once, and later reports are not sent there.
+      assert.equal((await api(`${base}/members/${mod.address}/roles/moderator`, owner, 'DELETE')).status, 204);
+      const gone = await modSock.waitFor((f) => f.type === 'membership' && f.report_channel_ids);
+      assert.deepEqual(gone.report_channel_ids, [general]);
+      const later = await c.post(member, general, 'another one');
+      r = await api(`/v1/channels/${general}/messages/${later.seq}/report`, vip, 'POST', { reason: 'spam' });
+      const second = await r.json();
+      await ownerSock.waitFor((f) => f.type === 'report' && f.report.id === second.id);
+      assert.ok(!modSock.frames.some((f) => f.type === 'report' && f.report.id === second.id));
+      for (const s of [refused.sock, modSock, ownerSock]) s.close();
+    });
   });
 }
