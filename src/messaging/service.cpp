@@ -176,6 +176,15 @@ Task<Mentions> MessagingService::effective_mentions(const eth::Address& who, con
 Task<Error> MessagingService::refuse_content(eth::Address who, std::string channel_id, ContentBlock block) {
   auto error = automod_error(block);
   const auto rule_id = block.rule_id;
+  // The channel's moderators following its reports see the block as it happens (Discord's AutoMod
+  // alert).
+  if (m_gateway) {
+    json::object alert{{"type", "automod_block"},          {"report_channel_id", channel_id},
+                       {"account", eth::to_checksum(who)}, {"rule_id", block.rule_id},
+                       {"rule_name", block.rule_name},     {"trigger", block.trigger},
+                       {"matched", block.matched}};
+    m_gateway->broadcast(report_topic, channel_id, json::serialize(alert));
+  }
   auto recorded = co_await m_access.content_blocked(who, channel_id, std::move(block));
   if (!recorded) {
     log::warn("a blocked message was not recorded",

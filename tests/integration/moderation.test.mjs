@@ -417,14 +417,25 @@ for (const backend of backends()) {
       const refused = await follow(member);
       assert.equal(refused.answer.type, 'error');
       assert.equal(refused.answer.code, 'forbidden');
+      let r;
       const { sock: modSock, answer } = await follow(mod);
       assert.equal(answer.type, 'subscribed');
       const { sock: ownerSock } = await follow(owner);
       modSock.send({ type: 'typing', report_channel_id: general });
       assert.equal((await modSock.waitFor((f) => f.type === 'error' && f.report_channel_id === general)).code, 'forbidden');
 
+      // AutoMod's blocks go to the same subscribers.
+      r = await api(`${base}/automod/rules`, owner, 'POST', { name: 'no rugs', trigger: { type: 'keyword', keywords: ['rug*'] } });
+      const rule = await r.json();
+      r = await api(`/v1/channels/${general}/messages`, member, 'POST', { body: 'rugpull soon', client_id: 'w-1' });
+      assert.equal(r.status, 403);
+      const alert = await modSock.waitFor((f) => f.type === 'automod_block');
+      assert.deepEqual(alert, { type: 'automod_block', report_channel_id: general, account: member.address, rule_id: rule.id,
+        rule_name: 'no rugs', trigger: 'keyword', matched: 'rug*', received_at: alert.received_at });
+      assert.ok(!refused.sock.frames.some((f) => f.type === 'automod_block'));
+
       const m = await c.post(member, general, 'a scam link');
-      let r = await api(`/v1/channels/${general}/messages/${m.seq}/report`, vip, 'POST', { reason: 'scam' });
+      r = await api(`/v1/channels/${general}/messages/${m.seq}/report`, vip, 'POST', { reason: 'scam' });
       const filed = await r.json();
       const live = await modSock.waitFor((f) => f.type === 'report' && f.report.id === filed.id);
       assert.deepEqual(live.report, filed);
