@@ -121,10 +121,10 @@ bool is_role_char(char c) {
 
 }  // namespace
 
-Mentions parse_mentions(std::string_view body) {
+Mentions parse_mentions(std::string_view body, std::size_t limit) {
   Mentions out;
   std::size_t i = 0;
-  while (i < body.size() && out.accounts.size() + out.roles.size() < max_mentions) {
+  while (i < body.size() && out.accounts.size() + out.roles.size() < limit) {
     const auto at = body.find('@', i);
     if (at == std::string_view::npos) break;
     i = at + 1;

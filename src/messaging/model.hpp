@@ -129,8 +129,9 @@ Result<void> check_client_id(std::string_view client_id);
 bool valid_channel_id(std::string_view id);
 /// 400 `invalid_emoji` unless 1-32 bytes of UTF-8 without whitespace or control characters.
 Result<void> check_emoji(std::string_view emoji);
-/// The account and role mentions of a body (at most max_mentions in all).
-Mentions parse_mentions(std::string_view body);
+/// The account and role mentions of a body (at most `limit` in all: max_mentions for those a
+/// message resolves).
+Mentions parse_mentions(std::string_view body, std::size_t limit = max_mentions);
 
 // --- reports ---
 

@@ -2,6 +2,8 @@
 // the JSON shape of a message.
 #include <gtest/gtest.h>
 
+#include <cstdio>
+
 #include <boost/json/parse.hpp>
 
 #include "messaging/model.hpp"
@@ -167,6 +169,18 @@ TEST(Reports, ReasonsStatusesAndTexts) {
   EXPECT_EQ(check_report_text("a\x01b", "invalid_resolution").error().code, "invalid_resolution");
   EXPECT_EQ(check_report_text("\xff", "invalid_note").error().code, "invalid_note");
   EXPECT_EQ(check_report_text("   ", "invalid_note").error().code, "invalid_note");
+}
+
+TEST(Mentions, StopAtTheirLimit) {
+  std::string body;
+  for (int i = 0; i < 60; ++i) {
+    char hex[41];
+    std::snprintf(hex, sizeof hex, "%040x", i + 1);
+    body += "@0x" + std::string(hex) + " ";
+  }
+  EXPECT_EQ(parse_mentions(body).accounts.size(), max_mentions);
+  EXPECT_EQ(parse_mentions(body, max_mentions + 1).accounts.size(), max_mentions + 1);
+  EXPECT_EQ(parse_mentions(body, 3).accounts.size(), 3U);
 }
 
 }  // namespace

@@ -65,8 +65,10 @@ std::string screened_text(const NewMessage& message) {
   return text;
 }
 
+// Counted one past what a message resolves, so that a content rule's limit of max_mentions can
+// tell a message that carries more.
 std::size_t mention_count(std::string_view body) {
-  const auto m = parse_mentions(body);
+  const auto m = parse_mentions(body, max_mentions + 1);
   return m.accounts.size() + m.roles.size();
 }
 
