@@ -376,33 +376,46 @@ std::string normalize_automod_text(std::string_view text) {
   return out;
 }
 
-// Aho-Corasick over the keywords' cores: children in sorted vectors (a rule holds at most 60,000
-// bytes of keywords), failure links, and per node the keywords ending there plus a link to the
-// nearest failure ancestor that ends some.
+// Aho-Corasick over the keywords' cores. Built with a child list per node, then kept flat: per
+// node its edges (sorted by byte), failure link, the keywords ending there and a link to the
+// nearest failure ancestor that ends some. About 21 bytes per node and edge, so a rule's 60,000
+// bytes of keywords stay near 1.3 MB however hostile their shape.
 struct AutomodMatcher::Automaton {
-  struct Node {
-    std::vector<std::pair<unsigned char, std::uint32_t>> next;
-    std::uint32_t fail = 0;
-    std::uint32_t output_link = 0;  ///< 0: none (the root ends no keyword)
-    std::vector<std::uint32_t> ends;
-    std::uint32_t depth = 0;
-  };
-  std::vector<Node> nodes;
+  std::vector<std::uint32_t> edge_begin;  ///< node n's edges are [edge_begin[n], edge_begin[n + 1])
+  std::vector<unsigned char> edge_label;
+  std::vector<std::uint32_t> edge_target;
+  std::vector<std::uint32_t> fail;
+  std::vector<std::uint32_t> output_link;  ///< 0: none (the root ends no keyword)
+  std::vector<std::uint32_t> ends_begin;   ///< node n's keywords are ends[ends_begin[n]..ends_begin[n + 1])
+  std::vector<std::uint32_t> ends;
   std::vector<Pattern> patterns;
   std::vector<std::string> originals;
   std::vector<Pattern> allow;
 
   std::uint32_t child(std::uint32_t n, unsigned char c) const {
-    const auto& next = nodes[n].next;
-    auto it = std::lower_bound(next.begin(), next.end(), std::make_pair(c, std::uint32_t{0}),
-                               [](const auto& a, const auto& b) { return a.first < b.first; });
-    if (it == next.end() || it->first != c) return 0;
-    return it->second;
+    const auto* first = edge_label.data() + edge_begin[n];
+    const auto* last = edge_label.data() + edge_begin[n + 1];
+    const auto* it = std::lower_bound(first, last, c);
+    if (it == last || *it != c) return 0;
+    return edge_target[static_cast<std::size_t>(it - edge_label.data())];
+  }
+
+  std::size_t bytes() const {
+    return edge_begin.size() * 4 + edge_label.size() + edge_target.size() * 4 + fail.size() * 4 +
+           output_link.size() * 4 + ends_begin.size() * 4 + ends.size() * 4;
   }
 
   Automaton(const std::vector<std::string>& keywords, const std::vector<std::string>& allowed) {
     for (const auto& entry : allowed) allow.push_back(split_pattern(entry));
-    nodes.emplace_back();
+    // The trie, with a child list per node while it grows.
+    std::vector<std::vector<std::pair<unsigned char, std::uint32_t>>> next(1);
+    std::vector<std::vector<std::uint32_t>> ending(1);
+    const auto find_child = [&](std::uint32_t n, unsigned char c) -> std::uint32_t {
+      const auto& list = next[n];
+      auto it =
+          std::lower_bound(list.begin(), list.end(), c, [](const auto& e, unsigned char v) { return e.first < v; });
+      return it == list.end() || it->first != c ? 0 : it->second;
+    };
     for (const auto& k : keywords) {
       const auto index = static_cast<std::uint32_t>(patterns.size());
       patterns.push_back(split_pattern(k));
@@ -410,34 +423,54 @@ struct AutomodMatcher::Automaton {
       std::uint32_t n = 0;
       for (char ch : patterns.back().core) {
         const auto c = static_cast<unsigned char>(ch);
-        auto found = child(n, c);
+        auto found = find_child(n, c);
         if (found == 0) {
-          found = static_cast<std::uint32_t>(nodes.size());
-          Node fresh;
-          fresh.depth = nodes[n].depth + 1;
-          nodes.push_back(std::move(fresh));
-          auto& next = nodes[n].next;
-          auto it = std::lower_bound(next.begin(), next.end(), std::make_pair(c, std::uint32_t{0}),
-                                     [](const auto& a, const auto& b) { return a.first < b.first; });
-          next.insert(it, {c, found});
+          found = static_cast<std::uint32_t>(next.size());
+          next.emplace_back();
+          ending.emplace_back();
+          auto& list = next[n];
+          auto it =
+              std::lower_bound(list.begin(), list.end(), c, [](const auto& e, unsigned char v) { return e.first < v; });
+          list.insert(it, {c, found});
         }
         n = found;
       }
-      nodes[n].ends.push_back(index);
+      ending[n].push_back(index);
     }
+    // Flat from here on.
+    const auto count = next.size();
+    edge_begin.reserve(count + 1);
+    ends_begin.reserve(count + 1);
+    for (std::size_t n = 0; n < count; ++n) {
+      edge_begin.push_back(static_cast<std::uint32_t>(edge_label.size()));
+      for (const auto& [c, m] : next[n]) {
+        edge_label.push_back(c);
+        edge_target.push_back(m);
+      }
+      ends_begin.push_back(static_cast<std::uint32_t>(ends.size()));
+      ends.insert(ends.end(), ending[n].begin(), ending[n].end());
+    }
+    edge_begin.push_back(static_cast<std::uint32_t>(edge_label.size()));
+    ends_begin.push_back(static_cast<std::uint32_t>(ends.size()));
+    next.clear();
+    ending.clear();
+    fail.assign(count, 0);
+    output_link.assign(count, 0);
     // Breadth first: a node's failure is the longest proper suffix of its path that is a prefix.
     std::deque<std::uint32_t> queue;
-    for (const auto& [c, n] : nodes[0].next) queue.push_back(n);
+    for (auto e = edge_begin[0]; e < edge_begin[1]; ++e) queue.push_back(edge_target[e]);
     while (!queue.empty()) {
       const auto n = queue.front();
       queue.pop_front();
-      for (const auto& [c, m] : nodes[n].next) {
-        std::uint32_t f = nodes[n].fail;
-        while (f != 0 && child(f, c) == 0) f = nodes[f].fail;
+      for (auto e = edge_begin[n]; e < edge_begin[n + 1]; ++e) {
+        const auto c = edge_label[e];
+        const auto m = edge_target[e];
+        std::uint32_t f = fail[n];
+        while (f != 0 && child(f, c) == 0) f = fail[f];
         const auto target = child(f, c);
-        nodes[m].fail = target != m ? target : 0;
-        const auto& fn = nodes[nodes[m].fail];
-        nodes[m].output_link = !fn.ends.empty() ? nodes[m].fail : fn.output_link;
+        fail[m] = target != m ? target : 0;
+        const auto fm = fail[m];
+        output_link[m] = ends_begin[fm] != ends_begin[fm + 1] ? fm : output_link[fm];
         queue.push_back(m);
       }
     }
@@ -452,6 +485,17 @@ AutomodMatcher::AutomodMatcher(const AutomodRuleSpec& spec)
 }
 
 AutomodMatcher::~AutomodMatcher() = default;
+
+std::size_t AutomodMatcher::footprint() const {
+  std::size_t bytes = sizeof(*this);
+  for (const auto& d : m_domains) bytes += d.size() + sizeof(d);
+  if (!m_automaton) return bytes;
+  const auto& a = *m_automaton;
+  bytes += a.bytes();
+  for (const auto& o : a.originals) bytes += 2 * (o.size() + sizeof(o));  // the original and its core
+  for (const auto& al : a.allow) bytes += al.core.size() + sizeof(al);
+  return bytes;
+}
 
 std::optional<std::string> AutomodMatcher::match(std::string_view normalized, std::size_t mentions) const {
   switch (m_trigger) {
@@ -487,11 +531,11 @@ std::optional<std::string> AutomodMatcher::match_keywords(std::string_view text)
   std::uint32_t n = 0;
   for (std::size_t i = 0; i < text.size(); ++i) {
     const auto c = static_cast<unsigned char>(text[i]);
-    while (n != 0 && a.child(n, c) == 0) n = a.nodes[n].fail;
+    while (n != 0 && a.child(n, c) == 0) n = a.fail[n];
     n = a.child(n, c);
-    for (std::uint32_t m = n; m != 0; m = a.nodes[m].output_link) {
-      for (auto index : a.nodes[m].ends) {
-        if (triggers(index, i + 1)) return a.originals[index];
+    for (std::uint32_t m = n; m != 0; m = a.output_link[m]) {
+      for (auto e = a.ends_begin[m]; e < a.ends_begin[m + 1]; ++e) {
+        if (triggers(a.ends[e], i + 1)) return a.originals[a.ends[e]];
       }
     }
   }

@@ -110,6 +110,9 @@ class AutomodMatcher {
   /// the mention count. None when nothing does.
   std::optional<std::string> match(std::string_view normalized, std::size_t mentions) const;
 
+  /// About how many bytes the matcher holds (what a cache of compiled rules counts).
+  std::size_t footprint() const;
+
  private:
   struct Automaton;
   AutomodTrigger m_trigger;

@@ -134,6 +134,22 @@ TEST(Automod, ManyKeywordsStayExact) {
   EXPECT_FALSE(check(spec, "w1000x w99 w0xy"));
 }
 
+TEST(Automod, AFullRuleStaysSmallWhateverItsKeywords) {
+  // 1,000 keywords of 60 bytes that share no prefix: 60,000 trie nodes, the worst shape.
+  std::mt19937 rng(11);
+  std::vector<std::string> words;
+  for (int i = 0; i < 1000; ++i) {
+    std::string w;
+    for (int j = 0; j < 60; ++j) w.push_back(static_cast<char>('a' + rng() % 26));
+    words.push_back(std::move(w));
+  }
+  const auto spec = keywords(words);
+  AutomodMatcher m(spec);
+  EXPECT_LT(m.footprint(), std::size_t{2} << 20);
+  EXPECT_GT(m.footprint(), std::size_t{60000});
+  EXPECT_EQ(m.match(normalize_automod_text("say " + words[999] + " now"), 0), words[999]);
+}
+
 TEST(Automod, MentionSpam) {
   const auto spec = rule(R"({"name":"mentions","trigger":{"type":"mention_spam","limit":3}})");
   EXPECT_FALSE(check(spec, "hi", 3));

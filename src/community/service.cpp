@@ -865,10 +865,19 @@ std::vector<std::shared_ptr<const CompiledAutomodRule>> CommunityService::automo
       if (!spec) continue;
       rule = std::make_shared<const CompiledAutomodRule>(id, row->revision, std::move(*spec));
       std::lock_guard lock(m_automod_mutex);
-      // A bound on what the cache holds: past it, start again (each rule compiles again once).
-      if (m_automod.size() >= 4096) m_automod.clear();
+      // A bound on what the cache holds, in rules and in bytes: past it, start again (each rule
+      // compiles again once it is needed).
+      const auto bytes = rule->matcher.footprint();
+      if (m_automod.size() >= 4096 || m_automod_bytes + bytes > m_settings.automod_cache_bytes) {
+        m_automod.clear();
+        m_automod_bytes = 0;
+      }
       auto& slot = m_automod[id];
-      if (!slot || slot->revision < rule->revision) slot = rule;
+      if (!slot || slot->revision < rule->revision) {
+        if (slot) m_automod_bytes -= std::min(m_automod_bytes, slot->matcher.footprint());
+        slot = rule;
+        m_automod_bytes += bytes;
+      }
     }
     const auto& spec = rule->spec;
     if (!spec.enabled) continue;

@@ -223,6 +223,9 @@ struct CommunitySettings {
   std::chrono::hours audit_retention{24 * 90};
   /// Entries the prune job deletes per transaction.
   std::size_t audit_prune_batch = 1000;
+  /// What the compiled AutoMod rules of this node may hold in all (a full keyword rule is about
+  /// 1.5 MB); past it the cache starts again and rules compile again as posts need them.
+  std::size_t automod_cache_bytes = std::size_t{64} << 20;
 };
 
 /// Community's use cases. Thread-safe; database work runs on the blocking pool.
@@ -421,6 +424,7 @@ class CommunityService {
   /// Compiled AutoMod rules by id (ids are never reused; a rule's revision tells a stale copy).
   std::mutex m_automod_mutex;
   std::unordered_map<std::string, std::shared_ptr<const CompiledAutomodRule>> m_automod;
+  std::size_t m_automod_bytes = 0;
 };
 
 }  // namespace gh::community

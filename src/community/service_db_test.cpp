@@ -356,6 +356,42 @@ TEST_P(CommunityServiceTest, TheAuditLogKeepsEntriesForItsRetentionThenThePruneD
   EXPECT_TRUE(run(m_service->audit_log(bob, id, {}))->entries.empty());
 }
 
+TEST_P(CommunityServiceTest, AutomodRulesApplyByRevisionAlsoWhenTheCacheCannotHoldThem) {
+  // A cache too small for any rule: every read compiles again, and the answers stay right.
+  CommunitySettings tiny;
+  tiny.automod_cache_bytes = 1;
+  m_service = std::make_unique<CommunityService>(
+      *m_db, m_pool, m_clock, m_holdings, [] {}, tiny);
+  const auto id = create();
+  const auto ch = channel(id, "general");
+  ASSERT_TRUE(run(m_service->join(bob, id)));
+  AutomodRulePatch patch;
+  patch.name = "words";
+  AutomodTriggerSpec trigger;
+  trigger.keywords = {"scam"};
+  patch.trigger = trigger;
+  auto rule = run(m_service->create_automod_rule(owner, id, patch));
+  ASSERT_TRUE(rule) << rule.error().message;
+  const auto matched = [&](const eth::Address& who, const std::string& text) -> std::optional<std::string> {
+    auto rules = run(m_service->post_rules(who, ch));
+    EXPECT_TRUE(rules);
+    for (const auto& r : rules->automod) {
+      if (auto hit = r->matcher.match(normalize_automod_text(text), 0)) return hit;
+    }
+    return std::nullopt;
+  };
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(matched(bob, "a scam"), "scam");
+  EXPECT_FALSE(matched(owner, "a scam"));  // manage_community: exempt
+  AutomodRulePatch change;
+  trigger.keywords = {"rug"};
+  change.trigger = trigger;
+  ASSERT_TRUE(run(m_service->update_automod_rule(owner, id, rule->id, change)));
+  EXPECT_FALSE(matched(bob, "a scam"));
+  EXPECT_EQ(matched(bob, "a rug"), "rug");
+  ASSERT_TRUE(run(m_service->delete_automod_rule(owner, id, rule->id)));
+  EXPECT_FALSE(matched(bob, "a rug"));
+}
+
 TEST_P(CommunityServiceTest, ChannelsByRoleGateAndArchive) {
   const auto id = create();
   ASSERT_TRUE(run(m_service->join(bob, id)));
