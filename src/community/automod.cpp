@@ -488,11 +488,11 @@ AutomodMatcher::~AutomodMatcher() = default;
 
 std::size_t AutomodMatcher::footprint() const {
   std::size_t bytes = sizeof(*this);
-  for (const auto& d : m_domains) bytes += d.size() + sizeof(d);
+  for (const auto& d : m_domains) bytes += d.size() + sizeof(std::string);
   if (!m_automaton) return bytes;
   const auto& a = *m_automaton;
   bytes += a.bytes();
-  for (const auto& o : a.originals) bytes += 2 * (o.size() + sizeof(o));  // the original and its core
+  for (const auto& o : a.originals) bytes += 2 * (o.size() + sizeof(std::string));  // the original and its core
   for (const auto& al : a.allow) bytes += al.core.size() + sizeof(al);
   return bytes;
 }
