@@ -500,9 +500,8 @@ Task<Result<Message>> MessagingService::edit(eth::Address who, std::string chann
   const auto mentions = co_await effective_mentions(who, channel_id, body);
   // Who the old text notified (by address or by role; only the author edits, so reading it before
   // the transaction is safe) and who the new one would: the difference loses its mention
-  // notification.
-  // Only an edit that changes what the text mentions can take a notification away: one that keeps
-  // them (a typo fixed) or had none resolves no one.
+  // notification. Only an edit that changes what the text mentions can take one away: an edit
+  // that keeps them (a typo fixed), or of a message that had none, resolves no one.
   std::vector<eth::Address> before;
   std::vector<eth::Address> still;
   auto current = co_await m_pool.run([&] { return m_db.read([&](Tx& tx) { return sql::find(tx, channel_id, seq); }); });
