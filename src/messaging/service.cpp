@@ -252,7 +252,6 @@ Task<Result<Posted>> MessagingService::post(eth::Address who, std::string channe
       }
       // A timeout stops new messages, not the retry of one stored before it.
       if (auto may = may_post(*rules); !may) return std::move(may).error();
-      if (blocked) return automod_error(*blocked);
       std::optional<Message> parent;
       if (message.reply_to) {
         parent = sql::find(tx, channel_id, *message.reply_to);
@@ -323,6 +322,16 @@ Task<Result<Posted>> MessagingService::post(eth::Address who, std::string channe
   };
   auto posted = co_await m_pool.run([&]() -> Result<Posted> {
     if (rules->screen) blocked = rules->screen->screen(screened_text(message), mention_count(message.body));
+    if (blocked) {
+      // Refused unless it is the retry of a message stored before: a read, no write transaction.
+      return m_db.read([&](Tx& tx) -> Result<Posted> {
+        if (auto existing = sql::find_by_client_id(tx, channel_id, author, message.client_id)) {
+          return Posted{with_reactions(tx, std::move(*existing), author), false};
+        }
+        if (auto may = may_post(*rules); !may) return std::move(may).error();
+        return automod_error(*blocked);
+      });
+    }
     try {
       return attempt();
     } catch (const store::DbError& e) {
