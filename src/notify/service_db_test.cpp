@@ -98,6 +98,22 @@ class NotifyDbTest : public ::testing::TestWithParam<Dialect> {
     return m_db->read([&](Tx& tx) { return sql::attempts_for(tx, notification_id); });
   }
 
+  // Alice has a phone (push) and a laptop with a socket; one system notification goes to her.
+  // The outcome of each device's delivery attempt, by device id.
+  std::map<std::string, std::string> deliver_to_phone_and_laptop(Router& router, const std::string& title) {
+    m_directory.devices_of[alice_hex] = {PushTarget{"a-phone", "fcm", "t"}, PushTarget{"a-laptop", "webpush", "s"}};
+    m_online.online = {"a-laptop"};
+    publish_and_consume(router, "notify.requested", alice_hex,
+                        json::object{{"kind", "system"}, {"title", title}, {"accounts", json::array{alice_hex}}});
+    settle(router);
+    std::map<std::string, std::string> outcome;
+    auto page = run(m_service->list(alice, std::nullopt, 10, false));
+    EXPECT_EQ(page->items.size(), 1u);
+    if (page->items.empty()) return outcome;
+    for (const auto& a : attempts(page->items[0].id)) outcome[a.device_id] = a.outcome;
+    return outcome;
+  }
+
   store::testing::FreshDatabase m_fresh{GetParam(), "notify"};
   std::unique_ptr<store::Database> m_db;
   BlockingPool m_pool{2, 10'000};
@@ -392,37 +408,22 @@ TEST_P(NotifyDbTest, ADeletedMessageWithdrawsItsNotificationsAndAnEditRefreshesT
 
 TEST_P(NotifyDbTest, QuietHoursHoldPushesBackButNotFramesOrTheCenter) {
   put(alice, R"({"quiet_hours":{"start":"00:00","end":"23:59","time_zone":"UTC"}})");
-  m_directory.devices_of[alice_hex] = {PushTarget{"a-phone", "fcm", "t"}, PushTarget{"a-laptop", "webpush", "s"}};
-  m_online.online = {"a-laptop"};
   auto router = make_router();
-  publish_and_consume(*router, "notify.requested", alice_hex,
-                      json::object{{"kind", "system"}, {"title", "Maintenance"}, {"accounts", json::array{alice_hex}}});
-  settle(*router);
+  const auto outcome = deliver_to_phone_and_laptop(*router, "Maintenance");
   EXPECT_TRUE(m_fcm.sent.empty());
   EXPECT_EQ(m_online.frames.size(), 1u);
-  auto page = run(m_service->list(alice, std::nullopt, 10, false));
-  ASSERT_EQ(page->items.size(), 1u);
-  std::map<std::string, std::string> outcome;
-  for (const auto& a : attempts(page->items[0].id)) outcome[a.device_id] = a.outcome;
+  ASSERT_EQ(outcome.size(), 2u);
   EXPECT_EQ(outcome.at("a-phone"), "quiet");
   EXPECT_EQ(outcome.at("a-laptop"), "delivered");
 }
 
 TEST_P(NotifyDbTest, DoNotDisturbHoldsPushesBackButNotFramesOrTheCenter) {
-  m_directory.devices_of[alice_hex] = {PushTarget{"a-phone", "fcm", "t"}, PushTarget{"a-laptop", "webpush", "s"}};
-  m_online.online = {"a-laptop"};
   m_online.dnd = {alice_hex};
   auto router = make_router();
-  publish_and_consume(
-      *router, "notify.requested", alice_hex,
-      json::object{{"kind", "system"}, {"title", "Quiet please"}, {"accounts", json::array{alice_hex}}});
-  settle(*router);
+  const auto outcome = deliver_to_phone_and_laptop(*router, "Quiet please");
   EXPECT_TRUE(m_fcm.sent.empty());
   EXPECT_EQ(m_online.frames.size(), 1u);
-  auto page = run(m_service->list(alice, std::nullopt, 10, false));
-  ASSERT_EQ(page->items.size(), 1u);
-  std::map<std::string, std::string> outcome;
-  for (const auto& a : attempts(page->items[0].id)) outcome[a.device_id] = a.outcome;
+  ASSERT_EQ(outcome.size(), 2u);
   EXPECT_EQ(outcome.at("a-phone"), "dnd");
   EXPECT_EQ(outcome.at("a-laptop"), "delivered");
 
