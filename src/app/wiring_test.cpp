@@ -121,9 +121,8 @@ TEST(Contexts, AuthIsTheFirstModuleAndTestHooksComeOnlyWithTheFlag) {
                                                       "notify", "testhooks"}));
   std::vector<std::string> sets;
   for (const auto& s : all_migrations(modules)) sets.push_back(s.module);
-  // realtime keeps no tables.
-  EXPECT_EQ(sets, (std::vector<std::string>{"bus", "jobs", "auth", "chain", "community", "messaging", "e2e", "notify",
-                                            "testhooks"}));
+  EXPECT_EQ(sets, (std::vector<std::string>{"bus", "jobs", "auth", "chain", "community", "realtime", "messaging", "e2e",
+                                            "notify", "testhooks"}));
 }
 
 // Every job of the product registers: a valid schedule and a unique name (a bad one would stop

@@ -20,6 +20,7 @@
 #include "notify/webpush.hpp"
 #if defined(GATEHOUSE_HAS_REALTIME)
 #include "realtime/gateway.hpp"
+#include "realtime/service.hpp"
 #endif
 #if defined(GATEHOUSE_HAS_COMMUNITY)
 #include <algorithm>
@@ -54,7 +55,8 @@ class AuthDeviceDirectory final : public DeviceDirectory {
 // Live sockets on this node come from realtime's gateway.
 class GatewayDelivery final : public OnlineDelivery {
  public:
-  explicit GatewayDelivery(realtime::Gateway& gateway) : m_gateway(gateway) {}
+  GatewayDelivery(realtime::Gateway& gateway, realtime::PresenceService* presence)
+      : m_gateway(gateway), m_presence(presence) {}
   bool device_online(const std::string& device_id) override { return m_gateway.device_online(device_id); }
   std::size_t send_to_device(const std::string& device_id, const std::string& frame_json) override {
     return m_gateway.send_to_device(device_id, frame_json);
@@ -63,13 +65,24 @@ class GatewayDelivery final : public OnlineDelivery {
     auto address = eth::parse_address(account);
     return address ? m_gateway.send_to_account(*address, frame_json) : 0;
   }
-  bool do_not_disturb(const std::string& account) override {
-    auto address = eth::parse_address(account);
-    return address && m_gateway.status_of(*address) == "dnd";
+  // The status the account chose lasts across its sockets, devices and nodes (realtime's presence).
+  Task<bool> do_not_disturb(const std::string& account) override {
+    if (!m_presence) {
+      auto address = eth::parse_address(account);
+      co_return address&& m_gateway.status_of(*address) == "dnd";
+    }
+    auto dnd = co_await m_presence->do_not_disturb(account);
+    if (!dnd) {
+      // Pushing past a status we could not read beats holding every notification back.
+      log::warn("notify: could not read an account's presence", {{"error", dnd.error().message}});
+      co_return false;
+    }
+    co_return *dnd;
   }
 
  private:
   realtime::Gateway& m_gateway;
+  realtime::PresenceService* m_presence;
 };
 #endif
 
@@ -197,7 +210,7 @@ context::ContextModule make_module(NotifyModuleSettings settings) {
     }
 #if defined(GATEHOUSE_HAS_REALTIME)
     if (auto* gateway = env.services.find<realtime::Gateway>()) {
-      runtime->online = std::make_unique<GatewayDelivery>(*gateway);
+      runtime->online = std::make_unique<GatewayDelivery>(*gateway, env.services.find<realtime::PresenceService>());
       runtime->router->set_online(runtime->online.get());
     }
 #endif

@@ -190,8 +190,9 @@ Task<bool> Router::State::deliver_one(const sql::DeliveryRow& row, const Notific
   }
   const std::string frame = notification_frame(notification);
   const PushMessage message = push_message(notification);
-  // Do not disturb, shown on a socket of the account here: its other devices get no push either.
-  const bool dnd = online != nullptr && online->do_not_disturb(row.account);
+  // Do not disturb, as the account chose it: devices without a socket get no push. Read once, and
+  // only when a device would get a push.
+  std::optional<bool> dnd;
   bool held_back = false;
   for (const auto& device : devices) {
     const auto record = [&](std::string channel, std::string outcome, std::int64_t retries, std::int64_t status,
@@ -216,7 +217,13 @@ Task<bool> Router::State::deliver_one(const sql::DeliveryRow& row, const Notific
       record(device.provider, "no_provider", 0, 0, "provider not configured");
       continue;
     }
-    if (!row.push || dnd) {
+    if (row.push && !dnd) {
+      // A plain statement: GCC 12 miscompiles co_await inside && and ?:.
+      bool chose_dnd = false;
+      if (online != nullptr) chose_dnd = co_await online->do_not_disturb(row.account);
+      dnd = chose_dnd;
+    }
+    if (!row.push || *dnd) {
       record(device.provider, row.push ? "dnd" : "quiet", 0, 0, row.push ? "do not disturb" : "quiet hours");
       held_back = true;
       continue;

@@ -33,8 +33,8 @@ class OnlineDelivery {
   virtual std::size_t send_to_device(const std::string& device_id, const std::string& frame_json) = 0;
   /// Sends to every socket of the account (lowercase hex); how many took the frame.
   virtual std::size_t send_to_account(const std::string& account, const std::string& frame_json) = 0;
-  /// Whether the account (lowercase hex) shows "do not disturb" on a socket here: its push is held.
-  virtual bool do_not_disturb(const std::string& /*account*/) { return false; }
+  /// Whether the account (lowercase hex) chose "do not disturb": its push is held.
+  virtual Task<bool> do_not_disturb(const std::string& /*account*/) { co_return false; }
 };
 
 /// The devices of an account with their push tokens, and forgetting a token a provider declared

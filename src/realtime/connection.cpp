@@ -16,6 +16,7 @@
 #include "core/log.hpp"
 #include "core/utf8.hpp"
 #include "realtime/gateway_state.hpp"
+#include "realtime/service.hpp"
 
 namespace gh::realtime {
 
@@ -53,13 +54,14 @@ std::optional<std::int64_t> as_seq(const json::value& v) {
 }  // namespace
 
 Connection::Connection(std::shared_ptr<Gateway::State> state, Gateway::Identity who, std::string device_id,
-                       std::string token, std::string status)
+                       std::string token, Presence presence, bool chosen)
     : m_state(std::move(state)),
       m_who(std::move(who)),
       m_account_key(eth::to_lower_hex(m_who.account)),
       m_device_id(std::move(device_id)),
       m_token(std::move(token)),
-      m_initial_status(std::move(status)) {}
+      m_initial_presence(std::make_unique<Presence>(std::move(presence))),
+      m_chosen(chosen) {}
 
 void Connection::on_open(std::shared_ptr<net::WebSocket> socket) {
   m_socket = std::move(socket);
@@ -72,12 +74,16 @@ void Connection::on_open(std::shared_ptr<net::WebSocket> socket) {
   const bool first = *added;
   json::object hello{{"type", "hello"}, {"session", m_who.session_id}, {"account", eth::to_checksum(m_who.account)}};
   if (!m_device_id.empty()) hello["device_id"] = m_device_id;
-  // A status asked for at the upgrade holds before anyone is told the account came online, so an
-  // invisible account never shows online for a moment.
-  if (!m_initial_status.empty()) m_state->set_status(m_account_key, m_initial_status);
-  hello["status"] = m_state->own_status(m_account_key);
+  // What the account chose holds before anyone is told it came online, so an invisible account
+  // never shows online for a moment. Later sockets keep what the first set (and what the account
+  // changed since), unless the upgrade asked for a status.
+  auto initial = std::move(m_initial_presence);
+  if (initial && (first || m_chosen)) m_state->set_presence(m_account_key, std::move(*initial));
+  const auto shown = m_state->own_presence(m_account_key);
+  hello["status"] = shown.status;
+  hello["custom_status"] = render_custom_status(shown.custom);
   send_json(hello);
-  if (first || !m_initial_status.empty()) m_state->announce_presence(m_who, m_account_key);
+  if (first || m_chosen) m_state->announce_presence(m_who, m_account_key);
 }
 
 void Connection::on_close() {
@@ -88,7 +94,7 @@ void Connection::on_close() {
   }
   const bool last = m_state->remove(shared_from_this(), held);
   if (last) {
-    m_state->set_status(m_account_key, {});
+    m_state->forget_presence(m_account_key);
     m_state->announce_presence(m_who, m_account_key);
   }
 }
@@ -441,19 +447,25 @@ Task<void> Connection::handle(json::object& frame) {
   }
 
   if (type == "presence_set") {
-    const auto* status = frame.if_contains("status");
-    if (!status || !status->is_string() || !valid_status(status->as_string())) {
-      send_error("invalid_status", "status is online, idle, dnd or invisible");
+    // The same change as PUT /v1/me/presence: stored for every node and reconnect, then shown.
+    const auto now = m_state->clock ? m_state->clock->now() : std::chrono::system_clock::now();
+    auto change = parse_presence_change(frame, now, true);
+    if (!change) {
+      send_error(change.error().code, change.error().message);
       co_return;
     }
-    m_state->set_status(m_account_key, std::string(status->as_string()));
-    // The account's own sockets (its other devices) show the status it chose; others see what
-    // visible_status says, through the presence throttle.
-    json::object own{
-        {"type", "presence"}, {"account", eth::to_checksum(m_who.account)}, {"status", status->as_string()}};
-    auto text = net::EncodedFrame::text(json::serialize(own));
-    for (const auto& c : m_state->of_account(m_account_key)) c->send(text);
-    m_state->announce_presence(m_who, m_account_key);
+    Presence next;
+    if (m_state->presence_service) {
+      auto stored = co_await m_state->presence_service->change(m_who.account, std::move(*change));
+      if (!stored) {
+        send_error(stored.error().code, stored.error().message);
+        co_return;
+      }
+      next = std::move(*stored);
+    } else {
+      next = apply_change(m_state->own_presence(m_account_key), *change);
+    }
+    m_state->show(m_who, m_account_key, next);
     co_return;
   }
 
@@ -470,25 +482,28 @@ Task<void> Connection::handle(json::object& frame) {
         co_return;
       }
       // Online here means: an open socket subscribed to this topic, of an account not invisible.
-      std::map<std::string, std::string> accounts;
+      std::map<std::string, Presence> accounts;
       if (auto subs = m_state->subscribers(key)) {
         for (const auto& c : *subs) {
           if (accounts.count(c->account_key()) == 0)
-            accounts.emplace(c->account_key(), m_state->visible_status(c->account_key()));
+            accounts.emplace(c->account_key(), m_state->visible_presence(c->account_key()));
         }
       }
       json::array online;
       json::object statuses;
-      for (const auto& [account, status] : accounts) {
-        if (status == "offline") continue;
+      json::object custom_statuses;
+      for (const auto& [account, presence] : accounts) {
+        if (presence.status == "offline") continue;
         const auto shown = eth::to_checksum(*eth::parse_address(account));
         online.emplace_back(shown);
-        if (status != "online") statuses[shown] = status;
+        if (presence.status != "online") statuses[shown] = presence.status;
+        if (presence.custom) custom_statuses[shown] = render_custom_status(presence.custom);
       }
       json::object out{{"type", "presence_state"},
                        {source.id_field, id},
                        {"online", std::move(online)},
-                       {"statuses", std::move(statuses)}};
+                       {"statuses", std::move(statuses)},
+                       {"custom_statuses", std::move(custom_statuses)}};
       send_json(out);
       co_return;
     }

@@ -20,8 +20,10 @@ namespace gh::realtime {
 /// The server side of one gateway socket.
 class Connection final : public net::WebSocketSession, public std::enable_shared_from_this<Connection> {
  public:
+  /// `presence`: what the account shows, read as the socket was accepted; it takes effect when
+  /// this is the account's first socket here or when `chosen` (the upgrade asked for a status).
   Connection(std::shared_ptr<Gateway::State> state, Gateway::Identity who, std::string device_id, std::string token,
-             std::string status = {});
+             Presence presence = {}, bool chosen = false);
 
   void on_open(std::shared_ptr<net::WebSocket> socket) override;
   Task<void> on_message(std::string message) override;
@@ -84,7 +86,8 @@ class Connection final : public net::WebSocketSession, public std::enable_shared
   std::string m_account_key;
   std::string m_device_id;
   std::string m_token;
-  std::string m_initial_status;  ///< the status asked for at the upgrade (?status=), set as it opens
+  std::unique_ptr<Presence> m_initial_presence;  ///< read at the upgrade; released as the socket opens
+  bool m_chosen = false;                         ///< the upgrade asked for a status (?status=)
   std::uint64_t m_id = 0;
   std::shared_ptr<net::WebSocket> m_socket;
   mutable std::mutex m_mutex;

@@ -12,6 +12,7 @@
 
 #include "core/log.hpp"
 #include "realtime/gateway_state.hpp"
+#include "realtime/service.hpp"
 
 namespace gh::realtime {
 
@@ -161,29 +162,52 @@ void Gateway::State::presence_fired(const std::string& account_key) {
   presence.fired(account_key, PresenceThrottle::Clock::now());
 }
 
-bool valid_status(std::string_view status) noexcept {
-  return status == "online" || status == "idle" || status == "dnd" || status == "invisible";
+boost::json::object presence_frame(const eth::Address& account, const Presence& presence) {
+  return json::object{{"type", "presence"},
+                      {"account", eth::to_checksum(account)},
+                      {"status", presence.status},
+                      {"custom_status", render_custom_status(presence.custom)}};
 }
 
-void Gateway::State::set_status(const std::string& account_key, std::string status) {
+void Gateway::State::set_presence(const std::string& account_key, Presence shown) {
   std::lock_guard lock(presence_mutex);
-  if (status.empty() || status == "online") {
-    statuses.erase(account_key);
+  if (shown == Presence{}) {
+    presences.erase(account_key);
   } else {
-    statuses[account_key] = std::move(status);
+    presences[account_key] = std::move(shown);
   }
 }
 
-std::string Gateway::State::own_status(const std::string& account_key) const {
+void Gateway::State::forget_presence(const std::string& account_key) {
   std::lock_guard lock(presence_mutex);
-  auto it = statuses.find(account_key);
-  return it == statuses.end() ? "online" : it->second;
+  presences.erase(account_key);
 }
 
-std::string Gateway::State::visible_status(const std::string& account_key) const {
-  auto status = own_status(account_key);
-  if (status == "invisible" || !online(account_key)) return "offline";
-  return status;
+Presence Gateway::State::own_presence(const std::string& account_key) const {
+  Presence out;
+  {
+    std::lock_guard lock(presence_mutex);
+    auto it = presences.find(account_key);
+    if (it != presences.end()) out = it->second;
+  }
+  return clock ? effective(std::move(out), clock->now()) : out;
+}
+
+Presence Gateway::State::visible_presence(const std::string& account_key) const {
+  auto shown = own_presence(account_key);
+  if (shown.status == "invisible" || !online(account_key)) return Presence{"offline", std::nullopt};
+  return shown;
+}
+
+void Gateway::State::show(const Gateway::Identity& who, const std::string& account_key, const Presence& shown) {
+  const auto mine = of_account(account_key);
+  if (mine.empty()) return;
+  set_presence(account_key, shown);
+  // The account's own sockets (its other devices) show what it chose, invisible included; others
+  // see what visible_presence says, through the presence throttle.
+  auto text = net::EncodedFrame::text(json::serialize(presence_frame(who.account, own_presence(account_key))));
+  for (const auto& c : mine) c->send(text);
+  announce_presence(who, account_key);
 }
 
 void Gateway::State::announce_presence(Gateway::Identity who, std::string account_key) {
@@ -222,18 +246,18 @@ void Gateway::State::announce_presence(Gateway::Identity who, std::string accoun
           }
         }
         if (audience.empty()) co_return;
-        json::object frame{{"type", "presence"},
-                           {"account", eth::to_checksum(who.account)},
-                           {"status", self->visible_status(account_key)}};
-        auto text = net::EncodedFrame::text(json::serialize(frame));
+        auto text =
+            net::EncodedFrame::text(json::serialize(presence_frame(who.account, self->visible_presence(account_key))));
         for (const auto& c : audience) c->send(text);
       },
       boost::asio::detached);
 }
 
-Gateway::Gateway(Executor executor, GatewaySettings settings, Authenticate authenticate)
+Gateway::Gateway(Executor executor, GatewaySettings settings, Authenticate authenticate, PresenceService* presence)
     : m_state(std::make_shared<State>()) {
   m_state->executor = std::move(executor);
+  m_state->presence_service = presence;
+  if (presence) m_state->clock = &presence->clock();
   m_state->settings = settings;
   m_state->presence =
       PresenceThrottle(std::chrono::milliseconds(std::max<std::int64_t>(settings.presence_interval_ms, 0)));
@@ -274,7 +298,12 @@ bool Gateway::device_online(std::string device_id) const {
 std::string Gateway::status_of(const eth::Address& account) const {
   const auto key = eth::to_lower_hex(account);
   if (!m_state->online(key)) return "offline";
-  return m_state->own_status(key);
+  return m_state->own_presence(key).status;
+}
+
+void Gateway::show_presence(const eth::Address& account, const Presence& presence) {
+  // The announcement names the account only; the session of the identity is not used.
+  m_state->show(Identity{account, {}}, eth::to_lower_hex(account), presence);
 }
 
 std::size_t Gateway::send_to_account(const eth::Address& account, std::string frame_json) {
@@ -402,9 +431,9 @@ std::size_t Gateway::close_device(std::string_view device_id) {
 }
 
 std::shared_ptr<net::WebSocketSession> Gateway::open_session(Identity who, std::string device_id, std::string token,
-                                                             std::string status) {
+                                                             Presence presence, bool chosen) {
   return std::make_shared<Connection>(m_state, std::move(who), std::move(device_id), std::move(token),
-                                      std::move(status));
+                                      std::move(presence), chosen);
 }
 
 bool Gateway::may_open(const eth::Address& account) const {

@@ -19,6 +19,7 @@
 #include "core/result.hpp"
 #include "core/task.hpp"
 #include "eth/address.hpp"
+#include "realtime/model.hpp"
 
 namespace gh::net {
 class WebSocketSession;
@@ -83,10 +84,7 @@ struct GatewaySettings {
 };
 
 class Connection;
-
-/// The statuses an account may set for itself: "online", "idle", "dnd" (do not disturb) and
-/// "invisible" (others see it offline).
-bool valid_status(std::string_view status) noexcept;
+class PresenceService;
 
 /// The gateway service. Thread-safe.
 class Gateway {
@@ -98,7 +96,9 @@ class Gateway {
   };
   using Authenticate = std::function<Task<Result<Identity>>(std::string token)>;
 
-  Gateway(Executor executor, GatewaySettings settings, Authenticate authenticate);
+  /// `presence`: where the presence accounts choose lasts (may be null: then a status chosen on a
+  /// socket holds on this node while the account has a socket here).
+  Gateway(Executor executor, GatewaySettings settings, Authenticate authenticate, PresenceService* presence = nullptr);
   ~Gateway();
   Gateway(const Gateway&) = delete;
   Gateway& operator=(const Gateway&) = delete;
@@ -113,6 +113,10 @@ class Gateway {
   /// The status the account shows itself ("online", "idle", "dnd", "invisible") while it has a
   /// socket here; "offline" when it has none.
   std::string status_of(const eth::Address& account) const;
+  /// The account changed its presence (stored by the PresenceService): when it has sockets here,
+  /// they show it from now on, each gets a `presence` frame with it, and the members who share a
+  /// topic with the account see what it lets them see (paced). Nothing when it has no socket here.
+  void show_presence(const eth::Address& account, const Presence& presence);
   /// Sends a frame to every socket of the account; returns how many took it.
   std::size_t send_to_account(const eth::Address& account, std::string frame_json);
   /// Sends a frame to every socket of the device; returns how many took it.
@@ -141,9 +145,11 @@ class Gateway {
 
   /// The session of a socket being accepted for `who` (optionally naming one of its devices);
   /// `token` is kept to check the session again while the socket stays open.
-  /// `status`: the status the account shows from this socket on (valid_status), empty: unchanged.
+  /// `presence`: what the account shows, read from the PresenceService as the socket is accepted;
+  /// it takes effect when the socket is the account's first here, or when `chosen` (the upgrade
+  /// asked for a status), and before anyone is told the account came online.
   std::shared_ptr<net::WebSocketSession> open_session(Identity who, std::string device_id, std::string token,
-                                                      std::string status = {});
+                                                      Presence presence = {}, bool chosen = false);
 
   /// Open sockets on this node.
   std::size_t sockets() const;

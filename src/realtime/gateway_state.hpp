@@ -12,6 +12,8 @@
 #include <utility>
 #include <vector>
 
+#include <boost/json/object.hpp>
+
 #include "realtime/connection.hpp"
 #include "realtime/gateway.hpp"
 #include "realtime/presence_throttle.hpp"
@@ -19,6 +21,9 @@
 namespace gh::realtime {
 
 using ConnectionList = std::vector<std::shared_ptr<Connection>>;
+
+/// `{"type": "presence", "account", "status", "custom_status"}`.
+boost::json::object presence_frame(const eth::Address& account, const Presence& presence);
 
 struct Gateway::State : std::enable_shared_from_this<Gateway::State> {
   Executor executor;
@@ -41,10 +46,12 @@ struct Gateway::State : std::enable_shared_from_this<Gateway::State> {
   // Paces presence announcements per account (its own lock: taken on every first and last socket).
   mutable std::mutex presence_mutex;
   PresenceThrottle presence{std::chrono::milliseconds(2000)};
-  // The statuses accounts set for themselves (idle, dnd, invisible), by account; an account
-  // without one shows online while it has a socket. Guarded by presence_mutex; forgotten with the
-  // account's last socket on this node.
-  std::unordered_map<std::string, std::string> statuses;
+  // What the accounts with a socket here show (their status and custom status), by account; an
+  // account without an entry shows online. Guarded by presence_mutex; forgotten with the account's
+  // last socket on this node (the PresenceService keeps it).
+  std::unordered_map<std::string, Presence> presences;
+  PresenceService* presence_service = nullptr;  // may be null: presence then lasts only on this node
+  const Clock* clock = nullptr;                 // for custom statuses' expiry
   // Subscribers by topic key, copied on write so that fan-out iterates without the lock.
   std::unordered_map<std::string, std::shared_ptr<const ConnectionList>> topics;
 
@@ -66,13 +73,18 @@ struct Gateway::State : std::enable_shared_from_this<Gateway::State> {
   void announce_presence(Gateway::Identity who, std::string account_key);
   /// A deferred presence announcement of the account goes out now.
   void presence_fired(const std::string& account_key);
-  /// Sets the status the account shows (valid_status); empty: forgets it (back to online).
-  void set_status(const std::string& account_key, std::string status);
-  /// The status the account chose ("online" unless it set another).
-  std::string own_status(const std::string& account_key) const;
-  /// What others see of the account now: "offline" without a socket or while invisible, else its
-  /// status ("online", "idle", "dnd").
-  std::string visible_status(const std::string& account_key) const;
+  /// Sets what the account shows on this node.
+  void set_presence(const std::string& account_key, Presence shown);
+  /// Forgets it (the account's last socket here closed).
+  void forget_presence(const std::string& account_key);
+  /// What the account chose (online without a custom status unless it chose otherwise), with an
+  /// expired custom status gone.
+  Presence own_presence(const std::string& account_key) const;
+  /// What others see of the account now: status "offline" and no custom status without a socket
+  /// or while invisible, else its status ("online", "idle", "dnd") and custom status.
+  Presence visible_presence(const std::string& account_key) const;
+  /// Applies a presence the account chose on its sockets here, tells them, and announces it.
+  void show(const Gateway::Identity& who, const std::string& account_key, const Presence& shown);
   const TopicSource* source(std::string_view kind) const {
     auto it = kinds.find(kind);
     return it == kinds.end() ? nullptr : &it->second;

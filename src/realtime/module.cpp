@@ -5,6 +5,7 @@
 #include "auth/service.hpp"
 #include "bus/bus.hpp"
 #include "core/log.hpp"
+#include "realtime/migrations.hpp"
 #include "realtime/routes.hpp"
 
 namespace gh::realtime {
@@ -13,6 +14,8 @@ namespace {
 struct RealtimeRuntime {
   GatewaySettings settings;
   auth::AuthService* auth = nullptr;
+  auth::RequestAuth* request_auth = nullptr;
+  std::unique_ptr<PresenceService> presence;
   std::unique_ptr<Gateway> gateway;
 };
 
@@ -30,9 +33,11 @@ std::optional<std::string> payload_string(const bus::Event& event, std::string_v
 
 context::ContextModule make_module(GatewaySettings settings) {
   auto runtime = context::make_runtime<RealtimeRuntime>(settings);
-  context::ContextModule m("realtime", {});
+  context::ContextModule m("realtime", {migrations()});
   m.start = [runtime](context::ContextEnv& env) {
     runtime->auth = env.services.find<auth::AuthService>();
+    runtime->request_auth = env.services.find<auth::RequestAuth>();
+    runtime->presence = std::make_unique<PresenceService>(env.db, env.pool, env.clock, PresenceSettings{});
     auto* auth = runtime->auth;
     Gateway::Authenticate authenticate = [auth](std::string token) -> Task<Result<Gateway::Identity>> {
       if (!auth) co_return make_error(ErrorKind::unavailable, "auth_unavailable", "sign-in is not available");
@@ -40,8 +45,10 @@ context::ContextModule make_module(GatewaySettings settings) {
       if (!principal) co_return principal.error();
       co_return Gateway::Identity{principal->address, principal->session_id};
     };
-    runtime->gateway = std::make_unique<Gateway>(env.executor, runtime->settings, std::move(authenticate));
+    runtime->gateway =
+        std::make_unique<Gateway>(env.executor, runtime->settings, std::move(authenticate), runtime->presence.get());
     env.services.provide(*runtime->gateway);
+    env.services.provide(*runtime->presence);
   };
   // A revoked session's sockets close at once on this node (every node runs this consumer under
   // its own name once the bus fans out across nodes).
@@ -60,11 +67,11 @@ context::ContextModule make_module(GatewaySettings settings) {
     return out;
   };
   m.routes = [runtime](net::Router& router) {
-    if (!runtime->auth) {
+    if (!runtime->auth || !runtime->request_auth) {
       log::warn("realtime: no auth service; /v1/ws is not served", {});
       return;
     }
-    add_realtime_routes(router, *runtime->gateway, *runtime->auth);
+    add_realtime_routes(router, *runtime->gateway, *runtime->presence, *runtime->auth, *runtime->request_auth);
   };
   return m;
 }

@@ -1317,20 +1317,139 @@ for (const backend of backends()) {
       b1.send({ type: 'presence_set', status: 'away' });
       assert.equal((await b1.waitFor((f) => f.type === 'error')).code, 'invalid_status');
       b1.send({ type: 'presence_set' });
-      await b1.waitFor((f, frames) => frames.filter((x) => x.code === 'invalid_status').length === 2);
+      assert.equal((await b1.waitFor((f) => f.type === 'error' && f.code !== 'invalid_status')).code, 'invalid_presence');
       // An invisible account never showed online to others, and its statuses went out in order.
       const told = a.frames.filter((f) => f.type === 'presence' && f.account === bob.address).map((f) => f.status);
       assert.ok(told.indexOf('online') > told.indexOf('idle'), told.join());
       assert.equal(told.slice(0, told.indexOf('dnd')).filter((x) => x === 'online').length, 0, told.join());
 
-      // With its last socket the account's status is forgotten: back online next time.
+      // The status lasts past the account's last socket: it comes back with it, and others see it.
+      b1.send({ type: 'presence_set', status: 'dnd' });
+      await b1.waitFor((f, frames) => f.type === 'presence' && f.status === 'dnd' && frames.indexOf(f) > frames.findLastIndex((x) => x.code === 'invalid_presence'));
       const gone = seen('offline');
       b1.close();
       b2.close();
       await gone;
+      const back = seen('dnd');
       const b3 = c.connect(bob);
-      assert.equal((await b3.waitFor((f) => f.type === 'hello')).status, 'online');
+      const hello = await b3.waitFor((f) => f.type === 'hello');
+      assert.equal(hello.status, 'dnd');
+      assert.equal(hello.custom_status, null);
+      await back;
       b3.close();
+      a.close();
+    });
+
+    test('presence lasts: /v1/me/presence, a custom status members see until it expires, checked, paced', async () => {
+      const alice = await c.signIn();
+      const bob = await c.signIn();
+      await c.grant(alice, 'custom');
+      await c.grant(bob, 'custom');
+      const me = (who = bob) => c.api('/v1/me/presence', { token: who.token }).then((r) => r.json());
+      const put = (body, who = bob) => c.api('/v1/me/presence', { method: 'PUT', token: who.token, body });
+      const code = async (r) => { assert.equal(r.status, 400); return (await r.json()).error.code; };
+      assert.deepEqual(await me(), { status: 'online', custom_status: null });
+      assert.equal((await c.api('/v1/me/presence')).status, 401);
+      // Bad changes are refused and change nothing.
+      assert.equal(await code(await put({ status: 'away' })), 'invalid_status');
+      assert.equal(await code(await put({})), 'invalid_presence');
+      assert.equal(await code(await put({ mood: 'calm' })), 'invalid_presence');
+      assert.equal(await code(await put({ status: 'dnd', custom_status: { text: '' } })), 'invalid_custom_status');
+      assert.equal(await code(await put({ status: 'dnd', custom_status: { text: 'x'.repeat(129) } })), 'invalid_custom_status');
+      assert.equal(await code(await put({ status: 'dnd', custom_status: { text: 'evil \u202e gnp.exe' } })), 'invalid_custom_status');
+      assert.equal(await code(await put({ status: 'dnd', custom_status: { text: 'hi', emoji: 'two words' } })), 'invalid_custom_status');
+      assert.equal(await code(await put({ status: 'dnd', custom_status: { text: 'hi', color: 'red' } })), 'invalid_custom_status');
+      assert.equal(await code(await put({ status: 'dnd', custom_status: { text: 'hi', expires_at: '2000-01-01T00:00:00Z' } })), 'invalid_custom_status');
+      assert.equal(await code(await put({ status: 'dnd', custom_status: { text: 'hi', expires_at: 'tomorrow' } })), 'invalid_custom_status');
+      assert.deepEqual(await me(), { status: 'online', custom_status: null });
+
+      const a = c.connect(alice);
+      await subscribed(a, 'custom');
+      const about = (pred) => {
+        const from = a.frames.length;
+        return a.waitFor((f, frames) => f.type === 'presence' && f.account === bob.address && frames.indexOf(f) >= from && pred(f));
+      };
+      const state = async () => {
+        const before = a.frames.length;
+        a.send({ type: 'presence_query', channel_id: 'custom' });
+        return a.waitFor((f, frames) => f.type === 'presence_state' && frames.indexOf(f) >= before);
+      };
+      const online = about((f) => f.status === 'online');
+      const b1 = c.connect(bob);
+      assert.deepEqual((await b1.waitFor((f) => f.type === 'hello')).custom_status, null);
+      await subscribed(b1, 'custom');
+      assert.equal((await online).custom_status, null);
+
+      // A custom status set over HTTP reaches the account's sockets and the members who see it.
+      const expires = new Date(Date.now() + 3600_000).toISOString();
+      const shipping = { text: 'Shipping v2', emoji: '🚀', expires_at: expires };
+      let seen = about((f) => f.custom_status !== null);
+      let r = await put({ custom_status: shipping });
+      assert.equal(r.status, 200);
+      assert.deepEqual(await r.json(), { status: 'online', custom_status: shipping });
+      assert.deepEqual((await seen).custom_status, shipping);
+      assert.deepEqual((await b1.waitFor((f) => f.type === 'presence' && f.custom_status !== null)).custom_status, shipping);
+      let st = await state();
+      assert.deepEqual(st.custom_statuses, { [bob.address]: shipping });
+      assert.deepEqual(await me(), { status: 'online', custom_status: shipping });
+      // A frame clears it; the status stays.
+      seen = about((f) => f.custom_status === null);
+      b1.send({ type: 'presence_set', custom_status: null });
+      assert.equal((await seen).status, 'online');
+      assert.deepEqual(await me(), { status: 'online', custom_status: null });
+      // Invisible hides the custom status with the account.
+      seen = about((f) => f.status === 'offline');
+      assert.equal((await put({ status: 'invisible', custom_status: { text: 'hidden' } })).status, 200);
+      assert.equal((await seen).custom_status, null);
+      st = await state();
+      assert.deepEqual([st.online, st.custom_statuses], [[alice.address], {}]);
+
+      // Chosen with no socket open, it holds when the account comes back.
+      b1.close();
+      await b1.waitClosed();
+      assert.equal((await put({ status: 'idle' })).status, 200);
+      seen = about((f) => f.status === 'idle');
+      const b2 = c.connect(bob);
+      const hello = await b2.waitFor((f) => f.type === 'hello');
+      assert.deepEqual([hello.status, hello.custom_status], ['idle', { text: 'hidden' }]);
+      assert.deepEqual((await seen).custom_status, { text: 'hidden' });
+
+      // A custom status with an expiry is gone once it passes.
+      const soon = new Date(Date.now() + 1500).toISOString();
+      assert.equal((await put({ custom_status: { emoji: '☕', expires_at: soon } })).status, 200);
+      await until('the custom status to expire', async () => (await me()).custom_status === null);
+      b2.close();
+
+      // Changes are paced per account; one that changes nothing is free.
+      const carol = await c.signIn();
+      const statuses = [];
+      for (let i = 0; i < 24; i++) {
+        const res = await put({ status: i % 2 ? 'online' : 'idle' }, carol);
+        statuses.push(res.status);
+        if (res.status === 429) {
+          assert.equal((await res.json()).error.code, 'rate_limited');
+          assert.ok(Number(res.headers.get('retry-after')) >= 1);
+          break;
+        }
+      }
+      assert.equal(statuses.at(-1), 429, statuses.join());
+      const kept = (await me(carol)).status;
+      assert.equal((await put({ status: kept }, carol)).status, 200);
+      // A frame takes from the same budget (a token that came back meanwhile lets one through).
+      const c1 = c.connect(carol);
+      await c1.waitFor((f) => f.type === 'hello');
+      let current = kept;
+      let refused = null;
+      for (let i = 0; i < 6 && !refused; i++) {
+        const from = c1.frames.length;
+        const next = current === 'idle' ? 'online' : 'idle';
+        c1.send({ type: 'presence_set', status: next });
+        const answer = await c1.waitFor((f, frames) => frames.indexOf(f) >= from && (f.type === 'error' || f.type === 'presence'));
+        if (answer.type === 'error') refused = answer; else current = next;
+      }
+      assert.equal(refused?.code, 'rate_limited');
+      assert.equal((await me(carol)).status, current);
+      c1.close();
       a.close();
     });
 

@@ -202,14 +202,22 @@ for (const backend of backends()) {
       const list = await (await api('/v1/notifications', { token: bob.token })).json();
       assert.deepEqual(list.notifications.map((n) => n.title), ['While busy']);
       ws.close();
-      // Without the socket the status is gone: the next one is pushed.
+      // The status is the account's, not the socket's: with no socket open, the push is still held.
       await new Promise((res) => ws.on('close', res));
-      await until(async () => {
-        await publish({ kind: 'system', title: `After ${Date.now()}`, accounts: [wallet.address] });
-        for (let i = 0; i < 40 && pushed().length === 0; i++) await new Promise((res) => setTimeout(res, 25));
-        return pushed().length > 0;
-      }, 'a push once the socket closed');
-      assert.match(pushed()[0].message.notification.title, /^After /);
+      assert.equal((await publish({ kind: 'system', title: 'Still busy', accounts: [wallet.address] })).status, 201);
+      await until(async () => (await held()) === before + 2, 'the second push held back');
+      assert.deepEqual(pushed(), []);
+      // Online again (over HTTP, still with no socket): the next one is pushed.
+      const back = await api('/v1/me/presence', { method: 'PUT', token: bob.token, body: { status: 'online' } });
+      assert.equal(back.status, 200);
+      assert.equal((await publish({ kind: 'system', title: 'Available', accounts: [wallet.address] })).status, 201);
+      await until(async () => pushed().length > 0, 'a push once back online');
+      assert.equal(pushed()[0].message.notification.title, 'Available');
+      // Do not disturb chosen over HTTP holds push back too.
+      assert.equal((await api('/v1/me/presence', { method: 'PUT', token: bob.token, body: { status: 'dnd' } })).status, 200);
+      assert.equal((await publish({ kind: 'system', title: 'Busy again', accounts: [wallet.address] })).status, 201);
+      await until(async () => (await held()) === before + 3, 'the third push held back');
+      assert.equal(pushed().length, 1);
     });
 
     test('settings round-trip, are validated, and an UNREGISTERED token is cleared', async () => {

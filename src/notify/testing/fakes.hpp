@@ -45,7 +45,7 @@ class FakeOnline final : public OnlineDelivery {
     return 1;
   }
   std::set<std::string> dnd;  ///< accounts showing do not disturb
-  bool do_not_disturb(const std::string& account) override { return dnd.count(account) > 0; }
+  Task<bool> do_not_disturb(const std::string& account) override { co_return dnd.count(account) > 0; }
   std::vector<std::pair<std::string, std::string>> account_frames;
   std::size_t send_to_account(const std::string& account, const std::string& frame_json) override {
     account_frames.emplace_back(account, frame_json);
