@@ -84,6 +84,14 @@ Error message_not_found() {
   return make_error(ErrorKind::not_found, "message_not_found", "no message with that seq in this channel");
 }
 
+// What an edit of `m` by `who` takes: the message exists, is the caller's, and is not deleted.
+Result<void> check_editable(const std::optional<Message>& m, const eth::Address& who) {
+  if (!m) return message_not_found();
+  if (m->author != who) return make_error(ErrorKind::forbidden, "not_author", "only the author may edit a message");
+  if (m->deleted_at) return make_error(ErrorKind::conflict, "message_deleted", "the message was deleted");
+  return ok();
+}
+
 Result<void> check_channel(const std::string& channel_id) {
   if (!valid_channel_id(channel_id)) return bad_input("invalid_channel_id", "not a channel id");
   return ok();
@@ -501,6 +509,11 @@ Task<Result<Message>> MessagingService::edit(eth::Address who, std::string chann
   if (!rules) co_return rules.error();
   if (auto may = may_post(*rules); !may) co_return may.error();
   if (auto c = check_body(body); !c) co_return c.error();
+  // The message is read first: an edit of a message that is not the caller's, or is gone, is
+  // refused as such before its text is screened (a screen's refusal is recorded, and may time the
+  // caller out). The transaction checks again.
+  auto current = co_await m_pool.run([&] { return m_db.read([&](Tx& tx) { return sql::find(tx, channel_id, seq); }); });
+  if (auto editable = check_editable(current, who); !editable) co_return editable.error();
   if (rules->screen) {
     if (auto blocked = rules->screen->screen(body, mention_count(body))) {
       co_return co_await refuse_content(who, channel_id, std::move(*blocked));
@@ -513,9 +526,7 @@ Task<Result<Message>> MessagingService::edit(eth::Address who, std::string chann
   // that keeps them (a typo fixed), or of a message that had none, resolves no one.
   std::vector<eth::Address> before;
   std::vector<eth::Address> still;
-  auto current = co_await m_pool.run([&] { return m_db.read([&](Tx& tx) { return sql::find(tx, channel_id, seq); }); });
-  if (current && current->author == who && !current->deleted_at &&
-      (!current->mentions.empty() || !current->mention_roles.empty()) &&
+  if ((!current->mentions.empty() || !current->mention_roles.empty()) &&
       (current->mentions != mentions.accounts || current->mention_roles != mentions.roles)) {
     // A named local: GCC 12 mishandles a temporary passed by reference across a co_await.
     const Mentions old{current->mentions, current->mention_roles};
@@ -527,9 +538,7 @@ Task<Result<Message>> MessagingService::edit(eth::Address who, std::string chann
   auto edited = co_await m_pool.run([&]() -> Result<Message> {
     return m_db.transact([&](Tx& tx) -> Result<Message> {
       auto m = sql::find(tx, channel_id, seq, true);
-      if (!m) return message_not_found();
-      if (m->author != who) return make_error(ErrorKind::forbidden, "not_author", "only the author may edit a message");
-      if (m->deleted_at) return make_error(ErrorKind::conflict, "message_deleted", "the message was deleted");
+      if (auto editable = check_editable(m, who); !editable) return editable.error();
       json::array unmentioned;
       for (const auto& a : before) {
         if (std::find(still.begin(), still.end(), a) == still.end()) {

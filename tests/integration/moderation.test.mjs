@@ -131,6 +131,14 @@ for (const backend of backends()) {
       await refused(await api(`/v1/channels/${general}/messages/${mine.seq}`, member, 'PATCH', { body: 'an airdrop for all' }));
       assert.equal((await (await api(`/v1/channels/${general}/messages/${mine.seq}`, member)).json()).body, 'freemint');
       assert.equal((await api(`/v1/channels/${general}/messages/${mine.seq}`, member, 'PATCH', { body: 'fresh mint' })).status, 200);
+      // An edit that could not happen anyway is refused as such, and no block is recorded for it.
+      const owners = history.find((m) => m.author === owner.address);
+      r = await api(`/v1/channels/${general}/messages/${owners.seq}`, member, 'PATCH', { body: 'an airdrop for all' });
+      assert.equal(r.status, 403);
+      assert.equal((await r.json()).error.code, 'not_author');
+      r = await api(`/v1/channels/${general}/messages/99999`, member, 'PATCH', { body: 'an airdrop for all' });
+      assert.equal(r.status, 404);
+      assert.equal((await r.json()).error.code, 'message_not_found');
 
       // Every block is in the audit log, by the member, with the rule and what matched; and an event.
       r = await api(`${base}/audit-log?action=automod_block&limit=100`, mod);
