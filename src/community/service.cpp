@@ -358,7 +358,8 @@ CommunityService::CommunityService(store::Database& db, BlockingPool& pool, cons
       m_holdings(holdings),
       m_reevaluation_holdings(reevaluation_holdings != nullptr ? *reevaluation_holdings : holdings),
       m_events_published(std::move(events_published)),
-      m_settings(settings) {}
+      m_settings(settings),
+      m_automod(4096, settings.automod_cache_bytes) {}
 
 template <class T, class Change>
 Task<Result<T>> CommunityService::change_community(const std::string& community_id, Change change) {
@@ -856,7 +857,8 @@ std::vector<std::shared_ptr<const CompiledAutomodRule>> CommunityService::automo
     std::shared_ptr<const CompiledAutomodRule> rule;
     {
       std::lock_guard lock(m_automod_mutex);
-      if (auto it = m_automod.find(id); it != m_automod.end() && it->second->revision == revision) rule = it->second;
+      rule = m_automod.find(id);
+      if (rule && rule->revision != revision) rule.reset();
     }
     if (!rule) {
       auto row = sql::find_automod(tx, community_id, id);
@@ -864,20 +866,11 @@ std::vector<std::shared_ptr<const CompiledAutomodRule>> CommunityService::automo
       auto spec = stored_automod_rule(row->config);
       if (!spec) continue;
       rule = std::make_shared<const CompiledAutomodRule>(id, row->revision, std::move(*spec));
+      // Bounded in rules and in bytes; the least recently used rules go first, and compile again
+      // once a post needs them. A newer revision another post compiled meanwhile is kept.
       std::lock_guard lock(m_automod_mutex);
-      // A bound on what the cache holds, in rules and in bytes: past it, start again (each rule
-      // compiles again once it is needed).
-      const auto bytes = rule->matcher.footprint();
-      if (m_automod.size() >= 4096 || m_automod_bytes + bytes > m_settings.automod_cache_bytes) {
-        m_automod.clear();
-        m_automod_bytes = 0;
-      }
-      auto& slot = m_automod[id];
-      if (!slot || slot->revision < rule->revision) {
-        if (slot) m_automod_bytes -= std::min(m_automod_bytes, slot->matcher.footprint());
-        slot = rule;
-        m_automod_bytes += bytes;
-      }
+      auto held = m_automod.find(id);
+      if (!held || held->revision < rule->revision) m_automod.put(id, rule, rule->matcher.footprint());
     }
     const auto& spec = rule->spec;
     if (!spec.enabled) continue;

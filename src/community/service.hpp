@@ -21,6 +21,7 @@
 #include "community/model.hpp"
 #include "core/blocking_pool.hpp"
 #include "core/clock.hpp"
+#include "core/lru_cache.hpp"
 #include "core/result.hpp"
 #include "core/task.hpp"
 #include "store/database.hpp"
@@ -223,8 +224,8 @@ struct CommunitySettings {
   std::chrono::hours audit_retention{24 * 90};
   /// Entries the prune job deletes per transaction.
   std::size_t audit_prune_batch = 1000;
-  /// What the compiled AutoMod rules of this node may hold in all (a full keyword rule is about
-  /// 1.5 MB); past it the cache starts again and rules compile again as posts need them.
+  /// What the compiled AutoMod rules of this node may hold in all (a full keyword rule is at most
+  /// 2 MB); past it the least recently used rules go, and compile again when a post needs them.
   std::size_t automod_cache_bytes = std::size_t{64} << 20;
 };
 
@@ -423,8 +424,7 @@ class CommunityService {
   CommunitySettings m_settings;
   /// Compiled AutoMod rules by id (ids are never reused; a rule's revision tells a stale copy).
   std::mutex m_automod_mutex;
-  std::unordered_map<std::string, std::shared_ptr<const CompiledAutomodRule>> m_automod;
-  std::size_t m_automod_bytes = 0;
+  LruCache<CompiledAutomodRule> m_automod;
 };
 
 }  // namespace gh::community
