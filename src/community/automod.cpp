@@ -542,6 +542,57 @@ std::optional<std::string> AutomodMatcher::match_keywords(std::string_view text)
   return std::nullopt;
 }
 
+namespace {
+
+// The top-level domains a bare name (no scheme, no www.) ends in to count as a link: the common
+// generic ones and those that scam links favour (free and cheap ones, link shorteners' .ly and
+// .gl, Telegram's t.me). Left out on purpose: country codes that are also file extensions or
+// words (.rs .py .sh .md .pl .it .is .in .to .us .so .be), .zip and .mov, and .eth (ENS names are
+// not links). Sorted.
+constexpr std::array<std::string_view, 58> link_tlds = {
+    "ai",   "app",   "art",   "bio",     "biz",  "bond",   "buzz", "cc",      "cf",   "cfd",      "claims",  "click",
+    "club", "cn",    "co",    "com",     "cyou", "de",     "dev",  "digital", "eu",   "exchange", "finance", "fun",
+    "ga",   "gg",    "gift",  "gl",      "gq",   "icu",    "info", "io",      "link", "live",     "ly",      "me",
+    "ml",   "money", "net",   "network", "nft",  "online", "org",  "pro",     "pw",   "ru",       "sbs",     "shop",
+    "site", "space", "store", "su",      "tech", "tk",     "top",  "uk",      "vip",  "xyz"};
+static_assert(std::is_sorted(link_tlds.begin(), link_tlds.end()));
+
+bool host_byte(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+}
+
+// A bare domain name at text[i]: labels of [a-z0-9-] joined by dots, at least two, the last a
+// link_tlds entry, not glued to a word, an address (`@`) or a path (`/`, `:`). Its length in
+// `length`, or 0.
+std::string_view bare_domain_at(std::string_view text, std::size_t i, std::size_t& length) {
+  length = 0;
+  if (!host_byte(text[i])) return {};
+  if (i > 0) {
+    const char p = text[i - 1];
+    if (host_byte(p) || word_byte(p) || p == '.' || p == '_' || p == '@' || p == '/' || p == ':' || p == '\\')
+      return {};
+  }
+  std::size_t end = i;
+  while (end < text.size() && (host_byte(text[end]) || text[end] == '.')) ++end;
+  length = end - i;
+  if (end < text.size() && (word_byte(text[end]) || text[end] == '_' || text[end] == '@')) return {};
+  auto name = text.substr(i, end - i);
+  while (!name.empty() && (name.back() == '.' || name.back() == '-')) name.remove_suffix(1);
+  const auto dot = name.rfind('.');
+  if (dot == std::string_view::npos) return {};
+  if (!std::binary_search(link_tlds.begin(), link_tlds.end(), name.substr(dot + 1))) return {};
+  for (std::size_t from = 0; from <= name.size();) {
+    auto next = name.find('.', from);
+    if (next == std::string_view::npos) next = name.size();
+    const auto label = name.substr(from, next - from);
+    if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-') return {};
+    from = next + 1;
+  }
+  return name;
+}
+
+}  // namespace
+
 std::optional<std::string> AutomodMatcher::match_links(std::string_view text) const {
   // A link: http:// or https:// then its authority, or a bare www. name. The host is what follows
   // the last `@` of the authority (so "https://trusted.org@evil.example" is evil.example), without
@@ -582,6 +633,13 @@ std::optional<std::string> AutomodMatcher::match_links(std::string_view text) co
     auto host = host_at(*from);
     if (host.empty()) continue;
     if (!allowed(host)) return host;
+  }
+  // Bare names (`uniswap-claim.xyz/airdrop`, `t.me/invite`), as scam links are written.
+  for (std::size_t i = 0; i < text.size();) {
+    std::size_t length = 0;
+    auto host = bare_domain_at(text, i, length);
+    if (!host.empty() && !allowed(host)) return std::string(host);
+    i += std::max<std::size_t>(length, 1);
   }
   return std::nullopt;
 }

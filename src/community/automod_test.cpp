@@ -172,6 +172,32 @@ TEST(Automod, Links) {
   EXPECT_EQ(check(some, "https://example.org https://evil.example"), "evil.example");
 }
 
+TEST(Automod, BareDomainsAreLinks) {
+  const auto none = rule(R"({"name":"links","trigger":{"type":"links"}})");
+  // As scam links are written: no scheme, no www.
+  EXPECT_EQ(check(none, "claim at uniswap-airdrop.xyz/claim now"), "uniswap-airdrop.xyz");
+  EXPECT_EQ(check(none, "join t.me/freemint"), "t.me");
+  EXPECT_EQ(check(none, "Visit Claim.Example.COM."), "claim.example.com");
+  EXPECT_EQ(check(none, "(bit.ly/abc)"), "bit.ly");
+  EXPECT_EQ(check(none, "shop.co.uk"), "shop.co.uk");
+  EXPECT_EQ(check(none, "\"evil.io\""), "evil.io");
+  // Not links: ENS names, versions, files, abbreviations, addresses, other scripts glued on, names
+  // without a link TLD, and email addresses.
+  for (const char* text :
+       {"gm vitalik.eth", "v1.2.3 is out", "see main.rs and build.sh", "e.g. this, i.e. that", "node.js and next.js",
+        "write to me@example.com", "0xabc.def", "snake_case.com", "example.comé", "hello.world", "archive.zip",
+        "a..com", "-bad.com", "bad-.com", "just a sentence. com", ".com", "com."}) {
+    EXPECT_FALSE(check(none, text)) << text;
+  }
+  // Allowed domains and their subdomains stay allowed when bare.
+  const auto some = rule(R"({"name":"links","trigger":{"type":"links","allow_domains":["uniswap.org","t.me"]}})");
+  EXPECT_FALSE(check(some, "app.uniswap.org and t.me/gatehouse and uniswap.org."));
+  EXPECT_EQ(check(some, "uniswap.org.evil.com"), "uniswap.org.evil.com");
+  EXPECT_EQ(check(some, "app.uniswap.org then fake-uniswap.org"), "fake-uniswap.org");
+  // A path segment of an allowed link is not a host of its own.
+  EXPECT_FALSE(check(some, "https://uniswap.org/docs/evil.com"));
+}
+
 TEST(Automod, RefusesWhatItCannotHold) {
   EXPECT_EQ(refusal(R"({"trigger":{"type":"links"}})"), "invalid_rule: name is required");
   EXPECT_EQ(refusal(R"({"name":"x"})"), "invalid_rule: trigger is required");

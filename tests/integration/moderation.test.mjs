@@ -223,10 +223,12 @@ for (const backend of backends()) {
       };
 
       // Links: allowed domains and their subdomains pass; others, however written, do not.
-      for (const body of ['see https://example.org/docs', 'and http://www.example.org:8080/x?y', 'no link at all, example dot org']) {
+      for (const body of ['see https://example.org/docs', 'and http://www.example.org:8080/x?y', 'no link at all, example dot org',
+        'docs.example.org/start', 'gm vitalik.eth, v1.2.3 is out', 'mail me@example.com']) {
         assert.equal((await send(vip, body)).status, 201, body);
       }
-      for (const body of ['https://example.org@evil.example/claim', 'go to www.evil.example', 'HTTPS://EVIL.EXAMPLE', 'https://badexample.org']) {
+      for (const body of ['https://example.org@evil.example/claim', 'go to www.evil.example', 'HTTPS://EVIL.EXAMPLE', 'https://badexample.org',
+        'claim at uniswap-airdrop.xyz/claim', 'join t.me/freemint']) {
         assert.deepEqual(await code(await send(vip, body)), [403, 'automod_blocked', links.id], body);
       }
 
