@@ -17,6 +17,7 @@
 #include "eth/siwe.hpp"
 #include "net/outbound_policy.hpp"
 #include "rpc/rpc_client.hpp"
+#include "store/batches.hpp"
 
 namespace gh::auth {
 namespace {
@@ -430,27 +431,17 @@ constexpr std::size_t purge_batch = 1000;
 }  // namespace
 
 Task<Result<std::int64_t>> AuthService::purge_nonces() {
-  std::int64_t total = 0;
-  for (;;) {
-    const auto now = m_clock.now();
-    const auto deleted = co_await m_pool.run(
-        [&] { return m_db.transact([&](Tx& tx) { return sql::purge_nonces(tx, now, purge_batch); }); });
-    total += deleted;
-    if (deleted < static_cast<std::int64_t>(purge_batch)) break;
-  }
-  co_return total;
+  const auto now = m_clock.now();
+  const auto deleted = co_await store::delete_in_batches(
+      m_db, m_pool, purge_batch, [&](Tx& tx, std::size_t limit) { return sql::purge_nonces(tx, now, limit); });
+  co_return static_cast<std::int64_t>(deleted);
 }
 
 Task<Result<std::int64_t>> AuthService::purge_sessions() {
-  std::int64_t total = 0;
-  for (;;) {
-    const auto cutoff = m_clock.now() - m_settings.session_retention;
-    const auto deleted = co_await m_pool.run(
-        [&] { return m_db.transact([&](Tx& tx) { return sql::purge_sessions(tx, cutoff, purge_batch); }); });
-    total += deleted;
-    if (deleted < static_cast<std::int64_t>(purge_batch)) break;
-  }
-  co_return total;
+  const auto cutoff = m_clock.now() - m_settings.session_retention;
+  const auto deleted = co_await store::delete_in_batches(
+      m_db, m_pool, purge_batch, [&](Tx& tx, std::size_t limit) { return sql::purge_sessions(tx, cutoff, limit); });
+  co_return static_cast<std::int64_t>(deleted);
 }
 
 Task<Result<ApiPrincipal>> AuthService::authenticate_api_key(std::string_view key) {

@@ -13,6 +13,7 @@
 #include "chain/model.hpp"
 #include "community/store.hpp"
 #include "eth/hex.hpp"
+#include "store/batches.hpp"
 
 namespace gh::community {
 namespace {
@@ -1035,16 +1036,9 @@ void CommunityService::audit_message_event(Tx& tx, const bus::Event& event) {
 Task<Result<std::size_t>> CommunityService::prune_audit_log() {
   const auto cutoff = unix_millis(m_clock.now()) -
                       std::chrono::duration_cast<std::chrono::milliseconds>(m_settings.audit_retention).count();
-  std::size_t total = 0;
-  for (;;) {
-    auto pruned = co_await m_pool.run([&]() -> Result<std::size_t> {
-      return m_db.transact(
-          [&](Tx& tx) -> Result<std::size_t> { return sql::prune_audit(tx, cutoff, m_settings.audit_prune_batch); });
-    });
-    if (!pruned) co_return pruned.error();
-    total += *pruned;
-    if (*pruned < m_settings.audit_prune_batch) co_return total;
-  }
+  co_return co_await store::delete_in_batches(
+      m_db, m_pool, m_settings.audit_prune_batch,
+      [&](Tx& tx, std::size_t limit) { return sql::prune_audit(tx, cutoff, limit); });
 }
 
 // --- roles ---

@@ -11,6 +11,7 @@
 #include "auth/service.hpp"
 #include "e2e/store.hpp"
 #include "eth/address.hpp"
+#include "store/batches.hpp"
 
 namespace gh::e2e {
 namespace {
@@ -464,15 +465,10 @@ Task<Result<void>> E2eService::set_consent(const auth::Principal& who, std::stri
 
 Task<Result<std::int64_t>> E2eService::purge() {
   const auto before = m_clock.now() - m_settings.retention;
-  std::int64_t total = 0;
-  // In batches, so a large backlog never holds one long transaction.
-  for (;;) {
-    auto gone =
-        co_await m_pool.run([&] { return m_db.transact([&](Tx& tx) { return sql::purge(tx, before, 1000); }); });
-    total += gone;
-    if (gone == 0) break;
-  }
-  co_return total;
+  // Each step deletes at most the batch from each table: a step below the batch left both done.
+  const auto gone = co_await store::delete_in_batches(
+      m_db, m_pool, 1000, [&](Tx& tx, std::size_t limit) { return sql::purge(tx, before, limit); });
+  co_return static_cast<std::int64_t>(gone);
 }
 
 bus::Consumer E2eService::device_consumer() {

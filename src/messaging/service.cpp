@@ -14,6 +14,7 @@
 #include "messaging/search_text.hpp"
 #include "messaging/store.hpp"
 #include "net/dispatcher.hpp"
+#include "store/batches.hpp"
 
 namespace gh::messaging {
 
@@ -778,16 +779,9 @@ Task<Result<Report>> MessagingService::update_report(eth::Address who, std::int6
 Task<Result<std::size_t>> MessagingService::purge_reports() {
   const auto cutoff = unix_millis(m_clock.now()) -
                       std::chrono::duration_cast<std::chrono::milliseconds>(m_settings.report_retention).count();
-  std::size_t total = 0;
-  for (;;) {
-    auto purged = co_await m_pool.run([&]() -> Result<std::size_t> {
-      return m_db.transact(
-          [&](Tx& tx) -> Result<std::size_t> { return sql::purge_reports(tx, cutoff, m_settings.report_purge_batch); });
-    });
-    if (!purged) co_return purged.error();
-    total += *purged;
-    if (*purged < m_settings.report_purge_batch) co_return total;
-  }
+  co_return co_await store::delete_in_batches(
+      m_db, m_pool, m_settings.report_purge_batch,
+      [&](Tx& tx, std::size_t limit) { return sql::purge_reports(tx, cutoff, limit); });
 }
 
 Task<Result<void>> MessagingService::pin(eth::Address who, std::string channel_id, std::int64_t seq, bool pinned) {

@@ -16,7 +16,11 @@
 #include <thread>
 
 #include <fmt/format.h>
+#include <boost/asio/io_context.hpp>
 
+#include "core/blocking_pool.hpp"
+#include "core/testing/run_task.hpp"
+#include "store/batches.hpp"
 #include "store/database.hpp"
 #include "store/testing/fresh_database.hpp"
 #include "store_fixture/migrations.hpp"
@@ -190,6 +194,37 @@ TEST_P(StoreConformance, RollsBackWhenTheFunctionThrows) {
   EXPECT_EQ(count(*m_db, "items"), 0);
   EXPECT_EQ(m_db->stats().retries_total, 0U);  // only database conflicts are retried
   EXPECT_EQ(m_db->stats().in_use, 0U);
+}
+
+TEST_P(StoreConformance, DeletesABacklogInBatchesUntilOneFallsShort) {
+  script(*m_db, "CREATE TABLE backlog (id BIGINT PRIMARY KEY, old BIGINT NOT NULL)");
+  m_db->transact([](Tx& tx) {
+    for (std::int64_t i = 1; i <= 2600; ++i) {
+      tx.exec("INSERT INTO backlog (id, old) VALUES ($1, $2)", {i, std::int64_t{i <= 2500 ? 1 : 0}});
+    }
+  });
+  BlockingPool pool{2, 16};
+  boost::asio::io_context ioc;
+  std::vector<std::size_t> steps;
+  auto step = [&](Tx& tx, std::size_t limit) {
+    const auto n = static_cast<std::size_t>(
+        tx.exec("DELETE FROM backlog WHERE id IN (SELECT id FROM backlog WHERE old = 1 ORDER BY id LIMIT $1)",
+                {static_cast<std::int64_t>(limit)}));
+    steps.push_back(n);
+    return n;
+  };
+  // 2,500 old rows by 1,000: two full batches, then one that falls short and ends it.
+  EXPECT_EQ(gh::testing::run(ioc, delete_in_batches(*m_db, pool, 1000, step)), 2500U);
+  EXPECT_EQ(steps, (std::vector<std::size_t>{1000, 1000, 500}));
+  EXPECT_EQ(count(*m_db, "backlog"), 100);
+  // Nothing left: one step, none deleted. A batch of 0 counts as 1 (never a loop without end).
+  steps.clear();
+  EXPECT_EQ(gh::testing::run(ioc, delete_in_batches(*m_db, pool, 1000, step)), 0U);
+  EXPECT_EQ(steps, (std::vector<std::size_t>{0}));
+  m_db->transact([](Tx& tx) { tx.exec("UPDATE backlog SET old = 1 WHERE id <= 2503"); });
+  steps.clear();
+  EXPECT_EQ(gh::testing::run(ioc, delete_in_batches(*m_db, pool, 0, step)), 3U);
+  EXPECT_EQ(steps, (std::vector<std::size_t>{1, 1, 1, 0}));
 }
 
 TEST_P(StoreConformance, UniqueViolationsHaveTheirOwnKind) {
