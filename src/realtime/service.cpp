@@ -20,16 +20,23 @@ Task<Result<Presence>> PresenceService::presence(const eth::Address& who) {
 Task<Result<Presence>> PresenceService::change(const eth::Address& who, PresenceChange change) {
   const auto account = eth::to_lower_hex(who);
   const auto now = m_clock.now();
+  // A change that changes nothing (a client sending its status on every connect) is answered from
+  // a read: it takes no write transaction and no token.
+  auto before = co_await m_pool.run([&]() -> Result<Presence> {
+    return m_db.read([&](store::Tx& tx) -> Result<Presence> {
+      return effective(sql::find_presence(tx, account).value_or(Presence{}), now);
+    });
+  });
+  if (!before) co_return before;
+  if (apply_change(*before, change) == *before) co_return before;
+  if (auto allowed = m_changes.take(account); !allowed.allowed) {
+    co_return rate_limited("presence changes too often; wait before changing it again", allowed.retry_after);
+  }
   co_return co_await m_pool.run([&]() -> Result<Presence> {
     return m_db.transact([&](store::Tx& tx) -> Result<Presence> {
-      const auto before = effective(sql::find_presence(tx, account).value_or(Presence{}), now);
-      auto after = apply_change(before, change);
-      if (after == before) return after;
-      auto allowed = m_changes.take(account);
-      if (!allowed.allowed) {
-        return rate_limited("presence changes too often; wait before changing it again", allowed.retry_after);
-      }
-      sql::save_presence(tx, account, after, now);
+      const auto current = effective(sql::find_presence(tx, account).value_or(Presence{}), now);
+      auto after = apply_change(current, change);
+      if (after != current) sql::save_presence(tx, account, after, now);
       return after;
     });
   });

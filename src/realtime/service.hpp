@@ -29,7 +29,8 @@ class PresenceService {
   /// chose one).
   Task<Result<Presence>> presence(const eth::Address& who);
   /// Applies a change and returns the presence after it. 429 `rate_limited` past the account's rate
-  /// of changes; a change that leaves the presence as it was is not counted and writes nothing.
+  /// of changes; a change that leaves the presence as it was is answered from a read, not counted,
+  /// and writes nothing.
   Task<Result<Presence>> change(const eth::Address& who, PresenceChange change);
   /// Whether the account (lowercase hex or checksummed) chose do not disturb.
   Task<Result<bool>> do_not_disturb(const std::string& account);
