@@ -1442,6 +1442,17 @@ Task<Result<std::vector<std::string>>> CommunityService::moderated_channels(cons
       });
 }
 
+Task<Result<std::vector<std::string>>> CommunityService::readable_channels_in(const eth::Address& who,
+                                                                              std::string community_id) {
+  co_return co_await read_community<std::vector<std::string>>(
+      community_id, [&](Tx& tx, Loaded& c) -> Result<std::vector<std::string>> {
+        const auto s = standing_of(tx, c, lower(who));
+        if (!s.member) return forbidden("not_member", "join the community first");
+        const auto ids = readable_ids(tx, c, lower(who), s);
+        return std::vector<std::string>(ids.begin(), ids.end());
+      });
+}
+
 Task<Result<std::string>> CommunityService::community_of_channel(std::string channel_id) {
   co_return co_await m_pool.run([&]() -> Result<std::string> {
     return m_db.read([&](Tx& tx) -> Result<std::string> {

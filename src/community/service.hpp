@@ -336,6 +336,8 @@ class CommunityService {
   /// The channels of the community whose messages `who` moderates: every channel it reads when it
   /// holds manage_messages (403 not_member, missing_permission; 404 no_community).
   Task<Result<std::vector<std::string>>> moderated_channels(const eth::Address& who, std::string community_id);
+  /// The channels of the community `who` may read (403 not_member; 404 no_community).
+  Task<Result<std::vector<std::string>>> readable_channels_in(const eth::Address& who, std::string community_id);
   /// The community a channel belongs to (404 when there is no such channel). No caller check: for
   /// contexts (e.g. resolving `@&role` mentions with members_with_role).
   Task<Result<std::string>> community_of_channel(std::string channel_id);

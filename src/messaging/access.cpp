@@ -24,6 +24,10 @@ Task<Result<std::vector<std::string>>> ChannelAccess::moderated_channels(const e
   co_return not_found("no such community");
 }
 
+Task<Result<std::vector<std::string>>> ChannelAccess::community_channels(const eth::Address&, std::string) {
+  co_return not_found("no such community");
+}
+
 void GrantedChannelAccess::grant(const eth::Address& account, const std::string& channel_id, bool read, bool post,
                                  bool moderate) {
   std::lock_guard lock(m_mutex);

@@ -70,6 +70,10 @@ class ChannelAccess {
   /// when it moderates none there. By default: 404, there are no communities.
   virtual Task<Result<std::vector<std::string>>> moderated_channels(const eth::Address& account,
                                                                     std::string community_id);
+  /// The channels of a community the account may read (for a community-wide search); 403 when it
+  /// is not a member. By default: 404, there are no communities.
+  virtual Task<Result<std::vector<std::string>>> community_channels(const eth::Address& account,
+                                                                    std::string community_id);
   /// May the account pin messages in the channel (community pin_messages or manage_messages)? By
   /// default: can_moderate.
   virtual Task<Result<bool>> can_pin(const eth::Address& account, std::string channel_id);

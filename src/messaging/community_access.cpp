@@ -76,6 +76,11 @@ Task<Result<std::vector<std::string>>> CommunityChannelAccess::moderated_channel
   co_return co_await m_communities.moderated_channels(account, std::move(community_id));
 }
 
+Task<Result<std::vector<std::string>>> CommunityChannelAccess::community_channels(const eth::Address& account,
+                                                                                  std::string community_id) {
+  co_return co_await m_communities.readable_channels_in(account, std::move(community_id));
+}
+
 Task<Result<bool>> CommunityChannelAccess::can_pin(const eth::Address& account, std::string channel_id) {
   co_return co_await m_communities.can_pin_channel(account, std::move(channel_id));
 }
@@ -144,6 +149,18 @@ Task<Result<std::vector<std::string>>> AnyChannelAccess::moderated_channels(cons
   std::optional<Error> failed;
   for (auto* source : m_sources) {
     auto r = co_await source->moderated_channels(account, community_id);
+    if (r) co_return r;
+    if (!failed || failed->kind == ErrorKind::not_found) failed = r.error();
+  }
+  if (failed) co_return *failed;
+  co_return std::vector<std::string>();
+}
+
+Task<Result<std::vector<std::string>>> AnyChannelAccess::community_channels(const eth::Address& account,
+                                                                            std::string community_id) {
+  std::optional<Error> failed;
+  for (auto* source : m_sources) {
+    auto r = co_await source->community_channels(account, community_id);
     if (r) co_return r;
     if (!failed || failed->kind == ErrorKind::not_found) failed = r.error();
   }

@@ -19,6 +19,8 @@ class CommunityChannelAccess final : public ChannelAccess {
   Task<Result<void>> content_blocked(const eth::Address& account, std::string channel_id, ContentBlock block) override;
   Task<Result<std::vector<std::string>>> moderated_channels(const eth::Address& account,
                                                             std::string community_id) override;
+  Task<Result<std::vector<std::string>>> community_channels(const eth::Address& account,
+                                                            std::string community_id) override;
   Task<Result<bool>> can_pin(const eth::Address& account, std::string channel_id) override;
   Task<Result<bool>> can_moderate(const eth::Address& account, std::string channel_id) override;
   Task<Result<bool>> can_mention_everyone(const eth::Address& account, std::string channel_id) override;
@@ -44,6 +46,8 @@ class AnyChannelAccess final : public ChannelAccess {
   Task<Result<void>> content_blocked(const eth::Address& account, std::string channel_id, ContentBlock block) override;
   /// The first source that knows the community answers.
   Task<Result<std::vector<std::string>>> moderated_channels(const eth::Address& account,
+                                                            std::string community_id) override;
+  Task<Result<std::vector<std::string>>> community_channels(const eth::Address& account,
                                                             std::string community_id) override;
   Task<Result<bool>> can_pin(const eth::Address& account, std::string channel_id) override;
   Task<Result<bool>> can_moderate(const eth::Address& account, std::string channel_id) override;

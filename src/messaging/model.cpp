@@ -245,4 +245,35 @@ std::string message_frame(const Message& m) {
   return json::serialize(o);
 }
 
+SearchKey search_key(const Message& m) {
+  return SearchKey{unix_millis(m.created_at), m.channel_id, m.seq};
+}
+
+std::string format_search_key(const SearchKey& key) {
+  return std::to_string(key.created_ms) + ":" + std::to_string(key.seq) + ":" + key.channel_id;
+}
+
+Result<SearchKey> parse_search_key(std::string_view text) {
+  const auto bad = [] { return bad_input("invalid_cursor", "before is a next_before a search returned"); };
+  // Two non-negative integers of at most 18 digits, then a channel id.
+  const auto number = [](std::string_view digits) -> std::optional<std::int64_t> {
+    if (digits.empty() || digits.size() > 18) return std::nullopt;
+    std::int64_t v = 0;
+    for (char c : digits) {
+      if (c < '0' || c > '9') return std::nullopt;
+      v = v * 10 + (c - '0');
+    }
+    return v;
+  };
+  const auto first = text.find(':');
+  if (first == std::string_view::npos) return bad();
+  const auto second = text.find(':', first + 1);
+  if (second == std::string_view::npos) return bad();
+  auto ms = number(text.substr(0, first));
+  auto seq = number(text.substr(first + 1, second - first - 1));
+  const auto channel = text.substr(second + 1);
+  if (!ms || !seq || *seq < 1 || !valid_channel_id(channel)) return bad();
+  return SearchKey{*ms, std::string(channel), *seq};
+}
+
 }  // namespace gh::messaging

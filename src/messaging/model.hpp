@@ -2,6 +2,7 @@
 // messaging's plain types and pure rules: what a message body, a client id, a channel id and a
 // reaction may be, which accounts and roles a body mentions, and the JSON shape of a message
 // (the same in HTTP responses, live frames and resumed history). No I/O.
+#include <compare>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -176,5 +177,22 @@ ReplyPreview preview_of(const Message& parent);
 boost::json::object message_json(const Message& m);
 /// The live frame of a new message: message_json plus "type": "message".
 std::string message_frame(const Message& m);
+
+/// Where a message stands in a community search, whose results go newest first: by creation time
+/// (ms), then channel id, then seq, each descending. A channel's messages never go back in time
+/// as their seq grows (the time a message carries is at least its predecessor's), so those of a
+/// channel below a key are the seqs below some seq.
+struct SearchKey {
+  std::int64_t created_ms = 0;
+  std::string channel_id;
+  std::int64_t seq = 0;
+  auto operator<=>(const SearchKey&) const = default;
+};
+/// The key of a message.
+SearchKey search_key(const Message& m);
+/// "<created_ms>:<seq>:<channel_id>", the opaque cursor a client sends back.
+std::string format_search_key(const SearchKey& key);
+/// The reverse; 400 `invalid_cursor` for anything format_search_key does not write.
+Result<SearchKey> parse_search_key(std::string_view text);
 
 }  // namespace gh::messaging

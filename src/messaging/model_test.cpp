@@ -183,5 +183,26 @@ TEST(Mentions, StopAtTheirLimit) {
   EXPECT_EQ(parse_mentions(body, 3).accounts.size(), 3U);
 }
 
+TEST(SearchKeys, OrderNewestFirstAndReadBackFromTheirCursor) {
+  const SearchKey a{1000, "general", 7};
+  // Older, or as old in a channel ordered below, or in the same channel with a lower seq: below.
+  EXPECT_LT((SearchKey{999, "zz", 99}), a);
+  EXPECT_LT((SearchKey{1000, "alpha", 99}), a);
+  EXPECT_LT((SearchKey{1000, "general", 6}), a);
+  EXPECT_GT((SearchKey{1000, "memes", 1}), a);
+  EXPECT_GT((SearchKey{1001, "alpha", 1}), a);
+  for (const auto& key : {a, SearchKey{0, "x", 1}, SearchKey{1767225600123, "ch_Abc-9.~!", 123456789}}) {
+    auto back = parse_search_key(format_search_key(key));
+    ASSERT_TRUE(back) << format_search_key(key);
+    EXPECT_EQ(*back, key);
+  }
+  EXPECT_EQ(format_search_key(a), "1000:7:general");
+  for (const char* bad :
+       {"", "1000", "1000:7", "1000:7:", ":7:general", "1000::general", "x:7:general", "1000:0:general", "-1:7:general",
+        "1000:7:gen/eral", "1000:7:a:b", "1234567890123456789:7:general"}) {
+    EXPECT_FALSE(parse_search_key(bad)) << bad;
+  }
+}
+
 }  // namespace
 }  // namespace gh::messaging

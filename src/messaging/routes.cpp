@@ -221,6 +221,38 @@ void add_messaging_routes(net::Router& router, MessagingService& service, auth::
     co_return net::json_response(200, std::move(body));
   });
 
+  // Every channel of a community the caller reads, newest first (docs/api/messaging.md, "Search").
+  router.add("GET", "/v1/communities/{id}/search", [&](Request& req) -> Task<Result<Response>> {
+    auto who = co_await auth.session(req);
+    if (!who) co_return who.error();
+    if (auto limited = take(search_limiter, who->address, "too many searches; slow down"); !limited) {
+      co_return limited.error();
+    }
+    SearchQuery query;
+    query.text = std::string(req.query_param("q").value_or(""));
+    if (auto author = req.query_param("author")) {
+      auto address = eth::parse_address(*author);
+      if (!address) co_return bad_input("invalid_author", "author must be an address");
+      query.author = *address;
+    }
+    std::optional<SearchKey> before;
+    if (auto text = req.query_param("before")) {
+      auto key = parse_search_key(*text);
+      if (!key) co_return key.error();
+      before = std::move(*key);
+    }
+    auto limit = query_limit(req, 25);
+    if (!limit) co_return limit.error();
+    query.limit = *limit;
+    auto page = co_await service.search_community(who->address, std::string(req.param("id")), std::move(query),
+                                                  std::move(before));
+    if (!page) co_return page.error();
+    json::object body{{"messages", messages_json(page->messages)}};
+    body["next_before"] = page->next_before ? json::value(format_search_key(*page->next_before)) : json::value(nullptr);
+    body["partial"] = page->partial;
+    co_return net::json_response(200, std::move(body));
+  });
+
   router.add("GET", "/v1/channels/{id}/changes", [&](Request& req) -> Task<Result<Response>> {
     auto who = co_await auth.session(req);
     if (!who) co_return who.error();

@@ -269,7 +269,8 @@ Task<Result<Posted>> MessagingService::post(eth::Address who, std::string channe
       Message m;
       m.id = net::make_request_id();
       m.channel_id = channel_id;
-      m.seq = sql::next_seq(tx, channel_id);
+      const auto [seq, created_ms] = sql::next_seq(tx, channel_id, unix_millis(now));
+      m.seq = seq;
       // Slow mode, under the channel's row lock: two posts at once cannot both pass it.
       if (slow_ms > 0) {
         if (auto last = sql::last_post_ms(tx, channel_id, author)) {
@@ -289,7 +290,7 @@ Task<Result<Posted>> MessagingService::post(eth::Address who, std::string channe
       if (parent) m.reply_preview = preview_of(*parent);
       m.mentions = mentions.accounts;
       m.mention_roles = mentions.roles;
-      m.created_at = now;
+      m.created_at = SystemTime(std::chrono::milliseconds(created_ms));
       sql::insert_message(tx, m);
       if (message.poll) {
         const auto ends = now + std::chrono::hours(message.poll->duration_hours);
@@ -445,6 +446,84 @@ Task<Result<SearchPage>> MessagingService::search(eth::Address who, std::string 
           page.messages.push_back(std::move(m));
         }
       }
+      sql::load_annotations(tx, page.messages, viewer);
+      return page;
+    });
+  });
+}
+
+Task<Result<CommunitySearchPage>> MessagingService::search_community(eth::Address who, std::string community_id,
+                                                                     SearchQuery query,
+                                                                     std::optional<SearchKey> before) {
+  // Who may search comes first: a stranger learns nothing from how its query is read.
+  auto channels = co_await m_access.community_channels(who, community_id);
+  if (!channels) co_return channels.error();
+  std::vector<std::string> terms;
+  if (!query.text.empty()) {
+    auto parsed = parse_search_query(query.text);
+    if (!parsed) co_return parsed.error();
+    terms = std::move(*parsed);
+  } else if (!query.author) {
+    co_return bad_input("invalid_query", "give q, author or both");
+  }
+  std::sort(channels->begin(), channels->end());
+  const std::size_t limit = std::clamp<std::size_t>(query.limit, 1, m_settings.max_page);
+  const auto viewer = eth::to_lower_hex(who);
+  const std::optional<std::string> author =
+      query.author ? std::optional<std::string>(eth::to_lower_hex(*query.author)) : std::nullopt;
+  co_return co_await m_pool.run([&]() -> Result<CommunitySearchPage> {
+    return m_db.read([&](Tx& tx) -> Result<CommunitySearchPage> {
+      CommunitySearchPage page;
+      if (channels->empty()) return page;
+      // The window (search_window seqs) is shared among the channels, each looking below where
+      // `before` falls in it. What a channel's window covers in the page's order reaches down to
+      // its last match when it found `limit` of them, else to the bottom of the window, else (it
+      // reached its first message) to the end. Matches below the highest of those bounds are left
+      // to the next page, which starts there: no channel has been looked at below it.
+      const auto n = static_cast<std::int64_t>(channels->size());
+      const std::int64_t window = std::max<std::int64_t>(1, (m_settings.search_window + n - 1) / n);
+      std::optional<SearchKey> covered;
+      std::vector<Message> found;
+      for (const auto& channel_id : *channels) {
+        sql::SearchScan scan;
+        scan.channel_id = channel_id;
+        scan.terms = terms;
+        scan.author = author;
+        scan.limit = limit;
+        scan.below_seq = before ? sql::below_key(tx, channel_id, *before) : sql::head(tx, channel_id) + 1;
+        if (scan.below_seq <= 1) continue;
+        scan.from_seq = std::max<std::int64_t>(1, scan.below_seq - window);
+        if (auto unindexed_below = sql::backlog_of(tx, channel_id)) {
+          page.partial = page.partial || scan.from_seq < *unindexed_below;
+        }
+        auto matches = sql::search(tx, scan);
+        std::optional<SearchKey> bound;
+        if (matches.size() == limit) {
+          bound = search_key(matches.back());
+        } else if (scan.from_seq > 1) {
+          if (auto at = sql::created_ms_of(tx, channel_id, scan.from_seq)) {
+            bound = SearchKey{*at, channel_id, scan.from_seq};
+          }
+        }
+        if (bound && (!covered || *covered < *bound)) covered = bound;
+        for (auto& m : matches) {
+          // As in a channel search: the index is checked against the body.
+          const auto have = search_terms(m.body);
+          if (std::includes(have.begin(), have.end(), terms.begin(), terms.end())) found.push_back(std::move(m));
+        }
+      }
+      std::sort(found.begin(), found.end(),
+                [](const Message& a, const Message& b) { return search_key(b) < search_key(a); });
+      if (covered) {
+        std::erase_if(found, [&](const Message& m) { return search_key(m) < *covered; });
+      }
+      if (found.size() >= limit) {
+        found.resize(limit);
+        page.next_before = search_key(found.back());
+      } else {
+        page.next_before = covered;
+      }
+      page.messages = std::move(found);
       sql::load_annotations(tx, page.messages, viewer);
       return page;
     });

@@ -88,6 +88,17 @@ struct SearchPage {
   bool partial = false;
 };
 
+/// One page of a community-wide search: the messages of every channel of the community the caller
+/// reads, newest first (SearchKey's order).
+struct CommunitySearchPage {
+  std::vector<Message> messages;
+  /// Where the next page starts (its `before`); none once every channel's first message was looked
+  /// at. A page looks at most search_window seqs in all, shared among the channels, so it may hold
+  /// fewer than `limit` messages (even none) and still have a next one.
+  std::optional<SearchKey> next_before;
+  bool partial = false;  ///< as SearchPage's, in any of the channels
+};
+
 /// Limits of messaging.
 struct MessagingSettings {
   std::size_t max_page = 100;
@@ -190,6 +201,10 @@ class MessagingService {
   /// Searches a channel (403 without read access, 400 invalid_query), newest first, one window of
   /// seqs per call.
   Task<Result<SearchPage>> search(eth::Address who, std::string channel_id, SearchQuery query);
+  /// Searches every channel of the community the caller reads (403 not_member, 404), below
+  /// `before` when given (query.before_seq is not used).
+  Task<Result<CommunitySearchPage>> search_community(eth::Address who, std::string community_id, SearchQuery query,
+                                                     std::optional<SearchKey> before);
   /// Indexes, for search, messages written before the index existed (the job
   /// messaging.search_backfill): channel by channel, newest first, backfill_batch per transaction,
   /// until none is left or backfill_per_run were indexed. Returns how many were looked at.

@@ -76,12 +76,14 @@ std::string terms_json(const std::vector<std::string>& terms) {
 
 }  // namespace
 
-std::int64_t next_seq(Tx& tx, const std::string& channel_id) {
-  auto row = tx.query_one(
-      "INSERT INTO msg_channels (channel_id, last_seq) VALUES ($1, 1) "
-      "ON CONFLICT (channel_id) DO UPDATE SET last_seq = msg_channels.last_seq + 1 RETURNING last_seq",
-      {channel_id});
-  return row->get_int(0);
+std::pair<std::int64_t, std::int64_t> next_seq(Tx& tx, const std::string& channel_id, std::int64_t now_ms) {
+  auto row =
+      tx.query_one(fmt::format("INSERT INTO msg_channels (channel_id, last_seq, last_ms) VALUES ($1, 1, $2) "
+                               "ON CONFLICT (channel_id) DO UPDATE SET last_seq = msg_channels.last_seq + 1, "
+                               "last_ms = {}(msg_channels.last_ms, excluded.last_ms) RETURNING last_seq, last_ms",
+                               pg(tx) ? "GREATEST" : "max"),
+                   {channel_id, now_ms});
+  return {row->get_int(0), row->get_int(1)};
 }
 
 std::int64_t mark_changed(Tx& tx, const std::string& channel_id, std::int64_t seq) {
@@ -292,6 +294,36 @@ void unindex(Tx& tx, const std::string& channel_id, std::int64_t seq, const std:
       fmt::format("DELETE FROM msg_search_terms WHERE channel_id = $1 AND seq = $2 AND term IN (SELECT value FROM {})",
                   pg(tx) ? "json_array_elements_text($3::json) AS t(value)" : "json_each($3)"),
       {channel_id, seq, terms_json(terms)});
+}
+
+std::int64_t below_key(Tx& tx, const std::string& channel_id, const SearchKey& key) {
+  // Below the key: older, or as old and in a channel ordered below it, or in its channel with a
+  // lower seq. A channel's times never decrease with its seq, so the newest such message (by the
+  // time index) is the one with the highest seq.
+  std::optional<store::Row> row;
+  if (channel_id < key.channel_id) {
+    row = tx.query_one(
+        "SELECT seq FROM msg_messages WHERE channel_id = $1 AND created_ms <= $2 ORDER BY created_ms DESC, seq DESC "
+        "LIMIT 1",
+        {channel_id, key.created_ms});
+  } else if (channel_id > key.channel_id) {
+    row = tx.query_one(
+        "SELECT seq FROM msg_messages WHERE channel_id = $1 AND created_ms < $2 ORDER BY created_ms DESC, seq DESC "
+        "LIMIT 1",
+        {channel_id, key.created_ms});
+  } else {
+    row = tx.query_one(
+        "SELECT seq FROM msg_messages WHERE channel_id = $1 AND (created_ms < $2 OR (created_ms = $2 AND seq < $3)) "
+        "ORDER BY created_ms DESC, seq DESC LIMIT 1",
+        {channel_id, key.created_ms, key.seq});
+  }
+  return row ? row->get_int(0) + 1 : 1;
+}
+
+std::optional<std::int64_t> created_ms_of(Tx& tx, const std::string& channel_id, std::int64_t seq) {
+  auto row = tx.query_one("SELECT created_ms FROM msg_messages WHERE channel_id = $1 AND seq = $2", {channel_id, seq});
+  if (!row) return std::nullopt;
+  return row->get_int(0);
 }
 
 std::vector<Message> search(Tx& tx, const SearchScan& scan) {

@@ -15,7 +15,9 @@ using store::Tx;
 
 /// Raises the channel's sequence by one and returns the new seq (the row stays locked until the
 /// transaction ends, so concurrent senders take consecutive seqs).
-std::int64_t next_seq(Tx& tx, const std::string& channel_id);
+/// With `now_ms`: also the time the new message carries, `now_ms` or its predecessor's when that
+/// is later, so that a channel's messages never go back in time as their seq grows.
+std::pair<std::int64_t, std::int64_t> next_seq(Tx& tx, const std::string& channel_id, std::int64_t now_ms);
 /// The channel's latest seq (0 when it has no message).
 std::int64_t head(Tx& tx, const std::string& channel_id);
 /// Inserts a message (its seq taken by next_seq).
@@ -68,6 +70,11 @@ struct SearchScan {
   std::size_t limit = 50;
 };
 std::vector<Message> search(Tx& tx, const SearchScan& scan);
+/// The seq below which a channel's messages come after `key` in a community search's order
+/// (messaging/model.hpp SearchKey): 1 + the last seq whose key is below it, 1 when none is.
+std::int64_t below_key(Tx& tx, const std::string& channel_id, const SearchKey& key);
+/// The time (ms) a message carries; nothing when the channel has no such seq.
+std::optional<std::int64_t> created_ms_of(Tx& tx, const std::string& channel_id, std::int64_t seq);
 
 /// A channel with messages older than the search index still to index, and the seq they are
 /// below (on PostgreSQL the row is locked, one a concurrent run holds is skipped).

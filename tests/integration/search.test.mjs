@@ -2,8 +2,9 @@
 // against a reference written here from the rule in docs/api/messaging.md ("Search"): a message
 // matches when its current body holds every word of the query (JavaScript's own Unicode classes
 // and case mapping), by the author when one is given, newest first, across pages and windows.
-// Also: edits and deletes follow at once, access, bad queries, the search rate limit, and messages
-// written before the index existed, indexed by the job messaging.search_backfill.
+// Also: edits and deletes follow at once, access, bad queries, the search rate limit, messages
+// written before the index existed, indexed by the job messaging.search_backfill, and a
+// community's search across the channels each caller reads, checked against the same reference.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, freshDatabase, backends, runCommand } from './lib/harness.mjs';
@@ -194,6 +195,107 @@ for (const backend of backends()) {
       // A full page hands on its last seq, unless that was the first message.
       assert.deepEqual(await page('q=hay&limit=2').then((p) => [p.messages.map((m) => m.seq), p.next_before_seq]), [[100, 99], 99]);
       assert.deepEqual(await page('q=hay&before_seq=3&limit=2').then((p) => [p.messages.map((m) => m.seq), p.next_before_seq]), [[2, 1], null]);
+    });
+
+    test('a community search finds the matches of every channel the caller reads, newest first across channels, through pages and windows', async () => {
+      const rand = random(20261128);
+      const [owner, mod, member, stranger] = await Promise.all(Array.from({ length: 4 }, () => c.signIn()));
+      const api = (path, who, method = 'GET', body) => c.api(path, { method, token: who.token, body });
+      let r = await api('/v1/communities', owner, 'POST', { name: 'Finders', slug: `finders-${backend}-${Date.now()}` });
+      assert.equal(r.status, 201);
+      const id = (await r.json()).id;
+      const base = `/v1/communities/${id}`;
+      for (const who of [mod, member]) assert.equal((await api(`${base}/join`, who, 'POST')).status, 200);
+      assert.ok((await api(`${base}/members/${mod.address}/roles/moderator`, owner, 'PUT')).status < 300);
+      const channel = async (name, body = {}) => (await (await api(`${base}/channels`, owner, 'POST', { name, ...body })).json()).id;
+      const general = await channel('general');
+      const memes = await channel('memes');
+      const staff = await channel('staff', { roles: ['moderator'] });
+      const channels = [general, memes, staff];
+      const authors = { [general]: [owner, mod, member], [memes]: [owner, mod, member], [staff]: [owner, mod] };
+
+      // Posts land in all three at once, so that many share a millisecond across channels.
+      const messages = [];
+      for (let round = 0; round < 30; round++) {
+        const batch = await Promise.all(channels.map((ch) => {
+          const who = authors[ch][Math.floor(rand() * authors[ch].length)];
+          return c.post(who, ch, sentence(rand)).then((m) => ({ ...m, by: who, deleted: false }));
+        }));
+        messages.push(...batch);
+      }
+      for (const m of messages.filter((_, i) => i % 11 === 5)) {
+        assert.equal((await c.api(`/v1/channels/${m.channel_id}/messages/${m.seq}`, { method: 'DELETE', token: m.by.token })).status, 204);
+        m.deleted = true;
+      }
+      // A channel's messages never go back in time as their seq grows.
+      for (const ch of channels) {
+        const times = messages.filter((m) => m.channel_id === ch).sort((a, b) => a.seq - b.seq).map((m) => Date.parse(m.created_at));
+        assert.deepEqual(times, [...times].sort((a, b) => a - b), `times of ${ch}`);
+      }
+
+      // The reference: the matches in the channels the caller reads, by (time, channel, seq) descending.
+      const key = (m) => [Date.parse(m.created_at), m.channel_id, m.seq];
+      const below = (a, b) => a[0] !== b[0] ? a[0] < b[0] : a[1] !== b[1] ? a[1] < b[1] : a[2] < b[2];
+      const want = (readable, q, author) => {
+        const terms = [...referenceTerms(q)];
+        return messages.filter((m) => readable.includes(m.channel_id) && !m.deleted && (!author || m.author === author))
+          .filter((m) => { const have = referenceTerms(m.body); return terms.every((t) => have.has(t)); })
+          .sort((a, b) => (below(key(a), key(b)) ? 1 : -1));
+      };
+      const all = async (who, params, limit) => {
+        const seen = [];
+        let cursor;
+        for (let pages = 0; pages < 1000; pages++) {
+          const q = new URLSearchParams({ ...params, limit: String(limit), ...(cursor ? { before: cursor } : {}) });
+          const res = await api(`${base}/search?${q}`, who);
+          const page = await res.json();
+          assert.equal(res.status, 200, JSON.stringify(page));
+          assert.ok(page.messages.length <= limit);
+          assert.equal(page.partial, false);
+          const [ms, seq, ...rest] = (cursor ?? '').split(':');
+          for (const m of page.messages) {
+            if (cursor) assert.ok(below(key(m), [Number(ms), rest.join(':'), Number(seq)]), `${m.channel_id}/${m.seq} below ${cursor}`);
+          }
+          seen.push(...page.messages);
+          if (page.next_before === null) return seen;
+          assert.notEqual(page.next_before, cursor, 'the cursor moves');
+          cursor = page.next_before;
+        }
+        throw new Error('community search did not end');
+      };
+      const same = (found, expectedList, what) =>
+        assert.deepEqual(found.map((m) => `${m.channel_id}/${m.seq} ${m.body}`), expectedList.map((m) => `${m.channel_id}/${m.seq} ${m.body}`), what);
+
+      let nonEmpty = 0;
+      for (const q of ['gas', 'GAS fees', 'café', 'москва', '東京', 'gm wagmi', 'l2 rollup', 'bridge 🚀 nft', 'mint']) {
+        const forMember = want([general, memes], q);
+        if (forMember.length > 0) nonEmpty++;
+        for (const limit of [3, 25]) {
+          same(await all(member, { q }, limit), forMember, `${q} for a member, pages of ${limit}`);
+          same(await all(mod, { q }, limit), want(channels, q), `${q} for a moderator, pages of ${limit}`);
+        }
+      }
+      assert.ok(nonEmpty >= 6, 'the corpus exercises the queries');
+      for (const who of [owner, mod]) {
+        same(await all(member, { author: who.address }, 7), want([general, memes], '', who.address), 'by author');
+        same(await all(owner, { q: 'gas', author: who.address.toLowerCase() }, 4), want(channels, 'gas', who.address), 'gas by author');
+      }
+      // Results come as history shows them.
+      const [hit] = await all(member, { q: 'gas' }, 1).then((list) => list.slice(0, 1));
+      assert.deepEqual(hit, await (await api(`/v1/channels/${hit.channel_id}/messages/${hit.seq}`, member)).json());
+
+      // Access and bad requests.
+      r = await api(`${base}/search?q=gas`, stranger);
+      assert.deepEqual([r.status, (await r.json()).error.code], [403, 'not_member']);
+      assert.equal((await api('/v1/communities/nope/search?q=gas', member)).status, 404);
+      assert.equal((await c.api(`${base}/search?q=gas`)).status, 401);
+      for (const [q, code] of [['', 'invalid_query'], ['q=x&before=12', 'invalid_cursor'], ['q=x&before=a:1:general', 'invalid_cursor'],
+        ['q=x&before=1:0:general', 'invalid_cursor'], ['q=x&before=1:2:', 'invalid_cursor'], ['q=x&author=0x12', 'invalid_author'],
+        ['q=x&limit=0', 'invalid_limit']]) {
+        r = await api(`${base}/search?${q}`, member);
+        assert.equal(r.status, 400, q);
+        assert.equal((await r.json()).error.code, code, q);
+      }
     });
 
     test('access, bad queries and the search rate limit', async () => {

@@ -1,6 +1,7 @@
-// Message reports on both backends, with a manual clock: a closed report stays for the report
-// retention and the purge job deletes it then; an open one stays whatever its age; a report
-// keeps the message's text as it was when filed.
+// The messaging service on both backends, with a manual clock. Reports: a closed report stays for
+// the report retention and the purge job deletes it then; an open one stays whatever its age; a
+// report keeps the message's text as it was when filed. Time order: a channel's messages never go
+// back in time, even when the clock does.
 #include <gtest/gtest.h>
 
 #include <boost/asio/io_context.hpp>
@@ -31,7 +32,7 @@ const eth::Address author = account(1);
 const eth::Address reporter = account(2);
 const eth::Address moderator = account(3);
 
-class ReportsTest : public ::testing::TestWithParam<Dialect> {
+class MessagingDbTest : public ::testing::TestWithParam<Dialect> {
  protected:
   void SetUp() override {
     GH_REQUIRE_DATABASE(m_fresh);
@@ -70,7 +71,7 @@ class ReportsTest : public ::testing::TestWithParam<Dialect> {
   int m_posted = 0;
 };
 
-TEST_P(ReportsTest, ClosedReportsGoAfterTheRetentionOpenOnesStay) {
+TEST_P(MessagingDbTest, ClosedReportsGoAfterTheRetentionOpenOnesStay) {
   const auto first = post("buy my token");
   const auto second = post("free mint at evil.example");
   auto a = run(m_service->report(reporter, "general", first, "scam", "a rug"));
@@ -119,7 +120,29 @@ TEST_P(ReportsTest, ClosedReportsGoAfterTheRetentionOpenOnesStay) {
   EXPECT_EQ(*run(m_service->purge_reports()), 0U);
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, ReportsTest, ::testing::Values(Dialect::sqlite, Dialect::postgres),
+TEST_P(MessagingDbTest, AChannelsMessagesNeverGoBackInTimeWhenTheClockDoes) {
+  const auto first = post("before the clock stepped back");
+  m_clock.advance(-std::chrono::seconds(5));
+  const auto second = post("after it");
+  m_clock.advance(std::chrono::seconds(10));
+  const auto third = post("once it caught up");
+  const auto at = [&](std::int64_t seq) {
+    return m_db->read([&](Tx& tx) { return *sql::created_ms_of(tx, "general", seq); });
+  };
+  EXPECT_EQ(at(first), unix_millis(start_time));
+  EXPECT_EQ(at(second), unix_millis(start_time));  // not 5 s earlier
+  EXPECT_EQ(at(third), unix_millis(start_time + std::chrono::seconds(5)));
+  // So the messages below a point in time are the seqs below one seq.
+  m_db->read([&](Tx& tx) {
+    EXPECT_EQ(sql::below_key(tx, "general", SearchKey{unix_millis(start_time), "general", second}), first + 1);
+    EXPECT_EQ(sql::below_key(tx, "general", SearchKey{unix_millis(start_time), "zzz", 1}), second + 1);
+    EXPECT_EQ(sql::below_key(tx, "general", SearchKey{unix_millis(start_time), "a", 99}), 1);
+    EXPECT_EQ(sql::below_key(tx, "general", SearchKey{unix_millis(start_time) + 1, "a", 1}), second + 1);
+    return 0;
+  });
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, MessagingDbTest, ::testing::Values(Dialect::sqlite, Dialect::postgres),
                          [](const auto& param_info) { return std::string(store::to_string(param_info.param)); });
 
 }  // namespace
