@@ -483,34 +483,36 @@ Task<Result<CommunitySearchPage>> MessagingService::search_community(eth::Addres
       const auto n = static_cast<std::int64_t>(channels->size());
       const std::int64_t window = std::max<std::int64_t>(1, (m_settings.search_window + n - 1) / n);
       std::optional<SearchKey> covered;
+      std::vector<std::pair<std::string, std::int64_t>> window_bottoms;  // their time bounds coverage
       std::vector<Message> found;
-      for (const auto& channel_id : *channels) {
+      const auto heads = sql::search_heads(tx, *channels);
+      for (const auto& [channel_id, head] : heads) {
         sql::SearchScan scan;
         scan.channel_id = channel_id;
         scan.terms = terms;
         scan.author = author;
         scan.limit = limit;
-        scan.below_seq = before ? sql::below_key(tx, channel_id, *before) : sql::head(tx, channel_id) + 1;
+        scan.below_seq =
+            before ? std::min(sql::below_key(tx, channel_id, *before), head.last_seq + 1) : head.last_seq + 1;
         if (scan.below_seq <= 1) continue;
         scan.from_seq = std::max<std::int64_t>(1, scan.below_seq - window);
-        if (auto unindexed_below = sql::backlog_of(tx, channel_id)) {
-          page.partial = page.partial || scan.from_seq < *unindexed_below;
-        }
+        if (head.unindexed_below) page.partial = page.partial || scan.from_seq < *head.unindexed_below;
         auto matches = sql::search(tx, scan);
-        std::optional<SearchKey> bound;
         if (matches.size() == limit) {
-          bound = search_key(matches.back());
+          const auto bound = search_key(matches.back());
+          if (!covered || *covered < bound) covered = bound;
         } else if (scan.from_seq > 1) {
-          if (auto at = sql::created_ms_of(tx, channel_id, scan.from_seq)) {
-            bound = SearchKey{*at, channel_id, scan.from_seq};
-          }
+          window_bottoms.emplace_back(channel_id, scan.from_seq);
         }
-        if (bound && (!covered || *covered < *bound)) covered = bound;
         for (auto& m : matches) {
           // As in a channel search: the index is checked against the body.
           const auto have = search_terms(m.body);
           if (std::includes(have.begin(), have.end(), terms.begin(), terms.end())) found.push_back(std::move(m));
         }
+      }
+      for (const auto& [at, created_ms] : sql::created_ms_of(tx, window_bottoms)) {
+        const SearchKey bound{created_ms, at.first, at.second};
+        if (!covered || *covered < bound) covered = bound;
       }
       std::sort(found.begin(), found.end(),
                 [](const Message& a, const Message& b) { return search_key(b) < search_key(a); });

@@ -326,6 +326,41 @@ std::optional<std::int64_t> created_ms_of(Tx& tx, const std::string& channel_id,
   return row->get_int(0);
 }
 
+std::map<std::pair<std::string, std::int64_t>, std::int64_t> created_ms_of(
+    Tx& tx, const std::vector<std::pair<std::string, std::int64_t>>& messages) {
+  std::map<std::pair<std::string, std::int64_t>, std::int64_t> out;
+  if (messages.empty()) return out;
+  std::string sql = "SELECT channel_id, seq, created_ms FROM msg_messages WHERE ";
+  std::vector<store::Value> params;
+  for (const auto& [channel_id, seq] : messages) {
+    if (!params.empty()) sql += " OR ";
+    params.emplace_back(channel_id);
+    params.emplace_back(seq);
+    sql += fmt::format("(channel_id = ${} AND seq = ${})", params.size() - 1, params.size());
+  }
+  for (const auto& r : tx.query(sql, params)) out.emplace(std::pair{r.get_text(0), r.get_int(1)}, r.get_int(2));
+  return out;
+}
+
+std::map<std::string, SearchHead> search_heads(Tx& tx, const std::vector<std::string>& channel_ids) {
+  std::map<std::string, SearchHead> out;
+  if (channel_ids.empty()) return out;
+  std::string in;
+  std::vector<store::Value> params;
+  for (const auto& id : channel_ids) {
+    params.emplace_back(id);
+    in += (in.empty() ? "$" : ", $") + std::to_string(params.size());
+  }
+  for (const auto& r :
+       tx.query("SELECT c.channel_id, c.last_seq, b.below_seq FROM msg_channels c LEFT JOIN msg_search_backlog b "
+                "ON b.channel_id = c.channel_id WHERE c.channel_id IN (" +
+                    in + ")",
+                params)) {
+    out.emplace(r.get_text(0), SearchHead{r.get_int(1), r.opt_int(2)});
+  }
+  return out;
+}
+
 std::vector<Message> search(Tx& tx, const SearchScan& scan) {
   std::vector<store::Value> params{scan.channel_id, scan.below_seq, scan.from_seq};
   std::string statement;

@@ -75,6 +75,18 @@ std::vector<Message> search(Tx& tx, const SearchScan& scan);
 std::int64_t below_key(Tx& tx, const std::string& channel_id, const SearchKey& key);
 /// The time (ms) a message carries; nothing when the channel has no such seq.
 std::optional<std::int64_t> created_ms_of(Tx& tx, const std::string& channel_id, std::int64_t seq);
+/// The times of several messages (channel id, seq) in one statement, by (channel id, seq); those
+/// that do not exist are left out.
+std::map<std::pair<std::string, std::int64_t>, std::int64_t> created_ms_of(
+    Tx& tx, const std::vector<std::pair<std::string, std::int64_t>>& messages);
+/// Where a channel stands for a search: its latest seq, and the seq below which its messages are
+/// not indexed yet (search backlog), if any.
+struct SearchHead {
+  std::int64_t last_seq = 0;
+  std::optional<std::int64_t> unindexed_below;
+};
+/// The search heads of those channels that have messages, in one statement.
+std::map<std::string, SearchHead> search_heads(Tx& tx, const std::vector<std::string>& channel_ids);
 
 /// A channel with messages older than the search index still to index, and the seq they are
 /// below (on PostgreSQL the row is locked, one a concurrent run holds is skipped).
