@@ -119,6 +119,15 @@ Response messages_response(const std::vector<Message>& messages) {
   return net::json_response(200, json::object{{"messages", messages_json(messages)}});
 }
 
+// An optional true/false field of a body: `flag` keeps its default when absent or null.
+Result<void> read_flag(const json::object& body, std::string_view field, bool& flag) {
+  const auto* given = body.if_contains(field);
+  if (!given || given->is_null()) return ok();
+  if (!given->is_bool()) return bad_input("invalid_field", std::string(field) + " is true or false");
+  flag = given->as_bool();
+  return ok();
+}
+
 // A per-account limit: the one every write of this context takes (posts, edits, deletes, reactions,
 // read markers), each of which fans out to sockets or writes the database, or the searches' own.
 // 429 with Retry-After.
@@ -160,6 +169,8 @@ void add_messaging_routes(net::Router& router, MessagingService& service, auth::
       if (!reply->is_int64() || reply->as_int64() <= 0) co_return bad_input("invalid_reply_to", "reply_to is a seq");
       message.reply_to = reply->as_int64();
     }
+    if (auto r = read_flag(*body, "silent", message.silent); !r) co_return r.error();
+    if (auto r = read_flag(*body, "ping_reply", message.ping_reply); !r) co_return r.error();
     if (auto limited = take(send_limiter, who->address); !limited) {
       // A retry of a stored message is answered as the first time, also over the limit.
       auto stored = co_await service.find_posted(who->address, std::string(req.param("id")), message.client_id);

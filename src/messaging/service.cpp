@@ -307,17 +307,19 @@ Task<Result<Posted>> MessagingService::post(eth::Address who, std::string channe
       sql::index_terms(tx, channel_id, m.seq, search_terms(m.body));
       sql::mark_read(tx, author, channel_id, m.seq, unix_millis(now));
 
-      json::object event{{"channel_id", channel_id},        {"seq", m.seq},   {"id", m.id},
-                         {"author", eth::to_checksum(who)}, {"body", m.body}, {"created_at", format_rfc3339(now)}};
+      json::object event{
+          {"channel_id", channel_id},        {"seq", m.seq},   {"id", m.id},
+          {"author", eth::to_checksum(who)}, {"body", m.body}, {"created_at", format_rfc3339(m.created_at)}};
       if (m.reply_to) event["reply_to"] = *m.reply_to;
       publish_or_throw(tx, {"messaging.channel_message", channel_id, json::serialize(event)});
       for (const auto& a : notified) {
         json::object mention{
             {"channel_id", channel_id},       {"seq", m.seq},  {"message_id", m.id}, {"author", eth::to_checksum(who)},
             {"account", eth::to_checksum(a)}, {"body", m.body}};
+        if (message.silent) mention["silent"] = true;
         publish_or_throw(tx, {"messaging.mention", eth::to_lower_hex(a), json::serialize(mention)});
       }
-      if (parent && parent->author != who) {
+      if (parent && parent->author != who && message.ping_reply) {
         json::object reply{{"channel_id", channel_id},
                            {"seq", m.seq},
                            {"message_id", m.id},
@@ -325,6 +327,7 @@ Task<Result<Posted>> MessagingService::post(eth::Address who, std::string channe
                            {"author", eth::to_checksum(who)},
                            {"account", eth::to_checksum(parent->author)},
                            {"body", m.body}};
+        if (message.silent) reply["silent"] = true;
         publish_or_throw(tx, {"messaging.reply", eth::to_lower_hex(parent->author), json::serialize(reply)});
       }
       return Posted{std::move(m), true};

@@ -28,6 +28,11 @@ struct NewMessage {
   std::string client_id;
   std::optional<std::int64_t> reply_to;
   std::optional<PollSpec> poll;  ///< with a poll the body may be empty
+  /// Its mentions and reply notify without a push (Discord's @silent): they reach the center and
+  /// open sockets marked `silent`.
+  bool silent = false;
+  /// false: the author of the message replied to is not notified (Discord's reply with the ping off).
+  bool ping_reply = true;
 };
 
 /// The outcome of a post: the message, and whether this call created it (false: a retry).

@@ -170,7 +170,13 @@ std::optional<Request> request_from_event(std::string_view topic, std::string_vi
     const std::string who = author.empty() ? std::string("Someone") : short_address(author);
     r.draft.title = who + (mention ? " mentioned you" : " replied to you");
     r.draft.body = preview(o);
-    r.draft.data_json = json::serialize(ids_of(o, {"community_id", "channel_id", "message_id", "seq", "parent_id"}));
+    auto data = ids_of(o, {"community_id", "channel_id", "message_id", "seq", "parent_id"});
+    // A silent message (Discord's @silent) notifies without a push; its notification says so.
+    if (const auto* silent = o.if_contains("silent"); silent != nullptr && silent->is_bool() && silent->as_bool()) {
+      r.draft.silent = true;
+      data["silent"] = true;
+    }
+    r.draft.data_json = json::serialize(data);
     if (auto id = str(o, "message_id"); !id.empty()) r.draft.subject = message_subject(id);
   } else if (topic == "community.member_removed" || topic == "community.role_changed") {
     r.draft.kind = Kind::membership;
@@ -239,6 +245,7 @@ std::string serialize_request(const Request& r) {
                  {"dedup_key", r.draft.dedup_key},
                  {"subject", r.draft.subject},
                  {"actor", r.draft.actor},
+                 {"silent", r.draft.silent},
                  {"accounts", json::array(r.accounts.begin(), r.accounts.end())},
                  {"community", r.community},
                  {"exclude", json::array(r.exclude.begin(), r.exclude.end())}};
@@ -260,6 +267,9 @@ std::optional<Request> parse_request(std::string_view text) {
   r.draft.dedup_key = str(o, "dedup_key");
   r.draft.subject = str(o, "subject");
   r.draft.actor = str(o, "actor");
+  if (const auto* silent = o.if_contains("silent"); silent != nullptr && silent->is_bool()) {
+    r.draft.silent = silent->as_bool();
+  }
   r.community = str(o, "community");
   for (const char* key : {"accounts", "exclude"}) {
     auto& out = std::string_view(key) == "accounts" ? r.accounts : r.exclude;

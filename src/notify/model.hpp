@@ -78,6 +78,8 @@ struct Draft {
   /// The account whose action it tells of (lowercase hex: a mention's or reply's author, a DM's
   /// sender), or empty.
   std::string actor;
+  /// Sent without a push (a silent message's mention or reply): the center and open sockets only.
+  bool silent = false;
 };
 
 /// What the settings make of a draft: dropped (muted, opted out), or kept with the preview

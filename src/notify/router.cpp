@@ -83,12 +83,14 @@ struct Router::State : std::enable_shared_from_this<Router::State> {
                            "Deliveries that fell back to push because the device's socket was gone, by provider.",
                            {"provider"})),
         held(r.counter("gatehouse_notify_held_total",
-                       "Push notifications held back, by reason: quiet (the account's quiet hours) or dnd (the "
-                       "account shows do not disturb on a socket here); the center and open sockets still get them.",
+                       "Push notifications held back, by reason: quiet (the account's quiet hours), dnd (the "
+                       "account chose do not disturb) or silent (a silent message's); the center and open sockets "
+                       "still get them.",
                        {"reason"})),
         expanded(r.counter("gatehouse_notify_expanded_total", "Recipients expanded from notification requests.")) {
     held.with({"quiet"});
     held.with({"dnd"});
+    held.with({"silent"});
   }
 
   asio::strand<Executor> strand;
@@ -176,6 +178,18 @@ Task<std::size_t> Router::State::expand_once() {
   co_return std::max<std::size_t>(batch.size(), 1);
 }
 
+namespace {
+
+bool silent_notification(const Notification& n) {
+  boost::system::error_code ec;
+  auto data = boost::json::parse(n.data_json, ec);
+  if (ec || !data.is_object()) return false;
+  const auto* silent = data.as_object().if_contains("silent");
+  return silent != nullptr && silent->is_bool() && silent->as_bool();
+}
+
+}  // namespace
+
 Task<bool> Router::State::deliver_one(const sql::DeliveryRow& row, const Notification& notification,
                                       std::vector<sql::AttemptRow>& attempts) {
   std::vector<PushTarget> devices;
@@ -194,6 +208,9 @@ Task<bool> Router::State::deliver_one(const sql::DeliveryRow& row, const Notific
   // only when a device would get a push.
   std::optional<bool> dnd;
   bool held_back = false;
+  // Why a push is held back, when it is: a delivery made without push is a silent message's (its
+  // notification says so) or one of quiet hours.
+  std::string hold = row.push ? "dnd" : silent_notification(notification) ? "silent" : "quiet";
   for (const auto& device : devices) {
     const auto record = [&](std::string channel, std::string outcome, std::int64_t retries, std::int64_t status,
                             std::string detail) {
@@ -224,7 +241,10 @@ Task<bool> Router::State::deliver_one(const sql::DeliveryRow& row, const Notific
       dnd = chose_dnd;
     }
     if (!row.push || *dnd) {
-      record(device.provider, row.push ? "dnd" : "quiet", 0, 0, row.push ? "do not disturb" : "quiet hours");
+      record(device.provider, hold, 0, 0,
+             hold == "dnd"      ? "do not disturb"
+             : hold == "silent" ? "silent"
+                                : "quiet hours");
       held_back = true;
       continue;
     }
@@ -239,7 +259,7 @@ Task<bool> Router::State::deliver_one(const sql::DeliveryRow& row, const Notific
     if (result.outcome == PushOutcome::token_invalid) co_await directory->forget_push_token(device.device_id);
     record(device.provider, to_string(result.outcome), result.retries, result.status, result.detail);
   }
-  if (held_back) held.with({row.push ? "dnd" : "quiet"}).inc();
+  if (held_back) held.with({hold}).inc();
   co_return true;
 }
 

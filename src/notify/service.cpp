@@ -172,8 +172,8 @@ Created NotifyService::create_batch(const std::vector<std::string>& accounts, co
       n.channel_id = mine.channel_id;
       n.subject = mine.subject;
       n.created_at = now;
-      bool push = true;
-      if (settings.quiet_hours) {
+      bool push = !mine.silent;
+      if (push && settings.quiet_hours) {
         const auto& q = *settings.quiet_hours;
         push = !in_window(q.start_min, q.end_min, local_minute_of_day(q.time_zone, now));
       }

@@ -220,6 +220,57 @@ for (const backend of backends()) {
       assert.equal(pushed().length, 1);
     });
 
+    test('a silent message notifies without a push; a reply with the ping off notifies no one', async () => {
+      const [aliceWallet, bobWallet] = [Wallet.createRandom(), Wallet.createRandom()];
+      const alice = await signIn(aliceWallet);
+      const bob = await signIn(bobWallet);
+      await device(bob.token, 'phone', { provider: 'fcm', token: 'fcm-silent' });
+      for (const who of [alice, bob]) {
+        const r = await api('/v1/_test/channel-access', { method: 'POST', body: { account: who.address, channel_id: 'hush', read: true, post: true } });
+        assert.equal(r.status, 204);
+      }
+      const held = async () => Number((await (await fetch(`${server.url}/metrics`)).text())
+        .match(/gatehouse_notify_held_total\{reason="silent"\} (\d+)/)[1]);
+      const before = await held();
+      const pushed = () => push.seen.fcm.filter((p) => p.message.token === 'fcm-silent');
+      let n = 0;
+      const post = async (who, body, extra = {}) => {
+        const r = await api('/v1/channels/hush/messages', { method: 'POST', token: who.token, body: { body, client_id: `hush-${++n}`, ...extra } });
+        assert.equal(r.status, 201, JSON.stringify(await r.clone().json()));
+        return r.json();
+      };
+      for (const bad of [{ silent: 'yes' }, { ping_reply: 1 }]) {
+        const r = await api('/v1/channels/hush/messages', { method: 'POST', token: alice.token, body: { body: 'x', client_id: `bad-${++n}`, ...bad } });
+        assert.equal(r.status, 400);
+        assert.equal((await r.json()).error.code, 'invalid_field');
+      }
+      const center = async () => (await (await api('/v1/notifications?limit=100', { token: bob.token })).json()).notifications;
+      const of = (list, m) => list.filter((x) => x.data.message_id === m.id);
+
+      // Silent: the center has the mention, marked silent; the phone gets no push.
+      const quiet = await post(alice, `psst @${bob.address}`, { silent: true });
+      await until(async () => (await held()) === before + 1, 'the silent push held back');
+      const [silent] = of(await center(), quiet);
+      assert.equal(silent.kind, 'mention');
+      assert.equal(silent.data.silent, true);
+      assert.deepEqual(pushed(), []);
+      // A silent reply: the same.
+      const own = await post(bob, 'my message');
+      const quietReply = await post(alice, 'a quiet answer', { reply_to: own.seq, silent: true });
+      await until(async () => (await held()) === before + 2, 'the silent reply held back');
+      assert.equal(of(await center(), quietReply)[0].kind, 'reply');
+      // The ping off: no reply notification at all. (Notifications of one account are made in
+      // order: once the next mention is there, the reply was decided.)
+      const unpinged = await post(alice, 'an answer without a ping', { reply_to: own.seq, ping_reply: false });
+      const loud = await post(alice, `hey @${bob.address}`);
+      await until(async () => pushed().length === 1, 'the loud mention pushed');
+      const list = await center();
+      assert.deepEqual(of(list, unpinged), []);
+      assert.equal(of(list, loud)[0].data.silent, undefined);
+      assert.match(pushed()[0].message.notification.title, /mentioned you$/);
+      assert.equal(await held(), before + 2);
+    });
+
     test('settings round-trip, are validated, and an UNREGISTERED token is cleared', async () => {
       const wallet = Wallet.createRandom();
       const bob = await signIn(wallet);
