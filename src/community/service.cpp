@@ -1379,7 +1379,8 @@ Task<Result<bool>> CommunityService::can_moderate_channel(const eth::Address& wh
   co_return co_await has_channel_permission(who, std::move(channel_id), Permission::manage_messages);
 }
 
-Task<Result<ChannelPostRules>> CommunityService::post_rules(const eth::Address& who, std::string channel_id) {
+Task<Result<ChannelPostRules>> CommunityService::post_rules(const eth::Address& who, std::string channel_id,
+                                                            bool content) {
   co_return co_await m_pool.run([&]() -> Result<ChannelPostRules> {
     return m_db.read([&](Tx& tx) -> Result<ChannelPostRules> {
       ChannelPostRules rules;
@@ -1392,7 +1393,7 @@ Task<Result<ChannelPostRules>> CommunityService::post_rules(const eth::Address& 
       rules.slow_mode_seconds = ch->slow_mode_seconds;
       rules.exempt = has(s.permissions, Permission::manage_messages);
       if (timed_out(s, unix_millis(m_clock.now()))) rules.timed_out_until_ms = s.timed_out_until_ms;
-      if (rules.can_post) rules.automod = automod_for(tx, ch->community_id, channel_id, s);
+      if (rules.can_post && content) rules.automod = automod_for(tx, ch->community_id, channel_id, s);
       return rules;
     });
   });

@@ -328,7 +328,9 @@ class CommunityService {
   Task<Result<bool>> can_pin_channel(const eth::Address& who, std::string channel_id);
   /// Whether the account may post in the channel, its slow mode, and whether the account is exempt
   /// from it (manage_messages), in one read.
-  Task<Result<ChannelPostRules>> post_rules(const eth::Address& who, std::string channel_id);
+  /// `content`: with the AutoMod rules that apply (false for writes with no text: typing,
+  /// reactions, pins, votes).
+  Task<Result<ChannelPostRules>> post_rules(const eth::Address& who, std::string channel_id, bool content = true);
   /// can_read_channel and holding mention_everyone: an `@&member` mention of theirs notifies.
   Task<Result<bool>> can_mention_everyone(const eth::Address& who, std::string channel_id);
   /// Every channel, in every community, that `who` may read.

@@ -382,6 +382,11 @@ TEST_P(CommunityServiceTest, AutomodRulesApplyByRevisionAlsoWhenTheCacheCannotHo
   };
   for (int i = 0; i < 3; ++i) EXPECT_EQ(matched(bob, "a scam"), "scam");
   EXPECT_FALSE(matched(owner, "a scam"));  // manage_community: exempt
+  // A write with no text (typing, a reaction) asks without the content rules: the same right, no rules.
+  auto plain = run(m_service->post_rules(bob, ch, false));
+  ASSERT_TRUE(plain);
+  EXPECT_TRUE(plain->can_post);
+  EXPECT_TRUE(plain->automod.empty());
   AutomodRulePatch change;
   trigger.keywords = {"rug"};
   change.trigger = trigger;

@@ -4,6 +4,10 @@
 
 namespace gh::messaging {
 
+Task<Result<PostRules>> ChannelAccess::write_rules(const eth::Address& account, std::string channel_id) {
+  co_return co_await post_rules(account, std::move(channel_id));
+}
+
 Task<Result<PostRules>> ChannelAccess::post_rules(const eth::Address& account, std::string channel_id) {
   auto allowed = co_await can_post(account, std::move(channel_id));
   if (!allowed) co_return allowed.error();

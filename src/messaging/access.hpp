@@ -63,6 +63,9 @@ class ChannelAccess {
   /// Whether the account may post, and the channel's slow mode for it (by default: can_post, no
   /// slow mode).
   virtual Task<Result<PostRules>> post_rules(const eth::Address& account, std::string channel_id);
+  /// post_rules without the content rules (no `screen`): for writes with no text to screen
+  /// (typing, reactions, pins, votes). By default: post_rules.
+  virtual Task<Result<PostRules>> write_rules(const eth::Address& account, std::string channel_id);
   /// A message of the account was refused by a content rule: the community records it (and applies
   /// the rule's timeout). By default nothing is recorded.
   virtual Task<Result<void>> content_blocked(const eth::Address& account, std::string channel_id, ContentBlock block);

@@ -56,8 +56,14 @@ Task<Result<bool>> CommunityChannelAccess::can_post(const eth::Address& account,
   co_return co_await m_communities.can_post_channel(account, std::move(channel_id));
 }
 
+Task<Result<PostRules>> CommunityChannelAccess::write_rules(const eth::Address& account, std::string channel_id) {
+  auto found = co_await m_communities.post_rules(account, std::move(channel_id), false);
+  if (!found) co_return found.error();
+  co_return PostRules{found->can_post, found->slow_mode_seconds, found->exempt, found->timed_out_until_ms, nullptr};
+}
+
 Task<Result<PostRules>> CommunityChannelAccess::post_rules(const eth::Address& account, std::string channel_id) {
-  auto found = co_await m_communities.post_rules(account, std::move(channel_id));
+  auto found = co_await m_communities.post_rules(account, std::move(channel_id), true);
   if (!found) co_return found.error();
   PostRules rules{found->can_post, found->slow_mode_seconds, found->exempt, found->timed_out_until_ms, nullptr};
   if (!found->automod.empty()) rules.screen = std::make_shared<AutomodScreen>(std::move(found->automod));
@@ -123,9 +129,24 @@ Task<Result<bool>> AnyChannelAccess::can_post(const eth::Address& account, std::
 }
 
 Task<Result<PostRules>> AnyChannelAccess::post_rules(const eth::Address& account, std::string channel_id) {
+  co_return co_await first_allowing(account, std::move(channel_id), true);
+}
+
+Task<Result<PostRules>> AnyChannelAccess::write_rules(const eth::Address& account, std::string channel_id) {
+  co_return co_await first_allowing(account, std::move(channel_id), false);
+}
+
+Task<Result<PostRules>> AnyChannelAccess::first_allowing(const eth::Address& account, std::string channel_id,
+                                                         bool content) {
   std::optional<Error> failed;
   for (auto* source : m_sources) {
-    auto r = co_await source->post_rules(account, channel_id);
+    // Two statements: GCC 12 miscompiles co_await inside ?:.
+    Result<PostRules> r = PostRules{};
+    if (content) {
+      r = co_await source->post_rules(account, channel_id);
+    } else {
+      r = co_await source->write_rules(account, channel_id);
+    }
     if (!r) {
       if (!failed) failed = r.error();
       continue;

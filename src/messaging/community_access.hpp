@@ -16,6 +16,7 @@ class CommunityChannelAccess final : public ChannelAccess {
   Task<Result<bool>> can_read(const eth::Address& account, std::string channel_id) override;
   Task<Result<bool>> can_post(const eth::Address& account, std::string channel_id) override;
   Task<Result<PostRules>> post_rules(const eth::Address& account, std::string channel_id) override;
+  Task<Result<PostRules>> write_rules(const eth::Address& account, std::string channel_id) override;
   Task<Result<void>> content_blocked(const eth::Address& account, std::string channel_id, ContentBlock block) override;
   Task<Result<std::vector<std::string>>> moderated_channels(const eth::Address& account,
                                                             std::string community_id) override;
@@ -43,6 +44,7 @@ class AnyChannelAccess final : public ChannelAccess {
   Task<Result<bool>> can_post(const eth::Address& account, std::string channel_id) override;
   /// The first source that allows posting decides the rules.
   Task<Result<PostRules>> post_rules(const eth::Address& account, std::string channel_id) override;
+  Task<Result<PostRules>> write_rules(const eth::Address& account, std::string channel_id) override;
   Task<Result<void>> content_blocked(const eth::Address& account, std::string channel_id, ContentBlock block) override;
   /// The first source that knows the community answers.
   Task<Result<std::vector<std::string>>> moderated_channels(const eth::Address& account,
@@ -60,6 +62,8 @@ class AnyChannelAccess final : public ChannelAccess {
                                                std::vector<std::string> channel_ids) override;
 
  private:
+  // The first source that allows the write answers (else the first error, else not allowed).
+  Task<Result<PostRules>> first_allowing(const eth::Address& account, std::string channel_id, bool content);
   std::vector<ChannelAccess*> m_sources;
 };
 

@@ -162,7 +162,8 @@ Task<Result<void>> MessagingService::require_post(const eth::Address& who, const
 Task<Result<void>> MessagingService::require(const eth::Address& who, const std::string& channel_id, bool post) {
   if (auto c = check_channel(channel_id); !c) co_return c.error();
   if (post) {
-    auto rules = co_await m_access.post_rules(who, channel_id);
+    // Nothing here has text to screen: the content rules are not read.
+    auto rules = co_await m_access.write_rules(who, channel_id);
     if (!rules) co_return rules.error();
     co_return may_post(*rules);
   }
