@@ -23,6 +23,7 @@ struct MessagingRuntime {
   std::unique_ptr<MessagingService> service;
   std::unique_ptr<net::RateLimiter> send_limiter;
   std::unique_ptr<net::RateLimiter> search_limiter;
+  std::unique_ptr<net::RateLimiter> typing_limiter;
 };
 
 }  // namespace
@@ -60,6 +61,7 @@ context::ContextModule make_module(MessagingModuleSettings settings) {
     }
     runtime->send_limiter = std::make_unique<net::RateLimiter>(runtime->settings.send_per_account);
     runtime->search_limiter = std::make_unique<net::RateLimiter>(runtime->settings.search_per_account);
+    runtime->typing_limiter = std::make_unique<net::RateLimiter>(runtime->settings.typing_per_channel);
     env.services.provide(*runtime->service);
   };
   m.consumers = [runtime]() {
@@ -108,7 +110,8 @@ context::ContextModule make_module(MessagingModuleSettings settings) {
   };
   m.routes = [runtime](net::Router& router) {
     if (!runtime->auth) return;
-    add_messaging_routes(router, *runtime->service, *runtime->auth, *runtime->send_limiter, *runtime->search_limiter);
+    add_messaging_routes(router, *runtime->service, *runtime->auth, *runtime->send_limiter, *runtime->search_limiter,
+                         *runtime->typing_limiter);
     if (runtime->settings.test_hooks && runtime->granted) {
       add_test_access_route(router, *runtime->granted, *runtime->db, *runtime->pool, runtime->events_published);
     }

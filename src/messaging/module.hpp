@@ -12,6 +12,8 @@ struct MessagingModuleSettings {
   /// Seqs one channel search request looks at most.
   std::size_t search_window = 10'000;
   net::RateLimit search_per_account{2.0, 10.0, 100'000};
+  /// POST /v1/channels/{id}/typing per account and channel: one every 2 s, as a socket's typing.
+  net::RateLimit typing_per_channel{0.5, 1.0, 100'000};
   /// Serve /v1/_test/channel-access (integration tests without a community context).
   bool test_hooks = false;
 };

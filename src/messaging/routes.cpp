@@ -143,7 +143,8 @@ Result<void> take(net::RateLimiter& limiter, const eth::Address& who,
 }  // namespace
 
 void add_messaging_routes(net::Router& router, MessagingService& service, auth::RequestAuth& auth,
-                          net::RateLimiter& send_limiter, net::RateLimiter& search_limiter) {
+                          net::RateLimiter& send_limiter, net::RateLimiter& search_limiter,
+                          net::RateLimiter& typing_limiter) {
   router.add("POST", "/v1/channels/{id}/messages", [&](Request& req) -> Task<Result<Response>> {
     auto who = co_await auth.session(req);
     if (!who) co_return who.error();
@@ -262,6 +263,23 @@ void add_messaging_routes(net::Router& router, MessagingService& service, auth::
     body["next_before"] = page->next_before ? json::value(format_search_key(*page->next_before)) : json::value(nullptr);
     body["partial"] = page->partial;
     co_return net::json_response(200, std::move(body));
+  });
+
+  // Typing over HTTP (as Discord's trigger typing), for clients and bots without a socket: 204.
+  // One per account and channel every 2 s goes out; the others are answered alike and dropped, as
+  // a socket's extra typing frames are.
+  router.add("POST", "/v1/channels/{id}/typing", [&](Request& req) -> Task<Result<Response>> {
+    auto who = co_await auth.session(req);
+    if (!who) co_return who.error();
+    std::string channel_id(req.param("id"));
+    const auto paced = typing_limiter.take(eth::to_lower_hex(who->address) + " " + channel_id);
+    Result<void> done = ok();
+    if (paced.allowed) {
+      done = co_await service.typing(who->address, channel_id);
+    } else {
+      done = co_await service.may_type(who->address, channel_id);
+    }
+    co_return net::no_content(done);
   });
 
   router.add("GET", "/v1/channels/{id}/changes", [&](Request& req) -> Task<Result<Response>> {

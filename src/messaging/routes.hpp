@@ -11,7 +11,8 @@ namespace gh::messaging {
 /// Registers messaging's routes. The objects must outlive the router. `send_limiter` is the per-account
 /// budget of writes, `search_limiter` that of searches.
 void add_messaging_routes(net::Router& router, MessagingService& service, auth::RequestAuth& auth,
-                          net::RateLimiter& send_limiter, net::RateLimiter& search_limiter);
+                          net::RateLimiter& send_limiter, net::RateLimiter& search_limiter,
+                          net::RateLimiter& typing_limiter);
 
 /// --test-hooks without a community context: POST /v1/_test/channel-access grants or revokes
 /// access in `access`; a revocation publishes community.member_removed like the community context.

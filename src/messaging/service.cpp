@@ -536,6 +536,19 @@ Task<Result<CommunitySearchPage>> MessagingService::search_community(eth::Addres
   });
 }
 
+Task<Result<void>> MessagingService::may_type(eth::Address who, std::string channel_id) {
+  co_return co_await require_post(who, channel_id);
+}
+
+Task<Result<void>> MessagingService::typing(eth::Address who, std::string channel_id) {
+  if (auto r = co_await require_post(who, channel_id); !r) co_return r.error();
+  if (m_gateway) {
+    json::object frame{{"type", "typing"}, {"channel_id", channel_id}, {"account", eth::to_checksum(who)}};
+    m_gateway->broadcast(channel_topic, channel_id, json::serialize(frame), &who);
+  }
+  co_return ok();
+}
+
 Task<Result<std::size_t>> MessagingService::index_backlog() {
   std::size_t looked_at = 0;
   while (looked_at < m_settings.backfill_per_run) {

@@ -180,6 +180,12 @@ class MessagingService {
   /// manage_messages, else 403 missing_permission; 409 message_deleted; 409 too_many_pins past
   /// max_pins). Idempotent. Subscribers get the message as `message_updated` with `pinned`.
   Task<Result<void>> pin(eth::Address who, std::string channel_id, std::int64_t seq, bool pinned);
+  /// Shows `who` typing in the channel over HTTP (as a socket's typing frame does): the post right,
+  /// then a `typing` frame to the channel's subscribers other than `who`'s sockets. The caller
+  /// paces it.
+  Task<Result<void>> typing(eth::Address who, std::string channel_id);
+  /// Whether `who` may show itself typing there (the post right), without showing it.
+  Task<Result<void>> may_type(eth::Address who, std::string channel_id);
   /// The channel's pinned messages, the latest pinned first (403 without read access).
   Task<Result<std::vector<Message>>> pins(eth::Address who, std::string channel_id);
   /// Adds or removes the caller's reaction (403 without post access, 409 message_deleted; 409

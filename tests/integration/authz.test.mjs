@@ -63,6 +63,7 @@ const OWNED = {
   'GET /v1/channels/{id}/messages': (a) => ({ params: { id: a.channel_id } }),
   'GET /v1/channels/{id}/changes': (a) => ({ params: { id: a.channel_id } }),
   'GET /v1/channels/{id}/search': (a) => ({ params: { id: a.channel_id } }),
+  'POST /v1/channels/{id}/typing': (a) => ({ params: { id: a.channel_id } }),
   'GET /v1/channels/{id}/messages/{seq}': (a) => ({ params: { id: a.channel_id, seq: '1' } }),
   'GET /v1/channels/{id}/messages/{seq}/replies': (a) => ({ params: { id: a.channel_id, seq: '1' } }),
   'PATCH /v1/channels/{id}/messages/{seq}': (a) => ({ params: { id: a.channel_id, seq: '1' }, body: { body: 'hijack' } }),

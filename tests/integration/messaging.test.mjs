@@ -1264,6 +1264,36 @@ for (const backend of backends()) {
       a.close();
     });
 
+    test('typing over HTTP reaches the channel\'s other subscribers, once per 2 s, with the post right', async () => {
+      const [alice, bob, carol] = await Promise.all([c.signIn(), c.signIn(), c.signIn()]);
+      await c.grant(alice, 'typer');
+      await c.grant(bob, 'typer');
+      await c.grant(carol, 'typer', { post: false });
+      const a = c.connect(alice);
+      await subscribed(a, 'typer');
+      const b = c.connect(bob);
+      await subscribed(b, 'typer');
+      const typing = (who) => c.api('/v1/channels/typer/typing', { method: 'POST', token: who.token });
+      assert.equal((await typing(bob)).status, 204);
+      const frame = await a.waitFor((f) => f.type === 'typing');
+      assert.deepEqual([frame.channel_id, frame.account], ['typer', bob.address]);
+      // Within 2 s another is answered alike and dropped; a message after it is the next thing alice sees.
+      assert.equal((await typing(bob)).status, 204);
+      const m = await c.post(bob, 'typer', 'done typing');
+      await a.waitFor((f) => f.type === 'message' && f.seq === m.seq);
+      assert.equal(a.frames.filter((f) => f.type === 'typing').length, 1);
+      await b.waitFor((f) => f.type === 'message' && f.seq === m.seq);
+      assert.equal(b.frames.filter((f) => f.type === 'typing').length, 0, 'not echoed to the typist');
+      // The post right: a reader only, a stranger, no session.
+      let r = await typing(carol);
+      assert.deepEqual([r.status, (await r.json()).error.code], [403, 'forbidden']);
+      r = await c.api('/v1/channels/elsewhere/typing', { method: 'POST', token: alice.token });
+      assert.equal(r.status, 403);
+      assert.equal((await c.api('/v1/channels/typer/typing', { method: 'POST' })).status, 401);
+      a.close();
+      b.close();
+    });
+
     test('an account chooses its status: idle, dnd, invisible (seen offline, from the first moment with ?status=), online again', async () => {
       const alice = await c.signIn();
       const bob = await c.signIn();
