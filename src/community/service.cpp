@@ -1433,11 +1433,19 @@ Task<Result<std::vector<std::string>>> CommunityService::readable_channels(const
 
 Task<Result<std::vector<std::string>>> CommunityService::moderated_channels(const eth::Address& who,
                                                                             std::string community_id) {
+  co_return co_await member_channels(who, std::move(community_id), Permission::manage_messages);
+}
+
+Task<Result<std::vector<std::string>>> CommunityService::member_channels(const eth::Address& who,
+                                                                         std::string community_id,
+                                                                         std::optional<Permission> needed) {
   co_return co_await read_community<std::vector<std::string>>(
       community_id, [&](Tx& tx, Loaded& c) -> Result<std::vector<std::string>> {
         const auto s = standing_of(tx, c, lower(who));
         if (!s.member) return forbidden("not_member", "join the community first");
-        if (auto allowed = need(s, Permission::manage_messages); !allowed) return std::move(allowed).error();
+        if (needed) {
+          if (auto allowed = need(s, *needed); !allowed) return std::move(allowed).error();
+        }
         const auto ids = readable_ids(tx, c, lower(who), s);
         return std::vector<std::string>(ids.begin(), ids.end());
       });
@@ -1445,13 +1453,7 @@ Task<Result<std::vector<std::string>>> CommunityService::moderated_channels(cons
 
 Task<Result<std::vector<std::string>>> CommunityService::readable_channels_in(const eth::Address& who,
                                                                               std::string community_id) {
-  co_return co_await read_community<std::vector<std::string>>(
-      community_id, [&](Tx& tx, Loaded& c) -> Result<std::vector<std::string>> {
-        const auto s = standing_of(tx, c, lower(who));
-        if (!s.member) return forbidden("not_member", "join the community first");
-        const auto ids = readable_ids(tx, c, lower(who), s);
-        return std::vector<std::string>(ids.begin(), ids.end());
-      });
+  co_return co_await member_channels(who, std::move(community_id), std::nullopt);
 }
 
 Task<Result<std::string>> CommunityService::community_of_channel(std::string channel_id) {

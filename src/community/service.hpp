@@ -415,6 +415,9 @@ class CommunityService {
   Task<Result<T>> read_community(const std::string& community_id, Read read);
   /// The community's rules that apply to a member with `standing` in `channel_id`, compiled once
   /// per revision and node.
+  // The channels of the community `who` reads, when it is a member holding `needed` (if any).
+  Task<Result<std::vector<std::string>>> member_channels(const eth::Address& who, std::string community_id,
+                                                         std::optional<Permission> needed);
   std::vector<std::shared_ptr<const CompiledAutomodRule>> automod_for(store::Tx& tx, const std::string& community_id,
                                                                       const std::string& channel_id,
                                                                       const Standing& standing);

@@ -165,11 +165,15 @@ Task<Result<void>> AnyChannelAccess::content_blocked(const eth::Address& account
   co_return ok();
 }
 
-Task<Result<std::vector<std::string>>> AnyChannelAccess::moderated_channels(const eth::Address& account,
-                                                                            std::string community_id) {
+namespace {
+
+// The answer of the first source that knows the community; else the first error that is not a
+// 404 (a source that knows it and refuses), else the 404.
+template <class Ask>
+Task<Result<std::vector<std::string>>> first_knowing(const std::vector<ChannelAccess*>& sources, Ask ask) {
   std::optional<Error> failed;
-  for (auto* source : m_sources) {
-    auto r = co_await source->moderated_channels(account, community_id);
+  for (auto* source : sources) {
+    auto r = co_await ask(*source);
     if (r) co_return r;
     if (!failed || failed->kind == ErrorKind::not_found) failed = r.error();
   }
@@ -177,16 +181,18 @@ Task<Result<std::vector<std::string>>> AnyChannelAccess::moderated_channels(cons
   co_return std::vector<std::string>();
 }
 
+}  // namespace
+
+Task<Result<std::vector<std::string>>> AnyChannelAccess::moderated_channels(const eth::Address& account,
+                                                                            std::string community_id) {
+  co_return co_await first_knowing(
+      m_sources, [&](ChannelAccess& source) { return source.moderated_channels(account, community_id); });
+}
+
 Task<Result<std::vector<std::string>>> AnyChannelAccess::community_channels(const eth::Address& account,
                                                                             std::string community_id) {
-  std::optional<Error> failed;
-  for (auto* source : m_sources) {
-    auto r = co_await source->community_channels(account, community_id);
-    if (r) co_return r;
-    if (!failed || failed->kind == ErrorKind::not_found) failed = r.error();
-  }
-  if (failed) co_return *failed;
-  co_return std::vector<std::string>();
+  co_return co_await first_knowing(
+      m_sources, [&](ChannelAccess& source) { return source.community_channels(account, community_id); });
 }
 
 Task<Result<bool>> AnyChannelAccess::can_pin(const eth::Address& account, std::string channel_id) {

@@ -119,6 +119,21 @@ Response messages_response(const std::vector<Message>& messages) {
   return net::json_response(200, json::object{{"messages", messages_json(messages)}});
 }
 
+// What a search asks (q, author, limit), as both searches read it.
+Result<SearchQuery> search_query(const Request& req) {
+  SearchQuery query;
+  query.text = std::string(req.query_param("q").value_or(""));
+  if (auto author = req.query_param("author")) {
+    auto address = eth::parse_address(*author);
+    if (!address) return bad_input("invalid_author", "author must be an address");
+    query.author = *address;
+  }
+  auto limit = query_limit(req, 25);
+  if (!limit) return limit.error();
+  query.limit = *limit;
+  return query;
+}
+
 // An optional true/false field of a body: `flag` keeps its default when absent or null.
 Result<void> read_flag(const json::object& body, std::string_view field, bool& flag) {
   const auto* given = body.if_contains(field);
@@ -212,20 +227,12 @@ void add_messaging_routes(net::Router& router, MessagingService& service, auth::
     if (auto limited = take(search_limiter, who->address, "too many searches; slow down"); !limited) {
       co_return limited.error();
     }
-    SearchQuery query;
-    query.text = std::string(req.query_param("q").value_or(""));
-    if (auto author = req.query_param("author")) {
-      auto address = eth::parse_address(*author);
-      if (!address) co_return bad_input("invalid_author", "author must be an address");
-      query.author = *address;
-    }
+    auto query = search_query(req);
+    if (!query) co_return query.error();
     auto before = query_seq(req, "before_seq");
     if (!before) co_return before.error();
-    query.before_seq = *before;
-    auto limit = query_limit(req, 25);
-    if (!limit) co_return limit.error();
-    query.limit = *limit;
-    auto page = co_await service.search(who->address, std::string(req.param("id")), std::move(query));
+    query->before_seq = *before;
+    auto page = co_await service.search(who->address, std::string(req.param("id")), std::move(*query));
     if (!page) co_return page.error();
     json::object body{{"messages", messages_json(page->messages)}};
     body["next_before_seq"] = page->next_before_seq ? json::value(*page->next_before_seq) : json::value(nullptr);
@@ -240,23 +247,15 @@ void add_messaging_routes(net::Router& router, MessagingService& service, auth::
     if (auto limited = take(search_limiter, who->address, "too many searches; slow down"); !limited) {
       co_return limited.error();
     }
-    SearchQuery query;
-    query.text = std::string(req.query_param("q").value_or(""));
-    if (auto author = req.query_param("author")) {
-      auto address = eth::parse_address(*author);
-      if (!address) co_return bad_input("invalid_author", "author must be an address");
-      query.author = *address;
-    }
+    auto query = search_query(req);
+    if (!query) co_return query.error();
     std::optional<SearchKey> before;
     if (auto text = req.query_param("before")) {
       auto key = parse_search_key(*text);
       if (!key) co_return key.error();
       before = std::move(*key);
     }
-    auto limit = query_limit(req, 25);
-    if (!limit) co_return limit.error();
-    query.limit = *limit;
-    auto page = co_await service.search_community(who->address, std::string(req.param("id")), std::move(query),
+    auto page = co_await service.search_community(who->address, std::string(req.param("id")), std::move(*query),
                                                   std::move(before));
     if (!page) co_return page.error();
     json::object body{{"messages", messages_json(page->messages)}};
