@@ -189,6 +189,14 @@ json::object report_json(const Report& r) {
   return o;
 }
 
+json::object reporter_report_json(const Report& r) {
+  auto o = report_json(r);
+  o.erase("resolution");
+  o.erase("resolved_by");
+  o.erase("message_reports");
+  return o;
+}
+
 json::object message_json(const Message& m) {
   json::object o;
   o["id"] = m.id;

@@ -168,8 +168,11 @@ struct Report {
   std::int64_t message_reports = 1;  ///< reports of this message in all (by any reporter)
 };
 
-/// The JSON of a report as moderators (and its reporter) see it.
+/// The JSON of a report as moderators see it.
 boost::json::object report_json(const Report& r);
+/// As its reporter sees it: without what moderators wrote and who (resolution, resolved_by) and
+/// without the count of others' reports.
+boost::json::object reporter_report_json(const Report& r);
 
 /// What a reply to `parent` shows of it.
 ReplyPreview preview_of(const Message& parent);

@@ -134,6 +134,30 @@ Result<SearchQuery> search_query(const Request& req) {
   return query;
 }
 
+// Which page of reports: ?status= (`fallback` when absent; "all": any), ?before=, ?limit=.
+Result<ReportFilter> report_filter(const Request& req, std::string_view fallback) {
+  ReportFilter filter;
+  const auto status = req.query_param("status").value_or(fallback);
+  if (status != "all") filter.status = std::string(status);
+  auto before = query_seq(req, "before");
+  if (!before) return before.error();
+  if (*before) filter.before_id = **before;
+  auto limit = query_limit(req);
+  if (!limit) return limit.error();
+  filter.limit = *limit;
+  return filter;
+}
+
+// `{"reports": [...], "next_before"}`, each report as `render` shows it, or the error.
+Result<Response> report_page_response(const Result<ReportPage>& page, json::object (*render)(const Report&)) {
+  if (!page) return page.error();
+  json::array reports;
+  for (const auto& r : page->reports) reports.emplace_back(render(r));
+  json::object out{{"reports", std::move(reports)}};
+  out["next_before"] = page->next_before ? json::value(*page->next_before) : json::value(nullptr);
+  return net::json_response(200, std::move(out));
+}
+
 // An optional true/false field of a body: `flag` keeps its default when absent or null.
 Result<void> read_flag(const json::object& body, std::string_view field, bool& flag) {
   const auto* given = body.if_contains(field);
@@ -378,32 +402,27 @@ void add_messaging_routes(net::Router& router, MessagingService& service, auth::
     auto filed = co_await service.report(target->who, std::move(target->channel_id), target->seq,
                                          std::string(reason->as_string()), std::move(note));
     if (!filed) co_return filed.error();
-    co_return net::json_response(filed->created ? 201 : 200, report_json(filed->report));
+    // The reporter's view: a report filed again may have been resolved since.
+    co_return net::json_response(filed->created ? 201 : 200, reporter_report_json(filed->report));
   });
 
   router.add("GET", "/v1/communities/{id}/reports", [&](Request& req) -> Task<Result<Response>> {
     auto who = co_await auth.session(req);
     if (!who) co_return who.error();
-    ReportFilter filter;
-    filter.status = "open";
-    if (auto status = req.query_param("status")) {
-      filter.status = *status == "all" ? std::nullopt : std::optional<std::string>(*status);
-    }
-    if (auto before = query_seq(req, "before"); !before) {
-      co_return before.error();
-    } else if (*before) {
-      filter.before_id = **before;
-    }
-    auto limit = query_limit(req);
-    if (!limit) co_return limit.error();
-    filter.limit = *limit;
-    auto page = co_await service.community_reports(who->address, std::string(req.param("id")), std::move(filter));
-    if (!page) co_return page.error();
-    json::array reports;
-    for (const auto& r : page->reports) reports.emplace_back(report_json(r));
-    json::object out{{"reports", std::move(reports)}};
-    out["next_before"] = page->next_before ? json::value(*page->next_before) : json::value(nullptr);
-    co_return net::json_response(200, std::move(out));
+    auto filter = report_filter(req, "open");
+    if (!filter) co_return filter.error();
+    auto page = co_await service.community_reports(who->address, std::string(req.param("id")), std::move(*filter));
+    co_return report_page_response(page, report_json);
+  });
+
+  // The reports the caller filed, and what became of them (docs/api/messaging.md, "Reports").
+  router.add("GET", "/v1/me/reports", [&](Request& req) -> Task<Result<Response>> {
+    auto who = co_await auth.session(req);
+    if (!who) co_return who.error();
+    auto filter = report_filter(req, "all");
+    if (!filter) co_return filter.error();
+    auto page = co_await service.my_reports(who->address, std::move(*filter));
+    co_return report_page_response(page, reporter_report_json);
   });
 
   router.add("PATCH", "/v1/reports/{id}", [&](Request& req) -> Task<Result<Response>> {

@@ -819,13 +819,32 @@ Task<Result<ReportPage>> MessagingService::community_reports(eth::Address who, s
     co_return bad_input("invalid_status", "status is open, resolved, dismissed or all");
   }
   if (filter.before_id < 0) co_return bad_input("invalid_before", "before is a report id");
-  const auto limit = std::clamp<std::size_t>(filter.limit, 1, m_settings.max_page);
   auto channels = co_await m_access.moderated_channels(who, std::move(community_id));
   if (!channels) co_return channels.error();
+  sql::ReportQuery query;
+  query.channel_ids = std::move(*channels);
+  co_return co_await report_page(std::move(query), filter);
+}
+
+Task<Result<ReportPage>> MessagingService::my_reports(eth::Address who, ReportFilter filter) {
+  if (filter.status && !valid_report_status(*filter.status)) {
+    co_return bad_input("invalid_status", "status is open, resolved, dismissed or all");
+  }
+  if (filter.before_id < 0) co_return bad_input("invalid_before", "before is a report id");
+  sql::ReportQuery query;
+  query.reporter = eth::to_lower_hex(who);
+  co_return co_await report_page(std::move(query), filter);
+}
+
+Task<Result<ReportPage>> MessagingService::report_page(sql::ReportQuery query, const ReportFilter& filter) {
+  const auto limit = std::clamp<std::size_t>(filter.limit, 1, m_settings.max_page);
+  query.status = filter.status;
+  query.before_id = filter.before_id;
+  query.limit = limit + 1;
   co_return co_await m_pool.run([&]() -> Result<ReportPage> {
     return m_db.read([&](Tx& tx) -> Result<ReportPage> {
       ReportPage page;
-      page.reports = sql::reports(tx, sql::ReportQuery{*channels, filter.status, filter.before_id, limit + 1});
+      page.reports = sql::reports(tx, query);
       if (page.reports.size() > limit) {
         page.reports.pop_back();
         page.next_before = page.reports.back().id;

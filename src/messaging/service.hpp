@@ -22,6 +22,10 @@
 
 namespace gh::messaging {
 
+namespace sql {
+struct ReportQuery;
+}
+
 /// A message to post.
 struct NewMessage {
   std::string body;
@@ -236,6 +240,8 @@ class MessagingService {
                              std::string note);
   /// The reports of the community's channels that `who` moderates (403 when none).
   Task<Result<ReportPage>> community_reports(eth::Address who, std::string community_id, ReportFilter filter);
+  /// The reports `who` filed, in any channel, newest first.
+  Task<Result<ReportPage>> my_reports(eth::Address who, ReportFilter filter);
   /// Resolves, dismisses or reopens a report (manage_messages in its channel; else, as for a report
   /// that does not exist, 404 report_not_found). Event messaging.report_updated when it changes.
   Task<Result<Report>> update_report(eth::Address who, std::int64_t report_id, std::string status,
@@ -272,6 +278,8 @@ class MessagingService {
   void on_timeout_event(const bus::Event& event);
 
  private:
+  /// One page of the reports `query` names, as `filter` pages them.
+  Task<Result<ReportPage>> report_page(sql::ReportQuery query, const ReportFilter& filter);
   Task<Result<void>> require_read(const eth::Address& who, const std::string& channel_id);
   Task<Result<void>> require_post(const eth::Address& who, const std::string& channel_id);
   Task<Result<void>> require(const eth::Address& who, const std::string& channel_id, bool post);

@@ -763,15 +763,20 @@ std::int64_t count_open_reports(Tx& tx, const std::string& reporter) {
 
 std::vector<Report> reports(Tx& tx, const ReportQuery& query) {
   std::vector<Report> out;
-  if (query.channel_ids.empty()) return out;
+  if (query.channel_ids.empty() && !query.reporter) return out;
   std::vector<store::Value> params{query.before_id > 0 ? query.before_id : std::numeric_limits<std::int64_t>::max()};
-  std::string sql =
-      std::string("SELECT ") + report_columns + " FROM msg_reports r WHERE r.id < $1 AND r.channel_id IN (";
-  for (std::size_t i = 0; i < query.channel_ids.size(); ++i) {
-    params.emplace_back(query.channel_ids[i]);
-    sql += (i == 0 ? "$" : ", $") + std::to_string(params.size());
+  std::string sql = std::string("SELECT ") + report_columns + " FROM msg_reports r WHERE r.id < $1";
+  if (query.reporter) {
+    params.emplace_back(*query.reporter);
+    sql += " AND r.reporter = $2";
+  } else {
+    sql += " AND r.channel_id IN (";
+    for (std::size_t i = 0; i < query.channel_ids.size(); ++i) {
+      params.emplace_back(query.channel_ids[i]);
+      sql += (i == 0 ? "$" : ", $") + std::to_string(params.size());
+    }
+    sql += ")";
   }
-  sql += ")";
   if (query.status) {
     params.emplace_back(*query.status);
     sql += " AND r.status = $" + std::to_string(params.size());

@@ -178,6 +178,7 @@ std::int64_t count_open_reports(Tx& tx, const std::string& reporter);
 /// newest), newest first, at most `limit`.
 struct ReportQuery {
   std::vector<std::string> channel_ids;
+  std::optional<std::string> reporter;  ///< set: the reports this account filed, in any channel
   std::optional<std::string> status;
   std::int64_t before_id = 0;
   std::size_t limit = 50;

@@ -283,7 +283,7 @@ for (const backend of backends()) {
       assert.deepEqual({ ...filed, id: undefined, created_at: undefined }, {
         id: undefined, created_at: undefined, channel_id: general, seq: scam.seq, message_id: scam.id, author: member.address,
         body: 'send 1 ETH to get 2 back', reporter: other.address, reason: 'scam', note: 'doubling scheme', status: 'open',
-        resolution: '', resolved_by: null, resolved_at: null, message_reports: 1 });
+        resolved_at: null });
       // Again: the same report, not a second one.
       r = await report(other, general, scam.seq, { reason: 'spam' });
       assert.equal(r.status, 200);
@@ -308,7 +308,7 @@ for (const backend of backends()) {
       assert.equal(r.status, 201);
       const second = await r.json();
       assert.equal(second.body, 'nothing here');
-      assert.equal(second.message_reports, 2);
+      assert.equal(second.message_reports, undefined, 'a reporter does not learn of others\' reports');
       r = await report(vip, lounge, hidden.seq + 0, { reason: 'other' });
       assert.deepEqual(await code(r), [400, 'own_message']);
       const lounger = await c.post(owner, lounge, 'owner in the lounge');
@@ -355,6 +355,23 @@ for (const backend of backends()) {
       assert.deepEqual((await (await queue(mod)).json()).reports, []);
       assert.deepEqual((await (await queue(mod, '?status=resolved')).json()).reports.map((x) => x.id), [filed.id]);
       assert.deepEqual((await (await queue(mod, '?status=all')).json()).reports.map((x) => x.id), [second.id, filed.id]);
+      // The reporter sees what became of its reports, not who closed them nor what they wrote.
+      const mine = async (who, query = '') => (await api(`/v1/me/reports${query}`, who)).json();
+      let own = await mine(other);
+      assert.deepEqual(own.reports.map((x) => [x.id, x.status]), [[filed.id, 'resolved']]);
+      assert.equal(own.reports[0].resolved_at, resolved.resolved_at);
+      for (const hidden of ['resolution', 'resolved_by', 'message_reports']) assert.equal(own.reports[0][hidden], undefined, hidden);
+      assert.deepEqual((await mine(other, '?status=open')).reports, []);
+      assert.deepEqual((await mine(vip)).reports.map((x) => x.channel_id), [lounge, general]);
+      own = await mine(vip, '?limit=1');
+      assert.deepEqual([own.reports.length, (await mine(vip, `?limit=1&before=${own.next_before}`)).reports[0].id], [1, second.id]);
+      assert.deepEqual(await mine(mod), { reports: [], next_before: null });
+      assert.deepEqual(await code(await api('/v1/me/reports?status=closed', vip)), [400, 'invalid_status']);
+      assert.equal((await c.api('/v1/me/reports')).status, 401);
+      // Filed again after it was resolved: the reporter's view still.
+      r = await report(other, general, scam.seq, { reason: 'scam' });
+      assert.equal(r.status, 200);
+      assert.deepEqual(Object.keys(await r.json()).filter((k) => ['resolution', 'resolved_by', 'message_reports'].includes(k)), []);
       // Reopened, it is in the queue again, without who closed it.
       r = await patch(mod, second.id, { status: 'open' });
       const reopened = await r.json();
@@ -448,7 +465,8 @@ for (const backend of backends()) {
       r = await api(`/v1/channels/${general}/messages/${m.seq}/report`, vip, 'POST', { reason: 'scam' });
       const filed = await r.json();
       const live = await modSock.waitFor((f) => f.type === 'report' && f.report.id === filed.id);
-      assert.deepEqual(live.report, filed);
+      // Moderators see the report whole; its reporter, without what only they see.
+      assert.deepEqual(live.report, { ...filed, resolution: '', resolved_by: null, message_reports: 1 });
       assert.equal(live.report_channel_id, general);
       r = await api(`/v1/reports/${filed.id}`, mod, 'PATCH', { status: 'resolved' });
       const resolved = await r.json();
