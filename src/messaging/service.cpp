@@ -489,15 +489,14 @@ Task<Result<CommunitySearchPage>> MessagingService::search_community(eth::Addres
       std::optional<SearchKey> covered;
       std::vector<std::pair<std::string, std::int64_t>> window_bottoms;  // their time bounds coverage
       std::vector<Message> found;
-      const auto heads = sql::search_heads(tx, *channels);
+      const auto heads = sql::search_heads(tx, *channels, before);
       for (const auto& [channel_id, head] : heads) {
         sql::SearchScan scan;
         scan.channel_id = channel_id;
         scan.terms = terms;
         scan.author = author;
         scan.limit = limit;
-        scan.below_seq =
-            before ? std::min(sql::below_key(tx, channel_id, *before), head.last_seq + 1) : head.last_seq + 1;
+        scan.below_seq = head.below_seq;
         if (scan.below_seq <= 1) continue;
         scan.from_seq = std::max<std::int64_t>(1, scan.below_seq - window);
         if (head.unindexed_below) page.partial = page.partial || scan.from_seq < *head.unindexed_below;

@@ -132,14 +132,23 @@ TEST_P(MessagingDbTest, AChannelsMessagesNeverGoBackInTimeWhenTheClockDoes) {
   EXPECT_EQ(at(first), unix_millis(start_time));
   EXPECT_EQ(at(second), unix_millis(start_time));  // not 5 s earlier
   EXPECT_EQ(at(third), unix_millis(start_time + std::chrono::seconds(5)));
-  // So the messages below a point in time are the seqs below one seq.
-  m_db->read([&](Tx& tx) {
-    EXPECT_EQ(sql::below_key(tx, "general", SearchKey{unix_millis(start_time), "general", second}), first + 1);
-    EXPECT_EQ(sql::below_key(tx, "general", SearchKey{unix_millis(start_time), "zzz", 1}), second + 1);
-    EXPECT_EQ(sql::below_key(tx, "general", SearchKey{unix_millis(start_time), "a", 99}), 1);
-    EXPECT_EQ(sql::below_key(tx, "general", SearchKey{unix_millis(start_time) + 1, "a", 1}), second + 1);
-    return 0;
-  });
+  // So the messages below a point in time are the seqs below one seq, at each kind of tie.
+  const auto below = [&](std::optional<SearchKey> key) {
+    return m_db->read([&](Tx& tx) {
+      auto heads = sql::search_heads(tx, {"general", "nothing here"}, key);
+      EXPECT_EQ(heads.size(), 1U);  // a channel with no message has no head
+      return heads.at("general").below_seq;
+    });
+  };
+  const auto t = unix_millis(start_time);
+  EXPECT_EQ(below(std::nullopt), third + 1);
+  EXPECT_EQ(below(SearchKey{t, "general", second}), first + 1);
+  EXPECT_EQ(below(SearchKey{t, "general", first}), 1);
+  EXPECT_EQ(below(SearchKey{t, "zzz", 1}), second + 1);
+  EXPECT_EQ(below(SearchKey{t, "a", 99}), 1);
+  EXPECT_EQ(below(SearchKey{t + 1, "a", 1}), second + 1);
+  EXPECT_EQ(below(SearchKey{t + 5000, "general", third}), second + 1);
+  EXPECT_EQ(below(SearchKey{t + 5001, "a", 1}), third + 1);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, MessagingDbTest, ::testing::Values(Dialect::sqlite, Dialect::postgres),

@@ -296,30 +296,6 @@ void unindex(Tx& tx, const std::string& channel_id, std::int64_t seq, const std:
       {channel_id, seq, terms_json(terms)});
 }
 
-std::int64_t below_key(Tx& tx, const std::string& channel_id, const SearchKey& key) {
-  // Below the key: older, or as old and in a channel ordered below it, or in its channel with a
-  // lower seq. A channel's times never decrease with its seq, so the newest such message (by the
-  // time index) is the one with the highest seq.
-  std::optional<store::Row> row;
-  if (channel_id < key.channel_id) {
-    row = tx.query_one(
-        "SELECT seq FROM msg_messages WHERE channel_id = $1 AND created_ms <= $2 ORDER BY created_ms DESC, seq DESC "
-        "LIMIT 1",
-        {channel_id, key.created_ms});
-  } else if (channel_id > key.channel_id) {
-    row = tx.query_one(
-        "SELECT seq FROM msg_messages WHERE channel_id = $1 AND created_ms < $2 ORDER BY created_ms DESC, seq DESC "
-        "LIMIT 1",
-        {channel_id, key.created_ms});
-  } else {
-    row = tx.query_one(
-        "SELECT seq FROM msg_messages WHERE channel_id = $1 AND (created_ms < $2 OR (created_ms = $2 AND seq < $3)) "
-        "ORDER BY created_ms DESC, seq DESC LIMIT 1",
-        {channel_id, key.created_ms, key.seq});
-  }
-  return row ? row->get_int(0) + 1 : 1;
-}
-
 std::optional<std::int64_t> created_ms_of(Tx& tx, const std::string& channel_id, std::int64_t seq) {
   auto row = tx.query_one("SELECT created_ms FROM msg_messages WHERE channel_id = $1 AND seq = $2", {channel_id, seq});
   if (!row) return std::nullopt;
@@ -342,21 +318,35 @@ std::map<std::pair<std::string, std::int64_t>, std::int64_t> created_ms_of(
   return out;
 }
 
-std::map<std::string, SearchHead> search_heads(Tx& tx, const std::vector<std::string>& channel_ids) {
+std::map<std::string, SearchHead> search_heads(Tx& tx, const std::vector<std::string>& channel_ids,
+                                               const std::optional<SearchKey>& key) {
   std::map<std::string, SearchHead> out;
   if (channel_ids.empty()) return out;
-  std::string in;
   std::vector<store::Value> params;
+  std::string below = "NULL";
+  if (key) {
+    // Below the key: older, or as old in a channel ordered below it, or in its channel with a
+    // lower seq. `created_ms <= $1` lets the time index bound the walk.
+    params = {key->created_ms, key->channel_id, key->seq};
+    below =
+        "(SELECT m.seq FROM msg_messages m WHERE m.channel_id = c.channel_id AND m.created_ms <= $1 AND "
+        "(m.created_ms < $1 OR m.channel_id < $2 OR (m.channel_id = $2 AND m.seq < $3)) "
+        "ORDER BY m.created_ms DESC, m.seq DESC LIMIT 1)";
+  }
+  std::string in;
   for (const auto& id : channel_ids) {
     params.emplace_back(id);
     in += (in.empty() ? "$" : ", $") + std::to_string(params.size());
   }
-  for (const auto& r :
-       tx.query("SELECT c.channel_id, c.last_seq, b.below_seq FROM msg_channels c LEFT JOIN msg_search_backlog b "
-                "ON b.channel_id = c.channel_id WHERE c.channel_id IN (" +
-                    in + ")",
-                params)) {
-    out.emplace(r.get_text(0), SearchHead{r.get_int(1), r.opt_int(2)});
+  std::string sql = "SELECT c.channel_id, c.last_seq, b.below_seq, ";
+  sql += below;
+  sql += " FROM msg_channels c LEFT JOIN msg_search_backlog b ON b.channel_id = c.channel_id WHERE c.channel_id IN (";
+  sql += in;
+  sql += ")";
+  for (const auto& r : tx.query(sql, params)) {
+    SearchHead head{r.get_int(1), r.opt_int(2), r.get_int(1) + 1};
+    if (key) head.below_seq = r.opt_int(3).value_or(0) + 1;
+    out.emplace(r.get_text(0), head);
   }
   return out;
 }

@@ -70,23 +70,26 @@ struct SearchScan {
   std::size_t limit = 50;
 };
 std::vector<Message> search(Tx& tx, const SearchScan& scan);
-/// The seq below which a channel's messages come after `key` in a community search's order
-/// (messaging/model.hpp SearchKey): 1 + the last seq whose key is below it, 1 when none is.
-std::int64_t below_key(Tx& tx, const std::string& channel_id, const SearchKey& key);
 /// The time (ms) a message carries; nothing when the channel has no such seq.
 std::optional<std::int64_t> created_ms_of(Tx& tx, const std::string& channel_id, std::int64_t seq);
 /// The times of several messages (channel id, seq) in one statement, by (channel id, seq); those
 /// that do not exist are left out.
 std::map<std::pair<std::string, std::int64_t>, std::int64_t> created_ms_of(
     Tx& tx, const std::vector<std::pair<std::string, std::int64_t>>& messages);
-/// Where a channel stands for a search: its latest seq, and the seq below which its messages are
-/// not indexed yet (search backlog), if any.
+/// Where a channel stands for a search: its latest seq, the seq below which its messages are not
+/// indexed yet (search backlog), if any, and the seq below which its messages come after a key in
+/// a community search's order (messaging/model.hpp SearchKey: 1 + the last seq whose key is below
+/// it, 1 when none is; last_seq + 1 without a key).
 struct SearchHead {
   std::int64_t last_seq = 0;
   std::optional<std::int64_t> unindexed_below;
+  std::int64_t below_seq = 1;
 };
-/// The search heads of those channels that have messages, in one statement.
-std::map<std::string, SearchHead> search_heads(Tx& tx, const std::vector<std::string>& channel_ids);
+/// The search heads of those channels that have messages, below `key` when given, in one
+/// statement (a channel's times never decrease with its seq, so the newest message below the key
+/// by the time index is the one with the highest seq).
+std::map<std::string, SearchHead> search_heads(Tx& tx, const std::vector<std::string>& channel_ids,
+                                               const std::optional<SearchKey>& key);
 
 /// A channel with messages older than the search index still to index, and the seq they are
 /// below (on PostgreSQL the row is locked, one a concurrent run holds is skipped).
