@@ -85,6 +85,15 @@ Error message_not_found() {
   return make_error(ErrorKind::not_found, "message_not_found", "no message with that seq in this channel");
 }
 
+// A page of reports asks for a known status (none: every status) below a report id.
+Result<void> check_report_filter(const ReportFilter& filter) {
+  if (filter.status && !valid_report_status(*filter.status)) {
+    return bad_input("invalid_status", "status is open, resolved, dismissed or all");
+  }
+  if (filter.before_id < 0) return bad_input("invalid_before", "before is a report id");
+  return ok();
+}
+
 // What an edit of `m` by `who` takes: the message exists, is the caller's, and is not deleted.
 Result<void> check_editable(const std::optional<Message>& m, const eth::Address& who) {
   if (!m) return message_not_found();
@@ -814,10 +823,7 @@ Task<Result<Filed>> MessagingService::report(eth::Address who, std::string chann
 
 Task<Result<ReportPage>> MessagingService::community_reports(eth::Address who, std::string community_id,
                                                              ReportFilter filter) {
-  if (filter.status && !valid_report_status(*filter.status)) {
-    co_return bad_input("invalid_status", "status is open, resolved, dismissed or all");
-  }
-  if (filter.before_id < 0) co_return bad_input("invalid_before", "before is a report id");
+  if (auto checked = check_report_filter(filter); !checked) co_return checked.error();
   auto channels = co_await m_access.moderated_channels(who, std::move(community_id));
   if (!channels) co_return channels.error();
   sql::ReportQuery query;
@@ -826,16 +832,13 @@ Task<Result<ReportPage>> MessagingService::community_reports(eth::Address who, s
 }
 
 Task<Result<ReportPage>> MessagingService::my_reports(eth::Address who, ReportFilter filter) {
-  if (filter.status && !valid_report_status(*filter.status)) {
-    co_return bad_input("invalid_status", "status is open, resolved, dismissed or all");
-  }
-  if (filter.before_id < 0) co_return bad_input("invalid_before", "before is a report id");
+  if (auto checked = check_report_filter(filter); !checked) co_return checked.error();
   sql::ReportQuery query;
   query.reporter = eth::to_lower_hex(who);
   co_return co_await report_page(std::move(query), filter);
 }
 
-Task<Result<ReportPage>> MessagingService::report_page(sql::ReportQuery query, const ReportFilter& filter) {
+Task<Result<ReportPage>> MessagingService::report_page(sql::ReportQuery query, ReportFilter filter) {
   const auto limit = std::clamp<std::size_t>(filter.limit, 1, m_settings.max_page);
   query.status = filter.status;
   query.before_id = filter.before_id;

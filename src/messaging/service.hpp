@@ -279,7 +279,7 @@ class MessagingService {
 
  private:
   /// One page of the reports `query` names, as `filter` pages them.
-  Task<Result<ReportPage>> report_page(sql::ReportQuery query, const ReportFilter& filter);
+  Task<Result<ReportPage>> report_page(sql::ReportQuery query, ReportFilter filter);
   Task<Result<void>> require_read(const eth::Address& who, const std::string& channel_id);
   Task<Result<void>> require_post(const eth::Address& who, const std::string& channel_id);
   Task<Result<void>> require(const eth::Address& who, const std::string& channel_id, bool post);

@@ -69,7 +69,7 @@ class GatewayDelivery final : public OnlineDelivery {
   Task<bool> do_not_disturb(const std::string& account) override {
     if (!m_presence) {
       auto address = eth::parse_address(account);
-      co_return address&& m_gateway.status_of(*address) == "dnd";
+      co_return address.has_value() && m_gateway.status_of(*address) == "dnd";
     }
     auto dnd = co_await m_presence->do_not_disturb(account);
     if (!dnd) {
