@@ -18,6 +18,39 @@ namespace {
 
 namespace json = boost::json;
 
+// The fold table (fold_table_gen's output): per code point whose fold is not itself, where its
+// fold's UTF-8 bytes are in fold_pool. Sorted by code point.
+struct FoldEntry {
+  std::uint32_t code_point;
+  std::uint32_t offset;
+  std::uint32_t length;
+};
+#include "community/fold_table.inc"
+
+std::string_view fold_bytes(const FoldEntry& e) {
+  return {reinterpret_cast<const char*>(fold_pool) + e.offset, e.length};
+}
+
+template <std::size_t N>
+const FoldEntry* find_in(const FoldEntry (&table)[N], std::uint32_t cp) {
+  const auto* last = std::end(table);
+  const auto* it = std::lower_bound(std::begin(table), last, cp,
+                                    [](const FoldEntry& e, std::uint32_t c) { return e.code_point < c; });
+  return it != last && it->code_point == cp ? it : nullptr;
+}
+
+const FoldEntry* find_fold(std::uint32_t cp) {
+  return find_in(fold_entries, cp);
+}
+
+// Appends folded bytes, one space for any run of them.
+void append_folded(std::string& out, std::string_view bytes) {
+  for (char c : bytes) {
+    if (c == ' ' && !out.empty() && out.back() == ' ') continue;
+    out.push_back(c);
+  }
+}
+
 Error invalid_rule(std::string message) {
   return bad_input("invalid_rule", std::move(message));
 }
@@ -85,6 +118,12 @@ Result<std::string> check_pattern(std::string_view field, std::string_view raw) 
   if (parts.core.empty() || parts.core.find('*') != std::string::npos || parts.core.front() == ' ' ||
       parts.core.back() == ' ') {
     return invalid_rule(std::string(field) + " entries are text with `*` only at either end: " + std::string(raw));
+  }
+  for (const auto& folded : automod_keyword_folds(parts.core)) {
+    if (folded.empty() || folded.size() > max_automod_folded_keyword_bytes) {
+      return invalid_rule(std::string(field) + " entries are 1 to " + std::to_string(max_automod_folded_keyword_bytes) +
+                          " bytes once folded (accents and invisible characters dropped): " + std::string(raw));
+    }
   }
   return p;
 }
@@ -348,6 +387,77 @@ std::optional<AutomodRuleSpec> stored_automod_rule(std::string_view text) {
   return std::move(*spec);
 }
 
+namespace {
+
+// fold_automod_text; with `upper`, each code point as its upper case folds.
+std::string fold_text(std::string_view text, bool upper) {
+  // Code points below 0x80, looked up once.
+  static const std::array<const FoldEntry*, 0x80> ascii = [] {
+    std::array<const FoldEntry*, 0x80> t{};
+    for (std::uint32_t c = 0; c < t.size(); ++c) t[c] = find_fold(c);
+    return t;
+  }();
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size();) {
+    const auto byte = static_cast<unsigned char>(text[i]);
+    if (byte < 0x80) {
+      if (const auto* e = ascii[byte]) {
+        append_folded(out, fold_bytes(*e));
+      } else if (byte != ' ' || out.empty() || out.back() != ' ') {
+        out.push_back(text[i]);
+      }
+      ++i;
+      continue;
+    }
+    const auto cp = decode_utf8(text, i);
+    if (cp.length == 0) {
+      out.push_back(text[i]);
+      ++i;
+      continue;
+    }
+    const FoldEntry* e = upper ? find_in(fold_upper_entries, cp.value) : nullptr;
+    if (e == nullptr) e = find_fold(cp.value);
+    if (e != nullptr) {
+      append_folded(out, fold_bytes(*e));
+    } else {
+      out.append(text.substr(i, cp.length));
+    }
+    i += cp.length;
+  }
+  return out;
+}
+
+std::string trim_spaces(std::string s) {
+  while (!s.empty() && s.back() == ' ') s.pop_back();
+  const auto first = s.find_first_not_of(' ');
+  return first == std::string::npos ? std::string() : s.substr(first);
+}
+
+}  // namespace
+
+std::string fold_automod_text(std::string_view text) {
+  return fold_text(text, false);
+}
+
+std::vector<std::string> automod_keyword_folds(std::string_view core) {
+  std::vector<std::string> out{trim_spaces(fold_text(core, false))};
+  auto upper = trim_spaces(fold_text(core, true));
+  if (upper != out.front()) out.push_back(std::move(upper));
+  return out;
+}
+
+std::string_view automod_fold_unicode_version() noexcept {
+  return fold_unicode_version;
+}
+
+AutomodText automod_text(std::string_view text) {
+  AutomodText t;
+  t.plain = normalize_automod_text(text);
+  t.folded = fold_automod_text(t.plain);
+  return t;
+}
+
 std::string normalize_automod_text(std::string_view text) {
   std::string out;
   out.reserve(text.size());
@@ -406,7 +516,12 @@ struct AutomodMatcher::Automaton {
   }
 
   Automaton(const std::vector<std::string>& keywords, const std::vector<std::string>& allowed) {
-    for (const auto& entry : allowed) allow.push_back(split_pattern(entry));
+    for (const auto& entry : allowed) {
+      const auto parts = split_pattern(entry);
+      for (auto& folded : automod_keyword_folds(parts.core)) {
+        allow.push_back(Pattern{std::move(folded), parts.any_start, parts.any_end});
+      }
+    }
     // The trie, with a child list per node while it grows.
     std::vector<std::vector<std::pair<unsigned char, std::uint32_t>>> next(1);
     std::vector<std::vector<std::uint32_t>> ending(1);
@@ -416,10 +531,10 @@ struct AutomodMatcher::Automaton {
           std::lower_bound(list.begin(), list.end(), c, [](const auto& e, unsigned char v) { return e.first < v; });
       return it == list.end() || it->first != c ? 0 : it->second;
     };
-    for (const auto& k : keywords) {
+    const auto add = [&](Pattern pattern, const std::string& original) {
       const auto index = static_cast<std::uint32_t>(patterns.size());
-      patterns.push_back(split_pattern(k));
-      originals.push_back(k);
+      patterns.push_back(std::move(pattern));
+      originals.push_back(original);
       std::uint32_t n = 0;
       for (char ch : patterns.back().core) {
         const auto c = static_cast<unsigned char>(ch);
@@ -436,6 +551,12 @@ struct AutomodMatcher::Automaton {
         n = found;
       }
       ending[n].push_back(index);
+    };
+    // Each keyword as it folds, and as its upper case does where that differs.
+    for (const auto& k : keywords) {
+      const auto parts = split_pattern(k);
+      for (auto& folded : automod_keyword_folds(parts.core))
+        add(Pattern{std::move(folded), parts.any_start, parts.any_end}, k);
     }
     // Flat from here on.
     const auto count = next.size();
@@ -492,20 +613,21 @@ std::size_t AutomodMatcher::footprint() const {
   if (!m_automaton) return bytes;
   const auto& a = *m_automaton;
   bytes += a.bytes();
-  for (const auto& o : a.originals) bytes += 2 * (o.size() + sizeof(std::string));  // the original and its core
+  for (const auto& o : a.originals) bytes += o.size() + sizeof(std::string);
+  for (const auto& p : a.patterns) bytes += p.core.size() + sizeof(p);  // folded, up to twice the original
   for (const auto& al : a.allow) bytes += al.core.size() + sizeof(al);
   return bytes;
 }
 
-std::optional<std::string> AutomodMatcher::match(std::string_view normalized, std::size_t mentions) const {
+std::optional<std::string> AutomodMatcher::match(const AutomodText& text, std::size_t mentions) const {
   switch (m_trigger) {
     case AutomodTrigger::keyword:
-      return match_keywords(normalized);
+      return match_keywords(text.folded);
     case AutomodTrigger::mention_spam:
       if (static_cast<std::int64_t>(mentions) > m_mention_limit) return std::to_string(mentions);
       return std::nullopt;
     case AutomodTrigger::links:
-      return match_links(normalized);
+      return match_links(text.plain);
   }
   return std::nullopt;
 }

@@ -26,8 +26,10 @@ const char* to_string(AutomodTrigger trigger) noexcept;
 inline constexpr std::size_t max_automod_rules = 10;          ///< per community
 inline constexpr std::size_t max_automod_keywords = 1000;     ///< per rule
 inline constexpr std::size_t max_automod_keyword_bytes = 60;  ///< after normalisation, wildcards included
-inline constexpr std::size_t max_automod_allow = 100;         ///< allow list entries per rule
-inline constexpr std::size_t max_automod_domains = 100;       ///< allowed link domains per rule
+/// A keyword's or allow entry's text once folded (fold_automod_text; `m` folds to `rn`).
+inline constexpr std::size_t max_automod_folded_keyword_bytes = 120;
+inline constexpr std::size_t max_automod_allow = 100;    ///< allow list entries per rule
+inline constexpr std::size_t max_automod_domains = 100;  ///< allowed link domains per rule
 inline constexpr std::size_t max_automod_exempt_roles = 20;
 inline constexpr std::size_t max_automod_exempt_channels = 50;
 inline constexpr std::size_t max_automod_block_message_bytes = 150;
@@ -96,6 +98,37 @@ std::optional<AutomodRuleSpec> stored_automod_rule(std::string_view json);
 /// zero-width spaces and joiners, word joiner, BOM) removed, every run of whitespace one space.
 std::string normalize_automod_text(std::string_view text);
 
+/// `text` as keywords are matched in it: every code point replaced by its fold, which sees through
+/// what makes a word look the same and read differently to a plain filter (a table generated at
+/// build time from Unicode's data, see src/community/tools/fold_table_gen.cpp):
+///   - compatibility forms: full-width `ＦＲＥＥ`, mathematical `𝐟𝐫𝐞𝐞`, circled `ⓕⓡⓔⓔ`, ligatures;
+///   - accents and other combining diacritical marks (`frée`, "zalgo" text) are dropped, as are
+///     default-ignorable characters (zero-width characters, variation selectors, tags, fillers);
+///   - look-alikes of other scripts (Unicode's confusables, UTS #39): Cyrillic `ѕсаm` is `scam`;
+///     the skeleton also makes `m` and `rn`, `0` and `o`, `1`, `l` and `I` one;
+///   - case, fully folded (`ß` is `ss`);
+///   - every whitespace character a space, and every run of spaces one.
+/// Folding is per code point, so fold(a + b) is fold(a) + fold(b) (spaces aside), and folding a
+/// folded text changes nothing. Bytes that are not UTF-8 are kept as they are.
+std::string fold_automod_text(std::string_view text);
+
+/// What a keyword's or allow entry's text (without its wildcards) is matched as: its fold, and the
+/// fold of its upper case where that differs (Cyrillic `скам` folds to `cĸaʍ`, `СКАМ` to `ckarn`,
+/// as `К` looks like `K` where `к` looks like no Latin letter). Spaces at either end dropped.
+std::vector<std::string> automod_keyword_folds(std::string_view core);
+
+/// The Unicode version the fold table was generated from ("15.0").
+std::string_view automod_fold_unicode_version() noexcept;
+
+/// A message's text as a rule reads it: links are read in `plain`, keywords in `folded`.
+struct AutomodText {
+  std::string plain;   ///< normalize_automod_text of the text
+  std::string folded;  ///< fold_automod_text of `plain`
+};
+
+/// Both forms of a message's text.
+AutomodText automod_text(std::string_view text);
+
 /// A rule made ready to screen messages: keywords in one automaton, so a message costs one pass
 /// over its text whatever the number of keywords.
 class AutomodMatcher {
@@ -105,10 +138,10 @@ class AutomodMatcher {
   AutomodMatcher(const AutomodMatcher&) = delete;
   AutomodMatcher& operator=(const AutomodMatcher&) = delete;
 
-  /// What in `normalized` (normalize_automod_text of the message's text, which carries `mentions`
-  /// distinct account and role mentions) triggers the rule: the keyword as set, the link's host, or
-  /// the mention count. None when nothing does.
-  std::optional<std::string> match(std::string_view normalized, std::size_t mentions) const;
+  /// What in `text` (automod_text of the message's text, which carries `mentions` distinct account
+  /// and role mentions) triggers the rule: the keyword as set, the link's host, or the mention
+  /// count. None when nothing does. Keywords and allow entries are folded as the text is.
+  std::optional<std::string> match(const AutomodText& text, std::size_t mentions) const;
 
   /// About how many bytes the matcher holds (what a cache of compiled rules counts).
   std::size_t footprint() const;

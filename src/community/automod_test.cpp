@@ -1,5 +1,9 @@
 #include "community/automod.hpp"
 
+#include "core/utf8.hpp"
+#include "eth/testing/vectors.hpp"
+
+#include <algorithm>
 #include <random>
 
 #include <gtest/gtest.h>
@@ -29,7 +33,7 @@ std::string refusal(const std::string& text) {
 
 std::optional<std::string> check(const AutomodRuleSpec& spec, std::string_view message, std::size_t mentions = 0) {
   AutomodMatcher m(spec);
-  return m.match(normalize_automod_text(message), mentions);
+  return m.match(automod_text(message), mentions);
 }
 
 AutomodRuleSpec keywords(std::vector<std::string> words, std::vector<std::string> allow = {}) {
@@ -46,6 +50,111 @@ TEST(Automod, NormalizesCaseInvisibleCharactersAndSpaces) {
   EXPECT_EQ(normalize_automod_text("sc\u200Bam\u00AD\u2060\uFEFFmer"), "scammer");
   // Other scripts pass as they are.
   EXPECT_EQ(normalize_automod_text("Ünïcode"), "Ünïcode");
+}
+
+TEST(Automod, FoldSeesThroughLookAlikes) {
+  const auto scam = fold_automod_text("scam");
+  EXPECT_EQ(scam, "scarn");                                                             // the skeleton's `m` is `rn`
+  EXPECT_EQ(fold_automod_text("ＦＲＥＥ ＭＩＮＴ"), fold_automod_text("free mint"));    // full width
+  EXPECT_EQ(fold_automod_text("𝐅𝐫𝐞𝐞 𝓶𝓲𝓷𝓽"), fold_automod_text("free mint"));            // mathematical
+  EXPECT_EQ(fold_automod_text("ⓕⓡⓔⓔ"), "free");                                         // circled
+  EXPECT_EQ(fold_automod_text("fr\u00E9e m\u00EFnt"), fold_automod_text("free mint"));  // precomposed
+  EXPECT_EQ(fold_automod_text("fre\u0301e\u0338"), "free");                             // marks
+  EXPECT_EQ(fold_automod_text("F\u0338\u0322R\u0337E\u0335E\u0334"), "free");           // "zalgo"
+  EXPECT_EQ(fold_automod_text("\u0455\u0441\u0430m"), scam);                            // Cyrillic ѕса
+  EXPECT_EQ(fold_automod_text("\u0405\u0421\u0410\u041C"), scam);                       // Cyrillic ЅСАМ
+  EXPECT_EQ(fold_automod_text("\u0391\u0399RDR\u039F\u03A1"), fold_automod_text("airdrop"));  // Greek ΑΙ Ο Ρ
+  EXPECT_EQ(fold_automod_text("sc\uFE0Fa\U000E0041m\u3164"), scam);  // variation selector, tag, filler
+  EXPECT_EQ(fold_automod_text("Stra\u00DFe"), "strasse");
+  EXPECT_EQ(fold_automod_text("a\u00A0\u3000 \u2003b"), "a b");  // every space, one
+  EXPECT_EQ(fold_automod_text("0x1F"), fold_automod_text("oxlf"));
+  // Letters of other scripts that look like no Latin word stay themselves.
+  EXPECT_NE(fold_automod_text("\u0441\u043A\u0430\u043C"), scam);  // Russian скам
+  EXPECT_EQ(fold_automod_text("\u304C"), "\u304C");                // が keeps its mark
+  EXPECT_EQ(fold_automod_text("\uFF71"), "\u30A2");                // half-width ｱ is ア
+  // Not UTF-8: kept byte for byte.
+  EXPECT_EQ(fold_automod_text(std::string("a\xFF\xC0"
+                                          "b",
+                                          4)),
+            std::string("a\xFF\xC0"
+                        "b",
+                        4));
+  EXPECT_FALSE(automod_fold_unicode_version().empty());
+}
+
+// Every code point: its fold folds to itself, and never grows past ten times its bytes.
+TEST(Automod, FoldIsSettledForEveryCodePoint) {
+  std::size_t changed = 0;
+  for (std::uint32_t cp = 1; cp <= 0x10FFFF; ++cp) {
+    if (cp >= 0xD800 && cp <= 0xDFFF) continue;
+    std::string s;
+    append_utf8(s, cp);
+    const auto f = fold_automod_text(s);
+    ASSERT_EQ(fold_automod_text(f), f) << "U+" << std::hex << cp;
+    ASSERT_LE(f.size(), 10 * s.size()) << "U+" << std::hex << cp;
+    if (f != s) ++changed;
+  }
+  EXPECT_GT(changed, std::size_t{10000});
+}
+
+// Against look-alikes from outside gatehouse (tests/vectors/families/automod_fold.mjs): node's own
+// Unicode decompositions, the Cyrillic and Greek homoglyphs, invisible characters and marks. A
+// disguised word folds as the word does and triggers it as a keyword; a near miss does neither.
+TEST(Automod, FoldAgreesWithUnicodesDecompositionsAndHomoglyphs) {
+  const std::string version(automod_fold_unicode_version());
+  ::setenv("GATEHOUSE_FOLD_UNICODE", version.c_str(), 1);
+  const auto seed = eth::testing::vector_seed();
+  SCOPED_TRACE(eth::testing::replay_hint("automod_fold", seed));
+  const auto doc = eth::testing::run_vectors("automod_fold", 400, seed);
+  std::size_t misses = 0;
+  for (const auto& c : doc.at("cases").as_array()) {
+    const std::string word(c.at("word").as_string());
+    const std::string variant(c.at("variant").as_string());
+    SCOPED_TRACE(word + " as " + variant);
+    EXPECT_EQ(automod_text(variant).folded, automod_text(word).folded);
+    const auto spec = keywords({word});
+    EXPECT_EQ(check(spec, "go " + variant + " now"), word);
+    if (const auto* miss = c.at("miss").if_string()) {
+      SCOPED_TRACE("near miss " + std::string(*miss));
+      EXPECT_NE(automod_text(*miss).folded, automod_text(word).folded);
+      EXPECT_FALSE(check(spec, "go " + std::string(*miss) + " now"));
+      ++misses;
+    }
+  }
+  EXPECT_GT(misses, std::size_t{300});
+}
+
+TEST(Automod, KeywordsMatchTheirLookAlikes) {
+  const auto spec = keywords({"scam", "free mint", "*airdrop*"});
+  EXPECT_EQ(check(spec, "a \u0405\u0421\u0410\u041C here"), "scam");
+  EXPECT_EQ(check(spec, "𝐅𝐑𝐄𝐄 𝐌𝐈𝐍𝐓 now"), "free mint");
+  EXPECT_EQ(check(spec, "ＦＲＥＥ\u3000ＭＩＮＴ"), "free mint");
+  EXPECT_EQ(check(spec, "claim-your-\u0430ird\u0433op"), "*airdrop*");  // г looks like r
+  EXPECT_FALSE(check(spec, "claim-your-\u0430ird\u0436op"));            // ж like no Latin letter
+  EXPECT_EQ(check(spec, "claim-your-\u0430irdr\u03BFp"), "*airdrop*");
+  EXPECT_EQ(check(spec, "s\u0336c\u0336a\u0336m\u0336"), "scam");
+  EXPECT_FALSE(check(spec, "\u0441\u043A\u0430\u043C"));  // Russian скам
+  EXPECT_FALSE(check(spec, "scamé"));
+  // Allow entries are folded alike.
+  const auto ass = keywords({"*ass*"}, {"class"});
+  EXPECT_FALSE(check(ass, "first \u0441l\u0430ss"));
+  // Keywords in other scripts match in either case.
+  const auto russian = keywords({"\u0441\u043A\u0430\u043C"});
+  EXPECT_EQ(check(russian, "\u0421\u041A\u0410\u041C!"), "\u0441\u043A\u0430\u043C");  // СКАМ
+  EXPECT_EQ(check(russian, "\u0441\u043A\u0430\u043C!"), "\u0441\u043A\u0430\u043C");  // скам
+  EXPECT_FALSE(check(russian, "scam"));
+  // Lower-case Cyrillic with no Latin look-alike does not become Latin: вот is not bot.
+  EXPECT_FALSE(check(keywords({"bot"}), "\u0432\u043E\u0442"));
+  EXPECT_EQ(check(keywords({"bot"}), "\u0412\u041E\u0422"), "bot");  // ВОТ is BOT
+}
+
+TEST(Automod, KeywordsMustKeepTextOnceFolded) {
+  EXPECT_NE(refusal(R"({"name":"x","trigger":{"type":"keyword","keywords":["\u0301\u0302"]}})"), "");
+  std::string wide;
+  for (int i = 0; i < 20; ++i) wide += "\uFDFA";  // 60 bytes; each folds to 30
+  EXPECT_NE(refusal(R"({"name":"x","trigger":{"type":"keyword","keywords":[")" + wide + R"("]}})"), "");
+  // 60 bytes of `m` fold to 120: the most there is room for.
+  EXPECT_EQ(refusal(R"({"name":"x","trigger":{"type":"keyword","keywords":[")" + std::string(60, 'm') + R"("]}})"), "");
 }
 
 TEST(Automod, WholeWordKeyword) {
@@ -147,7 +256,11 @@ TEST(Automod, AFullRuleStaysSmallWhateverItsKeywords) {
   AutomodMatcher m(spec);
   EXPECT_LT(m.footprint(), std::size_t{2} << 20);
   EXPECT_GT(m.footprint(), std::size_t{60000});
-  EXPECT_EQ(m.match(normalize_automod_text("say " + words[999] + " now"), 0), words[999]);
+  EXPECT_EQ(m.match(automod_text("say " + words[999] + " now"), 0), words[999]);
+  // Keywords of `m`s fold to twice their bytes: still small.
+  for (auto& w : words) std::replace(w.begin(), w.end(), 'a', 'm');
+  AutomodMatcher wide(keywords(words));
+  EXPECT_LT(wide.footprint(), std::size_t{3} << 20);
 }
 
 TEST(Automod, MentionSpam) {

@@ -376,7 +376,7 @@ TEST_P(CommunityServiceTest, AutomodRulesApplyByRevisionAlsoWhenTheCacheCannotHo
     auto rules = run(m_service->post_rules(who, ch));
     EXPECT_TRUE(rules);
     for (const auto& r : rules->automod) {
-      if (auto hit = r->matcher.match(normalize_automod_text(text), 0)) return hit;
+      if (auto hit = r->matcher.match(automod_text(text), 0)) return hit;
     }
     return std::nullopt;
   };

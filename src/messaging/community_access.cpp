@@ -32,9 +32,9 @@ class AutomodScreen final : public ContentScreen {
       : m_rules(std::move(rules)) {}
 
   std::optional<ContentBlock> screen(std::string_view text, std::size_t mentions) const override {
-    const auto normalized = community::normalize_automod_text(text);
+    const auto seen = community::automod_text(text);
     for (const auto& r : m_rules) {
-      if (auto hit = r->matcher.match(normalized, mentions)) {
+      if (auto hit = r->matcher.match(seen, mentions)) {
         return ContentBlock{r->id,           r->spec.name,          community::to_string(r->spec.trigger.type),
                             std::move(*hit), r->spec.block_message, r->spec.timeout_seconds};
       }

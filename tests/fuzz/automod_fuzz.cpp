@@ -4,8 +4,10 @@
 //   - a rule that is accepted renders to JSON that reads back as the same rule;
 //   - normalising a text never makes it longer, and (messages are valid UTF-8) normalising valid
 //     UTF-8 twice changes nothing more;
-//   - a keyword rule triggers exactly when a plain scan of every keyword at every position finds a
-//     match on word edges (or wildcards) that no allow entry spares;
+//   - folding valid UTF-8 twice changes nothing more, and a fold is at most ten times the text;
+//   - a keyword rule triggers exactly when a plain scan of every keyword's folds at every position
+//     of the folded text finds a match on word edges (or wildcards) that no allow entry's folds
+//     spare;
 //   - a links rule's finding is a host none of its domains allows, and it is in the text;
 //   - a mention rule triggers exactly above its limit.
 #include <algorithm>
@@ -54,9 +56,18 @@ Wild wild(std::string_view p) {
   return w;
 }
 
-bool spared(const std::vector<std::string>& allow, std::string_view span) {
-  for (const auto& entry : allow) {
-    const auto a = wild(entry);
+// Each entry's wildcards with each of its folds.
+std::vector<Wild> folds_of(const std::vector<std::string>& entries) {
+  std::vector<Wild> out;
+  for (const auto& entry : entries) {
+    const auto w = wild(entry);
+    for (auto& f : automod_keyword_folds(w.core)) out.push_back(Wild{std::move(f), w.any_start, w.any_end});
+  }
+  return out;
+}
+
+bool spared(const std::vector<Wild>& allow, std::string_view span) {
+  for (const auto& a : allow) {
     bool hit = false;
     if (a.any_start && a.any_end) {
       hit = span.find(a.core) != std::string_view::npos;
@@ -73,8 +84,8 @@ bool spared(const std::vector<std::string>& allow, std::string_view span) {
 }
 
 bool plain_scan(const AutomodTriggerSpec& t, std::string_view text) {
-  for (const auto& k : t.keywords) {
-    const auto w = wild(k);
+  const auto allow = folds_of(t.allow);
+  for (const auto& w : folds_of(t.keywords)) {
     for (std::size_t at = 0; at + w.core.size() <= text.size(); ++at) {
       if (text.compare(at, w.core.size(), w.core) != 0) continue;
       const auto end = at + w.core.size();
@@ -85,7 +96,7 @@ bool plain_scan(const AutomodTriggerSpec& t, std::string_view text) {
       auto e = end;
       while (s > 0 && word_byte(text[s - 1])) --s;
       while (e < text.size() && word_byte(text[e])) ++e;
-      if (!spared(t.allow, text.substr(s, e - s))) return true;
+      if (!spared(allow, text.substr(s, e - s))) return true;
     }
   }
   return false;
@@ -134,6 +145,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const auto normalized = normalize_automod_text(text);
   check(normalized.size() <= text.size());
   if (gh::valid_utf8(text)) check(normalize_automod_text(normalized) == normalized);
+  const auto seen = automod_text(text);
+  check(seen.plain == normalized);
+  check(seen.folded.size() <= 10 * normalized.size());
+  if (gh::valid_utf8(text)) check(fold_automod_text(seen.folded) == seen.folded);
 
   const auto spec = rule_of(rule_part);
   if (!spec) return 0;
@@ -144,10 +159,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   const AutomodMatcher matcher(*spec);
   const auto mentions = text.size() % 60;
-  const auto found = matcher.match(normalized, mentions);
+  const auto found = matcher.match(seen, mentions);
   switch (spec->trigger.type) {
     case AutomodTrigger::keyword:
-      check(found.has_value() == plain_scan(spec->trigger, normalized));
+      check(found.has_value() == plain_scan(spec->trigger, seen.folded));
       if (found) {
         const auto& k = spec->trigger.keywords;
         check(std::find(k.begin(), k.end(), *found) != k.end());

@@ -255,6 +255,59 @@ for (const backend of backends()) {
       sock.close();
     });
 
+    test('keywords see through look-alike letters, accents and invisible characters; links do not', async () => {
+      const { owner, member, api, base, general } = await community('Disguised');
+      const rules = `${base}/automod/rules`;
+      let r = await api(rules, owner, 'POST', { name: 'disguises',
+        trigger: { type: 'keyword', keywords: ['free mint', 'scam', 'airdrop*', 'bot', '\u0441\u043a\u0430\u043c'] } });
+      assert.equal(r.status, 201, await r.clone().text());
+      const words = await r.json();
+      // Keywords are shown as set; only their matching is folded.
+      assert.deepEqual(words.trigger.keywords, ['free mint', 'scam', 'airdrop*', 'bot', '\u0441\u043a\u0430\u043c']);
+      r = await api(rules, owner, 'POST', { name: 'links', trigger: { type: 'links', allow_domains: ['uniswap.org'] } });
+      assert.equal(r.status, 201, await r.clone().text());
+      const links = await r.json();
+      // A keyword that folds to nothing is no keyword.
+      r = await api(rules, owner, 'POST', { name: 'marks', trigger: { type: 'keyword', keywords: ['\u0301\u0302'] } });
+      assert.equal(r.status, 400);
+      assert.equal((await r.json()).error.code, 'invalid_rule');
+
+      const send = (body) => api(`/v1/channels/${general}/messages`, member, 'POST', { body, client_id: `lk-${Math.random()}` });
+      const blocked = [
+        ['\uff26\uff32\uff25\uff25 \uff2d\uff29\uff2e\uff34', 'free mint'],              // full width
+        ['\u{1d41f}\u{1d42b}\u{1d41e}\u{1d41e} \u{1d426}\u{1d422}\u{1d427}\u{1d42d} today', 'free mint'],  // mathematical bold
+        ['fr\u00e9e m\u00ednt', 'free mint'],                                              // accents
+        ['fr\u0435\u0435 m\u0456nt', 'free mint'],                                        // Cyrillic е, і
+        ['free\u00a0\u3000mint', 'free mint'],                                            // other spaces
+        ['a \u0455\u0441\u0430m', 'scam'],                                               // Cyrillic ѕса
+        ['S\u0338C\u0338A\u0338M\u0338!', 'scam'],                                         // struck through
+        ['s\u200dc\ufe0fa\u00adm', 'scam'],                                              // invisible
+        ['\u24e2\u24d2\u24d0\u24dc', 'scam'],                                           // circled
+        ['AIRDR\u039fPS for all', 'airdrop*'],                                             // Greek Ο
+        ['\u0412\u041e\u0422', 'bot'],                                                  // Cyrillic capitals ВОТ
+        ['\u0421\u041a\u0410\u041c', '\u0441\u043a\u0430\u043c'],                      // СКАМ for скам
+      ];
+      for (const [body, keyword] of blocked) {
+        r = await send(body);
+        assert.equal(r.status, 403, body);
+        const { error } = await r.json();
+        assert.deepEqual([error.code, error.rule_id], ['automod_blocked', words.id], body);
+        const [entry] = (await (await api(`${base}/audit-log?action=automod_block&limit=1`, owner)).json()).entries;
+        assert.equal(entry.details.matched, keyword, body);
+      }
+      // Words the keywords only resemble pass: whole words stay whole, and a lower-case Cyrillic
+      // word whose letters are no Latin look-alikes stays itself (вот is not bot).
+      const passing = ['free minute', 'scampi', '\u0455\u0441\u0430mper', '\u0432\u043e\u0442 \u0442\u0430\u043a', 'airdro p'];
+      for (const body of passing) assert.equal((await send(body)).status, 201, body);
+      // A link's host is read as written: a look-alike of an allowed domain is another domain.
+      assert.equal((await send('see https://uniswap.org/swap')).status, 201);
+      r = await send('claim at https://unisw\u0430p.org/claim');
+      assert.equal(r.status, 403);
+      assert.equal((await r.json()).error.rule_id, links.id);
+      const history = (await (await api(`/v1/channels/${general}/messages?limit=100`, owner)).json()).messages;
+      assert.deepEqual(history.map((m) => m.body).reverse(), [...passing, 'see https://uniswap.org/swap']);
+    });
+
     test('a community holds at most 10 rules, also when they are created at once', async () => {
       const { owner, api, base } = await community('Crowded');
       const create = (i) => api(`${base}/automod/rules`, owner, 'POST', { name: `rule ${i}`, trigger: { type: 'keyword', keywords: [`w${i}`] } });
