@@ -206,6 +206,7 @@ json::object message_json(const Message& m) {
   o["client_id"] = m.client_id;
   o["body"] = m.body;
   if (m.reply_to) o["reply_to"] = *m.reply_to;
+  if (m.silent) o["silent"] = true;
   if (m.reply_preview) {
     o["reply_preview"] = json::object{{"author", eth::to_checksum(m.reply_preview->author)},
                                       {"body", m.reply_preview->body},

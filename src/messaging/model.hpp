@@ -113,6 +113,7 @@ struct Message {
   std::int64_t change = 0;  ///< the channel's change counter at its last edit, delete or reaction; 0: none
   std::vector<ReactionCount> reactions;
   std::optional<PinInfo> pin;  ///< set while the message is pinned
+  bool silent = false;         ///< sent silent: its mentions and reply notified without a push
 };
 
 /// Mentions found in a body.

@@ -297,6 +297,7 @@ Task<Result<Posted>> MessagingService::post(eth::Address who, std::string channe
       m.client_id = message.client_id;
       m.body = message.body;
       m.reply_to = message.reply_to;
+      m.silent = message.silent;
       if (parent) m.reply_preview = preview_of(*parent);
       m.mentions = mentions.accounts;
       m.mention_roles = mentions.roles;

@@ -25,11 +25,14 @@ bool pg(const Tx& tx) {
 
 constexpr const char* columns =
     "id, channel_id, seq, author, client_id, body, reply_to, mentions, mention_roles, created_ms, edited_ms, "
-    "deleted_ms, change_seq";
+    "deleted_ms, change_seq, flags";
 // The same, from msg_messages as m in a join.
 constexpr const char* qualified_columns =
     "m.id, m.channel_id, m.seq, m.author, m.client_id, m.body, m.reply_to, m.mentions, m.mention_roles, "
-    "m.created_ms, m.edited_ms, m.deleted_ms, m.change_seq";
+    "m.created_ms, m.edited_ms, m.deleted_ms, m.change_seq, m.flags";
+
+// msg_messages.flags (migration 0009).
+constexpr std::int64_t flag_silent = 1;
 
 Message message_of(const store::Row& r) {
   Message m;
@@ -48,6 +51,7 @@ Message message_of(const store::Row& r) {
   if (auto e = r.opt_int(10)) m.edited_at = from_ms(*e);
   if (auto d = r.opt_int(11)) m.deleted_at = from_ms(*d);
   m.change = r.get_int(12);
+  m.silent = (r.get_int(13) & flag_silent) != 0;
   return m;
 }
 
@@ -125,9 +129,9 @@ void insert_message(Tx& tx, const Message& m) {
   if (m.reply_to) reply = *m.reply_to;
   tx.exec(
       "INSERT INTO msg_messages (id, channel_id, seq, author, client_id, body, reply_to, mentions, mention_roles, "
-      "created_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+      "created_ms, flags) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
       {m.id, m.channel_id, m.seq, eth::to_lower_hex(m.author), m.client_id, m.body, reply, lower_list(m.mentions),
-       gh::store::join_text_list(m.mention_roles), unix_millis(m.created_at)});
+       gh::store::join_text_list(m.mention_roles), unix_millis(m.created_at), m.silent ? flag_silent : 0});
 }
 
 std::optional<Message> find_by_client_id(Tx& tx, const std::string& channel_id, const std::string& author,

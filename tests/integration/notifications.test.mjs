@@ -269,6 +269,17 @@ for (const backend of backends()) {
       assert.equal(of(list, loud)[0].data.silent, undefined);
       assert.match(pushed()[0].message.notification.title, /mentioned you$/);
       assert.equal(await held(), before + 2);
+      // The message keeps being silent: in its answer, in history, and in a retry's answer.
+      assert.equal(quiet.silent, true);
+      assert.equal(own.silent, undefined);
+      const history = (await (await api('/v1/channels/hush/messages?limit=10', { token: bob.token })).json()).messages;
+      assert.deepEqual(history.map((m) => [m.body, m.silent ?? false]).reverse(), [
+        [`psst @${bob.address}`, true], ['my message', false], ['a quiet answer', true],
+        ['an answer without a ping', false], [`hey @${bob.address}`, false]]);
+      const r = await api('/v1/channels/hush/messages', { method: 'POST', token: alice.token, body: { body: 'again', client_id: quiet.client_id } });
+      assert.equal(r.status, 201);
+      const retried = await r.json();
+      assert.deepEqual([retried.id, retried.silent], [quiet.id, true]);
     });
 
     test('settings round-trip, are validated, and an UNREGISTERED token is cleared', async () => {
