@@ -3,15 +3,20 @@
 #include <openssl/rand.h>
 
 #include <algorithm>
+#include <array>
 #include <map>
 
 #include "notify/store.hpp"
 #include "notify/time_zone.hpp"
+#include "store/batches.hpp"
 
 namespace gh::notify {
 namespace {
 
 using store::Tx;
+
+// Rows one retention transaction deletes: short transactions, so deliveries never wait long.
+constexpr std::size_t purge_batch = 1000;
 
 std::string lower(const eth::Address& a) {
   return eth::to_lower_hex(a);
@@ -106,8 +111,24 @@ Task<Result<Settings>> NotifyService::update_settings(const eth::Address& who, b
 Task<std::int64_t> NotifyService::purge() {
   const auto now = m_clock.now();
   const auto days = [&](int n) { return now - std::chrono::hours(24 * n); };
-  co_return co_await m_pool.run(
-      [&] { return m_db.transact([&](Tx& tx) { return sql::purge(tx, days(30), days(30), days(180)); }); });
+  // What goes, and after how long: attempts, jobs and withdrawals after 30 days, notifications
+  // 30 days after they were read and 180 days after they were made.
+  const std::array<std::pair<sql::Retained, SystemTime>, 6> kinds{{
+      {sql::Retained::attempts, days(30)},
+      {sql::Retained::read_notifications, days(30)},
+      {sql::Retained::notifications, days(180)},
+      {sql::Retained::finished_jobs, days(30)},
+      {sql::Retained::withdrawn, days(30)},
+      {sql::Retained::removals, days(30)},
+  }};
+  std::int64_t deleted = 0;
+  for (const auto& kind : kinds) {
+    const auto what = kind.first;
+    const auto before = kind.second;
+    deleted += static_cast<std::int64_t>(co_await store::delete_in_batches(
+        m_db, m_pool, purge_batch, [&](Tx& tx, std::size_t limit) { return sql::purge(tx, what, before, limit); }));
+  }
+  co_return deleted;
 }
 
 std::size_t NotifyService::amend(Tx& tx, const Amendment& amendment) {

@@ -489,6 +489,28 @@ TEST_P(NotifyDbTest, RetentionDropsOldReadNotificationsAndAttemptsButKeepsUnread
   EXPECT_TRUE(m_db->read([&](Tx& tx) { return sql::find_notification(tx, fresh.ids[0]); }));
 }
 
+// A backlog larger than a batch goes in several short transactions, all of it, and nothing newer.
+TEST_P(NotifyDbTest, RetentionDeletesABacklogInBatches) {
+  const auto made = m_service->create_batch({alice_hex}, draft(Kind::mention, "backlog"));
+  std::vector<sql::AttemptRow> old_rows;
+  for (int i = 0; i < 2500; ++i) {
+    old_rows.push_back(
+        sql::AttemptRow{made.ids[0], "d" + std::to_string(i % 7), "fcm", "delivered", 0, 200, "", m_clock.now()});
+  }
+  m_db->transact([&](Tx& tx) { sql::insert_attempts(tx, old_rows); });
+  m_clock.advance(std::chrono::hours(24 * 31));
+  m_db->transact([&](Tx& tx) {
+    sql::insert_attempts(tx, {sql::AttemptRow{made.ids[0], "d", "fcm", "delivered", 0, 200, "", m_clock.now()}});
+  });
+  const auto attempts = [&] {
+    return m_db->read([](Tx& tx) { return tx.query_one("SELECT count(*) AS n FROM notify_attempts")->get_int("n"); });
+  };
+  EXPECT_EQ(run(m_service->purge()), 2500);  // the unread notification stays
+  EXPECT_EQ(attempts(), 1);
+  EXPECT_EQ(run(m_service->purge()), 0);
+  EXPECT_EQ(attempts(), 1);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, NotifyDbTest, ::testing::Values(Dialect::sqlite, Dialect::postgres),
                          [](const auto& param_info) { return std::string(store::to_string(param_info.param)); });
 

@@ -456,14 +456,48 @@ void delete_removals(Tx& tx, const std::vector<std::string>& notification_ids) {
   });
 }
 
-std::int64_t purge(Tx& tx, SystemTime attempts_before, SystemTime read_before, SystemTime any_before) {
-  std::int64_t n = tx.exec("DELETE FROM notify_attempts WHERE created_ms < $1", {ms(attempts_before)});
-  n += tx.exec("DELETE FROM notify_notifications WHERE read_ms IS NOT NULL AND read_ms < $1", {ms(read_before)});
-  n += tx.exec("DELETE FROM notify_notifications WHERE created_ms < $1", {ms(any_before)});
-  n += tx.exec("DELETE FROM notify_jobs WHERE done = 1 AND created_ms < $1", {ms(attempts_before)});
-  n += tx.exec("DELETE FROM notify_withdrawn WHERE created_ms < $1", {ms(attempts_before)});
-  n += tx.exec("DELETE FROM notify_removals WHERE created_ms < $1", {ms(attempts_before)});
-  return n;
+std::int64_t purge(Tx& tx, Retained what, SystemTime before, std::size_t limit) {
+  const std::vector<Value> params{ms(before), static_cast<std::int64_t>(limit)};
+  switch (what) {
+    case Retained::attempts:
+      // Attempts have no key: the row's own address (ctid, rowid) names it.
+      if (tx.dialect() == store::Dialect::postgres) {
+        return tx.exec(
+            "DELETE FROM notify_attempts WHERE ctid = ANY(ARRAY(SELECT ctid FROM notify_attempts WHERE created_ms < $1 "
+            "LIMIT $2))",
+            params);
+      }
+      return tx.exec(
+          "DELETE FROM notify_attempts WHERE rowid IN (SELECT rowid FROM notify_attempts WHERE created_ms < $1 LIMIT "
+          "$2)",
+          params);
+    case Retained::read_notifications:
+      return tx.exec(
+          "DELETE FROM notify_notifications WHERE id IN (SELECT id FROM notify_notifications WHERE read_ms IS NOT NULL "
+          "AND read_ms < $1 LIMIT $2)",
+          params);
+    case Retained::notifications:
+      return tx.exec(
+          "DELETE FROM notify_notifications WHERE id IN (SELECT id FROM notify_notifications WHERE created_ms < $1 "
+          "LIMIT $2)",
+          params);
+    case Retained::finished_jobs:
+      return tx.exec(
+          "DELETE FROM notify_jobs WHERE id IN (SELECT id FROM notify_jobs WHERE done = 1 AND created_ms < $1 LIMIT "
+          "$2)",
+          params);
+    case Retained::withdrawn:
+      return tx.exec(
+          "DELETE FROM notify_withdrawn WHERE subject IN (SELECT subject FROM notify_withdrawn WHERE created_ms < $1 "
+          "LIMIT $2)",
+          params);
+    case Retained::removals:
+      return tx.exec(
+          "DELETE FROM notify_removals WHERE notification_id IN (SELECT notification_id FROM notify_removals WHERE "
+          "created_ms < $1 LIMIT $2)",
+          params);
+  }
+  return 0;
 }
 
 }  // namespace gh::notify::sql

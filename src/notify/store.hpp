@@ -102,9 +102,18 @@ void insert_removals(Tx& tx, const std::vector<RemovalRow>& rows, SystemTime now
 std::vector<RemovalRow> next_removals(Tx& tx, std::size_t limit);
 void delete_removals(Tx& tx, const std::vector<std::string>& notification_ids);
 
-/// Retention: deletes attempts older than `attempts_before`, read notifications read before
-/// `read_before`, any notification created before `any_before`, and finished jobs, withdrawn
-/// subjects and untold removals older than `attempts_before`. Returns the rows deleted.
-std::int64_t purge(Tx& tx, SystemTime attempts_before, SystemTime read_before, SystemTime any_before);
+/// What retention deletes, each kind once it is older than its cutoff.
+enum class Retained {
+  attempts,            ///< delivery attempts, by when they were made
+  read_notifications,  ///< notifications, by when they were read
+  notifications,       ///< any notification, by when it was made
+  finished_jobs,       ///< expansion jobs that are done, by when they were made
+  withdrawn,           ///< withdrawn subjects
+  removals,            ///< removals not yet told to sockets
+};
+
+/// Retention, one batch: deletes at most `limit` rows of `what` older than `before` (each kind
+/// found through an index on its age, migration 0004). Returns the rows deleted.
+std::int64_t purge(Tx& tx, Retained what, SystemTime before, std::size_t limit);
 
 }  // namespace gh::notify::sql
