@@ -4,7 +4,7 @@ JOBS ?= $(shell nproc)
 DATA_DIR ?= ./var
 RUN_ARGS ?=
 
-.PHONY: all deps build build-debug run test test-unit test-integration bench bench-indexer bench-gateway bench-search fuzz fmt lint clean soak
+.PHONY: all deps build build-debug run test test-unit test-integration bench bench-indexer bench-gateway bench-search bench-automod fuzz fmt lint clean soak
 
 all: build
 
@@ -86,6 +86,13 @@ bench-search:
 	@cmake --build --preset release -j $(JOBS) --target gh_search_bench
 	@set -a; [ -f build/test-services.env ] && . build/test-services.env; set +a; \
 	  build/release/bin/gh_search_bench $(BENCH_ARGS) 2>/dev/null
+
+# AutoMod's fold (bench/automod_bench.cpp): the table generated at build time against ICU's NFKD +
+# confusable skeleton + case folding at run time, on the same texts; and a 1,000-keyword screen.
+bench-automod:
+	@cmake --preset release >/dev/null
+	@cmake --build --preset release -j $(JOBS) --target gh_automod_bench
+	@build/release/bin/gh_automod_bench $(BENCH_ARGS)
 
 fmt:
 	@git ls-files '*.cpp' '*.hpp' | xargs clang-format -i
