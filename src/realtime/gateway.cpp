@@ -169,8 +169,41 @@ boost::json::object presence_frame(const eth::Address& account, const Presence& 
                       {"custom_status", render_custom_status(presence.custom)}};
 }
 
+namespace {
+
+// Waits until `custom` expires by the gateway's clock (again, when a test clock says it has not
+// yet), then tells the state.
+Task<void> expire_custom_status(std::weak_ptr<Gateway::State> weak, std::shared_ptr<asio::steady_timer> timer,
+                                std::string account_key, CustomStatus custom) {
+  for (;;) {
+    auto state = weak.lock();
+    if (!state || state->clock == nullptr || !custom.expires_at) co_return;
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(*custom.expires_at - state->clock->now());
+    if (left.count() <= 0) {
+      state->custom_status_expired(account_key, custom);
+      co_return;
+    }
+    state.reset();
+    timer->expires_after(left);
+    auto [ec] = co_await timer->async_wait(asio::as_tuple(asio::use_awaitable));
+    if (ec) co_return;  // replaced, forgotten, or the gateway is going away
+  }
+}
+
+}  // namespace
+
 void Gateway::State::set_presence(const std::string& account_key, Presence shown) {
   std::lock_guard lock(presence_mutex);
+  if (auto it = expiry_timers.find(account_key); it != expiry_timers.end()) {
+    if (auto timer = it->second.lock()) timer->cancel();
+    expiry_timers.erase(it);
+  }
+  if (shown.custom && shown.custom->expires_at && clock != nullptr) {
+    auto timer = std::make_shared<asio::steady_timer>(executor);
+    expiry_timers[account_key] = timer;
+    asio::co_spawn(executor, expire_custom_status(weak_from_this(), std::move(timer), account_key, *shown.custom),
+                   asio::detached);
+  }
   if (shown == Presence{}) {
     presences.erase(account_key);
   } else {
@@ -181,6 +214,35 @@ void Gateway::State::set_presence(const std::string& account_key, Presence shown
 void Gateway::State::forget_presence(const std::string& account_key) {
   std::lock_guard lock(presence_mutex);
   presences.erase(account_key);
+  if (auto it = expiry_timers.find(account_key); it != expiry_timers.end()) {
+    if (auto timer = it->second.lock()) timer->cancel();
+    expiry_timers.erase(it);
+  }
+}
+
+void Gateway::State::cancel_expiry_timers() {
+  std::lock_guard lock(presence_mutex);
+  for (auto& [key, weak] : expiry_timers) {
+    if (auto timer = weak.lock()) timer->cancel();
+  }
+  expiry_timers.clear();
+}
+
+void Gateway::State::custom_status_expired(const std::string& account_key, const CustomStatus& custom) {
+  {
+    std::lock_guard lock(presence_mutex);
+    auto it = presences.find(account_key);
+    if (it == presences.end() || it->second.custom != custom) return;  // changed since, or gone
+    it->second.custom.reset();
+    if (it->second == Presence{}) presences.erase(it);
+    expiry_timers.erase(account_key);
+  }
+  const auto account = eth::parse_address(account_key);
+  if (!account) return;
+  const Identity who{*account, {}};
+  auto text = net::EncodedFrame::text(json::serialize(presence_frame(who.account, own_presence(account_key))));
+  for (const auto& c : of_account(account_key)) c->send(text);
+  announce_presence(who, account_key);
 }
 
 Presence Gateway::State::own_presence(const std::string& account_key) const {
@@ -276,6 +338,7 @@ Gateway::Gateway(Executor executor, GatewaySettings settings, Authenticate authe
 
 Gateway::~Gateway() {
   if (auto timer = m_state->check_timer.lock()) timer->cancel();
+  m_state->cancel_expiry_timers();
   // Sockets still open hold the state through their connections; they end with the server.
   std::lock_guard lock(m_state->mutex);
   m_state->topics.clear();

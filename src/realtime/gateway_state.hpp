@@ -52,6 +52,10 @@ struct Gateway::State : std::enable_shared_from_this<Gateway::State> {
   std::unordered_map<std::string, Presence> presences;
   PresenceService* presence_service = nullptr;  // may be null: presence then lasts only on this node
   const Clock* clock = nullptr;                 // for custom statuses' expiry
+  // One timer per account here whose custom status expires: when it does, the account's sockets
+  // and the members who see it are told. The waiting coroutine owns the timer (so that it never
+  // outlives the executor's services); this only cancels it. Guarded by presence_mutex.
+  std::unordered_map<std::string, std::weak_ptr<boost::asio::steady_timer>> expiry_timers;
   // Subscribers by topic key, copied on write so that fan-out iterates without the lock.
   std::unordered_map<std::string, std::shared_ptr<const ConnectionList>> topics;
 
@@ -77,6 +81,11 @@ struct Gateway::State : std::enable_shared_from_this<Gateway::State> {
   void set_presence(const std::string& account_key, Presence shown);
   /// Forgets it (the account's last socket here closed).
   void forget_presence(const std::string& account_key);
+  /// The account's custom status `custom` reached its expiry: unless it changed since, it goes,
+  /// and the account's sockets and the members who see it are told.
+  void custom_status_expired(const std::string& account_key, const CustomStatus& custom);
+  /// Cancels every expiry timer (the gateway is going away).
+  void cancel_expiry_timers();
   /// What the account chose (online without a custom status unless it chose otherwise), with an
   /// expired custom status gone.
   Presence own_presence(const std::string& account_key) const;

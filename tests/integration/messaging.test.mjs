@@ -1444,10 +1444,21 @@ for (const backend of backends()) {
       assert.deepEqual([hello.status, hello.custom_status], ['idle', { text: 'hidden' }]);
       assert.deepEqual((await seen).custom_status, { text: 'hidden' });
 
-      // A custom status with an expiry is gone once it passes.
-      const soon = new Date(Date.now() + 1500).toISOString();
+      // A custom status with an expiry is gone once it passes, and the account's sockets and the
+      // members who see it are told.
+      // (Announcements are paced to one per 2 s: with 3 s to live, members see the coffee first.)
+      const soon = new Date(Date.now() + 3000).toISOString();
+      const coffee = about((f) => f.custom_status?.emoji === '☕');
+      const from = b2.frames.length;
       assert.equal((await put({ custom_status: { emoji: '☕', expires_at: soon } })).status, 200);
-      await until('the custom status to expire', async () => (await me()).custom_status === null);
+      await coffee;
+      const gone = about((f) => f.custom_status === null);
+      const goneHere = b2.waitFor((f, frames) => f.type === 'presence' && f.custom_status === null &&
+        frames.slice(from, frames.indexOf(f)).some((g) => g.type === 'presence' && g.custom_status?.emoji === '☕'));
+      assert.equal((await gone).status, 'idle');
+      assert.ok(Date.now() >= Date.parse(soon) - 50);
+      assert.equal((await goneHere).status, 'idle');
+      assert.deepEqual(await me(), { status: 'idle', custom_status: null });
       b2.close();
 
       // Changes are paced per account; one that changes nothing is free.
