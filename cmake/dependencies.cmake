@@ -16,6 +16,7 @@ pkg_check_modules(SECP256K1 REQUIRED IMPORTED_TARGET libsecp256k1)
 pkg_check_modules(CRYPTOPP REQUIRED IMPORTED_TARGET libcrypto++)
 pkg_check_modules(SODIUM REQUIRED IMPORTED_TARGET libsodium)
 pkg_check_modules(HIREDIS REQUIRED IMPORTED_TARGET hiredis)
+pkg_check_modules(RE2 REQUIRED IMPORTED_TARGET re2)
 
 add_compile_definitions(
   BOOST_ASIO_SEPARATE_COMPILATION

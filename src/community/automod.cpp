@@ -5,6 +5,7 @@
 #include <deque>
 #include <set>
 
+#include <re2/re2.h>
 #include <boost/json/array.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -174,6 +175,37 @@ Result<std::vector<std::string>> dedupe(std::string_view field, const std::vecto
   return out;
 }
 
+RE2::Options regex_options() {
+  RE2::Options o;
+  o.set_encoding(RE2::Options::EncodingUTF8);
+  o.set_case_sensitive(false);
+  o.set_log_errors(false);
+  o.set_never_capture(true);
+  o.set_max_mem(automod_regex_max_mem);
+  return o;
+}
+
+// Regular expressions: each compiles within its memory and matches no empty text (it would
+// match every message).
+Result<std::vector<std::string>> check_regexes(const std::vector<std::string>& raw) {
+  if (raw.size() > max_automod_regex) {
+    return invalid_rule("regex has at most " + std::to_string(max_automod_regex) + " entries");
+  }
+  std::vector<std::string> out;
+  for (const auto& pattern : raw) {
+    if (pattern.empty() || pattern.size() > max_automod_regex_bytes || !valid_utf8(pattern)) {
+      return invalid_rule("regex entries are 1 to " + std::to_string(max_automod_regex_bytes) + " bytes of UTF-8");
+    }
+    const RE2 re(pattern, regex_options());
+    if (!re.ok()) return invalid_rule("regex entry " + pattern + " does not compile: " + re.error());
+    if (RE2::PartialMatch("", re)) {
+      return invalid_rule("regex entry " + pattern + " matches an empty text, so every message");
+    }
+    if (std::find(out.begin(), out.end(), pattern) == out.end()) out.push_back(pattern);
+  }
+  return out;
+}
+
 Result<AutomodTriggerSpec> check_trigger(const AutomodTriggerSpec& raw) {
   AutomodTriggerSpec t;
   t.type = raw.type;
@@ -181,10 +213,15 @@ Result<AutomodTriggerSpec> check_trigger(const AutomodTriggerSpec& raw) {
     case AutomodTrigger::keyword: {
       auto keywords = check_patterns("keywords", raw.keywords, max_automod_keywords);
       if (!keywords) return std::move(keywords).error();
-      if (keywords->empty()) return invalid_rule("a keyword trigger needs at least one keyword");
+      auto regexes = check_regexes(raw.regex);
+      if (!regexes) return std::move(regexes).error();
+      if (keywords->empty() && regexes->empty()) {
+        return invalid_rule("a keyword trigger needs at least one keyword or regex");
+      }
       auto allow = check_patterns("allow", raw.allow, max_automod_allow);
       if (!allow) return std::move(allow).error();
       t.keywords = std::move(*keywords);
+      t.regex = std::move(*regexes);
       t.allow = std::move(*allow);
       break;
     }
@@ -241,10 +278,10 @@ Result<AutomodTriggerSpec> parse_trigger(const json::value& v) {
   t.type = *kind;
   for (const auto& [key, value] : *o) {
     if (key == "type") continue;
-    if (*kind == AutomodTrigger::keyword && (key == "keywords" || key == "allow")) {
+    if (*kind == AutomodTrigger::keyword && (key == "keywords" || key == "allow" || key == "regex")) {
       auto list = string_array(value, key);
       if (!list) return std::move(list).error();
-      (key == "keywords" ? t.keywords : t.allow) = std::move(*list);
+      (key == "keywords" ? t.keywords : key == "allow" ? t.allow : t.regex) = std::move(*list);
     } else if (*kind == AutomodTrigger::mention_spam && key == "limit") {
       if (!value.is_int64()) return invalid_rule("limit must be an integer");
       t.mention_limit = value.as_int64();
@@ -358,6 +395,7 @@ json::object render_automod_rule(const AutomodRuleSpec& spec) {
   switch (spec.trigger.type) {
     case AutomodTrigger::keyword:
       trigger["keywords"] = to_json(spec.trigger.keywords);
+      trigger["regex"] = to_json(spec.trigger.regex);
       trigger["allow"] = to_json(spec.trigger.allow);
       break;
     case AutomodTrigger::mention_spam:
@@ -602,6 +640,10 @@ AutomodMatcher::AutomodMatcher(const AutomodRuleSpec& spec)
     : m_trigger(spec.trigger.type), m_mention_limit(spec.trigger.mention_limit), m_domains(spec.trigger.allow_domains) {
   if (m_trigger == AutomodTrigger::keyword) {
     m_automaton = std::make_unique<Automaton>(spec.trigger.keywords, spec.trigger.allow);
+    for (const auto& pattern : spec.trigger.regex) {
+      auto re = std::make_unique<const RE2>(pattern, regex_options());
+      if (re->ok()) m_regexes.push_back(std::move(re));  // checked when the rule was set
+    }
   }
 }
 
@@ -616,13 +658,16 @@ std::size_t AutomodMatcher::footprint() const {
   for (const auto& o : a.originals) bytes += o.size() + sizeof(std::string);
   for (const auto& p : a.patterns) bytes += p.core.size() + sizeof(p);  // folded, up to twice the original
   for (const auto& al : a.allow) bytes += al.core.size() + sizeof(al);
+  // A regular expression may grow to its memory limit as it runs.
+  for (const auto& re : m_regexes) bytes += re->pattern().size() + static_cast<std::size_t>(automod_regex_max_mem);
   return bytes;
 }
 
 std::optional<std::string> AutomodMatcher::match(const AutomodText& text, std::size_t mentions) const {
   switch (m_trigger) {
     case AutomodTrigger::keyword:
-      return match_keywords(text.folded);
+      if (auto hit = match_keywords(text.folded)) return hit;
+      return match_regexes(text);
     case AutomodTrigger::mention_spam:
       if (static_cast<std::int64_t>(mentions) > m_mention_limit) return std::to_string(mentions);
       return std::nullopt;
@@ -659,6 +704,31 @@ std::optional<std::string> AutomodMatcher::match_keywords(std::string_view text)
       for (auto e = a.ends_begin[m]; e < a.ends_begin[m + 1]; ++e) {
         if (triggers(a.ends[e], i + 1)) return a.originals[a.ends[e]];
       }
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> AutomodMatcher::match_regexes(const AutomodText& text) const {
+  const auto& plain = text.plain;
+  const auto& allow = m_automaton->allow;
+  for (const auto& re : m_regexes) {
+    std::size_t from = 0;
+    re2::StringPiece hit;
+    while (from <= plain.size() && re->Match(plain, from, plain.size(), RE2::UNANCHORED, &hit, 1)) {
+      const auto start = static_cast<std::size_t>(hit.data() - plain.data());
+      const auto end = start + hit.size();
+      if (allow.empty()) return re->pattern();
+      // The words the match falls in, folded as allow entries are.
+      std::size_t s = start;
+      std::size_t e = end;
+      while (s > 0 && word_byte(plain[s - 1])) --s;
+      while (e < plain.size() && word_byte(plain[e])) ++e;
+      const auto span = fold_automod_text(std::string_view(plain).substr(s, e - s));
+      if (std::none_of(allow.begin(), allow.end(), [&](const Pattern& al) { return allows(al, span); })) {
+        return re->pattern();
+      }
+      from = std::max(end, start + 1);
     }
   }
   return std::nullopt;

@@ -14,6 +14,10 @@
 
 #include "core/result.hpp"
 
+namespace re2 {
+class RE2;
+}
+
 namespace gh::community {
 
 /// What makes a rule trigger.
@@ -28,7 +32,12 @@ inline constexpr std::size_t max_automod_keywords = 1000;     ///< per rule
 inline constexpr std::size_t max_automod_keyword_bytes = 60;  ///< after normalisation, wildcards included
 /// A keyword's or allow entry's text once folded (fold_automod_text; `m` folds to `rn`).
 inline constexpr std::size_t max_automod_folded_keyword_bytes = 120;
-inline constexpr std::size_t max_automod_allow = 100;    ///< allow list entries per rule
+inline constexpr std::size_t max_automod_allow = 100;        ///< allow list entries per rule
+inline constexpr std::size_t max_automod_regex = 10;         ///< regular expressions per rule
+inline constexpr std::size_t max_automod_regex_bytes = 260;  ///< per regular expression
+/// What one compiled regular expression may take (RE2's program and its DFA cache); a pattern that
+/// needs more does not compile.
+inline constexpr std::int64_t automod_regex_max_mem = std::int64_t{256} * 1024;
 inline constexpr std::size_t max_automod_domains = 100;  ///< allowed link domains per rule
 inline constexpr std::size_t max_automod_exempt_roles = 20;
 inline constexpr std::size_t max_automod_exempt_channels = 50;
@@ -43,6 +52,9 @@ struct AutomodTriggerSpec {
   std::vector<std::string> keywords;
   /// keyword: the words a match may fall in without triggering, with the same wildcards.
   std::vector<std::string> allow;
+  /// keyword: regular expressions (RE2's syntax, linear time, case-insensitive), matched anywhere in
+  /// the text as written (normalised, not folded); none may match an empty text.
+  std::vector<std::string> regex;
   /// mention_spam: the most distinct account and role mentions a message may carry.
   std::int64_t mention_limit = 0;
   /// links: the domains (and their subdomains) links may point to; empty: no link at all.
@@ -153,7 +165,10 @@ class AutomodMatcher {
   std::vector<std::string> m_domains;
   std::unique_ptr<Automaton> m_automaton;
 
+  std::vector<std::unique_ptr<const re2::RE2>> m_regexes;
+
   std::optional<std::string> match_keywords(std::string_view text) const;
+  std::optional<std::string> match_regexes(const AutomodText& text) const;
   std::optional<std::string> match_links(std::string_view text) const;
 };
 

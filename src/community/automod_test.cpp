@@ -148,6 +148,50 @@ TEST(Automod, KeywordsMatchTheirLookAlikes) {
   EXPECT_EQ(check(keywords({"bot"}), "\u0412\u041E\u0422"), "bot");  // ВОТ is BOT
 }
 
+TEST(Automod, RegularExpressions) {
+  const auto spec = rule(R"j({"name":"r","trigger":{"type":"keyword","keywords":[],
+      "regex":["claim.{0,20}(reward|airdrop)","\\b0x[0-9a-f]{40}\\b"],
+      "allow":["0xdac17f958d2ee523a2206206994597c13d831ec7"]}})j");
+  const std::string claim = "claim.{0,20}(reward|airdrop)";
+  const std::string address = R"j(\b0x[0-9a-f]{40}\b)j";
+  EXPECT_EQ(spec.trigger.regex, (std::vector<std::string>{claim, address}));
+  EXPECT_EQ(check(spec, "CLAIM your AIRDROP now"), claim);                // case-insensitive
+  EXPECT_FALSE(check(spec, "claim it, and in a week or so the reward"));  // too far apart
+  EXPECT_EQ(check(spec, "send to 0x1f9840a85d5af5bf1d1762f925bdaddc4201f984"), address);
+  // The allow list spares a match that falls in words it names; a later match still counts.
+  EXPECT_FALSE(check(spec, "usdt is 0xdAC17F958D2ee523a2206206994597C13D831ec7"));
+  EXPECT_EQ(check(spec, "0xdac17f958d2ee523a2206206994597c13d831ec7 or 0x1f9840a85d5af5bf1d1762f925bdaddc4201f984"),
+            address);
+  // Regular expressions read the text as written: a disguise is for keywords to see through.
+  EXPECT_FALSE(check(spec, "\uff43\uff4c\uff41\uff49\uff4d airdrop"));
+  // Keywords and expressions together: either triggers.
+  const auto both = rule(R"j({"name":"r","trigger":{"type":"keyword","keywords":["scam"],"regex":["dm\\s+me"]}})j");
+  EXPECT_EQ(check(both, "a scam"), "scam");
+  EXPECT_EQ(check(both, "just DM   me"), R"j(dm\s+me)j");
+  EXPECT_FALSE(check(both, "dms are open"));
+  // Rendered and read back.
+  EXPECT_EQ(stored_automod_rule(json::serialize(render_automod_rule(spec)))->trigger.regex, spec.trigger.regex);
+}
+
+TEST(Automod, RegularExpressionsAreChecked) {
+  const auto refused = [](const std::string& regex) {
+    return refusal(R"j({"name":"x","trigger":{"type":"keyword","regex":[)j" + regex + "]}}");
+  };
+  EXPECT_NE(refused(R"j("(unclosed")j"), "");
+  EXPECT_NE(refused(R"j("a*")j"), "");  // matches an empty text: every message
+  EXPECT_NE(refused(R"j("x|")j"), "");
+  EXPECT_NE(refused(R"j("(?=ahead)")j"), "");  // no look-around in linear time
+  EXPECT_NE(refused(R"j("(a)\\1")j"), "");     // no back-references
+  EXPECT_NE(refused("\"" + std::string(261, 'a') + "\""), "");
+  EXPECT_NE(refused(R"j("((((a{100}){100}){100}){100})")j"), "");  // too large to compile
+  std::string eleven;
+  for (int i = 0; i < 11; ++i) eleven += (i ? ",\"w" : "\"w") + std::to_string(i) + "\"";
+  EXPECT_NE(refused(eleven), "");
+  EXPECT_EQ(refused(R"j("sc[a@]m")j"), "");
+  EXPECT_NE(refusal(R"j({"name":"x","trigger":{"type":"keyword"}})j"), "");  // nothing to match
+  EXPECT_NE(refusal(R"j({"name":"x","trigger":{"type":"links","regex":["x"]}})j"), "");
+}
+
 TEST(Automod, KeywordsMustKeepTextOnceFolded) {
   EXPECT_NE(refusal(R"({"name":"x","trigger":{"type":"keyword","keywords":["\u0301\u0302"]}})"), "");
   std::string wide;

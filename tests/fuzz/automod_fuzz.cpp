@@ -5,9 +5,9 @@
 //   - normalising a text never makes it longer, and (messages are valid UTF-8) normalising valid
 //     UTF-8 twice changes nothing more;
 //   - folding valid UTF-8 twice changes nothing more, and a fold is at most ten times the text;
-//   - a keyword rule triggers exactly when a plain scan of every keyword's folds at every position
-//     of the folded text finds a match on word edges (or wildcards) that no allow entry's folds
-//     spare;
+//   - a keyword rule triggers on a keyword exactly when a plain scan of every keyword's folds at
+//     every position of the folded text finds a match on word edges (or wildcards) that no allow
+//     entry's folds spare, and else only on one of its regular expressions;
 //   - a links rule's finding is a host none of its domains allows, and it is in the text;
 //   - a mention rule triggers exactly above its limit.
 #include <algorithm>
@@ -161,13 +161,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const auto mentions = text.size() % 60;
   const auto found = matcher.match(seen, mentions);
   switch (spec->trigger.type) {
-    case AutomodTrigger::keyword:
-      check(found.has_value() == plain_scan(spec->trigger, seen.folded));
-      if (found) {
-        const auto& k = spec->trigger.keywords;
-        check(std::find(k.begin(), k.end(), *found) != k.end());
+    case AutomodTrigger::keyword: {
+      // Keywords are matched first; a regular expression (RE2's own matching) only where none is.
+      const auto& k = spec->trigger.keywords;
+      const auto& r = spec->trigger.regex;
+      if (plain_scan(spec->trigger, seen.folded)) {
+        check(found.has_value() && std::find(k.begin(), k.end(), *found) != k.end());
+      } else if (found) {
+        check(std::find(r.begin(), r.end(), *found) != r.end());
       }
       break;
+    }
     case AutomodTrigger::links:
       if (found) {
         check(!found->empty());

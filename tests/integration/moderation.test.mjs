@@ -88,7 +88,7 @@ for (const backend of backends()) {
       assert.deepEqual({ ...rule, id: undefined, created_at: undefined, updated_at: undefined }, {
         id: undefined, created_at: undefined, updated_at: undefined,
         name: 'scams', enabled: true,
-        trigger: { type: 'keyword', keywords: ['free mint', '*airdrop*', 'scam', 'claim*'], allow: ['scampi'] },
+        trigger: { type: 'keyword', keywords: ['free mint', '*airdrop*', 'scam', 'claim*'], regex: [], allow: ['scampi'] },
         block_message: 'No scams here.', timeout_seconds: 0, exempt_roles: ['vip'], exempt_channels: [memes],
         created_by: owner.address });
       assert.ok(Date.parse(rule.created_at) > 0);
@@ -165,7 +165,7 @@ for (const backend of backends()) {
       assert.equal((await send(member, general, 'free mint')).status, 201);
       r = await api(`${rules}/${rule.id}`, owner, 'PATCH', { enabled: true, trigger: { type: 'keyword', keywords: ['rugpull'] } });
       const changed = await r.json();
-      assert.deepEqual(changed.trigger, { type: 'keyword', keywords: ['rugpull'], allow: [] });
+      assert.deepEqual(changed.trigger, { type: 'keyword', keywords: ['rugpull'], regex: [], allow: [] });
       assert.equal(changed.name, 'scams');
       assert.deepEqual(changed.exempt_roles, ['vip']);
       assert.equal((await send(member, general, 'free mint')).status, 201);
@@ -306,6 +306,34 @@ for (const backend of backends()) {
       assert.equal((await r.json()).error.rule_id, links.id);
       const history = (await (await api(`/v1/channels/${general}/messages?limit=100`, owner)).json()).messages;
       assert.deepEqual(history.map((m) => m.body).reverse(), [...passing, 'see https://uniswap.org/swap']);
+    });
+
+    test('regular expressions: RE2 patterns read the text as written, checked when set', async () => {
+      const { owner, member, api, base, general } = await community('Patterned');
+      const rules = `${base}/automod/rules`;
+      // Patterns that cannot compile, would match every message, or break a limit are refused.
+      for (const regex of [['(unclosed'], ['a*'], ['(?=ahead)'], ['x'.repeat(261)], Array.from({ length: 11 }, (_, i) => `w${i}`), [7]]) {
+        const r = await api(rules, owner, 'POST', { name: 'bad', trigger: { type: 'keyword', regex } });
+        assert.equal(r.status, 400, JSON.stringify(regex).slice(0, 80));
+        assert.equal((await r.json()).error.code, 'invalid_rule');
+      }
+      let r = await api(rules, owner, 'POST', { name: 'patterns', trigger: { type: 'keyword',
+        regex: ['claim.{0,20}(reward|airdrop)', 'dm\\s+me'], allow: ['reclaim*'] } });
+      assert.equal(r.status, 201, await r.clone().text());
+      const rule = await r.json();
+      assert.deepEqual(rule.trigger, { type: 'keyword', keywords: [], regex: ['claim.{0,20}(reward|airdrop)', 'dm\\s+me'], allow: ['reclaim*'] });
+      const send = (body) => api(`/v1/channels/${general}/messages`, member, 'POST', { body, client_id: `rx-${Math.random()}` });
+      for (const [body, pattern] of [['CLAIM your Airdrop', 'claim.{0,20}(reward|airdrop)'], ['just DM   me', 'dm\\s+me']]) {
+        r = await send(body);
+        assert.equal(r.status, 403, body);
+        assert.deepEqual([(await r.json()).error.rule_id], [rule.id]);
+        const [entry] = (await (await api(`${base}/audit-log?action=automod_block&limit=1`, owner)).json()).entries;
+        assert.equal(entry.details.matched, pattern);
+      }
+      // Too far apart, no match, and a match in words the allow list names.
+      for (const body of ['claim it; a week later, the reward', 'dms are open', 'reclaim the reward']) {
+        assert.equal((await send(body)).status, 201, body);
+      }
     });
 
     test('a community holds at most 10 rules, also when they are created at once', async () => {
