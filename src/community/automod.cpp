@@ -715,9 +715,19 @@ std::optional<std::string> AutomodMatcher::match_regexes(const AutomodText& text
   for (const auto& re : m_regexes) {
     std::size_t from = 0;
     re2::StringPiece hit;
+    // The next search starts past `at`, on a character's first byte.
+    const auto past = [&](std::size_t at) {
+      ++at;
+      while (at < plain.size() && (static_cast<unsigned char>(plain[at]) & 0xC0) == 0x80) ++at;
+      return at;
+    };
     while (from <= plain.size() && re->Match(plain, from, plain.size(), RE2::UNANCHORED, &hit, 1)) {
       const auto start = static_cast<std::size_t>(hit.data() - plain.data());
       const auto end = start + hit.size();
+      if (end == start) {  // an empty match (`\b`, `x?`) is no match
+        from = past(start);
+        continue;
+      }
       if (allow.empty()) return re->pattern();
       // The words the match falls in, folded as allow entries are.
       std::size_t s = start;
@@ -728,7 +738,7 @@ std::optional<std::string> AutomodMatcher::match_regexes(const AutomodText& text
       if (std::none_of(allow.begin(), allow.end(), [&](const Pattern& al) { return allows(al, span); })) {
         return re->pattern();
       }
-      from = std::max(end, start + 1);
+      from = end;
     }
   }
   return std::nullopt;

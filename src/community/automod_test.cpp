@@ -169,6 +169,10 @@ TEST(Automod, RegularExpressions) {
   EXPECT_EQ(check(both, "a scam"), "scam");
   EXPECT_EQ(check(both, "just DM   me"), R"j(dm\s+me)j");
   EXPECT_FALSE(check(both, "dms are open"));
+  // An empty match counts for nothing: `\b` matches no text, `\bx?` only an x at a word's start.
+  const auto empty = rule(R"j({"name":"r","trigger":{"type":"keyword","regex":["\\b","\\bx?"]}})j");
+  EXPECT_FALSE(check(empty, "hello world \u00e9t\u00e9 box"));
+  EXPECT_EQ(check(empty, "x marks the spot"), R"j(\bx?)j");
   // Rendered and read back.
   EXPECT_EQ(stored_automod_rule(json::serialize(render_automod_rule(spec)))->trigger.regex, spec.trigger.regex);
 }
