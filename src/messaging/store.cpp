@@ -481,6 +481,21 @@ std::vector<std::string> reactors(Tx& tx, const std::string& channel_id, std::in
 
 void load_annotations(Tx& tx, std::vector<Message>& messages, const std::string& viewer) {
   if (messages.empty()) return;
+  // One channel at a time: what follows reads one channel's rows by seq (a community search's page
+  // mixes channels whose messages share seqs).
+  const auto& first_channel = messages.front().channel_id;
+  if (std::any_of(messages.begin(), messages.end(), [&](const Message& m) { return m.channel_id != first_channel; })) {
+    std::map<std::string, std::vector<std::size_t>> of_channel;
+    for (std::size_t i = 0; i < messages.size(); ++i) of_channel[messages[i].channel_id].push_back(i);
+    for (const auto& [channel_id, at] : of_channel) {
+      std::vector<Message> part;
+      part.reserve(at.size());
+      for (const auto i : at) part.push_back(std::move(messages[i]));
+      load_annotations(tx, part, viewer);
+      for (std::size_t k = 0; k < at.size(); ++k) messages[at[k]] = std::move(part[k]);
+    }
+    return;
+  }
   std::int64_t lo = messages.front().seq;
   std::int64_t hi = lo;
   for (const auto& m : messages) {

@@ -137,7 +137,8 @@ ReactionKinds reaction_kinds(Tx& tx, const std::string& channel_id, std::int64_t
 /// `after` (empty: from the first), at most `limit`.
 std::vector<std::string> reactors(Tx& tx, const std::string& channel_id, std::int64_t seq, const std::string& emoji,
                                   const std::string& after, std::size_t limit);
-/// Fills in the reactions (as `viewer` sees them) and the pin of messages of one channel.
+/// Fills in the reactions and poll votes (as `viewer` sees them), the pin, the poll and the reply
+/// previews of messages, one statement set per channel they belong to.
 void load_annotations(Tx& tx, std::vector<Message>& messages, const std::string& viewer);
 /// Takes the channel's row lock (creating the row), as a seq or change does.
 void lock_channel(Tx& tx, const std::string& channel_id);

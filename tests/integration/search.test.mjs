@@ -280,9 +280,24 @@ for (const backend of backends()) {
         same(await all(member, { author: who.address }, 7), want([general, memes], '', who.address), 'by author');
         same(await all(owner, { q: 'gas', author: who.address.toLowerCase() }, 4), want(channels, 'gas', who.address), 'gas by author');
       }
-      // Results come as history shows them.
+      // Results come as history shows them, reactions and pins included, on pages that mix channels
+      // whose messages share seqs (each channel's annotations are its own).
       const [hit] = await all(member, { q: 'gas' }, 1).then((list) => list.slice(0, 1));
       assert.deepEqual(hit, await (await api(`/v1/channels/${hit.channel_id}/messages/${hit.seq}`, member)).json());
+      const live = messages.filter((m) => !m.deleted);
+      for (const m of live.filter((_, i) => i % 3 === 0)) {
+        const emoji = encodeURIComponent(m.channel_id === general ? '🔥' : '👀');
+        assert.equal((await api(`/v1/channels/${m.channel_id}/messages/${m.seq}/reactions/${emoji}`, owner, 'PUT')).status, 204);
+      }
+      for (const m of live.filter((_, i) => i % 7 === 1)) {
+        assert.equal((await api(`/v1/channels/${m.channel_id}/pins/${m.seq}`, owner, 'PUT')).status, 204);
+      }
+      const annotated = await all(owner, { author: owner.address }, 25);
+      assert.ok(new Set(annotated.map((m) => m.channel_id)).size === 3);
+      for (const m of annotated) {
+        assert.deepEqual(m, await (await api(`/v1/channels/${m.channel_id}/messages/${m.seq}`, owner)).json(), `${m.channel_id}/${m.seq}`);
+      }
+      assert.ok(annotated.some((m) => m.reactions.length > 0) && annotated.some((m) => m.pinned));
 
       // Access and bad requests.
       r = await api(`${base}/search?q=gas`, stranger);
