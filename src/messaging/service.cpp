@@ -107,10 +107,43 @@ Result<void> check_channel(const std::string& channel_id) {
   return ok();
 }
 
+// What a message is found by: its body, and its poll's question and answers.
+std::vector<std::string> terms_of(std::string_view body, const Poll* poll) {
+  if (poll == nullptr) return search_terms(body);
+  std::string text(body);
+  text += '\n';
+  text += poll->question;
+  for (const auto& answer : poll->answers) {
+    text += '\n';
+    text += answer;
+  }
+  return search_terms(text);
+}
+
+// The same for a message read without its poll: the poll is read when it has one.
+std::vector<std::string> terms_of(Tx& tx, const Message& m) {
+  if (m.poll) return terms_of(m.body, &*m.poll);
+  const auto poll = sql::find_poll(tx, m.channel_id, m.seq);
+  return terms_of(m.body, poll ? &*poll : nullptr);
+}
+
+// Whether a message the index found holds every term of a query: the index is checked against the
+// text, so that a term a message no longer holds (written by an older reading of text, and not
+// removed by the current one) does not make it match. The poll is read only when the body alone
+// does not hold them.
+bool holds_terms(Tx& tx, const Message& m, const std::vector<std::string>& terms) {
+  auto have = search_terms(m.body);
+  if (std::includes(have.begin(), have.end(), terms.begin(), terms.end())) return true;
+  const auto poll = sql::find_poll(tx, m.channel_id, m.seq);
+  if (!poll) return false;
+  have = terms_of(m.body, &*poll);
+  return std::includes(have.begin(), have.end(), terms.begin(), terms.end());
+}
+
 // Turns `m` into a tombstone deleted by `who`, with its search terms, change number and event
 // (marked `bulk` when one of a bulk delete, which has its own event too); returns the tombstone.
 Message delete_message(Tx& tx, const Message& m, const eth::Address& who, SystemTime now, bool bulk = false) {
-  sql::unindex(tx, m.channel_id, m.seq, search_terms(m.body));
+  sql::unindex(tx, m.channel_id, m.seq, terms_of(tx, m));
   sql::tombstone(tx, m.channel_id, m.seq, unix_millis(now));
   sql::mark_changed(tx, m.channel_id, m.seq);
   json::object event{{"channel_id", m.channel_id},
@@ -315,7 +348,7 @@ Task<Result<Posted>> MessagingService::post(eth::Address who, std::string channe
         p.mine.assign(p.answers.size(), false);
         m.poll = std::move(p);
       }
-      sql::index_terms(tx, channel_id, m.seq, search_terms(m.body));
+      sql::index_terms(tx, channel_id, m.seq, terms_of(m.body, m.poll ? &*m.poll : nullptr));
       sql::mark_read(tx, author, channel_id, m.seq, unix_millis(now));
 
       json::object event{
@@ -452,13 +485,8 @@ Task<Result<SearchPage>> MessagingService::search(eth::Address who, std::string 
       } else if (scan.from_seq > 1) {
         page.next_before_seq = scan.from_seq;
       }
-      // The index is checked against the body: a term a message no longer holds (written by an
-      // older reading of text, and not removed by the current one) does not make it match.
       for (auto& m : found) {
-        const auto have = search_terms(m.body);
-        if (std::includes(have.begin(), have.end(), scan.terms.begin(), scan.terms.end())) {
-          page.messages.push_back(std::move(m));
-        }
+        if (holds_terms(tx, m, scan.terms)) page.messages.push_back(std::move(m));
       }
       sql::load_annotations(tx, page.messages, viewer);
       return page;
@@ -518,9 +546,7 @@ Task<Result<CommunitySearchPage>> MessagingService::search_community(eth::Addres
           window_bottoms.emplace_back(channel_id, scan.from_seq);
         }
         for (auto& m : matches) {
-          // As in a channel search: the index is checked against the body.
-          const auto have = search_terms(m.body);
-          if (std::includes(have.begin(), have.end(), terms.begin(), terms.end())) found.push_back(std::move(m));
+          if (holds_terms(tx, m, terms)) found.push_back(std::move(m));
         }
       }
       for (const auto& [at, created_ms] : sql::created_ms_of(tx, window_bottoms)) {
@@ -569,7 +595,7 @@ Task<Result<std::size_t>> MessagingService::index_backlog() {
         auto messages = sql::unindexed(tx, channel_id, below_seq, m_settings.backfill_batch);
         for (const auto& m : messages) {
           // A tombstone has no terms; an edit after the index existed wrote its own already.
-          if (!m.deleted_at) sql::index_terms(tx, channel_id, m.seq, search_terms(m.body));
+          if (!m.deleted_at) sql::index_terms(tx, channel_id, m.seq, terms_of(tx, m));
         }
         const auto done_to = messages.size() < m_settings.backfill_batch ? 1 : messages.back().seq;
         sql::set_backlog(tx, channel_id, done_to);
@@ -654,8 +680,10 @@ Task<Result<Message>> MessagingService::edit(eth::Address who, std::string chann
         }
       }
       // Only the terms the edit removes or adds change rows; a typo fix touches one or two.
-      const auto old_terms = search_terms(m->body);
-      const auto new_terms = search_terms(body);
+      const auto poll = sql::find_poll(tx, channel_id, seq);
+      const auto* poll_text = poll ? &*poll : nullptr;
+      const auto old_terms = terms_of(m->body, poll_text);
+      const auto new_terms = terms_of(body, poll_text);
       std::vector<std::string> gone;
       std::vector<std::string> added;
       std::set_difference(old_terms.begin(), old_terms.end(), new_terms.begin(), new_terms.end(),
@@ -1330,7 +1358,7 @@ std::size_t MessagingService::purge_batch(Tx& tx, const bus::Event& event) {
     const auto& channel_id = channels[index];
     for (const auto& m :
          sql::authored_since(tx, channel_id, author_hex, since, after_seq, m_settings.purge_batch - deleted)) {
-      sql::unindex(tx, channel_id, m.seq, search_terms(m.body));
+      sql::unindex(tx, channel_id, m.seq, terms_of(tx, m));
       sql::tombstone(tx, channel_id, m.seq, now_ms);
       sql::mark_changed(tx, channel_id, m.seq);
       json::object gone{{"channel_id", channel_id},

@@ -181,6 +181,31 @@ for (const backend of backends()) {
       assert.deepEqual(hit, same);
     });
 
+    test('a poll is found by its question and answers, through edits of its body, until deleted', async () => {
+      const alice = await c.signIn();
+      await c.grant(alice, 'polls');
+      const plain = await c.post(alice, 'polls', 'which chain for the validator set');
+      const poll = await c.post(alice, 'polls', 'vote please', { poll: { question: 'Which sequencer ships first?', answers: ['Espresso', 'Astria'] } });
+      const bare = await c.post(alice, 'polls', '', { poll: { question: 'Lunch?', answers: ['ramen', 'tacos'] } });
+      const seqs = async (q, channel = 'polls') =>
+        (await (await c.api(`/v1/channels/${channel}/search?q=${encodeURIComponent(q)}`, { token: alice.token })).json()).messages.map((m) => m.seq);
+      assert.deepEqual(await seqs('sequencer'), [poll.seq]);
+      assert.deepEqual(await seqs('astria vote'), [poll.seq]);      // the body and an answer together
+      assert.deepEqual(await seqs('tacos'), [bare.seq]);            // a poll with no body
+      assert.deepEqual(await seqs('which'), [poll.seq, plain.seq]);
+      // An edit of the body keeps the poll's words.
+      let r = await c.api(`/v1/channels/polls/messages/${poll.seq}`, { method: 'PATCH', token: alice.token, body: { body: 'vote now' } });
+      assert.equal(r.status, 200);
+      assert.deepEqual(await seqs('espresso'), [poll.seq]);
+      assert.deepEqual(await seqs('please'), []);
+      assert.deepEqual(await seqs('now sequencer'), [poll.seq]);
+      // A deleted poll is found no more, nor by its body.
+      r = await c.api(`/v1/channels/polls/messages/${poll.seq}`, { method: 'DELETE', token: alice.token });
+      assert.equal(r.status, 204);
+      assert.deepEqual(await seqs('sequencer'), []);
+      assert.deepEqual(await seqs('which'), [plain.seq]);
+    });
+
     test('a window without a match still hands on its cursor; before_seq bounds the search', async () => {
       const alice = await c.signIn();
       await c.grant(alice, 'sparse');
