@@ -267,7 +267,7 @@ Task<PushResult> FcmProvider::send(const PushTarget& target, const PushMessage& 
   }
   const std::string payload = std::move(*body);
   std::function<Task<TryResult>()> attempt = [this, &payload]() { return try_once(payload); };
-  co_return co_await with_retries(m_settings.retry, attempt);
+  co_return co_await with_retries(m_settings.retry, attempt, message.still_wanted);
 }
 
 }  // namespace gh::notify

@@ -18,6 +18,8 @@ const char* to_string(PushOutcome outcome) noexcept {
       return "rejected";
     case PushOutcome::failed:
       return "failed";
+    case PushOutcome::withdrawn:
+      return "withdrawn";
   }
   return "failed";
 }
@@ -28,7 +30,8 @@ Task<void> sleep_for(std::chrono::milliseconds delay) {
   co_await timer.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
 }
 
-Task<PushResult> with_retries(const RetryPolicy& policy, const std::function<Task<TryResult>()>& attempt) {
+Task<PushResult> with_retries(const RetryPolicy& policy, const std::function<Task<TryResult>()>& attempt,
+                              const std::function<Task<bool>()>& still_wanted) {
   int retries = 0;
   for (;;) {
     TryResult tried = co_await attempt();
@@ -42,6 +45,16 @@ Task<PushResult> with_retries(const RetryPolicy& policy, const std::function<Tas
       co_await policy.sleep(delay);
     } else {
       co_await sleep_for(delay);
+    }
+    if (still_wanted) {
+      const bool wanted = co_await still_wanted();
+      if (!wanted) {
+        PushResult gone = tried.result;
+        gone.outcome = PushOutcome::withdrawn;
+        gone.retries = retries - 1;
+        gone.detail = "withdrawn before a retry";
+        co_return gone;
+      }
     }
   }
 }

@@ -28,6 +28,10 @@ struct PushMessage {
   /// very-low | low | normal | high (RFC 8030 §5.3).
   std::string urgency = "normal";
   std::chrono::seconds ttl{24 * 3600};
+  /// Asked before every retry (the router also asks before the first try): false when the
+  /// notification was withdrawn meanwhile (its message deleted), and then nothing more is sent.
+  /// Unset: always wanted.
+  std::function<Task<bool>()> still_wanted;
 };
 
 /// Where a push goes: a device and its provider's token (an FCM registration token, a Web Push
@@ -44,9 +48,10 @@ enum class PushOutcome {
   token_invalid,  ///< the token or subscription is gone (FCM UNREGISTERED/404, Web Push 404/410): delete it
   rejected,       ///< a permanent refusal (bad payload, wrong sender, auth): not retried
   failed,         ///< transient failures until the retries ran out
+  withdrawn,      ///< the notification was withdrawn before a try: not sent (again)
 };
 
-/// "delivered", "token_invalid", "rejected", "failed".
+/// "delivered", "token_invalid", "rejected", "failed", "withdrawn".
 const char* to_string(PushOutcome outcome) noexcept;
 
 /// The result of one delivery, over all its tries.
@@ -89,7 +94,8 @@ struct TryResult {
 
 /// Runs `attempt` until it is final or the retries are spent; the delay before retry n (from 1)
 /// is backoff_base * 2^(n-1) capped at backoff_max, or the Retry-After it got, capped.
-Task<PushResult> with_retries(const RetryPolicy& policy, const std::function<Task<TryResult>()>& attempt);
+Task<PushResult> with_retries(const RetryPolicy& policy, const std::function<Task<TryResult>()>& attempt,
+                              const std::function<Task<bool>()>& still_wanted = {});
 
 /// The delay of a Retry-After header: delta-seconds, or an HTTP-date relative to `now`.
 std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view value,

@@ -409,6 +409,25 @@ TEST_F(FcmTest, TransientErrorsAreRetriedWithBackoffHonoringRetryAfterAtMostThre
   EXPECT_EQ(m_fake.sends.size() - before, 4u);  // the first try and 3 retries
 }
 
+// A notification withdrawn while a push waits to be retried is not sent again.
+TEST_F(FcmTest, AWithdrawnNotificationIsNotRetried) {
+  m_fake.script = {"503 UNAVAILABLE", "503 UNAVAILABLE", ""};
+  PushMessage m = sample_message();
+  int asked = 0;
+  m.still_wanted = [&asked]() -> Task<bool> { co_return ++asked < 2; };  // withdrawn after the first retry
+  const auto before = m_fake.sends.size();
+  auto gone = send(m);
+  EXPECT_EQ(gone.outcome, PushOutcome::withdrawn);
+  EXPECT_EQ(to_string(gone.outcome), std::string("withdrawn"));
+  EXPECT_EQ(gone.retries, 1);
+  EXPECT_EQ(asked, 2);
+  EXPECT_EQ(m_fake.sends.size() - before, 2u);  // the first try and one retry
+  // Still wanted: retried as before.
+  m_fake.script = {"503 UNAVAILABLE", ""};
+  m.still_wanted = []() -> Task<bool> { co_return true; };
+  EXPECT_EQ(send(m).outcome, PushOutcome::delivered);
+}
+
 TEST_F(FcmTest, PayloadStaysUnder4KiBCuttingOnlyThePreview) {
   PushMessage big = sample_message();
   big.body = std::string(3000, 'x') + std::string(2000, '"');  // quotes double when escaped

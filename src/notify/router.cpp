@@ -84,13 +84,14 @@ struct Router::State : std::enable_shared_from_this<Router::State> {
                            {"provider"})),
         held(r.counter("gatehouse_notify_held_total",
                        "Push notifications held back, by reason: quiet (the account's quiet hours), dnd (the "
-                       "account chose do not disturb) or silent (a silent message's); the center and open sockets "
-                       "still get them.",
+                       "account chose do not disturb) or silent (a silent message's), for which the center and open "
+                       "sockets still get them; or withdrawn (its message was deleted before a try).",
                        {"reason"})),
         expanded(r.counter("gatehouse_notify_expanded_total", "Recipients expanded from notification requests.")) {
     held.with({"quiet"});
     held.with({"dnd"});
     held.with({"silent"});
+    held.with({"withdrawn"});
   }
 
   asio::strand<Executor> strand;
@@ -120,6 +121,8 @@ struct Router::State : std::enable_shared_from_this<Router::State> {
   /// Delivers to every device of the account; false when it must be tried again later.
   Task<bool> deliver_one(const sql::DeliveryRow& row, const Notification& notification,
                          std::vector<sql::AttemptRow>& attempts);
+  /// Whether the notification is still there (not withdrawn since the batch was read).
+  Task<bool> still_there(std::string notification_id);
   Task<void> run(std::shared_ptr<State> self);
 };
 
@@ -203,7 +206,11 @@ Task<bool> Router::State::deliver_one(const sql::DeliveryRow& row, const Notific
     devices = std::move(*found);
   }
   const std::string frame = notification_frame(notification);
-  const PushMessage message = push_message(notification);
+  PushMessage message = push_message(notification);
+  // A push is made only while the notification stands: its message deleted meanwhile withdraws it,
+  // and then neither the first try nor a retry goes out (a socket frame is immediate).
+  message.still_wanted = [this, id = notification.id] { return still_there(id); };
+  bool withdrawn = false;
   // Do not disturb, as the account chose it: devices without a socket get no push. Read once, and
   // only when a device would get a push.
   std::optional<bool> dnd;
@@ -248,19 +255,35 @@ Task<bool> Router::State::deliver_one(const sql::DeliveryRow& row, const Notific
       held_back = true;
       continue;
     }
+    if (!withdrawn) {
+      const bool there = co_await still_there(notification.id);
+      withdrawn = !there;
+    }
+    if (withdrawn) {
+      record(device.provider, to_string(PushOutcome::withdrawn), 0, 0, "withdrawn before the push");
+      continue;
+    }
     if (fell_back) fallback.with({device.provider}).inc();
     PushResult result = co_await provider->second->send(device, message);
+    if (result.outcome == PushOutcome::withdrawn) withdrawn = true;
     if (result.retries > 0) retried.with({device.provider}).inc(result.retries);
     if (result.outcome == PushOutcome::delivered) {
       sent.with({device.provider}).inc();
-    } else {
+    } else if (result.outcome != PushOutcome::withdrawn) {
       failed.with({device.provider, to_string(result.outcome)}).inc();
     }
     if (result.outcome == PushOutcome::token_invalid) co_await directory->forget_push_token(device.device_id);
     record(device.provider, to_string(result.outcome), result.retries, result.status, result.detail);
   }
   if (held_back) held.with({hold}).inc();
+  if (withdrawn) held.with({"withdrawn"}).inc();
   co_return true;
+}
+
+Task<bool> Router::State::still_there(std::string notification_id) {
+  co_return co_await pool.run([this, &notification_id] {
+    return service.database().read([&](Tx& tx) { return sql::find_notification(tx, notification_id).has_value(); });
+  });
 }
 
 Task<std::size_t> Router::State::deliver_batch() {

@@ -79,7 +79,7 @@ Task<PushResult> WebhookProvider::send(const PushTarget& target, const PushMessa
     if (response && response->status == 410) out.result.outcome = PushOutcome::token_invalid;
     co_return out;
   };
-  co_return co_await with_retries(m_settings.retry, attempt);
+  co_return co_await with_retries(m_settings.retry, attempt, message.still_wanted);
 }
 
 }  // namespace gh::notify

@@ -195,7 +195,7 @@ Task<PushResult> WebPushProvider::send(const PushTarget& target, const PushMessa
       out.result.outcome = PushOutcome::token_invalid;
     co_return out;
   };
-  co_return co_await with_retries(m_settings.retry, attempt);
+  co_return co_await with_retries(m_settings.retry, attempt, message.still_wanted);
 }
 
 }  // namespace gh::notify

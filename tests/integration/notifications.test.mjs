@@ -28,6 +28,9 @@ const SECRET = 'whsec_integration';
 function startPushServices() {
   const seen = { fcm: [], webpush: [], webhook: [], tokens: 0 };
   const unregistered = new Set();
+  // FCM sends for a token in `hold` wait, unanswered, in `pending` until the test answers them.
+  const hold = new Set();
+  const pending = new Map();
   const server = http.createServer((req, res) => {
     const chunks = [];
     req.on('data', (c) => chunks.push(c));
@@ -41,6 +44,10 @@ function startPushServices() {
       if (req.url === '/v1/projects/demo/messages:send') {
         const message = JSON.parse(body.toString()).message;
         seen.fcm.push({ headers: req.headers, message });
+        if (hold.delete(message.token)) {
+          pending.set(message.token, res);
+          return undefined;
+        }
         if (unregistered.has(message.token)) {
           res.writeHead(404, { 'content-type': 'application/json' });
           return res.end(JSON.stringify({ error: { code: 404, status: 'NOT_FOUND', message: 'gone',
@@ -65,7 +72,7 @@ function startPushServices() {
   });
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => {
     const url = `http://127.0.0.1:${server.address().port}`;
-    resolve({ url, seen, unregistered, close: () => server.close() });
+    resolve({ url, seen, unregistered, hold, pending, close: () => server.close() });
   }));
 }
 
@@ -280,6 +287,37 @@ for (const backend of backends()) {
       assert.equal(r.status, 201);
       const retried = await r.json();
       assert.deepEqual([retried.id, retried.silent], [quiet.id, true]);
+    });
+
+    test('a push that waits for a retry is not sent again once its message is deleted', async () => {
+      const alice = await signIn(Wallet.createRandom());
+      const bob = await signIn(Wallet.createRandom());
+      await device(bob.token, 'phone', { provider: 'fcm', token: 'fcm-held' });
+      for (const who of [alice, bob]) {
+        const r = await api('/v1/_test/channel-access', { method: 'POST', body: { account: who.address, channel_id: 'oops', read: true, post: true } });
+        assert.equal(r.status, 204);
+      }
+      const withdrawn = async () => Number((await (await fetch(`${server.url}/metrics`)).text())
+        .match(/gatehouse_notify_held_total\{reason="withdrawn"\} (\d+)/)[1]);
+      const before = await withdrawn();
+      push.hold.add('fcm-held');
+      let r = await api('/v1/channels/oops/messages', { method: 'POST', token: alice.token,
+        body: { body: `my seed phrase is … @${bob.address}`, client_id: 'oops-1' } });
+      assert.equal(r.status, 201);
+      const message = await r.json();
+      await until(() => push.pending.has('fcm-held'), 'the push waiting at FCM');
+      // Deleted while FCM has not answered: the notification is withdrawn.
+      r = await api(`/v1/channels/oops/messages/${message.seq}`, { method: 'DELETE', token: alice.token });
+      assert.equal(r.status, 204);
+      const center = async () => (await (await api('/v1/notifications?limit=100', { token: bob.token })).json()).notifications;
+      await until(async () => (await center()).every((n) => n.data.message_id !== message.id), 'the notification withdrawn');
+      // FCM fails that try (transient); the retry finds the notification gone and sends nothing.
+      const res = push.pending.get('fcm-held');
+      push.pending.delete('fcm-held');
+      res.writeHead(503, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: { code: 503, status: 'UNAVAILABLE', message: 'try later' } }));
+      await until(async () => (await withdrawn()) === before + 1, 'the retry withdrawn');
+      assert.equal(push.seen.fcm.filter((p) => p.message.token === 'fcm-held').length, 1);
     });
 
     test('settings round-trip, are validated, and an UNREGISTERED token is cleared', async () => {
