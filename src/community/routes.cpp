@@ -53,7 +53,10 @@ json::object render_channel(const ChannelInfo& c) {
                       {"created_at", format_rfc3339(c.created_at)},
                       {"can_read", c.can_read},
                       {"can_post", c.can_post},
-                      {"slow_mode_seconds", c.slow_mode_seconds}};
+                      {"slow_mode_seconds", c.slow_mode_seconds},
+                      {"topic", c.topic},
+                      {"position", c.position},
+                      {"post_roles", strings(c.post_roles)}};
 }
 
 json::object render_role(const RoleInfo& r) {
@@ -112,6 +115,26 @@ Result<std::vector<std::string>> string_list(const json::object& body, std::stri
     out.emplace_back(item.as_string());
   }
   return out;
+}
+
+// A channel's topic, position and post roles, as creating and changing it take them.
+Result<void> read_channel_details(const json::object& body, std::optional<std::string>& topic,
+                                  std::optional<std::int64_t>& position,
+                                  std::optional<std::vector<std::string>>& post_roles) {
+  if (const auto* t = body.if_contains("topic")) {
+    if (!t->is_string()) return bad_input("invalid_field", "topic must be a string");
+    topic = std::string(t->as_string());
+  }
+  if (const auto* p = body.if_contains("position")) {
+    if (!p->is_int64()) return bad_input("invalid_field", "position must be an integer");
+    position = p->as_int64();
+  }
+  if (body.contains("post_roles")) {
+    auto roles = string_list(body, "post_roles");
+    if (!roles) return std::move(roles).error();
+    post_roles = std::move(*roles);
+  }
+  return ok();
 }
 
 Result<eth::Address> address_param(const Request& req, std::string_view name) {
@@ -469,6 +492,13 @@ void add_community_routes(net::Router& router, CommunityService& service, auth::
         spec.name = std::move(*name);
         if (*gate) spec.gate = std::move(**gate);
         spec.roles = std::move(*roles);
+        std::optional<std::string> topic;
+        std::optional<std::int64_t> position;
+        std::optional<std::vector<std::string>> post_roles;
+        if (auto r = read_channel_details(body, topic, position, post_roles); !r) co_return r.error();
+        if (topic) spec.topic = std::move(*topic);
+        if (position) spec.position = *position;
+        if (post_roles) spec.post_roles = std::move(*post_roles);
         auto ch = co_await service.create_channel(who.address, std::string(req.param("id")), std::move(spec));
         co_return net::rendered(ch, render_channel, 201);
       });
@@ -509,6 +539,9 @@ void add_community_routes(net::Router& router, CommunityService& service, auth::
         if (const auto* slow = body.if_contains("slow_mode_seconds")) {
           if (!slow->is_int64()) co_return bad_input("invalid_field", "slow_mode_seconds must be an integer");
           update.slow_mode_seconds = slow->as_int64();
+        }
+        if (auto r = read_channel_details(body, update.topic, update.position, update.post_roles); !r) {
+          co_return r.error();
         }
         auto ch = co_await service.update_channel(who.address, std::string(req.param("id")), std::move(update));
         co_return net::rendered(ch, render_channel);

@@ -12,6 +12,7 @@
 #include "bus/bus.hpp"
 #include "chain/model.hpp"
 #include "community/store.hpp"
+#include "core/utf8.hpp"
 #include "eth/hex.hpp"
 #include "store/batches.hpp"
 
@@ -97,6 +98,12 @@ json::value gate_json(const std::optional<GateNode>& gate) {
 }
 
 json::array string_array(const std::set<std::string>& items) {
+  json::array out;
+  for (const auto& s : items) out.push_back(json::string(s));
+  return out;
+}
+
+json::array string_array(const std::vector<std::string>& items) {
   json::array out;
   for (const auto& s : items) out.push_back(json::string(s));
   return out;
@@ -285,6 +292,14 @@ void publish_membership(Tx& tx, const std::string& topic, const std::string& com
                                 {"reason", reason}});
 }
 
+// Whether a reader may post messages in the channel: every reader when it names no post roles,
+// else holders of one of them and those who manage channels.
+bool may_send(const Standing& s, const sql::ChannelRow& ch) {
+  if (ch.post_roles.empty() || has(s.permissions, Permission::manage_channels)) return true;
+  return std::any_of(ch.post_roles.begin(), ch.post_roles.end(),
+                     [&](const std::string& r) { return s.roles.count(r) > 0; });
+}
+
 ChannelInfo channel_info(const Loaded& c, const sql::ChannelRow& ch, const Standing& s,
                          const std::set<std::string>& access, std::int64_t now_ms) {
   ChannelInfo info;
@@ -296,8 +311,11 @@ ChannelInfo channel_info(const Loaded& c, const sql::ChannelRow& ch, const Stand
   info.archived = ch.archived_ms.has_value();
   info.created_at = SystemTime(std::chrono::milliseconds(ch.created_ms));
   info.can_read = readable(s, ch, access);
-  info.can_post = info.can_read && !info.archived && !timed_out(s, now_ms);
+  info.can_post = info.can_read && !info.archived && !timed_out(s, now_ms) && may_send(s, ch);
   info.slow_mode_seconds = ch.slow_mode_seconds;
+  info.topic = ch.topic;
+  info.position = ch.position;
+  info.post_roles = ch.post_roles;
   return info;
 }
 
@@ -1207,6 +1225,28 @@ Task<Result<std::vector<eth::Address>>> CommunityService::channel_readers(std::s
 
 namespace {
 
+// A channel's topic: text of at most max_channel_topic_bytes, lines allowed, no other control
+// characters.
+Result<void> check_topic(std::string_view topic) {
+  const auto bad = [] {
+    return bad_input("invalid_field", "topic is at most " + std::to_string(max_channel_topic_bytes) +
+                                          " bytes of UTF-8 text (no control characters but line breaks)");
+  };
+  if (topic.size() > max_channel_topic_bytes || !valid_utf8(topic)) return bad();
+  for (char c : topic) {
+    const auto u = static_cast<unsigned char>(c);
+    if ((u < 0x20 && c != '\n') || u == 0x7F) return bad();
+  }
+  return ok();
+}
+
+Result<void> check_position(std::int64_t position) {
+  if (position < 0 || position > max_channel_position) {
+    return bad_input("invalid_field", "position is 0 to " + std::to_string(max_channel_position));
+  }
+  return ok();
+}
+
 Result<void> check_channel_roles(const Loaded& c, const std::vector<std::string>& roles) {
   if (roles.size() > 20) return bad_input("invalid_field", "a channel lists at most 20 roles");
   for (const auto& r : roles) {
@@ -1224,22 +1264,33 @@ Task<Result<ChannelInfo>> CommunityService::create_channel(const eth::Address& w
   auto name = check_name("name", spec.name);
   if (!name) co_return std::move(name).error();
   if (auto chains = check_chains(spec.gate); !chains) co_return std::move(chains).error();
+  if (auto t = check_topic(spec.topic); !t) co_return std::move(t).error();
+  if (auto p = check_position(spec.position); !p) co_return std::move(p).error();
   const auto now = unix_millis(m_clock.now());
   auto created = co_await change_community<ChannelInfo>(community_id, [&](Tx& tx, Loaded& c) -> Result<ChannelInfo> {
     const auto s = standing_of(tx, c, lower(who));
     if (auto allowed = need(s, Permission::manage_channels); !allowed) return std::move(allowed).error();
     if (auto r = check_channel_roles(c, spec.roles); !r) return std::move(r).error();
+    if (auto r = check_channel_roles(c, spec.post_roles); !r) return std::move(r).error();
     if (c.channels.size() >= m_settings.max_channels) {
       return conflict("too_many_channels", "the community has enough channels");
     }
-    sql::ChannelRow row{new_id("ch_"), community_id, *name, gate_text(spec.gate), spec.roles, std::nullopt, now};
+    sql::ChannelRow row;
+    row.id = new_id("ch_");
+    row.community_id = community_id;
+    row.name = *name;
+    row.gate = gate_text(spec.gate);
+    row.roles = spec.roles;
+    row.created_ms = now;
+    row.topic = spec.topic;
+    row.position = spec.position;
+    row.post_roles = spec.post_roles;
     sql::insert_channel(tx, row);
-    json::array roles;
-    for (const auto& r : spec.roles) roles.emplace_back(r);
-    audit(tx, community_id, who,
-          {"channel_create", std::nullopt, row.id, "",
-           json::object{{"name", row.name}, {"roles", std::move(roles)}, {"gate", gate_json(spec.gate)}}},
-          now);
+    json::object details{{"name", row.name}, {"roles", string_array(spec.roles)}, {"gate", gate_json(spec.gate)}};
+    if (!row.topic.empty()) details["topic"] = row.topic;
+    if (row.position != 0) details["position"] = row.position;
+    if (!row.post_roles.empty()) details["post_roles"] = string_array(row.post_roles);
+    audit(tx, community_id, who, {"channel_create", std::nullopt, row.id, "", std::move(details)}, now);
     if (spec.gate) {
       refresh_gate_contracts(tx, community_id);
       sql::queue_all(tx, community_id, now);
@@ -1296,6 +1347,12 @@ Task<Result<ChannelInfo>> CommunityService::update_channel(const eth::Address& w
       (*update.slow_mode_seconds < 0 || *update.slow_mode_seconds > max_slow_mode_seconds)) {
     co_return bad_input("invalid_field", "slow_mode_seconds is 0 to " + std::to_string(max_slow_mode_seconds));
   }
+  if (update.topic) {
+    if (auto t = check_topic(*update.topic); !t) co_return std::move(t).error();
+  }
+  if (update.position) {
+    if (auto p = check_position(*update.position); !p) co_return std::move(p).error();
+  }
   const auto now = unix_millis(m_clock.now());
   auto updated = co_await m_pool.run([&]() -> Result<ChannelInfo> {
     return m_db.transact([&](Tx& tx) -> Result<ChannelInfo> {
@@ -1312,6 +1369,12 @@ Task<Result<ChannelInfo>> CommunityService::update_channel(const eth::Address& w
         if (auto r = check_channel_roles(*c, *update.roles); !r) return std::move(r).error();
         ch->roles = *update.roles;
       }
+      if (update.post_roles) {
+        if (auto r = check_channel_roles(*c, *update.post_roles); !r) return std::move(r).error();
+        ch->post_roles = *update.post_roles;
+      }
+      if (update.topic) ch->topic = *update.topic;
+      if (update.position) ch->position = *update.position;
       if (update.archived) {
         if (*update.archived && !ch->archived_ms) ch->archived_ms = now;
         if (!*update.archived) ch->archived_ms.reset();
@@ -1331,6 +1394,9 @@ Task<Result<ChannelInfo>> CommunityService::update_channel(const eth::Address& w
       }
       if (update.archived) changed["archived"] = *update.archived;
       if (update.gate) changed["gate"] = gate_json(*update.gate);
+      if (update.topic) changed["topic"] = *update.topic;
+      if (update.position) changed["position"] = *update.position;
+      if (update.post_roles) changed["post_roles"] = string_array(*update.post_roles);
       audit(tx, c->row.id, who, {"channel_update", std::nullopt, channel_id, "", std::move(changed)}, now);
       if (update.gate) {
         refresh_gate_contracts(tx, c->row.id);
@@ -1364,7 +1430,7 @@ Task<Result<bool>> CommunityService::can_post_channel(const eth::Address& who, s
       const auto s = channel_standing(tx, *ch, lower(who));
       if (!s.member) return false;
       return readable(s, *ch, sql::channel_access(tx, ch->community_id, lower(who))) &&
-             !timed_out(s, unix_millis(m_clock.now()));
+             !timed_out(s, unix_millis(m_clock.now())) && may_send(s, *ch);
     });
   });
 }
@@ -1390,10 +1456,11 @@ Task<Result<ChannelPostRules>> CommunityService::post_rules(const eth::Address& 
       const auto s = channel_standing(tx, *ch, account);
       if (!s.member) return rules;
       rules.can_post = readable(s, *ch, sql::channel_access(tx, ch->community_id, account));
+      rules.can_send = rules.can_post && may_send(s, *ch);
       rules.slow_mode_seconds = ch->slow_mode_seconds;
       rules.exempt = has(s.permissions, Permission::manage_messages);
       if (timed_out(s, unix_millis(m_clock.now()))) rules.timed_out_until_ms = s.timed_out_until_ms;
-      if (rules.can_post && content) rules.automod = automod_for(tx, ch->community_id, channel_id, s);
+      if (rules.can_send && content) rules.automod = automod_for(tx, ch->community_id, channel_id, s);
       return rules;
     });
   });

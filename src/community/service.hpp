@@ -75,9 +75,14 @@ struct ChannelInfo {
   std::vector<std::string> roles;  ///< roles that may see it; empty: every member
   bool archived = false;
   SystemTime created_at;
-  bool can_read = false;  ///< for the caller
-  bool can_post = false;
+  bool can_read = false;               ///< for the caller
+  bool can_post = false;               ///< for the caller: may post messages (see post_roles)
   std::int64_t slow_mode_seconds = 0;  ///< a member posts at most once per this many seconds (0: off)
+  std::string topic;                   ///< shown under its name
+  std::int64_t position = 0;           ///< channels are listed by position, then by creation
+  /// Roles whose holders post messages here (and managers of channels); empty: every reader. The
+  /// others still react and vote.
+  std::vector<std::string> post_roles;
 };
 
 /// An AutoMod rule ready to screen messages (shared by the posts that read it until it changes).
@@ -108,7 +113,8 @@ struct AutomodHit {
 
 /// What posting in a channel takes, for one account.
 struct ChannelPostRules {
-  bool can_post = false;
+  bool can_post = false;  ///< the write right: react, vote, pin (with its permission)
+  bool can_send = false;  ///< may post messages: can_post, and a post role when the channel names some
   std::int64_t slow_mode_seconds = 0;
   bool exempt = false;  ///< manage_messages: slow mode does not apply
   /// While the account is timed out in the channel's community: the timeout's end (unix ms); 0: not
@@ -121,6 +127,10 @@ struct ChannelPostRules {
 
 /// The longest slow mode: 6 hours, as Discord.
 inline constexpr std::int64_t max_slow_mode_seconds = std::int64_t{6} * 3600;
+/// A channel's topic: at most 1,024 bytes (Discord's length), as text.
+inline constexpr std::size_t max_channel_topic_bytes = 1024;
+/// The highest channel position.
+inline constexpr std::int64_t max_channel_position = 1'000'000;
 
 /// A role of a community.
 struct RoleInfo {
@@ -200,6 +210,9 @@ struct NewChannel {
   std::string name;
   std::optional<GateNode> gate;
   std::vector<std::string> roles;
+  std::string topic{};
+  std::int64_t position = 0;
+  std::vector<std::string> post_roles{};
 };
 
 /// A change to a channel; unset fields stay.
@@ -209,6 +222,9 @@ struct ChannelUpdate {
   std::optional<std::vector<std::string>> roles;
   std::optional<bool> archived;
   std::optional<std::int64_t> slow_mode_seconds;
+  std::optional<std::string> topic;
+  std::optional<std::int64_t> position;
+  std::optional<std::vector<std::string>> post_roles;
 };
 
 /// Limits of the context.

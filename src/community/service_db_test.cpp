@@ -113,7 +113,10 @@ class CommunityServiceTest : public ::testing::TestWithParam<Dialect> {
 
   std::string channel(const std::string& community, std::string name, std::optional<GateNode> g = std::nullopt,
                       std::vector<std::string> roles = {}) {
-    NewChannel spec{std::move(name), std::move(g), std::move(roles)};
+    NewChannel spec;
+    spec.name = std::move(name);
+    spec.gate = std::move(g);
+    spec.roles = std::move(roles);
     auto ch = run(m_service->create_channel(owner, community, std::move(spec)));
     EXPECT_TRUE(ch) << ch.error().message;
     return ch ? ch->id : "";

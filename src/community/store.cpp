@@ -27,7 +27,7 @@ CommunityRow community_of(const Row& r) {
 }
 
 constexpr const char* channel_columns =
-    "id, community_id, name, gate, roles, archived_ms, created_ms, slow_mode_seconds";
+    "id, community_id, name, gate, roles, archived_ms, created_ms, slow_mode_seconds, topic, position, post_roles";
 
 ChannelRow channel_of(const Row& r) {
   ChannelRow c;
@@ -39,6 +39,9 @@ ChannelRow channel_of(const Row& r) {
   if (!r.is_null(5)) c.archived_ms = r.get_int(5);
   c.created_ms = r.get_int(6);
   c.slow_mode_seconds = r.get_int(7);
+  c.topic = r.get_text(8);
+  c.position = r.get_int(9);
+  c.post_roles = gh::store::split_text_list(r.get_text(10));
   return c;
 }
 
@@ -351,9 +354,9 @@ std::vector<std::string> members_with_role(Tx& tx, const std::string& community_
 void insert_channel(Tx& tx, const ChannelRow& row) {
   tx.exec(
       "INSERT INTO community_channels (id, community_id, name, gate, roles, archived_ms, created_ms, "
-      "slow_mode_seconds) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+      "slow_mode_seconds, topic, position, post_roles) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
       {row.id, row.community_id, row.name, opt(row.gate), gh::store::join_text_list(row.roles), opt(row.archived_ms),
-       row.created_ms, row.slow_mode_seconds});
+       row.created_ms, row.slow_mode_seconds, row.topic, row.position, gh::store::join_text_list(row.post_roles)});
 }
 
 std::optional<ChannelRow> find_channel(Tx& tx, const std::string& id) {
@@ -364,9 +367,10 @@ std::optional<ChannelRow> find_channel(Tx& tx, const std::string& id) {
 
 std::vector<ChannelRow> list_channels(Tx& tx, const std::string& community_id) {
   std::vector<ChannelRow> out;
-  for (const auto& r : tx.query(std::string("SELECT ") + channel_columns +
-                                    " FROM community_channels WHERE community_id = $1 ORDER BY created_ms, name, id",
-                                {community_id})) {
+  for (const auto& r :
+       tx.query(std::string("SELECT ") + channel_columns +
+                    " FROM community_channels WHERE community_id = $1 ORDER BY position, created_ms, name, id",
+                {community_id})) {
     out.push_back(channel_of(r));
   }
   return out;
@@ -374,10 +378,10 @@ std::vector<ChannelRow> list_channels(Tx& tx, const std::string& community_id) {
 
 void update_channel(Tx& tx, const ChannelRow& row) {
   tx.exec(
-      "UPDATE community_channels SET name = $2, gate = $3, roles = $4, archived_ms = $5, slow_mode_seconds = $6 "
-      "WHERE id = $1",
+      "UPDATE community_channels SET name = $2, gate = $3, roles = $4, archived_ms = $5, slow_mode_seconds = $6, "
+      "topic = $7, position = $8, post_roles = $9 WHERE id = $1",
       {row.id, row.name, opt(row.gate), gh::store::join_text_list(row.roles), opt(row.archived_ms),
-       row.slow_mode_seconds});
+       row.slow_mode_seconds, row.topic, row.position, gh::store::join_text_list(row.post_roles)});
 }
 
 std::set<std::string> channel_access(Tx& tx, const std::string& community_id, const std::string& account) {

@@ -33,6 +33,9 @@ struct ChannelRow {
   std::optional<std::int64_t> archived_ms;
   std::int64_t created_ms = 0;
   std::int64_t slow_mode_seconds = 0;
+  std::string topic{};
+  std::int64_t position = 0;
+  std::vector<std::string> post_roles{};  ///< roles that may post messages; empty: every reader
 };
 
 struct RoleRow {

@@ -50,6 +50,9 @@ struct PostRules {
   std::int64_t timed_out_until_ms = 0;
   /// The community's content rules for this account and channel; null: none apply.
   std::shared_ptr<const ContentScreen> screen;
+  /// May post messages (and show typing): false where the channel keeps posting to roles the
+  /// account lacks (an announcements channel); it still reacts and votes when `allowed`.
+  bool send = true;
 };
 
 /// Channel access as the community context decides it.

@@ -59,13 +59,16 @@ Task<Result<bool>> CommunityChannelAccess::can_post(const eth::Address& account,
 Task<Result<PostRules>> CommunityChannelAccess::write_rules(const eth::Address& account, std::string channel_id) {
   auto found = co_await m_communities.post_rules(account, std::move(channel_id), false);
   if (!found) co_return found.error();
-  co_return PostRules{found->can_post, found->slow_mode_seconds, found->exempt, found->timed_out_until_ms, nullptr};
+  PostRules rules{found->can_post, found->slow_mode_seconds, found->exempt, found->timed_out_until_ms, nullptr};
+  rules.send = found->can_send;
+  co_return rules;
 }
 
 Task<Result<PostRules>> CommunityChannelAccess::post_rules(const eth::Address& account, std::string channel_id) {
   auto found = co_await m_communities.post_rules(account, std::move(channel_id), true);
   if (!found) co_return found.error();
   PostRules rules{found->can_post, found->slow_mode_seconds, found->exempt, found->timed_out_until_ms, nullptr};
+  rules.send = found->can_send;
   if (!found->automod.empty()) rules.screen = std::make_shared<AutomodScreen>(std::move(found->automod));
   co_return rules;
 }

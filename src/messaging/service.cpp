@@ -52,6 +52,13 @@ Result<void> may_post(const PostRules& rules) {
   return ok();
 }
 
+// may_post, and the right to post messages, which a channel may keep to some roles.
+Result<void> may_send(const PostRules& rules) {
+  if (auto may = may_post(rules); !may) return may;
+  if (!rules.send) return forbidden("only some roles post messages in this channel");
+  return ok();
+}
+
 // The text content rules screen: the body, and a poll's question and answers.
 std::string screened_text(const NewMessage& message) {
   std::string text = message.body;
@@ -201,6 +208,13 @@ Task<Result<void>> MessagingService::require_post(const eth::Address& who, const
   co_return co_await require(who, channel_id, true);
 }
 
+Task<Result<void>> MessagingService::require_send(const eth::Address& who, const std::string& channel_id) {
+  if (auto c = check_channel(channel_id); !c) co_return c.error();
+  auto rules = co_await m_access.write_rules(who, channel_id);
+  if (!rules) co_return rules.error();
+  co_return may_send(*rules);
+}
+
 Task<Result<void>> MessagingService::require(const eth::Address& who, const std::string& channel_id, bool post) {
   if (auto c = check_channel(channel_id); !c) co_return c.error();
   if (post) {
@@ -288,6 +302,7 @@ Task<Result<Posted>> MessagingService::post(eth::Address who, std::string channe
   auto rules = co_await m_access.post_rules(who, channel_id);
   if (!rules) co_return rules.error();
   if (!rules->allowed) co_return forbidden("you may not post in this channel");
+  if (!rules->send) co_return forbidden("only some roles post messages in this channel");
   const std::int64_t slow_ms = rules->exempt ? 0 : rules->slow_mode_seconds * 1000;
   // Content rules see the text before it is stored; the retry of a stored message still gets it.
   std::optional<ContentBlock> blocked;
@@ -572,11 +587,11 @@ Task<Result<CommunitySearchPage>> MessagingService::search_community(eth::Addres
 }
 
 Task<Result<void>> MessagingService::may_type(eth::Address who, std::string channel_id) {
-  co_return co_await require_post(who, channel_id);
+  co_return co_await require_send(who, channel_id);
 }
 
 Task<Result<void>> MessagingService::typing(eth::Address who, std::string channel_id) {
-  if (auto r = co_await require_post(who, channel_id); !r) co_return r.error();
+  if (auto r = co_await require_send(who, channel_id); !r) co_return r.error();
   if (m_gateway) {
     json::object frame{{"type", "typing"}, {"channel_id", channel_id}, {"account", eth::to_checksum(who)}};
     m_gateway->broadcast(channel_topic, channel_id, json::serialize(frame), &who);
@@ -641,7 +656,7 @@ Task<Result<Message>> MessagingService::edit(eth::Address who, std::string chann
   if (auto c = check_channel(channel_id); !c) co_return c.error();
   auto rules = co_await m_access.post_rules(who, channel_id);
   if (!rules) co_return rules.error();
-  if (auto may = may_post(*rules); !may) co_return may.error();
+  if (auto may = may_send(*rules); !may) co_return may.error();
   if (auto c = check_body(body); !c) co_return c.error();
   // The message is read first: an edit of a message that is not the caller's, or is gone, is
   // refused as such before its text is screened (a screen's refusal is recorded, and may time the

@@ -282,6 +282,8 @@ class MessagingService {
   Task<Result<ReportPage>> report_page(sql::ReportQuery query, ReportFilter filter);
   Task<Result<void>> require_read(const eth::Address& who, const std::string& channel_id);
   Task<Result<void>> require_post(const eth::Address& who, const std::string& channel_id);
+  /// require_post, and the right to post messages (typing): a channel may keep it to some roles.
+  Task<Result<void>> require_send(const eth::Address& who, const std::string& channel_id);
   Task<Result<void>> require(const eth::Address& who, const std::string& channel_id, bool post);
   Task<Mentions> effective_mentions(const eth::Address& who, const std::string& channel_id, std::string_view body);
   /// The 403 automod_blocked for a text a community rule refused, once the community has recorded

@@ -1090,6 +1090,66 @@ for (const backend of backends()) {
       assert.deepEqual((await list()).body, { accounts: [], next_after: null });
     });
 
+    test('channels carry a topic and a position; an announcements channel takes messages from its post roles only', async () => {
+      const [owner, mod, member] = [await c.signIn(), await c.signIn(), await c.signIn()];
+      let r = await c.api('/v1/communities', { method: 'POST', token: owner.token, body: { name: 'Heralds', slug: `heralds-${backend}-${Date.now()}` } });
+      assert.equal(r.status, 201, await r.clone().text());
+      const community = (await r.json()).id;
+      const base = `/v1/communities/${community}`;
+      for (const who of [mod, member]) assert.equal((await c.api(`${base}/join`, { method: 'POST', token: who.token })).status, 200);
+      assert.ok((await c.api(`${base}/members/${mod.address}/roles/moderator`, { method: 'PUT', token: owner.token })).status < 300);
+      const create = (body) => c.api(`${base}/channels`, { method: 'POST', token: owner.token, body });
+      // Bad details are refused and create nothing.
+      for (const bad of [{ topic: 7 }, { topic: 'x'.repeat(1025) }, { topic: 'bell\u0007' }, { position: -1 }, { position: 1_000_001 },
+        { position: 'first' }, { post_roles: ['nobody'] }, { post_roles: 'moderator' }]) {
+        r = await create({ name: 'bad', ...bad });
+        assert.equal(r.status, 400, JSON.stringify(bad));
+        assert.ok(['invalid_field', 'invalid_role'].includes((await r.json()).error.code), JSON.stringify(bad));
+      }
+      r = await create({ name: 'general', position: 2 });
+      const general = await r.json();
+      assert.deepEqual([general.topic, general.position, general.post_roles], ['', 2, []]);
+      r = await create({ name: 'announcements', topic: 'Team news.\nRead only.', position: 1, post_roles: ['moderator'] });
+      assert.equal(r.status, 201, await r.clone().text());
+      const news = await r.json();
+      assert.deepEqual([news.topic, news.position, news.post_roles], ['Team news.\nRead only.', 1, ['moderator']]);
+      // Listed by position, then by creation.
+      const listed = async (who) => (await (await c.api(`${base}/channels`, { token: who.token })).json()).channels;
+      assert.deepEqual((await listed(member)).map((ch) => ch.name), ['announcements', 'general']);
+      // Who may post is shown to each reader.
+      const seen = async (who) => (await (await c.api(`/v1/channels/${news.id}`, { token: who.token })).json());
+      assert.deepEqual([(await seen(member)).can_read, (await seen(member)).can_post], [true, false]);
+      assert.equal((await seen(mod)).can_post, true);
+      assert.equal((await seen(owner)).can_post, true);  // managers of channels post anywhere
+
+      const send = (who, body) => c.api(`/v1/channels/${news.id}/messages`, { method: 'POST', token: who.token, body: { body, client_id: `h-${Math.random()}` } });
+      r = await send(member, 'first!');
+      assert.equal(r.status, 403);
+      assert.equal((await r.json()).error.code, 'forbidden');
+      assert.equal((await c.api(`/v1/channels/${news.id}/typing`, { method: 'POST', token: member.token })).status, 403);
+      r = await send(mod, 'v2 ships friday');
+      assert.equal(r.status, 201);
+      const announcement = await r.json();
+      // A reader who may not post still reacts and votes, and reads.
+      const react = await c.api(`/v1/channels/${news.id}/messages/${announcement.seq}/reactions/${encodeURIComponent('🎉')}`, { method: 'PUT', token: member.token });
+      assert.equal(react.status, 204);
+      r = await c.api(`/v1/channels/${news.id}/messages`, { method: 'POST', token: mod.token,
+        body: { body: '', client_id: 'h-poll', poll: { question: 'Which day?', answers: ['friday', 'monday'] } } });
+      assert.equal(r.status, 201);
+      const poll = await r.json();
+      assert.equal((await c.api(`/v1/channels/${news.id}/messages/${poll.seq}/poll/votes/1`, { method: 'PUT', token: member.token })).status, 204);
+      const history = (await (await c.api(`/v1/channels/${news.id}/messages`, { token: member.token })).json()).messages;
+      assert.deepEqual(history.map((m) => m.seq), [poll.seq, announcement.seq]);
+      // Opening it to everyone: the member posts; the change is in the audit log.
+      r = await c.api(`/v1/channels/${news.id}`, { method: 'PATCH', token: owner.token, body: { post_roles: [], topic: 'Open now', position: 3 } });
+      assert.equal(r.status, 200);
+      assert.deepEqual([(await r.json()).post_roles, (await seen(member)).can_post], [[], true]);
+      assert.equal((await send(member, 'thanks team')).status, 201);
+      assert.deepEqual((await listed(member)).map((ch) => ch.name), ['general', 'announcements']);
+      const [entry] = (await (await c.api(`${base}/audit-log?action=channel_update&limit=1`, { token: owner.token })).json()).entries;
+      assert.deepEqual(entry.details, { topic: 'Open now', position: 3, post_roles: [] });
+    });
+
     test('slow mode: a member posts once per slow_mode_seconds, also when posting at once; retries and moderators pass', async () => {
       const owner = await c.signIn();
       const member = await c.signIn();
