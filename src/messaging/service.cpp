@@ -1305,8 +1305,9 @@ realtime::TopicSource MessagingService::topic_source() {
     if (!marker) co_return marker.error();
     co_return ok();
   };
+  // What a typing frame needs: the right to post messages here.
   source.may_write = [this](eth::Address account, std::string id) -> Task<Result<void>> {
-    co_return co_await require_post(account, id);
+    co_return co_await require_send(account, id);
   };
   source.readable = [this](eth::Address account) -> Task<Result<std::vector<std::string>>> {
     co_return co_await m_access.readable_channels(account);

@@ -1127,6 +1127,11 @@ for (const backend of backends()) {
       assert.equal(r.status, 403);
       assert.equal((await r.json()).error.code, 'forbidden');
       assert.equal((await c.api(`/v1/channels/${news.id}/typing`, { method: 'POST', token: member.token })).status, 403);
+      const sock = c.connect(member);
+      await subscribed(sock, news.id);
+      sock.send({ type: 'typing', channel_id: news.id });
+      assert.deepEqual(await sock.waitFor((f) => f.type === 'error').then((f) => [f.code, f.channel_id]), ['forbidden', news.id]);
+      sock.close();
       r = await send(mod, 'v2 ships friday');
       assert.equal(r.status, 201);
       const announcement = await r.json();
