@@ -1397,6 +1397,14 @@ Task<Result<ChannelInfo>> CommunityService::update_channel(const eth::Address& w
       if (update.topic) changed["topic"] = *update.topic;
       if (update.position) changed["position"] = *update.position;
       if (update.post_roles) changed["post_roles"] = string_array(*update.post_roles);
+      // Readers' sockets learn what they see of the change (not the gate: membership events follow
+      // a gate's change).
+      json::object shown = changed;
+      shown.erase("gate");
+      if (!shown.empty()) {
+        publish_or_throw(tx, "community.channel_updated", c->row.id,
+                         json::object{{"community_id", c->row.id}, {"channel_id", channel_id}, {"changes", shown}});
+      }
       audit(tx, c->row.id, who, {"channel_update", std::nullopt, channel_id, "", std::move(changed)}, now);
       if (update.gate) {
         refresh_gate_contracts(tx, c->row.id);

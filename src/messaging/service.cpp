@@ -1431,6 +1431,21 @@ void MessagingService::on_timeout_event(const bus::Event& event) {
   m_gateway->send_to_account(*address, json::serialize(frame));
 }
 
+void MessagingService::on_channel_updated(const bus::Event& event) {
+  if (!m_gateway) return;
+  const auto payload = payload_of(event);
+  if (!payload) return;
+  const auto* channel = payload->if_contains("channel_id");
+  const auto* changes = payload->if_contains("changes");
+  if (!channel || !channel->is_string() || !valid_channel_id(channel->as_string()) || !changes ||
+      !changes->is_object()) {
+    return;
+  }
+  json::object frame{{"type", "channel_updated"}, {"channel_id", *channel}, {"changes", *changes}};
+  if (const auto* community = payload->if_contains("community_id")) frame["community_id"] = *community;
+  m_gateway->broadcast(channel_topic, std::string(channel->as_string()), json::serialize(frame));
+}
+
 void MessagingService::on_membership_event(const bus::Event& event) {
   if (!m_gateway) return;
   const auto payload = payload_of(event);

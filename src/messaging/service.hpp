@@ -276,6 +276,9 @@ class MessagingService {
   /// Tells the sockets here of an account timed out or let speak again (community.member_timeout)
   /// with a `timeout` frame.
   void on_timeout_event(const bus::Event& event);
+  /// A channel changed what its readers see (community.channel_updated): its subscribers here get
+  /// `{"type": "channel_updated", "channel_id", "community_id", "changes": {...}}`.
+  void on_channel_updated(const bus::Event& event);
 
  private:
   /// One page of the reports `query` names, as `filter` pages them.

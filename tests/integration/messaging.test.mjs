@@ -1145,9 +1145,16 @@ for (const backend of backends()) {
       assert.equal((await c.api(`/v1/channels/${news.id}/messages/${poll.seq}/poll/votes/1`, { method: 'PUT', token: member.token })).status, 204);
       const history = (await (await c.api(`/v1/channels/${news.id}/messages`, { token: member.token })).json()).messages;
       assert.deepEqual(history.map((m) => m.seq), [poll.seq, announcement.seq]);
-      // Opening it to everyone: the member posts; the change is in the audit log.
+      // Opening it to everyone: subscribed readers are told, the member posts; the change is in
+      // the audit log.
+      const reader = c.connect(member);
+      await subscribed(reader, news.id);
       r = await c.api(`/v1/channels/${news.id}`, { method: 'PATCH', token: owner.token, body: { post_roles: [], topic: 'Open now', position: 3 } });
       assert.equal(r.status, 200);
+      const told = await reader.waitFor((f) => f.type === 'channel_updated');
+      assert.deepEqual(told, { type: 'channel_updated', channel_id: news.id, community_id: community,
+        changes: { topic: 'Open now', position: 3, post_roles: [] }, received_at: told.received_at });
+      reader.close();
       assert.deepEqual([(await r.json()).post_roles, (await seen(member)).can_post], [[], true]);
       assert.equal((await send(member, 'thanks team')).status, 201);
       assert.deepEqual((await listed(member)).map((ch) => ch.name), ['general', 'announcements']);
