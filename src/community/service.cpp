@@ -97,13 +97,9 @@ json::value gate_json(const std::optional<GateNode>& gate) {
   return render_gate(*gate);
 }
 
-json::array string_array(const std::set<std::string>& items) {
-  json::array out;
-  for (const auto& s : items) out.push_back(json::string(s));
-  return out;
-}
-
-json::array string_array(const std::vector<std::string>& items) {
+// A set or list of strings as a JSON array, in its order.
+template <class Strings>
+json::array string_array(const Strings& items) {
   json::array out;
   for (const auto& s : items) out.push_back(json::string(s));
   return out;
