@@ -179,6 +179,15 @@ Result<void> take(net::RateLimiter& limiter, const eth::Address& who,
   return e;
 }
 
+// The caller of a search: signed in, and within the searches' own budget (a search reads more than
+// a page of history).
+Task<Result<auth::Principal>> searcher(auth::RequestAuth& auth, net::RateLimiter& limiter, Request& req) {
+  auto who = co_await auth.session(req);
+  if (!who) co_return who.error();
+  if (auto limited = take(limiter, who->address, "too many searches; slow down"); !limited) co_return limited.error();
+  co_return std::move(*who);
+}
+
 }  // namespace
 
 void add_messaging_routes(net::Router& router, MessagingService& service, auth::RequestAuth& auth,
@@ -245,12 +254,8 @@ void add_messaging_routes(net::Router& router, MessagingService& service, auth::
   });
 
   router.add("GET", "/v1/channels/{id}/search", [&](Request& req) -> Task<Result<Response>> {
-    auto who = co_await auth.session(req);
+    auto who = co_await searcher(auth, search_limiter, req);
     if (!who) co_return who.error();
-    // Searches have their own budget: a search reads more than a page of history.
-    if (auto limited = take(search_limiter, who->address, "too many searches; slow down"); !limited) {
-      co_return limited.error();
-    }
     auto query = search_query(req);
     if (!query) co_return query.error();
     auto before = query_seq(req, "before_seq");
@@ -266,11 +271,8 @@ void add_messaging_routes(net::Router& router, MessagingService& service, auth::
 
   // Every channel of a community the caller reads, newest first (docs/api/messaging.md, "Search").
   router.add("GET", "/v1/communities/{id}/search", [&](Request& req) -> Task<Result<Response>> {
-    auto who = co_await auth.session(req);
+    auto who = co_await searcher(auth, search_limiter, req);
     if (!who) co_return who.error();
-    if (auto limited = take(search_limiter, who->address, "too many searches; slow down"); !limited) {
-      co_return limited.error();
-    }
     auto query = search_query(req);
     if (!query) co_return query.error();
     std::optional<SearchKey> before;

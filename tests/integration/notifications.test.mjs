@@ -136,6 +136,16 @@ for (const backend of backends()) {
       return (await r.json()).device_id;
     }
     const publish = (payload) => api('/v1/_test/publish', { method: 'POST', body: { topic: 'notify.requested', payload } });
+    // Reading and posting in a test channel, through the test hooks.
+    async function grantChannel(channel, ...accounts) {
+      for (const who of accounts) {
+        const r = await api('/v1/_test/channel-access', { method: 'POST', body: { account: who.address, channel_id: channel, read: true, post: true } });
+        assert.equal(r.status, 204);
+      }
+    }
+    // gatehouse_notify_held_total for one reason, from /metrics.
+    const heldTotal = async (reason) => Number((await (await fetch(`${server.url}/metrics`)).text())
+      .match(new RegExp(`gatehouse_notify_held_total\\{reason="${reason}"\\} (\\d+)`))[1]);
 
     test('a notification reaches FCM, Web Push and a signed webhook, and the center tracks it', async () => {
       const wallet = Wallet.createRandom();
@@ -193,8 +203,7 @@ for (const backend of backends()) {
       const wallet = Wallet.createRandom();
       const bob = await signIn(wallet);
       await device(bob.token, 'phone', { provider: 'fcm', token: 'fcm-dnd' });
-      const held = async () => Number((await (await fetch(`${server.url}/metrics`)).text())
-        .match(/gatehouse_notify_held_total\{reason="dnd"\} (\d+)/)[1]);
+      const held = () => heldTotal('dnd');
       const before = await held();
       const pushed = () => push.seen.fcm.filter((p) => p.message.token === 'fcm-dnd');
       // A socket (of no device) that shows do not disturb: the phone is offline, and gets no push.
@@ -232,12 +241,8 @@ for (const backend of backends()) {
       const alice = await signIn(aliceWallet);
       const bob = await signIn(bobWallet);
       await device(bob.token, 'phone', { provider: 'fcm', token: 'fcm-silent' });
-      for (const who of [alice, bob]) {
-        const r = await api('/v1/_test/channel-access', { method: 'POST', body: { account: who.address, channel_id: 'hush', read: true, post: true } });
-        assert.equal(r.status, 204);
-      }
-      const held = async () => Number((await (await fetch(`${server.url}/metrics`)).text())
-        .match(/gatehouse_notify_held_total\{reason="silent"\} (\d+)/)[1]);
+      await grantChannel('hush', alice, bob);
+      const held = () => heldTotal('silent');
       const before = await held();
       const pushed = () => push.seen.fcm.filter((p) => p.message.token === 'fcm-silent');
       let n = 0;
@@ -293,12 +298,8 @@ for (const backend of backends()) {
       const alice = await signIn(Wallet.createRandom());
       const bob = await signIn(Wallet.createRandom());
       await device(bob.token, 'phone', { provider: 'fcm', token: 'fcm-held' });
-      for (const who of [alice, bob]) {
-        const r = await api('/v1/_test/channel-access', { method: 'POST', body: { account: who.address, channel_id: 'oops', read: true, post: true } });
-        assert.equal(r.status, 204);
-      }
-      const withdrawn = async () => Number((await (await fetch(`${server.url}/metrics`)).text())
-        .match(/gatehouse_notify_held_total\{reason="withdrawn"\} (\d+)/)[1]);
+      await grantChannel('oops', alice, bob);
+      const withdrawn = () => heldTotal('withdrawn');
       const before = await withdrawn();
       push.hold.add('fcm-held');
       let r = await api('/v1/channels/oops/messages', { method: 'POST', token: alice.token,
