@@ -337,6 +337,9 @@ Result<AutomodRulePatch> parse_automod_patch(const json::object& body) {
       auto list = string_array(value, key);
       if (!list) return std::move(list).error();
       (key == "exempt_roles" ? p.exempt_roles : p.exempt_channels) = std::move(*list);
+    } else if (key == "alert_channel") {
+      if (!value.is_string() && !value.is_null()) return invalid_rule("alert_channel must be a channel id or null");
+      p.alert_channel = value.is_null() ? std::string() : std::string(value.as_string());
     } else {
       return invalid_rule("unknown field " + std::string(key));
     }
@@ -381,6 +384,12 @@ Result<AutomodRuleSpec> apply_automod_patch(const AutomodRuleSpec& base, const A
     if (!channels) return std::move(channels).error();
     s.exempt_channels = std::move(*channels);
   }
+  if (patch.alert_channel) {
+    if (patch.alert_channel->size() > 64 || !valid_utf8(*patch.alert_channel)) {
+      return invalid_rule("alert_channel is a channel id of 1 to 64 bytes, or null");
+    }
+    s.alert_channel = *patch.alert_channel;
+  }
   return s;
 }
 
@@ -405,13 +414,15 @@ json::object render_automod_rule(const AutomodRuleSpec& spec) {
       trigger["allow_domains"] = to_json(spec.trigger.allow_domains);
       break;
   }
-  return json::object{{"name", spec.name},
-                      {"enabled", spec.enabled},
-                      {"trigger", std::move(trigger)},
-                      {"block_message", spec.block_message},
-                      {"timeout_seconds", spec.timeout_seconds},
-                      {"exempt_roles", to_json(spec.exempt_roles)},
-                      {"exempt_channels", to_json(spec.exempt_channels)}};
+  return json::object{
+      {"name", spec.name},
+      {"enabled", spec.enabled},
+      {"trigger", std::move(trigger)},
+      {"block_message", spec.block_message},
+      {"timeout_seconds", spec.timeout_seconds},
+      {"exempt_roles", to_json(spec.exempt_roles)},
+      {"exempt_channels", to_json(spec.exempt_channels)},
+      {"alert_channel", spec.alert_channel.empty() ? json::value(nullptr) : json::value(spec.alert_channel)}};
 }
 
 std::optional<AutomodRuleSpec> stored_automod_rule(std::string_view text) {

@@ -72,6 +72,9 @@ struct AutomodRuleSpec {
   std::int64_t timeout_seconds = 0;
   std::vector<std::string> exempt_roles;     ///< role names whose holders the rule leaves alone
   std::vector<std::string> exempt_channels;  ///< channel ids the rule leaves alone
+  /// A channel of the community where each block is posted as an `automod_alert` system message
+  /// for its moderators (Discord's "send alert message"); empty: none.
+  std::string alert_channel{};
 };
 
 /// A change to a rule: each field present replaces the rule's (the trigger as a whole).
@@ -83,13 +86,13 @@ struct AutomodRulePatch {
   std::optional<std::int64_t> timeout_seconds;
   std::optional<std::vector<std::string>> exempt_roles;
   std::optional<std::vector<std::string>> exempt_channels;
+  std::optional<std::string> alert_channel{};  ///< "" (JSON null) takes the alert channel away
 };
 
 /// Reads a rule's JSON (API: {"name", "enabled"?, "trigger": {"type", "keywords"?, "allow"?,
 /// "limit"?, "allow_domains"?}, "block_message"?, "timeout_seconds"?, "exempt_roles"?,
-/// "exempt_channels"?}); 400 invalid_rule on a field of the wrong type, an unknown field or
-/// trigger type, or a trigger field its type does not take. Values are checked by
-/// apply_automod_patch.
+/// "exempt_channels"?, "alert_channel"? (a channel id or null)}); 400 invalid_rule on a field of the wrong type, an
+/// unknown field or trigger type, or a trigger field its type does not take. Values are checked by apply_automod_patch.
 Result<AutomodRulePatch> parse_automod_patch(const boost::json::object& body);
 
 /// `base` with `patch` applied, normalised and checked against the limits above (400 invalid_rule
@@ -100,7 +103,8 @@ Result<AutomodRuleSpec> apply_automod_patch(const AutomodRuleSpec& base, const A
 Result<AutomodRuleSpec> new_automod_rule(const AutomodRulePatch& patch);
 
 /// The rule as JSON (the API's fields and the stored form): {"name", "enabled", "trigger": {...},
-/// "block_message", "timeout_seconds", "exempt_roles", "exempt_channels"}.
+/// "block_message", "timeout_seconds", "exempt_roles", "exempt_channels", "alert_channel" (null when
+/// none)}.
 boost::json::object render_automod_rule(const AutomodRuleSpec& spec);
 
 /// A stored rule read back (render_automod_rule's form); none when it does not parse.

@@ -776,6 +776,11 @@ Result<void> check_exemptions(const Loaded& c, const AutomodRuleSpec& spec) {
         std::any_of(c.channels.begin(), c.channels.end(), [&](const sql::ChannelRow& ch) { return ch.id == id; });
     if (!known) return bad_input("invalid_rule", "exempt_channels names no channel of this community: " + id);
   }
+  if (!spec.alert_channel.empty() && std::none_of(c.channels.begin(), c.channels.end(), [&](const sql::ChannelRow& ch) {
+        return ch.id == spec.alert_channel;
+      })) {
+    return bad_input("invalid_rule", "alert_channel names no channel of this community: " + spec.alert_channel);
+  }
   return ok();
 }
 
@@ -931,6 +936,15 @@ Task<Result<void>> CommunityService::automod_blocked(const eth::Address& account
         }
         details["timed_out_until"] = format_rfc3339(SystemTime(std::chrono::milliseconds(until)));
         event["timed_out_until"] = details["timed_out_until"];
+      }
+      // The rule's alert channel, while it is still one of the community's, gets the block with
+      // what was refused (messaging posts it there for the moderators).
+      if (spec && !spec->alert_channel.empty()) {
+        if (auto alert = sql::find_channel(tx, spec->alert_channel); alert && alert->community_id == ch->community_id) {
+          event["alert_channel_id"] = spec->alert_channel;
+          event["rule_name"] = spec->name;
+          event["content"] = hit.content;
+        }
       }
       publish_or_throw(tx, "community.automod_blocked", ch->community_id, event);
       audit(tx, ch->community_id, account, {"automod_block", std::nullopt, channel_id, "", std::move(details)}, now);

@@ -29,6 +29,7 @@ struct ContentBlock {
   std::string matched;               ///< the keyword, the link's host or the mention count
   std::string message;               ///< the rule's text for the author (may be empty)
   std::int64_t timeout_seconds = 0;  ///< the rule also times the author out this long
+  std::string content{};             ///< the text refused, as screened (for the rule's alert channel)
 };
 
 /// The content rules that apply to one account in one channel.

@@ -76,7 +76,8 @@ Task<Result<PostRules>> CommunityChannelAccess::post_rules(const eth::Address& a
 Task<Result<void>> CommunityChannelAccess::content_blocked(const eth::Address& account, std::string channel_id,
                                                            ContentBlock block) {
   // A named local: GCC 12 mishandles a braced temporary passed to a coroutine.
-  community::AutomodHit hit{std::move(block.rule_id), std::move(block.trigger), std::move(block.matched)};
+  community::AutomodHit hit{std::move(block.rule_id), std::move(block.trigger), std::move(block.matched),
+                            std::move(block.content)};
   co_return co_await m_communities.automod_blocked(account, std::move(channel_id), std::move(hit));
 }
 

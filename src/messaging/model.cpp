@@ -207,6 +207,13 @@ json::object message_json(const Message& m) {
   o["body"] = m.body;
   if (m.reply_to) o["reply_to"] = *m.reply_to;
   if (m.silent) o["silent"] = true;
+  if (m.system) {
+    json::object system{{"kind", m.system->kind}};
+    for (const auto& [key, value] : m.system->data) {
+      if (key != "kind") system[key] = value;
+    }
+    o["system"] = std::move(system);
+  }
   if (m.reply_preview) {
     o["reply_preview"] = json::object{{"author", eth::to_checksum(m.reply_preview->author)},
                                       {"body", m.reply_preview->body},
@@ -246,6 +253,25 @@ json::object message_json(const Message& m) {
                              {"total_votes", total}};
   }
   return o;
+}
+
+json::object poll_result_data(std::int64_t poll_seq, const Poll& poll) {
+  json::array answers;
+  json::array winners;
+  std::int64_t total = 0;
+  std::int64_t most = 0;
+  for (std::size_t i = 0; i < poll.answers.size(); ++i) {
+    const auto votes = i < poll.votes.size() ? poll.votes[i] : 0;
+    total += votes;
+    most = std::max(most, votes);
+    answers.emplace_back(
+        json::object{{"id", static_cast<std::int64_t>(i + 1)}, {"text", poll.answers[i]}, {"votes", votes}});
+  }
+  for (std::size_t i = 0; most > 0 && i < poll.votes.size() && i < poll.answers.size(); ++i) {
+    if (poll.votes[i] == most) winners.emplace_back(static_cast<std::int64_t>(i + 1));
+  }
+  return json::object{{"poll_seq", poll_seq},      {"question", poll.question}, {"answers", std::move(answers)},
+                      {"multiple", poll.multiple}, {"total_votes", total},      {"winners", std::move(winners)}};
 }
 
 std::string message_frame(const Message& m) {

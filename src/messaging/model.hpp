@@ -95,6 +95,23 @@ struct ReplyPreview {
 /// The most bytes of its parent's body a reply shows.
 inline constexpr std::size_t reply_preview_bytes = 100;
 
+/// The author of the messages the server writes: the zero address, which no wallet signs as, so no
+/// account edits them; moderators delete them as any other.
+inline constexpr eth::Address system_author{};
+
+/// What a message the server writes reports (Discord's system messages), beside an empty body.
+struct SystemInfo {
+  std::string kind;          ///< "poll_result" or "automod_alert"
+  boost::json::object data;  ///< the kind's fields; empty once the message is a tombstone
+};
+
+/// The kinds of system messages.
+inline constexpr std::string_view poll_result_kind = "poll_result";
+inline constexpr std::string_view automod_alert_kind = "automod_alert";
+
+/// The most bytes of a refused text an AutoMod alert shows (cut on a character).
+inline constexpr std::size_t max_alert_content_bytes = 4096;
+
 struct Message {
   std::string id;
   std::string channel_id;
@@ -112,8 +129,9 @@ struct Message {
   std::optional<SystemTime> deleted_at;
   std::int64_t change = 0;  ///< the channel's change counter at its last edit, delete or reaction; 0: none
   std::vector<ReactionCount> reactions;
-  std::optional<PinInfo> pin;  ///< set while the message is pinned
-  bool silent = false;         ///< sent silent: its mentions and reply notified without a push
+  std::optional<PinInfo> pin;        ///< set while the message is pinned
+  bool silent = false;               ///< sent silent: its mentions and reply notified without a push
+  std::optional<SystemInfo> system;  ///< set on a message the server wrote
 };
 
 /// Mentions found in a body.
@@ -179,6 +197,10 @@ boost::json::object reporter_report_json(const Report& r);
 ReplyPreview preview_of(const Message& parent);
 /// The JSON of a message as clients see it.
 boost::json::object message_json(const Message& m);
+/// What a poll_result message reports of a poll that ended (its final counts as `poll` holds
+/// them): {"poll_seq", "question", "answers": [{"id", "text", "votes"}], "total_votes",
+/// "winners": [answer ids with the most votes; none without votes]}.
+boost::json::object poll_result_data(std::int64_t poll_seq, const Poll& poll);
 /// The live frame of a new message: message_json plus "type": "message".
 std::string message_frame(const Message& m);
 

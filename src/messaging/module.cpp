@@ -88,6 +88,16 @@ context::ContextModule make_module(MessagingModuleSettings settings) {
                    [runtime](store::Tx& tx, const bus::Event& event) {
                      if (runtime->service) runtime->service->purge_batch(tx, event);
                    }});
+    // A block whose rule names an alert channel: the alert is posted there, in this transaction.
+    out.push_back(
+        {"messaging.automod_alerts", {"community.automod_blocked"}, [runtime](store::Tx& tx, const bus::Event& event) {
+           if (runtime->service) runtime->service->on_automod_blocked(tx, event);
+         }});
+    // Messages the server wrote (poll results, AutoMod alerts): their live frames, once committed.
+    out.push_back(
+        {"messaging.system_frames", {"messaging.system_message"}, [runtime](store::Tx& tx, const bus::Event& event) {
+           if (runtime->service) runtime->service->on_system_message(tx, event);
+         }});
     out.push_back(
         {"messaging.purge_frames", {"messaging.message_deleted"}, [runtime](store::Tx& tx, const bus::Event& event) {
            if (runtime->service) runtime->service->on_message_deleted(tx, event);
@@ -102,6 +112,14 @@ context::ContextModule make_module(MessagingModuleSettings settings) {
                       if (!runtime->service) co_return ok();
                       auto indexed = co_await runtime->service->index_backlog();
                       if (!indexed) co_return indexed.error();
+                      co_return ok();
+                    }});
+    jobs.push_back({"messaging.poll_results", "* * * * *",
+                    "posts the result of every poll that ended without one, as a reply to the poll",
+                    [runtime]() -> Task<Result<void>> {
+                      if (!runtime->service) co_return ok();
+                      auto posted = co_await runtime->service->post_poll_results();
+                      if (!posted) co_return posted.error();
                       co_return ok();
                     }});
     jobs.push_back({"messaging.reports_purge", "17 4 * * *",

@@ -187,6 +187,44 @@ std::string update_frame(const Message& m) {
   return json::serialize(o);
 }
 
+// Writes a message the server authors into the channel, in `tx`, with the channel's next seq, and
+// its event messaging.system_message: the consumer of that event sends the live frame once the
+// message is committed, wherever it was written (a request, a job, another consumer).
+Message insert_system_message(Tx& tx, const std::string& channel_id, SystemInfo system, std::string client_id,
+                              std::optional<std::int64_t> reply_to, SystemTime now) {
+  Message m;
+  m.id = net::make_request_id();
+  m.channel_id = channel_id;
+  const auto [seq, created_ms] = sql::next_seq(tx, channel_id, unix_millis(now));
+  m.seq = seq;
+  m.author = system_author;
+  m.client_id = std::move(client_id);
+  m.reply_to = reply_to;
+  m.created_at = SystemTime(std::chrono::milliseconds(created_ms));
+  m.system = std::move(system);
+  sql::insert_message(tx, m);
+  json::object event{{"channel_id", channel_id},
+                     {"seq", m.seq},
+                     {"id", m.id},
+                     {"kind", m.system->kind},
+                     {"created_at", format_rfc3339(m.created_at)}};
+  publish_or_throw(tx, {"messaging.system_message", channel_id, json::serialize(event)});
+  return m;
+}
+
+// Posts the result of a poll that ended, replying to it: once per poll, whoever comes first (the
+// author ending it, the job finding it ended). None for a poll that is gone with its message.
+std::optional<Message> post_poll_result(Tx& tx, const std::string& channel_id, std::int64_t seq, SystemTime now) {
+  if (!sql::claim_poll_result(tx, channel_id, seq)) return std::nullopt;
+  auto poll = sql::find_poll(tx, channel_id, seq);
+  if (!poll) return std::nullopt;
+  poll->votes = sql::poll_counts(tx, channel_id, seq, poll->answers.size());
+  SystemInfo result{std::string(poll_result_kind), poll_result_data(seq, *poll)};
+  auto m = insert_system_message(tx, channel_id, std::move(result), "poll:" + std::to_string(seq), seq, now);
+  sql::set_poll_result(tx, channel_id, seq, m.seq);
+  return m;
+}
+
 }  // namespace
 
 MessagingService::MessagingService(store::Database& db, BlockingPool& pool, const Clock& clock, ChannelAccess& access,
@@ -378,7 +416,7 @@ Task<Result<Posted>> MessagingService::post(eth::Address who, std::string channe
         if (message.silent) mention["silent"] = true;
         publish_or_throw(tx, {"messaging.mention", eth::to_lower_hex(a), json::serialize(mention)});
       }
-      if (parent && parent->author != who && message.ping_reply) {
+      if (parent && parent->author != who && parent->author != system_author && message.ping_reply) {
         json::object reply{{"channel_id", channel_id},
                            {"seq", m.seq},
                            {"message_id", m.id},
@@ -393,7 +431,11 @@ Task<Result<Posted>> MessagingService::post(eth::Address who, std::string channe
     });
   };
   auto posted = co_await m_pool.run([&]() -> Result<Posted> {
-    if (rules->screen) blocked = rules->screen->screen(screened_text(message), mention_count(message.body));
+    if (rules->screen) {
+      auto text = screened_text(message);
+      blocked = rules->screen->screen(text, mention_count(message.body));
+      if (blocked) blocked->content = std::move(text);
+    }
     if (blocked) {
       // Refused unless it is the retry of a message stored before: a read, no write transaction.
       return m_db.read([&](Tx& tx) -> Result<Posted> {
@@ -665,6 +707,7 @@ Task<Result<Message>> MessagingService::edit(eth::Address who, std::string chann
   if (auto editable = check_editable(current, who); !editable) co_return editable.error();
   if (rules->screen) {
     if (auto blocked = rules->screen->screen(body, mention_count(body))) {
+      blocked->content = body;
       co_return co_await refuse_content(who, channel_id, std::move(*blocked));
     }
   }
@@ -1140,6 +1183,7 @@ Task<Result<void>> MessagingService::end_poll(eth::Address who, std::string chan
       if (!sql::end_poll(tx, channel_id, seq, now_ms)) return ok();
       sql::mark_changed(tx, channel_id, seq);
       ended = with_reactions(tx, *sql::find(tx, channel_id, seq), viewer);
+      post_poll_result(tx, channel_id, seq, SystemTime(std::chrono::milliseconds(now_ms)));
       return ok();
     });
   });
@@ -1396,6 +1440,64 @@ std::size_t MessagingService::purge_batch(Tx& tx, const bus::Event& event) {
     publish_or_throw(tx, {"messaging.purge_continued", author_hex, json::serialize(request)});
   }
   return deleted;
+}
+
+Task<Result<std::size_t>> MessagingService::post_poll_results() {
+  std::size_t posted = 0;
+  for (;;) {
+    const auto now = m_clock.now();
+    auto batch = co_await m_pool.run([&]() -> Result<std::pair<std::size_t, std::size_t>> {
+      return m_db.transact([&](Tx& tx) -> Result<std::pair<std::size_t, std::size_t>> {
+        const auto due = sql::unresulted_polls(tx, unix_millis(now), m_settings.poll_result_batch);
+        std::size_t n = 0;
+        for (const auto& [channel_id, seq] : due) {
+          if (post_poll_result(tx, channel_id, seq, now)) ++n;
+        }
+        return std::pair{due.size(), n};
+      });
+    });
+    if (!batch) co_return batch.error();
+    posted += batch->second;
+    if (batch->second > 0 && m_events_published) m_events_published();
+    if (batch->first < m_settings.poll_result_batch || posted >= m_settings.poll_results_per_run) break;
+  }
+  co_return posted;
+}
+
+void MessagingService::on_automod_blocked(Tx& tx, const bus::Event& event) {
+  const auto payload = payload_of(event);
+  if (!payload) return;
+  const auto& o = *payload;
+  const auto text = [&](std::string_view key) -> std::string {
+    const auto* v = o.if_contains(key);
+    return v != nullptr && v->is_string() ? std::string(v->as_string()) : std::string();
+  };
+  const auto alert_channel = text("alert_channel_id");
+  if (!valid_channel_id(alert_channel)) return;
+  json::object data{{"rule_id", text("rule_id")},
+                    {"rule_name", text("rule_name")},
+                    {"trigger", text("trigger")},
+                    {"matched", text("matched")},
+                    {"account", text("account")},
+                    {"channel_id", text("channel_id")},
+                    {"content", std::string(utf8_prefix(text("content"), max_alert_content_bytes))}};
+  if (const auto until = text("timed_out_until"); !until.empty()) data["timed_out_until"] = until;
+  SystemInfo alert{std::string(automod_alert_kind), std::move(data)};
+  insert_system_message(tx, alert_channel, std::move(alert), "automod:" + event.event_id, std::nullopt, m_clock.now());
+}
+
+void MessagingService::on_system_message(Tx& tx, const bus::Event& event) {
+  if (!m_gateway) return;
+  const auto payload = payload_of(event);
+  if (!payload) return;
+  const auto* channel = payload->if_contains("channel_id");
+  const auto* seq = payload->if_contains("seq");
+  if (channel == nullptr || !channel->is_string() || seq == nullptr || !seq->is_int64()) return;
+  const std::string channel_id(channel->as_string());
+  if (auto m = sql::find(tx, channel_id, seq->as_int64())) {
+    const auto shown = with_reactions(tx, std::move(*m), "");
+    m_gateway->publish(channel_topic, channel_id, shown.seq, message_frame(shown));
+  }
 }
 
 void MessagingService::on_message_deleted(Tx& tx, const bus::Event& event) {

@@ -124,6 +124,9 @@ struct MessagingSettings {
   std::chrono::hours report_retention{24 * 90};
   /// Reports that job deletes per transaction.
   std::size_t report_purge_batch = 1000;
+  /// Results of ended polls the job messaging.poll_results posts per transaction, and per run at most.
+  std::size_t poll_result_batch = 100;
+  std::size_t poll_results_per_run = 10000;
 };
 
 /// A report filed: the report, and whether this call filed it (false: the reporter's earlier one).
@@ -200,7 +203,8 @@ class MessagingService {
   /// message_deleted). In a single-answer poll a vote replaces the caller's other one.
   /// Subscribers get the poll's counts in a `poll_votes` frame.
   Task<Result<void>> vote(eth::Address who, std::string channel_id, std::int64_t seq, std::int64_t answer, bool add);
-  /// Ends the caller's own poll now (403 not_author); ending an ended poll changes nothing.
+  /// Ends the caller's own poll now (403 not_author), posting its result (a `poll_result` system
+  /// message); ending an ended poll changes nothing.
   Task<Result<void>> end_poll(eth::Address who, std::string channel_id, std::int64_t seq);
   /// Who reacted to a message with an emoji (403 without read access, 404 message_not_found), in
   /// address order after `after`.
@@ -249,6 +253,16 @@ class MessagingService {
   /// Deletes the reports closed longer than report_retention ago (the job messaging.reports_purge);
   /// returns how many.
   Task<Result<std::size_t>> purge_reports();
+
+  /// Posts the result of every poll that ended without one (the job messaging.poll_results): a
+  /// `poll_result` system message replying to the poll, with its final counts. Returns how many.
+  Task<Result<std::size_t>> post_poll_results();
+  /// Posts, inside the caller's transaction (the bus consumer's), the `automod_alert` system
+  /// message of a block whose rule names an alert channel (community.automod_blocked with
+  /// alert_channel_id).
+  void on_automod_blocked(store::Tx& tx, const bus::Event& event);
+  /// Sends the live `message` frame of a committed system message (messaging.system_message).
+  void on_system_message(store::Tx& tx, const bus::Event& event);
 
   /// Unread figures for the given channels, or for every readable channel when empty.
   Task<Result<std::vector<Unread>>> unread(eth::Address who, std::vector<std::string> channel_ids);

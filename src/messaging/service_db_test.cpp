@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/json/serialize.hpp>
 
 #include "bus/migrations.hpp"
 #include "core/testing/run_task.hpp"
@@ -149,6 +150,72 @@ TEST_P(MessagingDbTest, AChannelsMessagesNeverGoBackInTimeWhenTheClockDoes) {
   EXPECT_EQ(below(SearchKey{t + 1, "a", 1}), second + 1);
   EXPECT_EQ(below(SearchKey{t + 5000, "general", third}), second + 1);
   EXPECT_EQ(below(SearchKey{t + 5001, "a", 1}), third + 1);
+}
+
+TEST_P(MessagingDbTest, APollThatEndsGetsOneResultMessageWhoeverEndsIt) {
+  const auto ask = [&](std::int64_t hours) {
+    NewMessage m;
+    m.client_id = "poll" + std::to_string(++m_posted);
+    m.poll = PollSpec{"Ship on Friday?", {"yes", "no", "later"}, false, hours};
+    auto posted = run(m_service->post(author, "general", std::move(m)));
+    EXPECT_TRUE(posted) << posted.error().message;
+    return posted ? posted->message.seq : 0;
+  };
+  const auto timed = ask(1);
+  const auto gone = ask(1);
+  const auto ended = ask(2);
+  for (const auto& [who, answer] : {std::pair{author, 1}, std::pair{reporter, 2}, std::pair{moderator, 2}}) {
+    ASSERT_TRUE(run(m_service->vote(who, "general", timed, answer, true)));
+  }
+  ASSERT_TRUE(run(m_service->remove(author, "general", gone)));
+  const auto results = [&] {
+    auto page = run(m_service->history(reporter, "general", HistoryQuery{std::nullopt, 0, std::nullopt, 100}));
+    EXPECT_TRUE(page);
+    std::vector<Message> out;
+    for (auto& m : *page) {
+      if (m.system) out.push_back(std::move(m));
+    }
+    return out;
+  };
+
+  // Ended by its author: the result follows at once, replying to it; the job adds nothing.
+  ASSERT_TRUE(run(m_service->end_poll(author, "general", ended)));
+  EXPECT_EQ(*run(m_service->post_poll_results()), 0U);
+  auto found = results();
+  ASSERT_EQ(found.size(), 1U);
+  EXPECT_EQ(found[0].author, system_author);
+  EXPECT_EQ(found[0].reply_to, ended);
+  EXPECT_EQ(found[0].system->kind, poll_result_kind);
+  EXPECT_EQ(found[0].system->data.at("poll_seq").as_int64(), ended);
+  EXPECT_EQ(found[0].system->data.at("total_votes").as_int64(), 0);
+  EXPECT_TRUE(found[0].system->data.at("winners").as_array().empty());
+  ASSERT_TRUE(run(m_service->end_poll(author, "general", ended)));  // ending again posts nothing
+
+  // Before its end the timed poll has none; after it the job posts one, once.
+  m_clock.advance(std::chrono::minutes(59));
+  EXPECT_EQ(*run(m_service->post_poll_results()), 0U);
+  m_clock.advance(std::chrono::minutes(2));
+  EXPECT_EQ(*run(m_service->post_poll_results()), 1U);
+  EXPECT_EQ(*run(m_service->post_poll_results()), 0U);
+  found = results();
+  ASSERT_EQ(found.size(), 2U);
+  const auto& result = found[1];
+  EXPECT_EQ(result.reply_to, timed);
+  EXPECT_EQ(result.system->data.at("total_votes").as_int64(), 3);
+  EXPECT_EQ(boost::json::serialize(result.system->data.at("winners")), "[2]");
+  EXPECT_EQ(boost::json::serialize(result.system->data.at("answers")),
+            R"([{"id":1,"text":"yes","votes":1},{"id":2,"text":"no","votes":2},{"id":3,"text":"later","votes":0}])");
+  EXPECT_EQ(message_json(result).at("system").at("kind").as_string(), "poll_result");
+
+  // No account edits it; a moderator deletes it, and the tombstone keeps only its kind.
+  EXPECT_EQ(run(m_service->edit(author, "general", result.seq, "rigged")).error().code, "not_author");
+  EXPECT_EQ(run(m_service->remove(author, "general", result.seq)).error().code, "not_author");
+  ASSERT_TRUE(run(m_service->remove(moderator, "general", result.seq)));
+  auto tombstone = run(m_service->get(reporter, "general", result.seq));
+  ASSERT_TRUE(tombstone);
+  ASSERT_TRUE(tombstone->system);
+  EXPECT_TRUE(tombstone->system->data.empty());
+  EXPECT_EQ(boost::json::serialize(message_json(*tombstone).at("system")), R"({"kind":"poll_result"})");
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, MessagingDbTest, ::testing::Values(Dialect::sqlite, Dialect::postgres),

@@ -25,11 +25,11 @@ bool pg(const Tx& tx) {
 
 constexpr const char* columns =
     "id, channel_id, seq, author, client_id, body, reply_to, mentions, mention_roles, created_ms, edited_ms, "
-    "deleted_ms, change_seq, flags";
+    "deleted_ms, change_seq, flags, system_kind, system_data";
 // The same, from msg_messages as m in a join.
 constexpr const char* qualified_columns =
     "m.id, m.channel_id, m.seq, m.author, m.client_id, m.body, m.reply_to, m.mentions, m.mention_roles, "
-    "m.created_ms, m.edited_ms, m.deleted_ms, m.change_seq, m.flags";
+    "m.created_ms, m.edited_ms, m.deleted_ms, m.change_seq, m.flags, m.system_kind, m.system_data";
 
 // msg_messages.flags (migration 0009).
 constexpr std::int64_t flag_silent = 1;
@@ -52,6 +52,16 @@ Message message_of(const store::Row& r) {
   if (auto d = r.opt_int(11)) m.deleted_at = from_ms(*d);
   m.change = r.get_int(12);
   m.silent = (r.get_int(13) & flag_silent) != 0;
+  if (!r.is_null(14)) {
+    SystemInfo system;
+    system.kind = r.get_text(14);
+    if (!r.is_null(15)) {
+      boost::system::error_code ec;
+      auto data = boost::json::parse(r.get_text(15), ec);
+      if (!ec && data.is_object()) system.data = std::move(data.as_object());
+    }
+    m.system = std::move(system);
+  }
   return m;
 }
 
@@ -129,9 +139,11 @@ void insert_message(Tx& tx, const Message& m) {
   if (m.reply_to) reply = *m.reply_to;
   tx.exec(
       "INSERT INTO msg_messages (id, channel_id, seq, author, client_id, body, reply_to, mentions, mention_roles, "
-      "created_ms, flags) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+      "created_ms, flags, system_kind, system_data) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
       {m.id, m.channel_id, m.seq, eth::to_lower_hex(m.author), m.client_id, m.body, reply, lower_list(m.mentions),
-       gh::store::join_text_list(m.mention_roles), unix_millis(m.created_at), m.silent ? flag_silent : 0});
+       gh::store::join_text_list(m.mention_roles), unix_millis(m.created_at), m.silent ? flag_silent : 0,
+       m.system ? store::Value(m.system->kind) : store::Value(nullptr),
+       m.system ? store::Value(boost::json::serialize(m.system->data)) : store::Value(nullptr)});
 }
 
 std::optional<Message> find_by_client_id(Tx& tx, const std::string& channel_id, const std::string& author,
@@ -199,7 +211,7 @@ void update_body(Tx& tx, const Message& m) {
 
 void tombstone(Tx& tx, const std::string& channel_id, std::int64_t seq, std::int64_t now_ms) {
   tx.exec(
-      "UPDATE msg_messages SET body = '', mentions = '', mention_roles = '', deleted_ms = $3 "
+      "UPDATE msg_messages SET body = '', mentions = '', mention_roles = '', system_data = NULL, deleted_ms = $3 "
       "WHERE channel_id = $1 AND seq = $2",
       {channel_id, seq, now_ms});
   tx.exec("DELETE FROM msg_reactions WHERE channel_id = $1 AND seq = $2", {channel_id, seq});
@@ -235,6 +247,27 @@ std::optional<Poll> find_poll(Tx& tx, const std::string& channel_id, std::int64_
                         {channel_id, seq});
   if (!r) return std::nullopt;
   return poll_of(*r, 0);
+}
+
+std::vector<std::pair<std::string, std::int64_t>> unresulted_polls(Tx& tx, std::int64_t now_ms, std::size_t limit) {
+  std::vector<std::pair<std::string, std::int64_t>> out;
+  for (const auto& r : tx.query("SELECT channel_id, seq FROM msg_polls WHERE result_seq IS NULL AND ends_ms <= $1 "
+                                "ORDER BY ends_ms LIMIT $2",
+                                {now_ms, static_cast<std::int64_t>(limit)})) {
+    out.emplace_back(r.get_text(0), r.get_int(1));
+  }
+  return out;
+}
+
+bool claim_poll_result(Tx& tx, const std::string& channel_id, std::int64_t seq) {
+  // 0 holds the row until the result's seq replaces it: a second claim, even a concurrent one
+  // (it waits on the row), finds it taken.
+  return tx.exec("UPDATE msg_polls SET result_seq = 0 WHERE channel_id = $1 AND seq = $2 AND result_seq IS NULL",
+                 {channel_id, seq}) > 0;
+}
+
+void set_poll_result(Tx& tx, const std::string& channel_id, std::int64_t seq, std::int64_t result_seq) {
+  tx.exec("UPDATE msg_polls SET result_seq = $3 WHERE channel_id = $1 AND seq = $2", {channel_id, seq, result_seq});
 }
 
 bool add_vote(Tx& tx, const std::string& channel_id, std::int64_t seq, std::int64_t answer, const std::string& account,

@@ -117,6 +117,12 @@ std::vector<std::int64_t> poll_counts(Tx& tx, const std::string& channel_id, std
 /// The accounts (lowercase hex) that chose `answer`, in address order above `after`, at most `limit`.
 std::vector<std::string> voters(Tx& tx, const std::string& channel_id, std::int64_t seq, std::int64_t answer,
                                 const std::string& after, std::size_t limit);
+/// Polls that ended by `now_ms` and have no result message yet (the oldest first).
+std::vector<std::pair<std::string, std::int64_t>> unresulted_polls(Tx& tx, std::int64_t now_ms, std::size_t limit);
+/// Takes the right to post a poll's result: true once per poll, whoever asks first.
+bool claim_poll_result(Tx& tx, const std::string& channel_id, std::int64_t seq);
+/// Records the seq of a poll's result message.
+void set_poll_result(Tx& tx, const std::string& channel_id, std::int64_t seq, std::int64_t result_seq);
 /// Ends an open poll now; false when it had ended already.
 bool end_poll(Tx& tx, const std::string& channel_id, std::int64_t seq, std::int64_t now_ms);
 
