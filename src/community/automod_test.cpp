@@ -406,6 +406,23 @@ TEST(Automod, PatchesAndRoundTrips) {
   EXPECT_TRUE(changed->trigger.keywords.empty());
   EXPECT_EQ(changed->name, "words");
   EXPECT_EQ(changed->timeout_seconds, 60);
+  EXPECT_TRUE(changed->alert_channel.empty());
+  EXPECT_TRUE(render_automod_rule(*changed).at("alert_channel").is_null());
+
+  // An alert channel is kept through a patch that does not name it, round-trips, and goes with null.
+  auto alerted =
+      apply_automod_patch(*changed, *parse_automod_patch(json::parse(R"({"alert_channel":"ch_mods"})").as_object()));
+  ASSERT_TRUE(alerted);
+  EXPECT_EQ(alerted->alert_channel, "ch_mods");
+  auto renamed = apply_automod_patch(*alerted, *parse_automod_patch(json::parse(R"({"name":"w2"})").as_object()));
+  EXPECT_EQ(renamed->alert_channel, "ch_mods");
+  EXPECT_EQ(stored_automod_rule(json::serialize(render_automod_rule(*renamed)))->alert_channel, "ch_mods");
+  auto cleared =
+      apply_automod_patch(*alerted, *parse_automod_patch(json::parse(R"({"alert_channel":null})").as_object()));
+  EXPECT_TRUE(cleared->alert_channel.empty());
+  EXPECT_FALSE(parse_automod_patch(json::parse(R"({"alert_channel":3})").as_object()));
+  const auto too_long = R"({"alert_channel":")" + std::string(65, 'c') + "\"}";
+  EXPECT_FALSE(apply_automod_patch(*alerted, *parse_automod_patch(json::parse(too_long).as_object())));
 }
 
 }  // namespace

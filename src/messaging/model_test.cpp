@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 
 #include "messaging/model.hpp"
 
@@ -112,6 +113,32 @@ TEST(MessagingModel, TheJsonOfAMessage) {
   EXPECT_FALSE(frame.at("deleted").as_bool());
   EXPECT_FALSE(frame.contains("edited_at"));
   EXPECT_EQ(frame.at("reactions").as_array().at(0).as_object().at("count").as_int64(), 2);
+}
+
+TEST(MessagingModel, ASystemMessageShowsItsKindAndFieldsAndAPollResultItsWinners) {
+  Poll poll;
+  poll.question = "Ship?";
+  poll.answers = {"yes", "no", "later"};
+  poll.votes = {4, 1, 4};
+  auto data = poll_result_data(12, poll);
+  EXPECT_EQ(boost::json::serialize(data.at("winners")), "[1,3]");  // a tie: both
+  EXPECT_EQ(data.at("total_votes").as_int64(), 9);
+  poll.votes = {0, 0, 0};
+  EXPECT_TRUE(poll_result_data(12, poll).at("winners").as_array().empty());  // no votes: no winner
+
+  Message m;
+  m.author = system_author;
+  m.system = SystemInfo{std::string(poll_result_kind), std::move(data)};
+  auto o = message_json(m);
+  EXPECT_EQ(o.at("author").as_string(), "0x0000000000000000000000000000000000000000");
+  const auto& system = o.at("system").as_object();
+  EXPECT_EQ(system.at("kind").as_string(), "poll_result");
+  EXPECT_EQ(system.at("poll_seq").as_int64(), 12);
+  // The kind is the message's, whatever the data says.
+  m.system->data["kind"] = "forged";
+  EXPECT_EQ(message_json(m).at("system").at("kind").as_string(), "poll_result");
+  // A message the server did not write has no `system`.
+  EXPECT_FALSE(message_json(Message{}).contains("system"));
 }
 
 TEST(MessagingModel, PollsAreAQuestionAndTwoToTenDistinctAnswersOpenOneHourToThirtyTwoDays) {

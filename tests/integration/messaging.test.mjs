@@ -294,6 +294,19 @@ for (const backend of backends()) {
       assert.equal((await c.api(`/v1/channels/polls/messages/${single.seq}/poll/end`, { method: 'POST', token: author.token })).status, 204);
       const ended = await sock.waitFor((f) => f.type === 'message_updated' && f.seq === single.seq);
       assert.ok(Date.parse(ended.poll.ends_at) <= Date.now());
+      // Its result follows: a system message replying to it, with the final counts and the winners.
+      const result = await sock.waitFor((f) => f.type === 'message' && f.system?.kind === 'poll_result');
+      assert.equal(result.author, '0x0000000000000000000000000000000000000000');
+      assert.equal(result.body, '');
+      assert.equal(result.reply_to, single.seq);
+      assert.equal(result.reply_preview.author, author.address);
+      assert.deepEqual(result.system, { kind: 'poll_result', poll_seq: single.seq, question: 'Ship on Friday?',
+        answers: [{ id: 1, text: 'yes', votes: 1 }, { id: 2, text: 'no', votes: 2 }, { id: 3, text: 'next week', votes: 2 }],
+        multiple: false, total_votes: 5, winners: [2, 3] });
+      // No account edits it, not even the poll's author.
+      r = await c.api(`/v1/channels/polls/messages/${result.seq}`, { method: 'PATCH', token: author.token, body: { body: 'yes won' } });
+      assert.equal(r.status, 403);
+      assert.equal(await code(r), 'not_author');
       r = await vote(voters[5], single, 1);
       assert.equal(r.status, 409);
       assert.equal(await code(r), 'poll_closed');
@@ -302,7 +315,9 @@ for (const backend of backends()) {
 
       // History carries the polls as the viewer sees them; a deleted poll message carries none.
       const history = (await (await c.api('/v1/channels/polls/messages?after_seq=0', { token: voters[1].token })).json()).messages;
-      assert.deepEqual(history.map((m) => m.poll?.answers.map((a) => a.me) ?? null), [[false, true, false], [true, false, true], [false, false, false], null]);
+      assert.deepEqual(history.map((m) => m.poll?.answers.map((a) => a.me) ?? null), [[false, true, false], [true, false, true], [false, false, false], null, null]);
+      // Ended twice, the poll has one result.
+      assert.deepEqual(history.filter((m) => m.system).map((m) => [m.seq, m.system.kind]), [[result.seq, 'poll_result']]);
       assert.equal((await c.api(`/v1/channels/polls/messages/${multi.seq}`, { method: 'DELETE', token: author.token })).status, 204);
       assert.equal((await get(multi)), undefined);
       r = await vote(voters[0], multi, 1);

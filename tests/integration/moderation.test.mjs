@@ -73,6 +73,8 @@ for (const backend of backends()) {
         { name: 'x', trigger: { type: 'links' }, exempt_roles: ['nobody'] },
         { name: 'x', trigger: { type: 'links' }, exempt_channels: ['ch_missing'] },
         { name: 'x', trigger: { type: 'links' }, colour: 'red' },
+        { name: 'x', trigger: { type: 'links' }, alert_channel: 'ch_missing' },
+        { name: 'x', trigger: { type: 'links' }, alert_channel: 7 },
       ];
       for (const body of bad) {
         const r = await api(rules, owner, 'POST', body);
@@ -90,7 +92,7 @@ for (const backend of backends()) {
         name: 'scams', enabled: true,
         trigger: { type: 'keyword', keywords: ['free mint', '*airdrop*', 'scam', 'claim*'], regex: [], allow: ['scampi'] },
         block_message: 'No scams here.', timeout_seconds: 0, exempt_roles: ['vip'], exempt_channels: [memes],
-        created_by: owner.address });
+        alert_channel: null, created_by: owner.address });
       assert.ok(Date.parse(rule.created_at) > 0);
 
       // A message with a keyword is refused; nothing is stored, nothing goes out.
@@ -189,6 +191,72 @@ for (const backend of backends()) {
       assert.equal((await send(member, general, 'rugpull')).status, 201);
       assert.deepEqual((await (await api(rules, owner)).json()).rules, []);
       assert.equal((await (await api(`${base}/audit-log?action=automod_rule_delete`, owner)).json()).entries[0].details.name, 'scams');
+      sock.close();
+    });
+
+    test('a rule with an alert channel posts each block there for the moderators, live and in history', async () => {
+      const { owner, mod, member, api, base, general, memes } = await community('Alerted');
+      const other = await community('Elsewhere');
+      const rules = `${base}/automod/rules`;
+      // The alert channel is one of the community's.
+      let r = await api(rules, owner, 'POST', { name: 'x', trigger: { type: 'links' }, alert_channel: other.general });
+      assert.equal(r.status, 400);
+      assert.equal((await r.json()).error.code, 'invalid_rule');
+      r = await api(rules, owner, 'POST', { name: 'scams', trigger: { type: 'keyword', keywords: ['scam'] },
+        timeout_seconds: 60, alert_channel: memes });
+      assert.equal(r.status, 201, await r.clone().text());
+      const rule = await r.json();
+      assert.equal(rule.alert_channel, memes);
+
+      const sock = c.connect(mod);
+      await subscribed(sock, memes);
+      const zero = '0x0000000000000000000000000000000000000000';
+      const body = 'this is a scam, send 1 ETH to 0xdead';
+      r = await api(`/v1/channels/${general}/messages`, member, 'POST', { body, client_id: 'alert-1' });
+      assert.equal(r.status, 403);
+      assert.equal((await r.json()).error.code, 'automod_blocked');
+      const alert = await sock.waitFor((f) => f.type === 'message' && f.channel_id === memes && f.system);
+      assert.equal(alert.author, zero);
+      assert.equal(alert.body, '');
+      const until = alert.system.timed_out_until;
+      assert.ok(Date.parse(until) > Date.now(), until);
+      assert.deepEqual(alert.system, { kind: 'automod_alert', rule_id: rule.id, rule_name: 'scams', trigger: 'keyword',
+        matched: 'scam', account: member.address, channel_id: general, content: body, timed_out_until: until });
+      // The refused text went nowhere else: the channel it was sent to holds nothing.
+      assert.deepEqual((await (await api(`/v1/channels/${general}/messages`, owner)).json()).messages, []);
+
+      // An edit refused is alerted with the text it would have written; without a timeout the
+      // alert carries none.
+      assert.equal((await api(`${rules}/${rule.id}`, owner, 'PATCH', { timeout_seconds: 0 })).status, 200);
+      assert.equal((await api(`${base}/members/${member.address}/timeout`, owner, 'DELETE')).status, 204);
+      r = await api(`/v1/channels/${general}/messages`, member, 'POST', { body: 'hello', client_id: 'alert-2' });
+      assert.equal(r.status, 201, await r.clone().text());
+      const hello = await r.json();
+      r = await api(`/v1/channels/${general}/messages/${hello.seq}`, member, 'PATCH', { body: 'a scam after all' });
+      assert.equal(r.status, 403);
+      const edited = await sock.waitFor((f) => f.type === 'message' && f.channel_id === memes && f.seq > alert.seq && f.system);
+      assert.equal(edited.system.content, 'a scam after all');
+      assert.equal(edited.system.timed_out_until, undefined);
+
+      // History holds both; the member cannot edit them, a moderator deletes one and its content goes.
+      const history = (await (await api(`/v1/channels/${memes}/messages`, mod)).json()).messages;
+      assert.deepEqual(history.map((m) => [m.seq, m.system.kind, m.system.content]),
+        [[edited.seq, 'automod_alert', 'a scam after all'], [alert.seq, 'automod_alert', body]]);
+      r = await api(`/v1/channels/${memes}/messages/${alert.seq}`, member, 'PATCH', { body: 'nothing happened' });
+      assert.equal((await r.json()).error.code, 'not_author');
+      assert.equal((await api(`/v1/channels/${memes}/messages/${alert.seq}`, member, 'DELETE')).status, 403);
+      assert.equal((await api(`/v1/channels/${memes}/messages/${alert.seq}`, mod, 'DELETE')).status, 204);
+      const gone = await (await api(`/v1/channels/${memes}/messages/${alert.seq}`, mod)).json();
+      assert.deepEqual([gone.deleted, gone.body, gone.system], [true, '', { kind: 'automod_alert' }]);
+
+      // Without an alert channel a block posts nothing: the next message there is the owner's.
+      r = await api(`${rules}/${rule.id}`, owner, 'PATCH', { alert_channel: null });
+      assert.equal((await r.json()).alert_channel, null);
+      assert.equal((await api(`/v1/channels/${general}/messages`, member, 'POST', { body: 'scam', client_id: 'alert-3' })).status, 403);
+      r = await api(`/v1/channels/${memes}/messages`, owner, 'POST', { body: 'noted', client_id: 'alert-4' });
+      const noted = await r.json();
+      await sock.waitFor((f) => f.type === 'message' && f.seq === noted.seq);
+      assert.equal(noted.seq, edited.seq + 1);
       sock.close();
     });
 
