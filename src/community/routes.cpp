@@ -33,14 +33,16 @@ json::object render_community(const CommunityInfo& c) {
   json::object you{{"member", c.caller.member},
                    {"roles", strings(std::vector<std::string>(c.caller.roles.begin(), c.caller.roles.end()))},
                    {"permissions", strings(permission_names(c.caller.permissions))}};
-  return json::object{{"id", c.id},
-                      {"slug", c.slug},
-                      {"name", c.name},
-                      {"owner", eth::to_checksum(c.owner)},
-                      {"gate", render_optional_gate(c.gate)},
-                      {"member_count", c.member_count},
-                      {"created_at", format_rfc3339(c.created_at)},
-                      {"you", std::move(you)}};
+  return json::object{
+      {"id", c.id},
+      {"slug", c.slug},
+      {"name", c.name},
+      {"owner", eth::to_checksum(c.owner)},
+      {"gate", render_optional_gate(c.gate)},
+      {"member_count", c.member_count},
+      {"system_channel", c.system_channel.empty() ? json::value(nullptr) : json::value(c.system_channel)},
+      {"created_at", format_rfc3339(c.created_at)},
+      {"you", std::move(you)}};
 }
 
 json::object render_channel(const ChannelInfo& c) {
@@ -266,8 +268,16 @@ void add_community_routes(net::Router& router, CommunityService& service, auth::
         if (!name) co_return name.error();
         auto gate = gate_field(body);
         if (!gate) co_return gate.error();
+        // "system_channel": a channel id, or null for none.
+        std::optional<std::string> system_channel;
+        if (const auto* v = body.if_contains("system_channel")) {
+          if (!v->is_null() && (!v->is_string() || v->as_string().empty())) {
+            co_return bad_input("invalid_field", "system_channel is a channel id or null");
+          }
+          system_channel = v->is_null() ? std::string() : std::string(v->as_string());
+        }
         auto c = co_await service.update_community(who.address, std::string(req.param("id")), std::move(*name),
-                                                   std::move(*gate));
+                                                   std::move(*gate), std::move(system_channel));
         co_return net::rendered(c, render_community);
       });
 

@@ -279,13 +279,17 @@ void sync_member(Tx& tx, const Loaded& c, const std::string& account, const Hold
   if (announce_channels) publish_channel_diff(tx, c, account, before);
 }
 
+// `welcome_channel`: for a member who joined, the community's system channel, where messaging
+// welcomes them.
 void publish_membership(Tx& tx, const std::string& topic, const std::string& community_id, const std::string& account,
-                        const std::set<std::string>& channel_ids, const std::string& reason) {
-  publish_or_throw(tx, topic, community_id,
-                   json::object{{"community_id", community_id},
-                                {"account", eth::to_checksum(address_of(account))},
-                                {"channel_ids", string_array(channel_ids)},
-                                {"reason", reason}});
+                        const std::set<std::string>& channel_ids, const std::string& reason,
+                        const std::string& welcome_channel = {}) {
+  json::object event{{"community_id", community_id},
+                     {"account", eth::to_checksum(address_of(account))},
+                     {"channel_ids", string_array(channel_ids)},
+                     {"reason", reason}};
+  if (!welcome_channel.empty()) event["system_channel_id"] = welcome_channel;
+  publish_or_throw(tx, topic, community_id, event);
 }
 
 // Whether a reader may post messages in the channel: every reader when it names no post roles,
@@ -325,6 +329,7 @@ CommunityInfo community_info(Tx& tx, const Loaded& c, const std::string& caller)
   info.created_at = SystemTime(std::chrono::milliseconds(c.row.created_ms));
   info.member_count = sql::member_count(tx, c.row.id);
   info.caller = standing_of(tx, c, caller);
+  info.system_channel = c.row.system_channel;
   return info;
 }
 
@@ -482,7 +487,8 @@ Task<Result<std::vector<CommunityInfo>>> CommunityService::my_communities(const 
 
 Task<Result<CommunityInfo>> CommunityService::update_community(const eth::Address& who, std::string community_id,
                                                                std::optional<std::string> name,
-                                                               std::optional<std::optional<GateNode>> gate) {
+                                                               std::optional<std::optional<GateNode>> gate,
+                                                               std::optional<std::string> system_channel) {
   if (gate) {
     if (auto chains = check_chains(*gate); !chains) co_return std::move(chains).error();
   }
@@ -497,10 +503,19 @@ Task<Result<CommunityInfo>> CommunityService::update_community(const eth::Addres
         if (auto allowed = need(s, Permission::manage_community); !allowed) return std::move(allowed).error();
         const std::string new_name = name ? *name : c.row.name;
         const auto new_gate = gate ? gate_text(*gate) : c.row.gate;
-        sql::update_community(tx, community_id, new_name, new_gate, now);
+        if (system_channel && !system_channel->empty() &&
+            std::none_of(c.channels.begin(), c.channels.end(),
+                         [&](const sql::ChannelRow& ch) { return ch.id == *system_channel; })) {
+          return bad_input("invalid_field", "system_channel names no channel of this community");
+        }
+        const auto new_system = system_channel ? *system_channel : c.row.system_channel;
+        sql::update_community(tx, community_id, new_name, new_gate, new_system, now);
         json::object changed;
         if (name) changed["name"] = *name;
         if (gate) changed["gate"] = gate_json(*gate);
+        if (system_channel) {
+          changed["system_channel"] = system_channel->empty() ? json::value(nullptr) : json::value(*system_channel);
+        }
         audit(tx, community_id, who, {"community_update", std::nullopt, std::nullopt, "", std::move(changed)}, now);
         if (gate) {
           refresh_gate_contracts(tx, community_id);
@@ -550,7 +565,8 @@ Task<Result<CommunityInfo>> CommunityService::join(const eth::Address& who, std:
       } else {
         sync_member(tx, c, account, holdings, {}, now, false);
       }
-      publish_membership(tx, "community.member_joined", community_id, account, readable_ids(tx, c, account), "joined");
+      publish_membership(tx, "community.member_joined", community_id, account, readable_ids(tx, c, account), "joined",
+                         c.row.system_channel);
     }
     return community_info(tx, c, account);
   });

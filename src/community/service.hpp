@@ -64,6 +64,8 @@ struct CommunityInfo {
   std::int64_t member_count = 0;
   /// The caller's standing (member flag, roles, permissions).
   Standing caller;
+  /// The channel where new members are welcomed (a `member_joined` system message); empty: none.
+  std::string system_channel{};
 };
 
 /// A channel as the API shows it.
@@ -267,11 +269,13 @@ class CommunityService {
   Task<Result<CommunityInfo>> community(const eth::Address& who, std::string community_id);
   /// The communities `who` is a member of.
   Task<Result<std::vector<CommunityInfo>>> my_communities(const eth::Address& who);
-  /// Renames and/or changes the gate (manage_community). A new gate queues every member for
+  /// Renames, changes the gate and/or the system channel (manage_community; a channel of the
+  /// community, else 400 invalid_field; "" for none). A new gate queues every member for
   /// re-evaluation; the call returns at once.
   Task<Result<CommunityInfo>> update_community(const eth::Address& who, std::string community_id,
                                                std::optional<std::string> name,
-                                               std::optional<std::optional<GateNode>> gate);
+                                               std::optional<std::optional<GateNode>> gate,
+                                               std::optional<std::string> system_channel = std::nullopt);
 
   // --- members ---
   /// Joins when the holdings pass the community gate: 403 gate_not_satisfied with the unmet

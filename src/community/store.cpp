@@ -19,11 +19,11 @@ Value opt(const std::optional<std::int64_t>& v) {
   return nullptr;
 }
 
-constexpr const char* community_columns = "id, slug, name, owner, gate, created_ms, updated_ms";
+constexpr const char* community_columns = "id, slug, name, owner, gate, created_ms, updated_ms, system_channel";
 
 CommunityRow community_of(const Row& r) {
   return CommunityRow{r.get_text(0), r.get_text(1), r.get_text(2), r.get_text(3),
-                      r.opt_text(4), r.get_int(5),  r.get_int(6)};
+                      r.opt_text(4), r.get_int(5),  r.get_int(6),  r.get_text(7)};
 }
 
 constexpr const char* channel_columns =
@@ -69,14 +69,15 @@ std::optional<CommunityRow> find_community(Tx& tx, const std::string& id) {
 }
 
 void update_community(Tx& tx, const std::string& id, const std::string& name, const std::optional<std::string>& gate,
-                      std::int64_t now_ms) {
-  tx.exec("UPDATE community_communities SET name = $2, gate = $3, updated_ms = $4 WHERE id = $1",
-          {id, name, opt(gate), now_ms});
+                      const std::string& system_channel, std::int64_t now_ms) {
+  tx.exec("UPDATE community_communities SET name = $2, gate = $3, system_channel = $4, updated_ms = $5 WHERE id = $1",
+          {id, name, opt(gate), system_channel, now_ms});
 }
 
 std::vector<CommunityRow> communities_of(Tx& tx, const std::string& account) {
   std::vector<CommunityRow> out;
-  for (const auto& r : tx.query(std::string("SELECT c.id, c.slug, c.name, c.owner, c.gate, c.created_ms, c.updated_ms "
+  for (const auto& r : tx.query(std::string("SELECT c.id, c.slug, c.name, c.owner, c.gate, c.created_ms, c.updated_ms, "
+                                            "c.system_channel "
                                             "FROM community_communities c JOIN community_members m ON m.community_id = "
                                             "c.id WHERE m.account = $1 ORDER BY c.name, c.id"),
                                 {account})) {

@@ -22,6 +22,7 @@ struct CommunityRow {
   std::optional<std::string> gate;
   std::int64_t created_ms = 0;
   std::int64_t updated_ms = 0;
+  std::string system_channel{};  ///< where new members are welcomed; empty: nowhere
 };
 
 struct ChannelRow {
@@ -109,7 +110,7 @@ struct Reevaluation {
 bool insert_community(Tx& tx, const CommunityRow& row);
 std::optional<CommunityRow> find_community(Tx& tx, const std::string& id);
 void update_community(Tx& tx, const std::string& id, const std::string& name, const std::optional<std::string>& gate,
-                      std::int64_t now_ms);
+                      const std::string& system_channel, std::int64_t now_ms);
 /// Communities `account` is a member of, by name.
 std::vector<CommunityRow> communities_of(Tx& tx, const std::string& account);
 

@@ -101,13 +101,14 @@ inline constexpr eth::Address system_author{};
 
 /// What a message the server writes reports (Discord's system messages), beside an empty body.
 struct SystemInfo {
-  std::string kind;          ///< "poll_result" or "automod_alert"
+  std::string kind;          ///< "poll_result", "automod_alert" or "member_joined"
   boost::json::object data;  ///< the kind's fields; empty once the message is a tombstone
 };
 
 /// The kinds of system messages.
 inline constexpr std::string_view poll_result_kind = "poll_result";
 inline constexpr std::string_view automod_alert_kind = "automod_alert";
+inline constexpr std::string_view member_joined_kind = "member_joined";
 
 /// The most bytes of a refused text an AutoMod alert shows (cut on a character).
 inline constexpr std::size_t max_alert_content_bytes = 4096;

@@ -93,7 +93,13 @@ context::ContextModule make_module(MessagingModuleSettings settings) {
         {"messaging.automod_alerts", {"community.automod_blocked"}, [runtime](store::Tx& tx, const bus::Event& event) {
            if (runtime->service) runtime->service->on_automod_blocked(tx, event);
          }});
-    // Messages the server wrote (poll results, AutoMod alerts): their live frames, once committed.
+    // A member who joined a community with a system channel is welcomed there.
+    out.push_back(
+        {"messaging.welcomes", {"community.member_joined"}, [runtime](store::Tx& tx, const bus::Event& event) {
+           if (runtime->service) runtime->service->on_member_joined(tx, event);
+         }});
+    // Messages the server wrote (poll results, AutoMod alerts, welcomes): their live frames, once
+    // committed.
     out.push_back(
         {"messaging.system_frames", {"messaging.system_message"}, [runtime](store::Tx& tx, const bus::Event& event) {
            if (runtime->service) runtime->service->on_system_message(tx, event);

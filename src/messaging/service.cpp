@@ -1486,6 +1486,25 @@ void MessagingService::on_automod_blocked(Tx& tx, const bus::Event& event) {
   insert_system_message(tx, alert_channel, std::move(alert), "automod:" + event.event_id, std::nullopt, m_clock.now());
 }
 
+void MessagingService::on_member_joined(Tx& tx, const bus::Event& event) {
+  const auto payload = payload_of(event);
+  if (!payload) return;
+  const auto* reason = payload->if_contains("reason");
+  const auto* channel = payload->if_contains("system_channel_id");
+  const auto* account = payload->if_contains("account");
+  if (reason == nullptr || !reason->is_string() || reason->as_string() != "joined" || channel == nullptr ||
+      !channel->is_string() || account == nullptr || !account->is_string()) {
+    return;
+  }
+  const std::string channel_id(channel->as_string());
+  const auto who = eth::parse_address(std::string_view(account->as_string()));
+  if (!valid_channel_id(channel_id) || !who) return;
+  const auto client_id = "join:" + eth::to_lower_hex(*who);
+  if (sql::find_by_client_id(tx, channel_id, eth::to_lower_hex(system_author), client_id)) return;
+  SystemInfo welcome{std::string(member_joined_kind), json::object{{"account", eth::to_checksum(*who)}}};
+  insert_system_message(tx, channel_id, std::move(welcome), client_id, std::nullopt, m_clock.now());
+}
+
 void MessagingService::on_system_message(Tx& tx, const bus::Event& event) {
   if (!m_gateway) return;
   const auto payload = payload_of(event);

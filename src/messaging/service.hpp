@@ -261,6 +261,11 @@ class MessagingService {
   /// message of a block whose rule names an alert channel (community.automod_blocked with
   /// alert_channel_id).
   void on_automod_blocked(store::Tx& tx, const bus::Event& event);
+  /// Welcomes, inside the caller's transaction (the bus consumer's), a member who joined a community
+  /// with a system channel (community.member_joined, reason joined, with system_channel_id): a
+  /// `member_joined` system message there, once per account and channel (one who leaves and joins
+  /// again is not welcomed again).
+  void on_member_joined(store::Tx& tx, const bus::Event& event);
   /// Sends the live `message` frame of a committed system message (messaging.system_message).
   void on_system_message(store::Tx& tx, const bus::Event& event);
 

@@ -6,6 +6,8 @@
 // roles, exempt channels and managers pass; a changed rule applies from the next message.
 // Reports: members report messages to the moderators of their channel, who see a queue of the
 // channels they moderate and resolve, dismiss or reopen reports; the text reported is kept.
+// System messages: an AutoMod rule's alert channel gets each block with the text refused; a
+// community's system channel welcomes each new member once.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, freshDatabase, backends } from './lib/harness.mjs';
@@ -257,6 +259,53 @@ for (const backend of backends()) {
       const noted = await r.json();
       await sock.waitFor((f) => f.type === 'message' && f.seq === noted.seq);
       assert.equal(noted.seq, edited.seq + 1);
+      sock.close();
+    });
+
+    test('a community\'s system channel welcomes each new member once', async () => {
+      const { owner, mod, member, api, base, general, memes } = await community('Welcoming');
+      const other = await community('Elsewhere');
+      for (const [value, status] of [['ch_missing', 400], [other.general, 400], [5, 400], ['', 400]]) {
+        const r = await api(base, owner, 'PATCH', { system_channel: value });
+        assert.equal(r.status, status, JSON.stringify(value));
+        assert.equal((await r.json()).error.code, 'invalid_field');
+      }
+      assert.equal((await api(base, mod, 'PATCH', { system_channel: general })).status, 403);
+      let r = await api(base, owner, 'PATCH', { system_channel: general });
+      assert.equal(r.status, 200, await r.clone().text());
+      assert.equal((await r.json()).system_channel, general);
+      assert.equal((await (await api(base, member)).json()).system_channel, general);
+      const [entry] = (await (await api(`${base}/audit-log?action=community_update`, owner)).json()).entries;
+      assert.deepEqual(entry.details, { system_channel: general });
+
+      const sock = c.connect(mod);
+      await subscribed(sock, general);
+      await subscribed(sock, memes);
+      const zero = '0x0000000000000000000000000000000000000000';
+      const [newcomer, late, last] = await Promise.all([c.signIn(), c.signIn(), c.signIn()]);
+      assert.equal((await api(`${base}/join`, newcomer, 'POST')).status, 200);
+      const welcome = await sock.waitFor((f) => f.type === 'message' && f.system?.kind === 'member_joined');
+      assert.equal(welcome.author, zero);
+      assert.deepEqual(welcome.system, { kind: 'member_joined', account: newcomer.address });
+      // The newcomer may greet back: a reply to a system message notifies no one.
+      r = await api(`/v1/channels/${general}/messages`, newcomer, 'POST', { body: 'gm', client_id: 'gm', reply_to: welcome.seq });
+      assert.equal(r.status, 201, await r.clone().text());
+
+      // Leaving and joining again is not welcomed twice; without a system channel no one is.
+      assert.equal((await api(`${base}/leave`, newcomer, 'POST')).status, 204);
+      assert.equal((await api(`${base}/join`, newcomer, 'POST')).status, 200);
+      r = await api(base, owner, 'PATCH', { system_channel: null });
+      assert.equal((await r.json()).system_channel, null);
+      assert.equal((await api(`${base}/join`, late, 'POST')).status, 200);
+      // Joins are welcomed in order: once the next system channel welcomes a later join, those
+      // two joins were passed by.
+      assert.equal((await api(base, owner, 'PATCH', { system_channel: memes })).status, 200);
+      assert.equal((await api(`${base}/join`, last, 'POST')).status, 200);
+      const next = await sock.waitFor((f) => f.type === 'message' && f.channel_id === memes && f.system);
+      assert.deepEqual(next.system, { kind: 'member_joined', account: last.address });
+      const history = (await (await api(`/v1/channels/${general}/messages?after_seq=0`, owner)).json()).messages;
+      assert.deepEqual(history.map((m) => m.system?.kind ?? m.body), ['member_joined', 'gm']);
+      assert.equal((await outbox('messaging.reply')).filter((e) => e.payload.channel_id === general).length, 0);
       sock.close();
     });
 
