@@ -119,7 +119,7 @@ Response messages_response(const std::vector<Message>& messages) {
   return net::json_response(200, json::object{{"messages", messages_json(messages)}});
 }
 
-// What a search asks (q, author, limit), as both searches read it.
+// What a search asks (q, author, mentions, has, limit), as both searches read it.
 Result<SearchQuery> search_query(const Request& req) {
   SearchQuery query;
   query.text = std::string(req.query_param("q").value_or(""));
@@ -127,6 +127,22 @@ Result<SearchQuery> search_query(const Request& req) {
     auto address = eth::parse_address(*author);
     if (!address) return bad_input("invalid_author", "author must be an address");
     query.author = *address;
+  }
+  if (auto mentions = req.query_param("mentions")) {
+    auto address = eth::parse_address(*mentions);
+    if (!address) return bad_input("invalid_mentions", "mentions must be an address");
+    query.mentions = *address;
+  }
+  if (auto has = req.query_param("has")) {
+    // A comma-separated list; each value is checked by the service.
+    std::string_view rest = *has;
+    for (;;) {
+      const auto comma = rest.find(',');
+      query.has.emplace_back(rest.substr(0, comma));
+      if (comma == std::string_view::npos || query.has.size() > 2) break;
+      rest.remove_prefix(comma + 1);
+    }
+    if (query.has.size() > 2) return bad_input("invalid_has", "has is link or poll, or both separated by a comma");
   }
   auto limit = query_limit(req, 25);
   if (!limit) return limit.error();

@@ -158,4 +158,51 @@ Result<std::vector<std::string>> parse_search_query(std::string_view query) {
   return terms;
 }
 
+std::string mention_term(std::string_view account_hex) {
+  return "mentions:" + std::string(account_hex);
+}
+
+namespace {
+
+char lower_ascii(char c) {
+  return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+}
+
+bool ascii_alnum(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+// Whether `text` at `at` starts with `prefix` (lowercase ASCII), in any case.
+bool starts_at(std::string_view text, std::size_t at, std::string_view prefix) {
+  if (text.size() - at < prefix.size()) return false;
+  for (std::size_t i = 0; i < prefix.size(); ++i) {
+    if (lower_ascii(text[at + i]) != prefix[i]) return false;
+  }
+  return true;
+}
+
+bool space(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+}  // namespace
+
+bool holds_link(std::string_view text) {
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    for (std::string_view scheme : {std::string_view("http://"), std::string_view("https://")}) {
+      const auto end = i + scheme.size();
+      if (starts_at(text, i, scheme) && end < text.size() && !space(text[end])) return true;
+    }
+    const bool word_start = i == 0 || !ascii_alnum(text[i - 1]);
+    if (word_start && starts_at(text, i, "www.") && i + 4 < text.size() && ascii_alnum(text[i + 4])) return true;
+  }
+  return false;
+}
+
+Result<std::string> has_term(std::string_view value) {
+  if (value == "link") return std::string(has_link_term);
+  if (value == "poll") return std::string(has_poll_term);
+  return bad_input("invalid_has", "has is link or poll, or both separated by a comma");
+}
+
 }  // namespace gh::messaging

@@ -32,4 +32,20 @@ std::vector<std::string> search_terms(std::string_view text);
 /// max_query_bytes, has no term, or has more than max_query_terms.
 Result<std::vector<std::string>> parse_search_query(std::string_view query);
 
+// What a search may ask of a message beyond its words (Discord's `has:` and `mentions:`), as terms
+// the index holds beside the words. Each holds a ':', which no word does.
+
+/// A message whose body holds a link (holds_link).
+inline constexpr std::string_view has_link_term = "has:link";
+/// A message carrying a poll.
+inline constexpr std::string_view has_poll_term = "has:poll";
+/// The term of a message whose body mentions the account `account_hex` (0x and 40 lowercase hex
+/// digits).
+std::string mention_term(std::string_view account_hex);
+/// Whether `text` holds a link: `http://` or `https://` (any case) followed by a character other
+/// than a space, or a word starting `www.` and a letter or digit.
+bool holds_link(std::string_view text);
+/// The filter term of a `has` value (`link`, `poll`); 400 `invalid_has` for any other.
+Result<std::string> has_term(std::string_view value);
+
 }  // namespace gh::messaging

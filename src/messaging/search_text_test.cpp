@@ -83,5 +83,26 @@ TEST(MessagingSearchText, QueriesNeedOneToSixteenWords) {
   EXPECT_FALSE(parse_search_query(seventeen));
 }
 
+TEST(MessagingSearchText, FiltersAreTermsNoWordCanBe) {
+  for (std::string_view text :
+       {"see https://uniswap.org", "HTTP://x", "at www.example.com today", "(www.a)", "http://\xc3\xa9"}) {
+    EXPECT_TRUE(holds_link(text)) << text;
+  }
+  for (std::string_view text : {"http://", "http:// x", "https:/x", "awww.b", "www.", "www. b", "ftp://x", "http"}) {
+    EXPECT_FALSE(holds_link(text)) << text;
+  }
+  EXPECT_EQ(*has_term("link"), has_link_term);
+  EXPECT_EQ(*has_term("poll"), has_poll_term);
+  for (std::string_view bad : {"", "Link", "file", "link,poll"}) EXPECT_EQ(has_term(bad).error().code, "invalid_has");
+  // No text reads as a filter's term: they hold a ':', which separates words.
+  const auto term = mention_term("0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed");
+  for (const auto& t : search_terms(term + " has:link has:poll")) {
+    EXPECT_NE(t, term);
+    EXPECT_NE(t, has_link_term);
+    EXPECT_NE(t, has_poll_term);
+  }
+  EXPECT_LE(term.size(), max_term_bytes);
+}
+
 }  // namespace
 }  // namespace gh::messaging

@@ -116,15 +116,26 @@ Result<void> check_channel(const std::string& channel_id) {
 
 // What a message is found by: its body, and its poll's question and answers.
 std::vector<std::string> terms_of(std::string_view body, const Poll* poll) {
-  if (poll == nullptr) return search_terms(body);
-  std::string text(body);
-  text += '\n';
-  text += poll->question;
-  for (const auto& answer : poll->answers) {
+  std::vector<std::string> terms;
+  if (poll == nullptr) {
+    terms = search_terms(body);
+  } else {
+    std::string text(body);
     text += '\n';
-    text += answer;
+    text += poll->question;
+    for (const auto& answer : poll->answers) {
+      text += '\n';
+      text += answer;
+    }
+    terms = search_terms(text);
   }
-  return search_terms(text);
+  // The filters' terms (`has`, `mentions`), read from the body as the words are.
+  if (holds_link(body)) terms.emplace_back(has_link_term);
+  if (poll != nullptr) terms.emplace_back(has_poll_term);
+  for (const auto& a : parse_mentions(body).accounts) terms.push_back(mention_term(eth::to_lower_hex(a)));
+  std::sort(terms.begin(), terms.end());
+  terms.erase(std::unique(terms.begin(), terms.end()), terms.end());
+  return terms;
 }
 
 // The same for a message read without its poll: the poll is read when it has one.
@@ -139,12 +150,34 @@ std::vector<std::string> terms_of(Tx& tx, const Message& m) {
 // removed by the current one) does not make it match. The poll is read only when the body alone
 // does not hold them.
 bool holds_terms(Tx& tx, const Message& m, const std::vector<std::string>& terms) {
-  auto have = search_terms(m.body);
+  auto have = terms_of(m.body, nullptr);
   if (std::includes(have.begin(), have.end(), terms.begin(), terms.end())) return true;
   const auto poll = sql::find_poll(tx, m.channel_id, m.seq);
   if (!poll) return false;
   have = terms_of(m.body, &*poll);
   return std::includes(have.begin(), have.end(), terms.begin(), terms.end());
+}
+
+// The terms a search looks for: the words of its text and the terms of its filters, sorted; 400
+// invalid_query when it asks for nothing (no word, filter or author).
+Result<std::vector<std::string>> query_terms(const SearchQuery& query) {
+  std::vector<std::string> terms;
+  if (!query.text.empty()) {
+    auto words = parse_search_query(query.text);
+    if (!words) return words.error();
+    terms = std::move(*words);
+  }
+  for (const auto& has : query.has) {
+    auto term = has_term(has);
+    if (!term) return term.error();
+    terms.push_back(std::move(*term));
+  }
+  if (query.mentions) terms.push_back(mention_term(eth::to_lower_hex(*query.mentions)));
+  if (terms.empty() && !query.author)
+    return bad_input("invalid_query", "give q, author, mentions, has or some of them");
+  std::sort(terms.begin(), terms.end());
+  terms.erase(std::unique(terms.begin(), terms.end()), terms.end());
+  return terms;
 }
 
 // Turns `m` into a tombstone deleted by `who`, with its search terms, change number and event
@@ -518,13 +551,9 @@ Task<Result<SearchPage>> MessagingService::search(eth::Address who, std::string 
   if (auto r = co_await require_read(who, channel_id); !r) co_return r.error();
   sql::SearchScan scan;
   scan.channel_id = channel_id;
-  if (!query.text.empty()) {
-    auto terms = parse_search_query(query.text);
-    if (!terms) co_return terms.error();
-    scan.terms = std::move(*terms);
-  } else if (!query.author) {
-    co_return bad_input("invalid_query", "give q, author or both");
-  }
+  auto terms = query_terms(query);
+  if (!terms) co_return terms.error();
+  scan.terms = std::move(*terms);
   if (query.author) scan.author = eth::to_lower_hex(*query.author);
   scan.limit = std::clamp<std::size_t>(query.limit, 1, m_settings.max_page);
   const auto viewer = eth::to_lower_hex(who);
@@ -557,14 +586,9 @@ Task<Result<CommunitySearchPage>> MessagingService::search_community(eth::Addres
   // Who may search comes first: a stranger learns nothing from how its query is read.
   auto channels = co_await m_access.community_channels(who, community_id);
   if (!channels) co_return channels.error();
-  std::vector<std::string> terms;
-  if (!query.text.empty()) {
-    auto parsed = parse_search_query(query.text);
-    if (!parsed) co_return parsed.error();
-    terms = std::move(*parsed);
-  } else if (!query.author) {
-    co_return bad_input("invalid_query", "give q, author or both");
-  }
+  auto parsed = query_terms(query);
+  if (!parsed) co_return parsed.error();
+  const std::vector<std::string> terms = std::move(*parsed);
   std::sort(channels->begin(), channels->end());
   const std::size_t limit = std::clamp<std::size_t>(query.limit, 1, m_settings.max_page);
   const auto viewer = eth::to_lower_hex(who);

@@ -81,6 +81,8 @@ struct Changes {
 struct SearchQuery {
   std::string text;
   std::optional<eth::Address> author;
+  std::vector<std::string> has;            ///< "link", "poll": the message holds each
+  std::optional<eth::Address> mentions;    ///< the body mentions this account
   std::optional<std::int64_t> before_seq;  ///< only messages below this seq
   std::size_t limit = 25;
 };

@@ -5,6 +5,8 @@
 // Also: edits and deletes follow at once, access, bad queries, the search rate limit, messages
 // written before the index existed, indexed by the job messaging.search_backfill, and a
 // community's search across the channels each caller reads, checked against the same reference.
+// The filters `has` (link, poll) and `mentions` are checked against their own reference, written
+// here from the documented rules for links and mentions.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, freshDatabase, backends, runCommand } from './lib/harness.mjs';
@@ -51,6 +53,16 @@ export function referenceTerms(text) {
   return terms;
 }
 
+/** The reference for the filters: the `has` values and mentioned accounts (lowercase) of a body. */
+export function referenceFilters(body, poll = false) {
+  const has = new Set();
+  if (/https?:\/\/[^ \t\r\n]/i.test(body) || /(^|[^A-Za-z0-9])www\.[A-Za-z0-9]/i.test(body)) has.add('link');
+  if (poll) has.add('poll');
+  const mentions = new Set();
+  for (const m of body.matchAll(/(?<![A-Za-z0-9_])@(0x[0-9a-fA-F]{40})(?![A-Za-z0-9_])/g)) mentions.add(m[1].toLowerCase());
+  return { has, mentions };
+}
+
 // A deterministic generator, so that a failure can be replayed.
 function random(seed) {
   let x = seed >>> 0;
@@ -62,7 +74,8 @@ function random(seed) {
 
 const VOCABULARY = ['gas', 'Gas', 'GAS', 'fees', 'bridge', 'Bridge', 'nft', 'mint', 'minted', 'Café', 'café', 'école',
   'ÉCOLE', 'Москва', 'москва', 'Ἀθῆναι', 'ΑΘΗΝΑ', '東京タワー', '東京駅', 'タワー', '東', 'ethereum', 'vitalik.eth', 'gm', 'wagmi',
-  'l2', 'rollup', 'e\u0301clair', '0xAbCdEf0123456789abcdef0123456789ABCDEF01', '🚀', '42', '٤٢', 'x'.repeat(70), 'x'.repeat(64) + 'é'];
+  'l2', 'rollup', 'e\u0301clair', '0xAbCdEf0123456789abcdef0123456789ABCDEF01', '🚀', '42', '٤٢', 'x'.repeat(70), 'x'.repeat(64) + 'é',
+  'https://uniswap.org/swap', 'www.example.org', 'HTTP://', 'wwwx.org', '@0xAAAA1111111111111111111111111111111111BB'];
 const SEPARATORS = [' ', ', ', '! ', '\n', ' — ', '...', '#', '@'];
 
 function sentence(rand) {
@@ -97,11 +110,15 @@ async function searchAll(c, who, channel, params, limit = 7) {
   throw new Error('search did not end');
 }
 
-function expected(messages, query, author) {
+function expected(messages, query, author, filters = {}) {
   const want = [...referenceTerms(query)];
   return [...messages.values()]
     .filter((m) => !m.deleted && (!author || m.author === author))
     .filter((m) => { const have = referenceTerms(m.body); return want.every((t) => have.has(t)); })
+    .filter((m) => {
+      const { has, mentions } = referenceFilters(m.body, m.poll);
+      return (filters.has ?? []).every((h) => has.has(h)) && (!filters.mentions || mentions.has(filters.mentions.toLowerCase()));
+    })
     .sort((a, b) => b.seq - a.seq);
 }
 
@@ -156,7 +173,8 @@ for (const backend of backends()) {
       // removed them (results are also checked against the bodies, which would hide stale rows).
       for (const m of messages.values()) {
         const rows = Number(db.query(`SELECT count(*) FROM msg_search_terms WHERE channel_id = 'lib' AND seq = ${m.seq}`));
-        assert.equal(rows, m.deleted ? 0 : referenceTerms(m.body).size, `index rows of seq ${m.seq}`);
+        const { has, mentions } = referenceFilters(m.body);
+        assert.equal(rows, m.deleted ? 0 : referenceTerms(m.body).size + has.size + mentions.size, `index rows of seq ${m.seq}`);
       }
       const queries = ['gas', 'GAS fees', 'café', 'ÉCOLE', 'москва', 'ΑΘΗΝΑ ἀθῆναι', '東京', 'タワー', '東', 'vitalik eth',
         '0xabcdef0123456789abcdef0123456789abcdef01', 'gm wagmi', 'l2 rollup gas', 'e\u0301clair', '42', '٤٢', 'edited',
@@ -173,6 +191,26 @@ for (const backend of backends()) {
         assertSame(await searchAll(c, authors[1], 'lib', { author: a.address }, 25), expected(messages, '', a.address), 'author only');
         assertSame(await searchAll(c, authors[1], 'lib', { q: 'gas', author: a.address.toLowerCase() }, 3),
           expected(messages, 'gas', a.address), 'gas by author');
+      }
+      // The filters, alone, together, with words and an author.
+      const mentioned = ['0xaaaa1111111111111111111111111111111111bb', '0xabcdef0123456789abcdef0123456789abcdef01'];
+      const filtered = [
+        [{ has: 'link' }, '', undefined, { has: ['link'] }],
+        [{ q: 'gas', has: 'link' }, 'gas', undefined, { has: ['link'] }],
+        [{ has: 'link,link' }, '', undefined, { has: ['link'] }],
+        [{ has: 'poll' }, '', undefined, { has: ['poll'] }],
+        [{ mentions: mentioned[0] }, '', undefined, { mentions: mentioned[0] }],
+        [{ mentions: mentioned[0].toUpperCase().replace('0X', '0x') }, '', undefined, { mentions: mentioned[0] }],
+        // The address as a word after `@` only when nothing glues it to the word before.
+        [{ mentions: mentioned[1] }, '', undefined, { mentions: mentioned[1] }],
+        [{ mentions: mentioned[0], has: 'link', author: authors[0].address }, '', authors[0].address, { has: ['link'], mentions: mentioned[0] }],
+      ];
+      for (const [params, q, author, filters] of filtered) {
+        const want = expected(messages, q, author, filters);
+        assertSame(await searchAll(c, authors[2], 'lib', params, 5), want, JSON.stringify(params));
+        if (!params.has?.includes('poll') && params.mentions !== mentioned[1]) {
+          assert.ok(want.length > 0, `the corpus exercises ${JSON.stringify(params)}`);
+        }
       }
       // Messages come as history shows them.
       const [hit] = await searchAll(c, authors[2], 'lib', { q: 'edited' });
@@ -193,6 +231,9 @@ for (const backend of backends()) {
       assert.deepEqual(await seqs('astria vote'), [poll.seq]);      // the body and an answer together
       assert.deepEqual(await seqs('tacos'), [bare.seq]);            // a poll with no body
       assert.deepEqual(await seqs('which'), [poll.seq, plain.seq]);
+      const having = async (has) =>
+        (await (await c.api(`/v1/channels/polls/search?has=${has}`, { token: alice.token })).json()).messages.map((m) => m.seq);
+      assert.deepEqual(await having('poll'), [bare.seq, poll.seq]);
       // An edit of the body keeps the poll's words.
       let r = await c.api(`/v1/channels/polls/messages/${poll.seq}`, { method: 'PATCH', token: alice.token, body: { body: 'vote now' } });
       assert.equal(r.status, 200);
@@ -204,6 +245,7 @@ for (const backend of backends()) {
       assert.equal(r.status, 204);
       assert.deepEqual(await seqs('sequencer'), []);
       assert.deepEqual(await seqs('which'), [plain.seq]);
+      assert.deepEqual(await having('poll'), [bare.seq]);
     });
 
     test('a window without a match still hands on its cursor; before_seq bounds the search', async () => {
@@ -349,7 +391,8 @@ for (const backend of backends()) {
       const words = Array.from({ length: 17 }, (_, i) => `w${i}`).join(' ');
       for (const [q, code] of [['', 'invalid_query'], ['q=', 'invalid_query'], ['q=%21%3F%20', 'invalid_query'],
         [`q=${encodeURIComponent(words)}`, 'invalid_query'], [`q=${'a'.repeat(513)}`, 'invalid_query'],
-        ['q=x&author=0x12', 'invalid_author'], ['q=x&limit=0', 'invalid_limit'], ['q=x&limit=101', 'invalid_limit'],
+        ['q=x&author=0x12', 'invalid_author'], ['has=file', 'invalid_has'], ['has=', 'invalid_has'],
+        ['has=link,poll,link', 'invalid_has'], ['has=LINK', 'invalid_has'], ['mentions=nope', 'invalid_mentions'], ['q=x&limit=0', 'invalid_limit'], ['q=x&limit=101', 'invalid_limit'],
         ['q=x&before_seq=-1', 'invalid_before_seq']]) {
         const r = await search(alice, q);
         assert.equal(r.status, 400, q);
