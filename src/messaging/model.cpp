@@ -214,6 +214,7 @@ json::object message_json(const Message& m) {
     }
     o["system"] = std::move(system);
   }
+  if (m.forward) o["forward"] = forward_json(*m.forward);
   if (m.reply_preview) {
     o["reply_preview"] = json::object{{"author", eth::to_checksum(m.reply_preview->author)},
                                       {"body", m.reply_preview->body},
@@ -253,6 +254,14 @@ json::object message_json(const Message& m) {
                              {"total_votes", total}};
   }
   return o;
+}
+
+json::object forward_json(const ForwardSnapshot& f) {
+  return json::object{{"channel_id", f.channel_id},
+                      {"seq", f.seq},
+                      {"author", eth::to_checksum(f.author)},
+                      {"body", f.body},
+                      {"created_at", format_rfc3339(f.created_at)}};
 }
 
 json::object poll_result_data(std::int64_t poll_seq, const Poll& poll) {

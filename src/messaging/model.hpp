@@ -95,6 +95,16 @@ struct ReplyPreview {
 /// The most bytes of its parent's body a reply shows.
 inline constexpr std::size_t reply_preview_bytes = 100;
 
+/// What a forwarded message shows of the message it forwards (Discord's message snapshot): taken
+/// when it is forwarded, and kept as it was then, whatever becomes of the original.
+struct ForwardSnapshot {
+  std::string channel_id;
+  std::int64_t seq = 0;
+  eth::Address author{};
+  std::string body;
+  SystemTime created_at{};
+};
+
 /// The author of the messages the server writes: the zero address, which no wallet signs as, so no
 /// account edits them; moderators delete them as any other.
 inline constexpr eth::Address system_author{};
@@ -130,10 +140,14 @@ struct Message {
   std::optional<SystemTime> deleted_at;
   std::int64_t change = 0;  ///< the channel's change counter at its last edit, delete or reaction; 0: none
   std::vector<ReactionCount> reactions;
-  std::optional<PinInfo> pin;        ///< set while the message is pinned
-  bool silent = false;               ///< sent silent: its mentions and reply notified without a push
-  std::optional<SystemInfo> system;  ///< set on a message the server wrote
+  std::optional<PinInfo> pin;              ///< set while the message is pinned
+  bool silent = false;                     ///< sent silent: its mentions and reply notified without a push
+  std::optional<SystemInfo> system;        ///< set on a message the server wrote
+  std::optional<ForwardSnapshot> forward;  ///< set on a forwarded message
 };
+
+/// A forward snapshot as clients see it: {"channel_id", "seq", "author", "body", "created_at"}.
+boost::json::object forward_json(const ForwardSnapshot& f);
 
 /// Mentions found in a body.
 struct Mentions {

@@ -113,6 +113,12 @@ TEST(MessagingModel, TheJsonOfAMessage) {
   EXPECT_FALSE(frame.at("deleted").as_bool());
   EXPECT_FALSE(frame.contains("edited_at"));
   EXPECT_EQ(frame.at("reactions").as_array().at(0).as_object().at("count").as_int64(), 2);
+  EXPECT_FALSE(frame.contains("forward"));
+  EXPECT_FALSE(frame.contains("system"));
+  m.forward = ForwardSnapshot{"c0", 2, m.author, "gm", m.created_at};
+  EXPECT_EQ(boost::json::serialize(message_json(m).at("forward")),
+            R"({"channel_id":"c0","seq":2,"author":"0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed","body":"gm",)"
+            R"("created_at":"2026-01-01T00:00:00.000Z"})");
 }
 
 TEST(MessagingModel, ASystemMessageShowsItsKindAndFieldsAndAPollResultItsWinners) {

@@ -221,7 +221,16 @@ void add_messaging_routes(net::Router& router, MessagingService& service, auth::
       message.poll = std::move(*spec);
     }
     const auto* text = body->if_contains("body");
-    if (message.poll && (!text || text->is_null())) {
+    if (const auto* forward = body->if_contains("forward"); forward && !forward->is_null()) {
+      const auto* o = forward->if_object();
+      const auto* channel = o ? o->if_contains("channel_id") : nullptr;
+      const auto* seq = o ? o->if_contains("seq") : nullptr;
+      if (channel == nullptr || !channel->is_string() || seq == nullptr || !seq->is_int64() || o->size() != 2) {
+        co_return bad_input("invalid_forward", "forward is {\"channel_id\", \"seq\"}");
+      }
+      message.forward = ForwardOf{std::string(channel->as_string()), seq->as_int64()};
+    }
+    if ((message.poll || message.forward) && (!text || text->is_null())) {
       message.body.clear();
     } else {
       if (!text || !text->is_string()) co_return bad_input("invalid_body", "body must be a string");

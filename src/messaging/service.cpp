@@ -365,11 +365,25 @@ Task<Result<Posted>> MessagingService::post(eth::Address who, std::string channe
   if (message.poll) {
     if (auto c = check_poll(*message.poll); !c) co_return c.error();
   }
-  // A poll may go without text of its own.
-  if (!(message.poll && message.body.empty())) {
+  // A poll or a forward may go without text of its own.
+  if (!((message.poll || message.forward) && message.body.empty())) {
     if (auto c = check_body(message.body); !c) co_return c.error();
   }
   if (message.reply_to && *message.reply_to <= 0) co_return bad_input("invalid_reply_to", "reply_to is a seq");
+  std::optional<ForwardSnapshot> forwarded;
+  if (message.forward) {
+    if (message.reply_to || message.poll) {
+      co_return bad_input("invalid_forward", "a forward is neither a reply nor a poll");
+    }
+    auto snapshot = co_await forward_snapshot(who, *message.forward);
+    if (!snapshot) {
+      // The retry of a stored forward gets it, whatever became of the original since.
+      auto stored = co_await find_posted(who, channel_id, message.client_id);
+      if (stored && *stored) co_return Posted{std::move(**stored), false};
+      co_return snapshot.error();
+    }
+    forwarded = std::move(*snapshot);
+  }
   auto rules = co_await m_access.post_rules(who, channel_id);
   if (!rules) co_return rules.error();
   if (!rules->allowed) co_return forbidden("you may not post in this channel");
@@ -417,6 +431,7 @@ Task<Result<Posted>> MessagingService::post(eth::Address who, std::string channe
       m.body = message.body;
       m.reply_to = message.reply_to;
       m.silent = message.silent;
+      m.forward = forwarded;
       if (parent) m.reply_preview = preview_of(*parent);
       m.mentions = mentions.accounts;
       m.mention_roles = mentions.roles;
@@ -441,6 +456,7 @@ Task<Result<Posted>> MessagingService::post(eth::Address who, std::string channe
           {"channel_id", channel_id},        {"seq", m.seq},   {"id", m.id},
           {"author", eth::to_checksum(who)}, {"body", m.body}, {"created_at", format_rfc3339(m.created_at)}};
       if (m.reply_to) event["reply_to"] = *m.reply_to;
+      if (m.forward) event["forward"] = json::object{{"channel_id", m.forward->channel_id}, {"seq", m.forward->seq}};
       publish_or_throw(tx, {"messaging.channel_message", channel_id, json::serialize(event)});
       for (const auto& a : notified) {
         json::object mention{
@@ -465,7 +481,12 @@ Task<Result<Posted>> MessagingService::post(eth::Address who, std::string channe
   };
   auto posted = co_await m_pool.run([&]() -> Result<Posted> {
     if (rules->screen) {
+      // A forward brings its snapshot's text into this channel: the channel's rules read it too.
       auto text = screened_text(message);
+      if (forwarded) {
+        if (!text.empty()) text += '\n';
+        text += forwarded->body;
+      }
       blocked = rules->screen->screen(text, mention_count(message.body));
       if (blocked) blocked->content = std::move(text);
     }
@@ -502,6 +523,24 @@ Task<Result<Posted>> MessagingService::post(eth::Address who, std::string channe
     if (m_gateway) m_gateway->publish(channel_topic, channel_id, posted->message.seq, message_frame(posted->message));
   }
   co_return posted;
+}
+
+Task<Result<ForwardSnapshot>> MessagingService::forward_snapshot(const eth::Address& who, const ForwardOf& source) {
+  if (source.seq <= 0) co_return bad_input("invalid_forward", "forward names a channel and a seq");
+  if (auto r = co_await require_read(who, source.channel_id); !r) co_return r.error();
+  co_return co_await m_pool.run([&]() -> Result<ForwardSnapshot> {
+    return m_db.read([&](Tx& tx) -> Result<ForwardSnapshot> {
+      auto m = sql::find(tx, source.channel_id, source.seq);
+      if (!m) return message_not_found();
+      if (m->deleted_at) return make_error(ErrorKind::conflict, "message_deleted", "the message was deleted");
+      if (m->system || sql::find_poll(tx, source.channel_id, source.seq)) {
+        return bad_input("cannot_forward", "system messages and polls are not forwarded");
+      }
+      // A forward without a comment passes on what it carries (as Discord's).
+      if (m->forward && m->body.empty()) return *m->forward;
+      return ForwardSnapshot{m->channel_id, m->seq, m->author, m->body, m->created_at};
+    });
+  });
 }
 
 Task<Result<std::optional<Message>>> MessagingService::find_posted(eth::Address who, std::string channel_id,

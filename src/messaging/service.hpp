@@ -26,12 +26,21 @@ namespace sql {
 struct ReportQuery;
 }
 
+/// The message a post forwards.
+struct ForwardOf {
+  std::string channel_id;
+  std::int64_t seq = 0;
+};
+
 /// A message to post.
 struct NewMessage {
   std::string body;
   std::string client_id;
   std::optional<std::int64_t> reply_to;
   std::optional<PollSpec> poll;  ///< with a poll the body may be empty
+  /// Forwards that message (the read right there; not a reply, no poll): the post carries its
+  /// snapshot, and the body, which may be empty, is a comment.
+  std::optional<ForwardOf> forward;
   /// Its mentions and reply notify without a push (Discord's @silent): they reach the center and
   /// open sockets marked `silent`.
   bool silent = false;
@@ -162,7 +171,10 @@ class MessagingService {
                    realtime::Gateway* gateway, std::function<void()> events_published, MessagingSettings settings = {});
 
   /// Posts a message (403 without post access; 400/413 for a bad body; 400 unknown_parent). The
-  /// same client_id from the same author in the same channel returns the first message.
+  /// same client_id from the same author in the same channel returns the first message. A forward
+  /// needs the read right in its source channel (403 forbidden), a message there (404
+  /// message_not_found; 409 message_deleted) that is not a system message nor a poll (400
+  /// cannot_forward); forwarding a forward with no comment forwards what it carries.
   Task<Result<Posted>> post(eth::Address who, std::string channel_id, NewMessage message);
   /// The caller's message with that client id in the channel, if any (403 without read access):
   /// what a retry of a post gets, also when the retry itself is over the rate limit.
@@ -305,6 +317,8 @@ class MessagingService {
   /// One page of the reports `query` names, as `filter` pages them.
   Task<Result<ReportPage>> report_page(sql::ReportQuery query, ReportFilter filter);
   Task<Result<void>> require_read(const eth::Address& who, const std::string& channel_id);
+  /// What a post forwarding `source` carries, as `who` may read it.
+  Task<Result<ForwardSnapshot>> forward_snapshot(const eth::Address& who, const ForwardOf& source);
   Task<Result<void>> require_post(const eth::Address& who, const std::string& channel_id);
   /// require_post, and the right to post messages (typing): a channel may keep it to some roles.
   Task<Result<void>> require_send(const eth::Address& who, const std::string& channel_id);

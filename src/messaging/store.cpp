@@ -25,14 +25,43 @@ bool pg(const Tx& tx) {
 
 constexpr const char* columns =
     "id, channel_id, seq, author, client_id, body, reply_to, mentions, mention_roles, created_ms, edited_ms, "
-    "deleted_ms, change_seq, flags, system_kind, system_data";
+    "deleted_ms, change_seq, flags, system_kind, system_data, forward";
 // The same, from msg_messages as m in a join.
 constexpr const char* qualified_columns =
     "m.id, m.channel_id, m.seq, m.author, m.client_id, m.body, m.reply_to, m.mentions, m.mention_roles, "
-    "m.created_ms, m.edited_ms, m.deleted_ms, m.change_seq, m.flags, m.system_kind, m.system_data";
+    "m.created_ms, m.edited_ms, m.deleted_ms, m.change_seq, m.flags, m.system_kind, m.system_data, m.forward";
 
 // msg_messages.flags (migration 0009).
 constexpr std::int64_t flag_silent = 1;
+
+// msg_messages.forward (migration 0012): the snapshot as stored.
+std::string stored_forward(const ForwardSnapshot& f) {
+  return boost::json::serialize(boost::json::object{{"channel_id", f.channel_id},
+                                                    {"seq", f.seq},
+                                                    {"author", eth::to_lower_hex(f.author)},
+                                                    {"body", f.body},
+                                                    {"created_ms", unix_millis(f.created_at)}});
+}
+
+std::optional<ForwardSnapshot> forward_of(std::string_view text) {
+  boost::system::error_code ec;
+  auto v = boost::json::parse(text, ec);
+  if (ec || !v.is_object()) return std::nullopt;
+  const auto& o = v.as_object();
+  const auto* channel = o.if_contains("channel_id");
+  const auto* seq = o.if_contains("seq");
+  const auto* author = o.if_contains("author");
+  const auto* body = o.if_contains("body");
+  const auto* created = o.if_contains("created_ms");
+  if (channel == nullptr || !channel->is_string() || seq == nullptr || !seq->is_int64() || author == nullptr ||
+      !author->is_string() || body == nullptr || !body->is_string() || created == nullptr || !created->is_int64()) {
+    return std::nullopt;
+  }
+  auto address = eth::parse_address(std::string_view(author->as_string()));
+  if (!address) return std::nullopt;
+  return ForwardSnapshot{std::string(channel->as_string()), seq->as_int64(), *address, std::string(body->as_string()),
+                         from_ms(created->as_int64())};
+}
 
 Message message_of(const store::Row& r) {
   Message m;
@@ -62,6 +91,7 @@ Message message_of(const store::Row& r) {
     }
     m.system = std::move(system);
   }
+  if (!r.is_null(16)) m.forward = forward_of(r.get_text(16));
   return m;
 }
 
@@ -139,11 +169,14 @@ void insert_message(Tx& tx, const Message& m) {
   if (m.reply_to) reply = *m.reply_to;
   tx.exec(
       "INSERT INTO msg_messages (id, channel_id, seq, author, client_id, body, reply_to, mentions, mention_roles, "
-      "created_ms, flags, system_kind, system_data) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+      "created_ms, flags, system_kind, system_data, forward) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, "
+      "$12, "
+      "$13, $14)",
       {m.id, m.channel_id, m.seq, eth::to_lower_hex(m.author), m.client_id, m.body, reply, lower_list(m.mentions),
        gh::store::join_text_list(m.mention_roles), unix_millis(m.created_at), m.silent ? flag_silent : 0,
        m.system ? store::Value(m.system->kind) : store::Value(nullptr),
-       m.system ? store::Value(boost::json::serialize(m.system->data)) : store::Value(nullptr)});
+       m.system ? store::Value(boost::json::serialize(m.system->data)) : store::Value(nullptr),
+       m.forward ? store::Value(stored_forward(*m.forward)) : store::Value(nullptr)});
 }
 
 std::optional<Message> find_by_client_id(Tx& tx, const std::string& channel_id, const std::string& author,
@@ -211,7 +244,8 @@ void update_body(Tx& tx, const Message& m) {
 
 void tombstone(Tx& tx, const std::string& channel_id, std::int64_t seq, std::int64_t now_ms) {
   tx.exec(
-      "UPDATE msg_messages SET body = '', mentions = '', mention_roles = '', system_data = NULL, deleted_ms = $3 "
+      "UPDATE msg_messages SET body = '', mentions = '', mention_roles = '', system_data = NULL, forward = NULL, "
+      "deleted_ms = $3 "
       "WHERE channel_id = $1 AND seq = $2",
       {channel_id, seq, now_ms});
   tx.exec("DELETE FROM msg_reactions WHERE channel_id = $1 AND seq = $2", {channel_id, seq});

@@ -326,6 +326,71 @@ for (const backend of backends()) {
       sock.close();
     });
 
+    test('a forward carries a snapshot of the message as it was, to readers of its source only', async () => {
+      const [alice, bob, carol] = await Promise.all([c.signIn(), c.signIn(), c.signIn()]);
+      for (const who of [alice, bob]) await c.grant(who, 'fwd-src');
+      for (const who of [alice, bob, carol]) await c.grant(who, 'fwd-dst');
+      const sock = c.connect(carol);
+      await subscribed(sock, 'fwd-dst');
+      const original = await c.post(alice, 'fwd-src', `gm @${bob.address} see https://example.org`);
+      const forward = (who, source, extra = {}) => c.api('/v1/channels/fwd-dst/messages', { method: 'POST', token: who.token,
+        body: { client_id: `f${Math.random()}`.replace('.', ''), forward: source, ...extra } });
+      const snapshot = { channel_id: 'fwd-src', seq: original.seq, author: alice.address, body: original.body, created_at: original.created_at };
+
+      let r = await forward(bob, { channel_id: 'fwd-src', seq: original.seq }, { client_id: 'fwd-1' });
+      assert.equal(r.status, 201, await r.clone().text());
+      const sent = await r.json();
+      assert.equal(sent.body, '');
+      assert.equal(sent.author, bob.address);
+      assert.deepEqual(sent.forward, snapshot);
+      assert.deepEqual(sent.mentions, []);  // the snapshot's mention pings no one
+      const live = await sock.waitFor((f) => f.type === 'message' && f.seq === sent.seq);
+      assert.deepEqual(live.forward, snapshot);
+      const event = (await outbox('messaging.channel_message')).find((e) => e.payload.channel_id === 'fwd-dst' && e.payload.seq === sent.seq);
+      assert.deepEqual(event.payload.forward, { channel_id: 'fwd-src', seq: original.seq });
+
+      // With a comment; a forward of a comment-less forward passes on the original; with a comment,
+      // the forward itself.
+      r = await forward(alice, { channel_id: 'fwd-dst', seq: sent.seq }, { body: 'again' });
+      assert.equal(r.status, 201);
+      const again = await r.json();
+      assert.equal(again.body, 'again');
+      assert.deepEqual(again.forward, snapshot);
+      r = await forward(bob, { channel_id: 'fwd-dst', seq: again.seq });
+      assert.deepEqual((await r.json()).forward,
+        { channel_id: 'fwd-dst', seq: again.seq, author: alice.address, body: 'again', created_at: again.created_at });
+
+      // Only a reader of the source forwards it, and only a message that stands.
+      const code = async (res) => [res.status, (await res.json()).error.code];
+      assert.deepEqual(await code(await forward(carol, { channel_id: 'fwd-src', seq: original.seq })), [403, 'forbidden']);
+      assert.deepEqual(await code(await forward(bob, { channel_id: 'fwd-src', seq: 999 })), [404, 'message_not_found']);
+      const poll = await c.post(alice, 'fwd-src', '', { poll: { question: 'Forward me?', answers: ['yes', 'no'] } });
+      assert.deepEqual(await code(await forward(bob, { channel_id: 'fwd-src', seq: poll.seq })), [400, 'cannot_forward']);
+      for (const bad of ['fwd-src', { channel_id: 'fwd-src' }, { channel_id: 'fwd-src', seq: 0 }, { channel_id: 'fwd-src', seq: '1' },
+        { channel_id: 'fwd-src', seq: 1, extra: true }]) {
+        assert.deepEqual(await code(await forward(bob, bad)), [400, 'invalid_forward'], JSON.stringify(bad));
+      }
+      assert.deepEqual(await code(await forward(bob, { channel_id: 'fwd-src', seq: original.seq }, { reply_to: sent.seq })),
+        [400, 'invalid_forward']);
+
+      // The snapshot stays as it was through an edit and a delete of the original, and a retry of
+      // the forward still gets it.
+      assert.equal((await c.api(`/v1/channels/fwd-src/messages/${original.seq}`, { method: 'PATCH', token: alice.token, body: { body: 'changed' } })).status, 200);
+      assert.equal((await c.api(`/v1/channels/fwd-src/messages/${original.seq}`, { method: 'DELETE', token: alice.token })).status, 204);
+      assert.deepEqual(await code(await forward(bob, { channel_id: 'fwd-src', seq: original.seq })), [409, 'message_deleted']);
+      r = await forward(bob, { channel_id: 'fwd-src', seq: original.seq }, { client_id: 'fwd-1' });
+      assert.equal(r.status, 201);
+      assert.equal((await r.json()).id, sent.id);
+      const history = (await (await c.api('/v1/channels/fwd-dst/messages', { token: carol.token })).json()).messages;
+      assert.deepEqual(history.find((m) => m.seq === sent.seq).forward, snapshot);
+      // Deleting the forward takes its snapshot with it.
+      assert.equal((await c.api(`/v1/channels/fwd-dst/messages/${sent.seq}`, { method: 'DELETE', token: bob.token })).status, 204);
+      const gone = await (await c.api(`/v1/channels/fwd-dst/messages/${sent.seq}`, { token: carol.token })).json();
+      assert.deepEqual([gone.deleted, gone.forward], [true, undefined]);
+      assert.equal((await outbox('messaging.mention')).filter((e) => e.payload.channel_id === 'fwd-dst').length, 0);
+      sock.close();
+    });
+
     test('bodies are limited to 4 KiB of valid UTF-8', async () => {
       const alice = await c.signIn();
       await c.grant(alice, 'limits');

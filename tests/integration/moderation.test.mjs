@@ -251,6 +251,16 @@ for (const backend of backends()) {
       const gone = await (await api(`/v1/channels/${memes}/messages/${alert.seq}`, mod)).json();
       assert.deepEqual([gone.deleted, gone.body, gone.system], [true, '', { kind: 'automod_alert' }]);
 
+      // A forward brings its text under the rules of the channel it goes to.
+      assert.equal((await api(`${rules}/${rule.id}`, owner, 'PATCH', { exempt_channels: [memes] })).status, 200);
+      const sample = await (await api(`/v1/channels/${memes}/messages`, member, 'POST', { body: 'a scam sample', client_id: 'sample' })).json();
+      r = await api(`/v1/channels/${general}/messages`, member, 'POST', { client_id: 'fwd', forward: { channel_id: memes, seq: sample.seq } });
+      assert.equal(r.status, 403);
+      assert.equal((await r.json()).error.code, 'automod_blocked');
+      const forwarded = await sock.waitFor((f) => f.type === 'message' && f.channel_id === memes && f.seq > sample.seq && f.system);
+      assert.equal(forwarded.system.content, 'a scam sample');
+      assert.equal((await api(`${rules}/${rule.id}`, owner, 'PATCH', { exempt_channels: [] })).status, 200);
+
       // Without an alert channel a block posts nothing: the next message there is the owner's.
       r = await api(`${rules}/${rule.id}`, owner, 'PATCH', { alert_channel: null });
       assert.equal((await r.json()).alert_channel, null);
@@ -258,7 +268,7 @@ for (const backend of backends()) {
       r = await api(`/v1/channels/${memes}/messages`, owner, 'POST', { body: 'noted', client_id: 'alert-4' });
       const noted = await r.json();
       await sock.waitFor((f) => f.type === 'message' && f.seq === noted.seq);
-      assert.equal(noted.seq, edited.seq + 1);
+      assert.equal(noted.seq, forwarded.seq + 1);
       sock.close();
     });
 
