@@ -246,15 +246,36 @@ Message insert_system_message(Tx& tx, const std::string& channel_id, SystemInfo 
 }
 
 // Posts the result of a poll that ended, replying to it: once per poll, whoever comes first (the
-// author ending it, the job finding it ended). None for a poll that is gone with its message.
-std::optional<Message> post_poll_result(Tx& tx, const std::string& channel_id, std::int64_t seq, SystemTime now) {
+// author ending it, the job finding it ended). None for a poll that is gone with its message. A
+// poll that ran out of time tells its author (`notify_author`): one who ended it knows.
+std::optional<Message> post_poll_result(Tx& tx, const std::string& channel_id, std::int64_t seq, SystemTime now,
+                                        bool notify_author) {
   if (!sql::claim_poll_result(tx, channel_id, seq)) return std::nullopt;
   auto poll = sql::find_poll(tx, channel_id, seq);
   if (!poll) return std::nullopt;
   poll->votes = sql::poll_counts(tx, channel_id, seq, poll->answers.size());
-  SystemInfo result{std::string(poll_result_kind), poll_result_data(seq, *poll)};
+  auto data = poll_result_data(seq, *poll);
+  std::string outcome = "no votes";
+  if (const auto& winners = data.at("winners").as_array(); !winners.empty()) {
+    const auto first = static_cast<std::size_t>(winners.front().as_int64() - 1);
+    outcome = poll->answers[first] + " (" + std::to_string(poll->votes[first]) + " votes" +
+              (winners.size() > 1 ? ", a tie)" : ")");
+  }
+  SystemInfo result{std::string(poll_result_kind), std::move(data)};
   auto m = insert_system_message(tx, channel_id, std::move(result), "poll:" + std::to_string(seq), seq, now);
   sql::set_poll_result(tx, channel_id, seq, m.seq);
+  if (notify_author) {
+    if (auto asked = sql::find(tx, channel_id, seq); asked && !asked->deleted_at) {
+      json::object request{{"kind", "system"},
+                           {"title", "Your poll has ended"},
+                           {"body", poll->question + ": " + outcome},
+                           {"channel_id", channel_id},
+                           {"data", json::object{{"channel_id", channel_id}, {"seq", seq}, {"result_seq", m.seq}}},
+                           {"accounts", json::array{json::string(eth::to_checksum(asked->author))}},
+                           {"dedup_key", "poll_ended:" + channel_id + ":" + std::to_string(seq)}};
+      publish_or_throw(tx, {"notify.requested", eth::to_lower_hex(asked->author), json::serialize(request)});
+    }
+  }
   return m;
 }
 
@@ -1246,7 +1267,7 @@ Task<Result<void>> MessagingService::end_poll(eth::Address who, std::string chan
       if (!sql::end_poll(tx, channel_id, seq, now_ms)) return ok();
       sql::mark_changed(tx, channel_id, seq);
       ended = with_reactions(tx, *sql::find(tx, channel_id, seq), viewer);
-      post_poll_result(tx, channel_id, seq, SystemTime(std::chrono::milliseconds(now_ms)));
+      post_poll_result(tx, channel_id, seq, SystemTime(std::chrono::milliseconds(now_ms)), false);
       return ok();
     });
   });
@@ -1514,7 +1535,7 @@ Task<Result<std::size_t>> MessagingService::post_poll_results() {
         const auto due = sql::unresulted_polls(tx, unix_millis(now), m_settings.poll_result_batch);
         std::size_t n = 0;
         for (const auto& [channel_id, seq] : due) {
-          if (post_poll_result(tx, channel_id, seq, now)) ++n;
+          if (post_poll_result(tx, channel_id, seq, now, true)) ++n;
         }
         return std::pair{due.size(), n};
       });

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
 #include "bus/migrations.hpp"
@@ -190,6 +191,16 @@ TEST_P(MessagingDbTest, APollThatEndsGetsOneResultMessageWhoeverEndsIt) {
   EXPECT_EQ(found[0].system->data.at("total_votes").as_int64(), 0);
   EXPECT_TRUE(found[0].system->data.at("winners").as_array().empty());
   ASSERT_TRUE(run(m_service->end_poll(author, "general", ended)));  // ending again posts nothing
+  const auto told = [&] {
+    return m_db->read([&](Tx& tx) {
+      std::vector<std::string> out;
+      for (const auto& r : tx.query("SELECT payload FROM bus_outbox WHERE topic = 'notify.requested' ORDER BY id")) {
+        out.push_back(r.get_text(0));
+      }
+      return out;
+    });
+  };
+  EXPECT_TRUE(told().empty());  // an author who ends a poll is not told it ended
 
   // Before its end the timed poll has none; after it the job posts one, once.
   m_clock.advance(std::chrono::minutes(59));
@@ -206,6 +217,14 @@ TEST_P(MessagingDbTest, APollThatEndsGetsOneResultMessageWhoeverEndsIt) {
   EXPECT_EQ(boost::json::serialize(result.system->data.at("answers")),
             R"([{"id":1,"text":"yes","votes":1},{"id":2,"text":"no","votes":2},{"id":3,"text":"later","votes":0}])");
   EXPECT_EQ(message_json(result).at("system").at("kind").as_string(), "poll_result");
+  // The author of a poll that ran out of time is told, once.
+  const auto requests = told();
+  ASSERT_EQ(requests.size(), 1U);
+  const auto request = boost::json::parse(requests[0]).as_object();
+  EXPECT_EQ(request.at("title").as_string(), "Your poll has ended");
+  EXPECT_EQ(request.at("body").as_string(), "Ship on Friday?: no (2 votes)");
+  EXPECT_EQ(boost::json::serialize(request.at("accounts")), "[\"" + eth::to_checksum(author) + "\"]");
+  EXPECT_EQ(request.at("data").at("result_seq").as_int64(), result.seq);
 
   // No account edits it; a moderator deletes it, and the tombstone keeps only its kind.
   EXPECT_EQ(run(m_service->edit(author, "general", result.seq, "rigged")).error().code, "not_author");
