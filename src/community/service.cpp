@@ -279,6 +279,15 @@ void sync_member(Tx& tx, const Loaded& c, const std::string& account, const Hold
   if (announce_channels) publish_channel_diff(tx, c, account, before);
 }
 
+// `id` when it names a channel of the community that is not archived (where the server may still
+// write), else "".
+std::string open_channel(const Loaded& c, const std::string& id) {
+  const bool open = !id.empty() && std::any_of(c.channels.begin(), c.channels.end(), [&](const sql::ChannelRow& ch) {
+    return ch.id == id && !ch.archived_ms;
+  });
+  return open ? id : std::string();
+}
+
 // `welcome_channel`: for a member who joined, the community's system channel, where messaging
 // welcomes them.
 void publish_membership(Tx& tx, const std::string& topic, const std::string& community_id, const std::string& account,
@@ -566,7 +575,7 @@ Task<Result<CommunityInfo>> CommunityService::join(const eth::Address& who, std:
         sync_member(tx, c, account, holdings, {}, now, false);
       }
       publish_membership(tx, "community.member_joined", community_id, account, readable_ids(tx, c, account), "joined",
-                         c.row.system_channel);
+                         open_channel(c, c.row.system_channel));
     }
     return community_info(tx, c, account);
   });
@@ -956,7 +965,8 @@ Task<Result<void>> CommunityService::automod_blocked(const eth::Address& account
       // The rule's alert channel, while it is still one of the community's, gets the block with
       // what was refused (messaging posts it there for the moderators).
       if (spec && !spec->alert_channel.empty()) {
-        if (auto alert = sql::find_channel(tx, spec->alert_channel); alert && alert->community_id == ch->community_id) {
+        if (auto alert = sql::find_channel(tx, spec->alert_channel);
+            alert && alert->community_id == ch->community_id && !alert->archived_ms) {
           event["alert_channel_id"] = spec->alert_channel;
           event["rule_name"] = spec->name;
           event["content"] = hit.content;

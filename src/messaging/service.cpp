@@ -258,7 +258,8 @@ std::optional<Message> post_poll_result(Tx& tx, const std::string& channel_id, s
   std::string outcome = "no votes";
   if (const auto& winners = data.at("winners").as_array(); !winners.empty()) {
     const auto first = static_cast<std::size_t>(winners.front().as_int64() - 1);
-    outcome = poll->answers[first] + " (" + std::to_string(poll->votes[first]) + " votes" +
+    const auto votes = poll->votes[first];
+    outcome = poll->answers[first] + " (" + std::to_string(votes) + (votes == 1 ? " vote" : " votes") +
               (winners.size() > 1 ? ", a tie)" : ")");
   }
   SystemInfo result{std::string(poll_result_kind), std::move(data)};

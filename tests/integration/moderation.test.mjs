@@ -315,6 +315,15 @@ for (const backend of backends()) {
       assert.deepEqual(next.system, { kind: 'member_joined', account: last.address });
       const history = (await (await api(`/v1/channels/${general}/messages?after_seq=0`, owner)).json()).messages;
       assert.deepEqual(history.map((m) => m.system?.kind ?? m.body), ['member_joined', 'gm']);
+      // An archived system channel welcomes no one; unarchived, it does again.
+      const [unseen, seen] = await Promise.all([c.signIn(), c.signIn()]);
+      assert.equal((await api(`/v1/channels/${memes}`, owner, 'PATCH', { archived: true })).status, 200);
+      assert.equal((await api(`${base}/join`, unseen, 'POST')).status, 200);
+      assert.equal((await api(`/v1/channels/${memes}`, owner, 'PATCH', { archived: false })).status, 200);
+      assert.equal((await api(`${base}/join`, seen, 'POST')).status, 200);
+      await sock.waitFor((f) => f.type === 'message' && f.channel_id === memes && f.system?.account === seen.address);
+      const welcomed = (await (await api(`/v1/channels/${memes}/messages?after_seq=0`, owner)).json()).messages;
+      assert.deepEqual(welcomed.map((m) => m.system.account), [last.address, seen.address]);
       assert.equal((await outbox('messaging.reply')).filter((e) => e.payload.channel_id === general).length, 0);
       sock.close();
     });
