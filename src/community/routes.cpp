@@ -477,6 +477,40 @@ void add_community_routes(net::Router& router, CommunityService& service, auth::
         co_return net::rendered(role, render_role, 201);
       });
 
+  add_signed_in_json(
+      router, auth, "PATCH", "/v1/communities/{id}/roles/{role}",
+      [&service](const auth::Principal& who, const json::object& body, Request& req) -> Task<Result<Response>> {
+        for (const auto& [key, value] : body) {
+          if (key != "permissions" && key != "gate") {
+            co_return bad_input("invalid_field", "a role changes its permissions and gate only");
+          }
+        }
+        std::optional<Permissions> permissions;
+        if (body.contains("permissions")) {
+          auto names = string_list(body, "permissions");
+          if (!names) co_return names.error();
+          Permissions set = 0;
+          for (const auto& n : *names) {
+            auto p = parse_permission(n);
+            if (!p) co_return bad_input("invalid_permission", "unknown permission " + n);
+            set |= static_cast<Permissions>(*p);
+          }
+          permissions = set;
+        }
+        auto gate = gate_field(body);
+        if (!gate) co_return gate.error();
+        auto role = co_await service.update_role(who.address, std::string(req.param("id")),
+                                                 std::string(req.param("role")), permissions, std::move(*gate));
+        co_return net::rendered(role, render_role);
+      });
+
+  add_signed_in(router, auth, "DELETE", "/v1/communities/{id}/roles/{role}",
+                [&service](const auth::Principal& who, Request& req) -> Task<Result<Response>> {
+                  auto done = co_await service.delete_role(who.address, std::string(req.param("id")),
+                                                           std::string(req.param("role")));
+                  co_return net::no_content(done);
+                });
+
   add_member_action(
       router, auth, "PUT", "/v1/communities/{id}/members/{address}/roles/{role}",
       [&service](const eth::Address& who, std::string id, const eth::Address& member, const Request& req) {

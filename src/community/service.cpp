@@ -248,6 +248,13 @@ void sync_member(Tx& tx, const Loaded& c, const std::string& account, const Hold
                  const std::set<std::string>& before, std::int64_t now_ms, bool announce_channels) {
   const auto held = sql::member_roles(tx, c.row.id, account);
   std::set<std::string> added, removed;
+  // A role whose gate was taken away is held by gate no more (assignments stay).
+  for (const auto& r : held) {
+    if (r.source == "gate" && c.role_gates.count(r.role) == 0) {
+      sql::remove_member_role(tx, c.row.id, account, r.role, "gate");
+      removed.insert(r.role);
+    }
+  }
   for (const auto& role_gate : c.role_gates) {
     const auto& name = role_gate.first;
     const bool passes = evaluate(role_gate.second, holdings).passed;
@@ -277,6 +284,12 @@ void sync_member(Tx& tx, const Loaded& c, const std::string& account, const Hold
                                   {"reason", "gate"}});
   }
   if (announce_channels) publish_channel_diff(tx, c, account, before);
+}
+
+// Whether the member holds a role by its gate.
+bool holds_gate_role(Tx& tx, const std::string& community_id, const std::string& account) {
+  const auto held = sql::member_roles(tx, community_id, account);
+  return std::any_of(held.begin(), held.end(), [](const sql::MemberRoleRow& r) { return r.source == "gate"; });
 }
 
 // `id` when it names a channel of the community that is not archived (where the server may still
@@ -989,7 +1002,8 @@ const std::vector<std::string_view>& audit_actions() {
       "member_role_add",     "member_role_remove",  "member_kick",           "member_ban_add",
       "member_ban_remove",   "member_timeout",      "member_timeout_remove", "message_delete",
       "message_bulk_delete", "message_pin",         "message_unpin",         "automod_rule_create",
-      "automod_rule_update", "automod_rule_delete", "automod_block",         "message_report_update"};
+      "automod_rule_update", "automod_rule_delete", "automod_block",         "message_report_update",
+      "role_update",         "role_delete"};
   return actions;
 }
 
@@ -1143,6 +1157,115 @@ Task<Result<RoleInfo>> CommunityService::create_role(const eth::Address& who, st
   });
   if (created) co_await watch_gate(created->gate);
   co_return created;
+}
+
+namespace {
+
+// The checks of changing or deleting a role: manage_roles, a custom role that exists, ranking below
+// the actor. Returns the role's row.
+Result<sql::RoleRow> check_role_edit(Tx& tx, const Loaded& c, const std::string& actor_account,
+                                     const std::string& role) {
+  const auto actor = standing_of(tx, c, actor_account);
+  if (auto allowed = need(actor, Permission::manage_roles); !allowed) return std::move(allowed).error();
+  if (find_builtin_role(role) != nullptr) return bad_input("invalid_role", "built-in roles cannot be changed");
+  const auto row = std::find_if(c.roles.begin(), c.roles.end(), [&](const sql::RoleRow& r) { return r.name == role; });
+  if (row == c.roles.end()) return make_error(ErrorKind::not_found, "role_not_found", "no such role");
+  if (custom_role_rank >= actor.rank) return forbidden("outranked", "you can only change roles below your own");
+  return *row;
+}
+
+// Tells the sockets on every node of what a change to a role may have cost its holders: a
+// channel-access event naming no account and every channel of the community, so that each
+// subscriber here of those channels is checked again (read access; moderation of report queues).
+void publish_role_recheck(Tx& tx, const Loaded& c, const std::string& role) {
+  std::set<std::string> ids;
+  for (const auto& ch : c.channels) ids.insert(ch.id);
+  if (ids.empty()) return;
+  publish_or_throw(tx, "community.channel_access_changed", c.row.id,
+                   json::object{{"community_id", c.row.id},
+                                {"channel_ids", string_array(ids)},
+                                {"granted", json::array{}},
+                                {"revoked", json::array{}},
+                                {"role", role}});
+}
+
+}  // namespace
+
+Task<Result<RoleInfo>> CommunityService::update_role(const eth::Address& who, std::string community_id,
+                                                     std::string name, std::optional<Permissions> permissions,
+                                                     std::optional<std::optional<GateNode>> gate) {
+  if (gate) {
+    if (auto chains = check_chains(*gate); !chains) co_return std::move(chains).error();
+  }
+  const auto now = unix_millis(m_clock.now());
+  auto updated = co_await change_community<RoleInfo>(community_id, [&](Tx& tx, Loaded& c) -> Result<RoleInfo> {
+    auto row = check_role_edit(tx, c, lower(who), name);
+    if (!row) return std::move(row).error();
+    const auto actor = standing_of(tx, c, lower(who));
+    const auto old = static_cast<Permissions>(row->permissions);
+    const auto next = permissions.value_or(old);
+    if ((next & ~old & ~actor.permissions) != 0) {
+      return forbidden("missing_permission", "a role cannot gain permissions you do not hold");
+    }
+    const auto new_gate = gate ? gate_text(*gate) : row->gate;
+    sql::update_role(tx, community_id, name, static_cast<std::int64_t>(next), new_gate);
+    json::object changed{{"role", name}};
+    if (permissions) {
+      json::array names;
+      for (const auto& p : permission_names(next)) names.emplace_back(p);
+      changed["permissions"] = std::move(names);
+    }
+    if (gate) changed["gate"] = gate_json(*gate);
+    audit(tx, community_id, who, {"role_update", std::nullopt, std::nullopt, "", std::move(changed)}, now);
+    if (gate) {
+      // Every member is evaluated again against the new gate, or loses what the old one gave.
+      refresh_gate_contracts(tx, community_id);
+      sql::queue_all(tx, community_id, now);
+    }
+    if (next != old) publish_role_recheck(tx, c, name);
+    RoleInfo info{name, false, custom_role_rank, next, {}};
+    if (gate) {
+      info.gate = *gate;
+    } else if (auto it = c.role_gates.find(name); it != c.role_gates.end()) {
+      info.gate = it->second;
+    }
+    return info;
+  });
+  if (updated && gate && *gate) co_await watch_gate(*gate);
+  co_return updated;
+}
+
+Task<Result<void>> CommunityService::delete_role(const eth::Address& who, std::string community_id, std::string name) {
+  const auto now = unix_millis(m_clock.now());
+  co_return co_await change_community<void>(community_id, [&](Tx& tx, Loaded& c) -> Result<void> {
+    auto row = check_role_edit(tx, c, lower(who), name);
+    if (!row) return std::move(row).error();
+    // A channel kept to the role would open to every member without it: the channel changes first.
+    std::vector<std::string> users;
+    for (const auto& ch : c.channels) {
+      const auto names = [&](const std::vector<std::string>& roles) {
+        return std::find(roles.begin(), roles.end(), name) != roles.end();
+      };
+      if (names(ch.roles) || names(ch.post_roles)) users.push_back("channel " + ch.id);
+    }
+    for (const auto& rule : sql::list_automod(tx, community_id)) {
+      const auto spec = stored_automod_rule(rule.config);
+      if (spec && std::find(spec->exempt_roles.begin(), spec->exempt_roles.end(), name) != spec->exempt_roles.end()) {
+        users.push_back("AutoMod rule " + rule.id);
+      }
+    }
+    if (!users.empty()) {
+      std::string list;
+      for (const auto& u : users) list += (list.empty() ? "" : ", ") + u;
+      return conflict("role_in_use", "the role is named by " + list + "; change those first");
+    }
+    const bool gated = row->gate.has_value();
+    sql::delete_role(tx, community_id, name);
+    audit(tx, community_id, who, {"role_delete", std::nullopt, std::nullopt, "", json::object{{"role", name}}}, now);
+    if (gated) refresh_gate_contracts(tx, community_id);
+    publish_role_recheck(tx, c, name);
+    return ok();
+  });
 }
 
 namespace {
@@ -1725,8 +1848,9 @@ Task<Result<std::size_t>> CommunityService::reevaluate_batch() {
             publish_membership(tx, "community.member_removed", c.row.id, r.account, before, "gate");
             continue;
           }
-          // Without gated roles or channels, nothing else depends on holdings.
-          if (c.role_gates.empty() && c.channel_gates.empty()) continue;
+          // Without gated roles or channels, nothing else depends on holdings, unless the member
+          // still holds a role by a gate since taken away from it.
+          if (c.role_gates.empty() && c.channel_gates.empty() && !holds_gate_role(tx, c.row.id, r.account)) continue;
           sync_member(tx, c, r.account, h, readable_ids(tx, c, r.account, s), now, true);
         } else if (sql::is_lapsed(tx, c.row.id, r.account) && passes) {
           sql::delete_lapsed(tx, c.row.id, r.account);

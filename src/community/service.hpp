@@ -313,6 +313,18 @@ class CommunityService {
   /// A custom role (manage_roles; only permissions the creator holds).
   Task<Result<RoleInfo>> create_role(const eth::Address& who, std::string community_id, std::string name,
                                      Permissions permissions, std::optional<GateNode> gate);
+  /// Changes a custom role's permissions and/or gate ("gate": null removes it) (manage_roles,
+  /// outranking the role; permissions it gains must be the caller's, else 403 missing_permission;
+  /// 400 invalid_role for a built-in role, 404 role_not_found). Sockets here and on other nodes that
+  /// lose a channel or a report queue by it are told at once; a gate change re-evaluates every
+  /// member. Audit entry role_update.
+  Task<Result<RoleInfo>> update_role(const eth::Address& who, std::string community_id, std::string name,
+                                     std::optional<Permissions> permissions,
+                                     std::optional<std::optional<GateNode>> gate);
+  /// Deletes a custom role with every holding of it (as update_role; 409 role_in_use while a
+  /// channel's roles or post roles, or an AutoMod rule's exempt roles, name it). Audit entry
+  /// role_delete.
+  Task<Result<void>> delete_role(const eth::Address& who, std::string community_id, std::string name);
   /// Gives `role` to a member (manage_roles, outranking the target and the role). Owner cannot be
   /// assigned; member is implicit.
   Task<Result<void>> assign_role(const eth::Address& who, std::string community_id, const eth::Address& target,

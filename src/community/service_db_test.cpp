@@ -616,6 +616,84 @@ TEST_P(CommunityServiceTest, MembershipFollowsHoldings) {
   EXPECT_EQ(*run(m_service->pending_reevaluations()), 0);
 }
 
+TEST_P(CommunityServiceTest, ARoleChangesItsGateAndPermissionsAndGoesOnceNothingNamesIt) {
+  const auto id = create(erc20_gate(10));
+  ASSERT_TRUE(run(m_service->create_role(owner, id, "whale", 0, erc20_gate(1000))));
+  const auto whales = channel(id, "whales", std::nullopt, {"whale"});
+  const auto staff = channel(id, "staff", std::nullopt, {"moderator"});
+  m_holdings.set(bob, erc20_key(), 5000);
+  m_holdings.set(carol, erc20_key(), 50);
+  ASSERT_TRUE(run(m_service->join(bob, id)));
+  ASSERT_TRUE(run(m_service->join(carol, id)));
+  ASSERT_TRUE(run(m_service->assign_role(owner, id, carol, "whale")));  // held by assignment
+  EXPECT_TRUE(can_read(bob, whales));
+
+  // Who may change a role, and which.
+  EXPECT_EQ(run(m_service->update_role(bob, id, "whale", Permissions{0}, std::nullopt)).error().code,
+            "missing_permission");
+  EXPECT_EQ(run(m_service->update_role(owner, id, "moderator", Permissions{0}, std::nullopt)).error().code,
+            "invalid_role");
+  EXPECT_EQ(run(m_service->update_role(owner, id, "nobody", Permissions{0}, std::nullopt)).error().code,
+            "role_not_found");
+
+  // A higher gate: every member is evaluated again, and Bob's gate-given role goes with its channel.
+  auto raised =
+      run(m_service->update_role(owner, id, "whale", std::nullopt, std::optional<GateNode>(erc20_gate(10000))));
+  ASSERT_TRUE(raised) << raised.error().message;
+  ASSERT_TRUE(raised->gate);
+  reevaluate_all();
+  EXPECT_FALSE(can_read(bob, whales));
+  EXPECT_TRUE(can_read(carol, whales));  // an assignment is not the gate's
+  // Lower again: it comes back.
+  ASSERT_TRUE(run(m_service->update_role(owner, id, "whale", std::nullopt, std::optional<GateNode>(erc20_gate(100)))));
+  reevaluate_all();
+  EXPECT_TRUE(can_read(bob, whales));
+  // No gate: what the gate gave goes; the assignment stays.
+  auto ungated = run(m_service->update_role(owner, id, "whale", std::nullopt, std::optional<GateNode>()));
+  ASSERT_TRUE(ungated);
+  EXPECT_FALSE(ungated->gate);
+  reevaluate_all();
+  EXPECT_FALSE(can_read(bob, whales));
+  EXPECT_TRUE(can_read(carol, whales));
+  EXPECT_EQ(json::parse(events("community.role_changed").back().payload).at("removed").at(0).as_string(), "whale");
+
+  // Permissions: reading every channel comes and goes with the role, and sockets are told to check.
+  const auto rechecks = [&] { return events("community.channel_access_changed").size(); };
+  const auto before = rechecks();
+  auto widened = run(
+      m_service->update_role(owner, id, "whale", static_cast<Permissions>(Permission::manage_channels), std::nullopt));
+  ASSERT_TRUE(widened);
+  EXPECT_EQ(widened->permissions, static_cast<Permissions>(Permission::manage_channels));
+  EXPECT_TRUE(can_read(carol, staff));
+  ASSERT_TRUE(run(m_service->update_role(owner, id, "whale", Permissions{0}, std::nullopt)));
+  EXPECT_FALSE(can_read(carol, staff));
+  EXPECT_EQ(rechecks(), before + 2);
+  const auto recheck = json::parse(events("community.channel_access_changed").back().payload).as_object();
+  EXPECT_FALSE(recheck.contains("account"));
+  EXPECT_EQ(recheck.at("channel_ids").as_array().size(), 2U);
+  // The same permissions again tell no one.
+  ASSERT_TRUE(run(m_service->update_role(owner, id, "whale", Permissions{0}, std::nullopt)));
+  EXPECT_EQ(rechecks(), before + 2);
+
+  // A role a channel names is not deleted (the channel would open to everyone); others are, with
+  // every holding.
+  EXPECT_EQ(run(m_service->delete_role(owner, id, "whale")).error().code, "role_in_use");
+  EXPECT_TRUE(can_read(carol, whales));
+  ASSERT_TRUE(
+      run(m_service->create_role(owner, id, "temp", static_cast<Permissions>(Permission::manage_channels), {})));
+  ASSERT_TRUE(run(m_service->assign_role(owner, id, carol, "temp")));
+  EXPECT_TRUE(can_read(carol, staff));
+  EXPECT_EQ(run(m_service->delete_role(bob, id, "temp")).error().code, "missing_permission");
+  ASSERT_TRUE(run(m_service->delete_role(owner, id, "temp")));
+  EXPECT_FALSE(can_read(carol, staff));
+  EXPECT_EQ(run(m_service->delete_role(owner, id, "temp")).error().code, "role_not_found");
+  const auto roles = run(m_service->roles(owner, id));
+  EXPECT_TRUE(std::none_of(roles->begin(), roles->end(), [](const RoleInfo& r) { return r.name == "temp"; }));
+  // The name is free again, and the new role is held by no one.
+  ASSERT_TRUE(run(m_service->create_role(owner, id, "temp", 0, {})));
+  EXPECT_TRUE(m_db->read([&](Tx& tx) { return sql::members_with_role(tx, id, "temp", 10).empty(); }));
+}
+
 TEST_P(CommunityServiceTest, TheChainConsumerKeepsOnlyEventsOfGatedContracts) {
   auto event = [](std::string key) {
     bus::Event e;

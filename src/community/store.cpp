@@ -303,6 +303,17 @@ std::optional<RoleRow> find_role(Tx& tx, const std::string& community_id, const 
   return role_of(*r);
 }
 
+void update_role(Tx& tx, const std::string& community_id, const std::string& name, std::int64_t permissions,
+                 const std::optional<std::string>& gate) {
+  tx.exec("UPDATE community_roles SET permissions = $3, gate = $4 WHERE community_id = $1 AND name = $2",
+          {community_id, name, permissions, opt(gate)});
+}
+
+void delete_role(Tx& tx, const std::string& community_id, const std::string& name) {
+  tx.exec("DELETE FROM community_member_roles WHERE community_id = $1 AND role = $2", {community_id, name});
+  tx.exec("DELETE FROM community_roles WHERE community_id = $1 AND name = $2", {community_id, name});
+}
+
 std::vector<RoleRow> list_roles(Tx& tx, const std::string& community_id) {
   std::vector<RoleRow> out;
   for (const auto& r :

@@ -163,6 +163,11 @@ bool delete_automod(Tx& tx, const std::string& community_id, const std::string& 
 
 bool insert_role(Tx& tx, const std::string& community_id, const RoleRow& row);
 std::optional<RoleRow> find_role(Tx& tx, const std::string& community_id, const std::string& name);
+/// Changes a role's permissions and gate.
+void update_role(Tx& tx, const std::string& community_id, const std::string& name, std::int64_t permissions,
+                 const std::optional<std::string>& gate);
+/// Deletes a role and every holding of it.
+void delete_role(Tx& tx, const std::string& community_id, const std::string& name);
 std::vector<RoleRow> list_roles(Tx& tx, const std::string& community_id);
 std::vector<MemberRoleRow> member_roles(Tx& tx, const std::string& community_id, const std::string& account);
 /// False when already held from that source.

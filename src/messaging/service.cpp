@@ -1676,9 +1676,11 @@ void MessagingService::on_membership_event(const bus::Event& event) {
 
 Task<void> MessagingService::recheck(std::vector<eth::Address> accounts, std::vector<std::string> channel_ids,
                                      std::string community_id) {
-  // No account named: everyone subscribed to the channels here. No channel named: every channel
-  // the account is subscribed to here.
-  if (accounts.empty()) {
+  // No account named: everyone subscribed to the channels here, each for the channels of those it
+  // follows (a change to a role names every channel of its community). No channel named: every
+  // channel the account is subscribed to here.
+  const bool subscribers_only = accounts.empty();
+  if (subscribers_only) {
     std::set<eth::Address> all;
     for (const auto& id : channel_ids) {
       for (const auto& a : m_gateway->subscribers(channel_topic, id)) all.insert(a);
@@ -1688,6 +1690,12 @@ Task<void> MessagingService::recheck(std::vector<eth::Address> accounts, std::ve
   }
   for (const auto& account : accounts) {
     auto ids = channel_ids.empty() ? m_gateway->subscribed_ids(account, channel_topic) : channel_ids;
+    if (subscribers_only) {
+      const auto followed = m_gateway->subscribed_ids(account, channel_topic);
+      std::erase_if(ids, [&](const std::string& id) {
+        return std::find(followed.begin(), followed.end(), id) == followed.end();
+      });
+    }
     std::vector<std::string> lost;
     for (const auto& id : ids) {
       auto allowed = co_await m_access.can_read(account, id);

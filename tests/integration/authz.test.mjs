@@ -52,6 +52,8 @@ const OWNED = {
   'PATCH /v1/reports/{id}': (a) => ({ params: { id: String(a.report_id) }, body: { status: 'dismissed' } }),
   'GET /v1/communities/{id}/roles': (a) => ({ params: { id: a.community_id } }),
   'POST /v1/communities/{id}/roles': (a) => ({ params: { id: a.community_id }, body: { name: 'boss', permissions: [] } }),
+  'PATCH /v1/communities/{id}/roles/{role}': (a) => ({ params: { id: a.community_id, role: a.role }, body: { permissions: ['pin_messages'] } }),
+  'DELETE /v1/communities/{id}/roles/{role}': (a) => ({ params: { id: a.community_id, role: a.role } }),
   'PUT /v1/communities/{id}/members/{address}/roles/{role}': (a) => ({ params: { id: a.community_id, address: a.address, role: 'moderator' } }),
   'DELETE /v1/communities/{id}/members/{address}/roles/{role}': (a) => ({ params: { id: a.community_id, address: a.address, role: 'moderator' } }),
   'POST /v1/communities/{id}/channels': (a) => ({ params: { id: a.community_id }, body: { name: 'mine now' } }),
@@ -140,6 +142,8 @@ describe('authorization matrix', () => {
       body: { name: 'no links', trigger: { type: 'links' } } });
     assert.equal(r.status, 201, await r.clone().text());
     const rule_id = (await r.json()).id;
+    r = await api(`/v1/communities/${community_id}/roles`, { method: 'POST', token: account.token, body: { name: 'helper', permissions: [] } });
+    assert.equal(r.status, 201, await r.clone().text());
     // A member's message the owner reported: a report only the community's moderators handle.
     const member = await signIn(Wallet.createRandom());
     assert.equal((await api(`/v1/communities/${community_id}/join`, { method: 'POST', token: member.token })).status, 200);
@@ -147,7 +151,7 @@ describe('authorization matrix', () => {
     assert.equal(r.status, 201, await r.clone().text());
     r = await api(`/v1/channels/${channel_id}/messages/${(await r.json()).seq}/report`, { method: 'POST', token: account.token, body: { reason: 'spam' } });
     assert.equal(r.status, 201, await r.clone().text());
-    return { ...account, community_id, channel_id, rule_id, report_id: (await r.json()).id };
+    return { ...account, community_id, channel_id, rule_id, role: 'helper', report_id: (await r.json()).id };
   }
 
   const fill = (path, values) => path.replace(/\{([^}]+)\}/g, (_, name) => encodeURIComponent(values[name] ?? `x-${name}`));

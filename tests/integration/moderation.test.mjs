@@ -328,6 +328,58 @@ for (const backend of backends()) {
       sock.close();
     });
 
+    test('a custom role changes its permissions, open sockets follow, and it is deleted once nothing names it', async () => {
+      const { owner, mod, vip, api, base, general } = await community('Roles');
+      const roles = `${base}/roles`;
+      const staff = (await (await api(`${base}/channels`, owner, 'POST', { name: 'staff', roles: ['moderator'] })).json()).id;
+      const code = async (res) => [res.status, (await res.json()).error.code];
+      // Who changes which role, and how.
+      assert.deepEqual(await code(await api(`${roles}/vip`, mod, 'PATCH', { permissions: [] })), [403, 'missing_permission']);
+      assert.deepEqual(await code(await api(`${roles}/moderator`, owner, 'PATCH', { permissions: [] })), [400, 'invalid_role']);
+      assert.deepEqual(await code(await api(`${roles}/nobody`, owner, 'PATCH', { permissions: [] })), [404, 'role_not_found']);
+      assert.deepEqual(await code(await api(`${roles}/vip`, owner, 'PATCH', { name: 'v2' })), [400, 'invalid_field']);
+      assert.deepEqual(await code(await api(`${roles}/vip`, owner, 'PATCH', { permissions: ['fly'] })), [400, 'invalid_permission']);
+      // A moderator given manage_roles changes custom roles, but gives only what it holds.
+      assert.equal((await api(roles, owner, 'POST', { name: 'keepers', permissions: ['manage_roles'] })).status, 201);
+      assert.ok((await api(`${base}/members/${mod.address}/roles/keepers`, owner, 'PUT')).status < 300);
+      assert.deepEqual(await code(await api(`${roles}/vip`, mod, 'PATCH', { permissions: ['manage_channels'] })), [403, 'missing_permission']);
+      let r = await api(`${roles}/vip`, mod, 'PATCH', { permissions: ['pin_messages'] });
+      assert.equal(r.status, 200, await r.clone().text());
+      assert.deepEqual(await r.json(), { name: 'vip', builtin: false, rank: 20, permissions: ['pin_messages'], gate: null });
+
+      // Given manage_channels, vip reads the staff channel; taken away, its open socket loses it at once.
+      r = await api(`${roles}/vip`, owner, 'PATCH', { permissions: ['manage_channels'] });
+      assert.equal(r.status, 200);
+      const sock = c.connect(vip);
+      await subscribed(sock, staff);
+      await subscribed(sock, general);
+      assert.equal((await api(`${roles}/vip`, owner, 'PATCH', { permissions: [] })).status, 200);
+      const lost = await sock.waitFor((f) => f.type === 'membership' && f.status === 'removed');
+      assert.deepEqual(lost.channel_ids, [staff]);
+      assert.equal((await api(`/v1/channels/${staff}/messages`, vip)).status, 403);
+      assert.equal((await api(`/v1/channels/${general}/messages`, vip)).status, 200);
+      const [update] = (await (await api(`${base}/audit-log?action=role_update`, owner)).json()).entries;
+      assert.deepEqual(update.details, { role: 'vip', permissions: [] });
+
+      // Not deleted while a channel or an AutoMod rule names it; then deleted with every holding.
+      assert.equal((await api(`/v1/channels/${general}`, owner, 'PATCH', { post_roles: ['vip'] })).status, 200);
+      const rule = await (await api(`${base}/automod/rules`, owner, 'POST',
+        { name: 'x', trigger: { type: 'links' }, exempt_roles: ['vip'] })).json();
+      r = await api(`${roles}/vip`, owner, 'DELETE');
+      assert.deepEqual(await code(r.clone()), [409, 'role_in_use']);
+      assert.match((await r.json()).error.message, new RegExp(`channel ${general}.*AutoMod rule ${rule.id}`));
+      assert.equal((await api(`/v1/channels/${general}`, owner, 'PATCH', { post_roles: [] })).status, 200);
+      assert.equal((await api(`${base}/automod/rules/${rule.id}`, owner, 'PATCH', { exempt_roles: [] })).status, 200);
+      assert.equal((await api(`${roles}/vip`, mod, 'DELETE')).status, 204);
+      assert.equal((await api(`${roles}/vip`, owner, 'DELETE')).status, 404);
+      const names = (await (await api(roles, owner)).json()).roles.map((x) => x.name);
+      assert.ok(!names.includes('vip') && names.includes('keepers'), names.join());
+      const members = (await (await api(`${base}/members`, owner)).json()).members;
+      assert.deepEqual(members.find((m) => m.address === vip.address).roles, ['member']);
+      assert.equal((await (await api(`${base}/audit-log?action=role_delete`, owner)).json()).entries[0].details.role, 'vip');
+      sock.close();
+    });
+
     test('a retry of a message stored before a rule still gets it', async () => {
       const { owner, member, api, base, general } = await community('Retried');
       const first = await api(`/v1/channels/${general}/messages`, member, 'POST', { body: 'gm frens', client_id: 'gm-1' });
