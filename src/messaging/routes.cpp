@@ -139,10 +139,12 @@ Result<SearchQuery> search_query(const Request& req) {
     for (;;) {
       const auto comma = rest.find(',');
       query.has.emplace_back(rest.substr(0, comma));
-      if (comma == std::string_view::npos || query.has.size() > 2) break;
+      if (comma == std::string_view::npos || query.has.size() > 3) break;
       rest.remove_prefix(comma + 1);
     }
-    if (query.has.size() > 2) return bad_input("invalid_has", "has is link or poll, or both separated by a comma");
+    if (query.has.size() > 3) {
+      return bad_input("invalid_has", "has is link, poll or forward, or several separated by commas");
+    }
   }
   auto limit = query_limit(req, 25);
   if (!limit) return limit.error();

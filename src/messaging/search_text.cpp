@@ -202,7 +202,8 @@ bool holds_link(std::string_view text) {
 Result<std::string> has_term(std::string_view value) {
   if (value == "link") return std::string(has_link_term);
   if (value == "poll") return std::string(has_poll_term);
-  return bad_input("invalid_has", "has is link or poll, or both separated by a comma");
+  if (value == "forward") return std::string(has_forward_term);
+  return bad_input("invalid_has", "has is link, poll or forward, or several separated by commas");
 }
 
 }  // namespace gh::messaging

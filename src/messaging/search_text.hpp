@@ -39,13 +39,15 @@ Result<std::vector<std::string>> parse_search_query(std::string_view query);
 inline constexpr std::string_view has_link_term = "has:link";
 /// A message carrying a poll.
 inline constexpr std::string_view has_poll_term = "has:poll";
+/// A message forwarding another.
+inline constexpr std::string_view has_forward_term = "has:forward";
 /// The term of a message whose body mentions the account `account_hex` (0x and 40 lowercase hex
 /// digits).
 std::string mention_term(std::string_view account_hex);
 /// Whether `text` holds a link: `http://` or `https://` (any case) followed by a character other
 /// than a space, or a word starting `www.` and a letter or digit.
 bool holds_link(std::string_view text);
-/// The filter term of a `has` value (`link`, `poll`); 400 `invalid_has` for any other.
+/// The filter term of a `has` value (`link`, `poll`, `forward`); 400 `invalid_has` for any other.
 Result<std::string> has_term(std::string_view value);
 
 }  // namespace gh::messaging

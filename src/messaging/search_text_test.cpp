@@ -93,13 +93,15 @@ TEST(MessagingSearchText, FiltersAreTermsNoWordCanBe) {
   }
   EXPECT_EQ(*has_term("link"), has_link_term);
   EXPECT_EQ(*has_term("poll"), has_poll_term);
+  EXPECT_EQ(*has_term("forward"), has_forward_term);
   for (std::string_view bad : {"", "Link", "file", "link,poll"}) EXPECT_EQ(has_term(bad).error().code, "invalid_has");
   // No text reads as a filter's term: they hold a ':', which separates words.
   const auto term = mention_term("0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed");
-  for (const auto& t : search_terms(term + " has:link has:poll")) {
+  for (const auto& t : search_terms(term + " has:link has:poll has:forward")) {
     EXPECT_NE(t, term);
     EXPECT_NE(t, has_link_term);
     EXPECT_NE(t, has_poll_term);
+    EXPECT_NE(t, has_forward_term);
   }
   EXPECT_LE(term.size(), max_term_bytes);
 }

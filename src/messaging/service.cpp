@@ -114,24 +114,28 @@ Result<void> check_channel(const std::string& channel_id) {
   return ok();
 }
 
-// What a message is found by: its body, and its poll's question and answers.
-std::vector<std::string> terms_of(std::string_view body, const Poll* poll) {
-  std::vector<std::string> terms;
-  if (poll == nullptr) {
-    terms = search_terms(body);
-  } else {
-    std::string text(body);
+// What a message is found by: its body, its poll's question and answers, and the text of the
+// message it forwards.
+std::vector<std::string> terms_of(std::string_view body, const Poll* poll, const ForwardSnapshot* forward) {
+  std::string text(body);
+  if (poll != nullptr) {
     text += '\n';
     text += poll->question;
     for (const auto& answer : poll->answers) {
       text += '\n';
       text += answer;
     }
-    terms = search_terms(text);
   }
-  // The filters' terms (`has`, `mentions`), read from the body as the words are.
-  if (holds_link(body)) terms.emplace_back(has_link_term);
+  if (forward != nullptr) {
+    text += '\n';
+    text += forward->body;
+  }
+  auto terms = search_terms(text);
+  // The filters' terms (`has`, `mentions`), read as the words are. A message holds the links of
+  // what it forwards; it mentions only whom its own body names.
+  if (holds_link(body) || (forward != nullptr && holds_link(forward->body))) terms.emplace_back(has_link_term);
   if (poll != nullptr) terms.emplace_back(has_poll_term);
+  if (forward != nullptr) terms.emplace_back(has_forward_term);
   for (const auto& a : parse_mentions(body).accounts) terms.push_back(mention_term(eth::to_lower_hex(a)));
   std::sort(terms.begin(), terms.end());
   terms.erase(std::unique(terms.begin(), terms.end()), terms.end());
@@ -140,9 +144,10 @@ std::vector<std::string> terms_of(std::string_view body, const Poll* poll) {
 
 // The same for a message read without its poll: the poll is read when it has one.
 std::vector<std::string> terms_of(Tx& tx, const Message& m) {
-  if (m.poll) return terms_of(m.body, &*m.poll);
+  const auto* forward = m.forward ? &*m.forward : nullptr;
+  if (m.poll) return terms_of(m.body, &*m.poll, forward);
   const auto poll = sql::find_poll(tx, m.channel_id, m.seq);
-  return terms_of(m.body, poll ? &*poll : nullptr);
+  return terms_of(m.body, poll ? &*poll : nullptr, forward);
 }
 
 // Whether a message the index found holds every term of a query: the index is checked against the
@@ -150,11 +155,12 @@ std::vector<std::string> terms_of(Tx& tx, const Message& m) {
 // removed by the current one) does not make it match. The poll is read only when the body alone
 // does not hold them.
 bool holds_terms(Tx& tx, const Message& m, const std::vector<std::string>& terms) {
-  auto have = terms_of(m.body, nullptr);
+  const auto* forward = m.forward ? &*m.forward : nullptr;
+  auto have = terms_of(m.body, nullptr, forward);
   if (std::includes(have.begin(), have.end(), terms.begin(), terms.end())) return true;
   const auto poll = sql::find_poll(tx, m.channel_id, m.seq);
   if (!poll) return false;
-  have = terms_of(m.body, &*poll);
+  have = terms_of(m.body, &*poll, forward);
   return std::includes(have.begin(), have.end(), terms.begin(), terms.end());
 }
 
@@ -471,7 +477,8 @@ Task<Result<Posted>> MessagingService::post(eth::Address who, std::string channe
         p.mine.assign(p.answers.size(), false);
         m.poll = std::move(p);
       }
-      sql::index_terms(tx, channel_id, m.seq, terms_of(m.body, m.poll ? &*m.poll : nullptr));
+      sql::index_terms(tx, channel_id, m.seq,
+                       terms_of(m.body, m.poll ? &*m.poll : nullptr, m.forward ? &*m.forward : nullptr));
       sql::mark_read(tx, author, channel_id, m.seq, unix_millis(now));
 
       json::object event{
@@ -825,8 +832,9 @@ Task<Result<Message>> MessagingService::edit(eth::Address who, std::string chann
       // Only the terms the edit removes or adds change rows; a typo fix touches one or two.
       const auto poll = sql::find_poll(tx, channel_id, seq);
       const auto* poll_text = poll ? &*poll : nullptr;
-      const auto old_terms = terms_of(m->body, poll_text);
-      const auto new_terms = terms_of(body, poll_text);
+      const auto* forward = m->forward ? &*m->forward : nullptr;
+      const auto old_terms = terms_of(m->body, poll_text, forward);
+      const auto new_terms = terms_of(body, poll_text, forward);
       std::vector<std::string> gone;
       std::vector<std::string> added;
       std::set_difference(old_terms.begin(), old_terms.end(), new_terms.begin(), new_terms.end(),

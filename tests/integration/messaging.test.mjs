@@ -348,6 +348,12 @@ for (const backend of backends()) {
       assert.deepEqual(live.forward, snapshot);
       const event = (await outbox('messaging.channel_message')).find((e) => e.payload.channel_id === 'fwd-dst' && e.payload.seq === sent.seq);
       assert.deepEqual(event.payload.forward, { channel_id: 'fwd-src', seq: original.seq });
+      // Found by the words and links of what it forwards, and as a forward; it mentions no one.
+      const found = async (q) => (await (await c.api(`/v1/channels/fwd-dst/search?${q}`, { token: carol.token })).json()).messages.map((m) => m.seq);
+      assert.deepEqual(await found('q=gm'), [sent.seq]);
+      assert.deepEqual(await found('has=forward'), [sent.seq]);
+      assert.deepEqual(await found('has=link,forward&q=example'), [sent.seq]);
+      assert.deepEqual(await found(`mentions=${bob.address}`), []);
 
       // With a comment; a forward of a comment-less forward passes on the original; with a comment,
       // the forward itself.

@@ -392,7 +392,7 @@ for (const backend of backends()) {
       for (const [q, code] of [['', 'invalid_query'], ['q=', 'invalid_query'], ['q=%21%3F%20', 'invalid_query'],
         [`q=${encodeURIComponent(words)}`, 'invalid_query'], [`q=${'a'.repeat(513)}`, 'invalid_query'],
         ['q=x&author=0x12', 'invalid_author'], ['has=file', 'invalid_has'], ['has=', 'invalid_has'],
-        ['has=link,poll,link', 'invalid_has'], ['has=LINK', 'invalid_has'], ['mentions=nope', 'invalid_mentions'], ['q=x&limit=0', 'invalid_limit'], ['q=x&limit=101', 'invalid_limit'],
+        ['has=link,poll,forward,link', 'invalid_has'], ['has=LINK', 'invalid_has'], ['mentions=nope', 'invalid_mentions'], ['q=x&limit=0', 'invalid_limit'], ['q=x&limit=101', 'invalid_limit'],
         ['q=x&before_seq=-1', 'invalid_before_seq']]) {
         const r = await search(alice, q);
         assert.equal(r.status, 400, q);
