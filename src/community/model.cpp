@@ -369,9 +369,9 @@ json::array render_unmet(const std::vector<UnmetLeaf>& unmet) {
 
 namespace {
 constexpr Permission permission_order[] = {
-    Permission::manage_community, Permission::manage_channels, Permission::manage_roles,
-    Permission::kick_members,     Permission::ban_members,     Permission::manage_messages,
-    Permission::mention_everyone, Permission::view_audit_log,  Permission::pin_messages};
+    Permission::manage_community, Permission::manage_channels, Permission::manage_roles,     Permission::kick_members,
+    Permission::ban_members,      Permission::manage_messages, Permission::mention_everyone, Permission::view_audit_log,
+    Permission::pin_messages,     Permission::manage_nicknames};
 }
 
 const char* to_string(Permission p) noexcept {
@@ -394,6 +394,8 @@ const char* to_string(Permission p) noexcept {
       return "view_audit_log";
     case Permission::pin_messages:
       return "pin_messages";
+    case Permission::manage_nicknames:
+      return "manage_nicknames";
   }
   return "";
 }
@@ -427,7 +429,8 @@ const std::vector<BuiltinRole>& builtin_roles() {
        static_cast<Permissions>(Permission::kick_members) | static_cast<Permissions>(Permission::ban_members) |
            static_cast<Permissions>(Permission::manage_messages) |
            static_cast<Permissions>(Permission::mention_everyone) |
-           static_cast<Permissions>(Permission::view_audit_log) | static_cast<Permissions>(Permission::pin_messages)},
+           static_cast<Permissions>(Permission::view_audit_log) | static_cast<Permissions>(Permission::pin_messages) |
+           static_cast<Permissions>(Permission::manage_nicknames)},
       {"member", 0, 0},
   };
   return roles;

@@ -124,7 +124,11 @@ enum class Permission : std::uint32_t {
   mention_everyone = 1U << 6,  ///< mention `@&member` (every member) so that it notifies
   view_audit_log = 1U << 7,    ///< read the audit log
   pin_messages = 1U << 8,      ///< pin and unpin messages (manage_messages also may)
+  manage_nicknames = 1U << 9,  ///< change other members' nicknames (below one's rank)
 };
+
+/// The longest nickname, in characters.
+inline constexpr std::size_t max_nickname_chars = 32;
 
 /// A set of permissions.
 using Permissions = std::uint32_t;

@@ -297,7 +297,9 @@ TEST(Roles, BuiltinsRankAndPermissions) {
   EXPECT_EQ(parse_permission("view_audit_log"), Permission::view_audit_log);
   EXPECT_TRUE(has(find_builtin_role("moderator")->permissions, Permission::pin_messages));
   EXPECT_EQ(parse_permission("pin_messages"), Permission::pin_messages);
-  EXPECT_EQ(permission_names(all_permissions()).size(), 9U);
+  EXPECT_TRUE(has(find_builtin_role("moderator")->permissions, Permission::manage_nicknames));
+  EXPECT_EQ(parse_permission("manage_nicknames"), Permission::manage_nicknames);
+  EXPECT_EQ(permission_names(all_permissions()).size(), 10U);
 }
 
 TEST(Names, SlugsRolesAndNames) {

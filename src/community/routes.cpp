@@ -45,6 +45,15 @@ json::object render_community(const CommunityInfo& c) {
       {"you", std::move(you)}};
 }
 
+json::object render_member(const MemberInfo& m) {
+  json::object member{{"address", eth::to_checksum(m.account)},
+                      {"joined_at", format_rfc3339(m.joined_at)},
+                      {"roles", strings(m.roles)},
+                      {"nickname", m.nickname.empty() ? json::value(nullptr) : json::value(m.nickname)}};
+  if (m.timed_out_until) member["timed_out_until"] = format_rfc3339(*m.timed_out_until);
+  return member;
+}
+
 json::object render_channel(const ChannelInfo& c) {
   return json::object{{"id", c.id},
                       {"community_id", c.community_id},
@@ -303,15 +312,24 @@ void add_community_routes(net::Router& router, CommunityService& service, auth::
         auto page = co_await service.members(who.address, std::string(req.param("id")), std::move(*cursor), *limit);
         if (!page) co_return page.error();
         json::array members;
-        for (const auto& m : page->members) {
-          json::object member{{"address", eth::to_checksum(m.account)},
-                              {"joined_at", format_rfc3339(m.joined_at)},
-                              {"roles", strings(m.roles)}};
-          if (m.timed_out_until) member["timed_out_until"] = format_rfc3339(*m.timed_out_until);
-          members.push_back(std::move(member));
-        }
+        for (const auto& m : page->members) members.push_back(render_member(m));
         co_return net::json_response(
             200, json::object{{"members", std::move(members)}, {"next_cursor", address_next(page->next_cursor)}});
+      });
+
+  add_signed_in_json(
+      router, auth, "PATCH", "/v1/communities/{id}/members/{address}",
+      [&service](const auth::Principal& who, const json::object& body, Request& req) -> Task<Result<Response>> {
+        auto member = address_param(req, "address");
+        if (!member) co_return member.error();
+        const auto* nickname = body.if_contains("nickname");
+        if (nickname == nullptr || body.size() != 1 || (!nickname->is_string() && !nickname->is_null())) {
+          co_return bad_input("invalid_field", "a member changes its nickname: a string, or null for none");
+        }
+        auto text = nickname->is_null() ? std::string() : std::string(nickname->as_string());
+        auto updated =
+            co_await service.set_nickname(who.address, std::string(req.param("id")), *member, std::move(text));
+        co_return net::rendered(updated, render_member);
       });
 
   add_member_action(router, auth, "POST", "/v1/communities/{id}/members/{address}/kick",

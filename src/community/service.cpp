@@ -634,6 +634,7 @@ Task<Result<MemberPage>> CommunityService::members(const eth::Address& who, std:
       m.account = address_of(r.account);
       m.joined_at = SystemTime(std::chrono::milliseconds(r.joined_ms));
       if (r.timed_out_until_ms > now) m.timed_out_until = SystemTime(std::chrono::milliseconds(r.timed_out_until_ms));
+      m.nickname = r.nickname;
       std::set<std::string> roles{"member"};
       for (const auto& held : sql::member_roles(tx, community_id, r.account)) roles.insert(held.role);
       m.roles.assign(roles.begin(), roles.end());
@@ -657,6 +658,63 @@ Task<Result<BanPage>> CommunityService::bans(const eth::Address& who, std::strin
                                   SystemTime(std::chrono::milliseconds(r.created_ms))});
     }
     return page;
+  });
+}
+
+Task<Result<MemberInfo>> CommunityService::set_nickname(const eth::Address& who, std::string community_id,
+                                                        const eth::Address& target, std::string nickname) {
+  if (!nickname.empty()) {
+    auto checked = check_name("nickname", nickname, max_nickname_chars);
+    if (!checked) co_return std::move(checked).error();
+  }
+  const auto now = unix_millis(m_clock.now());
+  co_return co_await change_community<MemberInfo>(community_id, [&](Tx& tx, Loaded& c) -> Result<MemberInfo> {
+    const auto actor = standing_of(tx, c, lower(who));
+    if (!actor.member) return forbidden("not_member", "join the community first");
+    if (target == who) {
+      if (timed_out(actor, now)) {
+        auto e = forbidden("timed_out", "you are timed out in this community");
+        e.details_json = json::serialize(
+            json::object{{"until", format_rfc3339(SystemTime(std::chrono::milliseconds(actor.timed_out_until_ms)))}});
+        return e;
+      }
+    } else {
+      if (auto allowed = need(actor, Permission::manage_nicknames); !allowed) return std::move(allowed).error();
+    }
+    const auto t = standing_of(tx, c, lower(target));
+    if (!t.member) return not_found("no such member");
+    if (target != who) {
+      if (auto r = check_outranks(actor, t); !r) return std::move(r).error();
+    }
+    auto row = sql::find_member(tx, community_id, lower(target));
+    if (row->nickname != nickname) {
+      sql::set_nickname(tx, community_id, lower(target), nickname);
+      const auto shown = nickname.empty() ? json::value(nullptr) : json::value(nickname);
+      std::set<std::string> ids;
+      for (const auto& ch : c.channels) ids.insert(ch.id);
+      publish_or_throw(tx, "community.member_updated", community_id,
+                       json::object{{"community_id", community_id},
+                                    {"account", eth::to_checksum(target)},
+                                    {"nickname", shown},
+                                    {"channel_ids", string_array(ids)}});
+      if (target != who) {
+        const auto previous = row->nickname.empty() ? json::value(nullptr) : json::value(row->nickname);
+        audit(tx, community_id, who,
+              {"member_nickname", target, std::nullopt, "", json::object{{"nickname", shown}, {"previous", previous}}},
+              now);
+      }
+      row->nickname = nickname;
+    }
+    MemberInfo m;
+    m.account = target;
+    m.joined_at = SystemTime(std::chrono::milliseconds(row->joined_ms));
+    if (row->timed_out_until_ms > now)
+      m.timed_out_until = SystemTime(std::chrono::milliseconds(row->timed_out_until_ms));
+    m.nickname = row->nickname;
+    std::set<std::string> roles{"member"};
+    for (const auto& held : sql::member_roles(tx, community_id, lower(target))) roles.insert(held.role);
+    m.roles.assign(roles.begin(), roles.end());
+    return m;
   });
 }
 
@@ -1003,7 +1061,7 @@ const std::vector<std::string_view>& audit_actions() {
       "member_ban_remove",   "member_timeout",      "member_timeout_remove", "message_delete",
       "message_bulk_delete", "message_pin",         "message_unpin",         "automod_rule_create",
       "automod_rule_update", "automod_rule_delete", "automod_block",         "message_report_update",
-      "role_update",         "role_delete"};
+      "role_update",         "role_delete",         "member_nickname"};
   return actions;
 }
 

@@ -150,6 +150,7 @@ struct MemberInfo {
   SystemTime joined_at;
   std::vector<std::string> roles;
   std::optional<SystemTime> timed_out_until;  ///< while timed out
+  std::string nickname{};                     ///< empty: none
 };
 
 /// One page of members, in address order.
@@ -313,6 +314,12 @@ class CommunityService {
   /// A custom role (manage_roles; only permissions the creator holds).
   Task<Result<RoleInfo>> create_role(const eth::Address& who, std::string community_id, std::string name,
                                      Permissions permissions, std::optional<GateNode> gate);
+  /// Sets or clears ("") a member's nickname in the community: one's own (not while timed out:
+  /// 403 timed_out), or another's with manage_nicknames, outranking them (403 missing_permission,
+  /// outranked; 404 for a non-member). 1 to max_nickname_chars display characters (400
+  /// invalid_field). Event community.member_updated; audit entry member_nickname for another's.
+  Task<Result<MemberInfo>> set_nickname(const eth::Address& who, std::string community_id, const eth::Address& target,
+                                        std::string nickname);
   /// Changes a custom role's permissions and/or gate ("gate": null removes it) (manage_roles,
   /// outranking the role; permissions it gains must be the caller's, else 403 missing_permission;
   /// 400 invalid_role for a built-in role, 404 role_not_found). Sockets here and on other nodes that

@@ -94,11 +94,17 @@ bool is_member(Tx& tx, const std::string& community_id, const std::string& accou
 
 std::optional<MemberRow> find_member(Tx& tx, const std::string& community_id, const std::string& account) {
   auto r = tx.query_one(
-      "SELECT m.account, m.joined_ms, coalesce(t.until_ms, 0) FROM community_members m LEFT JOIN community_timeouts t "
-      "ON t.community_id = m.community_id AND t.account = m.account WHERE m.community_id = $1 AND m.account = $2",
+      "SELECT m.account, m.joined_ms, coalesce(t.until_ms, 0), m.nickname FROM community_members m LEFT JOIN "
+      "community_timeouts t ON t.community_id = m.community_id AND t.account = m.account WHERE m.community_id = $1 "
+      "AND m.account = $2",
       {community_id, account});
   if (!r) return std::nullopt;
-  return MemberRow{r->get_text(0), r->get_int(1), r->get_int(2)};
+  return MemberRow{r->get_text(0), r->get_int(1), r->get_int(2), r->get_text(3)};
+}
+
+void set_nickname(Tx& tx, const std::string& community_id, const std::string& account, const std::string& nickname) {
+  tx.exec("UPDATE community_members SET nickname = $3 WHERE community_id = $1 AND account = $2",
+          {community_id, account, nickname});
 }
 
 void set_timeout(Tx& tx, const std::string& community_id, const std::string& account, std::int64_t until_ms) {
@@ -135,11 +141,11 @@ std::vector<MemberRow> members_page(Tx& tx, const std::string& community_id, con
                                     std::size_t limit) {
   std::vector<MemberRow> out;
   for (const auto& r :
-       tx.query("SELECT m.account, m.joined_ms, coalesce(t.until_ms, 0) FROM community_members m LEFT JOIN "
-                "community_timeouts t ON t.community_id = m.community_id AND t.account = m.account WHERE "
+       tx.query("SELECT m.account, m.joined_ms, coalesce(t.until_ms, 0), m.nickname FROM community_members m LEFT "
+                "JOIN community_timeouts t ON t.community_id = m.community_id AND t.account = m.account WHERE "
                 "m.community_id = $1 AND m.account > $2 ORDER BY m.account LIMIT $3",
                 {community_id, after, as_limit(limit)})) {
-    out.push_back(MemberRow{r.get_text(0), r.get_int(1), r.get_int(2)});
+    out.push_back(MemberRow{r.get_text(0), r.get_int(1), r.get_int(2), r.get_text(3)});
   }
   return out;
 }

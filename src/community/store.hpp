@@ -55,6 +55,7 @@ struct MemberRow {
   std::string account;
   std::int64_t joined_ms = 0;
   std::int64_t timed_out_until_ms = 0;  ///< a timeout's end (unix ms); 0: none set (or lifted)
+  std::string nickname{};               ///< empty: none
 };
 
 struct BanRow {
@@ -122,6 +123,8 @@ std::optional<MemberRow> find_member(Tx& tx, const std::string& community_id, co
 void set_timeout(Tx& tx, const std::string& community_id, const std::string& account, std::int64_t until_ms);
 /// False when already a member.
 bool insert_member(Tx& tx, const std::string& community_id, const std::string& account, std::int64_t now_ms);
+/// Sets a member's nickname ("" for none).
+void set_nickname(Tx& tx, const std::string& community_id, const std::string& account, const std::string& nickname);
 /// Removes the member with its roles and channel access; false when not a member.
 bool delete_member(Tx& tx, const std::string& community_id, const std::string& account);
 std::int64_t member_count(Tx& tx, const std::string& community_id);

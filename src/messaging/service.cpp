@@ -1630,6 +1630,27 @@ void MessagingService::on_message_deleted(Tx& tx, const bus::Event& event) {
   }
 }
 
+void MessagingService::on_member_updated(const bus::Event& event) {
+  if (!m_gateway) return;
+  const auto payload = payload_of(event);
+  if (!payload) return;
+  const auto& o = *payload;
+  const auto* community = o.if_contains("community_id");
+  const auto* account = o.if_contains("account");
+  const auto* nickname = o.if_contains("nickname");
+  const auto* ids = o.if_contains("channel_ids");
+  if (community == nullptr || account == nullptr || nickname == nullptr || ids == nullptr || !ids->is_array()) return;
+  std::set<eth::Address> followers;
+  for (const auto& id : ids->as_array()) {
+    if (!id.is_string()) continue;
+    for (const auto& a : m_gateway->subscribers(channel_topic, id.as_string())) followers.insert(a);
+  }
+  if (followers.empty()) return;
+  const auto frame = json::serialize(json::object{
+      {"type", "member_updated"}, {"community_id", *community}, {"account", *account}, {"nickname", *nickname}});
+  for (const auto& a : followers) m_gateway->send_to_account(a, frame);
+}
+
 void MessagingService::on_timeout_event(const bus::Event& event) {
   if (!m_gateway) return;
   const auto payload = payload_of(event);

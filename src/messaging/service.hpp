@@ -309,6 +309,10 @@ class MessagingService {
   /// Tells the sockets here of an account timed out or let speak again (community.member_timeout)
   /// with a `timeout` frame.
   void on_timeout_event(const bus::Event& event);
+  /// A member's nickname changed (community.member_updated): every account here following one of
+  /// the community's channels gets `{"type": "member_updated", "community_id", "account",
+  /// "nickname"}` once.
+  void on_member_updated(const bus::Event& event);
   /// A channel changed what its readers see (community.channel_updated): its subscribers here get
   /// `{"type": "channel_updated", "channel_id", "community_id", "changes": {...}}`.
   void on_channel_updated(const bus::Event& event);

@@ -52,6 +52,7 @@ const OWNED = {
   'PATCH /v1/reports/{id}': (a) => ({ params: { id: String(a.report_id) }, body: { status: 'dismissed' } }),
   'GET /v1/communities/{id}/roles': (a) => ({ params: { id: a.community_id } }),
   'POST /v1/communities/{id}/roles': (a) => ({ params: { id: a.community_id }, body: { name: 'boss', permissions: [] } }),
+  'PATCH /v1/communities/{id}/members/{address}': (a) => ({ params: { id: a.community_id, address: a.address }, body: { nickname: 'mallory' } }),
   'PATCH /v1/communities/{id}/roles/{role}': (a) => ({ params: { id: a.community_id, role: a.role }, body: { permissions: ['pin_messages'] } }),
   'DELETE /v1/communities/{id}/roles/{role}': (a) => ({ params: { id: a.community_id, role: a.role } }),
   'PUT /v1/communities/{id}/members/{address}/roles/{role}': (a) => ({ params: { id: a.community_id, address: a.address, role: 'moderator' } }),

@@ -380,6 +380,50 @@ for (const backend of backends()) {
       sock.close();
     });
 
+    test('members set their nickname; moderators change those below them; open sockets learn it', async () => {
+      const { owner, mod, member, vip, api, base, general } = await community('Nicknames');
+      const nick = (who, target, nickname) => api(`${base}/members/${target.address}`, who, 'PATCH', { nickname });
+      const code = async (res) => [res.status, (await res.json()).error.code];
+      const sock = c.connect(owner);
+      await subscribed(sock, general);
+
+      let r = await nick(member, member, 'Satoshi 🐋');
+      assert.equal(r.status, 200, await r.clone().text());
+      const me = await r.json();
+      assert.deepEqual([me.address, me.nickname, me.roles], [member.address, 'Satoshi 🐋', ['member']]);
+      const live = await sock.waitFor((f) => f.type === 'member_updated' && f.account === member.address);
+      assert.deepEqual(live, { type: 'member_updated', community_id: (await (await api(base, owner)).json()).id,
+        account: member.address, nickname: 'Satoshi 🐋', received_at: live.received_at });
+      const listed = async (who) => (await (await api(`${base}/members`, owner)).json()).members.find((m) => m.address === who.address);
+      assert.equal((await listed(member)).nickname, 'Satoshi 🐋');
+      assert.equal((await listed(vip)).nickname, null);
+
+      for (const bad of ['x'.repeat(33), '', ' padded', 'tab\there', 5, { nickname: 'x' }]) {
+        if (bad === '') continue;  // "" clears, as null does
+        assert.deepEqual(await code(await nick(member, member, bad)), [400, 'invalid_field'], JSON.stringify(bad));
+      }
+      assert.deepEqual(await code(await api(`${base}/members/${member.address}`, member, 'PATCH', { nick: 'x' })), [400, 'invalid_field']);
+      // Another's nickname: manage_nicknames, and only below one's rank.
+      assert.deepEqual(await code(await nick(vip, member, 'rekt')), [403, 'missing_permission']);
+      assert.deepEqual(await code(await nick(mod, owner, 'boss')), [403, 'outranked']);
+      r = await nick(mod, member, 'Renamed');
+      assert.equal(r.status, 200);
+      assert.equal((await r.json()).nickname, 'Renamed');
+      const [entry] = (await (await api(`${base}/audit-log?action=member_nickname`, owner)).json()).entries;
+      assert.deepEqual([entry.actor, entry.target, entry.details], [mod.address, member.address, { nickname: 'Renamed', previous: 'Satoshi 🐋' }]);
+      // Not while timed out; cleared with null.
+      assert.equal((await api(`${base}/members/${member.address}/timeout`, owner, 'PUT', { seconds: 60 })).status, 200);
+      r = await nick(member, member, 'free');
+      assert.deepEqual(await code(r.clone()), [403, 'timed_out']);
+      assert.ok(Date.parse((await r.json()).error.until) > Date.now());
+      assert.equal((await api(`${base}/members/${member.address}/timeout`, owner, 'DELETE')).status, 204);
+      r = await nick(member, member, null);
+      assert.equal((await r.json()).nickname, null);
+      await sock.waitFor((f) => f.type === 'member_updated' && f.account === member.address && f.nickname === null);
+      assert.equal((await listed(member)).nickname, null);
+      sock.close();
+    });
+
     test('a retry of a message stored before a rule still gets it', async () => {
       const { owner, member, api, base, general } = await community('Retried');
       const first = await api(`/v1/channels/${general}/messages`, member, 'POST', { body: 'gm frens', client_id: 'gm-1' });
