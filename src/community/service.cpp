@@ -686,6 +686,20 @@ Task<Result<MemberInfo>> CommunityService::set_nickname(const eth::Address& who,
     if (target != who) {
       if (auto r = check_outranks(actor, t); !r) return std::move(r).error();
     }
+    // The community's keyword rules read a name as they read a message (Discord's member profile
+    // rule): a scammer's "Support | claim airdrop" is refused as its message would be.
+    if (!nickname.empty()) {
+      const auto seen = automod_text(nickname);
+      for (const auto& rule : automod_for(tx, community_id, "", actor)) {
+        if (rule->spec.trigger.type != AutomodTrigger::keyword || !rule->matcher.match(seen, 0)) continue;
+        const auto& spec = rule->spec;
+        auto e = forbidden("automod_blocked", spec.block_message.empty()
+                                                  ? "this community's rule \"" + spec.name + "\" blocked the name"
+                                                  : spec.block_message);
+        e.details_json = json::serialize(json::object{{"rule_id", rule->id}, {"rule_name", spec.name}});
+        return e;
+      }
+    }
     auto row = sql::find_member(tx, community_id, lower(target));
     if (row->nickname != nickname) {
       sql::set_nickname(tx, community_id, lower(target), nickname);

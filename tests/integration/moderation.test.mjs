@@ -417,6 +417,15 @@ for (const backend of backends()) {
       assert.deepEqual(await code(r.clone()), [403, 'timed_out']);
       assert.ok(Date.parse((await r.json()).error.until) > Date.now());
       assert.equal((await api(`${base}/members/${member.address}/timeout`, owner, 'DELETE')).status, 204);
+      // The keyword rules read names too, disguises and all; managers are exempt as for messages.
+      const rule = await (await api(`${base}/automod/rules`, owner, 'POST',
+        { name: 'impersonation', trigger: { type: 'keyword', keywords: ['support team'] } })).json();
+      r = await nick(member, member, '\u0405upport Team | DM me');
+      assert.equal(r.status, 403);
+      const { error } = await r.json();
+      assert.deepEqual([error.code, error.rule_id, error.rule_name], ['automod_blocked', rule.id, 'impersonation']);
+      assert.equal((await listed(member)).nickname, 'Renamed');
+      assert.equal((await nick(owner, owner, 'Support Team')).status, 200);
       r = await nick(member, member, null);
       assert.equal((await r.json()).nickname, null);
       await sock.waitFor((f) => f.type === 'member_updated' && f.account === member.address && f.nickname === null);
