@@ -128,6 +128,19 @@ Result<std::vector<std::string>> string_list(const json::object& body, std::stri
   return out;
 }
 
+// A role's "permissions": names, as a set (400 invalid_permission for an unknown one).
+Result<Permissions> permission_set(const json::object& body) {
+  auto names = string_list(body, "permissions");
+  if (!names) return names.error();
+  Permissions set = 0;
+  for (const auto& n : *names) {
+    auto p = parse_permission(n);
+    if (!p) return bad_input("invalid_permission", "unknown permission " + n);
+    set |= static_cast<Permissions>(*p);
+  }
+  return set;
+}
+
 // A channel's topic, position and post roles, as creating and changing it take them.
 Result<void> read_channel_details(const json::object& body, std::optional<std::string>& topic,
                                   std::optional<std::int64_t>& position,
@@ -478,20 +491,14 @@ void add_community_routes(net::Router& router, CommunityService& service, auth::
       [&service](const auth::Principal& who, const json::object& body, Request& req) -> Task<Result<Response>> {
         auto name = string_field(body, "name", true);
         if (!name) co_return name.error();
-        auto names = string_list(body, "permissions");
-        if (!names) co_return names.error();
-        Permissions permissions = 0;
-        for (const auto& n : *names) {
-          auto p = parse_permission(n);
-          if (!p) co_return bad_input("invalid_permission", "unknown permission " + n);
-          permissions |= static_cast<Permissions>(*p);
-        }
+        auto permissions = permission_set(body);
+        if (!permissions) co_return permissions.error();
         auto gate = gate_field(body);
         if (!gate) co_return gate.error();
         std::optional<GateNode> role_gate;
         if (*gate) role_gate = std::move(**gate);
         auto role = co_await service.create_role(who.address, std::string(req.param("id")), std::move(*name),
-                                                 permissions, std::move(role_gate));
+                                                 *permissions, std::move(role_gate));
         co_return net::rendered(role, render_role, 201);
       });
 
@@ -505,15 +512,9 @@ void add_community_routes(net::Router& router, CommunityService& service, auth::
         }
         std::optional<Permissions> permissions;
         if (body.contains("permissions")) {
-          auto names = string_list(body, "permissions");
-          if (!names) co_return names.error();
-          Permissions set = 0;
-          for (const auto& n : *names) {
-            auto p = parse_permission(n);
-            if (!p) co_return bad_input("invalid_permission", "unknown permission " + n);
-            set |= static_cast<Permissions>(*p);
-          }
-          permissions = set;
+          auto set = permission_set(body);
+          if (!set) co_return set.error();
+          permissions = *set;
         }
         auto gate = gate_field(body);
         if (!gate) co_return gate.error();
