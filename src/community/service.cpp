@@ -668,7 +668,8 @@ Task<Result<MemberInfo>> CommunityService::set_nickname(const eth::Address& who,
     if (!checked) co_return std::move(checked).error();
   }
   const auto now = unix_millis(m_clock.now());
-  co_return co_await change_community<MemberInfo>(community_id, [&](Tx& tx, Loaded& c) -> Result<MemberInfo> {
+  std::optional<AutomodHit> blocked;
+  auto set = co_await change_community<MemberInfo>(community_id, [&](Tx& tx, Loaded& c) -> Result<MemberInfo> {
     const auto actor = standing_of(tx, c, lower(who));
     if (!actor.member) return forbidden("not_member", "join the community first");
     if (target == who) {
@@ -691,7 +692,10 @@ Task<Result<MemberInfo>> CommunityService::set_nickname(const eth::Address& who,
     if (!nickname.empty()) {
       const auto seen = automod_text(nickname);
       for (const auto& rule : automod_for(tx, community_id, "", actor)) {
-        if (rule->spec.trigger.type != AutomodTrigger::keyword || !rule->matcher.match(seen, 0)) continue;
+        if (rule->spec.trigger.type != AutomodTrigger::keyword) continue;
+        auto matched = rule->matcher.match(seen, 0);
+        if (!matched) continue;
+        blocked = AutomodHit{rule->id, "keyword", std::move(*matched), nickname};
         const auto& spec = rule->spec;
         auto e = forbidden("automod_blocked", spec.block_message.empty()
                                                   ? "this community's rule \"" + spec.name + "\" blocked the name"
@@ -730,6 +734,18 @@ Task<Result<MemberInfo>> CommunityService::set_nickname(const eth::Address& who,
     m.roles.assign(roles.begin(), roles.end());
     return m;
   });
+  if (!set && blocked) {
+    // The refused name is recorded as a message's block is, in a transaction of its own (the
+    // change's rolled back).
+    auto recorded = co_await m_pool.run([&]() -> Result<void> {
+      return m_db.transact([&](Tx& tx) -> Result<void> {
+        record_block(tx, community_id, std::nullopt, who, *blocked, now);
+        return ok();
+      });
+    });
+    if (recorded && m_events_published) m_events_published();
+  }
+  co_return set;
 }
 
 Task<Result<void>> CommunityService::kick(const eth::Address& who, std::string community_id,
@@ -1021,49 +1037,63 @@ Task<Result<void>> CommunityService::automod_blocked(const eth::Address& account
     return m_db.transact([&](Tx& tx) -> Result<void> {
       auto ch = sql::find_channel(tx, channel_id);
       if (!ch) return ok();
-      const auto row = sql::find_automod(tx, ch->community_id, hit.rule_id);
-      const auto spec = row ? stored_automod_rule(row->config) : std::nullopt;
-      json::object details{{"rule_id", hit.rule_id},
-                           {"rule_name", spec ? spec->name : std::string()},
-                           {"trigger", hit.trigger},
-                           {"matched", hit.matched}};
-      json::object event{
-          {"community_id", ch->community_id}, {"channel_id", channel_id}, {"account", eth::to_checksum(account)},
-          {"rule_id", hit.rule_id},           {"trigger", hit.trigger},   {"matched", hit.matched}};
-      const auto member = sql::find_member(tx, ch->community_id, lower(account));
-      if (spec && spec->timeout_seconds > 0 && member) {
-        const auto until = std::max(now + spec->timeout_seconds * 1000, member->timed_out_until_ms);
-        if (until > member->timed_out_until_ms) {
-          sql::set_timeout(tx, ch->community_id, lower(account), until);
-          const auto until_text = format_rfc3339(SystemTime(std::chrono::milliseconds(until)));
-          publish_or_throw(tx, "community.member_timeout", ch->community_id,
-                           json::object{{"community_id", ch->community_id},
-                                        {"account", eth::to_checksum(account)},
-                                        {"by", nullptr},
-                                        {"until", until_text},
-                                        {"reason", "AutoMod: " + spec->name},
-                                        {"rule_id", hit.rule_id}});
-        }
-        details["timed_out_until"] = format_rfc3339(SystemTime(std::chrono::milliseconds(until)));
-        event["timed_out_until"] = details["timed_out_until"];
-      }
-      // The rule's alert channel, while it is still one of the community's, gets the block with
-      // what was refused (messaging posts it there for the moderators).
-      if (spec && !spec->alert_channel.empty()) {
-        if (auto alert = sql::find_channel(tx, spec->alert_channel);
-            alert && alert->community_id == ch->community_id && !alert->archived_ms) {
-          event["alert_channel_id"] = spec->alert_channel;
-          event["rule_name"] = spec->name;
-          event["content"] = hit.content;
-        }
-      }
-      publish_or_throw(tx, "community.automod_blocked", ch->community_id, event);
-      audit(tx, ch->community_id, account, {"automod_block", std::nullopt, channel_id, "", std::move(details)}, now);
+      record_block(tx, ch->community_id, channel_id, account, hit, now);
       return ok();
     });
   });
   if (done && m_events_published) m_events_published();
   co_return done;
+}
+
+void CommunityService::record_block(Tx& tx, const std::string& community_id,
+                                    const std::optional<std::string>& channel_id, const eth::Address& account,
+                                    const AutomodHit& hit, std::int64_t now) {
+  const auto row = sql::find_automod(tx, community_id, hit.rule_id);
+  const auto spec = row ? stored_automod_rule(row->config) : std::nullopt;
+  json::object details{{"rule_id", hit.rule_id},
+                       {"rule_name", spec ? spec->name : std::string()},
+                       {"trigger", hit.trigger},
+                       {"matched", hit.matched}};
+  json::object event{{"community_id", community_id},
+                     {"channel_id", channel_id ? json::value(*channel_id) : json::value(nullptr)},
+                     {"account", eth::to_checksum(account)},
+                     {"rule_id", hit.rule_id},
+                     {"trigger", hit.trigger},
+                     {"matched", hit.matched}};
+  if (!channel_id) {
+    // A nickname: the name is refused; no timeout follows (as Discord's member profile rule).
+    details["nickname"] = true;
+    event["nickname"] = true;
+  }
+  const auto member = sql::find_member(tx, community_id, lower(account));
+  if (channel_id && spec && spec->timeout_seconds > 0 && member) {
+    const auto until = std::max(now + spec->timeout_seconds * 1000, member->timed_out_until_ms);
+    if (until > member->timed_out_until_ms) {
+      sql::set_timeout(tx, community_id, lower(account), until);
+      const auto until_text = format_rfc3339(SystemTime(std::chrono::milliseconds(until)));
+      publish_or_throw(tx, "community.member_timeout", community_id,
+                       json::object{{"community_id", community_id},
+                                    {"account", eth::to_checksum(account)},
+                                    {"by", nullptr},
+                                    {"until", until_text},
+                                    {"reason", "AutoMod: " + spec->name},
+                                    {"rule_id", hit.rule_id}});
+    }
+    details["timed_out_until"] = format_rfc3339(SystemTime(std::chrono::milliseconds(until)));
+    event["timed_out_until"] = details["timed_out_until"];
+  }
+  // The rule's alert channel, while it is still one of the community's, gets the block with what
+  // was refused (messaging posts it there for the moderators).
+  if (spec && !spec->alert_channel.empty()) {
+    if (auto alert = sql::find_channel(tx, spec->alert_channel);
+        alert && alert->community_id == community_id && !alert->archived_ms) {
+      event["alert_channel_id"] = spec->alert_channel;
+      event["rule_name"] = spec->name;
+      event["content"] = hit.content;
+    }
+  }
+  publish_or_throw(tx, "community.automod_blocked", community_id, event);
+  audit(tx, community_id, account, {"automod_block", std::nullopt, channel_id, "", std::move(details)}, now);
 }
 
 // --- audit log ---

@@ -458,6 +458,11 @@ class CommunityService {
   // The channels of the community `who` reads, when it is a member holding `needed` (if any).
   Task<Result<std::vector<std::string>>> member_channels(const eth::Address& who, std::string community_id,
                                                          std::optional<Permission> needed);
+  /// Records a block by an AutoMod rule in `tx`: the audit entry automod_block, the event
+  /// community.automod_blocked (with the alert channel and the refused text when the rule names
+  /// one), and for a message (a channel) the rule's timeout. No channel: a nickname.
+  void record_block(store::Tx& tx, const std::string& community_id, const std::optional<std::string>& channel_id,
+                    const eth::Address& account, const AutomodHit& hit, std::int64_t now);
   std::vector<std::shared_ptr<const CompiledAutomodRule>> automod_for(store::Tx& tx, const std::string& community_id,
                                                                       const std::string& channel_id,
                                                                       const Standing& standing);

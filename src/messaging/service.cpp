@@ -1575,6 +1575,12 @@ void MessagingService::on_automod_blocked(Tx& tx, const bus::Event& event) {
                     {"channel_id", text("channel_id")},
                     {"content", std::string(utf8_prefix(text("content"), max_alert_content_bytes))}};
   if (const auto until = text("timed_out_until"); !until.empty()) data["timed_out_until"] = until;
+  // A nickname refused: no channel; the content is the name.
+  if (const auto* nickname = o.if_contains("nickname");
+      nickname != nullptr && nickname->is_bool() && nickname->as_bool()) {
+    data["channel_id"] = nullptr;
+    data["nickname"] = true;
+  }
   SystemInfo alert{std::string(automod_alert_kind), std::move(data)};
   insert_system_message(tx, alert_channel, std::move(alert), "automod:" + event.event_id, std::nullopt, m_clock.now());
 }

@@ -418,13 +418,23 @@ for (const backend of backends()) {
       assert.ok(Date.parse((await r.json()).error.until) > Date.now());
       assert.equal((await api(`${base}/members/${member.address}/timeout`, owner, 'DELETE')).status, 204);
       // The keyword rules read names too, disguises and all; managers are exempt as for messages.
+      // A refused name is audited and alerted as a refused message is, without a channel.
+      const mods = (await (await api(`${base}/channels`, owner, 'POST', { name: 'mod-log', roles: ['moderator'] })).json()).id;
+      await subscribed(sock, mods);
       const rule = await (await api(`${base}/automod/rules`, owner, 'POST',
-        { name: 'impersonation', trigger: { type: 'keyword', keywords: ['support team'] } })).json();
-      r = await nick(member, member, '\u0405upport Team | DM me');
+        { name: 'impersonation', trigger: { type: 'keyword', keywords: ['support team'] }, timeout_seconds: 600, alert_channel: mods })).json();
+      const disguised = '\u0405upport Team | DM me';
+      r = await nick(member, member, disguised);
       assert.equal(r.status, 403);
       const { error } = await r.json();
       assert.deepEqual([error.code, error.rule_id, error.rule_name], ['automod_blocked', rule.id, 'impersonation']);
       assert.equal((await listed(member)).nickname, 'Renamed');
+      const alert = await sock.waitFor((f) => f.type === 'message' && f.channel_id === mods && f.system);
+      assert.deepEqual(alert.system, { kind: 'automod_alert', rule_id: rule.id, rule_name: 'impersonation', trigger: 'keyword',
+        matched: 'support team', account: member.address, channel_id: null, nickname: true, content: disguised });
+      const [blocked] = (await (await api(`${base}/audit-log?action=automod_block`, owner)).json()).entries;
+      assert.deepEqual([blocked.actor, blocked.channel_id ?? null, blocked.details.nickname], [member.address, null, true]);
+      assert.equal((await listed(member)).timed_out_until, undefined);  // a name is refused, no one is timed out
       assert.equal((await nick(owner, owner, 'Support Team')).status, 200);
       r = await nick(member, member, null);
       assert.equal((await r.json()).nickname, null);
