@@ -414,15 +414,14 @@ json::object render_automod_rule(const AutomodRuleSpec& spec) {
       trigger["allow_domains"] = to_json(spec.trigger.allow_domains);
       break;
   }
-  return json::object{
-      {"name", spec.name},
-      {"enabled", spec.enabled},
-      {"trigger", std::move(trigger)},
-      {"block_message", spec.block_message},
-      {"timeout_seconds", spec.timeout_seconds},
-      {"exempt_roles", to_json(spec.exempt_roles)},
-      {"exempt_channels", to_json(spec.exempt_channels)},
-      {"alert_channel", spec.alert_channel.empty() ? json::value(nullptr) : json::value(spec.alert_channel)}};
+  return json::object{{"name", spec.name},
+                      {"enabled", spec.enabled},
+                      {"trigger", std::move(trigger)},
+                      {"block_message", spec.block_message},
+                      {"timeout_seconds", spec.timeout_seconds},
+                      {"exempt_roles", to_json(spec.exempt_roles)},
+                      {"exempt_channels", to_json(spec.exempt_channels)},
+                      {"alert_channel", text_or_null(spec.alert_channel)}};
 }
 
 std::optional<AutomodRuleSpec> stored_automod_rule(std::string_view text) {

@@ -59,6 +59,9 @@ struct GateLimits {
 /// Parses a gate (API.md "Gate rule" plus `{"at_least": N, "of": [...]}`). A refusal is a 400
 /// `invalid_gate` whose message starts with the JSON path of the bad node, e.g.
 /// `gate.all[1].erc20.min: ...`; `root` names the top of that path.
+/// A text that may be unset ("") as JSON: the text, or null.
+boost::json::value text_or_null(const std::string& text);
+
 Result<GateNode> parse_gate(const boost::json::value& value, std::string_view root = "gate",
                             const GateLimits& limits = {});
 

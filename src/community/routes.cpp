@@ -33,23 +33,22 @@ json::object render_community(const CommunityInfo& c) {
   json::object you{{"member", c.caller.member},
                    {"roles", strings(std::vector<std::string>(c.caller.roles.begin(), c.caller.roles.end()))},
                    {"permissions", strings(permission_names(c.caller.permissions))}};
-  return json::object{
-      {"id", c.id},
-      {"slug", c.slug},
-      {"name", c.name},
-      {"owner", eth::to_checksum(c.owner)},
-      {"gate", render_optional_gate(c.gate)},
-      {"member_count", c.member_count},
-      {"system_channel", c.system_channel.empty() ? json::value(nullptr) : json::value(c.system_channel)},
-      {"created_at", format_rfc3339(c.created_at)},
-      {"you", std::move(you)}};
+  return json::object{{"id", c.id},
+                      {"slug", c.slug},
+                      {"name", c.name},
+                      {"owner", eth::to_checksum(c.owner)},
+                      {"gate", render_optional_gate(c.gate)},
+                      {"member_count", c.member_count},
+                      {"system_channel", text_or_null(c.system_channel)},
+                      {"created_at", format_rfc3339(c.created_at)},
+                      {"you", std::move(you)}};
 }
 
 json::object render_member(const MemberInfo& m) {
   json::object member{{"address", eth::to_checksum(m.account)},
                       {"joined_at", format_rfc3339(m.joined_at)},
                       {"roles", strings(m.roles)},
-                      {"nickname", m.nickname.empty() ? json::value(nullptr) : json::value(m.nickname)}};
+                      {"nickname", text_or_null(m.nickname)}};
   if (m.timed_out_until) member["timed_out_until"] = format_rfc3339(*m.timed_out_until);
   return member;
 }

@@ -286,6 +286,19 @@ void sync_member(Tx& tx, const Loaded& c, const std::string& account, const Hold
   if (announce_channels) publish_channel_diff(tx, c, account, before);
 }
 
+// A member as the members list shows it at `now_ms`.
+MemberInfo member_info(Tx& tx, const std::string& community_id, const sql::MemberRow& r, std::int64_t now_ms) {
+  MemberInfo m;
+  m.account = address_of(r.account);
+  m.joined_at = SystemTime(std::chrono::milliseconds(r.joined_ms));
+  if (r.timed_out_until_ms > now_ms) m.timed_out_until = SystemTime(std::chrono::milliseconds(r.timed_out_until_ms));
+  m.nickname = r.nickname;
+  std::set<std::string> roles{"member"};
+  for (const auto& held : sql::member_roles(tx, community_id, r.account)) roles.insert(held.role);
+  m.roles.assign(roles.begin(), roles.end());
+  return m;
+}
+
 // Whether the member holds a role by its gate.
 bool holds_gate_role(Tx& tx, const std::string& community_id, const std::string& account) {
   const auto held = sql::member_roles(tx, community_id, account);
@@ -536,7 +549,7 @@ Task<Result<CommunityInfo>> CommunityService::update_community(const eth::Addres
         if (name) changed["name"] = *name;
         if (gate) changed["gate"] = gate_json(*gate);
         if (system_channel) {
-          changed["system_channel"] = system_channel->empty() ? json::value(nullptr) : json::value(*system_channel);
+          changed["system_channel"] = text_or_null(*system_channel);
         }
         audit(tx, community_id, who, {"community_update", std::nullopt, std::nullopt, "", std::move(changed)}, now);
         if (gate) {
@@ -629,17 +642,7 @@ Task<Result<MemberPage>> CommunityService::members(const eth::Address& who, std:
     MemberPage page;
     auto rows = sql::members_page(tx, community_id, cursor, limit + 1);
     page.next_cursor = trim_page(rows, limit);
-    for (const auto& r : rows) {
-      MemberInfo m;
-      m.account = address_of(r.account);
-      m.joined_at = SystemTime(std::chrono::milliseconds(r.joined_ms));
-      if (r.timed_out_until_ms > now) m.timed_out_until = SystemTime(std::chrono::milliseconds(r.timed_out_until_ms));
-      m.nickname = r.nickname;
-      std::set<std::string> roles{"member"};
-      for (const auto& held : sql::member_roles(tx, community_id, r.account)) roles.insert(held.role);
-      m.roles.assign(roles.begin(), roles.end());
-      page.members.push_back(std::move(m));
-    }
+    for (const auto& r : rows) page.members.push_back(member_info(tx, community_id, r, now));
     return page;
   });
 }
@@ -707,7 +710,7 @@ Task<Result<MemberInfo>> CommunityService::set_nickname(const eth::Address& who,
     auto row = sql::find_member(tx, community_id, lower(target));
     if (row->nickname != nickname) {
       sql::set_nickname(tx, community_id, lower(target), nickname);
-      const auto shown = nickname.empty() ? json::value(nullptr) : json::value(nickname);
+      const auto shown = text_or_null(nickname);
       std::set<std::string> ids;
       for (const auto& ch : c.channels) ids.insert(ch.id);
       publish_or_throw(tx, "community.member_updated", community_id,
@@ -716,23 +719,14 @@ Task<Result<MemberInfo>> CommunityService::set_nickname(const eth::Address& who,
                                     {"nickname", shown},
                                     {"channel_ids", string_array(ids)}});
       if (target != who) {
-        const auto previous = row->nickname.empty() ? json::value(nullptr) : json::value(row->nickname);
+        const auto previous = text_or_null(row->nickname);
         audit(tx, community_id, who,
               {"member_nickname", target, std::nullopt, "", json::object{{"nickname", shown}, {"previous", previous}}},
               now);
       }
       row->nickname = nickname;
     }
-    MemberInfo m;
-    m.account = target;
-    m.joined_at = SystemTime(std::chrono::milliseconds(row->joined_ms));
-    if (row->timed_out_until_ms > now)
-      m.timed_out_until = SystemTime(std::chrono::milliseconds(row->timed_out_until_ms));
-    m.nickname = row->nickname;
-    std::set<std::string> roles{"member"};
-    for (const auto& held : sql::member_roles(tx, community_id, lower(target))) roles.insert(held.role);
-    m.roles.assign(roles.begin(), roles.end());
-    return m;
+    return member_info(tx, community_id, *row, now);
   });
   if (!set && blocked) {
     // The refused name is recorded as a message's block is, in a transaction of its own (the
@@ -1245,12 +1239,12 @@ Task<Result<RoleInfo>> CommunityService::create_role(const eth::Address& who, st
     if (c.roles.size() >= m_settings.max_roles) return conflict("too_many_roles", "the community has enough roles");
     sql::RoleRow row{name, static_cast<std::int64_t>(permissions), gate_text(gate), now};
     if (!sql::insert_role(tx, community_id, row)) return conflict("role_exists", "a role of that name exists");
-    json::array names;
-    for (const auto& p : permission_names(permissions)) names.emplace_back(p);
-    audit(tx, community_id, who,
-          {"role_create", std::nullopt, std::nullopt, "",
-           json::object{{"role", name}, {"permissions", std::move(names)}, {"gate", gate_json(gate)}}},
-          now);
+    audit(
+        tx, community_id, who,
+        {"role_create", std::nullopt, std::nullopt, "",
+         json::object{
+             {"role", name}, {"permissions", string_array(permission_names(permissions))}, {"gate", gate_json(gate)}}},
+        now);
     if (gate) {
       refresh_gate_contracts(tx, community_id);
       sql::queue_all(tx, community_id, now);
@@ -1263,17 +1257,22 @@ Task<Result<RoleInfo>> CommunityService::create_role(const eth::Address& who, st
 
 namespace {
 
+// A role to change, and who changes it.
+struct RoleEdit {
+  sql::RoleRow role;
+  Standing actor;
+};
+
 // The checks of changing or deleting a role: manage_roles, a custom role that exists, ranking below
-// the actor. Returns the role's row.
-Result<sql::RoleRow> check_role_edit(Tx& tx, const Loaded& c, const std::string& actor_account,
-                                     const std::string& role) {
-  const auto actor = standing_of(tx, c, actor_account);
+// the actor.
+Result<RoleEdit> check_role_edit(Tx& tx, const Loaded& c, const std::string& actor_account, const std::string& role) {
+  auto actor = standing_of(tx, c, actor_account);
   if (auto allowed = need(actor, Permission::manage_roles); !allowed) return std::move(allowed).error();
   if (find_builtin_role(role) != nullptr) return bad_input("invalid_role", "built-in roles cannot be changed");
   const auto row = std::find_if(c.roles.begin(), c.roles.end(), [&](const sql::RoleRow& r) { return r.name == role; });
   if (row == c.roles.end()) return make_error(ErrorKind::not_found, "role_not_found", "no such role");
   if (custom_role_rank >= actor.rank) return forbidden("outranked", "you can only change roles below your own");
-  return *row;
+  return RoleEdit{*row, std::move(actor)};
 }
 
 // Tells the sockets on every node of what a change to a role may have cost its holders: a
@@ -1301,22 +1300,17 @@ Task<Result<RoleInfo>> CommunityService::update_role(const eth::Address& who, st
   }
   const auto now = unix_millis(m_clock.now());
   auto updated = co_await change_community<RoleInfo>(community_id, [&](Tx& tx, Loaded& c) -> Result<RoleInfo> {
-    auto row = check_role_edit(tx, c, lower(who), name);
-    if (!row) return std::move(row).error();
-    const auto actor = standing_of(tx, c, lower(who));
-    const auto old = static_cast<Permissions>(row->permissions);
+    auto edit = check_role_edit(tx, c, lower(who), name);
+    if (!edit) return std::move(edit).error();
+    const auto old = static_cast<Permissions>(edit->role.permissions);
     const auto next = permissions.value_or(old);
-    if ((next & ~old & ~actor.permissions) != 0) {
+    if ((next & ~old & ~edit->actor.permissions) != 0) {
       return forbidden("missing_permission", "a role cannot gain permissions you do not hold");
     }
-    const auto new_gate = gate ? gate_text(*gate) : row->gate;
+    const auto new_gate = gate ? gate_text(*gate) : edit->role.gate;
     sql::update_role(tx, community_id, name, static_cast<std::int64_t>(next), new_gate);
     json::object changed{{"role", name}};
-    if (permissions) {
-      json::array names;
-      for (const auto& p : permission_names(next)) names.emplace_back(p);
-      changed["permissions"] = std::move(names);
-    }
+    if (permissions) changed["permissions"] = string_array(permission_names(next));
     if (gate) changed["gate"] = gate_json(*gate);
     audit(tx, community_id, who, {"role_update", std::nullopt, std::nullopt, "", std::move(changed)}, now);
     if (gate) {
@@ -1340,8 +1334,8 @@ Task<Result<RoleInfo>> CommunityService::update_role(const eth::Address& who, st
 Task<Result<void>> CommunityService::delete_role(const eth::Address& who, std::string community_id, std::string name) {
   const auto now = unix_millis(m_clock.now());
   co_return co_await change_community<void>(community_id, [&](Tx& tx, Loaded& c) -> Result<void> {
-    auto row = check_role_edit(tx, c, lower(who), name);
-    if (!row) return std::move(row).error();
+    auto edit = check_role_edit(tx, c, lower(who), name);
+    if (!edit) return std::move(edit).error();
     // A channel kept to the role would open to every member without it: the channel changes first.
     std::vector<std::string> users;
     for (const auto& ch : c.channels) {
@@ -1361,7 +1355,7 @@ Task<Result<void>> CommunityService::delete_role(const eth::Address& who, std::s
       for (const auto& u : users) list += (list.empty() ? "" : ", ") + u;
       return conflict("role_in_use", "the role is named by " + list + "; change those first");
     }
-    const bool gated = row->gate.has_value();
+    const bool gated = edit->role.gate.has_value();
     sql::delete_role(tx, community_id, name);
     audit(tx, community_id, who, {"role_delete", std::nullopt, std::nullopt, "", json::object{{"role", name}}}, now);
     if (gated) refresh_gate_contracts(tx, community_id);
