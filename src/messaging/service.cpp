@@ -117,20 +117,25 @@ Result<void> check_channel(const std::string& channel_id) {
 // What a message is found by: its body, its poll's question and answers, and the text of the
 // message it forwards.
 std::vector<std::string> terms_of(std::string_view body, const Poll* poll, const ForwardSnapshot* forward) {
-  std::string text(body);
-  if (poll != nullptr) {
-    text += '\n';
-    text += poll->question;
-    for (const auto& answer : poll->answers) {
+  std::vector<std::string> terms;
+  if (poll == nullptr && forward == nullptr) {
+    terms = search_terms(body);  // most messages: the body alone, not copied
+  } else {
+    std::string text(body);
+    if (poll != nullptr) {
       text += '\n';
-      text += answer;
+      text += poll->question;
+      for (const auto& answer : poll->answers) {
+        text += '\n';
+        text += answer;
+      }
     }
+    if (forward != nullptr) {
+      text += '\n';
+      text += forward->body;
+    }
+    terms = search_terms(text);
   }
-  if (forward != nullptr) {
-    text += '\n';
-    text += forward->body;
-  }
-  auto terms = search_terms(text);
   // The filters' terms (`has`, `mentions`), read as the words are. A message holds the links of
   // what it forwards; it mentions only whom its own body names.
   if (holds_link(body) || (forward != nullptr && holds_link(forward->body))) terms.emplace_back(has_link_term);
