@@ -479,9 +479,4 @@ Result<std::string> check_custom_role_name(std::string_view name) {
   return std::string(name);
 }
 
-boost::json::value text_or_null(const std::string& text) {
-  if (text.empty()) return nullptr;
-  return boost::json::value(text);
-}
-
 }  // namespace gh::community

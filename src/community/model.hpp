@@ -60,7 +60,10 @@ struct GateLimits {
 /// `invalid_gate` whose message starts with the JSON path of the bad node, e.g.
 /// `gate.all[1].erc20.min: ...`; `root` names the top of that path.
 /// A text that may be unset ("") as JSON: the text, or null.
-boost::json::value text_or_null(const std::string& text);
+inline boost::json::value text_or_null(const std::string& text) {
+  if (text.empty()) return nullptr;
+  return boost::json::value(text);
+}
 
 Result<GateNode> parse_gate(const boost::json::value& value, std::string_view root = "gate",
                             const GateLimits& limits = {});
