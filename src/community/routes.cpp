@@ -1,5 +1,7 @@
 #include "community/routes.hpp"
 
+#include <algorithm>
+#include <array>
 #include <charconv>
 
 #include <boost/json/array.hpp>
@@ -74,7 +76,9 @@ json::object render_role(const RoleInfo& r) {
                       {"builtin", r.builtin},
                       {"rank", r.rank},
                       {"permissions", strings(permission_names(r.permissions))},
-                      {"gate", render_optional_gate(r.gate)}};
+                      {"gate", render_optional_gate(r.gate)},
+                      {"mentionable", r.mentionable},
+                      {"color", r.color}};
 }
 
 json::object render_automod(const AutomodRuleInfo& r) {
@@ -138,6 +142,26 @@ Result<Permissions> permission_set(const json::object& body) {
     set |= static_cast<Permissions>(*p);
   }
   return set;
+}
+
+// A custom role's "rank", "mentionable" and "color", as creating and changing it take them (400
+// invalid_field for a value of the wrong type; the service checks the ranges).
+Result<RoleDetails> role_details(const json::object& body) {
+  RoleDetails d;
+  if (const auto* v = body.if_contains("rank")) {
+    if (!v->is_int64()) return bad_input("invalid_field", "rank must be an integer");
+    const auto rank = v->as_int64();
+    d.rank = static_cast<int>(std::clamp<std::int64_t>(rank, -1, max_custom_role_rank + 1));
+  }
+  if (const auto* v = body.if_contains("mentionable")) {
+    if (!v->is_bool()) return bad_input("invalid_field", "mentionable must be true or false");
+    d.mentionable = v->as_bool();
+  }
+  if (const auto* v = body.if_contains("color")) {
+    if (!v->is_int64()) return bad_input("invalid_field", "color must be an integer");
+    d.color = v->as_int64();
+  }
+  return d;
 }
 
 // A channel's topic, position and post roles, as creating and changing it take them.
@@ -494,31 +518,45 @@ void add_community_routes(net::Router& router, CommunityService& service, auth::
         if (!permissions) co_return permissions.error();
         auto gate = gate_field(body);
         if (!gate) co_return gate.error();
+        auto details = role_details(body);
+        if (!details) co_return details.error();
         std::optional<GateNode> role_gate;
         if (*gate) role_gate = std::move(**gate);
         auto role = co_await service.create_role(who.address, std::string(req.param("id")), std::move(*name),
-                                                 *permissions, std::move(role_gate));
+                                                 *permissions, std::move(role_gate), *details);
         co_return net::rendered(role, render_role, 201);
       });
 
   add_signed_in_json(
       router, auth, "PATCH", "/v1/communities/{id}/roles/{role}",
       [&service](const auth::Principal& who, const json::object& body, Request& req) -> Task<Result<Response>> {
+        static constexpr std::array<std::string_view, 6> fields{"name", "permissions", "gate",
+                                                                "rank", "mentionable", "color"};
         for (const auto& [key, value] : body) {
-          if (key != "permissions" && key != "gate") {
-            co_return bad_input("invalid_field", "a role changes its permissions and gate only");
+          if (std::find(fields.begin(), fields.end(), std::string_view(key)) == fields.end()) {
+            co_return bad_input("invalid_field",
+                                "a role changes its name, permissions, gate, rank, mentionable and color only");
           }
         }
-        std::optional<Permissions> permissions;
+        RoleChange change;
+        if (body.contains("name")) {
+          auto name = string_field(body, "name", true);
+          if (!name) co_return name.error();
+          change.name = std::move(*name);
+        }
         if (body.contains("permissions")) {
           auto set = permission_set(body);
           if (!set) co_return set.error();
-          permissions = *set;
+          change.permissions = *set;
         }
         auto gate = gate_field(body);
         if (!gate) co_return gate.error();
+        change.gate = std::move(*gate);
+        auto details = role_details(body);
+        if (!details) co_return details.error();
+        change.details = *details;
         auto role = co_await service.update_role(who.address, std::string(req.param("id")),
-                                                 std::string(req.param("role")), permissions, std::move(*gate));
+                                                 std::string(req.param("role")), std::move(change));
         co_return net::rendered(role, render_role);
       });
 

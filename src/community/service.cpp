@@ -153,7 +153,7 @@ Standing member_standing(Tx& tx, const Loaded& c, const std::optional<sql::Membe
     }
     auto it = std::find_if(c.roles.begin(), c.roles.end(), [&](const sql::RoleRow& r) { return r.name == name; });
     if (it != c.roles.end()) {
-      s.rank = std::max(s.rank, custom_role_rank);
+      s.rank = std::max(s.rank, static_cast<int>(it->rank));
       s.permissions |= static_cast<Permissions>(it->permissions);
     }
   }
@@ -1207,25 +1207,82 @@ Task<Result<std::size_t>> CommunityService::prune_audit_log() {
 
 // --- roles ---
 
+namespace {
+
+RoleInfo role_info(const Loaded& c, const sql::RoleRow& r) {
+  RoleInfo info{r.name,        false,  static_cast<int>(r.rank), static_cast<Permissions>(r.permissions), {},
+                r.mentionable, r.color};
+  if (auto it = c.role_gates.find(r.name); it != c.role_gates.end()) info.gate = it->second;
+  return info;
+}
+
+// A custom role's rank and colour in range (400 invalid_field), and a rank below the actor's (403
+// outranked): no one places a role at or above their own.
+Result<void> check_role_details(const RoleDetails& d, const Standing& actor) {
+  if (d.rank && (*d.rank < min_custom_role_rank || *d.rank > max_custom_role_rank)) {
+    return bad_input("invalid_field",
+                     fmt::format("rank is an integer from {} to {}", min_custom_role_rank, max_custom_role_rank));
+  }
+  if (d.color && (*d.color < 0 || *d.color > max_role_color)) {
+    return bad_input("invalid_field", "color is an integer from 0 to 16777215 (0xRRGGBB)");
+  }
+  if (d.rank && *d.rank >= actor.rank) return forbidden("outranked", "a role must rank below your own");
+  return ok();
+}
+
+void apply_details(sql::RoleRow& row, const RoleDetails& d, json::object& audited) {
+  if (d.rank) {
+    row.rank = *d.rank;
+    audited["rank"] = *d.rank;
+  }
+  if (d.mentionable) {
+    row.mentionable = *d.mentionable;
+    audited["mentionable"] = *d.mentionable;
+  }
+  if (d.color) {
+    row.color = *d.color;
+    audited["color"] = *d.color;
+  }
+}
+
+// Tells the accounts following the community's channels, on every node, that a role was created,
+// changed or deleted (the role_updated frame): its name (and the name it had, after a rename), rank,
+// permissions, mentionability and colour.
+void publish_role_updated(Tx& tx, const Loaded& c, std::string_view change, const sql::RoleRow& role,
+                          const std::string& previous) {
+  std::set<std::string> ids;
+  for (const auto& ch : c.channels) ids.insert(ch.id);
+  json::object payload{
+      {"community_id", c.row.id}, {"change", change}, {"role", role.name}, {"channel_ids", string_array(ids)}};
+  if (!previous.empty() && previous != role.name) payload["previous"] = previous;
+  if (change != "deleted") {
+    payload["rank"] = role.rank;
+    payload["permissions"] = string_array(permission_names(static_cast<Permissions>(role.permissions)));
+    payload["mentionable"] = role.mentionable;
+    payload["color"] = role.color;
+  }
+  publish_or_throw(tx, "community.role_updated", c.row.id, payload);
+}
+
+}  // namespace
+
 Task<Result<std::vector<RoleInfo>>> CommunityService::roles(const eth::Address& who, std::string community_id) {
   co_return co_await read_community<std::vector<RoleInfo>>(
       community_id, [&](Tx& tx, Loaded& c) -> Result<std::vector<RoleInfo>> {
         if (!sql::is_member(tx, community_id, lower(who))) return forbidden("not_member", "join the community first");
         std::vector<RoleInfo> out;
         for (const auto& b : builtin_roles())
-          out.push_back(RoleInfo{std::string(b.name), true, b.rank, b.permissions, {}});
-        for (const auto& r : c.roles) {
-          RoleInfo info{r.name, false, custom_role_rank, static_cast<Permissions>(r.permissions), {}};
-          if (auto it = c.role_gates.find(r.name); it != c.role_gates.end()) info.gate = it->second;
-          out.push_back(std::move(info));
-        }
+          out.push_back(RoleInfo{std::string(b.name), true, b.rank, b.permissions, {}, true, 0});
+        for (const auto& r : c.roles) out.push_back(role_info(c, r));
+        // The hierarchy, highest first; built-in roles before custom ones of their rank, then by name.
+        std::stable_sort(out.begin(), out.end(), [](const RoleInfo& a, const RoleInfo& b) { return a.rank > b.rank; });
         return out;
       });
 }
 
 Task<Result<RoleInfo>> CommunityService::create_role(const eth::Address& who, std::string community_id,
                                                      std::string name, Permissions permissions,
-                                                     std::optional<GateNode> gate) {
+                                                     std::optional<GateNode> gate, RoleDetails details) {
   auto checked = check_custom_role_name(name);
   if (!checked) co_return std::move(checked).error();
   if (auto chains = check_chains(gate); !chains) co_return std::move(chains).error();
@@ -1236,20 +1293,27 @@ Task<Result<RoleInfo>> CommunityService::create_role(const eth::Address& who, st
     if ((permissions & ~s.permissions) != 0) {
       return forbidden("missing_permission", "a role cannot carry permissions you do not hold");
     }
+    // Unless placed, a new role ranks custom_role_rank, or just below a creator ranking lower.
+    if (!details.rank) {
+      details.rank = std::min(custom_role_rank, s.rank - 1);
+      if (*details.rank < min_custom_role_rank) return forbidden("outranked", "a role must rank below your own");
+    }
+    if (auto r = check_role_details(details, s); !r) return std::move(r).error();
     if (c.roles.size() >= m_settings.max_roles) return conflict("too_many_roles", "the community has enough roles");
     sql::RoleRow row{name, static_cast<std::int64_t>(permissions), gate_text(gate), now};
+    json::object audited{
+        {"role", name}, {"permissions", string_array(permission_names(permissions))}, {"gate", gate_json(gate)}};
+    apply_details(row, details, audited);
     if (!sql::insert_role(tx, community_id, row)) return conflict("role_exists", "a role of that name exists");
-    audit(
-        tx, community_id, who,
-        {"role_create", std::nullopt, std::nullopt, "",
-         json::object{
-             {"role", name}, {"permissions", string_array(permission_names(permissions))}, {"gate", gate_json(gate)}}},
-        now);
+    audit(tx, community_id, who, {"role_create", std::nullopt, std::nullopt, "", std::move(audited)}, now);
     if (gate) {
       refresh_gate_contracts(tx, community_id);
       sql::queue_all(tx, community_id, now);
     }
-    return RoleInfo{name, false, custom_role_rank, permissions, gate};
+    publish_role_updated(tx, c, "created", row, "");
+    RoleInfo info = role_info(c, row);
+    info.gate = gate;
+    return info;
   });
   if (created) co_await watch_gate(created->gate);
   co_return created;
@@ -1271,7 +1335,7 @@ Result<RoleEdit> check_role_edit(Tx& tx, const Loaded& c, const std::string& act
   if (find_builtin_role(role) != nullptr) return bad_input("invalid_role", "built-in roles cannot be changed");
   const auto row = std::find_if(c.roles.begin(), c.roles.end(), [&](const sql::RoleRow& r) { return r.name == role; });
   if (row == c.roles.end()) return make_error(ErrorKind::not_found, "role_not_found", "no such role");
-  if (custom_role_rank >= actor.rank) return forbidden("outranked", "you can only change roles below your own");
+  if (row->rank >= actor.rank) return forbidden("outranked", "you can only change roles below your own");
   return RoleEdit{*row, std::move(actor)};
 }
 
@@ -1290,44 +1354,92 @@ void publish_role_recheck(Tx& tx, const Loaded& c, const std::string& role) {
                                 {"role", role}});
 }
 
+// Every name in `names` that is `from` becomes `to`; true when one did.
+bool rename_in(std::vector<std::string>& names, const std::string& from, const std::string& to) {
+  bool renamed = false;
+  for (auto& n : names) {
+    if (n == from) {
+      n = to;
+      renamed = true;
+    }
+  }
+  return renamed;
+}
+
+// Renames a role wherever the community names it: its row and holdings, the channels' roles and
+// post roles, and the AutoMod rules' exempt roles (each such rule's revision moves on, so that
+// posts read it again). 409 role_exists when the new name is taken.
+Result<void> rename_role(Tx& tx, const Loaded& c, const std::string& from, const std::string& to, std::int64_t now_ms) {
+  if (std::any_of(c.roles.begin(), c.roles.end(), [&](const sql::RoleRow& r) { return r.name == to; })) {
+    return conflict("role_exists", "a role of that name exists");
+  }
+  sql::rename_role(tx, c.row.id, from, to);
+  for (auto ch : c.channels) {
+    const bool read = rename_in(ch.roles, from, to);
+    const bool post = rename_in(ch.post_roles, from, to);
+    if (read || post) sql::update_channel(tx, ch);
+  }
+  for (const auto& rule : sql::list_automod(tx, c.row.id)) {
+    auto spec = stored_automod_rule(rule.config);
+    if (spec && rename_in(spec->exempt_roles, from, to)) {
+      sql::update_automod(tx, c.row.id, rule.id, json::serialize(render_automod_rule(*spec)), now_ms);
+    }
+  }
+  return ok();
+}
+
 }  // namespace
 
 Task<Result<RoleInfo>> CommunityService::update_role(const eth::Address& who, std::string community_id,
-                                                     std::string name, std::optional<Permissions> permissions,
-                                                     std::optional<std::optional<GateNode>> gate) {
-  if (gate) {
-    if (auto chains = check_chains(*gate); !chains) co_return std::move(chains).error();
+                                                     std::string name, RoleChange change) {
+  if (change.gate) {
+    if (auto chains = check_chains(*change.gate); !chains) co_return std::move(chains).error();
+  }
+  if (change.name) {
+    if (auto checked = check_custom_role_name(*change.name); !checked) co_return std::move(checked).error();
   }
   const auto now = unix_millis(m_clock.now());
   auto updated = co_await change_community<RoleInfo>(community_id, [&](Tx& tx, Loaded& c) -> Result<RoleInfo> {
     auto edit = check_role_edit(tx, c, lower(who), name);
     if (!edit) return std::move(edit).error();
-    const auto old = static_cast<Permissions>(edit->role.permissions);
-    const auto next = permissions.value_or(old);
+    if (auto r = check_role_details(change.details, edit->actor); !r) return std::move(r).error();
+    auto row = edit->role;
+    const auto old = static_cast<Permissions>(row.permissions);
+    const auto next = change.permissions.value_or(old);
     if ((next & ~old & ~edit->actor.permissions) != 0) {
       return forbidden("missing_permission", "a role cannot gain permissions you do not hold");
     }
-    const auto new_gate = gate ? gate_text(*gate) : edit->role.gate;
-    sql::update_role(tx, community_id, name, static_cast<std::int64_t>(next), new_gate);
     json::object changed{{"role", name}};
-    if (permissions) changed["permissions"] = string_array(permission_names(next));
-    if (gate) changed["gate"] = gate_json(*gate);
+    row.permissions = static_cast<std::int64_t>(next);
+    if (change.permissions) changed["permissions"] = string_array(permission_names(next));
+    if (change.gate) {
+      row.gate = gate_text(*change.gate);
+      changed["gate"] = gate_json(*change.gate);
+    }
+    apply_details(row, change.details, changed);
+    sql::update_role(tx, community_id, row);
+    if (change.name && *change.name != name) {
+      if (auto r = rename_role(tx, c, name, *change.name, now); !r) return std::move(r).error();
+      row.name = *change.name;
+      changed["name"] = row.name;
+    }
     audit(tx, community_id, who, {"role_update", std::nullopt, std::nullopt, "", std::move(changed)}, now);
-    if (gate) {
+    if (change.gate) {
       // Every member is evaluated again against the new gate, or loses what the old one gave.
       refresh_gate_contracts(tx, community_id);
       sql::queue_all(tx, community_id, now);
     }
-    if (next != old) publish_role_recheck(tx, c, name);
-    RoleInfo info{name, false, custom_role_rank, next, {}};
-    if (gate) {
-      info.gate = *gate;
+    if (next != old) publish_role_recheck(tx, c, row.name);
+    publish_role_updated(tx, c, "updated", row, name);
+    RoleInfo info = role_info(c, row);
+    if (change.gate) {
+      info.gate = *change.gate;
     } else if (auto it = c.role_gates.find(name); it != c.role_gates.end()) {
       info.gate = it->second;
     }
     return info;
   });
-  if (updated && gate && *gate) co_await watch_gate(*gate);
+  if (updated && change.gate && *change.gate) co_await watch_gate(*change.gate);
   co_return updated;
 }
 
@@ -1360,6 +1472,7 @@ Task<Result<void>> CommunityService::delete_role(const eth::Address& who, std::s
     audit(tx, community_id, who, {"role_delete", std::nullopt, std::nullopt, "", json::object{{"role", name}}}, now);
     if (gated) refresh_gate_contracts(tx, community_id);
     publish_role_recheck(tx, c, name);
+    publish_role_updated(tx, c, "deleted", edit->role, "");
     return ok();
   });
 }
@@ -1372,14 +1485,17 @@ Result<Standing> check_role_change(Tx& tx, const Loaded& c, const std::string& a
                                    const std::string& target_account, const std::string& role) {
   const auto actor = standing_of(tx, c, actor_account);
   if (auto allowed = need(actor, Permission::manage_roles); !allowed) return std::move(allowed).error();
-  int role_rank = custom_role_rank;
+  int role_rank = 0;
   if (const auto* b = find_builtin_role(role)) {
     if (b->name == "owner" || b->name == "member") {
       return bad_input("invalid_role", fmt::format("the {} role cannot be assigned", role));
     }
     role_rank = b->rank;
-  } else if (std::none_of(c.roles.begin(), c.roles.end(), [&](const sql::RoleRow& r) { return r.name == role; })) {
-    return not_found("no such role");
+  } else {
+    const auto row =
+        std::find_if(c.roles.begin(), c.roles.end(), [&](const sql::RoleRow& r) { return r.name == role; });
+    if (row == c.roles.end()) return not_found("no such role");
+    role_rank = static_cast<int>(row->rank);
   }
   if (role_rank >= actor.rank) return forbidden("outranked", "you can only give roles below your own");
   const auto target = standing_of(tx, c, target_account);
@@ -1729,8 +1845,33 @@ Task<Result<ChannelPostRules>> CommunityService::post_rules(const eth::Address& 
   });
 }
 
-Task<Result<bool>> CommunityService::can_mention_everyone(const eth::Address& who, std::string channel_id) {
-  co_return co_await has_channel_permission(who, std::move(channel_id), Permission::mention_everyone);
+Task<Result<std::vector<std::string>>> CommunityService::mentionable_roles(const eth::Address& who,
+                                                                           std::string channel_id,
+                                                                           std::vector<std::string> roles) {
+  co_return co_await m_pool.run([&]() -> Result<std::vector<std::string>> {
+    return m_db.read([&](Tx& tx) -> Result<std::vector<std::string>> {
+      std::vector<std::string> out;
+      auto ch = sql::find_channel(tx, channel_id);
+      if (!ch) return out;
+      const auto account = lower(who);
+      Loaded c;  // the community's roles: their permissions and whether they are mentionable
+      c.row.id = ch->community_id;
+      c.roles = sql::list_roles(tx, ch->community_id);
+      const auto s = standing_of(tx, c, account);
+      if (!s.member || !readable(s, *ch, sql::channel_access(tx, ch->community_id, account))) return out;
+      const bool everyone = has(s.permissions, Permission::mention_everyone);
+      for (auto& role : roles) {
+        if (!everyone) {
+          if (role == "member") continue;
+          const auto it =
+              std::find_if(c.roles.begin(), c.roles.end(), [&](const sql::RoleRow& r) { return r.name == role; });
+          if (it != c.roles.end() && !it->mentionable) continue;
+        }
+        out.push_back(std::move(role));
+      }
+      return out;
+    });
+  });
 }
 
 Task<Result<bool>> CommunityService::has_channel_permission(const eth::Address& who, std::string channel_id,

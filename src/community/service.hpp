@@ -135,6 +135,12 @@ inline constexpr std::size_t max_channel_topic_bytes = 1024;
 /// The highest channel position.
 inline constexpr std::int64_t max_channel_position = 1'000'000;
 
+/// The lowest and highest rank of a custom role: above the implicit member role, below admins.
+inline constexpr int min_custom_role_rank = 1;
+inline constexpr int max_custom_role_rank = 79;
+/// The highest role colour, 0xRRGGBB (0: none).
+inline constexpr std::int64_t max_role_color = 0xFFFFFF;
+
 /// A role of a community.
 struct RoleInfo {
   std::string name;
@@ -142,6 +148,25 @@ struct RoleInfo {
   int rank = 0;
   Permissions permissions = 0;
   std::optional<GateNode> gate;
+  bool mentionable = true;  ///< any member's `@&role` notifies (else holders of mention_everyone only)
+  std::int64_t color = 0;   ///< 0xRRGGBB; 0: none
+};
+
+/// A custom role's rank (min_custom_role_rank to max_custom_role_rank), mentionability and colour
+/// (0 to max_role_color), as creating or changing it sets them: an unset field stays as it is
+/// (creating: custom_role_rank, mentionable, no colour).
+struct RoleDetails {
+  std::optional<int> rank{};
+  std::optional<bool> mentionable{};
+  std::optional<std::int64_t> color{};
+};
+
+/// What a change to a custom role sets; an unset field stays as it is.
+struct RoleChange {
+  std::optional<std::string> name{};              ///< a new name (a rename)
+  std::optional<Permissions> permissions{};       ///< the whole new set
+  std::optional<std::optional<GateNode>> gate{};  ///< a present empty one removes the gate
+  RoleDetails details{};
 };
 
 /// A member with its roles.
@@ -311,23 +336,25 @@ class CommunityService {
   // --- roles ---
   /// Built-in and custom roles (members only).
   Task<Result<std::vector<RoleInfo>>> roles(const eth::Address& who, std::string community_id);
-  /// A custom role (manage_roles; only permissions the creator holds).
+  /// A custom role (manage_roles; only permissions the creator holds, ranking below the creator:
+  /// 403 missing_permission, outranked; 400 invalid_field for a rank or colour out of range).
   Task<Result<RoleInfo>> create_role(const eth::Address& who, std::string community_id, std::string name,
-                                     Permissions permissions, std::optional<GateNode> gate);
+                                     Permissions permissions, std::optional<GateNode> gate, RoleDetails details = {});
   /// Sets or clears ("") a member's nickname in the community: one's own (not while timed out:
   /// 403 timed_out), or another's with manage_nicknames, outranking them (403 missing_permission,
   /// outranked; 404 for a non-member). 1 to max_nickname_chars display characters (400
   /// invalid_field). Event community.member_updated; audit entry member_nickname for another's.
   Task<Result<MemberInfo>> set_nickname(const eth::Address& who, std::string community_id, const eth::Address& target,
                                         std::string nickname);
-  /// Changes a custom role's permissions and/or gate ("gate": null removes it) (manage_roles,
-  /// outranking the role; permissions it gains must be the caller's, else 403 missing_permission;
-  /// 400 invalid_role for a built-in role, 404 role_not_found). Sockets here and on other nodes that
-  /// lose a channel or a report queue by it are told at once; a gate change re-evaluates every
-  /// member. Audit entry role_update.
+  /// Changes a custom role: its name (the channels, AutoMod rules and holdings naming it follow;
+  /// 409 role_exists, 400 invalid_role), permissions, gate ("gate": null removes it), rank,
+  /// mentionability and colour (manage_roles, outranking the role before and after; permissions it
+  /// gains must be the caller's, else 403 missing_permission; 400 invalid_role for a built-in role,
+  /// 404 role_not_found). Sockets here and on other nodes that lose a channel or a report queue by
+  /// it are told at once; a gate change re-evaluates every member. Audit entry role_update; event
+  /// community.role_updated.
   Task<Result<RoleInfo>> update_role(const eth::Address& who, std::string community_id, std::string name,
-                                     std::optional<Permissions> permissions,
-                                     std::optional<std::optional<GateNode>> gate);
+                                     RoleChange change);
   /// Deletes a custom role with every holding of it (as update_role; 409 role_in_use while a
   /// channel's roles or post roles, or an AutoMod rule's exempt roles, name it). Audit entry
   /// role_delete.
@@ -371,8 +398,12 @@ class CommunityService {
   /// `content`: with the AutoMod rules that apply (false for writes with no text: typing,
   /// reactions, pins, votes).
   Task<Result<ChannelPostRules>> post_rules(const eth::Address& who, std::string channel_id, bool content = true);
-  /// can_read_channel and holding mention_everyone: an `@&member` mention of theirs notifies.
-  Task<Result<bool>> can_mention_everyone(const eth::Address& who, std::string channel_id);
+  /// Of `roles` (named by `@&role` mentions in a message `who` writes in the channel), those whose
+  /// mention notifies: every one from a reader holding mention_everyone; else neither `member`
+  /// (everyone) nor a custom role that is not mentionable. Names of no role are kept (they notify
+  /// no one). Empty for a channel `who` cannot read.
+  Task<Result<std::vector<std::string>>> mentionable_roles(const eth::Address& who, std::string channel_id,
+                                                           std::vector<std::string> roles);
   /// Every channel, in every community, that `who` may read.
   Task<Result<std::vector<std::string>>> readable_channels(const eth::Address& who);
   /// The channels of the community whose messages `who` moderates: every channel it reads when it

@@ -471,10 +471,13 @@ TEST_P(CommunityServiceTest, ChannelsByRoleGateAndArchive) {
   EXPECT_TRUE(*run(m_service->can_moderate_channel(bob, general)));
   EXPECT_FALSE(*run(m_service->can_moderate_channel(dave, general)));  // not a member
   // Mentioning everyone: moderators and up, or a role granting it.
-  EXPECT_TRUE(*run(m_service->can_mention_everyone(carol, general)));
-  EXPECT_FALSE(*run(m_service->can_mention_everyone(bob, general)));  // the janitor only deletes
-  EXPECT_TRUE(*run(m_service->can_mention_everyone(owner, vip)));
-  EXPECT_FALSE(*run(m_service->can_mention_everyone(carol, vip)));  // cannot read it
+  const auto everyone = [&](const eth::Address& who, const std::string& channel) {
+    return run(m_service->mentionable_roles(who, channel, {"member"}))->size() == 1;
+  };
+  EXPECT_TRUE(everyone(carol, general));
+  EXPECT_FALSE(everyone(bob, general));  // the janitor only deletes
+  EXPECT_TRUE(everyone(owner, vip));
+  EXPECT_FALSE(everyone(carol, vip));  // cannot read it
   EXPECT_FALSE(*run(m_service->can_moderate_channel(owner, "ch_nope")));
 }
 
@@ -629,27 +632,29 @@ TEST_P(CommunityServiceTest, ARoleChangesItsGateAndPermissionsAndGoesOnceNothing
   EXPECT_TRUE(can_read(bob, whales));
 
   // Who may change a role, and which.
-  EXPECT_EQ(run(m_service->update_role(bob, id, "whale", Permissions{0}, std::nullopt)).error().code,
+  EXPECT_EQ(run(m_service->update_role(bob, id, "whale", RoleChange{.permissions = Permissions{0}})).error().code,
             "missing_permission");
-  EXPECT_EQ(run(m_service->update_role(owner, id, "moderator", Permissions{0}, std::nullopt)).error().code,
+  EXPECT_EQ(run(m_service->update_role(owner, id, "moderator", RoleChange{.permissions = Permissions{0}})).error().code,
             "invalid_role");
-  EXPECT_EQ(run(m_service->update_role(owner, id, "nobody", Permissions{0}, std::nullopt)).error().code,
+  EXPECT_EQ(run(m_service->update_role(owner, id, "nobody", RoleChange{.permissions = Permissions{0}})).error().code,
             "role_not_found");
 
   // A higher gate: every member is evaluated again, and Bob's gate-given role goes with its channel.
   auto raised =
-      run(m_service->update_role(owner, id, "whale", std::nullopt, std::optional<GateNode>(erc20_gate(10000))));
+      run(m_service->update_role(owner, id, "whale", RoleChange{.gate = std::optional<GateNode>(erc20_gate(10000))}));
   ASSERT_TRUE(raised) << raised.error().message;
   ASSERT_TRUE(raised->gate);
   reevaluate_all();
   EXPECT_FALSE(can_read(bob, whales));
   EXPECT_TRUE(can_read(carol, whales));  // an assignment is not the gate's
   // Lower again: it comes back.
-  ASSERT_TRUE(run(m_service->update_role(owner, id, "whale", std::nullopt, std::optional<GateNode>(erc20_gate(100)))));
+  ASSERT_TRUE(
+      run(m_service->update_role(owner, id, "whale", RoleChange{.gate = std::optional<GateNode>(erc20_gate(100))})));
   reevaluate_all();
   EXPECT_TRUE(can_read(bob, whales));
   // No gate: what the gate gave goes; the assignment stays.
-  auto ungated = run(m_service->update_role(owner, id, "whale", std::nullopt, std::optional<GateNode>()));
+  auto ungated = run(m_service->update_role(
+      owner, id, "whale", RoleChange{.gate = std::optional<std::optional<GateNode>>(std::optional<GateNode>())}));
   ASSERT_TRUE(ungated);
   EXPECT_FALSE(ungated->gate);
   reevaluate_all();
@@ -660,19 +665,19 @@ TEST_P(CommunityServiceTest, ARoleChangesItsGateAndPermissionsAndGoesOnceNothing
   // Permissions: reading every channel comes and goes with the role, and sockets are told to check.
   const auto rechecks = [&] { return events("community.channel_access_changed").size(); };
   const auto before = rechecks();
-  auto widened = run(
-      m_service->update_role(owner, id, "whale", static_cast<Permissions>(Permission::manage_channels), std::nullopt));
+  auto widened = run(m_service->update_role(
+      owner, id, "whale", RoleChange{.permissions = static_cast<Permissions>(Permission::manage_channels)}));
   ASSERT_TRUE(widened);
   EXPECT_EQ(widened->permissions, static_cast<Permissions>(Permission::manage_channels));
   EXPECT_TRUE(can_read(carol, staff));
-  ASSERT_TRUE(run(m_service->update_role(owner, id, "whale", Permissions{0}, std::nullopt)));
+  ASSERT_TRUE(run(m_service->update_role(owner, id, "whale", RoleChange{.permissions = Permissions{0}})));
   EXPECT_FALSE(can_read(carol, staff));
   EXPECT_EQ(rechecks(), before + 2);
   const auto recheck = json::parse(events("community.channel_access_changed").back().payload).as_object();
   EXPECT_FALSE(recheck.contains("account"));
   EXPECT_EQ(recheck.at("channel_ids").as_array().size(), 2U);
   // The same permissions again tell no one.
-  ASSERT_TRUE(run(m_service->update_role(owner, id, "whale", Permissions{0}, std::nullopt)));
+  ASSERT_TRUE(run(m_service->update_role(owner, id, "whale", RoleChange{.permissions = Permissions{0}})));
   EXPECT_EQ(rechecks(), before + 2);
 
   // A role a channel names is not deleted (the channel would open to everyone); others are, with
@@ -692,6 +697,96 @@ TEST_P(CommunityServiceTest, ARoleChangesItsGateAndPermissionsAndGoesOnceNothing
   // The name is free again, and the new role is held by no one.
   ASSERT_TRUE(run(m_service->create_role(owner, id, "temp", 0, {})));
   EXPECT_TRUE(m_db->read([&](Tx& tx) { return sql::members_with_role(tx, id, "temp", 10).empty(); }));
+}
+
+TEST_P(CommunityServiceTest, RolesRankInAHierarchyAreRenamedWhereverNamedAndMayBeClosedToMentions) {
+  const auto id = create(std::nullopt);
+  for (const auto& who : {bob, carol, dave}) ASSERT_TRUE(run(m_service->join(who, id)));
+  ASSERT_TRUE(run(m_service->assign_role(owner, id, carol, "moderator")));
+  // A role placed above the moderators: its holder acts on them, and they not on it.
+  const auto kick = static_cast<Permissions>(Permission::kick_members);
+  auto senior = run(m_service->create_role(owner, id, "senior", kick, erc20_gate(100),
+                                           RoleDetails{.rank = 60, .mentionable = false, .color = 0x3498db}));
+  ASSERT_TRUE(senior) << senior.error().message;
+  EXPECT_EQ(senior->rank, 60);
+  EXPECT_FALSE(senior->mentionable);
+  EXPECT_EQ(senior->color, 0x3498db);
+  EXPECT_EQ(run(m_service->create_role(owner, id, "x", 0, {}, RoleDetails{.rank = 80})).error().code, "invalid_field");
+  EXPECT_EQ(run(m_service->create_role(owner, id, "x", 0, {}, RoleDetails{.rank = 0})).error().code, "invalid_field");
+  EXPECT_EQ(run(m_service->create_role(owner, id, "x", 0, {}, RoleDetails{.color = 0x1000000})).error().code,
+            "invalid_field");
+  m_holdings.set(bob, erc20_key(), 500);
+  reevaluate_all();  // bob holds senior by the gate
+  const auto timeout = [&](const eth::Address& who, const eth::Address& target) {
+    auto r = run(m_service->timeout(who, id, target, std::chrono::seconds(60), ""));
+    if (r) {
+      EXPECT_TRUE(run(m_service->lift_timeout(owner, id, target)));
+    }
+    return r ? std::string("ok") : r.error().code;
+  };
+  EXPECT_EQ(timeout(bob, carol), "ok");
+  EXPECT_EQ(timeout(carol, bob), "outranked");
+  // The hierarchy lists highest first.
+  auto listed = run(m_service->roles(owner, id));
+  ASSERT_TRUE(listed);
+  EXPECT_TRUE(std::is_sorted(listed->begin(), listed->end(),
+                             [](const RoleInfo& a, const RoleInfo& b) { return a.rank > b.rank; }));
+
+  // A moderator with manage_roles places roles below itself only, and changes none above it.
+  ASSERT_TRUE(
+      run(m_service->create_role(owner, id, "keepers", static_cast<Permissions>(Permission::manage_roles), {})));
+  ASSERT_TRUE(run(m_service->assign_role(owner, id, carol, "keepers")));
+  EXPECT_EQ(run(m_service->create_role(carol, id, "peers", 0, {}, RoleDetails{.rank = 50})).error().code, "outranked");
+  ASSERT_TRUE(run(m_service->create_role(carol, id, "helpers", 0, {}, RoleDetails{.rank = 49})));
+  EXPECT_EQ(run(m_service->update_role(carol, id, "helpers", RoleChange{.details = {.rank = 55}})).error().code,
+            "outranked");
+  EXPECT_EQ(run(m_service->update_role(carol, id, "senior", RoleChange{.details = {.rank = 10}})).error().code,
+            "outranked");
+  EXPECT_EQ(run(m_service->assign_role(carol, id, dave, "senior")).error().code, "outranked");
+  // Lowered below the moderators, the order turns.
+  ASSERT_TRUE(run(m_service->update_role(owner, id, "senior", RoleChange{.details = {.rank = 40}})));
+  EXPECT_EQ(timeout(carol, bob), "ok");
+  EXPECT_EQ(timeout(bob, carol), "outranked");
+
+  // A rename follows the role wherever the community names it: holdings by gate and by hand, the
+  // channels' roles and post roles, the AutoMod rules' exemptions.
+  const auto lounge = channel(id, "lounge", std::nullopt, {"senior"});
+  ASSERT_TRUE(run(m_service->assign_role(owner, id, dave, "senior")));
+  EXPECT_TRUE(can_read(bob, lounge));
+  EXPECT_TRUE(can_read(dave, lounge));
+  EXPECT_EQ(run(m_service->update_role(owner, id, "senior", RoleChange{.name = "keepers"})).error().code,
+            "role_exists");
+  EXPECT_EQ(run(m_service->update_role(owner, id, "senior", RoleChange{.name = "admin"})).error().code, "invalid_role");
+  const auto changed_before = events("community.role_changed").size();
+  auto renamed = run(m_service->update_role(owner, id, "senior", RoleChange{.name = "elder"}));
+  ASSERT_TRUE(renamed) << renamed.error().message;
+  EXPECT_EQ(renamed->name, "elder");
+  EXPECT_TRUE(renamed->gate);
+  EXPECT_EQ(renamed->rank, 40);
+  EXPECT_TRUE(can_read(bob, lounge));
+  EXPECT_TRUE(can_read(dave, lounge));
+  EXPECT_FALSE(can_read(carol, lounge));
+  reevaluate_all();  // the gate still gives it, under its new name: nothing is taken or given
+  EXPECT_TRUE(can_read(bob, lounge));
+  EXPECT_EQ(events("community.role_changed").size(), changed_before);
+  EXPECT_EQ(m_db->read([&](Tx& tx) { return sql::members_with_role(tx, id, "elder", 10).size(); }), 2U);
+  EXPECT_TRUE(m_db->read([&](Tx& tx) { return sql::members_with_role(tx, id, "senior", 10).empty(); }));
+  EXPECT_EQ(run(m_service->update_role(owner, id, "senior", RoleChange{.details = {.rank = 30}})).error().code,
+            "role_not_found");
+  const auto updated = events("community.role_updated");
+  ASSERT_FALSE(updated.empty());
+  const auto last = json::parse(updated.back().payload).as_object();
+  EXPECT_EQ(last.at("role").as_string(), "elder");
+  EXPECT_EQ(last.at("previous").as_string(), "senior");
+  EXPECT_EQ(last.at("change").as_string(), "updated");
+
+  // Mentions: a role closed to them counts only from those who may mention everyone.
+  using Names = std::vector<std::string>;
+  EXPECT_EQ(*run(m_service->mentionable_roles(dave, lounge, {"elder", "member", "nobody"})), (Names{"nobody"}));
+  EXPECT_EQ(*run(m_service->mentionable_roles(owner, lounge, {"elder", "member"})), (Names{"elder", "member"}));
+  EXPECT_EQ(*run(m_service->mentionable_roles(carol, lounge, {"elder"})), Names{});  // cannot read it
+  ASSERT_TRUE(run(m_service->update_role(owner, id, "elder", RoleChange{.details = {.mentionable = true}})));
+  EXPECT_EQ(*run(m_service->mentionable_roles(dave, lounge, {"elder", "member"})), (Names{"elder"}));
 }
 
 TEST_P(CommunityServiceTest, TheChainConsumerKeepsOnlyEventsOfGatedContracts) {

@@ -45,8 +45,11 @@ ChannelRow channel_of(const Row& r) {
   return c;
 }
 
+constexpr const char* role_columns = "name, permissions, gate, created_ms, rank, mentionable, color";
+
 RoleRow role_of(const Row& r) {
-  return RoleRow{r.get_text(0), r.get_int(1), r.opt_text(2), r.get_int(3)};
+  return RoleRow{r.get_text(0), r.get_int(1),      r.opt_text(2), r.get_int(3),
+                 r.get_int(4),  r.get_int(5) != 0, r.get_int(6)};
 }
 
 std::int64_t as_limit(std::size_t n) {
@@ -296,23 +299,33 @@ bool delete_automod(Tx& tx, const std::string& community_id, const std::string& 
 
 bool insert_role(Tx& tx, const std::string& community_id, const RoleRow& row) {
   return tx.exec(
-             "INSERT INTO community_roles (community_id, name, permissions, gate, created_ms) VALUES ($1, $2, $3, $4, "
-             "$5) ON CONFLICT DO NOTHING",
-             {community_id, row.name, row.permissions, opt(row.gate), row.created_ms}) == 1;
+             "INSERT INTO community_roles (community_id, name, permissions, gate, created_ms, rank, mentionable, "
+             "color) "
+             "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
+             {community_id, row.name, row.permissions, opt(row.gate), row.created_ms, row.rank,
+              std::int64_t{row.mentionable ? 1 : 0}, row.color}) == 1;
 }
 
 std::optional<RoleRow> find_role(Tx& tx, const std::string& community_id, const std::string& name) {
   auto r = tx.query_one(
-      "SELECT name, permissions, gate, created_ms FROM community_roles WHERE community_id = $1 AND name = $2",
+      std::string("SELECT ") + role_columns + " FROM community_roles WHERE community_id = $1 AND name = $2",
       {community_id, name});
   if (!r) return std::nullopt;
   return role_of(*r);
 }
 
-void update_role(Tx& tx, const std::string& community_id, const std::string& name, std::int64_t permissions,
-                 const std::optional<std::string>& gate) {
-  tx.exec("UPDATE community_roles SET permissions = $3, gate = $4 WHERE community_id = $1 AND name = $2",
-          {community_id, name, permissions, opt(gate)});
+void update_role(Tx& tx, const std::string& community_id, const RoleRow& row) {
+  tx.exec(
+      "UPDATE community_roles SET permissions = $3, gate = $4, rank = $5, mentionable = $6, color = $7 "
+      "WHERE community_id = $1 AND name = $2",
+      {community_id, row.name, row.permissions, opt(row.gate), row.rank, std::int64_t{row.mentionable ? 1 : 0},
+       row.color});
+}
+
+void rename_role(Tx& tx, const std::string& community_id, const std::string& from, const std::string& to) {
+  tx.exec("UPDATE community_roles SET name = $3 WHERE community_id = $1 AND name = $2", {community_id, from, to});
+  tx.exec("UPDATE community_member_roles SET role = $3 WHERE community_id = $1 AND role = $2",
+          {community_id, from, to});
 }
 
 void delete_role(Tx& tx, const std::string& community_id, const std::string& name) {
@@ -323,7 +336,7 @@ void delete_role(Tx& tx, const std::string& community_id, const std::string& nam
 std::vector<RoleRow> list_roles(Tx& tx, const std::string& community_id) {
   std::vector<RoleRow> out;
   for (const auto& r :
-       tx.query("SELECT name, permissions, gate, created_ms FROM community_roles WHERE community_id = $1 ORDER BY name",
+       tx.query(std::string("SELECT ") + role_columns + " FROM community_roles WHERE community_id = $1 ORDER BY name",
                 {community_id})) {
     out.push_back(role_of(r));
   }

@@ -44,6 +44,9 @@ struct RoleRow {
   std::int64_t permissions = 0;
   std::optional<std::string> gate;
   std::int64_t created_ms = 0;
+  std::int64_t rank = 20;  ///< custom_role_rank unless set
+  bool mentionable = true;
+  std::int64_t color = 0;
 };
 
 struct MemberRoleRow {
@@ -166,9 +169,10 @@ bool delete_automod(Tx& tx, const std::string& community_id, const std::string& 
 
 bool insert_role(Tx& tx, const std::string& community_id, const RoleRow& row);
 std::optional<RoleRow> find_role(Tx& tx, const std::string& community_id, const std::string& name);
-/// Changes a role's permissions and gate.
-void update_role(Tx& tx, const std::string& community_id, const std::string& name, std::int64_t permissions,
-                 const std::optional<std::string>& gate);
+/// Stores a role's permissions, gate, rank, mentionable and colour (by its name).
+void update_role(Tx& tx, const std::string& community_id, const RoleRow& row);
+/// Renames a role with its holdings (channels and rules naming it are the caller's).
+void rename_role(Tx& tx, const std::string& community_id, const std::string& from, const std::string& to);
 /// Deletes a role and every holding of it.
 void delete_role(Tx& tx, const std::string& community_id, const std::string& name);
 std::vector<RoleRow> list_roles(Tx& tx, const std::string& community_id);

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "messaging/model.hpp"
+
 namespace gh::messaging {
 
 Task<Result<PostRules>> ChannelAccess::write_rules(const eth::Address& account, std::string channel_id) {
@@ -95,8 +97,14 @@ Task<Result<bool>> GrantedChannelAccess::can_moderate(const eth::Address& accoun
   co_return grant.read&& grant.moderate;
 }
 
-Task<Result<bool>> GrantedChannelAccess::can_mention_everyone(const eth::Address& account, std::string channel_id) {
-  co_return co_await can_moderate(account, std::move(channel_id));
+Task<Result<std::vector<std::string>>> GrantedChannelAccess::mentionable_roles(const eth::Address& account,
+                                                                               std::string channel_id,
+                                                                               std::vector<std::string> roles) {
+  // Moderators mention everyone; every other role here is open to mentions.
+  const auto grant = find(account, channel_id);
+  if (!grant.read) co_return std::vector<std::string>();
+  if (!grant.moderate) std::erase(roles, std::string(everyone_role));
+  co_return roles;
 }
 
 Task<Result<std::vector<std::string>>> GrantedChannelAccess::readable_channels(const eth::Address& account) {

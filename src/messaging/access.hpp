@@ -86,8 +86,11 @@ class ChannelAccess {
   virtual Task<Result<bool>> can_pin(const eth::Address& account, std::string channel_id);
   /// May the account delete other members' messages in the channel (community manage_messages)?
   virtual Task<Result<bool>> can_moderate(const eth::Address& account, std::string channel_id) = 0;
-  /// Does the account's `@&member` (every member) mention notify (community mention_everyone)?
-  virtual Task<Result<bool>> can_mention_everyone(const eth::Address& account, std::string channel_id) = 0;
+  /// Of the roles a message of the account in the channel mentions, those whose mention notifies:
+  /// `@&member` (every member) and roles closed to mentions only from holders of the community's
+  /// mention_everyone. Empty for a channel the account cannot read.
+  virtual Task<Result<std::vector<std::string>>> mentionable_roles(const eth::Address& account, std::string channel_id,
+                                                                   std::vector<std::string> roles) = 0;
   /// Every channel the account may read.
   virtual Task<Result<std::vector<std::string>>> readable_channels(const eth::Address& account) = 0;
   /// The members of the channel's community that hold `role` (for `@&role` mentions), at most
@@ -116,7 +119,8 @@ class GrantedChannelAccess final : public ChannelAccess {
   Task<Result<bool>> can_post(const eth::Address& account, std::string channel_id) override;
   Task<Result<bool>> can_moderate(const eth::Address& account, std::string channel_id) override;
   /// Moderators (granted `moderate`) may.
-  Task<Result<bool>> can_mention_everyone(const eth::Address& account, std::string channel_id) override;
+  Task<Result<std::vector<std::string>>> mentionable_roles(const eth::Address& account, std::string channel_id,
+                                                           std::vector<std::string> roles) override;
   Task<Result<std::vector<std::string>>> readable_channels(const eth::Address& account) override;
   Task<Result<std::vector<eth::Address>>> members_with_role(std::string channel_id, std::string role,
                                                             std::size_t limit) override;

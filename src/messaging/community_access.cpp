@@ -99,8 +99,10 @@ Task<Result<bool>> CommunityChannelAccess::can_moderate(const eth::Address& acco
   co_return co_await m_communities.can_moderate_channel(account, std::move(channel_id));
 }
 
-Task<Result<bool>> CommunityChannelAccess::can_mention_everyone(const eth::Address& account, std::string channel_id) {
-  co_return co_await m_communities.can_mention_everyone(account, std::move(channel_id));
+Task<Result<std::vector<std::string>>> CommunityChannelAccess::mentionable_roles(const eth::Address& account,
+                                                                                 std::string channel_id,
+                                                                                 std::vector<std::string> roles) {
+  co_return co_await m_communities.mentionable_roles(account, std::move(channel_id), std::move(roles));
 }
 
 Task<Result<std::vector<std::string>>> CommunityChannelAccess::readable_channels(const eth::Address& account) {
@@ -207,8 +209,17 @@ Task<Result<bool>> AnyChannelAccess::can_moderate(const eth::Address& account, s
   co_return co_await any_allows(m_sources, &ChannelAccess::can_moderate, account, channel_id);
 }
 
-Task<Result<bool>> AnyChannelAccess::can_mention_everyone(const eth::Address& account, std::string channel_id) {
-  co_return co_await any_allows(m_sources, &ChannelAccess::can_mention_everyone, account, channel_id);
+Task<Result<std::vector<std::string>>> AnyChannelAccess::mentionable_roles(const eth::Address& account,
+                                                                           std::string channel_id,
+                                                                           std::vector<std::string> roles) {
+  // A role counts when a source that lets the account read the channel lets its mention count.
+  std::set<std::string> allowed;
+  for (auto* source : m_sources) {
+    auto r = co_await source->mentionable_roles(account, channel_id, roles);
+    if (r) allowed.insert(r->begin(), r->end());
+  }
+  std::erase_if(roles, [&](const std::string& role) { return !allowed.contains(role); });
+  co_return roles;
 }
 
 Task<Result<std::vector<std::string>>> AnyChannelAccess::readable_channels(const eth::Address& account) {

@@ -24,7 +24,8 @@ class CommunityChannelAccess final : public ChannelAccess {
                                                             std::string community_id) override;
   Task<Result<bool>> can_pin(const eth::Address& account, std::string channel_id) override;
   Task<Result<bool>> can_moderate(const eth::Address& account, std::string channel_id) override;
-  Task<Result<bool>> can_mention_everyone(const eth::Address& account, std::string channel_id) override;
+  Task<Result<std::vector<std::string>>> mentionable_roles(const eth::Address& account, std::string channel_id,
+                                                           std::vector<std::string> roles) override;
   Task<Result<std::vector<std::string>>> readable_channels(const eth::Address& account) override;
   Task<Result<std::vector<eth::Address>>> members_with_role(std::string channel_id, std::string role,
                                                             std::size_t limit) override;
@@ -53,7 +54,8 @@ class AnyChannelAccess final : public ChannelAccess {
                                                             std::string community_id) override;
   Task<Result<bool>> can_pin(const eth::Address& account, std::string channel_id) override;
   Task<Result<bool>> can_moderate(const eth::Address& account, std::string channel_id) override;
-  Task<Result<bool>> can_mention_everyone(const eth::Address& account, std::string channel_id) override;
+  Task<Result<std::vector<std::string>>> mentionable_roles(const eth::Address& account, std::string channel_id,
+                                                           std::vector<std::string> roles) override;
   Task<Result<std::vector<std::string>>> readable_channels(const eth::Address& account) override;
   Task<Result<std::vector<eth::Address>>> members_with_role(std::string channel_id, std::string role,
                                                             std::size_t limit) override;

@@ -93,6 +93,11 @@ context::ContextModule make_module(MessagingModuleSettings settings) {
         {"messaging.member_updates", {"community.member_updated"}, [runtime](store::Tx&, const bus::Event& event) {
            if (runtime->service) runtime->service->on_member_updated(event);
          }});
+    // A role was created, changed or deleted: the members following the community here learn it.
+    out.push_back(
+        {"messaging.role_updates", {"community.role_updated"}, [runtime](store::Tx&, const bus::Event& event) {
+           if (runtime->service) runtime->service->on_role_updated(event);
+         }});
     // A block whose rule names an alert channel: the alert is posted there, in this transaction.
     out.push_back(
         {"messaging.automod_alerts", {"community.automod_blocked"}, [runtime](store::Tx& tx, const bus::Event& event) {

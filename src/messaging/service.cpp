@@ -40,6 +40,18 @@ std::optional<json::object> payload_of(const bus::Event& event) {
   return std::move(value.as_object());
 }
 
+// Sends `frame` once to each account following one of `channel_ids` on this node.
+void send_to_followers(realtime::Gateway& gateway, const json::array& channel_ids, const json::object& frame) {
+  std::set<eth::Address> followers;
+  for (const auto& id : channel_ids) {
+    if (!id.is_string()) continue;
+    for (const auto& a : gateway.subscribers(channel_topic, id.as_string())) followers.insert(a);
+  }
+  if (followers.empty()) return;
+  const auto text = json::serialize(frame);
+  for (const auto& a : followers) gateway.send_to_account(a, text);
+}
+
 // 403 unless the rules let the account post now: `forbidden`, or `timed_out` with the timeout's end.
 Result<void> may_post(const PostRules& rules) {
   if (!rules.allowed) return forbidden("you may not post in this channel");
@@ -336,11 +348,15 @@ Task<Result<void>> MessagingService::require(const eth::Address& who, const std:
 Task<Mentions> MessagingService::effective_mentions(const eth::Address& who, const std::string& channel_id,
                                                     std::string_view body) {
   auto mentions = parse_mentions(body);
-  // `@&member` names every member: it counts only from those allowed to mention everyone.
-  const auto everyone = std::find(mentions.roles.begin(), mentions.roles.end(), everyone_role);
-  if (everyone != mentions.roles.end()) {
-    auto allowed = co_await m_access.can_mention_everyone(who, channel_id);
-    if (!allowed || !*allowed) mentions.roles.erase(everyone);
+  // `@&member` names every member, and a role may be closed to mentions: those count only from
+  // members allowed to mention everyone.
+  if (!mentions.roles.empty()) {
+    auto allowed = co_await m_access.mentionable_roles(who, channel_id, mentions.roles);
+    if (allowed) {
+      mentions.roles = std::move(*allowed);
+    } else {
+      mentions.roles.clear();
+    }
   }
   co_return mentions;
 }
@@ -1651,15 +1667,25 @@ void MessagingService::on_member_updated(const bus::Event& event) {
   const auto* nickname = o.if_contains("nickname");
   const auto* ids = o.if_contains("channel_ids");
   if (community == nullptr || account == nullptr || nickname == nullptr || ids == nullptr || !ids->is_array()) return;
-  std::set<eth::Address> followers;
-  for (const auto& id : ids->as_array()) {
-    if (!id.is_string()) continue;
-    for (const auto& a : m_gateway->subscribers(channel_topic, id.as_string())) followers.insert(a);
-  }
-  if (followers.empty()) return;
-  const auto frame = json::serialize(json::object{
-      {"type", "member_updated"}, {"community_id", *community}, {"account", *account}, {"nickname", *nickname}});
-  for (const auto& a : followers) m_gateway->send_to_account(a, frame);
+  send_to_followers(
+      *m_gateway, ids->as_array(),
+      json::object{
+          {"type", "member_updated"}, {"community_id", *community}, {"account", *account}, {"nickname", *nickname}});
+}
+
+void MessagingService::on_role_updated(const bus::Event& event) {
+  if (!m_gateway) return;
+  auto payload = payload_of(event);
+  if (!payload) return;
+  auto& o = *payload;
+  const auto* ids = o.if_contains("channel_ids");
+  if (ids == nullptr || !ids->is_array() || !o.contains("community_id") || !o.contains("role")) return;
+  const auto channels = ids->as_array();
+  // The frame is the event without its channels.
+  o.erase("channel_ids");
+  json::object frame{{"type", "role_updated"}};
+  for (auto& [key, value] : o) frame[key] = std::move(value);
+  send_to_followers(*m_gateway, channels, frame);
 }
 
 void MessagingService::on_timeout_event(const bus::Event& event) {

@@ -313,6 +313,10 @@ class MessagingService {
   /// the community's channels gets `{"type": "member_updated", "community_id", "account",
   /// "nickname"}` once.
   void on_member_updated(const bus::Event& event);
+  /// A role of a community was created, changed or deleted (community.role_updated): every account
+  /// here following one of the community's channels gets `{"type": "role_updated", ...}`, the
+  /// event without its channel ids.
+  void on_role_updated(const bus::Event& event);
   /// A channel changed what its readers see (community.channel_updated): its subscribers here get
   /// `{"type": "channel_updated", "channel_id", "community_id", "changes": {...}}`.
   void on_channel_updated(const bus::Event& event);

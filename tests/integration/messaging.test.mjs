@@ -1021,7 +1021,7 @@ for (const backend of backends()) {
       assert.deepEqual(byAction.member_ban_add.details, { delete_messages_seconds: 3600 });
       assert.deepEqual(byAction.channel_update.details, { name: 'lobby' });
       assert.deepEqual(byAction.community_update.details, { name: 'Audited Hall' });
-      assert.deepEqual(byAction.role_create.details, { role: 'helper', permissions: ['kick_members'], gate: null });
+      assert.deepEqual(byAction.role_create.details, { role: 'helper', permissions: ['kick_members'], gate: null, rank: 20 });
       assert.deepEqual(byAction.message_pin.details, { seq: b.seq, message_id: b.id });
       assert.deepEqual(byAction.message_bulk_delete.details, { count: 1, seqs: [d.seq] });
       assert.deepEqual(byAction.message_delete.details, { seq: a.seq, message_id: a.id });

@@ -337,7 +337,7 @@ for (const backend of backends()) {
       assert.deepEqual(await code(await api(`${roles}/vip`, mod, 'PATCH', { permissions: [] })), [403, 'missing_permission']);
       assert.deepEqual(await code(await api(`${roles}/moderator`, owner, 'PATCH', { permissions: [] })), [400, 'invalid_role']);
       assert.deepEqual(await code(await api(`${roles}/nobody`, owner, 'PATCH', { permissions: [] })), [404, 'role_not_found']);
-      assert.deepEqual(await code(await api(`${roles}/vip`, owner, 'PATCH', { name: 'v2' })), [400, 'invalid_field']);
+      assert.deepEqual(await code(await api(`${roles}/vip`, owner, 'PATCH', { builtin: true })), [400, 'invalid_field']);
       assert.deepEqual(await code(await api(`${roles}/vip`, owner, 'PATCH', { permissions: ['fly'] })), [400, 'invalid_permission']);
       // A moderator given manage_roles changes custom roles, but gives only what it holds.
       assert.equal((await api(roles, owner, 'POST', { name: 'keepers', permissions: ['manage_roles'] })).status, 201);
@@ -345,7 +345,8 @@ for (const backend of backends()) {
       assert.deepEqual(await code(await api(`${roles}/vip`, mod, 'PATCH', { permissions: ['manage_channels'] })), [403, 'missing_permission']);
       let r = await api(`${roles}/vip`, mod, 'PATCH', { permissions: ['pin_messages'] });
       assert.equal(r.status, 200, await r.clone().text());
-      assert.deepEqual(await r.json(), { name: 'vip', builtin: false, rank: 20, permissions: ['pin_messages'], gate: null });
+      assert.deepEqual(await r.json(),
+        { name: 'vip', builtin: false, rank: 20, permissions: ['pin_messages'], gate: null, mentionable: true, color: 0 });
 
       // Given manage_channels, vip reads the staff channel; taken away, its open socket loses it at once.
       r = await api(`${roles}/vip`, owner, 'PATCH', { permissions: ['manage_channels'] });
@@ -377,6 +378,104 @@ for (const backend of backends()) {
       const members = (await (await api(`${base}/members`, owner)).json()).members;
       assert.deepEqual(members.find((m) => m.address === vip.address).roles, ['member']);
       assert.equal((await (await api(`${base}/audit-log?action=role_delete`, owner)).json()).entries[0].details.role, 'vip');
+      sock.close();
+    });
+
+    test('roles rank in a hierarchy, are renamed wherever they are named, and may be closed to mentions', async () => {
+      const { owner, mod, member, vip, api, id, base, general } = await community('Hierarchy');
+      const roles = `${base}/roles`;
+      const code = async (res) => [res.status, (await res.json()).error.code];
+      const sock = c.connect(member);
+      await subscribed(sock, general);
+      const frame = (pred) => sock.waitFor((f) => f.type === 'role_updated' && pred(f));
+
+      // Placed above the moderators, with a colour, closed to mentions.
+      let r = await api(roles, owner, 'POST',
+        { name: 'senior', permissions: ['kick_members'], rank: 60, color: 0x3498db, mentionable: false });
+      assert.equal(r.status, 201, await r.clone().text());
+      assert.deepEqual(await r.json(),
+        { name: 'senior', builtin: false, rank: 60, permissions: ['kick_members'], gate: null, mentionable: false, color: 0x3498db });
+      const created = await frame((f) => f.role === 'senior');
+      assert.deepEqual([created.community_id, created.change, created.rank, created.permissions, created.mentionable, created.color],
+        [id, 'created', 60, ['kick_members'], false, 0x3498db]);
+      for (const bad of [{ rank: 80 }, { rank: 0 }, { rank: 2.5 }, { rank: '60' }, { color: -1 }, { color: 0x1000000 }, { mentionable: 'no' }]) {
+        assert.deepEqual(await code(await api(roles, owner, 'POST', { name: 'bad', permissions: [], ...bad })),
+          [400, 'invalid_field'], JSON.stringify(bad));
+      }
+      assert.ok((await api(`${base}/members/${vip.address}/roles/senior`, owner, 'PUT')).status < 300);
+      const timeout = async (who, target) => {
+        const res = await api(`${base}/members/${target.address}/timeout`, who, 'PUT', { seconds: 60 });
+        if (res.status === 200) assert.equal((await api(`${base}/members/${target.address}/timeout`, owner, 'DELETE')).status, 204);
+        return res.status === 200 ? 'ok' : (await res.json()).error.code;
+      };
+      assert.equal(await timeout(vip, mod), 'ok');
+      assert.equal(await timeout(mod, vip), 'outranked');
+      const ranks = (await (await api(roles, member)).json()).roles.map((x) => [x.name, x.rank]);
+      assert.deepEqual(ranks, [['owner', 100], ['admin', 80], ['senior', 60], ['moderator', 50], ['vip', 20], ['member', 0]]);
+
+      // A moderator with manage_roles places roles below itself only.
+      assert.equal((await api(roles, owner, 'POST', { name: 'keepers', permissions: ['manage_roles'] })).status, 201);
+      assert.ok((await api(`${base}/members/${mod.address}/roles/keepers`, owner, 'PUT')).status < 300);
+      assert.deepEqual(await code(await api(roles, mod, 'POST', { name: 'peers', permissions: [], rank: 50 })), [403, 'outranked']);
+      assert.equal((await api(roles, mod, 'POST', { name: 'helpers', permissions: [], rank: 49 })).status, 201);
+      assert.deepEqual(await code(await api(`${roles}/helpers`, mod, 'PATCH', { rank: 55 })), [403, 'outranked']);
+      assert.deepEqual(await code(await api(`${roles}/senior`, mod, 'PATCH', { rank: 10 })), [403, 'outranked']);
+      // Lowered below the moderators, the order turns.
+      assert.equal((await api(`${roles}/senior`, owner, 'PATCH', { rank: 40 })).status, 200);
+      assert.equal(await timeout(mod, vip), 'ok');
+      assert.equal(await timeout(vip, mod), 'outranked');
+
+      // Renamed: the channels, AutoMod rules and holdings naming it follow.
+      const lounge = (await (await api(`${base}/channels`, owner, 'POST', { name: 'lounge', roles: ['senior'] })).json()).id;
+      assert.equal((await api(`/v1/channels/${general}`, owner, 'PATCH', { post_roles: ['senior', 'moderator'] })).status, 200);
+      const rule = await (await api(`${base}/automod/rules`, owner, 'POST',
+        { name: 'no spoilers', trigger: { type: 'keyword', keywords: ['spoiler'] }, exempt_roles: ['senior'] })).json();
+      assert.deepEqual(await code(await api(`${roles}/senior`, owner, 'PATCH', { name: 'vip' })), [409, 'role_exists']);
+      assert.deepEqual(await code(await api(`${roles}/senior`, owner, 'PATCH', { name: 'admin' })), [400, 'invalid_role']);
+      assert.deepEqual(await code(await api(`${roles}/senior`, owner, 'PATCH', { name: 'Old Guard' })), [400, 'invalid_role']);
+      r = await api(`${roles}/senior`, owner, 'PATCH', { name: 'elder' });
+      assert.equal(r.status, 200, await r.clone().text());
+      assert.deepEqual(await r.json(),
+        { name: 'elder', builtin: false, rank: 40, permissions: ['kick_members'], gate: null, mentionable: false, color: 0x3498db });
+      const renamed = await frame((f) => f.role === 'elder');
+      assert.deepEqual([renamed.change, renamed.previous], ['updated', 'senior']);
+      assert.deepEqual((await (await api(`/v1/channels/${lounge}`, owner)).json()).roles, ['elder']);
+      assert.deepEqual((await (await api(`/v1/channels/${general}`, owner)).json()).post_roles, ['elder', 'moderator']);
+      const rules = (await (await api(`${base}/automod/rules`, owner)).json()).rules;
+      assert.deepEqual(rules.find((x) => x.id === rule.id).exempt_roles, ['elder']);
+      const members = (await (await api(`${base}/members`, owner)).json()).members;
+      assert.deepEqual(members.find((m) => m.address === vip.address).roles, ['elder', 'member', 'vip']);
+      assert.equal((await api(`/v1/channels/${lounge}/messages`, vip)).status, 200);
+      assert.equal((await api(`/v1/channels/${lounge}/messages`, member)).status, 403);
+      assert.equal((await api(`/v1/channels/${general}/messages`, vip, 'POST', { body: 'a spoiler, exempt', client_id: 'sp1' })).status, 201);
+      assert.deepEqual(await code(await api(`/v1/channels/${general}/messages`, mod, 'POST', { body: 'a spoiler', client_id: 'sp2' })),
+        [403, 'automod_blocked']);
+      assert.deepEqual(await code(await api(`${roles}/senior`, owner, 'PATCH', { rank: 30 })), [404, 'role_not_found']);
+      const [update] = (await (await api(`${base}/audit-log?action=role_update`, owner)).json()).entries;
+      assert.deepEqual(update.details, { role: 'senior', name: 'elder' });
+
+      // Closed to mentions: a member's @&elder pings no one; a moderator's does (mention_everyone).
+      assert.equal((await api(`/v1/channels/${general}`, owner, 'PATCH', { post_roles: [] })).status, 200);
+      const post = async (who, body) => (await (await api(`/v1/channels/${general}/messages`, who, 'POST',
+        { body, client_id: `m${Math.random()}`.replace('0.', '') })).json());
+      const pings = async (seq) => (await outbox('messaging.mention')).filter((e) => e.payload.channel_id === general && e.payload.seq === seq)
+        .map((e) => e.payload.account);
+      const quiet = await post(member, 'hey @&elder');
+      assert.deepEqual(quiet.mention_roles, []);
+      const loud = await post(mod, 'hey @&elder');
+      assert.deepEqual(loud.mention_roles, ['elder']);
+      assert.deepEqual(await pings(loud.seq), [vip.address]);
+      assert.deepEqual(await pings(quiet.seq), []);
+      assert.equal((await api(`${roles}/elder`, owner, 'PATCH', { mentionable: true })).status, 200);
+      await frame((f) => f.role === 'elder' && f.mentionable === true);
+      const open = await post(member, 'now @&elder');
+      assert.deepEqual(open.mention_roles, ['elder']);
+      assert.deepEqual(await pings(open.seq), [vip.address]);
+
+      // Deleted: the followers learn it too.
+      assert.equal((await api(`${roles}/helpers`, mod, 'DELETE')).status, 204);
+      const gone = await frame((f) => f.role === 'helpers' && f.change === 'deleted');
+      assert.equal(gone.rank, undefined);
       sock.close();
     });
 
