@@ -1832,6 +1832,7 @@ Task<Result<ChannelPostRules>> CommunityService::post_rules(const eth::Address& 
       auto ch = sql::find_channel(tx, channel_id);
       if (!ch || ch->archived_ms) return rules;
       const auto account = lower(who);
+      rules.community_id = ch->community_id;
       const auto s = channel_standing(tx, *ch, account);
       if (!s.member) return rules;
       rules.can_post = readable(s, *ch, sql::channel_access(tx, ch->community_id, account));

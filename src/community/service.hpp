@@ -126,6 +126,7 @@ struct ChannelPostRules {
   /// The enabled AutoMod rules of the community that apply to the account in this channel (none
   /// for those with manage_community, or exempt by role or channel).
   std::vector<std::shared_ptr<const CompiledAutomodRule>> automod;
+  std::string community_id{};  ///< the channel's community
 };
 
 /// The longest slow mode: 6 hours, as Discord.

@@ -54,6 +54,8 @@ struct PostRules {
   /// May post messages (and show typing): false where the channel keeps posting to roles the
   /// account lacks (an announcements channel); it still reacts and votes when `allowed`.
   bool send = true;
+  /// The channel's community (for notification settings); empty: none.
+  std::string community_id{};
 };
 
 /// Channel access as the community context decides it.

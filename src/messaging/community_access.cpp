@@ -61,6 +61,7 @@ Task<Result<PostRules>> CommunityChannelAccess::write_rules(const eth::Address& 
   if (!found) co_return found.error();
   PostRules rules{found->can_post, found->slow_mode_seconds, found->exempt, found->timed_out_until_ms, nullptr};
   rules.send = found->can_send;
+  rules.community_id = std::move(found->community_id);
   co_return rules;
 }
 
@@ -69,6 +70,7 @@ Task<Result<PostRules>> CommunityChannelAccess::post_rules(const eth::Address& a
   if (!found) co_return found.error();
   PostRules rules{found->can_post, found->slow_mode_seconds, found->exempt, found->timed_out_until_ms, nullptr};
   rules.send = found->can_send;
+  rules.community_id = std::move(found->community_id);
   if (!found->automod.empty()) rules.screen = std::make_shared<AutomodScreen>(std::move(found->automod));
   co_return rules;
 }

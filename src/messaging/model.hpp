@@ -155,6 +155,19 @@ struct Mentions {
   std::vector<std::string> roles;      ///< `@&name` lowercased, distinct, in order of appearance
 };
 
+/// An account a message notifies of a mention, and how the message named it: by its address
+/// (`role` empty), by a role it holds, or as a member (`role` is everyone_role).
+struct Mentioned {
+  eth::Address account;
+  std::string role{};
+};
+
+/// How a mention named the account, as its event says: "direct", "role" or "everyone".
+inline std::string_view mention_via(const Mentioned& m) noexcept {
+  if (m.role.empty()) return "direct";
+  return m.role == everyone_role ? "everyone" : "role";
+}
+
 /// 400 `invalid_body` (empty, not UTF-8, control characters other than tab and newlines) or 413
 /// `body_too_large` (over max_body_bytes).
 Result<void> check_body(std::string_view body);

@@ -381,30 +381,40 @@ Task<Error> MessagingService::refuse_content(eth::Address who, std::string chann
   co_return error;
 }
 
-Task<std::vector<eth::Address>> MessagingService::resolve_mentions(const eth::Address& who,
-                                                                   const std::string& channel_id,
-                                                                   const Mentions& mentions) {
+Task<std::vector<Mentioned>> MessagingService::resolve_mentions(const eth::Address& who, const std::string& channel_id,
+                                                                const Mentions& mentions) {
   // Bounded work per message whatever the roles' sizes: at most max_mention_candidates accounts
-  // are looked at, with one access check for all of them.
+  // are looked at, with one access check for all of them. Each is named the most direct way the
+  // message names it (address, then a role, then everyone), since settings may silence the others.
   std::vector<eth::Address> candidates;
-  std::set<eth::Address> seen{who};  // never the author
+  std::map<eth::Address, std::string> via;  // the role that named each candidate; none: its address
+  std::set<eth::Address> seen{who};         // never the author
   for (const auto& a : mentions.accounts) {
     if (seen.insert(a).second) candidates.push_back(a);
   }
-  for (const auto& role : mentions.roles) {
+  std::vector<std::string> roles = mentions.roles;
+  std::stable_partition(roles.begin(), roles.end(), [](const std::string& r) { return r != everyone_role; });
+  for (const auto& role : roles) {
     if (candidates.size() >= max_mention_candidates) break;
     auto members = co_await m_access.members_with_role(channel_id, role, max_mention_candidates - candidates.size());
     if (!members) continue;
     for (const auto& a : *members) {
-      if (candidates.size() < max_mention_candidates && seen.insert(a).second) candidates.push_back(a);
+      if (candidates.size() < max_mention_candidates && seen.insert(a).second) {
+        candidates.push_back(a);
+        via.emplace(a, role);
+      }
     }
   }
-  if (candidates.empty()) co_return std::vector<eth::Address>();
+  if (candidates.empty()) co_return std::vector<Mentioned>();
   // Only those who can read the channel hear of it.
   auto readers = co_await m_access.readers(channel_id, std::move(candidates));
-  if (!readers) co_return std::vector<eth::Address>();
-  std::vector<eth::Address> out = std::move(*readers);
-  if (out.size() > max_mentioned) out.resize(max_mentioned);
+  if (!readers) co_return std::vector<Mentioned>();
+  std::vector<Mentioned> out;
+  for (const auto& a : *readers) {
+    if (out.size() >= max_mentioned) break;
+    const auto it = via.find(a);
+    out.push_back(Mentioned{a, it == via.end() ? std::string() : it->second});
+  }
   co_return out;
 }
 
@@ -509,11 +519,17 @@ Task<Result<Posted>> MessagingService::post(eth::Address who, std::string channe
       if (m.forward) event["forward"] = json::object{{"channel_id", m.forward->channel_id}, {"seq", m.forward->seq}};
       publish_or_throw(tx, {"messaging.channel_message", channel_id, json::serialize(event)});
       for (const auto& a : notified) {
-        json::object mention{
-            {"channel_id", channel_id},       {"seq", m.seq},  {"message_id", m.id}, {"author", eth::to_checksum(who)},
-            {"account", eth::to_checksum(a)}, {"body", m.body}};
+        json::object mention{{"channel_id", channel_id},
+                             {"seq", m.seq},
+                             {"message_id", m.id},
+                             {"author", eth::to_checksum(who)},
+                             {"account", eth::to_checksum(a.account)},
+                             {"body", m.body},
+                             {"via", mention_via(a)}};
+        if (mention_via(a) == "role") mention["role"] = a.role;
+        if (!rules->community_id.empty()) mention["community_id"] = rules->community_id;
         if (message.silent) mention["silent"] = true;
-        publish_or_throw(tx, {"messaging.mention", eth::to_lower_hex(a), json::serialize(mention)});
+        publish_or_throw(tx, {"messaging.mention", eth::to_lower_hex(a.account), json::serialize(mention)});
       }
       if (parent && parent->author != who && parent->author != system_author && message.ping_reply) {
         json::object reply{{"channel_id", channel_id},
@@ -523,6 +539,7 @@ Task<Result<Posted>> MessagingService::post(eth::Address who, std::string channe
                            {"author", eth::to_checksum(who)},
                            {"account", eth::to_checksum(parent->author)},
                            {"body", m.body}};
+        if (!rules->community_id.empty()) reply["community_id"] = rules->community_id;
         if (message.silent) reply["silent"] = true;
         publish_or_throw(tx, {"messaging.reply", eth::to_lower_hex(parent->author), json::serialize(reply)});
       }
@@ -829,8 +846,8 @@ Task<Result<Message>> MessagingService::edit(eth::Address who, std::string chann
   // the transaction is safe) and who the new one would: the difference loses its mention
   // notification. Only an edit that changes what the text mentions can take one away: an edit
   // that keeps them (a typo fixed), or of a message that had none, resolves no one.
-  std::vector<eth::Address> before;
-  std::vector<eth::Address> still;
+  std::vector<Mentioned> before;
+  std::vector<Mentioned> still;
   if ((!current->mentions.empty() || !current->mention_roles.empty()) &&
       (current->mentions != mentions.accounts || current->mention_roles != mentions.roles)) {
     // A named local: GCC 12 mishandles a temporary passed by reference across a co_await.
@@ -846,8 +863,8 @@ Task<Result<Message>> MessagingService::edit(eth::Address who, std::string chann
       if (auto editable = check_editable(m, who); !editable) return editable.error();
       json::array unmentioned;
       for (const auto& a : before) {
-        if (std::find(still.begin(), still.end(), a) == still.end()) {
-          unmentioned.emplace_back(eth::to_checksum(a));
+        if (std::none_of(still.begin(), still.end(), [&](const Mentioned& s) { return s.account == a.account; })) {
+          unmentioned.emplace_back(eth::to_checksum(a.account));
         }
       }
       // Only the terms the edit removes or adds change rows; a typo fix touches one or two.

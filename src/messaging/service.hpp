@@ -335,8 +335,8 @@ class MessagingService {
   /// The 403 automod_blocked for a text a community rule refused, once the community has recorded
   /// the block (and applied the rule's timeout).
   Task<Error> refuse_content(eth::Address who, std::string channel_id, ContentBlock block);
-  Task<std::vector<eth::Address>> resolve_mentions(const eth::Address& who, const std::string& channel_id,
-                                                   const Mentions& mentions);
+  Task<std::vector<Mentioned>> resolve_mentions(const eth::Address& who, const std::string& channel_id,
+                                                const Mentions& mentions);
   /// Sends the `report` frame of a report filed or changed to its channel's report topic here.
   void announce_report(const Report& r);
   /// After a committed change of a message: wakes the bus and sends `message_updated` here.

@@ -170,7 +170,8 @@ std::optional<Request> request_from_event(std::string_view topic, std::string_vi
     const std::string who = author.empty() ? std::string("Someone") : short_address(author);
     r.draft.title = who + (mention ? " mentioned you" : " replied to you");
     r.draft.body = preview(o);
-    auto data = ids_of(o, {"community_id", "channel_id", "message_id", "seq", "parent_id"});
+    auto data = ids_of(o, {"community_id", "channel_id", "message_id", "seq", "parent_id", "via", "role"});
+    if (mention) r.draft.via = str(o, "via");
     // A silent message (Discord's @silent) notifies without a push; its notification says so.
     if (const auto* silent = o.if_contains("silent"); silent != nullptr && silent->is_bool() && silent->as_bool()) {
       r.draft.silent = true;
@@ -246,6 +247,7 @@ std::string serialize_request(const Request& r) {
                  {"subject", r.draft.subject},
                  {"actor", r.draft.actor},
                  {"silent", r.draft.silent},
+                 {"via", r.draft.via},
                  {"accounts", json::array(r.accounts.begin(), r.accounts.end())},
                  {"community", r.community},
                  {"exclude", json::array(r.exclude.begin(), r.exclude.end())}};
@@ -267,6 +269,7 @@ std::optional<Request> parse_request(std::string_view text) {
   r.draft.dedup_key = str(o, "dedup_key");
   r.draft.subject = str(o, "subject");
   r.draft.actor = str(o, "actor");
+  r.draft.via = str(o, "via");
   if (const auto* silent = o.if_contains("silent"); silent != nullptr && silent->is_bool()) {
     r.draft.silent = silent->as_bool();
   }

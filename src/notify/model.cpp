@@ -108,6 +108,14 @@ Result<Settings> apply_settings(const json::object& body, Settings s, bool (*zon
       auto ids = id_list(value, "muted_communities");
       if (!ids) return std::move(ids).error();
       s.muted_communities = std::move(*ids);
+    } else if (key == "suppress_everyone") {
+      auto ids = id_list(value, "suppress_everyone");
+      if (!ids) return std::move(ids).error();
+      s.suppress_everyone = std::move(*ids);
+    } else if (key == "suppress_roles") {
+      auto ids = id_list(value, "suppress_roles");
+      if (!ids) return std::move(ids).error();
+      s.suppress_roles = std::move(*ids);
     } else if (key == "muted_accounts") {
       auto accounts = address_list(value, "muted_accounts");
       if (!accounts) return std::move(accounts).error();
@@ -172,9 +180,14 @@ json::object render_settings(const Settings& s) {
   for (const auto& a : s.muted_accounts) {
     if (auto parsed = eth::parse_address(a)) accounts.emplace_back(eth::to_checksum(*parsed));
   }
-  return {{"muted_channels", std::move(channels)}, {"muted_communities", std::move(communities)},
-          {"muted_accounts", std::move(accounts)}, {"muted_kinds", std::move(kinds)},
-          {"dm_previews", s.dm_previews},          {"addm_opt_out", s.addm_opt_out},
+  return {{"muted_channels", std::move(channels)},
+          {"muted_communities", std::move(communities)},
+          {"muted_accounts", std::move(accounts)},
+          {"muted_kinds", std::move(kinds)},
+          {"suppress_everyone", json::array(s.suppress_everyone.begin(), s.suppress_everyone.end())},
+          {"suppress_roles", json::array(s.suppress_roles.begin(), s.suppress_roles.end())},
+          {"dm_previews", s.dm_previews},
+          {"addm_opt_out", s.addm_opt_out},
           {"quiet_hours", std::move(quiet)}};
 }
 
@@ -188,6 +201,11 @@ Decision decide(const Settings& s, Draft& draft) {
   if (mutable_kind && contains(s.muted_communities, draft.community_id)) return {false, "muted_community"};
   if (mutable_kind && contains(s.muted_channels, draft.channel_id)) return {false, "muted_channel"};
   if (mutable_kind && contains(s.muted_accounts, draft.actor)) return {false, "muted_account"};
+  // A mention through `@&member` or a role, in a community whose such mentions are suppressed.
+  if (draft.kind == Kind::mention && draft.via == "everyone" && contains(s.suppress_everyone, draft.community_id))
+    return {false, "suppressed_everyone"};
+  if (draft.kind == Kind::mention && draft.via == "role" && contains(s.suppress_roles, draft.community_id))
+    return {false, "suppressed_roles"};
   if (draft.kind == Kind::dm && !s.dm_previews) draft.body = std::string(hidden_dm_preview);
   return {true, {}};
 }

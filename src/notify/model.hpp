@@ -39,6 +39,10 @@ struct Settings {
   /// Lowercase addresses whose mentions, replies and DMs (and any notification they caused) never
   /// reach this account.
   std::vector<std::string> muted_accounts;
+  /// Communities whose `@&member` mentions (everyone) never notify this account.
+  std::vector<std::string> suppress_everyone{};
+  /// Communities whose role mentions never notify this account (a mention by address still does).
+  std::vector<std::string> suppress_roles{};
   bool dm_previews = true;
   bool addm_opt_out = false;
   std::optional<QuietHours> quiet_hours;
@@ -80,6 +84,8 @@ struct Draft {
   std::string actor;
   /// Sent without a push (a silent message's mention or reply): the center and open sockets only.
   bool silent = false;
+  /// How a mention named the account: "direct", "role" or "everyone" (empty: not a mention).
+  std::string via{};
 };
 
 /// What the settings make of a draft: dropped (muted, opted out), or kept with the preview

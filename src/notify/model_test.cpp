@@ -115,6 +115,40 @@ TEST(NotifyModel, DecideAppliesMutesOptOutsAndPreviews) {
   EXPECT_EQ(dm.body, "New message");
 }
 
+TEST(NotifyModel, SuppressedEveryoneAndRoleMentionsAreDroppedPerCommunity) {
+  Settings s;
+  auto applied = apply_settings(
+      json::parse(R"({"suppress_everyone":["c-e"],"suppress_roles":["c-r","c-r"]})").as_object(), s, &any_zone);
+  ASSERT_TRUE(applied);
+  s = *applied;
+  EXPECT_EQ(s.suppress_everyone, std::vector<std::string>{"c-e"});
+  EXPECT_EQ(s.suppress_roles, std::vector<std::string>{"c-r"});
+  const auto rendered = render_settings(s);
+  EXPECT_EQ(rendered.at("suppress_roles").as_array().size(), 1U);
+  for (const char* bad :
+       {R"({"suppress_roles":"c-r"})", R"({"suppress_everyone":[1]})", R"({"suppress_everyone":[""]})"}) {
+    auto r = apply_settings(json::parse(bad).as_object(), s, &any_zone);
+    ASSERT_FALSE(r) << bad;
+    EXPECT_EQ(r.error().code, "invalid_field");
+  }
+  const auto why = [&](std::string community, std::string via, Kind kind = Kind::mention) {
+    Draft d;
+    d.kind = kind;
+    d.community_id = std::move(community);
+    d.via = std::move(via);
+    const auto decision = decide(s, d);
+    return decision.keep ? std::string("kept") : decision.why;
+  };
+  EXPECT_EQ(why("c-e", "everyone"), "suppressed_everyone");
+  EXPECT_EQ(why("c-e", "role"), "kept");
+  EXPECT_EQ(why("c-e", "direct"), "kept");
+  EXPECT_EQ(why("c-r", "role"), "suppressed_roles");
+  EXPECT_EQ(why("c-r", "everyone"), "kept");
+  EXPECT_EQ(why("c-r", "direct"), "kept");
+  EXPECT_EQ(why("c-other", "everyone"), "kept");
+  EXPECT_EQ(why("c-r", "role", Kind::reply), "kept");  // a reply is no mention
+}
+
 TEST(NotifyModel, CursorsRoundTripAndRejectJunk) {
   auto c = decode_cursor(encode_cursor(Cursor{1768478400123, "ntf_ab"}));
   ASSERT_TRUE(c);
@@ -142,6 +176,18 @@ TEST(NotifyEvents, MentionsNotifyTheMentionedButNotTheAuthor) {
   EXPECT_EQ(back->accounts, r->accounts);
   EXPECT_EQ(back->draft.dedup_key, r->draft.dedup_key);
   EXPECT_EQ(back->draft.subject, "message:m1");
+  // How the mention named the account goes with it, for the settings to judge, and to the client.
+  auto by_role = request_from_event("messaging.mention", "ev1b",
+                                    R"({"community_id":"c1","channel_id":"ch1","message_id":"m1","via":"role",
+      "role":"ops","account":"0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359","body":"deploy @&ops"})");
+  ASSERT_TRUE(by_role);
+  EXPECT_EQ(by_role->draft.via, "role");
+  EXPECT_EQ(by_role->draft.community_id, "c1");
+  EXPECT_EQ(by_role->community, "");  // its audience is the account named, not the community
+  const auto data = json::parse(by_role->draft.data_json).as_object();
+  EXPECT_EQ(data.at("via").as_string(), "role");
+  EXPECT_EQ(data.at("role").as_string(), "ops");
+  EXPECT_EQ(parse_request(serialize_request(*by_role))->draft.via, "role");
 }
 
 TEST(NotifyEvents, APreviewIsCutWithinItsLimitWithoutSplittingACharacter) {

@@ -90,6 +90,8 @@ Settings settings_from_row(const store::Row& r) {
   s.muted_channels = parse_list(r.get_text("muted_channels"));
   s.muted_communities = parse_list(r.get_text("muted_communities"));
   s.muted_accounts = parse_list(r.get_text("muted_accounts"));
+  s.suppress_everyone = parse_list(r.get_text("suppress_everyone"));
+  s.suppress_roles = parse_list(r.get_text("suppress_roles"));
   for (const auto& k : parse_list(r.get_text("muted_kinds"))) {
     if (auto kind = parse_kind(k)) s.muted_kinds.push_back(*kind);
   }
@@ -104,7 +106,7 @@ Settings settings_from_row(const store::Row& r) {
 
 constexpr const char* settings_columns =
     "account, muted_channels, muted_communities, muted_kinds, muted_accounts, dm_previews, addm_opt_out, "
-    "quiet_start_min, quiet_end_min, time_zone";
+    "quiet_start_min, quiet_end_min, time_zone, suppress_everyone, suppress_roles";
 
 constexpr const char* notification_columns =
     "id, account, kind, title, body, data, community_id, channel_id, subject, created_ms, read_ms";
@@ -233,17 +235,18 @@ void upsert_settings(Tx& tx, const std::string& account, const Settings& s, Syst
   }
   tx.exec(
       "INSERT INTO notify_settings (account, muted_channels, muted_communities, muted_kinds, dm_previews, "
-      "addm_opt_out, quiet_start_min, quiet_end_min, time_zone, updated_ms, muted_accounts) "
-      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) "
+      "addm_opt_out, quiet_start_min, quiet_end_min, time_zone, updated_ms, muted_accounts, suppress_everyone, "
+      "suppress_roles) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) "
       "ON CONFLICT (account) DO UPDATE SET muted_channels = excluded.muted_channels, "
       "muted_communities = excluded.muted_communities, muted_kinds = excluded.muted_kinds, "
-      "muted_accounts = excluded.muted_accounts, "
+      "muted_accounts = excluded.muted_accounts, suppress_everyone = excluded.suppress_everyone, "
+      "suppress_roles = excluded.suppress_roles, "
       "dm_previews = excluded.dm_previews, addm_opt_out = excluded.addm_opt_out, "
       "quiet_start_min = excluded.quiet_start_min, quiet_end_min = excluded.quiet_end_min, "
       "time_zone = excluded.time_zone, updated_ms = excluded.updated_ms",
       {account, json_list(s.muted_channels), json_list(s.muted_communities), json_list(kinds),
        std::int64_t{s.dm_previews ? 1 : 0}, std::int64_t{s.addm_opt_out ? 1 : 0}, start, end, zone, ms(now),
-       json_list(s.muted_accounts)});
+       json_list(s.muted_accounts), json_list(s.suppress_everyone), json_list(s.suppress_roles)});
 }
 
 bool insert_job(Tx& tx, const std::string& id, const std::string& payload, SystemTime now) {

@@ -294,6 +294,79 @@ for (const backend of backends()) {
       assert.deepEqual([retried.id, retried.silent], [quiet.id, true]);
     });
 
+    test('mentions say how they named the account; muted communities and suppressed role and @&member mentions notify no one', async () => {
+      const alice = await signIn(Wallet.createRandom());
+      const bob = await signIn(Wallet.createRandom());
+      const call = async (p, token, method, body) => {
+        const r = await api(p, { method, token, body });
+        assert.ok(r.status < 300, `${method} ${p}: ${r.status} ${await r.clone().text()}`);
+        return r.status === 204 ? null : r.json();
+      };
+      const community = (await call('/v1/communities', alice.token, 'POST', { name: 'Quiet', slug: `quiet-${backend}-${Date.now()}` })).id;
+      const channel = (await call(`/v1/communities/${community}/channels`, alice.token, 'POST', { name: 'general' })).id;
+      await call(`/v1/communities/${community}/join`, bob.token, 'POST');
+      await call(`/v1/communities/${community}/roles`, alice.token, 'POST', { name: 'ops', permissions: [] });
+      await call(`/v1/communities/${community}/members/${bob.address}/roles/ops`, alice.token, 'PUT');
+      await grantChannel('quiet-barrier', alice, bob);
+      let n = 0;
+      const post = (who, ch, body, extra = {}) => call(`/v1/channels/${ch}/messages`, who.token, 'POST', { body, client_id: `q-${++n}`, ...extra });
+      const center = async () => (await call('/v1/notifications?limit=100', bob.token, 'GET')).notifications;
+      const of = (list, m) => list.filter((x) => x.data.message_id === m.id);
+      // Bob's notifications are made in order: once a later mention is listed, the earlier messages were decided.
+      const settle = async () => {
+        const b = await post(alice, 'quiet-barrier', `sync @${bob.address}`);
+        await until(async () => of(await center(), b).length === 1, 'the barrier mention');
+      };
+      const settings = (body) => call('/v1/notification-settings', bob.token, 'PUT', body);
+
+      const viaRole = await post(alice, channel, 'deploy @&ops');
+      const viaEveryone = await post(alice, channel, 'news for @&member');
+      const direct = await post(alice, channel, `hey @${bob.address}, @&ops and @&member`);
+      await settle();
+      let list = await center();
+      assert.deepEqual([of(list, viaRole)[0].data.via, of(list, viaRole)[0].data.role], ['role', 'ops']);
+      assert.deepEqual([of(list, viaEveryone)[0].data.via, of(list, viaEveryone)[0].data.role], ['everyone', undefined]);
+      assert.equal(of(list, direct)[0].data.via, 'direct');
+      assert.deepEqual([of(list, viaRole)[0].community_id, of(list, viaRole)[0].data.community_id], [community, community]);
+
+      // Suppressed in this community: role and @&member mentions notify no more; one by address does.
+      const s = await settings({ suppress_everyone: [community], suppress_roles: [community] });
+      assert.deepEqual([s.suppress_everyone, s.suppress_roles], [[community], [community]]);
+      for (const bad of [{ suppress_roles: community }, { suppress_everyone: [7] }]) {
+        const r = await api('/v1/notification-settings', { method: 'PUT', token: bob.token, body: bad });
+        assert.deepEqual([r.status, (await r.json()).error.code], [400, 'invalid_field']);
+      }
+      const role2 = await post(alice, channel, 'again @&ops');
+      const everyone2 = await post(alice, channel, 'again @&member');
+      const both = await post(alice, channel, `again @&member and @&ops`);
+      const direct2 = await post(alice, channel, `again @${bob.address} and @&member`);
+      await settle();
+      list = await center();
+      assert.deepEqual([of(list, role2), of(list, everyone2), of(list, both)], [[], [], []]);
+      assert.equal(of(list, direct2)[0].data.via, 'direct');
+      // Only @&member suppressed: a role mention is heard again, even beside @&member.
+      await settings({ suppress_roles: [] });
+      const both2 = await post(alice, channel, 'once more @&member and @&ops');
+      await settle();
+      assert.deepEqual(of(await center(), both2).map((x) => [x.data.via, x.data.role]), [['role', 'ops']]);
+
+      // A muted community: neither mentions nor replies from its channels notify.
+      await settings({ suppress_everyone: [], muted_communities: [community] });
+      const own = await post(bob, channel, 'my message');
+      const reply = await post(alice, channel, 'an answer', { reply_to: own.seq });
+      const muted = await post(alice, channel, `psst @${bob.address}`);
+      await settle();
+      list = await center();
+      assert.deepEqual([of(list, reply), of(list, muted)], [[], []]);
+      await settings({ muted_communities: [] });
+      const heard = await post(alice, channel, `back @${bob.address}`);
+      const reply2 = await post(alice, channel, 'another answer', { reply_to: own.seq });
+      await settle();
+      list = await center();
+      assert.equal(of(list, heard).length, 1);
+      assert.deepEqual([of(list, reply2)[0].kind, of(list, reply2)[0].community_id], ['reply', community]);
+    });
+
     test('a push that waits for a retry is not sent again once its message is deleted', async () => {
       const alice = await signIn(Wallet.createRandom());
       const bob = await signIn(Wallet.createRandom());
