@@ -78,7 +78,8 @@ json::object render_role(const RoleInfo& r) {
                       {"permissions", strings(permission_names(r.permissions))},
                       {"gate", render_optional_gate(r.gate)},
                       {"mentionable", r.mentionable},
-                      {"color", r.color}};
+                      {"color", r.color},
+                      {"hoist", r.hoist}};
 }
 
 json::object render_automod(const AutomodRuleInfo& r) {
@@ -144,7 +145,7 @@ Result<Permissions> permission_set(const json::object& body) {
   return set;
 }
 
-// A custom role's "rank", "mentionable" and "color", as creating and changing it take them (400
+// A custom role's "rank", "mentionable", "color" and "hoist", as creating and changing it take them (400
 // invalid_field for a value of the wrong type; the service checks the ranges).
 Result<RoleDetails> role_details(const json::object& body) {
   RoleDetails d;
@@ -160,6 +161,10 @@ Result<RoleDetails> role_details(const json::object& body) {
   if (const auto* v = body.if_contains("color")) {
     if (!v->is_int64()) return bad_input("invalid_field", "color must be an integer");
     d.color = v->as_int64();
+  }
+  if (const auto* v = body.if_contains("hoist")) {
+    if (!v->is_bool()) return bad_input("invalid_field", "hoist must be true or false");
+    d.hoist = v->as_bool();
   }
   return d;
 }
@@ -530,12 +535,12 @@ void add_community_routes(net::Router& router, CommunityService& service, auth::
   add_signed_in_json(
       router, auth, "PATCH", "/v1/communities/{id}/roles/{role}",
       [&service](const auth::Principal& who, const json::object& body, Request& req) -> Task<Result<Response>> {
-        static constexpr std::array<std::string_view, 6> fields{"name", "permissions", "gate",
-                                                                "rank", "mentionable", "color"};
+        static constexpr std::array<std::string_view, 7> fields{"name",        "permissions", "gate", "rank",
+                                                                "mentionable", "color",       "hoist"};
         for (const auto& [key, value] : body) {
           if (std::find(fields.begin(), fields.end(), std::string_view(key)) == fields.end()) {
             co_return bad_input("invalid_field",
-                                "a role changes its name, permissions, gate, rank, mentionable and color only");
+                                "a role changes its name, permissions, gate, rank, mentionable, color and hoist only");
           }
         }
         RoleChange change;

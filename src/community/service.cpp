@@ -175,6 +175,13 @@ bool readable(const Standing& s, const sql::ChannelRow& ch, const std::set<std::
   return true;
 }
 
+// Every channel of the community, as events that reach all its followers name them.
+json::array all_channel_ids(const Loaded& c) {
+  std::set<std::string> ids;
+  for (const auto& ch : c.channels) ids.insert(ch.id);
+  return string_array(ids);
+}
+
 std::set<std::string> readable_ids(Tx& tx, const Loaded& c, const std::string& account, const Standing& s) {
   std::set<std::string> out;
   if (!s.member || c.channels.empty()) return out;
@@ -711,13 +718,11 @@ Task<Result<MemberInfo>> CommunityService::set_nickname(const eth::Address& who,
     if (row->nickname != nickname) {
       sql::set_nickname(tx, community_id, lower(target), nickname);
       const auto shown = text_or_null(nickname);
-      std::set<std::string> ids;
-      for (const auto& ch : c.channels) ids.insert(ch.id);
       publish_or_throw(tx, "community.member_updated", community_id,
                        json::object{{"community_id", community_id},
                                     {"account", eth::to_checksum(target)},
                                     {"nickname", shown},
-                                    {"channel_ids", string_array(ids)}});
+                                    {"channel_ids", all_channel_ids(c)}});
       if (target != who) {
         const auto previous = text_or_null(row->nickname);
         audit(tx, community_id, who,
@@ -1210,8 +1215,8 @@ Task<Result<std::size_t>> CommunityService::prune_audit_log() {
 namespace {
 
 RoleInfo role_info(const Loaded& c, const sql::RoleRow& r) {
-  RoleInfo info{r.name,        false,  static_cast<int>(r.rank), static_cast<Permissions>(r.permissions), {},
-                r.mentionable, r.color};
+  RoleInfo info{r.name,  false,  static_cast<int>(r.rank), static_cast<Permissions>(r.permissions), {}, r.mentionable,
+                r.color, r.hoist};
   if (auto it = c.role_gates.find(r.name); it != c.role_gates.end()) info.gate = it->second;
   return info;
 }
@@ -1243,6 +1248,10 @@ void apply_details(sql::RoleRow& row, const RoleDetails& d, json::object& audite
     row.color = *d.color;
     audited["color"] = *d.color;
   }
+  if (d.hoist) {
+    row.hoist = *d.hoist;
+    audited["hoist"] = *d.hoist;
+  }
 }
 
 // Tells the accounts following the community's channels, on every node, that a role was created,
@@ -1250,16 +1259,15 @@ void apply_details(sql::RoleRow& row, const RoleDetails& d, json::object& audite
 // permissions, mentionability and colour.
 void publish_role_updated(Tx& tx, const Loaded& c, std::string_view change, const sql::RoleRow& role,
                           const std::string& previous) {
-  std::set<std::string> ids;
-  for (const auto& ch : c.channels) ids.insert(ch.id);
   json::object payload{
-      {"community_id", c.row.id}, {"change", change}, {"role", role.name}, {"channel_ids", string_array(ids)}};
+      {"community_id", c.row.id}, {"change", change}, {"role", role.name}, {"channel_ids", all_channel_ids(c)}};
   if (!previous.empty() && previous != role.name) payload["previous"] = previous;
   if (change != "deleted") {
     payload["rank"] = role.rank;
     payload["permissions"] = string_array(permission_names(static_cast<Permissions>(role.permissions)));
     payload["mentionable"] = role.mentionable;
     payload["color"] = role.color;
+    payload["hoist"] = role.hoist;
   }
   publish_or_throw(tx, "community.role_updated", c.row.id, payload);
 }
@@ -1272,7 +1280,7 @@ Task<Result<std::vector<RoleInfo>>> CommunityService::roles(const eth::Address& 
         if (!sql::is_member(tx, community_id, lower(who))) return forbidden("not_member", "join the community first");
         std::vector<RoleInfo> out;
         for (const auto& b : builtin_roles())
-          out.push_back(RoleInfo{std::string(b.name), true, b.rank, b.permissions, {}, true, 0});
+          out.push_back(RoleInfo{std::string(b.name), true, b.rank, b.permissions, {}, true, 0, false});
         for (const auto& r : c.roles) out.push_back(role_info(c, r));
         // The hierarchy, highest first; built-in roles before custom ones of their rank, then by name.
         std::stable_sort(out.begin(), out.end(), [](const RoleInfo& a, const RoleInfo& b) { return a.rank > b.rank; });
@@ -1343,12 +1351,10 @@ Result<RoleEdit> check_role_edit(Tx& tx, const Loaded& c, const std::string& act
 // channel-access event naming no account and every channel of the community, so that each
 // subscriber here of those channels is checked again (read access; moderation of report queues).
 void publish_role_recheck(Tx& tx, const Loaded& c, const std::string& role) {
-  std::set<std::string> ids;
-  for (const auto& ch : c.channels) ids.insert(ch.id);
-  if (ids.empty()) return;
+  if (c.channels.empty()) return;
   publish_or_throw(tx, "community.channel_access_changed", c.row.id,
                    json::object{{"community_id", c.row.id},
-                                {"channel_ids", string_array(ids)},
+                                {"channel_ids", all_channel_ids(c)},
                                 {"granted", json::array{}},
                                 {"revoked", json::array{}},
                                 {"role", role}});

@@ -151,15 +151,17 @@ struct RoleInfo {
   std::optional<GateNode> gate;
   bool mentionable = true;  ///< any member's `@&role` notifies (else holders of mention_everyone only)
   std::int64_t color = 0;   ///< 0xRRGGBB; 0: none
+  bool hoist = false;       ///< clients list its holders apart from other members
 };
 
 /// A custom role's rank (min_custom_role_rank to max_custom_role_rank), mentionability and colour
-/// (0 to max_role_color), as creating or changing it sets them: an unset field stays as it is
-/// (creating: custom_role_rank, mentionable, no colour).
+/// (0 to max_role_color) and hoist, as creating or changing it sets them: an unset field stays as
+/// it is (creating: custom_role_rank, mentionable, no colour, not hoisted).
 struct RoleDetails {
   std::optional<int> rank{};
   std::optional<bool> mentionable{};
   std::optional<std::int64_t> color{};
+  std::optional<bool> hoist{};
 };
 
 /// What a change to a custom role sets; an unset field stays as it is.

@@ -705,9 +705,11 @@ TEST_P(CommunityServiceTest, RolesRankInAHierarchyAreRenamedWhereverNamedAndMayB
   ASSERT_TRUE(run(m_service->assign_role(owner, id, carol, "moderator")));
   // A role placed above the moderators: its holder acts on them, and they not on it.
   const auto kick = static_cast<Permissions>(Permission::kick_members);
-  auto senior = run(m_service->create_role(owner, id, "senior", kick, erc20_gate(100),
-                                           RoleDetails{.rank = 60, .mentionable = false, .color = 0x3498db}));
+  auto senior =
+      run(m_service->create_role(owner, id, "senior", kick, erc20_gate(100),
+                                 RoleDetails{.rank = 60, .mentionable = false, .color = 0x3498db, .hoist = true}));
   ASSERT_TRUE(senior) << senior.error().message;
+  EXPECT_TRUE(senior->hoist);
   EXPECT_EQ(senior->rank, 60);
   EXPECT_FALSE(senior->mentionable);
   EXPECT_EQ(senior->color, 0x3498db);
@@ -763,6 +765,8 @@ TEST_P(CommunityServiceTest, RolesRankInAHierarchyAreRenamedWhereverNamedAndMayB
   EXPECT_EQ(renamed->name, "elder");
   EXPECT_TRUE(renamed->gate);
   EXPECT_EQ(renamed->rank, 40);
+  EXPECT_TRUE(renamed->hoist);  // a rename keeps what it does not change
+  EXPECT_EQ(renamed->color, 0x3498db);
   EXPECT_TRUE(can_read(bob, lounge));
   EXPECT_TRUE(can_read(dave, lounge));
   EXPECT_FALSE(can_read(carol, lounge));

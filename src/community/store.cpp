@@ -45,11 +45,11 @@ ChannelRow channel_of(const Row& r) {
   return c;
 }
 
-constexpr const char* role_columns = "name, permissions, gate, created_ms, rank, mentionable, color";
+constexpr const char* role_columns = "name, permissions, gate, created_ms, rank, mentionable, color, hoist";
 
 RoleRow role_of(const Row& r) {
   return RoleRow{r.get_text(0), r.get_int(1),      r.opt_text(2), r.get_int(3),
-                 r.get_int(4),  r.get_int(5) != 0, r.get_int(6)};
+                 r.get_int(4),  r.get_int(5) != 0, r.get_int(6),  r.get_int(7) != 0};
 }
 
 std::int64_t as_limit(std::size_t n) {
@@ -300,10 +300,9 @@ bool delete_automod(Tx& tx, const std::string& community_id, const std::string& 
 bool insert_role(Tx& tx, const std::string& community_id, const RoleRow& row) {
   return tx.exec(
              "INSERT INTO community_roles (community_id, name, permissions, gate, created_ms, rank, mentionable, "
-             "color) "
-             "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
+             "color, hoist) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING",
              {community_id, row.name, row.permissions, opt(row.gate), row.created_ms, row.rank,
-              std::int64_t{row.mentionable ? 1 : 0}, row.color}) == 1;
+              std::int64_t{row.mentionable ? 1 : 0}, row.color, std::int64_t{row.hoist ? 1 : 0}}) == 1;
 }
 
 std::optional<RoleRow> find_role(Tx& tx, const std::string& community_id, const std::string& name) {
@@ -316,10 +315,10 @@ std::optional<RoleRow> find_role(Tx& tx, const std::string& community_id, const 
 
 void update_role(Tx& tx, const std::string& community_id, const RoleRow& row) {
   tx.exec(
-      "UPDATE community_roles SET permissions = $3, gate = $4, rank = $5, mentionable = $6, color = $7 "
+      "UPDATE community_roles SET permissions = $3, gate = $4, rank = $5, mentionable = $6, color = $7, hoist = $8 "
       "WHERE community_id = $1 AND name = $2",
       {community_id, row.name, row.permissions, opt(row.gate), row.rank, std::int64_t{row.mentionable ? 1 : 0},
-       row.color});
+       row.color, std::int64_t{row.hoist ? 1 : 0}});
 }
 
 void rename_role(Tx& tx, const std::string& community_id, const std::string& from, const std::string& to) {

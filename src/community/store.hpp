@@ -47,6 +47,7 @@ struct RoleRow {
   std::int64_t rank = 20;  ///< custom_role_rank unless set
   bool mentionable = true;
   std::int64_t color = 0;
+  bool hoist = false;
 };
 
 struct MemberRoleRow {

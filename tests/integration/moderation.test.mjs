@@ -346,7 +346,7 @@ for (const backend of backends()) {
       let r = await api(`${roles}/vip`, mod, 'PATCH', { permissions: ['pin_messages'] });
       assert.equal(r.status, 200, await r.clone().text());
       assert.deepEqual(await r.json(),
-        { name: 'vip', builtin: false, rank: 20, permissions: ['pin_messages'], gate: null, mentionable: true, color: 0 });
+        { name: 'vip', builtin: false, rank: 20, permissions: ['pin_messages'], gate: null, mentionable: true, color: 0, hoist: false });
 
       // Given manage_channels, vip reads the staff channel; taken away, its open socket loses it at once.
       r = await api(`${roles}/vip`, owner, 'PATCH', { permissions: ['manage_channels'] });
@@ -391,14 +391,15 @@ for (const backend of backends()) {
 
       // Placed above the moderators, with a colour, closed to mentions.
       let r = await api(roles, owner, 'POST',
-        { name: 'senior', permissions: ['kick_members'], rank: 60, color: 0x3498db, mentionable: false });
+        { name: 'senior', permissions: ['kick_members'], rank: 60, color: 0x3498db, mentionable: false, hoist: true });
       assert.equal(r.status, 201, await r.clone().text());
-      assert.deepEqual(await r.json(),
-        { name: 'senior', builtin: false, rank: 60, permissions: ['kick_members'], gate: null, mentionable: false, color: 0x3498db });
+      assert.deepEqual(await r.json(), { name: 'senior', builtin: false, rank: 60, permissions: ['kick_members'], gate: null,
+        mentionable: false, color: 0x3498db, hoist: true });
       const created = await frame((f) => f.role === 'senior');
-      assert.deepEqual([created.community_id, created.change, created.rank, created.permissions, created.mentionable, created.color],
-        [id, 'created', 60, ['kick_members'], false, 0x3498db]);
-      for (const bad of [{ rank: 80 }, { rank: 0 }, { rank: 2.5 }, { rank: '60' }, { color: -1 }, { color: 0x1000000 }, { mentionable: 'no' }]) {
+      assert.deepEqual([created.community_id, created.change, created.rank, created.permissions, created.mentionable, created.color,
+        created.hoist], [id, 'created', 60, ['kick_members'], false, 0x3498db, true]);
+      for (const bad of [{ rank: 80 }, { rank: 0 }, { rank: 2.5 }, { rank: '60' }, { color: -1 }, { color: 0x1000000 },
+        { mentionable: 'no' }, { hoist: 1 }]) {
         assert.deepEqual(await code(await api(roles, owner, 'POST', { name: 'bad', permissions: [], ...bad })),
           [400, 'invalid_field'], JSON.stringify(bad));
       }
@@ -435,8 +436,8 @@ for (const backend of backends()) {
       assert.deepEqual(await code(await api(`${roles}/senior`, owner, 'PATCH', { name: 'Old Guard' })), [400, 'invalid_role']);
       r = await api(`${roles}/senior`, owner, 'PATCH', { name: 'elder' });
       assert.equal(r.status, 200, await r.clone().text());
-      assert.deepEqual(await r.json(),
-        { name: 'elder', builtin: false, rank: 40, permissions: ['kick_members'], gate: null, mentionable: false, color: 0x3498db });
+      assert.deepEqual(await r.json(), { name: 'elder', builtin: false, rank: 40, permissions: ['kick_members'], gate: null,
+        mentionable: false, color: 0x3498db, hoist: true });
       const renamed = await frame((f) => f.role === 'elder');
       assert.deepEqual([renamed.change, renamed.previous], ['updated', 'senior']);
       assert.deepEqual((await (await api(`/v1/channels/${lounge}`, owner)).json()).roles, ['elder']);
@@ -466,8 +467,9 @@ for (const backend of backends()) {
       assert.deepEqual(loud.mention_roles, ['elder']);
       assert.deepEqual(await pings(loud.seq), [vip.address]);
       assert.deepEqual(await pings(quiet.seq), []);
-      assert.equal((await api(`${roles}/elder`, owner, 'PATCH', { mentionable: true })).status, 200);
-      await frame((f) => f.role === 'elder' && f.mentionable === true);
+      r = await api(`${roles}/elder`, owner, 'PATCH', { mentionable: true, hoist: false, color: 0 });
+      assert.deepEqual(((x) => [x.mentionable, x.hoist, x.color])(await r.json()), [true, false, 0]);
+      await frame((f) => f.role === 'elder' && f.mentionable === true && f.hoist === false);
       const open = await post(member, 'now @&elder');
       assert.deepEqual(open.mention_roles, ['elder']);
       assert.deepEqual(await pings(open.seq), [vip.address]);
