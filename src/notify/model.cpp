@@ -98,24 +98,24 @@ bool in_window(int start_min, int end_min, int minute) noexcept {
   return minute >= start_min || minute < end_min;
 }
 
+// The settings that are lists of ids (channels, communities), by field name.
+struct IdListSetting {
+  const char* name;
+  std::vector<std::string> Settings::*member;
+};
+constexpr std::array<IdListSetting, 4> id_list_settings{{{"muted_channels", &Settings::muted_channels},
+                                                         {"muted_communities", &Settings::muted_communities},
+                                                         {"suppress_everyone", &Settings::suppress_everyone},
+                                                         {"suppress_roles", &Settings::suppress_roles}}};
+
 Result<Settings> apply_settings(const json::object& body, Settings s, bool (*zone_known)(std::string_view name)) {
   for (const auto& [key, value] : body) {
-    if (key == "muted_channels") {
-      auto ids = id_list(value, "muted_channels");
+    const auto* list = std::find_if(id_list_settings.begin(), id_list_settings.end(),
+                                    [&](const IdListSetting& l) { return key == l.name; });
+    if (list != id_list_settings.end()) {
+      auto ids = id_list(value, list->name);
       if (!ids) return std::move(ids).error();
-      s.muted_channels = std::move(*ids);
-    } else if (key == "muted_communities") {
-      auto ids = id_list(value, "muted_communities");
-      if (!ids) return std::move(ids).error();
-      s.muted_communities = std::move(*ids);
-    } else if (key == "suppress_everyone") {
-      auto ids = id_list(value, "suppress_everyone");
-      if (!ids) return std::move(ids).error();
-      s.suppress_everyone = std::move(*ids);
-    } else if (key == "suppress_roles") {
-      auto ids = id_list(value, "suppress_roles");
-      if (!ids) return std::move(ids).error();
-      s.suppress_roles = std::move(*ids);
+      s.*(list->member) = std::move(*ids);
     } else if (key == "muted_accounts") {
       auto accounts = address_list(value, "muted_accounts");
       if (!accounts) return std::move(accounts).error();
