@@ -110,8 +110,9 @@ constexpr std::array<IdListSetting, 4> id_list_settings{{{"muted_channels", &Set
 
 Result<Settings> apply_settings(const json::object& body, Settings s, bool (*zone_known)(std::string_view name)) {
   for (const auto& [key, value] : body) {
+    const std::string_view field = key;
     const auto* list = std::find_if(id_list_settings.begin(), id_list_settings.end(),
-                                    [&](const IdListSetting& l) { return key == l.name; });
+                                    [&](const IdListSetting& l) { return field == l.name; });
     if (list != id_list_settings.end()) {
       auto ids = id_list(value, list->name);
       if (!ids) return std::move(ids).error();
