@@ -79,7 +79,8 @@ json::object render_role(const RoleInfo& r) {
                       {"gate", render_optional_gate(r.gate)},
                       {"mentionable", r.mentionable},
                       {"color", r.color},
-                      {"hoist", r.hoist}};
+                      {"hoist", r.hoist},
+                      {"member_count", r.member_count}};
 }
 
 json::object render_automod(const AutomodRuleInfo& r) {

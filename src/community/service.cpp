@@ -1282,6 +1282,15 @@ Task<Result<std::vector<RoleInfo>>> CommunityService::roles(const eth::Address& 
         for (const auto& b : builtin_roles())
           out.push_back(RoleInfo{std::string(b.name), true, b.rank, b.permissions, {}, true, 0, false});
         for (const auto& r : c.roles) out.push_back(role_info(c, r));
+        // How many hold each: a row per holding (assigned, gated, the owner's); `member` is everyone.
+        const auto counts = sql::role_holder_counts(tx, community_id);
+        for (auto& role : out) {
+          if (role.name == "member") {
+            role.member_count = sql::member_count(tx, community_id);
+          } else if (const auto it = counts.find(role.name); it != counts.end()) {
+            role.member_count = it->second;
+          }
+        }
         // The hierarchy, highest first; built-in roles before custom ones of their rank, then by name.
         std::stable_sort(out.begin(), out.end(), [](const RoleInfo& a, const RoleInfo& b) { return a.rank > b.rank; });
         return out;
@@ -1438,6 +1447,8 @@ Task<Result<RoleInfo>> CommunityService::update_role(const eth::Address& who, st
     if (next != old) publish_role_recheck(tx, c, row.name);
     publish_role_updated(tx, c, "updated", row, name);
     RoleInfo info = role_info(c, row);
+    const auto counts = sql::role_holder_counts(tx, community_id);
+    if (const auto it = counts.find(row.name); it != counts.end()) info.member_count = it->second;
     if (change.gate) {
       info.gate = *change.gate;
     } else if (auto it = c.role_gates.find(name); it != c.role_gates.end()) {

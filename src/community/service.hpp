@@ -149,9 +149,10 @@ struct RoleInfo {
   int rank = 0;
   Permissions permissions = 0;
   std::optional<GateNode> gate;
-  bool mentionable = true;  ///< any member's `@&role` notifies (else holders of mention_everyone only)
-  std::int64_t color = 0;   ///< 0xRRGGBB; 0: none
-  bool hoist = false;       ///< clients list its holders apart from other members
+  bool mentionable = true;        ///< any member's `@&role` notifies (else holders of mention_everyone only)
+  std::int64_t color = 0;         ///< 0xRRGGBB; 0: none
+  bool hoist = false;             ///< clients list its holders apart from other members
+  std::int64_t member_count = 0;  ///< members holding it now (`member`: every member)
 };
 
 /// A custom role's rank (min_custom_role_rank to max_custom_role_rank), mentionability and colour

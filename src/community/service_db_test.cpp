@@ -733,6 +733,14 @@ TEST_P(CommunityServiceTest, RolesRankInAHierarchyAreRenamedWhereverNamedAndMayB
   ASSERT_TRUE(listed);
   EXPECT_TRUE(std::is_sorted(listed->begin(), listed->end(),
                              [](const RoleInfo& a, const RoleInfo& b) { return a.rank > b.rank; }));
+  const auto count_of = [&](const std::vector<RoleInfo>& roles, const std::string& name) {
+    const auto it = std::find_if(roles.begin(), roles.end(), [&](const RoleInfo& r) { return r.name == name; });
+    return it == roles.end() ? -1 : it->member_count;
+  };
+  EXPECT_EQ(count_of(*listed, "senior"), 1);  // bob, by the gate
+  EXPECT_EQ(count_of(*listed, "moderator"), 1);
+  EXPECT_EQ(count_of(*listed, "owner"), 1);
+  EXPECT_EQ(count_of(*listed, "member"), 4);
 
   // A moderator with manage_roles places roles below itself only, and changes none above it.
   ASSERT_TRUE(
@@ -765,7 +773,8 @@ TEST_P(CommunityServiceTest, RolesRankInAHierarchyAreRenamedWhereverNamedAndMayB
   EXPECT_EQ(renamed->name, "elder");
   EXPECT_TRUE(renamed->gate);
   EXPECT_EQ(renamed->rank, 40);
-  EXPECT_TRUE(renamed->hoist);  // a rename keeps what it does not change
+  EXPECT_TRUE(renamed->hoist);          // a rename keeps what it does not change
+  EXPECT_EQ(renamed->member_count, 2);  // bob by the gate, dave by hand
   EXPECT_EQ(renamed->color, 0x3498db);
   EXPECT_TRUE(can_read(bob, lounge));
   EXPECT_TRUE(can_read(dave, lounge));

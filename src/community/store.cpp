@@ -368,6 +368,17 @@ bool remove_member_role(Tx& tx, const std::string& community_id, const std::stri
              {community_id, account, role, source}) == 1;
 }
 
+std::map<std::string, std::int64_t> role_holder_counts(Tx& tx, const std::string& community_id) {
+  std::map<std::string, std::int64_t> out;
+  for (const auto& r :
+       tx.query("SELECT role, COUNT(DISTINCT account) FROM community_member_roles WHERE community_id = $1 "
+                "GROUP BY role",
+                {community_id})) {
+    out.emplace(r.get_text(0), r.get_int(1));
+  }
+  return out;
+}
+
 std::vector<std::string> members_with_role(Tx& tx, const std::string& community_id, const std::string& role,
                                            std::size_t limit) {
   std::vector<std::string> out;

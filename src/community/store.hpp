@@ -2,6 +2,7 @@
 // Every SQL statement of the community context (tables community_*), on a caller's transaction.
 // Addresses are lowercase hex here; gates their canonical JSON text.
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -183,6 +184,8 @@ bool add_member_role(Tx& tx, const std::string& community_id, const std::string&
                      const std::string& source, std::int64_t now_ms);
 bool remove_member_role(Tx& tx, const std::string& community_id, const std::string& account, const std::string& role,
                         const std::string& source);
+/// How many accounts hold each role by a row (by assignment or by gate), by role name.
+std::map<std::string, std::int64_t> role_holder_counts(Tx& tx, const std::string& community_id);
 /// Accounts holding `role` (from any source), in account order.
 std::vector<std::string> members_with_role(Tx& tx, const std::string& community_id, const std::string& role,
                                            std::size_t limit);

@@ -346,7 +346,8 @@ for (const backend of backends()) {
       let r = await api(`${roles}/vip`, mod, 'PATCH', { permissions: ['pin_messages'] });
       assert.equal(r.status, 200, await r.clone().text());
       assert.deepEqual(await r.json(),
-        { name: 'vip', builtin: false, rank: 20, permissions: ['pin_messages'], gate: null, mentionable: true, color: 0, hoist: false });
+        { name: 'vip', builtin: false, rank: 20, permissions: ['pin_messages'], gate: null, mentionable: true, color: 0, hoist: false,
+        member_count: 1 });
 
       // Given manage_channels, vip reads the staff channel; taken away, its open socket loses it at once.
       r = await api(`${roles}/vip`, owner, 'PATCH', { permissions: ['manage_channels'] });
@@ -394,7 +395,7 @@ for (const backend of backends()) {
         { name: 'senior', permissions: ['kick_members'], rank: 60, color: 0x3498db, mentionable: false, hoist: true });
       assert.equal(r.status, 201, await r.clone().text());
       assert.deepEqual(await r.json(), { name: 'senior', builtin: false, rank: 60, permissions: ['kick_members'], gate: null,
-        mentionable: false, color: 0x3498db, hoist: true });
+        mentionable: false, color: 0x3498db, hoist: true, member_count: 0 });
       const created = await frame((f) => f.role === 'senior');
       assert.deepEqual([created.community_id, created.change, created.rank, created.permissions, created.mentionable, created.color,
         created.hoist], [id, 'created', 60, ['kick_members'], false, 0x3498db, true]);
@@ -411,8 +412,9 @@ for (const backend of backends()) {
       };
       assert.equal(await timeout(vip, mod), 'ok');
       assert.equal(await timeout(mod, vip), 'outranked');
-      const ranks = (await (await api(roles, member)).json()).roles.map((x) => [x.name, x.rank]);
-      assert.deepEqual(ranks, [['owner', 100], ['admin', 80], ['senior', 60], ['moderator', 50], ['vip', 20], ['member', 0]]);
+      const ranks = (await (await api(roles, member)).json()).roles.map((x) => [x.name, x.rank, x.member_count]);
+      assert.deepEqual(ranks, [['owner', 100, 1], ['admin', 80, 0], ['senior', 60, 1], ['moderator', 50, 1], ['vip', 20, 1],
+        ['member', 0, 4]]);
 
       // A moderator with manage_roles places roles below itself only.
       assert.equal((await api(roles, owner, 'POST', { name: 'keepers', permissions: ['manage_roles'] })).status, 201);
@@ -437,7 +439,7 @@ for (const backend of backends()) {
       r = await api(`${roles}/senior`, owner, 'PATCH', { name: 'elder' });
       assert.equal(r.status, 200, await r.clone().text());
       assert.deepEqual(await r.json(), { name: 'elder', builtin: false, rank: 40, permissions: ['kick_members'], gate: null,
-        mentionable: false, color: 0x3498db, hoist: true });
+        mentionable: false, color: 0x3498db, hoist: true, member_count: 1 });
       const renamed = await frame((f) => f.role === 'elder');
       assert.deepEqual([renamed.change, renamed.previous], ['updated', 'senior']);
       assert.deepEqual((await (await api(`/v1/channels/${lounge}`, owner)).json()).roles, ['elder']);
