@@ -1447,8 +1447,7 @@ Task<Result<RoleInfo>> CommunityService::update_role(const eth::Address& who, st
     if (next != old) publish_role_recheck(tx, c, row.name);
     publish_role_updated(tx, c, "updated", row, name);
     RoleInfo info = role_info(c, row);
-    const auto counts = sql::role_holder_counts(tx, community_id);
-    if (const auto it = counts.find(row.name); it != counts.end()) info.member_count = it->second;
+    info.member_count = sql::role_holder_count(tx, community_id, row.name);
     if (change.gate) {
       info.gate = *change.gate;
     } else if (auto it = c.role_gates.find(name); it != c.role_gates.end()) {

@@ -379,6 +379,13 @@ std::map<std::string, std::int64_t> role_holder_counts(Tx& tx, const std::string
   return out;
 }
 
+std::int64_t role_holder_count(Tx& tx, const std::string& community_id, const std::string& role) {
+  auto r =
+      tx.query_one("SELECT COUNT(DISTINCT account) FROM community_member_roles WHERE community_id = $1 AND role = $2",
+                   {community_id, role});
+  return r ? r->get_int(0) : 0;
+}
+
 std::vector<std::string> members_with_role(Tx& tx, const std::string& community_id, const std::string& role,
                                            std::size_t limit) {
   std::vector<std::string> out;

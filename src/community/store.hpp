@@ -186,6 +186,8 @@ bool remove_member_role(Tx& tx, const std::string& community_id, const std::stri
                         const std::string& source);
 /// How many accounts hold each role by a row (by assignment or by gate), by role name.
 std::map<std::string, std::int64_t> role_holder_counts(Tx& tx, const std::string& community_id);
+/// How many accounts hold `role` by a row (by assignment or by gate).
+std::int64_t role_holder_count(Tx& tx, const std::string& community_id, const std::string& role);
 /// Accounts holding `role` (from any source), in account order.
 std::vector<std::string> members_with_role(Tx& tx, const std::string& community_id, const std::string& role,
                                            std::size_t limit);

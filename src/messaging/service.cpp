@@ -1695,10 +1695,10 @@ void MessagingService::on_role_updated(const bus::Event& event) {
   auto payload = payload_of(event);
   if (!payload) return;
   auto& o = *payload;
-  const auto* ids = o.if_contains("channel_ids");
+  auto* ids = o.if_contains("channel_ids");
   if (ids == nullptr || !ids->is_array() || !o.contains("community_id") || !o.contains("role")) return;
-  const auto channels = ids->as_array();
   // The frame is the event without its channels.
+  const auto channels = std::move(ids->as_array());
   o.erase("channel_ids");
   json::object frame{{"type", "role_updated"}};
   for (auto& [key, value] : o) frame[key] = std::move(value);
