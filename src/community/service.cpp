@@ -1954,29 +1954,29 @@ Task<Result<std::string>> CommunityService::community_of_channel(std::string cha
   });
 }
 
-Task<Result<std::map<std::string, std::vector<std::string>>>> CommunityService::roles_in_channels(
+Task<Result<std::map<std::string, ChannelRoleSet>>> CommunityService::roles_in_channels(
     const eth::Address& who, std::vector<std::string> channel_ids) {
-  co_return co_await m_pool.run([&]() -> Result<std::map<std::string, std::vector<std::string>>> {
-    return m_db.read([&](Tx& tx) -> Result<std::map<std::string, std::vector<std::string>>> {
+  co_return co_await m_pool.run([&]() -> Result<std::map<std::string, ChannelRoleSet>> {
+    return m_db.read([&](Tx& tx) -> Result<std::map<std::string, ChannelRoleSet>> {
       const auto account = lower(who);
-      std::map<std::string, std::vector<std::string>> out;
-      std::map<std::string, std::vector<std::string>> by_community;  // one lookup per community
+      std::map<std::string, ChannelRoleSet> out;
+      std::map<std::string, ChannelRoleSet> by_community;  // one lookup per community
       for (const auto& id : channel_ids) {
         auto ch = sql::find_channel(tx, id);
         if (!ch) continue;
         auto it = by_community.find(ch->community_id);
         if (it == by_community.end()) {
-          std::vector<std::string> roles;
+          ChannelRoleSet held{ch->community_id, {}};
           if (sql::is_member(tx, ch->community_id, account)) {
-            roles.emplace_back("member");
-            for (auto& held : sql::member_roles(tx, ch->community_id, account)) {
-              if (std::find(roles.begin(), roles.end(), held.role) == roles.end())
-                roles.push_back(std::move(held.role));
+            held.roles.emplace_back("member");
+            for (auto& role : sql::member_roles(tx, ch->community_id, account)) {
+              if (std::find(held.roles.begin(), held.roles.end(), role.role) == held.roles.end())
+                held.roles.push_back(std::move(role.role));
             }
           }
-          it = by_community.emplace(ch->community_id, std::move(roles)).first;
+          it = by_community.emplace(ch->community_id, std::move(held)).first;
         }
-        if (!it->second.empty()) out[id] = it->second;
+        if (!it->second.roles.empty()) out[id] = it->second;
       }
       return out;
     });

@@ -173,6 +173,12 @@ struct RoleChange {
   RoleDetails details{};
 };
 
+/// The roles an account holds in a channel's community.
+struct ChannelRoleSet {
+  std::string community_id;
+  std::vector<std::string> roles;  ///< "member" included
+};
+
 /// A member with its roles.
 struct MemberInfo {
   eth::Address account;
@@ -421,8 +427,8 @@ class CommunityService {
   /// The roles `who` holds ("member" included) in the community of each channel, by channel id;
   /// channels that do not exist or whose community `who` is not a member of are left out. No
   /// caller check: for contexts (e.g. counting `@&role` mentions).
-  Task<Result<std::map<std::string, std::vector<std::string>>>> roles_in_channels(const eth::Address& who,
-                                                                                  std::vector<std::string> channel_ids);
+  Task<Result<std::map<std::string, ChannelRoleSet>>> roles_in_channels(const eth::Address& who,
+                                                                        std::vector<std::string> channel_ids);
 
   // --- AutoMod ---
   /// The community's rules (manage_community, else 403 missing_permission).

@@ -521,16 +521,19 @@ TEST_P(CommunityServiceTest, RolesInChannelsAreTheMembersRolesByChannel) {
   ASSERT_TRUE(roles);
   // Channels of a community bob is not in, and unknown channels, are left out.
   ASSERT_EQ(roles->size(), 2U);
-  auto held = roles->at(general);
+  auto held = roles->at(general).roles;
   std::sort(held.begin(), held.end());
   EXPECT_EQ(held, (std::vector<std::string>{"member", "moderator", "ops"}));
-  EXPECT_EQ(roles->at(lounge), roles->at(general));
+  EXPECT_EQ(roles->at(general).community_id, id);
+  EXPECT_EQ(roles->at(lounge).roles, roles->at(general).roles);
+  EXPECT_EQ(roles->at(lounge).community_id, id);
   EXPECT_TRUE(run(m_service->roles_in_channels(dave, {general}))->empty());
   auto owners = run(m_service->roles_in_channels(owner, {general, elsewhere}));
   ASSERT_TRUE(owners);
   EXPECT_EQ(owners->size(), 2U);
-  EXPECT_NE(std::find(owners->at(elsewhere).begin(), owners->at(elsewhere).end(), "owner"),
-            owners->at(elsewhere).end());
+  const auto& theirs = owners->at(elsewhere);
+  EXPECT_EQ(theirs.community_id, other);
+  EXPECT_NE(std::find(theirs.roles.begin(), theirs.roles.end(), "owner"), theirs.roles.end());
 }
 
 TEST_P(CommunityServiceTest, MembersPageWithACursor) {

@@ -79,7 +79,7 @@ ChannelRoles GrantedChannelAccess::held(const eth::Address& account, const std::
   for (const auto& [key, accounts] : m_roles) {
     if (!accounts.contains(account)) continue;
     if (std::find(channel_ids.begin(), channel_ids.end(), key.first) == channel_ids.end()) continue;
-    out[key.first].push_back(key.second);
+    out[key.first].roles.push_back(key.second);
   }
   return out;
 }

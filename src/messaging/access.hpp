@@ -18,8 +18,14 @@
 
 namespace gh::messaging {
 
-/// Role names by channel id.
-using ChannelRoles = std::map<std::string, std::vector<std::string>>;
+/// The roles an account holds in a channel's community.
+struct HeldRoles {
+  std::string community_id{};  ///< empty: the channel belongs to no community
+  std::vector<std::string> roles{};
+};
+
+/// The roles held, by channel id.
+using ChannelRoles = std::map<std::string, HeldRoles>;
 
 /// A community rule (AutoMod) that refused a message's text.
 struct ContentBlock {

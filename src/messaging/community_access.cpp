@@ -125,7 +125,11 @@ Task<Result<std::vector<eth::Address>>> CommunityChannelAccess::readers(std::str
 
 Task<Result<ChannelRoles>> CommunityChannelAccess::roles_in_channels(const eth::Address& account,
                                                                      std::vector<std::string> channel_ids) {
-  co_return co_await m_communities.roles_in_channels(account, std::move(channel_ids));
+  auto held = co_await m_communities.roles_in_channels(account, std::move(channel_ids));
+  if (!held) co_return std::move(held).error();
+  ChannelRoles out;
+  for (auto& [channel, set] : *held) out[channel] = HeldRoles{std::move(set.community_id), std::move(set.roles)};
+  co_return out;
 }
 
 Task<Result<bool>> AnyChannelAccess::can_read(const eth::Address& account, std::string channel_id) {
@@ -271,10 +275,12 @@ Task<Result<ChannelRoles>> AnyChannelAccess::roles_in_channels(const eth::Addres
   for (auto* source : m_sources) {
     auto r = co_await source->roles_in_channels(account, channel_ids);
     if (!r) continue;
-    for (auto& [channel, roles] : *r) {
+    for (auto& [channel, held] : *r) {
       auto& into = out[channel];
-      for (auto& role : roles) {
-        if (std::find(into.begin(), into.end(), role) == into.end()) into.push_back(std::move(role));
+      if (into.community_id.empty()) into.community_id = std::move(held.community_id);
+      for (auto& role : held.roles) {
+        if (std::find(into.roles.begin(), into.roles.end(), role) == into.roles.end())
+          into.roles.push_back(std::move(role));
       }
     }
   }

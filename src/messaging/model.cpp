@@ -90,6 +90,16 @@ Result<void> check_client_id(std::string_view id) {
   return ok();
 }
 
+void drop_suppressed(std::vector<std::string>& roles, std::string_view community_id, const MentionSuppression& s) {
+  if (community_id.empty()) return;
+  const auto in = [&](const std::vector<std::string>& ids) {
+    return std::find(ids.begin(), ids.end(), community_id) != ids.end();
+  };
+  const bool everyone = in(s.everyone);
+  const bool others = in(s.roles);
+  std::erase_if(roles, [&](const std::string& role) { return role == everyone_role ? everyone : others; });
+}
+
 bool valid_channel_id(std::string_view id) {
   return !id.empty() && id.size() <= 128 &&
          std::all_of(id.begin(), id.end(), [](char c) { return c > 0x20 && c < 0x7f && c != ':' && c != '/'; });

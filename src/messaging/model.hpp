@@ -168,6 +168,18 @@ inline std::string_view mention_via(const Mentioned& m) noexcept {
   return m.role == everyone_role ? "everyone" : "role";
 }
 
+/// The communities where an account suppresses mentions (its notification settings, as Discord's
+/// per-server "Suppress @everyone" and "Suppress all role @mentions").
+struct MentionSuppression {
+  std::vector<std::string> everyone{};  ///< `@&member` does not count
+  std::vector<std::string> roles{};     ///< no other role counts
+};
+
+/// Leaves out of `roles` (those an account holds in a community) the ones whose mentions it
+/// suppresses there: everyone_role where it suppresses `@&member`, every other role where it
+/// suppresses role mentions. Mentions by address always count.
+void drop_suppressed(std::vector<std::string>& roles, std::string_view community_id, const MentionSuppression& s);
+
 /// 400 `invalid_body` (empty, not UTF-8, control characters other than tab and newlines) or 413
 /// `body_too_large` (over max_body_bytes).
 Result<void> check_body(std::string_view body);

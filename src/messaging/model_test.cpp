@@ -237,5 +237,21 @@ TEST(SearchKeys, OrderNewestFirstAndReadBackFromTheirCursor) {
   }
 }
 
+TEST(MessagingModel, SuppressedMentionsLeaveTheRolesOfTheirCommunityOnly) {
+  const MentionSuppression s{{"c-e", "c-both"}, {"c-r", "c-both"}};
+  const std::vector<std::string> held{"member", "moderator", "ops"};
+  const auto kept = [&](std::string_view community) {
+    auto roles = held;
+    drop_suppressed(roles, community, s);
+    return roles;
+  };
+  EXPECT_EQ(kept("c-e"), (std::vector<std::string>{"moderator", "ops"}));
+  EXPECT_EQ(kept("c-r"), (std::vector<std::string>{"member"}));
+  EXPECT_TRUE(kept("c-both").empty());
+  EXPECT_EQ(kept("c-other"), held);
+  // A channel of no community keeps what it has.
+  EXPECT_EQ(kept(""), held);
+}
+
 }  // namespace
 }  // namespace gh::messaging

@@ -1415,6 +1415,11 @@ Task<Result<std::vector<Unread>>> MessagingService::unread(eth::Address who, std
   // `@&role` mentions count for the roles the account holds now.
   auto roles = co_await m_access.roles_in_channels(who, channel_ids);
   if (!roles) co_return roles.error();
+  if (m_mention_settings != nullptr && !roles->empty()) {
+    auto suppressed = co_await m_mention_settings->suppression(who);
+    if (!suppressed) co_return suppressed.error();
+    for (auto& entry : *roles) drop_suppressed(entry.second.roles, entry.second.community_id, *suppressed);
+  }
   const auto account = eth::to_lower_hex(who);
   const auto cap = m_settings.unread_cap;
   const std::vector<std::string> no_roles;
@@ -1435,7 +1440,7 @@ Task<Result<std::vector<Unread>>> MessagingService::unread(eth::Address who, std
         u.unread = sql::count_unread(tx, id, account, u.last_read_seq, cap);
         const auto held = roles->find(id);
         u.mentions = sql::count_unread_mentions(tx, id, account, u.last_read_seq,
-                                                held == roles->end() ? no_roles : held->second, cap);
+                                                held == roles->end() ? no_roles : held->second.roles, cap);
         out.push_back(std::move(u));
       }
       return out;

@@ -16,6 +16,7 @@
 #include "core/blocking_pool.hpp"
 #include "core/clock.hpp"
 #include "messaging/access.hpp"
+#include "messaging/mention_settings.hpp"
 #include "messaging/model.hpp"
 #include "realtime/gateway.hpp"
 #include "store/database.hpp"
@@ -283,7 +284,8 @@ class MessagingService {
   /// Sends the live `message` frame of a committed system message (messaging.system_message).
   void on_system_message(store::Tx& tx, const bus::Event& event);
 
-  /// Unread figures for the given channels, or for every readable channel when empty.
+  /// Unread figures for the given channels, or for every readable channel when empty. Mentions
+  /// through `@&member` or a role do not count in a community where the account suppresses them.
   Task<Result<std::vector<Unread>>> unread(eth::Address who, std::vector<std::string> channel_ids);
 
   /// Deletes, inside the caller's transaction (the bus consumer's), the next batch of what a
@@ -356,6 +358,12 @@ class MessagingService {
  public:
   /// The executor membership re-checks run on (set by the module).
   void set_executor(Executor executor) { m_executor = std::move(executor); }
+  /// Where unread mention counts learn what the account suppresses (set once at start, before any
+  /// request; null: every mention counts).
+  void set_mention_settings(MentionSettings* settings) { m_mention_settings = settings; }
+
+ private:
+  MentionSettings* m_mention_settings = nullptr;
 };
 
 }  // namespace gh::messaging

@@ -27,6 +27,10 @@
 
 #include "community/service.hpp"
 #endif
+#if defined(GATEHOUSE_HAS_MESSAGING)
+#include "messaging/mention_settings.hpp"
+#include "messaging/service.hpp"
+#endif
 
 namespace gh::notify {
 namespace {
@@ -143,6 +147,24 @@ std::string read_or_create_secret(const std::string& path) {
 }
 
 // The objects of a running notify context, alive for the process's lifetime.
+#if defined(GATEHOUSE_HAS_MESSAGING)
+// The channels' unread mention counts leave out the mentions an account suppresses (its settings
+// here), as its notifications do.
+class SettingsMentionSuppression final : public messaging::MentionSettings {
+ public:
+  explicit SettingsMentionSuppression(NotifyService& service) : m_service(service) {}
+  Task<Result<messaging::MentionSuppression>> suppression(const eth::Address& account) override {
+    auto settings = co_await m_service.settings(account);
+    if (!settings) co_return std::move(settings).error();
+    co_return messaging::MentionSuppression{std::move(settings->suppress_everyone),
+                                            std::move(settings->suppress_roles)};
+  }
+
+ private:
+  NotifyService& m_service;
+};
+#endif
+
 struct NotifyRuntime {
   NotifyModuleSettings settings;
   std::unique_ptr<NotifyService> service;
@@ -156,6 +178,9 @@ struct NotifyRuntime {
   std::unique_ptr<AudienceSource> audience;
   std::unique_ptr<Router> router;
   auth::RequestAuth* request_auth = nullptr;
+#if defined(GATEHOUSE_HAS_MESSAGING)
+  std::unique_ptr<SettingsMentionSuppression> mention_suppression;
+#endif
 };
 
 }  // namespace
@@ -218,6 +243,12 @@ context::ContextModule make_module(NotifyModuleSettings settings) {
     if (auto* communities = env.services.find<community::CommunityService>()) {
       runtime->audience = std::make_unique<CommunityAudience>(*communities);
       runtime->router->set_audience(runtime->audience.get());
+    }
+#endif
+#if defined(GATEHOUSE_HAS_MESSAGING)
+    if (auto* messages = env.services.find<messaging::MessagingService>()) {
+      runtime->mention_suppression = std::make_unique<SettingsMentionSuppression>(*runtime->service);
+      messages->set_mention_settings(runtime->mention_suppression.get());
     }
 #endif
     if (!runtime->audience) log::info("notify: no community service; community audiences are not expanded");

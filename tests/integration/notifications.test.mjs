@@ -367,6 +367,61 @@ for (const backend of backends()) {
       assert.deepEqual([of(list, reply2)[0].kind, of(list, reply2)[0].community_id], ['reply', community]);
     });
 
+    test('suppressed @&member and role mentions leave the channel\'s unread mention count; mentions by address stay', async () => {
+      const alice = await signIn(Wallet.createRandom());
+      const bob = await signIn(Wallet.createRandom());
+      const call = async (p, token, method, body) => {
+        const r = await api(p, { method, token, body });
+        assert.ok(r.status < 300, `${method} ${p}: ${r.status} ${await r.clone().text()}`);
+        return r.status === 204 ? null : r.json();
+      };
+      const house = async (slug) => {
+        const id = (await call('/v1/communities', alice.token, 'POST', { name: slug, slug: `${slug}-${backend}-${Date.now()}` })).id;
+        const ch = (await call(`/v1/communities/${id}/channels`, alice.token, 'POST', { name: 'general' })).id;
+        await call(`/v1/communities/${id}/join`, bob.token, 'POST');
+        await call(`/v1/communities/${id}/roles`, alice.token, 'POST', { name: 'ops', permissions: [] });
+        await call(`/v1/communities/${id}/members/${bob.address}/roles/ops`, alice.token, 'PUT');
+        return { id, ch };
+      };
+      const quiet = await house('badge');
+      const loud = await house('noisy');
+      let n = 0;
+      for (const { ch } of [quiet, loud]) {
+        for (const body of ['deploy @&ops', 'news for @&member', `hey @${bob.address}`, 'both @&ops and @&member',
+          `all three @${bob.address} @&ops @&member`, 'no ping']) {
+          await call(`/v1/channels/${ch}/messages`, alice.token, 'POST', { body, client_id: `badge-${++n}` });
+        }
+      }
+      const counts = async () => {
+        const listed = (await call(`/v1/unread?channel_ids=${quiet.ch},${loud.ch}`, bob.token, 'GET')).channels;
+        const all = (await call('/v1/unread', bob.token, 'GET')).channels;
+        const pick = (list, ch) => list.find((c) => c.channel_id === ch);
+        // Asked by id or for every readable channel, the same figures.
+        for (const ch of [quiet.ch, loud.ch]) assert.deepEqual(pick(all, ch), pick(listed, ch));
+        return [quiet.ch, loud.ch].map((ch) => [pick(listed, ch).unread, pick(listed, ch).mentions]);
+      };
+      const settings = (body) => call('/v1/notification-settings', bob.token, 'PUT', body);
+      assert.deepEqual(await counts(), [[6, 5], [6, 5]]);
+      // @&member suppressed in one community: there the mention through it alone no longer counts.
+      await settings({ suppress_everyone: [quiet.id] });
+      assert.deepEqual(await counts(), [[6, 4], [6, 5]]);
+      // Role mentions suppressed as well: only those naming bob by address count there.
+      await settings({ suppress_roles: [quiet.id] });
+      assert.deepEqual(await counts(), [[6, 2], [6, 5]]);
+      // Roles alone: @&member counts again, @&ops does not.
+      await settings({ suppress_everyone: [] });
+      assert.deepEqual(await counts(), [[6, 4], [6, 5]]);
+      // A moderator's role is a role as well: suppressing roles leaves @&moderator out too.
+      await call(`/v1/communities/${quiet.id}/members/${bob.address}/roles/moderator`, alice.token, 'PUT');
+      await call(`/v1/channels/${quiet.ch}/messages`, alice.token, 'POST', { body: 'mods @&moderator', client_id: `badge-${++n}` });
+      assert.deepEqual(await counts(), [[7, 4], [6, 5]]);
+      await settings({ suppress_roles: [] });
+      assert.deepEqual(await counts(), [[7, 6], [6, 5]]);
+      // Muting is not suppressing: a muted community's mentions still count on its channels.
+      await settings({ muted_communities: [quiet.id] });
+      assert.deepEqual(await counts(), [[7, 6], [6, 5]]);
+    });
+
     test('a push that waits for a retry is not sent again once its message is deleted', async () => {
       const alice = await signIn(Wallet.createRandom());
       const bob = await signIn(Wallet.createRandom());
