@@ -98,6 +98,11 @@ context::ContextModule make_module(MessagingModuleSettings settings) {
         {"messaging.role_updates", {"community.role_updated"}, [runtime](store::Tx&, const bus::Event& event) {
            if (runtime->service) runtime->service->on_role_updated(event);
          }});
+    // A role renamed or deleted: the mentions of it written before follow, in this transaction.
+    out.push_back(
+        {"messaging.role_mentions", {"community.role_updated"}, [runtime](store::Tx& tx, const bus::Event& event) {
+           if (runtime->service) runtime->service->on_role_renamed(tx, event);
+         }});
     // A block whose rule names an alert channel: the alert is posted there, in this transaction.
     out.push_back(
         {"messaging.automod_alerts", {"community.automod_blocked"}, [runtime](store::Tx& tx, const bus::Event& event) {

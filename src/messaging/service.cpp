@@ -1710,6 +1710,34 @@ void MessagingService::on_role_updated(const bus::Event& event) {
   send_to_followers(*m_gateway, channels, frame);
 }
 
+void MessagingService::on_role_renamed(Tx& tx, const bus::Event& event) {
+  const auto payload = payload_of(event);
+  if (!payload) return;
+  const auto& o = *payload;
+  const auto text = [&](std::string_view key) {
+    const auto* v = o.if_contains(key);
+    return v != nullptr && v->is_string() ? std::string(v->as_string()) : std::string();
+  };
+  const auto change = text("change");
+  std::string from;
+  std::string to;
+  if (change == "updated") {
+    from = text("previous");
+    to = text("role");
+  } else if (change == "deleted") {
+    from = text("role");
+  }
+  // Names are the community's (no ','); anything else is not a rename this version reads.
+  const auto listable = [](const std::string& name) { return name.find(',') == std::string::npos; };
+  if (from.empty() || from == to || !listable(from) || !listable(to)) return;
+  const auto* ids = o.if_contains("channel_ids");
+  if (ids == nullptr || !ids->is_array()) return;
+  for (const auto& id : ids->as_array()) {
+    if (!id.is_string() || !valid_channel_id(id.as_string())) continue;
+    sql::rename_role_mentions(tx, std::string(id.as_string()), from, to, event.created_ms);
+  }
+}
+
 void MessagingService::on_timeout_event(const bus::Event& event) {
   if (!m_gateway) return;
   const auto payload = payload_of(event);

@@ -284,6 +284,12 @@ class MessagingService {
   /// Sends the live `message` frame of a committed system message (messaging.system_message).
   void on_system_message(store::Tx& tx, const bus::Event& event);
 
+  /// A role renamed or deleted (community.role_updated): in the messages of the community's
+  /// channels written before, its mentions take the new name (or leave with the role), so unread
+  /// mention counts follow the role and a new role taking the old name inherits none. In the
+  /// consumer's transaction, one statement per channel.
+  void on_role_renamed(store::Tx& tx, const bus::Event& event);
+
   /// Unread figures for the given channels, or for every readable channel when empty. Mentions
   /// through `@&member` or a role do not count in a community where the account suppresses them.
   Task<Result<std::vector<Unread>>> unread(eth::Address who, std::vector<std::string> channel_ids);

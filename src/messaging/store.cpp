@@ -751,24 +751,43 @@ std::int64_t count_unread(Tx& tx, const std::string& channel_id, const std::stri
   return row->get_int(0);
 }
 
+namespace {
+
+// mentions and mention_roles are ','-joined lists: the LIKE pattern of one entry, matched against
+// (',' || list || ','). A role name may hold '_', a LIKE wildcard.
+std::string list_entry_pattern(std::string_view name) {
+  std::string p = "%,";
+  for (char ch : name) {
+    if (ch == '_' || ch == '%' || ch == '\\') p += '\\';
+    p += ch;
+  }
+  return p + ",%";
+}
+
+}  // namespace
+
+std::int64_t rename_role_mentions(Tx& tx, const std::string& channel_id, const std::string& from, const std::string& to,
+                                  std::int64_t until_ms) {
+  // The list framed by commas, the entry replaced (by nothing when removed), the frame taken off.
+  // substr with a negative length is an error on PostgreSQL: a list emptied is ',' framed.
+  const std::string replacement = to.empty() ? std::string(",") : "," + to + ",";
+  return tx.exec(
+      "UPDATE msg_messages SET mention_roles = CASE WHEN replace(',' || mention_roles || ',', $2, $3) = ',' THEN '' "
+      "ELSE substr(replace(',' || mention_roles || ',', $2, $3), 2, "
+      "length(replace(',' || mention_roles || ',', $2, $3)) - 2) END "
+      "WHERE channel_id = $1 AND created_ms <= $4 AND (',' || mention_roles || ',') LIKE $5 ESCAPE '\\'",
+      {channel_id, "," + from + ",", replacement, until_ms, list_entry_pattern(from)});
+}
+
 std::int64_t count_unread_mentions(Tx& tx, const std::string& channel_id, const std::string& account,
                                    std::int64_t after_seq, const std::vector<std::string>& roles, std::int64_t cap) {
-  // mentions and mention_roles are ','-joined lists; a role name may hold '_', a LIKE wildcard.
-  const auto pattern = [](std::string_view name) {
-    std::string p = "%,";
-    for (char ch : name) {
-      if (ch == '_' || ch == '%' || ch == '\\') p += '\\';
-      p += ch;
-    }
-    return p + ",%";
-  };
-  std::vector<gh::store::Value> params{channel_id, after_seq, account, cap, pattern(account)};
+  std::vector<gh::store::Value> params{channel_id, after_seq, account, cap, list_entry_pattern(account)};
   std::string sql =
       "SELECT count(*) FROM (SELECT 1 FROM msg_messages WHERE channel_id = $1 AND seq > $2 AND author <> $3 "
       "AND deleted_ms IS NULL AND ((',' || mentions || ',') LIKE $5 ESCAPE '\\'";
   constexpr std::size_t max_roles = 64;
   for (std::size_t i = 0; i < roles.size() && i < max_roles; ++i) {
-    params.emplace_back(pattern(roles[i]));
+    params.emplace_back(list_entry_pattern(roles[i]));
     sql += fmt::format(" OR (',' || mention_roles || ',') LIKE ${} ESCAPE '\\'", params.size());
   }
   sql += ") LIMIT $4) AS unread";

@@ -10,7 +10,7 @@
 // community's system channel welcomes each new member once.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, freshDatabase, backends } from './lib/harness.mjs';
+import { startServer, freshDatabase, backends, until } from './lib/harness.mjs';
 import { chatFlags, client, subscribed } from './lib/chat.mjs';
 
 for (const backend of backends()) {
@@ -481,6 +481,62 @@ for (const backend of backends()) {
       const gone = await frame((f) => f.role === 'helpers' && f.change === 'deleted');
       assert.equal(gone.rank, undefined);
       sock.close();
+    });
+
+    test('mentions of a renamed or deleted role follow it: its holders still count them, a new role of the old name inherits none', async () => {
+      const { owner, vip, api, base, general } = await community('Renames');
+      const roles = `${base}/roles`;
+      const carol = await c.signIn();
+      assert.equal((await api(`${base}/join`, carol, 'POST')).status, 200);
+      let n = 0;
+      const post = async (body) => {
+        const r = await api(`/v1/channels/${general}/messages`, owner, 'POST', { body, client_id: `rn${++n}` });
+        assert.equal(r.status, 201, await r.clone().text());
+        return r.json();
+      };
+      const mentionsOf = async (who) => (await (await api(`/v1/unread?channel_ids=${general}`, who)).json()).channels[0].mentions;
+      const rolesOf = async (m) => (await (await api(`/v1/channels/${general}/messages/${m.seq}`, owner)).json()).mention_roles;
+      const settled = (m, want) => until(`mention_roles ${JSON.stringify(want)}`,
+        async () => JSON.stringify(await rolesOf(m)) === JSON.stringify(want));
+      const ok = async (res) => assert.ok(res.status < 300, `${res.status} ${await res.clone().text()}`);
+
+      const a = await post('ship it @&vip');
+      const b = await post('@&member, @&vip and @&moderator');
+      const other = await post('only @&moderator');
+      assert.deepEqual(b.mention_roles, ['member', 'vip', 'moderator']);
+      assert.equal(await mentionsOf(vip), 2);
+
+      // Renamed: the older mentions name the role by its new name and still count for its holders.
+      await ok(await api(`${roles}/vip`, owner, 'PATCH', { name: 'patrons' }));
+      await settled(a, ['patrons']);
+      assert.deepEqual(await rolesOf(b), ['member', 'patrons', 'moderator']);
+      assert.deepEqual(await rolesOf(other), ['moderator']);
+      assert.equal((await (await api(`/v1/channels/${general}/messages/${a.seq}`, owner)).json()).body, 'ship it @&vip');
+      assert.equal(await mentionsOf(vip), 2);
+
+      // A new role taking the old name does not inherit the old mentions.
+      assert.equal((await api(roles, owner, 'POST', { name: 'vip', permissions: [] })).status, 201);
+      await ok(await api(`${base}/members/${carol.address}/roles/vip`, owner, 'PUT'));
+      const fresh = await post('welcome @&vip');
+      assert.deepEqual(fresh.mention_roles, ['vip']);
+      // Carol: b through @&member, and the new mention; not a.
+      assert.equal(await mentionsOf(carol), 2);
+
+      // Deleted: the role leaves the mentions written before; the others stay.
+      await ok(await api(`${roles}/patrons`, owner, 'DELETE'));
+      await settled(a, []);
+      assert.deepEqual(await rolesOf(b), ['member', 'moderator']);
+      assert.deepEqual(await rolesOf(fresh), ['vip']);
+      assert.equal(await mentionsOf(vip), 1);
+      assert.equal((await api(roles, owner, 'POST', { name: 'patrons', permissions: [] })).status, 201);
+      await ok(await api(`${base}/members/${carol.address}/roles/patrons`, owner, 'PUT'));
+      assert.equal(await mentionsOf(carol), 2);
+
+      // Renamed twice at once: the mentions end with the role's last name.
+      await ok(await api(`${roles}/vip`, owner, 'PATCH', { name: 'v1' }));
+      await ok(await api(`${roles}/v1`, owner, 'PATCH', { name: 'v2' }));
+      await settled(fresh, ['v2']);
+      assert.equal(await mentionsOf(carol), 2);
     });
 
     test('members set their nickname; moderators change those below them; open sockets learn it', async () => {
