@@ -62,6 +62,8 @@ struct PostRules {
   bool send = true;
   /// The channel's community (for notification settings); empty: none.
   std::string community_id{};
+  /// A locked thread the account does not moderate: it reads, and writes nothing there.
+  bool locked = false;
 };
 
 /// Channel access as the community context decides it.

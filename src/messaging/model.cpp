@@ -225,6 +225,7 @@ json::object message_json(const Message& m) {
     o["system"] = std::move(system);
   }
   if (m.forward) o["forward"] = forward_json(*m.forward);
+  if (m.thread) o["thread"] = json::object{{"id", m.thread->id}, {"name", m.thread->name}};
   if (m.reply_preview) {
     o["reply_preview"] = json::object{{"author", eth::to_checksum(m.reply_preview->author)},
                                       {"body", m.reply_preview->body},
@@ -264,6 +265,55 @@ json::object message_json(const Message& m) {
                              {"total_votes", total}};
   }
   return o;
+}
+
+std::optional<SystemTime> thread_archived_at(const Thread& t, SystemTime now) {
+  if (t.archived_at) return t.archived_at;
+  const auto expires = t.last_activity + std::chrono::minutes(t.auto_archive_minutes);
+  if (now >= expires) return expires;
+  return std::nullopt;
+}
+
+bool thread_archived(const Thread& t, SystemTime now) {
+  return thread_archived_at(t, now).has_value();
+}
+
+json::object thread_json(const Thread& t, SystemTime now) {
+  json::object o{{"id", t.id}, {"channel_id", t.channel_id}};
+  if (t.seq) {
+    o["seq"] = *t.seq;
+  } else {
+    o["seq"] = nullptr;
+  }
+  o["name"] = t.name;
+  o["creator"] = eth::to_checksum(t.creator);
+  o["created_at"] = format_rfc3339(t.created_at);
+  o["auto_archive_minutes"] = t.auto_archive_minutes;
+  const auto archived = thread_archived_at(t, now);
+  o["archived"] = archived.has_value();
+  if (archived) {
+    o["archived_at"] = format_rfc3339(*archived);
+  } else {
+    o["archived_at"] = nullptr;
+  }
+  o["locked"] = t.locked;
+  o["last_seq"] = t.last_seq;
+  o["last_message_at"] = format_rfc3339(t.last_activity);
+  return o;
+}
+
+Result<void> check_thread_name(std::string_view name) {
+  if (!is_display_name(name, max_thread_name_chars)) {
+    return bad_input("invalid_thread_name", "a thread name is 1 to 100 characters that display as themselves");
+  }
+  return ok();
+}
+
+Result<void> check_auto_archive(std::int64_t minutes) {
+  for (const auto choice : thread_archive_choices) {
+    if (minutes == choice) return ok();
+  }
+  return bad_input("invalid_auto_archive", "auto_archive_minutes is 60, 1440, 4320 or 10080");
 }
 
 json::object forward_json(const ForwardSnapshot& f) {

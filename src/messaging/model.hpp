@@ -38,6 +38,58 @@ struct ReactionCount {
   bool mine = false;  ///< the viewer is among them
 };
 
+/// Threads (Discord's): a sub-channel of a channel, started from one of its messages or on its own.
+/// Its id names it wherever a channel id does (messages, history, resume, reactions, pins, reads);
+/// who reads or posts there is decided by its parent channel.
+inline constexpr std::string_view thread_id_prefix = "th_";
+/// The longest thread name, in characters (as Discord).
+inline constexpr std::size_t max_thread_name_chars = 100;
+/// The active (not archived) threads a channel holds at most (Discord's per-server figure).
+inline constexpr std::size_t max_active_threads = 1000;
+/// The inactivity after which a thread archives itself, in minutes: Discord's four choices.
+inline constexpr std::int64_t thread_archive_choices[] = {60, 1440, 4320, 10080};
+inline constexpr std::int64_t default_thread_archive_minutes = 1440;
+
+/// True for a thread's id (a channel id with the thread prefix).
+inline bool is_thread_id(std::string_view id) noexcept {
+  return id.starts_with(thread_id_prefix);
+}
+
+/// A thread as stored.
+struct Thread {
+  std::string id;
+  std::string channel_id;           ///< its parent channel
+  std::optional<std::int64_t> seq;  ///< the message it was started from, in the parent
+  std::string name;
+  eth::Address creator{};
+  SystemTime created_at{};
+  std::int64_t auto_archive_minutes = default_thread_archive_minutes;
+  std::optional<SystemTime> archived_at;  ///< archived by hand (unset: maybe by inactivity)
+  bool locked = false;                    ///< only those who moderate the parent write or unarchive
+  SystemTime last_activity{};             ///< its creation or its last message
+  std::int64_t last_seq = 0;              ///< its last message's seq (0: none yet)
+};
+
+/// Whether the thread is archived at `now`: by hand, or after auto_archive_minutes without a
+/// message.
+bool thread_archived(const Thread& t, SystemTime now);
+/// When it archived (by hand, or when its inactivity ran out); unset while active.
+std::optional<SystemTime> thread_archived_at(const Thread& t, SystemTime now);
+/// {"id", "channel_id", "seq" (null: started on its own), "name", "creator", "created_at",
+/// "auto_archive_minutes", "archived", "archived_at", "locked", "last_seq", "last_message_at"}.
+boost::json::object thread_json(const Thread& t, SystemTime now);
+/// 400 `invalid_thread_name` unless 1 to max_thread_name_chars characters that display as
+/// themselves.
+Result<void> check_thread_name(std::string_view name);
+/// 400 `invalid_auto_archive` unless one of thread_archive_choices.
+Result<void> check_auto_archive(std::int64_t minutes);
+
+/// What a message shows of the thread started from it.
+struct ThreadRef {
+  std::string id;
+  std::string name;
+};
+
 /// A channel message as stored (a tombstone once deleted: empty body, deleted_at set).
 /// Who pinned a message, and when.
 struct PinInfo {
@@ -144,6 +196,7 @@ struct Message {
   bool silent = false;                     ///< sent silent: its mentions and reply notified without a push
   std::optional<SystemInfo> system;        ///< set on a message the server wrote
   std::optional<ForwardSnapshot> forward;  ///< set on a forwarded message
+  std::optional<ThreadRef> thread;         ///< the thread started from it (loaded with annotations)
 };
 
 /// A forward snapshot as clients see it: {"channel_id", "seq", "author", "body", "created_at"}.

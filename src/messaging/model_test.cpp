@@ -253,5 +253,49 @@ TEST(MessagingModel, SuppressedMentionsLeaveTheRolesOfTheirCommunityOnly) {
   EXPECT_EQ(kept(""), held);
 }
 
+TEST(MessagingModel, ThreadsArchiveByHandOrAfterTheirInactivity) {
+  const auto at = [](std::int64_t ms) { return SystemTime(std::chrono::milliseconds(ms)); };
+  Thread t;
+  t.id = "th_1";
+  t.channel_id = "c_1";
+  t.auto_archive_minutes = 60;
+  t.last_activity = at(1'000'000);
+  const auto hour = std::int64_t{60} * 60 * 1000;
+  EXPECT_FALSE(thread_archived(t, at(1'000'000)));
+  EXPECT_FALSE(thread_archived(t, at(1'000'000 + hour - 1)));
+  // Archived by inactivity at the end of its time, and shown so.
+  EXPECT_TRUE(thread_archived(t, at(1'000'000 + hour)));
+  EXPECT_EQ(thread_archived_at(t, at(5 * hour)), at(1'000'000 + hour));
+  auto shown = thread_json(t, at(5 * hour));
+  EXPECT_TRUE(shown.at("archived").as_bool());
+  EXPECT_EQ(shown.at("archived_at").as_string(), format_rfc3339(at(1'000'000 + hour)));
+  EXPECT_TRUE(shown.at("seq").is_null());
+  // By hand: at once, whatever its activity.
+  t.archived_at = at(1'000'001);
+  EXPECT_TRUE(thread_archived(t, at(1'000'002)));
+  EXPECT_EQ(thread_archived_at(t, at(1'000'002)), at(1'000'001));
+  t.archived_at.reset();
+  t.seq = 7;
+  shown = thread_json(t, at(1'000'000));
+  EXPECT_FALSE(shown.at("archived").as_bool());
+  EXPECT_TRUE(shown.at("archived_at").is_null());
+  EXPECT_EQ(shown.at("seq").as_int64(), 7);
+
+  EXPECT_TRUE(is_thread_id("th_abc"));
+  EXPECT_FALSE(is_thread_id("c_abc"));
+  EXPECT_TRUE(check_thread_name("Roadmap \xF0\x9F\x9A\x80"));
+  EXPECT_TRUE(check_thread_name(std::string(100, 'x')));
+  for (const std::string& bad : {std::string(), std::string(101, 'x'), std::string("   "),
+                                 std::string("a\xE2\x80\xAE"
+                                             "b"),
+                                 std::string("line\nbreak")}) {
+    EXPECT_EQ(check_thread_name(bad).error().code, "invalid_thread_name") << bad;
+  }
+  for (const auto minutes : {60, 1440, 4320, 10080}) EXPECT_TRUE(check_auto_archive(minutes));
+  for (const auto minutes : {0, 59, 61, 20160, -60}) {
+    EXPECT_EQ(check_auto_archive(minutes).error().code, "invalid_auto_archive") << minutes;
+  }
+}
+
 }  // namespace
 }  // namespace gh::messaging

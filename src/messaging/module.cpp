@@ -6,6 +6,7 @@
 #include "messaging/migrations.hpp"
 #include "messaging/routes.hpp"
 #include "messaging/service.hpp"
+#include "messaging/thread_access.hpp"
 
 namespace gh::messaging {
 namespace {
@@ -19,6 +20,8 @@ struct MessagingRuntime {
   std::unique_ptr<GrantedChannelAccess> granted;
   std::unique_ptr<CommunityChannelAccess> community;
   std::unique_ptr<AnyChannelAccess> any;
+  std::unique_ptr<ThreadDirectory> threads;
+  std::unique_ptr<ThreadAccess> thread_access;
   auth::RequestAuth* auth = nullptr;
   std::unique_ptr<MessagingService> service;
   std::unique_ptr<net::RateLimiter> send_limiter;
@@ -49,6 +52,10 @@ context::ContextModule make_module(MessagingModuleSettings settings) {
         runtime->access = runtime->any.get();
       }
     }
+    // Threads answer as their parent channels.
+    runtime->threads = std::make_unique<ThreadDirectory>(env.db, env.pool);
+    runtime->thread_access = std::make_unique<ThreadAccess>(*runtime->access, *runtime->threads);
+    runtime->access = runtime->thread_access.get();
     auto* gateway = env.services.find<realtime::Gateway>();
     MessagingSettings service_settings;
     service_settings.search_window = static_cast<std::int64_t>(runtime->settings.search_window);

@@ -413,6 +413,97 @@ void add_messaging_routes(net::Router& router, MessagingService& service, auth::
     co_return net::json_response(200, json::object{{"deleted", std::move(out)}});
   });
 
+  // --- threads ---
+
+  router.add("POST", "/v1/channels/{id}/threads", [&](Request& req) -> Task<Result<Response>> {
+    auto who = co_await auth.session(req);
+    if (!who) co_return who.error();
+    auto body = net::parse_json_object(req);
+    if (!body) co_return body.error();
+    NewThread spec;
+    for (const auto& [key, value] : *body) {
+      if (key == "name") {
+        if (!value.is_string()) co_return bad_input("invalid_thread_name", "name must be a string");
+        spec.name = std::string(value.as_string());
+      } else if (key == "seq") {
+        if (value.is_null()) continue;
+        if (!value.is_int64()) co_return bad_input("invalid_seq", "seq is a positive integer");
+        spec.seq = value.as_int64();
+      } else if (key == "auto_archive_minutes") {
+        if (!value.is_int64())
+          co_return bad_input("invalid_auto_archive", "auto_archive_minutes is 60, 1440, 4320 or 10080");
+        spec.auto_archive_minutes = value.as_int64();
+      } else {
+        co_return bad_input("invalid_field", "unknown field " + std::string(key));
+      }
+    }
+    if (auto limited = take(send_limiter, who->address); !limited) co_return limited.error();
+    auto created = co_await service.create_thread(who->address, std::string(req.param("id")), std::move(spec));
+    if (!created) co_return created.error();
+    co_return net::json_response(201, thread_json(*created, service.clock().now()));
+  });
+
+  router.add("GET", "/v1/channels/{id}/threads", [&](Request& req) -> Task<Result<Response>> {
+    auto who = co_await auth.session(req);
+    if (!who) co_return who.error();
+    bool archived = false;
+    if (auto a = req.query_param("archived")) {
+      if (*a != "true" && *a != "false") co_return bad_input("invalid_archived", "archived is true or false");
+      archived = *a == "true";
+    }
+    auto limit = query_limit(req);
+    if (!limit) co_return limit.error();
+    std::optional<std::string> cursor;
+    if (auto c = req.query_param("cursor")) cursor = std::string(*c);
+    auto page =
+        co_await service.threads(who->address, std::string(req.param("id")), archived, std::move(cursor), *limit);
+    if (!page) co_return page.error();
+    const auto now = service.clock().now();
+    json::array threads;
+    for (const auto& t : page->threads) threads.emplace_back(thread_json(t, now));
+    json::object out{{"threads", std::move(threads)}};
+    out["next_cursor"] = page->next_cursor ? json::value(*page->next_cursor) : json::value(nullptr);
+    co_return net::json_response(200, std::move(out));
+  });
+
+  router.add("GET", "/v1/threads/{id}", [&](Request& req) -> Task<Result<Response>> {
+    auto who = co_await auth.session(req);
+    if (!who) co_return who.error();
+    auto found = co_await service.thread(who->address, std::string(req.param("id")));
+    if (!found) co_return found.error();
+    co_return net::json_response(200, thread_json(*found, service.clock().now()));
+  });
+
+  router.add("PATCH", "/v1/threads/{id}", [&](Request& req) -> Task<Result<Response>> {
+    auto who = co_await auth.session(req);
+    if (!who) co_return who.error();
+    auto body = net::parse_json_object(req);
+    if (!body) co_return body.error();
+    ThreadChange change;
+    for (const auto& [key, value] : *body) {
+      if (key == "name") {
+        if (!value.is_string()) co_return bad_input("invalid_thread_name", "name must be a string");
+        change.name = std::string(value.as_string());
+      } else if (key == "archived" || key == "locked") {
+        if (!value.is_bool()) co_return bad_input("invalid_field", std::string(key) + " must be a boolean");
+        (key == "archived" ? change.archived : change.locked) = value.as_bool();
+      } else if (key == "auto_archive_minutes") {
+        if (!value.is_int64())
+          co_return bad_input("invalid_auto_archive", "auto_archive_minutes is 60, 1440, 4320 or 10080");
+        change.auto_archive_minutes = value.as_int64();
+      } else {
+        co_return bad_input("invalid_field", "unknown field " + std::string(key));
+      }
+    }
+    if (!change.name && !change.archived && !change.locked && !change.auto_archive_minutes) {
+      co_return bad_input("invalid_field", "nothing to change");
+    }
+    if (auto limited = take(send_limiter, who->address); !limited) co_return limited.error();
+    auto updated = co_await service.update_thread(who->address, std::string(req.param("id")), std::move(change));
+    if (!updated) co_return updated.error();
+    co_return net::json_response(200, thread_json(*updated, service.clock().now()));
+  });
+
   router.add("POST", "/v1/channels/{id}/messages/{seq}/report", [&](Request& req) -> Task<Result<Response>> {
     auto target = co_await message_target(auth, req);
     if (!target) co_return target.error();

@@ -55,6 +55,9 @@ void send_to_followers(realtime::Gateway& gateway, const json::array& channel_id
 // 403 unless the rules let the account post now: `forbidden`, or `timed_out` with the timeout's end.
 Result<void> may_post(const PostRules& rules) {
   if (!rules.allowed) return forbidden("you may not post in this channel");
+  if (rules.locked) {
+    return make_error(ErrorKind::forbidden, "thread_locked", "the thread is locked: only moderators write in it");
+  }
   if (rules.timed_out_until_ms > 0) {
     const auto until = format_rfc3339(SystemTime(std::chrono::milliseconds(rules.timed_out_until_ms)));
     auto e = make_error(ErrorKind::forbidden, "timed_out", "you are timed out in this community until " + until);
@@ -511,6 +514,8 @@ Task<Result<Posted>> MessagingService::post(eth::Address who, std::string channe
       sql::index_terms(tx, channel_id, m.seq,
                        terms_of(m.body, m.poll ? &*m.poll : nullptr, m.forward ? &*m.forward : nullptr));
       sql::mark_read(tx, author, channel_id, m.seq, unix_millis(now));
+      // A message keeps its thread active, and brings an archived one back.
+      if (is_thread_id(channel_id)) sql::touch_thread(tx, channel_id, created_ms);
 
       json::object event{
           {"channel_id", channel_id},        {"seq", m.seq},   {"id", m.id},
@@ -985,6 +990,13 @@ Error report_not_found() {
   return make_error(ErrorKind::not_found, "report_not_found", "no such report");
 }
 
+// The channel whose report topic carries a report: a thread's reports reach its parent's moderators.
+std::string report_topic_id(Tx& tx, const std::string& channel_id) {
+  if (!is_thread_id(channel_id)) return channel_id;
+  auto t = sql::find_thread(tx, channel_id);
+  return t ? t->channel_id : channel_id;
+}
+
 }  // namespace
 
 Task<Result<Filed>> MessagingService::report(eth::Address who, std::string channel_id, std::int64_t seq,
@@ -996,9 +1008,11 @@ Task<Result<Filed>> MessagingService::report(eth::Address who, std::string chann
   if (auto r = co_await require_read(who, channel_id); !r) co_return r.error();
   const auto now = unix_millis(m_clock.now());
   const auto reporter = eth::to_lower_hex(who);
+  std::string topic = channel_id;
   auto filed = co_await m_pool.run([&]() -> Result<Filed> {
     return m_db.transact([&](Tx& tx) -> Result<Filed> {
       if (auto existing = sql::find_report_by(tx, channel_id, seq, reporter)) return Filed{std::move(*existing), false};
+      topic = report_topic_id(tx, channel_id);
       auto m = sql::find(tx, channel_id, seq);
       if (!m) return message_not_found();
       if (m->deleted_at) return make_error(ErrorKind::conflict, "message_deleted", "the message was deleted");
@@ -1034,7 +1048,7 @@ Task<Result<Filed>> MessagingService::report(eth::Address who, std::string chann
   });
   if (filed && filed->created) {
     if (m_events_published) m_events_published();
-    announce_report(filed->report);
+    announce_report(filed->report, topic);
   }
   co_return filed;
 }
@@ -1085,10 +1099,12 @@ Task<Result<Report>> MessagingService::update_report(eth::Address who, std::int6
   if (!moderates) co_return moderates.error();
   if (!*moderates) co_return report_not_found();
   const auto now = unix_millis(m_clock.now());
+  std::string topic;
   auto updated = co_await m_pool.run([&]() -> Result<std::pair<Report, bool>> {
     return m_db.transact([&](Tx& tx) -> Result<std::pair<Report, bool>> {
       auto r = sql::find_report(tx, report_id, true);
       if (!r) return report_not_found();
+      topic = report_topic_id(tx, r->channel_id);
       if (r->status == status && r->resolution == resolution) return std::pair{std::move(*r), false};
       const bool open = status == "open";
       sql::update_report(tx, report_id, status, resolution, open ? std::nullopt : std::optional(eth::to_lower_hex(who)),
@@ -1108,7 +1124,7 @@ Task<Result<Report>> MessagingService::update_report(eth::Address who, std::int6
   if (!updated) co_return updated.error();
   if (updated->second) {
     if (m_events_published) m_events_published();
-    announce_report(updated->first);
+    announce_report(updated->first, topic);
   }
   co_return std::move(updated->first);
 }
@@ -1119,6 +1135,194 @@ Task<Result<std::size_t>> MessagingService::purge_reports() {
   co_return co_await store::delete_in_batches(
       m_db, m_pool, m_settings.report_purge_batch,
       [&](Tx& tx, std::size_t limit) { return sql::purge_reports(tx, cutoff, limit); });
+}
+
+// --- threads ---
+
+namespace {
+
+Error thread_not_found() {
+  return make_error(ErrorKind::not_found, "thread_not_found", "no such thread");
+}
+
+// "<last_ms>.<id>": where the next page of threads starts.
+std::string thread_cursor(const Thread& t) {
+  return std::to_string(unix_millis(t.last_activity)) + "." + t.id;
+}
+
+std::optional<sql::ThreadCursor> parse_thread_cursor(std::string_view text) {
+  const auto dot = text.find('.');
+  if (dot == std::string_view::npos || dot == 0 || dot > 18) return std::nullopt;
+  std::int64_t ms = 0;
+  for (const char ch : text.substr(0, dot)) {
+    if (ch < '0' || ch > '9') return std::nullopt;
+    ms = ms * 10 + (ch - '0');
+  }
+  const auto id = text.substr(dot + 1);
+  if (!is_thread_id(id) || !valid_channel_id(id)) return std::nullopt;
+  return sql::ThreadCursor{ms, std::string(id)};
+}
+
+}  // namespace
+
+void MessagingService::announce_thread(std::string_view type, const Thread& t, bool to_thread) {
+  if (m_events_published) m_events_published();
+  if (!m_gateway) return;
+  json::object frame{{"type", type}, {"thread", thread_json(t, m_clock.now())}};
+  const auto text = json::serialize(frame);
+  m_gateway->broadcast(channel_topic, t.channel_id, text);
+  if (to_thread) m_gateway->broadcast(channel_topic, t.id, text);
+}
+
+Task<Result<Thread>> MessagingService::create_thread(eth::Address who, std::string channel_id, NewThread spec) {
+  if (auto c = check_channel(channel_id); !c) co_return c.error();
+  if (is_thread_id(channel_id))
+    co_return bad_input("invalid_channel", "a thread is started in a channel, not a thread");
+  if (auto c = check_thread_name(spec.name); !c) co_return c.error();
+  if (auto c = check_auto_archive(spec.auto_archive_minutes); !c) co_return c.error();
+  if (spec.seq && *spec.seq <= 0) co_return bad_input("invalid_seq", "seq is a positive integer");
+  if (auto r = co_await require_send(who, channel_id); !r) co_return r.error();
+  const auto now = m_clock.now();
+  const auto viewer = eth::to_lower_hex(who);
+  std::optional<Message> starter;
+  auto created = co_await m_pool.run([&]() -> Result<Thread> {
+    return m_db.transact([&](Tx& tx) -> Result<Thread> {
+      // The channel's lock: two threads of one message, or past the limit, cannot both pass.
+      sql::lock_channel(tx, channel_id);
+      if (spec.seq) {
+        auto m = sql::find(tx, channel_id, *spec.seq);
+        if (!m) return message_not_found();
+        if (m->deleted_at) return make_error(ErrorKind::conflict, "message_deleted", "the message was deleted");
+        if (auto existing = sql::thread_of_message(tx, channel_id, *spec.seq)) {
+          auto e = make_error(ErrorKind::conflict, "thread_exists", "a thread was already started from this message");
+          e.details_json = json::serialize(json::object{{"thread_id", existing->id}});
+          return e;
+        }
+      }
+      if (sql::count_active_threads(tx, channel_id, unix_millis(now)) >=
+          static_cast<std::int64_t>(max_active_threads)) {
+        return make_error(ErrorKind::conflict, "too_many_threads",
+                          "a channel holds at most " + std::to_string(max_active_threads) + " active threads");
+      }
+      Thread t;
+      t.id = std::string(thread_id_prefix) + net::make_request_id();
+      t.channel_id = channel_id;
+      t.seq = spec.seq;
+      t.name = spec.name;
+      t.creator = who;
+      t.created_at = SystemTime(std::chrono::milliseconds(unix_millis(now)));
+      t.auto_archive_minutes = spec.auto_archive_minutes;
+      t.last_activity = t.created_at;
+      sql::insert_thread(tx, t);
+      auto event = thread_json(t, now);
+      event["by"] = eth::to_checksum(who);
+      publish_or_throw(tx, {"messaging.thread_created", channel_id, json::serialize(event)});
+      if (spec.seq) {
+        // The message shows its thread: a change, as an edit is.
+        sql::mark_changed(tx, channel_id, *spec.seq);
+        starter = with_reactions(tx, *sql::find(tx, channel_id, *spec.seq), viewer);
+      }
+      return t;
+    });
+  });
+  if (!created) co_return created.error();
+  announce_thread("thread_created", *created, false);
+  if (starter) announce_update(channel_id, *starter);
+  co_return created;
+}
+
+Task<Result<ThreadPage>> MessagingService::threads(eth::Address who, std::string channel_id, bool archived,
+                                                   std::optional<std::string> cursor, std::size_t limit) {
+  if (is_thread_id(channel_id)) co_return bad_input("invalid_channel", "threads are listed by their channel");
+  std::optional<sql::ThreadCursor> before;
+  if (cursor) {
+    before = parse_thread_cursor(*cursor);
+    if (!before) co_return bad_input("invalid_cursor", "cursor is the next_cursor of a previous page");
+  }
+  if (auto r = co_await require_read(who, channel_id); !r) co_return r.error();
+  limit = std::clamp<std::size_t>(limit, 1, m_settings.max_page);
+  const auto now_ms = unix_millis(m_clock.now());
+  co_return co_await m_pool.run([&]() -> Result<ThreadPage> {
+    return m_db.read([&](Tx& tx) -> Result<ThreadPage> {
+      ThreadPage page;
+      page.threads = sql::list_threads(tx, channel_id, archived, now_ms, before, limit + 1);
+      if (page.threads.size() > limit) {
+        page.threads.pop_back();
+        page.next_cursor = thread_cursor(page.threads.back());
+      }
+      return page;
+    });
+  });
+}
+
+Task<Result<Thread>> MessagingService::thread(eth::Address who, std::string thread_id) {
+  if (!is_thread_id(thread_id) || !valid_channel_id(thread_id)) co_return thread_not_found();
+  auto readable = co_await m_access.can_read(who, thread_id);
+  if (!readable) co_return readable.error();
+  if (!*readable) co_return thread_not_found();
+  auto found = co_await m_pool.run([&] { return m_db.read([&](Tx& tx) { return sql::find_thread(tx, thread_id); }); });
+  if (!found) co_return thread_not_found();
+  co_return std::move(*found);
+}
+
+Task<Result<Thread>> MessagingService::update_thread(eth::Address who, std::string thread_id, ThreadChange change) {
+  if (change.name) {
+    if (auto c = check_thread_name(*change.name); !c) co_return c.error();
+  }
+  if (change.auto_archive_minutes) {
+    if (auto c = check_auto_archive(*change.auto_archive_minutes); !c) co_return c.error();
+  }
+  auto current = co_await thread(who, thread_id);
+  if (!current) co_return current.error();
+  auto moderates = co_await m_access.can_moderate(who, current->channel_id);
+  if (!moderates) co_return moderates.error();
+  if (!*moderates) {
+    if (current->creator != who) {
+      co_return make_error(ErrorKind::forbidden, "missing_permission",
+                           "a thread is changed by its creator or by those who moderate its channel");
+    }
+    if (change.locked) {
+      co_return make_error(ErrorKind::forbidden, "missing_permission",
+                           "locking a thread takes manage_messages in its channel");
+    }
+    // The creator writes as in the thread: not while timed out, nor once a moderator locked it.
+    if (auto r = co_await require_post(who, thread_id); !r) co_return r.error();
+  }
+  const auto now = m_clock.now();
+  auto updated = co_await m_pool.run([&]() -> Result<std::pair<Thread, bool>> {
+    return m_db.transact([&](Tx& tx) -> Result<std::pair<Thread, bool>> {
+      auto t = sql::find_thread(tx, thread_id);
+      if (!t) return thread_not_found();
+      auto next = *t;
+      if (change.name) next.name = *change.name;
+      if (change.auto_archive_minutes) next.auto_archive_minutes = *change.auto_archive_minutes;
+      if (change.locked) next.locked = *change.locked;
+      const bool was_archived = thread_archived(*t, now);
+      if (change.archived && *change.archived && !was_archived) {
+        next.archived_at = SystemTime(std::chrono::milliseconds(unix_millis(now)));
+      } else if (change.archived && !*change.archived && was_archived) {
+        // Back: active again for a whole auto-archive time.
+        next.archived_at.reset();
+        next.last_activity = SystemTime(std::chrono::milliseconds(unix_millis(now)));
+      }
+      // A change of the auto-archive time counts from now, as a message would.
+      if (change.auto_archive_minutes && !thread_archived(next, now)) {
+        next.last_activity = std::max(next.last_activity, SystemTime(std::chrono::milliseconds(unix_millis(now))));
+      }
+      const bool changed = next.name != t->name || next.auto_archive_minutes != t->auto_archive_minutes ||
+                           next.locked != t->locked || next.archived_at != t->archived_at ||
+                           next.last_activity != t->last_activity;
+      if (!changed) return std::pair{std::move(*t), false};
+      sql::update_thread(tx, next);
+      auto event = thread_json(next, now);
+      event["by"] = eth::to_checksum(who);
+      publish_or_throw(tx, {"messaging.thread_updated", next.channel_id, json::serialize(event)});
+      return std::pair{std::move(next), true};
+    });
+  });
+  if (!updated) co_return updated.error();
+  if (updated->second) announce_thread("thread_updated", updated->first, true);
+  co_return std::move(updated->first);
 }
 
 Task<Result<void>> MessagingService::pin(eth::Address who, std::string channel_id, std::int64_t seq, bool pinned) {
@@ -1514,10 +1718,10 @@ realtime::TopicSource MessagingService::report_topic_source() {
   return source;
 }
 
-void MessagingService::announce_report(const Report& r) {
+void MessagingService::announce_report(const Report& r, const std::string& topic_id) {
   if (!m_gateway) return;
-  json::object frame{{"type", "report"}, {"report_channel_id", r.channel_id}, {"report", report_json(r)}};
-  m_gateway->broadcast(report_topic, r.channel_id, json::serialize(frame));
+  json::object frame{{"type", "report"}, {"report_channel_id", topic_id}, {"report", report_json(r)}};
+  m_gateway->broadcast(report_topic, topic_id, json::serialize(frame));
 }
 
 std::size_t MessagingService::purge_batch(Tx& tx, const bus::Event& event) {
@@ -1544,6 +1748,18 @@ std::size_t MessagingService::purge_batch(Tx& tx, const bus::Event& event) {
   std::vector<std::string> channels;
   for (const auto& id : ids->as_array()) {
     if (id.is_string()) channels.emplace_back(id.as_string());
+  }
+  // The first batch adds the channels' threads; the batches after it carry the whole list.
+  if (const auto* with = request.if_contains("with_threads"); with == nullptr || !with->is_bool() || !with->as_bool()) {
+    auto threads = sql::thread_ids_in(tx, channels);
+    json::array all;
+    for (const auto& id : channels) all.emplace_back(id);
+    for (auto& id : threads) {
+      all.emplace_back(id);
+      channels.push_back(std::move(id));
+    }
+    request["channel_ids"] = std::move(all);
+    request["with_threads"] = true;
   }
   const auto author_hex = eth::to_lower_hex(*author);
   const auto now_ms = unix_millis(m_clock.now());
@@ -1796,6 +2012,13 @@ Task<void> MessagingService::recheck(std::vector<eth::Address> accounts, std::ve
   // follows (a change to a role names every channel of its community). No channel named: every
   // channel the account is subscribed to here.
   const bool subscribers_only = accounts.empty();
+  // A channel named names its threads too: they are read as it is.
+  if (!channel_ids.empty()) {
+    auto threads = co_await m_pool.run([&] {
+      return m_db.read([&](Tx& tx) -> Result<std::vector<std::string>> { return sql::thread_ids_in(tx, channel_ids); });
+    });
+    if (threads) channel_ids.insert(channel_ids.end(), threads->begin(), threads->end());
+  }
   if (subscribers_only) {
     std::set<eth::Address> all;
     for (const auto& id : channel_ids) {

@@ -49,6 +49,27 @@ struct NewMessage {
   bool ping_reply = true;
 };
 
+/// A thread to start in a channel.
+struct NewThread {
+  std::string name;
+  std::optional<std::int64_t> seq;  ///< started from this message of the channel; unset: on its own
+  std::int64_t auto_archive_minutes = default_thread_archive_minutes;
+};
+
+/// What a change to a thread sets; an unset field stays as it is.
+struct ThreadChange {
+  std::optional<std::string> name;
+  std::optional<bool> archived;
+  std::optional<bool> locked;
+  std::optional<std::int64_t> auto_archive_minutes;
+};
+
+/// One page of a channel's threads.
+struct ThreadPage {
+  std::vector<Thread> threads;
+  std::optional<std::string> next_cursor;  ///< pass back as `cursor` for the next page
+};
+
 /// The outcome of a post: the message, and whether this call created it (false: a retry).
 struct Posted {
   Message message;
@@ -198,6 +219,25 @@ class MessagingService {
   /// tombstones are skipped; returns the seqs this call deleted, ascending.
   Task<Result<std::vector<std::int64_t>>> remove_many(eth::Address who, std::string channel_id,
                                                       std::vector<std::int64_t> seqs);
+  // --- threads ---
+  /// Starts a thread in a channel (the right to send messages there; 400 invalid_channel in a
+  /// thread, invalid_thread_name, invalid_auto_archive, invalid_seq; from a message: 404
+  /// message_not_found, 409 message_deleted, 409 thread_exists with its `thread_id`; 409
+  /// too_many_threads past max_active_threads active ones). Event messaging.thread_created; the
+  /// parent's subscribers get `thread_created`, and the message `message_updated` with its thread.
+  Task<Result<Thread>> create_thread(eth::Address who, std::string channel_id, NewThread spec);
+  /// A channel's active (or archived) threads, latest activity first (the read right; 400
+  /// invalid_cursor).
+  Task<Result<ThreadPage>> threads(eth::Address who, std::string channel_id, bool archived,
+                                   std::optional<std::string> cursor, std::size_t limit);
+  /// One thread (404 thread_not_found also where the caller cannot read its channel).
+  Task<Result<Thread>> thread(eth::Address who, std::string thread_id);
+  /// Renames, archives or brings back a thread, or changes its auto-archive time: its creator, or
+  /// a moderator of its channel; locking takes a moderator (403 missing_permission; 403
+  /// thread_locked for the creator of a locked thread). Event messaging.thread_updated; the
+  /// subscribers of the channel and of the thread get `thread_updated`.
+  Task<Result<Thread>> update_thread(eth::Address who, std::string thread_id, ThreadChange change);
+
   /// Pins or unpins a message (the post right and the moderation right, community
   /// manage_messages, else 403 missing_permission; 409 message_deleted; 409 too_many_pins past
   /// max_pins). Idempotent. Subscribers get the message as `message_updated` with `pinned`.
@@ -345,8 +385,12 @@ class MessagingService {
   Task<Error> refuse_content(eth::Address who, std::string channel_id, ContentBlock block);
   Task<std::vector<Mentioned>> resolve_mentions(const eth::Address& who, const std::string& channel_id,
                                                 const Mentions& mentions);
-  /// Sends the `report` frame of a report filed or changed to its channel's report topic here.
-  void announce_report(const Report& r);
+  /// Sends the `report` frame of a report filed or changed to the report topic of its channel here
+  /// (`topic_id`: the parent of a thread).
+  void announce_report(const Report& r, const std::string& topic_id);
+  /// Sends a thread's frame (`thread_created`, `thread_updated`) to the subscribers of its channel,
+  /// and of the thread itself.
+  void announce_thread(std::string_view type, const Thread& t, bool to_thread);
   /// After a committed change of a message: wakes the bus and sends `message_updated` here.
   void announce_update(const std::string& channel_id, const Message& m);
   Task<void> recheck(std::vector<eth::Address> accounts, std::vector<std::string> channel_ids,
@@ -362,6 +406,8 @@ class MessagingService {
   Executor m_executor;
 
  public:
+  /// The clock use cases read (a thread's archive depends on the time it is shown at).
+  const Clock& clock() const noexcept { return m_clock; }
   /// The executor membership re-checks run on (set by the module).
   void set_executor(Executor executor) { m_executor = std::move(executor); }
   /// Where unread mention counts learn what the account suppresses (set once at start, before any

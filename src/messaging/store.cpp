@@ -595,8 +595,8 @@ void load_annotations(Tx& tx, std::vector<Message>& messages, const std::string&
     if (it == by_seq.end()) continue;
     it->second->reactions.push_back(ReactionCount{r.get_text(1), r.get_int(2), r.get_int(3) > 0});
   }
-  // The pins and the polls of the page in one statement (one round trip less on PostgreSQL): kind
-  // 0 is a pin (pinned_by, pinned_ms), kind 1 a poll (question, answers, multiple, ends_ms).
+  // The pins, polls and threads of the page in one statement (one round trip less on PostgreSQL):
+  // kind 0 is a pin (pinned_by, pinned_ms), kind 1 a poll (question, answers, multiple, ends_ms).
   std::string annotations =
       "SELECT 0, seq, pinned_by, CAST(NULL AS TEXT), CAST(NULL AS BIGINT), pinned_ms FROM msg_pins WHERE channel_id = "
       "$1 AND ";
@@ -604,14 +604,21 @@ void load_annotations(Tx& tx, std::vector<Message>& messages, const std::string&
   annotations +=
       " UNION ALL SELECT 1, seq, question, answers, multiple, ends_ms FROM msg_polls WHERE channel_id = $1 AND ";
   annotations += which;
+  // Kind 2: the thread started from the message (id, name).
+  annotations +=
+      " UNION ALL SELECT 2, seq, id, name, CAST(NULL AS BIGINT), created_ms FROM msg_threads WHERE channel_id = $1 "
+      "AND ";
+  annotations += which;
   for (const auto& r : tx.query(annotations, params)) {
     auto it = by_seq.find(r.get_int(1));
     if (it == by_seq.end()) continue;
     if (r.get_int(0) == 0) {
       it->second->pin =
           PinInfo{*eth::parse_address(r.get_text(2)), SystemTime(std::chrono::milliseconds(r.get_int(5)))};
-    } else {
+    } else if (r.get_int(0) == 1) {
       it->second->poll = poll_of(r, 2);
+    } else {
+      it->second->thread = ThreadRef{r.get_text(2), r.get_text(3)};
     }
   }
   // The polls' votes as the viewer sees them.
@@ -865,12 +872,15 @@ std::vector<Report> reports(Tx& tx, const ReportQuery& query) {
     params.emplace_back(*query.reporter);
     sql += " AND r.reporter = $2";
   } else {
-    sql += " AND r.channel_id IN (";
+    // The channels, and the threads under them.
+    std::string in = "(";
     for (std::size_t i = 0; i < query.channel_ids.size(); ++i) {
       params.emplace_back(query.channel_ids[i]);
-      sql += (i == 0 ? "$" : ", $") + std::to_string(params.size());
+      in += (i == 0 ? "$" : ", $") + std::to_string(params.size());
     }
-    sql += ")";
+    in += ")";
+    sql += " AND (r.channel_id IN " + in +
+           " OR r.channel_id IN (SELECT t.id FROM msg_threads t WHERE t.channel_id IN " + in + "))";
   }
   if (query.status) {
     params.emplace_back(*query.status);
@@ -894,6 +904,109 @@ std::size_t purge_reports(Tx& tx, std::int64_t before_ms, std::size_t limit) {
       "DELETE FROM msg_reports WHERE id IN (SELECT id FROM msg_reports WHERE status <> 'open' AND resolved_ms < $1 "
       "ORDER BY resolved_ms LIMIT $2)",
       {before_ms, static_cast<std::int64_t>(limit)}));
+}
+
+// --- threads ---
+
+namespace {
+
+constexpr const char* thread_columns =
+    "t.id, t.channel_id, t.seq, t.name, t.creator, t.created_ms, t.auto_archive_minutes, t.archived_ms, t.locked, "
+    "t.last_ms, COALESCE(c.last_seq, 0) FROM msg_threads t LEFT JOIN msg_channels c ON c.channel_id = t.id";
+
+Thread thread_of(const store::Row& r) {
+  Thread t;
+  t.id = r.get_text(0);
+  t.channel_id = r.get_text(1);
+  t.seq = r.opt_int(2);
+  t.name = r.get_text(3);
+  t.creator = *eth::parse_address(r.get_text(4));
+  t.created_at = from_ms(r.get_int(5));
+  t.auto_archive_minutes = r.get_int(6);
+  if (auto a = r.opt_int(7)) t.archived_at = from_ms(*a);
+  t.locked = r.get_int(8) != 0;
+  t.last_activity = from_ms(r.get_int(9));
+  t.last_seq = r.get_int(10);
+  return t;
+}
+
+std::vector<Thread> threads_of_rows(const store::Rows& rows) {
+  std::vector<Thread> out;
+  out.reserve(rows.size());
+  for (const auto& r : rows) out.push_back(thread_of(r));
+  return out;
+}
+
+}  // namespace
+
+void insert_thread(Tx& tx, const Thread& t) {
+  tx.exec(
+      "INSERT INTO msg_threads (id, channel_id, seq, name, creator, created_ms, auto_archive_minutes, archived_ms, "
+      "locked, last_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, 0, $8)",
+      {t.id, t.channel_id, t.seq ? store::Value(*t.seq) : store::Value(nullptr), t.name, eth::to_lower_hex(t.creator),
+       unix_millis(t.created_at), t.auto_archive_minutes, unix_millis(t.last_activity)});
+}
+
+std::optional<Thread> find_thread(Tx& tx, const std::string& id) {
+  auto row = tx.query_one(std::string("SELECT ") + thread_columns + " WHERE t.id = $1", {id});
+  if (!row) return std::nullopt;
+  return thread_of(*row);
+}
+
+std::optional<Thread> thread_of_message(Tx& tx, const std::string& channel_id, std::int64_t seq) {
+  auto row = tx.query_one(std::string("SELECT ") + thread_columns + " WHERE t.channel_id = $1 AND t.seq = $2",
+                          {channel_id, seq});
+  if (!row) return std::nullopt;
+  return thread_of(*row);
+}
+
+std::vector<Thread> list_threads(Tx& tx, const std::string& channel_id, bool archived, std::int64_t now_ms,
+                                 const std::optional<ThreadCursor>& before, std::size_t limit) {
+  // Active: not archived by hand, and a message (or the creation) within its auto-archive time.
+  const std::string active = "t.archived_ms IS NULL AND t.last_ms > $2 - t.auto_archive_minutes * 60000";
+  std::string sql = std::string("SELECT ") + thread_columns + " WHERE t.channel_id = $1 AND " +
+                    (archived ? "NOT (" + active + ")" : active);
+  std::vector<store::Value> params{channel_id, now_ms, static_cast<std::int64_t>(limit)};
+  if (before) {
+    params.emplace_back(before->last_ms);
+    params.emplace_back(before->id);
+    sql += " AND (t.last_ms < $4 OR (t.last_ms = $4 AND t.id < $5))";
+  }
+  sql += " ORDER BY t.last_ms DESC, t.id DESC LIMIT $3";
+  return threads_of_rows(tx.query(sql, params));
+}
+
+std::int64_t count_active_threads(Tx& tx, const std::string& channel_id, std::int64_t now_ms) {
+  auto row = tx.query_one(
+      "SELECT count(*) FROM msg_threads WHERE channel_id = $1 AND archived_ms IS NULL AND "
+      "last_ms > $2 - auto_archive_minutes * 60000",
+      {channel_id, now_ms});
+  return row->get_int(0);
+}
+
+void touch_thread(Tx& tx, const std::string& id, std::int64_t at_ms) {
+  tx.exec(
+      "UPDATE msg_threads SET archived_ms = NULL, last_ms = CASE WHEN last_ms > $2 THEN last_ms ELSE $2 END "
+      "WHERE id = $1",
+      {id, at_ms});
+}
+
+void update_thread(Tx& tx, const Thread& t) {
+  tx.exec(
+      "UPDATE msg_threads SET name = $2, auto_archive_minutes = $3, archived_ms = $4, locked = $5, last_ms = $6 "
+      "WHERE id = $1",
+      {t.id, t.name, t.auto_archive_minutes,
+       t.archived_at ? store::Value(unix_millis(*t.archived_at)) : store::Value(nullptr),
+       static_cast<std::int64_t>(t.locked ? 1 : 0), unix_millis(t.last_activity)});
+}
+
+std::vector<std::string> thread_ids_in(Tx& tx, const std::vector<std::string>& channel_ids) {
+  std::vector<std::string> out;
+  for (const auto& channel_id : channel_ids) {
+    for (const auto& r : tx.query("SELECT id FROM msg_threads WHERE channel_id = $1 ORDER BY id", {channel_id}))
+      out.push_back(r.get_text(0));
+  }
+  return out;
 }
 
 }  // namespace gh::messaging::sql

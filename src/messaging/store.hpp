@@ -188,8 +188,8 @@ std::optional<Report> find_report_by(Tx& tx, const std::string& channel_id, std:
 std::optional<Report> find_report(Tx& tx, std::int64_t id, bool for_update = false);
 /// The account's open reports.
 std::int64_t count_open_reports(Tx& tx, const std::string& reporter);
-/// Which reports: of these channels, of one status (none: any), below `before_id` (0: from the
-/// newest), newest first, at most `limit`.
+/// Which reports: of these channels and their threads, of one status (none: any), below
+/// `before_id` (0: from the newest), newest first, at most `limit`.
 struct ReportQuery {
   std::vector<std::string> channel_ids;
   std::optional<std::string> reporter;  ///< set: the reports this account filed, in any channel
@@ -203,5 +203,29 @@ void update_report(Tx& tx, std::int64_t id, const std::string& status, const std
                    const std::optional<std::string>& by, std::optional<std::int64_t> at_ms);
 /// Deletes up to `limit` reports closed before `before_ms`; returns how many.
 std::size_t purge_reports(Tx& tx, std::int64_t before_ms, std::size_t limit);
+
+// --- threads ---
+
+/// Where a page of threads starts: below this last activity, then id.
+struct ThreadCursor {
+  std::int64_t last_ms = 0;
+  std::string id;
+};
+
+void insert_thread(Tx& tx, const Thread& t);
+std::optional<Thread> find_thread(Tx& tx, const std::string& id);
+/// The thread started from the message, if any.
+std::optional<Thread> thread_of_message(Tx& tx, const std::string& channel_id, std::int64_t seq);
+/// The channel's active (or archived) threads at now_ms, by last activity, latest first, below
+/// `before`.
+std::vector<Thread> list_threads(Tx& tx, const std::string& channel_id, bool archived, std::int64_t now_ms,
+                                 const std::optional<ThreadCursor>& before, std::size_t limit);
+std::int64_t count_active_threads(Tx& tx, const std::string& channel_id, std::int64_t now_ms);
+/// A message at `at_ms`: the thread is active again from then.
+void touch_thread(Tx& tx, const std::string& id, std::int64_t at_ms);
+/// Writes the name, auto-archive time, archive, lock and last activity.
+void update_thread(Tx& tx, const Thread& t);
+/// Every thread of those channels, archived ones included.
+std::vector<std::string> thread_ids_in(Tx& tx, const std::vector<std::string>& channel_ids);
 
 }  // namespace gh::messaging::sql

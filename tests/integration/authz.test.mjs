@@ -84,6 +84,10 @@ const OWNED = {
   'PUT /v1/channels/{id}/pins/{seq}': (a) => ({ params: { id: a.channel_id, seq: '1' } }),
   'DELETE /v1/channels/{id}/pins/{seq}': (a) => ({ params: { id: a.channel_id, seq: '1' } }),
   'POST /v1/channels/{id}/messages/{seq}/report': (a) => ({ params: { id: a.channel_id, seq: '1' }, body: { reason: 'spam' } }),
+  'POST /v1/channels/{id}/threads': (a) => ({ params: { id: a.channel_id }, body: { name: 'intruder' } }),
+  'GET /v1/channels/{id}/threads': (a) => ({ params: { id: a.channel_id } }),
+  'GET /v1/threads/{id}': (a) => ({ params: { id: a.thread_id } }),
+  'PATCH /v1/threads/{id}': (a) => ({ params: { id: a.thread_id }, body: { name: 'hijacked' } }),
 };
 // Routes whose parameter names something every signed-in account may read, and why.
 const SHARED = {
@@ -152,7 +156,12 @@ describe('authorization matrix', () => {
     assert.equal(r.status, 201, await r.clone().text());
     r = await api(`/v1/channels/${channel_id}/messages/${(await r.json()).seq}/report`, { method: 'POST', token: account.token, body: { reason: 'spam' } });
     assert.equal(r.status, 201, await r.clone().text());
-    return { ...account, community_id, channel_id, rule_id, role: 'helper', report_id: (await r.json()).id };
+    const report_id = (await r.json()).id;
+    // A thread of the channel: read and changed as the channel is.
+    r = await api(`/v1/channels/${channel_id}/threads`, { method: 'POST', token: account.token, body: { name: 'plans' } });
+    assert.equal(r.status, 201, await r.clone().text());
+    const thread_id = (await r.json()).id;
+    return { ...account, community_id, channel_id, rule_id, role: 'helper', report_id, thread_id };
   }
 
   const fill = (path, values) => path.replace(/\{([^}]+)\}/g, (_, name) => encodeURIComponent(values[name] ?? `x-${name}`));

@@ -1,0 +1,78 @@
+#pragma once
+// Threads take their access from their parent channel: ThreadAccess stands before the community's
+// ChannelAccess and asks it about the parent wherever a thread's id is given, so that every use
+// case of messaging (history, posts, reactions, pins, reports, typing, resume) works in a thread
+// without knowing threads. A locked thread refuses the writes of those who do not moderate it.
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "core/blocking_pool.hpp"
+#include "messaging/access.hpp"
+#include "store/database.hpp"
+
+namespace gh::messaging {
+
+/// What access needs of a thread.
+struct ThreadState {
+  std::string channel_id;  ///< its parent
+  bool locked = false;
+};
+
+/// Reads threads for ThreadAccess: parents are cached (they never change), bounded.
+class ThreadDirectory {
+ public:
+  ThreadDirectory(store::Database& db, BlockingPool& pool) : m_db(db), m_pool(pool) {}
+  /// The thread's parent channel; empty when there is no such thread.
+  Task<Result<std::string>> parent_of(const std::string& thread_id);
+  /// The thread's parent and lock as they are now; unset when there is no such thread.
+  Task<Result<std::optional<ThreadState>>> state(const std::string& thread_id);
+
+  /// Parents kept at most (then the cache starts over).
+  static constexpr std::size_t max_cached = 100'000;
+
+ private:
+  void remember(const std::string& thread_id, const std::string& parent);
+  store::Database& m_db;
+  BlockingPool& m_pool;
+  std::mutex m_mutex;
+  std::unordered_map<std::string, std::string> m_parents;
+};
+
+/// ChannelAccess that answers for a thread as its parent channel (see above); channels pass through.
+class ThreadAccess final : public ChannelAccess {
+ public:
+  ThreadAccess(ChannelAccess& inner, ThreadDirectory& threads) : m_inner(inner), m_threads(threads) {}
+  Task<Result<bool>> can_read(const eth::Address& account, std::string channel_id) override;
+  Task<Result<bool>> can_post(const eth::Address& account, std::string channel_id) override;
+  Task<Result<PostRules>> post_rules(const eth::Address& account, std::string channel_id) override;
+  Task<Result<PostRules>> write_rules(const eth::Address& account, std::string channel_id) override;
+  Task<Result<void>> content_blocked(const eth::Address& account, std::string channel_id, ContentBlock block) override;
+  Task<Result<std::vector<std::string>>> moderated_channels(const eth::Address& account,
+                                                            std::string community_id) override;
+  Task<Result<std::vector<std::string>>> community_channels(const eth::Address& account,
+                                                            std::string community_id) override;
+  Task<Result<bool>> can_pin(const eth::Address& account, std::string channel_id) override;
+  Task<Result<bool>> can_moderate(const eth::Address& account, std::string channel_id) override;
+  Task<Result<std::vector<std::string>>> mentionable_roles(const eth::Address& account, std::string channel_id,
+                                                           std::vector<std::string> roles) override;
+  Task<Result<std::vector<std::string>>> readable_channels(const eth::Address& account) override;
+  Task<Result<std::vector<eth::Address>>> members_with_role(std::string channel_id, std::string role,
+                                                            std::size_t limit) override;
+  Task<Result<std::vector<eth::Address>>> readers(std::string channel_id, std::vector<eth::Address> accounts) override;
+  Task<Result<ChannelRoles>> roles_in_channels(const eth::Address& account,
+                                               std::vector<std::string> channel_ids) override;
+
+ private:
+  // The channel whose access decides: the parent of a thread (empty for an unknown thread), or the
+  // channel itself.
+  Task<Result<std::string>> deciding(const std::string& channel_id);
+  // The rules of the parent, locked for those who do not moderate a locked thread.
+  Task<Result<PostRules>> thread_rules(const eth::Address& account, const std::string& thread_id, bool content);
+  ChannelAccess& m_inner;
+  ThreadDirectory& m_threads;
+};
+
+}  // namespace gh::messaging

@@ -1,0 +1,255 @@
+// Threads through the real binary, on SQLite and PostgreSQL: a thread is started from a message or
+// on its own in a channel, and is then a channel of its own (messages, seqs, history, live frames,
+// unread counts) that its parent's access decides. Its creator or the parent's moderators rename,
+// archive and bring it back; moderators lock it. A member who loses the parent loses its threads
+// at once; a ban's purge, reports and the report queue reach thread messages.
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startServer, freshDatabase, backends, until } from './lib/harness.mjs';
+import { chatFlags, client, subscribed } from './lib/chat.mjs';
+
+for (const backend of backends()) {
+  describe(`threads (${backend})`, () => {
+    let db, server, c;
+    before(async () => {
+      db = freshDatabase(backend);
+      server = await startServer([...db.flags, ...chatFlags, '--message-rate-limit', '10000', '--message-rate-burst', '10000']);
+      c = client(server);
+    });
+    after(async () => {
+      const stopped = await server.stop();
+      assert.equal(stopped.code, 0, server.stderr.slice(-4000));
+      db.drop();
+    });
+
+    // A community with an owner, a moderator and a member, a channel for everyone and one for the
+    // moderators; an outsider who is in no community.
+    async function community(name) {
+      const [owner, mod, member, outsider] = await Promise.all(Array.from({ length: 4 }, () => c.signIn()));
+      const api = async (path, who, method = 'GET', body) => {
+        const r = await c.api(path, { method, token: who.token, body });
+        const text = await r.text();
+        return { status: r.status, body: text ? JSON.parse(text) : null };
+      };
+      let r = await api('/v1/communities', owner, 'POST', { name, slug: `${name.toLowerCase()}-${backend}-${Date.now()}` });
+      assert.equal(r.status, 201, JSON.stringify(r.body));
+      const id = r.body.id;
+      const base = `/v1/communities/${id}`;
+      for (const who of [mod, member]) assert.equal((await api(`${base}/join`, who, 'POST')).status, 200);
+      assert.ok((await api(`${base}/members/${mod.address}/roles/moderator`, owner, 'PUT')).status < 300);
+      const general = (await api(`${base}/channels`, owner, 'POST', { name: 'general' })).body.id;
+      const staff = (await api(`${base}/channels`, owner, 'POST', { name: 'staff', roles: ['moderator'] })).body.id;
+      let n = 0;
+      const post = async (who, channel, body, extra = {}) => {
+        const res = await api(`/v1/channels/${channel}/messages`, who, 'POST', { body, client_id: `t${++n}`, ...extra });
+        assert.equal(res.status, 201, JSON.stringify(res.body));
+        return res.body;
+      };
+      const start = (who, channel, body) => api(`/v1/channels/${channel}/threads`, who, 'POST', body);
+      return { owner, mod, member, outsider, api, id, base, general, staff, post, start };
+    }
+    const code = (r) => [r.status, r.body?.error?.code];
+
+    test('a thread started from a message or on its own is read and written as its channel, live', async () => {
+      const { owner, mod, member, outsider, api, general, staff, post, start } = await community('Threads');
+      const sock = c.connect(member);
+      await subscribed(sock, general);
+      const idea = await post(member, general, 'an idea');
+
+      let r = await start(member, general, { name: 'Idea discussion', seq: idea.seq });
+      assert.equal(r.status, 201, JSON.stringify(r.body));
+      const thread = r.body;
+      assert.match(thread.id, /^th_/);
+      assert.deepEqual({ ...thread, id: undefined, created_at: undefined, last_message_at: undefined }, {
+        id: undefined, channel_id: general, seq: idea.seq, name: 'Idea discussion', creator: member.address,
+        created_at: undefined, auto_archive_minutes: 1440, archived: false, archived_at: null, locked: false, last_seq: 0,
+        last_message_at: undefined });
+      // The channel's followers learn it; the message shows its thread, live and when read.
+      const created = await sock.waitFor((f) => f.type === 'thread_created');
+      assert.deepEqual(created.thread, thread);
+      const updated = await sock.waitFor((f) => f.type === 'message_updated' && f.seq === idea.seq);
+      assert.deepEqual(updated.thread, { id: thread.id, name: 'Idea discussion' });
+      assert.ok(updated.change > 0);
+      assert.deepEqual((await api(`/v1/channels/${general}/messages/${idea.seq}`, owner)).body.thread,
+        { id: thread.id, name: 'Idea discussion' });
+      assert.deepEqual((await api(`/v1/channels/${general}/messages?limit=10`, owner)).body.messages
+        .find((m) => m.seq === idea.seq).thread.id, thread.id);
+
+      // One thread per message; what is refused changes nothing.
+      r = await start(mod, general, { name: 'again', seq: idea.seq });
+      assert.deepEqual([...code(r), r.body.error.thread_id], [409, 'thread_exists', thread.id]);
+      for (const [body, want] of [[{ name: '' }, 'invalid_thread_name'], [{ name: 'x'.repeat(101) }, 'invalid_thread_name'],
+        [{ name: 'a\u202eb' }, 'invalid_thread_name'], [{ name: 7 }, 'invalid_thread_name'],
+        [{ name: 'ok', auto_archive_minutes: 30 }, 'invalid_auto_archive'], [{ name: 'ok', seq: 0 }, 'invalid_seq'],
+        [{ name: 'ok', seq: 'one' }, 'invalid_seq'], [{ name: 'ok', color: 1 }, 'invalid_field']]) {
+        assert.deepEqual(code(await start(member, general, body)), [400, want], JSON.stringify(body));
+      }
+      assert.deepEqual(code(await start(member, general, { name: 'ok', seq: 999 })), [404, 'message_not_found']);
+      assert.deepEqual(code(await start(member, thread.id, { name: 'nested' })), [400, 'invalid_channel']);
+      assert.deepEqual(code(await start(outsider, general, { name: 'stranger' })), [403, 'forbidden']);
+      assert.deepEqual(code(await start(member, staff, { name: 'sneaky' })), [403, 'forbidden']);
+      const gone = await post(member, general, 'oops');
+      assert.equal((await api(`/v1/channels/${general}/messages/${gone.seq}`, member, 'DELETE')).status, 204);
+      assert.deepEqual(code(await start(member, general, { name: 'late', seq: gone.seq })), [409, 'message_deleted']);
+
+      // Its messages are a channel's: seqs from 1, history, live frames to its subscribers.
+      const tsock = c.connect(mod);
+      const sub = await subscribed(tsock, thread.id);
+      assert.deepEqual([sub.type, sub.seq], ['subscribed', 0]);
+      const first = await post(member, thread.id, `what do you think @${owner.address}?`);
+      const second = await post(mod, thread.id, 'love it', { reply_to: first.seq });
+      assert.deepEqual([first.seq, second.seq, first.channel_id], [1, 2, thread.id]);
+      assert.deepEqual((await tsock.waitFor((f) => f.type === 'message' && f.seq === 2)).reply_to, 1);
+      assert.deepEqual((await api(`/v1/channels/${thread.id}/messages?limit=10`, member)).body.messages.map((m) => m.body),
+        ['love it', `what do you think @${owner.address}?`]);
+      assert.equal((await api(`/v1/channels/${thread.id}/messages/2/reactions/%F0%9F%91%8D`, member, 'PUT')).status, 204);
+      // The parent's followers do not get the thread's messages.
+      assert.equal(sock.messages(thread.id).length, 0);
+      // Unread counts, mentions included, when asked for by id.
+      const unread = (await api(`/v1/unread?channel_ids=${thread.id}`, owner)).body.channels;
+      assert.deepEqual(unread.map((u) => [u.channel_id, u.last_seq, u.unread, u.mentions]), [[thread.id, 2, 2, 1]]);
+      assert.equal((await api(`/v1/threads/${thread.id}`, owner)).body.last_seq, 2);
+
+      // An outsider reads nothing of it and learns nothing of it.
+      assert.deepEqual(code(await api(`/v1/threads/${thread.id}`, outsider)), [404, 'thread_not_found']);
+      assert.deepEqual(code(await api('/v1/threads/th_nope', member)), [404, 'thread_not_found']);
+      assert.equal((await api(`/v1/channels/${thread.id}/messages`, outsider)).status, 403);
+      assert.deepEqual(code(await api(`/v1/channels/${thread.id}/messages`, outsider, 'POST', { body: 'hi', client_id: 'x1' })),
+        [403, 'forbidden']);
+      assert.deepEqual(code(await api(`/v1/channels/${general}/threads`, outsider)), [403, 'forbidden']);
+      const osock = c.connect(outsider);
+      assert.deepEqual(((f) => [f.type, f.code])(await subscribed(osock, thread.id)), ['error', 'forbidden']);
+      osock.close();
+
+      // A thread of the moderators' channel is theirs alone.
+      r = await start(mod, staff, { name: 'Raid plan', auto_archive_minutes: 60 });
+      assert.equal(r.status, 201, JSON.stringify(r.body));
+      const hidden = r.body;
+      assert.deepEqual([hidden.seq, hidden.auto_archive_minutes], [null, 60]);
+      assert.deepEqual(code(await api(`/v1/threads/${hidden.id}`, member)), [404, 'thread_not_found']);
+      assert.equal((await api(`/v1/channels/${hidden.id}/messages`, member)).status, 403);
+      assert.deepEqual((await api(`/v1/unread?channel_ids=${hidden.id},${thread.id}`, member)).body.channels
+        .map((u) => u.channel_id), [thread.id]);
+
+      // Listed by latest activity; paged.
+      r = await start(member, general, { name: 'Off topic' });
+      const offTopic = r.body;
+      let list = (await api(`/v1/channels/${general}/threads`, member)).body;
+      assert.deepEqual([list.threads.map((t) => t.id), list.next_cursor], [[offTopic.id, thread.id], null]);
+      await post(owner, thread.id, 'bump');
+      const page1 = (await api(`/v1/channels/${general}/threads?limit=1`, member)).body;
+      assert.deepEqual(page1.threads.map((t) => t.id), [thread.id]);
+      const page2 = (await api(`/v1/channels/${general}/threads?limit=1&cursor=${encodeURIComponent(page1.next_cursor)}`, member)).body;
+      assert.deepEqual([page2.threads.map((t) => t.id), page2.next_cursor], [[offTopic.id], null]);
+      for (const [q, want] of [['cursor=nope', 'invalid_cursor'], ['archived=maybe', 'invalid_archived'], ['limit=0', 'invalid_limit']]) {
+        assert.deepEqual(code(await api(`/v1/channels/${general}/threads?${q}`, member)), [400, want], q);
+      }
+      assert.deepEqual((await api(`/v1/channels/${general}/threads?archived=true`, member)).body.threads, []);
+      sock.close();
+      tsock.close();
+    });
+
+    test('creators and moderators archive and bring back threads; moderators lock them', async () => {
+      const { owner, mod, member, api, id, base, general, post, start } = await community('Archives');
+      const other = await c.signIn();
+      assert.equal((await api(`${base}/join`, other, 'POST')).status, 200);
+      const thread = (await start(member, general, { name: 'Plans' })).body;
+      const sock = c.connect(other);
+      await subscribed(sock, general);
+      const patch = (who, body) => api(`/v1/threads/${thread.id}`, who, 'PATCH', body);
+      const listed = async (archived) => (await api(`/v1/channels/${general}/threads?archived=${archived}`, other)).body
+        .threads.map((t) => t.id);
+
+      // Its creator renames and archives it; others may not.
+      assert.deepEqual(code(await patch(other, { name: 'mine now' })), [403, 'missing_permission']);
+      assert.deepEqual(code(await patch(member, { locked: true })), [403, 'missing_permission']);
+      for (const [body, want] of [[{}, 'invalid_field'], [{ archived: 'yes' }, 'invalid_field'], [{ name: '' }, 'invalid_thread_name'],
+        [{ auto_archive_minutes: 61 }, 'invalid_auto_archive'], [{ pinned: true }, 'invalid_field']]) {
+        assert.deepEqual(code(await patch(member, body)), [400, want], JSON.stringify(body));
+      }
+      let r = await patch(member, { name: 'Roadmap', archived: true, auto_archive_minutes: 4320 });
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      assert.deepEqual([r.body.name, r.body.archived, r.body.auto_archive_minutes], ['Roadmap', true, 4320]);
+      assert.ok(Date.parse(r.body.archived_at) > 0);
+      const frame = await sock.waitFor((f) => f.type === 'thread_updated' && f.thread.archived);
+      assert.deepEqual([frame.thread.id, frame.thread.name], [thread.id, 'Roadmap']);
+      assert.deepEqual([await listed(false), await listed(true)], [[], [thread.id]]);
+      // The same change again changes nothing.
+      assert.equal((await patch(member, { archived: true })).body.archived_at, r.body.archived_at);
+
+      // A message brings an archived thread back.
+      await post(other, thread.id, 'still relevant?');
+      assert.deepEqual([await listed(false), await listed(true)], [[thread.id], []]);
+      assert.equal((await api(`/v1/threads/${thread.id}`, other)).body.archived_at, null);
+
+      // A moderator locks it: its creator and members write nothing there, and cannot bring it back.
+      r = await patch(mod, { locked: true, archived: true });
+      assert.deepEqual([r.status, r.body.locked, r.body.archived], [200, true, true]);
+      await sock.waitFor((f) => f.type === 'thread_updated' && f.thread.locked);
+      assert.deepEqual(code(await api(`/v1/channels/${thread.id}/messages`, member, 'POST', { body: 'hey', client_id: 'l1' })),
+        [403, 'thread_locked']);
+      assert.deepEqual(code(await api(`/v1/channels/${thread.id}/messages/1/reactions/ok`, other, 'PUT')), [403, 'thread_locked']);
+      assert.deepEqual(code(await patch(member, { archived: false })), [403, 'thread_locked']);
+      // They still read it.
+      assert.equal((await api(`/v1/channels/${thread.id}/messages`, member)).body.messages.length, 1);
+      // Moderators write in it; it comes back, still locked.
+      await post(mod, thread.id, 'closing this');
+      const now = (await api(`/v1/threads/${thread.id}`, member)).body;
+      assert.deepEqual([now.archived, now.locked, now.last_seq], [false, true, 2]);
+      r = await patch(owner, { locked: false });
+      assert.equal(r.body.locked, false);
+      await post(member, thread.id, 'thanks');
+
+      // Events for other contexts.
+      const events = (await (await c.api('/v1/_test/outbox?topic=messaging.thread_updated')).json()).events
+        .filter((e) => e.payload.id === thread.id);
+      assert.deepEqual(events.map((e) => [e.payload.by, e.payload.locked]).slice(-2), [[mod.address, true], [owner.address, false]]);
+      assert.ok(id);
+      sock.close();
+    });
+
+    test('losing the channel loses its threads at once; a ban purges thread messages; thread reports reach the channel\'s moderators', async () => {
+      const { owner, mod, member, api, id, base, general, post, start } = await community('Cleanup');
+      const spammer = await c.signIn();
+      assert.equal((await api(`${base}/join`, spammer, 'POST')).status, 200);
+      const thread = (await start(owner, general, { name: 'Town hall' })).body;
+
+      // Reports of a thread's messages: in the community's queue, and live on the channel's report topic.
+      const modSock = c.connect(mod);
+      await modSock.opened;
+      await modSock.waitFor((f) => f.type === 'hello');
+      modSock.send({ type: 'subscribe', report_channel_ids: [general] });
+      await modSock.waitFor((f) => f.type === 'subscribed' && f.report_channel_id === general);
+      const bad = await post(spammer, thread.id, 'buy my token');
+      let r = await api(`/v1/channels/${thread.id}/messages/${bad.seq}/report`, member, 'POST', { reason: 'spam' });
+      assert.equal(r.status, 201, JSON.stringify(r.body));
+      const live = await modSock.waitFor((f) => f.type === 'report');
+      assert.deepEqual([live.report_channel_id, live.report.channel_id, live.report.seq], [general, thread.id, bad.seq]);
+      const queue = (await api(`${base}/reports`, mod)).body.reports;
+      assert.deepEqual(queue.map((x) => [x.channel_id, x.seq]), [[thread.id, bad.seq]]);
+      r = await api(`/v1/reports/${queue[0].id}`, mod, 'PATCH', { status: 'resolved' });
+      assert.equal(r.status, 200);
+      await modSock.waitFor((f) => f.type === 'report' && f.report.status === 'resolved');
+
+      // A ban that deletes the last hour's messages reaches the thread.
+      const kept = await post(member, thread.id, 'a real question');
+      assert.equal((await api(`${base}/bans`, owner, 'POST', { address: spammer.address, delete_messages_seconds: 3600 })).status, 204);
+      await until('the thread message purged', async () =>
+        (await api(`/v1/channels/${thread.id}/messages/${bad.seq}`, owner)).body.deleted);
+      assert.equal((await api(`/v1/channels/${thread.id}/messages/${kept.seq}`, owner)).body.deleted, false);
+
+      // A member kicked stops receiving the thread at once.
+      const sock = c.connect(member);
+      await subscribed(sock, thread.id);
+      assert.equal((await api(`${base}/members/${member.address}/kick`, owner, 'POST')).status, 204);
+      const removed = await sock.waitFor((f) => f.type === 'membership' && f.status === 'removed');
+      assert.ok(removed.channel_ids.includes(thread.id), JSON.stringify(removed));
+      await post(owner, thread.id, 'after the kick');
+      assert.equal(sock.messages(thread.id).filter((m) => m.body === 'after the kick').length, 0);
+      assert.equal((await api(`/v1/channels/${thread.id}/messages`, member)).status, 403);
+      assert.ok(id);
+      sock.close();
+      modSock.close();
+    });
+  });
+}
