@@ -64,6 +64,9 @@ struct PostRules {
   std::string community_id{};
   /// A locked thread the account does not moderate: it reads, and writes nothing there.
   bool locked = false;
+  /// In a thread: its parent channel (whose notification mutes hold for the thread); empty in a
+  /// channel.
+  std::string parent_channel_id{};
 };
 
 /// Channel access as the community context decides it.

@@ -533,6 +533,7 @@ Task<Result<Posted>> MessagingService::post(eth::Address who, std::string channe
                              {"via", mention_via(a)}};
         if (mention_via(a) == "role") mention["role"] = a.role;
         if (!rules->community_id.empty()) mention["community_id"] = rules->community_id;
+        if (!rules->parent_channel_id.empty()) mention["parent_channel_id"] = rules->parent_channel_id;
         if (message.silent) mention["silent"] = true;
         publish_or_throw(tx, {"messaging.mention", eth::to_lower_hex(a.account), json::serialize(mention)});
       }
@@ -545,6 +546,7 @@ Task<Result<Posted>> MessagingService::post(eth::Address who, std::string channe
                            {"account", eth::to_checksum(parent->author)},
                            {"body", m.body}};
         if (!rules->community_id.empty()) reply["community_id"] = rules->community_id;
+        if (!rules->parent_channel_id.empty()) reply["parent_channel_id"] = rules->parent_channel_id;
         if (message.silent) reply["silent"] = true;
         publish_or_throw(tx, {"messaging.reply", eth::to_lower_hex(parent->author), json::serialize(reply)});
       }

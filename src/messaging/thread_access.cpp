@@ -68,7 +68,9 @@ Task<Result<PostRules>> ThreadAccess::thread_rules(const eth::Address& account, 
   } else {
     rules = co_await m_inner.write_rules(account, parent);
   }
-  if (!rules || !rules->allowed || !(*thread)->locked) co_return rules;
+  if (!rules) co_return rules;
+  rules->parent_channel_id = parent;
+  if (!rules->allowed || !(*thread)->locked) co_return rules;
   auto moderates = co_await m_inner.can_moderate(account, parent);
   if (!moderates) co_return std::move(moderates).error();
   rules->locked = !*moderates;

@@ -134,6 +134,7 @@ std::optional<Request> request_from_event(std::string_view topic, std::string_vi
   r.draft.dedup_key = std::string(topic) + ":" + std::string(event_id);
   r.draft.community_id = str(o, "community_id");
   r.draft.channel_id = str(o, "channel_id");
+  r.draft.parent_channel_id = str(o, "parent_channel_id");
   const std::string author = [&] {
     for (const char* k : {"author", "sender", "from"}) {
       if (const auto* v = o.if_contains(k)) {
@@ -170,7 +171,8 @@ std::optional<Request> request_from_event(std::string_view topic, std::string_vi
     const std::string who = author.empty() ? std::string("Someone") : short_address(author);
     r.draft.title = who + (mention ? " mentioned you" : " replied to you");
     r.draft.body = preview(o);
-    auto data = ids_of(o, {"community_id", "channel_id", "message_id", "seq", "parent_id", "via", "role"});
+    auto data =
+        ids_of(o, {"community_id", "channel_id", "parent_channel_id", "message_id", "seq", "parent_id", "via", "role"});
     if (mention) r.draft.via = str(o, "via");
     // A silent message (Discord's @silent) notifies without a push; its notification says so.
     if (const auto* silent = o.if_contains("silent"); silent != nullptr && silent->is_bool() && silent->as_bool()) {
@@ -248,6 +250,7 @@ std::string serialize_request(const Request& r) {
                  {"actor", r.draft.actor},
                  {"silent", r.draft.silent},
                  {"via", r.draft.via},
+                 {"parent_channel_id", r.draft.parent_channel_id},
                  {"accounts", json::array(r.accounts.begin(), r.accounts.end())},
                  {"community", r.community},
                  {"exclude", json::array(r.exclude.begin(), r.exclude.end())}};
@@ -270,6 +273,7 @@ std::optional<Request> parse_request(std::string_view text) {
   r.draft.subject = str(o, "subject");
   r.draft.actor = str(o, "actor");
   r.draft.via = str(o, "via");
+  r.draft.parent_channel_id = str(o, "parent_channel_id");
   if (const auto* silent = o.if_contains("silent"); silent != nullptr && silent->is_bool()) {
     r.draft.silent = silent->as_bool();
   }

@@ -201,6 +201,8 @@ Decision decide(const Settings& s, Draft& draft) {
                             draft.kind != Kind::withdrawal && draft.kind != Kind::system;
   if (mutable_kind && contains(s.muted_communities, draft.community_id)) return {false, "muted_community"};
   if (mutable_kind && contains(s.muted_channels, draft.channel_id)) return {false, "muted_channel"};
+  if (mutable_kind && !draft.parent_channel_id.empty() && contains(s.muted_channels, draft.parent_channel_id))
+    return {false, "muted_channel"};
   if (mutable_kind && contains(s.muted_accounts, draft.actor)) return {false, "muted_account"};
   // A mention through `@&member` or a role, in a community whose such mentions are suppressed.
   if (draft.kind == Kind::mention && draft.via == "everyone" && contains(s.suppress_everyone, draft.community_id))

@@ -86,6 +86,8 @@ struct Draft {
   bool silent = false;
   /// How a mention named the account: "direct", "role" or "everyone" (empty: not a mention).
   std::string via{};
+  /// The channel a thread belongs to (a channel mute holds for its threads); empty otherwise.
+  std::string parent_channel_id{};
 };
 
 /// What the settings make of a draft: dropped (muted, opted out), or kept with the preview

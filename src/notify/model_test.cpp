@@ -88,6 +88,16 @@ TEST(NotifyModel, DecideAppliesMutesOptOutsAndPreviews) {
   d.kind = Kind::mention;
   d.channel_id = "ch-m";
   EXPECT_EQ(decide(s, d).why, "muted_channel");
+  // A thread of a muted channel is muted with it.
+  d.channel_id = "th_1";
+  d.parent_channel_id = "ch-m";
+  EXPECT_EQ(decide(s, d).why, "muted_channel");
+  d.parent_channel_id = "ch-1";
+  EXPECT_TRUE(decide(s, d).keep);
+  s.muted_channels = {"th_1"};
+  EXPECT_EQ(decide(s, d).why, "muted_channel");
+  s.muted_channels = {"ch-m"};
+  d.parent_channel_id.clear();
   d.channel_id = "ch-1";
   d.community_id = "c-m";
   EXPECT_EQ(decide(s, d).why, "muted_community");
@@ -188,6 +198,15 @@ TEST(NotifyEvents, MentionsNotifyTheMentionedButNotTheAuthor) {
   EXPECT_EQ(data.at("via").as_string(), "role");
   EXPECT_EQ(data.at("role").as_string(), "ops");
   EXPECT_EQ(parse_request(serialize_request(*by_role))->draft.via, "role");
+  // In a thread: its channel goes with it, for a channel mute, and to the client.
+  auto in_thread = request_from_event("messaging.mention", "ev1c",
+                                      R"({"community_id":"c1","channel_id":"th_1","parent_channel_id":"ch1",
+      "message_id":"m9","via":"direct","account":"0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359","body":"hey"})");
+  ASSERT_TRUE(in_thread);
+  EXPECT_EQ(in_thread->draft.parent_channel_id, "ch1");
+  EXPECT_EQ(json::parse(in_thread->draft.data_json).at("parent_channel_id").as_string(), "ch1");
+  EXPECT_EQ(parse_request(serialize_request(*in_thread))->draft.parent_channel_id, "ch1");
+  EXPECT_EQ(parse_request(serialize_request(*by_role))->draft.parent_channel_id, "");
 }
 
 TEST(NotifyEvents, APreviewIsCutWithinItsLimitWithoutSplittingACharacter) {

@@ -208,6 +208,45 @@ for (const backend of backends()) {
       sock.close();
     });
 
+    test('mentions and replies in a thread notify as in its channel; muting the channel mutes its threads', async () => {
+      const { owner, member, api, id, base, general, post, start } = await community('Notified');
+      const barrier = (await api(`${base}/channels`, owner, 'POST', { name: 'barrier' })).body.id;
+      const thread = (await start(member, general, { name: 'Questions' })).body;
+      const center = async () => (await api('/v1/notifications?limit=100', owner)).body.notifications;
+      const of = (list, m) => list.filter((x) => x.data.message_id === m.id);
+      // The owner's notifications are made in order: once a later mention is listed, the earlier ones were decided.
+      const settle = async () => {
+        const b = await post(member, barrier, `sync @${owner.address}`);
+        await until('the barrier mention', async () => of(await center(), b).length === 1);
+      };
+      const settings = async (body) => assert.equal((await api('/v1/notification-settings', owner, 'PUT', body)).status, 200);
+
+      const heard = await post(member, thread.id, `ping @${owner.address}`);
+      await settle();
+      const [n] = of(await center(), heard);
+      assert.deepEqual([n.kind, n.channel_id, n.community_id, n.data.channel_id, n.data.parent_channel_id],
+        ['mention', thread.id, id, thread.id, general]);
+
+      await settings({ muted_channels: [general] });
+      const mine = await post(owner, thread.id, 'my question');
+      const muted = await post(member, thread.id, `again @${owner.address}`);
+      const reply = await post(member, thread.id, 'an answer', { reply_to: mine.seq });
+      await settle();
+      let list = await center();
+      assert.deepEqual([of(list, muted), of(list, reply)], [[], []]);
+      // The thread alone may be muted too; the channel then is not.
+      await settings({ muted_channels: [thread.id] });
+      const inChannel = await post(member, general, `in the channel @${owner.address}`);
+      const inThread = await post(member, thread.id, `in the thread @${owner.address}`);
+      await settle();
+      list = await center();
+      assert.deepEqual([of(list, inChannel).length, of(list, inThread).length], [1, 0]);
+      await settings({ muted_channels: [] });
+      const back = await post(member, thread.id, 'another answer', { reply_to: mine.seq });
+      await settle();
+      assert.deepEqual(of(await center(), back).map((x) => [x.kind, x.data.parent_channel_id]), [['reply', general]]);
+    });
+
     test('losing the channel loses its threads at once; a ban purges thread messages; thread reports reach the channel\'s moderators', async () => {
       const { owner, mod, member, api, id, base, general, post, start } = await community('Cleanup');
       const spammer = await c.signIn();
