@@ -1293,7 +1293,8 @@ Task<Result<Thread>> MessagingService::update_thread(eth::Address who, std::stri
   const auto now = m_clock.now();
   auto updated = co_await m_pool.run([&]() -> Result<std::pair<Thread, bool>> {
     return m_db.transact([&](Tx& tx) -> Result<std::pair<Thread, bool>> {
-      auto t = sql::find_thread(tx, thread_id);
+      // Locked: two changes at once apply one after the other, neither undoing the other.
+      auto t = sql::find_thread(tx, thread_id, true);
       if (!t) return thread_not_found();
       auto next = *t;
       if (change.name) next.name = *change.name;
@@ -1607,6 +1608,20 @@ Task<Result<std::vector<Unread>>> MessagingService::unread(eth::Address who, std
     auto readable = co_await m_access.readable_channels(who);
     if (!readable) co_return readable.error();
     channel_ids = std::move(*readable);
+    // And the active threads of those channels the account joined (posted or read in), as
+    // Discord's joined threads, after the channels and within the same cap.
+    if (!channel_ids.empty() && channel_ids.size() < m_settings.max_unread_channels) {
+      const auto room = m_settings.max_unread_channels - channel_ids.size();
+      const auto now_ms = unix_millis(m_clock.now());
+      const auto reader = eth::to_lower_hex(who);
+      auto joined = co_await m_pool.run([&] {
+        return m_db.read([&](Tx& tx) -> Result<std::vector<std::string>> {
+          return sql::joined_threads(tx, reader, channel_ids, now_ms, room);
+        });
+      });
+      if (!joined) co_return joined.error();
+      channel_ids.insert(channel_ids.end(), joined->begin(), joined->end());
+    }
   } else {
     std::vector<std::string> allowed;
     for (auto& id : channel_ids) {

@@ -947,7 +947,9 @@ void insert_thread(Tx& tx, const Thread& t) {
        unix_millis(t.created_at), t.auto_archive_minutes, unix_millis(t.last_activity)});
 }
 
-std::optional<Thread> find_thread(Tx& tx, const std::string& id) {
+std::optional<Thread> find_thread(Tx& tx, const std::string& id, bool for_update) {
+  // The thread's row alone (its channel's row is on the nullable side of the join).
+  if (for_update && pg(tx)) tx.query_one("SELECT id FROM msg_threads WHERE id = $1 FOR UPDATE", {id});
   auto row = tx.query_one(std::string("SELECT ") + thread_columns + " WHERE t.id = $1", {id});
   if (!row) return std::nullopt;
   return thread_of(*row);
@@ -998,6 +1000,25 @@ void update_thread(Tx& tx, const Thread& t) {
       {t.id, t.name, t.auto_archive_minutes,
        t.archived_at ? store::Value(unix_millis(*t.archived_at)) : store::Value(nullptr),
        static_cast<std::int64_t>(t.locked ? 1 : 0), unix_millis(t.last_activity)});
+}
+
+std::vector<std::string> joined_threads(Tx& tx, const std::string& account, const std::vector<std::string>& channel_ids,
+                                        std::int64_t now_ms, std::size_t limit) {
+  std::vector<std::string> out;
+  if (channel_ids.empty() || limit == 0) return out;
+  std::vector<store::Value> params{account, now_ms, static_cast<std::int64_t>(limit)};
+  std::string in;
+  for (const auto& id : channel_ids) {
+    params.emplace_back(id);
+    in += (in.empty() ? "$" : ", $") + std::to_string(params.size());
+  }
+  const auto rows = tx.query(
+      "SELECT t.id FROM msg_threads t JOIN msg_read_markers r ON r.channel_id = t.id AND r.account = $1 "
+      "WHERE t.archived_ms IS NULL AND t.last_ms > $2 - t.auto_archive_minutes * 60000 AND t.channel_id IN (" +
+          in + ") ORDER BY t.last_ms DESC, t.id LIMIT $3",
+      params);
+  for (const auto& r : rows) out.push_back(r.get_text(0));
+  return out;
 }
 
 std::vector<std::string> thread_ids_in(Tx& tx, const std::vector<std::string>& channel_ids) {

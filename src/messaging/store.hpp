@@ -213,7 +213,9 @@ struct ThreadCursor {
 };
 
 void insert_thread(Tx& tx, const Thread& t);
-std::optional<Thread> find_thread(Tx& tx, const std::string& id);
+/// The thread; `for_update` locks its row until the transaction ends (PostgreSQL; SQLite
+/// serializes writers).
+std::optional<Thread> find_thread(Tx& tx, const std::string& id, bool for_update = false);
 /// The thread started from the message, if any.
 std::optional<Thread> thread_of_message(Tx& tx, const std::string& channel_id, std::int64_t seq);
 /// The channel's active (or archived) threads at now_ms, by last activity, latest first, below
@@ -225,6 +227,10 @@ std::int64_t count_active_threads(Tx& tx, const std::string& channel_id, std::in
 void touch_thread(Tx& tx, const std::string& id, std::int64_t at_ms);
 /// Writes the name, auto-archive time, archive, lock and last activity.
 void update_thread(Tx& tx, const Thread& t);
+/// The active threads of those channels that the account joined by posting or reading in them (it
+/// has a read marker there), latest activity first, at most `limit`.
+std::vector<std::string> joined_threads(Tx& tx, const std::string& account, const std::vector<std::string>& channel_ids,
+                                        std::int64_t now_ms, std::size_t limit);
 /// Every thread of those channels, archived ones included.
 std::vector<std::string> thread_ids_in(Tx& tx, const std::vector<std::string>& channel_ids);
 

@@ -182,6 +182,15 @@ for (const backend of backends()) {
       assert.deepEqual([await listed(false), await listed(true)], [[thread.id], []]);
       assert.equal((await api(`/v1/threads/${thread.id}`, other)).body.archived_at, null);
 
+      // Joined threads (posted or read in) count among the caller's unread while they are active.
+      const joined = async (who) => (await api('/v1/unread', who)).body.channels.map((u) => u.channel_id);
+      assert.ok((await joined(other)).includes(thread.id));
+      assert.ok(!(await joined(owner)).includes(thread.id));
+      assert.equal((await api(`/v1/channels/${thread.id}/read`, owner, 'PUT', { seq: 0 })).status, 200);
+      const owners = (await api('/v1/unread', owner)).body.channels;
+      assert.deepEqual(owners.filter((u) => u.channel_id === thread.id).map((u) => [u.last_seq, u.unread]), [[1, 1]]);
+      assert.ok(owners.findIndex((u) => u.channel_id === general) < owners.findIndex((u) => u.channel_id === thread.id));
+
       // A moderator locks it: its creator and members write nothing there, and cannot bring it back.
       r = await patch(mod, { locked: true, archived: true });
       assert.deepEqual([r.status, r.body.locked, r.body.archived], [200, true, true]);
@@ -190,6 +199,7 @@ for (const backend of backends()) {
         [403, 'thread_locked']);
       assert.deepEqual(code(await api(`/v1/channels/${thread.id}/messages/1/reactions/ok`, other, 'PUT')), [403, 'thread_locked']);
       assert.deepEqual(code(await patch(member, { archived: false })), [403, 'thread_locked']);
+      assert.ok(!(await joined(other)).includes(thread.id));
       // They still read it.
       assert.equal((await api(`/v1/channels/${thread.id}/messages`, member)).body.messages.length, 1);
       // Moderators write in it; it comes back, still locked.
