@@ -1167,6 +1167,17 @@ std::optional<sql::ThreadCursor> parse_thread_cursor(std::string_view text) {
 
 }  // namespace
 
+Task<Result<void>> MessagingService::screen_thread_name(const eth::Address& who, const std::string& channel_id,
+                                                        const std::string& name) {
+  auto rules = co_await m_access.post_rules(who, channel_id);
+  if (!rules) co_return rules.error();
+  if (!rules->screen) co_return ok();
+  auto blocked = co_await m_pool.run([&] { return rules->screen->screen(name, mention_count(name)); });
+  if (!blocked) co_return ok();
+  blocked->content = name;
+  co_return co_await refuse_content(who, channel_id, std::move(*blocked));
+}
+
 void MessagingService::announce_thread(std::string_view type, const Thread& t, bool to_thread) {
   if (m_events_published) m_events_published();
   if (!m_gateway) return;
@@ -1184,6 +1195,7 @@ Task<Result<Thread>> MessagingService::create_thread(eth::Address who, std::stri
   if (auto c = check_auto_archive(spec.auto_archive_minutes); !c) co_return c.error();
   if (spec.seq && *spec.seq <= 0) co_return bad_input("invalid_seq", "seq is a positive integer");
   if (auto r = co_await require_send(who, channel_id); !r) co_return r.error();
+  if (auto screened = co_await screen_thread_name(who, channel_id, spec.name); !screened) co_return screened.error();
   const auto now = m_clock.now();
   const auto viewer = eth::to_lower_hex(who);
   std::optional<Message> starter;
@@ -1276,6 +1288,10 @@ Task<Result<Thread>> MessagingService::update_thread(eth::Address who, std::stri
   }
   auto current = co_await thread(who, thread_id);
   if (!current) co_return current.error();
+  if (change.name && *change.name != current->name) {
+    auto screened = co_await screen_thread_name(who, current->channel_id, *change.name);
+    if (!screened) co_return screened.error();
+  }
   auto moderates = co_await m_access.can_moderate(who, current->channel_id);
   if (!moderates) co_return moderates.error();
   if (!*moderates) {

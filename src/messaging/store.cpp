@@ -1023,8 +1023,16 @@ std::vector<std::string> joined_threads(Tx& tx, const std::string& account, cons
 
 std::vector<std::string> thread_ids_in(Tx& tx, const std::vector<std::string>& channel_ids) {
   std::vector<std::string> out;
-  for (const auto& channel_id : channel_ids) {
-    for (const auto& r : tx.query("SELECT id FROM msg_threads WHERE channel_id = $1 ORDER BY id", {channel_id}))
+  // A few hundred channels per statement.
+  constexpr std::size_t chunk = 500;
+  for (std::size_t from = 0; from < channel_ids.size(); from += chunk) {
+    std::vector<store::Value> params;
+    std::string in;
+    for (std::size_t i = from; i < channel_ids.size() && i < from + chunk; ++i) {
+      params.emplace_back(channel_ids[i]);
+      in += (in.empty() ? "$" : ", $") + std::to_string(params.size());
+    }
+    for (const auto& r : tx.query("SELECT id FROM msg_threads WHERE channel_id IN (" + in + ") ORDER BY id", params))
       out.push_back(r.get_text(0));
   }
   return out;

@@ -218,6 +218,26 @@ for (const backend of backends()) {
       sock.close();
     });
 
+    test('a thread\'s name passes the channel\'s AutoMod rules as a message does', async () => {
+      const { owner, mod, member, api, base, general, start } = await community('Screened');
+      let r = await api(`${base}/automod/rules`, owner, 'POST', { name: 'no scams', trigger: { type: 'keyword', keywords: ['scam'] } });
+      assert.equal(r.status, 201, JSON.stringify(r.body));
+      const rule = r.body;
+      assert.deepEqual(code(await start(member, general, { name: 'free scam inside' })), [403, 'automod_blocked']);
+      assert.deepEqual((await api(`/v1/channels/${general}/threads`, owner)).body.threads, []);
+      const thread = (await start(member, general, { name: 'fine' })).body;
+      assert.deepEqual(code(await api(`/v1/threads/${thread.id}`, member, 'PATCH', { name: 'scam time' })), [403, 'automod_blocked']);
+      // A moderator is held to the rules as with messages; those who manage the community pass.
+      assert.deepEqual(code(await api(`/v1/threads/${thread.id}`, mod, 'PATCH', { name: 'scam time' })), [403, 'automod_blocked']);
+      assert.equal((await api(`/v1/threads/${thread.id}`, owner)).body.name, 'fine');
+      r = await api(`/v1/threads/${thread.id}`, owner, 'PATCH', { name: 'scam reports' });
+      assert.deepEqual([r.status, r.body.name], [200, 'scam reports']);
+      // Each refusal is recorded as a blocked message of the channel.
+      const blocks = (await api(`${base}/audit-log?action=automod_block`, owner)).body.entries;
+      assert.deepEqual(blocks.map((e) => [e.actor, e.channel_id, e.details.rule_id, e.details.matched]), [
+        [mod.address, general, rule.id, 'scam'], [member.address, general, rule.id, 'scam'], [member.address, general, rule.id, 'scam']]);
+    });
+
     test('mentions and replies in a thread notify as in its channel; muting the channel mutes its threads', async () => {
       const { owner, member, api, id, base, general, post, start } = await community('Notified');
       const barrier = (await api(`${base}/channels`, owner, 'POST', { name: 'barrier' })).body.id;
