@@ -23,6 +23,17 @@ bool pg(const Tx& tx) {
   return tx.dialect() == store::Dialect::postgres;
 }
 
+// Appends `values` to `params` and returns their placeholders, "$n, $n+1, ...", for an IN list.
+template <typename It>
+std::string add_in_list(std::vector<store::Value>& params, It first, It last) {
+  std::string in;
+  for (; first != last; ++first) {
+    params.emplace_back(*first);
+    in += (in.empty() ? "$" : ", $") + std::to_string(params.size());
+  }
+  return in;
+}
+
 constexpr const char* columns =
     "id, channel_id, seq, author, client_id, body, reply_to, mentions, mention_roles, created_ms, edited_ms, "
     "deleted_ms, change_seq, flags, system_kind, system_data, forward";
@@ -404,11 +415,7 @@ std::map<std::string, SearchHead> search_heads(Tx& tx, const std::vector<std::st
         "(m.created_ms < $1 OR m.channel_id < $2 OR (m.channel_id = $2 AND m.seq < $3)) "
         "ORDER BY m.created_ms DESC, m.seq DESC LIMIT 1)";
   }
-  std::string in;
-  for (const auto& id : channel_ids) {
-    params.emplace_back(id);
-    in += (in.empty() ? "$" : ", $") + std::to_string(params.size());
-  }
+  const auto in = add_in_list(params, channel_ids.begin(), channel_ids.end());
   std::string sql = "SELECT c.channel_id, c.last_seq, b.below_seq, ";
   sql += below;
   sql += " FROM msg_channels c LEFT JOIN msg_search_backlog b ON b.channel_id = c.channel_id WHERE c.channel_id IN (";
@@ -646,11 +653,7 @@ void load_annotations(Tx& tx, std::vector<Message>& messages, const std::string&
   }
   if (parents.empty()) return;
   std::vector<store::Value> parent_params{messages.front().channel_id};
-  std::string in;
-  for (const auto seq : parents) {
-    parent_params.emplace_back(seq);
-    in += (in.empty() ? "$" : ", $") + std::to_string(parent_params.size());
-  }
+  const auto in = add_in_list(parent_params, parents.begin(), parents.end());
   std::map<std::int64_t, ReplyPreview> previews;
   for (const auto& r :
        tx.query("SELECT seq, author, body, deleted_ms FROM msg_messages WHERE channel_id = $1 AND seq IN (" + in + ")",
@@ -873,12 +876,7 @@ std::vector<Report> reports(Tx& tx, const ReportQuery& query) {
     sql += " AND r.reporter = $2";
   } else {
     // The channels, and the threads under them.
-    std::string in = "(";
-    for (std::size_t i = 0; i < query.channel_ids.size(); ++i) {
-      params.emplace_back(query.channel_ids[i]);
-      in += (i == 0 ? "$" : ", $") + std::to_string(params.size());
-    }
-    in += ")";
+    const auto in = "(" + add_in_list(params, query.channel_ids.begin(), query.channel_ids.end()) + ")";
     sql += " AND (r.channel_id IN " + in +
            " OR r.channel_id IN (SELECT t.id FROM msg_threads t WHERE t.channel_id IN " + in + "))";
   }
@@ -1007,11 +1005,7 @@ std::vector<std::string> joined_threads(Tx& tx, const std::string& account, cons
   std::vector<std::string> out;
   if (channel_ids.empty() || limit == 0) return out;
   std::vector<store::Value> params{account, now_ms, static_cast<std::int64_t>(limit)};
-  std::string in;
-  for (const auto& id : channel_ids) {
-    params.emplace_back(id);
-    in += (in.empty() ? "$" : ", $") + std::to_string(params.size());
-  }
+  const auto in = add_in_list(params, channel_ids.begin(), channel_ids.end());
   const auto rows = tx.query(
       "SELECT t.id FROM msg_threads t JOIN msg_read_markers r ON r.channel_id = t.id AND r.account = $1 "
       "WHERE t.archived_ms IS NULL AND t.last_ms > $2 - t.auto_archive_minutes * 60000 AND t.channel_id IN (" +
@@ -1027,11 +1021,8 @@ std::vector<std::string> thread_ids_in(Tx& tx, const std::vector<std::string>& c
   constexpr std::size_t chunk = 500;
   for (std::size_t from = 0; from < channel_ids.size(); from += chunk) {
     std::vector<store::Value> params;
-    std::string in;
-    for (std::size_t i = from; i < channel_ids.size() && i < from + chunk; ++i) {
-      params.emplace_back(channel_ids[i]);
-      in += (in.empty() ? "$" : ", $") + std::to_string(params.size());
-    }
+    const auto last = channel_ids.begin() + static_cast<std::ptrdiff_t>(std::min(from + chunk, channel_ids.size()));
+    const auto in = add_in_list(params, channel_ids.begin() + static_cast<std::ptrdiff_t>(from), last);
     for (const auto& r : tx.query("SELECT id FROM msg_threads WHERE channel_id IN (" + in + ") ORDER BY id", params))
       out.push_back(r.get_text(0));
   }

@@ -135,6 +135,12 @@ for (const backend of backends()) {
       assert.equal(r.status, 201, JSON.stringify(await r.clone().json()));
       return (await r.json()).device_id;
     }
+    // A call that must succeed: its JSON (null for 204).
+    const call = async (p, token, method, body) => {
+      const r = await api(p, { method, token, body });
+      assert.ok(r.status < 300, `${method} ${p}: ${r.status} ${await r.clone().text()}`);
+      return r.status === 204 ? null : r.json();
+    };
     const publish = (payload) => api('/v1/_test/publish', { method: 'POST', body: { topic: 'notify.requested', payload } });
     // Reading and posting in a test channel, through the test hooks.
     async function grantChannel(channel, ...accounts) {
@@ -297,11 +303,6 @@ for (const backend of backends()) {
     test('mentions say how they named the account; muted communities and suppressed role and @&member mentions notify no one', async () => {
       const alice = await signIn(Wallet.createRandom());
       const bob = await signIn(Wallet.createRandom());
-      const call = async (p, token, method, body) => {
-        const r = await api(p, { method, token, body });
-        assert.ok(r.status < 300, `${method} ${p}: ${r.status} ${await r.clone().text()}`);
-        return r.status === 204 ? null : r.json();
-      };
       const community = (await call('/v1/communities', alice.token, 'POST', { name: 'Quiet', slug: `quiet-${backend}-${Date.now()}` })).id;
       const channel = (await call(`/v1/communities/${community}/channels`, alice.token, 'POST', { name: 'general' })).id;
       await call(`/v1/communities/${community}/join`, bob.token, 'POST');
@@ -370,11 +371,6 @@ for (const backend of backends()) {
     test('suppressed @&member and role mentions leave the channel\'s unread mention count; mentions by address stay', async () => {
       const alice = await signIn(Wallet.createRandom());
       const bob = await signIn(Wallet.createRandom());
-      const call = async (p, token, method, body) => {
-        const r = await api(p, { method, token, body });
-        assert.ok(r.status < 300, `${method} ${p}: ${r.status} ${await r.clone().text()}`);
-        return r.status === 204 ? null : r.json();
-      };
       const house = async (slug) => {
         const id = (await call('/v1/communities', alice.token, 'POST', { name: slug, slug: `${slug}-${backend}-${Date.now()}` })).id;
         const ch = (await call(`/v1/communities/${id}/channels`, alice.token, 'POST', { name: 'general' })).id;
