@@ -1144,8 +1144,15 @@ void CommunityService::audit_message_event(Tx& tx, const bus::Event& event) {
   const auto& payload = parsed.as_object();
   const auto* channel = payload.if_contains("channel_id");
   if (channel == nullptr || !channel->is_string()) return;
-  auto ch = sql::find_channel(tx, std::string(channel->as_string()));
+  // A thread's message: the entry is its channel's, naming the thread in its details.
+  const auto* parent = payload.if_contains("parent_channel_id");
+  const bool in_thread = parent != nullptr && parent->is_string();
+  auto ch = sql::find_channel(tx, std::string((in_thread ? parent : channel)->as_string()));
   if (!ch) return;
+  const auto with_thread = [&](json::object details) {
+    if (in_thread) details["thread_id"] = *channel;
+    return details;
+  };
   auto address = [&](const char* key) -> std::optional<eth::Address> {
     const auto* v = payload.if_contains(key);
     if (v == nullptr || !v->is_string()) return std::nullopt;
@@ -1159,7 +1166,7 @@ void CommunityService::audit_message_event(Tx& tx, const bus::Event& event) {
     if (!by || seqs == nullptr || !seqs->is_array()) return;
     audit(tx, ch->community_id, *by,
           {"message_bulk_delete", std::nullopt, ch->id, "",
-           json::object{{"count", static_cast<std::int64_t>(seqs->as_array().size())}, {"seqs", *seqs}}},
+           with_thread(json::object{{"count", static_cast<std::int64_t>(seqs->as_array().size())}, {"seqs", *seqs}})},
           event.created_ms);
     return;
   }
@@ -1173,14 +1180,15 @@ void CommunityService::audit_message_event(Tx& tx, const bus::Event& event) {
     if (!by || !author || id == nullptr || report_seq == nullptr || status == nullptr || previous == nullptr) return;
     audit(tx, ch->community_id, *by,
           {"message_report_update", author, ch->id, "",
-           json::object{{"report_id", *id}, {"seq", *report_seq}, {"previous", *previous}, {"status", *status}}},
+           with_thread(
+               json::object{{"report_id", *id}, {"seq", *report_seq}, {"previous", *previous}, {"status", *status}})},
           event.created_ms);
     return;
   }
   const auto* seq = payload.if_contains("seq");
   const auto* message_id = payload.if_contains("id");
   if (seq == nullptr || message_id == nullptr) return;
-  json::object details{{"seq", *seq}, {"message_id", *message_id}};
+  auto details = with_thread(json::object{{"seq", *seq}, {"message_id", *message_id}});
   if (event.topic == "messaging.message_deleted") {
     // A ban's purge is covered by the ban's entry, a bulk delete by its own.
     for (const char* covered : {"purged", "bulk"}) {

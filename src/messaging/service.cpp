@@ -206,6 +206,13 @@ Result<std::vector<std::string>> query_terms(const SearchQuery& query) {
   return terms;
 }
 
+// An event about a thread's message names the thread's channel too (`parent_channel_id`), for the
+// contexts that know channels only (the community's audit log, notification mutes).
+void name_parent(Tx& tx, json::object& event, const std::string& channel_id) {
+  if (!is_thread_id(channel_id)) return;
+  if (auto t = sql::find_thread(tx, channel_id)) event["parent_channel_id"] = t->channel_id;
+}
+
 // Turns `m` into a tombstone deleted by `who`, with its search terms, change number and event
 // (marked `bulk` when one of a bulk delete, which has its own event too); returns the tombstone.
 Message delete_message(Tx& tx, const Message& m, const eth::Address& who, SystemTime now, bool bulk = false) {
@@ -218,6 +225,7 @@ Message delete_message(Tx& tx, const Message& m, const eth::Address& who, System
                      {"author", eth::to_checksum(m.author)},
                      {"deleted_by", eth::to_checksum(who)}};
   if (bulk) event["bulk"] = true;
+  name_parent(tx, event, m.channel_id);
   publish_or_throw(tx, {"messaging.message_deleted", m.channel_id, json::serialize(event)});
   return *sql::find(tx, m.channel_id, m.seq);
 }
@@ -964,6 +972,7 @@ Task<Result<std::vector<std::int64_t>>> MessagingService::remove_many(eth::Addre
       for (const auto& t : tombstones) deleted.emplace_back(t.seq);
       json::object event{
           {"channel_id", channel_id}, {"seqs", std::move(deleted)}, {"deleted_by", eth::to_checksum(who)}};
+      name_parent(tx, event, channel_id);
       publish_or_throw(tx, {"messaging.messages_bulk_deleted", channel_id, json::serialize(event)});
       return ok();
     });
@@ -1118,6 +1127,7 @@ Task<Result<Report>> MessagingService::update_report(eth::Address who, std::int6
                          {"previous", r->status},
                          {"status", status},
                          {"by", eth::to_checksum(who)}};
+      name_parent(tx, event, r->channel_id);
       publish_or_throw(tx, {"messaging.report_updated", r->channel_id, json::serialize(event)});
       auto fresh = sql::find_report(tx, report_id);
       return std::pair{std::move(*fresh), true};
@@ -1377,6 +1387,7 @@ Task<Result<void>> MessagingService::pin(eth::Address who, std::string channel_i
       sql::mark_changed(tx, channel_id, seq);
       json::object event{
           {"channel_id", channel_id}, {"seq", seq}, {"id", m->id}, {"pinned", pinned}, {"by", eth::to_checksum(who)}};
+      name_parent(tx, event, channel_id);
       publish_or_throw(tx, {"messaging.message_pinned", channel_id, json::serialize(event)});
       changed = with_reactions(tx, *sql::find(tx, channel_id, seq), viewer);
       return ok();

@@ -307,6 +307,18 @@ for (const backend of backends()) {
         (await api(`/v1/channels/${thread.id}/messages/${bad.seq}`, owner)).body.deleted);
       assert.equal((await api(`/v1/channels/${thread.id}/messages/${kept.seq}`, owner)).body.deleted, false);
 
+      // Moderation in a thread is in the community's audit log as its channel's, naming the thread.
+      const bye = await post(member, thread.id, 'off-topic rant');
+      assert.equal((await api(`/v1/channels/${thread.id}/messages/${bye.seq}`, mod, 'DELETE')).status, 204);
+      assert.equal((await api(`/v1/channels/${thread.id}/pins/${kept.seq}`, mod, 'PUT')).status, 204);
+      for (const action of ['message_report_update', 'message_delete', 'message_pin']) {
+        const [entry] = await until(`the ${action} entry`, async () => {
+          const entries = (await api(`${base}/audit-log?action=${action}`, owner)).body.entries;
+          return entries.length > 0 ? entries : null;
+        });
+        assert.deepEqual([entry.actor, entry.channel_id, entry.details.thread_id], [mod.address, general, thread.id], action);
+      }
+
       // A member kicked stops receiving the thread at once.
       const sock = c.connect(member);
       await subscribed(sock, thread.id);
