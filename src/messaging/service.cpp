@@ -1298,10 +1298,6 @@ Task<Result<Thread>> MessagingService::update_thread(eth::Address who, std::stri
   }
   auto current = co_await thread(who, thread_id);
   if (!current) co_return current.error();
-  if (change.name && *change.name != current->name) {
-    auto screened = co_await screen_thread_name(who, current->channel_id, *change.name);
-    if (!screened) co_return screened.error();
-  }
   auto moderates = co_await m_access.can_moderate(who, current->channel_id);
   if (!moderates) co_return moderates.error();
   if (!*moderates) {
@@ -1315,6 +1311,11 @@ Task<Result<Thread>> MessagingService::update_thread(eth::Address who, std::stri
     }
     // The creator writes as in the thread: not while timed out, nor once a moderator locked it.
     if (auto r = co_await require_post(who, thread_id); !r) co_return r.error();
+  }
+  // Only one who may rename it has the name screened (and recorded when refused).
+  if (change.name && *change.name != current->name) {
+    auto screened = co_await screen_thread_name(who, current->channel_id, *change.name);
+    if (!screened) co_return screened.error();
   }
   const auto now = m_clock.now();
   auto updated = co_await m_pool.run([&]() -> Result<std::pair<Thread, bool>> {

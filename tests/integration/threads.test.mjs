@@ -227,6 +227,10 @@ for (const backend of backends()) {
       assert.deepEqual((await api(`/v1/channels/${general}/threads`, owner)).body.threads, []);
       const thread = (await start(member, general, { name: 'fine' })).body;
       assert.deepEqual(code(await api(`/v1/threads/${thread.id}`, member, 'PATCH', { name: 'scam time' })), [403, 'automod_blocked']);
+      // One who may not rename it is refused as such, and leaves no block behind.
+      const other = await c.signIn();
+      assert.equal((await api(`${base}/join`, other, 'POST')).status, 200);
+      assert.deepEqual(code(await api(`/v1/threads/${thread.id}`, other, 'PATCH', { name: 'scam time' })), [403, 'missing_permission']);
       // A moderator is held to the rules as with messages; those who manage the community pass.
       assert.deepEqual(code(await api(`/v1/threads/${thread.id}`, mod, 'PATCH', { name: 'scam time' })), [403, 'automod_blocked']);
       assert.equal((await api(`/v1/threads/${thread.id}`, owner)).body.name, 'fine');
