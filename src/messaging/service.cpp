@@ -1178,11 +1178,9 @@ std::optional<sql::ThreadCursor> parse_thread_cursor(std::string_view text) {
 }  // namespace
 
 Task<Result<void>> MessagingService::screen_thread_name(const eth::Address& who, const std::string& channel_id,
-                                                        const std::string& name) {
-  auto rules = co_await m_access.post_rules(who, channel_id);
-  if (!rules) co_return rules.error();
-  if (!rules->screen) co_return ok();
-  auto blocked = co_await m_pool.run([&] { return rules->screen->screen(name, mention_count(name)); });
+                                                        const std::string& name, const PostRules& rules) {
+  if (!rules.screen) co_return ok();
+  auto blocked = co_await m_pool.run([&] { return rules.screen->screen(name, mention_count(name)); });
   if (!blocked) co_return ok();
   blocked->content = name;
   co_return co_await refuse_content(who, channel_id, std::move(*blocked));
@@ -1204,8 +1202,13 @@ Task<Result<Thread>> MessagingService::create_thread(eth::Address who, std::stri
   if (auto c = check_thread_name(spec.name); !c) co_return c.error();
   if (auto c = check_auto_archive(spec.auto_archive_minutes); !c) co_return c.error();
   if (spec.seq && *spec.seq <= 0) co_return bad_input("invalid_seq", "seq is a positive integer");
-  if (auto r = co_await require_send(who, channel_id); !r) co_return r.error();
-  if (auto screened = co_await screen_thread_name(who, channel_id, spec.name); !screened) co_return screened.error();
+  // One read of the rules: the right to send messages, and the content rules the name passes.
+  auto rules = co_await m_access.post_rules(who, channel_id);
+  if (!rules) co_return rules.error();
+  if (auto may = may_send(*rules); !may) co_return may.error();
+  if (auto screened = co_await screen_thread_name(who, channel_id, spec.name, *rules); !screened) {
+    co_return screened.error();
+  }
   const auto now = m_clock.now();
   const auto viewer = eth::to_lower_hex(who);
   std::optional<Message> starter;
@@ -1309,13 +1312,21 @@ Task<Result<Thread>> MessagingService::update_thread(eth::Address who, std::stri
       co_return make_error(ErrorKind::forbidden, "missing_permission",
                            "locking a thread takes manage_messages in its channel");
     }
-    // The creator writes as in the thread: not while timed out, nor once a moderator locked it.
-    if (auto r = co_await require_post(who, thread_id); !r) co_return r.error();
   }
-  // Only one who may rename it has the name screened (and recorded when refused).
-  if (change.name && *change.name != current->name) {
-    auto screened = co_await screen_thread_name(who, current->channel_id, *change.name);
-    if (!screened) co_return screened.error();
+  // The creator writes as in the thread: not while timed out, nor once a moderator locked it. A new
+  // name passes the content rules; only one who may rename the thread gets this far, so others
+  // leave no block behind. One read of the rules for both.
+  const bool renames = change.name && *change.name != current->name;
+  if (!*moderates || renames) {
+    auto rules = co_await m_access.post_rules(who, thread_id);
+    if (!rules) co_return rules.error();
+    if (!*moderates) {
+      if (auto may = may_post(*rules); !may) co_return may.error();
+    }
+    if (renames) {
+      auto screened = co_await screen_thread_name(who, current->channel_id, *change.name, *rules);
+      if (!screened) co_return screened.error();
+    }
   }
   const auto now = m_clock.now();
   auto updated = co_await m_pool.run([&]() -> Result<std::pair<Thread, bool>> {

@@ -391,11 +391,11 @@ class MessagingService {
   /// Sends a thread's frame (`thread_created`, `thread_updated`) to the subscribers of its channel,
   /// and of the thread itself.
   void announce_thread(std::string_view type, const Thread& t, bool to_thread);
-  /// A thread's name (its start, or a rename) passes the channel's AutoMod rules for the account as
-  /// a message's text would: refused, it is 403 automod_blocked, recorded and alerted as a
-  /// blocked message of the channel.
-  Task<Result<void>> screen_thread_name(const eth::Address& who, const std::string& channel_id,
-                                        const std::string& name);
+  /// A thread's name (its start, or a rename) passes the channel's AutoMod rules (`rules`, the
+  /// account's there) as a message's text would: refused, it is 403 automod_blocked, recorded and
+  /// alerted as a blocked message of the channel.
+  Task<Result<void>> screen_thread_name(const eth::Address& who, const std::string& channel_id, const std::string& name,
+                                        const PostRules& rules);
   /// After a committed change of a message: wakes the bus and sends `message_updated` here.
   void announce_update(const std::string& channel_id, const Message& m);
   Task<void> recheck(std::vector<eth::Address> accounts, std::vector<std::string> channel_ids,
