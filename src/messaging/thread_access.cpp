@@ -41,16 +41,11 @@ Task<Result<std::string>> ThreadAccess::deciding(const std::string& channel_id) 
   co_return co_await m_threads.parent_of(channel_id);
 }
 
-Task<Result<bool>> ThreadAccess::check_deciding(Check check, const eth::Address& account,
-                                                const std::string& channel_id) {
+Task<Result<bool>> ThreadAccess::can_read(const eth::Address& account, std::string channel_id) {
   auto channel = co_await deciding(channel_id);
   if (!channel) co_return std::move(channel).error();
   if (channel->empty()) co_return false;
-  co_return co_await (m_inner.*check)(account, std::move(*channel));
-}
-
-Task<Result<bool>> ThreadAccess::can_read(const eth::Address& account, std::string channel_id) {
-  co_return co_await check_deciding(&ChannelAccess::can_read, account, channel_id);
+  co_return co_await m_inner.can_read(account, std::move(*channel));
 }
 
 Task<Result<bool>> ThreadAccess::can_post(const eth::Address& account, std::string channel_id) {
@@ -111,11 +106,17 @@ Task<Result<std::vector<std::string>>> ThreadAccess::community_channels(const et
 }
 
 Task<Result<bool>> ThreadAccess::can_pin(const eth::Address& account, std::string channel_id) {
-  co_return co_await check_deciding(&ChannelAccess::can_pin, account, channel_id);
+  auto channel = co_await deciding(channel_id);
+  if (!channel) co_return std::move(channel).error();
+  if (channel->empty()) co_return false;
+  co_return co_await m_inner.can_pin(account, std::move(*channel));
 }
 
 Task<Result<bool>> ThreadAccess::can_moderate(const eth::Address& account, std::string channel_id) {
-  co_return co_await check_deciding(&ChannelAccess::can_moderate, account, channel_id);
+  auto channel = co_await deciding(channel_id);
+  if (!channel) co_return std::move(channel).error();
+  if (channel->empty()) co_return false;
+  co_return co_await m_inner.can_moderate(account, std::move(*channel));
 }
 
 Task<Result<std::vector<std::string>>> ThreadAccess::mentionable_roles(const eth::Address& account,

@@ -69,10 +69,6 @@ class ThreadAccess final : public ChannelAccess {
   // The channel whose access decides: the parent of a thread (empty for an unknown thread), or the
   // channel itself.
   Task<Result<std::string>> deciding(const std::string& channel_id);
-  // A yes-or-no question of the inner access about the deciding channel (false for an unknown
-  // thread).
-  using Check = Task<Result<bool>> (ChannelAccess::*)(const eth::Address& account, std::string channel_id);
-  Task<Result<bool>> check_deciding(Check check, const eth::Address& account, const std::string& channel_id);
   // The rules of the parent, locked for those who do not moderate a locked thread.
   Task<Result<PostRules>> thread_rules(const eth::Address& account, const std::string& thread_id, bool content);
   ChannelAccess& m_inner;
