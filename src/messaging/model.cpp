@@ -299,7 +299,12 @@ json::object thread_json(const Thread& t, SystemTime now) {
   o["locked"] = t.locked;
   o["last_seq"] = t.last_seq;
   o["last_message_at"] = format_rfc3339(t.last_activity);
+  if (t.joined) o["joined"] = *t.joined;
   return o;
+}
+
+json::object thread_member_json(const ThreadMember& m) {
+  return json::object{{"account", eth::to_checksum(m.account)}, {"joined_at", format_rfc3339(m.joined_at)}};
 }
 
 Result<void> check_thread_name(std::string_view name) {

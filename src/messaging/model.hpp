@@ -68,6 +68,16 @@ struct Thread {
   bool locked = false;                    ///< only those who moderate the parent write or unarchive
   SystemTime last_activity{};             ///< its creation or its last message
   std::int64_t last_seq = 0;              ///< its last message's seq (0: none yet)
+  /// Whether the account it is shown to joined it (unset: not shown; frames and events are for
+  /// everyone).
+  std::optional<bool> joined;
+};
+
+/// One member of a thread: an account that joined it (by starting it, posting in it, being
+/// mentioned there by address, or by hand).
+struct ThreadMember {
+  eth::Address account{};
+  SystemTime joined_at{};
 };
 
 /// Whether the thread is archived at `now`: by hand, or after auto_archive_minutes without a
@@ -76,8 +86,11 @@ bool thread_archived(const Thread& t, SystemTime now);
 /// When it archived (by hand, or when its inactivity ran out); unset while active.
 std::optional<SystemTime> thread_archived_at(const Thread& t, SystemTime now);
 /// {"id", "channel_id", "seq" (null: started on its own), "name", "creator", "created_at",
-/// "auto_archive_minutes", "archived", "archived_at", "locked", "last_seq", "last_message_at"}.
+/// "auto_archive_minutes", "archived", "archived_at", "locked", "last_seq", "last_message_at"},
+/// and "joined" where it is set.
 boost::json::object thread_json(const Thread& t, SystemTime now);
+/// {"account", "joined_at"}.
+boost::json::object thread_member_json(const ThreadMember& m);
 /// 400 `invalid_thread_name` unless 1 to max_thread_name_chars characters that display as
 /// themselves.
 Result<void> check_thread_name(std::string_view name);

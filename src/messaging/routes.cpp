@@ -446,17 +446,20 @@ void add_messaging_routes(net::Router& router, MessagingService& service, auth::
   router.add("GET", "/v1/channels/{id}/threads", [&](Request& req) -> Task<Result<Response>> {
     auto who = co_await auth.session(req);
     if (!who) co_return who.error();
-    bool archived = false;
+    ThreadQuery query;
     if (auto a = req.query_param("archived")) {
       if (*a != "true" && *a != "false") co_return bad_input("invalid_archived", "archived is true or false");
-      archived = *a == "true";
+      query.archived = *a == "true";
+    }
+    if (auto j = req.query_param("joined")) {
+      if (*j != "true" && *j != "false") co_return bad_input("invalid_joined", "joined is true or false");
+      query.joined = *j == "true";
     }
     auto limit = query_limit(req);
     if (!limit) co_return limit.error();
-    std::optional<std::string> cursor;
-    if (auto c = req.query_param("cursor")) cursor = std::string(*c);
-    auto page =
-        co_await service.threads(who->address, std::string(req.param("id")), archived, std::move(cursor), *limit);
+    query.limit = *limit;
+    if (auto c = req.query_param("cursor")) query.cursor = std::string(*c);
+    auto page = co_await service.threads(who->address, std::string(req.param("id")), std::move(query));
     if (!page) co_return page.error();
     const auto now = service.clock().now();
     json::array threads;
@@ -502,6 +505,39 @@ void add_messaging_routes(net::Router& router, MessagingService& service, auth::
     auto updated = co_await service.update_thread(who->address, std::string(req.param("id")), std::move(change));
     if (!updated) co_return updated.error();
     co_return net::json_response(200, thread_json(*updated, service.clock().now()));
+  });
+
+  // A thread's members: joining and leaving (one's own address), adding and removing others.
+  const auto member_route = [&](bool joined) {
+    return [&, joined](Request& req) -> Task<Result<Response>> {
+      auto who = co_await auth.session(req);
+      if (!who) co_return who.error();
+      auto member = eth::parse_address(req.param("address"));
+      if (!member)
+        co_return bad_input("invalid_address", std::string("not an address: ") + eth::to_string(member.error()));
+      if (auto limited = take(send_limiter, who->address); !limited) co_return limited.error();
+      auto set = co_await service.set_thread_member(who->address, std::string(req.param("id")), *member, joined);
+      if (!set) co_return set.error();
+      co_return Response::text(204, "");
+    };
+  };
+  router.add("PUT", "/v1/threads/{id}/members/{address}", member_route(true));
+  router.add("DELETE", "/v1/threads/{id}/members/{address}", member_route(false));
+
+  router.add("GET", "/v1/threads/{id}/members", [&](Request& req) -> Task<Result<Response>> {
+    auto who = co_await auth.session(req);
+    if (!who) co_return who.error();
+    auto limit = query_limit(req);
+    if (!limit) co_return limit.error();
+    std::optional<std::string> cursor;
+    if (auto c = req.query_param("cursor")) cursor = std::string(*c);
+    auto page = co_await service.thread_members(who->address, std::string(req.param("id")), std::move(cursor), *limit);
+    if (!page) co_return page.error();
+    json::array members;
+    for (const auto& m : page->members) members.emplace_back(thread_member_json(m));
+    json::object out{{"members", std::move(members)}};
+    out["next_cursor"] = page->next_cursor ? json::value(*page->next_cursor) : json::value(nullptr);
+    co_return net::json_response(200, std::move(out));
   });
 
   router.add("POST", "/v1/channels/{id}/messages/{seq}/report", [&](Request& req) -> Task<Result<Response>> {

@@ -467,8 +467,12 @@ Task<Result<Posted>> MessagingService::post(eth::Address who, std::string channe
   const auto now = m_clock.now();
   const auto author = eth::to_lower_hex(who);
 
+  // Those this post made members of its thread: its author, and those it names by address who read
+  // it (as Discord's).
+  std::vector<eth::Address> joined;
   auto attempt = [&]() -> Result<Posted> {
     return m_db.transact([&](Tx& tx) -> Result<Posted> {
+      joined.clear();
       if (auto existing = sql::find_by_client_id(tx, channel_id, author, message.client_id)) {
         return Posted{with_reactions(tx, std::move(*existing), author), false};
       }
@@ -523,7 +527,14 @@ Task<Result<Posted>> MessagingService::post(eth::Address who, std::string channe
                        terms_of(m.body, m.poll ? &*m.poll : nullptr, m.forward ? &*m.forward : nullptr));
       sql::mark_read(tx, author, channel_id, m.seq, unix_millis(now));
       // A message keeps its thread active, and brings an archived one back.
-      if (is_thread_id(channel_id)) sql::touch_thread(tx, channel_id, created_ms);
+      if (is_thread_id(channel_id)) {
+        sql::touch_thread(tx, channel_id, created_ms);
+        if (sql::join_thread(tx, channel_id, author, created_ms)) joined.push_back(who);
+        for (const auto& a : notified) {
+          if (a.role.empty() && sql::join_thread(tx, channel_id, eth::to_lower_hex(a.account), created_ms))
+            joined.push_back(a.account);
+        }
+      }
 
       json::object event{
           {"channel_id", channel_id},        {"seq", m.seq},   {"id", m.id},
@@ -603,6 +614,7 @@ Task<Result<Posted>> MessagingService::post(eth::Address who, std::string channe
   if (posted->created) {
     if (m_events_published) m_events_published();
     if (m_gateway) m_gateway->publish(channel_topic, channel_id, posted->message.seq, message_frame(posted->message));
+    if (!joined.empty()) announce_members(channel_id, rules->parent_channel_id, joined, true);
   }
   co_return posted;
 }
@@ -1241,6 +1253,7 @@ Task<Result<Thread>> MessagingService::create_thread(eth::Address who, std::stri
       t.auto_archive_minutes = spec.auto_archive_minutes;
       t.last_activity = t.created_at;
       sql::insert_thread(tx, t);
+      sql::join_thread(tx, t.id, viewer, unix_millis(t.created_at));
       auto event = thread_json(t, now);
       event["by"] = eth::to_checksum(who);
       publish_or_throw(tx, {"messaging.thread_created", channel_id, json::serialize(event)});
@@ -1255,28 +1268,37 @@ Task<Result<Thread>> MessagingService::create_thread(eth::Address who, std::stri
   if (!created) co_return created.error();
   announce_thread("thread_created", *created, false);
   if (starter) announce_update(channel_id, *starter);
+  const std::vector<eth::Address> creator(1, who);
+  announce_members(created->id, channel_id, creator, true);
+  created->joined = true;
   co_return created;
 }
 
-Task<Result<ThreadPage>> MessagingService::threads(eth::Address who, std::string channel_id, bool archived,
-                                                   std::optional<std::string> cursor, std::size_t limit) {
+Task<Result<ThreadPage>> MessagingService::threads(eth::Address who, std::string channel_id, ThreadQuery query) {
   if (is_thread_id(channel_id)) co_return bad_input("invalid_channel", "threads are listed by their channel");
   std::optional<sql::ThreadCursor> before;
-  if (cursor) {
-    before = parse_thread_cursor(*cursor);
+  if (query.cursor) {
+    before = parse_thread_cursor(*query.cursor);
     if (!before) co_return bad_input("invalid_cursor", "cursor is the next_cursor of a previous page");
   }
   if (auto r = co_await require_read(who, channel_id); !r) co_return r.error();
-  limit = std::clamp<std::size_t>(limit, 1, m_settings.max_page);
+  const auto limit = std::clamp<std::size_t>(query.limit, 1, m_settings.max_page);
   const auto now_ms = unix_millis(m_clock.now());
+  const auto viewer = eth::to_lower_hex(who);
   co_return co_await m_pool.run([&]() -> Result<ThreadPage> {
     return m_db.read([&](Tx& tx) -> Result<ThreadPage> {
       ThreadPage page;
-      page.threads = sql::list_threads(tx, channel_id, archived, now_ms, before, limit + 1);
+      page.threads = sql::list_threads(tx, channel_id, query.archived, now_ms, before, limit + 1,
+                                       query.joined ? std::optional<std::string>(viewer) : std::nullopt);
       if (page.threads.size() > limit) {
         page.threads.pop_back();
         page.next_cursor = thread_cursor(page.threads.back());
       }
+      std::vector<std::string> ids;
+      ids.reserve(page.threads.size());
+      for (const auto& t : page.threads) ids.push_back(t.id);
+      const auto mine = sql::joined_among(tx, viewer, ids);
+      for (auto& t : page.threads) t.joined = mine.contains(t.id);
       return page;
     });
   });
@@ -1287,7 +1309,14 @@ Task<Result<Thread>> MessagingService::thread(eth::Address who, std::string thre
   auto readable = co_await m_access.can_read(who, thread_id);
   if (!readable) co_return readable.error();
   if (!*readable) co_return thread_not_found();
-  auto found = co_await m_pool.run([&] { return m_db.read([&](Tx& tx) { return sql::find_thread(tx, thread_id); }); });
+  const auto viewer = eth::to_lower_hex(who);
+  auto found = co_await m_pool.run([&] {
+    return m_db.read([&](Tx& tx) {
+      auto t = sql::find_thread(tx, thread_id);
+      if (t) t->joined = sql::joined_among(tx, viewer, {thread_id}).contains(thread_id);
+      return t;
+    });
+  });
   if (!found) co_return thread_not_found();
   co_return std::move(*found);
 }
@@ -1363,7 +1392,116 @@ Task<Result<Thread>> MessagingService::update_thread(eth::Address who, std::stri
   });
   if (!updated) co_return updated.error();
   if (updated->second) announce_thread("thread_updated", updated->first, true);
+  updated->first.joined = current->joined;
   co_return std::move(updated->first);
+}
+
+namespace {
+
+// "<joined_ms>.<account>": where the next page of a thread's members starts.
+std::string member_cursor(const ThreadMember& m) {
+  return std::to_string(unix_millis(m.joined_at)) + "." + eth::to_lower_hex(m.account);
+}
+
+std::optional<sql::MemberCursor> parse_member_cursor(std::string_view text) {
+  const auto dot = text.find('.');
+  if (dot == std::string_view::npos || dot == 0 || dot > 18) return std::nullopt;
+  std::int64_t ms = 0;
+  for (const char ch : text.substr(0, dot)) {
+    if (ch < '0' || ch > '9') return std::nullopt;
+    ms = ms * 10 + (ch - '0');
+  }
+  auto account = eth::parse_address(text.substr(dot + 1));
+  if (!account) return std::nullopt;
+  return sql::MemberCursor{ms, eth::to_lower_hex(*account)};
+}
+
+}  // namespace
+
+Task<Result<void>> MessagingService::set_thread_member(eth::Address who, std::string thread_id, eth::Address member,
+                                                       bool joined) {
+  auto current = co_await thread(who, thread_id);
+  if (!current) co_return current.error();
+  if (member != who) {
+    if (joined) {
+      // Adding another is writing in the thread: as a post would, and only one who reads it.
+      auto rules = co_await m_access.post_rules(who, thread_id);
+      if (!rules) co_return rules.error();
+      if (auto may = may_post(*rules); !may) co_return may.error();
+      auto reads = co_await m_access.can_read(member, thread_id);
+      if (!reads) co_return reads.error();
+      if (!*reads) co_return bad_input("invalid_member", "that account cannot read the thread");
+    } else {
+      auto moderates = co_await m_access.can_moderate(who, current->channel_id);
+      if (!moderates) co_return moderates.error();
+      if (!*moderates) {
+        co_return make_error(ErrorKind::forbidden, "missing_permission",
+                             "removing another from a thread takes manage_messages in its channel");
+      }
+    }
+  }
+  const auto account = eth::to_lower_hex(member);
+  const auto now_ms = unix_millis(m_clock.now());
+  auto changed = co_await m_pool.run([&]() -> Result<bool> {
+    return m_db.transact([&](Tx& tx) -> Result<bool> {
+      return joined ? sql::join_thread(tx, thread_id, account, now_ms) : sql::leave_thread(tx, thread_id, account);
+    });
+  });
+  if (!changed) co_return changed.error();
+  if (*changed) {
+    const std::vector<eth::Address> accounts(1, member);
+    announce_members(thread_id, current->channel_id, accounts, joined);
+  }
+  co_return ok();
+}
+
+Task<Result<ThreadMemberPage>> MessagingService::thread_members(eth::Address who, std::string thread_id,
+                                                                std::optional<std::string> cursor, std::size_t limit) {
+  std::optional<sql::MemberCursor> after;
+  if (cursor) {
+    after = parse_member_cursor(*cursor);
+    if (!after) co_return bad_input("invalid_cursor", "cursor is the next_cursor of a previous page");
+  }
+  if (auto current = co_await thread(who, thread_id); !current) co_return current.error();
+  limit = std::clamp<std::size_t>(limit, 1, m_settings.max_page);
+  auto rows = co_await m_pool.run([&] {
+    return m_db.read([&](Tx& tx) -> Result<std::vector<ThreadMember>> {
+      return sql::thread_members(tx, thread_id, after, limit + 1);
+    });
+  });
+  if (!rows) co_return rows.error();
+  ThreadMemberPage page;
+  if (rows->size() > limit) {
+    rows->pop_back();
+    page.next_cursor = member_cursor(rows->back());
+  }
+  // Those who lost the thread's channel stay members, unseen, until they read it again.
+  std::vector<eth::Address> accounts;
+  accounts.reserve(rows->size());
+  for (const auto& m : *rows) accounts.push_back(m.account);
+  auto readers = co_await m_access.readers(thread_id, std::move(accounts));
+  if (!readers) co_return readers.error();
+  const std::set<eth::Address> reading(readers->begin(), readers->end());
+  for (const auto& m : *rows) {
+    if (reading.contains(m.account)) page.members.push_back(m);
+  }
+  co_return page;
+}
+
+void MessagingService::announce_members(const std::string& thread_id, const std::string& channel_id,
+                                        const std::vector<eth::Address>& accounts, bool joined) {
+  if (!m_gateway) return;
+  json::array changed;
+  json::array unchanged;
+  for (const auto& a : accounts) changed.emplace_back(eth::to_checksum(a));
+  json::object frame{{"type", "thread_members_updated"}, {"thread_id", thread_id}, {"channel_id", channel_id}};
+  frame[joined ? "added" : "removed"] = std::move(changed);
+  frame[joined ? "removed" : "added"] = std::move(unchanged);
+  m_gateway->broadcast(channel_topic, thread_id, json::serialize(frame));
+  const json::object own{
+      {"type", "thread_member_updated"}, {"thread_id", thread_id}, {"channel_id", channel_id}, {"joined", joined}};
+  const auto text = json::serialize(own);
+  for (const auto& a : accounts) m_gateway->send_to_account(a, text);
 }
 
 Task<Result<void>> MessagingService::pin(eth::Address who, std::string channel_id, std::int64_t seq, bool pinned) {
@@ -1647,8 +1785,8 @@ Task<Result<std::vector<Unread>>> MessagingService::unread(eth::Address who, std
     auto readable = co_await m_access.readable_channels(who);
     if (!readable) co_return readable.error();
     channel_ids = std::move(*readable);
-    // And the active threads of those channels the account joined (posted or read in), as
-    // Discord's joined threads, after the channels and within the same cap.
+    // And the active threads of those channels the account joined, as Discord's joined threads,
+    // after the channels and within the same cap.
     if (!channel_ids.empty() && channel_ids.size() < m_settings.max_unread_channels) {
       const auto room = m_settings.max_unread_channels - channel_ids.size();
       const auto now_ms = unix_millis(m_clock.now());

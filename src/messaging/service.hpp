@@ -70,6 +70,20 @@ struct ThreadPage {
   std::optional<std::string> next_cursor;  ///< pass back as `cursor` for the next page
 };
 
+/// Which threads of a channel a page lists.
+struct ThreadQuery {
+  bool archived = false;  ///< the archived ones, else the active ones
+  bool joined = false;    ///< only those the caller joined
+  std::optional<std::string> cursor;
+  std::size_t limit = 50;
+};
+
+/// One page of a thread's members.
+struct ThreadMemberPage {
+  std::vector<ThreadMember> members;
+  std::optional<std::string> next_cursor;  ///< pass back as `cursor` for the next page
+};
+
 /// The outcome of a post: the message, and whether this call created it (false: a retry).
 struct Posted {
   Message message;
@@ -226,12 +240,23 @@ class MessagingService {
   /// too_many_threads past max_active_threads active ones). Event messaging.thread_created; the
   /// parent's subscribers get `thread_created`, and the message `message_updated` with its thread.
   Task<Result<Thread>> create_thread(eth::Address who, std::string channel_id, NewThread spec);
-  /// A channel's active (or archived) threads, latest activity first (the read right; 400
-  /// invalid_cursor).
-  Task<Result<ThreadPage>> threads(eth::Address who, std::string channel_id, bool archived,
-                                   std::optional<std::string> cursor, std::size_t limit);
-  /// One thread (404 thread_not_found also where the caller cannot read its channel).
+  /// A channel's active (or archived) threads, latest activity first, each with whether the
+  /// caller joined it (the read right; 400 invalid_cursor).
+  Task<Result<ThreadPage>> threads(eth::Address who, std::string channel_id, ThreadQuery query);
+  /// One thread, with whether the caller joined it (404 thread_not_found also where the caller
+  /// cannot read its channel).
   Task<Result<Thread>> thread(eth::Address who, std::string thread_id);
+  /// `member` joins the thread (`joined`) or leaves it. For oneself: the read right. Adding
+  /// another takes the right to post in the thread (403 forbidden, timed_out, thread_locked), and
+  /// one who reads it (400 invalid_member); removing another takes moderating its channel (403
+  /// missing_permission). Idempotent. A change reaches the thread's subscribers as
+  /// `thread_members_updated` and the member's sockets as `thread_member_updated`.
+  Task<Result<void>> set_thread_member(eth::Address who, std::string thread_id, eth::Address member, bool joined);
+  /// A thread's members who read it, in the order they joined (the read right; 404
+  /// thread_not_found; 400 invalid_cursor). A page may hold fewer than `limit` where members lost
+  /// the thread's channel.
+  Task<Result<ThreadMemberPage>> thread_members(eth::Address who, std::string thread_id,
+                                                std::optional<std::string> cursor, std::size_t limit);
   /// Renames, archives or brings back a thread, or changes its auto-archive time: its creator, or
   /// a moderator of its channel; locking takes a moderator (403 missing_permission; 403
   /// thread_locked for the creator of a locked thread). Event messaging.thread_updated; the
@@ -391,6 +416,10 @@ class MessagingService {
   /// Sends a thread's frame (`thread_created`, `thread_updated`) to the subscribers of its channel,
   /// and of the thread itself.
   void announce_thread(std::string_view type, const Thread& t, bool to_thread);
+  /// Sends that these accounts joined (or left) a thread to its subscribers
+  /// (`thread_members_updated`) and to those accounts' sockets (`thread_member_updated`).
+  void announce_members(const std::string& thread_id, const std::string& channel_id,
+                        const std::vector<eth::Address>& accounts, bool joined);
   /// A thread's name (its start, or a rename) passes the channel's AutoMod rules (`rules`, the
   /// account's there) as a message's text would: refused, it is 403 automod_blocked, recorded and
   /// alerted as a blocked message of the channel.

@@ -274,6 +274,59 @@ TEST_P(MessagingDbTest, TheBackfillGivesMessagesIndexedBeforeTheFiltersTheirTerm
   EXPECT_EQ(run(m_service->search(author, "general", SearchQuery{})).error().code, "invalid_query");
 }
 
+// Thread members came after threads: a database that had threads finds its readers of a thread
+// among its members, as they were its joined threads before, and nobody else.
+class ThreadMembersMigrationTest : public ::testing::TestWithParam<Dialect> {
+ protected:
+  store::testing::FreshDatabase m_fresh{GetParam(), "messaging"};
+};
+
+TEST_P(ThreadMembersMigrationTest, ReadersOfAThreadBecomeItsMembers) {
+  GH_REQUIRE_DATABASE(m_fresh);
+  auto db = m_fresh.open();
+  auto before = messaging::migrations();
+  std::erase_if(before.migrations, [](const store::Migration& m) { return m.name == "thread_members"; });
+  ASSERT_EQ(before.migrations.size() + 1, messaging::migrations().migrations.size());
+  db->migrate(std::vector<store::MigrationSet>{bus::migrations(), before});
+  db->transact([](Tx& tx) {
+    tx.exec(
+        "INSERT INTO msg_threads (id, channel_id, seq, name, creator, created_ms, auto_archive_minutes, archived_ms, "
+        "locked, last_ms) VALUES ('th_a', 'general', NULL, 'a', $1, 1000, 1440, NULL, 0, 1000)",
+        {eth::to_lower_hex(author)});
+    const auto mark = [&](const eth::Address& who, const char* channel, std::int64_t at) {
+      tx.exec("INSERT INTO msg_read_markers (account, channel_id, last_read_seq, updated_ms) VALUES ($1, $2, 0, $3)",
+              {eth::to_lower_hex(who), std::string(channel), at});
+    };
+    mark(author, "th_a", 2000);
+    mark(reporter, "th_a", 3000);
+    mark(moderator, "general", 4000);  // a channel's reader is no thread's member
+    return 0;
+  });
+  db->migrate(std::vector<store::MigrationSet>{bus::migrations(), messaging::migrations()});
+  const auto members = db->read([](Tx& tx) { return sql::thread_members(tx, "th_a", std::nullopt, 10); });
+  ASSERT_EQ(members.size(), 2U);
+  EXPECT_EQ(members[0].account, author);
+  EXPECT_EQ(members[1].account, reporter);
+  EXPECT_EQ(unix_millis(members[1].joined_at), 3000);
+  EXPECT_TRUE(db->read([](Tx& tx) { return sql::joined_among(tx, eth::to_lower_hex(moderator), {"th_a"}).empty(); }));
+  // Joining and leaving: each says whether it changed anything.
+  db->transact([](Tx& tx) {
+    EXPECT_FALSE(sql::join_thread(tx, "th_a", eth::to_lower_hex(author), 5000));
+    EXPECT_TRUE(sql::join_thread(tx, "th_a", eth::to_lower_hex(moderator), 5000));
+    EXPECT_TRUE(sql::leave_thread(tx, "th_a", eth::to_lower_hex(author)));
+    EXPECT_FALSE(sql::leave_thread(tx, "th_a", eth::to_lower_hex(author)));
+    return 0;
+  });
+  const auto after = db->read([](Tx& tx) {
+    return sql::thread_members(tx, "th_a", sql::MemberCursor{3000, eth::to_lower_hex(reporter)}, 10);
+  });
+  ASSERT_EQ(after.size(), 1U);
+  EXPECT_EQ(after[0].account, moderator);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, ThreadMembersMigrationTest, ::testing::Values(Dialect::sqlite, Dialect::postgres),
+                         [](const auto& param_info) { return std::string(store::to_string(param_info.param)); });
+
 INSTANTIATE_TEST_SUITE_P(Backends, MessagingDbTest, ::testing::Values(Dialect::sqlite, Dialect::postgres),
                          [](const auto& param_info) { return std::string(store::to_string(param_info.param)); });
 

@@ -961,7 +961,8 @@ std::optional<Thread> thread_of_message(Tx& tx, const std::string& channel_id, s
 }
 
 std::vector<Thread> list_threads(Tx& tx, const std::string& channel_id, bool archived, std::int64_t now_ms,
-                                 const std::optional<ThreadCursor>& before, std::size_t limit) {
+                                 const std::optional<ThreadCursor>& before, std::size_t limit,
+                                 const std::optional<std::string>& member) {
   // Active: not archived by hand, and a message (or the creation) within its auto-archive time.
   const std::string active = "t.archived_ms IS NULL AND t.last_ms > $2 - t.auto_archive_minutes * 60000";
   std::string sql = std::string("SELECT ") + thread_columns + " WHERE t.channel_id = $1 AND " +
@@ -971,6 +972,11 @@ std::vector<Thread> list_threads(Tx& tx, const std::string& channel_id, bool arc
     params.emplace_back(before->last_ms);
     params.emplace_back(before->id);
     sql += " AND (t.last_ms < $4 OR (t.last_ms = $4 AND t.id < $5))";
+  }
+  if (member) {
+    params.emplace_back(*member);
+    sql += " AND EXISTS (SELECT 1 FROM msg_thread_members m WHERE m.thread_id = t.id AND m.account = $" +
+           std::to_string(params.size()) + ")";
   }
   sql += " ORDER BY t.last_ms DESC, t.id DESC LIMIT $3";
   return threads_of_rows(tx.query(sql, params));
@@ -1007,7 +1013,7 @@ std::vector<std::string> joined_threads(Tx& tx, const std::string& account, cons
   std::vector<store::Value> params{account, now_ms, static_cast<std::int64_t>(limit)};
   const auto in = add_in_list(params, channel_ids.begin(), channel_ids.end());
   const auto rows = tx.query(
-      "SELECT t.id FROM msg_threads t JOIN msg_read_markers r ON r.channel_id = t.id AND r.account = $1 "
+      "SELECT t.id FROM msg_threads t JOIN msg_thread_members m ON m.thread_id = t.id AND m.account = $1 "
       "WHERE t.archived_ms IS NULL AND t.last_ms > $2 - t.auto_archive_minutes * 60000 AND t.channel_id IN (" +
           in + ") ORDER BY t.last_ms DESC, t.id LIMIT $3",
       params);
@@ -1025,6 +1031,47 @@ std::vector<std::string> thread_ids_in(Tx& tx, const std::vector<std::string>& c
     const auto in = add_in_list(params, channel_ids.begin() + static_cast<std::ptrdiff_t>(from), last);
     for (const auto& r : tx.query("SELECT id FROM msg_threads WHERE channel_id IN (" + in + ") ORDER BY id", params))
       out.push_back(r.get_text(0));
+  }
+  return out;
+}
+
+bool join_thread(Tx& tx, const std::string& thread_id, const std::string& account, std::int64_t at_ms) {
+  return tx.exec(
+             "INSERT INTO msg_thread_members (thread_id, account, joined_ms) VALUES ($1, $2, $3) "
+             "ON CONFLICT (thread_id, account) DO NOTHING",
+             {thread_id, account, at_ms}) > 0;
+}
+
+bool leave_thread(Tx& tx, const std::string& thread_id, const std::string& account) {
+  return tx.exec("DELETE FROM msg_thread_members WHERE thread_id = $1 AND account = $2", {thread_id, account}) > 0;
+}
+
+std::set<std::string> joined_among(Tx& tx, const std::string& account, const std::vector<std::string>& thread_ids) {
+  std::set<std::string> out;
+  if (thread_ids.empty()) return out;
+  std::vector<store::Value> params{account};
+  const auto in = add_in_list(params, thread_ids.begin(), thread_ids.end());
+  for (const auto& r :
+       tx.query("SELECT thread_id FROM msg_thread_members WHERE account = $1 AND thread_id IN (" + in + ")", params))
+    out.insert(r.get_text(0));
+  return out;
+}
+
+std::vector<ThreadMember> thread_members(Tx& tx, const std::string& thread_id, const std::optional<MemberCursor>& after,
+                                         std::size_t limit) {
+  std::vector<store::Value> params{thread_id, static_cast<std::int64_t>(limit)};
+  std::string sql = "SELECT account, joined_ms FROM msg_thread_members WHERE thread_id = $1";
+  if (after) {
+    params.emplace_back(after->joined_ms);
+    params.emplace_back(after->account);
+    sql += " AND (joined_ms > $3 OR (joined_ms = $3 AND account > $4))";
+  }
+  sql += " ORDER BY joined_ms, account LIMIT $2";
+  std::vector<ThreadMember> out;
+  for (const auto& r : tx.query(sql, params)) {
+    auto account = eth::parse_address(r.get_text(0));
+    if (!account) continue;
+    out.push_back(ThreadMember{*account, from_ms(r.get_int(1))});
   }
   return out;
 }

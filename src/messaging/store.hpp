@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -219,19 +220,36 @@ std::optional<Thread> find_thread(Tx& tx, const std::string& id, bool for_update
 /// The thread started from the message, if any.
 std::optional<Thread> thread_of_message(Tx& tx, const std::string& channel_id, std::int64_t seq);
 /// The channel's active (or archived) threads at now_ms, by last activity, latest first, below
-/// `before`.
+/// `before`; with `member`, only those it joined.
 std::vector<Thread> list_threads(Tx& tx, const std::string& channel_id, bool archived, std::int64_t now_ms,
-                                 const std::optional<ThreadCursor>& before, std::size_t limit);
+                                 const std::optional<ThreadCursor>& before, std::size_t limit,
+                                 const std::optional<std::string>& member = std::nullopt);
 std::int64_t count_active_threads(Tx& tx, const std::string& channel_id, std::int64_t now_ms);
 /// A message at `at_ms`: the thread is active again from then.
 void touch_thread(Tx& tx, const std::string& id, std::int64_t at_ms);
 /// Writes the name, auto-archive time, archive, lock and last activity.
 void update_thread(Tx& tx, const Thread& t);
-/// The active threads of those channels that the account joined by posting or reading in them (it
-/// has a read marker there), latest activity first, at most `limit`.
+/// The active threads of those channels that the account joined, latest activity first, at most
+/// `limit`.
 std::vector<std::string> joined_threads(Tx& tx, const std::string& account, const std::vector<std::string>& channel_ids,
                                         std::int64_t now_ms, std::size_t limit);
 /// Every thread of those channels, archived ones included.
 std::vector<std::string> thread_ids_in(Tx& tx, const std::vector<std::string>& channel_ids);
+
+/// Where a page of a thread's members starts: after this joining time, then account.
+struct MemberCursor {
+  std::int64_t joined_ms = 0;
+  std::string account;
+};
+
+/// The account joins the thread; false when it was a member already.
+bool join_thread(Tx& tx, const std::string& thread_id, const std::string& account, std::int64_t at_ms);
+/// The account leaves the thread; false when it was not a member.
+bool leave_thread(Tx& tx, const std::string& thread_id, const std::string& account);
+/// Which of these threads the account joined.
+std::set<std::string> joined_among(Tx& tx, const std::string& account, const std::vector<std::string>& thread_ids);
+/// The thread's members in the order they joined, after `after`.
+std::vector<ThreadMember> thread_members(Tx& tx, const std::string& thread_id, const std::optional<MemberCursor>& after,
+                                         std::size_t limit);
 
 }  // namespace gh::messaging::sql

@@ -58,7 +58,8 @@ for (const backend of backends()) {
 
       let r = await start(member, general, { name: 'Idea discussion', seq: idea.seq });
       assert.equal(r.status, 201, JSON.stringify(r.body));
-      const thread = r.body;
+      const { joined: creatorJoined, ...thread } = r.body;
+      assert.equal(creatorJoined, true);
       assert.match(thread.id, /^th_/);
       assert.deepEqual({ ...thread, id: undefined, created_at: undefined, last_message_at: undefined }, {
         id: undefined, channel_id: general, seq: idea.seq, name: 'Idea discussion', creator: member.address,
@@ -182,11 +183,14 @@ for (const backend of backends()) {
       assert.deepEqual([await listed(false), await listed(true)], [[thread.id], []]);
       assert.equal((await api(`/v1/threads/${thread.id}`, other)).body.archived_at, null);
 
-      // Joined threads (posted or read in) count among the caller's unread while they are active.
+      // Joined threads (by posting, or by hand) count among the caller's unread while they are active;
+      // reading one is not joining it.
       const joined = async (who) => (await api('/v1/unread', who)).body.channels.map((u) => u.channel_id);
       assert.ok((await joined(other)).includes(thread.id));
       assert.ok(!(await joined(owner)).includes(thread.id));
       assert.equal((await api(`/v1/channels/${thread.id}/read`, owner, 'PUT', { seq: 0 })).status, 200);
+      assert.ok(!(await joined(owner)).includes(thread.id));
+      assert.equal((await api(`/v1/threads/${thread.id}/members/${owner.address}`, owner, 'PUT')).status, 204);
       const owners = (await api('/v1/unread', owner)).body.channels;
       assert.deepEqual(owners.filter((u) => u.channel_id === thread.id).map((u) => [u.last_seq, u.unread]), [[1, 1]]);
       assert.ok(owners.findIndex((u) => u.channel_id === general) < owners.findIndex((u) => u.channel_id === thread.id));
@@ -216,6 +220,106 @@ for (const backend of backends()) {
       assert.deepEqual(events.map((e) => [e.payload.by, e.payload.locked]).slice(-2), [[mod.address, true], [owner.address, false]]);
       assert.ok(id);
       sock.close();
+    });
+
+    test('members join a thread by starting it, posting, being named or by hand, and leave it; joined threads follow', async () => {
+      const { owner, mod, member, outsider, api, base, general, post, start } = await community('Members');
+      const other = await c.signIn();
+      assert.equal((await api(`${base}/join`, other, 'POST')).status, 200);
+      const thread = (await start(member, general, { name: 'Crew' })).body;
+      assert.equal(thread.joined, true);
+      const path = `/v1/threads/${thread.id}/members`;
+      const listed = async (who = member) => (await api(path, who)).body.members.map((m) => m.account);
+      const mine = async (who) => (await api(`/v1/channels/${general}/threads?joined=true`, who)).body.threads.map((t) => t.id);
+      const unread = async (who) => (await api('/v1/unread', who)).body.channels.map((u) => u.channel_id);
+      const strip = ({ received_at, ...f }) => f;
+      assert.deepEqual(await listed(), [member.address]);
+      assert.deepEqual((await api(path, member)).body.members[0].joined_at, thread.created_at);
+      assert.deepEqual([(await api(`/v1/threads/${thread.id}`, member)).body.joined,
+        (await api(`/v1/threads/${thread.id}`, other)).body.joined], [true, false]);
+      assert.deepEqual((await api(`/v1/channels/${general}/threads`, other)).body.threads.map((t) => [t.id, t.joined]),
+        [[thread.id, false]]);
+
+      // Posting joins its author; a mention by address joins one who reads the thread, not a role's
+      // holders nor one who cannot read it. The thread's followers and the members' own sockets hear of it.
+      const tsock = c.connect(member);
+      await subscribed(tsock, thread.id);
+      const ownerSock = c.connect(owner);
+      await ownerSock.opened;
+      await ownerSock.waitFor((f) => f.type === 'hello');
+      await post(other, thread.id, `hello @${owner.address}, @${outsider.address} and @&moderator`);
+      const added = strip(await tsock.waitFor((f) => f.type === 'thread_members_updated'));
+      assert.deepEqual({ ...added, added: [...added.added].sort() }, { type: 'thread_members_updated', thread_id: thread.id,
+        channel_id: general, added: [other.address, owner.address].sort(), removed: [] });
+      assert.deepEqual(strip(await ownerSock.waitFor((f) => f.type === 'thread_member_updated')),
+        { type: 'thread_member_updated', thread_id: thread.id, channel_id: general, joined: true });
+      const members = await listed();
+      assert.deepEqual([members[0], [...members.slice(1)].sort()], [member.address, [other.address, owner.address].sort()]);
+      assert.deepEqual([await mine(other), await mine(mod)], [[thread.id], []]);
+      assert.ok((await unread(other)).includes(thread.id));
+      // Posting again, or joining again, changes nothing and tells no one.
+      await post(other, thread.id, 'again');
+      assert.equal((await api(`${path}/${owner.address}`, owner, 'PUT')).status, 204);
+
+      // Reading is not joining; joining by hand is, and counts the thread in the unread list.
+      assert.equal((await api(`/v1/channels/${thread.id}/read`, mod, 'PUT', { seq: 2 })).status, 200);
+      assert.ok(!(await unread(mod)).includes(thread.id));
+      assert.equal((await api(`${path}/${mod.address}`, mod, 'PUT')).status, 204);
+      assert.ok((await unread(mod)).includes(thread.id));
+      assert.deepEqual(strip(await tsock.waitFor((f) => f.type === 'thread_members_updated' && f.added.includes(mod.address))),
+        { type: 'thread_members_updated', thread_id: thread.id, channel_id: general, added: [mod.address], removed: [] });
+      assert.equal(tsock.frames.filter((f) => f.type === 'thread_members_updated').length, 2);
+
+      // Leaving takes it out of the unread list and the joined list, and is told.
+      assert.equal((await api(`${path}/${other.address}`, other, 'DELETE')).status, 204);
+      assert.equal((await api(`${path}/${other.address}`, other, 'DELETE')).status, 204);
+      assert.deepEqual(strip(await tsock.waitFor((f) => f.type === 'thread_members_updated' && f.removed.length > 0)),
+        { type: 'thread_members_updated', thread_id: thread.id, channel_id: general, added: [], removed: [other.address] });
+      assert.ok(!(await unread(other)).includes(thread.id));
+      assert.deepEqual(await mine(other), []);
+      assert.ok(!(await listed()).includes(other.address));
+
+      // Others are added by one who may post there, if they read it; removed by moderators alone.
+      assert.deepEqual(code(await api(`${path}/${outsider.address}`, member, 'PUT')), [400, 'invalid_member']);
+      assert.deepEqual(code(await api(`${path}/0x1234`, member, 'PUT')), [400, 'invalid_address']);
+      assert.deepEqual(code(await api(`${path}/${outsider.address}`, outsider, 'PUT')), [404, 'thread_not_found']);
+      assert.deepEqual(code(await api(path, outsider)), [404, 'thread_not_found']);
+      assert.deepEqual(code(await api(`/v1/threads/th_nope/members/${member.address}`, member, 'PUT')), [404, 'thread_not_found']);
+      assert.equal((await api(`${path}/${other.address}`, member, 'PUT')).status, 204);
+      assert.ok((await listed()).includes(other.address));
+      assert.deepEqual(code(await api(`${path}/${mod.address}`, other, 'DELETE')), [403, 'missing_permission']);
+      assert.equal((await api(`${path}/${other.address}`, mod, 'DELETE')).status, 204);
+      assert.ok(!(await listed()).includes(other.address));
+      // In a locked thread, members join and leave themselves; only moderators add others.
+      assert.equal((await api(`/v1/threads/${thread.id}`, mod, 'PATCH', { locked: true })).status, 200);
+      assert.deepEqual(code(await api(`${path}/${other.address}`, member, 'PUT')), [403, 'thread_locked']);
+      assert.equal((await api(`${path}/${other.address}`, other, 'PUT')).status, 204);
+      assert.equal((await api(`${path}/${member.address}`, mod, 'DELETE')).status, 204);
+      assert.equal((await api(`${path}/${member.address}`, mod, 'PUT')).status, 204);
+
+      // Paged in the order they joined.
+      const all = await listed();
+      assert.equal(all.length, 4);
+      const seen = [];
+      let cursor = '';
+      for (;;) {
+        const page = (await api(`${path}?limit=2${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`, member)).body;
+        seen.push(...page.members.map((m) => m.account));
+        if (!page.next_cursor) break;
+        cursor = page.next_cursor;
+      }
+      assert.deepEqual(seen, all);
+      for (const [q, want] of [['cursor=nope', 'invalid_cursor'], ['cursor=12.0xzz', 'invalid_cursor'], ['limit=0', 'invalid_limit']]) {
+        assert.deepEqual(code(await api(`${path}?${q}`, member)), [400, want], q);
+      }
+      assert.deepEqual(code(await api(`/v1/channels/${general}/threads?joined=maybe`, member)), [400, 'invalid_joined']);
+
+      // One who loses the channel is no longer listed, nor counts it.
+      assert.equal((await api(`${base}/members/${other.address}/kick`, owner, 'POST')).status, 204);
+      assert.ok(!(await listed()).includes(other.address));
+      assert.equal((await listed()).length, 3);
+      tsock.close();
+      ownerSock.close();
     });
 
     test('a thread\'s name passes the channel\'s AutoMod rules as a message does', async () => {
