@@ -176,9 +176,11 @@ struct Standing {
   std::int64_t timed_out_until_ms = 0;  ///< a timeout's end (unix ms); 0: none was set
 };
 
-/// Whether a member is timed out at `now_ms`: reads, but does not post, edit, react or pin.
+/// Whether a member is timed out at `now_ms`: reads, but does not post, edit, react or pin. Those
+/// who manage the community are never held by a timeout (as Discord's administrators), also one
+/// set before they got that right.
 inline bool timed_out(const Standing& s, std::int64_t now_ms) noexcept {
-  return s.member && s.timed_out_until_ms > now_ms;
+  return s.member && s.timed_out_until_ms > now_ms && !has(s.permissions, Permission::manage_community);
 }
 
 /// The longest timeout: 28 days, as Discord.

@@ -302,6 +302,22 @@ TEST(Roles, BuiltinsRankAndPermissions) {
   EXPECT_EQ(permission_names(all_permissions()).size(), 10U);
 }
 
+TEST(Roles, TimeoutsDoNotHoldThoseWhoManageTheCommunity) {
+  Standing s;
+  s.member = true;
+  s.timed_out_until_ms = 2000;
+  s.permissions = static_cast<Permissions>(Permission::kick_members);
+  EXPECT_TRUE(timed_out(s, 1999));
+  EXPECT_FALSE(timed_out(s, 2000));
+  // Given manage_community, a timeout set before no longer holds; taken away, it holds again.
+  s.permissions |= static_cast<Permissions>(Permission::manage_community);
+  EXPECT_FALSE(timed_out(s, 1999));
+  s.permissions = 0;
+  EXPECT_TRUE(timed_out(s, 1999));
+  s.member = false;
+  EXPECT_FALSE(timed_out(s, 1999));
+}
+
 TEST(Names, SlugsRolesAndNames) {
   EXPECT_TRUE(check_slug("gate-house"));
   EXPECT_FALSE(check_slug("ab"));

@@ -293,16 +293,15 @@ void sync_member(Tx& tx, const Loaded& c, const std::string& account, const Hold
   if (announce_channels) publish_channel_diff(tx, c, account, before);
 }
 
-// A member as the members list shows it at `now_ms`.
-MemberInfo member_info(Tx& tx, const std::string& community_id, const sql::MemberRow& r, std::int64_t now_ms) {
+// A member as the members list shows it at `now_ms` (a timeout while it holds).
+MemberInfo member_info(Tx& tx, const Loaded& c, const sql::MemberRow& r, std::int64_t now_ms) {
+  const auto s = member_standing(tx, c, r);
   MemberInfo m;
   m.account = address_of(r.account);
   m.joined_at = SystemTime(std::chrono::milliseconds(r.joined_ms));
-  if (r.timed_out_until_ms > now_ms) m.timed_out_until = SystemTime(std::chrono::milliseconds(r.timed_out_until_ms));
+  if (timed_out(s, now_ms)) m.timed_out_until = SystemTime(std::chrono::milliseconds(r.timed_out_until_ms));
   m.nickname = r.nickname;
-  std::set<std::string> roles{"member"};
-  for (const auto& held : sql::member_roles(tx, community_id, r.account)) roles.insert(held.role);
-  m.roles.assign(roles.begin(), roles.end());
+  m.roles.assign(s.roles.begin(), s.roles.end());
   return m;
 }
 
@@ -644,12 +643,12 @@ Task<Result<MemberPage>> CommunityService::members(const eth::Address& who, std:
                                                    std::string cursor, std::size_t limit) {
   limit = std::clamp<std::size_t>(limit, 1, 100);
   const auto now = unix_millis(m_clock.now());
-  co_return co_await read_community<MemberPage>(community_id, [&](Tx& tx, Loaded&) -> Result<MemberPage> {
+  co_return co_await read_community<MemberPage>(community_id, [&](Tx& tx, Loaded& c) -> Result<MemberPage> {
     if (!sql::is_member(tx, community_id, lower(who))) return forbidden("not_member", "join the community first");
     MemberPage page;
     auto rows = sql::members_page(tx, community_id, cursor, limit + 1);
     page.next_cursor = trim_page(rows, limit);
-    for (const auto& r : rows) page.members.push_back(member_info(tx, community_id, r, now));
+    for (const auto& r : rows) page.members.push_back(member_info(tx, c, r, now));
     return page;
   });
 }
@@ -731,7 +730,7 @@ Task<Result<MemberInfo>> CommunityService::set_nickname(const eth::Address& who,
       }
       row->nickname = nickname;
     }
-    return member_info(tx, community_id, *row, now);
+    return member_info(tx, c, *row, now);
   });
   if (!set && blocked) {
     // The refused name is recorded as a message's block is, in a transaction of its own (the
@@ -774,8 +773,13 @@ Result<void> set_member_timeout(Tx& tx, const Loaded& c, const eth::Address& who
   const auto t = standing_of(tx, c, lower(target));
   if (!t.member) return not_found("no such member");
   if (auto r = check_outranks(actor, t); !r) return r;
+  // Those who manage the community are not timed out (as Discord's administrators); lifting stays
+  // possible, for a timeout set before they got that right.
+  if (until_ms > 0 && has(t.permissions, Permission::manage_community)) {
+    return forbidden("cannot_timeout", "those who manage the community cannot be timed out");
+  }
   // Lifting a timeout that is not running changes nothing and says nothing.
-  if (until_ms == 0 && !timed_out(t, now)) return ok();
+  if (until_ms == 0 && t.timed_out_until_ms <= now) return ok();
   sql::set_timeout(tx, c.row.id, lower(target), until_ms);
   json::object event{
       {"community_id", c.row.id},

@@ -902,6 +902,24 @@ for (const backend of backends()) {
       assert.equal((await lift(owner, mod)).status, 204);
       assert.equal((await c.api(`/v1/channels/${channel}/pins/${theirs.seq}`, { method: 'PUT', token: mod.token })).status, 204);
 
+      // Those who manage the community are not timed out (as Discord's administrators): an admin
+      // cannot be, and a timeout set before the role stops holding while it is held.
+      const role = (who, name, method) => c.api(`/v1/communities/${community}/members/${who.address}/roles/${name}`,
+        { method, token: owner.token });
+      assert.equal((await timeout(owner, mod, { seconds: 600 })).status, 200);
+      assert.ok((await role(mod, 'admin', 'PUT')).status < 300);
+      r = await timeout(owner, mod, { seconds: 600 });
+      assert.deepEqual([r.status, await code(r)], [403, 'cannot_timeout']);
+      await c.post(mod, channel, 'an admin speaks');
+      const listed = async () => (await (await c.api(`/v1/communities/${community}/members`, { token: other.token })).json())
+        .members.find((m) => m.address === mod.address).timed_out_until;
+      assert.equal(await listed(), undefined);
+      assert.ok((await role(mod, 'admin', 'DELETE')).status < 300);
+      r = await c.api(`/v1/channels/${channel}/messages`, { method: 'POST', token: mod.token, body: { body: 'held again', client_id: 'calm-5' } });
+      assert.deepEqual([r.status, await code(r)], [403, 'timed_out']);
+      assert.ok(Date.parse(await listed()) > Date.now());
+      assert.equal((await lift(owner, mod)).status, 204);
+
       const events = (await outbox('community.member_timeout'))
         .filter((e) => e.payload.community_id === community && e.payload.account === member.address);
       assert.deepEqual(events.map((e) => [e.payload.account, e.payload.by, e.payload.until === null, e.payload.reason ?? null]),
