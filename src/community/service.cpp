@@ -1108,7 +1108,7 @@ const std::vector<std::string_view>& audit_actions() {
       "member_ban_remove",   "member_timeout",      "member_timeout_remove", "message_delete",
       "message_bulk_delete", "message_pin",         "message_unpin",         "automod_rule_create",
       "automod_rule_update", "automod_rule_delete", "automod_block",         "message_report_update",
-      "role_update",         "role_delete",         "member_nickname"};
+      "role_update",         "role_delete",         "member_nickname",       "thread_delete"};
   return actions;
 }
 
@@ -1164,6 +1164,17 @@ void CommunityService::audit_message_event(Tx& tx, const bus::Event& event) {
     if (!found) return std::nullopt;
     return *found;
   };
+  if (event.topic == "messaging.thread_deleted") {
+    // Its channel is `channel_id`; the entry names the thread and its creator.
+    const auto by = address("by");
+    const auto* id = payload.if_contains("id");
+    const auto* name = payload.if_contains("name");
+    if (!by || id == nullptr || !id->is_string() || name == nullptr || !name->is_string()) return;
+    audit(tx, ch->community_id, *by,
+          {"thread_delete", address("creator"), ch->id, "", json::object{{"thread_id", *id}, {"name", *name}}},
+          event.created_ms);
+    return;
+  }
   if (event.topic == "messaging.messages_bulk_deleted") {
     const auto by = address("deleted_by");
     const auto* seqs = payload.if_contains("seqs");

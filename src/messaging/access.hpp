@@ -117,6 +117,8 @@ class ChannelAccess {
   /// channel id; a channel it belongs to no community of is left out.
   virtual Task<Result<ChannelRoles>> roles_in_channels(const eth::Address& account,
                                                        std::vector<std::string> channel_ids) = 0;
+  /// A thread was deleted: what is cached of it here goes (by default nothing is cached).
+  virtual void forget_thread(const std::string& /*thread_id*/) {}
 };
 
 /// Access from explicit grants held in memory: for tests and for running without communities.

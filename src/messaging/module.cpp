@@ -95,6 +95,13 @@ context::ContextModule make_module(MessagingModuleSettings settings) {
                    [runtime](store::Tx& tx, const bus::Event& event) {
                      if (runtime->service) runtime->service->purge_batch(tx, event);
                    }});
+    // A thread deleted: its messages are tombstoned, one batch per transaction, continued through
+    // the bus until done.
+    out.push_back({"messaging.thread_purge",
+                   {"messaging.thread_deleted", "messaging.thread_purge_continued"},
+                   [runtime](store::Tx& tx, const bus::Event& event) {
+                     if (runtime->service) runtime->service->purge_thread_batch(tx, event);
+                   }});
     // A member's nickname changed: the members following the community here learn it.
     out.push_back(
         {"messaging.member_updates", {"community.member_updated"}, [runtime](store::Tx&, const bus::Event& event) {

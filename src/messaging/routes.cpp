@@ -507,6 +507,15 @@ void add_messaging_routes(net::Router& router, MessagingService& service, auth::
     co_return net::json_response(200, thread_json(*updated, service.clock().now()));
   });
 
+  router.add("DELETE", "/v1/threads/{id}", [&](Request& req) -> Task<Result<Response>> {
+    auto who = co_await auth.session(req);
+    if (!who) co_return who.error();
+    if (auto limited = take(send_limiter, who->address); !limited) co_return limited.error();
+    auto deleted = co_await service.delete_thread(who->address, std::string(req.param("id")));
+    if (!deleted) co_return deleted.error();
+    co_return Response::text(204, "");
+  });
+
   // A thread's members: joining and leaving (one's own address), adding and removing others.
   const auto member_route = [&](bool joined) {
     return [&, joined](Request& req) -> Task<Result<Response>> {

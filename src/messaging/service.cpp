@@ -528,7 +528,8 @@ Task<Result<Posted>> MessagingService::post(eth::Address who, std::string channe
       sql::mark_read(tx, author, channel_id, m.seq, unix_millis(now));
       // A message keeps its thread active, and brings an archived one back.
       if (is_thread_id(channel_id)) {
-        sql::touch_thread(tx, channel_id, created_ms);
+        // Under the thread's row: a post that raced the thread's deletion is refused.
+        if (!sql::touch_thread(tx, channel_id, created_ms)) return forbidden("you may not post in this channel");
         if (sql::join_thread(tx, channel_id, author, created_ms)) joined.push_back(who);
         for (const auto& a : notified) {
           if (a.role.empty() && sql::join_thread(tx, channel_id, eth::to_lower_hex(a.account), created_ms))
@@ -1394,6 +1395,94 @@ Task<Result<Thread>> MessagingService::update_thread(eth::Address who, std::stri
   if (updated->second) announce_thread("thread_updated", updated->first, true);
   updated->first.joined = current->joined;
   co_return std::move(updated->first);
+}
+
+Task<Result<void>> MessagingService::delete_thread(eth::Address who, std::string thread_id) {
+  auto current = co_await thread(who, thread_id);
+  if (!current) co_return current.error();
+  auto moderates = co_await m_access.can_moderate(who, current->channel_id);
+  if (!moderates) co_return moderates.error();
+  if (!*moderates) {
+    co_return make_error(ErrorKind::forbidden, "missing_permission",
+                         "deleting a thread takes manage_messages in its channel");
+  }
+  const auto now_ms = unix_millis(m_clock.now());
+  const auto viewer = eth::to_lower_hex(who);
+  std::optional<Message> starter;
+  auto deleted = co_await m_pool.run([&]() -> Result<bool> {
+    return m_db.transact([&](Tx& tx) -> Result<bool> {
+      starter.reset();
+      if (!sql::delete_thread(tx, thread_id, now_ms)) return false;
+      json::object event{{"id", thread_id},
+                         {"channel_id", current->channel_id},
+                         {"seq", current->seq ? json::value(*current->seq) : json::value(nullptr)},
+                         {"name", current->name},
+                         {"creator", eth::to_checksum(current->creator)},
+                         {"by", eth::to_checksum(who)}};
+      publish_or_throw(tx, {"messaging.thread_deleted", current->channel_id, json::serialize(event)});
+      if (current->seq) {
+        // The message shows its thread no more: a change, as an edit is.
+        sql::mark_changed(tx, current->channel_id, *current->seq);
+        if (auto m = sql::find(tx, current->channel_id, *current->seq))
+          starter = with_reactions(tx, std::move(*m), viewer);
+      }
+      return true;
+    });
+  });
+  if (!deleted) co_return deleted.error();
+  if (!*deleted) co_return thread_not_found();
+  m_access.forget_thread(thread_id);
+  if (m_events_published) m_events_published();
+  if (m_gateway) {
+    json::object frame{{"type", "thread_deleted"}, {"thread_id", thread_id}, {"channel_id", current->channel_id}};
+    m_gateway->broadcast(channel_topic, current->channel_id, json::serialize(frame));
+    const std::vector<std::string> ids(1, thread_id);
+    json::array lost;
+    lost.emplace_back(thread_id);
+    const auto removed =
+        json::serialize(json::object{{"type", "membership"}, {"status", "removed"}, {"channel_ids", std::move(lost)}});
+    for (const auto& account : m_gateway->subscribers(channel_topic, thread_id)) {
+      m_gateway->unsubscribe(account, channel_topic, ids, removed);
+    }
+  }
+  if (starter) announce_update(current->channel_id, *starter);
+  co_return ok();
+}
+
+std::size_t MessagingService::purge_thread_batch(Tx& tx, const bus::Event& event) {
+  auto payload = payload_of(event);
+  if (!payload) return 0;
+  auto& request = *payload;
+  const auto text_of = [&](std::string_view key) -> std::string {
+    const auto* v = request.if_contains(key);
+    return v != nullptr && v->is_string() ? std::string(v->as_string()) : std::string();
+  };
+  const auto thread_id = text_of("id");
+  const auto by = eth::parse_address(text_of("by"));
+  if (!is_thread_id(thread_id) || !valid_channel_id(thread_id) || !by) return 0;
+  const auto* after = request.if_contains("after_seq");
+  const std::int64_t after_seq = after != nullptr && after->is_int64() ? after->as_int64() : 0;
+  const auto now_ms = unix_millis(m_clock.now());
+  const auto batch = sql::live_after(tx, thread_id, after_seq, m_settings.purge_batch);
+  for (const auto& m : batch) {
+    sql::unindex(tx, thread_id, m.seq, terms_of(tx, m));
+    sql::tombstone(tx, thread_id, m.seq, now_ms);
+    sql::mark_changed(tx, thread_id, m.seq);
+    json::object gone{{"channel_id", thread_id},
+                      {"parent_channel_id", text_of("channel_id")},
+                      {"seq", m.seq},
+                      {"id", m.id},
+                      {"author", eth::to_checksum(m.author)},
+                      {"deleted_by", eth::to_checksum(*by)},
+                      {"purged", true}};
+    publish_or_throw(tx, {"messaging.message_deleted", thread_id, json::serialize(gone)});
+  }
+  if (batch.size() == m_settings.purge_batch) {
+    // The batch is full: the rest in a transaction of its own, after this one commits.
+    request["after_seq"] = batch.back().seq;
+    publish_or_throw(tx, {"messaging.thread_purge_continued", thread_id, json::serialize(request)});
+  }
+  return batch.size();
 }
 
 namespace {

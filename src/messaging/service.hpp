@@ -262,6 +262,12 @@ class MessagingService {
   /// thread_locked for the creator of a locked thread). Event messaging.thread_updated; the
   /// subscribers of the channel and of the thread get `thread_updated`.
   Task<Result<Thread>> update_thread(eth::Address who, std::string thread_id, ThreadChange change);
+  /// Deletes a thread (those who moderate its channel; 403 missing_permission; 404
+  /// thread_not_found): it is found no more at once, its start message shows no thread, its
+  /// members and read markers go, and its messages are tombstoned in batches after (event
+  /// messaging.thread_deleted, whose consumer runs purge_thread_batch). The channel's subscribers
+  /// get `thread_deleted`; the thread's are unsubscribed with a `membership` frame.
+  Task<Result<void>> delete_thread(eth::Address who, std::string thread_id);
 
   /// Pins or unpins a message (the post right and the moderation right, community
   /// manage_messages, else 403 missing_permission; 409 message_deleted; 409 too_many_pins past
@@ -366,6 +372,11 @@ class MessagingService {
   /// `messaging.purge_continued` with the position when more may remain. Returns the messages
   /// deleted.
   std::size_t purge_batch(store::Tx& tx, const bus::Event& event);
+  /// Tombstones, inside the caller's transaction, the next batch of a deleted thread's messages
+  /// (`messaging.thread_deleted`, then `messaging.thread_purge_continued` with the position while
+  /// more may remain): at most purge_batch, each with its `messaging.message_deleted` (purged:
+  /// true, deleted_by the moderator). Returns the messages deleted.
+  std::size_t purge_thread_batch(store::Tx& tx, const bus::Event& event);
   /// Sends the live `message_updated` of a message a purge deleted (from its committed
   /// `messaging.message_deleted`; other deletes sent theirs when they committed).
   void on_message_deleted(store::Tx& tx, const bus::Event& event);

@@ -948,14 +948,15 @@ void insert_thread(Tx& tx, const Thread& t) {
 std::optional<Thread> find_thread(Tx& tx, const std::string& id, bool for_update) {
   // The thread's row alone (its channel's row is on the nullable side of the join).
   if (for_update && pg(tx)) tx.query_one("SELECT id FROM msg_threads WHERE id = $1 FOR UPDATE", {id});
-  auto row = tx.query_one(std::string("SELECT ") + thread_columns + " WHERE t.id = $1", {id});
+  auto row = tx.query_one(std::string("SELECT ") + thread_columns + " WHERE t.id = $1 AND t.deleted_ms IS NULL", {id});
   if (!row) return std::nullopt;
   return thread_of(*row);
 }
 
 std::optional<Thread> thread_of_message(Tx& tx, const std::string& channel_id, std::int64_t seq) {
-  auto row = tx.query_one(std::string("SELECT ") + thread_columns + " WHERE t.channel_id = $1 AND t.seq = $2",
-                          {channel_id, seq});
+  auto row = tx.query_one(
+      std::string("SELECT ") + thread_columns + " WHERE t.channel_id = $1 AND t.seq = $2 AND t.deleted_ms IS NULL",
+      {channel_id, seq});
   if (!row) return std::nullopt;
   return thread_of(*row);
 }
@@ -965,7 +966,7 @@ std::vector<Thread> list_threads(Tx& tx, const std::string& channel_id, bool arc
                                  const std::optional<std::string>& member) {
   // Active: not archived by hand, and a message (or the creation) within its auto-archive time.
   const std::string active = "t.archived_ms IS NULL AND t.last_ms > $2 - t.auto_archive_minutes * 60000";
-  std::string sql = std::string("SELECT ") + thread_columns + " WHERE t.channel_id = $1 AND " +
+  std::string sql = std::string("SELECT ") + thread_columns + " WHERE t.channel_id = $1 AND t.deleted_ms IS NULL AND " +
                     (archived ? "NOT (" + active + ")" : active);
   std::vector<store::Value> params{channel_id, now_ms, static_cast<std::int64_t>(limit)};
   if (before) {
@@ -984,17 +985,33 @@ std::vector<Thread> list_threads(Tx& tx, const std::string& channel_id, bool arc
 
 std::int64_t count_active_threads(Tx& tx, const std::string& channel_id, std::int64_t now_ms) {
   auto row = tx.query_one(
-      "SELECT count(*) FROM msg_threads WHERE channel_id = $1 AND archived_ms IS NULL AND "
+      "SELECT count(*) FROM msg_threads WHERE channel_id = $1 AND archived_ms IS NULL AND deleted_ms IS NULL AND "
       "last_ms > $2 - auto_archive_minutes * 60000",
       {channel_id, now_ms});
   return row->get_int(0);
 }
 
-void touch_thread(Tx& tx, const std::string& id, std::int64_t at_ms) {
-  tx.exec(
-      "UPDATE msg_threads SET archived_ms = NULL, last_ms = CASE WHEN last_ms > $2 THEN last_ms ELSE $2 END "
-      "WHERE id = $1",
-      {id, at_ms});
+bool touch_thread(Tx& tx, const std::string& id, std::int64_t at_ms) {
+  return tx.exec(
+             "UPDATE msg_threads SET archived_ms = NULL, last_ms = CASE WHEN last_ms > $2 THEN last_ms ELSE $2 END "
+             "WHERE id = $1 AND deleted_ms IS NULL",
+             {id, at_ms}) > 0;
+}
+
+bool delete_thread(Tx& tx, const std::string& id, std::int64_t at_ms) {
+  if (tx.exec("UPDATE msg_threads SET deleted_ms = $2, seq = NULL WHERE id = $1 AND deleted_ms IS NULL", {id, at_ms}) ==
+      0)
+    return false;
+  tx.exec("DELETE FROM msg_thread_members WHERE thread_id = $1", {id});
+  tx.exec("DELETE FROM msg_read_markers WHERE channel_id = $1", {id});
+  return true;
+}
+
+std::vector<Message> live_after(Tx& tx, const std::string& channel_id, std::int64_t after_seq, std::size_t limit) {
+  return messages_of(tx.query(std::string("SELECT ") + columns +
+                                  " FROM msg_messages WHERE channel_id = $1 AND seq > $2 AND deleted_ms IS NULL "
+                                  "ORDER BY seq LIMIT $3",
+                              {channel_id, after_seq, static_cast<std::int64_t>(limit)}));
 }
 
 void update_thread(Tx& tx, const Thread& t) {
@@ -1014,7 +1031,8 @@ std::vector<std::string> joined_threads(Tx& tx, const std::string& account, cons
   const auto in = add_in_list(params, channel_ids.begin(), channel_ids.end());
   const auto rows = tx.query(
       "SELECT t.id FROM msg_threads t JOIN msg_thread_members m ON m.thread_id = t.id AND m.account = $1 "
-      "WHERE t.archived_ms IS NULL AND t.last_ms > $2 - t.auto_archive_minutes * 60000 AND t.channel_id IN (" +
+      "WHERE t.archived_ms IS NULL AND t.deleted_ms IS NULL AND t.last_ms > $2 - t.auto_archive_minutes * 60000 AND "
+      "t.channel_id IN (" +
           in + ") ORDER BY t.last_ms DESC, t.id LIMIT $3",
       params);
   for (const auto& r : rows) out.push_back(r.get_text(0));

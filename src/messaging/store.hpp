@@ -225,8 +225,14 @@ std::vector<Thread> list_threads(Tx& tx, const std::string& channel_id, bool arc
                                  const std::optional<ThreadCursor>& before, std::size_t limit,
                                  const std::optional<std::string>& member = std::nullopt);
 std::int64_t count_active_threads(Tx& tx, const std::string& channel_id, std::int64_t now_ms);
-/// A message at `at_ms`: the thread is active again from then.
-void touch_thread(Tx& tx, const std::string& id, std::int64_t at_ms);
+/// A message at `at_ms`: the thread is active again from then. False when there is no such thread
+/// (or it was deleted).
+bool touch_thread(Tx& tx, const std::string& id, std::int64_t at_ms);
+/// Deletes the thread: it is found no more (its row stays, for the reports of its messages), its
+/// start message is freed, its members and read markers go. False when it was not there.
+bool delete_thread(Tx& tx, const std::string& id, std::int64_t at_ms);
+/// The channel's messages not deleted after `after_seq`, in seq order, at most `limit`.
+std::vector<Message> live_after(Tx& tx, const std::string& channel_id, std::int64_t after_seq, std::size_t limit);
 /// Writes the name, auto-archive time, archive, lock and last activity.
 void update_thread(Tx& tx, const Thread& t);
 /// The active threads of those channels that the account joined, latest activity first, at most

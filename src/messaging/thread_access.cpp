@@ -14,6 +14,11 @@ void ThreadDirectory::remember(const std::string& thread_id, const std::string& 
   m_parents.emplace(thread_id, parent);
 }
 
+void ThreadDirectory::forget(const std::string& thread_id) {
+  std::lock_guard lock(m_mutex);
+  m_parents.erase(thread_id);
+}
+
 Task<Result<std::string>> ThreadDirectory::parent_of(const std::string& thread_id) {
   {
     std::lock_guard lock(m_mutex);

@@ -21,7 +21,8 @@ struct ThreadState {
   bool locked = false;
 };
 
-/// Reads threads for ThreadAccess: parents are cached (they never change), bounded.
+/// Reads threads for ThreadAccess: parents are cached (they never change), bounded; a deleted
+/// thread's entry goes at once on the node that deleted it.
 class ThreadDirectory {
  public:
   ThreadDirectory(store::Database& db, BlockingPool& pool) : m_db(db), m_pool(pool) {}
@@ -29,6 +30,8 @@ class ThreadDirectory {
   Task<Result<std::string>> parent_of(const std::string& thread_id);
   /// The thread's parent and lock as they are now; unset when there is no such thread.
   Task<Result<std::optional<ThreadState>>> state(const std::string& thread_id);
+  /// The thread was deleted: its parent is looked up again, and found no more.
+  void forget(const std::string& thread_id);
 
   /// Parents kept at most (then the cache starts over).
   static constexpr std::size_t max_cached = 100'000;
@@ -64,6 +67,7 @@ class ThreadAccess final : public ChannelAccess {
   Task<Result<std::vector<eth::Address>>> readers(std::string channel_id, std::vector<eth::Address> accounts) override;
   Task<Result<ChannelRoles>> roles_in_channels(const eth::Address& account,
                                                std::vector<std::string> channel_ids) override;
+  void forget_thread(const std::string& thread_id) override { m_threads.forget(thread_id); }
 
  private:
   // The channel whose access decides: the parent of a thread (empty for an unknown thread), or the

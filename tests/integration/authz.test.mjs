@@ -88,6 +88,7 @@ const OWNED = {
   'GET /v1/channels/{id}/threads': (a) => ({ params: { id: a.channel_id } }),
   'GET /v1/threads/{id}': (a) => ({ params: { id: a.thread_id } }),
   'PATCH /v1/threads/{id}': (a) => ({ params: { id: a.thread_id }, body: { name: 'hijacked' } }),
+  'DELETE /v1/threads/{id}': (a) => ({ params: { id: a.thread_id } }),
   'GET /v1/threads/{id}/members': (a) => ({ params: { id: a.thread_id } }),
   'PUT /v1/threads/{id}/members/{address}': (a) => ({ params: { id: a.thread_id, address: a.address } }),
   'DELETE /v1/threads/{id}/members/{address}': (a) => ({ params: { id: a.thread_id, address: a.address } }),

@@ -322,6 +322,81 @@ for (const backend of backends()) {
       ownerSock.close();
     });
 
+    test('moderators delete a thread: gone for everyone at once, its messages purged in batches, its message free again; audited', async () => {
+      const { owner, mod, member, outsider, api, base, general, post, start } = await community('Deletes');
+      const origin = await post(member, general, 'a tempting offer');
+      const thread = (await start(member, general, { name: 'Free tokens', seq: origin.seq })).body;
+      const bait = await post(member, thread.id, `claim yours @${owner.address}`);
+      // More than one purge batch (200 per transaction).
+      for (let i = 0; i < 205; i++) await post(member, thread.id, `spam ${i}`);
+      let r = await api(`/v1/channels/${thread.id}/messages/${bait.seq}/report`, owner, 'POST', { reason: 'scam' });
+      assert.equal(r.status, 201, JSON.stringify(r.body));
+      const mentionOf = async () => (await api('/v1/notifications?limit=100', owner)).body.notifications
+        .filter((n) => n.data.message_id === bait.id);
+      await until('the mention notified', async () => (await mentionOf()).length === 1);
+      const parentSock = c.connect(owner);
+      await subscribed(parentSock, general);
+      const threadSock = c.connect(member);
+      await subscribed(threadSock, thread.id);
+
+      // Moderators alone delete it; one who cannot read it learns nothing.
+      assert.deepEqual(code(await api(`/v1/threads/${thread.id}`, member, 'DELETE')), [403, 'missing_permission']);
+      assert.deepEqual(code(await api(`/v1/threads/${thread.id}`, outsider, 'DELETE')), [404, 'thread_not_found']);
+      assert.equal((await api(`/v1/threads/${thread.id}`, mod, 'DELETE')).status, 204);
+      assert.deepEqual(code(await api(`/v1/threads/${thread.id}`, mod, 'DELETE')), [404, 'thread_not_found']);
+
+      // The channel's followers learn it; the start message shows no thread; the thread's followers are let go.
+      const strip = ({ received_at, ...f }) => f;
+      assert.deepEqual(strip(await parentSock.waitFor((f) => f.type === 'thread_deleted')),
+        { type: 'thread_deleted', thread_id: thread.id, channel_id: general });
+      const freed = await parentSock.waitFor((f) => f.type === 'message_updated' && f.seq === origin.seq);
+      assert.equal(freed.thread, undefined);
+      const removed = await threadSock.waitFor((f) => f.type === 'membership' && f.status === 'removed');
+      assert.deepEqual(removed.channel_ids, [thread.id]);
+
+      // Gone at once, for everyone: no thread, no history, no posts, not listed, not counted.
+      for (const who of [owner, mod, member]) {
+        assert.deepEqual(code(await api(`/v1/threads/${thread.id}`, who)), [404, 'thread_not_found']);
+        assert.equal((await api(`/v1/channels/${thread.id}/messages`, who)).status, 403);
+      }
+      assert.deepEqual(code(await api(`/v1/channels/${thread.id}/messages`, member, 'POST', { body: 'still here?', client_id: 'd1' })),
+        [403, 'forbidden']);
+      assert.deepEqual(code(await api(`/v1/threads/${thread.id}/members/${member.address}`, member, 'PUT')), [404, 'thread_not_found']);
+      for (const archived of [false, true]) {
+        assert.deepEqual((await api(`/v1/channels/${general}/threads?archived=${archived}`, owner)).body.threads, []);
+      }
+      assert.ok(!(await api('/v1/unread', member)).body.channels.some((u) => u.channel_id === thread.id));
+      assert.deepEqual((await api(`/v1/unread?channel_ids=${thread.id}`, member)).body.channels, []);
+      assert.equal((await api(`/v1/channels/${general}/messages/${origin.seq}`, member)).body.thread, undefined);
+      // The message may start a thread again.
+      r = await start(member, general, { name: 'Second try', seq: origin.seq });
+      assert.equal(r.status, 201, JSON.stringify(r.body));
+
+      // Its messages are tombstoned, over more than one transaction, and their notifications withdrawn.
+      const live = () => Number(db.query(`SELECT count(*) FROM msg_messages WHERE channel_id = '${thread.id}' AND deleted_ms IS NULL`));
+      await until('the thread purged', async () => live() === 0);
+      assert.equal(Number(db.query(`SELECT count(*) FROM msg_messages WHERE channel_id = '${thread.id}' AND body <> ''`)), 0);
+      const outbox = async (topic) => (await (await c.api(`/v1/_test/outbox?topic=${topic}`)).json()).events;
+      assert.ok((await outbox('messaging.thread_purge_continued')).some((e) => e.payload.id === thread.id));
+      const deletions = (await outbox('messaging.message_deleted')).filter((e) => e.payload.channel_id === thread.id);
+      assert.equal(deletions.length, 206);
+      assert.ok(deletions.every((e) => e.payload.purged === true && e.payload.deleted_by === mod.address &&
+        e.payload.parent_channel_id === general));
+      await until('the mention withdrawn', async () => (await mentionOf()).length === 0);
+
+      // One entry in the audit log, not one per message; the report stays in the queue.
+      const [entry] = await until('the thread_delete entry', async () => {
+        const entries = (await api(`${base}/audit-log?action=thread_delete`, owner)).body.entries;
+        return entries.length > 0 ? entries : null;
+      });
+      assert.deepEqual([entry.actor, entry.target, entry.channel_id, entry.details],
+        [mod.address, member.address, general, { thread_id: thread.id, name: 'Free tokens' }]);
+      assert.equal((await api(`${base}/audit-log?action=message_delete`, owner)).body.entries.length, 0);
+      assert.deepEqual((await api(`${base}/reports`, mod)).body.reports.map((x) => [x.channel_id, x.seq]), [[thread.id, bait.seq]]);
+      parentSock.close();
+      threadSock.close();
+    });
+
     test('a thread\'s name passes the channel\'s AutoMod rules as a message does', async () => {
       const { owner, mod, member, api, base, general, start } = await community('Screened');
       let r = await api(`${base}/automod/rules`, owner, 'POST', { name: 'no scams', trigger: { type: 'keyword', keywords: ['scam'] } });
