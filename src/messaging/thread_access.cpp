@@ -8,8 +8,9 @@
 
 namespace gh::messaging {
 
-void ThreadDirectory::remember(const std::string& thread_id, const std::string& parent) {
+void ThreadDirectory::remember(const std::string& thread_id, const std::string& parent, std::uint64_t generation) {
   std::lock_guard lock(m_mutex);
+  if (generation != m_generation) return;
   if (m_parents.size() >= max_cached) m_parents.clear();
   m_parents.emplace(thread_id, parent);
 }
@@ -17,6 +18,7 @@ void ThreadDirectory::remember(const std::string& thread_id, const std::string& 
 void ThreadDirectory::forget(const std::string& thread_id) {
   std::lock_guard lock(m_mutex);
   m_parents.erase(thread_id);
+  ++m_generation;
 }
 
 Task<Result<std::string>> ThreadDirectory::parent_of(const std::string& thread_id) {
@@ -30,6 +32,11 @@ Task<Result<std::string>> ThreadDirectory::parent_of(const std::string& thread_i
 }
 
 Task<Result<std::optional<ThreadState>>> ThreadDirectory::state(const std::string& thread_id) {
+  std::uint64_t generation = 0;
+  {
+    std::lock_guard lock(m_mutex);
+    generation = m_generation;
+  }
   auto found = co_await m_pool.run([&]() -> Result<std::optional<ThreadState>> {
     return m_db.read([&](store::Tx& tx) -> Result<std::optional<ThreadState>> {
       auto t = sql::find_thread(tx, thread_id);
@@ -37,7 +44,7 @@ Task<Result<std::optional<ThreadState>>> ThreadDirectory::state(const std::strin
       return std::optional<ThreadState>(ThreadState{t->channel_id, t->locked});
     });
   });
-  if (found && *found) remember(thread_id, (*found)->channel_id);
+  if (found && *found) remember(thread_id, (*found)->channel_id, generation);
   co_return found;
 }
 

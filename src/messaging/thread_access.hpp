@@ -3,6 +3,7 @@
 // ChannelAccess and asks it about the parent wherever a thread's id is given, so that every use
 // case of messaging (history, posts, reactions, pins, reports, typing, resume) works in a thread
 // without knowing threads. A locked thread refuses the writes of those who do not moderate it.
+#include <cstdint>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -37,11 +38,14 @@ class ThreadDirectory {
   static constexpr std::size_t max_cached = 100'000;
 
  private:
-  void remember(const std::string& thread_id, const std::string& parent);
+  // Keeps the parent read when the forgets were at `generation`: a lookup that overlapped a
+  // deletion does not put the deleted thread back.
+  void remember(const std::string& thread_id, const std::string& parent, std::uint64_t generation);
   store::Database& m_db;
   BlockingPool& m_pool;
   std::mutex m_mutex;
   std::unordered_map<std::string, std::string> m_parents;
+  std::uint64_t m_generation = 0;  ///< how many forgets so far
 };
 
 /// ChannelAccess that answers for a thread as its parent channel (see above); channels pass through.
