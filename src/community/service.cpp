@@ -1237,6 +1237,26 @@ Task<Result<std::size_t>> CommunityService::prune_audit_log() {
 
 namespace {
 
+// A built-in role as the community shows it: the model's name, rank and permissions, and the display
+// the community chose (`displays`, by name).
+sql::RoleRow builtin_row(const BuiltinRole& b, const std::map<std::string, sql::RoleRow>& displays) {
+  sql::RoleRow row;
+  row.name = std::string(b.name);
+  row.permissions = static_cast<std::int64_t>(b.permissions);
+  row.rank = b.rank;
+  if (const auto it = displays.find(row.name); it != displays.end()) {
+    row.mentionable = it->second.mentionable;
+    row.color = it->second.color;
+    row.hoist = it->second.hoist;
+  }
+  return row;
+}
+
+RoleInfo builtin_info(const sql::RoleRow& r) {
+  return RoleInfo{r.name,  true,   static_cast<int>(r.rank), static_cast<Permissions>(r.permissions), {}, r.mentionable,
+                  r.color, r.hoist};
+}
+
 RoleInfo role_info(const Loaded& c, const sql::RoleRow& r) {
   RoleInfo info{r.name,  false,  static_cast<int>(r.rank), static_cast<Permissions>(r.permissions), {}, r.mentionable,
                 r.color, r.hoist};
@@ -1302,8 +1322,8 @@ Task<Result<std::vector<RoleInfo>>> CommunityService::roles(const eth::Address& 
       community_id, [&](Tx& tx, Loaded& c) -> Result<std::vector<RoleInfo>> {
         if (!sql::is_member(tx, community_id, lower(who))) return forbidden("not_member", "join the community first");
         std::vector<RoleInfo> out;
-        for (const auto& b : builtin_roles())
-          out.push_back(RoleInfo{std::string(b.name), true, b.rank, b.permissions, {}, true, 0, false});
+        const auto displays = sql::builtin_role_displays(tx, community_id);
+        for (const auto& b : builtin_roles()) out.push_back(builtin_info(builtin_row(b, displays)));
         for (const auto& r : c.roles) out.push_back(role_info(c, r));
         // How many hold each: a row per holding (assigned, gated, the owner's); `member` is everyone.
         const auto counts = sql::role_holder_counts(tx, community_id);
@@ -1428,6 +1448,37 @@ Result<void> rename_role(Tx& tx, const Loaded& c, const std::string& from, const
 
 }  // namespace
 
+namespace {
+
+// A change to a built-in role (owner, admin, moderator): its display alone (mentionable, color,
+// hoist; 400 invalid_role for anything else, and for `member`), by one with manage_roles ranking
+// above it, or the owner (403 outranked).
+Result<RoleInfo> update_builtin_role(Tx& tx, const Loaded& c, const eth::Address& who, const BuiltinRole& b,
+                                     const RoleChange& change, std::int64_t now) {
+  const auto actor = standing_of(tx, c, lower(who));
+  if (auto allowed = need(actor, Permission::manage_roles); !allowed) return std::move(allowed).error();
+  if (b.name == "member") return bad_input("invalid_role", "the member role cannot be changed");
+  if (change.name || change.permissions || change.gate || change.details.rank) {
+    return bad_input("invalid_role", "a built-in role changes only whether it is mentionable, its color and hoist");
+  }
+  const auto* owner = find_builtin_role("owner");
+  if (b.rank >= actor.rank && actor.rank < owner->rank) {
+    return forbidden("outranked", "you can only change roles below your own");
+  }
+  if (auto r = check_role_details(change.details, actor); !r) return std::move(r).error();
+  auto row = builtin_row(b, sql::builtin_role_displays(tx, c.row.id));
+  json::object changed{{"role", row.name}};
+  apply_details(row, change.details, changed);
+  sql::set_builtin_role_display(tx, c.row.id, row);
+  audit(tx, c.row.id, who, {"role_update", std::nullopt, std::nullopt, "", std::move(changed)}, now);
+  publish_role_updated(tx, c, "updated", row, row.name);
+  auto info = builtin_info(row);
+  info.member_count = sql::role_holder_count(tx, c.row.id, row.name);
+  return info;
+}
+
+}  // namespace
+
 Task<Result<RoleInfo>> CommunityService::update_role(const eth::Address& who, std::string community_id,
                                                      std::string name, RoleChange change) {
   if (change.gate) {
@@ -1438,6 +1489,7 @@ Task<Result<RoleInfo>> CommunityService::update_role(const eth::Address& who, st
   }
   const auto now = unix_millis(m_clock.now());
   auto updated = co_await change_community<RoleInfo>(community_id, [&](Tx& tx, Loaded& c) -> Result<RoleInfo> {
+    if (const auto* b = find_builtin_role(name)) return update_builtin_role(tx, c, who, *b, change, now);
     auto edit = check_role_edit(tx, c, lower(who), name);
     if (!edit) return std::move(edit).error();
     if (auto r = check_role_details(change.details, edit->actor); !r) return std::move(r).error();
@@ -1900,12 +1952,19 @@ Task<Result<std::vector<std::string>>> CommunityService::mentionable_roles(const
       const auto s = standing_of(tx, c, account);
       if (!s.member || !readable(s, *ch, sql::channel_access(tx, ch->community_id, account))) return out;
       const bool everyone = has(s.permissions, Permission::mention_everyone);
+      std::optional<std::map<std::string, sql::RoleRow>> displays;  // of built-in roles, read once if needed
       for (auto& role : roles) {
         if (!everyone) {
           if (role == "member") continue;
-          const auto it =
-              std::find_if(c.roles.begin(), c.roles.end(), [&](const sql::RoleRow& r) { return r.name == role; });
-          if (it != c.roles.end() && !it->mentionable) continue;
+          if (find_builtin_role(role) != nullptr) {
+            if (!displays) displays = sql::builtin_role_displays(tx, c.row.id);
+            const auto it = displays->find(role);
+            if (it != displays->end() && !it->second.mentionable) continue;
+          } else {
+            const auto it =
+                std::find_if(c.roles.begin(), c.roles.end(), [&](const sql::RoleRow& r) { return r.name == role; });
+            if (it != c.roles.end() && !it->mentionable) continue;
+          }
         }
         out.push_back(std::move(role));
       }

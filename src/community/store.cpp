@@ -342,6 +342,29 @@ std::vector<RoleRow> list_roles(Tx& tx, const std::string& community_id) {
   return out;
 }
 
+std::map<std::string, RoleRow> builtin_role_displays(Tx& tx, const std::string& community_id) {
+  std::map<std::string, RoleRow> out;
+  for (const auto& r : tx.query(
+           "SELECT name, mentionable, color, hoist FROM community_builtin_roles WHERE community_id = $1 ORDER BY name",
+           {community_id})) {
+    RoleRow row;
+    row.name = r.get_text(0);
+    row.mentionable = r.get_int(1) != 0;
+    row.color = r.get_int(2);
+    row.hoist = r.get_int(3) != 0;
+    out.emplace(row.name, std::move(row));
+  }
+  return out;
+}
+
+void set_builtin_role_display(Tx& tx, const std::string& community_id, const RoleRow& row) {
+  tx.exec(
+      "INSERT INTO community_builtin_roles (community_id, name, mentionable, color, hoist) VALUES ($1, $2, $3, $4, $5) "
+      "ON CONFLICT (community_id, name) DO UPDATE SET mentionable = excluded.mentionable, color = excluded.color, "
+      "hoist = excluded.hoist",
+      {community_id, row.name, std::int64_t{row.mentionable ? 1 : 0}, row.color, std::int64_t{row.hoist ? 1 : 0}});
+}
+
 std::vector<MemberRoleRow> member_roles(Tx& tx, const std::string& community_id, const std::string& account) {
   std::vector<MemberRoleRow> out;
   for (const auto& r : tx.query("SELECT role, source FROM community_member_roles WHERE community_id = $1 AND account = "

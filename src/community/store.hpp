@@ -178,6 +178,11 @@ void rename_role(Tx& tx, const std::string& community_id, const std::string& fro
 /// Deletes a role and every holding of it.
 void delete_role(Tx& tx, const std::string& community_id, const std::string& name);
 std::vector<RoleRow> list_roles(Tx& tx, const std::string& community_id);
+/// The display the community chose for built-in roles (name, mentionable, color, hoist), by name;
+/// a role it never changed is not there.
+std::map<std::string, RoleRow> builtin_role_displays(Tx& tx, const std::string& community_id);
+/// Stores a built-in role's mentionable, color and hoist.
+void set_builtin_role_display(Tx& tx, const std::string& community_id, const RoleRow& row);
 std::vector<MemberRoleRow> member_roles(Tx& tx, const std::string& community_id, const std::string& account);
 /// False when already held from that source.
 bool add_member_role(Tx& tx, const std::string& community_id, const std::string& account, const std::string& role,

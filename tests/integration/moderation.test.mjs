@@ -483,6 +483,65 @@ for (const backend of backends()) {
       sock.close();
     });
 
+    test('built-in roles take a colour, hoist and may be closed to mentions; nothing else of them changes', async () => {
+      const { owner, mod, member, api, base, general } = await community('Builtins');
+      const admin = await c.signIn();
+      assert.equal((await api(`${base}/join`, admin, 'POST')).status, 200);
+      assert.ok((await api(`${base}/members/${admin.address}/roles/admin`, owner, 'PUT')).status < 300);
+      const roles = `${base}/roles`;
+      const code = async (res) => [res.status, (await res.json()).error.code];
+      const sock = c.connect(member);
+      await subscribed(sock, general);
+      const listed = async (name) => (await (await api(roles, member)).json()).roles.find((x) => x.name === name);
+      assert.deepEqual(await listed('moderator'), { name: 'moderator', builtin: true, rank: 50,
+        permissions: (await listed('moderator')).permissions, gate: null, mentionable: true, color: 0, hoist: false, member_count: 1 });
+      const post = async (who, body) => (await (await api(`/v1/channels/${general}/messages`, who, 'POST',
+        { body, client_id: `b${Math.random()}`.replace('0.', '') })).json());
+      const pings = async (seq) => (await outbox('messaging.mention')).filter((e) => e.payload.channel_id === general && e.payload.seq === seq)
+        .map((e) => e.payload.account);
+      const before = await post(member, 'help @&moderator');
+      assert.deepEqual(before.mention_roles, ['moderator']);
+
+      // An admin colours the moderators, lists them apart and closes them to members' mentions.
+      let r = await api(`${roles}/moderator`, admin, 'PATCH', { color: 0x2ecc71, hoist: true, mentionable: false });
+      assert.equal(r.status, 200, await r.clone().text());
+      const changed = await r.json();
+      assert.deepEqual([changed.name, changed.builtin, changed.rank, changed.mentionable, changed.color, changed.hoist, changed.member_count],
+        ['moderator', true, 50, false, 0x2ecc71, true, 1]);
+      assert.deepEqual(((x) => [x.mentionable, x.color, x.hoist])(await listed('moderator')), [false, 0x2ecc71, true]);
+      const f = await sock.waitFor((x) => x.type === 'role_updated' && x.role === 'moderator');
+      assert.deepEqual([f.change, f.previous, f.rank, f.mentionable, f.color, f.hoist], ['updated', undefined, 50, false, 0x2ecc71, true]);
+      const quiet = await post(member, 'help @&moderator');
+      assert.deepEqual(quiet.mention_roles, []);
+      // Those with mention_everyone still reach them.
+      const loud = await post(admin, 'team @&moderator');
+      assert.deepEqual(loud.mention_roles, ['moderator']);
+      assert.deepEqual(await pings(loud.seq), [mod.address]);
+      assert.deepEqual(await pings(quiet.seq), []);
+
+      // Only the display changes; `member` not at all; only above the role (the owner: any).
+      for (const body of [{ name: 'mods' }, { permissions: [] }, { rank: 40 }, { gate: null }]) {
+        assert.deepEqual(await code(await api(`${roles}/moderator`, owner, 'PATCH', body)), [400, 'invalid_role'], JSON.stringify(body));
+      }
+      assert.deepEqual(await code(await api(`${roles}/member`, owner, 'PATCH', { color: 1 })), [400, 'invalid_role']);
+      assert.deepEqual(await code(await api(`${roles}/moderator`, owner, 'PATCH', { color: -1 })), [400, 'invalid_field']);
+      assert.deepEqual(await code(await api(`${roles}/admin`, admin, 'PATCH', { color: 1 })), [403, 'outranked']);
+      assert.deepEqual(await code(await api(`${roles}/moderator`, mod, 'PATCH', { color: 1 })), [403, 'missing_permission']);
+      assert.deepEqual(await code(await api(`${roles}/moderator`, owner, 'DELETE')), [400, 'invalid_role']);
+      r = await api(`${roles}/owner`, owner, 'PATCH', { color: 0xf1c40f });
+      assert.deepEqual([r.status, (await r.json()).color], [200, 0xf1c40f]);
+      assert.equal((await listed('moderator')).color, 0x2ecc71);
+      r = await api(`${roles}/moderator`, owner, 'PATCH', { mentionable: true });
+      assert.deepEqual(((x) => [x.mentionable, x.color, x.hoist])(await r.json()), [true, 0x2ecc71, true]);
+      assert.deepEqual((await post(member, 'again @&moderator')).mention_roles, ['moderator']);
+      const entries = (await (await api(`${base}/audit-log?action=role_update`, owner)).json()).entries;
+      assert.deepEqual(entries.map((e) => [e.actor, e.details]), [
+        [owner.address, { role: 'moderator', mentionable: true }],
+        [owner.address, { role: 'owner', color: 0xf1c40f }],
+        [admin.address, { role: 'moderator', mentionable: false, color: 0x2ecc71, hoist: true }]]);
+      sock.close();
+    });
+
     test('mentions of a renamed or deleted role follow it: its holders still count them, a new role of the old name inherits none', async () => {
       const { owner, vip, api, base, general } = await community('Renames');
       const roles = `${base}/roles`;
