@@ -74,6 +74,34 @@ Result<PollSpec> parse_poll(const json::value& value) {
   return spec;
 }
 
+// `?archived=&joined=&cursor=&limit=` of a thread list (`archived` where `with_archived`): 400
+// invalid_archived, invalid_joined, invalid_limit, invalid_field for `archived` elsewhere.
+Result<ThreadQuery> thread_query(const Request& req, bool with_archived) {
+  ThreadQuery query;
+  if (auto a = req.query_param("archived")) {
+    if (!with_archived) return bad_input("invalid_field", "only a channel's list shows archived threads");
+    if (*a != "true" && *a != "false") return bad_input("invalid_archived", "archived is true or false");
+    query.archived = *a == "true";
+  }
+  if (auto j = req.query_param("joined")) {
+    if (*j != "true" && *j != "false") return bad_input("invalid_joined", "joined is true or false");
+    query.joined = *j == "true";
+  }
+  auto limit = query_limit(req);
+  if (!limit) return limit.error();
+  query.limit = *limit;
+  if (auto c = req.query_param("cursor")) query.cursor = std::string(*c);
+  return query;
+}
+
+json::object thread_page_json(const ThreadPage& page, SystemTime now) {
+  json::array threads;
+  for (const auto& t : page.threads) threads.emplace_back(thread_json(t, now));
+  json::object out{{"threads", std::move(threads)}};
+  out["next_cursor"] = page.next_cursor ? json::value(*page.next_cursor) : json::value(nullptr);
+  return out;
+}
+
 // The caller and the message a route on one message names (`{id}` and `{seq}` of its path): 401
 // without a session, 400 invalid_seq.
 struct MessageTarget {
@@ -446,27 +474,22 @@ void add_messaging_routes(net::Router& router, MessagingService& service, auth::
   router.add("GET", "/v1/channels/{id}/threads", [&](Request& req) -> Task<Result<Response>> {
     auto who = co_await auth.session(req);
     if (!who) co_return who.error();
-    ThreadQuery query;
-    if (auto a = req.query_param("archived")) {
-      if (*a != "true" && *a != "false") co_return bad_input("invalid_archived", "archived is true or false");
-      query.archived = *a == "true";
-    }
-    if (auto j = req.query_param("joined")) {
-      if (*j != "true" && *j != "false") co_return bad_input("invalid_joined", "joined is true or false");
-      query.joined = *j == "true";
-    }
-    auto limit = query_limit(req);
-    if (!limit) co_return limit.error();
-    query.limit = *limit;
-    if (auto c = req.query_param("cursor")) query.cursor = std::string(*c);
-    auto page = co_await service.threads(who->address, std::string(req.param("id")), std::move(query));
+    auto query = thread_query(req, true);
+    if (!query) co_return query.error();
+    auto page = co_await service.threads(who->address, std::string(req.param("id")), std::move(*query));
     if (!page) co_return page.error();
-    const auto now = service.clock().now();
-    json::array threads;
-    for (const auto& t : page->threads) threads.emplace_back(thread_json(t, now));
-    json::object out{{"threads", std::move(threads)}};
-    out["next_cursor"] = page->next_cursor ? json::value(*page->next_cursor) : json::value(nullptr);
-    co_return net::json_response(200, std::move(out));
+    co_return net::json_response(200, thread_page_json(*page, service.clock().now()));
+  });
+
+  // The active threads of a community's channels the caller reads (as Discord's active threads).
+  router.add("GET", "/v1/communities/{id}/threads", [&](Request& req) -> Task<Result<Response>> {
+    auto who = co_await auth.session(req);
+    if (!who) co_return who.error();
+    auto query = thread_query(req, false);
+    if (!query) co_return query.error();
+    auto page = co_await service.community_threads(who->address, std::string(req.param("id")), std::move(*query));
+    if (!page) co_return page.error();
+    co_return net::json_response(200, thread_page_json(*page, service.clock().now()));
   });
 
   router.add("GET", "/v1/threads/{id}", [&](Request& req) -> Task<Result<Response>> {

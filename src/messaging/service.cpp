@@ -1277,19 +1277,37 @@ Task<Result<Thread>> MessagingService::create_thread(eth::Address who, std::stri
 
 Task<Result<ThreadPage>> MessagingService::threads(eth::Address who, std::string channel_id, ThreadQuery query) {
   if (is_thread_id(channel_id)) co_return bad_input("invalid_channel", "threads are listed by their channel");
-  std::optional<sql::ThreadCursor> before;
-  if (query.cursor) {
-    before = parse_thread_cursor(*query.cursor);
-    if (!before) co_return bad_input("invalid_cursor", "cursor is the next_cursor of a previous page");
+  if (query.cursor && !parse_thread_cursor(*query.cursor)) {
+    co_return bad_input("invalid_cursor", "cursor is the next_cursor of a previous page");
   }
   if (auto r = co_await require_read(who, channel_id); !r) co_return r.error();
+  std::vector<std::string> channels(1, channel_id);
+  co_return co_await thread_page(who, std::move(channels), query);
+}
+
+Task<Result<ThreadPage>> MessagingService::community_threads(eth::Address who, std::string community_id,
+                                                             ThreadQuery query) {
+  // Who may list comes first: a stranger learns nothing from how its cursor is read.
+  auto channels = co_await m_access.community_channels(who, std::move(community_id));
+  if (!channels) co_return channels.error();
+  if (query.cursor && !parse_thread_cursor(*query.cursor)) {
+    co_return bad_input("invalid_cursor", "cursor is the next_cursor of a previous page");
+  }
+  query.archived = false;
+  co_return co_await thread_page(who, std::move(*channels), query);
+}
+
+Task<Result<ThreadPage>> MessagingService::thread_page(const eth::Address& who, std::vector<std::string> channel_ids,
+                                                       const ThreadQuery& query) {
+  std::optional<sql::ThreadCursor> before;
+  if (query.cursor) before = parse_thread_cursor(*query.cursor);
   const auto limit = std::clamp<std::size_t>(query.limit, 1, m_settings.max_page);
   const auto now_ms = unix_millis(m_clock.now());
   const auto viewer = eth::to_lower_hex(who);
   co_return co_await m_pool.run([&]() -> Result<ThreadPage> {
     return m_db.read([&](Tx& tx) -> Result<ThreadPage> {
       ThreadPage page;
-      page.threads = sql::list_threads(tx, channel_id, query.archived, now_ms, before, limit + 1,
+      page.threads = sql::list_threads(tx, channel_ids, query.archived, now_ms, before, limit + 1,
                                        query.joined ? std::optional<std::string>(viewer) : std::nullopt);
       if (page.threads.size() > limit) {
         page.threads.pop_back();

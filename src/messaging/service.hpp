@@ -243,6 +243,10 @@ class MessagingService {
   /// A channel's active (or archived) threads, latest activity first, each with whether the
   /// caller joined it (the read right; 400 invalid_cursor).
   Task<Result<ThreadPage>> threads(eth::Address who, std::string channel_id, ThreadQuery query);
+  /// The active threads of every channel of a community the caller reads, latest activity first
+  /// (as Discord's active threads of a server), each with whether the caller joined it (403
+  /// not_member, 404 for no such community; 400 invalid_cursor; `archived` is not asked).
+  Task<Result<ThreadPage>> community_threads(eth::Address who, std::string community_id, ThreadQuery query);
   /// One thread, with whether the caller joined it (404 thread_not_found also where the caller
   /// cannot read its channel).
   Task<Result<Thread>> thread(eth::Address who, std::string thread_id);
@@ -427,6 +431,9 @@ class MessagingService {
   /// Sends a thread's frame (`thread_created`, `thread_updated`) to the subscribers of its channel,
   /// and of the thread itself.
   void announce_thread(std::string_view type, const Thread& t, bool to_thread);
+  /// One page of the threads of these channels (read by the caller), with whether it joined each.
+  Task<Result<ThreadPage>> thread_page(const eth::Address& who, std::vector<std::string> channel_ids,
+                                       const ThreadQuery& query);
   /// Sends that these accounts joined (or left) a thread to its subscribers
   /// (`thread_members_updated`) and to those accounts' sockets (`thread_member_updated`).
   void announce_members(const std::string& thread_id, const std::string& channel_id,

@@ -961,25 +961,29 @@ std::optional<Thread> thread_of_message(Tx& tx, const std::string& channel_id, s
   return thread_of(*row);
 }
 
-std::vector<Thread> list_threads(Tx& tx, const std::string& channel_id, bool archived, std::int64_t now_ms,
-                                 const std::optional<ThreadCursor>& before, std::size_t limit,
+std::vector<Thread> list_threads(Tx& tx, const std::vector<std::string>& channel_ids, bool archived,
+                                 std::int64_t now_ms, const std::optional<ThreadCursor>& before, std::size_t limit,
                                  const std::optional<std::string>& member) {
+  if (channel_ids.empty()) return {};
+  std::vector<store::Value> params{now_ms, static_cast<std::int64_t>(limit)};
   // Active: not archived by hand, and a message (or the creation) within its auto-archive time.
-  const std::string active = "t.archived_ms IS NULL AND t.last_ms > $2 - t.auto_archive_minutes * 60000";
-  std::string sql = std::string("SELECT ") + thread_columns + " WHERE t.channel_id = $1 AND t.deleted_ms IS NULL AND " +
+  const std::string active = "t.archived_ms IS NULL AND t.last_ms > $1 - t.auto_archive_minutes * 60000";
+  std::string sql = std::string("SELECT ") + thread_columns + " WHERE t.deleted_ms IS NULL AND " +
                     (archived ? "NOT (" + active + ")" : active);
-  std::vector<store::Value> params{channel_id, now_ms, static_cast<std::int64_t>(limit)};
   if (before) {
     params.emplace_back(before->last_ms);
+    const auto at = "$" + std::to_string(params.size());
     params.emplace_back(before->id);
-    sql += " AND (t.last_ms < $4 OR (t.last_ms = $4 AND t.id < $5))";
+    sql +=
+        " AND (t.last_ms < " + at + " OR (t.last_ms = " + at + " AND t.id < $" + std::to_string(params.size()) + "))";
   }
   if (member) {
     params.emplace_back(*member);
     sql += " AND EXISTS (SELECT 1 FROM msg_thread_members m WHERE m.thread_id = t.id AND m.account = $" +
            std::to_string(params.size()) + ")";
   }
-  sql += " ORDER BY t.last_ms DESC, t.id DESC LIMIT $3";
+  sql += " AND t.channel_id IN (" + add_in_list(params, channel_ids.begin(), channel_ids.end()) + ")";
+  sql += " ORDER BY t.last_ms DESC, t.id DESC LIMIT $2";
   return threads_of_rows(tx.query(sql, params));
 }
 

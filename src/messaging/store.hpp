@@ -219,10 +219,10 @@ void insert_thread(Tx& tx, const Thread& t);
 std::optional<Thread> find_thread(Tx& tx, const std::string& id, bool for_update = false);
 /// The thread started from the message, if any.
 std::optional<Thread> thread_of_message(Tx& tx, const std::string& channel_id, std::int64_t seq);
-/// The channel's active (or archived) threads at now_ms, by last activity, latest first, below
-/// `before`; with `member`, only those it joined.
-std::vector<Thread> list_threads(Tx& tx, const std::string& channel_id, bool archived, std::int64_t now_ms,
-                                 const std::optional<ThreadCursor>& before, std::size_t limit,
+/// The active (or archived) threads of these channels at now_ms, by last activity, latest first,
+/// below `before`; with `member`, only those it joined.
+std::vector<Thread> list_threads(Tx& tx, const std::vector<std::string>& channel_ids, bool archived,
+                                 std::int64_t now_ms, const std::optional<ThreadCursor>& before, std::size_t limit,
                                  const std::optional<std::string>& member = std::nullopt);
 std::int64_t count_active_threads(Tx& tx, const std::string& channel_id, std::int64_t now_ms);
 /// A message at `at_ms`: the thread is active again from then. False when there is no such thread

@@ -86,6 +86,7 @@ const OWNED = {
   'POST /v1/channels/{id}/messages/{seq}/report': (a) => ({ params: { id: a.channel_id, seq: '1' }, body: { reason: 'spam' } }),
   'POST /v1/channels/{id}/threads': (a) => ({ params: { id: a.channel_id }, body: { name: 'intruder' } }),
   'GET /v1/channels/{id}/threads': (a) => ({ params: { id: a.channel_id } }),
+  'GET /v1/communities/{id}/threads': (a) => ({ params: { id: a.community_id } }),
   'GET /v1/threads/{id}': (a) => ({ params: { id: a.thread_id } }),
   'PATCH /v1/threads/{id}': (a) => ({ params: { id: a.thread_id }, body: { name: 'hijacked' } }),
   'DELETE /v1/threads/{id}': (a) => ({ params: { id: a.thread_id } }),

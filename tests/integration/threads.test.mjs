@@ -51,7 +51,7 @@ for (const backend of backends()) {
     const code = (r) => [r.status, r.body?.error?.code];
 
     test('a thread started from a message or on its own is read and written as its channel, live', async () => {
-      const { owner, mod, member, outsider, api, general, staff, post, start } = await community('Threads');
+      const { owner, mod, member, outsider, api, id, general, staff, post, start } = await community('Threads');
       const sock = c.connect(member);
       await subscribed(sock, general);
       const idea = await post(member, general, 'an idea');
@@ -146,6 +146,24 @@ for (const backend of backends()) {
         assert.deepEqual(code(await api(`/v1/channels/${general}/threads?${q}`, member)), [400, want], q);
       }
       assert.deepEqual((await api(`/v1/channels/${general}/threads?archived=true`, member)).body.threads, []);
+
+      // The community's active threads: of every channel the caller reads, latest activity first.
+      const active = async (who, q = '') => (await api(`/v1/communities/${id}/threads${q}`, who)).body;
+      assert.deepEqual(((p) => [p.threads.map((t) => t.id), p.next_cursor])(await active(mod)),
+        [[thread.id, offTopic.id, hidden.id], null]);
+      assert.deepEqual((await active(member)).threads.map((t) => [t.id, t.joined]), [[thread.id, true], [offTopic.id, true]]);
+      assert.deepEqual((await active(mod, '?joined=true')).threads.map((t) => t.id), [thread.id, hidden.id]);
+      const seen = [];
+      for (let cursor = null, i = 0; i < 5; i++) {
+        const p = await active(mod, `?limit=1${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+        seen.push(...p.threads.map((t) => t.id));
+        if (!(cursor = p.next_cursor)) break;
+      }
+      assert.deepEqual(seen, [thread.id, offTopic.id, hidden.id]);
+      assert.deepEqual(code(await api(`/v1/communities/${id}/threads`, outsider)), [403, 'not_member']);
+      for (const [q, want] of [['archived=true', 'invalid_field'], ['cursor=nope', 'invalid_cursor'], ['joined=1', 'invalid_joined']]) {
+        assert.deepEqual(code(await api(`/v1/communities/${id}/threads?${q}`, member)), [400, want], q);
+      }
       sock.close();
       tsock.close();
     });
