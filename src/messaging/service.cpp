@@ -335,6 +335,17 @@ Task<Result<void>> MessagingService::require_post(const eth::Address& who, const
   co_return co_await require(who, channel_id, true);
 }
 
+Task<Result<void>> MessagingService::require_moderator(const eth::Address& who, const std::string& channel_id,
+                                                       std::string what) {
+  auto moderates = co_await m_access.can_moderate(who, channel_id);
+  if (!moderates) co_return moderates.error();
+  if (!*moderates) {
+    co_return make_error(ErrorKind::forbidden, "missing_permission",
+                         what + " takes manage_messages in the channel's community");
+  }
+  co_return ok();
+}
+
 Task<Result<void>> MessagingService::require_send(const eth::Address& who, const std::string& channel_id) {
   if (auto c = check_channel(channel_id); !c) co_return c.error();
   auto rules = co_await m_access.write_rules(who, channel_id);
@@ -964,12 +975,7 @@ Task<Result<std::vector<std::int64_t>>> MessagingService::remove_many(eth::Addre
   std::sort(seqs.begin(), seqs.end());
   seqs.erase(std::unique(seqs.begin(), seqs.end()), seqs.end());
   if (auto r = co_await require_read(who, channel_id); !r) co_return r.error();
-  auto moderates = co_await m_access.can_moderate(who, channel_id);
-  if (!moderates) co_return moderates.error();
-  if (!*moderates) {
-    co_return make_error(ErrorKind::forbidden, "missing_permission",
-                         "deleting messages in bulk needs manage_messages in the channel's community");
-  }
+  if (auto r = co_await require_moderator(who, channel_id, "deleting messages in bulk"); !r) co_return r.error();
   const auto now = m_clock.now();
   std::vector<Message> tombstones;
   auto removed = co_await m_pool.run([&]() -> Result<void> {
@@ -1418,12 +1424,7 @@ Task<Result<Thread>> MessagingService::update_thread(eth::Address who, std::stri
 Task<Result<void>> MessagingService::delete_thread(eth::Address who, std::string thread_id) {
   auto current = co_await thread(who, thread_id);
   if (!current) co_return current.error();
-  auto moderates = co_await m_access.can_moderate(who, current->channel_id);
-  if (!moderates) co_return moderates.error();
-  if (!*moderates) {
-    co_return make_error(ErrorKind::forbidden, "missing_permission",
-                         "deleting a thread takes manage_messages in its channel");
-  }
+  if (auto r = co_await require_moderator(who, current->channel_id, "deleting a thread"); !r) co_return r.error();
   const auto now_ms = unix_millis(m_clock.now());
   const auto viewer = eth::to_lower_hex(who);
   std::optional<Message> starter;
@@ -1538,13 +1539,8 @@ Task<Result<void>> MessagingService::set_thread_member(eth::Address who, std::st
       auto reads = co_await m_access.can_read(member, thread_id);
       if (!reads) co_return reads.error();
       if (!*reads) co_return bad_input("invalid_member", "that account cannot read the thread");
-    } else {
-      auto moderates = co_await m_access.can_moderate(who, current->channel_id);
-      if (!moderates) co_return moderates.error();
-      if (!*moderates) {
-        co_return make_error(ErrorKind::forbidden, "missing_permission",
-                             "removing another from a thread takes manage_messages in its channel");
-      }
+    } else if (auto r = co_await require_moderator(who, current->channel_id, "removing another from a thread"); !r) {
+      co_return r.error();
     }
   }
   const auto account = eth::to_lower_hex(member);

@@ -416,6 +416,9 @@ class MessagingService {
   /// What a post forwarding `source` carries, as `who` may read it.
   Task<Result<ForwardSnapshot>> forward_snapshot(const eth::Address& who, const ForwardOf& source);
   Task<Result<void>> require_post(const eth::Address& who, const std::string& channel_id);
+  /// 403 missing_permission (saying `what`, e.g. "deleting a thread") unless `who` moderates the
+  /// channel (manage_messages in its community).
+  Task<Result<void>> require_moderator(const eth::Address& who, const std::string& channel_id, std::string what);
   /// require_post, and the right to post messages (typing): a channel may keep it to some roles.
   Task<Result<void>> require_send(const eth::Address& who, const std::string& channel_id);
   Task<Result<void>> require(const eth::Address& who, const std::string& channel_id, bool post);
