@@ -1181,7 +1181,8 @@ std::string thread_cursor(const Thread& t) {
   return std::to_string(unix_millis(t.last_activity)) + "." + t.id;
 }
 
-std::optional<sql::ThreadCursor> parse_thread_cursor(std::string_view text) {
+// "<ms>.<rest>", the shape of the thread and member cursors: the time, and the rest unread.
+std::optional<std::pair<std::int64_t, std::string_view>> split_cursor(std::string_view text) {
   const auto dot = text.find('.');
   if (dot == std::string_view::npos || dot == 0 || dot > 18) return std::nullopt;
   std::int64_t ms = 0;
@@ -1189,9 +1190,13 @@ std::optional<sql::ThreadCursor> parse_thread_cursor(std::string_view text) {
     if (ch < '0' || ch > '9') return std::nullopt;
     ms = ms * 10 + (ch - '0');
   }
-  const auto id = text.substr(dot + 1);
-  if (!is_thread_id(id) || !valid_channel_id(id)) return std::nullopt;
-  return sql::ThreadCursor{ms, std::string(id)};
+  return std::pair{ms, text.substr(dot + 1)};
+}
+
+std::optional<sql::ThreadCursor> parse_thread_cursor(std::string_view text) {
+  const auto parts = split_cursor(text);
+  if (!parts || !is_thread_id(parts->second) || !valid_channel_id(parts->second)) return std::nullopt;
+  return sql::ThreadCursor{parts->first, std::string(parts->second)};
 }
 
 }  // namespace
@@ -1512,16 +1517,11 @@ std::string member_cursor(const ThreadMember& m) {
 }
 
 std::optional<sql::MemberCursor> parse_member_cursor(std::string_view text) {
-  const auto dot = text.find('.');
-  if (dot == std::string_view::npos || dot == 0 || dot > 18) return std::nullopt;
-  std::int64_t ms = 0;
-  for (const char ch : text.substr(0, dot)) {
-    if (ch < '0' || ch > '9') return std::nullopt;
-    ms = ms * 10 + (ch - '0');
-  }
-  auto account = eth::parse_address(text.substr(dot + 1));
+  const auto parts = split_cursor(text);
+  if (!parts) return std::nullopt;
+  auto account = eth::parse_address(parts->second);
   if (!account) return std::nullopt;
-  return sql::MemberCursor{ms, eth::to_lower_hex(*account)};
+  return sql::MemberCursor{parts->first, eth::to_lower_hex(*account)};
 }
 
 }  // namespace
