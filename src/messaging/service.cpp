@@ -170,6 +170,24 @@ std::vector<std::string> terms_of(Tx& tx, const Message& m) {
   return terms_of(m.body, poll ? &*poll : nullptr, forward);
 }
 
+// Deletes a message for a purge (a ban's, a thread's deletion), in the purge's transaction: out of
+// the index, a tombstone, a change, and its `messaging.message_deleted` with `purged` (the purge's
+// own audit entry covers it), naming `parent_channel_id` when given.
+void purge_message(Tx& tx, const Message& m, const eth::Address& by, std::int64_t now_ms,
+                   const std::string& parent_channel_id = {}) {
+  sql::unindex(tx, m.channel_id, m.seq, terms_of(tx, m));
+  sql::tombstone(tx, m.channel_id, m.seq, now_ms);
+  sql::mark_changed(tx, m.channel_id, m.seq);
+  json::object gone{{"channel_id", m.channel_id}};
+  if (!parent_channel_id.empty()) gone["parent_channel_id"] = parent_channel_id;
+  gone["seq"] = m.seq;
+  gone["id"] = m.id;
+  gone["author"] = eth::to_checksum(m.author);
+  gone["deleted_by"] = eth::to_checksum(by);
+  gone["purged"] = true;
+  publish_or_throw(tx, {"messaging.message_deleted", m.channel_id, json::serialize(gone)});
+}
+
 // Whether a message the index found holds every term of a query: the index is checked against the
 // text, so that a term a message no longer holds (written by an older reading of text, and not
 // removed by the current one) does not make it match. The poll is read only when the body alone
@@ -1488,19 +1506,8 @@ std::size_t MessagingService::purge_thread_batch(Tx& tx, const bus::Event& event
   const std::int64_t after_seq = after != nullptr && after->is_int64() ? after->as_int64() : 0;
   const auto now_ms = unix_millis(m_clock.now());
   const auto batch = sql::live_after(tx, thread_id, after_seq, m_settings.purge_batch);
-  for (const auto& m : batch) {
-    sql::unindex(tx, thread_id, m.seq, terms_of(tx, m));
-    sql::tombstone(tx, thread_id, m.seq, now_ms);
-    sql::mark_changed(tx, thread_id, m.seq);
-    json::object gone{{"channel_id", thread_id},
-                      {"parent_channel_id", text_of("channel_id")},
-                      {"seq", m.seq},
-                      {"id", m.id},
-                      {"author", eth::to_checksum(m.author)},
-                      {"deleted_by", eth::to_checksum(*by)},
-                      {"purged", true}};
-    publish_or_throw(tx, {"messaging.message_deleted", thread_id, json::serialize(gone)});
-  }
+  const auto parent = text_of("channel_id");
+  for (const auto& m : batch) purge_message(tx, m, *by, now_ms, parent);
   if (batch.size() == m_settings.purge_batch) {
     // The batch is full: the rest in a transaction of its own, after this one commits.
     request["after_seq"] = batch.back().seq;
@@ -2067,16 +2074,7 @@ std::size_t MessagingService::purge_batch(Tx& tx, const bus::Event& event) {
     const auto& channel_id = channels[index];
     for (const auto& m :
          sql::authored_since(tx, channel_id, author_hex, since, after_seq, m_settings.purge_batch - deleted)) {
-      sql::unindex(tx, channel_id, m.seq, terms_of(tx, m));
-      sql::tombstone(tx, channel_id, m.seq, now_ms);
-      sql::mark_changed(tx, channel_id, m.seq);
-      json::object gone{{"channel_id", channel_id},
-                        {"seq", m.seq},
-                        {"id", m.id},
-                        {"author", eth::to_checksum(*author)},
-                        {"deleted_by", eth::to_checksum(*moderator)},
-                        {"purged", true}};
-      publish_or_throw(tx, {"messaging.message_deleted", channel_id, json::serialize(gone)});
+      purge_message(tx, m, *moderator, now_ms);
       after_seq = m.seq;
       ++deleted;
     }
