@@ -299,6 +299,8 @@ json::object thread_json(const Thread& t, SystemTime now) {
   o["locked"] = t.locked;
   o["last_seq"] = t.last_seq;
   o["last_message_at"] = format_rfc3339(t.last_activity);
+  o["message_count"] = t.message_count;
+  o["member_count"] = t.member_count;
   if (t.joined) o["joined"] = *t.joined;
   return o;
 }

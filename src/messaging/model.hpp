@@ -68,6 +68,9 @@ struct Thread {
   bool locked = false;                    ///< only those who moderate the parent write or unarchive
   SystemTime last_activity{};             ///< its creation or its last message
   std::int64_t last_seq = 0;              ///< its last message's seq (0: none yet)
+  std::int64_t message_count = 0;         ///< its messages not deleted (system ones included)
+  /// Its members, those who lost its channel included (Discord's approximate member count).
+  std::int64_t member_count = 0;
   /// Whether the account it is shown to joined it (unset: not shown; frames and events are for
   /// everyone).
   std::optional<bool> joined;
@@ -86,8 +89,8 @@ bool thread_archived(const Thread& t, SystemTime now);
 /// When it archived (by hand, or when its inactivity ran out); unset while active.
 std::optional<SystemTime> thread_archived_at(const Thread& t, SystemTime now);
 /// {"id", "channel_id", "seq" (null: started on its own), "name", "creator", "created_at",
-/// "auto_archive_minutes", "archived", "archived_at", "locked", "last_seq", "last_message_at"},
-/// and "joined" where it is set.
+/// "auto_archive_minutes", "archived", "archived_at", "locked", "last_seq", "last_message_at",
+/// "message_count", "member_count"}, and "joined" where it is set.
 boost::json::object thread_json(const Thread& t, SystemTime now);
 /// {"account", "joined_at"}.
 boost::json::object thread_member_json(const ThreadMember& m);

@@ -280,6 +280,12 @@ TEST(MessagingModel, ThreadsArchiveByHandOrAfterTheirInactivity) {
   EXPECT_FALSE(shown.at("archived").as_bool());
   EXPECT_TRUE(shown.at("archived_at").is_null());
   EXPECT_EQ(shown.at("seq").as_int64(), 7);
+  EXPECT_EQ(shown.at("message_count").as_int64(), 0);
+  t.message_count = 12;
+  t.member_count = 3;
+  shown = thread_json(t, at(1'000'000));
+  EXPECT_EQ(shown.at("message_count").as_int64(), 12);
+  EXPECT_EQ(shown.at("member_count").as_int64(), 3);
 
   EXPECT_TRUE(is_thread_id("th_abc"));
   EXPECT_FALSE(is_thread_id("c_abc"));

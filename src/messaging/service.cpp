@@ -499,9 +499,12 @@ Task<Result<Posted>> MessagingService::post(eth::Address who, std::string channe
   // Those this post made members of its thread: its author, and those it names by address who read
   // it (as Discord's).
   std::vector<eth::Address> joined;
+  // The thread after this post, for its parent's subscribers.
+  std::optional<Thread> activity;
   auto attempt = [&]() -> Result<Posted> {
     return m_db.transact([&](Tx& tx) -> Result<Posted> {
       joined.clear();
+      activity.reset();
       if (auto existing = sql::find_by_client_id(tx, channel_id, author, message.client_id)) {
         return Posted{with_reactions(tx, std::move(*existing), author), false};
       }
@@ -564,6 +567,7 @@ Task<Result<Posted>> MessagingService::post(eth::Address who, std::string channe
           if (a.role.empty() && sql::join_thread(tx, channel_id, eth::to_lower_hex(a.account), created_ms))
             joined.push_back(a.account);
         }
+        activity = sql::find_thread(tx, channel_id);
       }
 
       json::object event{
@@ -644,7 +648,10 @@ Task<Result<Posted>> MessagingService::post(eth::Address who, std::string channe
   if (posted->created) {
     if (m_events_published) m_events_published();
     if (m_gateway) m_gateway->publish(channel_topic, channel_id, posted->message.seq, message_frame(posted->message));
-    if (!joined.empty()) announce_members(channel_id, rules->parent_channel_id, joined, true);
+    if (activity) {
+      announce_activity(*activity);
+      if (!joined.empty()) announce_members(*activity, joined, true);
+    }
   }
   co_return posted;
 }
@@ -966,8 +973,10 @@ Task<Result<void>> MessagingService::remove(eth::Address who, std::string channe
   const bool moderator = *moderates;
   const auto now = m_clock.now();
   std::optional<Message> tombstone;
+  std::optional<Thread> activity;
   auto removed = co_await m_pool.run([&]() -> Result<void> {
     return m_db.transact([&](Tx& tx) -> Result<void> {
+      activity.reset();
       auto m = sql::find(tx, channel_id, seq, true);
       if (!m) return message_not_found();
       if (m->author != who && !moderator) {
@@ -976,11 +985,13 @@ Task<Result<void>> MessagingService::remove(eth::Address who, std::string channe
       }
       if (m->deleted_at) return ok();
       tombstone = delete_message(tx, *m, who, now);
+      if (is_thread_id(channel_id)) activity = sql::find_thread(tx, channel_id);
       return ok();
     });
   });
   if (!removed) co_return removed.error();
   if (tombstone) announce_update(channel_id, *tombstone);
+  if (activity) announce_activity(*activity);
   co_return ok();
 }
 
@@ -996,9 +1007,11 @@ Task<Result<std::vector<std::int64_t>>> MessagingService::remove_many(eth::Addre
   if (auto r = co_await require_moderator(who, channel_id, "deleting messages in bulk"); !r) co_return r.error();
   const auto now = m_clock.now();
   std::vector<Message> tombstones;
+  std::optional<Thread> activity;
   auto removed = co_await m_pool.run([&]() -> Result<void> {
     return m_db.transact([&](Tx& tx) -> Result<void> {
       tombstones.clear();  // a retried transaction starts over
+      activity.reset();
       for (const auto seq : seqs) {
         auto m = sql::find(tx, channel_id, seq, true);
         if (!m || m->deleted_at) continue;
@@ -1011,6 +1024,7 @@ Task<Result<std::vector<std::int64_t>>> MessagingService::remove_many(eth::Addre
           {"channel_id", channel_id}, {"seqs", std::move(deleted)}, {"deleted_by", eth::to_checksum(who)}};
       name_parent(tx, event, channel_id);
       publish_or_throw(tx, {"messaging.messages_bulk_deleted", channel_id, json::serialize(event)});
+      if (is_thread_id(channel_id)) activity = sql::find_thread(tx, channel_id);
       return ok();
     });
   });
@@ -1022,6 +1036,7 @@ Task<Result<std::vector<std::int64_t>>> MessagingService::remove_many(eth::Addre
     if (m_gateway) m_gateway->broadcast(channel_topic, channel_id, update_frame(t));
   }
   if (!tombstones.empty() && m_events_published) m_events_published();
+  if (activity) announce_activity(*activity);
   co_return deleted;
 }
 
@@ -1283,7 +1298,7 @@ Task<Result<Thread>> MessagingService::create_thread(eth::Address who, std::stri
       t.auto_archive_minutes = spec.auto_archive_minutes;
       t.last_activity = t.created_at;
       sql::insert_thread(tx, t);
-      sql::join_thread(tx, t.id, viewer, unix_millis(t.created_at));
+      if (sql::join_thread(tx, t.id, viewer, unix_millis(t.created_at))) t.member_count = 1;
       auto event = thread_json(t, now);
       event["by"] = eth::to_checksum(who);
       publish_or_throw(tx, {"messaging.thread_created", channel_id, json::serialize(event)});
@@ -1299,7 +1314,7 @@ Task<Result<Thread>> MessagingService::create_thread(eth::Address who, std::stri
   announce_thread("thread_created", *created, false);
   if (starter) announce_update(channel_id, *starter);
   const std::vector<eth::Address> creator(1, who);
-  announce_members(created->id, channel_id, creator, true);
+  announce_members(*created, creator, true);
   created->joined = true;
   co_return created;
 }
@@ -1552,15 +1567,18 @@ Task<Result<void>> MessagingService::set_thread_member(eth::Address who, std::st
   }
   const auto account = eth::to_lower_hex(member);
   const auto now_ms = unix_millis(m_clock.now());
-  auto changed = co_await m_pool.run([&]() -> Result<bool> {
-    return m_db.transact([&](Tx& tx) -> Result<bool> {
-      return joined ? sql::join_thread(tx, thread_id, account, now_ms) : sql::leave_thread(tx, thread_id, account);
+  // The thread as the change left it, when it changed anything.
+  auto changed = co_await m_pool.run([&]() -> Result<std::optional<Thread>> {
+    return m_db.transact([&](Tx& tx) -> Result<std::optional<Thread>> {
+      if (!(joined ? sql::join_thread(tx, thread_id, account, now_ms) : sql::leave_thread(tx, thread_id, account)))
+        return std::optional<Thread>{};
+      return sql::find_thread(tx, thread_id);
     });
   });
   if (!changed) co_return changed.error();
   if (*changed) {
     const std::vector<eth::Address> accounts(1, member);
-    announce_members(thread_id, current->channel_id, accounts, joined);
+    announce_members(**changed, accounts, joined);
   }
   co_return ok();
 }
@@ -1598,20 +1616,26 @@ Task<Result<ThreadMemberPage>> MessagingService::thread_members(eth::Address who
   co_return page;
 }
 
-void MessagingService::announce_members(const std::string& thread_id, const std::string& channel_id,
-                                        const std::vector<eth::Address>& accounts, bool joined) {
+void MessagingService::announce_members(const Thread& t, const std::vector<eth::Address>& accounts, bool joined) {
   if (!m_gateway) return;
   json::array changed;
   json::array unchanged;
   for (const auto& a : accounts) changed.emplace_back(eth::to_checksum(a));
-  json::object frame{{"type", "thread_members_updated"}, {"thread_id", thread_id}, {"channel_id", channel_id}};
+  json::object frame{{"type", "thread_members_updated"}, {"thread_id", t.id}, {"channel_id", t.channel_id}};
   frame[joined ? "added" : "removed"] = std::move(changed);
   frame[joined ? "removed" : "added"] = std::move(unchanged);
-  m_gateway->broadcast(channel_topic, thread_id, json::serialize(frame));
+  frame["member_count"] = t.member_count;
+  m_gateway->broadcast(channel_topic, t.id, json::serialize(frame));
   const json::object own{
-      {"type", "thread_member_updated"}, {"thread_id", thread_id}, {"channel_id", channel_id}, {"joined", joined}};
+      {"type", "thread_member_updated"}, {"thread_id", t.id}, {"channel_id", t.channel_id}, {"joined", joined}};
   const auto text = json::serialize(own);
   for (const auto& a : accounts) m_gateway->send_to_account(a, text);
+}
+
+void MessagingService::announce_activity(const Thread& t) {
+  if (!m_gateway) return;
+  const json::object frame{{"type", "thread_activity"}, {"thread", thread_json(t, m_clock.now())}};
+  m_gateway->broadcast(channel_topic, t.channel_id, json::serialize(frame));
 }
 
 Task<Result<void>> MessagingService::pin(eth::Address who, std::string channel_id, std::int64_t seq, bool pinned) {

@@ -437,10 +437,14 @@ class MessagingService {
   /// One page of the threads of these channels (read by the caller), with whether it joined each.
   Task<Result<ThreadPage>> thread_page(const eth::Address& who, std::vector<std::string> channel_ids,
                                        const ThreadQuery& query);
-  /// Sends that these accounts joined (or left) a thread to its subscribers
-  /// (`thread_members_updated`) and to those accounts' sockets (`thread_member_updated`).
-  void announce_members(const std::string& thread_id, const std::string& channel_id,
-                        const std::vector<eth::Address>& accounts, bool joined);
+  /// Sends that these accounts joined (or left) a thread, with its member count as it left it, to
+  /// its subscribers (`thread_members_updated`) and to those accounts' sockets
+  /// (`thread_member_updated`).
+  void announce_members(const Thread& t, const std::vector<eth::Address>& accounts, bool joined);
+  /// Sends a thread's activity (a message written or deleted there: its counts, its last message,
+  /// whether it is active) to its parent's subscribers, who do not get its messages
+  /// (`thread_activity`).
+  void announce_activity(const Thread& t);
   /// A thread's name (its start, or a rename) passes the channel's AutoMod rules (`rules`, the
   /// account's there) as a message's text would: refused, it is 403 automod_blocked, recorded and
   /// alerted as a blocked message of the channel.

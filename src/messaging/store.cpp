@@ -188,6 +188,10 @@ void insert_message(Tx& tx, const Message& m) {
        m.system ? store::Value(m.system->kind) : store::Value(nullptr),
        m.system ? store::Value(boost::json::serialize(m.system->data)) : store::Value(nullptr),
        m.forward ? store::Value(stored_forward(*m.forward)) : store::Value(nullptr)});
+  // A thread counts its messages (Discord's message_count) as they are written and deleted.
+  if (is_thread_id(m.channel_id)) {
+    tx.exec("UPDATE msg_threads SET message_count = message_count + 1 WHERE id = $1", {m.channel_id});
+  }
 }
 
 std::optional<Message> find_by_client_id(Tx& tx, const std::string& channel_id, const std::string& author,
@@ -254,11 +258,15 @@ void update_body(Tx& tx, const Message& m) {
 }
 
 void tombstone(Tx& tx, const std::string& channel_id, std::int64_t seq, std::int64_t now_ms) {
-  tx.exec(
+  const auto deleted = tx.exec(
       "UPDATE msg_messages SET body = '', mentions = '', mention_roles = '', system_data = NULL, forward = NULL, "
       "deleted_ms = $3 "
-      "WHERE channel_id = $1 AND seq = $2",
+      "WHERE channel_id = $1 AND seq = $2 AND deleted_ms IS NULL",
       {channel_id, seq, now_ms});
+  if (deleted > 0 && is_thread_id(channel_id)) {
+    tx.exec("UPDATE msg_threads SET message_count = message_count - 1 WHERE id = $1 AND message_count > 0",
+            {channel_id});
+  }
   tx.exec("DELETE FROM msg_reactions WHERE channel_id = $1 AND seq = $2", {channel_id, seq});
   tx.exec("DELETE FROM msg_pins WHERE channel_id = $1 AND seq = $2", {channel_id, seq});
   tx.exec("DELETE FROM msg_polls WHERE channel_id = $1 AND seq = $2", {channel_id, seq});
@@ -910,7 +918,8 @@ namespace {
 
 constexpr const char* thread_columns =
     "t.id, t.channel_id, t.seq, t.name, t.creator, t.created_ms, t.auto_archive_minutes, t.archived_ms, t.locked, "
-    "t.last_ms, COALESCE(c.last_seq, 0) FROM msg_threads t LEFT JOIN msg_channels c ON c.channel_id = t.id";
+    "t.last_ms, COALESCE(c.last_seq, 0), t.message_count, t.member_count FROM msg_threads t LEFT JOIN msg_channels c "
+    "ON c.channel_id = t.id";
 
 Thread thread_of(const store::Row& r) {
   Thread t;
@@ -925,6 +934,8 @@ Thread thread_of(const store::Row& r) {
   t.locked = r.get_int(8) != 0;
   t.last_activity = from_ms(r.get_int(9));
   t.last_seq = r.get_int(10);
+  t.message_count = r.get_int(11);
+  t.member_count = r.get_int(12);
   return t;
 }
 
@@ -1057,15 +1068,35 @@ std::vector<std::string> thread_ids_in(Tx& tx, const std::vector<std::string>& c
   return out;
 }
 
+namespace {
+
+// Locks a thread's row (PostgreSQL; SQLite's writes are serialized) before its members', in the
+// order a post and a deletion take them; false when the thread was deleted (also by a deletion
+// that committed while this waited).
+bool lock_live_thread(Tx& tx, const std::string& thread_id) {
+  const std::string lock = pg(tx) ? " FOR UPDATE" : "";
+  return tx.query_one("SELECT 1 FROM msg_threads WHERE id = $1 AND deleted_ms IS NULL" + lock, {thread_id}).has_value();
+}
+
+}  // namespace
+
 bool join_thread(Tx& tx, const std::string& thread_id, const std::string& account, std::int64_t at_ms) {
-  return tx.exec(
-             "INSERT INTO msg_thread_members (thread_id, account, joined_ms) VALUES ($1, $2, $3) "
-             "ON CONFLICT (thread_id, account) DO NOTHING",
-             {thread_id, account, at_ms}) > 0;
+  // A join that raced the thread's deletion adds no member.
+  if (!lock_live_thread(tx, thread_id)) return false;
+  if (tx.exec("INSERT INTO msg_thread_members (thread_id, account, joined_ms) VALUES ($1, $2, $3) "
+              "ON CONFLICT (thread_id, account) DO NOTHING",
+              {thread_id, account, at_ms}) == 0)
+    return false;
+  tx.exec("UPDATE msg_threads SET member_count = member_count + 1 WHERE id = $1", {thread_id});
+  return true;
 }
 
 bool leave_thread(Tx& tx, const std::string& thread_id, const std::string& account) {
-  return tx.exec("DELETE FROM msg_thread_members WHERE thread_id = $1 AND account = $2", {thread_id, account}) > 0;
+  if (!lock_live_thread(tx, thread_id)) return false;
+  if (tx.exec("DELETE FROM msg_thread_members WHERE thread_id = $1 AND account = $2", {thread_id, account}) == 0)
+    return false;
+  tx.exec("UPDATE msg_threads SET member_count = member_count - 1 WHERE id = $1 AND member_count > 0", {thread_id});
+  return true;
 }
 
 std::set<std::string> joined_among(Tx& tx, const std::string& account, const std::vector<std::string>& thread_ids) {

@@ -21,7 +21,7 @@ using store::Tx;
 std::pair<std::int64_t, std::int64_t> next_seq(Tx& tx, const std::string& channel_id, std::int64_t now_ms);
 /// The channel's latest seq (0 when it has no message).
 std::int64_t head(Tx& tx, const std::string& channel_id);
-/// Inserts a message (its seq taken by next_seq).
+/// Inserts a message (its seq taken by next_seq); a thread's message_count counts it.
 void insert_message(Tx& tx, const Message& m);
 /// The author's message with that client id in the channel.
 std::optional<Message> find_by_client_id(Tx& tx, const std::string& channel_id, const std::string& author,
@@ -53,7 +53,8 @@ std::pair<std::int64_t, std::int64_t> head_and_change(Tx& tx, const std::string&
 /// The messages whose last change is above `after_change`, in change order.
 std::vector<Message> changed_after(Tx& tx, const std::string& channel_id, std::int64_t after_change, std::size_t limit);
 /// Turns a message into a tombstone (body and mentions emptied; reactions and pin removed; its
-/// search terms are the caller's to remove, with unindex).
+/// search terms are the caller's to remove, with unindex); a thread's message_count no longer
+/// counts it. A message deleted already stays as it is.
 void tombstone(Tx& tx, const std::string& channel_id, std::int64_t seq, std::int64_t now_ms);
 /// Adds a message's search terms (messaging/search_text.hpp); terms it has already are kept.
 void index_terms(Tx& tx, const std::string& channel_id, std::int64_t seq, const std::vector<std::string>& terms);
@@ -248,9 +249,10 @@ struct MemberCursor {
   std::string account;
 };
 
-/// The account joins the thread; false when it was a member already.
+/// The account joins the thread, counted in its member_count; false when it was a member already
+/// or the thread was deleted.
 bool join_thread(Tx& tx, const std::string& thread_id, const std::string& account, std::int64_t at_ms);
-/// The account leaves the thread; false when it was not a member.
+/// The account leaves the thread; false when it was not a member (or the thread was deleted).
 bool leave_thread(Tx& tx, const std::string& thread_id, const std::string& account);
 /// Which of these threads the account joined.
 std::set<std::string> joined_among(Tx& tx, const std::string& account, const std::vector<std::string>& thread_ids);

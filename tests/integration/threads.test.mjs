@@ -64,7 +64,7 @@ for (const backend of backends()) {
       assert.deepEqual({ ...thread, id: undefined, created_at: undefined, last_message_at: undefined }, {
         id: undefined, channel_id: general, seq: idea.seq, name: 'Idea discussion', creator: member.address,
         created_at: undefined, auto_archive_minutes: 1440, archived: false, archived_at: null, locked: false, last_seq: 0,
-        last_message_at: undefined });
+        last_message_at: undefined, message_count: 0, member_count: 1 });
       // The channel's followers learn it; the message shows its thread, live and when read.
       const created = await sock.waitFor((f) => f.type === 'thread_created');
       assert.deepEqual(created.thread, thread);
@@ -268,7 +268,7 @@ for (const backend of backends()) {
       await post(other, thread.id, `hello @${owner.address}, @${outsider.address} and @&moderator`);
       const added = strip(await tsock.waitFor((f) => f.type === 'thread_members_updated'));
       assert.deepEqual({ ...added, added: [...added.added].sort() }, { type: 'thread_members_updated', thread_id: thread.id,
-        channel_id: general, added: [other.address, owner.address].sort(), removed: [] });
+        channel_id: general, added: [other.address, owner.address].sort(), removed: [], member_count: 3 });
       assert.deepEqual(strip(await ownerSock.waitFor((f) => f.type === 'thread_member_updated')),
         { type: 'thread_member_updated', thread_id: thread.id, channel_id: general, joined: true });
       const members = await listed();
@@ -285,14 +285,16 @@ for (const backend of backends()) {
       assert.equal((await api(`${path}/${mod.address}`, mod, 'PUT')).status, 204);
       assert.ok((await unread(mod)).includes(thread.id));
       assert.deepEqual(strip(await tsock.waitFor((f) => f.type === 'thread_members_updated' && f.added.includes(mod.address))),
-        { type: 'thread_members_updated', thread_id: thread.id, channel_id: general, added: [mod.address], removed: [] });
+        { type: 'thread_members_updated', thread_id: thread.id, channel_id: general, added: [mod.address], removed: [],
+          member_count: 4 });
       assert.equal(tsock.frames.filter((f) => f.type === 'thread_members_updated').length, 2);
 
       // Leaving takes it out of the unread list and the joined list, and is told.
       assert.equal((await api(`${path}/${other.address}`, other, 'DELETE')).status, 204);
       assert.equal((await api(`${path}/${other.address}`, other, 'DELETE')).status, 204);
       assert.deepEqual(strip(await tsock.waitFor((f) => f.type === 'thread_members_updated' && f.removed.length > 0)),
-        { type: 'thread_members_updated', thread_id: thread.id, channel_id: general, added: [], removed: [other.address] });
+        { type: 'thread_members_updated', thread_id: thread.id, channel_id: general, added: [], removed: [other.address],
+          member_count: 3 });
       assert.ok(!(await unread(other)).includes(thread.id));
       assert.deepEqual(await mine(other), []);
       assert.ok(!(await listed()).includes(other.address));
@@ -338,6 +340,84 @@ for (const backend of backends()) {
       assert.equal((await listed()).length, 3);
       tsock.close();
       ownerSock.close();
+    });
+
+    test('a thread counts its messages and members; its parent\'s subscribers follow its activity live', async () => {
+      const { owner, mod, member, api, base, general, post, start } = await community('Counts');
+      const psock = c.connect(owner);
+      await subscribed(psock, general);
+      const origin = await post(member, general, 'start here');
+      const thread = (await start(member, general, { name: 'Busy', seq: origin.seq })).body;
+      const tsock = c.connect(mod);
+      await subscribed(tsock, thread.id);
+      const shown = async () => { const { joined, ...t } = (await api(`/v1/threads/${thread.id}`, owner)).body; return t; };
+      // Counted independently: the thread's history without its tombstones, its member list.
+      const history = async () => (await api(`/v1/channels/${thread.id}/messages?limit=100`, owner)).body.messages
+        .filter((m) => !m.deleted).length;
+      const listed = async () => (await api(`/v1/threads/${thread.id}/members`, owner)).body.members.length;
+      const activity = (pred) => psock.waitFor((f) => f.type === 'thread_activity' && pred(f.thread));
+
+      // Each message reaches the parent's subscribers as the thread's activity, with its counts.
+      const first = await post(member, thread.id, 'one');
+      let seen = await activity((t) => t.last_seq === first.seq);
+      assert.deepEqual(seen.thread, await shown());
+      assert.deepEqual([seen.thread.message_count, seen.thread.member_count, seen.thread.archived], [1, 1, false]);
+      await post(mod, thread.id, 'two');
+      const third = await post(owner, thread.id, 'three');
+      seen = await activity((t) => t.last_seq === third.seq);
+      assert.deepEqual([seen.thread.message_count, seen.thread.member_count], [3, 3]);
+      assert.deepEqual([await history(), await listed()], [3, 3]);
+      assert.equal(seen.thread.last_message_at, (await shown()).last_message_at);
+      // The thread's own subscribers get its messages, not its activity; the parent's not its messages.
+      assert.equal(tsock.frames.filter((f) => f.type === 'thread_activity').length, 0);
+      assert.equal(psock.messages(thread.id).length, 0);
+
+      // Deleting counts down once per message, whoever deletes it and however often.
+      assert.equal((await api(`/v1/channels/${thread.id}/messages/${first.seq}`, member, 'DELETE')).status, 204);
+      seen = await activity((t) => t.message_count === 2 && t.last_seq === third.seq);
+      assert.equal((await api(`/v1/channels/${thread.id}/messages/${first.seq}`, member, 'DELETE')).status, 204);
+      let r = await api(`/v1/channels/${thread.id}/messages/bulk-delete`, mod, 'POST', { seqs: [first.seq, third.seq] });
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      await activity((t) => t.message_count === 1 && t.last_seq === third.seq);
+      assert.deepEqual([(await shown()).message_count, await history()], [1, 1]);
+      assert.equal(psock.frames.filter((f) => f.type === 'thread_activity').length, 5);
+
+      // A message brings an archived thread back, and its subscribers see it active again.
+      assert.equal((await api(`/v1/threads/${thread.id}`, member, 'PATCH', { archived: true })).status, 200);
+      await psock.waitFor((f) => f.type === 'thread_updated' && f.thread.archived);
+      await post(member, thread.id, 'back');
+      seen = await activity((t) => t.message_count === 2 && t.last_seq > third.seq);
+      assert.deepEqual([seen.thread.archived, seen.thread.archived_at], [false, null]);
+
+      // Members: joining and leaving count once, also many at once.
+      const crowd = await Promise.all(Array.from({ length: 8 }, () => c.signIn()));
+      for (const who of crowd) assert.equal((await api(`${base}/join`, who, 'POST')).status, 200);
+      const members = `/v1/threads/${thread.id}/members`;
+      const results = await Promise.all(crowd.flatMap((who) => [
+        api(`${members}/${who.address}`, who, 'PUT'), api(`${members}/${who.address}`, who, 'PUT')]));
+      assert.deepEqual([...new Set(results.map((x) => x.status))], [204]);
+      assert.deepEqual([(await shown()).member_count, await listed()], [11, 11]);
+      const left = await Promise.all(crowd.slice(0, 5).flatMap((who) => [
+        api(`${members}/${who.address}`, who, 'DELETE'), api(`${members}/${who.address}`, mod, 'DELETE')]));
+      assert.deepEqual([...new Set(left.map((x) => x.status))], [204]);
+      assert.deepEqual([(await shown()).member_count, await listed()], [6, 6]);
+      // Each change told its count as it left it: one by one, whatever order the frames came in.
+      const told = () => tsock.frames.filter((f) => f.type === 'thread_members_updated');
+      await tsock.waitFor(() => told().length === 2 + 8 + 5);
+      assert.deepEqual(told().map((f) => f.member_count).sort((a, b) => a - b),
+        [2, 3, 4, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10, 11]);
+      // Lists and frames carry the counts.
+      const listedThread = (await api(`/v1/channels/${general}/threads`, owner)).body.threads.find((t) => t.id === thread.id);
+      assert.deepEqual([listedThread.message_count, listedThread.member_count], [2, 6]);
+
+      // Many messages at once count exactly.
+      const burst = await Promise.all(crowd.slice(5).flatMap((who, i) =>
+        Array.from({ length: 4 }, (_, k) => api(`/v1/channels/${thread.id}/messages`, who, 'POST',
+          { body: `burst ${i}.${k}`, client_id: `burst-${i}-${k}` }))));
+      assert.deepEqual([...new Set(burst.map((x) => x.status))], [201]);
+      assert.deepEqual([(await shown()).message_count, await history()], [14, 14]);
+      psock.close();
+      tsock.close();
     });
 
     test('moderators delete a thread: gone for everyone at once, its messages purged in batches, its message free again; audited', async () => {
