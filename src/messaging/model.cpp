@@ -301,6 +301,7 @@ json::object thread_json(const Thread& t, SystemTime now) {
   o["last_message_at"] = format_rfc3339(t.last_activity);
   o["message_count"] = t.message_count;
   o["member_count"] = t.member_count;
+  o["slow_mode_seconds"] = t.slow_mode_seconds;
   if (t.joined) o["joined"] = *t.joined;
   return o;
 }
@@ -314,6 +315,11 @@ Result<void> check_thread_name(std::string_view name) {
     return bad_input("invalid_thread_name", "a thread name is 1 to 100 characters that display as themselves");
   }
   return ok();
+}
+
+Result<void> check_thread_slow_mode(std::int64_t seconds) {
+  if (seconds >= 0 && seconds <= max_thread_slow_mode_seconds) return ok();
+  return bad_input("invalid_field", "slow_mode_seconds is 0 to " + std::to_string(max_thread_slow_mode_seconds));
 }
 
 Result<void> check_auto_archive(std::int64_t minutes) {

@@ -49,6 +49,8 @@ inline constexpr std::size_t max_active_threads = 1000;
 /// The inactivity after which a thread archives itself, in minutes: Discord's four choices.
 inline constexpr std::int64_t thread_archive_choices[] = {60, 1440, 4320, 10080};
 inline constexpr std::int64_t default_thread_archive_minutes = 1440;
+/// A thread's own slow mode, at most six hours (as a channel's, and Discord's).
+inline constexpr std::int64_t max_thread_slow_mode_seconds = std::int64_t{6} * 3600;
 
 /// True for a thread's id (a channel id with the thread prefix).
 inline bool is_thread_id(std::string_view id) noexcept {
@@ -66,9 +68,11 @@ struct Thread {
   std::int64_t auto_archive_minutes = default_thread_archive_minutes;
   std::optional<SystemTime> archived_at;  ///< archived by hand (unset: maybe by inactivity)
   bool locked = false;                    ///< only those who moderate the parent write or unarchive
-  SystemTime last_activity{};             ///< its creation or its last message
-  std::int64_t last_seq = 0;              ///< its last message's seq (0: none yet)
-  std::int64_t message_count = 0;         ///< its messages not deleted (system ones included)
+  /// Its own slow mode (0: none), over its parent's: the longer of the two holds in it.
+  std::int64_t slow_mode_seconds = 0;
+  SystemTime last_activity{};      ///< its creation or its last message
+  std::int64_t last_seq = 0;       ///< its last message's seq (0: none yet)
+  std::int64_t message_count = 0;  ///< its messages not deleted (system ones included)
   /// Its members, those who lost its channel included (Discord's approximate member count).
   std::int64_t member_count = 0;
   /// Whether the account it is shown to joined it (unset: not shown; frames and events are for
@@ -90,10 +94,12 @@ bool thread_archived(const Thread& t, SystemTime now);
 std::optional<SystemTime> thread_archived_at(const Thread& t, SystemTime now);
 /// {"id", "channel_id", "seq" (null: started on its own), "name", "creator", "created_at",
 /// "auto_archive_minutes", "archived", "archived_at", "locked", "last_seq", "last_message_at",
-/// "message_count", "member_count"}, and "joined" where it is set.
+/// "message_count", "member_count", "slow_mode_seconds"}, and "joined" where it is set.
 boost::json::object thread_json(const Thread& t, SystemTime now);
 /// {"account", "joined_at"}.
 boost::json::object thread_member_json(const ThreadMember& m);
+/// 400 `invalid_field` unless 0 to max_thread_slow_mode_seconds.
+Result<void> check_thread_slow_mode(std::int64_t seconds);
 /// 400 `invalid_thread_name` unless 1 to max_thread_name_chars characters that display as
 /// themselves.
 Result<void> check_thread_name(std::string_view name);

@@ -286,6 +286,11 @@ TEST(MessagingModel, ThreadsArchiveByHandOrAfterTheirInactivity) {
   shown = thread_json(t, at(1'000'000));
   EXPECT_EQ(shown.at("message_count").as_int64(), 12);
   EXPECT_EQ(shown.at("member_count").as_int64(), 3);
+  EXPECT_EQ(shown.at("slow_mode_seconds").as_int64(), 0);
+  EXPECT_TRUE(check_thread_slow_mode(0));
+  EXPECT_TRUE(check_thread_slow_mode(21600));
+  EXPECT_EQ(check_thread_slow_mode(21601).error().code, "invalid_field");
+  EXPECT_EQ(check_thread_slow_mode(-1).error().code, "invalid_field");
 
   EXPECT_TRUE(is_thread_id("th_abc"));
   EXPECT_FALSE(is_thread_id("c_abc"));

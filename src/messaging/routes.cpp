@@ -517,11 +517,15 @@ void add_messaging_routes(net::Router& router, MessagingService& service, auth::
         if (!value.is_int64())
           co_return bad_input("invalid_auto_archive", "auto_archive_minutes is 60, 1440, 4320 or 10080");
         change.auto_archive_minutes = value.as_int64();
+      } else if (key == "slow_mode_seconds") {
+        if (!value.is_int64()) co_return bad_input("invalid_field", "slow_mode_seconds must be an integer");
+        change.slow_mode_seconds = value.as_int64();
       } else {
         co_return bad_input("invalid_field", "unknown field " + std::string(key));
       }
     }
-    if (!change.name && !change.archived && !change.locked && !change.auto_archive_minutes) {
+    if (!change.name && !change.archived && !change.locked && !change.auto_archive_minutes &&
+        !change.slow_mode_seconds) {
       co_return bad_input("invalid_field", "nothing to change");
     }
     if (auto limited = take(send_limiter, who->address); !limited) co_return limited.error();

@@ -1391,6 +1391,9 @@ Task<Result<Thread>> MessagingService::update_thread(eth::Address who, std::stri
   if (change.auto_archive_minutes) {
     if (auto c = check_auto_archive(*change.auto_archive_minutes); !c) co_return c.error();
   }
+  if (change.slow_mode_seconds) {
+    if (auto c = check_thread_slow_mode(*change.slow_mode_seconds); !c) co_return c.error();
+  }
   auto current = co_await thread(who, thread_id);
   if (!current) co_return current.error();
   auto moderates = co_await m_access.can_moderate(who, current->channel_id);
@@ -1400,9 +1403,9 @@ Task<Result<Thread>> MessagingService::update_thread(eth::Address who, std::stri
       co_return make_error(ErrorKind::forbidden, "missing_permission",
                            "a thread is changed by its creator or by those who moderate its channel");
     }
-    if (change.locked) {
+    if (change.locked || change.slow_mode_seconds) {
       co_return make_error(ErrorKind::forbidden, "missing_permission",
-                           "locking a thread takes manage_messages in its channel");
+                           "locking a thread, or its slow mode, takes manage_messages in its channel");
     }
   }
   // The creator writes as in the thread: not while timed out, nor once a moderator locked it. A new
@@ -1430,6 +1433,7 @@ Task<Result<Thread>> MessagingService::update_thread(eth::Address who, std::stri
       if (change.name) next.name = *change.name;
       if (change.auto_archive_minutes) next.auto_archive_minutes = *change.auto_archive_minutes;
       if (change.locked) next.locked = *change.locked;
+      if (change.slow_mode_seconds) next.slow_mode_seconds = *change.slow_mode_seconds;
       const bool was_archived = thread_archived(*t, now);
       if (change.archived && *change.archived && !was_archived) {
         next.archived_at = SystemTime(std::chrono::milliseconds(unix_millis(now)));
@@ -1444,7 +1448,7 @@ Task<Result<Thread>> MessagingService::update_thread(eth::Address who, std::stri
       }
       const bool changed = next.name != t->name || next.auto_archive_minutes != t->auto_archive_minutes ||
                            next.locked != t->locked || next.archived_at != t->archived_at ||
-                           next.last_activity != t->last_activity;
+                           next.last_activity != t->last_activity || next.slow_mode_seconds != t->slow_mode_seconds;
       if (!changed) return std::pair{std::move(*t), false};
       sql::update_thread(tx, next);
       auto event = thread_json(next, now);

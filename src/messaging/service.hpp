@@ -62,6 +62,7 @@ struct ThreadChange {
   std::optional<bool> archived;
   std::optional<bool> locked;
   std::optional<std::int64_t> auto_archive_minutes;
+  std::optional<std::int64_t> slow_mode_seconds;  ///< those who moderate its channel alone
 };
 
 /// One page of a channel's threads.

@@ -918,8 +918,8 @@ namespace {
 
 constexpr const char* thread_columns =
     "t.id, t.channel_id, t.seq, t.name, t.creator, t.created_ms, t.auto_archive_minutes, t.archived_ms, t.locked, "
-    "t.last_ms, COALESCE(c.last_seq, 0), t.message_count, t.member_count FROM msg_threads t LEFT JOIN msg_channels c "
-    "ON c.channel_id = t.id";
+    "t.last_ms, COALESCE(c.last_seq, 0), t.message_count, t.member_count, t.slow_mode_seconds FROM msg_threads t "
+    "LEFT JOIN msg_channels c ON c.channel_id = t.id";
 
 Thread thread_of(const store::Row& r) {
   Thread t;
@@ -936,6 +936,7 @@ Thread thread_of(const store::Row& r) {
   t.last_seq = r.get_int(10);
   t.message_count = r.get_int(11);
   t.member_count = r.get_int(12);
+  t.slow_mode_seconds = r.get_int(13);
   return t;
 }
 
@@ -1031,11 +1032,11 @@ std::vector<Message> live_after(Tx& tx, const std::string& channel_id, std::int6
 
 void update_thread(Tx& tx, const Thread& t) {
   tx.exec(
-      "UPDATE msg_threads SET name = $2, auto_archive_minutes = $3, archived_ms = $4, locked = $5, last_ms = $6 "
-      "WHERE id = $1",
+      "UPDATE msg_threads SET name = $2, auto_archive_minutes = $3, archived_ms = $4, locked = $5, last_ms = $6, "
+      "slow_mode_seconds = $7 WHERE id = $1",
       {t.id, t.name, t.auto_archive_minutes,
        t.archived_at ? store::Value(unix_millis(*t.archived_at)) : store::Value(nullptr),
-       static_cast<std::int64_t>(t.locked ? 1 : 0), unix_millis(t.last_activity)});
+       static_cast<std::int64_t>(t.locked ? 1 : 0), unix_millis(t.last_activity), t.slow_mode_seconds});
 }
 
 std::vector<std::string> joined_threads(Tx& tx, const std::string& account, const std::vector<std::string>& channel_ids,

@@ -41,7 +41,7 @@ Task<Result<std::optional<ThreadState>>> ThreadDirectory::state(const std::strin
     return m_db.read([&](store::Tx& tx) -> Result<std::optional<ThreadState>> {
       auto t = sql::find_thread(tx, thread_id);
       if (!t) return std::optional<ThreadState>();
-      return std::optional<ThreadState>(ThreadState{t->channel_id, t->locked});
+      return std::optional<ThreadState>(ThreadState{t->channel_id, t->locked, t->slow_mode_seconds});
     });
   });
   if (found && *found) remember(thread_id, (*found)->channel_id, generation);
@@ -82,6 +82,8 @@ Task<Result<PostRules>> ThreadAccess::thread_rules(const eth::Address& account, 
   }
   if (!rules) co_return rules;
   rules->parent_channel_id = parent;
+  // Its own slow mode over its parent's: the longer holds.
+  rules->slow_mode_seconds = std::max(rules->slow_mode_seconds, (*thread)->slow_mode_seconds);
   if (!rules->allowed || !(*thread)->locked) co_return rules;
   auto moderates = co_await m_inner.can_moderate(account, parent);
   if (!moderates) co_return std::move(moderates).error();

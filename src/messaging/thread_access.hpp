@@ -20,6 +20,7 @@ namespace gh::messaging {
 struct ThreadState {
   std::string channel_id;  ///< its parent
   bool locked = false;
+  std::int64_t slow_mode_seconds = 0;  ///< its own
 };
 
 /// Reads threads for ThreadAccess: parents are cached (they never change), bounded; a deleted

@@ -64,7 +64,7 @@ for (const backend of backends()) {
       assert.deepEqual({ ...thread, id: undefined, created_at: undefined, last_message_at: undefined }, {
         id: undefined, channel_id: general, seq: idea.seq, name: 'Idea discussion', creator: member.address,
         created_at: undefined, auto_archive_minutes: 1440, archived: false, archived_at: null, locked: false, last_seq: 0,
-        last_message_at: undefined, message_count: 0, member_count: 1 });
+        last_message_at: undefined, message_count: 0, member_count: 1, slow_mode_seconds: 0 });
       // The channel's followers learn it; the message shows its thread, live and when read.
       const created = await sock.waitFor((f) => f.type === 'thread_created');
       assert.deepEqual(created.thread, thread);
@@ -237,6 +237,35 @@ for (const backend of backends()) {
         .filter((e) => e.payload.id === thread.id);
       assert.deepEqual(events.map((e) => [e.payload.by, e.payload.locked]).slice(-2), [[mod.address, true], [owner.address, false]]);
       assert.ok(id);
+
+      // Moderators give it a slow mode of its own: its members wait there, not in the channel or
+      // another thread; moderators do not wait. The channel's holds in it when longer.
+      const send = (who, channel, body) => api(`/v1/channels/${channel}/messages`, who, 'POST',
+        { body, client_id: `slow-${Math.random().toString(36).slice(2)}` });
+      assert.deepEqual(code(await patch(member, { slow_mode_seconds: 60 })), [403, 'missing_permission']);
+      for (const bad of [-1, 21601, 'slow', 1.5]) {
+        assert.deepEqual(code(await patch(mod, { slow_mode_seconds: bad })), [400, 'invalid_field'], String(bad));
+      }
+      r = await patch(mod, { slow_mode_seconds: 3600 });
+      assert.deepEqual([r.status, r.body.slow_mode_seconds], [200, 3600]);
+      await sock.waitFor((f) => f.type === 'thread_updated' && f.thread.slow_mode_seconds === 3600);
+      assert.deepEqual(code(await send(member, thread.id, 'more thanks')), [429, 'slow_mode']);
+      const fresh = await c.signIn();
+      assert.equal((await api(`${base}/join`, fresh, 'POST')).status, 200);
+      assert.equal((await send(fresh, thread.id, 'first here')).status, 201);
+      assert.deepEqual(code(await send(fresh, thread.id, 'second here')), [429, 'slow_mode']);
+      for (const text of ['mods', 'do not wait']) assert.equal((await send(mod, thread.id, text)).status, 201);
+      const elsewhere = (await start(member, general, { name: 'Elsewhere' })).body;
+      for (const [channel, text] of [[general, 'a'], [general, 'b'], [elsewhere.id, 'c'], [elsewhere.id, 'd']]) {
+        assert.equal((await send(member, channel, text)).status, 201, text);
+      }
+      assert.equal((await patch(mod, { slow_mode_seconds: 0 })).body.slow_mode_seconds, 0);
+      assert.equal((await send(member, thread.id, 'free again')).status, 201);
+      assert.equal((await api(`/v1/channels/${general}`, owner, 'PATCH', { slow_mode_seconds: 3600 })).status, 200);
+      assert.deepEqual(code(await send(member, elsewhere.id, 'after c and d')), [429, 'slow_mode']);
+      assert.equal((await send(fresh, elsewhere.id, 'once')).status, 201);
+      assert.deepEqual(code(await send(fresh, elsewhere.id, 'twice')), [429, 'slow_mode']);
+      assert.equal((await api(`/v1/channels/${general}`, owner, 'PATCH', { slow_mode_seconds: 0 })).status, 200);
       sock.close();
     });
 
