@@ -102,6 +102,18 @@ context::ContextModule make_module(MessagingModuleSettings settings) {
                    [runtime](store::Tx& tx, const bus::Event& event) {
                      if (runtime->service) runtime->service->purge_thread_batch(tx, event);
                    }});
+    // One who left a community leaves the threads it joined there, a batch per transaction,
+    // continued through the bus until done; the live frames follow from the committed batches.
+    out.push_back({"messaging.thread_leaves",
+                   {"community.member_removed", "messaging.thread_leaves_continued"},
+                   [runtime](store::Tx& tx, const bus::Event& event) {
+                     if (runtime->service) runtime->service->leave_community_threads(tx, event);
+                   }});
+    out.push_back({"messaging.thread_member_frames",
+                   {"messaging.thread_members_removed"},
+                   [runtime](store::Tx& tx, const bus::Event& event) {
+                     if (runtime->service) runtime->service->on_thread_members_removed(tx, event);
+                   }});
     // A member's nickname changed: the members following the community here learn it.
     out.push_back(
         {"messaging.member_updates", {"community.member_updated"}, [runtime](store::Tx&, const bus::Event& event) {

@@ -1535,6 +1535,67 @@ std::size_t MessagingService::purge_thread_batch(Tx& tx, const bus::Event& event
   return batch.size();
 }
 
+std::size_t MessagingService::leave_community_threads(Tx& tx, const bus::Event& event) {
+  auto payload = payload_of(event);
+  if (!payload) return 0;
+  const auto* account_field = payload->if_contains("account");
+  const auto* ids = payload->if_contains("channel_ids");
+  if (account_field == nullptr || !account_field->is_string() || ids == nullptr || !ids->is_array()) return 0;
+  const auto account = eth::parse_address(account_field->as_string());
+  if (!account) return 0;
+  std::vector<std::string> channels;
+  for (const auto& id : ids->as_array()) {
+    if (id.is_string() && !is_thread_id(id.as_string())) channels.emplace_back(id.as_string());
+  }
+  const auto member = eth::to_lower_hex(*account);
+  // Each left thread is gone from the next query: the next batch needs no position.
+  const auto joined = sql::joined_in(tx, member, channels, m_settings.purge_batch);
+  json::array left;
+  for (const auto& [thread_id, channel_id] : joined) {
+    if (!sql::leave_thread(tx, thread_id, member)) continue;
+    const auto t = sql::find_thread(tx, thread_id);
+    left.emplace_back(json::object{
+        {"id", thread_id}, {"channel_id", channel_id}, {"member_count", t ? t->member_count : std::int64_t{0}}});
+  }
+  if (!left.empty()) {
+    json::object removed{{"account", eth::to_checksum(*account)}, {"threads", std::move(left)}};
+    if (const auto* community = payload->if_contains("community_id"); community != nullptr && community->is_string())
+      removed["community_id"] = community->as_string();
+    publish_or_throw(tx, {"messaging.thread_members_removed", member, json::serialize(removed)});
+  }
+  if (joined.size() == m_settings.purge_batch) {
+    publish_or_throw(tx, {"messaging.thread_leaves_continued", member, json::serialize(*payload)});
+  }
+  return joined.size();
+}
+
+void MessagingService::on_thread_members_removed(Tx&, const bus::Event& event) {
+  if (!m_gateway) return;
+  auto payload = payload_of(event);
+  if (!payload) return;
+  const auto* account_field = payload->if_contains("account");
+  const auto* threads = payload->if_contains("threads");
+  if (account_field == nullptr || !account_field->is_string() || threads == nullptr || !threads->is_array()) return;
+  const auto account = eth::parse_address(account_field->as_string());
+  if (!account) return;
+  const std::vector<eth::Address> accounts(1, *account);
+  for (const auto& entry : threads->as_array()) {
+    const auto* o = entry.if_object();
+    if (o == nullptr) continue;
+    const auto* id = o->if_contains("id");
+    const auto* channel = o->if_contains("channel_id");
+    const auto* count = o->if_contains("member_count");
+    if (id == nullptr || !id->is_string() || channel == nullptr || !channel->is_string() || count == nullptr ||
+        !count->is_int64())
+      continue;
+    Thread t;
+    t.id = id->as_string();
+    t.channel_id = channel->as_string();
+    t.member_count = count->as_int64();
+    announce_members(t, accounts, false);
+  }
+}
+
 namespace {
 
 // "<joined_ms>.<account>": where the next page of a thread's members starts.

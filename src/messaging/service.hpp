@@ -382,6 +382,15 @@ class MessagingService {
   /// more may remain): at most purge_batch, each with its `messaging.message_deleted` (purged:
   /// true, deleted_by the moderator). Returns the messages deleted.
   std::size_t purge_thread_batch(store::Tx& tx, const bus::Event& event);
+  /// One who left a community (community.member_removed: left, kicked, banned, its gate lost)
+  /// leaves the threads it joined in the channels it had there, inside the caller's transaction:
+  /// at most purge_batch per transaction, each counted out of its member_count, with
+  /// `messaging.thread_members_removed` for the batch, and the same request again as
+  /// `messaging.thread_leaves_continued` while more may remain. Returns the threads left.
+  std::size_t leave_community_threads(store::Tx& tx, const bus::Event& event);
+  /// Sends the threads' subscribers (`thread_members_updated`) and the account's sockets
+  /// (`thread_member_updated`) that it left them (messaging.thread_members_removed, committed).
+  void on_thread_members_removed(store::Tx& tx, const bus::Event& event);
   /// Sends the live `message_updated` of a message a purge deleted (from its committed
   /// `messaging.message_deleted`; other deletes sent theirs when they committed).
   void on_message_deleted(store::Tx& tx, const bus::Event& event);

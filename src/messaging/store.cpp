@@ -1100,6 +1100,23 @@ bool leave_thread(Tx& tx, const std::string& thread_id, const std::string& accou
   return true;
 }
 
+std::vector<std::pair<std::string, std::string>> joined_in(Tx& tx, const std::string& account,
+                                                           const std::vector<std::string>& channel_ids,
+                                                           std::size_t limit) {
+  std::vector<std::pair<std::string, std::string>> out;
+  if (channel_ids.empty() || limit == 0) return out;
+  std::vector<store::Value> params{account, static_cast<std::int64_t>(limit)};
+  const auto in = add_in_list(params, channel_ids.begin(), channel_ids.end());
+  const auto rows = tx.query(
+      "SELECT t.id, t.channel_id FROM msg_thread_members m JOIN msg_threads t ON t.id = m.thread_id "
+      "WHERE m.account = $1 AND t.deleted_ms IS NULL AND t.channel_id IN (" +
+          in + ") ORDER BY t.id LIMIT $2",
+      params);
+  out.reserve(rows.size());
+  for (const auto& r : rows) out.emplace_back(r.get_text(0), r.get_text(1));
+  return out;
+}
+
 std::set<std::string> joined_among(Tx& tx, const std::string& account, const std::vector<std::string>& thread_ids) {
   std::set<std::string> out;
   if (thread_ids.empty()) return out;

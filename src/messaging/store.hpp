@@ -254,6 +254,11 @@ struct MemberCursor {
 bool join_thread(Tx& tx, const std::string& thread_id, const std::string& account, std::int64_t at_ms);
 /// The account leaves the thread; false when it was not a member (or the thread was deleted).
 bool leave_thread(Tx& tx, const std::string& thread_id, const std::string& account);
+/// Up to `limit` threads of those channels (not deleted, archived ones included) the account
+/// joined: (thread id, its channel).
+std::vector<std::pair<std::string, std::string>> joined_in(Tx& tx, const std::string& account,
+                                                           const std::vector<std::string>& channel_ids,
+                                                           std::size_t limit);
 /// Which of these threads the account joined.
 std::set<std::string> joined_among(Tx& tx, const std::string& account, const std::vector<std::string>& thread_ids);
 /// The thread's members in the order they joined, after `after`.

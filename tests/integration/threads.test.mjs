@@ -270,7 +270,7 @@ for (const backend of backends()) {
     });
 
     test('members join a thread by starting it, posting, being named or by hand, and leave it; joined threads follow', async () => {
-      const { owner, mod, member, outsider, api, base, general, post, start } = await community('Members');
+      const { owner, mod, member, outsider, api, base, general, staff, post, start } = await community('Members');
       const other = await c.signIn();
       assert.equal((await api(`${base}/join`, other, 'POST')).status, 200);
       const thread = (await start(member, general, { name: 'Crew' })).body;
@@ -363,10 +363,35 @@ for (const backend of backends()) {
       }
       assert.deepEqual(code(await api(`/v1/channels/${general}/threads?joined=maybe`, member)), [400, 'invalid_joined']);
 
-      // One who loses the channel is no longer listed, nor counts it.
+      // One who leaves the community, or is kicked, leaves its threads there: counted out, told.
+      assert.equal((await api(`/v1/threads/${thread.id}`, member)).body.member_count, 4);
       assert.equal((await api(`${base}/members/${other.address}/kick`, owner, 'POST')).status, 204);
+      const out = strip(await tsock.waitFor((f) => f.type === 'thread_members_updated' && f.removed.includes(other.address) &&
+        f.member_count === 3));
+      assert.deepEqual(out, { type: 'thread_members_updated', thread_id: thread.id, channel_id: general, added: [],
+        removed: [other.address], member_count: 3 });
       assert.ok(!(await listed()).includes(other.address));
-      assert.equal((await listed()).length, 3);
+      assert.deepEqual([(await listed()).length, (await api(`/v1/threads/${thread.id}`, member)).body.member_count], [3, 3]);
+      const left = (await (await c.api('/v1/_test/outbox?topic=messaging.thread_members_removed')).json()).events
+        .filter((e) => e.payload.account === other.address);
+      assert.deepEqual(left.map((e) => e.payload.threads), [[{ id: thread.id, channel_id: general, member_count: 3 }]]);
+      // Coming back is not coming back to its threads.
+      assert.equal((await api(`${base}/join`, other, 'POST')).status, 200);
+      assert.deepEqual([(await api(`/v1/threads/${thread.id}`, other)).body.joined, await mine(other)], [false, []]);
+
+      // One who loses a channel but stays in the community stays a member of its threads, unseen
+      // and not counting them, until it reads the channel again.
+      const staffThread = (await start(mod, staff, { name: 'Staff only' })).body;
+      assert.equal((await api(`${base}/members/${other.address}/roles/moderator`, owner, 'PUT')).status < 300, true);
+      assert.equal((await api(`/v1/threads/${staffThread.id}/members/${other.address}`, other, 'PUT')).status, 204);
+      const staffListed = async () => (await api(`/v1/threads/${staffThread.id}/members`, mod)).body.members.map((m) => m.account);
+      assert.deepEqual(await staffListed(), [mod.address, other.address]);
+      assert.equal((await api(`${base}/members/${other.address}/roles/moderator`, owner, 'DELETE')).status < 300, true);
+      assert.deepEqual(await staffListed(), [mod.address]);
+      assert.equal((await api(`/v1/threads/${staffThread.id}`, mod)).body.member_count, 2);
+      assert.ok(!(await unread(other)).includes(staffThread.id));
+      assert.equal((await api(`${base}/members/${other.address}/roles/moderator`, owner, 'PUT')).status < 300, true);
+      assert.deepEqual(await staffListed(), [mod.address, other.address]);
       tsock.close();
       ownerSock.close();
     });
@@ -447,6 +472,35 @@ for (const backend of backends()) {
       assert.deepEqual([(await shown()).message_count, await history()], [14, 14]);
       psock.close();
       tsock.close();
+    });
+
+    test('one who leaves a community leaves every thread it joined there, in batches', async () => {
+      const { owner, member, api, base, general, start } = await community('Leaves');
+      // More than one batch (200 per transaction).
+      const ids = [];
+      for (let i = 0; i < 203; i++) {
+        const r = await start(member, general, { name: `topic ${i}` });
+        assert.equal(r.status, 201, JSON.stringify(r.body));
+        ids.push(r.body.id);
+      }
+      const kept = (await start(owner, general, { name: 'kept' })).body;
+      assert.equal((await api(`/v1/threads/${kept.id}/members/${member.address}`, member, 'PUT')).status, 204);
+      assert.equal((await api(`/v1/threads/${kept.id}`, owner)).body.member_count, 2);
+      assert.equal((await api(`${base}/leave`, member, 'POST')).status, 204);
+      const removed = async () => (await (await c.api('/v1/_test/outbox?topic=messaging.thread_members_removed')).json())
+        .events.filter((e) => e.payload.account === member.address);
+      await until('every thread left', async () =>
+        (await removed()).reduce((n, e) => n + e.payload.threads.length, 0) === 204);
+      const batches = await removed();
+      assert.deepEqual(batches.map((e) => e.payload.threads.length).sort((a, b) => a - b), [4, 200]);
+      assert.ok(batches.every((e) => e.payload.community_id === base.split('/').pop()));
+      const left = new Set(batches.flatMap((e) => e.payload.threads.map((t) => t.id)));
+      assert.deepEqual([...left].sort(), [...ids, kept.id].sort());
+      assert.deepEqual([(await api(`/v1/threads/${ids[0]}`, owner)).body.member_count,
+        (await api(`/v1/threads/${kept.id}`, owner)).body.member_count], [0, 1]);
+      // Back in the community, it is in none of them.
+      assert.equal((await api(`${base}/join`, member, 'POST')).status, 200);
+      assert.deepEqual((await api(`/v1/channels/${general}/threads?joined=true`, member)).body.threads, []);
     });
 
     test('moderators delete a thread: gone for everyone at once, its messages purged in batches, its message free again; audited', async () => {
