@@ -60,7 +60,7 @@ context::ContextModule make_module(CommunityModuleSettings settings) {
     // The audit log's entries for what moderators do to messages, which messaging owns.
     out.push_back({"community.audit",
                    {"messaging.message_deleted", "messaging.messages_bulk_deleted", "messaging.message_pinned",
-                    "messaging.report_updated", "messaging.thread_deleted"},
+                    "messaging.report_updated", "messaging.thread_deleted", "messaging.thread_updated"},
                    [](store::Tx& tx, const bus::Event& event) { CommunityService::audit_message_event(tx, event); }});
     return out;
   };

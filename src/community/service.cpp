@@ -1108,7 +1108,8 @@ const std::vector<std::string_view>& audit_actions() {
       "member_ban_remove",   "member_timeout",      "member_timeout_remove", "message_delete",
       "message_bulk_delete", "message_pin",         "message_unpin",         "automod_rule_create",
       "automod_rule_update", "automod_rule_delete", "automod_block",         "message_report_update",
-      "role_update",         "role_delete",         "member_nickname",       "thread_delete"};
+      "role_update",         "role_delete",         "member_nickname",       "thread_delete",
+      "thread_update"};
   return actions;
 }
 
@@ -1172,6 +1173,22 @@ void CommunityService::audit_message_event(Tx& tx, const bus::Event& event) {
     if (!by || id == nullptr || !id->is_string() || name == nullptr || !name->is_string()) return;
     audit(tx, ch->community_id, *by,
           {"thread_delete", address("creator"), ch->id, "", json::object{{"thread_id", *id}, {"name", *name}}},
+          event.created_ms);
+    return;
+  }
+  if (event.topic == "messaging.thread_updated") {
+    // Only what was done with moderation rights; a creator's changes to its own thread are not.
+    const auto* moderation = payload.if_contains("moderation");
+    const auto by = address("by");
+    const auto* id = payload.if_contains("id");
+    const auto* changes = payload.if_contains("changes");
+    if (moderation == nullptr || !moderation->is_bool() || !moderation->as_bool() || !by || id == nullptr ||
+        !id->is_string() || changes == nullptr || !changes->is_object())
+      return;
+    json::object details{{"thread_id", *id}};
+    if (const auto* name = payload.if_contains("name")) details["name"] = *name;
+    for (const auto& [key, value] : changes->as_object()) details[key] = value;
+    audit(tx, ch->community_id, *by, {"thread_update", address("creator"), ch->id, "", std::move(details)},
           event.created_ms);
     return;
   }

@@ -1453,6 +1453,19 @@ Task<Result<Thread>> MessagingService::update_thread(eth::Address who, std::stri
       sql::update_thread(tx, next);
       auto event = thread_json(next, now);
       event["by"] = eth::to_checksum(who);
+      // What changed, and whether it took moderation rights: another's thread, a lock or a slow
+      // mode (the community's audit log records those).
+      json::object changes;
+      if (next.name != t->name) changes["name"] = next.name;
+      if (const bool archived = thread_archived(next, now); archived != was_archived) changes["archived"] = archived;
+      if (next.locked != t->locked) changes["locked"] = next.locked;
+      if (next.auto_archive_minutes != t->auto_archive_minutes)
+        changes["auto_archive_minutes"] = next.auto_archive_minutes;
+      if (next.slow_mode_seconds != t->slow_mode_seconds) changes["slow_mode_seconds"] = next.slow_mode_seconds;
+      event["changes"] = std::move(changes);
+      if (*moderates &&
+          (who != t->creator || next.locked != t->locked || next.slow_mode_seconds != t->slow_mode_seconds))
+        event["moderation"] = true;
       publish_or_throw(tx, {"messaging.thread_updated", next.channel_id, json::serialize(event)});
       return std::pair{std::move(next), true};
     });

@@ -236,6 +236,9 @@ for (const backend of backends()) {
       const events = (await (await c.api('/v1/_test/outbox?topic=messaging.thread_updated')).json()).events
         .filter((e) => e.payload.id === thread.id);
       assert.deepEqual(events.map((e) => [e.payload.by, e.payload.locked]).slice(-2), [[mod.address, true], [owner.address, false]]);
+      assert.deepEqual(events.map((e) => [e.payload.changes, e.payload.moderation ?? false]), [
+        [{ name: 'Roadmap', archived: true, auto_archive_minutes: 4320 }, false],
+        [{ locked: true, archived: true }, true], [{ locked: false }, true]]);
       assert.ok(id);
 
       // Moderators give it a slow mode of its own: its members wait there, not in the channel or
@@ -266,6 +269,17 @@ for (const backend of backends()) {
       assert.equal((await send(fresh, elsewhere.id, 'once')).status, 201);
       assert.deepEqual(code(await send(fresh, elsewhere.id, 'twice')), [429, 'slow_mode']);
       assert.equal((await api(`/v1/channels/${general}`, owner, 'PATCH', { slow_mode_seconds: 0 })).status, 200);
+
+      // What was done with moderation rights is in the community's audit log; what its creator did
+      // to its own thread is not.
+      const audited = async () => (await api(`${base}/audit-log?action=thread_update`, owner)).body.entries;
+      await until('the thread changes audited', async () => (await audited()).length === 4);
+      const thread_ = { thread_id: thread.id, name: 'Roadmap' };
+      assert.deepEqual((await audited()).reverse().map((e) => [e.actor, e.target, e.channel_id, e.details]), [
+        [mod.address, member.address, general, { ...thread_, locked: true, archived: true }],
+        [owner.address, member.address, general, { ...thread_, locked: false }],
+        [mod.address, member.address, general, { ...thread_, slow_mode_seconds: 3600 }],
+        [mod.address, member.address, general, { ...thread_, slow_mode_seconds: 0 }]]);
       sock.close();
     });
 
