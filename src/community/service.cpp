@@ -1063,6 +1063,10 @@ void CommunityService::record_block(Tx& tx, const std::string& community_id,
                      {"rule_id", hit.rule_id},
                      {"trigger", hit.trigger},
                      {"matched", hit.matched}};
+  if (channel_id && !hit.thread_id.empty()) {
+    details["thread_id"] = hit.thread_id;
+    event["thread_id"] = hit.thread_id;
+  }
   if (!channel_id) {
     // A nickname: the name is refused; no timeout follows (as Discord's member profile rule).
     details["nickname"] = true;

@@ -109,9 +109,10 @@ struct AutomodRuleInfo {
 /// A message an AutoMod rule refused.
 struct AutomodHit {
   std::string rule_id;
-  std::string trigger;    ///< "keyword", "mention_spam" or "links"
-  std::string matched;    ///< what triggered it: the keyword, the link's host, the mention count
-  std::string content{};  ///< the text refused (for the rule's alert channel)
+  std::string trigger;      ///< "keyword", "mention_spam" or "links"
+  std::string matched;      ///< what triggered it: the keyword, the link's host, the mention count
+  std::string content{};    ///< the text refused (for the rule's alert channel)
+  std::string thread_id{};  ///< the thread of the channel it was sent in, if any
 };
 
 /// What posting in a channel takes, for one account.

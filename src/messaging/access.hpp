@@ -36,6 +36,7 @@ struct ContentBlock {
   std::string message;               ///< the rule's text for the author (may be empty)
   std::int64_t timeout_seconds = 0;  ///< the rule also times the author out this long
   std::string content{};             ///< the text refused, as screened (for the rule's alert channel)
+  std::string thread_id{};           ///< the thread it was sent in (its channel is the parent), if any
 };
 
 /// The content rules that apply to one account in one channel.

@@ -79,7 +79,7 @@ Task<Result<void>> CommunityChannelAccess::content_blocked(const eth::Address& a
                                                            ContentBlock block) {
   // A named local: GCC 12 mishandles a braced temporary passed to a coroutine.
   community::AutomodHit hit{std::move(block.rule_id), std::move(block.trigger), std::move(block.matched),
-                            std::move(block.content)};
+                            std::move(block.content), std::move(block.thread_id)};
   co_return co_await m_communities.automod_blocked(account, std::move(channel_id), std::move(hit));
 }
 

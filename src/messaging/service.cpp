@@ -401,17 +401,20 @@ Task<Mentions> MessagingService::effective_mentions(const eth::Address& who, con
   co_return mentions;
 }
 
-Task<Error> MessagingService::refuse_content(eth::Address who, std::string channel_id, ContentBlock block) {
+Task<Error> MessagingService::refuse_content(eth::Address who, std::string channel_id, ContentBlock block,
+                                             std::string report_channel_id) {
   auto error = automod_error(block);
   const auto rule_id = block.rule_id;
+  if (is_thread_id(channel_id)) block.thread_id = channel_id;
   // The channel's moderators following its reports see the block as it happens (Discord's AutoMod
   // alert).
   if (m_gateway) {
-    json::object alert{{"type", "automod_block"},          {"report_channel_id", channel_id},
+    json::object alert{{"type", "automod_block"},          {"report_channel_id", report_channel_id},
                        {"account", eth::to_checksum(who)}, {"rule_id", block.rule_id},
                        {"rule_name", block.rule_name},     {"trigger", block.trigger},
                        {"matched", block.matched}};
-    m_gateway->broadcast(report_topic, channel_id, json::serialize(alert));
+    if (!block.thread_id.empty()) alert["thread_id"] = block.thread_id;
+    m_gateway->broadcast(report_topic, report_channel_id, json::serialize(alert));
   }
   auto recorded = co_await m_access.content_blocked(who, channel_id, std::move(block));
   if (!recorded) {
@@ -641,7 +644,8 @@ Task<Result<Posted>> MessagingService::post(eth::Address who, std::string channe
   });
   if (!posted) {
     if (blocked && posted.error().code == "automod_blocked") {
-      co_return co_await refuse_content(who, std::move(channel_id), std::move(*blocked));
+      auto report_channel = rules->parent_channel_id.empty() ? channel_id : rules->parent_channel_id;
+      co_return co_await refuse_content(who, std::move(channel_id), std::move(*blocked), std::move(report_channel));
     }
     co_return posted.error();
   }
@@ -902,7 +906,8 @@ Task<Result<Message>> MessagingService::edit(eth::Address who, std::string chann
   if (rules->screen) {
     if (auto blocked = rules->screen->screen(body, mention_count(body))) {
       blocked->content = body;
-      co_return co_await refuse_content(who, channel_id, std::move(*blocked));
+      auto report_channel = rules->parent_channel_id.empty() ? channel_id : rules->parent_channel_id;
+      co_return co_await refuse_content(who, channel_id, std::move(*blocked), std::move(report_channel));
     }
   }
   const auto mentions = co_await effective_mentions(who, channel_id, body);
@@ -1235,12 +1240,14 @@ std::optional<sql::ThreadCursor> parse_thread_cursor(std::string_view text) {
 }  // namespace
 
 Task<Result<void>> MessagingService::screen_thread_name(const eth::Address& who, const std::string& channel_id,
-                                                        const std::string& name, const PostRules& rules) {
+                                                        const std::string& name, const PostRules& rules,
+                                                        const std::string& thread_id) {
   if (!rules.screen) co_return ok();
   auto blocked = co_await m_pool.run([&] { return rules.screen->screen(name, mention_count(name)); });
   if (!blocked) co_return ok();
   blocked->content = name;
-  co_return co_await refuse_content(who, channel_id, std::move(*blocked));
+  blocked->thread_id = thread_id;
+  co_return co_await refuse_content(who, channel_id, std::move(*blocked), channel_id);
 }
 
 void MessagingService::announce_thread(std::string_view type, const Thread& t, bool to_thread) {
@@ -1263,7 +1270,8 @@ Task<Result<Thread>> MessagingService::create_thread(eth::Address who, std::stri
   auto rules = co_await m_access.post_rules(who, channel_id);
   if (!rules) co_return rules.error();
   if (auto may = may_send(*rules); !may) co_return may.error();
-  if (auto screened = co_await screen_thread_name(who, channel_id, spec.name, *rules); !screened) {
+  const std::string not_yet;  // the thread has no id before it starts
+  if (auto screened = co_await screen_thread_name(who, channel_id, spec.name, *rules, not_yet); !screened) {
     co_return screened.error();
   }
   const auto now = m_clock.now();
@@ -1419,7 +1427,7 @@ Task<Result<Thread>> MessagingService::update_thread(eth::Address who, std::stri
       if (auto may = may_post(*rules); !may) co_return may.error();
     }
     if (renames) {
-      auto screened = co_await screen_thread_name(who, current->channel_id, *change.name, *rules);
+      auto screened = co_await screen_thread_name(who, current->channel_id, *change.name, *rules, thread_id);
       if (!screened) co_return screened.error();
     }
   }
@@ -2231,6 +2239,7 @@ void MessagingService::on_automod_blocked(Tx& tx, const bus::Event& event) {
                     {"channel_id", text("channel_id")},
                     {"content", std::string(utf8_prefix(text("content"), max_alert_content_bytes))}};
   if (const auto until = text("timed_out_until"); !until.empty()) data["timed_out_until"] = until;
+  if (const auto thread = text("thread_id"); !thread.empty()) data["thread_id"] = thread;
   // A nickname refused: no channel; the content is the name.
   if (const auto* nickname = o.if_contains("nickname");
       nickname != nullptr && nickname->is_bool() && nickname->as_bool()) {

@@ -434,8 +434,10 @@ class MessagingService {
   Task<Result<void>> require(const eth::Address& who, const std::string& channel_id, bool post);
   Task<Mentions> effective_mentions(const eth::Address& who, const std::string& channel_id, std::string_view body);
   /// The 403 automod_blocked for a text a community rule refused, once the community has recorded
-  /// the block (and applied the rule's timeout).
-  Task<Error> refuse_content(eth::Address who, std::string channel_id, ContentBlock block);
+  /// the block (and applied the rule's timeout). The live `automod_block` frame goes to the report
+  /// subscribers of `report_channel_id` (a thread's: its parent's).
+  Task<Error> refuse_content(eth::Address who, std::string channel_id, ContentBlock block,
+                             std::string report_channel_id);
   Task<std::vector<Mentioned>> resolve_mentions(const eth::Address& who, const std::string& channel_id,
                                                 const Mentions& mentions);
   /// Sends the `report` frame of a report filed or changed to the report topic of its channel here
@@ -457,9 +459,10 @@ class MessagingService {
   void announce_activity(const Thread& t);
   /// A thread's name (its start, or a rename) passes the channel's AutoMod rules (`rules`, the
   /// account's there) as a message's text would: refused, it is 403 automod_blocked, recorded and
-  /// alerted as a blocked message of the channel.
+  /// alerted as a blocked message of the channel, naming the thread (`thread_id`, empty for a
+  /// start).
   Task<Result<void>> screen_thread_name(const eth::Address& who, const std::string& channel_id, const std::string& name,
-                                        const PostRules& rules);
+                                        const PostRules& rules, const std::string& thread_id);
   /// After a committed change of a message: wakes the bus and sends `message_updated` here.
   void announce_update(const std::string& channel_id, const Message& m);
   Task<void> recheck(std::vector<eth::Address> accounts, std::vector<std::string> channel_ids,

@@ -106,6 +106,7 @@ Task<Result<void>> ThreadAccess::content_blocked(const eth::Address& account, st
   auto channel = co_await deciding(channel_id);
   if (!channel) co_return std::move(channel).error();
   if (channel->empty()) co_return ok();
+  if (is_thread_id(channel_id)) block.thread_id = channel_id;
   co_return co_await m_inner.content_blocked(account, std::move(*channel), std::move(block));
 }
 

@@ -379,9 +379,9 @@ for (const backend of backends()) {
 
       // One who leaves the community, or is kicked, leaves its threads there: counted out, told.
       assert.equal((await api(`/v1/threads/${thread.id}`, member)).body.member_count, 4);
+      const before = tsock.frames.length;
       assert.equal((await api(`${base}/members/${other.address}/kick`, owner, 'POST')).status, 204);
-      const out = strip(await tsock.waitFor((f) => f.type === 'thread_members_updated' && f.removed.includes(other.address) &&
-        f.member_count === 3));
+      const out = strip(await tsock.waitFor((f, frames) => frames.indexOf(f) >= before && f.type === 'thread_members_updated'));
       assert.deepEqual(out, { type: 'thread_members_updated', thread_id: thread.id, channel_id: general, added: [],
         removed: [other.address], member_count: 3 });
       assert.ok(!(await listed()).includes(other.address));
@@ -593,10 +593,16 @@ for (const backend of backends()) {
     });
 
     test('a thread\'s name passes the channel\'s AutoMod rules as a message does', async () => {
-      const { owner, mod, member, api, base, general, start } = await community('Screened');
-      let r = await api(`${base}/automod/rules`, owner, 'POST', { name: 'no scams', trigger: { type: 'keyword', keywords: ['scam'] } });
+      const { owner, mod, member, api, base, general, staff, start } = await community('Screened');
+      let r = await api(`${base}/automod/rules`, owner, 'POST',
+        { name: 'no scams', trigger: { type: 'keyword', keywords: ['scam'] }, alert_channel: staff });
       assert.equal(r.status, 201, JSON.stringify(r.body));
       const rule = r.body;
+      const modSock = c.connect(mod);
+      await modSock.opened;
+      await modSock.waitFor((f) => f.type === 'hello');
+      modSock.send({ type: 'subscribe', report_channel_ids: [general] });
+      await modSock.waitFor((f) => f.type === 'subscribed' && f.report_channel_id === general);
       assert.deepEqual(code(await start(member, general, { name: 'free scam inside' })), [403, 'automod_blocked']);
       assert.deepEqual((await api(`/v1/channels/${general}/threads`, owner)).body.threads, []);
       const thread = (await start(member, general, { name: 'fine' })).body;
@@ -610,10 +616,24 @@ for (const backend of backends()) {
       assert.equal((await api(`/v1/threads/${thread.id}`, owner)).body.name, 'fine');
       r = await api(`/v1/threads/${thread.id}`, owner, 'PATCH', { name: 'scam reports' });
       assert.deepEqual([r.status, r.body.name], [200, 'scam reports']);
-      // Each refusal is recorded as a blocked message of the channel.
+      // A message refused in the thread is the channel's block too; its moderators see it live.
+      assert.deepEqual(code(await api(`/v1/channels/${thread.id}/messages`, member, 'POST', { body: 'a scam', client_id: 'scr1' })),
+        [403, 'automod_blocked']);
+      const live = await modSock.waitFor((f) => f.type === 'automod_block' && f.thread_id === thread.id && f.account === member.address);
+      assert.deepEqual([live.report_channel_id, live.rule_id, live.matched], [general, rule.id, 'scam']);
+      // Each refusal is recorded and alerted as a blocked message of the channel, naming the thread
+      // once there is one.
       const blocks = (await api(`${base}/audit-log?action=automod_block`, owner)).body.entries;
-      assert.deepEqual(blocks.map((e) => [e.actor, e.channel_id, e.details.rule_id, e.details.matched]), [
-        [mod.address, general, rule.id, 'scam'], [member.address, general, rule.id, 'scam'], [member.address, general, rule.id, 'scam']]);
+      assert.deepEqual(blocks.map((e) => [e.actor, e.channel_id, e.details.rule_id, e.details.matched, e.details.thread_id]), [
+        [member.address, general, rule.id, 'scam', thread.id], [mod.address, general, rule.id, 'scam', thread.id],
+        [member.address, general, rule.id, 'scam', thread.id], [member.address, general, rule.id, 'scam', undefined]]);
+      const alerts = async () => (await api(`/v1/channels/${staff}/messages?limit=10`, owner)).body.messages
+        .filter((m) => m.system?.kind === 'automod_alert');
+      await until('the blocks alerted', async () => (await alerts()).length === 4);
+      assert.deepEqual((await alerts()).map((m) => [m.system.account, m.system.channel_id, m.system.thread_id, m.system.content]), [
+        [member.address, general, thread.id, 'a scam'], [mod.address, general, thread.id, 'scam time'],
+        [member.address, general, thread.id, 'scam time'], [member.address, general, undefined, 'free scam inside']]);
+      modSock.close();
     });
 
     test('mentions and replies in a thread notify as in its channel; muting the channel mutes its threads', async () => {
