@@ -68,6 +68,10 @@ struct PostRules {
   /// In a thread: its parent channel (whose notification mutes hold for the thread); empty in a
   /// channel.
   std::string parent_channel_id{};
+  /// A private thread: those not yet its members read it only once added.
+  bool private_thread = false;
+  /// In a private thread: the account may add others (it moderates, or the thread is invitable).
+  bool invites = true;
 };
 
 /// Channel access as the community context decides it.

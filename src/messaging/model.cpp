@@ -302,6 +302,8 @@ json::object thread_json(const Thread& t, SystemTime now) {
   o["message_count"] = t.message_count;
   o["member_count"] = t.member_count;
   o["slow_mode_seconds"] = t.slow_mode_seconds;
+  o["private"] = t.is_private;
+  o["invitable"] = t.invitable;
   if (t.joined) o["joined"] = *t.joined;
   return o;
 }

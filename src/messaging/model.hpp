@@ -70,6 +70,10 @@ struct Thread {
   bool locked = false;                    ///< only those who moderate the parent write or unarchive
   /// Its own slow mode (0: none), over its parent's: the longer of the two holds in it.
   std::int64_t slow_mode_seconds = 0;
+  /// Private (Discord's): read by its members who read the parent, and by the parent's moderators.
+  bool is_private = false;
+  /// In a private thread: members who do not moderate the parent may add others.
+  bool invitable = true;
   SystemTime last_activity{};      ///< its creation or its last message
   std::int64_t last_seq = 0;       ///< its last message's seq (0: none yet)
   std::int64_t message_count = 0;  ///< its messages not deleted (system ones included)
@@ -94,7 +98,8 @@ bool thread_archived(const Thread& t, SystemTime now);
 std::optional<SystemTime> thread_archived_at(const Thread& t, SystemTime now);
 /// {"id", "channel_id", "seq" (null: started on its own), "name", "creator", "created_at",
 /// "auto_archive_minutes", "archived", "archived_at", "locked", "last_seq", "last_message_at",
-/// "message_count", "member_count", "slow_mode_seconds"}, and "joined" where it is set.
+/// "message_count", "member_count", "slow_mode_seconds", "private", "invitable"}, and "joined" where
+/// it is set.
 boost::json::object thread_json(const Thread& t, SystemTime now);
 /// {"account", "joined_at"}.
 boost::json::object thread_member_json(const ThreadMember& m);

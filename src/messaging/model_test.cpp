@@ -287,6 +287,12 @@ TEST(MessagingModel, ThreadsArchiveByHandOrAfterTheirInactivity) {
   EXPECT_EQ(shown.at("message_count").as_int64(), 12);
   EXPECT_EQ(shown.at("member_count").as_int64(), 3);
   EXPECT_EQ(shown.at("slow_mode_seconds").as_int64(), 0);
+  EXPECT_FALSE(shown.at("private").as_bool());
+  t.is_private = true;
+  t.invitable = false;
+  shown = thread_json(t, at(1'000'000));
+  EXPECT_TRUE(shown.at("private").as_bool());
+  EXPECT_FALSE(shown.at("invitable").as_bool());
   EXPECT_TRUE(check_thread_slow_mode(0));
   EXPECT_TRUE(check_thread_slow_mode(21600));
   EXPECT_EQ(check_thread_slow_mode(21601).error().code, "invalid_field");

@@ -461,6 +461,13 @@ void add_messaging_routes(net::Router& router, MessagingService& service, auth::
         if (!value.is_int64())
           co_return bad_input("invalid_auto_archive", "auto_archive_minutes is 60, 1440, 4320 or 10080");
         spec.auto_archive_minutes = value.as_int64();
+      } else if (key == "private" || key == "invitable") {
+        if (!value.is_bool()) co_return bad_input("invalid_field", std::string(key) + " must be a boolean");
+        if (key == "private") {
+          spec.is_private = value.as_bool();
+        } else {
+          spec.invitable = value.as_bool();
+        }
       } else {
         co_return bad_input("invalid_field", "unknown field " + std::string(key));
       }
@@ -510,9 +517,15 @@ void add_messaging_routes(net::Router& router, MessagingService& service, auth::
       if (key == "name") {
         if (!value.is_string()) co_return bad_input("invalid_thread_name", "name must be a string");
         change.name = std::string(value.as_string());
-      } else if (key == "archived" || key == "locked") {
+      } else if (key == "archived" || key == "locked" || key == "invitable") {
         if (!value.is_bool()) co_return bad_input("invalid_field", std::string(key) + " must be a boolean");
-        (key == "archived" ? change.archived : change.locked) = value.as_bool();
+        if (key == "archived") {
+          change.archived = value.as_bool();
+        } else if (key == "locked") {
+          change.locked = value.as_bool();
+        } else {
+          change.invitable = value.as_bool();
+        }
       } else if (key == "auto_archive_minutes") {
         if (!value.is_int64())
           co_return bad_input("invalid_auto_archive", "auto_archive_minutes is 60, 1440, 4320 or 10080");
@@ -525,7 +538,7 @@ void add_messaging_routes(net::Router& router, MessagingService& service, auth::
       }
     }
     if (!change.name && !change.archived && !change.locked && !change.auto_archive_minutes &&
-        !change.slow_mode_seconds) {
+        !change.slow_mode_seconds && !change.invitable) {
       co_return bad_input("invalid_field", "nothing to change");
     }
     if (auto limited = take(send_limiter, who->address); !limited) co_return limited.error();

@@ -495,7 +495,39 @@ Task<Result<Posted>> MessagingService::post(eth::Address who, std::string channe
   std::optional<ContentBlock> blocked;
 
   const auto mentions = co_await effective_mentions(who, channel_id, message.body);
-  const auto notified = co_await resolve_mentions(who, channel_id, mentions);
+  auto notified = co_await resolve_mentions(who, channel_id, mentions);
+  // In a private thread, those the post names by address who read its channel are added to it (as
+  // Discord's), when its author may add others.
+  std::vector<eth::Address> invited;
+  if (rules->private_thread && rules->invites && !mentions.accounts.empty()) {
+    std::vector<eth::Address> outside;
+    for (const auto& a : mentions.accounts) {
+      const bool heard =
+          std::any_of(notified.begin(), notified.end(), [&](const Mentioned& n) { return n.account == a; });
+      if (a != who && !heard && notified.size() + outside.size() < max_mentioned) outside.push_back(a);
+    }
+    if (!outside.empty()) {
+      auto readers = co_await m_access.readers(rules->parent_channel_id, std::move(outside));
+      if (readers) invited = std::move(*readers);
+    }
+    for (const auto& a : invited) notified.push_back(Mentioned{a, std::string()});
+  }
+  // A reply notifies the author of its parent only while that author reads the channel.
+  bool reply_heard = message.ping_reply && message.reply_to.has_value();
+  if (reply_heard) {
+    auto replied = co_await m_pool.run([&] {
+      return m_db.read([&](Tx& tx) -> std::optional<eth::Address> {
+        auto p = sql::find(tx, channel_id, *message.reply_to);
+        if (!p) return std::nullopt;
+        return p->author;
+      });
+    });
+    if (replied && *replied != who && *replied != system_author) {
+      const std::vector<eth::Address> one(1, *replied);
+      auto reading = co_await m_access.readers(channel_id, one);
+      reply_heard = reading && !reading->empty();
+    }
+  }
   const auto now = m_clock.now();
   const auto author = eth::to_lower_hex(who);
 
@@ -593,7 +625,7 @@ Task<Result<Posted>> MessagingService::post(eth::Address who, std::string channe
         if (message.silent) mention["silent"] = true;
         publish_or_throw(tx, {"messaging.mention", eth::to_lower_hex(a.account), json::serialize(mention)});
       }
-      if (parent && parent->author != who && parent->author != system_author && message.ping_reply) {
+      if (parent && parent->author != who && parent->author != system_author && reply_heard) {
         json::object reply{{"channel_id", channel_id},
                            {"seq", m.seq},
                            {"message_id", m.id},
@@ -1255,7 +1287,8 @@ void MessagingService::announce_thread(std::string_view type, const Thread& t, b
   if (!m_gateway) return;
   json::object frame{{"type", type}, {"thread", thread_json(t, m_clock.now())}};
   const auto text = json::serialize(frame);
-  m_gateway->broadcast(channel_topic, t.channel_id, text);
+  // A private thread is not shown to the channel: its own subscribers read it.
+  if (!t.is_private) m_gateway->broadcast(channel_topic, t.channel_id, text);
   if (to_thread) m_gateway->broadcast(channel_topic, t.id, text);
 }
 
@@ -1266,6 +1299,10 @@ Task<Result<Thread>> MessagingService::create_thread(eth::Address who, std::stri
   if (auto c = check_thread_name(spec.name); !c) co_return c.error();
   if (auto c = check_auto_archive(spec.auto_archive_minutes); !c) co_return c.error();
   if (spec.seq && *spec.seq <= 0) co_return bad_input("invalid_seq", "seq is a positive integer");
+  if (spec.is_private && spec.seq) {
+    co_return bad_input("invalid_field", "a private thread starts on its own, not from a message");
+  }
+  if (spec.invitable && !spec.is_private) co_return bad_input("invalid_field", "only a private thread is invitable");
   // One read of the rules: the right to send messages, and the content rules the name passes.
   auto rules = co_await m_access.post_rules(who, channel_id);
   if (!rules) co_return rules.error();
@@ -1305,6 +1342,8 @@ Task<Result<Thread>> MessagingService::create_thread(eth::Address who, std::stri
       t.created_at = SystemTime(std::chrono::milliseconds(unix_millis(now)));
       t.auto_archive_minutes = spec.auto_archive_minutes;
       t.last_activity = t.created_at;
+      t.is_private = spec.is_private;
+      t.invitable = spec.invitable.value_or(true);
       sql::insert_thread(tx, t);
       if (sql::join_thread(tx, t.id, viewer, unix_millis(t.created_at))) t.member_count = 1;
       auto event = thread_json(t, now);
@@ -1320,6 +1359,11 @@ Task<Result<Thread>> MessagingService::create_thread(eth::Address who, std::stri
   });
   if (!created) co_return created.error();
   announce_thread("thread_created", *created, false);
+  if (created->is_private && m_gateway) {
+    // Not shown to the channel: its creator's sockets learn it.
+    const json::object frame{{"type", "thread_created"}, {"thread", thread_json(*created, now)}};
+    m_gateway->send_to_account(who, json::serialize(frame));
+  }
   if (starter) announce_update(channel_id, *starter);
   const std::vector<eth::Address> creator(1, who);
   announce_members(*created, creator, true);
@@ -1333,24 +1377,36 @@ Task<Result<ThreadPage>> MessagingService::threads(eth::Address who, std::string
     co_return bad_input("invalid_cursor", "cursor is the next_cursor of a previous page");
   }
   if (auto r = co_await require_read(who, channel_id); !r) co_return r.error();
+  auto moderates = co_await m_access.can_moderate(who, channel_id);
+  if (!moderates) co_return moderates.error();
   std::vector<std::string> channels(1, channel_id);
-  co_return co_await thread_page(who, std::move(channels), query);
+  std::vector<std::string> moderated;
+  if (*moderates) moderated.push_back(channel_id);
+  co_return co_await thread_page(who, std::move(channels), std::move(moderated), query);
 }
 
 Task<Result<ThreadPage>> MessagingService::community_threads(eth::Address who, std::string community_id,
                                                              ThreadQuery query) {
   // Who may list comes first: a stranger learns nothing from how its cursor is read.
-  auto channels = co_await m_access.community_channels(who, std::move(community_id));
+  auto channels = co_await m_access.community_channels(who, community_id);
   if (!channels) co_return channels.error();
   if (query.cursor && !parse_thread_cursor(*query.cursor)) {
     co_return bad_input("invalid_cursor", "cursor is the next_cursor of a previous page");
   }
+  // Those who moderate see its private threads too; one who moderates nothing is refused the list.
+  auto moderated = co_await m_access.moderated_channels(who, std::move(community_id));
+  std::vector<std::string> sees_private;
+  if (moderated) {
+    sees_private = std::move(*moderated);
+  } else if (moderated.error().kind != ErrorKind::forbidden) {
+    co_return moderated.error();
+  }
   query.archived = false;
-  co_return co_await thread_page(who, std::move(*channels), query);
+  co_return co_await thread_page(who, std::move(*channels), std::move(sees_private), query);
 }
 
 Task<Result<ThreadPage>> MessagingService::thread_page(const eth::Address& who, std::vector<std::string> channel_ids,
-                                                       const ThreadQuery& query) {
+                                                       std::vector<std::string> moderated, const ThreadQuery& query) {
   std::optional<sql::ThreadCursor> before;
   if (query.cursor) before = parse_thread_cursor(*query.cursor);
   const auto limit = std::clamp<std::size_t>(query.limit, 1, m_settings.max_page);
@@ -1359,7 +1415,8 @@ Task<Result<ThreadPage>> MessagingService::thread_page(const eth::Address& who, 
   co_return co_await m_pool.run([&]() -> Result<ThreadPage> {
     return m_db.read([&](Tx& tx) -> Result<ThreadPage> {
       ThreadPage page;
-      page.threads = sql::list_threads(tx, channel_ids, query.archived, now_ms, before, limit + 1,
+      const sql::PrivateView view{viewer, moderated};
+      page.threads = sql::list_threads(tx, channel_ids, query.archived, now_ms, before, limit + 1, view,
                                        query.joined ? std::optional<std::string>(viewer) : std::nullopt);
       if (page.threads.size() > limit) {
         page.threads.pop_back();
@@ -1404,6 +1461,9 @@ Task<Result<Thread>> MessagingService::update_thread(eth::Address who, std::stri
   }
   auto current = co_await thread(who, thread_id);
   if (!current) co_return current.error();
+  if (change.invitable && !current->is_private) {
+    co_return bad_input("invalid_field", "only a private thread is invitable");
+  }
   auto moderates = co_await m_access.can_moderate(who, current->channel_id);
   if (!moderates) co_return moderates.error();
   if (!*moderates) {
@@ -1411,9 +1471,9 @@ Task<Result<Thread>> MessagingService::update_thread(eth::Address who, std::stri
       co_return make_error(ErrorKind::forbidden, "missing_permission",
                            "a thread is changed by its creator or by those who moderate its channel");
     }
-    if (change.locked || change.slow_mode_seconds) {
+    if (change.locked || change.slow_mode_seconds || change.invitable) {
       co_return make_error(ErrorKind::forbidden, "missing_permission",
-                           "locking a thread, or its slow mode, takes manage_messages in its channel");
+                           "locking a thread, its slow mode or who invites takes manage_messages in its channel");
     }
   }
   // The creator writes as in the thread: not while timed out, nor once a moderator locked it. A new
@@ -1442,6 +1502,7 @@ Task<Result<Thread>> MessagingService::update_thread(eth::Address who, std::stri
       if (change.auto_archive_minutes) next.auto_archive_minutes = *change.auto_archive_minutes;
       if (change.locked) next.locked = *change.locked;
       if (change.slow_mode_seconds) next.slow_mode_seconds = *change.slow_mode_seconds;
+      if (change.invitable) next.invitable = *change.invitable;
       const bool was_archived = thread_archived(*t, now);
       if (change.archived && *change.archived && !was_archived) {
         next.archived_at = SystemTime(std::chrono::milliseconds(unix_millis(now)));
@@ -1456,7 +1517,8 @@ Task<Result<Thread>> MessagingService::update_thread(eth::Address who, std::stri
       }
       const bool changed = next.name != t->name || next.auto_archive_minutes != t->auto_archive_minutes ||
                            next.locked != t->locked || next.archived_at != t->archived_at ||
-                           next.last_activity != t->last_activity || next.slow_mode_seconds != t->slow_mode_seconds;
+                           next.last_activity != t->last_activity || next.slow_mode_seconds != t->slow_mode_seconds ||
+                           next.invitable != t->invitable;
       if (!changed) return std::pair{std::move(*t), false};
       sql::update_thread(tx, next);
       auto event = thread_json(next, now);
@@ -1470,9 +1532,10 @@ Task<Result<Thread>> MessagingService::update_thread(eth::Address who, std::stri
       if (next.auto_archive_minutes != t->auto_archive_minutes)
         changes["auto_archive_minutes"] = next.auto_archive_minutes;
       if (next.slow_mode_seconds != t->slow_mode_seconds) changes["slow_mode_seconds"] = next.slow_mode_seconds;
+      if (next.invitable != t->invitable) changes["invitable"] = next.invitable;
       event["changes"] = std::move(changes);
-      if (*moderates &&
-          (who != t->creator || next.locked != t->locked || next.slow_mode_seconds != t->slow_mode_seconds))
+      if (*moderates && (who != t->creator || next.locked != t->locked ||
+                         next.slow_mode_seconds != t->slow_mode_seconds || next.invitable != t->invitable))
         event["moderation"] = true;
       publish_or_throw(tx, {"messaging.thread_updated", next.channel_id, json::serialize(event)});
       return std::pair{std::move(next), true};
@@ -1517,7 +1580,7 @@ Task<Result<void>> MessagingService::delete_thread(eth::Address who, std::string
   if (m_events_published) m_events_published();
   if (m_gateway) {
     json::object frame{{"type", "thread_deleted"}, {"thread_id", thread_id}, {"channel_id", current->channel_id}};
-    m_gateway->broadcast(channel_topic, current->channel_id, json::serialize(frame));
+    if (!current->is_private) m_gateway->broadcast(channel_topic, current->channel_id, json::serialize(frame));
     const std::vector<std::string> ids(1, thread_id);
     json::array lost;
     lost.emplace_back(thread_id);
@@ -1644,7 +1707,13 @@ Task<Result<void>> MessagingService::set_thread_member(eth::Address who, std::st
       auto rules = co_await m_access.post_rules(who, thread_id);
       if (!rules) co_return rules.error();
       if (auto may = may_post(*rules); !may) co_return may.error();
-      auto reads = co_await m_access.can_read(member, thread_id);
+      if (!rules->invites) {
+        co_return make_error(ErrorKind::forbidden, "missing_permission",
+                             "in this private thread, those who moderate its channel add others");
+      }
+      // A private thread is read once joined: the account must read its channel.
+      const auto& read_in = current->is_private ? current->channel_id : thread_id;
+      auto reads = co_await m_access.can_read(member, read_in);
       if (!reads) co_return reads.error();
       if (!*reads) co_return bad_input("invalid_member", "that account cannot read the thread");
     } else if (auto r = co_await require_moderator(who, current->channel_id, "removing another from a thread"); !r) {
@@ -1662,9 +1731,19 @@ Task<Result<void>> MessagingService::set_thread_member(eth::Address who, std::st
     });
   });
   if (!changed) co_return changed.error();
-  if (*changed) {
-    const std::vector<eth::Address> accounts(1, member);
-    announce_members(**changed, accounts, joined);
+  if (!*changed) co_return ok();
+  const std::vector<eth::Address> accounts(1, member);
+  announce_members(**changed, accounts, joined);
+  if (!joined && current->is_private && m_gateway) {
+    // Out of a private thread is out of it at once, unless the account moderates its channel.
+    auto reads = co_await m_access.can_read(member, thread_id);
+    if (reads && !*reads) {
+      const std::vector<std::string> ids(1, thread_id);
+      json::array lost;
+      lost.emplace_back(thread_id);
+      const json::object frame{{"type", "membership"}, {"status", "removed"}, {"channel_ids", std::move(lost)}};
+      m_gateway->unsubscribe(member, channel_topic, ids, json::serialize(frame));
+    }
   }
   co_return ok();
 }
@@ -1719,7 +1798,8 @@ void MessagingService::announce_members(const Thread& t, const std::vector<eth::
 }
 
 void MessagingService::announce_activity(const Thread& t) {
-  if (!m_gateway) return;
+  // A private thread's subscribers get its messages; the channel's learn nothing of it.
+  if (!m_gateway || t.is_private) return;
   const json::object frame{{"type", "thread_activity"}, {"thread", thread_json(t, m_clock.now())}};
   m_gateway->broadcast(channel_topic, t.channel_id, json::serialize(frame));
 }

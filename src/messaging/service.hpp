@@ -54,6 +54,8 @@ struct NewThread {
   std::string name;
   std::optional<std::int64_t> seq;  ///< started from this message of the channel; unset: on its own
   std::int64_t auto_archive_minutes = default_thread_archive_minutes;
+  bool is_private = false;        ///< read by its members and the channel's moderators alone
+  std::optional<bool> invitable;  ///< a private thread's (default true)
 };
 
 /// What a change to a thread sets; an unset field stays as it is.
@@ -63,6 +65,7 @@ struct ThreadChange {
   std::optional<bool> locked;
   std::optional<std::int64_t> auto_archive_minutes;
   std::optional<std::int64_t> slow_mode_seconds;  ///< those who moderate its channel alone
+  std::optional<bool> invitable;                  ///< a private thread's; those who moderate alone
 };
 
 /// One page of a channel's threads.
@@ -446,9 +449,10 @@ class MessagingService {
   /// Sends a thread's frame (`thread_created`, `thread_updated`) to the subscribers of its channel,
   /// and of the thread itself.
   void announce_thread(std::string_view type, const Thread& t, bool to_thread);
-  /// One page of the threads of these channels (read by the caller), with whether it joined each.
+  /// One page of the threads of these channels (read by the caller), with whether it joined each:
+  /// private ones it joined, and all those of the channels it moderates (`moderated`).
   Task<Result<ThreadPage>> thread_page(const eth::Address& who, std::vector<std::string> channel_ids,
-                                       const ThreadQuery& query);
+                                       std::vector<std::string> moderated, const ThreadQuery& query);
   /// Sends that these accounts joined (or left) a thread, with its member count as it left it, to
   /// its subscribers (`thread_members_updated`) and to those accounts' sockets
   /// (`thread_member_updated`).

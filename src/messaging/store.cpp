@@ -918,8 +918,8 @@ namespace {
 
 constexpr const char* thread_columns =
     "t.id, t.channel_id, t.seq, t.name, t.creator, t.created_ms, t.auto_archive_minutes, t.archived_ms, t.locked, "
-    "t.last_ms, COALESCE(c.last_seq, 0), t.message_count, t.member_count, t.slow_mode_seconds FROM msg_threads t "
-    "LEFT JOIN msg_channels c ON c.channel_id = t.id";
+    "t.last_ms, COALESCE(c.last_seq, 0), t.message_count, t.member_count, t.slow_mode_seconds, t.is_private, "
+    "t.invitable FROM msg_threads t LEFT JOIN msg_channels c ON c.channel_id = t.id";
 
 Thread thread_of(const store::Row& r) {
   Thread t;
@@ -937,6 +937,8 @@ Thread thread_of(const store::Row& r) {
   t.message_count = r.get_int(11);
   t.member_count = r.get_int(12);
   t.slow_mode_seconds = r.get_int(13);
+  t.is_private = r.get_int(14) != 0;
+  t.invitable = r.get_int(15) != 0;
   return t;
 }
 
@@ -952,9 +954,10 @@ std::vector<Thread> threads_of_rows(const store::Rows& rows) {
 void insert_thread(Tx& tx, const Thread& t) {
   tx.exec(
       "INSERT INTO msg_threads (id, channel_id, seq, name, creator, created_ms, auto_archive_minutes, archived_ms, "
-      "locked, last_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, 0, $8)",
+      "locked, last_ms, is_private, invitable) VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, 0, $8, $9, $10)",
       {t.id, t.channel_id, t.seq ? store::Value(*t.seq) : store::Value(nullptr), t.name, eth::to_lower_hex(t.creator),
-       unix_millis(t.created_at), t.auto_archive_minutes, unix_millis(t.last_activity)});
+       unix_millis(t.created_at), t.auto_archive_minutes, unix_millis(t.last_activity),
+       std::int64_t{t.is_private ? 1 : 0}, std::int64_t{t.invitable ? 1 : 0}});
 }
 
 std::optional<Thread> find_thread(Tx& tx, const std::string& id, bool for_update) {
@@ -975,7 +978,7 @@ std::optional<Thread> thread_of_message(Tx& tx, const std::string& channel_id, s
 
 std::vector<Thread> list_threads(Tx& tx, const std::vector<std::string>& channel_ids, bool archived,
                                  std::int64_t now_ms, const std::optional<ThreadCursor>& before, std::size_t limit,
-                                 const std::optional<std::string>& member) {
+                                 const PrivateView& view, const std::optional<std::string>& member) {
   if (channel_ids.empty()) return {};
   std::vector<store::Value> params{now_ms, static_cast<std::int64_t>(limit)};
   // Active: not archived by hand, and a message (or the creation) within its auto-archive time.
@@ -994,6 +997,15 @@ std::vector<Thread> list_threads(Tx& tx, const std::vector<std::string>& channel
     sql += " AND EXISTS (SELECT 1 FROM msg_thread_members m WHERE m.thread_id = t.id AND m.account = $" +
            std::to_string(params.size()) + ")";
   }
+  // A private thread: to its members, and to those who moderate its channel.
+  params.emplace_back(view.viewer);
+  sql +=
+      " AND (t.is_private = 0 OR EXISTS (SELECT 1 FROM msg_thread_members v WHERE v.thread_id = t.id AND "
+      "v.account = $" +
+      std::to_string(params.size()) + ")";
+  if (!view.all_in.empty())
+    sql += " OR t.channel_id IN (" + add_in_list(params, view.all_in.begin(), view.all_in.end()) + ")";
+  sql += ")";
   sql += " AND t.channel_id IN (" + add_in_list(params, channel_ids.begin(), channel_ids.end()) + ")";
   sql += " ORDER BY t.last_ms DESC, t.id DESC LIMIT $2";
   return threads_of_rows(tx.query(sql, params));
@@ -1033,10 +1045,11 @@ std::vector<Message> live_after(Tx& tx, const std::string& channel_id, std::int6
 void update_thread(Tx& tx, const Thread& t) {
   tx.exec(
       "UPDATE msg_threads SET name = $2, auto_archive_minutes = $3, archived_ms = $4, locked = $5, last_ms = $6, "
-      "slow_mode_seconds = $7 WHERE id = $1",
+      "slow_mode_seconds = $7, invitable = $8 WHERE id = $1",
       {t.id, t.name, t.auto_archive_minutes,
        t.archived_at ? store::Value(unix_millis(*t.archived_at)) : store::Value(nullptr),
-       static_cast<std::int64_t>(t.locked ? 1 : 0), unix_millis(t.last_activity), t.slow_mode_seconds});
+       static_cast<std::int64_t>(t.locked ? 1 : 0), unix_millis(t.last_activity), t.slow_mode_seconds,
+       std::int64_t{t.invitable ? 1 : 0}});
 }
 
 std::vector<std::string> joined_threads(Tx& tx, const std::string& account, const std::vector<std::string>& channel_ids,
@@ -1114,6 +1127,17 @@ std::vector<std::pair<std::string, std::string>> joined_in(Tx& tx, const std::st
       params);
   out.reserve(rows.size());
   for (const auto& r : rows) out.emplace_back(r.get_text(0), r.get_text(1));
+  return out;
+}
+
+std::set<std::string> members_among(Tx& tx, const std::string& thread_id, const std::vector<std::string>& accounts) {
+  std::set<std::string> out;
+  if (accounts.empty()) return out;
+  std::vector<store::Value> params{thread_id};
+  const auto in = add_in_list(params, accounts.begin(), accounts.end());
+  for (const auto& r :
+       tx.query("SELECT account FROM msg_thread_members WHERE thread_id = $1 AND account IN (" + in + ")", params))
+    out.insert(r.get_text(0));
   return out;
 }
 

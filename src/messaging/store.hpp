@@ -220,11 +220,17 @@ void insert_thread(Tx& tx, const Thread& t);
 std::optional<Thread> find_thread(Tx& tx, const std::string& id, bool for_update = false);
 /// The thread started from the message, if any.
 std::optional<Thread> thread_of_message(Tx& tx, const std::string& channel_id, std::int64_t seq);
-/// The active (or archived) threads of these channels at now_ms, by last activity, latest first,
-/// below `before`; with `member`, only those it joined.
+/// Which private threads a list shows: those `viewer` joined, and every one of the channels in
+/// `all_in` (those it moderates).
+struct PrivateView {
+  std::string viewer;
+  std::vector<std::string> all_in;
+};
+/// The active (or archived) threads of these channels at now_ms that `view` shows, by last
+/// activity, latest first, below `before`; with `member`, only those it joined.
 std::vector<Thread> list_threads(Tx& tx, const std::vector<std::string>& channel_ids, bool archived,
                                  std::int64_t now_ms, const std::optional<ThreadCursor>& before, std::size_t limit,
-                                 const std::optional<std::string>& member = std::nullopt);
+                                 const PrivateView& view, const std::optional<std::string>& member = std::nullopt);
 std::int64_t count_active_threads(Tx& tx, const std::string& channel_id, std::int64_t now_ms);
 /// A message at `at_ms`: the thread is active again from then. False when there is no such thread
 /// (or it was deleted).
@@ -259,6 +265,8 @@ bool leave_thread(Tx& tx, const std::string& thread_id, const std::string& accou
 std::vector<std::pair<std::string, std::string>> joined_in(Tx& tx, const std::string& account,
                                                            const std::vector<std::string>& channel_ids,
                                                            std::size_t limit);
+/// Which of these accounts (lowercase hex) joined the thread.
+std::set<std::string> members_among(Tx& tx, const std::string& thread_id, const std::vector<std::string>& accounts);
 /// Which of these threads the account joined.
 std::set<std::string> joined_among(Tx& tx, const std::string& account, const std::vector<std::string>& thread_ids);
 /// The thread's members in the order they joined, after `after`.

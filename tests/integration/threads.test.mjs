@@ -64,7 +64,7 @@ for (const backend of backends()) {
       assert.deepEqual({ ...thread, id: undefined, created_at: undefined, last_message_at: undefined }, {
         id: undefined, channel_id: general, seq: idea.seq, name: 'Idea discussion', creator: member.address,
         created_at: undefined, auto_archive_minutes: 1440, archived: false, archived_at: null, locked: false, last_seq: 0,
-        last_message_at: undefined, message_count: 0, member_count: 1, slow_mode_seconds: 0 });
+        last_message_at: undefined, message_count: 0, member_count: 1, slow_mode_seconds: 0, private: false, invitable: true });
       // The channel's followers learn it; the message shows its thread, live and when read.
       const created = await sock.waitFor((f) => f.type === 'thread_created');
       assert.deepEqual(created.thread, thread);
@@ -486,6 +486,101 @@ for (const backend of backends()) {
       assert.deepEqual([(await shown()).message_count, await history()], [14, 14]);
       psock.close();
       tsock.close();
+    });
+
+    test('a private thread is read by its members and the channel\'s moderators alone; members add others', async () => {
+      const { owner, mod, member, outsider, api, id, base, general, post, start } = await community('Private');
+      const [friend, stranger, bystander] = await Promise.all([c.signIn(), c.signIn(), c.signIn()]);
+      for (const who of [friend, stranger, bystander]) assert.equal((await api(`${base}/join`, who, 'POST')).status, 200);
+      const origin = await post(member, general, 'hi all');
+      for (const body of [{ name: 'x', private: true, seq: origin.seq }, { name: 'x', invitable: false },
+        { name: 'x', private: 'yes' }]) {
+        assert.deepEqual(code(await start(member, general, body)), [400, 'invalid_field'], JSON.stringify(body));
+      }
+      // The channel's subscribers learn nothing of it, ever; its creator's sockets do.
+      const psock = c.connect(bystander);
+      await subscribed(psock, general);
+      const msock = c.connect(member);
+      await msock.opened;
+      await msock.waitFor((f) => f.type === 'hello');
+      let r = await start(member, general, { name: 'Secret plans', private: true });
+      assert.equal(r.status, 201, JSON.stringify(r.body));
+      const thread = r.body;
+      assert.deepEqual([thread.private, thread.invitable, thread.member_count, thread.seq], [true, true, 1, null]);
+      assert.equal((await msock.waitFor((f) => f.type === 'thread_created' && f.thread.id === thread.id)).thread.private, true);
+
+      // Those who read the channel but are not in it learn nothing of it.
+      const hidden = async (who) => {
+        assert.deepEqual(code(await api(`/v1/threads/${thread.id}`, who)), [404, 'thread_not_found']);
+        assert.equal((await api(`/v1/channels/${thread.id}/messages`, who)).status, 403);
+        assert.deepEqual(code(await api(`/v1/channels/${thread.id}/messages`, who, 'POST',
+          { body: 'let me in', client_id: `h${Math.random()}` })), [403, 'forbidden']);
+        assert.deepEqual(code(await api(`/v1/threads/${thread.id}/members`, who)), [404, 'thread_not_found']);
+        assert.deepEqual(code(await api(`/v1/threads/${thread.id}/members/${who.address}`, who, 'PUT')), [404, 'thread_not_found']);
+        assert.ok(!(await api(`/v1/channels/${general}/threads`, who)).body.threads.some((t) => t.id === thread.id));
+        assert.ok(!(await api(`/v1/communities/${id}/threads`, who)).body.threads.some((t) => t.id === thread.id));
+        assert.deepEqual((await api(`/v1/unread?channel_ids=${thread.id}`, who)).body.channels, []);
+        const s = c.connect(who);
+        assert.deepEqual(((f) => [f.type, f.code])(await subscribed(s, thread.id)), ['error', 'forbidden']);
+        s.close();
+      };
+      await hidden(stranger);
+      // The channel's moderators read it, and see it listed, without joining it.
+      assert.equal((await api(`/v1/threads/${thread.id}`, mod)).body.joined, false);
+      assert.ok((await api(`/v1/channels/${general}/threads`, mod)).body.threads.some((t) => t.id === thread.id));
+      assert.ok((await api(`/v1/communities/${id}/threads`, owner)).body.threads.some((t) => t.id === thread.id));
+      assert.equal((await api(`/v1/channels/${thread.id}/messages`, mod)).status, 200);
+
+      // A member adds another by hand, or by naming it (one who reads the channel); they read it at once.
+      assert.deepEqual(code(await api(`/v1/threads/${thread.id}/members/${outsider.address}`, member, 'PUT')), [400, 'invalid_member']);
+      assert.equal((await api(`/v1/threads/${thread.id}/members/${friend.address}`, member, 'PUT')).status, 204);
+      assert.equal((await api(`/v1/threads/${thread.id}`, friend)).body.joined, true);
+      const fsock = c.connect(friend);
+      await subscribed(fsock, thread.id);
+      const named = await post(member, thread.id, `join us @${outsider.address} and @${stranger.address}`);
+      assert.equal((await api(`/v1/threads/${thread.id}`, stranger)).body.joined, true);
+      const members = async () => (await api(`/v1/threads/${thread.id}/members`, member)).body.members.map((m) => m.account);
+      assert.deepEqual(await members(), [member.address, friend.address, stranger.address]);
+      const mentioned = async (msg) => (await (await c.api('/v1/_test/outbox?topic=messaging.mention')).json()).events
+        .filter((e) => e.payload.message_id === msg.id).map((e) => e.payload.account).sort();
+      assert.deepEqual(await mentioned(named), [stranger.address]);
+      // Everyone, in a private thread, is its members (the owner posts there as a moderator).
+      const all = await post(owner, thread.id, 'hello @&member');
+      assert.deepEqual(await mentioned(all), [member.address, friend.address, stranger.address].sort());
+
+      // Leaving, or being removed, is losing it at once: replies to what one wrote there reach it no more.
+      const said = await post(friend, thread.id, 'count me in');
+      const replies = async (msg) => (await (await c.api('/v1/_test/outbox?topic=messaging.reply')).json()).events
+        .filter((e) => e.payload.message_id === msg.id).map((e) => e.payload.account);
+      assert.deepEqual(await replies(await post(member, thread.id, 'great', { reply_to: said.seq })), [friend.address]);
+      assert.equal((await api(`/v1/threads/${thread.id}/members/${friend.address}`, friend, 'DELETE')).status, 204);
+      const gone = await fsock.waitFor((f) => f.type === 'membership');
+      assert.deepEqual([gone.status, gone.channel_ids], ['removed', [thread.id]]);
+      await hidden(friend);
+      assert.deepEqual(await replies(await post(member, thread.id, 'too bad', { reply_to: said.seq })), []);
+
+      // Who invites: members, until a moderator closes it; then moderators alone.
+      assert.deepEqual(code(await api(`/v1/threads/${thread.id}`, member, 'PATCH', { invitable: false })), [403, 'missing_permission']);
+      r = await api(`/v1/threads/${thread.id}`, mod, 'PATCH', { invitable: false });
+      assert.deepEqual([r.status, r.body.invitable], [200, false]);
+      assert.deepEqual(code(await api(`/v1/threads/${thread.id}/members/${friend.address}`, member, 'PUT')), [403, 'missing_permission']);
+      const closed = await post(member, thread.id, `come back @${friend.address}`);
+      assert.deepEqual(await mentioned(closed), []);
+      await hidden(friend);
+      assert.equal((await api(`/v1/threads/${thread.id}/members/${friend.address}`, mod, 'PUT')).status, 204);
+      assert.equal((await api(`/v1/threads/${thread.id}`, friend)).body.joined, true);
+      assert.equal((await api(`/v1/threads/${thread.id}/members/${friend.address}`, mod, 'DELETE')).status, 204);
+      await hidden(friend);
+      const pub = (await start(member, general, { name: 'Open' })).body;
+      assert.deepEqual(code(await api(`/v1/threads/${pub.id}`, mod, 'PATCH', { invitable: false })), [400, 'invalid_field']);
+
+      // Deleted by a moderator; nothing of it ever reached the channel's subscribers.
+      assert.equal((await api(`/v1/threads/${thread.id}`, mod, 'DELETE')).status, 204);
+      await psock.waitFor((f) => f.type === 'thread_created' && f.thread.id === pub.id);
+      assert.deepEqual(psock.frames.filter((f) => JSON.stringify(f).includes(thread.id)), []);
+      psock.close();
+      msock.close();
+      fsock.close();
     });
 
     test('one who leaves a community leaves every thread it joined there, in batches', async () => {
