@@ -1130,26 +1130,30 @@ std::vector<std::pair<std::string, std::string>> joined_in(Tx& tx, const std::st
   return out;
 }
 
-std::set<std::string> members_among(Tx& tx, const std::string& thread_id, const std::vector<std::string>& accounts) {
+namespace {
+
+// The membership rows whose `fixed` column holds `value` and whose `listed` column holds one of
+// `among`: that column's values. Both columns are msg_thread_members' (thread_id, account).
+std::set<std::string> membership_among(Tx& tx, std::string_view fixed, const std::string& value,
+                                       std::string_view listed, const std::vector<std::string>& among) {
   std::set<std::string> out;
-  if (accounts.empty()) return out;
-  std::vector<store::Value> params{thread_id};
-  const auto in = add_in_list(params, accounts.begin(), accounts.end());
-  for (const auto& r :
-       tx.query("SELECT account FROM msg_thread_members WHERE thread_id = $1 AND account IN (" + in + ")", params))
-    out.insert(r.get_text(0));
+  if (among.empty()) return out;
+  std::vector<store::Value> params{value};
+  const auto in = add_in_list(params, among.begin(), among.end());
+  const auto sql = "SELECT " + std::string(listed) + " FROM msg_thread_members WHERE " + std::string(fixed) +
+                   " = $1 AND " + std::string(listed) + " IN (" + in + ")";
+  for (const auto& r : tx.query(sql, params)) out.insert(r.get_text(0));
   return out;
 }
 
+}  // namespace
+
+std::set<std::string> members_among(Tx& tx, const std::string& thread_id, const std::vector<std::string>& accounts) {
+  return membership_among(tx, "thread_id", thread_id, "account", accounts);
+}
+
 std::set<std::string> joined_among(Tx& tx, const std::string& account, const std::vector<std::string>& thread_ids) {
-  std::set<std::string> out;
-  if (thread_ids.empty()) return out;
-  std::vector<store::Value> params{account};
-  const auto in = add_in_list(params, thread_ids.begin(), thread_ids.end());
-  for (const auto& r :
-       tx.query("SELECT thread_id FROM msg_thread_members WHERE account = $1 AND thread_id IN (" + in + ")", params))
-    out.insert(r.get_text(0));
-  return out;
+  return membership_among(tx, "account", account, "thread_id", thread_ids);
 }
 
 std::vector<ThreadMember> thread_members(Tx& tx, const std::string& thread_id, const std::optional<MemberCursor>& after,
