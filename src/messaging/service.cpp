@@ -402,7 +402,8 @@ Task<Mentions> MessagingService::effective_mentions(const eth::Address& who, con
 }
 
 Task<Error> MessagingService::refuse_content(eth::Address who, std::string channel_id, ContentBlock block,
-                                             std::string report_channel_id) {
+                                             const PostRules& rules) {
+  const auto report_channel_id = rules.parent_channel_id.empty() ? channel_id : rules.parent_channel_id;
   auto error = automod_error(block);
   const auto rule_id = block.rule_id;
   if (is_thread_id(channel_id)) block.thread_id = channel_id;
@@ -676,8 +677,7 @@ Task<Result<Posted>> MessagingService::post(eth::Address who, std::string channe
   });
   if (!posted) {
     if (blocked && posted.error().code == "automod_blocked") {
-      auto report_channel = rules->parent_channel_id.empty() ? channel_id : rules->parent_channel_id;
-      co_return co_await refuse_content(who, std::move(channel_id), std::move(*blocked), std::move(report_channel));
+      co_return co_await refuse_content(who, std::move(channel_id), std::move(*blocked), *rules);
     }
     co_return posted.error();
   }
@@ -938,8 +938,7 @@ Task<Result<Message>> MessagingService::edit(eth::Address who, std::string chann
   if (rules->screen) {
     if (auto blocked = rules->screen->screen(body, mention_count(body))) {
       blocked->content = body;
-      auto report_channel = rules->parent_channel_id.empty() ? channel_id : rules->parent_channel_id;
-      co_return co_await refuse_content(who, channel_id, std::move(*blocked), std::move(report_channel));
+      co_return co_await refuse_content(who, channel_id, std::move(*blocked), *rules);
     }
   }
   const auto mentions = co_await effective_mentions(who, channel_id, body);
@@ -1279,7 +1278,7 @@ Task<Result<void>> MessagingService::screen_thread_name(const eth::Address& who,
   if (!blocked) co_return ok();
   blocked->content = name;
   blocked->thread_id = thread_id;
-  co_return co_await refuse_content(who, channel_id, std::move(*blocked), channel_id);
+  co_return co_await refuse_content(who, channel_id, std::move(*blocked), rules);
 }
 
 void MessagingService::announce_thread(std::string_view type, const Thread& t, bool to_thread) {

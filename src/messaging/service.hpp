@@ -438,9 +438,8 @@ class MessagingService {
   Task<Mentions> effective_mentions(const eth::Address& who, const std::string& channel_id, std::string_view body);
   /// The 403 automod_blocked for a text a community rule refused, once the community has recorded
   /// the block (and applied the rule's timeout). The live `automod_block` frame goes to the report
-  /// subscribers of `report_channel_id` (a thread's: its parent's).
-  Task<Error> refuse_content(eth::Address who, std::string channel_id, ContentBlock block,
-                             std::string report_channel_id);
+  /// subscribers of the channel whose rules (`rules`) refused it: a thread's go to its parent's.
+  Task<Error> refuse_content(eth::Address who, std::string channel_id, ContentBlock block, const PostRules& rules);
   Task<std::vector<Mentioned>> resolve_mentions(const eth::Address& who, const std::string& channel_id,
                                                 const Mentions& mentions);
   /// Sends the `report` frame of a report filed or changed to the report topic of its channel here
