@@ -304,8 +304,30 @@ json::object thread_json(const Thread& t, SystemTime now) {
   o["slow_mode_seconds"] = t.slow_mode_seconds;
   o["private"] = t.is_private;
   o["invitable"] = t.invitable;
-  if (t.joined) o["joined"] = *t.joined;
+  if (t.joined) {
+    o["joined"] = *t.joined;
+    o["notify"] = *t.joined && t.notify ? json::value(to_string(*t.notify)) : json::value(nullptr);
+  }
   return o;
+}
+
+const char* to_string(ThreadNotify notify) noexcept {
+  switch (notify) {
+    case ThreadNotify::mentions:
+      return "mentions";
+    case ThreadNotify::none:
+      return "none";
+    case ThreadNotify::all:
+      break;
+  }
+  return "all";
+}
+
+Result<ThreadNotify> parse_thread_notify(std::string_view name) {
+  for (auto n : {ThreadNotify::all, ThreadNotify::mentions, ThreadNotify::none}) {
+    if (name == to_string(n)) return n;
+  }
+  return bad_input("invalid_field", "notify is all, mentions or none");
 }
 
 json::object thread_member_json(const ThreadMember& m) {

@@ -27,6 +27,11 @@ inline constexpr std::size_t max_mentions = 50;
 inline constexpr std::string_view everyone_role = "member";
 /// Accounts one message notifies of a mention at most (the first readers found).
 inline constexpr std::size_t max_mentioned = 200;
+/// A thread post notifies at most this many of the thread's members who follow all its messages
+/// (the first to have joined).
+inline constexpr std::size_t max_thread_followers = 1000;
+/// Accounts per `messaging.thread_message` event.
+inline constexpr std::size_t max_thread_message_accounts = 250;
 /// Accounts looked at for one message's mentions at most: the named ones, then role holders in
 /// address order (a mention of a large role reaches the first readers among them).
 inline constexpr std::size_t max_mention_candidates = 1000;
@@ -57,6 +62,15 @@ inline bool is_thread_id(std::string_view id) noexcept {
   return id.starts_with(thread_id_prefix);
 }
 
+/// What of a thread notifies one of its members (Discord's thread notification settings): every
+/// message ("all", the default), only its mentions and replies ("mentions"), or nothing ("none").
+enum class ThreadNotify { all, mentions, none };
+
+/// "all", "mentions" or "none".
+const char* to_string(ThreadNotify notify) noexcept;
+/// The setting of a name; 400 `invalid_field` for anything else.
+Result<ThreadNotify> parse_thread_notify(std::string_view name);
+
 /// A thread as stored.
 struct Thread {
   std::string id;
@@ -82,6 +96,8 @@ struct Thread {
   /// Whether the account it is shown to joined it (unset: not shown; frames and events are for
   /// everyone).
   std::optional<bool> joined;
+  /// What of it notifies that account, when it joined (shown with `joined`).
+  std::optional<ThreadNotify> notify;
 };
 
 /// One member of a thread: an account that joined it (by starting it, posting in it, being
@@ -99,7 +115,7 @@ std::optional<SystemTime> thread_archived_at(const Thread& t, SystemTime now);
 /// {"id", "channel_id", "seq" (null: started on its own), "name", "creator", "created_at",
 /// "auto_archive_minutes", "archived", "archived_at", "locked", "last_seq", "last_message_at",
 /// "message_count", "member_count", "slow_mode_seconds", "private", "invitable"}, and "joined" where
-/// it is set.
+/// it is set (with "notify": the setting while joined, null otherwise).
 boost::json::object thread_json(const Thread& t, SystemTime now);
 /// {"account", "joined_at"}.
 boost::json::object thread_member_json(const ThreadMember& m);

@@ -293,6 +293,19 @@ TEST(MessagingModel, ThreadsArchiveByHandOrAfterTheirInactivity) {
   shown = thread_json(t, at(1'000'000));
   EXPECT_TRUE(shown.at("private").as_bool());
   EXPECT_FALSE(shown.at("invitable").as_bool());
+  // To one who asks: whether it joined, and its notification setting while it did.
+  EXPECT_FALSE(shown.contains("joined"));
+  EXPECT_FALSE(shown.contains("notify"));
+  t.joined = false;
+  EXPECT_TRUE(thread_json(t, at(1'000'000)).at("notify").is_null());
+  t.joined = true;
+  t.notify = ThreadNotify::mentions;
+  EXPECT_EQ(thread_json(t, at(1'000'000)).at("notify").as_string(), "mentions");
+  for (auto n : {ThreadNotify::all, ThreadNotify::mentions, ThreadNotify::none}) {
+    EXPECT_EQ(*parse_thread_notify(to_string(n)), n);
+  }
+  EXPECT_EQ(parse_thread_notify("All").error().code, "invalid_field");
+  EXPECT_EQ(parse_thread_notify("").error().code, "invalid_field");
   EXPECT_TRUE(check_thread_slow_mode(0));
   EXPECT_TRUE(check_thread_slow_mode(21600));
   EXPECT_EQ(check_thread_slow_mode(21601).error().code, "invalid_field");

@@ -564,8 +564,22 @@ void add_messaging_routes(net::Router& router, MessagingService& service, auth::
       auto member = eth::parse_address(req.param("address"));
       if (!member)
         co_return bad_input("invalid_address", std::string("not an address: ") + eth::to_string(member.error()));
+      // Joining takes an optional `{"notify"}`: what of the thread notifies the member.
+      std::optional<ThreadNotify> notify;
+      if (joined && !req.body.empty()) {
+        auto body = net::parse_json_object(req);
+        if (!body) co_return body.error();
+        for (const auto& [key, value] : *body) {
+          if (key != "notify") co_return bad_input("invalid_field", "unknown field: " + std::string(key));
+          if (!value.is_string()) co_return bad_input("invalid_field", "notify is all, mentions or none");
+          auto parsed = parse_thread_notify(value.as_string());
+          if (!parsed) co_return parsed.error();
+          notify = *parsed;
+        }
+      }
       if (auto limited = take(send_limiter, who->address); !limited) co_return limited.error();
-      auto set = co_await service.set_thread_member(who->address, std::string(req.param("id")), *member, joined);
+      auto set =
+          co_await service.set_thread_member(who->address, std::string(req.param("id")), *member, joined, notify);
       if (!set) co_return set.error();
       co_return Response::text(204, "");
     };

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <iterator>
+#include <map>
 #include <set>
 
 #include <boost/asio/co_spawn.hpp>
@@ -332,6 +333,40 @@ std::optional<Message> post_poll_result(Tx& tx, const std::string& channel_id, s
   return m;
 }
 
+// The settings, in a thread, of those a post there may notify: those it names, the author of the
+// message it replies to and the thread's followers. None outside a thread.
+std::map<std::string, ThreadNotify> thread_settings(Tx& tx, const std::string& channel_id,
+                                                    const std::vector<Mentioned>& named, const eth::Address& replied,
+                                                    const std::vector<eth::Address>& followers) {
+  if (!is_thread_id(channel_id)) return {};
+  std::vector<std::string> asked;
+  asked.reserve(named.size() + followers.size() + 1);
+  for (const auto& n : named) asked.push_back(eth::to_lower_hex(n.account));
+  asked.push_back(eth::to_lower_hex(replied));
+  for (const auto& f : followers) asked.push_back(eth::to_lower_hex(f));
+  std::sort(asked.begin(), asked.end());
+  asked.erase(std::unique(asked.begin(), asked.end()), asked.end());
+  return sql::member_settings(tx, channel_id, asked);
+}
+
+// `messaging.thread_message`: a message in a thread, for those of its members who follow all its
+// messages; at most max_thread_message_accounts accounts per event.
+void publish_thread_message(Tx& tx, const Thread& t, const Message& m, const PostRules& rules,
+                            const std::vector<eth::Address>& accounts) {
+  for (std::size_t at = 0; at < accounts.size(); at += max_thread_message_accounts) {
+    json::array batch;
+    const auto end = std::min(accounts.size(), at + max_thread_message_accounts);
+    for (auto i = at; i < end; ++i) batch.emplace_back(eth::to_checksum(accounts[i]));
+    json::object event{{"channel_id", t.id},    {"parent_channel_id", t.channel_id},
+                       {"thread_name", t.name}, {"seq", m.seq},
+                       {"message_id", m.id},    {"author", eth::to_checksum(m.author)},
+                       {"body", m.body},        {"accounts", std::move(batch)}};
+    if (!rules.community_id.empty()) event["community_id"] = rules.community_id;
+    if (m.silent) event["silent"] = true;
+    publish_or_throw(tx, {"messaging.thread_message", t.id, json::serialize(event)});
+  }
+}
+
 }  // namespace
 
 MessagingService::MessagingService(store::Database& db, BlockingPool& pool, const Clock& clock, ChannelAccess& access,
@@ -529,6 +564,21 @@ Task<Result<Posted>> MessagingService::post(eth::Address who, std::string channe
       reply_heard = reading && !reading->empty();
     }
   }
+  // In a thread: its members who follow all its messages (Discord's "All Messages") and read it.
+  std::vector<eth::Address> followers;
+  if (is_thread_id(channel_id)) {
+    auto found = co_await m_pool.run(
+        [&] { return m_db.read([&](Tx& tx) { return sql::thread_followers(tx, channel_id, max_thread_followers); }); });
+    std::vector<eth::Address> candidates;
+    for (const auto& hex : found) {
+      if (auto a = eth::parse_address(hex); a && *a != who) candidates.push_back(*a);
+    }
+    if (!candidates.empty()) {
+      auto reading = co_await m_access.readers(channel_id, std::move(candidates));
+      if (!reading) co_return reading.error();
+      followers = std::move(*reading);
+    }
+  }
   const auto now = m_clock.now();
   const auto author = eth::to_lower_hex(who);
 
@@ -612,7 +662,15 @@ Task<Result<Posted>> MessagingService::post(eth::Address who, std::string channe
       if (m.reply_to) event["reply_to"] = *m.reply_to;
       if (m.forward) event["forward"] = json::object{{"channel_id", m.forward->channel_id}, {"seq", m.forward->seq}};
       publish_or_throw(tx, {"messaging.channel_message", channel_id, json::serialize(event)});
+      // In a thread, each member's setting there says what of it notifies the member.
+      const auto settings = thread_settings(tx, channel_id, notified, parent ? parent->author : who, followers);
+      const auto hears = [&](const eth::Address& a, ThreadNotify least) {
+        const auto found = settings.find(eth::to_lower_hex(a));
+        if (found == settings.end()) return least != ThreadNotify::all;
+        return found->second == ThreadNotify::all || found->second == least;
+      };
       for (const auto& a : notified) {
+        if (!hears(a.account, ThreadNotify::mentions)) continue;
         json::object mention{{"channel_id", channel_id},
                              {"seq", m.seq},
                              {"message_id", m.id},
@@ -626,7 +684,8 @@ Task<Result<Posted>> MessagingService::post(eth::Address who, std::string channe
         if (message.silent) mention["silent"] = true;
         publish_or_throw(tx, {"messaging.mention", eth::to_lower_hex(a.account), json::serialize(mention)});
       }
-      if (parent && parent->author != who && parent->author != system_author && reply_heard) {
+      if (parent && parent->author != who && parent->author != system_author && reply_heard &&
+          hears(parent->author, ThreadNotify::mentions)) {
         json::object reply{{"channel_id", channel_id},
                            {"seq", m.seq},
                            {"message_id", m.id},
@@ -638,6 +697,18 @@ Task<Result<Posted>> MessagingService::post(eth::Address who, std::string channe
         if (!rules->parent_channel_id.empty()) reply["parent_channel_id"] = rules->parent_channel_id;
         if (message.silent) reply["silent"] = true;
         publish_or_throw(tx, {"messaging.reply", eth::to_lower_hex(parent->author), json::serialize(reply)});
+      }
+      if (activity) {
+        // Those following the thread hear of every message, but for the ones this post names or
+        // replies to, who hear of it as such.
+        std::vector<eth::Address> told;
+        for (const auto& a : followers) {
+          const bool named =
+              std::any_of(notified.begin(), notified.end(), [&](const Mentioned& n) { return n.account == a; });
+          const bool replied = parent && reply_heard && parent->author == a;
+          if (!named && !replied && hears(a, ThreadNotify::all)) told.push_back(a);
+        }
+        publish_thread_message(tx, *activity, m, *rules, told);
       }
       return Posted{std::move(m), true};
     });
@@ -1367,6 +1438,7 @@ Task<Result<Thread>> MessagingService::create_thread(eth::Address who, std::stri
   const std::vector<eth::Address> creator(1, who);
   announce_members(*created, creator, true);
   created->joined = true;
+  created->notify = ThreadNotify::all;
   co_return created;
 }
 
@@ -1404,6 +1476,17 @@ Task<Result<ThreadPage>> MessagingService::community_threads(eth::Address who, s
   co_return co_await thread_page(who, std::move(*channels), std::move(sees_private), query);
 }
 
+namespace {
+
+// Whether the viewer joined the thread, and its notification setting there, from its memberships.
+void show_membership(Thread& t, const std::map<std::string, ThreadNotify>& joined) {
+  const auto found = joined.find(t.id);
+  t.joined = found != joined.end();
+  if (found != joined.end()) t.notify = found->second;
+}
+
+}  // namespace
+
 Task<Result<ThreadPage>> MessagingService::thread_page(const eth::Address& who, std::vector<std::string> channel_ids,
                                                        std::vector<std::string> moderated, const ThreadQuery& query) {
   std::optional<sql::ThreadCursor> before;
@@ -1425,7 +1508,7 @@ Task<Result<ThreadPage>> MessagingService::thread_page(const eth::Address& who, 
       ids.reserve(page.threads.size());
       for (const auto& t : page.threads) ids.push_back(t.id);
       const auto mine = sql::joined_among(tx, viewer, ids);
-      for (auto& t : page.threads) t.joined = mine.contains(t.id);
+      for (auto& t : page.threads) show_membership(t, mine);
       return page;
     });
   });
@@ -1440,7 +1523,7 @@ Task<Result<Thread>> MessagingService::thread(eth::Address who, std::string thre
   auto found = co_await m_pool.run([&] {
     return m_db.read([&](Tx& tx) {
       auto t = sql::find_thread(tx, thread_id);
-      if (t) t->joined = sql::joined_among(tx, viewer, {thread_id}).contains(thread_id);
+      if (t) show_membership(*t, sql::joined_among(tx, viewer, {thread_id}));
       return t;
     });
   });
@@ -1543,6 +1626,7 @@ Task<Result<Thread>> MessagingService::update_thread(eth::Address who, std::stri
   if (!updated) co_return updated.error();
   if (updated->second) announce_thread("thread_updated", updated->first, true);
   updated->first.joined = current->joined;
+  updated->first.notify = current->notify;
   co_return std::move(updated->first);
 }
 
@@ -1694,13 +1778,25 @@ std::optional<sql::MemberCursor> parse_member_cursor(std::string_view text) {
   return sql::MemberCursor{parts->first, eth::to_lower_hex(*account)};
 }
 
+// `thread_member_updated` for the member's own sockets: whether it is a member, and its
+// notification setting while it is.
+json::object member_frame(const Thread& t, std::optional<ThreadNotify> notify) {
+  json::object frame{{"type", "thread_member_updated"},
+                     {"thread_id", t.id},
+                     {"channel_id", t.channel_id},
+                     {"joined", notify.has_value()}};
+  frame["notify"] = notify ? json::value(to_string(*notify)) : json::value(nullptr);
+  return frame;
+}
+
 }  // namespace
 
 Task<Result<void>> MessagingService::set_thread_member(eth::Address who, std::string thread_id, eth::Address member,
-                                                       bool joined) {
+                                                       bool joined, std::optional<ThreadNotify> notify) {
   auto current = co_await thread(who, thread_id);
   if (!current) co_return current.error();
   if (member != who) {
+    if (notify) co_return forbidden("a member's notification setting is its own to change");
     if (joined) {
       // Adding another is writing in the thread: as a post would, and only one who reads it.
       auto rules = co_await m_access.post_rules(who, thread_id);
@@ -1721,18 +1817,41 @@ Task<Result<void>> MessagingService::set_thread_member(eth::Address who, std::st
   }
   const auto account = eth::to_lower_hex(member);
   const auto now_ms = unix_millis(m_clock.now());
+  // The member's setting after the change, and whether it joined or left.
+  struct Change {
+    ThreadNotify notify = ThreadNotify::all;
+    bool membership = false;
+    bool setting = false;
+  };
   // The thread as the change left it, when it changed anything.
-  auto changed = co_await m_pool.run([&]() -> Result<std::optional<Thread>> {
-    return m_db.transact([&](Tx& tx) -> Result<std::optional<Thread>> {
-      if (!(joined ? sql::join_thread(tx, thread_id, account, now_ms) : sql::leave_thread(tx, thread_id, account)))
-        return std::optional<Thread>{};
-      return sql::find_thread(tx, thread_id);
+  using Changed = std::optional<std::pair<Thread, Change>>;
+  auto changed = co_await m_pool.run([&]() -> Result<Changed> {
+    return m_db.transact([&](Tx& tx) -> Result<Changed> {
+      Change c;
+      c.notify = notify.value_or(ThreadNotify::all);
+      if (!joined) {
+        c.membership = sql::leave_thread(tx, thread_id, account);
+      } else if (sql::join_thread(tx, thread_id, account, now_ms, c.notify)) {
+        c.membership = true;
+      } else if (notify) {
+        c.setting = sql::set_thread_notify(tx, thread_id, account, *notify);
+      }
+      if (!c.membership && !c.setting) return Changed{};
+      auto t = sql::find_thread(tx, thread_id);
+      if (!t) return Changed{};
+      return Changed{std::pair{std::move(*t), c}};
     });
   });
   if (!changed) co_return changed.error();
   if (!*changed) co_return ok();
+  const auto& [after, change] = **changed;
+  if (change.setting) {
+    // Only the member's own sockets learn its setting.
+    announce_setting(after, member, change.notify);
+    co_return ok();
+  }
   const std::vector<eth::Address> accounts(1, member);
-  announce_members(**changed, accounts, joined);
+  announce_members(after, accounts, joined, change.notify);
   if (!joined && current->is_private && m_gateway) {
     // Out of a private thread is out of it at once, unless the account moderates its channel.
     auto reads = co_await m_access.can_read(member, thread_id);
@@ -1780,7 +1899,8 @@ Task<Result<ThreadMemberPage>> MessagingService::thread_members(eth::Address who
   co_return page;
 }
 
-void MessagingService::announce_members(const Thread& t, const std::vector<eth::Address>& accounts, bool joined) {
+void MessagingService::announce_members(const Thread& t, const std::vector<eth::Address>& accounts, bool joined,
+                                        ThreadNotify notify) {
   if (!m_gateway) return;
   json::array changed;
   json::array unchanged;
@@ -1790,10 +1910,12 @@ void MessagingService::announce_members(const Thread& t, const std::vector<eth::
   frame[joined ? "removed" : "added"] = std::move(unchanged);
   frame["member_count"] = t.member_count;
   m_gateway->broadcast(channel_topic, t.id, json::serialize(frame));
-  const json::object own{
-      {"type", "thread_member_updated"}, {"thread_id", t.id}, {"channel_id", t.channel_id}, {"joined", joined}};
-  const auto text = json::serialize(own);
+  const auto text = json::serialize(member_frame(t, joined ? std::optional<ThreadNotify>(notify) : std::nullopt));
   for (const auto& a : accounts) m_gateway->send_to_account(a, text);
+}
+
+void MessagingService::announce_setting(const Thread& t, const eth::Address& member, ThreadNotify notify) {
+  if (m_gateway) m_gateway->send_to_account(member, json::serialize(member_frame(t, notify)));
 }
 
 void MessagingService::announce_activity(const Thread& t) {

@@ -258,8 +258,11 @@ class MessagingService {
   /// another takes the right to post in the thread (403 forbidden, timed_out, thread_locked), and
   /// one who reads it (400 invalid_member); removing another takes moderating its channel (403
   /// missing_permission). Idempotent. A change reaches the thread's subscribers as
-  /// `thread_members_updated` and the member's sockets as `thread_member_updated`.
-  Task<Result<void>> set_thread_member(eth::Address who, std::string thread_id, eth::Address member, bool joined);
+  /// `thread_members_updated` and the member's sockets as `thread_member_updated`. `notify`, one's
+  /// own only (403 forbidden for another's), joins with that notification setting, or changes it
+  /// for a member (its sockets learn it as `thread_member_updated`).
+  Task<Result<void>> set_thread_member(eth::Address who, std::string thread_id, eth::Address member, bool joined,
+                                       std::optional<ThreadNotify> notify = std::nullopt);
   /// A thread's members who read it, in the order they joined (the read right; 404
   /// thread_not_found; 400 invalid_cursor). A page may hold fewer than `limit` where members lost
   /// the thread's channel.
@@ -454,8 +457,12 @@ class MessagingService {
                                        std::vector<std::string> moderated, const ThreadQuery& query);
   /// Sends that these accounts joined (or left) a thread, with its member count as it left it, to
   /// its subscribers (`thread_members_updated`) and to those accounts' sockets
+  /// (`thread_member_updated`, with `notify`, their setting there while joined).
+  void announce_members(const Thread& t, const std::vector<eth::Address>& accounts, bool joined,
+                        ThreadNotify notify = ThreadNotify::all);
+  /// Sends a member's own sockets its new notification setting in a thread
   /// (`thread_member_updated`).
-  void announce_members(const Thread& t, const std::vector<eth::Address>& accounts, bool joined);
+  void announce_setting(const Thread& t, const eth::Address& member, ThreadNotify notify);
   /// Sends a thread's activity (a message written or deleted there: its counts, its last message,
   /// whether it is active) to its parent's subscribers, who do not get its messages
   /// (`thread_activity`).

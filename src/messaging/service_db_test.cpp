@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <map>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/json/parse.hpp>
@@ -348,6 +349,26 @@ TEST_P(ThreadMembersMigrationTest, ReadersOfAThreadBecomeItsMembers) {
   });
   ASSERT_EQ(after.size(), 1U);
   EXPECT_EQ(after[0].account, moderator);
+  // Members follow all of a thread, those from before the setting included, until they say
+  // otherwise; a setting change says whether it changed anything.
+  const auto hex = [](const eth::Address& a) { return eth::to_lower_hex(a); };
+  db->transact([&](Tx& tx) {
+    EXPECT_EQ(sql::thread_followers(tx, "th_a", 10), (std::vector<std::string>{hex(reporter), hex(moderator)}));
+    EXPECT_EQ(sql::thread_followers(tx, "th_a", 1), std::vector<std::string>{hex(reporter)});
+    EXPECT_TRUE(sql::set_thread_notify(tx, "th_a", hex(reporter), ThreadNotify::none));
+    EXPECT_FALSE(sql::set_thread_notify(tx, "th_a", hex(reporter), ThreadNotify::none));
+    EXPECT_FALSE(sql::set_thread_notify(tx, "th_a", hex(author), ThreadNotify::mentions));  // not a member
+    EXPECT_TRUE(sql::join_thread(tx, "th_a", hex(author), 9000, ThreadNotify::mentions));
+    EXPECT_FALSE(sql::join_thread(tx, "th_a", hex(author), 9500, ThreadNotify::all));  // a member keeps its own
+    EXPECT_EQ(sql::thread_followers(tx, "th_a", 10), std::vector<std::string>{hex(moderator)});
+    const auto settings = sql::member_settings(tx, "th_a", {hex(author), hex(reporter), hex(moderator), "0xnobody"});
+    EXPECT_EQ(settings, (std::map<std::string, ThreadNotify>{{hex(author), ThreadNotify::mentions},
+                                                             {hex(reporter), ThreadNotify::none},
+                                                             {hex(moderator), ThreadNotify::all}}));
+    EXPECT_EQ(sql::joined_among(tx, hex(reporter), {"th_a", "th_b"}),
+              (std::map<std::string, ThreadNotify>{{"th_a", ThreadNotify::none}}));
+    return 0;
+  });
   // A deleted thread takes no member.
   db->transact([](Tx& tx) {
     EXPECT_TRUE(sql::delete_thread(tx, "th_a", 7000));

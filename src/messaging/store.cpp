@@ -1094,15 +1094,30 @@ bool lock_live_thread(Tx& tx, const std::string& thread_id) {
 
 }  // namespace
 
-bool join_thread(Tx& tx, const std::string& thread_id, const std::string& account, std::int64_t at_ms) {
+bool join_thread(Tx& tx, const std::string& thread_id, const std::string& account, std::int64_t at_ms,
+                 ThreadNotify notify) {
   // A join that raced the thread's deletion adds no member.
   if (!lock_live_thread(tx, thread_id)) return false;
-  if (tx.exec("INSERT INTO msg_thread_members (thread_id, account, joined_ms) VALUES ($1, $2, $3) "
+  if (tx.exec("INSERT INTO msg_thread_members (thread_id, account, joined_ms, notify) VALUES ($1, $2, $3, $4) "
               "ON CONFLICT (thread_id, account) DO NOTHING",
-              {thread_id, account, at_ms}) == 0)
+              {thread_id, account, at_ms, std::string(to_string(notify))}) == 0)
     return false;
   tx.exec("UPDATE msg_threads SET member_count = member_count + 1 WHERE id = $1", {thread_id});
   return true;
+}
+
+bool set_thread_notify(Tx& tx, const std::string& thread_id, const std::string& account, ThreadNotify notify) {
+  return tx.exec("UPDATE msg_thread_members SET notify = $3 WHERE thread_id = $1 AND account = $2 AND notify <> $3",
+                 {thread_id, account, std::string(to_string(notify))}) > 0;
+}
+
+std::vector<std::string> thread_followers(Tx& tx, const std::string& thread_id, std::size_t limit) {
+  std::vector<std::string> out;
+  for (const auto& r : tx.query("SELECT account FROM msg_thread_members WHERE thread_id = $1 AND notify = 'all' "
+                                "ORDER BY joined_ms, account LIMIT $2",
+                                {thread_id, static_cast<std::int64_t>(limit)}))
+    out.push_back(r.get_text(0));
+  return out;
 }
 
 bool leave_thread(Tx& tx, const std::string& thread_id, const std::string& account) {
@@ -1134,25 +1149,38 @@ namespace {
 
 // The membership rows whose `fixed` column holds `value` and whose `listed` column holds one of
 // `among`: that column's values. Both columns are msg_thread_members' (thread_id, account).
-std::set<std::string> membership_among(Tx& tx, std::string_view fixed, const std::string& value,
-                                       std::string_view listed, const std::vector<std::string>& among) {
-  std::set<std::string> out;
+// The `listed` values among `among` with a membership row where `fixed` is `value`, with the
+// row's notification setting.
+std::map<std::string, ThreadNotify> membership_among(Tx& tx, std::string_view fixed, const std::string& value,
+                                                     std::string_view listed, const std::vector<std::string>& among) {
+  std::map<std::string, ThreadNotify> out;
   if (among.empty()) return out;
   std::vector<store::Value> params{value};
   const auto in = add_in_list(params, among.begin(), among.end());
-  const auto sql = "SELECT " + std::string(listed) + " FROM msg_thread_members WHERE " + std::string(fixed) +
+  const auto sql = "SELECT " + std::string(listed) + ", notify FROM msg_thread_members WHERE " + std::string(fixed) +
                    " = $1 AND " + std::string(listed) + " IN (" + in + ")";
-  for (const auto& r : tx.query(sql, params)) out.insert(r.get_text(0));
+  for (const auto& r : tx.query(sql, params)) {
+    auto notify = parse_thread_notify(r.get_text(1));
+    out.emplace(r.get_text(0), notify ? *notify : ThreadNotify::all);
+  }
   return out;
 }
 
 }  // namespace
 
 std::set<std::string> members_among(Tx& tx, const std::string& thread_id, const std::vector<std::string>& accounts) {
+  std::set<std::string> out;
+  for (auto& [account, notify] : membership_among(tx, "thread_id", thread_id, "account", accounts)) out.insert(account);
+  return out;
+}
+
+std::map<std::string, ThreadNotify> member_settings(Tx& tx, const std::string& thread_id,
+                                                    const std::vector<std::string>& accounts) {
   return membership_among(tx, "thread_id", thread_id, "account", accounts);
 }
 
-std::set<std::string> joined_among(Tx& tx, const std::string& account, const std::vector<std::string>& thread_ids) {
+std::map<std::string, ThreadNotify> joined_among(Tx& tx, const std::string& account,
+                                                 const std::vector<std::string>& thread_ids) {
   return membership_among(tx, "account", account, "thread_id", thread_ids);
 }
 

@@ -255,9 +255,15 @@ struct MemberCursor {
   std::string account;
 };
 
-/// The account joins the thread, counted in its member_count; false when it was a member already
-/// or the thread was deleted.
-bool join_thread(Tx& tx, const std::string& thread_id, const std::string& account, std::int64_t at_ms);
+/// The account joins the thread, counted in its member_count, with that notification setting;
+/// false when it was a member already (its setting stays) or the thread was deleted.
+bool join_thread(Tx& tx, const std::string& thread_id, const std::string& account, std::int64_t at_ms,
+                 ThreadNotify notify = ThreadNotify::all);
+/// A member's notification setting becomes `notify`; false when it is not a member or had it.
+bool set_thread_notify(Tx& tx, const std::string& thread_id, const std::string& account, ThreadNotify notify);
+/// Up to `limit` members (lowercase hex) of the thread set to be notified of all its messages, in
+/// the order they joined.
+std::vector<std::string> thread_followers(Tx& tx, const std::string& thread_id, std::size_t limit);
 /// The account leaves the thread; false when it was not a member (or the thread was deleted).
 bool leave_thread(Tx& tx, const std::string& thread_id, const std::string& account);
 /// Up to `limit` threads of those channels (not deleted, archived ones included) the account
@@ -267,8 +273,12 @@ std::vector<std::pair<std::string, std::string>> joined_in(Tx& tx, const std::st
                                                            std::size_t limit);
 /// Which of these accounts (lowercase hex) joined the thread.
 std::set<std::string> members_among(Tx& tx, const std::string& thread_id, const std::vector<std::string>& accounts);
-/// Which of these threads the account joined.
-std::set<std::string> joined_among(Tx& tx, const std::string& account, const std::vector<std::string>& thread_ids);
+/// The notification settings of those of these accounts (lowercase hex) who joined the thread.
+std::map<std::string, ThreadNotify> member_settings(Tx& tx, const std::string& thread_id,
+                                                    const std::vector<std::string>& accounts);
+/// Which of these threads the account joined, with its notification setting in each.
+std::map<std::string, ThreadNotify> joined_among(Tx& tx, const std::string& account,
+                                                 const std::vector<std::string>& thread_ids);
 /// The thread's members in the order they joined, after `after`.
 std::vector<ThreadMember> thread_members(Tx& tx, const std::string& thread_id, const std::optional<MemberCursor>& after,
                                          std::size_t limit);

@@ -71,6 +71,14 @@ json::object ids_of(const json::object& o, std::initializer_list<const char*> ke
   return data;
 }
 
+// A silent message (Discord's @silent) notifies without a push; its notification says so.
+void take_silence(const json::object& o, Draft& draft, json::object& data) {
+  const auto* silent = o.if_contains("silent");
+  if (silent == nullptr || !silent->is_bool() || !silent->as_bool()) return;
+  draft.silent = true;
+  data["silent"] = true;
+}
+
 void dedupe(std::vector<std::string>& v) {
   std::sort(v.begin(), v.end());
   v.erase(std::unique(v.begin(), v.end()), v.end());
@@ -79,17 +87,10 @@ void dedupe(std::vector<std::string>& v) {
 }  // namespace
 
 std::vector<std::string> consumed_topics() {
-  return {"notify.requested",
-          "messaging.mention",
-          "messaging.reply",
-          "messaging.message_deleted",
-          "messaging.message_edited",
-          "messaging.mention_removed",
-          "community.member_removed",
-          "community.role_changed",
-          "e2e.message_posted",
-          "rewards.granted",
-          "rewards.withdrawal_confirmed",
+  return {"notify.requested",          "messaging.mention",         "messaging.reply",
+          "messaging.thread_message",  "messaging.message_deleted", "messaging.message_edited",
+          "messaging.mention_removed", "community.member_removed",  "community.role_changed",
+          "e2e.message_posted",        "rewards.granted",           "rewards.withdrawal_confirmed",
           "rewards.withdrawal_failed"};
 }
 
@@ -174,11 +175,19 @@ std::optional<Request> request_from_event(std::string_view topic, std::string_vi
     auto data =
         ids_of(o, {"community_id", "channel_id", "parent_channel_id", "message_id", "seq", "parent_id", "via", "role"});
     if (mention) r.draft.via = str(o, "via");
-    // A silent message (Discord's @silent) notifies without a push; its notification says so.
-    if (const auto* silent = o.if_contains("silent"); silent != nullptr && silent->is_bool() && silent->as_bool()) {
-      r.draft.silent = true;
-      data["silent"] = true;
-    }
+    take_silence(o, r.draft, data);
+    r.draft.data_json = json::serialize(data);
+    if (auto id = str(o, "message_id"); !id.empty()) r.draft.subject = message_subject(id);
+  } else if (topic == "messaging.thread_message") {
+    // A message in a thread its members follow (Discord's "All Messages" in a joined thread).
+    r.draft.kind = Kind::thread;
+    add_accounts(o, "accounts", r.accounts);
+    const std::string who = author.empty() ? std::string("Someone") : short_address(author);
+    const auto name = str(o, "thread_name");
+    r.draft.title = name.empty() ? who + " posted in a thread" : who + " in " + to_valid_utf8(name, 120);
+    r.draft.body = preview(o);
+    auto data = ids_of(o, {"community_id", "channel_id", "parent_channel_id", "message_id", "seq"});
+    take_silence(o, r.draft, data);
     r.draft.data_json = json::serialize(data);
     if (auto id = str(o, "message_id"); !id.empty()) r.draft.subject = message_subject(id);
   } else if (topic == "community.member_removed" || topic == "community.role_changed") {

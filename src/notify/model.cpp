@@ -10,14 +10,15 @@ namespace {
 
 namespace json = boost::json;
 
-constexpr std::array<std::pair<Kind, const char*>, 8> kind_names{{{Kind::dm, "dm"},
+constexpr std::array<std::pair<Kind, const char*>, 9> kind_names{{{Kind::dm, "dm"},
                                                                   {Kind::mention, "mention"},
                                                                   {Kind::reply, "reply"},
                                                                   {Kind::membership, "membership"},
                                                                   {Kind::reward, "reward"},
                                                                   {Kind::withdrawal, "withdrawal"},
                                                                   {Kind::addm, "addm"},
-                                                                  {Kind::system, "system"}}};
+                                                                  {Kind::system, "system"},
+                                                                  {Kind::thread, "thread"}}};
 
 Error invalid(std::string field, std::string why) {
   return bad_input("invalid_field", field + ": " + why);

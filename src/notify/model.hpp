@@ -16,7 +16,7 @@
 namespace gh::notify {
 
 /// The kinds of notification (API.md "Notifications").
-enum class Kind { dm, mention, reply, membership, reward, withdrawal, addm, system };
+enum class Kind { dm, mention, reply, membership, reward, withdrawal, addm, system, thread };
 
 /// "dm", "mention", ...
 const char* to_string(Kind kind) noexcept;

@@ -23,7 +23,7 @@ bool any_zone(std::string_view) {
 
 TEST(NotifyModel, KindsRoundTrip) {
   for (auto k : {Kind::dm, Kind::mention, Kind::reply, Kind::membership, Kind::reward, Kind::withdrawal, Kind::addm,
-                 Kind::system}) {
+                 Kind::system, Kind::thread}) {
     EXPECT_EQ(parse_kind(to_string(k)), k);
   }
   EXPECT_FALSE(parse_kind("spam"));
@@ -207,6 +207,37 @@ TEST(NotifyEvents, MentionsNotifyTheMentionedButNotTheAuthor) {
   EXPECT_EQ(json::parse(in_thread->draft.data_json).at("parent_channel_id").as_string(), "ch1");
   EXPECT_EQ(parse_request(serialize_request(*in_thread))->draft.parent_channel_id, "ch1");
   EXPECT_EQ(parse_request(serialize_request(*by_role))->draft.parent_channel_id, "");
+}
+
+TEST(NotifyEvents, AThreadMessageNotifiesItsFollowersButNotItsAuthor) {
+  const std::string payload = R"({"community_id":"c1","channel_id":"th_1","parent_channel_id":"ch1",
+      "thread_name":"Launch plan","seq":4,"message_id":"m4","author":"0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed",
+      "accounts":["0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed","0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359"],
+      "body":"ship it","silent":true})";
+  auto r = request_from_event("messaging.thread_message", "ev9", payload);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->draft.kind, Kind::thread);
+  EXPECT_EQ(r->accounts, std::vector<std::string>{"0xfb6916095ca1df60bb79ce92ce3ea74c37c5d359"});
+  EXPECT_EQ(r->draft.title, "0x5aAe…eAed in Launch plan");
+  EXPECT_EQ(r->draft.body, "ship it");
+  EXPECT_EQ(r->draft.channel_id, "th_1");
+  EXPECT_EQ(r->draft.parent_channel_id, "ch1");
+  EXPECT_EQ(r->draft.actor, "0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed");
+  // Deleting or editing the message amends it, as a mention's.
+  EXPECT_EQ(r->draft.subject, "message:m4");
+  EXPECT_TRUE(r->draft.silent);
+  const auto data = json::parse(r->draft.data_json).as_object();
+  EXPECT_EQ(data.at("parent_channel_id").as_string(), "ch1");
+  EXPECT_EQ(data.at("seq").as_string(), "4");
+  EXPECT_TRUE(data.at("silent").as_bool());
+  const auto back = parse_request(serialize_request(*r));
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->draft.kind, Kind::thread);
+  EXPECT_EQ(back->draft.subject, "message:m4");
+  // No one left to tell: nothing.
+  EXPECT_FALSE(request_from_event("messaging.thread_message", "ev10",
+                                  R"({"channel_id":"th_1","author":"0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed",
+      "accounts":["0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"]})"));
 }
 
 TEST(NotifyEvents, APreviewIsCutWithinItsLimitWithoutSplittingACharacter) {

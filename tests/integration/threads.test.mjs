@@ -58,8 +58,8 @@ for (const backend of backends()) {
 
       let r = await start(member, general, { name: 'Idea discussion', seq: idea.seq });
       assert.equal(r.status, 201, JSON.stringify(r.body));
-      const { joined: creatorJoined, ...thread } = r.body;
-      assert.equal(creatorJoined, true);
+      const { joined: creatorJoined, notify: creatorNotify, ...thread } = r.body;
+      assert.deepEqual([creatorJoined, creatorNotify], [true, 'all']);
       assert.match(thread.id, /^th_/);
       assert.deepEqual({ ...thread, id: undefined, created_at: undefined, last_message_at: undefined }, {
         id: undefined, channel_id: general, seq: idea.seq, name: 'Idea discussion', creator: member.address,
@@ -313,7 +313,7 @@ for (const backend of backends()) {
       assert.deepEqual({ ...added, added: [...added.added].sort() }, { type: 'thread_members_updated', thread_id: thread.id,
         channel_id: general, added: [other.address, owner.address].sort(), removed: [], member_count: 3 });
       assert.deepEqual(strip(await ownerSock.waitFor((f) => f.type === 'thread_member_updated')),
-        { type: 'thread_member_updated', thread_id: thread.id, channel_id: general, joined: true });
+        { type: 'thread_member_updated', thread_id: thread.id, channel_id: general, joined: true, notify: 'all' });
       const members = await listed();
       assert.deepEqual([members[0], [...members.slice(1)].sort()], [member.address, [other.address, owner.address].sort()]);
       assert.deepEqual([await mine(other), await mine(mod)], [[thread.id], []]);
@@ -418,7 +418,7 @@ for (const backend of backends()) {
       const thread = (await start(member, general, { name: 'Busy', seq: origin.seq })).body;
       const tsock = c.connect(mod);
       await subscribed(tsock, thread.id);
-      const shown = async () => { const { joined, ...t } = (await api(`/v1/threads/${thread.id}`, owner)).body; return t; };
+      const shown = async () => { const { joined, notify, ...t } = (await api(`/v1/threads/${thread.id}`, owner)).body; return t; };
       // Counted independently: the thread's history without its tombstones, its member list.
       const history = async () => (await api(`/v1/channels/${thread.id}/messages?limit=100`, owner)).body.messages
         .filter((m) => !m.deleted).length;
@@ -617,6 +617,8 @@ for (const backend of backends()) {
       const origin = await post(member, general, 'a tempting offer');
       const thread = (await start(member, general, { name: 'Free tokens', seq: origin.seq })).body;
       const bait = await post(member, thread.id, `claim yours @${owner.address}`);
+      // Named, the owner joined; the spam below is not for its notifications.
+      assert.equal((await api(`/v1/threads/${thread.id}/members/${owner.address}`, owner, 'PUT', { notify: 'mentions' })).status, 204);
       // More than one purge batch (200 per transaction).
       for (let i = 0; i < 205; i++) await post(member, thread.id, `spam ${i}`);
       let r = await api(`/v1/channels/${thread.id}/messages/${bait.seq}/report`, owner, 'POST', { reason: 'scam' });
@@ -768,6 +770,100 @@ for (const backend of backends()) {
       const back = await post(member, thread.id, 'another answer', { reply_to: mine.seq });
       await settle();
       assert.deepEqual(of(await center(), back).map((x) => [x.kind, x.data.parent_channel_id]), [['reply', general]]);
+    });
+
+    test('a joined thread notifies its members of every message, as each chose: all, mentions or none', async () => {
+      const { owner, mod, member, api, id, base, general, staff, post, start } = await community('Following');
+      const [other, quiet, poster, lapsed] = await Promise.all(Array.from({ length: 4 }, () => c.signIn()));
+      for (const who of [other, quiet, poster, lapsed]) assert.equal((await api(`${base}/join`, who, 'POST')).status, 200);
+      const barrier = (await api(`${base}/channels`, owner, 'POST', { name: 'barrier' })).body.id;
+      const thread = (await start(member, general, { name: 'Crew' })).body;
+      assert.equal(thread.notify, 'all');
+      const path = `/v1/threads/${thread.id}/members`;
+      const join = (who, body) => api(`${path}/${who.address}`, who, 'PUT', body);
+      const sock = c.connect(member);
+      await sock.opened;
+      await sock.waitFor((f) => f.type === 'hello');
+
+      // Joining by hand: all of it by default, or as asked; another's setting is not one's to set.
+      assert.equal((await join(mod)).status, 204);
+      assert.equal((await join(other, { notify: 'mentions' })).status, 204);
+      assert.equal((await join(quiet, { notify: 'none' })).status, 204);
+      for (const [bad, want] of [[{ notify: 'loud' }, 'invalid_field'], [{ notify: 1 }, 'invalid_field'],
+        [{ notify: 'all', extra: true }, 'invalid_field'], [[], 'expected_object']]) {
+        assert.deepEqual(code(await join(other, bad)), [400, want], JSON.stringify(bad));
+      }
+      assert.deepEqual(code(await api(`${path}/${mod.address}`, member, 'PUT', { notify: 'none' })), [403, 'forbidden']);
+      const shown = async (who) => { const t = (await api(`/v1/threads/${thread.id}`, who)).body; return [t.joined, t.notify]; };
+      assert.deepEqual(await Promise.all([member, mod, other, quiet, owner].map(shown)),
+        [[true, 'all'], [true, 'all'], [true, 'mentions'], [true, 'none'], [false, null]]);
+      assert.deepEqual((await api(`/v1/channels/${general}/threads`, other)).body.threads.map((t) => [t.joined, t.notify]),
+        [[true, 'mentions']]);
+
+      // Notifications are made in order: once a later mention is listed, the earlier ones were decided.
+      const center = async (who) => (await api('/v1/notifications?limit=100', who)).body.notifications;
+      const everyone = [owner, mod, member, other, quiet, poster];
+      const settle = async () => {
+        const b = await post(owner, barrier, `sync ${everyone.filter((w) => w !== owner).map((w) => `@${w.address}`).join(' ')}`);
+        for (const who of everyone.filter((w) => w !== owner)) {
+          await until('the barrier mention', async () => (await center(who)).some((n) => n.data.message_id === b.id));
+        }
+      };
+      const heard = async (m) => Object.fromEntries(await Promise.all(everyone.map(async (who) =>
+        [who === owner ? 'owner' : who === mod ? 'mod' : who === member ? 'member' : who === other ? 'other' : who === quiet ? 'quiet' : 'poster',
+          (await center(who)).filter((n) => n.data.message_id === m.id).map((n) => n.kind)])));
+      const short = (a) => `${a.slice(0, 6)}…${a.slice(-4)}`;
+
+      // A message: those following all of it hear of it; its author, those set to mentions or none,
+      // and those who did not join do not.
+      const hello = await post(poster, thread.id, 'hello crew');
+      await settle();
+      assert.deepEqual(await heard(hello), { owner: [], mod: ['thread'], member: ['thread'], other: [], quiet: [], poster: [] });
+      const [n] = (await center(mod)).filter((x) => x.data.message_id === hello.id);
+      assert.deepEqual([n.title, n.body, n.channel_id, n.community_id, n.data.parent_channel_id, n.data.seq],
+        [`${short(poster.address)} in Crew`, 'hello crew', thread.id, id, general, String(hello.seq)]);
+      // Posting joined its author, who now follows it.
+      assert.deepEqual(await shown(poster), [true, 'all']);
+
+      // Named or replied to, one hears of it as such, once; set to none, not at all.
+      const ask = await post(quiet, thread.id, 'a question');
+      const named = await post(poster, thread.id, `@${other.address} @${quiet.address} @${member.address} look`);
+      const answer = await post(poster, thread.id, 'the answer', { reply_to: ask.seq });
+      await settle();
+      assert.deepEqual(await heard(ask), { owner: [], mod: ['thread'], member: ['thread'], other: [], quiet: [], poster: ['thread'] });
+      assert.deepEqual(await heard(named), { owner: [], mod: ['thread'], member: ['mention'], other: ['mention'], quiet: [], poster: [] });
+      assert.deepEqual(await heard(answer), { owner: [], mod: ['thread'], member: ['thread'], other: [], quiet: [], poster: [] });
+      // A silent message notifies, without a push.
+      const hush = await post(poster, thread.id, 'quietly', { silent: true });
+      await settle();
+      assert.equal((await center(mod)).find((x) => x.data.message_id === hush.id).data.silent, true);
+
+      // A member changes its own setting; its sockets learn it, the thread's subscribers do not.
+      assert.equal((await join(member, { notify: 'none' })).status, 204);
+      const strip = ({ received_at, ...f }) => f;
+      assert.deepEqual(strip(await sock.waitFor((f) => f.type === 'thread_member_updated' && f.notify === 'none')),
+        { type: 'thread_member_updated', thread_id: thread.id, channel_id: general, joined: true, notify: 'none' });
+      assert.equal((await api(`/v1/threads/${thread.id}`, member)).body.member_count, 5);
+      assert.equal((await join(member, { notify: 'none' })).status, 204);
+      // A muted kind holds for thread messages; deleting a message withdraws its notifications.
+      assert.equal((await api('/v1/notification-settings', other, 'PUT', { muted_kinds: ['thread'] })).status, 200);
+      assert.equal((await join(other, { notify: 'all' })).status, 204);
+      const late = await post(poster, thread.id, `late @${member.address}`);
+      await settle();
+      assert.deepEqual(await heard(late), { owner: [], mod: ['thread'], member: [], other: [], quiet: [], poster: [] });
+      assert.equal((await api(`/v1/channels/${thread.id}/messages/${hello.seq}`, poster, 'DELETE')).status, 204);
+      await until('the notification withdrawn', async () => !(await center(mod)).some((x) => x.data.message_id === hello.id));
+
+      // A member who can no longer read the channel is not told of its threads' messages.
+      const staffThread = (await start(mod, staff, { name: 'Staff room' })).body;
+      assert.ok((await api(`${base}/members/${lapsed.address}/roles/moderator`, owner, 'PUT')).status < 300);
+      assert.equal((await api(`/v1/threads/${staffThread.id}/members/${lapsed.address}`, lapsed, 'PUT')).status, 204);
+      assert.ok((await api(`${base}/members/${lapsed.address}/roles/moderator`, owner, 'DELETE')).status < 300);
+      const secret = await post(mod, staffThread.id, 'staff only');
+      const after = await post(owner, barrier, `sync @${lapsed.address}`);
+      await until('the barrier mention', async () => (await center(lapsed)).some((x) => x.data.message_id === after.id));
+      assert.deepEqual((await center(lapsed)).filter((x) => x.data.message_id === secret.id), []);
+      sock.close();
     });
 
     test('losing the channel loses its threads at once; a ban purges thread messages; thread reports reach the channel\'s moderators', async () => {
