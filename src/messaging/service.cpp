@@ -2500,6 +2500,11 @@ void MessagingService::on_message_deleted(Tx& tx, const bus::Event& event) {
   if (auto m = sql::find(tx, channel_id, seq->as_int64())) {
     m_gateway->broadcast(channel_topic, channel_id, update_frame(*m));
   }
+  // A ban's purge in a thread: its parent's subscribers see its count go down, as for a delete (a
+  // deleted thread's purge has no thread left to show).
+  if (is_thread_id(channel_id)) {
+    if (auto t = sql::find_thread(tx, channel_id)) announce_activity(*t);
+  }
 }
 
 void MessagingService::on_member_updated(const bus::Event& event) {

@@ -889,12 +889,19 @@ for (const backend of backends()) {
       assert.equal(r.status, 200);
       await modSock.waitFor((f) => f.type === 'report' && f.report.status === 'resolved');
 
-      // A ban that deletes the last hour's messages reaches the thread.
+      // A ban that deletes the last hour's messages reaches the thread; the channel's subscribers
+      // see its count go down.
       const kept = await post(member, thread.id, 'a real question');
+      const parentSock = c.connect(owner);
+      await subscribed(parentSock, general);
+      assert.equal((await api(`/v1/threads/${thread.id}`, owner)).body.message_count, 2);
       assert.equal((await api(`${base}/bans`, owner, 'POST', { address: spammer.address, delete_messages_seconds: 3600 })).status, 204);
       await until('the thread message purged', async () =>
         (await api(`/v1/channels/${thread.id}/messages/${bad.seq}`, owner)).body.deleted);
       assert.equal((await api(`/v1/channels/${thread.id}/messages/${kept.seq}`, owner)).body.deleted, false);
+      const purged = await parentSock.waitFor((f) => f.type === 'thread_activity');
+      assert.deepEqual([purged.thread.id, purged.thread.message_count, purged.thread.last_seq], [thread.id, 1, kept.seq]);
+      parentSock.close();
 
       // Moderation in a thread is in the community's audit log as its channel's, naming the thread.
       const bye = await post(member, thread.id, 'off-topic rant');
