@@ -409,6 +409,10 @@ std::vector<Option> options() {
        "message seqs one channel search request looks at most (a page with fewer results gives the next window's "
        "cursor)",
        false, false, count_setting("search-window", &Settings::search_window, 10, 10'000'000)},
+      {"search-channels",
+       "channels and threads one community search request looks into at most (those with the newest messages; the "
+       "others on later pages)",
+       false, false, count_setting("search-channels", &Settings::search_channels, 1, 10'000)},
       {"search-rate-limit", "channel searches per second per account, sustained (then 429)", false, false,
        positive_setting("search-rate-limit", &Settings::search_rate_per_account)},
       {"search-rate-burst", "channel searches per account in a burst", false, false,

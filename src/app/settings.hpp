@@ -82,6 +82,7 @@ struct Settings {
   double message_rate_per_account = 5.0;  ///< channel messages per second per account, sustained
   double message_burst_per_account = 20.0;
   std::size_t search_window = 10'000;    ///< seqs one channel search request looks at most
+  std::size_t search_channels = 50;      ///< channels and threads one community search looks into at most
   double search_rate_per_account = 2.0;  ///< channel searches per second per account, sustained
   double search_burst_per_account = 10.0;
 

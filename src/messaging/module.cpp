@@ -59,6 +59,7 @@ context::ContextModule make_module(MessagingModuleSettings settings) {
     auto* gateway = env.services.find<realtime::Gateway>();
     MessagingSettings service_settings;
     service_settings.search_window = static_cast<std::int64_t>(runtime->settings.search_window);
+    service_settings.search_channels = runtime->settings.search_channels;
     runtime->service = std::make_unique<MessagingService>(env.db, env.pool, env.clock, *runtime->access, gateway,
                                                           env.events_published, service_settings);
     runtime->service->set_executor(env.executor);

@@ -11,6 +11,8 @@ struct MessagingModuleSettings {
   net::RateLimit send_per_account{5.0, 20.0, 100'000};
   /// Seqs one channel search request looks at most.
   std::size_t search_window = 10'000;
+  /// Channels and threads one community search request looks into at most.
+  std::size_t search_channels = 50;
   net::RateLimit search_per_account{2.0, 10.0, 100'000};
   /// POST /v1/channels/{id}/typing per account and channel: one every 2 s, as a socket's typing.
   net::RateLimit typing_per_channel{0.5, 1.0, 100'000};

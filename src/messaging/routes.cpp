@@ -339,7 +339,13 @@ void add_messaging_routes(net::Router& router, MessagingService& service, auth::
     auto page = co_await service.search_community(who->address, std::string(req.param("id")), std::move(*query),
                                                   std::move(before));
     if (!page) co_return page.error();
-    json::object body{{"messages", messages_json(page->messages)}};
+    auto messages = messages_json(page->messages);
+    // A thread's message names the channel the thread is in.
+    for (std::size_t i = 0; i < messages.size() && i < page->messages.size(); ++i) {
+      const auto parent = page->thread_parents.find(page->messages[i].channel_id);
+      if (parent != page->thread_parents.end()) messages[i].as_object()["parent_channel_id"] = parent->second;
+    }
+    json::object body{{"messages", std::move(messages)}};
     body["next_before"] = page->next_before ? json::value(format_search_key(*page->next_before)) : json::value(nullptr);
     body["partial"] = page->partial;
     co_return net::json_response(200, std::move(body));

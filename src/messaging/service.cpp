@@ -866,7 +866,14 @@ Task<Result<CommunitySearchPage>> MessagingService::search_community(eth::Addres
   auto parsed = query_terms(query);
   if (!parsed) co_return parsed.error();
   const std::vector<std::string> terms = std::move(*parsed);
-  std::sort(channels->begin(), channels->end());
+  // Those who moderate a channel search its private threads too.
+  auto moderated = co_await m_access.moderated_channels(who, std::move(community_id));
+  std::vector<std::string> sees_private;
+  if (moderated) {
+    sees_private = std::move(*moderated);
+  } else if (moderated.error().kind != ErrorKind::forbidden) {
+    co_return moderated.error();
+  }
   const std::size_t limit = std::clamp<std::size_t>(query.limit, 1, m_settings.max_page);
   const auto viewer = eth::to_lower_hex(who);
   const std::optional<std::string> author =
@@ -875,25 +882,43 @@ Task<Result<CommunitySearchPage>> MessagingService::search_community(eth::Addres
     return m_db.read([&](Tx& tx) -> Result<CommunitySearchPage> {
       CommunitySearchPage page;
       if (channels->empty()) return page;
-      // The window (search_window seqs) is shared among the channels, each looking below where
-      // `before` falls in it. What a channel's window covers in the page's order reaches down to
-      // its last match when it found `limit` of them, else to the bottom of the window, else (it
-      // reached its first message) to the end. Matches below the highest of those bounds are left
-      // to the next page, which starts there: no channel has been looked at below it.
-      const auto n = static_cast<std::int64_t>(channels->size());
-      const std::int64_t window = std::max<std::int64_t>(1, (m_settings.search_window + n - 1) / n);
+      // The channels, and their threads the caller reads.
+      auto places = *channels;
+      const sql::PrivateView view{viewer, sees_private};
+      for (auto& t : sql::searchable_threads(tx, *channels, view, m_settings.search_threads))
+        places.push_back(std::move(t));
+      // Looked into: the search_channels places with the newest messages below `before`. The
+      // others' messages are all at or below their newest, the highest of which bounds this page:
+      // the next one starts just above it, so that one is not skipped.
+      std::vector<std::pair<SearchKey, sql::SearchHead>> heads;
+      for (auto& [channel_id, head] : sql::search_heads(tx, places, before)) {
+        if (head.below_seq > 1 && head.head_ms)
+          heads.emplace_back(SearchKey{*head.head_ms, channel_id, head.below_seq - 1}, head);
+      }
+      std::sort(heads.begin(), heads.end(), [](const auto& a, const auto& b) { return b.first < a.first; });
       std::optional<SearchKey> covered;
+      if (heads.size() > m_settings.search_channels) {
+        auto above = heads[m_settings.search_channels].first;
+        above.seq += 1;
+        covered = above;
+        heads.resize(m_settings.search_channels);
+      }
+      // The window (search_window seqs) is shared among them, each looking below where `before`
+      // falls in it. What a channel's window covers in the page's order reaches down to its last
+      // match when it found `limit` of them, else to the bottom of the window, else (it reached its
+      // first message) to the end. Matches below the highest of those bounds are left to the next
+      // page, which starts there: no channel has been looked at below it.
+      const auto n = static_cast<std::int64_t>(std::max<std::size_t>(1, heads.size()));
+      const std::int64_t window = std::max<std::int64_t>(1, (m_settings.search_window + n - 1) / n);
       std::vector<std::pair<std::string, std::int64_t>> window_bottoms;  // their time bounds coverage
       std::vector<Message> found;
-      const auto heads = sql::search_heads(tx, *channels, before);
-      for (const auto& [channel_id, head] : heads) {
+      for (const auto& [key, head] : heads) {
         sql::SearchScan scan;
-        scan.channel_id = channel_id;
+        scan.channel_id = key.channel_id;
         scan.terms = terms;
         scan.author = author;
         scan.limit = limit;
         scan.below_seq = head.below_seq;
-        if (scan.below_seq <= 1) continue;
         scan.from_seq = std::max<std::int64_t>(1, scan.below_seq - window);
         if (head.unindexed_below) page.partial = page.partial || scan.from_seq < *head.unindexed_below;
         auto matches = sql::search(tx, scan);
@@ -901,7 +926,7 @@ Task<Result<CommunitySearchPage>> MessagingService::search_community(eth::Addres
           const auto bound = search_key(matches.back());
           if (!covered || *covered < bound) covered = bound;
         } else if (scan.from_seq > 1) {
-          window_bottoms.emplace_back(channel_id, scan.from_seq);
+          window_bottoms.emplace_back(key.channel_id, scan.from_seq);
         }
         for (auto& m : matches) {
           if (holds_terms(tx, m, terms)) found.push_back(std::move(m));
@@ -923,6 +948,10 @@ Task<Result<CommunitySearchPage>> MessagingService::search_community(eth::Addres
         page.next_before = covered;
       }
       page.messages = std::move(found);
+      for (const auto& m : page.messages) {
+        if (!is_thread_id(m.channel_id) || page.thread_parents.contains(m.channel_id)) continue;
+        if (auto t = sql::find_thread(tx, m.channel_id)) page.thread_parents.emplace(m.channel_id, t->channel_id);
+      }
       sql::load_annotations(tx, page.messages, viewer);
       return page;
     });

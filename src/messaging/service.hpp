@@ -149,12 +149,15 @@ struct SearchPage {
 };
 
 /// One page of a community-wide search: the messages of every channel of the community the caller
-/// reads, newest first (SearchKey's order).
+/// reads, and of their threads it reads, newest first (SearchKey's order).
 struct CommunitySearchPage {
   std::vector<Message> messages;
+  /// The parent channel of each thread a message of the page was found in, by thread id.
+  std::map<std::string, std::string> thread_parents{};
   /// Where the next page starts (its `before`); none once every channel's first message was looked
-  /// at. A page looks at most search_window seqs in all, shared among the channels, so it may hold
-  /// fewer than `limit` messages (even none) and still have a next one.
+  /// at. A page looks at most search_window seqs in all, shared among the search_channels channels
+  /// and threads with the newest messages below `before`, so it may hold fewer than `limit`
+  /// messages (even none) and still have a next one.
   std::optional<SearchKey> next_before;
   bool partial = false;  ///< as SearchPage's, in any of the channels
 };
@@ -168,6 +171,11 @@ struct MessagingSettings {
   std::size_t purge_batch = 200;
   /// The seqs one search request looks at most: what bounds its work in a channel of any size.
   std::int64_t search_window = 10000;
+  /// The channels and threads one community search request looks into at most (those with the
+  /// newest messages below where it starts; the others wait for a later page).
+  std::size_t search_channels = 50;
+  /// The threads a community search looks into at most: the latest active ones.
+  std::size_t search_threads = 2000;
   /// Messages written before the search index, indexed per transaction and per job run at most.
   std::size_t backfill_batch = 500;
   std::size_t backfill_per_run = 100000;

@@ -413,25 +413,29 @@ std::map<std::string, SearchHead> search_heads(Tx& tx, const std::vector<std::st
   std::map<std::string, SearchHead> out;
   if (channel_ids.empty()) return out;
   std::vector<store::Value> params;
-  std::string below = "NULL";
+  // The newest message (its seq, then its time): the channel's last, or below the key.
+  std::string below = "c.last_seq";
+  std::string below_ms =
+      "(SELECT m.created_ms FROM msg_messages m WHERE m.channel_id = c.channel_id AND m.seq = c.last_seq)";
   if (key) {
     // Below the key: older, or as old in a channel ordered below it, or in its channel with a
     // lower seq. `created_ms <= $1` lets the time index bound the walk.
     params = {key->created_ms, key->channel_id, key->seq};
-    below =
-        "(SELECT m.seq FROM msg_messages m WHERE m.channel_id = c.channel_id AND m.created_ms <= $1 AND "
+    const std::string newest =
+        " FROM msg_messages m WHERE m.channel_id = c.channel_id AND m.created_ms <= $1 AND "
         "(m.created_ms < $1 OR m.channel_id < $2 OR (m.channel_id = $2 AND m.seq < $3)) "
         "ORDER BY m.created_ms DESC, m.seq DESC LIMIT 1)";
+    below = "(SELECT m.seq" + newest;
+    below_ms = "(SELECT m.created_ms" + newest;
   }
   const auto in = add_in_list(params, channel_ids.begin(), channel_ids.end());
-  std::string sql = "SELECT c.channel_id, c.last_seq, b.below_seq, ";
-  sql += below;
-  sql += " FROM msg_channels c LEFT JOIN msg_search_backlog b ON b.channel_id = c.channel_id WHERE c.channel_id IN (";
-  sql += in;
-  sql += ")";
+  std::string sql = "SELECT c.channel_id, c.last_seq, b.below_seq, " + below + ", " + below_ms +
+                    " FROM msg_channels c LEFT JOIN msg_search_backlog b ON b.channel_id = c.channel_id WHERE "
+                    "c.channel_id IN (" +
+                    in + ")";
   for (const auto& r : tx.query(sql, params)) {
-    SearchHead head{r.get_int(1), r.opt_int(2), r.get_int(1) + 1};
-    if (key) head.below_seq = r.opt_int(3).value_or(0) + 1;
+    SearchHead head{r.get_int(1), r.opt_int(2), r.opt_int(3).value_or(0) + 1};
+    if (head.below_seq > 1) head.head_ms = r.opt_int(4);
     out.emplace(r.get_text(0), head);
   }
   return out;
@@ -976,6 +980,23 @@ std::optional<Thread> thread_of_message(Tx& tx, const std::string& channel_id, s
   return thread_of(*row);
 }
 
+namespace {
+
+// " AND (…)": the threads (as t) that `view` shows: public ones, and private ones to their members
+// and to those who moderate their channel.
+std::string shown_to(std::vector<store::Value>& params, const PrivateView& view) {
+  params.emplace_back(view.viewer);
+  std::string sql =
+      " AND (t.is_private = 0 OR EXISTS (SELECT 1 FROM msg_thread_members v WHERE v.thread_id = t.id AND "
+      "v.account = $" +
+      std::to_string(params.size()) + ")";
+  if (!view.all_in.empty())
+    sql += " OR t.channel_id IN (" + add_in_list(params, view.all_in.begin(), view.all_in.end()) + ")";
+  return sql + ")";
+}
+
+}  // namespace
+
 std::vector<Thread> list_threads(Tx& tx, const std::vector<std::string>& channel_ids, bool archived,
                                  std::int64_t now_ms, const std::optional<ThreadCursor>& before, std::size_t limit,
                                  const PrivateView& view, const std::optional<std::string>& member) {
@@ -997,18 +1018,25 @@ std::vector<Thread> list_threads(Tx& tx, const std::vector<std::string>& channel
     sql += " AND EXISTS (SELECT 1 FROM msg_thread_members m WHERE m.thread_id = t.id AND m.account = $" +
            std::to_string(params.size()) + ")";
   }
-  // A private thread: to its members, and to those who moderate its channel.
-  params.emplace_back(view.viewer);
-  sql +=
-      " AND (t.is_private = 0 OR EXISTS (SELECT 1 FROM msg_thread_members v WHERE v.thread_id = t.id AND "
-      "v.account = $" +
-      std::to_string(params.size()) + ")";
-  if (!view.all_in.empty())
-    sql += " OR t.channel_id IN (" + add_in_list(params, view.all_in.begin(), view.all_in.end()) + ")";
-  sql += ")";
+  sql += shown_to(params, view);
   sql += " AND t.channel_id IN (" + add_in_list(params, channel_ids.begin(), channel_ids.end()) + ")";
   sql += " ORDER BY t.last_ms DESC, t.id DESC LIMIT $2";
   return threads_of_rows(tx.query(sql, params));
+}
+
+std::vector<std::string> searchable_threads(Tx& tx, const std::vector<std::string>& channel_ids,
+                                            const PrivateView& view, std::size_t limit) {
+  std::vector<std::string> out;
+  if (channel_ids.empty() || limit == 0) return out;
+  std::vector<store::Value> params{static_cast<std::int64_t>(limit)};
+  std::string sql =
+      "SELECT t.id FROM msg_threads t JOIN msg_channels c ON c.channel_id = t.id WHERE t.deleted_ms IS NULL AND "
+      "c.last_seq > 0";
+  sql += shown_to(params, view);
+  sql += " AND t.channel_id IN (" + add_in_list(params, channel_ids.begin(), channel_ids.end()) + ")";
+  sql += " ORDER BY t.last_ms DESC, t.id DESC LIMIT $1";
+  for (const auto& r : tx.query(sql, params)) out.push_back(r.get_text(0));
+  return out;
 }
 
 std::int64_t count_active_threads(Tx& tx, const std::string& channel_id, std::int64_t now_ms) {

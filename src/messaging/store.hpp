@@ -86,6 +86,8 @@ struct SearchHead {
   std::int64_t last_seq = 0;
   std::optional<std::int64_t> unindexed_below;
   std::int64_t below_seq = 1;
+  /// The time of its newest message below the key (seq below_seq - 1), when it has one.
+  std::optional<std::int64_t> head_ms{};
 };
 /// The search heads of those channels that have messages, below `key` when given, in one
 /// statement (a channel's times never decrease with its seq, so the newest message below the key
@@ -246,6 +248,10 @@ void update_thread(Tx& tx, const Thread& t);
 /// `limit`.
 std::vector<std::string> joined_threads(Tx& tx, const std::string& account, const std::vector<std::string>& channel_ids,
                                         std::int64_t now_ms, std::size_t limit);
+/// Up to `limit` threads of these channels with messages (archived ones included, not deleted)
+/// that `view` shows, latest activity first: those a community search looks into.
+std::vector<std::string> searchable_threads(Tx& tx, const std::vector<std::string>& channel_ids,
+                                            const PrivateView& view, std::size_t limit);
 /// Every thread of those channels, archived ones included.
 std::vector<std::string> thread_ids_in(Tx& tx, const std::vector<std::string>& channel_ids);
 

@@ -130,7 +130,7 @@ for (const backend of backends()) {
   describe(`message search (${backend})`, () => {
     let db, server, c;
     const flags = [...chatFlags, '--message-rate-limit', '10000', '--message-rate-burst', '10000',
-      '--search-rate-limit', '10000', '--search-rate-burst', '10000', '--search-window', '37'];
+      '--search-rate-limit', '10000', '--search-rate-burst', '10000', '--search-window', '37', '--search-channels', '4'];
     before(async () => {
       db = freshDatabase(backend);
       server = await startServer([...db.flags, ...flags]);
@@ -264,22 +264,36 @@ for (const backend of backends()) {
       assert.deepEqual(await page('q=hay&before_seq=3&limit=2').then((p) => [p.messages.map((m) => m.seq), p.next_before_seq]), [[2, 1], null]);
     });
 
-    test('a community search finds the matches of every channel the caller reads, newest first across channels, through pages and windows', async () => {
+    test('a community search finds the matches of every channel and thread the caller reads, newest first across them, through pages and windows', async () => {
       const rand = random(20261128);
-      const [owner, mod, member, stranger] = await Promise.all(Array.from({ length: 4 }, () => c.signIn()));
+      const [owner, mod, member, stranger, other] = await Promise.all(Array.from({ length: 5 }, () => c.signIn()));
       const api = (path, who, method = 'GET', body) => c.api(path, { method, token: who.token, body });
       let r = await api('/v1/communities', owner, 'POST', { name: 'Finders', slug: `finders-${backend}-${Date.now()}` });
       assert.equal(r.status, 201);
       const id = (await r.json()).id;
       const base = `/v1/communities/${id}`;
-      for (const who of [mod, member]) assert.equal((await api(`${base}/join`, who, 'POST')).status, 200);
+      for (const who of [mod, member, other]) assert.equal((await api(`${base}/join`, who, 'POST')).status, 200);
       assert.ok((await api(`${base}/members/${mod.address}/roles/moderator`, owner, 'PUT')).status < 300);
       const channel = async (name, body = {}) => (await (await api(`${base}/channels`, owner, 'POST', { name, ...body })).json()).id;
       const general = await channel('general');
       const memes = await channel('memes');
       const staff = await channel('staff', { roles: ['moderator'] });
-      const channels = [general, memes, staff];
-      const authors = { [general]: [owner, mod, member], [memes]: [owner, mod, member], [staff]: [owner, mod] };
+      // Threads are searched with their channel: a public one, a private one (its members and the
+      // channel's moderators), one in the moderators' channel.
+      const thread = async (who, ch, body) => {
+        const res = await api(`/v1/channels/${ch}/threads`, who, 'POST', body);
+        assert.equal(res.status, 201);
+        return (await res.json()).id;
+      };
+      const open = await thread(member, general, { name: 'open' });
+      const hidden = await thread(member, general, { name: 'hidden', private: true });
+      const backroom = await thread(mod, staff, { name: 'backroom' });
+      const parentOf = { [open]: general, [hidden]: general, [backroom]: staff };
+      const channels = [general, memes, staff, open, hidden, backroom];
+      const authors = { [general]: [owner, mod, member], [memes]: [owner, mod, member], [staff]: [owner, mod],
+        [open]: [owner, mod, member], [hidden]: [member], [backroom]: [owner, mod] };
+      const readBy = (who) => (who === mod || who === owner ? channels
+        : who === member ? [general, memes, open, hidden] : [general, memes, open]);
 
       // Posts land in all three at once, so that many share a millisecond across channels.
       const messages = [];
@@ -335,22 +349,29 @@ for (const backend of backends()) {
 
       let nonEmpty = 0;
       for (const q of ['gas', 'GAS fees', 'café', 'москва', '東京', 'gm wagmi', 'l2 rollup', 'bridge 🚀 nft', 'mint']) {
-        const forMember = want([general, memes], q);
+        const forMember = want(readBy(member), q);
         if (forMember.length > 0) nonEmpty++;
         for (const limit of [3, 25]) {
           same(await all(member, { q }, limit), forMember, `${q} for a member, pages of ${limit}`);
           same(await all(mod, { q }, limit), want(channels, q), `${q} for a moderator, pages of ${limit}`);
+          same(await all(other, { q }, limit), want(readBy(other), q), `${q} for one outside the private thread, pages of ${limit}`);
         }
       }
       assert.ok(nonEmpty >= 6, 'the corpus exercises the queries');
       for (const who of [owner, mod]) {
-        same(await all(member, { author: who.address }, 7), want([general, memes], '', who.address), 'by author');
+        same(await all(member, { author: who.address }, 7), want(readBy(member), '', who.address), 'by author');
         same(await all(owner, { q: 'gas', author: who.address.toLowerCase() }, 4), want(channels, 'gas', who.address), 'gas by author');
       }
       // Results come as history shows them, reactions and pins included, on pages that mix channels
       // whose messages share seqs (each channel's annotations are its own).
+      // A thread's message names its thread's channel.
+      const shown = (m) => {
+        const { parent_channel_id: parent, ...rest } = m;
+        assert.equal(parent, parentOf[m.channel_id], `the parent of ${m.channel_id}`);
+        return rest;
+      };
       const [hit] = await all(member, { q: 'gas' }, 1).then((list) => list.slice(0, 1));
-      assert.deepEqual(hit, await (await api(`/v1/channels/${hit.channel_id}/messages/${hit.seq}`, member)).json());
+      assert.deepEqual(shown(hit), await (await api(`/v1/channels/${hit.channel_id}/messages/${hit.seq}`, member)).json());
       const live = messages.filter((m) => !m.deleted);
       for (const m of live.filter((_, i) => i % 3 === 0)) {
         const emoji = encodeURIComponent(m.channel_id === general ? '🔥' : '👀');
@@ -360,9 +381,9 @@ for (const backend of backends()) {
         assert.equal((await api(`/v1/channels/${m.channel_id}/pins/${m.seq}`, owner, 'PUT')).status, 204);
       }
       const annotated = await all(owner, { author: owner.address }, 25);
-      assert.ok(new Set(annotated.map((m) => m.channel_id)).size === 3);
+      assert.equal(new Set(annotated.map((m) => m.channel_id)).size, 5);
       for (const m of annotated) {
-        assert.deepEqual(m, await (await api(`/v1/channels/${m.channel_id}/messages/${m.seq}`, owner)).json(), `${m.channel_id}/${m.seq}`);
+        assert.deepEqual(shown(m), await (await api(`/v1/channels/${m.channel_id}/messages/${m.seq}`, owner)).json(), `${m.channel_id}/${m.seq}`);
       }
       assert.ok(annotated.some((m) => m.reactions.length > 0) && annotated.some((m) => m.pinned));
 
