@@ -80,8 +80,10 @@ struct Thread {
   eth::Address creator{};
   SystemTime created_at{};
   std::int64_t auto_archive_minutes = default_thread_archive_minutes;
-  std::optional<SystemTime> archived_at;  ///< archived by hand (unset: maybe by inactivity)
-  bool locked = false;                    ///< only those who moderate the parent write or unarchive
+  /// Archived by hand, or by inactivity as the job messaging.thread_archive recorded it (unset:
+  /// maybe by inactivity, not recorded yet).
+  std::optional<SystemTime> archived_at;
+  bool locked = false;  ///< only those who moderate the parent write or unarchive
   /// Its own slow mode (0: none), over its parent's: the longer of the two holds in it.
   std::int64_t slow_mode_seconds = 0;
   /// Private (Discord's): read by its members who read the parent, and by the parent's moderators.

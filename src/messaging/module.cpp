@@ -110,6 +110,12 @@ context::ContextModule make_module(MessagingModuleSettings settings) {
                    [runtime](store::Tx& tx, const bus::Event& event) {
                      if (runtime->service) runtime->service->leave_community_threads(tx, event);
                    }});
+    // A thread archived by inactivity: its subscribers here learn it.
+    out.push_back({"messaging.thread_archive_frames",
+                   {"messaging.thread_archived"},
+                   [runtime](store::Tx& tx, const bus::Event& event) {
+                     if (runtime->service) runtime->service->on_thread_archived(tx, event);
+                   }});
     out.push_back({"messaging.thread_member_frames",
                    {"messaging.thread_members_removed"},
                    [runtime](store::Tx& tx, const bus::Event& event) {
@@ -168,6 +174,14 @@ context::ContextModule make_module(MessagingModuleSettings settings) {
                       if (!runtime->service) co_return ok();
                       auto posted = co_await runtime->service->post_poll_results();
                       if (!posted) co_return posted.error();
+                      co_return ok();
+                    }});
+    jobs.push_back({"messaging.thread_archive", "* * * * *",
+                    "records the threads whose inactivity ran out as archived, and tells their subscribers",
+                    [runtime]() -> Task<Result<void>> {
+                      if (!runtime->service) co_return ok();
+                      auto archived = co_await runtime->service->archive_inactive_threads();
+                      if (!archived) co_return archived.error();
                       co_return ok();
                     }});
     jobs.push_back({"messaging.reports_purge", "17 4 * * *",

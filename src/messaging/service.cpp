@@ -1339,6 +1339,33 @@ Task<Result<std::size_t>> MessagingService::purge_reports() {
 
 // --- threads ---
 
+Task<Result<std::size_t>> MessagingService::archive_inactive_threads() {
+  const auto now_ms = unix_millis(m_clock.now());
+  co_return co_await store::delete_in_batches(m_db, m_pool, m_settings.purge_batch, [&](Tx& tx, std::size_t limit) {
+    const auto inactive = sql::inactive_threads(tx, now_ms, limit);
+    for (const auto& t : inactive) {
+      if (!sql::record_archive(tx, t.id, now_ms)) continue;
+      const auto at = thread_archived_at(t, SystemTime(std::chrono::milliseconds(now_ms)));
+      const json::object event{{"id", t.id},
+                               {"channel_id", t.channel_id},
+                               {"archived_at", at ? json::value(format_rfc3339(*at)) : json::value(nullptr)}};
+      publish_or_throw(tx, {"messaging.thread_archived", t.channel_id, json::serialize(event)});
+    }
+    return inactive.size();
+  });
+}
+
+void MessagingService::on_thread_archived(Tx& tx, const bus::Event& event) {
+  if (!m_gateway) return;
+  const auto payload = payload_of(event);
+  if (!payload) return;
+  const auto* id = payload->if_contains("id");
+  if (id == nullptr || !id->is_string()) return;
+  // As it is now: one brought back since is not shown archived.
+  auto t = sql::find_thread(tx, std::string(id->as_string()));
+  if (t && thread_archived(*t, m_clock.now())) announce_thread("thread_updated", *t, true);
+}
+
 namespace {
 
 Error thread_not_found() {
@@ -1621,13 +1648,17 @@ Task<Result<Thread>> MessagingService::update_thread(eth::Address who, std::stri
         // Back: active again for a whole auto-archive time.
         next.archived_at.reset();
         next.last_activity = SystemTime(std::chrono::milliseconds(unix_millis(now)));
+      } else if (was_archived && !next.archived_at) {
+        // Archived by inactivity and not recorded yet: it stays archived whatever else changes, as
+        // once the job recorded it.
+        next.archived_at = thread_archived_at(*t, now);
       }
       // A change of the auto-archive time counts from now, as a message would.
       if (change.auto_archive_minutes && !thread_archived(next, now)) {
         next.last_activity = std::max(next.last_activity, SystemTime(std::chrono::milliseconds(unix_millis(now))));
       }
       const bool changed = next.name != t->name || next.auto_archive_minutes != t->auto_archive_minutes ||
-                           next.locked != t->locked || next.archived_at != t->archived_at ||
+                           next.locked != t->locked || thread_archived_at(next, now) != thread_archived_at(*t, now) ||
                            next.last_activity != t->last_activity || next.slow_mode_seconds != t->slow_mode_seconds ||
                            next.invitable != t->invitable;
       if (!changed) return std::pair{std::move(*t), false};

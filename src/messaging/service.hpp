@@ -359,6 +359,13 @@ class MessagingService {
   /// returns how many.
   Task<Result<std::size_t>> purge_reports();
 
+  /// Records every thread whose inactivity ran out as archived then (the job
+  /// messaging.thread_archive), in batches of purge_batch per transaction, each with the event
+  /// messaging.thread_archived. Returns how many.
+  Task<Result<std::size_t>> archive_inactive_threads();
+  /// A thread archived by inactivity (messaging.thread_archived): its channel's and its own
+  /// subscribers here get `thread_updated`, while it stays archived.
+  void on_thread_archived(store::Tx& tx, const bus::Event& event);
   /// Posts the result of every poll that ended without one (the job messaging.poll_results): a
   /// `poll_result` system message replying to the poll, with its final counts. Returns how many.
   Task<Result<std::size_t>> post_poll_results();

@@ -330,6 +330,11 @@ TEST_P(ThreadMembersMigrationTest, ReadersOfAThreadBecomeItsMembers) {
   ASSERT_TRUE(counted);
   EXPECT_EQ(counted->message_count, 2);  // the deleted one is not counted
   EXPECT_EQ(counted->member_count, 2);
+  // Inactive since long before the archive job existed: recorded as archived when its inactivity
+  // ran out, so the job tells no one of it; nothing is left for the job.
+  ASSERT_TRUE(counted->archived_at);
+  EXPECT_EQ(unix_millis(*counted->archived_at), 1000 + 1440 * 60000);
+  EXPECT_TRUE(db->read([](Tx& tx) { return sql::inactive_threads(tx, 1'800'000'000'000, 10); }).empty());
   // Joining and leaving: each says whether it changed anything.
   db->transact([](Tx& tx) {
     EXPECT_FALSE(sql::join_thread(tx, "th_a", eth::to_lower_hex(author), 5000));

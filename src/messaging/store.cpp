@@ -1047,6 +1047,20 @@ std::int64_t count_active_threads(Tx& tx, const std::string& channel_id, std::in
   return row->get_int(0);
 }
 
+std::vector<Thread> inactive_threads(Tx& tx, std::int64_t now_ms, std::size_t limit) {
+  return threads_of_rows(tx.query(std::string("SELECT ") + thread_columns +
+                                      " WHERE t.archived_ms IS NULL AND t.deleted_ms IS NULL AND "
+                                      "t.last_ms <= $1 - t.auto_archive_minutes * 60000 ORDER BY t.last_ms LIMIT $2",
+                                  {now_ms, static_cast<std::int64_t>(limit)}));
+}
+
+bool record_archive(Tx& tx, const std::string& id, std::int64_t now_ms) {
+  return tx.exec(
+             "UPDATE msg_threads SET archived_ms = last_ms + auto_archive_minutes * 60000 WHERE id = $1 AND "
+             "archived_ms IS NULL AND deleted_ms IS NULL AND last_ms <= $2 - auto_archive_minutes * 60000",
+             {id, now_ms}) > 0;
+}
+
 bool touch_thread(Tx& tx, const std::string& id, std::int64_t at_ms) {
   return tx.exec(
              "UPDATE msg_threads SET archived_ms = NULL, last_ms = CASE WHEN last_ms > $2 THEN last_ms ELSE $2 END "

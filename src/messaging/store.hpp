@@ -234,6 +234,12 @@ std::vector<Thread> list_threads(Tx& tx, const std::vector<std::string>& channel
                                  std::int64_t now_ms, const std::optional<ThreadCursor>& before, std::size_t limit,
                                  const PrivateView& view, const std::optional<std::string>& member = std::nullopt);
 std::int64_t count_active_threads(Tx& tx, const std::string& channel_id, std::int64_t now_ms);
+/// Up to `limit` threads (not deleted, not archived by hand or recorded) whose inactivity ran out by
+/// now_ms, the longest inactive first.
+std::vector<Thread> inactive_threads(Tx& tx, std::int64_t now_ms, std::size_t limit);
+/// Records that the thread archived by inactivity, at its last activity plus its auto-archive
+/// time; false when it is archived already, active again at now_ms, or deleted.
+bool record_archive(Tx& tx, const std::string& id, std::int64_t now_ms);
 /// A message at `at_ms`: the thread is active again from then. False when there is no such thread
 /// (or it was deleted).
 bool touch_thread(Tx& tx, const std::string& id, std::int64_t at_ms);

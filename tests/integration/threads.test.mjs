@@ -5,7 +5,7 @@
 // at once; a ban's purge, reports and the report queue reach thread messages.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, freshDatabase, backends, until } from './lib/harness.mjs';
+import { startServer, freshDatabase, backends, until, runCommand } from './lib/harness.mjs';
 import { chatFlags, client, subscribed } from './lib/chat.mjs';
 
 for (const backend of backends()) {
@@ -770,6 +770,68 @@ for (const backend of backends()) {
       const back = await post(member, thread.id, 'another answer', { reply_to: mine.seq });
       await settle();
       assert.deepEqual(of(await center(), back).map((x) => [x.kind, x.data.parent_channel_id]), [['reply', general]]);
+    });
+
+    test('a thread archived by inactivity is recorded by the job messaging.thread_archive, and its subscribers told', async () => {
+      const { owner, member, api, general, post, start } = await community('Sleepy');
+      const quiet = (await start(member, general, { name: 'Quiet one', auto_archive_minutes: 60 })).body;
+      const secret = (await start(member, general, { name: 'Quiet secret', private: true, auto_archive_minutes: 60 })).body;
+      const busy = (await start(member, general, { name: 'Still going', auto_archive_minutes: 60 })).body;
+      const longer = (await start(member, general, { name: 'Longer', auto_archive_minutes: 60 })).body;
+      await post(member, quiet.id, 'last words');
+      const psock = c.connect(owner);
+      await subscribed(psock, general);
+      const tsock = c.connect(member);
+      await subscribed(tsock, quiet.id);
+      tsock.send({ type: 'subscribe', channel_ids: [secret.id] });
+      await tsock.waitFor((f) => f.type === 'subscribed' && f.channel_id === secret.id);
+      // Two hours go by for the first two: their last activity moves back.
+      for (const t of [quiet, secret, longer]) {
+        db.query(`UPDATE msg_threads SET last_ms = last_ms - 7200000, created_ms = created_ms - 7200000 WHERE id = '${t.id}'`);
+      }
+      const shown = async (t) => (await api(`/v1/threads/${t.id}`, owner)).body;
+      const before = await shown(quiet);
+      const expected = new Date(Date.parse(before.last_message_at) + 3600_000).toISOString();
+      assert.deepEqual([before.archived, before.archived_at], [true, expected]);
+      // Archived by inactivity, a thread stays archived whatever else changes, its auto-archive time too.
+      const was = await shown(longer);
+      const r = await api(`/v1/threads/${longer.id}`, member, 'PATCH', { auto_archive_minutes: 10080 });
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      assert.deepEqual([r.body.archived, r.body.archived_at, r.body.auto_archive_minutes], [true, was.archived_at, 10080]);
+      assert.equal((await psock.waitFor((f) => f.type === 'thread_updated')).thread.id, longer.id);
+      // Archiving it again changes nothing and tells no one.
+      assert.deepEqual((await api(`/v1/threads/${longer.id}`, member, 'PATCH', { archived: true })).body, await shown(longer).then((t) => ({ ...t, joined: true, notify: 'all' })));
+
+      // The job, in a process of its own: the server's subscribers hear of it through the bus.
+      const job = () => runCommand(['jobs', 'run', 'messaging.thread_archive', ...db.flags]);
+      let run = job();
+      assert.equal(run.code, 0, run.stderr);
+      const strip = ({ received_at, ...f }) => f;
+      const told = strip(await psock.waitFor((f) => f.type === 'thread_updated' && f.thread.id === quiet.id));
+      assert.deepEqual(told, { type: 'thread_updated', thread: { ...(({ joined, notify, ...t }) => t)(before) } });
+      assert.equal((await tsock.waitFor((f) => f.type === 'thread_updated' && f.thread.id === quiet.id)).thread.archived_at, expected);
+      // A private thread's own subscribers hear of it; its channel's do not.
+      assert.equal((await tsock.waitFor((f) => f.type === 'thread_updated' && f.thread.id === secret.id)).thread.archived, true);
+      assert.deepEqual(await shown(quiet), before);
+      assert.deepEqual((await api(`/v1/channels/${general}/threads?archived=true`, owner)).body.threads.map((t) => t.id).sort(),
+        [quiet.id, secret.id, longer.id].sort());
+
+      // Once recorded, a run tells no one again; a message brings the thread back, and its next
+      // inactivity is recorded as the first was.
+      run = job();
+      assert.equal(run.code, 0, run.stderr);
+      await post(member, quiet.id, 'back again');
+      const back = await psock.waitFor((f) => f.type === 'thread_activity' && f.thread.id === quiet.id && !f.thread.archived);
+      db.query(`UPDATE msg_threads SET last_ms = last_ms - 7200000 WHERE id = '${quiet.id}'`);
+      run = job();
+      assert.equal(run.code, 0, run.stderr);
+      const again = await psock.waitFor((f, frames) => f.type === 'thread_updated' && frames.indexOf(f) > psock.frames.indexOf(back));
+      assert.deepEqual([again.thread.id, again.thread.archived], [quiet.id, true]);
+      const updates = psock.frames.filter((f) => f.type === 'thread_updated');
+      assert.deepEqual(updates.map((f) => f.thread.id), [longer.id, quiet.id, quiet.id]);
+      assert.equal((await shown(busy)).archived, false);
+      psock.close();
+      tsock.close();
     });
 
     test('a joined thread notifies its members of every message, as each chose: all, mentions or none', async () => {
