@@ -867,13 +867,9 @@ Task<Result<CommunitySearchPage>> MessagingService::search_community(eth::Addres
   if (!parsed) co_return parsed.error();
   const std::vector<std::string> terms = std::move(*parsed);
   // Those who moderate a channel search its private threads too.
-  auto moderated = co_await m_access.moderated_channels(who, std::move(community_id));
-  std::vector<std::string> sees_private;
-  if (moderated) {
-    sees_private = std::move(*moderated);
-  } else if (moderated.error().kind != ErrorKind::forbidden) {
-    co_return moderated.error();
-  }
+  auto moderated = co_await private_threads_seen(who, std::move(community_id));
+  if (!moderated) co_return moderated.error();
+  const std::vector<std::string> sees_private = std::move(*moderated);
   const std::size_t limit = std::clamp<std::size_t>(query.limit, 1, m_settings.max_page);
   const auto viewer = eth::to_lower_hex(who);
   const std::optional<std::string> author =
@@ -1520,16 +1516,19 @@ Task<Result<ThreadPage>> MessagingService::community_threads(eth::Address who, s
   if (query.cursor && !parse_thread_cursor(*query.cursor)) {
     co_return bad_input("invalid_cursor", "cursor is the next_cursor of a previous page");
   }
-  // Those who moderate see its private threads too; one who moderates nothing is refused the list.
-  auto moderated = co_await m_access.moderated_channels(who, std::move(community_id));
-  std::vector<std::string> sees_private;
-  if (moderated) {
-    sees_private = std::move(*moderated);
-  } else if (moderated.error().kind != ErrorKind::forbidden) {
-    co_return moderated.error();
-  }
+  // Those who moderate see its private threads too.
+  auto moderated = co_await private_threads_seen(who, std::move(community_id));
+  if (!moderated) co_return moderated.error();
   query.archived = false;
-  co_return co_await thread_page(who, std::move(*channels), std::move(sees_private), query);
+  co_return co_await thread_page(who, std::move(*channels), std::move(*moderated), query);
+}
+
+Task<Result<std::vector<std::string>>> MessagingService::private_threads_seen(eth::Address who,
+                                                                              std::string community_id) {
+  auto moderated = co_await m_access.moderated_channels(who, std::move(community_id));
+  // One who moderates nothing there is refused the list: it sees no channel's private threads.
+  if (!moderated && moderated.error().kind == ErrorKind::forbidden) co_return std::vector<std::string>{};
+  co_return moderated;
 }
 
 namespace {

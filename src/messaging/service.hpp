@@ -466,6 +466,9 @@ class MessagingService {
   /// Sends a thread's frame (`thread_created`, `thread_updated`) to the subscribers of its channel,
   /// and of the thread itself.
   void announce_thread(std::string_view type, const Thread& t, bool to_thread);
+  /// The channels of a community whose private threads the account sees though it did not join
+  /// them: those it moderates (none when it moderates nothing there).
+  Task<Result<std::vector<std::string>>> private_threads_seen(eth::Address who, std::string community_id);
   /// One page of the threads of these channels (read by the caller), with whether it joined each:
   /// private ones it joined, and all those of the channels it moderates (`moderated`).
   Task<Result<ThreadPage>> thread_page(const eth::Address& who, std::vector<std::string> channel_ids,
