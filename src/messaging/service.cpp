@@ -351,6 +351,17 @@ std::map<std::string, ThreadNotify> thread_settings(Tx& tx, const std::string& c
 
 // `messaging.thread_message`: a message in a thread, for those of its members who follow all its
 // messages; at most max_thread_message_accounts accounts per event.
+// A read marker that moved forward is told to the notify context, which marks the account's
+// notifications about the messages it passed read (posting does the same through
+// messaging.channel_message). True when it moved.
+bool publish_read(Tx& tx, const std::string& account, const std::string& channel_id, std::int64_t before,
+                  std::int64_t after) {
+  if (after <= before) return false;
+  json::object event{{"account", account}, {"channel_id", channel_id}, {"seq", after}};
+  publish_or_throw(tx, {"messaging.read", account, json::serialize(event)});
+  return true;
+}
+
 void publish_thread_message(Tx& tx, const Thread& t, const Message& m, const PostRules& rules,
                             const std::vector<eth::Address>& accounts) {
   for (std::size_t at = 0; at < accounts.size(); at += max_thread_message_accounts) {
@@ -2210,17 +2221,23 @@ Task<Result<std::int64_t>> MessagingService::mark_read(eth::Address who, std::st
   if (seq < 0) co_return bad_input("invalid_seq", "seq must be 0 or more");
   const auto account = eth::to_lower_hex(who);
   const auto now_ms = unix_millis(m_clock.now());
+  bool moved = false;
   auto marker = co_await m_pool.run([&]() -> Result<std::int64_t> {
     return m_db.transact([&](Tx& tx) -> Result<std::int64_t> {
       const auto bounded = std::min(seq, sql::head(tx, channel_id));
+      const auto before = sql::read_marker(tx, account, channel_id);
+      std::int64_t after = bounded;
       if (force) {
         sql::set_read_marker(tx, account, channel_id, bounded, now_ms);
-        return bounded;
+      } else {
+        after = sql::mark_read(tx, account, channel_id, bounded, now_ms);
       }
-      return sql::mark_read(tx, account, channel_id, bounded, now_ms);
+      moved = publish_read(tx, account, channel_id, before, after);
+      return after;
     });
   });
   if (!marker) co_return marker.error();
+  if (moved && m_events_published) m_events_published();
   // The account's other devices clear the same unread badge.
   if (m_gateway) {
     json::object frame{{"type", "read"}, {"channel_id", channel_id}, {"seq", *marker}};
@@ -2240,17 +2257,21 @@ Task<Result<std::map<std::string, std::int64_t>>> MessagingService::mark_read_ma
   }
   const auto account = eth::to_lower_hex(who);
   const auto now_ms = unix_millis(m_clock.now());
+  bool moved = false;
   auto markers = co_await m_pool.run([&]() -> Result<std::map<std::string, std::int64_t>> {
     return m_db.transact([&](Tx& tx) -> Result<std::map<std::string, std::int64_t>> {
       std::map<std::string, std::int64_t> out;
       for (const auto& [channel_id, seq] : seqs) {
         const auto bounded = std::min(seq, sql::head(tx, channel_id));
+        const auto before = sql::read_marker(tx, account, channel_id);
         out[channel_id] = sql::mark_read(tx, account, channel_id, bounded, now_ms);
+        if (publish_read(tx, account, channel_id, before, out[channel_id])) moved = true;
       }
       return out;
     });
   });
   if (!markers) co_return markers.error();
+  if (moved && m_events_published) m_events_published();
   if (m_gateway) {
     for (const auto& [channel_id, marker] : *markers) {
       json::object frame{{"type", "read"}, {"channel_id", channel_id}, {"seq", marker}};

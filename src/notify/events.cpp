@@ -4,6 +4,7 @@
 #include <boost/json/object.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <charconv>
 
 #include "core/utf8.hpp"
 #include "eth/address.hpp"
@@ -79,6 +80,16 @@ void take_silence(const json::object& o, Draft& draft, json::object& data) {
   data["silent"] = true;
 }
 
+// A message's seq: a whole number of 0 or more, given as a number or a string of digits.
+std::optional<std::int64_t> seq_of(const json::object& o) {
+  const auto text = str(o, "seq");
+  if (text.empty() || text.size() > 18) return std::nullopt;
+  std::int64_t seq = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), seq);
+  if (ec != std::errc() || end != text.data() + text.size() || seq < 0) return std::nullopt;
+  return seq;
+}
+
 void dedupe(std::vector<std::string>& v) {
   std::sort(v.begin(), v.end());
   v.erase(std::unique(v.begin(), v.end()), v.end());
@@ -87,11 +98,28 @@ void dedupe(std::vector<std::string>& v) {
 }  // namespace
 
 std::vector<std::string> consumed_topics() {
-  return {"notify.requested",          "messaging.mention",         "messaging.reply",
-          "messaging.thread_message",  "messaging.message_deleted", "messaging.message_edited",
-          "messaging.mention_removed", "community.member_removed",  "community.role_changed",
-          "e2e.message_posted",        "rewards.granted",           "rewards.withdrawal_confirmed",
-          "rewards.withdrawal_failed"};
+  return {"notify.requested",          "messaging.mention",
+          "messaging.reply",           "messaging.thread_message",
+          "messaging.message_deleted", "messaging.message_edited",
+          "messaging.mention_removed", "community.member_removed",
+          "community.role_changed",    "e2e.message_posted",
+          "rewards.granted",           "rewards.withdrawal_confirmed",
+          "rewards.withdrawal_failed", "messaging.read",
+          "messaging.channel_message"};
+}
+
+std::optional<ReadThrough> read_from_event(std::string_view topic, std::string_view payload) {
+  if (topic != "messaging.read" && topic != "messaging.channel_message") return std::nullopt;
+  boost::system::error_code ec;
+  auto parsed = json::parse(payload, ec);
+  if (ec || !parsed.is_object()) return std::nullopt;
+  const auto& o = parsed.as_object();
+  const auto* who = o.if_contains(topic == "messaging.read" ? "account" : "author");
+  auto account = who != nullptr ? account_of(*who) : std::nullopt;
+  auto seq = seq_of(o);
+  auto channel_id = str(o, "channel_id");
+  if (!account || !seq || channel_id.empty()) return std::nullopt;
+  return ReadThrough{std::move(*account), std::move(channel_id), *seq};
 }
 
 std::string message_subject(std::string_view message_id) {
@@ -175,6 +203,7 @@ std::optional<Request> request_from_event(std::string_view topic, std::string_vi
     auto data =
         ids_of(o, {"community_id", "channel_id", "parent_channel_id", "message_id", "seq", "parent_id", "via", "role"});
     if (mention) r.draft.via = str(o, "via");
+    if (!r.draft.channel_id.empty()) r.draft.seq = seq_of(o);
     take_silence(o, r.draft, data);
     r.draft.data_json = json::serialize(data);
     if (auto id = str(o, "message_id"); !id.empty()) r.draft.subject = message_subject(id);
@@ -187,6 +216,7 @@ std::optional<Request> request_from_event(std::string_view topic, std::string_vi
     r.draft.title = name.empty() ? who + " posted in a thread" : who + " in " + to_valid_utf8(name, 120);
     r.draft.body = preview(o);
     auto data = ids_of(o, {"community_id", "channel_id", "parent_channel_id", "message_id", "seq"});
+    if (!r.draft.channel_id.empty()) r.draft.seq = seq_of(o);
     take_silence(o, r.draft, data);
     r.draft.data_json = json::serialize(data);
     if (auto id = str(o, "message_id"); !id.empty()) r.draft.subject = message_subject(id);
@@ -263,6 +293,7 @@ std::string serialize_request(const Request& r) {
                  {"accounts", json::array(r.accounts.begin(), r.accounts.end())},
                  {"community", r.community},
                  {"exclude", json::array(r.exclude.begin(), r.exclude.end())}};
+  if (r.draft.seq) o["seq"] = *r.draft.seq;
   return json::serialize(o);
 }
 
@@ -286,6 +317,7 @@ std::optional<Request> parse_request(std::string_view text) {
   if (const auto* silent = o.if_contains("silent"); silent != nullptr && silent->is_bool()) {
     r.draft.silent = silent->as_bool();
   }
+  r.draft.seq = seq_of(o);
   r.community = str(o, "community");
   for (const char* key : {"accounts", "exclude"}) {
     auto& out = std::string_view(key) == "accounts" ? r.accounts : r.exclude;

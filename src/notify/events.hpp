@@ -2,8 +2,10 @@
 // What the router makes of bus events: `notify.requested` and the events that imply a
 // notification (mentions, replies, membership changes, E2E messages, rewards, withdrawals)
 // become one normalized request, expanded later in batches; the events that take a source back
-// (a deleted or edited message) become an amendment of the notifications already made about it.
+// (a deleted or edited message) become an amendment of the notifications already made about it;
+// those that say an account read a channel mark its notifications about that channel read.
 // Tolerant of missing fields: an event without an audience yields nothing. Pure.
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -43,6 +45,18 @@ struct Amendment {
 
 /// The amendment an event implies, or nullopt.
 std::optional<Amendment> amendment_from_event(std::string_view topic, std::string_view payload);
+
+/// How far an account has read a channel (a thread is a channel here): its read marker moved
+/// (`messaging.read`), or it posted there (`messaging.channel_message`: posting reads the channel
+/// up to one's own message). Its unread notifications about messages up to `seq` become read.
+struct ReadThrough {
+  std::string account;  ///< lowercase hex
+  std::string channel_id;
+  std::int64_t seq = 0;
+};
+
+/// The read an event implies, or nullopt.
+std::optional<ReadThrough> read_from_event(std::string_view topic, std::string_view payload);
 
 /// The subject of the notifications about a channel message.
 std::string message_subject(std::string_view message_id);

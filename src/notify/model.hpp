@@ -88,6 +88,9 @@ struct Draft {
   std::string via{};
   /// The channel a thread belongs to (a channel mute holds for its threads); empty otherwise.
   std::string parent_channel_id{};
+  /// The seq in channel_id of the message it tells of (a mention, reply or thread message): the
+  /// account's read marker reaching it marks it read. Unset for every other notification.
+  std::optional<std::int64_t> seq{};
 };
 
 /// What the settings make of a draft: dropped (muted, opted out), or kept with the preview
@@ -111,7 +114,8 @@ struct Notification {
   std::string data_json;
   std::string community_id;
   std::string channel_id;
-  std::string subject;  ///< see Draft::subject
+  std::string subject;                ///< see Draft::subject
+  std::optional<std::int64_t> seq{};  ///< see Draft::seq
   SystemTime created_at;
   std::optional<SystemTime> read_at;
 };

@@ -230,14 +230,69 @@ TEST(NotifyEvents, AThreadMessageNotifiesItsFollowersButNotItsAuthor) {
   EXPECT_EQ(data.at("parent_channel_id").as_string(), "ch1");
   EXPECT_EQ(data.at("seq").as_string(), "4");
   EXPECT_TRUE(data.at("silent").as_bool());
+  // Its seq in the thread: the member's read marker there reaching it reads it.
+  EXPECT_EQ(r->draft.seq, std::optional<std::int64_t>(4));
   const auto back = parse_request(serialize_request(*r));
   ASSERT_TRUE(back);
   EXPECT_EQ(back->draft.kind, Kind::thread);
   EXPECT_EQ(back->draft.subject, "message:m4");
+  EXPECT_EQ(back->draft.seq, std::optional<std::int64_t>(4));
   // No one left to tell: nothing.
   EXPECT_FALSE(request_from_event("messaging.thread_message", "ev10",
                                   R"({"channel_id":"th_1","author":"0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed",
       "accounts":["0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"]})"));
+}
+
+TEST(NotifyEvents, MessageNotificationsCarryTheirSeqAndReadsNameHowFarAnAccountRead) {
+  const std::string bob = "0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359";
+  // A mention and a reply know their message's place in the channel, given as a number or digits.
+  auto mention = request_from_event("messaging.mention", "ev1",
+                                    R"({"channel_id":"ch1","seq":12,"message_id":"m1","account":")" + bob + R"("})");
+  ASSERT_TRUE(mention);
+  EXPECT_EQ(mention->draft.seq, std::optional<std::int64_t>(12));
+  auto reply = request_from_event("messaging.reply", "ev2",
+                                  R"({"channel_id":"ch1","seq":"13","message_id":"m2","account":")" + bob + R"("})");
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->draft.seq, std::optional<std::int64_t>(13));
+  // Without a channel, or with a seq that is not a whole number of 0 or more: no seq.
+  for (const char* junk : {R"("seq":-1)", R"("seq":"12a")", R"("seq":1.5)", R"("seq":"99999999999999999999")"}) {
+    auto r = request_from_event("messaging.mention", "ev3",
+                                R"({"channel_id":"ch1",)" + std::string(junk) + R"(,"account":")" + bob + R"("})");
+    ASSERT_TRUE(r);
+    EXPECT_FALSE(r->draft.seq) << junk;
+  }
+  auto no_channel = request_from_event("messaging.mention", "ev4", R"({"seq":3,"account":")" + bob + R"("})");
+  ASSERT_TRUE(no_channel);
+  EXPECT_FALSE(no_channel->draft.seq);
+  // Other kinds never carry one, whatever their payload says.
+  auto requested = request_from_event("notify.requested", "ev5",
+                                      R"({"kind":"system","channel_id":"ch1","seq":3,"accounts":[")" + bob + R"("]})");
+  ASSERT_TRUE(requested);
+  EXPECT_FALSE(requested->draft.seq);
+  EXPECT_FALSE(parse_request(serialize_request(*requested))->draft.seq);
+
+  // A moved read marker, and a post (which reads the channel up to it), each name the account.
+  auto read = read_from_event("messaging.read", R"({"account":")" + bob + R"(","channel_id":"ch1","seq":40})");
+  ASSERT_TRUE(read);
+  EXPECT_EQ(read->account, "0xfb6916095ca1df60bb79ce92ce3ea74c37c5d359");
+  EXPECT_EQ(read->channel_id, "ch1");
+  EXPECT_EQ(read->seq, 40);
+  auto posted = read_from_event("messaging.channel_message",
+                                R"({"author":")" + bob + R"(","channel_id":"th_1","seq":7,"id":"m7","body":"hi"})");
+  ASSERT_TRUE(posted);
+  EXPECT_EQ(posted->account, "0xfb6916095ca1df60bb79ce92ce3ea74c37c5d359");
+  EXPECT_EQ(posted->channel_id, "th_1");
+  EXPECT_EQ(posted->seq, 7);
+  // Missing or malformed parts, or another topic: nothing.
+  EXPECT_FALSE(read_from_event("messaging.read", R"({"account":"junk","channel_id":"ch1","seq":40})"));
+  EXPECT_FALSE(read_from_event("messaging.read", R"({"account":")" + bob + R"(","seq":40})"));
+  EXPECT_FALSE(read_from_event("messaging.read", R"({"account":")" + bob + R"(","channel_id":"ch1","seq":-2})"));
+  EXPECT_FALSE(read_from_event("messaging.read", "not json"));
+  EXPECT_FALSE(read_from_event("messaging.mention", R"({"account":")" + bob + R"(","channel_id":"ch1","seq":4})"));
+  // The router consumes both.
+  const auto topics = consumed_topics();
+  EXPECT_NE(std::find(topics.begin(), topics.end(), "messaging.read"), topics.end());
+  EXPECT_NE(std::find(topics.begin(), topics.end(), "messaging.channel_message"), topics.end());
 }
 
 TEST(NotifyEvents, APreviewIsCutWithinItsLimitWithoutSplittingACharacter) {

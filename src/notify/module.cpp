@@ -202,6 +202,7 @@ context::ContextModule make_module(NotifyModuleSettings settings) {
 
     runtime->router =
         std::make_unique<Router>(env.executor, *runtime->service, env.pool, env.clock, env.registry, s.router);
+    runtime->service->set_on_reads([router = runtime->router.get()] { router->wake(); });
     if (!s.fcm_service_account_file.empty()) {
       auto account = read_service_account(s.fcm_service_account_file);
       if (!account) throw std::runtime_error(account.error().message);

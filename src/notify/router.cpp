@@ -37,6 +37,15 @@ std::string removal_frame(const std::vector<std::string>& ids, std::int64_t unre
   return json::serialize(frame);
 }
 
+// Tells an account's sockets (its other devices) that notifications were read: by their ids, or
+// all of them.
+std::string read_frame(const std::vector<std::string>& ids, bool all, std::int64_t unread_count) {
+  json::object frame{
+      {"type", "notifications_read"}, {"ids", json::array(ids.begin(), ids.end())}, {"unread_count", unread_count}};
+  if (all) frame["all"] = true;
+  return json::serialize(frame);
+}
+
 PushMessage push_message(const Notification& n) {
   PushMessage m;
   m.notification_id = n.id;
@@ -119,10 +128,12 @@ struct Router::State : std::enable_shared_from_this<Router::State> {
   Task<std::size_t> expand_once();
   Task<std::size_t> deliver_batch();
   Task<std::size_t> tell_removals();
+  Task<std::size_t> tell_reads();
   /// Delivers to every device of the account; false when it must be tried again later.
   Task<bool> deliver_one(const sql::DeliveryRow& row, const Notification& notification,
                          std::vector<sql::AttemptRow>& attempts);
-  /// Whether the notification is still there (not withdrawn since the batch was read).
+  /// Whether the notification still wants telling: neither withdrawn nor read since the batch
+  /// was read.
   Task<bool> still_there(std::string notification_id);
   Task<void> run(std::shared_ptr<State> self);
 };
@@ -209,7 +220,8 @@ Task<bool> Router::State::deliver_one(const sql::DeliveryRow& row, const Notific
   const std::string frame = notification_frame(notification);
   PushMessage message = push_message(notification);
   // A push is made only while the notification stands: its message deleted meanwhile withdraws it,
-  // and then neither the first try nor a retry goes out (a socket frame is immediate).
+  // as reading it (or its channel) on another device does, and then neither the first try nor a
+  // retry goes out (a socket frame is immediate).
   message.still_wanted = [this, id = notification.id] { return still_there(id); };
   bool withdrawn = false;
   // Do not disturb, as the account chose it: devices without a socket get no push. Read once, and
@@ -261,7 +273,7 @@ Task<bool> Router::State::deliver_one(const sql::DeliveryRow& row, const Notific
       withdrawn = !there;
     }
     if (withdrawn) {
-      record(device.provider, to_string(PushOutcome::withdrawn), 0, 0, "withdrawn before the push");
+      record(device.provider, to_string(PushOutcome::withdrawn), 0, 0, "withdrawn or read before the push");
       continue;
     }
     if (fell_back) fallback.with({device.provider}).inc();
@@ -283,7 +295,10 @@ Task<bool> Router::State::deliver_one(const sql::DeliveryRow& row, const Notific
 
 Task<bool> Router::State::still_there(std::string notification_id) {
   co_return co_await pool.run([this, &notification_id] {
-    return service.database().read([&](Tx& tx) { return sql::find_notification(tx, notification_id).has_value(); });
+    return service.database().read([&](Tx& tx) {
+      auto found = sql::find_notification(tx, notification_id);
+      return found.has_value() && !found->read_at.has_value();
+    });
   });
 }
 
@@ -395,6 +410,41 @@ Task<std::size_t> Router::State::tell_removals() {
   co_return told.rows.size();
 }
 
+Task<std::size_t> Router::State::tell_reads() {
+  struct Told {
+    std::vector<sql::ReadRow> rows;
+    std::map<std::string, std::int64_t> unread;  ///< per account
+  };
+  auto told = co_await pool.run([this] {
+    return service.database().read([&](Tx& tx) {
+      Told t;
+      t.rows = sql::next_reads(tx, settings.removal_batch);
+      if (online != nullptr) {
+        for (const auto& r : t.rows) {
+          if (!t.unread.contains(r.account)) t.unread[r.account] = sql::unread_count(tx, r.account);
+        }
+      }
+      return t;
+    });
+  });
+  if (told.rows.empty()) co_return 0;
+  if (online != nullptr) {
+    std::map<std::string, std::pair<std::vector<std::string>, bool>> read_of;
+    for (const auto& r : told.rows) {
+      auto& [ids, all] = read_of[r.account];
+      if (r.notification_id == sql::all_read) {
+        all = true;
+      } else {
+        ids.push_back(r.notification_id);
+      }
+    }
+    for (const auto& [account, read] : read_of)
+      online->send_to_account(account, read_frame(read.first, read.second, told.unread[account]));
+  }
+  co_await pool.run([this, &told] { service.database().transact([&](Tx& tx) { sql::delete_reads(tx, told.rows); }); });
+  co_return told.rows.size();
+}
+
 Task<void> Router::State::run(std::shared_ptr<State> self) {
   while (!stopping.load()) {
     std::size_t work = 0;
@@ -403,6 +453,7 @@ Task<void> Router::State::run(std::shared_ptr<State> self) {
       work += co_await expand_once();
       work += co_await deliver_batch();
       work += co_await tell_removals();
+      work += co_await tell_reads();
     } catch (const std::exception& e) {
       log::error("notify: router round failed", {{"error", e.what()}});
     }
@@ -466,6 +517,13 @@ bus::Consumer Router::consumer() {
       }
       return;
     }
+    if (auto read = read_from_event(event.topic, event.payload)) {
+      if (state->service.read_through(tx, *read) > 0) {
+        state->woken.store(true);
+        asio::post(state->strand, [state] { state->timer.cancel(); });
+      }
+      return;
+    }
     auto request = request_from_event(event.topic, event.event_id, event.payload);
     if (!request) return;
     sql::insert_job(tx, event.event_id, serialize_request(*request), state->clock.now());
@@ -504,6 +562,7 @@ Task<RoundReport> Router::run_once() {
     report.expanded = co_await state->expand_once();
     report.delivered = co_await state->deliver_batch();
     report.removals = co_await state->tell_removals();
+    report.reads = co_await state->tell_reads();
     co_return report;
   };
   auto report = co_await asio::co_spawn(state->strand, std::move(round), asio::use_awaitable);

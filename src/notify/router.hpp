@@ -73,6 +73,7 @@ struct RoundReport {
   std::size_t expanded = 0;
   std::size_t delivered = 0;
   std::size_t removals = 0;  ///< withdrawn notifications told to sockets
+  std::size_t reads = 0;     ///< reads told to sockets
 };
 
 /// The router. Start it on the worker role; stop() before the database goes away.

@@ -69,16 +69,29 @@ Task<Result<std::int64_t>> NotifyService::mark_read(const eth::Address& who, std
   if (ids.size() > max_mark_read) co_return bad_input("invalid_field", "at most 500 ids per call");
   const auto account = lower(who);
   const auto now = m_clock.now();
-  co_return co_await m_pool.run([&]() -> Result<std::int64_t> {
+  bool told = false;
+  auto unread = co_await m_pool.run([&]() -> Result<std::int64_t> {
     return m_db.transact([&](Tx& tx) -> Result<std::int64_t> {
+      // What was read needs no delivery any more, and the account's other sockets hear of it.
       if (all) {
-        sql::mark_all_read(tx, account, now);
+        if (sql::mark_all_read(tx, account, now) > 0) {
+          sql::delete_account_deliveries(tx, account);
+          sql::insert_reads(tx, account, {std::string(sql::all_read)}, now);
+          told = true;
+        }
       } else {
-        sql::mark_read(tx, account, ids, now);
+        const auto changed = sql::mark_read(tx, account, ids, now);
+        if (!changed.empty()) {
+          sql::delete_deliveries(tx, changed);
+          sql::insert_reads(tx, account, changed, now);
+          told = true;
+        }
       }
       return sql::unread_count(tx, account);
     });
   });
+  if (told && m_on_reads) m_on_reads();
+  co_return unread;
 }
 
 Task<Result<std::int64_t>> NotifyService::unread_count(const eth::Address& who) {
@@ -113,13 +126,16 @@ Task<std::int64_t> NotifyService::purge() {
   const auto days = [&](int n) { return now - std::chrono::hours(24 * n); };
   // What goes, and after how long: attempts, jobs and withdrawals after 30 days, notifications
   // 30 days after they were read and 180 days after they were made.
-  const std::array<std::pair<sql::Retained, SystemTime>, 6> kinds{{
+  const std::array<std::pair<sql::Retained, SystemTime>, 8> kinds{{
       {sql::Retained::attempts, days(30)},
       {sql::Retained::read_notifications, days(30)},
       {sql::Retained::notifications, days(180)},
       {sql::Retained::finished_jobs, days(30)},
       {sql::Retained::withdrawn, days(30)},
       {sql::Retained::removals, days(30)},
+      {sql::Retained::reads, days(30)},
+      // Only a job expanding after its account read the channel needs this, within seconds.
+      {sql::Retained::read_through, days(1)},
   }};
   std::int64_t deleted = 0;
   for (const auto& kind : kinds) {
@@ -160,6 +176,16 @@ std::size_t NotifyService::amend(Tx& tx, const Amendment& amendment) {
   return gone.size();
 }
 
+std::size_t NotifyService::read_through(Tx& tx, const ReadThrough& read) {
+  const auto now = m_clock.now();
+  sql::upsert_read_through(tx, read.account, read.channel_id, read.seq, now);
+  const auto changed = sql::mark_read_through(tx, read.account, read.channel_id, read.seq, now);
+  if (changed.empty()) return 0;
+  sql::delete_deliveries(tx, changed);
+  sql::insert_reads(tx, read.account, changed, now);
+  return changed.size();
+}
+
 Created NotifyService::create_batch(const std::vector<std::string>& accounts, const Draft& draft,
                                     const std::function<void(store::Tx&)>& also) {
   const auto now = m_clock.now();
@@ -171,6 +197,10 @@ Created NotifyService::create_batch(const std::vector<std::string>& accounts, co
       return out;
     }
     const auto stored = sql::find_settings_many(tx, accounts);
+    // An account that already read past the message (its marker moved before this batch
+    // expanded) gets the notification as read, and no delivery.
+    std::map<std::string, std::int64_t> read;
+    if (draft.seq && !draft.channel_id.empty()) read = sql::read_through(tx, draft.channel_id, accounts);
     const Settings defaults;
     std::vector<std::pair<Notification, std::string>> rows;
     std::map<std::string, bool> push_of;
@@ -192,7 +222,13 @@ Created NotifyService::create_batch(const std::vector<std::string>& accounts, co
       n.community_id = mine.community_id;
       n.channel_id = mine.channel_id;
       n.subject = mine.subject;
+      n.seq = mine.seq;
       n.created_at = now;
+      if (auto r = read.find(account); r != read.end() && mine.seq && r->second >= *mine.seq) {
+        n.read_at = now;
+        rows.emplace_back(std::move(n), mine.dedup_key);
+        continue;
+      }
       bool push = !mine.silent;
       if (push && settings.quiet_hours) {
         const auto& q = *settings.quiet_hours;
@@ -204,8 +240,13 @@ Created NotifyService::create_batch(const std::vector<std::string>& accounts, co
     out.ids = sql::insert_notifications(tx, rows);
     std::vector<sql::DeliveryRow> deliveries;
     std::map<std::string, std::string> account_of;
-    for (const auto& [n, key] : rows) account_of[n.id] = n.account;
-    for (const auto& id : out.ids) deliveries.push_back(sql::DeliveryRow{id, account_of[id], push_of[id]});
+    for (const auto& [n, key] : rows) {
+      if (!n.read_at) account_of[n.id] = n.account;
+    }
+    for (const auto& id : out.ids) {
+      if (auto a = account_of.find(id); a != account_of.end())
+        deliveries.push_back(sql::DeliveryRow{id, a->second, push_of[id]});
+    }
     sql::insert_deliveries(tx, deliveries, now);
     if (also) also(tx);
     return out;

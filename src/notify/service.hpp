@@ -46,7 +46,9 @@ class NotifyService {
   /// The caller's notifications, newest first, after `cursor` (from a previous page).
   Task<Result<Page>> list(const eth::Address& who, std::optional<std::string> cursor, std::size_t limit,
                           bool unread_only);
-  /// Marks the listed notifications (or all of them) read; returns the unread count after.
+  /// Marks the listed notifications (or all of them) read; returns the unread count after. What
+  /// was read is not delivered any more, and the account's open sockets are queued a
+  /// `notifications_read` (the callback of set_on_reads tells whoever sends it).
   Task<Result<std::int64_t>> mark_read(const eth::Address& who, std::vector<std::string> ids, bool all);
   /// The exact unread count.
   Task<Result<std::int64_t>> unread_count(const eth::Address& who);
@@ -67,8 +69,18 @@ class NotifyService {
   /// Refresh: their preview becomes the amendment's body. Returns the notifications changed.
   std::size_t amend(store::Tx& tx, const Amendment& amendment);
 
-  /// Retention: attempts, finished jobs and withdrawn subjects are kept 30 days, read notifications 30 days after
-  /// they were read, any notification 180 days. Returns the rows deleted.
+  /// Applies a read inside the caller's transaction (the bus consumer's): records how far the
+  /// account read the channel, so that a notification expanded later about a message up to there
+  /// is made read, and marks its unread notifications about messages up to there read, as
+  /// mark_read does. Returns the notifications marked read.
+  std::size_t read_through(store::Tx& tx, const ReadThrough& read);
+
+  /// Called after mark_read queued a `notifications_read` (the router wakes to send it).
+  void set_on_reads(std::function<void()> on_reads) { m_on_reads = std::move(on_reads); }
+
+  /// Retention: attempts, finished jobs, withdrawn subjects and untold reads are kept 30 days, read
+  /// notifications 30 days after they were read, any notification 180 days, how far accounts read
+  /// channels a day. Returns the rows deleted.
   Task<std::int64_t> purge();
 
   store::Database& database() noexcept { return m_db; }
@@ -77,6 +89,7 @@ class NotifyService {
   store::Database& m_db;
   BlockingPool& m_pool;
   const Clock& m_clock;
+  std::function<void()> m_on_reads;
 };
 
 /// A random notification id.

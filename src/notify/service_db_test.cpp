@@ -4,6 +4,7 @@
 // attempt recorded, and a community of 100,000 expanded in batches outside the bus transaction.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -89,7 +90,7 @@ class NotifyDbTest : public ::testing::TestWithParam<Dialect> {
   void settle(Router& router) {
     for (int i = 0; i < 10'000; ++i) {
       auto report = run(router.run_once());
-      if (report.expanded == 0 && report.delivered == 0 && report.removals == 0) return;
+      if (report.expanded == 0 && report.delivered == 0 && report.removals == 0 && report.reads == 0) return;
     }
     FAIL() << "the router never settled";
   }
@@ -126,6 +127,7 @@ class NotifyDbTest : public ::testing::TestWithParam<Dialect> {
   testing::FakeAudience m_audience;
   testing::FakeProvider m_fcm{"fcm"};
   testing::FakeProvider m_webpush{"webpush"};
+  const eth::Address m_carol = *eth::parse_address("0x00000000000000000000000000000000000c0a01");
 };
 
 TEST_P(NotifyDbTest, CenterPagesNewestFirstWithACursorAndAnExactUnreadCount) {
@@ -406,6 +408,147 @@ TEST_P(NotifyDbTest, ADeletedMessageWithdrawsItsNotificationsAndAnEditRefreshesT
   EXPECT_TRUE(about(alice_hex, "m-11").empty());
 }
 
+TEST_P(NotifyDbTest, ReadingAChannelReadsItsNotificationsUpToTheMarkerAndTellsTheSockets) {
+  auto router = make_router();
+  const auto mention = [&](const std::string& channel, std::int64_t seq, const std::string& account) {
+    publish_and_consume(*router, "messaging.mention", channel,
+                        json::object{{"channel_id", channel},
+                                     {"seq", seq},
+                                     {"message_id", channel + "-m" + std::to_string(seq)},
+                                     {"author", eth::to_checksum(bob)},
+                                     {"account", account},
+                                     {"body", "gm"}});
+  };
+  // id of the account's notification about a message, and whether it is read.
+  const auto state = [&](const eth::Address& who) {
+    std::map<std::string, std::pair<std::string, bool>> out;
+    const auto page = run(m_service->list(who, std::nullopt, 100, false));
+    for (const auto& n : page->items) {
+      out[json::parse(n.data_json).as_object().at("message_id").as_string().c_str()] = {n.id, n.read_at.has_value()};
+    }
+    return out;
+  };
+  const auto frames_to = [&](const std::string& account) {
+    std::vector<json::object> out;
+    for (const auto& [to, frame] : m_online.account_frames) {
+      if (to == account) out.push_back(json::parse(frame).as_object());
+    }
+    return out;
+  };
+  mention("ch-7", 1, alice_hex);
+  mention("ch-7", 2, alice_hex);
+  mention("ch-7", 3, alice_hex);
+  mention("ch-8", 1, alice_hex);
+  mention("ch-7", 1, eth::to_checksum(m_carol));
+  settle(*router);
+  ASSERT_EQ(*run(m_service->unread_count(alice)), 4);
+
+  // Alice's marker in ch-7 reaches seq 2: those two are read, seq 3 and ch-8 are not, nor carol's.
+  m_online.account_frames.clear();
+  publish_and_consume(*router, "messaging.read", alice_hex,
+                      json::object{{"account", alice_hex}, {"channel_id", "ch-7"}, {"seq", 2}});
+  auto seen = state(alice);
+  EXPECT_TRUE(seen["ch-7-m1"].second);
+  EXPECT_TRUE(seen["ch-7-m2"].second);
+  EXPECT_FALSE(seen["ch-7-m3"].second);
+  EXPECT_FALSE(seen["ch-8-m1"].second);
+  EXPECT_EQ(*run(m_service->unread_count(alice)), 2);
+  EXPECT_EQ(*run(m_service->unread_count(m_carol)), 1);
+  settle(*router);
+  auto told = frames_to(alice_hex);
+  ASSERT_EQ(told.size(), 1u);
+  EXPECT_EQ(told[0].at("type").as_string(), "notifications_read");
+  std::set<std::string> ids;
+  for (const auto& id : told[0].at("ids").as_array()) ids.insert(id.as_string().c_str());
+  EXPECT_EQ(ids, (std::set<std::string>{seen["ch-7-m1"].first, seen["ch-7-m2"].first}));
+  EXPECT_EQ(told[0].at("unread_count").as_int64(), 2);
+  EXPECT_FALSE(told[0].contains("all"));
+  EXPECT_TRUE(frames_to(eth::to_lower_hex(m_carol)).empty());
+  EXPECT_TRUE(m_db->read([](Tx& tx) { return sql::next_reads(tx, 10); }).empty());
+
+  // Reading again, or less far, changes nothing and tells no one.
+  m_online.account_frames.clear();
+  publish_and_consume(*router, "messaging.read", alice_hex,
+                      json::object{{"account", alice_hex}, {"channel_id", "ch-7"}, {"seq", 1}});
+  settle(*router);
+  EXPECT_TRUE(m_online.account_frames.empty());
+  EXPECT_EQ(*run(m_service->unread_count(alice)), 2);
+
+  // Posting in ch-8 reads it up to the post.
+  publish_and_consume(
+      *router, "messaging.channel_message", "ch-8",
+      json::object{{"channel_id", "ch-8"}, {"seq", 4}, {"id", "p4"}, {"author", eth::to_checksum(alice)}});
+  EXPECT_TRUE(state(alice)["ch-8-m1"].second);
+  EXPECT_EQ(*run(m_service->unread_count(alice)), 1);
+
+  // A mention expanded after alice read past its message (her marker moved first): made read,
+  // and neither sent to her sockets nor pushed.
+  m_directory.devices_of[alice_hex] = {PushTarget{"a-phone", "fcm", "t"}, PushTarget{"a-laptop", "webpush", "s"}};
+  m_online.online = {"a-laptop"};
+  m_online.frames.clear();
+  m_fcm.sent.clear();
+  publish_and_consume(*router, "messaging.read", alice_hex,
+                      json::object{{"account", alice_hex}, {"channel_id", "ch-9"}, {"seq", 5}});
+  mention("ch-9", 5, alice_hex);
+  mention("ch-9", 6, alice_hex);
+  settle(*router);
+  seen = state(alice);
+  EXPECT_TRUE(seen["ch-9-m5"].second);
+  EXPECT_FALSE(seen["ch-9-m6"].second);
+  EXPECT_TRUE(attempts(seen["ch-9-m5"].first).empty());
+  EXPECT_FALSE(attempts(seen["ch-9-m6"].first).empty());
+  EXPECT_EQ(m_online.frames.size(), 1u);  // m6's, to the laptop
+  EXPECT_EQ(m_fcm.sent.size(), 1u);       // m6's, to the phone
+  EXPECT_EQ(*run(m_service->unread_count(alice)), 2);
+}
+
+TEST_P(NotifyDbTest, MarkingReadTellsTheOtherSocketsAndDropsDeliveriesNotYetMade) {
+  auto router = make_router();
+  m_directory.devices_of[alice_hex] = {PushTarget{"a-phone", "fcm", "t"}};
+  auto a = m_service->create_batch({alice_hex}, draft(Kind::dm, "a"));
+  auto b = m_service->create_batch({alice_hex}, draft(Kind::dm, "b"));
+  m_service->create_batch({alice_hex}, draft(Kind::dm, "c"));
+  ASSERT_EQ(m_db->read([](Tx& tx) { return sql::pending_deliveries(tx); }), 3);
+  // Read on one device before the router came to them: no push for those.
+  EXPECT_EQ(*run(m_service->mark_read(alice, {a.ids[0], b.ids[0], "ntf_unknown"}, false)), 1);
+  EXPECT_EQ(m_db->read([](Tx& tx) { return sql::pending_deliveries(tx); }), 1);
+  settle(*router);
+  EXPECT_EQ(m_fcm.sent.size(), 1u);
+  ASSERT_EQ(m_online.account_frames.size(), 1u);
+  auto frame = json::parse(m_online.account_frames[0].second).as_object();
+  EXPECT_EQ(frame.at("type").as_string(), "notifications_read");
+  std::set<std::string> ids;
+  for (const auto& id : frame.at("ids").as_array()) ids.insert(id.as_string().c_str());
+  EXPECT_EQ(ids, (std::set<std::string>{a.ids[0], b.ids[0]}));
+  EXPECT_EQ(frame.at("unread_count").as_int64(), 1);
+  // Marking them again tells no one.
+  m_online.account_frames.clear();
+  EXPECT_EQ(*run(m_service->mark_read(alice, {a.ids[0]}, false)), 1);
+  settle(*router);
+  EXPECT_TRUE(m_online.account_frames.empty());
+  // All of them: one frame that says so.
+  m_service->create_batch({alice_hex}, draft(Kind::dm, "d"));
+  EXPECT_EQ(*run(m_service->mark_read(alice, {}, true)), 0);
+  EXPECT_EQ(m_db->read([](Tx& tx) { return sql::pending_deliveries(tx); }), 0);
+  settle(*router);
+  ASSERT_EQ(m_online.account_frames.size(), 1u);
+  frame = json::parse(m_online.account_frames[0].second).as_object();
+  EXPECT_TRUE(frame.at("all").as_bool());
+  EXPECT_TRUE(frame.at("ids").as_array().empty());
+  EXPECT_EQ(frame.at("unread_count").as_int64(), 0);
+  // A push under way checks that its notification is still unread before it goes.
+  auto e = m_service->create_batch({alice_hex}, draft(Kind::dm, "e"));
+  ASSERT_EQ(e.ids.size(), 1u);
+  EXPECT_EQ(*run(m_service->mark_read(alice, e.ids, false)), 0);
+  m_db->transact([&](Tx& tx) { sql::insert_delivery(tx, sql::DeliveryRow{e.ids[0], alice_hex, true}, start_time); });
+  m_fcm.sent.clear();
+  settle(*router);
+  EXPECT_TRUE(m_fcm.sent.empty());
+  const auto tried = attempts(e.ids[0]);
+  ASSERT_EQ(tried.size(), 1u);
+  EXPECT_EQ(tried[0].outcome, "withdrawn");
+}
+
 TEST_P(NotifyDbTest, QuietHoursHoldPushesBackButNotFramesOrTheCenter) {
   put(alice, R"({"quiet_hours":{"start":"00:00","end":"23:59","time_zone":"UTC"}})");
   auto router = make_router();
@@ -480,7 +623,8 @@ TEST_P(NotifyDbTest, RetentionDropsOldReadNotificationsAndAttemptsButKeepsUnread
   });
   m_clock.advance(std::chrono::hours(24 * 31));
   auto fresh = m_service->create_batch({alice_hex}, draft(Kind::mention, "new"));
-  EXPECT_EQ(run(m_service->purge()), 2);  // the old read notification and the attempt
+  // The old read notification, the attempt, and the read no router told (none ran).
+  EXPECT_EQ(run(m_service->purge()), 3);
   EXPECT_FALSE(m_db->read([&](Tx& tx) { return sql::find_notification(tx, read_one.ids[0]); }));
   EXPECT_EQ(*run(m_service->unread_count(alice)), 2);
   m_clock.advance(std::chrono::hours(24 * 150));
@@ -512,6 +656,63 @@ TEST_P(NotifyDbTest, RetentionDeletesABacklogInBatches) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, NotifyDbTest, ::testing::Values(Dialect::sqlite, Dialect::postgres),
+                         [](const auto& param_info) { return std::string(store::to_string(param_info.param)); });
+
+// Reading a channel reads its notifications: those made before the migration that brought it find
+// their message's seq in their data, if they are unread notifications about a message.
+class ReadThroughMigrationTest : public ::testing::TestWithParam<Dialect> {
+ protected:
+  store::testing::FreshDatabase m_fresh{GetParam(), "notify"};
+};
+
+TEST_P(ReadThroughMigrationTest, UnreadMessageNotificationsFindTheirSeq) {
+  GH_REQUIRE_DATABASE(m_fresh);
+  auto db = m_fresh.open();
+  auto before = notify::migrations();
+  const auto from = std::find_if(before.migrations.begin(), before.migrations.end(),
+                                 [](const store::Migration& m) { return m.name == "read_through"; });
+  ASSERT_NE(from, before.migrations.end());
+  before.migrations.erase(from, before.migrations.end());
+  db->migrate(std::vector<store::MigrationSet>{bus::migrations(), before});
+  db->transact([](Tx& tx) {
+    const auto add = [&](const char* id, const char* kind, const char* data, const char* subject, bool read) {
+      tx.exec(
+          "INSERT INTO notify_notifications (id, account, kind, title, body, data, community_id, channel_id, "
+          "dedup_key, subject, created_ms, read_ms) VALUES ($1, $2, $3, 't', 'b', $4, 'c1', 'ch1', $1, $5, 1000, $6)",
+          {std::string(id), alice_hex, std::string(kind), std::string(data), std::string(subject),
+           read ? store::Value(std::int64_t{2000}) : store::Value(nullptr)});
+    };
+    add("n1", "mention", R"({"channel_id":"ch1","message_id":"m1","seq":"7"})", "message:m1", false);
+    add("n2", "thread", R"({"channel_id":"ch1","message_id":"m2","seq":"12"})", "message:m2", false);
+    add("n3", "reply", R"({"channel_id":"ch1","message_id":"m3","seq":"3"})", "message:m3", true);      // read
+    add("n4", "system", R"({"channel_id":"ch1","seq":"4"})", "", false);                                // no message
+    add("n5", "mention", R"({"channel_id":"ch1","message_id":"m5","seq":"x1"})", "message:m5", false);  // junk
+    add("n6", "mention", R"({"channel_id":"ch1","message_id":"m6"})", "message:m6", false);             // none
+    return 0;
+  });
+  db->migrate(std::vector<store::MigrationSet>{bus::migrations(), notify::migrations()});
+  const auto seq_of = [&](const std::string& id) {
+    return db->read([&](Tx& tx) { return sql::find_notification(tx, id); })->seq;
+  };
+  EXPECT_EQ(seq_of("n1"), std::optional<std::int64_t>(7));
+  EXPECT_EQ(seq_of("n2"), std::optional<std::int64_t>(12));
+  EXPECT_FALSE(seq_of("n3"));
+  EXPECT_FALSE(seq_of("n4"));
+  EXPECT_FALSE(seq_of("n5"));
+  EXPECT_FALSE(seq_of("n6"));
+  // And a read through seq 10 then reads n1 alone.
+  ManualClock clock{start_time};
+  BlockingPool pool{1, 100};
+  NotifyService service(*db, pool, clock);
+  const auto changed = db->transact([&](Tx& tx) {
+    return service.read_through(tx, ReadThrough{alice_hex, "ch1", 10});
+  });
+  EXPECT_EQ(changed, 1u);
+  EXPECT_TRUE(db->read([](Tx& tx) { return sql::find_notification(tx, "n1"); })->read_at);
+  EXPECT_FALSE(db->read([](Tx& tx) { return sql::find_notification(tx, "n2"); })->read_at);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, ReadThroughMigrationTest, ::testing::Values(Dialect::sqlite, Dialect::postgres),
                          [](const auto& param_info) { return std::string(store::to_string(param_info.param)); });
 
 }  // namespace

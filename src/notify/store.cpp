@@ -28,6 +28,7 @@ Notification to_notification(const store::Row& r) {
   n.community_id = r.get_text("community_id");
   n.channel_id = r.get_text("channel_id");
   n.subject = r.get_text("subject");
+  n.seq = r.opt_int("seq");
   n.created_at = from_ms(r.get_int("created_ms"));
   if (auto read = r.opt_int("read_ms")) n.read_at = from_ms(*read);
   return n;
@@ -109,22 +110,30 @@ constexpr const char* settings_columns =
     "quiet_start_min, quiet_end_min, time_zone, suppress_everyone, suppress_roles";
 
 constexpr const char* notification_columns =
-    "id, account, kind, title, body, data, community_id, channel_id, subject, created_ms, read_ms";
+    "id, account, kind, title, body, data, community_id, channel_id, subject, seq, created_ms, read_ms";
+
+Value optional_int(const std::optional<std::int64_t>& v) {
+  return v ? Value(*v) : Value(nullptr);
+}
+
+Value optional_ms(const std::optional<SystemTime>& t) {
+  return t ? Value(ms(*t)) : Value(nullptr);
+}
 
 }  // namespace
 
 bool insert_notification(Tx& tx, const Notification& n, const std::string& dedup_key) {
   return tx.exec(
              "INSERT INTO notify_notifications (id, account, kind, title, body, data, community_id, channel_id, "
-             "dedup_key, subject, created_ms, read_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL) "
-             "ON CONFLICT DO NOTHING",
+             "dedup_key, subject, seq, created_ms, read_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, "
+             "$13) ON CONFLICT DO NOTHING",
              {n.id, n.account, std::string(to_string(n.kind)), n.title, n.body, n.data_json, n.community_id,
-              n.channel_id, dedup_key, n.subject, ms(n.created_at)}) == 1;
+              n.channel_id, dedup_key, n.subject, optional_int(n.seq), ms(n.created_at), optional_ms(n.read_at)}) == 1;
 }
 
 std::vector<std::string> insert_notifications(Tx& tx, const std::vector<std::pair<Notification, std::string>>& rows) {
   std::vector<std::string> inserted;
-  constexpr std::size_t width = 11;
+  constexpr std::size_t width = 13;
   constexpr std::size_t per = max_params / width;
   for (std::size_t from = 0; from < rows.size(); from += per) {
     const std::size_t n = std::min(per, rows.size() - from);
@@ -142,11 +151,13 @@ std::vector<std::string> insert_notifications(Tx& tx, const std::vector<std::pai
       params.emplace_back(note.channel_id);
       params.emplace_back(dedup);
       params.emplace_back(note.subject);
+      params.push_back(optional_int(note.seq));
       params.emplace_back(ms(note.created_at));
+      params.push_back(optional_ms(note.read_at));
     }
     const std::string sql =
         "INSERT INTO notify_notifications (id, account, kind, title, body, data, community_id, channel_id, dedup_key, "
-        "subject, created_ms) VALUES " +
+        "subject, seq, created_ms, read_ms) VALUES " +
         value_tuples(n, width) + " ON CONFLICT DO NOTHING RETURNING id";
     for (const auto& r : tx.query(sql, params)) inserted.push_back(r.get_text(0));
   }
@@ -178,14 +189,55 @@ std::vector<Notification> list_notifications(Tx& tx, const std::string& account,
   return out;
 }
 
-std::int64_t mark_read(Tx& tx, const std::string& account, const std::vector<std::string>& ids, SystemTime now) {
-  std::int64_t changed = 0;
-  for (const auto& id : ids) {
-    changed +=
-        tx.exec("UPDATE notify_notifications SET read_ms = $3 WHERE id = $1 AND account = $2 AND read_ms IS NULL",
-                {id, account, ms(now)});
+std::vector<std::string> mark_read(Tx& tx, const std::string& account, const std::vector<std::string>& ids,
+                                   SystemTime now) {
+  std::vector<std::string> changed;
+  for_each_chunk(ids, [&](const std::string& in_list, std::vector<Value>& params) {
+    const auto n = params.size();
+    params.emplace_back(account);
+    params.emplace_back(ms(now));
+    for (const auto& r :
+         tx.query("UPDATE notify_notifications SET read_ms = $" + std::to_string(n + 2) + " WHERE id IN (" + in_list +
+                      ") AND account = $" + std::to_string(n + 1) + " AND read_ms IS NULL RETURNING id",
+                  params)) {
+      changed.push_back(r.get_text(0));
+    }
+  });
+  return changed;
+}
+
+std::vector<std::string> mark_read_through(Tx& tx, const std::string& account, const std::string& channel_id,
+                                           std::int64_t seq, SystemTime now) {
+  std::vector<std::string> changed;
+  for (const auto& r : tx.query("UPDATE notify_notifications SET read_ms = $4 WHERE account = $1 AND channel_id = $2 "
+                                "AND read_ms IS NULL AND seq IS NOT NULL AND seq <= $3 RETURNING id",
+                                {account, channel_id, seq, ms(now)})) {
+    changed.push_back(r.get_text(0));
   }
   return changed;
+}
+
+void upsert_read_through(Tx& tx, const std::string& account, const std::string& channel_id, std::int64_t seq,
+                         SystemTime now) {
+  tx.exec(
+      "INSERT INTO notify_read_through (account, channel_id, seq, updated_ms) VALUES ($1, $2, $3, $4) "
+      "ON CONFLICT (account, channel_id) DO UPDATE SET seq = excluded.seq, updated_ms = excluded.updated_ms "
+      "WHERE notify_read_through.seq < excluded.seq",
+      {account, channel_id, seq, ms(now)});
+}
+
+std::map<std::string, std::int64_t> read_through(Tx& tx, const std::string& channel_id,
+                                                 const std::vector<std::string>& accounts) {
+  std::map<std::string, std::int64_t> out;
+  for_each_chunk(accounts, [&](const std::string& in_list, std::vector<Value>& params) {
+    params.emplace_back(channel_id);
+    for (const auto& r : tx.query("SELECT account, seq FROM notify_read_through WHERE account IN (" + in_list +
+                                      ") AND channel_id = $" + std::to_string(params.size()),
+                                  params)) {
+      out[r.get_text("account")] = r.get_int("seq");
+    }
+  });
+  return out;
 }
 
 std::int64_t mark_all_read(Tx& tx, const std::string& account, SystemTime now) {
@@ -321,6 +373,10 @@ void delete_deliveries(Tx& tx, const std::vector<std::string>& notification_ids)
   for_each_chunk(notification_ids, [&](const std::string& in_list, std::vector<Value>& params) {
     tx.exec("DELETE FROM notify_deliveries WHERE notification_id IN (" + in_list + ")", params);
   });
+}
+
+void delete_account_deliveries(Tx& tx, const std::string& account) {
+  tx.exec("DELETE FROM notify_deliveries WHERE account = $1", {account});
 }
 
 std::vector<Notification> find_notifications(Tx& tx, const std::vector<std::string>& ids) {
@@ -459,6 +515,39 @@ void delete_removals(Tx& tx, const std::vector<std::string>& notification_ids) {
   });
 }
 
+void insert_reads(Tx& tx, const std::string& account, const std::vector<std::string>& ids, SystemTime now) {
+  constexpr std::size_t per = max_params / 3;
+  for (std::size_t from = 0; from < ids.size(); from += per) {
+    const std::size_t n = std::min(per, ids.size() - from);
+    std::vector<Value> params;
+    params.reserve(n * 3);
+    for (std::size_t i = 0; i < n; ++i) {
+      params.emplace_back(account);
+      params.emplace_back(ids[from + i]);
+      params.emplace_back(ms(now));
+    }
+    tx.exec("INSERT INTO notify_reads (account, notification_id, created_ms) VALUES " + value_tuples(n, 3) +
+                " ON CONFLICT DO NOTHING",
+            params);
+  }
+}
+
+std::vector<ReadRow> next_reads(Tx& tx, std::size_t limit) {
+  std::vector<ReadRow> out;
+  for (const auto& r : tx.query("SELECT account, notification_id FROM notify_reads ORDER BY created_ms, account, "
+                                "notification_id LIMIT " +
+                                std::to_string(limit))) {
+    out.push_back({r.get_text("account"), r.get_text("notification_id")});
+  }
+  return out;
+}
+
+void delete_reads(Tx& tx, const std::vector<ReadRow>& rows) {
+  for (const auto& r : rows) {
+    tx.exec("DELETE FROM notify_reads WHERE account = $1 AND notification_id = $2", {r.account, r.notification_id});
+  }
+}
+
 std::int64_t purge(Tx& tx, Retained what, SystemTime before, std::size_t limit) {
   const std::vector<Value> params{ms(before), static_cast<std::int64_t>(limit)};
   switch (what) {
@@ -498,6 +587,16 @@ std::int64_t purge(Tx& tx, Retained what, SystemTime before, std::size_t limit) 
       return tx.exec(
           "DELETE FROM notify_removals WHERE notification_id IN (SELECT notification_id FROM notify_removals WHERE "
           "created_ms < $1 LIMIT $2)",
+          params);
+    case Retained::reads:
+      return tx.exec(
+          "DELETE FROM notify_reads WHERE (account, notification_id) IN (SELECT account, notification_id FROM "
+          "notify_reads WHERE created_ms < $1 LIMIT $2)",
+          params);
+    case Retained::read_through:
+      return tx.exec(
+          "DELETE FROM notify_read_through WHERE (account, channel_id) IN (SELECT account, channel_id FROM "
+          "notify_read_through WHERE updated_ms < $1 LIMIT $2)",
           params);
   }
   return 0;

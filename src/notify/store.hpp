@@ -24,8 +24,19 @@ std::optional<Notification> find_notification(Tx& tx, const std::string& id);
 /// An account's notifications older than `before` (all when unset), newest first.
 std::vector<Notification> list_notifications(Tx& tx, const std::string& account, const std::optional<Cursor>& before,
                                              bool unread_only, std::size_t limit);
-/// Marks the account's listed notifications read; returns how many changed.
-std::int64_t mark_read(Tx& tx, const std::string& account, const std::vector<std::string>& ids, SystemTime now);
+/// Marks the account's listed notifications read; returns the ids that changed.
+std::vector<std::string> mark_read(Tx& tx, const std::string& account, const std::vector<std::string>& ids,
+                                   SystemTime now);
+/// Marks the account's unread notifications about messages of `channel_id` up to `seq` read;
+/// returns their ids.
+std::vector<std::string> mark_read_through(Tx& tx, const std::string& account, const std::string& channel_id,
+                                           std::int64_t seq, SystemTime now);
+/// Records how far the account read the channel (only ever forward).
+void upsert_read_through(Tx& tx, const std::string& account, const std::string& channel_id, std::int64_t seq,
+                         SystemTime now);
+/// How far each of these accounts (that has a record) read the channel.
+std::map<std::string, std::int64_t> read_through(Tx& tx, const std::string& channel_id,
+                                                 const std::vector<std::string>& accounts);
 /// Marks every unread notification of the account read; returns how many changed.
 std::int64_t mark_all_read(Tx& tx, const std::string& account, SystemTime now);
 /// The exact number of unread notifications.
@@ -63,6 +74,8 @@ void insert_deliveries(Tx& tx, const std::vector<DeliveryRow>& rows, SystemTime 
 std::vector<DeliveryRow> claim_deliveries(Tx& tx, SystemTime now, SystemTime lease_until, std::size_t limit);
 void delete_delivery(Tx& tx, const std::string& notification_id);
 void delete_deliveries(Tx& tx, const std::vector<std::string>& notification_ids);
+/// Drops every delivery queued for the account.
+void delete_account_deliveries(Tx& tx, const std::string& account);
 /// The notifications of those ids that exist, in no particular order.
 std::vector<Notification> find_notifications(Tx& tx, const std::vector<std::string>& ids);
 std::int64_t pending_deliveries(Tx& tx);
@@ -102,6 +115,18 @@ void insert_removals(Tx& tx, const std::vector<RemovalRow>& rows, SystemTime now
 std::vector<RemovalRow> next_removals(Tx& tx, std::size_t limit);
 void delete_removals(Tx& tx, const std::vector<std::string>& notification_ids);
 
+/// Notifications marked read, for their account's open sockets to hear of. notification_id "*"
+/// stands for all of the account's notifications.
+struct ReadRow {
+  std::string account;
+  std::string notification_id;
+};
+inline constexpr std::string_view all_read = "*";
+void insert_reads(Tx& tx, const std::string& account, const std::vector<std::string>& ids, SystemTime now);
+/// The oldest reads not yet told.
+std::vector<ReadRow> next_reads(Tx& tx, std::size_t limit);
+void delete_reads(Tx& tx, const std::vector<ReadRow>& rows);
+
 /// What retention deletes, each kind once it is older than its cutoff.
 enum class Retained {
   attempts,            ///< delivery attempts, by when they were made
@@ -110,6 +135,8 @@ enum class Retained {
   finished_jobs,       ///< expansion jobs that are done, by when they were made
   withdrawn,           ///< withdrawn subjects
   removals,            ///< removals not yet told to sockets
+  reads,               ///< reads not yet told to sockets
+  read_through,        ///< how far accounts read channels, by when it last moved
 };
 
 /// Retention, one batch: deletes at most `limit` rows of `what` older than `before` (each kind

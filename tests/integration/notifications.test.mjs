@@ -445,6 +445,73 @@ for (const backend of backends()) {
       assert.equal(push.seen.fcm.filter((p) => p.message.token === 'fcm-held').length, 1);
     });
 
+    test('reading a channel reads its notifications up to the marker, and every socket of the account hears of it', async () => {
+      const alice = await signIn(Wallet.createRandom());
+      const bobWallet = Wallet.createRandom();
+      const bob = await signIn(bobWallet);
+      await grantChannel('seen-a', alice, bob);
+      await grantChannel('seen-b', alice, bob);
+      const ws = new WebSocket(`${server.url.replace('http', 'ws')}/v1/ws?token=${bob.token}`);
+      const frames = [];
+      ws.on('message', (data) => frames.push(JSON.parse(data)));
+      await until(() => frames.some((f) => f.type === 'hello'), 'hello');
+      let n = 0;
+      const post = (who, ch, body) => call(`/v1/channels/${ch}/messages`, who.token, 'POST', { body, client_id: `seen-${++n}` });
+      for (let i = 1; i <= 3; i += 1) await post(alice, 'seen-a', `gm ${i} @${bobWallet.address}`);
+      await post(alice, 'seen-b', `over here @${bobWallet.address}`);
+      // The center, polled gently (the server's per-IP budget is shared by the whole suite).
+      const center = async () => (await call('/v1/notifications?limit=100', bob.token, 'GET')).notifications;
+      const centerWith = async (count, what) => until(async () => {
+        await new Promise((r) => setTimeout(r, 100));
+        const list = await center();
+        return list.length === count ? list : null;
+      }, what);
+      const about = (list, ch, seq) => list.find((x) => x.channel_id === ch && x.data.seq === String(seq));
+      const readFrames = () => frames.filter((f) => f.type === 'notifications_read');
+      let list = await centerWith(4, 'four mentions');
+
+      // The marker reaches seq 2 of seen-a: those two mentions are read, the third and seen-b's are not.
+      const first = [about(list, 'seen-a', 1).id, about(list, 'seen-a', 2).id].sort();
+      await call('/v1/channels/seen-a/read', bob.token, 'PUT', { seq: 2 });
+      await until(() => readFrames().length === 1, 'a notifications_read frame');
+      assert.deepEqual([...readFrames()[0].ids].sort(), first);
+      assert.equal(readFrames()[0].unread_count, 2);
+      list = await center();
+      assert.deepEqual([[1, 'seen-a'], [2, 'seen-a'], [3, 'seen-a'], [1, 'seen-b']].map(([seq, ch]) => about(list, ch, seq).read),
+        [true, true, false, false]);
+      assert.deepEqual(await call('/v1/notifications/unread-count', bob.token, 'GET'), { unread_count: 2 });
+
+      // Posting in seen-a reads it up to the post; the batch route reads seen-b.
+      await post(bob, 'seen-a', 'catching up');
+      await until(() => readFrames().length === 2, 'the post read the third');
+      assert.deepEqual(readFrames()[1].ids, [about(list, 'seen-a', 3).id]);
+      assert.equal(readFrames()[1].unread_count, 1);
+      await call('/v1/read', bob.token, 'PUT', { channels: { 'seen-b': 99 } });
+      await until(() => readFrames().length === 3, 'the batch read seen-b');
+      assert.deepEqual(readFrames()[2].ids, [about(list, 'seen-b', 1).id]);
+      assert.equal(readFrames()[2].unread_count, 0);
+
+      // Reading no further, or marking unread, reads nothing and tells no one; a mention past the
+      // marker stays unread until it is read, here from the center, which the sockets hear too.
+      await call('/v1/channels/seen-a/read', bob.token, 'PUT', { seq: 1 });
+      await call('/v1/channels/seen-a/read', bob.token, 'PUT', { seq: 0, force: true });
+      await post(alice, 'seen-a', `again @${bobWallet.address}`);
+      list = await centerWith(5, 'the fifth mention');
+      const fifth = about(list, 'seen-a', 5);
+      assert.equal(fifth.read, false);
+      assert.equal(readFrames().length, 3);
+      assert.deepEqual(await call('/v1/notifications/read', bob.token, 'POST', { ids: [fifth.id] }), { unread_count: 0 });
+      await until(() => readFrames().length === 4, 'the center read told');
+      assert.deepEqual(readFrames()[3].ids, [fifth.id]);
+      await post(alice, 'seen-b', `last @${bobWallet.address}`);
+      await centerWith(6, 'the sixth mention');
+      assert.deepEqual(await call('/v1/notifications/read', bob.token, 'POST', { all: true }), { unread_count: 0 });
+      await until(() => readFrames().length === 5, 'all read told');
+      assert.equal(readFrames()[4].all, true);
+      assert.equal(readFrames()[4].unread_count, 0);
+      ws.close();
+    });
+
     test('settings round-trip, are validated, and an UNREGISTERED token is cleared', async () => {
       const wallet = Wallet.createRandom();
       const bob = await signIn(wallet);

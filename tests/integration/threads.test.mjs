@@ -925,6 +925,13 @@ for (const backend of backends()) {
       const after = await post(owner, barrier, `sync @${lapsed.address}`);
       await until('the barrier mention', async () => (await center(lapsed)).some((x) => x.data.message_id === after.id));
       assert.deepEqual((await center(lapsed)).filter((x) => x.data.message_id === secret.id), []);
+
+      // Reading the thread reads the notifications about its messages; the barrier's stay unread.
+      const inThread = async () => (await center(mod)).filter((x) => x.channel_id === thread.id);
+      assert.ok((await inThread()).length >= 4 && (await inThread()).every((x) => !x.read));
+      assert.equal((await api(`/v1/channels/${thread.id}/read`, mod, 'PUT', { seq: late.seq })).status, 200);
+      await until('the thread\'s notifications read', async () => (await inThread()).every((x) => x.read));
+      assert.ok((await center(mod)).some((x) => x.channel_id === barrier && !x.read));
       sock.close();
     });
 
