@@ -104,17 +104,16 @@ std::vector<std::string> consumed_topics() {
           "messaging.mention_removed", "community.member_removed",
           "community.role_changed",    "e2e.message_posted",
           "rewards.granted",           "rewards.withdrawal_confirmed",
-          "rewards.withdrawal_failed", "messaging.read",
-          "messaging.channel_message"};
+          "rewards.withdrawal_failed", "messaging.read"};
 }
 
 std::optional<ReadThrough> read_from_event(std::string_view topic, std::string_view payload) {
-  if (topic != "messaging.read" && topic != "messaging.channel_message") return std::nullopt;
+  if (topic != "messaging.read") return std::nullopt;
   boost::system::error_code ec;
   auto parsed = json::parse(payload, ec);
   if (ec || !parsed.is_object()) return std::nullopt;
   const auto& o = parsed.as_object();
-  const auto* who = o.if_contains(topic == "messaging.read" ? "account" : "author");
+  const auto* who = o.if_contains("account");
   auto account = who != nullptr ? account_of(*who) : std::nullopt;
   auto seq = seq_of(o);
   auto channel_id = str(o, "channel_id");

@@ -47,8 +47,8 @@ struct Amendment {
 std::optional<Amendment> amendment_from_event(std::string_view topic, std::string_view payload);
 
 /// How far an account has read a channel (a thread is a channel here): its read marker moved
-/// (`messaging.read`), or it posted there (`messaging.channel_message`: posting reads the channel
-/// up to one's own message). Its unread notifications about messages up to `seq` become read.
+/// forward (`messaging.read`; posting moves it too). Its unread notifications about messages up to
+/// `seq` become read.
 struct ReadThrough {
   std::string account;  ///< lowercase hex
   std::string channel_id;

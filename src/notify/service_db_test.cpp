@@ -474,10 +474,9 @@ TEST_P(NotifyDbTest, ReadingAChannelReadsItsNotificationsUpToTheMarkerAndTellsTh
   EXPECT_TRUE(m_online.account_frames.empty());
   EXPECT_EQ(*run(m_service->unread_count(alice)), 2);
 
-  // Posting in ch-8 reads it up to the post.
-  publish_and_consume(
-      *router, "messaging.channel_message", "ch-8",
-      json::object{{"channel_id", "ch-8"}, {"seq", 4}, {"id", "p4"}, {"author", eth::to_checksum(alice)}});
+  // A read of ch-8, given with a checksummed address.
+  publish_and_consume(*router, "messaging.read", alice_hex,
+                      json::object{{"account", eth::to_checksum(alice)}, {"channel_id", "ch-8"}, {"seq", 4}});
   EXPECT_TRUE(state(alice)["ch-8-m1"].second);
   EXPECT_EQ(*run(m_service->unread_count(alice)), 1);
 
