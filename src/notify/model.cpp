@@ -218,6 +218,33 @@ std::string encode_cursor(const Cursor& cursor) {
   return std::to_string(cursor.created_ms) + "." + cursor.id;
 }
 
+Result<ListFilter> parse_list_filter(std::optional<std::string_view> kinds,
+                                     std::optional<std::string_view> community_id,
+                                     std::optional<std::string_view> unread) {
+  ListFilter f;
+  f.unread_only = unread && (*unread == "true" || *unread == "1");
+  if (kinds) {
+    std::string_view rest = *kinds;
+    for (;;) {
+      const auto comma = rest.find(',');
+      const auto name = rest.substr(0, comma);
+      auto kind = parse_kind(name);
+      if (!kind) return bad_input("invalid_kind", "kind lists kinds separated by commas");
+      if (std::find(f.kinds.begin(), f.kinds.end(), *kind) == f.kinds.end()) f.kinds.push_back(*kind);
+      if (comma == std::string_view::npos) break;
+      rest.remove_prefix(comma + 1);
+    }
+  }
+  if (community_id) {
+    const auto id = *community_id;
+    const bool good = !id.empty() && id.size() <= 128 &&
+                      std::all_of(id.begin(), id.end(), [](char c) { return c > 0x20 && c < 0x7f; });
+    if (!good) return bad_input("invalid_community_id", "community_id is not a community id");
+    f.community_id = std::string(id);
+  }
+  return f;
+}
+
 std::optional<Cursor> decode_cursor(std::string_view text) {
   const auto dot = text.find('.');
   if (dot == std::string_view::npos || dot == 0 || dot > 15 || dot + 1 >= text.size()) return std::nullopt;

@@ -120,6 +120,20 @@ struct Notification {
   std::optional<SystemTime> read_at;
 };
 
+/// What a page of the center lists: every notification of the account, or only those of some
+/// kinds, of one community, unread.
+struct ListFilter {
+  std::vector<Kind> kinds;   ///< empty: every kind
+  std::string community_id;  ///< empty: every community
+  bool unread_only = false;
+};
+/// The filter of a list's query parameters: `kind` (kinds separated by commas), `community_id`,
+/// `unread` ("true" or "1"). 400 invalid_kind (an unknown or empty kind) or
+/// invalid_community_id (empty, over 128 bytes, or not printable ASCII without spaces).
+Result<ListFilter> parse_list_filter(std::optional<std::string_view> kinds,
+                                     std::optional<std::string_view> community_id,
+                                     std::optional<std::string_view> unread);
+
 /// A list position: (created_ms, id) of the last item seen, as an opaque string.
 struct Cursor {
   std::int64_t created_ms = 0;

@@ -159,6 +159,30 @@ TEST(NotifyModel, SuppressedEveryoneAndRoleMentionsAreDroppedPerCommunity) {
   EXPECT_EQ(why("c-r", "role", Kind::reply), "kept");  // a reply is no mention
 }
 
+TEST(NotifyModel, ListFiltersParseKindsAndACommunity) {
+  auto f = parse_list_filter(std::string_view("mention,reply,mention"), std::string_view("c1"), std::string_view("1"));
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f->kinds, (std::vector<Kind>{Kind::mention, Kind::reply}));
+  EXPECT_EQ(f->community_id, "c1");
+  EXPECT_TRUE(f->unread_only);
+  auto none = parse_list_filter(std::nullopt, std::nullopt, std::string_view("false"));
+  ASSERT_TRUE(none);
+  EXPECT_TRUE(none->kinds.empty());
+  EXPECT_TRUE(none->community_id.empty());
+  EXPECT_FALSE(none->unread_only);
+  for (const char* junk : {"", "mention,", ",mention", "mentions", "mention,,reply", "MENTION"}) {
+    auto bad = parse_list_filter(std::string_view(junk), std::nullopt, std::nullopt);
+    ASSERT_FALSE(bad) << junk;
+    EXPECT_EQ(bad.error().code, "invalid_kind") << junk;
+  }
+  for (const std::string& junk : {std::string(), std::string("a b"), std::string(129, 'c'), std::string("c\x01")}) {
+    auto bad = parse_list_filter(std::nullopt, std::string_view(junk), std::nullopt);
+    ASSERT_FALSE(bad) << junk;
+    EXPECT_EQ(bad.error().code, "invalid_community_id");
+  }
+  EXPECT_TRUE(parse_list_filter(std::nullopt, std::string_view(std::string(128, 'c')), std::nullopt));
+}
+
 TEST(NotifyModel, CursorsRoundTripAndRejectJunk) {
   auto c = decode_cursor(encode_cursor(Cursor{1768478400123, "ntf_ab"}));
   ASSERT_TRUE(c);

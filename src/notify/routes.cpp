@@ -55,9 +55,10 @@ void add_notify_routes(net::Router& router, NotifyService& service, auth::Reques
     std::optional<std::string> cursor;
     if (auto c = req.query_param("cursor")) cursor = std::string(*c);
     if (auto a = req.query_param("after")) cursor = std::string(*a);
-    const auto unread = req.query_param("unread");
-    const bool unread_only = unread && (*unread == "true" || *unread == "1");
-    auto page = co_await service.list(who->address, std::move(cursor), *limit, unread_only);
+    auto filter =
+        parse_list_filter(req.query_param("kind"), req.query_param("community_id"), req.query_param("unread"));
+    if (!filter) co_return filter.error();
+    auto page = co_await service.list(who->address, std::move(cursor), *limit, std::move(*filter));
     if (!page) co_return page.error();
     json::array items;
     for (const auto& n : page->items) items.push_back(render_notification(n));

@@ -40,7 +40,7 @@ NotifyService::NotifyService(store::Database& db, BlockingPool& pool, const Cloc
     : m_db(db), m_pool(pool), m_clock(clock) {}
 
 Task<Result<Page>> NotifyService::list(const eth::Address& who, std::optional<std::string> cursor, std::size_t limit,
-                                       bool unread_only) {
+                                       ListFilter filter) {
   std::optional<Cursor> before;
   if (cursor && !cursor->empty()) {
     before = decode_cursor(*cursor);
@@ -52,7 +52,7 @@ Task<Result<Page>> NotifyService::list(const eth::Address& who, std::optional<st
     return m_db.read([&](Tx& tx) -> Result<Page> {
       Page page;
       // One more than asked tells whether a next page exists.
-      page.items = sql::list_notifications(tx, account, before, unread_only, limit + 1);
+      page.items = sql::list_notifications(tx, account, before, filter, limit + 1);
       if (page.items.size() > limit) {
         page.items.resize(limit);
         const auto& last = page.items.back();

@@ -43,9 +43,16 @@ class NotifyService {
  public:
   NotifyService(store::Database& db, BlockingPool& pool, const Clock& clock);
 
-  /// The caller's notifications, newest first, after `cursor` (from a previous page).
+  /// The caller's notifications that pass the filter, newest first, after `cursor` (from a previous
+  /// page). The page's unread count is the account's, whatever the filter.
   Task<Result<Page>> list(const eth::Address& who, std::optional<std::string> cursor, std::size_t limit,
-                          bool unread_only);
+                          ListFilter filter);
+  Task<Result<Page>> list(const eth::Address& who, std::optional<std::string> cursor, std::size_t limit,
+                          bool unread_only) {
+    ListFilter filter;
+    filter.unread_only = unread_only;
+    return list(who, std::move(cursor), limit, std::move(filter));
+  }
   /// Marks the listed notifications (or all of them) read; returns the unread count after. What
   /// was read is not delivered any more, and the account's open sockets are queued a
   /// `notifications_read` (the callback of set_on_reads tells whoever sends it).

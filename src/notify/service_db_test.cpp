@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
 #include <boost/asio/io_context.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -160,6 +161,63 @@ TEST_P(NotifyDbTest, CenterPagesNewestFirstWithACursorAndAnExactUnreadCount) {
   // The same draft for the same account is created once (redelivered events).
   EXPECT_TRUE(m_service->create_batch({alice_hex}, draft(Kind::mention, "k0")).ids.empty());
   EXPECT_EQ(*run(m_service->unread_count(alice)), 130);
+}
+
+TEST_P(NotifyDbTest, TheCenterListsByKindAndCommunityPageByPage) {
+  const std::array<Kind, 4> kinds{Kind::mention, Kind::reply, Kind::thread, Kind::reward};
+  for (int i = 0; i < 120; ++i) {
+    m_service->create_batch({alice_hex}, draft(kinds[static_cast<std::size_t>(i % 4)], "k" + std::to_string(i),
+                                               i % 3 == 0 ? "c-1" : "c-2"));
+    m_clock.advance(std::chrono::milliseconds(i % 2 == 0 ? 0 : 3));  // some share a timestamp
+  }
+  m_service->create_batch({bob_hex}, draft(Kind::mention, "for-bob", "c-1"));
+  const auto read_some = run(m_service->list(alice, std::nullopt, 7, false));
+  std::vector<std::string> read_ids;
+  for (const auto& n : read_some->items) read_ids.push_back(n.id);
+  ASSERT_TRUE(run(m_service->mark_read(alice, read_ids, false)));
+  // The reference: every notification of hers, filtered here.
+  std::vector<Notification> all;
+  std::optional<std::string> cursor;
+  for (;;) {
+    auto p = run(m_service->list(alice, cursor, 100, false));
+    all.insert(all.end(), p->items.begin(), p->items.end());
+    if (!p->next_cursor) break;
+    cursor = p->next_cursor;
+  }
+  ASSERT_EQ(all.size(), 120u);
+  const auto check = [&](ListFilter filter, std::size_t page_size) {
+    std::vector<std::string> want;
+    for (const auto& n : all) {
+      const bool kind_ok =
+          filter.kinds.empty() || std::find(filter.kinds.begin(), filter.kinds.end(), n.kind) != filter.kinds.end();
+      const bool community_ok = filter.community_id.empty() || n.community_id == filter.community_id;
+      if (kind_ok && community_ok && (!filter.unread_only || !n.read_at)) want.push_back(n.id);
+    }
+    std::vector<std::string> got;
+    std::optional<std::string> at;
+    for (int pages = 0; pages < 200; ++pages) {
+      auto p = run(m_service->list(alice, at, page_size, filter));
+      EXPECT_TRUE(p);
+      if (!p) return;
+      EXPECT_EQ(p->unread, 113);  // the account's, whatever the filter
+      for (const auto& n : p->items) got.push_back(n.id);
+      if (!p->next_cursor) break;
+      at = p->next_cursor;
+    }
+    EXPECT_EQ(got, want);
+    EXPECT_FALSE(want.empty());
+  };
+  check(ListFilter{{Kind::mention}, "", false}, 7);
+  check(ListFilter{{Kind::mention, Kind::reply}, "", false}, 10);
+  check(ListFilter{{Kind::thread}, "c-1", false}, 3);
+  check(ListFilter{{}, "c-2", false}, 25);
+  check(ListFilter{{Kind::mention, Kind::reply, Kind::thread}, "c-2", true}, 4);
+  // Nothing of that kind, or of an unknown community: an empty page.
+  auto none = run(m_service->list(alice, std::nullopt, 10, ListFilter{{Kind::dm}, "", false}));
+  EXPECT_TRUE(none->items.empty());
+  EXPECT_FALSE(none->next_cursor);
+  none = run(m_service->list(alice, std::nullopt, 10, ListFilter{{}, "c-9", false}));
+  EXPECT_TRUE(none->items.empty());
 }
 
 TEST_P(NotifyDbTest, MarkingReadTouchesOnlyTheCallersNotifications) {

@@ -172,17 +172,32 @@ std::optional<Notification> find_notification(Tx& tx, const std::string& id) {
 }
 
 std::vector<Notification> list_notifications(Tx& tx, const std::string& account, const std::optional<Cursor>& before,
-                                             bool unread_only, std::size_t limit) {
+                                             const ListFilter& filter, std::size_t limit) {
   std::string sql = std::string("SELECT ") + notification_columns + " FROM notify_notifications WHERE account = $1";
   std::vector<Value> params;
-  params.reserve(3);
+  params.reserve(4 + filter.kinds.size());
   params.emplace_back(account);
+  const auto next = [&] { return "$" + std::to_string(params.size() + 1); };
   if (before) {
-    sql += " AND (created_ms < $2 OR (created_ms = $2 AND id < $3))";
+    const auto at = next();
+    sql += " AND (created_ms < " + at + " OR (created_ms = " + at + " AND id < $" + std::to_string(params.size() + 2) +
+           "))";
     params.emplace_back(before->created_ms);
     params.emplace_back(before->id);
   }
-  if (unread_only) sql += " AND read_ms IS NULL";
+  if (!filter.kinds.empty()) {
+    sql += " AND kind IN (";
+    for (std::size_t i = 0; i < filter.kinds.size(); ++i) {
+      sql += (i == 0 ? "" : ", ") + next();
+      params.emplace_back(std::string(to_string(filter.kinds[i])));
+    }
+    sql += ")";
+  }
+  if (!filter.community_id.empty()) {
+    sql += " AND community_id = " + next();
+    params.emplace_back(filter.community_id);
+  }
+  if (filter.unread_only) sql += " AND read_ms IS NULL";
   sql += " ORDER BY created_ms DESC, id DESC LIMIT " + std::to_string(limit);
   std::vector<Notification> out;
   for (const auto& r : tx.query(sql, params)) out.push_back(to_notification(r));

@@ -21,9 +21,10 @@ bool insert_notification(Tx& tx, const Notification& n, const std::string& dedup
 /// (those whose (account, dedup_key) was new).
 std::vector<std::string> insert_notifications(Tx& tx, const std::vector<std::pair<Notification, std::string>>& rows);
 std::optional<Notification> find_notification(Tx& tx, const std::string& id);
-/// An account's notifications older than `before` (all when unset), newest first.
+/// An account's notifications that pass the filter, older than `before` (all when unset), newest
+/// first.
 std::vector<Notification> list_notifications(Tx& tx, const std::string& account, const std::optional<Cursor>& before,
-                                             bool unread_only, std::size_t limit);
+                                             const ListFilter& filter, std::size_t limit);
 /// Marks the account's listed notifications read; returns the ids that changed.
 std::vector<std::string> mark_read(Tx& tx, const std::string& account, const std::vector<std::string>& ids,
                                    SystemTime now);

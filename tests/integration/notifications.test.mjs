@@ -512,6 +512,47 @@ for (const backend of backends()) {
       ws.close();
     });
 
+    test('the center lists by kind and by community, page by page', async () => {
+      const wallet = Wallet.createRandom();
+      const carol = await signIn(wallet);
+      for (const [kind, community_id, title] of [['reward', 'cx', 'r1'], ['system', 'cy', 's1'], ['reward', 'cy', 'r2'], ['membership', 'cy', 'm1']]) {
+        assert.equal((await publish({ kind, title, community_id, accounts: [wallet.address] })).status, 201);
+      }
+      // Polled gently: the server's per-IP budget is shared by the whole suite.
+      await until(async () => {
+        await new Promise((r) => setTimeout(r, 100));
+        return (await call('/v1/notifications/unread-count', carol.token, 'GET')).unread_count === 4;
+      }, 'four notifications');
+      const titles = async (query) => {
+        const out = [];
+        let cursor = null;
+        do {
+          const page = await call(`/v1/notifications?limit=2&${query}${cursor ? `&cursor=${cursor}` : ''}`, carol.token, 'GET');
+          assert.equal(page.unread_count, 4);
+          out.push(...page.notifications.map((x) => x.title));
+          cursor = page.next_cursor;
+        } while (cursor);
+        return out;
+      };
+      // Each filtered list is the whole list, in its order (made in the same millisecond, two
+      // notifications go by id), less what the filter leaves out.
+      const all = (await call('/v1/notifications?limit=100', carol.token, 'GET')).notifications;
+      const want = (keep) => all.filter(keep).map((x) => x.title);
+      assert.deepEqual(await titles('kind=reward'), want((x) => x.kind === 'reward'));
+      assert.deepEqual((await titles('kind=reward')).sort(), ['r1', 'r2']);
+      assert.deepEqual(await titles('kind=reward&community_id=cy'), ['r2']);
+      assert.deepEqual(await titles('kind=system,reward&community_id=cy'), want((x) => x.title === 'r2' || x.title === 's1'));
+      assert.deepEqual(await titles('community_id=cy&unread=true'), want((x) => x.community_id === 'cy'));
+      assert.equal((await titles('community_id=cy&unread=true')).length, 3);
+      assert.deepEqual(await titles('kind=dm'), []);
+      for (const [query, want] of [['kind=bogus', 'invalid_kind'], ['kind=reward,', 'invalid_kind'], ['community_id=', 'invalid_community_id'],
+        ['community_id=a%20b', 'invalid_community_id']]) {
+        const r = await api(`/v1/notifications?${query}`, { token: carol.token });
+        assert.equal(r.status, 400, query);
+        assert.equal((await errorOf(r)).code, want, query);
+      }
+    });
+
     test('settings round-trip, are validated, and an UNREGISTERED token is cleared', async () => {
       const wallet = Wallet.createRandom();
       const bob = await signIn(wallet);
