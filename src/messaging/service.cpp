@@ -349,8 +349,6 @@ std::map<std::string, ThreadNotify> thread_settings(Tx& tx, const std::string& c
   return sql::member_settings(tx, channel_id, asked);
 }
 
-// `messaging.thread_message`: a message in a thread, for those of its members who follow all its
-// messages; at most max_thread_message_accounts accounts per event.
 // A read marker that moved forward is told to the notify context, which marks the account's
 // notifications about the messages it passed read. True when it moved.
 bool publish_read(Tx& tx, const std::string& account, const std::string& channel_id, std::int64_t before,
@@ -361,6 +359,8 @@ bool publish_read(Tx& tx, const std::string& account, const std::string& channel
   return true;
 }
 
+// `messaging.thread_message`: a message in a thread, for those of its members who follow all its
+// messages; at most max_thread_message_accounts accounts per event.
 void publish_thread_message(Tx& tx, const Thread& t, const Message& m, const PostRules& rules,
                             const std::vector<eth::Address>& accounts) {
   for (std::size_t at = 0; at < accounts.size(); at += max_thread_message_accounts) {
@@ -653,10 +653,10 @@ Task<Result<Posted>> MessagingService::post(eth::Address who, std::string channe
       }
       sql::index_terms(tx, channel_id, m.seq,
                        terms_of(m.body, m.poll ? &*m.poll : nullptr, m.forward ? &*m.forward : nullptr));
-      // Posting reads the channel up to the post. Notify hears of it only when the author had
-      // not read up to the message before (a notification may then be left to read): an author
-      // who keeps up costs no event.
-      // The post's seq is above any marker (none passes the head), so the marker is set outright.
+      // Posting reads the channel up to the post. The post's seq is above any marker (none passes
+      // the head), so the marker is set outright. Notify hears of it only when the author had not
+      // read up to the message before (a notification may then be left to read): an author who
+      // keeps up costs no event.
       const auto read_before = sql::read_marker(tx, author, channel_id);
       sql::set_read_marker(tx, author, channel_id, m.seq, unix_millis(now));
       if (read_before < m.seq - 1) publish_read(tx, author, channel_id, read_before, m.seq);

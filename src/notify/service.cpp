@@ -75,7 +75,7 @@ Task<Result<std::int64_t>> NotifyService::mark_read(const eth::Address& who, std
       // What was read needs no delivery any more, and the account's other sockets hear of it.
       if (all) {
         if (sql::mark_all_read(tx, account, now) > 0) {
-          sql::delete_account_deliveries(tx, account);
+          sql::delete_deliveries_read_at(tx, account, now);
           sql::insert_reads(tx, account, {std::string(sql::all_read)}, now);
           told = true;
         }

@@ -390,8 +390,11 @@ void delete_deliveries(Tx& tx, const std::vector<std::string>& notification_ids)
   });
 }
 
-void delete_account_deliveries(Tx& tx, const std::string& account) {
-  tx.exec("DELETE FROM notify_deliveries WHERE account = $1", {account});
+void delete_deliveries_read_at(Tx& tx, const std::string& account, SystemTime read_at) {
+  tx.exec(
+      "DELETE FROM notify_deliveries WHERE notification_id IN (SELECT id FROM notify_notifications WHERE read_ms = $2 "
+      "AND account = $1)",
+      {account, ms(read_at)});
 }
 
 std::vector<Notification> find_notifications(Tx& tx, const std::vector<std::string>& ids) {

@@ -75,8 +75,9 @@ void insert_deliveries(Tx& tx, const std::vector<DeliveryRow>& rows, SystemTime 
 std::vector<DeliveryRow> claim_deliveries(Tx& tx, SystemTime now, SystemTime lease_until, std::size_t limit);
 void delete_delivery(Tx& tx, const std::string& notification_id);
 void delete_deliveries(Tx& tx, const std::vector<std::string>& notification_ids);
-/// Drops every delivery queued for the account.
-void delete_account_deliveries(Tx& tx, const std::string& account);
+/// Drops the deliveries queued for the account's notifications read at `read_at` (those a
+/// mark_all_read at that time changed; not one made since, unread).
+void delete_deliveries_read_at(Tx& tx, const std::string& account, SystemTime read_at);
 /// The notifications of those ids that exist, in no particular order.
 std::vector<Notification> find_notifications(Tx& tx, const std::vector<std::string>& ids);
 std::int64_t pending_deliveries(Tx& tx);
