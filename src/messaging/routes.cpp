@@ -811,6 +811,17 @@ void add_messaging_routes(net::Router& router, MessagingService& service, auth::
     co_return net::json_response(200, json::object{{"channels", std::move(out)}});
   });
 
+  router.add("PUT", "/v1/communities/{id}/read", [&](Request& req) -> Task<Result<Response>> {
+    auto who = co_await auth.session(req);
+    if (!who) co_return who.error();
+    if (auto limited = take(send_limiter, who->address); !limited) co_return limited.error();
+    auto markers = co_await service.mark_community_read(who->address, std::string(req.param("id")));
+    if (!markers) co_return markers.error();
+    json::object out;
+    for (const auto& [id, marker] : *markers) out[id] = marker;
+    co_return net::json_response(200, json::object{{"channels", std::move(out)}});
+  });
+
   router.add("GET", "/v1/unread", [&](Request& req) -> Task<Result<Response>> {
     auto who = co_await auth.session(req);
     if (!who) co_return who.error();

@@ -2286,6 +2286,44 @@ Task<Result<std::map<std::string, std::int64_t>>> MessagingService::mark_read_ma
   co_return markers;
 }
 
+Task<Result<std::map<std::string, std::int64_t>>> MessagingService::mark_community_read(eth::Address who,
+                                                                                        std::string community_id) {
+  auto channels = co_await m_access.community_channels(who, std::move(community_id));
+  if (!channels) co_return channels.error();
+  const auto account = eth::to_lower_hex(who);
+  const auto now_ms = unix_millis(m_clock.now());
+  std::vector<std::string> moved;
+  auto markers = co_await m_pool.run([&]() -> Result<std::map<std::string, std::int64_t>> {
+    return m_db.transact([&](Tx& tx) -> Result<std::map<std::string, std::int64_t>> {
+      std::map<std::string, std::int64_t> out;
+      auto places = *channels;
+      if (places.empty()) return out;
+      for (auto& t : sql::joined_threads(tx, account, *channels, now_ms, m_settings.max_unread_channels))
+        places.push_back(std::move(t));
+      // One statement reads every head and marker; only the places with something unread move.
+      for (const auto& [id, head_and_marker] : sql::heads_and_markers(tx, account, places)) {
+        const auto [head, before] = head_and_marker;
+        if (head <= before) {
+          out[id] = before;
+          continue;
+        }
+        out[id] = sql::mark_read(tx, account, id, head, now_ms);
+        if (publish_read(tx, account, id, before, out[id])) moved.push_back(id);
+      }
+      return out;
+    });
+  });
+  if (!markers) co_return markers.error();
+  if (!moved.empty() && m_events_published) m_events_published();
+  if (m_gateway) {
+    for (const auto& id : moved) {
+      json::object frame{{"type", "read"}, {"channel_id", id}, {"seq", markers->at(id)}};
+      m_gateway->send_to_account(who, json::serialize(frame));
+    }
+  }
+  co_return markers;
+}
+
 Task<Result<std::vector<Unread>>> MessagingService::unread(eth::Address who, std::vector<std::string> channel_ids) {
   if (channel_ids.empty()) {
     auto readable = co_await m_access.readable_channels(who);

@@ -341,6 +341,10 @@ class MessagingService {
   /// transaction: 403 for any channel it may not read, and then none moves. Channel id → marker.
   Task<Result<std::map<std::string, std::int64_t>>> mark_read_many(eth::Address who,
                                                                    std::map<std::string, std::int64_t> seqs);
+  /// Marks a community read (Discord's "Mark As Read" on a server): every channel of it the caller
+  /// reads, and the active threads of those it joined (at most max_unread_channels), read up to
+  /// their heads, in one transaction. 403 when it is not a member. Place id → marker.
+  Task<Result<std::map<std::string, std::int64_t>>> mark_community_read(eth::Address who, std::string community_id);
   /// Reports a message to the channel's moderators (read access, else 403; 404 message_not_found;
   /// 409 message_deleted; 400 own_message; 409 too_many_reports past max_open_reports open ones).
   /// Its text is kept as it is now. A second report of the same message by the same account returns

@@ -935,6 +935,47 @@ for (const backend of backends()) {
       sock.close();
     });
 
+    test('marking a community read moves every marker the member reads there, its joined threads\' too, and reads their notifications', async () => {
+      const { owner, member, outsider, api, id, base, general, staff, post, start } = await community('Caughtup');
+      const news = (await api(`${base}/channels`, owner, 'POST', { name: 'news' })).body.id;
+      const quiet = (await api(`${base}/channels`, owner, 'POST', { name: 'quiet' })).body.id;
+      await post(owner, general, 'one');
+      const named = await post(owner, general, `two @${member.address}`);
+      await post(owner, news, 'extra extra');
+      await post(owner, staff, 'moderators only');
+      const thread = (await start(member, general, { name: 'Side talk' })).body;
+      await post(owner, thread.id, `in the thread @${member.address}`);
+      const other = (await start(owner, general, { name: 'Not joined' })).body;
+      await post(owner, other.id, 'elsewhere');
+      const center = async () => (await api('/v1/notifications?limit=100', member)).body.notifications;
+      await until('two mentions', async () => (await center()).filter((x) => !x.read).length === 2);
+      const sock = c.connect(member);
+      await sock.opened;
+      await sock.waitFor((f) => f.type === 'hello');
+
+      const r = await api(`${base}/read`, member, 'PUT');
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      // Every channel it reads (staff is not one), and the thread it joined (not the other).
+      assert.deepEqual(r.body.channels, { [general]: 2, [news]: 1, [quiet]: 0, [thread.id]: 1 });
+      const unread = (await api(`/v1/unread?channel_ids=${general},${news},${thread.id},${other.id}`, member)).body.channels;
+      assert.deepEqual(unread.map((u) => [u.channel_id, u.unread, u.last_read_seq]),
+        [[general, 0, 2], [news, 0, 1], [thread.id, 0, 1], [other.id, 1, 0]]);
+      // Each moved marker is told to the member's sockets; its notifications there are read.
+      for (const [channel, seq] of [[general, 2], [news, 1], [thread.id, 1]]) {
+        await sock.waitFor((f) => f.type === 'read' && f.channel_id === channel && f.seq === seq);
+      }
+      await until('the mentions read', async () => (await center()).every((x) => x.read));
+      assert.ok((await center()).some((x) => x.data.message_id === named.id));
+      // Again: nothing moves.
+      const again = await api(`${base}/read`, member, 'PUT');
+      assert.deepEqual(again.body, r.body);
+      // Not a member: 403 not_member; no such community: 404.
+      assert.deepEqual(code(await api(`${base}/read`, outsider, 'PUT')), [403, 'not_member']);
+      assert.equal((await api('/v1/communities/nope/read', member, 'PUT')).status, 404);
+      assert.equal((await api(`/v1/communities/${id}/read`, { token: 'junk' }, 'PUT')).status, 401);
+      sock.close();
+    });
+
     test('losing the channel loses its threads at once; a ban purges thread messages; thread reports reach the channel\'s moderators', async () => {
       const { owner, mod, member, api, id, base, general, post, start } = await community('Cleanup');
       const spammer = await c.signIn();
