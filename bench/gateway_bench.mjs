@@ -14,6 +14,8 @@
 //   BENCH_BASELINE_BIN another gatehouse binary (an older build), run as server "baseline" beside
 //                 the others, interleaved, with the same flags; gatehouse is then printed as a ratio
 //                 to it. A case with one socket measures the server's CPU per posted message.
+//   BENCH_THREAD  1: gatehouse and baseline post in a thread of the channel (started on its own by
+//                 the poster, subscribed to by the sockets), not in the channel
 import { spawn } from 'node:child_process';
 import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -90,6 +92,7 @@ async function runOnce(kind, c) {
       '--rate', String(c.rate), '--messages', String(c.messages), '--domain', DOMAIN];
     // The floor speaks the reference's frames: no sign-in, channel "bench".
     if (kind !== 'gatehouse' && kind !== 'baseline') args.push('--reference');
+    else if (process.env.BENCH_THREAD === '1') args.push('--thread');
     return await runLoadgen(args);
   } finally {
     server.proc.kill('SIGTERM');

@@ -95,6 +95,7 @@ struct Options {
   double rate = 20;
   std::size_t accounts = 0;  // 0: one per 100 sockets
   bool reference = false;
+  bool thread = false;  // post in a thread of the channel (its sockets subscribe to the thread)
   std::string domain = "bench.gatehouse.test";
   std::size_t in_flight = 200;  // handshakes and subscribes under way at once
   double idle_seconds = 2;      // the window over which idle CPU is measured
@@ -130,6 +131,8 @@ Options parse_options(int argc, char** argv) {
       o.accounts = std::stoul(next());
     } else if (a == "--reference") {
       o.reference = true;
+    } else if (a == "--thread") {
+      o.thread = true;
     } else if (a == "--domain") {
       o.domain = next();
     } else if (a == "--in-flight") {
@@ -140,7 +143,7 @@ Options parse_options(int argc, char** argv) {
       o.drain_seconds = std::stod(next());
     } else {
       fail("unknown option " + std::string(a) +
-           " (--url --pid --sockets --messages --rate --accounts --reference --domain --in-flight "
+           " (--url --pid --sockets --messages --rate --accounts --reference --thread --domain --in-flight "
            "--idle-seconds --drain-seconds)");
     }
   }
@@ -897,6 +900,13 @@ int main(int argc, char** argv) {
     auto ch = setup.expect(http::verb::post, "/v1/communities/" + community_id + "/channels", json::serialize(channel),
                            sender.token, 201);
     sh.channel_id = str(ch, "id");
+    if (o.thread) {
+      // A thread started on its own in the channel: what its messages cost beside a channel's.
+      json::object thread{{"name", "firehose thread"}};
+      auto t = setup.expect(http::verb::post, "/v1/channels/" + sh.channel_id + "/threads", json::serialize(thread),
+                            sender.token, 201);
+      sh.channel_id = str(t, "id");
+    }
     for (std::size_t i = 0; i < o.accounts; ++i) {
       accounts.push_back(sign_in(setup, o, rng));
       setup.expect(http::verb::post, "/v1/communities/" + community_id + "/join", "{}", accounts.back().token, 200);
