@@ -49,6 +49,7 @@ const OWNED = {
   'DELETE /v1/communities/{id}/automod/rules/{rule}': (a) => ({ params: { id: a.community_id, rule: a.rule_id } }),
   'GET /v1/communities/{id}/reports': (a) => ({ params: { id: a.community_id } }),
   'GET /v1/communities/{id}/search': (a) => ({ params: { id: a.community_id } }),
+  'PUT /v1/communities/{id}/read': (a) => ({ params: { id: a.community_id } }),
   'PATCH /v1/reports/{id}': (a) => ({ params: { id: String(a.report_id) }, body: { status: 'dismissed' } }),
   'GET /v1/communities/{id}/roles': (a) => ({ params: { id: a.community_id } }),
   'POST /v1/communities/{id}/roles': (a) => ({ params: { id: a.community_id }, body: { name: 'boss', permissions: [] } }),
