@@ -46,6 +46,17 @@ std::string read_frame(const std::vector<std::string>& ids, bool all, std::int64
   return json::serialize(frame);
 }
 
+// The unread count of each account of `rows`, read once per account, for the frames that tell its
+// sockets.
+template <class Rows>
+std::map<std::string, std::int64_t> unread_of(store::Tx& tx, const Rows& rows) {
+  std::map<std::string, std::int64_t> out;
+  for (const auto& r : rows) {
+    if (!out.contains(r.account)) out[r.account] = sql::unread_count(tx, r.account);
+  }
+  return out;
+}
+
 PushMessage push_message(const Notification& n) {
   PushMessage m;
   m.notification_id = n.id;
@@ -384,11 +395,7 @@ Task<std::size_t> Router::State::tell_removals() {
     return service.database().read([&](Tx& tx) {
       Told t;
       t.rows = sql::next_removals(tx, settings.removal_batch);
-      if (online != nullptr) {
-        for (const auto& r : t.rows) {
-          if (!t.unread.contains(r.account)) t.unread[r.account] = sql::unread_count(tx, r.account);
-        }
-      }
+      if (online != nullptr) t.unread = unread_of(tx, t.rows);
       return t;
     });
   });
@@ -419,11 +426,7 @@ Task<std::size_t> Router::State::tell_reads() {
     return service.database().read([&](Tx& tx) {
       Told t;
       t.rows = sql::next_reads(tx, settings.removal_batch);
-      if (online != nullptr) {
-        for (const auto& r : t.rows) {
-          if (!t.unread.contains(r.account)) t.unread[r.account] = sql::unread_count(tx, r.account);
-        }
-      }
+      if (online != nullptr) t.unread = unread_of(tx, t.rows);
       return t;
     });
   });

@@ -500,7 +500,11 @@ std::int64_t update_body_about(Tx& tx, const std::string& subject, const std::st
   return tx.exec("UPDATE notify_notifications SET body = $2 WHERE subject = $1", {subject, body});
 }
 
-void insert_removals(Tx& tx, const std::vector<RemovalRow>& rows, SystemTime now) {
+namespace {
+
+// Queues (notification id, account) rows in `table` (notify_removals, notify_reads) for the
+// router to tell the accounts' sockets, a few hundred per statement; a row queued already stays.
+void queue_for_sockets(Tx& tx, const std::string& table, const std::vector<RemovalRow>& rows, SystemTime now) {
   constexpr std::size_t per = max_params / 3;
   for (std::size_t from = 0; from < rows.size(); from += per) {
     const std::size_t n = std::min(per, rows.size() - from);
@@ -511,10 +515,16 @@ void insert_removals(Tx& tx, const std::vector<RemovalRow>& rows, SystemTime now
       params.emplace_back(rows[from + i].account);
       params.emplace_back(ms(now));
     }
-    tx.exec("INSERT INTO notify_removals (notification_id, account, created_ms) VALUES " + value_tuples(n, 3) +
+    tx.exec("INSERT INTO " + table + " (notification_id, account, created_ms) VALUES " + value_tuples(n, 3) +
                 " ON CONFLICT DO NOTHING",
             params);
   }
+}
+
+}  // namespace
+
+void insert_removals(Tx& tx, const std::vector<RemovalRow>& rows, SystemTime now) {
+  queue_for_sockets(tx, "notify_removals", rows, now);
 }
 
 std::vector<RemovalRow> next_removals(Tx& tx, std::size_t limit) {
@@ -534,20 +544,10 @@ void delete_removals(Tx& tx, const std::vector<std::string>& notification_ids) {
 }
 
 void insert_reads(Tx& tx, const std::string& account, const std::vector<std::string>& ids, SystemTime now) {
-  constexpr std::size_t per = max_params / 3;
-  for (std::size_t from = 0; from < ids.size(); from += per) {
-    const std::size_t n = std::min(per, ids.size() - from);
-    std::vector<Value> params;
-    params.reserve(n * 3);
-    for (std::size_t i = 0; i < n; ++i) {
-      params.emplace_back(account);
-      params.emplace_back(ids[from + i]);
-      params.emplace_back(ms(now));
-    }
-    tx.exec("INSERT INTO notify_reads (account, notification_id, created_ms) VALUES " + value_tuples(n, 3) +
-                " ON CONFLICT DO NOTHING",
-            params);
-  }
+  std::vector<RemovalRow> rows;
+  rows.reserve(ids.size());
+  for (const auto& id : ids) rows.push_back({id, account});
+  queue_for_sockets(tx, "notify_reads", rows, now);
 }
 
 std::vector<ReadRow> next_reads(Tx& tx, std::size_t limit) {
