@@ -359,6 +359,22 @@ bool publish_read(Tx& tx, const std::string& account, const std::string& channel
   return true;
 }
 
+// A read marker after advance_marker, and whether it moved.
+struct Advanced {
+  std::int64_t marker = 0;
+  bool moved = false;
+};
+
+// Moves the account's marker forward to `seq` (bounded by the head already) and tells notify when
+// it moved. A marker already there (a repeated ack) is only read.
+Advanced advance_marker(Tx& tx, const std::string& account, const std::string& channel_id, std::int64_t seq,
+                        std::int64_t now_ms) {
+  const auto before = sql::read_marker(tx, account, channel_id);
+  if (seq <= before) return {before, false};
+  const auto after = sql::mark_read(tx, account, channel_id, seq, now_ms);
+  return {after, publish_read(tx, account, channel_id, before, after)};
+}
+
 // `messaging.thread_message`: a message in a thread, for those of its members who follow all its
 // messages; at most max_thread_message_accounts accounts per event.
 void publish_thread_message(Tx& tx, const Thread& t, const Message& m, const PostRules& rules,
@@ -2230,15 +2246,15 @@ Task<Result<std::int64_t>> MessagingService::mark_read(eth::Address who, std::st
   auto marker = co_await m_pool.run([&]() -> Result<std::int64_t> {
     return m_db.transact([&](Tx& tx) -> Result<std::int64_t> {
       const auto bounded = std::min(seq, sql::head(tx, channel_id));
-      const auto before = sql::read_marker(tx, account, channel_id);
-      std::int64_t after = bounded;
-      if (force) {
-        sql::set_read_marker(tx, account, channel_id, bounded, now_ms);
-      } else {
-        after = sql::mark_read(tx, account, channel_id, bounded, now_ms);
+      if (!force) {
+        const auto advanced = advance_marker(tx, account, channel_id, bounded, now_ms);
+        moved = advanced.moved;
+        return advanced.marker;
       }
-      moved = publish_read(tx, account, channel_id, before, after);
-      return after;
+      const auto before = sql::read_marker(tx, account, channel_id);
+      sql::set_read_marker(tx, account, channel_id, bounded, now_ms);
+      moved = publish_read(tx, account, channel_id, before, bounded);
+      return bounded;
     });
   });
   if (!marker) co_return marker.error();
@@ -2267,10 +2283,9 @@ Task<Result<std::map<std::string, std::int64_t>>> MessagingService::mark_read_ma
     return m_db.transact([&](Tx& tx) -> Result<std::map<std::string, std::int64_t>> {
       std::map<std::string, std::int64_t> out;
       for (const auto& [channel_id, seq] : seqs) {
-        const auto bounded = std::min(seq, sql::head(tx, channel_id));
-        const auto before = sql::read_marker(tx, account, channel_id);
-        out[channel_id] = sql::mark_read(tx, account, channel_id, bounded, now_ms);
-        if (publish_read(tx, account, channel_id, before, out[channel_id])) moved = true;
+        const auto advanced = advance_marker(tx, account, channel_id, std::min(seq, sql::head(tx, channel_id)), now_ms);
+        out[channel_id] = advanced.marker;
+        if (advanced.moved) moved = true;
       }
       return out;
     });
