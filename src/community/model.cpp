@@ -5,8 +5,10 @@
 #include <fmt/format.h>
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
+#include <boost/json/parse.hpp>
 
 #include "core/display_name.hpp"
+#include "core/utf8.hpp"
 
 namespace gh::community {
 namespace {
@@ -477,6 +479,101 @@ Result<std::string> check_custom_role_name(std::string_view name) {
     return bad_input("invalid_role", fmt::format("'{}' is a built-in role", name));
   }
   return std::string(name);
+}
+
+// --- forum channels ---
+
+const char* to_string(ChannelType type) noexcept {
+  return type == ChannelType::forum ? "forum" : "text";
+}
+
+Result<ChannelType> parse_channel_type(std::string_view name) {
+  if (name == "text") return ChannelType::text;
+  if (name == "forum") return ChannelType::forum;
+  return bad_input("invalid_field", "type is \"text\" or \"forum\"");
+}
+
+namespace {
+
+std::string ascii_lower(std::string_view text) {
+  std::string out(text);
+  for (auto& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
+bool valid_emoji(std::string_view emoji) {
+  if (emoji.size() > max_tag_emoji_bytes || !valid_utf8(emoji)) return false;
+  return std::none_of(emoji.begin(), emoji.end(), [](char c) {
+    const auto u = static_cast<unsigned char>(c);
+    return u <= 0x20 || u == 0x7F;
+  });
+}
+
+}  // namespace
+
+Result<std::vector<ForumTag>> apply_tag_specs(const std::vector<TagSpec>& specs, const std::vector<ForumTag>& current,
+                                              const std::function<std::string()>& fresh_id) {
+  if (specs.size() > max_forum_tags) {
+    return bad_input("invalid_tag", fmt::format("a forum channel has at most {} tags", max_forum_tags));
+  }
+  std::vector<ForumTag> out;
+  std::set<std::string> ids;
+  std::set<std::string> names;
+  for (const auto& spec : specs) {
+    if (!is_display_name(spec.name, max_tag_name_chars) || spec.name.front() == ' ' || spec.name.back() == ' ') {
+      return bad_input("invalid_tag", fmt::format("a tag's name is 1 to {} printable characters, not starting or "
+                                                  "ending with a space",
+                                                  max_tag_name_chars));
+    }
+    if (!spec.emoji.empty() && !valid_emoji(spec.emoji)) {
+      return bad_input("invalid_tag", fmt::format("a tag's emoji is at most {} bytes of UTF-8 without spaces or "
+                                                  "control characters",
+                                                  max_tag_emoji_bytes));
+    }
+    if (!names.insert(ascii_lower(spec.name)).second) {
+      return bad_input("invalid_tag", fmt::format("two tags are named '{}'", spec.name));
+    }
+    if (spec.id) {
+      const bool known =
+          std::any_of(current.begin(), current.end(), [&](const ForumTag& t) { return t.id == *spec.id; });
+      if (!known) return bad_input("invalid_tag", fmt::format("the channel has no tag {}", *spec.id));
+    }
+    ForumTag tag{spec.id ? *spec.id : fresh_id(), spec.name, spec.emoji, spec.moderated};
+    if (!ids.insert(tag.id).second) return bad_input("invalid_tag", fmt::format("tag {} is named twice", tag.id));
+    out.push_back(std::move(tag));
+  }
+  return out;
+}
+
+boost::json::array tags_json(const std::vector<ForumTag>& tags) {
+  boost::json::array out;
+  for (const auto& t : tags) {
+    boost::json::object o{{"id", t.id}, {"name", t.name}, {"moderated", t.moderated}};
+    o["emoji"] = t.emoji.empty() ? boost::json::value(nullptr) : boost::json::value(t.emoji);
+    out.emplace_back(std::move(o));
+  }
+  return out;
+}
+
+std::vector<ForumTag> tags_from_text(std::string_view text) {
+  std::vector<ForumTag> out;
+  boost::system::error_code ec;
+  const auto parsed = boost::json::parse(text, ec);
+  if (ec || !parsed.is_array()) return out;
+  for (const auto& v : parsed.as_array()) {
+    const auto* o = v.if_object();
+    if (o == nullptr) continue;
+    const auto* id = o->if_contains("id");
+    const auto* name = o->if_contains("name");
+    if (id == nullptr || !id->is_string() || name == nullptr || !name->is_string()) continue;
+    ForumTag t{std::string(id->as_string()), std::string(name->as_string())};
+    if (const auto* e = o->if_contains("emoji"); e != nullptr && e->is_string()) t.emoji = std::string(e->as_string());
+    if (const auto* m = o->if_contains("moderated"); m != nullptr && m->is_bool()) t.moderated = m->as_bool();
+    out.push_back(std::move(t));
+  }
+  return out;
 }
 
 }  // namespace gh::community

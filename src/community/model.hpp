@@ -3,6 +3,7 @@
 // the bad node, render, evaluate against holdings), roles and their permissions, and the checks
 // on names and slugs. Pure: no I/O, no Asio, no database.
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -200,5 +201,47 @@ Result<std::string> check_name(std::string_view field, std::string_view name, st
 Result<std::string> check_slug(std::string_view slug);
 /// 400 invalid_role unless `name` is 1..32 of [a-z0-9_-] and not a built-in role.
 Result<std::string> check_custom_role_name(std::string_view name);
+
+// --- forum channels ---
+
+/// What a channel is: a text channel takes messages; a forum channel (Discord's) takes posts, each
+/// a thread started with a message, labelled with the channel's tags.
+enum class ChannelType { text, forum };
+const char* to_string(ChannelType type) noexcept;
+/// 400 invalid_field unless "text" or "forum".
+Result<ChannelType> parse_channel_type(std::string_view name);
+
+/// A tag of a forum channel, as Discord's: posts carry up to max_applied_tags of them.
+struct ForumTag {
+  std::string id;          ///< "tg_…", kept across changes of the channel's tags
+  std::string name;        ///< 1 to max_tag_name_chars characters, unique in the channel (ASCII case aside)
+  std::string emoji{};     ///< shown beside the name; empty: none
+  bool moderated = false;  ///< applied and removed only by those who moderate the channel
+};
+
+/// A forum channel holds at most this many tags (Discord's figure).
+inline constexpr std::size_t max_forum_tags = 20;
+/// The longest tag name, in characters (Discord's figure).
+inline constexpr std::size_t max_tag_name_chars = 20;
+/// The longest tag emoji, in bytes of UTF-8.
+inline constexpr std::size_t max_tag_emoji_bytes = 64;
+
+/// A tag as a request gives it: `id` names one the channel has (unset: a new tag).
+struct TagSpec {
+  std::optional<std::string> id;
+  std::string name;
+  std::string emoji{};
+  bool moderated = false;
+};
+
+/// The channel's tags after a request sets them to `specs`: tags with an id keep it (400
+/// invalid_tag unless the channel has it, or for one named twice), new ones take `fresh_id()`.
+/// 400 invalid_tag past max_forum_tags, for a bad name or emoji, or two names alike.
+Result<std::vector<ForumTag>> apply_tag_specs(const std::vector<TagSpec>& specs, const std::vector<ForumTag>& current,
+                                              const std::function<std::string()>& fresh_id);
+/// [{"id", "name", "emoji" (null: none), "moderated"}].
+boost::json::array tags_json(const std::vector<ForumTag>& tags);
+/// The tags as stored (tags_json's text); junk reads as none.
+std::vector<ForumTag> tags_from_text(std::string_view text);
 
 }  // namespace gh::community

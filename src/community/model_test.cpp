@@ -352,5 +352,66 @@ TEST(Names, CommunityAndChannelNamesDisplayAsWhatTheyAre) {
   EXPECT_EQ(check_name("channel name", "\x1b[2J").error().code, "invalid_field");
 }
 
+TEST(Forum, ChannelTypes) {
+  EXPECT_EQ(parse_channel_type("text").value(), ChannelType::text);
+  EXPECT_EQ(parse_channel_type("forum").value(), ChannelType::forum);
+  EXPECT_EQ(parse_channel_type("Forum").error().code, "invalid_field");
+  EXPECT_EQ(parse_channel_type("").error().code, "invalid_field");
+  EXPECT_STREQ(to_string(ChannelType::forum), "forum");
+}
+
+TEST(Forum, TagsKeepTheirIdsAndNewOnesTakeFreshOnes) {
+  int n = 0;
+  const auto fresh = [&n] { return "tg_" + std::to_string(++n); };
+  auto tags = apply_tag_specs({{std::nullopt, "Bug"}, {std::nullopt, "Solved", "\xe2\x9c\x85", true}}, {}, fresh);
+  ASSERT_TRUE(tags) << tags.error().message;
+  ASSERT_EQ(tags->size(), 2U);
+  EXPECT_EQ((*tags)[0].id, "tg_1");
+  EXPECT_EQ((*tags)[1].id, "tg_2");
+  EXPECT_TRUE((*tags)[1].moderated);
+  // A change names the tags it keeps by id (renamed here), leaves others out and adds new ones.
+  auto next = apply_tag_specs({{"tg_2", "Done"}, {std::nullopt, "Idea"}}, *tags, fresh);
+  ASSERT_TRUE(next) << next.error().message;
+  ASSERT_EQ(next->size(), 2U);
+  EXPECT_EQ((*next)[0].id, "tg_2");
+  EXPECT_EQ((*next)[0].name, "Done");
+  EXPECT_EQ((*next)[1].id, "tg_3");
+  // Stored and read back as shown.
+  const auto text = boost::json::serialize(tags_json(*next));
+  const auto back = tags_from_text(text);
+  ASSERT_EQ(back.size(), 2U);
+  EXPECT_EQ(back[0].id, "tg_2");
+  EXPECT_EQ(back[1].name, "Idea");
+  EXPECT_EQ(boost::json::serialize(tags_json(back)), text);
+  EXPECT_TRUE(tags_json(back)[1].as_object().at("emoji").is_null());
+  EXPECT_TRUE(tags_from_text("junk").empty());
+  EXPECT_TRUE(tags_from_text("[1, {\"id\": 2}]").empty());
+}
+
+TEST(Forum, BadTagsAreRefused) {
+  const auto fresh = [] { return std::string("tg_x"); };
+  const std::vector<ForumTag> current{{"tg_a", "A"}};
+  const auto refused = [&](std::vector<TagSpec> specs) {
+    auto r = apply_tag_specs(specs, current, [n = 0]() mutable { return "tg_n" + std::to_string(++n); });
+    return !r && r.error().code == "invalid_tag";
+  };
+  EXPECT_TRUE(refused({{std::nullopt, ""}}));
+  EXPECT_TRUE(refused({{std::nullopt, std::string(21, 'x')}}));
+  EXPECT_TRUE(apply_tag_specs({{std::nullopt, std::string(20, 'x')}}, current, fresh));
+  EXPECT_TRUE(refused({{std::nullopt, " pad"}}));
+  EXPECT_TRUE(refused({{std::nullopt, "a\x1b[2Jb"}}));
+  EXPECT_TRUE(refused({{std::nullopt, "Bug"}, {std::nullopt, "bug"}}));
+  EXPECT_TRUE(refused({{"tg_missing", "B"}}));
+  EXPECT_TRUE(refused({{"tg_a", "A"}, {"tg_a", "B"}}));
+  EXPECT_TRUE(refused({{std::nullopt, "A", "has space"}}));
+  EXPECT_TRUE(refused({{std::nullopt, "A", std::string(65, 'x')}}));
+  EXPECT_TRUE(refused({{std::nullopt, "A", "bad\xff"}}));
+  std::vector<TagSpec> many;
+  for (int i = 0; i < 21; ++i) many.push_back({std::nullopt, "t" + std::to_string(i)});
+  EXPECT_TRUE(refused(many));
+  many.pop_back();
+  EXPECT_FALSE(refused(many));
+}
+
 }  // namespace
 }  // namespace gh::community

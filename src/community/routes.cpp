@@ -68,7 +68,10 @@ json::object render_channel(const ChannelInfo& c) {
                       {"slow_mode_seconds", c.slow_mode_seconds},
                       {"topic", c.topic},
                       {"position", c.position},
-                      {"post_roles", strings(c.post_roles)}};
+                      {"post_roles", strings(c.post_roles)},
+                      {"type", to_string(c.type)},
+                      {"available_tags", tags_json(c.tags)},
+                      {"require_tag", c.require_tag}};
 }
 
 json::object render_role(const RoleInfo& r) {
@@ -186,6 +189,52 @@ Result<void> read_channel_details(const json::object& body, std::optional<std::s
     auto roles = string_list(body, "post_roles");
     if (!roles) return std::move(roles).error();
     post_roles = std::move(*roles);
+  }
+  return ok();
+}
+
+// A forum's tags as a request sets them: [{"id"?, "name", "emoji"?, "moderated"?}]; 400 invalid_tag
+// for another shape.
+Result<std::vector<TagSpec>> tag_specs(const json::value& v) {
+  const auto bad = [] {
+    return bad_input("invalid_tag", "available_tags is an array of {\"id\"?, \"name\", \"emoji\"?, \"moderated\"?}");
+  };
+  const auto* list = v.if_array();
+  if (list == nullptr) return bad();
+  std::vector<TagSpec> out;
+  for (const auto& item : *list) {
+    const auto* o = item.if_object();
+    if (o == nullptr) return bad();
+    TagSpec spec;
+    for (const auto& [key, value] : *o) {
+      if (key == "id" && value.is_string()) {
+        spec.id = std::string(value.as_string());
+      } else if (key == "name" && value.is_string()) {
+        spec.name = std::string(value.as_string());
+      } else if (key == "emoji" && (value.is_string() || value.is_null())) {
+        if (value.is_string()) spec.emoji = std::string(value.as_string());
+      } else if (key == "moderated" && value.is_bool()) {
+        spec.moderated = value.as_bool();
+      } else if (!(key == "id" && value.is_null())) {
+        return bad();
+      }
+    }
+    out.push_back(std::move(spec));
+  }
+  return out;
+}
+
+// A forum's tags and whether its posts need one, as creating and changing a channel take them.
+Result<void> read_forum_fields(const json::object& body, std::optional<std::vector<TagSpec>>& tags,
+                               std::optional<bool>& require_tag) {
+  if (const auto* t = body.if_contains("available_tags")) {
+    auto specs = tag_specs(*t);
+    if (!specs) return std::move(specs).error();
+    tags = std::move(*specs);
+  }
+  if (const auto* r = body.if_contains("require_tag")) {
+    if (!r->is_bool()) return bad_input("invalid_field", "require_tag must be a boolean");
+    require_tag = r->as_bool();
   }
   return ok();
 }
@@ -605,6 +654,17 @@ void add_community_routes(net::Router& router, CommunityService& service, auth::
         if (topic) spec.topic = std::move(*topic);
         if (position) spec.position = *position;
         if (post_roles) spec.post_roles = std::move(*post_roles);
+        if (const auto* type = body.if_contains("type")) {
+          if (!type->is_string()) co_return bad_input("invalid_field", "type is \"text\" or \"forum\"");
+          auto parsed = parse_channel_type(type->as_string());
+          if (!parsed) co_return parsed.error();
+          spec.type = *parsed;
+        }
+        std::optional<std::vector<TagSpec>> tags;
+        std::optional<bool> require_tag;
+        if (auto r = read_forum_fields(body, tags, require_tag); !r) co_return r.error();
+        if (tags) spec.tags = std::move(*tags);
+        if (require_tag) spec.require_tag = *require_tag;
         auto ch = co_await service.create_channel(who.address, std::string(req.param("id")), std::move(spec));
         co_return net::rendered(ch, render_channel, 201);
       });
@@ -649,6 +709,8 @@ void add_community_routes(net::Router& router, CommunityService& service, auth::
         if (auto r = read_channel_details(body, update.topic, update.position, update.post_roles); !r) {
           co_return r.error();
         }
+        if (body.contains("type")) co_return bad_input("invalid_field", "a channel's type is fixed at its creation");
+        if (auto r = read_forum_fields(body, update.tags, update.require_tag); !r) co_return r.error();
         auto ch = co_await service.update_channel(who.address, std::string(req.param("id")), std::move(update));
         co_return net::rendered(ch, render_channel);
       });

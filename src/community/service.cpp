@@ -341,6 +341,12 @@ bool may_send(const Standing& s, const sql::ChannelRow& ch) {
                      [&](const std::string& r) { return s.roles.count(r) > 0; });
 }
 
+// Whether the community's channel `id` is a forum (where no message is posted outside a post).
+bool is_forum(const Loaded& c, const std::string& id) {
+  return std::any_of(c.channels.begin(), c.channels.end(),
+                     [&](const sql::ChannelRow& ch) { return ch.id == id && ch.type == ChannelType::forum; });
+}
+
 ChannelInfo channel_info(const Loaded& c, const sql::ChannelRow& ch, const Standing& s,
                          const std::set<std::string>& access, std::int64_t now_ms) {
   ChannelInfo info;
@@ -357,6 +363,9 @@ ChannelInfo channel_info(const Loaded& c, const sql::ChannelRow& ch, const Stand
   info.topic = ch.topic;
   info.position = ch.position;
   info.post_roles = ch.post_roles;
+  info.type = ch.type;
+  info.tags = ch.tags;
+  info.require_tag = ch.require_tag;
   return info;
 }
 
@@ -548,6 +557,9 @@ Task<Result<CommunityInfo>> CommunityService::update_community(const eth::Addres
             std::none_of(c.channels.begin(), c.channels.end(),
                          [&](const sql::ChannelRow& ch) { return ch.id == *system_channel; })) {
           return bad_input("invalid_field", "system_channel names no channel of this community");
+        }
+        if (system_channel && is_forum(c, *system_channel)) {
+          return bad_input("invalid_field", "system_channel is a text channel: a forum takes posts, not messages");
         }
         const auto new_system = system_channel ? *system_channel : c.row.system_channel;
         sql::update_community(tx, community_id, new_name, new_gate, new_system, now);
@@ -909,6 +921,9 @@ Result<void> check_exemptions(const Loaded& c, const AutomodRuleSpec& spec) {
         return ch.id == spec.alert_channel;
       })) {
     return bad_input("invalid_rule", "alert_channel names no channel of this community: " + spec.alert_channel);
+  }
+  if (is_forum(c, spec.alert_channel)) {
+    return bad_input("invalid_rule", "alert_channel is a text channel: a forum takes posts, not messages");
   }
   return ok();
 }
@@ -1723,6 +1738,15 @@ Result<void> check_topic(std::string_view topic) {
   return ok();
 }
 
+// A forum's tags and require_tag go with a forum only, and a required tag needs a tag to choose.
+Result<void> check_forum(const sql::ChannelRow& row) {
+  if (row.type != ChannelType::forum && (!row.tags.empty() || row.require_tag)) {
+    return bad_input("invalid_field", "available_tags and require_tag are a forum channel's");
+  }
+  if (row.require_tag && row.tags.empty()) return bad_input("invalid_field", "require_tag needs a tag to choose");
+  return ok();
+}
+
 Result<void> check_position(std::int64_t position) {
   if (position < 0 || position > max_channel_position) {
     return bad_input("invalid_field", "position is 0 to " + std::to_string(max_channel_position));
@@ -1768,11 +1792,22 @@ Task<Result<ChannelInfo>> CommunityService::create_channel(const eth::Address& w
     row.topic = spec.topic;
     row.position = spec.position;
     row.post_roles = spec.post_roles;
+    row.type = spec.type;
+    auto tags = apply_tag_specs(spec.tags, {}, [] { return new_id("tg_"); });
+    if (!tags) return std::move(tags).error();
+    row.tags = std::move(*tags);
+    row.require_tag = spec.require_tag;
+    if (auto r = check_forum(row); !r) return std::move(r).error();
     sql::insert_channel(tx, row);
     json::object details{{"name", row.name}, {"roles", string_array(spec.roles)}, {"gate", gate_json(spec.gate)}};
     if (!row.topic.empty()) details["topic"] = row.topic;
     if (row.position != 0) details["position"] = row.position;
     if (!row.post_roles.empty()) details["post_roles"] = string_array(row.post_roles);
+    if (row.type == ChannelType::forum) {
+      details["type"] = to_string(row.type);
+      details["available_tags"] = tags_json(row.tags);
+      details["require_tag"] = row.require_tag;
+    }
     audit(tx, community_id, who, {"channel_create", std::nullopt, row.id, "", std::move(details)}, now);
     if (spec.gate) {
       refresh_gate_contracts(tx, community_id);
@@ -1858,6 +1893,16 @@ Task<Result<ChannelInfo>> CommunityService::update_channel(const eth::Address& w
       }
       if (update.topic) ch->topic = *update.topic;
       if (update.position) ch->position = *update.position;
+      if ((update.tags || update.require_tag) && ch->type != ChannelType::forum) {
+        return bad_input("invalid_field", "available_tags and require_tag are a forum channel's");
+      }
+      if (update.tags) {
+        auto tags = apply_tag_specs(*update.tags, ch->tags, [] { return new_id("tg_"); });
+        if (!tags) return std::move(tags).error();
+        ch->tags = std::move(*tags);
+      }
+      if (update.require_tag) ch->require_tag = *update.require_tag;
+      if (auto r = check_forum(*ch); !r) return std::move(r).error();
       if (update.archived) {
         if (*update.archived && !ch->archived_ms) ch->archived_ms = now;
         if (!*update.archived) ch->archived_ms.reset();
@@ -1880,6 +1925,8 @@ Task<Result<ChannelInfo>> CommunityService::update_channel(const eth::Address& w
       if (update.topic) changed["topic"] = *update.topic;
       if (update.position) changed["position"] = *update.position;
       if (update.post_roles) changed["post_roles"] = string_array(*update.post_roles);
+      if (update.tags) changed["available_tags"] = tags_json(ch->tags);
+      if (update.require_tag) changed["require_tag"] = *update.require_tag;
       // Readers' sockets learn what they see of the change (not the gate: membership events follow
       // a gate's change).
       json::object shown = changed;
@@ -1945,6 +1992,9 @@ Task<Result<ChannelPostRules>> CommunityService::post_rules(const eth::Address& 
       if (!ch || ch->archived_ms) return rules;
       const auto account = lower(who);
       rules.community_id = ch->community_id;
+      rules.forum = ch->type == ChannelType::forum;
+      rules.tags = ch->tags;
+      rules.require_tag = ch->require_tag;
       const auto s = channel_standing(tx, *ch, account);
       if (!s.member) return rules;
       rules.can_post = readable(s, *ch, sql::channel_access(tx, ch->community_id, account));

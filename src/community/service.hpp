@@ -85,6 +85,9 @@ struct ChannelInfo {
   /// Roles whose holders post messages here (and managers of channels); empty: every reader. The
   /// others still react and vote.
   std::vector<std::string> post_roles;
+  ChannelType type = ChannelType::text;  ///< fixed at creation
+  std::vector<ForumTag> tags{};          ///< a forum's tags
+  bool require_tag = false;              ///< a forum's posts carry at least one tag
 };
 
 /// An AutoMod rule ready to screen messages (shared by the posts that read it until it changes).
@@ -128,6 +131,9 @@ struct ChannelPostRules {
   /// for those with manage_community, or exempt by role or channel).
   std::vector<std::shared_ptr<const CompiledAutomodRule>> automod;
   std::string community_id{};  ///< the channel's community
+  bool forum = false;          ///< a forum channel: messages are posted in its threads only
+  std::vector<ForumTag> tags{};
+  bool require_tag = false;
 };
 
 /// The longest slow mode: 6 hours, as Discord.
@@ -253,6 +259,9 @@ struct NewChannel {
   std::string topic{};
   std::int64_t position = 0;
   std::vector<std::string> post_roles{};
+  ChannelType type = ChannelType::text;
+  std::vector<TagSpec> tags{};  ///< a forum's
+  bool require_tag = false;     ///< a forum's
 };
 
 /// A change to a channel; unset fields stay.
@@ -265,6 +274,8 @@ struct ChannelUpdate {
   std::optional<std::string> topic;
   std::optional<std::int64_t> position;
   std::optional<std::vector<std::string>> post_roles;
+  std::optional<std::vector<TagSpec>> tags;  ///< a forum's, all of them (those left out are removed)
+  std::optional<bool> require_tag;           ///< a forum's
 };
 
 /// Limits of the context.

@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "community/model.hpp"
 #include "store/database.hpp"
 
 namespace gh::community::sql {
@@ -38,6 +39,9 @@ struct ChannelRow {
   std::string topic{};
   std::int64_t position = 0;
   std::vector<std::string> post_roles{};  ///< roles that may post messages; empty: every reader
+  ChannelType type = ChannelType::text;   ///< fixed at creation
+  std::vector<ForumTag> tags{};           ///< a forum's tags
+  bool require_tag = false;               ///< a forum's posts carry at least one tag
 };
 
 struct RoleRow {

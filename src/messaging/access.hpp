@@ -72,6 +72,12 @@ struct PostRules {
   bool private_thread = false;
   /// In a private thread: the account may add others (it moderates, or the thread is invitable).
   bool invites = true;
+  /// A forum channel (or, with parent_channel_id, a thread of one): messages go in its posts only.
+  bool forum = false;
+  /// A forum's tags: whether each is moderated (applied and removed by moderators alone), by id.
+  std::map<std::string, bool> tags{};
+  /// A forum's posts carry at least one tag.
+  bool require_tag = false;
 };
 
 /// Channel access as the community context decides it.

@@ -56,12 +56,24 @@ Task<Result<bool>> CommunityChannelAccess::can_post(const eth::Address& account,
   co_return co_await m_communities.can_post_channel(account, std::move(channel_id));
 }
 
+namespace {
+
+// What a forum channel adds to the rules.
+void forum_rules(const community::ChannelPostRules& found, PostRules& rules) {
+  rules.forum = found.forum;
+  rules.require_tag = found.require_tag;
+  for (const auto& tag : found.tags) rules.tags[tag.id] = tag.moderated;
+}
+
+}  // namespace
+
 Task<Result<PostRules>> CommunityChannelAccess::write_rules(const eth::Address& account, std::string channel_id) {
   auto found = co_await m_communities.post_rules(account, std::move(channel_id), false);
   if (!found) co_return found.error();
   PostRules rules{found->can_post, found->slow_mode_seconds, found->exempt, found->timed_out_until_ms, nullptr};
   rules.send = found->can_send;
   rules.community_id = std::move(found->community_id);
+  forum_rules(*found, rules);
   co_return rules;
 }
 
@@ -71,6 +83,7 @@ Task<Result<PostRules>> CommunityChannelAccess::post_rules(const eth::Address& a
   PostRules rules{found->can_post, found->slow_mode_seconds, found->exempt, found->timed_out_until_ms, nullptr};
   rules.send = found->can_send;
   rules.community_id = std::move(found->community_id);
+  forum_rules(*found, rules);
   if (!found->automod.empty()) rules.screen = std::make_shared<AutomodScreen>(std::move(found->automod));
   co_return rules;
 }

@@ -304,6 +304,9 @@ json::object thread_json(const Thread& t, SystemTime now) {
   o["slow_mode_seconds"] = t.slow_mode_seconds;
   o["private"] = t.is_private;
   o["invitable"] = t.invitable;
+  json::array tags;
+  for (const auto& tag : t.applied_tags) tags.emplace_back(tag);
+  o["applied_tags"] = std::move(tags);
   if (t.joined) {
     o["joined"] = *t.joined;
     o["notify"] = *t.joined && t.notify ? json::value(to_string(*t.notify)) : json::value(nullptr);

@@ -57,6 +57,9 @@ inline constexpr std::int64_t default_thread_archive_minutes = 1440;
 /// A thread's own slow mode, at most six hours (as a channel's, and Discord's).
 inline constexpr std::int64_t max_thread_slow_mode_seconds = std::int64_t{6} * 3600;
 
+/// A forum post carries at most this many of its channel's tags (Discord's figure).
+inline constexpr std::size_t max_applied_tags = 5;
+
 /// True for a thread's id (a channel id with the thread prefix).
 inline bool is_thread_id(std::string_view id) noexcept {
   return id.starts_with(thread_id_prefix);
@@ -100,6 +103,10 @@ struct Thread {
   std::optional<bool> joined;
   /// What of it notifies that account, when it joined (shown with `joined`).
   std::optional<ThreadNotify> notify;
+  /// A forum post's tags: ids of its channel's tags.
+  std::vector<std::string> applied_tags{};
+  /// A forum post: the client_id of the message it started with (not shown).
+  std::optional<std::string> client_id{};
 };
 
 /// One member of a thread: an account that joined it (by starting it, posting in it, being
@@ -116,7 +123,8 @@ bool thread_archived(const Thread& t, SystemTime now);
 std::optional<SystemTime> thread_archived_at(const Thread& t, SystemTime now);
 /// {"id", "channel_id", "seq" (null: started on its own), "name", "creator", "created_at",
 /// "auto_archive_minutes", "archived", "archived_at", "locked", "last_seq", "last_message_at",
-/// "message_count", "member_count", "slow_mode_seconds", "private", "invitable"}, and "joined" where
+/// "message_count", "member_count", "slow_mode_seconds", "private", "invitable", "applied_tags"}, and
+/// "joined" where
 /// it is set (with "notify": the setting while joined, null otherwise).
 boost::json::object thread_json(const Thread& t, SystemTime now);
 /// {"account", "joined_at"}.

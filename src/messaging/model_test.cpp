@@ -270,6 +270,10 @@ TEST(MessagingModel, ThreadsArchiveByHandOrAfterTheirInactivity) {
   EXPECT_TRUE(shown.at("archived").as_bool());
   EXPECT_EQ(shown.at("archived_at").as_string(), format_rfc3339(at(1'000'000 + hour)));
   EXPECT_TRUE(shown.at("seq").is_null());
+  EXPECT_TRUE(shown.at("applied_tags").as_array().empty());
+  t.applied_tags = {"tg_b", "tg_a"};
+  EXPECT_EQ(boost::json::serialize(thread_json(t, at(5 * hour)).at("applied_tags")), R"(["tg_b","tg_a"])");
+  t.applied_tags.clear();
   // By hand: at once, whatever its activity.
   t.archived_at = at(1'000'001);
   EXPECT_TRUE(thread_archived(t, at(1'000'002)));

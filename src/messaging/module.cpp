@@ -83,11 +83,13 @@ context::ContextModule make_module(MessagingModuleSettings settings) {
     out.push_back({"messaging.timeouts", {"community.member_timeout"}, [runtime](store::Tx&, const bus::Event& event) {
                      if (runtime->service) runtime->service->on_timeout_event(event);
                    }});
-    // A channel's name, topic, position, post roles, slow mode or archive changed: its subscribers
-    // here learn it.
+    // A channel's name, topic, position, post roles, slow mode, archive or tags changed: its
+    // subscribers here learn it, and a forum's posts lose the tags it removed.
     out.push_back(
-        {"messaging.channel_updates", {"community.channel_updated"}, [runtime](store::Tx&, const bus::Event& event) {
-           if (runtime->service) runtime->service->on_channel_updated(event);
+        {"messaging.channel_updates", {"community.channel_updated"}, [runtime](store::Tx& tx, const bus::Event& event) {
+           if (!runtime->service) return;
+           runtime->service->on_forum_tags_changed(tx, event);
+           runtime->service->on_channel_updated(event);
          }});
     // A ban that deletes the member's messages: one batch per transaction, continued through the
     // bus until done; the live frames follow from the committed deletions.

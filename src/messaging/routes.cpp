@@ -91,7 +91,70 @@ Result<ThreadQuery> thread_query(const Request& req, bool with_archived) {
   if (!limit) return limit.error();
   query.limit = *limit;
   if (auto c = req.query_param("cursor")) query.cursor = std::string(*c);
+  if (auto t = req.query_param("tag")) {
+    if (!with_archived) return bad_input("invalid_field", "posts are listed by tag in their forum");
+    query.tag = std::string(*t);
+  }
   return query;
+}
+
+// An optional true/false field of a body: `flag` keeps its default when absent or null.
+Result<void> read_flag(const json::object& body, std::string_view field, bool& flag) {
+  const auto* given = body.if_contains(field);
+  if (!given || given->is_null()) return ok();
+  if (!given->is_bool()) return bad_input("invalid_field", std::string(field) + " is true or false");
+  flag = given->as_bool();
+  return ok();
+}
+
+// A message to post, as `POST /v1/channels/{id}/messages` takes it (and a forum post its first
+// message).
+Result<NewMessage> read_new_message(const json::object& body) {
+  NewMessage message;
+  if (const auto* poll = body.if_contains("poll"); poll && !poll->is_null()) {
+    auto spec = parse_poll(*poll);
+    if (!spec) return spec.error();
+    message.poll = std::move(*spec);
+  }
+  const auto* text = body.if_contains("body");
+  if (const auto* forward = body.if_contains("forward"); forward && !forward->is_null()) {
+    const auto* o = forward->if_object();
+    const auto* channel = o ? o->if_contains("channel_id") : nullptr;
+    const auto* seq = o ? o->if_contains("seq") : nullptr;
+    if (channel == nullptr || !channel->is_string() || seq == nullptr || !seq->is_int64() || o->size() != 2) {
+      return bad_input("invalid_forward", "forward is {\"channel_id\", \"seq\"}");
+    }
+    message.forward = ForwardOf{std::string(channel->as_string()), seq->as_int64()};
+  }
+  if ((message.poll || message.forward) && (!text || text->is_null())) {
+    message.body.clear();
+  } else {
+    if (!text || !text->is_string()) return bad_input("invalid_body", "body must be a string");
+    message.body = std::string(text->as_string());
+  }
+  const auto* client_id = body.if_contains("client_id");
+  if (!client_id || !client_id->is_string()) return bad_input("invalid_client_id", "client_id must be a string");
+  message.client_id = std::string(client_id->as_string());
+  if (const auto* reply = body.if_contains("reply_to"); reply && !reply->is_null()) {
+    if (!reply->is_int64() || reply->as_int64() <= 0) return bad_input("invalid_reply_to", "reply_to is a seq");
+    message.reply_to = reply->as_int64();
+  }
+  if (auto r = read_flag(body, "silent", message.silent); !r) return r.error();
+  if (auto r = read_flag(body, "ping_reply", message.ping_reply); !r) return r.error();
+  return message;
+}
+
+// A forum post's tags: an array of tag ids (400 invalid_tag otherwise).
+Result<std::vector<std::string>> tag_ids(const json::value& v) {
+  const auto bad = [] { return bad_input("invalid_tag", "applied_tags is an array of tag ids"); };
+  const auto* list = v.if_array();
+  if (list == nullptr) return bad();
+  std::vector<std::string> out;
+  for (const auto& id : *list) {
+    if (!id.is_string()) return bad();
+    out.emplace_back(id.as_string());
+  }
+  return out;
 }
 
 json::object thread_page_json(const ThreadPage& page, SystemTime now) {
@@ -204,15 +267,6 @@ Result<Response> report_page_response(const Result<ReportPage>& page, json::obje
   return net::json_response(200, std::move(out));
 }
 
-// An optional true/false field of a body: `flag` keeps its default when absent or null.
-Result<void> read_flag(const json::object& body, std::string_view field, bool& flag) {
-  const auto* given = body.if_contains(field);
-  if (!given || given->is_null()) return ok();
-  if (!given->is_bool()) return bad_input("invalid_field", std::string(field) + " is true or false");
-  flag = given->as_bool();
-  return ok();
-}
-
 // A per-account limit: the one every write of this context takes (posts, edits, deletes, reactions,
 // read markers), each of which fans out to sockets or writes the database, or the searches' own.
 // 429 with Retry-After.
@@ -244,37 +298,9 @@ void add_messaging_routes(net::Router& router, MessagingService& service, auth::
     if (!who) co_return who.error();
     auto body = net::parse_json_object(req);
     if (!body) co_return body.error();
-    NewMessage message;
-    if (const auto* poll = body->if_contains("poll"); poll && !poll->is_null()) {
-      auto spec = parse_poll(*poll);
-      if (!spec) co_return spec.error();
-      message.poll = std::move(*spec);
-    }
-    const auto* text = body->if_contains("body");
-    if (const auto* forward = body->if_contains("forward"); forward && !forward->is_null()) {
-      const auto* o = forward->if_object();
-      const auto* channel = o ? o->if_contains("channel_id") : nullptr;
-      const auto* seq = o ? o->if_contains("seq") : nullptr;
-      if (channel == nullptr || !channel->is_string() || seq == nullptr || !seq->is_int64() || o->size() != 2) {
-        co_return bad_input("invalid_forward", "forward is {\"channel_id\", \"seq\"}");
-      }
-      message.forward = ForwardOf{std::string(channel->as_string()), seq->as_int64()};
-    }
-    if ((message.poll || message.forward) && (!text || text->is_null())) {
-      message.body.clear();
-    } else {
-      if (!text || !text->is_string()) co_return bad_input("invalid_body", "body must be a string");
-      message.body = std::string(text->as_string());
-    }
-    const auto* client_id = body->if_contains("client_id");
-    if (!client_id || !client_id->is_string()) co_return bad_input("invalid_client_id", "client_id must be a string");
-    message.client_id = std::string(client_id->as_string());
-    if (const auto* reply = body->if_contains("reply_to"); reply && !reply->is_null()) {
-      if (!reply->is_int64() || reply->as_int64() <= 0) co_return bad_input("invalid_reply_to", "reply_to is a seq");
-      message.reply_to = reply->as_int64();
-    }
-    if (auto r = read_flag(*body, "silent", message.silent); !r) co_return r.error();
-    if (auto r = read_flag(*body, "ping_reply", message.ping_reply); !r) co_return r.error();
+    auto parsed = read_new_message(*body);
+    if (!parsed) co_return parsed.error();
+    NewMessage message = std::move(*parsed);
     if (auto limited = take(send_limiter, who->address); !limited) {
       // A retry of a stored message is answered as the first time, also over the limit.
       auto stored = co_await service.find_posted(who->address, std::string(req.param("id")), message.client_id);
@@ -474,6 +500,15 @@ void add_messaging_routes(net::Router& router, MessagingService& service, auth::
         } else {
           spec.invitable = value.as_bool();
         }
+      } else if (key == "message") {
+        if (!value.is_object()) co_return bad_input("invalid_field", "message is an object, as a post takes it");
+        auto message = read_new_message(value.as_object());
+        if (!message) co_return message.error();
+        spec.message = std::move(*message);
+      } else if (key == "applied_tags") {
+        auto tags = tag_ids(value);
+        if (!tags) co_return tags.error();
+        spec.applied_tags = std::move(*tags);
       } else {
         co_return bad_input("invalid_field", "unknown field " + std::string(key));
       }
@@ -481,7 +516,10 @@ void add_messaging_routes(net::Router& router, MessagingService& service, auth::
     if (auto limited = take(send_limiter, who->address); !limited) co_return limited.error();
     auto created = co_await service.create_thread(who->address, std::string(req.param("id")), std::move(spec));
     if (!created) co_return created.error();
-    co_return net::json_response(201, thread_json(*created, service.clock().now()));
+    auto shown = thread_json(created->thread, service.clock().now());
+    // A forum post answers with its first message.
+    if (created->message) shown["message"] = message_json(*created->message);
+    co_return net::json_response(201, std::move(shown));
   });
 
   router.add("GET", "/v1/channels/{id}/threads", [&](Request& req) -> Task<Result<Response>> {
@@ -539,12 +577,16 @@ void add_messaging_routes(net::Router& router, MessagingService& service, auth::
       } else if (key == "slow_mode_seconds") {
         if (!value.is_int64()) co_return bad_input("invalid_field", "slow_mode_seconds must be an integer");
         change.slow_mode_seconds = value.as_int64();
+      } else if (key == "applied_tags") {
+        auto tags = tag_ids(value);
+        if (!tags) co_return tags.error();
+        change.applied_tags = std::move(*tags);
       } else {
         co_return bad_input("invalid_field", "unknown field " + std::string(key));
       }
     }
     if (!change.name && !change.archived && !change.locked && !change.auto_archive_minutes &&
-        !change.slow_mode_seconds && !change.invitable) {
+        !change.slow_mode_seconds && !change.invitable && !change.applied_tags) {
       co_return bad_input("invalid_field", "nothing to change");
     }
     if (auto limited = take(send_limiter, who->address); !limited) co_return limited.error();

@@ -75,6 +75,59 @@ Result<void> may_send(const PostRules& rules) {
   return ok();
 }
 
+// 400 invalid_channel in a forum channel itself: its messages are in its posts (threads).
+Result<void> not_a_forum(const PostRules& rules) {
+  if (rules.forum && rules.parent_channel_id.empty()) {
+    return bad_input("invalid_channel", "a forum channel takes posts (threads), not messages");
+  }
+  return ok();
+}
+
+// 400 unless a forum post may carry `next` (its tags before: `before`): tags of the forum
+// (invalid_tag), each once, at most max_applied_tags, one at least where the forum asks it
+// (tag_required); 403 missing_permission when one who does not moderate adds or removes a moderated
+// tag.
+Result<void> check_applied_tags(const std::vector<std::string>& next, const std::vector<std::string>& before,
+                                const PostRules& rules, bool moderates) {
+  if (next.size() > max_applied_tags) {
+    return bad_input("invalid_tag", "a post carries at most " + std::to_string(max_applied_tags) + " tags");
+  }
+  for (std::size_t i = 0; i < next.size(); ++i) {
+    if (!rules.tags.contains(next[i])) return bad_input("invalid_tag", "the forum has no tag " + next[i]);
+    if (std::find(next.begin(), next.begin() + static_cast<std::ptrdiff_t>(i), next[i]) !=
+        next.begin() + static_cast<std::ptrdiff_t>(i)) {
+      return bad_input("invalid_tag", "tag " + next[i] + " is named twice");
+    }
+  }
+  if (next.empty() && rules.require_tag) return bad_input("tag_required", "this forum's posts carry a tag");
+  if (moderates) return ok();
+  const auto changed = [](const std::vector<std::string>& a, const std::vector<std::string>& b, const auto& tags) {
+    return std::any_of(a.begin(), a.end(), [&](const std::string& id) {
+      const auto found = tags.find(id);
+      return found != tags.end() && found->second && std::find(b.begin(), b.end(), id) == b.end();
+    });
+  };
+  if (changed(next, before, rules.tags) || changed(before, next, rules.tags)) {
+    return make_error(ErrorKind::forbidden, "missing_permission",
+                      "a moderated tag is applied and removed by those who moderate the forum");
+  }
+  return ok();
+}
+
+// 400 unless the message is one a post takes: its client id, poll and body (a poll or a forward may
+// go without text of its own) and its reply.
+Result<void> check_new_message(const NewMessage& message) {
+  if (auto c = check_client_id(message.client_id); !c) return c.error();
+  if (message.poll) {
+    if (auto c = check_poll(*message.poll); !c) return c.error();
+  }
+  if (!((message.poll || message.forward) && message.body.empty())) {
+    if (auto c = check_body(message.body); !c) return c.error();
+  }
+  if (message.reply_to && *message.reply_to <= 0) return bad_input("invalid_reply_to", "reply_to is a seq");
+  return ok();
+}
+
 // The text content rules screen: the body, and a poll's question and answers.
 std::string screened_text(const NewMessage& message) {
   std::string text = message.body;
@@ -429,7 +482,8 @@ Task<Result<void>> MessagingService::require_send(const eth::Address& who, const
   if (auto c = check_channel(channel_id); !c) co_return c.error();
   auto rules = co_await m_access.write_rules(who, channel_id);
   if (!rules) co_return rules.error();
-  co_return may_send(*rules);
+  if (auto may = may_send(*rules); !may) co_return may.error();
+  co_return not_a_forum(*rules);
 }
 
 Task<Result<void>> MessagingService::require(const eth::Address& who, const std::string& channel_id, bool post) {
@@ -525,15 +579,7 @@ Task<std::vector<Mentioned>> MessagingService::resolve_mentions(const eth::Addre
 
 Task<Result<Posted>> MessagingService::post(eth::Address who, std::string channel_id, NewMessage message) {
   if (auto c = check_channel(channel_id); !c) co_return c.error();
-  if (auto c = check_client_id(message.client_id); !c) co_return c.error();
-  if (message.poll) {
-    if (auto c = check_poll(*message.poll); !c) co_return c.error();
-  }
-  // A poll or a forward may go without text of its own.
-  if (!((message.poll || message.forward) && message.body.empty())) {
-    if (auto c = check_body(message.body); !c) co_return c.error();
-  }
-  if (message.reply_to && *message.reply_to <= 0) co_return bad_input("invalid_reply_to", "reply_to is a seq");
+  if (auto c = check_new_message(message); !c) co_return c.error();
   std::optional<ForwardSnapshot> forwarded;
   if (message.forward) {
     if (message.reply_to || message.poll) {
@@ -552,6 +598,7 @@ Task<Result<Posted>> MessagingService::post(eth::Address who, std::string channe
   if (!rules) co_return rules.error();
   if (!rules->allowed) co_return forbidden("you may not post in this channel");
   if (!rules->send) co_return forbidden("only some roles post messages in this channel");
+  if (auto f = not_a_forum(*rules); !f) co_return f.error();
   const std::int64_t slow_ms = rules->exempt ? 0 : rules->slow_mode_seconds * 1000;
   // Content rules see the text before it is stored; the retry of a stored message still gets it.
   std::optional<ContentBlock> blocked;
@@ -1446,7 +1493,7 @@ void MessagingService::announce_thread(std::string_view type, const Thread& t, b
   if (to_thread) m_gateway->broadcast(channel_topic, t.id, text);
 }
 
-Task<Result<Thread>> MessagingService::create_thread(eth::Address who, std::string channel_id, NewThread spec) {
+Task<Result<StartedThread>> MessagingService::create_thread(eth::Address who, std::string channel_id, NewThread spec) {
   if (auto c = check_channel(channel_id); !c) co_return c.error();
   if (is_thread_id(channel_id))
     co_return bad_input("invalid_channel", "a thread is started in a channel, not a thread");
@@ -1457,21 +1504,50 @@ Task<Result<Thread>> MessagingService::create_thread(eth::Address who, std::stri
     co_return bad_input("invalid_field", "a private thread starts on its own, not from a message");
   }
   if (spec.invitable && !spec.is_private) co_return bad_input("invalid_field", "only a private thread is invitable");
+  if (spec.message) {
+    if (auto c = check_new_message(*spec.message); !c) co_return c.error();
+    if (spec.message->reply_to) co_return bad_input("invalid_reply_to", "a post's first message replies to nothing");
+  }
   // One read of the rules: the right to send messages, and the content rules the name passes.
   auto rules = co_await m_access.post_rules(who, channel_id);
   if (!rules) co_return rules.error();
   if (auto may = may_send(*rules); !may) co_return may.error();
+  if (!rules->forum && (spec.message || !spec.applied_tags.empty())) {
+    co_return bad_input("invalid_field", "only a forum channel's posts start with a message and carry tags");
+  }
+  if (rules->forum) {
+    if (!spec.message) co_return bad_input("invalid_field", "a forum post starts with a message");
+    if (spec.seq || spec.is_private) {
+      co_return bad_input("invalid_field", "a forum post starts on its own, and is read by all who read the forum");
+    }
+    if (auto c = check_applied_tags(spec.applied_tags, {}, *rules, rules->exempt); !c) co_return c.error();
+  }
   const std::string not_yet;  // the thread has no id before it starts
   if (auto screened = co_await screen_thread_name(who, channel_id, spec.name, *rules, not_yet); !screened) {
     co_return screened.error();
   }
+  if (spec.message && rules->screen) {
+    // A post's message passes the rules before its thread starts: a refused one leaves no post.
+    auto text = screened_text(*spec.message);
+    auto blocked = co_await m_pool.run([&] { return rules->screen->screen(text, mention_count(spec.message->body)); });
+    if (blocked) {
+      blocked->content = std::move(text);
+      co_return co_await refuse_content(who, channel_id, std::move(*blocked), *rules);
+    }
+  }
   const auto now = m_clock.now();
   const auto viewer = eth::to_lower_hex(who);
   std::optional<Message> starter;
-  auto created = co_await m_pool.run([&]() -> Result<Thread> {
-    return m_db.transact([&](Tx& tx) -> Result<Thread> {
+  // A forum post's retry finds the post it made (its message's client id).
+  const auto retried = [&](Tx& tx) -> std::optional<Thread> {
+    if (!spec.message) return std::nullopt;
+    return sql::thread_of_client(tx, channel_id, viewer, spec.message->client_id);
+  };
+  auto start = [&]() -> Result<std::pair<Thread, bool>> {
+    return m_db.transact([&](Tx& tx) -> Result<std::pair<Thread, bool>> {
       // The channel's lock: two threads of one message, or past the limit, cannot both pass.
       sql::lock_channel(tx, channel_id);
+      if (auto existing = retried(tx)) return std::pair{std::move(*existing), false};
       if (spec.seq) {
         auto m = sql::find(tx, channel_id, *spec.seq);
         if (!m) return message_not_found();
@@ -1498,6 +1574,8 @@ Task<Result<Thread>> MessagingService::create_thread(eth::Address who, std::stri
       t.last_activity = t.created_at;
       t.is_private = spec.is_private;
       t.invitable = spec.invitable.value_or(true);
+      t.applied_tags = spec.applied_tags;
+      if (spec.message) t.client_id = spec.message->client_id;
       sql::insert_thread(tx, t);
       if (sql::join_thread(tx, t.id, viewer, unix_millis(t.created_at))) t.member_count = 1;
       auto event = thread_json(t, now);
@@ -1508,26 +1586,68 @@ Task<Result<Thread>> MessagingService::create_thread(eth::Address who, std::stri
         sql::mark_changed(tx, channel_id, *spec.seq);
         starter = with_reactions(tx, *sql::find(tx, channel_id, *spec.seq), viewer);
       }
-      return t;
+      return std::pair{std::move(t), true};
     });
+  };
+  auto created = co_await m_pool.run([&]() -> Result<std::pair<Thread, bool>> {
+    try {
+      return start();
+    } catch (const store::DbError& e) {
+      if (e.kind() != store::DbErrorKind::unique_violation || !spec.message) throw;
+      // The same post raced itself: the other request committed first; answer its thread.
+      return m_db.read([&](Tx& tx) -> Result<std::pair<Thread, bool>> {
+        if (auto existing = retried(tx)) return std::pair{std::move(*existing), false};
+        return make_error(ErrorKind::conflict, "conflict", "the post could not be stored; retry");
+      });
+    }
   });
   if (!created) co_return created.error();
-  announce_thread("thread_created", *created, false);
-  if (created->is_private && m_gateway) {
-    // Not shown to the channel: its creator's sockets learn it.
-    const json::object frame{{"type", "thread_created"}, {"thread", thread_json(*created, now)}};
-    m_gateway->send_to_account(who, json::serialize(frame));
+  Thread& thread_made = created->first;
+  const bool fresh = created->second;
+  if (fresh) {
+    announce_thread("thread_created", thread_made, false);
+    if (thread_made.is_private && m_gateway) {
+      // Not shown to the channel: its creator's sockets learn it.
+      const json::object frame{{"type", "thread_created"}, {"thread", thread_json(thread_made, now)}};
+      m_gateway->send_to_account(who, json::serialize(frame));
+    }
+    if (starter) announce_update(channel_id, *starter);
+    const std::vector<eth::Address> creator(1, who);
+    announce_members(thread_made, creator, true);
   }
-  if (starter) announce_update(channel_id, *starter);
-  const std::vector<eth::Address> creator(1, who);
-  announce_members(*created, creator, true);
-  created->joined = true;
-  created->notify = ThreadNotify::all;
-  co_return created;
+  StartedThread out{std::move(thread_made)};
+  if (spec.message) {
+    // The post's message, as a post in the thread: its retry is answered with the first.
+    auto posted = co_await post(who, out.thread.id, std::move(*spec.message));
+    if (!posted) {
+      // A message the post cannot take leaves no post behind (one already there stays).
+      if (fresh) {
+        if (auto removed = co_await remove_thread(who, out.thread); !removed) {
+          log::warn("a forum post without its message was not withdrawn",
+                    {{"thread_id", out.thread.id}, {"error", removed.error().message}});
+        }
+      }
+      co_return posted.error();
+    }
+    out.message = std::move(posted->message);
+    auto shown = co_await thread(who, out.thread.id);
+    if (!shown) co_return shown.error();
+    out.thread = std::move(*shown);
+    co_return out;
+  }
+  out.thread.joined = true;
+  out.thread.notify = ThreadNotify::all;
+  co_return out;
 }
 
 Task<Result<ThreadPage>> MessagingService::threads(eth::Address who, std::string channel_id, ThreadQuery query) {
   if (is_thread_id(channel_id)) co_return bad_input("invalid_channel", "threads are listed by their channel");
+  if (query.tag &&
+      (query.tag->empty() || query.tag->size() > 64 || !std::all_of(query.tag->begin(), query.tag->end(), [](char c) {
+         return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+       }))) {
+    co_return bad_input("invalid_tag", "tag is the id of one of the forum's tags");
+  }
   if (query.cursor && !parse_thread_cursor(*query.cursor)) {
     co_return bad_input("invalid_cursor", "cursor is the next_cursor of a previous page");
   }
@@ -1586,7 +1706,7 @@ Task<Result<ThreadPage>> MessagingService::thread_page(const eth::Address& who, 
       ThreadPage page;
       const sql::PrivateView view{viewer, moderated};
       page.threads = sql::list_threads(tx, channel_ids, query.archived, now_ms, before, limit + 1, view,
-                                       query.joined ? std::optional<std::string>(viewer) : std::nullopt);
+                                       query.joined ? std::optional<std::string>(viewer) : std::nullopt, query.tag);
       if (page.threads.size() > limit) {
         page.threads.pop_back();
         page.next_cursor = thread_cursor(page.threads.back());
@@ -1649,11 +1769,16 @@ Task<Result<Thread>> MessagingService::update_thread(eth::Address who, std::stri
   // name passes the content rules; only one who may rename the thread gets this far, so others
   // leave no block behind. One read of the rules for both.
   const bool renames = change.name && *change.name != current->name;
-  if (!*moderates || renames) {
+  if (!*moderates || renames || change.applied_tags) {
     auto rules = co_await m_access.post_rules(who, thread_id);
     if (!rules) co_return rules.error();
     if (!*moderates) {
       if (auto may = may_post(*rules); !may) co_return may.error();
+    }
+    if (change.applied_tags) {
+      if (!rules->forum) co_return bad_input("invalid_field", "only a forum post carries tags");
+      auto checked = check_applied_tags(*change.applied_tags, current->applied_tags, *rules, *moderates);
+      if (!checked) co_return checked.error();
     }
     if (renames) {
       auto screened = co_await screen_thread_name(who, current->channel_id, *change.name, *rules, thread_id);
@@ -1672,6 +1797,7 @@ Task<Result<Thread>> MessagingService::update_thread(eth::Address who, std::stri
       if (change.locked) next.locked = *change.locked;
       if (change.slow_mode_seconds) next.slow_mode_seconds = *change.slow_mode_seconds;
       if (change.invitable) next.invitable = *change.invitable;
+      if (change.applied_tags) next.applied_tags = *change.applied_tags;
       const bool was_archived = thread_archived(*t, now);
       if (change.archived && *change.archived && !was_archived) {
         next.archived_at = SystemTime(std::chrono::milliseconds(unix_millis(now)));
@@ -1691,7 +1817,7 @@ Task<Result<Thread>> MessagingService::update_thread(eth::Address who, std::stri
       const bool changed = next.name != t->name || next.auto_archive_minutes != t->auto_archive_minutes ||
                            next.locked != t->locked || thread_archived_at(next, now) != thread_archived_at(*t, now) ||
                            next.last_activity != t->last_activity || next.slow_mode_seconds != t->slow_mode_seconds ||
-                           next.invitable != t->invitable;
+                           next.invitable != t->invitable || next.applied_tags != t->applied_tags;
       if (!changed) return std::pair{std::move(*t), false};
       sql::update_thread(tx, next);
       auto event = thread_json(next, now);
@@ -1706,6 +1832,11 @@ Task<Result<Thread>> MessagingService::update_thread(eth::Address who, std::stri
         changes["auto_archive_minutes"] = next.auto_archive_minutes;
       if (next.slow_mode_seconds != t->slow_mode_seconds) changes["slow_mode_seconds"] = next.slow_mode_seconds;
       if (next.invitable != t->invitable) changes["invitable"] = next.invitable;
+      if (next.applied_tags != t->applied_tags) {
+        json::array tags;
+        for (const auto& tag : next.applied_tags) tags.emplace_back(tag);
+        changes["applied_tags"] = std::move(tags);
+      }
       event["changes"] = std::move(changes);
       if (*moderates && (who != t->creator || next.locked != t->locked ||
                          next.slow_mode_seconds != t->slow_mode_seconds || next.invitable != t->invitable))
@@ -1725,6 +1856,11 @@ Task<Result<void>> MessagingService::delete_thread(eth::Address who, std::string
   auto current = co_await thread(who, thread_id);
   if (!current) co_return current.error();
   if (auto r = co_await require_moderator(who, current->channel_id, "deleting a thread"); !r) co_return r.error();
+  co_return co_await remove_thread(who, *current);
+}
+
+Task<Result<void>> MessagingService::remove_thread(const eth::Address& who, const Thread& current) {
+  const auto thread_id = current.id;
   const auto now_ms = unix_millis(m_clock.now());
   const auto viewer = eth::to_lower_hex(who);
   std::optional<Message> starter;
@@ -1733,16 +1869,16 @@ Task<Result<void>> MessagingService::delete_thread(eth::Address who, std::string
       starter.reset();
       if (!sql::delete_thread(tx, thread_id, now_ms)) return false;
       json::object event{{"id", thread_id},
-                         {"channel_id", current->channel_id},
-                         {"seq", current->seq ? json::value(*current->seq) : json::value(nullptr)},
-                         {"name", current->name},
-                         {"creator", eth::to_checksum(current->creator)},
+                         {"channel_id", current.channel_id},
+                         {"seq", current.seq ? json::value(*current.seq) : json::value(nullptr)},
+                         {"name", current.name},
+                         {"creator", eth::to_checksum(current.creator)},
                          {"by", eth::to_checksum(who)}};
-      publish_or_throw(tx, {"messaging.thread_deleted", current->channel_id, json::serialize(event)});
-      if (current->seq) {
+      publish_or_throw(tx, {"messaging.thread_deleted", current.channel_id, json::serialize(event)});
+      if (current.seq) {
         // The message shows its thread no more: a change, as an edit is.
-        sql::mark_changed(tx, current->channel_id, *current->seq);
-        if (auto m = sql::find(tx, current->channel_id, *current->seq))
+        sql::mark_changed(tx, current.channel_id, *current.seq);
+        if (auto m = sql::find(tx, current.channel_id, *current.seq))
           starter = with_reactions(tx, std::move(*m), viewer);
       }
       return true;
@@ -1753,8 +1889,8 @@ Task<Result<void>> MessagingService::delete_thread(eth::Address who, std::string
   m_access.forget_thread(thread_id);
   if (m_events_published) m_events_published();
   if (m_gateway) {
-    json::object frame{{"type", "thread_deleted"}, {"thread_id", thread_id}, {"channel_id", current->channel_id}};
-    if (!current->is_private) m_gateway->broadcast(channel_topic, current->channel_id, json::serialize(frame));
+    json::object frame{{"type", "thread_deleted"}, {"thread_id", thread_id}, {"channel_id", current.channel_id}};
+    if (!current.is_private) m_gateway->broadcast(channel_topic, current.channel_id, json::serialize(frame));
     const std::vector<std::string> ids(1, thread_id);
     json::array lost;
     lost.emplace_back(thread_id);
@@ -1764,7 +1900,7 @@ Task<Result<void>> MessagingService::delete_thread(eth::Address who, std::string
       m_gateway->unsubscribe(account, channel_topic, ids, removed);
     }
   }
-  if (starter) announce_update(current->channel_id, *starter);
+  if (starter) announce_update(current.channel_id, *starter);
   co_return ok();
 }
 
@@ -2732,6 +2868,31 @@ void MessagingService::on_channel_updated(const bus::Event& event) {
   json::object frame{{"type", "channel_updated"}, {"channel_id", *channel}, {"changes", *changes}};
   if (const auto* community = payload->if_contains("community_id")) frame["community_id"] = *community;
   m_gateway->broadcast(channel_topic, std::string(channel->as_string()), json::serialize(frame));
+}
+
+void MessagingService::on_forum_tags_changed(Tx& tx, const bus::Event& event) {
+  const auto payload = payload_of(event);
+  if (!payload) return;
+  const auto* channel = payload->if_contains("channel_id");
+  const auto* changes = payload->if_contains("changes");
+  const auto* tags =
+      changes != nullptr && changes->is_object() ? changes->as_object().if_contains("available_tags") : nullptr;
+  if (channel == nullptr || !channel->is_string() || !valid_channel_id(channel->as_string()) || tags == nullptr ||
+      !tags->is_array()) {
+    return;
+  }
+  std::set<std::string> kept;
+  for (const auto& tag : tags->as_array()) {
+    const auto* id = tag.is_object() ? tag.as_object().if_contains("id") : nullptr;
+    if (id != nullptr && id->is_string()) kept.emplace(id->as_string());
+  }
+  // The posts keep the tags the forum still has (frames and the change number are not moved: the
+  // channel's subscribers learned of the tags with channel_updated).
+  for (auto& [id, applied] : sql::tagged_threads(tx, std::string(channel->as_string()))) {
+    const auto before = applied.size();
+    std::erase_if(applied, [&](const std::string& t) { return !kept.contains(t); });
+    if (applied.size() != before) sql::set_thread_tags(tx, id, applied);
+  }
 }
 
 void MessagingService::on_membership_event(const bus::Event& event) {

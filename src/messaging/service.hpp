@@ -56,6 +56,16 @@ struct NewThread {
   std::int64_t auto_archive_minutes = default_thread_archive_minutes;
   bool is_private = false;        ///< read by its members and the channel's moderators alone
   std::optional<bool> invitable;  ///< a private thread's (default true)
+  /// A forum post starts with this message (required there, refused elsewhere).
+  std::optional<NewMessage> message{};
+  /// A forum post's tags: ids of its channel's tags.
+  std::vector<std::string> applied_tags{};
+};
+
+/// A thread started, and a forum post's first message.
+struct StartedThread {
+  Thread thread;
+  std::optional<Message> message{};
 };
 
 /// What a change to a thread sets; an unset field stays as it is.
@@ -64,8 +74,9 @@ struct ThreadChange {
   std::optional<bool> archived;
   std::optional<bool> locked;
   std::optional<std::int64_t> auto_archive_minutes;
-  std::optional<std::int64_t> slow_mode_seconds;  ///< those who moderate its channel alone
-  std::optional<bool> invitable;                  ///< a private thread's; those who moderate alone
+  std::optional<std::int64_t> slow_mode_seconds;         ///< those who moderate its channel alone
+  std::optional<bool> invitable;                         ///< a private thread's; those who moderate alone
+  std::optional<std::vector<std::string>> applied_tags;  ///< a forum post's, all of them
 };
 
 /// One page of a channel's threads.
@@ -76,8 +87,9 @@ struct ThreadPage {
 
 /// Which threads of a channel a page lists.
 struct ThreadQuery {
-  bool archived = false;  ///< the archived ones, else the active ones
-  bool joined = false;    ///< only those the caller joined
+  bool archived = false;             ///< the archived ones, else the active ones
+  bool joined = false;               ///< only those the caller joined
+  std::optional<std::string> tag{};  ///< only the forum posts carrying this tag
   std::optional<std::string> cursor;
   std::size_t limit = 50;
 };
@@ -251,7 +263,12 @@ class MessagingService {
   /// message_not_found, 409 message_deleted, 409 thread_exists with its `thread_id`; 409
   /// too_many_threads past max_active_threads active ones). Event messaging.thread_created; the
   /// parent's subscribers get `thread_created`, and the message `message_updated` with its thread.
-  Task<Result<Thread>> create_thread(eth::Address who, std::string channel_id, NewThread spec);
+  /// In a forum channel, a post: a public thread started with `spec.message`, posted as a message
+  /// would be, carrying `spec.applied_tags` (400 invalid_field without a message or with a seq or
+  /// private; 400 invalid_tag, tag_required; 403 missing_permission for a moderated tag). The
+  /// retry of a post (its message's client_id) answers the post it made. A message the post
+  /// cannot take withdraws the thread it started.
+  Task<Result<StartedThread>> create_thread(eth::Address who, std::string channel_id, NewThread spec);
   /// A channel's active (or archived) threads, latest activity first, each with whether the
   /// caller joined it (the read right; 400 invalid_cursor).
   Task<Result<ThreadPage>> threads(eth::Address who, std::string channel_id, ThreadQuery query);
@@ -443,8 +460,13 @@ class MessagingService {
   /// A channel changed what its readers see (community.channel_updated): its subscribers here get
   /// `{"type": "channel_updated", "channel_id", "community_id", "changes": {...}}`.
   void on_channel_updated(const bus::Event& event);
+  /// A forum's tags changed (community.channel_updated with `available_tags`): its posts lose the
+  /// tags it no longer has.
+  void on_forum_tags_changed(store::Tx& tx, const bus::Event& event);
 
  private:
+  /// Deletes the thread `current` (no rights checked) as delete_thread does, `who` deleting it.
+  Task<Result<void>> remove_thread(const eth::Address& who, const Thread& current);
   /// One page of the reports `query` names, as `filter` pages them.
   Task<Result<ReportPage>> report_page(sql::ReportQuery query, ReportFilter filter);
   Task<Result<void>> require_read(const eth::Address& who, const std::string& channel_id);

@@ -923,7 +923,7 @@ namespace {
 constexpr const char* thread_columns =
     "t.id, t.channel_id, t.seq, t.name, t.creator, t.created_ms, t.auto_archive_minutes, t.archived_ms, t.locked, "
     "t.last_ms, COALESCE(c.last_seq, 0), t.message_count, t.member_count, t.slow_mode_seconds, t.is_private, "
-    "t.invitable FROM msg_threads t LEFT JOIN msg_channels c ON c.channel_id = t.id";
+    "t.invitable, t.applied_tags, t.client_id FROM msg_threads t LEFT JOIN msg_channels c ON c.channel_id = t.id";
 
 Thread thread_of(const store::Row& r) {
   Thread t;
@@ -943,6 +943,8 @@ Thread thread_of(const store::Row& r) {
   t.slow_mode_seconds = r.get_int(13);
   t.is_private = r.get_int(14) != 0;
   t.invitable = r.get_int(15) != 0;
+  t.applied_tags = store::split_text_list(r.get_text(16));
+  t.client_id = r.opt_text(17);
   return t;
 }
 
@@ -958,16 +960,28 @@ std::vector<Thread> threads_of_rows(const store::Rows& rows) {
 void insert_thread(Tx& tx, const Thread& t) {
   tx.exec(
       "INSERT INTO msg_threads (id, channel_id, seq, name, creator, created_ms, auto_archive_minutes, archived_ms, "
-      "locked, last_ms, is_private, invitable) VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, 0, $8, $9, $10)",
+      "locked, last_ms, is_private, invitable, applied_tags, client_id) VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, 0, "
+      "$8, $9, $10, $11, $12)",
       {t.id, t.channel_id, t.seq ? store::Value(*t.seq) : store::Value(nullptr), t.name, eth::to_lower_hex(t.creator),
        unix_millis(t.created_at), t.auto_archive_minutes, unix_millis(t.last_activity),
-       std::int64_t{t.is_private ? 1 : 0}, std::int64_t{t.invitable ? 1 : 0}});
+       std::int64_t{t.is_private ? 1 : 0}, std::int64_t{t.invitable ? 1 : 0}, store::join_text_list(t.applied_tags),
+       t.client_id ? store::Value(*t.client_id) : store::Value(nullptr)});
 }
 
 std::optional<Thread> find_thread(Tx& tx, const std::string& id, bool for_update) {
   // The thread's row alone (its channel's row is on the nullable side of the join).
   if (for_update && pg(tx)) tx.query_one("SELECT id FROM msg_threads WHERE id = $1 FOR UPDATE", {id});
   auto row = tx.query_one(std::string("SELECT ") + thread_columns + " WHERE t.id = $1 AND t.deleted_ms IS NULL", {id});
+  if (!row) return std::nullopt;
+  return thread_of(*row);
+}
+
+std::optional<Thread> thread_of_client(Tx& tx, const std::string& channel_id, const std::string& creator,
+                                       const std::string& client_id) {
+  auto row =
+      tx.query_one(std::string("SELECT ") + thread_columns +
+                       " WHERE t.channel_id = $1 AND t.creator = $2 AND t.client_id = $3 AND t.deleted_ms IS NULL",
+                   {channel_id, creator, client_id});
   if (!row) return std::nullopt;
   return thread_of(*row);
 }
@@ -999,7 +1013,8 @@ std::string shown_to(std::vector<store::Value>& params, const PrivateView& view)
 
 std::vector<Thread> list_threads(Tx& tx, const std::vector<std::string>& channel_ids, bool archived,
                                  std::int64_t now_ms, const std::optional<ThreadCursor>& before, std::size_t limit,
-                                 const PrivateView& view, const std::optional<std::string>& member) {
+                                 const PrivateView& view, const std::optional<std::string>& member,
+                                 const std::optional<std::string>& tag) {
   if (channel_ids.empty()) return {};
   std::vector<store::Value> params{now_ms, static_cast<std::int64_t>(limit)};
   // Active: not archived by hand, and a message (or the creation) within its auto-archive time.
@@ -1017,6 +1032,11 @@ std::vector<Thread> list_threads(Tx& tx, const std::vector<std::string>& channel
     params.emplace_back(*member);
     sql += " AND EXISTS (SELECT 1 FROM msg_thread_members m WHERE m.thread_id = t.id AND m.account = $" +
            std::to_string(params.size()) + ")";
+  }
+  if (tag) {
+    // Tag ids are of [a-z0-9_]: the list's commas bound a match.
+    params.emplace_back("%," + *tag + ",%");
+    sql += " AND ',' || t.applied_tags || ',' LIKE $" + std::to_string(params.size());
   }
   sql += shown_to(params, view);
   sql += " AND t.channel_id IN (" + add_in_list(params, channel_ids.begin(), channel_ids.end()) + ")";
@@ -1087,11 +1107,24 @@ std::vector<Message> live_after(Tx& tx, const std::string& channel_id, std::int6
 void update_thread(Tx& tx, const Thread& t) {
   tx.exec(
       "UPDATE msg_threads SET name = $2, auto_archive_minutes = $3, archived_ms = $4, locked = $5, last_ms = $6, "
-      "slow_mode_seconds = $7, invitable = $8 WHERE id = $1",
+      "slow_mode_seconds = $7, invitable = $8, applied_tags = $9 WHERE id = $1",
       {t.id, t.name, t.auto_archive_minutes,
        t.archived_at ? store::Value(unix_millis(*t.archived_at)) : store::Value(nullptr),
        static_cast<std::int64_t>(t.locked ? 1 : 0), unix_millis(t.last_activity), t.slow_mode_seconds,
-       std::int64_t{t.invitable ? 1 : 0}});
+       std::int64_t{t.invitable ? 1 : 0}, store::join_text_list(t.applied_tags)});
+}
+
+std::vector<std::pair<std::string, std::vector<std::string>>> tagged_threads(Tx& tx, const std::string& channel_id) {
+  std::vector<std::pair<std::string, std::vector<std::string>>> out;
+  for (const auto& r : tx.query("SELECT id, applied_tags FROM msg_threads WHERE channel_id = $1 AND applied_tags <> ''",
+                                {channel_id})) {
+    out.emplace_back(r.get_text(0), store::split_text_list(r.get_text(1)));
+  }
+  return out;
+}
+
+void set_thread_tags(Tx& tx, const std::string& id, const std::vector<std::string>& tags) {
+  tx.exec("UPDATE msg_threads SET applied_tags = $2 WHERE id = $1", {id, store::join_text_list(tags)});
 }
 
 std::vector<std::string> joined_threads(Tx& tx, const std::string& account, const std::vector<std::string>& channel_ids,

@@ -220,6 +220,9 @@ void insert_thread(Tx& tx, const Thread& t);
 /// The thread; `for_update` locks its row until the transaction ends (PostgreSQL; SQLite
 /// serializes writers).
 std::optional<Thread> find_thread(Tx& tx, const std::string& id, bool for_update = false);
+/// The forum post `creator` (lowercase hex) made with that message client_id, if any.
+std::optional<Thread> thread_of_client(Tx& tx, const std::string& channel_id, const std::string& creator,
+                                       const std::string& client_id);
 /// The thread started from the message, if any.
 std::optional<Thread> thread_of_message(Tx& tx, const std::string& channel_id, std::int64_t seq);
 /// Which private threads a list shows: those `viewer` joined, and every one of the channels in
@@ -229,10 +232,12 @@ struct PrivateView {
   std::vector<std::string> all_in;
 };
 /// The active (or archived) threads of these channels at now_ms that `view` shows, by last
-/// activity, latest first, below `before`; with `member`, only those it joined.
+/// activity, latest first, below `before`; with `member`, only those it joined; with `tag`, only
+/// forum posts carrying it.
 std::vector<Thread> list_threads(Tx& tx, const std::vector<std::string>& channel_ids, bool archived,
                                  std::int64_t now_ms, const std::optional<ThreadCursor>& before, std::size_t limit,
-                                 const PrivateView& view, const std::optional<std::string>& member = std::nullopt);
+                                 const PrivateView& view, const std::optional<std::string>& member = std::nullopt,
+                                 const std::optional<std::string>& tag = std::nullopt);
 std::int64_t count_active_threads(Tx& tx, const std::string& channel_id, std::int64_t now_ms);
 /// Up to `limit` threads (not deleted, not archived by hand or recorded) whose inactivity ran out by
 /// now_ms, the longest inactive first.
@@ -250,6 +255,10 @@ bool delete_thread(Tx& tx, const std::string& id, std::int64_t at_ms);
 std::vector<Message> live_after(Tx& tx, const std::string& channel_id, std::int64_t after_seq, std::size_t limit);
 /// Writes the name, auto-archive time, archive, lock and last activity.
 void update_thread(Tx& tx, const Thread& t);
+/// The threads of the channel (deleted ones included) that carry tags: (id, their tags).
+std::vector<std::pair<std::string, std::vector<std::string>>> tagged_threads(Tx& tx, const std::string& channel_id);
+/// Sets the thread's tags.
+void set_thread_tags(Tx& tx, const std::string& id, const std::vector<std::string>& tags);
 /// The active threads of those channels that the account joined, latest activity first, at most
 /// `limit`.
 std::vector<std::string> joined_threads(Tx& tx, const std::string& account, const std::vector<std::string>& channel_ids,

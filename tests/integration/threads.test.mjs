@@ -64,7 +64,8 @@ for (const backend of backends()) {
       assert.deepEqual({ ...thread, id: undefined, created_at: undefined, last_message_at: undefined }, {
         id: undefined, channel_id: general, seq: idea.seq, name: 'Idea discussion', creator: member.address,
         created_at: undefined, auto_archive_minutes: 1440, archived: false, archived_at: null, locked: false, last_seq: 0,
-        last_message_at: undefined, message_count: 0, member_count: 1, slow_mode_seconds: 0, private: false, invitable: true });
+        last_message_at: undefined, message_count: 0, member_count: 1, slow_mode_seconds: 0, private: false, invitable: true,
+        applied_tags: [] });
       // The channel's followers learn it; the message shows its thread, live and when read.
       const created = await sock.waitFor((f) => f.type === 'thread_created');
       assert.deepEqual(created.thread, thread);

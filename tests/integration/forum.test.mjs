@@ -1,0 +1,255 @@
+// Forum channels through the real binary, on SQLite and PostgreSQL, as Discord's: a channel made a
+// forum takes posts, not messages. A post is a thread started with its first message, carrying the
+// forum's tags (moderated tags are the moderators'); the forum lists its posts by tag; a tag the
+// forum drops leaves its posts; a post whose message is refused leaves nothing behind.
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startServer, freshDatabase, backends, until } from './lib/harness.mjs';
+import { chatFlags, client, subscribed } from './lib/chat.mjs';
+
+for (const backend of backends()) {
+  describe(`forum channels (${backend})`, () => {
+    let db, server, c;
+    before(async () => {
+      db = freshDatabase(backend);
+      server = await startServer([...db.flags, ...chatFlags, '--message-rate-limit', '10000', '--message-rate-burst', '10000']);
+      c = client(server);
+    });
+    after(async () => {
+      const stopped = await server.stop();
+      assert.equal(stopped.code, 0, server.stderr.slice(-4000));
+      db.drop();
+    });
+
+    // A community with an owner, a moderator and a member, a text channel and a forum with tags
+    // (one moderated).
+    async function community(name, forumSpec = {}) {
+      const [owner, mod, member] = await Promise.all(Array.from({ length: 3 }, () => c.signIn()));
+      const api = async (path, who, method = 'GET', body) => {
+        const r = await c.api(path, { method, token: who.token, body });
+        const text = await r.text();
+        return { status: r.status, body: text ? JSON.parse(text) : null };
+      };
+      let r = await api('/v1/communities', owner, 'POST', { name, slug: `${name.toLowerCase()}-${backend}-${Date.now()}` });
+      assert.equal(r.status, 201, JSON.stringify(r.body));
+      const base = `/v1/communities/${r.body.id}`;
+      for (const who of [mod, member]) assert.equal((await api(`${base}/join`, who, 'POST')).status, 200);
+      assert.ok((await api(`${base}/members/${mod.address}/roles/moderator`, owner, 'PUT')).status < 300);
+      const general = (await api(`${base}/channels`, owner, 'POST', { name: 'general' })).body.id;
+      r = await api(`${base}/channels`, owner, 'POST', {
+        name: 'help', type: 'forum',
+        available_tags: [{ name: 'Bug' }, { name: 'Idea', emoji: '💡' }, { name: 'Solved', moderated: true, emoji: '✅' }],
+        ...forumSpec,
+      });
+      assert.equal(r.status, 201, JSON.stringify(r.body));
+      const forum = r.body;
+      const tag = Object.fromEntries(forum.available_tags.map((t) => [t.name, t.id]));
+      let n = 0;
+      const start = (who, channel, body) => api(`/v1/channels/${channel}/threads`, who, 'POST', body);
+      const postIn = (who, channel, name, body, tags, extra = {}) =>
+        start(who, channel, { name, message: { body, client_id: `p${++n}` }, applied_tags: tags, ...extra });
+      return { owner, mod, member, api, base, general, forum, tag, start, postIn };
+    }
+    const code = (r) => [r.status, r.body?.error?.code];
+
+    test('a forum channel is made with its tags, which its managers change', async () => {
+      const { owner, mod, member, api, base, general, forum, tag } = await community('Tags');
+      assert.equal(forum.type, 'forum');
+      assert.equal(forum.require_tag, false);
+      assert.deepEqual(forum.available_tags.map(({ id, ...t }) => t), [
+        { name: 'Bug', emoji: null, moderated: false },
+        { name: 'Idea', emoji: '💡', moderated: false },
+        { name: 'Solved', emoji: '✅', moderated: true }]);
+      for (const t of forum.available_tags) assert.match(t.id, /^tg_[0-9a-f]{24}$/);
+      assert.deepEqual((await api(`/v1/channels/${forum.id}`, member)).body, { ...forum, can_post: true });
+      const text = (await api(`/v1/channels/${general}`, member)).body;
+      assert.deepEqual([text.type, text.available_tags, text.require_tag], ['text', [], false]);
+
+      // What is refused changes nothing.
+      const many = Array.from({ length: 21 }, (_, i) => ({ name: `t${i}` }));
+      for (const [body, want] of [
+        [{ name: 'x', type: 'voice' }, 'invalid_field'], [{ name: 'x', type: 7 }, 'invalid_field'],
+        [{ name: 'x', available_tags: [{ name: 'a' }] }, 'invalid_field'],
+        [{ name: 'x', require_tag: true }, 'invalid_field'],
+        [{ name: 'x', type: 'forum', require_tag: true }, 'invalid_field'],
+        [{ name: 'x', type: 'forum', require_tag: 'yes', available_tags: [{ name: 'a' }] }, 'invalid_field'],
+        [{ name: 'x', type: 'forum', available_tags: many }, 'invalid_tag'],
+        [{ name: 'x', type: 'forum', available_tags: [{ name: 'Bug' }, { name: 'bug' }] }, 'invalid_tag'],
+        [{ name: 'x', type: 'forum', available_tags: [{ name: '' }] }, 'invalid_tag'],
+        [{ name: 'x', type: 'forum', available_tags: [{ name: 'y'.repeat(21) }] }, 'invalid_tag'],
+        [{ name: 'x', type: 'forum', available_tags: [{ name: 'a', emoji: 'a b' }] }, 'invalid_tag'],
+        [{ name: 'x', type: 'forum', available_tags: [{ name: 'a', color: 1 }] }, 'invalid_tag'],
+        [{ name: 'x', type: 'forum', available_tags: [{ id: 'tg_00', name: 'a' }] }, 'invalid_tag'],
+        [{ name: 'x', type: 'forum', available_tags: 'Bug' }, 'invalid_tag']]) {
+        assert.deepEqual(code(await api(`${base}/channels`, owner, 'POST', body)), [400, want], JSON.stringify(body));
+      }
+      for (const [body, want] of [
+        [{ type: 'text' }, [400, 'invalid_field']],
+        [{ available_tags: [{ id: 'tg_000000000000000000000000', name: 'New' }] }, [400, 'invalid_tag']],
+        [{ available_tags: [{ id: tag.Bug, name: 'A' }, { id: tag.Bug, name: 'B' }] }, [400, 'invalid_tag']],
+        [{ available_tags: [], require_tag: true }, [400, 'invalid_field']]]) {
+        assert.deepEqual(code(await api(`/v1/channels/${forum.id}`, owner, 'PATCH', body)), want, JSON.stringify(body));
+      }
+      assert.deepEqual(code(await api(`/v1/channels/${general}`, owner, 'PATCH', { available_tags: [] })), [400, 'invalid_field']);
+      assert.deepEqual(code(await api(`/v1/channels/${general}`, owner, 'PATCH', { require_tag: false })), [400, 'invalid_field']);
+      assert.deepEqual(code(await api(`/v1/channels/${forum.id}`, mod, 'PATCH', { available_tags: [] })), [403, 'missing_permission']);
+      assert.deepEqual((await api(`/v1/channels/${forum.id}`, member)).body.available_tags, forum.available_tags);
+      // A forum takes no messages: it is no system channel, and no AutoMod alert channel.
+      assert.deepEqual(code(await api(base, owner, 'PATCH', { system_channel: forum.id })), [400, 'invalid_field']);
+      assert.deepEqual(code(await api(`${base}/automod/rules`, owner, 'POST',
+        { name: 'r', trigger: { type: 'keyword', keywords: ['x'] }, alert_channel: forum.id })), [400, 'invalid_rule']);
+
+      // A change keeps the tags named by id (renamed here), drops the others and adds new ones;
+      // the forum's subscribers learn it.
+      const sock = c.connect(member);
+      await subscribed(sock, forum.id);
+      const r = await api(`/v1/channels/${forum.id}`, owner, 'PATCH',
+        { available_tags: [{ id: tag.Bug, name: 'Bugs' }, { name: 'Question' }], require_tag: true });
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      assert.equal(r.body.require_tag, true);
+      assert.deepEqual(r.body.available_tags.map((t) => [t.name, t.moderated]), [['Bugs', false], ['Question', false]]);
+      assert.equal(r.body.available_tags[0].id, tag.Bug);
+      assert.ok(!Object.values(tag).includes(r.body.available_tags[1].id));
+      const frame = await sock.waitFor((f) => f.type === 'channel_updated' && f.channel_id === forum.id);
+      assert.deepEqual(frame.changes, { available_tags: r.body.available_tags, require_tag: true });
+      const entry = (await api(`${base}/audit-log?action=channel_update`, owner)).body.entries[0];
+      assert.deepEqual(entry.details.available_tags, r.body.available_tags);
+    });
+
+    test('a forum takes posts, each a thread started with its message and carrying tags', async () => {
+      const { owner, mod, member, api, base, general, forum, tag, start, postIn } = await community('Posts');
+      const sock = c.connect(owner);
+      await subscribed(sock, forum.id);
+
+      // No message outside a post, and no typing.
+      assert.deepEqual(code(await api(`/v1/channels/${forum.id}/messages`, member, 'POST', { body: 'hi', client_id: 'm1' })),
+        [400, 'invalid_channel']);
+      sock.send({ type: 'typing', channel_id: forum.id });
+      assert.equal((await sock.waitFor((f) => f.type === 'error' && f.channel_id === forum.id)).code, 'invalid_channel');
+
+      // What a post must be; a refused one starts nothing.
+      const ok = { body: 'fine', client_id: 'bad' };
+      for (const [body, want] of [
+        [{ name: 'no message' }, [400, 'invalid_field']],
+        [{ name: 'x', message: 'text' }, [400, 'invalid_field']],
+        [{ name: 'x', message: ok, private: true }, [400, 'invalid_field']],
+        [{ name: 'x', message: ok, seq: 1 }, [400, 'invalid_field']],
+        [{ name: 'x', message: { body: '', client_id: 'e' } }, [400, 'invalid_body']],
+        [{ name: 'x', message: { body: 'x' } }, [400, 'invalid_client_id']],
+        [{ name: 'x', message: { ...ok, reply_to: 1 } }, [400, 'invalid_reply_to']],
+        [{ name: 'x', message: ok, applied_tags: ['tg_000000000000000000000000'] }, [400, 'invalid_tag']],
+        [{ name: 'x', message: ok, applied_tags: [tag.Bug, tag.Bug] }, [400, 'invalid_tag']],
+        [{ name: 'x', message: ok, applied_tags: tag.Bug }, [400, 'invalid_tag']],
+        [{ name: 'x', message: ok, applied_tags: [tag.Solved] }, [403, 'missing_permission']],
+        [{ name: '', message: ok }, [400, 'invalid_thread_name']]]) {
+        assert.deepEqual(code(await start(member, forum.id, body)), want, JSON.stringify(body));
+      }
+      // Nor does a text channel's thread start with a message or carry tags.
+      assert.deepEqual(code(await start(member, general, { name: 'x', message: ok })), [400, 'invalid_field']);
+      assert.deepEqual(code(await start(member, general, { name: 'x', applied_tags: [tag.Bug] })), [400, 'invalid_field']);
+      assert.deepEqual((await api(`/v1/channels/${forum.id}/threads`, owner)).body.threads, []);
+      assert.deepEqual((await api(`/v1/channels/${forum.id}/threads?archived=true`, owner)).body.threads, []);
+
+      // A post: its thread, its first message, its tags; the forum's subscribers see it start.
+      let r = await start(member, forum.id, {
+        name: 'Crash on start', message: { body: `it crashes @${mod.address}`, client_id: 'crash-1' }, applied_tags: [tag.Bug, tag.Idea] });
+      assert.equal(r.status, 201, JSON.stringify(r.body));
+      const { message, ...post } = r.body;
+      assert.deepEqual([post.channel_id, post.seq, post.name, post.creator, post.applied_tags, post.last_seq,
+        post.message_count, post.joined, post.private],
+      [forum.id, null, 'Crash on start', member.address, [tag.Bug, tag.Idea], 1, 1, true, false]);
+      assert.deepEqual([message.channel_id, message.seq, message.body, message.author],
+        [post.id, 1, `it crashes @${mod.address}`, member.address]);
+      const created = await sock.waitFor((f) => f.type === 'thread_created' && f.thread.id === post.id);
+      assert.deepEqual(created.thread.applied_tags, [tag.Bug, tag.Idea]);
+      const activity = await sock.waitFor((f) => f.type === 'thread_activity' && f.thread.id === post.id);
+      assert.equal(activity.thread.last_seq, 1);
+      // Its message is a thread's: history, and the mention made a member of the one it names.
+      assert.deepEqual((await api(`/v1/channels/${post.id}/messages`, owner)).body.messages.map((m) => m.id), [message.id]);
+      await until('the mentioned moderator is notified', async () =>
+        (await api('/v1/notifications', mod)).body.notifications.some((x) => x.kind === 'mention'));
+      // The retry of a post answers the post it made, and makes no other.
+      r = await start(member, forum.id, {
+        name: 'Crash on start', message: { body: `it crashes @${mod.address}`, client_id: 'crash-1' }, applied_tags: [tag.Bug, tag.Idea] });
+      assert.equal(r.status, 201);
+      assert.deepEqual([r.body.id, r.body.message.id, r.body.message_count], [post.id, message.id, 1]);
+      // A moderator applies a moderated tag.
+      r = await postIn(mod, forum.id, 'Known issues', 'read this first', [tag.Solved]);
+      assert.equal(r.status, 201, JSON.stringify(r.body));
+      const pinned = r.body;
+      r = await postIn(owner, forum.id, 'Untagged', 'hello', []);
+      assert.equal(r.status, 201);
+      const untagged = r.body;
+
+      // The forum lists its posts, by tag too.
+      const listed = async (query) => (await api(`/v1/channels/${forum.id}/threads${query}`, member)).body.threads.map((t) => t.id);
+      assert.deepEqual(await listed(''), [untagged.id, pinned.id, post.id]);
+      assert.deepEqual(await listed(`?tag=${tag.Bug}`), [post.id]);
+      assert.deepEqual(await listed(`?tag=${tag.Solved}`), [pinned.id]);
+      assert.deepEqual(await listed(`?tag=${tag.Idea}&limit=1`), [post.id]);
+      assert.deepEqual(code(await api(`/v1/channels/${forum.id}/threads?tag=a%25b`, member)), [400, 'invalid_tag']);
+      assert.deepEqual(code(await api(`${base}/threads?tag=${tag.Bug}`, member)), [400, 'invalid_field']);
+
+      // Its creator changes its tags, not the moderated ones; moderators change any.
+      const patch = (who, id, tags) => api(`/v1/threads/${id}`, who, 'PATCH', { applied_tags: tags });
+      assert.deepEqual(code(await patch(member, post.id, [tag.Bug, tag.Solved])), [403, 'missing_permission']);
+      assert.deepEqual(code(await patch(owner, post.id, [tag.Idea])), [200, undefined]);
+      assert.deepEqual(code(await patch(mod, untagged.id, [tag.Idea, tag.Idea])), [400, 'invalid_tag']);
+      assert.deepEqual(code(await patch(member, untagged.id, [tag.Idea])), [403, 'missing_permission']);
+      r = await patch(mod, post.id, [tag.Solved, tag.Idea]);
+      assert.deepEqual(r.body.applied_tags, [tag.Solved, tag.Idea]);
+      const changed = await sock.waitFor((f) => f.type === 'thread_updated' && f.thread.id === post.id &&
+        f.thread.applied_tags.length === 2);
+      assert.deepEqual(changed.thread.applied_tags, [tag.Solved, tag.Idea]);
+      assert.deepEqual(code(await patch(member, post.id, [tag.Idea])), [403, 'missing_permission']);
+      assert.deepEqual(code(await patch(member, post.id, [tag.Solved])), [200, undefined]);
+      assert.deepEqual((await api(`/v1/threads/${post.id}`, member)).body.applied_tags, [tag.Solved]);
+      assert.deepEqual(code(await patch(member, post.id, 'x')), [400, 'invalid_tag']);
+      const textThread = (await start(member, general, { name: 'chat' })).body;
+      assert.deepEqual(code(await patch(member, textThread.id, [])), [400, 'invalid_field']);
+
+      // A forum that asks for a tag refuses a post or a change without one.
+      assert.equal((await api(`/v1/channels/${forum.id}`, owner, 'PATCH', { require_tag: true })).status, 200);
+      assert.deepEqual(code(await postIn(member, forum.id, 'no tag', 'body', [])), [400, 'tag_required']);
+      assert.deepEqual(code(await patch(owner, pinned.id, [])), [400, 'tag_required']);
+      assert.equal((await postIn(member, forum.id, 'tagged', 'body', [tag.Bug])).status, 201);
+
+      // A tag the forum drops leaves its posts.
+      r = await api(`/v1/channels/${forum.id}`, owner, 'PATCH', {
+        available_tags: forum.available_tags.filter((t) => t.name !== 'Solved') });
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      await until('the dropped tag leaves its posts', async () =>
+        (await api(`/v1/threads/${post.id}`, member)).body.applied_tags.length === 0);
+      assert.deepEqual((await api(`/v1/threads/${pinned.id}`, member)).body.applied_tags, []);
+      assert.deepEqual(await listed(`?tag=${tag.Solved}`), []);
+    });
+
+    test('a post whose message AutoMod refuses leaves no post behind', async () => {
+      const { owner, member, api, base, general, forum, tag, postIn, start } = await community('Screened');
+      const offtopic = (await api(`${base}/channels`, owner, 'POST', { name: 'offtopic' })).body.id;
+      let r = await api(`${base}/automod/rules`, owner, 'POST',
+        { name: 'no scams', trigger: { type: 'keyword', keywords: ['scam'] }, exempt_channels: [offtopic] });
+      assert.equal(r.status, 201, JSON.stringify(r.body));
+      const sock = c.connect(owner);
+      await subscribed(sock, forum.id);
+      assert.deepEqual(code(await postIn(member, forum.id, 'Deal', 'free scam', [tag.Bug])), [403, 'automod_blocked']);
+      assert.deepEqual(code(await postIn(member, forum.id, 'a scam', 'hello', [tag.Bug])), [403, 'automod_blocked']);
+      // A forward brings its text in: refused when the post's message is posted, its thread withdrawn.
+      r = await api(`/v1/channels/${offtopic}/messages`, member, 'POST', { body: 'a scam here', client_id: 'o1' });
+      assert.equal(r.status, 201);
+      r = await start(member, forum.id, { name: 'Look', message: { body: 'look', client_id: 'f1', forward: { channel_id: offtopic, seq: r.body.seq } } });
+      assert.deepEqual(code(r), [403, 'automod_blocked']);
+      const made = await sock.waitFor((f) => f.type === 'thread_created');
+      const gone = await sock.waitFor((f) => f.type === 'thread_deleted');
+      assert.equal(gone.thread_id, made.thread.id);
+      assert.deepEqual(code(await api(`/v1/threads/${made.thread.id}`, member)), [404, 'thread_not_found']);
+      for (const q of ['', '?archived=true']) {
+        assert.deepEqual((await api(`/v1/channels/${forum.id}/threads${q}`, owner)).body.threads, []);
+      }
+      // The blocks are in the audit log as a message's.
+      const blocks = (await api(`${base}/audit-log?action=automod_block`, owner)).body.entries;
+      assert.equal(blocks.length, 3);
+      assert.ok((await api(`/v1/channels/${general}`, member)).status === 200);
+    });
+  });
+}
