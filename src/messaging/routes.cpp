@@ -91,6 +91,10 @@ Result<ThreadQuery> thread_query(const Request& req, bool with_archived) {
   if (!limit) return limit.error();
   query.limit = *limit;
   if (auto c = req.query_param("cursor")) query.cursor = std::string(*c);
+  if (auto sort = req.query_param("sort")) {
+    if (*sort != "activity" && *sort != "created") return bad_input("invalid_sort", "sort is activity or created");
+    query.by_creation = *sort == "created";
+  }
   if (auto t = req.query_param("tag")) {
     if (!with_archived) return bad_input("invalid_field", "posts are listed by tag in their forum");
     query.tag = std::string(*t);

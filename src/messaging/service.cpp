@@ -1448,8 +1448,8 @@ Error thread_not_found() {
 }
 
 // "<last_ms>.<id>": where the next page of threads starts.
-std::string thread_cursor(const Thread& t) {
-  return std::to_string(unix_millis(t.last_activity)) + "." + t.id;
+std::string thread_cursor(const Thread& t, bool by_creation) {
+  return std::to_string(unix_millis(by_creation ? t.created_at : t.last_activity)) + "." + t.id;
 }
 
 // "<ms>.<rest>", the shape of the thread and member cursors: the time, and the rest unread.
@@ -1548,6 +1548,18 @@ Task<Result<StartedThread>> MessagingService::create_thread(eth::Address who, st
       // The channel's lock: two threads of one message, or past the limit, cannot both pass.
       sql::lock_channel(tx, channel_id);
       if (auto existing = retried(tx)) return std::pair{std::move(*existing), false};
+      // A forum's slow mode spaces its posts too (as Discord's), under the channel's lock.
+      if (rules->forum && !rules->exempt && rules->slow_mode_seconds > 0) {
+        if (auto last = sql::last_post_started_ms(tx, channel_id, viewer)) {
+          const auto wait_ms = *last + rules->slow_mode_seconds * 1000 - unix_millis(now);
+          if (wait_ms > 0) {
+            auto e = rate_limited("this forum is in slow mode; wait before starting another post",
+                                  std::chrono::seconds((wait_ms + 999) / 1000));
+            e.code = "slow_mode";
+            return e;
+          }
+        }
+      }
       if (spec.seq) {
         auto m = sql::find(tx, channel_id, *spec.seq);
         if (!m) return message_not_found();
@@ -1706,10 +1718,11 @@ Task<Result<ThreadPage>> MessagingService::thread_page(const eth::Address& who, 
       ThreadPage page;
       const sql::PrivateView view{viewer, moderated};
       page.threads = sql::list_threads(tx, channel_ids, query.archived, now_ms, before, limit + 1, view,
-                                       query.joined ? std::optional<std::string>(viewer) : std::nullopt, query.tag);
+                                       query.joined ? std::optional<std::string>(viewer) : std::nullopt, query.tag,
+                                       query.by_creation);
       if (page.threads.size() > limit) {
         page.threads.pop_back();
-        page.next_cursor = thread_cursor(page.threads.back());
+        page.next_cursor = thread_cursor(page.threads.back(), query.by_creation);
       }
       std::vector<std::string> ids;
       ids.reserve(page.threads.size());

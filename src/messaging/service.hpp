@@ -90,6 +90,7 @@ struct ThreadQuery {
   bool archived = false;             ///< the archived ones, else the active ones
   bool joined = false;               ///< only those the caller joined
   std::optional<std::string> tag{};  ///< only the forum posts carrying this tag
+  bool by_creation = false;          ///< newest first, else latest activity first
   std::optional<std::string> cursor;
   std::size_t limit = 50;
 };

@@ -1014,19 +1014,20 @@ std::string shown_to(std::vector<store::Value>& params, const PrivateView& view)
 std::vector<Thread> list_threads(Tx& tx, const std::vector<std::string>& channel_ids, bool archived,
                                  std::int64_t now_ms, const std::optional<ThreadCursor>& before, std::size_t limit,
                                  const PrivateView& view, const std::optional<std::string>& member,
-                                 const std::optional<std::string>& tag) {
+                                 const std::optional<std::string>& tag, bool by_creation) {
   if (channel_ids.empty()) return {};
   std::vector<store::Value> params{now_ms, static_cast<std::int64_t>(limit)};
   // Active: not archived by hand, and a message (or the creation) within its auto-archive time.
   const std::string active = "t.archived_ms IS NULL AND t.last_ms > $1 - t.auto_archive_minutes * 60000";
   std::string sql = std::string("SELECT ") + thread_columns + " WHERE t.deleted_ms IS NULL AND " +
                     (archived ? "NOT (" + active + ")" : active);
+  const std::string order = by_creation ? "t.created_ms" : "t.last_ms";
   if (before) {
     params.emplace_back(before->last_ms);
     const auto at = "$" + std::to_string(params.size());
     params.emplace_back(before->id);
-    sql +=
-        " AND (t.last_ms < " + at + " OR (t.last_ms = " + at + " AND t.id < $" + std::to_string(params.size()) + "))";
+    sql += " AND (" + order + " < " + at + " OR (" + order + " = " + at + " AND t.id < $" +
+           std::to_string(params.size()) + "))";
   }
   if (member) {
     params.emplace_back(*member);
@@ -1040,8 +1041,17 @@ std::vector<Thread> list_threads(Tx& tx, const std::vector<std::string>& channel
   }
   sql += shown_to(params, view);
   sql += " AND t.channel_id IN (" + add_in_list(params, channel_ids.begin(), channel_ids.end()) + ")";
-  sql += " ORDER BY t.last_ms DESC, t.id DESC LIMIT $2";
+  sql += " ORDER BY " + order + " DESC, t.id DESC LIMIT $2";
   return threads_of_rows(tx.query(sql, params));
+}
+
+std::optional<std::int64_t> last_post_started_ms(Tx& tx, const std::string& channel_id, const std::string& creator) {
+  // Forum posts carry their message's client_id: the partial index msg_threads_client finds them.
+  auto row = tx.query_one(
+      "SELECT max(created_ms) FROM msg_threads WHERE channel_id = $1 AND creator = $2 AND client_id IS NOT NULL",
+      {channel_id, creator});
+  if (!row || row->is_null(0)) return std::nullopt;
+  return row->get_int(0);
 }
 
 std::vector<std::string> searchable_threads(Tx& tx, const std::vector<std::string>& channel_ids,

@@ -232,12 +232,15 @@ struct PrivateView {
   std::vector<std::string> all_in;
 };
 /// The active (or archived) threads of these channels at now_ms that `view` shows, by last
-/// activity, latest first, below `before`; with `member`, only those it joined; with `tag`, only
-/// forum posts carrying it.
+/// activity (`by_creation`: creation), latest first, below `before`; with `member`, only those it
+/// joined; with `tag`, only forum posts carrying it.
 std::vector<Thread> list_threads(Tx& tx, const std::vector<std::string>& channel_ids, bool archived,
                                  std::int64_t now_ms, const std::optional<ThreadCursor>& before, std::size_t limit,
                                  const PrivateView& view, const std::optional<std::string>& member = std::nullopt,
-                                 const std::optional<std::string>& tag = std::nullopt);
+                                 const std::optional<std::string>& tag = std::nullopt, bool by_creation = false);
+/// When `creator` (lowercase hex) last started a forum post in the channel (deleted ones
+/// included), if ever.
+std::optional<std::int64_t> last_post_started_ms(Tx& tx, const std::string& channel_id, const std::string& creator);
 std::int64_t count_active_threads(Tx& tx, const std::string& channel_id, std::int64_t now_ms);
 /// Up to `limit` threads (not deleted, not archived by hand or recorded) whose inactivity ran out by
 /// now_ms, the longest inactive first.

@@ -188,6 +188,21 @@ for (const backend of backends()) {
       assert.deepEqual(await listed(`?tag=${tag.Solved}`), [pinned.id]);
       assert.deepEqual(await listed(`?tag=${tag.Idea}&limit=1`), [post.id]);
       assert.deepEqual(code(await api(`/v1/channels/${forum.id}/threads?tag=a%25b`, member)), [400, 'invalid_tag']);
+      // By creation, newest first, whatever the activity since; page by page.
+      r = await api(`/v1/channels/${post.id}/messages`, member, 'POST', { body: 'any news?', client_id: 'bump' });
+      assert.equal(r.status, 201);
+      assert.deepEqual(await listed(''), [post.id, untagged.id, pinned.id]);
+      assert.deepEqual(await listed('?sort=activity'), [post.id, untagged.id, pinned.id]);
+      assert.deepEqual(await listed('?sort=created'), [untagged.id, pinned.id, post.id]);
+      const pages = [];
+      for (let cursor = ''; ;) {
+        const page = (await api(`/v1/channels/${forum.id}/threads?sort=created&limit=1${cursor}`, member)).body;
+        pages.push(...page.threads.map((t) => t.id));
+        if (!page.next_cursor) break;
+        cursor = `&cursor=${page.next_cursor}`;
+      }
+      assert.deepEqual(pages, [untagged.id, pinned.id, post.id]);
+      assert.deepEqual(code(await api(`/v1/channels/${forum.id}/threads?sort=new`, member)), [400, 'invalid_sort']);
       assert.deepEqual(code(await api(`${base}/threads?tag=${tag.Bug}`, member)), [400, 'invalid_field']);
 
       // Its creator changes its tags, not the moderated ones; moderators change any.
@@ -222,6 +237,28 @@ for (const backend of backends()) {
         (await api(`/v1/threads/${post.id}`, member)).body.applied_tags.length === 0);
       assert.deepEqual((await api(`/v1/threads/${pinned.id}`, member)).body.applied_tags, []);
       assert.deepEqual(await listed(`?tag=${tag.Solved}`), []);
+    });
+
+    test('a forum\'s slow mode spaces the posts each member starts', async () => {
+      const { owner, mod, member, api, forum, tag, postIn, start } = await community('Slow');
+      assert.equal((await api(`/v1/channels/${forum.id}`, owner, 'PATCH', { slow_mode_seconds: 600 })).status, 200);
+      const first = { name: 'First', message: { body: 'one', client_id: 's1' }, applied_tags: [tag.Bug] };
+      let r = await start(member, forum.id, first);
+      assert.equal(r.status, 201, JSON.stringify(r.body));
+      const made = r.body;
+      const refused = await c.api(`/v1/channels/${forum.id}/threads`, { method: 'POST', token: member.token,
+        body: { name: 'Second', message: { body: 'two', client_id: 's2' } } });
+      assert.equal(refused.status, 429);
+      assert.equal((await refused.json()).error.code, 'slow_mode');
+      const wait = Number(refused.headers.get('retry-after'));
+      assert.ok(wait > 0 && wait <= 600, `Retry-After ${wait}`);
+      // The retry of the first post is answered; another member and a moderator post freely.
+      r = await start(member, forum.id, first);
+      assert.deepEqual([r.status, r.body.id], [201, made.id]);
+      assert.equal((await postIn(owner, forum.id, 'Owner', 'hi', [])).status, 201);
+      assert.equal((await postIn(mod, forum.id, 'Mod', 'hi', [])).status, 201);
+      assert.equal((await postIn(mod, forum.id, 'Mod again', 'hi', [])).status, 201);
+      assert.equal((await api(`/v1/channels/${forum.id}/threads`, member)).body.threads.length, 4);
     });
 
     test('a post whose message AutoMod refuses leaves no post behind', async () => {
