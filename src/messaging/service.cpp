@@ -1539,15 +1539,21 @@ Task<Result<StartedThread>> MessagingService::create_thread(eth::Address who, st
   const auto viewer = eth::to_lower_hex(who);
   std::optional<Message> starter;
   // A forum post's retry finds the post it made (its message's client id).
-  const auto retried = [&](Tx& tx) -> std::optional<Thread> {
-    if (!spec.message) return std::nullopt;
-    return sql::thread_of_client(tx, channel_id, viewer, spec.message->client_id);
+  const auto retried = [&](Tx& tx) -> Result<std::optional<Thread>> {
+    if (!spec.message) return std::optional<Thread>();
+    auto found = sql::thread_of_client(tx, channel_id, viewer, spec.message->client_id);
+    if (!found) return std::optional<Thread>();
+    // A client_id names one post: the retry of one since deleted finds it no more.
+    if (found->second) return thread_not_found();
+    return std::optional<Thread>(std::move(found->first));
   };
   auto start = [&]() -> Result<std::pair<Thread, bool>> {
     return m_db.transact([&](Tx& tx) -> Result<std::pair<Thread, bool>> {
       // The channel's lock: two threads of one message, or past the limit, cannot both pass.
       sql::lock_channel(tx, channel_id);
-      if (auto existing = retried(tx)) return std::pair{std::move(*existing), false};
+      auto earlier = retried(tx);
+      if (!earlier) return std::move(earlier).error();
+      if (*earlier) return std::pair{std::move(**earlier), false};
       // A forum's slow mode spaces its posts too (as Discord's), under the channel's lock.
       if (rules->forum && !rules->exempt && rules->slow_mode_seconds > 0) {
         if (auto last = sql::last_post_started_ms(tx, channel_id, viewer)) {
@@ -1608,7 +1614,9 @@ Task<Result<StartedThread>> MessagingService::create_thread(eth::Address who, st
       if (e.kind() != store::DbErrorKind::unique_violation || !spec.message) throw;
       // The same post raced itself: the other request committed first; answer its thread.
       return m_db.read([&](Tx& tx) -> Result<std::pair<Thread, bool>> {
-        if (auto existing = retried(tx)) return std::pair{std::move(*existing), false};
+        auto existing = retried(tx);
+        if (!existing) return std::move(existing).error();
+        if (*existing) return std::pair{std::move(**existing), false};
         return make_error(ErrorKind::conflict, "conflict", "the post could not be stored; retry");
       });
     }
@@ -1634,7 +1642,7 @@ Task<Result<StartedThread>> MessagingService::create_thread(eth::Address who, st
     if (!posted) {
       // A message the post cannot take leaves no post behind (one already there stays).
       if (fresh) {
-        if (auto removed = co_await remove_thread(who, out.thread); !removed) {
+        if (auto removed = co_await remove_thread(who, out.thread, true); !removed) {
           log::warn("a forum post without its message was not withdrawn",
                     {{"thread_id", out.thread.id}, {"error", removed.error().message}});
         }
@@ -1872,7 +1880,7 @@ Task<Result<void>> MessagingService::delete_thread(eth::Address who, std::string
   co_return co_await remove_thread(who, *current);
 }
 
-Task<Result<void>> MessagingService::remove_thread(const eth::Address& who, const Thread& current) {
+Task<Result<void>> MessagingService::remove_thread(const eth::Address& who, const Thread& current, bool withdrawn) {
   const auto thread_id = current.id;
   const auto now_ms = unix_millis(m_clock.now());
   const auto viewer = eth::to_lower_hex(who);
@@ -1881,6 +1889,7 @@ Task<Result<void>> MessagingService::remove_thread(const eth::Address& who, cons
     return m_db.transact([&](Tx& tx) -> Result<bool> {
       starter.reset();
       if (!sql::delete_thread(tx, thread_id, now_ms)) return false;
+      if (withdrawn) sql::release_client_id(tx, thread_id);
       json::object event{{"id", thread_id},
                          {"channel_id", current.channel_id},
                          {"seq", current.seq ? json::value(*current.seq) : json::value(nullptr)},

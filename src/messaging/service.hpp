@@ -467,7 +467,8 @@ class MessagingService {
 
  private:
   /// Deletes the thread `current` (no rights checked) as delete_thread does, `who` deleting it.
-  Task<Result<void>> remove_thread(const eth::Address& who, const Thread& current);
+  /// `withdrawn`: a forum post whose message was refused; its message's client_id is free again.
+  Task<Result<void>> remove_thread(const eth::Address& who, const Thread& current, bool withdrawn = false);
   /// One page of the reports `query` names, as `filter` pages them.
   Task<Result<ReportPage>> report_page(sql::ReportQuery query, ReportFilter filter);
   Task<Result<void>> require_read(const eth::Address& who, const std::string& channel_id);

@@ -976,14 +976,19 @@ std::optional<Thread> find_thread(Tx& tx, const std::string& id, bool for_update
   return thread_of(*row);
 }
 
-std::optional<Thread> thread_of_client(Tx& tx, const std::string& channel_id, const std::string& creator,
-                                       const std::string& client_id) {
-  auto row =
-      tx.query_one(std::string("SELECT ") + thread_columns +
-                       " WHERE t.channel_id = $1 AND t.creator = $2 AND t.client_id = $3 AND t.deleted_ms IS NULL",
-                   {channel_id, creator, client_id});
+std::optional<std::pair<Thread, bool>> thread_of_client(Tx& tx, const std::string& channel_id,
+                                                        const std::string& creator, const std::string& client_id) {
+  auto row = tx.query_one(
+      std::string("SELECT ") + thread_columns + " WHERE t.channel_id = $1 AND t.creator = $2 AND t.client_id = $3",
+      {channel_id, creator, client_id});
   if (!row) return std::nullopt;
-  return thread_of(*row);
+  // The row's deletion, read on its own (thread_columns are those of live threads).
+  const auto deleted = tx.query_one("SELECT deleted_ms FROM msg_threads WHERE id = $1", {row->get_text(0)});
+  return std::pair{thread_of(*row), deleted && !deleted->is_null(0)};
+}
+
+void release_client_id(Tx& tx, const std::string& thread_id) {
+  tx.exec("UPDATE msg_threads SET client_id = NULL WHERE id = $1", {thread_id});
 }
 
 std::optional<Thread> thread_of_message(Tx& tx, const std::string& channel_id, std::int64_t seq) {

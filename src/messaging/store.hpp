@@ -220,9 +220,12 @@ void insert_thread(Tx& tx, const Thread& t);
 /// The thread; `for_update` locks its row until the transaction ends (PostgreSQL; SQLite
 /// serializes writers).
 std::optional<Thread> find_thread(Tx& tx, const std::string& id, bool for_update = false);
-/// The forum post `creator` (lowercase hex) made with that message client_id, if any.
-std::optional<Thread> thread_of_client(Tx& tx, const std::string& channel_id, const std::string& creator,
-                                       const std::string& client_id);
+/// The forum post `creator` (lowercase hex) made with that message client_id, if any, and whether
+/// it was deleted since.
+std::optional<std::pair<Thread, bool>> thread_of_client(Tx& tx, const std::string& channel_id,
+                                                        const std::string& creator, const std::string& client_id);
+/// The forum post's client_id is free again (its message was refused, and it withdrawn).
+void release_client_id(Tx& tx, const std::string& thread_id);
 /// The thread started from the message, if any.
 std::optional<Thread> thread_of_message(Tx& tx, const std::string& channel_id, std::int64_t seq);
 /// Which private threads a list shows: those `viewer` joined, and every one of the channels in

@@ -173,6 +173,14 @@ for (const backend of backends()) {
         name: 'Crash on start', message: { body: `it crashes @${mod.address}`, client_id: 'crash-1' }, applied_tags: [tag.Bug, tag.Idea] });
       assert.equal(r.status, 201);
       assert.deepEqual([r.body.id, r.body.message.id, r.body.message_count], [post.id, message.id, 1]);
+      // Two sends of one post at once make one post.
+      const racing = { name: 'Race', message: { body: 'once', client_id: 'race-1' } };
+      const raced = await Promise.all([start(member, forum.id, racing), start(member, forum.id, racing)]);
+      assert.deepEqual(raced.map((x) => x.status), [201, 201]);
+      assert.equal(raced[0].body.id, raced[1].body.id);
+      assert.equal(raced[0].body.message.id, raced[1].body.message.id);
+      assert.equal((await api(`/v1/channels/${raced[0].body.id}/messages`, member)).body.messages.length, 1);
+      assert.equal((await api(`/v1/threads/${raced[0].body.id}`, mod, 'DELETE')).status, 204);
       // A moderator applies a moderated tag.
       r = await postIn(mod, forum.id, 'Known issues', 'read this first', [tag.Solved]);
       assert.equal(r.status, 201, JSON.stringify(r.body));
@@ -283,6 +291,15 @@ for (const backend of backends()) {
       for (const q of ['', '?archived=true']) {
         assert.deepEqual((await api(`/v1/channels/${forum.id}/threads${q}`, owner)).body.threads, []);
       }
+      // A withdrawn post's client_id is free again.
+      r = await start(member, forum.id, { name: 'Look', message: { body: 'look again', client_id: 'f1' } });
+      assert.equal(r.status, 201, JSON.stringify(r.body));
+      assert.notEqual(r.body.id, made.thread.id);
+      // The retry of a post a moderator deleted since finds it no more, and makes none.
+      assert.equal((await api(`/v1/threads/${r.body.id}`, owner, 'DELETE')).status, 204);
+      assert.deepEqual(code(await start(member, forum.id, { name: 'Look', message: { body: 'look again', client_id: 'f1' } })),
+        [404, 'thread_not_found']);
+      assert.deepEqual((await api(`/v1/channels/${forum.id}/threads`, owner)).body.threads, []);
       // The blocks are in the audit log as a message's.
       const blocks = (await api(`${base}/audit-log?action=automod_block`, owner)).body.entries;
       assert.equal(blocks.length, 3);
