@@ -360,6 +360,7 @@ void add_messaging_routes(net::Router& router, MessagingService& service, auth::
     if (!who) co_return who.error();
     auto query = search_query(req);
     if (!query) co_return query.error();
+    if (auto channel = req.query_param("channel_id")) query->channel_id = std::string(*channel);
     std::optional<SearchKey> before;
     if (auto text = req.query_param("before")) {
       auto key = parse_search_key(*text);

@@ -942,6 +942,13 @@ Task<Result<CommunitySearchPage>> MessagingService::search_community(eth::Addres
   // Who may search comes first: a stranger learns nothing from how its query is read.
   auto channels = co_await m_access.community_channels(who, community_id);
   if (!channels) co_return channels.error();
+  if (query.channel_id) {
+    // One channel of the community and its threads: one the caller reads, as anywhere else.
+    if (std::find(channels->begin(), channels->end(), *query.channel_id) == channels->end()) {
+      co_return forbidden("you may not read this channel");
+    }
+    *channels = std::vector<std::string>(1, *query.channel_id);
+  }
   auto parsed = query_terms(query);
   if (!parsed) co_return parsed.error();
   const std::vector<std::string> terms = std::move(*parsed);

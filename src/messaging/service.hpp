@@ -147,6 +147,8 @@ struct SearchQuery {
   std::optional<eth::Address> mentions;    ///< the body mentions this account
   std::optional<std::int64_t> before_seq;  ///< only messages below this seq
   std::size_t limit = 25;
+  /// A community search: only this channel and its threads (a forum: its posts).
+  std::optional<std::string> channel_id{};
 };
 
 /// One page of search results.

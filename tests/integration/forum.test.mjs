@@ -196,6 +196,17 @@ for (const backend of backends()) {
       assert.deepEqual(await listed(`?tag=${tag.Solved}`), [pinned.id]);
       assert.deepEqual(await listed(`?tag=${tag.Idea}&limit=1`), [post.id]);
       assert.deepEqual(code(await api(`/v1/channels/${forum.id}/threads?tag=a%25b`, member)), [400, 'invalid_tag']);
+      // A search of the forum looks into its posts, and nowhere else.
+      r = await api(`/v1/channels/${general}/messages`, member, 'POST', { body: 'it crashes here too', client_id: 'g1' });
+      assert.equal(r.status, 201);
+      const found = (await api(`${base}/search?q=crashes&channel_id=${forum.id}`, member)).body.messages;
+      assert.deepEqual(found.map((m) => [m.channel_id, m.parent_channel_id, m.seq]), [[post.id, forum.id, 1]]);
+      const everywhere = (await api(`${base}/search?q=crashes`, member)).body.messages;
+      assert.deepEqual(everywhere.map((m) => m.channel_id).sort(), [general, post.id].sort());
+      assert.deepEqual((await api(`${base}/search?q=crashes&channel_id=${general}`, member)).body.messages.map((m) => m.channel_id),
+        [general]);
+      assert.deepEqual(code(await api(`${base}/search?q=crashes&channel_id=ch_elsewhere`, member)), [403, 'forbidden']);
+      assert.deepEqual(code(await api(`${base}/search?q=crashes&channel_id=${post.id}`, member)), [403, 'forbidden']);
       // By creation, newest first, whatever the activity since; page by page.
       r = await api(`/v1/channels/${post.id}/messages`, member, 'POST', { body: 'any news?', client_id: 'bump' });
       assert.equal(r.status, 201);
