@@ -1190,6 +1190,11 @@ void CommunityService::audit_message_event(Tx& tx, const bus::Event& event) {
     const auto* id = payload.if_contains("id");
     const auto* name = payload.if_contains("name");
     if (!by || id == nullptr || !id->is_string() || name == nullptr || !name->is_string()) return;
+    // A forum post withdrawn because its first message was refused: no one deleted it.
+    if (const auto* withdrawn = payload.if_contains("withdrawn");
+        withdrawn != nullptr && withdrawn->is_bool() && withdrawn->as_bool()) {
+      return;
+    }
     audit(tx, ch->community_id, *by,
           {"thread_delete", address("creator"), ch->id, "", json::object{{"thread_id", *id}, {"name", *name}}},
           event.created_ms);

@@ -1903,6 +1903,7 @@ Task<Result<void>> MessagingService::remove_thread(const eth::Address& who, cons
                          {"name", current.name},
                          {"creator", eth::to_checksum(current.creator)},
                          {"by", eth::to_checksum(who)}};
+      if (withdrawn) event["withdrawn"] = true;
       publish_or_throw(tx, {"messaging.thread_deleted", current.channel_id, json::serialize(event)});
       if (current.seq) {
         // The message shows its thread no more: a change, as an edit is.

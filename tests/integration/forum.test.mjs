@@ -302,6 +302,8 @@ for (const backend of backends()) {
       for (const q of ['', '?archived=true']) {
         assert.deepEqual((await api(`/v1/channels/${forum.id}/threads${q}`, owner)).body.threads, []);
       }
+      // No one deleted it: the audit log has no thread_delete.
+      assert.deepEqual((await api(`${base}/audit-log?action=thread_delete`, owner)).body.entries, []);
       // A withdrawn post's client_id is free again.
       r = await start(member, forum.id, { name: 'Look', message: { body: 'look again', client_id: 'f1' } });
       assert.equal(r.status, 201, JSON.stringify(r.body));
@@ -310,6 +312,7 @@ for (const backend of backends()) {
       assert.equal((await api(`/v1/threads/${r.body.id}`, owner, 'DELETE')).status, 204);
       assert.deepEqual(code(await start(member, forum.id, { name: 'Look', message: { body: 'look again', client_id: 'f1' } })),
         [404, 'thread_not_found']);
+      assert.equal((await api(`${base}/audit-log?action=thread_delete`, owner)).body.entries.length, 1);
       assert.deepEqual((await api(`/v1/channels/${forum.id}/threads`, owner)).body.threads, []);
       // The blocks are in the audit log as a message's.
       const blocks = (await api(`${base}/audit-log?action=automod_block`, owner)).body.entries;
