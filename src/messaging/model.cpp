@@ -269,6 +269,7 @@ json::object message_json(const Message& m) {
 
 std::optional<SystemTime> thread_archived_at(const Thread& t, SystemTime now) {
   if (t.archived_at) return t.archived_at;
+  if (t.pinned) return std::nullopt;  // a pinned post stays until archived by hand
   const auto expires = t.last_activity + std::chrono::minutes(t.auto_archive_minutes);
   if (now >= expires) return expires;
   return std::nullopt;
@@ -307,6 +308,7 @@ json::object thread_json(const Thread& t, SystemTime now) {
   json::array tags;
   for (const auto& tag : t.applied_tags) tags.emplace_back(tag);
   o["applied_tags"] = std::move(tags);
+  o["pinned"] = t.pinned;
   if (t.joined) {
     o["joined"] = *t.joined;
     o["notify"] = *t.joined && t.notify ? json::value(to_string(*t.notify)) : json::value(nullptr);

@@ -107,6 +107,8 @@ struct Thread {
   std::vector<std::string> applied_tags{};
   /// A forum post: the client_id of the message it started with (not shown).
   std::optional<std::string> client_id{};
+  /// A forum's pinned post: shown first, and not archived by inactivity.
+  bool pinned = false;
 };
 
 /// One member of a thread: an account that joined it (by starting it, posting in it, being
@@ -117,13 +119,14 @@ struct ThreadMember {
 };
 
 /// Whether the thread is archived at `now`: by hand, or after auto_archive_minutes without a
-/// message.
+/// message (unless pinned).
 bool thread_archived(const Thread& t, SystemTime now);
 /// When it archived (by hand, or when its inactivity ran out); unset while active.
 std::optional<SystemTime> thread_archived_at(const Thread& t, SystemTime now);
 /// {"id", "channel_id", "seq" (null: started on its own), "name", "creator", "created_at",
 /// "auto_archive_minutes", "archived", "archived_at", "locked", "last_seq", "last_message_at",
-/// "message_count", "member_count", "slow_mode_seconds", "private", "invitable", "applied_tags"}, and
+/// "message_count", "member_count", "slow_mode_seconds", "private", "invitable", "applied_tags",
+/// "pinned"}, and
 /// "joined" where
 /// it is set (with "notify": the setting while joined, null otherwise).
 boost::json::object thread_json(const Thread& t, SystemTime now);

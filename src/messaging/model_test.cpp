@@ -274,6 +274,12 @@ TEST(MessagingModel, ThreadsArchiveByHandOrAfterTheirInactivity) {
   t.applied_tags = {"tg_b", "tg_a"};
   EXPECT_EQ(boost::json::serialize(thread_json(t, at(5 * hour)).at("applied_tags")), R"(["tg_b","tg_a"])");
   t.applied_tags.clear();
+  // Pinned: never by inactivity.
+  t.pinned = true;
+  EXPECT_FALSE(thread_archived(t, at(5 * hour)));
+  EXPECT_FALSE(thread_json(t, at(5 * hour)).at("archived").as_bool());
+  EXPECT_TRUE(thread_json(t, at(5 * hour)).at("pinned").as_bool());
+  t.pinned = false;
   // By hand: at once, whatever its activity.
   t.archived_at = at(1'000'001);
   EXPECT_TRUE(thread_archived(t, at(1'000'002)));

@@ -166,6 +166,8 @@ json::object thread_page_json(const ThreadPage& page, SystemTime now) {
   for (const auto& t : page.threads) threads.emplace_back(thread_json(t, now));
   json::object out{{"threads", std::move(threads)}};
   out["next_cursor"] = page.next_cursor ? json::value(*page.next_cursor) : json::value(nullptr);
+  if (page.lists_pinned)
+    out["pinned"] = page.pinned ? json::value(thread_json(*page.pinned, now)) : json::value(nullptr);
   return out;
 }
 
@@ -566,12 +568,14 @@ void add_messaging_routes(net::Router& router, MessagingService& service, auth::
       if (key == "name") {
         if (!value.is_string()) co_return bad_input("invalid_thread_name", "name must be a string");
         change.name = std::string(value.as_string());
-      } else if (key == "archived" || key == "locked" || key == "invitable") {
+      } else if (key == "archived" || key == "locked" || key == "invitable" || key == "pinned") {
         if (!value.is_bool()) co_return bad_input("invalid_field", std::string(key) + " must be a boolean");
         if (key == "archived") {
           change.archived = value.as_bool();
         } else if (key == "locked") {
           change.locked = value.as_bool();
+        } else if (key == "pinned") {
+          change.pinned = value.as_bool();
         } else {
           change.invitable = value.as_bool();
         }
@@ -591,7 +595,7 @@ void add_messaging_routes(net::Router& router, MessagingService& service, auth::
       }
     }
     if (!change.name && !change.archived && !change.locked && !change.auto_archive_minutes &&
-        !change.slow_mode_seconds && !change.invitable && !change.applied_tags) {
+        !change.slow_mode_seconds && !change.invitable && !change.applied_tags && !change.pinned) {
       co_return bad_input("invalid_field", "nothing to change");
     }
     if (auto limited = take(send_limiter, who->address); !limited) co_return limited.error();

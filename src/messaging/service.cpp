@@ -1684,6 +1684,7 @@ Task<Result<ThreadPage>> MessagingService::threads(eth::Address who, std::string
   std::vector<std::string> channels(1, channel_id);
   std::vector<std::string> moderated;
   if (*moderates) moderated.push_back(channel_id);
+  query.pinned_apart = !query.archived;
   co_return co_await thread_page(who, std::move(channels), std::move(moderated), query);
 }
 
@@ -1732,9 +1733,17 @@ Task<Result<ThreadPage>> MessagingService::thread_page(const eth::Address& who, 
     return m_db.read([&](Tx& tx) -> Result<ThreadPage> {
       ThreadPage page;
       const sql::PrivateView view{viewer, moderated};
-      page.threads = sql::list_threads(tx, channel_ids, query.archived, now_ms, before, limit + 1, view,
-                                       query.joined ? std::optional<std::string>(viewer) : std::nullopt, query.tag,
-                                       query.by_creation);
+      const auto member = query.joined ? std::optional<std::string>(viewer) : std::nullopt;
+      const auto apart = query.pinned_apart ? std::optional<bool>(false) : std::nullopt;
+      page.threads = sql::list_threads(tx, channel_ids, query.archived, now_ms, before, limit + 1, view, member,
+                                       query.tag, query.by_creation, apart);
+      page.lists_pinned = query.pinned_apart;
+      if (query.pinned_apart && !before) {
+        // The pinned post, first, on the first page (when it passes the same filters).
+        auto pinned = sql::list_threads(tx, channel_ids, false, now_ms, std::nullopt, 1, view, member, query.tag,
+                                        query.by_creation, true);
+        if (!pinned.empty()) page.pinned = std::move(pinned.front());
+      }
       if (page.threads.size() > limit) {
         page.threads.pop_back();
         page.next_cursor = thread_cursor(page.threads.back(), query.by_creation);
@@ -1744,6 +1753,10 @@ Task<Result<ThreadPage>> MessagingService::thread_page(const eth::Address& who, 
       for (const auto& t : page.threads) ids.push_back(t.id);
       const auto mine = sql::joined_among(tx, viewer, ids);
       for (auto& t : page.threads) show_membership(t, mine);
+      if (page.pinned) {
+        const std::vector<std::string> one(1, page.pinned->id);
+        show_membership(*page.pinned, sql::joined_among(tx, viewer, one));
+      }
       return page;
     });
   });
@@ -1788,23 +1801,26 @@ Task<Result<Thread>> MessagingService::update_thread(eth::Address who, std::stri
       co_return make_error(ErrorKind::forbidden, "missing_permission",
                            "a thread is changed by its creator or by those who moderate its channel");
     }
-    if (change.locked || change.slow_mode_seconds || change.invitable) {
-      co_return make_error(ErrorKind::forbidden, "missing_permission",
-                           "locking a thread, its slow mode or who invites takes manage_messages in its channel");
+    if (change.locked || change.slow_mode_seconds || change.invitable || change.pinned) {
+      co_return make_error(
+          ErrorKind::forbidden, "missing_permission",
+          "locking a thread, its slow mode, who invites or a pin takes manage_messages in its channel");
     }
   }
   // The creator writes as in the thread: not while timed out, nor once a moderator locked it. A new
   // name passes the content rules; only one who may rename the thread gets this far, so others
   // leave no block behind. One read of the rules for both.
   const bool renames = change.name && *change.name != current->name;
-  if (!*moderates || renames || change.applied_tags) {
+  if (!*moderates || renames || change.applied_tags || change.pinned) {
     auto rules = co_await m_access.post_rules(who, thread_id);
     if (!rules) co_return rules.error();
     if (!*moderates) {
       if (auto may = may_post(*rules); !may) co_return may.error();
     }
+    if ((change.applied_tags || change.pinned) && !rules->forum) {
+      co_return bad_input("invalid_field", "only a forum post carries tags and is pinned");
+    }
     if (change.applied_tags) {
-      if (!rules->forum) co_return bad_input("invalid_field", "only a forum post carries tags");
       auto checked = check_applied_tags(*change.applied_tags, current->applied_tags, *rules, *moderates);
       if (!checked) co_return checked.error();
     }
@@ -1814,12 +1830,26 @@ Task<Result<Thread>> MessagingService::update_thread(eth::Address who, std::stri
     }
   }
   const auto now = m_clock.now();
+  // Pinning a post brings it back when archived.
+  if (change.pinned && *change.pinned && !change.archived) change.archived = false;
+  // The post a pin takes the forum's pin from.
+  std::optional<Thread> unpinned;
   auto updated = co_await m_pool.run([&]() -> Result<std::pair<Thread, bool>> {
     return m_db.transact([&](Tx& tx) -> Result<std::pair<Thread, bool>> {
+      unpinned.reset();
+      // One pin per forum: two pins at once, of two posts, take the forum's lock one after the other.
+      if (change.pinned && *change.pinned) sql::lock_channel(tx, current->channel_id);
       // Locked: two changes at once apply one after the other, neither undoing the other.
       auto t = sql::find_thread(tx, thread_id, true);
       if (!t) return thread_not_found();
       auto next = *t;
+      if (change.pinned) {
+        // Unpinned, it counts its inactivity from now, as after a change of its auto-archive time.
+        if (!*change.pinned && t->pinned) {
+          next.last_activity = std::max(next.last_activity, SystemTime(std::chrono::milliseconds(unix_millis(now))));
+        }
+        next.pinned = *change.pinned;
+      }
       if (change.name) next.name = *change.name;
       if (change.auto_archive_minutes) next.auto_archive_minutes = *change.auto_archive_minutes;
       if (change.locked) next.locked = *change.locked;
@@ -1845,7 +1875,8 @@ Task<Result<Thread>> MessagingService::update_thread(eth::Address who, std::stri
       const bool changed = next.name != t->name || next.auto_archive_minutes != t->auto_archive_minutes ||
                            next.locked != t->locked || thread_archived_at(next, now) != thread_archived_at(*t, now) ||
                            next.last_activity != t->last_activity || next.slow_mode_seconds != t->slow_mode_seconds ||
-                           next.invitable != t->invitable || next.applied_tags != t->applied_tags;
+                           next.invitable != t->invitable || next.applied_tags != t->applied_tags ||
+                           next.pinned != t->pinned;
       if (!changed) return std::pair{std::move(*t), false};
       sql::update_thread(tx, next);
       auto event = thread_json(next, now);
@@ -1865,16 +1896,37 @@ Task<Result<Thread>> MessagingService::update_thread(eth::Address who, std::stri
         for (const auto& tag : next.applied_tags) tags.emplace_back(tag);
         changes["applied_tags"] = std::move(tags);
       }
+      if (next.pinned != t->pinned) changes["pinned"] = next.pinned;
       event["changes"] = std::move(changes);
-      if (*moderates && (who != t->creator || next.locked != t->locked ||
-                         next.slow_mode_seconds != t->slow_mode_seconds || next.invitable != t->invitable))
+      if (*moderates &&
+          (who != t->creator || next.locked != t->locked || next.slow_mode_seconds != t->slow_mode_seconds ||
+           next.invitable != t->invitable || next.pinned != t->pinned))
         event["moderation"] = true;
       publish_or_throw(tx, {"messaging.thread_updated", next.channel_id, json::serialize(event)});
+      if (next.pinned && !t->pinned) {
+        // The forum's pin moves: its pinned post before is pinned no more.
+        if (auto other = sql::pinned_post(tx, next.channel_id); other && other->id != next.id) {
+          auto was = *other;
+          other->pinned = false;
+          if (!thread_archived(was, now)) {
+            other->last_activity =
+                std::max(other->last_activity, SystemTime(std::chrono::milliseconds(unix_millis(now))));
+          }
+          sql::update_thread(tx, *other);
+          auto moved = thread_json(*other, now);
+          moved["by"] = eth::to_checksum(who);
+          moved["changes"] = json::object{{"pinned", false}};
+          moved["moderation"] = true;
+          publish_or_throw(tx, {"messaging.thread_updated", other->channel_id, json::serialize(moved)});
+          unpinned = std::move(*other);
+        }
+      }
       return std::pair{std::move(next), true};
     });
   });
   if (!updated) co_return updated.error();
   if (updated->second) announce_thread("thread_updated", updated->first, true);
+  if (unpinned) announce_thread("thread_updated", *unpinned, true);
   updated->first.joined = current->joined;
   updated->first.notify = current->notify;
   co_return std::move(updated->first);

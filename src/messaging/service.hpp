@@ -77,12 +77,16 @@ struct ThreadChange {
   std::optional<std::int64_t> slow_mode_seconds;         ///< those who moderate its channel alone
   std::optional<bool> invitable;                         ///< a private thread's; those who moderate alone
   std::optional<std::vector<std::string>> applied_tags;  ///< a forum post's, all of them
+  std::optional<bool> pinned;                            ///< a forum post's; those who moderate alone
 };
 
 /// One page of a channel's threads.
 struct ThreadPage {
   std::vector<Thread> threads;
   std::optional<std::string> next_cursor;  ///< pass back as `cursor` for the next page
+  /// A channel's list of active threads: its pinned post is apart, in `pinned` on the first page.
+  bool lists_pinned = false;
+  std::optional<Thread> pinned{};
 };
 
 /// Which threads of a channel a page lists.
@@ -91,6 +95,7 @@ struct ThreadQuery {
   bool joined = false;               ///< only those the caller joined
   std::optional<std::string> tag{};  ///< only the forum posts carrying this tag
   bool by_creation = false;          ///< newest first, else latest activity first
+  bool pinned_apart = false;         ///< a channel's pinned post is listed apart (ThreadPage::pinned)
   std::optional<std::string> cursor;
   std::size_t limit = 50;
 };

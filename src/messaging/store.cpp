@@ -923,7 +923,8 @@ namespace {
 constexpr const char* thread_columns =
     "t.id, t.channel_id, t.seq, t.name, t.creator, t.created_ms, t.auto_archive_minutes, t.archived_ms, t.locked, "
     "t.last_ms, COALESCE(c.last_seq, 0), t.message_count, t.member_count, t.slow_mode_seconds, t.is_private, "
-    "t.invitable, t.applied_tags, t.client_id FROM msg_threads t LEFT JOIN msg_channels c ON c.channel_id = t.id";
+    "t.invitable, t.applied_tags, t.client_id, t.pinned FROM msg_threads t LEFT JOIN msg_channels c ON c.channel_id = "
+    "t.id";
 
 Thread thread_of(const store::Row& r) {
   Thread t;
@@ -945,6 +946,7 @@ Thread thread_of(const store::Row& r) {
   t.invitable = r.get_int(15) != 0;
   t.applied_tags = store::split_text_list(r.get_text(16));
   t.client_id = r.opt_text(17);
+  t.pinned = r.get_int(18) != 0;
   return t;
 }
 
@@ -1019,11 +1021,13 @@ std::string shown_to(std::vector<store::Value>& params, const PrivateView& view)
 std::vector<Thread> list_threads(Tx& tx, const std::vector<std::string>& channel_ids, bool archived,
                                  std::int64_t now_ms, const std::optional<ThreadCursor>& before, std::size_t limit,
                                  const PrivateView& view, const std::optional<std::string>& member,
-                                 const std::optional<std::string>& tag, bool by_creation) {
+                                 const std::optional<std::string>& tag, bool by_creation, std::optional<bool> pinned) {
   if (channel_ids.empty()) return {};
   std::vector<store::Value> params{now_ms, static_cast<std::int64_t>(limit)};
   // Active: not archived by hand, and a message (or the creation) within its auto-archive time.
-  const std::string active = "t.archived_ms IS NULL AND t.last_ms > $1 - t.auto_archive_minutes * 60000";
+  // A pinned post stays active until archived by hand.
+  const std::string active =
+      "t.archived_ms IS NULL AND (t.pinned = 1 OR t.last_ms > $1 - t.auto_archive_minutes * 60000)";
   std::string sql = std::string("SELECT ") + thread_columns + " WHERE t.deleted_ms IS NULL AND " +
                     (archived ? "NOT (" + active + ")" : active);
   const std::string order = by_creation ? "t.created_ms" : "t.last_ms";
@@ -1039,6 +1043,7 @@ std::vector<Thread> list_threads(Tx& tx, const std::vector<std::string>& channel
     sql += " AND EXISTS (SELECT 1 FROM msg_thread_members m WHERE m.thread_id = t.id AND m.account = $" +
            std::to_string(params.size()) + ")";
   }
+  if (pinned) sql += *pinned ? " AND t.pinned = 1" : " AND t.pinned = 0";
   if (tag) {
     // Tag ids are of [a-z0-9_]: the list's commas bound a match.
     params.emplace_back("%," + *tag + ",%");
@@ -1077,14 +1082,14 @@ std::vector<std::string> searchable_threads(Tx& tx, const std::vector<std::strin
 std::int64_t count_active_threads(Tx& tx, const std::string& channel_id, std::int64_t now_ms) {
   auto row = tx.query_one(
       "SELECT count(*) FROM msg_threads WHERE channel_id = $1 AND archived_ms IS NULL AND deleted_ms IS NULL AND "
-      "last_ms > $2 - auto_archive_minutes * 60000",
+      "(pinned = 1 OR last_ms > $2 - auto_archive_minutes * 60000)",
       {channel_id, now_ms});
   return row->get_int(0);
 }
 
 std::vector<Thread> inactive_threads(Tx& tx, std::int64_t now_ms, std::size_t limit) {
   return threads_of_rows(tx.query(std::string("SELECT ") + thread_columns +
-                                      " WHERE t.archived_ms IS NULL AND t.deleted_ms IS NULL AND "
+                                      " WHERE t.archived_ms IS NULL AND t.deleted_ms IS NULL AND t.pinned = 0 AND "
                                       "t.last_ms <= $1 - t.auto_archive_minutes * 60000 ORDER BY t.last_ms LIMIT $2",
                                   {now_ms, static_cast<std::int64_t>(limit)}));
 }
@@ -1092,7 +1097,8 @@ std::vector<Thread> inactive_threads(Tx& tx, std::int64_t now_ms, std::size_t li
 bool record_archive(Tx& tx, const std::string& id, std::int64_t now_ms) {
   return tx.exec(
              "UPDATE msg_threads SET archived_ms = last_ms + auto_archive_minutes * 60000 WHERE id = $1 AND "
-             "archived_ms IS NULL AND deleted_ms IS NULL AND last_ms <= $2 - auto_archive_minutes * 60000",
+             "archived_ms IS NULL AND deleted_ms IS NULL AND pinned = 0 AND last_ms <= $2 - auto_archive_minutes * "
+             "60000",
              {id, now_ms}) > 0;
 }
 
@@ -1122,11 +1128,19 @@ std::vector<Message> live_after(Tx& tx, const std::string& channel_id, std::int6
 void update_thread(Tx& tx, const Thread& t) {
   tx.exec(
       "UPDATE msg_threads SET name = $2, auto_archive_minutes = $3, archived_ms = $4, locked = $5, last_ms = $6, "
-      "slow_mode_seconds = $7, invitable = $8, applied_tags = $9 WHERE id = $1",
+      "slow_mode_seconds = $7, invitable = $8, applied_tags = $9, pinned = $10 WHERE id = $1",
       {t.id, t.name, t.auto_archive_minutes,
        t.archived_at ? store::Value(unix_millis(*t.archived_at)) : store::Value(nullptr),
        static_cast<std::int64_t>(t.locked ? 1 : 0), unix_millis(t.last_activity), t.slow_mode_seconds,
-       std::int64_t{t.invitable ? 1 : 0}, store::join_text_list(t.applied_tags)});
+       std::int64_t{t.invitable ? 1 : 0}, store::join_text_list(t.applied_tags), std::int64_t{t.pinned ? 1 : 0}});
+}
+
+std::optional<Thread> pinned_post(Tx& tx, const std::string& channel_id) {
+  auto row = tx.query_one(
+      std::string("SELECT ") + thread_columns + " WHERE t.channel_id = $1 AND t.pinned = 1 AND t.deleted_ms IS NULL",
+      {channel_id});
+  if (!row) return std::nullopt;
+  return thread_of(*row);
 }
 
 std::vector<std::pair<std::string, std::vector<std::string>>> tagged_threads(Tx& tx, const std::string& channel_id) {
@@ -1150,7 +1164,8 @@ std::vector<std::string> joined_threads(Tx& tx, const std::string& account, cons
   const auto in = add_in_list(params, channel_ids.begin(), channel_ids.end());
   const auto rows = tx.query(
       "SELECT t.id FROM msg_threads t JOIN msg_thread_members m ON m.thread_id = t.id AND m.account = $1 "
-      "WHERE t.archived_ms IS NULL AND t.deleted_ms IS NULL AND t.last_ms > $2 - t.auto_archive_minutes * 60000 AND "
+      "WHERE t.archived_ms IS NULL AND t.deleted_ms IS NULL AND (t.pinned = 1 OR t.last_ms > $2 - "
+      "t.auto_archive_minutes * 60000) AND "
       "t.channel_id IN (" +
           in + ") ORDER BY t.last_ms DESC, t.id LIMIT $3",
       params);

@@ -236,11 +236,12 @@ struct PrivateView {
 };
 /// The active (or archived) threads of these channels at now_ms that `view` shows, by last
 /// activity (`by_creation`: creation), latest first, below `before`; with `member`, only those it
-/// joined; with `tag`, only forum posts carrying it.
+/// joined; with `tag`, only forum posts carrying it; with `pinned`, only pinned ones or only others.
 std::vector<Thread> list_threads(Tx& tx, const std::vector<std::string>& channel_ids, bool archived,
                                  std::int64_t now_ms, const std::optional<ThreadCursor>& before, std::size_t limit,
                                  const PrivateView& view, const std::optional<std::string>& member = std::nullopt,
-                                 const std::optional<std::string>& tag = std::nullopt, bool by_creation = false);
+                                 const std::optional<std::string>& tag = std::nullopt, bool by_creation = false,
+                                 std::optional<bool> pinned = std::nullopt);
 /// When `creator` (lowercase hex) last started a forum post in the channel (deleted ones
 /// included), if ever.
 std::optional<std::int64_t> last_post_started_ms(Tx& tx, const std::string& channel_id, const std::string& creator);
@@ -259,8 +260,11 @@ bool touch_thread(Tx& tx, const std::string& id, std::int64_t at_ms);
 bool delete_thread(Tx& tx, const std::string& id, std::int64_t at_ms);
 /// The channel's messages not deleted after `after_seq`, in seq order, at most `limit`.
 std::vector<Message> live_after(Tx& tx, const std::string& channel_id, std::int64_t after_seq, std::size_t limit);
-/// Writes the name, auto-archive time, archive, lock and last activity.
+/// Writes the name, auto-archive time, archive, lock, last activity, slow mode, invitable, tags and
+/// pin.
 void update_thread(Tx& tx, const Thread& t);
+/// The forum's pinned post, if any.
+std::optional<Thread> pinned_post(Tx& tx, const std::string& channel_id);
 /// The threads of the channel (deleted ones included) that carry tags: (id, their tags).
 std::vector<std::pair<std::string, std::vector<std::string>>> tagged_threads(Tx& tx, const std::string& channel_id);
 /// Sets the thread's tags.

@@ -4,7 +4,7 @@
 // forum drops leaves its posts; a post whose message is refused leaves nothing behind.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, freshDatabase, backends, until } from './lib/harness.mjs';
+import { startServer, freshDatabase, backends, until, runCommand } from './lib/harness.mjs';
 import { chatFlags, client, subscribed } from './lib/chat.mjs';
 
 for (const backend of backends()) {
@@ -256,6 +256,76 @@ for (const backend of backends()) {
         (await api(`/v1/threads/${post.id}`, member)).body.applied_tags.length === 0);
       assert.deepEqual((await api(`/v1/threads/${pinned.id}`, member)).body.applied_tags, []);
       assert.deepEqual(await listed(`?tag=${tag.Solved}`), []);
+    });
+
+    test('a moderator pins one post of a forum: listed apart, first, and never archived by inactivity', async () => {
+      const { owner, mod, member, api, general, forum, tag, postIn, start } = await community('Pins');
+      const made = [];
+      for (const name of ['Oldest', 'Guidelines', 'Newest']) {
+        const r = await postIn(member, forum.id, name, `${name} body`, name === 'Guidelines' ? [] : [tag.Bug],
+          { auto_archive_minutes: 60 });
+        assert.equal(r.status, 201, JSON.stringify(r.body));
+        made.push(r.body);
+      }
+      const [oldest, rules, newest] = made;
+      assert.equal(rules.pinned, false);
+      const sock = c.connect(owner);
+      await subscribed(sock, forum.id);
+      const pin = (who, id, pinned) => api(`/v1/threads/${id}`, who, 'PATCH', { pinned });
+      assert.deepEqual(code(await pin(member, rules.id, true)), [403, 'missing_permission']);
+      const chat = (await start(member, general, { name: 'chat' })).body;
+      assert.deepEqual(code(await pin(mod, chat.id, true)), [400, 'invalid_field']);
+      assert.deepEqual(code(await pin(mod, rules.id, 'yes')), [400, 'invalid_field']);
+      let r = await pin(mod, rules.id, true);
+      assert.deepEqual([r.status, r.body.pinned], [200, true]);
+      assert.equal((await sock.waitFor((f) => f.type === 'thread_updated' && f.thread.id === rules.id)).thread.pinned, true);
+
+      // The first page has it apart; the list itself, and the next pages, do not.
+      const page = async (query = '') => (await api(`/v1/channels/${forum.id}/threads${query}`, member)).body;
+      let listed = await page();
+      assert.equal(listed.pinned.id, rules.id);
+      assert.deepEqual(listed.threads.map((t) => t.id), [newest.id, oldest.id]);
+      listed = await page('?sort=created&limit=1');
+      assert.deepEqual([listed.pinned.id, listed.threads.map((t) => t.id)], [rules.id, [newest.id]]);
+      listed = await page(`?sort=created&limit=1&cursor=${listed.next_cursor}`);
+      assert.deepEqual([listed.pinned, listed.threads.map((t) => t.id), listed.next_cursor], [null, [oldest.id], null]);
+      // Filters hold for it too; the community's list shows it among the others.
+      listed = await page(`?tag=${tag.Bug}`);
+      assert.deepEqual([listed.pinned, listed.threads.length], [null, 2]);
+      assert.equal((await page('?archived=true')).pinned, undefined);
+      const all = (await api(`/v1/communities/${forum.community_id}/threads`, member)).body;
+      assert.deepEqual([all.pinned, all.threads.map((t) => t.id).sort()],
+        [undefined, [oldest.id, rules.id, newest.id, chat.id].sort()]);
+
+      // Two hours without a message: the others archive, the pinned post stays, through the job too.
+      for (const t of [oldest, rules]) {
+        db.query(`UPDATE msg_threads SET last_ms = last_ms - 7200000 WHERE id = '${t.id}'`);
+      }
+      assert.equal((await api(`/v1/threads/${oldest.id}`, member)).body.archived, true);
+      assert.equal((await api(`/v1/threads/${rules.id}`, member)).body.archived, false);
+      const run = runCommand(['jobs', 'run', 'messaging.thread_archive', ...db.flags]);
+      assert.equal(run.code, 0, run.stderr);
+      await sock.waitFor((f) => f.type === 'thread_updated' && f.thread.id === oldest.id && f.thread.archived);
+      assert.equal((await api(`/v1/threads/${rules.id}`, member)).body.archived, false);
+      assert.equal((await page()).pinned.id, rules.id);
+
+      // Pinning another moves the forum's pin; the one before counts its inactivity from then.
+      r = await pin(owner, newest.id, true);
+      assert.equal(r.status, 200);
+      const moved = await sock.waitFor((f) => f.type === 'thread_updated' && f.thread.id === rules.id && !f.thread.pinned);
+      assert.equal(moved.thread.archived, false);
+      assert.deepEqual((await api(`/v1/threads/${rules.id}`, member)).body.pinned, false);
+      listed = await page();
+      assert.deepEqual([listed.pinned.id, listed.threads.map((t) => t.id)], [newest.id, [rules.id]]);
+      // Pinning an archived post brings it back; unpinning leaves the forum with none.
+      r = await pin(mod, oldest.id, true);
+      assert.deepEqual([r.body.pinned, r.body.archived], [true, false]);
+      assert.equal((await api(`/v1/threads/${newest.id}`, member)).body.pinned, false);
+      r = await pin(mod, oldest.id, false);
+      assert.deepEqual([r.body.pinned, r.body.archived], [false, false]);
+      listed = await page();
+      assert.equal(listed.pinned, null);
+      assert.equal(listed.threads.length, 3);
     });
 
     test('a forum\'s slow mode spaces the posts each member starts', async () => {

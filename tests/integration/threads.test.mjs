@@ -65,7 +65,7 @@ for (const backend of backends()) {
         id: undefined, channel_id: general, seq: idea.seq, name: 'Idea discussion', creator: member.address,
         created_at: undefined, auto_archive_minutes: 1440, archived: false, archived_at: null, locked: false, last_seq: 0,
         last_message_at: undefined, message_count: 0, member_count: 1, slow_mode_seconds: 0, private: false, invitable: true,
-        applied_tags: [] });
+        applied_tags: [], pinned: false });
       // The channel's followers learn it; the message shows its thread, live and when read.
       const created = await sock.waitFor((f) => f.type === 'thread_created');
       assert.deepEqual(created.thread, thread);
