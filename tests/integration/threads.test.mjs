@@ -183,8 +183,9 @@ for (const backend of backends()) {
       // Its creator renames and archives it; others may not.
       assert.deepEqual(code(await patch(other, { name: 'mine now' })), [403, 'missing_permission']);
       assert.deepEqual(code(await patch(member, { locked: true })), [403, 'missing_permission']);
+      assert.deepEqual(code(await patch(member, { pinned: true })), [403, 'missing_permission']);
       for (const [body, want] of [[{}, 'invalid_field'], [{ archived: 'yes' }, 'invalid_field'], [{ name: '' }, 'invalid_thread_name'],
-        [{ auto_archive_minutes: 61 }, 'invalid_auto_archive'], [{ pinned: true }, 'invalid_field']]) {
+        [{ auto_archive_minutes: 61 }, 'invalid_auto_archive'], [{ color: 1 }, 'invalid_field']]) {
         assert.deepEqual(code(await patch(member, body)), [400, want], JSON.stringify(body));
       }
       let r = await patch(member, { name: 'Roadmap', archived: true, auto_archive_minutes: 4320 });
