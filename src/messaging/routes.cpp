@@ -162,12 +162,19 @@ Result<std::vector<std::string>> tag_ids(const json::value& v) {
 }
 
 json::object thread_page_json(const ThreadPage& page, SystemTime now) {
+  // Each thread with its first message (a forum's post list shows them), null when it has none.
+  const auto shown = [&](const Thread& t) {
+    auto o = thread_json(t, now);
+    const auto first = std::find_if(page.first_messages.begin(), page.first_messages.end(),
+                                    [&](const Message& m) { return m.channel_id == t.id; });
+    o["message"] = first == page.first_messages.end() ? json::value(nullptr) : json::value(message_json(*first));
+    return o;
+  };
   json::array threads;
-  for (const auto& t : page.threads) threads.emplace_back(thread_json(t, now));
+  for (const auto& t : page.threads) threads.emplace_back(shown(t));
   json::object out{{"threads", std::move(threads)}};
   out["next_cursor"] = page.next_cursor ? json::value(*page.next_cursor) : json::value(nullptr);
-  if (page.lists_pinned)
-    out["pinned"] = page.pinned ? json::value(thread_json(*page.pinned, now)) : json::value(nullptr);
+  if (page.lists_pinned) out["pinned"] = page.pinned ? json::value(shown(*page.pinned)) : json::value(nullptr);
   return out;
 }
 

@@ -1756,7 +1756,10 @@ Task<Result<ThreadPage>> MessagingService::thread_page(const eth::Address& who, 
       if (page.pinned) {
         const std::vector<std::string> one(1, page.pinned->id);
         show_membership(*page.pinned, sql::joined_among(tx, viewer, one));
+        ids.push_back(page.pinned->id);
       }
+      page.first_messages = sql::first_messages(tx, ids);
+      sql::load_annotations(tx, page.first_messages, viewer);
       return page;
     });
   });

@@ -87,6 +87,9 @@ struct ThreadPage {
   /// A channel's list of active threads: its pinned post is apart, in `pinned` on the first page.
   bool lists_pinned = false;
   std::optional<Thread> pinned{};
+  /// The first message of each listed thread (pinned included) that has one not deleted: a forum's
+  /// posts show theirs.
+  std::vector<Message> first_messages{};
 };
 
 /// Which threads of a channel a page lists.

@@ -211,6 +211,15 @@ std::optional<Message> find(Tx& tx, const std::string& channel_id, std::int64_t 
   return message_of(*row);
 }
 
+std::vector<Message> first_messages(Tx& tx, const std::vector<std::string>& channel_ids) {
+  if (channel_ids.empty()) return {};
+  std::vector<store::Value> params;
+  const auto in = add_in_list(params, channel_ids.begin(), channel_ids.end());
+  return messages_of(tx.query(std::string("SELECT ") + columns + " FROM msg_messages WHERE seq = 1 AND deleted_ms IS " +
+                                  "NULL AND channel_id IN (" + in + ")",
+                              params));
+}
+
 std::optional<std::int64_t> last_post_ms(Tx& tx, const std::string& channel_id, const std::string& author) {
   auto row = tx.query_one(
       "SELECT created_ms FROM msg_messages WHERE channel_id = $1 AND author = $2 ORDER BY seq DESC LIMIT 1",

@@ -150,6 +150,8 @@ std::vector<std::string> reactors(Tx& tx, const std::string& channel_id, std::in
 /// Fills in the reactions and poll votes (as `viewer` sees them), the pin, the poll and the reply
 /// previews of messages, one statement set per channel they belong to.
 void load_annotations(Tx& tx, std::vector<Message>& messages, const std::string& viewer);
+/// The first message (seq 1) of each of these channels (threads) that has one not deleted.
+std::vector<Message> first_messages(Tx& tx, const std::vector<std::string>& channel_ids);
 /// Takes the channel's row lock (creating the row), as a seq or change does.
 void lock_channel(Tx& tx, const std::string& channel_id);
 /// Pins a message; false when it already was.

@@ -224,6 +224,19 @@ for (const backend of backends()) {
       assert.deepEqual(code(await api(`/v1/channels/${forum.id}/threads?sort=new`, member)), [400, 'invalid_sort']);
       assert.deepEqual(code(await api(`${base}/threads?tag=${tag.Bug}`, member)), [400, 'invalid_field']);
 
+      // Each post comes with its first message (with the reader's reactions), in one request; one
+      // whose first message was deleted shows none.
+      assert.equal((await api(`/v1/channels/${post.id}/messages/1/reactions/%F0%9F%91%8D`, member, 'PUT')).status, 204);
+      let full = (await api(`/v1/channels/${forum.id}/threads`, member)).body.threads;
+      const first = full.find((t) => t.id === post.id).message;
+      assert.deepEqual([first.id, first.seq, first.body], [message.id, 1, `it crashes @${mod.address}`]);
+      assert.deepEqual(first.reactions.map((x) => [x.emoji, x.count, x.me]), [['👍', 1, true]]);
+      assert.equal(full.find((t) => t.id === untagged.id).message.body, 'hello');
+      assert.equal((await api(`/v1/channels/${untagged.id}/messages/1`, owner, 'DELETE')).status, 204);
+      full = (await api(`/v1/channels/${forum.id}/threads`, member)).body.threads;
+      assert.equal(full.find((t) => t.id === untagged.id).message, null);
+      assert.equal((await api(`${base}/threads`, member)).body.threads.find((t) => t.id === post.id).message.id, message.id);
+
       // Its creator changes its tags, not the moderated ones; moderators change any.
       const patch = (who, id, tags) => api(`/v1/threads/${id}`, who, 'PATCH', { applied_tags: tags });
       assert.deepEqual(code(await patch(member, post.id, [tag.Bug, tag.Solved])), [403, 'missing_permission']);
