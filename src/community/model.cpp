@@ -547,6 +547,22 @@ Result<std::vector<ForumTag>> apply_tag_specs(const std::vector<TagSpec>& specs,
   return out;
 }
 
+Result<void> check_channel_defaults(const ChannelDefaults& d) {
+  const auto m = d.auto_archive_minutes;
+  if (m != 60 && m != 1440 && m != 4320 && m != 10080) {
+    return bad_input("invalid_field", "default_auto_archive_minutes is 60, 1440, 4320 or 10080");
+  }
+  if (d.sort_order != "activity" && d.sort_order != "created") {
+    return bad_input("invalid_field", "default_sort_order is \"activity\" or \"created\"");
+  }
+  if (!d.reaction_emoji.empty() && !valid_emoji(d.reaction_emoji)) {
+    return bad_input("invalid_field", fmt::format("default_reaction_emoji is at most {} bytes of UTF-8 without "
+                                                  "spaces or control characters",
+                                                  max_tag_emoji_bytes));
+  }
+  return ok();
+}
+
 boost::json::array tags_json(const std::vector<ForumTag>& tags) {
   boost::json::array out;
   for (const auto& t : tags) {

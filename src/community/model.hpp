@@ -223,8 +223,18 @@ struct ForumTag {
 inline constexpr std::size_t max_forum_tags = 20;
 /// The longest tag name, in characters (Discord's figure).
 inline constexpr std::size_t max_tag_name_chars = 20;
-/// The longest tag emoji, in bytes of UTF-8.
+/// The longest tag emoji, in bytes of UTF-8 (a forum's default reaction too).
 inline constexpr std::size_t max_tag_emoji_bytes = 64;
+
+/// What a channel gives its new threads and a forum its readers (Discord's channel defaults).
+struct ChannelDefaults {
+  std::int64_t auto_archive_minutes = 1440;  ///< of a thread started without one: 60, 1440, 4320 or 10080
+  std::string sort_order = "activity";       ///< a forum's posts, by "activity" or "created"
+  std::string reaction_emoji{};              ///< the reaction a forum's posts offer; empty: none
+};
+/// 400 invalid_field unless the auto-archive time is one of the four, the order one of the two,
+/// and the emoji (when set) at most max_tag_emoji_bytes of UTF-8 without spaces or controls.
+Result<void> check_channel_defaults(const ChannelDefaults& d);
 
 /// A tag as a request gives it: `id` names one the channel has (unset: a new tag).
 struct TagSpec {

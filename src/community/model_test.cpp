@@ -388,6 +388,23 @@ TEST(Forum, TagsKeepTheirIdsAndNewOnesTakeFreshOnes) {
   EXPECT_TRUE(tags_from_text("[1, {\"id\": 2}]").empty());
 }
 
+TEST(Forum, ChannelDefaults) {
+  EXPECT_TRUE(check_channel_defaults({}));
+  EXPECT_TRUE(check_channel_defaults({60, "created", "\xf0\x9f\x91\x8d"}));
+  EXPECT_TRUE(check_channel_defaults({10080, "activity", std::string(64, 'x')}));
+  for (const auto& bad : std::vector<ChannelDefaults>{{30, "activity", ""},
+                                                      {0, "activity", ""},
+                                                      {1440, "newest", ""},
+                                                      {1440, "", ""},
+                                                      {1440, "activity", "a b"},
+                                                      {1440, "activity", std::string(65, 'x')},
+                                                      {1440, "activity", "\xff"}}) {
+    const auto r = check_channel_defaults(bad);
+    ASSERT_FALSE(r) << bad.auto_archive_minutes << " " << bad.sort_order << " " << bad.reaction_emoji;
+    EXPECT_EQ(r.error().code, "invalid_field");
+  }
+}
+
 TEST(Forum, BadTagsAreRefused) {
   const auto fresh = [] { return std::string("tg_x"); };
   const std::vector<ForumTag> current{{"tg_a", "A"}};

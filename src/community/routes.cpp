@@ -71,7 +71,10 @@ json::object render_channel(const ChannelInfo& c) {
                       {"post_roles", strings(c.post_roles)},
                       {"type", to_string(c.type)},
                       {"available_tags", tags_json(c.tags)},
-                      {"require_tag", c.require_tag}};
+                      {"require_tag", c.require_tag},
+                      {"default_auto_archive_minutes", c.defaults.auto_archive_minutes},
+                      {"default_sort_order", c.defaults.sort_order},
+                      {"default_reaction_emoji", text_or_null(c.defaults.reaction_emoji)}};
 }
 
 json::object render_role(const RoleInfo& r) {
@@ -235,6 +238,26 @@ Result<void> read_forum_fields(const json::object& body, std::optional<std::vect
   if (const auto* r = body.if_contains("require_tag")) {
     if (!r->is_bool()) return bad_input("invalid_field", "require_tag must be a boolean");
     require_tag = r->as_bool();
+  }
+  return ok();
+}
+
+// What a channel gives its new threads and a forum its readers, as creating and changing it take
+// them (a null reaction is none).
+Result<void> read_channel_defaults(const json::object& body, std::optional<std::int64_t>& auto_archive,
+                                   std::optional<std::string>& sort_order, std::optional<std::string>& reaction) {
+  if (const auto* a = body.if_contains("default_auto_archive_minutes")) {
+    if (!a->is_int64()) return bad_input("invalid_field", "default_auto_archive_minutes is 60, 1440, 4320 or 10080");
+    auto_archive = a->as_int64();
+  }
+  if (const auto* o = body.if_contains("default_sort_order")) {
+    if (!o->is_string()) return bad_input("invalid_field", "default_sort_order is \"activity\" or \"created\"");
+    sort_order = std::string(o->as_string());
+  }
+  if (const auto* e = body.if_contains("default_reaction_emoji")) {
+    if (!e->is_string() && !e->is_null())
+      return bad_input("invalid_field", "default_reaction_emoji is a string or null");
+    reaction = e->is_string() ? std::string(e->as_string()) : std::string();
   }
   return ok();
 }
@@ -665,6 +688,13 @@ void add_community_routes(net::Router& router, CommunityService& service, auth::
         if (auto r = read_forum_fields(body, tags, require_tag); !r) co_return r.error();
         if (tags) spec.tags = std::move(*tags);
         if (require_tag) spec.require_tag = *require_tag;
+        std::optional<std::int64_t> auto_archive;
+        std::optional<std::string> sort_order;
+        std::optional<std::string> reaction;
+        if (auto r = read_channel_defaults(body, auto_archive, sort_order, reaction); !r) co_return r.error();
+        if (auto_archive) spec.defaults.auto_archive_minutes = *auto_archive;
+        if (sort_order) spec.defaults.sort_order = std::move(*sort_order);
+        if (reaction) spec.defaults.reaction_emoji = std::move(*reaction);
         auto ch = co_await service.create_channel(who.address, std::string(req.param("id")), std::move(spec));
         co_return net::rendered(ch, render_channel, 201);
       });
@@ -711,6 +741,11 @@ void add_community_routes(net::Router& router, CommunityService& service, auth::
         }
         if (body.contains("type")) co_return bad_input("invalid_field", "a channel's type is fixed at its creation");
         if (auto r = read_forum_fields(body, update.tags, update.require_tag); !r) co_return r.error();
+        if (auto r = read_channel_defaults(body, update.default_auto_archive_minutes, update.default_sort_order,
+                                           update.default_reaction_emoji);
+            !r) {
+          co_return r.error();
+        }
         auto ch = co_await service.update_channel(who.address, std::string(req.param("id")), std::move(update));
         co_return net::rendered(ch, render_channel);
       });

@@ -366,6 +366,7 @@ ChannelInfo channel_info(const Loaded& c, const sql::ChannelRow& ch, const Stand
   info.type = ch.type;
   info.tags = ch.tags;
   info.require_tag = ch.require_tag;
+  info.defaults = ch.defaults;
   return info;
 }
 
@@ -1749,7 +1750,11 @@ Result<void> check_forum(const sql::ChannelRow& row) {
     return bad_input("invalid_field", "available_tags and require_tag are a forum channel's");
   }
   if (row.require_tag && row.tags.empty()) return bad_input("invalid_field", "require_tag needs a tag to choose");
-  return ok();
+  if (row.type != ChannelType::forum &&
+      (row.defaults.sort_order != ChannelDefaults{}.sort_order || !row.defaults.reaction_emoji.empty())) {
+    return bad_input("invalid_field", "default_sort_order and default_reaction_emoji are a forum channel's");
+  }
+  return check_channel_defaults(row.defaults);
 }
 
 Result<void> check_position(std::int64_t position) {
@@ -1802,6 +1807,7 @@ Task<Result<ChannelInfo>> CommunityService::create_channel(const eth::Address& w
     if (!tags) return std::move(tags).error();
     row.tags = std::move(*tags);
     row.require_tag = spec.require_tag;
+    row.defaults = spec.defaults;
     if (auto r = check_forum(row); !r) return std::move(r).error();
     sql::insert_channel(tx, row);
     json::object details{{"name", row.name}, {"roles", string_array(spec.roles)}, {"gate", gate_json(spec.gate)}};
@@ -1812,6 +1818,11 @@ Task<Result<ChannelInfo>> CommunityService::create_channel(const eth::Address& w
       details["type"] = to_string(row.type);
       details["available_tags"] = tags_json(row.tags);
       details["require_tag"] = row.require_tag;
+      details["default_sort_order"] = row.defaults.sort_order;
+      details["default_reaction_emoji"] = text_or_null(row.defaults.reaction_emoji);
+    }
+    if (row.defaults.auto_archive_minutes != ChannelDefaults{}.auto_archive_minutes) {
+      details["default_auto_archive_minutes"] = row.defaults.auto_archive_minutes;
     }
     audit(tx, community_id, who, {"channel_create", std::nullopt, row.id, "", std::move(details)}, now);
     if (spec.gate) {
@@ -1907,6 +1918,9 @@ Task<Result<ChannelInfo>> CommunityService::update_channel(const eth::Address& w
         ch->tags = std::move(*tags);
       }
       if (update.require_tag) ch->require_tag = *update.require_tag;
+      if (update.default_auto_archive_minutes) ch->defaults.auto_archive_minutes = *update.default_auto_archive_minutes;
+      if (update.default_sort_order) ch->defaults.sort_order = *update.default_sort_order;
+      if (update.default_reaction_emoji) ch->defaults.reaction_emoji = *update.default_reaction_emoji;
       if (auto r = check_forum(*ch); !r) return std::move(r).error();
       if (update.archived) {
         if (*update.archived && !ch->archived_ms) ch->archived_ms = now;
@@ -1932,6 +1946,13 @@ Task<Result<ChannelInfo>> CommunityService::update_channel(const eth::Address& w
       if (update.post_roles) changed["post_roles"] = string_array(*update.post_roles);
       if (update.tags) changed["available_tags"] = tags_json(ch->tags);
       if (update.require_tag) changed["require_tag"] = *update.require_tag;
+      if (update.default_auto_archive_minutes) {
+        changed["default_auto_archive_minutes"] = *update.default_auto_archive_minutes;
+      }
+      if (update.default_sort_order) changed["default_sort_order"] = *update.default_sort_order;
+      if (update.default_reaction_emoji) {
+        changed["default_reaction_emoji"] = text_or_null(*update.default_reaction_emoji);
+      }
       // Readers' sockets learn what they see of the change (not the gate: membership events follow
       // a gate's change).
       json::object shown = changed;
@@ -2000,6 +2021,7 @@ Task<Result<ChannelPostRules>> CommunityService::post_rules(const eth::Address& 
       rules.forum = ch->type == ChannelType::forum;
       rules.tags = ch->tags;
       rules.require_tag = ch->require_tag;
+      rules.default_auto_archive_minutes = ch->defaults.auto_archive_minutes;
       const auto s = channel_standing(tx, *ch, account);
       if (!s.member) return rules;
       rules.can_post = readable(s, *ch, sql::channel_access(tx, ch->community_id, account));

@@ -88,6 +88,7 @@ struct ChannelInfo {
   ChannelType type = ChannelType::text;  ///< fixed at creation
   std::vector<ForumTag> tags{};          ///< a forum's tags
   bool require_tag = false;              ///< a forum's posts carry at least one tag
+  ChannelDefaults defaults{};
 };
 
 /// An AutoMod rule ready to screen messages (shared by the posts that read it until it changes).
@@ -134,6 +135,7 @@ struct ChannelPostRules {
   bool forum = false;          ///< a forum channel: messages are posted in its threads only
   std::vector<ForumTag> tags{};
   bool require_tag = false;
+  std::int64_t default_auto_archive_minutes = 1440;  ///< of a thread started here without one
 };
 
 /// The longest slow mode: 6 hours, as Discord.
@@ -262,6 +264,7 @@ struct NewChannel {
   ChannelType type = ChannelType::text;
   std::vector<TagSpec> tags{};  ///< a forum's
   bool require_tag = false;     ///< a forum's
+  ChannelDefaults defaults{};
 };
 
 /// A change to a channel; unset fields stay.
@@ -276,6 +279,9 @@ struct ChannelUpdate {
   std::optional<std::vector<std::string>> post_roles;
   std::optional<std::vector<TagSpec>> tags;  ///< a forum's, all of them (those left out are removed)
   std::optional<bool> require_tag;           ///< a forum's
+  std::optional<std::int64_t> default_auto_archive_minutes;
+  std::optional<std::string> default_sort_order;      ///< a forum's
+  std::optional<std::string> default_reaction_emoji;  ///< a forum's ("": none)
 };
 
 /// Limits of the context.

@@ -42,6 +42,7 @@ struct ChannelRow {
   ChannelType type = ChannelType::text;   ///< fixed at creation
   std::vector<ForumTag> tags{};           ///< a forum's tags
   bool require_tag = false;               ///< a forum's posts carry at least one tag
+  ChannelDefaults defaults{};
 };
 
 struct RoleRow {

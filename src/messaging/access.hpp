@@ -78,6 +78,8 @@ struct PostRules {
   std::map<std::string, bool> tags{};
   /// A forum's posts carry at least one tag.
   bool require_tag = false;
+  /// The auto-archive time of a thread started in the channel without one.
+  std::int64_t default_auto_archive_minutes = 1440;
 };
 
 /// Channel access as the community context decides it.

@@ -1505,7 +1505,9 @@ Task<Result<StartedThread>> MessagingService::create_thread(eth::Address who, st
   if (is_thread_id(channel_id))
     co_return bad_input("invalid_channel", "a thread is started in a channel, not a thread");
   if (auto c = check_thread_name(spec.name); !c) co_return c.error();
-  if (auto c = check_auto_archive(spec.auto_archive_minutes); !c) co_return c.error();
+  if (spec.auto_archive_minutes) {
+    if (auto c = check_auto_archive(*spec.auto_archive_minutes); !c) co_return c.error();
+  }
   if (spec.seq && *spec.seq <= 0) co_return bad_input("invalid_seq", "seq is a positive integer");
   if (spec.is_private && spec.seq) {
     co_return bad_input("invalid_field", "a private thread starts on its own, not from a message");
@@ -1595,7 +1597,7 @@ Task<Result<StartedThread>> MessagingService::create_thread(eth::Address who, st
       t.name = spec.name;
       t.creator = who;
       t.created_at = SystemTime(std::chrono::milliseconds(unix_millis(now)));
-      t.auto_archive_minutes = spec.auto_archive_minutes;
+      t.auto_archive_minutes = spec.auto_archive_minutes.value_or(rules->default_auto_archive_minutes);
       t.last_activity = t.created_at;
       t.is_private = spec.is_private;
       t.invitable = spec.invitable.value_or(true);

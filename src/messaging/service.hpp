@@ -53,7 +53,8 @@ struct NewMessage {
 struct NewThread {
   std::string name;
   std::optional<std::int64_t> seq;  ///< started from this message of the channel; unset: on its own
-  std::int64_t auto_archive_minutes = default_thread_archive_minutes;
+  /// Unset: its channel's default (default_thread_archive_minutes outside a community).
+  std::optional<std::int64_t> auto_archive_minutes{};
   bool is_private = false;        ///< read by its members and the channel's moderators alone
   std::optional<bool> invitable;  ///< a private thread's (default true)
   /// A forum post starts with this message (required there, refused elsewhere).

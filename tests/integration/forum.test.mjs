@@ -99,6 +99,34 @@ for (const backend of backends()) {
       assert.deepEqual(code(await api(`${base}/automod/rules`, owner, 'POST',
         { name: 'r', trigger: { type: 'keyword', keywords: ['x'] }, alert_channel: forum.id })), [400, 'invalid_rule']);
 
+      // What a channel gives its new threads, and a forum its readers.
+      assert.deepEqual([forum.default_auto_archive_minutes, forum.default_sort_order, forum.default_reaction_emoji],
+        [1440, 'activity', null]);
+      let made = await api(`${base}/channels`, owner, 'POST', { name: 'ideas', type: 'forum', default_auto_archive_minutes: 60,
+        default_sort_order: 'created', default_reaction_emoji: '👍' });
+      assert.equal(made.status, 201, JSON.stringify(made.body));
+      assert.deepEqual([made.body.default_auto_archive_minutes, made.body.default_sort_order, made.body.default_reaction_emoji],
+        [60, 'created', '👍']);
+      const ideas = made.body.id;
+      let started = await api(`/v1/channels/${ideas}/threads`, member, 'POST', { name: 'a', message: { body: 'x', client_id: 'd1' } });
+      assert.equal(started.body.auto_archive_minutes, 60);
+      started = await api(`/v1/channels/${ideas}/threads`, member, 'POST',
+        { name: 'b', message: { body: 'x', client_id: 'd2' }, auto_archive_minutes: 4320 });
+      assert.equal(started.body.auto_archive_minutes, 4320);
+      made = await api(`/v1/channels/${ideas}`, owner, 'PATCH', { default_reaction_emoji: null, default_auto_archive_minutes: 10080 });
+      assert.deepEqual([made.body.default_reaction_emoji, made.body.default_auto_archive_minutes], [null, 10080]);
+      // A text channel's threads take its default too; the order and reaction are a forum's.
+      made = await api(`${base}/channels`, owner, 'POST', { name: 'quick', default_auto_archive_minutes: 60 });
+      assert.equal(made.status, 201, JSON.stringify(made.body));
+      assert.equal((await api(`/v1/channels/${made.body.id}/threads`, member, 'POST', { name: 'q' })).body.auto_archive_minutes, 60);
+      for (const body of [{ default_sort_order: 'created' }, { default_reaction_emoji: '👍' }, { default_auto_archive_minutes: 30 },
+        { default_auto_archive_minutes: '60' }, { default_sort_order: 1 }, { default_reaction_emoji: 7 }]) {
+        assert.deepEqual(code(await api(`/v1/channels/${general}`, owner, 'PATCH', body)), [400, 'invalid_field'], JSON.stringify(body));
+      }
+      for (const body of [{ default_sort_order: 'newest' }, { default_reaction_emoji: 'a b' }, { default_reaction_emoji: 'x'.repeat(65) }]) {
+        assert.deepEqual(code(await api(`/v1/channels/${ideas}`, owner, 'PATCH', body)), [400, 'invalid_field'], JSON.stringify(body));
+      }
+
       // A change keeps the tags named by id (renamed here), drops the others and adds new ones;
       // the forum's subscribers learn it.
       const sock = c.connect(member);
