@@ -1817,7 +1817,13 @@ Task<Result<Thread>> MessagingService::update_thread(eth::Address who, std::stri
   // leave no block behind. One read of the rules for both.
   const bool renames = change.name && *change.name != current->name;
   if (!*moderates || renames || change.applied_tags || change.pinned) {
-    auto rules = co_await m_access.post_rules(who, thread_id);
+    // The content rules are read only for a new name to pass.
+    Result<PostRules> rules = PostRules{};
+    if (renames) {
+      rules = co_await m_access.post_rules(who, thread_id);
+    } else {
+      rules = co_await m_access.write_rules(who, thread_id);
+    }
     if (!rules) co_return rules.error();
     if (!*moderates) {
       if (auto may = may_post(*rules); !may) co_return may.error();

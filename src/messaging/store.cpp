@@ -932,8 +932,10 @@ namespace {
 constexpr const char* thread_columns =
     "t.id, t.channel_id, t.seq, t.name, t.creator, t.created_ms, t.auto_archive_minutes, t.archived_ms, t.locked, "
     "t.last_ms, COALESCE(c.last_seq, 0), t.message_count, t.member_count, t.slow_mode_seconds, t.is_private, "
-    "t.invitable, t.applied_tags, t.client_id, t.pinned FROM msg_threads t LEFT JOIN msg_channels c ON c.channel_id = "
-    "t.id";
+    "t.invitable, t.applied_tags, t.client_id, t.pinned, t.deleted_ms FROM msg_threads t LEFT JOIN msg_channels c ON "
+    "c.channel_id = t.id";
+// The column of thread_columns that says when the thread was deleted (most queries take live ones).
+constexpr std::size_t thread_deleted_column = 19;
 
 Thread thread_of(const store::Row& r) {
   Thread t;
@@ -993,9 +995,7 @@ std::optional<std::pair<Thread, bool>> thread_of_client(Tx& tx, const std::strin
       std::string("SELECT ") + thread_columns + " WHERE t.channel_id = $1 AND t.creator = $2 AND t.client_id = $3",
       {channel_id, creator, client_id});
   if (!row) return std::nullopt;
-  // The row's deletion, read on its own (thread_columns are those of live threads).
-  const auto deleted = tx.query_one("SELECT deleted_ms FROM msg_threads WHERE id = $1", {row->get_text(0)});
-  return std::pair{thread_of(*row), deleted && !deleted->is_null(0)};
+  return std::pair{thread_of(*row), !row->is_null(thread_deleted_column)};
 }
 
 void release_client_id(Tx& tx, const std::string& thread_id) {
