@@ -2018,6 +2018,7 @@ Task<Result<ChannelPostRules>> CommunityService::post_rules(const eth::Address& 
       if (!ch || ch->archived_ms) return rules;
       const auto account = lower(who);
       rules.community_id = ch->community_id;
+      rules.channel_name = ch->name;
       rules.forum = ch->type == ChannelType::forum;
       rules.tags = ch->tags;
       rules.require_tag = ch->require_tag;

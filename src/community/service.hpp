@@ -132,6 +132,7 @@ struct ChannelPostRules {
   /// for those with manage_community, or exempt by role or channel).
   std::vector<std::shared_ptr<const CompiledAutomodRule>> automod;
   std::string community_id{};  ///< the channel's community
+  std::string channel_name{};  ///< the channel's name (for notifications)
   bool forum = false;          ///< a forum channel: messages are posted in its threads only
   std::vector<ForumTag> tags{};
   bool require_tag = false;

@@ -63,6 +63,8 @@ struct PostRules {
   bool send = true;
   /// The channel's community (for notification settings); empty: none.
   std::string community_id{};
+  /// The channel's name (in a thread: its parent's), for notifications; empty when unknown.
+  std::string channel_name{};
   /// A locked thread the account does not moderate: it reads, and writes nothing there.
   bool locked = false;
   /// In a thread: its parent channel (whose notification mutes hold for the thread); empty in a

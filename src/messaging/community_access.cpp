@@ -58,8 +58,9 @@ Task<Result<bool>> CommunityChannelAccess::can_post(const eth::Address& account,
 
 namespace {
 
-// What a forum channel adds to the rules.
-void forum_rules(const community::ChannelPostRules& found, PostRules& rules) {
+// What the channel adds to the rules: its name, and what a forum adds.
+void channel_rules(const community::ChannelPostRules& found, PostRules& rules) {
+  rules.channel_name = found.channel_name;
   rules.forum = found.forum;
   rules.require_tag = found.require_tag;
   rules.default_auto_archive_minutes = found.default_auto_archive_minutes;
@@ -74,7 +75,7 @@ Task<Result<PostRules>> CommunityChannelAccess::write_rules(const eth::Address& 
   PostRules rules{found->can_post, found->slow_mode_seconds, found->exempt, found->timed_out_until_ms, nullptr};
   rules.send = found->can_send;
   rules.community_id = std::move(found->community_id);
-  forum_rules(*found, rules);
+  channel_rules(*found, rules);
   co_return rules;
 }
 
@@ -84,7 +85,7 @@ Task<Result<PostRules>> CommunityChannelAccess::post_rules(const eth::Address& a
   PostRules rules{found->can_post, found->slow_mode_seconds, found->exempt, found->timed_out_until_ms, nullptr};
   rules.send = found->can_send;
   rules.community_id = std::move(found->community_id);
-  forum_rules(*found, rules);
+  channel_rules(*found, rules);
   if (!found->automod.empty()) rules.screen = std::make_shared<AutomodScreen>(std::move(found->automod));
   co_return rules;
 }

@@ -30,8 +30,11 @@ inline constexpr std::size_t max_mentioned = 200;
 /// A thread post notifies at most this many of the thread's members who follow all its messages
 /// (the first to have joined).
 inline constexpr std::size_t max_thread_followers = 1000;
-/// Accounts per `messaging.thread_message` event.
+/// Accounts per `messaging.thread_message` and `messaging.followed_message` event.
 inline constexpr std::size_t max_thread_message_accounts = 250;
+/// A post notifies at most this many of the accounts following every message of its channel (in
+/// a forum, every new post): the first to have chosen it.
+inline constexpr std::size_t max_channel_followers = 1000;
 /// Accounts looked at for one message's mentions at most: the named ones, then role holders in
 /// address order (a mention of a large role reaches the first readers among them).
 inline constexpr std::size_t max_mention_candidates = 1000;

@@ -446,6 +446,28 @@ void publish_thread_message(Tx& tx, const Thread& t, const Message& m, const Pos
   }
 }
 
+// `messaging.followed_message`: a message in a channel, or the first message of a forum's new post
+// (`post`), for the accounts following every message of the channel; at most
+// max_thread_message_accounts accounts per event.
+void publish_followed_message(Tx& tx, const Message& m, const PostRules& rules, const std::optional<Thread>& post,
+                              const std::vector<eth::Address>& accounts) {
+  for (std::size_t at = 0; at < accounts.size(); at += max_thread_message_accounts) {
+    json::array batch;
+    const auto end = std::min(accounts.size(), at + max_thread_message_accounts);
+    for (auto i = at; i < end; ++i) batch.emplace_back(eth::to_checksum(accounts[i]));
+    json::object event{{"channel_id", m.channel_id},  {"channel_name", rules.channel_name},   {"seq", m.seq},
+                       {"message_id", m.id},          {"author", eth::to_checksum(m.author)}, {"body", m.body},
+                       {"accounts", std::move(batch)}};
+    if (post) {
+      event["parent_channel_id"] = post->channel_id;
+      event["thread_name"] = post->name;
+    }
+    if (!rules.community_id.empty()) event["community_id"] = rules.community_id;
+    if (m.silent) event["silent"] = true;
+    publish_or_throw(tx, {"messaging.followed_message", m.channel_id, json::serialize(event)});
+  }
+}
+
 }  // namespace
 
 MessagingService::MessagingService(store::Database& db, BlockingPool& pool, const Clock& clock, ChannelAccess& access,
@@ -639,9 +661,19 @@ Task<Result<Posted>> MessagingService::post(eth::Address who, std::string channe
   }
   // In a thread: its members who follow all its messages (Discord's "All Messages") and read it.
   std::vector<eth::Address> followers;
+  // In a forum's post still without messages: this post starts it.
+  bool starts_post = false;
   if (is_thread_id(channel_id)) {
-    auto found = co_await m_pool.run(
-        [&] { return m_db.read([&](Tx& tx) { return sql::thread_followers(tx, channel_id, max_thread_followers); }); });
+    std::vector<std::string> found;
+    co_await m_pool.run([&] {
+      m_db.read([&](Tx& tx) {
+        found = sql::thread_followers(tx, channel_id, max_thread_followers);
+        if (rules->forum) {
+          const auto thread = sql::find_thread(tx, channel_id);
+          starts_post = thread && thread->last_seq == 0;
+        }
+      });
+    });
     std::vector<eth::Address> candidates;
     for (const auto& hex : found) {
       if (auto a = eth::parse_address(hex); a && *a != who) candidates.push_back(*a);
@@ -650,6 +682,24 @@ Task<Result<Posted>> MessagingService::post(eth::Address who, std::string channe
       auto reading = co_await m_access.readers(channel_id, std::move(candidates));
       if (!reading) co_return reading.error();
       followers = std::move(*reading);
+    }
+  }
+  // Those following every message of the channel (its `all_messages` notification setting) who
+  // read it: of a community's channel, each message; of a forum, each new post.
+  std::vector<eth::Address> channel_followers;
+  const std::string followed = is_thread_id(channel_id) ? (starts_post ? rules->parent_channel_id : std::string())
+                                                        : (rules->community_id.empty() ? std::string() : channel_id);
+  if (!followed.empty() && m_notify_settings != nullptr) {
+    auto found = co_await m_notify_settings->channel_followers(followed, max_channel_followers);
+    if (!found) co_return found.error();
+    std::vector<eth::Address> candidates;
+    for (const auto& a : *found) {
+      if (a != who) candidates.push_back(a);
+    }
+    if (!candidates.empty()) {
+      auto reading = co_await m_access.readers(channel_id, std::move(candidates));
+      if (!reading) co_return reading.error();
+      channel_followers = std::move(*reading);
     }
   }
   const auto now = m_clock.now();
@@ -777,17 +827,27 @@ Task<Result<Posted>> MessagingService::post(eth::Address who, std::string channe
         if (message.silent) reply["silent"] = true;
         publish_or_throw(tx, {"messaging.reply", eth::to_lower_hex(parent->author), json::serialize(reply)});
       }
+      // Those this post names or replies to hear of it as such, not as a message they follow.
+      const auto addressed = [&](const eth::Address& a) {
+        return std::any_of(notified.begin(), notified.end(), [&](const Mentioned& n) { return n.account == a; }) ||
+               (parent && reply_heard && parent->author == a);
+      };
+      // Those following the thread hear of every message.
+      std::vector<eth::Address> told;
       if (activity) {
-        // Those following the thread hear of every message, but for the ones this post names or
-        // replies to, who hear of it as such.
-        std::vector<eth::Address> told;
         for (const auto& a : followers) {
-          const bool named =
-              std::any_of(notified.begin(), notified.end(), [&](const Mentioned& n) { return n.account == a; });
-          const bool replied = parent && reply_heard && parent->author == a;
-          if (!named && !replied && hears(a, ThreadNotify::all)) told.push_back(a);
+          if (!addressed(a) && hears(a, ThreadNotify::all)) told.push_back(a);
         }
         publish_thread_message(tx, *activity, m, *rules, told);
+      }
+      // Those following the channel hear of each message, or of the post this one starts (the
+      // first: a message that raced it is not a new post).
+      if (!channel_followers.empty() && (!activity || m.seq == 1)) {
+        std::vector<eth::Address> following;
+        for (const auto& a : channel_followers) {
+          if (!addressed(a) && std::find(told.begin(), told.end(), a) == told.end()) following.push_back(a);
+        }
+        publish_followed_message(tx, m, *rules, activity, following);
       }
       return Posted{std::move(m), true};
     });
@@ -2601,8 +2661,8 @@ Task<Result<std::vector<Unread>>> MessagingService::unread(eth::Address who, std
   // `@&role` mentions count for the roles the account holds now.
   auto roles = co_await m_access.roles_in_channels(who, channel_ids);
   if (!roles) co_return roles.error();
-  if (m_mention_settings != nullptr && !roles->empty()) {
-    auto suppressed = co_await m_mention_settings->suppression(who);
+  if (m_notify_settings != nullptr && !roles->empty()) {
+    auto suppressed = co_await m_notify_settings->suppression(who);
     if (!suppressed) co_return suppressed.error();
     for (auto& entry : *roles) drop_suppressed(entry.second.roles, entry.second.community_id, *suppressed);
   }

@@ -16,8 +16,8 @@
 #include "core/blocking_pool.hpp"
 #include "core/clock.hpp"
 #include "messaging/access.hpp"
-#include "messaging/mention_settings.hpp"
 #include "messaging/model.hpp"
+#include "messaging/notify_settings.hpp"
 #include "realtime/gateway.hpp"
 #include "store/database.hpp"
 
@@ -549,12 +549,12 @@ class MessagingService {
   const Clock& clock() const noexcept { return m_clock; }
   /// The executor membership re-checks run on (set by the module).
   void set_executor(Executor executor) { m_executor = std::move(executor); }
-  /// Where unread mention counts learn what the account suppresses (set once at start, before any
-  /// request; null: every mention counts).
-  void set_mention_settings(MentionSettings* settings) { m_mention_settings = settings; }
+  /// Where unread mention counts learn what the account suppresses, and posts who follows their
+  /// channel (set once at start, before any request; null: every mention counts, no one follows).
+  void set_notify_settings(NotifySettings* settings) { m_notify_settings = settings; }
 
  private:
-  MentionSettings* m_mention_settings = nullptr;
+  NotifySettings* m_notify_settings = nullptr;
 };
 
 }  // namespace gh::messaging

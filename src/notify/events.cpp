@@ -104,7 +104,8 @@ std::vector<std::string> consumed_topics() {
           "messaging.mention_removed", "community.member_removed",
           "community.role_changed",    "e2e.message_posted",
           "rewards.granted",           "rewards.withdrawal_confirmed",
-          "rewards.withdrawal_failed", "messaging.read"};
+          "rewards.withdrawal_failed", "messaging.read",
+          "messaging.followed_message"};
 }
 
 std::optional<ReadThrough> read_from_event(std::string_view topic, std::string_view payload) {
@@ -206,13 +207,22 @@ std::optional<Request> request_from_event(std::string_view topic, std::string_vi
     take_silence(o, r.draft, data);
     r.draft.data_json = json::serialize(data);
     if (auto id = str(o, "message_id"); !id.empty()) r.draft.subject = message_subject(id);
-  } else if (topic == "messaging.thread_message") {
-    // A message in a thread its members follow (Discord's "All Messages" in a joined thread).
-    r.draft.kind = Kind::thread;
+  } else if (topic == "messaging.thread_message" || topic == "messaging.followed_message") {
+    // A message in a thread its members follow, or in a channel (a new post in a forum) the
+    // accounts follow (Discord's "All Messages").
+    const bool thread = topic == "messaging.thread_message";
+    r.draft.kind = thread ? Kind::thread : Kind::message;
     add_accounts(o, "accounts", r.accounts);
     const std::string who = author.empty() ? std::string("Someone") : short_address(author);
-    const auto name = str(o, "thread_name");
-    r.draft.title = name.empty() ? who + " posted in a thread" : who + " in " + to_valid_utf8(name, 120);
+    const auto name = to_valid_utf8(str(o, thread ? "thread_name" : "channel_name"), 120);
+    if (thread) {
+      r.draft.title = name.empty() ? who + " posted in a thread" : who + " in " + name;
+    } else if (const auto post = to_valid_utf8(str(o, "thread_name"), 120); !post.empty()) {
+      // A forum's new post.
+      r.draft.title = who + " posted in #" + name + ": " + post;
+    } else {
+      r.draft.title = name.empty() ? who + " posted in a channel" : who + " in #" + name;
+    }
     r.draft.body = preview(o);
     auto data = ids_of(o, {"community_id", "channel_id", "parent_channel_id", "message_id", "seq"});
     if (!r.draft.channel_id.empty()) r.draft.seq = seq_of(o);

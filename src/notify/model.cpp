@@ -10,15 +10,16 @@ namespace {
 
 namespace json = boost::json;
 
-constexpr std::array<std::pair<Kind, const char*>, 9> kind_names{{{Kind::dm, "dm"},
-                                                                  {Kind::mention, "mention"},
-                                                                  {Kind::reply, "reply"},
-                                                                  {Kind::membership, "membership"},
-                                                                  {Kind::reward, "reward"},
-                                                                  {Kind::withdrawal, "withdrawal"},
-                                                                  {Kind::addm, "addm"},
-                                                                  {Kind::system, "system"},
-                                                                  {Kind::thread, "thread"}}};
+constexpr std::array<std::pair<Kind, const char*>, 10> kind_names{{{Kind::dm, "dm"},
+                                                                   {Kind::mention, "mention"},
+                                                                   {Kind::reply, "reply"},
+                                                                   {Kind::membership, "membership"},
+                                                                   {Kind::reward, "reward"},
+                                                                   {Kind::withdrawal, "withdrawal"},
+                                                                   {Kind::addm, "addm"},
+                                                                   {Kind::system, "system"},
+                                                                   {Kind::thread, "thread"},
+                                                                   {Kind::message, "message"}}};
 
 Error invalid(std::string field, std::string why) {
   return bad_input("invalid_field", field + ": " + why);
@@ -104,10 +105,11 @@ struct IdListSetting {
   const char* name;
   std::vector<std::string> Settings::*member;
 };
-constexpr std::array<IdListSetting, 4> id_list_settings{{{"muted_channels", &Settings::muted_channels},
+constexpr std::array<IdListSetting, 5> id_list_settings{{{"muted_channels", &Settings::muted_channels},
                                                          {"muted_communities", &Settings::muted_communities},
                                                          {"suppress_everyone", &Settings::suppress_everyone},
-                                                         {"suppress_roles", &Settings::suppress_roles}}};
+                                                         {"suppress_roles", &Settings::suppress_roles},
+                                                         {"all_messages", &Settings::all_messages}}};
 
 Result<Settings> apply_settings(const json::object& body, Settings s, bool (*zone_known)(std::string_view name)) {
   for (const auto& [key, value] : body) {
@@ -188,6 +190,7 @@ json::object render_settings(const Settings& s) {
           {"muted_kinds", std::move(kinds)},
           {"suppress_everyone", json::array(s.suppress_everyone.begin(), s.suppress_everyone.end())},
           {"suppress_roles", json::array(s.suppress_roles.begin(), s.suppress_roles.end())},
+          {"all_messages", json::array(s.all_messages.begin(), s.all_messages.end())},
           {"dm_previews", s.dm_previews},
           {"addm_opt_out", s.addm_opt_out},
           {"quiet_hours", std::move(quiet)}};

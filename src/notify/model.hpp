@@ -16,7 +16,7 @@
 namespace gh::notify {
 
 /// The kinds of notification (API.md "Notifications").
-enum class Kind { dm, mention, reply, membership, reward, withdrawal, addm, system, thread };
+enum class Kind { dm, mention, reply, membership, reward, withdrawal, addm, system, thread, message };
 
 /// "dm", "mention", ...
 const char* to_string(Kind kind) noexcept;
@@ -43,6 +43,9 @@ struct Settings {
   std::vector<std::string> suppress_everyone{};
   /// Communities whose role mentions never notify this account (a mention by address still does).
   std::vector<std::string> suppress_roles{};
+  /// Channels whose every message by another notifies this account (Discord's per-channel "All
+  /// Messages"; in a forum, every new post).
+  std::vector<std::string> all_messages{};
   bool dm_previews = true;
   bool addm_opt_out = false;
   std::optional<QuietHours> quiet_hours;

@@ -23,7 +23,7 @@ bool any_zone(std::string_view) {
 
 TEST(NotifyModel, KindsRoundTrip) {
   for (auto k : {Kind::dm, Kind::mention, Kind::reply, Kind::membership, Kind::reward, Kind::withdrawal, Kind::addm,
-                 Kind::system, Kind::thread}) {
+                 Kind::system, Kind::thread, Kind::message}) {
     EXPECT_EQ(parse_kind(to_string(k)), k);
   }
   EXPECT_FALSE(parse_kind("spam"));
@@ -123,6 +123,43 @@ TEST(NotifyModel, DecideAppliesMutesOptOutsAndPreviews) {
   dm.body = "secret plans";
   EXPECT_TRUE(decide(s, dm).keep);
   EXPECT_EQ(dm.body, "New message");
+}
+
+TEST(NotifyModel, FollowedChannelsAreAListOfIdsAndAMuteStillHolds) {
+  auto applied =
+      apply_settings(json::parse(R"({"all_messages":["ch-b","ch-a","ch-b"]})").as_object(), Settings{}, &any_zone);
+  ASSERT_TRUE(applied);
+  // In the order given, once each; the other settings stay.
+  EXPECT_EQ(applied->all_messages, (std::vector<std::string>{"ch-b", "ch-a"}));
+  EXPECT_TRUE(applied->muted_channels.empty());
+  const auto rendered = render_settings(*applied);
+  EXPECT_EQ(json::serialize(rendered.at("all_messages")), R"(["ch-b","ch-a"])");
+  EXPECT_EQ(json::serialize(render_settings(Settings{}).at("all_messages")), "[]");
+  auto kept = apply_settings(json::parse(R"({"dm_previews":false})").as_object(), *applied, &any_zone);
+  ASSERT_TRUE(kept);
+  EXPECT_EQ(kept->all_messages, applied->all_messages);
+  std::string many = R"({"all_messages":[)";
+  for (int i = 0; i <= 1000; ++i) many += (i ? ",\"c" : "\"c") + std::to_string(i) + "\"";
+  many += "]}";
+  for (const std::string& bad : {std::string(R"({"all_messages":"ch-a"})"), std::string(R"({"all_messages":[""]})"),
+                                 std::string(R"({"all_messages":[7]})"), many}) {
+    auto r = apply_settings(json::parse(bad).as_object(), *applied, &any_zone);
+    ASSERT_FALSE(r) << bad.substr(0, 40);
+    EXPECT_EQ(r.error().code, "invalid_field");
+  }
+  // Following a channel does not unmute it.
+  Settings s = *applied;
+  s.muted_channels = {"ch-a"};
+  Draft d;
+  d.kind = Kind::message;
+  d.channel_id = "ch-a";
+  EXPECT_EQ(decide(s, d).why, "muted_channel");
+  d.channel_id = "th-1";
+  d.parent_channel_id = "ch-a";
+  EXPECT_EQ(decide(s, d).why, "muted_channel");
+  s.muted_channels.clear();
+  s.muted_kinds = {Kind::message};
+  EXPECT_EQ(decide(s, d).why, "muted_kind");
 }
 
 TEST(NotifyModel, SuppressedEveryoneAndRoleMentionsAreDroppedPerCommunity) {
@@ -265,6 +302,50 @@ TEST(NotifyEvents, AThreadMessageNotifiesItsFollowersButNotItsAuthor) {
   EXPECT_FALSE(request_from_event("messaging.thread_message", "ev10",
                                   R"({"channel_id":"th_1","author":"0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed",
       "accounts":["0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"]})"));
+}
+
+TEST(NotifyEvents, AFollowedChannelsMessageOrForumPostNotifiesItsFollowers) {
+  const std::string payload = R"({"community_id":"c1","channel_id":"ch1","channel_name":"general","seq":7,
+      "message_id":"m7","author":"0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed",
+      "accounts":["0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed","0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359"],
+      "body":"gm all"})";
+  auto r = request_from_event("messaging.followed_message", "ev11", payload);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->draft.kind, Kind::message);
+  EXPECT_EQ(r->accounts, std::vector<std::string>{"0xfb6916095ca1df60bb79ce92ce3ea74c37c5d359"});
+  EXPECT_EQ(r->draft.title, "0x5aAe…eAed in #general");
+  EXPECT_EQ(r->draft.body, "gm all");
+  EXPECT_EQ(r->draft.channel_id, "ch1");
+  EXPECT_EQ(r->draft.community_id, "c1");
+  EXPECT_EQ(r->draft.parent_channel_id, "");
+  EXPECT_EQ(r->draft.subject, "message:m7");
+  EXPECT_EQ(r->draft.seq, std::optional<std::int64_t>(7));
+  EXPECT_FALSE(r->draft.silent);
+  EXPECT_EQ(json::parse(r->draft.data_json).at("message_id").as_string(), "m7");
+  const auto back = parse_request(serialize_request(*r));
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->draft.kind, Kind::message);
+  // A forum's new post: titled by the forum and the post, in the post, with the forum beside it.
+  auto post = request_from_event("messaging.followed_message", "ev12",
+                                 R"({"community_id":"c1","channel_id":"th_9","parent_channel_id":"ch2",
+      "channel_name":"help","thread_name":"Crash on save","seq":1,"message_id":"m1",
+      "author":"0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed","silent":true,
+      "accounts":["0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359"],"body":"steps"})");
+  ASSERT_TRUE(post);
+  EXPECT_EQ(post->draft.title, "0x5aAe…eAed posted in #help: Crash on save");
+  EXPECT_EQ(post->draft.channel_id, "th_9");
+  EXPECT_EQ(post->draft.parent_channel_id, "ch2");
+  EXPECT_EQ(json::parse(post->draft.data_json).at("parent_channel_id").as_string(), "ch2");
+  EXPECT_TRUE(post->draft.silent);
+  EXPECT_EQ(post->draft.seq, std::optional<std::int64_t>(1));
+  // Without a channel's name.
+  auto unnamed = request_from_event("messaging.followed_message", "ev13",
+                                    R"({"channel_id":"ch1","seq":2,"message_id":"m2",
+      "author":"0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed","accounts":["0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359"]})");
+  ASSERT_TRUE(unnamed);
+  EXPECT_EQ(unnamed->draft.title, "0x5aAe…eAed posted in a channel");
+  const auto topics = consumed_topics();
+  EXPECT_NE(std::find(topics.begin(), topics.end(), "messaging.followed_message"), topics.end());
 }
 
 TEST(NotifyEvents, MessageNotificationsCarryTheirSeqAndReadsNameHowFarAnAccountRead) {

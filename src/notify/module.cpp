@@ -28,7 +28,7 @@
 #include "community/service.hpp"
 #endif
 #if defined(GATEHOUSE_HAS_MESSAGING)
-#include "messaging/mention_settings.hpp"
+#include "messaging/notify_settings.hpp"
 #include "messaging/service.hpp"
 #endif
 
@@ -149,15 +149,24 @@ std::string read_or_create_secret(const std::string& path) {
 // The objects of a running notify context, alive for the process's lifetime.
 #if defined(GATEHOUSE_HAS_MESSAGING)
 // The channels' unread mention counts leave out the mentions an account suppresses (its settings
-// here), as its notifications do.
-class SettingsMentionSuppression final : public messaging::MentionSettings {
+// here), as its notifications do; a post tells those following its channel.
+class MessagingNotifySettings final : public messaging::NotifySettings {
  public:
-  explicit SettingsMentionSuppression(NotifyService& service) : m_service(service) {}
+  explicit MessagingNotifySettings(NotifyService& service) : m_service(service) {}
   Task<Result<messaging::MentionSuppression>> suppression(const eth::Address& account) override {
     auto settings = co_await m_service.settings(account);
     if (!settings) co_return std::move(settings).error();
     co_return messaging::MentionSuppression{std::move(settings->suppress_everyone),
                                             std::move(settings->suppress_roles)};
+  }
+  Task<Result<std::vector<eth::Address>>> channel_followers(std::string channel_id, std::size_t limit) override {
+    auto found = co_await m_service.channel_followers(std::move(channel_id), limit);
+    std::vector<eth::Address> out;
+    out.reserve(found.size());
+    for (const auto& hex : found) {
+      if (auto a = eth::parse_address(hex)) out.push_back(*a);
+    }
+    co_return out;
   }
 
  private:
@@ -179,7 +188,7 @@ struct NotifyRuntime {
   std::unique_ptr<Router> router;
   auth::RequestAuth* request_auth = nullptr;
 #if defined(GATEHOUSE_HAS_MESSAGING)
-  std::unique_ptr<SettingsMentionSuppression> mention_suppression;
+  std::unique_ptr<MessagingNotifySettings> messaging_settings;
 #endif
 };
 
@@ -248,8 +257,8 @@ context::ContextModule make_module(NotifyModuleSettings settings) {
 #endif
 #if defined(GATEHOUSE_HAS_MESSAGING)
     if (auto* messages = env.services.find<messaging::MessagingService>()) {
-      runtime->mention_suppression = std::make_unique<SettingsMentionSuppression>(*runtime->service);
-      messages->set_mention_settings(runtime->mention_suppression.get());
+      runtime->messaging_settings = std::make_unique<MessagingNotifySettings>(*runtime->service);
+      messages->set_notify_settings(runtime->messaging_settings.get());
     }
 #endif
     if (!runtime->audience) log::info("notify: no community service; community audiences are not expanded");

@@ -77,8 +77,8 @@ PushMessage push_message(const Notification& n) {
   m.urgency = urgent ? "high" : "normal";
   // Several pushes about one conversation collapse into the latest at the push service; others
   // stand alone.
-  if (!n.channel_id.empty() &&
-      (n.kind == Kind::dm || n.kind == Kind::mention || n.kind == Kind::reply || n.kind == Kind::thread)) {
+  if (!n.channel_id.empty() && (n.kind == Kind::dm || n.kind == Kind::mention || n.kind == Kind::reply ||
+                                n.kind == Kind::thread || n.kind == Kind::message)) {
     m.topic = std::string(to_string(n.kind)) + "-" + n.channel_id;
   }
   return m;

@@ -116,9 +116,15 @@ Task<Result<Settings>> NotifyService::update_settings(const eth::Address& who, b
       auto updated = apply_settings(body, sql::find_settings(tx, account).value_or(Settings{}), &time_zone_known);
       if (!updated) return updated;
       sql::upsert_settings(tx, account, *updated, now);
+      if (body.contains("all_messages")) sql::set_followed_channels(tx, account, updated->all_messages, now);
       return updated;
     });
   });
+}
+
+Task<std::vector<std::string>> NotifyService::channel_followers(std::string channel_id, std::size_t limit) {
+  co_return co_await m_pool.run(
+      [&] { return m_db.read([&](Tx& tx) { return sql::channel_followers(tx, channel_id, limit); }); });
 }
 
 Task<std::int64_t> NotifyService::purge() {

@@ -274,6 +274,36 @@ TEST_P(NotifyDbTest, SettingsRoundTripAndRefuseJunk) {
   EXPECT_FALSE(run(m_service->settings(bob))->addm_opt_out);
 }
 
+TEST_P(NotifyDbTest, AChannelsFollowersAreThoseWhoseSettingsHoldItInTheOrderTheyChoseIt) {
+  const auto hex = [](const eth::Address& a) { return eth::to_lower_hex(a); };
+  put(bob, R"({"all_messages":["ch-1","ch-2"]})");
+  m_clock.advance(std::chrono::seconds(1));
+  put(alice, R"({"all_messages":["ch-2","ch-1"]})");
+  m_clock.advance(std::chrono::seconds(1));
+  put(m_carol, R"({"all_messages":["ch-1"]})");
+  EXPECT_EQ(run(m_service->channel_followers("ch-1", 10)),
+            (std::vector<std::string>{hex(bob), hex(alice), hex(m_carol)}));
+  EXPECT_EQ(run(m_service->channel_followers("ch-1", 2)), (std::vector<std::string>{hex(bob), hex(alice)}));
+  EXPECT_EQ(run(m_service->channel_followers("ch-2", 10)), (std::vector<std::string>{hex(bob), hex(alice)}));
+  EXPECT_TRUE(run(m_service->channel_followers("ch-3", 10)).empty());
+  // Another setting leaves them; a new list keeps the place of the channels it keeps.
+  m_clock.advance(std::chrono::seconds(1));
+  put(bob, R"({"muted_kinds":["reward"]})");
+  put(bob, R"({"all_messages":["ch-3","ch-1"]})");
+  EXPECT_EQ(run(m_service->channel_followers("ch-1", 10)),
+            (std::vector<std::string>{hex(bob), hex(alice), hex(m_carol)}));
+  EXPECT_EQ(run(m_service->channel_followers("ch-2", 10)), std::vector<std::string>{hex(alice)});
+  EXPECT_EQ(run(m_service->channel_followers("ch-3", 10)), std::vector<std::string>{hex(bob)});
+  EXPECT_EQ(run(m_service->settings(bob))->all_messages, (std::vector<std::string>{"ch-3", "ch-1"}));
+  // A refused update changes no follower; an empty list follows nothing.
+  EXPECT_FALSE(
+      run(m_service->update_settings(alice, json::parse(R"({"all_messages":["ch-9"],"volume":1})").as_object())));
+  EXPECT_TRUE(run(m_service->channel_followers("ch-9", 10)).empty());
+  put(alice, R"({"all_messages":[]})");
+  EXPECT_EQ(run(m_service->channel_followers("ch-1", 10)), (std::vector<std::string>{hex(bob), hex(m_carol)}));
+  EXPECT_TRUE(run(m_service->channel_followers("ch-2", 10)).empty());
+}
+
 TEST_P(NotifyDbTest, SettingsDecideWhatIsCreatedAndWhatIsPushed) {
   put(alice, R"({"muted_channels":["ch-muted"],"muted_communities":["c-muted"],"addm_opt_out":true,
                  "dm_previews":false})");

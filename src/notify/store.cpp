@@ -93,6 +93,7 @@ Settings settings_from_row(const store::Row& r) {
   s.muted_accounts = parse_list(r.get_text("muted_accounts"));
   s.suppress_everyone = parse_list(r.get_text("suppress_everyone"));
   s.suppress_roles = parse_list(r.get_text("suppress_roles"));
+  s.all_messages = parse_list(r.get_text("all_messages"));
   for (const auto& k : parse_list(r.get_text("muted_kinds"))) {
     if (auto kind = parse_kind(k)) s.muted_kinds.push_back(*kind);
   }
@@ -107,7 +108,7 @@ Settings settings_from_row(const store::Row& r) {
 
 constexpr const char* settings_columns =
     "account, muted_channels, muted_communities, muted_kinds, muted_accounts, dm_previews, addm_opt_out, "
-    "quiet_start_min, quiet_end_min, time_zone, suppress_everyone, suppress_roles";
+    "quiet_start_min, quiet_end_min, time_zone, suppress_everyone, suppress_roles, all_messages";
 
 constexpr const char* notification_columns =
     "id, account, kind, title, body, data, community_id, channel_id, subject, seq, created_ms, read_ms";
@@ -303,17 +304,49 @@ void upsert_settings(Tx& tx, const std::string& account, const Settings& s, Syst
   tx.exec(
       "INSERT INTO notify_settings (account, muted_channels, muted_communities, muted_kinds, dm_previews, "
       "addm_opt_out, quiet_start_min, quiet_end_min, time_zone, updated_ms, muted_accounts, suppress_everyone, "
-      "suppress_roles) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) "
+      "suppress_roles, all_messages) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) "
       "ON CONFLICT (account) DO UPDATE SET muted_channels = excluded.muted_channels, "
       "muted_communities = excluded.muted_communities, muted_kinds = excluded.muted_kinds, "
       "muted_accounts = excluded.muted_accounts, suppress_everyone = excluded.suppress_everyone, "
-      "suppress_roles = excluded.suppress_roles, "
+      "suppress_roles = excluded.suppress_roles, all_messages = excluded.all_messages, "
       "dm_previews = excluded.dm_previews, addm_opt_out = excluded.addm_opt_out, "
       "quiet_start_min = excluded.quiet_start_min, quiet_end_min = excluded.quiet_end_min, "
       "time_zone = excluded.time_zone, updated_ms = excluded.updated_ms",
       {account, json_list(s.muted_channels), json_list(s.muted_communities), json_list(kinds),
        std::int64_t{s.dm_previews ? 1 : 0}, std::int64_t{s.addm_opt_out ? 1 : 0}, start, end, zone, ms(now),
-       json_list(s.muted_accounts), json_list(s.suppress_everyone), json_list(s.suppress_roles)});
+       json_list(s.muted_accounts), json_list(s.suppress_everyone), json_list(s.suppress_roles),
+       json_list(s.all_messages)});
+}
+
+void set_followed_channels(Tx& tx, const std::string& account, const std::vector<std::string>& channels,
+                           SystemTime now) {
+  // Those it no longer follows go; those it followed keep their place in each channel's order.
+  std::vector<std::string> dropped;
+  for (const auto& r : tx.query("SELECT channel_id FROM notify_channel_followers WHERE account = $1", {account})) {
+    auto id = r.get_text(0);
+    if (std::find(channels.begin(), channels.end(), id) == channels.end()) dropped.push_back(std::move(id));
+  }
+  for_each_chunk(dropped, [&](const std::string& in_list, std::vector<Value>& params) {
+    params.emplace_back(account);
+    tx.exec("DELETE FROM notify_channel_followers WHERE channel_id IN (" + in_list + ") AND account = $" +
+                std::to_string(params.size()),
+            params);
+  });
+  for (const auto& id : channels) {
+    tx.exec(
+        "INSERT INTO notify_channel_followers (channel_id, account, created_ms) VALUES ($1, $2, $3) "
+        "ON CONFLICT DO NOTHING",
+        {id, account, ms(now)});
+  }
+}
+
+std::vector<std::string> channel_followers(Tx& tx, const std::string& channel_id, std::size_t limit) {
+  std::vector<std::string> out;
+  for (const auto& r : tx.query("SELECT account FROM notify_channel_followers WHERE channel_id = $1 "
+                                "ORDER BY created_ms, account LIMIT $2",
+                                {channel_id, static_cast<std::int64_t>(limit)}))
+    out.push_back(r.get_text(0));
+  return out;
 }
 
 bool insert_job(Tx& tx, const std::string& id, const std::string& payload, SystemTime now) {

@@ -47,6 +47,13 @@ std::optional<Settings> find_settings(Tx& tx, const std::string& account);
 /// The stored settings of those accounts that have any.
 std::map<std::string, Settings> find_settings_many(Tx& tx, const std::vector<std::string>& accounts);
 void upsert_settings(Tx& tx, const std::string& account, const Settings& settings, SystemTime now);
+/// Makes `channels` the channels the account follows (its `all_messages`): rows for the new ones,
+/// none for those left out; the others keep their place.
+void set_followed_channels(Tx& tx, const std::string& account, const std::vector<std::string>& channels,
+                           SystemTime now);
+/// The first `limit` accounts (lowercase hex) following every message of the channel, in the order
+/// they chose it.
+std::vector<std::string> channel_followers(Tx& tx, const std::string& channel_id, std::size_t limit);
 
 /// An audience expansion job.
 struct JobRow {

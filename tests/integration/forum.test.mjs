@@ -391,6 +391,110 @@ for (const backend of backends()) {
       assert.equal((await api(`/v1/channels/${forum.id}/threads`, member)).body.threads.length, 4);
     });
 
+    test('following a channel notifies of its every message, and following a forum of its every new post', async () => {
+      const { owner, mod, member, api, base, general, forum, tag, postIn } = await community('Follow');
+      const id = base.split('/').pop();
+      const [reader, lapsed] = await Promise.all(Array.from({ length: 2 }, () => c.signIn()));
+      for (const who of [reader, lapsed]) assert.equal((await api(`${base}/join`, who, 'POST')).status, 200);
+      const staff = (await api(`${base}/channels`, owner, 'POST', { name: 'staff', roles: ['moderator'] })).body.id;
+      const barrier = (await api(`${base}/channels`, owner, 'POST', { name: 'barrier' })).body.id;
+      let n = 0;
+      const post = async (who, channel, body, extra = {}) => {
+        const r = await api(`/v1/channels/${channel}/messages`, who, 'POST', { body, client_id: `f${++n}`, ...extra });
+        assert.equal(r.status, 201, JSON.stringify(r.body));
+        return r.body;
+      };
+      const settings = (who, body) => api('/v1/notification-settings', who, 'PUT', body);
+      const center = async (who) => (await api('/v1/notifications?limit=100', who)).body.notifications;
+      const everyone = { owner, mod, member, reader, lapsed };
+      // Notifications are made in order: once a later mention is listed, the earlier ones were decided.
+      const settle = async () => {
+        const others = Object.values(everyone).filter((w) => w !== owner);
+        const b = await post(owner, barrier, `sync ${others.map((w) => `@${w.address}`).join(' ')}`);
+        for (const who of others) {
+          await until('the barrier mention', async () => (await center(who)).some((x) => x.data.message_id === b.id));
+        }
+      };
+      const heard = async (m) => Object.fromEntries(await Promise.all(Object.entries(everyone).map(async ([name, who]) =>
+        [name, (await center(who)).filter((x) => x.data.message_id === m.id).map((x) => x.kind)])));
+      const short = (a) => `${a.slice(0, 6)}…${a.slice(-4)}`;
+
+      // The setting: a list of channel ids, shown as given; what is refused changes nothing.
+      let r = await settings(member, { all_messages: [general, forum.id, staff, general] });
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      assert.deepEqual(r.body.all_messages, [general, forum.id, staff]);
+      for (const bad of ['general', [''], [7], Array.from({ length: 1001 }, (_, i) => `ch${i}`)]) {
+        assert.deepEqual(code(await settings(member, { all_messages: bad })), [400, 'invalid_field']);
+      }
+      assert.deepEqual((await api('/v1/notification-settings', member)).body.all_messages, [general, forum.id, staff]);
+      assert.deepEqual((await api('/v1/notification-settings', reader)).body.all_messages, []);
+      for (const who of [mod, lapsed]) assert.equal((await settings(who, { all_messages: [staff, forum.id, general] })).status, 200);
+      assert.equal((await settings(owner, { all_messages: [staff] })).status, 200);
+
+      // Each message of a followed channel notifies its followers, never its author.
+      const hello = await post(owner, general, 'hello all');
+      await settle();
+      assert.deepEqual(await heard(hello), { owner: [], mod: ['message'], member: ['message'], reader: [], lapsed: ['message'] });
+      const [note] = (await center(member)).filter((x) => x.data.message_id === hello.id);
+      assert.deepEqual([note.title, note.body, note.channel_id, note.community_id, note.data.seq, note.read],
+        [`${short(owner.address)} in #general`, 'hello all', general, id, String(hello.seq), false]);
+      // Named or replied to, a follower hears of it as such, once.
+      const ask = await post(member, general, 'a question');
+      const named = await post(owner, general, `@${member.address} look`);
+      const answer = await post(owner, general, 'the answer', { reply_to: ask.seq });
+      await settle();
+      assert.deepEqual(await heard(ask), { owner: [], mod: ['message'], member: [], reader: [], lapsed: ['message'] });
+      assert.deepEqual(await heard(named), { owner: [], mod: ['message'], member: ['mention'], reader: [], lapsed: ['message'] });
+      assert.deepEqual(await heard(answer), { owner: [], mod: ['message'], member: ['reply'], reader: [], lapsed: ['message'] });
+      // Only those who read the channel are told: the staff channel's followers who are not staff hear nothing.
+      const secret = await post(mod, staff, 'staff only');
+      await settle();
+      assert.deepEqual(await heard(secret), { owner: ['message'], mod: [], member: [], reader: [], lapsed: [] });
+      // A muted channel, or a muted kind, notifies no one; a silent message notifies without a push.
+      assert.equal((await settings(member, { muted_channels: [general] })).status, 200);
+      assert.equal((await settings(lapsed, { muted_kinds: ['message'] })).status, 200);
+      const hushed = await post(owner, general, 'muted', { silent: true });
+      await settle();
+      assert.deepEqual(await heard(hushed), { owner: [], mod: ['message'], member: [], reader: [], lapsed: [] });
+      assert.equal((await center(mod)).find((x) => x.data.message_id === hushed.id).data.silent, true);
+      for (const who of [member, lapsed]) assert.equal((await settings(who, { muted_channels: [], muted_kinds: [] })).status, 200);
+      // An edit shows the new text; a delete withdraws the notification.
+      assert.equal((await api(`/v1/channels/${general}/messages/${hello.seq}`, owner, 'PATCH', { body: 'hello everyone' })).status, 200);
+      await until('the edit shown', async () => (await center(member)).find((x) => x.data.message_id === hello.id).body === 'hello everyone');
+      assert.equal((await api(`/v1/channels/${general}/messages/${ask.seq}`, member, 'DELETE')).status, 204);
+      await until('the notification withdrawn', async () => !(await center(mod)).some((x) => x.data.message_id === ask.id));
+      // Reading the channel reads them.
+      assert.equal((await api(`/v1/channels/${general}/read`, mod, 'PUT', { seq: hushed.seq })).status, 200);
+      await until('the channel\'s notifications read', async () =>
+        (await center(mod)).filter((x) => x.channel_id === general).every((x) => x.read));
+
+      // A forum's followers hear of each new post, by its first message, and not of what follows in it.
+      r = await postIn(member, forum.id, 'Crash on save', 'steps to reproduce', [tag.Bug]);
+      assert.equal(r.status, 201, JSON.stringify(r.body));
+      const first = r.body.message;
+      const reply = await post(owner, r.body.id, 'thanks, looking');
+      await settle();
+      assert.deepEqual(await heard(first), { owner: [], mod: ['message'], member: [], reader: [], lapsed: ['message'] });
+      assert.deepEqual(await heard(reply), { owner: [], mod: [], member: ['thread'], reader: [], lapsed: [] });
+      const [news] = (await center(mod)).filter((x) => x.data.message_id === first.id);
+      assert.deepEqual([news.title, news.body, news.channel_id, news.data.parent_channel_id, news.data.seq],
+        [`${short(member.address)} posted in #help: Crash on save`, 'steps to reproduce', r.body.id, forum.id, '1']);
+      // Muting the forum mutes its posts; reading the post reads its notification.
+      assert.equal((await settings(lapsed, { muted_channels: [forum.id] })).status, 200);
+      const second = (await postIn(owner, forum.id, 'Feature request', 'dark mode', [tag.Idea])).body;
+      await settle();
+      assert.deepEqual(await heard(second.message), { owner: [], mod: ['message'], member: ['message'], reader: [], lapsed: [] });
+      assert.equal((await api(`/v1/channels/${second.id}/read`, mod, 'PUT', { seq: 1 })).status, 200);
+      await until('the post\'s notification read', async () =>
+        (await center(mod)).find((x) => x.data.message_id === second.message.id).read);
+
+      // Unfollowing stops them.
+      assert.equal((await settings(member, { all_messages: [] })).status, 200);
+      const later = await post(owner, general, 'later');
+      await settle();
+      assert.deepEqual(await heard(later), { owner: [], mod: ['message'], member: [], reader: [], lapsed: ['message'] });
+    });
+
     test('a post whose message AutoMod refuses leaves no post behind', async () => {
       const { owner, member, api, base, general, forum, tag, postIn, start } = await community('Screened');
       const offtopic = (await api(`${base}/channels`, owner, 'POST', { name: 'offtopic' })).body.id;
