@@ -183,14 +183,20 @@ Result<void> check_channel(const std::string& channel_id) {
   return ok();
 }
 
-// What a message is found by: its body, its poll's question and answers, and the text of the
-// message it forwards.
-std::vector<std::string> terms_of(std::string_view body, const Poll* poll, const ForwardSnapshot* forward) {
+// What a message is found by: its body, its poll's question and answers, the text of the message
+// it forwards, and for a thread's first message, the thread's name (`title`: a forum's post is
+// found by its title).
+std::vector<std::string> terms_of(std::string_view body, const Poll* poll, const ForwardSnapshot* forward,
+                                  std::string_view title = {}) {
   std::vector<std::string> terms;
-  if (poll == nullptr && forward == nullptr) {
+  if (poll == nullptr && forward == nullptr && title.empty()) {
     terms = search_terms(body);  // most messages: the body alone, not copied
   } else {
     std::string text(body);
+    if (!title.empty()) {
+      text += '\n';
+      text += title;
+    }
     if (poll != nullptr) {
       text += '\n';
       text += poll->question;
@@ -216,12 +222,40 @@ std::vector<std::string> terms_of(std::string_view body, const Poll* poll, const
   return terms;
 }
 
-// The same for a message read without its poll: the poll is read when it has one.
-std::vector<std::string> terms_of(Tx& tx, const Message& m) {
+// The name a message is found by besides its text: its thread's, for a thread's first message;
+// none otherwise.
+std::string title_of(Tx& tx, const std::string& channel_id, std::int64_t seq) {
+  if (seq != 1 || !is_thread_id(channel_id)) return {};
+  return sql::thread_name(tx, channel_id).value_or(std::string());
+}
+
+// The terms of a message read without its poll (the poll is read when it has one), found by
+// `title` too.
+std::vector<std::string> terms_titled(Tx& tx, const Message& m, std::string_view title) {
   const auto* forward = m.forward ? &*m.forward : nullptr;
-  if (m.poll) return terms_of(m.body, &*m.poll, forward);
+  if (m.poll) return terms_of(m.body, &*m.poll, forward, title);
   const auto poll = sql::find_poll(tx, m.channel_id, m.seq);
-  return terms_of(m.body, poll ? &*poll : nullptr, forward);
+  return terms_of(m.body, poll ? &*poll : nullptr, forward, title);
+}
+
+// The same, with the title it has.
+std::vector<std::string> terms_of(Tx& tx, const Message& m) {
+  return terms_titled(tx, m, title_of(tx, m.channel_id, m.seq));
+}
+
+// A thread renamed: its first message is found by the new name, and no more by the old.
+void retitle(Tx& tx, const std::string& thread_id, const std::string& before, const std::string& after) {
+  auto m = sql::find(tx, thread_id, 1);
+  if (!m || m->deleted_at) return;
+  const auto old_terms = terms_titled(tx, *m, before);
+  const auto new_terms = terms_titled(tx, *m, after);
+  std::vector<std::string> gone;
+  std::vector<std::string> added;
+  std::set_difference(old_terms.begin(), old_terms.end(), new_terms.begin(), new_terms.end(), std::back_inserter(gone));
+  std::set_difference(new_terms.begin(), new_terms.end(), old_terms.begin(), old_terms.end(),
+                      std::back_inserter(added));
+  sql::unindex(tx, thread_id, 1, gone);
+  sql::index_terms(tx, thread_id, 1, added);
 }
 
 // Deletes a message for a purge (a ban's, a thread's deletion), in the purge's transaction: out of
@@ -248,11 +282,12 @@ void purge_message(Tx& tx, const Message& m, const eth::Address& by, std::int64_
 // does not hold them.
 bool holds_terms(Tx& tx, const Message& m, const std::vector<std::string>& terms) {
   const auto* forward = m.forward ? &*m.forward : nullptr;
-  auto have = terms_of(m.body, nullptr, forward);
+  const auto title = title_of(tx, m.channel_id, m.seq);
+  auto have = terms_of(m.body, nullptr, forward, title);
   if (std::includes(have.begin(), have.end(), terms.begin(), terms.end())) return true;
   const auto poll = sql::find_poll(tx, m.channel_id, m.seq);
   if (!poll) return false;
-  have = terms_of(m.body, &*poll, forward);
+  have = terms_of(m.body, &*poll, forward, title);
   return std::includes(have.begin(), have.end(), terms.begin(), terms.end());
 }
 
@@ -765,7 +800,8 @@ Task<Result<Posted>> MessagingService::post(eth::Address who, std::string channe
         m.poll = std::move(p);
       }
       sql::index_terms(tx, channel_id, m.seq,
-                       terms_of(m.body, m.poll ? &*m.poll : nullptr, m.forward ? &*m.forward : nullptr));
+                       terms_of(m.body, m.poll ? &*m.poll : nullptr, m.forward ? &*m.forward : nullptr,
+                                title_of(tx, channel_id, m.seq)));
       // Posting reads the channel up to the post. The post's seq is above any marker (none passes
       // the head), so the marker is set outright. Notify hears of it only when the author had not
       // read up to the message before (a notification may then be left to read): an author who
@@ -1213,8 +1249,9 @@ Task<Result<Message>> MessagingService::edit(eth::Address who, std::string chann
       const auto poll = sql::find_poll(tx, channel_id, seq);
       const auto* poll_text = poll ? &*poll : nullptr;
       const auto* forward = m->forward ? &*m->forward : nullptr;
-      const auto old_terms = terms_of(m->body, poll_text, forward);
-      const auto new_terms = terms_of(body, poll_text, forward);
+      const auto title = title_of(tx, channel_id, seq);
+      const auto old_terms = terms_of(m->body, poll_text, forward, title);
+      const auto new_terms = terms_of(body, poll_text, forward, title);
       std::vector<std::string> gone;
       std::vector<std::string> added;
       std::set_difference(old_terms.begin(), old_terms.end(), new_terms.begin(), new_terms.end(),
@@ -1950,6 +1987,7 @@ Task<Result<Thread>> MessagingService::update_thread(eth::Address who, std::stri
                            next.pinned != t->pinned;
       if (!changed) return std::pair{std::move(*t), false};
       sql::update_thread(tx, next);
+      if (next.name != t->name) retitle(tx, thread_id, t->name, next.name);
       auto event = thread_json(next, now);
       event["by"] = eth::to_checksum(who);
       // What changed, and whether it took moderation rights: another's thread, a lock or a slow

@@ -981,6 +981,12 @@ void insert_thread(Tx& tx, const Thread& t) {
        t.client_id ? store::Value(*t.client_id) : store::Value(nullptr)});
 }
 
+std::optional<std::string> thread_name(Tx& tx, const std::string& id) {
+  auto row = tx.query_one("SELECT name FROM msg_threads WHERE id = $1", {id});
+  if (!row) return std::nullopt;
+  return row->get_text(0);
+}
+
 std::optional<Thread> find_thread(Tx& tx, const std::string& id, bool for_update) {
   // The thread's row alone (its channel's row is on the nullable side of the join).
   if (for_update && pg(tx)) tx.query_one("SELECT id FROM msg_threads WHERE id = $1 FOR UPDATE", {id});

@@ -222,6 +222,8 @@ void insert_thread(Tx& tx, const Thread& t);
 /// The thread; `for_update` locks its row until the transaction ends (PostgreSQL; SQLite
 /// serializes writers).
 std::optional<Thread> find_thread(Tx& tx, const std::string& id, bool for_update = false);
+/// A thread's name, deleted or not (the search finds its first message by it); nullopt when none.
+std::optional<std::string> thread_name(Tx& tx, const std::string& id);
 /// The forum post `creator` (lowercase hex) made with that message client_id, if any, and whether
 /// it was deleted since.
 std::optional<std::pair<Thread, bool>> thread_of_client(Tx& tx, const std::string& channel_id,

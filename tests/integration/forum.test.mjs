@@ -12,7 +12,8 @@ for (const backend of backends()) {
     let db, server, c;
     before(async () => {
       db = freshDatabase(backend);
-      server = await startServer([...db.flags, ...chatFlags, '--message-rate-limit', '10000', '--message-rate-burst', '10000']);
+      server = await startServer([...db.flags, ...chatFlags, '--message-rate-limit', '10000', '--message-rate-burst', '10000',
+        '--search-rate-limit', '10000', '--search-rate-burst', '10000']);
       c = client(server);
     });
     after(async () => {
@@ -297,6 +298,29 @@ for (const backend of backends()) {
         (await api(`/v1/threads/${post.id}`, member)).body.applied_tags.length === 0);
       assert.deepEqual((await api(`/v1/threads/${pinned.id}`, member)).body.applied_tags, []);
       assert.deepEqual(await listed(`?tag=${tag.Solved}`), []);
+
+      // A post is found by its title, through its first message: with the message's words too, in
+      // the community's search and the post's own; a rename moves it, an edit keeps it, and the
+      // message's deletion drops it. Its other messages are not found by the title.
+      const titled = async (q, where = `${base}/search?channel_id=${forum.id}&`) =>
+        (await api(`${where}q=${encodeURIComponent(q)}`, member)).body.messages.map((m) => [m.channel_id, m.seq]);
+      assert.equal((await api(`/v1/channels/${pinned.id}/messages`, owner, 'POST', { body: 'noted', client_id: 'k2' })).status, 201);
+      assert.deepEqual(await titled('known issues'), [[pinned.id, 1]]);
+      assert.deepEqual(await titled('known first'), [[pinned.id, 1]]);
+      assert.deepEqual(await titled('known noted'), []);
+      assert.deepEqual(await titled('issues', `/v1/channels/${pinned.id}/search?`), [[pinned.id, 1]]);
+      assert.deepEqual(await titled('chat', `${base}/search?`), []);  // a thread without messages
+      assert.equal((await api(`/v1/threads/${pinned.id}`, mod, 'PATCH', { name: 'Start here' })).status, 200);
+      assert.deepEqual(await titled('known'), []);
+      assert.deepEqual(await titled('start here'), [[pinned.id, 1]]);
+      assert.equal((await api(`/v1/channels/${pinned.id}/messages/1`, mod, 'PATCH', { body: 'all the answers' })).status, 200);
+      assert.deepEqual(await titled('here answers'), [[pinned.id, 1]]);
+      assert.deepEqual(await titled('first'), []);
+      assert.equal((await api(`/v1/channels/${pinned.id}/messages/1`, mod, 'DELETE')).status, 204);
+      assert.deepEqual(await titled('here'), []);
+      // A text channel's thread is found by its name the same way.
+      assert.equal((await api(`/v1/channels/${textThread.id}/messages`, member, 'POST', { body: 'hi', client_id: 'c1' })).status, 201);
+      assert.deepEqual(await titled('chat', `${base}/search?`), [[textThread.id, 1]]);
     });
 
     test('a moderator pins one post of a forum: listed apart, first, and never archived by inactivity', async () => {
