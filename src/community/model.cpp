@@ -484,13 +484,22 @@ Result<std::string> check_custom_role_name(std::string_view name) {
 // --- forum channels ---
 
 const char* to_string(ChannelType type) noexcept {
-  return type == ChannelType::forum ? "forum" : "text";
+  switch (type) {
+    case ChannelType::forum:
+      return "forum";
+    case ChannelType::category:
+      return "category";
+    case ChannelType::text:
+      break;
+  }
+  return "text";
 }
 
 Result<ChannelType> parse_channel_type(std::string_view name) {
   if (name == "text") return ChannelType::text;
   if (name == "forum") return ChannelType::forum;
-  return bad_input("invalid_field", "type is \"text\" or \"forum\"");
+  if (name == "category") return ChannelType::category;
+  return bad_input("invalid_field", "type is \"text\", \"forum\" or \"category\"");
 }
 
 namespace {

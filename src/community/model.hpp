@@ -205,10 +205,11 @@ Result<std::string> check_custom_role_name(std::string_view name);
 // --- forum channels ---
 
 /// What a channel is: a text channel takes messages; a forum channel (Discord's) takes posts, each
-/// a thread started with a message, labelled with the channel's tags.
-enum class ChannelType { text, forum };
+/// a thread started with a message, labelled with the channel's tags; a category (Discord's) takes
+/// neither, and groups the text channels and forums that name it their parent.
+enum class ChannelType { text, forum, category };
 const char* to_string(ChannelType type) noexcept;
-/// 400 invalid_field unless "text" or "forum".
+/// 400 invalid_field unless "text", "forum" or "category".
 Result<ChannelType> parse_channel_type(std::string_view name);
 
 /// A tag of a forum channel, as Discord's: posts carry up to max_applied_tags of them.

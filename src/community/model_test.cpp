@@ -357,6 +357,12 @@ TEST(Forum, ChannelTypes) {
   EXPECT_EQ(parse_channel_type("forum").value(), ChannelType::forum);
   EXPECT_EQ(parse_channel_type("Forum").error().code, "invalid_field");
   EXPECT_EQ(parse_channel_type("").error().code, "invalid_field");
+  EXPECT_EQ(parse_channel_type("category").value(), ChannelType::category);
+  EXPECT_EQ(parse_channel_type("categories").error().code, "invalid_field");
+  // Each type reads back as itself.
+  for (auto type : {ChannelType::text, ChannelType::forum, ChannelType::category}) {
+    EXPECT_EQ(parse_channel_type(to_string(type)).value(), type);
+  }
   EXPECT_STREQ(to_string(ChannelType::forum), "forum");
 }
 

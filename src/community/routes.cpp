@@ -74,7 +74,8 @@ json::object render_channel(const ChannelInfo& c) {
                       {"require_tag", c.require_tag},
                       {"default_auto_archive_minutes", c.defaults.auto_archive_minutes},
                       {"default_sort_order", c.defaults.sort_order},
-                      {"default_reaction_emoji", text_or_null(c.defaults.reaction_emoji)}};
+                      {"default_reaction_emoji", text_or_null(c.defaults.reaction_emoji)},
+                      {"parent_id", text_or_null(c.parent_id)}};
 }
 
 json::object render_role(const RoleInfo& r) {
@@ -225,6 +226,22 @@ Result<std::vector<TagSpec>> tag_specs(const json::value& v) {
     out.push_back(std::move(spec));
   }
   return out;
+}
+
+// The category a channel is in, as creating and changing it take it: a category's id, or null for
+// none. 400 invalid_parent for another shape.
+Result<void> read_parent(const json::object& body, std::optional<std::string>& parent) {
+  const auto* v = body.if_contains("parent_id");
+  if (v == nullptr) return ok();
+  if (v->is_null()) {
+    parent = std::string();
+    return ok();
+  }
+  if (!v->is_string() || v->as_string().empty() || v->as_string().size() > 128) {
+    return bad_input("invalid_parent", "parent_id is a category's id, or null");
+  }
+  parent = std::string(v->as_string());
+  return ok();
 }
 
 // A forum's tags and whether its posts need one, as creating and changing a channel take them.
@@ -678,7 +695,9 @@ void add_community_routes(net::Router& router, CommunityService& service, auth::
         if (position) spec.position = *position;
         if (post_roles) spec.post_roles = std::move(*post_roles);
         if (const auto* type = body.if_contains("type")) {
-          if (!type->is_string()) co_return bad_input("invalid_field", "type is \"text\" or \"forum\"");
+          if (!type->is_string()) {
+            co_return bad_input("invalid_field", "type is \"text\", \"forum\" or \"category\"");
+          }
           auto parsed = parse_channel_type(type->as_string());
           if (!parsed) co_return parsed.error();
           spec.type = *parsed;
@@ -695,6 +714,9 @@ void add_community_routes(net::Router& router, CommunityService& service, auth::
         if (auto_archive) spec.defaults.auto_archive_minutes = *auto_archive;
         if (sort_order) spec.defaults.sort_order = std::move(*sort_order);
         if (reaction) spec.defaults.reaction_emoji = std::move(*reaction);
+        std::optional<std::string> parent;
+        if (auto r = read_parent(body, parent); !r) co_return r.error();
+        if (parent) spec.parent_id = std::move(*parent);
         auto ch = co_await service.create_channel(who.address, std::string(req.param("id")), std::move(spec));
         co_return net::rendered(ch, render_channel, 201);
       });
@@ -746,6 +768,7 @@ void add_community_routes(net::Router& router, CommunityService& service, auth::
             !r) {
           co_return r.error();
         }
+        if (auto r = read_parent(body, update.parent_id); !r) co_return r.error();
         auto ch = co_await service.update_channel(who.address, std::string(req.param("id")), std::move(update));
         co_return net::rendered(ch, render_channel);
       });

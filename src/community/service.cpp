@@ -341,10 +341,11 @@ bool may_send(const Standing& s, const sql::ChannelRow& ch) {
                      [&](const std::string& r) { return s.roles.count(r) > 0; });
 }
 
-// Whether the community's channel `id` is a forum (where no message is posted outside a post).
-bool is_forum(const Loaded& c, const std::string& id) {
+// Whether the community's channel `id` is a forum or a category (where no message is posted: a
+// forum takes them in its posts only).
+bool holds_no_messages(const Loaded& c, const std::string& id) {
   return std::any_of(c.channels.begin(), c.channels.end(),
-                     [&](const sql::ChannelRow& ch) { return ch.id == id && ch.type == ChannelType::forum; });
+                     [&](const sql::ChannelRow& ch) { return ch.id == id && ch.type != ChannelType::text; });
 }
 
 ChannelInfo channel_info(const Loaded& c, const sql::ChannelRow& ch, const Standing& s,
@@ -358,7 +359,8 @@ ChannelInfo channel_info(const Loaded& c, const sql::ChannelRow& ch, const Stand
   info.archived = ch.archived_ms.has_value();
   info.created_at = SystemTime(std::chrono::milliseconds(ch.created_ms));
   info.can_read = readable(s, ch, access);
-  info.can_post = info.can_read && !info.archived && !timed_out(s, now_ms) && may_send(s, ch);
+  info.can_post =
+      info.can_read && !info.archived && !timed_out(s, now_ms) && may_send(s, ch) && ch.type != ChannelType::category;
   info.slow_mode_seconds = ch.slow_mode_seconds;
   info.topic = ch.topic;
   info.position = ch.position;
@@ -367,6 +369,7 @@ ChannelInfo channel_info(const Loaded& c, const sql::ChannelRow& ch, const Stand
   info.tags = ch.tags;
   info.require_tag = ch.require_tag;
   info.defaults = ch.defaults;
+  info.parent_id = ch.parent_id;
   return info;
 }
 
@@ -559,8 +562,9 @@ Task<Result<CommunityInfo>> CommunityService::update_community(const eth::Addres
                          [&](const sql::ChannelRow& ch) { return ch.id == *system_channel; })) {
           return bad_input("invalid_field", "system_channel names no channel of this community");
         }
-        if (system_channel && is_forum(c, *system_channel)) {
-          return bad_input("invalid_field", "system_channel is a text channel: a forum takes posts, not messages");
+        if (system_channel && holds_no_messages(c, *system_channel)) {
+          return bad_input("invalid_field",
+                           "system_channel is a text channel: a forum takes posts, and a category nothing");
         }
         const auto new_system = system_channel ? *system_channel : c.row.system_channel;
         sql::update_community(tx, community_id, new_name, new_gate, new_system, now);
@@ -923,8 +927,8 @@ Result<void> check_exemptions(const Loaded& c, const AutomodRuleSpec& spec) {
       })) {
     return bad_input("invalid_rule", "alert_channel names no channel of this community: " + spec.alert_channel);
   }
-  if (is_forum(c, spec.alert_channel)) {
-    return bad_input("invalid_rule", "alert_channel is a text channel: a forum takes posts, not messages");
+  if (holds_no_messages(c, spec.alert_channel)) {
+    return bad_input("invalid_rule", "alert_channel is a text channel: a forum takes posts, and a category nothing");
   }
   return ok();
 }
@@ -1757,6 +1761,27 @@ Result<void> check_forum(const sql::ChannelRow& row) {
   return check_channel_defaults(row.defaults);
 }
 
+// A category holds channels, not messages: it has no topic, slow mode, posting roles or thread
+// defaults, and sits in no category. A text channel or a forum sits in a category of its
+// community, or in none.
+Result<void> check_category(const Loaded& c, const sql::ChannelRow& row) {
+  if (row.type == ChannelType::category) {
+    if (!row.topic.empty() || row.slow_mode_seconds != 0 || !row.post_roles.empty() ||
+        row.defaults.auto_archive_minutes != ChannelDefaults{}.auto_archive_minutes) {
+      return bad_input("invalid_field",
+                       "a category holds channels: it has no topic, slow mode, post_roles or thread defaults");
+    }
+    if (!row.parent_id.empty()) return bad_input("invalid_parent", "a category is in no category");
+    return ok();
+  }
+  if (row.parent_id.empty()) return ok();
+  const bool found = std::any_of(c.channels.begin(), c.channels.end(), [&](const sql::ChannelRow& ch) {
+    return ch.id == row.parent_id && ch.type == ChannelType::category;
+  });
+  if (!found) return bad_input("invalid_parent", "parent_id names no category of this community");
+  return ok();
+}
+
 Result<void> check_position(std::int64_t position) {
   if (position < 0 || position > max_channel_position) {
     return bad_input("invalid_field", "position is 0 to " + std::to_string(max_channel_position));
@@ -1808,12 +1833,16 @@ Task<Result<ChannelInfo>> CommunityService::create_channel(const eth::Address& w
     row.tags = std::move(*tags);
     row.require_tag = spec.require_tag;
     row.defaults = spec.defaults;
+    row.parent_id = spec.parent_id;
     if (auto r = check_forum(row); !r) return std::move(r).error();
+    if (auto r = check_category(c, row); !r) return std::move(r).error();
     sql::insert_channel(tx, row);
     json::object details{{"name", row.name}, {"roles", string_array(spec.roles)}, {"gate", gate_json(spec.gate)}};
     if (!row.topic.empty()) details["topic"] = row.topic;
     if (row.position != 0) details["position"] = row.position;
     if (!row.post_roles.empty()) details["post_roles"] = string_array(row.post_roles);
+    if (row.type == ChannelType::category) details["type"] = to_string(row.type);
+    if (!row.parent_id.empty()) details["parent_id"] = row.parent_id;
     if (row.type == ChannelType::forum) {
       details["type"] = to_string(row.type);
       details["available_tags"] = tags_json(row.tags);
@@ -1921,7 +1950,9 @@ Task<Result<ChannelInfo>> CommunityService::update_channel(const eth::Address& w
       if (update.default_auto_archive_minutes) ch->defaults.auto_archive_minutes = *update.default_auto_archive_minutes;
       if (update.default_sort_order) ch->defaults.sort_order = *update.default_sort_order;
       if (update.default_reaction_emoji) ch->defaults.reaction_emoji = *update.default_reaction_emoji;
+      if (update.parent_id) ch->parent_id = *update.parent_id;
       if (auto r = check_forum(*ch); !r) return std::move(r).error();
+      if (auto r = check_category(*c, *ch); !r) return std::move(r).error();
       if (update.archived) {
         if (*update.archived && !ch->archived_ms) ch->archived_ms = now;
         if (!*update.archived) ch->archived_ms.reset();
@@ -1953,6 +1984,7 @@ Task<Result<ChannelInfo>> CommunityService::update_channel(const eth::Address& w
       if (update.default_reaction_emoji) {
         changed["default_reaction_emoji"] = text_or_null(*update.default_reaction_emoji);
       }
+      if (update.parent_id) changed["parent_id"] = text_or_null(*update.parent_id);
       // Readers' sockets learn what they see of the change (not the gate: membership events follow
       // a gate's change).
       json::object shown = changed;
@@ -2020,6 +2052,7 @@ Task<Result<ChannelPostRules>> CommunityService::post_rules(const eth::Address& 
       rules.community_id = ch->community_id;
       rules.channel_name = ch->name;
       rules.forum = ch->type == ChannelType::forum;
+      rules.category = ch->type == ChannelType::category;
       rules.tags = ch->tags;
       rules.require_tag = ch->require_tag;
       rules.default_auto_archive_minutes = ch->defaults.auto_archive_minutes;

@@ -89,6 +89,7 @@ struct ChannelInfo {
   std::vector<ForumTag> tags{};          ///< a forum's tags
   bool require_tag = false;              ///< a forum's posts carry at least one tag
   ChannelDefaults defaults{};
+  std::string parent_id{};  ///< the category it is in; empty: none
 };
 
 /// An AutoMod rule ready to screen messages (shared by the posts that read it until it changes).
@@ -134,6 +135,7 @@ struct ChannelPostRules {
   std::string community_id{};  ///< the channel's community
   std::string channel_name{};  ///< the channel's name (for notifications)
   bool forum = false;          ///< a forum channel: messages are posted in its threads only
+  bool category = false;       ///< a category: it takes no messages and no threads
   std::vector<ForumTag> tags{};
   bool require_tag = false;
   std::int64_t default_auto_archive_minutes = 1440;  ///< of a thread started here without one
@@ -266,6 +268,7 @@ struct NewChannel {
   std::vector<TagSpec> tags{};  ///< a forum's
   bool require_tag = false;     ///< a forum's
   ChannelDefaults defaults{};
+  std::string parent_id{};  ///< the category it is in; empty: none
 };
 
 /// A change to a channel; unset fields stay.
@@ -283,6 +286,7 @@ struct ChannelUpdate {
   std::optional<std::int64_t> default_auto_archive_minutes;
   std::optional<std::string> default_sort_order;      ///< a forum's
   std::optional<std::string> default_reaction_emoji;  ///< a forum's ("": none)
+  std::optional<std::string> parent_id;               ///< the category it is in ("": none)
 };
 
 /// Limits of the context.

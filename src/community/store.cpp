@@ -30,7 +30,8 @@ CommunityRow community_of(const Row& r) {
 
 constexpr const char* channel_columns =
     "id, community_id, name, gate, roles, archived_ms, created_ms, slow_mode_seconds, topic, position, post_roles, "
-    "type, available_tags, require_tag, default_auto_archive_minutes, default_sort_order, default_reaction_emoji";
+    "type, available_tags, require_tag, default_auto_archive_minutes, default_sort_order, default_reaction_emoji, "
+    "parent_id";
 
 ChannelRow channel_of(const Row& r) {
   ChannelRow c;
@@ -45,10 +46,12 @@ ChannelRow channel_of(const Row& r) {
   c.topic = r.get_text(8);
   c.position = r.get_int(9);
   c.post_roles = gh::store::split_text_list(r.get_text(10));
-  c.type = r.get_text(11) == "forum" ? ChannelType::forum : ChannelType::text;
+  const auto type = parse_channel_type(r.get_text(11));
+  c.type = type ? *type : ChannelType::text;
   c.tags = tags_from_text(r.get_text(12));
   c.require_tag = r.get_int(13) != 0;
   c.defaults = ChannelDefaults{r.get_int(14), r.get_text(15), r.get_text(16)};
+  c.parent_id = r.get_text(17);
   return c;
 }
 
@@ -434,13 +437,13 @@ void insert_channel(Tx& tx, const ChannelRow& row) {
       "INSERT INTO community_channels (id, community_id, name, gate, roles, archived_ms, created_ms, "
       "slow_mode_seconds, topic, position, post_roles, type, available_tags, require_tag, "
       "default_auto_archive_minutes, "
-      "default_sort_order, default_reaction_emoji) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, "
-      "$14, $15, $16, $17)",
+      "default_sort_order, default_reaction_emoji, parent_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, "
+      "$12, $13, $14, $15, $16, $17, $18)",
       {row.id, row.community_id, row.name, opt(row.gate), gh::store::join_text_list(row.roles), opt(row.archived_ms),
        row.created_ms, row.slow_mode_seconds, row.topic, row.position, gh::store::join_text_list(row.post_roles),
        std::string(to_string(row.type)), boost::json::serialize(tags_json(row.tags)),
        std::int64_t{row.require_tag ? 1 : 0}, row.defaults.auto_archive_minutes, row.defaults.sort_order,
-       row.defaults.reaction_emoji});
+       row.defaults.reaction_emoji, row.parent_id});
 }
 
 std::optional<ChannelRow> find_channel(Tx& tx, const std::string& id) {
@@ -464,11 +467,12 @@ void update_channel(Tx& tx, const ChannelRow& row) {
   tx.exec(
       "UPDATE community_channels SET name = $2, gate = $3, roles = $4, archived_ms = $5, slow_mode_seconds = $6, "
       "topic = $7, position = $8, post_roles = $9, available_tags = $10, require_tag = $11, "
-      "default_auto_archive_minutes = $12, default_sort_order = $13, default_reaction_emoji = $14 WHERE id = $1",
+      "default_auto_archive_minutes = $12, default_sort_order = $13, default_reaction_emoji = $14, parent_id = $15 "
+      "WHERE id = $1",
       {row.id, row.name, opt(row.gate), gh::store::join_text_list(row.roles), opt(row.archived_ms),
        row.slow_mode_seconds, row.topic, row.position, gh::store::join_text_list(row.post_roles),
        boost::json::serialize(tags_json(row.tags)), std::int64_t{row.require_tag ? 1 : 0},
-       row.defaults.auto_archive_minutes, row.defaults.sort_order, row.defaults.reaction_emoji});
+       row.defaults.auto_archive_minutes, row.defaults.sort_order, row.defaults.reaction_emoji, row.parent_id});
 }
 
 std::set<std::string> channel_access(Tx& tx, const std::string& community_id, const std::string& account) {

@@ -43,6 +43,7 @@ struct ChannelRow {
   std::vector<ForumTag> tags{};           ///< a forum's tags
   bool require_tag = false;               ///< a forum's posts carry at least one tag
   ChannelDefaults defaults{};
+  std::string parent_id{};  ///< the category it is in; empty: none
 };
 
 struct RoleRow {

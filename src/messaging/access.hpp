@@ -76,6 +76,8 @@ struct PostRules {
   bool invites = true;
   /// A forum channel (or, with parent_channel_id, a thread of one): messages go in its posts only.
   bool forum = false;
+  /// A category: it holds channels, and takes no message and no thread.
+  bool category = false;
   /// A forum's tags: whether each is moderated (applied and removed by moderators alone), by id.
   std::map<std::string, bool> tags{};
   /// A forum's posts carry at least one tag.

@@ -62,6 +62,7 @@ namespace {
 void channel_rules(const community::ChannelPostRules& found, PostRules& rules) {
   rules.channel_name = found.channel_name;
   rules.forum = found.forum;
+  rules.category = found.category;
   rules.require_tag = found.require_tag;
   rules.default_auto_archive_minutes = found.default_auto_archive_minutes;
   for (const auto& tag : found.tags) rules.tags[tag.id] = tag.moderated;

@@ -75,11 +75,13 @@ Result<void> may_send(const PostRules& rules) {
   return ok();
 }
 
-// 400 invalid_channel in a forum channel itself: its messages are in its posts (threads).
+// 400 invalid_channel in a forum channel itself (its messages are in its posts, threads) and in a
+// category (it holds channels).
 Result<void> not_a_forum(const PostRules& rules) {
   if (rules.forum && rules.parent_channel_id.empty()) {
     return bad_input("invalid_channel", "a forum channel takes posts (threads), not messages");
   }
+  if (rules.category) return bad_input("invalid_channel", "a category holds channels, not messages");
   return ok();
 }
 
@@ -1617,6 +1619,8 @@ Task<Result<StartedThread>> MessagingService::create_thread(eth::Address who, st
   // One read of the rules: the right to send messages, and the content rules the name passes.
   auto rules = co_await m_access.post_rules(who, channel_id);
   if (!rules) co_return rules.error();
+  if (rules->allowed && rules->category)
+    co_return bad_input("invalid_channel", "a category holds channels, not threads");
   if (auto may = may_send(*rules); !may) co_return may.error();
   if (!rules->forum && (spec.message || !spec.applied_tags.empty())) {
     co_return bad_input("invalid_field", "only a forum channel's posts start with a message and carry tags");

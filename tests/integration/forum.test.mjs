@@ -1,7 +1,8 @@
 // Forum channels through the real binary, on SQLite and PostgreSQL, as Discord's: a channel made a
 // forum takes posts, not messages. A post is a thread started with its first message, carrying the
 // forum's tags (moderated tags are the moderators'); the forum lists its posts by tag; a tag the
-// forum drops leaves its posts; a post whose message is refused leaves nothing behind.
+// forum drops leaves its posts; a post whose message is refused leaves nothing behind. A category
+// groups channels and takes neither messages nor threads.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, freshDatabase, backends, until, runCommand } from './lib/harness.mjs';
@@ -321,6 +322,88 @@ for (const backend of backends()) {
       // A text channel's thread is found by its name the same way.
       assert.equal((await api(`/v1/channels/${textThread.id}/messages`, member, 'POST', { body: 'hi', client_id: 'c1' })).status, 201);
       assert.deepEqual(await titled('chat', `${base}/search?`), [[textThread.id, 1]]);
+    });
+
+    test('a category groups channels, and takes no message, thread or typing', async () => {
+      const { owner, member, api, base, general, forum } = await community('Categories');
+      const sock = c.connect(member);
+      await subscribed(sock, general);
+      let r = await api(`${base}/channels`, owner, 'POST', { name: 'Support', type: 'category', position: 5, roles: ['member'] });
+      assert.equal(r.status, 201, JSON.stringify(r.body));
+      const cat = r.body;
+      assert.deepEqual([cat.type, cat.parent_id, cat.can_post, cat.can_read, cat.topic, cat.position, cat.available_tags],
+        ['category', null, false, true, '', 5, []]);
+      assert.deepEqual((await api(`/v1/channels/${cat.id}`, member)).body, { ...cat, can_post: false });
+
+      // Channels are made in it, moved into it and out of it; the readers' sockets and the audit log learn it.
+      r = await api(`${base}/channels`, owner, 'POST', { name: 'faq', parent_id: cat.id });
+      assert.equal(r.status, 201, JSON.stringify(r.body));
+      const faq = r.body;
+      assert.deepEqual([faq.type, faq.parent_id], ['text', cat.id]);
+      r = await api(`/v1/channels/${general}`, owner, 'PATCH', { parent_id: cat.id });
+      assert.deepEqual([r.status, r.body.parent_id], [200, cat.id]);
+      let frame = await sock.waitFor((f) => f.type === 'channel_updated' && f.channel_id === general);
+      assert.deepEqual(frame.changes, { parent_id: cat.id });
+      assert.deepEqual((await api(`${base}/audit-log?action=channel_update`, owner)).body.entries[0].details, { parent_id: cat.id });
+      assert.equal((await api(`/v1/channels/${forum.id}`, owner, 'PATCH', { parent_id: cat.id })).body.parent_id, cat.id);
+      const listed = (await api(`${base}/channels`, member)).body.channels;
+      assert.deepEqual(Object.fromEntries(listed.map((ch) => [ch.name, ch.parent_id])),
+        { general: cat.id, help: cat.id, faq: cat.id, Support: null });
+      r = await api(`/v1/channels/${general}`, owner, 'PATCH', { parent_id: null });
+      assert.deepEqual([r.status, r.body.parent_id], [200, null]);
+      frame = await sock.waitFor((f) => f.type === 'channel_updated' && f.channel_id === general && f.changes.parent_id === null);
+      assert.deepEqual(frame.changes, { parent_id: null });
+      const created = (await api(`${base}/audit-log?action=channel_create`, owner)).body.entries;
+      assert.deepEqual(created.find((e) => e.channel_id === cat.id)?.details?.type, 'category');
+      assert.equal(created.find((e) => e.channel_id === faq.id)?.details?.parent_id, cat.id);
+
+      // What a category is not, and what is not a category: refused, nothing changed.
+      r = await api(`/v1/communities`, owner, 'POST', { name: 'Elsewhere', slug: `elsewhere-${backend}-${Date.now()}` });
+      const away = (await api(`/v1/communities/${r.body.id}/channels`, owner, 'POST', { name: 'Away', type: 'category' })).body.id;
+      for (const [body, want] of [
+        [{ name: 'x', type: 'category', topic: 'no' }, 'invalid_field'],
+        [{ name: 'x', type: 'category', post_roles: ['moderator'] }, 'invalid_field'],
+        [{ name: 'x', type: 'category', default_auto_archive_minutes: 60 }, 'invalid_field'],
+        [{ name: 'x', type: 'category', default_sort_order: 'created' }, 'invalid_field'],
+        [{ name: 'x', type: 'category', available_tags: [{ name: 'a' }] }, 'invalid_field'],
+        [{ name: 'x', type: 'category', parent_id: cat.id }, 'invalid_parent'],
+        [{ name: 'x', parent_id: general }, 'invalid_parent'],
+        [{ name: 'x', parent_id: forum.id }, 'invalid_parent'],
+        [{ name: 'x', parent_id: away }, 'invalid_parent'],
+        [{ name: 'x', parent_id: 'ch_nothing' }, 'invalid_parent'],
+        [{ name: 'x', parent_id: '' }, 'invalid_parent'],
+        [{ name: 'x', parent_id: 7 }, 'invalid_parent']]) {
+        assert.deepEqual(code(await api(`${base}/channels`, owner, 'POST', body)), [400, want], JSON.stringify(body));
+      }
+      for (const [body, want] of [[{ slow_mode_seconds: 10 }, 'invalid_field'], [{ topic: 'x' }, 'invalid_field'],
+        [{ parent_id: cat.id }, 'invalid_parent'], [{ type: 'text' }, 'invalid_field']]) {
+        assert.deepEqual(code(await api(`/v1/channels/${cat.id}`, owner, 'PATCH', body)), [400, want], JSON.stringify(body));
+      }
+      assert.deepEqual(code(await api(`/v1/channels/${faq.id}`, owner, 'PATCH', { parent_id: faq.id })), [400, 'invalid_parent']);
+      assert.deepEqual(code(await api(`/v1/channels/${faq.id}`, member, 'PATCH', { parent_id: null })), [403, 'missing_permission']);
+      assert.equal((await api(`/v1/channels/${faq.id}`, owner)).body.parent_id, cat.id);
+      assert.deepEqual((await api(`/v1/channels/${cat.id}`, owner)).body, { ...cat, can_post: false });
+      assert.equal((await api(`${base}/channels`, owner)).body.channels.filter((ch) => ch.name === 'x').length, 0);
+      // It renames, moves and archives as any channel.
+      r = await api(`/v1/channels/${cat.id}`, owner, 'PATCH', { name: 'Help desk', position: 1 });
+      assert.deepEqual([r.status, r.body.name, r.body.position], [200, 'Help desk', 1]);
+
+      // No message, thread or typing in it; no system channel or alert channel.
+      assert.deepEqual(code(await api(`/v1/channels/${cat.id}/messages`, member, 'POST', { body: 'hi', client_id: 'c1' })),
+        [400, 'invalid_channel']);
+      assert.deepEqual(code(await api(`/v1/channels/${cat.id}/threads`, member, 'POST', { name: 'x' })), [400, 'invalid_channel']);
+      await subscribed(sock, cat.id);
+      sock.send({ type: 'typing', channel_id: cat.id });
+      assert.equal((await sock.waitFor((f) => f.type === 'error' && f.channel_id === cat.id)).code, 'invalid_channel');
+      assert.deepEqual((await api(`/v1/channels/${cat.id}/messages`, member)).body.messages, []);
+      assert.deepEqual(code(await api(base, owner, 'PATCH', { system_channel: cat.id })), [400, 'invalid_field']);
+      r = await api(`${base}/automod/rules`, owner, 'POST',
+        { name: 'alerts', trigger: { type: 'keyword', keywords: ['spam'] }, alert_channel: cat.id });
+      assert.deepEqual(code(r), [400, 'invalid_rule']);
+      // One who does not read the category gets a 403 before anything else.
+      const outsider = await c.signIn();
+      assert.deepEqual(code(await api(`/v1/channels/${cat.id}/threads`, outsider, 'POST', { name: 'x' })), [403, 'forbidden']);
+      sock.close();
     });
 
     test('a moderator pins one post of a forum: listed apart, first, and never archived by inactivity', async () => {
