@@ -1,7 +1,9 @@
 #include "notify/store.hpp"
 
+#include <algorithm>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <set>
 
 namespace gh::notify::sql {
 namespace {
@@ -320,11 +322,17 @@ void upsert_settings(Tx& tx, const std::string& account, const Settings& s, Syst
 
 void set_followed_channels(Tx& tx, const std::string& account, const std::vector<std::string>& channels,
                            SystemTime now) {
-  // Those it no longer follows go; those it followed keep their place in each channel's order.
+  // Those it no longer follows go; those it followed keep their place in each channel's order;
+  // only the new ones are written (a repeated list writes nothing).
   std::vector<std::string> dropped;
+  std::set<std::string> kept;
   for (const auto& r : tx.query("SELECT channel_id FROM notify_channel_followers WHERE account = $1", {account})) {
     auto id = r.get_text(0);
-    if (std::find(channels.begin(), channels.end(), id) == channels.end()) dropped.push_back(std::move(id));
+    if (std::find(channels.begin(), channels.end(), id) == channels.end()) {
+      dropped.push_back(std::move(id));
+    } else {
+      kept.insert(std::move(id));
+    }
   }
   for_each_chunk(dropped, [&](const std::string& in_list, std::vector<Value>& params) {
     params.emplace_back(account);
@@ -333,6 +341,7 @@ void set_followed_channels(Tx& tx, const std::string& account, const std::vector
             params);
   });
   for (const auto& id : channels) {
+    if (kept.count(id) > 0) continue;
     tx.exec(
         "INSERT INTO notify_channel_followers (channel_id, account, created_ms) VALUES ($1, $2, $3) "
         "ON CONFLICT DO NOTHING",
