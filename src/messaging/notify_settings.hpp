@@ -24,8 +24,10 @@ class NotifySettings {
   /// An account's mention suppression.
   virtual Task<Result<MentionSuppression>> suppression(const eth::Address& account) = 0;
   /// The first `limit` accounts following every message of the channel, in the order they chose
-  /// it (whether they still read it is for the caller to check).
-  virtual Task<Result<std::vector<eth::Address>>> channel_followers(std::string channel_id, std::size_t limit) = 0;
+  /// it, then those following every message of its community (`community_id`), each once (whether
+  /// they still read it is for the caller to check).
+  virtual Task<Result<std::vector<eth::Address>>> channel_followers(std::string channel_id, std::string community_id,
+                                                                    std::size_t limit) = 0;
 };
 
 }  // namespace gh::messaging

@@ -721,13 +721,14 @@ Task<Result<Posted>> MessagingService::post(eth::Address who, std::string channe
       followers = std::move(*reading);
     }
   }
-  // Those following every message of the channel (its `all_messages` notification setting) who
-  // read it: of a community's channel, each message; of a forum, each new post.
+  // Those following every message of the channel or of its community (their `all_messages`
+  // notification setting) who read it: of a community's channel, each message; of a forum, each
+  // new post.
   std::vector<eth::Address> channel_followers;
   const std::string followed = is_thread_id(channel_id) ? (starts_post ? rules->parent_channel_id : std::string())
                                                         : (rules->community_id.empty() ? std::string() : channel_id);
   if (!followed.empty() && m_notify_settings != nullptr) {
-    auto found = co_await m_notify_settings->channel_followers(followed, max_channel_followers);
+    auto found = co_await m_notify_settings->channel_followers(followed, rules->community_id, max_channel_followers);
     if (!found) co_return found.error();
     std::vector<eth::Address> candidates;
     for (const auto& a : *found) {

@@ -159,8 +159,9 @@ class MessagingNotifySettings final : public messaging::NotifySettings {
     co_return messaging::MentionSuppression{std::move(settings->suppress_everyone),
                                             std::move(settings->suppress_roles)};
   }
-  Task<Result<std::vector<eth::Address>>> channel_followers(std::string channel_id, std::size_t limit) override {
-    auto found = co_await m_service.channel_followers(std::move(channel_id), limit);
+  Task<Result<std::vector<eth::Address>>> channel_followers(std::string channel_id, std::string community_id,
+                                                            std::size_t limit) override {
+    auto found = co_await m_service.channel_followers(std::move(channel_id), std::move(community_id), limit);
     std::vector<eth::Address> out;
     out.reserve(found.size());
     for (const auto& hex : found) {

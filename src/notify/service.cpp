@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <map>
+#include <set>
 
 #include "notify/store.hpp"
 #include "notify/time_zone.hpp"
@@ -122,9 +123,22 @@ Task<Result<Settings>> NotifyService::update_settings(const eth::Address& who, b
   });
 }
 
-Task<std::vector<std::string>> NotifyService::channel_followers(std::string channel_id, std::size_t limit) {
-  co_return co_await m_pool.run(
-      [&] { return m_db.read([&](Tx& tx) { return sql::channel_followers(tx, channel_id, limit); }); });
+Task<std::vector<std::string>> NotifyService::channel_followers(std::string channel_id, std::string community_id,
+                                                                std::size_t limit) {
+  co_return co_await m_pool.run([&] {
+    return m_db.read([&](Tx& tx) {
+      auto out = sql::channel_followers(tx, channel_id, limit);
+      if (community_id.empty() || out.size() >= limit) return out;
+      // Then those following the whole community, each once: two bounded reads, not a merge of
+      // every follower of both.
+      const std::set<std::string> seen(out.begin(), out.end());
+      for (auto& a : sql::channel_followers(tx, community_id, limit)) {
+        if (out.size() >= limit) break;
+        if (seen.count(a) == 0) out.push_back(std::move(a));
+      }
+      return out;
+    });
+  });
 }
 
 Task<std::int64_t> NotifyService::purge() {

@@ -64,8 +64,9 @@ class NotifyService {
   /// Applies a settings body (see apply_settings) and returns the result.
   Task<Result<Settings>> update_settings(const eth::Address& who, boost::json::object body);
   /// The first `limit` accounts (lowercase hex) whose `all_messages` holds the channel, in the
-  /// order they chose it.
-  Task<std::vector<std::string>> channel_followers(std::string channel_id, std::size_t limit);
+  /// order they chose it, then those whose `all_messages` holds its community (`community_id`;
+  /// empty: none), each once.
+  Task<std::vector<std::string>> channel_followers(std::string channel_id, std::string community_id, std::size_t limit);
 
   /// Creates `draft` for each account (lowercase hex) in one transaction, applying settings, and
   /// queues a delivery for each (push held back inside quiet hours). Blocking: call on the pool.

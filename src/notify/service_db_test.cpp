@@ -281,27 +281,36 @@ TEST_P(NotifyDbTest, AChannelsFollowersAreThoseWhoseSettingsHoldItInTheOrderThey
   put(alice, R"({"all_messages":["ch-2","ch-1"]})");
   m_clock.advance(std::chrono::seconds(1));
   put(m_carol, R"({"all_messages":["ch-1"]})");
-  EXPECT_EQ(run(m_service->channel_followers("ch-1", 10)),
+  EXPECT_EQ(run(m_service->channel_followers("ch-1", "", 10)),
             (std::vector<std::string>{hex(bob), hex(alice), hex(m_carol)}));
-  EXPECT_EQ(run(m_service->channel_followers("ch-1", 2)), (std::vector<std::string>{hex(bob), hex(alice)}));
-  EXPECT_EQ(run(m_service->channel_followers("ch-2", 10)), (std::vector<std::string>{hex(bob), hex(alice)}));
-  EXPECT_TRUE(run(m_service->channel_followers("ch-3", 10)).empty());
+  EXPECT_EQ(run(m_service->channel_followers("ch-1", "", 2)), (std::vector<std::string>{hex(bob), hex(alice)}));
+  EXPECT_EQ(run(m_service->channel_followers("ch-2", "", 10)), (std::vector<std::string>{hex(bob), hex(alice)}));
+  EXPECT_TRUE(run(m_service->channel_followers("ch-3", "", 10)).empty());
   // Another setting leaves them; a new list keeps the place of the channels it keeps.
   m_clock.advance(std::chrono::seconds(1));
   put(bob, R"({"muted_kinds":["reward"]})");
   put(bob, R"({"all_messages":["ch-3","ch-1"]})");
-  EXPECT_EQ(run(m_service->channel_followers("ch-1", 10)),
+  EXPECT_EQ(run(m_service->channel_followers("ch-1", "", 10)),
             (std::vector<std::string>{hex(bob), hex(alice), hex(m_carol)}));
-  EXPECT_EQ(run(m_service->channel_followers("ch-2", 10)), std::vector<std::string>{hex(alice)});
-  EXPECT_EQ(run(m_service->channel_followers("ch-3", 10)), std::vector<std::string>{hex(bob)});
+  EXPECT_EQ(run(m_service->channel_followers("ch-2", "", 10)), std::vector<std::string>{hex(alice)});
+  EXPECT_EQ(run(m_service->channel_followers("ch-3", "", 10)), std::vector<std::string>{hex(bob)});
   EXPECT_EQ(run(m_service->settings(bob))->all_messages, (std::vector<std::string>{"ch-3", "ch-1"}));
   // A refused update changes no follower; an empty list follows nothing.
   EXPECT_FALSE(
       run(m_service->update_settings(alice, json::parse(R"({"all_messages":["ch-9"],"volume":1})").as_object())));
-  EXPECT_TRUE(run(m_service->channel_followers("ch-9", 10)).empty());
+  EXPECT_TRUE(run(m_service->channel_followers("ch-9", "", 10)).empty());
   put(alice, R"({"all_messages":[]})");
-  EXPECT_EQ(run(m_service->channel_followers("ch-1", 10)), (std::vector<std::string>{hex(bob), hex(m_carol)}));
-  EXPECT_TRUE(run(m_service->channel_followers("ch-2", 10)).empty());
+  EXPECT_EQ(run(m_service->channel_followers("ch-1", "", 10)), (std::vector<std::string>{hex(bob), hex(m_carol)}));
+  EXPECT_TRUE(run(m_service->channel_followers("ch-2", "", 10)).empty());
+  // Following a community follows its channels: after the channel's own followers, each once.
+  m_clock.advance(std::chrono::seconds(1));
+  put(alice, R"({"all_messages":["c-1"]})");
+  put(m_carol, R"({"all_messages":["ch-1","c-1"]})");
+  EXPECT_EQ(run(m_service->channel_followers("ch-1", "c-1", 10)),
+            (std::vector<std::string>{hex(bob), hex(m_carol), hex(alice)}));
+  EXPECT_EQ(run(m_service->channel_followers("ch-1", "c-1", 2)), (std::vector<std::string>{hex(bob), hex(m_carol)}));
+  EXPECT_EQ(run(m_service->channel_followers("ch-2", "c-1", 10)), (std::vector<std::string>{hex(m_carol), hex(alice)}));
+  EXPECT_EQ(run(m_service->channel_followers("ch-2", "c-2", 10)), std::vector<std::string>{});
 }
 
 TEST_P(NotifyDbTest, SettingsDecideWhatIsCreatedAndWhatIsPushed) {

@@ -600,6 +600,21 @@ for (const backend of backends()) {
       const later = await post(owner, general, 'later');
       await settle();
       assert.deepEqual(await heard(later), { owner: [], mod: ['message'], member: [], reader: [], lapsed: ['message'] });
+
+      // Following the community follows each channel it reads there, forums' new posts included;
+      // a muted channel stays quiet.
+      assert.equal((await settings(reader, { all_messages: [id] })).status, 200);
+      const everywhere = await post(owner, general, 'to all');
+      const hidden = await post(mod, staff, 'staff again');
+      const third = (await postIn(member, forum.id, 'Question', 'how do I', [tag.Idea])).body;
+      await settle();
+      assert.deepEqual(await heard(everywhere), { owner: [], mod: ['message'], member: [], reader: ['message'], lapsed: ['message'] });
+      assert.deepEqual(await heard(hidden), { owner: ['message'], mod: [], member: [], reader: [], lapsed: [] });
+      assert.deepEqual(await heard(third.message), { owner: [], mod: ['message'], member: [], reader: ['message'], lapsed: [] });
+      assert.equal((await settings(reader, { muted_channels: [general] })).status, 200);
+      const muted = await post(owner, general, 'not for the reader');
+      await settle();
+      assert.deepEqual(await heard(muted), { owner: [], mod: ['message'], member: [], reader: [], lapsed: ['message'] });
     });
 
     test('a post whose message AutoMod refuses leaves no post behind', async () => {
