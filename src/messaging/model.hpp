@@ -110,6 +110,9 @@ struct Thread {
   std::vector<std::string> applied_tags{};
   /// A forum post: the client_id of the message it started with (not shown).
   std::optional<std::string> client_id{};
+  /// A forum's post: its number among the forum's posts (the forum's seq; 0: not a post, or one
+  /// started before posts were numbered). Written once, not read back with the thread.
+  std::int64_t post_seq = 0;
   /// A forum's pinned post: shown first, and not archived by inactivity.
   bool pinned = false;
 };

@@ -1705,6 +1705,12 @@ Task<Result<StartedThread>> MessagingService::create_thread(eth::Address who, st
       t.invitable = spec.invitable.value_or(true);
       t.applied_tags = spec.applied_tags;
       if (spec.message) t.client_id = spec.message->client_id;
+      if (rules->forum) {
+        // A forum numbers its posts with its own seq, as a channel its messages: its read marker,
+        // unread count and "mark read" then count posts. Starting one reads the forum up to it.
+        t.post_seq = sql::next_seq(tx, channel_id, unix_millis(now)).first;
+        sql::set_read_marker(tx, viewer, channel_id, t.post_seq, unix_millis(now));
+      }
       sql::insert_thread(tx, t);
       if (sql::join_thread(tx, t.id, viewer, unix_millis(t.created_at))) t.member_count = 1;
       auto event = thread_json(t, now);
@@ -2727,6 +2733,9 @@ Task<Result<std::vector<Unread>>> MessagingService::unread(eth::Address who, std
           continue;
         }
         u.unread = sql::count_unread(tx, id, account, u.last_read_seq, cap);
+        // A forum's seq numbers its posts (it holds no message): its unread are new posts.
+        if (u.unread == 0 && !is_thread_id(id))
+          u.unread = sql::count_unread_posts(tx, id, account, u.last_read_seq, cap);
         const auto held = roles->find(id);
         u.mentions = sql::count_unread_mentions(tx, id, account, u.last_read_seq,
                                                 held == roles->end() ? no_roles : held->second.roles, cap);

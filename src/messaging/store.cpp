@@ -782,6 +782,15 @@ std::int64_t count_unread(Tx& tx, const std::string& channel_id, const std::stri
   return row->get_int(0);
 }
 
+std::int64_t count_unread_posts(Tx& tx, const std::string& forum_id, const std::string& account, std::int64_t after_seq,
+                                std::int64_t cap) {
+  auto row = tx.query_one(
+      "SELECT count(*) FROM (SELECT 1 FROM msg_threads WHERE channel_id = $1 AND post_seq > $2 AND creator <> $3 "
+      "AND deleted_ms IS NULL LIMIT $4) AS unread",
+      {forum_id, after_seq, account, cap});
+  return row->get_int(0);
+}
+
 namespace {
 
 // mentions and mention_roles are ','-joined lists: the LIKE pattern of one entry, matched against
@@ -973,12 +982,13 @@ std::vector<Thread> threads_of_rows(const store::Rows& rows) {
 void insert_thread(Tx& tx, const Thread& t) {
   tx.exec(
       "INSERT INTO msg_threads (id, channel_id, seq, name, creator, created_ms, auto_archive_minutes, archived_ms, "
-      "locked, last_ms, is_private, invitable, applied_tags, client_id) VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, 0, "
-      "$8, $9, $10, $11, $12)",
+      "locked, last_ms, is_private, invitable, applied_tags, client_id, post_seq) VALUES ($1, $2, $3, $4, $5, $6, $7, "
+      "NULL, 0, $8, $9, $10, $11, $12, $13)",
       {t.id, t.channel_id, t.seq ? store::Value(*t.seq) : store::Value(nullptr), t.name, eth::to_lower_hex(t.creator),
        unix_millis(t.created_at), t.auto_archive_minutes, unix_millis(t.last_activity),
        std::int64_t{t.is_private ? 1 : 0}, std::int64_t{t.invitable ? 1 : 0}, store::join_text_list(t.applied_tags),
-       t.client_id ? store::Value(*t.client_id) : store::Value(nullptr)});
+       t.client_id ? store::Value(*t.client_id) : store::Value(nullptr),
+       t.post_seq > 0 ? store::Value(t.post_seq) : store::Value(nullptr)});
 }
 
 std::optional<std::string> thread_name(Tx& tx, const std::string& id) {

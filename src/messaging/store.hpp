@@ -176,6 +176,10 @@ std::map<std::string, std::pair<std::int64_t, std::int64_t>> heads_and_markers(
 /// Messages after `after_seq` by others and not deleted, counted up to `cap`.
 std::int64_t count_unread(Tx& tx, const std::string& channel_id, const std::string& account, std::int64_t after_seq,
                           std::int64_t cap);
+/// A forum's posts numbered after `after_seq`, started by others and not deleted, counted up to
+/// `cap` (0 in a channel that is not a forum).
+std::int64_t count_unread_posts(Tx& tx, const std::string& forum_id, const std::string& account, std::int64_t after_seq,
+                                std::int64_t cap);
 /// Renames role `from` to `to` in the `mention_roles` of the channel's messages created at or before
 /// `until_ms` (removes it when `to` is empty), in one statement; returns how many messages changed.
 std::int64_t rename_role_mentions(Tx& tx, const std::string& channel_id, const std::string& from, const std::string& to,

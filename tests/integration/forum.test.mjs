@@ -406,6 +406,55 @@ for (const backend of backends()) {
       sock.close();
     });
 
+    test('a forum counts the posts started since its reader last read it', async () => {
+      const { owner, mod, member, api, base, forum, tag, postIn } = await community('Unread');
+      const unread = async (who) => {
+        const r = await api(`/v1/unread?channel_ids=${forum.id}`, who);
+        assert.equal(r.status, 200, JSON.stringify(r.body));
+        const [u] = r.body.channels;
+        return [u.last_seq, u.last_read_seq, u.unread, u.mentions];
+      };
+      const read = (who, body) => api(`/v1/channels/${forum.id}/read`, who, 'PUT', body);
+      assert.deepEqual(await unread(mod), [0, 0, 0, 0]);
+      const first = (await postIn(member, forum.id, 'One', 'first words', [tag.Bug])).body;
+      await postIn(owner, forum.id, 'Two', 'second words', [tag.Bug]);
+      // Each post is numbered; its creator read the forum up to it; the others' posts count.
+      assert.deepEqual(await unread(mod), [2, 0, 2, 0]);
+      assert.deepEqual(await unread(member), [2, 1, 1, 0]);
+      assert.deepEqual(await unread(owner), [2, 2, 0, 0]);
+      const listed = (await api('/v1/unread', mod)).body.channels.find((u) => u.channel_id === forum.id);
+      assert.deepEqual([listed.last_seq, listed.unread], [2, 2]);
+      // Reading the forum reads them; a deleted post no longer counts; marking it unread counts them again.
+      let r = await read(mod, { seq: 10 });
+      assert.deepEqual([r.status, r.body.last_read_seq], [200, 2]);
+      assert.deepEqual(await unread(mod), [2, 2, 0, 0]);
+      const third = (await postIn(member, forum.id, 'Three', 'third words', [tag.Bug])).body;
+      assert.deepEqual(await unread(mod), [3, 2, 1, 0]);
+      assert.equal((await api(`/v1/threads/${third.id}`, mod, 'DELETE')).status, 204);
+      assert.deepEqual(await unread(mod), [3, 2, 0, 0]);
+      r = await read(mod, { seq: 0, force: true });
+      assert.deepEqual([r.status, r.body.last_read_seq], [200, 0]);
+      assert.deepEqual(await unread(mod), [3, 0, 2, 0]);
+      // Marking the community read reads the forum too.
+      r = await api(`${base}/read`, mod, 'PUT');
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      assert.equal(r.body.channels[forum.id], 3);
+      assert.deepEqual(await unread(mod), [3, 3, 0, 0]);
+      // The forum still holds no message: its history and its own search are empty; its posts'
+      // messages are found in them; a socket resuming it gets nothing but what comes next.
+      assert.deepEqual((await api(`/v1/channels/${forum.id}/messages`, mod)).body.messages, []);
+      assert.deepEqual((await api(`/v1/channels/${forum.id}/search?q=words`, mod)).body.messages, []);
+      const found = (await api(`${base}/search?q=first`, mod)).body.messages;
+      assert.deepEqual(found.map((m) => [m.channel_id, m.seq]), [[first.id, 1]]);
+      const sock = c.connect(mod);
+      assert.equal((await subscribed(sock, forum.id, 0)).type, 'subscribed');
+      const fourth = (await postIn(member, forum.id, 'Four', 'fourth', [tag.Bug])).body;
+      await sock.waitFor((f) => f.type === 'thread_created' && f.thread.id === fourth.id);
+      assert.deepEqual(sock.frames.filter((f) => f.type === 'message' || f.type === 'error'), []);
+      assert.deepEqual(await unread(mod), [4, 3, 1, 0]);
+      sock.close();
+    });
+
     test('a moderator pins one post of a forum: listed apart, first, and never archived by inactivity', async () => {
       const { owner, mod, member, api, general, forum, tag, postIn, start } = await community('Pins');
       const made = [];
