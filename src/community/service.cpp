@@ -564,7 +564,7 @@ Task<Result<CommunityInfo>> CommunityService::update_community(const eth::Addres
         }
         if (system_channel && holds_no_messages(c, *system_channel)) {
           return bad_input("invalid_field",
-                           "system_channel is a text channel: a forum takes posts, and a category nothing");
+                           "system_channel must be a text channel: a forum takes posts, a category holds channels");
         }
         const auto new_system = system_channel ? *system_channel : c.row.system_channel;
         sql::update_community(tx, community_id, new_name, new_gate, new_system, now);
@@ -928,7 +928,8 @@ Result<void> check_exemptions(const Loaded& c, const AutomodRuleSpec& spec) {
     return bad_input("invalid_rule", "alert_channel names no channel of this community: " + spec.alert_channel);
   }
   if (holds_no_messages(c, spec.alert_channel)) {
-    return bad_input("invalid_rule", "alert_channel is a text channel: a forum takes posts, and a category nothing");
+    return bad_input("invalid_rule",
+                     "alert_channel must be a text channel: a forum takes posts, a category holds channels");
   }
   return ok();
 }
