@@ -112,7 +112,7 @@ Task<Result<Settings>> NotifyService::settings(const eth::Address& who) {
 Task<Result<Settings>> NotifyService::update_settings(const eth::Address& who, boost::json::object body) {
   const auto account = lower(who);
   const auto now = m_clock.now();
-  co_return co_await m_pool.run([&]() -> Result<Settings> {
+  auto result = co_await m_pool.run([&]() -> Result<Settings> {
     return m_db.transact([&](Tx& tx) -> Result<Settings> {
       auto updated = apply_settings(body, sql::find_settings(tx, account).value_or(Settings{}), &time_zone_known);
       if (!updated) return updated;
@@ -121,11 +121,24 @@ Task<Result<Settings>> NotifyService::update_settings(const eth::Address& who, b
       return updated;
     });
   });
+  if (result && body.contains("all_messages")) {
+    // What this node kept of the followers may hold this account, or lack it.
+    const std::lock_guard lock(m_followers_mutex);
+    m_followers.clear();
+  }
+  co_return result;
 }
 
 Task<std::vector<std::string>> NotifyService::channel_followers(std::string channel_id, std::string community_id,
                                                                 std::size_t limit) {
-  co_return co_await m_pool.run([&] {
+  const auto key = channel_id + " " + community_id;
+  {
+    const std::lock_guard lock(m_followers_mutex);
+    const auto it = m_followers.find(key);
+    if (it != m_followers.end() && it->second.limit == limit && it->second.expires > std::chrono::steady_clock::now())
+      co_return it->second.accounts;
+  }
+  auto found = co_await m_pool.run([&] {
     return m_db.read([&](Tx& tx) {
       auto out = sql::channel_followers(tx, channel_id, limit);
       if (community_id.empty() || out.size() >= limit) return out;
@@ -139,6 +152,14 @@ Task<std::vector<std::string>> NotifyService::channel_followers(std::string chan
       return out;
     });
   });
+  const auto now = std::chrono::steady_clock::now();
+  const std::lock_guard lock(m_followers_mutex);
+  if (m_followers.size() >= max_cached_followers) {
+    std::erase_if(m_followers, [&](const auto& entry) { return entry.second.expires <= now; });
+    if (m_followers.size() >= max_cached_followers) m_followers.clear();
+  }
+  m_followers.insert_or_assign(key, Followers{found, limit, now + followers_ttl});
+  co_return found;
 }
 
 Task<std::int64_t> NotifyService::purge() {

@@ -3,7 +3,10 @@
 // settings) and the creation of notifications for a batch of accounts, applying each account's
 // settings, in one transaction with the deliveries the router works off. Other contexts do not
 // call this: they publish `notify.requested` (or the events that imply it).
+#include <chrono>
 #include <functional>
+#include <map>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -65,7 +68,9 @@ class NotifyService {
   Task<Result<Settings>> update_settings(const eth::Address& who, boost::json::object body);
   /// The first `limit` accounts (lowercase hex) whose `all_messages` holds the channel, in the
   /// order they chose it, then those whose `all_messages` holds its community (`community_id`;
-  /// empty: none), each once.
+  /// empty: none), each once. Asked on every post: the answer is kept on this node for
+  /// followers_ttl, and dropped at once when a setting changes here (a change made on another
+  /// node shows within followers_ttl).
   Task<std::vector<std::string>> channel_followers(std::string channel_id, std::string community_id, std::size_t limit);
 
   /// Creates `draft` for each account (lowercase hex) in one transaction, applying settings, and
@@ -96,11 +101,22 @@ class NotifyService {
 
   store::Database& database() noexcept { return m_db; }
 
+  /// How long a node keeps a channel's followers, and how many channels' it keeps at most.
+  static constexpr std::chrono::seconds followers_ttl{5};
+  static constexpr std::size_t max_cached_followers = 10'000;
+
  private:
   store::Database& m_db;
   BlockingPool& m_pool;
   const Clock& m_clock;
   std::function<void()> m_on_reads;
+  struct Followers {
+    std::vector<std::string> accounts;
+    std::size_t limit = 0;
+    std::chrono::steady_clock::time_point expires{};
+  };
+  std::mutex m_followers_mutex;
+  std::map<std::string, Followers> m_followers;  ///< by "<channel_id> <community_id>"
 };
 
 /// A random notification id.
