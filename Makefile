@@ -4,7 +4,7 @@ JOBS ?= $(shell nproc)
 DATA_DIR ?= ./var
 RUN_ARGS ?=
 
-.PHONY: all deps build build-debug run test test-unit test-integration bench bench-indexer bench-gateway bench-search bench-automod fuzz fmt lint clean soak
+.PHONY: all deps build build-debug run test test-unit test-integration bench bench-indexer bench-gateway bench-post bench-search bench-automod fuzz fmt lint clean soak
 
 all: build
 
@@ -77,6 +77,16 @@ bench-gateway:
 	@cmake --build --preset release -j $(JOBS) --target gatehouse gh_ws_load gh_ws_floor
 	@[ -d node_modules/ws ] || { echo "bench-gateway: run npm ci first" >&2; exit 1; }
 	@ulimit -n $$(ulimit -Hn) && node bench/gateway_bench.mjs
+
+# Posting, by the path a message takes (bench/post_bench.mjs): a fresh release server per run,
+# SQLite and, when build/test-services.env names one, PostgreSQL; server CPU per post until the work
+# it leaves behind is done, posts/s, latency; BENCH_BASELINE_BIN=an older gatehouse runs beside it
+# (reports only; about 5 minutes per backend with the default 3 runs).
+bench-post:
+	@cmake --preset release >/dev/null
+	@cmake --build --preset release -j $(JOBS) --target gatehouse
+	@[ -d node_modules/ethers ] || { echo "bench-post: run npm ci first" >&2; exit 1; }
+	@node bench/post_bench.mjs
 
 # Channel search (bench/search_bench.cpp): gatehouse's term index against SQLite FTS5 and, when
 # build/test-services.env names a PostgreSQL, a GIN tsvector index, on the same synthesized corpus
