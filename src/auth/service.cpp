@@ -299,11 +299,15 @@ Task<Result<std::string>> AuthService::register_device(const Principal& who, Dev
   co_return added;
 }
 
-Task<Result<std::vector<PushRegistration>>> AuthService::push_registrations(std::string address) {
-  co_return co_await m_pool.run([&]() -> Result<std::vector<PushRegistration>> {
-    return m_db.read([&](Tx& tx) -> Result<std::vector<PushRegistration>> {
-      std::vector<PushRegistration> out;
-      for (auto& [id, provider, token] : sql::push_registrations(tx, address)) out.push_back({id, provider, token});
+Task<Result<std::map<std::string, std::vector<PushRegistration>>>> AuthService::push_registrations(
+    std::vector<std::string> addresses) {
+  using Found = std::map<std::string, std::vector<PushRegistration>>;
+  co_return co_await m_pool.run([&]() -> Result<Found> {
+    return m_db.read([&](Tx& tx) -> Result<Found> {
+      Found out;
+      for (auto& r : sql::push_registrations(tx, addresses)) {
+        out[r.address].push_back({std::move(r.device_id), std::move(r.provider), std::move(r.token)});
+      }
       return out;
     });
   });

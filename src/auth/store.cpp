@@ -1,5 +1,7 @@
 #include "auth/store.hpp"
 
+#include <algorithm>
+
 #include "store/text_list.hpp"
 
 namespace gh::auth::sql {
@@ -155,12 +157,23 @@ std::optional<DeviceRow> find_device(Tx& tx, const std::string& id, bool for_upd
   return device_of(*row);
 }
 
-std::vector<std::tuple<std::string, std::string, std::string>> push_registrations(Tx& tx, const std::string& address) {
-  std::vector<std::tuple<std::string, std::string, std::string>> out;
-  for (const auto& r : tx.query("SELECT id, push_provider, push_token FROM auth_devices WHERE address = $1 AND "
-                                "push_provider <> 'none' ORDER BY created_ms, id",
-                                {address})) {
-    out.emplace_back(r.get_text(0), r.get_text(1), r.get_text(2));
+std::vector<PushRow> push_registrations(Tx& tx, const std::vector<std::string>& addresses) {
+  constexpr std::size_t per = 500;
+  std::vector<PushRow> out;
+  for (std::size_t from = 0; from < addresses.size(); from += per) {
+    const std::size_t n = std::min(per, addresses.size() - from);
+    std::string in_list;
+    std::vector<store::Value> params;
+    params.reserve(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      in_list += (i == 0 ? "$" : ", $") + std::to_string(i + 1);
+      params.emplace_back(addresses[from + i]);
+    }
+    for (const auto& r : tx.query("SELECT address, id, push_provider, push_token FROM auth_devices WHERE address IN (" +
+                                      in_list + ") AND push_provider <> 'none' ORDER BY address, created_ms, id",
+                                  params)) {
+      out.push_back(PushRow{r.get_text(0), r.get_text(1), r.get_text(2), r.get_text(3)});
+    }
   }
   return out;
 }

@@ -89,8 +89,15 @@ std::int64_t insert_key_packages(Tx& tx, const std::string& device_id, const std
 /// Removes and returns the device's oldest live one-time key package (base64); concurrent takers
 /// get different ones. Expired packages are deleted on the way.
 std::optional<std::string> take_key_package(Tx& tx, const std::string& device_id, SystemTime now);
-/// (device id, provider, token) of an account's devices that have a push provider.
-std::vector<std::tuple<std::string, std::string, std::string>> push_registrations(Tx& tx, const std::string& address);
+/// A device that has a push provider.
+struct PushRow {
+  std::string address;
+  std::string device_id;
+  std::string provider;
+  std::string token;
+};
+/// The devices with a push provider of each of `addresses`, in each account's order of devices.
+std::vector<PushRow> push_registrations(Tx& tx, const std::vector<std::string>& addresses);
 /// Sets a device's push provider to none and clears its token.
 void clear_push_token(Tx& tx, const std::string& device_id);
 

@@ -39,11 +39,17 @@ namespace {
 class AuthDeviceDirectory final : public DeviceDirectory {
  public:
   explicit AuthDeviceDirectory(auth::AuthService& auth) : m_auth(auth) {}
-  Task<Result<std::vector<PushTarget>>> devices(const std::string& account) override {
-    auto found = co_await m_auth.push_registrations(account);
+  Task<Result<std::map<std::string, std::vector<PushTarget>>>> devices(
+      const std::vector<std::string>& accounts) override {
+    auto found = co_await m_auth.push_registrations(accounts);
     if (!found) co_return std::move(found).error();
-    std::vector<PushTarget> out;
-    for (auto& r : *found) out.push_back(PushTarget{std::move(r.device_id), std::move(r.provider), std::move(r.token)});
+    std::map<std::string, std::vector<PushTarget>> out;
+    for (auto& entry : *found) {
+      auto& list = out[entry.first];
+      for (auto& r : entry.second) {
+        list.push_back(PushTarget{std::move(r.device_id), std::move(r.provider), std::move(r.token)});
+      }
+    }
     co_return out;
   }
   Task<void> forget_push_token(const std::string& device_id) override {

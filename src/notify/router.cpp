@@ -1,5 +1,6 @@
 #include "notify/router.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -142,7 +143,7 @@ struct Router::State : std::enable_shared_from_this<Router::State> {
   Task<std::size_t> tell_reads();
   /// Delivers to every device of the account; false when it must be tried again later.
   Task<bool> deliver_one(const sql::DeliveryRow& row, const Notification& notification,
-                         std::vector<sql::AttemptRow>& attempts);
+                         const std::vector<PushTarget>& devices, std::vector<sql::AttemptRow>& attempts);
   /// Whether the notification still wants telling: neither withdrawn nor read since the batch
   /// was read.
   Task<bool> still_there(std::string notification_id);
@@ -150,58 +151,80 @@ struct Router::State : std::enable_shared_from_this<Router::State> {
 };
 
 Task<std::size_t> Router::State::expand_once() {
-  auto job = co_await pool.run([this] { return service.database().read([](Tx& tx) { return sql::next_job(tx); }); });
-  if (!job) co_return 0;
-  auto request = parse_request(job->payload);
-  if (!request) {
-    log::warn("notify: unreadable job dropped", {{"job", job->id}});
-    const std::string id = job->id;
-    co_await pool.run(
-        [this, &id] { service.database().transact([&](Tx& tx) { sql::update_job(tx, id, "", 0, true); }); });
-    co_return 0;
-  }
-  std::vector<std::string> batch;
-  std::string next_cursor;
-  bool done = false;
-  if (!request->community.empty()) {
-    if (audience == nullptr) {
-      log::warn("notify: a community audience cannot be expanded (no community service)",
-                {{"community", request->community}});
-      done = true;
-    } else {
-      auto page = co_await audience->members(request->community, job->cursor, settings.expand_batch);
-      if (!page) {
-        // Try again next round; the job stays where it was.
-        log::warn("notify: audience expansion failed",
-                  {{"community", request->community}, {"error", page.error().message}});
-        co_return 0;
+  auto jobs = co_await pool.run(
+      [this] { return service.database().read([this](Tx& tx) { return sql::next_jobs(tx, settings.expand_jobs); }); });
+  if (jobs.empty()) co_return 0;
+  // The jobs of this round, oldest first: every account list that fits in one batch of
+  // expand_batch recipients (the last one perhaps in part), or one community's next page alone (its
+  // members come from the community context, page by page).
+  struct Step {
+    const sql::JobRow* job = nullptr;
+    std::vector<std::string> batch;
+    std::string cursor;
+    std::int64_t total = 0;
+    bool done = false;
+  };
+  std::vector<Step> steps;
+  std::vector<NotifyService::Batch> batches;
+  std::size_t room = settings.expand_batch;
+  for (const auto& job : jobs) {
+    if (room == 0) break;
+    auto request = parse_request(job.payload);
+    if (!request) {
+      log::warn("notify: unreadable job dropped", {{"job", job.id}});
+      steps.push_back(Step{&job, {}, "", 0, true});
+      continue;
+    }
+    Step step{&job, {}, "", job.expanded, false};
+    if (!request->community.empty()) {
+      if (!batches.empty()) break;  // alone, in a round of its own
+      if (audience == nullptr) {
+        log::warn("notify: a community audience cannot be expanded (no community service)",
+                  {{"community", request->community}});
+        step.done = true;
+      } else {
+        auto page = co_await audience->members(request->community, job.cursor, settings.expand_batch);
+        if (!page) {
+          // Try again next round; the job stays where it was.
+          log::warn("notify: audience expansion failed",
+                    {{"community", request->community}, {"error", page.error().message}});
+          break;
+        }
+        step.batch = std::move(*page);
+        step.done = step.batch.size() < settings.expand_batch;
+        if (!step.batch.empty()) step.cursor = step.batch.back();
       }
-      batch = std::move(*page);
-      done = batch.size() < settings.expand_batch;
-      if (!batch.empty()) next_cursor = batch.back();
+      room = 0;
+    } else {
+      std::size_t from = 0;
+      if (!job.cursor.empty()) from = static_cast<std::size_t>(std::stoull(job.cursor));
+      const std::size_t to = std::min(request->accounts.size(), from + room);
+      if (from < to) {
+        step.batch.assign(request->accounts.begin() + static_cast<std::ptrdiff_t>(from),
+                          request->accounts.begin() + static_cast<std::ptrdiff_t>(to));
+        room -= to - from;
+      }
+      step.cursor = std::to_string(to);
+      step.done = to >= request->accounts.size();
     }
-  } else {
-    std::size_t from = 0;
-    if (!job->cursor.empty()) from = static_cast<std::size_t>(std::stoull(job->cursor));
-    const std::size_t to = std::min(request->accounts.size(), from + settings.expand_batch);
-    if (from < to) {
-      batch.assign(request->accounts.begin() + static_cast<std::ptrdiff_t>(from),
-                   request->accounts.begin() + static_cast<std::ptrdiff_t>(to));
-    }
-    next_cursor = std::to_string(to);
-    done = to >= request->accounts.size();
+    std::erase_if(step.batch, [&](const std::string& a) {
+      return std::find(request->exclude.begin(), request->exclude.end(), a) != request->exclude.end();
+    });
+    step.total += static_cast<std::int64_t>(step.batch.size());
+    batches.push_back(NotifyService::Batch{step.batch, std::move(request->draft)});
+    steps.push_back(std::move(step));
   }
-  std::erase_if(batch, [&](const std::string& a) {
-    return std::find(request->exclude.begin(), request->exclude.end(), a) != request->exclude.end();
+  if (steps.empty()) co_return 0;
+  std::size_t count = 0;
+  for (const auto& step : steps) count += step.batch.size();
+  co_await pool.run([this, &batches, &steps] {
+    return service.create_batches(batches, [&](Tx& tx) {
+      for (const auto& step : steps) sql::update_job(tx, step.job->id, step.cursor, step.total, step.done);
+    });
   });
-  const std::int64_t total = job->expanded + static_cast<std::int64_t>(batch.size());
-  co_await pool.run([this, &batch, &request, &job, &next_cursor, total, done] {
-    return service.create_batch(batch, request->draft,
-                                [&](Tx& tx) { sql::update_job(tx, job->id, next_cursor, total, done); });
-  });
-  expanded.with({}).inc(static_cast<double>(batch.size()));
-  // A job always counts as work, so the loop comes straight back for its next batch.
-  co_return std::max<std::size_t>(batch.size(), 1);
+  expanded.with({}).inc(static_cast<double>(count));
+  // A job always counts as work, so the loop comes straight back for the next.
+  co_return std::max<std::size_t>(count, 1);
 }
 
 namespace {
@@ -217,17 +240,7 @@ bool silent_notification(const Notification& n) {
 }  // namespace
 
 Task<bool> Router::State::deliver_one(const sql::DeliveryRow& row, const Notification& notification,
-                                      std::vector<sql::AttemptRow>& attempts) {
-  std::vector<PushTarget> devices;
-  if (directory != nullptr) {
-    auto found = co_await directory->devices(row.account);
-    if (!found) {
-      // Left in the queue: the lease brings it back later.
-      log::warn("notify: device lookup failed", {{"error", found.error().message}});
-      co_return false;
-    }
-    devices = std::move(*found);
-  }
+                                      const std::vector<PushTarget>& devices, std::vector<sql::AttemptRow>& attempts) {
   const std::string frame = notification_frame(notification);
   PushMessage message = push_message(notification);
   // A push is made only while the notification stands: its message deleted meanwhile withdraws it,
@@ -330,6 +343,23 @@ Task<std::size_t> Router::State::deliver_batch() {
       return out;
     });
   });
+  // The devices of every account of the batch, in one lookup.
+  std::map<std::string, std::vector<PushTarget>> devices;
+  if (directory != nullptr) {
+    std::vector<std::string> accounts;
+    accounts.reserve(rows.size());
+    for (const auto& r : rows) accounts.push_back(r.account);
+    std::sort(accounts.begin(), accounts.end());
+    accounts.erase(std::unique(accounts.begin(), accounts.end()), accounts.end());
+    auto found = co_await directory->devices(accounts);
+    if (!found) {
+      // Left in the queue: the lease brings the batch back later.
+      log::warn("notify: device lookup failed", {{"error", found.error().message}});
+      co_return rows.size();
+    }
+    devices = std::move(*found);
+  }
+  const std::vector<PushTarget> none;
   // A fixed number of workers on this strand pull from the batch; the round waits for all, then
   // records every attempt and retires the finished deliveries in one transaction.
   struct Latch {
@@ -347,7 +377,7 @@ Task<std::size_t> Router::State::deliver_batch() {
   for (std::size_t w = 0; w < workers; ++w) {
     asio::co_spawn(
         strand,
-        [self, latch, &rows, &notifications, &attempts, &finished]() -> Task<void> {
+        [self, latch, &rows, &notifications, &devices, &none, &attempts, &finished]() -> Task<void> {
           while (latch->next < rows.size()) {
             const std::size_t i = latch->next++;
             auto n = notifications.find(rows[i].notification_id);
@@ -356,7 +386,9 @@ Task<std::size_t> Router::State::deliver_batch() {
               continue;
             }
             try {
-              const bool done = co_await self->deliver_one(rows[i], n->second, attempts[i]);
+              auto mine = devices.find(rows[i].account);
+              const std::vector<PushTarget>& targets = mine == devices.end() ? none : mine->second;
+              const bool done = co_await self->deliver_one(rows[i], n->second, targets, attempts[i]);
               finished[i] = done ? 1 : 0;
             } catch (const std::exception& e) {
               log::error("notify: delivery failed", {{"error", e.what()}});

@@ -42,7 +42,10 @@ class OnlineDelivery {
 class DeviceDirectory {
  public:
   virtual ~DeviceDirectory() = default;
-  virtual Task<Result<std::vector<PushTarget>>> devices(const std::string& account) = 0;
+  /// The devices of each account (an account without any may be absent): one lookup per batch of
+  /// deliveries.
+  virtual Task<Result<std::map<std::string, std::vector<PushTarget>>>> devices(
+      const std::vector<std::string>& accounts) = 0;
   virtual Task<void> forget_push_token(const std::string& device_id) = 0;
 };
 
@@ -57,7 +60,9 @@ class AudienceSource {
 
 /// How the router runs.
 struct RouterSettings {
+  /// Recipients expanded per round, over the oldest jobs waiting (expand_jobs at most).
   std::size_t expand_batch = 500;
+  std::size_t expand_jobs = 64;
   std::size_t delivery_batch = 200;
   /// Withdrawn notifications told to sockets per round.
   std::size_t removal_batch = 500;
@@ -99,7 +104,7 @@ class Router {
   void wake();
   /// Stops after the current round (bounded wait). Blocks the calling thread.
   void stop();
-  /// One round: expand one batch of the oldest job, work one batch of deliveries, then tell one
+  /// One round: expand one batch of the oldest jobs, work one batch of deliveries, then tell one
   /// batch of removals.
   Task<RoundReport> run_once();
 

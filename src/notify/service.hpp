@@ -78,6 +78,16 @@ class NotifyService {
   /// `also` runs in the same transaction (the router advances its job cursor there).
   Created create_batch(const std::vector<std::string>& accounts, const Draft& draft,
                        const std::function<void(store::Tx&)>& also = {});
+  /// One draft and the accounts it goes to.
+  struct Batch {
+    std::vector<std::string> accounts;
+    Draft draft;
+  };
+  /// create_batch for several drafts in one transaction, one Created each, in order: the router
+  /// expands every small job waiting in one commit, so a busy channel's followers, whose
+  /// notifications share index pages, are written once per round rather than once per message.
+  std::vector<Created> create_batches(const std::vector<Batch>& batches,
+                                      const std::function<void(store::Tx&)>& also = {});
 
   /// Applies an amendment inside the caller's transaction (the bus consumer's). Withdraw: the
   /// notifications about the subject leave the center and the delivery queue, their accounts'

@@ -710,6 +710,79 @@ TEST_P(NotifyDbTest, ACommunityOf100000IsExpandedInBatchesOutsideTheBusTransacti
   EXPECT_EQ(m_db->read([](Tx& tx) { return sql::pending_deliveries(tx); }), 0);
 }
 
+TEST_P(NotifyDbTest, WaitingJobsAreExpandedTogetherAndEachBatchLooksItsDevicesUpOnce) {
+  const std::string carol_hex = eth::to_lower_hex(m_carol);
+  m_directory.devices_of[alice_hex] = {PushTarget{"a-phone", "fcm", "t-a"}};
+  m_directory.devices_of[bob_hex] = {PushTarget{"b-phone", "fcm", "t-b"}, PushTarget{"b-laptop", "webpush", "s-b"}};
+  m_audience.members_of["c-small"] = {alice_hex, carol_hex};
+  RouterSettings settings;
+  settings.expand_batch = 5;
+  auto router = make_router(settings);
+  const auto request = [&](const std::string& title, json::array accounts) {
+    publish_and_consume(*router, "notify.requested", title,
+                        json::object{{"kind", "system"}, {"title", title}, {"accounts", std::move(accounts)}});
+  };
+  // Waiting, oldest first: two lists (2 and 3 accounts), a job nobody can read, a community,
+  // and a list of one. The events come in one at a time, so each is one job.
+  request("first", json::array{alice_hex, bob_hex});
+  request("second", json::array{alice_hex, bob_hex, carol_hex});
+  m_clock.advance(std::chrono::milliseconds(1));
+  m_db->transact([&](Tx& tx) { sql::insert_job(tx, "junk", "not a request", m_clock.now()); });
+  m_clock.advance(std::chrono::milliseconds(1));
+  publish_and_consume(
+      *router, "notify.requested", "c-small",
+      json::object{{"kind", "addm"}, {"title", "community"}, {"community_id", "c-small"}, {"audience", "community"}});
+  m_clock.advance(std::chrono::milliseconds(1));
+  request("last", json::array{bob_hex});
+  EXPECT_EQ(m_db->read([](Tx& tx) { return sql::pending_jobs(tx); }), 5);
+
+  // One round: both lists, five recipients in one commit; the batch of their deliveries asks for
+  // devices once, and each account's devices get its notifications.
+  auto first = run(router->run_once());
+  EXPECT_EQ(first.expanded, 5u);
+  EXPECT_EQ(first.delivered, 5u);
+  EXPECT_EQ(m_directory.lookups, 1);
+  EXPECT_EQ(m_db->read([](Tx& tx) { return sql::pending_jobs(tx); }), 3);
+  EXPECT_EQ(*run(m_service->unread_count(alice)), 2);
+  EXPECT_EQ(*run(m_service->unread_count(bob)), 2);
+  EXPECT_EQ(*run(m_service->unread_count(m_carol)), 1);
+  std::multiset<std::string> pushed;
+  for (const auto& [device, message] : m_fcm.sent) pushed.insert(device);
+  for (const auto& [device, message] : m_webpush.sent) pushed.insert(device);
+  EXPECT_EQ(pushed, (std::multiset<std::string>{"a-phone", "a-phone", "b-phone", "b-phone", "b-laptop", "b-laptop"}));
+
+  // The next round drops the unreadable job and expands the community alone: the list after it
+  // waits for a round of its own.
+  auto second = run(router->run_once());
+  EXPECT_EQ(second.expanded, 2u);
+  EXPECT_EQ(m_audience.pages, 1);
+  EXPECT_EQ(m_db->read([](Tx& tx) { return sql::pending_jobs(tx); }), 1);
+  EXPECT_EQ(*run(m_service->unread_count(bob)), 2);
+  settle(*router);
+  EXPECT_EQ(m_db->read([](Tx& tx) { return sql::pending_jobs(tx); }), 0);
+  EXPECT_EQ(*run(m_service->unread_count(alice)), 3);
+  EXPECT_EQ(*run(m_service->unread_count(bob)), 3);
+  EXPECT_EQ(*run(m_service->unread_count(m_carol)), 2);
+  EXPECT_EQ(m_db->read([](Tx& tx) { return sql::pending_deliveries(tx); }), 0);
+}
+
+TEST_P(NotifyDbTest, NotificationIdsBeginWithTheirCreationTime) {
+  const auto millis = [] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  };
+  const auto before = millis();
+  const std::string id = new_notification_id();
+  const auto after = millis();
+  ASSERT_EQ(id.size(), 32u);
+  EXPECT_EQ(id.substr(0, 4), "ntf_");
+  EXPECT_EQ(id.find_first_not_of("0123456789abcdef", 4), std::string::npos);
+  const auto stamp = static_cast<std::int64_t>(std::stoull(id.substr(4, 12), nullptr, 16));
+  EXPECT_GE(stamp, before);
+  EXPECT_LE(stamp, after);
+  EXPECT_NE(new_notification_id(), id);
+}
+
 TEST_P(NotifyDbTest, RetentionDropsOldReadNotificationsAndAttemptsButKeepsUnreadOnes) {
   auto read_one = m_service->create_batch({alice_hex}, draft(Kind::mention, "old-read"));
   m_service->create_batch({alice_hex}, draft(Kind::mention, "old-unread"));

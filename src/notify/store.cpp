@@ -365,11 +365,14 @@ bool insert_job(Tx& tx, const std::string& id, const std::string& payload, Syste
              {id, payload, ms(now)}) == 1;
 }
 
-std::optional<JobRow> next_job(Tx& tx) {
-  auto r = tx.query_one(
-      "SELECT id, payload, cursor, expanded FROM notify_jobs WHERE done = 0 ORDER BY created_ms, id LIMIT 1");
-  if (!r) return std::nullopt;
-  return JobRow{r->get_text("id"), r->get_text("payload"), r->get_text("cursor"), r->get_int("expanded")};
+std::vector<JobRow> next_jobs(Tx& tx, std::size_t limit) {
+  std::vector<JobRow> out;
+  for (const auto& r :
+       tx.query("SELECT id, payload, cursor, expanded FROM notify_jobs WHERE done = 0 ORDER BY created_ms, id LIMIT $1",
+                {static_cast<std::int64_t>(limit)})) {
+    out.push_back(JobRow{r.get_text("id"), r.get_text("payload"), r.get_text("cursor"), r.get_int("expanded")});
+  }
+  return out;
 }
 
 void update_job(Tx& tx, const std::string& id, const std::string& cursor, std::int64_t expanded, bool done) {

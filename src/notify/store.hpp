@@ -64,8 +64,8 @@ struct JobRow {
 };
 /// Inserts a job unless it exists (the event id makes redelivery harmless); true if inserted.
 bool insert_job(Tx& tx, const std::string& id, const std::string& payload, SystemTime now);
-/// The oldest unfinished job.
-std::optional<JobRow> next_job(Tx& tx);
+/// The oldest unfinished jobs, oldest first, at most `limit`.
+std::vector<JobRow> next_jobs(Tx& tx, std::size_t limit);
 void update_job(Tx& tx, const std::string& id, const std::string& cursor, std::int64_t expanded, bool done);
 /// Jobs not finished yet.
 std::int64_t pending_jobs(Tx& tx);

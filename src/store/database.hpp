@@ -325,6 +325,9 @@ class Database {
   virtual PoolStats pool_stats() const = 0;
   /// The settings the database was opened with.
   virtual const DatabaseSettings& settings() const noexcept = 0;
+  /// Called when migrate() has applied every set: settings of a backend that migrations must not
+  /// run under.
+  virtual void after_migrations() {}
 
  private:
   /// Marks this thread as inside a transaction of this database; refuses nesting.

@@ -127,6 +127,7 @@ void Database::migrate(std::span<const MigrationSet> sets) {
       }
     }
   }
+  after_migrations();
 }
 
 bool Database::migrated(std::span<const MigrationSet> sets) {

@@ -519,6 +519,21 @@ class SqliteDatabase final : public Database {
     }
   }
 
+  /// Statement journals (the pages a statement changes, kept to undo that statement alone) in
+  /// memory from here on, instead of a temporary file written a page at a time: a multi-row insert
+  /// into a table with several indexes (a round of notifications) journals every page it touches.
+  /// Only once the migrations ran: one rewriting a large table would journal all of it.
+  void after_migrations() override {
+    auto lease = m_writer.acquire();
+    try {
+      lease.connection->execute_script("PRAGMA temp_store=MEMORY");
+    } catch (...) {
+      m_writer.release(std::move(lease.connection), true);
+      throw;
+    }
+    m_writer.release(std::move(lease.connection), true);
+  }
+
   /// Returns a connection to its pool. The writer is never dropped: it is the only one.
   void release(std::unique_ptr<SqliteConnection> conn, bool writer) {
     if (writer) {

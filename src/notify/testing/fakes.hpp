@@ -15,10 +15,15 @@ class FakeDirectory final : public DeviceDirectory {
  public:
   std::map<std::string, std::vector<PushTarget>> devices_of;
   std::vector<std::string> forgotten;
-  Task<Result<std::vector<PushTarget>>> devices(const std::string& account) override {
-    auto it = devices_of.find(account);
-    if (it == devices_of.end()) co_return std::vector<PushTarget>{};
-    co_return it->second;
+  int lookups = 0;  ///< calls of devices()
+  Task<Result<std::map<std::string, std::vector<PushTarget>>>> devices(
+      const std::vector<std::string>& accounts) override {
+    ++lookups;
+    std::map<std::string, std::vector<PushTarget>> out;
+    for (const auto& account : accounts) {
+      if (auto it = devices_of.find(account); it != devices_of.end()) out[account] = it->second;
+    }
+    co_return out;
   }
   Task<void> forget_push_token(const std::string& device_id) override {
     forgotten.push_back(device_id);
