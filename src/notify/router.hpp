@@ -60,8 +60,9 @@ class AudienceSource {
 
 /// How the router runs.
 struct RouterSettings {
-  /// Recipients expanded per round, over the oldest jobs waiting (expand_jobs at most).
-  std::size_t expand_batch = 500;
+  /// Recipients expanded per round, over the oldest jobs waiting (expand_jobs at most), in one
+  /// transaction: on SQLite, posts wait for the writer while it runs (bench/README.md, bench-post).
+  std::size_t expand_batch = 200;
   std::size_t expand_jobs = 64;
   std::size_t delivery_batch = 200;
   /// Withdrawn notifications told to sockets per round.
