@@ -137,9 +137,9 @@ class AuthService {
   /// `session_retention` ago, in batches; returns how many.
   Task<Result<std::int64_t>> purge_sessions();
 
-  /// The push registrations of each account's devices (provider and token; devices without push
-  /// left out), for the notification router: one read for a whole batch of deliveries. Addresses
-  /// are lowercase hex; an account without any is absent.
+  /// The devices of each account with their push registration (provider and token; `none` for a
+  /// device that hears by its socket alone), for the notification router: one read for a whole
+  /// batch of deliveries. Addresses are lowercase hex; an account without any is absent.
   Task<Result<std::map<std::string, std::vector<PushRegistration>>>> push_registrations(
       std::vector<std::string> addresses);
   /// Forgets a device's push token after its provider declared it gone (the device stays).

@@ -170,7 +170,7 @@ std::vector<PushRow> push_registrations(Tx& tx, const std::vector<std::string>& 
       params.emplace_back(addresses[from + i]);
     }
     for (const auto& r : tx.query("SELECT address, id, push_provider, push_token FROM auth_devices WHERE address IN (" +
-                                      in_list + ") AND push_provider <> 'none' ORDER BY address, created_ms, id",
+                                      in_list + ") ORDER BY address, created_ms, id",
                                   params)) {
       out.push_back(PushRow{r.get_text(0), r.get_text(1), r.get_text(2), r.get_text(3)});
     }

@@ -89,14 +89,14 @@ std::int64_t insert_key_packages(Tx& tx, const std::string& device_id, const std
 /// Removes and returns the device's oldest live one-time key package (base64); concurrent takers
 /// get different ones. Expired packages are deleted on the way.
 std::optional<std::string> take_key_package(Tx& tx, const std::string& device_id, SystemTime now);
-/// A device that has a push provider.
+/// A device and where its pushes go (provider `none`: nowhere; it hears by its socket alone).
 struct PushRow {
   std::string address;
   std::string device_id;
   std::string provider;
   std::string token;
 };
-/// The devices with a push provider of each of `addresses`, in each account's order of devices.
+/// Every device of each of `addresses`, in each account's order of devices.
 std::vector<PushRow> push_registrations(Tx& tx, const std::vector<std::string>& addresses);
 /// Sets a device's push provider to none and clears its token.
 void clear_push_token(Tx& tx, const std::string& device_id);

@@ -418,6 +418,37 @@ for (const backend of backends()) {
       assert.deepEqual(await counts(), [[7, 6], [6, 5]]);
     });
 
+    test('a device without push hears its notifications by its socket, and a socket of no device does not', async () => {
+      const alice = await signIn(Wallet.createRandom());
+      const bobWallet = Wallet.createRandom();
+      const bob = await signIn(bobWallet);
+      const desktop = await device(bob.token, 'desktop', { provider: 'none' });
+      await grantChannel('by-socket', alice, bob);
+      const open = async (query) => {
+        const ws = new WebSocket(`${server.url.replace('http', 'ws')}/v1/ws?token=${bob.token}${query}`);
+        const frames = [];
+        ws.on('message', (data) => frames.push(JSON.parse(data)));
+        await until(() => frames.some((f) => f.type === 'hello'), 'hello');
+        return { ws, frames };
+      };
+      const onDevice = await open(`&device_id=${desktop}`);
+      assert.equal(onDevice.frames.find((f) => f.type === 'hello').device_id, desktop);
+      const noDevice = await open('');
+      const posted = await call('/v1/channels/by-socket/messages', alice.token, 'POST',
+        { body: `gm @${bobWallet.address}`, client_id: 'by-socket-1' });
+      const frame = await until(() => onDevice.frames.find((f) => f.type === 'notification'), 'the notification frame');
+      assert.equal(frame.notification.kind, 'mention');
+      assert.equal(frame.notification.data.message_id, posted.id);
+      const center = (await call('/v1/notifications?limit=10', bob.token, 'GET')).notifications;
+      assert.equal(center[0].id, frame.notification.id);
+      // Sent to the device's sockets alone, at once with the one above.
+      assert.equal(noDevice.frames.filter((f) => f.type === 'notification').length, 0);
+      for (const s of [onDevice, noDevice]) {
+        s.ws.close();
+        await new Promise((res) => s.ws.on('close', res));
+      }
+    });
+
     test('a push that waits for a retry is not sent again once its message is deleted', async () => {
       const alice = await signIn(Wallet.createRandom());
       const bob = await signIn(Wallet.createRandom());
