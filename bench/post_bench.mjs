@@ -8,12 +8,13 @@
 // notifications written) before its figures count.
 //
 // Printed per backend and case: the server's CPU per post (utime + stime of the server process from
-// /proc, from the first post until it settled), posts per second while posting (what the senders
+// /proc, from the first post until it settled; on a PostgreSQL on this machine, the database's own
+// CPU beside it, its processes listed by pg_stat_activity), posts per second while posting (what the senders
 // saw), posts per second settled (the posts over the time until the server settled: what it
 // sustains, the work they left behind included), and the client's latency p50 and p99 per request; medians over the runs with their spread, and each case as a ratio to the
 // plain channel message of the same run. With BENCH_BASELINE_BIN, another gatehouse binary (an
 // older build) runs beside it, interleaved, doing the same work, and gatehouse is printed as a
-// ratio to it. Reports only: exits non-zero only when something fails to run or a check fails.
+// ratio to it (on PostgreSQL also server and database together). Reports only: exits non-zero only when something fails to run or a check fails.
 //
 //   BENCH_CASES    of "channel followed mention reply thread forum" (default all)
 //   BENCH_POSTS    messages per case and run (default 900; a forum holds at most 1,000 posts)
@@ -114,6 +115,28 @@ function cpuTicks(pid) {
   return Number(f[11]) + Number(f[12]);
 }
 
+/**
+ * PostgreSQL's own CPU: the processes pg_stat_activity lists (the server's connections, the WAL
+ * writer, the checkpointer, ...), read from /proc when the database runs on this machine. A process
+ * that exits in between takes its CPU with it; the pool's connections live as long as the server.
+ */
+function dbSnapshot(backend) {
+  if (backend !== 'postgres' || !['127.0.0.1', 'localhost', '[::1]'].includes(new URL(pgAdmin).hostname)) return null;
+  const r = spawnSync('psql', [pgAdmin, '-qAtc', 'SELECT pid FROM pg_stat_activity WHERE pid <> pg_backend_pid()'], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`psql failed: ${r.stderr}`);
+  const ticks = new Map();
+  for (const pid of r.stdout.split('\n').filter(Boolean)) {
+    try { ticks.set(pid, cpuTicks(pid)); } catch { /* gone already */ }
+  }
+  return ticks;
+}
+function dbTicksSince(before, backend) {
+  if (!before) return NaN;
+  let total = 0;
+  for (const [pid, ticks] of dbSnapshot(backend)) total += ticks - (before.get(pid) ?? 0);
+  return total;
+}
+
 function api(url) {
   return async (path, { method = 'GET', token, body, expect } = {}) => {
     const r = await fetch(`${url}${path}`, {
@@ -212,6 +235,7 @@ async function runCase(url, pid, call, world, c, tag, perfFile) {
     perf = spawn('perf', ['record', '--call-graph', process.env.BENCH_PERF_CALLGRAPH ?? 'fp', '-F', '999', '-p', String(pid), '-o', perfFile], { stdio: 'ignore' });
     await sleep(500);  // perf attached
   }
+  const db0 = dbSnapshot(world.backend);
   const cpu0 = cpuTicks(pid);
   const t0 = process.hrtime.bigint();
   await Promise.all(senders.map(async (s) => {
@@ -233,6 +257,7 @@ async function runCase(url, pid, call, world, c, tag, perfFile) {
   }
   await settled(url, pid);
   const cpu = cpuTicks(pid) - cpu0;
+  const dbCpu = dbTicksSince(db0, world.backend);
   // The quiet 200 ms that told the server settled are not part of its work.
   const done = Number(process.hrtime.bigint() - t0) / 1e9 - 0.2;
   if (perf) { perf.kill('SIGINT'); await new Promise((r) => perf.on('exit', r)); }
@@ -256,7 +281,7 @@ async function runCase(url, pid, call, world, c, tag, perfFile) {
   }
   latencies.sort((a, b) => a - b);
   const q = (p) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))];
-  return { cpuUs: (cpu / TICK) * 1e6 / POSTS, perSecond: POSTS / wall, settledPerSecond: POSTS / done, p50: q(0.5), p99: q(0.99) };
+  return { cpuUs: (cpu / TICK) * 1e6 / POSTS, dbCpuUs: (dbCpu / TICK) * 1e6 / POSTS, perSecond: POSTS / wall, settledPerSecond: POSTS / done, p50: q(0.5), p99: q(0.99) };
 }
 
 async function runServer(kind, backend, rep) {
@@ -267,14 +292,15 @@ async function runServer(kind, backend, rep) {
     const url = `http://127.0.0.1:${port}`;
     await waitReady(url);
     const call = api(url);
-    const world = await setUp(call);
+    const world = { ...await setUp(call), backend };
     const out = {};
     // Rotate the order so that no case always runs on the emptiest or the fullest database.
     const order = cases.map((_, i) => cases[(i + rep) % cases.length]);
     for (const c of order) {
       const perfFile = process.env.BENCH_PERF && rep === 0 && kind === 'gatehouse' && backend === backends[0] ? `${process.env.BENCH_PERF}.${c}.data` : undefined;
       out[c] = await runCase(url, server.proc.pid, call, world, c, `${kind}-${rep}-${c}`, perfFile);
-      process.stderr.write(`   ${c}: ${out[c].cpuUs.toFixed(0)} µs CPU/post, ${out[c].perSecond.toFixed(0)} posts/s, ${out[c].settledPerSecond.toFixed(0)} settled/s, p50 ${out[c].p50.toFixed(2)} ms, p99 ${out[c].p99.toFixed(2)} ms\n`);
+      const db = Number.isFinite(out[c].dbCpuUs) ? ` (+${out[c].dbCpuUs.toFixed(0)} in the database)` : '';
+      process.stderr.write(`   ${c}: ${out[c].cpuUs.toFixed(0)} µs CPU/post${db}, ${out[c].perSecond.toFixed(0)} posts/s, ${out[c].settledPerSecond.toFixed(0)} settled/s, p50 ${out[c].p50.toFixed(2)} ms, p99 ${out[c].p99.toFixed(2)} ms\n`);
     }
     if (server.errors.length) process.stderr.write(`   server logged ${server.errors.length} warnings or errors, first: ${JSON.stringify(server.errors[0])}\n`);
     return out;
@@ -313,11 +339,13 @@ for (const backend of backends) {
   for (const kind of servers) {
     const list = runs.get(`${kind} ${backend}`);
     console.log(`\n${kind} on ${backend}`);
-    console.log('case      | µs CPU/post     | × channel        | posts/s         | settled/s       | p50 ms           | p99 ms');
+    const withDb = list.every((r) => cases.every((c) => Number.isFinite(r[c].dbCpuUs)));
+    console.log(`case      | µs CPU/post     | ${withDb ? 'database µs/post | ' : ''}× channel        | posts/s         | settled/s       | p50 ms           | p99 ms`);
     for (const c of cases) {
       const cpu = list.map((r) => r[c].cpuUs);
+      const db = withDb ? `${spread(list.map((r) => r[c].dbCpuUs)).padEnd(16)} | ` : '';
       const ratio = cases.includes('channel') ? spread(list.map((r) => r[c].cpuUs / r.channel.cpuUs), 2) : '-';
-      console.log(`${c.padEnd(9)} | ${spread(cpu).padEnd(15)} | ${ratio.padEnd(16)} | ${spread(list.map((r) => r[c].perSecond)).padEnd(15)} | `
+      console.log(`${c.padEnd(9)} | ${spread(cpu).padEnd(15)} | ${db}${ratio.padEnd(16)} | ${spread(list.map((r) => r[c].perSecond)).padEnd(15)} | `
         + `${spread(list.map((r) => r[c].settledPerSecond)).padEnd(15)} | `
         + `${spread(list.map((r) => r[c].p50), 2).padEnd(16)} | ${spread(list.map((r) => r[c].p99), 2)}`);
     }
@@ -326,6 +354,11 @@ for (const backend of backends) {
     const ours = runs.get(`gatehouse ${backend}`);
     const theirs = runs.get(`baseline ${backend}`);
     console.log(`\ngatehouse / baseline on ${backend} (CPU per post, run by run)`);
-    for (const c of cases) console.log(`${c.padEnd(9)} | ${spread(ours.map((r, i) => r[c].cpuUs / theirs[i][c].cpuUs), 2)}`);
+    const withDb = [...ours, ...theirs].every((r) => cases.every((c) => Number.isFinite(r[c].dbCpuUs)));
+    if (withDb) console.log('case      | server           | server + database');
+    for (const c of cases) {
+      const total = withDb ? ` | ${spread(ours.map((r, i) => (r[c].cpuUs + r[c].dbCpuUs) / (theirs[i][c].cpuUs + theirs[i][c].dbCpuUs)), 2)}` : '';
+      console.log(`${c.padEnd(9)} | ${spread(ours.map((r, i) => r[c].cpuUs / theirs[i][c].cpuUs), 2).padEnd(16)}${total}`);
+    }
   }
 }

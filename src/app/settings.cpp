@@ -336,6 +336,8 @@ std::vector<Option> options() {
        count_setting("blocking-queue", &Settings::blocking_queue, 1, 1'000'000)},
       {"db-pool-size", "database connections (SQLite: readers)", false, false,
        count_setting("db-pool-size", &Settings::db_pool_size, 1, 512)},
+      {"db-statement-cache", "PostgreSQL: statements kept prepared per connection (0: none, for a pooler that cannot)",
+       false, false, count_setting("db-statement-cache", &Settings::db_statement_cache, 0, 4096)},
       {"max-body-bytes", "largest request body accepted", false, false,
        count_setting("max-body-bytes", &Settings::max_body_bytes, 1024, std::uint64_t{64} * 1024 * 1024)},
       {"max-header-bytes", "largest request head accepted", false, false,

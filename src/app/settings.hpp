@@ -35,6 +35,7 @@ struct Settings {
   std::size_t blocking_threads = 8;
   std::size_t blocking_queue = 1024;
   std::size_t db_pool_size = 8;
+  std::size_t db_statement_cache = 256;
   std::size_t max_body_bytes = std::size_t{1024} * 1024;
   std::size_t max_header_bytes = std::size_t{16} * 1024;
   std::size_t max_connections = 10'000;

@@ -135,6 +135,7 @@ void apply_log_level(const Settings& s) {
 store::DatabaseSettings database_settings(const Settings& s) {
   store::DatabaseSettings d;
   d.pool_size = s.db_pool_size;
+  d.statement_cache = s.db_statement_cache;
   return d;
 }
 

@@ -249,6 +249,10 @@ struct DatabaseSettings {
   std::chrono::milliseconds busy_timeout{5000};
   /// How long a transaction waits for a free connection (or SQLite's writer) before failing.
   std::chrono::milliseconds acquire_timeout{5000};
+  /// PostgreSQL: statements each connection keeps prepared (a text is prepared the second time it
+  /// runs; the least recently used go first). 0 prepares none, for a pooler that cannot keep
+  /// them.
+  std::size_t statement_cache = 256;
   /// PostgreSQL: connect timeout of a new connection (whole seconds, at least 1).
   std::chrono::milliseconds connect_timeout{5000};
   /// Retry pauses grow from this base (doubled per attempt, jittered) up to backoff_max.

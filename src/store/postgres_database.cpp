@@ -5,7 +5,9 @@
 #include <charconv>
 #include <cmath>
 #include <condition_variable>
+#include <list>
 #include <mutex>
+#include <unordered_map>
 #include <vector>
 
 #include <fmt/format.h>
@@ -155,6 +157,14 @@ class Params {
     }
   }
   int count() const noexcept { return static_cast<int>(m_values.size()); }
+  /// One letter per parameter for the type it is sent as: a statement prepared for one signature
+  /// is not reused for another (the server fixes a prepared statement's parameter types).
+  std::string signature() const {
+    std::string out;
+    out.reserve(m_types.size());
+    for (const Oid t : m_types) out += t == oid_int8 ? 'i' : t == oid_float8 ? 'f' : t == oid_bytea ? 'b' : 't';
+    return out;
+  }
   const Oid* types() const noexcept { return m_types.data(); }
   const char* const* values() const noexcept { return m_values.data(); }
   const int* lengths() const noexcept { return m_lengths.data(); }
@@ -168,9 +178,84 @@ class Params {
   std::vector<Oid> m_types;
 };
 
+// The statements one connection keeps prepared, by parameter types and text, the least recently
+// used dropped first. A text is prepared the second time it runs: a statement seen once (a list
+// of a size not met again) costs no round trip and no server memory.
+class StatementCache {
+ public:
+  explicit StatementCache(std::size_t capacity) : m_capacity(capacity) {}
+
+  bool enabled() const noexcept { return m_capacity > 0; }
+
+  /// The name `key` is prepared under; "" when it is to run unnamed. `prepare` is true when the
+  /// caller is to prepare it under the returned name first.
+  std::string_view lookup(const std::string& key, bool& prepare) {
+    prepare = false;
+    const auto it = m_entries.find(key);
+    if (it == m_entries.end()) {
+      m_order.push_front(key);
+      m_entries.emplace(key, Entry{.name = {}, .position = m_order.begin()});
+      evict();
+      return {};
+    }
+    m_order.splice(m_order.begin(), m_order, it->second.position);
+    if (it->second.name.empty()) {
+      it->second.name = fmt::format("gh{}", ++m_counter);
+      prepare = true;
+    }
+    return it->second.name;
+  }
+
+  /// The server refused to prepare `key`: it runs unnamed until it is seen again.
+  void forget(const std::string& key) {
+    const auto it = m_entries.find(key);
+    if (it == m_entries.end()) return;
+    m_order.erase(it->second.position);
+    m_entries.erase(it);
+  }
+
+  /// Names dropped from the cache whose server statements are still to be deallocated.
+  std::vector<std::string>& evicted() noexcept { return m_evicted; }
+
+  /// Forgets every statement (the server's were deallocated, or the connection is going).
+  void clear() noexcept {
+    m_entries.clear();
+    m_order.clear();
+    m_evicted.clear();
+  }
+
+ private:
+  struct Entry {
+    std::string name;
+    std::list<std::string>::iterator position;
+  };
+
+  void evict() {
+    while (m_entries.size() > m_capacity) {
+      const auto it = m_entries.find(m_order.back());
+      if (!it->second.name.empty()) m_evicted.push_back(std::move(it->second.name));
+      m_entries.erase(it);
+      m_order.pop_back();
+    }
+  }
+
+  std::size_t m_capacity;
+  std::list<std::string> m_order;  // most recently used first
+  std::unordered_map<std::string, Entry> m_entries;
+  std::vector<std::string> m_evicted;
+  std::uint64_t m_counter = 0;
+};
+
+// A prepared statement the server no longer runs: deallocated behind the connection's back
+// (26000), or its result's shape changed by DDL since it was prepared (0A000, "cached plan must
+// not change result type").
+bool stale_statement(const DbError& e) {
+  return e.sqlstate() == "26000" || e.sqlstate() == "0A000";
+}
+
 class PgConnection {
  public:
-  PgConnection(const std::string& uri, const DatabaseSettings& settings) {
+  PgConnection(const std::string& uri, const DatabaseSettings& settings) : m_statements(settings.statement_cache) {
     const auto timeout_s = std::max<std::int64_t>(1, (settings.connect_timeout.count() + 999) / 1000);
     const std::string timeout = std::to_string(timeout_s);
     // Keywords before the expanded "dbname" URI are defaults that the URI may override.
@@ -198,7 +283,7 @@ class PgConnection {
 
   PGconn* get() const noexcept { return m_conn; }
   bool healthy() const noexcept {
-    return PQstatus(m_conn) == CONNECTION_OK && PQtransactionStatus(m_conn) == PQTRANS_IDLE;
+    return !m_stale && PQstatus(m_conn) == CONNECTION_OK && PQtransactionStatus(m_conn) == PQTRANS_IDLE;
   }
 
   ResultPtr run(std::string_view sql, std::span<const Value> params) {
@@ -211,17 +296,69 @@ class PgConnection {
     }
     const Params p(params);
     const std::string text(sql);
-    return check(
-        m_conn, PQexecParams(m_conn, text.c_str(), p.count(), p.types(), p.values(), p.lengths(), p.formats(), 0), sql);
+    if (!m_statements.enabled()) return run_unnamed(text, p);
+    deallocate_evicted();
+    std::string key = p.signature();
+    key += '\0';
+    key += text;
+    bool prepare = false;
+    const std::string name(m_statements.lookup(key, prepare));
+    if (name.empty()) return run_unnamed(text, p);
+    if (prepare) {
+      ResultPtr prepared(PQprepare(m_conn, name.c_str(), text.c_str(), p.count(), p.types()));
+      if (!prepared || PQresultStatus(prepared.get()) != PGRES_COMMAND_OK) {
+        m_statements.forget(key);
+        throw_pg(m_conn, prepared.get(), sql);
+      }
+    }
+    try {
+      return check(m_conn, PQexecPrepared(m_conn, name.c_str(), p.count(), p.values(), p.lengths(), p.formats(), 0),
+                   sql);
+    } catch (const DbError& e) {
+      if (!stale_statement(e)) throw;
+      // The transaction is aborted, so nothing can be deallocated now: this connection is
+      // dropped when the transaction ends, and the transaction is retried whole on another.
+      m_stale = true;
+      throw DbError(DbErrorKind::serialization_failure, e.sqlstate(), e.what());
+    }
   }
 
+  /// BEGIN, COMMIT and the like.
   ResultPtr script(std::string_view sql) {
     const std::string text(sql);
     return check(m_conn, PQexec(m_conn, text.c_str()), sql);
   }
 
+  /// A caller's script (DDL, most often): the prepared statements are deallocated after it, so
+  /// that none keeps the shape of a table the script changed.
+  void user_script(std::string_view sql) {
+    script(sql);
+    if (m_statements.enabled()) {
+      script("DEALLOCATE ALL");
+      m_statements.clear();
+    }
+  }
+
  private:
+  ResultPtr run_unnamed(const std::string& text, const Params& p) {
+    return check(m_conn,
+                 PQexecParams(m_conn, text.c_str(), p.count(), p.types(), p.values(), p.lengths(), p.formats(), 0),
+                 text);
+  }
+
+  // Deallocation is not transactional, so it may run inside any transaction that has not failed.
+  void deallocate_evicted() {
+    auto& names = m_statements.evicted();
+    if (names.empty() || PQtransactionStatus(m_conn) == PQTRANS_INERROR) return;
+    std::string sql;
+    for (const auto& name : names) sql += fmt::format("DEALLOCATE {};", name);
+    names.clear();
+    script(sql);
+  }
+
   PGconn* m_conn = nullptr;
+  StatementCache m_statements;
+  bool m_stale = false;
 };
 
 class PostgresDatabase;
@@ -278,7 +415,7 @@ class PostgresTx final : public TxSession {
     return n;
   }
 
-  void do_execute_script(std::string_view sql) override { m_conn->script(sql); }
+  void do_execute_script(std::string_view sql) override { m_conn->user_script(sql); }
 
   PostgresDatabase& m_db;
   std::unique_ptr<PgConnection> m_conn;

@@ -471,6 +471,104 @@ TEST_P(StoreConformance, RecoversFromABrokenConnection) {
   EXPECT_EQ(db->stats().size, 1U);
 }
 
+// PostgreSQL: a statement run a second time on a connection runs prepared from then on, one
+// prepared statement per text and parameter types, at most `statement_cache` per connection.
+TEST_P(StoreConformance, KeepsRepeatedStatementsPreparedByTextAndParameterTypes) {
+  if (!is_pg()) GTEST_SKIP() << "SQLite prepares every statement itself";
+  auto db = open({.pool_size = 1, .statement_cache = 4});
+  const auto prepared = [](Tx& tx, const std::string& text) {
+    return tx.query_one("SELECT count(*) FROM pg_prepared_statements WHERE statement = $1", {text})->get_int(0);
+  };
+  const std::string add = "SELECT 1 + $1 AS n";
+  const std::string echo = "SELECT $1 AS v";
+  db->transact([&](Tx& tx) {
+    EXPECT_EQ(tx.query_one(add, {std::int64_t{1}})->get_int(0), 2);
+    EXPECT_EQ(prepared(tx, add), 0) << "a text seen once runs unnamed";
+    EXPECT_EQ(tx.query_one(add, {std::int64_t{2}})->get_int(0), 3);
+    EXPECT_EQ(prepared(tx, add), 1);
+  });
+  db->transact([&](Tx& tx) {
+    EXPECT_EQ(tx.query_one(add, {std::int64_t{3}})->get_int(0), 4);
+    EXPECT_EQ(prepared(tx, add), 1) << "the prepared statement is reused across transactions";
+    // One text with parameters of other types: each signature its own statement, each value read
+    // back as what it was.
+    for (int round = 0; round < 2; ++round) {
+      EXPECT_EQ(tx.query_one(echo, {std::int64_t{7}})->get_int(0), 7);
+      EXPECT_EQ(tx.query_one(echo, {std::string("seven")})->get_text(0), "seven");
+      EXPECT_EQ(tx.query_one(echo, {Blob{1, 2, 0}})->get_blob(0), (Blob{1, 2, 0}));
+    }
+    EXPECT_TRUE(tx.query_one(echo, {nullptr})->is_null(0));
+    EXPECT_EQ(prepared(tx, echo), 3);
+  });
+  // Ten more texts, each run twice: the connection never holds more than four.
+  db->transact([&](Tx& tx) {
+    for (int i = 0; i < 10; ++i) {
+      const std::string text = fmt::format("SELECT {} + $1 AS n", i);
+      for (int round = 0; round < 2; ++round) EXPECT_EQ(tx.query_one(text, {std::int64_t{1}})->get_int(0), i + 1);
+    }
+    EXPECT_LE(tx.query_one("SELECT count(*) FROM pg_prepared_statements")->get_int(0), 4);
+    EXPECT_EQ(tx.query_one(add, {std::int64_t{4}})->get_int(0), 5) << "an evicted text runs again";
+  });
+
+  // A statement prepared in a transaction that rolls back stays prepared and usable.
+  try {
+    db->transact([&](Tx& tx) {
+      tx.query(echo, {std::string("a")});
+      tx.query(echo, {std::string("a")});
+      throw std::runtime_error("roll back");
+    });
+  } catch (const std::runtime_error&) {
+  }
+  const auto retries = db->stats().retries_total;
+  EXPECT_EQ(db->transact([&](Tx& tx) { return tx.query_one(echo, {std::string("b")})->get_text(0); }), "b");
+  EXPECT_EQ(db->stats().retries_total, retries);
+
+  // 0 prepares nothing.
+  auto unprepared = open({.pool_size = 1, .statement_cache = 0});
+  unprepared->transact([&](Tx& tx) {
+    for (int round = 0; round < 3; ++round) EXPECT_EQ(tx.query_one(add, {std::int64_t{1}})->get_int(0), 2);
+    EXPECT_EQ(tx.query_one("SELECT count(*) FROM pg_prepared_statements")->get_int(0), 0);
+  });
+}
+
+// PostgreSQL: a prepared statement whose table changed shape, or that was deallocated behind the
+// connection's back, costs one retry of its transaction on a fresh connection, never a failure.
+TEST_P(StoreConformance, PreparedStatementsOutliveSchemaChangesAndDeallocation) {
+  if (!is_pg()) GTEST_SKIP() << "SQLite prepares every statement itself";
+  auto db = open({.pool_size = 1});
+  script(*db, "CREATE TABLE shapes (a BIGINT NOT NULL)");
+  db->transact([](Tx& tx) { tx.exec("INSERT INTO shapes (a) VALUES (1)"); });
+  const auto columns = [&] {
+    return db->read([](Tx& tx) { return tx.query("SELECT * FROM shapes WHERE a = $1", {std::int64_t{1}}).columns(); });
+  };
+  const auto pid = [&] { return db->read([](Tx& tx) { return tx.query_one("SELECT pg_backend_pid()")->get_int(0); }); };
+  EXPECT_EQ(columns().size(), 1U);
+  EXPECT_EQ(columns().size(), 1U);  // now prepared
+
+  // Another session adds a column: the prepared statement can no longer return its old shape.
+  admin_exec(m_url, "ALTER TABLE shapes ADD COLUMN b TEXT NOT NULL DEFAULT 'x'");
+  auto retries = db->stats().retries_total;
+  const std::int64_t before = pid();
+  EXPECT_EQ(columns(), (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(db->stats().retries_total, retries + 1);
+  EXPECT_NE(pid(), before) << "the connection holding the stale statement was dropped";
+
+  // This connection's own DDL deallocates its statements: no retry at all.
+  EXPECT_EQ(columns().size(), 2U);
+  EXPECT_EQ(columns().size(), 2U);
+  retries = db->stats().retries_total;
+  script(*db, "ALTER TABLE shapes ADD COLUMN c BIGINT NOT NULL DEFAULT 0");
+  EXPECT_EQ(columns(), (std::vector<std::string>{"a", "b", "c"}));
+  EXPECT_EQ(db->stats().retries_total, retries);
+
+  // A statement deallocated by a command the connection did not see coming.
+  EXPECT_EQ(columns().size(), 3U);
+  db->transact([](Tx& tx) { tx.exec("DEALLOCATE ALL"); });
+  retries = db->stats().retries_total;
+  EXPECT_EQ(columns().size(), 3U);
+  EXPECT_EQ(db->stats().retries_total, retries + 1);
+}
+
 TEST_P(StoreConformance, ConcurrentWritersLoseNoWrites) {
   script(
       *m_db,
