@@ -507,6 +507,43 @@ TEST_P(CommunityServiceTest, MentionAudiencesAreBoundedAndCheckedInOneRead) {
   EXPECT_TRUE(run(m_service->channel_readers("ch_nope", {owner}))->empty());
 }
 
+// The readers among many accounts (a followed channel's 1,000) are read a statement per 500
+// accounts: the members among strangers past the first 500, their roles, a gated channel's access;
+// each channel's rule holds for each, and the answer keeps the order it was asked in.
+TEST_P(CommunityServiceTest, ReadersAmongManyAccountsFollowEachChannelsRule) {
+  const auto id = create();
+  for (const auto& who : {bob, carol, dave}) ASSERT_TRUE(run(m_service->join(who, id)));
+  ASSERT_TRUE(run(m_service->create_role(owner, id, "vip", 0, {})));
+  ASSERT_TRUE(run(m_service->assign_role(owner, id, carol, "vip")));
+  const auto plain = channel(id, "chat");
+  const auto vip = channel(id, "vip lounge", std::nullopt, {"vip"});
+  const auto holders = channel(id, "holders", erc20_gate(10));
+  m_holdings.set(bob, erc20_key(), 10);
+  reevaluate_all();
+  ASSERT_TRUE(can_read(bob, holders));
+  ASSERT_FALSE(can_read(dave, holders));
+
+  std::vector<eth::Address> asked;
+  for (std::uint32_t n = 0; n < 505; ++n) asked.push_back(account(1000 + n));
+  asked.push_back(dave);
+  asked.push_back(bob);
+  for (std::uint32_t n = 505; n < 1000; ++n) asked.push_back(account(1000 + n));
+  asked.push_back(carol);
+  asked.push_back(owner);
+  const auto readers = [&](const std::string& ch) {
+    auto r = run(m_service->channel_readers(ch, asked));
+    EXPECT_TRUE(r);
+    return r ? *r : std::vector<eth::Address>{};
+  };
+  EXPECT_EQ(readers(plain), (std::vector<eth::Address>{dave, bob, carol, owner}));
+  EXPECT_EQ(readers(vip), (std::vector<eth::Address>{carol, owner}));    // the role, or the owner's rights
+  EXPECT_EQ(readers(holders), (std::vector<eth::Address>{bob, owner}));  // the gate, or the owner's rights
+  // A member who leaves reads no more.
+  ASSERT_TRUE(run(m_service->leave(bob, id)));
+  EXPECT_EQ(readers(plain), (std::vector<eth::Address>{dave, carol, owner}));
+  EXPECT_EQ(readers(holders), (std::vector<eth::Address>{owner}));
+}
+
 TEST_P(CommunityServiceTest, RolesInChannelsAreTheMembersRolesByChannel) {
   const auto id = create();
   const auto other = create(std::nullopt, "other-house");

@@ -1,5 +1,6 @@
 #include "community/store.hpp"
 
+#include <algorithm>
 #include <limits>
 
 #include <boost/json/serialize.hpp>
@@ -62,6 +63,27 @@ RoleRow role_of(const Row& r) {
                  r.get_int(4),  r.get_int(5) != 0, r.get_int(6),  r.get_int(7) != 0};
 }
 
+// Accounts per statement of the batched lookups: $1 is the scope (community or channel), then one
+// placeholder each.
+constexpr std::size_t accounts_per_statement = 500;
+
+// Calls f(in_list, params) for each chunk of `accounts`, params starting with `scope` as $1.
+template <class F>
+void for_each_account_chunk(const std::string& scope, const std::vector<std::string>& accounts, F&& f) {
+  for (std::size_t from = 0; from < accounts.size(); from += accounts_per_statement) {
+    const std::size_t n = std::min(accounts_per_statement, accounts.size() - from);
+    std::string in_list;
+    std::vector<Value> params;
+    params.reserve(n + 1);
+    params.emplace_back(scope);
+    for (std::size_t i = 0; i < n; ++i) {
+      in_list += (i == 0 ? "$" : ", $") + std::to_string(i + 2);
+      params.emplace_back(accounts[from + i]);
+    }
+    f(in_list, params);
+  }
+}
+
 std::int64_t as_limit(std::size_t n) {
   return static_cast<std::int64_t>(n);
 }
@@ -113,6 +135,23 @@ std::optional<MemberRow> find_member(Tx& tx, const std::string& community_id, co
       {community_id, account});
   if (!r) return std::nullopt;
   return MemberRow{r->get_text(0), r->get_int(1), r->get_int(2), r->get_text(3)};
+}
+
+std::map<std::string, MemberRow> find_members(Tx& tx, const std::string& community_id,
+                                              const std::vector<std::string>& accounts) {
+  std::map<std::string, MemberRow> out;
+  for_each_account_chunk(community_id, accounts, [&](const std::string& in_list, const std::vector<Value>& params) {
+    for (const auto& r :
+         tx.query("SELECT m.account, m.joined_ms, coalesce(t.until_ms, 0), m.nickname FROM "
+                  "community_members m LEFT JOIN community_timeouts t ON t.community_id = "
+                  "m.community_id AND t.account = m.account WHERE m.community_id = $1 AND m.account IN (" +
+                      in_list + ")",
+                  params)) {
+      MemberRow row{r.get_text(0), r.get_int(1), r.get_int(2), r.get_text(3)};
+      out.emplace(row.account, std::move(row));
+    }
+  });
+  return out;
 }
 
 void set_nickname(Tx& tx, const std::string& community_id, const std::string& account, const std::string& nickname) {
@@ -385,6 +424,20 @@ std::vector<MemberRoleRow> member_roles(Tx& tx, const std::string& community_id,
   return out;
 }
 
+std::map<std::string, std::vector<std::string>> roles_of_members(Tx& tx, const std::string& community_id,
+                                                                 const std::vector<std::string>& accounts) {
+  std::map<std::string, std::vector<std::string>> out;
+  for_each_account_chunk(community_id, accounts, [&](const std::string& in_list, const std::vector<Value>& params) {
+    for (const auto& r : tx.query("SELECT account, role FROM community_member_roles WHERE community_id = $1 AND "
+                                  "account IN (" +
+                                      in_list + ") ORDER BY account, role",
+                                  params)) {
+      out[r.get_text(0)].push_back(r.get_text(1));
+    }
+  });
+  return out;
+}
+
 bool add_member_role(Tx& tx, const std::string& community_id, const std::string& account, const std::string& role,
                      const std::string& source, std::int64_t now_ms) {
   return tx.exec(
@@ -482,6 +535,19 @@ std::set<std::string> channel_access(Tx& tx, const std::string& community_id, co
                 {community_id, account})) {
     out.insert(r.get_text(0));
   }
+  return out;
+}
+
+std::set<std::string> accounts_with_access(Tx& tx, const std::string& channel_id,
+                                           const std::vector<std::string>& accounts) {
+  std::set<std::string> out;
+  for_each_account_chunk(channel_id, accounts, [&](const std::string& in_list, const std::vector<Value>& params) {
+    for (const auto& r :
+         tx.query("SELECT account FROM community_channel_access WHERE channel_id = $1 AND account IN (" + in_list + ")",
+                  params)) {
+      out.insert(r.get_text(0));
+    }
+  });
   return out;
 }
 

@@ -422,10 +422,15 @@ std::vector<DeliveryRow> claim_deliveries(Tx& tx, SystemTime now, SystemTime lea
   for (const auto& r : tx.query(sql, {ms(now)})) {
     out.push_back({r.get_text("notification_id"), r.get_text("account"), r.get_int("push") != 0});
   }
-  for (const auto& d : out) {
-    tx.exec("UPDATE notify_deliveries SET lease_ms = $2 WHERE notification_id = $1",
-            {d.notification_id, ms(lease_until)});
-  }
+  std::vector<std::string> ids;
+  ids.reserve(out.size());
+  for (const auto& d : out) ids.push_back(d.notification_id);
+  for_each_chunk(ids, [&](const std::string& in_list, std::vector<Value>& params) {
+    params.emplace_back(ms(lease_until));
+    tx.exec("UPDATE notify_deliveries SET lease_ms = $" + std::to_string(params.size()) +
+                " WHERE notification_id IN (" + in_list + ")",
+            params);
+  });
   return out;
 }
 
