@@ -300,7 +300,9 @@ class Database {
     return run(std::forward<F>(f), options, TxAccess::read_write);
   }
   /// Runs f(Tx&) in a read-only transaction: on SQLite a reader connection that never takes the
-  /// writer lock, on PostgreSQL READ ONLY. A write in f fails with DbError. Same retry rules.
+  /// writer lock; on PostgreSQL read-only statements outside a transaction block at read committed
+  /// (each statement sees what was committed when it began, as inside one), a READ ONLY
+  /// transaction when serializable. A write in f fails with DbError. Same retry rules.
   template <class F>
   auto read(F&& f, TxOptions options = {}) -> std::invoke_result_t<F&, Tx&> {
     return run(std::forward<F>(f), options, TxAccess::read_only);

@@ -269,6 +269,14 @@ class PgConnection {
       throw DbError(DbErrorKind::connection, "08001",
                     fmt::format("postgres: cannot connect to {}: {}", redact_database_url(uri), reason));
     }
+    // Reads run without BEGIN and COMMIT (see PostgresTx::start), so a statement outside a
+    // transaction is read-only; writes begin READ WRITE.
+    try {
+      check(m_conn, PQexec(m_conn, "SET default_transaction_read_only = on"), "SET default_transaction_read_only");
+    } catch (...) {
+      PQfinish(m_conn);
+      throw;
+    }
     // Notices ("relation already exists, skipping") are not errors; keep them off stderr.
     PQsetNoticeProcessor(
         m_conn,
@@ -365,15 +373,23 @@ class PostgresDatabase;
 
 class PostgresTx final : public TxSession {
  public:
-  PostgresTx(PostgresDatabase& db, std::unique_ptr<PgConnection> conn) : m_db(db), m_conn(std::move(conn)) {}
+  PostgresTx(PostgresDatabase& db, std::unique_ptr<PgConnection> conn, bool reused)
+      : m_db(db), m_conn(std::move(conn)), m_reused(reused) {}
   ~PostgresTx() override;
   PostgresTx(const PostgresTx&) = delete;
   PostgresTx& operator=(const PostgresTx&) = delete;
 
   void start(const TxOptions& options, bool read_only) {
+    // A read-committed read takes a new snapshot per statement inside a transaction as outside
+    // one: its statements run on their own, read-only by the session's default, which saves the
+    // BEGIN and COMMIT round trips of most reads.
+    if (read_only && options.isolation == Isolation::read_committed) {
+      m_autocommit = true;
+      return;
+    }
     std::string sql = options.isolation == Isolation::serializable ? "BEGIN ISOLATION LEVEL SERIALIZABLE"
                                                                    : "BEGIN ISOLATION LEVEL READ COMMITTED";
-    if (read_only) sql += " READ ONLY";
+    sql += read_only ? " READ ONLY" : " READ WRITE";
     m_conn->script(sql);
   }
 
@@ -385,12 +401,16 @@ class PostgresTx final : public TxSession {
       throw DbError(DbErrorKind::other, "25P02",
                     "postgres: transaction had a failed statement; rolled back instead of committed");
     }
-    m_conn->script("COMMIT");
+    if (!m_autocommit) m_conn->script("COMMIT");
   }
 
+  /// Whether start() sent a BEGIN that told a dead connection from a live one.
+  bool began() const noexcept { return !m_autocommit; }
+
  private:
+  ResultPtr run(std::string_view sql, std::span<const Value> params);
   Rows do_query(std::string_view sql, std::span<const Value> params) override {
-    const ResultPtr res = m_conn->run(sql, params);
+    const ResultPtr res = run(sql, params);
     const int fields = PQnfields(res.get());
     const int tuples = PQntuples(res.get());
     auto names = std::make_shared<std::vector<std::string>>();
@@ -408,7 +428,7 @@ class PostgresTx final : public TxSession {
   }
 
   std::int64_t do_exec(std::string_view sql, std::span<const Value> params) override {
-    const ResultPtr res = m_conn->run(sql, params);
+    const ResultPtr res = run(sql, params);
     const char* affected = PQcmdTuples(res.get());
     std::int64_t n = 0;
     if (affected != nullptr) std::from_chars(affected, affected + std::char_traits<char>::length(affected), n);
@@ -419,6 +439,9 @@ class PostgresTx final : public TxSession {
 
   PostgresDatabase& m_db;
   std::unique_ptr<PgConnection> m_conn;
+  bool m_reused = false;      // the connection came idle from the pool, and may have died there
+  bool m_autocommit = false;  // a read without BEGIN
+  bool m_ran = false;         // a statement ran on m_conn
 };
 
 class PostgresDatabase final : public Database {
@@ -447,13 +470,17 @@ class PostgresDatabase final : public Database {
     m_pool.release(std::move(conn), healthy);
   }
 
+  /// Another connection, for a transaction whose connection died before its first statement.
+  ConnectionPool<PgConnection>::Lease acquire() { return m_pool.acquire(); }
+  std::size_t pool_size() const noexcept { return m_settings.pool_size; }
+
  protected:
   std::unique_ptr<TxSession> begin(const TxOptions& options, TxAccess access) override {
     // Every idle connection may have died (server restart, pg_terminate_backend): a dead one is
     // dropped and the next tried, up to one more than the pool holds, which ends on a fresh one.
     for (std::size_t tries = 0;; ++tries) {
       auto lease = m_pool.acquire();
-      auto tx = std::make_unique<PostgresTx>(*this, std::move(lease.connection));
+      auto tx = std::make_unique<PostgresTx>(*this, std::move(lease.connection), lease.reused);
       try {
         tx->start(options, access == TxAccess::read_only);
         return tx;
@@ -473,6 +500,28 @@ class PostgresDatabase final : public Database {
   DatabaseSettings m_settings;
   ConnectionPool<PgConnection> m_pool;
 };
+
+ResultPtr PostgresTx::run(std::string_view sql, std::span<const Value> params) {
+  // A read without BEGIN learns that its idle connection died at its first statement: that
+  // statement runs again on the next connection, as begin() does for a BEGIN, up to one more than
+  // the pool holds.
+  for (std::size_t tries = 0;; ++tries) {
+    try {
+      ResultPtr res = m_conn->run(sql, params);
+      m_ran = true;
+      return res;
+    } catch (const DbError& e) {
+      if (e.kind() != DbErrorKind::connection || began() || m_ran || !m_reused || tries > m_db.pool_size()) {
+        throw;
+      }
+      log::info("postgres connection lost; replacing it", {{"reason", e.what()}});
+      m_db.release(std::move(m_conn));
+      auto lease = m_db.acquire();
+      m_conn = std::move(lease.connection);
+      m_reused = lease.reused;
+    }
+  }
+}
 
 PostgresTx::~PostgresTx() {
   if (PQstatus(m_conn->get()) == CONNECTION_OK && PQtransactionStatus(m_conn->get()) != PQTRANS_IDLE) {

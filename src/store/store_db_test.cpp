@@ -456,6 +456,11 @@ TEST_P(StoreConformance, RecoversFromABrokenConnection) {
   // The idle connection is dead: the next transaction notices at BEGIN and moves to a new one.
   const std::int64_t second = db->transact(pid_of);
   EXPECT_NE(second, first);
+  // A read sends no BEGIN: it notices at its first statement, which runs again on a new one.
+  terminate_backend(second);
+  const std::int64_t third = db->read(pid_of);
+  EXPECT_NE(third, second);
+  EXPECT_EQ(db->read(pid_of), third);
 
   // A connection lost in the middle of a transaction fails that transaction only.
   try {
@@ -469,6 +474,32 @@ TEST_P(StoreConformance, RecoversFromABrokenConnection) {
   }
   EXPECT_TRUE(db->ping());
   EXPECT_EQ(db->stats().size, 1U);
+}
+
+// PostgreSQL: a read-committed read runs its statements without BEGIN and COMMIT (each statement
+// takes its own snapshot either way), still read-only; a write and a serializable read are
+// transactions.
+TEST_P(StoreConformance, ReadCommittedReadsRunWithoutATransactionBlock) {
+  if (!is_pg()) GTEST_SKIP() << "SQLite's reads are transactions on reader connections";
+  auto db = open({.pool_size = 1});
+  script(*db, "CREATE TABLE notes (id BIGINT PRIMARY KEY)");
+  // A setting made local to the transaction lasts to its end: outside a block, to the end of
+  // the statement that made it.
+  const auto own_transaction = [](Tx& tx) {
+    tx.query("SELECT set_config('gatehouse.probe', 'set', true)");
+    return tx.query_one("SELECT coalesce(current_setting('gatehouse.probe', true), '')")->get_text(0) != "set";
+  };
+  EXPECT_TRUE(db->read(own_transaction));
+  EXPECT_FALSE(db->transact(own_transaction));
+  EXPECT_FALSE(db->read(own_transaction, TxOptions{.isolation = Isolation::serializable}));
+  try {
+    db->read([](Tx& tx) { tx.exec("INSERT INTO notes (id) VALUES (1)"); });
+    FAIL() << "a read wrote";
+  } catch (const DbError& e) {
+    EXPECT_EQ(e.sqlstate(), "25006") << e.what();
+  }
+  db->transact([](Tx& tx) { tx.exec("INSERT INTO notes (id) VALUES (2)"); });
+  EXPECT_EQ(count(*db, "notes"), 1);
 }
 
 // PostgreSQL: a statement run a second time on a connection runs prepared from then on, one
