@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "store/in_list.hpp"
 #include "store/text_list.hpp"
 
 namespace gh::auth::sql {
@@ -158,23 +159,14 @@ std::optional<DeviceRow> find_device(Tx& tx, const std::string& id, bool for_upd
 }
 
 std::vector<PushRow> push_registrations(Tx& tx, const std::vector<std::string>& addresses) {
-  constexpr std::size_t per = 500;
   std::vector<PushRow> out;
-  for (std::size_t from = 0; from < addresses.size(); from += per) {
-    const std::size_t n = std::min(per, addresses.size() - from);
-    std::string in_list;
-    std::vector<store::Value> params;
-    params.reserve(n);
-    for (std::size_t i = 0; i < n; ++i) {
-      in_list += (i == 0 ? "$" : ", $") + std::to_string(i + 1);
-      params.emplace_back(addresses[from + i]);
-    }
+  store::for_each_in_list(addresses, 500, {}, [&](const std::string& in_list, const std::vector<store::Value>& params) {
     for (const auto& r : tx.query("SELECT address, id, push_provider, push_token FROM auth_devices WHERE address IN (" +
                                       in_list + ") ORDER BY address, created_ms, id",
                                   params)) {
       out.push_back(PushRow{r.get_text(0), r.get_text(1), r.get_text(2), r.get_text(3)});
     }
-  }
+  });
   return out;
 }
 

@@ -5,6 +5,7 @@
 
 #include <boost/json/serialize.hpp>
 
+#include "store/in_list.hpp"
 #include "store/text_list.hpp"
 
 namespace gh::community::sql {
@@ -67,23 +68,6 @@ RoleRow role_of(const Row& r) {
 // placeholder each.
 constexpr std::size_t accounts_per_statement = 500;
 
-// Calls f(in_list, params) for each chunk of `accounts`, params starting with `scope` as $1.
-template <class F>
-void for_each_account_chunk(const std::string& scope, const std::vector<std::string>& accounts, F&& f) {
-  for (std::size_t from = 0; from < accounts.size(); from += accounts_per_statement) {
-    const std::size_t n = std::min(accounts_per_statement, accounts.size() - from);
-    std::string in_list;
-    std::vector<Value> params;
-    params.reserve(n + 1);
-    params.emplace_back(scope);
-    for (std::size_t i = 0; i < n; ++i) {
-      in_list += (i == 0 ? "$" : ", $") + std::to_string(i + 2);
-      params.emplace_back(accounts[from + i]);
-    }
-    f(in_list, params);
-  }
-}
-
 std::int64_t as_limit(std::size_t n) {
   return static_cast<std::int64_t>(n);
 }
@@ -140,17 +124,19 @@ std::optional<MemberRow> find_member(Tx& tx, const std::string& community_id, co
 std::map<std::string, MemberRow> find_members(Tx& tx, const std::string& community_id,
                                               const std::vector<std::string>& accounts) {
   std::map<std::string, MemberRow> out;
-  for_each_account_chunk(community_id, accounts, [&](const std::string& in_list, const std::vector<Value>& params) {
-    for (const auto& r :
-         tx.query("SELECT m.account, m.joined_ms, coalesce(t.until_ms, 0), m.nickname FROM "
-                  "community_members m LEFT JOIN community_timeouts t ON t.community_id = "
-                  "m.community_id AND t.account = m.account WHERE m.community_id = $1 AND m.account IN (" +
-                      in_list + ")",
-                  params)) {
-      MemberRow row{r.get_text(0), r.get_int(1), r.get_int(2), r.get_text(3)};
-      out.emplace(row.account, std::move(row));
-    }
-  });
+  gh::store::for_each_in_list(
+      accounts, accounts_per_statement, {community_id},
+      [&](const std::string& in_list, const std::vector<Value>& params) {
+        for (const auto& r :
+             tx.query("SELECT m.account, m.joined_ms, coalesce(t.until_ms, 0), m.nickname FROM "
+                      "community_members m LEFT JOIN community_timeouts t ON t.community_id = "
+                      "m.community_id AND t.account = m.account WHERE m.community_id = $1 AND m.account IN (" +
+                          in_list + ")",
+                      params)) {
+          MemberRow row{r.get_text(0), r.get_int(1), r.get_int(2), r.get_text(3)};
+          out.emplace(row.account, std::move(row));
+        }
+      });
   return out;
 }
 
@@ -427,14 +413,16 @@ std::vector<MemberRoleRow> member_roles(Tx& tx, const std::string& community_id,
 std::map<std::string, std::vector<std::string>> roles_of_members(Tx& tx, const std::string& community_id,
                                                                  const std::vector<std::string>& accounts) {
   std::map<std::string, std::vector<std::string>> out;
-  for_each_account_chunk(community_id, accounts, [&](const std::string& in_list, const std::vector<Value>& params) {
-    for (const auto& r : tx.query("SELECT account, role FROM community_member_roles WHERE community_id = $1 AND "
-                                  "account IN (" +
-                                      in_list + ") ORDER BY account, role",
-                                  params)) {
-      out[r.get_text(0)].push_back(r.get_text(1));
-    }
-  });
+  gh::store::for_each_in_list(
+      accounts, accounts_per_statement, {community_id},
+      [&](const std::string& in_list, const std::vector<Value>& params) {
+        for (const auto& r : tx.query("SELECT account, role FROM community_member_roles WHERE community_id = $1 AND "
+                                      "account IN (" +
+                                          in_list + ") ORDER BY account, role",
+                                      params)) {
+          out[r.get_text(0)].push_back(r.get_text(1));
+        }
+      });
   return out;
 }
 
@@ -541,13 +529,15 @@ std::set<std::string> channel_access(Tx& tx, const std::string& community_id, co
 std::set<std::string> accounts_with_access(Tx& tx, const std::string& channel_id,
                                            const std::vector<std::string>& accounts) {
   std::set<std::string> out;
-  for_each_account_chunk(channel_id, accounts, [&](const std::string& in_list, const std::vector<Value>& params) {
-    for (const auto& r :
-         tx.query("SELECT account FROM community_channel_access WHERE channel_id = $1 AND account IN (" + in_list + ")",
-                  params)) {
-      out.insert(r.get_text(0));
-    }
-  });
+  gh::store::for_each_in_list(
+      accounts, accounts_per_statement, {channel_id},
+      [&](const std::string& in_list, const std::vector<Value>& params) {
+        for (const auto& r : tx.query(
+                 "SELECT account FROM community_channel_access WHERE channel_id = $1 AND account IN (" + in_list + ")",
+                 params)) {
+          out.insert(r.get_text(0));
+        }
+      });
   return out;
 }
 

@@ -5,6 +5,8 @@
 #include <boost/json/serialize.hpp>
 #include <set>
 
+#include "store/in_list.hpp"
+
 namespace gh::notify::sql {
 namespace {
 
@@ -75,17 +77,7 @@ constexpr std::size_t chunk_rows = 200;
 // Calls f("$1, $2, ...", params) for each chunk of `ids`; f may append parameters after them.
 template <class F>
 void for_each_chunk(const std::vector<std::string>& ids, F&& f) {
-  for (std::size_t from = 0; from < ids.size(); from += chunk_rows) {
-    const std::size_t n = std::min(chunk_rows, ids.size() - from);
-    std::string in_list;
-    std::vector<Value> params;
-    params.reserve(n + 1);
-    for (std::size_t i = 0; i < n; ++i) {
-      in_list += (i == 0 ? "$" : ", $") + std::to_string(i + 1);
-      params.emplace_back(ids[from + i]);
-    }
-    f(in_list, params);
-  }
+  store::for_each_in_list(ids, chunk_rows, {}, std::forward<F>(f));
 }
 
 Settings settings_from_row(const store::Row& r) {
@@ -278,17 +270,13 @@ std::optional<Settings> find_settings(Tx& tx, const std::string& account) {
 
 std::map<std::string, Settings> find_settings_many(Tx& tx, const std::vector<std::string>& accounts) {
   std::map<std::string, Settings> out;
-  for (std::size_t from = 0; from < accounts.size(); from += chunk_rows) {
-    const std::size_t n = std::min(chunk_rows, accounts.size() - from);
-    std::string sql = std::string("SELECT ") + settings_columns + " FROM notify_settings WHERE account IN (";
-    std::vector<Value> params;
-    for (std::size_t i = 0; i < n; ++i) {
-      sql += (i == 0 ? "$" : ", $") + std::to_string(i + 1);
-      params.emplace_back(accounts[from + i]);
+  for_each_chunk(accounts, [&](const std::string& in_list, const std::vector<Value>& params) {
+    for (const auto& r : tx.query(
+             std::string("SELECT ") + settings_columns + " FROM notify_settings WHERE account IN (" + in_list + ")",
+             params)) {
+      out.emplace(r.get_text("account"), settings_from_row(r));
     }
-    sql += ")";
-    for (const auto& r : tx.query(sql, params)) out.emplace(r.get_text("account"), settings_from_row(r));
-  }
+  });
   return out;
 }
 

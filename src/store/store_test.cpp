@@ -6,6 +6,7 @@
 
 #include "store/database.hpp"
 #include "store/database_url.hpp"
+#include "store/in_list.hpp"
 #include "store/migration_plan.hpp"
 #include "store/sql_placeholders.hpp"
 
@@ -150,6 +151,28 @@ TEST(DbError, RetryableKinds) {
   EXPECT_FALSE(DbError(DbErrorKind::unique_violation, "23505", "x").retryable());
   EXPECT_FALSE(DbError(DbErrorKind::connection, "08006", "x").retryable());
   EXPECT_STREQ(to_string(DbErrorKind::unique_violation), "unique_violation");
+}
+
+TEST(InList, NumbersEachChunksPlaceholdersAfterTheLeadingParameters) {
+  const std::vector<std::string> values{"a", "b", "c", "d", "e"};
+  std::vector<std::string> lists;
+  std::vector<std::vector<Value>> params;
+  for_each_in_list(values, 2, {std::string("scope")}, [&](const std::string& in_list, std::vector<Value>& p) {
+    lists.push_back(in_list);
+    params.push_back(p);
+  });
+  EXPECT_EQ(lists, (std::vector<std::string>{"$2, $3", "$2, $3", "$2"}));
+  ASSERT_EQ(params.size(), 3U);
+  EXPECT_EQ(params[0], (std::vector<Value>{std::string("scope"), std::string("a"), std::string("b")}));
+  EXPECT_EQ(params[2], (std::vector<Value>{std::string("scope"), std::string("e")}));
+
+  lists.clear();
+  for_each_in_list(values, 500, {}, [&](const std::string& in_list, const std::vector<Value>& p) {
+    lists.push_back(in_list);
+    EXPECT_EQ(p.size(), 5U);
+  });
+  EXPECT_EQ(lists, (std::vector<std::string>{"$1, $2, $3, $4, $5"}));
+  for_each_in_list({}, 2, {}, [&](const std::string&, const std::vector<Value>&) { ADD_FAILURE() << "no values"; });
 }
 
 }  // namespace
