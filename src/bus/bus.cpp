@@ -83,6 +83,19 @@ void set_offset(store::Tx& tx, std::string_view consumer, std::int64_t id) {
           {std::string(consumer), id, now_ms()});
 }
 
+// Moves the consumer's offset to `id` when it is still below `below`, in one statement that also
+// takes the offset's row lock: true when it did, so that nobody has applied an event from `below`
+// on and none will until this transaction ends. False when the offset reached `below` (another
+// worker) or has no row yet; then lock_offset tells where it stands.
+bool claim_offset(store::Tx& tx, std::string_view consumer, std::int64_t below, std::int64_t id) {
+  return tx.exec("UPDATE bus_consumer_offsets SET last_id = $2, updated_ms = $3 WHERE consumer = $1 AND last_id < $4",
+                 {std::string(consumer), id, now_ms(), below}) == 1;
+}
+
+// Publishes made on this thread, so that a consumer whose apply published wakes the dispatcher
+// (a transaction retried counts twice: one needless wake at most).
+thread_local std::uint64_t t_publishes = 0;
+
 }  // namespace
 
 bool topic_matches(const std::vector<std::string>& patterns, std::string_view topic) {
@@ -152,6 +165,21 @@ void lock_outbox(store::Tx& tx) {
   if (tx.dialect() == store::Dialect::postgres) tx.query("SELECT pg_advisory_xact_lock($1)", {outbox_lock_key});
 }
 
+// One event's row. On PostgreSQL the outbox lock is taken by the same statement, before the id is
+// drawn: the subquery with the (volatile) lock call is scanned before the row is projected with
+// nextval. Taking the lock again in one transaction costs nothing more.
+void insert_event(store::Tx& tx, const std::string& event_id, const NewEvent& event) {
+  if (tx.dialect() == store::Dialect::postgres) {
+    tx.exec(
+        "INSERT INTO bus_outbox (event_id, topic, ordering_key, payload, created_ms) "
+        "SELECT $1, $2, $3, $4, $5 FROM (SELECT pg_advisory_xact_lock($6)) AS outbox_lock",
+        {event_id, event.topic, event.ordering_key, event.payload, now_ms(), outbox_lock_key});
+    return;
+  }
+  tx.exec("INSERT INTO bus_outbox (event_id, topic, ordering_key, payload, created_ms) VALUES ($1, $2, $3, $4, $5)",
+          {event_id, event.topic, event.ordering_key, event.payload, now_ms()});
+}
+
 // Rows per multi-row INSERT of publish_many (5 parameters each).
 constexpr std::size_t rows_per_insert = 100;
 
@@ -159,10 +187,9 @@ constexpr std::size_t rows_per_insert = 100;
 
 Result<std::string> publish(store::Tx& tx, const NewEvent& event) {
   if (auto checked = check_event(event); !checked) return checked.error();
-  lock_outbox(tx);
   auto id = make_event_id();
-  tx.exec("INSERT INTO bus_outbox (event_id, topic, ordering_key, payload, created_ms) VALUES ($1, $2, $3, $4, $5)",
-          {id, event.topic, event.ordering_key, event.payload, now_ms()});
+  insert_event(tx, id, event);
+  ++t_publishes;
   return id;
 }
 
@@ -189,6 +216,12 @@ std::vector<std::string> publish_checked(store::Tx& tx, std::span<const CheckedE
   std::vector<std::string> ids;
   if (events.empty()) return ids;
   ids.reserve(events.size());
+  ++t_publishes;
+  if (events.size() == 1) {
+    ids.push_back(make_event_id());
+    insert_event(tx, ids.back(), events[0]->event());
+    return ids;
+  }
   lock_outbox(tx);
   const auto created = now_ms();
   std::string sql;
@@ -228,12 +261,17 @@ std::vector<Event> read_outbox(store::Tx& tx, std::int64_t after_id, std::size_t
 
 namespace {
 
-std::vector<Event> read_matching(store::Tx& tx, std::int64_t after_id, std::int64_t up_to,
-                                 const std::vector<std::string>& patterns, std::size_t limit, bool whole) {
-  std::string sql = whole ? "SELECT id, event_id, topic, ordering_key, payload, created_ms"
-                          : "SELECT id, topic, ordering_key, created_ms";
-  sql += " FROM bus_outbox WHERE id > $1 AND id <= $2 AND (";
-  std::vector<store::Value> params{after_id, up_to};
+OutboxRead read_matching(store::Tx& tx, std::int64_t after_id, const std::vector<std::string>& patterns,
+                         std::size_t limit, bool whole) {
+  // One statement, so one snapshot: the head (the row of kind 0) and the events agree. Every event
+  // up to the head is committed (see outbox_head), so those of the consumer's topics up to it are
+  // exactly the ones read when fewer than `limit` came.
+  std::string sql = whole ? "SELECT 1, id, topic, ordering_key, created_ms, event_id, payload FROM (SELECT id, topic, "
+                            "ordering_key, created_ms, event_id, payload"
+                          : "SELECT 1, id, topic, ordering_key, created_ms FROM (SELECT id, topic, ordering_key, "
+                            "created_ms";
+  sql += " FROM bus_outbox WHERE id > $1 AND (";
+  std::vector<store::Value> params{after_id};
   for (std::size_t i = 0; i < patterns.size(); ++i) {
     const auto& p = patterns[i];
     if (i > 0) sql += " OR ";
@@ -248,36 +286,47 @@ std::vector<Event> read_matching(store::Tx& tx, std::int64_t after_id, std::int6
     }
   }
   if (patterns.empty()) sql += "1 = 0";
-  sql += fmt::format(") ORDER BY id LIMIT ${}", params.size() + 1);
+  sql +=
+      fmt::format(") ORDER BY id LIMIT ${}) AS events UNION ALL SELECT 0, max(id), NULL, NULL, NULL{} FROM bus_outbox",
+                  params.size() + 1, whole ? ", NULL, NULL" : "");
   params.emplace_back(static_cast<std::int64_t>(limit));
-  std::vector<Event> out;
+  OutboxRead out;
   const auto rows = tx.query(sql, params);
-  out.reserve(rows.size());
+  out.events.reserve(rows.size());
   for (const auto& row : rows) {
-    if (whole) {
-      out.push_back(event_from_row(row));
+    if (row.get_int(0) == 0) {
+      out.head = row.is_null(1) ? 0 : row.get_int(1);
       continue;
     }
     Event e;
-    e.id = row.get_int(0);
-    e.topic = row.get_text(1);
-    e.ordering_key = row.get_text(2);
-    e.created_ms = row.get_int(3);
-    out.push_back(std::move(e));
+    e.id = row.get_int(1);
+    e.topic = row.get_text(2);
+    e.ordering_key = row.get_text(3);
+    e.created_ms = row.get_int(4);
+    if (whole) {
+      e.event_id = row.get_text(5);
+      e.payload = row.get_text(6);
+    }
+    out.events.push_back(std::move(e));
+  }
+  // A union's rows come in no promised order.
+  if (!std::is_sorted(out.events.begin(), out.events.end(),
+                      [](const Event& a, const Event& b) { return a.id < b.id; })) {
+    std::sort(out.events.begin(), out.events.end(), [](const Event& a, const Event& b) { return a.id < b.id; });
   }
   return out;
 }
 
 }  // namespace
 
-std::vector<Event> read_outbox_matching(store::Tx& tx, std::int64_t after_id, std::int64_t up_to,
-                                        const std::vector<std::string>& patterns, std::size_t limit) {
-  return read_matching(tx, after_id, up_to, patterns, limit, true);
+OutboxRead read_outbox_matching(store::Tx& tx, std::int64_t after_id, const std::vector<std::string>& patterns,
+                                std::size_t limit) {
+  return read_matching(tx, after_id, patterns, limit, true);
 }
 
-std::vector<Event> read_outbox_heads_matching(store::Tx& tx, std::int64_t after_id, std::int64_t up_to,
-                                              const std::vector<std::string>& patterns, std::size_t limit) {
-  return read_matching(tx, after_id, up_to, patterns, limit, false);
+OutboxRead read_outbox_heads_matching(store::Tx& tx, std::int64_t after_id, const std::vector<std::string>& patterns,
+                                      std::size_t limit) {
+  return read_matching(tx, after_id, patterns, limit, false);
 }
 
 void read_payloads(store::Tx& tx, std::vector<Event>& events) {
@@ -353,27 +402,94 @@ bool apply_once(store::Database& db, const Consumer& consumer, const Event& even
   });
 }
 
-std::size_t apply_batch(store::Database& db, const Consumer& consumer, std::span<const Event> events,
-                        std::int64_t through) {
-  if (events.empty()) return 0;
-  through = std::max(through, events.back().id);
-  return db.transact([&](store::Tx& tx) {
-    const auto offset = lock_offset(tx, consumer.name);
-    std::size_t fresh_count = 0;
-    const auto now = now_ms();
-    for (const auto& event : events) {
-      if (event.id <= offset || !topic_matches(consumer.topics, event.topic)) continue;
-      const auto fresh = tx.exec(
-          "INSERT INTO bus_processed (consumer, event_id, processed_ms) VALUES ($1, $2, $3) "
-          "ON CONFLICT (consumer, event_id) DO NOTHING",
-          {consumer.name, event.event_id, now});
-      if (fresh != 1) continue;
-      consumer.apply(tx, event);
-      ++fresh_count;
+namespace {
+
+// Rows per multi-row INSERT of idempotency records (3 parameters each, the consumer and the time
+// shared).
+constexpr std::size_t processed_per_insert = 300;
+
+// Records the events as processed by the consumer, in as few statements as the batch allows, and
+// returns which of them are fresh (recorded now, not before), by position.
+std::vector<bool> record_processed(store::Tx& tx, const std::string& consumer, std::span<const Event* const> events,
+                                   std::int64_t now) {
+  std::vector<bool> fresh(events.size(), false);
+  if (events.size() == 1) {
+    fresh[0] = tx.exec(
+                   "INSERT INTO bus_processed (consumer, event_id, processed_ms) VALUES ($1, $2, $3) "
+                   "ON CONFLICT (consumer, event_id) DO NOTHING",
+                   {consumer, events[0]->event_id, now}) == 1;
+    return fresh;
+  }
+  std::string sql;
+  std::vector<store::Value> params;
+  std::unordered_map<std::string_view, std::size_t> position;
+  for (std::size_t first = 0; first < events.size(); first += processed_per_insert) {
+    const std::size_t last = std::min(events.size(), first + processed_per_insert);
+    sql = "INSERT INTO bus_processed (consumer, event_id, processed_ms) VALUES ";
+    params.clear();
+    params.emplace_back(consumer);
+    params.emplace_back(now);
+    position.clear();
+    for (std::size_t i = first; i < last; ++i) {
+      if (i > first) sql += ", ";
+      params.emplace_back(events[i]->event_id);
+      fmt::format_to(std::back_inserter(sql), "($1, ${}, $2)", params.size());
+      position.emplace(events[i]->event_id, i);
     }
-    if (through > offset) set_offset(tx, consumer.name, through);
+    sql += " ON CONFLICT (consumer, event_id) DO NOTHING RETURNING event_id";
+    for (const auto& row : tx.query(sql, params)) {
+      if (auto it = position.find(row.get_text(0)); it != position.end()) fresh[it->second] = true;
+    }
+  }
+  return fresh;
+}
+
+struct BatchApplied {
+  std::size_t fresh = 0;
+  bool published = false;  ///< an apply published events (the dispatcher should look for them)
+};
+
+BatchApplied apply_events(store::Database& db, const Consumer& consumer, std::span<const Event> events,
+                          std::int64_t through) {
+  BatchApplied out;
+  if (events.empty()) return out;
+  through = std::max(through, events.back().id);
+  const auto publishes_before = t_publishes;
+  out.fresh = db.transact([&](store::Tx& tx) {
+    std::vector<const Event*> mine;
+    mine.reserve(events.size());
+    for (const auto& event : events) {
+      if (topic_matches(consumer.topics, event.topic)) mine.push_back(&event);
+    }
+    // Usually no other worker has touched these events: the offset moves first, in the statement
+    // that locks it. Otherwise the offset as locked says which are left.
+    std::int64_t offset = 0;
+    const bool claimed = !mine.empty() && claim_offset(tx, consumer.name, mine.front()->id, through);
+    if (!claimed) {
+      offset = lock_offset(tx, consumer.name);
+      std::erase_if(mine, [&](const Event* e) { return e->id <= offset; });
+    }
+    std::size_t fresh_count = 0;
+    if (!mine.empty()) {
+      const auto fresh = record_processed(tx, consumer.name, mine, now_ms());
+      for (std::size_t i = 0; i < mine.size(); ++i) {
+        if (!fresh[i]) continue;
+        consumer.apply(tx, *mine[i]);
+        ++fresh_count;
+      }
+    }
+    if (!claimed && through > offset) set_offset(tx, consumer.name, through);
     return fresh_count;
   });
+  out.published = t_publishes != publishes_before;
+  return out;
+}
+
+}  // namespace
+
+std::size_t apply_batch(store::Database& db, const Consumer& consumer, std::span<const Event> events,
+                        std::int64_t through) {
+  return apply_events(db, consumer, events, through).fresh;
 }
 
 namespace {
@@ -391,10 +507,14 @@ void dead_letter(store::Database& db, const Consumer& consumer, const Event& eve
   });
 }
 
+// Moves the offset forward to `id` (never back), creating its row when new.
 void advance(store::Database& db, const std::string& consumer, std::int64_t id) {
   db.transact([&](store::Tx& tx) {
-    lock_offset(tx, consumer);
-    set_offset(tx, consumer, id);
+    tx.exec(
+        "INSERT INTO bus_consumer_offsets (consumer, last_id, updated_ms) VALUES ($1, $2, $3) "
+        "ON CONFLICT (consumer) DO UPDATE SET last_id = excluded.last_id, updated_ms = excluded.updated_ms "
+        "WHERE bus_consumer_offsets.last_id < excluded.last_id",
+        {consumer, id, now_ms()});
   });
 }
 
@@ -416,7 +536,13 @@ struct Dispatcher::Impl : std::enable_shared_from_this<Dispatcher::Impl> {
   };
 
   Impl(Executor ex, store::Database& d, BlockingPool& p, metrics::Registry& r, DispatcherSettings s)
-      : executor(std::move(ex)), db(d), pool(p), registry(r), settings(s) {}
+      : executor(std::move(ex)),
+        db(d),
+        pool(p),
+        registry(r),
+        settings(s),
+        poll_strand(asio::make_strand(executor)),
+        poll_timer(poll_strand) {}
 
   Executor executor;
   store::Database& db;
@@ -431,6 +557,9 @@ struct Dispatcher::Impl : std::enable_shared_from_this<Dispatcher::Impl> {
   std::atomic<bool> probe_running{false};
   std::atomic<bool> probe_again{false};
   std::int64_t probed_head = -1;  // the probe's own: outbox events up to here were looked at
+  // The poll: every poll_interval, the probe looks for events no wake() announced.
+  asio::strand<asio::any_io_executor> poll_strand;
+  asio::steady_timer poll_timer;
   // stop() waits on this for the last consumer loop to end, instead of polling.
   std::mutex idle_mutex;
   std::condition_variable idle_cv;
@@ -476,6 +605,15 @@ struct Dispatcher::Impl : std::enable_shared_from_this<Dispatcher::Impl> {
 
   void wake_all() {
     for (auto& c : consumers) wake(*c);
+  }
+
+  /// Dispatcher::wake: the probe reads what was published and wakes those who follow it.
+  void wake_dispatcher() {
+    if (stopping) return;
+    probe_again = true;
+    if (probe_running.exchange(true)) return;  // the running probe reads again
+    ++active;
+    asio::co_spawn(executor, probe(), asio::detached);
   }
 
   /// The topics of the outbox events after `after` (at most kProbeLimit of them) and the last
@@ -531,6 +669,18 @@ struct Dispatcher::Impl : std::enable_shared_from_this<Dispatcher::Impl> {
     leave();  // counted by Dispatcher::wake, so that stop() waits for the probe too
   }
 
+  /// Runs the probe every poll_interval: one read for every consumer, instead of each reading
+  /// the outbox in turn.
+  Task<void> poll() {
+    auto self = shared_from_this();
+    while (!stopping) {
+      poll_timer.expires_after(settings.poll_interval);
+      co_await poll_timer.async_wait(asio::as_tuple(asio::use_awaitable));
+      if (!stopping) wake_dispatcher();
+    }
+    leave();
+  }
+
   Task<void> run(Running& c) {
     auto self = shared_from_this();
     ++active;
@@ -548,21 +698,24 @@ struct Dispatcher::Impl : std::enable_shared_from_this<Dispatcher::Impl> {
         }
         const auto wake_mark = c.wakes.load();
         // No structured bindings in coroutines: GCC 12 miscompiles them.
-        // The head first, then this consumer's events up to it: the events in between that the
-        // read does not return are none of this consumer's, and its offset may pass them.
+        // This consumer's events and the head in one statement: the events up to the head that
+        // the read does not return are none of this consumer's, and its offset may pass them.
         auto batch = co_await pool.run([&] {
           return db.read([&](store::Tx& tx) {
             ReadBatch out;
-            out.head = outbox_head(tx);
             if (!c.consumer.interest) {
-              out.events = read_outbox_matching(tx, offset, out.head, c.consumer.topics, settings.batch_size);
+              auto found = read_outbox_matching(tx, offset, c.consumer.topics, settings.batch_size);
+              out.head = found.head;
+              out.events = std::move(found.events);
               out.caught_up = out.events.size() < settings.batch_size;
               out.through = out.caught_up ? out.head : out.events.back().id;
               return out;
             }
             // With an interest, the heads of more events at once; payloads only for those kept.
             const auto limit = settings.batch_size * kHeadsPerBatch;
-            out.events = read_outbox_heads_matching(tx, offset, out.head, c.consumer.topics, limit);
+            auto found = read_outbox_heads_matching(tx, offset, c.consumer.topics, limit);
+            out.head = found.head;
+            out.events = std::move(found.events);
             out.caught_up = out.events.size() < limit;
             out.through = out.caught_up ? out.head : out.events.back().id;
             if (!out.events.empty()) c.consumer.interest(tx, out.events);
@@ -576,7 +729,9 @@ struct Dispatcher::Impl : std::enable_shared_from_this<Dispatcher::Impl> {
           });
         });
         auto& events = batch.events;
-        c.lag->set(static_cast<double>(std::max<std::int64_t>(0, batch.head - offset)));
+        // What it has yet to handle: its events read, or nothing when the read passed only others'.
+        c.lag->set(static_cast<double>(
+            std::max<std::int64_t>(0, batch.head - (batch.events.empty() ? std::max(offset, batch.through) : offset))));
         // Every event up to `through` is read or not this consumer's.
         const bool caught_up = batch.caught_up;
         const std::int64_t through = batch.through;
@@ -594,16 +749,18 @@ struct Dispatcher::Impl : std::enable_shared_from_this<Dispatcher::Impl> {
             unstored_batches = 0;
             stored_at = now;
           }
-          if (caught_up && c.wakes.load() == wake_mark) co_await sleep(c, settings.poll_interval);
+          if (caught_up && c.wakes.load() == wake_mark) co_await sleep(c, settings.consumer_poll);
           continue;
         }
         // The whole batch in one transaction first; only when an event of it fails (the batch
         // rolled back) one event at a time, with retries and the dead-letter table.
         bool batched = false;
         try {
-          const auto fresh = co_await pool.run([&] { return apply_batch(db, c.consumer, events, through); });
+          const auto applied = co_await pool.run([&] { return apply_events(db, c.consumer, events, through); });
           batched = true;
-          c.delivered->inc(static_cast<double>(fresh));
+          // What the consumer published is for the others (and maybe itself) to hear now.
+          if (applied.published) wake_dispatcher();
+          c.delivered->inc(static_cast<double>(applied.fresh));
           const auto applied_ms = now_ms();
           for (const auto& event : events) {
             c.latency->observe(static_cast<double>(applied_ms - event.created_ms) / 1000.0);
@@ -611,11 +768,17 @@ struct Dispatcher::Impl : std::enable_shared_from_this<Dispatcher::Impl> {
           offset = through;
           persisted = through;
           unstored_batches = 0;
+          c.lag->set(static_cast<double>(batch.head - through));
         } catch (const std::exception& e) {
           log::info("bus batch failed; delivering its events one by one",
                     {{"consumer", c.consumer.name}, {"events", events.size()}, {"error", e.what()}});
         }
-        if (batched) continue;
+        if (batched) {
+          // Caught up, and nothing new announced since the read: no need to read again before the
+          // next wake or poll.
+          if (caught_up && c.wakes.load() == wake_mark) co_await sleep(c, settings.consumer_poll);
+          continue;
+        }
         // Every event read is this consumer's (read_outbox_matching filtered them).
         for (const auto& event : events) {
           if (stopping) break;
@@ -701,23 +864,21 @@ void Dispatcher::add(Consumer consumer) {
 }
 
 void Dispatcher::start() {
+  ++m_impl->active;
+  asio::co_spawn(m_impl->poll_strand, m_impl->poll(), asio::detached);
   for (auto& c : m_impl->consumers) {
     asio::co_spawn(c->strand, m_impl->run(*c), asio::detached);
   }
 }
 
 void Dispatcher::wake() {
-  auto& impl = *m_impl;
-  if (impl.stopping) return;
-  impl.probe_again = true;
-  if (impl.probe_running.exchange(true)) return;  // the running probe reads again
-  ++impl.active;
-  asio::co_spawn(impl.executor, impl.probe(), asio::detached);
+  m_impl->wake_dispatcher();
 }
 
 void Dispatcher::stop(std::chrono::milliseconds timeout) {
   if (m_impl->stopping.exchange(true)) return;
   m_impl->wake_all();
+  asio::post(m_impl->poll_strand, [impl = m_impl] { impl->poll_timer.cancel(); });
   std::unique_lock lock(m_impl->idle_mutex);
   m_impl->idle_cv.wait_for(lock, timeout, [this] { return m_impl->active.load() == 0; });
 }

@@ -98,8 +98,10 @@ bool topic_matches(const std::vector<std::string>& patterns, std::string_view to
 /// How the dispatcher runs.
 struct DispatcherSettings {
   std::size_t batch_size = 100;
-  std::chrono::milliseconds poll_interval{200};  ///< also picks up events of other processes
-  int max_attempts = 8;                          ///< then the event goes to bus_dead_letters
+  /// How often one read (the wake-up probe) looks for events that no wake() announced: those of
+  /// other processes. It wakes the consumers that follow them.
+  std::chrono::milliseconds poll_interval{200};
+  int max_attempts = 8;  ///< then the event goes to bus_dead_letters
   std::chrono::milliseconds backoff_base{50};
   std::chrono::milliseconds backoff_max{5'000};
   /// An offset that moved only past other consumers' events is stored at most this often (and
@@ -107,6 +109,10 @@ struct DispatcherSettings {
   /// event would cost more than the event. Storing late only means re-reading events that the
   /// consumer passes over again.
   std::chrono::milliseconds idle_offset_store{1'000};
+  /// A consumer with nothing to do reads again at least this often, woken or not: behind the
+  /// wake-ups, and so that an offset passing other consumers' events is stored (retention waits
+  /// for every offset).
+  std::chrono::milliseconds consumer_poll{5'000};
 };
 
 /// Delivers outbox events to consumers, one coroutine per consumer.
@@ -151,15 +157,23 @@ std::size_t apply_batch(store::Database& db, const Consumer& consumer, std::span
 /// Reads up to `limit` outbox events after `after_id`, in order.
 std::vector<Event> read_outbox(store::Tx& tx, std::int64_t after_id, std::size_t limit);
 
-/// read_outbox of the events in (after_id, up_to] whose topic matches `patterns` (see
-/// topic_matches), filtered by the database: a consumer reads only its own events' payloads.
-std::vector<Event> read_outbox_matching(store::Tx& tx, std::int64_t after_id, std::int64_t up_to,
-                                        const std::vector<std::string>& patterns, std::size_t limit);
+/// What one read of a consumer's events gives.
+struct OutboxRead {
+  std::vector<Event> events;  ///< in outbox order
+  std::int64_t head = 0;      ///< the highest outbox id as of the same read (0 when empty)
+};
+
+/// Up to `limit` outbox events after `after_id` whose topic matches `patterns` (see
+/// topic_matches), filtered by the database (a consumer reads only its own events' payloads), and
+/// the outbox head, in one statement: when fewer than `limit` came, they are all of the consumer's
+/// events up to the head, and its offset may pass the head.
+OutboxRead read_outbox_matching(store::Tx& tx, std::int64_t after_id, const std::vector<std::string>& patterns,
+                                std::size_t limit);
 
 /// read_outbox_matching without the event ids and payloads (left empty): what a consumer's
 /// interest looks at. read_payloads fills in those of the events kept.
-std::vector<Event> read_outbox_heads_matching(store::Tx& tx, std::int64_t after_id, std::int64_t up_to,
-                                              const std::vector<std::string>& patterns, std::size_t limit);
+OutboxRead read_outbox_heads_matching(store::Tx& tx, std::int64_t after_id, const std::vector<std::string>& patterns,
+                                      std::size_t limit);
 void read_payloads(store::Tx& tx, std::vector<Event>& events);
 
 /// The highest outbox id (0 when empty). Every event up to it is committed: publishers hold the

@@ -3,6 +3,7 @@
 // concurrent publishers never make a consumer skip an event.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <set>
 #include <thread>
@@ -59,6 +60,13 @@ class BusTest : public ::testing::TestWithParam<Dialect> {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     return false;
+  }
+
+  // Neither the probe nor a consumer polls (an hour): only wake-ups move the consumers.
+  static DispatcherSettings no_polling() {
+    DispatcherSettings s{10, std::chrono::hours(1)};
+    s.consumer_poll = std::chrono::hours(1);
+    return s;
   }
 
   store::testing::FreshDatabase m_fresh{GetParam(), "bus"};
@@ -147,39 +155,64 @@ TEST_P(BusTest, ApplyOnceIsIdempotentByEventId) {
 }
 
 // The database filters a consumer's events as topic_matches does: exact topics, "context.*" by
-// its prefix (a '_' is no wildcard), within (after, up_to], in order, at most `limit`.
-TEST_P(BusTest, AConsumerReadsOnlyItsOwnTopicsUpToTheHead) {
+// its prefix (a '_' is no wildcard), after the offset, in order, at most `limit`; the same read
+// tells the outbox head, also when none of the events are the consumer's.
+TEST_P(BusTest, AConsumerReadsOnlyItsOwnTopicsAndTheHead) {
+  const auto empty = m_db->transact([](Tx& tx) { return read_outbox_matching(tx, 0, {"test.*"}, 100); });
+  EXPECT_TRUE(empty.events.empty());
+  EXPECT_EQ(empty.head, 0);
   const std::vector<std::string> topics{"test.a", "test_x.b", "testy.c", "other.d", "test.b_c", "tes.e", "test.f"};
   m_db->transact([&](Tx& tx) {
-    for (const auto& t : topics) ASSERT_TRUE(publish(tx, {t, "k", "{}"}));
+    for (const auto& t : topics) ASSERT_TRUE(publish(tx, {t, "k", "{\"t\":\"" + t + "\"}"}));
   });
   const auto all = m_db->transact([](Tx& tx) { return read_outbox(tx, 0, 100); });
   ASSERT_EQ(all.size(), topics.size());
-  auto read = [&](std::vector<std::string> patterns, std::int64_t after, std::int64_t up_to, std::size_t limit) {
-    const auto events = m_db->transact([&](Tx& tx) { return read_outbox_matching(tx, after, up_to, patterns, limit); });
+  const auto head = m_db->transact([](Tx& tx) { return outbox_head(tx); });
+  EXPECT_EQ(head, all.back().id);
+  auto read = [&](std::vector<std::string> patterns, std::int64_t after, std::size_t limit, bool whole) {
+    const auto found = m_db->transact([&](Tx& tx) {
+      return whole ? read_outbox_matching(tx, after, patterns, limit)
+                   : read_outbox_heads_matching(tx, after, patterns, limit);
+    });
+    EXPECT_EQ(found.head, head);
     std::vector<std::string> out;
-    for (const auto& e : events) {
+    std::int64_t last = after;
+    for (const auto& e : found.events) {
       EXPECT_TRUE(topic_matches(patterns, e.topic)) << e.topic;
+      EXPECT_GT(e.id, last);
+      last = e.id;
+      const auto& stored = *std::find_if(all.begin(), all.end(), [&](const Event& a) { return a.id == e.id; });
+      EXPECT_EQ(e.topic, stored.topic);
+      EXPECT_EQ(e.ordering_key, "k");
+      EXPECT_EQ(e.created_ms, stored.created_ms);
+      EXPECT_EQ(e.event_id, whole ? stored.event_id : "");
+      EXPECT_EQ(e.payload, whole ? stored.payload : "");
       out.push_back(e.topic);
     }
     return out;
   };
-  const auto head = m_db->transact([](Tx& tx) { return outbox_head(tx); });
-  EXPECT_EQ(head, all.back().id);
   using V = std::vector<std::string>;
-  EXPECT_EQ(read({"test.*"}, 0, head, 100), (V{"test.a", "test.b_c", "test.f"}));
-  EXPECT_EQ(read({"other.d", "test_x.*"}, 0, head, 100), (V{"test_x.b", "other.d"}));
-  EXPECT_EQ(read({"test.*"}, all[0].id, all[5].id, 100), (V{"test.b_c"}));
-  EXPECT_EQ(read({"test.*"}, 0, head, 2), (V{"test.a", "test.b_c"}));
-  EXPECT_EQ(read({}, 0, head, 100), V{});
+  for (const bool whole : {true, false}) {
+    EXPECT_EQ(read({"test.*"}, 0, 100, whole), (V{"test.a", "test.b_c", "test.f"}));
+    EXPECT_EQ(read({"other.d", "test_x.*"}, 0, 100, whole), (V{"test_x.b", "other.d"}));
+    EXPECT_EQ(read({"test.*"}, all[0].id, 100, whole), (V{"test.b_c", "test.f"}));
+    EXPECT_EQ(read({"test.*"}, 0, 2, whole), (V{"test.a", "test.b_c"}));
+    EXPECT_EQ(read({"test.*"}, head, 100, whole), V{});
+    EXPECT_EQ(read({}, 0, 100, whole), V{});
+  }
   // Every topic read as it is by topic_matches, pattern by pattern.
   for (const auto& pattern : std::vector<std::string>{"test.*", "test_x.*", "tes.*", "other.d", "nothing.*"}) {
     V want;
     for (const auto& t : topics) {
       if (topic_matches({pattern}, t)) want.push_back(t);
     }
-    EXPECT_EQ(read({pattern}, 0, head, 100), want) << pattern;
+    EXPECT_EQ(read({pattern}, 0, 100, true), want) << pattern;
   }
+  // The payloads of heads read later are those stored.
+  auto heads = m_db->transact([](Tx& tx) { return read_outbox_heads_matching(tx, 0, {"test.*"}, 100); });
+  m_db->transact([&](Tx& tx) { read_payloads(tx, heads.events); });
+  ASSERT_EQ(heads.events.size(), 3u);
+  EXPECT_EQ(heads.events[2].payload, "{\"t\":\"test.f\"}");
 }
 
 TEST_P(BusTest, ABatchAppliesInOneTransactionOrNotAtAll) {
@@ -217,6 +250,58 @@ TEST_P(BusTest, ABatchAppliesInOneTransactionOrNotAtAll) {
   m_db->transact([](Tx& tx) { tx.exec("UPDATE bus_consumer_offsets SET last_id = 0"); });
   EXPECT_EQ(apply_batch(*m_db, inner, events), 0u);
   EXPECT_EQ(applied(), 6);
+  // With two of the records gone (and their effects), a redelivered batch applies exactly those
+  // two: the records of a batch are written together, and each is told fresh or not on its own.
+  m_db->transact([&](Tx& tx) {
+    tx.exec("UPDATE bus_consumer_offsets SET last_id = 0");
+    for (const auto* e : {&events[1], &events[4]}) {
+      tx.exec("DELETE FROM bus_processed WHERE event_id = $1", {e->event_id});
+      tx.exec("DELETE FROM applied WHERE event_id = $1", {e->event_id});
+    }
+  });
+  EXPECT_EQ(apply_batch(*m_db, inner, events), 2u);
+  EXPECT_EQ(offset("recorder"), events.back().id);
+  const auto again = m_db->transact(
+      [](Tx& tx) { return tx.query("SELECT event_id, count(*) FROM applied GROUP BY event_id ORDER BY event_id"); });
+  EXPECT_EQ(again.size(), 6u);
+  for (const auto& row : again) EXPECT_EQ(row.get_int(1), 1) << row.get_text(0);
+  for (const auto* e : {&events[1], &events[4]}) {
+    EXPECT_TRUE(
+        m_db->read([&](Tx& tx) { return tx.query_one("SELECT 1 FROM applied WHERE event_id = $1", {e->event_id}); }));
+  }
+}
+
+// A consumer's apply may publish: a continuation for itself (a purge done in steps) or an event for
+// another consumer. Both are heard at once, without waiting for a poll (an hour here): a consumer
+// that applied its batch and is caught up sleeps until woken, so a publish that woke nobody would
+// leave the test waiting.
+TEST_P(BusTest, EventsPublishedByAConsumerWakeTheirFollowersWithoutPolling) {
+  BlockingPool pool(2, 1024);
+  IoRuntime io(2);
+  Dispatcher dispatcher(io.executor(), *m_db, pool, m_registry, no_polling());
+  constexpr int kSteps = 30;
+  dispatcher.add(Consumer{"stepper", {"chain.step"}, [](Tx& tx, const Event& e) {
+                            const auto n = std::stoi(e.payload.substr(5));
+                            if (n < kSteps) {
+                              ASSERT_TRUE(publish(tx, {"chain.step", "k", "{\"n\":" + std::to_string(n + 1) + "}"}));
+                            }
+                            ASSERT_TRUE(publish(tx, {"relay.done", "k", e.payload}));
+                          }});
+  dispatcher.add(Consumer{"relay", {"relay.done"}, [](Tx& tx, const Event& e) {
+                            tx.exec("INSERT INTO applied (event_id, ordering_key, payload, seq) VALUES ($1, $2, $3, 0)",
+                                    {e.event_id, e.topic, e.payload});
+                          }});
+  io.start();
+  dispatcher.start();
+  m_db->transact([](Tx& tx) { ASSERT_TRUE(publish(tx, {"chain.step", "k", "{\"n\":0}"})); });
+  dispatcher.wake();
+  ASSERT_TRUE(wait_for(kSteps + 1));
+  dispatcher.stop(std::chrono::seconds(5));
+  const auto rows = m_db->read([](Tx& tx) { return tx.query("SELECT payload FROM applied ORDER BY payload"); });
+  std::set<std::string> payloads;
+  for (const auto& row : rows) payloads.insert(row.get_text(0));
+  EXPECT_EQ(payloads.size(), static_cast<std::size_t>(kSteps + 1));
+  EXPECT_TRUE(payloads.contains("{\"n\":" + std::to_string(kSteps) + "}"));
 }
 
 TEST_P(BusTest, DeliversInOrderAndSkipsOtherTopics) {
@@ -245,13 +330,60 @@ TEST_P(BusTest, DeliversInOrderAndSkipsOtherTopics) {
             std::string::npos);
 }
 
+// Events that no wake() announced (another process's) are found by the poll: one read for all
+// consumers every poll_interval, which wakes those who follow them. The consumers themselves never
+// poll here (an hour), so without the poll the test waits in vain.
+TEST_P(BusTest, ThePollFindsUnannouncedEventsForEveryConsumer) {
+  BlockingPool pool(2, 64);
+  IoRuntime io(1);
+  DispatcherSettings settings{10, std::chrono::milliseconds(20)};
+  settings.consumer_poll = std::chrono::hours(1);
+  Dispatcher dispatcher(io.executor(), *m_db, pool, m_registry, settings);
+  auto follower = [](std::string name, std::string topic) {
+    return Consumer{std::move(name), {std::move(topic)}, [](Tx& tx, const Event& e) {
+                      tx.exec("INSERT INTO applied (event_id, ordering_key, payload, seq) VALUES ($1, $2, $3, 0)",
+                              {e.event_id, e.topic, e.payload});
+                    }};
+  };
+  dispatcher.add(follower("alpha", "alpha.done"));
+  dispatcher.add(follower("beta", "beta.*"));
+  io.start();
+  dispatcher.start();
+  // One event each, announced: once applied, each consumer is caught up and sleeps until woken.
+  m_db->transact([](Tx& tx) {
+    ASSERT_TRUE(publish(tx, {"alpha.done", "k", "{\"first\":1}"}));
+    ASSERT_TRUE(publish(tx, {"beta.done", "k", "{\"first\":2}"}));
+  });
+  dispatcher.wake();
+  ASSERT_TRUE(wait_for(2));
+  for (int i = 0; i < 12; ++i) {
+    m_db->transact([&](Tx& tx) {
+      ASSERT_TRUE(publish(tx, {i % 3 == 0 ? "alpha.done" : "beta.done", "k", "{\"n\":" + std::to_string(i) + "}"}));
+    });
+  }
+  ASSERT_TRUE(wait_for(14));
+  // A consumer that applied all it read says so, without reading again (which it would not for
+  // an hour): its lag is 0.
+  for (const std::string name : {"alpha", "beta"}) {
+    const auto gauge = "gatehouse_bus_consumer_lag_events{consumer=\"" + name + "\"} 0";
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (m_registry.render().find(gauge) == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    EXPECT_NE(m_registry.render().find(gauge), std::string::npos) << m_registry.render();
+  }
+  dispatcher.stop(std::chrono::seconds(5));
+  EXPECT_EQ(m_db->read([](Tx& tx) { return consumer_offset(tx, "alpha"); }) > 0, true);
+  EXPECT_EQ(m_db->read([](Tx& tx) { return consumer_offset(tx, "beta"); }) > 0, true);
+}
+
 // A wake-up reads the new events' topics once and wakes the consumers that follow one of them.
 // With an hour between polls, a wake-up lost on the way (one that came while the probe was
 // reading, say) leaves its consumer asleep and the test waiting.
 TEST_P(BusTest, WakeUpsReachTheConsumersOfThePublishedTopicsWithoutPolling) {
   BlockingPool pool(2, 1024);
   IoRuntime io(2);
-  Dispatcher dispatcher(io.executor(), *m_db, pool, m_registry, DispatcherSettings{10, std::chrono::hours(1)});
+  Dispatcher dispatcher(io.executor(), *m_db, pool, m_registry, no_polling());
   auto follower = [](std::string name, std::string topic) {
     return Consumer{std::move(name), {std::move(topic)}, [](Tx& tx, const Event& e) {
                       tx.exec("INSERT INTO applied (event_id, ordering_key, payload, seq) VALUES ($1, $2, $3, 0)",
