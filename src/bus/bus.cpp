@@ -310,10 +310,7 @@ OutboxRead read_matching(store::Tx& tx, std::int64_t after_id, const std::vector
     out.events.push_back(std::move(e));
   }
   // A union's rows come in no promised order.
-  if (!std::is_sorted(out.events.begin(), out.events.end(),
-                      [](const Event& a, const Event& b) { return a.id < b.id; })) {
-    std::sort(out.events.begin(), out.events.end(), [](const Event& a, const Event& b) { return a.id < b.id; });
-  }
+  std::sort(out.events.begin(), out.events.end(), [](const Event& a, const Event& b) { return a.id < b.id; });
   return out;
 }
 
