@@ -62,6 +62,14 @@ class BusTest : public ::testing::TestWithParam<Dialect> {
     return false;
   }
 
+  // A consumer of one topic pattern that records each event with its topic (as ordering_key).
+  static Consumer follower(std::string name, std::string topic) {
+    return Consumer{std::move(name), {std::move(topic)}, [](Tx& tx, const Event& e) {
+                      tx.exec("INSERT INTO applied (event_id, ordering_key, payload, seq) VALUES ($1, $2, $3, 0)",
+                              {e.event_id, e.topic, e.payload});
+                    }};
+  }
+
   // Neither the probe nor a consumer polls (an hour): only wake-ups move the consumers.
   static DispatcherSettings no_polling() {
     DispatcherSettings s{10, std::chrono::hours(1)};
@@ -339,12 +347,6 @@ TEST_P(BusTest, ThePollFindsUnannouncedEventsForEveryConsumer) {
   DispatcherSettings settings{10, std::chrono::milliseconds(20)};
   settings.consumer_poll = std::chrono::hours(1);
   Dispatcher dispatcher(io.executor(), *m_db, pool, m_registry, settings);
-  auto follower = [](std::string name, std::string topic) {
-    return Consumer{std::move(name), {std::move(topic)}, [](Tx& tx, const Event& e) {
-                      tx.exec("INSERT INTO applied (event_id, ordering_key, payload, seq) VALUES ($1, $2, $3, 0)",
-                              {e.event_id, e.topic, e.payload});
-                    }};
-  };
   dispatcher.add(follower("alpha", "alpha.done"));
   dispatcher.add(follower("beta", "beta.*"));
   io.start();
@@ -384,12 +386,6 @@ TEST_P(BusTest, WakeUpsReachTheConsumersOfThePublishedTopicsWithoutPolling) {
   BlockingPool pool(2, 1024);
   IoRuntime io(2);
   Dispatcher dispatcher(io.executor(), *m_db, pool, m_registry, no_polling());
-  auto follower = [](std::string name, std::string topic) {
-    return Consumer{std::move(name), {std::move(topic)}, [](Tx& tx, const Event& e) {
-                      tx.exec("INSERT INTO applied (event_id, ordering_key, payload, seq) VALUES ($1, $2, $3, 0)",
-                              {e.event_id, e.topic, e.payload});
-                    }};
-  };
   dispatcher.add(follower("alpha", "alpha.*"));
   dispatcher.add(follower("beta", "beta.done"));
   io.start();
