@@ -14,6 +14,7 @@
 #include "core/log.hpp"
 #include "messaging/search_text.hpp"
 #include "messaging/store.hpp"
+#include "messaging/thread_access.hpp"
 #include "net/dispatcher.hpp"
 #include "store/batches.hpp"
 
@@ -637,6 +638,11 @@ Task<std::vector<Mentioned>> MessagingService::resolve_mentions(const eth::Addre
 }
 
 Task<Result<Posted>> MessagingService::post(eth::Address who, std::string channel_id, NewMessage message) {
+  co_return co_await post_with(who, std::move(channel_id), std::move(message), std::nullopt);
+}
+
+Task<Result<Posted>> MessagingService::post_with(eth::Address who, std::string channel_id, NewMessage message,
+                                                 std::optional<PostRules> known) {
   if (auto c = check_channel(channel_id); !c) co_return c.error();
   if (auto c = check_new_message(message); !c) co_return c.error();
   std::optional<ForwardSnapshot> forwarded;
@@ -653,7 +659,12 @@ Task<Result<Posted>> MessagingService::post(eth::Address who, std::string channe
     }
     forwarded = std::move(*snapshot);
   }
-  auto rules = co_await m_access.post_rules(who, channel_id);
+  Result<PostRules> rules = PostRules{};
+  if (known) {
+    rules = std::move(*known);
+  } else {
+    rules = co_await m_access.post_rules(who, channel_id);
+  }
   if (!rules) co_return rules.error();
   if (!rules->allowed) co_return forbidden("you may not post in this channel");
   if (!rules->send) co_return forbidden("only some roles post messages in this channel");
@@ -1754,8 +1765,13 @@ Task<Result<StartedThread>> MessagingService::create_thread(eth::Address who, st
   }
   StartedThread out{std::move(thread_made)};
   if (spec.message) {
-    // The post's message, as a post in the thread: its retry is answered with the first.
-    auto posted = co_await post(who, out.thread.id, std::move(*spec.message));
+    // The post's message, as a post in the thread: its retry is answered with the first. A post
+    // made now, public and unlocked, has the forum's rules as read above.
+    std::optional<PostRules> known;
+    if (fresh && !out.thread.locked && !out.thread.is_private) {
+      known = rules_in_thread(*rules, ThreadState{channel_id, false, out.thread.slow_mode_seconds, false, true});
+    }
+    auto posted = co_await post_with(who, out.thread.id, std::move(*spec.message), std::move(known));
     if (!posted) {
       // A message the post cannot take leaves no post behind (one already there stays).
       if (fresh) {

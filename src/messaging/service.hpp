@@ -477,6 +477,10 @@ class MessagingService {
   void on_forum_tags_changed(store::Tx& tx, const bus::Event& event);
 
  private:
+  /// post(), with the channel's rules already read when `known` holds them (a forum post's first
+  /// message, in the thread its request just made).
+  Task<Result<Posted>> post_with(eth::Address who, std::string channel_id, NewMessage message,
+                                 std::optional<PostRules> known);
   /// Deletes the thread `current` (no rights checked) as delete_thread does, `who` deleting it.
   /// `withdrawn`: a forum post whose message was refused; its message's client_id is free again.
   Task<Result<void>> remove_thread(const eth::Address& who, const Thread& current, bool withdrawn = false);

@@ -106,6 +106,14 @@ Task<Result<std::vector<eth::Address>>> ThreadAccess::private_readers(const std:
   co_return out;
 }
 
+PostRules rules_in_thread(PostRules parent_rules, const ThreadState& thread) {
+  parent_rules.parent_channel_id = thread.channel_id;
+  // Its own slow mode over its parent's: the longer holds.
+  parent_rules.slow_mode_seconds = std::max(parent_rules.slow_mode_seconds, thread.slow_mode_seconds);
+  parent_rules.private_thread = thread.is_private;
+  return parent_rules;
+}
+
 Task<Result<bool>> ThreadAccess::can_read(const eth::Address& account, std::string channel_id) {
   if (!is_thread_id(channel_id)) co_return co_await m_inner.can_read(account, std::move(channel_id));
   auto place = co_await m_threads.place_of(channel_id);
@@ -140,10 +148,7 @@ Task<Result<PostRules>> ThreadAccess::thread_rules(const eth::Address& account, 
     rules = co_await m_inner.write_rules(account, parent);
   }
   if (!rules) co_return rules;
-  rules->parent_channel_id = parent;
-  // Its own slow mode over its parent's: the longer holds.
-  rules->slow_mode_seconds = std::max(rules->slow_mode_seconds, (*thread)->slow_mode_seconds);
-  rules->private_thread = (*thread)->is_private;
+  rules = rules_in_thread(std::move(*rules), **thread);
   if (!rules->allowed || (!(*thread)->locked && !(*thread)->is_private)) co_return rules;
   auto moderates = co_await m_inner.can_moderate(account, parent);
   if (!moderates) co_return std::move(moderates).error();

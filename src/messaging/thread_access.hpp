@@ -32,6 +32,11 @@ struct ThreadState {
   bool invitable = true;
 };
 
+/// A thread's rules from its parent's: the parent's, with the thread's own slow mode when longer.
+/// All of them for a public thread that is not locked; ThreadAccess narrows them for locked and
+/// private threads.
+PostRules rules_in_thread(PostRules parent_rules, const ThreadState& thread);
+
 /// Reads threads for ThreadAccess: places are cached (they never change), bounded; a deleted
 /// thread's entry goes at once on the node that deleted it.
 class ThreadDirectory {
