@@ -30,6 +30,35 @@ void publish_or_throw(Tx& tx, bus::NewEvent event) {
   if (!id) throw std::logic_error("messaging event rejected by the bus: " + id.error().message);
 }
 
+// Where a transaction's events go: to the outbox at once, or, held, written together by flush()
+// (one statement for one event, two for more). A post holds its events to its end, so that on
+// PostgreSQL the outbox lock, kept to the commit, is taken at its last write.
+class Events {
+ public:
+  explicit Events(Tx& tx, bool held = false) : m_tx(tx), m_held(held) {}
+  void add(bus::NewEvent event) {
+    if (!m_held) {
+      publish_or_throw(m_tx, std::move(event));
+      return;
+    }
+    auto checked = bus::check(std::move(event));
+    if (!checked) throw std::logic_error("messaging event rejected by the bus: " + checked.error().message);
+    m_pending.push_back(std::move(*checked));
+  }
+  void flush() {
+    std::vector<const bus::CheckedEvent*> all;
+    all.reserve(m_pending.size());
+    for (const auto& e : m_pending) all.push_back(&e);
+    bus::publish_checked(m_tx, all);
+    m_pending.clear();
+  }
+
+ private:
+  Tx& m_tx;
+  bool m_held = false;
+  std::vector<bus::CheckedEvent> m_pending;
+};
+
 Error forbidden(std::string message) {
   return make_error(ErrorKind::forbidden, "forbidden", std::move(message));
 }
@@ -442,12 +471,18 @@ std::map<std::string, ThreadNotify> thread_settings(Tx& tx, const std::string& c
 
 // A read marker that moved forward is told to the notify context, which marks the account's
 // notifications about the messages it passed read. True when it moved.
-bool publish_read(Tx& tx, const std::string& account, const std::string& channel_id, std::int64_t before,
+bool publish_read(Events& events, const std::string& account, const std::string& channel_id, std::int64_t before,
                   std::int64_t after) {
   if (after <= before) return false;
   json::object event{{"account", account}, {"channel_id", channel_id}, {"seq", after}};
-  publish_or_throw(tx, {"messaging.read", account, json::serialize(event)});
+  events.add({"messaging.read", account, json::serialize(event)});
   return true;
+}
+
+bool publish_read(Tx& tx, const std::string& account, const std::string& channel_id, std::int64_t before,
+                  std::int64_t after) {
+  Events now(tx);
+  return publish_read(now, account, channel_id, before, after);
 }
 
 // A read marker after advance_marker, and whether it moved.
@@ -468,7 +503,7 @@ Advanced advance_marker(Tx& tx, const std::string& account, const std::string& c
 
 // `messaging.thread_message`: a message in a thread, for those of its members who follow all its
 // messages; at most max_thread_message_accounts accounts per event.
-void publish_thread_message(Tx& tx, const Thread& t, const Message& m, const PostRules& rules,
+void publish_thread_message(Events& events, const Thread& t, const Message& m, const PostRules& rules,
                             const std::vector<eth::Address>& accounts) {
   for (std::size_t at = 0; at < accounts.size(); at += max_thread_message_accounts) {
     json::array batch;
@@ -480,15 +515,15 @@ void publish_thread_message(Tx& tx, const Thread& t, const Message& m, const Pos
                        {"body", m.body},        {"accounts", std::move(batch)}};
     if (!rules.community_id.empty()) event["community_id"] = rules.community_id;
     if (m.silent) event["silent"] = true;
-    publish_or_throw(tx, {"messaging.thread_message", t.id, json::serialize(event)});
+    events.add({"messaging.thread_message", t.id, json::serialize(event)});
   }
 }
 
 // `messaging.followed_message`: a message in a channel, or the first message of a forum's new post
 // (`post`), for the accounts following every message of the channel; at most
 // max_thread_message_accounts accounts per event.
-void publish_followed_message(Tx& tx, const Message& m, const PostRules& rules, const std::optional<Thread>& post,
-                              const std::vector<eth::Address>& accounts) {
+void publish_followed_message(Events& events, const Message& m, const PostRules& rules,
+                              const std::optional<Thread>& post, const std::vector<eth::Address>& accounts) {
   for (std::size_t at = 0; at < accounts.size(); at += max_thread_message_accounts) {
     json::array batch;
     const auto end = std::min(accounts.size(), at + max_thread_message_accounts);
@@ -502,7 +537,7 @@ void publish_followed_message(Tx& tx, const Message& m, const PostRules& rules, 
     }
     if (!rules.community_id.empty()) event["community_id"] = rules.community_id;
     if (m.silent) event["silent"] = true;
-    publish_or_throw(tx, {"messaging.followed_message", m.channel_id, json::serialize(event)});
+    events.add({"messaging.followed_message", m.channel_id, json::serialize(event)});
   }
 }
 
@@ -822,7 +857,9 @@ Task<Result<Posted>> MessagingService::post_with(eth::Address who, std::string c
       // keeps up costs no event.
       const auto read_before = sql::read_marker(tx, author, channel_id);
       sql::set_read_marker(tx, author, channel_id, m.seq, unix_millis(now));
-      if (read_before < m.seq - 1) publish_read(tx, author, channel_id, read_before, m.seq);
+      // The post's events are written at its end (see Events).
+      Events events(tx, true);
+      if (read_before < m.seq - 1) publish_read(events, author, channel_id, read_before, m.seq);
       // A message keeps its thread active, and brings an archived one back.
       if (is_thread_id(channel_id)) {
         // Under the thread's row: a post that raced the thread's deletion is refused.
@@ -840,7 +877,7 @@ Task<Result<Posted>> MessagingService::post_with(eth::Address who, std::string c
           {"author", eth::to_checksum(who)}, {"body", m.body}, {"created_at", format_rfc3339(m.created_at)}};
       if (m.reply_to) event["reply_to"] = *m.reply_to;
       if (m.forward) event["forward"] = json::object{{"channel_id", m.forward->channel_id}, {"seq", m.forward->seq}};
-      publish_or_throw(tx, {"messaging.channel_message", channel_id, json::serialize(event)});
+      events.add({"messaging.channel_message", channel_id, json::serialize(event)});
       // In a thread, each member's setting there says what of it notifies the member.
       const auto settings = thread_settings(tx, channel_id, notified, parent ? parent->author : who, followers);
       const auto hears = [&](const eth::Address& a, ThreadNotify least) {
@@ -861,7 +898,7 @@ Task<Result<Posted>> MessagingService::post_with(eth::Address who, std::string c
         if (!rules->community_id.empty()) mention["community_id"] = rules->community_id;
         if (!rules->parent_channel_id.empty()) mention["parent_channel_id"] = rules->parent_channel_id;
         if (message.silent) mention["silent"] = true;
-        publish_or_throw(tx, {"messaging.mention", eth::to_lower_hex(a.account), json::serialize(mention)});
+        events.add({"messaging.mention", eth::to_lower_hex(a.account), json::serialize(mention)});
       }
       if (parent && parent->author != who && parent->author != system_author && reply_heard &&
           hears(parent->author, ThreadNotify::mentions)) {
@@ -875,7 +912,7 @@ Task<Result<Posted>> MessagingService::post_with(eth::Address who, std::string c
         if (!rules->community_id.empty()) reply["community_id"] = rules->community_id;
         if (!rules->parent_channel_id.empty()) reply["parent_channel_id"] = rules->parent_channel_id;
         if (message.silent) reply["silent"] = true;
-        publish_or_throw(tx, {"messaging.reply", eth::to_lower_hex(parent->author), json::serialize(reply)});
+        events.add({"messaging.reply", eth::to_lower_hex(parent->author), json::serialize(reply)});
       }
       // Those this post names or replies to hear of it as such, not as a message they follow.
       const auto addressed = [&](const eth::Address& a) {
@@ -888,7 +925,7 @@ Task<Result<Posted>> MessagingService::post_with(eth::Address who, std::string c
         for (const auto& a : followers) {
           if (!addressed(a) && hears(a, ThreadNotify::all)) told.push_back(a);
         }
-        publish_thread_message(tx, *activity, m, *rules, told);
+        publish_thread_message(events, *activity, m, *rules, told);
       }
       // Those following the channel hear of each message, or of the post this one starts (the
       // first: a message that raced it is not a new post).
@@ -897,8 +934,9 @@ Task<Result<Posted>> MessagingService::post_with(eth::Address who, std::string c
         for (const auto& a : channel_followers) {
           if (!addressed(a) && std::find(told.begin(), told.end(), a) == told.end()) following.push_back(a);
         }
-        publish_followed_message(tx, m, *rules, activity, following);
+        publish_followed_message(events, m, *rules, activity, following);
       }
+      events.flush();
       return Posted{std::move(m), true};
     });
   };
