@@ -21,6 +21,7 @@
 
 #include "core/log.hpp"
 #include "core/utf8.hpp"
+#include "store/in_list.hpp"
 
 namespace gh::bus {
 namespace {
@@ -401,8 +402,7 @@ bool apply_once(store::Database& db, const Consumer& consumer, const Event& even
 
 namespace {
 
-// Rows per multi-row INSERT of idempotency records (3 parameters each, the consumer and the time
-// shared).
+// Rows per multi-row INSERT of idempotency records (the consumer and the time shared).
 constexpr std::size_t processed_per_insert = 300;
 
 // Records the events as processed by the consumer, in as few statements as the batch allows, and
@@ -417,27 +417,27 @@ std::vector<bool> record_processed(store::Tx& tx, const std::string& consumer, s
                    {consumer, events[0]->event_id, now}) == 1;
     return fresh;
   }
-  std::string sql;
-  std::vector<store::Value> params;
+  std::vector<std::string> ids;
+  ids.reserve(events.size());
   std::unordered_map<std::string_view, std::size_t> position;
-  for (std::size_t first = 0; first < events.size(); first += processed_per_insert) {
-    const std::size_t last = std::min(events.size(), first + processed_per_insert);
-    sql = "INSERT INTO bus_processed (consumer, event_id, processed_ms) VALUES ";
-    params.clear();
-    params.emplace_back(consumer);
-    params.emplace_back(now);
-    position.clear();
-    for (std::size_t i = first; i < last; ++i) {
-      if (i > first) sql += ", ";
-      params.emplace_back(events[i]->event_id);
-      fmt::format_to(std::back_inserter(sql), "($1, ${}, $2)", params.size());
-      position.emplace(events[i]->event_id, i);
-    }
-    sql += " ON CONFLICT (consumer, event_id) DO NOTHING RETURNING event_id";
-    for (const auto& row : tx.query(sql, params)) {
-      if (auto it = position.find(row.get_text(0)); it != position.end()) fresh[it->second] = true;
-    }
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    ids.push_back(events[i]->event_id);
+    position.emplace(events[i]->event_id, i);
   }
+  // $1 the consumer, $2 the time, then one event id per row.
+  store::for_each_in_list(ids, processed_per_insert, {consumer, now},
+                          [&](const std::string&, const std::vector<store::Value>& params) {
+                            std::string sql = "INSERT INTO bus_processed (consumer, event_id, processed_ms) VALUES ";
+                            for (std::size_t k = 3; k <= params.size(); ++k) {
+                              fmt::format_to(std::back_inserter(sql), "{}($1, ${}, $2)", k > 3 ? ", " : "", k);
+                            }
+                            sql += " ON CONFLICT (consumer, event_id) DO NOTHING RETURNING event_id";
+                            for (const auto& row : tx.query(sql, params)) {
+                              if (auto it = position.find(row.get_text(0)); it != position.end()) {
+                                fresh[it->second] = true;
+                              }
+                            }
+                          });
   return fresh;
 }
 

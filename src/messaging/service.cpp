@@ -30,17 +30,13 @@ void publish_or_throw(Tx& tx, bus::NewEvent event) {
   if (!id) throw std::logic_error("messaging event rejected by the bus: " + id.error().message);
 }
 
-// Where a transaction's events go: to the outbox at once, or, held, written together by flush()
-// (one statement for one event, two for more). A post holds its events to its end, so that on
-// PostgreSQL the outbox lock, kept to the commit, is taken at its last write.
+// A transaction's events, held and written together by flush() (one statement for one event, two
+// for more). A post holds its events to its end, so that on PostgreSQL the outbox lock, kept to
+// the commit, is taken at its last write.
 class Events {
  public:
-  explicit Events(Tx& tx, bool held = false) : m_tx(tx), m_held(held) {}
+  explicit Events(Tx& tx) : m_tx(tx) {}
   void add(bus::NewEvent event) {
-    if (!m_held) {
-      publish_or_throw(m_tx, std::move(event));
-      return;
-    }
     auto checked = bus::check(std::move(event));
     if (!checked) throw std::logic_error("messaging event rejected by the bus: " + checked.error().message);
     m_pending.push_back(std::move(*checked));
@@ -55,7 +51,6 @@ class Events {
 
  private:
   Tx& m_tx;
-  bool m_held = false;
   std::vector<bus::CheckedEvent> m_pending;
 };
 
@@ -482,7 +477,9 @@ bool publish_read(Events& events, const std::string& account, const std::string&
 bool publish_read(Tx& tx, const std::string& account, const std::string& channel_id, std::int64_t before,
                   std::int64_t after) {
   Events now(tx);
-  return publish_read(now, account, channel_id, before, after);
+  const bool moved = publish_read(now, account, channel_id, before, after);
+  now.flush();
+  return moved;
 }
 
 // A read marker after advance_marker, and whether it moved.
@@ -858,7 +855,7 @@ Task<Result<Posted>> MessagingService::post_with(eth::Address who, std::string c
       const auto read_before = sql::read_marker(tx, author, channel_id);
       sql::set_read_marker(tx, author, channel_id, m.seq, unix_millis(now));
       // The post's events are written at its end (see Events).
-      Events events(tx, true);
+      Events events(tx);
       if (read_before < m.seq - 1) publish_read(events, author, channel_id, read_before, m.seq);
       // A message keeps its thread active, and brings an archived one back.
       if (is_thread_id(channel_id)) {
