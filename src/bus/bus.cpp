@@ -524,6 +524,7 @@ struct Dispatcher::Impl : std::enable_shared_from_this<Dispatcher::Impl> {
     asio::steady_timer timer;
     std::atomic<std::uint64_t> wakes{0};  ///< wake-ups for this consumer's topics (or all)
     metrics::Counter* delivered = nullptr;
+    metrics::Counter* reads = nullptr;
     metrics::Counter* failures = nullptr;
     metrics::Counter* dead = nullptr;
     metrics::Gauge* lag = nullptr;
@@ -539,7 +540,10 @@ struct Dispatcher::Impl : std::enable_shared_from_this<Dispatcher::Impl> {
         registry(r),
         settings(s),
         poll_strand(asio::make_strand(executor)),
-        poll_timer(poll_strand) {}
+        poll_timer(poll_strand),
+        probes(r.counter("gatehouse_bus_probe_reads_total",
+                         "Reads of the bus wake-up probe: after a publish, and every poll interval.")
+                   .with({})) {}
 
   Executor executor;
   store::Database& db;
@@ -553,10 +557,13 @@ struct Dispatcher::Impl : std::enable_shared_from_this<Dispatcher::Impl> {
   // consumers that follow one of them, instead of every consumer reading the outbox itself.
   std::atomic<bool> probe_running{false};
   std::atomic<bool> probe_again{false};
-  std::int64_t probed_head = -1;  // the probe's own: outbox events up to here were looked at
+  // Outbox events up to here were looked at by the probe (-1 before its first read). Written by
+  // the probe only; consumers at rest read it.
+  std::atomic<std::int64_t> probed_head{-1};
   // The poll: every poll_interval, the probe looks for events no wake() announced.
   asio::strand<asio::any_io_executor> poll_strand;
   asio::steady_timer poll_timer;
+  metrics::Counter& probes;
   // stop() waits on this for the last consumer loop to end, instead of polling.
   std::mutex idle_mutex;
   std::condition_variable idle_cv;
@@ -578,6 +585,18 @@ struct Dispatcher::Impl : std::enable_shared_from_this<Dispatcher::Impl> {
   Task<void> sleep(Running& c, std::chrono::milliseconds d) {
     c.timer.expires_after(d);
     co_await c.timer.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+
+  /// A caught-up consumer waits for a wake. Every consumer_poll it reads anyway, unless nothing
+  /// was committed after its last read (the probe, which looks every poll_interval, has not seen
+  /// past `head`) and its offset is stored: that read would find nothing and pass nothing. An
+  /// idle server's consumers then cost no statement; the probe's one read covers them all.
+  Task<void> rest(Running& c, std::uint64_t wake_mark, std::int64_t head, bool stored) {
+    while (!stopping && c.wakes.load() == wake_mark) {
+      co_await sleep(c, settings.consumer_poll);
+      const auto probed = probed_head.load();
+      if (!stored || probed < 0 || probed > head) co_return;
+    }
   }
 
   /// What one read gives a consumer.
@@ -627,7 +646,7 @@ struct Dispatcher::Impl : std::enable_shared_from_this<Dispatcher::Impl> {
     for (;;) {
       probe_again = false;
       try {
-        const auto after = probed_head;
+        const auto after = probed_head.load();
         auto found = co_await pool.run([&] {
           return db.read([&](store::Tx& tx) {
             Probe out;
@@ -648,6 +667,7 @@ struct Dispatcher::Impl : std::enable_shared_from_this<Dispatcher::Impl> {
           });
         });
         probed_head = found.head;
+        probes.inc();
         for (auto& c : consumers) {
           const bool follows = !found.complete ||
                                std::any_of(found.topics.begin(), found.topics.end(),
@@ -725,6 +745,7 @@ struct Dispatcher::Impl : std::enable_shared_from_this<Dispatcher::Impl> {
             return out;
           });
         });
+        c.reads->inc();
         auto& events = batch.events;
         // What it has yet to handle: its events read, or nothing when the read passed only others'.
         c.lag->set(static_cast<double>(
@@ -746,7 +767,7 @@ struct Dispatcher::Impl : std::enable_shared_from_this<Dispatcher::Impl> {
             unstored_batches = 0;
             stored_at = now;
           }
-          if (caught_up && c.wakes.load() == wake_mark) co_await sleep(c, settings.consumer_poll);
+          if (caught_up) co_await rest(c, wake_mark, batch.head, offset == persisted);
           continue;
         }
         // The whole batch in one transaction first; only when an event of it fails (the batch
@@ -757,6 +778,7 @@ struct Dispatcher::Impl : std::enable_shared_from_this<Dispatcher::Impl> {
           batched = true;
           // What the consumer published is for the others (and maybe itself) to hear now.
           if (applied.published) wake_dispatcher();
+          if (c.consumer.committed) c.consumer.committed();
           c.delivered->inc(static_cast<double>(applied.fresh));
           const auto applied_ms = now_ms();
           for (const auto& event : events) {
@@ -773,7 +795,7 @@ struct Dispatcher::Impl : std::enable_shared_from_this<Dispatcher::Impl> {
         if (batched) {
           // Caught up, and nothing new announced since the read: no need to read again before the
           // next wake or poll.
-          if (caught_up && c.wakes.load() == wake_mark) co_await sleep(c, settings.consumer_poll);
+          if (caught_up) co_await rest(c, wake_mark, batch.head, true);
           continue;
         }
         // Every event read is this consumer's (read_outbox_matching filtered them).
@@ -783,6 +805,7 @@ struct Dispatcher::Impl : std::enable_shared_from_this<Dispatcher::Impl> {
             std::string failure;
             try {
               const bool fresh = co_await pool.run([&] { return apply_once(db, c.consumer, event); });
+              if (fresh && c.consumer.committed) c.consumer.committed();
               if (fresh) {
                 c.delivered->inc();
                 c.latency->observe(static_cast<double>(now_ms() - event.created_ms) / 1000.0);
@@ -846,6 +869,11 @@ void Dispatcher::add(Consumer consumer) {
   const std::vector<std::string> label{running->consumer.name};
   running->delivered =
       &reg.counter("gatehouse_bus_events_delivered_total", "Events applied by a consumer.", {"consumer"}).with(label);
+  running->reads =
+      &reg.counter("gatehouse_bus_reads_total",
+                   "Outbox reads by a consumer: woken, after a full batch, or polling behind the wake-ups.",
+                   {"consumer"})
+           .with(label);
   running->failures =
       &reg.counter("gatehouse_bus_event_failures_total", "Failed attempts to apply an event.", {"consumer"})
            .with(label);
@@ -889,7 +917,7 @@ void Dispatcher::drain_once() {
       if (events.empty()) break;
       for (const auto& e : events) {
         if (topic_matches(c->consumer.topics, e.topic)) {
-          apply_once(m_impl->db, c->consumer, e);
+          if (apply_once(m_impl->db, c->consumer, e) && c->consumer.committed) c->consumer.committed();
         } else {
           advance(m_impl->db, c->consumer.name, e.id);
         }

@@ -90,6 +90,10 @@ struct Consumer {
   /// `apply` would ignore in any transaction after the read (whatever later makes such events
   /// matter must account for the ones already passed, as a new gate re-evaluates everyone).
   InterestFn interest{};
+  /// Optional: called once a transaction that applied events of this consumer has committed,
+  /// off the consumer's transaction: the wake of work that reads what `apply` wrote (a wake from
+  /// inside `apply` may be read before the commit, and find nothing).
+  std::function<void()> committed{};
 };
 
 /// True when `topic` matches one of the patterns.

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <mutex>
 #include <set>
 #include <thread>
 #include <vector>
@@ -379,6 +380,62 @@ TEST_P(BusTest, ThePollFindsUnannouncedEventsForEveryConsumer) {
   EXPECT_EQ(m_db->read([](Tx& tx) { return consumer_offset(tx, "beta"); }) > 0, true);
 }
 
+// A consumer at rest reads again every consumer_poll only when something was committed after its
+// last read (the probe saw past it), or its offset is not stored yet: an idle server's consumers
+// cost no statement. Reads and probe reads are counted; nothing here asserts time.
+TEST_P(BusTest, AnIdleConsumerReadsOnlyOnceSomethingWasCommittedAfterItsRead) {
+  BlockingPool pool(2, 64);
+  IoRuntime io(1);
+  DispatcherSettings settings{10, std::chrono::milliseconds(5)};
+  settings.consumer_poll = std::chrono::milliseconds(5);
+  settings.idle_offset_store = std::chrono::milliseconds(0);
+  Dispatcher dispatcher(io.executor(), *m_db, pool, m_registry, settings);
+  dispatcher.add(follower("alpha", "alpha.*"));
+  const auto& reads =
+      m_registry.counter("gatehouse_bus_reads_total", "", {"consumer"}).with(std::vector<std::string>{"alpha"});
+  const auto& probes = m_registry.counter("gatehouse_bus_probe_reads_total", "").with({});
+  // Waits until the probe has read `n` more times: with 5 ms between its reads and between a
+  // resting consumer's polls, the consumer would have polled about as often.
+  const auto probe_reads = [&](int n) {
+    const auto until = probes.value() + n;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (probes.value() < until && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return probes.value() >= until;
+  };
+  io.start();
+  dispatcher.start();
+  m_db->transact([](Tx& tx) { ASSERT_TRUE(publish(tx, {"alpha.done", "k", "{\"n\":1}"})); });
+  dispatcher.wake();
+  ASSERT_TRUE(wait_for(1));
+  ASSERT_TRUE(probe_reads(5));
+  const auto settled = reads.value();
+  ASSERT_TRUE(probe_reads(40));
+  EXPECT_EQ(reads.value(), settled) << "a consumer with nothing new read the outbox";
+
+  // An event of another topic, announced to no one: the probe finds it and wakes no follower, but
+  // the resting consumer, seeing the probe past its read, reads once and stores its offset past it.
+  const auto other = m_db->transact([](Tx& tx) {
+    EXPECT_TRUE(publish(tx, {"beta.done", "k", "{\"n\":2}"}));
+    return outbox_head(tx);
+  });
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (m_db->read([](Tx& tx) { return consumer_offset(tx, "alpha"); }) < other &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ(m_db->read([](Tx& tx) { return consumer_offset(tx, "alpha"); }), other);
+  EXPECT_GT(reads.value(), settled);
+  // And then it rests again.
+  ASSERT_TRUE(probe_reads(5));
+  const auto passed = reads.value();
+  ASSERT_TRUE(probe_reads(40));
+  EXPECT_EQ(reads.value(), passed);
+  dispatcher.stop(std::chrono::seconds(5));
+  EXPECT_EQ(applied(), 1);
+}
+
 // A wake-up reads the new events' topics once and wakes the consumers that follow one of them.
 // With an hour between polls, a wake-up lost on the way (one that came while the probe was
 // reading, say) leaves its consumer asleep and the test waiting.
@@ -413,6 +470,57 @@ TEST_P(BusTest, WakeUpsReachTheConsumersOfThePublishedTopicsWithoutPolling) {
   EXPECT_EQ(per_topic[0].get_text(0), "alpha.done");
   EXPECT_EQ(per_topic[1].get_text(0), "beta.done");
   EXPECT_EQ(per_topic[0].get_int(1) + per_topic[1].get_int(1), kThreads * kEach);
+}
+
+// A consumer's `committed` runs once what it applied is visible to everyone else: after a batch,
+// and after each event applied alone (a batch that failed). Each call counts the applied rows
+// from another transaction; a call from inside the apply's transaction would count too few.
+TEST_P(BusTest, CommittedRunsOnceTheAppliedEventsAreVisible) {
+  BlockingPool pool(2, 64);
+  IoRuntime io(1);
+  DispatcherSettings settings = no_polling();
+  settings.max_attempts = 1;
+  Dispatcher dispatcher(io.executor(), *m_db, pool, m_registry, settings);
+  auto consumer = recorder();
+  const auto record = consumer.apply;
+  consumer.apply = [record](Tx& tx, const Event& e) {
+    if (e.payload.find("poison") != std::string::npos) throw std::runtime_error("poison");
+    record(tx, e);
+  };
+  std::mutex mutex;
+  std::vector<std::int64_t> seen;
+  consumer.committed = [&] {
+    const auto n = applied();
+    std::lock_guard lock(mutex);
+    seen.push_back(n);
+  };
+  dispatcher.add(consumer);
+  io.start();
+  dispatcher.start();
+  m_db->transact([](Tx& tx) {
+    for (int i = 0; i < 5; ++i) ASSERT_TRUE(publish(tx, {"test.happened", "k", "{\"n\":" + std::to_string(i) + "}"}));
+  });
+  dispatcher.wake();
+  ASSERT_TRUE(wait_for(5));
+  // Then a batch that fails on its poisoned event: the other two apply one by one.
+  m_db->transact([](Tx& tx) {
+    ASSERT_TRUE(publish(tx, {"test.happened", "k", "{\"n\":5}"}));
+    ASSERT_TRUE(publish(tx, {"test.happened", "k", "{\"poison\":true}"}));
+    ASSERT_TRUE(publish(tx, {"test.happened", "k", "{\"n\":6}"}));
+  });
+  dispatcher.wake();
+  ASSERT_TRUE(wait_for(7));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  for (;;) {
+    {
+      std::lock_guard lock(mutex);
+      if (seen.size() >= 3 || std::chrono::steady_clock::now() >= deadline) break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  dispatcher.stop(std::chrono::seconds(5));
+  std::lock_guard lock(mutex);
+  EXPECT_EQ(seen, (std::vector<std::int64_t>{5, 6, 7}));
 }
 
 TEST_P(BusTest, AnInterestDropsEventsBeforeAnyWriteAndTheOffsetPassesThem) {
