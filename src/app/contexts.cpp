@@ -98,6 +98,8 @@ messaging::MessagingModuleSettings messaging_settings(const Settings& s) {
 notify::NotifyModuleSettings notify_settings(const Settings& s) {
   notify::NotifyModuleSettings m;
   m.run_router = s.has(Role::worker);
+  // The API marks notifications read; a router on a node without it hears of that by polling.
+  if (!s.has(Role::api)) m.router.idle_poll = m.router.poll_interval;
   m.fcm_service_account_file = s.fcm_service_account_file;
   m.fcm_endpoint = s.fcm_endpoint;
   m.vapid_key_file = s.vapid_key_file.empty() ? s.data_dir + "/vapid.json" : s.vapid_key_file;
@@ -120,7 +122,12 @@ std::vector<context::ContextModule> context_modules(const Settings& settings) {
   std::vector<context::ContextModule> modules;
   modules.push_back(auth::make_module(auth_settings(settings)));
   modules.push_back(chain::make_module(chain_settings(settings)));
-  modules.push_back(community::make_module(community::CommunityModuleSettings{settings.has(Role::worker)}));
+  community::CommunityModuleSettings community;
+  community.run_reevaluator = settings.has(Role::worker);
+  // Gate edits and joins, which queue re-evaluations, come to the API; a re-evaluator on a node
+  // without it hears of them by polling.
+  if (!settings.has(Role::api)) community.reevaluator_idle_poll = std::chrono::milliseconds(250);
+  modules.push_back(community::make_module(community));
   realtime::GatewaySettings gateway;
   gateway.max_sockets_per_account = settings.ws_max_sockets_per_account;
   gateway.stall_timeout_ms = settings.ws_resume_stall_timeout.count();

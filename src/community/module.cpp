@@ -43,7 +43,9 @@ context::ContextModule make_module(CommunityModuleSettings settings) {
                                                           env.events_published, CommunitySettings{}, reevaluation);
     runtime->request_auth = env.services.find<auth::RequestAuth>();
     env.services.provide(*runtime->service);
-    runtime->reevaluator = std::make_unique<Reevaluator>(env.executor, *runtime->service);
+    runtime->reevaluator =
+        std::make_unique<Reevaluator>(env.executor, *runtime->service, runtime->settings.reevaluator_idle_poll);
+    runtime->service->set_on_queued([reevaluator = runtime->reevaluator.get()] { reevaluator->wake(); });
     if (runtime->settings.run_reevaluator) runtime->reevaluator->start();
   };
   m.consumers = [runtime]() {
@@ -52,11 +54,12 @@ context::ContextModule make_module(CommunityModuleSettings settings) {
                    {"chain.transfer", "chain.stake", "chain.reverted"},
                    [runtime](store::Tx& tx, const bus::Event& event) {
                      CommunityService::queue_for_chain_event(tx, event, unix_millis(runtime->clock->now()));
-                     // The queue is read after this transaction commits; the loop polls too, so an
-                     // early wake costs one empty batch at most.
-                     if (runtime->reevaluator) runtime->reevaluator->wake();
                    },
-                   &CommunityService::keep_gated_chain_events});
+                   &CommunityService::keep_gated_chain_events,
+                   // The re-evaluator reads the queue once what the events queued is committed.
+                   [runtime] {
+                     if (runtime->reevaluator) runtime->reevaluator->wake();
+                   }});
     // The audit log's entries for what moderators do to messages, which messaging owns.
     out.push_back({"community.audit",
                    {"messaging.message_deleted", "messaging.messages_bulk_deleted", "messaging.message_pinned",

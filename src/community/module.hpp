@@ -2,6 +2,8 @@
 // community as a context module: its migrations, its service (provided to the modules after it),
 // the consumer that queues re-evaluations on chain events for gated contracts, the re-evaluator
 // loop (worker role) and its routes.
+#include <chrono>
+
 #include "context/module.hpp"
 
 namespace gh::community {
@@ -10,6 +12,9 @@ namespace gh::community {
 struct CommunityModuleSettings {
   /// True on processes running the worker role: the re-evaluator runs there only.
   bool run_reevaluator = true;
+  /// How long the re-evaluator waits, with nothing due, when no wake comes. This node's requests
+  /// and consumer wake it; what another node's requests queue it finds by this poll only.
+  std::chrono::milliseconds reevaluator_idle_poll{5'000};
 };
 
 /// The community context's module description.

@@ -21,11 +21,15 @@ struct Reevaluator::State {
   // Executors are cheap handles, passed by value throughout.
   // NOLINTNEXTLINE(performance-unnecessary-value-param)
   State(Executor ex, CommunityService& s, std::chrono::milliseconds interval)
-      : strand(asio::make_strand(ex)), timer(strand), service(s), poll_interval(interval) {}
+      : strand(asio::make_strand(ex)), timer(strand), service(s), idle_poll(interval) {}
 
   Task<void> run(std::shared_ptr<State> self) {
     while (!stopping.load()) {
+      // A wake from here on is for what this batch may not see: the loop reads again.
+      woken.store(false);
       bool more = false;
+      // With nothing due: until the earliest queued account falls due, at most idle_poll.
+      auto rest = idle_poll;
       in_batch.store(true);
       try {
         auto done = co_await service.reevaluate_batch();
@@ -34,16 +38,19 @@ struct Reevaluator::State {
         } else {
           more = *done > 0;
         }
+        if (!more) {
+          auto next = co_await service.next_reevaluation_in();
+          if (next && *next) rest = std::min(rest, **next);
+        }
       } catch (const std::exception& e) {
         log::error("community re-evaluation failed", {{"error", e.what()}});
       }
       in_batch.store(false);
       if (stopping.load()) break;
-      if (!more && !woken.exchange(false)) {
-        timer.expires_after(poll_interval);
-        co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
-        woken.store(false);
-      }
+      if (woken.load() || more) continue;
+      // On the strand: a wake's cancel runs once this wait has begun.
+      timer.expires_after(rest);
+      co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
     }
     (void)self;
   }
@@ -51,15 +58,15 @@ struct Reevaluator::State {
   asio::strand<Executor> strand;
   asio::steady_timer timer;
   CommunityService& service;
-  std::chrono::milliseconds poll_interval;
+  std::chrono::milliseconds idle_poll;
   std::atomic<bool> stopping{false};
   std::atomic<bool> woken{false};
   std::atomic<bool> running{false};
   std::atomic<bool> in_batch{false};
 };
 
-Reevaluator::Reevaluator(Executor executor, CommunityService& service, std::chrono::milliseconds poll_interval)
-    : m_state(std::make_shared<State>(std::move(executor), service, poll_interval)) {}
+Reevaluator::Reevaluator(Executor executor, CommunityService& service, std::chrono::milliseconds idle_poll)
+    : m_state(std::make_shared<State>(std::move(executor), service, idle_poll)) {}
 
 Reevaluator::~Reevaluator() {
   m_state->stopping.store(true);

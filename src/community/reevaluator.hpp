@@ -10,12 +10,14 @@
 
 namespace gh::community {
 
-/// Runs CommunityService::reevaluate_batch until the queue is empty, then waits for a wake or
-/// the poll interval.
+/// Runs CommunityService::reevaluate_batch until nothing queued is due, then waits for a wake
+/// (what queues an account wakes it: the chain events' consumer, a gate edit, a join), for the
+/// earliest queued account to fall due (one deferred while its chain was unreachable), or
+/// `idle_poll`, for what another node queued.
 class Reevaluator {
  public:
   Reevaluator(Executor executor, CommunityService& service,
-              std::chrono::milliseconds poll_interval = std::chrono::milliseconds(250));
+              std::chrono::milliseconds idle_poll = std::chrono::milliseconds(5'000));
   /// Waits (bounded) for a batch in progress: only a batch uses the service.
   ~Reevaluator();
   Reevaluator(const Reevaluator&) = delete;
@@ -23,7 +25,7 @@ class Reevaluator {
 
   /// Starts the loop (once).
   void start();
-  /// Runs the next batch now instead of at the next poll. Safe from any thread.
+  /// Runs the next batch now instead of waiting. Safe from any thread.
   void wake();
 
  private:

@@ -489,6 +489,15 @@ Task<void> CommunityService::watch_gate(const std::optional<GateNode>& gate) {
   co_await m_reevaluation_holdings.watch(std::move(list));
 }
 
+Task<void> CommunityService::gate_changed(const std::optional<GateNode>& gate) {
+  co_await watch_gate(gate);
+  queued();
+}
+
+void CommunityService::queued() const {
+  if (m_on_queued) m_on_queued();
+}
+
 Result<void> CommunityService::check_chains(const std::optional<GateNode>& gate) const {
   if (!gate) return ok();
   for (const auto& k : holding_keys(*gate)) {
@@ -589,7 +598,7 @@ Task<Result<CommunityInfo>> CommunityService::update_community(const eth::Addres
         }
         return community_info(tx, *load(tx, community_id), lower(who));
       });
-  if (updated && gate) co_await watch_gate(*gate);
+  if (updated && gate) co_await gate_changed(*gate);
   co_return updated;
 }
 
@@ -621,7 +630,7 @@ Task<Result<CommunityInfo>> CommunityService::join(const eth::Address& who, std:
     if (!verdict.passed) co_return gate_not_satisfied(verdict);
   }
   const auto now = unix_millis(m_clock.now());
-  co_return co_await change_community<CommunityInfo>(community_id, [&](Tx& tx, Loaded& c) -> Result<CommunityInfo> {
+  auto joined = co_await change_community<CommunityInfo>(community_id, [&](Tx& tx, Loaded& c) -> Result<CommunityInfo> {
     if (sql::is_banned(tx, community_id, account)) return forbidden("banned", "you are banned from this community");
     if (sql::insert_member(tx, community_id, account, now)) {
       sql::delete_lapsed(tx, community_id, account);
@@ -635,6 +644,9 @@ Task<Result<CommunityInfo>> CommunityService::join(const eth::Address& who, std:
     }
     return community_info(tx, c, account);
   });
+  // Roles and channels by gate follow once the holdings can be read.
+  if (joined && holdings_later) queued();
+  co_return joined;
 }
 
 Task<Result<void>> CommunityService::leave(const eth::Address& who, std::string community_id) {
@@ -1429,7 +1441,7 @@ Task<Result<RoleInfo>> CommunityService::create_role(const eth::Address& who, st
     info.gate = gate;
     return info;
   });
-  if (created) co_await watch_gate(created->gate);
+  if (created && created->gate) co_await gate_changed(created->gate);
   co_return created;
 }
 
@@ -1584,7 +1596,7 @@ Task<Result<RoleInfo>> CommunityService::update_role(const eth::Address& who, st
     }
     return info;
   });
-  if (updated && change.gate && *change.gate) co_await watch_gate(*change.gate);
+  if (updated && change.gate) co_await gate_changed(*change.gate);
   co_return updated;
 }
 
@@ -1886,7 +1898,7 @@ Task<Result<ChannelInfo>> CommunityService::create_channel(const eth::Address& w
     return channel_info(*reloaded, row, s, sql::channel_access(tx, community_id, lower(who)),
                         unix_millis(m_clock.now()));
   });
-  if (created) co_await watch_gate(created->gate);
+  if (created && created->gate) co_await gate_changed(created->gate);
   co_return created;
 }
 
@@ -2028,7 +2040,7 @@ Task<Result<ChannelInfo>> CommunityService::update_channel(const eth::Address& w
     });
   });
   if (updated && m_events_published) m_events_published();
-  if (updated && update.gate) co_await watch_gate(*update.gate);
+  if (updated && update.gate) co_await gate_changed(*update.gate);
   co_return updated;
 }
 
@@ -2359,6 +2371,17 @@ Task<Result<std::size_t>> CommunityService::reevaluate_batch() {
   if (applied && m_events_published) m_events_published();
   if (applied && unavailable == batch.size() && last_failure) co_return std::move(*last_failure);
   co_return applied;
+}
+
+Task<Result<std::optional<std::chrono::milliseconds>>> CommunityService::next_reevaluation_in() {
+  const auto now = unix_millis(m_clock.now());
+  co_return co_await m_pool.run([&]() -> Result<std::optional<std::chrono::milliseconds>> {
+    return m_db.read([&](Tx& tx) -> Result<std::optional<std::chrono::milliseconds>> {
+      const auto due = sql::next_reevaluation_due(tx);
+      if (!due) return std::optional<std::chrono::milliseconds>();
+      return std::optional<std::chrono::milliseconds>(std::chrono::milliseconds(std::max<std::int64_t>(0, *due - now)));
+    });
+  });
 }
 
 Task<Result<std::int64_t>> CommunityService::pending_reevaluations() {

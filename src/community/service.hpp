@@ -499,6 +499,12 @@ class CommunityService {
   Task<Result<std::size_t>> reevaluate_batch();
   /// Accounts waiting for re-evaluation.
   Task<Result<std::int64_t>> pending_reevaluations();
+  /// How long until the earliest queued re-evaluation is due (zero when one is); none when the
+  /// queue is empty.
+  Task<Result<std::optional<std::chrono::milliseconds>>> next_reevaluation_in();
+  /// Called after a commit that queued re-evaluations (a gate edited, a join whose holdings could
+  /// not be read): the re-evaluator's wake. Set before serving.
+  void set_on_queued(std::function<void()> on_queued) { m_on_queued = std::move(on_queued); }
 
   store::Database& database() noexcept { return m_db; }
 
@@ -507,6 +513,10 @@ class CommunityService {
   Task<Result<Snapshot>> snapshot(const std::string& community_id);
   Task<Result<Holdings>> read_holdings(HoldingsSource& source, const eth::Address& who, const Snapshot& s);
   Task<void> watch_gate(const std::optional<GateNode>& gate);
+  /// After a commit that queued every member against a changed gate (`gate`, or none when it
+  /// was removed): the indexer follows its contracts, and the re-evaluator starts.
+  Task<void> gate_changed(const std::optional<GateNode>& gate);
+  void queued() const;
   Result<void> check_chains(const std::optional<GateNode>& gate) const;
   /// can_read_channel and holding `permission` in the channel's community.
   Task<Result<bool>> has_channel_permission(const eth::Address& who, std::string channel_id, Permission permission);
@@ -537,6 +547,7 @@ class CommunityService {
   HoldingsSource& m_holdings;
   HoldingsSource& m_reevaluation_holdings;
   std::function<void()> m_events_published;
+  std::function<void()> m_on_queued;
   CommunitySettings m_settings;
   /// Compiled AutoMod rules by id (ids are never reused; a rule's revision tells a stale copy).
   std::mutex m_automod_mutex;

@@ -10,14 +10,18 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <atomic>
 #include <set>
+#include <thread>
 
 #include "bus/bus.hpp"
 #include "bus/migrations.hpp"
 #include "chain/model.hpp"
 #include "community/migrations.hpp"
+#include "community/reevaluator.hpp"
 #include "community/service.hpp"
 #include "community/store.hpp"
+#include "core/io_runtime.hpp"
 #include "core/testing/run_task.hpp"
 #include "store/testing/fresh_database.hpp"
 
@@ -952,6 +956,62 @@ TEST_P(CommunityServiceTest, StakesCountAndAnUnreachableChainHoldsUpNobody) {
   reevaluate_all();
   EXPECT_FALSE(member(id, carol));
   EXPECT_EQ(*run(m_service->pending_reevaluations()), 0);
+}
+
+/// Nobody holds anything; the first `failures` reads of `flaky` fail as an unreachable chain's.
+/// Safe to read from the re-evaluator's thread while the test waits.
+class FlakyHoldings final : public HoldingsSource {
+ public:
+  explicit FlakyHoldings(eth::Address flaky, int failures) : m_flaky(flaky), m_failures(failures) {}
+  bool serves_chain(std::uint64_t chain_id) const override { return chain_id == 31337; }
+  Task<Result<Holdings>> read(const eth::Address& who, std::vector<HoldingKey>) override {
+    if (who == m_flaky && m_failures.fetch_sub(1) > 0) {
+      co_return make_error(ErrorKind::unavailable, "chain_unavailable", "down");
+    }
+    co_return Holdings{};
+  }
+
+ private:
+  eth::Address m_flaky;
+  std::atomic<int> m_failures;
+};
+
+// The re-evaluator as a node runs it, with no polling (an hour): a gate edit's commit wakes it,
+// and an account deferred while its chain could not be read is taken up when it falls due.
+TEST_P(CommunityServiceTest, TheReevaluatorRunsOnAGateEditAndWhenADeferredAccountFallsDue) {
+  FlakyHoldings flaky(carol, 1);
+  CommunitySettings settings;
+  settings.reevaluation_retry = std::chrono::milliseconds(200);
+  CommunityService service(
+      *m_db, m_pool, m_clock, m_holdings, [] {}, settings, &flaky);
+  IoRuntime io(1);
+  Reevaluator reevaluator(io.executor(), service, std::chrono::hours(1));
+  service.set_on_queued([&reevaluator] { reevaluator.wake(); });
+  io.start();
+  reevaluator.start();
+  auto created = run(service.create_community(owner, NewCommunity{"Gate House", "gate-house", std::nullopt}));
+  ASSERT_TRUE(created) << created.error().message;
+  const auto id = created->id;
+  ASSERT_TRUE(run(service.join(bob, id)));
+  ASSERT_TRUE(run(service.join(carol, id)));
+  const auto eventually = [](const std::function<bool()>& done) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (!done() && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return done();
+  };
+  const auto pending = [&] { return m_db->read([](Tx& tx) { return sql::queued_reevaluations(tx); }); };
+
+  // Nobody holds the token the new gate asks for: bob lapses at once; carol's chain cannot be
+  // read, so she stays, queued again for later.
+  ASSERT_TRUE(run(service.update_community(owner, id, std::nullopt, std::optional<GateNode>(erc20_gate(10)))));
+  EXPECT_TRUE(eventually([&] { return !member(id, bob) && pending() == 1; }));
+  EXPECT_TRUE(member(id, carol));
+  // Her retry falls due (the service's clock) with no wake: the re-evaluator waited for it.
+  m_clock.advance(std::chrono::seconds(1));
+  EXPECT_TRUE(eventually([&] { return !member(id, carol) && pending() == 0; }));
+  EXPECT_TRUE(member(id, owner));
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, CommunityServiceTest, ::testing::Values(Dialect::sqlite, Dialect::postgres),

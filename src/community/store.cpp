@@ -641,6 +641,12 @@ void finish_reevaluation(Tx& tx, const Reevaluation& r) {
           {r.community_id, r.account, r.version});
 }
 
+std::optional<std::int64_t> next_reevaluation_due(Tx& tx) {
+  auto row = tx.query_one("SELECT min(due_ms) FROM community_reevaluations");
+  if (!row || row->is_null(0)) return std::nullopt;
+  return row->get_int(0);
+}
+
 std::int64_t queued_reevaluations(Tx& tx) {
   return tx.query_one("SELECT COUNT(*) FROM community_reevaluations")->get_int(0);
 }

@@ -245,5 +245,7 @@ void defer_reevaluation(Tx& tx, const Reevaluation& r, std::int64_t retry_ms);
 /// Removes a queued re-evaluation unless it was queued again since it was read.
 void finish_reevaluation(Tx& tx, const Reevaluation& r);
 std::int64_t queued_reevaluations(Tx& tx);
+/// When the earliest queued re-evaluation is due; none when the queue is empty.
+std::optional<std::int64_t> next_reevaluation_due(Tx& tx);
 
 }  // namespace gh::community::sql

@@ -136,6 +136,8 @@ struct Router::State : std::enable_shared_from_this<Router::State> {
   std::atomic<bool> stopping{false};
   std::atomic<bool> woken{false};
   std::atomic<bool> in_round{false};
+  /// The consumer's apply wrote work for the router; its commit wakes it.
+  std::atomic<bool> left_work{false};
 
   Task<std::size_t> expand_once();
   Task<std::size_t> deliver_batch();
@@ -482,7 +484,10 @@ Task<std::size_t> Router::State::tell_reads() {
 
 Task<void> Router::State::run(std::shared_ptr<State> self) {
   while (!stopping.load()) {
+    // A wake from here on is for what this round may not see: the loop runs another.
+    woken.store(false);
     std::size_t work = 0;
+    bool round_failed = false;
     in_round.store(true);
     try {
       work += co_await expand_once();
@@ -491,12 +496,13 @@ Task<void> Router::State::run(std::shared_ptr<State> self) {
       work += co_await tell_reads();
     } catch (const std::exception& e) {
       log::error("notify: router round failed", {{"error", e.what()}});
+      round_failed = true;
     }
     in_round.store(false);
     if (stopping.load()) break;
-    if (work > 0 && !woken.exchange(false)) continue;
-    if (woken.exchange(false)) continue;
-    timer.expires_after(settings.poll_interval);
+    if (work > 0 || woken.load()) continue;
+    // On the strand: a wake's cancel runs once this wait has begun.
+    timer.expires_after(round_failed ? settings.poll_interval : settings.idle_poll);
     co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
   }
   running.store(false);
@@ -542,26 +548,28 @@ bus::Consumer Router::consumer() {
   bus::Consumer c;
   c.name = "notify.router";
   c.topics = consumed_topics();
+  // What apply leaves for the router (a job, a removal, a read to tell) it reads once committed.
   c.apply = [weak](store::Tx& tx, const bus::Event& event) {
     auto state = weak.lock();
     if (!state) throw std::runtime_error("notify router is gone");
     if (auto amendment = amendment_from_event(event.topic, event.payload)) {
       if (state->service.amend(tx, *amendment) > 0 && amendment->action == Amendment::Action::withdraw) {
-        state->woken.store(true);
-        asio::post(state->strand, [state] { state->timer.cancel(); });
+        state->left_work.store(true);
       }
       return;
     }
     if (auto read = read_from_event(event.topic, event.payload)) {
-      if (state->service.read_through(tx, *read) > 0) {
-        state->woken.store(true);
-        asio::post(state->strand, [state] { state->timer.cancel(); });
-      }
+      if (state->service.read_through(tx, *read) > 0) state->left_work.store(true);
       return;
     }
     auto request = request_from_event(event.topic, event.event_id, event.payload);
     if (!request) return;
     sql::insert_job(tx, event.event_id, serialize_request(*request), state->clock.now());
+    state->left_work.store(true);
+  };
+  c.committed = [weak] {
+    auto state = weak.lock();
+    if (!state || !state->left_work.exchange(false)) return;
     state->woken.store(true);
     asio::post(state->strand, [state] { state->timer.cancel(); });
   };

@@ -69,7 +69,13 @@ struct RouterSettings {
   std::size_t removal_batch = 500;
   /// Deliveries worked at once.
   std::size_t concurrency = 32;
+  /// After a round that failed, the next one runs this much later.
   std::chrono::milliseconds poll_interval{500};
+  /// With nothing to do, the next round waits for a wake, or this. Every writer of the router's
+  /// work wakes the router of its node: the consumer (jobs, withdrawals, reads through a channel)
+  /// once committed, marking read (set_on_reads). The poll finds what other nodes left: a read
+  /// marked on a node without a router, a lease run out.
+  std::chrono::milliseconds idle_poll{5'000};
   /// A claimed delivery is taken again after this (its worker died).
   std::chrono::milliseconds lease{120'000};
 };
@@ -99,7 +105,8 @@ class Router {
 
   /// The bus consumer that records expansion jobs.
   bus::Consumer consumer();
-  /// Runs rounds until stop(): back to back while there is work, every poll_interval otherwise.
+  /// Runs rounds until stop(): back to back while there is work; otherwise on a wake, or after
+  /// idle_poll (poll_interval after a failed round).
   void start();
   /// Runs the next round now.
   void wake();

@@ -9,10 +9,13 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <functional>
 #include <set>
+#include <thread>
 
 #include "bus/bus.hpp"
 #include "bus/migrations.hpp"
+#include "core/io_runtime.hpp"
 #include "core/testing/run_task.hpp"
 #include "notify/migrations.hpp"
 #include "notify/router.hpp"
@@ -130,6 +133,53 @@ class NotifyDbTest : public ::testing::TestWithParam<Dialect> {
   testing::FakeProvider m_webpush{"webpush"};
   const eth::Address m_carol = *eth::parse_address("0x00000000000000000000000000000000000c0a01");
 };
+
+// The router as a node runs it, with no polling (an hour between rounds): only its consumer's
+// commits, through the bus, and marking read wake it. Twenty requests, each published and
+// announced on its own while rounds run, all end delivered; then a read is told. A wake lost on
+// the way (one that came during a round, or before its consumer's commit) leaves the test waiting.
+TEST_P(NotifyDbTest, TheRouterRunsOnItsConsumersCommitsAndOnReadsWithoutPolling) {
+  RouterSettings settings;
+  settings.poll_interval = std::chrono::hours(1);
+  settings.idle_poll = std::chrono::hours(1);
+  IoRuntime io(2);
+  m_directory.devices_of[alice_hex] = {PushTarget{"a-phone", "fcm", "t"}};
+  Router router(io.executor(), *m_service, m_pool, m_clock, m_registry, settings);
+  router.set_directory(&m_directory);
+  router.set_online(&m_online);
+  router.add_provider(m_fcm);
+  m_service->set_on_reads([&router] { router.wake(); });
+  bus::DispatcherSettings quiet{100, std::chrono::hours(1)};
+  quiet.consumer_poll = std::chrono::hours(1);
+  bus::Dispatcher dispatcher(io.executor(), *m_db, m_pool, m_registry, quiet);
+  dispatcher.add(router.consumer());
+  io.start();
+  dispatcher.start();
+  router.start();
+  const auto eventually = [&](const std::function<bool(Tx&)>& done) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (!m_db->read(done) && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return m_db->read(done);
+  };
+  constexpr int n = 20;
+  for (int i = 0; i < n; ++i) {
+    json::object request{{"kind", "system"}, {"title", "t" + std::to_string(i)}, {"accounts", json::array{alice_hex}}};
+    m_db->transact([&](Tx& tx) {
+      ASSERT_TRUE(bus::publish(tx, bus::NewEvent{"notify.requested", alice_hex, json::serialize(request)}));
+    });
+    dispatcher.wake();
+  }
+  EXPECT_TRUE(
+      eventually([&](Tx& tx) { return sql::unread_count(tx, alice_hex) == n && sql::pending_deliveries(tx) == 0; }));
+  // Marking read leaves the read for the router to tell the account's sockets.
+  ASSERT_TRUE(run(m_service->mark_read(alice, {}, true)));
+  EXPECT_TRUE(eventually([](Tx& tx) { return tx.query_one("SELECT count(*) FROM notify_reads")->get_int(0) == 0; }));
+  router.stop();
+  dispatcher.stop(std::chrono::seconds(5));
+  EXPECT_EQ(m_fcm.sent.size(), static_cast<std::size_t>(n));
+}
 
 TEST_P(NotifyDbTest, CenterPagesNewestFirstWithACursorAndAnExactUnreadCount) {
   for (int i = 0; i < 130; ++i) {
