@@ -767,7 +767,8 @@ struct Dispatcher::Impl : std::enable_shared_from_this<Dispatcher::Impl> {
             unstored_batches = 0;
             stored_at = now;
           }
-          if (caught_up) co_await rest(c, wake_mark, batch.head, offset == persisted);
+          // Past the head and the offset both: an outbox emptied by retention reads a head of 0.
+          if (caught_up) co_await rest(c, wake_mark, std::max(batch.head, offset), offset == persisted);
           continue;
         }
         // The whole batch in one transaction first; only when an event of it fails (the batch
@@ -795,7 +796,7 @@ struct Dispatcher::Impl : std::enable_shared_from_this<Dispatcher::Impl> {
         if (batched) {
           // Caught up, and nothing new announced since the read: no need to read again before the
           // next wake or poll.
-          if (caught_up) co_await rest(c, wake_mark, batch.head, true);
+          if (caught_up) co_await rest(c, wake_mark, std::max(batch.head, offset), true);
           continue;
         }
         // Every event read is this consumer's (read_outbox_matching filtered them).
