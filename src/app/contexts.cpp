@@ -95,6 +95,8 @@ messaging::MessagingModuleSettings messaging_settings(const Settings& s) {
   return m;
 }
 
+}  // namespace
+
 notify::NotifyModuleSettings notify_settings(const Settings& s) {
   notify::NotifyModuleSettings m;
   m.run_router = s.has(Role::worker);
@@ -116,18 +118,20 @@ notify::NotifyModuleSettings notify_settings(const Settings& s) {
   return m;
 }
 
-}  // namespace
+community::CommunityModuleSettings community_settings(const Settings& s) {
+  community::CommunityModuleSettings m;
+  m.run_reevaluator = s.has(Role::worker);
+  // Gate edits and joins, which queue re-evaluations, come to the API; a re-evaluator on a node
+  // without it hears of them by polling.
+  if (!s.has(Role::api)) m.reevaluator_idle_poll = std::chrono::milliseconds(250);
+  return m;
+}
 
 std::vector<context::ContextModule> context_modules(const Settings& settings) {
   std::vector<context::ContextModule> modules;
   modules.push_back(auth::make_module(auth_settings(settings)));
   modules.push_back(chain::make_module(chain_settings(settings)));
-  community::CommunityModuleSettings community;
-  community.run_reevaluator = settings.has(Role::worker);
-  // Gate edits and joins, which queue re-evaluations, come to the API; a re-evaluator on a node
-  // without it hears of them by polling.
-  if (!settings.has(Role::api)) community.reevaluator_idle_poll = std::chrono::milliseconds(250);
-  modules.push_back(community::make_module(community));
+  modules.push_back(community::make_module(community_settings(settings)));
   realtime::GatewaySettings gateway;
   gateway.max_sockets_per_account = settings.ws_max_sockets_per_account;
   gateway.stall_timeout_ms = settings.ws_resume_stall_timeout.count();

@@ -4,13 +4,21 @@
 #include <vector>
 
 #include "app/settings.hpp"
+#include "community/module.hpp"
 #include "context/module.hpp"
+#include "notify/module.hpp"
 
 namespace gh::app {
 
 /// Every context module the process runs, in start order (a module may use the services of
 /// those before it). The test hooks are one of them only with --test-hooks.
 std::vector<context::ContextModule> context_modules(const Settings& settings);
+
+/// What notify and community take from the settings: among them, whether this node runs the
+/// router and the re-evaluator, and how often they poll (often only on a node without the API,
+/// whose marked reads and gate edits they cannot hear of).
+notify::NotifyModuleSettings notify_settings(const Settings& settings);
+community::CommunityModuleSettings community_settings(const Settings& settings);
 
 /// Every module's migrations, in the order they apply: the bus's and the job scheduler's, then
 /// each context's.
