@@ -3,15 +3,12 @@
 #include <atomic>
 #include <thread>
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
-#include <boost/asio/use_awaitable.hpp>
 
 #include "core/log.hpp"
+#include "core/wakeup.hpp"
 
 namespace gh::community {
 
@@ -21,12 +18,11 @@ struct Reevaluator::State {
   // Executors are cheap handles, passed by value throughout.
   // NOLINTNEXTLINE(performance-unnecessary-value-param)
   State(Executor ex, CommunityService& s, std::chrono::milliseconds interval)
-      : strand(asio::make_strand(ex)), timer(strand), service(s), idle_poll(interval) {}
+      : strand(asio::make_strand(ex)), wakeup(strand), service(s), idle_poll(interval) {}
 
   Task<void> run(std::shared_ptr<State> self) {
     while (!stopping.load()) {
-      // A wake from here on is for what this batch may not see: the loop reads again.
-      woken.store(false);
+      wakeup.begin();
       bool more = false;
       // With nothing due: until the earliest queued account falls due, at most idle_poll.
       auto rest = idle_poll;
@@ -47,20 +43,17 @@ struct Reevaluator::State {
       }
       in_batch.store(false);
       if (stopping.load()) break;
-      if (woken.load() || more) continue;
-      // On the strand: a wake's cancel runs once this wait has begun.
-      timer.expires_after(rest);
-      co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+      if (more) continue;
+      co_await wakeup.rest(rest);
     }
     (void)self;
   }
 
   asio::strand<Executor> strand;
-  asio::steady_timer timer;
+  Wakeup wakeup;
   CommunityService& service;
   std::chrono::milliseconds idle_poll;
   std::atomic<bool> stopping{false};
-  std::atomic<bool> woken{false};
   std::atomic<bool> running{false};
   std::atomic<bool> in_batch{false};
 };
@@ -83,9 +76,7 @@ void Reevaluator::start() {
 }
 
 void Reevaluator::wake() {
-  m_state->woken.store(true);
-  auto state = m_state;
-  asio::post(state->strand, [state] { state->timer.cancel(); });
+  m_state->wakeup.wake();
 }
 
 }  // namespace gh::community

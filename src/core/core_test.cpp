@@ -4,7 +4,11 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/json/parse.hpp>
+#include <future>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -12,9 +16,11 @@
 
 #include "core/blocking_pool.hpp"
 #include "core/clock.hpp"
+#include "core/io_runtime.hpp"
 #include "core/log.hpp"
 #include "core/metrics.hpp"
 #include "core/result.hpp"
+#include "core/wakeup.hpp"
 
 namespace gh {
 namespace {
@@ -187,6 +193,47 @@ TEST(BlockingPool, ShedsLoadWhenQueueIsFull) {
   io.run();
   EXPECT_EQ(done, 2);
   EXPECT_EQ(overloaded, 2);
+}
+
+// A loop resting an hour between steps moves only by its wakes: one during a step ends the next
+// rest before it begins, one from another thread ends the rest under way. A lost wake leaves the
+// loop resting and the test waiting.
+TEST(Wakeup, AWakeDuringAStepOrARestIsNeverLost) {
+  IoRuntime io(2);
+  auto strand = boost::asio::make_strand(io.executor());
+  Wakeup wakeup(strand);
+  std::atomic<int> steps{0};
+  std::promise<void> done;
+  auto loop = [&]() -> Task<void> {
+    for (int i = 0; i < 200; ++i) {
+      wakeup.begin();
+      ++steps;
+      if (i % 2 == 0) {
+        // During the step, which then lets the strand run (its cancel, on no wait, with it).
+        wakeup.wake();
+        co_await boost::asio::post(strand, boost::asio::use_awaitable);
+      }
+      co_await wakeup.rest(std::chrono::hours(1));
+    }
+    done.set_value();
+  };
+  io.start();
+  boost::asio::co_spawn(strand, loop, boost::asio::detached);
+  // The odd steps (an even count) wait for a wake from here, sent once the step has begun:
+  // before or during its rest, neither may be lost.
+  auto finished = done.get_future();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  int woken_at = 0;
+  while (finished.wait_for(std::chrono::milliseconds(1)) != std::future_status::ready &&
+         std::chrono::steady_clock::now() < deadline) {
+    const int now = steps.load();
+    if (now % 2 == 0 && now != woken_at) {
+      wakeup.wake();
+      woken_at = now;
+    }
+  }
+  ASSERT_EQ(finished.wait_for(std::chrono::milliseconds(0)), std::future_status::ready);
+  EXPECT_EQ(steps.load(), 200);
 }
 
 }  // namespace

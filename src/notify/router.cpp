@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "core/log.hpp"
+#include "core/wakeup.hpp"
 #include "notify/events.hpp"
 #include "notify/routes.hpp"
 #include "notify/store.hpp"
@@ -88,7 +89,7 @@ PushMessage push_message(const Notification& n) {
 struct Router::State : std::enable_shared_from_this<Router::State> {
   State(Executor ex, NotifyService& s, BlockingPool& p, const Clock& c, metrics::Registry& r, RouterSettings rs)
       : strand(asio::make_strand(ex)),
-        timer(strand),
+        wakeup(strand),
         service(s),
         pool(p),
         clock(c),
@@ -117,7 +118,7 @@ struct Router::State : std::enable_shared_from_this<Router::State> {
   }
 
   asio::strand<Executor> strand;
-  asio::steady_timer timer;
+  Wakeup wakeup;
   NotifyService& service;
   BlockingPool& pool;
   const Clock& clock;
@@ -134,7 +135,6 @@ struct Router::State : std::enable_shared_from_this<Router::State> {
   metrics::Family<metrics::Counter>& expanded;
   std::atomic<bool> running{false};
   std::atomic<bool> stopping{false};
-  std::atomic<bool> woken{false};
   std::atomic<bool> in_round{false};
   /// The consumer's apply wrote work for the router; its commit wakes it.
   std::atomic<bool> left_work{false};
@@ -484,8 +484,7 @@ Task<std::size_t> Router::State::tell_reads() {
 
 Task<void> Router::State::run(std::shared_ptr<State> self) {
   while (!stopping.load()) {
-    // A wake from here on is for what this round may not see: the loop runs another.
-    woken.store(false);
+    wakeup.begin();
     std::size_t work = 0;
     bool round_failed = false;
     in_round.store(true);
@@ -500,10 +499,8 @@ Task<void> Router::State::run(std::shared_ptr<State> self) {
     }
     in_round.store(false);
     if (stopping.load()) break;
-    if (work > 0 || woken.load()) continue;
-    // On the strand: a wake's cancel runs once this wait has begun.
-    timer.expires_after(round_failed ? settings.poll_interval : settings.idle_poll);
-    co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (work > 0) continue;
+    co_await wakeup.rest(round_failed ? settings.poll_interval : settings.idle_poll);
   }
   running.store(false);
   (void)self;
@@ -570,8 +567,7 @@ bus::Consumer Router::consumer() {
   c.committed = [weak] {
     auto state = weak.lock();
     if (!state || !state->left_work.exchange(false)) return;
-    state->woken.store(true);
-    asio::post(state->strand, [state] { state->timer.cancel(); });
+    state->wakeup.wake();
   };
   return c;
 }
@@ -582,9 +578,7 @@ void Router::start() {
 }
 
 void Router::wake() {
-  m_state->woken.store(true);
-  auto state = m_state;
-  asio::post(state->strand, [state] { state->timer.cancel(); });
+  m_state->wakeup.wake();
 }
 
 void Router::stop() {
