@@ -100,8 +100,6 @@ messaging::MessagingModuleSettings messaging_settings(const Settings& s) {
 notify::NotifyModuleSettings notify_settings(const Settings& s) {
   notify::NotifyModuleSettings m;
   m.run_router = s.has(Role::worker);
-  // The API marks notifications read; a router on a node without it hears of that by polling.
-  if (!s.has(Role::api)) m.router.idle_poll = m.router.poll_interval;
   m.fcm_service_account_file = s.fcm_service_account_file;
   m.fcm_endpoint = s.fcm_endpoint;
   m.vapid_key_file = s.vapid_key_file.empty() ? s.data_dir + "/vapid.json" : s.vapid_key_file;
@@ -121,9 +119,6 @@ notify::NotifyModuleSettings notify_settings(const Settings& s) {
 community::CommunityModuleSettings community_settings(const Settings& s) {
   community::CommunityModuleSettings m;
   m.run_reevaluator = s.has(Role::worker);
-  // Gate edits and joins, which queue re-evaluations, come to the API; a re-evaluator on a node
-  // without it hears of them by polling.
-  if (!s.has(Role::api)) m.reevaluator_idle_poll = std::chrono::milliseconds(250);
   return m;
 }
 

@@ -15,8 +15,7 @@ namespace gh::app {
 std::vector<context::ContextModule> context_modules(const Settings& settings);
 
 /// What notify and community take from the settings: among them, whether this node runs the
-/// router and the re-evaluator, and how often they poll (often only on a node without the API,
-/// whose marked reads and gate edits they cannot hear of).
+/// router and the re-evaluator (with the worker role).
 notify::NotifyModuleSettings notify_settings(const Settings& settings);
 community::CommunityModuleSettings community_settings(const Settings& settings);
 

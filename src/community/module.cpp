@@ -50,6 +50,8 @@ context::ContextModule make_module(CommunityModuleSettings settings) {
   };
   m.consumers = [runtime]() {
     std::vector<bus::Consumer> out;
+    // A gate edited or a join deferred, on this node or another: the re-evaluator here wakes.
+    if (runtime->reevaluator) out.push_back(runtime->reevaluator->consumer());
     out.push_back({"community.chain_gates",
                    {"chain.transfer", "chain.stake", "chain.reverted"},
                    [runtime](store::Tx& tx, const bus::Event& event) {

@@ -12,8 +12,8 @@ namespace gh::community {
 struct CommunityModuleSettings {
   /// True on processes running the worker role: the re-evaluator runs there only.
   bool run_reevaluator = true;
-  /// How long the re-evaluator waits, with nothing due, when no wake comes. This node's requests
-  /// and consumer wake it; what another node's requests queue it finds by this poll only.
+  /// How long the re-evaluator waits, with nothing due, when no wake comes. What queues
+  /// re-evaluations wakes it: this node's requests at once, and any node's through the bus.
   std::chrono::milliseconds reevaluator_idle_poll{5'000};
 };
 

@@ -79,4 +79,17 @@ void Reevaluator::wake() {
   m_state->wakeup.wake();
 }
 
+bus::Consumer Reevaluator::consumer() {
+  std::weak_ptr<State> weak = m_state;
+  bus::Consumer c;
+  c.name = "community.reevaluation_wakes";
+  c.topics = {std::string(reevaluation_queued_topic)};
+  // The queue rows came with the event, in its transaction: there is nothing to write.
+  c.apply = [](store::Tx&, const bus::Event&) {};
+  c.committed = [weak] {
+    if (auto state = weak.lock()) state->wakeup.wake();
+  };
+  return c;
+}
+
 }  // namespace gh::community

@@ -5,15 +5,16 @@
 #include <chrono>
 #include <memory>
 
+#include "bus/bus.hpp"
 #include "community/service.hpp"
 #include "core/task.hpp"
 
 namespace gh::community {
 
 /// Runs CommunityService::reevaluate_batch until nothing queued is due, then waits for a wake
-/// (what queues an account wakes it: the chain events' consumer, a gate edit, a join), for the
-/// earliest queued account to fall due (one deferred while its chain was unreachable), or
-/// `idle_poll`, for what another node queued.
+/// (what queues an account wakes it: the chain events' consumer, and a gate edit or a join on any
+/// node through consumer()), for the earliest queued account to fall due (one deferred while its
+/// chain was unreachable), or `idle_poll`.
 class Reevaluator {
  public:
   Reevaluator(Executor executor, CommunityService& service,
@@ -27,6 +28,9 @@ class Reevaluator {
   void start();
   /// Runs the next batch now instead of waiting. Safe from any thread.
   void wake();
+  /// The bus consumer of reevaluation_queued_topic: wakes this loop once such an event is
+  /// committed, whichever node queued the re-evaluations. It writes nothing of its own.
+  bus::Consumer consumer();
 
  private:
   struct State;

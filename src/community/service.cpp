@@ -233,6 +233,22 @@ void refresh_gate_contracts(Tx& tx, const std::string& community_id) {
   sql::replace_gate_contracts(tx, community_id, contracts);
 }
 
+// Re-evaluations queued in this transaction: the re-evaluators of every node hear of them through
+// the bus once it commits (the node that queued them also wakes its own at once, by queued()), so
+// a node that serves the API without running a re-evaluator leaves none of them to a poll.
+void publish_queued(Tx& tx, const std::string& community_id) {
+  publish_or_throw(tx, std::string(reevaluation_queued_topic), community_id,
+                   json::object{{"community_id", community_id}});
+}
+
+// A gate set, changed or removed: its contracts are recorded again, and every member and lapsed
+// member is queued for the re-evaluator, which looks at them in batches.
+void queue_gate_change(Tx& tx, const std::string& community_id, std::int64_t now_ms) {
+  refresh_gate_contracts(tx, community_id);
+  sql::queue_all(tx, community_id, now_ms);
+  publish_queued(tx, community_id);
+}
+
 // Publishes community.channel_access_changed when the channels `account` can read differ from
 // `before`.
 void publish_channel_diff(Tx& tx, const Loaded& c, const std::string& account, const std::set<std::string>& before) {
@@ -591,11 +607,7 @@ Task<Result<CommunityInfo>> CommunityService::update_community(const eth::Addres
           changed["system_channel"] = text_or_null(*system_channel);
         }
         audit(tx, community_id, who, {"community_update", std::nullopt, std::nullopt, "", std::move(changed)}, now);
-        if (gate) {
-          refresh_gate_contracts(tx, community_id);
-          // Every member and lapsed member is re-evaluated by the re-evaluator, in batches.
-          sql::queue_all(tx, community_id, now);
-        }
+        if (gate) queue_gate_change(tx, community_id, now);
         return community_info(tx, *load(tx, community_id), lower(who));
       });
   if (updated && gate) co_await gate_changed(*gate);
@@ -636,6 +648,7 @@ Task<Result<CommunityInfo>> CommunityService::join(const eth::Address& who, std:
       sql::delete_lapsed(tx, community_id, account);
       if (holdings_later) {
         sql::queue_account(tx, community_id, account, now);
+        publish_queued(tx, community_id);
       } else {
         sync_member(tx, c, account, holdings, {}, now, false);
       }
@@ -1432,10 +1445,7 @@ Task<Result<RoleInfo>> CommunityService::create_role(const eth::Address& who, st
     apply_details(row, details, audited);
     if (!sql::insert_role(tx, community_id, row)) return conflict("role_exists", "a role of that name exists");
     audit(tx, community_id, who, {"role_create", std::nullopt, std::nullopt, "", std::move(audited)}, now);
-    if (gate) {
-      refresh_gate_contracts(tx, community_id);
-      sql::queue_all(tx, community_id, now);
-    }
+    if (gate) queue_gate_change(tx, community_id, now);
     publish_role_updated(tx, c, "created", row, "");
     RoleInfo info = role_info(c, row);
     info.gate = gate;
@@ -1582,8 +1592,7 @@ Task<Result<RoleInfo>> CommunityService::update_role(const eth::Address& who, st
     audit(tx, community_id, who, {"role_update", std::nullopt, std::nullopt, "", std::move(changed)}, now);
     if (change.gate) {
       // Every member is evaluated again against the new gate, or loses what the old one gave.
-      refresh_gate_contracts(tx, community_id);
-      sql::queue_all(tx, community_id, now);
+      queue_gate_change(tx, community_id, now);
     }
     if (next != old) publish_role_recheck(tx, c, row.name);
     publish_role_updated(tx, c, "updated", row, name);
@@ -1890,10 +1899,7 @@ Task<Result<ChannelInfo>> CommunityService::create_channel(const eth::Address& w
       details["default_auto_archive_minutes"] = row.defaults.auto_archive_minutes;
     }
     audit(tx, community_id, who, {"channel_create", std::nullopt, row.id, "", std::move(details)}, now);
-    if (spec.gate) {
-      refresh_gate_contracts(tx, community_id);
-      sql::queue_all(tx, community_id, now);
-    }
+    if (spec.gate) queue_gate_change(tx, community_id, now);
     auto reloaded = load(tx, community_id);
     return channel_info(*reloaded, row, s, sql::channel_access(tx, community_id, lower(who)),
                         unix_millis(m_clock.now()));
@@ -2030,10 +2036,7 @@ Task<Result<ChannelInfo>> CommunityService::update_channel(const eth::Address& w
                          json::object{{"community_id", c->row.id}, {"channel_id", channel_id}, {"changes", shown}});
       }
       audit(tx, c->row.id, who, {"channel_update", std::nullopt, channel_id, "", std::move(changed)}, now);
-      if (update.gate) {
-        refresh_gate_contracts(tx, c->row.id);
-        sql::queue_all(tx, c->row.id, now);
-      }
+      if (update.gate) queue_gate_change(tx, c->row.id, now);
       auto reloaded = load(tx, c->row.id);
       return channel_info(*reloaded, *ch, s, sql::channel_access(tx, c->row.id, lower(who)),
                           unix_millis(m_clock.now()));

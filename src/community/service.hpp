@@ -14,6 +14,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -307,10 +308,14 @@ struct CommunitySettings {
   std::size_t automod_cache_bytes = std::size_t{64} << 20;
 };
 
-/// Community's use cases. Thread-safe; database work runs on the blocking pool.
 /// The most a ban may reach back to delete the banned member's messages: 7 days, as Discord.
 inline constexpr std::chrono::seconds max_ban_message_purge{7 * 24 * 3600};
 
+/// The event `{"community_id"}` published with re-evaluations that a gate edit or a join queued:
+/// the re-evaluators of every node wake on it (Reevaluator::consumer), wherever it was queued.
+inline constexpr std::string_view reevaluation_queued_topic = "community.reevaluation_queued";
+
+/// Community's use cases. Thread-safe; database work runs on the blocking pool.
 class CommunityService {
  public:
   /// `holdings` answers joins (fresh, from the chain); `reevaluation_holdings`, when given, the
@@ -503,7 +508,8 @@ class CommunityService {
   /// queue is empty.
   Task<Result<std::optional<std::chrono::milliseconds>>> next_reevaluation_in();
   /// Called after a commit that queued re-evaluations (a gate edited, a join whose holdings could
-  /// not be read): the re-evaluator's wake. Set before serving.
+  /// not be read): this node's re-evaluator's wake, at once. Other nodes' hear of it through the
+  /// bus (reevaluation_queued_topic). Set before serving.
   void set_on_queued(std::function<void()> on_queued) { m_on_queued = std::move(on_queued); }
 
   store::Database& database() noexcept { return m_db; }

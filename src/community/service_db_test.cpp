@@ -1014,6 +1014,50 @@ TEST_P(CommunityServiceTest, TheReevaluatorRunsOnAGateEditAndWhenADeferredAccoun
   EXPECT_TRUE(member(id, owner));
 }
 
+// A node that serves the API without a re-evaluator (roles api alone) edits a gate: the
+// re-evaluators of the other nodes hear of it through the bus, with no poll (an hour's rest). The
+// dispatcher finds the event as it finds another process's, by its probe. Three edits in turn, each
+// waited for: the loop rests between them, so a lost wake leaves the test waiting.
+TEST_P(CommunityServiceTest, AGateEditedOnANodeWithoutAReevaluatorReachesTheReevaluatorsThroughTheBus) {
+  // The worker node's service runs the loop; m_service, which nothing wakes, takes the requests.
+  CommunityService worker(*m_db, m_pool, m_clock, m_holdings, [] {});
+  IoRuntime io(2);
+  Reevaluator reevaluator(io.executor(), worker, std::chrono::hours(1));
+  bus::DispatcherSettings probing{100, std::chrono::milliseconds(20)};
+  probing.consumer_poll = std::chrono::hours(1);
+  metrics::Registry registry;
+  bus::Dispatcher dispatcher(io.executor(), *m_db, m_pool, registry, probing);
+  dispatcher.add(reevaluator.consumer());
+  io.start();
+  dispatcher.start();
+  reevaluator.start();
+  const auto id = create();
+  ASSERT_TRUE(run(m_service->join(bob, id)));
+  ASSERT_TRUE(run(m_service->join(carol, id)));
+  const auto eventually = [](const std::function<bool()>& done) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (!done() && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return done();
+  };
+  const auto pending = [&] { return m_db->read([](Tx& tx) { return sql::queued_reevaluations(tx); }); };
+  const auto gate = [&](std::optional<GateNode> g) {
+    auto updated = run(m_service->update_community(owner, id, std::nullopt, std::make_optional(std::move(g))));
+    ASSERT_TRUE(updated) << updated.error().message;
+  };
+  // Nobody holds the token: both lapse. Without a gate they are members again; with it, not.
+  gate(erc20_gate(10));
+  EXPECT_TRUE(eventually([&] { return !member(id, bob) && !member(id, carol) && pending() == 0; }));
+  gate(std::nullopt);
+  EXPECT_TRUE(eventually([&] { return member(id, bob) && member(id, carol) && pending() == 0; }));
+  gate(erc20_gate(10));
+  EXPECT_TRUE(eventually([&] { return !member(id, bob) && !member(id, carol) && pending() == 0; }));
+  EXPECT_TRUE(member(id, owner));
+  dispatcher.stop(std::chrono::seconds(5));
+  EXPECT_EQ(events(std::string(reevaluation_queued_topic)).size(), 3u);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, CommunityServiceTest, ::testing::Values(Dialect::sqlite, Dialect::postgres),
                          [](const auto& param_info) { return std::string(store::to_string(param_info.param)); });
 

@@ -98,14 +98,22 @@ void dedupe(std::vector<std::string>& v) {
 }  // namespace
 
 std::vector<std::string> consumed_topics() {
-  return {"notify.requested",          "messaging.mention",
-          "messaging.reply",           "messaging.thread_message",
-          "messaging.message_deleted", "messaging.message_edited",
-          "messaging.mention_removed", "community.member_removed",
-          "community.role_changed",    "e2e.message_posted",
-          "rewards.granted",           "rewards.withdrawal_confirmed",
-          "rewards.withdrawal_failed", "messaging.read",
-          "messaging.followed_message"};
+  return {"notify.requested",
+          "messaging.mention",
+          "messaging.reply",
+          "messaging.thread_message",
+          "messaging.message_deleted",
+          "messaging.message_edited",
+          "messaging.mention_removed",
+          "community.member_removed",
+          "community.role_changed",
+          "e2e.message_posted",
+          "rewards.granted",
+          "rewards.withdrawal_confirmed",
+          "rewards.withdrawal_failed",
+          "messaging.read",
+          "messaging.followed_message",
+          std::string(reads_marked_topic)};
 }
 
 std::optional<ReadThrough> read_from_event(std::string_view topic, std::string_view payload) {

@@ -26,6 +26,11 @@ struct Request {
 /// The topics the router consumes.
 std::vector<std::string> consumed_topics();
 
+/// The event `{"account"}` published with notifications marked read in the center: the reads wait
+/// in the database for a router to tell the account's sockets, and the routers of every node wake
+/// on it, wherever they were marked.
+inline constexpr std::string_view reads_marked_topic = "notify.reads_marked";
+
 /// The request an event implies, or nullopt.
 std::optional<Request> request_from_event(std::string_view topic, std::string_view event_id, std::string_view payload);
 

@@ -559,6 +559,11 @@ bus::Consumer Router::consumer() {
       if (state->service.read_through(tx, *read) > 0) state->left_work.store(true);
       return;
     }
+    // Reads marked in the center, maybe on a node without a router: they wait to be told.
+    if (event.topic == reads_marked_topic) {
+      state->left_work.store(true);
+      return;
+    }
     auto request = request_from_event(event.topic, event.event_id, event.payload);
     if (!request) return;
     sql::insert_job(tx, event.event_id, serialize_request(*request), state->clock.now());

@@ -72,9 +72,9 @@ struct RouterSettings {
   /// After a round that failed, the next one runs this much later.
   std::chrono::milliseconds poll_interval{500};
   /// With nothing to do, the next round waits for a wake, or this. Every writer of the router's
-  /// work wakes the router of its node: the consumer (jobs, withdrawals, reads through a channel)
-  /// once committed, marking read (set_on_reads). The poll finds what other nodes left: a read
-  /// marked on a node without a router, a lease run out.
+  /// work wakes a router: the consumer (jobs, withdrawals, reads through a channel, reads marked in
+  /// the center on any node) once committed, and marking read that of its own node at once
+  /// (set_on_reads). The poll finds what no event announces: a lease run out.
   std::chrono::milliseconds idle_poll{5'000};
   /// A claimed delivery is taken again after this (its worker died).
   std::chrono::milliseconds lease{120'000};

@@ -9,6 +9,8 @@
 #include <map>
 #include <set>
 
+#include "bus/bus.hpp"
+#include "notify/events.hpp"
 #include "notify/store.hpp"
 #include "notify/time_zone.hpp"
 #include "store/batches.hpp"
@@ -95,6 +97,15 @@ Task<Result<std::int64_t>> NotifyService::mark_read(const eth::Address& who, std
           sql::delete_deliveries(tx, changed);
           sql::insert_reads(tx, account, changed, now);
           told = true;
+        }
+      }
+      // The routers of other nodes (this one's is woken below, at once) hear of the reads.
+      if (told) {
+        boost::json::object event{{"account", account}};
+        if (auto published =
+                bus::publish(tx, {std::string(reads_marked_topic), account, boost::json::serialize(event)});
+            !published) {
+          return published.error();
         }
       }
       return sql::unread_count(tx, account);

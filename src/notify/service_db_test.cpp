@@ -181,6 +181,56 @@ TEST_P(NotifyDbTest, TheRouterRunsOnItsConsumersCommitsAndOnReadsWithoutPolling)
   EXPECT_EQ(m_fcm.sent.size(), static_cast<std::size_t>(n));
 }
 
+// A node that serves the API without a router (roles api alone) marks notifications read in the
+// center: the routers of the other nodes hear of it through the bus and tell the account's
+// sockets, with no poll (an hour between rounds). The dispatcher finds the event as it finds
+// another process's, by its probe. Five marks in turn, each waited for: the router rests between
+// them, so a lost wake leaves the test waiting.
+TEST_P(NotifyDbTest, ReadsMarkedOnANodeWithoutARouterReachTheRoutersThroughTheBus) {
+  RouterSettings settings;
+  settings.poll_interval = std::chrono::hours(1);
+  settings.idle_poll = std::chrono::hours(1);
+  IoRuntime io(2);
+  // The worker node's service runs the router; m_service, which wakes nothing, takes the marks.
+  NotifyService worker(*m_db, m_pool, m_clock);
+  Router router(io.executor(), worker, m_pool, m_clock, m_registry, settings);
+  router.set_directory(&m_directory);
+  router.set_online(&m_online);
+  router.add_provider(m_fcm);
+  bus::DispatcherSettings probing{100, std::chrono::milliseconds(20)};
+  probing.consumer_poll = std::chrono::hours(1);
+  bus::Dispatcher dispatcher(io.executor(), *m_db, m_pool, m_registry, probing);
+  dispatcher.add(router.consumer());
+  constexpr int n = 5;
+  for (int i = 0; i < n; ++i) m_service->create_batch({alice_hex}, draft(Kind::mention, "k" + std::to_string(i)));
+  const auto page = run(m_service->list(alice, std::nullopt, 10, false));
+  ASSERT_EQ(page->items.size(), static_cast<std::size_t>(n));
+  io.start();
+  dispatcher.start();
+  router.start();
+  const auto eventually = [&](const std::function<bool(Tx&)>& done) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (!m_db->read(done) && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return m_db->read(done);
+  };
+  const auto untold = [](Tx& tx) { return tx.query_one("SELECT count(*) FROM notify_reads")->get_int(0); };
+  for (int i = 0; i < n; ++i) {
+    auto unread = run(m_service->mark_read(alice, {page->items[static_cast<std::size_t>(i)].id}, false));
+    ASSERT_TRUE(unread);
+    EXPECT_EQ(*unread, n - i - 1);
+    EXPECT_TRUE(eventually([&](Tx& tx) { return untold(tx) == 0; })) << "mark " << i;
+  }
+  router.stop();
+  dispatcher.stop(std::chrono::seconds(5));
+  std::size_t told = 0;
+  for (const auto& [account, frame] : m_online.account_frames) {
+    if (account == alice_hex && frame.find("\"notifications_read\"") != std::string::npos) ++told;
+  }
+  EXPECT_EQ(told, static_cast<std::size_t>(n));
+}
+
 TEST_P(NotifyDbTest, CenterPagesNewestFirstWithACursorAndAnExactUnreadCount) {
   for (int i = 0; i < 130; ++i) {
     m_service->create_batch({alice_hex}, draft(i % 2 == 0 ? Kind::mention : Kind::reward, "k" + std::to_string(i)));
