@@ -20,6 +20,7 @@
 #include "chain/service.hpp"
 #include "chain/store.hpp"
 #include "core/log.hpp"
+#include "core/wakeup.hpp"
 #include "rpc/rpc_client.hpp"
 
 namespace gh::chain {
@@ -56,7 +57,7 @@ struct Poller::State : std::enable_shared_from_this<Poller::State> {
         metrics::Registry& reg, ChainIndexSettings s)
       : strand(asio::make_strand(ex)),
         reader(asio::make_strand(ex)),
-        timer(strand),
+        wakeup(strand),
         client(c),
         db(d),
         pool(p),
@@ -899,6 +900,7 @@ struct Poller::State : std::enable_shared_from_this<Poller::State> {
 
   Task<void> run(std::shared_ptr<State> self) {
     while (!stopping.load()) {
+      wakeup.begin();
       bool wait = true;
       in_round.store(true);
       try {
@@ -914,11 +916,8 @@ struct Poller::State : std::enable_shared_from_this<Poller::State> {
       }
       in_round.store(false);
       if (stopping.load()) break;
-      if (wait && !woken.exchange(false)) {
-        timer.expires_after(settings.poll_interval);
-        co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
-        woken.store(false);
-      }
+      // Caught up: until the next poll, or a wake (one during the round rounds again at once).
+      if (wait) co_await wakeup.rest(settings.poll_interval);
     }
     running.store(false);
     (void)self;
@@ -928,7 +927,7 @@ struct Poller::State : std::enable_shared_from_this<Poller::State> {
   /// Where run_ranges reads ranges (the JSON of eth_getLogs, decoding) and frees applied ones:
   /// beside the strand, which must be free to start the next transaction the moment one commits.
   asio::strand<Executor> reader;
-  asio::steady_timer timer;
+  Wakeup wakeup;
   rpc::RpcClient& client;
   gh::store::Database& db;
   BlockingPool& pool;
@@ -945,7 +944,6 @@ struct Poller::State : std::enable_shared_from_this<Poller::State> {
   metrics::Counter* decode_seconds = nullptr;
   metrics::Counter* apply_seconds = nullptr;
   std::atomic<bool> stopping{false};
-  std::atomic<bool> woken{false};
   std::atomic<bool> running{false};
   std::atomic<bool> in_round{false};  ///< a round uses the client and the database right now
 };
@@ -977,9 +975,7 @@ void Poller::start() {
 }
 
 void Poller::wake() {
-  m_state->woken.store(true);
-  auto state = m_state;
-  asio::post(state->strand, [state] { state->timer.cancel(); });
+  m_state->wakeup.wake();
 }
 
 void Poller::stop() {

@@ -12,6 +12,7 @@
 #include <boost/json/parse.hpp>
 #include <random>
 #include <set>
+#include <thread>
 
 #include "bus/bus.hpp"
 #include "bus/migrations.hpp"
@@ -19,6 +20,7 @@
 #include "chain/poller.hpp"
 #include "chain/service.hpp"
 #include "chain/store.hpp"
+#include "core/io_runtime.hpp"
 #include "core/testing/run_task.hpp"
 #include "devchain/contract_call.hpp"
 #include "devchain/demo_chain.hpp"
@@ -493,6 +495,45 @@ TEST_P(PollerChainTest, APipelineWhoseLogsDoNotDecodeBacksOffWhileTheOthersKeepU
   const auto errors_before = erc721_errors();
   ASSERT_TRUE(run(poller.poll_once()));
   EXPECT_EQ(erc721_errors(), errors_before);
+}
+
+// The loop as a node runs it, with an hour between polls: each wake (a webhook's logs, a contract
+// tracked) starts a round at once, whether it comes while the loop rests or while a round runs. A
+// lost wake leaves the checkpoint behind the head and the test waiting.
+TEST_P(PollerChainTest, TheLoopRoundsOnEachWakeWithoutPolling) {
+  auto settings = index_settings();
+  settings.poll_interval = std::chrono::hours(1);
+  IoRuntime io(2);
+  rpc::RpcClientSettings client_settings;
+  client_settings.endpoints = {devchain::shared_demo_chain().value().anvil.rpc_url()};
+  rpc::RpcClient client(io.executor(), client_settings);
+  Poller poller(io.executor(), client, *m_db, m_pool, m_clock, m_registry, settings);
+  const auto chain_id = m_demo->chain_id;
+  const auto reached = [&](std::uint64_t block) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    const auto at = [&] {
+      return m_db->transact([&](Tx& tx) {
+        const auto row = storage::pipeline_row(tx, chain_id, Pipeline::erc20);
+        return row && row->checkpoint >= static_cast<std::int64_t>(block);
+      });
+    };
+    while (!at() && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return at();
+  };
+  io.start();
+  poller.start();
+  EXPECT_TRUE(reached(head()));
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_NO_FATAL_FAILURE(random_action());
+    const auto wanted = head();
+    poller.wake();
+    // The second wake of a pair may come while the first's round runs.
+    if (i % 2 == 1) poller.wake();
+    EXPECT_TRUE(reached(wanted)) << "wake " << i;
+  }
+  poller.stop();
 }
 
 TEST_P(PollerChainTest, AContractTrackedAtRunTimeIsBackfilledWhileTheOthersFollowTheHead) {
