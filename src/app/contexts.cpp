@@ -89,6 +89,7 @@ messaging::MessagingModuleSettings messaging_settings(const Settings& s) {
   messaging::MessagingModuleSettings m;
   m.send_per_account = rate(s.message_rate_per_account, s.message_burst_per_account);
   m.test_hooks = s.test_hooks;
+  m.run_poll_results = s.has(Role::worker);
   m.search_window = s.search_window;
   m.search_channels = s.search_channels;
   m.search_per_account = rate(s.search_rate_per_account, s.search_burst_per_account);

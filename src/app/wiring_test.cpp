@@ -158,11 +158,11 @@ TEST(Jobs, EveryJobHasAValidScheduleAndAUniqueName) {
   jobs::Scheduler scheduler(ioc.get_executor(), *db, pool, clock, registry, scheduler_settings(settings));
   const auto added = add_all_jobs(scheduler, modules, platform_jobs(settings, *db, pool, clock, {}));
   ASSERT_TRUE(added) << added.error().message;
-  EXPECT_EQ(scheduler.names(), (std::vector<std::string>{
-                                   "bus.processed_purge", "bus.outbox_purge", "jobs.history_purge", "auth.nonces_purge",
-                                   "auth.sessions_purge", "community.audit_prune", "messaging.search_backfill",
-                                   "messaging.poll_results", "messaging.thread_archive", "messaging.reports_purge",
-                                   "notify.purge", "testhooks.fails", "testhooks.holds"}));
+  EXPECT_EQ(scheduler.names(),
+            (std::vector<std::string>{
+                "bus.processed_purge", "bus.outbox_purge", "jobs.history_purge", "auth.nonces_purge",
+                "auth.sessions_purge", "community.audit_prune", "messaging.search_backfill", "messaging.thread_archive",
+                "messaging.reports_purge", "notify.purge", "testhooks.fails", "testhooks.holds"}));
   // A second registration of the same jobs is refused by name.
   const auto again = add_all_jobs(scheduler, modules, {});
   ASSERT_FALSE(again);

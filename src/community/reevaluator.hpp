@@ -7,6 +7,7 @@
 
 #include "bus/bus.hpp"
 #include "community/service.hpp"
+#include "core/due_loop.hpp"
 #include "core/task.hpp"
 
 namespace gh::community {
@@ -19,8 +20,6 @@ class Reevaluator {
  public:
   Reevaluator(Executor executor, CommunityService& service,
               std::chrono::milliseconds idle_poll = std::chrono::milliseconds(5'000));
-  /// Waits (bounded) for a batch in progress: only a batch uses the service.
-  ~Reevaluator();
   Reevaluator(const Reevaluator&) = delete;
   Reevaluator& operator=(const Reevaluator&) = delete;
 
@@ -33,8 +32,8 @@ class Reevaluator {
   bus::Consumer consumer();
 
  private:
-  struct State;
-  std::shared_ptr<State> m_state;
+  /// Its destruction waits (bounded) for a batch in progress: only a batch uses the service.
+  std::shared_ptr<DueLoop> m_loop;  // shared: the consumer's wake holds it weakly
 };
 
 }  // namespace gh::community

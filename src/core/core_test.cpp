@@ -16,6 +16,7 @@
 
 #include "core/blocking_pool.hpp"
 #include "core/clock.hpp"
+#include "core/due_loop.hpp"
 #include "core/io_runtime.hpp"
 #include "core/log.hpp"
 #include "core/metrics.hpp"
@@ -234,6 +235,45 @@ TEST(Wakeup, AWakeDuringAStepOrARestIsNeverLost) {
   }
   ASSERT_EQ(finished.wait_for(std::chrono::milliseconds(0)), std::future_status::ready);
   EXPECT_EQ(steps.load(), 200);
+}
+
+// A due loop steps back to back while its step reports more; then it rests until the next item
+// falls due (no wake needed), or, with nothing due, for its idle poll (an hour here) until a wake.
+// A step that throws is logged and the loop goes on.
+TEST(DueLoop, StepsWhileMoreThenRestsUntilDueOrWoken) {
+  IoRuntime io(2);
+  std::atomic<int> steps{0};
+  std::atomic<int> dues{0};
+  DueLoop loop(
+      io.executor(), "test", std::chrono::hours(1),
+      [&]() -> Task<bool> {
+        const int n = ++steps;
+        if (n == 8) throw std::runtime_error("a failed step");
+        co_return n <= 3;  // three full batches, then what is left
+      },
+      [&]() -> Task<std::optional<std::chrono::milliseconds>> {
+        // Twice something falls due shortly; then nothing waits.
+        if (++dues <= 2) co_return std::chrono::milliseconds(5);
+        co_return std::nullopt;
+      });
+  const auto reaches = [](const std::atomic<int>& count, int n) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (count.load() < n && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return count.load() >= n;
+  };
+  io.start();
+  loop.start();
+  // 3 with more, 1 without; then 2 more as items fall due; then it rests for the hour.
+  EXPECT_TRUE(reaches(dues, 3));
+  EXPECT_EQ(steps.load(), 6);
+  loop.wake();
+  EXPECT_TRUE(reaches(steps, 7));
+  loop.wake();  // the step that throws
+  EXPECT_TRUE(reaches(steps, 8));
+  loop.wake();
+  EXPECT_TRUE(reaches(steps, 9));
 }
 
 }  // namespace

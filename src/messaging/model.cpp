@@ -75,8 +75,9 @@ Result<void> check_poll(const PollSpec& poll) {
       return bad_input("invalid_poll", "a poll's answers are distinct");
     }
   }
-  if (poll.duration_hours < 1 || poll.duration_hours > max_poll_hours) {
-    return bad_input("invalid_poll", "duration_hours is 1 to " + std::to_string(max_poll_hours));
+  if (poll.duration_hours < min_poll_hours || poll.duration_hours > max_poll_hours) {
+    return bad_input("invalid_poll",
+                     "duration_hours is " + std::to_string(min_poll_hours) + " to " + std::to_string(max_poll_hours));
   }
   return ok();
 }

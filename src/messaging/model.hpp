@@ -174,6 +174,7 @@ inline constexpr std::size_t max_poll_question_bytes = 300;
 inline constexpr std::size_t max_poll_answer_bytes = 100;
 inline constexpr std::size_t min_poll_answers = 2;
 inline constexpr std::size_t max_poll_answers = 10;
+inline constexpr std::int64_t min_poll_hours = 1;
 inline constexpr std::int64_t max_poll_hours = std::int64_t{32} * 24;
 
 /// A poll as its author asks it.

@@ -2,6 +2,7 @@
 
 #include "auth/routes.hpp"
 #include "bus/bus.hpp"
+#include "core/due_loop.hpp"
 #include "messaging/community_access.hpp"
 #include "messaging/migrations.hpp"
 #include "messaging/routes.hpp"
@@ -24,6 +25,8 @@ struct MessagingRuntime {
   std::unique_ptr<ThreadAccess> thread_access;
   auth::RequestAuth* auth = nullptr;
   std::unique_ptr<MessagingService> service;
+  /// Posts each poll's result as it ends (declared after the service, so it stops first).
+  std::unique_ptr<DueLoop> poll_results;
   std::unique_ptr<net::RateLimiter> send_limiter;
   std::unique_ptr<net::RateLimiter> search_limiter;
   std::unique_ptr<net::RateLimiter> typing_limiter;
@@ -71,6 +74,13 @@ context::ContextModule make_module(MessagingModuleSettings settings) {
     runtime->search_limiter = std::make_unique<net::RateLimiter>(runtime->settings.search_per_account);
     runtime->typing_limiter = std::make_unique<net::RateLimiter>(runtime->settings.typing_per_channel);
     env.services.provide(*runtime->service);
+    // Each poll's result as it ends: the loop sleeps until the earliest end, and looks again at
+    // least every idle poll, which is shorter than any poll (a poll ended by its author has its
+    // result posted at once).
+    static_assert(MessagingModuleSettings{}.poll_results_idle_poll < std::chrono::hours(min_poll_hours));
+    runtime->poll_results =
+        poll_results_loop(env.executor, *runtime->service, runtime->settings.poll_results_idle_poll);
+    if (runtime->settings.run_poll_results) runtime->poll_results->start();
   };
   m.consumers = [runtime]() {
     std::vector<bus::Consumer> out;
@@ -168,14 +178,6 @@ context::ContextModule make_module(MessagingModuleSettings settings) {
                       if (!runtime->service) co_return ok();
                       auto indexed = co_await runtime->service->index_backlog();
                       if (!indexed) co_return indexed.error();
-                      co_return ok();
-                    }});
-    jobs.push_back({"messaging.poll_results", "* * * * *",
-                    "posts the result of every poll that ended without one, as a reply to the poll",
-                    [runtime]() -> Task<Result<void>> {
-                      if (!runtime->service) co_return ok();
-                      auto posted = co_await runtime->service->post_poll_results();
-                      if (!posted) co_return posted.error();
                       co_return ok();
                     }});
     jobs.push_back({"messaging.thread_archive", "* * * * *",

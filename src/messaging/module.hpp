@@ -1,4 +1,5 @@
 #pragma once
+#include <chrono>
 // messaging as a context module: channel messages over HTTP, channel topics on the realtime
 // gateway, and the consumer that applies community membership changes to open sockets.
 #include "context/module.hpp"
@@ -18,6 +19,11 @@ struct MessagingModuleSettings {
   net::RateLimit typing_per_channel{0.5, 1.0, 100'000};
   /// Serve /v1/_test/channel-access (integration tests without a community context).
   bool test_hooks = false;
+  /// True on processes running the worker role: the loop that posts poll results runs there.
+  bool run_poll_results = true;
+  /// How long that loop waits, with no poll ending sooner, before it looks again: shorter than the
+  /// shortest poll, so a poll created on any node is seen well before it ends.
+  std::chrono::milliseconds poll_results_idle_poll{60'000};
 };
 
 /// The messaging context's module description.

@@ -2952,6 +2952,17 @@ Task<Result<std::size_t>> MessagingService::post_poll_results() {
   co_return posted;
 }
 
+Task<Result<std::optional<std::chrono::milliseconds>>> MessagingService::next_poll_result_in() {
+  const auto now = unix_millis(m_clock.now());
+  co_return co_await m_pool.run([&]() -> Result<std::optional<std::chrono::milliseconds>> {
+    return m_db.read([&](Tx& tx) -> Result<std::optional<std::chrono::milliseconds>> {
+      const auto end = sql::next_poll_end(tx);
+      if (!end) return std::optional<std::chrono::milliseconds>();
+      return std::optional<std::chrono::milliseconds>(std::chrono::milliseconds(std::max<std::int64_t>(0, *end - now)));
+    });
+  });
+}
+
 void MessagingService::on_automod_blocked(Tx& tx, const bus::Event& event) {
   const auto payload = payload_of(event);
   if (!payload) return;
@@ -3229,6 +3240,25 @@ Task<void> MessagingService::recheck(std::vector<eth::Address> accounts, std::ve
     if (!community_id.empty()) frame["community_id"] = community_id;
     m_gateway->unsubscribe(account, channel_topic, lost, json::serialize(frame));
   }
+}
+
+std::unique_ptr<DueLoop> poll_results_loop(Executor executor, MessagingService& service,
+                                           std::chrono::milliseconds idle_poll) {
+  return std::make_unique<DueLoop>(
+      std::move(executor), "messaging.poll_results", idle_poll,
+      [&service]() -> Task<bool> {
+        auto posted = co_await service.post_poll_results();
+        if (!posted) {
+          log::warn("poll results failed", {{"error", posted.error().message}});
+          co_return false;
+        }
+        co_return *posted > 0;  // then once more, until none is due
+      },
+      [&service]() -> Task<std::optional<std::chrono::milliseconds>> {
+        auto next = co_await service.next_poll_result_in();
+        if (!next) co_return std::nullopt;
+        co_return *next;
+      });
 }
 
 }  // namespace gh::messaging

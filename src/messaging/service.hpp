@@ -15,6 +15,7 @@
 #include "bus/bus.hpp"
 #include "core/blocking_pool.hpp"
 #include "core/clock.hpp"
+#include "core/due_loop.hpp"
 #include "messaging/access.hpp"
 #include "messaging/model.hpp"
 #include "messaging/notify_settings.hpp"
@@ -399,9 +400,13 @@ class MessagingService {
   /// A thread archived by inactivity (messaging.thread_archived): its channel's and its own
   /// subscribers here get `thread_updated`, while it stays archived.
   void on_thread_archived(store::Tx& tx, const bus::Event& event);
-  /// Posts the result of every poll that ended without one (the job messaging.poll_results): a
-  /// `poll_result` system message replying to the poll, with its final counts. Returns how many.
+  /// Posts the result of every poll that ended without one (the loop messaging.poll_results,
+  /// poll_results_loop()): a `poll_result` system message replying to the poll, with its final
+  /// counts. Returns how many.
   Task<Result<std::size_t>> post_poll_results();
+  /// How long until the earliest poll without a result ends (zero when one has); none when every
+  /// poll has its result.
+  Task<Result<std::optional<std::chrono::milliseconds>>> next_poll_result_in();
   /// Posts, inside the caller's transaction (the bus consumer's), the `automod_alert` system
   /// message of a block whose rule names an alert channel (community.automod_blocked with
   /// alert_channel_id).
@@ -560,5 +565,11 @@ class MessagingService {
  private:
   NotifySettings* m_notify_settings = nullptr;
 };
+
+/// The loop that posts each poll's result as it ends (MessagingService::post_poll_results): it
+/// sleeps until the earliest end (next_poll_result_in), at most `idle_poll`, then looks again. Run
+/// it on the worker role; the service must outlive it.
+std::unique_ptr<DueLoop> poll_results_loop(Executor executor, MessagingService& service,
+                                           std::chrono::milliseconds idle_poll);
 
 }  // namespace gh::messaging

@@ -6,12 +6,14 @@
 
 #include <algorithm>
 #include <map>
+#include <thread>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
 #include "bus/migrations.hpp"
+#include "core/io_runtime.hpp"
 #include "core/testing/run_task.hpp"
 #include "messaging/migrations.hpp"
 #include "messaging/service.hpp"
@@ -154,6 +156,44 @@ TEST_P(MessagingDbTest, AChannelsMessagesNeverGoBackInTimeWhenTheClockDoes) {
   EXPECT_EQ(below(SearchKey{t + 1, "a", 1}), second + 1);
   EXPECT_EQ(below(SearchKey{t + 5000, "general", third}), second + 1);
   EXPECT_EQ(below(SearchKey{t + 5001, "a", 1}), third + 1);
+}
+
+// The loop posts a poll's result as the poll ends: it sleeps until the earliest end, with no poll
+// of its own (an hour's idle poll here). The service's clock is moved to just before the end, then
+// past it, with no wake: only the sleep to the end posts the result, once.
+TEST_P(MessagingDbTest, TheResultsLoopPostsAPollsResultWhenItEnds) {
+  NewMessage ask;
+  ask.client_id = "poll-loop";
+  ask.poll = PollSpec{"Ship on Friday?", {"yes", "no"}, false, 1};
+  auto asked = run(m_service->post(author, "general", std::move(ask)));
+  ASSERT_TRUE(asked) << asked.error().message;
+  const auto poll_seq = asked->message.seq;
+  ASSERT_TRUE(run(m_service->vote(reporter, "general", poll_seq, 2, true)));
+  const auto results = [&] {
+    return m_db->read([&](Tx& tx) {
+      return tx
+          .query_one("SELECT count(*) FROM msg_messages WHERE channel_id = 'general' AND system_kind = $1",
+                     {std::string(poll_result_kind)})
+          ->get_int(0);
+    });
+  };
+  // Its end is 50 ms away on the service's clock: the loop sleeps that long, finds it not ended
+  // (the clock has not moved), and sleeps again until the clock passes the end.
+  m_clock.advance(std::chrono::hours(1) - std::chrono::milliseconds(50));
+  IoRuntime io(2);
+  auto loop = poll_results_loop(io.executor(), *m_service, std::chrono::hours(1));
+  io.start();
+  loop->start();
+  EXPECT_EQ(*run(m_service->next_poll_result_in()), std::chrono::milliseconds(50));
+  m_clock.advance(std::chrono::milliseconds(50));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (results() == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(results(), 1);
+  EXPECT_EQ(*run(m_service->next_poll_result_in()), std::nullopt);
+  loop.reset();
+  EXPECT_EQ(results(), 1);
 }
 
 TEST_P(MessagingDbTest, APollThatEndsGetsOneResultMessageWhoeverEndsIt) {

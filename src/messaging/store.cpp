@@ -321,6 +321,12 @@ std::vector<std::pair<std::string, std::int64_t>> unresulted_polls(Tx& tx, std::
   return out;
 }
 
+std::optional<std::int64_t> next_poll_end(Tx& tx) {
+  auto row = tx.query_one("SELECT min(ends_ms) FROM msg_polls WHERE result_seq IS NULL");
+  if (!row || row->is_null(0)) return std::nullopt;
+  return row->get_int(0);
+}
+
 bool claim_poll_result(Tx& tx, const std::string& channel_id, std::int64_t seq) {
   // 0 holds the row until the result's seq replaces it: a second claim, even a concurrent one
   // (it waits on the row), finds it taken.

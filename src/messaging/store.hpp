@@ -123,6 +123,8 @@ std::vector<std::string> voters(Tx& tx, const std::string& channel_id, std::int6
                                 const std::string& after, std::size_t limit);
 /// Polls that ended by `now_ms` and have no result message yet (the oldest first).
 std::vector<std::pair<std::string, std::int64_t>> unresulted_polls(Tx& tx, std::int64_t now_ms, std::size_t limit);
+/// When the earliest poll without a result ends (or ended); none when every poll has its result.
+std::optional<std::int64_t> next_poll_end(Tx& tx);
 /// Takes the right to post a poll's result: true once per poll, whoever asks first.
 bool claim_poll_result(Tx& tx, const std::string& channel_id, std::int64_t seq);
 /// Records the seq of a poll's result message.

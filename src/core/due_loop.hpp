@@ -1,0 +1,43 @@
+#pragma once
+// A worker loop over work that falls due: it runs its step back to back while the step reports
+// more, then rests until the earliest item falls due (next_due), at most `idle_poll`, or until a
+// wake. Steps run one at a time on the loop's strand; the work itself (database reads, writes) is
+// the step's, on whatever it awaits.
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "core/task.hpp"
+
+namespace gh {
+
+class DueLoop {
+ public:
+  /// One step: true when it left more to do now (a full batch). Failures are the step's to log.
+  using Step = std::function<Task<bool>()>;
+  /// How long until the earliest item falls due (zero when one is); none when nothing waits.
+  using NextDue = std::function<Task<std::optional<std::chrono::milliseconds>>()>;
+
+  /// `name` names the loop in its logs.
+  DueLoop(Executor executor, std::string name, std::chrono::milliseconds idle_poll, Step step, NextDue next_due);
+  /// Stops the loop and waits (bounded) for a step in progress: only a step uses what the
+  /// callables borrow.
+  ~DueLoop();
+  DueLoop(const DueLoop&) = delete;
+  DueLoop& operator=(const DueLoop&) = delete;
+
+  /// Starts the loop (once).
+  void start();
+  /// Runs the next step now instead of resting; a wake during a step makes the loop step again.
+  /// Safe from any thread.
+  void wake();
+
+ private:
+  struct State;
+  std::shared_ptr<State> m_state;
+};
+
+}  // namespace gh
