@@ -17,6 +17,10 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <string>
 #include <thread>
 #include <utility>
 
@@ -177,6 +181,30 @@ Result<std::string> find_anvil(const AnvilSettings& settings) {
   return not_found(candidate.string() + " is missing: run `npm ci` in " + *root);
 }
 
+bool holds_listener(pid_t pid, unsigned short port) {
+  std::ifstream tcp("/proc/net/tcp");
+  std::string line;
+  std::getline(tcp, line);  // the header
+  std::set<std::string> inodes;
+  while (std::getline(tcp, line)) {
+    // sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode
+    std::istringstream fields(line);
+    std::string sl, local, remote, state, queues, timer, retransmits, uid, timeout, inode;
+    fields >> sl >> local >> remote >> state >> queues >> timer >> retransmits >> uid >> timeout >> inode;
+    const auto colon = local.find(':');
+    if (state != "0A" || colon == std::string::npos) continue;  // 0A: LISTEN
+    if (std::strtoul(local.c_str() + colon + 1, nullptr, 16) == port) inodes.insert("socket:[" + inode + "]");
+  }
+  if (inodes.empty()) return false;
+  std::error_code ec;
+  for (const auto& fd : fs::directory_iterator("/proc/" + std::to_string(pid) + "/fd", ec)) {
+    std::error_code link_ec;
+    const auto target = fs::read_symlink(fd.path(), link_ec);
+    if (!link_ec && inodes.count(target.string()) > 0) return true;
+  }
+  return false;
+}
+
 Result<AnvilProcess> AnvilProcess::start(AnvilSettings settings) {
   auto binary = find_anvil(settings);
   if (!binary) return std::move(binary).error();
@@ -233,9 +261,18 @@ Result<AnvilProcess> AnvilProcess::start(AnvilSettings settings) {
         break;
       }
       if (auto id = probe_chain_id(process.rpc_url())) {
-        if (*id == settings.chain_id) return process;
-        return make_error(ErrorKind::internal, "anvil_exited",
-                          "something else answers on port " + std::to_string(*port));
+        if (*id != settings.chain_id) {
+          return make_error(ErrorKind::internal, "anvil_exited",
+                            "something else answers on port " + std::to_string(*port));
+        }
+        if (holds_listener(process.m_pid, *port)) return process;
+        // Between free_port() and anvil's bind another process took the port, and its anvil (the
+        // same chain id when tests run in parallel) answers in place of ours: stop ours, try another.
+        process.stop();
+        exited = true;
+        last = make_error(ErrorKind::unavailable, "anvil_port_taken",
+                          "another anvil took port " + std::to_string(*port) + " first");
+        break;
       }
       std::this_thread::sleep_for(50ms);
     }

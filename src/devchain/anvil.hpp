@@ -42,8 +42,10 @@ struct AnvilSettings {
 /// it at start-up or in tests, never on an I/O thread.
 class AnvilProcess {
  public:
-  /// Spawns anvil and waits until it answers eth_chainId with the configured id. Errors:
-  /// "anvil_not_found", "anvil_spawn_failed", "anvil_exited", "anvil_start_timeout".
+  /// Spawns anvil and waits until it answers eth_chainId with the configured id from a socket of
+  /// its own (another process's anvil may have taken the port first: then another port). Errors:
+  /// "anvil_not_found", "anvil_spawn_failed", "anvil_exited", "anvil_port_taken",
+  /// "anvil_start_timeout".
   static Result<AnvilProcess> start(AnvilSettings settings = {});
 
   AnvilProcess(AnvilProcess&& other) noexcept;
@@ -85,6 +87,10 @@ class AnvilProcess {
 /// The project root: $GATEHOUSE_SOURCE_DIR when set, else the nearest directory above the current
 /// directory or above this executable that holds node_modules/@foundry-rs. nullopt when none.
 std::optional<std::string> find_project_root();
+
+/// Whether process `pid` holds the socket listening on `port` of 127.0.0.1 (Linux: the listening
+/// sockets of /proc/net/tcp, then the process's descriptors).
+bool holds_listener(pid_t pid, unsigned short port);
 
 /// The anvil executable per AnvilSettings' rules, or "anvil_not_found".
 Result<std::string> find_anvil(const AnvilSettings& settings);

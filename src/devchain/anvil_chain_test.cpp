@@ -152,5 +152,24 @@ TEST(AnvilProcess, ReportsAnvilExitingAtStartUp) {
   EXPECT_EQ(r.error().code, "anvil_exited");
 }
 
+// An anvil's listening socket is found as its own, and as no other process's: what start()
+// checks, so that an anvil of another process, which took the port first, is not taken for its
+// own (two test processes sending from the same dev accounts would collide on nonces).
+TEST(AnvilProcess, ItsListeningSocketIsItsOwnAndNoOtherProcesss) {
+  auto a = AnvilProcess::start();
+  ASSERT_TRUE(a) << a.error().message;
+  auto b = AnvilProcess::start();
+  ASSERT_TRUE(b) << b.error().message;
+  EXPECT_TRUE(holds_listener(a->pid(), a->port()));
+  EXPECT_TRUE(holds_listener(b->pid(), b->port()));
+  EXPECT_FALSE(holds_listener(a->pid(), b->port()));
+  EXPECT_FALSE(holds_listener(b->pid(), a->port()));
+  EXPECT_FALSE(holds_listener(::getpid(), a->port()));
+  const auto port = a->port();
+  const auto pid = a->pid();
+  a->stop();
+  EXPECT_FALSE(holds_listener(pid, port));
+}
+
 }  // namespace
 }  // namespace gh::devchain
