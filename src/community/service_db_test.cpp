@@ -159,6 +159,15 @@ class CommunityServiceTest : public ::testing::TestWithParam<Dialect> {
     FAIL() << "the re-evaluation queue never emptied";
   }
 
+  /// Waits (at most 20 s) until `done` holds, for loops that run on their own.
+  static bool eventually(const std::function<bool()>& done) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (!done() && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return done();
+  }
+
   bool member(const std::string& community, const eth::Address& who) {
     return m_db->read([&](Tx& tx) { return sql::is_member(tx, community, eth::to_lower_hex(who)); });
   }
@@ -994,13 +1003,6 @@ TEST_P(CommunityServiceTest, TheReevaluatorRunsOnAGateEditAndWhenADeferredAccoun
   const auto id = created->id;
   ASSERT_TRUE(run(service.join(bob, id)));
   ASSERT_TRUE(run(service.join(carol, id)));
-  const auto eventually = [](const std::function<bool()>& done) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-    while (!done() && std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return done();
-  };
   const auto pending = [&] { return m_db->read([](Tx& tx) { return sql::queued_reevaluations(tx); }); };
 
   // Nobody holds the token the new gate asks for: bob lapses at once; carol's chain cannot be
@@ -1034,13 +1036,6 @@ TEST_P(CommunityServiceTest, AGateEditedOnANodeWithoutAReevaluatorReachesTheReev
   const auto id = create();
   ASSERT_TRUE(run(m_service->join(bob, id)));
   ASSERT_TRUE(run(m_service->join(carol, id)));
-  const auto eventually = [](const std::function<bool()>& done) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-    while (!done() && std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return done();
-  };
   const auto pending = [&] { return m_db->read([](Tx& tx) { return sql::queued_reevaluations(tx); }); };
   const auto gate = [&](std::optional<GateNode> g) {
     auto updated = run(m_service->update_community(owner, id, std::nullopt, std::make_optional(std::move(g))));

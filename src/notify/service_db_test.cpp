@@ -90,6 +90,15 @@ class NotifyDbTest : public ::testing::TestWithParam<Dialect> {
     for (const auto& e : events) bus::apply_once(*m_db, consumer, e);
   }
 
+  /// Waits (at most 20 s) until `done` holds in a fresh read, for loops that run on their own.
+  bool eventually(const std::function<bool(Tx&)>& done) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (!m_db->read(done) && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return m_db->read(done);
+  }
+
   /// Runs router rounds until one does nothing.
   void settle(Router& router) {
     for (int i = 0; i < 10'000; ++i) {
@@ -156,13 +165,6 @@ TEST_P(NotifyDbTest, TheRouterRunsOnItsConsumersCommitsAndOnReadsWithoutPolling)
   io.start();
   dispatcher.start();
   router.start();
-  const auto eventually = [&](const std::function<bool(Tx&)>& done) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-    while (!m_db->read(done) && std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return m_db->read(done);
-  };
   constexpr int n = 20;
   for (int i = 0; i < n; ++i) {
     json::object request{{"kind", "system"}, {"title", "t" + std::to_string(i)}, {"accounts", json::array{alice_hex}}};
@@ -208,13 +210,6 @@ TEST_P(NotifyDbTest, ReadsMarkedOnANodeWithoutARouterReachTheRoutersThroughTheBu
   io.start();
   dispatcher.start();
   router.start();
-  const auto eventually = [&](const std::function<bool(Tx&)>& done) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-    while (!m_db->read(done) && std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return m_db->read(done);
-  };
   const auto untold = [](Tx& tx) { return tx.query_one("SELECT count(*) FROM notify_reads")->get_int(0); };
   for (int i = 0; i < n; ++i) {
     auto unread = run(m_service->mark_read(alice, {page->items[static_cast<std::size_t>(i)].id}, false));
