@@ -85,6 +85,8 @@ chain::ChainModuleSettings chain_settings(const Settings& s) {
   return m;
 }
 
+}  // namespace
+
 messaging::MessagingModuleSettings messaging_settings(const Settings& s) {
   messaging::MessagingModuleSettings m;
   m.send_per_account = rate(s.message_rate_per_account, s.message_burst_per_account);
@@ -95,8 +97,6 @@ messaging::MessagingModuleSettings messaging_settings(const Settings& s) {
   m.search_per_account = rate(s.search_rate_per_account, s.search_burst_per_account);
   return m;
 }
-
-}  // namespace
 
 notify::NotifyModuleSettings notify_settings(const Settings& s) {
   notify::NotifyModuleSettings m;

@@ -6,6 +6,7 @@
 #include "app/settings.hpp"
 #include "community/module.hpp"
 #include "context/module.hpp"
+#include "messaging/module.hpp"
 #include "notify/module.hpp"
 
 namespace gh::app {
@@ -14,8 +15,9 @@ namespace gh::app {
 /// those before it). The test hooks are one of them only with --test-hooks.
 std::vector<context::ContextModule> context_modules(const Settings& settings);
 
-/// What notify and community take from the settings: among them, whether this node runs the
-/// router and the re-evaluator (with the worker role).
+/// What messaging, notify and community take from the settings: among them, whether this node runs
+/// the poll results' loop, the router and the re-evaluator (with the worker role).
+messaging::MessagingModuleSettings messaging_settings(const Settings& settings);
 notify::NotifyModuleSettings notify_settings(const Settings& settings);
 community::CommunityModuleSettings community_settings(const Settings& settings);
 

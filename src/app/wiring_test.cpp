@@ -126,7 +126,8 @@ TEST(Contexts, AuthIsTheFirstModuleAndTestHooksComeOnlyWithTheFlag) {
 }
 
 // The router and the re-evaluator rest 5 s between wakes on every node: what a node serving the
-// API alone marks read or queues reaches them through the bus. They run only with the worker role.
+// API alone marks read or queues reaches them through the bus. They, and the poll results' loop,
+// run only with the worker role.
 TEST(Contexts, TheRouterAndTheReevaluatorRestAlikeOnEveryRoleAndRunOnlyOnWorkers) {
   Settings all;
   all.roles = {Role::api, Role::gateway, Role::worker};
@@ -140,8 +141,10 @@ TEST(Contexts, TheRouterAndTheReevaluatorRestAlikeOnEveryRoleAndRunOnlyOnWorkers
   }
   EXPECT_TRUE(notify_settings(all).run_router);
   EXPECT_TRUE(community_settings(worker).run_reevaluator);
+  EXPECT_TRUE(messaging_settings(worker).run_poll_results);
   EXPECT_FALSE(notify_settings(api).run_router);
   EXPECT_FALSE(community_settings(api).run_reevaluator);
+  EXPECT_FALSE(messaging_settings(api).run_poll_results);
 }
 
 // Every job of the product registers: a valid schedule and a unique name (a bad one would stop
