@@ -1,25 +1,11 @@
 #include "community/reevaluator.hpp"
 
-#include "core/log.hpp"
-
 namespace gh::community {
 
 Reevaluator::Reevaluator(Executor executor, CommunityService& service, std::chrono::milliseconds idle_poll)
     : m_loop(std::make_shared<DueLoop>(
-          std::move(executor), "community.reevaluator", idle_poll,
-          [&service]() -> Task<bool> {
-            auto done = co_await service.reevaluate_batch();
-            if (!done) {
-              log::warn("community re-evaluation failed", {{"error", done.error().message}});
-              co_return false;
-            }
-            co_return *done > 0;
-          },
-          [&service]() -> Task<std::optional<std::chrono::milliseconds>> {
-            auto next = co_await service.next_reevaluation_in();
-            if (!next) co_return std::nullopt;
-            co_return *next;
-          })) {}
+          std::move(executor), "community.reevaluator", idle_poll, [&service] { return service.reevaluate_batch(); },
+          [&service] { return service.next_reevaluation_in(); })) {}
 
 void Reevaluator::start() {
   m_loop->start();

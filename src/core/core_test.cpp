@@ -246,15 +246,15 @@ TEST(DueLoop, StepsWhileMoreThenRestsUntilDueOrWoken) {
   std::atomic<int> dues{0};
   DueLoop loop(
       io.executor(), "test", std::chrono::hours(1),
-      [&]() -> Task<bool> {
+      [&]() -> Task<Result<std::size_t>> {
         const int n = ++steps;
         if (n == 8) throw std::runtime_error("a failed step");
-        co_return n <= 3;  // three full batches, then what is left
+        co_return std::size_t{n <= 3 ? 1U : 0U};  // three full batches, then nothing
       },
-      [&]() -> Task<std::optional<std::chrono::milliseconds>> {
+      [&]() -> Task<Result<std::optional<std::chrono::milliseconds>>> {
         // Twice something falls due shortly; then nothing waits.
-        if (++dues <= 2) co_return std::chrono::milliseconds(5);
-        co_return std::nullopt;
+        if (++dues <= 2) co_return std::optional<std::chrono::milliseconds>(std::chrono::milliseconds(5));
+        co_return std::optional<std::chrono::milliseconds>();
       });
   const auto reaches = [](const std::atomic<int>& count, int n) {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);

@@ -34,10 +34,20 @@ struct DueLoop::State {
       // Read after in_step is set: a destructor that saw no step under way stops this one.
       if (stopping.load()) break;
       try {
-        more = co_await step();
+        auto done = co_await step();
+        if (!done) {
+          log::warn("worker loop step failed", {{"loop", name}, {"error", done.error().message}});
+        } else {
+          more = *done > 0;
+        }
         if (!more) {
           auto next = co_await next_due();
-          if (next) rest = std::min(rest, std::max(*next, std::chrono::milliseconds(0)));
+          if (!next) {
+            log::warn("worker loop could not read its next due time",
+                      {{"loop", name}, {"error", next.error().message}});
+          } else if (*next) {
+            rest = std::min(rest, std::max(**next, std::chrono::milliseconds(0)));
+          }
         }
       } catch (const std::exception& e) {
         log::error("worker loop step failed", {{"loop", name}, {"error", e.what()}});

@@ -5,21 +5,25 @@
 // the step's, on whatever it awaits.
 #include <atomic>
 #include <chrono>
+#include <cstddef>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 
+#include "core/result.hpp"
 #include "core/task.hpp"
 
 namespace gh {
 
 class DueLoop {
  public:
-  /// One step: true when it left more to do now (a full batch). Failures are the step's to log.
-  using Step = std::function<Task<bool>()>;
-  /// How long until the earliest item falls due (zero when one is); none when nothing waits.
-  using NextDue = std::function<Task<std::optional<std::chrono::milliseconds>>()>;
+  /// One step: how many items it did; the loop steps again at once after one that did any. A
+  /// failure is logged under the loop's name, and the loop rests as after an empty step.
+  using Step = std::function<Task<Result<std::size_t>>()>;
+  /// How long until the earliest item falls due (zero when one is); none when nothing waits. A
+  /// failure is logged, and the loop rests for its idle poll.
+  using NextDue = std::function<Task<Result<std::optional<std::chrono::milliseconds>>>()>;
 
   /// `name` names the loop in its logs.
   DueLoop(Executor executor, std::string name, std::chrono::milliseconds idle_poll, Step step, NextDue next_due);

@@ -3245,20 +3245,8 @@ Task<void> MessagingService::recheck(std::vector<eth::Address> accounts, std::ve
 std::unique_ptr<DueLoop> poll_results_loop(Executor executor, MessagingService& service,
                                            std::chrono::milliseconds idle_poll) {
   return std::make_unique<DueLoop>(
-      std::move(executor), "messaging.poll_results", idle_poll,
-      [&service]() -> Task<bool> {
-        auto posted = co_await service.post_poll_results();
-        if (!posted) {
-          log::warn("poll results failed", {{"error", posted.error().message}});
-          co_return false;
-        }
-        co_return *posted > 0;  // then once more, until none is due
-      },
-      [&service]() -> Task<std::optional<std::chrono::milliseconds>> {
-        auto next = co_await service.next_poll_result_in();
-        if (!next) co_return std::nullopt;
-        co_return *next;
-      });
+      std::move(executor), "messaging.poll_results", idle_poll, [&service] { return service.post_poll_results(); },
+      [&service] { return service.next_poll_result_in(); });
 }
 
 }  // namespace gh::messaging
