@@ -80,8 +80,8 @@ std::int64_t lock_offset(store::Tx& tx, std::string_view consumer) {
 }
 
 void set_offset(store::Tx& tx, std::string_view consumer, std::int64_t id) {
-  tx.exec("UPDATE bus_consumer_offsets SET last_id = $2, updated_ms = $3 WHERE consumer = $1 AND last_id < $2",
-          {std::string(consumer), id, now_ms()});
+  tx.exec_deferred("UPDATE bus_consumer_offsets SET last_id = $2, updated_ms = $3 WHERE consumer = $1 AND last_id < $2",
+                   {std::string(consumer), id, now_ms()});
 }
 
 // Moves the consumer's offset to `id` when it is still below `below`, in one statement that also
@@ -163,7 +163,7 @@ Result<void> check_event(const NewEvent& event) {
 }
 
 void lock_outbox(store::Tx& tx) {
-  if (tx.dialect() == store::Dialect::postgres) tx.query("SELECT pg_advisory_xact_lock($1)", {outbox_lock_key});
+  if (tx.dialect() == store::Dialect::postgres) tx.exec_deferred("SELECT pg_advisory_xact_lock($1)", {outbox_lock_key});
 }
 
 // One event's row. On PostgreSQL the outbox lock is taken by the same statement, before the id is
@@ -171,14 +171,15 @@ void lock_outbox(store::Tx& tx) {
 // nextval. Taking the lock again in one transaction costs nothing more.
 void insert_event(store::Tx& tx, const std::string& event_id, const NewEvent& event) {
   if (tx.dialect() == store::Dialect::postgres) {
-    tx.exec(
+    tx.exec_deferred(
         "INSERT INTO bus_outbox (event_id, topic, ordering_key, payload, created_ms) "
         "SELECT $1, $2, $3, $4, $5 FROM (SELECT pg_advisory_xact_lock($6)) AS outbox_lock",
         {event_id, event.topic, event.ordering_key, event.payload, now_ms(), outbox_lock_key});
     return;
   }
-  tx.exec("INSERT INTO bus_outbox (event_id, topic, ordering_key, payload, created_ms) VALUES ($1, $2, $3, $4, $5)",
-          {event_id, event.topic, event.ordering_key, event.payload, now_ms()});
+  tx.exec_deferred(
+      "INSERT INTO bus_outbox (event_id, topic, ordering_key, payload, created_ms) VALUES ($1, $2, $3, $4, $5)",
+      {event_id, event.topic, event.ordering_key, event.payload, now_ms()});
 }
 
 // Rows per multi-row INSERT of publish_many (5 parameters each).
@@ -244,7 +245,7 @@ std::vector<std::string> publish_checked(store::Tx& tx, std::span<const CheckedE
       params.emplace_back(e.payload);
       params.emplace_back(created);
     }
-    tx.exec(sql, params);
+    tx.exec_deferred(sql, params);
   }
   return ids;
 }
@@ -507,7 +508,7 @@ void dead_letter(store::Database& db, const Consumer& consumer, const Event& eve
 // Moves the offset forward to `id` (never back), creating its row when new.
 void advance(store::Database& db, const std::string& consumer, std::int64_t id) {
   db.transact([&](store::Tx& tx) {
-    tx.exec(
+    tx.exec_deferred(
         "INSERT INTO bus_consumer_offsets (consumer, last_id, updated_ms) VALUES ($1, $2, $3) "
         "ON CONFLICT (consumer) DO UPDATE SET last_id = excluded.last_id, updated_ms = excluded.updated_ms "
         "WHERE bus_consumer_offsets.last_id < excluded.last_id",

@@ -178,7 +178,9 @@ std::int64_t head(Tx& tx, const std::string& channel_id) {
 void insert_message(Tx& tx, const Message& m) {
   store::Value reply = nullptr;
   if (m.reply_to) reply = *m.reply_to;
-  tx.exec(
+  // Deferred: the insert travels with the post's next statement (its unique violation, a client
+  // id that raced itself, fails that one as it would have failed here).
+  tx.exec_deferred(
       "INSERT INTO msg_messages (id, channel_id, seq, author, client_id, body, reply_to, mentions, mention_roles, "
       "created_ms, flags, system_kind, system_data, forward) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, "
       "$12, "
@@ -190,7 +192,7 @@ void insert_message(Tx& tx, const Message& m) {
        m.forward ? store::Value(stored_forward(*m.forward)) : store::Value(nullptr)});
   // A thread counts its messages (Discord's message_count) as they are written and deleted.
   if (is_thread_id(m.channel_id)) {
-    tx.exec("UPDATE msg_threads SET message_count = message_count + 1 WHERE id = $1", {m.channel_id});
+    tx.exec_deferred("UPDATE msg_threads SET message_count = message_count + 1 WHERE id = $1", {m.channel_id});
   }
 }
 
@@ -387,10 +389,11 @@ bool end_poll(Tx& tx, const std::string& channel_id, std::int64_t seq, std::int6
 void index_terms(Tx& tx, const std::string& channel_id, std::int64_t seq, const std::vector<std::string>& terms) {
   if (terms.empty()) return;
   // `WHERE true`: SQLite reads ON CONFLICT after a bare SELECT ... FROM as a join constraint.
-  tx.exec(fmt::format("INSERT INTO msg_search_terms (term, channel_id, seq) SELECT t.value, $1, $2 FROM {} AS t{} "
-                      "WHERE true ON CONFLICT (term, channel_id, seq) DO NOTHING",
-                      pg(tx) ? "json_array_elements_text($3::json)" : "json_each($3)", pg(tx) ? "(value)" : ""),
-          {channel_id, seq, terms_json(terms)});
+  tx.exec_deferred(
+      fmt::format("INSERT INTO msg_search_terms (term, channel_id, seq) SELECT t.value, $1, $2 FROM {} AS t{} "
+                  "WHERE true ON CONFLICT (term, channel_id, seq) DO NOTHING",
+                  pg(tx) ? "json_array_elements_text($3::json)" : "json_each($3)", pg(tx) ? "(value)" : ""),
+      {channel_id, seq, terms_json(terms)});
 }
 
 void unindex(Tx& tx, const std::string& channel_id, std::int64_t seq, const std::vector<std::string>& terms) {
@@ -739,7 +742,7 @@ std::int64_t mark_read(Tx& tx, const std::string& account, const std::string& ch
 
 void set_read_marker(Tx& tx, const std::string& account, const std::string& channel_id, std::int64_t seq,
                      std::int64_t now_ms) {
-  tx.exec(
+  tx.exec_deferred(
       "INSERT INTO msg_read_markers (account, channel_id, last_read_seq, updated_ms) VALUES ($1, $2, $3, $4) "
       "ON CONFLICT (account, channel_id) DO UPDATE SET last_read_seq = $3, updated_ms = $4",
       {account, channel_id, seq, now_ms});

@@ -229,7 +229,7 @@ std::vector<std::string> mark_read_through(Tx& tx, const std::string& account, c
 
 void upsert_read_through(Tx& tx, const std::string& account, const std::string& channel_id, std::int64_t seq,
                          SystemTime now) {
-  tx.exec(
+  tx.exec_deferred(
       "INSERT INTO notify_read_through (account, channel_id, seq, updated_ms) VALUES ($1, $2, $3, $4) "
       "ON CONFLICT (account, channel_id) DO UPDATE SET seq = excluded.seq, updated_ms = excluded.updated_ms "
       "WHERE notify_read_through.seq < excluded.seq",

@@ -141,6 +141,10 @@ std::int64_t Tx::exec(std::string_view sql, std::span<const Value> params) {
   return run_statement(m_failed, [&] { return do_exec(sql, params); });
 }
 
+void Tx::exec_deferred(std::string_view sql, std::span<const Value> params) {
+  run_statement(m_failed, [&] { do_exec_deferred(sql, params); });
+}
+
 void Tx::execute_script(std::string_view sql) {
   run_statement(m_failed, [&] { do_execute_script(sql); });
 }

@@ -202,6 +202,14 @@ class Tx {
   std::int64_t exec(std::string_view sql, std::initializer_list<Value> params) {
     return exec(sql, std::span<const Value>(params.begin(), params.size()));
   }
+  /// Runs a statement whose outcome the caller does not need (an insert nothing later depends
+  /// on failing or not): PostgreSQL sends it with the transaction's next statement, or with its
+  /// COMMIT, in one round trip, and its failure fails that statement or the commit; SQLite runs
+  /// it at once. Statements still run in the order they were given.
+  void exec_deferred(std::string_view sql, std::span<const Value> params = {});
+  void exec_deferred(std::string_view sql, std::initializer_list<Value> params) {
+    exec_deferred(sql, std::span<const Value>(params.begin(), params.size()));
+  }
   /// Runs several ;-separated statements without parameters (migrations, DDL).
   void execute_script(std::string_view sql);
 
@@ -217,6 +225,7 @@ class Tx {
  private:
   virtual Rows do_query(std::string_view sql, std::span<const Value> params) = 0;
   virtual std::int64_t do_exec(std::string_view sql, std::span<const Value> params) = 0;
+  virtual void do_exec_deferred(std::string_view sql, std::span<const Value> params) { do_exec(sql, params); }
   virtual void do_execute_script(std::string_view sql) = 0;
 
   bool m_failed = false;

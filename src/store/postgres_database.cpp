@@ -291,26 +291,23 @@ class PgConnection {
 
   PGconn* get() const noexcept { return m_conn; }
   bool healthy() const noexcept {
-    return !m_stale && PQstatus(m_conn) == CONNECTION_OK && PQtransactionStatus(m_conn) == PQTRANS_IDLE;
+    return !m_stale && PQstatus(m_conn) == CONNECTION_OK && PQpipelineStatus(m_conn) == PQ_PIPELINE_OFF &&
+           PQtransactionStatus(m_conn) == PQTRANS_IDLE;
   }
 
+  /// One statement of a round trip. `control` ones (BEGIN, COMMIT) are never prepared.
+  struct Command {
+    std::string_view sql;
+    std::span<const Value> params;
+    bool control = false;
+  };
+
   ResultPtr run(std::string_view sql, std::span<const Value> params) {
-    // The server accepts surplus typed parameters silently; SQLite does not. Refuse them here so
-    // that both backends report the same bug the same way.
-    if (const std::size_t expected = highest_placeholder(sql); expected != params.size()) {
-      throw DbError(DbErrorKind::other, "08P01",
-                    fmt::format("postgres: statement takes {} parameters, {} given (in: {})", expected, params.size(),
-                                sql_excerpt(sql)));
-    }
-    const Params p(params);
+    const Params p = checked_params(sql, params);
     const std::string text(sql);
-    if (!m_statements.enabled()) return run_unnamed(text, p);
     deallocate_evicted();
-    std::string key = p.signature();
-    key += '\0';
-    key += text;
-    bool prepare = false;
-    const std::string name(m_statements.lookup(key, prepare));
+    std::string key;
+    const auto [name, prepare] = plan(text, p, key);
     if (name.empty()) return run_unnamed(text, p);
     if (prepare) {
       ResultPtr prepared(PQprepare(m_conn, name.c_str(), text.c_str(), p.count(), p.types()));
@@ -319,16 +316,92 @@ class PgConnection {
         throw_pg(m_conn, prepared.get(), sql);
       }
     }
-    try {
-      return check(m_conn, PQexecPrepared(m_conn, name.c_str(), p.count(), p.values(), p.lengths(), p.formats(), 0),
-                   sql);
-    } catch (const DbError& e) {
-      if (!stale_statement(e)) throw;
-      // The transaction is aborted, so nothing can be deallocated now: this connection is
-      // dropped when the transaction ends, and the transaction is retried whole on another.
-      m_stale = true;
-      throw DbError(DbErrorKind::serialization_failure, e.sqlstate(), e.what());
+    return checked_prepared(
+        ResultPtr(PQexecPrepared(m_conn, name.c_str(), p.count(), p.values(), p.lengths(), p.formats(), 0)), sql);
+  }
+
+  /// Runs `commands` in one round trip (libpq's pipeline mode, one sync at the end) and returns the
+  /// last one's result. The first failure throws, as run() would have; the server skipped those
+  /// after it.
+  ResultPtr pipeline(std::span<const Command> commands) {
+    if (commands.size() == 1 && !commands[0].control) return run(commands[0].sql, commands[0].params);
+    // What was sent, in order: a PREPARE's result comes before its statement's.
+    struct Sent {
+      std::string_view sql;
+      std::string key;        // of a PREPARE, forgotten when it fails
+      bool prepared = false;  // a prepared statement's run (a stale one is told apart)
+    };
+    std::vector<Sent> sent;
+    sent.reserve(commands.size() + 2);
+    std::vector<Params> params;
+    params.reserve(commands.size());
+    for (const auto& c : commands) params.push_back(checked_params(c.sql, c.params));
+    deallocate_evicted();
+    if (PQenterPipelineMode(m_conn) != 1) throw_pg(m_conn, nullptr, commands.front().sql);
+    const auto fail_to_send = [&](std::string_view sql) {
+      m_stale = true;  // left in pipeline mode with results pending: dropped when the transaction ends
+      throw_pg(m_conn, nullptr, sql);
+    };
+    for (std::size_t i = 0; i < commands.size(); ++i) {
+      const auto& c = commands[i];
+      const Params& p = params[i];
+      const std::string text(c.sql);
+      std::string key;
+      std::string name;
+      bool prepare = false;
+      if (!c.control) std::tie(name, prepare) = plan(text, p, key);
+      if (name.empty()) {
+        if (PQsendQueryParams(m_conn, text.c_str(), p.count(), p.types(), p.values(), p.lengths(), p.formats(), 0) != 1)
+          fail_to_send(c.sql);
+        sent.push_back({c.sql, {}, false});
+        continue;
+      }
+      if (prepare) {
+        if (PQsendPrepare(m_conn, name.c_str(), text.c_str(), p.count(), p.types()) != 1) fail_to_send(c.sql);
+        sent.push_back({c.sql, std::move(key), false});
+      }
+      if (PQsendQueryPrepared(m_conn, name.c_str(), p.count(), p.values(), p.lengths(), p.formats(), 0) != 1)
+        fail_to_send(c.sql);
+      sent.push_back({c.sql, {}, true});
     }
+    if (PQpipelineSync(m_conn) != 1) fail_to_send(commands.back().sql);
+    // Each command's result, then a null; the sync's result last.
+    std::vector<ResultPtr> results;
+    results.reserve(sent.size());
+    for (std::size_t nulls = 0;;) {
+      PGresult* raw = PQgetResult(m_conn);
+      if (raw == nullptr) {
+        if (PQstatus(m_conn) == CONNECTION_BAD || ++nulls > sent.size()) {
+          m_stale = true;
+          throw_pg(m_conn, nullptr, results.size() < sent.size() ? sent[results.size()].sql : commands.back().sql);
+        }
+        continue;
+      }
+      if (PQresultStatus(raw) == PGRES_PIPELINE_SYNC) {
+        PQclear(raw);
+        break;
+      }
+      results.emplace_back(raw);
+    }
+    if (PQexitPipelineMode(m_conn) != 1) m_stale = true;
+    if (results.size() != sent.size()) {
+      m_stale = true;
+      throw DbError(DbErrorKind::other, "08P01",
+                    fmt::format("postgres: a pipeline of {} commands answered {} results (in: {})", sent.size(),
+                                results.size(), sql_excerpt(commands.back().sql)));
+    }
+    // A PREPARE that failed, or that the server skipped after an earlier failure, prepared
+    // nothing: its text runs unnamed until it is seen again.
+    for (std::size_t i = 0; i < sent.size(); ++i) {
+      if (!sent[i].key.empty() && PQresultStatus(results[i].get()) != PGRES_COMMAND_OK) {
+        m_statements.forget(sent[i].key);
+      }
+    }
+    for (std::size_t i = 0; i < sent.size(); ++i) {
+      results[i] = sent[i].prepared ? checked_prepared(std::move(results[i]), sent[i].sql)
+                                    : check(m_conn, results[i].release(), sent[i].sql);
+    }
+    return std::move(results.back());
   }
 
   /// BEGIN, COMMIT and the like.
@@ -348,6 +421,43 @@ class PgConnection {
   }
 
  private:
+  Params checked_params(std::string_view sql, std::span<const Value> params) const {
+    // The server accepts surplus typed parameters silently; SQLite does not. Refuse them here so
+    // that both backends report the same bug the same way.
+    if (const std::size_t expected = highest_placeholder(sql); expected != params.size()) {
+      throw DbError(DbErrorKind::other, "08P01",
+                    fmt::format("postgres: statement takes {} parameters, {} given (in: {})", expected, params.size(),
+                                sql_excerpt(sql)));
+    }
+    return Params(params);
+  }
+
+  /// The name `text` runs under ("" unnamed) and whether it is to be prepared first; `key` is its
+  /// cache key.
+  std::pair<std::string, bool> plan(const std::string& text, const Params& p, std::string& key) {
+    if (!m_statements.enabled()) return {};
+    key = p.signature();
+    key += '\0';
+    key += text;
+    bool prepare = false;
+    std::string name(m_statements.lookup(key, prepare));
+    return {std::move(name), prepare};
+  }
+
+  // A prepared statement's result: one the server no longer runs fails the transaction as a
+  // serialization failure, so that it is retried whole on another connection.
+  ResultPtr checked_prepared(ResultPtr res, std::string_view sql) {
+    try {
+      return check(m_conn, res.release(), sql);
+    } catch (const DbError& e) {
+      if (!stale_statement(e)) throw;
+      // The transaction is aborted, so nothing can be deallocated now: this connection is
+      // dropped when the transaction ends, and the transaction is retried whole on another.
+      m_stale = true;
+      throw DbError(DbErrorKind::serialization_failure, e.sqlstate(), e.what());
+    }
+  }
+
   ResultPtr run_unnamed(const std::string& text, const Params& p) {
     return check(m_conn,
                  PQexecParams(m_conn, text.c_str(), p.count(), p.types(), p.values(), p.lengths(), p.formats(), 0),
@@ -383,14 +493,12 @@ class PostgresTx final : public TxSession {
     // A read-committed read takes a new snapshot per statement inside a transaction as outside
     // one: its statements run on their own, read-only by the session's default, which saves the
     // BEGIN and COMMIT round trips of most reads.
-    if (read_only && options.isolation == Isolation::read_committed) {
-      m_autocommit = true;
-      return;
-    }
-    std::string sql = options.isolation == Isolation::serializable ? "BEGIN ISOLATION LEVEL SERIALIZABLE"
-                                                                   : "BEGIN ISOLATION LEVEL READ COMMITTED";
-    sql += read_only ? " READ ONLY" : " READ WRITE";
-    m_conn->script(sql);
+    if (read_only && options.isolation == Isolation::read_committed) return;
+    // Sent with the first statement, in its round trip; a transaction that runs none sends none.
+    m_begin = options.isolation == Isolation::serializable ? "BEGIN ISOLATION LEVEL SERIALIZABLE"
+                                                           : "BEGIN ISOLATION LEVEL READ COMMITTED";
+    m_begin += read_only ? " READ ONLY" : " READ WRITE";
+    m_block = true;
   }
 
   Dialect dialect() const noexcept override { return Dialect::postgres; }
@@ -401,13 +509,35 @@ class PostgresTx final : public TxSession {
       throw DbError(DbErrorKind::other, "25P02",
                     "postgres: transaction had a failed statement; rolled back instead of committed");
     }
-    if (!m_autocommit) m_conn->script("COMMIT");
+    if (m_deferred.empty() && (!m_block || !m_begin.empty())) return;  // nothing ran, nothing to commit
+    // A transaction of deferred statements alone sends them first on their own, so that a
+    // connection that died idle in the pool is replaced as for any first statement.
+    if (!m_ran && m_reused) run({}, {});
+    // The deferred statements and the COMMIT in one round trip. A COMMIT never runs again on
+    // another connection: whether a lost connection committed cannot be known.
+    auto commands = waiting();
+    if (m_block) commands.push_back({"COMMIT", {}, true});
+    if (!commands.empty()) m_conn->pipeline(commands);
+    m_begin.clear();
+    m_deferred.clear();
   }
 
-  /// Whether start() sent a BEGIN that told a dead connection from a live one.
-  bool began() const noexcept { return !m_autocommit; }
-
  private:
+  // A statement of exec_deferred, kept until the next round trip.
+  struct Deferred {
+    std::string sql;
+    std::vector<Value> params;
+  };
+
+  // What the next round trip sends before its own statement: the BEGIN, then deferred statements.
+  std::vector<PgConnection::Command> waiting() const {
+    std::vector<PgConnection::Command> out;
+    out.reserve(m_deferred.size() + 2);
+    if (!m_begin.empty()) out.push_back({m_begin, {}, true});
+    for (const auto& d : m_deferred) out.push_back({d.sql, d.params, false});
+    return out;
+  }
+
   ResultPtr run(std::string_view sql, std::span<const Value> params);
   Rows do_query(std::string_view sql, std::span<const Value> params) override {
     const ResultPtr res = run(sql, params);
@@ -435,13 +565,22 @@ class PostgresTx final : public TxSession {
     return n;
   }
 
-  void do_execute_script(std::string_view sql) override { m_conn->user_script(sql); }
+  void do_exec_deferred(std::string_view sql, std::span<const Value> params) override {
+    m_deferred.push_back({std::string(sql), std::vector<Value>(params.begin(), params.end())});
+  }
+
+  void do_execute_script(std::string_view sql) override {
+    if (!m_begin.empty() || !m_deferred.empty()) run({}, {});
+    m_conn->user_script(sql);
+  }
 
   PostgresDatabase& m_db;
   std::unique_ptr<PgConnection> m_conn;
-  bool m_reused = false;      // the connection came idle from the pool, and may have died there
-  bool m_autocommit = false;  // a read without BEGIN
-  bool m_ran = false;         // a statement ran on m_conn
+  bool m_reused = false;  // the connection came idle from the pool, and may have died there
+  bool m_block = false;   // a transaction block (BEGIN ... COMMIT), not a read without BEGIN
+  bool m_ran = false;     // a round trip reached the server on m_conn
+  std::string m_begin;    // the BEGIN not sent yet
+  std::vector<Deferred> m_deferred;
 };
 
 class PostgresDatabase final : public Database {
@@ -476,19 +615,12 @@ class PostgresDatabase final : public Database {
 
  protected:
   std::unique_ptr<TxSession> begin(const TxOptions& options, TxAccess access) override {
-    // Every idle connection may have died (server restart, pg_terminate_backend): a dead one is
-    // dropped and the next tried, up to one more than the pool holds, which ends on a fresh one.
-    for (std::size_t tries = 0;; ++tries) {
-      auto lease = m_pool.acquire();
-      auto tx = std::make_unique<PostgresTx>(*this, std::move(lease.connection), lease.reused);
-      try {
-        tx->start(options, access == TxAccess::read_only);
-        return tx;
-      } catch (const DbError& e) {
-        if (e.kind() != DbErrorKind::connection || !lease.reused || tries > m_settings.pool_size) throw;
-        log::info("postgres connection lost; replacing it", {{"reason", e.what()}});
-      }
-    }
+    // A connection that died idle in the pool is found, and replaced, by the first round trip
+    // (PostgresTx::run): start() sends nothing.
+    auto lease = m_pool.acquire();
+    auto tx = std::make_unique<PostgresTx>(*this, std::move(lease.connection), lease.reused);
+    tx->start(options, access == TxAccess::read_only);
+    return tx;
   }
 
   PoolStats pool_stats() const override { return m_pool.stats(); }
@@ -501,17 +633,31 @@ class PostgresDatabase final : public Database {
   ConnectionPool<PgConnection> m_pool;
 };
 
+// Runs `sql` (none: only what waits) after the BEGIN and the deferred statements waiting, in one
+// round trip.
 ResultPtr PostgresTx::run(std::string_view sql, std::span<const Value> params) {
-  // A read without BEGIN learns that its idle connection died at its first statement: that
-  // statement runs again on the next connection, as begin() does for a BEGIN, up to one more than
-  // the pool holds.
+  const bool alone = m_begin.empty() && m_deferred.empty();
+  std::vector<PgConnection::Command> commands;
+  if (!alone) {
+    commands = waiting();
+    if (!sql.empty()) commands.push_back({sql, params, false});
+  }
+  // An idle connection may have died in the pool (server restart, pg_terminate_backend). Until a
+  // round trip has reached the server on this one, nothing of the transaction ran: its first
+  // round trip runs again on the next connection, up to one more than the pool holds, which ends
+  // on a fresh one.
   for (std::size_t tries = 0;; ++tries) {
     try {
-      ResultPtr res = m_conn->run(sql, params);
+      ResultPtr res = alone ? m_conn->run(sql, params) : m_conn->pipeline(commands);
       m_ran = true;
+      m_begin.clear();
+      m_deferred.clear();
       return res;
     } catch (const DbError& e) {
-      if (e.kind() != DbErrorKind::connection || began() || m_ran || !m_reused || tries > m_db.pool_size()) {
+      if (e.kind() != DbErrorKind::connection || m_ran || !m_reused || tries > m_db.pool_size()) {
+        m_ran = true;
+        m_begin.clear();
+        m_deferred.clear();
         throw;
       }
       log::info("postgres connection lost; replacing it", {{"reason", e.what()}});

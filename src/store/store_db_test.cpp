@@ -281,6 +281,93 @@ TEST_P(StoreConformance, AFailedStatementPoisonsTheTransactionOnBothBackends) {
   EXPECT_EQ(count(*m_db, "users"), 1);
 }
 
+// A deferred statement runs before the transaction's next statement, or with its commit; its
+// failure fails the transaction (PostgreSQL reports it at that statement or at the commit, SQLite
+// at once), which then writes nothing.
+TEST_P(StoreConformance, DeferredStatementsRunInOrderAndTheirFailureFailsTheTransaction) {
+  script(*m_db, "CREATE TABLE notes (id BIGINT PRIMARY KEY, body TEXT NOT NULL)");
+  const auto insert = "INSERT INTO notes (id, body) VALUES ($1, $2)";
+  const auto n = [](std::int64_t v) { return Value(v); };
+  m_db->transact([&](Tx& tx) {
+    tx.exec_deferred(insert, {n(1), std::string("one")});
+    tx.exec_deferred("UPDATE notes SET body = body || $1 WHERE id = $2", {std::string(" and more"), n(1)});
+    tx.exec_deferred(insert, {n(2), std::string("two")});
+    // Both inserts and the update, in their order, before this read.
+    const auto rows = tx.query("SELECT id, body FROM notes ORDER BY id");
+    ASSERT_EQ(rows.size(), 2U);
+    EXPECT_EQ(rows[0].get_text(1), "one and more");
+    EXPECT_EQ(rows[1].get_text(1), "two");
+    // Deferred after the last statement: sent with the commit.
+    tx.exec_deferred(insert, {n(3), std::string("three")});
+  });
+  // A transaction of deferred statements alone; the same text many times (prepared from its
+  // second run on PostgreSQL, in the same round trip).
+  m_db->transact([&](Tx& tx) {
+    for (std::int64_t id = 10; id < 20; ++id) tx.exec_deferred(insert, {n(id), std::string("many")});
+  });
+  EXPECT_EQ(count(*m_db, "notes"), 13);
+
+  const auto fails = [&](auto&& body, const char* why) {
+    try {
+      m_db->transact(body);
+      ADD_FAILURE() << "expected a unique violation: " << why;
+    } catch (const DbError& e) {
+      EXPECT_EQ(e.kind(), DbErrorKind::unique_violation) << why << ": " << e.what();
+      // The error names the statement that failed, not the one it was sent with.
+      EXPECT_NE(std::string(e.what()).find("INSERT INTO notes"), std::string::npos) << e.what();
+    }
+  };
+  // Failing before a later statement: that statement fails (on PostgreSQL, where the deferred
+  // statements travel with it), and nothing is written.
+  bool sent_later = false;
+  fails(
+      [&](Tx& tx) {
+        tx.exec(insert, {n(30), std::string("kept?")});
+        tx.exec_deferred(insert, {n(1), std::string("again")});
+        tx.exec_deferred(insert, {n(31), std::string("after")});
+        sent_later = true;
+        tx.query("SELECT count(*) FROM notes");
+      },
+      "before a statement");
+  EXPECT_EQ(sent_later, is_pg());
+  // Failing in the round trip of the commit.
+  fails(
+      [&](Tx& tx) {
+        tx.exec(insert, {n(40), std::string("kept?")});
+        tx.exec_deferred(insert, {n(2), std::string("again")});
+      },
+      "at the commit");
+  // Failing as the first statement, sent with the BEGIN.
+  fails([&](Tx& tx) { tx.exec_deferred(insert, {n(3), std::string("again")}); }, "alone");
+  EXPECT_EQ(count(*m_db, "notes"), 13);
+  EXPECT_EQ(m_db->read([](Tx& tx) { return tx.query_one("SELECT body FROM notes WHERE id = 1")->get_text(0); }),
+            "one and more");
+  // The connection that carried the failures serves on.
+  m_db->transact([&](Tx& tx) { tx.exec_deferred(insert, {n(50), std::string("fine")}); });
+  EXPECT_EQ(count(*m_db, "notes"), 14);
+
+  // A text run once, then a second time (prepared, on PostgreSQL, in the round trip) after a
+  // failure that makes the server skip its preparation: it is not taken for prepared afterwards
+  // (which would fail the next transaction that runs it and make it run again).
+  auto db = open({.pool_size = 1});
+  const auto other = "INSERT INTO notes (id, body) VALUES ($1, $2 || '!')";
+  db->transact([&](Tx& tx) { tx.exec(other, {n(60), std::string("once")}); });
+  try {
+    db->transact([&](Tx& tx) {
+      tx.exec_deferred(insert, {n(1), std::string("again")});
+      tx.exec_deferred(other, {n(61), std::string("skipped")});
+      tx.query("SELECT 1");
+    });
+    ADD_FAILURE() << "expected a unique violation";
+  } catch (const DbError& e) {
+    EXPECT_EQ(e.kind(), DbErrorKind::unique_violation) << e.what();
+  }
+  const auto retries = db->stats().retries_total;
+  db->transact([&](Tx& tx) { tx.exec(other, {n(62), std::string("thrice")}); });
+  EXPECT_EQ(db->stats().retries_total, retries);
+  EXPECT_EQ(count(*db, "notes"), 16);
+}
+
 TEST_P(StoreConformance, AnErrorResultRollsBackWhatTheFunctionWrote) {
   script(*m_db, "CREATE TABLE notes (id BIGINT PRIMARY KEY)");
   int runs = 0;
@@ -453,9 +540,19 @@ TEST_P(StoreConformance, RecoversFromABrokenConnection) {
   const auto pid_of = [](Tx& tx) { return tx.query_one("SELECT pg_backend_pid()")->get_int(0); };
   const std::int64_t first = db->transact(pid_of);
   terminate_backend(first);
-  // The idle connection is dead: the next transaction notices at BEGIN and moves to a new one.
+  // The idle connection is dead: the next transaction notices at its first round trip (its BEGIN
+  // with its first statement) and moves to a new one.
   const std::int64_t second = db->transact(pid_of);
   EXPECT_NE(second, first);
+  // So does a transaction of deferred statements alone, at its commit.
+  script(*db, "CREATE TABLE notes (id BIGINT PRIMARY KEY)");
+  terminate_backend(db->transact(pid_of));
+  db->transact([](Tx& tx) { tx.exec_deferred("INSERT INTO notes (id) VALUES (1)"); });
+  EXPECT_EQ(count(*db, "notes"), 1);
+  const std::int64_t moved = db->transact(pid_of);
+  terminate_backend(moved);
+  db->transact([](Tx& tx) { tx.exec_deferred("INSERT INTO notes (id) VALUES (2)"); });
+  EXPECT_EQ(count(*db, "notes"), 2);
   // A read sends no BEGIN: it notices at its first statement, which runs again on a new one.
   terminate_backend(second);
   const std::int64_t third = db->read(pid_of);
