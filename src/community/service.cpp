@@ -203,22 +203,38 @@ std::set<std::string> readable_ids(Tx& tx, const Loaded& c, const std::string& a
   return readable_ids(tx, c, account, standing_of(tx, c, account));
 }
 
-// The per-message check of other contexts, kept to a few indexed reads: the member flag and
-// roles, the custom roles' permissions, the channel's access row; no channel list, no gate parsing.
-// A member's standing without loading the community: its member row, roles and the custom roles'
-// permissions (none of them read for a non-member).
-Standing channel_standing(Tx& tx, const sql::ChannelRow& ch, const std::string& account) {
-  auto row = sql::find_member(tx, ch.community_id, account);
-  if (!row) return {};
-  Loaded c;
-  c.row.id = ch.community_id;
-  c.roles = sql::list_roles(tx, ch.community_id);
-  return member_standing(tx, c, row);
+// A channel and an account's standing in it: the per-request check of other contexts, read in
+// one round trip (sql::channel_standing_rows), no channel list and no gate parsing.
+struct ChannelView {
+  sql::ChannelRow channel;
+  std::vector<sql::RoleRow> roles;  ///< the community's custom roles
+  Standing standing;                ///< empty for a non-member
+  std::set<std::string> access;     ///< the channel's id when the account's holdings pass its gate
+  std::vector<std::pair<std::string, std::int64_t>> automod;  ///< AutoMod rules' revisions, when asked for
+};
+
+std::optional<ChannelView> view_channel(Tx& tx, const std::string& channel_id, const std::string& account,
+                                        bool automod = false) {
+  auto rows = sql::channel_standing_rows(tx, channel_id, account, automod);
+  if (!rows.channel) return std::nullopt;
+  ChannelView v;
+  v.channel = std::move(*rows.channel);
+  v.roles = std::move(rows.roles);
+  if (rows.member) {
+    Loaded c;
+    c.row.id = v.channel.community_id;
+    c.roles = v.roles;
+    std::vector<std::string> held;
+    for (auto& r : rows.member_roles) held.push_back(std::move(r.role));
+    v.standing = standing_from(c, *rows.member, held);
+  }
+  if (rows.access) v.access.insert(v.channel.id);
+  v.automod = std::move(rows.automod);
+  return v;
 }
 
-bool channel_readable(Tx& tx, const sql::ChannelRow& ch, const std::string& account) {
-  const auto s = channel_standing(tx, ch, account);
-  return s.member && readable(s, ch, sql::channel_access(tx, ch.community_id, account));
+bool readable(const ChannelView& v) {
+  return readable(v.standing, v.channel, v.access);
 }
 
 void refresh_gate_contracts(Tx& tx, const std::string& community_id) {
@@ -749,7 +765,7 @@ Task<Result<MemberInfo>> CommunityService::set_nickname(const eth::Address& who,
     // rule): a scammer's "Support | claim airdrop" is refused as its message would be.
     if (!nickname.empty()) {
       const auto seen = automod_text(nickname);
-      for (const auto& rule : automod_for(tx, community_id, "", actor)) {
+      for (const auto& rule : automod_for(tx, community_id, "", actor, sql::automod_revisions(tx, community_id))) {
         if (rule->spec.trigger.type != AutomodTrigger::keyword) continue;
         auto matched = rule->matcher.match(seen, 0);
         if (!matched) continue;
@@ -1051,10 +1067,10 @@ Task<Result<void>> CommunityService::delete_automod_rule(const eth::Address& who
 std::vector<std::shared_ptr<const CompiledAutomodRule>> CommunityService::automod_for(Tx& tx,
                                                                                       const std::string& community_id,
                                                                                       const std::string& channel_id,
-                                                                                      const Standing& standing) {
+                                                                                      const Standing& standing,
+                                                                                      const Revisions& revisions) {
   std::vector<std::shared_ptr<const CompiledAutomodRule>> out;
   if (has(standing.permissions, Permission::manage_community)) return out;
-  const auto revisions = sql::automod_revisions(tx, community_id);
   for (const auto& [id, revision] : revisions) {
     std::shared_ptr<const CompiledAutomodRule> rule;
     {
@@ -2050,9 +2066,8 @@ Task<Result<ChannelInfo>> CommunityService::update_channel(const eth::Address& w
 Task<Result<bool>> CommunityService::can_read_channel(const eth::Address& who, std::string channel_id) {
   co_return co_await m_pool.run([&]() -> Result<bool> {
     return m_db.read([&](Tx& tx) -> Result<bool> {
-      auto ch = sql::find_channel(tx, channel_id);
-      if (!ch) return false;
-      return channel_readable(tx, *ch, lower(who));
+      const auto v = view_channel(tx, channel_id, lower(who));
+      return v && readable(*v);
     });
   });
 }
@@ -2060,12 +2075,9 @@ Task<Result<bool>> CommunityService::can_read_channel(const eth::Address& who, s
 Task<Result<bool>> CommunityService::can_post_channel(const eth::Address& who, std::string channel_id) {
   co_return co_await m_pool.run([&]() -> Result<bool> {
     return m_db.read([&](Tx& tx) -> Result<bool> {
-      auto ch = sql::find_channel(tx, channel_id);
-      if (!ch || ch->archived_ms) return false;
-      const auto s = channel_standing(tx, *ch, lower(who));
-      if (!s.member) return false;
-      return readable(s, *ch, sql::channel_access(tx, ch->community_id, lower(who))) &&
-             !timed_out(s, unix_millis(m_clock.now())) && may_send(s, *ch);
+      const auto v = view_channel(tx, channel_id, lower(who));
+      if (!v || v->channel.archived_ms) return false;
+      return readable(*v) && !timed_out(v->standing, unix_millis(m_clock.now())) && may_send(v->standing, v->channel);
     });
   });
 }
@@ -2085,9 +2097,9 @@ Task<Result<ChannelPostRules>> CommunityService::post_rules(const eth::Address& 
   co_return co_await m_pool.run([&]() -> Result<ChannelPostRules> {
     return m_db.read([&](Tx& tx) -> Result<ChannelPostRules> {
       ChannelPostRules rules;
-      auto ch = sql::find_channel(tx, channel_id);
-      if (!ch || ch->archived_ms) return rules;
-      const auto account = lower(who);
+      const auto v = view_channel(tx, channel_id, lower(who), content);
+      if (!v || v->channel.archived_ms) return rules;
+      const auto* ch = &v->channel;
       rules.community_id = ch->community_id;
       rules.channel_name = ch->name;
       rules.forum = ch->type == ChannelType::forum;
@@ -2095,14 +2107,14 @@ Task<Result<ChannelPostRules>> CommunityService::post_rules(const eth::Address& 
       rules.tags = ch->tags;
       rules.require_tag = ch->require_tag;
       rules.default_auto_archive_minutes = ch->defaults.auto_archive_minutes;
-      const auto s = channel_standing(tx, *ch, account);
+      const auto& s = v->standing;
       if (!s.member) return rules;
-      rules.can_post = readable(s, *ch, sql::channel_access(tx, ch->community_id, account));
+      rules.can_post = readable(*v);
       rules.can_send = rules.can_post && may_send(s, *ch);
       rules.slow_mode_seconds = ch->slow_mode_seconds;
       rules.exempt = has(s.permissions, Permission::manage_messages);
       if (timed_out(s, unix_millis(m_clock.now()))) rules.timed_out_until_ms = s.timed_out_until_ms;
-      if (rules.can_send && content) rules.automod = automod_for(tx, ch->community_id, channel_id, s);
+      if (rules.can_send && content) rules.automod = automod_for(tx, ch->community_id, channel_id, s, v->automod);
       return rules;
     });
   });
@@ -2114,27 +2126,23 @@ Task<Result<std::vector<std::string>>> CommunityService::mentionable_roles(const
   co_return co_await m_pool.run([&]() -> Result<std::vector<std::string>> {
     return m_db.read([&](Tx& tx) -> Result<std::vector<std::string>> {
       std::vector<std::string> out;
-      auto ch = sql::find_channel(tx, channel_id);
-      if (!ch) return out;
-      const auto account = lower(who);
-      Loaded c;  // the community's roles: their permissions and whether they are mentionable
-      c.row.id = ch->community_id;
-      c.roles = sql::list_roles(tx, ch->community_id);
-      const auto s = standing_of(tx, c, account);
-      if (!s.member || !readable(s, *ch, sql::channel_access(tx, ch->community_id, account))) return out;
+      // The community's roles come with it: their permissions and whether they are mentionable.
+      const auto v = view_channel(tx, channel_id, lower(who));
+      if (!v || !readable(*v)) return out;
+      const auto& s = v->standing;
       const bool everyone = has(s.permissions, Permission::mention_everyone);
       std::optional<std::map<std::string, sql::RoleRow>> displays;  // of built-in roles, read once if needed
       for (auto& role : roles) {
         if (!everyone) {
           if (role == "member") continue;
           if (find_builtin_role(role) != nullptr) {
-            if (!displays) displays = sql::builtin_role_displays(tx, c.row.id);
+            if (!displays) displays = sql::builtin_role_displays(tx, v->channel.community_id);
             const auto it = displays->find(role);
             if (it != displays->end() && !it->second.mentionable) continue;
           } else {
             const auto it =
-                std::find_if(c.roles.begin(), c.roles.end(), [&](const sql::RoleRow& r) { return r.name == role; });
-            if (it != c.roles.end() && !it->mentionable) continue;
+                std::find_if(v->roles.begin(), v->roles.end(), [&](const sql::RoleRow& r) { return r.name == role; });
+            if (it != v->roles.end() && !it->mentionable) continue;
           }
         }
         out.push_back(std::move(role));
@@ -2148,12 +2156,8 @@ Task<Result<bool>> CommunityService::has_channel_permission(const eth::Address& 
                                                             Permission permission) {
   co_return co_await m_pool.run([&]() -> Result<bool> {
     return m_db.read([&](Tx& tx) -> Result<bool> {
-      auto ch = sql::find_channel(tx, channel_id);
-      if (!ch) return false;
-      const auto account = lower(who);
-      const auto s = channel_standing(tx, *ch, account);
-      if (!s.member) return false;
-      return has(s.permissions, permission) && readable(s, *ch, sql::channel_access(tx, ch->community_id, account));
+      const auto v = view_channel(tx, channel_id, lower(who));
+      return v && has(v->standing.permissions, permission) && readable(*v);
     });
   });
 }

@@ -543,9 +543,14 @@ class CommunityService {
   /// one), and for a message (a channel) the rule's timeout. No channel: a nickname.
   void record_block(store::Tx& tx, const std::string& community_id, const std::optional<std::string>& channel_id,
                     const eth::Address& account, const AutomodHit& hit, std::int64_t now);
+  /// The AutoMod rules' ids and revisions, as sql::automod_revisions reads them.
+  using Revisions = std::vector<std::pair<std::string, std::int64_t>>;
+  /// The enabled rules of `revisions` that apply to the channel and the account's standing,
+  /// compiled (once per revision).
   std::vector<std::shared_ptr<const CompiledAutomodRule>> automod_for(store::Tx& tx, const std::string& community_id,
                                                                       const std::string& channel_id,
-                                                                      const Standing& standing);
+                                                                      const Standing& standing,
+                                                                      const Revisions& revisions);
 
   store::Database& m_db;
   BlockingPool& m_pool;

@@ -57,6 +57,15 @@ ChannelRow channel_of(const Row& r) {
   return c;
 }
 
+// A member row with its timeout's end: every read of members, up to its conditions on `m`.
+constexpr const char* member_select =
+    "SELECT m.account, m.joined_ms, coalesce(t.until_ms, 0), m.nickname FROM community_members m LEFT JOIN "
+    "community_timeouts t ON t.community_id = m.community_id AND t.account = m.account WHERE ";
+
+MemberRow member_of(const Row& r) {
+  return MemberRow{r.get_text(0), r.get_int(1), r.get_int(2), r.get_text(3)};
+}
+
 constexpr const char* role_columns = "name, permissions, gate, created_ms, rank, mentionable, color, hoist";
 
 RoleRow role_of(const Row& r) {
@@ -112,13 +121,9 @@ bool is_member(Tx& tx, const std::string& community_id, const std::string& accou
 }
 
 std::optional<MemberRow> find_member(Tx& tx, const std::string& community_id, const std::string& account) {
-  auto r = tx.query_one(
-      "SELECT m.account, m.joined_ms, coalesce(t.until_ms, 0), m.nickname FROM community_members m LEFT JOIN "
-      "community_timeouts t ON t.community_id = m.community_id AND t.account = m.account WHERE m.community_id = $1 "
-      "AND m.account = $2",
-      {community_id, account});
+  auto r = tx.query_one(std::string(member_select) + "m.community_id = $1 AND m.account = $2", {community_id, account});
   if (!r) return std::nullopt;
-  return MemberRow{r->get_text(0), r->get_int(1), r->get_int(2), r->get_text(3)};
+  return member_of(*r);
 }
 
 std::map<std::string, MemberRow> find_members(Tx& tx, const std::string& community_id,
@@ -128,12 +133,8 @@ std::map<std::string, MemberRow> find_members(Tx& tx, const std::string& communi
       accounts, accounts_per_statement, {community_id},
       [&](const std::string& in_list, const std::vector<Value>& params) {
         for (const auto& r :
-             tx.query("SELECT m.account, m.joined_ms, coalesce(t.until_ms, 0), m.nickname FROM "
-                      "community_members m LEFT JOIN community_timeouts t ON t.community_id = "
-                      "m.community_id AND t.account = m.account WHERE m.community_id = $1 AND m.account IN (" +
-                          in_list + ")",
-                      params)) {
-          MemberRow row{r.get_text(0), r.get_int(1), r.get_int(2), r.get_text(3)};
+             tx.query(std::string(member_select) + "m.community_id = $1 AND m.account IN (" + in_list + ")", params)) {
+          auto row = member_of(r);
           out.emplace(row.account, std::move(row));
         }
       });
@@ -179,11 +180,9 @@ std::vector<MemberRow> members_page(Tx& tx, const std::string& community_id, con
                                     std::size_t limit) {
   std::vector<MemberRow> out;
   for (const auto& r :
-       tx.query("SELECT m.account, m.joined_ms, coalesce(t.until_ms, 0), m.nickname FROM community_members m LEFT "
-                "JOIN community_timeouts t ON t.community_id = m.community_id AND t.account = m.account WHERE "
-                "m.community_id = $1 AND m.account > $2 ORDER BY m.account LIMIT $3",
+       tx.query(std::string(member_select) + "m.community_id = $1 AND m.account > $2 ORDER BY m.account LIMIT $3",
                 {community_id, after, as_limit(limit)})) {
-    out.push_back(MemberRow{r.get_text(0), r.get_int(1), r.get_int(2), r.get_text(3)});
+    out.push_back(member_of(r));
   }
   return out;
 }
@@ -523,6 +522,48 @@ std::set<std::string> channel_access(Tx& tx, const std::string& community_id, co
                 {community_id, account})) {
     out.insert(r.get_text(0));
   }
+  return out;
+}
+
+ChannelStandingRows channel_standing_rows(Tx& tx, const std::string& channel_id, const std::string& account,
+                                          bool automod) {
+  // Each statement finds the community from the channel, so that none waits for another's answer.
+  static const std::string channel =
+      std::string("SELECT ") + channel_columns + " FROM community_channels WHERE id = $1";
+  static const std::string member = std::string(member_select) +
+                                    "m.community_id = (SELECT community_id FROM community_channels WHERE id = $1) "
+                                    "AND m.account = $2";
+  static const std::string roles = std::string("SELECT ") + role_columns +
+                                   " FROM community_roles WHERE community_id = (SELECT community_id FROM "
+                                   "community_channels WHERE id = $1) ORDER BY name";
+  static const std::string member_roles =
+      "SELECT role, source FROM community_member_roles WHERE community_id = (SELECT community_id FROM "
+      "community_channels WHERE id = $1) AND account = $2 ORDER BY role, source";
+  static const std::string access = "SELECT 1 FROM community_channel_access WHERE channel_id = $1 AND account = $2";
+  static const std::string revisions =
+      "SELECT id, revision FROM community_automod_rules WHERE community_id = (SELECT community_id FROM "
+      "community_channels WHERE id = $1) ORDER BY created_ms, id";
+  const Value by_channel[] = {channel_id};
+  const Value by_account[] = {channel_id, account};
+  std::vector<Tx::Statement> statements{{channel, by_channel},
+                                        {member, by_account},
+                                        {roles, by_channel},
+                                        {member_roles, by_account},
+                                        {access, by_account}};
+  if (automod) statements.push_back({revisions, by_channel});
+  const auto rows = tx.query_all(statements);
+  ChannelStandingRows out;
+  if (rows[0].empty()) return out;
+  out.channel = channel_of(rows[0][0]);
+  for (const auto& r : rows[2]) out.roles.push_back(role_of(r));
+  if (automod) {
+    for (const auto& r : rows[5]) out.automod.emplace_back(r.get_text(0), r.get_int(1));
+  }
+  if (rows[1].empty()) return out;
+  const auto& m = rows[1][0];
+  out.member = member_of(m);
+  for (const auto& r : rows[3]) out.member_roles.push_back(MemberRoleRow{r.get_text(0), r.get_text(1)});
+  out.access = !rows[4].empty();
   return out;
 }
 

@@ -218,6 +218,23 @@ std::vector<ChannelRow> list_channels(Tx& tx, const std::string& community_id);
 void update_channel(Tx& tx, const ChannelRow& row);
 /// The gated channels of `community_id` that `account` passes.
 std::set<std::string> channel_access(Tx& tx, const std::string& community_id, const std::string& account);
+
+/// A channel with what decides an account's standing in it. The rest is empty when the channel
+/// is unknown, and all but `roles` and `automod` when the account is not a member.
+struct ChannelStandingRows {
+  std::optional<ChannelRow> channel;
+  std::optional<MemberRow> member;
+  std::vector<RoleRow> roles;                                 ///< the community's custom roles
+  std::vector<MemberRoleRow> member_roles;                    ///< the account's roles there
+  bool access = false;                                        ///< its holdings pass the channel's gate
+  std::vector<std::pair<std::string, std::int64_t>> automod;  ///< as automod_revisions, when asked for
+};
+/// The per-request read of a channel's access check: the rows of find_channel, find_member,
+/// list_roles, member_roles, the channel's row of channel_access and (with `automod`)
+/// automod_revisions, in one round trip on PostgreSQL (each statement finds the community by the
+/// channel's id).
+ChannelStandingRows channel_standing_rows(Tx& tx, const std::string& channel_id, const std::string& account,
+                                          bool automod);
 /// Those of `accounts` whose holdings pass the gated channel's gate.
 std::set<std::string> accounts_with_access(Tx& tx, const std::string& channel_id,
                                            const std::vector<std::string>& accounts);

@@ -141,6 +141,10 @@ std::int64_t Tx::exec(std::string_view sql, std::span<const Value> params) {
   return run_statement(m_failed, [&] { return do_exec(sql, params); });
 }
 
+std::vector<Rows> Tx::query_all(std::span<const Statement> statements) {
+  return run_statement(m_failed, [&] { return do_query_all(statements); });
+}
+
 void Tx::exec_deferred(std::string_view sql, std::span<const Value> params) {
   run_statement(m_failed, [&] { do_exec_deferred(sql, params); });
 }

@@ -202,6 +202,15 @@ class Tx {
   std::int64_t exec(std::string_view sql, std::initializer_list<Value> params) {
     return exec(sql, std::span<const Value>(params.begin(), params.size()));
   }
+  /// One statement of query_all.
+  struct Statement {
+    std::string_view sql;
+    std::span<const Value> params;
+  };
+  /// Runs statements that do not depend on one another's results and returns their rows, in
+  /// order: PostgreSQL sends them in one round trip (with the deferred statements waiting), SQLite
+  /// runs them one after another. The first failure throws.
+  std::vector<Rows> query_all(std::span<const Statement> statements);
   /// Runs a statement whose outcome the caller does not need (an insert nothing later depends
   /// on failing or not): PostgreSQL sends it with the transaction's next statement, or with its
   /// COMMIT, in one round trip, and its failure fails that statement or the commit; SQLite runs
@@ -226,6 +235,12 @@ class Tx {
   virtual Rows do_query(std::string_view sql, std::span<const Value> params) = 0;
   virtual std::int64_t do_exec(std::string_view sql, std::span<const Value> params) = 0;
   virtual void do_exec_deferred(std::string_view sql, std::span<const Value> params) { do_exec(sql, params); }
+  virtual std::vector<Rows> do_query_all(std::span<const Statement> statements) {
+    std::vector<Rows> out;
+    out.reserve(statements.size());
+    for (const auto& s : statements) out.push_back(do_query(s.sql, s.params));
+    return out;
+  }
   virtual void do_execute_script(std::string_view sql) = 0;
 
   bool m_failed = false;

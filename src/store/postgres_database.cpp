@@ -320,16 +320,21 @@ class PgConnection {
         ResultPtr(PQexecPrepared(m_conn, name.c_str(), p.count(), p.values(), p.lengths(), p.formats(), 0)), sql);
   }
 
-  /// Runs `commands` in one round trip (libpq's pipeline mode, one sync at the end) and returns the
-  /// last one's result. The first failure throws, as run() would have; the server skipped those
-  /// after it.
-  ResultPtr pipeline(std::span<const Command> commands) {
-    if (commands.size() == 1 && !commands[0].control) return run(commands[0].sql, commands[0].params);
+  /// Runs `commands` in one round trip (libpq's pipeline mode, one sync at the end) and returns
+  /// their results, in order. The first failure throws, as run() would have; the server skipped
+  /// those after it.
+  std::vector<ResultPtr> pipeline(std::span<const Command> commands) {
+    std::vector<ResultPtr> out;
+    if (commands.size() == 1 && !commands[0].control) {
+      out.push_back(run(commands[0].sql, commands[0].params));
+      return out;
+    }
     // What was sent, in order: a PREPARE's result comes before its statement's.
     struct Sent {
       std::string_view sql;
       std::string key;        // of a PREPARE, forgotten when it fails
       bool prepared = false;  // a prepared statement's run (a stale one is told apart)
+      bool command = true;    // a command's own result (not a PREPARE's)
     };
     std::vector<Sent> sent;
     sent.reserve(commands.size() + 2);
@@ -358,7 +363,7 @@ class PgConnection {
       }
       if (prepare) {
         if (PQsendPrepare(m_conn, name.c_str(), text.c_str(), p.count(), p.types()) != 1) fail_to_send(c.sql);
-        sent.push_back({c.sql, std::move(key), false});
+        sent.push_back({c.sql, std::move(key), false, false});
       }
       if (PQsendQueryPrepared(m_conn, name.c_str(), p.count(), p.values(), p.lengths(), p.formats(), 0) != 1)
         fail_to_send(c.sql);
@@ -397,11 +402,13 @@ class PgConnection {
         m_statements.forget(sent[i].key);
       }
     }
+    out.reserve(commands.size());
     for (std::size_t i = 0; i < sent.size(); ++i) {
-      results[i] = sent[i].prepared ? checked_prepared(std::move(results[i]), sent[i].sql)
-                                    : check(m_conn, results[i].release(), sent[i].sql);
+      auto res = sent[i].prepared ? checked_prepared(std::move(results[i]), sent[i].sql)
+                                  : check(m_conn, results[i].release(), sent[i].sql);
+      if (sent[i].command) out.push_back(std::move(res));
     }
-    return std::move(results.back());
+    return out;
   }
 
   /// BEGIN, COMMIT and the like.
@@ -512,7 +519,7 @@ class PostgresTx final : public TxSession {
     if (m_deferred.empty() && (!m_block || !m_begin.empty())) return;  // nothing ran, nothing to commit
     // A transaction of deferred statements alone sends them first on their own, so that a
     // connection that died idle in the pool is replaced as for any first statement.
-    if (!m_ran && m_reused) run({}, {});
+    if (!m_ran && m_reused) round_trip({});
     // The deferred statements and the COMMIT in one round trip. A COMMIT never runs again on
     // another connection: whether a lost connection committed cannot be known.
     auto commands = waiting();
@@ -538,20 +545,41 @@ class PostgresTx final : public TxSession {
     return out;
   }
 
-  ResultPtr run(std::string_view sql, std::span<const Value> params);
+  // Runs `own` after what waits (the BEGIN, deferred statements), in one round trip, and returns
+  // the results of `own`.
+  std::vector<ResultPtr> round_trip(std::span<const PgConnection::Command> own);
+  ResultPtr run(std::string_view sql, std::span<const Value> params) {
+    if (m_begin.empty() && m_deferred.empty()) return retrying([&] { return m_conn->run(sql, params); });
+    const PgConnection::Command own[] = {{sql, params, false}};
+    return std::move(round_trip(own).front());
+  }
+  std::vector<Rows> do_query_all(std::span<const Statement> statements) override {
+    std::vector<PgConnection::Command> own;
+    own.reserve(statements.size());
+    for (const auto& st : statements) own.push_back({st.sql, st.params, false});
+    std::vector<Rows> out;
+    out.reserve(statements.size());
+    for (const auto& res : round_trip(own)) out.push_back(rows_of(res.get()));
+    return out;
+  }
+  template <class F>
+  ResultPtr retrying(F&& send);
   Rows do_query(std::string_view sql, std::span<const Value> params) override {
-    const ResultPtr res = run(sql, params);
-    const int fields = PQnfields(res.get());
-    const int tuples = PQntuples(res.get());
+    return rows_of(run(sql, params).get());
+  }
+
+  static Rows rows_of(const PGresult* res) {
+    const int fields = PQnfields(res);
+    const int tuples = PQntuples(res);
     auto names = std::make_shared<std::vector<std::string>>();
     names->reserve(static_cast<std::size_t>(fields));
-    for (int c = 0; c < fields; ++c) names->emplace_back(PQfname(res.get(), c));
+    for (int c = 0; c < fields; ++c) names->emplace_back(PQfname(res, c));
     std::vector<Row> rows;
     rows.reserve(static_cast<std::size_t>(tuples));
     for (int r = 0; r < tuples; ++r) {
       std::vector<Value> values;
       values.reserve(static_cast<std::size_t>(fields));
-      for (int c = 0; c < fields; ++c) values.push_back(read_value(res.get(), r, c));
+      for (int c = 0; c < fields; ++c) values.push_back(read_value(res, r, c));
       rows.emplace_back(names, std::move(values));
     }
     return Rows(*names, std::move(rows));
@@ -570,7 +598,7 @@ class PostgresTx final : public TxSession {
   }
 
   void do_execute_script(std::string_view sql) override {
-    if (!m_begin.empty() || !m_deferred.empty()) run({}, {});
+    if (!m_begin.empty() || !m_deferred.empty()) round_trip({});
     m_conn->user_script(sql);
   }
 
@@ -633,22 +661,15 @@ class PostgresDatabase final : public Database {
   ConnectionPool<PgConnection> m_pool;
 };
 
-// Runs `sql` (none: only what waits) after the BEGIN and the deferred statements waiting, in one
-// round trip.
-ResultPtr PostgresTx::run(std::string_view sql, std::span<const Value> params) {
-  const bool alone = m_begin.empty() && m_deferred.empty();
-  std::vector<PgConnection::Command> commands;
-  if (!alone) {
-    commands = waiting();
-    if (!sql.empty()) commands.push_back({sql, params, false});
-  }
-  // An idle connection may have died in the pool (server restart, pg_terminate_backend). Until a
-  // round trip has reached the server on this one, nothing of the transaction ran: its first
-  // round trip runs again on the next connection, up to one more than the pool holds, which ends
-  // on a fresh one.
+// An idle connection may have died in the pool (server restart, pg_terminate_backend). Until a
+// round trip has reached the server on this one, nothing of the transaction ran: its first round
+// trip runs again on the next connection, up to one more than the pool holds, which ends on a
+// fresh one.
+template <class F>
+ResultPtr PostgresTx::retrying(F&& send) {
   for (std::size_t tries = 0;; ++tries) {
     try {
-      ResultPtr res = alone ? m_conn->run(sql, params) : m_conn->pipeline(commands);
+      ResultPtr res = send();
       m_ran = true;
       m_begin.clear();
       m_deferred.clear();
@@ -667,6 +688,20 @@ ResultPtr PostgresTx::run(std::string_view sql, std::span<const Value> params) {
       m_reused = lease.reused;
     }
   }
+}
+
+std::vector<ResultPtr> PostgresTx::round_trip(std::span<const PgConnection::Command> own) {
+  auto commands = waiting();
+  const std::size_t ahead = commands.size();
+  commands.insert(commands.end(), own.begin(), own.end());
+  std::vector<ResultPtr> results;
+  if (commands.empty()) return results;
+  retrying([&] {
+    results = m_conn->pipeline(commands);
+    return ResultPtr();
+  });
+  results.erase(results.begin(), results.begin() + static_cast<std::ptrdiff_t>(ahead));
+  return results;
 }
 
 PostgresTx::~PostgresTx() {

@@ -368,6 +368,46 @@ TEST_P(StoreConformance, DeferredStatementsRunInOrderAndTheirFailureFailsTheTran
   EXPECT_EQ(count(*db, "notes"), 16);
 }
 
+// Statements that do not depend on one another, in one round trip on PostgreSQL: each one's rows,
+// in order, after the deferred statements before them; in a read and in a write alike.
+TEST_P(StoreConformance, QueryAllAnswersEachStatementInOrder) {
+  script(*m_db, "CREATE TABLE notes (id BIGINT PRIMARY KEY, body TEXT NOT NULL)");
+  m_db->transact([](Tx& tx) { tx.exec("INSERT INTO notes (id, body) VALUES (1, 'one'), (2, 'two'), (3, 'three')"); });
+  const Value two[] = {std::int64_t{2}};
+  const Value none[] = {std::int64_t{99}};
+  const Value range[] = {std::int64_t{1}, std::int64_t{3}};
+  const Tx::Statement statements[] = {
+      {"SELECT body FROM notes WHERE id = $1", two},
+      {"SELECT body FROM notes WHERE id = $1", none},
+      {"SELECT id FROM notes WHERE id BETWEEN $1 AND $2 ORDER BY id DESC", range},
+      {"SELECT count(*) AS n FROM notes", {}},
+  };
+  const auto check = [&](const std::vector<Rows>& rows, std::int64_t count) {
+    ASSERT_EQ(rows.size(), 4U);
+    ASSERT_EQ(rows[0].size(), 1U);
+    EXPECT_EQ(rows[0][0].get_text(0), "two");
+    EXPECT_TRUE(rows[1].empty());
+    ASSERT_EQ(rows[2].size(), 3U);
+    EXPECT_EQ(rows[2][0].get_int(0), 3);
+    EXPECT_EQ(rows[2][2].get_int(0), 1);
+    EXPECT_EQ(rows[3][0].get_int("n"), count);
+  };
+  check(m_db->read([&](Tx& tx) { return tx.query_all(statements); }), 3);
+  m_db->transact([&](Tx& tx) {
+    tx.exec_deferred("INSERT INTO notes (id, body) VALUES (4, 'four')");
+    check(tx.query_all(statements), 4);
+  });
+  check(m_db->read([&](Tx& tx) { return tx.query_all(statements); }), 4);
+  // A failing statement fails the call, and the transaction.
+  const Tx::Statement failing[] = {statements[0], {"SELECT body FROM no_such_table", {}}, statements[3]};
+  EXPECT_THROW(m_db->transact([&](Tx& tx) {
+    tx.exec("INSERT INTO notes (id, body) VALUES (5, 'five')");
+    tx.query_all(failing);
+  }),
+               DbError);
+  EXPECT_EQ(count(*m_db, "notes"), 4);
+}
+
 TEST_P(StoreConformance, AnErrorResultRollsBackWhatTheFunctionWrote) {
   script(*m_db, "CREATE TABLE notes (id BIGINT PRIMARY KEY)");
   int runs = 0;
