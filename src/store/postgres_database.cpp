@@ -206,10 +206,12 @@ class StatementCache {
     return it->second.name;
   }
 
-  /// The server refused to prepare `key`: it runs unnamed until it is seen again.
-  void forget(const std::string& key) {
+  /// The server did not prepare `key` (refused, or skipped it after an earlier failure) under
+  /// `name`: it runs unnamed until it is seen again, and `name` is not to be deallocated.
+  void forget(const std::string& key, const std::string& name) {
+    std::erase(m_evicted, name);
     const auto it = m_entries.find(key);
-    if (it == m_entries.end()) return;
+    if (it == m_entries.end() || it->second.name != name) return;
     m_order.erase(it->second.position);
     m_entries.erase(it);
   }
@@ -312,7 +314,7 @@ class PgConnection {
     if (prepare) {
       ResultPtr prepared(PQprepare(m_conn, name.c_str(), text.c_str(), p.count(), p.types()));
       if (!prepared || PQresultStatus(prepared.get()) != PGRES_COMMAND_OK) {
-        m_statements.forget(key);
+        m_statements.forget(key, name);
         throw_pg(m_conn, prepared.get(), sql);
       }
     }
@@ -333,6 +335,7 @@ class PgConnection {
     struct Sent {
       std::string_view sql;
       std::string key;        // of a PREPARE, forgotten when it fails
+      std::string name;       // the name it prepares
       bool prepared = false;  // a prepared statement's run (a stale one is told apart)
       bool command = true;    // a command's own result (not a PREPARE's)
     };
@@ -358,16 +361,16 @@ class PgConnection {
       if (name.empty()) {
         if (PQsendQueryParams(m_conn, text.c_str(), p.count(), p.types(), p.values(), p.lengths(), p.formats(), 0) != 1)
           fail_to_send(c.sql);
-        sent.push_back({c.sql, {}, false});
+        sent.push_back({c.sql, {}, {}, false});
         continue;
       }
       if (prepare) {
         if (PQsendPrepare(m_conn, name.c_str(), text.c_str(), p.count(), p.types()) != 1) fail_to_send(c.sql);
-        sent.push_back({c.sql, std::move(key), false, false});
+        sent.push_back({c.sql, std::move(key), name, false, false});
       }
       if (PQsendQueryPrepared(m_conn, name.c_str(), p.count(), p.values(), p.lengths(), p.formats(), 0) != 1)
         fail_to_send(c.sql);
-      sent.push_back({c.sql, {}, true});
+      sent.push_back({c.sql, {}, {}, true});
     }
     if (PQpipelineSync(m_conn) != 1) fail_to_send(commands.back().sql);
     // Each command's result, then a null; the sync's result last.
@@ -399,7 +402,7 @@ class PgConnection {
     // nothing: its text runs unnamed until it is seen again.
     for (std::size_t i = 0; i < sent.size(); ++i) {
       if (!sent[i].key.empty() && PQresultStatus(results[i].get()) != PGRES_COMMAND_OK) {
-        m_statements.forget(sent[i].key);
+        m_statements.forget(sent[i].key, sent[i].name);
       }
     }
     out.reserve(commands.size());

@@ -366,6 +366,26 @@ TEST_P(StoreConformance, DeferredStatementsRunInOrderAndTheirFailureFailsTheTran
   db->transact([&](Tx& tx) { tx.exec(other, {n(62), std::string("thrice")}); });
   EXPECT_EQ(db->stats().retries_total, retries);
   EXPECT_EQ(count(*db, "notes"), 16);
+
+  // The same with a cache so small that the skipped preparation's entry is evicted in that very
+  // round trip: its name is not deallocated later (the server never had it).
+  auto small = open({.pool_size = 1, .statement_cache = 2});
+  const auto a = "SELECT count(*) FROM notes WHERE id > $1";
+  small->transact([&](Tx& tx) { tx.query(a, {n(0)}); });
+  try {
+    small->transact([&](Tx& tx) {
+      tx.exec_deferred(insert, {n(1), std::string("again")});
+      tx.exec_deferred(a, {n(0)});  // its second run: prepared in this round trip, which skips it
+      tx.exec_deferred("SELECT $1::bigint + 1", {n(1)});
+      tx.exec_deferred("SELECT $1::bigint + 2", {n(1)});  // evicts it
+      tx.query("SELECT 1");
+    });
+    ADD_FAILURE() << "expected a unique violation";
+  } catch (const DbError& e) {
+    EXPECT_EQ(e.kind(), DbErrorKind::unique_violation) << e.what();
+  }
+  EXPECT_EQ(small->transact([&](Tx& tx) { return tx.query_one(a, {n(0)})->get_int(0); }), 16);
+  EXPECT_EQ(small->transact([&](Tx& tx) { return tx.query_one("SELECT count(*) FROM notes")->get_int(0); }), 16);
 }
 
 // Statements that do not depend on one another, in one round trip on PostgreSQL: each one's rows,
