@@ -364,8 +364,8 @@ std::vector<JobRow> next_jobs(Tx& tx, std::size_t limit) {
 }
 
 void update_job(Tx& tx, const std::string& id, const std::string& cursor, std::int64_t expanded, bool done) {
-  tx.exec("UPDATE notify_jobs SET cursor = $2, expanded = $3, done = $4 WHERE id = $1",
-          {id, cursor, expanded, std::int64_t{done ? 1 : 0}});
+  tx.exec_deferred("UPDATE notify_jobs SET cursor = $2, expanded = $3, done = $4 WHERE id = $1",
+                   {id, cursor, expanded, std::int64_t{done ? 1 : 0}});
 }
 
 std::int64_t pending_jobs(Tx& tx) {
@@ -374,7 +374,7 @@ std::int64_t pending_jobs(Tx& tx) {
 }
 
 void insert_delivery(Tx& tx, const DeliveryRow& row, SystemTime now) {
-  tx.exec(
+  tx.exec_deferred(
       "INSERT INTO notify_deliveries (notification_id, account, created_ms, lease_ms, push) VALUES ($1, $2, $3, 0, $4) "
       "ON CONFLICT DO NOTHING",
       {row.notification_id, row.account, ms(now), std::int64_t{row.push ? 1 : 0}});
@@ -393,9 +393,9 @@ void insert_deliveries(Tx& tx, const std::vector<DeliveryRow>& rows, SystemTime 
       params.emplace_back(std::int64_t{0});
       params.emplace_back(std::int64_t{d.push ? 1 : 0});
     }
-    tx.exec("INSERT INTO notify_deliveries (notification_id, account, created_ms, lease_ms, push) VALUES " +
-                value_tuples(n, 5) + " ON CONFLICT DO NOTHING",
-            params);
+    tx.exec_deferred("INSERT INTO notify_deliveries (notification_id, account, created_ms, lease_ms, push) VALUES " +
+                         value_tuples(n, 5) + " ON CONFLICT DO NOTHING",
+                     params);
   }
 }
 
@@ -415,21 +415,21 @@ std::vector<DeliveryRow> claim_deliveries(Tx& tx, SystemTime now, SystemTime lea
   for (const auto& d : out) ids.push_back(d.notification_id);
   for_each_chunk(ids, [&](const std::string& in_list, std::vector<Value>& params) {
     params.emplace_back(ms(lease_until));
-    tx.exec("UPDATE notify_deliveries SET lease_ms = $" + std::to_string(params.size()) +
-                " WHERE notification_id IN (" + in_list + ")",
-            params);
+    tx.exec_deferred("UPDATE notify_deliveries SET lease_ms = $" + std::to_string(params.size()) +
+                         " WHERE notification_id IN (" + in_list + ")",
+                     params);
   });
   return out;
 }
 
 void delete_deliveries(Tx& tx, const std::vector<std::string>& notification_ids) {
   for_each_chunk(notification_ids, [&](const std::string& in_list, std::vector<Value>& params) {
-    tx.exec("DELETE FROM notify_deliveries WHERE notification_id IN (" + in_list + ")", params);
+    tx.exec_deferred("DELETE FROM notify_deliveries WHERE notification_id IN (" + in_list + ")", params);
   });
 }
 
 void delete_deliveries_read_at(Tx& tx, const std::string& account, SystemTime read_at) {
-  tx.exec(
+  tx.exec_deferred(
       "DELETE FROM notify_deliveries WHERE notification_id IN (SELECT id FROM notify_notifications WHERE read_ms = $2 "
       "AND account = $1)",
       {account, ms(read_at)});
@@ -447,7 +447,7 @@ std::vector<Notification> find_notifications(Tx& tx, const std::vector<std::stri
 }
 
 void delete_delivery(Tx& tx, const std::string& notification_id) {
-  tx.exec("DELETE FROM notify_deliveries WHERE notification_id = $1", {notification_id});
+  tx.exec_deferred("DELETE FROM notify_deliveries WHERE notification_id = $1", {notification_id});
 }
 
 std::int64_t pending_deliveries(Tx& tx) {
@@ -456,7 +456,7 @@ std::int64_t pending_deliveries(Tx& tx) {
 }
 
 void insert_attempt(Tx& tx, const AttemptRow& a) {
-  tx.exec(
+  tx.exec_deferred(
       "INSERT INTO notify_attempts (notification_id, device_id, channel, outcome, retries, status, detail, created_ms) "
       "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
       {a.notification_id, a.device_id, a.channel, a.outcome, a.retries, a.status, a.detail, ms(a.at)});
@@ -478,7 +478,7 @@ void insert_attempts(Tx& tx, const std::vector<AttemptRow>& rows) {
       params.emplace_back(a.detail);
       params.emplace_back(ms(a.at));
     }
-    tx.exec(
+    tx.exec_deferred(
         "INSERT INTO notify_attempts (notification_id, device_id, channel, outcome, retries, status, detail, "
         "created_ms) VALUES " +
             value_tuples(n, 8),
@@ -513,8 +513,8 @@ bool is_withdrawn(Tx& tx, const std::string& subject) {
 }
 
 void insert_withdrawn(Tx& tx, const std::string& subject, SystemTime now) {
-  tx.exec("INSERT INTO notify_withdrawn (subject, created_ms) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-          {subject, ms(now)});
+  tx.exec_deferred("INSERT INTO notify_withdrawn (subject, created_ms) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                   {subject, ms(now)});
 }
 
 std::vector<RemovalRow> notifications_about(Tx& tx, const std::string& subject, std::string_view kind) {
@@ -530,7 +530,7 @@ std::vector<RemovalRow> notifications_about(Tx& tx, const std::string& subject, 
 
 void delete_notifications(Tx& tx, const std::vector<std::string>& ids) {
   for_each_chunk(ids, [&](const std::string& in_list, std::vector<Value>& params) {
-    tx.exec("DELETE FROM notify_notifications WHERE id IN (" + in_list + ")", params);
+    tx.exec_deferred("DELETE FROM notify_notifications WHERE id IN (" + in_list + ")", params);
   });
 }
 
@@ -553,9 +553,9 @@ void queue_for_sockets(Tx& tx, const std::string& table, const std::vector<Remov
       params.emplace_back(rows[from + i].account);
       params.emplace_back(ms(now));
     }
-    tx.exec("INSERT INTO " + table + " (notification_id, account, created_ms) VALUES " + value_tuples(n, 3) +
-                " ON CONFLICT DO NOTHING",
-            params);
+    tx.exec_deferred("INSERT INTO " + table + " (notification_id, account, created_ms) VALUES " + value_tuples(n, 3) +
+                         " ON CONFLICT DO NOTHING",
+                     params);
   }
 }
 
@@ -577,7 +577,7 @@ std::vector<RemovalRow> next_removals(Tx& tx, std::size_t limit) {
 
 void delete_removals(Tx& tx, const std::vector<std::string>& notification_ids) {
   for_each_chunk(notification_ids, [&](const std::string& in_list, std::vector<Value>& params) {
-    tx.exec("DELETE FROM notify_removals WHERE notification_id IN (" + in_list + ")", params);
+    tx.exec_deferred("DELETE FROM notify_removals WHERE notification_id IN (" + in_list + ")", params);
   });
 }
 
@@ -600,7 +600,8 @@ std::vector<ReadRow> next_reads(Tx& tx, std::size_t limit) {
 
 void delete_reads(Tx& tx, const std::vector<ReadRow>& rows) {
   for (const auto& r : rows) {
-    tx.exec("DELETE FROM notify_reads WHERE account = $1 AND notification_id = $2", {r.account, r.notification_id});
+    tx.exec_deferred("DELETE FROM notify_reads WHERE account = $1 AND notification_id = $2",
+                     {r.account, r.notification_id});
   }
 }
 
