@@ -4,7 +4,6 @@
 #include <atomic>
 #include <deque>
 #include <set>
-#include <thread>
 
 #include <fmt/format.h>
 #include <boost/asio/as_tuple.hpp>
@@ -957,10 +956,7 @@ Poller::~Poller() {
   // parked on its timer holds nothing but its own state. Bounded: the I/O threads may be gone.
   m_state->stopping.store(true);
   wake();
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
-  while (m_state->in_round.load() && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  wait_while_busy(m_state->in_round);
 }
 
 Task<Result<RoundReport>> Poller::poll_once() {
@@ -981,10 +977,7 @@ void Poller::wake() {
 void Poller::stop() {
   if (m_state->stopping.exchange(true)) return;
   wake();
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (m_state->running.load() && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  wait_while_busy(m_state->running, std::chrono::seconds(10));
 }
 
 const ChainIndexSettings& Poller::settings() const noexcept {

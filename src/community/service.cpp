@@ -12,6 +12,7 @@
 #include "bus/bus.hpp"
 #include "chain/model.hpp"
 #include "community/store.hpp"
+#include "core/due_loop.hpp"
 #include "core/utf8.hpp"
 #include "eth/hex.hpp"
 #include "store/batches.hpp"
@@ -2384,9 +2385,7 @@ Task<Result<std::optional<std::chrono::milliseconds>>> CommunityService::next_re
   const auto now = unix_millis(m_clock.now());
   co_return co_await m_pool.run([&]() -> Result<std::optional<std::chrono::milliseconds>> {
     return m_db.read([&](Tx& tx) -> Result<std::optional<std::chrono::milliseconds>> {
-      const auto due = sql::next_reevaluation_due(tx);
-      if (!due) return std::optional<std::chrono::milliseconds>();
-      return std::optional<std::chrono::milliseconds>(std::chrono::milliseconds(std::max<std::int64_t>(0, *due - now)));
+      return DueLoop::due_in(sql::next_reevaluation_due(tx), now);
     });
   });
 }

@@ -1,6 +1,6 @@
 #include "core/due_loop.hpp"
 
-#include <thread>
+#include <algorithm>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -72,6 +72,11 @@ struct DueLoop::State {
   std::atomic<bool> in_step{false};
 };
 
+std::optional<std::chrono::milliseconds> DueLoop::due_in(std::optional<std::int64_t> due_ms, std::int64_t now_ms) {
+  if (!due_ms) return std::nullopt;
+  return std::chrono::milliseconds(std::max<std::int64_t>(0, *due_ms - now_ms));
+}
+
 DueLoop::DueLoop(Executor executor, std::string name, std::chrono::milliseconds idle_poll, Step step, NextDue next_due)
     : m_state(std::make_shared<State>(std::move(executor), std::move(name), idle_poll, std::move(step),
                                       std::move(next_due))) {}
@@ -79,10 +84,7 @@ DueLoop::DueLoop(Executor executor, std::string name, std::chrono::milliseconds 
 DueLoop::~DueLoop() {
   m_state->stopping.store(true);
   wake();
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
-  while (m_state->in_step.load() && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  wait_while_busy(m_state->in_step);
 }
 
 void DueLoop::start() {

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -24,6 +25,10 @@ class DueLoop {
   /// How long until the earliest item falls due (zero when one is); none when nothing waits. A
   /// failure is logged, and the loop rests for its idle poll.
   using NextDue = std::function<Task<Result<std::optional<std::chrono::milliseconds>>>()>;
+
+  /// A NextDue's answer from the earliest due time (unix ms) of a read: how long from `now_ms`
+  /// (zero when past), none when nothing waits.
+  static std::optional<std::chrono::milliseconds> due_in(std::optional<std::int64_t> due_ms, std::int64_t now_ms);
 
   /// `name` names the loop in its logs.
   DueLoop(Executor executor, std::string name, std::chrono::milliseconds idle_poll, Step step, NextDue next_due);

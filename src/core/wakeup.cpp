@@ -1,5 +1,7 @@
 #include "core/wakeup.hpp"
 
+#include <thread>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -38,6 +40,13 @@ Task<void> Wakeup::rest(std::chrono::milliseconds duration) {
   auto state = m_state;
   state->timer.expires_after(duration);
   co_await state->timer.async_wait(asio::as_tuple(asio::use_awaitable));
+}
+
+void wait_while_busy(const std::atomic<bool>& busy, std::chrono::milliseconds bound) {
+  const auto deadline = std::chrono::steady_clock::now() + bound;
+  while (busy.load() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
 }
 
 }  // namespace gh

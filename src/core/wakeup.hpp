@@ -32,4 +32,9 @@ class Wakeup {
   std::shared_ptr<State> m_state;  // a wake's posted cancel keeps the timer alive
 };
 
+/// For a loop being stopped, once it is told to stop and woken: waits while `busy` (a step in
+/// progress, the only time a loop uses what it borrows; or the loop itself), at most `bound`,
+/// since the I/O threads that would finish it may already be gone. Blocks the calling thread.
+void wait_while_busy(const std::atomic<bool>& busy, std::chrono::milliseconds bound = std::chrono::seconds(2));
+
 }  // namespace gh

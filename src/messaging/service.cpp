@@ -2956,9 +2956,7 @@ Task<Result<std::optional<std::chrono::milliseconds>>> MessagingService::next_po
   const auto now = unix_millis(m_clock.now());
   co_return co_await m_pool.run([&]() -> Result<std::optional<std::chrono::milliseconds>> {
     return m_db.read([&](Tx& tx) -> Result<std::optional<std::chrono::milliseconds>> {
-      const auto end = sql::next_poll_end(tx);
-      if (!end) return std::optional<std::chrono::milliseconds>();
-      return std::optional<std::chrono::milliseconds>(std::chrono::milliseconds(std::max<std::int64_t>(0, *end - now)));
+      return DueLoop::due_in(sql::next_poll_end(tx), now);
     });
   });
 }

@@ -11,7 +11,6 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
-#include <thread>
 
 #include "core/log.hpp"
 #include "core/wakeup.hpp"
@@ -515,10 +514,7 @@ Router::~Router() {
   // timer holds nothing but its own state. Bounded: the I/O threads may already be gone.
   m_state->stopping.store(true);
   wake();
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
-  while (m_state->in_round.load() && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  wait_while_busy(m_state->in_round);
 }
 
 void Router::set_online(OnlineDelivery* online) {
@@ -589,10 +585,7 @@ void Router::wake() {
 void Router::stop() {
   if (m_state->stopping.exchange(true)) return;
   wake();
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (m_state->running.load() && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  wait_while_busy(m_state->running, std::chrono::seconds(10));
 }
 
 Task<RoundReport> Router::run_once() {
