@@ -188,16 +188,19 @@ Task<Response> Dispatcher::route(Request& request) {
     }
   }
 
-  const auto router = current_router();
+  // The routes and the answer for a path they lack, read together: bring-up replaces the first and
+  // clears the second, and a request that matched the routes before must not get the answer after.
+  std::shared_ptr<const Router> router;
+  std::optional<Error> unmatched;
+  {
+    std::lock_guard lock(m_router_mutex);
+    router = m_router;
+    unmatched = m_unmatched;
+  }
   auto match = router->match(request.method, request.path);
   request.route = match.route;
   switch (match.kind) {
     case RouteMatch::Kind::not_found: {
-      std::optional<Error> unmatched;
-      {
-        std::lock_guard lock(m_router_mutex);
-        unmatched = m_unmatched;
-      }
       if (unmatched) co_return error_response(*unmatched);
       co_return error_response(not_found("no such path: " + request.path));
     }
