@@ -1760,31 +1760,27 @@ Task<Result<std::vector<eth::Address>>> CommunityService::channel_readers(std::s
   co_return co_await m_pool.run([&]() -> Result<std::vector<eth::Address>> {
     return m_db.read([&](Tx& tx) -> Result<std::vector<eth::Address>> {
       std::vector<eth::Address> out;
-      auto ch = sql::find_channel(tx, channel_id);
-      if (!ch) return out;
-      Loaded c;  // the community's roles, read once for every account
-      c.row.id = ch->community_id;
-      c.roles = sql::list_roles(tx, ch->community_id);
-      // A statement per 500 accounts for each of: who is a member, their roles, their access to a
-      // gated channel; never a statement per account.
       std::vector<std::string> lowered;
       lowered.reserve(accounts.size());
       for (const auto& a : accounts) lowered.push_back(lower(a));
-      const auto members = sql::find_members(tx, ch->community_id, lowered);
-      std::vector<std::string> member_accounts;
-      member_accounts.reserve(members.size());
-      for (const auto& [account, row] : members) member_accounts.push_back(account);
-      const auto roles = sql::roles_of_members(tx, ch->community_id, member_accounts);
-      const auto granted = ch->gate ? sql::accounts_with_access(tx, ch->id, member_accounts) : std::set<std::string>{};
-      const std::set<std::string> access_here{ch->id};
+      // One read of the channel, the community's roles and, per 500 accounts, who is a member,
+      // their roles and their access to a gated channel; never a statement per account.
+      auto rows = sql::channel_reader_rows(tx, channel_id, lowered);
+      if (!rows.channel) return out;
+      const auto& ch = *rows.channel;
+      Loaded c;  // the community's roles, read once for every account
+      c.row.id = ch.community_id;
+      c.roles = std::move(rows.roles);
+      const std::set<std::string> access_here{ch.id};
       const std::set<std::string> no_access;
       const std::vector<std::string> no_roles;
       for (std::size_t i = 0; i < accounts.size(); ++i) {
-        const auto member = members.find(lowered[i]);
-        if (member == members.end()) continue;
-        const auto held = roles.find(lowered[i]);
-        const auto s = standing_from(c, member->second, held == roles.end() ? no_roles : held->second);
-        if (readable(s, *ch, granted.count(lowered[i]) > 0 ? access_here : no_access)) out.push_back(accounts[i]);
+        const auto member = rows.members.find(lowered[i]);
+        if (member == rows.members.end()) continue;
+        const auto held = rows.member_roles.find(lowered[i]);
+        const auto s = standing_from(c, member->second, held == rows.member_roles.end() ? no_roles : held->second);
+        const bool granted = ch.gate && rows.access.count(lowered[i]) > 0;
+        if (readable(s, ch, granted ? access_here : no_access)) out.push_back(accounts[i]);
       }
       return out;
     });

@@ -126,21 +126,6 @@ std::optional<MemberRow> find_member(Tx& tx, const std::string& community_id, co
   return member_of(*r);
 }
 
-std::map<std::string, MemberRow> find_members(Tx& tx, const std::string& community_id,
-                                              const std::vector<std::string>& accounts) {
-  std::map<std::string, MemberRow> out;
-  gh::store::for_each_in_list(
-      accounts, accounts_per_statement, {community_id},
-      [&](const std::string& in_list, const std::vector<Value>& params) {
-        for (const auto& r :
-             tx.query(std::string(member_select) + "m.community_id = $1 AND m.account IN (" + in_list + ")", params)) {
-          auto row = member_of(r);
-          out.emplace(row.account, std::move(row));
-        }
-      });
-  return out;
-}
-
 void set_nickname(Tx& tx, const std::string& community_id, const std::string& account, const std::string& nickname) {
   tx.exec("UPDATE community_members SET nickname = $3 WHERE community_id = $1 AND account = $2",
           {community_id, account, nickname});
@@ -409,22 +394,6 @@ std::vector<MemberRoleRow> member_roles(Tx& tx, const std::string& community_id,
   return out;
 }
 
-std::map<std::string, std::vector<std::string>> roles_of_members(Tx& tx, const std::string& community_id,
-                                                                 const std::vector<std::string>& accounts) {
-  std::map<std::string, std::vector<std::string>> out;
-  gh::store::for_each_in_list(
-      accounts, accounts_per_statement, {community_id},
-      [&](const std::string& in_list, const std::vector<Value>& params) {
-        for (const auto& r : tx.query("SELECT account, role FROM community_member_roles WHERE community_id = $1 AND "
-                                      "account IN (" +
-                                          in_list + ") ORDER BY account, role",
-                                      params)) {
-          out[r.get_text(0)].push_back(r.get_text(1));
-        }
-      });
-  return out;
-}
-
 bool add_member_role(Tx& tx, const std::string& community_id, const std::string& account, const std::string& role,
                      const std::string& source, std::int64_t now_ms) {
   return tx.exec(
@@ -567,18 +536,47 @@ ChannelStandingRows channel_standing_rows(Tx& tx, const std::string& channel_id,
   return out;
 }
 
-std::set<std::string> accounts_with_access(Tx& tx, const std::string& channel_id,
-                                           const std::vector<std::string>& accounts) {
-  std::set<std::string> out;
+ChannelReaderRows channel_reader_rows(Tx& tx, const std::string& channel_id, const std::vector<std::string>& accounts) {
+  static const std::string channel =
+      std::string("SELECT ") + channel_columns + " FROM community_channels WHERE id = $1";
+  static const std::string roles = std::string("SELECT ") + role_columns +
+                                   " FROM community_roles WHERE community_id = (SELECT community_id FROM "
+                                   "community_channels WHERE id = $1) ORDER BY name";
+  static const std::string community_of = "(SELECT community_id FROM community_channels WHERE id = $1)";
+  const Value by_channel[] = {channel_id};
+  // Per chunk of accounts: its members, their roles, their access. The texts and parameters live
+  // until query_all returns.
+  std::vector<std::string> texts;
+  std::vector<std::vector<Value>> params;
+  const std::size_t chunks = (accounts.size() + accounts_per_statement - 1) / accounts_per_statement;
+  texts.reserve(3 * chunks);
+  params.reserve(chunks);
   gh::store::for_each_in_list(
-      accounts, accounts_per_statement, {channel_id},
-      [&](const std::string& in_list, const std::vector<Value>& params) {
-        for (const auto& r : tx.query(
-                 "SELECT account FROM community_channel_access WHERE channel_id = $1 AND account IN (" + in_list + ")",
-                 params)) {
-          out.insert(r.get_text(0));
-        }
+      accounts, accounts_per_statement, {channel_id}, [&](const std::string& in_list, const std::vector<Value>& chunk) {
+        texts.push_back(std::string(member_select) + "m.community_id = " + community_of + " AND m.account IN (" +
+                        in_list + ")");
+        texts.push_back("SELECT account, role FROM community_member_roles WHERE community_id = " +
+                        std::string(community_of) + " AND account IN (" + in_list + ") ORDER BY account, role");
+        texts.push_back("SELECT account FROM community_channel_access WHERE channel_id = $1 AND account IN (" +
+                        in_list + ")");
+        params.push_back(chunk);
       });
+  std::vector<Tx::Statement> statements{{channel, by_channel}, {roles, by_channel}};
+  statements.reserve(2 + texts.size());
+  for (std::size_t i = 0; i < texts.size(); ++i) statements.push_back({texts[i], params[i / 3]});
+  const auto rows = tx.query_all(statements);
+  ChannelReaderRows out;
+  if (rows[0].empty()) return out;
+  out.channel = channel_of(rows[0][0]);
+  for (const auto& r : rows[1]) out.roles.push_back(role_of(r));
+  for (std::size_t i = 2; i + 2 < rows.size(); i += 3) {
+    for (const auto& r : rows[i]) {
+      auto member = member_of(r);
+      out.members.emplace(member.account, std::move(member));
+    }
+    for (const auto& r : rows[i + 1]) out.member_roles[r.get_text(0)].push_back(r.get_text(1));
+    for (const auto& r : rows[i + 2]) out.access.insert(r.get_text(0));
+  }
   return out;
 }
 

@@ -130,9 +130,6 @@ std::vector<CommunityRow> communities_of(Tx& tx, const std::string& account);
 bool is_member(Tx& tx, const std::string& community_id, const std::string& account);
 /// The member's row, if a member.
 std::optional<MemberRow> find_member(Tx& tx, const std::string& community_id, const std::string& account);
-/// The member rows of those of `accounts` (lowercase hex) who are members, by account.
-std::map<std::string, MemberRow> find_members(Tx& tx, const std::string& community_id,
-                                              const std::vector<std::string>& accounts);
 /// Sets (a unix ms) or clears (0) an account's timeout in the community.
 void set_timeout(Tx& tx, const std::string& community_id, const std::string& account, std::int64_t until_ms);
 /// False when already a member.
@@ -193,10 +190,6 @@ std::map<std::string, RoleRow> builtin_role_displays(Tx& tx, const std::string& 
 /// Stores a built-in role's mentionable, color and hoist.
 void set_builtin_role_display(Tx& tx, const std::string& community_id, const RoleRow& row);
 std::vector<MemberRoleRow> member_roles(Tx& tx, const std::string& community_id, const std::string& account);
-/// The roles (by name, each once per source) that each of `accounts` holds, by account; an account
-/// holding none is absent.
-std::map<std::string, std::vector<std::string>> roles_of_members(Tx& tx, const std::string& community_id,
-                                                                 const std::vector<std::string>& accounts);
 /// False when already held from that source.
 bool add_member_role(Tx& tx, const std::string& community_id, const std::string& account, const std::string& role,
                      const std::string& source, std::int64_t now_ms);
@@ -235,9 +228,20 @@ struct ChannelStandingRows {
 /// channel's id).
 ChannelStandingRows channel_standing_rows(Tx& tx, const std::string& channel_id, const std::string& account,
                                           bool automod);
-/// Those of `accounts` whose holdings pass the gated channel's gate.
-std::set<std::string> accounts_with_access(Tx& tx, const std::string& channel_id,
-                                           const std::vector<std::string>& accounts);
+/// A channel with what decides whether each of some accounts reads it. The rest is empty when
+/// the channel is unknown.
+struct ChannelReaderRows {
+  std::optional<ChannelRow> channel;
+  std::vector<RoleRow> roles;                                    ///< the community's custom roles
+  std::map<std::string, MemberRow> members;                      ///< those of the accounts who are members
+  std::map<std::string, std::vector<std::string>> member_roles;  ///< their roles, by account
+  std::set<std::string> access;                                  ///< those whose holdings pass the channel's gate
+};
+/// The read of a channel's readers among `accounts` (lowercase hex) in one round trip on
+/// PostgreSQL: the channel, the community's roles, and per 500 accounts those who are members,
+/// their roles (by name, each once per source) and those with a row of the channel's access. Each
+/// statement finds the community by the channel's id.
+ChannelReaderRows channel_reader_rows(Tx& tx, const std::string& channel_id, const std::vector<std::string>& accounts);
 void grant_access(Tx& tx, const std::string& community_id, const std::string& channel_id, const std::string& account);
 void revoke_access(Tx& tx, const std::string& channel_id, const std::string& account);
 /// Drops every access row of a channel (its gate changed or went away).
