@@ -448,12 +448,11 @@ std::optional<Message> post_poll_result(Tx& tx, const std::string& channel_id, s
   return m;
 }
 
-// The settings, in a thread, of those a post there may notify: those it names, the author of the
-// message it replies to and the thread's followers. None outside a thread.
-std::map<std::string, ThreadNotify> thread_settings(Tx& tx, const std::string& channel_id,
-                                                    const std::vector<Mentioned>& named, const eth::Address& replied,
-                                                    const std::vector<eth::Address>& followers) {
-  if (!is_thread_id(channel_id)) return {};
+// Those, in a thread, whose settings there say what a post there notifies them of: those it names,
+// the author of the message it replies to and the thread's followers (lowercase hex, sorted, each
+// once).
+std::vector<std::string> settings_asked(const std::vector<Mentioned>& named, const eth::Address& replied,
+                                        const std::vector<eth::Address>& followers) {
   std::vector<std::string> asked;
   asked.reserve(named.size() + followers.size() + 1);
   for (const auto& n : named) asked.push_back(eth::to_lower_hex(n.account));
@@ -461,7 +460,7 @@ std::map<std::string, ThreadNotify> thread_settings(Tx& tx, const std::string& c
   for (const auto& f : followers) asked.push_back(eth::to_lower_hex(f));
   std::sort(asked.begin(), asked.end());
   asked.erase(std::unique(asked.begin(), asked.end()), asked.end());
-  return sql::member_settings(tx, channel_id, asked);
+  return asked;
 }
 
 // A read marker that moved forward is told to the notify context, which marks the account's
@@ -795,21 +794,20 @@ Task<Result<Posted>> MessagingService::post_with(eth::Address who, std::string c
     return m_db.transact([&](Tx& tx) -> Result<Posted> {
       joined.clear();
       activity.reset();
-      if (auto existing = sql::find_by_client_id(tx, channel_id, author, message.client_id)) {
-        return Posted{with_reactions(tx, std::move(*existing), author), false};
-      }
-      // A timeout stops new messages, not the retry of one stored before it.
+      // The retry of a stored message gets it, and takes no seq.
+      auto start = sql::start_post(tx, channel_id, author, message.client_id, unix_millis(now), message.reply_to);
+      if (start.stored) return Posted{with_reactions(tx, std::move(*start.stored), author), false};
+      // A timeout stops new messages, not the retry of one stored before it (the seq it took goes
+      // back with the transaction).
       if (auto may = may_post(*rules); !may) return std::move(may).error();
-      std::optional<Message> parent;
-      if (message.reply_to) {
-        parent = sql::find(tx, channel_id, *message.reply_to);
-        if (!parent) return bad_input("unknown_parent", "reply_to names no message of this channel");
-      }
+      if (message.reply_to && !start.parent)
+        return bad_input("unknown_parent", "reply_to names no message of this channel");
+      const std::optional<Message>& parent = start.parent;
+      const std::int64_t created_ms = start.created_ms;
       Message m;
       m.id = net::make_request_id();
       m.channel_id = channel_id;
-      const auto [seq, created_ms] = sql::next_seq(tx, channel_id, unix_millis(now));
-      m.seq = seq;
+      m.seq = start.seq;
       // Slow mode, under the channel's row lock: two posts at once cannot both pass it.
       if (slow_ms > 0) {
         if (auto last = sql::last_post_ms(tx, channel_id, author)) {
@@ -852,21 +850,33 @@ Task<Result<Posted>> MessagingService::post_with(eth::Address who, std::string c
       // the head), so the marker is set outright. Notify hears of it only when the author had not
       // read up to the message before (a notification may then be left to read): an author who
       // keeps up costs no event.
-      const auto read_before = sql::read_marker(tx, author, channel_id);
       sql::set_read_marker(tx, author, channel_id, m.seq, unix_millis(now));
       // The post's events are written at its end (see Events).
       Events events(tx);
-      if (read_before < m.seq - 1) publish_read(events, author, channel_id, read_before, m.seq);
+      if (start.read_before < m.seq - 1) publish_read(events, author, channel_id, start.read_before, m.seq);
+      // In a thread, each member's setting there says what of it notifies the member.
+      std::map<std::string, ThreadNotify> settings;
       // A message keeps its thread active, and brings an archived one back.
       if (is_thread_id(channel_id)) {
-        // Under the thread's row: a post that raced the thread's deletion is refused.
-        if (!sql::touch_thread(tx, channel_id, created_ms)) return forbidden("you may not post in this channel");
-        if (sql::join_thread(tx, channel_id, author, created_ms)) joined.push_back(who);
+        // Its author joins, and so do those it names by address.
+        std::vector<eth::Address> joining{who};
         for (const auto& a : notified) {
-          if (a.role.empty() && sql::join_thread(tx, channel_id, eth::to_lower_hex(a.account), created_ms))
-            joined.push_back(a.account);
+          if (a.role.empty() && std::find(joining.begin(), joining.end(), a.account) == joining.end())
+            joining.push_back(a.account);
         }
-        activity = sql::find_thread(tx, channel_id);
+        std::vector<std::string> joining_hex;
+        joining_hex.reserve(joining.size());
+        for (const auto& a : joining) joining_hex.push_back(eth::to_lower_hex(a));
+        auto posted_in = sql::post_in_thread(tx, channel_id, created_ms, joining_hex,
+                                             settings_asked(notified, parent ? parent->author : who, followers));
+        // Under the thread's row: a post that raced the thread's deletion is refused.
+        if (!posted_in.thread) return forbidden("you may not post in this channel");
+        for (std::size_t i = 0; i < joining.size(); ++i) {
+          if (std::find(posted_in.joined.begin(), posted_in.joined.end(), joining_hex[i]) != posted_in.joined.end())
+            joined.push_back(joining[i]);
+        }
+        activity = std::move(posted_in.thread);
+        settings = std::move(posted_in.settings);
       }
 
       json::object event{
@@ -875,8 +885,6 @@ Task<Result<Posted>> MessagingService::post_with(eth::Address who, std::string c
       if (m.reply_to) event["reply_to"] = *m.reply_to;
       if (m.forward) event["forward"] = json::object{{"channel_id", m.forward->channel_id}, {"seq", m.forward->seq}};
       events.add({"messaging.channel_message", channel_id, json::serialize(event)});
-      // In a thread, each member's setting there says what of it notifies the member.
-      const auto settings = thread_settings(tx, channel_id, notified, parent ? parent->author : who, followers);
       const auto hears = [&](const eth::Address& a, ThreadNotify least) {
         const auto found = settings.find(eth::to_lower_hex(a));
         if (found == settings.end()) return least != ThreadNotify::all;

@@ -158,6 +158,49 @@ TEST_P(MessagingDbTest, AChannelsMessagesNeverGoBackInTimeWhenTheClockDoes) {
   EXPECT_EQ(below(SearchKey{t + 5001, "a", 1}), third + 1);
 }
 
+// A post reads whether it was stored before, takes its seq, the author's marker and its parent
+// together: a retry gets the stored message and takes no seq; a reply to no message is refused and
+// gives its seq back; the author's marker passes the post.
+TEST_P(MessagingDbTest, APostsRetryAndARefusedReplyTakeNoSeq) {
+  const auto send = [&](const std::string& client_id, std::optional<std::int64_t> reply_to = std::nullopt) {
+    NewMessage m;
+    m.body = "message " + client_id;
+    m.client_id = client_id;
+    m.reply_to = reply_to;
+    return run(m_service->post(author, "general", std::move(m)));
+  };
+  const auto head = [&] { return m_db->read([](Tx& tx) { return sql::head(tx, "general"); }); };
+  auto first = send("a");
+  ASSERT_TRUE(first);
+  EXPECT_TRUE(first->created);
+  EXPECT_EQ(first->message.seq, 1);
+  auto again = send("a");
+  ASSERT_TRUE(again);
+  EXPECT_FALSE(again->created);
+  EXPECT_EQ(again->message.id, first->message.id);
+  EXPECT_EQ(head(), 1);
+  auto orphan = send("b", 7);
+  ASSERT_FALSE(orphan);
+  EXPECT_EQ(orphan.error().code, "unknown_parent");
+  EXPECT_EQ(head(), 1);
+  auto reply = send("c", 1);
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->message.seq, 2);
+  ASSERT_TRUE(reply->message.reply_to);
+  EXPECT_EQ(*reply->message.reply_to, 1);
+  ASSERT_TRUE(reply->message.reply_preview);
+  EXPECT_EQ(reply->message.reply_preview->body, "message a");
+  EXPECT_EQ(m_db->read([](Tx& tx) { return sql::read_marker(tx, eth::to_lower_hex(author), "general"); }), 2);
+  // The store's answer for a stored client id: the message, nothing numbered.
+  const auto start = m_db->transact([](Tx& tx) {
+    return sql::start_post(tx, "general", eth::to_lower_hex(author), "c", 1'800'000'000'000, std::int64_t{1});
+  });
+  ASSERT_TRUE(start.stored);
+  EXPECT_EQ(start.stored->seq, 2);
+  EXPECT_EQ(start.seq, 0);
+  EXPECT_EQ(head(), 2);
+}
+
 // The loop posts a poll's result as the poll ends: it sleeps until the earliest end, with no poll
 // of its own (an hour's idle poll here). The service's clock is moved to just before the end, then
 // past it, with no wake: only the sleep to the end posts the result, once.
@@ -406,18 +449,36 @@ TEST_P(ThreadMembersMigrationTest, ReadersOfAThreadBecomeItsMembers) {
     EXPECT_TRUE(sql::join_thread(tx, "th_a", hex(author), 9000, ThreadNotify::mentions));
     EXPECT_FALSE(sql::join_thread(tx, "th_a", hex(author), 9500, ThreadNotify::all));  // a member keeps its own
     EXPECT_EQ(sql::thread_followers(tx, "th_a", 10), std::vector<std::string>{hex(moderator)});
-    const auto settings = sql::member_settings(tx, "th_a", {hex(author), hex(reporter), hex(moderator), "0xnobody"});
-    EXPECT_EQ(settings, (std::map<std::string, ThreadNotify>{{hex(author), ThreadNotify::mentions},
-                                                             {hex(reporter), ThreadNotify::none},
-                                                             {hex(moderator), ThreadNotify::all}}));
+    // A post there: those it joins who were not members join, following all of it, counted; the
+    // settings asked are read after the joins.
+    const std::string newcomer = "0x00000000000000000000000000000000000000aa";
+    const auto members_before = sql::find_thread(tx, "th_a")->member_count;
+    const auto posted = sql::post_in_thread(tx, "th_a", 9800, {hex(author), newcomer, newcomer},
+                                            {hex(author), hex(reporter), hex(moderator), "0xnobody", newcomer});
+    EXPECT_TRUE(posted.thread);
+    if (!posted.thread) return 0;
+    EXPECT_EQ(posted.joined, std::vector<std::string>{newcomer});
+    EXPECT_EQ(posted.thread->member_count, members_before + 1);
+    EXPECT_EQ(unix_millis(posted.thread->last_activity), 9800);
+    EXPECT_EQ(posted.settings, (std::map<std::string, ThreadNotify>{{hex(author), ThreadNotify::mentions},
+                                                                    {hex(reporter), ThreadNotify::none},
+                                                                    {hex(moderator), ThreadNotify::all},
+                                                                    {newcomer, ThreadNotify::all}}));
+    EXPECT_EQ(sql::find_thread(tx, "th_a")->member_count, members_before + 1);
+    EXPECT_EQ(sql::thread_followers(tx, "th_a", 10), (std::vector<std::string>{hex(moderator), newcomer}));
+    // An earlier time leaves its last activity.
+    EXPECT_EQ(unix_millis(sql::post_in_thread(tx, "th_a", 9700, {}, {}).thread->last_activity), 9800);
     EXPECT_EQ(sql::joined_among(tx, hex(reporter), {"th_a", "th_b"}),
               (std::map<std::string, ThreadNotify>{{"th_a", ThreadNotify::none}}));
     return 0;
   });
-  // A deleted thread takes no member.
+  // A deleted thread takes no member, and no post.
   db->transact([](Tx& tx) {
     EXPECT_TRUE(sql::delete_thread(tx, "th_a", 7000));
     EXPECT_FALSE(sql::join_thread(tx, "th_a", eth::to_lower_hex(author), 8000));
+    const auto posted = sql::post_in_thread(tx, "th_a", 8000, {eth::to_lower_hex(author)}, {});
+    EXPECT_FALSE(posted.thread);
+    EXPECT_TRUE(posted.joined.empty());
     return 0;
   });
   EXPECT_TRUE(db->read([](Tx& tx) { return sql::thread_members(tx, "th_a", std::nullopt, 10); }).empty());

@@ -129,16 +129,66 @@ std::string terms_json(const std::vector<std::string>& terms) {
   return boost::json::serialize(list);
 }
 
+// next_seq's statement, in the backend's dialect. `once`: the same, but neither numbered nor
+// returned when the author ($3) stored a message with that client id ($4) in the channel.
+const std::string& next_seq_statement(const Tx& tx, bool once = false) {
+  static const auto text = [](std::string_view greatest, std::string_view values) {
+    return fmt::format(
+        "INSERT INTO msg_channels (channel_id, last_seq, last_ms) {} ON CONFLICT (channel_id) DO UPDATE SET "
+        "last_seq = msg_channels.last_seq + 1, last_ms = {}(msg_channels.last_ms, excluded.last_ms) RETURNING "
+        "last_seq, last_ms",
+        values, greatest);
+  };
+  static constexpr std::string_view always = "VALUES ($1, 1, $2)";
+  static constexpr std::string_view unless_stored =
+      "SELECT $1, 1, $2 WHERE NOT EXISTS (SELECT 1 FROM msg_messages WHERE channel_id = $1 AND author = $3 AND "
+      "client_id = $4)";
+  static const std::string postgres = text("GREATEST", always);
+  static const std::string sqlite = text("max", always);
+  static const std::string postgres_once = text("GREATEST", unless_stored);
+  static const std::string sqlite_once = text("max", unless_stored);
+  if (once) return pg(tx) ? postgres_once : sqlite_once;
+  return pg(tx) ? postgres : sqlite;
+}
+
 }  // namespace
 
 std::pair<std::int64_t, std::int64_t> next_seq(Tx& tx, const std::string& channel_id, std::int64_t now_ms) {
-  auto row =
-      tx.query_one(fmt::format("INSERT INTO msg_channels (channel_id, last_seq, last_ms) VALUES ($1, 1, $2) "
-                               "ON CONFLICT (channel_id) DO UPDATE SET last_seq = msg_channels.last_seq + 1, "
-                               "last_ms = {}(msg_channels.last_ms, excluded.last_ms) RETURNING last_seq, last_ms",
-                               pg(tx) ? "GREATEST" : "max"),
-                   {channel_id, now_ms});
+  auto row = tx.query_one(next_seq_statement(tx), {channel_id, now_ms});
   return {row->get_int(0), row->get_int(1)};
+}
+
+PostStart start_post(Tx& tx, const std::string& channel_id, const std::string& author, const std::string& client_id,
+                     std::int64_t now_ms, std::optional<std::int64_t> reply_to) {
+  static const std::string stored =
+      std::string("SELECT ") + columns + " FROM msg_messages WHERE channel_id = $1 AND author = $2 AND client_id = $3";
+  static const std::string marker = "SELECT last_read_seq FROM msg_read_markers WHERE account = $1 AND channel_id = $2";
+  static const std::string parent =
+      std::string("SELECT ") + columns + " FROM msg_messages WHERE channel_id = $1 AND seq = $2";
+  const store::Value stored_params[] = {channel_id, author, client_id};
+  const store::Value seq_params[] = {channel_id, now_ms, author, client_id};
+  const store::Value marker_params[] = {author, channel_id};
+  const store::Value parent_params[] = {channel_id, reply_to.value_or(0)};
+  std::vector<Tx::Statement> statements{
+      {stored, stored_params}, {next_seq_statement(tx, true), seq_params}, {marker, marker_params}};
+  if (reply_to) statements.push_back({parent, parent_params});
+  const auto rows = tx.query_all(statements);
+  PostStart out;
+  if (!rows[0].empty()) {
+    out.stored = message_of(rows[0][0]);
+    return out;
+  }
+  if (rows[1].empty()) {
+    // Stored by a transaction that committed between the two statements: the transaction runs
+    // again and finds it.
+    throw store::DbError(store::DbErrorKind::serialization_failure, "40001",
+                         "a message with this client id was stored meanwhile");
+  }
+  out.seq = rows[1][0].get_int(0);
+  out.created_ms = rows[1][0].get_int(1);
+  if (!rows[2].empty()) out.read_before = rows[2][0].get_int(0);
+  if (reply_to && !rows[3].empty()) out.parent = message_of(rows[3][0]);
+  return out;
 }
 
 std::int64_t mark_changed(Tx& tx, const std::string& channel_id, std::int64_t seq) {
@@ -1136,11 +1186,59 @@ bool record_archive(Tx& tx, const std::string& id, std::int64_t now_ms) {
              {id, now_ms}) > 0;
 }
 
-bool touch_thread(Tx& tx, const std::string& id, std::int64_t at_ms) {
-  return tx.exec(
-             "UPDATE msg_threads SET archived_ms = NULL, last_ms = CASE WHEN last_ms > $2 THEN last_ms ELSE $2 END "
-             "WHERE id = $1 AND deleted_ms IS NULL",
-             {id, at_ms}) > 0;
+ThreadPost post_in_thread(Tx& tx, const std::string& id, std::int64_t at_ms, const std::vector<std::string>& joining,
+                          const std::vector<std::string>& asked) {
+  static const std::string touch =
+      "UPDATE msg_threads SET archived_ms = NULL, last_ms = CASE WHEN last_ms > $2 THEN last_ms ELSE $2 END "
+      "WHERE id = $1 AND deleted_ms IS NULL RETURNING id";
+  static const std::string found =
+      std::string("SELECT ") + thread_columns + " WHERE t.id = $1 AND t.deleted_ms IS NULL";
+  const store::Value touch_params[] = {id, at_ms};
+  const store::Value by_id[] = {id};
+  std::vector<store::Value> join_params{id, at_ms, std::string(to_string(ThreadNotify::all))};
+  std::string join;
+  for (const auto& account : joining) {
+    join_params.emplace_back(account);
+    join += (join.empty() ? "($" : ", ($") + std::to_string(join_params.size()) + ")";
+  }
+  if (!join.empty()) {
+    // A deleted thread takes no member.
+    join =
+        "INSERT INTO msg_thread_members (thread_id, account, joined_ms, notify) SELECT t.id, a.column1, $2, $3 "
+        "FROM msg_threads t, (VALUES " +
+        join +
+        ") a WHERE t.id = $1 AND t.deleted_ms IS NULL ON CONFLICT (thread_id, account) DO NOTHING RETURNING account";
+  }
+  std::vector<store::Value> settings_params{id};
+  const auto in = add_in_list(settings_params, asked.begin(), asked.end());
+  const auto settings =
+      "SELECT account, notify FROM msg_thread_members WHERE thread_id = $1 AND account IN (" + in + ")";
+  std::vector<Tx::Statement> statements{{touch, touch_params}};
+  if (!join.empty()) statements.push_back({join, join_params});
+  statements.push_back({found, by_id});
+  if (!asked.empty()) statements.push_back({settings, settings_params});
+  const auto rows = tx.query_all(statements);
+  ThreadPost out;
+  if (rows[0].empty()) return out;
+  std::size_t next = 1;
+  if (!join.empty()) {
+    for (const auto& r : rows[next]) out.joined.push_back(r.get_text(0));
+    ++next;
+  }
+  if (!rows[next].empty()) out.thread = thread_of(rows[next][0]);
+  ++next;
+  if (!asked.empty()) {
+    for (const auto& r : rows[next]) {
+      auto notify = parse_thread_notify(r.get_text(1));
+      out.settings.emplace(r.get_text(0), notify ? *notify : ThreadNotify::all);
+    }
+  }
+  if (!out.joined.empty()) {
+    const auto added = static_cast<std::int64_t>(out.joined.size());
+    tx.exec_deferred("UPDATE msg_threads SET member_count = member_count + $2 WHERE id = $1", {id, added});
+    if (out.thread) out.thread->member_count += added;
+  }
+  return out;
 }
 
 bool delete_thread(Tx& tx, const std::string& id, std::int64_t at_ms) {
@@ -1311,11 +1409,6 @@ std::set<std::string> members_among(Tx& tx, const std::string& thread_id, const 
   std::set<std::string> out;
   for (auto& [account, notify] : membership_among(tx, "thread_id", thread_id, "account", accounts)) out.insert(account);
   return out;
-}
-
-std::map<std::string, ThreadNotify> member_settings(Tx& tx, const std::string& thread_id,
-                                                    const std::vector<std::string>& accounts) {
-  return membership_among(tx, "thread_id", thread_id, "account", accounts);
 }
 
 std::map<std::string, ThreadNotify> joined_among(Tx& tx, const std::string& account,

@@ -19,6 +19,18 @@ using store::Tx;
 /// With `now_ms`: also the time the new message carries, `now_ms` or its predecessor's when that
 /// is later, so that a channel's messages never go back in time as their seq grows.
 std::pair<std::int64_t, std::int64_t> next_seq(Tx& tx, const std::string& channel_id, std::int64_t now_ms);
+/// What a post reads as it takes its seq.
+struct PostStart {
+  std::optional<Message> stored;  ///< the author's message with that client id, stored before: the rest is unset
+  std::int64_t seq = 0;           ///< of next_seq
+  std::int64_t created_ms = 0;    ///< of next_seq
+  std::int64_t read_before = 0;   ///< the author's read marker in the channel before the post
+  std::optional<Message> parent;  ///< the message it replies to, when it replies to one there
+};
+/// find_by_client_id; unless that finds a message, next_seq, the author's read_marker and the
+/// message `reply_to` names (find). In one round trip on PostgreSQL.
+PostStart start_post(Tx& tx, const std::string& channel_id, const std::string& author, const std::string& client_id,
+                     std::int64_t now_ms, std::optional<std::int64_t> reply_to);
 /// The channel's latest seq (0 when it has no message).
 std::int64_t head(Tx& tx, const std::string& channel_id);
 /// Inserts a message (its seq taken by next_seq); a thread's message_count counts it.
@@ -262,9 +274,19 @@ std::vector<Thread> inactive_threads(Tx& tx, std::int64_t now_ms, std::size_t li
 /// Records that the thread archived by inactivity, at its last activity plus its auto-archive
 /// time; false when it is archived already, active again at now_ms, or deleted.
 bool record_archive(Tx& tx, const std::string& id, std::int64_t now_ms);
-/// A message at `at_ms`: the thread is active again from then. False when there is no such thread
-/// (or it was deleted).
-bool touch_thread(Tx& tx, const std::string& id, std::int64_t at_ms);
+/// What a post in a thread did there.
+struct ThreadPost {
+  std::optional<Thread> thread;                  ///< after the post; none when it was deleted
+  std::vector<std::string> joined;               ///< those of `joining` who joined with it
+  std::map<std::string, ThreadNotify> settings;  ///< of those of `asked` who are members after it
+};
+/// A post at `at_ms` in the thread, in one round trip on PostgreSQL: the thread is active again
+/// from then (an archived one comes back; its row stays locked), each of `joining` (lowercase hex)
+/// who is not a member joins it (as join_thread; the member count follows with the next round
+/// trip), then the thread as find_thread reads it and the notification settings of those of
+/// `asked` who are members. A deleted thread changes nothing and has no `thread`.
+ThreadPost post_in_thread(Tx& tx, const std::string& id, std::int64_t at_ms, const std::vector<std::string>& joining,
+                          const std::vector<std::string>& asked);
 /// Deletes the thread: it is found no more (its row stays, for the reports of its messages), its
 /// start message is freed, its members and read markers go. False when it was not there.
 bool delete_thread(Tx& tx, const std::string& id, std::int64_t at_ms);
@@ -314,9 +336,6 @@ std::vector<std::pair<std::string, std::string>> joined_in(Tx& tx, const std::st
                                                            std::size_t limit);
 /// Which of these accounts (lowercase hex) joined the thread.
 std::set<std::string> members_among(Tx& tx, const std::string& thread_id, const std::vector<std::string>& accounts);
-/// The notification settings of those of these accounts (lowercase hex) who joined the thread.
-std::map<std::string, ThreadNotify> member_settings(Tx& tx, const std::string& thread_id,
-                                                    const std::vector<std::string>& accounts);
 /// Which of these threads the account joined, with its notification setting in each.
 std::map<std::string, ThreadNotify> joined_among(Tx& tx, const std::string& account,
                                                  const std::vector<std::string>& thread_ids);
