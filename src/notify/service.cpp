@@ -253,14 +253,14 @@ namespace {
 /// transaction.
 Created create_in(Tx& tx, const std::vector<std::string>& accounts, const Draft& draft, SystemTime now) {
   Created out;
+  // An account that already read past the message (its marker moved before this batch expanded)
+  // gets the notification as read, and no delivery.
+  const auto reads = sql::draft_reads(tx, draft.subject, draft.seq ? draft.channel_id : std::string(), accounts);
   // The source was taken back before this batch expanded: nothing to tell anyone.
-  if (!draft.subject.empty() && sql::is_withdrawn(tx, draft.subject)) return out;
+  if (reads.withdrawn) return out;
   {
-    const auto stored = sql::find_settings_many(tx, accounts);
-    // An account that already read past the message (its marker moved before this batch
-    // expanded) gets the notification as read, and no delivery.
-    std::map<std::string, std::int64_t> read;
-    if (draft.seq && !draft.channel_id.empty()) read = sql::read_through(tx, draft.channel_id, accounts);
+    const auto& stored = reads.settings;
+    const auto& read = reads.read;
     const Settings defaults;
     std::vector<std::pair<Notification, std::string>> rows;
     std::map<std::string, bool> push_of;

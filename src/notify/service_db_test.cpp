@@ -897,6 +897,48 @@ TEST_P(NotifyDbTest, RetentionDropsOldReadNotificationsAndAttemptsButKeepsUnread
   EXPECT_TRUE(m_db->read([&](Tx& tx) { return sql::find_notification(tx, fresh.ids[0]); }));
 }
 
+// A draft's notifications read the withdrawal of their subject, the accounts' settings and how far
+// they read the channel together, 200 accounts a statement: each holds for accounts past the first
+// chunks as for the first.
+TEST_P(NotifyDbTest, ABatchReadsSettingsAndReadThroughOfEveryChunk) {
+  std::vector<std::string> accounts;
+  for (int i = 0; i < 450; ++i) {
+    char hex[41];
+    std::snprintf(hex, sizeof hex, "%040x", i + 1);
+    accounts.push_back(std::string("0x") + hex);
+  }
+  Settings muted;
+  muted.muted_channels = {"ch-1"};
+  m_db->transact([&](Tx& tx) {
+    for (const int i : {0, 250, 449})
+      sql::upsert_settings(tx, accounts[static_cast<std::size_t>(i)], muted, m_clock.now());
+    for (const int i : {201, 420})
+      m_service->read_through(tx, ReadThrough{accounts[static_cast<std::size_t>(i)], "ch-1", 10});
+  });
+  auto d = draft(Kind::mention, "chunks");
+  d.subject = "message:m-7";
+  d.seq = 7;
+  const auto made = m_service->create_batch(accounts, d);
+  EXPECT_EQ(made.muted, 3u);
+  ASSERT_EQ(made.ids.size(), 447u);
+  std::set<std::string> read;
+  m_db->read([&](Tx& tx) {
+    for (const auto& n : sql::find_notifications(tx, made.ids)) {
+      if (n.read_at) read.insert(n.account);
+    }
+    return 0;
+  });
+  EXPECT_EQ(read, (std::set<std::string>{accounts[201], accounts[420]}));
+  EXPECT_EQ(m_db->read([](Tx& tx) { return sql::pending_deliveries(tx); }), 445);
+  // A subject taken back: no one is told, whatever the settings.
+  m_db->transact([&](Tx& tx) { sql::insert_withdrawn(tx, "message:m-8", m_clock.now()); });
+  d.subject = "message:m-8";
+  d.dedup_key = "withdrawn";
+  const auto none = m_service->create_batch(accounts, d);
+  EXPECT_TRUE(none.ids.empty());
+  EXPECT_EQ(none.muted, 0u);
+}
+
 // A backlog larger than a batch goes in several short transactions, all of it, and nothing newer.
 TEST_P(NotifyDbTest, RetentionDeletesABacklogInBatches) {
   const auto made = m_service->create_batch({alice_hex}, draft(Kind::mention, "backlog"));

@@ -236,20 +236,6 @@ void upsert_read_through(Tx& tx, const std::string& account, const std::string& 
       {account, channel_id, seq, ms(now)});
 }
 
-std::map<std::string, std::int64_t> read_through(Tx& tx, const std::string& channel_id,
-                                                 const std::vector<std::string>& accounts) {
-  std::map<std::string, std::int64_t> out;
-  for_each_chunk(accounts, [&](const std::string& in_list, std::vector<Value>& params) {
-    params.emplace_back(channel_id);
-    for (const auto& r : tx.query("SELECT account, seq FROM notify_read_through WHERE account IN (" + in_list +
-                                      ") AND channel_id = $" + std::to_string(params.size()),
-                                  params)) {
-      out[r.get_text("account")] = r.get_int("seq");
-    }
-  });
-  return out;
-}
-
 std::int64_t mark_all_read(Tx& tx, const std::string& account, SystemTime now) {
   return tx.exec("UPDATE notify_notifications SET read_ms = $2 WHERE account = $1 AND read_ms IS NULL",
                  {account, ms(now)});
@@ -268,15 +254,40 @@ std::optional<Settings> find_settings(Tx& tx, const std::string& account) {
   return settings_from_row(*r);
 }
 
-std::map<std::string, Settings> find_settings_many(Tx& tx, const std::vector<std::string>& accounts) {
-  std::map<std::string, Settings> out;
-  for_each_chunk(accounts, [&](const std::string& in_list, const std::vector<Value>& params) {
-    for (const auto& r : tx.query(
-             std::string("SELECT ") + settings_columns + " FROM notify_settings WHERE account IN (" + in_list + ")",
-             params)) {
-      out.emplace(r.get_text("account"), settings_from_row(r));
-    }
+DraftReads draft_reads(Tx& tx, const std::string& subject, const std::string& channel_id,
+                       const std::vector<std::string>& accounts) {
+  static const std::string withdrawn = "SELECT 1 AS one FROM notify_withdrawn WHERE subject = $1";
+  // Per chunk of accounts: their settings, then (with a channel) how far they read it. The texts and
+  // parameters live until query_all returns.
+  std::vector<std::string> texts;
+  std::vector<std::vector<Value>> params;
+  for_each_chunk(accounts, [&](const std::string& in_list, const std::vector<Value>& chunk) {
+    texts.push_back(std::string("SELECT ") + settings_columns + " FROM notify_settings WHERE account IN (" + in_list +
+                    ")");
+    params.push_back(chunk);
+    if (channel_id.empty()) return;
+    params.push_back(chunk);
+    params.back().emplace_back(channel_id);
+    texts.push_back("SELECT account, seq FROM notify_read_through WHERE account IN (" + in_list +
+                    ") AND channel_id = $" + std::to_string(params.back().size()));
   });
+  const Value by_subject[] = {subject};
+  std::vector<Tx::Statement> statements;
+  statements.reserve(texts.size() + 1);
+  if (!subject.empty()) statements.push_back({withdrawn, by_subject});
+  for (std::size_t i = 0; i < texts.size(); ++i) statements.push_back({texts[i], params[i]});
+  DraftReads out;
+  if (statements.empty()) return out;
+  const auto rows = tx.query_all(statements);
+  std::size_t next = 0;
+  if (!subject.empty()) out.withdrawn = !rows[next++].empty();
+  while (next < rows.size()) {
+    for (const auto& r : rows[next]) out.settings.emplace(r.get_text("account"), settings_from_row(r));
+    ++next;
+    if (channel_id.empty()) continue;
+    for (const auto& r : rows[next]) out.read[r.get_text("account")] = r.get_int("seq");
+    ++next;
+  }
   return out;
 }
 
@@ -506,10 +517,6 @@ std::vector<std::pair<std::string, std::int64_t>> attempt_outcomes(Tx& tx) {
     out.emplace_back(r.get_text("channel") + "/" + r.get_text("outcome"), r.get_int("n"));
   }
   return out;
-}
-
-bool is_withdrawn(Tx& tx, const std::string& subject) {
-  return tx.query_one("SELECT 1 AS one FROM notify_withdrawn WHERE subject = $1", {subject}).has_value();
 }
 
 void insert_withdrawn(Tx& tx, const std::string& subject, SystemTime now) {

@@ -35,17 +35,22 @@ std::vector<std::string> mark_read_through(Tx& tx, const std::string& account, c
 /// Records how far the account read the channel (only ever forward).
 void upsert_read_through(Tx& tx, const std::string& account, const std::string& channel_id, std::int64_t seq,
                          SystemTime now);
-/// How far each of these accounts (that has a record) read the channel.
-std::map<std::string, std::int64_t> read_through(Tx& tx, const std::string& channel_id,
-                                                 const std::vector<std::string>& accounts);
 /// Marks every unread notification of the account read; returns how many changed.
 std::int64_t mark_all_read(Tx& tx, const std::string& account, SystemTime now);
 /// The exact number of unread notifications.
 std::int64_t unread_count(Tx& tx, const std::string& account);
 
 std::optional<Settings> find_settings(Tx& tx, const std::string& account);
-/// The stored settings of those accounts that have any.
-std::map<std::string, Settings> find_settings_many(Tx& tx, const std::vector<std::string>& accounts);
+/// What creating a draft's notifications for some accounts reads.
+struct DraftReads {
+  bool withdrawn = false;                    ///< the draft's subject was taken back
+  std::map<std::string, Settings> settings;  ///< of those accounts that have stored settings
+  std::map<std::string, std::int64_t> read;  ///< how far those with a record read the draft's channel
+};
+/// Whether `subject` was withdrawn (never, when empty), the stored settings of `accounts` and, with
+/// a `channel_id`, how far they read it: in one round trip on PostgreSQL.
+DraftReads draft_reads(Tx& tx, const std::string& subject, const std::string& channel_id,
+                       const std::vector<std::string>& accounts);
 void upsert_settings(Tx& tx, const std::string& account, const Settings& settings, SystemTime now);
 /// Makes `channels` the channels the account follows (its `all_messages`): rows for the new ones,
 /// none for those left out; the others keep their place.
@@ -111,8 +116,6 @@ struct RemovalRow {
   std::string notification_id;
   std::string account;
 };
-/// True when the subject was withdrawn.
-bool is_withdrawn(Tx& tx, const std::string& subject);
 void insert_withdrawn(Tx& tx, const std::string& subject, SystemTime now);
 /// The notifications about a subject (of one kind when `kind` is given).
 std::vector<RemovalRow> notifications_about(Tx& tx, const std::string& subject, std::string_view kind = {});
