@@ -51,11 +51,12 @@ std::string read_frame(const std::vector<std::string>& ids, bool all, std::int64
 // sockets.
 template <class Rows>
 std::map<std::string, std::int64_t> unread_of(store::Tx& tx, const Rows& rows) {
-  std::map<std::string, std::int64_t> out;
-  for (const auto& r : rows) {
-    if (!out.contains(r.account)) out[r.account] = sql::unread_count(tx, r.account);
-  }
-  return out;
+  std::vector<std::string> accounts;
+  accounts.reserve(rows.size());
+  for (const auto& r : rows) accounts.push_back(r.account);
+  std::sort(accounts.begin(), accounts.end());
+  accounts.erase(std::unique(accounts.begin(), accounts.end()), accounts.end());
+  return sql::unread_counts(tx, accounts);
 }
 
 PushMessage push_message(const Notification& n) {
@@ -138,10 +139,13 @@ struct Router::State : std::enable_shared_from_this<Router::State> {
   /// The consumer's apply wrote work for the router; its commit wakes it.
   std::atomic<bool> left_work{false};
 
-  Task<std::size_t> expand_once();
+  /// One round: what waits, read at once; the jobs expanded; deliveries worked when some are due
+  /// or the expansion made some; the removals and reads told.
+  Task<RoundReport> round();
+  Task<std::size_t> expand_once(std::vector<sql::JobRow> jobs);
   Task<std::size_t> deliver_batch();
-  Task<std::size_t> tell_removals();
-  Task<std::size_t> tell_reads();
+  Task<std::size_t> tell_removals(std::vector<sql::RemovalRow> rows);
+  Task<std::size_t> tell_reads(std::vector<sql::ReadRow> rows);
   /// Delivers to every device of the account; false when it must be tried again later.
   Task<bool> deliver_one(const sql::DeliveryRow& row, const Notification& notification,
                          const std::vector<PushTarget>& devices, std::vector<sql::AttemptRow>& attempts);
@@ -151,9 +155,21 @@ struct Router::State : std::enable_shared_from_this<Router::State> {
   Task<void> run(std::shared_ptr<State> self);
 };
 
-Task<std::size_t> Router::State::expand_once() {
-  auto jobs = co_await pool.run(
-      [this] { return service.database().read([this](Tx& tx) { return sql::next_jobs(tx, settings.expand_jobs); }); });
+Task<RoundReport> Router::State::round() {
+  const auto now = clock.now();
+  auto queued = co_await pool.run([this, &now] {
+    return service.database().read(
+        [&](Tx& tx) { return sql::next_queued(tx, settings.expand_jobs, settings.removal_batch, now); });
+  });
+  RoundReport report;
+  report.expanded = co_await expand_once(std::move(queued.jobs));
+  if (queued.deliveries_due || report.expanded > 0) report.delivered = co_await deliver_batch();
+  report.removals = co_await tell_removals(std::move(queued.removals));
+  report.reads = co_await tell_reads(std::move(queued.reads));
+  co_return report;
+}
+
+Task<std::size_t> Router::State::expand_once(std::vector<sql::JobRow> jobs) {
   if (jobs.empty()) co_return 0;
   // The jobs of this round, oldest first: every account list that fits in one batch of
   // expand_batch recipients (the last one perhaps in part), or one community's next page alone (its
@@ -419,54 +435,33 @@ Task<std::size_t> Router::State::deliver_batch() {
   co_return rows.size();
 }
 
-Task<std::size_t> Router::State::tell_removals() {
-  struct Told {
-    std::vector<sql::RemovalRow> rows;
-    std::map<std::string, std::int64_t> unread;  ///< per account
-  };
-  auto told = co_await pool.run([this] {
-    return service.database().read([&](Tx& tx) {
-      Told t;
-      t.rows = sql::next_removals(tx, settings.removal_batch);
-      if (online != nullptr) t.unread = unread_of(tx, t.rows);
-      return t;
-    });
-  });
-  if (told.rows.empty()) co_return 0;
+Task<std::size_t> Router::State::tell_removals(std::vector<sql::RemovalRow> rows) {
+  if (rows.empty()) co_return 0;
   if (online != nullptr) {
+    auto unread = co_await pool.run(
+        [this, &rows] { return service.database().read([&](Tx& tx) { return unread_of(tx, rows); }); });
     std::map<std::string, std::vector<std::string>> ids_of;
-    for (const auto& r : told.rows) ids_of[r.account].push_back(r.notification_id);
-    for (const auto& [account, ids] : ids_of)
-      online->send_to_account(account, removal_frame(ids, told.unread[account]));
+    for (const auto& r : rows) ids_of[r.account].push_back(r.notification_id);
+    for (const auto& [account, ids] : ids_of) online->send_to_account(account, removal_frame(ids, unread[account]));
   }
-  co_await pool.run([this, &told] {
+  co_await pool.run([this, &rows] {
     service.database().transact([&](Tx& tx) {
       std::vector<std::string> ids;
-      ids.reserve(told.rows.size());
-      for (const auto& r : told.rows) ids.push_back(r.notification_id);
+      ids.reserve(rows.size());
+      for (const auto& r : rows) ids.push_back(r.notification_id);
       sql::delete_removals(tx, ids);
     });
   });
-  co_return told.rows.size();
+  co_return rows.size();
 }
 
-Task<std::size_t> Router::State::tell_reads() {
-  struct Told {
-    std::vector<sql::ReadRow> rows;
-    std::map<std::string, std::int64_t> unread;  ///< per account
-  };
-  auto told = co_await pool.run([this] {
-    return service.database().read([&](Tx& tx) {
-      Told t;
-      t.rows = sql::next_reads(tx, settings.removal_batch);
-      if (online != nullptr) t.unread = unread_of(tx, t.rows);
-      return t;
-    });
-  });
-  if (told.rows.empty()) co_return 0;
+Task<std::size_t> Router::State::tell_reads(std::vector<sql::ReadRow> rows) {
+  if (rows.empty()) co_return 0;
   if (online != nullptr) {
+    auto unread = co_await pool.run(
+        [this, &rows] { return service.database().read([&](Tx& tx) { return unread_of(tx, rows); }); });
     std::map<std::string, std::pair<std::vector<std::string>, bool>> read_of;
-    for (const auto& r : told.rows) {
+    for (const auto& r : rows) {
       auto& [ids, all] = read_of[r.account];
       if (r.notification_id == sql::all_read) {
         all = true;
@@ -475,10 +470,10 @@ Task<std::size_t> Router::State::tell_reads() {
       }
     }
     for (const auto& [account, read] : read_of)
-      online->send_to_account(account, read_frame(read.first, read.second, told.unread[account]));
+      online->send_to_account(account, read_frame(read.first, read.second, unread[account]));
   }
-  co_await pool.run([this, &told] { service.database().transact([&](Tx& tx) { sql::delete_reads(tx, told.rows); }); });
-  co_return told.rows.size();
+  co_await pool.run([this, &rows] { service.database().transact([&](Tx& tx) { sql::delete_reads(tx, rows); }); });
+  co_return rows.size();
 }
 
 Task<void> Router::State::run(std::shared_ptr<State> self) {
@@ -488,10 +483,8 @@ Task<void> Router::State::run(std::shared_ptr<State> self) {
     bool round_failed = false;
     in_round.store(true);
     try {
-      work += co_await expand_once();
-      work += co_await deliver_batch();
-      work += co_await tell_removals();
-      work += co_await tell_reads();
+      const auto report = co_await round();
+      work = report.expanded + report.delivered + report.removals + report.reads;
     } catch (const std::exception& e) {
       log::error("notify: router round failed", {{"error", e.what()}});
       round_failed = true;
@@ -592,15 +585,8 @@ Task<RoundReport> Router::run_once() {
   auto state = m_state;
   // On the strand, like the loop: the round's workers share its state. The lambda is a named
   // local: GCC 12 mishandles temporaries with captures inside a co_await expression.
-  auto round = [state]() -> Task<RoundReport> {
-    RoundReport report;
-    report.expanded = co_await state->expand_once();
-    report.delivered = co_await state->deliver_batch();
-    report.removals = co_await state->tell_removals();
-    report.reads = co_await state->tell_reads();
-    co_return report;
-  };
-  auto report = co_await asio::co_spawn(state->strand, std::move(round), asio::use_awaitable);
+  auto one = [state]() -> Task<RoundReport> { co_return co_await state->round(); };
+  auto report = co_await asio::co_spawn(state->strand, std::move(one), asio::use_awaitable);
   co_return report;
 }
 

@@ -112,8 +112,9 @@ class Router {
   void wake();
   /// Stops after the current round (bounded wait). Blocks the calling thread.
   void stop();
-  /// One round: expand one batch of the oldest jobs, work one batch of deliveries, then tell one
-  /// batch of removals.
+  /// One round: read what waits at once, expand one batch of the oldest jobs, work one batch of
+  /// deliveries (when some are due or the expansion made some), then tell one batch of removals
+  /// and one of reads.
   Task<RoundReport> run_once();
 
  private:

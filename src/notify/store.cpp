@@ -247,6 +247,19 @@ std::int64_t unread_count(Tx& tx, const std::string& account) {
   return row ? row->get_int("n") : 0;
 }
 
+std::map<std::string, std::int64_t> unread_counts(Tx& tx, const std::vector<std::string>& accounts) {
+  std::map<std::string, std::int64_t> out;
+  for (const auto& a : accounts) out[a] = 0;
+  for_each_chunk(accounts, [&](const std::string& in_list, const std::vector<Value>& params) {
+    for (const auto& r : tx.query("SELECT account, count(*) AS n FROM notify_notifications WHERE account IN (" +
+                                      in_list + ") AND read_ms IS NULL GROUP BY account",
+                                  params)) {
+      out[r.get_text("account")] = r.get_int("n");
+    }
+  });
+  return out;
+}
+
 std::optional<Settings> find_settings(Tx& tx, const std::string& account) {
   auto r =
       tx.query_one(std::string("SELECT ") + settings_columns + " FROM notify_settings WHERE account = $1", {account});
@@ -364,13 +377,54 @@ bool insert_job(Tx& tx, const std::string& id, const std::string& payload, Syste
              {id, payload, ms(now)}) == 1;
 }
 
-std::vector<JobRow> next_jobs(Tx& tx, std::size_t limit) {
+namespace {
+
+// The oldest of each queue, at most $1.
+constexpr const char* next_jobs_sql =
+    "SELECT id, payload, cursor, expanded FROM notify_jobs WHERE done = 0 ORDER BY created_ms, id LIMIT $1";
+constexpr const char* next_removals_sql =
+    "SELECT notification_id, account FROM notify_removals ORDER BY created_ms, notification_id LIMIT $1";
+constexpr const char* next_reads_sql =
+    "SELECT account, notification_id FROM notify_reads ORDER BY created_ms, account, notification_id LIMIT $1";
+
+std::vector<JobRow> jobs_of(const store::Rows& rows) {
   std::vector<JobRow> out;
-  for (const auto& r :
-       tx.query("SELECT id, payload, cursor, expanded FROM notify_jobs WHERE done = 0 ORDER BY created_ms, id LIMIT $1",
-                {static_cast<std::int64_t>(limit)})) {
+  for (const auto& r : rows)
     out.push_back(JobRow{r.get_text("id"), r.get_text("payload"), r.get_text("cursor"), r.get_int("expanded")});
-  }
+  return out;
+}
+
+std::vector<RemovalRow> removals_of(const store::Rows& rows) {
+  std::vector<RemovalRow> out;
+  for (const auto& r : rows) out.push_back({r.get_text("notification_id"), r.get_text("account")});
+  return out;
+}
+
+std::vector<ReadRow> reads_of(const store::Rows& rows) {
+  std::vector<ReadRow> out;
+  for (const auto& r : rows) out.push_back({r.get_text("account"), r.get_text("notification_id")});
+  return out;
+}
+
+}  // namespace
+
+std::vector<JobRow> next_jobs(Tx& tx, std::size_t limit) {
+  return jobs_of(tx.query(next_jobs_sql, {static_cast<std::int64_t>(limit)}));
+}
+
+Queued next_queued(Tx& tx, std::size_t jobs, std::size_t told, SystemTime now) {
+  static const std::string due = "SELECT 1 AS one FROM notify_deliveries WHERE lease_ms <= $1 LIMIT 1";
+  const Value jobs_limit[] = {static_cast<std::int64_t>(jobs)};
+  const Value told_limit[] = {static_cast<std::int64_t>(told)};
+  const Value at[] = {ms(now)};
+  const Tx::Statement statements[] = {
+      {next_jobs_sql, jobs_limit}, {due, at}, {next_removals_sql, told_limit}, {next_reads_sql, told_limit}};
+  const auto rows = tx.query_all(statements);
+  Queued out;
+  out.jobs = jobs_of(rows[0]);
+  out.deliveries_due = !rows[1].empty();
+  out.removals = removals_of(rows[2]);
+  out.reads = reads_of(rows[3]);
   return out;
 }
 
@@ -573,13 +627,7 @@ void insert_removals(Tx& tx, const std::vector<RemovalRow>& rows, SystemTime now
 }
 
 std::vector<RemovalRow> next_removals(Tx& tx, std::size_t limit) {
-  std::vector<RemovalRow> out;
-  for (const auto& r : tx.query("SELECT notification_id, account FROM notify_removals ORDER BY created_ms, "
-                                "notification_id LIMIT " +
-                                std::to_string(limit))) {
-    out.push_back({r.get_text("notification_id"), r.get_text("account")});
-  }
-  return out;
+  return removals_of(tx.query(next_removals_sql, {static_cast<std::int64_t>(limit)}));
 }
 
 void delete_removals(Tx& tx, const std::vector<std::string>& notification_ids) {
@@ -596,13 +644,7 @@ void insert_reads(Tx& tx, const std::string& account, const std::vector<std::str
 }
 
 std::vector<ReadRow> next_reads(Tx& tx, std::size_t limit) {
-  std::vector<ReadRow> out;
-  for (const auto& r : tx.query("SELECT account, notification_id FROM notify_reads ORDER BY created_ms, account, "
-                                "notification_id LIMIT " +
-                                std::to_string(limit))) {
-    out.push_back({r.get_text("account"), r.get_text("notification_id")});
-  }
-  return out;
+  return reads_of(tx.query(next_reads_sql, {static_cast<std::int64_t>(limit)}));
 }
 
 void delete_reads(Tx& tx, const std::vector<ReadRow>& rows) {

@@ -139,6 +139,19 @@ void insert_reads(Tx& tx, const std::string& account, const std::vector<std::str
 std::vector<ReadRow> next_reads(Tx& tx, std::size_t limit);
 void delete_reads(Tx& tx, const std::vector<ReadRow>& rows);
 
+/// What a router round finds waiting.
+struct Queued {
+  std::vector<JobRow> jobs;          ///< as next_jobs
+  bool deliveries_due = false;       ///< some delivery's lease ran out by `now`: there is one to claim
+  std::vector<RemovalRow> removals;  ///< as next_removals
+  std::vector<ReadRow> reads;        ///< as next_reads
+};
+/// next_jobs (at most `jobs`), whether a delivery is due, next_removals and next_reads (at most
+/// `told` each), in one round trip on PostgreSQL.
+Queued next_queued(Tx& tx, std::size_t jobs, std::size_t told, SystemTime now);
+/// The exact number of unread notifications of each of these accounts, in one statement per 200.
+std::map<std::string, std::int64_t> unread_counts(Tx& tx, const std::vector<std::string>& accounts);
+
 /// What retention deletes, each kind once it is older than its cutoff.
 enum class Retained {
   attempts,            ///< delivery attempts, by when they were made
