@@ -618,6 +618,22 @@ TEST_P(StoreConformance, RecoversFromABrokenConnection) {
   const std::int64_t third = db->read(pid_of);
   EXPECT_NE(third, second);
   EXPECT_EQ(db->read(pid_of), third);
+  // Statements sent together (query_all) as the first round trip of a write, and of a read, move
+  // on the same way, and answer each.
+  const Tx::Statement together[] = {{"SELECT pg_backend_pid()", {}}, {"SELECT count(*) FROM notes", {}}};
+  const auto run_together = [&](Tx& tx) {
+    const auto rows = tx.query_all(together);
+    EXPECT_EQ(rows.size(), 2U);
+    EXPECT_EQ(rows.at(1).at(0).get_int(0), 2);
+    return rows.at(0).at(0).get_int(0);
+  };
+  terminate_backend(third);
+  const std::int64_t fourth = db->transact(run_together);
+  EXPECT_NE(fourth, third);
+  terminate_backend(fourth);
+  const std::int64_t fifth = db->read(run_together);
+  EXPECT_NE(fifth, fourth);
+  EXPECT_EQ(db->read(pid_of), fifth);
 
   // A connection lost in the middle of a transaction fails that transaction only.
   try {
