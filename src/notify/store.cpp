@@ -370,11 +370,11 @@ std::vector<std::string> channel_followers(Tx& tx, const std::string& channel_id
   return out;
 }
 
-bool insert_job(Tx& tx, const std::string& id, const std::string& payload, SystemTime now) {
-  return tx.exec(
-             "INSERT INTO notify_jobs (id, payload, cursor, expanded, done, created_ms) VALUES ($1, $2, '', 0, 0, $3) "
-             "ON CONFLICT DO NOTHING",
-             {id, payload, ms(now)}) == 1;
+void insert_job(Tx& tx, const std::string& id, const std::string& payload, SystemTime now) {
+  tx.exec_deferred(
+      "INSERT INTO notify_jobs (id, payload, cursor, expanded, done, created_ms) VALUES ($1, $2, '', 0, 0, $3) "
+      "ON CONFLICT DO NOTHING",
+      {id, payload, ms(now)});
 }
 
 namespace {

@@ -67,8 +67,9 @@ struct JobRow {
   std::string cursor;
   std::int64_t expanded = 0;
 };
-/// Inserts a job unless it exists (the event id makes redelivery harmless); true if inserted.
-bool insert_job(Tx& tx, const std::string& id, const std::string& payload, SystemTime now);
+/// Queues a job unless it exists (the event id makes redelivery harmless), sent with the
+/// transaction's next statement or its commit.
+void insert_job(Tx& tx, const std::string& id, const std::string& payload, SystemTime now);
 /// The oldest unfinished jobs, oldest first, at most `limit`.
 std::vector<JobRow> next_jobs(Tx& tx, std::size_t limit);
 void update_job(Tx& tx, const std::string& id, const std::string& cursor, std::int64_t expanded, bool done);
