@@ -345,13 +345,21 @@ Task<bool> Router::State::still_there(std::string notification_id) {
 
 Task<std::size_t> Router::State::deliver_batch() {
   const auto now = clock.now();
-  auto claimed = co_await pool.run([this, &now] {
+  auto rows = co_await pool.run([this, &now] {
     return service.database().transact(
         [&](Tx& tx) { return sql::claim_deliveries(tx, now, now + settings.lease, settings.delivery_batch); });
   });
-  if (claimed.rows.empty()) co_return 0;
-  const auto& rows = claimed.rows;
-  const auto& notifications = claimed.notifications;
+  if (rows.empty()) co_return 0;
+  auto notifications = co_await pool.run([this, &rows] {
+    return service.database().read([&](Tx& tx) {
+      std::vector<std::string> ids;
+      ids.reserve(rows.size());
+      for (const auto& r : rows) ids.push_back(r.notification_id);
+      std::map<std::string, Notification> out;
+      for (auto& n : sql::find_notifications(tx, ids)) out.emplace(n.id, std::move(n));
+      return out;
+    });
+  });
   // The devices of every account of the batch, in one lookup.
   std::map<std::string, std::vector<PushTarget>> devices;
   if (directory != nullptr) {

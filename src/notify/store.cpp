@@ -464,29 +464,20 @@ void insert_deliveries(Tx& tx, const std::vector<DeliveryRow>& rows, SystemTime 
   }
 }
 
-Claimed claim_deliveries(Tx& tx, SystemTime now, SystemTime lease_until, std::size_t limit) {
-  // The notification's columns under their own names (to_notification), the delivery's apart.
+std::vector<DeliveryRow> claim_deliveries(Tx& tx, SystemTime now, SystemTime lease_until, std::size_t limit) {
   std::string sql =
-      "SELECT d.notification_id AS delivery_id, d.account AS delivery_account, d.push AS delivery_push, n.id AS id, "
-      "n.account AS account, n.kind AS kind, n.title AS title, n.body AS body, n.data AS data, n.community_id AS "
-      "community_id, n.channel_id AS channel_id, n.subject AS subject, n.seq AS seq, n.created_ms AS created_ms, "
-      "n.read_ms AS read_ms FROM notify_deliveries d LEFT JOIN notify_notifications n ON n.id = d.notification_id "
-      "WHERE d.lease_ms <= $1 ORDER BY d.created_ms, d.notification_id LIMIT " +
+      "SELECT notification_id, account, push FROM notify_deliveries WHERE lease_ms <= $1 ORDER BY created_ms, "
+      "notification_id LIMIT " +
       std::to_string(limit);
   // Several workers (or nodes) never take the same rows on PostgreSQL; SQLite has one writer.
-  if (tx.dialect() == store::Dialect::postgres) sql += " FOR UPDATE OF d SKIP LOCKED";
-  Claimed out;
+  if (tx.dialect() == store::Dialect::postgres) sql += " FOR UPDATE SKIP LOCKED";
+  std::vector<DeliveryRow> out;
   for (const auto& r : tx.query(sql, {ms(now)})) {
-    out.rows.push_back({r.get_text("delivery_id"), r.get_text("delivery_account"), r.get_int("delivery_push") != 0});
-    if (!r.is_null("id")) {
-      auto n = to_notification(r);
-      auto id = n.id;
-      out.notifications.emplace(std::move(id), std::move(n));
-    }
+    out.push_back({r.get_text("notification_id"), r.get_text("account"), r.get_int("push") != 0});
   }
   std::vector<std::string> ids;
-  ids.reserve(out.rows.size());
-  for (const auto& d : out.rows) ids.push_back(d.notification_id);
+  ids.reserve(out.size());
+  for (const auto& d : out) ids.push_back(d.notification_id);
   for_each_chunk(ids, [&](const std::string& in_list, std::vector<Value>& params) {
     params.emplace_back(ms(lease_until));
     tx.exec_deferred("UPDATE notify_deliveries SET lease_ms = $" + std::to_string(params.size()) +

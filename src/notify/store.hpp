@@ -84,14 +84,8 @@ struct DeliveryRow {
 };
 void insert_delivery(Tx& tx, const DeliveryRow& row, SystemTime now);
 void insert_deliveries(Tx& tx, const std::vector<DeliveryRow>& rows, SystemTime now);
-/// Deliveries claimed, with their notifications.
-struct Claimed {
-  std::vector<DeliveryRow> rows;
-  std::map<std::string, Notification> notifications;  ///< by id; none for a delivery whose notification is gone
-};
-/// Claims up to `limit` deliveries whose lease has passed, leasing them until `lease_until`, and
-/// reads their notifications in the same statement.
-Claimed claim_deliveries(Tx& tx, SystemTime now, SystemTime lease_until, std::size_t limit);
+/// Claims up to `limit` deliveries whose lease has passed, leasing them until `lease_until`.
+std::vector<DeliveryRow> claim_deliveries(Tx& tx, SystemTime now, SystemTime lease_until, std::size_t limit);
 void delete_delivery(Tx& tx, const std::string& notification_id);
 void delete_deliveries(Tx& tx, const std::vector<std::string>& notification_ids);
 /// Drops the deliveries queued for the account's notifications read at `read_at` (those a
