@@ -494,17 +494,31 @@ std::set<std::string> channel_access(Tx& tx, const std::string& community_id, co
   return out;
 }
 
+namespace {
+
+// The channel $1, and its community's roles, for reads that find the community by the channel.
+const std::string& channel_by_id() {
+  static const std::string sql = std::string("SELECT ") + channel_columns + " FROM community_channels WHERE id = $1";
+  return sql;
+}
+
+const std::string& roles_by_channel() {
+  static const std::string sql = std::string("SELECT ") + role_columns +
+                                 " FROM community_roles WHERE community_id = (SELECT community_id FROM "
+                                 "community_channels WHERE id = $1) ORDER BY name";
+  return sql;
+}
+
+}  // namespace
+
 ChannelStandingRows channel_standing_rows(Tx& tx, const std::string& channel_id, const std::string& account,
                                           bool automod) {
   // Each statement finds the community from the channel, so that none waits for another's answer.
-  static const std::string channel =
-      std::string("SELECT ") + channel_columns + " FROM community_channels WHERE id = $1";
+  const auto& channel = channel_by_id();
   static const std::string member = std::string(member_select) +
                                     "m.community_id = (SELECT community_id FROM community_channels WHERE id = $1) "
                                     "AND m.account = $2";
-  static const std::string roles = std::string("SELECT ") + role_columns +
-                                   " FROM community_roles WHERE community_id = (SELECT community_id FROM "
-                                   "community_channels WHERE id = $1) ORDER BY name";
+  const auto& roles = roles_by_channel();
   static const std::string member_roles =
       "SELECT role, source FROM community_member_roles WHERE community_id = (SELECT community_id FROM "
       "community_channels WHERE id = $1) AND account = $2 ORDER BY role, source";
@@ -537,11 +551,8 @@ ChannelStandingRows channel_standing_rows(Tx& tx, const std::string& channel_id,
 }
 
 ChannelReaderRows channel_reader_rows(Tx& tx, const std::string& channel_id, const std::vector<std::string>& accounts) {
-  static const std::string channel =
-      std::string("SELECT ") + channel_columns + " FROM community_channels WHERE id = $1";
-  static const std::string roles = std::string("SELECT ") + role_columns +
-                                   " FROM community_roles WHERE community_id = (SELECT community_id FROM "
-                                   "community_channels WHERE id = $1) ORDER BY name";
+  const auto& channel = channel_by_id();
+  const auto& roles = roles_by_channel();
   static const std::string community_of = "(SELECT community_id FROM community_channels WHERE id = $1)";
   const Value by_channel[] = {channel_id};
   // Per chunk of accounts: its members, their roles, their access. The texts and parameters live
