@@ -1186,6 +1186,39 @@ bool record_archive(Tx& tx, const std::string& id, std::int64_t now_ms) {
              {id, now_ms}) > 0;
 }
 
+namespace {
+
+// The membership rows whose `fixed` column ($1) holds a value and whose `listed` column holds one
+// of `among` (added to `params`): that column's values with the row's notification setting. Both
+// columns are msg_thread_members' (thread_id, account).
+std::string membership_sql(std::string_view fixed, std::string_view listed, std::vector<store::Value>& params,
+                           const std::vector<std::string>& among) {
+  const auto in = add_in_list(params, among.begin(), among.end());
+  return "SELECT " + std::string(listed) + ", notify FROM msg_thread_members WHERE " + std::string(fixed) +
+         " = $1 AND " + std::string(listed) + " IN (" + in + ")";
+}
+
+std::map<std::string, ThreadNotify> settings_of(const store::Rows& rows) {
+  std::map<std::string, ThreadNotify> out;
+  for (const auto& r : rows) {
+    auto notify = parse_thread_notify(r.get_text(1));
+    out.emplace(r.get_text(0), notify ? *notify : ThreadNotify::all);
+  }
+  return out;
+}
+
+// The `listed` values among `among` with a membership row where `fixed` is `value`, with the
+// row's notification setting.
+std::map<std::string, ThreadNotify> membership_among(Tx& tx, std::string_view fixed, const std::string& value,
+                                                     std::string_view listed, const std::vector<std::string>& among) {
+  if (among.empty()) return {};
+  std::vector<store::Value> params{value};
+  const auto sql = membership_sql(fixed, listed, params, among);
+  return settings_of(tx.query(sql, params));
+}
+
+}  // namespace
+
 ThreadPost post_in_thread(Tx& tx, const std::string& id, std::int64_t at_ms, const std::vector<std::string>& joining,
                           const std::vector<std::string>& asked) {
   static const std::string touch =
@@ -1210,9 +1243,7 @@ ThreadPost post_in_thread(Tx& tx, const std::string& id, std::int64_t at_ms, con
         ") a WHERE t.id = $1 AND t.deleted_ms IS NULL ON CONFLICT (thread_id, account) DO NOTHING RETURNING account";
   }
   std::vector<store::Value> settings_params{id};
-  const auto in = add_in_list(settings_params, asked.begin(), asked.end());
-  const auto settings =
-      "SELECT account, notify FROM msg_thread_members WHERE thread_id = $1 AND account IN (" + in + ")";
+  const auto settings = membership_sql("thread_id", "account", settings_params, asked);
   std::vector<Tx::Statement> statements{{touch, touch_params}};
   if (!join.empty()) statements.push_back({join, join_params});
   statements.push_back({found, by_id});
@@ -1227,12 +1258,7 @@ ThreadPost post_in_thread(Tx& tx, const std::string& id, std::int64_t at_ms, con
   }
   if (!rows[next].empty()) out.thread = thread_of(rows[next][0]);
   ++next;
-  if (!asked.empty()) {
-    for (const auto& r : rows[next]) {
-      auto notify = parse_thread_notify(r.get_text(1));
-      out.settings.emplace(r.get_text(0), notify ? *notify : ThreadNotify::all);
-    }
-  }
+  if (!asked.empty()) out.settings = settings_of(rows[next]);
   if (!out.joined.empty()) {
     const auto added = static_cast<std::int64_t>(out.joined.size());
     tx.exec_deferred("UPDATE msg_threads SET member_count = member_count + $2 WHERE id = $1", {id, added});
@@ -1381,29 +1407,6 @@ std::vector<std::pair<std::string, std::string>> joined_in(Tx& tx, const std::st
   for (const auto& r : rows) out.emplace_back(r.get_text(0), r.get_text(1));
   return out;
 }
-
-namespace {
-
-// The membership rows whose `fixed` column holds `value` and whose `listed` column holds one of
-// `among`: that column's values. Both columns are msg_thread_members' (thread_id, account).
-// The `listed` values among `among` with a membership row where `fixed` is `value`, with the
-// row's notification setting.
-std::map<std::string, ThreadNotify> membership_among(Tx& tx, std::string_view fixed, const std::string& value,
-                                                     std::string_view listed, const std::vector<std::string>& among) {
-  std::map<std::string, ThreadNotify> out;
-  if (among.empty()) return out;
-  std::vector<store::Value> params{value};
-  const auto in = add_in_list(params, among.begin(), among.end());
-  const auto sql = "SELECT " + std::string(listed) + ", notify FROM msg_thread_members WHERE " + std::string(fixed) +
-                   " = $1 AND " + std::string(listed) + " IN (" + in + ")";
-  for (const auto& r : tx.query(sql, params)) {
-    auto notify = parse_thread_notify(r.get_text(1));
-    out.emplace(r.get_text(0), notify ? *notify : ThreadNotify::all);
-  }
-  return out;
-}
-
-}  // namespace
 
 std::set<std::string> members_among(Tx& tx, const std::string& thread_id, const std::vector<std::string>& accounts) {
   std::set<std::string> out;
