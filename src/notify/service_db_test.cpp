@@ -556,7 +556,7 @@ TEST_P(NotifyDbTest, ADeletedMessageWithdrawsItsNotificationsAndAnEditRefreshesT
   EXPECT_EQ(told.at(alice_hex).at("unread_count").as_int64(), 1);
   EXPECT_EQ(told.at(carol_hex).at("ids"), json::array{json::string(carol_m9)});
   EXPECT_EQ(told.at(carol_hex).at("unread_count").as_int64(), 0);
-  EXPECT_EQ(m_db->read([](Tx& tx) { return sql::next_removals(tx, 10); }).size(), 0u);
+  EXPECT_EQ(m_db->read([&](Tx& tx) { return sql::next_queued(tx, 10, 10, m_clock.now()); }).removals.size(), 0u);
 
   // A redelivered deletion and a late mention of the deleted message (its job expanded after the
   // withdrawal) notify no one and tell no socket again.
@@ -656,7 +656,7 @@ TEST_P(NotifyDbTest, ReadingAChannelReadsItsNotificationsUpToTheMarkerAndTellsTh
   EXPECT_EQ(told[0].at("unread_count").as_int64(), 2);
   EXPECT_FALSE(told[0].contains("all"));
   EXPECT_TRUE(frames_to(eth::to_lower_hex(m_carol)).empty());
-  EXPECT_TRUE(m_db->read([](Tx& tx) { return sql::next_reads(tx, 10); }).empty());
+  EXPECT_TRUE(m_db->read([&](Tx& tx) { return sql::next_queued(tx, 10, 10, m_clock.now()); }).reads.empty());
 
   // Reading again, or less far, changes nothing and tells no one.
   m_online.account_frames.clear();

@@ -377,54 +377,27 @@ void insert_job(Tx& tx, const std::string& id, const std::string& payload, Syste
       {id, payload, ms(now)});
 }
 
-namespace {
-
-// The oldest of each queue, at most $1.
-constexpr const char* next_jobs_sql =
-    "SELECT id, payload, cursor, expanded FROM notify_jobs WHERE done = 0 ORDER BY created_ms, id LIMIT $1";
-constexpr const char* next_removals_sql =
-    "SELECT notification_id, account FROM notify_removals ORDER BY created_ms, notification_id LIMIT $1";
-constexpr const char* next_reads_sql =
-    "SELECT account, notification_id FROM notify_reads ORDER BY created_ms, account, notification_id LIMIT $1";
-
-std::vector<JobRow> jobs_of(const store::Rows& rows) {
-  std::vector<JobRow> out;
-  for (const auto& r : rows)
-    out.push_back(JobRow{r.get_text("id"), r.get_text("payload"), r.get_text("cursor"), r.get_int("expanded")});
-  return out;
-}
-
-std::vector<RemovalRow> removals_of(const store::Rows& rows) {
-  std::vector<RemovalRow> out;
-  for (const auto& r : rows) out.push_back({r.get_text("notification_id"), r.get_text("account")});
-  return out;
-}
-
-std::vector<ReadRow> reads_of(const store::Rows& rows) {
-  std::vector<ReadRow> out;
-  for (const auto& r : rows) out.push_back({r.get_text("account"), r.get_text("notification_id")});
-  return out;
-}
-
-}  // namespace
-
-std::vector<JobRow> next_jobs(Tx& tx, std::size_t limit) {
-  return jobs_of(tx.query(next_jobs_sql, {static_cast<std::int64_t>(limit)}));
-}
-
 Queued next_queued(Tx& tx, std::size_t jobs, std::size_t told, SystemTime now) {
+  // The oldest of each queue, at most $1; whether a delivery is due.
+  static const std::string next_jobs =
+      "SELECT id, payload, cursor, expanded FROM notify_jobs WHERE done = 0 ORDER BY created_ms, id LIMIT $1";
   static const std::string due = "SELECT 1 AS one FROM notify_deliveries WHERE lease_ms <= $1 LIMIT 1";
+  static const std::string next_removals =
+      "SELECT notification_id, account FROM notify_removals ORDER BY created_ms, notification_id LIMIT $1";
+  static const std::string next_reads =
+      "SELECT account, notification_id FROM notify_reads ORDER BY created_ms, account, notification_id LIMIT $1";
   const Value jobs_limit[] = {static_cast<std::int64_t>(jobs)};
   const Value told_limit[] = {static_cast<std::int64_t>(told)};
   const Value at[] = {ms(now)};
   const Tx::Statement statements[] = {
-      {next_jobs_sql, jobs_limit}, {due, at}, {next_removals_sql, told_limit}, {next_reads_sql, told_limit}};
+      {next_jobs, jobs_limit}, {due, at}, {next_removals, told_limit}, {next_reads, told_limit}};
   const auto rows = tx.query_all(statements);
   Queued out;
-  out.jobs = jobs_of(rows[0]);
+  for (const auto& r : rows[0])
+    out.jobs.push_back(JobRow{r.get_text("id"), r.get_text("payload"), r.get_text("cursor"), r.get_int("expanded")});
   out.deliveries_due = !rows[1].empty();
-  out.removals = removals_of(rows[2]);
-  out.reads = reads_of(rows[3]);
+  for (const auto& r : rows[2]) out.removals.push_back({r.get_text("notification_id"), r.get_text("account")});
+  for (const auto& r : rows[3]) out.reads.push_back({r.get_text("account"), r.get_text("notification_id")});
   return out;
 }
 
@@ -626,10 +599,6 @@ void insert_removals(Tx& tx, const std::vector<RemovalRow>& rows, SystemTime now
   queue_for_sockets(tx, "notify_removals", rows, now);
 }
 
-std::vector<RemovalRow> next_removals(Tx& tx, std::size_t limit) {
-  return removals_of(tx.query(next_removals_sql, {static_cast<std::int64_t>(limit)}));
-}
-
 void delete_removals(Tx& tx, const std::vector<std::string>& notification_ids) {
   for_each_chunk(notification_ids, [&](const std::string& in_list, std::vector<Value>& params) {
     tx.exec_deferred("DELETE FROM notify_removals WHERE notification_id IN (" + in_list + ")", params);
@@ -641,10 +610,6 @@ void insert_reads(Tx& tx, const std::string& account, const std::vector<std::str
   rows.reserve(ids.size());
   for (const auto& id : ids) rows.push_back({id, account});
   queue_for_sockets(tx, "notify_reads", rows, now);
-}
-
-std::vector<ReadRow> next_reads(Tx& tx, std::size_t limit) {
-  return reads_of(tx.query(next_reads_sql, {static_cast<std::int64_t>(limit)}));
 }
 
 void delete_reads(Tx& tx, const std::vector<ReadRow>& rows) {

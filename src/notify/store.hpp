@@ -70,8 +70,6 @@ struct JobRow {
 /// Queues a job unless it exists (the event id makes redelivery harmless), sent with the
 /// transaction's next statement or its commit.
 void insert_job(Tx& tx, const std::string& id, const std::string& payload, SystemTime now);
-/// The oldest unfinished jobs, oldest first, at most `limit`.
-std::vector<JobRow> next_jobs(Tx& tx, std::size_t limit);
 void update_job(Tx& tx, const std::string& id, const std::string& cursor, std::int64_t expanded, bool done);
 /// Jobs not finished yet.
 std::int64_t pending_jobs(Tx& tx);
@@ -124,8 +122,6 @@ void delete_notifications(Tx& tx, const std::vector<std::string>& ids);
 /// Replaces the body of every notification about a subject; returns how many changed.
 std::int64_t update_body_about(Tx& tx, const std::string& subject, const std::string& body);
 void insert_removals(Tx& tx, const std::vector<RemovalRow>& rows, SystemTime now);
-/// The oldest removals not yet told.
-std::vector<RemovalRow> next_removals(Tx& tx, std::size_t limit);
 void delete_removals(Tx& tx, const std::vector<std::string>& notification_ids);
 
 /// Notifications marked read, for their account's open sockets to hear of. notification_id "*"
@@ -136,19 +132,17 @@ struct ReadRow {
 };
 inline constexpr std::string_view all_read = "*";
 void insert_reads(Tx& tx, const std::string& account, const std::vector<std::string>& ids, SystemTime now);
-/// The oldest reads not yet told.
-std::vector<ReadRow> next_reads(Tx& tx, std::size_t limit);
 void delete_reads(Tx& tx, const std::vector<ReadRow>& rows);
 
 /// What a router round finds waiting.
 struct Queued {
-  std::vector<JobRow> jobs;          ///< as next_jobs
+  std::vector<JobRow> jobs;          ///< the oldest unfinished jobs, oldest first
   bool deliveries_due = false;       ///< some delivery's lease ran out by `now`: there is one to claim
-  std::vector<RemovalRow> removals;  ///< as next_removals
-  std::vector<ReadRow> reads;        ///< as next_reads
+  std::vector<RemovalRow> removals;  ///< the oldest removals not yet told
+  std::vector<ReadRow> reads;        ///< the oldest reads not yet told
 };
-/// next_jobs (at most `jobs`), whether a delivery is due, next_removals and next_reads (at most
-/// `told` each), in one round trip on PostgreSQL.
+/// At most `jobs` jobs, whether a delivery is due, and at most `told` removals and `told` reads,
+/// in one round trip on PostgreSQL.
 Queued next_queued(Tx& tx, std::size_t jobs, std::size_t told, SystemTime now);
 /// The exact number of unread notifications of each of these accounts, in one statement per 200.
 std::map<std::string, std::int64_t> unread_counts(Tx& tx, const std::vector<std::string>& accounts);
