@@ -438,6 +438,44 @@ TEST_P(NotifyDbTest, SettingsDecideWhatIsCreatedAndWhatIsPushed) {
   EXPECT_FALSE(push_by_body.at("body quiet"));
 }
 
+TEST_P(NotifyDbTest, DeliveriesAreClaimedInTheOrderTheyFellDue) {
+  using std::chrono::milliseconds;
+  const auto t0 = m_clock.now();
+  auto insert = [&](const std::string& id, SystemTime at) {
+    m_db->transact([&](Tx& tx) { sql::insert_delivery(tx, sql::DeliveryRow{id, alice_hex, true}, at); });
+  };
+  auto claim = [&](SystemTime now, SystemTime until, std::size_t limit) {
+    std::vector<std::string> ids;
+    for (const auto& r : m_db->transact([&](Tx& tx) { return sql::claim_deliveries(tx, now, until, limit); }))
+      ids.push_back(r.notification_id);
+    return ids;
+  };
+  insert("a", t0);
+  insert("b", t0 + milliseconds(1000));
+  insert("c", t0 + milliseconds(2000));
+  insert("later", t0 + milliseconds(9000));  // not due yet
+  // The oldest goes first; its lease runs out at 2.5 s, after b and c fell due and before d does.
+  EXPECT_EQ(claim(t0 + milliseconds(2000), t0 + milliseconds(2500), 1), std::vector<std::string>{"a"});
+  insert("d", t0 + milliseconds(3000));
+  EXPECT_EQ(claim(t0 + milliseconds(3000), t0 + milliseconds(60000), 10),
+            (std::vector<std::string>{"b", "c", "a", "d"}));
+  EXPECT_TRUE(claim(t0 + milliseconds(3000), t0 + milliseconds(60000), 10).empty());  // leased, or not due
+  // A backlog is claimed a batch at a time, oldest first.
+  std::vector<sql::DeliveryRow> many;
+  for (int i = 0; i < 450; ++i) many.push_back({"n-" + std::to_string(1000 + i), alice_hex, true});
+  m_db->transact([&](Tx& tx) { sql::insert_deliveries(tx, many, t0 + milliseconds(4000)); });
+  insert("e", t0 + milliseconds(5000));
+  auto first = claim(t0 + milliseconds(5000), t0 + milliseconds(60000), 200);
+  ASSERT_EQ(first.size(), 200u);
+  EXPECT_EQ(first.front(), "n-1000");
+  EXPECT_EQ(first.back(), "n-1199");
+  EXPECT_EQ(claim(t0 + milliseconds(5000), t0 + milliseconds(60000), 200).back(), "n-1399");
+  std::vector<std::string> rest;
+  for (int i = 1400; i < 1450; ++i) rest.push_back("n-" + std::to_string(i));
+  rest.push_back("e");  // due after the backlog
+  EXPECT_EQ(claim(t0 + milliseconds(5000), t0 + milliseconds(60000), 200), rest);
+}
+
 TEST_P(NotifyDbTest, RouterSendsFramesToOnlineDevicesPushesTheOthersAndFallsBackWhenASocketIsGone) {
   m_directory.devices_of[alice_hex] = {
       PushTarget{"a-phone", "fcm", "fcm-token-1"}, PushTarget{"a-laptop", "webpush", R"({"endpoint":"x"})"},

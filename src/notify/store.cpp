@@ -413,7 +413,8 @@ std::int64_t pending_jobs(Tx& tx) {
 
 void insert_delivery(Tx& tx, const DeliveryRow& row, SystemTime now) {
   tx.exec_deferred(
-      "INSERT INTO notify_deliveries (notification_id, account, created_ms, lease_ms, push) VALUES ($1, $2, $3, 0, $4) "
+      "INSERT INTO notify_deliveries (notification_id, account, created_ms, lease_ms, push) VALUES ($1, $2, $3, $3, "
+      "$4) "
       "ON CONFLICT DO NOTHING",
       {row.notification_id, row.account, ms(now), std::int64_t{row.push ? 1 : 0}});
 }
@@ -428,7 +429,7 @@ void insert_deliveries(Tx& tx, const std::vector<DeliveryRow>& rows, SystemTime 
       params.emplace_back(d.notification_id);
       params.emplace_back(d.account);
       params.emplace_back(ms(now));
-      params.emplace_back(std::int64_t{0});
+      params.emplace_back(ms(now));  // due from its creation
       params.emplace_back(std::int64_t{d.push ? 1 : 0});
     }
     tx.exec_deferred("INSERT INTO notify_deliveries (notification_id, account, created_ms, lease_ms, push) VALUES " +
@@ -438,9 +439,12 @@ void insert_deliveries(Tx& tx, const std::vector<DeliveryRow>& rows, SystemTime 
 }
 
 std::vector<DeliveryRow> claim_deliveries(Tx& tx, SystemTime now, SystemTime lease_until, std::size_t limit) {
+  // In the order they fell due: a new delivery at its creation, a claimed one when its lease ran
+  // out. That is the order of the (lease_ms, created_ms) index, so the claim reads `limit` rows of
+  // it, not every due row, however long the backlog.
   std::string sql =
-      "SELECT notification_id, account, push FROM notify_deliveries WHERE lease_ms <= $1 ORDER BY created_ms, "
-      "notification_id LIMIT " +
+      "SELECT notification_id, account, push FROM notify_deliveries WHERE lease_ms <= $1 ORDER BY lease_ms, "
+      "created_ms, notification_id LIMIT " +
       std::to_string(limit);
   // Several workers (or nodes) never take the same rows on PostgreSQL; SQLite has one writer.
   if (tx.dialect() == store::Dialect::postgres) sql += " FOR UPDATE SKIP LOCKED";

@@ -82,7 +82,8 @@ struct DeliveryRow {
 };
 void insert_delivery(Tx& tx, const DeliveryRow& row, SystemTime now);
 void insert_deliveries(Tx& tx, const std::vector<DeliveryRow>& rows, SystemTime now);
-/// Claims up to `limit` deliveries whose lease has passed, leasing them until `lease_until`.
+/// Claims up to `limit` deliveries due by `now`, in the order they fell due, leasing them until
+/// `lease_until`. A delivery is due from its creation, and again when a claim's lease runs out.
 std::vector<DeliveryRow> claim_deliveries(Tx& tx, SystemTime now, SystemTime lease_until, std::size_t limit);
 void delete_delivery(Tx& tx, const std::string& notification_id);
 void delete_deliveries(Tx& tx, const std::vector<std::string>& notification_ids);
