@@ -686,6 +686,9 @@ ResultPtr PostgresTx::retrying(F&& send) {
       }
       log::info("postgres connection lost; replacing it", {{"reason", e.what()}});
       m_db.release(std::move(m_conn));
+      // When no connection can be had (the server still down), this throws: the transaction
+      // failed (no statement runs after that) and ends without a connection, its slot in the pool
+      // already given back.
       auto lease = m_db.acquire();
       m_conn = std::move(lease.connection);
       m_reused = lease.reused;
@@ -708,6 +711,7 @@ std::vector<ResultPtr> PostgresTx::round_trip(std::span<const PgConnection::Comm
 }
 
 PostgresTx::~PostgresTx() {
+  if (!m_conn) return;  // lost, and not replaced (retrying)
   if (PQstatus(m_conn->get()) == CONNECTION_OK && PQtransactionStatus(m_conn->get()) != PQTRANS_IDLE) {
     PQclear(PQexec(m_conn->get(), "ROLLBACK"));
   }

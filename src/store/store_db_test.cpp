@@ -649,6 +649,67 @@ TEST_P(StoreConformance, RecoversFromABrokenConnection) {
   EXPECT_EQ(db->stats().size, 1U);
 }
 
+// The server lost the idle connection and refuses new ones (a restart not over yet): each
+// transaction fails with a connection error, the process goes on, the pool counts no connection it
+// does not hold, and once the server takes connections again the next transaction gets one.
+TEST_P(StoreConformance, ATransactionThatCannotReplaceItsLostConnectionFailsAndThePoolRecovers) {
+  if (!is_pg()) GTEST_SKIP() << "SQLite has no server connection to lose";
+  auto db = open({.pool_size = 2, .acquire_timeout = 200ms});
+  script(*db, "CREATE TABLE notes (id BIGINT PRIMARY KEY)");
+  const auto pid_of = [](Tx& tx) { return tx.query_one("SELECT pg_backend_pid()")->get_int(0); };
+  const std::int64_t first = db->transact(pid_of);
+  ASSERT_EQ(db->stats().idle, 1U);
+  admin_exec(m_admin_url, "ALTER DATABASE " + m_pg_database + " ALLOW_CONNECTIONS false");
+  terminate_backend(first);
+  const auto fails_to_connect = [&](const std::function<void()>& f) {
+    try {
+      f();
+      ADD_FAILURE() << "expected a connection error";
+    } catch (const DbError& e) {
+      EXPECT_EQ(e.kind(), DbErrorKind::connection) << e.what();
+    }
+    const auto stats = db->stats();
+    EXPECT_EQ(stats.in_use, 0U);
+    EXPECT_EQ(stats.size, stats.idle);
+  };
+  // The write notices at its first round trip, the read at its first statement, a transaction of
+  // deferred statements alone at its commit; each finds no connection to move to.
+  fails_to_connect([&] { db->transact(pid_of); });
+  EXPECT_EQ(db->stats().size, 0U);
+  fails_to_connect([&] { db->read(pid_of); });
+  fails_to_connect([&] { db->transact([](Tx& tx) { tx.exec_deferred("INSERT INTO notes (id) VALUES (1)"); }); });
+  // A statement tried after the failed one, in the same transaction, is refused: the transaction
+  // failed.
+  admin_exec(m_admin_url, "ALTER DATABASE " + m_pg_database + " ALLOW_CONNECTIONS true");
+  const std::int64_t second = db->transact(pid_of);
+  admin_exec(m_admin_url, "ALTER DATABASE " + m_pg_database + " ALLOW_CONNECTIONS false");
+  terminate_backend(second);
+  try {
+    db->transact([&](Tx& tx) {
+      try {
+        tx.query("SELECT 1");
+        ADD_FAILURE() << "expected a connection error";
+      } catch (const DbError& e) {
+        EXPECT_EQ(e.kind(), DbErrorKind::connection) << e.what();
+      }
+      tx.query("SELECT 2");
+    });
+    ADD_FAILURE() << "expected the transaction to fail";
+  } catch (const DbError& e) {
+    EXPECT_EQ(e.sqlstate(), "25P02") << e.what();
+  }
+  EXPECT_EQ(db->stats().in_use, 0U);
+  EXPECT_FALSE(db->ping());
+  admin_exec(m_admin_url, "ALTER DATABASE " + m_pg_database + " ALLOW_CONNECTIONS true");
+  const std::int64_t third = db->transact(pid_of);
+  EXPECT_NE(third, second);
+  db->transact([](Tx& tx) { tx.exec_deferred("INSERT INTO notes (id) VALUES (1)"); });
+  EXPECT_EQ(count(*db, "notes"), 1);
+  EXPECT_TRUE(db->ping());
+  EXPECT_EQ(db->stats().in_use, 0U);
+  EXPECT_LE(db->stats().size, 2U);
+}
+
 // PostgreSQL: a read-committed read runs its statements without BEGIN and COMMIT (each statement
 // takes its own snapshot either way), still read-only; a write and a serializable read are
 // transactions.
