@@ -68,6 +68,16 @@ class Overloaded : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+/// A failure of a service the server depends on (its database) that tells whether that service is
+/// out of reach for now (lost, refusing connections, no connection free in time). The dispatcher
+/// answers a request that failed so 503 `not_ready` with Retry-After, a client's cue to retry, and
+/// any other exception 500 `internal`.
+class ServiceFailure : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+  virtual bool unreachable() const noexcept = 0;
+};
+
 /// Human name of a kind, for logs.
 const char* to_string(ErrorKind kind) noexcept;
 

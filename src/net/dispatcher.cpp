@@ -123,9 +123,18 @@ Task<Response> Dispatcher::dispatch(Request& request) {
     busy.retry_after = std::chrono::seconds(1);
     response = error_response(busy);
   } catch (const std::exception& e) {
-    log::error("unhandled exception",
-               {{"request_id", request.request_id}, {"route", request.route}, {"what", e.what()}});
-    response = error_response(internal_error("internal error; quote request id " + request.request_id));
+    const auto* failure = dynamic_cast<const ServiceFailure*>(&e);
+    if (failure != nullptr && failure->unreachable()) {
+      log::warn("a service the request needs is out of reach",
+                {{"request_id", request.request_id}, {"route", request.route}, {"what", e.what()}});
+      Error away = make_error(ErrorKind::unavailable, "not_ready", "the database cannot be reached; retry shortly");
+      away.retry_after = std::chrono::seconds(1);
+      response = error_response(away);
+    } else {
+      log::error("unhandled exception",
+                 {{"request_id", request.request_id}, {"route", request.route}, {"what", e.what()}});
+      response = error_response(internal_error("internal error; quote request id " + request.request_id));
+    }
   }
   response.with_header("X-Request-Id", request.request_id);
 

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
@@ -137,6 +139,20 @@ TEST_F(DispatcherTest, MapsErrorsToApiShape) {
     throw Overloaded("full");
     co_return Response{};
   });
+  // A dependency's failure: out of reach for now (the database lost), or not (a bug's).
+  struct DependencyFailed : ServiceFailure {
+    DependencyFailed(const char* what, bool away) : ServiceFailure(what), m_away(away) {}
+    bool unreachable() const noexcept override { return m_away; }
+    bool m_away;
+  };
+  r.add("GET", "/away", [](Request&) -> Task<Result<Response>> {
+    throw DependencyFailed("connection refused by 10.1.2.3", true);
+    co_return Response{};
+  });
+  r.add("GET", "/broken", [](Request&) -> Task<Result<Response>> {
+    throw DependencyFailed("syntax error at or near", false);
+    co_return Response{};
+  });
   Dispatcher d(std::move(r), registry, DispatcherSettings{});
 
   auto res = run(d, make("POST", "/echo", R"({"a":1})"));
@@ -164,6 +180,17 @@ TEST_F(DispatcherTest, MapsErrorsToApiShape) {
 
   res = run(d, make("GET", "/busy"));
   EXPECT_EQ(res.status, 503u);
+
+  // Out of reach: 503 not_ready, with a Retry-After, and nothing of the failure's text.
+  res = run(d, make("GET", "/away"));
+  EXPECT_EQ(res.status, 503u);
+  EXPECT_EQ(body_of(res).at("error").at("code").as_string(), "not_ready");
+  EXPECT_EQ(res.body.find("10.1.2.3"), std::string::npos);
+  EXPECT_TRUE(std::any_of(res.headers.begin(), res.headers.end(),
+                          [](const auto& h) { return h.first == "Retry-After" && h.second == "1"; }));
+  res = run(d, make("GET", "/broken"));
+  EXPECT_EQ(res.status, 500u);
+  EXPECT_EQ(body_of(res).at("error").at("code").as_string(), "internal");
 
   res = run(d, make("GET", "/nowhere?x=1"));
   EXPECT_EQ(res.status, 404u);

@@ -35,7 +35,7 @@ const char* to_string(DbErrorKind kind) noexcept {
 }
 
 DbError::DbError(DbErrorKind kind, std::string sqlstate, const std::string& message)
-    : std::runtime_error(message), m_kind(kind), m_sqlstate(std::move(sqlstate)) {}
+    : ServiceFailure(message), m_kind(kind), m_sqlstate(std::move(sqlstate)) {}
 
 bool DbError::retryable() const noexcept {
   return m_kind == DbErrorKind::busy || m_kind == DbErrorKind::serialization_failure;

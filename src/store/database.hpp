@@ -31,6 +31,7 @@
 #include <variant>
 #include <vector>
 
+#include "core/error.hpp"
 #include "core/result.hpp"
 
 namespace gh::store {
@@ -55,10 +56,12 @@ enum class DbErrorKind { unique_violation, serialization_failure, busy, connecti
 const char* to_string(DbErrorKind kind) noexcept;
 
 /// A database failure. The message names the failing statement (its SQL, never its parameters).
-class DbError : public std::runtime_error {
+class DbError : public ServiceFailure {
  public:
   /// `sqlstate` is PostgreSQL's code, or its closest equivalent on SQLite ("" when none).
   DbError(DbErrorKind kind, std::string sqlstate, const std::string& message);
+  /// A connection failure: the database is out of reach for now.
+  bool unreachable() const noexcept override { return m_kind == DbErrorKind::connection; }
   /// The class of the failure.
   DbErrorKind kind() const noexcept { return m_kind; }
   /// The five-character SQLSTATE, e.g. "23505"; may be empty.

@@ -1,6 +1,6 @@
 // Process lifecycle through the real binary: draining on SIGTERM/SIGINT, readiness while the
-// database is away, events surviving SIGKILL between commit and dispatch (and during apply), and
-// two servers migrating one PostgreSQL at once.
+// database is away (at start, and lost while running), events surviving SIGKILL between commit and
+// dispatch (and during apply), and two servers migrating one PostgreSQL at once.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
@@ -231,6 +231,60 @@ for (const backend of backends()) {
 }
 
 if (backends().includes('postgres')) {
+  test('PostgreSQL lost while the server runs: requests answer 503 not_ready, the process lives on, and serves again once it is back', async () => {
+    const db = freshDatabase('postgres');
+    const server = await startServer([...db.flags, '--test-hooks', '--rate-limit', '100000', '--rate-burst', '100000']);
+    try {
+      const accepted = [];
+      let next = 0;
+      const publish = async () => {
+        const n = next++;
+        const r = await fetch(`${server.url}/v1/_test/events`, { method: 'POST', body: JSON.stringify({ n }) });
+        if (r.status === 201) {
+          accepted.push(n);
+        } else {
+          assert.equal(r.status, 503, `event ${n}: ${r.status}`);
+          assert.equal((await errorOf(r)).code, 'not_ready');
+          assert.ok(Number(r.headers.get('retry-after')) >= 1, 'a Retry-After');
+        }
+        return r.status;
+      };
+      for (let i = 0; i < 5; i++) assert.equal(await publish(), 201);
+      await waitEffects(server, 5);
+
+      // The database goes away: its connections end and new ones are refused. Every request that
+      // needs it is refused as not ready (never a crash, never a 500), the rest are served.
+      db.outage(true);
+      let refused = 0;
+      while (refused < 20) {
+        if (await publish() === 503) refused++;
+        assert.ok(next < 1000, 'requests kept being accepted with the database away');
+      }
+      const nonce = await fetch(`${server.url}/v1/auth/nonce`, { method: 'POST' });
+      assert.equal(nonce.status, 503);
+      assert.equal((await errorOf(nonce)).code, 'not_ready');
+      const ready = await fetch(`${server.url}/readyz`);
+      assert.equal(ready.status, 503);
+      assert.equal((await errorOf(ready)).code, 'not_ready');
+      assert.equal((await fetch(`${server.url}/healthz`)).status, 200);
+      assert.equal(server.proc.exitCode, null);
+
+      // Back: the server is ready again on its own, accepts, and every accepted event is applied
+      // once, those of before the outage included.
+      db.outage(false);
+      await waitReady(server.url);
+      const before = accepted.length;
+      while (accepted.length < before + 5) await publish();
+      const list = await waitEffects(server, accepted.length);
+      assert.deepEqual(list.map((e) => e.n).sort((a, b) => a - b), [...accepted].sort((a, b) => a - b));
+      assert.ok(list.every((e) => e.applied_count === 1));
+      assert.equal((await server.stop()).code, 0);
+    } finally {
+      await server.stop('SIGKILL');
+      db.drop();
+    }
+  });
+
   test('two servers starting at once on one PostgreSQL migrate it safely', async () => {
     const db = freshDatabase('postgres');
     const servers = [];

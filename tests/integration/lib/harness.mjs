@@ -51,6 +51,12 @@ export function freshDatabase(backend) {
       flags: ['--database', url],
       url,
       query: (sql) => psql(url, sql),
+      // Takes the database away from its clients (its connections ended, new ones refused), or
+      // gives it back: a server restart or failover, as its clients see it.
+      outage: (on) => {
+        psql(pgAdmin, `ALTER DATABASE ${name} ALLOW_CONNECTIONS ${on ? 'false' : 'true'}`);
+        if (on) psql(pgAdmin, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = '${name}'`);
+      },
       drop: () => psql(pgAdmin, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`),
     };
   }
