@@ -78,6 +78,12 @@ class ServiceFailure : public std::runtime_error {
   virtual bool unreachable() const noexcept = 0;
 };
 
+/// True when `e` is a ServiceFailure whose service is out of reach for now.
+inline bool out_of_reach(const std::exception& e) noexcept {
+  const auto* failure = dynamic_cast<const ServiceFailure*>(&e);
+  return failure != nullptr && failure->unreachable();
+}
+
 /// Human name of a kind, for logs.
 const char* to_string(ErrorKind kind) noexcept;
 

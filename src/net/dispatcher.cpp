@@ -123,8 +123,7 @@ Task<Response> Dispatcher::dispatch(Request& request) {
     busy.retry_after = std::chrono::seconds(1);
     response = error_response(busy);
   } catch (const std::exception& e) {
-    const auto* failure = dynamic_cast<const ServiceFailure*>(&e);
-    if (failure != nullptr && failure->unreachable()) {
+    if (out_of_reach(e)) {
       log::warn("a service the request needs is out of reach",
                 {{"request_id", request.request_id}, {"route", request.route}, {"what", e.what()}});
       Error away = make_error(ErrorKind::unavailable, "not_ready", "the database cannot be reached; retry shortly");

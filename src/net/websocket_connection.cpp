@@ -458,11 +458,18 @@ void WebSocketConnection::handle_message(std::string message) {
                      try {
                        std::rethrow_exception(e);
                      } catch (const std::exception& ex) {
-                       log::error("websocket handler failed", {{"what", ex.what()}});
+                       if (out_of_reach(ex)) {
+                         // The database lost: the client resumes once it is back.
+                         log::warn("websocket handler failed", {{"what", ex.what()}});
+                         self->close(close_code::resume, "the database cannot be reached: resume later");
+                       } else {
+                         log::error("websocket handler failed", {{"what", ex.what()}});
+                         self->close(close_code::internal, "internal error");
+                       }
                      } catch (...) {
                        log::error("websocket handler failed", {{"what", "unknown exception"}});
+                       self->close(close_code::internal, "internal error");
                      }
-                     self->close(close_code::internal, "internal error");
                    }
                    self->m_handling = false;
                    self->m_handling_bytes = 0;

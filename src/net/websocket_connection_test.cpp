@@ -1,9 +1,12 @@
 // WebSocketConnection over a loopback TCP pair, against Beast's client: messages both ways, the
 // limits (size 1009, binary 1003, rate 1008, send queue 4008), the close handshake either way,
-// the close timeout, pings and the idle timeout, and the server's budget of incoming bytes (1013).
+// the close timeout, pings and the idle timeout, the server's budget of incoming bytes (1013), and
+// a handler that fails (1011, or 4008 when the database is out of reach).
 #include "net/websocket_connection.hpp"
 
 #include <gtest/gtest.h>
+
+#include <stdexcept>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -35,9 +38,16 @@ struct Recorder final : WebSocketSession {
   void on_open(std::shared_ptr<WebSocket> s) override { socket = std::move(s); }
   Task<void> on_message(std::string message) override {
     got.push_back(message);
+    if (message == "bug") throw std::runtime_error("a bug's detail");
+    if (message == "lost") throw DatabaseLost("server closed the connection unexpectedly");
     if (echo) socket->send(std::string_view(message));
     co_return;
   }
+  // What the store throws when the database is out of reach.
+  struct DatabaseLost : ServiceFailure {
+    using ServiceFailure::ServiceFailure;
+    bool unreachable() const noexcept override { return true; }
+  };
   void on_close() override {
     closed = true;
     socket.reset();
@@ -145,6 +155,27 @@ TEST_F(WebSocketConnectionTest, TheServerClosesWithItsCode) {
     EXPECT_EQ(got, std::vector<std::string>{"last"});
     EXPECT_EQ(code, close_code::restart);
     // The client's answer ends the connection, not the close timeout.
+    while (!ended) co_await sleep(std::chrono::milliseconds(1));
+  });
+}
+
+TEST_F(WebSocketConnectionTest, AHandlerThatFailsCloses1011) {
+  settings.ws_close_timeout = std::chrono::hours(1);
+  run([&]() -> Task<void> {
+    co_await client.async_write(asio::buffer(std::string("bug")), use_awaitable);
+    auto [got, code] = co_await read_to_close();
+    EXPECT_EQ(code, close_code::internal);
+    EXPECT_EQ(client.reason().reason.find("detail"), std::string::npos);
+    while (!ended) co_await sleep(std::chrono::milliseconds(1));
+  });
+}
+
+TEST_F(WebSocketConnectionTest, AHandlerThatFindsTheDatabaseOutOfReachCloses4008ToResumeLater) {
+  settings.ws_close_timeout = std::chrono::hours(1);
+  run([&]() -> Task<void> {
+    co_await client.async_write(asio::buffer(std::string("lost")), use_awaitable);
+    auto [got, code] = co_await read_to_close();
+    EXPECT_EQ(code, close_code::resume);
     while (!ended) co_await sleep(std::chrono::milliseconds(1));
   });
 }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 #include <set>
 
 #include <boost/asio/as_tuple.hpp>
@@ -257,13 +258,21 @@ Task<void> Connection::catch_up(std::string key) {
       break;
     }
     if (m_socket->closing()) break;
-    auto page = co_await at->source->history(m_who.account, at->id, at->last, page_size);
-    if (!page) {
-      log::warn("history read failed", {{"topic", key}, {"error", page.error().message}});
+    // A read that throws (the database lost) ends the catch-up as a failed one does: this may run
+    // detached (a gap seen by deliver), where an escaping exception would end it silently and
+    // leave the subscription catching up for good, taking no frame.
+    std::optional<Result<std::vector<SequencedFrame>>> page;
+    try {
+      page.emplace(co_await at->source->history(m_who.account, at->id, at->last, page_size));
+    } catch (const std::exception& e) {
+      page.emplace(internal_error(e.what()));
+    }
+    if (!*page) {
+      log::warn("history read failed", {{"topic", key}, {"error", page->error().message}});
       close(net::close_code::resume, "history unavailable: resume later");
       break;
     }
-    if (apply_page(key, *page, page_size)) break;
+    if (apply_page(key, **page, page_size)) break;
   }
 }
 
