@@ -1,5 +1,6 @@
 // A gateway socket whose topic's history read fails while it catches up: the socket is told to
-// resume (close code 4008), whether the read answered an error or threw (the database lost).
+// resume (close code 4008), whether the read answered an error or threw (the database lost). And
+// the periodic session check outlives a check that throws.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -92,10 +93,14 @@ class CatchUpTest : public ::testing::Test {
       for (std::int64_t seq = after + 1; seq <= m_committed.load(); ++seq) page.push_back({seq, frame(seq)});
       co_return page;
     };
-    m_gateway = std::make_unique<Gateway>(
-        m_io.get_executor(), GatewaySettings{},
-        [](std::string) -> Task<Result<Gateway::Identity>> { co_return internal_error("not used"); });
-    m_gateway->add_topic_kind("channel", std::move(source));
+    m_source = std::move(source);
+    make_gateway(GatewaySettings{},
+                 [](std::string) -> Task<Result<Gateway::Identity>> { co_return internal_error("not used"); });
+  }
+
+  void make_gateway(GatewaySettings settings, Gateway::Authenticate authenticate) {
+    m_gateway = std::make_unique<Gateway>(m_io.get_executor(), settings, std::move(authenticate));
+    m_gateway->add_topic_kind("channel", m_source);
   }
 
   void TearDown() override {
@@ -137,6 +142,7 @@ class CatchUpTest : public ::testing::Test {
   }
 
   asio::io_context m_io;
+  TopicSource m_source;
   std::unique_ptr<Gateway> m_gateway;
   std::shared_ptr<net::WebSocketSession> m_session;
   std::atomic<Failure> m_failure{Failure::none};
@@ -181,6 +187,23 @@ TEST_F(CatchUpTest, AHistoryReadThatThrowsTellsTheSocketToResume) {
   EXPECT_EQ(*socket->close_code(), net::close_code::resume);
   EXPECT_EQ(got(*socket, 3), 0U);
   EXPECT_GE(m_history_reads.load(), 1);
+}
+
+TEST_F(CatchUpTest, SessionChecksGoOnAfterOneThrows) {
+  // The periodic check of the sockets' sessions runs for the gateway's lifetime: a check that
+  // throws (the database lost) keeps the socket, and a later one that finds the session ended
+  // closes it.
+  std::atomic<int> checks{0};
+  GatewaySettings settings;
+  settings.reauth_interval_ms = 5;
+  make_gateway(settings, [&checks](std::string) -> Task<Result<Gateway::Identity>> {
+    if (++checks <= 2) throw std::runtime_error("server closed the connection unexpectedly");
+    co_return make_error(ErrorKind::unauthorized, "invalid_session", "session ended");
+  });
+  auto socket = subscribed();
+  ASSERT_TRUE(run_until([&] { return socket->close_code().has_value(); }));
+  EXPECT_EQ(*socket->close_code(), net::close_code::unauthorized);
+  EXPECT_GE(checks.load(), 3);
 }
 
 }  // namespace

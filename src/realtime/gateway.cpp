@@ -1,6 +1,7 @@
 #include "realtime/gateway.hpp"
 
 #include <algorithm>
+#include <optional>
 #include <set>
 
 #include <boost/asio/as_tuple.hpp>
@@ -48,8 +49,16 @@ Task<void> check_sessions_periodically(std::weak_ptr<Gateway::State> weak, std::
     if (!state) co_return;
     const auto sessions = state->session_tokens();
     for (const auto& session : sessions) {
-      auto who = co_await state->authenticate(session.second);
-      if (who || who.error().kind != ErrorKind::unauthorized) continue;
+      // A check that fails (the database out of reach) keeps the session's sockets until the next
+      // round; one that throws must not end this loop, which runs for the gateway's lifetime.
+      std::optional<Result<Gateway::Identity>> who;
+      try {
+        who.emplace(co_await state->authenticate(session.second));
+      } catch (const std::exception& e) {
+        log::warn("websocket session check failed", {{"error", e.what()}});
+        continue;
+      }
+      if (*who || who->error().kind != ErrorKind::unauthorized) continue;
       for (const auto& c : state->of_session(session.first)) c->close(net::close_code::unauthorized, "session ended");
     }
   }
