@@ -16,6 +16,7 @@
 #include "messaging/store.hpp"
 #include "messaging/thread_access.hpp"
 #include "net/dispatcher.hpp"
+#include "net/websocket.hpp"
 #include "store/batches.hpp"
 
 namespace gh::messaging {
@@ -3196,12 +3197,22 @@ Task<void> MessagingService::recheck(std::vector<eth::Address> accounts, std::ve
   // follows (a change to a role names every channel of its community). No channel named: every
   // channel the account is subscribed to here.
   const bool subscribers_only = accounts.empty();
+  // A check that throws (the database out of reach) fails closed: the sockets of the accounts it
+  // could not check are closed 4008, and their resume authorizes each topic anew. Spawned detached,
+  // this must not let an exception end it with a removed member still receiving.
+  bool threads_read = true;
   // A channel named names its threads too: they are read as it is.
   if (!channel_ids.empty()) {
-    auto threads = co_await m_pool.run([&] {
-      return m_db.read([&](Tx& tx) -> Result<std::vector<std::string>> { return sql::thread_ids_in(tx, channel_ids); });
-    });
-    if (threads) channel_ids.insert(channel_ids.end(), threads->begin(), threads->end());
+    try {
+      auto threads = co_await m_pool.run([&] {
+        return m_db.read(
+            [&](Tx& tx) -> Result<std::vector<std::string>> { return sql::thread_ids_in(tx, channel_ids); });
+      });
+      if (threads) channel_ids.insert(channel_ids.end(), threads->begin(), threads->end());
+    } catch (const std::exception& e) {
+      log::warn("membership recheck: threads unread", {{"error", e.what()}});
+      threads_read = false;
+    }
   }
   if (subscribers_only) {
     std::set<eth::Address> all;
@@ -3220,16 +3231,29 @@ Task<void> MessagingService::recheck(std::vector<eth::Address> accounts, std::ve
       });
     }
     std::vector<std::string> lost;
-    for (const auto& id : ids) {
-      auto allowed = co_await m_access.can_read(account, id);
-      if (allowed && !*allowed) lost.push_back(id);
-    }
     // The report topics of channels the account no longer moderates.
     std::vector<std::string> unmoderated;
-    for (const auto& id : m_gateway->subscribed_ids(account, report_topic)) {
-      if (!channel_ids.empty() && std::find(channel_ids.begin(), channel_ids.end(), id) == channel_ids.end()) continue;
-      auto moderates = co_await m_access.can_moderate(account, id);
-      if (moderates && !*moderates) unmoderated.push_back(id);
+    bool checked = threads_read;
+    if (checked) {
+      try {
+        for (const auto& id : ids) {
+          auto allowed = co_await m_access.can_read(account, id);
+          if (allowed && !*allowed) lost.push_back(id);
+        }
+        for (const auto& id : m_gateway->subscribed_ids(account, report_topic)) {
+          if (!channel_ids.empty() && std::find(channel_ids.begin(), channel_ids.end(), id) == channel_ids.end())
+            continue;
+          auto moderates = co_await m_access.can_moderate(account, id);
+          if (moderates && !*moderates) unmoderated.push_back(id);
+        }
+      } catch (const std::exception& e) {
+        log::warn("membership recheck failed", {{"account", eth::to_checksum(account)}, {"error", e.what()}});
+        checked = false;
+      }
+    }
+    if (!checked) {
+      m_gateway->close_account(account, net::close_code::resume, "access could not be checked: resume");
+      continue;
     }
     if (!unmoderated.empty()) {
       json::array unmoderated_json;

@@ -5,10 +5,17 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
+#include <functional>
 #include <map>
+#include <stdexcept>
 #include <thread>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
@@ -18,11 +25,15 @@
 #include "messaging/migrations.hpp"
 #include "messaging/service.hpp"
 #include "messaging/store.hpp"
+#include "net/websocket.hpp"
+#include "realtime/gateway.hpp"
+#include "realtime/testing/recording_socket.hpp"
 #include "store/testing/fresh_database.hpp"
 
 namespace gh::messaging {
 namespace {
 
+namespace json = boost::json;
 using store::Dialect;
 using store::Tx;
 
@@ -482,6 +493,114 @@ TEST_P(ThreadMembersMigrationTest, ReadersOfAThreadBecomeItsMembers) {
     return 0;
   });
   EXPECT_TRUE(db->read([](Tx& tx) { return sql::thread_members(tx, "th_a", std::nullopt, 10); }).empty());
+}
+
+// Grants as the test's access does, or throws as a database-backed access does while the database
+// is out of reach.
+class FailingAccess final : public ChannelAccess {
+ public:
+  explicit FailingAccess(ChannelAccess& inner) : m_inner(inner) {}
+  std::atomic<bool> failing{false};
+
+  Task<Result<bool>> can_read(const eth::Address& account, std::string channel_id) override {
+    fail();
+    co_return co_await m_inner.can_read(account, std::move(channel_id));
+  }
+  Task<Result<bool>> can_post(const eth::Address& account, std::string channel_id) override {
+    fail();
+    co_return co_await m_inner.can_post(account, std::move(channel_id));
+  }
+  Task<Result<bool>> can_moderate(const eth::Address& account, std::string channel_id) override {
+    fail();
+    co_return co_await m_inner.can_moderate(account, std::move(channel_id));
+  }
+  Task<Result<std::vector<std::string>>> mentionable_roles(const eth::Address& account, std::string channel_id,
+                                                           std::vector<std::string> roles) override {
+    fail();
+    co_return co_await m_inner.mentionable_roles(account, std::move(channel_id), std::move(roles));
+  }
+  Task<Result<std::vector<std::string>>> readable_channels(const eth::Address& account) override {
+    fail();
+    co_return co_await m_inner.readable_channels(account);
+  }
+  Task<Result<std::vector<eth::Address>>> members_with_role(std::string channel_id, std::string role,
+                                                            std::size_t limit) override {
+    fail();
+    co_return co_await m_inner.members_with_role(std::move(channel_id), std::move(role), limit);
+  }
+  Task<Result<std::vector<eth::Address>>> readers(std::string channel_id, std::vector<eth::Address> accounts) override {
+    fail();
+    co_return co_await m_inner.readers(std::move(channel_id), std::move(accounts));
+  }
+  Task<Result<ChannelRoles>> roles_in_channels(const eth::Address& account,
+                                               std::vector<std::string> channel_ids) override {
+    fail();
+    co_return co_await m_inner.roles_in_channels(account, std::move(channel_ids));
+  }
+
+ private:
+  void fail() const {
+    if (failing) throw std::runtime_error("server closed the connection unexpectedly");
+  }
+  ChannelAccess& m_inner;
+};
+
+// A membership change rechecks the sockets' subscriptions here: a member who lost a channel is
+// unsubscribed from it; when the check cannot be made (access throws), the member's sockets are
+// closed 4008, so that their resume authorizes each channel anew, never left receiving.
+TEST_P(MessagingDbTest, AMembershipRecheckThatCannotCheckAccessClosesTheSocketsToResume) {
+  FailingAccess access(m_access);
+  realtime::GatewaySettings settings;
+  settings.reauth_interval_ms = 0;
+  realtime::Gateway gateway(
+      m_ioc.get_executor(), settings,
+      [](std::string) -> Task<Result<realtime::Gateway::Identity>> { co_return internal_error("not used"); });
+  MessagingService service(*m_db, m_pool, m_clock, access, &gateway, [] {});
+  service.set_executor(m_ioc.get_executor());
+  gateway.add_topic_kind(std::string(channel_topic), service.topic_source());
+  const auto run_until = [&](const std::function<bool()>& done) {
+    // The work comes back from the pool's threads: the loop may run out of it meanwhile.
+    for (int turn = 0; turn < 2000 && !done(); ++turn) {
+      m_ioc.restart();
+      if (m_ioc.run_for(std::chrono::milliseconds(5)) == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return done();
+  };
+  std::vector<std::shared_ptr<net::WebSocketSession>> sessions;
+  const auto open = [&](const eth::Address& who) {
+    auto socket = std::make_shared<realtime::testing::RecordingSocket>(m_ioc.get_executor());
+    sessions.push_back(gateway.open_session({who, "session-" + eth::to_lower_hex(who)}, "", "token"));
+    sessions.back()->on_open(socket);
+    boost::asio::co_spawn(m_ioc, sessions.back()->on_message(R"({"type":"subscribe","channel_ids":["general"]})"),
+                          boost::asio::detached);
+    EXPECT_TRUE(run_until([&] { return socket->sent_with(R"("type":"subscribed")") == 1; }));
+    return socket;
+  };
+  const auto membership_changed = [&](const eth::Address& who) {
+    bus::Event event;
+    event.topic = "community.member_removed";
+    event.payload =
+        json::serialize(json::object{{"account", eth::to_checksum(who)}, {"channel_ids", json::array{"general"}}});
+    service.on_membership_event(event);
+  };
+  auto author_socket = open(author);
+  auto reporter_socket = open(reporter);
+
+  // Checked: the reporter lost the channel, and is unsubscribed from it.
+  m_access.grant(reporter, "general", false, false);
+  membership_changed(reporter);
+  EXPECT_TRUE(run_until([&] { return reporter_socket->sent_with(R"("status":"removed")") == 1; }));
+  EXPECT_FALSE(reporter_socket->close_code().has_value());
+  EXPECT_EQ(gateway.subscribers(channel_topic, "general"), std::vector<eth::Address>{author});
+
+  // Not checkable: the author's socket is closed to resume; nothing else is told.
+  access.failing = true;
+  membership_changed(author);
+  ASSERT_TRUE(run_until([&] { return author_socket->close_code().has_value(); }));
+  EXPECT_EQ(*author_socket->close_code(), net::close_code::resume);
+  EXPECT_EQ(author_socket->sent_with(R"("status":"removed")"), 0U);
+  EXPECT_FALSE(reporter_socket->close_code().has_value());
+  for (auto& s : sessions) s->on_close();
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, ThreadMembersMigrationTest, ::testing::Values(Dialect::sqlite, Dialect::postgres),

@@ -502,6 +502,12 @@ std::size_t Gateway::close_device(std::string_view device_id) {
   return list.size();
 }
 
+std::size_t Gateway::close_account(const eth::Address& account, std::uint16_t code, std::string reason) {
+  const auto list = m_state->of_account(eth::to_lower_hex(account));
+  for (const auto& c : list) c->close(code, reason);
+  return list.size();
+}
+
 std::shared_ptr<net::WebSocketSession> Gateway::open_session(Identity who, std::string device_id, std::string token,
                                                              Presence presence, bool chosen) {
   return std::make_shared<Connection>(m_state, std::move(who), std::move(device_id), std::move(token),

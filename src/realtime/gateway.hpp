@@ -142,6 +142,9 @@ class Gateway {
   std::size_t close_session(std::string_view session_id);
   /// Closes every socket of a device (removed from its account) with close code 4001.
   std::size_t close_device(std::string_view device_id);
+  /// Closes every socket of the account on this node with `code` (4008: resume, which subscribes
+  /// again, each topic authorized anew). Returns how many.
+  std::size_t close_account(const eth::Address& account, std::uint16_t code, std::string reason);
 
   /// The session of a socket being accepted for `who` (optionally naming one of its devices);
   /// `token` is kept to check the session again while the socket stays open.
