@@ -13,12 +13,12 @@
 #include <fmt/format.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/json/basic_parser_impl.hpp>
 
+#include "core/detached.hpp"
 #include "core/log.hpp"
 #include "core/utf8.hpp"
 #include "store/in_list.hpp"
@@ -630,7 +630,7 @@ struct Dispatcher::Impl : std::enable_shared_from_this<Dispatcher::Impl> {
     probe_again = true;
     if (probe_running.exchange(true)) return;  // the running probe reads again
     ++active;
-    asio::co_spawn(executor, probe(), asio::detached);
+    asio::co_spawn(executor, probe(), LoggedDetached("bus.probe"));
   }
 
   /// The topics of the outbox events after `after` (at most kProbeLimit of them) and the last
@@ -892,9 +892,9 @@ void Dispatcher::add(Consumer consumer) {
 
 void Dispatcher::start() {
   ++m_impl->active;
-  asio::co_spawn(m_impl->poll_strand, m_impl->poll(), asio::detached);
+  asio::co_spawn(m_impl->poll_strand, m_impl->poll(), LoggedDetached("bus.poll"));
   for (auto& c : m_impl->consumers) {
-    asio::co_spawn(c->strand, m_impl->run(*c), asio::detached);
+    asio::co_spawn(c->strand, m_impl->run(*c), LoggedDetached("bus.consumer"));
   }
 }
 

@@ -8,7 +8,6 @@
 #include <fmt/format.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -18,6 +17,7 @@
 
 #include "chain/service.hpp"
 #include "chain/store.hpp"
+#include "core/detached.hpp"
 #include "core/log.hpp"
 #include "core/wakeup.hpp"
 #include "rpc/rpc_client.hpp"
@@ -967,7 +967,7 @@ Task<Result<RoundReport>> Poller::poll_once() {
 
 void Poller::start() {
   if (m_state->running.exchange(true)) return;
-  asio::co_spawn(m_state->strand, m_state->run(m_state), asio::detached);
+  asio::co_spawn(m_state->strand, m_state->run(m_state), LoggedDetached("chain.poller"));
 }
 
 void Poller::wake() {

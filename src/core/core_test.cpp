@@ -16,6 +16,7 @@
 
 #include "core/blocking_pool.hpp"
 #include "core/clock.hpp"
+#include "core/detached.hpp"
 #include "core/due_loop.hpp"
 #include "core/io_runtime.hpp"
 #include "core/log.hpp"
@@ -274,6 +275,27 @@ TEST(DueLoop, StepsWhileMoreThenRestsUntilDueOrWoken) {
   EXPECT_TRUE(reaches(steps, 8));
   loop.wake();
   EXPECT_TRUE(reaches(steps, 9));
+}
+
+TEST(LoggedDetached, LogsWhatEscapesASpawnedCoroutineAndNothingElse) {
+  // asio::detached drops an exception that ends a spawned coroutine in silence; the log names it.
+  boost::asio::io_context io;
+  ::testing::internal::CaptureStdout();
+  boost::asio::co_spawn(
+      io,
+      []() -> Task<void> {
+        throw std::runtime_error("the database is out of reach");
+        co_return;
+      }(),
+      LoggedDetached("test.loop"));
+  boost::asio::co_spawn(
+      io, []() -> Task<void> { co_return; }(), LoggedDetached("test.quiet"));
+  io.run();
+  const auto out = ::testing::internal::GetCapturedStdout();
+  EXPECT_NE(out.find("a coroutine ended by an exception"), std::string::npos) << out;
+  EXPECT_NE(out.find("test.loop"), std::string::npos) << out;
+  EXPECT_NE(out.find("the database is out of reach"), std::string::npos) << out;
+  EXPECT_EQ(out.find("test.quiet"), std::string::npos) << out;
 }
 
 }  // namespace

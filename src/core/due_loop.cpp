@@ -3,9 +3,9 @@
 #include <algorithm>
 
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/strand.hpp>
 
+#include "core/detached.hpp"
 #include "core/log.hpp"
 #include "core/wakeup.hpp"
 
@@ -89,7 +89,7 @@ DueLoop::~DueLoop() {
 
 void DueLoop::start() {
   if (m_state->running.exchange(true)) return;
-  asio::co_spawn(m_state->strand, m_state->run(m_state), asio::detached);
+  asio::co_spawn(m_state->strand, m_state->run(m_state), LoggedDetached("due_loop"));
 }
 
 void DueLoop::wake() {

@@ -11,7 +11,6 @@
 
 #include <algorithm>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <cerrno>
 #include <cstdlib>
@@ -24,6 +23,7 @@
 #include <thread>
 #include <utility>
 
+#include "core/detached.hpp"
 #include "rpc/rpc_client.hpp"
 
 extern char** environ;
@@ -94,7 +94,7 @@ std::optional<std::uint64_t> probe_chain_id(const std::string& url) {
         auto id = co_await client.chain_id();
         if (id) out = *id;
       },
-      boost::asio::detached);
+      LoggedDetached("devchain.anvil"));
   ioc.run();
   return out;
 }

@@ -12,11 +12,11 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 
+#include "core/detached.hpp"
 #include "core/log.hpp"
 #include "jobs/cron.hpp"
 
@@ -312,7 +312,7 @@ void Scheduler::start() {
   const auto now = m_impl->clock.now();
   for (auto& e : m_impl->entries) {
     ++m_impl->active;
-    asio::co_spawn(e->strand, m_impl->loop(*e, now), asio::detached);
+    asio::co_spawn(e->strand, m_impl->loop(*e, now), LoggedDetached("jobs.loop"));
   }
   log::info("job scheduler started",
             {{"node", m_impl->settings.node}, {"jobs", static_cast<std::int64_t>(m_impl->entries.size())}});

@@ -6,11 +6,11 @@
 #include <set>
 
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/json/array.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include "core/detached.hpp"
 #include "core/log.hpp"
 #include "messaging/search_text.hpp"
 #include "messaging/store.hpp"
@@ -3188,7 +3188,7 @@ void MessagingService::on_membership_event(const bus::Event& event) {
   if (const auto* c = o.if_contains("community_id"); c && c->is_string()) community = std::string(c->as_string());
   if (accounts.empty() && channels.empty()) return;
   boost::asio::co_spawn(m_executor, recheck(std::move(accounts), std::move(channels), std::move(community)),
-                        boost::asio::detached);
+                        LoggedDetached("messaging.membership_recheck"));
 }
 
 Task<void> MessagingService::recheck(std::vector<eth::Address> accounts, std::vector<std::string> channel_ids,

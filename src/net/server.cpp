@@ -8,13 +8,13 @@
 #include <mutex>
 
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 
+#include "core/detached.hpp"
 #include "core/log.hpp"
 #include "net/server_session.hpp"
 #include "net/websocket_connection.hpp"
@@ -229,7 +229,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
       }
       accepted.inc();
       auto exec = socket.get_executor();
-      asio::co_spawn(exec, serve(std::move(socket), std::move(session), id), asio::detached);
+      asio::co_spawn(exec, serve(std::move(socket), std::move(session), id), LoggedDetached("http.connection"));
     }
   }
 
@@ -406,13 +406,14 @@ std::uint16_t HttpServer::port() const noexcept {
 }
 
 void HttpServer::start() {
-  asio::co_spawn(m_impl->acceptor.get_executor(), m_impl->accept_loop(), asio::detached);
+  asio::co_spawn(m_impl->acceptor.get_executor(), m_impl->accept_loop(), LoggedDetached("http.accept"));
   const auto idle = m_impl->settings.ws_idle_timeout;
   if (idle.count() > 0) {
     const auto period = std::clamp(idle / 4, std::chrono::milliseconds(50), std::chrono::milliseconds(5000));
     auto timer = std::make_shared<asio::steady_timer>(m_impl->executor);
     m_impl->sweep_timer = timer;
-    asio::co_spawn(m_impl->executor, Impl::sweep_websockets(m_impl, std::move(timer), period), asio::detached);
+    asio::co_spawn(m_impl->executor, Impl::sweep_websockets(m_impl, std::move(timer), period),
+                   LoggedDetached("http.websocket_sweep"));
   }
 }
 

@@ -4,7 +4,6 @@
 #include <atomic>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
@@ -12,6 +11,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include "core/detached.hpp"
 #include "core/log.hpp"
 #include "core/wakeup.hpp"
 #include "notify/events.hpp"
@@ -568,7 +568,7 @@ bus::Consumer Router::consumer() {
 
 void Router::start() {
   if (m_state->running.exchange(true)) return;
-  asio::co_spawn(m_state->strand, m_state->run(m_state), asio::detached);
+  asio::co_spawn(m_state->strand, m_state->run(m_state), LoggedDetached("notify.router"));
 }
 
 void Router::wake() {

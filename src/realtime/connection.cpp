@@ -7,13 +7,13 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json/array.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include "core/detached.hpp"
 #include "core/log.hpp"
 #include "core/utf8.hpp"
 #include "realtime/gateway_state.hpp"
@@ -137,7 +137,7 @@ bool Connection::deliver(const std::string& key, std::int64_t seq, const net::Sh
   if (begin_delivery(key, seq, frame) != Delivery::gap) return true;
   // A gap: an earlier frame is still on its way or was published elsewhere. History has it.
   // Spawned outside the lock: the catch-up takes it too.
-  asio::co_spawn(m_socket->executor(), shared_from_this()->catch_up(key), asio::detached);
+  asio::co_spawn(m_socket->executor(), shared_from_this()->catch_up(key), LoggedDetached("realtime.catch_up"));
   return true;
 }
 

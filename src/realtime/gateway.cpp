@@ -6,11 +6,11 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 
+#include "core/detached.hpp"
 #include "core/log.hpp"
 #include "realtime/gateway_state.hpp"
 #include "realtime/service.hpp"
@@ -211,7 +211,7 @@ void Gateway::State::set_presence(const std::string& account_key, Presence shown
     auto timer = std::make_shared<asio::steady_timer>(executor);
     expiry_timers[account_key] = timer;
     asio::co_spawn(executor, expire_custom_status(weak_from_this(), std::move(timer), account_key, *shown.custom),
-                   asio::detached);
+                   LoggedDetached("realtime.custom_status_expiry"));
   }
   if (shown == Presence{}) {
     presences.erase(account_key);
@@ -321,7 +321,7 @@ void Gateway::State::announce_presence(Gateway::Identity who, std::string accoun
             net::EncodedFrame::text(json::serialize(presence_frame(who.account, self->visible_presence(account_key))));
         for (const auto& c : audience) c->send(text);
       },
-      boost::asio::detached);
+      LoggedDetached("realtime.presence"));
 }
 
 Gateway::Gateway(Executor executor, GatewaySettings settings, Authenticate authenticate, PresenceService* presence)
@@ -341,7 +341,8 @@ Gateway::Gateway(Executor executor, GatewaySettings settings, Authenticate authe
     auto timer = std::make_shared<asio::steady_timer>(m_state->executor);
     m_state->check_timer = timer;
     asio::co_spawn(m_state->executor,
-                   check_sessions_periodically(m_state, std::move(timer), settings.reauth_interval_ms), asio::detached);
+                   check_sessions_periodically(m_state, std::move(timer), settings.reauth_interval_ms),
+                   LoggedDetached("realtime.session_checks"));
   }
 }
 
