@@ -32,8 +32,10 @@ function psql(url, sql) {
   return r.stdout.trim();
 }
 
+// The server may hold the write lock when a test reads or writes: wait for it, as the server's own
+// connections do, instead of failing with SQLITE_BUSY.
 function sqlite(file, sql) {
-  const r = spawnSync('sqlite3', ['-bail', file, sql], { encoding: 'utf8' });
+  const r = spawnSync('sqlite3', ['-bail', '-cmd', '.timeout 10000', file, sql], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`sqlite3 failed: ${r.stderr}`);
   return r.stdout.trim();
 }
