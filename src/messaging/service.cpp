@@ -3197,9 +3197,10 @@ Task<void> MessagingService::recheck(std::vector<eth::Address> accounts, std::ve
   // follows (a change to a role names every channel of its community). No channel named: every
   // channel the account is subscribed to here.
   const bool subscribers_only = accounts.empty();
-  // A check that throws (the database out of reach) fails closed: the sockets of the accounts it
-  // could not check are closed 4008, and their resume authorizes each topic anew. Spawned detached,
-  // this must not let an exception end it with a removed member still receiving.
+  // A check that cannot be made fails closed, whether it throws (the database out of reach) or
+  // answers an error: the sockets of the accounts it could not check are closed 4008, and their
+  // resume authorizes each topic anew. Spawned detached, this must not let an exception end it with
+  // a removed member still receiving. (A channel that is gone answers "may not read", not an error.)
   bool threads_read = true;
   // A channel named names its threads too: they are read as it is.
   if (!channel_ids.empty()) {
@@ -3208,7 +3209,12 @@ Task<void> MessagingService::recheck(std::vector<eth::Address> accounts, std::ve
         return m_db.read(
             [&](Tx& tx) -> Result<std::vector<std::string>> { return sql::thread_ids_in(tx, channel_ids); });
       });
-      if (threads) channel_ids.insert(channel_ids.end(), threads->begin(), threads->end());
+      if (threads) {
+        channel_ids.insert(channel_ids.end(), threads->begin(), threads->end());
+      } else {
+        log::warn("membership recheck: threads unread", {{"error", threads.error().message}});
+        threads_read = false;
+      }
     } catch (const std::exception& e) {
       log::warn("membership recheck: threads unread", {{"error", e.what()}});
       threads_read = false;
@@ -3235,19 +3241,32 @@ Task<void> MessagingService::recheck(std::vector<eth::Address> accounts, std::ve
     std::vector<std::string> unmoderated;
     bool checked = threads_read;
     if (checked) {
+      std::optional<std::string> failure;
       try {
         for (const auto& id : ids) {
           auto allowed = co_await m_access.can_read(account, id);
-          if (allowed && !*allowed) lost.push_back(id);
+          if (!allowed) {
+            failure = allowed.error().message;
+            break;
+          }
+          if (!*allowed) lost.push_back(id);
         }
         for (const auto& id : m_gateway->subscribed_ids(account, report_topic)) {
+          if (failure) break;
           if (!channel_ids.empty() && std::find(channel_ids.begin(), channel_ids.end(), id) == channel_ids.end())
             continue;
           auto moderates = co_await m_access.can_moderate(account, id);
-          if (moderates && !*moderates) unmoderated.push_back(id);
+          if (!moderates) {
+            failure = moderates.error().message;
+            break;
+          }
+          if (!*moderates) unmoderated.push_back(id);
         }
       } catch (const std::exception& e) {
-        log::warn("membership recheck failed", {{"account", eth::to_checksum(account)}, {"error", e.what()}});
+        failure = e.what();
+      }
+      if (failure) {
+        log::warn("membership recheck failed", {{"account", eth::to_checksum(account)}, {"error", *failure}});
         checked = false;
       }
     }

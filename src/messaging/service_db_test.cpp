@@ -496,14 +496,16 @@ TEST_P(ThreadMembersMigrationTest, ReadersOfAThreadBecomeItsMembers) {
 }
 
 // Grants as the test's access does, or throws as a database-backed access does while the database
-// is out of reach.
+// is out of reach, or (the checks a recheck makes) answers an error.
 class FailingAccess final : public ChannelAccess {
  public:
   explicit FailingAccess(ChannelAccess& inner) : m_inner(inner) {}
   std::atomic<bool> failing{false};
+  std::atomic<bool> erring{false};
 
   Task<Result<bool>> can_read(const eth::Address& account, std::string channel_id) override {
     fail();
+    if (erring) co_return internal_error("access unanswered");
     co_return co_await m_inner.can_read(account, std::move(channel_id));
   }
   Task<Result<bool>> can_post(const eth::Address& account, std::string channel_id) override {
@@ -512,6 +514,7 @@ class FailingAccess final : public ChannelAccess {
   }
   Task<Result<bool>> can_moderate(const eth::Address& account, std::string channel_id) override {
     fail();
+    if (erring) co_return internal_error("access unanswered");
     co_return co_await m_inner.can_moderate(account, std::move(channel_id));
   }
   Task<Result<std::vector<std::string>>> mentionable_roles(const eth::Address& account, std::string channel_id,
@@ -546,8 +549,9 @@ class FailingAccess final : public ChannelAccess {
 };
 
 // A membership change rechecks the sockets' subscriptions here: a member who lost a channel is
-// unsubscribed from it; when the check cannot be made (access throws), the member's sockets are
-// closed 4008, so that their resume authorizes each channel anew, never left receiving.
+// unsubscribed from it; when the check cannot be made (access throws, or answers an error), the
+// member's sockets are closed 4008, so that their resume authorizes each channel anew, never left
+// receiving.
 TEST_P(MessagingDbTest, AMembershipRecheckThatCannotCheckAccessClosesTheSocketsToResume) {
   FailingAccess access(m_access);
   realtime::GatewaySettings settings;
@@ -585,13 +589,14 @@ TEST_P(MessagingDbTest, AMembershipRecheckThatCannotCheckAccessClosesTheSocketsT
   };
   auto author_socket = open(author);
   auto reporter_socket = open(reporter);
+  auto moderator_socket = open(moderator);
 
   // Checked: the reporter lost the channel, and is unsubscribed from it.
   m_access.grant(reporter, "general", false, false);
   membership_changed(reporter);
   EXPECT_TRUE(run_until([&] { return reporter_socket->sent_with(R"("status":"removed")") == 1; }));
   EXPECT_FALSE(reporter_socket->close_code().has_value());
-  EXPECT_EQ(gateway.subscribers(channel_topic, "general"), std::vector<eth::Address>{author});
+  EXPECT_EQ(gateway.subscribers(channel_topic, "general"), (std::vector<eth::Address>{author, moderator}));
 
   // Not checkable: the author's socket is closed to resume; nothing else is told.
   access.failing = true;
@@ -599,6 +604,16 @@ TEST_P(MessagingDbTest, AMembershipRecheckThatCannotCheckAccessClosesTheSocketsT
   ASSERT_TRUE(run_until([&] { return author_socket->close_code().has_value(); }));
   EXPECT_EQ(*author_socket->close_code(), net::close_code::resume);
   EXPECT_EQ(author_socket->sent_with(R"("status":"removed")"), 0U);
+  EXPECT_FALSE(reporter_socket->close_code().has_value());
+  EXPECT_FALSE(moderator_socket->close_code().has_value());
+
+  // A check that answers an error is no check either.
+  access.failing = false;
+  access.erring = true;
+  membership_changed(moderator);
+  ASSERT_TRUE(run_until([&] { return moderator_socket->close_code().has_value(); }));
+  EXPECT_EQ(*moderator_socket->close_code(), net::close_code::resume);
+  EXPECT_EQ(moderator_socket->sent_with(R"("status":"removed")"), 0U);
   EXPECT_FALSE(reporter_socket->close_code().has_value());
   for (auto& s : sessions) s->on_close();
 }
