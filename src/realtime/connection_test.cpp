@@ -1,11 +1,13 @@
 // A gateway socket whose topic's history read fails while it catches up: the socket is told to
-// resume (close code 4008), whether the read answered an error or threw (the database lost). And
-// the periodic session check outlives a check that throws.
+// resume (close code 4008), whether the read answered an error or threw (the database lost). The
+// periodic session check outlives a check that throws, and a presence announcement whose audience
+// could not be read is made again.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -155,6 +157,79 @@ TEST_F(CatchUpTest, SessionChecksGoOnAfterOneThrows) {
   ASSERT_TRUE(run_until([&] { return socket->close_code().has_value(); }));
   EXPECT_EQ(*socket->close_code(), net::close_code::unauthorized);
   EXPECT_GE(checks.load(), 3);
+}
+
+eth::Address account(std::uint8_t n) {
+  eth::Address a;
+  a.bytes[19] = n;
+  return a;
+}
+
+// An account's presence goes out to the sockets that share a topic with it. When the topics it
+// reads cannot be read (the database lost: the read answers an error or throws), the announcement
+// is made again, so that others are not left with its presence from before; at most
+// presence_retries times.
+TEST(PresenceTest, AnAnnouncementWhoseAudienceCouldNotBeReadIsMadeAgain) {
+  asio::io_context io;
+  std::atomic<int> reads{0};
+  std::atomic<int> failing{0};  // the next reads that fail, alternately throwing and answering an error
+  TopicSource source;
+  source.id_field = "channel_id";
+  source.resume_field = "channels";
+  source.authorize = [](eth::Address, std::string) -> Task<Result<bool>> { co_return true; };
+  source.head = [](std::string) -> Task<Result<TopicHead>> { co_return TopicHead{}; };
+  source.history = [](eth::Address, std::string, std::int64_t,
+                      std::size_t) -> Task<Result<std::vector<SequencedFrame>>> {
+    co_return std::vector<SequencedFrame>{};
+  };
+  source.readable = [&](eth::Address) -> Task<Result<std::vector<std::string>>> {
+    ++reads;
+    if (failing > 0) {
+      if (failing-- % 2 == 0) throw std::runtime_error("server closed the connection unexpectedly");
+      co_return internal_error("topics unread");
+    }
+    co_return std::vector<std::string>{"ch-1"};
+  };
+  GatewaySettings settings;
+  settings.presence_interval_ms = 0;
+  settings.presence_retry_ms = 1;
+  settings.presence_retries = 3;
+  Gateway gateway(io.get_executor(), settings,
+                  [](std::string) -> Task<Result<Gateway::Identity>> { co_return internal_error("not used"); });
+  gateway.add_topic_kind("channel", source);
+  const auto run_until = [&](const std::function<bool()>& done) {
+    for (int turn = 0; turn < 2000 && !done(); ++turn) io.run_for(std::chrono::milliseconds(5));
+    return done();
+  };
+  const auto open = [&](std::uint8_t n, const std::shared_ptr<RecordingSocket>& socket) {
+    auto session = gateway.open_session(Gateway::Identity{account(n), "session-" + std::to_string(n)}, "", "token");
+    session->on_open(socket);
+    return session;
+  };
+  const auto watcher_socket = std::make_shared<RecordingSocket>(io.get_executor());
+  auto watcher = open(1, watcher_socket);
+  asio::co_spawn(io, watcher->on_message(R"({"type":"subscribe","channel_ids":["ch-1"]})"), asio::detached);
+  ASSERT_TRUE(run_until([&] { return watcher_socket->sent_with(R"("type":"subscribed")") == 1; }));
+  const auto member_is = [&](const std::string& status) {
+    return watcher_socket->sent_with(R"("account":")" + eth::to_checksum(account(2)) + R"(","status":")" + status +
+                                     R"(")");
+  };
+
+  // Online: the first read throws, the second answers an error, the third finds the watcher.
+  const int before = reads;
+  failing = 2;
+  auto member = open(2, std::make_shared<RecordingSocket>(io.get_executor()));
+  ASSERT_TRUE(run_until([&] { return member_is("online") == 1; }));
+  EXPECT_EQ(reads - before, 3);
+
+  // Offline, while no read succeeds: the first announcement and three more, then no more.
+  failing = 1000;
+  member->on_close();
+  ASSERT_TRUE(run_until([&] { return reads - before == 3 + 4; }));
+  io.run_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(reads - before, 3 + 4);
+  EXPECT_EQ(member_is("offline"), 0U);
+  watcher->on_close();
 }
 
 }  // namespace

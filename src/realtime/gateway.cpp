@@ -1,8 +1,13 @@
 #include "realtime/gateway.hpp"
 
 #include <algorithm>
+#include <chrono>
+#include <exception>
 #include <optional>
 #include <set>
+#include <string>
+#include <tuple>
+#include <vector>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -281,7 +286,7 @@ void Gateway::State::show(const Gateway::Identity& who, const std::string& accou
   announce_presence(who, account_key);
 }
 
-void Gateway::State::announce_presence(Gateway::Identity who, std::string account_key) {
+void Gateway::State::announce_presence(Gateway::Identity who, std::string account_key, int attempt) {
   PresenceThrottle::Decision decision;
   {
     std::lock_guard lock(presence_mutex);
@@ -291,7 +296,7 @@ void Gateway::State::announce_presence(Gateway::Identity who, std::string accoun
   auto self = shared_from_this();
   boost::asio::co_spawn(
       executor,
-      [self, who, account_key, decision]() -> Task<void> {
+      [self, who, account_key, decision, attempt]() -> Task<void> {
         if (decision.kind == PresenceThrottle::Decision::Kind::later) {
           boost::asio::steady_timer timer(self->executor);
           timer.expires_at(decision.at);
@@ -303,10 +308,21 @@ void Gateway::State::announce_presence(Gateway::Identity who, std::string accoun
         // the frame goes out, so a quick reconnect never leaves "offline" as the last word.
         std::set<const Connection*> told;
         ConnectionList audience;
+        // A kind whose topics could not be read: its audience is told when the announcement is
+        // made again (the others get the same frame twice, which changes nothing for them).
+        std::optional<std::string> unread;
         for (const auto& [kind, source] : self->kinds) {
           if (!source.readable) continue;
-          auto ids = co_await source.readable(who.account);
-          if (!ids) continue;
+          Result<std::vector<std::string>> ids = std::vector<std::string>{};
+          try {
+            ids = co_await source.readable(who.account);
+          } catch (const std::exception& e) {
+            ids = internal_error(e.what());
+          }
+          if (!ids) {
+            unread = ids.error().message;
+            continue;
+          }
           for (const auto& id : *ids) {
             auto subs = self->subscribers(topic_key(kind, id));
             if (!subs) continue;
@@ -316,10 +332,22 @@ void Gateway::State::announce_presence(Gateway::Identity who, std::string accoun
             }
           }
         }
-        if (audience.empty()) co_return;
-        auto text =
-            net::EncodedFrame::text(json::serialize(presence_frame(who.account, self->visible_presence(account_key))));
-        for (const auto& c : audience) c->send(text);
+        if (!audience.empty()) {
+          auto text = net::EncodedFrame::text(
+              json::serialize(presence_frame(who.account, self->visible_presence(account_key))));
+          for (const auto& c : audience) c->send(text);
+        }
+        if (!unread) co_return;
+        if (attempt >= self->settings.presence_retries) {
+          log::warn("presence not announced", {{"account", eth::to_checksum(who.account)}, {"error", *unread}});
+          co_return;
+        }
+        boost::asio::steady_timer retry(self->executor);
+        retry.expires_after(std::chrono::milliseconds(std::max<std::int64_t>(self->settings.presence_retry_ms, 1)) *
+                            (std::int64_t{1} << std::min(attempt, 16)));
+        const auto waited = co_await retry.async_wait(asio::as_tuple(asio::use_awaitable));
+        if (std::get<0>(waited)) co_return;  // shutting down
+        self->announce_presence(who, account_key, attempt + 1);
       },
       LoggedDetached("realtime.presence"));
 }

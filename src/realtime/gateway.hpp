@@ -73,6 +73,11 @@ struct GatewaySettings {
   /// An account's presence frames at most this often: a change inside the interval goes out once
   /// at its end, with the status then (an account flapping its connection cannot flood its audience).
   std::int64_t presence_interval_ms = 2000;
+  /// A presence announcement whose audience could not be read (the database out of reach) is made
+  /// again after this, doubling each time, at most presence_retries times: the last word others
+  /// see of an account is its presence then, not the one before the failure.
+  std::int64_t presence_retry_ms = 1000;
+  int presence_retries = 5;
   std::int64_t reauth_interval_ms = 300'000;  ///< a socket's session is checked again this often
   std::int64_t stall_timeout_ms = 10'000;     ///< a catch-up whose client reads nothing this long: close 4008
   /// A topic with at least fanout_shard_min subscribers is written out by this many strands at

@@ -74,7 +74,8 @@ struct Gateway::State : std::enable_shared_from_this<Gateway::State> {
   /// The open connections of a session.
   ConnectionList of_session(const std::string& session_id) const;
   /// Tells the members who share a topic with `account` that it came online or went offline.
-  void announce_presence(Gateway::Identity who, std::string account_key);
+  /// `attempt`: how many announcements of it failed to read their audience before this one.
+  void announce_presence(Gateway::Identity who, std::string account_key, int attempt = 0);
   /// A deferred presence announcement of the account goes out now.
   void presence_fired(const std::string& account_key);
   /// Sets what the account shows on this node.
