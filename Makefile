@@ -4,7 +4,7 @@ JOBS ?= $(shell nproc)
 DATA_DIR ?= ./var
 RUN_ARGS ?=
 
-.PHONY: all deps build build-debug run test test-unit test-integration bench bench-indexer bench-gateway bench-post bench-search bench-automod fuzz fmt lint clean soak test-race
+.PHONY: all deps build build-debug run test test-unit test-integration bench bench-indexer bench-gateway bench-post bench-search bench-automod bench-thread-archive fuzz fmt lint clean soak test-race
 
 all: build
 
@@ -103,6 +103,14 @@ bench-post:
 	@cmake --build --preset release -j $(JOBS) --target gatehouse
 	@[ -d node_modules/ethers ] || { echo "bench-post: run npm ci first" >&2; exit 1; }
 	@node bench/post_bench.mjs
+
+# The job messaging.thread_archive over many threads not due (bench/thread_archive.mjs): one run's
+# own time, as a process against a control job, SQLite and, when build/test-services.env names one,
+# PostgreSQL; BENCH_BASELINE_BIN=an older gatehouse runs beside it on the same rows (reports only).
+bench-thread-archive:
+	@cmake --preset release >/dev/null
+	@cmake --build --preset release -j $(JOBS) --target gatehouse
+	@node bench/thread_archive.mjs
 
 # Channel search (bench/search_bench.cpp): gatehouse's term index against SQLite FTS5 and, when
 # build/test-services.env names a PostgreSQL, a GIN tsvector index, on the same synthesized corpus

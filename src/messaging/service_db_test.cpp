@@ -371,6 +371,46 @@ TEST_P(MessagingDbTest, TheBackfillGivesMessagesIndexedBeforeTheFiltersTheirTerm
   EXPECT_EQ(run(m_service->search(author, "general", SearchQuery{})).error().code, "invalid_query");
 }
 
+// The archive job takes the threads whose inactivity ran out, the first to run out first (not the
+// longest quiet: a thread's auto-archive time is its own), and none that is pinned, deleted,
+// archived by hand or still active.
+TEST_P(MessagingDbTest, TheArchiveJobTakesTheThreadsWhoseInactivityRanOutFirstFirst) {
+  constexpr std::int64_t now = 1'800'000'000'000;
+  constexpr std::int64_t hour = 3'600'000;
+  m_db->transact([&](Tx& tx) {
+    const auto thread = [&](const char* id, std::int64_t minutes, std::int64_t last_ms, store::Value archived_ms,
+                            store::Value deleted_ms, std::int64_t pinned) {
+      tx.exec(
+          "INSERT INTO msg_threads (id, channel_id, seq, name, creator, created_ms, auto_archive_minutes, "
+          "archived_ms, locked, last_ms, deleted_ms, pinned) VALUES ($1, 'general', NULL, $1, $2, 0, $3, $4, 0, $5, "
+          "$6, $7)",
+          {std::string(id), eth::to_lower_hex(author), minutes, std::move(archived_ms), last_ms, std::move(deleted_ms),
+           pinned});
+    };
+    thread("th_day", 1440, now - 25 * hour, nullptr, nullptr, 0);  // ran out an hour ago
+    thread("th_hour", 60, now - 3 * hour, nullptr, nullptr, 0);    // two hours ago
+    thread("th_now", 60, now - hour, nullptr, nullptr, 0);         // just now
+    thread("th_soon", 60, now - hour + 1, nullptr, nullptr, 0);    // in a millisecond
+    thread("th_week", 10080, now - 48 * hour, nullptr, nullptr, 0);
+    thread("th_pinned", 60, 0, nullptr, nullptr, 1);
+    thread("th_deleted", 60, 0, nullptr, now - 5 * hour, 0);
+    thread("th_by_hand", 60, 0, std::int64_t{1000}, nullptr, 0);
+  });
+  const auto due = [&](std::size_t limit) {
+    std::vector<std::string> ids;
+    for (const auto& t : m_db->read([&](Tx& tx) { return sql::inactive_threads(tx, now, limit); })) ids.push_back(t.id);
+    return ids;
+  };
+  EXPECT_EQ(due(10), (std::vector<std::string>{"th_hour", "th_day", "th_now"}));
+  EXPECT_EQ(due(1), std::vector<std::string>{"th_hour"});
+  // Recorded archived when its inactivity ran out, and only once.
+  EXPECT_TRUE(m_db->transact([&](Tx& tx) { return sql::record_archive(tx, "th_day", now); }));
+  EXPECT_FALSE(m_db->transact([&](Tx& tx) { return sql::record_archive(tx, "th_day", now); }));
+  EXPECT_FALSE(m_db->transact([&](Tx& tx) { return sql::record_archive(tx, "th_soon", now); }));
+  EXPECT_EQ(unix_millis(*m_db->read([&](Tx& tx) { return sql::find_thread(tx, "th_day"); })->archived_at), now - hour);
+  EXPECT_EQ(due(10), (std::vector<std::string>{"th_hour", "th_now"}));
+}
+
 // Thread members came after threads: a database that had threads finds its readers of a thread
 // among its members, as they were its joined threads before, and nobody else; the counts that came
 // after them count what was there.

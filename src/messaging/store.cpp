@@ -1171,18 +1171,21 @@ std::int64_t count_active_threads(Tx& tx, const std::string& channel_id, std::in
   return row->get_int(0);
 }
 
+// Written as msg_threads_archive_due's expression and condition (migration 0024), which both
+// backends match to the index only as written.
 std::vector<Thread> inactive_threads(Tx& tx, std::int64_t now_ms, std::size_t limit) {
   return threads_of_rows(tx.query(std::string("SELECT ") + thread_columns +
                                       " WHERE t.archived_ms IS NULL AND t.deleted_ms IS NULL AND t.pinned = 0 AND "
-                                      "t.last_ms <= $1 - t.auto_archive_minutes * 60000 ORDER BY t.last_ms LIMIT $2",
+                                      "t.last_ms + t.auto_archive_minutes * 60000 <= $1 ORDER BY t.last_ms + "
+                                      "t.auto_archive_minutes * 60000 LIMIT $2",
                                   {now_ms, static_cast<std::int64_t>(limit)}));
 }
 
 bool record_archive(Tx& tx, const std::string& id, std::int64_t now_ms) {
   return tx.exec(
              "UPDATE msg_threads SET archived_ms = last_ms + auto_archive_minutes * 60000 WHERE id = $1 AND "
-             "archived_ms IS NULL AND deleted_ms IS NULL AND pinned = 0 AND last_ms <= $2 - auto_archive_minutes * "
-             "60000",
+             "archived_ms IS NULL AND deleted_ms IS NULL AND pinned = 0 AND last_ms + auto_archive_minutes * 60000 "
+             "<= $2",
              {id, now_ms}) > 0;
 }
 

@@ -268,8 +268,8 @@ std::vector<Thread> list_threads(Tx& tx, const std::vector<std::string>& channel
 /// included), if ever.
 std::optional<std::int64_t> last_post_started_ms(Tx& tx, const std::string& channel_id, const std::string& creator);
 std::int64_t count_active_threads(Tx& tx, const std::string& channel_id, std::int64_t now_ms);
-/// Up to `limit` threads (not deleted, not archived by hand or recorded) whose inactivity ran out by
-/// now_ms, the longest inactive first.
+/// Up to `limit` threads (not deleted, not pinned, not archived by hand or recorded) whose
+/// inactivity ran out by now_ms, the one whose ran out first first.
 std::vector<Thread> inactive_threads(Tx& tx, std::int64_t now_ms, std::size_t limit);
 /// Records that the thread archived by inactivity, at its last activity plus its auto-archive
 /// time; false when it is archived already, active again at now_ms, or deleted.
