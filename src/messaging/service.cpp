@@ -3201,7 +3201,7 @@ Task<void> MessagingService::recheck(std::vector<eth::Address> accounts, std::ve
   // answers an error: the sockets of the accounts it could not check are closed 4008, and their
   // resume authorizes each topic anew. Spawned detached, this must not let an exception end it with
   // a removed member still receiving. (A channel that is gone answers "may not read", not an error.)
-  bool threads_read = true;
+  std::optional<std::string> threads_unread;
   // A channel named names its threads too: they are read as it is.
   if (!channel_ids.empty()) {
     try {
@@ -3212,13 +3212,12 @@ Task<void> MessagingService::recheck(std::vector<eth::Address> accounts, std::ve
       if (threads) {
         channel_ids.insert(channel_ids.end(), threads->begin(), threads->end());
       } else {
-        log::warn("membership recheck: threads unread", {{"error", threads.error().message}});
-        threads_read = false;
+        threads_unread = threads.error().message;
       }
     } catch (const std::exception& e) {
-      log::warn("membership recheck: threads unread", {{"error", e.what()}});
-      threads_read = false;
+      threads_unread = e.what();
     }
+    if (threads_unread) log::warn("membership recheck: threads unread", {{"error", *threads_unread}});
   }
   if (subscribers_only) {
     std::set<eth::Address> all;
@@ -3239,7 +3238,7 @@ Task<void> MessagingService::recheck(std::vector<eth::Address> accounts, std::ve
     std::vector<std::string> lost;
     // The report topics of channels the account no longer moderates.
     std::vector<std::string> unmoderated;
-    bool checked = threads_read;
+    bool checked = !threads_unread;
     if (checked) {
       std::optional<std::string> failure;
       try {
