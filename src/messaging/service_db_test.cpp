@@ -411,6 +411,48 @@ TEST_P(MessagingDbTest, TheArchiveJobTakesTheThreadsWhoseInactivityRanOutFirstFi
   EXPECT_EQ(due(10), (std::vector<std::string>{"th_hour", "th_now"}));
 }
 
+// A channel holds at most max_active_threads active threads: pinned ones count, as do those within
+// their auto-archive time; archived, deleted, and those whose inactivity ran out but that the job
+// has not recorded yet do not.
+TEST_P(MessagingDbTest, AChannelHoldsAtMostItsActiveThreadsArchivedOnesAside) {
+  const std::int64_t now = unix_millis(start_time);
+  constexpr std::int64_t hour = 3'600'000;
+  std::int64_t n = 0;
+  const auto seed = [&](std::size_t count, std::int64_t last_ms, store::Value archived_ms, store::Value deleted_ms,
+                        std::int64_t pinned) {
+    m_db->transact([&](Tx& tx) {
+      for (std::size_t i = 0; i < count; ++i) {
+        tx.exec(
+            "INSERT INTO msg_threads (id, channel_id, seq, name, creator, created_ms, auto_archive_minutes, "
+            "archived_ms, locked, last_ms, deleted_ms, pinned) VALUES ($1, 'general', NULL, 'seeded', $2, 0, 1440, "
+            "$3, 0, $4, $5, $6)",
+            {std::string(thread_id_prefix) + "seeded" + std::to_string(++n), eth::to_lower_hex(author), archived_ms,
+             last_ms, deleted_ms, pinned});
+      }
+    });
+  };
+  seed(max_active_threads - 2, now - hour, nullptr, nullptr, 0);  // active
+  seed(1, now - 100 * hour, nullptr, nullptr, 1);                 // pinned: active however quiet
+  seed(300, now - 100 * hour, now - 76 * hour, nullptr, 0);       // archived
+  seed(1, now - hour, nullptr, now, 0);                           // deleted
+  seed(1, now - 25 * hour, nullptr, nullptr, 0);                  // ran out, not recorded yet
+  const auto start = [&] {
+    NewThread spec;
+    spec.name = "one more";
+    return run(m_service->create_thread(author, "general", std::move(spec)));
+  };
+  ASSERT_TRUE(start()) << "the last free place";
+  auto refused = start();
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, "too_many_threads");
+  // One archived: a place again.
+  m_db->transact([&](Tx& tx) {
+    tx.exec("UPDATE msg_threads SET archived_ms = $1 WHERE id = $2", {now, std::string(thread_id_prefix) + "seeded1"});
+  });
+  EXPECT_TRUE(start());
+  EXPECT_FALSE(start());
+}
+
 // Thread members came after threads: a database that had threads finds its readers of a thread
 // among its members, as they were its joined threads before, and nobody else; the counts that came
 // after them count what was there.
