@@ -35,12 +35,13 @@
 //   thread    a message in a thread of a text channel
 //   forum     a new forum post: a thread and its first message
 import { spawn, spawnSync } from 'node:child_process';
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Wallet } from 'ethers';
 import { SiweMessage } from 'siwe';
 import { startProcess } from './lib/process.mjs';
+import { testPostgresUrl } from './lib/services.mjs';
 
 const root = resolve(import.meta.dirname, '..');
 const bin = process.env.GATEHOUSE_BIN ?? join(root, 'build/release/bin/gatehouse');
@@ -56,13 +57,7 @@ const reps = Number(process.env.BENCH_REPS ?? 3);
 const TICK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim() || 100);
 if (cases.includes('forum') && POSTS > 1000) throw new Error('BENCH_POSTS: a forum holds at most 1,000 posts');
 
-function testServicesEnv() {
-  const file = join(root, 'build/test-services.env');
-  if (process.env.GATEHOUSE_TEST_POSTGRES_URL || !existsSync(file)) return process.env.GATEHOUSE_TEST_POSTGRES_URL ?? '';
-  const line = readFileSync(file, 'utf8').split('\n').find((l) => l.startsWith('GATEHOUSE_TEST_POSTGRES_URL='));
-  return line ? line.slice(line.indexOf('=') + 1).replace(/^['"]|['"]$/g, '') : '';
-}
-const pgAdmin = testServicesEnv();
+const pgAdmin = testPostgresUrl(root);
 const backends = (process.env.BENCH_BACKENDS ?? (pgAdmin ? 'sqlite postgres' : 'sqlite')).trim().split(/\s+/);
 if (backends.includes('postgres') && !pgAdmin) throw new Error('BENCH_BACKENDS names postgres, but no PostgreSQL is configured');
 const servers = baselineBin ? ['gatehouse', 'baseline'] : ['gatehouse'];

@@ -17,9 +17,10 @@
 //   BENCH_BACKENDS of "sqlite postgres" (default sqlite, plus postgres when configured)
 //   BENCH_BASELINE_BIN another gatehouse binary, run as "baseline"
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { testPostgresUrl } from './lib/services.mjs';
 
 const root = resolve(import.meta.dirname, '..');
 const bin = process.env.GATEHOUSE_BIN ?? join(root, 'build/release/bin/gatehouse');
@@ -30,13 +31,7 @@ const REPS = Number(process.env.BENCH_REPS ?? 9);
 const NOW = Date.now();
 const HOUR = 3_600_000;
 
-function testServicesEnv() {
-  const file = join(root, 'build/test-services.env');
-  if (process.env.GATEHOUSE_TEST_POSTGRES_URL || !existsSync(file)) return process.env.GATEHOUSE_TEST_POSTGRES_URL ?? '';
-  const line = readFileSync(file, 'utf8').split('\n').find((l) => l.startsWith('GATEHOUSE_TEST_POSTGRES_URL='));
-  return line ? line.slice(line.indexOf('=') + 1).replace(/^['"]|['"]$/g, '') : '';
-}
-const pgAdmin = testServicesEnv();
+const pgAdmin = testPostgresUrl(root);
 const backends = (process.env.BENCH_BACKENDS ?? (pgAdmin ? 'sqlite postgres' : 'sqlite')).trim().split(/\s+/);
 if (backends.includes('postgres') && !pgAdmin) throw new Error('BENCH_BACKENDS names postgres, but no PostgreSQL is configured');
 const binaries = baselineBin ? { gatehouse: bin, baseline: baselineBin } : { gatehouse: bin };
