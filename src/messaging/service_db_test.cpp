@@ -451,6 +451,37 @@ TEST_P(MessagingDbTest, AChannelHoldsAtMostItsActiveThreadsArchivedOnesAside) {
   });
   EXPECT_TRUE(start());
   EXPECT_FALSE(start());
+
+  // Concurrent starts cannot pass the limit together: three places, sixteen starts, three threads.
+  m_db->transact([&](Tx& tx) {
+    for (int i = 2; i <= 4; ++i) {
+      tx.exec("UPDATE msg_threads SET archived_ms = $1 WHERE id = $2",
+              {now, std::string(thread_id_prefix) + "seeded" + std::to_string(i)});
+    }
+  });
+  // Eight pool threads: the starts' transactions run at once.
+  BlockingPool wide{8, 256};
+  MessagingService service(*m_db, wide, m_clock, m_access, nullptr, [] {});
+  std::vector<Result<StartedThread>> racing;
+  for (int i = 0; i < 16; ++i) {
+    boost::asio::co_spawn(
+        m_ioc,
+        [&]() -> Task<void> {
+          NewThread spec;
+          spec.name = "racing";
+          racing.push_back(co_await service.create_thread(author, "general", std::move(spec)));
+        },
+        boost::asio::detached);
+  }
+  m_ioc.run();
+  m_ioc.restart();
+  ASSERT_EQ(racing.size(), 16U);
+  EXPECT_EQ(std::count_if(racing.begin(), racing.end(), [](const auto& r) { return r.has_value(); }), 3);
+  for (const auto& r : racing) {
+    if (!r) {
+      EXPECT_EQ(r.error().code, "too_many_threads");
+    }
+  }
 }
 
 // Thread members came after threads: a database that had threads finds its readers of a thread
