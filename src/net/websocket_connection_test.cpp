@@ -107,6 +107,19 @@ struct WebSocketConnectionTest : ::testing::Test {
     co_return std::pair{got, static_cast<std::uint16_t>(client.reason().code)};
   }
 
+  // Sends `message`, which the handler fails on, and returns the code the server closed with once
+  // the connection ended (only the client's answer to the close can end it within the test's run).
+  std::uint16_t close_code_after(const std::string& message) {
+    settings.ws_close_timeout = std::chrono::hours(1);
+    std::uint16_t code = 0;
+    run([&]() -> Task<void> {
+      co_await client.async_write(asio::buffer(message), use_awaitable);
+      code = (co_await read_to_close()).second;
+      while (!ended) co_await sleep(std::chrono::milliseconds(1));
+    });
+    return code;
+  }
+
   template <class F>
   void run(F body) {
     bool done = false;
@@ -160,24 +173,12 @@ TEST_F(WebSocketConnectionTest, TheServerClosesWithItsCode) {
 }
 
 TEST_F(WebSocketConnectionTest, AHandlerThatFailsCloses1011) {
-  settings.ws_close_timeout = std::chrono::hours(1);
-  run([&]() -> Task<void> {
-    co_await client.async_write(asio::buffer(std::string("bug")), use_awaitable);
-    auto [got, code] = co_await read_to_close();
-    EXPECT_EQ(code, close_code::internal);
-    EXPECT_EQ(client.reason().reason.find("detail"), std::string::npos);
-    while (!ended) co_await sleep(std::chrono::milliseconds(1));
-  });
+  EXPECT_EQ(close_code_after("bug"), close_code::internal);
+  EXPECT_EQ(client.reason().reason.find("detail"), std::string::npos);
 }
 
 TEST_F(WebSocketConnectionTest, AHandlerThatFindsTheDatabaseOutOfReachCloses4008ToResumeLater) {
-  settings.ws_close_timeout = std::chrono::hours(1);
-  run([&]() -> Task<void> {
-    co_await client.async_write(asio::buffer(std::string("lost")), use_awaitable);
-    auto [got, code] = co_await read_to_close();
-    EXPECT_EQ(code, close_code::resume);
-    while (!ended) co_await sleep(std::chrono::milliseconds(1));
-  });
+  EXPECT_EQ(close_code_after("lost"), close_code::resume);
 }
 
 TEST_F(WebSocketConnectionTest, MessagesOverTheLimitClose1009) {
