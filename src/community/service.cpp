@@ -53,8 +53,12 @@ std::string new_id(std::string_view prefix) {
 std::string lower(const eth::Address& a) {
   return eth::to_lower_hex(a);
 }
+// An account the store holds (lowercase hex). A row holding anything else is corrupt, and fails as
+// the database's failure (store::DbError, other), as a column of another type does.
 eth::Address address_of(const std::string& lower_hex) {
-  return *eth::parse_address(lower_hex);
+  auto address = eth::parse_address(lower_hex);
+  if (!address) throw store::DbError(store::DbErrorKind::other, "", "community: a stored account is not an address");
+  return *address;
 }
 
 std::optional<std::string> gate_text(const std::optional<GateNode>& gate) {

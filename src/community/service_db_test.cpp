@@ -607,6 +607,24 @@ TEST_P(CommunityServiceTest, MembersPageWithACursor) {
   EXPECT_EQ(std::count(seen.begin(), seen.end(), owner), 1);
 }
 
+// A stored account that is not an address (a row written by hand, or corrupted) fails the read as
+// the database's failure, rather than listing an address that is not the row's.
+TEST_P(CommunityServiceTest, AMemberRowWhoseAccountIsNotAnAddressFailsTheListAsTheDatabases) {
+  const auto id = create();
+  ASSERT_TRUE(run(m_service->join(account(10), id)));
+  ASSERT_TRUE(run(m_service->members(owner, id, "", 10)));
+  m_db->transact([&](store::Tx& tx) {
+    tx.exec("UPDATE community_members SET account = 'not an address' WHERE community_id = $1 AND account = $2",
+            {id, eth::to_lower_hex(account(10))});
+  });
+  try {
+    (void)run(m_service->members(owner, id, "", 10));
+    ADD_FAILURE() << "the list succeeded";
+  } catch (const store::DbError& e) {
+    EXPECT_EQ(e.kind(), store::DbErrorKind::other);
+  }
+}
+
 TEST_P(CommunityServiceTest, MembershipFollowsHoldings) {
   const auto id = create(erc20_gate(10));
   ASSERT_TRUE(run(m_service->create_role(owner, id, "whale", 0, erc20_gate(1000))));

@@ -372,7 +372,7 @@ AccountPage account_page(std::vector<std::string> accounts, std::size_t limit) {
   out.more = accounts.size() > limit;
   if (out.more) accounts.pop_back();
   out.accounts.reserve(accounts.size());
-  for (const auto& a : accounts) out.accounts.push_back(*eth::parse_address(a));
+  for (const auto& a : accounts) out.accounts.push_back(sql::stored_address(a));
   return out;
 }
 

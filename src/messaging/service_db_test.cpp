@@ -484,6 +484,33 @@ TEST_P(MessagingDbTest, AChannelHoldsAtMostItsActiveThreadsArchivedOnesAside) {
   }
 }
 
+// A stored account that is not an address (a row written by hand, or corrupted) fails the read as
+// the database's failure: no reader goes on with an address that is not the row's.
+TEST_P(MessagingDbTest, ARowWhoseAccountIsNotAnAddressFailsItsReadAsTheDatabases) {
+  const auto seq = post("hello");
+  NewThread spec;
+  spec.name = "talk";
+  auto thread = run(m_service->create_thread(author, "general", std::move(spec)));
+  ASSERT_TRUE(thread) << thread.error().message;
+  ASSERT_TRUE(run(m_service->history(author, "general", HistoryQuery{})));
+  const auto find_thread = [&] { return m_db->read([&](Tx& tx) { return sql::find_thread(tx, thread->thread.id); }); };
+  ASSERT_TRUE(find_thread());
+  m_db->transact([&](Tx& tx) {
+    tx.exec("UPDATE msg_messages SET author = 'not an address' WHERE channel_id = 'general' AND seq = $1", {seq});
+    tx.exec("UPDATE msg_threads SET creator = '0x12' WHERE id = $1", {thread->thread.id});
+  });
+  const auto fails_as_the_database = [](auto read) {
+    try {
+      read();
+      ADD_FAILURE() << "the read succeeded";
+    } catch (const store::DbError& e) {
+      EXPECT_EQ(e.kind(), store::DbErrorKind::other);
+    }
+  };
+  fails_as_the_database([&] { (void)run(m_service->history(author, "general", HistoryQuery{})); });
+  fails_as_the_database([&] { (void)find_thread(); });
+}
+
 // Thread members came after threads: a database that had threads finds its readers of a thread
 // among its members, as they were its joined threads before, and nobody else; the counts that came
 // after them count what was there.

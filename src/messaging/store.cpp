@@ -79,7 +79,7 @@ Message message_of(const store::Row& r) {
   m.id = r.get_text(0);
   m.channel_id = r.get_text(1);
   m.seq = r.get_int(2);
-  m.author = *eth::parse_address(r.get_text(3));
+  m.author = stored_address(r.get_text(3));
   m.client_id = r.get_text(4);
   m.body = r.get_text(5);
   m.reply_to = r.opt_int(6);
@@ -152,6 +152,12 @@ const std::string& next_seq_statement(const Tx& tx, bool once = false) {
 }
 
 }  // namespace
+
+eth::Address stored_address(const std::string& text) {
+  auto address = eth::parse_address(text);
+  if (!address) throw store::DbError(store::DbErrorKind::other, "", "messaging: a stored account is not an address");
+  return *address;
+}
 
 std::pair<std::int64_t, std::int64_t> next_seq(Tx& tx, const std::string& channel_id, std::int64_t now_ms) {
   auto row = tx.query_one(next_seq_statement(tx), {channel_id, now_ms});
@@ -700,8 +706,7 @@ void load_annotations(Tx& tx, std::vector<Message>& messages, const std::string&
     auto it = by_seq.find(r.get_int(1));
     if (it == by_seq.end()) continue;
     if (r.get_int(0) == 0) {
-      it->second->pin =
-          PinInfo{*eth::parse_address(r.get_text(2)), SystemTime(std::chrono::milliseconds(r.get_int(5)))};
+      it->second->pin = PinInfo{stored_address(r.get_text(2)), SystemTime(std::chrono::milliseconds(r.get_int(5)))};
     } else if (r.get_int(0) == 1) {
       it->second->poll = poll_of(r, 2);
     } else {
@@ -739,7 +744,7 @@ void load_annotations(Tx& tx, std::vector<Message>& messages, const std::string&
        tx.query("SELECT seq, author, body, deleted_ms FROM msg_messages WHERE channel_id = $1 AND seq IN (" + in + ")",
                 parent_params)) {
     Message parent;
-    parent.author = *eth::parse_address(r.get_text(1));
+    parent.author = stored_address(r.get_text(1));
     parent.body = r.get_text(2);
     if (!r.is_null(3)) parent.deleted_at = SystemTime(std::chrono::milliseconds(r.get_int(3)));
     previews.emplace(r.get_int(0), preview_of(parent));
@@ -907,14 +912,14 @@ Report report_of(const store::Row& row) {
   r.channel_id = row.get_text(1);
   r.seq = row.get_int(2);
   r.message_id = row.get_text(3);
-  r.author = *eth::parse_address(row.get_text(4));
+  r.author = stored_address(row.get_text(4));
   r.body = row.get_text(5);
-  r.reporter = *eth::parse_address(row.get_text(6));
+  r.reporter = stored_address(row.get_text(6));
   r.reason = row.get_text(7);
   r.note = row.get_text(8);
   r.status = row.get_text(9);
   r.resolution = row.get_text(10);
-  if (auto by = row.opt_text(11)) r.resolved_by = *eth::parse_address(*by);
+  if (auto by = row.opt_text(11)) r.resolved_by = stored_address(*by);
   if (auto at = row.opt_int(12)) r.resolved_at = from_ms(*at);
   r.created_at = from_ms(row.get_int(13));
   r.message_reports = row.get_int(14);
@@ -1011,7 +1016,7 @@ Thread thread_of(const store::Row& r) {
   t.channel_id = r.get_text(1);
   t.seq = r.opt_int(2);
   t.name = r.get_text(3);
-  t.creator = *eth::parse_address(r.get_text(4));
+  t.creator = stored_address(r.get_text(4));
   t.created_at = from_ms(r.get_int(5));
   t.auto_archive_minutes = r.get_int(6);
   if (auto a = r.opt_int(7)) t.archived_at = from_ms(*a);

@@ -14,6 +14,10 @@ namespace gh::messaging::sql {
 
 using store::Tx;
 
+/// An account this context stored (lowercase hex). A row holding anything else is corrupt, and
+/// fails as the database's failure (store::DbError, other), as a column of another type does.
+eth::Address stored_address(const std::string& text);
+
 /// Raises the channel's sequence by one and returns the new seq (the row stays locked until the
 /// transaction ends, so concurrent senders take consecutive seqs).
 /// With `now_ms`: also the time the new message carries, `now_ms` or its predecessor's when that
