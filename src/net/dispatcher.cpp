@@ -4,6 +4,7 @@
 #include <array>
 #include <chrono>
 #include <random>
+#include <string_view>
 
 #include <fmt/format.h>
 #include <boost/url/parse.hpp>
@@ -179,13 +180,15 @@ Task<Response> Dispatcher::route(Request& request) {
   for (const auto& p : parsed->params()) {
     request.query.emplace_back(p.key, p.has_value ? p.value : std::string());
   }
-  // Every name in a path or a query is text: bytes that are not UTF-8 once percent-decoded name
-  // nothing, and PostgreSQL would refuse them as a parameter.
-  const bool text = valid_utf8(std::string(parsed->path())) &&
+  // Every name in a path or a query is text: bytes that are not UTF-8 once percent-decoded, or
+  // U+0000, name nothing, and PostgreSQL would refuse them as a parameter.
+  const auto is_text = [](std::string_view s) { return valid_utf8(s) && s.find('\0') == std::string_view::npos; };
+  const bool text = is_text(std::string(parsed->path())) &&
                     std::all_of(request.query.begin(), request.query.end(),
-                                [](const auto& q) { return valid_utf8(q.first) && valid_utf8(q.second); });
+                                [&](const auto& q) { return is_text(q.first) && is_text(q.second); });
   if (!text) {
-    co_return error_response(bad_input("invalid_target", "the request target must be UTF-8 once percent-decoded"));
+    co_return error_response(
+        bad_input("invalid_target", "the request target must be UTF-8 without U+0000 once percent-decoded"));
   }
 
   if (m_settings.rate_limit_enabled && !exempt_from_rate_limit(request.path)) {

@@ -167,6 +167,20 @@ TEST_F(DispatcherTest, MapsErrorsToApiShape) {
   EXPECT_EQ(res.status, 400u);
   EXPECT_EQ(body_of(res).at("error").at("code").as_string(), "expected_object");
 
+  // U+0000 in any string, a key or a value at any depth, refuses the body: no field takes it, and
+  // PostgreSQL's text cannot store it. Other control characters are each field's own rule.
+  for (const char* body : {R"({"a":"x\u0000"})", R"({"a\u0000":1})", R"({"a":[{"b":["\u0000"]}]})", "[\"\\u0000\"]"}) {
+    res = run(d, make("POST", "/echo", body));
+    EXPECT_EQ(res.status, 400u) << body;
+    EXPECT_EQ(body_of(res).at("error").at("code").as_string(), "invalid_json") << body;
+  }
+  EXPECT_EQ(body_of(res).at("error").at("message").as_string(), "[0] holds U+0000, which no field takes");
+  res = run(d, make("POST", "/echo", R"({"a":[{"b":["ok","\u0000"]}]})"));
+  EXPECT_EQ(body_of(res).at("error").at("message").as_string(), "a[0].b[1] holds U+0000, which no field takes");
+  res = run(d, make("POST", "/echo", R"({"a":{"k\u0000":1}})"));
+  EXPECT_EQ(body_of(res).at("error").at("message").as_string(), "a key in a holds U+0000, which no field takes");
+  EXPECT_EQ(run(d, make("POST", "/echo", R"({"a":"x\u0001\u00e9"})")).status, 201u);
+
   res = run(d, make("GET", "/conflict"));
   EXPECT_EQ(res.status, 409u);
   auto err = body_of(res).at("error").as_object();
@@ -204,7 +218,7 @@ TEST_F(DispatcherTest, MapsErrorsToApiShape) {
   EXPECT_TRUE(allow);
 
   const auto text = registry.render();
-  EXPECT_NE(text.find(R"(gatehouse_http_requests_total{method="POST",route="/echo",status="201"} 1)"),
+  EXPECT_NE(text.find(R"(gatehouse_http_requests_total{method="POST",route="/echo",status="201"} 2)"),
             std::string::npos);
   EXPECT_NE(text.find(R"(gatehouse_http_requests_total{method="GET",route="unmatched",status="404"} 1)"),
             std::string::npos);
@@ -259,9 +273,9 @@ TEST_F(DispatcherTest, ParsesQueryParameters) {
   Dispatcher d(std::move(r), registry, DispatcherSettings{});
   EXPECT_EQ(run(d, make("GET", "/q?a=1%202&b=x&a=3")).body, "3,x");
   EXPECT_EQ(run(d, make("GET", "/q")).body, "-,-");
-  // Names are text: bytes that are not UTF-8 once decoded are refused before any handler.
+  // Names are text: bytes that are not UTF-8 once decoded, or U+0000, are refused before any handler.
   EXPECT_EQ(run(d, make("GET", "/q?a=%C3%A9")).status, 200u);
-  for (const char* target : {"/q?a=%FF", "/q?%FF=1", "/q?a=%ED%A0%80", "/%FF/q"}) {
+  for (const char* target : {"/q?a=%FF", "/q?%FF=1", "/q?a=%ED%A0%80", "/%FF/q", "/q?a=x%00", "/q?%00=1", "/q%00"}) {
     const auto response = run(d, make("GET", target));
     EXPECT_EQ(response.status, 400u) << target;
     EXPECT_NE(response.body.find("invalid_target"), std::string::npos) << target;

@@ -16,6 +16,7 @@
 #include "core/detached.hpp"
 #include "core/log.hpp"
 #include "core/utf8.hpp"
+#include "net/json.hpp"
 #include "realtime/gateway_state.hpp"
 #include "realtime/service.hpp"
 
@@ -325,6 +326,10 @@ Task<void> Connection::on_message(std::string message) {
   auto value = json::parse(message, ec, {}, options);
   if (ec || !value.is_object()) {
     send_error("bad_frame", "frames are JSON objects with a type");
+    co_return;
+  }
+  if (auto where = net::nul_in(value)) {
+    send_error("bad_frame", *where + " holds U+0000, which no field takes");
     co_return;
   }
   co_await handle(value.as_object());

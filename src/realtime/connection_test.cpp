@@ -1,7 +1,7 @@
 // A gateway socket whose topic's history read fails while it catches up: the socket is told to
 // resume (close code 4008), whether the read answered an error or threw (the database lost). The
 // periodic session check outlives a check that throws, and a presence announcement whose audience
-// could not be read is made again.
+// could not be read is made again. A frame holding U+0000 is refused before any topic is asked.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -38,7 +38,10 @@ class CatchUpTest : public ::testing::Test {
     TopicSource source;
     source.id_field = "channel_id";
     source.resume_field = "channels";
-    source.authorize = [](eth::Address, std::string) -> Task<Result<bool>> { co_return true; };
+    source.authorize = [this](eth::Address, std::string) -> Task<Result<bool>> {
+      ++m_authorized;
+      co_return true;
+    };
     source.head = [this](std::string) -> Task<Result<TopicHead>> {
       TopicHead head;
       head.seq = m_committed.load();
@@ -106,7 +109,25 @@ class CatchUpTest : public ::testing::Test {
   std::shared_ptr<net::WebSocketSession> m_session;
   std::atomic<Failure> m_failure{Failure::none};
   std::atomic<std::int64_t> m_committed{1};  // the topic's messages stored: 1 to this
+  std::atomic<int> m_authorized{0};          // authorize calls
 };
+
+TEST_F(CatchUpTest, AFrameHoldingU0000IsRefusedBeforeAnyTopicIsAsked) {
+  auto socket = subscribed();
+  ASSERT_EQ(m_authorized.load(), 1);
+  for (const char* frame : {R"({"type":"subscribe","channel_ids":["ch\u0000"]})",
+                            R"({"type":"subscribe","channel_ids":["ch-2"],"x\u0000":1})"}) {
+    const auto errors = socket->sent_with(R"("code":"bad_frame")");
+    asio::co_spawn(m_io, m_session->on_message(frame), asio::detached);
+    ASSERT_TRUE(run_until([&] { return socket->sent_with(R"("code":"bad_frame")") == errors + 1; })) << frame;
+  }
+  EXPECT_EQ(m_authorized.load(), 1);
+  EXPECT_FALSE(socket->close_code().has_value());
+  // The socket goes on: a frame without U+0000 is served.
+  asio::co_spawn(m_io, m_session->on_message(R"({"type":"subscribe","channel_ids":["ch-2"]})"), asio::detached);
+  ASSERT_TRUE(run_until([&] { return socket->sent_with(R"("type":"subscribed")") == 2; }));
+  EXPECT_EQ(m_authorized.load(), 2);
+}
 
 TEST_F(CatchUpTest, AGapIsReadFromHistoryInOrder) {
   auto socket = subscribed();

@@ -159,6 +159,25 @@ TEST_P(StoreConformance, StoresEveryTypeExactly) {
   EXPECT_EQ(count(*m_db, "things"), 2);
 }
 
+// Text never holds U+0000 on either backend (PostgreSQL's cannot): the statement fails as the
+// database's, and its transaction stores nothing. A blob holds any byte.
+TEST_P(StoreConformance, TextHoldingANulByteIsRefusedOnBothBackends) {
+  script(*m_db, fmt::format("CREATE TABLE texts (id BIGINT PRIMARY KEY, s TEXT, b {})", blob_type()));
+  try {
+    m_db->transact([&](Tx& tx) {
+      tx.exec("INSERT INTO texts (id, s) VALUES (1, 'first')");
+      tx.exec("INSERT INTO texts (id, s) VALUES (2, $1)", {std::string("a\0b", 3)});
+    });
+    ADD_FAILURE() << "a text with a NUL byte was stored";
+  } catch (const DbError& e) {
+    EXPECT_EQ(e.kind(), DbErrorKind::other);
+    EXPECT_EQ(e.sqlstate(), "22021");
+  }
+  EXPECT_EQ(count(*m_db, "texts"), 0);
+  m_db->transact([&](Tx& tx) { tx.exec("INSERT INTO texts (id, b) VALUES (3, $1)", {Blob{'a', 0, 'b'}}); });
+  EXPECT_EQ(m_db->read([](Tx& tx) { return tx.query_one("SELECT b FROM texts")->get_blob(0); }), (Blob{'a', 0, 'b'}));
+}
+
 TEST_P(StoreConformance, PlaceholdersMayRepeatAndComeInAnyOrder) {
   script(*m_db, "CREATE TABLE pairs (a BIGINT, b TEXT, c BIGINT)");
   m_db->transact([](Tx& tx) {

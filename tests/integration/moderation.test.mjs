@@ -847,7 +847,9 @@ for (const backend of backends()) {
       assert.deepEqual(await code(await report(other, general, fine.seq, { reason: 'rude' })), [400, 'invalid_reason']);
       assert.deepEqual(await code(await report(other, general, fine.seq, {})), [400, 'invalid_reason']);
       assert.deepEqual(await code(await report(other, general, fine.seq, { reason: 'spam', note: 'x'.repeat(501) })), [400, 'invalid_note']);
-      assert.deepEqual(await code(await report(other, general, fine.seq, { reason: 'spam', note: 'bad\u0000' })), [400, 'invalid_note']);
+      assert.deepEqual(await code(await report(other, general, fine.seq, { reason: 'spam', note: 'bad\u0007' })), [400, 'invalid_note']);
+      // U+0000 is refused before any field's own rule (errors.md).
+      assert.deepEqual(await code(await report(other, general, fine.seq, { reason: 'spam', note: 'bad\u0000' })), [400, 'invalid_json']);
       const gone = await c.post(member, general, 'soon gone');
       assert.equal((await api(`/v1/channels/${general}/messages/${gone.seq}`, member, 'DELETE')).status, 204);
       assert.deepEqual(await code(await report(other, general, gone.seq, { reason: 'spam' })), [409, 'message_deleted']);
@@ -945,6 +947,29 @@ for (const backend of backends()) {
         [mod.address, member.address, general, filed.id, 'open', 'resolved'],
       ]);
       assert.ok(id);
+    });
+
+    test('U+0000 in a request is refused whole, in a body, a path or a query, and changes nothing', async () => {
+      // PostgreSQL's text cannot hold it: these answered 500 there before (a ban's or a timeout's
+      // reason, a settings list, a notification id), and SQLite stored it.
+      const { owner, member, api, base, general } = await community('Nul');
+      const refused = async (r, code = 'invalid_json') => assert.deepEqual([r.status, (await r.json()).error.code], [400, code]);
+      const head = async () => (await (await api(`/v1/channels/${general}/messages?limit=1`, owner)).json()).messages[0]?.seq ?? 0;
+      const before = await head();
+      await refused(await api(`${base}/bans`, owner, 'POST', { address: member.address, reason: 'spam\u0000' }));
+      await refused(await api(`${base}/members/${member.address}/timeout`, owner, 'PUT', { seconds: 60, reason: '\u0000' }));
+      await refused(await api(`/v1/channels/${general}/messages`, member, 'POST', { body: 'hi\u0000', client_id: 'nul-1' }));
+      await refused(await api(`/v1/channels/${general}/messages`, member, 'POST', { body: 'hi', client_id: 'nul-2', 'x\u0000': 1 }));
+      const settings = await (await api('/v1/notification-settings', member)).json();
+      await refused(await api('/v1/notification-settings', member, 'PUT', { all_messages: ['\u0000'] }));
+      await refused(await api('/v1/notifications/read', member, 'POST', { ids: ['\u0000'] }));
+      await refused(await api(`${base}/members/%00`, owner), 'invalid_target');
+      await refused(await api(`${base}/bans?cursor=%00`, owner), 'invalid_target');
+      // Nothing changed: no ban, no timeout (the member posts), the same settings.
+      assert.deepEqual((await (await api(`${base}/bans`, owner)).json()).bans, []);
+      assert.equal(await head(), before);
+      await c.post(member, general, 'still here');
+      assert.deepEqual(await (await api('/v1/notification-settings', member)).json(), settings);
     });
 
     test('an account holds at most 100 open reports', async () => {
