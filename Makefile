@@ -4,7 +4,7 @@ JOBS ?= $(shell nproc)
 DATA_DIR ?= ./var
 RUN_ARGS ?=
 
-.PHONY: all deps build build-debug run test test-unit test-integration bench bench-indexer bench-gateway bench-post bench-search bench-automod bench-thread-archive fuzz fmt lint clean soak test-race
+.PHONY: all deps build build-debug run test test-unit test-integration request-corpus bench bench-indexer bench-gateway bench-post bench-search bench-automod bench-thread-archive fuzz fmt lint clean soak test-race
 
 all: build
 
@@ -48,6 +48,16 @@ soak: build
 	@set -a; . build/test-services.env; set +a; GATEHOUSE_TEST_SOAK_ROUNDS=$(SOAK_ROUNDS) \
 	  node --test tests/integration/*.release.mjs; rc=$$?; \
 	  scripts/test-services stop >/dev/null; exit $$rc
+
+# The valid requests the hostile-input sweep (tests/integration/malformed.test.mjs) starts from:
+# every fetch of the other integration suites recorded, then a few bodies and queries per route
+# kept in tests/integration/lib/requests.json. Run it when a route is added (the sweep says so).
+request-corpus: build
+	@rm -f build/requests.jsonl
+	@GATEHOUSE_RECORD_REQUESTS=$(CURDIR)/build/requests.jsonl NODE_OPTIONS="--import ./tests/integration/lib/request-corpus.mjs" \
+	  GATEHOUSE_BIN=$(CURDIR)/build/release/bin/gatehouse node --test --test-concurrency=2 \
+	  $$(ls tests/integration/*.test.mjs | grep -v malformed)
+	@GATEHOUSE_BIN=$(CURDIR)/build/release/bin/gatehouse node tests/integration/lib/request-corpus.mjs build/requests.jsonl
 
 # The integration suites against a ThreadSanitizer build of the server (build/tsan), outside make
 # test: about 3 minutes to build, 6 to run on 2 cores. Fails on a failed test or on any report
