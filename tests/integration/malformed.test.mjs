@@ -3,7 +3,8 @@
 // turn is replaced by a hostile value (wrong types, out-of-range numbers, U+0000, lone surrogates,
 // very long strings and arrays, deep nesting), and bodies that are not JSON objects are sent to
 // every route that takes one. No answer may be a 5xx, the server logs no error, and no route takes
-// a 70,000-character string or a 3,000-item array: every field has an explicit limit.
+// a 70,000-character string or a 3,000-item array: every field has an explicit limit. WebSocket
+// frames get the same treatment: each answered, the socket left open.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -28,6 +29,11 @@ const PATH_VALUES = ['-1', '0', '99999999999999999999', 'a'.repeat(300), '%20', 
 const RAW = ['not json', '', '{', '[]', 'null', '"s"', '{"a":1}{"b":2}', JSON.stringify({ a: deep(40) }), '{"a":"\\u0000"}',
   Buffer.from('{"body":"\xff\xfe"}', 'latin1')];
 
+// Frames stay under the WebSocket message limit (64 KiB: past it, close 1009 by design).
+const FRAME_VALUES = [null, true, -1, 1e308, 9223372036854775808, 2.5, '', 'x'.repeat(10_000), 'a\u0000b', 'a\ud800b', [], {},
+  Array(1000).fill('x'), Array(1000).fill(1)];
+const RAW_FRAMES = ['not json', '', '[]', 'null', '{"type":1}', '{"type":"subscribe"}', '{"type":"nope"}', JSON.stringify({ type: 'ping', a: deep(20) })];
+
 // Every path to a value of v, as key lists; of an array, its first two items.
 const paths = (v, prefix = []) => (v === null || typeof v !== 'object' ? []
   : Object.keys(v).slice(0, Array.isArray(v) ? 2 : undefined).flatMap((k) => [[...prefix, k], ...paths(v[k], [...prefix, k])]));
@@ -41,12 +47,14 @@ const setAt = (v, path, x) => {
 
 for (const backend of backends()) {
   describe(`hostile input on every route (${backend})`, () => {
-    let db, server, api, routes, owner, ids, device;
+    let db, server, api, connect, routes, owner, ids, device;
     before(async () => {
       db = freshDatabase(backend);
-      server = await startServer([...db.flags, ...chatFlags, '--message-rate-limit', '1000000', '--message-rate-burst', '1000000']);
+      server = await startServer([...db.flags, ...chatFlags, '--message-rate-limit', '1000000', '--message-rate-burst', '1000000',
+        '--ws-message-rate', '1000000', '--ws-message-burst', '1000000']);
       const c = client(server);
       api = c.api;
+      connect = () => c.connect(owner);
       routes = (await (await api('/v1/_test/routes')).json()).routes.filter((r) => !r.path.startsWith('/v1/_test'));
       owner = await c.signIn();
       const member = await c.signIn();
@@ -144,6 +152,53 @@ for (const backend of backends()) {
       assert.deepEqual(problems, []);
       assert.deepEqual(errorsLogged(), []);
       assert.equal((await fetch(`${server.url}/readyz`)).status, 200);
+    });
+
+    test('a WebSocket frame with a field replaced by a hostile value gets an answer, and the socket stays open', async () => {
+      begin();
+      const { channel, group, seq } = ids;
+      const frames = [
+        { type: 'subscribe', channel_ids: [channel], group_ids: [group], report_channel_ids: [channel] },
+        { type: 'resume', channels: { [channel]: 1 }, groups: { [group]: 0 } },
+        { type: 'unsubscribe', channel_ids: [channel], group_ids: [group] },
+        { type: 'ack', channel_id: channel, seq: Number(seq) },
+        { type: 'typing', channel_id: channel },
+        { type: 'presence_query', channel_id: channel },
+        { type: 'presence_set', status: 'online', custom_status: { text: 'here', emoji: '👍' } },
+        { type: 'ping', id: 'p' },
+      ];
+      let ws = connect();
+      await ws.opened;
+      let pings = 0;
+      // Every frame sent so far is answered: a ping behind them comes back.
+      const settled = async (what) => {
+        const id = `settled-${++pings}`;
+        ws.send({ type: 'ping', id });
+        try {
+          await ws.waitFor((f) => f.type === 'pong' && f.id === id);
+        } catch {
+          problems.push(`${what}: the socket ended (${JSON.stringify(ws.closed)})`);
+          ws = connect();
+          await ws.opened;
+        }
+      };
+      for (const frame of frames) {
+        for (const p of paths(frame).filter((x) => x[0] !== 'type')) {
+          for (const value of FRAME_VALUES) {
+            const sent = setAt(frame, p, value);
+            ws.send(sent);
+            if (ws.frames.length > 500) ws.frames.splice(0, ws.frames.length - 100);
+          }
+          await settled(`${frame.type} ${p.join('.')}`);
+        }
+      }
+      for (const raw of RAW_FRAMES) ws.ws.send(raw);
+      await settled('frames that are not JSON objects with a known type');
+      assert.deepEqual(problems, []);
+      assert.equal(ws.closed, null);
+      assert.deepEqual(ws.frames.filter((f) => f.type === 'error' && f.code === 'internal'), []);
+      assert.deepEqual(errorsLogged(), []);
+      ws.close();
     });
 
     test('a body that is not a JSON object gets a 4xx on every route that takes one', async () => {
