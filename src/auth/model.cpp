@@ -341,6 +341,13 @@ Result<KeyPackage> check_key_package(std::string_view base64, const std::string&
                     std::string(base64), SystemTime(std::chrono::seconds(static_cast<std::int64_t>(not_after)))};
 }
 
+bool device_id_text(std::string_view id) {
+  return !id.empty() && id.size() <= 64 && std::all_of(id.begin(), id.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+           c == ':' || c == '-';
+  });
+}
+
 Result<DeviceRegistration> parse_device_registration(const json::object& body, const AuthSettings& settings) {
   DeviceRegistration r;
   const auto* name = body.if_contains("name");

@@ -6,6 +6,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -83,6 +84,10 @@ struct DeviceRegistration {
   std::vector<std::string> key_packages;  ///< base64, unchecked
   std::string last_resort_key_package;    ///< base64, unchecked
 };
+
+/// True when `id` could name a device: 1 to 64 of [A-Za-z0-9._:-] (this server makes 32 hex
+/// digits). Anything else names none without a lookup: a header may carry any byte.
+bool device_id_text(std::string_view id);
 
 /// Parses a registration: the name, the push target, a valid Ed25519 identity key (base64 of 32
 /// bytes), 0 to max_key_packages_per_request key packages and one last-resort package (strings).

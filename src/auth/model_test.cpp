@@ -65,6 +65,16 @@ TEST(DeviceName, RefusesControlCharactersEscapesAndBadUtf8) {
   EXPECT_FALSE(valid_device_name("\xe6\x97\xa5\xe6\x9c\xac\xe6\x97\xa5", 2));
 }
 
+TEST(DeviceId, OnlyTextThatCouldNameADeviceIsLookedUp) {
+  EXPECT_TRUE(device_id_text("0123456789abcdef0123456789abcdef"));
+  EXPECT_TRUE(device_id_text("phone-1.a:b_C"));
+  EXPECT_TRUE(device_id_text(std::string(64, 'a')));
+  for (const std::string& id : {std::string(), std::string(65, 'a'), std::string("\xff\xfe"), std::string("a b"),
+                                std::string("a\0b", 3), std::string("caf\xc3\xa9"), std::string("a/b")}) {
+    EXPECT_FALSE(device_id_text(id)) << id;
+  }
+}
+
 TEST(SignedByKey, OnlyTheAddressesOwnKeysSignatureOfThatMessage) {
   auto key = eth::PrivateKey::from_hex("4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318");
   ASSERT_TRUE(key);

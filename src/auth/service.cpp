@@ -421,6 +421,7 @@ Task<Result<std::vector<DevicePublicKey>>> AuthService::devices(const eth::Addre
 }
 
 Task<Result<std::optional<eth::Address>>> AuthService::device_owner(std::string device_id) {
+  if (!device_id_text(device_id)) co_return std::optional<eth::Address>();
   auto row =
       co_await m_pool.run([&] { return m_db.read([&](Tx& tx) { return sql::find_device(tx, device_id, false); }); });
   if (!row) co_return std::optional<eth::Address>();

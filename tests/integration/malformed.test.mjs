@@ -4,7 +4,7 @@
 // very long strings and arrays, deep nesting), and bodies that are not JSON objects are sent to
 // every route that takes one. No answer may be a 5xx, the server logs no error, and no route takes
 // a 70,000-character string or a 3,000-item array: every field has an explicit limit. WebSocket
-// frames get the same treatment: each answered, the socket left open.
+// frames get the same treatment (each answered, the socket left open), and so do headers.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -199,6 +199,26 @@ for (const backend of backends()) {
       assert.deepEqual(ws.frames.filter((f) => f.type === 'error' && f.code === 'internal'), []);
       assert.deepEqual(errorsLogged(), []);
       ws.close();
+    });
+
+    test('a header with a hostile value never gets a 5xx', async () => {
+      begin();
+      // Headers may carry any byte but CR, LF and NUL: these go out as Latin-1, so 0xff 0xfe is not UTF-8.
+      const values = ['x'.repeat(4000), '\u00ff\u00fe', '%00', 'a b,c;d=e'];
+      const named = ['x-device-id', 'x-api-key', 'x-request-id', 'content-type'];
+      for (const { method, path } of ordered()) {
+        const body = ['POST', 'PUT', 'PATCH'].includes(method) ? JSON.stringify(corpus[`${method} ${path}`]?.bodies[0] ?? {}) : undefined;
+        for (const name of named) {
+          for (const value of values) {
+            const r = await fetch(`${server.url}${target(path)}`, { method, body,
+              headers: { authorization: `Bearer ${owner.token}`, 'content-type': 'application/json', [name]: value } });
+            const text = await r.text();
+            if (r.status >= 500 && !documented(r.status, text)) problems.push(`${r.status} ${method} ${path} ${name}: ${text.slice(0, 200)}`);
+          }
+        }
+      }
+      assert.deepEqual(problems, []);
+      assert.deepEqual(errorsLogged(), []);
     });
 
     test('a body that is not a JSON object gets a 4xx on every route that takes one', async () => {
