@@ -53,6 +53,23 @@ std::string new_id(std::string_view prefix) {
 std::string lower(const eth::Address& a) {
   return eth::to_lower_hex(a);
 }
+// Free text a member writes for others to read (a channel's topic, a ban's or a timeout's reason):
+// at most `max_bytes` of UTF-8, line breaks allowed, no other control characters (400
+// invalid_field naming the field).
+Result<void> check_text(std::string_view field, std::string_view text, std::size_t max_bytes) {
+  const auto bad = [&] {
+    return bad_input("invalid_field", fmt::format("{} is at most {} bytes of UTF-8 text (no control characters but "
+                                                  "line breaks)",
+                                                  field, max_bytes));
+  };
+  if (text.size() > max_bytes || !valid_utf8(text)) return bad();
+  for (char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    if ((u < 0x20 && c != '\n') || u == 0x7F) return bad();
+  }
+  return ok();
+}
+
 // An account the store holds (lowercase hex). A row holding anything else is corrupt, and fails as
 // the database's failure (store::DbError, other), as a column of another type does.
 eth::Address address_of(const std::string& lower_hex) {
@@ -875,7 +892,7 @@ Result<void> set_member_timeout(Tx& tx, const Loaded& c, const eth::Address& who
 Task<Result<SystemTime>> CommunityService::timeout(const eth::Address& who, std::string community_id,
                                                    const eth::Address& target, std::chrono::seconds duration,
                                                    std::string reason) {
-  if (reason.size() > 500) co_return bad_input("invalid_field", "reason is at most 500 bytes");
+  if (auto r = check_text("reason", reason, max_reason_bytes); !r) co_return std::move(r).error();
   if (duration.count() < 1 || duration.count() > max_timeout_seconds) {
     co_return bad_input("invalid_field", "seconds is 1 to " + std::to_string(max_timeout_seconds));
   }
@@ -896,7 +913,7 @@ Task<Result<void>> CommunityService::lift_timeout(const eth::Address& who, std::
 
 Task<Result<void>> CommunityService::ban(const eth::Address& who, std::string community_id, const eth::Address& target,
                                          std::string reason, std::chrono::seconds delete_messages) {
-  if (reason.size() > 500) co_return bad_input("invalid_field", "reason is at most 500 bytes");
+  if (auto r = check_text("reason", reason, max_reason_bytes); !r) co_return std::move(r).error();
   if (delete_messages.count() < 0 || delete_messages > max_ban_message_purge) {
     co_return bad_input("invalid_field",
                         "delete_messages_seconds is 0 to " + std::to_string(max_ban_message_purge.count()));
@@ -1795,19 +1812,9 @@ Task<Result<std::vector<eth::Address>>> CommunityService::channel_readers(std::s
 
 namespace {
 
-// A channel's topic: text of at most max_channel_topic_bytes, lines allowed, no other control
-// characters.
+// A channel's topic: text of at most max_channel_topic_bytes.
 Result<void> check_topic(std::string_view topic) {
-  const auto bad = [] {
-    return bad_input("invalid_field", "topic is at most " + std::to_string(max_channel_topic_bytes) +
-                                          " bytes of UTF-8 text (no control characters but line breaks)");
-  };
-  if (topic.size() > max_channel_topic_bytes || !valid_utf8(topic)) return bad();
-  for (char c : topic) {
-    const auto u = static_cast<unsigned char>(c);
-    if ((u < 0x20 && c != '\n') || u == 0x7F) return bad();
-  }
-  return ok();
+  return check_text("topic", topic, max_channel_topic_bytes);
 }
 
 // A forum's tags and require_tag go with a forum only, and a required tag needs a tag to choose.

@@ -146,6 +146,8 @@ struct ChannelPostRules {
 inline constexpr std::int64_t max_slow_mode_seconds = std::int64_t{6} * 3600;
 /// A channel's topic: at most 1,024 bytes (Discord's length), as text.
 inline constexpr std::size_t max_channel_topic_bytes = 1024;
+/// A ban's or a timeout's reason: at most 500 bytes, as text.
+inline constexpr std::size_t max_reason_bytes = 500;
 /// The highest channel position.
 inline constexpr std::int64_t max_channel_position = 1'000'000;
 

@@ -731,6 +731,11 @@ for (const backend of backends()) {
         assert.equal(r.status, 400, String(bad));
         assert.equal((await r.json()).error.code, 'invalid_field');
       }
+      // A reason is text that moderators read: at most 500 bytes, line breaks its only control characters.
+      for (const reason of ['x'.repeat(501), 'bell\u0007', '\u001b[31mred', 'tab\there']) {
+        r = await ban({ address: spammer.address, reason });
+        assert.deepEqual([r.status, (await r.json()).error.code], [400, 'invalid_field'], JSON.stringify(reason));
+      }
       // A window that holds every spam message but not the early one (at least 1 s on either side).
       const window = Math.floor((Date.now() - earlyAt) / 1000) - 1;
       assert.equal((await ban({ address: spammer.address, reason: 'spam', delete_messages_seconds: window })).status, 204);
@@ -802,7 +807,8 @@ for (const backend of backends()) {
         { method: 'PUT', token: who.token, body });
       const lift = (who, target) => c.api(`/v1/communities/${community}/members/${target.address}/timeout`, { method: 'DELETE', token: who.token });
       const code = async (res) => (await res.json()).error.code;
-      for (const bad of [{}, { seconds: 0 }, { seconds: -5 }, { seconds: 2419201 }, { seconds: 'x' }, { seconds: 1.5 }, { seconds: 60, reason: 'x'.repeat(501) }]) {
+      for (const bad of [{}, { seconds: 0 }, { seconds: -5 }, { seconds: 2419201 }, { seconds: 'x' }, { seconds: 1.5 }, { seconds: 60, reason: 'x'.repeat(501) },
+        { seconds: 60, reason: 'bell\u0007' }, { seconds: 60, reason: '\u001b[31mred' }]) {
         r = await timeout(mod, member, bad);
         assert.equal(r.status, 400, JSON.stringify(bad));
         assert.equal(await code(r), 'invalid_field');
