@@ -1,6 +1,7 @@
 #include "net/json.hpp"
 
 #include <string_view>
+#include <vector>
 
 #include <fmt/format.h>
 #include <boost/json/parse.hpp>
@@ -30,35 +31,63 @@ bool has_nul(std::string_view text) {
   return text.find('\0') != std::string_view::npos;
 }
 
-// nul_in below `at` (a path, "" at the top).
-std::optional<std::string> nul_below(const boost::json::value& value, const std::string& at) {
+// One step of the way from the top to a string: a key, or an index of an array.
+struct Step {
+  std::string_view key;
+  std::size_t index = 0;
+};
+
+// True when a string under `value` holds U+0000 (in a key when `in_key`); then `way` holds the
+// steps to it, innermost first. Nothing is allocated on the way down, so a body without U+0000
+// costs one pass over its strings.
+bool nul_under(const boost::json::value& value, std::vector<Step>& way, bool& in_key) {
   switch (value.kind()) {
     case boost::json::kind::string:
-      if (has_nul(value.get_string())) return at.empty() ? std::string("the value") : at;
-      return std::nullopt;
+      return has_nul(value.get_string());
     case boost::json::kind::array: {
       const auto& items = value.get_array();
       for (std::size_t i = 0; i < items.size(); ++i) {
-        if (auto found = nul_below(items[i], fmt::format("{}[{}]", at, i))) return found;
+        if (nul_under(items[i], way, in_key)) {
+          way.push_back(Step{{}, i});
+          return true;
+        }
       }
-      return std::nullopt;
+      return false;
     }
     case boost::json::kind::object:
       for (const auto& [key, v] : value.get_object()) {
-        if (has_nul(key)) return at.empty() ? std::string("a key") : "a key in " + at;
-        if (auto found = nul_below(v, at.empty() ? std::string(key) : fmt::format("{}.{}", at, std::string_view(key))))
-          return found;
+        if (has_nul(key)) {
+          in_key = true;
+          return true;
+        }
+        if (nul_under(v, way, in_key)) {
+          way.push_back(Step{key, 0});
+          return true;
+        }
       }
-      return std::nullopt;
+      return false;
     default:
-      return std::nullopt;
+      return false;
   }
 }
 
 }  // namespace
 
 std::optional<std::string> nul_in(const boost::json::value& value) {
-  return nul_below(value, "");
+  std::vector<Step> way;
+  bool in_key = false;
+  if (!nul_under(value, way, in_key)) return std::nullopt;
+  std::string path;
+  for (auto step = way.rbegin(); step != way.rend(); ++step) {
+    if (step->key.data() == nullptr) {
+      path += fmt::format("[{}]", step->index);
+    } else {
+      if (!path.empty()) path += '.';
+      path += step->key;
+    }
+  }
+  if (in_key) return path.empty() ? std::string("a key") : "a key in " + path;
+  return path.empty() ? std::string("the value") : path;
 }
 
 Response json_response(unsigned status, const boost::json::value& body) {
