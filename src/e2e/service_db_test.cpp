@@ -183,6 +183,23 @@ TEST_P(E2eServiceTest, SeqIsGaplessAndOneCommitWinsEachEpoch) {
   EXPECT_EQ(outbox("e2e.message_posted"), 5);
 }
 
+// A stored sender that is not an address (a row written by hand, or corrupted) fails the read as
+// the database's failure, rather than showing another sender.
+TEST_P(E2eServiceTest, AMessageRowWhoseSenderIsNotAnAddressFailsItsReadAsTheDatabases) {
+  const auto a = device_of(alice);
+  const auto g = group_id("group-1");
+  ASSERT_TRUE(create(a, g, GroupKind::group, {bob}));
+  ASSERT_EQ(*post(a, g, 0, ContentType::commit), 1);
+  ASSERT_EQ(seqs(a, g), std::vector<std::int64_t>{1});
+  m_db->transact([&](store::Tx& tx) { tx.exec("UPDATE e2e_messages SET sender = 'not an address'"); });
+  try {
+    (void)run(m_service->messages(a, g.id, 0, 100));
+    ADD_FAILURE() << "the read succeeded";
+  } catch (const store::DbError& e) {
+    EXPECT_EQ(e.kind(), store::DbErrorKind::other);
+  }
+}
+
 TEST_P(E2eServiceTest, ConcurrentCommitsForOneEpochOneWins) {
   const auto a = device_of(alice);
   const auto b = device_of(bob);

@@ -112,7 +112,11 @@ namespace {
 StoredMessage message_of(const store::Row& r, bool withheld) {
   StoredMessage m;
   m.seq = r.get_int(0);
-  if (auto sender = eth::parse_address(r.get_text(1))) m.sender = *sender;
+  // A sender that is not an address is a corrupt row: it fails the read as the database's, as a
+  // column of another type does, rather than showing the zero address as the sender.
+  auto sender = eth::parse_address(r.get_text(1));
+  if (!sender) throw store::DbError(store::DbErrorKind::other, "", "e2e: a stored sender is not an address");
+  m.sender = *sender;
   m.sender_device = r.get_text(2);
   m.epoch = r.get_int(3);
   m.content_type = static_cast<mls::ContentType>(r.get_int(4));
