@@ -66,6 +66,10 @@ bool valid_utf8(std::string_view text) noexcept {
   return true;
 }
 
+bool valid_text(std::string_view text) noexcept {
+  return text.find('\0') == std::string_view::npos && valid_utf8(text);
+}
+
 std::string_view utf8_prefix(std::string_view text, std::size_t max_bytes) noexcept {
   if (text.size() <= max_bytes) return text;
   std::size_t cut = max_bytes;

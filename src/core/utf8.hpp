@@ -25,6 +25,10 @@ void append_utf8(std::string& out, std::uint32_t code_point);
 /// True when all of `text` is well-formed UTF-8.
 bool valid_utf8(std::string_view text) noexcept;
 
+/// True when `text` is well-formed UTF-8 without U+0000: what PostgreSQL's text holds, so what
+/// every text the project names or stores must be.
+bool valid_text(std::string_view text) noexcept;
+
 /// The longest prefix of `text` of at most `max_bytes` that does not end inside a code point
 /// (of valid UTF-8: a prefix that is itself valid).
 std::string_view utf8_prefix(std::string_view text, std::size_t max_bytes) noexcept;

@@ -53,6 +53,15 @@ std::string random_bytes(std::mt19937& rng, std::size_t max_len) {
   return s;
 }
 
+TEST(Utf8, TextIsUtf8WithoutU0000) {
+  EXPECT_TRUE(valid_text(""));
+  EXPECT_TRUE(valid_text("caf\xc3\xa9 \x01\x7f"));
+  EXPECT_FALSE(valid_text(std::string_view("a\0b", 3)));
+  EXPECT_FALSE(valid_text(std::string_view("\0", 1)));
+  EXPECT_FALSE(valid_text("\xff\xfe"));
+  EXPECT_FALSE(valid_text("caf\xc3"));
+}
+
 TEST(Utf8, AgreesWithIconvOnRandomBytes) {
   std::mt19937 rng(20261126);
   std::size_t valid = 0;

@@ -4,7 +4,6 @@
 #include <array>
 #include <chrono>
 #include <random>
-#include <string_view>
 
 #include <fmt/format.h>
 #include <boost/url/parse.hpp>
@@ -182,10 +181,9 @@ Task<Response> Dispatcher::route(Request& request) {
   }
   // Every name in a path or a query is text: bytes that are not UTF-8 once percent-decoded, or
   // U+0000, name nothing, and PostgreSQL would refuse them as a parameter.
-  const auto is_text = [](std::string_view s) { return valid_utf8(s) && s.find('\0') == std::string_view::npos; };
-  const bool text = is_text(std::string(parsed->path())) &&
+  const bool text = valid_text(std::string(parsed->path())) &&
                     std::all_of(request.query.begin(), request.query.end(),
-                                [&](const auto& q) { return is_text(q.first) && is_text(q.second); });
+                                [](const auto& q) { return valid_text(q.first) && valid_text(q.second); });
   if (!text) {
     co_return error_response(
         bad_input("invalid_target", "the request target must be UTF-8 without U+0000 once percent-decoded"));

@@ -227,11 +227,9 @@ class SqliteConnection {
     } else if (const auto* s = std::get_if<std::string>(&value)) {
       // As PostgreSQL, whose text holds UTF-8 without NUL: a backend never stores what the other
       // refuses.
-      if (s->find('\0') != std::string::npos) {
-        throw DbError(DbErrorKind::other, "22021", "sqlite: text parameter contains a NUL byte (use a blob)");
+      if (!valid_text(*s)) {
+        throw DbError(DbErrorKind::other, "22021", "sqlite: text parameter is not UTF-8 without NUL (use a blob)");
       }
-      if (!valid_utf8(*s))
-        throw DbError(DbErrorKind::other, "22021", "sqlite: text parameter is not UTF-8 (use a blob)");
       rc = sqlite3_bind_text64(stmt, index, s->data(), s->size(), nullptr, SQLITE_UTF8);
     } else if (const auto* b = std::get_if<Blob>(&value)) {
       // A null pointer would bind NULL; an empty blob must stay an empty blob.
